@@ -1,0 +1,30 @@
+// Run-time choice of instruction set and, per operator, of its microkernels.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "pyprune/ukernels.h"
+
+enum pp_isa { pp_isa_scalar = 0, pp_isa_avx2 = 1, pp_isa_neon = 2 };
+
+// Best ISA of this CPU, lowered by PYPRUNE_ISA=scalar|avx2|neon when set; detected once.
+pp_isa pp_active_isa();
+// ISAs whose kernels this build contains and this CPU can run (scalar always).
+std::vector<pp_isa> pp_available_isas();
+const char* pp_isa_name(pp_isa isa);
+
+struct pp_f32_dwconv2d_chw_ukernel {
+  const char* name;
+  pp_isa isa;
+  int kernel_size;
+  int stride;
+  size_t tile_rows;  // output rows per kernel iteration; the driver sizes strips by it
+  size_t tile_cols;
+  pp_f32_dwconv2d_chw_ukernel_fn fn;
+};
+
+// The kernel the active ISA uses for this kernel size and stride, or nullptr if none.
+const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
+// Every depthwise kernel in this build, for tests and benchmarks.
+const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();

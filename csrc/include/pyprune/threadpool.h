@@ -1,0 +1,18 @@
+// A small fork-join thread pool shared by all operators.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace pyprune {
+
+// Threads used by parallel_for, the calling thread included. Defaults to the core count.
+void set_num_threads(size_t n);
+size_t get_num_threads();
+
+// Runs task(i) for every i in [0, n), spread over the pool; returns when all are done.
+// Which thread runs an index never changes what it computes, so results do not depend on
+// the number of threads.
+void parallel_for(size_t n, const std::function<void(size_t)>& task);
+
+}  // namespace pyprune
