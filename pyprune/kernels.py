@@ -70,7 +70,7 @@ def _as_array(x: Any, name: str) -> np.ndarray:
         x = np.from_dlpack(x) if hasattr(x, "__dlpack__") else np.asarray(x)
     if x.dtype != np.float32:
         raise TypeError(f"{name} must have dtype float32, got {x.dtype}")
-    return np.ascontiguousarray(x)
+    return np.require(x, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _as_out(out: Any) -> np.ndarray:

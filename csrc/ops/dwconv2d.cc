@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "pyprune/ops.h"
 #include "pyprune/threadpool.h"
@@ -18,16 +19,37 @@ struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
 };
 
-// Per-thread scratch that only grows.
-float* scratch(size_t floats) {
-  thread_local std::unique_ptr<float, AlignedFree> buffer;
-  thread_local size_t capacity = 0;
-  if (floats > capacity) {
-    capacity = pp_round_up(floats, 1024);
-    buffer.reset(static_cast<float*>(std::aligned_alloc(PP_ALIGNMENT, capacity * sizeof(float))));
-    if (!buffer) throw std::bad_alloc();
+// Per-thread strip buffer that only grows. Packing writes only the columns that hold input
+// values, so the zero padding columns and row slack stay valid between strips and planes:
+// the buffer is cleared only when the layout that decides which columns hold input (`key`)
+// changes or more rows are needed. Rows that are top/bottom padding are cleared only if they
+// have held input since (`has_input`, one flag per padded row of the strip).
+struct Scratch {
+  std::unique_ptr<float, AlignedFree> buffer;
+  size_t capacity = 0;
+  size_t key[4] = {0, 0, 0, 0};  // row_floats, stride, padding, input_width of the clearing
+  size_t cleared = 0;            // floats cleared under `key`
+  std::vector<unsigned char> has_input;
+};
+
+Scratch& scratch(size_t floats, size_t padded_rows, const size_t (&key)[4]) {
+  thread_local Scratch s;
+  if (floats > s.capacity) {
+    s.capacity = pp_round_up(floats, 1024);
+    s.buffer.reset(static_cast<float*>(std::aligned_alloc(PP_ALIGNMENT, s.capacity * sizeof(float))));
+    if (!s.buffer) {
+      s.capacity = 0;
+      throw std::bad_alloc();
+    }
+    s.cleared = 0;
   }
-  return buffer.get();
+  if (!std::equal(key, key + 4, s.key) || floats > s.cleared) {
+    std::memset(s.buffer.get(), 0, floats * sizeof(float));
+    std::copy(key, key + 4, s.key);
+    s.cleared = floats;
+    s.has_input.assign(padded_rows, 0);
+  }
+  return s;
 }
 
 struct StripLayout {
@@ -54,32 +76,56 @@ StripLayout plan_strips(const DepthwiseConv2dShape& s, size_t tile_rows) {
   return l;
 }
 
-// Copies padded input rows [first, first + count) of one plane into the strip.
+// memcpy for short rows without the library call (most rows of late layers are 7-28 floats);
+// GCC would turn the chunk loop back into a memmove call without the attribute.
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+inline void copy_row(float* PP_RESTRICT dst, const float* PP_RESTRICT src, size_t n) {
+  if (n >= 64) {
+    std::memcpy(dst, src, n * sizeof(float));
+    return;
+  }
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) std::memcpy(dst + i, src + i, 4 * sizeof(float));
+  for (; i < n; i++) dst[i] = src[i];
+}
+
+// Copies padded input rows [first, first + count) of one plane into the strip. Writes only
+// the input columns of each row (the zero columns around them are left from scratch()'s
+// clearing, see Scratch) and clears whole rows that are top/bottom padding.
+#if defined(__GNUC__)
+__attribute__((noinline))  // own register allocation: inlined, its loops spill pointers
+#endif
 void pack_strip(const DepthwiseConv2dShape& s, const StripLayout& l, const float* plane,
-                ptrdiff_t first, size_t count, float* strip) {
-  const ptrdiff_t height = s.input_height, width = s.input_width, pad = s.padding;
+                ptrdiff_t first, size_t count, float* strip, unsigned char* has_input) {
+  const ptrdiff_t height = s.input_height;
+  const size_t width = s.input_width, pad = s.padding;
   for (size_t r = 0; r < count; r++) {
-    const ptrdiff_t y = first + static_cast<ptrdiff_t>(r) - pad;
+    const ptrdiff_t y = first + static_cast<ptrdiff_t>(r) - static_cast<ptrdiff_t>(pad);
     float* row = strip + r * s.stride * l.row_floats;
     if (y < 0 || y >= height) {
-      std::memset(row, 0, s.stride * l.row_floats * sizeof(float));
+      if (has_input[r]) std::memset(row, 0, s.stride * l.row_floats * sizeof(float));
+      has_input[r] = 0;
       continue;
     }
+    has_input[r] = 1;
     const float* src = plane + y * width;
     if (s.stride == 1) {
-      std::memset(row, 0, pad * sizeof(float));
-      std::memcpy(row + pad, src, width * sizeof(float));
-      std::memset(row + pad + width, 0, (l.row_floats - pad - width) * sizeof(float));
+      copy_row(row + pad, src, width);
       continue;
     }
-    // Stride 2: padded column c goes to row (c & 1), index c >> 1.
-    for (int phase = 0; phase < 2; phase++) {
-      float* dst = row + phase * l.row_floats;
-      for (size_t i = 0; i < l.row_floats; i++) {
-        const ptrdiff_t x = static_cast<ptrdiff_t>(2 * i) + phase - pad;
-        dst[i] = (x >= 0 && x < width) ? src[x] : 0.0f;
-      }
+    // Stride 2: padded column c = x + pad goes to row (c & 1), index c >> 1, so even input
+    // columns 2m land in one phase row at m + pad/2 and odd ones 2m+1 in the other at
+    // m + (pad+1)/2. Branch-free, so the compiler vectorizes the deinterleave.
+    float* PP_RESTRICT even = row + (pad & 1) * l.row_floats + (pad >> 1);
+    float* PP_RESTRICT odd = row + ((pad + 1) & 1) * l.row_floats + ((pad + 1) >> 1);
+    const size_t pairs = width / 2;
+    for (size_t m = 0; m < pairs; m++) {
+      even[m] = src[2 * m];
+      odd[m] = src[2 * m + 1];
     }
+    if (width & 1) even[pairs] = src[width - 1];
   }
 }
 
@@ -94,20 +140,36 @@ void depthwise_conv2d_nchw(const DepthwiseConv2dShape& s, const float* input, co
   const StripLayout l = plan_strips(s, ukernel.tile_rows);
   const size_t scratch_floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
 
-  parallel_for(s.batch * s.channels, [&](size_t plane_index) {
-    const size_t c = plane_index % s.channels;
-    float weights[1 + 25];
-    weights[0] = bias != nullptr ? bias[c] : 0.0f;
-    std::copy(weight + c * taps, weight + (c + 1) * taps, weights + 1);
-    const float* plane = input + plane_index * s.input_height * s.input_width;
-    float* out_plane = output + plane_index * out_h * out_w;
-    float* strip = scratch(scratch_floats);
-    for (size_t y0 = 0; y0 < out_h; y0 += l.strip_rows) {
-      const size_t rows = std::min(l.strip_rows, out_h - y0);
-      const size_t padded_rows = (rows - 1) * s.stride + s.kernel_size;
-      pack_strip(s, l, plane, y0 * s.stride, padded_rows, strip);
-      ukernel.fn(rows, out_w, strip, weights, out_plane + y0 * out_w,
-                 l.row_floats * sizeof(float), out_w * sizeof(float), &params);
+  const size_t key[4] = {l.row_floats, static_cast<size_t>(s.stride),
+                         static_cast<size_t>(s.padding), s.input_width};
+
+  // Planes in contiguous chunks (a few per thread, for balance): the per-task costs
+  // (std::function call, thread-local scratch lookup) are paid per chunk, not per plane.
+  const size_t planes = s.batch * s.channels;
+  const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
+  parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
+    Scratch& buffer = scratch(scratch_floats, scratch_floats / (s.stride * l.row_floats), key);
+    float* strip = buffer.buffer.get();
+    const size_t end = std::min(planes, (task + 1) * per_task);
+    for (size_t plane_index = task * per_task; plane_index < end; plane_index++) {
+      const size_t c = plane_index % s.channels;
+      float weights[1 + 25];
+      weights[0] = bias != nullptr ? bias[c] : 0.0f;
+      // Fixed-size copies: inlined, where a run-time size would call memmove per plane.
+      if (taps == 9) {
+        std::memcpy(weights + 1, weight + c * taps, 9 * sizeof(float));
+      } else {
+        std::memcpy(weights + 1, weight + c * taps, 25 * sizeof(float));
+      }
+      const float* plane = input + plane_index * s.input_height * s.input_width;
+      float* out_plane = output + plane_index * out_h * out_w;
+      for (size_t y0 = 0; y0 < out_h; y0 += l.strip_rows) {
+        const size_t rows = std::min(l.strip_rows, out_h - y0);
+        const size_t padded_rows = (rows - 1) * s.stride + s.kernel_size;
+        pack_strip(s, l, plane, y0 * s.stride, padded_rows, strip, buffer.has_input.data());
+        ukernel.fn(rows, out_w, strip, weights, out_plane + y0 * out_w,
+                   l.row_floats * sizeof(float), out_w * sizeof(float), &params);
+      }
     }
   });
 }

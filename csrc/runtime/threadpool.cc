@@ -1,19 +1,45 @@
-// Fork-join pool: workers sleep on a condition variable between parallel_for calls and take
-// indices from a shared counter, so uneven tasks balance themselves.
+// Fork-join pool: workers take indices from a shared counter, so uneven tasks balance
+// themselves. Between calls a worker spins briefly before it sleeps: layers of a network come
+// back to back and last tens of microseconds, less than waking a sleeping thread takes.
 #include "pyprune/threadpool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PP_SPIN_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define PP_SPIN_PAUSE() __asm__ __volatile__("yield")
+#else
+#define PP_SPIN_PAUSE() ((void)0)
+#endif
+
 namespace pyprune {
 namespace {
 
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+
 thread_local bool inside_task = false;
+
+// Spins until done() holds or kSpinTime has passed; returns done().
+template <typename Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (unsigned i = 1;; i++) {
+    if (done()) return true;
+    PP_SPIN_PAUSE();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return done();
+  }
+}
 
 class ThreadPool {
  public:
@@ -36,18 +62,23 @@ class ThreadPool {
     if (inside_task) return run_inline(n, task);
     std::lock_guard<std::mutex> call(call_mutex_);  // one parallel_for at a time
     if (workers_.empty() || n == 1) return run_inline(n, task);
+    task_ = &task;
+    size_ = n;
+    finished_.store(0);
+    const uint32_t generation = static_cast<uint32_t>(work_.load() >> 32) + 1;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      task_ = &task;
-      size_ = n;
-      next_.store(0);
-      busy_ = workers_.size();
-      generation_++;
+      work_.store(static_cast<uint64_t>(generation) << 32);  // publishes task_ and size_
     }
     wake_.notify_all();
-    drain();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return busy_ == 0; });
+    drain(generation);
+    // Only tasks are waited for, never idle workers: a worker that wakes late finds the call
+    // over and claims nothing.
+    auto all_done = [this] { return finished_.load() == size_; };
+    if (!spin_until(all_done)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, all_done);
+    }
     task_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
@@ -62,58 +93,72 @@ class ThreadPool {
     for (size_t i = 0; i < n; i++) task(i);
   }
 
-  // Runs indices until none are left; the first exception stops the others and is rethrown
-  // on the calling thread.
-  void drain() {
+  // Takes the next index of call `generation`, if that call still has one.
+  bool claim(uint32_t generation, size_t* index) {
+    uint64_t w = work_.load();
+    for (;;) {
+      if (static_cast<uint32_t>(w >> 32) != generation || (w & 0xffffffffu) >= size_) return false;
+      if (work_.compare_exchange_weak(w, w + 1)) {
+        *index = static_cast<size_t>(w & 0xffffffffu);
+        return true;
+      }
+    }
+  }
+
+  // Runs indices of call `generation` until none are left. The first exception is kept and
+  // rethrown on the calling thread; the remaining tasks still run.
+  void drain(uint32_t generation) {
     inside_task = true;
-    for (size_t i = next_.fetch_add(1); i < size_; i = next_.fetch_add(1)) {
+    size_t i;
+    while (claim(generation, &i)) {
       try {
         (*task_)(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
-        next_.store(size_);
+      }
+      if (finished_.fetch_add(1) + 1 == size_) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to sleep
+        done_.notify_one();
       }
     }
     inside_task = false;
   }
 
   void work() {
-    size_t seen = 0;
+    uint32_t seen = static_cast<uint32_t>(work_.load() >> 32);
     for (;;) {
-      {
+      auto called = [&] { return stop_.load() || static_cast<uint32_t>(work_.load() >> 32) != seen; };
+      if (!spin_until(called)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        wake_.wait(lock, called);
       }
-      drain();
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--busy_ == 0) done_.notify_one();
+      if (stop_.load()) return;
+      seen = static_cast<uint32_t>(work_.load() >> 32);
+      drain(seen);
     }
   }
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+      stop_.store(true);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
-    stop_ = false;
+    stop_.store(false);
   }
 
-  std::mutex call_mutex_;
-  std::mutex mutex_;
+  std::mutex call_mutex_;  // serialises parallel_for and resize
+  std::mutex mutex_;       // guards sleeping on wake_ and done_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(size_t)>* task_ = nullptr;
   size_t size_ = 0;
-  std::atomic<size_t> next_{0};
-  size_t busy_ = 0;
-  size_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> work_{0};  // call generation << 32 | next index to claim
+  std::atomic<size_t> finished_{0};
+  std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };
 

@@ -9,10 +9,6 @@
 #define PP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PP_ASSERT(x) assert(x)
 
-// Marks a kernel that reads past the elements it uses; the kernel's header says how far,
-// and its packer allocates that slack.
-#define PP_OOB_READS __attribute__((no_sanitize("address")))
-
 // Alignment of packed buffers owned by pyprune (one cache line).
 #define PP_ALIGNMENT 64
 

@@ -1,0 +1,4 @@
+// 3x3 stride-1 depthwise conv (NCHW fp32, clamp), AVX2+FMA, tile 5 rows x 8 columns.
+#include "dwconv2d-chw-avx2.h"
+
+PP_DWCONV2D_CHW_AVX2_UKERNEL(pp_f32_dwconv2d_chw_3x3s1_minmax_ukernel_5x8__avx2, 3, 1, 5, 1)

@@ -1,0 +1,4 @@
+// 5x5 stride-1 f32 NCHW depthwise conv + bias + min/max clamp, NEON, tiles of 4 output rows x 8 columns.
+#include "dwconv2d-chw-neon.h"
+
+PP_DWCONV2D_CHW_NEON_UKERNEL(pp_f32_dwconv2d_chw_5x5s1_minmax_ukernel_4x8__neon, 5, 1, 4, 8)

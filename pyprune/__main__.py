@@ -1,0 +1,5 @@
+import sys
+
+from pyprune.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The pyprune command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pyprune
+
+__all__ = ["main"]
+
+
+class UserError(Exception):
+    """A mistake in the command line or its inputs: reported in one line, no traceback."""
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from pyprune.bench import DEPTHWISE_SUITES, compare_depthwise, format_table
+    from pyprune.bench.suites import to_json
+
+    try:
+        import torch  # noqa: F401  (the peer)
+    except ImportError:
+        raise UserError("pyprune bench compares against torch: pip install 'pyprune[torch]'") from None
+    suites = args.suite or list(DEPTHWISE_SUITES)
+    results = {}
+    for threads in args.threads:
+        for suite in suites:
+            title = f"depthwise {suite}, batch 1, {threads} thread{'s' * (threads > 1)}, isa {pyprune.isa()}"
+            rows = [compare_depthwise(layer, threads, args.rounds) for layer in DEPTHWISE_SUITES[suite]]
+            results[f"{suite}/threads={threads}"] = rows
+            if not args.json:
+                print(format_table(title, rows), end="\n\n", flush=True)
+    if args.json:
+        print(to_json(results))
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pyprune.bench import DEPTHWISE_SUITES
+
+    parser = argparse.ArgumentParser(
+        prog="pyprune",
+        description="Prune, compress and run CNNs fast on ARM boards.",
+    )
+    parser.add_argument("--version", action="version", version=f"pyprune {pyprune.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench = commands.add_parser(
+        "bench",
+        help="time pyprune's kernels against torch on standard network layers",
+        description="Time pyprune's kernels against torch on the same inputs, in one process, "
+        "and print per-layer and summed times with the speedup.",
+        epilog="example: pyprune bench --suite mobilenet_v1 --threads 1 2",
+    )
+    bench.add_argument("--suite", action="append", choices=sorted(DEPTHWISE_SUITES), help="layer suite (repeatable; default: all)")
+    bench.add_argument("--threads", type=_positive, nargs="+", default=[1], help="thread counts to run (default: 1)")
+    bench.add_argument("--rounds", type=_positive, default=15, help="timing rounds per layer; medians are reported (default: 15)")
+    bench.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+    bench.set_defaults(run=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except UserError as e:
+        print(f"pyprune {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

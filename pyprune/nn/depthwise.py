@@ -1,0 +1,100 @@
+"""DepthwiseConv2d: an inference module on pyprune's depthwise kernels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyprune import kernels
+from pyprune.activation import Activation, as_activation
+from pyprune.nn.fold import fold_batchnorm
+
+__all__ = ["DepthwiseConv2d"]
+
+
+class DepthwiseConv2d(nn.Module):
+    """Depthwise 3x3 or 5x5 convolution, stride 1 or 2, fused bias and activation.
+
+    For inference: weights are buffers, not parameters. Inputs that need a gradient, or that
+    the kernels do not take (not float32, not on the CPU), go through torch instead, with the
+    same result.
+    """
+
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None = None,
+        stride: int = 1,
+        padding: int = 0,
+        activation: Activation | str | None = None,
+    ) -> None:
+        super().__init__()
+        if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[2] != weight.shape[3]:
+            raise ValueError(f"weight must have shape (C, 1, k, k), got {tuple(weight.shape)}")
+        k = weight.shape[2]
+        if k not in (3, 5):
+            raise ValueError(f"kernel size must be 3 or 5, got {k}")
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride}")
+        if not 0 <= padding <= k // 2:
+            raise ValueError(f"padding must be in [0, {k // 2}], got {padding}")
+        channels = weight.shape[0]
+        if bias is not None and tuple(bias.shape) != (channels,):
+            raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
+        self.register_buffer("weight", weight.detach().float().contiguous().clone())
+        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
+        self.stride = stride
+        self.padding = padding
+        self.activation = as_activation(activation)
+
+    @classmethod
+    def from_torch(
+        cls,
+        conv: nn.Conv2d,
+        bn: nn.BatchNorm2d | None = None,
+        activation: Any = None,
+    ) -> DepthwiseConv2d:
+        """From a depthwise nn.Conv2d (groups == in_channels == out_channels), folding an
+        optional following BatchNorm2d (its running statistics) and fusing ReLU / ReLU6."""
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+        if not conv.groups == conv.in_channels == conv.out_channels:
+            raise ValueError(
+                "conv must be depthwise (groups == in_channels == out_channels), got "
+                f"groups={conv.groups}, in_channels={conv.in_channels}, out_channels={conv.out_channels}"
+            )
+        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+        if kh != kw or sh != sw or (dh, dw) != (1, 1):
+            raise ValueError(
+                f"conv must have a square kernel, equal strides and dilation 1, got "
+                f"kernel_size={conv.kernel_size}, stride={conv.stride}, dilation={conv.dilation}"
+            )
+        if isinstance(conv.padding, str) or conv.padding[0] != conv.padding[1]:
+            raise ValueError(f"conv must have symmetric numeric padding, got padding={conv.padding!r}")
+        if conv.padding_mode != "zeros":
+            raise ValueError(f"conv must pad with zeros, got padding_mode={conv.padding_mode!r}")
+        weight, bias = conv.weight, conv.bias
+        if bn is not None:
+            weight, bias = fold_batchnorm(weight, bias, bn)
+        return cls(weight, bias, stride=sh, padding=conv.padding[0], activation=activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float32 or x.device.type != "cpu" or (x.requires_grad and torch.is_grad_enabled()):
+            return self._torch_forward(x)
+        return kernels.depthwise_conv2d(
+            x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=self.activation
+        )
+
+    def _torch_forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype)
+        b = None if self.bias is None else self.bias.to(x.dtype)
+        y = F.conv2d(x, w, b, self.stride, self.padding, groups=self.weight.shape[0])
+        return y.clamp(self.activation.min, self.activation.max)
+
+    def extra_repr(self) -> str:
+        c, _, k, _ = self.weight.shape
+        act = "" if self.activation == Activation.none() else f", activation={self.activation}"
+        return f"{c}, kernel_size={k}, stride={self.stride}, padding={self.padding}{act}"

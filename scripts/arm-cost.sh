@@ -1,0 +1,193 @@
+#!/bin/bash
+# arm-cost.sh - what pyprune's NEON depthwise kernels cost on ARM, measured without ARM hardware.
+#
+#   ARM_COUNT=/path/to/arm-count bash scripts/arm-cost.sh
+#
+# 1. Instructions per multiply-accumulate of ONE whole depthwise_conv2d call (driver packing
+#    included, 1 thread) on the MobileNetV1-sized layer: C=32, 112x112, padding k//2, for
+#    3x3/5x5 and stride 1/2: the dispatched kernel (pyprune.kernels.depthwise_conv2d), every
+#    NEON tile variant (pyprune._core.depthwise_conv2d(ukernel=...)) and the scalar reference.
+#    Counted by arm-count (QEMU user mode + an instruction-counting plugin) on each CPU model.
+#    The fp32 arithmetic floor is 0.25 (one 4-lane FMLA per 4 MACs).
+# 2. llvm-mca on the inner loop of the dispatched 3x3 stride-1 kernel, compiled with
+#    aarch64-linux-gnu-g++ -O3 -mcpu=<cpu> -S: cycles per iteration against the FMA bound
+#    (FMLAs per iteration / FMA pipes).
+#
+# Environment:
+#   ARM_COUNT    (required) directory of the arm-count tool (its count.sh; set up by its setup.sh)
+#   WHEEL        aarch64 wheel to measure (default: newest dist/pyprune-*manylinux*_aarch64.whl,
+#                made by scripts/build-aarch64-wheel.sh)
+#   CPUS         CPU models for the counts (default "cortex-a72"; e.g. "cortex-a53 cortex-a72
+#                cortex-a76" for Raspberry Pi 3, 4, 5)
+#   MCA_CPUS     CPU models for llvm-mca (default "cortex-a53 cortex-a72")
+#   LLVM_MCA     llvm-mca binary (default: llvm-mca, else llvm-mca-14 ... on PATH)
+set -euo pipefail
+ARM_COUNT="${ARM_COUNT:?set ARM_COUNT to the arm-count tool directory}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CPUS="${CPUS:-cortex-a72}"
+MCA_CPUS="${MCA_CPUS:-cortex-a53 cortex-a72}"
+[ -x "$ARM_COUNT/count.sh" ] || { echo "arm-cost: no count.sh in $ARM_COUNT" >&2; exit 2; }
+
+if [ -z "${WHEEL:-}" ]; then
+    WHEEL="$(ls -t "$REPO"/dist/pyprune-*manylinux*_aarch64.whl 2>/dev/null | head -1 || true)"
+fi
+[ -f "${WHEEL:-}" ] || { echo "arm-cost: no aarch64 wheel: run scripts/build-aarch64-wheel.sh or set WHEEL" >&2; exit 2; }
+if [ -z "${LLVM_MCA:-}" ]; then
+    for c in llvm-mca llvm-mca-19 llvm-mca-18 llvm-mca-17 llvm-mca-16 llvm-mca-15 llvm-mca-14; do
+        if command -v "$c" >/dev/null; then LLVM_MCA="$c"; break; fi
+    done
+fi
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+python3 -m zipfile -e "$WHEEL" "$WORK/site"
+echo "arm-cost: wheel $(basename "$WHEEL")"
+
+# ---- 1. instruction counts ----------------------------------------------------------------
+# The guest script writes what each marked region is (tag pairs) to a JSON file; count.sh
+# prints "insncount: mark A -> B : N" for consecutive markers.
+cat > "$WORK/dw.py" <<'PY'
+import ctypes, json, sys
+import numpy as np
+import pyprune
+from pyprune import _core, kernels
+
+mark = ctypes.CDLL(None).syscall
+pyprune.set_num_threads(1)
+assert kernels.isa() == "neon", kernels.isa()
+C, H, W = 32, 112, 112
+rng = np.random.default_rng(0)
+x = rng.standard_normal((1, C, H, W), dtype=np.float32)
+regions, tag = [], 1
+mark(7911, tag)                                   # an empty region: the marker's own cost
+tag += 1
+mark(7911, tag)
+regions.append({"what": "empty", "tags": [tag - 1, tag]})
+for k, s in [(3, 1), (3, 2), (5, 1), (5, 2)]:
+    w = rng.standard_normal((C, 1, k, k), dtype=np.float32)
+    b = rng.standard_normal(C, dtype=np.float32)
+    calls = [("dispatched", lambda: kernels.depthwise_conv2d(x, w, b, stride=s, padding=k // 2)),
+             ("dispatched, relu6", lambda: kernels.depthwise_conv2d(
+                 x, w, b, stride=s, padding=k // 2, activation="relu6"))]
+    for u in _core.testing.dwconv2d_ukernels():
+        if (u["kernel_size"], u["stride"]) == (k, s) and u["isa"] in ("neon", "scalar"):
+            calls.append((u["name"], lambda name=u["name"]: _core.depthwise_conv2d(
+                x, w, b, stride=s, padding=k // 2, min=-np.inf, max=np.inf, ukernel=name)))
+    for name, call in calls:
+        y = call()                                # warm-up: scratch allocation stays outside
+        tag += 1
+        mark(7911, tag)
+        y = call()
+        tag += 1
+        mark(7911, tag)
+        macs = C * y.shape[2] * y.shape[3] * k * k
+        regions.append({"what": f"{k}x{k} s{s}", "ukernel": name, "macs": macs,
+                        "tags": [tag - 1, tag]})
+json.dump(regions, open(sys.argv[1], "w"))
+PY
+
+for cpu in $CPUS; do
+    QEMU_CPU="$cpu" EXTRA_PYTHONPATH="$WORK/site" INSNCOUNT_ARGS=top=0 \
+        "$ARM_COUNT/count.sh" py "$WORK/dw.py" "$WORK/regions-$cpu.json" \
+        2> "$WORK/count-$cpu.txt" >/dev/null \
+        || { cat "$WORK/count-$cpu.txt" >&2; exit 1; }
+done
+
+python3 - "$WORK" $CPUS <<'PY'
+import json, re, sys
+work, cpus = sys.argv[1], sys.argv[2:]
+table = {}
+for cpu in cpus:
+    counts = {}
+    for line in open(f"{work}/count-{cpu}.txt"):
+        m = re.match(r"insncount: mark (\d+) -> (\d+) : (\d+)", line)
+        if m:
+            counts[(int(m.group(1)), int(m.group(2)))] = int(m.group(3))
+    regions = json.load(open(f"{work}/regions-{cpu}.json"))
+    empty = counts[tuple(regions[0]["tags"])]
+    for r in regions[1:]:
+        n = counts[tuple(r["tags"])] - empty
+        table.setdefault((r["what"], r["ukernel"]), {"macs": r["macs"]})[cpu] = n
+print()
+print("Instructions per MAC, one depthwise_conv2d call (driver included), C=32 112x112 pad k//2, "
+      "1 thread; floor 0.250")
+head = f"{'layer':8} {'ukernel':56} {'MACs':>10}"
+for cpu in cpus:
+    head += f" {cpu + ' instr':>18} {'/MAC':>6}"
+print(head)
+print("-" * len(head))
+for (what, name), row in table.items():
+    line = f"{what:8} {name.replace('pp_f32_dwconv2d_chw_', ''):56} {row['macs']:>10,}"
+    for cpu in cpus:
+        line += f" {row[cpu]:>18,} {row[cpu] / row['macs']:>6.3f}"
+    print(line)
+PY
+
+# ---- 2. llvm-mca on the 3x3 stride-1 inner loop -----------------------------------------
+if [ -z "${LLVM_MCA:-}" ]; then
+    echo "arm-cost: llvm-mca not found (apt: llvm-14), skipping the cycle estimate" >&2
+    exit 0
+fi
+# The dispatched 3x3 s1 kernel: the first NEON row of the operator list.
+read -r KNAME TR TC < <(sed -n 's/^PP_UKERNEL(pp_isa_neon, \(pp_f32_dwconv2d_chw_3x3s1_[a-z_]*_\([0-9]*\)x\([0-9]*\)__neon\), 3, 1,.*/\1 \2 \3/p' \
+    "$REPO/csrc/f32-dwconv2d-chw/f32-dwconv2d-chw.inc" | head -1)
+SRC="$REPO/csrc/f32-dwconv2d-chw/f32-dwconv2d-chw-3x3s1-minmax-neon-${TR}x${TC}.cc"
+[ -f "$SRC" ] || { echo "arm-cost: $SRC missing" >&2; exit 1; }
+echo
+echo "llvm-mca ($("$LLVM_MCA" --version | sed -n 's/.*LLVM version \([0-9.]*\).*/\1/p')): inner loop of ${KNAME#pp_f32_dwconv2d_chw_}" \
+     "(${TR} rows x ${TC} columns = $((TR * TC * 9)) MACs per iteration), g++ -O3 -mcpu=<cpu>"
+printf '%-20s %6s %6s %6s %10s %12s %12s %10s %10s\n' 'cpu, loop' instr fmla pipes 'FMA bound' 'model FMLA' 'mca cycles' 'vs bound' 'MAC/cycle'
+for cpu in $MCA_CPUS; do
+    aarch64-linux-gnu-g++ -std=c++17 -O3 -mcpu="$cpu" -I"$REPO/csrc/include" \
+        -DPYPRUNE_ARCH_AARCH64=1 -S -o "$WORK/k-$cpu.s" "$SRC"
+    # The loop bodies: the smallest backward-branch loops holding all the tile's FMLAs, one
+    # with the clamp (FMAX/FMIN: an activation) and one without (no activation).
+    for variant in clamp noclamp; do
+    python3 - "$WORK/k-$cpu.s" "$((TR * TC / 4 * 9))" "$variant" > "$WORK/loop-$cpu-$variant.s" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+want, clamp = int(sys.argv[2]), sys.argv[3] == "clamp"
+labels, best = {}, None
+for i, l in enumerate(lines):
+    m = re.match(r"^(\.L\w+):", l)
+    if m:
+        labels[m.group(1)] = i
+    m = re.match(r"\s+(b\.?\w*|cbn?z|tbn?z)\s+(?:.*,\s*)?(\.L\w+)\s*$", l)
+    if m and m.group(2) in labels:
+        body = [x.strip() for x in lines[labels[m.group(2)] + 1:i + 1]
+                if re.match(r"\s+[a-z]", x) and not x.strip().startswith(".")]
+        if (sum(x.startswith("fmla") for x in body) == want
+                and any(x.startswith("fmax") for x in body) == clamp
+                and (best is None or len(body) < len(best))):
+            best = body
+if best is None:
+    sys.exit("arm-cost: inner loop not found")
+print("\n".join(best))
+PY
+    fmla=$(grep -c '^fmla' "$WORK/loop-$cpu-$variant.s")
+    instr=$(wc -l < "$WORK/loop-$cpu-$variant.s")
+    # FMA pipes that take a 128-bit FMLA each cycle: Cortex-A72 and A76 have two (F0/F1,
+    # V0/V1); Cortex-A53 has one NEON FMA path.
+    case "$cpu" in cortex-a53|cortex-a55) pipes=1 ;; *) pipes=2 ;; esac
+    "$LLVM_MCA" -mtriple=aarch64 -mcpu="$cpu" -iterations=200 "$WORK/loop-$cpu-$variant.s" \
+        > "$WORK/mca-$cpu-$variant.txt" 2>&1 || { cat "$WORK/mca-$cpu-$variant.txt" >&2; exit 1; }
+    python3 - "$WORK/mca-$cpu-$variant.txt" "$cpu $variant" "$instr" "$fmla" "$pipes" "$((TR * TC * 9))" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+cpu, instr, fmla, pipes, macs = sys.argv[2], *map(int, sys.argv[3:])
+iters = int(re.search(r"Iterations:\s+(\d+)", text).group(1))
+cycles = int(re.search(r"Total Cycles:\s+(\d+)", text).group(1)) / iters
+bound = fmla / pipes
+# The scheduling model's own FMLA cost: resource cycles of the FMLA lines / pipes (LLVM 14 models
+# Cortex-A72 with the Cortex-A57 tables, where a Q-form FMLA holds its pipe for 2 cycles).
+model = 0.0
+section = text.split("Resource pressure by instruction:")[1]
+for line in section.split("\n"):
+    if re.search(r"\sfmla\s", line):   # resource columns come before the instruction text
+        model += sum(float(t) for t in re.findall(r"\d+\.\d+", line.split("fmla")[0]))
+model /= pipes
+print(f"{cpu:20} {instr:>6} {fmla:>6} {pipes:>6} {bound:>10.1f} {model:>12.1f} {cycles:>12.1f}"
+      f" {cycles / bound:>9.2f}x {macs / cycles:>10.2f}")
+PY
+    done
+done

@@ -1,0 +1,26 @@
+#!/bin/bash
+# test-asan.sh - build pyprune with AddressSanitizer + UBSan into its own venv and run the
+# kernel tests against it. Python itself is not instrumented, so the sanitizer runtimes are
+# preloaded.
+#
+#   bash scripts/test-asan.sh [extra pytest args...]
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ASAN_VENV:-$REPO/.venv-asan}"
+cd "$REPO"
+
+if [ ! -f "$VENV/.dev-packages" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --disable-pip-version-check -q numpy pytest hypothesis \
+        scikit-build-core pybind11 cmake ninja
+    touch "$VENV/.dev-packages"
+fi
+"$VENV/bin/pip" install --disable-pip-version-check -q --no-build-isolation --no-deps . \
+    -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
+    -C cmake.define.PYPRUNE_SANITIZE=ON
+
+preload="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
+# Leak checking would report the interpreter's own allocations; errors abort the run.
+LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$VENV/bin/pytest" tests/kernels -q -p no:cacheprovider "$@"

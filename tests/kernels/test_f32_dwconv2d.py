@@ -1,0 +1,251 @@
+"""Depthwise convolution: every microkernel against the reference, the reference against numpy
+and torch, bad input, threads, NaN and inf."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from conftest import SMALL_SWEEP
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pyprune
+from pyprune import _core, kernels
+from pyprune.activation import Activation
+import reference
+
+UKERNELS = _core.testing.dwconv2d_ukernels()
+AVAILABLE = kernels.available_isas()
+SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17) if SMALL_SWEEP else range(1, 18)
+ACTIVATIONS = (Activation.none(), Activation.relu(), Activation.relu6(), Activation.clamp(-0.5, 0.75))
+
+
+def ref_name(k, stride):
+    return f"pp_f32_dwconv2d_chw_{k}x{k}s{stride}_minmax_ukernel__ref"
+
+
+def sweep(k, padding):
+    """(n, c, h, w, activation, with_bias) over every height and width, channels cycling
+    through 1..17 and batch through 1 and 3, so each shape meets each option somewhere."""
+    cases = []
+    for i, (h, w) in enumerate(itertools.product(SIZES, SIZES)):
+        if h + 2 * padding < k or w + 2 * padding < k:
+            continue
+        cases.append((1 + 2 * (i % 2), 1 + i % 17, h, w, ACTIVATIONS[i % 4], i % 3 != 0))
+    return cases
+
+
+def random_case(rng, n, c, h, w, k, with_bias):
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    weight = rng.standard_normal((c, 1, k, k), dtype=np.float32)
+    bias = rng.standard_normal(c, dtype=np.float32) if with_bias else None
+    return x, weight, bias
+
+
+def run(x, weight, bias, stride, padding, act, ukernel=None):
+    return _core.depthwise_conv2d(
+        x, weight, bias, stride=stride, padding=padding, min=act.min, max=act.max, ukernel=ukernel
+    )
+
+
+UKERNEL_PADDINGS = [(u, p) for u in UKERNELS for p in range(u["kernel_size"] // 2 + 1)]
+
+
+@pytest.mark.parametrize(
+    "ukernel,padding", UKERNEL_PADDINGS, ids=[f"{u['name']}-p{p}" for u, p in UKERNEL_PADDINGS]
+)
+def test_ukernel_matches_reference(ukernel, padding, rng):
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    k, stride = ukernel["kernel_size"], ukernel["stride"]
+    tol = reference.tolerance(k * k)
+    for n, c, h, w, act, with_bias in sweep(k, padding):
+        x, weight, bias = random_case(rng, n, c, h, w, k, with_bias)
+        got = run(x, weight, bias, stride, padding, act, ukernel["name"])
+        want = run(x, weight, bias, stride, padding, act, ref_name(k, stride))
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"shape {(n, c, h, w)} {act}")
+
+
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+def test_reference_ukernel_matches_numpy(k, stride, rng):
+    tol = reference.tolerance(k * k)
+    for padding in range(k // 2 + 1):
+        for n, c, h, w, act, with_bias in sweep(k, padding)[::7]:
+            x, weight, bias = random_case(rng, n, c, h, w, k, with_bias)
+            got = run(x, weight, bias, stride, padding, act, ref_name(k, stride))
+            want = reference.depthwise_conv2d(x, weight, bias, stride, padding, act.min, act.max)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+def test_reference_ukernel_matches_torch(k, stride, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    tol = reference.tolerance(k * k)
+    for padding in range(k // 2 + 1):
+        for n, c, h, w, act, with_bias in sweep(k, padding)[::5]:
+            x, weight, bias = random_case(rng, n, c, h, w, k, with_bias)
+            got = run(x, weight, bias, stride, padding, act, ref_name(k, stride))
+            tb = None if bias is None else torch.from_numpy(bias)
+            want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), tb, stride, padding, groups=c)
+            want = want.clamp(act.min, act.max).numpy()
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@settings(max_examples=30 if SMALL_SWEEP else 150, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 20),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    k=st.sampled_from([3, 5]),
+    stride=st.sampled_from([1, 2]),
+    data=st.data(),
+)
+def test_dispatched_kernel_property(n, c, h, w, k, stride, data):
+    padding = data.draw(st.integers(0, k // 2), label="padding")
+    if h + 2 * padding < k or w + 2 * padding < k:
+        with pytest.raises(ValueError, match="smaller than"):
+            kernels.depthwise_conv2d(np.zeros((n, c, h, w), np.float32), np.zeros((c, 1, k, k), np.float32), padding=padding)
+        return
+    act = data.draw(st.sampled_from(ACTIVATIONS), label="activation")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    x, weight, bias = random_case(rng, n, c, h, w, k, data.draw(st.booleans(), label="bias"))
+    got = kernels.depthwise_conv2d(x, weight, bias, stride=stride, padding=padding, activation=act)
+    want = reference.depthwise_conv2d(x, weight, bias, stride, padding, act.min, act.max)
+    tol = reference.tolerance(k * k)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+def test_results_do_not_depend_on_thread_count(k, stride, rng):
+    x, weight, bias = random_case(rng, 2, 13, 37, 29, k, True)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3, 8):
+            pyprune.set_num_threads(threads)
+            assert pyprune.get_num_threads() == threads
+            results.append(kernels.depthwise_conv2d(x, weight, bias, stride=stride, padding=k // 2))
+    finally:
+        pyprune.set_num_threads(before)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_nan_and_inf_propagate(ukernel):
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    k, stride = ukernel["kernel_size"], ukernel["stride"]
+    x = np.ones((1, 2, 19, 21), np.float32)
+    x[0, 0, 9, 10] = np.nan
+    x[0, 1, 4, 4] = np.inf
+    weight = np.full((2, 1, k, k), 0.5, np.float32)
+    for act in ACTIVATIONS:
+        got = run(x, weight, None, stride, k // 2, act, ukernel["name"])
+        want = reference.depthwise_conv2d(x, weight, None, stride, k // 2, act.min, act.max)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.isnan(got[0, 0]).sum() > 0 and np.isinf(want[0, 1]).any() == np.isinf(got[0, 1]).any()
+
+
+def test_out_is_written_in_place_and_returned(rng):
+    x, weight, bias = random_case(rng, 1, 4, 10, 10, 3, True)
+    out = np.full((1, 4, 10, 10), np.nan, np.float32)
+    result = kernels.depthwise_conv2d(x, weight, bias, padding=1, out=out)
+    assert result is out
+    np.testing.assert_allclose(out, reference.depthwise_conv2d(x, weight, bias, 1, 1), rtol=1e-4, atol=1e-4)
+
+
+def test_non_contiguous_input_is_copied(rng):
+    x, weight, _ = random_case(rng, 1, 3, 12, 12, 3, False)
+    view = np.asarray(x[:, :, ::2, ::2])
+    got = kernels.depthwise_conv2d(view, weight, padding=1)
+    want = reference.depthwise_conv2d(np.ascontiguousarray(view), weight, None, 1, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_tensors_round_trip_without_copy(rng):
+    torch = pytest.importorskip("torch")
+    x, weight, bias = random_case(rng, 2, 6, 9, 9, 3, True)
+    tx, tw, tb = map(torch.from_numpy, (x, weight, bias))
+    y = kernels.depthwise_conv2d(tx, tw, tb, stride=2, padding=1, activation="relu6")
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32
+    want = torch.nn.functional.conv2d(tx, tw, tb, 2, 1, groups=6).clamp(0, 6)
+    torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)
+    out = torch.empty_like(want)
+    assert kernels.depthwise_conv2d(tx, tw, tb, stride=2, padding=1, activation="relu6", out=out) is out
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-4)
+    # A transposed (non-contiguous) tensor is copied, and gives the same answer.
+    tx_t = tx.transpose(2, 3).contiguous().transpose(2, 3)
+    assert not tx_t.is_contiguous()
+    torch.testing.assert_close(kernels.depthwise_conv2d(tx_t, tw, tb, stride=2, padding=1, activation="relu6"), want, rtol=1e-4, atol=1e-4)
+
+
+GOOD = dict(x=np.zeros((1, 4, 8, 8), np.float32), weight=np.zeros((4, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize(
+    "change,error,match",
+    [
+        (dict(x=np.zeros((1, 4, 8, 8), np.float64)), TypeError, "x must have dtype float32"),
+        (dict(weight=np.zeros((4, 1, 3, 3), np.float16)), TypeError, "weight must have dtype float32"),
+        (dict(bias=np.zeros(4, np.int32)), TypeError, "bias must have dtype float32"),
+        (dict(x=np.zeros((4, 8, 8), np.float32)), ValueError, "x must have 4 dimensions"),
+        (dict(weight=np.zeros((4, 3, 3), np.float32)), ValueError, "weight must have 4 dimensions"),
+        (dict(weight=np.zeros((3, 1, 3, 3), np.float32)), ValueError, "weight must have shape \\(C, 1, k, k\\)"),
+        (dict(weight=np.zeros((4, 2, 3, 3), np.float32)), ValueError, "groups == channels"),
+        (dict(weight=np.zeros((4, 1, 4, 4), np.float32)), ValueError, "3x3 or 5x5"),
+        (dict(weight=np.zeros((4, 1, 3, 5), np.float32)), ValueError, "3x3 or 5x5"),
+        (dict(weight=np.zeros((4, 1, 7, 7), np.float32)), ValueError, "3x3 or 5x5"),
+        (dict(bias=np.zeros(5, np.float32)), ValueError, "bias must have shape \\(4,\\)"),
+        (dict(stride=3), ValueError, "stride must be 1 or 2"),
+        (dict(stride=0), ValueError, "stride must be 1 or 2"),
+        (dict(stride=1.0), TypeError, "stride must be an int"),
+        (dict(padding=-1), ValueError, "padding must be in \\[0, 1\\]"),
+        (dict(padding=2), ValueError, "padding must be in \\[0, 1\\]"),
+        (dict(padding=True), TypeError, "padding must be an int"),
+        (dict(x=np.zeros((0, 4, 8, 8), np.float32)), ValueError, "x must not be empty"),
+        (dict(x=np.zeros((1, 4, 0, 8), np.float32)), ValueError, "x must not be empty"),
+        (dict(x=np.zeros((1, 4, 2, 8), np.float32)), ValueError, "smaller than the 3x3 kernel"),
+        (dict(activation="gelu"), ValueError, "activation must be one of"),
+        (dict(out=np.zeros((1, 4, 6, 7), np.float32)), ValueError, "out must have shape \\(1, 4, 6, 6\\)"),
+        (dict(out=np.zeros((1, 4, 6, 6), np.float64)), TypeError, "out must have dtype float32"),
+        (dict(out=np.zeros((1, 4, 6, 12), np.float32)[..., ::2]), ValueError, "out must be C-contiguous"),
+        (dict(out=[0.0]), TypeError, "out must be a numpy array"),
+        (dict(x="not an array"), TypeError, "x must have dtype float32"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(change, error, match):
+    args = {**GOOD, **change}
+    with pytest.raises(error, match=match):
+        kernels.depthwise_conv2d(**args)
+
+
+def test_out_sharing_memory_with_input_is_refused():
+    x = np.zeros((1, 4, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="must not share memory"):
+        kernels.depthwise_conv2d(x, GOOD["weight"], padding=1, out=x)
+
+
+def test_read_only_out_is_refused():
+    out = np.zeros((1, 4, 6, 6), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be writeable"):
+        kernels.depthwise_conv2d(**GOOD, out=out)
+
+
+def test_unaligned_input_is_refused_or_copied():
+    buf = np.zeros(1 * 4 * 8 * 8 * 4 + 1, np.uint8)
+    x = buf[1:].view(np.float32).reshape(1, 4, 8, 8)
+    assert not x.flags.aligned
+    y = kernels.depthwise_conv2d(x, GOOD["weight"])  # copied to an aligned array
+    assert y.shape == (1, 4, 6, 6)
+
+
+def test_activation_bounds_checked():
+    with pytest.raises(ValueError, match="must not exceed"):
+        Activation.clamp(1.0, -1.0)
+    assert math.isinf(Activation.none().max)
