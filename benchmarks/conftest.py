@@ -1,19 +1,39 @@
-"""Collects each group's pyprune and torch medians and prints their ratio at the end."""
+"""Shared fixtures: thread settings, and a runner that checks a case, times one of its
+implementations, and prints each group's pyprune/torch ratio at the end."""
 
 from collections import defaultdict
 
 import pytest
 
+torch = pytest.importorskip("torch")
+
+from pyprune import kernels  # noqa: E402
+
 _medians: dict[str, dict[str, float]] = defaultdict(dict)
 
 
-@pytest.fixture
-def record(benchmark):
-    """record(impl, fn): benchmark fn as `impl` in the test's group and keep its median."""
+@pytest.fixture(params=[1, 2], ids=lambda t: f"t{t}")
+def threads(request):
+    before = (kernels.get_num_threads(), torch.get_num_threads())
+    kernels.set_num_threads(request.param)
+    torch.set_num_threads(request.param)
+    yield request.param
+    kernels.set_num_threads(before[0])
+    torch.set_num_threads(before[1])
 
-    def run(impl, fn):
-        benchmark.extra_info["impl"] = impl
-        benchmark(fn)
+
+@pytest.fixture
+def run_case(benchmark, threads):
+    """run_case(case, impl, group): check the case once, then benchmark its `impl`
+    ('pyprune', 'torch' or an extra variant) in `group`, keeping the median for the ratios."""
+
+    def run(case, impl, group):
+        case.check()
+        fn = {"pyprune": case.pyprune, "torch": case.torch, **case.extra}[impl]
+        benchmark.group = f"{group} t{threads}"
+        benchmark.extra_info.update(impl=impl, isa=kernels.isa(), macs=case.macs)
+        with torch.inference_mode():
+            benchmark(fn)
         if benchmark.stats is not None:  # None with --benchmark-disable
             _medians[benchmark.group][impl] = benchmark.stats.stats.median
 

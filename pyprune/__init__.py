@@ -10,16 +10,22 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "isa",
+    "convert",
     "kernels",
+    "models",
     "nn",
     "set_num_threads",
 ]
 
 
 def __getattr__(name: str):
-    # pyprune.nn needs torch, which is optional: import it only when asked for.
-    if name == "nn":
-        import pyprune.nn
+    # pyprune.nn and pyprune.models need torch, which is optional: imported only when asked for.
+    if name in ("nn", "models"):
+        import importlib
 
-        return pyprune.nn
+        return importlib.import_module(f"pyprune.{name}")
+    if name == "convert":
+        from pyprune.nn.convert import convert
+
+        return convert
     raise AttributeError(f"module 'pyprune' has no attribute {name!r}")

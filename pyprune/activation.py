@@ -20,6 +20,12 @@ class Activation:
         if not self.min <= self.max:
             raise ValueError(f"activation min ({self.min}) must not exceed max ({self.max})")
 
+    def __str__(self) -> str:
+        for name, act in _BY_NAME.items():
+            if act == self:
+                return {"none": "none", "relu": "ReLU", "relu6": "ReLU6"}[name]
+        return f"clamp({self.min:g}, {self.max:g})"
+
     @classmethod
     def none(cls) -> Activation:
         return cls()

@@ -15,21 +15,19 @@ class UserError(Exception):
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from pyprune.bench import DEPTHWISE_SUITES, compare_depthwise, format_table
-    from pyprune.bench.suites import to_json
+    from pyprune.bench import SUITES, compare, format_table, to_json
 
     try:
         import torch  # noqa: F401  (the peer)
     except ImportError:
         raise UserError("pyprune bench compares against torch: pip install 'pyprune[torch]'") from None
-    suites = args.suite or list(DEPTHWISE_SUITES)
     results = {}
     for threads in args.threads:
-        for suite in suites:
-            title = f"depthwise {suite}, batch 1, {threads} thread{'s' * (threads > 1)}, isa {pyprune.isa()}"
-            rows = [compare_depthwise(layer, threads, args.rounds) for layer in DEPTHWISE_SUITES[suite]]
+        for suite in args.suite or list(SUITES):
+            rows = [compare(case, threads, args.rounds) for case in SUITES[suite]()]
             results[f"{suite}/threads={threads}"] = rows
             if not args.json:
+                title = f"{suite}, batch 1, {threads} thread{'s' * (threads > 1)}, isa {pyprune.isa()}"
                 print(format_table(title, rows), end="\n\n", flush=True)
     if args.json:
         print(to_json(results))
@@ -43,7 +41,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pyprune.bench import DEPTHWISE_SUITES
+    from pyprune.bench import SUITES
 
     parser = argparse.ArgumentParser(
         prog="pyprune",
@@ -56,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="time pyprune's kernels against torch on standard network layers",
         description="Time pyprune's kernels against torch on the same inputs, in one process, "
         "and print per-layer and summed times with the speedup.",
-        epilog="example: pyprune bench --suite mobilenet_v1 --threads 1 2",
+        epilog="example: pyprune bench --suite depthwise/mobilenet_v1 --threads 1 2",
     )
-    bench.add_argument("--suite", action="append", choices=sorted(DEPTHWISE_SUITES), help="layer suite (repeatable; default: all)")
+    bench.add_argument("--suite", action="append", choices=list(SUITES), help="layer suite (repeatable; default: all)")
     bench.add_argument("--threads", type=_positive, nargs="+", default=[1], help="thread counts to run (default: 1)")
     bench.add_argument("--rounds", type=_positive, default=15, help="timing rounds per layer; medians are reported (default: 15)")
     bench.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")

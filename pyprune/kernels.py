@@ -19,7 +19,10 @@ from pyprune.activation import Activation, as_activation
 
 __all__ = [
     "available_isas",
+    "conv2d",
     "depthwise_conv2d",
+    "pointwise_conv2d",
+    "separable_conv2d",
     "get_num_threads",
     "isa",
     "set_num_threads",
@@ -129,4 +132,81 @@ def depthwise_conv2d(
         max=act.max,
         out=None if out is None else _as_out(out),
     )
+    return _like(result, x, out)
+
+
+def conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+    activation: Activation | str | None = None,
+    out: Any = None,
+) -> Any:
+    """2-D convolution of NCHW float32 input (dense or grouped, square kernel), fused with bias
+    and activation; 1x1 convolutions run as a GEMM straight on the input, others through a
+    cache-sized im2col panel.
+
+    x: (N, Cin, H, W); weight: (Cout, Cin / groups, k, k); bias: (Cout,) or None. Same result
+    as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=groups))``.
+    Packs the weights on every call: modules (pyprune.nn) pack them once.
+    """
+    act = as_activation(activation)
+    packed = _core.Conv2d(
+        _as_array(weight, "weight"),
+        None if bias is None else _as_array(bias, "bias"),
+        stride=_as_int("stride", stride),
+        padding=_as_int("padding", padding),
+        groups=_as_int("groups", groups),
+    )
+    result = packed.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
+    return _like(result, x, out)
+
+
+def pointwise_conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    activation: Activation | str | None = None,
+    out: Any = None,
+) -> Any:
+    """1x1 convolution of NCHW float32 input: out[n] = W @ x[n] (+ bias, activation), with
+    weight (Cout, Cin, 1, 1) or (Cout, Cin)."""
+    w = _as_array(weight, "weight")
+    if w.ndim == 2:
+        w = w.reshape(*w.shape, 1, 1)
+    if w.ndim != 4 or w.shape[2:] != (1, 1):
+        raise ValueError(f"weight must have shape (Cout, Cin, 1, 1) or (Cout, Cin), got {w.shape}")
+    return conv2d(x, w, bias, activation=activation, out=out)
+
+
+def separable_conv2d(
+    x: Any,
+    dw_weight: Any,
+    pw_weight: Any,
+    dw_bias: Any = None,
+    pw_bias: Any = None,
+    stride: int = 1,
+    padding: int = 0,
+    dw_activation: Activation | str | None = None,
+    activation: Activation | str | None = None,
+    out: Any = None,
+) -> Any:
+    """Fused depthwise-separable block: depthwise (dw_weight (C, 1, k, k), k 3 or 5) ->
+    dw_activation -> pointwise (pw_weight (Cout, C, 1, 1)) -> activation, computed strip by
+    strip so the depthwise result stays in cache. Same result as the two separate calls."""
+    dw_act, act = as_activation(dw_activation), as_activation(activation)
+    fused = _core.SeparableConv2d(
+        _as_array(dw_weight, "dw_weight"),
+        None if dw_bias is None else _as_array(dw_bias, "dw_bias"),
+        _as_int("stride", stride),
+        _as_int("padding", padding),
+        dw_act.min,
+        dw_act.max,
+        _as_array(pw_weight, "pw_weight"),
+        None if pw_bias is None else _as_array(pw_bias, "pw_bias"),
+    )
+    result = fused.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
     return _like(result, x, out)

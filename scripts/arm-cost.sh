@@ -1,7 +1,9 @@
 #!/bin/bash
-# arm-cost.sh - what pyprune's NEON depthwise kernels cost on ARM, measured without ARM hardware.
+# arm-cost.sh - what pyprune's NEON depthwise and pointwise kernels cost on ARM, measured without
+# ARM hardware.
 #
 #   ARM_COUNT=/path/to/arm-count bash scripts/arm-cost.sh
+#   ARM_COUNT=... SECTIONS=pointwise bash scripts/arm-cost.sh      # only the pointwise part
 #
 # 1. Instructions per multiply-accumulate of ONE whole depthwise_conv2d call (driver packing
 #    included, 1 thread) on the MobileNetV1-sized layer: C=32, 112x112, padding k//2, for
@@ -12,6 +14,15 @@
 # 2. llvm-mca on the inner loop of the dispatched 3x3 stride-1 kernel, compiled with
 #    aarch64-linux-gnu-g++ -O3 -mcpu=<cpu> -S: cycles per iteration against the FMA bound
 #    (FMLAs per iteration / FMA pipes).
+# 3. Pointwise: instructions per MAC of the 13 MobileNetV1 pointwise (1x1) layers at batch 1,
+#    1 thread, each counted once at its true shape (exact counts), per layer and summed:
+#    the whole pyprune.kernels.pointwise_conv2d(x, weight, bias) call (weights packed inside
+#    the call), and conv.forward with the weights packed beforehand (_core.Conv2d, as the
+#    pyprune.nn modules do) for every NEON GEMM kernel (ukernel=...). PW_REF=1 adds the scalar
+#    reference kernel (slow under emulation). Floor 0.250.
+# 4. llvm-mca on the k loop of the dispatched NEON GEMM kernel (first NEON row of
+#    csrc/f32-gemm/f32-gemm.inc; the loop is inline asm, so it is the same for every -mcpu):
+#    cycles per iteration against the FMA bound.
 #
 # Environment:
 #   ARM_COUNT    (required) directory of the arm-count tool (its count.sh; set up by its setup.sh)
@@ -21,11 +32,15 @@
 #                cortex-a76" for Raspberry Pi 3, 4, 5)
 #   MCA_CPUS     CPU models for llvm-mca (default "cortex-a53 cortex-a72")
 #   LLVM_MCA     llvm-mca binary (default: llvm-mca, else llvm-mca-14 ... on PATH)
+#   SECTIONS     which parts to run (default "depthwise pointwise")
+#   PW_REF       1: also count the scalar reference GEMM kernel on the pointwise layers
 set -euo pipefail
 ARM_COUNT="${ARM_COUNT:?set ARM_COUNT to the arm-count tool directory}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CPUS="${CPUS:-cortex-a72}"
 MCA_CPUS="${MCA_CPUS:-cortex-a53 cortex-a72}"
+SECTIONS="${SECTIONS:-depthwise pointwise}"
+PW_REF="${PW_REF:-0}"
 [ -x "$ARM_COUNT/count.sh" ] || { echo "arm-cost: no count.sh in $ARM_COUNT" >&2; exit 2; }
 
 if [ -z "${WHEEL:-}" ]; then
@@ -43,6 +58,7 @@ trap 'rm -rf "$WORK"' EXIT
 python3 -m zipfile -e "$WHEEL" "$WORK/site"
 echo "arm-cost: wheel $(basename "$WHEEL")"
 
+depthwise_section() {
 # ---- 1. instruction counts ----------------------------------------------------------------
 # The guest script writes what each marked region is (tag pairs) to a JSON file; count.sh
 # prints "insncount: mark A -> B : N" for consecutive markers.
@@ -126,11 +142,14 @@ PY
 # ---- 2. llvm-mca on the 3x3 stride-1 inner loop -----------------------------------------
 if [ -z "${LLVM_MCA:-}" ]; then
     echo "arm-cost: llvm-mca not found (apt: llvm-14), skipping the cycle estimate" >&2
-    exit 0
+    return 0
 fi
 # The dispatched 3x3 s1 kernel: the first NEON row of the operator list.
-read -r KNAME TR TC < <(sed -n 's/^PP_UKERNEL(pp_isa_neon, \(pp_f32_dwconv2d_chw_3x3s1_[a-z_]*_\([0-9]*\)x\([0-9]*\)__neon\), 3, 1,.*/\1 \2 \3/p' \
-    "$REPO/csrc/f32-dwconv2d-chw/f32-dwconv2d-chw.inc" | head -1)
+# (The .inc's macro was PP_UKERNEL, now PP_DWCONV2D_UKERNEL: either is accepted. `|| true`: a
+# failed read must reach the message below, not end the script silently under set -e.)
+read -r KNAME TR TC < <(sed -n 's/^PP_\(DWCONV2D_\)\{0,1\}UKERNEL(pp_isa_neon, \(pp_f32_dwconv2d_chw_3x3s1_[a-z_]*_\([0-9]*\)x\([0-9]*\)__neon\), 3, 1,.*/\2 \3 \4/p' \
+    "$REPO/csrc/f32-dwconv2d-chw/f32-dwconv2d-chw.inc" | head -1) || true
+[ -n "${KNAME:-}" ] || { echo "arm-cost: no NEON 3x3 s1 row in f32-dwconv2d-chw.inc" >&2; exit 1; }
 SRC="$REPO/csrc/f32-dwconv2d-chw/f32-dwconv2d-chw-3x3s1-minmax-neon-${TR}x${TC}.cc"
 [ -f "$SRC" ] || { echo "arm-cost: $SRC missing" >&2; exit 1; }
 echo
@@ -190,4 +209,186 @@ print(f"{cpu:20} {instr:>6} {fmla:>6} {pipes:>6} {bound:>10.1f} {model:>12.1f} {
       f" {cycles / bound:>9.2f}x {macs / cycles:>10.2f}")
 PY
     done
+done
+}
+
+pointwise_section() {
+# ---- 3. pointwise instruction counts --------------------------------------------------------
+cat > "$WORK/pw.py" <<'PY'
+import ctypes, json, os, sys
+import numpy as np
+import pyprune
+from pyprune import _core, kernels
+
+mark = ctypes.CDLL(None).syscall
+pyprune.set_num_threads(1)
+assert kernels.isa() == "neon", kernels.isa()
+# MobileNetV1 pointwise layers at batch 1: (Cin, Cout, H = W).
+LAYERS = [(32, 64, 112), (64, 128, 56), (128, 128, 56), (128, 256, 28), (256, 256, 28),
+          (256, 512, 14)] + [(512, 512, 14)] * 5 + [(512, 1024, 7), (1024, 1024, 7)]
+names = [u["name"] for u in _core.testing.gemm_ukernels()
+         if u["isa"] == "neon" or (u["isa"] == "scalar" and os.environ.get("PW_REF") == "1")]
+inf = float("inf")
+rng = np.random.default_rng(0)
+regions, tag = [], 1
+mark(7911, tag)                                   # an empty region: the marker's own cost
+tag += 1
+mark(7911, tag)
+regions.append({"what": "empty", "tags": [tag - 1, tag]})
+# Warm-up on a small layer: first-call costs (thread pool, scratch, imports) stay outside.
+xs = rng.standard_normal((1, 16, 8, 8), dtype=np.float32)
+ws = rng.standard_normal((16, 16, 1, 1), dtype=np.float32)
+kernels.pointwise_conv2d(xs, ws, np.zeros(16, np.float32))
+for name in names:
+    _core.Conv2d(ws, None, ukernel=name).forward(xs, -inf, inf)
+for i, (cin, cout, hw) in enumerate(LAYERS):
+    x = rng.standard_normal((1, cin, hw, hw), dtype=np.float32)
+    w = (rng.standard_normal((cout, cin, 1, 1), dtype=np.float32) / np.sqrt(cin)).astype(np.float32)
+    b = rng.standard_normal(cout, dtype=np.float32)
+    macs = cin * cout * hw * hw
+    calls = [("pointwise_conv2d", lambda: kernels.pointwise_conv2d(x, w, b))]
+    for name in names:
+        conv = _core.Conv2d(w, b, ukernel=name)   # packed outside the counted region
+        calls.append((name, lambda conv=conv: conv.forward(x, -inf, inf)))
+    for what, call in calls:
+        tag += 1
+        mark(7911, tag)
+        y = call()
+        tag += 1
+        mark(7911, tag)
+        assert y.shape == (1, cout, hw, hw), y.shape
+        regions.append({"layer": i, "shape": f"{cin}->{cout} @{hw}", "what": what, "macs": macs,
+                        "tags": [tag - 1, tag]})
+json.dump(regions, open(sys.argv[1], "w"))
+PY
+
+for cpu in $CPUS; do
+    start=$SECONDS
+    QEMU_CPU="$cpu" EXTRA_PYTHONPATH="$WORK/site" INSNCOUNT_ARGS=top=0 PW_REF="$PW_REF" \
+        "$ARM_COUNT/count.sh" py "$WORK/pw.py" "$WORK/pw-regions-$cpu.json" \
+        2> "$WORK/pw-count-$cpu.txt" >/dev/null \
+        || { cat "$WORK/pw-count-$cpu.txt" >&2; exit 1; }
+    echo "$((SECONDS - start))" > "$WORK/pw-seconds-$cpu.txt"
+done
+
+python3 - "$WORK" $CPUS <<'PY'
+import json, re, sys
+work, cpus = sys.argv[1], sys.argv[2:]
+for cpu in cpus:
+    counts = {}
+    for line in open(f"{work}/pw-count-{cpu}.txt"):
+        m = re.match(r"insncount: mark (\d+) -> (\d+) : (\d+)", line)
+        if m:
+            counts[(int(m.group(1)), int(m.group(2)))] = int(m.group(3))
+    regions = json.load(open(f"{work}/pw-regions-{cpu}.json"))
+    empty = counts[tuple(regions[0]["tags"])]
+    whats = list(dict.fromkeys(r["what"] for r in regions[1:]))
+    rows, total, macs_total = {}, {w: 0 for w in whats}, 0
+    for r in regions[1:]:
+        n = counts[tuple(r["tags"])] - empty
+        row = rows.setdefault(r["layer"], {"shape": r["shape"], "macs": r["macs"]})
+        row[r["what"]] = n
+        total[r["what"]] += n
+    macs_total = sum(row["macs"] for row in rows.values())
+    seconds = open(f"{work}/pw-seconds-{cpu}.txt").read().strip()
+    short = lambda w: w.replace("pp_f32_gemm_minmax_ukernel_", "").replace("pointwise_conv2d", "pointwise_conv2d()")
+    print()
+    print(f"Instructions per MAC, 13 MobileNetV1 pointwise layers, batch 1, 1 thread, {cpu}; "
+          f"floor 0.250. Each layer counted once ({seconds} s under emulation).")
+    print("  pointwise_conv2d(): the whole kernels.pointwise_conv2d(x, weight, bias) call, weight "
+          "packing included; <kernel>: Conv2d.forward with the weights packed beforehand.")
+    head = f"{'layer':20} {'MACs':>12}" + "".join(f" {short(w):>22}" for w in whats)
+    print(head)
+    print("-" * len(head))
+    for i in sorted(rows):
+        row = rows[i]
+        line = f"{str(i + 1) + '  ' + row['shape']:20} {row['macs']:>12,}"
+        for w in whats:
+            line += f" {row[w] / row['macs']:>22.3f}"
+        print(line)
+    print("-" * len(head))
+    line = f"{'all 13 (summed)':20} {macs_total:>12,}"
+    for w in whats:
+        line += f" {total[w] / macs_total:>22.3f}"
+    print(line)
+    line = f"{'  instructions':20} {'':>12}"
+    for w in whats:
+        line += f" {total[w]:>22,}"
+    print(line)
+PY
+
+# ---- 4. llvm-mca on the GEMM k loop ------------------------------------------------------------
+if [ -z "${LLVM_MCA:-}" ]; then
+    echo "arm-cost: llvm-mca not found (apt: llvm-14), skipping the GEMM cycle estimate" >&2
+    return 0
+fi
+read -r GNAME GMR GNR < <(sed -n 's/^PP_GEMM_UKERNEL(pp_isa_neon, \(pp_f32_gemm_minmax_ukernel_\([0-9]*\)x\([0-9]*\)__neon\), .*/\1 \2 \3/p' \
+    "$REPO/csrc/f32-gemm/f32-gemm.inc" | head -1) || true
+[ -n "${GNAME:-}" ] || { echo "arm-cost: no NEON row in f32-gemm.inc" >&2; exit 1; }
+GSRC="$REPO/csrc/f32-gemm/f32-gemm-${GMR}x${GNR}-minmax-neon.cc"
+[ -f "$GSRC" ] || { echo "arm-cost: $GSRC missing" >&2; exit 1; }
+echo
+echo "llvm-mca ($("$LLVM_MCA" --version | sed -n 's/.*LLVM version \([0-9.]*\).*/\1/p')): k loop of ${GNAME#pp_f32_gemm_minmax_ukernel_}" \
+     "(the loop with the most FMLAs; 4 FMLA lanes = 4 MACs each), g++ -O3 -mcpu=<cpu>"
+printf '%-12s %6s %6s %6s %10s %12s %12s %10s %10s %10s\n' cpu instr fmla pipes 'FMA bound' 'model FMLA' 'mca cycles' 'vs bound' 'MAC/cycle' 'instr/MAC'
+for cpu in $MCA_CPUS; do
+    aarch64-linux-gnu-g++ -std=c++17 -O3 -mcpu="$cpu" -I"$REPO/csrc/include" \
+        -DPYPRUNE_ARCH_AARCH64=1 -S -o "$WORK/g-$cpu.s" "$GSRC"
+    # The k loop: of the innermost loops (a backward branch, to a numeric asm label "N:" or a
+    # .L label, over a body without other branches), the one with the most FMLAs; its branch
+    # is retargeted to a label llvm-mca accepts.
+    python3 - "$WORK/g-$cpu.s" > "$WORK/gloop-$cpu.s" <<'PY'
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1])]
+labels, best = {}, None
+for i, l in enumerate(lines):
+    m = re.match(r"^(\.L\w+|\d+):$", l)
+    if m:
+        labels[m.group(1)] = i
+    m = re.match(r"^(b\.?\w*|cbn?z|tbn?z)\s+(?:.*,\s*)?(\.L\w+|\d+b)$", l)
+    if m:
+        target = m.group(2)[:-1] if m.group(2).endswith("b") and m.group(2)[0].isdigit() else m.group(2)
+        if target not in labels:
+            continue
+        body = [x for x in lines[labels[target] + 1:i] if re.match(r"[a-z]", x)]
+        if any(re.match(r"(b|b\.\w+|cbn?z|tbn?z|br|ret)\s", x) for x in body):
+            continue
+        body.append(l.replace(m.group(2), ".Lmca_loop"))
+        n = sum(x.startswith("fmla") for x in body)
+        if best is None or n > best[0]:
+            best = (n, body)
+if best is None or best[0] == 0:
+    sys.exit("arm-cost: GEMM k loop not found")
+print(".Lmca_loop:")
+print("\n".join(best[1]))
+PY
+    fmla=$(grep -c '^fmla' "$WORK/gloop-$cpu.s")
+    instr=$(($(wc -l < "$WORK/gloop-$cpu.s") - 1))
+    case "$cpu" in cortex-a53|cortex-a55) pipes=1 ;; *) pipes=2 ;; esac
+    "$LLVM_MCA" -mtriple=aarch64 -mcpu="$cpu" -iterations=200 "$WORK/gloop-$cpu.s" \
+        > "$WORK/gmca-$cpu.txt" 2>&1 || { cat "$WORK/gmca-$cpu.txt" >&2; exit 1; }
+    python3 - "$WORK/gmca-$cpu.txt" "$cpu" "$instr" "$fmla" "$pipes" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+cpu, instr, fmla, pipes = sys.argv[2], *map(int, sys.argv[3:])
+iters = int(re.search(r"Iterations:\s+(\d+)", text).group(1))
+cycles = int(re.search(r"Total Cycles:\s+(\d+)", text).group(1)) / iters
+bound, macs = fmla / pipes, 4 * fmla
+model = 0.0
+for line in text.split("Resource pressure by instruction:")[1].split("\n"):
+    if re.search(r"\sfmla\s", line):
+        model += sum(float(t) for t in re.findall(r"\d+\.\d+", line.split("fmla")[0]))
+model /= pipes
+print(f"{cpu:12} {instr:>6} {fmla:>6} {pipes:>6} {bound:>10.1f} {model:>12.1f} {cycles:>12.1f}"
+      f" {cycles / bound:>9.2f}x {macs / cycles:>10.2f} {instr / macs:>10.3f}")
+PY
+done
+}
+
+for section in $SECTIONS; do
+    case "$section" in
+        depthwise) depthwise_section ;;
+        pointwise) pointwise_section ;;
+        *) echo "arm-cost: unknown section $section (depthwise, pointwise)" >&2; exit 2 ;;
+    esac
 done

@@ -22,3 +22,21 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, lo=-np.inf, hi=n
 
 def tolerance(taps):
     return 1e-5 * np.sqrt(taps)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1, lo=-np.inf, hi=np.inf):
+    """NCHW convolution (dense or grouped) in float64, clamped to [lo, hi] with NaN kept."""
+    n, cin, h, w = x.shape
+    cout, cin_g, k, _ = weight.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = []
+    per_group = cout // groups
+    for g in range(groups):
+        xg = windows[:, g * cin_g : (g + 1) * cin_g]  # n, cin_g, oh, ow, k, k
+        wg = weight[g * per_group : (g + 1) * per_group].astype(np.float64)
+        out.append(np.einsum("ncyxij,ocij->noyx", xg, wg))
+    acc = np.concatenate(out, axis=1)
+    if bias is not None:
+        acc += bias.astype(np.float64)[None, :, None, None]
+    return np.minimum(np.maximum(acc, lo), hi)

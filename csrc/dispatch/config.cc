@@ -3,21 +3,48 @@
 
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels() {
   static const std::vector<pp_f32_dwconv2d_chw_ukernel> all = {
-#define PP_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols) \
+#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols) \
   {#name, isa, kernel_size, stride, tile_rows, tile_cols, name},
 #include "../f32-dwconv2d-chw/f32-dwconv2d-chw.inc"
-#undef PP_UKERNEL
+#undef PP_DWCONV2D_UKERNEL
   };
   return all;
 }
 
-const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride) {
+namespace {
+
+// The first row of the active ISA that `fits`, else the first scalar row that does.
+template <typename Ukernel, typename Fits>
+const Ukernel* pick(const std::vector<Ukernel>& table, Fits fits) {
   const pp_isa isa = pp_active_isa();
-  const pp_f32_dwconv2d_chw_ukernel* fallback = nullptr;
-  for (const auto& k : pp_f32_dwconv2d_chw_ukernels()) {
-    if (k.kernel_size != kernel_size || k.stride != stride) continue;
+  const Ukernel* fallback = nullptr;
+  for (const auto& k : table) {
+    if (!fits(k)) continue;
     if (k.isa == isa) return &k;
     if (k.isa == pp_isa_scalar && fallback == nullptr) fallback = &k;
   }
   return fallback;
+}
+
+}  // namespace
+
+const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride) {
+  return pick(pp_f32_dwconv2d_chw_ukernels(), [&](const pp_f32_dwconv2d_chw_ukernel& k) {
+    return k.kernel_size == kernel_size && k.stride == stride;
+  });
+}
+
+const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
+  static const std::vector<pp_f32_gemm_ukernel> all = {
+#define PP_GEMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
+#include "../f32-gemm/f32-gemm.inc"
+#undef PP_GEMM_UKERNEL
+  };
+  return all;
+}
+
+const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
+  static const pp_f32_gemm_ukernel* chosen =
+      pick(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
+  return *chosen;
 }

@@ -131,6 +131,25 @@ void pack_strip(const DepthwiseConv2dShape& s, const StripLayout& l, const float
 
 }  // namespace
 
+void depthwise_conv2d_rows(const DepthwiseConv2dShape& s, const pp_f32_dwconv2d_chw_ukernel& ukernel,
+                           const float* plane, const float* weights, size_t first_row, size_t rows,
+                           float* output, size_t output_stride, const pp_f32_minmax_params& params) {
+  const StripLayout l = plan_strips(s, ukernel.tile_rows);
+  const size_t scratch_floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
+  const size_t key[4] = {l.row_floats, static_cast<size_t>(s.stride),
+                         static_cast<size_t>(s.padding), s.input_width};
+  Scratch& buffer = scratch(scratch_floats, scratch_floats / (s.stride * l.row_floats), key);
+  for (size_t y = 0; y < rows; y += l.strip_rows) {
+    const size_t strip_rows = std::min(l.strip_rows, rows - y);
+    const size_t padded_rows = (strip_rows - 1) * s.stride + s.kernel_size;
+    pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.get(),
+               buffer.has_input.data());
+    ukernel.fn(strip_rows, s.output_width(), buffer.buffer.get(), weights,
+               reinterpret_cast<float*>(reinterpret_cast<char*>(output) + y * output_stride),
+               l.row_floats * sizeof(float), output_stride, &params);
+  }
+}
+
 void depthwise_conv2d_nchw(const DepthwiseConv2dShape& s, const float* input, const float* weight,
                            const float* bias, float* output, const pp_f32_minmax_params& params,
                            const pp_f32_dwconv2d_chw_ukernel& ukernel) {

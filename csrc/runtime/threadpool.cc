@@ -3,6 +3,8 @@
 // back to back and last tens of microseconds, less than waking a sleeping thread takes.
 #include "pyprune/threadpool.h"
 
+#include "pyprune/common.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -62,19 +64,23 @@ class ThreadPool {
     if (inside_task) return run_inline(n, task);
     std::lock_guard<std::mutex> call(call_mutex_);  // one parallel_for at a time
     if (workers_.empty() || n == 1) return run_inline(n, task);
-    task_ = &task;
-    size_ = n;
-    finished_.store(0);
+    PP_ASSERT(n < kClosed);
+    // Close the previous call before changing what a call is: a worker still leaving it must
+    // not take an index of the new one (its claim fails once the word has changed).
     const uint32_t generation = static_cast<uint32_t>(work_.load() >> 32) + 1;
+    work_.store(word(generation, kClosed));
+    task_ = &task;
+    size_.store(n);
+    finished_.store(0);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      work_.store(static_cast<uint64_t>(generation) << 32);  // publishes task_ and size_
+      work_.store(word(generation, 0));  // publishes task_ and size_
     }
     wake_.notify_all();
     drain(generation);
     // Only tasks are waited for, never idle workers: a worker that wakes late finds the call
     // over and claims nothing.
-    auto all_done = [this] { return finished_.load() == size_; };
+    auto all_done = [this] { return finished_.load() == size_.load(); };
     if (!spin_until(all_done)) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_.wait(lock, all_done);
@@ -93,11 +99,16 @@ class ThreadPool {
     for (size_t i = 0; i < n; i++) task(i);
   }
 
+  static constexpr uint64_t kClosed = 0xffffffffu;  // index of a call being set up
+  static uint64_t word(uint32_t generation, uint64_t index) {
+    return static_cast<uint64_t>(generation) << 32 | index;
+  }
+
   // Takes the next index of call `generation`, if that call still has one.
   bool claim(uint32_t generation, size_t* index) {
     uint64_t w = work_.load();
     for (;;) {
-      if (static_cast<uint32_t>(w >> 32) != generation || (w & 0xffffffffu) >= size_) return false;
+      if (static_cast<uint32_t>(w >> 32) != generation || (w & kClosed) >= size_.load()) return false;
       if (work_.compare_exchange_weak(w, w + 1)) {
         *index = static_cast<size_t>(w & 0xffffffffu);
         return true;
@@ -117,7 +128,7 @@ class ThreadPool {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
       }
-      if (finished_.fetch_add(1) + 1 == size_) {
+      if (finished_.fetch_add(1) + 1 == size_.load()) {
         std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to sleep
         done_.notify_one();
       }
@@ -128,13 +139,17 @@ class ThreadPool {
   void work() {
     uint32_t seen = static_cast<uint32_t>(work_.load() >> 32);
     for (;;) {
-      auto called = [&] { return stop_.load() || static_cast<uint32_t>(work_.load() >> 32) != seen; };
+      uint64_t w = 0;
+      auto called = [&] {
+        w = work_.load();
+        return stop_.load() || (static_cast<uint32_t>(w >> 32) != seen && (w & kClosed) != kClosed);
+      };
       if (!spin_until(called)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, called);
       }
       if (stop_.load()) return;
-      seen = static_cast<uint32_t>(work_.load() >> 32);
+      seen = static_cast<uint32_t>(w >> 32);
       drain(seen);
     }
   }
@@ -155,7 +170,7 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(size_t)>* task_ = nullptr;
-  size_t size_ = 0;
+  std::atomic<size_t> size_{0};
   std::atomic<uint64_t> work_{0};  // call generation << 32 | next index to claim
   std::atomic<size_t> finished_{0};
   std::atomic<bool> stop_{false};

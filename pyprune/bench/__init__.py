@@ -1,14 +1,24 @@
 """Benchmarks of pyprune's kernels against torch, run side by side in one process."""
 
-from pyprune.bench.layers import DEPTHWISE_SUITES, DepthwiseLayer
-from pyprune.bench.suites import Comparison, compare_depthwise, format_table
+from pyprune.bench.cases import Case, depthwise_case, model_case, pointwise_case, separable_case
+from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1_POINTWISE, DepthwiseLayer, PointwiseLayer
+from pyprune.bench.suites import SUITES, Comparison, compare, format_table, to_json
 from pyprune.bench.timing import median_seconds
 
 __all__ = [
-    "Comparison",
     "DEPTHWISE_SUITES",
+    "MOBILENET_V1_POINTWISE",
+    "SUITES",
+    "Case",
+    "Comparison",
     "DepthwiseLayer",
-    "compare_depthwise",
+    "PointwiseLayer",
+    "compare",
+    "depthwise_case",
     "format_table",
     "median_seconds",
+    "model_case",
+    "pointwise_case",
+    "separable_case",
+    "to_json",
 ]

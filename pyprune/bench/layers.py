@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEPTHWISE_SUITES", "DepthwiseLayer"]
+__all__ = ["DEPTHWISE_SUITES", "DepthwiseLayer", "MOBILENET_V1_POINTWISE", "PointwiseLayer"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,24 @@ DEPTHWISE_SUITES = {
     "mobilenet_v2": MOBILENET_V2,
     "efficientnet_b0": EFFICIENTNET_B0,
 }
+
+
+@dataclass(frozen=True)
+class PointwiseLayer:
+    in_channels: int
+    out_channels: int
+    size: int  # height = width
+
+    @property
+    def macs(self) -> int:
+        return self.in_channels * self.out_channels * self.size**2
+
+    def __str__(self) -> str:
+        return f"{self.in_channels}->{self.out_channels} @{self.size}x{self.size}"
+
+
+# The 1x1 convolution after each depthwise layer of MobileNetV1 (on its output size).
+MOBILENET_V1_POINTWISE = tuple(
+    PointwiseLayer(dw.channels, cout, dw.output_size)
+    for dw, cout in zip(MOBILENET_V1, (64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024))
+)

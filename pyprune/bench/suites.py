@@ -1,17 +1,17 @@
-"""The depthwise suite: pyprune against torch's F.conv2d on the same inputs."""
+"""Benchmark suites: pyprune against torch, side by side in one process, as tables."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-
-import numpy as np
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from pyprune import kernels
-from pyprune.bench.layers import DepthwiseLayer
+from pyprune.bench.cases import Case, depthwise_case, model_case, pointwise_case, separable_case
+from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1, MOBILENET_V1_POINTWISE
 from pyprune.bench.timing import median_seconds
 
-__all__ = ["Comparison", "compare_depthwise", "format_table", "to_json"]
+__all__ = ["SUITES", "Comparison", "compare", "format_table", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Comparison:
     macs: int
     pyprune_ms: float
     torch_ms: float
+    extra_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def speedup(self) -> float:
@@ -27,46 +28,43 @@ class Comparison:
         return self.torch_ms / self.pyprune_ms
 
 
-def compare_depthwise(layer: DepthwiseLayer, threads: int = 1, rounds: int = 15) -> Comparison:
-    """Times one layer at batch 1 in both libraries (after checking they agree)."""
+def compare(case: Case, threads: int = 1, rounds: int = 15) -> Comparison:
+    """Checks a case, then times it at the given thread count in both libraries."""
     import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(0)
-    c, k = layer.channels, layer.kernel
-    x = rng.standard_normal((1, c, layer.size, layer.size), dtype=np.float32)
-    w = rng.standard_normal((c, 1, k, k), dtype=np.float32)
-    b = rng.standard_normal(c, dtype=np.float32)
-    out = np.empty((1, c, layer.output_size, layer.output_size), np.float32)
-    tx, tw, tb = map(torch.from_numpy, (x, w, b))
-
-    def run_pyprune():
-        return kernels.depthwise_conv2d(x, w, b, stride=layer.stride, padding=layer.padding, out=out)
-
-    def run_torch():
-        return F.conv2d(tx, tw, tb, layer.stride, layer.padding, groups=c)
 
     kernels.set_num_threads(threads)
     torch.set_num_threads(threads)
+    case.check()
     with torch.inference_mode():
-        np.testing.assert_allclose(run_pyprune(), run_torch().numpy(), rtol=1e-3, atol=1e-3)
-        t = median_seconds({"pyprune": run_pyprune, "torch": run_torch}, rounds, threaded=threads > 1)
-    return Comparison(str(layer), layer.macs, t["pyprune"] * 1e3, t["torch"] * 1e3)
+        fns = {"pyprune": case.pyprune, "torch": case.torch, **case.extra}
+        t = median_seconds(fns, rounds, threaded=threads > 1)
+    extra = {name: t[name] * 1e3 for name in case.extra}
+    return Comparison(case.name, case.macs, t["pyprune"] * 1e3, t["torch"] * 1e3, extra)
+
+
+# Suite name -> the cases it times, built lazily (building needs torch and allocates).
+SUITES: dict[str, Callable[[], list[Case]]] = {
+    **{f"depthwise/{name}": (lambda layers=layers: [depthwise_case(l) for l in layers]) for name, layers in DEPTHWISE_SUITES.items()},
+    "pointwise/mobilenet_v1": lambda: [pointwise_case(l) for l in MOBILENET_V1_POINTWISE],
+    "separable/mobilenet_v1": lambda: [separable_case(d, p) for d, p in zip(MOBILENET_V1, MOBILENET_V1_POINTWISE)],
+    "model": lambda: [model_case("MobileNetV1"), model_case("MobileNetV2")],
+}
 
 
 def format_table(title: str, rows: list[Comparison]) -> str:
-    lines = [
-        title,
-        f"{'layer':<24}{'MMACs':>8}{'pyprune ms':>12}{'torch ms':>10}{'speedup':>9}",
-    ]
+    extras = list(rows[0].extra_ms) if rows else []
+    header = f"{'layer':<30}{'MMACs':>9}{'pyprune ms':>12}" + "".join(f"{e + ' ms':>14}" for e in extras)
+    lines = [title, header + f"{'torch ms':>10}{'speedup':>9}"]
     total = Comparison(
         "total",
         sum(r.macs for r in rows),
         sum(r.pyprune_ms for r in rows),
         sum(r.torch_ms for r in rows),
+        {e: sum(r.extra_ms[e] for r in rows) for e in extras},
     )
     for r in [*rows, total]:
-        lines.append(f"{r.layer:<24}{r.macs / 1e6:>8.2f}{r.pyprune_ms:>12.3f}{r.torch_ms:>10.3f}{r.speedup:>8.2f}x")
+        cells = "".join(f"{r.extra_ms[e]:>14.3f}" for e in extras)
+        lines.append(f"{r.layer:<30}{r.macs / 1e6:>9.2f}{r.pyprune_ms:>12.3f}{cells}{r.torch_ms:>10.3f}{r.speedup:>8.2f}x")
     return "\n".join(lines)
 
 

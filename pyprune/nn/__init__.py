@@ -1,6 +1,18 @@
 """Drop-in inference modules running on pyprune's kernels (needs torch)."""
 
+from pyprune.nn.conv import Conv2d, PointwiseConv2d
+from pyprune.nn.convert import ConversionError, ConversionReport, convert
 from pyprune.nn.depthwise import DepthwiseConv2d
 from pyprune.nn.fold import fold_batchnorm
+from pyprune.nn.separable import SeparableConv2d
 
-__all__ = ["DepthwiseConv2d", "fold_batchnorm"]
+__all__ = [
+    "ConversionError",
+    "ConversionReport",
+    "Conv2d",
+    "DepthwiseConv2d",
+    "PointwiseConv2d",
+    "SeparableConv2d",
+    "convert",
+    "fold_batchnorm",
+]

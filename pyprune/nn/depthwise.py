@@ -10,7 +10,8 @@ from torch import nn
 
 from pyprune import kernels
 from pyprune.activation import Activation, as_activation
-from pyprune.nn.fold import fold_batchnorm
+from pyprune.nn.convspec import ConvSpec
+from pyprune.nn.inputs import kernels_take
 
 __all__ = ["DepthwiseConv2d"]
 
@@ -59,30 +60,16 @@ class DepthwiseConv2d(nn.Module):
     ) -> DepthwiseConv2d:
         """From a depthwise nn.Conv2d (groups == in_channels == out_channels), folding an
         optional following BatchNorm2d (its running statistics) and fusing ReLU / ReLU6."""
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
-        if not conv.groups == conv.in_channels == conv.out_channels:
+        spec = ConvSpec.from_torch(conv, bn)
+        if not (spec.is_depthwise and conv.in_channels == conv.out_channels):
             raise ValueError(
                 "conv must be depthwise (groups == in_channels == out_channels), got "
                 f"groups={conv.groups}, in_channels={conv.in_channels}, out_channels={conv.out_channels}"
             )
-        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
-        if kh != kw or sh != sw or (dh, dw) != (1, 1):
-            raise ValueError(
-                f"conv must have a square kernel, equal strides and dilation 1, got "
-                f"kernel_size={conv.kernel_size}, stride={conv.stride}, dilation={conv.dilation}"
-            )
-        if isinstance(conv.padding, str) or conv.padding[0] != conv.padding[1]:
-            raise ValueError(f"conv must have symmetric numeric padding, got padding={conv.padding!r}")
-        if conv.padding_mode != "zeros":
-            raise ValueError(f"conv must pad with zeros, got padding_mode={conv.padding_mode!r}")
-        weight, bias = conv.weight, conv.bias
-        if bn is not None:
-            weight, bias = fold_batchnorm(weight, bias, bn)
-        return cls(weight, bias, stride=sh, padding=conv.padding[0], activation=activation)
+        return cls(spec.weight, spec.bias, stride=spec.stride, padding=spec.padding, activation=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.float32 or x.device.type != "cpu" or (x.requires_grad and torch.is_grad_enabled()):
+        if not kernels_take(x):
             return self._torch_forward(x)
         return kernels.depthwise_conv2d(
             x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=self.activation

@@ -226,7 +226,7 @@ def test_bad_input_raises_naming_the_argument(change, error, match):
 
 def test_out_sharing_memory_with_input_is_refused():
     x = np.zeros((1, 4, 8, 8), np.float32)
-    with pytest.raises(ValueError, match="must not share memory"):
+    with pytest.raises(ValueError, match="out must not share memory"):
         kernels.depthwise_conv2d(x, GOOD["weight"], padding=1, out=x)
 
 

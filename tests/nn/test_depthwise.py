@@ -3,20 +3,11 @@
 import pytest
 
 torch = pytest.importorskip("torch")
+from batchnorm import randomized_bn  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pyprune.activation import Activation  # noqa: E402
 from pyprune.nn import DepthwiseConv2d, fold_batchnorm  # noqa: E402
-
-
-def randomized_bn(channels, generator):
-    bn = nn.BatchNorm2d(channels)
-    with torch.no_grad():
-        bn.weight.uniform_(0.5, 1.5, generator=generator)
-        bn.bias.normal_(generator=generator)
-        bn.running_mean.normal_(generator=generator)
-        bn.running_var.uniform_(0.5, 2.0, generator=generator)
-    return bn.eval()
 
 
 @pytest.mark.parametrize("k", [3, 5])
@@ -36,7 +27,7 @@ def test_from_torch_matches_conv(k, stride, with_bias):
 def test_batchnorm_and_activation_are_fused(act, torch_act):
     g = torch.Generator().manual_seed(1)
     conv = nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False)
-    bn = randomized_bn(8, g)
+    bn = randomized_bn(8, seed=1)
     reference = nn.Sequential(conv, bn, torch_act).eval()
     module = DepthwiseConv2d.from_torch(conv, bn=bn, activation=act)
     x = 3 * torch.randn(1, 8, 20, 20, generator=g)
@@ -47,7 +38,7 @@ def test_batchnorm_and_activation_are_fused(act, torch_act):
 def test_fold_batchnorm_matches_conv_then_bn():
     g = torch.Generator().manual_seed(2)
     conv = nn.Conv2d(4, 4, 5, 2, 2, groups=4, bias=True)
-    bn = randomized_bn(4, g)
+    bn = randomized_bn(4, seed=2)
     w, b = fold_batchnorm(conv.weight, conv.bias, bn)
     x = torch.randn(1, 4, 9, 9, generator=g)
     with torch.inference_mode():

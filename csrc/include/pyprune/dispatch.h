@@ -24,7 +24,20 @@ struct pp_f32_dwconv2d_chw_ukernel {
   pp_f32_dwconv2d_chw_ukernel_fn fn;
 };
 
+struct pp_f32_gemm_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t mr;  // output channels per kernel call; weights are packed in blocks of mr
+  size_t nr;  // pixels per register tile
+  pp_f32_gemm_ukernel_fn fn;
+};
+
 // The kernel the active ISA uses for this kernel size and stride, or nullptr if none.
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
 // Every depthwise kernel in this build, for tests and benchmarks.
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
+
+// The GEMM kernel of the active ISA (the reference if it has none).
+const pp_f32_gemm_ukernel& pp_f32_gemm_config();
+// Every GEMM kernel in this build, for tests and benchmarks.
+const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();

@@ -24,9 +24,31 @@ typedef void (*pp_f32_dwconv2d_chw_ukernel_fn)(
     float* output, size_t input_stride, size_t output_stride,
     const pp_f32_minmax_params* params);
 
-#define PP_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols)                    \
+#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols)           \
   extern "C" void name(size_t output_height, size_t output_width, const float* input,     \
                        const float* weights, float* output, size_t input_stride,           \
                        size_t output_stride, const pp_f32_minmax_params* params);
 #include "../../f32-dwconv2d-chw/f32-dwconv2d-chw.inc"
-#undef PP_UKERNEL
+#undef PP_DWCONV2D_UKERNEL
+
+// ---- f32 GEMM: the 1x1 convolution in NCHW, and KxK convolution after im2col ---------------
+//
+// c[m][n] = clamp(bias[m] + sum_{k < kc} w[m][k] * b[k][n])   for m < mr, n < nc.
+// packed_w: one block of MR output channels as laid out by pp_pack_f32_gemm_weights: the MR
+//   biases, then for each k the MR weights w[0..MR-1][k]; rows past the layer's last output
+//   channel are zero-filled, so the block is always MR rows wide. 1 <= mr <= MR.
+// b: kc rows (input channels) of at least nc floats, b_stride bytes apart. b may be the
+//   caller's tensor: kernels read nothing outside [0, nc) of each row.
+// c: mr rows (output channels), c_stride bytes apart; exactly nc floats written per row and
+//   nothing else (rows mr..MR-1 are not touched).
+// Any nc >= 1 and kc >= 1: kernels loop over NR-column blocks and handle the ragged tail.
+typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float* b,
+                                       size_t b_stride, const float* packed_w, float* c,
+                                       size_t c_stride, const pp_f32_minmax_params* params);
+
+#define PP_GEMM_UKERNEL(isa, name, mr, nr)                                                   \
+  extern "C" void name(size_t mr_, size_t nc, size_t kc, const float* b, size_t b_stride,   \
+                       const float* packed_w, float* c, size_t c_stride,                    \
+                       const pp_f32_minmax_params* params);
+#include "../../f32-gemm/f32-gemm.inc"
+#undef PP_GEMM_UKERNEL

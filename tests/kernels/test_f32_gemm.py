@@ -1,0 +1,180 @@
+"""Dense convolution on the GEMM kernels: every microkernel against the reference kernel, the
+reference against numpy and torch, 1x1 and KxK, grouped, bad input."""
+
+import numpy as np
+import pytest
+from conftest import SMALL_SWEEP
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pyprune
+import reference
+from pyprune import _core, kernels
+from pyprune.activation import Activation
+
+UKERNELS = _core.testing.gemm_ukernels()
+AVAILABLE = kernels.available_isas()
+REF = next(u["name"] for u in UKERNELS if u["isa"] == "scalar")
+ACTIVATIONS = (Activation.none(), Activation.relu(), Activation.relu6(), Activation.clamp(-0.5, 0.75))
+
+
+def run(x, weight, bias, act, stride=1, padding=0, groups=1, ukernel=None):
+    conv = _core.Conv2d(weight, bias, stride=stride, padding=padding, groups=groups, ukernel=ukernel)
+    return conv.forward(x, act.min, act.max)
+
+
+def gemm_shapes(mr, nr):
+    """(cout, cin, h, w): output channels around the tile's rows, pixel counts around its
+    columns (ragged tails included), depths below, at and above the unrolling."""
+    couts = sorted({1, 2, mr - 1, mr, mr + 1, 2 * mr - 1, 2 * mr, 3 * mr + 1} - {0})
+    pixels = sorted({1, 2, 3, nr - 1, nr, nr + 1, 2 * nr + 3, 3 * nr + 5} - {0})
+    cins = (1, 2, 5, 17) if SMALL_SWEEP else (1, 2, 3, 4, 5, 8, 16, 17, 33)
+    return [(co, ci, 1, p) for co in couts for ci in cins for p in pixels]
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_ukernel_matches_reference(ukernel, rng):
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    for i, (cout, cin, h, w) in enumerate(gemm_shapes(ukernel["mr"], ukernel["nr"])):
+        act = ACTIVATIONS[i % 4]
+        x = rng.standard_normal((1 + 2 * (i % 2), cin, h, w), dtype=np.float32)
+        weight = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32)
+        bias = rng.standard_normal(cout, dtype=np.float32) if i % 3 else None
+        got = run(x, weight, bias, act, ukernel=ukernel["name"])
+        want = run(x, weight, bias, act, ukernel=REF)
+        tol = reference.tolerance(cin)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{(cout, cin, h, w)} {act}")
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_ukernel_large_layer_and_nan(ukernel, rng):
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    x = rng.standard_normal((1, 67, 23, 29), dtype=np.float32)
+    x[0, 3, 5, 7] = np.nan
+    x[0, 4, 6, 8] = np.inf
+    weight = rng.standard_normal((37, 67, 1, 1), dtype=np.float32)
+    got = run(x, weight, None, Activation.relu(), ukernel=ukernel["name"])
+    want = reference.conv2d(x, weight, lo=0.0)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
+
+
+CONV_CASES = [
+    # (cin, cout, k, stride, padding, groups, h, w)
+    (3, 8, 3, 2, 1, 1, 17, 13),
+    (3, 16, 3, 1, 1, 1, 9, 9),
+    (8, 8, 3, 1, 0, 1, 5, 7),
+    (6, 9, 5, 2, 2, 3, 11, 10),
+    (12, 12, 1, 1, 0, 4, 7, 5),
+    (12, 24, 1, 2, 0, 3, 9, 9),
+    (4, 4, 3, 1, 1, 4, 6, 6),
+    (5, 7, 7, 3, 3, 1, 15, 16),
+    (2, 3, 2, 1, 1, 1, 4, 4),
+    (16, 32, 1, 1, 0, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,padding,groups,h,w", CONV_CASES)
+def test_conv2d_matches_numpy(cin, cout, k, stride, padding, groups, h, w, rng):
+    x = rng.standard_normal((2, cin, h, w), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin // groups, k, k), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    for act in ACTIVATIONS:
+        got = kernels.conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups, activation=act)
+        want = reference.conv2d(x, weight, bias, stride, padding, groups, act.min, act.max)
+        tol = reference.tolerance(cin // groups * k * k)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,padding,groups,h,w", CONV_CASES)
+def test_conv2d_matches_torch(cin, cout, k, stride, padding, groups, h, w, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((1, cin, h, w), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin // groups, k, k), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    tx, tw, tb = map(torch.from_numpy, (x, weight, bias))
+    got = kernels.conv2d(tx, tw, tb, stride=stride, padding=padding, groups=groups, activation="relu6")
+    want = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, groups=groups).clamp(0, 6)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=20 if SMALL_SWEEP else 100, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    cin=st.integers(1, 40),
+    cout=st.integers(1, 40),
+    pixels=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pointwise_property(n, cin, cout, pixels, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin, 1, pixels), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin), dtype=np.float32)
+    got = kernels.pointwise_conv2d(x, weight)
+    want = np.einsum("oc,ncp->nop", weight.astype(np.float64), x[:, :, 0].astype(np.float64))[:, :, None]
+    tol = reference.tolerance(cin)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    x = rng.standard_normal((2, 24, 31, 33), dtype=np.float32)
+    w1 = rng.standard_normal((40, 24, 1, 1), dtype=np.float32)
+    w3 = rng.standard_normal((16, 12, 3, 3), dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 5):
+            pyprune.set_num_threads(threads)
+            results.append((kernels.pointwise_conv2d(x, w1), kernels.conv2d(x, w3, stride=2, padding=1, groups=2)))
+    finally:
+        pyprune.set_num_threads(before)
+    for a, b in results[1:]:
+        np.testing.assert_array_equal(a, results[0][0])
+        np.testing.assert_array_equal(b, results[0][1])
+
+
+def test_module_weights_are_packed_once_and_reused(rng):
+    weight = rng.standard_normal((8, 4, 1, 1), dtype=np.float32)
+    conv = _core.Conv2d(weight)
+    weight[:] = 0  # the packed copy is independent of the caller's array
+    x = rng.standard_normal((1, 4, 5, 5), dtype=np.float32)
+    assert np.abs(conv.forward(x)).sum() > 0
+    assert (conv.in_channels, conv.out_channels) == (4, 8)
+    out = np.empty((1, 8, 5, 5), np.float32)
+    assert conv.forward(x, out=out) is out
+
+
+X = np.zeros((1, 4, 8, 8), np.float32)
+W = np.zeros((6, 4, 3, 3), np.float32)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(x=X.astype(np.float64), weight=W), TypeError, "x must have dtype float32"),
+        (dict(x=X, weight=W[:, :, :, :2]), ValueError, "square kernel"),
+        (dict(x=X, weight=W, groups=4), ValueError, "groups must be at least 1 and divide the 6"),
+        (dict(x=X, weight=W, groups=0), ValueError, "groups must be at least 1"),
+        (dict(x=X, weight=W, stride=0), ValueError, "stride must be at least 1"),
+        (dict(x=X, weight=W, padding=3), ValueError, "padding must be in \\[0, 2\\]"),
+        (dict(x=X, weight=W, bias=np.zeros(5, np.float32)), ValueError, "bias must have shape \\(6,\\)"),
+        (dict(x=X[:, :3], weight=W), ValueError, "x must have 4 channels"),
+        (dict(x=X, weight=W[:, :2], groups=3), ValueError, "x must have 6 channels"),
+        (dict(x=X[:, :, :2], weight=W), ValueError, "smaller than the 3x3 kernel"),
+        (dict(x=X, weight=W, out=np.zeros((1, 6, 6, 5), np.float32)), ValueError, "out must have shape \\(1, 6, 6, 6\\)"),
+        (dict(x=X, weight=W, activation="swish"), ValueError, "activation must be one of"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        kernels.conv2d(**kwargs)
+
+
+def test_pointwise_weight_shape_checked():
+    with pytest.raises(ValueError, match="weight must have shape \\(Cout, Cin, 1, 1\\)"):
+        kernels.pointwise_conv2d(X, W)
+    with pytest.raises(ValueError, match="out must not share memory"):
+        kernels.pointwise_conv2d(X, np.zeros((4, 4), np.float32), out=X)
