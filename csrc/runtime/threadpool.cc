@@ -32,15 +32,21 @@ constexpr auto kSpinTime = std::chrono::microseconds(200);
 
 thread_local bool inside_task = false;
 
-// Spins until done() holds or kSpinTime has passed; returns done().
+// Waits for done() by spinning, for at most kSpinTime; returns done(). After a short pure
+// spin it yields the core at every turn: another library's threads (torch's OpenMP) may be
+// spinning on the same cores, and the thread being waited for may be the one that needs it.
 template <typename Done>
 bool spin_until(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
-  for (unsigned i = 1;; i++) {
+  for (int i = 0; i < 256; i++) {
     if (done()) return true;
     PP_SPIN_PAUSE();
-    if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) return done();
   }
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  while (!done()) {
+    std::this_thread::yield();
+    if (std::chrono::steady_clock::now() > deadline) return done();
+  }
+  return true;
 }
 
 class ThreadPool {
