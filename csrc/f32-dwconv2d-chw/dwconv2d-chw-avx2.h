@@ -23,23 +23,11 @@
 #include <utility>
 
 #include "pyprune/ukernels.h"
-
-#define PP_AVX2_INLINE inline __attribute__((always_inline))
-#define PP_AVX2_LAMBDA __attribute__((always_inline))
-// Value of an unroll() index parameter (an integral_constant), usable in constant expressions.
-#define PP_CV(x) std::remove_reference_t<decltype(x)>::value
+#include "pyprune/unroll.h"
 
 namespace pp_dwconv2d_chw_avx2 {
 
-template <typename F, int... I>
-PP_AVX2_INLINE void unroll(F&& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>{}), ...);
-}
-// Calls f(integral_constant<int, 0>) .. f(integral_constant<int, N-1>), fully unrolled.
-template <int N, typename F>
-PP_AVX2_INLINE void unroll(F&& f) {
-  unroll(std::forward<F>(f), std::make_integer_sequence<int, N>{});
-}
+using pyprune::unroll;
 
 // 8 ones then 8 zeros: loading at [8 - n] gives the mask of the first n lanes.
 alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
@@ -54,22 +42,22 @@ template <>
 struct Weights<3> {
   __m256 w[9];
   __m256 bias;
-  PP_AVX2_INLINE explicit Weights(const float* weights) {
+  PP_INLINE explicit Weights(const float* weights) {
     bias = _mm256_broadcast_ss(weights);
     for (int t = 0; t < 9; t++) w[t] = _mm256_broadcast_ss(weights + 1 + t);
   }
-  PP_AVX2_INLINE __m256 get(int t) const { return w[t]; }
+  PP_INLINE __m256 get(int t) const { return w[t]; }
 };
 
 template <>
 struct Weights<5> {
   alignas(32) float w[25][8];
   __m256 bias;
-  PP_AVX2_INLINE explicit Weights(const float* weights) {
+  PP_INLINE explicit Weights(const float* weights) {
     bias = _mm256_broadcast_ss(weights);
     for (int t = 0; t < 25; t++) _mm256_store_ps(w[t], _mm256_broadcast_ss(weights + 1 + t));
   }
-  PP_AVX2_INLINE __m256 get(int t) const { return _mm256_load_ps(w[t]); }
+  PP_INLINE __m256 get(int t) const { return _mm256_load_ps(w[t]); }
 };
 
 // Loop order inside a tile.
@@ -94,65 +82,65 @@ constexpr bool kColumnOrder = K >= PP_DWCONV2D_AVX2_COLUMN_ORDER_K;
 // tile; `out` its output row) x NV vectors of 8 columns starting at column x (already folded
 // into `in`/`out`). kMasked: store only the lanes in `mask` of the last vector.
 template <int K, int S, int R, int NV, bool kMasked>
-PP_AVX2_INLINE void tile(const float* in, size_t in_stride, float* out, size_t out_stride,
+PP_INLINE void tile(const float* in, size_t in_stride, float* out, size_t out_stride,
                          const Weights<K>& wt, __m256 vmin, __m256 vmax, __m256i mask) {
   constexpr int P = (R - 1) * S + K;  // padded input rows feeding the tile
   __m256 acc[R][NV];
-  unroll<R>([&](auto y) PP_AVX2_LAMBDA {
-    unroll<NV>([&](auto v) PP_AVX2_LAMBDA { acc[y][v] = wt.bias; });
+  unroll<R>([&](auto y) PP_INLINE_LAMBDA {
+    unroll<NV>([&](auto v) PP_INLINE_LAMBDA { acc[y][v] = wt.bias; });
   });
   // Input vector for padded row p, tap column j, vector v: stride 1 reads row p at x + j;
   // stride 2 reads physical row 2p + (j & 1) at x + (j >> 1).
-  auto load_input = [&](auto p, auto j, auto v) PP_AVX2_LAMBDA {
-    constexpr int phys_row = S == 1 ? PP_CV(p) : 2 * PP_CV(p) + (PP_CV(j) & 1);
-    constexpr int col = S == 1 ? PP_CV(j) : (PP_CV(j) >> 1);
+  auto load_input = [&](auto p, auto j, auto v) PP_INLINE_LAMBDA {
+    constexpr int phys_row = S == 1 ? PP_CONST(p) : 2 * PP_CONST(p) + (PP_CONST(j) & 1);
+    constexpr int col = S == 1 ? PP_CONST(j) : (PP_CONST(j) >> 1);
     __m256 a = _mm256_loadu_ps(
         reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + phys_row * in_stride) +
-        col + 8 * PP_CV(v));
+        col + 8 * PP_CONST(v));
     PP_AVX2_PIN(a);
     return a;
   };
   if constexpr (!kColumnOrder<K>) {
-    unroll<P>([&](auto p) PP_AVX2_LAMBDA {
-      unroll<K>([&](auto j) PP_AVX2_LAMBDA {
-        unroll<NV>([&](auto v) PP_AVX2_LAMBDA {
+    unroll<P>([&](auto p) PP_INLINE_LAMBDA {
+      unroll<K>([&](auto j) PP_INLINE_LAMBDA {
+        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
           const __m256 a = load_input(p, j, v);
-          unroll<R>([&](auto y) PP_AVX2_LAMBDA {
-            constexpr int i = PP_CV(p) - S * PP_CV(y);
+          unroll<R>([&](auto y) PP_INLINE_LAMBDA {
+            constexpr int i = PP_CONST(p) - S * PP_CONST(y);
             if constexpr (i >= 0 && i < K) {
-              acc[y][v] = _mm256_fmadd_ps(a, wt.get(i * K + PP_CV(j)), acc[y][v]);
+              acc[y][v] = _mm256_fmadd_ps(a, wt.get(i * K + PP_CONST(j)), acc[y][v]);
             }
           });
         });
       });
     });
   } else {
-    unroll<K>([&](auto j) PP_AVX2_LAMBDA {
+    unroll<K>([&](auto j) PP_INLINE_LAMBDA {
       __m256 wcol[K];
-      unroll<K>([&](auto i) PP_AVX2_LAMBDA {
-        wcol[PP_CV(i)] = wt.get(PP_CV(i) * K + PP_CV(j));
-        PP_AVX2_PIN(wcol[PP_CV(i)]);
+      unroll<K>([&](auto i) PP_INLINE_LAMBDA {
+        wcol[PP_CONST(i)] = wt.get(PP_CONST(i) * K + PP_CONST(j));
+        PP_AVX2_PIN(wcol[PP_CONST(i)]);
       });
-      unroll<P>([&](auto p) PP_AVX2_LAMBDA {
-        unroll<NV>([&](auto v) PP_AVX2_LAMBDA {
+      unroll<P>([&](auto p) PP_INLINE_LAMBDA {
+        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
           const __m256 a = load_input(p, j, v);
-          unroll<R>([&](auto y) PP_AVX2_LAMBDA {
-            constexpr int i = PP_CV(p) - S * PP_CV(y);
+          unroll<R>([&](auto y) PP_INLINE_LAMBDA {
+            constexpr int i = PP_CONST(p) - S * PP_CONST(y);
             if constexpr (i >= 0 && i < K) acc[y][v] = _mm256_fmadd_ps(a, wcol[i], acc[y][v]);
           });
         });
       });
     });
   }
-  unroll<R>([&](auto y) PP_AVX2_LAMBDA {
-    float* o = reinterpret_cast<float*>(reinterpret_cast<char*>(out) + PP_CV(y) * out_stride);
-    unroll<NV>([&](auto v) PP_AVX2_LAMBDA {
+  unroll<R>([&](auto y) PP_INLINE_LAMBDA {
+    float* o = reinterpret_cast<float*>(reinterpret_cast<char*>(out) + PP_CONST(y) * out_stride);
+    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
       __m256 r = _mm256_max_ps(vmin, acc[y][v]);  // NaN in acc survives (maxps returns arg 2)
       r = _mm256_min_ps(vmax, r);
-      if constexpr (kMasked && PP_CV(v) == NV - 1) {
-        _mm256_maskstore_ps(o + 8 * PP_CV(v), mask, r);
+      if constexpr (kMasked && PP_CONST(v) == NV - 1) {
+        _mm256_maskstore_ps(o + 8 * PP_CONST(v), mask, r);
       } else {
-        _mm256_storeu_ps(o + 8 * PP_CV(v), r);
+        _mm256_storeu_ps(o + 8 * PP_CONST(v), r);
       }
     });
   });
@@ -160,7 +148,7 @@ PP_AVX2_INLINE void tile(const float* in, size_t in_stride, float* out, size_t o
 
 // R output rows across the full output width.
 template <int K, int S, int R, int C>
-PP_AVX2_INLINE void row_tile(size_t output_width, const float* in, size_t in_stride, float* out,
+PP_INLINE void row_tile(size_t output_width, const float* in, size_t in_stride, float* out,
                              size_t out_stride, const Weights<K>& wt, __m256 vmin, __m256 vmax) {
   const __m256i none = _mm256_setzero_si256();
   size_t x = 0;
@@ -198,7 +186,7 @@ __attribute__((noinline)) void remainder_rows(size_t rows, size_t output_width, 
 }
 
 template <int K, int S, int R, int C>
-PP_AVX2_INLINE void dwconv2d_chw(size_t output_height, size_t output_width, const float* input,
+PP_INLINE void dwconv2d_chw(size_t output_height, size_t output_width, const float* input,
                                  const float* weights, float* output, size_t input_stride,
                                  size_t output_stride, const pp_f32_minmax_params* params) {
   const Weights<K> wt(weights);

@@ -31,28 +31,10 @@
 #include <utility>
 
 #include "pyprune/ukernels.h"
+#include "pyprune/unroll.h"
 
 namespace pyprune {
 namespace dwconv2d_chw_neon {
-
-#define PP_NEON_INLINE inline __attribute__((always_inline))
-#define PP_NEON_INLINE_LAMBDA __attribute__((always_inline))
-
-// The value of a static_for index, also inside nested lambdas (captures are references).
-#define PP_NEON_CONST(i) std::decay_t<decltype(i)>::value
-
-template <int N>
-using Int = std::integral_constant<int, N>;
-
-// f(Int<0>{}), ..., f(Int<N-1>{}): compile-time unrolled, indices usable as constants.
-template <class F, int... I>
-PP_NEON_INLINE void static_for_impl(F&& f, std::integer_sequence<int, I...>) {
-  (f(Int<I>{}), ...);
-}
-template <int N, class F>
-PP_NEON_INLINE void static_for(F&& f) {
-  static_for_impl(f, std::make_integer_sequence<int, N>{});
-}
 
 // LD1 of V consecutive q registers from p, then p += step bytes: one instruction for up to 16
 // floats at any alignment. Inline asm because GCC 12 neither post-increments multi-register
@@ -65,7 +47,7 @@ struct Window;
   template <>                                                                                \
   struct Window<V, BANK> {                                                                   \
     float32x4_t v[V];                                                                        \
-    PP_NEON_INLINE void load(const float*& p, intptr_t step) {                               \
+    PP_INLINE void load(const float*& p, intptr_t step) {                               \
       __VA_ARGS__;                                                                           \
     }                                                                                        \
   };
@@ -94,7 +76,7 @@ PP_NEON_WINDOW(4, 1, , register float32x4_t a __asm__("v20"); register float32x4
 // acc += x * w[L] (one FMLA by element). Inline asm keeps the by-element form: from the
 // intrinsic GCC 12 hoists a DUP per tap out of the loop, 9 or 25 registers it does not have.
 template <int L>
-PP_NEON_INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t x, float32x4_t w) {
+PP_INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t x, float32x4_t w) {
   __asm__ volatile("fmla %0.4s, %1.4s, %2.s[%3]" : "+w"(acc) : "w"(x), "w"(w), "i"(L));
   return acc;
 }
@@ -119,7 +101,7 @@ struct Kernel {
   intptr_t step_up;    // stride 2: even row -> odd row (+row stride)
   intptr_t step_down;  // stride 2: odd row -> next window of the even row (4 - row stride)
 
-  PP_NEON_INLINE Kernel(const float* weights, size_t input_stride,
+  PP_INLINE Kernel(const float* weights, size_t input_stride,
                         const pp_f32_minmax_params* params)
       : params(params) {
     if (!kReloadClamp) {
@@ -127,7 +109,7 @@ struct Kernel {
       vmax_ = vld1q_dup_f32(&params->max);
     }
     // Exactly 1 + K*K floats are read: full q registers, then the last two floats.
-    static_for<NW - 1>([&](auto i) PP_NEON_INLINE_LAMBDA { w[i] = vld1q_f32(weights + 4 * i); });
+    unroll<NW - 1>([&](auto i) PP_INLINE_LAMBDA { w[i] = vld1q_f32(weights + 4 * i); });
     w[NW - 1] = vcombine_f32(vld1_f32(weights + 4 * (NW - 1)), vdup_n_f32(0.0f));
     static_assert((1 + K * K) % 4 == 2, "weights end with two floats");
     vbias = vdupq_laneq_f32(w[0], 0);
@@ -151,7 +133,7 @@ struct Kernel {
   // window. Taps in load order: stride 1: columns x..x+K-1; stride 2: even row x, odd row x,
   // even row x+1, ... (the pointer hops between the two physical rows).
   template <int R, int N, class W>
-  PP_NEON_INLINE void load_window(const float* (&in)[kInputRows<R>], W& x) const {
+  PP_INLINE void load_window(const float* (&in)[kInputRows<R>], W& x) const {
     constexpr int i = N / K, tap = N % K;
     intptr_t step;
     if (tap == K - 1) {
@@ -166,13 +148,13 @@ struct Kernel {
 
   // acc[r] += window n * w[tap] for every output row r of the tile that reads padded row n / K.
   template <int R, int N, class W>
-  PP_NEON_INLINE void fma_window(const W& x, float32x4_t (&acc)[R][VECS]) const {
+  PP_INLINE void fma_window(const W& x, float32x4_t (&acc)[R][VECS]) const {
     constexpr int i = N / K, tap = N % K;
-    static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA {
-      constexpr int ky = i - S * PP_NEON_CONST(r);
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      constexpr int ky = i - S * PP_CONST(r);
       if constexpr (ky >= 0 && ky < K) {
         constexpr int t = 1 + ky * K + tap;  // weight index: bias first
-        static_for<VECS>([&](auto v) PP_NEON_INLINE_LAMBDA {
+        unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
           acc[r][v] = fma_lane<t % 4>(acc[r][v], x.v[v], w[t / 4]);
         });
       }
@@ -181,8 +163,8 @@ struct Kernel {
 
   // One R x COLS tile: input pointers advance to the next tile, accumulators come out clamped.
   template <int R>
-  PP_NEON_INLINE void tile(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VECS]) const {
-    static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA { static_for<VECS>([&](auto v) PP_NEON_INLINE_LAMBDA { acc[r][v] = vbias; }); });
+  PP_INLINE void tile(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VECS]) const {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA { unroll<VECS>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vbias; }); });
     // Windows n = i * K + j in load order (row i, tap j). Window n + 1 is loaded before the
     // FMLAs on window n, into the other register bank, so an in-order core (Cortex-A53) does
     // not wait for the load. The asm is volatile to keep this order: GCC's scheduler would
@@ -191,8 +173,8 @@ struct Kernel {
     Window<VECS, 0> even;
     Window<VECS, 1> odd;
     load_window<R, 0>(in, even);
-    static_for<kWindows>([&](auto n) PP_NEON_INLINE_LAMBDA {
-      constexpr int N = PP_NEON_CONST(n);
+    unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
+      constexpr int N = PP_CONST(n);
       if constexpr (N + 1 < kWindows) {
         if constexpr ((N + 1) % 2 == 0) {
           load_window<R, N + 1>(in, even);
@@ -218,8 +200,8 @@ struct Kernel {
         vmin = min_reg;
         vmax = max_reg;
       }
-      static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA {
-        static_for<VECS>([&](auto v) PP_NEON_INLINE_LAMBDA {
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+        unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
           acc[r][v] = vminq_f32(vmaxq_f32(acc[r][v], vmin), vmax);
         });
       });
@@ -227,32 +209,32 @@ struct Kernel {
   }
 
   template <int R>
-  PP_NEON_INLINE void rows(size_t output_width, const float* input, float* output,
+  PP_INLINE void rows(size_t output_width, const float* input, float* output,
                            size_t input_stride, size_t output_stride) const {
     const float* in[kInputRows<R>];
     float* out[R];
-    static_for<kInputRows<R>>([&](auto i) PP_NEON_INLINE_LAMBDA {
+    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
       in[i] = reinterpret_cast<const float*>(reinterpret_cast<const char*>(input) +
                                              i * S * input_stride);
     });
-    static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
       out[r] = reinterpret_cast<float*>(reinterpret_cast<char*>(output) + r * output_stride);
     });
     float32x4_t acc[R][VECS];
     for (size_t n = output_width / COLS; n != 0; n--) {
       tile<R>(in, acc);
-      static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA {
-        static_for<VECS>([&](auto v) PP_NEON_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * v, acc[r][v]); });
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+        unroll<VECS>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * v, acc[r][v]); });
         out[r] += COLS;
       });
     }
     const size_t rest = output_width % COLS;
     if (rest != 0) {
       tile<R>(in, acc);  // reads into the row slack; stores only `rest` columns
-      static_for<R>([&](auto r) PP_NEON_INLINE_LAMBDA {
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
         float* o = out[r];
         float32x4_t last = acc[r][0];
-        static_for<VECS>([&](auto v) PP_NEON_INLINE_LAMBDA {
+        unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
           if (rest >= 4 * (v + 1)) {
             vst1q_f32(o, acc[r][v]);
             o += 4;
@@ -271,7 +253,7 @@ struct Kernel {
     }
   }
 
-  PP_NEON_INLINE void run(size_t output_height, size_t output_width, const float* input,
+  PP_INLINE void run(size_t output_height, size_t output_width, const float* input,
                           float* output, size_t input_stride, size_t output_stride) const {
     // Padded rows between consecutive tiles: S * ROWS, each S physical rows.
     const size_t input_tile_stride = S * S * ROWS * input_stride;
@@ -281,9 +263,9 @@ struct Kernel {
                                              input_tile_stride);
       output = reinterpret_cast<float*>(reinterpret_cast<char*>(output) + ROWS * output_stride);
     }
-    static_for<ROWS>([&](auto r) PP_NEON_INLINE_LAMBDA {
-      if constexpr (PP_NEON_CONST(r) > 0) {
-        if (output_height == PP_NEON_CONST(r)) rows<PP_NEON_CONST(r)>(output_width, input, output, input_stride, output_stride);
+    unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+      if constexpr (PP_CONST(r) > 0) {
+        if (output_height == PP_CONST(r)) rows<PP_CONST(r)>(output_width, input, output, input_stride, output_stride);
       }
     });
   }

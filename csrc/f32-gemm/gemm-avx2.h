@@ -22,23 +22,11 @@
 #include <utility>
 
 #include "pyprune/ukernels.h"
-
-#define PP_GEMM_AVX2_INLINE inline __attribute__((always_inline))
-#define PP_GEMM_AVX2_LAMBDA __attribute__((always_inline))
-// Value of an unroll() index parameter (an integral_constant), usable in constant expressions.
-#define PP_GEMM_CV(x) std::remove_reference_t<decltype(x)>::value
+#include "pyprune/unroll.h"
 
 namespace pp_f32_gemm_avx2 {
 
-template <typename F, int... I>
-PP_GEMM_AVX2_INLINE void unroll(F&& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>{}), ...);
-}
-// Calls f(integral_constant<int, 0>) .. f(integral_constant<int, N-1>), fully unrolled.
-template <int N, typename F>
-PP_GEMM_AVX2_INLINE void unroll(F&& f) {
-  unroll(std::forward<F>(f), std::make_integer_sequence<int, N>{});
-}
+using pyprune::unroll;
 
 // 8 ones then 8 zeros: loading at [8 - n] gives the mask of the first n lanes.
 alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
@@ -51,38 +39,38 @@ alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -
 // 1-column tail costs 1 FMA per k and no extra trip to L2. The last k is peeled: its 8-float
 // weight load is masked to the MR lanes so nothing past the block is read.
 template <int MR, int ROWS, int NV, bool kMasked, bool kExtra = false>
-PP_GEMM_AVX2_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride,
+PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride,
                                const float* packed_w, char* c, size_t c_stride,
                                __m256 vmin, __m256 vmax, __m256i mask) {
   static_assert(!kExtra || (MR > 4 && MR <= 8 && !kMasked && ROWS * NV + NV + 2 <= 16),
                 "extra column: 4 < MR <= 8, unmasked, one more register");
   __m256 acc[ROWS][NV];
-  unroll<ROWS>([&](auto m) PP_GEMM_AVX2_LAMBDA {
-    const __m256 bias = _mm256_broadcast_ss(packed_w + PP_GEMM_CV(m));
-    unroll<NV>([&](auto v) PP_GEMM_AVX2_LAMBDA { acc[PP_GEMM_CV(m)][PP_GEMM_CV(v)] = bias; });
+  unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
+    const __m256 bias = _mm256_broadcast_ss(packed_w + PP_CONST(m));
+    unroll<NV>([&](auto v) PP_INLINE_LAMBDA { acc[PP_CONST(m)][PP_CONST(v)] = bias; });
   });
   // MR biases, then k = 0 weights in the unused lanes (never stored).
   __m256 extra = kExtra ? _mm256_loadu_ps(packed_w) : _mm256_setzero_ps();
   const float* w = packed_w + MR;
-  auto step = [&](auto last) PP_GEMM_AVX2_LAMBDA {
+  auto step = [&](auto last) PP_INLINE_LAMBDA {
     __m256 vb[NV];
-    unroll<NV>([&](auto v) PP_GEMM_AVX2_LAMBDA {
-      constexpr int V = PP_GEMM_CV(v);
+    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+      constexpr int V = PP_CONST(v);
       const float* p = reinterpret_cast<const float*>(b) + 8 * V;
       vb[V] = (kMasked && V == NV - 1) ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
     });
-    unroll<ROWS>([&](auto m) PP_GEMM_AVX2_LAMBDA {
-      constexpr int M = PP_GEMM_CV(m);
+    unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
+      constexpr int M = PP_CONST(m);
       const __m256 vw = _mm256_broadcast_ss(w + M);
-      unroll<NV>([&](auto v) PP_GEMM_AVX2_LAMBDA {
-        constexpr int V = PP_GEMM_CV(v);
+      unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+        constexpr int V = PP_CONST(v);
         acc[M][V] = _mm256_fmadd_ps(vw, vb[V], acc[M][V]);
       });
     });
     if constexpr (kExtra) {
       const __m256 vx = _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + 8 * NV);
       const __m256 vw =
-          PP_GEMM_CV(last)
+          PP_CONST(last)
               ? _mm256_maskload_ps(w, _mm256_loadu_si256(
                                           reinterpret_cast<const __m256i*>(&kMaskTable[8 - MR])))
               : _mm256_loadu_ps(w);
@@ -100,12 +88,12 @@ PP_GEMM_AVX2_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_str
       step(std::false_type{});
     } while (--k != 0);
   }
-  unroll<ROWS>([&](auto m) PP_GEMM_AVX2_LAMBDA {
-    constexpr int M = PP_GEMM_CV(m);
+  unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
+    constexpr int M = PP_CONST(m);
     if (M == 0 || static_cast<size_t>(M) < mr) {
       float* o = reinterpret_cast<float*>(c + M * c_stride);
-      unroll<NV>([&](auto v) PP_GEMM_AVX2_LAMBDA {
-        constexpr int V = PP_GEMM_CV(v);
+      unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+        constexpr int V = PP_CONST(v);
         __m256 r = _mm256_max_ps(vmin, acc[M][V]);  // maxps/minps return the second operand
         r = _mm256_min_ps(vmax, r);                 // on NaN: NaN propagates
         if (kMasked && V == NV - 1) {
@@ -126,7 +114,7 @@ PP_GEMM_AVX2_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_str
 // Ragged tail of `rest` (1 .. 8*NV-1) columns: ceil(rest / 8) vectors, the last masked if
 // rest % 8 != 0. Each vector count is its own instantiation (fully unrolled).
 template <int MR, int ROWS, int NV>
-PP_GEMM_AVX2_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, size_t b_stride,
+PP_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, size_t b_stride,
                               const float* packed_w, char* c, size_t c_stride, __m256 vmin,
                               __m256 vmax) {
   if constexpr (NV > 1) {
@@ -148,7 +136,7 @@ PP_GEMM_AVX2_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, 
 
 // `q` (1 .. NV) full vectors, unmasked (kExtra: plus one column, see block()).
 template <int MR, int ROWS, int NV, bool kExtra = false>
-PP_GEMM_AVX2_INLINE void full(size_t q, size_t mr, size_t kc, const char* b, size_t b_stride,
+PP_INLINE void full(size_t q, size_t mr, size_t kc, const char* b, size_t b_stride,
                               const float* packed_w, char* c, size_t c_stride, __m256 vmin,
                               __m256 vmax) {
   if constexpr (NV > 1) {
@@ -168,27 +156,27 @@ PP_GEMM_AVX2_INLINE void full(size_t q, size_t mr, size_t kc, const char* b, siz
 // read), T broadcasts of b[k][j], T FMAs. k is split S ways so T*S >= 8 FMA chains are in
 // flight. Stores are scalar (T*mr floats once per call).
 template <int MR, int T>
-PP_GEMM_AVX2_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_stride,
+PP_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_stride,
                                  const float* packed_w, char* c, size_t c_stride, __m256 vmin,
                                  __m256 vmax) {
   static_assert(MR > 4 && MR <= 8 && T >= 1 && T <= 4, "transposed tail: 4 < MR <= 8");
   constexpr int S = (8 + T - 1) / T;  // 2 FMAs/cycle x 4 cycles latency: >= 8 chains
   __m256 acc[S][T];
   const __m256 bias = _mm256_loadu_ps(packed_w);  // MR biases, then k = 0 weights (unused lanes)
-  unroll<S>([&](auto s) PP_GEMM_AVX2_LAMBDA {
-    unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA {
-      acc[PP_GEMM_CV(s)][PP_GEMM_CV(j)] = PP_GEMM_CV(s) == 0 ? bias : _mm256_setzero_ps();
+  unroll<S>([&](auto s) PP_INLINE_LAMBDA {
+    unroll<T>([&](auto j) PP_INLINE_LAMBDA {
+      acc[PP_CONST(s)][PP_CONST(j)] = PP_CONST(s) == 0 ? bias : _mm256_setzero_ps();
     });
   });
   const float* w = packed_w + MR;
   size_t k = kc - 1;  // the last k is peeled (masked weight load)
   for (; k >= static_cast<size_t>(S); k -= S) {
-    unroll<S>([&](auto s) PP_GEMM_AVX2_LAMBDA {
-      constexpr int SS = PP_GEMM_CV(s);
+    unroll<S>([&](auto s) PP_INLINE_LAMBDA {
+      constexpr int SS = PP_CONST(s);
       const __m256 vw = _mm256_loadu_ps(w + SS * MR);
       const float* bk = reinterpret_cast<const float*>(b + SS * b_stride);
-      unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA {
-        constexpr int J = PP_GEMM_CV(j);
+      unroll<T>([&](auto j) PP_INLINE_LAMBDA {
+        constexpr int J = PP_CONST(j);
         acc[SS][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(bk + J), acc[SS][J]);
       });
     });
@@ -197,8 +185,8 @@ PP_GEMM_AVX2_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_s
   }
   for (; k != 0; k--) {
     const __m256 vw = _mm256_loadu_ps(w);
-    unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA {
-      constexpr int J = PP_GEMM_CV(j);
+    unroll<T>([&](auto j) PP_INLINE_LAMBDA {
+      constexpr int J = PP_CONST(j);
       acc[0][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J),
                                   acc[0][J]);
     });
@@ -209,18 +197,18 @@ PP_GEMM_AVX2_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_s
     const __m256i wmask =
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&kMaskTable[8 - MR]));
     const __m256 vw = _mm256_maskload_ps(w, wmask);
-    unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA {
-      constexpr int J = PP_GEMM_CV(j);
+    unroll<T>([&](auto j) PP_INLINE_LAMBDA {
+      constexpr int J = PP_CONST(j);
       acc[0][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J),
                                   acc[0][J]);
     });
   }
   alignas(32) float out[T][8];
-  unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA {
-    constexpr int J = PP_GEMM_CV(j);
+  unroll<T>([&](auto j) PP_INLINE_LAMBDA {
+    constexpr int J = PP_CONST(j);
     __m256 r = acc[0][J];
-    unroll<S - 1>([&](auto s) PP_GEMM_AVX2_LAMBDA {
-      r = _mm256_add_ps(r, acc[PP_GEMM_CV(s) + 1][J]);
+    unroll<S - 1>([&](auto s) PP_INLINE_LAMBDA {
+      r = _mm256_add_ps(r, acc[PP_CONST(s) + 1][J]);
     });
     r = _mm256_max_ps(vmin, r);
     r = _mm256_min_ps(vmax, r);
@@ -228,13 +216,13 @@ PP_GEMM_AVX2_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_s
   });
   for (size_t m = 0; m < mr; m++) {
     float* o = reinterpret_cast<float*>(c + m * c_stride);
-    unroll<T>([&](auto j) PP_GEMM_AVX2_LAMBDA { o[PP_GEMM_CV(j)] = out[PP_GEMM_CV(j)][m]; });
+    unroll<T>([&](auto j) PP_INLINE_LAMBDA { o[PP_CONST(j)] = out[PP_CONST(j)][m]; });
   }
 }
 
 // Computes the first ROWS rows of blocks whose packed weights are MR rows wide.
 template <int MR, int ROWS, int NV>
-PP_GEMM_AVX2_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float* b,
+PP_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float* b,
                                    size_t b_stride, const float* packed_w, float* c,
                                    size_t c_stride, __m256 vmin, __m256 vmax) {
   constexpr size_t NR = 8 * NV;
@@ -284,7 +272,7 @@ PP_GEMM_AVX2_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float*
 }
 
 template <int MR, int NV>
-PP_GEMM_AVX2_INLINE void gemm(size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride,
+PP_INLINE void gemm(size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride,
                               const float* packed_w, float* c, size_t c_stride,
                               const pp_f32_minmax_params* params) {
   static_assert(MR * NV + NV + 1 <= 16, "tile exceeds the 16 ymm registers");

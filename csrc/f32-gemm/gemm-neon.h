@@ -37,25 +37,10 @@
 #include <utility>
 
 #include "pyprune/ukernels.h"
+#include "pyprune/unroll.h"
 
 namespace pyprune {
 namespace gemm_neon {
-
-#define PP_GEMM_INLINE inline __attribute__((always_inline))
-#define PP_GEMM_INLINE_LAMBDA __attribute__((always_inline))
-#define PP_GEMM_CONST(i) std::decay_t<decltype(i)>::value
-
-template <int N>
-using Int = std::integral_constant<int, N>;
-
-template <class F, int... I>
-PP_GEMM_INLINE void static_for_impl(F&& f, std::integer_sequence<int, I...>) {
-  (f(Int<I>{}), ...);
-}
-template <int N, class F>
-PP_GEMM_INLINE void static_for(F&& f) {
-  static_for_impl(f, std::make_integer_sequence<int, N>{});
-}
 
 constexpr int MR = 8;
 
@@ -150,11 +135,11 @@ constexpr int MR = 8;
 // acc[m][v] = bias[m] + sum_k w[m][k] * b[k][4v .. 4v+4) over all kc; pw is the packed block.
 // The accumulators are outputs only (an in-out operand counts twice against GCC's limit of 30).
 template <int VN>
-PP_GEMM_INLINE void kloop(float32x4_t (&c)[8][VN], const float* pw, const float* pb,
+PP_INLINE void kloop(float32x4_t (&c)[8][VN], const float* pw, const float* pb,
                           size_t kc, intptr_t b_stride);
 
 template <>
-PP_GEMM_INLINE void kloop<2>(float32x4_t (&c)[8][2], const float* pw, const float* pb,
+PP_INLINE void kloop<2>(float32x4_t (&c)[8][2], const float* pw, const float* pb,
                              size_t kc, intptr_t b_stride) {
   const size_t pairs = kc / 2;
   size_t iters = pairs == 0 ? 0 : (pairs - 1) / 4;
@@ -191,7 +176,7 @@ PP_GEMM_INLINE void kloop<2>(float32x4_t (&c)[8][2], const float* pw, const floa
 }
 
 template <>
-PP_GEMM_INLINE void kloop<1>(float32x4_t (&c)[8][1], const float* pw, const float* pb,
+PP_INLINE void kloop<1>(float32x4_t (&c)[8][1], const float* pw, const float* pb,
                              size_t kc, intptr_t b_stride) {
   const size_t pairs = kc / 2;
   size_t iters = pairs == 0 ? 0 : (pairs - 1) / 4;
@@ -231,13 +216,13 @@ struct Gemm {
 
   // One block of 8 rows x 4*VN columns at b (column n0 of every row): acc = bias + w * b.
   template <int VN>
-  PP_GEMM_INLINE void block(const float* b, float32x4_t (&acc)[MR][VN]) const {
+  PP_INLINE void block(const float* b, float32x4_t (&acc)[MR][VN]) const {
     kloop<VN>(acc, packed_w, b, kc, b_stride);
     if constexpr (CLAMP) {
       // Loaded after the k loop: they take no register during it.
       const float32x4_t vmin = vld1q_dup_f32(&params->min), vmax = vld1q_dup_f32(&params->max);
-      static_for<MR>([&](auto m) PP_GEMM_INLINE_LAMBDA {
-        static_for<VN>([&](auto v) PP_GEMM_INLINE_LAMBDA {
+      unroll<MR>([&](auto m) PP_INLINE_LAMBDA {
+        unroll<VN>([&](auto v) PP_INLINE_LAMBDA {
           acc[m][v] = vminq_f32(vmaxq_f32(acc[m][v], vmin), vmax);
         });
       });
@@ -246,11 +231,11 @@ struct Gemm {
 
   // 1 <= R <= 3 columns, accumulators along m: acc[j][h] holds rows 4h..4h+3 of column j.
   template <int R>
-  PP_GEMM_INLINE void narrow(const float* b, float* (&c)[MR]) const {
+  PP_INLINE void narrow(const float* b, float* (&c)[MR]) const {
     const float* pw = packed_w;
     float32x4_t acc[R][2];
     const float32x4_t bias0 = vld1q_f32(pw), bias1 = vld1q_f32(pw + 4);
-    static_for<R>([&](auto j) PP_GEMM_INLINE_LAMBDA {
+    unroll<R>([&](auto j) PP_INLINE_LAMBDA {
       acc[j][0] = bias0;
       acc[j][1] = bias1;
     });
@@ -270,22 +255,22 @@ struct Gemm {
       pb = reinterpret_cast<const float*>(reinterpret_cast<const char*>(pb) + b_stride);
       const float32x4_t w0 = vld1q_f32(pw), w1 = vld1q_f32(pw + 4);
       pw += MR;
-      static_for<R>([&](auto j) PP_GEMM_INLINE_LAMBDA {
-        acc[j][0] = vfmaq_laneq_f32(acc[j][0], w0, x, PP_GEMM_CONST(j));
-        acc[j][1] = vfmaq_laneq_f32(acc[j][1], w1, x, PP_GEMM_CONST(j));
+      unroll<R>([&](auto j) PP_INLINE_LAMBDA {
+        acc[j][0] = vfmaq_laneq_f32(acc[j][0], w0, x, PP_CONST(j));
+        acc[j][1] = vfmaq_laneq_f32(acc[j][1], w1, x, PP_CONST(j));
       });
     }
     if constexpr (CLAMP) {
       const float32x4_t vmin = vld1q_dup_f32(&params->min), vmax = vld1q_dup_f32(&params->max);
-      static_for<R>([&](auto j) PP_GEMM_INLINE_LAMBDA {
-        static_for<2>([&](auto h) PP_GEMM_INLINE_LAMBDA {
+      unroll<R>([&](auto j) PP_INLINE_LAMBDA {
+        unroll<2>([&](auto h) PP_INLINE_LAMBDA {
           acc[j][h] = vminq_f32(vmaxq_f32(acc[j][h], vmin), vmax);
         });
       });
     }
     // Rows from 7 down (aliased rows >= mr are overwritten by row mr - 1 last).
-    static_for<MR>([&](auto i) PP_GEMM_INLINE_LAMBDA {
-      constexpr int M = MR - 1 - PP_GEMM_CONST(i);
+    unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
+      constexpr int M = MR - 1 - PP_CONST(i);
       float* o = c[M];
       if constexpr (R == 2) {
         // (acc[0], acc[1]) interleaved: rows 4h, 4h+1 in zip1, rows 4h+2, 4h+3 in zip2.
@@ -293,25 +278,25 @@ struct Gemm {
                                           : vzip2q_f32(acc[0][M / 4], acc[1][M / 4]);
         vst1_f32(o, (M % 2 == 0) ? vget_low_f32(z) : vget_high_f32(z));
       } else {
-        static_for<R>([&](auto j) PP_GEMM_INLINE_LAMBDA {
-          vst1q_lane_f32(o + PP_GEMM_CONST(j), acc[j][M / 4], M % 4);
+        unroll<R>([&](auto j) PP_INLINE_LAMBDA {
+          vst1q_lane_f32(o + PP_CONST(j), acc[j][M / 4], M % 4);
         });
       }
     });
   }
 
-  PP_GEMM_INLINE void run(size_t mr, size_t nc, const float* b, float* c, size_t c_stride) const {
+  PP_INLINE void run(size_t mr, size_t nc, const float* b, float* c, size_t c_stride) const {
     float* out[MR];
-    static_for<MR>([&](auto m) PP_GEMM_INLINE_LAMBDA {
-      const size_t row = PP_GEMM_CONST(m) < mr ? PP_GEMM_CONST(m) : mr - 1;
+    unroll<MR>([&](auto m) PP_INLINE_LAMBDA {
+      const size_t row = PP_CONST(m) < mr ? PP_CONST(m) : mr - 1;
       out[m] = reinterpret_cast<float*>(reinterpret_cast<char*>(c) + row * c_stride);
     });
     constexpr int NR = 8;
     for (; nc >= NR; nc -= NR) {
       float32x4_t acc[MR][2];
       block<2>(b, acc);
-      static_for<MR>([&](auto i) PP_GEMM_INLINE_LAMBDA {
-        constexpr int M = MR - 1 - PP_GEMM_CONST(i);
+      unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
+        constexpr int M = MR - 1 - PP_CONST(i);
         vst1q_f32(out[M], acc[M][0]);
         vst1q_f32(out[M] + 4, acc[M][1]);
         out[M] += NR;
@@ -321,8 +306,8 @@ struct Gemm {
     if (nc >= 4) {
       float32x4_t acc[MR][1];
       block<1>(b, acc);
-      static_for<MR>([&](auto i) PP_GEMM_INLINE_LAMBDA {
-        constexpr int M = MR - 1 - PP_GEMM_CONST(i);
+      unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
+        constexpr int M = MR - 1 - PP_CONST(i);
         vst1q_f32(out[M], acc[M][0]);
         out[M] += 4;
       });
