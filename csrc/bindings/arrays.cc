@@ -1,0 +1,71 @@
+#include "arrays.h"
+
+#include <cstdint>
+
+namespace pyprune::bindings {
+
+void type_error(const std::string& msg) { throw py::type_error(msg); }
+void value_error(const std::string& msg) { throw py::value_error(msg); }
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); i++) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+template <typename T>
+py::array typed_array(const py::handle& obj, const char* name, py::ssize_t ndim, bool allow_empty) {
+  if (!py::isinstance<py::array>(obj)) type_error(std::string(name) + " must be a numpy array");
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  const py::dtype want = py::dtype::of<T>();
+  if (!a.dtype().is(want))
+    type_error(std::string(name) + " must have dtype " + std::string(py::str(want)) + ", got " +
+               std::string(py::str(a.dtype())));
+  if (a.ndim() != ndim)
+    value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions, got shape " +
+                shape_str(a));
+  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + " must be C-contiguous");
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+    value_error(std::string(name) + " must be aligned to " + std::to_string(alignof(T)) + " bytes");
+  if (!allow_empty)
+    for (py::ssize_t i = 0; i < ndim; i++)
+      if (a.shape(i) == 0) value_error(std::string(name) + " must not be empty, got shape " + shape_str(a));
+  return a;
+}
+
+template py::array typed_array<float>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<std::int32_t>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<std::uint32_t>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<std::uint8_t>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<std::uint16_t>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<std::int64_t>(const py::handle&, const char*, py::ssize_t, bool);
+
+namespace {
+
+bool overlap(const py::array& a, const py::array& b) {
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+}  // namespace
+
+// A new float32 array of `shape`, or the caller's `out` checked against it and the inputs.
+py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,
+                       std::initializer_list<const py::array*> inputs) {
+  if (out_obj.is_none()) return py::array_t<float>(shape);
+  py::array out = float_array(out_obj, "out", static_cast<py::ssize_t>(shape.size()));
+  bool same = true;
+  std::string want = "(";
+  for (size_t i = 0; i < shape.size(); i++) {
+    same = same && out.shape(i) == shape[i];
+    want += (i ? ", " : "") + std::to_string(shape[i]);
+  }
+  if (!same) value_error("out must have shape " + want + "), got " + shape_str(out));
+  if (!out.writeable()) value_error("out must be writeable");
+  for (const py::array* in : inputs)
+    if (in->size() != 0 && overlap(out, *in)) value_error("out must not share memory with the inputs");
+  return out;
+}
+
+}  // namespace pyprune::bindings

@@ -1,0 +1,11 @@
+// One registration function per binding file; module.cc calls them all.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace pyprune::bindings {
+
+// `testing` is the _core.testing submodule: every microkernel table, for tests and benchmarks.
+void register_dense(pybind11::module_& m, pybind11::module_& testing);
+
+}  // namespace pyprune::bindings
