@@ -48,3 +48,16 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
       pick(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
   return *chosen;
 }
+
+const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
+  static const std::vector<pp_f32_spmm_ukernel> all = {
+#define PP_SPMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
+#include "../f32-spmm/f32-spmm.inc"
+#undef PP_SPMM_UKERNEL
+  };
+  return all;
+}
+
+const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {
+  return pick(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
+}

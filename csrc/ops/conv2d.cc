@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "aligned_buffer.h"
 #include "pyprune/ops.h"
 #include "pyprune/threadpool.h"
 
@@ -16,19 +17,10 @@ namespace {
 // The B panel (depth rows x panel pixels) should fit in half of L2 alongside the weights.
 constexpr size_t kPanelBytes = 256 * 1024;
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-
 float* im2col_buffer(size_t floats) {
-  thread_local std::unique_ptr<float, AlignedFree> buffer;
-  thread_local size_t capacity = 0;
-  if (floats > capacity) {
-    buffer.reset(static_cast<float*>(std::aligned_alloc(PP_ALIGNMENT, pp_round_up(floats * sizeof(float), PP_ALIGNMENT))));
-    capacity = buffer ? floats : 0;
-    if (!buffer) throw std::bad_alloc();
-  }
-  return buffer.get();
+  thread_local AlignedBuffer buffer;
+  buffer.reserve(floats);
+  return buffer.data();
 }
 
 // Pixels per panel: a multiple of the kernel's register tile (nr), so only the last panel

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "aligned_buffer.h"
 #include "pyprune/ops.h"
 #include "pyprune/threadpool.h"
 
@@ -15,18 +16,13 @@ namespace {
 
 constexpr size_t kStripBytes = 32 * 1024;
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-
 // Per-thread strip buffer that only grows. Packing writes only the columns that hold input
 // values, so the zero padding columns and row slack stay valid between strips and planes:
 // the buffer is cleared only when the layout that decides which columns hold input (`key`)
 // changes or more rows are needed. Rows that are top/bottom padding are cleared only if they
 // have held input since (`has_input`, one flag per padded row of the strip).
 struct Scratch {
-  std::unique_ptr<float, AlignedFree> buffer;
-  size_t capacity = 0;
+  AlignedBuffer buffer;
   size_t key[4] = {0, 0, 0, 0};  // row_floats, stride, padding, input_width of the clearing
   size_t cleared = 0;            // floats cleared under `key`
   std::vector<unsigned char> has_input;
@@ -34,17 +30,9 @@ struct Scratch {
 
 Scratch& scratch(size_t floats, size_t padded_rows, const size_t (&key)[4]) {
   thread_local Scratch s;
-  if (floats > s.capacity) {
-    s.capacity = pp_round_up(floats, 1024);
-    s.buffer.reset(static_cast<float*>(std::aligned_alloc(PP_ALIGNMENT, s.capacity * sizeof(float))));
-    if (!s.buffer) {
-      s.capacity = 0;
-      throw std::bad_alloc();
-    }
-    s.cleared = 0;
-  }
+  if (s.buffer.reserve(floats)) s.cleared = 0;
   if (!std::equal(key, key + 4, s.key) || floats > s.cleared) {
-    std::memset(s.buffer.get(), 0, floats * sizeof(float));
+    std::memset(s.buffer.data(), 0, floats * sizeof(float));
     std::copy(key, key + 4, s.key);
     s.cleared = floats;
     s.has_input.assign(padded_rows, 0);
@@ -142,9 +130,9 @@ void depthwise_conv2d_rows(const DepthwiseConv2dShape& s, const pp_f32_dwconv2d_
   for (size_t y = 0; y < rows; y += l.strip_rows) {
     const size_t strip_rows = std::min(l.strip_rows, rows - y);
     const size_t padded_rows = (strip_rows - 1) * s.stride + s.kernel_size;
-    pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.get(),
+    pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.data(),
                buffer.has_input.data());
-    ukernel.fn(strip_rows, s.output_width(), buffer.buffer.get(), weights,
+    ukernel.fn(strip_rows, s.output_width(), buffer.buffer.data(), weights,
                reinterpret_cast<float*>(reinterpret_cast<char*>(output) + y * output_stride),
                l.row_floats * sizeof(float), output_stride, &params);
   }
@@ -168,7 +156,7 @@ void depthwise_conv2d_nchw(const DepthwiseConv2dShape& s, const float* input, co
   const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     Scratch& buffer = scratch(scratch_floats, scratch_floats / (s.stride * l.row_floats), key);
-    float* strip = buffer.buffer.get();
+    float* strip = buffer.buffer.data();
     const size_t end = std::min(planes, (task + 1) * per_task);
     for (size_t plane_index = task * per_task; plane_index < end; plane_index++) {
       const size_t c = plane_index % s.channels;

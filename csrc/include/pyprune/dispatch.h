@@ -32,6 +32,14 @@ struct pp_f32_gemm_ukernel {
   pp_f32_gemm_ukernel_fn fn;
 };
 
+struct pp_f32_spmm_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t mr;  // pixels per register tile
+  size_t nr;  // output channels per weight block (the SparseMatrix block size)
+  pp_f32_spmm_ukernel_fn fn;
+};
+
 // The kernel the active ISA uses for this kernel size and stride, or nullptr if none.
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
 // Every depthwise kernel in this build, for tests and benchmarks.
@@ -41,3 +49,9 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 // Every GEMM kernel in this build, for tests and benchmarks.
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
+
+// The SpMM kernel of the active ISA for weight blocks of nr channels (the reference if it has
+// none), or nullptr for a block size no kernel supports.
+const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
+// Every SpMM kernel in this build, for tests and benchmarks.
+const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();

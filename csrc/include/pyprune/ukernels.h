@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "pyprune/common.h"
 #include "pyprune/params.h"
@@ -52,3 +53,25 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
                        const pp_f32_minmax_params* params);
 #include "../../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
+
+// ---- f32 SpMM: sparse weights x dense NCHW activations (sparse 1x1 and KxK convolution) ----
+//
+// out[n][p] = clamp(bias[n] + sum_j w[n][j] * input[offset_j / 4 + p])   for n < nc, p < mc.
+// Output channels come in blocks (the layout of pyprune::SparseMatrix, csrc/ops/sparse_matrix.cc):
+// while at least NR channels remain, a block of NR rows; then single rows (fewer than NR).
+// weights: per block, its biases (one per row), then for each of the block's non-zero columns
+//   one value per row. counts: non-zero columns per block. offsets: per non-zero column, the
+//   byte offset of its input row from `input` (so the same offsets serve every pixel range).
+// Reads input[offset / 4 + p] for p < mc only; writes exactly mc floats of each output
+// channel, channel n at output + n * output_stride bytes.
+typedef void (*pp_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input,
+                                       const float* weights, const int32_t* offsets,
+                                       const uint32_t* counts, float* output, size_t output_stride,
+                                       const pp_f32_minmax_params* params);
+
+#define PP_SPMM_UKERNEL(isa, name, mr, nr)                                                   \
+  extern "C" void name(size_t mc, size_t nc, const float* input, const float* weights,      \
+                       const int32_t* offsets, const uint32_t* counts, float* output,       \
+                       size_t output_stride, const pp_f32_minmax_params* params);
+#include "../../f32-spmm/f32-spmm.inc"
+#undef PP_SPMM_UKERNEL

@@ -1,0 +1,4 @@
+// f32 SpMM (sparse convolution, NCHW) microkernel, AVX2+FMA, 16 pixels x blocks of 2 output channels.
+#include "spmm-avx2.h"
+
+PP_F32_SPMM_AVX2_UKERNEL(pp_f32_spmm_minmax_ukernel_16x2__avx2, 16, 2)
