@@ -23,6 +23,7 @@ __all__ = [
     "depthwise_conv2d",
     "pointwise_conv2d",
     "separable_conv2d",
+    "sparse_conv2d",
     "get_num_threads",
     "isa",
     "set_num_threads",
@@ -209,4 +210,34 @@ def separable_conv2d(
         None if pw_bias is None else _as_array(pw_bias, "pw_bias"),
     )
     result = fused.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
+    return _like(result, x, out)
+
+
+def sparse_conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: int = 1,
+    padding: int = 0,
+    activation: Activation | str | None = None,
+    block: int = 1,
+    out: Any = None,
+) -> Any:
+    """2-D convolution of NCHW float32 input with a sparse (pruned) weight: only its non-zeros
+    are stored and multiplied, output channels grouped in blocks of `block` (1, 2, 4 or 8;
+    blocks pay off when whole blocks were pruned together).
+
+    x: (N, Cin, H, W); weight: (Cout, Cin, k, k), mostly zeros; bias: (Cout,) or None. Same
+    result as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding))``.
+    Converts the weights on every call: pyprune.nn.SparseConv2d converts them once.
+    """
+    act = as_activation(activation)
+    sparse = _core.SparseConv2d(
+        _as_array(weight, "weight"),
+        None if bias is None else _as_array(bias, "bias"),
+        stride=_as_int("stride", stride),
+        padding=_as_int("padding", padding),
+        block=_as_int("block", block),
+    )
+    result = sparse.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
     return _like(result, x, out)

@@ -23,6 +23,11 @@
 # 4. llvm-mca on the k loop of the dispatched NEON GEMM kernel (first NEON row of
 #    csrc/f32-gemm/f32-gemm.inc; the loop is inline asm, so it is the same for every -mcpu):
 #    cycles per iteration against the FMA bound.
+# 5. Sparse: the same 13 pointwise layers pruned at random to 90 % (unstructured, and in 4x1
+#    blocks), one SparseConv2d.forward each (format built beforehand): instructions per
+#    non-zero MAC and the total against the dense GEMM forward on the same layers (aim: at most
+#    1/6 of its instructions). Then llvm-mca on the non-zero loop of the dispatched single-row
+#    SpMM kernel (first NEON row of csrc/f32-spmm/f32-spmm.inc): cycles per non-zero.
 #
 # Environment:
 #   ARM_COUNT    (required) directory of the arm-count tool (its count.sh; set up by its setup.sh)
@@ -32,14 +37,14 @@
 #                cortex-a76" for Raspberry Pi 3, 4, 5)
 #   MCA_CPUS     CPU models for llvm-mca (default "cortex-a53 cortex-a72")
 #   LLVM_MCA     llvm-mca binary (default: llvm-mca, else llvm-mca-14 ... on PATH)
-#   SECTIONS     which parts to run (default "depthwise pointwise")
+#   SECTIONS     which parts to run (default "depthwise pointwise sparse")
 #   PW_REF       1: also count the scalar reference GEMM kernel on the pointwise layers
 set -euo pipefail
 ARM_COUNT="${ARM_COUNT:?set ARM_COUNT to the arm-count tool directory}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CPUS="${CPUS:-cortex-a72}"
 MCA_CPUS="${MCA_CPUS:-cortex-a53 cortex-a72}"
-SECTIONS="${SECTIONS:-depthwise pointwise}"
+SECTIONS="${SECTIONS:-depthwise pointwise sparse}"
 PW_REF="${PW_REF:-0}"
 [ -x "$ARM_COUNT/count.sh" ] || { echo "arm-cost: no count.sh in $ARM_COUNT" >&2; exit 2; }
 
@@ -385,10 +390,133 @@ PY
 done
 }
 
+sparse_section() {
+# ---- 5. sparse pointwise instruction counts ------------------------------------------------
+cat > "$WORK/sp.py" <<'PY'
+import ctypes, json, sys
+import numpy as np
+import pyprune
+from pyprune import _core, kernels
+
+mark = ctypes.CDLL(None).syscall
+pyprune.set_num_threads(1)
+assert kernels.isa() == "neon", kernels.isa()
+LAYERS = [(32, 64, 112), (64, 128, 56), (128, 128, 56), (128, 256, 28), (256, 256, 28),
+          (256, 512, 14)] + [(512, 512, 14)] * 5 + [(512, 1024, 7), (1024, 1024, 7)]
+inf = float("inf")
+rng = np.random.default_rng(0)
+regions, tag = [], 1
+mark(7911, tag)
+tag += 1
+mark(7911, tag)
+regions.append({"what": "empty", "tags": [tag - 1, tag]})
+for i, (cin, cout, hw) in enumerate(LAYERS):
+    x = rng.standard_normal((1, cin, hw, hw), dtype=np.float32)
+    w = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32)
+    unstructured = w * (rng.random(w.shape) >= 0.9)
+    blocks = w * np.repeat(rng.random((cout // 4, cin, 1, 1)) >= 0.9, 4, axis=0)
+    calls = [("dense", _core.Conv2d(w), w), ("sparse 90%", _core.SparseConv2d(unstructured), unstructured),
+             ("sparse 90% 4x1", _core.SparseConv2d(blocks, block=4), blocks)]
+    for what, conv, weight in calls:
+        conv.forward(x, -inf, inf)
+        tag += 1
+        mark(7911, tag)
+        conv.forward(x, -inf, inf)
+        tag += 1
+        mark(7911, tag)
+        regions.append({"layer": i, "what": what, "macs": int(np.count_nonzero(weight)) * hw * hw,
+                        "tags": [tag - 1, tag]})
+json.dump(regions, open(sys.argv[1], "w"))
+PY
+for cpu in $CPUS; do
+    QEMU_CPU="$cpu" EXTRA_PYTHONPATH="$WORK/site" INSNCOUNT_ARGS=top=0 \
+        "$ARM_COUNT/count.sh" py "$WORK/sp.py" "$WORK/sp-regions-$cpu.json" \
+        2> "$WORK/sp-count-$cpu.txt" >/dev/null \
+        || { cat "$WORK/sp-count-$cpu.txt" >&2; exit 1; }
+done
+python3 - "$WORK" $CPUS <<'PY'
+import json, re, sys
+work, cpus = sys.argv[1], sys.argv[2:]
+for cpu in cpus:
+    counts = {}
+    for line in open(f"{work}/sp-count-{cpu}.txt"):
+        m = re.match(r"insncount: mark (\d+) -> (\d+) : (\d+)", line)
+        if m:
+            counts[(int(m.group(1)), int(m.group(2)))] = int(m.group(3))
+    regions = json.load(open(f"{work}/sp-regions-{cpu}.json"))
+    empty = counts[tuple(regions[0]["tags"])]
+    instr, macs = {}, {}
+    for r in regions[1:]:
+        instr[r["what"]] = instr.get(r["what"], 0) + counts[tuple(r["tags"])] - empty
+        macs[r["what"]] = macs.get(r["what"], 0) + r["macs"]
+    print()
+    print(f"13 MobileNetV1 pointwise layers, batch 1, 1 thread, {cpu}: one forward each, weights "
+          "prepared beforehand; MACs = non-zero weights x pixels")
+    print(f"{'weights':18} {'MACs':>14} {'instructions':>14} {'/MAC':>7} {'vs dense':>9}")
+    for what in instr:
+        print(f"{what:18} {macs[what]:>14,} {instr[what]:>14,} {instr[what] / macs[what]:>7.3f}"
+              f" {instr['dense'] / instr[what]:>8.2f}x")
+PY
+
+# ---- 6. llvm-mca on the SpMM non-zero loop -----------------------------------------------------
+if [ -z "${LLVM_MCA:-}" ]; then
+    echo "arm-cost: llvm-mca not found (apt: llvm-14), skipping the SpMM cycle estimate" >&2
+    return 0
+fi
+read -r SNAME SMR SNR < <(sed -n 's/^PP_SPMM_UKERNEL(pp_isa_neon, \(pp_f32_spmm_minmax_ukernel_\([0-9]*\)x\([0-9]*\)__neon\), .*/\1 \2 \3/p' \
+    "$REPO/csrc/f32-spmm/f32-spmm.inc" | head -1) || true
+[ -n "${SNAME:-}" ] || { echo "arm-cost: no NEON row in f32-spmm.inc" >&2; exit 1; }
+SSRC="$REPO/csrc/f32-spmm/f32-spmm-${SMR}x${SNR}-minmax-neon.cc"
+echo
+echo "llvm-mca: non-zero loop of ${SNAME#pp_f32_spmm_minmax_ukernel_} (the loop with the most FMLAs:" \
+     "$((SMR / 4)) FMLA per non-zero), g++ -O3 -mcpu=<cpu>"
+printf '%-12s %6s %6s %10s %12s %14s %12s\n' cpu instr fmla non-zeros 'mca cycles' 'cycles/nz' 'instr/MAC'
+for cpu in $MCA_CPUS; do
+    aarch64-linux-gnu-g++ -std=c++17 -O3 -mcpu="$cpu" -I"$REPO/csrc/include" \
+        -DPYPRUNE_ARCH_AARCH64=1 -S -o "$WORK/s-$cpu.s" "$SSRC"
+    python3 - "$WORK/s-$cpu.s" > "$WORK/sloop-$cpu.s" <<'PY'
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1])]
+labels, best = {}, None
+for i, l in enumerate(lines):
+    m = re.match(r"^(\.L\w+):$", l)
+    if m:
+        labels[m.group(1)] = i
+    m = re.match(r"^(b\.?\w*|cbn?z|tbn?z)\s+(?:.*,\s*)?(\.L\w+)$", l)
+    if m and m.group(2) in labels and labels[m.group(2)] < i:
+        body = [x for x in lines[labels[m.group(2)] + 1:i] if re.match(r"[a-z]", x)]
+        if any(re.match(r"(b|b\.\w+|cbn?z|tbn?z|br|ret)\s", x) for x in body):
+            continue
+        body.append(l.replace(m.group(2), ".Lmca_loop"))
+        n = sum(x.startswith("fmla") for x in body)
+        if best is None or n > best[0]:
+            best = (n, body)
+if best is None or best[0] == 0:
+    sys.exit("arm-cost: SpMM loop not found")
+print(".Lmca_loop:")
+print("\n".join(best[1]))
+PY
+    fmla=$(grep -c '^fmla' "$WORK/sloop-$cpu.s")
+    instr=$(($(wc -l < "$WORK/sloop-$cpu.s") - 1))
+    "$LLVM_MCA" -mtriple=aarch64 -mcpu="$cpu" -iterations=200 "$WORK/sloop-$cpu.s" \
+        > "$WORK/smca-$cpu.txt" 2>&1 || { cat "$WORK/smca-$cpu.txt" >&2; exit 1; }
+    python3 - "$WORK/smca-$cpu.txt" "$cpu" "$instr" "$fmla" "$((SMR / 4))" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+cpu, instr, fmla, per_nz = sys.argv[2], *map(int, sys.argv[3:])
+iters = int(re.search(r"Iterations:\s+(\d+)", text).group(1))
+cycles = int(re.search(r"Total Cycles:\s+(\d+)", text).group(1)) / iters
+nz = fmla // per_nz
+print(f"{cpu:12} {instr:>6} {fmla:>6} {nz:>10} {cycles:>12.1f} {cycles / nz:>14.2f} {instr / (4 * fmla):>12.3f}")
+PY
+done
+}
+
 for section in $SECTIONS; do
     case "$section" in
         depthwise) depthwise_section ;;
         pointwise) pointwise_section ;;
-        *) echo "arm-cost: unknown section $section (depthwise, pointwise)" >&2; exit 2 ;;
+        sparse) sparse_section ;;
+        *) echo "arm-cost: unknown section $section (depthwise, pointwise, sparse)" >&2; exit 2 ;;
     esac
 done

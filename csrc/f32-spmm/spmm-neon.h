@@ -6,8 +6,10 @@
 // consecutive non-zeros are loaded as whole vectors (U * ROWS = 4 or 8 floats: one or two
 // loads for U non-zeros instead of one broadcast per weight): U = 4 non-zeros per step for
 // single rows, 2 for blocks of 2, 1 for blocks of 4 and 8. Input rows are loaded 4 or 2
-// vectors per instruction (LD1 multiple). Single-row blocks of the widest tile keep two
-// accumulator sets so that two FMLA chains hide the FMLA latency.
+// vectors per instruction (LD1 multiple); the 32-pixel single-row tile has 8 accumulators,
+// each with a chain of 4 dependent FMLAs per step.
+// Without an activation (min = -inf, max = +inf) the clamp is the identity, NaN included, so it
+// is skipped (kClamp = false): one test per call.
 #pragma once
 
 #include <arm_neon.h>
@@ -32,8 +34,6 @@ struct Q {
   static V splat(const float* p) { return vld1q_dup_f32(p); }
   template <int kLane>
   static V fma_lane(V acc, V x, float32x4_t w) { return vfmaq_laneq_f32(acc, x, w, kLane); }
-  static V add(V a, V b) { return vaddq_f32(a, b); }
-  static V zero() { return vdupq_n_f32(0.0f); }
   // FMAX / FMIN return NaN when either operand is NaN: NaN stays.
   static V clamp(V v, V lo, V hi) { return vminq_f32(vmaxq_f32(v, lo), hi); }
 };
@@ -54,8 +54,6 @@ struct D {
   static V splat(const float* p) { return vld1_dup_f32(p); }
   template <int kLane>
   static V fma_lane(V acc, V x, float32x4_t w) { return vfma_laneq_f32(acc, x, w, kLane); }
-  static V add(V a, V b) { return vadd_f32(a, b); }
-  static V zero() { return vdup_n_f32(0.0f); }
   static V clamp(V v, V lo, V hi) { return vmin_f32(vmax_f32(v, lo), hi); }
 };
 
@@ -80,20 +78,18 @@ PP_INLINE void load_row(const float* x, typename L::V (&xv)[NV]) {
 }
 
 // One block of ROWS output rows x W pixels; advances w and offsets past the block.
-template <size_t ROWS, size_t W>
+template <size_t ROWS, size_t W, bool kClamp>
 PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets, uint32_t nnz,
                      char* output, size_t output_stride, const pp_f32_minmax_params* params) {
   using L = Vec<W>;
   using V = typename L::V;
   constexpr size_t NV = W >= 4 ? W / 4 : 1;
   constexpr size_t U = ROWS >= 4 ? 1 : 4 / ROWS;              // non-zeros per step
-  constexpr size_t kSets = 1;
-  V acc[kSets][ROWS][NV];
+  V acc[ROWS][NV];
   unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
     const V bias = L::splat(w + PP_CONST(r));
     unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      acc[0][PP_CONST(r)][PP_CONST(v)] = bias;
-      if constexpr (kSets == 2) acc[kSets - 1][PP_CONST(r)][PP_CONST(v)] = L::zero();
+      acc[PP_CONST(r)][PP_CONST(v)] = bias;
     });
   });
   w += ROWS;
@@ -104,7 +100,7 @@ PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets
     unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
       constexpr size_t lane = PP_CONST(s) * ROWS + PP_CONST(r);
       unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-        V& a = acc[PP_CONST(s) % kSets][PP_CONST(r)][PP_CONST(v)];
+        V& a = acc[PP_CONST(r)][PP_CONST(v)];
         a = L::template fma_lane<lane % 4>(a, xv[PP_CONST(v)], wq[lane / 4]);
       });
     });
@@ -131,31 +127,30 @@ PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets
   unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
     float* out = reinterpret_cast<float*>(output + PP_CONST(r) * output_stride);
     unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      V a = acc[0][PP_CONST(r)][PP_CONST(v)];
-      if constexpr (kSets == 2) a = L::add(a, acc[kSets - 1][PP_CONST(r)][PP_CONST(v)]);
-      L::store(out + PP_CONST(v) * L::kLanes, L::clamp(a, vmin, vmax));
+      const V a = acc[PP_CONST(r)][PP_CONST(v)];
+      L::store(out + PP_CONST(v) * L::kLanes, kClamp ? L::clamp(a, vmin, vmax) : a);
     });
   });
 }
 
 // Every block of nc output channels for W pixels starting at input / output.
-template <size_t NR, size_t W>
+template <size_t NR, size_t W, bool kClamp>
 PP_INLINE void tile(size_t nc, const char* input, const float* w, const int32_t* offsets,
                     const uint32_t* counts, char* output, size_t output_stride,
                     const pp_f32_minmax_params* params) {
   if constexpr (NR > 1) {
     for (; nc >= NR; nc -= NR) {
-      block<NR, W>(input, w, offsets, *counts++, output, output_stride, params);
+      block<NR, W, kClamp>(input, w, offsets, *counts++, output, output_stride, params);
       output += NR * output_stride;
     }
   }
   for (; nc != 0; nc--) {
-    block<1, W>(input, w, offsets, *counts++, output, output_stride, params);
+    block<1, W, kClamp>(input, w, offsets, *counts++, output, output_stride, params);
     output += output_stride;
   }
 }
 
-template <size_t MR, size_t NR>
+template <size_t MR, size_t NR, bool kClamp>
 PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weights,
                     const int32_t* offsets, const uint32_t* counts, float* output,
                     size_t output_stride, const pp_f32_minmax_params* params) {
@@ -163,7 +158,7 @@ PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weigh
   const char* in = reinterpret_cast<const char*>(input);
   char* out = reinterpret_cast<char*>(output);
   for (; mc >= MR; mc -= MR) {
-    tile<NR, MR>(nc, in, weights, offsets, counts, out, output_stride, params);
+    tile<NR, MR, kClamp>(nc, in, weights, offsets, counts, out, output_stride, params);
     in += MR * sizeof(float);
     out += MR * sizeof(float);
   }
@@ -171,7 +166,7 @@ PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weigh
     constexpr size_t W = (MR >> 1) >> PP_CONST(i);
     if constexpr (W >= 1) {
       if (mc & W) {
-        tile<NR, W>(nc, in, weights, offsets, counts, out, output_stride, params);
+        tile<NR, W, kClamp>(nc, in, weights, offsets, counts, out, output_stride, params);
         in += W * sizeof(float);
         out += W * sizeof(float);
       }
@@ -185,6 +180,10 @@ PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weigh
   extern "C" void name(size_t mc, size_t nc, const float* input, const float* weights,        \
                        const int32_t* offsets, const uint32_t* counts, float* output,         \
                        size_t output_stride, const pp_f32_minmax_params* params) {            \
-    pp_f32_spmm_neon::spmm<mr, nr>(mc, nc, input, weights, offsets, counts, output,           \
-                                   output_stride, params);                                    \
+    if (params->min == -__builtin_inff() && params->max == __builtin_inff())                 \
+      pp_f32_spmm_neon::spmm<mr, nr, false>(mc, nc, input, weights, offsets, counts, output,  \
+                                            output_stride, params);                           \
+    else                                                                                      \
+      pp_f32_spmm_neon::spmm<mr, nr, true>(mc, nc, input, weights, offsets, counts, output,   \
+                                           output_stride, params);                            \
   }

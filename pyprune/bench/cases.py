@@ -11,7 +11,15 @@ import numpy as np
 from pyprune import kernels
 from pyprune.bench.layers import DepthwiseLayer, PointwiseLayer
 
-__all__ = ["Case", "depthwise_case", "model_case", "pointwise_case", "separable_case"]
+__all__ = [
+    "Case",
+    "depthwise_case",
+    "model_case",
+    "pointwise_case",
+    "random_prune",
+    "separable_case",
+    "sparse_pointwise_case",
+]
 
 
 @dataclass
@@ -69,6 +77,50 @@ def pointwise_case(layer: PointwiseLayer) -> Case:
     return Case(str(layer), layer.macs, lambda: packed.forward(x, -inf, inf, out), lambda: F.conv2d(tx, tw, tb), {})
 
 
+def random_prune(w: np.ndarray, sparsity: float, block: int = 1, seed: int = 0) -> np.ndarray:
+    """w with a random `sparsity` of its (block x 1) groups of output channels zeroed."""
+    rng = _rng(seed)
+    groups = -(-w.shape[0] // block)
+    keep = rng.random((groups, *w.shape[1:])) >= sparsity
+    return w * np.repeat(keep, block, axis=0)[: w.shape[0]]
+
+
+def sparse_pointwise_case(layer: PointwiseLayer, sparsity: float, block: int = 1) -> Case:
+    """A pointwise layer pruned at random to `sparsity` in (block x 1) blocks: pyprune's sparse
+    kernel (blocks of `block`) against dense torch on the same weights, with pyprune's dense
+    GEMM, torch's CSR sparse matmul and, for blocks, the unstructured sparse kernel alongside."""
+    import warnings
+
+    import torch
+    import torch.nn.functional as F
+
+    from pyprune import _core
+
+    rng = _rng()
+    cin, cout, size = layer.in_channels, layer.out_channels, layer.size
+    x = rng.standard_normal((1, cin, size, size), dtype=np.float32)
+    w = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32) * (1 / (cin * (1 - sparsity) + 1) ** 0.5)
+    w = random_prune(w, sparsity, block).astype(np.float32)
+    out = np.empty((1, cout, size, size), np.float32)
+    inf = float("inf")
+    sparse = _core.SparseConv2d(w, block=block)
+    dense = _core.Conv2d(w)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    with warnings.catch_warnings():  # torch calls its CSR support beta
+        warnings.simplefilter("ignore", UserWarning)
+        csr = tw.reshape(cout, cin).to_sparse_csr()
+    x2 = tx.reshape(cin, size * size)
+    extra = {
+        "pyprune dense": lambda: dense.forward(x, -inf, inf, out),
+        "torch csr": lambda: (csr @ x2).reshape(1, cout, size, size),
+    }
+    if block > 1:
+        unstructured = _core.SparseConv2d(w)
+        extra["unstructured"] = lambda: unstructured.forward(x, -inf, inf, out)
+    name = f"{layer} {sparsity:.0%}" + (f" {block}x1" if block > 1 else "")
+    return Case(name, layer.macs, lambda: sparse.forward(x, -inf, inf, out), lambda: F.conv2d(tx, tw), extra)
+
+
 def separable_case(dw: DepthwiseLayer, pw: PointwiseLayer) -> Case:
     """Depthwise -> ReLU -> pointwise -> ReLU: fused, against the two pyprune calls (the
     `unfused` variant) and against torch."""
@@ -102,9 +154,10 @@ def separable_case(dw: DepthwiseLayer, pw: PointwiseLayer) -> Case:
     )
 
 
-def model_case(name: str) -> Case:
-    """A reference network (random weights, randomized BatchNorm statistics) in torch eager
-    mode against its pyprune.convert copy, batch 1, 224x224."""
+def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
+    """A reference network (random weights, randomized BatchNorm statistics; its 1x1
+    convolutions pruned at random to `pointwise_sparsity`) in torch eager mode against its
+    pyprune.convert copy, batch 1, 224x224."""
     import torch
 
     from pyprune import models
@@ -117,6 +170,8 @@ def model_case(name: str) -> Case:
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_var.uniform_(0.5, 2.0)
                 m.running_mean.normal_(0, 0.1)
+            if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and pointwise_sparsity:
+                m.weight.copy_(torch.from_numpy(random_prune(m.weight.numpy(), pointwise_sparsity)))
     x = torch.randn(1, 3, 224, 224)
     fast = convert(model, x)
     macs = _count_macs(model, x)
@@ -125,7 +180,8 @@ def model_case(name: str) -> Case:
         with torch.inference_mode():
             return m(x)
 
-    return Case(name, macs, lambda: run(fast), lambda: run(model), {})
+    label = name + (f" {pointwise_sparsity:.0%} sparse 1x1" if pointwise_sparsity else "")
+    return Case(label, macs, lambda: run(fast), lambda: run(model), {})
 
 
 def _count_macs(model, x) -> int:

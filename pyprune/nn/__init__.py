@@ -5,6 +5,8 @@ from pyprune.nn.convert import ConversionError, ConversionReport, convert
 from pyprune.nn.depthwise import DepthwiseConv2d
 from pyprune.nn.fold import fold_batchnorm
 from pyprune.nn.separable import SeparableConv2d
+from pyprune.nn.sparse import SparseConv2d
+from pyprune.nn.sparse_policy import SparsePolicy
 
 __all__ = [
     "ConversionError",
@@ -13,6 +15,8 @@ __all__ = [
     "DepthwiseConv2d",
     "PointwiseConv2d",
     "SeparableConv2d",
+    "SparseConv2d",
+    "SparsePolicy",
     "convert",
     "fold_batchnorm",
 ]

@@ -16,6 +16,8 @@ from pyprune.nn.conv import Conv2d, PointwiseConv2d
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.depthwise import DepthwiseConv2d
 from pyprune.nn.separable import SeparableConv2d
+from pyprune.nn.sparse import SparseConv2d
+from pyprune.nn.sparse_policy import SparsePolicy
 
 __all__ = ["ConversionError", "ConversionReport", "convert"]
 
@@ -74,8 +76,13 @@ def _describe(conv: nn.Conv2d) -> str:
     return f"Conv2d {conv.in_channels}->{conv.out_channels} k{k} s{s}" + (f" g{g}" if g > 1 else "")
 
 
-def _fast_module(spec: ConvSpec, conv: nn.Conv2d, activation: Activation) -> nn.Module:
+def _fast_module(
+    name: str, spec: ConvSpec, conv: nn.Conv2d, activation: Activation, sparse: SparsePolicy | None
+) -> nn.Module:
     """The fastest pyprune module for this convolution (ValueError if none takes it)."""
+    block = sparse.choose(name, spec) if sparse is not None else None
+    if block is not None:
+        return SparseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation, block)
     if spec.is_depthwise and conv.in_channels == conv.out_channels and spec.kernel_size in (3, 5) \
             and spec.stride in (1, 2) and spec.padding <= spec.kernel_size // 2:
         return DepthwiseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation)
@@ -86,7 +93,7 @@ def _fast_module(spec: ConvSpec, conv: nn.Conv2d, activation: Activation) -> nn.
     return Conv2d(spec.weight, spec.bias, spec.stride, spec.padding, spec.groups, activation)
 
 
-def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport) -> None:
+def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport, sparse: SparsePolicy | None) -> None:
     """conv [-> BatchNorm2d] [-> ReLU/ReLU6/Hardtanh] chains become one pyprune module."""
     modules = dict(gm.named_modules())
     for node in list(gm.graph.nodes):
@@ -105,7 +112,7 @@ def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport) -> None:
         if activation is not None:
             chain.append(user)
         try:
-            fast = _fast_module(ConvSpec.from_torch(conv, bn), conv, activation or Activation.none())
+            fast = _fast_module(node.target, ConvSpec.from_torch(conv, bn), conv, activation or Activation.none(), sparse)
         except ValueError as e:
             report.add(node.target, _describe(conv), f"kept (torch): {e}")
             continue
@@ -115,7 +122,10 @@ def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport) -> None:
         for folded in reversed(chain[1:]):
             gm.graph.erase_node(folded)
         fused = "".join([" + BatchNorm2d" if bn else "", f" + {activation}" if activation else ""])
-        report.add(node.target, _describe(conv), type(fast).__name__ + (f" (folded{fused})" if fused else ""))
+        became = type(fast).__name__
+        if isinstance(fast, SparseConv2d):
+            became += f" block {fast.block}, density {fast.density:.2f}"
+        report.add(node.target, _describe(conv), became + (f" (folded{fused})" if fused else ""))
 
 
 def _fuse_separable(gm: fx.GraphModule, report: ConversionReport) -> None:
@@ -142,6 +152,7 @@ def convert(
     example_inputs: Any,
     *,
     fuse_separable: bool = True,
+    sparse: SparsePolicy | None = SparsePolicy(),
     rtol: float = 1e-3,
     atol: float = 1e-4,
     verbose: bool = False,
@@ -151,7 +162,8 @@ def convert(
     BatchNorm2d is folded into the convolution before it, ReLU/ReLU6 are fused, and every
     convolution pyprune takes becomes its fastest module (depthwise, pointwise, adjacent
     depthwise -> pointwise pairs as one fused SeparableConv2d, dense or grouped otherwise);
-    everything else stays torch. The result's output is checked against the original's on
+    pruned convolutions sparse enough for the `sparse` policy become SparseConv2d (see
+    SparsePolicy; None keeps every convolution dense); everything else stays torch. The result's output is checked against the original's on
     `example_inputs`: ConversionError if they differ beyond rtol/atol. The per-layer report is
     the result's `conversion_report` (printed with verbose=True).
     """
@@ -165,7 +177,7 @@ def convert(
         raise ValueError(f"convert needs a model torch.fx can trace; tracing failed: {e}") from e
     report = ConversionReport()
     with torch.no_grad():
-        _swap_convolutions(gm, report)
+        _swap_convolutions(gm, report, sparse)
         if fuse_separable:
             _fuse_separable(gm, report)
         gm.graph.lint()

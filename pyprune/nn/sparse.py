@@ -1,0 +1,104 @@
+"""SparseConv2d: a pruned convolution that multiplies only its non-zero weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyprune import _core
+from pyprune.activation import Activation, as_activation
+from pyprune.nn.convspec import ConvSpec
+from pyprune.nn.inputs import kernels_take
+from pyprune.nn.packed import PackedModule
+
+__all__ = ["SparseConv2d"]
+
+BLOCKS = (1, 2, 4, 8)
+
+
+class SparseConv2d(PackedModule):
+    """Square convolution (groups 1) with sparse weights, fused bias and activation, on the
+    SpMM kernels: the zeros of the weight are dropped once, output channels grouped in blocks
+    of `block` (1, 2, 4 or 8; larger blocks run faster when whole blocks are zero, as after
+    block pruning). For inference: inputs needing a gradient, or not float32 on the CPU, go
+    through torch with the same result.
+
+    Example::
+
+        sparse = pyprune.nn.SparseConv2d.from_torch(pruned_conv, bn, activation="relu")
+        y = sparse(x)
+    """
+
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None = None,
+        stride: int = 1,
+        padding: int = 0,
+        activation: Activation | str | None = None,
+        block: int = 1,
+    ) -> None:
+        super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
+        if weight.dim() != 4:
+            raise ValueError(f"weight must have shape (Cout, Cin, k, k), got {tuple(weight.shape)}")
+        # The dense weight stays a buffer (state_dict, fallback path); the kernels use its
+        # sparse form, built by _pack.
+        self.register_buffer("weight", weight.detach().float().contiguous().clone())
+        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
+        self.stride, self.padding, self.block = stride, padding, block
+        self.activation = as_activation(activation)
+        self._keep_packed()
+
+    def _pack(self) -> None:
+        self._packed = _core.SparseConv2d(
+            self.weight.numpy(),
+            None if self.bias is None else self.bias.numpy(),
+            stride=self.stride,
+            padding=self.padding,
+            block=self.block,
+        )
+
+    @classmethod
+    def from_torch(
+        cls, conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, activation: Any = None, block: int = 1
+    ) -> SparseConv2d:
+        """From a (pruned) nn.Conv2d with groups 1, square kernel, symmetric zero padding and
+        dilation 1, folding an optional following BatchNorm2d and fusing ReLU / ReLU6."""
+        spec = ConvSpec.from_torch(conv, bn)
+        if spec.groups != 1:
+            raise ValueError(f"conv must have groups=1 for a sparse convolution, got groups={spec.groups}")
+        return cls(spec.weight, spec.bias, spec.stride, spec.padding, activation, block)
+
+    @property
+    def density(self) -> float:
+        """Fraction of the weights the kernels multiply (zeros inside stored blocks count)."""
+        return self._packed.stored_values / self.weight.numel()
+
+    def sparse_arrays(self) -> dict[str, np.ndarray]:
+        """The sparse format the kernels stream: `values` (per block, its biases then one value
+        per row for each stored column), `deltas` (column index steps between stored columns),
+        `counts` (stored columns per block)."""
+        return {"values": self._packed.values, "deltas": self._packed.deltas, "counts": self._packed.counts}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not kernels_take(x):
+            w = self.weight.to(x.dtype)
+            b = None if self.bias is None else self.bias.to(x.dtype)
+            y = F.conv2d(x, w, b, self.stride, self.padding)
+            return y.clamp(self.activation.min, self.activation.max)
+        y = self._packed.forward(x.detach().contiguous().numpy(), self.activation.min, self.activation.max)
+        return torch.from_numpy(y)
+
+    def extra_repr(self) -> str:
+        cout, cin, k, _ = self.weight.shape
+        act = "" if self.activation == Activation.none() else f", activation={self.activation}"
+        return (
+            f"{cin}, {cout}, kernel_size={k}, stride={self.stride}, padding={self.padding}, "
+            f"block={self.block}, density={self.density:.3f}{act}"
+        )
