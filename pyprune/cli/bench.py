@@ -1,20 +1,23 @@
-"""The pyprune command line."""
+"""pyprune bench: kernel and model benchmarks against torch."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import pyprune
+from pyprune.cli.errors import UserError
 
-__all__ = ["main"]
-
-
-class UserError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, no traceback."""
+__all__ = ["add_parser"]
 
 
-def _bench(args: argparse.Namespace) -> None:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> None:
     from pyprune.bench import SUITES, compare, format_table, to_json
 
     try:
@@ -33,22 +36,9 @@ def _bench(args: argparse.Namespace) -> None:
         print(to_json(results))
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     from pyprune.bench import SUITES
 
-    parser = argparse.ArgumentParser(
-        prog="pyprune",
-        description="Prune, compress and run CNNs fast on ARM boards.",
-    )
-    parser.add_argument("--version", action="version", version=f"pyprune {pyprune.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bench = commands.add_parser(
         "bench",
         help="time pyprune's kernels against torch on standard network layers",
@@ -60,19 +50,4 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=_positive, nargs="+", default=[1], help="thread counts to run (default: 1)")
     bench.add_argument("--rounds", type=_positive, default=15, help="timing rounds per layer; medians are reported (default: 15)")
     bench.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
-    bench.set_defaults(run=_bench)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except UserError as e:
-        print(f"pyprune {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    bench.set_defaults(run=run)

@@ -1,0 +1,102 @@
+"""The model arguments shared by subcommands: a factory `module:function` that builds the
+model, optional weights (a torch state_dict file or a pyprune packed file) and an input shape."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any, Callable
+
+from pyprune.cli.errors import UserError
+
+__all__ = ["add_model_arguments", "example_input", "load_factory", "load_model", "parse_shape"]
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' -> (1, 3, 224, 224); argparse reports a ValueError as a usage error."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,3,224,224, got {text!r}") from None
+    if len(shape) < 2 or any(d < 1 for d in shape):
+        raise argparse.ArgumentTypeError(f"expected at least 2 positive sizes like 1,3,224,224, got {text!r}")
+    return shape
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, input_shape: bool = True) -> None:
+    parser.add_argument("factory", help="what builds the model: module:function, e.g. pyprune.models:MobileNetV1 "
+                        "or mymodels:build (modules are found on the current directory too)")
+    parser.add_argument("--weights", metavar="FILE", help="weights to load: a torch state_dict file "
+                        "(torch.save(model.state_dict(), FILE), read without pickle code) or a pyprune packed file")
+    if input_shape:
+        parser.add_argument("--input-shape", type=parse_shape, default=(1, 3, 224, 224), metavar="N,C,H,W",
+                            help="shape of the example input (default: 1,3,224,224)")
+
+
+def load_factory(spec: str) -> Callable[[], Any]:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UserError(f"factory must look like module:function, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UserError(f"cannot import module {module_name!r}: {e}") from None
+    factory = module
+    for part in attr.split("."):
+        factory = getattr(factory, part, None)
+        if factory is None:
+            raise UserError(f"module {module_name!r} has no attribute {attr!r}")
+    if not callable(factory):
+        raise UserError(f"{spec} is not callable")
+    return factory
+
+
+def load_model(args: argparse.Namespace) -> Any:
+    """The model the arguments describe, in eval mode, with its weights loaded."""
+    import torch
+
+    factory = load_factory(args.factory)
+    try:
+        model = factory()
+    except Exception as e:  # the user's code: any failure is theirs to see, in one line
+        raise UserError(f"{args.factory}() failed: {type(e).__name__}: {e}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise UserError(f"{args.factory}() must return a torch.nn.Module, got {type(model).__name__}")
+    if args.weights:
+        model = _load_weights(model, args.weights)
+    return model.eval()
+
+
+def _load_weights(model: Any, path: str) -> Any:
+    import torch
+
+    if not os.path.isfile(path):
+        raise UserError(f"no such file: {path}")
+    from pyprune import pack
+
+    if pack.is_packed_file(path):
+        try:
+            return pack.load(path, model, fast=False)
+        except ValueError as e:
+            raise UserError(f"{path}: {e}") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds on files that are not state_dicts
+        raise UserError(f"{path} is neither a pyprune packed file nor a torch state_dict: {e}") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} holds a {type(state).__name__}, not a state_dict")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise UserError(f"{path} does not fit the model: {str(e).splitlines()[0]}") from None
+    return model
+
+
+def example_input(args: argparse.Namespace) -> Any:
+    import torch
+
+    return torch.randn(*args.input_shape, generator=torch.Generator().manual_seed(0))
