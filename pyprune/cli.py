@@ -33,6 +33,19 @@ def _bench(args: argparse.Namespace) -> None:
         print(to_json(results))
 
 
+def _inspect(args: argparse.Namespace) -> None:
+    try:
+        from pyprune.pack import PackError, inspect
+    except ImportError as e:
+        raise UserError(f"pyprune inspect needs torch and safetensors: {e}") from None
+    try:
+        report = inspect(args.file)
+    except PackError as e:
+        raise UserError(f"{args.file}: {e}") from None
+    print(f"{args.file}: {report.file_bytes} bytes")
+    print(report)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -61,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=_positive, default=15, help="timing rounds per layer; medians are reported (default: 15)")
     bench.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     bench.set_defaults(run=_bench)
+    inspect = commands.add_parser(
+        "inspect",
+        help="show what a packed model file holds and how much each stage saved",
+        description="Print a packed file's per-layer table (parameters, non-zeros, bits per weight and "
+        "per index, bytes, ratio) and Deep Compression's breakdown: original fp32, after pruning, "
+        "after weight sharing, after Huffman coding.",
+        epilog="example: pyprune inspect mobilenet.pyprune",
+    )
+    inspect.add_argument("file", help="a file written by pyprune.pack.save")
+    inspect.set_defaults(run=_inspect)
     return parser
 
 

@@ -48,3 +48,19 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
       pick(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
   return *chosen;
 }
+
+const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
+  static const std::vector<pp_u8_huffdec_ukernel> all = {
+#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup) \
+  {#name, isa, lut_bits, symbols_per_lookup, name},
+#include "../u8-huffdec/u8-huffdec.inc"
+#undef PP_HUFFDEC_UKERNEL
+  };
+  return all;
+}
+
+const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {
+  static const pp_u8_huffdec_ukernel* chosen =
+      pick(pp_u8_huffdec_ukernels(), [](const pp_u8_huffdec_ukernel&) { return true; });
+  return *chosen;
+}
