@@ -5,7 +5,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # torch is only the peer in benchmarks and the oracle in tests: the CPU build, pinned.
 DEV_PACKAGES := torch==2.13.0 numpy pytest hypothesis pytest-benchmark \
-                scikit-build-core pybind11 cmake ninja
+                scikit-build-core pybind11 cmake ninja safetensors \
+                scikit-learn bitarray dahuffman
 
 .PHONY: install bench test test-aarch64 test-asan clean
 

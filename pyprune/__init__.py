@@ -10,17 +10,19 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "isa",
+    "compress",
     "convert",
     "kernels",
     "models",
     "nn",
+    "pack",
     "set_num_threads",
 ]
 
 
 def __getattr__(name: str):
-    # pyprune.nn and pyprune.models need torch, which is optional: imported only when asked for.
-    if name in ("nn", "models"):
+    # pyprune.nn, .models and .pack need torch, which is optional: imported only when asked for.
+    if name in ("nn", "models", "pack", "compress"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")

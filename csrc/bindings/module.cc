@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
   py::module_ testing = m.def_submodule("testing", "Every microkernel, for tests and benchmarks.");
   pyprune::bindings::register_dense(m, testing);
   pyprune::bindings::register_sparse(m, testing);
+  pyprune::bindings::register_huffman(m, testing);
 }

@@ -8,5 +8,6 @@ namespace pyprune::bindings {
 // `testing` is the _core.testing submodule: every microkernel table, for tests and benchmarks.
 void register_dense(pybind11::module_& m, pybind11::module_& testing);
 void register_sparse(pybind11::module_& m, pybind11::module_& testing);
+void register_huffman(pybind11::module_& m, pybind11::module_& testing);
 
 }  // namespace pyprune::bindings

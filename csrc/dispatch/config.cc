@@ -54,10 +54,22 @@ const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
 #define PP_SPMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
 #include "../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
+
+const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
+  static const std::vector<pp_u8_huffdec_ukernel> all = {
+#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup) \
+  {#name, isa, lut_bits, symbols_per_lookup, name},
+#include "../u8-huffdec/u8-huffdec.inc"
+#undef PP_HUFFDEC_UKERNEL
   };
   return all;
 }
 
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {
   return pick(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
+
+const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {
+  static const pp_u8_huffdec_ukernel* chosen =
+      pick(pp_u8_huffdec_ukernels(), [](const pp_u8_huffdec_ukernel&) { return true; });
+  return *chosen;
 }

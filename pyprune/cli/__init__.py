@@ -6,12 +6,12 @@ import argparse
 import sys
 
 import pyprune
-from pyprune.cli import bench, convert
+from pyprune.cli import bench, convert, inspect
 from pyprune.cli.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
-SUBCOMMANDS = (bench, convert)
+SUBCOMMANDS = (bench, convert, inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,15 +78,19 @@ def _load_weights(model: Any, path: str) -> Any:
         raise UserError(f"no such file: {path}")
     from pyprune import pack
 
-    if pack.is_packed_file(path):
+    try:
+        packed = pack.read(path)
+    except pack.PackError as not_packed:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # torch raises many kinds on files that are not state_dicts
+            raise UserError(f"{path} is neither a pyprune packed file ({not_packed}) nor a torch state_dict") from None
+    else:
+        del packed
         try:
             return pack.load(path, model, fast=False)
         except ValueError as e:
             raise UserError(f"{path}: {e}") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds on files that are not state_dicts
-        raise UserError(f"{path} is neither a pyprune packed file nor a torch state_dict: {e}") from None
     if not isinstance(state, dict):
         raise UserError(f"{path} holds a {type(state).__name__}, not a state_dict")
     try:

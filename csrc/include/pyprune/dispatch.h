@@ -38,6 +38,13 @@ struct pp_f32_spmm_ukernel {
   size_t mr;  // pixels per register tile
   size_t nr;  // output channels per weight block (the SparseMatrix block size)
   pp_f32_spmm_ukernel_fn fn;
+
+struct pp_u8_huffdec_ukernel {
+  const char* name;
+  pp_isa isa;
+  unsigned lut_bits;            // bits of the first-level table (0: bit by bit)
+  unsigned symbols_per_lookup;  // most symbols one table lookup yields
+  pp_u8_huffdec_ukernel_fn fn;
 };
 
 // The kernel the active ISA uses for this kernel size and stride, or nullptr if none.
@@ -55,3 +62,8 @@ const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // Every SpMM kernel in this build, for tests and benchmarks.
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
+
+// The Huffman decoder of the active ISA (the fastest scalar one if it has none).
+const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
+// Every Huffman decoder in this build, for tests and benchmarks.
+const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();

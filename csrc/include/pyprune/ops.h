@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "pyprune/dispatch.h"
 
@@ -61,5 +62,44 @@ void separable_conv2d_nchw(const DepthwiseConv2dShape& dw, const float* input,
                            const pp_f32_dwconv2d_chw_ukernel& dw_ukernel, size_t out_channels,
                            const float* pw_packed, const pp_f32_minmax_params& pw_params,
                            const pp_f32_gemm_ukernel& gemm, float* output);
+
+// ---- Huffman-coded weights (Deep Compression) -----------------------------------------------
+//
+// A block is a Huffman-coded run of n symbols:
+//   byte 0                 S, the number of streams (1..PP_HUFFDEC_MAX_STREAMS)
+//   bytes 1 .. 4S          the byte size of each stream, uint32 little-endian
+//   then the S streams, back to back, filling the rest of the block exactly.
+// Stream s holds symbols [s q, min(n, (s + 1) q)) with q = ceil(n / S).
+struct HuffmanBlock {
+  const uint8_t* data;
+  size_t bytes;
+  size_t symbols;
+  const uint8_t* lengths;  // code length per symbol (params.h)
+  size_t alphabet;
+};
+
+// The block's symbols into out[0 .. block.symbols).
+pp_huffdec_status huffman_decode(const HuffmanBlock& block, const pp_u8_huffdec_ukernel& ukernel,
+                                 uint8_t* out);
+
+// A weight-shared layer: weight = codebook[value symbol]. Dense (gaps == nullptr): one value per
+// weight, in order. Sparse: gap symbols place the values; with M = 2^index_bits - 1, a gap g < M
+// skips g zeros then places the next value, g == M skips M zeros and places nothing (a filler).
+struct SharedWeights {
+  HuffmanBlock values;
+  const HuffmanBlock* gaps;
+  unsigned index_bits;
+  const float* codebook;
+  size_t codebook_size;
+  size_t size;  // weights in the layer
+};
+
+// Decodes into weight[0 .. w.size) (zeros where no value lands).
+pp_huffdec_status decode_shared_weights(const SharedWeights& w, const pp_u8_huffdec_ukernel& ukernel,
+                                        float* weight);
+
+// Sparse layers only: the non-zeros' flat positions (ascending) and values, values.symbols of each.
+pp_huffdec_status decode_shared_nonzeros(const SharedWeights& w, const pp_u8_huffdec_ukernel& ukernel,
+                                         int32_t* positions, float* values);
 
 }  // namespace pyprune

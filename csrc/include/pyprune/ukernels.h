@@ -75,3 +75,25 @@ typedef void (*pp_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input,
                        size_t output_stride, const pp_f32_minmax_params* params);
 #include "../../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
+
+// ---- u8 canonical Huffman decoding ----------------------------------------------------------
+//
+// Decodes `streams` (1..PP_HUFFDEC_MAX_STREAMS) independent bitstreams with one code: stream s
+// is input[s][0 .. input_bytes[s]) and holds exactly symbols[s] symbols, written to
+// output[s][0 .. symbols[s]). Bits are read most-significant first; after the last symbol a
+// stream may hold only the zero to seven bits that pad it to a whole byte. Kernels read and
+// write nothing outside these ranges, whatever the input: corrupt input returns a status
+// (the output is then unspecified). Streams are independent so that the fast variants can
+// interleave them and keep several lookups in flight.
+typedef pp_huffdec_status (*pp_u8_huffdec_ukernel_fn)(size_t streams, const size_t* symbols,
+                                                      const uint8_t* const* input,
+                                                      const size_t* input_bytes,
+                                                      const pp_huffdec_table* table,
+                                                      uint8_t* const* output);
+
+#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup)                          \
+  extern "C" pp_huffdec_status name(size_t streams, const size_t* symbols,                \
+                                    const uint8_t* const* input, const size_t* input_bytes, \
+                                    const pp_huffdec_table* table, uint8_t* const* output);
+#include "../../u8-huffdec/u8-huffdec.inc"
+#undef PP_HUFFDEC_UKERNEL
