@@ -54,6 +54,9 @@ const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
 #define PP_SPMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
 #include "../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
+  };
+  return all;
+}
 
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
   static const std::vector<pp_u8_huffdec_ukernel> all = {
@@ -67,6 +70,7 @@ const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
 
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {
   return pick(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
+}
 
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {
   static const pp_u8_huffdec_ukernel* chosen =

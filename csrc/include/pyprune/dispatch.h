@@ -38,6 +38,7 @@ struct pp_f32_spmm_ukernel {
   size_t mr;  // pixels per register tile
   size_t nr;  // output channels per weight block (the SparseMatrix block size)
   pp_f32_spmm_ukernel_fn fn;
+};
 
 struct pp_u8_huffdec_ukernel {
   const char* name;
