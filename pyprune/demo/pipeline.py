@@ -1,0 +1,159 @@
+"""The demo, end to end: train a small MobileNet on the digits, find how much each layer
+tolerates pruning, remove filters where it does, sparsify the pointwise layers in blocks the
+sparse kernels like, share weights, pack to one file, load it back onto pyprune's kernels, and
+measure every stage."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+import pyprune
+from pyprune.bench.timing import median_seconds
+from pyprune.demo.data import Digits, load_digits
+from pyprune.demo.model import DigitsMobileNet
+from pyprune.demo.report import Stage, format_stages
+from pyprune.demo.training import accuracy, train
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    epochs: int = 8  # initial training
+    finetune_epochs: int = 2  # after filter pruning, per sparsity step, after weight sharing
+    width: float = 1.0
+    image_size: int = 32
+    sensitivity_ratios: tuple[float, ...] = (0.25, 0.5, 0.75)
+    accuracy_budget: float = 1.0  # points of accuracy a layer may lose to filter pruning
+    pointwise_sparsity: float = 0.85
+    block: int = 4  # output channels per pruned block: the sparse kernels' block size
+    sparsity_steps: int = 3  # gradual (cubic) schedule
+    conv_bits: int = 6
+    linear_bits: int = 5
+    seed: int = 0
+    timing_rounds: int = 30
+    out_dir: Path = Path("pyprune-demo")
+    progress: bool = True
+
+    @classmethod
+    def quick(cls, **changes) -> DemoConfig:
+        """A few epochs only, for tests and CI: the same path, a less accurate model."""
+        base = dict(epochs=2, finetune_epochs=1, sensitivity_ratios=(0.5,), sparsity_steps=2, timing_rounds=5)
+        return cls(**{**base, **changes})
+
+
+@dataclass
+class DemoResult:
+    stages: list[Stage]
+    packed_file: Path
+    sensitivity_plot: Path
+
+    def __str__(self) -> str:
+        return format_stages(self.stages)
+
+
+def _state_dict_bytes(model: nn.Module) -> int:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell()
+
+
+def _effective(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """(non-zero parameters, multiply-accumulates of the non-zero weights) for one input."""
+    from pyprune.stats import count
+
+    counted = count(model, x)
+    macs = sum(layer.macs * layer.nonzero // max(1, layer.params) for layer in counted.layers)
+    return counted.nonzero, macs
+
+
+def _latency(models: dict[str, nn.Module], x: torch.Tensor, rounds: int) -> dict[str, float]:
+    """Median batch-1 latency of each model, 1 thread, in milliseconds."""
+    threads = (torch.get_num_threads(), pyprune.get_num_threads())
+    torch.set_num_threads(1)
+    pyprune.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            seconds = median_seconds({name: (lambda m=m: m(x)) for name, m in models.items()}, rounds)
+    finally:
+        torch.set_num_threads(threads[0])
+        pyprune.set_num_threads(threads[1])
+    return {name: s * 1e3 for name, s in seconds.items()}
+
+
+def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = print) -> DemoResult:
+    """Runs every stage and returns the table; deterministic for a given config.seed."""
+    from pyprune import pack, prune
+
+    torch.manual_seed(config.seed)
+    os.makedirs(config.out_dir, exist_ok=True)
+    data = load_digits(config.image_size, seed=config.seed)
+    x = data.test_x[:1]
+    evaluate = lambda m: accuracy(m, data)  # noqa: E731
+
+    def finetune(m: nn.Module, epochs: int) -> None:
+        train(m, data, epochs, lr=5e-4, seed=config.seed + 1)
+
+    log(f"1/7 training a depthwise-separable CNN on {len(data.train_y)} digit images "
+        f"({config.image_size}x{config.image_size}), {config.epochs} epochs")
+    factory = lambda: DigitsMobileNet(width=config.width)  # noqa: E731
+    with tqdm(total=config.epochs, desc="train", unit="epoch", disable=not config.progress, leave=False) as bar:
+        original = train(factory(), data, config.epochs, seed=config.seed, progress=bar.update)
+    log(f"    test accuracy {evaluate(original):.2f} %")
+
+    log("2/7 sensitivity: each layer's filters pruned alone")
+    sens = prune.sensitivity(original, x, evaluate, ratios=config.sensitivity_ratios, progress=config.progress)
+    plot = sens.plot(config.out_dir / "sensitivity.png")
+    amounts = sens.ratios_within(config.accuracy_budget)
+    log(f"    plot written to {plot}; layers pruned within {config.accuracy_budget} point: "
+        f"{sum(a > 0 for a in amounts.values())} of {len(sens.metrics)}")
+
+    log("3/7 removing filters where layers tolerate it, then fine-tuning")
+    structured = prune.prune_filters(original, x, amounts or 0.0, criterion=prune.L1())
+    finetune(structured, config.finetune_epochs)
+    plan = prune.channel_plan(structured)
+
+    log(f"4/7 pruning {config.pointwise_sparsity:.0%} of the pointwise weights in {config.block}x1 blocks, "
+        f"gradually, with fine-tuning")
+    pointwise = [n for n, m in structured.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
+    others = [n for n, m in structured.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and n not in pointwise]
+    method = prune.MagnitudePruning(block=config.block, include_depthwise=False, ignore=others)
+    sparse, history = prune.prune_and_finetune(
+        structured, x, config.pointwise_sparsity, method=method, train_fn=finetune, eval_fn=evaluate,
+        schedule=prune.GradualCubic(config.sparsity_steps), epochs=config.finetune_epochs, progress=config.progress)
+
+    log(f"5/7 sharing weights ({config.conv_bits}-bit convolutions, {config.linear_bits}-bit linear), "
+        "fine-tuning the centroids")
+    bits = {"conv": config.conv_bits, "linear": config.linear_bits}
+    pack.tie_shared_weights(sparse, bits)
+    finetune(sparse, config.finetune_epochs)
+    pack.bake_shared_weights(sparse)
+
+    path = config.out_dir / "digits.pyprune"
+    log(f"6/7 packing to {path}")
+    file_bytes = pack.save(sparse, path, bits=bits, example_inputs=x, channel_plan=plan)
+
+    log("7/7 loading the file onto pyprune's kernels and measuring every stage")
+    loaded_torch = pack.load(path, factory, fast=False)
+    dense = pyprune.convert(loaded_torch, x, sparse=None)
+    fast = pack.load(path, factory, fast=True)
+    models = {"original (torch)": original, "pruned (torch)": loaded_torch, "pyprune dense": dense,
+              "pyprune sparse": fast}
+    latency = _latency(models, x, config.timing_rounds)
+    original_bytes = _state_dict_bytes(original)
+    sizes = {"original (torch)": original_bytes, "pruned (torch)": _state_dict_bytes(loaded_torch),
+             "pyprune dense": file_bytes, "pyprune sparse": file_bytes}
+    stages = []
+    for name, model in models.items():
+        params, macs = _effective(loaded_torch if name.startswith("pyprune") else model, x)
+        stages.append(Stage(name, params, macs, sizes[name], evaluate(model), latency[name]))
+    return DemoResult(stages, Path(path), plot)
