@@ -14,13 +14,15 @@ __all__ = [
     "kernels",
     "models",
     "nn",
+    "prune",
     "set_num_threads",
+    "stats",
 ]
 
 
 def __getattr__(name: str):
-    # pyprune.nn and pyprune.models need torch, which is optional: imported only when asked for.
-    if name in ("nn", "models"):
+    # These need torch, which is optional: imported only when asked for.
+    if name in ("nn", "models", "prune", "stats"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")
