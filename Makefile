@@ -4,15 +4,20 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 # torch is only the peer in benchmarks and the oracle in tests: the CPU build, pinned.
+# scikit-learn ships the digits data the pruning tests train on; tqdm and matplotlib serve
+# pyprune.prune; torch-pruning is the pruning benchmarks' peer, installed without its
+# dependencies so that it cannot replace the pinned torch.
 DEV_PACKAGES := torch==2.13.0 numpy pytest hypothesis pytest-benchmark \
                 scikit-build-core pybind11 cmake ninja safetensors \
-                scikit-learn bitarray dahuffman
+                scikit-learn bitarray dahuffman tqdm matplotlib
+DEV_NO_DEPS_PACKAGES := torch-pruning
 
 .PHONY: install bench test test-aarch64 test-asan clean
 
 $(BIN)/.dev-packages: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q $(DEV_PACKAGES)
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps $(DEV_NO_DEPS_PACKAGES)
 	touch $@
 
 # Always rebuilds (incrementally): the package must match the sources.

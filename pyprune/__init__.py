@@ -12,17 +12,20 @@ __all__ = [
     "isa",
     "compress",
     "convert",
+    "demo",
     "kernels",
     "models",
     "nn",
     "pack",
+    "prune",
     "set_num_threads",
+    "stats",
 ]
 
 
 def __getattr__(name: str):
-    # pyprune.nn, .models and .pack need torch, which is optional: imported only when asked for.
-    if name in ("nn", "models", "pack", "compress"):
+    # These need torch, which is optional: imported only when asked for.
+    if name in ("nn", "models", "pack", "compress", "prune", "stats", "demo"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")

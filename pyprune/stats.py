@@ -1,0 +1,149 @@
+"""Counting a model: parameters and multiply-accumulates (MACs) per layer (needs torch).
+
+MACs are measured by running example inputs through the model with hooks and are given per
+input example (the batch is divided out):
+    Conv2d: out_channels * (in_channels / groups) * kh * kw * H_out * W_out
+            (depthwise and grouped convolutions by the same formula)
+    Linear: in_features * out_features (per output row)
+BatchNorm, activations and pooling count parameters but no MACs.
+
+    >>> before = count(model, x)
+    >>> print(compare(before, count(pruned, x)))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from pyprune.prune.modes import evaluating
+
+__all__ = ["LayerCount", "ModelCount", "compare", "count"]
+
+
+@dataclass
+class LayerCount:
+    name: str
+    kind: str
+    params: int
+    nonzero: int
+    macs: int
+    output_shape: tuple[int, ...] | None
+
+
+@dataclass
+class ModelCount:
+    """Per-layer counts, in the order the layers ran."""
+
+    layers: list[LayerCount] = field(default_factory=list)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def nonzero(self) -> int:
+        return sum(layer.nonzero for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def __getitem__(self, name: str) -> LayerCount:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        width = max([len(layer.name) for layer in self.layers] + [5])
+        lines = [f"{'layer':<{width}}  {'type':<12} {'output':<18} {'params':>10} {'nonzero':>10} {'MACs':>13}"]
+        for layer in self.layers:
+            shape = "x".join(map(str, layer.output_shape[1:])) if layer.output_shape else "-"
+            lines.append(f"{layer.name:<{width}}  {layer.kind:<12} {shape:<18} {layer.params:>10,} "
+                         f"{layer.nonzero:>10,} {layer.macs:>13,}")
+        lines.append(f"{'total':<{width}}  {'':<12} {'':<18} {self.params:>10,} {self.nonzero:>10,} {self.macs:>13,}")
+        return "\n".join(lines)
+
+
+def _own_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A leaf module's parameters as its forward sees them (masks applied)."""
+    tensors = [p for name, p in module.named_parameters(recurse=False)]
+    if parametrize.is_parametrized(module):
+        tensors += [getattr(module, name) for name in module.parametrizations]
+    return tensors
+
+
+def _macs(module: nn.Module, output: torch.Tensor) -> int:
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        per_output = (module.in_channels // module.groups) * kh * kw
+        return per_output * output[0].numel()
+    if isinstance(module, nn.Linear):
+        return module.in_features * output[0].numel()
+    return 0
+
+
+def _is_leaf(module: nn.Module) -> bool:
+    children = [name for name, _ in module.named_children() if name != "parametrizations"]
+    return not children
+
+
+def count(model: nn.Module, example_inputs: Any) -> ModelCount:
+    """Parameters (all, and non-zero) and MACs per example of every leaf layer of `model`,
+    run once on `example_inputs` (a tensor or a tuple) in eval mode, without gradients.
+    Layers the inputs do not reach are listed with 0 MACs."""
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    leaves = {name: m for name, m in model.named_modules() if _is_leaf(m) and name}
+    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+
+    def hook(name: str):
+        def record(module: nn.Module, args: tuple, output: Any) -> None:
+            if isinstance(output, torch.Tensor) and output.dim() >= 1:
+                macs, _ = seen.get(name, (0, ()))
+                seen[name] = (macs + _macs(module, output), tuple(output.shape))
+
+        return record
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in leaves.items()]
+    try:
+        with evaluating(model), torch.no_grad():
+            model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    result = ModelCount()
+    order = {name: i for i, name in enumerate(seen)}
+    for name in sorted(leaves, key=lambda n: order.get(n, len(order))):
+        tensors = _own_tensors(leaves[name])
+        macs, shape = seen.get(name, (0, None))
+        result.layers.append(LayerCount(
+            name, type(leaves[name]).__name__.replace("Parametrized", ""), sum(t.numel() for t in tensors),
+            sum(int(torch.count_nonzero(t)) for t in tensors), macs, shape,
+        ))
+    return result
+
+
+def _ratio(after: int, before: int) -> str:
+    return f"{after / before:6.1%}" if before else "     -"
+
+
+def compare(before: ModelCount, after: ModelCount) -> str:
+    """A table of params, non-zero params and MACs per layer, before and after (e.g. pruning),
+    with the fraction kept."""
+    names = [layer.name for layer in before.layers]
+    width = max([len(n) for n in names] + [5])
+    lines = [f"{'layer':<{width}}  {'params':>10} {'->':>2} {'after':>10} {'kept':>6}  {'nonzero after':>13}  "
+             f"{'MACs':>12} {'->':>2} {'after':>12} {'kept':>6}"]
+    after_by_name = {layer.name: layer for layer in after.layers}
+    rows = [(layer, after_by_name.get(layer.name)) for layer in before.layers]
+    for b, a in rows + [(before, after)]:
+        name = getattr(b, "name", "total")
+        a_params, a_nonzero, a_macs = (a.params, a.nonzero, a.macs) if a is not None else (0, 0, 0)
+        lines.append(f"{name:<{width}}  {b.params:>10,} {'->':>2} {a_params:>10,} {_ratio(a_params, b.params)}  "
+                     f"{a_nonzero:>13,}  {b.macs:>12,} {'->':>2} {a_macs:>12,} {_ratio(a_macs, b.macs)}")
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Sensitivity analysis: one layer at a time, a table, a plot, ratios within a budget."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from small_nets import ResNetStyle, VGGStyle  # noqa: E402
+from torch import nn  # noqa: E402
+
+from pyprune.prune import Granularity, PruningError, Sensitivity, prune_filters, sensitivity  # noqa: E402
+
+
+def channels_left(model):
+    """A metric that falls as channels go: the fraction of the first two convolutions' filters kept."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return (convs[0].out_channels / 8 + convs[1].out_channels / 16) / 2
+
+
+def test_each_layer_is_pruned_alone_and_the_model_is_untouched():
+    model = VGGStyle().eval()
+    x = torch.randn(1, 3, 16, 16)
+    result = sensitivity(model, x, channels_left, ratios=(0.25, 0.5), progress=False)
+    assert result.baseline == 1.0
+    assert list(result.metrics) == ["features.0.0", "features.1.0", "features.3.0"]
+    assert result.metrics["features.0.0"] == {0.25: 1 - 0.25 / 2, 0.5: 0.75}
+    assert result.metrics["features.3.0"] == {0.25: 1.0, 0.5: 1.0}
+    assert channels_left(model) == 1.0
+    assert "features.1.0" in str(result) and "50%" in str(result)
+
+
+def test_ratios_within_a_budget_feed_prune_filters():
+    result = Sensitivity(0.9, [0.25, 0.5, 0.75], {"a": {0.25: 0.9, 0.5: 0.89, 0.75: 0.5},
+                                                  "b": {0.25: 0.7, 0.5: 0.6, 0.75: 0.5},
+                                                  "c": {0.25: 0.9, 0.5: 0.9, 0.75: 0.9}})
+    assert result.ratios_within(0.02) == {"a": 0.5, "c": 0.75}
+    x = torch.randn(1, 3, 16, 16)
+    model = VGGStyle().eval()
+    ratios = sensitivity(model, x, channels_left, ratios=(0.25, 0.5, 0.75), progress=False).ratios_within(0.13)
+    assert ratios == {"features.0.0": 0.25, "features.1.0": 0.25, "features.3.0": 0.75}
+    pruned = prune_filters(model, x, ratios)
+    assert [m.out_channels for m in pruned.modules() if isinstance(m, nn.Conv2d)] == [6, 12, 8]
+
+
+def test_weight_granularity_and_plot(tmp_path):
+    model = ResNetStyle().eval()
+    x = torch.randn(1, 3, 16, 16)
+
+    def zeros(m):
+        return float(sum(int((c.weight == 0).sum()) for c in m.modules() if isinstance(c, (nn.Conv2d, nn.Linear))))
+
+    result = sensitivity(model, x, zeros, ratios=(0.5,), layers=["stem.0", "fc"],
+                         granularity=Granularity.WEIGHTS, higher_is_better=False, progress=False)
+    assert result.metrics["stem.0"][0.5] == 3 * 16 * 9 // 2 and result.metrics["fc"][0.5] == 32 * 10 // 2
+    assert result.drop("fc", 0.5) == 160
+    assert result.plot(tmp_path / "s.png").stat().st_size > 1000
+    with pytest.raises(PruningError, match="not Conv2d or Linear"):
+        sensitivity(model, x, zeros, layers=["stem.1"], granularity=Granularity.WEIGHTS, progress=False)
+    with pytest.raises(PruningError, match="ratios"):
+        sensitivity(model, x, zeros, ratios=(0.0, 1.0), progress=False)

@@ -1,0 +1,44 @@
+"""pyprune.stats: parameters and MACs per layer, by the textbook formulas."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from pyprune.prune import prune_magnitude  # noqa: E402
+from pyprune.stats import compare, count  # noqa: E402
+
+
+def net():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),      # 16x16 -> 8x8
+        nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False),   # depthwise
+        nn.Conv2d(8, 12, 1, groups=4, bias=False),    # grouped pointwise
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 5),
+    )
+
+
+def test_counts_follow_the_formulas():
+    result = count(net(), torch.randn(2, 3, 16, 16))  # per example: the batch of 2 is divided out
+    assert result["0"].macs == 8 * 3 * 9 * 8 * 8 and result["0"].params == 8 * 3 * 9 + 8
+    assert result["1"].macs == 0 and result["1"].params == 16
+    assert result["3"].macs == 8 * 1 * 9 * 8 * 8 and result["3"].params == 72
+    assert result["4"].macs == 12 * 2 * 8 * 8 and result["4"].params == 24
+    assert result["7"].macs == 12 * 5 and result["7"].params == 65
+    assert result.params == sum(p.numel() for p in net().parameters())
+    assert result.macs == 13824 + 4608 + 1536 + 60
+    assert result["0"].output_shape == (2, 8, 8, 8)
+    assert "total" in str(result) and "Conv2d" in str(result)
+
+
+def test_masked_weights_count_as_zeros_and_compare_tabulates():
+    model = net()
+    x = torch.randn(1, 3, 16, 16)
+    before = count(model, x)
+    prune_magnitude(model, 0.5, ignore=["3", "4", "7"])
+    after = count(model, x)
+    assert after.params == before.params and after["0"].nonzero == before["0"].nonzero - 108
+    table = compare(before, after)
+    assert table.splitlines()[0].startswith("layer") and "total" in table.splitlines()[-1]
+    assert len(table.splitlines()) == len(before.layers) + 2
