@@ -6,12 +6,12 @@ import argparse
 import sys
 
 import pyprune
-from pyprune.cli import bench, convert, inspect
+from pyprune.cli import bench, convert, demo, inspect, pack, prune
 from pyprune.cli.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
-SUBCOMMANDS = (bench, convert, inspect)
+SUBCOMMANDS = (demo, prune, pack, inspect, convert, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

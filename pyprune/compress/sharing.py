@@ -30,12 +30,16 @@ class SharedTensor:
 
 def kmeans_1d(values: np.ndarray, k: int, iterations: int = 1000) -> np.ndarray:
     """Centroids (ascending float64, empty clusters dropped) of Lloyd's k-means on 1-D data,
-    from k centroids spread linearly over [min, max]. The data is sorted once; each iteration
+    from k centroids spread linearly over [min, max]; data with at most k distinct values is
+    its own codebook. The data is sorted once; each iteration
     then costs O(k log n): clusters are contiguous runs of the sorted data, summed by prefix
     sums. Deterministic."""
     x = np.sort(np.asarray(values, np.float64).ravel())
     if len(x) == 0:
         return np.zeros(0)
+    distinct = np.unique(x)
+    if len(distinct) <= k:  # already shared (e.g. a codebook-tuned layer): keep it exactly
+        return distinct
     centroids = np.linspace(x[0], x[-1], k) if k > 1 else np.array([x.mean()])
     prefix = np.concatenate([[0.0], np.cumsum(x)])
     for _ in range(iterations):

@@ -29,12 +29,12 @@ __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 @dataclass(frozen=True)
 class DemoConfig:
     epochs: int = 8  # initial training
-    finetune_epochs: int = 2  # after filter pruning, per sparsity step, after weight sharing
+    finetune_epochs: int = 3  # after filter pruning, per sparsity step, after weight sharing
     width: float = 1.0
     image_size: int = 32
     sensitivity_ratios: tuple[float, ...] = (0.25, 0.5, 0.75)
-    accuracy_budget: float = 1.0  # points of accuracy a layer may lose to filter pruning
-    pointwise_sparsity: float = 0.85
+    accuracy_budget: float = 5.0  # points a layer may lose to filter pruning before fine-tuning
+    pointwise_sparsity: float = 0.8
     block: int = 4  # output channels per pruned block: the sparse kernels' block size
     sparsity_steps: int = 3  # gradual (cubic) schedule
     conv_bits: int = 6
@@ -47,7 +47,7 @@ class DemoConfig:
     @classmethod
     def quick(cls, **changes) -> DemoConfig:
         """A few epochs only, for tests and CI: the same path, a less accurate model."""
-        base = dict(epochs=2, finetune_epochs=1, sensitivity_ratios=(0.5,), sparsity_steps=2, timing_rounds=5)
+        base = dict(epochs=4, finetune_epochs=1, sensitivity_ratios=(0.5,), sparsity_steps=2, timing_rounds=5)
         return cls(**{**base, **changes})
 
 
@@ -101,7 +101,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     evaluate = lambda m: accuracy(m, data)  # noqa: E731
 
     def finetune(m: nn.Module, epochs: int) -> None:
-        train(m, data, epochs, lr=5e-4, seed=config.seed + 1)
+        train(m, data, epochs, seed=config.seed + 1)
 
     log(f"1/7 training a depthwise-separable CNN on {len(data.train_y)} digit images "
         f"({config.image_size}x{config.image_size}), {config.epochs} epochs")
@@ -121,6 +121,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     structured = prune.prune_filters(original, x, amounts or 0.0, criterion=prune.L1())
     finetune(structured, config.finetune_epochs)
     plan = prune.channel_plan(structured)
+    log(f"    test accuracy {evaluate(structured):.2f} %")
 
     log(f"4/7 pruning {config.pointwise_sparsity:.0%} of the pointwise weights in {config.block}x1 blocks, "
         f"gradually, with fine-tuning")
@@ -130,6 +131,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     sparse, history = prune.prune_and_finetune(
         structured, x, config.pointwise_sparsity, method=method, train_fn=finetune, eval_fn=evaluate,
         schedule=prune.GradualCubic(config.sparsity_steps), epochs=config.finetune_epochs, progress=config.progress)
+    log(f"    test accuracy {history.steps[-1].metric:.2f} %")
 
     log(f"5/7 sharing weights ({config.conv_bits}-bit convolutions, {config.linear_bits}-bit linear), "
         "fine-tuning the centroids")
@@ -137,6 +139,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     pack.tie_shared_weights(sparse, bits)
     finetune(sparse, config.finetune_epochs)
     pack.bake_shared_weights(sparse)
+    log(f"    test accuracy {evaluate(sparse):.2f} %")
 
     path = config.out_dir / "digits.pyprune"
     log(f"6/7 packing to {path}")

@@ -79,3 +79,11 @@ def test_tied_codebook_trains_and_bakes():
     bake_shared_weights(model)
     assert isinstance(model[0].weight, torch.nn.Parameter) and not hasattr(model[0], "parametrizations")
     torch.testing.assert_close(model[0].weight, w)
+
+
+def test_already_shared_weights_are_kept_exactly(rng):
+    codebook = rng.standard_normal(63).astype(np.float32)
+    w = rng.choice(codebook, size=5000).astype(np.float32)
+    w[rng.random(5000) < 0.8] = 0
+    shared = share_weights(w, 6)
+    np.testing.assert_array_equal(shared.unpack(), w)

@@ -1,0 +1,57 @@
+"""pyprune prune: remove filters of a model and pack the result into one file."""
+
+from __future__ import annotations
+
+import argparse
+
+from pyprune.cli.errors import UserError
+from pyprune.cli.model_args import add_model_arguments, example_input, load_model
+
+__all__ = ["add_parser"]
+
+CRITERIA = ("l0", "l1", "l2", "fpgm", "random")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> None:
+    from pyprune import pack, prune, stats
+
+    model = load_model(args)
+    x = example_input(args)
+    criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM, "random": prune.Random}[args.criterion]()
+    try:
+        pruned = prune.prune_filters(model, x, args.amount, criterion=criterion, ignore=args.ignore or ())
+    except prune.PruningError as e:
+        raise UserError(str(e)) from None
+    print(stats.compare(stats.count(model, x), stats.count(pruned, x)))
+    size = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
+    print(f"\nwrote {args.output} ({size:,} bytes); load it with "
+          f"pyprune.pack.load({args.output!r}, {args.factory.split(':')[-1]})")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "prune",
+        help="remove a fraction of a model's filters and pack the pruned model",
+        description="Build the model (and load its weights), remove `amount` of the filters of every "
+        "prunable group of layers by the chosen criterion (residual and concatenated layers stay "
+        "consistent), print parameters and MACs before and after, and pack the result with its "
+        "channel plan, so pyprune.pack.load rebuilds it from the same factory. Fine-tune from "
+        "Python (pyprune.prune.prune_and_finetune) for accuracy.",
+        epilog="example: pyprune prune pyprune.models:MobileNetV1 --amount 0.5 -o mobilenet-half.pyprune",
+    )
+    add_model_arguments(p)
+    p.add_argument("--amount", type=_fraction, default=0.5, help="fraction of filters to remove, in [0, 1) (default: 0.5)")
+    p.add_argument("--criterion", choices=CRITERIA, default="l1", help="filter importance (default: l1)")
+    p.add_argument("--ignore", nargs="+", metavar="LAYER", help="layers whose shapes must not change")
+    p.add_argument("-o", "--output", required=True, help="the packed file to write")
+    p.set_defaults(run=run)
