@@ -1,4 +1,4 @@
-# Development entry points. `make bench` and `make test` work on a fresh Debian/Ubuntu machine
+# Development entry points. `make demo` and `make test` work on a fresh Debian/Ubuntu machine
 # with Python 3.9+ and a C++17 compiler: they create .venv and install what they need.
 VENV ?= .venv
 PYTHON ?= python3
@@ -12,7 +12,7 @@ DEV_PACKAGES := torch==2.13.0 numpy pytest hypothesis pytest-benchmark \
                 scikit-learn bitarray dahuffman tqdm matplotlib
 DEV_NO_DEPS_PACKAGES := torch-pruning
 
-.PHONY: install bench test test-aarch64 test-asan clean
+.PHONY: install demo bench test test-aarch64 test-asan clean
 
 $(BIN)/.dev-packages: Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ $(BIN)/.dev-packages: Makefile
 # Always rebuilds (incrementally): the package must match the sources.
 install: $(BIN)/.dev-packages
 	$(BIN)/pip install --disable-pip-version-check -q --no-build-isolation --no-deps .
+
+demo: install
+	$(BIN)/pyprune demo
 
 bench: install
 	$(BIN)/pyprune bench

@@ -155,38 +155,28 @@ LENET_KEEP = {"0.weight": 0.66, "3.weight": 0.12, "6.weight": 0.08, "8.weight": 
 LENET_BITS = {"0.weight": 8, "3.weight": 8, "6.weight": 5, "8.weight": 5}
 
 
-def magnitude_prune(model, keep: dict[str, float]) -> dict[str, "object"]:
-    """Zeroes the smallest-magnitude weights of each named parameter, keeping the fraction
-    `keep[name]`; returns the masks (the model's own pruning API will replace this)."""
-    import torch
+def prune_layers(model, keep: dict[str, float]) -> None:
+    """Masks the smallest-magnitude weights of each named weight, keeping the fraction
+    keep[name]; the masks persist through training (pyprune.prune.prune_magnitude)."""
+    from pyprune import prune
 
-    masks = {}
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name in keep:
-                k = max(1, int(round(keep[name] * p.numel())))
-                threshold = p.abs().flatten().topk(k).values[-1]
-                masks[name] = p.abs() >= threshold
-                p.mul_(masks[name])
-    return masks
+    layers = [name.rsplit(".", 1)[0] for name in keep]
+    for name, fraction in keep.items():
+        layer = name.rsplit(".", 1)[0]
+        prune.prune_magnitude(model, 1 - fraction, ignore=[other for other in layers if other != layer])
 
 
-def _train(model, x, y, epochs, masks=None, params=None, lr=1e-2, seed=0):
+def _train(model, x, y, epochs, params=None, lr=1e-2, seed=0):
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(params if params is not None else model.parameters(), lr=lr)
-    named = dict(model.named_parameters())
     model.train()
     for _ in range(epochs):
         for batch in torch.randperm(len(x), generator=generator).split(64):
             optimizer.zero_grad()
             torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
             optimizer.step()
-            if masks:
-                with torch.no_grad():
-                    for name, mask in masks.items():
-                        named[name].mul_(mask)
     model.eval()
 
 
@@ -231,8 +221,11 @@ def lenet_digits(epochs: int = 40, retrain_epochs: int = 30) -> LenetResult:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
 
-    masks = magnitude_prune(model, LENET_KEEP)
-    _train(model, x[train], y[train], retrain_epochs, masks, lr=3e-3)
+    from pyprune import prune
+
+    prune_layers(model, LENET_KEEP)
+    _train(model, x[train], y[train], retrain_epochs, lr=3e-3)
+    prune.make_permanent(model)
     modules = pack.tie_shared_weights(model, {k.rsplit(".", 1)[0]: b for k, b in LENET_BITS.items()})
     assert len(modules) == 4
     codebooks = [p for n, p in model.named_parameters() if n.endswith("codebook")]
@@ -304,7 +297,10 @@ def compressed_memory(sparsity: float = 0.9, rounds: int = 5) -> dict[str, float
 
     torch.manual_seed(0)
     model = MobileNetV1().eval()
-    magnitude_prune(model, {n: 1 - sparsity for n, p in model.named_parameters() if p.dim() > 1})
+    from pyprune import prune
+
+    prune.prune_magnitude(model, sparsity)
+    prune.make_permanent(model)
     x = torch.randn(1, 3, 224, 224)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.pyprune"
