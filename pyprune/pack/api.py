@@ -132,7 +132,10 @@ def _fresh_model(model: Any, pack: PackFile) -> nn.Module:
     if plan is not None:
         from pyprune.prune import apply_channel_plan
 
-        model = apply_channel_plan(model, plan)
+        try:
+            model = apply_channel_plan(model, plan)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:  # a hostile plan
+            raise PackError(f"the file's channel plan does not fit the model: {e}") from None
     return model
 
 

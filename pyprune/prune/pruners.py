@@ -43,6 +43,8 @@ def _slice_parameter(module: nn.Module, name: str, dim: int, keep: Sequence[int]
 def _check_range(module: nn.Module, keep: Sequence[int], size: int, what: str) -> None:
     if not keep:
         raise PruningError(f"{type(module).__name__}: pruning would remove every {what} channel")
+    if not all(type(k) is int for k in keep):  # also from plans read from files: no floats, no bools
+        raise PruningError(f"{type(module).__name__}: kept {what} channels must be integers, got {list(keep)[:8]}")
     if len(set(keep)) != len(keep) or min(keep) < 0 or max(keep) >= size:
         raise PruningError(f"{type(module).__name__}: kept {what} channels {list(keep)[:8]}... are not distinct "
                            f"indices below {size}")

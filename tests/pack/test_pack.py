@@ -110,23 +110,54 @@ def test_bits_per_layer_and_raw(tmp_path):
     assert len(torch.unique(loaded.classifier.weight)) <= 8
 
 
-def test_channel_plan_is_stored_and_applied(tmp_path, monkeypatch):
-    import sys
-    import types
+@pytest.mark.parametrize("name", FACTORIES)
+def test_structured_pruned_models_round_trip_through_their_channel_plan(name, tmp_path):
+    from pyprune import prune
 
-    calls = []
+    factory = FACTORIES[name]
+    pruned = prune.prune_filters(trained_looking(factory), X, 0.5)
+    plan = prune.channel_plan(pruned)
+    pack.save(pruned, tmp_path / "m.pyprune", example_inputs=X, channel_plan=plan)
+    assert pack.read(tmp_path / "m.pyprune").metadata["channel_plan"] == plan
+    with torch.inference_mode():
+        want = shared_reference(pruned)(X)
+        plain = pack.load(tmp_path / "m.pyprune", factory, fast=False)
+        torch.testing.assert_close(plain(X), want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(pack.load(tmp_path / "m.pyprune", factory)(X), want, rtol=1e-3, atol=1e-3)
+    assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in factory().parameters())
 
-    def apply_channel_plan(model, plan):
-        calls.append(plan)
-        model.classifier = torch.nn.Linear(model.classifier.in_features, plan["classes"])
-        return model
 
-    monkeypatch.setitem(sys.modules, "pyprune.prune", types.SimpleNamespace(apply_channel_plan=apply_channel_plan))
+def test_a_channel_plan_that_does_not_fit_is_a_pack_error(tmp_path):
+    from pyprune import prune
+
+    pruned = prune.prune_filters(trained_looking(FACTORIES["mobilenet_v1"]), X, 0.5)
+    pack.save(pruned, tmp_path / "m.pyprune", channel_plan=prune.channel_plan(pruned))
+    with pytest.raises(pack.PackError, match="channel plan"):
+        pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v2"], fast=False)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda layer: layer["out"].update(kept=[0.5]),
+        lambda layer: layer["out"].update(kept="0123"),
+        lambda layer: layer["out"].update(kept=[0, 10**9]),
+        lambda layer: layer["out"].update(size=10**12),
+        lambda layer: layer.update(out=None),
+        lambda layer: layer.update(type="Linear"),
+        lambda layer: layer["out"].update(kept=[]),
+    ],
+    ids=["float", "string", "out-of-range", "huge-size", "no-out", "wrong-type", "nothing-kept"],
+)
+def test_hostile_channel_plans_are_pack_errors(mutate, tmp_path):
+    from pyprune import prune
+
     model = trained_looking(FACTORIES["mobilenet_v1"])
-    model.classifier = torch.nn.Linear(model.classifier.in_features, 7)
-    pack.save(model, tmp_path / "m.pyprune", channel_plan={"classes": 7})
-    loaded = pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v1"], fast=False)
-    assert calls == [{"classes": 7}] and loaded.classifier.out_features == 7
+    plan = prune.channel_plan(prune.prune_filters(model, X, 0.5))
+    mutate(plan["layers"]["features.0.0"])
+    pack.save(model, tmp_path / "m.pyprune", channel_plan=plan)  # a file with a valid checksum
+    with pytest.raises(pack.PackError, match="channel plan"):
+        pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v1"], fast=False)
 
 
 def test_fast_load_needs_example_inputs(tmp_path):
