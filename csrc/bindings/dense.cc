@@ -11,6 +11,7 @@
 #include "pyprune/dispatch.h"
 #include "pyprune/ops.h"
 #include "register.h"
+#include "ukernel_rows.h"
 
 namespace pyprune::bindings {
 
@@ -270,30 +271,18 @@ void register_dense(py::module_& m, py::module_& testing) {
            py::arg("max") = std::numeric_limits<float>::infinity(), py::arg("out") = py::none());
 
   testing.def("dwconv2d_ukernels", [] {
-    py::list rows;
-    for (const auto& k : pp_f32_dwconv2d_chw_ukernels()) {
-      py::dict row;
-      row["name"] = k.name;
-      row["isa"] = pp_isa_name(k.isa);
+    return ukernel_rows(pp_f32_dwconv2d_chw_ukernels(), [](py::dict& row, const auto& k) {
       row["kernel_size"] = k.kernel_size;
       row["stride"] = k.stride;
       row["tile_rows"] = k.tile_rows;
       row["tile_cols"] = k.tile_cols;
-      rows.append(row);
-    }
-    return rows;
+    });
   });
   testing.def("gemm_ukernels", [] {
-    py::list rows;
-    for (const auto& k : pp_f32_gemm_ukernels()) {
-      py::dict row;
-      row["name"] = k.name;
-      row["isa"] = pp_isa_name(k.isa);
+    return ukernel_rows(pp_f32_gemm_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
-      rows.append(row);
-    }
-    return rows;
+    });
   });
 }
 

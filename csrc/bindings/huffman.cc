@@ -12,6 +12,7 @@
 #include "pyprune/dispatch.h"
 #include "pyprune/ops.h"
 #include "register.h"
+#include "ukernel_rows.h"
 
 namespace pyprune::bindings {
 
@@ -152,16 +153,10 @@ void register_huffman(py::module_& m, py::module_& testing) {
         "A sparse weight-shared layer's non-zeros: (positions int32, values float32), positions "
         "ascending in the flattened weight.");
   testing.def("huffdec_ukernels", [] {
-    py::list rows;
-    for (const auto& k : pp_u8_huffdec_ukernels()) {
-      py::dict row;
-      row["name"] = k.name;
-      row["isa"] = pp_isa_name(k.isa);
+    return ukernel_rows(pp_u8_huffdec_ukernels(), [](py::dict& row, const auto& k) {
       row["lut_bits"] = k.lut_bits;
       row["symbols_per_lookup"] = k.symbols_per_lookup;
-      rows.append(row);
-    }
-    return rows;
+    });
   });
 }
 

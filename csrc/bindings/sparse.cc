@@ -13,6 +13,7 @@
 #include "pyprune/dispatch.h"
 #include "pyprune/sparse.h"
 #include "register.h"
+#include "ukernel_rows.h"
 
 namespace pyprune::bindings {
 
@@ -190,16 +191,10 @@ void register_sparse(py::module_& m, py::module_& testing) {
       .def_property_readonly("ukernel", &SparseConv2d::ukernel);
 
   testing.def("spmm_ukernels", [] {
-    py::list rows;
-    for (const auto& k : pp_f32_spmm_ukernels()) {
-      py::dict row;
-      row["name"] = k.name;
-      row["isa"] = pp_isa_name(k.isa);
+    return ukernel_rows(pp_f32_spmm_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
-      rows.append(row);
-    }
-    return rows;
+    });
   });
 }
 

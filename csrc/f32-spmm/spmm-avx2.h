@@ -17,6 +17,7 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "spmm-tiles.h"
 
 namespace pp_f32_spmm_avx2 {
 
@@ -60,98 +61,60 @@ struct Xmm {  // W = 4, 2 or 1 lanes of an xmm register
 template <size_t W>
 using Vec = std::conditional_t<(W >= 8), Ymm, Xmm<(W >= 8 ? 4 : W)>>;
 
-// One block of ROWS output rows x W pixels; advances w and offsets past the block.
-template <size_t ROWS, size_t W>
-PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets, uint32_t nnz,
-                     char* output, size_t output_stride, const pp_f32_minmax_params* params) {
-  using L = Vec<W>;
-  using V = typename L::V;
-  constexpr size_t NV = W >= 8 ? W / 8 : 1;
-  constexpr size_t kSets = ROWS * NV <= 4 ? 2 : 1;
-  V acc[kSets][ROWS][NV];
-  unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-    const V bias = L::splat(w + PP_CONST(r));
-    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      acc[0][PP_CONST(r)][PP_CONST(v)] = bias;
-      if constexpr (kSets == 2) acc[1][PP_CONST(r)][PP_CONST(v)] = L::zero();
-    });
-  });
-  w += ROWS;
-  auto step = [&](auto set) PP_INLINE_LAMBDA {
-    constexpr size_t S = PP_CONST(set);
-    const float* x = reinterpret_cast<const float*>(input + offsets[S]);
-    V xv[NV];
-    unroll<NV>([&](auto v) PP_INLINE_LAMBDA { xv[PP_CONST(v)] = L::load(x + PP_CONST(v) * L::kLanes); });
+// One block of ROWS output rows x W pixels; advances w and offsets past the block (the
+// contract of spmm-tiles.h).
+struct Kernel {
+  template <size_t ROWS, size_t W>
+  static PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets, uint32_t nnz,
+                              char* output, size_t output_stride, const pp_f32_minmax_params* params) {
+    using L = Vec<W>;
+    using V = typename L::V;
+    constexpr size_t NV = W >= 8 ? W / 8 : 1;
+    constexpr size_t kSets = ROWS * NV <= 4 ? 2 : 1;
+    V acc[kSets][ROWS][NV];
     unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-      const V wv = L::splat(w + S * ROWS + PP_CONST(r));
+      const V bias = L::splat(w + PP_CONST(r));
       unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-        V& a = acc[S][PP_CONST(r)][PP_CONST(v)];
-        a = L::fma(xv[PP_CONST(v)], wv, a);
+        acc[0][PP_CONST(r)][PP_CONST(v)] = bias;
+        if constexpr (kSets == 2) acc[1][PP_CONST(r)][PP_CONST(v)] = L::zero();
       });
     });
-  };
-  for (; nnz >= kSets; nnz -= kSets) {
-    unroll<kSets>(step);
-    offsets += kSets;
-    w += kSets * ROWS;
-  }
-  if (kSets == 2 && nnz != 0) {
-    step(pyprune::Int<0>{});
-    offsets += 1;
     w += ROWS;
-  }
-  const V vmin = L::splat(&params->min), vmax = L::splat(&params->max);
-  unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-    float* out = reinterpret_cast<float*>(output + PP_CONST(r) * output_stride);
-    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      V a = acc[0][PP_CONST(r)][PP_CONST(v)];
-      if constexpr (kSets == 2) a = L::add(a, acc[1][PP_CONST(r)][PP_CONST(v)]);
-      L::store(out + PP_CONST(v) * L::kLanes, L::clamp(a, vmin, vmax));
+    auto step = [&](auto set) PP_INLINE_LAMBDA {
+      constexpr size_t S = PP_CONST(set);
+      const float* x = reinterpret_cast<const float*>(input + offsets[S]);
+      V xv[NV];
+      unroll<NV>([&](auto v) PP_INLINE_LAMBDA { xv[PP_CONST(v)] = L::load(x + PP_CONST(v) * L::kLanes); });
+      unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+        const V wv = L::splat(w + S * ROWS + PP_CONST(r));
+        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+          V& a = acc[S][PP_CONST(r)][PP_CONST(v)];
+          a = L::fma(xv[PP_CONST(v)], wv, a);
+        });
+      });
+    };
+    for (; nnz >= kSets; nnz -= kSets) {
+      unroll<kSets>(step);
+      offsets += kSets;
+      w += kSets * ROWS;
+    }
+    if (kSets == 2 && nnz != 0) {
+      step(pyprune::Int<0>{});
+      offsets += 1;
+      w += ROWS;
+    }
+    const V vmin = L::splat(&params->min), vmax = L::splat(&params->max);
+    unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+      float* out = reinterpret_cast<float*>(output + PP_CONST(r) * output_stride);
+      unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+        V a = acc[0][PP_CONST(r)][PP_CONST(v)];
+        if constexpr (kSets == 2) a = L::add(a, acc[1][PP_CONST(r)][PP_CONST(v)]);
+        L::store(out + PP_CONST(v) * L::kLanes, L::clamp(a, vmin, vmax));
+      });
     });
-  });
-}
+  }
 
-// Every block of nc output channels for W pixels starting at input / output.
-template <size_t NR, size_t W>
-PP_INLINE void tile(size_t nc, const char* input, const float* w, const int32_t* offsets,
-                    const uint32_t* counts, char* output, size_t output_stride,
-                    const pp_f32_minmax_params* params) {
-  if constexpr (NR > 1) {
-    for (; nc >= NR; nc -= NR) {
-      block<NR, W>(input, w, offsets, *counts++, output, output_stride, params);
-      output += NR * output_stride;
-    }
-  }
-  for (; nc != 0; nc--) {
-    block<1, W>(input, w, offsets, *counts++, output, output_stride, params);
-    output += output_stride;
-  }
-}
-
-template <size_t MR, size_t NR>
-PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weights,
-                    const int32_t* offsets, const uint32_t* counts, float* output,
-                    size_t output_stride, const pp_f32_minmax_params* params) {
-  PP_ASSERT(mc >= 1 && nc >= 1);
-  const char* in = reinterpret_cast<const char*>(input);
-  char* out = reinterpret_cast<char*>(output);
-  for (; mc >= MR; mc -= MR) {
-    tile<NR, MR>(nc, in, weights, offsets, counts, out, output_stride, params);
-    in += MR * sizeof(float);
-    out += MR * sizeof(float);
-  }
-  // The rest, mc < MR, one tile per set bit: MR/2, ..., 2, 1 pixels.
-  unroll<6>([&](auto i) PP_INLINE_LAMBDA {
-    constexpr size_t W = (MR >> 1) >> PP_CONST(i);
-    if constexpr (W >= 1) {
-      if (mc & W) {
-        tile<NR, W>(nc, in, weights, offsets, counts, out, output_stride, params);
-        in += W * sizeof(float);
-        out += W * sizeof(float);
-      }
-    }
-  });
-}
+};
 
 }  // namespace pp_f32_spmm_avx2
 
@@ -159,6 +122,6 @@ PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weigh
   extern "C" void name(size_t mc, size_t nc, const float* input, const float* weights,        \
                        const int32_t* offsets, const uint32_t* counts, float* output,         \
                        size_t output_stride, const pp_f32_minmax_params* params) {            \
-    pp_f32_spmm_avx2::spmm<mr, nr>(mc, nc, input, weights, offsets, counts, output,           \
-                                   output_stride, params);                                    \
+    pp_f32_spmm::spmm<pp_f32_spmm_avx2::Kernel, mr, nr>(mc, nc, input, weights, offsets,     \
+                                                        counts, output, output_stride, params); \
   }

@@ -20,6 +20,7 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "spmm-tiles.h"
 
 namespace pp_f32_spmm_neon {
 
@@ -77,102 +78,66 @@ PP_INLINE void load_row(const float* x, typename L::V (&xv)[NV]) {
   }
 }
 
-// One block of ROWS output rows x W pixels; advances w and offsets past the block.
-template <size_t ROWS, size_t W, bool kClamp>
-PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets, uint32_t nnz,
-                     char* output, size_t output_stride, const pp_f32_minmax_params* params) {
-  using L = Vec<W>;
-  using V = typename L::V;
-  constexpr size_t NV = W >= 4 ? W / 4 : 1;
-  constexpr size_t U = ROWS >= 4 ? 1 : 4 / ROWS;              // non-zeros per step
-  V acc[ROWS][NV];
-  unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-    const V bias = L::splat(w + PP_CONST(r));
-    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      acc[PP_CONST(r)][PP_CONST(v)] = bias;
-    });
-  });
-  w += ROWS;
-  // Non-zero s of a step, its weights in lanes (s * ROWS + r) of the step's weight vectors.
-  auto multiply = [&](const float* x, const float32x4_t* wq, auto s) PP_INLINE_LAMBDA {
-    V xv[NV];
-    load_row<L, NV>(x, xv);
+// One block of ROWS output rows x W pixels; advances w and offsets past the block (the
+// contract of spmm-tiles.h).
+template <bool kClamp>
+struct Kernel {
+  template <size_t ROWS, size_t W>
+  static PP_INLINE void block(const char* input, const float*& w, const int32_t*& offsets, uint32_t nnz,
+                              char* output, size_t output_stride, const pp_f32_minmax_params* params) {
+    using L = Vec<W>;
+    using V = typename L::V;
+    constexpr size_t NV = W >= 4 ? W / 4 : 1;
+    constexpr size_t U = ROWS >= 4 ? 1 : 4 / ROWS;              // non-zeros per step
+    V acc[ROWS][NV];
     unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-      constexpr size_t lane = PP_CONST(s) * ROWS + PP_CONST(r);
+      const V bias = L::splat(w + PP_CONST(r));
       unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-        V& a = acc[PP_CONST(r)][PP_CONST(v)];
-        a = L::template fma_lane<lane % 4>(a, xv[PP_CONST(v)], wq[lane / 4]);
+        acc[PP_CONST(r)][PP_CONST(v)] = bias;
       });
     });
-  };
-  for (; nnz >= U; nnz -= U) {
-    constexpr size_t kWeightVectors = (U * ROWS + 3) / 4;
-    float32x4_t wq[kWeightVectors];
-    unroll<kWeightVectors>([&](auto i) PP_INLINE_LAMBDA { wq[PP_CONST(i)] = vld1q_f32(w + 4 * PP_CONST(i)); });
-    unroll<U>([&](auto s) PP_INLINE_LAMBDA {
-      multiply(reinterpret_cast<const float*>(input + offsets[PP_CONST(s)]), wq, s);
-    });
-    offsets += U;
-    w += U * ROWS;
-  }
-  // The last nnz % U non-zeros (U > 1 only for blocks of 1 and 2 rows), one at a time.
-  for (; nnz != 0; nnz--) {
-    float32x4_t wq[1];
-    wq[0] = ROWS == 1 ? vld1q_dup_f32(w) : vcombine_f32(vld1_f32(w), vdup_n_f32(0.0f));
-    multiply(reinterpret_cast<const float*>(input + *offsets), wq, pyprune::Int<0>{});
-    offsets += 1;
     w += ROWS;
-  }
-  const V vmin = L::splat(&params->min), vmax = L::splat(&params->max);
-  unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
-    float* out = reinterpret_cast<float*>(output + PP_CONST(r) * output_stride);
-    unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-      const V a = acc[PP_CONST(r)][PP_CONST(v)];
-      L::store(out + PP_CONST(v) * L::kLanes, kClamp ? L::clamp(a, vmin, vmax) : a);
+    // Non-zero s of a step, its weights in lanes (s * ROWS + r) of the step's weight vectors.
+    auto multiply = [&](const float* x, const float32x4_t* wq, auto s) PP_INLINE_LAMBDA {
+      V xv[NV];
+      load_row<L, NV>(x, xv);
+      unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+        constexpr size_t lane = PP_CONST(s) * ROWS + PP_CONST(r);
+        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+          V& a = acc[PP_CONST(r)][PP_CONST(v)];
+          a = L::template fma_lane<lane % 4>(a, xv[PP_CONST(v)], wq[lane / 4]);
+        });
+      });
+    };
+    for (; nnz >= U; nnz -= U) {
+      constexpr size_t kWeightVectors = (U * ROWS + 3) / 4;
+      float32x4_t wq[kWeightVectors];
+      unroll<kWeightVectors>([&](auto i) PP_INLINE_LAMBDA { wq[PP_CONST(i)] = vld1q_f32(w + 4 * PP_CONST(i)); });
+      unroll<U>([&](auto s) PP_INLINE_LAMBDA {
+        multiply(reinterpret_cast<const float*>(input + offsets[PP_CONST(s)]), wq, s);
+      });
+      offsets += U;
+      w += U * ROWS;
+    }
+    // The last nnz % U non-zeros (U > 1 only for blocks of 1 and 2 rows), one at a time.
+    for (; nnz != 0; nnz--) {
+      float32x4_t wq[1];
+      wq[0] = ROWS == 1 ? vld1q_dup_f32(w) : vcombine_f32(vld1_f32(w), vdup_n_f32(0.0f));
+      multiply(reinterpret_cast<const float*>(input + *offsets), wq, pyprune::Int<0>{});
+      offsets += 1;
+      w += ROWS;
+    }
+    const V vmin = L::splat(&params->min), vmax = L::splat(&params->max);
+    unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+      float* out = reinterpret_cast<float*>(output + PP_CONST(r) * output_stride);
+      unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
+        const V a = acc[PP_CONST(r)][PP_CONST(v)];
+        L::store(out + PP_CONST(v) * L::kLanes, kClamp ? L::clamp(a, vmin, vmax) : a);
+      });
     });
-  });
-}
+  }
 
-// Every block of nc output channels for W pixels starting at input / output.
-template <size_t NR, size_t W, bool kClamp>
-PP_INLINE void tile(size_t nc, const char* input, const float* w, const int32_t* offsets,
-                    const uint32_t* counts, char* output, size_t output_stride,
-                    const pp_f32_minmax_params* params) {
-  if constexpr (NR > 1) {
-    for (; nc >= NR; nc -= NR) {
-      block<NR, W, kClamp>(input, w, offsets, *counts++, output, output_stride, params);
-      output += NR * output_stride;
-    }
-  }
-  for (; nc != 0; nc--) {
-    block<1, W, kClamp>(input, w, offsets, *counts++, output, output_stride, params);
-    output += output_stride;
-  }
-}
-
-template <size_t MR, size_t NR, bool kClamp>
-PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weights,
-                    const int32_t* offsets, const uint32_t* counts, float* output,
-                    size_t output_stride, const pp_f32_minmax_params* params) {
-  PP_ASSERT(mc >= 1 && nc >= 1);
-  const char* in = reinterpret_cast<const char*>(input);
-  char* out = reinterpret_cast<char*>(output);
-  for (; mc >= MR; mc -= MR) {
-    tile<NR, MR, kClamp>(nc, in, weights, offsets, counts, out, output_stride, params);
-    in += MR * sizeof(float);
-    out += MR * sizeof(float);
-  }
-  unroll<6>([&](auto i) PP_INLINE_LAMBDA {
-    constexpr size_t W = (MR >> 1) >> PP_CONST(i);
-    if constexpr (W >= 1) {
-      if (mc & W) {
-        tile<NR, W, kClamp>(nc, in, weights, offsets, counts, out, output_stride, params);
-        in += W * sizeof(float);
-        out += W * sizeof(float);
-      }
-    }
-  });
-}
+};
 
 }  // namespace pp_f32_spmm_neon
 
@@ -181,9 +146,9 @@ PP_INLINE void spmm(size_t mc, size_t nc, const float* input, const float* weigh
                        const int32_t* offsets, const uint32_t* counts, float* output,         \
                        size_t output_stride, const pp_f32_minmax_params* params) {            \
     if (params->min == -__builtin_inff() && params->max == __builtin_inff())                 \
-      pp_f32_spmm_neon::spmm<mr, nr, false>(mc, nc, input, weights, offsets, counts, output,  \
-                                            output_stride, params);                           \
+      pp_f32_spmm::spmm<pp_f32_spmm_neon::Kernel<false>, mr, nr>(                             \
+          mc, nc, input, weights, offsets, counts, output, output_stride, params);            \
     else                                                                                      \
-      pp_f32_spmm_neon::spmm<mr, nr, true>(mc, nc, input, weights, offsets, counts, output,   \
-                                           output_stride, params);                            \
+      pp_f32_spmm::spmm<pp_f32_spmm_neon::Kernel<true>, mr, nr>(                              \
+          mc, nc, input, weights, offsets, counts, output, output_stride, params);            \
   }

@@ -5,7 +5,6 @@ measure every stage."""
 
 from __future__ import annotations
 
-import copy
 import io
 import os
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from tqdm import tqdm
 
 import pyprune
 from pyprune.bench.timing import median_seconds
-from pyprune.demo.data import Digits, load_digits
+from pyprune.demo.data import load_digits
 from pyprune.demo.model import DigitsMobileNet
 from pyprune.demo.report import Stage, format_stages
 from pyprune.demo.training import accuracy, train

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pyprune import _core
-from pyprune.activation import Activation, as_activation
+from pyprune.activation import Activation
+from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 from pyprune.nn.packed import PackedModule
@@ -17,7 +17,7 @@ from pyprune.nn.packed import PackedModule
 __all__ = ["Conv2d", "PointwiseConv2d"]
 
 
-class Conv2d(PackedModule):
+class Conv2d(PackedModule, ConvModule):
     """Dense or grouped square convolution with fused bias and activation; weights packed once
     for the GEMM kernel. For inference: weights are buffers; inputs needing a gradient, or not
     float32 on the CPU, go through torch with the same result."""
@@ -31,11 +31,7 @@ class Conv2d(PackedModule):
         groups: int = 1,
         activation: Activation | str | None = None,
     ) -> None:
-        super().__init__()
-        self.register_buffer("weight", weight.detach().float().contiguous().clone())
-        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
-        self.stride, self.padding, self.groups = stride, padding, groups
-        self.activation = as_activation(activation)
+        super().__init__(weight, bias, stride, padding, groups, activation)
         self._keep_packed()
 
     def _pack(self) -> None:
@@ -56,18 +52,15 @@ class Conv2d(PackedModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
-            w = self.weight.to(x.dtype)
-            b = None if self.bias is None else self.bias.to(x.dtype)
-            y = F.conv2d(x, w, b, self.stride, self.padding, groups=self.groups)
-            return y.clamp(self.activation.min, self.activation.max)
+            return self.torch_forward(x)
         y = self._packed.forward(x.detach().contiguous().numpy(), self.activation.min, self.activation.max)
         return torch.from_numpy(y)
 
     def extra_repr(self) -> str:
         cout, cin_g, k, _ = self.weight.shape
-        act = "" if self.activation == Activation.none() else f", activation={self.activation}"
         groups = "" if self.groups == 1 else f", groups={self.groups}"
-        return f"{cin_g * self.groups}, {cout}, kernel_size={k}, stride={self.stride}, padding={self.padding}{groups}{act}"
+        return (f"{cin_g * self.groups}, {cout}, kernel_size={k}, stride={self.stride}, padding={self.padding}"
+                f"{groups}{self.activation_repr()}")
 
 
 class PointwiseConv2d(Conv2d):

@@ -72,7 +72,7 @@ def _only_user(node: fx.Node) -> fx.Node | None:
 
 
 def _describe(conv: nn.Conv2d) -> str:
-    k, s, p, g = conv.kernel_size[0], conv.stride[0], conv.padding, conv.groups
+    k, s, g = conv.kernel_size[0], conv.stride[0], conv.groups
     return f"Conv2d {conv.in_channels}->{conv.out_channels} k{k} s{s}" + (f" g{g}" if g > 1 else "")
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pyprune import kernels
-from pyprune.activation import Activation, as_activation
+from pyprune.activation import Activation
+from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 
 __all__ = ["DepthwiseConv2d"]
 
 
-class DepthwiseConv2d(nn.Module):
+class DepthwiseConv2d(ConvModule):
     """Depthwise 3x3 or 5x5 convolution, stride 1 or 2, fused bias and activation.
 
     For inference: weights are buffers, not parameters. Inputs that need a gradient, or that
@@ -32,7 +32,6 @@ class DepthwiseConv2d(nn.Module):
         padding: int = 0,
         activation: Activation | str | None = None,
     ) -> None:
-        super().__init__()
         if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[2] != weight.shape[3]:
             raise ValueError(f"weight must have shape (C, 1, k, k), got {tuple(weight.shape)}")
         k = weight.shape[2]
@@ -45,11 +44,7 @@ class DepthwiseConv2d(nn.Module):
         channels = weight.shape[0]
         if bias is not None and tuple(bias.shape) != (channels,):
             raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
-        self.register_buffer("weight", weight.detach().float().contiguous().clone())
-        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
-        self.stride = stride
-        self.padding = padding
-        self.activation = as_activation(activation)
+        super().__init__(weight, bias, stride, padding, channels, activation)
 
     @classmethod
     def from_torch(
@@ -70,18 +65,11 @@ class DepthwiseConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
-            return self._torch_forward(x)
+            return self.torch_forward(x)
         return kernels.depthwise_conv2d(
             x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=self.activation
         )
 
-    def _torch_forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype)
-        b = None if self.bias is None else self.bias.to(x.dtype)
-        y = F.conv2d(x, w, b, self.stride, self.padding, groups=self.weight.shape[0])
-        return y.clamp(self.activation.min, self.activation.max)
-
     def extra_repr(self) -> str:
         c, _, k, _ = self.weight.shape
-        act = "" if self.activation == Activation.none() else f", activation={self.activation}"
-        return f"{c}, kernel_size={k}, stride={self.stride}, padding={self.padding}{act}"
+        return f"{c}, kernel_size={k}, stride={self.stride}, padding={self.padding}{self.activation_repr()}"

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pyprune import _core
-from pyprune.activation import Activation, as_activation
+from pyprune.activation import Activation
+from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 from pyprune.nn.packed import PackedModule
@@ -20,7 +20,7 @@ __all__ = ["SparseConv2d"]
 BLOCKS = (1, 2, 4, 8)
 
 
-class SparseConv2d(PackedModule):
+class SparseConv2d(PackedModule, ConvModule):
     """Square convolution (groups 1) with sparse weights, fused bias and activation, on the
     SpMM kernels: the zeros of the weight are dropped once, output channels grouped in blocks
     of `block` (1, 2, 4 or 8; larger blocks run faster when whole blocks are zero, as after
@@ -42,17 +42,14 @@ class SparseConv2d(PackedModule):
         activation: Activation | str | None = None,
         block: int = 1,
     ) -> None:
-        super().__init__()
         if block not in BLOCKS:
             raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
         if weight.dim() != 4:
             raise ValueError(f"weight must have shape (Cout, Cin, k, k), got {tuple(weight.shape)}")
-        # The dense weight stays a buffer (state_dict, fallback path); the kernels use its
-        # sparse form, built by _pack.
-        self.register_buffer("weight", weight.detach().float().contiguous().clone())
-        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
-        self.stride, self.padding, self.block = stride, padding, block
-        self.activation = as_activation(activation)
+        # The dense weight stays a buffer (state_dict, torch path); the kernels use its sparse
+        # form, built by _pack.
+        super().__init__(weight, bias, stride, padding, 1, activation)
+        self.block = block
         self._keep_packed()
 
     def _pack(self) -> None:
@@ -88,17 +85,13 @@ class SparseConv2d(PackedModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
-            w = self.weight.to(x.dtype)
-            b = None if self.bias is None else self.bias.to(x.dtype)
-            y = F.conv2d(x, w, b, self.stride, self.padding)
-            return y.clamp(self.activation.min, self.activation.max)
+            return self.torch_forward(x)
         y = self._packed.forward(x.detach().contiguous().numpy(), self.activation.min, self.activation.max)
         return torch.from_numpy(y)
 
     def extra_repr(self) -> str:
         cout, cin, k, _ = self.weight.shape
-        act = "" if self.activation == Activation.none() else f", activation={self.activation}"
         return (
             f"{cin}, {cout}, kernel_size={k}, stride={self.stride}, padding={self.padding}, "
-            f"block={self.block}, density={self.density:.3f}{act}"
+            f"block={self.block}, density={self.density:.3f}{self.activation_repr()}"
         )

@@ -1,0 +1,41 @@
+"""ConvModule: what pyprune's convolution modules share."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyprune.activation import Activation, as_activation
+
+__all__ = ["ConvModule"]
+
+
+class ConvModule(nn.Module):
+    """Weight and bias as float32 buffers (the modules are for inference), stride, padding,
+    groups and a fused activation; `torch_forward` computes the same result with torch, for
+    inputs the kernels do not take (a gradient is needed, not float32, not on the CPU)."""
+
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        stride: int,
+        padding: int,
+        groups: int,
+        activation: Activation | str | None,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.detach().float().contiguous().clone())
+        self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
+        self.stride, self.padding, self.groups = stride, padding, groups
+        self.activation = as_activation(activation)
+
+    def torch_forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype)
+        b = None if self.bias is None else self.bias.to(x.dtype)
+        y = F.conv2d(x, w, b, self.stride, self.padding, groups=self.groups)
+        return y.clamp(self.activation.min, self.activation.max)
+
+    def activation_repr(self) -> str:
+        return "" if self.activation == Activation.none() else f", activation={self.activation}"
