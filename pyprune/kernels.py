@@ -106,6 +106,12 @@ def _like(result: np.ndarray, x: Any, out: Any) -> Any:
     return result
 
 
+def _forward(module: Any, x: Any, act: Activation, out: Any) -> Any:
+    """module.forward (a _core convolution holding its weights) on x, clamped by act."""
+    result = module.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
+    return _like(result, x, out)
+
+
 def depthwise_conv2d(
     x: Any,
     weight: Any,
@@ -162,8 +168,7 @@ def conv2d(
         padding=_as_int("padding", padding),
         groups=_as_int("groups", groups),
     )
-    result = packed.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
-    return _like(result, x, out)
+    return _forward(packed, x, act, out)
 
 
 def pointwise_conv2d(
@@ -209,8 +214,7 @@ def separable_conv2d(
         _as_array(pw_weight, "pw_weight"),
         None if pw_bias is None else _as_array(pw_bias, "pw_bias"),
     )
-    result = fused.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
-    return _like(result, x, out)
+    return _forward(fused, x, act, out)
 
 
 def sparse_conv2d(
@@ -239,5 +243,4 @@ def sparse_conv2d(
         padding=_as_int("padding", padding),
         block=_as_int("block", block),
     )
-    result = sparse.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
-    return _like(result, x, out)
+    return _forward(sparse, x, act, out)

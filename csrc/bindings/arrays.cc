@@ -40,6 +40,21 @@ template py::array typed_array<std::uint8_t>(const py::handle&, const char*, py:
 template py::array typed_array<std::uint16_t>(const py::handle&, const char*, py::ssize_t, bool);
 template py::array typed_array<std::int64_t>(const py::handle&, const char*, py::ssize_t, bool);
 
+py::array optional_vector(const py::object& obj, const char* name, py::ssize_t size) {
+  if (obj.is_none()) return py::array_t<float>(0);
+  py::array a = float_array(obj, name, 1);
+  if (a.shape(0) != size)
+    value_error(std::string(name) + " must have shape (" + std::to_string(size) + ",), got " + shape_str(a));
+  return a;
+}
+
+void check_stride_and_padding(py::ssize_t k, py::ssize_t stride, py::ssize_t padding) {
+  if (stride < 1) value_error("stride must be at least 1, got " + std::to_string(stride));
+  if (padding < 0 || padding >= k)
+    value_error("padding must be in [0, " + std::to_string(k - 1) + "] for a " + std::to_string(k) + "x" +
+                std::to_string(k) + " kernel, got " + std::to_string(padding));
+}
+
 namespace {
 
 bool overlap(const py::array& a, const py::array& b) {

@@ -59,14 +59,8 @@ py::array depthwise_conv2d(const py::object& input_obj, const py::object& weight
                 " kernel even with padding " + std::to_string(padding));
   if (min > max) value_error("activation minimum must not exceed its maximum");
 
-  const float* bias = nullptr;
-  py::array bias_array = py::array_t<float>(0);
-  if (!bias_obj.is_none()) {
-    bias_array = float_array(bias_obj, "bias", 1);
-    if (bias_array.shape(0) != c)
-      value_error("bias must have shape (" + std::to_string(c) + ",), got " + shape_str(bias_array));
-    bias = static_cast<const float*>(bias_array.data());
-  }
+  const py::array bias_array = optional_vector(bias_obj, "bias", c);
+  const float* bias = data_or_null(bias_array);
 
   const pyprune::DepthwiseConv2dShape shape{
       static_cast<size_t>(n), static_cast<size_t>(c), static_cast<size_t>(h),
@@ -111,18 +105,9 @@ class Conv2d {
     if (groups < 1 || cout % groups != 0)
       value_error("groups must be at least 1 and divide the " + std::to_string(cout) +
                   " output channels, got " + std::to_string(groups));
-    if (stride < 1) value_error("stride must be at least 1, got " + std::to_string(stride));
-    if (padding < 0 || padding >= k)
-      value_error("padding must be in [0, " + std::to_string(k - 1) + "] for a " + std::to_string(k) +
-                  "x" + std::to_string(k) + " kernel, got " + std::to_string(padding));
-    const float* bias = nullptr;
-    py::array bias_array;
-    if (!bias_obj.is_none()) {
-      bias_array = float_array(bias_obj, "bias", 1);
-      if (bias_array.shape(0) != cout)
-        value_error("bias must have shape (" + std::to_string(cout) + ",), got " + shape_str(bias_array));
-      bias = static_cast<const float*>(bias_array.data());
-    }
+    check_stride_and_padding(k, stride, padding);
+    const py::array bias_array = optional_vector(bias_obj, "bias", cout);
+    const float* bias = data_or_null(bias_array);
     shape_ = {0, static_cast<size_t>(cin_g * groups), static_cast<size_t>(cout), 0, 0,
               static_cast<size_t>(k), static_cast<size_t>(stride), static_cast<size_t>(padding),
               static_cast<size_t>(groups)};
@@ -192,13 +177,9 @@ class SeparableConv2d {
       value_error("pw_weight must have shape (Cout, " + std::to_string(channels_) + ", 1, 1)");
     const float* w = static_cast<const float*>(dw.data());
     dw_weight_.assign(w, w + channels_ * kernel_ * kernel_);
-    if (!dw_bias_obj.is_none()) {
-      const py::array b = float_array(dw_bias_obj, "dw_bias", 1);
-      if (static_cast<size_t>(b.shape(0)) != channels_)
-        value_error("dw_bias must have shape (" + std::to_string(channels_) + ",), got " + shape_str(b));
-      const float* bp = static_cast<const float*>(b.data());
-      dw_bias_.assign(bp, bp + channels_);
-    }
+    const py::array dw_bias = optional_vector(dw_bias_obj, "dw_bias", static_cast<py::ssize_t>(channels_));
+    const float* bp = data_or_null(dw_bias);
+    if (bp != nullptr) dw_bias_.assign(bp, bp + channels_);
     dw_ukernel_ = pp_f32_dwconv2d_chw_config(kernel_, stride);
   }
 

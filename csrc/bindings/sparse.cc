@@ -65,18 +65,12 @@ class SparseConv2d {
     const py::ssize_t cout = weight.shape(0), cin = weight.shape(1), k = weight.shape(2);
     if (weight.shape(3) != k)
       value_error("weight must have a square kernel (Cout, Cin, k, k), got " + shape_str(weight));
-    check_geometry(k, stride, padding);
-    const float* bias = nullptr;
-    py::array bias_array;
-    if (!bias_obj.is_none()) {
-      bias_array = float_array(bias_obj, "bias", 1);
-      if (bias_array.shape(0) != cout)
-        value_error("bias must have shape (" + std::to_string(cout) + ",), got " + shape_str(bias_array));
-      bias = static_cast<const float*>(bias_array.data());
-    }
+    check_stride_and_padding(k, stride, padding);
+    const py::array bias_array = optional_vector(bias_obj, "bias", cout);
     if (block < 1) value_error("block must be 1, 2, 4 or 8, got " + std::to_string(block));
     SparseMatrix m = SparseMatrix::from_dense(cout, cin * k * k, block,
-                                              static_cast<const float*>(weight.data()), bias);
+                                              static_cast<const float*>(weight.data()),
+                                              data_or_null(bias_array));
     return SparseConv2d(std::move(m), cin, k, stride, padding, ukernel_name);
   }
 
@@ -88,7 +82,7 @@ class SparseConv2d {
     if (out_channels < 1 || in_channels < 1)
       value_error("out_channels and in_channels must be at least 1");
     if (kernel_size < 1) value_error("kernel_size must be at least 1, got " + std::to_string(kernel_size));
-    check_geometry(kernel_size, stride, padding);
+    check_stride_and_padding(kernel_size, stride, padding);
     if (block < 1) value_error("block must be 1, 2, 4 or 8, got " + std::to_string(block));
     if (in_channels > std::numeric_limits<int32_t>::max() / kernel_size / kernel_size)
       value_error("in_channels * kernel_size^2 must fit in 32 bits");
@@ -147,13 +141,6 @@ class SparseConv2d {
   const char* ukernel() const { return ukernel_->name; }
 
  private:
-  static void check_geometry(py::ssize_t k, py::ssize_t stride, py::ssize_t padding) {
-    if (stride < 1) value_error("stride must be at least 1, got " + std::to_string(stride));
-    if (padding < 0 || padding >= k)
-      value_error("padding must be in [0, " + std::to_string(k - 1) + "] for a " + std::to_string(k) +
-                  "x" + std::to_string(k) + " kernel, got " + std::to_string(padding));
-  }
-
   SparseMatrix weights_;
   size_t in_channels_, kernel_, stride_, padding_;
   const pp_f32_spmm_ukernel* ukernel_;
