@@ -154,8 +154,10 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     original_bytes = _state_dict_bytes(original)
     sizes = {"original (torch)": original_bytes, "pruned (torch)": _state_dict_bytes(loaded_torch),
              "pyprune dense": file_bytes, "pyprune sparse": file_bytes}
+    # Every stage after the original holds the same (pruned) weights: counted once.
+    counts = {"original": _effective(original, x), "pruned": _effective(loaded_torch, x)}
     stages = []
     for name, model in models.items():
-        params, macs = _effective(loaded_torch if name.startswith("pyprune") else model, x)
+        params, macs = counts["original" if model is original else "pruned"]
         stages.append(Stage(name, params, macs, sizes[name], evaluate(model), latency[name]))
     return DemoResult(stages, Path(path), plot)
