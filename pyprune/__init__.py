@@ -1,9 +1,8 @@
 """pyprune: prune, compress and run convolutional networks fast on ARM boards."""
 
 from pyprune import kernels
-from pyprune._core import __version__
 from pyprune.activation import Activation
-from pyprune.kernels import get_num_threads, isa, set_num_threads
+from pyprune.kernels import __version__, get_num_threads, isa, set_num_threads
 
 __all__ = [
     "Activation",

@@ -1,15 +1,21 @@
-"""Thin, checked wrappers over the C++ kernels.
+"""The one door to the C++ kernels (pyprune._core): checked calls, prepared operators, Huffman
+decoding and what the kernels take. No other module of pyprune imports _core.
 
 Inputs may be numpy arrays, torch CPU tensors (shared without a copy) or anything exporting
 DLPack or the buffer protocol; results come back as the same kind as the input. Non-contiguous
 inputs are copied to contiguous ones; dtypes are never converted: anything but float32 is
 refused with a TypeError. ``out`` must already be contiguous float32 of the right shape,
-because the result is written into it.
+because the result is written into it. Bad arguments raise TypeError/ValueError naming them.
+
+One-shot calls (``conv2d``, ``sparse_conv2d``, ...) prepare the weights on every call; the
+``Packed*`` operators prepare them once and are what modules hold.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,16 +24,32 @@ from pyprune import _core
 from pyprune.activation import Activation, as_activation
 
 __all__ = [
+    "Capabilities",
+    "DepthwiseCase",
+    "PackedConv2d",
+    "PackedDepthwiseConv2d",
+    "PackedSeparableConv2d",
+    "PackedSparseConv2d",
+    "SharedWeights",
+    "__version__",
     "available_isas",
+    "capabilities",
     "conv2d",
     "depthwise_conv2d",
+    "get_num_threads",
+    "huffman_decode",
+    "isa",
     "pointwise_conv2d",
     "separable_conv2d",
-    "sparse_conv2d",
-    "get_num_threads",
-    "isa",
     "set_num_threads",
+    "sparse_conv2d",
+    "testing",
 ]
+
+__version__: str = _core.__version__
+
+# Every microkernel of every operator list, with its tile parameters: for tests and benchmarks.
+testing = _core.testing
 
 
 def isa() -> str:
@@ -43,12 +65,60 @@ def available_isas() -> list[str]:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by the kernels (the calling thread included). Results do not depend on it."""
-    _core.set_num_threads(_as_int("num_threads", n))
+    """Threads used by the kernels (the calling thread included), 1 to
+    capabilities().max_threads. Results do not depend on it."""
+    _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     return _core.get_num_threads()
+
+
+# ---- what the kernels take ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepthwiseCase:
+    """A depthwise convolution a kernel exists for: padding may be 0 to max_padding."""
+
+    kernel_size: int
+    stride: int
+    max_padding: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the operators take, read from the C++ operator lists and drivers (the one place
+    these rules are written): ``capabilities()`` returns it."""
+
+    depthwise: tuple[DepthwiseCase, ...]
+    sparse_blocks: tuple[int, ...]  # output channels per weight block of the sparse format
+    max_threads: int
+    max_weight_elements: int
+
+    def depthwise_rejects(self, kernel_size: int, stride: int, padding: int) -> str | None:
+        """Why no depthwise kernel takes a (square, symmetric-padded) depthwise convolution, or
+        None when one does."""
+        return _core.depthwise_conv2d_rejects(kernel_size, stride, padding) or None
+
+    def conv2d_rejects(self, kernel_size: int, stride: int, padding: int) -> str | None:
+        """Why the dense and sparse convolution drivers do not take a (square, symmetric-padded)
+        convolution, or None when they do."""
+        return _core.conv2d_rejects(kernel_size, stride, padding) or None
+
+
+@lru_cache(maxsize=None)
+def capabilities() -> Capabilities:
+    caps = _core.capabilities()
+    return Capabilities(
+        depthwise=tuple(DepthwiseCase(**case) for case in caps["depthwise_conv2d"]),
+        sparse_blocks=tuple(caps["sparse_blocks"]),
+        max_threads=caps["max_threads"],
+        max_weight_elements=caps["max_weight_elements"],
+    )
+
+
+# ---- arrays in and out --------------------------------------------------------------------------
 
 
 def _is_torch_tensor(x: Any) -> bool:
@@ -77,6 +147,10 @@ def _as_array(x: Any, name: str) -> np.ndarray:
     return np.require(x, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
+def _as_optional_array(x: Any, name: str) -> np.ndarray | None:
+    return None if x is None else _as_array(x, name)
+
+
 def _as_out(out: Any) -> np.ndarray:
     """out is written in place, so it is never copied."""
     if _is_torch_tensor(out):
@@ -90,12 +164,6 @@ def _as_out(out: Any) -> np.ndarray:
     return out
 
 
-def _as_int(name: str, value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return int(value)
-
-
 def _like(result: np.ndarray, x: Any, out: Any) -> Any:
     if out is not None:
         return out
@@ -106,78 +174,132 @@ def _like(result: np.ndarray, x: Any, out: Any) -> Any:
     return result
 
 
-def _forward(module: Any, x: Any, act: Activation, out: Any) -> Any:
-    """module.forward (a _core convolution holding its weights) on x, clamped by act."""
-    result = module.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
-    return _like(result, x, out)
+# ---- prepared operators -------------------------------------------------------------------------
 
 
-def depthwise_conv2d(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    stride: int = 1,
-    padding: int = 0,
-    activation: Activation | str | None = None,
-    out: Any = None,
-) -> Any:
+class _PackedOperator:
+    """A C++ operator holding prepared weights: ``op(x, activation=None, out=None)``."""
+
+    _op: Any
+
+    def __call__(self, x: Any, activation: Activation | str | None = None, out: Any = None) -> Any:
+        act = as_activation(activation)
+        result = self._op.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
+        return _like(result, x, out)
+
+    @property
+    def ukernel(self) -> str:
+        """The microkernel it runs."""
+        return self._op.ukernel
+
+
+class PackedConv2d(_PackedOperator):
+    """Dense or grouped square convolution, weights packed once for the GEMM kernel: weight
+    (Cout, Cin / groups, k, k), bias (Cout,) or None. 1x1 convolutions run as a GEMM straight
+    on the input, others through a cache-sized im2col panel."""
+
+    def __init__(self, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0, groups: int = 1,
+                 ukernel: str | None = None) -> None:
+        self._op = _core.Conv2d(_as_array(weight, "weight"), _as_optional_array(bias, "bias"), stride, padding,
+                                groups, ukernel)
+
+
+class PackedDepthwiseConv2d(_PackedOperator):
+    """Depthwise convolution, weights laid out once: weight (C, 1, k, k) with a (k, stride,
+    padding) in capabilities().depthwise, bias (C,) or None."""
+
+    def __init__(self, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
+                 ukernel: str | None = None) -> None:
+        self._op = _core.DepthwiseConv2d(_as_array(weight, "weight"), _as_optional_array(bias, "bias"), stride,
+                                         padding, ukernel)
+
+
+class PackedSeparableConv2d(_PackedOperator):
+    """Depthwise (dw_weight (C, 1, k, k)) -> dw_activation -> pointwise (pw_weight
+    (Cout, C, 1, 1)), computed strip by strip so the depthwise result stays in cache; the
+    activation of the call applies after the pointwise half."""
+
+    def __init__(self, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bias: Any = None, stride: int = 1,
+                 padding: int = 0, dw_activation: Activation | str | None = None) -> None:
+        dw_act = as_activation(dw_activation)
+        self._op = _core.SeparableConv2d(
+            _as_array(dw_weight, "dw_weight"), _as_optional_array(dw_bias, "dw_bias"), stride, padding,
+            dw_act.min, dw_act.max, _as_array(pw_weight, "pw_weight"), _as_optional_array(pw_bias, "pw_bias"))
+
+
+class PackedSparseConv2d(_PackedOperator):
+    """Square convolution (groups 1) with sparse weights: the zeros of weight (Cout, Cin, k, k)
+    are dropped once, output channels grouped in blocks of `block` (capabilities().sparse_blocks;
+    larger blocks run faster when whole blocks were pruned together).
+
+    Only the stored weights are multiplied: an infinite or NaN input reaching an output only
+    through zero weights does not make it NaN (torch computes 0 x inf = NaN there)."""
+
+    def __init__(self, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0, block: int = 1,
+                 ukernel: str | None = None) -> None:
+        self._op = _core.SparseConv2d(_as_array(weight, "weight"), _as_optional_array(bias, "bias"), stride,
+                                      padding, block, ukernel)
+
+    @classmethod
+    def from_arrays(cls, out_channels: int, in_channels: int, kernel_size: int, stride: int, padding: int,
+                    block: int, values: np.ndarray, deltas: np.ndarray, counts: np.ndarray) -> PackedSparseConv2d:
+        """From the sparse format's arrays (see arrays()), every one checked."""
+        op = cls.__new__(cls)
+        op._op = _core.SparseConv2d.from_arrays(out_channels, in_channels, kernel_size, stride, padding, block,
+                                                values, deltas, counts)
+        return op
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The sparse format the kernels stream: `values` (per block, its biases then one value
+        per row for each stored column), `deltas` (column index steps between stored columns),
+        `counts` (stored columns per block)."""
+        return {"values": self._op.values, "deltas": self._op.deltas, "counts": self._op.counts}
+
+    def to_dense(self) -> tuple[np.ndarray, np.ndarray]:
+        """The dense (weight, bias) it holds."""
+        return self._op.to_dense()
+
+    @property
+    def block(self) -> int:
+        return self._op.block
+
+    @property
+    def stored_values(self) -> int:
+        """Weights stored, zeros of partly non-zero blocks included (no biases)."""
+        return self._op.stored_values
+
+
+# ---- one-shot calls -----------------------------------------------------------------------------
+
+
+def depthwise_conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
+                     activation: Activation | str | None = None, out: Any = None) -> Any:
     """Depthwise 2-D convolution of NCHW float32 input, fused with bias and activation.
 
-    x: (N, C, H, W); weight: (C, 1, k, k) with k in {3, 5}; bias: (C,) or None;
-    stride 1 or 2; symmetric zero padding in [0, k // 2]; activation None, 'relu', 'relu6' or
-    an Activation (clamp). Same result as
+    x: (N, C, H, W); weight: (C, 1, k, k) with a (k, stride, padding) in
+    capabilities().depthwise; bias: (C,) or None; activation None, 'relu', 'relu6' or an
+    Activation (clamp). Same result as
     ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=C))``.
     """
     act = as_activation(activation)
-    result = _core.depthwise_conv2d(
-        _as_array(x, "x"),
-        _as_array(weight, "weight"),
-        None if bias is None else _as_array(bias, "bias"),
-        stride=_as_int("stride", stride),
-        padding=_as_int("padding", padding),
-        min=act.min,
-        max=act.max,
-        out=None if out is None else _as_out(out),
-    )
+    result = _core.depthwise_conv2d(_as_array(x, "x"), _as_array(weight, "weight"), _as_optional_array(bias, "bias"),
+                                    stride, padding, act.min, act.max, None if out is None else _as_out(out))
     return _like(result, x, out)
 
 
-def conv2d(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    stride: int = 1,
-    padding: int = 0,
-    groups: int = 1,
-    activation: Activation | str | None = None,
-    out: Any = None,
-) -> Any:
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0, groups: int = 1,
+           activation: Activation | str | None = None, out: Any = None) -> Any:
     """2-D convolution of NCHW float32 input (dense or grouped, square kernel), fused with bias
-    and activation; 1x1 convolutions run as a GEMM straight on the input, others through a
-    cache-sized im2col panel.
+    and activation (see PackedConv2d).
 
     x: (N, Cin, H, W); weight: (Cout, Cin / groups, k, k); bias: (Cout,) or None. Same result
     as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=groups))``.
-    Packs the weights on every call: modules (pyprune.nn) pack them once.
     """
-    act = as_activation(activation)
-    packed = _core.Conv2d(
-        _as_array(weight, "weight"),
-        None if bias is None else _as_array(bias, "bias"),
-        stride=_as_int("stride", stride),
-        padding=_as_int("padding", padding),
-        groups=_as_int("groups", groups),
-    )
-    return _forward(packed, x, act, out)
+    return PackedConv2d(weight, bias, stride, padding, groups)(x, activation, out)
 
 
-def pointwise_conv2d(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    activation: Activation | str | None = None,
-    out: Any = None,
-) -> Any:
+def pointwise_conv2d(x: Any, weight: Any, bias: Any = None, activation: Activation | str | None = None,
+                     out: Any = None) -> Any:
     """1x1 convolution of NCHW float32 input: out[n] = W @ x[n] (+ bias, activation), with
     weight (Cout, Cin, 1, 1) or (Cout, Cin)."""
     w = _as_array(weight, "weight")
@@ -188,59 +310,61 @@ def pointwise_conv2d(
     return conv2d(x, w, bias, activation=activation, out=out)
 
 
-def separable_conv2d(
-    x: Any,
-    dw_weight: Any,
-    pw_weight: Any,
-    dw_bias: Any = None,
-    pw_bias: Any = None,
-    stride: int = 1,
-    padding: int = 0,
-    dw_activation: Activation | str | None = None,
-    activation: Activation | str | None = None,
-    out: Any = None,
-) -> Any:
-    """Fused depthwise-separable block: depthwise (dw_weight (C, 1, k, k), k 3 or 5) ->
-    dw_activation -> pointwise (pw_weight (Cout, C, 1, 1)) -> activation, computed strip by
-    strip so the depthwise result stays in cache. Same result as the two separate calls."""
-    dw_act, act = as_activation(dw_activation), as_activation(activation)
-    fused = _core.SeparableConv2d(
-        _as_array(dw_weight, "dw_weight"),
-        None if dw_bias is None else _as_array(dw_bias, "dw_bias"),
-        _as_int("stride", stride),
-        _as_int("padding", padding),
-        dw_act.min,
-        dw_act.max,
-        _as_array(pw_weight, "pw_weight"),
-        None if pw_bias is None else _as_array(pw_bias, "pw_bias"),
-    )
-    return _forward(fused, x, act, out)
+def separable_conv2d(x: Any, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bias: Any = None,
+                     stride: int = 1, padding: int = 0, dw_activation: Activation | str | None = None,
+                     activation: Activation | str | None = None, out: Any = None) -> Any:
+    """Fused depthwise-separable block (see PackedSeparableConv2d). Same result as the two
+    separate calls."""
+    fused = PackedSeparableConv2d(dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dw_activation)
+    return fused(x, activation, out)
 
 
-def sparse_conv2d(
-    x: Any,
-    weight: Any,
-    bias: Any = None,
-    stride: int = 1,
-    padding: int = 0,
-    activation: Activation | str | None = None,
-    block: int = 1,
-    out: Any = None,
-) -> Any:
-    """2-D convolution of NCHW float32 input with a sparse (pruned) weight: only its non-zeros
-    are stored and multiplied, output channels grouped in blocks of `block` (1, 2, 4 or 8;
-    blocks pay off when whole blocks were pruned together).
+def sparse_conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
+                  activation: Activation | str | None = None, block: int = 1, out: Any = None) -> Any:
+    """2-D convolution of NCHW float32 input with a sparse (pruned) weight (see
+    PackedSparseConv2d, NaN and inf included).
 
     x: (N, Cin, H, W); weight: (Cout, Cin, k, k), mostly zeros; bias: (Cout,) or None. Same
-    result as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding))``.
-    Converts the weights on every call: pyprune.nn.SparseConv2d converts them once.
+    result as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding))`` for
+    finite inputs.
     """
-    act = as_activation(activation)
-    sparse = _core.SparseConv2d(
-        _as_array(weight, "weight"),
-        None if bias is None else _as_array(bias, "bias"),
-        stride=_as_int("stride", stride),
-        padding=_as_int("padding", padding),
-        block=_as_int("block", block),
-    )
-    return _forward(sparse, x, act, out)
+    return PackedSparseConv2d(weight, bias, stride, padding, block)(x, activation, out)
+
+
+# ---- Huffman-coded weights ----------------------------------------------------------------------
+
+
+def huffman_decode(data: np.ndarray, symbols: int, lengths: np.ndarray, ukernel: str | None = None) -> np.ndarray:
+    """The `symbols` uint8 symbols of a Huffman block (uint8) coded with the canonical code of
+    `lengths` (uint8, one per symbol). ValueError if the block is corrupt."""
+    return _core.huffman_decode(data, symbols, lengths, ukernel)
+
+
+class SharedWeights:
+    """A weight-shared layer's Huffman-coded streams (pyprune.pack's dense or sparse encoding),
+    checked and with their code tables built once; ``decode()`` gives the float32 weights
+    (codebook[value] in order, or placed by the gap stream). ValueError if the streams are
+    corrupt or disagree."""
+
+    def __init__(self, values: np.ndarray, value_symbols: int, value_lengths: np.ndarray, codebook: np.ndarray,
+                 size: int, gaps: np.ndarray | None = None, gap_symbols: int = 0,
+                 gap_lengths: np.ndarray | None = None, index_bits: int = 0) -> None:
+        self._op = _core.SharedWeights(values, value_symbols, value_lengths, codebook, size, gaps, gap_symbols,
+                                       gap_lengths, index_bits)
+
+    def decode(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The `size` float32 weights, flat (written into `out` when given)."""
+        return self._op.decode(out)
+
+    def nonzeros(self) -> tuple[np.ndarray, np.ndarray]:
+        """A sparse layer's non-zeros: (int32 flat positions, ascending; float32 values)."""
+        return self._op.nonzeros()
+
+    @property
+    def size(self) -> int:
+        return self._op.size
+
+    @property
+    def coded_bytes(self) -> int:
+        """Bytes of the coded streams and the codebook held in memory."""
+        return self._op.coded_bytes

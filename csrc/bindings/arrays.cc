@@ -48,11 +48,25 @@ py::array optional_vector(const py::object& obj, const char* name, py::ssize_t s
   return a;
 }
 
-void check_stride_and_padding(py::ssize_t k, py::ssize_t stride, py::ssize_t padding) {
-  if (stride < 1) value_error("stride must be at least 1, got " + std::to_string(stride));
-  if (padding < 0 || padding >= k)
-    value_error("padding must be in [0, " + std::to_string(k - 1) + "] for a " + std::to_string(k) + "x" +
-                std::to_string(k) + " kernel, got " + std::to_string(padding));
+int64_t int_arg(const py::handle& obj, const char* name) {
+  if (PyBool_Check(obj.ptr()) || !PyLong_Check(obj.ptr()))
+    type_error(std::string(name) + " must be an int, got " + std::string(py::str(obj.get_type().attr("__name__"))));
+  int overflow = 0;
+  const long long value = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+  if (overflow != 0) value_error(std::string(name) + " is out of range: it does not fit in 64 bits");
+  return value;
+}
+
+size_t count_arg(const py::handle& obj, const char* name, int64_t min) {
+  const int64_t value = int_arg(obj, name);
+  if (value < min)
+    value_error(std::string(name) + " must be at least " + std::to_string(min) + ", got " + std::to_string(value));
+  return static_cast<size_t>(value);
+}
+
+Shape4 shape4(const py::array& a) {
+  return {static_cast<size_t>(a.shape(0)), static_cast<size_t>(a.shape(1)), static_cast<size_t>(a.shape(2)),
+          static_cast<size_t>(a.shape(3))};
 }
 
 namespace {

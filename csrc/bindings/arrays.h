@@ -4,9 +4,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "pyprune/params.h"
+#include "pyprune/shape.h"
 
 namespace pyprune::bindings {
 
@@ -34,11 +38,35 @@ inline const float* data_or_null(const py::array& a) {
   return a.size() != 0 ? static_cast<const float*>(a.data()) : nullptr;
 }
 
-// Checks the stride (>= 1) and the padding ([0, k - 1]) of a k x k convolution.
-void check_stride_and_padding(py::ssize_t k, py::ssize_t stride, py::ssize_t padding);
+// A Python int (not a bool): TypeError naming `name` if it is none, ValueError if it does not
+// fit in 64 bits.
+int64_t int_arg(const py::handle& obj, const char* name);
+// int_arg, at least `min`.
+size_t count_arg(const py::handle& obj, const char* name, int64_t min);
+
+// The shape of a 4-D array.
+Shape4 shape4(const py::array& a);
 
 // A new float32 array of `shape`, or the caller's `out` checked against it and the inputs.
 py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,
                        std::initializer_list<const py::array*> inputs);
+
+// op.run(x) -> y with the GIL released, y new or the caller's `out`, checked against the
+// output shape op gives for x. For the operator classes of pyprune/*.h.
+template <class Op>
+py::array forward(const Op& op, const py::object& x_obj, float min, float max, const py::object& out_obj) {
+  const py::array x = float_array(x_obj, "x", 4);
+  const Shape4 in = shape4(x), y = op.output_shape(in);
+  py::array out = output_array(out_obj, {static_cast<py::ssize_t>(y.n), static_cast<py::ssize_t>(y.c),
+                                         static_cast<py::ssize_t>(y.h), static_cast<py::ssize_t>(y.w)}, {&x});
+  const float* in_data = static_cast<const float*>(x.data());
+  float* out_data = static_cast<float*>(out.mutable_data());
+  const pp_f32_minmax_params params{min, max};
+  {
+    py::gil_scoped_release release;
+    op.run(in, in_data, out_data, params);
+  }
+  return out;
+}
 
 }  // namespace pyprune::bindings

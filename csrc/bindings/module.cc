@@ -1,6 +1,6 @@
-// pyprune._core. Only csrc/bindings sees Python: its files check every argument and name the
-// bad one, release the GIL around kernels, and never link libtorch. One file per area, each
-// with a register_* function called here.
+// pyprune._core. Only csrc/bindings sees Python: its files convert and check arguments, naming
+// the bad one, release the GIL around the operators (pyprune/*.h), and never link libtorch. One
+// file per area, each with a register_* function called here.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -8,11 +8,34 @@
 #include <vector>
 
 #include "arrays.h"
+#include "pyprune/capabilities.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/threadpool.h"
 #include "register.h"
 
 namespace py = pybind11;
+
+namespace {
+
+// What the operators take, as data (pyprune/capabilities.h).
+py::dict capabilities() {
+  py::list depthwise;
+  for (const auto& c : pyprune::depthwise_cases()) {
+    py::dict d;
+    d["kernel_size"] = c.kernel_size;
+    d["stride"] = c.stride;
+    d["max_padding"] = c.max_padding;
+    depthwise.append(d);
+  }
+  py::dict caps;
+  caps["depthwise_conv2d"] = depthwise;
+  caps["sparse_blocks"] = pyprune::sparse_blocks();
+  caps["max_threads"] = pyprune::kMaxThreads;
+  caps["max_weight_elements"] = pyprune::kMaxWeightElements;
+  return caps;
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pyprune's C++ kernels (NEON, AVX2 and reference variants)";
@@ -25,12 +48,19 @@ PYBIND11_MODULE(_core, m) {
     for (pp_isa isa : pp_available_isas()) names.push_back(pp_isa_name(isa));
     return names;
   }, "Instruction sets this build and CPU can run.");
-  m.def("set_num_threads", [](py::ssize_t n) {
-    if (n < 1) pyprune::bindings::value_error("num_threads must be at least 1, got " + std::to_string(n));
+  m.def("set_num_threads", [](const py::object& n) {
+    const int64_t threads = pyprune::bindings::int_arg(n, "num_threads");
+    pyprune::require(pyprune::threads_rejects(threads));
     py::gil_scoped_release release;
-    pyprune::set_num_threads(static_cast<size_t>(n));
+    pyprune::set_num_threads(static_cast<size_t>(threads));
   }, py::arg("num_threads"));
   m.def("get_num_threads", [] { return pyprune::get_num_threads(); });
+  m.def("capabilities", &capabilities,
+        "What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits.");
+  m.def("depthwise_conv2d_rejects", &pyprune::depthwise_conv2d_rejects, py::arg("kernel_size"), py::arg("stride"),
+        py::arg("padding"), "Why no depthwise kernel takes this convolution, or '' when one does.");
+  m.def("conv2d_rejects", &pyprune::conv2d_rejects, py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
+        "Why the convolution drivers do not take this convolution, or '' when they do.");
 
   py::module_ testing = m.def_submodule("testing", "Every microkernel, for tests and benchmarks.");
   pyprune::bindings::register_dense(m, testing);

@@ -9,7 +9,7 @@
 
 namespace pyprune::bindings {
 
-// Per kernel: its name and ISA, then what `fill(row, kernel)` adds (its tile parameters).
+// Per kernel: its name, ISA and production flag, then what `fill(row, kernel)` adds (its tile parameters).
 template <class Ukernel, class Fill>
 pybind11::list ukernel_rows(const std::vector<Ukernel>& table, Fill fill) {
   pybind11::list rows;
@@ -17,6 +17,7 @@ pybind11::list ukernel_rows(const std::vector<Ukernel>& table, Fill fill) {
     pybind11::dict row;
     row["name"] = k.name;
     row["isa"] = pp_isa_name(k.isa);
+    row["production"] = k.production;
     fill(row, k);
     rows.append(row);
   }

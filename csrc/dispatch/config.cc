@@ -1,57 +1,29 @@
-// Per-operator microkernel tables, built once from the operator lists (*.inc).
+// Per-operator microkernel tables, built once from the operator lists (*.inc), and the
+// production kernel of each case.
 #include "pyprune/dispatch.h"
 
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels() {
   static const std::vector<pp_f32_dwconv2d_chw_ukernel> all = {
-#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols) \
-  {#name, isa, kernel_size, stride, tile_rows, tile_cols, name},
+#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production) \
+  {#name, isa, kernel_size, stride, tile_rows, tile_cols, production, name},
 #include "../f32-dwconv2d-chw/f32-dwconv2d-chw.inc"
 #undef PP_DWCONV2D_UKERNEL
   };
   return all;
 }
 
-namespace {
-
-// The first row of the active ISA that `fits`, else the first scalar row that does.
-template <typename Ukernel, typename Fits>
-const Ukernel* pick(const std::vector<Ukernel>& table, Fits fits) {
-  const pp_isa isa = pp_active_isa();
-  const Ukernel* fallback = nullptr;
-  for (const auto& k : table) {
-    if (!fits(k)) continue;
-    if (k.isa == isa) return &k;
-    if (k.isa == pp_isa_scalar && fallback == nullptr) fallback = &k;
-  }
-  return fallback;
-}
-
-}  // namespace
-
-const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride) {
-  return pick(pp_f32_dwconv2d_chw_ukernels(), [&](const pp_f32_dwconv2d_chw_ukernel& k) {
-    return k.kernel_size == kernel_size && k.stride == stride;
-  });
-}
-
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
-#define PP_GEMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
+#define PP_GEMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
 #include "../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
   };
   return all;
 }
 
-const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
-  static const pp_f32_gemm_ukernel* chosen =
-      pick(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
-  return *chosen;
-}
-
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
   static const std::vector<pp_f32_spmm_ukernel> all = {
-#define PP_SPMM_UKERNEL(isa, name, mr, nr) {#name, isa, mr, nr, name},
+#define PP_SPMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
 #include "../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
   };
@@ -60,20 +32,32 @@ const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
 
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
   static const std::vector<pp_u8_huffdec_ukernel> all = {
-#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup) \
-  {#name, isa, lut_bits, symbols_per_lookup, name},
+#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup, production) \
+  {#name, isa, lut_bits, symbols_per_lookup, production, name},
 #include "../u8-huffdec/u8-huffdec.inc"
 #undef PP_HUFFDEC_UKERNEL
   };
   return all;
 }
 
+const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride) {
+  return pp_production_ukernel(pp_f32_dwconv2d_chw_ukernels(), [&](const pp_f32_dwconv2d_chw_ukernel& k) {
+    return k.kernel_size == kernel_size && k.stride == stride;
+  });
+}
+
+const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
+  static const pp_f32_gemm_ukernel* chosen =
+      pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
+  return *chosen;
+}
+
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {
-  return pick(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
+  return pp_production_ukernel(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
 }
 
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {
   static const pp_u8_huffdec_ukernel* chosen =
-      pick(pp_u8_huffdec_ukernels(), [](const pp_u8_huffdec_ukernel&) { return true; });
+      pp_production_ukernel(pp_u8_huffdec_ukernels(), [](const pp_u8_huffdec_ukernel&) { return true; });
   return *chosen;
 }

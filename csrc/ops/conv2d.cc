@@ -8,7 +8,8 @@
 #include <memory>
 
 #include "aligned_buffer.h"
-#include "pyprune/ops.h"
+#include "pyprune/capabilities.h"
+#include "pyprune/conv2d.h"
 #include "pyprune/threadpool.h"
 
 namespace pyprune {
@@ -16,6 +17,12 @@ namespace {
 
 // The B panel (depth rows x panel pixels) should fit in half of L2 alongside the weights.
 constexpr size_t kPanelBytes = 256 * 1024;
+
+// The geometry of one call.
+struct Geometry {
+  size_t in_channels, kernel_size, stride, padding, groups;
+  Shape4 x, y;
+};
 
 float* im2col_buffer(size_t floats) {
   thread_local AlignedBuffer buffer;
@@ -32,12 +39,12 @@ size_t panel_pixels(size_t depth, size_t pixels, size_t nr) {
 
 // Rows (ci, kh, kw) of the im2col matrix for output pixels [first, first + count) of one
 // group's input planes: row r holds input[ci][oy * s - p + kh][ox * s - p + kw] or 0.
-void im2col(const Conv2dShape& s, const float* input, size_t first, size_t count, float* panel) {
-  const size_t k = s.kernel_size, ow = s.output_width(), channels = s.in_channels / s.groups;
-  const ptrdiff_t h = s.input_height, w = s.input_width, pad = s.padding, stride = s.stride;
+void im2col(const Geometry& s, const float* input, size_t first, size_t count, float* panel) {
+  const size_t k = s.kernel_size, ow = s.y.w, channels = s.in_channels / s.groups;
+  const ptrdiff_t h = s.x.h, w = s.x.w, pad = s.padding, stride = s.stride;
   float* row = panel;
   for (size_t ci = 0; ci < channels; ci++) {
-    const float* plane = input + ci * s.input_height * s.input_width;
+    const float* plane = input + ci * s.x.plane();
     for (size_t kh = 0; kh < k; kh++) {
       for (size_t kw = 0; kw < k; kw++, row += count) {
         size_t n = 0;
@@ -64,49 +71,69 @@ void im2col(const Conv2dShape& s, const float* input, size_t first, size_t count
 
 }  // namespace
 
-size_t conv2d_packed_weights_size(const Conv2dShape& s, size_t mr) {
-  const size_t blocks = pp_divide_round_up(s.out_channels / s.groups, mr);
-  return s.groups * blocks * mr * (1 + s.depth());
-}
-
-void pack_conv2d_weights(const Conv2dShape& s, size_t mr, const float* weight, const float* bias,
-                         float* packed) {
-  const size_t depth = s.depth(), per_group = s.out_channels / s.groups;
-  std::fill(packed, packed + conv2d_packed_weights_size(s, mr), 0.0f);
-  for (size_t g = 0; g < s.groups; g++) {
+Conv2d::Conv2d(size_t out_channels, size_t in_channels, size_t kernel_size, size_t stride, size_t padding,
+               size_t groups, const float* weight, const float* bias, const pp_f32_gemm_ukernel* ukernel)
+    : out_channels_(out_channels), in_channels_(in_channels), kernel_(kernel_size), stride_(stride),
+      padding_(padding), groups_(groups), ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()) {
+  require(conv2d_rejects(kernel_size, stride, padding));
+  if (groups < 1 || out_channels % groups != 0 || in_channels % groups != 0 || in_channels == 0)
+    throw std::invalid_argument("groups must be at least 1 and divide the " + std::to_string(out_channels) +
+                                " output channels and the input channels, got " + std::to_string(groups));
+  const size_t elements = checked_mul(out_channels, checked_mul(in_channels / groups, checked_mul(kernel_size, kernel_size, "weight"), "weight"), "weight");
+  if (elements > kMaxWeightElements)
+    throw std::invalid_argument("weight has " + std::to_string(elements) + " elements, more than the " +
+                                std::to_string(kMaxWeightElements) + " a layer may have");
+  const size_t mr = ukernel_->mr, per_group = out_channels / groups, d = depth();
+  packed_.assign(groups * blocks() * mr * (1 + d), 0.0f);
+  float* packed = packed_.data();
+  for (size_t g = 0; g < groups; g++) {
     for (size_t m0 = 0; m0 < per_group; m0 += mr) {
-      float* block = packed;
       for (size_t m = m0; m < std::min(per_group, m0 + mr); m++) {
         const size_t co = g * per_group + m;
-        block[m - m0] = bias != nullptr ? bias[co] : 0.0f;
-        for (size_t k = 0; k < depth; k++) block[mr + k * mr + (m - m0)] = weight[co * depth + k];
+        packed[m - m0] = bias != nullptr ? bias[co] : 0.0f;
+        for (size_t k = 0; k < d; k++) packed[mr + k * mr + (m - m0)] = weight[co * d + k];
       }
-      packed += mr * (1 + depth);
+      packed += mr * (1 + d);
     }
   }
 }
 
-void conv2d_nchw(const Conv2dShape& s, const float* input, const float* packed, float* output,
-                 const pp_f32_minmax_params& params, const pp_f32_gemm_ukernel& ukernel) {
-  const size_t mr = ukernel.mr, depth = s.depth(), per_group = s.out_channels / s.groups;
-  const size_t blocks = pp_divide_round_up(per_group, mr), block_floats = mr * (1 + depth);
-  const size_t pixels = s.output_height() * s.output_width();
-  const size_t in_plane = s.input_height * s.input_width;
-  const bool direct = s.kernel_size == 1 && s.stride == 1 && s.padding == 0;
-  const size_t panel = panel_pixels(depth, pixels, ukernel.nr), panels = pp_divide_round_up(pixels, panel);
-  const size_t images = s.batch * s.groups;
+Shape4 Conv2d::output_shape(const Shape4& x) const {
+  if (x.c != in_channels_)
+    throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
+  return window_output(x, out_channels_, kernel_, stride_, padding_);
+}
 
-  auto gemm = [&](size_t image, size_t block, size_t first, size_t count, const float* b,
-                  size_t b_stride) {
-    const size_t g = image % s.groups, m0 = block * mr;
+void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const float* b, size_t b_stride, float* c,
+                         size_t c_stride, const pp_f32_minmax_params& params) const {
+  const size_t mr = ukernel_->mr, block_floats = mr * (1 + in_channels_);
+  for (size_t block = first_block; block < first_block + count; block++) {
+    const size_t m0 = block * mr;
+    ukernel_->fn(std::min(mr, out_channels_ - m0), pixels, in_channels_, b, b_stride, &packed_[block * block_floats],
+                 reinterpret_cast<float*>(reinterpret_cast<char*>(c) + m0 * c_stride), c_stride, &params);
+  }
+}
+
+void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const pp_f32_minmax_params& params) const {
+  require(activation_rejects(params));
+  const Geometry s{in_channels_, kernel_, stride_, padding_, groups_, x_shape, output_shape(x_shape)};
+  const pp_f32_gemm_ukernel& ukernel = *ukernel_;
+  const size_t mr = ukernel.mr, d = depth(), per_group = out_channels_ / groups_;
+  const size_t blocks = this->blocks(), block_floats = mr * (1 + d);
+  const size_t pixels = s.y.plane(), in_plane = x_shape.plane();
+  const bool direct = kernel_ == 1 && stride_ == 1 && padding_ == 0;
+  const size_t panel = panel_pixels(d, pixels, ukernel.nr), panels = pp_divide_round_up(pixels, panel);
+  const size_t images = x_shape.n * groups_;
+  const float* packed = packed_.data();
+
+  auto gemm = [&](size_t image, size_t block, size_t first, size_t count, const float* b, size_t b_stride) {
+    const size_t g = image % groups_, m0 = block * mr;
     float* c = output + (image * per_group + m0) * pixels + first;
-    ukernel.fn(std::min(mr, per_group - m0), count, depth, b, b_stride,
-               packed + (g * blocks + block) * block_floats, c, pixels * sizeof(float), &params);
+    ukernel.fn(std::min(mr, per_group - m0), count, d, b, b_stride, packed + (g * blocks + block) * block_floats, c,
+               pixels * sizeof(float), &params);
   };
   // Input planes of image (batch n, group g): channels g * Cin/g onwards of batch n.
-  auto group_input = [&](size_t image) {
-    return input + image * (s.in_channels / s.groups) * in_plane;
-  };
+  auto group_input = [&](size_t image) { return input + image * (in_channels_ / groups_) * in_plane; };
 
   if (direct) {
     // One task per (image, panel, block of output channels); consecutive tasks share a panel.
@@ -121,11 +148,9 @@ void conv2d_nchw(const Conv2dShape& s, const float* input, const float* packed, 
   parallel_for(images * panels, [&](size_t t) {
     const size_t p = t % panels, image = t / panels;
     const size_t first = p * panel, count = std::min(panel, pixels - first);
-    float* b = im2col_buffer(depth * count);
+    float* b = im2col_buffer(d * count);
     im2col(s, group_input(image), first, count, b);
-    for (size_t block = 0; block < blocks; block++) {
-      gemm(image, block, first, count, b, count * sizeof(float));
-    }
+    for (size_t block = 0; block < blocks; block++) gemm(image, block, first, count, b, count * sizeof(float));
   });
 }
 

@@ -1,17 +1,33 @@
-// Sparse convolution driver: per image, one SpMM over the (phase-split, zero-padded) input
-// (see SparseConvGeometry in pyprune/sparse.h), split into tasks of pixel ranges x ranges of
-// weight blocks. The split depends on the shape only, so results do not depend on the number
-// of threads.
+// Sparse convolution: per image, one SpMM over the (phase-split, zero-padded) input (see
+// SparseConv2d in pyprune/sparse.h), split into tasks of pixel ranges x ranges of weight
+// blocks. The split depends on the shape only, so results do not depend on the number of
+// threads.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
 
 #include "aligned_buffer.h"
+#include "pyprune/capabilities.h"
 #include "pyprune/sparse.h"
 #include "pyprune/threadpool.h"
 
 namespace pyprune {
+
+struct SparseConv2d::Plan {
+  Shape4 x, y;
+  bool direct;
+  size_t stride;        // the stride, or 1 for a 1x1 output (which any stride gives alike)
+  size_t phases;        // phase planes per axis: stride, at most kernel_size (the ones taps use)
+  size_t phase_height, phase_width;
+  size_t pixels;        // SpMM pixels per image: (OH - 1) * phase_width + OW
+  size_t input_floats;  // SpMM input per image: in_channels * phases^2 * phase_height * phase_width
+  std::vector<int32_t> offsets;  // per stored column: byte offset of its input row
+
+  bool copies_input() const { return !direct; }
+  bool compacts_output() const { return phase_width != y.w; }
+};
+
 namespace {
 
 // Enough tasks to balance two to eight threads without making them tiny.
@@ -36,25 +52,25 @@ TaskGrid plan_tasks(size_t pixels, const SparseMatrix& w, size_t mr) {
 }
 
 // Phase planes of one image: plane (ci, a, b) row i column j = padded[ci][s*i + a][s*j + b].
-void split_phases(const SparseConv2dShape& s, const SparseConvGeometry& g, const float* input,
-                  float* phases) {
-  const size_t plane = g.phase_height * g.phase_width;
-  parallel_for(s.in_channels, [&](size_t ci) {
-    const float* in = input + ci * s.input_height * s.input_width;
-    for (size_t a = 0; a < s.stride; a++) {
-      for (size_t b = 0; b < s.stride; b++) {
-        float* out = phases + (ci * g.phases + a * s.stride + b) * plane;
+void split_phases(const SparseConv2d::Plan& g, size_t padding, const float* input, float* phases) {
+  const size_t plane = g.phase_height * g.phase_width, s = g.stride;
+  const ptrdiff_t height = g.x.h, width = g.x.w, pad = padding;
+  parallel_for(g.x.c, [&](size_t ci) {
+    const float* in = input + ci * g.x.plane();
+    for (size_t a = 0; a < g.phases; a++) {
+      for (size_t b = 0; b < g.phases; b++) {
+        float* out = phases + (ci * g.phases * g.phases + a * g.phases + b) * plane;
         for (size_t i = 0; i < g.phase_height; i++) {
-          const ptrdiff_t y = static_cast<ptrdiff_t>(s.stride * i + a) - static_cast<ptrdiff_t>(s.padding);
+          const ptrdiff_t y = static_cast<ptrdiff_t>(s * i + a) - pad;
           float* row = out + i * g.phase_width;
-          if (y < 0 || y >= static_cast<ptrdiff_t>(s.input_height)) {
+          if (y < 0 || y >= height) {
             std::fill(row, row + g.phase_width, 0.0f);
             continue;
           }
-          const float* src = in + y * s.input_width;
+          const float* src = in + y * width;
           for (size_t j = 0; j < g.phase_width; j++) {
-            const ptrdiff_t x = static_cast<ptrdiff_t>(s.stride * j + b) - static_cast<ptrdiff_t>(s.padding);
-            row[j] = x >= 0 && x < static_cast<ptrdiff_t>(s.input_width) ? src[x] : 0.0f;
+            const ptrdiff_t x = static_cast<ptrdiff_t>(s * j + b) - pad;
+            row[j] = x >= 0 && x < width ? src[x] : 0.0f;
           }
         }
       }
@@ -64,67 +80,94 @@ void split_phases(const SparseConv2dShape& s, const SparseConvGeometry& g, const
 
 }  // namespace
 
-SparseConvGeometry::SparseConvGeometry(const SparseConv2dShape& s) {
-  direct = s.kernel_size == 1 && s.stride == 1 && s.padding == 0;
-  phases = s.stride * s.stride;
-  phase_height = pp_divide_round_up(s.input_height + 2 * s.padding, s.stride);
-  phase_width = pp_divide_round_up(s.input_width + 2 * s.padding, s.stride);
-  output_width = s.output_width();
-  pixels = (s.output_height() - 1) * phase_width + output_width;
-  input_floats = s.in_channels * phases * phase_height * phase_width;
+SparseConv2d::SparseConv2d(SparseMatrix weights, size_t in_channels, size_t kernel_size, size_t stride,
+                           size_t padding, const pp_f32_spmm_ukernel* ukernel)
+    : weights_(std::move(weights)), in_channels_(in_channels), kernel_(kernel_size), stride_(stride),
+      padding_(padding) {
+  require(conv2d_rejects(kernel_size, stride, padding));
+  if (in_channels == 0 || checked_mul(in_channels, checked_mul(kernel_size, kernel_size, "weight"), "weight") !=
+                              weights_.columns())
+    throw std::invalid_argument("the sparse weight must have in_channels * kernel_size^2 columns");
+  ukernel_ = ukernel != nullptr ? ukernel : pp_f32_spmm_config(weights_.block());
+  if (ukernel_->nr != weights_.block())
+    throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for blocks of " +
+                                std::to_string(ukernel_->nr) + " output channels, not " +
+                                std::to_string(weights_.block()));
 }
 
-std::vector<int32_t> sparse_conv2d_offsets(const SparseConv2dShape& s, const SparseMatrix& w) {
-  const SparseConvGeometry g(s);
-  if (g.input_floats > static_cast<size_t>(std::numeric_limits<int32_t>::max()) / sizeof(float))
-    throw std::length_error("input image too large for sparse convolution (2 GiB per image)");
-  const size_t k = s.kernel_size, stride = s.stride, plane = g.phase_height * g.phase_width;
-  std::vector<int32_t> offsets(w.column_indices().size());
-  for (size_t j = 0; j < offsets.size(); j++) {
-    const size_t column = w.column_indices()[j];
-    const size_t ci = column / (k * k), kh = column % (k * k) / k, kw = column % k;
-    const size_t phase = (kh % stride) * stride + kw % stride;
-    const size_t at = (ci * g.phases + phase) * plane + kh / stride * g.phase_width + kw / stride;
-    offsets[j] = static_cast<int32_t>(at * sizeof(float));
+Shape4 SparseConv2d::output_shape(const Shape4& x) const {
+  if (x.c != in_channels_)
+    throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
+  return window_output(x, weights_.rows(), kernel_, stride_, padding_);
+}
+
+std::shared_ptr<const SparseConv2d::Plan> SparseConv2d::plan(const Shape4& x, const Shape4& y) const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (plan_ && plan_->x.h == x.h && plan_->x.w == x.w) return plan_;
   }
-  return offsets;
+  auto p = std::make_shared<Plan>();
+  p->x = {1, x.c, x.h, x.w};
+  p->y = {1, y.c, y.h, y.w};
+  p->stride = y.h == 1 && y.w == 1 ? 1 : stride_;
+  p->direct = kernel_ == 1 && p->stride == 1 && padding_ == 0;
+  const size_t s = p->stride, k = kernel_;
+  p->phases = std::min(s, k);
+  p->phase_height = pp_divide_round_up(x.h + 2 * padding_, s);
+  p->phase_width = pp_divide_round_up(x.w + 2 * padding_, s);
+  p->pixels = (y.h - 1) * p->phase_width + y.w;
+  const size_t plane = checked_mul(p->phase_height, p->phase_width, "x");
+  p->input_floats = checked_mul(checked_mul(x.c, p->phases * p->phases, "x"), plane, "x");
+  checked_mul(y.c, p->pixels, "the output");
+  if (p->input_floats > static_cast<size_t>(std::numeric_limits<int32_t>::max()) / sizeof(float))
+    throw std::length_error("x is too large for sparse convolution (2 GiB per image)");
+  p->offsets.resize(weights_.column_indices().size());
+  for (size_t j = 0; j < p->offsets.size(); j++) {
+    const size_t column = weights_.column_indices()[j];
+    const size_t ci = column / (k * k), kh = column % (k * k) / k, kw = column % k;
+    const size_t phase = (kh % s) * p->phases + kw % s;
+    const size_t at = (ci * p->phases * p->phases + phase) * plane + kh / s * p->phase_width + kw / s;
+    p->offsets[j] = static_cast<int32_t>(at * sizeof(float));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  plan_ = std::move(p);
+  return plan_;
 }
 
-void sparse_conv2d_nchw(const SparseConv2dShape& s, const SparseMatrix& w, const int32_t* offsets,
-                        const float* input, float* output, const pp_f32_minmax_params& params,
-                        const pp_f32_spmm_ukernel& ukernel) {
-  PP_ASSERT(ukernel.nr == w.block());
-  const SparseConvGeometry g(s);
-  const size_t oh = s.output_height(), ow = s.output_width();
-  const TaskGrid grid = plan_tasks(g.pixels, w, ukernel.mr);
+void SparseConv2d::run(const Shape4& x_shape, const float* input, float* output,
+                       const pp_f32_minmax_params& params) const {
+  require(activation_rejects(params));
+  const Shape4 y = output_shape(x_shape);
+  const std::shared_ptr<const Plan> g = plan(x_shape, y);
+  const SparseMatrix& w = weights_;
+  const TaskGrid grid = plan_tasks(g->pixels, w, ukernel_->mr);
   const size_t groups = grid.group_blocks.size() - 1;
   thread_local AlignedBuffer phase_buffer, wide_buffer;
-  if (g.copies_input()) phase_buffer.reserve(g.input_floats);
-  if (g.compacts_output()) wide_buffer.reserve(s.out_channels * g.pixels);
-  for (size_t n = 0; n < s.batch; n++) {
-    const float* image = input + n * s.in_channels * s.input_height * s.input_width;
-    float* out_image = output + n * s.out_channels * oh * ow;
+  if (g->copies_input()) phase_buffer.reserve(g->input_floats);
+  if (g->compacts_output()) wide_buffer.reserve(y.c * g->pixels);
+  for (size_t n = 0; n < x_shape.n; n++) {
+    const float* image = input + n * x_shape.c * x_shape.plane();
+    float* out_image = output + n * y.c * y.plane();
     const float* spmm_in = image;
-    if (g.copies_input()) {
-      split_phases(s, g, image, phase_buffer.data());
+    if (g->copies_input()) {
+      split_phases(*g, padding_, image, phase_buffer.data());
       spmm_in = phase_buffer.data();
     }
-    float* spmm_out = g.compacts_output() ? wide_buffer.data() : out_image;
-    const size_t out_stride = g.pixels * sizeof(float);
+    float* spmm_out = g->compacts_output() ? wide_buffer.data() : out_image;
+    const size_t out_stride = g->pixels * sizeof(float);
     parallel_for(grid.chunks * groups, [&](size_t task) {
       const size_t first = task / groups * grid.chunk_pixels;
       const size_t b0 = grid.group_blocks[task % groups], b1 = grid.group_blocks[task % groups + 1];
       const size_t channels = w.block_row(b1) - w.block_row(b0);
-      ukernel.fn(std::min(grid.chunk_pixels, g.pixels - first), channels, spmm_in + first,
-                 w.values().data() + w.value_start(b0), offsets + w.column_start(b0),
-                 w.counts().data() + b0, spmm_out + w.block_row(b0) * g.pixels + first,
-                 out_stride, &params);
+      ukernel_->fn(std::min(grid.chunk_pixels, g->pixels - first), channels, spmm_in + first,
+                   w.values().data() + w.value_start(b0), g->offsets.data() + w.column_start(b0),
+                   w.counts().data() + b0, spmm_out + w.block_row(b0) * g->pixels + first, out_stride, &params);
     });
-    if (g.compacts_output()) {
-      parallel_for(s.out_channels, [&](size_t c) {
-        for (size_t y = 0; y < oh; y++)
-          std::memcpy(out_image + (c * oh + y) * ow, spmm_out + c * g.pixels + y * g.phase_width,
-                      ow * sizeof(float));
+    if (g->compacts_output()) {
+      parallel_for(y.c, [&](size_t c) {
+        for (size_t row = 0; row < y.h; row++)
+          std::memcpy(out_image + (c * y.h + row) * y.w, spmm_out + c * g->pixels + row * g->phase_width,
+                      y.w * sizeof(float));
       });
     }
   }

@@ -6,17 +6,21 @@
 #include <stdexcept>
 #include <string>
 
+#include "pyprune/capabilities.h"
 #include "pyprune/sparse.h"
 
 namespace pyprune {
 
 SparseMatrix::SparseMatrix(size_t rows, size_t columns, size_t block)
     : rows_(rows), columns_(columns), block_(block) {
-  if (block != 1 && block != 2 && block != 4 && block != 8)
-    throw std::invalid_argument("block must be 1, 2, 4 or 8, got " + std::to_string(block));
+  require(sparse_block_rejects(block));
   if (rows == 0 || columns == 0) throw std::invalid_argument("the weight matrix must not be empty");
   if (columns > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     throw std::invalid_argument("too many weight columns: " + std::to_string(columns));
+  // Checked before the block table is built: its dense form must be a tensor pyprune takes.
+  if (checked_mul(rows, columns, "the weight") > kMaxWeightElements)
+    throw std::invalid_argument("the weight has " + std::to_string(rows) + " x " + std::to_string(columns) +
+                                " elements, more than the " + std::to_string(kMaxWeightElements) + " a layer may have");
   for (size_t r = 0; r < rows; r += rows - r >= block ? block : 1) block_row_.push_back(r);
   block_row_.push_back(rows);
 }
@@ -49,7 +53,7 @@ SparseMatrix SparseMatrix::from_arrays(size_t rows, size_t columns, size_t block
                                        std::vector<uint32_t> counts) {
   // Checked before the block table is built, so a huge `rows` cannot make it allocate.
   const size_t blocks = block > 1 ? rows / block + rows % block : rows;
-  if ((block == 1 || block == 2 || block == 4 || block == 8) && counts.size() != blocks)
+  if (sparse_block_rejects(block).empty() && counts.size() != blocks)
     throw std::invalid_argument("counts must have one entry per block (" + std::to_string(blocks) +
                                 " for " + std::to_string(rows) + " rows in blocks of " +
                                 std::to_string(block) + "), got " + std::to_string(counts.size()));

@@ -1,8 +1,12 @@
 // Fork-join pool: workers take indices from a shared counter, so uneven tasks balance
 // themselves. Between calls a worker spins briefly before it sleeps: layers of a network come
 // back to back and last tens of microseconds, less than waking a sleeping thread takes.
+// Workers start on first use, and a forked child gets a fresh pool of the same size.
 #include "pyprune/threadpool.h"
 
+#include <pthread.h>
+
+#include "pyprune/capabilities.h"
 #include "pyprune/common.h"
 
 #include <algorithm>
@@ -12,6 +16,9 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -51,25 +58,40 @@ bool spin_until(Done done) {
 
 class ThreadPool {
  public:
-  ThreadPool() { resize(std::max(1u, std::thread::hardware_concurrency())); }
+  explicit ThreadPool(size_t threads) : threads_(threads) {}
 
+  // std::invalid_argument for a count outside [1, kMaxThreads]; std::runtime_error if the
+  // system cannot start that many threads, the pool then keeping its previous size.
   void resize(size_t threads) {
+    require(threads_rejects(threads));
     std::lock_guard<std::mutex> call(call_mutex_);
+    const size_t before = threads_;
     stop_workers();
-    for (size_t i = 1; i < threads; i++) workers_.emplace_back([this] { work(); });
+    threads_ = threads;
+    try {
+      start_workers();
+    } catch (const std::system_error& e) {
+      stop_workers();
+      threads_ = before;
+      throw std::runtime_error("cannot start " + std::to_string(threads) + " threads (" + e.what() +
+                               "); keeping " + std::to_string(before));
+    }
   }
 
   size_t size() {
     std::lock_guard<std::mutex> call(call_mutex_);
-    return workers_.size() + 1;
+    return threads_;
   }
+  // For a forked child, where call_mutex_ may be held by a thread that no longer exists.
+  size_t size_unlocked() const { return threads_; }
 
   void run(size_t n, const std::function<void(size_t)>& task) {
     if (n == 0) return;
     // A task that calls parallel_for again runs its inner loop on its own thread.
     if (inside_task) return run_inline(n, task);
     std::lock_guard<std::mutex> call(call_mutex_);  // one parallel_for at a time
-    if (workers_.empty() || n == 1) return run_inline(n, task);
+    if (threads_ == 1 || n == 1) return run_inline(n, task);
+    if (workers_.empty()) start_workers();
     PP_ASSERT(n < kClosed);
     // Close the previous call before changing what a call is: a worker still leaving it must
     // not take an index of the new one (its claim fails once the word has changed).
@@ -160,6 +182,10 @@ class ThreadPool {
     }
   }
 
+  void start_workers() {
+    for (size_t i = workers_.size() + 1; i < threads_; i++) workers_.emplace_back([this] { work(); });
+  }
+
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -175,6 +201,7 @@ class ThreadPool {
   std::mutex mutex_;       // guards sleeping on wake_ and done_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
+  size_t threads_;  // the calling thread included; workers start on the first parallel call
   const std::function<void(size_t)>* task_ = nullptr;
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> work_{0};  // call generation << 32 | next index to claim
@@ -183,15 +210,31 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+std::atomic<ThreadPool*> the_pool{nullptr};
+
+// In a forked child only the forking thread exists: the parent's workers are gone and its
+// locks may be held forever. The child gets a new pool of the same size (workers start on
+// first use); the old one is abandoned as it is, since nothing of it can be safely undone.
+void renew_pool_in_child() {
+  ThreadPool* old = the_pool.load();
+  the_pool.store(new ThreadPool(old->size_unlocked()));
+}
+
 // Never destroyed: joining threads during interpreter shutdown is not safe.
 ThreadPool& pool() {
-  static ThreadPool* p = new ThreadPool();
-  return *p;
+  static const bool created = [] {
+    const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    the_pool.store(new ThreadPool(std::min(cores, kMaxThreads)));
+    pthread_atfork(nullptr, nullptr, renew_pool_in_child);
+    return true;
+  }();
+  (void)created;
+  return *the_pool.load();
 }
 
 }  // namespace
 
-void set_num_threads(size_t n) { pool().resize(n == 0 ? 1 : n); }
+void set_num_threads(size_t n) { pool().resize(n); }
 size_t get_num_threads() { return pool().size(); }
 void parallel_for(size_t n, const std::function<void(size_t)>& task) { pool().run(n, task); }
 

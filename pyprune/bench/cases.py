@@ -64,17 +64,14 @@ def pointwise_case(layer: PointwiseLayer) -> Case:
     import torch
     import torch.nn.functional as F
 
-    from pyprune import _core
-
     rng = _rng()
     x = rng.standard_normal((1, layer.in_channels, layer.size, layer.size), dtype=np.float32)
     w = rng.standard_normal((layer.out_channels, layer.in_channels, 1, 1), dtype=np.float32) * (1 / layer.in_channels**0.5)
     b = rng.standard_normal(layer.out_channels, dtype=np.float32)
-    packed = _core.Conv2d(w, b)  # packed once, as a module does
+    packed = kernels.PackedConv2d(w, b)  # packed once, as a module does
     out = np.empty((1, layer.out_channels, layer.size, layer.size), np.float32)
     tx, tw, tb = map(torch.from_numpy, (x, w, b))
-    inf = float("inf")
-    return Case(str(layer), layer.macs, lambda: packed.forward(x, -inf, inf, out), lambda: F.conv2d(tx, tw, tb), {})
+    return Case(str(layer), layer.macs, lambda: packed(x, out=out), lambda: F.conv2d(tx, tw, tb), {})
 
 
 def random_prune(w: np.ndarray, sparsity: float, block: int = 1, seed: int = 0) -> np.ndarray:
@@ -94,31 +91,28 @@ def sparse_pointwise_case(layer: PointwiseLayer, sparsity: float, block: int = 1
     import torch
     import torch.nn.functional as F
 
-    from pyprune import _core
-
     rng = _rng()
     cin, cout, size = layer.in_channels, layer.out_channels, layer.size
     x = rng.standard_normal((1, cin, size, size), dtype=np.float32)
     w = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32) * (1 / (cin * (1 - sparsity) + 1) ** 0.5)
     w = random_prune(w, sparsity, block).astype(np.float32)
     out = np.empty((1, cout, size, size), np.float32)
-    inf = float("inf")
-    sparse = _core.SparseConv2d(w, block=block)
-    dense = _core.Conv2d(w)
+    sparse = kernels.PackedSparseConv2d(w, block=block)
+    dense = kernels.PackedConv2d(w)
     tx, tw = torch.from_numpy(x), torch.from_numpy(w)
     with warnings.catch_warnings():  # torch calls its CSR support beta
         warnings.simplefilter("ignore", UserWarning)
         csr = tw.reshape(cout, cin).to_sparse_csr()
     x2 = tx.reshape(cin, size * size)
     extra = {
-        "pyprune dense": lambda: dense.forward(x, -inf, inf, out),
+        "pyprune dense": lambda: dense(x, out=out),
         "torch csr": lambda: (csr @ x2).reshape(1, cout, size, size),
     }
     if block > 1:
-        unstructured = _core.SparseConv2d(w)
-        extra["unstructured"] = lambda: unstructured.forward(x, -inf, inf, out)
+        unstructured = kernels.PackedSparseConv2d(w)
+        extra["unstructured"] = lambda: unstructured(x, out=out)
     name = f"{layer} {sparsity:.0%}" + (f" {block}x1" if block > 1 else "")
-    return Case(name, layer.macs, lambda: sparse.forward(x, -inf, inf, out), lambda: F.conv2d(tx, tw), extra)
+    return Case(name, layer.macs, lambda: sparse(x, out=out), lambda: F.conv2d(tx, tw), extra)
 
 
 def separable_case(dw: DepthwiseLayer, pw: PointwiseLayer) -> Case:
@@ -127,28 +121,25 @@ def separable_case(dw: DepthwiseLayer, pw: PointwiseLayer) -> Case:
     import torch
     import torch.nn.functional as F
 
-    from pyprune import _core
-
     rng = _rng()
     c, k = dw.channels, dw.kernel
     x = rng.standard_normal((1, c, dw.size, dw.size), dtype=np.float32)
     dw_w = rng.standard_normal((c, 1, k, k), dtype=np.float32)
     pw_w = rng.standard_normal((pw.out_channels, c, 1, 1), dtype=np.float32) * (1 / c**0.5)
-    inf = float("inf")
-    fused = _core.SeparableConv2d(dw_w, None, dw.stride, dw.padding, 0.0, inf, pw_w, None)
-    pointwise = _core.Conv2d(pw_w)
+    fused = kernels.PackedSeparableConv2d(dw_w, pw_w, stride=dw.stride, padding=dw.padding, dw_activation="relu")
+    pointwise = kernels.PackedConv2d(pw_w)
     mid = np.empty((1, c, dw.output_size, dw.output_size), np.float32)
     out = np.empty((1, pw.out_channels, dw.output_size, dw.output_size), np.float32)
     tx, tdw, tpw = map(torch.from_numpy, (x, dw_w, pw_w))
 
     def unfused():
         kernels.depthwise_conv2d(x, dw_w, stride=dw.stride, padding=dw.padding, activation="relu", out=mid)
-        return pointwise.forward(mid, 0.0, inf, out)
+        return pointwise(mid, "relu", out)
 
     return Case(
         f"{dw} -> {pw.out_channels}",
         dw.macs + pw.macs,
-        lambda: fused.forward(x, 0.0, inf, out),
+        lambda: fused(x, "relu", out),
         lambda: F.relu(F.conv2d(F.relu(F.conv2d(tx, tdw, None, dw.stride, dw.padding, groups=c)), tpw)),
         {"unfused": unfused},
     )

@@ -73,10 +73,8 @@ def _zlib_peer() -> DecodePeer:
 
 def decode_peers() -> list[DecodePeer]:
     """pyprune's decoders and the peers installed here (bitarray, dahuffman are optional)."""
-    from pyprune import _core
-
     peers = [_pyprune_peer(None, "pyprune (dispatched)")]
-    peers += [_pyprune_peer(u["name"], u["name"]) for u in _core.testing.huffdec_ukernels()
+    peers += [_pyprune_peer(u["name"], u["name"]) for u in kernels.testing.huffdec_ukernels()
               if u["isa"] in kernels.available_isas()]
     peers.append(_zlib_peer())
     try:

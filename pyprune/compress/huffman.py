@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyprune import _core
+from pyprune import kernels
 
 __all__ = ["MAX_BITS", "MAX_STREAMS", "HuffmanCode", "decode", "encode", "code_lengths"]
 
@@ -124,4 +124,4 @@ def encode(symbols: np.ndarray, code: HuffmanCode, streams: int | None = None) -
 def decode(block: bytes | np.ndarray, symbols: int, code: HuffmanCode, ukernel: str | None = None) -> np.ndarray:
     """The `symbols` uint8 symbols of a block (C++ decoder; ValueError if corrupt)."""
     data = np.frombuffer(block, np.uint8) if isinstance(block, (bytes, bytearray, memoryview)) else block
-    return _core.huffman_decode(data, symbols, np.asarray(code.lengths, np.uint8), ukernel)
+    return kernels.huffman_decode(data, symbols, np.asarray(code.lengths, np.uint8), ukernel)

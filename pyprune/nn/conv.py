@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pyprune import _core
+from pyprune import kernels
 from pyprune.activation import Activation
 from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
@@ -35,13 +35,7 @@ class Conv2d(PackedModule, ConvModule):
         self._keep_packed()
 
     def _pack(self) -> None:
-        self._packed = _core.Conv2d(
-            self.weight.numpy(),
-            None if self.bias is None else self.bias.numpy(),
-            stride=self.stride,
-            padding=self.padding,
-            groups=self.groups,
-        )
+        self._packed = kernels.PackedConv2d(self.weight, self.bias, self.stride, self.padding, self.groups)
 
     @classmethod
     def from_torch(cls, conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, activation: Any = None) -> Conv2d:
@@ -53,8 +47,7 @@ class Conv2d(PackedModule, ConvModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
             return self.torch_forward(x)
-        y = self._packed.forward(x.detach().contiguous().numpy(), self.activation.min, self.activation.max)
-        return torch.from_numpy(y)
+        return self._packed(x, self.activation)
 
     def extra_repr(self) -> str:
         cout, cin_g, k, _ = self.weight.shape

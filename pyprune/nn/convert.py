@@ -11,6 +11,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from pyprune import kernels
 from pyprune.activation import Activation
 from pyprune.nn.conv import Conv2d, PointwiseConv2d
 from pyprune.nn.convspec import ConvSpec
@@ -83,13 +84,12 @@ def _fast_module(
     block = sparse.choose(name, spec) if sparse is not None else None
     if block is not None:
         return SparseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation, block)
-    if spec.is_depthwise and conv.in_channels == conv.out_channels and spec.kernel_size in (3, 5) \
-            and spec.stride in (1, 2) and spec.padding <= spec.kernel_size // 2:
+    caps = kernels.capabilities()
+    if spec.is_depthwise and conv.in_channels == conv.out_channels \
+            and caps.depthwise_rejects(spec.kernel_size, spec.stride, spec.padding) is None:
         return DepthwiseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation)
     if spec.is_pointwise:
         return PointwiseConv2d(spec.weight, spec.bias, activation)
-    if spec.padding >= spec.kernel_size:
-        raise ValueError(f"padding {spec.padding} is not smaller than the kernel")
     return Conv2d(spec.weight, spec.bias, spec.stride, spec.padding, spec.groups, activation)
 
 

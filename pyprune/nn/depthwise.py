@@ -12,12 +12,14 @@ from pyprune.activation import Activation
 from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
+from pyprune.nn.packed import PackedModule
 
 __all__ = ["DepthwiseConv2d"]
 
 
-class DepthwiseConv2d(ConvModule):
-    """Depthwise 3x3 or 5x5 convolution, stride 1 or 2, fused bias and activation.
+class DepthwiseConv2d(PackedModule, ConvModule):
+    """Depthwise convolution (the kernel sizes, strides and paddings of
+    pyprune.kernels.capabilities().depthwise), fused bias and activation.
 
     For inference: weights are buffers, not parameters. Inputs that need a gradient, or that
     the kernels do not take (not float32, not on the CPU), go through torch instead, with the
@@ -32,19 +34,13 @@ class DepthwiseConv2d(ConvModule):
         padding: int = 0,
         activation: Activation | str | None = None,
     ) -> None:
-        if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[2] != weight.shape[3]:
+        if weight.dim() != 4:
             raise ValueError(f"weight must have shape (C, 1, k, k), got {tuple(weight.shape)}")
-        k = weight.shape[2]
-        if k not in (3, 5):
-            raise ValueError(f"kernel size must be 3 or 5, got {k}")
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, got {stride}")
-        if not 0 <= padding <= k // 2:
-            raise ValueError(f"padding must be in [0, {k // 2}], got {padding}")
-        channels = weight.shape[0]
-        if bias is not None and tuple(bias.shape) != (channels,):
-            raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
-        super().__init__(weight, bias, stride, padding, channels, activation)
+        super().__init__(weight, bias, stride, padding, weight.shape[0], activation)
+        self._keep_packed()  # the kernels check what they take
+
+    def _pack(self) -> None:
+        self._packed = kernels.PackedDepthwiseConv2d(self.weight, self.bias, self.stride, self.padding)
 
     @classmethod
     def from_torch(
@@ -66,9 +62,7 @@ class DepthwiseConv2d(ConvModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
             return self.torch_forward(x)
-        return kernels.depthwise_conv2d(
-            x, self.weight, self.bias, stride=self.stride, padding=self.padding, activation=self.activation
-        )
+        return self._packed(x, self.activation)
 
     def extra_repr(self) -> str:
         c, _, k, _ = self.weight.shape

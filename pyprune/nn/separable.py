@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pyprune import _core
-from pyprune.activation import Activation, as_activation
+from pyprune import kernels
+from pyprune.activation import Activation
 from pyprune.nn.conv import PointwiseConv2d
 from pyprune.nn.depthwise import DepthwiseConv2d
 from pyprune.nn.inputs import kernels_take
@@ -18,7 +18,7 @@ __all__ = ["SeparableConv2d"]
 
 
 class SeparableConv2d(PackedModule):
-    """A depthwise 3x3/5x5 convolution and the 1x1 convolution after it, computed strip by
+    """A depthwise convolution and the 1x1 convolution after it, computed strip by
     strip so the depthwise result never leaves the cache. Inputs the kernels do not take run
     the two halves through torch."""
 
@@ -35,16 +35,8 @@ class SeparableConv2d(PackedModule):
 
     def _pack(self) -> None:
         dw, pw = self.depthwise, self.pointwise
-        self._packed = _core.SeparableConv2d(
-            dw.weight.numpy(),
-            None if dw.bias is None else dw.bias.numpy(),
-            dw.stride,
-            dw.padding,
-            dw.activation.min,
-            dw.activation.max,
-            pw.weight.numpy(),
-            None if pw.bias is None else pw.bias.numpy(),
-        )
+        self._packed = kernels.PackedSeparableConv2d(dw.weight, pw.weight, dw.bias, pw.bias, dw.stride, dw.padding,
+                                                     dw.activation)
 
     @classmethod
     def from_torch(
@@ -68,6 +60,4 @@ class SeparableConv2d(PackedModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
             return self.pointwise(self.depthwise(x))
-        act = as_activation(self.pointwise.activation)
-        y = self._packed.forward(x.detach().contiguous().numpy(), act.min, act.max)
-        return torch.from_numpy(y)
+        return self._packed(x, self.pointwise.activation)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyprune import _core
+from pyprune import kernels
 from pyprune.activation import Activation
 from pyprune.nn.convmodule import ConvModule
 from pyprune.nn.convspec import ConvSpec
@@ -17,14 +17,13 @@ from pyprune.nn.packed import PackedModule
 
 __all__ = ["SparseConv2d"]
 
-BLOCKS = (1, 2, 4, 8)
-
 
 class SparseConv2d(PackedModule, ConvModule):
     """Square convolution (groups 1) with sparse weights, fused bias and activation, on the
     SpMM kernels: the zeros of the weight are dropped once, output channels grouped in blocks
-    of `block` (1, 2, 4 or 8; larger blocks run faster when whole blocks are zero, as after
-    block pruning). For inference: inputs needing a gradient, or not float32 on the CPU, go
+    of `block` (pyprune.kernels.capabilities().sparse_blocks; larger blocks run faster when
+    whole blocks are zero, as after block pruning). Only stored weights are multiplied, so an
+    inf or NaN input reaching an output only through zero weights leaves it finite. For inference: inputs needing a gradient, or not float32 on the CPU, go
     through torch with the same result.
 
     Example::
@@ -42,8 +41,9 @@ class SparseConv2d(PackedModule, ConvModule):
         activation: Activation | str | None = None,
         block: int = 1,
     ) -> None:
-        if block not in BLOCKS:
-            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
+        blocks = kernels.capabilities().sparse_blocks
+        if block not in blocks:
+            raise ValueError(f"block must be one of {blocks}, got {block!r}")
         if weight.dim() != 4:
             raise ValueError(f"weight must have shape (Cout, Cin, k, k), got {tuple(weight.shape)}")
         # The dense weight stays a buffer (state_dict, torch path); the kernels use its sparse
@@ -53,13 +53,7 @@ class SparseConv2d(PackedModule, ConvModule):
         self._keep_packed()
 
     def _pack(self) -> None:
-        self._packed = _core.SparseConv2d(
-            self.weight.numpy(),
-            None if self.bias is None else self.bias.numpy(),
-            stride=self.stride,
-            padding=self.padding,
-            block=self.block,
-        )
+        self._packed = kernels.PackedSparseConv2d(self.weight, self.bias, self.stride, self.padding, self.block)
 
     @classmethod
     def from_torch(
@@ -81,13 +75,12 @@ class SparseConv2d(PackedModule, ConvModule):
         """The sparse format the kernels stream: `values` (per block, its biases then one value
         per row for each stored column), `deltas` (column index steps between stored columns),
         `counts` (stored columns per block)."""
-        return {"values": self._packed.values, "deltas": self._packed.deltas, "counts": self._packed.counts}
+        return self._packed.arrays()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not kernels_take(x):
             return self.torch_forward(x)
-        y = self._packed.forward(x.detach().contiguous().numpy(), self.activation.min, self.activation.max)
-        return torch.from_numpy(y)
+        return self._packed(x, self.activation)
 
     def extra_repr(self) -> str:
         cout, cin, k, _ = self.weight.shape

@@ -8,6 +8,7 @@ from typing import Mapping
 
 import torch
 
+from pyprune import kernels
 from pyprune.nn.convspec import ConvSpec
 
 __all__ = ["SparsePolicy", "stored_weights"]
@@ -24,6 +25,15 @@ def stored_weights(weight: torch.Tensor, block: int) -> int:
 
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
+
+
+# Cost per stored weight relative to single rows, measured on 90 % block-pruned pointwise layers
+# (see SparsePolicy); a block size without a measurement counts as single rows.
+_MEASURED_BLOCK_COST = {1: 1.0, 2: 0.8, 4: 0.68, 8: 0.9}
+
+
+def _default_block_cost() -> Mapping[int, float]:
+    return _frozen({b: _MEASURED_BLOCK_COST.get(b, 1.0) for b in kernels.capabilities().sparse_blocks})
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class SparsePolicy:
 
     pointwise_max_density: float = 0.40
     conv_max_density: float = 0.45
-    block_cost: Mapping[int, float] = field(default_factory=lambda: _frozen({1: 1.0, 2: 0.8, 4: 0.68, 8: 0.9}))
+    block_cost: Mapping[int, float] = field(default_factory=_default_block_cost)
     layers: Mapping[str, bool] = field(default_factory=lambda: _frozen({}))
 
     def __post_init__(self) -> None:
@@ -60,8 +70,9 @@ class SparsePolicy:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        if not self.block_cost or any(b not in (1, 2, 4, 8) or c <= 0 for b, c in self.block_cost.items()):
-            raise ValueError(f"block_cost must map blocks 1, 2, 4, 8 to positive costs, got {dict(self.block_cost)}")
+        blocks = kernels.capabilities().sparse_blocks
+        if not self.block_cost or any(b not in blocks or c <= 0 for b, c in self.block_cost.items()):
+            raise ValueError(f"block_cost must map blocks of {blocks} to positive costs, got {dict(self.block_cost)}")
         object.__setattr__(self, "block_cost", _frozen(self.block_cost))
         object.__setattr__(self, "layers", _frozen(self.layers))
 
@@ -74,7 +85,7 @@ class SparsePolicy:
 
     def choose(self, name: str, spec: ConvSpec) -> int | None:
         """The block size to run this convolution sparse with, or None for dense."""
-        if spec.groups != 1 or spec.padding >= spec.kernel_size:
+        if spec.groups != 1 or kernels.capabilities().conv2d_rejects(spec.kernel_size, spec.stride, spec.padding):
             return None
         forced = self.layers.get(name)
         if forced is False:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from pyprune import kernels
 from pyprune.prune.errors import PruningError
 from pyprune.prune.filters import ignored_names
 
@@ -42,7 +43,8 @@ __all__ = [
     "sparsity",
 ]
 
-BLOCK_SIZES = (1, 2, 4, 8)
+# The block sizes of the sparse kernels (pyprune.kernels.capabilities().sparse_blocks).
+BLOCK_SIZES = kernels.capabilities().sparse_blocks
 
 
 class Scope(enum.Enum):
@@ -133,7 +135,7 @@ def prune_magnitude(
     in place, so that `sparsity` of them are zero; returns each layer's resulting sparsity.
 
     Already masked weights score zero, so calling again with a higher target prunes further
-    (schedules do this). `block` in (1, 2, 4, 8): blocks of that many output channels.
+    (schedules do this). `block` in BLOCK_SIZES: blocks of that many output channels.
     """
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
         raise PruningError(f"sparsity must be a number in [0, 1), got {sparsity!r}")

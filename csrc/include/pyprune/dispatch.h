@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "pyprune/ukernels.h"
@@ -21,6 +23,7 @@ struct pp_f32_dwconv2d_chw_ukernel {
   int stride;
   size_t tile_rows;  // output rows per kernel iteration; the driver sizes strips by it
   size_t tile_cols;
+  bool production;   // the kernel its ISA runs for this (kernel_size, stride)
   pp_f32_dwconv2d_chw_ukernel_fn fn;
 };
 
@@ -29,6 +32,7 @@ struct pp_f32_gemm_ukernel {
   pp_isa isa;
   size_t mr;  // output channels per kernel call; weights are packed in blocks of mr
   size_t nr;  // pixels per register tile
+  bool production;  // the kernel its ISA runs
   pp_f32_gemm_ukernel_fn fn;
 };
 
@@ -37,6 +41,7 @@ struct pp_f32_spmm_ukernel {
   pp_isa isa;
   size_t mr;  // pixels per register tile
   size_t nr;  // output channels per weight block (the SparseMatrix block size)
+  bool production;  // the kernel its ISA runs for blocks of nr
   pp_f32_spmm_ukernel_fn fn;
 };
 
@@ -45,26 +50,44 @@ struct pp_u8_huffdec_ukernel {
   pp_isa isa;
   unsigned lut_bits;            // bits of the first-level table (0: bit by bit)
   unsigned symbols_per_lookup;  // most symbols one table lookup yields
+  bool production;              // the decoder its ISA runs
   pp_u8_huffdec_ukernel_fn fn;
 };
 
-// The kernel the active ISA uses for this kernel size and stride, or nullptr if none.
-const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
-// Every depthwise kernel in this build, for tests and benchmarks.
+// Every kernel of an operator list, in list order, for tests and benchmarks.
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
-
-// The GEMM kernel of the active ISA (the reference if it has none).
-const pp_f32_gemm_ukernel& pp_f32_gemm_config();
-// Every GEMM kernel in this build, for tests and benchmarks.
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
-
-// The SpMM kernel of the active ISA for weight blocks of nr channels (the reference if it has
-// none), or nullptr for a block size no kernel supports.
-const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
-// Every SpMM kernel in this build, for tests and benchmarks.
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
-
-// The Huffman decoder of the active ISA (the fastest scalar one if it has none).
-const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
-// Every Huffman decoder in this build, for tests and benchmarks.
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
+
+// The production kernel of the active ISA for a case (`fits`), else the scalar production
+// kernel for it, else nullptr: the row's production flag decides, never its place in the list.
+template <class Ukernel, class Fits>
+const Ukernel* pp_production_ukernel(const std::vector<Ukernel>& table, Fits fits) {
+  const pp_isa active = pp_active_isa();
+  const Ukernel* scalar = nullptr;
+  for (const Ukernel& k : table) {
+    if (!k.production || !fits(k)) continue;
+    if (k.isa == active) return &k;
+    if (k.isa == pp_isa_scalar) scalar = &k;
+  }
+  return scalar;
+}
+
+// The row called `name`; std::invalid_argument if there is none or this CPU cannot run it.
+template <class Ukernel>
+const Ukernel& pp_find_ukernel(const std::vector<Ukernel>& table, const std::string& name) {
+  for (const Ukernel& k : table) {
+    if (name != k.name) continue;
+    for (pp_isa isa : pp_available_isas())
+      if (isa == k.isa) return k;
+    throw std::invalid_argument("ukernel " + name + " needs " + pp_isa_name(k.isa) + ", which this CPU lacks");
+  }
+  throw std::invalid_argument("unknown ukernel: " + name);
+}
+
+// The production kernels of the active ISA (nullptr where no kernel takes the case).
+const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
+const pp_f32_gemm_ukernel& pp_f32_gemm_config();
+const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
+const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();

@@ -3,9 +3,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "pyprune/dispatch.h"
+#include "pyprune/shape.h"
 
 namespace pyprune {
 
@@ -21,7 +24,7 @@ namespace pyprune {
 // are valid.
 class SparseMatrix {
  public:
-  // From a dense row-major matrix and bias (nullptr = zeros); block is 1, 2, 4 or 8.
+  // From a dense row-major matrix and bias (nullptr = zeros); block one of sparse_blocks().
   static SparseMatrix from_dense(size_t rows, size_t columns, size_t block, const float* dense,
                                  const float* bias);
   // From the three arrays, checked: throws std::invalid_argument naming what is inconsistent.
@@ -61,39 +64,42 @@ class SparseMatrix {
   std::vector<size_t> block_row_, value_start_, column_start_;  // blocks() + 1 entries
 };
 
-struct SparseConv2dShape {
-  size_t batch, in_channels, out_channels, input_height, input_width;
-  size_t kernel_size, stride, padding;
-  size_t output_height() const { return (input_height + 2 * padding - kernel_size) / stride + 1; }
-  size_t output_width() const { return (input_width + 2 * padding - kernel_size) / stride + 1; }
+// A convolution (groups 1, square kernel, symmetric zero padding) with sparse weights, on the
+// SpMM kernels: one SpMM per image. The zero-padded input is split into phase planes (plane
+// (a, b) holds padded rows a, a + s, ... and columns b, b + s, ... for stride s), so tap
+// (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw / s of phase
+// (kh % s, kw % s): a fixed offset from the pixel, computed once per input size. Output row y
+// is computed at y * phase_width, so rows are phase_width apart and the columns past the
+// output width are discarded. 1x1 stride-1 convolutions without padding use the input and
+// output as they are.
+class SparseConv2d {
+ public:
+  // weights.columns() == in_channels * kernel_size^2. `ukernel` nullptr picks the production
+  // kernel for the block size. std::invalid_argument naming what the kernels do not take.
+  SparseConv2d(SparseMatrix weights, size_t in_channels, size_t kernel_size, size_t stride, size_t padding,
+               const pp_f32_spmm_ukernel* ukernel = nullptr);
+
+  Shape4 output_shape(const Shape4& x) const;
+  // y = clamp(conv(x) + bias). Safe to call from several threads at once.
+  void run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params) const;
+
+  const SparseMatrix& weights() const { return weights_; }
+  size_t in_channels() const { return in_channels_; }
+  size_t kernel_size() const { return kernel_; }
+  size_t stride() const { return stride_; }
+  size_t padding() const { return padding_; }
+  const pp_f32_spmm_ukernel& ukernel() const { return *ukernel_; }
+
+  struct Plan;  // the SpMM geometry and input offsets of one input size
+
+ private:
+  std::shared_ptr<const Plan> plan(const Shape4& x, const Shape4& y) const;
+
+  SparseMatrix weights_;
+  size_t in_channels_, kernel_, stride_, padding_;
+  const pp_f32_spmm_ukernel* ukernel_;
+  mutable std::mutex mutex_;  // guards plan_
+  mutable std::shared_ptr<const Plan> plan_;
 };
-
-// How a convolution becomes one SpMM per image. The zero-padded input is split into
-// stride x stride phase planes (plane (a, b) holds padded rows a, a + s, ... and columns
-// b, b + s, ...), so tap (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw / s
-// of phase (kh % s, kw % s): a fixed offset from the pixel. Output row y is computed at
-// y * phase_width, so rows are phase_width apart and the columns past output_width are
-// discarded. 1x1 stride-1 convolutions without padding use the input and output as they are.
-struct SparseConvGeometry {
-  explicit SparseConvGeometry(const SparseConv2dShape& s);
-  bool copies_input() const { return !direct; }
-  bool compacts_output() const { return phase_width != output_width; }
-
-  bool direct;
-  size_t phases, phase_height, phase_width, output_width;
-  size_t pixels;        // SpMM pixels per image: (output_height - 1) * phase_width + output_width
-  size_t input_floats;  // SpMM input per image: in_channels * phases * phase_height * phase_width
-};
-
-// Per stored column of `weights`, the byte offset of its input row in the SpMM input of
-// `shape`. Throws std::length_error when an image is too large for 32-bit offsets.
-std::vector<int32_t> sparse_conv2d_offsets(const SparseConv2dShape& shape,
-                                           const SparseMatrix& weights);
-
-// NCHW convolution with sparse weights: input [N, Cin, H, W], output [N, Cout, OH, OW];
-// `offsets` from sparse_conv2d_offsets for this shape; ukernel.nr == weights.block().
-void sparse_conv2d_nchw(const SparseConv2dShape& shape, const SparseMatrix& weights,
-                        const int32_t* offsets, const float* input, float* output,
-                        const pp_f32_minmax_params& params, const pp_f32_spmm_ukernel& ukernel);
 
 }  // namespace pyprune

@@ -6,7 +6,10 @@
 
 namespace pyprune {
 
-// Threads used by parallel_for, the calling thread included. Defaults to the core count.
+// Threads used by parallel_for, the calling thread included. Defaults to the core count. A
+// forked child starts with a fresh pool of the same size.
+// n in [1, kMaxThreads] (capabilities.h): std::invalid_argument otherwise, std::runtime_error
+// if the system cannot start the threads (the pool then keeps its size).
 void set_num_threads(size_t n);
 size_t get_num_threads();
 

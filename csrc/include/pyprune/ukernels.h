@@ -7,6 +7,13 @@
 #include "pyprune/common.h"
 #include "pyprune/params.h"
 
+// The last column of every operator list (*.inc): the one kernel an ISA runs for a case
+// (a kernel size and stride, a block size, ...) is PP_PRODUCTION; the other rows are variants,
+// built, tested and benchmarked against it. tests/kernels/test_ukernel_tables.py checks that
+// every case of every ISA has exactly one production row.
+#define PP_PRODUCTION true
+#define PP_VARIANT false
+
 // ---- f32 depthwise conv2d, NCHW, one channel plane per call --------------------------------
 //
 // The input is a zero-padded strip of one channel plane, built by the driver
@@ -25,7 +32,7 @@ typedef void (*pp_f32_dwconv2d_chw_ukernel_fn)(
     float* output, size_t input_stride, size_t output_stride,
     const pp_f32_minmax_params* params);
 
-#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols)           \
+#define PP_DWCONV2D_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production) \
   extern "C" void name(size_t output_height, size_t output_width, const float* input,     \
                        const float* weights, float* output, size_t input_stride,           \
                        size_t output_stride, const pp_f32_minmax_params* params);
@@ -47,7 +54,7 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
                                        size_t b_stride, const float* packed_w, float* c,
                                        size_t c_stride, const pp_f32_minmax_params* params);
 
-#define PP_GEMM_UKERNEL(isa, name, mr, nr)                                                   \
+#define PP_GEMM_UKERNEL(isa, name, mr, nr, production)                                       \
   extern "C" void name(size_t mr_, size_t nc, size_t kc, const float* b, size_t b_stride,   \
                        const float* packed_w, float* c, size_t c_stride,                    \
                        const pp_f32_minmax_params* params);
@@ -69,7 +76,7 @@ typedef void (*pp_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input,
                                        const uint32_t* counts, float* output, size_t output_stride,
                                        const pp_f32_minmax_params* params);
 
-#define PP_SPMM_UKERNEL(isa, name, mr, nr)                                                   \
+#define PP_SPMM_UKERNEL(isa, name, mr, nr, production)                                       \
   extern "C" void name(size_t mc, size_t nc, const float* input, const float* weights,      \
                        const int32_t* offsets, const uint32_t* counts, float* output,       \
                        size_t output_stride, const pp_f32_minmax_params* params);
@@ -91,7 +98,7 @@ typedef pp_huffdec_status (*pp_u8_huffdec_ukernel_fn)(size_t streams, const size
                                                       const pp_huffdec_table* table,
                                                       uint8_t* const* output);
 
-#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup)                          \
+#define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup, production)              \
   extern "C" pp_huffdec_status name(size_t streams, const size_t* symbols,                \
                                     const uint8_t* const* input, const size_t* input_bytes, \
                                     const pp_huffdec_table* table, uint8_t* const* output);

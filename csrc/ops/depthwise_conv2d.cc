@@ -1,6 +1,6 @@
-// NCHW depthwise convolution driver: splits the work into channel planes and each plane into
-// strips of output rows, builds each strip's zero-padded input in a per-thread buffer small
-// enough to stay in L1, and hands it to the microkernel (layout: see ukernels.h).
+// NCHW depthwise convolution: splits the work into channel planes and each plane into strips of
+// output rows, builds each strip's zero-padded input in a per-thread buffer small enough to
+// stay in L1, and hands it to the microkernel (layout: see ukernels.h).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -8,13 +8,20 @@
 #include <vector>
 
 #include "aligned_buffer.h"
-#include "pyprune/ops.h"
+#include "pyprune/capabilities.h"
+#include "pyprune/depthwise.h"
 #include "pyprune/threadpool.h"
 
 namespace pyprune {
 namespace {
 
 constexpr size_t kStripBytes = 32 * 1024;
+
+// One image plane's geometry.
+struct PlaneShape {
+  size_t input_height, input_width, output_height, output_width;
+  size_t kernel_size, stride, padding;
+};
 
 // Per-thread strip buffer that only grows. Packing writes only the columns that hold input
 // values, so the zero padding columns and row slack stay valid between strips and planes:
@@ -45,13 +52,13 @@ struct StripLayout {
   size_t row_floats;    // floats between physical strip rows (with slack, 64-byte multiple)
   size_t strip_rows;    // output rows per strip
 
-  size_t physical_rows(int kernel_size, int stride, size_t output_rows) const {
+  size_t physical_rows(size_t kernel_size, size_t stride, size_t output_rows) const {
     const size_t padded_rows = (output_rows - 1) * stride + kernel_size;
     return stride == 1 ? padded_rows : 2 * padded_rows;
   }
 };
 
-StripLayout plan_strips(const DepthwiseConv2dShape& s, size_t tile_rows) {
+StripLayout plan_strips(const PlaneShape& s, size_t tile_rows) {
   StripLayout l;
   l.padded_width = s.input_width + 2 * s.padding;
   const size_t row_width = pp_divide_round_up(l.padded_width, s.stride);
@@ -60,7 +67,7 @@ StripLayout plan_strips(const DepthwiseConv2dShape& s, size_t tile_rows) {
   const size_t bytes_per_output_row = s.stride * s.stride * l.row_floats * sizeof(float);
   const size_t fit = std::max<size_t>(1, kStripBytes / bytes_per_output_row);
   l.strip_rows = std::max(tile_rows, fit / tile_rows * tile_rows);
-  l.strip_rows = std::min(l.strip_rows, s.output_height());
+  l.strip_rows = std::min(l.strip_rows, s.output_height);
   return l;
 }
 
@@ -85,7 +92,7 @@ inline void copy_row(float* PP_RESTRICT dst, const float* PP_RESTRICT src, size_
 #if defined(__GNUC__)
 __attribute__((noinline))  // own register allocation: inlined, its loops spill pointers
 #endif
-void pack_strip(const DepthwiseConv2dShape& s, const StripLayout& l, const float* plane,
+void pack_strip(const PlaneShape& s, const StripLayout& l, const float* plane,
                 ptrdiff_t first, size_t count, float* strip, unsigned char* has_input) {
   const ptrdiff_t height = s.input_height;
   const size_t width = s.input_width, pad = s.padding;
@@ -117,66 +124,78 @@ void pack_strip(const DepthwiseConv2dShape& s, const StripLayout& l, const float
   }
 }
 
-}  // namespace
+// This thread's strip buffer, ready for planes of this layout.
+Scratch& strip_scratch(const PlaneShape& s, const StripLayout& l) {
+  const size_t floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
+  const size_t key[4] = {l.row_floats, s.stride, s.padding, s.input_width};
+  return scratch(floats, floats / (s.stride * l.row_floats), key);
+}
 
-void depthwise_conv2d_rows(const DepthwiseConv2dShape& s, const pp_f32_dwconv2d_chw_ukernel& ukernel,
-                           const float* plane, const float* weights, size_t first_row, size_t rows,
-                           float* output, size_t output_stride, const pp_f32_minmax_params& params) {
-  const StripLayout l = plan_strips(s, ukernel.tile_rows);
-  const size_t scratch_floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
-  const size_t key[4] = {l.row_floats, static_cast<size_t>(s.stride),
-                         static_cast<size_t>(s.padding), s.input_width};
-  Scratch& buffer = scratch(scratch_floats, scratch_floats / (s.stride * l.row_floats), key);
+// Output rows [first_row, first_row + rows) of one plane (weights: bias then taps).
+void plane_rows(const PlaneShape& s, const StripLayout& l, Scratch& buffer, const pp_f32_dwconv2d_chw_ukernel& ukernel,
+                const float* plane, const float* weights, size_t first_row, size_t rows, float* output,
+                size_t output_stride, const pp_f32_minmax_params& params) {
   for (size_t y = 0; y < rows; y += l.strip_rows) {
     const size_t strip_rows = std::min(l.strip_rows, rows - y);
     const size_t padded_rows = (strip_rows - 1) * s.stride + s.kernel_size;
-    pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.data(),
-               buffer.has_input.data());
-    ukernel.fn(strip_rows, s.output_width(), buffer.buffer.data(), weights,
+    pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.data(), buffer.has_input.data());
+    ukernel.fn(strip_rows, s.output_width, buffer.buffer.data(), weights,
                reinterpret_cast<float*>(reinterpret_cast<char*>(output) + y * output_stride),
                l.row_floats * sizeof(float), output_stride, &params);
   }
 }
 
-void depthwise_conv2d_nchw(const DepthwiseConv2dShape& s, const float* input, const float* weight,
-                           const float* bias, float* output, const pp_f32_minmax_params& params,
-                           const pp_f32_dwconv2d_chw_ukernel& ukernel) {
-  PP_ASSERT(ukernel.kernel_size == s.kernel_size && ukernel.stride == s.stride);
-  const size_t taps = s.kernel_size * s.kernel_size;
-  const size_t out_h = s.output_height(), out_w = s.output_width();
-  const StripLayout l = plan_strips(s, ukernel.tile_rows);
-  const size_t scratch_floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
+}  // namespace
 
-  const size_t key[4] = {l.row_floats, static_cast<size_t>(s.stride),
-                         static_cast<size_t>(s.padding), s.input_width};
+DepthwiseConv2d::DepthwiseConv2d(size_t channels, size_t kernel_size, size_t stride, size_t padding,
+                                 const float* weight, const float* bias, const pp_f32_dwconv2d_chw_ukernel* ukernel)
+    : channels_(channels), kernel_(kernel_size), stride_(stride), padding_(padding) {
+  require(depthwise_conv2d_rejects(kernel_size, stride, padding));
+  if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
+  ukernel_ = ukernel != nullptr ? ukernel
+                                : pp_f32_dwconv2d_chw_config(static_cast<int>(kernel_size), static_cast<int>(stride));
+  if (ukernel_->kernel_size != static_cast<int>(kernel_size) || ukernel_->stride != static_cast<int>(stride))
+    throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for another kernel size or stride");
+  const size_t taps = kernel_size * kernel_size;
+  weights_.resize(checked_mul(channels, 1 + taps, "weight"));
+  for (size_t c = 0; c < channels; c++) {
+    weights_[c * (1 + taps)] = bias != nullptr ? bias[c] : 0.0f;
+    std::copy(weight + c * taps, weight + (c + 1) * taps, &weights_[c * (1 + taps) + 1]);
+  }
+}
 
+Shape4 DepthwiseConv2d::output_shape(const Shape4& x) const {
+  if (x.c != channels_)
+    throw std::invalid_argument("x must have " + std::to_string(channels_) + " channels, got shape " + to_string(x));
+  return window_output(x, channels_, kernel_, stride_, padding_);
+}
+
+void DepthwiseConv2d::run_rows(const Shape4& x_shape, size_t channel, const float* plane, size_t first_row,
+                               size_t rows, float* out, size_t out_stride, const pp_f32_minmax_params& params) const {
+  const Shape4 y = output_shape(x_shape);
+  const PlaneShape s{x_shape.h, x_shape.w, y.h, y.w, kernel_, stride_, padding_};
+  const StripLayout l = plan_strips(s, ukernel_->tile_rows);
+  plane_rows(s, l, strip_scratch(s, l), *ukernel_, plane, &weights_[channel * (1 + kernel_ * kernel_)],
+             first_row, rows, out, out_stride, params);
+}
+
+void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* output,
+                          const pp_f32_minmax_params& params) const {
+  require(activation_rejects(params));
+  const Shape4 y = output_shape(x_shape);
+  const PlaneShape s{x_shape.h, x_shape.w, y.h, y.w, kernel_, stride_, padding_};
+  const StripLayout l = plan_strips(s, ukernel_->tile_rows);
+  const size_t weights_per_channel = 1 + kernel_ * kernel_;
   // Planes in contiguous chunks (a few per thread, for balance): the per-task costs
   // (std::function call, thread-local scratch lookup) are paid per chunk, not per plane.
-  const size_t planes = s.batch * s.channels;
+  const size_t planes = y.n * y.c;
   const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
-    Scratch& buffer = scratch(scratch_floats, scratch_floats / (s.stride * l.row_floats), key);
-    float* strip = buffer.buffer.data();
+    Scratch& buffer = strip_scratch(s, l);
     const size_t end = std::min(planes, (task + 1) * per_task);
-    for (size_t plane_index = task * per_task; plane_index < end; plane_index++) {
-      const size_t c = plane_index % s.channels;
-      float weights[1 + 25];
-      weights[0] = bias != nullptr ? bias[c] : 0.0f;
-      // Fixed-size copies: inlined, where a run-time size would call memmove per plane.
-      if (taps == 9) {
-        std::memcpy(weights + 1, weight + c * taps, 9 * sizeof(float));
-      } else {
-        std::memcpy(weights + 1, weight + c * taps, 25 * sizeof(float));
-      }
-      const float* plane = input + plane_index * s.input_height * s.input_width;
-      float* out_plane = output + plane_index * out_h * out_w;
-      for (size_t y0 = 0; y0 < out_h; y0 += l.strip_rows) {
-        const size_t rows = std::min(l.strip_rows, out_h - y0);
-        const size_t padded_rows = (rows - 1) * s.stride + s.kernel_size;
-        pack_strip(s, l, plane, y0 * s.stride, padded_rows, strip, buffer.has_input.data());
-        ukernel.fn(rows, out_w, strip, weights, out_plane + y0 * out_w,
-                   l.row_floats * sizeof(float), out_w * sizeof(float), &params);
-      }
+    for (size_t p = task * per_task; p < end; p++) {
+      plane_rows(s, l, buffer, *ukernel_, input + p * x_shape.plane(), &weights_[p % channels_ * weights_per_channel], 0,
+                 y.h, output + p * y.plane(), y.w * sizeof(float), params);
     }
   });
 }

@@ -1,0 +1,113 @@
+// The admissibility rules of the operators (see pyprune/capabilities.h).
+#include "pyprune/capabilities.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "pyprune/dispatch.h"
+#include "pyprune/shape.h"
+
+namespace pyprune {
+
+namespace {
+
+// "1, 2, 4 or 8"
+std::string one_of(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); i++) s += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + items[i];
+  return s;
+}
+
+std::vector<std::string> depthwise_kernel_sizes(bool square) {
+  std::vector<std::string> sizes;
+  for (const DepthwiseCase& c : depthwise_cases()) {
+    const std::string k = std::to_string(c.kernel_size);
+    const std::string item = square ? k + "x" + k : k;
+    if (std::find(sizes.begin(), sizes.end(), item) == sizes.end()) sizes.push_back(item);
+  }
+  return sizes;
+}
+
+}  // namespace
+
+const std::vector<DepthwiseCase>& depthwise_cases() {
+  static const std::vector<DepthwiseCase> cases = [] {
+    std::vector<DepthwiseCase> all;
+    for (const auto& k : pp_f32_dwconv2d_chw_ukernels())
+      if (k.isa == pp_isa_scalar && k.production)
+        all.push_back({static_cast<size_t>(k.kernel_size), static_cast<size_t>(k.stride),
+                       static_cast<size_t>(k.kernel_size) / 2});
+    return all;
+  }();
+  return cases;
+}
+
+const std::vector<size_t>& sparse_blocks() {
+  static const std::vector<size_t> blocks = [] {
+    std::vector<size_t> all;
+    for (const auto& k : pp_f32_spmm_ukernels())
+      if (k.isa == pp_isa_scalar && k.production) all.push_back(k.nr);
+    std::sort(all.begin(), all.end());
+    return all;
+  }();
+  return blocks;
+}
+
+std::string depthwise_kernel_rejects(int64_t height, int64_t width) {
+  for (const DepthwiseCase& c : depthwise_cases())
+    if (static_cast<int64_t>(c.kernel_size) == height && height == width) return "";
+  return "kernel size must be " + one_of(depthwise_kernel_sizes(false)) + " (a " + one_of(depthwise_kernel_sizes(true)) +
+         " depthwise weight), got " + std::to_string(height) + "x" + std::to_string(width);
+}
+
+std::string depthwise_conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding) {
+  const std::string kernel = depthwise_kernel_rejects(kernel_size, kernel_size);
+  if (!kernel.empty()) return kernel;
+  std::vector<std::string> strides;
+  for (const DepthwiseCase& c : depthwise_cases()) {
+    if (static_cast<int64_t>(c.kernel_size) != kernel_size) continue;
+    if (static_cast<int64_t>(c.stride) == stride)
+      return padding >= 0 && padding <= static_cast<int64_t>(c.max_padding) ? ""
+                                      : "padding must be in [0, " + std::to_string(c.max_padding) + "] for a " +
+                                            std::to_string(kernel_size) + "x" + std::to_string(kernel_size) +
+                                            " depthwise kernel, got " + std::to_string(padding);
+    strides.push_back(std::to_string(c.stride));
+  }
+  return "stride must be " + one_of(strides) + " for a " + std::to_string(kernel_size) + "x" +
+         std::to_string(kernel_size) + " depthwise kernel, got " + std::to_string(stride);
+}
+
+std::string conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding) {
+  if (kernel_size < 1) return "kernel_size must be at least 1, got " + std::to_string(kernel_size);
+  if (stride < 1) return "stride must be at least 1, got " + std::to_string(stride);
+  if (padding < 0 || padding >= kernel_size)
+    return "padding must be in [0, " + std::to_string(kernel_size - 1) + "] for a " + std::to_string(kernel_size) +
+           "x" + std::to_string(kernel_size) + " kernel, got " + std::to_string(padding);
+  return "";
+}
+
+std::string sparse_block_rejects(int64_t block) {
+  const auto& blocks = sparse_blocks();
+  for (size_t b : blocks)
+    if (static_cast<int64_t>(b) == block) return "";
+  std::vector<std::string> items;
+  for (size_t b : blocks) items.push_back(std::to_string(b));
+  return "block must be " + one_of(items) + ", got " + std::to_string(block);
+}
+
+std::string threads_rejects(int64_t threads) {
+  if (threads < 1 || threads > static_cast<int64_t>(kMaxThreads))
+    return "num_threads must be at least 1 and at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads);
+  return "";
+}
+
+std::string activation_rejects(const pp_f32_minmax_params& params) {
+  if (params.min > params.max) return "activation minimum must not exceed its maximum";
+  return "";
+}
+
+void require(const std::string& rejection) {
+  if (!rejection.empty()) throw std::invalid_argument(rejection);
+}
+
+}  // namespace pyprune

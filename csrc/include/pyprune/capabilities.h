@@ -1,0 +1,44 @@
+// What the operators take: the one place these rules are written. Where a microkernel decides
+// (which depthwise kernel sizes and strides, which sparse block sizes), the rule is read from
+// the operator lists (*.inc); the rest are the drivers' own limits. Python reads them through
+// pyprune.kernels.capabilities().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pyprune/params.h"
+
+namespace pyprune {
+
+// Most threads the pool runs.
+constexpr size_t kMaxThreads = 256;
+// Most elements of one weight tensor (a 1 GiB float32 tensor): far above any real layer, and
+// refused before anything of that size is allocated.
+constexpr size_t kMaxWeightElements = size_t{1} << 28;
+
+struct DepthwiseCase {
+  size_t kernel_size, stride, max_padding;
+};
+
+// The (kernel_size, stride) pairs that have a depthwise kernel (the scalar rows of
+// f32-dwconv2d-chw.inc), each with the most padding the strip packer takes (kernel_size / 2).
+const std::vector<DepthwiseCase>& depthwise_cases();
+// Block sizes of the sparse format: the nr of the scalar rows of f32-spmm.inc.
+const std::vector<size_t>& sparse_blocks();
+
+// Why the operator does not take these arguments, or "" when it does. Messages name the
+// argument ("stride must be ..."). Arguments are signed: they come from users as they gave them.
+std::string depthwise_kernel_rejects(int64_t height, int64_t width);
+std::string depthwise_conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding);
+std::string conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding);
+std::string sparse_block_rejects(int64_t block);
+std::string threads_rejects(int64_t threads);
+std::string activation_rejects(const pp_f32_minmax_params& params);
+
+// The same, throwing std::invalid_argument with the reason.
+void require(const std::string& rejection);
+
+}  // namespace pyprune
