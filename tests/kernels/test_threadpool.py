@@ -1,10 +1,13 @@
 """The thread pool under back-to-back calls of varying sizes and from several Python threads."""
 
+import os
 import threading
 
 import numpy as np
+import pytest
 
 import pyprune
+from isolated import run_python
 from pyprune import _core, kernels
 
 
@@ -50,3 +53,63 @@ def test_concurrent_callers_get_their_own_results(rng):
     for t in threads:
         t.join(timeout=120)
     assert not errors and not any(t.is_alive() for t in threads)
+
+
+def test_thread_counts_outside_the_limit_leave_the_pool_as_it_was():
+    before = pyprune.get_num_threads()
+    tasks = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
+    limit = kernels.capabilities().max_threads
+    for bad in (0, -1, limit + 1, 100_000, 2**40):
+        with pytest.raises(ValueError, match="num_threads must be at least 1 and at most"):
+            pyprune.set_num_threads(bad)
+        assert pyprune.get_num_threads() == before
+    if tasks is not None:
+        assert len(os.listdir("/proc/self/task")) <= tasks
+
+
+FORK_SCRIPT = """
+import os, sys, threading
+import numpy as np
+import pyprune
+from pyprune import kernels
+
+x = np.random.default_rng(0).standard_normal((1, 32, 40, 40)).astype(np.float32)
+w = np.random.default_rng(1).standard_normal((48, 32, 1, 1)).astype(np.float32)
+want = kernels.pointwise_conv2d(x, w)
+pyprune.set_num_threads({threads})
+busy = {busy}
+stop = threading.Event()
+
+def hammer():  # keeps a kernel running while the main thread forks
+    while not stop.is_set():
+        kernels.pointwise_conv2d(x, w)
+
+if busy:
+    worker = threading.Thread(target=hammer)
+    worker.start()
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for n in (1, 3, 2):
+                pyprune.set_num_threads(n)
+                assert pyprune.get_num_threads() == n
+                assert np.array_equal(kernels.pointwise_conv2d(x, w), want)
+        except BaseException as e:
+            print(e, file=sys.stderr)
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, status
+stop.set()
+if busy:
+    worker.join()
+assert np.array_equal(kernels.pointwise_conv2d(x, w), want)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("threads,busy", [(4, False), (8, False), (2, True), (4, True)])
+def test_the_pool_works_in_a_forked_child(threads, busy):
+    result = run_python(FORK_SCRIPT.format(threads=threads, busy=busy))
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
