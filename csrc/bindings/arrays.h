@@ -11,6 +11,7 @@
 
 #include "pyprune/params.h"
 #include "pyprune/shape.h"
+#include "typed.h"
 
 namespace pyprune::bindings {
 
@@ -54,8 +55,9 @@ py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>
 // op.run(x) -> y with the GIL released, y new or the caller's `out`, checked against the
 // output shape op gives for x. For the operator classes of pyprune/*.h.
 template <class Op>
-py::array forward(const Op& op, const py::object& x_obj, float min, float max, const py::object& out_obj) {
-  const py::array x = float_array(x_obj, "x", 4);
+py::array forward(const Op& op, const F32Arg& x_arg, float min, float max, const OptionalF32Arg& out_arg) {
+  const py::array x = float_array(x_arg.obj, "x", 4);
+  const py::object& out_obj = out_arg.obj;
   const Shape4 in = shape4(x), y = op.output_shape(in);
   py::array out = output_array(out_obj, {static_cast<py::ssize_t>(y.n), static_cast<py::ssize_t>(y.c),
                                          static_cast<py::ssize_t>(y.h), static_cast<py::ssize_t>(y.w)}, {&x});

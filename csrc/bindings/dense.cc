@@ -3,9 +3,11 @@
 // operator classes (pyprune/*.h) check what the kernels take.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "arrays.h"
@@ -22,71 +24,71 @@ namespace pyprune::bindings {
 namespace {
 
 template <class Ukernel>
-const Ukernel* ukernel_arg(const std::vector<Ukernel>& table, const py::object& name) {
-  return name.is_none() ? nullptr : &pp_find_ukernel(table, py::cast<std::string>(name));
+const Ukernel* ukernel_arg(const std::vector<Ukernel>& table, const std::optional<std::string>& name) {
+  return name ? &pp_find_ukernel(table, *name) : nullptr;
 }
 
 // A depthwise weight (C, 1, k, k), its optional bias, stride and padding, checked and laid out.
-std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::object& weight_obj, const py::object& bias_obj,
-                                                const py::object& stride_obj, const py::object& padding_obj,
+std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::handle& weight_obj, const OptionalF32Arg& bias_arg,
+                                                const IntArg& stride_arg, const IntArg& padding_arg,
                                                 const char* weight_name, const char* bias_name,
-                                                const py::object& ukernel_name) {
+                                                const std::optional<std::string>& ukernel_name) {
   const py::array weight = float_array(weight_obj, weight_name, 4);
-  const int64_t stride = int_arg(stride_obj, "stride"), padding = int_arg(padding_obj, "padding");
+  const int64_t stride = int_arg(stride_arg.obj, "stride"), padding = int_arg(padding_arg.obj, "padding");
   if (weight.shape(1) != 1)
     value_error(std::string(weight_name) + " must have shape (C, 1, k, k) (groups == channels), got " + shape_str(weight));
   require(depthwise_kernel_rejects(weight.shape(2), weight.shape(3)));
   require(depthwise_conv2d_rejects(weight.shape(2), stride, padding));
-  const py::array bias = optional_vector(bias_obj, bias_name, weight.shape(0));
+  const py::array bias = optional_vector(bias_arg.obj, bias_name, weight.shape(0));
   return std::make_unique<DepthwiseConv2d>(weight.shape(0), weight.shape(2), stride, padding,
                                            static_cast<const float*>(weight.data()), data_or_null(bias),
                                            ukernel_arg(pp_f32_dwconv2d_chw_ukernels(), ukernel_name));
 }
 
 // A convolution weight (Cout, Cin / groups, k, k) and its optional bias, checked and packed.
-std::unique_ptr<Conv2d> make_conv2d(const py::object& weight_obj, const py::object& bias_obj, const py::object& stride_obj,
-                                    const py::object& padding_obj, const py::object& groups_obj,
-                                    const char* weight_name, const char* bias_name, const py::object& ukernel_name) {
+std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const OptionalF32Arg& bias_arg, const IntArg& stride_arg,
+                                    const IntArg& padding_arg, const IntArg& groups_arg, const char* weight_name,
+                                    const char* bias_name, const std::optional<std::string>& ukernel_name) {
   const py::array weight = float_array(weight_obj, weight_name, 4);
   const py::ssize_t cout = weight.shape(0), cin_g = weight.shape(1), k = weight.shape(2);
   if (weight.shape(3) != k)
     value_error(std::string(weight_name) + " must have a square kernel (Cout, Cin / groups, k, k), got " +
                 shape_str(weight));
-  const int64_t stride = int_arg(stride_obj, "stride"), padding = int_arg(padding_obj, "padding");
-  const int64_t groups = int_arg(groups_obj, "groups");
+  const int64_t stride = int_arg(stride_arg.obj, "stride"), padding = int_arg(padding_arg.obj, "padding");
+  const int64_t groups = int_arg(groups_arg.obj, "groups");
   if (groups < 1 || cout % groups != 0)
     value_error("groups must be at least 1 and divide the " + std::to_string(cout) + " output channels, got " +
                 std::to_string(groups));
   require(conv2d_rejects(k, stride, padding));
-  const py::array bias = optional_vector(bias_obj, bias_name, cout);
+  const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
   return std::make_unique<Conv2d>(cout, cin_g * groups, k, stride, padding, groups,
                                   static_cast<const float*>(weight.data()), data_or_null(bias),
                                   ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name));
 }
 
-py::array depthwise_conv2d(const py::object& x_obj, const py::object& weight_obj, const py::object& bias,
-                           const py::object& stride, const py::object& padding, float min, float max,
-                           const py::object& out, const py::object& ukernel) {
-  const py::array x = float_array(x_obj, "x", 4), weight = float_array(weight_obj, "weight", 4);
+py::array depthwise_conv2d(const F32Arg& x_arg, const F32Arg& weight_arg, const OptionalF32Arg& bias,
+                           const IntArg& stride, const IntArg& padding, float min, float max,
+                           const OptionalF32Arg& out, const std::optional<std::string>& ukernel) {
+  const py::array x = float_array(x_arg.obj, "x", 4), weight = float_array(weight_arg.obj, "weight", 4);
   if (weight.shape(0) != x.shape(1))
     value_error("weight must have shape (C, 1, k, k) with C = " + std::to_string(x.shape(1)) +
                 " channels of x (groups == channels), got " + shape_str(weight));
   const auto op = make_depthwise(weight, bias, stride, padding, "weight", "bias", ukernel);
-  return forward(*op, x, min, max, out);
+  return forward(*op, x_arg, min, max, out);
 }
 
-std::unique_ptr<SeparableConv2d> make_separable(const py::object& dw_weight, const py::object& dw_bias,
-                                                const py::object& stride, const py::object& padding, float dw_min,
-                                                float dw_max, const py::object& pw_weight_obj,
-                                                const py::object& pw_bias) {
-  auto depthwise = make_depthwise(dw_weight, dw_bias, stride, padding, "dw_weight", "dw_bias", py::none());
-  const py::array pw_weight = float_array(pw_weight_obj, "pw_weight", 4);
+std::unique_ptr<SeparableConv2d> make_separable(const F32Arg& dw_weight, const OptionalF32Arg& dw_bias,
+                                                const IntArg& stride, const IntArg& padding, float dw_min,
+                                                float dw_max, const F32Arg& pw_weight_arg,
+                                                const OptionalF32Arg& pw_bias) {
+  auto depthwise = make_depthwise(dw_weight.obj, dw_bias, stride, padding, "dw_weight", "dw_bias", std::nullopt);
+  const py::array pw_weight = float_array(pw_weight_arg.obj, "pw_weight", 4);
   if (pw_weight.shape(1) != static_cast<py::ssize_t>(depthwise->channels()) || pw_weight.shape(2) != 1 ||
       pw_weight.shape(3) != 1)
     value_error("pw_weight must have shape (Cout, " + std::to_string(depthwise->channels()) + ", 1, 1), got " +
                 shape_str(pw_weight));
-  auto pointwise = make_conv2d(pw_weight, pw_bias, py::int_(1), py::int_(0), py::int_(1), "pw_weight", "pw_bias",
-                               py::none());
+  const IntArg one{py::int_(1)}, zero{py::int_(0)};
+  auto pointwise = make_conv2d(pw_weight, pw_bias, one, zero, one, "pw_weight", "pw_bias", std::nullopt);
   return std::make_unique<SeparableConv2d>(std::move(*depthwise), pp_f32_minmax_params{dw_min, dw_max},
                                            std::move(*pointwise));
 }
@@ -101,9 +103,9 @@ void register_dense(py::module_& m, py::module_& testing) {
         "NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()).");
 
   py::class_<DepthwiseConv2d>(m, "DepthwiseConv2d", "Depthwise convolution weights laid out once for the kernels.")
-      .def(py::init([](const py::object& weight, const py::object& bias, const py::object& stride,
-                       const py::object& padding, const py::object& ukernel) {
-             return make_depthwise(weight, bias, stride, padding, "weight", "bias", ukernel);
+      .def(py::init([](const F32Arg& weight, const OptionalF32Arg& bias, const IntArg& stride, const IntArg& padding,
+                       const std::optional<std::string>& ukernel) {
+             return make_depthwise(weight.obj, bias, stride, padding, "weight", "bias", ukernel);
            }),
            py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
            py::arg("ukernel") = py::none())
@@ -112,9 +114,9 @@ void register_dense(py::module_& m, py::module_& testing) {
       .def_property_readonly("ukernel", [](const DepthwiseConv2d& c) { return c.ukernel().name; });
 
   py::class_<Conv2d>(m, "Conv2d", "Convolution weights packed once for the GEMM kernels.")
-      .def(py::init([](const py::object& weight, const py::object& bias, const py::object& stride,
-                       const py::object& padding, const py::object& groups, const py::object& ukernel) {
-             return make_conv2d(weight, bias, stride, padding, groups, "weight", "bias", ukernel);
+      .def(py::init([](const F32Arg& weight, const OptionalF32Arg& bias, const IntArg& stride, const IntArg& padding,
+                       const IntArg& groups, const std::optional<std::string>& ukernel) {
+             return make_conv2d(weight.obj, bias, stride, padding, groups, "weight", "bias", ukernel);
            }),
            py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
            py::arg("groups") = 1, py::arg("ukernel") = py::none())

@@ -3,6 +3,7 @@
 // code tables built once per layer. Corrupt input raises ValueError.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <optional>
@@ -19,26 +20,25 @@ namespace pyprune::bindings {
 
 namespace {
 
-std::vector<uint8_t> bytes_arg(const py::object& obj, const char* name) {
+std::vector<uint8_t> bytes_arg(const py::handle& obj, const char* name) {
   const py::array a = typed_array<uint8_t>(obj, name, 1, /*allow_empty=*/true);
   const uint8_t* p = static_cast<const uint8_t*>(a.data());
   return std::vector<uint8_t>(p, p + a.shape(0));
 }
 
-HuffmanBlock block_arg(const py::object& data, const py::object& symbols, const py::object& lengths_obj,
-                       const char* name) {
+HuffmanBlock block_arg(const py::handle& data, const IntArg& symbols, const py::handle& lengths_obj, const char* name) {
   const py::array lengths = typed_array<uint8_t>(lengths_obj, (std::string(name) + " lengths").c_str(), 1, true);
-  const int64_t n = int_arg(symbols, "symbols");
+  const int64_t n = int_arg(symbols.obj, "symbols");
   if (n < 0) value_error("symbols must not be negative, got " + std::to_string(n));
   return HuffmanBlock(bytes_arg(data, name), static_cast<size_t>(n), static_cast<const uint8_t*>(lengths.data()),
                       static_cast<size_t>(lengths.shape(0)), name);
 }
 
-py::array huffman_decode(const py::object& data, const py::object& symbols, const py::object& lengths,
-                         const py::object& ukernel_name) {
-  const HuffmanBlock block = block_arg(data, symbols, lengths, "data");
+py::array huffman_decode(const U8Arg& data, const IntArg& symbols, const U8Arg& lengths,
+                         const std::optional<std::string>& ukernel_name) {
+  const HuffmanBlock block = block_arg(data.obj, symbols, lengths.obj, "data");
   const pp_u8_huffdec_ukernel& ukernel =
-      ukernel_name.is_none() ? pp_u8_huffdec_config() : pp_find_ukernel(pp_u8_huffdec_ukernels(), py::cast<std::string>(ukernel_name));
+      ukernel_name ? pp_find_ukernel(pp_u8_huffdec_ukernels(), *ukernel_name) : pp_u8_huffdec_config();
   py::array_t<uint8_t> out(static_cast<py::ssize_t>(block.symbols()));
   uint8_t* o = out.mutable_data();
   {
@@ -48,21 +48,20 @@ py::array huffman_decode(const py::object& data, const py::object& symbols, cons
   return out;
 }
 
-SharedWeights shared_weights(const py::object& values, const py::object& value_symbols,
-                             const py::object& value_lengths, const py::object& codebook_obj, const py::object& size,
-                             const py::object& gaps, const py::object& gap_symbols, const py::object& gap_lengths,
-                             const py::object& index_bits) {
-  const py::array codebook = float_array(codebook_obj, "codebook", 1);
+SharedWeights shared_weights(const U8Arg& values, const IntArg& value_symbols, const U8Arg& value_lengths,
+                             const F32Arg& codebook_arg, const IntArg& size, const OptionalU8Arg& gaps,
+                             const IntArg& gap_symbols, const OptionalU8Arg& gap_lengths, const IntArg& index_bits) {
+  const py::array codebook = float_array(codebook_arg.obj, "codebook", 1);
   const float* c = static_cast<const float*>(codebook.data());
   std::optional<HuffmanBlock> gap_block;
-  if (!gaps.is_none()) gap_block.emplace(block_arg(gaps, gap_symbols, gap_lengths, "gaps"));
-  return SharedWeights(block_arg(values, value_symbols, value_lengths, "values"), std::move(gap_block),
-                       static_cast<unsigned>(count_arg(index_bits, "index_bits", 0)),
-                       std::vector<float>(c, c + codebook.shape(0)), count_arg(size, "size", 0));
+  if (!gaps.obj.is_none()) gap_block.emplace(block_arg(gaps.obj, gap_symbols, gap_lengths.obj, "gaps"));
+  return SharedWeights(block_arg(values.obj, value_symbols, value_lengths.obj, "values"), std::move(gap_block),
+                       static_cast<unsigned>(count_arg(index_bits.obj, "index_bits", 0)),
+                       std::vector<float>(c, c + codebook.shape(0)), count_arg(size.obj, "size", 0));
 }
 
-py::array decode(const SharedWeights& w, const py::object& out_obj) {
-  py::array out = output_array(out_obj, {static_cast<py::ssize_t>(w.size())}, {});
+py::array decode(const SharedWeights& w, const OptionalF32Arg& out_arg) {
+  py::array out = output_array(out_arg.obj, {static_cast<py::ssize_t>(w.size())}, {});
   float* o = static_cast<float*>(out.mutable_data());
   {
     py::gil_scoped_release release;
@@ -109,9 +108,9 @@ void register_huffman(py::module_& m, py::module_& testing) {
   // One-shot forms of SharedWeights, for the packed-file reader.
   m.def(
       "decode_shared_weights",
-      [](const py::object& values, const py::object& value_symbols, const py::object& value_lengths,
-         const py::object& codebook, const py::object& size, const py::object& gaps, const py::object& gap_symbols,
-         const py::object& gap_lengths, const py::object& index_bits, const py::object& out) {
+      [](const U8Arg& values, const IntArg& value_symbols, const U8Arg& value_lengths, const F32Arg& codebook,
+         const IntArg& size, const OptionalU8Arg& gaps, const IntArg& gap_symbols, const OptionalU8Arg& gap_lengths,
+         const IntArg& index_bits, const OptionalF32Arg& out) {
         return decode(shared_weights(values, value_symbols, value_lengths, codebook, size, gaps, gap_symbols,
                                      gap_lengths, index_bits),
                       out);
@@ -121,10 +120,10 @@ void register_huffman(py::module_& m, py::module_& testing) {
       py::arg("index_bits") = 0, py::arg("out") = py::none());
   m.def(
       "decode_shared_nonzeros",
-      [](const py::object& values, const py::object& value_symbols, const py::object& value_lengths,
-         const py::object& codebook, const py::object& size, const py::object& gaps, const py::object& gap_symbols,
-         const py::object& gap_lengths, const py::object& index_bits) {
-        if (gaps.is_none()) value_error("gaps must be given: only sparse layers have non-zeros to list");
+      [](const U8Arg& values, const IntArg& value_symbols, const U8Arg& value_lengths, const F32Arg& codebook,
+         const IntArg& size, const OptionalU8Arg& gaps, const IntArg& gap_symbols, const OptionalU8Arg& gap_lengths,
+         const IntArg& index_bits) {
+        if (gaps.obj.is_none()) value_error("gaps must be given: only sparse layers have non-zeros to list");
         return nonzeros(shared_weights(values, value_symbols, value_lengths, codebook, size, gaps, gap_symbols,
                                        gap_lengths, index_bits));
       },

@@ -48,8 +48,8 @@ PYBIND11_MODULE(_core, m) {
     for (pp_isa isa : pp_available_isas()) names.push_back(pp_isa_name(isa));
     return names;
   }, "Instruction sets this build and CPU can run.");
-  m.def("set_num_threads", [](const py::object& n) {
-    const int64_t threads = pyprune::bindings::int_arg(n, "num_threads");
+  m.def("set_num_threads", [](const pyprune::bindings::IntArg& n) {
+    const int64_t threads = pyprune::bindings::int_arg(n.obj, "num_threads");
     pyprune::require(pyprune::threads_rejects(threads));
     py::gil_scoped_release release;
     pyprune::set_num_threads(static_cast<size_t>(threads));

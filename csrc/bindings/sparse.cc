@@ -2,9 +2,11 @@
 // input offsets of its stored columns (pyprune/sparse.h).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +21,9 @@ namespace pyprune::bindings {
 
 namespace {
 
-template <typename T>
-std::vector<T> to_vector(const py::object& obj, const char* name) {
-  const py::array a = typed_array<T>(obj, name, 1, /*allow_empty=*/true);
+template <typename T, class Arg>
+std::vector<T> to_vector(const Arg& arg, const char* name) {
+  const py::array a = typed_array<T>(arg.obj, name, 1, /*allow_empty=*/true);
   const T* p = static_cast<const T*>(a.data());
   return std::vector<T>(p, p + a.shape(0));
 }
@@ -31,36 +33,35 @@ py::array to_numpy(const std::vector<T>& v) {
   return py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
 }
 
-const pp_f32_spmm_ukernel* spmm_ukernel_arg(const py::object& name) {
-  return name.is_none() ? nullptr : &pp_find_ukernel(pp_f32_spmm_ukernels(), py::cast<std::string>(name));
+const pp_f32_spmm_ukernel* spmm_ukernel_arg(const std::optional<std::string>& name) {
+  return name ? &pp_find_ukernel(pp_f32_spmm_ukernels(), *name) : nullptr;
 }
 
-std::unique_ptr<SparseConv2d> from_dense(const py::object& weight_obj, const py::object& bias_obj,
-                                         const py::object& stride_obj, const py::object& padding_obj,
-                                         const py::object& block_obj, const py::object& ukernel) {
-  const py::array weight = float_array(weight_obj, "weight", 4);
+std::unique_ptr<SparseConv2d> from_dense(const F32Arg& weight_arg, const OptionalF32Arg& bias_arg,
+                                         const IntArg& stride_arg, const IntArg& padding_arg, const IntArg& block_arg,
+                                         const std::optional<std::string>& ukernel) {
+  const py::array weight = float_array(weight_arg.obj, "weight", 4);
   const py::ssize_t cout = weight.shape(0), cin = weight.shape(1), k = weight.shape(2);
   if (weight.shape(3) != k) value_error("weight must have a square kernel (Cout, Cin, k, k), got " + shape_str(weight));
-  const int64_t stride = int_arg(stride_obj, "stride"), padding = int_arg(padding_obj, "padding");
-  const int64_t block = int_arg(block_obj, "block");
+  const int64_t stride = int_arg(stride_arg.obj, "stride"), padding = int_arg(padding_arg.obj, "padding");
+  const int64_t block = int_arg(block_arg.obj, "block");
   require(conv2d_rejects(k, stride, padding));
   require(sparse_block_rejects(block));
-  const py::array bias = optional_vector(bias_obj, "bias", cout);
+  const py::array bias = optional_vector(bias_arg.obj, "bias", cout);
   SparseMatrix m = SparseMatrix::from_dense(cout, cin * k * k, block, static_cast<const float*>(weight.data()),
                                             data_or_null(bias));
   return std::make_unique<SparseConv2d>(std::move(m), cin, k, stride, padding, spmm_ukernel_arg(ukernel));
 }
 
-std::unique_ptr<SparseConv2d> from_arrays(const py::object& out_channels_obj, const py::object& in_channels_obj,
-                                          const py::object& kernel_obj, const py::object& stride_obj,
-                                          const py::object& padding_obj, const py::object& block_obj,
-                                          const py::object& values, const py::object& deltas,
-                                          const py::object& counts, const py::object& ukernel) {
-  const size_t out_channels = count_arg(out_channels_obj, "out_channels", 1);
-  const size_t in_channels = count_arg(in_channels_obj, "in_channels", 1);
-  const size_t kernel_size = count_arg(kernel_obj, "kernel_size", 1);
-  const int64_t stride = int_arg(stride_obj, "stride"), padding = int_arg(padding_obj, "padding");
-  const int64_t block = int_arg(block_obj, "block");
+std::unique_ptr<SparseConv2d> from_arrays(const IntArg& out_channels_arg, const IntArg& in_channels_arg,
+                                          const IntArg& kernel_arg, const IntArg& stride_arg, const IntArg& padding_arg,
+                                          const IntArg& block_arg, const F32Arg& values, const I32Arg& deltas,
+                                          const U32Arg& counts, const std::optional<std::string>& ukernel) {
+  const size_t out_channels = count_arg(out_channels_arg.obj, "out_channels", 1);
+  const size_t in_channels = count_arg(in_channels_arg.obj, "in_channels", 1);
+  const size_t kernel_size = count_arg(kernel_arg.obj, "kernel_size", 1);
+  const int64_t stride = int_arg(stride_arg.obj, "stride"), padding = int_arg(padding_arg.obj, "padding");
+  const int64_t block = int_arg(block_arg.obj, "block");
   require(conv2d_rejects(kernel_size, stride, padding));
   require(sparse_block_rejects(block));
   if (in_channels > static_cast<size_t>(std::numeric_limits<int32_t>::max()) / kernel_size / kernel_size)

@@ -1,0 +1,155 @@
+"""
+pyprune's C++ kernels (NEON, AVX2 and reference variants)
+"""
+from __future__ import annotations
+import numpy
+import numpy.typing
+import typing
+from . import testing
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'decode_shared_nonzeros', 'decode_shared_weights', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
+class DepthwiseConv2d:
+    """
+    Depthwise convolution weights laid out once for the kernels.
+    """
+    def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, ukernel: str | None = None) -> None:
+        ...
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        ...
+    @property
+    def ukernel(self) -> str:
+        ...
+class Conv2d:
+    """
+    Convolution weights packed once for the GEMM kernels.
+    """
+    def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, groups: int = 1, ukernel: str | None = None) -> None:
+        ...
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        ...
+    @property
+    def in_channels(self) -> int:
+        ...
+    @property
+    def out_channels(self) -> int:
+        ...
+    @property
+    def ukernel(self) -> str:
+        ...
+class SeparableConv2d:
+    """
+    Fused depthwise -> activation -> pointwise convolution.
+    """
+    def __init__(self, dw_weight: numpy.typing.NDArray[numpy.float32], dw_bias: numpy.typing.NDArray[numpy.float32] | None, stride: int, padding: int, dw_min: typing.SupportsFloat | typing.SupportsIndex, dw_max: typing.SupportsFloat | typing.SupportsIndex, pw_weight: numpy.typing.NDArray[numpy.float32], pw_bias: numpy.typing.NDArray[numpy.float32] | None) -> None:
+        ...
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        ...
+class SparseConv2d:
+    """
+    Convolution with sparse weights (zeros dropped, output channels in blocks).
+    """
+    @staticmethod
+    def from_arrays(out_channels: int, in_channels: int, kernel_size: int, stride: int, padding: int, block: int, values: numpy.typing.NDArray[numpy.float32], deltas: numpy.typing.NDArray[numpy.int32], counts: numpy.typing.NDArray[numpy.uint32], ukernel: str | None = None) -> SparseConv2d:
+        ...
+    def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, block: int = 1, ukernel: str | None = None) -> None:
+        ...
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        ...
+    def to_dense(self) -> tuple:
+        """
+        The dense (weight, bias) it was built from.
+        """
+    @property
+    def block(self) -> int:
+        ...
+    @property
+    def counts(self) -> numpy.ndarray:
+        ...
+    @property
+    def deltas(self) -> numpy.ndarray:
+        ...
+    @property
+    def in_channels(self) -> int:
+        ...
+    @property
+    def kernel_size(self) -> int:
+        ...
+    @property
+    def out_channels(self) -> int:
+        ...
+    @property
+    def padding(self) -> int:
+        ...
+    @property
+    def stored_values(self) -> int:
+        """
+        Weights stored, zeros of partly non-zero blocks included (no biases).
+        """
+    @property
+    def stride(self) -> int:
+        ...
+    @property
+    def ukernel(self) -> str:
+        ...
+    @property
+    def values(self) -> numpy.ndarray:
+        ...
+class SharedWeights:
+    """
+    A weight-shared layer's Huffman-coded streams, their code tables built once: codebook[value] placed in order (dense) or by the gap stream (sparse).
+    """
+    def __init__(self, values: numpy.typing.NDArray[numpy.uint8], value_symbols: int, value_lengths: numpy.typing.NDArray[numpy.uint8], codebook: numpy.typing.NDArray[numpy.float32], size: int, gaps: numpy.typing.NDArray[numpy.uint8] | None = None, gap_symbols: int = 0, gap_lengths: numpy.typing.NDArray[numpy.uint8] | None = None, index_bits: int = 0) -> None:
+        ...
+    def decode(self, out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        """
+        The `size` float32 weights. ValueError if the streams are corrupt or disagree.
+        """
+    def nonzeros(self) -> tuple:
+        """
+        A sparse layer's non-zeros: (positions int32, values float32), positions ascending in the flattened weight.
+        """
+    @property
+    def coded_bytes(self) -> int:
+        ...
+    @property
+    def size(self) -> int:
+        ...
+    @property
+    def sparse(self) -> bool:
+        ...
+def available_isas() -> list[str]:
+    """
+    Instruction sets this build and CPU can run.
+    """
+def capabilities() -> dict:
+    """
+    What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits.
+    """
+def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
+    """
+    Why the convolution drivers do not take this convolution, or '' when they do.
+    """
+def decode_shared_nonzeros(values: numpy.typing.NDArray[numpy.uint8], value_symbols: int, value_lengths: numpy.typing.NDArray[numpy.uint8], codebook: numpy.typing.NDArray[numpy.float32], size: int, gaps: numpy.typing.NDArray[numpy.uint8] | None, gap_symbols: int, gap_lengths: numpy.typing.NDArray[numpy.uint8] | None, index_bits: int) -> tuple:
+    ...
+def decode_shared_weights(values: numpy.typing.NDArray[numpy.uint8], value_symbols: int, value_lengths: numpy.typing.NDArray[numpy.uint8], codebook: numpy.typing.NDArray[numpy.float32], size: int, gaps: numpy.typing.NDArray[numpy.uint8] | None = None, gap_symbols: int = 0, gap_lengths: numpy.typing.NDArray[numpy.uint8] | None = None, index_bits: int = 0, out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+    ...
+def depthwise_conv2d(x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
+    """
+    NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()).
+    """
+def depthwise_conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
+    """
+    Why no depthwise kernel takes this convolution, or '' when one does.
+    """
+def get_num_threads() -> int:
+    ...
+def huffman_decode(data: numpy.typing.NDArray[numpy.uint8], symbols: int, lengths: numpy.typing.NDArray[numpy.uint8], ukernel: str | None = None) -> numpy.ndarray:
+    """
+    Decodes a Huffman block (uint8) of `symbols` symbols coded with the canonical code of `lengths` (uint8, one per symbol). ValueError if the block is corrupt.
+    """
+def isa() -> str:
+    """
+    The instruction set the kernels use: 'neon', 'avx2' or 'scalar'.
+    """
+def set_num_threads(num_threads: int) -> None:
+    ...
+__version__: str = '0.1.0'

@@ -1,0 +1,13 @@
+"""
+Every microkernel, for tests and benchmarks.
+"""
+from __future__ import annotations
+__all__: list[str] = ['dwconv2d_ukernels', 'gemm_ukernels', 'huffdec_ukernels', 'spmm_ukernels']
+def dwconv2d_ukernels() -> list:
+    ...
+def gemm_ukernels() -> list:
+    ...
+def huffdec_ukernels() -> list:
+    ...
+def spmm_ukernels() -> list:
+    ...
