@@ -105,30 +105,6 @@ void register_huffman(py::module_& m, py::module_& testing) {
       .def_property_readonly("size", &SharedWeights::size)
       .def_property_readonly("sparse", &SharedWeights::sparse)
       .def_property_readonly("coded_bytes", &SharedWeights::coded_bytes);
-  // One-shot forms of SharedWeights, for the packed-file reader.
-  m.def(
-      "decode_shared_weights",
-      [](const U8Arg& values, const IntArg& value_symbols, const U8Arg& value_lengths, const F32Arg& codebook,
-         const IntArg& size, const OptionalU8Arg& gaps, const IntArg& gap_symbols, const OptionalU8Arg& gap_lengths,
-         const IntArg& index_bits, const OptionalF32Arg& out) {
-        return decode(shared_weights(values, value_symbols, value_lengths, codebook, size, gaps, gap_symbols,
-                                     gap_lengths, index_bits),
-                      out);
-      },
-      py::arg("values"), py::arg("value_symbols"), py::arg("value_lengths"), py::arg("codebook"), py::arg("size"),
-      py::arg("gaps") = py::none(), py::arg("gap_symbols") = 0, py::arg("gap_lengths") = py::none(),
-      py::arg("index_bits") = 0, py::arg("out") = py::none());
-  m.def(
-      "decode_shared_nonzeros",
-      [](const U8Arg& values, const IntArg& value_symbols, const U8Arg& value_lengths, const F32Arg& codebook,
-         const IntArg& size, const OptionalU8Arg& gaps, const IntArg& gap_symbols, const OptionalU8Arg& gap_lengths,
-         const IntArg& index_bits) {
-        if (gaps.obj.is_none()) value_error("gaps must be given: only sparse layers have non-zeros to list");
-        return nonzeros(shared_weights(values, value_symbols, value_lengths, codebook, size, gaps, gap_symbols,
-                                       gap_lengths, index_bits));
-      },
-      py::arg("values"), py::arg("value_symbols"), py::arg("value_lengths"), py::arg("codebook"), py::arg("size"),
-      py::arg("gaps"), py::arg("gap_symbols"), py::arg("gap_lengths"), py::arg("index_bits"));
   testing.def("huffdec_ukernels", [] {
     return ukernel_rows(pp_u8_huffdec_ukernels(), [](py::dict& row, const auto& k) {
       row["lut_bits"] = k.lut_bits;

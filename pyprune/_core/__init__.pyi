@@ -6,7 +6,7 @@ import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'decode_shared_nonzeros', 'decode_shared_weights', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
@@ -128,10 +128,6 @@ def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, strid
     """
     Why the convolution drivers do not take this convolution, or '' when they do.
     """
-def decode_shared_nonzeros(values: numpy.typing.NDArray[numpy.uint8], value_symbols: int, value_lengths: numpy.typing.NDArray[numpy.uint8], codebook: numpy.typing.NDArray[numpy.float32], size: int, gaps: numpy.typing.NDArray[numpy.uint8] | None, gap_symbols: int, gap_lengths: numpy.typing.NDArray[numpy.uint8] | None, index_bits: int) -> tuple:
-    ...
-def decode_shared_weights(values: numpy.typing.NDArray[numpy.uint8], value_symbols: int, value_lengths: numpy.typing.NDArray[numpy.uint8], codebook: numpy.typing.NDArray[numpy.float32], size: int, gaps: numpy.typing.NDArray[numpy.uint8] | None = None, gap_symbols: int = 0, gap_lengths: numpy.typing.NDArray[numpy.uint8] | None = None, index_bits: int = 0, out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
-    ...
 def depthwise_conv2d(x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
     """
     NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()).

@@ -1,5 +1,6 @@
 """Drop-in inference modules running on pyprune's kernels (needs torch)."""
 
+from pyprune.nn.compressed import CompressedConv2d, CompressedLinear
 from pyprune.nn.conv import Conv2d, PointwiseConv2d
 from pyprune.nn.convert import ConversionError, ConversionReport, convert
 from pyprune.nn.depthwise import DepthwiseConv2d
@@ -9,6 +10,8 @@ from pyprune.nn.sparse import SparseConv2d
 from pyprune.nn.sparse_policy import SparsePolicy
 
 __all__ = [
+    "CompressedConv2d",
+    "CompressedLinear",
     "ConversionError",
     "ConversionReport",
     "Conv2d",

@@ -11,11 +11,11 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from pyprune import kernels
 from pyprune.activation import Activation
 from pyprune.nn.conv import Conv2d, PointwiseConv2d
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.depthwise import DepthwiseConv2d
+from pyprune.nn.kernel_choice import DenseKernel, dense_kernel
 from pyprune.nn.separable import SeparableConv2d
 from pyprune.nn.sparse import SparseConv2d
 from pyprune.nn.sparse_policy import SparsePolicy
@@ -77,18 +77,15 @@ def _describe(conv: nn.Conv2d) -> str:
     return f"Conv2d {conv.in_channels}->{conv.out_channels} k{k} s{s}" + (f" g{g}" if g > 1 else "")
 
 
-def _fast_module(
-    name: str, spec: ConvSpec, conv: nn.Conv2d, activation: Activation, sparse: SparsePolicy | None
-) -> nn.Module:
+def _fast_module(name: str, spec: ConvSpec, activation: Activation, sparse: SparsePolicy | None) -> nn.Module:
     """The fastest pyprune module for this convolution (ValueError if none takes it)."""
     block = sparse.choose(name, spec) if sparse is not None else None
     if block is not None:
         return SparseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation, block)
-    caps = kernels.capabilities()
-    if spec.is_depthwise and conv.in_channels == conv.out_channels \
-            and caps.depthwise_rejects(spec.kernel_size, spec.stride, spec.padding) is None:
+    kind = dense_kernel(spec)
+    if kind is DenseKernel.DEPTHWISE:
         return DepthwiseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation)
-    if spec.is_pointwise:
+    if kind is DenseKernel.POINTWISE:
         return PointwiseConv2d(spec.weight, spec.bias, activation)
     return Conv2d(spec.weight, spec.bias, spec.stride, spec.padding, spec.groups, activation)
 
@@ -112,7 +109,7 @@ def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport, sparse: Spa
         if activation is not None:
             chain.append(user)
         try:
-            fast = _fast_module(node.target, ConvSpec.from_torch(conv, bn), conv, activation or Activation.none(), sparse)
+            fast = _fast_module(node.target, ConvSpec.from_torch(conv, bn), activation or Activation.none(), sparse)
         except ValueError as e:
             report.add(node.target, _describe(conv), f"kept (torch): {e}")
             continue

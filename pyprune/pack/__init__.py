@@ -3,7 +3,7 @@ relative-gap sparse positions and canonical Huffman coding (pyprune.compress) in
 safetensors container, versioned and checksummed; loading back to torch or pyprune modules."""
 
 from pyprune.pack.api import DEFAULT_BITS, DEFAULT_INDEX_BITS, load, nonzeros, read, save
-from pyprune.pack.compressed import CompressedConv2d, CompressedLinear
+from pyprune.nn.compressed import CompressedConv2d, CompressedLinear
 from pyprune.pack.format import FORMAT, VERSION, PackError, PackFile
 from pyprune.pack.report import LayerReport, PackReport, inspect
 from pyprune.pack.tied import SharedWeight, bake_shared_weights, tie_shared_weights

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from pyprune import __version__
-from pyprune.pack.compressed import CompressedConv2d, CompressedLinear, Scratch
+from pyprune.kernels import SharedWeights
+from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
 from pyprune.pack.format import PackError, PackFile, read_pack, write_pack
-from pyprune.pack.layers import RAW, decode_nonzeros, decode_tensor, encode_tensor, shared_args, tensor_shape
+from pyprune.pack.layers import RAW, decode_nonzeros, decode_tensor, encode_tensor, shared_weights, tensor_shape
 
 
 __all__ = ["DEFAULT_BITS", "DEFAULT_INDEX_BITS", "load", "nonzeros", "read", "save"]
@@ -153,7 +154,7 @@ def _example_inputs(pack: PackFile, example_inputs: Any) -> tuple:
     return tuple(torch.randn(s, generator=generator) for s in shapes)
 
 
-def _compress_layers(model: nn.Module, coded: dict[str, dict[str, Any]], fast: bool) -> None:
+def _compress_layers(model: nn.Module, coded: dict[str, SharedWeights], fast: bool) -> None:
     scratch = Scratch()
     modules = dict(model.named_modules())
     for module_name, args in coded.items():
@@ -198,7 +199,7 @@ def load(
         module_name, _, attr = name.rpartition(".")
         if keep_compressed and record["encoding"] != RAW and attr == "weight" \
                 and type(modules.get(module_name)) in (nn.Conv2d, nn.Linear):
-            coded[module_name] = shared_args(record, pack.tensors, name, math.prod(shape))
+            coded[module_name] = shared_weights(record, pack.tensors, name, math.prod(shape))
             continue
         loaded[name] = torch.from_numpy(decode_tensor(record, pack.tensors, name)).to(state[name].dtype)
     model.load_state_dict(loaded, strict=not coded)

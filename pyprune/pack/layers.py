@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pyprune import _core
+from pyprune import kernels
 from pyprune.compress.huffman import HuffmanCode, encode
 from pyprune.compress.sharing import share_weights
 from pyprune.compress.sparse import encode_gaps
@@ -27,7 +27,7 @@ from pyprune.pack.format import MAX_TENSOR_ELEMENTS, PackError
 
 __all__ = [
     "RAW", "SHARED_DENSE", "SHARED_SPARSE", "TensorSizes", "decode_nonzeros", "decode_tensor", "encode_tensor",
-    "shared_args", "tensor_shape", "tensor_sizes",
+    "shared_weights", "tensor_shape", "tensor_sizes",
 ]
 
 RAW, SHARED_DENSE, SHARED_SPARSE = "raw", "huffman-shared-dense", "huffman-shared-sparse"
@@ -97,7 +97,7 @@ def _block_args(record: dict[str, Any], key: str, tensors: dict[str, np.ndarray]
     return data, symbols, lengths
 
 
-def shared_args(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, size: int) -> dict[str, Any]:
+def _shared_args(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, size: int) -> dict[str, Any]:
     codebook = _stream(tensors, record.get("codebook"), np.float32, name)
     values, value_symbols, value_lengths = _block_args(record, "values", tensors, name, size)
     args = dict(values=values, value_symbols=value_symbols, value_lengths=value_lengths, codebook=codebook, size=size)
@@ -108,6 +108,14 @@ def shared_args(record: dict[str, Any], tensors: dict[str, np.ndarray], name: st
         gaps, gap_symbols, gap_lengths = _block_args(record, "gaps", tensors, name, 2 * size + 1)
         args.update(gaps=gaps, gap_symbols=gap_symbols, gap_lengths=gap_lengths, index_bits=index_bits)
     return args
+
+
+def shared_weights(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, size: int) -> kernels.SharedWeights:
+    """A weight-shared tensor's streams, checked and ready to decode (its code tables built once)."""
+    try:
+        return kernels.SharedWeights(**_shared_args(record, tensors, name, size))
+    except ValueError as e:
+        raise PackError(f"tensor {name!r}: {e}") from None
 
 
 def tensor_shape(record: Any, name: str) -> tuple[int, ...]:
@@ -129,12 +137,11 @@ def decode_tensor(record: dict[str, Any], tensors: dict[str, np.ndarray], name: 
         if a is None or a.shape != shape:
             raise PackError(f"tensor {name!r}: raw stream missing or not of shape {list(shape)}")
         return np.array(a)
-    size = math.prod(shape)
+    weights = shared_weights(record, tensors, name, math.prod(shape))
     try:
-        flat = _core.decode_shared_weights(**shared_args(record, tensors, name, size), out=out)
+        return weights.decode(out).reshape(shape)
     except ValueError as e:
         raise PackError(f"tensor {name!r}: {e}") from None
-    return flat.reshape(shape)
 
 
 def decode_nonzeros(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -142,8 +149,9 @@ def decode_nonzeros(record: dict[str, Any], tensors: dict[str, np.ndarray], name
     shape = tensor_shape(record, name)
     if record["encoding"] != SHARED_SPARSE:
         raise PackError(f"tensor {name!r} is not stored sparse")
+    weights = shared_weights(record, tensors, name, math.prod(shape))
     try:
-        return _core.decode_shared_nonzeros(**shared_args(record, tensors, name, math.prod(shape)))
+        return weights.nonzeros()
     except ValueError as e:
         raise PackError(f"tensor {name!r}: {e}") from None
 

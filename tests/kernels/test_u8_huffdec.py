@@ -241,9 +241,9 @@ def test_shared_weights_decode_dense_and_sparse(density, index_bits, rng):
     for sparse in (False, True):
         shared, args = _layer(weight, 5, index_bits, sparse)
         want = shared.unpack().ravel()
-        np.testing.assert_array_equal(_core.decode_shared_weights(**args), want)
+        np.testing.assert_array_equal(kernels.SharedWeights(**args).decode(), want)
         if sparse:
-            positions, values = _core.decode_shared_nonzeros(**args)
+            positions, values = kernels.SharedWeights(**args).nonzeros()
             np.testing.assert_array_equal(positions, np.flatnonzero(want))
             np.testing.assert_array_equal(values, want[want != 0])
 
@@ -261,8 +261,9 @@ def test_shared_weights_hostile_streams(rng):
     ]
     for change, match in bad:
         with pytest.raises(ValueError, match=match):
-            _core.decode_shared_weights(**{**args, **change})
+            kernels.SharedWeights(**{**args, **change}).decode()
     with pytest.raises(ValueError, match="out must have shape"):
-        _core.decode_shared_weights(**args, out=np.zeros(5, np.float32))
+        kernels.SharedWeights(**args).decode(out=np.zeros(5, np.float32))
+    _, dense_args = _layer(weight, 4, 4, False)
     with pytest.raises(ValueError, match="gaps must be given"):
-        _core.decode_shared_nonzeros(**{**args, "gaps": None})
+        kernels.SharedWeights(**dense_args).nonzeros()
