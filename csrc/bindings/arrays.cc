@@ -21,14 +21,14 @@ py::array typed_array(const py::handle& obj, const char* name, py::ssize_t ndim,
   if (!a.dtype().is(want))
     type_error(std::string(name) + " must have dtype " + std::string(py::str(want)) + ", got " +
                std::string(py::str(a.dtype())));
-  if (a.ndim() != ndim)
+  if (ndim >= 0 && a.ndim() != ndim)
     value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimensions, got shape " +
                 shape_str(a));
   if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + " must be C-contiguous");
   if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
     value_error(std::string(name) + " must be aligned to " + std::to_string(alignof(T)) + " bytes");
   if (!allow_empty)
-    for (py::ssize_t i = 0; i < ndim; i++)
+    for (py::ssize_t i = 0; i < a.ndim(); i++)
       if (a.shape(i) == 0) value_error(std::string(name) + " must not be empty, got shape " + shape_str(a));
   return a;
 }

@@ -22,7 +22,8 @@ namespace py = pybind11;
 
 std::string shape_str(const py::array& a);
 
-// A C-contiguous, aligned array of dtype T and the given rank, non-empty unless allowed.
+// A C-contiguous, aligned array of dtype T and the given rank (any rank if negative), non-empty
+// unless allowed.
 template <typename T>
 py::array typed_array(const py::handle& obj, const char* name, py::ssize_t ndim,
                       bool allow_empty = false);

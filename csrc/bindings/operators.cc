@@ -1,0 +1,117 @@
+// One operator of the operator set run alone on numpy arrays: _core.testing.run_operator, for the
+// operators' tests (the graph runs them the same way, through the same registry).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arrays.h"
+#include "attributes.h"
+#include "pyprune/graph/operator.h"
+#include "register.h"
+
+namespace pyprune::bindings {
+
+namespace {
+
+graph::AttributeValue attribute(const std::string& name, const py::handle& value) {
+  if (PyBool_Check(value.ptr())) value_error("attribute '" + name + "' must not be a bool");
+  if (PyLong_Check(value.ptr())) return static_cast<int64_t>(int_arg(value, name.c_str()));
+  if (PyFloat_Check(value.ptr())) return value.cast<double>();
+  if (PyUnicode_Check(value.ptr())) return value.cast<std::string>();
+  if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
+    const py::sequence items = py::reinterpret_borrow<py::sequence>(value);
+    bool all_ints = true;
+    for (const py::handle item : items) all_ints = all_ints && PyLong_Check(item.ptr()) && !PyBool_Check(item.ptr());
+    if (all_ints) {
+      std::vector<int64_t> ints;
+      for (const py::handle item : items) ints.push_back(int_arg(item, name.c_str()));
+      return ints;
+    }
+    std::vector<double> reals;
+    for (const py::handle item : items) {
+      if (PyBool_Check(item.ptr()) || !(PyLong_Check(item.ptr()) || PyFloat_Check(item.ptr())))
+        value_error("attribute '" + name + "' must hold only numbers");
+      reals.push_back(item.cast<double>());
+    }
+    return reals;
+  }
+  value_error("attribute '" + name + "' must be an int, a float, a string or a list of numbers");
+}
+
+graph::Dims dims_of(const py::array& a) {
+  graph::Dims d;
+  for (py::ssize_t i = 0; i < a.ndim(); i++) d.push_back(static_cast<size_t>(a.shape(i)));
+  return d;
+}
+
+}  // namespace
+
+graph::Attributes attributes(const std::string& node, const py::dict& attrs) {
+  std::map<std::string, graph::AttributeValue> values;
+  for (const auto& [key, value] : attrs) {
+    const std::string name = py::cast<std::string>(key);
+    values.emplace(name, attribute(name, value));
+  }
+  return graph::Attributes(node, std::move(values));
+}
+
+namespace {
+
+// inputs: one array per input position, or None for a constant given in `constants`.
+py::list run_operator(const std::string& op, const py::dict& attrs, const py::list& inputs, const py::dict& constants) {
+  const auto& table = graph::operators();
+  const auto it = table.find(op);
+  if (it == table.end()) value_error("unknown operator '" + op + "'");
+  std::vector<py::array> arrays;
+  std::vector<graph::Constant> constant_values(inputs.size());
+  std::vector<const graph::Constant*> constant_inputs(inputs.size(), nullptr);
+  std::vector<const float*> data;
+  std::vector<graph::Dims> shapes;
+  for (size_t i = 0; i < inputs.size(); i++) {
+    const bool constant = constants.contains(py::int_(i));
+    const py::object source = constant ? py::object(constants[py::int_(i)]) : py::object(inputs[i]);
+    const py::array a = typed_array<float>(source, ("input " + std::to_string(i)).c_str(), -1, true);
+    arrays.push_back(a);
+    data.push_back(static_cast<const float*>(a.data()));
+    shapes.push_back(dims_of(a));
+    if (constant) {
+      constant_values[i] = {shapes.back(), data.back(), nullptr};
+      constant_inputs[i] = &constant_values[i];
+    }
+  }
+  const auto op_instance = it->second(attributes(op, attrs), constant_inputs);
+  const std::vector<graph::Dims> out_shapes = op_instance->output_shapes(shapes);
+  py::list outputs;
+  std::vector<float*> out_data;
+  for (const graph::Dims& d : out_shapes) {
+    std::vector<py::ssize_t> shape(d.begin(), d.end());
+    py::array_t<float> out(shape);
+    out_data.push_back(out.mutable_data());
+    outputs.append(out);
+  }
+  {
+    py::gil_scoped_release release;
+    op_instance->run(data, shapes, out_data, out_shapes);
+  }
+  return outputs;
+}
+
+}  // namespace
+
+void register_operators(py::module_& testing) {
+  testing.def("operators", [] {
+    std::vector<std::string> names;
+    for (const auto& [name, factory] : graph::operators()) names.push_back(name);
+    return names;
+  }, "The operator set: every operator the graph engine runs.");
+  testing.def("run_operator", &run_operator, py::arg("op"), py::arg("attrs"), py::arg("inputs"),
+              py::arg("constants") = py::dict(),
+              "Runs one operator of the operator set: inputs are float32 arrays (None where `constants` "
+              "gives the input at that position as a constant); returns its outputs.");
+}
+
+}  // namespace pyprune::bindings
