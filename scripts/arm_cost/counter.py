@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ class Region:
 
 
 def setup() -> None:
-    """Prepares the counter (idempotent; root the first time, for Debian packages)."""
-    subprocess.run(["bash", str(ARM_COUNT / "setup.sh")], check=True)
+    """Prepares the counter (idempotent; root the first time, for Debian packages). Its output
+    goes to stderr: stdout is the report's."""
+    _run_tool(["bash", str(ARM_COUNT / "setup.sh")], stdout=sys.stderr)
 
 
 def cpu_models() -> list[str]:
@@ -43,7 +45,7 @@ def cpu_models() -> list[str]:
 def compile_bytecode(*dirs: Path) -> None:
     """Compiles the Python modules under dirs for the guest Python, as pip does when installing:
     imports then cost what they cost on a board."""
-    subprocess.run(["bash", str(ARM_COUNT / "count.sh"), "pyc", *map(str, dirs)], check=True)
+    _run_tool(["bash", str(ARM_COUNT / "count.sh"), "pyc", *map(str, dirs)])
 
 
 def count(script: str, args: Sequence[str], cpu: str, pythonpath: Sequence[Path]) -> list[Region]:
@@ -75,3 +77,10 @@ def regions(records: list[dict[str, Any]], report: dict[str, Any]) -> list[Regio
 
     empty = between(records[0])
     return [Region(r["what"], between(r) - empty) for r in records[1:]]
+
+
+def _run_tool(command: list[str], **kwargs: Any) -> None:
+    """Runs one of the counter's scripts, whose own messages say what went wrong."""
+    code = subprocess.run(command, **kwargs).returncode
+    if code != 0:
+        raise CountError(f"{' '.join(command[1:])} failed (exit {code}): see its messages above")
