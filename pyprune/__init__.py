@@ -2,17 +2,18 @@
 
 from pyprune import kernels
 from pyprune._core import __version__
+from pyprune._optional import MissingDependencyError
 from pyprune.activation import Activation
 from pyprune.kernels import get_num_threads, isa, set_num_threads
 
 __all__ = [
     "Activation",
+    "MissingDependencyError",
     "__version__",
     "get_num_threads",
     "isa",
     "compress",
     "convert",
-    "demo",
     "kernels",
     "models",
     "nn",
@@ -24,8 +25,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # These need torch, which is optional: imported only when asked for.
-    if name in ("nn", "models", "pack", "compress", "prune", "stats", "demo"):
+    # Imported only when asked for: most need torch, which is optional (without it, they raise
+    # MissingDependencyError).
+    if name in ("nn", "models", "pack", "compress", "prune", "stats"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")

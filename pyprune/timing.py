@@ -1,0 +1,65 @@
+"""Timing that holds up on a shared machine: medians of batched calls (the demo, the command
+line and the benchmarks time with it)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+__all__ = ["median_seconds"]
+
+# Thread pools (pyprune's, torch's OpenMP) spin for a while after their last call and would
+# steal cores from another library's threads: multi-threaded runs pause this long between
+# libraries.
+SETTLE_SECONDS = 0.05
+
+
+def _batch_size(fn: Callable[[], object], min_batch_seconds: float) -> int:
+    fn()  # warm-up: allocation, page faults, first-call dispatch
+    start = time.perf_counter()
+    fn()
+    return max(1, int(min_batch_seconds / max(time.perf_counter() - start, 1e-7)))
+
+
+def _time_batch(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def median_seconds(
+    fns: dict[str, Callable[[], object]],
+    rounds: int = 15,
+    min_batch_seconds: float = 2e-3,
+    threaded: bool = False,
+    progress: Callable[[], object] | None = None,
+) -> dict[str, float]:
+    """Median seconds per call of each function.
+
+    Single-threaded, the functions take turns within every round, so a slow spell of the
+    machine hits them alike. `threaded`: each function runs all its rounds in one block after
+    a pause, so no other library's spinning threads compete with it. `progress`, if given, is
+    called after every round of every function (len(fns) * rounds calls)."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int of at least 1, got {rounds!r}")
+    batch = {name: _batch_size(fn, min_batch_seconds) for name, fn in fns.items()}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+
+    def sample(name: str) -> None:
+        samples[name].append(_time_batch(fns[name], batch[name]))
+        if progress is not None:
+            progress()
+
+    if threaded:
+        for name, fn in fns.items():
+            time.sleep(SETTLE_SECONDS)
+            _time_batch(fn, batch[name])  # back to speed after the pause
+            for _ in range(rounds):
+                sample(name)
+    else:
+        for _ in range(rounds):
+            for name in fns:
+                sample(name)
+    return {name: statistics.median(s) for name, s in samples.items()}
