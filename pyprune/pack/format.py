@@ -130,7 +130,7 @@ def _parse_header(head: bytes, data_bytes: int) -> tuple[dict[str, Any], dict[st
     header = loads(text, "header")
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or METADATA_KEY not in meta:
-        raise PackError(f"not a pyprune pack file: no {METADATA_KEY!r} metadata (a plain safetensors file?)")
+        raise PackError(f"not a pyprune pack file: no {METADATA_KEY!r} in the header's __metadata__ (a plain safetensors file?)")
     HEADER(header, "header", Context(data_bytes=data_bytes))
     streams = {name: Stream(e["dtype"], tuple(e["shape"]), *e["data_offsets"])
                for name, e in header.items() if name != "__metadata__"}

@@ -285,17 +285,24 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise PackError(f"integer of {len(text)} digits is out of range")
-    return int(text)
+class OutOfRange:
+    """A JSON number no validator accepts (too many digits for an integer, beyond a double),
+    kept as its text so that the grammar names the field that holds it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"{self.text[:12]}... ({len(self.text)} characters)" if len(self.text) > 15 else self.text
 
 
-def _float(text: str) -> float:
+def _int(text: str) -> int | OutOfRange:
+    return OutOfRange(text) if len(text.lstrip("-")) > _MAX_INT_DIGITS else int(text)
+
+
+def _float(text: str) -> float | OutOfRange:
     value = float(text)
-    if not math.isfinite(value):
-        raise PackError(f"number {text[:30]} is out of range")
-    return value
+    return value if math.isfinite(value) else OutOfRange(text)
 
 
 def _constant(text: str) -> None:
@@ -303,8 +310,9 @@ def _constant(text: str) -> None:
 
 
 def loads(text: str, what: str) -> Any:
-    """`text` parsed as strict JSON: no duplicate keys, no NaN or Infinity, integers of at
-    most 20 digits, nesting at most MAX_JSON_DEPTH deep. PackError naming `what` otherwise."""
+    """`text` parsed as strict JSON: no duplicate keys, no NaN or Infinity, nesting at most
+    MAX_JSON_DEPTH deep (PackError naming `what` otherwise); integers of more than 20 digits
+    and numbers beyond a double become OutOfRange, which no validator accepts."""
     depth = _depth(text)
     if depth > MAX_JSON_DEPTH:
         raise PackError(f"{what}: JSON nested {depth} deep, more than the {MAX_JSON_DEPTH} allowed")

@@ -2,7 +2,6 @@
 hostile files, inspect (API and command line), compressed-in-memory layers."""
 
 import copy
-import json
 import math
 import os
 import struct
@@ -20,6 +19,7 @@ from pyprune.compress import share_weights  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
 from pyprune.pack import PackError  # noqa: E402
 from pyprune.pack.api import DEFAULT_BITS, _kind  # noqa: E402
+from packed_files import join as _join, split as _split, with_metadata as _with_metadata  # noqa: E402
 
 X = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
 FACTORIES = {
@@ -210,29 +210,6 @@ def small_file(tmp_path_factory):
     factory = lambda: torch.nn.Sequential(  # noqa: E731
         torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(16 * 6 * 6, 10))
     return path, factory
-
-
-def _split(data):
-    n = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
-
-
-def _join(header, body):
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)  # as safetensors pads it
-    return struct.pack("<Q", len(text)) + text + body
-
-
-def _with_metadata(data, change):
-    """The file with its pyprune metadata changed by `change` and re-signed (checksum valid)."""
-    import hashlib
-
-    header, body = _split(data)
-    meta = json.loads(header["__metadata__"]["pyprune.pack"])
-    change(meta)
-    text = json.dumps(meta)
-    header["__metadata__"] = {"pyprune.pack": text, "pyprune.pack.sha256": hashlib.sha256(text.encode()).hexdigest()}
-    return _join(header, body)
 
 
 def _load_bytes(tmp_path, data, factory):
