@@ -9,7 +9,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_fuzz_module(name):
+def _fuzz_module(name):
     spec = importlib.util.spec_from_file_location(f"fuzz_{name}", REPO / "fuzz" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -20,7 +20,13 @@ def load_fuzz_module(name):
 def seeds():
     """The fuzz/seeds module (small_model, X, write_seeds)."""
     pytest.importorskip("torch")
-    return load_fuzz_module("seeds")
+    return _fuzz_module("seeds")
+
+
+@pytest.fixture(scope="session")
+def fuzz_module():
+    """Loads a module of fuzz/ by name ("fuzz_pack", ...)."""
+    return _fuzz_module
 
 
 @pytest.fixture(scope="session")
