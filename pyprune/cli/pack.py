@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pyprune.cli.errors import UserError, os_error
+from pyprune.cli.errors import UserError, check_output, os_error
 from pyprune.cli.model_args import add_model_arguments, example_input, load_model
 
 __all__ = ["add_parser"]
@@ -20,6 +20,7 @@ def _bits(text: str) -> int:
 def run(args: argparse.Namespace) -> None:
     from pyprune import pack
 
+    check_output(args.output)
     model = load_model(args)
     bits = None if args.lossless else {"conv": args.conv_bits, "linear": args.linear_bits}
     try:

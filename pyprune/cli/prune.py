@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pyprune.cli.errors import UserError, os_error
+from pyprune.cli.errors import UserError, check_output, os_error
 from pyprune.cli.model_args import add_model_arguments, example_input, load_model
 
 __all__ = ["add_parser"]
@@ -25,6 +25,7 @@ def _fraction(text: str) -> float:
 def run(args: argparse.Namespace) -> None:
     from pyprune import pack, prune, stats
 
+    check_output(args.output)
     model = load_model(args)
     x = example_input(args)
     criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM, "random": prune.Random}[args.criterion]()

@@ -300,15 +300,25 @@ def _convert(model: nn.Module, inputs: tuple) -> nn.Module:
 
     from pyprune.nn.convert import convert
 
-    cache = _loader.eval_cache
-    before = len(cache)
+    first = _loader.next_id
     try:
         fast = convert(model, inputs)
     finally:
-        # The newest keys are this conversion's (keys are only ever appended).
-        new = list(itertools.islice(reversed(cache), max(len(cache) - before, 0)))
-    weakref.finalize(fast, _forget_sources, new)
+        keys = _keys_since(_loader.eval_cache, first, _loader.next_id)
+    weakref.finalize(fast, _forget_sources, keys)
     return fast
+
+
+def _keys_since(cache: dict[str, str], first: int, end: int) -> list[str]:
+    """The keys numbered first..end-1 ('<eval_with_key>.N...'), the newest at the end of the
+    cache: those of this conversion, whatever other modules were released meanwhile."""
+    keys = []
+    for key in reversed(cache):
+        number = key.removeprefix("<eval_with_key>.").split(" ", 1)[0]
+        if not number.isdigit() or not first <= int(number) < end:
+            break
+        keys.append(key)
+    return keys
 
 
 def load(

@@ -110,8 +110,21 @@ def test_lossless_excludes_bits(tmp_path):
         pack.save(_mobilenet(), tmp_path / "m.pyprune", lossless=True, bits=4)
 
 
-def test_the_command_line_prints_the_error_and_packs_losslessly(tmp_path, capsys):
-    args = ["pyprune.models:MobileNetV1", "--input-shape", "1,3,32,32"]
+@pytest.fixture
+def tiny_factory(tmp_path, monkeypatch):
+    """A model factory the command line finds in the current folder: tiny:build."""
+    (tmp_path / "tiny.py").write_text(
+        "import torch\n"
+        "def build():\n"
+        "    return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3),\n"
+        "                               torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 10))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return ["tiny:build", "--input-shape", "1,3,8,8"]
+
+
+def test_the_command_line_prints_the_error_and_packs_losslessly(tmp_path, capsys, tiny_factory):
+    args = tiny_factory
     assert cli.main(["pack", *args, "-o", str(tmp_path / "lossy.pyprune")]) == 0
     assert re.search(r"wrote .* outputs differ from the original's by at most .* of their range", capsys.readouterr().out)
     assert cli.main(["pack", *args, "--lossless", "-o", str(tmp_path / "exact.pyprune")]) == 0
@@ -165,12 +178,12 @@ def test_files_are_written_with_the_umask(tmp_path, umask):
     assert os.listdir(tmp_path) == ["m.pyprune"]
 
 
-def test_a_missing_folder_is_named(tmp_path, capsys):
+def test_a_missing_folder_is_named(tmp_path, capsys, tiny_factory):
     missing = tmp_path / "no" / "such"
     with pytest.raises(FileNotFoundError, match="no such folder") as e:
         pack.save(_mobilenet(), missing / "m.pyprune")
     assert e.value.filename == str(missing)
-    args = ["pyprune.models:MobileNetV1", "--input-shape", "1,3,32,32", "-o", str(missing / "m.pyprune")]
+    args = [*tiny_factory, "-o", str(missing / "m.pyprune")]
     for command in ("pack", "prune"):
         assert cli.main([command, *args]) == 2
         err = capsys.readouterr().err.strip()
@@ -188,73 +201,70 @@ def test_a_folder_or_a_file_in_place_of_a_folder_is_named(tmp_path):
 # ---- C: example input shapes from the file -------------------------------------------------------
 
 
-def _with_inputs(tmp_path, shapes):
-    path = tmp_path / "m.pyprune"
-    pack.save(_mobilenet(), path, example_inputs=X)
-    header, body = split(path.read_bytes())
-    meta = metadata_of(path.read_bytes())
+def _with_inputs(tmp_path, data, shapes):
+    header, body = split(data)
+    meta = metadata_of(data)
     meta["example_inputs"] = shapes
+    path = tmp_path / "m.pyprune"
     path.write_bytes(join(signed_header(header, json.dumps(meta)), body))
     return path
 
 
 @pytest.mark.parametrize("shapes", [
-    [[1, 3, 32]], [[3, 32, 32, 1, 1]], [[1, 4, 32, 32]], [[1, 3, 32, 32], [1, 3, 32, 32]], [[1, 1, 64, 64]],
-], ids=["rank-3", "rank-5", "channels", "two-inputs", "one-channel"])
-def test_example_inputs_that_do_not_fit_the_model_are_refused_before_allocating(tmp_path, shapes):
-    path = _with_inputs(tmp_path, shapes)
+    [[1, 3, 8]], [[3, 8, 8, 1, 1]], [[1, 4, 8, 8]], [[1, 3, 8, 8], [1, 3, 8, 8]], [[1, 3, 16, 16]], [[1, 3, 2, 2]],
+], ids=["rank-3", "rank-5", "channels", "two-inputs", "size", "too-small"])
+def test_example_inputs_that_do_not_fit_the_model_are_refused_before_allocating(tmp_path, real_files, seeds, shapes):
+    path = _with_inputs(tmp_path, real_files["dense-shared"], shapes)
     with pytest.raises(PackError, match="do not fit the model"):
-        pack.load(path, _factory)
+        pack.load(path, seeds.small_model)
 
 
-def test_huge_example_inputs_are_refused_before_allocating(tmp_path):
+def test_huge_example_inputs_are_refused_before_allocating(tmp_path, real_files, seeds):
     import tracemalloc
 
-    path = _with_inputs(tmp_path, [[1, 3, 8192, 8192]])
+    path = _with_inputs(tmp_path, real_files["dense-shared"], [[1, 3, 8192, 8192]])
     tracemalloc.start()
     with pytest.raises(PackError, match="example_inputs"):
-        pack.load(path, _factory)
+        pack.load(path, seeds.small_model)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 100 << 20
 
 
-def test_example_inputs_that_fit_load(tmp_path):
-    path = _with_inputs(tmp_path, [[2, 3, 48, 48]])
+def test_example_inputs_that_fit_load(tmp_path, real_files, seeds):
+    path = _with_inputs(tmp_path, real_files["dense-shared"], [[2, 3, 8, 8]])
     with torch.inference_mode():
-        fast = pack.load(path, _factory)
-        assert fast(X).shape == (1, 10)
+        assert pack.load(path, seeds.small_model)(seeds.X).shape == (1, 10)
 
 
 # ---- K: loading again and again ---------------------------------------------------------------
 
 
-def test_fast_loads_leave_no_generated_source_behind(tmp_path):
+def test_fast_loads_leave_no_generated_source_behind(tmp_path, real_files, seeds):
     from torch.fx.graph_module import _loader
 
     path = tmp_path / "m.pyprune"
-    pack.save(_mobilenet(), path, example_inputs=X)
+    path.write_bytes(real_files["pruned-shared"])
 
     def cached():
         gc.collect()
         return len(linecache.cache), len(_loader.eval_cache)
 
     for _ in range(2):
-        pack.load(path, _factory)
+        pack.load(path, seeds.small_model)
     before = cached()
-    for _ in range(10):
-        model = pack.load(path, _factory)
+    for _ in range(20):
+        model = pack.load(path, seeds.small_model)
     assert type(model).forward.__code__.co_filename in linecache.cache  # kept while the model lives
     del model
     assert cached() == before
 
 
-def test_a_model_keeps_its_source_while_it_lives(tmp_path):
+def test_a_model_keeps_its_source_while_it_lives(tmp_path, real_files, seeds):
     path = tmp_path / "m.pyprune"
-    pack.save(_mobilenet(), path, example_inputs=X)
-    model = pack.load(path, _factory)
+    path.write_bytes(real_files["pruned-shared"])
+    model = pack.load(path, seeds.small_model)
     gc.collect()
-    key = type(model).forward.__code__.co_filename
-    assert linecache.getlines(key)
+    assert linecache.getlines(type(model).forward.__code__.co_filename)
     with torch.inference_mode():
-        np.testing.assert_array_equal(model(X).shape, (1, 10))
+        np.testing.assert_array_equal(model(seeds.X).shape, (1, 10))
