@@ -11,7 +11,6 @@ decodes to the symbols it was made from. Run: python fuzz/fuzz_huffman.py [libFu
 import sys
 
 import atheris
-
 import numpy as np
 
 from pyprune import _core

@@ -18,7 +18,6 @@ import sys
 import zlib
 
 import atheris
-
 import numpy  # noqa: F401 - imported first, so that only pyprune is instrumented
 
 with atheris.instrument_imports(include=["pyprune"]):

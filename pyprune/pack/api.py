@@ -267,7 +267,9 @@ def _load_state(model: nn.Module, pack: PackFile, keep_compressed: bool) -> dict
         want = state[name]
         if tuple(record["shape"]) != tuple(want.shape):
             raise PackError(f"tensor {name!r}: file shape {record['shape']} differs from the model's {list(want.shape)}")
-        if record["dtype"] != str(want.dtype).removeprefix("torch.") and (record["encoding"] == RAW or not want.is_floating_point()):
+        # Raw tensors load as stored; coded ones are float32, converted to a floating model's type.
+        converts = record["encoding"] != RAW and want.is_floating_point()
+        if record["dtype"] != str(want.dtype).removeprefix("torch.") and not converts:
             raise PackError(f"tensor {name!r}: file dtype {record['dtype']} differs from the model's {want.dtype}")
         module_name, _, attr = name.rpartition(".")
         if keep_compressed and record["encoding"] in (SHARED_DENSE, SHARED_SPARSE) and attr == "weight" \

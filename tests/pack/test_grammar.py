@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from packed_files import join, metadata_of, resign, signed_header, split, with_stream
+
 from pyprune import cli, pack
 from pyprune.pack import PackError
 from pyprune.pack.format import parse_pack
@@ -194,7 +194,8 @@ def test_duplicate_keys_anywhere_are_refused(real_files):
     assert "duplicate key" in _refused(join(signed_header(header, meta_text), body))
     tensors = json.dumps(meta["tensors"])
     first = next(iter(meta["tensors"]))
-    doubled = json.dumps(meta).replace(tensors, _with_text_key(tensors, json.dumps(first) + ":" + json.dumps(meta["tensors"][first])))
+    entry = json.dumps(first) + ":" + json.dumps(meta["tensors"][first])
+    doubled = json.dumps(meta).replace(tensors, _with_text_key(tensors, entry))
     assert "duplicate key" in _refused(join(signed_header(header, doubled), body))
 
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
+from packed_files import join as _join, split as _split, with_metadata as _with_metadata  # noqa: E402
 from pyprune import cli, pack  # noqa: E402
 from pyprune.compress import share_weights  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
 from pyprune.pack import PackError  # noqa: E402
 from pyprune.pack.api import DEFAULT_BITS, _kind  # noqa: E402
-from packed_files import join as _join, split as _split, with_metadata as _with_metadata  # noqa: E402
 
 X = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
 FACTORIES = {

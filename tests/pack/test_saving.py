@@ -14,7 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from packed_files import metadata_of, signed_header, split, join  # noqa: E402
+from packed_files import join, metadata_of, signed_header, split  # noqa: E402
+
 from pyprune import cli, pack  # noqa: E402
 from pyprune.models import MobileNetV1  # noqa: E402
 from pyprune.pack import PackError  # noqa: E402

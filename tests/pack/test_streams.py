@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from packed_files import metadata_of, split, with_metadata, with_stream
+
 from pyprune import pack
 from pyprune.pack import PackError
 from pyprune.pack.format import parse_pack
