@@ -276,9 +276,14 @@ def tensor_sizes(record: dict[str, Any], tensors: Streams, name: str) -> TensorS
 
 
 def validate_streams(records: dict[str, dict[str, Any]], tensors: Streams) -> None:
-    """Decodes every coded tensor once (into one scratch buffer): PackError if any stream is
-    corrupt, whatever the tensor is later used for."""
-    coded = {name: r for name, r in records.items() if r["encoding"] != RAW}
-    scratch = np.empty(max((math.prod(r["shape"]) for r in coded.values()), default=0), np.float32)
-    for name, record in coded.items():
-        decode_tensor(record, tensors, name, out=scratch[: math.prod(record["shape"])])
+    """Decodes every coded tensor once: PackError if any stream is corrupt, whatever the
+    tensor is later used for. Memory follows the streams, not the shapes they claim: dense
+    tensors go through one scratch buffer (their symbols are at least one bit each), sparse
+    ones are checked as their non-zeros only (their shape alone says nothing of their size)."""
+    dense = {name: r for name, r in records.items() if r["encoding"] not in (RAW, *SPARSE)}
+    scratch = np.empty(max((math.prod(r["shape"]) for r in dense.values()), default=0), np.float32)
+    for name, record in records.items():
+        if record["encoding"] in SPARSE:
+            decode_nonzeros(record, tensors, name)
+        elif name in dense:
+            decode_tensor(record, tensors, name, out=scratch[: math.prod(record["shape"])])

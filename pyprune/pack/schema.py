@@ -267,19 +267,21 @@ _MAX_INT_DIGITS = 20  # int64 and uint64 fit; Python's own limit (4300 digits) r
 
 
 def _depth(text: str) -> int:
-    """How deep arrays and objects nest in `text`, brackets inside strings not counted; linear
-    time whatever the text (a quote is real unless an odd run of backslashes precedes it)."""
+    """How deep arrays and objects nest in `text`, brackets inside strings not counted. Linear
+    time and little memory whatever the text: escaped backslashes and quotes go first (so every
+    quote left opens or closes a string), then brackets are summed outside strings."""
     import numpy as np
 
-    b = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
-    index = np.arange(b.size)
-    not_backslash = np.where(b != ord("\\"), index, -1)
-    last = np.maximum.accumulate(not_backslash) if b.size else not_backslash
-    backslashes_before = index - 1 - np.concatenate([[-1], last[:-1]])
-    quote = (b == ord('"')) & (backslashes_before % 2 == 0)
-    outside = np.cumsum(quote) % 2 == 0
-    step = np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))
-    return int(np.cumsum(step * outside).max(initial=0))
+    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    b = np.frombuffer(raw, np.uint8)
+    inside = np.cumsum(b == ord('"'), dtype=np.uint8) & 1  # parity survives the uint8 wrap-around
+    step = ((b == ord("[")) | (b == ord("{"))).view(np.int8) - ((b == ord("]")) | (b == ord("}"))).view(np.int8)
+    step[inside.view(bool)] = 0
+    deepest = depth = 0
+    for start in range(0, step.size, 1 << 20):
+        running = np.cumsum(step[start : start + (1 << 20)], dtype=np.int32) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

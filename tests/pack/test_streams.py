@@ -141,3 +141,21 @@ def test_gaps_past_the_end_of_a_float_sparse_tensor_are_refused(real_files, tmp_
     path.write_bytes(with_metadata(blob, shrink))
     with pytest.raises(PackError, match=f"tensor '{name}'"):
         pack.read(path)
+
+
+@pytest.mark.parametrize("file", ["pruned-shared", "pruned-lossless"])
+def test_a_sparse_tensor_claiming_a_huge_shape_allocates_nothing_for_it(real_files, seeds, tmp_path, file):
+    """Zeros after the last non-zero take no bits: only the model can say the shape is wrong."""
+    import tracemalloc
+
+    blob = real_files[file]
+    name = next(n for n, r in metadata_of(blob)["tensors"].items() if r["encoding"].endswith("sparse"))
+    path = tmp_path / "huge.pyprune"
+    path.write_bytes(with_metadata(blob, lambda meta: meta["tensors"][name].update(shape=[2**31 - 1])))
+    tracemalloc.start()
+    pack.inspect(path)  # a valid file
+    with pytest.raises(PackError, match="differs from the model's"):
+        pack.load(path, seeds.small_model, fast=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 << 20
