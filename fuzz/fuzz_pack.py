@@ -22,12 +22,10 @@ import numpy  # noqa: F401 - imported first, so that only pyprune is instrumente
 
 with atheris.instrument_imports(include=["pyprune"]):
     from pyprune.pack.format import parse_pack
-    from pyprune.pack.grammar import SPARSE
+    from pyprune.pack.grammar import DIGEST_KEY, METADATA_KEY, SPARSE
     from pyprune.pack.layers import decode_nonzeros, validate_streams
     from pyprune.pack.report import report
     from pyprune.pack.schema import PackError
-
-METADATA_KEY, DIGEST_KEY = "pyprune.pack", "pyprune.pack.sha256"
 
 
 def TestOneInput(data: bytes) -> None:

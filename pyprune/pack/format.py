@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from pyprune.pack.grammar import (
-    DIGEST_KEY, DTYPES, FORMAT, HEADER, MAX_HEADER_BYTES, MAX_TENSOR_ELEMENTS, METADATA, METADATA_KEY, VERSION, Stream,
+    DIGEST_KEY, DTYPES, FORMAT, HEADER, MAX_HEADER_BYTES, METADATA, METADATA_KEY, VERSION, Stream,
 )
 from pyprune.pack.schema import Context, PackError, loads
 
-__all__ = ["FORMAT", "MAX_TENSOR_ELEMENTS", "VERSION", "PackError", "PackFile", "parse_pack", "read_pack",
+__all__ = ["FORMAT", "VERSION", "PackError", "PackFile", "parse_pack", "read_pack",
            "serialize", "write_atomic"]
 
 

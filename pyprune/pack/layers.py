@@ -168,8 +168,8 @@ def _check_code(lengths: np.ndarray, name: str, stream: str) -> None:
 
 
 def _blocks(record: dict[str, Any]) -> list[dict[str, Any]]:
-    blocks = record.get("planes", []) + [record[k] for k in ("values", "gaps") if k in record]
-    return blocks
+    """A coded record's Huffman blocks."""
+    return record.get("planes", []) + [record[k] for k in ("values", "gaps") if k in record]
 
 
 def check_tensor(record: dict[str, Any], tensors: Streams, name: str) -> None:
