@@ -45,7 +45,7 @@ print(json.dumps(results))
 
 # The modules that need no torch (and their submodules).
 TORCH_FREE = ("pyprune.activation", "pyprune.bench", "pyprune.cli", "pyprune.compress", "pyprune.kernels",
-              "pyprune.progress", "pyprune.timing", "pyprune.pack.format", "pyprune.pack.grammar",
+              "pyprune.graph", "pyprune.progress", "pyprune.timing", "pyprune.pack.format", "pyprune.pack.grammar",
               "pyprune.pack.layers", "pyprune.pack.reading", "pyprune.pack.report", "pyprune.pack.schema")
 
 
