@@ -1,5 +1,6 @@
 # Development entry points. `make demo` and `make test` work on a fresh Debian/Ubuntu machine
-# with Python 3.9+ and a C++17 compiler: they create .venv and install what they need.
+# with the packages the README names (scripts/check-system.sh says which one is missing): they
+# create .venv and install what they need.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -15,14 +16,18 @@ DEV_NO_DEPS_PACKAGES := torch-pruning
 .PHONY: install demo bench test test-aarch64 test-asan clean
 
 $(BIN)/.dev-packages: Makefile
+	sh scripts/check-system.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q $(DEV_PACKAGES)
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps $(DEV_NO_DEPS_PACKAGES)
 	touch $@
 
-# Always rebuilds (incrementally): the package must match the sources.
+# Editable: .venv runs the Python files of pyprune/ with the extension built into .venv, from any
+# folder, the repository root included (where pyprune/ would hide a regular install that has the
+# extension). Always rebuilds (incrementally): the extension must match the sources. -v shows
+# CMake's and Ninja's progress.
 install: $(BIN)/.dev-packages
-	$(BIN)/pip install --disable-pip-version-check -q --no-build-isolation --no-deps .
+	$(BIN)/pip install --disable-pip-version-check -v --no-build-isolation --no-deps --editable .
 
 demo: install
 	$(BIN)/pyprune demo

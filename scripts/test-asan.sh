@@ -10,6 +10,7 @@ VENV="${ASAN_VENV:-$REPO/.venv-asan}"
 cd "$REPO"
 
 if [ ! -f "$VENV/.dev-packages" ]; then
+    sh scripts/check-system.sh python3
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --disable-pip-version-check -q numpy pytest hypothesis \
         scikit-build-core pybind11 cmake ninja
