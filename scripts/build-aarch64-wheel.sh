@@ -30,7 +30,7 @@ echo "build-aarch64-wheel: cross-building $raw" >&2
 # _PYTHON_HOST_PLATFORM names the wheel's platform; PYTHON_MODULE_EXTENSION names the module
 # (without it pybind11 asks the host interpreter and gets an x86_64 suffix).
 PATH="$A64_VENV/bin:$PATH" _PYTHON_HOST_PLATFORM=linux-aarch64 \
-    "$PY" -m pip wheel . --no-build-isolation --no-deps --disable-pip-version-check -w dist \
+    "$PY" -m pip wheel . -v --no-build-isolation --no-deps --disable-pip-version-check -w dist \
     --config-settings=cmake.define.CMAKE_TOOLCHAIN_FILE="$REPO/cmake/aarch64-linux-gnu.cmake" \
     --config-settings=cmake.define.Python_INCLUDE_DIR=/usr/include/python3.11 \
     --config-settings=cmake.define.Python_SOABI=cpython-311-aarch64-linux-gnu \

@@ -16,7 +16,8 @@ if [ ! -f "$VENV/.dev-packages" ]; then
         scikit-build-core pybind11 cmake ninja
     touch "$VENV/.dev-packages"
 fi
-"$VENV/bin/pip" install --disable-pip-version-check -q --no-build-isolation --no-deps . \
+# -v: CMake's and Ninja's progress through the build, which takes minutes.
+"$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
     -C cmake.define.PYPRUNE_SANITIZE=ON
 

@@ -51,7 +51,7 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # The working tree as it would be committed: tracked and untracked files, not the ignored ones.
 mkdir "$ROOT/root/pyprune"
 git -C "$REPO" ls-files -z --cached --others --exclude-standard \
-    | (cd "$REPO" && while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done) \
+    | (cd "$REPO" && while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done) \
     | tar -C "$REPO" --null -T - -cf - | tar -C "$ROOT/root/pyprune" -xf -
 
 # The steps, each timed; pip's settings exported, the folders they name mounted below.
