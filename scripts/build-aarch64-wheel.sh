@@ -30,7 +30,7 @@ echo "build-aarch64-wheel: cross-building $raw" >&2
 # _PYTHON_HOST_PLATFORM names the wheel's platform; PYTHON_MODULE_EXTENSION names the module
 # (without it pybind11 asks the host interpreter and gets an x86_64 suffix).
 PATH="$A64_VENV/bin:$PATH" _PYTHON_HOST_PLATFORM=linux-aarch64 \
-    "$PY" -m pip wheel . --no-build-isolation --no-deps --disable-pip-version-check -w dist \
+    "$PY" -m pip wheel . -v --no-build-isolation --no-deps --disable-pip-version-check -w dist \
     --config-settings=cmake.define.CMAKE_TOOLCHAIN_FILE="$REPO/cmake/aarch64-linux-gnu.cmake" \
     --config-settings=cmake.define.Python_INCLUDE_DIR=/usr/include/python3.11 \
     --config-settings=cmake.define.Python_SOABI=cpython-311-aarch64-linux-gnu \
@@ -38,16 +38,22 @@ PATH="$A64_VENV/bin:$PATH" _PYTHON_HOST_PLATFORM=linux-aarch64 \
     --config-settings=build-dir=build/aarch64
 [ -f "$raw" ] || { echo "build-aarch64-wheel: $raw was not made" >&2; exit 1; }
 
-# The module must be an aarch64 ELF with the aarch64 name.
+# The module must be an aarch64 ELF with the aarch64 name, the only extension in the wheel; the
+# licence must travel with it.
 "$PY" - "$raw" <<'PY'
 import sys, zipfile
-names = [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.startswith("pyprune/_core")]
-so = [n for n in names if n.endswith(".cpython-311-aarch64-linux-gnu.so")]
-if len(so) != 1:
-    sys.exit(f"build-aarch64-wheel: expected one pyprune/_core.cpython-311-aarch64-linux-gnu.so, got {names}")
-head = zipfile.ZipFile(sys.argv[1]).read(so[0])[:20]
+wheel = zipfile.ZipFile(sys.argv[1])
+names = [n for n in wheel.namelist() if n.endswith(".so")]
+if names != ["pyprune/_core.cpython-311-aarch64-linux-gnu.so"]:
+    sys.exit(f"build-aarch64-wheel: expected only pyprune/_core.cpython-311-aarch64-linux-gnu.so, got {names}")
+head = wheel.read(names[0])[:20]
 if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != 183:  # EM_AARCH64
-    sys.exit(f"build-aarch64-wheel: {so[0]} is not an aarch64 ELF")
+    sys.exit(f"build-aarch64-wheel: {names[0]} is not an aarch64 ELF")
+dist_info = next(n.split("/")[0] for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+metadata, license = wheel.read(f"{dist_info}/METADATA").decode(), f"{dist_info}/licenses/LICENSE"
+if "License-Expression: Apache-2.0" not in metadata.splitlines() or license not in wheel.namelist() \
+        or b"Apache License" not in wheel.read(license):
+    sys.exit("build-aarch64-wheel: the wheel lacks the Apache-2.0 licence expression or LICENSE file")
 PY
 
 # auditwheel reads aarch64 ELF files on x86-64; --plat auto picks the lowest manylinux tag the

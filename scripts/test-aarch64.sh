@@ -1,13 +1,15 @@
 #!/bin/bash
-# test-aarch64.sh - run pyprune's kernel tests on the cross-built aarch64 wheel, under QEMU
-# user-mode emulation with Debian 12's aarch64 Python 3.11 (the Raspberry Pi OS 64-bit userland).
+# test-aarch64.sh - install the cross-built aarch64 wheel as the README tells Raspberry Pi users
+# to (pip into a venv of the system's Python 3.11) and run pyprune's kernel tests from that venv,
+# under QEMU user-mode emulation with Debian 12's aarch64 userland (that of Raspberry Pi OS 64-bit).
 #
 #   bash scripts/test-aarch64.sh [extra pytest args...]
 #
 # Uses the newest dist/pyprune-*-cp311-cp311-manylinux*_aarch64.whl (scripts/build-aarch64-wheel.sh)
 # unless WHEEL is set, and what scripts/aarch64-env.sh prepares (needs root once if Debian
-# packages are missing). Checks first that the extension is an aarch64 build that runs NEON
-# ("neon" ISA and NEON depthwise microkernels listed), then runs
+# packages are missing). pip installs the wheel with its dependencies, pinned, from the prepared
+# guest wheels (no index). Checks first that the venv's pyprune is the wheel's, an aarch64 build
+# that runs NEON ("neon" ISA and NEON microkernels listed), then runs
 #   pytest tests/kernels -q -p no:cacheprovider
 # with PYPRUNE_TEST_SWEEP=small (trimmed shape sweeps; set PYPRUNE_TEST_SWEEP=full for all).
 # torch is absent in the guest, so torch tests skip. QEMU_CPU picks the CPU model (default
@@ -23,23 +25,36 @@ if [ -z "${WHEEL:-}" ]; then
     WHEEL="$(ls -t dist/pyprune-*-cp311-cp311-manylinux*_aarch64.whl 2>/dev/null | head -1 || true)"
 fi
 [ -f "${WHEEL:-}" ] || { echo "test-aarch64: no aarch64 wheel: run scripts/build-aarch64-wheel.sh" >&2; exit 1; }
+WHEEL="$(realpath "$WHEEL")"
 
-SITE="$PYPRUNE_A64/pyprune-site"
-rm -rf "$SITE"
-"$A64_VENV/bin/python" -m zipfile -e "$WHEEL" "$SITE"
-echo "test-aarch64: $(basename "$WHEEL") unpacked into $SITE" >&2
+# The venv, as on the board: `python3 -m venv`, then pip. Here the venv is made without pip and
+# Debian's pip wheel (the one `python3 -m venv` installs) runs from its file: venv's ensurepip
+# starts the aarch64 Python as a child process, which qemu-user cannot do without binfmt_misc.
+VENV="$PYPRUNE_A64/board-venv"
+rm -rf "$VENV"
+a64_run "$A64_PYTHON" -m venv --without-pip "$VENV"
+pip_wheel=("$A64_ROOT"/usr/share/python-wheels/pip-*.whl)
+start=$SECONDS
+# No configuration of this machine: the board's pip sees only the wheels given.
+PIP_CONFIG_FILE=/dev/null a64_run "$VENV/bin/python" "${pip_wheel[0]}/pip" install --isolated \
+    --disable-pip-version-check --no-compile --no-index --find-links "$A64_WHEELS" \
+    "$WHEEL" "${GUEST_WHEELS[@]}"
+echo "test-aarch64: pip installed $(basename "$WHEEL") into $VENV in $((SECONDS - start)) s" >&2
 
-export A64_PYTHONPATH="$SITE:$REPO/tests"
 SWEEP="${PYPRUNE_TEST_SWEEP:-small}"
 [ "$SWEEP" = full ] && SWEEP=
 
-# The tests must run the installed aarch64 wheel, never the source tree's pyprune/ (which has
-# no aarch64 extension): run from outside the repository.
+# Run from outside the repository, whose pyprune/ has no aarch64 extension: the venv's pyprune,
+# installed from the wheel, must be the one imported.
 cd "$PYPRUNE_A64"
-a64_python - <<'PY'
-import platform
+a64_run "$VENV/bin/python" - "$VENV" <<'PY'
+import os, platform, sys
 import pyprune
 from pyprune import _core, kernels
+venv = os.path.realpath(sys.argv[1])
+for module in (pyprune, _core):
+    assert os.path.realpath(module.__file__).startswith(venv + os.sep), \
+        f"{module.__name__} comes from {module.__file__}, not from the wheel installed in {venv}"
 assert platform.machine() == "aarch64", platform.machine()
 assert kernels.isa() == "neon", f"isa() is {kernels.isa()!r}, expected 'neon'"
 names = [u["name"] for u in _core.testing.dwconv2d_ukernels() if u["isa"] == "neon"]
@@ -55,6 +70,6 @@ print(f"test-aarch64: {platform.machine()} Python {platform.python_version()}, p
 PY
 
 start=$SECONDS
-PYPRUNE_TEST_SWEEP="$SWEEP" a64_python -m pytest "$REPO/tests/kernels" -q -p no:cacheprovider \
-    --rootdir "$REPO" -c "$REPO/pyproject.toml" "$@"
+PYPRUNE_TEST_SWEEP="$SWEEP" a64_run "$VENV/bin/python" -m pytest "$REPO/tests/kernels" -q \
+    -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" "$@"
 echo "test-aarch64: pytest under emulation took $((SECONDS - start)) s" >&2

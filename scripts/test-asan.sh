@@ -10,12 +10,14 @@ VENV="${ASAN_VENV:-$REPO/.venv-asan}"
 cd "$REPO"
 
 if [ ! -f "$VENV/.dev-packages" ]; then
+    sh scripts/check-system.sh python3
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --disable-pip-version-check -q numpy pytest hypothesis \
         scikit-build-core pybind11 cmake ninja
     touch "$VENV/.dev-packages"
 fi
-"$VENV/bin/pip" install --disable-pip-version-check -q --no-build-isolation --no-deps . \
+# -v: CMake's and Ninja's progress through the build, which takes minutes.
+"$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
     -C cmake.define.PYPRUNE_SANITIZE=ON
 
