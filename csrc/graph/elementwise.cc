@@ -47,7 +47,7 @@ class Binary final : public NodeOperator {
         fail("cannot broadcast a of shape " + to_string(a) + " with b of shape " + to_string(b));
       y[y.size() - i] = da == 1 ? db : da;
     }
-    elements(y);
+    expect_size(y);
     return {y};
   }
 
