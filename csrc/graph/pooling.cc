@@ -1,16 +1,18 @@
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d over the last two dims of a
 // (N, C, H, W) or (C, H, W) tensor, with torch's output sizes, window clipping and divisors.
-// Windowed pools accumulate whole output rows: for each input row of an output row's windows,
-// every output column takes its taps from that row, columns whose windows lie inside the row
-// through a loop specialised for the common kernels (3x3 s2, 3x3 s1, 2x2 s2), the border
-// columns checking each tap. Max pools propagate NaN like torch.
+// Windowed pools work per output row: the window's input rows are combined into one padded row
+// (a vectorised loop; padding holds -inf or 0), then the horizontal microkernel of the kernel
+// width and stride (f32-hpool: 3 s2, 3 s1, 2 s2) or a plain loop pools along it. The global
+// average pool sums whole planes with the row-sum microkernel. Max pools propagate NaN like torch.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
+#include "../ops/aligned_buffer.h"
 #include "node_operator.h"
 #include "parallel_rows.h"
+#include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/shape.h"
 #include "row_reduce.h"
@@ -33,12 +35,6 @@ struct Axis {
 
   int64_t start(int64_t o) const { return o * stride - pad_begin; }
   int64_t extent() const { return (kernel - 1) * dilation + 1; }
-  // Outputs [lo, hi) whose windows lie inside [0, size): no tap needs a check.
-  int64_t interior_lo() const { return std::min(out, (pad_begin + stride - 1) / stride); }
-  int64_t interior_hi() const {
-    const int64_t last = size - extent() + pad_begin;  // largest o * stride inside
-    return last < 0 ? 0 : std::max(interior_lo(), std::min(out, last / stride + 1));
-  }
 };
 
 // torch's pooling output size (pooling_output_shape_pad_lr): with ceil_mode, the last window
@@ -50,44 +46,6 @@ int64_t pooled_size(int64_t size, int64_t kernel, int64_t stride, int64_t dilati
   int64_t out = span / stride + 1;
   if (ceil_mode && (out - 1) * stride >= size + pad_begin) out--;
   return out;
-}
-
-// acc[ox] = combine(acc[ox], taps of row `r` for output ox) for ox in [lo, hi), all inside.
-template <class Op, int64_t K, int64_t S>
-void interior_fixed(const float* r, float* acc, int64_t lo, int64_t hi, int64_t pad) {
-  for (int64_t ox = lo; ox < hi; ox++) {
-    const float* x = r + ox * S - pad;
-    float a = acc[ox];
-    for (int64_t j = 0; j < K; j++) a = Op::combine(a, x[j]);
-    acc[ox] = a;
-  }
-}
-
-template <class Op>
-void row_taps(const float* r, float* acc, const Axis& w) {
-  const int64_t lo = w.interior_lo(), hi = w.interior_hi();
-  auto checked = [&](int64_t ox) {
-    float a = acc[ox];
-    for (int64_t j = 0, x = w.start(ox); j < w.kernel; j++, x += w.dilation)
-      if (x >= 0 && x < w.size) a = Op::combine(a, r[x]);
-    acc[ox] = a;
-  };
-  for (int64_t ox = 0; ox < lo; ox++) checked(ox);
-  if (w.dilation == 1 && w.kernel == 3 && w.stride == 2) {
-    interior_fixed<Op, 3, 2>(r, acc, lo, hi, w.pad_begin);
-  } else if (w.dilation == 1 && w.kernel == 3 && w.stride == 1) {
-    interior_fixed<Op, 3, 1>(r, acc, lo, hi, w.pad_begin);
-  } else if (w.dilation == 1 && w.kernel == 2 && w.stride == 2) {
-    interior_fixed<Op, 2, 2>(r, acc, lo, hi, w.pad_begin);
-  } else {
-    for (int64_t ox = lo; ox < hi; ox++) {
-      const float* x = r + w.start(ox);
-      float a = acc[ox];
-      for (int64_t j = 0; j < w.kernel; j++) a = Op::combine(a, x[j * w.dilation]);
-      acc[ox] = a;
-    }
-  }
-  for (int64_t ox = std::max(lo, hi); ox < w.out; ox++) checked(ox);
 }
 
 // The shared shape rules of the pools: (N, C, H, W) or (C, H, W) input, pooled over H and W.
@@ -127,6 +85,7 @@ class WindowPool final : public Pool2d {
       count_include_pad_ = attrs.integer("count_include_pad", 0, 1, 1) != 0;
       divisor_ = attrs.integer("divisor", 0, kMaxWindow * kMaxWindow, 0);
     }
+    hpool_ = dilation_[1] == 1 ? pp_f32_hpool_config(max ? pp_hpool_max : pp_hpool_sum, kernel_[1], stride_[1]) : nullptr;
     // torch's limit: padding at most half the kernel.
     for (size_t i = 0; i < 4; i++)
       if (padding_[i] > kernel_[i % 2] / 2)
@@ -149,19 +108,32 @@ class WindowPool final : public Pool2d {
     const Dims& x = in_shapes[0];
     const Axis h = axis(x, 0), w = axis(x, 1);
     const size_t plane_in = static_cast<size_t>(h.size * w.size), plane_out = static_cast<size_t>(h.out * w.out);
+    // The combined row: the input row at offset pad_begin, identity before it and after it as
+    // far as the last window reaches, plus the kernels' overread.
+    const size_t lead = static_cast<size_t>(w.pad_begin), size = static_cast<size_t>(w.size);
+    const size_t reach = std::max<size_t>(lead + size, static_cast<size_t>((w.out - 1) * w.stride + w.extent()));
+    const size_t width = reach + PP_HPOOL_OVERREAD;
     parallel_rows(planes(x), static_cast<size_t>(h.out), [&](size_t first, size_t count, size_t begin, size_t end) {
+      thread_local AlignedBuffer buffer;
+      buffer.reserve(width);
+      float* row = buffer.data();
+      const float none = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+      std::fill(row, row + lead, none);
+      std::fill(row + lead + size, row + width, none);
       for (size_t p = first; p < first + count; p++)
         for (size_t oy = begin; oy < end; oy++) {
           const float* plane = in[0] + p * plane_in;
           float* y = out[0] + p * plane_out + oy * static_cast<size_t>(w.out);
           if (max_) {
-            pool_row<MaxOf>(plane, y, h, w, static_cast<int64_t>(oy));
+            combine_rows<MaxOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
+            pool_columns<MaxOf>(row, y, w);
           } else {
-            pool_row<SumOf>(plane, y, h, w, static_cast<int64_t>(oy));
+            combine_rows<SumOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
+            pool_columns<SumOf>(row, y, w);
             average(y, h, w, static_cast<int64_t>(oy));
           }
         }
-    });
+    }, static_cast<size_t>(h.kernel * w.kernel));
   }
 
   std::string describe() const override {
@@ -179,11 +151,33 @@ class WindowPool final : public Pool2d {
             stride_[i], dilation_[i], begin, end};
   }
 
+  // row[0, size) = Op over the input rows of output row oy's windows (identity if none).
   template <class Op>
-  static void pool_row(const float* plane, float* y, const Axis& h, const Axis& w, int64_t oy) {
-    std::fill(y, y + w.out, identity<Op>());
-    for (int64_t i = 0, r = h.start(oy); i < h.kernel; i++, r += h.dilation)
-      if (r >= 0 && r < h.size) row_taps<Op>(plane + r * w.size, y, w);
+  static void combine_rows(const float* plane, float* row, const Axis& h, size_t size, int64_t oy) {
+    bool first = true;
+    for (int64_t i = 0, r = h.start(oy); i < h.kernel; i++, r += h.dilation) {
+      if (r < 0 || r >= h.size) continue;
+      const float* x = plane + r * static_cast<int64_t>(size);
+      if (first) {
+        std::copy(x, x + size, row);
+      } else {
+        for (size_t c = 0; c < size; c++) row[c] = Op::combine(row[c], x[c]);
+      }
+      first = false;
+    }
+    if (first) std::fill(row, row + size, identity<Op>());
+  }
+
+  // y[ox] = Op over the window of ox in the combined (padded) row.
+  template <class Op>
+  void pool_columns(const float* row, float* y, const Axis& w) const {
+    if (hpool_ != nullptr) return hpool_->fn(static_cast<size_t>(w.out), row, y);
+    for (int64_t ox = 0; ox < w.out; ox++) {
+      const float* x = row + ox * w.stride;
+      float acc = x[0];
+      for (int64_t j = 1; j < w.kernel; j++) acc = Op::combine(acc, x[j * w.dilation]);
+      y[ox] = acc;
+    }
   }
 
   // Sums to averages: torch's divisor is the override, else the window clipped to the padded
@@ -204,6 +198,7 @@ class WindowPool final : public Pool2d {
 
   bool max_;
   std::vector<int64_t> kernel_, stride_, dilation_, padding_;
+  const pp_f32_hpool_ukernel* hpool_;  // the kernel of the window's width and stride, if any
   bool ceil_mode_ = false, count_include_pad_ = true;
   int64_t divisor_ = 0;
 };
@@ -238,6 +233,14 @@ class AdaptivePool final : public Pool2d {
            const std::vector<Dims>&) const override {
     const Dims& x = in_shapes[0];
     const size_t h = x[x.size() - 2], w = x[x.size() - 1];
+    if (out_h_ == 1 && out_w_ == 1 && !max_) {  // the global average pool: sums of whole planes
+      parallel_rows(planes(x), 1, [&](size_t first, size_t count, size_t, size_t) {
+        float* y = out[0] + first;
+        sum_rows(in[0] + first * h * w, count, h * w, h * w, y);
+        for (size_t p = 0; p < count; p++) y[p] /= static_cast<float>(h * w);
+      }, h * w);
+      return;
+    }
     parallel_rows(planes(x), out_h_, [&](size_t first, size_t count, size_t begin, size_t end) {
       for (size_t p = first; p < first + count; p++)
         for (size_t oy = begin; oy < end; oy++) {

@@ -106,6 +106,12 @@ class Reduce final : public NodeOperator {
       thread_local std::vector<Acc> scratch;
       scratch.assign(rest_out, identity);
       Acc* acc = scratch.data();
+      if constexpr (std::is_same_v<Op, SumOf>) {
+        if (!inner_kept && loop.rows() == 1) {  // one row per lead index: the rows side by side
+          sum_rows(x + first * rest_in, n, rest_in, rest_in, y + first);
+          return;
+        }
+      }
       for (size_t l = first; l < first + n; l++) {
         const float* xl = x + l * rest_in;
         loop.for_rows(0, loop.rows(), [&](const StridedLoop<2>::Offsets& offset) {

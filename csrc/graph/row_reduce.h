@@ -1,10 +1,13 @@
-// Reductions of one contiguous row, written so the compiler vectorises them: eight independent
-// accumulators (summed pairwise at the end). Sums add blocks of kSumBlock floats in double, so a
-// long row keeps float accuracy. max/min propagate NaN like torch.
+// Reductions of contiguous rows. Sums run on the row-sum microkernel (f32-rsum), rows longer
+// than kSumBlock floats in blocks added in double, so long rows keep float accuracy. max/min
+// are written so the compiler vectorises them (eight independent accumulators, combined pairwise
+// at the end) and propagate NaN like torch.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+
+#include "pyprune/dispatch.h"
 
 namespace pyprune::graph {
 
@@ -33,10 +36,25 @@ float reduce_row(const float* x, size_t n, float acc) {
                      Op::combine(Op::combine(lanes[4], lanes[5]), Op::combine(lanes[6], lanes[7])));
 }
 
+// The sum of x[0..n); n may be 0.
 inline double sum_row(const float* x, size_t n) {
+  const pp_f32_rsum_ukernel& kernel = pp_f32_rsum_config();
   double total = 0.0;
-  for (size_t b = 0; b < n; b += kSumBlock) total += reduce_row<SumOf>(x + b, std::min(kSumBlock, n - b), 0.0f);
+  for (size_t b = 0; b < n; b += kSumBlock) {
+    float block;
+    kernel.fn(std::min(kSumBlock, n - b), 1, x + b, 0, &block);
+    total += block;
+  }
   return total;
+}
+
+// y[r] = the sum of the n floats at x + r * stride, for r < rows.
+inline void sum_rows(const float* x, size_t rows, size_t n, size_t stride, float* y) {
+  if (n == 0 || n > kSumBlock) {
+    for (size_t r = 0; r < rows; r++) y[r] = static_cast<float>(sum_row(x + r * stride, n));
+    return;
+  }
+  if (rows != 0) pp_f32_rsum_config().fn(n, rows, x, stride * sizeof(float), y);
 }
 
 }  // namespace pyprune::graph

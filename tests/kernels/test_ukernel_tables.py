@@ -15,6 +15,8 @@ TABLES = {
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
     "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
+    "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
+    "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
 }
 
 

@@ -100,6 +100,33 @@ typedef void (*pp_f32_vbinary_ukernel_fn)(size_t n, const float* a, const float*
 #include "../../f32-vbinary/f32-vbinary.inc"
 #undef PP_VBINARY_UKERNEL
 
+// ---- f32 row sums (global average pooling, reductions over trailing dims) ------------------
+//
+// y[r] = x[r][0] + ... + x[r][n - 1] for r < rows, row r at x + r * x_stride bytes. n >= 1,
+// rows >= 1; reads nothing outside the rows. Rows are summed in lanes and the lanes added at the
+// end: kernels differ in the last bits, each is deterministic.
+typedef void (*pp_f32_rsum_ukernel_fn)(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+
+#define PP_RSUM_UKERNEL(isa, name, channel_tile, production) \
+  extern "C" void name(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+#include "../../f32-rsum/f32-rsum.inc"
+#undef PP_RSUM_UKERNEL
+
+// ---- f32 horizontal pooling (max_pool2d, avg_pool2d after the rows of a window are combined) --
+//
+// y[o] = x[o * stride] op x[o * stride + 1] op ... op x[o * stride + kernel - 1] for o < n, in
+// that order (op: max, NaN propagating, or +). n >= 1. Reads x[0, (n - 1) * stride + kernel) and
+// up to PP_HPOOL_OVERREAD floats past it.
+enum pp_hpool_op { pp_hpool_max, pp_hpool_sum };
+#define PP_HPOOL_OVERREAD 1
+
+typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, const float* x, float* y);
+
+#define PP_HPOOL_UKERNEL(isa, name, op, kernel, stride, production) \
+  extern "C" void name(size_t n, const float* x, float* y);
+#include "../../f32-hpool/f32-hpool.inc"
+#undef PP_HPOOL_UKERNEL
+
 // ---- u8 canonical Huffman decoding ----------------------------------------------------------
 //
 // Decodes `streams` (1..PP_HUFFDEC_MAX_STREAMS) independent bitstreams with one code: stream s
