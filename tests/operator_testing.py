@@ -23,10 +23,10 @@ ACTIVATIONS = {
 }
 
 
-def run(op, attrs, *inputs, constants=None):
+def run(op, attrs, *inputs, constants=None, out=None):
     """The operator's outputs (a list of arrays) for these inputs (None where `constants` gives
-    the input at that position)."""
-    return kernels.testing.run_operator(op, attrs, list(inputs), constants or {})
+    the input at that position), written into `out` when given."""
+    return kernels.testing.run_operator(op, attrs, list(inputs), constants or {}, out)
 
 
 def run1(op, attrs, *inputs, constants=None):

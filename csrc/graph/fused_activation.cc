@@ -25,9 +25,9 @@ Activation fused_activation(const Attributes& attrs) {
     act.min = 0.0f;
     if (name == "relu6") act.max = 6.0f;
     if (name == "clamp") {
-      const float inf = std::numeric_limits<float>::infinity();
-      act.min = attrs.has("activation_min") ? static_cast<float>(attrs.real("activation_min", -big, big, 0)) : -inf;
-      act.max = attrs.has("activation_max") ? static_cast<float>(attrs.real("activation_max", -big, big, 0)) : inf;
+      const double inf = std::numeric_limits<double>::infinity();
+      act.min = static_cast<float>(attrs.real("activation_min", -inf, inf, -inf));
+      act.max = static_cast<float>(attrs.real("activation_max", -inf, inf, inf));
       if (act.min > act.max)
         attrs.fail("attribute 'activation_min' (" + std::to_string(act.min) + ") is above 'activation_max' (" +
                    std::to_string(act.max) + ")");

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
-from operator_testing import ACTIVATIONS, activation_attrs, assert_close, random, refused, run1, torch_activation
+from operator_testing import ACTIVATIONS, activation_attrs, assert_close, random, refused, run, run1, torch_activation
 
 import pyprune
 
@@ -90,3 +90,15 @@ def test_refusals():
     refused("div", {"activation": "relu6", "activation_alpha": 0.1}, x, x, says="activation_alpha")
     refused("add", {"activation": "clamp", "activation_min": 2.0, "activation_max": 1.0}, x, x, says="above")
     refused("add", {"activation": 1}, x, x, says=["activation", "string"])
+
+
+def test_outputs_written_into_given_arrays(rng):
+    a, b = random(rng, (2, 3)), random(rng, (3,))
+    out = np.full((2, 3), np.nan, np.float32)
+    (y,) = run("add", {}, a, b, out=[out])
+    assert y is out
+    np.testing.assert_array_equal(out, a + b)
+    with pytest.raises(ValueError, match=r"out\[0\] must be a writeable array of shape \(2, 3\)"):
+        run("add", {}, a, b, out=[np.empty((3, 2), np.float32)])
+    with pytest.raises(ValueError, match="out must hold 1 arrays"):
+        run("add", {}, a, b, out=[])
