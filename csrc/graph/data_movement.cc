@@ -166,9 +166,7 @@ class Slice final : public NodeOperator {
     expect_inputs(inputs, 1, 1);
     expect_axis(inputs[0], axis_, "axis");
     Dims y = inputs[0];
-    const auto [start, count] = range(y[axis_]);
-    (void)start;
-    y[axis_] = count;
+    y[axis_] = range(y[axis_]).second;
     return {y};
   }
 
@@ -177,8 +175,9 @@ class Slice final : public NodeOperator {
     const Dims& x = in_shapes[0];
     std::array<ptrdiff_t, kMaxRank> strides = broadcast_strides(x, x);
     const ptrdiff_t along = static_cast<ptrdiff_t>(span(x, axis_ + 1, x.size()));
-    strides[axis_] = along * step_;
-    const size_t start = range(x[axis_]).first;
+    const auto [start, count] = range(x[axis_]);
+    // A single element needs no step (which may be huge: along * step_ could overflow).
+    strides[axis_] = count > 1 ? along * step_ : 0;
     strided_copy(out_shapes[0], strides, in[0] + static_cast<ptrdiff_t>(start) * along, out[0]);
   }
 

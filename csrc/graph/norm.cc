@@ -3,8 +3,8 @@
 // bias (inputs 1 and 2) of the normalised dims' shape. Statistics take two passes (the mean,
 // then the mean square deviation from it), so large means do not cost accuracy; float lanes
 // accumulate blocks that are added in double.
+#include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "node_operator.h"
 #include "parallel_rows.h"

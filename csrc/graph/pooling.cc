@@ -5,7 +5,6 @@
 // width and stride (f32-hpool: 3 s2, 3 s1, 2 s2) or a plain loop pools along it. The global
 // average pool sums whole planes with the row-sum microkernel. Max pools propagate NaN like torch.
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <type_traits>
 
@@ -133,7 +132,7 @@ class WindowPool final : public Pool2d {
             average(y, h, w, static_cast<int64_t>(oy));
           }
         }
-    }, static_cast<size_t>(h.kernel * w.kernel));
+    }, static_cast<size_t>(w.out * h.kernel * w.kernel));
   }
 
   std::string describe() const override {
@@ -247,7 +246,7 @@ class AdaptivePool final : public Pool2d {
           const float* plane = in[0] + p * h * w;
           pool_row(plane, out[0] + (p * out_h_ + oy) * out_w_, h, w, oy);
         }
-    });
+    }, (h / out_h_ + 1) * (w + out_w_));
   }
 
   std::string describe() const override {

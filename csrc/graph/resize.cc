@@ -59,8 +59,11 @@ class Upsample final : public NodeOperator {
     const Dims& x = in_shapes[0];
     const Dims& y = out_shapes[0];
     const size_t ih = x[2], iw = x[3], oh = y[2], ow = y[3];
-    // The caller's scratch, only growing; the tasks read it.
-    thread_local std::vector<Tap> rows, cols;
+    // The calling thread's scratch, only growing. The tasks, on other threads too, read it
+    // through these references (a thread_local named in a task would be the task thread's own).
+    thread_local std::vector<Tap> row_scratch, column_scratch;
+    std::vector<Tap>& rows = row_scratch;
+    std::vector<Tap>& cols = column_scratch;
     taps(ih, oh, 0, rows);
     taps(iw, ow, 1, cols);
     parallel_rows(x[0] * x[1], oh, [&](size_t first, size_t count, size_t begin, size_t end) {
@@ -78,7 +81,7 @@ class Upsample final : public NodeOperator {
           }
         }
       }
-    });
+    }, ow);
   }
 
   std::string describe() const override {

@@ -58,6 +58,7 @@ def test_slice_defaults_take_everything(rng):
     x = random(rng, (3, 4))
     assert_equal(run1("slice", {"axis": 1}, x), x)
     assert_equal(run1("slice", {"axis": 1, "start": 1, "step": 2}, x), x[:, 1::2])
+    assert_equal(run1("slice", {"axis": 1, "start": 2, "step": BIG}, x), x[:, 2::BIG])
 
 
 @settings(max_examples=100, deadline=None)
