@@ -1,9 +1,12 @@
 #!/bin/bash
 # test-asan.sh - build pyprune with AddressSanitizer + UBSan into its own venv and run the
-# kernel tests against it. Python itself is not instrumented, so the sanitizer runtimes are
-# preloaded.
+# kernel and graph operator tests against it. Python itself is not instrumented, so the
+# sanitizer runtimes are preloaded.
 #
 #   bash scripts/test-asan.sh [extra pytest args...]
+#   ASAN_TESTS="tests/graph" bash scripts/test-asan.sh     # other test folders
+#
+# The graph operators' tests compare with torch: the venv gets the pinned CPU torch for them.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ASAN_VENV:-$REPO/.venv-asan}"
@@ -16,6 +19,9 @@ if [ ! -f "$VENV/.dev-packages" ]; then
         scikit-build-core pybind11 cmake ninja
     touch "$VENV/.dev-packages"
 fi
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    "$VENV/bin/pip" install --disable-pip-version-check -q torch==2.13.0
+fi
 # -v: CMake's and Ninja's progress through the build, which takes minutes.
 "$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
@@ -25,4 +31,4 @@ preload="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
 # Leak checking would report the interpreter's own allocations; errors abort the run.
 LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$VENV/bin/pytest" tests/kernels -q -p no:cacheprovider "$@"
+    "$VENV/bin/pytest" ${ASAN_TESTS:-tests/kernels tests/graph} -q -p no:cacheprovider "$@"

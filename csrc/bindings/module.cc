@@ -68,4 +68,5 @@ PYBIND11_MODULE(_core, m) {
   pyprune::bindings::register_huffman(m, testing);
   pyprune::bindings::register_operators(testing);
   pyprune::bindings::register_graph(m);
+  pyprune::bindings::register_graph_ukernels(testing);
 }

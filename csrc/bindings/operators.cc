@@ -4,7 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,8 +69,11 @@ graph::Attributes attributes(const std::string& node, const py::dict& attrs) {
 
 namespace {
 
-// inputs: one array per input position, or None for a constant given in `constants`.
-py::list run_operator(const std::string& op, const py::dict& attrs, const py::list& inputs, const py::dict& constants) {
+// inputs: one array per input position, or None for a constant given in `constants`. out: the
+// output arrays to write (for timing without allocation; they must not overlap the inputs), or
+// None for new ones.
+py::list run_operator(const std::string& op, const py::dict& attrs, const py::list& inputs, const py::dict& constants,
+                      const std::optional<py::list>& out) {
   const auto& table = graph::operators();
   const auto it = table.find(op);
   if (it == table.end()) value_error("unknown operator '" + op + "'");
@@ -93,11 +98,21 @@ py::list run_operator(const std::string& op, const py::dict& attrs, const py::li
   const std::vector<graph::Dims> out_shapes = op_instance->output_shapes(shapes);
   py::list outputs;
   std::vector<float*> out_data;
-  for (const graph::Dims& d : out_shapes) {
-    std::vector<py::ssize_t> shape(d.begin(), d.end());
-    py::array_t<float> out(shape);
-    out_data.push_back(out.mutable_data());
-    outputs.append(out);
+  if (out && out->size() != out_shapes.size())
+    value_error("out must hold " + std::to_string(out_shapes.size()) + " arrays");
+  for (size_t i = 0; i < out_shapes.size(); i++) {
+    const std::vector<py::ssize_t> shape(out_shapes[i].begin(), out_shapes[i].end());
+    py::array_t<float> array = out ? py::array_t<float>() : py::array_t<float>(shape);
+    if (out) {
+      const std::string name = "out[" + std::to_string(i) + "]";
+      array = typed_array<float>((*out)[i], name.c_str(), -1, true);
+      if (static_cast<size_t>(array.ndim()) != shape.size() ||
+          !std::equal(shape.begin(), shape.end(), array.shape()) || !array.writeable())
+        value_error(name + " must be a writeable array of shape " + graph::to_string(out_shapes[i]) + ", got " +
+                    shape_str(array));
+    }
+    out_data.push_back(array.mutable_data());
+    outputs.append(array);
   }
   {
     py::gil_scoped_release release;
@@ -115,9 +130,10 @@ void register_operators(py::module_& testing) {
     return names;
   }, "The operator set: every operator the graph engine runs.");
   testing.def("run_operator", &run_operator, py::arg("op"), py::arg("attrs"), py::arg("inputs"),
-              py::arg("constants") = py::dict(),
+              py::arg("constants") = py::dict(), py::arg("out") = py::none(),
               "Runs one operator of the operator set: inputs are float32 arrays (None where `constants` "
-              "gives the input at that position as a constant); returns its outputs.");
+              "gives the input at that position as a constant); returns its outputs (written into `out`, "
+              "a list of arrays of the output shapes, when given).");
 }
 
 }  // namespace pyprune::bindings

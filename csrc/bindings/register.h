@@ -11,5 +11,6 @@ void register_sparse(pybind11::module_& m, pybind11::module_& testing);
 void register_huffman(pybind11::module_& m, pybind11::module_& testing);
 void register_operators(pybind11::module_& testing);
 void register_graph(pybind11::module_& m);
+void register_graph_ukernels(pybind11::module_& testing);
 
 }  // namespace pyprune::bindings

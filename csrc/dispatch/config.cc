@@ -40,6 +40,35 @@ const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels() {
+  static const std::vector<pp_f32_vbinary_ukernel> all = {
+#define PP_VBINARY_UKERNEL(isa, name, op, scalar_b, tile, production) \
+  {#name, isa, pp_vbinary_##op, scalar_b != 0, tile, production, name},
+#include "../f32-vbinary/f32-vbinary.inc"
+#undef PP_VBINARY_UKERNEL
+  };
+  return all;
+}
+
+const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels() {
+  static const std::vector<pp_f32_rsum_ukernel> all = {
+#define PP_RSUM_UKERNEL(isa, name, channel_tile, production) {#name, isa, channel_tile, production, name},
+#include "../f32-rsum/f32-rsum.inc"
+#undef PP_RSUM_UKERNEL
+  };
+  return all;
+}
+
+const std::vector<pp_f32_hpool_ukernel>& pp_f32_hpool_ukernels() {
+  static const std::vector<pp_f32_hpool_ukernel> all = {
+#define PP_HPOOL_UKERNEL(isa, name, op, kernel, stride, production) \
+  {#name, isa, pp_hpool_##op, kernel, stride, production, name},
+#include "../f32-hpool/f32-hpool.inc"
+#undef PP_HPOOL_UKERNEL
+  };
+  return all;
+}
+
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride) {
   return pp_production_ukernel(pp_f32_dwconv2d_chw_ukernels(), [&](const pp_f32_dwconv2d_chw_ukernel& k) {
     return k.kernel_size == kernel_size && k.stride == stride;
@@ -60,4 +89,23 @@ const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {
   static const pp_u8_huffdec_ukernel* chosen =
       pp_production_ukernel(pp_u8_huffdec_ukernels(), [](const pp_u8_huffdec_ukernel&) { return true; });
   return *chosen;
+}
+
+const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b) {
+  // Every (op, scalar_b) of the list has a scalar production row (test_ukernel_tables.py).
+  return *pp_production_ukernel(pp_f32_vbinary_ukernels(), [&](const pp_f32_vbinary_ukernel& k) {
+    return k.op == op && k.scalar_b == scalar_b;
+  });
+}
+
+const pp_f32_rsum_ukernel& pp_f32_rsum_config() {
+  static const pp_f32_rsum_ukernel* chosen =
+      pp_production_ukernel(pp_f32_rsum_ukernels(), [](const pp_f32_rsum_ukernel&) { return true; });
+  return *chosen;
+}
+
+const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, size_t stride) {
+  return pp_production_ukernel(pp_f32_hpool_ukernels(), [&](const pp_f32_hpool_ukernel& k) {
+    return k.op == op && k.kernel == kernel && k.stride == stride;
+  });
 }

@@ -2,10 +2,19 @@
 Every microkernel, for tests and benchmarks.
 """
 from __future__ import annotations
-__all__: list[str] = ['dwconv2d_ukernels', 'gemm_ukernels', 'huffdec_ukernels', 'operators', 'run_operator', 'spmm_ukernels']
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['HPOOL_OVERREAD', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels']
 def dwconv2d_ukernels() -> list:
     ...
 def gemm_ukernels() -> list:
+    ...
+def hpool(ukernel: str, x: numpy.typing.NDArray[numpy.float32], n: int) -> numpy.ndarray:
+    """
+    n outputs of one horizontal pooling microkernel over x (which must hold the inputs they read, plus the kernels' overread).
+    """
+def hpool_ukernels() -> list:
     ...
 def huffdec_ukernels() -> list:
     ...
@@ -13,9 +22,22 @@ def operators() -> list[str]:
     """
     The operator set: every operator the graph engine runs.
     """
-def run_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> list:
+def rsum(ukernel: str, x: numpy.typing.NDArray[numpy.float32]) -> numpy.ndarray:
     """
-    Runs one operator of the operator set: inputs are float32 arrays (None where `constants` gives the input at that position as a constant); returns its outputs.
+    The sums of the rows of 2-D x through one row-sum microkernel.
+    """
+def rsum_ukernels() -> list:
+    ...
+def run_operator(op: str, attrs: dict, inputs: list, constants: dict = {}, out: list | None = None) -> list:
+    """
+    Runs one operator of the operator set: inputs are float32 arrays (None where `constants` gives the input at that position as a constant); returns its outputs (written into `out`, a list of arrays of the output shapes, when given).
     """
 def spmm_ukernels() -> list:
     ...
+def vbinary(ukernel: str, a: numpy.typing.NDArray[numpy.float32], b: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    y = clamp(a op b, min, max) through one elementwise binary microkernel (b: one element for scalar-b kernels).
+    """
+def vbinary_ukernels() -> list:
+    ...
+HPOOL_OVERREAD: int = 1

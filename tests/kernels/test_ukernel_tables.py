@@ -14,6 +14,9 @@ TABLES = {
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
+    "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
+    "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
+    "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
 }
 
 

@@ -45,6 +45,33 @@ struct pp_f32_spmm_ukernel {
   pp_f32_spmm_ukernel_fn fn;
 };
 
+struct pp_f32_vbinary_ukernel {
+  const char* name;
+  pp_isa isa;
+  pp_vbinary_op op;
+  bool scalar_b;  // b is one value for the whole row
+  size_t tile;    // floats per loop iteration
+  bool production;  // the kernel its ISA runs for (op, scalar_b)
+  pp_f32_vbinary_ukernel_fn fn;
+};
+
+struct pp_f32_rsum_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t channel_tile;  // rows summed side by side
+  bool production;      // the kernel its ISA runs
+  pp_f32_rsum_ukernel_fn fn;
+};
+
+struct pp_f32_hpool_ukernel {
+  const char* name;
+  pp_isa isa;
+  pp_hpool_op op;
+  size_t kernel, stride;
+  bool production;  // the kernel its ISA runs for (op, kernel, stride)
+  pp_f32_hpool_ukernel_fn fn;
+};
+
 struct pp_u8_huffdec_ukernel {
   const char* name;
   pp_isa isa;
@@ -59,6 +86,9 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
+const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels();
+const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels();
+const std::vector<pp_f32_hpool_ukernel>& pp_f32_hpool_ukernels();
 
 // The production kernel of the active ISA for a case (`fits`), else the scalar production
 // kernel for it, else nullptr: the row's production flag decides, never its place in the list.
@@ -91,3 +121,6 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
+const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b);
+const pp_f32_rsum_ukernel& pp_f32_rsum_config();
+const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, size_t stride);

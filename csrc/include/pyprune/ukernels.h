@@ -83,6 +83,50 @@ typedef void (*pp_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input,
 #include "../../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
 
+// ---- f32 elementwise binary operations (add, sub, mul, div of the graph) -------------------
+//
+// y[i] = clamp(a[i] op b[i]) for i < n (b[0] for every i when the kernel takes a scalar b),
+// where rsub and rdiv swap the operands (b - a, b / a). n >= 1; reads and writes nothing past
+// n; y may be a. Broadcasting is the driver's (csrc/graph/elementwise.cc): it reduces every
+// shape pair to rows of these.
+enum pp_vbinary_op { pp_vbinary_add, pp_vbinary_sub, pp_vbinary_rsub, pp_vbinary_mul, pp_vbinary_div, pp_vbinary_rdiv };
+
+typedef void (*pp_f32_vbinary_ukernel_fn)(size_t n, const float* a, const float* b, float* y,
+                                          const pp_f32_minmax_params* params);
+
+#define PP_VBINARY_UKERNEL(isa, name, op, scalar_b, tile, production)                        \
+  extern "C" void name(size_t n, const float* a, const float* b, float* y,                  \
+                       const pp_f32_minmax_params* params);
+#include "../../f32-vbinary/f32-vbinary.inc"
+#undef PP_VBINARY_UKERNEL
+
+// ---- f32 row sums (global average pooling, reductions over trailing dims) ------------------
+//
+// y[r] = x[r][0] + ... + x[r][n - 1] for r < rows, row r at x + r * x_stride bytes. n >= 1,
+// rows >= 1; reads nothing outside the rows. Rows are summed in lanes and the lanes added at the
+// end: kernels differ in the last bits, each is deterministic.
+typedef void (*pp_f32_rsum_ukernel_fn)(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+
+#define PP_RSUM_UKERNEL(isa, name, channel_tile, production) \
+  extern "C" void name(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+#include "../../f32-rsum/f32-rsum.inc"
+#undef PP_RSUM_UKERNEL
+
+// ---- f32 horizontal pooling (max_pool2d, avg_pool2d after the rows of a window are combined) --
+//
+// y[o] = x[o * stride] op x[o * stride + 1] op ... op x[o * stride + kernel - 1] for o < n, in
+// that order (op: max, NaN propagating, or +). n >= 1. Reads x[0, (n - 1) * stride + kernel) and
+// up to PP_HPOOL_OVERREAD floats past it.
+enum pp_hpool_op { pp_hpool_max, pp_hpool_sum };
+#define PP_HPOOL_OVERREAD 1
+
+typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, const float* x, float* y);
+
+#define PP_HPOOL_UKERNEL(isa, name, op, kernel, stride, production) \
+  extern "C" void name(size_t n, const float* x, float* y);
+#include "../../f32-hpool/f32-hpool.inc"
+#undef PP_HPOOL_UKERNEL
+
 // ---- u8 canonical Huffman decoding ----------------------------------------------------------
 //
 // Decodes `streams` (1..PP_HUFFDEC_MAX_STREAMS) independent bitstreams with one code: stream s

@@ -1,0 +1,65 @@
+"""The graph's hot operators alone, pyprune against torch on the same inputs:
+
+    pytest benchmarks/bench_operators.py -k t1          # timings + ratio table, 1 thread
+    pytest benchmarks/bench_operators.py --benchmark-disable   # correctness only
+
+"pyprune" writes into a preallocated output (as the graph's memory plan does); "new_output"
+allocates its output like the torch call does.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pyprune import kernels
+from pyprune.bench.cases import Case
+
+
+def operator_case(name, op, attrs, inputs, reference):
+    """A Case running operator `op` on `inputs` against `reference(*torch tensors)`."""
+    tensors = [torch.from_numpy(x) for x in inputs]
+    out = [np.empty_like(y) for y in kernels.testing.run_operator(op, attrs, inputs)]
+
+    def prealloc():
+        return kernels.testing.run_operator(op, attrs, inputs, out=out)[0]
+
+    def fresh():
+        return kernels.testing.run_operator(op, attrs, inputs)[0]
+
+    return Case(name, 0, prealloc, lambda: reference(*tensors), {"new_output": fresh})
+
+
+def r(*shape):
+    return np.random.default_rng(len(shape)).standard_normal(shape, dtype=np.float32)
+
+
+CASES = {
+    "se_mul": lambda: operator_case("SE mul (1,96,56,56)x(1,96,1,1)", "mul", {},
+                                    [r(1, 96, 56, 56), r(1, 96, 1, 1)], torch.mul),
+    "residual_add": lambda: operator_case("residual add + relu (1,96,56,56)", "add", {"activation": "relu"},
+                                          [r(1, 96, 56, 56), r(1, 96, 56, 56) + 1], lambda a, b: F.relu(a + b)),
+    "max_pool": lambda: operator_case("max_pool2d 3x3 s2 p1 (1,64,112,112)", "max_pool2d",
+                                      {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 1, 1, 1]},
+                                      [r(1, 64, 112, 112)], lambda x: F.max_pool2d(x, 3, 2, 1)),
+    "avg_pool": lambda: operator_case("avg_pool2d 3x3 s1 p1 (1,64,56,56)", "avg_pool2d",
+                                      {"kernel": [3, 3], "stride": [1, 1], "padding": [1, 1, 1, 1]},
+                                      [r(1, 64, 56, 56)], lambda x: F.avg_pool2d(x, 3, 1, 1)),
+    "global_avg_pool": lambda: operator_case("global avg pool (1,1024,7,7)", "adaptive_avg_pool2d",
+                                             {"output_size": [1, 1]}, [r(1, 1024, 7, 7)],
+                                             lambda x: F.adaptive_avg_pool2d(x, 1)),
+    "nearest_x2": lambda: operator_case("upsample nearest x2 (1,128,40,40)", "upsample",
+                                        {"mode": "nearest", "scale": [2.0, 2.0]}, [r(1, 128, 40, 40)],
+                                        lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest")),
+    "concat": lambda: operator_case("concat 4 x (1,64,40,40)", "concat", {"axis": 1},
+                                    [r(1, 64, 40, 40) for _ in range(4)], lambda *xs: torch.cat(xs, 1)),
+}
+case = functools.lru_cache(maxsize=None)(lambda name: CASES[name]())
+
+
+@pytest.mark.parametrize("impl", ["pyprune", "new_output", "torch"])
+@pytest.mark.parametrize("name", CASES)
+def test_operator(run_case, name, impl):
+    run_case(case(name), impl, f"operator {case(name).name}")

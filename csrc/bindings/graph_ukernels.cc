@@ -1,0 +1,98 @@
+// The microkernels of the graph's operators in _core.testing: their tables and one call of any
+// row, for the kernel tests (every row against the reference) and benchmarks.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "arrays.h"
+#include "pyprune/dispatch.h"
+#include "register.h"
+#include "ukernel_rows.h"
+
+namespace pyprune::bindings {
+
+namespace {
+
+const char* vbinary_op_name(pp_vbinary_op op) {
+  switch (op) {
+    case pp_vbinary_add: return "add";
+    case pp_vbinary_sub: return "sub";
+    case pp_vbinary_rsub: return "rsub";
+    case pp_vbinary_mul: return "mul";
+    case pp_vbinary_div: return "div";
+    case pp_vbinary_rdiv: return "rdiv";
+  }
+  return "?";
+}
+
+// y = clamp(a op b) through kernel `name`; b has a's size, or one element for a scalar-b kernel.
+py::array vbinary(const std::string& name, const F32Arg& a_arg, const F32Arg& b_arg, float min, float max) {
+  const pp_f32_vbinary_ukernel& k = pp_find_ukernel(pp_f32_vbinary_ukernels(), name);
+  const py::array a = typed_array<float>(a_arg.obj, "a", 1), b = typed_array<float>(b_arg.obj, "b", 1);
+  const py::ssize_t b_size = k.scalar_b ? 1 : a.shape(0);
+  if (b.shape(0) != b_size) value_error("b must have " + std::to_string(b_size) + " elements, got " + shape_str(b));
+  py::array_t<float> y(a.shape(0));
+  const pp_f32_minmax_params params{min, max};
+  k.fn(static_cast<size_t>(a.shape(0)), static_cast<const float*>(a.data()), static_cast<const float*>(b.data()),
+       y.mutable_data(), &params);
+  return y;
+}
+
+// Row sums of a 2-D array through kernel `name`.
+py::array rsum(const std::string& name, const F32Arg& x_arg) {
+  const pp_f32_rsum_ukernel& k = pp_find_ukernel(pp_f32_rsum_ukernels(), name);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 2);
+  py::array_t<float> y(x.shape(0));
+  k.fn(static_cast<size_t>(x.shape(1)), static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()),
+       static_cast<size_t>(x.strides(0)), y.mutable_data());
+  return y;
+}
+
+// n outputs of kernel `name` over x, which must hold the inputs they read and the overread.
+py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg) {
+  const pp_f32_hpool_ukernel& k = pp_find_ukernel(pp_f32_hpool_ukernels(), name);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 1);
+  const size_t n = count_arg(n_arg.obj, "n", 1);
+  const size_t needed = (n - 1) * k.stride + k.kernel + PP_HPOOL_OVERREAD;
+  if (static_cast<size_t>(x.shape(0)) < needed)
+    value_error("x must have at least " + std::to_string(needed) + " elements for " + std::to_string(n) +
+                " outputs, got " + shape_str(x));
+  py::array_t<float> y(static_cast<py::ssize_t>(n));
+  k.fn(n, static_cast<const float*>(x.data()), y.mutable_data());
+  return y;
+}
+
+}  // namespace
+
+void register_graph_ukernels(py::module_& testing) {
+  testing.def("vbinary_ukernels", [] {
+    return ukernel_rows(pp_f32_vbinary_ukernels(), [](py::dict& row, const pp_f32_vbinary_ukernel& k) {
+      row["op"] = vbinary_op_name(k.op);
+      row["scalar_b"] = k.scalar_b;
+      row["tile"] = k.tile;
+    });
+  });
+  testing.def("vbinary", &vbinary, py::arg("ukernel"), py::arg("a"), py::arg("b"), py::arg("min"), py::arg("max"),
+              "y = clamp(a op b, min, max) through one elementwise binary microkernel (b: one element for "
+              "scalar-b kernels).");
+  testing.def("rsum_ukernels", [] {
+    return ukernel_rows(pp_f32_rsum_ukernels(), [](py::dict& row, const pp_f32_rsum_ukernel& k) {
+      row["channel_tile"] = k.channel_tile;
+    });
+  });
+  testing.def("rsum", &rsum, py::arg("ukernel"), py::arg("x"), "The sums of the rows of 2-D x through one row-sum microkernel.");
+  testing.def("hpool_ukernels", [] {
+    return ukernel_rows(pp_f32_hpool_ukernels(), [](py::dict& row, const pp_f32_hpool_ukernel& k) {
+      row["op"] = k.op == pp_hpool_max ? "max" : "sum";
+      row["kernel"] = k.kernel;
+      row["stride"] = k.stride;
+    });
+  });
+  testing.def("hpool", &hpool, py::arg("ukernel"), py::arg("x"), py::arg("n"),
+              "n outputs of one horizontal pooling microkernel over x (which must hold the inputs they read, plus "
+              "the kernels' overread).");
+  testing.attr("HPOOL_OVERREAD") = PP_HPOOL_OVERREAD;
+}
+
+}  // namespace pyprune::bindings

@@ -1,0 +1,19 @@
+// Reference f32 horizontal pooling microkernels: the obvious loop (contract: ukernels.h).
+#include "hpool.h"
+
+namespace {
+
+template <pp_hpool_op Op, size_t K, size_t S>
+void hpool_ref(size_t n, const float* x, float* y) {
+  PP_ASSERT(n >= 1);
+  for (size_t o = 0; o < n; o++) y[o] = pp_hpool_output<Op, K, S>(x, o);
+}
+
+}  // namespace
+
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s2__ref, hpool_ref, max, 3, 2)
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s1__ref, hpool_ref, max, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_2s2__ref, hpool_ref, max, 2, 2)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s2__ref, hpool_ref, sum, 3, 2)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s1__ref, hpool_ref, sum, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_2s2__ref, hpool_ref, sum, 2, 2)

@@ -1,0 +1,296 @@
+// max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d over the last two dims of a
+// (N, C, H, W) or (C, H, W) tensor, with torch's output sizes, window clipping and divisors.
+// Windowed pools work per output row: the window's input rows are combined into one padded row
+// (a vectorised loop; padding holds -inf or 0), then the horizontal microkernel of the kernel
+// width and stride (f32-hpool: 3 s2, 3 s1, 2 s2) or a plain loop pools along it. The global
+// average pool sums whole planes with the row-sum microkernel. Max pools propagate NaN like torch.
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+
+#include "../ops/aligned_buffer.h"
+#include "node_operator.h"
+#include "parallel_rows.h"
+#include "pyprune/dispatch.h"
+#include "pyprune/graph/factories.h"
+#include "pyprune/shape.h"
+#include "row_reduce.h"
+
+namespace pyprune::graph {
+namespace {
+
+constexpr int64_t kMaxWindow = 1 << 20;
+
+// The start value of a pool's accumulator.
+template <class Op>
+float identity() {
+  return std::is_same_v<Op, MaxOf> ? -std::numeric_limits<float>::infinity() : 0.0f;
+}
+
+// One spatial dim of a windowed pool: window o covers input start(o) + i * dilation for
+// i < kernel, where the index lies in [0, size).
+struct Axis {
+  int64_t size, out, kernel, stride, dilation, pad_begin, pad_end;
+
+  int64_t start(int64_t o) const { return o * stride - pad_begin; }
+  int64_t extent() const { return (kernel - 1) * dilation + 1; }
+};
+
+// torch's pooling output size (pooling_output_shape_pad_lr): with ceil_mode, the last window
+// must start inside the input or its begin padding.
+int64_t pooled_size(int64_t size, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
+                    int64_t pad_end, bool ceil_mode) {
+  const int64_t span = size + pad_begin + pad_end - (kernel - 1) * dilation - 1 + (ceil_mode ? stride - 1 : 0);
+  if (span < 0) return 0;
+  int64_t out = span / stride + 1;
+  if (ceil_mode && (out - 1) * stride >= size + pad_begin) out--;
+  return out;
+}
+
+// The shared shape rules of the pools: (N, C, H, W) or (C, H, W) input, pooled over H and W.
+class Pool2d : public NodeOperator {
+ protected:
+  using NodeOperator::NodeOperator;
+
+  void expect_image(const std::vector<Dims>& inputs) const {
+    expect_inputs(inputs, 1, 1);
+    if (inputs[0].size() != 3 && inputs[0].size() != 4)
+      fail("input must be (N, C, H, W) or (C, H, W), got " + to_string(inputs[0]));
+  }
+  static size_t planes(const Dims& x) { return x.size() == 4 ? x[0] * x[1] : x[0]; }
+  static Dims with_plane(const Dims& x, size_t h, size_t w) {
+    Dims y = x;
+    y[y.size() - 2] = h;
+    y[y.size() - 1] = w;
+    return y;
+  }
+};
+
+// max_pool2d and avg_pool2d.
+class WindowPool final : public Pool2d {
+ public:
+  WindowPool(const Attributes& attrs, bool max) : Pool2d(attrs), max_(max) {
+    if (max) {
+      attrs.only({"kernel", "stride", "padding", "dilation", "ceil_mode"});
+    } else {
+      attrs.only({"kernel", "stride", "padding", "ceil_mode", "count_include_pad", "divisor"});
+    }
+    kernel_ = attrs.integers("kernel", 2, 1, kMaxWindow);
+    stride_ = attrs.integers("stride", 2, 1, kMaxWindow, kernel_);
+    dilation_ = max ? attrs.integers("dilation", 2, 1, kMaxWindow, {1, 1}) : std::vector<int64_t>{1, 1};
+    padding_ = attrs.integers("padding", 4, 0, kMaxWindow, {0, 0, 0, 0});
+    ceil_mode_ = attrs.integer("ceil_mode", 0, 1, 0) != 0;
+    if (!max) {
+      count_include_pad_ = attrs.integer("count_include_pad", 0, 1, 1) != 0;
+      divisor_ = attrs.integer("divisor", 0, kMaxWindow * kMaxWindow, 0);
+    }
+    hpool_ = dilation_[1] == 1 ? pp_f32_hpool_config(max ? pp_hpool_max : pp_hpool_sum, kernel_[1], stride_[1]) : nullptr;
+    // torch's limit: padding at most half the kernel.
+    for (size_t i = 0; i < 4; i++)
+      if (padding_[i] > kernel_[i % 2] / 2)
+        attrs.fail("attribute 'padding' entry " + std::to_string(i) + " is " + std::to_string(padding_[i]) +
+                   ", more than half the kernel (" + std::to_string(kernel_[i % 2]) + ")");
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_image(inputs);
+    const Dims& x = inputs[0];
+    const Axis h = axis(x, 0), w = axis(x, 1);
+    if (h.out < 1 || w.out < 1)
+      fail("input " + to_string(x) + " is smaller than the " + std::to_string(kernel_[0]) + "x" +
+           std::to_string(kernel_[1]) + " window even with the padding");
+    return {with_plane(x, static_cast<size_t>(h.out), static_cast<size_t>(w.out))};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Dims& x = in_shapes[0];
+    const Axis h = axis(x, 0), w = axis(x, 1);
+    const size_t plane_in = static_cast<size_t>(h.size * w.size), plane_out = static_cast<size_t>(h.out * w.out);
+    // The combined row: the input row at offset pad_begin, identity before it and after it as
+    // far as the last window reaches, plus the kernels' overread.
+    const size_t lead = static_cast<size_t>(w.pad_begin), size = static_cast<size_t>(w.size);
+    const size_t reach = std::max<size_t>(lead + size, static_cast<size_t>((w.out - 1) * w.stride + w.extent()));
+    const size_t width = reach + PP_HPOOL_OVERREAD;
+    parallel_rows(planes(x), static_cast<size_t>(h.out), [&](size_t first, size_t count, size_t begin, size_t end) {
+      thread_local AlignedBuffer buffer;
+      buffer.reserve(width);
+      float* row = buffer.data();
+      const float none = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+      std::fill(row, row + lead, none);
+      std::fill(row + lead + size, row + width, none);
+      for (size_t p = first; p < first + count; p++)
+        for (size_t oy = begin; oy < end; oy++) {
+          const float* plane = in[0] + p * plane_in;
+          float* y = out[0] + p * plane_out + oy * static_cast<size_t>(w.out);
+          if (max_) {
+            combine_rows<MaxOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
+            pool_columns<MaxOf>(row, y, w);
+          } else {
+            combine_rows<SumOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
+            pool_columns<SumOf>(row, y, w);
+            average(y, h, w, static_cast<int64_t>(oy));
+          }
+        }
+    }, static_cast<size_t>(w.out * h.kernel * w.kernel));
+  }
+
+  std::string describe() const override {
+    std::string s = std::string(max_ ? "max_pool2d " : "avg_pool2d ") + std::to_string(kernel_[0]) + "x" +
+                    std::to_string(kernel_[1]) + " s" + std::to_string(stride_[0]);
+    if (stride_[1] != stride_[0]) s += "x" + std::to_string(stride_[1]);
+    return s + (ceil_mode_ ? " ceil" : "");
+  }
+
+ private:
+  Axis axis(const Dims& x, size_t i) const {
+    const int64_t size = static_cast<int64_t>(x[x.size() - 2 + i]);
+    const int64_t begin = padding_[i], end = padding_[i + 2];
+    return {size, pooled_size(size, kernel_[i], stride_[i], dilation_[i], begin, end, ceil_mode_), kernel_[i],
+            stride_[i], dilation_[i], begin, end};
+  }
+
+  // row[0, size) = Op over the input rows of output row oy's windows (identity if none).
+  template <class Op>
+  static void combine_rows(const float* plane, float* row, const Axis& h, size_t size, int64_t oy) {
+    bool first = true;
+    for (int64_t i = 0, r = h.start(oy); i < h.kernel; i++, r += h.dilation) {
+      if (r < 0 || r >= h.size) continue;
+      const float* x = plane + r * static_cast<int64_t>(size);
+      if (first) {
+        std::copy(x, x + size, row);
+      } else {
+        for (size_t c = 0; c < size; c++) row[c] = Op::combine(row[c], x[c]);
+      }
+      first = false;
+    }
+    if (first) std::fill(row, row + size, identity<Op>());
+  }
+
+  // y[ox] = Op over the window of ox in the combined (padded) row.
+  template <class Op>
+  void pool_columns(const float* row, float* y, const Axis& w) const {
+    if (hpool_ != nullptr) return hpool_->fn(static_cast<size_t>(w.out), row, y);
+    for (int64_t ox = 0; ox < w.out; ox++) {
+      const float* x = row + ox * w.stride;
+      float acc = x[0];
+      for (int64_t j = 1; j < w.kernel; j++) acc = Op::combine(acc, x[j * w.dilation]);
+      y[ox] = acc;
+    }
+  }
+
+  // Sums to averages: torch's divisor is the override, else the window clipped to the padded
+  // input (count_include_pad) or to the input.
+  void average(float* y, const Axis& h, const Axis& w, int64_t oy) const {
+    if (divisor_ != 0) {
+      for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= static_cast<float>(divisor_);
+      return;
+    }
+    const int64_t rows = count(h, oy);
+    for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= static_cast<float>(rows * count(w, ox));
+  }
+  int64_t count(const Axis& a, int64_t o) const {
+    const int64_t start = a.start(o), end = std::min(start + a.kernel, a.size + a.pad_end);
+    if (count_include_pad_) return end - start;
+    return std::min(end, a.size) - std::max<int64_t>(start, 0);
+  }
+
+  bool max_;
+  std::vector<int64_t> kernel_, stride_, dilation_, padding_;
+  const pp_f32_hpool_ukernel* hpool_;  // the kernel of the window's width and stride, if any
+  bool ceil_mode_ = false, count_include_pad_ = true;
+  int64_t divisor_ = 0;
+};
+
+// adaptive_avg_pool2d and adaptive_max_pool2d: output o of a dim of n inputs and m outputs
+// covers [floor(o * n / m), ceil((o + 1) * n / m)).
+class AdaptivePool final : public Pool2d {
+ public:
+  AdaptivePool(const Attributes& attrs, bool max) : Pool2d(attrs), max_(max) {
+    attrs.only({"output_size"});
+    const std::vector<int64_t> size = attrs.integers("output_size", 2, 1, std::numeric_limits<int32_t>::max());
+    out_h_ = static_cast<size_t>(size[0]);
+    out_w_ = static_cast<size_t>(size[1]);
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_image(inputs);
+    const Dims& x = inputs[0];
+    if (x[x.size() - 2] == 0 || x[x.size() - 1] == 0)
+      fail("input " + to_string(x) + " has an empty plane: adaptive pools need at least one element per window");
+    const Dims y = with_plane(x, out_h_, out_w_);
+    expect_size(y);
+    // Window bounds are computed as o * n / m.
+    sized([&] {
+      checked_add(checked_mul(x[x.size() - 2], out_h_, "the input"), out_h_, "the input");
+      return checked_add(checked_mul(x[x.size() - 1], out_w_, "the input"), out_w_, "the input");
+    });
+    return {y};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Dims& x = in_shapes[0];
+    const size_t h = x[x.size() - 2], w = x[x.size() - 1];
+    if (out_h_ == 1 && out_w_ == 1 && !max_) {  // the global average pool: sums of whole planes
+      parallel_rows(planes(x), 1, [&](size_t first, size_t count, size_t, size_t) {
+        float* y = out[0] + first;
+        sum_rows(in[0] + first * h * w, count, h * w, h * w, y);
+        for (size_t p = 0; p < count; p++) y[p] /= static_cast<float>(h * w);
+      }, h * w);
+      return;
+    }
+    parallel_rows(planes(x), out_h_, [&](size_t first, size_t count, size_t begin, size_t end) {
+      for (size_t p = first; p < first + count; p++)
+        for (size_t oy = begin; oy < end; oy++) {
+          const float* plane = in[0] + p * h * w;
+          pool_row(plane, out[0] + (p * out_h_ + oy) * out_w_, h, w, oy);
+        }
+    }, (h / out_h_ + 1) * (w + out_w_));
+  }
+
+  std::string describe() const override {
+    return std::string(max_ ? "adaptive_max_pool2d " : "adaptive_avg_pool2d ") + std::to_string(out_h_) + "x" +
+           std::to_string(out_w_);
+  }
+
+ private:
+  static size_t window_begin(size_t o, size_t n, size_t m) { return o * n / m; }
+  static size_t window_end(size_t o, size_t n, size_t m) { return ((o + 1) * n + m - 1) / m; }
+
+  void pool_row(const float* plane, float* y, size_t h, size_t w, size_t oy) const {
+    const size_t r0 = window_begin(oy, h, out_h_), r1 = window_end(oy, h, out_h_);
+    for (size_t ox = 0; ox < out_w_; ox++) {
+      const size_t c0 = window_begin(ox, w, out_w_), c1 = window_end(ox, w, out_w_);
+      // Whole rows are one contiguous run (the global pool: the whole plane).
+      const bool whole = c0 == 0 && c1 == w;
+      float acc = max_ ? identity<MaxOf>() : identity<SumOf>();
+      for (size_t r = r0; r < (whole ? r0 + 1 : r1); r++) {
+        const float* x = plane + r * w + c0;
+        const size_t n = whole ? (r1 - r0) * w : c1 - c0;
+        acc = max_ ? reduce_row<MaxOf>(x, n, acc) : acc + static_cast<float>(sum_row(x, n));
+      }
+      y[ox] = max_ ? acc : acc / static_cast<float>((r1 - r0) * (c1 - c0));
+    }
+  }
+
+  bool max_;
+  size_t out_h_, out_w_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_max_pool2d(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<WindowPool>(attrs, true);
+}
+std::unique_ptr<Operator> make_avg_pool2d(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<WindowPool>(attrs, false);
+}
+std::unique_ptr<Operator> make_adaptive_avg_pool2d(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<AdaptivePool>(attrs, false);
+}
+std::unique_ptr<Operator> make_adaptive_max_pool2d(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<AdaptivePool>(attrs, true);
+}
+
+}  // namespace pyprune::graph

@@ -1,0 +1,158 @@
+// upsample: F.interpolate of (N, C, H, W) in mode nearest or bilinear (align_corners or not), to
+// a `size` or by a `scale`, with torch's arithmetic: a scale gives the output size
+// floor(in * scale) and, unless align_corners, the source coordinate dst / scale (float); a size
+// gives the source coordinate dst * in / out. Source indices and weights are computed once per
+// run and per dim; rows repeating the previous one (nearest) are copied. Nearest takes torch's
+// shortcuts: the same size copies, twice the size repeats each input (whatever the scale says).
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "node_operator.h"
+#include "parallel_rows.h"
+#include "pyprune/graph/factories.h"
+#include "pyprune/shape.h"
+
+namespace pyprune::graph {
+namespace {
+
+// Where output index o of one dim reads: rows/columns i0 and i1 with weights w0 and w1 (nearest:
+// i0 only).
+struct Tap {
+  size_t i0, i1;
+  float w0, w1;
+};
+
+class Upsample final : public NodeOperator {
+ public:
+  explicit Upsample(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"mode", "size", "scale", "align_corners"});
+    bilinear_ = attrs.text("mode", {"nearest", "bilinear"}) == "bilinear";
+    if (attrs.has("size") == attrs.has("scale")) attrs.fail("takes exactly one of the attributes 'size' and 'scale'");
+    if (attrs.has("size")) {
+      for (int64_t s : attrs.integers("size", 2, 1, std::numeric_limits<int32_t>::max()))
+        size_.push_back(static_cast<size_t>(s));
+    } else {
+      scale_ = attrs.real_list("scale", 2, std::numeric_limits<double>::min(), 1 << 20);
+    }
+    if (!bilinear_ && attrs.has("align_corners")) attrs.fail("attribute 'align_corners' applies only to mode 'bilinear'");
+    align_corners_ = attrs.integer("align_corners", 0, 1, 0) != 0;
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 1, 1);
+    const Dims& x = inputs[0];
+    if (x.size() != 4) fail("input must be (N, C, H, W), got " + to_string(x));
+    Dims y = x;
+    for (size_t i = 0; i < 2; i++) {
+      y[2 + i] = out_size(x[2 + i], i);
+      if (y[2 + i] == 0 || x[2 + i] == 0)
+        fail("input " + to_string(x) + " gives an empty output (" + std::to_string(y[2 + i]) + " along dim " +
+             std::to_string(2 + i) + ")");
+    }
+    expect_size(y);
+    return {y};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>& out_shapes) const override {
+    const Dims& x = in_shapes[0];
+    const Dims& y = out_shapes[0];
+    const size_t ih = x[2], iw = x[3], oh = y[2], ow = y[3];
+    // The calling thread's scratch, only growing. The tasks, on other threads too, read it
+    // through these references (a thread_local named in a task would be the task thread's own).
+    thread_local std::vector<Tap> row_scratch, column_scratch;
+    std::vector<Tap>& rows = row_scratch;
+    std::vector<Tap>& cols = column_scratch;
+    taps(ih, oh, 0, rows);
+    taps(iw, ow, 1, cols);
+    parallel_rows(x[0] * x[1], oh, [&](size_t first, size_t count, size_t begin, size_t end) {
+      for (size_t p = first; p < first + count; p++) {
+        const float* plane = in[0] + p * ih * iw;
+        float* target = out[0] + p * oh * ow;
+        for (size_t oy = begin; oy < end; oy++) {
+          float* row = target + oy * ow;
+          if (bilinear_) {
+            interpolate_row(plane + rows[oy].i0 * iw, plane + rows[oy].i1 * iw, rows[oy], cols, row);
+          } else if (oy > begin && rows[oy].i0 == rows[oy - 1].i0) {
+            std::memcpy(row, row - ow, ow * sizeof(float));
+          } else {
+            nearest_row(plane + rows[oy].i0 * iw, cols, row);
+          }
+        }
+      }
+    }, ow);
+  }
+
+  std::string describe() const override {
+    std::string s = bilinear_ ? "upsample bilinear" : "upsample nearest";
+    if (align_corners_) s += " align_corners";
+    if (!scale_.empty()) return s + " x" + std::to_string(scale_[0]) + ", x" + std::to_string(scale_[1]);
+    return s + " to " + std::to_string(size_[0]) + "x" + std::to_string(size_[1]);
+  }
+
+ private:
+  size_t out_size(size_t in, size_t dim) const {
+    if (!size_.empty()) return size_[dim];
+    const double out = std::floor(static_cast<double>(in) * scale_[dim]);
+    if (!(out < 9.0e18)) throw std::length_error(node() + ": the output is too large");
+    return static_cast<size_t>(out);
+  }
+
+  // torch's area_pixel_compute_scale: source units per output unit.
+  float ratio(size_t in, size_t out, size_t dim) const {
+    if (bilinear_ && align_corners_) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+    if (!scale_.empty()) return static_cast<float>(1.0 / scale_[dim]);
+    return static_cast<float>(in) / static_cast<float>(out);
+  }
+
+  // The taps of every output index of a dim of `in` inputs and `out` outputs, as torch's
+  // upsample kernels compute them (in float).
+  void taps(size_t in, size_t out, size_t dim, std::vector<Tap>& t) const {
+    const float r = ratio(in, out, dim);
+    t.resize(out);
+    for (size_t o = 0; o < out; o++) {
+      const float at = static_cast<float>(o);
+      if (!bilinear_) {
+        // torch's nearest_idx: exact for the same size and for twice the size, whatever the scale.
+        const size_t i = out == in ? o : out == 2 * in ? o / 2 : std::min(static_cast<size_t>(std::floor(r * at)), in - 1);
+        t[o] = {i, i, 1.0f, 0.0f};
+        continue;
+      }
+      if (in == out) {
+        t[o] = {o, o, 1.0f, 0.0f};
+        continue;
+      }
+      float source = align_corners_ ? r * at : r * (at + 0.5f) - 0.5f;
+      if (source < 0.0f) source = 0.0f;
+      const size_t i0 = std::min(static_cast<size_t>(std::floor(source)), in - 1);
+      const float w1 = std::min(std::max(source - static_cast<float>(i0), 0.0f), 1.0f);
+      t[o] = {i0, i0 + (i0 < in - 1 ? 1 : 0), 1.0f - w1, w1};
+    }
+  }
+
+  static void nearest_row(const float* x, const std::vector<Tap>& cols, float* y) {
+    for (size_t o = 0; o < cols.size(); o++) y[o] = x[cols[o].i0];
+  }
+
+  static void interpolate_row(const float* x0, const float* x1, const Tap& row, const std::vector<Tap>& cols,
+                              float* y) {
+    for (size_t o = 0; o < cols.size(); o++) {
+      const Tap& c = cols[o];
+      const float top = x0[c.i0] * c.w0 + x0[c.i1] * c.w1, bottom = x1[c.i0] * c.w0 + x1[c.i1] * c.w1;
+      y[o] = top * row.w0 + bottom * row.w1;
+    }
+  }
+
+  bool bilinear_ = false, align_corners_ = false;
+  std::vector<size_t> size_;
+  std::vector<double> scale_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_upsample(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Upsample>(attrs);
+}
+
+}  // namespace pyprune::graph

@@ -1,0 +1,60 @@
+// Reductions of contiguous rows. Sums run on the row-sum microkernel (f32-rsum), rows longer
+// than kSumBlock floats in blocks added in double, so long rows keep float accuracy. max/min
+// are written so the compiler vectorises them (eight independent accumulators, combined pairwise
+// at the end) and propagate NaN like torch.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "pyprune/dispatch.h"
+
+namespace pyprune::graph {
+
+constexpr size_t kSumBlock = 2048;
+
+struct MaxOf {
+  static float combine(float acc, float v) { return (v > acc || v != v) ? v : acc; }
+};
+struct MinOf {
+  static float combine(float acc, float v) { return (v < acc || v != v) ? v : acc; }
+};
+struct SumOf {
+  template <class Acc>
+  static Acc combine(Acc acc, float v) { return acc + v; }
+};
+
+// Op over x[0..n) starting from acc; n may be 0.
+template <class Op>
+float reduce_row(const float* x, size_t n, float acc) {
+  float lanes[8] = {acc, acc, acc, acc, acc, acc, acc, acc};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t l = 0; l < 8; l++) lanes[l] = Op::combine(lanes[l], x[i + l]);
+  for (size_t l = 0; i < n; i++, l++) lanes[l] = Op::combine(lanes[l], x[i]);
+  return Op::combine(Op::combine(Op::combine(lanes[0], lanes[1]), Op::combine(lanes[2], lanes[3])),
+                     Op::combine(Op::combine(lanes[4], lanes[5]), Op::combine(lanes[6], lanes[7])));
+}
+
+// The sum of x[0..n); n may be 0.
+inline double sum_row(const float* x, size_t n) {
+  const pp_f32_rsum_ukernel& kernel = pp_f32_rsum_config();
+  double total = 0.0;
+  for (size_t b = 0; b < n; b += kSumBlock) {
+    float block;
+    kernel.fn(std::min(kSumBlock, n - b), 1, x + b, 0, &block);
+    total += block;
+  }
+  return total;
+}
+
+// y[r] = the sum of the n floats at x + r * stride, for r < rows.
+inline void sum_rows(const float* x, size_t rows, size_t n, size_t stride, float* y) {
+  if (n == 0 || n > kSumBlock) {
+    for (size_t r = 0; r < rows; r++) y[r] = static_cast<float>(sum_row(x + r * stride, n));
+    return;
+  }
+  if (rows != 0) pp_f32_rsum_config().fn(n, rows, x, stride * sizeof(float), y);
+}
+
+}  // namespace pyprune::graph

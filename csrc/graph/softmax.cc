@@ -1,0 +1,104 @@
+// softmax: softmax (log = 0) or log_softmax (log = 1) along `axis`, as torch: the axis' maximum
+// subtracted first. The tensor is (outer, n, inner) around the axis; with inner == 1 each row is
+// contiguous, otherwise the work runs across `inner` positions at once (per-thread scratch rows
+// of the running maximum and sum).
+#include <cmath>
+#include <limits>
+
+#include "node_operator.h"
+#include "parallel_rows.h"
+#include "pyprune/graph/factories.h"
+#include "row_reduce.h"
+
+namespace pyprune::graph {
+namespace {
+
+class Softmax final : public NodeOperator {
+ public:
+  explicit Softmax(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"axis", "log"});
+    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxRank - 1));
+    log_ = attrs.integer("log", 0, 1, 0) != 0;
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 1, 1);
+    expect_axis(inputs[0], axis_, "axis");
+    return {inputs[0]};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Dims& x = in_shapes[0];
+    size_t outer = 1, inner = 1;
+    for (size_t d = 0; d < axis_; d++) outer *= x[d];
+    for (size_t d = axis_ + 1; d < x.size(); d++) inner *= x[d];
+    const size_t n = x[axis_];
+    if (n == 0) return;
+    parallel_rows(outer, inner, [&](size_t first, size_t count, size_t begin, size_t end) {
+      for (size_t o = first; o < first + count; o++) {
+        const float* xo = in[0] + o * n * inner;
+        float* yo = out[0] + o * n * inner;
+        if (inner == 1) {
+          row(xo, yo, n);
+        } else {
+          columns(xo, yo, n, inner, begin, end);
+        }
+      }
+    }, n);
+  }
+
+  std::string describe() const override { return std::string(log_ ? "log_softmax" : "softmax") + " axis " + std::to_string(axis_); }
+
+ private:
+  void row(const float* x, float* y, size_t n) const {
+    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      const float e = std::exp(x[i] - max);
+      sum += e;
+      if (!log_) y[i] = e;
+    }
+    const float total = static_cast<float>(sum), shift = max + std::log(total);
+    for (size_t i = 0; i < n; i++) y[i] = log_ ? x[i] - shift : y[i] / total;
+  }
+
+  // Positions [begin, end) of the inner dims, the axis `inner` floats apart.
+  void columns(const float* x, float* y, size_t n, size_t inner, size_t begin, size_t end) const {
+    thread_local std::vector<float> max, sum;
+    const size_t w = end - begin;
+    max.assign(x + begin, x + end);
+    sum.assign(w, 0.0f);
+    for (size_t i = 1; i < n; i++) {
+      const float* xi = x + i * inner + begin;
+      for (size_t j = 0; j < w; j++) max[j] = MaxOf::combine(max[j], xi[j]);
+    }
+    for (size_t i = 0; i < n; i++) {
+      const float* xi = x + i * inner + begin;
+      float* yi = y + i * inner + begin;
+      for (size_t j = 0; j < w; j++) {
+        const float e = std::exp(xi[j] - max[j]);
+        sum[j] += e;
+        if (!log_) yi[j] = e;
+      }
+    }
+    if (log_)
+      for (size_t j = 0; j < w; j++) max[j] += std::log(sum[j]);
+    for (size_t i = 0; i < n; i++) {
+      const float* xi = x + i * inner + begin;
+      float* yi = y + i * inner + begin;
+      for (size_t j = 0; j < w; j++) yi[j] = log_ ? xi[j] - max[j] : yi[j] / sum[j];
+    }
+  }
+
+  size_t axis_;
+  bool log_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_softmax(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Softmax>(attrs);
+}
+
+}  // namespace pyprune::graph

@@ -1,0 +1,94 @@
+// unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
+// erf) with torch's values: pow takes torch's exact shortcuts for the common exponents.
+#include <cmath>
+#include <limits>
+
+#include "node_operator.h"
+#include "parallel_rows.h"
+#include "pyprune/graph/factories.h"
+
+namespace pyprune::graph {
+namespace {
+
+enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf };
+
+const std::vector<std::string>& kind_names() {
+  static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow", "erf"};
+  return names;
+}
+
+template <class F>
+void map(const float* x, float* y, size_t begin, size_t end, F f) {
+  for (size_t i = begin; i < end; i++) y[i] = f(x[i]);
+}
+
+class Unary final : public NodeOperator {
+ public:
+  explicit Unary(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"kind", "exponent"});
+    const std::string name = attrs.text("kind", kind_names());
+    name_ = name;
+    for (size_t i = 0; i < kind_names().size(); i++)
+      if (kind_names()[i] == name) kind_ = static_cast<Kind>(i);
+    if (kind_ == Kind::pow) {
+      if (!attrs.has("exponent")) attrs.fail("attribute 'exponent' is required for kind 'pow'");
+      const double big = std::numeric_limits<float>::max();
+      exponent_ = static_cast<float>(attrs.real("exponent", -big, big, 0.0));
+    } else if (attrs.has("exponent")) {
+      attrs.fail("attribute 'exponent' applies only to kind 'pow', not '" + name + "'");
+    }
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 1, 1);
+    return {inputs[0]};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const float* x = in[0];
+    float* y = out[0];
+    parallel_rows(1, elements(in_shapes[0]), [&](size_t, size_t, size_t begin, size_t end) {
+      switch (kind_) {
+        case Kind::sqrt: return map(x, y, begin, end, [](float v) { return std::sqrt(v); });
+        case Kind::rsqrt: return map(x, y, begin, end, [](float v) { return 1.0f / std::sqrt(v); });
+        case Kind::exp: return map(x, y, begin, end, [](float v) { return std::exp(v); });
+        case Kind::log: return map(x, y, begin, end, [](float v) { return std::log(v); });
+        case Kind::abs: return map(x, y, begin, end, [](float v) { return std::fabs(v); });
+        case Kind::neg: return map(x, y, begin, end, [](float v) { return -v; });
+        case Kind::reciprocal: return map(x, y, begin, end, [](float v) { return 1.0f / v; });
+        case Kind::erf: return map(x, y, begin, end, [](float v) { return std::erf(v); });
+        case Kind::pow: return pow(x, y, begin, end);
+      }
+    });
+  }
+
+  std::string describe() const override {
+    return "unary " + name_ + (kind_ == Kind::pow ? "(" + std::to_string(exponent_) + ")" : "");
+  }
+
+ private:
+  // torch's pow(tensor, scalar): exact forms for these exponents, std::pow otherwise.
+  void pow(const float* x, float* y, size_t begin, size_t end) const {
+    const float e = exponent_;
+    if (e == 2.0f) return map(x, y, begin, end, [](float v) { return v * v; });
+    if (e == 3.0f) return map(x, y, begin, end, [](float v) { return v * v * v; });
+    if (e == 0.5f) return map(x, y, begin, end, [](float v) { return std::sqrt(v); });
+    if (e == -0.5f) return map(x, y, begin, end, [](float v) { return 1.0f / std::sqrt(v); });
+    if (e == -1.0f) return map(x, y, begin, end, [](float v) { return 1.0f / v; });
+    if (e == -2.0f) return map(x, y, begin, end, [](float v) { return 1.0f / (v * v); });
+    map(x, y, begin, end, [e](float v) { return std::pow(v, e); });
+  }
+
+  std::string name_;
+  Kind kind_ = Kind::sqrt;
+  float exponent_ = 0.0f;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_unary(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Unary>(attrs);
+}
+
+}  // namespace pyprune::graph

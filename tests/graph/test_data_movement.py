@@ -1,0 +1,124 @@
+"""concat, split, slice, permute, expand against torch, exactly: random ranks, shapes and axes
+(non-negative: the lowering normalises negative ones), empty tensors and slices, Python's
+clamping of slice bounds, several tasks; refusals."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+from operator_testing import assert_equal, random, refused, run, run1
+
+torch = pytest.importorskip("torch")
+
+BIG = 2**63 - 1
+
+
+def shapes(min_dims=1):
+    return array_shapes(min_dims=min_dims, max_dims=6, min_side=0, max_side=5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=shapes(), data=st.data())
+def test_concat(shape, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    sizes = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=5))
+    rng = np.random.default_rng(len(sizes))
+    xs = [random(rng, shape[:axis] + (s,) + shape[axis + 1:]) for s in sizes]
+    assert_equal(run1("concat", {"axis": axis}, *xs), torch.cat([torch.from_numpy(x) for x in xs], axis))
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=shapes(), data=st.data())
+def test_split(shape, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    cuts = sorted(data.draw(st.lists(st.integers(0, shape[axis]), max_size=4)))
+    sizes = [b - a for a, b in zip([0] + cuts, cuts + [shape[axis]])]
+    x = random(np.random.default_rng(0), shape)
+    got = run("split", {"axis": axis, "sizes": sizes}, x)
+    want = torch.split(torch.from_numpy(x), sizes, axis)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert_equal(g, w)
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=shapes(), data=st.data())
+def test_slice(shape, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    bound = st.one_of(st.integers(-8, 8), st.sampled_from([-BIG - 1, BIG]))
+    start, end, step = data.draw(bound), data.draw(bound), data.draw(st.integers(1, 4))
+    x = random(np.random.default_rng(0), shape)
+    index = (slice(None),) * axis + (slice(start, end, step),)
+    got = run1("slice", {"axis": axis, "start": start, "end": end, "step": step}, x)
+    assert_equal(got, x[index])  # Python's slice rules (torch warns about the widest bounds)
+
+
+def test_slice_defaults_take_everything(rng):
+    x = random(rng, (3, 4))
+    assert_equal(run1("slice", {"axis": 1}, x), x)
+    assert_equal(run1("slice", {"axis": 1, "start": 1, "step": 2}, x), x[:, 1::2])
+    assert_equal(run1("slice", {"axis": 1, "start": 2, "step": BIG}, x), x[:, 2::BIG])
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=shapes(min_dims=0), data=st.data())
+def test_permute(shape, data):
+    dims = data.draw(st.permutations(range(len(shape))))
+    x = random(np.random.default_rng(0), shape)
+    assert_equal(run1("permute", {"dims": list(dims)}, x), torch.from_numpy(x).permute(list(dims)).contiguous())
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=shapes(min_dims=0), data=st.data())
+def test_expand(shape, data):
+    lead = data.draw(st.lists(st.integers(0, 3), max_size=6 - len(shape)))
+    target = list(lead) + [data.draw(st.sampled_from([-1, 0, 2, 3])) if s == 1 else data.draw(st.sampled_from([-1, s]))
+                           for s in shape]
+    x = random(np.random.default_rng(0), shape)
+    assert_equal(run1("expand", {"shape": target}, x), torch.from_numpy(x).expand(list(target)).contiguous())
+
+
+@pytest.mark.parametrize("case", ["concat", "split", "slice", "permute", "expand"])
+def test_large_tensors_run_in_tasks(case, rng):
+    x = random(rng, (2, 64, 60, 70))
+    t = torch.from_numpy(x)
+    if case == "concat":
+        assert_equal(run1("concat", {"axis": 1}, x, x[:, :5].copy()), torch.cat([t, t[:, :5]], 1))
+    elif case == "split":
+        for g, w in zip(run("split", {"axis": 3, "sizes": [1, 69]}, x), torch.split(t, [1, 69], 3)):
+            assert_equal(g, w)
+    elif case == "slice":
+        assert_equal(run1("slice", {"axis": 3, "start": 1, "end": -1, "step": 3}, x), t[..., 1:-1:3])
+    elif case == "permute":
+        assert_equal(run1("permute", {"dims": [0, 2, 3, 1]}, x), t.permute(0, 2, 3, 1))
+    else:
+        assert_equal(run1("expand", {"shape": [2, 64, 60, 70]}, x[:, :, :1].copy()), t[:, :, :1].expand(2, 64, 60, 70))
+
+
+def test_concat_of_four_feature_maps(rng):
+    xs = [random(rng, (1, 64, 40, 40)) for _ in range(4)]
+    assert_equal(run1("concat", {"axis": 1}, *xs), np.concatenate(xs, 1))
+
+
+def test_refusals():
+    x = np.ones((2, 3), np.float32)
+    refused("concat", {"axis": 2}, x, x, says=["axis", "rank 2"])
+    refused("concat", {"axis": 0}, x, np.ones((2, 4), np.float32), says=["input 1", "(2, 4)"])
+    refused("concat", {"axis": 0}, x, np.ones((2, 3, 1), np.float32), says="input 1")
+    refused("concat", {}, x, says="'axis' is required")
+    refused("concat", {"axis": -1}, x, says=["axis", "[0, 5]"])
+    refused("concat", {"axis": 0}, says="at least 1 inputs")
+    refused("split", {"axis": 1, "sizes": [1, 1]}, x, says=["adds up to 2", "has 3"])
+    refused("split", {"axis": 1, "sizes": [1, -1, 3]}, x, says="sizes")
+    refused("split", {"axis": 1, "sizes": []}, x, says="sizes")
+    refused("slice", {"axis": 0, "step": 0}, x, says="step")
+    refused("slice", {"axis": 3}, x, says="axis")
+    refused("permute", {"dims": [0, 0]}, x, says="permutation")
+    refused("permute", {"dims": [1, 0, 2]}, x, says="rank 2")
+    refused("permute", {"dims": [0, 2]}, x, says="permutation")
+    refused("expand", {"shape": [4, 3]}, x, says="cannot expand")
+    refused("expand", {"shape": [3]}, x, says="fewer")
+    refused("expand", {"shape": [-1, 2, 3]}, x, says="new leading dim")
+    refused("expand", {"shape": [-2, 3]}, x, says="shape")
+    refused("expand", {"shape": [2**40, 2**40, 2, 3]}, x, says="too large")

@@ -1,0 +1,96 @@
+"""reduce (mean, sum, max, min over axes, keepdim) and softmax / log_softmax against torch:
+random ranks, shapes (empty ones included) and axes, long rows, NaN and infinities; refusals."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+from operator_testing import assert_close, assert_equal, random, refused, run1
+
+torch = pytest.importorskip("torch")
+
+KINDS = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}
+
+
+def torch_reduce(kind, x, axes, keepdim):
+    return KINDS[kind](torch.from_numpy(x), dim=tuple(axes), keepdim=keepdim)
+
+
+@settings(max_examples=250, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=6, min_side=0, max_side=6), kind=st.sampled_from(sorted(KINDS)),
+       keepdim=st.booleans(), data=st.data())
+def test_reduce_matches_torch(shape, kind, keepdim, data):
+    axes = data.draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    x = random(np.random.default_rng(len(axes)), shape)
+    attrs = {"kind": kind, "axes": axes, "keepdim": int(keepdim)}
+    if kind in ("max", "min") and any(shape[a] == 0 for a in axes):
+        refused("reduce", attrs, x, says="empty axis")
+        return
+    got = run1("reduce", attrs, x)
+    want = torch_reduce(kind, x, axes, keepdim)
+    if kind in ("max", "min"):
+        assert_equal(got, want)
+        return
+    # Sums of mixed signs cancel: the error allowed is float rounding of the sum of magnitudes.
+    magnitude = torch_reduce(kind, np.abs(x), axes, keepdim).numpy()
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want.numpy()))
+    assert np.all(np.abs(got - want.numpy())[~np.isnan(got)] <= 1e-6 * magnitude[~np.isnan(got)] + 1e-7)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("shape,axes", [((1, 1024, 7, 7), [2, 3]), ((3, 64, 56, 56), [1]), ((2, 300000), [1]),
+                                        ((300000, 3), [0]), ((4, 5, 6, 7), [0, 2]), ((2, 3, 4), [0, 1, 2]),
+                                        ((5, 70000), [0])])
+def test_network_and_long_reductions(kind, shape, axes, rng):
+    x = random(rng, shape, 0.0, 2.0)
+    got = run1("reduce", {"kind": kind, "axes": axes, "keepdim": 1}, x)
+    assert_close(got, torch_reduce(kind, x, axes, True), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_nan_and_infinities(kind):
+    x = np.array([[1.0, np.nan, 2.0], [np.inf, 1.0, -np.inf], [1.0, 2.0, 3.0], [-np.inf, -np.inf, 0.0]], np.float32)
+    for axes in ([0], [1], [0, 1]):
+        got = run1("reduce", {"kind": kind, "axes": axes}, x)
+        assert_close(got, torch_reduce(kind, x, axes, False), rtol=1e-6, atol=0, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=7), log=st.booleans(), data=st.data())
+def test_softmax_matches_torch(shape, log, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    x = random(np.random.default_rng(axis), shape, -10.0, 10.0)
+    f = torch.log_softmax if log else torch.softmax
+    assert_close(run1("softmax", {"axis": axis, "log": int(log)}, x), f(torch.from_numpy(x), axis), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("log", [0, 1])
+@pytest.mark.parametrize("shape,axis", [((8, 1000), 1), ((1, 21, 64, 64), 1), ((2, 12, 197, 197), 3), ((70000, 2), 0)])
+def test_network_softmax(log, shape, axis, rng):
+    x = random(rng, shape, -20.0, 20.0)
+    f = torch.log_softmax if log else torch.softmax
+    assert_close(run1("softmax", {"axis": axis, "log": log}, x), f(torch.from_numpy(x), axis), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_special_values():
+    x = np.array([[0.0, np.nan, 1.0], [np.inf, 1.0, 2.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.0]], np.float32)
+    for log in (0, 1):
+        f = torch.log_softmax if log else torch.softmax
+        for axis in (0, 1):
+            assert_close(run1("softmax", {"axis": axis, "log": log}, x), f(torch.from_numpy(x), axis), equal_nan=True)
+
+
+def test_refusals():
+    x = np.ones((2, 3), np.float32)
+    refused("reduce", {"kind": "mean"}, x, says="'axes' is required")
+    refused("reduce", {"kind": "mean", "axes": []}, x, says="axes")
+    refused("reduce", {"kind": "mean", "axes": [1, 1]}, x, says="twice")
+    refused("reduce", {"kind": "mean", "axes": [2]}, x, says=["axes", "rank 2"])
+    refused("reduce", {"kind": "mean", "axes": [-1]}, x, says="axes")
+    refused("reduce", {"kind": "prod", "axes": [0]}, x, says=["kind", "prod"])
+    refused("reduce", {"kind": "max", "axes": [1]}, np.ones((2, 0), np.float32), says="empty axis 1")
+    refused("softmax", {}, x, says="'axis' is required")
+    refused("softmax", {"axis": 2}, x, says="axis")
+    refused("softmax", {"axis": 1, "log": 2}, x, says="log")

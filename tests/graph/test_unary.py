@@ -1,0 +1,64 @@
+"""unary: every kind against torch over shapes of every rank (empty ones included), values where
+the functions are defined and where they are not (NaN, infinities), pow's exponents; refusals."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+from operator_testing import assert_close, random, refused, run1
+
+torch = pytest.importorskip("torch")
+
+KINDS = {
+    "sqrt": torch.sqrt,
+    "rsqrt": torch.rsqrt,
+    "exp": torch.exp,
+    "log": torch.log,
+    "abs": torch.abs,
+    "neg": torch.neg,
+    "reciprocal": torch.reciprocal,
+    "erf": torch.erf,
+}
+EXPONENTS = (2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 0.0, 1.0, 1.7, -3.0, 2.5)
+
+
+@settings(max_examples=80, deadline=None)
+@given(shape=array_shapes(min_dims=0, max_dims=6, min_side=0, max_side=5), kind=st.sampled_from(sorted(KINDS)),
+       seed=st.integers(0, 2**16))
+def test_kinds_match_torch(shape, kind, seed):
+    x = random(np.random.default_rng(seed), shape, -3.0, 3.0)
+    with np.errstate(all="ignore"):
+        got = run1("unary", {"kind": kind}, x)
+    assert_close(got, KINDS[kind](torch.from_numpy(x)), rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("exponent", EXPONENTS)
+def test_pow_matches_torch(exponent, rng):
+    x = random(rng, (3, 5, 7), -3.0, 3.0)
+    got = run1("unary", {"kind": "pow", "exponent": exponent}, x)
+    assert_close(got, torch.pow(torch.from_numpy(x), exponent), rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS) + ["pow"])
+def test_special_values_match_torch(kind):
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 1e30, 88.0, -104.0], np.float32)
+    attrs = {"kind": kind, **({"exponent": 1.7} if kind == "pow" else {})}
+    want = torch.pow(torch.from_numpy(x), 1.7) if kind == "pow" else KINDS[kind](torch.from_numpy(x))
+    assert_close(run1("unary", attrs, x), want, rtol=2e-6, atol=0)
+
+
+def test_large_input_runs_in_tasks(rng):
+    x = random(rng, (1, 3, 200, 200), 0.1, 4.0)
+    assert_close(run1("unary", {"kind": "log"}, x), torch.log(torch.from_numpy(x)), rtol=2e-6, atol=1e-7)
+
+
+def test_refusals():
+    x = np.ones((2, 3), np.float32)
+    refused("unary", {}, x, says="attribute 'kind' is required")
+    refused("unary", {"kind": "cbrt"}, x, says=["kind", "cbrt"])
+    refused("unary", {"kind": "pow"}, x, says="'exponent' is required")
+    refused("unary", {"kind": "exp", "exponent": 2.0}, x, says="applies only to kind 'pow'")
+    refused("unary", {"kind": "pow", "exponent": "two"}, x, says=["exponent", "number"])
+    refused("unary", {"kind": "abs", "alpha": 1}, x, says="unknown attribute 'alpha'")
+    refused("unary", {"kind": "abs"}, x, x, says="takes 1 input, got 2")
