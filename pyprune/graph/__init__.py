@@ -1,0 +1,1 @@
+"""The graph engine's torch-free side: the IR (ir.py)."""
