@@ -1,0 +1,94 @@
+"""Capturing a model's inference graph with torch.export: with a dynamic batch when the model
+allows it, else for the example's shapes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.export import Dim, ExportedProgram
+
+__all__ = ["CaptureError", "Captured", "capture"]
+
+# torch logs a traced program and its failing frame at ERROR level before raising; the
+# CaptureError says why in one line instead.
+_NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo",
+                  "torch.export", "torch._export", "torch.fx.experimental.recording")
+
+
+class CaptureError(RuntimeError):
+    """torch.export could not capture the model: the message says why."""
+
+
+@dataclass(frozen=True)
+class Captured:
+    """An exported program, whether any batch size runs it, and what capture cost."""
+
+    program: ExportedProgram
+    dynamic_batch: bool
+    seconds: float
+    # Why the dynamic-batch capture failed (None when it succeeded).
+    dynamic_failure: str | None = None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracing internals' deprecation notices
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _why(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return f"{type(e).__name__}: {first}"[:500]
+
+
+def _batched(args: tuple) -> tuple:
+    """The example with a batch of 2 where it has 1: torch.export specialises dims of size 1."""
+    return tuple(a.expand(2, *a.shape[1:]).clone() if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == 1
+                 else a for a in args)
+
+
+def capture(model: nn.Module, example_inputs: tuple) -> Captured:
+    """torch.export.export(model, example_inputs, strict=False), first with dimension 0 of every
+    tensor input dynamic (one batch symbol shared by all), then for the example's shapes.
+
+    `model` must already be in eval mode (it is traced as it is). CaptureError when neither
+    capture succeeds, with the reason of the static attempt."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    args = tuple(example_inputs)
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    start = time.perf_counter()
+    failure = None
+    with _quiet():
+        if tensors and all(t.dim() > 0 for t in tensors):
+            batch = Dim("batch", min=1)
+            shapes = tuple({0: batch} if isinstance(a, torch.Tensor) else None for a in args)
+            try:
+                program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
+                return Captured(program, True, time.perf_counter() - start)
+            except Exception as e:  # torch.export raises many kinds
+                failure = _why(e)
+        else:
+            failure = "an input has no batch dimension"
+        try:
+            program = torch.export.export(model, args, strict=False)
+        except Exception as e:
+            raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
+    return Captured(program, False, time.perf_counter() - start, failure)
