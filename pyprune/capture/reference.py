@@ -46,8 +46,16 @@ def _pads_to_torch(pads: Sequence[int]) -> list[int]:
     return [p for pair in reversed(pairs) for p in pair]
 
 
-def _conv2d(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-            residual: torch.Tensor | None = None) -> torch.Tensor:
+def _conv2d(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+    """act(conv2d(x) + bias + residual); algorithm "separable" is a depthwise convolution (with
+    depthwise_activation) then a pointwise one: x, dw weight, dw bias, pw weight, pw bias [, residual]."""
+    if attrs.get("algorithm") == "separable":
+        dw_bias, pw_weight, pw_bias, *residual = rest
+        depthwise = {k[len("depthwise_"):]: v for k, v in attrs.items() if k.startswith("depthwise_")}
+        dw_attrs = {k: v for k, v in attrs.items() if k in ("stride", "padding", "dilation", "groups")}
+        y = _conv2d({**dw_attrs, **depthwise}, x, weight, dw_bias)
+        return _conv2d({k: v for k, v in attrs.items() if k.startswith("activation")}, y, pw_weight, pw_bias, *residual)
+    bias, residual = (list(rest) + [None, None])[:2]
     top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
     if (top, left) != (bottom, right):
         x, padding = F.pad(x, [left, right, top, bottom]), 0
