@@ -4,6 +4,7 @@ allows it, else for the example's shapes."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 import warnings
@@ -22,7 +23,7 @@ _NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbol
                   "torch.export", "torch._export", "torch.fx.experimental.recording")
 
 
-class CaptureError(RuntimeError):
+class CaptureError(ValueError):
     """torch.export could not capture the model: the message says why."""
 
 
@@ -38,7 +39,8 @@ class Captured:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
+    """torch's tracing without its log records and warnings."""
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [logger.level for logger in loggers]
     try:
@@ -64,6 +66,20 @@ def _batched(args: tuple) -> tuple:
                  else a for a in args)
 
 
+def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
+    """torch.export's dynamic_shapes: dim 0 of every tensor argument is the one batch symbol,
+    by forward's parameter names (a *args parameter takes a tuple)."""
+    batch = Dim("batch", min=1)
+    bound = inspect.signature(model.forward).bind(*args)
+
+    def spec(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return tuple(spec(x) for x in v)
+        return {0: batch} if isinstance(v, torch.Tensor) else None
+
+    return {name: spec(v) for name, v in bound.arguments.items()}
+
+
 def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     """torch.export.export(model, example_inputs, strict=False), first with dimension 0 of every
     tensor input dynamic (one batch symbol shared by all), then for the example's shapes.
@@ -76,11 +92,10 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     start = time.perf_counter()
     failure = None
-    with _quiet():
+    with quiet():
         if tensors and all(t.dim() > 0 for t in tensors):
-            batch = Dim("batch", min=1)
-            shapes = tuple({0: batch} if isinstance(a, torch.Tensor) else None for a in args)
             try:
+                shapes = _batch_dims(model, args)
                 program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
                 return Captured(program, True, time.perf_counter() - start)
             except Exception as e:  # torch.export raises many kinds

@@ -21,6 +21,7 @@ import torch.fx as fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
+from pyprune.capture.export import quiet
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "lower"]
@@ -102,7 +103,7 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
 # Ops returning their input's values unchanged (in inference).
 _ALIASES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh"}
 _DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
-_ACTIVATIONS = {"relu": "relu", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
+_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
                 "sigmoid": "sigmoid", "tanh": "tanh"}
 _UNARY = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf"}
 _BINARY = {"add", "sub", "mul", "div"}
@@ -222,6 +223,7 @@ class _Lowering:
         self.constant_names: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (tensor kept alive, name)
         self.parameter_names: dict[int, str] = {}  # id of a parameter or buffer -> its state_dict name
         self.scalars: dict[float, torch.Tensor] = {}
+        self.pending: dict[str, ir.Node] = {}  # size computations no torch call has read yet
         self.used: set[str] = set()
         self.values: dict[str, Any] = {}
         self.calls: dict[str, TorchCall] = {}
@@ -284,7 +286,7 @@ class _Lowering:
         if known is not None:
             return known[1]
         name = self.fresh(self.parameter_names.get(id(t)) or name or f"{self.node.name}.constant")
-        self.constants[name] = np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
+        self.constants[name] = np.require(t.detach().cpu().numpy(), np.float32, "C")  # keeps rank 0
         self.constant_names[id(t)] = (t, name)
         return name
 
@@ -366,6 +368,8 @@ class _Lowering:
                 self.env[node] = getattr(program.graph_module, node.target)
             elif node.op == "output":
                 outputs = self.outputs(node, signature)
+        for name in self.pending:  # size computations nothing read
+            del self.calls[name], self.origins[name]
         dynamic = any(isinstance(d, torch.SymInt) for spec in inputs for d in self.values[spec.name].shape)
         g = ir.Graph(inputs, outputs, self.nodes, self.constants, dynamic)
         return Lowered(g, self.unsupported, self.calls, self.origins, program.call_spec.out_spec, self.values)
@@ -377,6 +381,7 @@ class _Lowering:
                 continue  # buffer mutations: an inference copy keeps its buffers
             v = self.value(arg)
             if isinstance(v, Ref):
+                self.materialize(v.name)
                 names.append(v.name)
             elif isinstance(v, torch.Tensor) and v.dtype == torch.float32:
                 names.append(self.constant_name(v))
@@ -396,7 +401,7 @@ class _Lowering:
     def call(self, node: fx.Node) -> None:
         target = _functional(node.target)
         name = _op_name(target)
-        if name in _CHECKS:
+        if name in _CHECKS or not node.users:  # checks, and results nothing reads (export keeps them)
             self.env[node] = None
             return
         args = self.value(node.args)
@@ -426,8 +431,10 @@ class _Lowering:
             except Unsupported:
                 del self.nodes[count:]  # a builder may fail after emitting part of its nodes
                 raise
-            if isinstance(result, Ref) and result.name not in self.values:
-                self.values[result.name] = val
+            results, vals = (result, val) if isinstance(result, list) else ([result], [val])
+            for r, v in zip(results, vals):
+                if isinstance(r, Ref) and r.name not in self.values:
+                    self.values[r.name] = v
             self.env[node] = result
         except Unsupported as e:
             self.env[node] = self.opaque(node, target, args, kwargs, str(e))
@@ -451,11 +458,13 @@ class _Lowering:
 
     def opaque(self, node: fx.Node, target: Any, args: Any, kwargs: dict, reason: str | None,
                size: Any = None) -> Ref:
-        """Keeps the node as a torch call; `reason` None for size arithmetic (not reported)."""
+        """Keeps the node as a torch call. A size computation (`reason` None, not reported) enters
+        the graph only when a torch call reads it: reshape entries express the others."""
         inputs: list[str] = []
 
         def template(v: Any) -> Any:
             if isinstance(v, Ref):
+                self.materialize(v.name)
                 if v.name not in inputs:
                     inputs.append(v.name)
                 return Input(inputs.index(v.name))
@@ -465,15 +474,25 @@ class _Lowering:
                 return [template(x) for x in v]
             return v
 
-        call = TorchCall(target, tuple(template(a) for a in args), {k: template(v) for k, v in kwargs.items()})
         name = self.fresh(node.name)
-        self.nodes.append(ir.Node(_label(target), inputs, [name], {}, _module_path(node)))
-        self.calls[name] = call
+        self.calls[name] = TorchCall(target, tuple(template(a) for a in args), {k: template(v) for k, v in kwargs.items()})
         self.values[name] = node.meta.get("val")
         self.origins[name] = [Origin(_module_path(node), _label(target))]
-        if reason is not None:
+        graph_node = ir.Node(_label(target), inputs, [name], {}, _module_path(node))
+        if reason is None:
+            self.pending[name] = graph_node
+        else:
+            self.nodes.append(graph_node)
             self.unsupported.append((node, reason))
         return Ref(name, size)
+
+    def materialize(self, name: str) -> None:
+        """Appends a deferred size computation (and those it reads) to the graph."""
+        node = self.pending.pop(name, None)
+        if node is not None:
+            for t in node.inputs:
+                self.materialize(t)
+            self.nodes.append(node)
 
     def getitem(self, container: Any, index: Any) -> Any:
         if isinstance(container, (list, tuple)):
@@ -635,7 +654,7 @@ class _Lowering:
 
     def only_first_output_used(self, node: fx.Node) -> None:
         for user in node.users:
-            if user.target is not operator.getitem or user.args[1] != 0:
+            if user.target is not operator.getitem or (user.args[1] != 0 and user.users):
                 raise Unsupported("it uses more than the op's first output")
 
     def b_concat(self, node: fx.Node, a: dict) -> Ref:
@@ -670,10 +689,7 @@ class _Lowering:
         else:
             step = self.integer(a["split_size"], "split size")
             sizes = [step] * (size // step) + ([size % step] if size % step else [])
-        outs = self.split(x, sizes, axis)
-        for ref, v in zip(outs, node.meta["val"]):
-            self.values[ref.name] = v
-        return outs
+        return self.split(x, sizes, axis)
 
     def b_unbind(self, node: fx.Node, a: dict) -> list[Ref]:
         x = a["self"]
@@ -681,13 +697,7 @@ class _Lowering:
         axis = _norm_axis(a["dim"], rank)
         size = self.static_dim(x, axis, "unbind")
         entries = [-(2 + i) for i in range(rank) if i != axis]
-        results = []
-        for part in self.split(x, [1] * size, axis):
-            results.append(self.emit_one("reshape", [part.name], {"shape": entries}))
-        vals = node.meta.get("val")
-        for ref, v in zip(results, vals):
-            self.values[ref.name] = v
-        return results
+        return [self.emit_one("reshape", [part.name], {"shape": entries}) for part in self.split(x, [1] * size, axis)]
 
     def slice_node(self, x: Any, axis: int, start: int, end: int, step: int) -> Ref:
         return self.emit_one("slice", [self.tensor(x)], {"axis": axis, "start": start, "end": end, "step": step})
@@ -717,11 +727,14 @@ class _Lowering:
         x = a["self"]
         rank = self.rank(x)
         axis = _norm_axis(a["dim"], rank)
-        size = self.static_dim(x, axis, "select")
+        size = self.shape(x)[axis]
         index = self.integer(a["index"], "index")
-        if not -size <= index < size:
-            raise Unsupported(f"index {index} out of range")
-        index %= size
+        if isinstance(size, int):
+            if not -size <= index < size:
+                raise Unsupported(f"index {index} out of range")
+            index %= size
+        elif index < 0:
+            raise Unsupported("select from the end of a dim known only at run time")
         part = self.slice_node(x, axis, index, index + 1, 1)
         return self.emit_one("reshape", [part.name], {"shape": [-(2 + i) for i in range(rank) if i != axis]})
 
@@ -772,9 +785,9 @@ class _Lowering:
         dims = a.get("dim", a.get("dims"))
         dims = range(len(shape)) if dims is None else [dims] if isinstance(dims, int) else dims
         dims = {_norm_axis(d, len(shape)) for d in dims} if shape else set()
-        if any(not isinstance(shape[d], int) for d in dims):
-            raise Unsupported("squeeze of a dim known only at run time")
         keep = [i for i in range(len(shape)) if not (i in dims and shape[i] == 1)]
+        if len(keep) != len(node.meta["val"].shape):  # a run-time size torch took for 1
+            raise Unsupported("squeeze of a dim known only at run time")
         if len(keep) == len(shape):
             return x
         return self.emit_one("reshape", [self.tensor(x)], {"shape": self.static(x, [-(2 + i) for i in keep])})
@@ -999,5 +1012,6 @@ def lower(program: ExportedProgram, example_inputs: Sequence[Any] | None = None)
     in-place op is read as its out-of-place twin unless the tensor it mutates is read again
     afterwards; then the program is functionalised first (slow, so only then)."""
     if _needs_functionalization(program.graph_module.graph):
-        program = program.run_decompositions({})
+        with quiet():
+            program = program.run_decompositions({})
     return _Lowering(program, example_inputs).run()

@@ -82,7 +82,7 @@ def _new_constant(graph: ir.Graph, base: str, value: np.ndarray) -> str:
     name, k = base, 1
     while name in taken:
         name, k = f"{base}.{k}", k + 1
-    graph.constants[name] = np.ascontiguousarray(value, dtype=np.float32)
+    graph.constants[name] = np.require(value, np.float32, "C")
     return name
 
 
