@@ -3,8 +3,11 @@ against the model through the reference executor."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch.utils._pytree import tree_flatten
+from zoo import build
 
 from pyprune.capture import reference
 from pyprune.capture.export import capture
@@ -35,3 +38,17 @@ def node(low: Lowered, op: str):
     found = [n for n in low.graph.nodes if n.op == op]
     assert len(found) == 1, ops(low)
     return found[0]
+
+
+@lru_cache(maxsize=None)
+def zoo_capture(name: str):
+    """(model, input shape without the batch, Captured) of a zoo model, captured once per session
+    from a batch-1 example."""
+    model, shape = build(name)
+    return model, shape, capture(model, (torch.zeros(1, *shape),))
+
+
+def zoo_lowered(name: str) -> tuple[torch.nn.Module, tuple[int, ...], Lowered]:
+    """A fresh lowering of a zoo model's (cached) capture."""
+    model, shape, captured = zoo_capture(name)
+    return model, shape, lower(captured.program, (torch.zeros(1, *shape),))

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 from torch.export import Dim, ExportedProgram
+from torch.utils._pytree import tree_flatten
 
 __all__ = ["CaptureError", "Captured", "capture"]
 
@@ -66,6 +67,24 @@ def _batched(args: tuple) -> tuple:
                  else a for a in args)
 
 
+def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) -> str | None:
+    """Why the dynamic capture is wrong for a batch of one, or None. Tracing assumes a dynamic
+    batch is not 1, so a model that branches on a batch of one is captured for the other branch
+    silently: run both on the example's first item to see."""
+    one = tuple(a[:1] if isinstance(a, torch.Tensor) else a for a in args)
+    with torch.no_grad():
+        want, got = tree_flatten(model(*one))[0], tree_flatten(program.module()(*one))[0]
+    same = len(want) == len(got) and all(_close(g, w) for g, w in zip(got, want))
+    return None if same else "the model computes differently for a batch of one"
+
+
+def _close(got: Any, want: Any) -> bool:
+    if not isinstance(want, torch.Tensor) or not want.is_floating_point():
+        return bool(torch.equal(got, want)) if isinstance(want, torch.Tensor) else bool(got == want)
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-4, atol=1e-5 * scale))
+
+
 def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
     """torch.export's dynamic_shapes: dim 0 of every tensor argument is the one batch symbol,
     by forward's parameter names (a *args parameter takes a tuple)."""
@@ -97,7 +116,9 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
             try:
                 shapes = _batch_dims(model, args)
                 program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
-                return Captured(program, True, time.perf_counter() - start)
+                failure = _batch_one_differs(model, program, args)
+                if failure is None:
+                    return Captured(program, True, time.perf_counter() - start)
             except Exception as e:  # torch.export raises many kinds
                 failure = _why(e)
         else:

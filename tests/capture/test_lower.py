@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
-from capture_helpers import assert_matches, lowered, node, ops  # noqa: E402
+from capture_helpers import assert_matches, lowered, node, ops, zoo_lowered  # noqa: E402
 from torch import nn  # noqa: E402
 from zoo import ZOO, BNActNet, build  # noqa: E402
 
@@ -203,9 +203,8 @@ def test_batch_norm_subclass_outside_torch_nn_lowers_to_batch_norm():
 
 @pytest.mark.parametrize("name", sorted(n for n in ZOO if n != "detector"))
 def test_zoo_lowers_whole_and_matches(name):
-    model, shape = build(name)
+    model, shape, low = zoo_lowered(name)
     x = torch.randn(1, *shape)
-    low = lowered(model, x)
     assert low.unsupported == [], low.unsupported
     assert low.graph.dynamic_batch
     assert_matches(low, model, x)
