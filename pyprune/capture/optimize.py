@@ -16,10 +16,12 @@ from pyprune.graph import ir
 
 __all__ = [
     "ACTIVATION_ATTRS",
+    "common_subexpressions",
     "dead_nodes",
     "fold_affine",
     "fold_padding",
     "fuse_activations",
+    "fuse_channel_norms",
     "fuse_residuals",
     "fuse_separable",
     "optimize",
@@ -128,6 +130,25 @@ def remove_identities(low: Lowered) -> int:
             changed += 1
         producers = _producers(graph)
         users = _users(graph)
+    return changed
+
+
+def common_subexpressions(low: Lowered) -> int:
+    """A node computing what an earlier one computes (same op, inputs and attributes) goes; its
+    readers read the earlier one's outputs. Torch calls are left alone."""
+    graph, seen, changed = low.graph, {}, 0
+    for node in list(graph.nodes):
+        if node.outputs[0] in low.calls:
+            continue
+        key = (node.op, tuple(node.inputs), repr(sorted(node.attrs.items())))
+        first = seen.setdefault(key, node)
+        if first is node:
+            continue
+        for old, new in zip(node.outputs, first.outputs):
+            _rename(graph, old, new)
+        graph.nodes.remove(node)
+        low.origins[first.outputs[0]] += low.origins.pop(node.outputs[0], [])
+        changed += 1
     return changed
 
 
@@ -357,6 +378,79 @@ def fuse_separable(low: Lowered) -> int:
     return changed
 
 
+def _reads(node: ir.Node | None, op: str, **attrs: Any) -> bool:
+    return node is not None and node.op == op and all(node.attrs.get(k) == v for k, v in attrs.items())
+
+
+def _channel_constant(low: Lowered, name: str, channels: int) -> np.ndarray | None:
+    """A constant of shape (C, 1, 1) or (1, C, 1, 1) as a (C,) vector."""
+    c = low.graph.constants.get(name)
+    if c is None or c.shape not in ((channels, 1, 1), (1, channels, 1, 1)):
+        return None
+    return c.reshape(channels)
+
+
+def fuse_channel_norms(low: Lowered) -> int:
+    """Layer norm over the channels of an NCHW tensor written out (ConvNeXt's channels_first
+    LayerNorm: mean, subtract, square, mean, add eps, sqrt, divide, then an optional per-channel
+    scale and shift) becomes one channel_norm node."""
+    graph, changed = low.graph, 0
+    for div in [n for n in graph.nodes if n.op == "div" and not _has_activation(n)]:
+        producers, users = _producers(graph), _users(graph)
+        centred, root = div.inputs
+        sqrt, sub = producers.get(root), producers.get(centred)
+        if not _reads(sqrt, "unary", kind="sqrt") or _only_user(low, users, root) is not div:
+            continue
+        add = producers.get(sqrt.inputs[0])
+        if not _reads(add, "add") or _has_activation(add) or _only_user(low, users, add.outputs[0]) is not sqrt:
+            continue
+        variance, eps = add.inputs if add.inputs[1] in graph.constants else add.inputs[::-1]
+        if graph.constants.get(eps) is None or graph.constants[eps].size != 1:
+            continue
+        mean2, square = producers.get(variance), None
+        if _reads(mean2, "reduce", kind="mean", axes=[1], keepdim=1) and _only_user(low, users, variance) is add:
+            square = producers.get(mean2.inputs[0])
+        if not (_reads(square, "unary", kind="pow", exponent=2.0) and square.inputs == [centred]) \
+                or _only_user(low, users, square.outputs[0]) is not mean2:
+            continue
+        if not _reads(sub, "sub") or _has_activation(sub) or {id(u) for u in users.get(centred, [])} != {id(square), id(div)}:
+            continue
+        x, mean_out = sub.inputs
+        mean1 = producers.get(mean_out)
+        shape = _shape(low, x)
+        if not _reads(mean1, "reduce", kind="mean", axes=[1], keepdim=1) or mean1.inputs != [x] \
+                or _only_user(low, users, mean_out) is not sub or shape is None or len(shape) != 4 \
+                or not isinstance(shape[1], int):
+            continue
+        chain, last, inputs = [mean1, sub, square, mean2, add, sqrt, div], div, [x]
+        weight = bias = None
+        for op in ("mul", "add"):
+            follower = _only_user(low, users, last.outputs[0])
+            if follower is None or follower.op != op or _has_activation(follower):
+                break
+            other = follower.inputs[1] if follower.inputs[0] == last.outputs[0] else follower.inputs[0]
+            vector = _channel_constant(low, other, shape[1])
+            if vector is None:
+                break
+            if op == "mul":
+                weight = vector
+            else:
+                bias = vector
+            chain.append(follower)
+            last = follower
+        if weight is not None or bias is not None:
+            inputs.append(_new_constant(graph, f"{last.outputs[0]}.weight", np.ones(shape[1]) if weight is None else weight))
+        if bias is not None:
+            inputs.append(_new_constant(graph, f"{last.outputs[0]}.bias", bias))
+        norm = ir.Node("channel_norm", inputs, list(last.outputs), {"eps": float(graph.constants[eps].reshape(()))},
+                       div.name)
+        graph.nodes[next(i for i, n in enumerate(graph.nodes) if n is last)] = norm
+        low.origins[last.outputs[0]] = [o for n in chain for o in low.origins.pop(n.outputs[0], [])]
+        graph.nodes = [n for n in graph.nodes if not any(n is c for c in chain)]
+        changed += 1
+    return changed
+
+
 def dead_nodes(low: Lowered) -> int:
     """Nodes nothing reads, and constants no node reads, leave the graph."""
     graph = low.graph
@@ -376,8 +470,9 @@ def dead_nodes(low: Lowered) -> int:
     return removed
 
 
-PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, fold_padding, fold_affine,
-                                               fuse_residuals, fuse_activations)
+PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
+                                               fuse_channel_norms, fold_padding,
+                                               fold_affine, fuse_residuals, fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:

@@ -166,6 +166,43 @@ def test_identities_and_view_chains_go():
     assert ops(low) == ["reshape"] and low.graph.outputs == [low.graph.nodes[0].outputs[0]]
 
 
+def test_common_subexpressions_are_computed_once():
+    nodes = [ir.Node("sub", ["x", "x2"], ["a"]), ir.Node("sub", ["x", "x2"], ["b"]), ir.Node("mul", ["a", "b"], ["c"]),
+             ir.Node("sub", ["x2", "x"], ["d"]), ir.Node("add", ["c", "d"], ["y"])]
+    low, xs = make(nodes, {}, inputs=(("x", (2, 3)), ("x2", (2, 3))))
+    assert outputs_kept(low, xs, O.common_subexpressions) == 1
+    assert ops(low) == ["sub", "mul", "sub", "add"] and low.graph.nodes[1].inputs == ["a", "a"]
+    low, xs = make(nodes, {}, inputs=(("x", (2, 3)), ("x2", (2, 3))))
+    low.calls["a"] = low.calls["b"] = None  # torch calls are never merged: they may not be pure
+    assert O.common_subexpressions(low) == 0
+
+
+def channels_first_layer_norm(affine: bool):
+    """ConvNeXt's LayerNorm(data_format="channels_first") as lowering writes it out."""
+    nodes = [ir.Node("reduce", ["x"], ["u"], {"kind": "mean", "axes": [1], "keepdim": 1}),
+             ir.Node("sub", ["x", "u"], ["d"]), ir.Node("unary", ["d"], ["p"], {"kind": "pow", "exponent": 2.0}),
+             ir.Node("reduce", ["p"], ["s"], {"kind": "mean", "axes": [1], "keepdim": 1}),
+             ir.Node("add", ["s", "eps"], ["e"]), ir.Node("unary", ["e"], ["r"], {"kind": "sqrt"}),
+             ir.Node("div", ["d", "r"], ["n"])]
+    if affine:
+        nodes += [ir.Node("mul", ["w", "n"], ["m"]), ir.Node("add", ["m", "b"], ["y"])]
+    rng = np.random.default_rng(3)
+    return nodes, {"eps": np.float32(1e-6), "w": rng.uniform(0.5, 2, (4, 1, 1)), "b": rng.standard_normal((4, 1, 1))}
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_channels_first_layer_norm_becomes_channel_norm(affine):
+    nodes, c = channels_first_layer_norm(affine)
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_channel_norms) == 1
+    (norm,) = low.graph.nodes
+    assert norm.op == "channel_norm" and norm.attrs == {"eps": pytest.approx(1e-6)}
+    assert len(norm.inputs) == (3 if affine else 1) and norm.outputs == [nodes[-1].outputs[0]]
+    # the centred input read by a third node is no longer only the norm's
+    low, xs = make(nodes + [ir.Node("add", ["d", nodes[-1].outputs[0]], ["z"])], c)
+    assert outputs_kept(low, xs, O.fuse_channel_norms) == 0
+
+
 def test_dead_nodes_and_constants_go():
     c = {"w": weights(4, 4), "unused": np.ones(3)}
     nodes = [conv("x", "y", "w"), conv("x", "dead", "w"), ir.Node("activation", ["dead"], ["dead2"], {"activation": "relu"})]
@@ -186,6 +223,8 @@ def test_zoo_optimised_still_matches(name):
     left = ops(low)
     assert "batch_norm" not in left  # every one followed a convolution
     assert "pad" not in left
+    if name == "convnext":
+        assert left.count("channel_norm") == 3 and "reduce" in left  # the head's mean stays
     if name == "resnet18":
         assert sum(len(n.inputs) == 4 for n in low.graph.nodes if n.op == "conv2d") == 8  # the residual adds
     if name in ("mobilenet_v3", "efficientnet", "darknet", "yolov8", "bn_act", "resnet18"):
