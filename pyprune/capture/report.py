@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 import torch.fx as fx
 
@@ -30,6 +31,14 @@ class NodeReport:
     seconds: float | None = None  # median of its runs on the example inputs
     candidates: dict[str, float] = field(default_factory=dict)  # measured alternatives, seconds
     macs: int = 0
+
+    @property
+    def detail(self) -> str:
+        """What runs (on pyprune) or why it stays torch, and what was measured."""
+        text = f"{self.kernel}; {self.why}" if self.runs == PYPRUNE else self.why
+        if self.candidates:
+            text += " (" + ", ".join(f"{k} {v * 1e3:.3f}" for k, v in self.candidates.items()) + ")"
+        return text
 
 
 @dataclass
@@ -62,11 +71,10 @@ class ConversionReport:
 
     def __str__(self) -> str:
         lines = [f"capture: {self.capture}"] if self.capture else []
-        header = ("module", "was", "became", "runs", "ms", "kernel / why")
-        rows = [(n.module or "(forward)", n.was, n.became, n.runs,
-                 "" if n.seconds is None else f"{n.seconds * 1e3:.3f}",
-                 n.kernel if n.runs == PYPRUNE else n.why) for n in self.nodes]
-        widths = [min(max([len(r[i]) for r in rows] + [len(header[i])]), 40) for i in range(5)]
+        header = ("module", "was", "became", "runs", "ms", "what runs / why; measured candidates in ms")
+        rows = [(n.module or "(forward)", n.was, n.became, n.runs, "" if n.seconds is None else f"{n.seconds * 1e3:.3f}",
+                 n.detail) for n in self.nodes]
+        widths = [min(max([len(r[i]) for r in rows] + [len(header[i])]), 44) for i in range(5)]
         for r in [header, *rows]:
             lines.append("  ".join(f"{r[i]:<{widths[i]}}" for i in range(5)) + "  " + r[5])
         on = [n for n in self.nodes if n.runs == PYPRUNE]
@@ -119,7 +127,11 @@ def became(node: ir.Node, graph: ir.Graph) -> str:
         else:
             text = _conv(c[node.inputs[1]], a)
             residual = len(node.inputs) > 3
-        return text + (" + residual" if residual else "") + _activation(a)
+        text += (" + residual" if residual else "") + _activation(a)
+        if a.get("algorithm") == "sparse":
+            weight = c[node.inputs[1]]
+            text += f", sparse block {a['block']}, density {np.count_nonzero(weight) / weight.size:.2f}"
+        return text
     if node.op == "linear" and node.inputs[1] in c:
         out, inp = c[node.inputs[1]].shape
         return f"linear {inp}->{out}" + _activation(a)

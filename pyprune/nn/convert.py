@@ -93,8 +93,6 @@ def _convert_parts(model: nn.Module, inputs: tuple, failure: CaptureError, optio
         for name, child in list(parent.named_children()):
             path = prefix + name
             args = seen.of(child)
-            if not seen.called(child):
-                continue
             if args is not None:
                 try:
                     fast, part = _convert_whole(child, args, options, prefix=path + ".")
@@ -103,7 +101,7 @@ def _convert_parts(model: nn.Module, inputs: tuple, failure: CaptureError, optio
                 else:
                     setattr(parent, name, fast)
                     try:
-                        with torch.inference_mode():
+                        with torch.no_grad():
                             model(*inputs)
                     except Exception as e:  # the model reads something of the submodule beyond calling it
                         setattr(parent, name, child)
@@ -112,9 +110,9 @@ def _convert_parts(model: nn.Module, inputs: tuple, failure: CaptureError, optio
                         report.nodes += part.nodes
                         converted.append(path)
                         continue
-            else:
+            elif seen.called(child):
                 report.not_captured.append((path, "called with other than the same tensor shapes each time"))
-            visit(child, path + ".")
+            visit(child, path + ".")  # containers (ModuleList, ...) are never called themselves
 
     visit(model, "")
     if not converted:
