@@ -1,17 +1,18 @@
 """pyprune: prune, compress and run convolutional networks fast on ARM boards."""
 
 from pyprune import kernels
+from pyprune._optional import MissingDependencyError
 from pyprune.activation import Activation
 from pyprune.kernels import __version__, get_num_threads, isa, set_num_threads
 
 __all__ = [
     "Activation",
+    "MissingDependencyError",
     "__version__",
     "get_num_threads",
     "isa",
     "compress",
     "convert",
-    "demo",
     "kernels",
     "models",
     "nn",
@@ -23,8 +24,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # These need torch, which is optional: imported only when asked for.
-    if name in ("nn", "models", "pack", "compress", "prune", "stats", "demo"):
+    # Imported only when asked for: most need torch, which is optional (without it, they raise
+    # MissingDependencyError).
+    if name in ("nn", "models", "pack", "compress", "prune", "stats"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")

@@ -3,8 +3,11 @@ plain torch modules: the test, benchmark and demo subjects."""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from pyprune._optional import require
+
+torch = require("torch", "torch", __name__)
+
+from torch import nn  # noqa: E402
 
 __all__ = ["MobileNetV1", "MobileNetV2", "ShuffleNetV1", "init_weights"]
 

@@ -5,6 +5,8 @@ input example (the batch is divided out):
     Conv2d: out_channels * (in_channels / groups) * kh * kw * H_out * W_out
             (depthwise and grouped convolutions by the same formula)
     Linear: in_features * out_features (per output row)
+that is, every weight times the number of outputs it contributes to. `nonzero_macs` counts
+only the non-zero weights' (what a sparse kernel does, and what pruning by masks saves).
 BatchNorm, activations and pooling count parameters but no MACs.
 
     >>> before = count(model, x)
@@ -16,11 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from torch import nn
-from torch.nn.utils import parametrize
+from pyprune._optional import require
 
-from pyprune.prune.modes import evaluating
+torch = require("torch", "torch", __name__)
+
+from torch import nn  # noqa: E402
+from torch.nn.utils import parametrize  # noqa: E402
+
+from pyprune.modes import evaluating  # noqa: E402
 
 __all__ = ["LayerCount", "ModelCount", "compare", "count"]
 
@@ -32,6 +37,7 @@ class LayerCount:
     params: int
     nonzero: int
     macs: int
+    nonzero_macs: int
     output_shape: tuple[int, ...] | None
 
 
@@ -53,6 +59,10 @@ class ModelCount:
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
 
+    @property
+    def nonzero_macs(self) -> int:
+        return sum(layer.nonzero_macs for layer in self.layers)
+
     def __getitem__(self, name: str) -> LayerCount:
         for layer in self.layers:
             if layer.name == name:
@@ -60,13 +70,17 @@ class ModelCount:
         raise KeyError(name)
 
     def __str__(self) -> str:
+        """Layers with parameters, one per line, and the total (of every layer)."""
         width = max([len(layer.name) for layer in self.layers] + [5])
-        lines = [f"{'layer':<{width}}  {'type':<12} {'output':<18} {'params':>10} {'nonzero':>10} {'MACs':>13}"]
+        lines = [f"{'layer':<{width}}  {'type':<12} {'output':<18} {'params':>10} {'nonzero':>10} {'MACs':>13} "
+                 f"{'nonzero MACs':>13}"]
         for layer in self.layers:
-            shape = "x".join(map(str, layer.output_shape[1:])) if layer.output_shape else "-"
-            lines.append(f"{layer.name:<{width}}  {layer.kind:<12} {shape:<18} {layer.params:>10,} "
-                         f"{layer.nonzero:>10,} {layer.macs:>13,}")
-        lines.append(f"{'total':<{width}}  {'':<12} {'':<18} {self.params:>10,} {self.nonzero:>10,} {self.macs:>13,}")
+            if layer.params:
+                shape = "x".join(map(str, layer.output_shape[1:])) if layer.output_shape else "-"
+                lines.append(f"{layer.name:<{width}}  {layer.kind:<12} {shape:<18} {layer.params:>10,} "
+                             f"{layer.nonzero:>10,} {layer.macs:>13,} {layer.nonzero_macs:>13,}")
+        lines.append(f"{'total':<{width}}  {'':<12} {'':<18} {self.params:>10,} {self.nonzero:>10,} {self.macs:>13,} "
+                     f"{self.nonzero_macs:>13,}")
         return "\n".join(lines)
 
 
@@ -78,14 +92,23 @@ def _own_tensors(module: nn.Module) -> list[torch.Tensor]:
     return tensors
 
 
-def _macs(module: nn.Module, output: torch.Tensor) -> int:
+def _uses_per_weight(module: nn.Module, output: torch.Tensor) -> int:
+    """How many multiply-accumulates each weight of the layer does for one example: one per
+    output position of its output channel (Conv2d) or feature (Linear)."""
     if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        per_output = (module.in_channels // module.groups) * kh * kw
-        return per_output * output[0].numel()
+        return output[0].numel() // module.out_channels
     if isinstance(module, nn.Linear):
-        return module.in_features * output[0].numel()
+        return output[0].numel() // module.out_features
     return 0
+
+
+def _macs(module: nn.Module, output: torch.Tensor) -> tuple[int, int]:
+    """(MACs, MACs of the non-zero weights) of one call for one example."""
+    uses = _uses_per_weight(module, output)
+    if not uses:
+        return 0, 0
+    weight = module.weight  # masked, if masks are attached
+    return weight.numel() * uses, int(torch.count_nonzero(weight)) * uses
 
 
 def _is_leaf(module: nn.Module) -> bool:
@@ -94,18 +117,19 @@ def _is_leaf(module: nn.Module) -> bool:
 
 
 def count(model: nn.Module, example_inputs: Any) -> ModelCount:
-    """Parameters (all, and non-zero) and MACs per example of every leaf layer of `model`,
-    run once on `example_inputs` (a tensor or a tuple) in eval mode, without gradients.
-    Layers the inputs do not reach are listed with 0 MACs."""
+    """Parameters (all, and non-zero) and MACs (all, and of the non-zero weights) per example
+    of every leaf layer of `model`, run once on `example_inputs` (a tensor or a tuple) in eval
+    mode, without gradients. Layers the inputs do not reach are listed with 0 MACs."""
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     leaves = {name: m for name, m in model.named_modules() if _is_leaf(m) and name}
-    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    seen: dict[str, tuple[int, int, tuple[int, ...]]] = {}
 
     def hook(name: str):
         def record(module: nn.Module, args: tuple, output: Any) -> None:
             if isinstance(output, torch.Tensor) and output.dim() >= 1:
-                macs, _ = seen.get(name, (0, ()))
-                seen[name] = (macs + _macs(module, output), tuple(output.shape))
+                macs, nonzero_macs, _ = seen.get(name, (0, 0, ()))
+                more, more_nonzero = _macs(module, output)
+                seen[name] = (macs + more, nonzero_macs + more_nonzero, tuple(output.shape))
 
         return record
 
@@ -120,10 +144,10 @@ def count(model: nn.Module, example_inputs: Any) -> ModelCount:
     order = {name: i for i, name in enumerate(seen)}
     for name in sorted(leaves, key=lambda n: order.get(n, len(order))):
         tensors = _own_tensors(leaves[name])
-        macs, shape = seen.get(name, (0, None))
+        macs, nonzero_macs, shape = seen.get(name, (0, 0, None))
         result.layers.append(LayerCount(
             name, type(leaves[name]).__name__.replace("Parametrized", ""), sum(t.numel() for t in tensors),
-            sum(int(torch.count_nonzero(t)) for t in tensors), macs, shape,
+            sum(int(torch.count_nonzero(t)) for t in tensors), macs, nonzero_macs, shape,
         ))
     return result
 
@@ -133,14 +157,14 @@ def _ratio(after: int, before: int) -> str:
 
 
 def compare(before: ModelCount, after: ModelCount) -> str:
-    """A table of params, non-zero params and MACs per layer, before and after (e.g. pruning),
-    with the fraction kept."""
+    """A table of params, non-zero params and MACs per layer with parameters, before and after
+    (e.g. pruning), with the fraction kept; the total covers every layer."""
     names = [layer.name for layer in before.layers]
     width = max([len(n) for n in names] + [5])
     lines = [f"{'layer':<{width}}  {'params':>10} {'->':>2} {'after':>10} {'kept':>6}  {'nonzero after':>13}  "
              f"{'MACs':>12} {'->':>2} {'after':>12} {'kept':>6}"]
     after_by_name = {layer.name: layer for layer in after.layers}
-    rows = [(layer, after_by_name.get(layer.name)) for layer in before.layers]
+    rows = [(layer, after_by_name.get(layer.name)) for layer in before.layers if layer.params]
     for b, a in rows + [(before, after)]:
         name = getattr(b, "name", "total")
         a_params, a_nonzero, a_macs = (a.params, a.nonzero, a.macs) if a is not None else (0, 0, 0)

@@ -28,6 +28,7 @@ def test_counts_follow_the_formulas():
     assert result["7"].macs == 12 * 5 and result["7"].params == 65
     assert result.params == sum(p.numel() for p in net().parameters())
     assert result.macs == 13824 + 4608 + 1536 + 60
+    assert result.nonzero_macs == result.macs  # random weights: none is zero
     assert result["0"].output_shape == (2, 8, 8, 8)
     assert "total" in str(result) and "Conv2d" in str(result)
 
@@ -41,4 +42,30 @@ def test_masked_weights_count_as_zeros_and_compare_tabulates():
     assert after.params == before.params and after["0"].nonzero == before["0"].nonzero - 108
     table = compare(before, after)
     assert table.splitlines()[0].startswith("layer") and "total" in table.splitlines()[-1]
-    assert len(table.splitlines()) == len(before.layers) + 2
+    # layers without parameters (ReLU, pooling, flatten) get no row; the total counts them all
+    weighted = [layer.name for layer in before.layers if layer.params]
+    assert weighted == ["0", "1", "3", "4", "7"]
+    assert [line.split()[0] for line in table.splitlines()[1:-1]] == weighted
+    assert [line.split()[0] for line in str(after).splitlines()[1:-1]] == weighted
+
+
+@pytest.mark.parametrize("kept", [1.0, 0.5, 0.1, 0.0])
+def test_nonzero_macs_are_the_macs_of_the_nonzero_weights(kept):
+    """Each weight does one MAC per output position of its channel: zeroing weights, by masks
+    or for good, removes exactly their MACs (biases and BatchNorm do none)."""
+    model = net()
+    x = torch.randn(3, 3, 16, 16)
+    dense = count(model, x)
+    with torch.no_grad():
+        for name in ("0", "3", "4", "7"):
+            weight = model.get_submodule(name).weight
+            weight.mul_(torch.rand_like(weight) < kept)
+    prune_magnitude(model, 0.5, ignore=["0", "4", "7"])  # masks on top, in one layer
+    result = count(model, x)
+    positions = {"0": 8 * 8, "3": 8 * 8, "4": 8 * 8, "7": 1}
+    for name, per_weight in positions.items():
+        weight = model.get_submodule(name).weight  # masked, as forward sees it
+        assert result[name].macs == dense[name].macs == weight.numel() * per_weight
+        assert result[name].nonzero_macs == int(torch.count_nonzero(weight)) * per_weight
+    assert result.nonzero_macs == sum(result[name].nonzero_macs for name in positions)
+    assert result["1"].nonzero_macs == result["2"].nonzero_macs == 0

@@ -1,6 +1,7 @@
 // Which instruction set this CPU runs, detected once; PYPRUNE_ISA can only lower it.
 #include <cstdlib>
-#include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "pyprune/dispatch.h"
 
@@ -29,13 +30,29 @@ pp_isa detect_hardware_isa() {
 #endif
 }
 
-pp_isa lower_by_environment(pp_isa hardware) {
+std::string names(const std::vector<pp_isa>& isas) {
+  std::string list;
+  for (pp_isa isa : isas) list += (list.empty() ? "" : ", ") + std::string(pp_isa_name(isa));
+  return list;
+}
+
+// PYPRUNE_ISA must name an ISA this build and CPU run (exactly, lower case): a typo or an ISA
+// of another CPU is an error, never a silent fall to the slow reference kernels.
+pp_isa choose_by_environment(const std::vector<pp_isa>& available) {
   const char* forced = std::getenv("PYPRUNE_ISA");
-  if (forced == nullptr) return hardware;
-  if (std::strcmp(forced, "scalar") == 0) return pp_isa_scalar;
-  // Naming the hardware's own ISA keeps it; naming another one cannot raise the level.
-  if (std::strcmp(forced, pp_isa_name(hardware)) == 0) return hardware;
-  return pp_isa_scalar;
+  if (forced == nullptr) return available.back();
+  for (pp_isa isa : available) {
+    if (forced == std::string(pp_isa_name(isa))) return isa;
+  }
+  const std::string given = "PYPRUNE_ISA='" + std::string(forced) + "'";
+  const std::string choices = "one of: " + names(available) + " (this CPU's; unset PYPRUNE_ISA for the fastest, " +
+                              pp_isa_name(available.back()) + ")";
+  for (pp_isa isa : {pp_isa_avx2, pp_isa_neon}) {
+    if (forced == std::string(pp_isa_name(isa))) {
+      throw std::runtime_error(given + " is not available on this CPU: use " + choices);
+    }
+  }
+  throw std::runtime_error(given + " is not " + choices);
 }
 
 }  // namespace
@@ -56,6 +73,7 @@ std::vector<pp_isa> pp_available_isas() {
 }
 
 pp_isa pp_active_isa() {
-  static const pp_isa active = lower_by_environment(pp_available_isas().back());
+  // Throws (every call, as the static stays uninitialised) while PYPRUNE_ISA is invalid.
+  static const pp_isa active = choose_by_environment(pp_available_isas());
   return active;
 }

@@ -3,7 +3,6 @@
 from pyprune.bench.cases import Case, depthwise_case, model_case, pointwise_case, separable_case
 from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1_POINTWISE, DepthwiseLayer, PointwiseLayer
 from pyprune.bench.suites import SUITES, Comparison, compare, format_table, to_json
-from pyprune.bench.timing import median_seconds
 
 __all__ = [
     "DEPTHWISE_SUITES",
@@ -16,7 +15,6 @@ __all__ = [
     "compare",
     "depthwise_case",
     "format_table",
-    "median_seconds",
     "model_case",
     "pointwise_case",
     "separable_case",

@@ -153,6 +153,7 @@ def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
 
     from pyprune import models
     from pyprune.nn import convert
+    from pyprune.stats import count
 
     torch.manual_seed(0)
     model = getattr(models, name)().eval()
@@ -165,7 +166,7 @@ def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
                 m.weight.copy_(torch.from_numpy(random_prune(m.weight.numpy(), pointwise_sparsity)))
     x = torch.randn(1, 3, 224, 224)
     fast = convert(model, x)
-    macs = _count_macs(model, x)
+    macs = count(model, x).macs  # dense: every weight, as the layer cases count them
 
     def run(m):
         with torch.inference_mode():
@@ -174,23 +175,3 @@ def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
     label = name + (f" {pointwise_sparsity:.0%} sparse 1x1" if pointwise_sparsity else "")
     return Case(label, macs, lambda: run(fast), lambda: run(model), {})
 
-
-def _count_macs(model, x) -> int:
-    import torch
-
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, torch.nn.Conv2d):
-            cout, cin_g, kh, kw = module.weight.shape
-            total += output.numel() // output.shape[0] * cin_g * kh * kw
-        elif isinstance(module, torch.nn.Linear):
-            total += module.in_features * module.out_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
-    with torch.inference_mode():
-        model(x)
-    for h in handles:
-        h.remove()
-    return total

@@ -3,10 +3,13 @@ a LeNet-5-style network trained on scikit-learn's digits, size breakdowns of the
 models, load times, and the memory of compressed-in-memory layers.
 
     python -m pyprune.bench.compression
+
+Minutes of work: progress goes to stderr, the figures to stdout.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import math
 import tempfile
@@ -18,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pyprune import kernels
-from pyprune.bench.timing import median_seconds
 from pyprune.compress.huffman import HuffmanCode, decode, encode
+from pyprune.progress import progress_bar
+from pyprune.timing import median_seconds
 
 __all__ = ["DecodePeer", "decode_peers", "decode_throughput", "index_stream", "lenet_digits", "main"]
 
@@ -105,21 +109,26 @@ def decode_peers() -> list[DecodePeer]:
     return peers
 
 
-def decode_throughput(n: int = 2_000_000, rounds: int = 7) -> list[tuple[str, int, float]]:
+def decode_throughput(n: int = 2_000_000, rounds: int = 7, progress: bool = False) -> list[tuple[str, int, float]]:
     """(decoder, symbols, M symbols/s), 1 thread, on `n` 5-bit indices of 3.5 bits entropy
     (the pure-Python peers get a slice of them: they would take minutes)."""
     before = kernels.get_num_threads()
     kernels.set_num_threads(1)
+    peers = decode_peers()
     try:
         rows = []
-        for peer in decode_peers():
-            count = n if not peer.name.startswith(("bitarray", "dahuffman")) else min(n, 200_000 if peer.name == "bitarray" else 20_000)
-            symbols = index_stream(count)
-            coded = peer.prepare(symbols)
-            if not peer.check(peer.decode(coded), symbols):
-                raise AssertionError(f"{peer.name} decoded wrongly")
-            seconds = _seconds(lambda: peer.decode(coded), rounds=rounds)
-            rows.append((peer.name, count, count / seconds / 1e6))
+        with progress_bar(len(peers), "Huffman decoders", "decoder", progress) as bar:
+            for peer in peers:
+                bar.set_postfix_str(peer.name)
+                pure_python = {"bitarray": 200_000, "dahuffman": 20_000}.get(peer.name)  # slices they finish
+                count = min(n, pure_python) if pure_python else n
+                symbols = index_stream(count)
+                coded = peer.prepare(symbols)
+                if not peer.check(peer.decode(coded), symbols):
+                    raise AssertionError(f"{peer.name} decoded wrongly")
+                seconds = _seconds(lambda: peer.decode(coded), rounds=rounds)
+                rows.append((peer.name, count, count / seconds / 1e6))
+                bar.update()
         return rows
     finally:
         kernels.set_num_threads(before)
@@ -164,17 +173,19 @@ def prune_layers(model, keep: dict[str, float]) -> None:
         prune.prune_magnitude(model, 1 - fraction, ignore=[other for other in layers if other != layer])
 
 
-def _train(model, x, y, epochs, params=None, lr=1e-2, seed=0):
+def _train(model, x, y, epochs, params=None, lr=1e-2, seed=0, progress=False, desc="train"):
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(params if params is not None else model.parameters(), lr=lr)
     model.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(x), generator=generator).split(64):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimizer.step()
+    with progress_bar(epochs * -(-len(x) // 64), desc, "batch", progress) as bar:
+        for _ in range(epochs):
+            for batch in torch.randperm(len(x), generator=generator).split(64):
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+                optimizer.step()
+                bar.update()
     model.eval()
 
 
@@ -198,10 +209,11 @@ class LenetResult:
         return self.state_dict_bytes / self.packed_bytes
 
 
-def lenet_digits(epochs: int = 40, retrain_epochs: int = 30) -> LenetResult:
+def lenet_digits(epochs: int = 40, retrain_epochs: int = 30, progress: bool = False) -> LenetResult:
     """Trains the LeNet-5-style network on digits, prunes it (per-layer rates as Deep
     Compression's LeNet-5) and retrains, ties the weights to k-means codebooks and fine-tunes
-    the centroids, then packs it; accuracy is measured on the held-out quarter."""
+    the centroids, then packs it; accuracy is measured on the held-out quarter. `progress`:
+    a bar per training, moving with every batch."""
     import torch
     from sklearn.datasets import load_digits
 
@@ -214,7 +226,7 @@ def lenet_digits(epochs: int = 40, retrain_epochs: int = 30) -> LenetResult:
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     train, test = order[: 3 * len(x) // 4], order[3 * len(x) // 4 :]
     model = _lenet()
-    _train(model, x[train], y[train], epochs)
+    _train(model, x[train], y[train], epochs, progress=progress, desc="LeNet: train")
     accuracy = _accuracy(model, x[test], y[test])
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
@@ -222,12 +234,13 @@ def lenet_digits(epochs: int = 40, retrain_epochs: int = 30) -> LenetResult:
     from pyprune import prune
 
     prune_layers(model, LENET_KEEP)
-    _train(model, x[train], y[train], retrain_epochs, lr=3e-3)
+    _train(model, x[train], y[train], retrain_epochs, lr=3e-3, progress=progress, desc="LeNet: retrain pruned")
     prune.make_permanent(model)
     modules = pack.tie_shared_weights(model, {k.rsplit(".", 1)[0]: b for k, b in LENET_BITS.items()})
     assert len(modules) == 4
     codebooks = [p for n, p in model.named_parameters() if n.endswith("codebook")]
-    _train(model, x[train], y[train], retrain_epochs // 2, params=codebooks, lr=1e-3)
+    _train(model, x[train], y[train], retrain_epochs // 2, params=codebooks, lr=1e-3, progress=progress,
+           desc="LeNet: fine-tune centroids")
     pack.bake_shared_weights(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lenet.pyprune"
@@ -240,24 +253,27 @@ def lenet_digits(epochs: int = 40, retrain_epochs: int = 30) -> LenetResult:
 # ---- reference models ------------------------------------------------------------------------------
 
 
-def model_breakdowns() -> dict[str, object]:
+def model_breakdowns(progress: bool = False) -> dict[str, object]:
     """PackReport of each reference model (random-init weights: sizes only)."""
     import torch
 
     from pyprune import pack
     from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1
 
+    factories = {"MobileNetV1": MobileNetV1, "MobileNetV2": MobileNetV2, "ShuffleNetV1": ShuffleNetV1}
     reports = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, factory in (("MobileNetV1", MobileNetV1), ("MobileNetV2", MobileNetV2), ("ShuffleNetV1", ShuffleNetV1)):
+    with tempfile.TemporaryDirectory() as tmp, progress_bar(len(factories), "pack", "model", progress) as bar:
+        for name, factory in factories.items():
+            bar.set_postfix_str(name)
             torch.manual_seed(0)
             path = Path(tmp) / f"{name}.pyprune"
             pack.save(factory().eval(), path)
             reports[name] = pack.inspect(path)
+            bar.update()
     return reports
 
 
-def load_times(rounds: int = 5) -> dict[str, float]:
+def load_times(rounds: int = 5, progress: bool = False) -> dict[str, float]:
     """Seconds to load MobileNetV1: packed (to torch modules, and converted to pyprune's) and
     torch.load of its state_dict + load_state_dict."""
     import torch
@@ -276,15 +292,21 @@ def load_times(rounds: int = 5) -> dict[str, float]:
         def torch_load():
             MobileNetV1().load_state_dict(torch.load(saved, weights_only=True))
 
-        return {
-            "torch.load + load_state_dict": _seconds(torch_load, rounds=rounds),
-            "pyprune.pack.load(fast=False)": _seconds(lambda: pack.load(packed, MobileNetV1, fast=False), rounds=rounds),
-            "pyprune.pack.load(fast=True)": _seconds(lambda: pack.load(packed, MobileNetV1), rounds=max(1, rounds // 2)),
-            "  of which MobileNetV1() construction": _seconds(MobileNetV1, rounds=rounds),
+        timed = {
+            "torch.load + load_state_dict": (torch_load, rounds),
+            "pyprune.pack.load(fast=False)": (lambda: pack.load(packed, MobileNetV1, fast=False), rounds),
+            "pyprune.pack.load(fast=True)": (lambda: pack.load(packed, MobileNetV1), max(1, rounds // 2)),
+            "  of which MobileNetV1() construction": (MobileNetV1, rounds),
         }
+        seconds = {}
+        with progress_bar(len(timed), "load times", "loader", progress) as bar:
+            for what, (fn, n) in timed.items():
+                seconds[what] = _seconds(fn, rounds=n)
+                bar.update()
+        return seconds
 
 
-def compressed_memory(sparsity: float = 0.9, rounds: int = 5) -> dict[str, float]:
+def compressed_memory(sparsity: float = 0.9, rounds: int = 5, progress: bool = False) -> dict[str, float]:
     """MobileNetV1 magnitude-pruned to `sparsity` in its convolutions and linear layer: weight
     memory resident after load, normal against keep_compressed (coded streams + the shared
     scratch buffer), and 224x224 forward time of each (torch layers in both, 1 thread)."""
@@ -310,9 +332,9 @@ def compressed_memory(sparsity: float = 0.9, rounds: int = 5) -> dict[str, float
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torch.inference_mode():
-            t_normal = _seconds(lambda: normal(x), rounds=rounds)
-            t_compressed = _seconds(lambda: compressed(x), rounds=rounds)
+        with torch.inference_mode(), progress_bar(2 * rounds, "forward times", "round", progress) as bar:
+            t = median_seconds({"normal": lambda: normal(x), "compressed": lambda: compressed(x)}, rounds,
+                               progress=bar.update)
     finally:
         torch.set_num_threads(threads)
     return {
@@ -320,28 +342,30 @@ def compressed_memory(sparsity: float = 0.9, rounds: int = 5) -> dict[str, float
         "keep_compressed: coded weights + other tensors + scratch (MB)":
             (tensors(compressed) + sum(m.coded_bytes for m in layers) + layers[0].scratch.nbytes) / 1e6,
         "  of which the shared scratch buffer (MB)": layers[0].scratch.nbytes / 1e6,
-        "normal: forward 224x224 (ms)": t_normal * 1e3,
-        "keep_compressed: forward 224x224 (ms)": t_compressed * 1e3,
-        "overhead (%)": (t_compressed / t_normal - 1) * 100,
+        "normal: forward 224x224 (ms)": t["normal"] * 1e3,
+        "keep_compressed: forward 224x224 (ms)": t["compressed"] * 1e3,
+        "overhead (%)": (t["compressed"] / t["normal"] - 1) * 100,
     }
 
 
-def main() -> None:
-    print(format_throughput(decode_throughput()), end="\n\n", flush=True)
-    result = lenet_digits()
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(prog="python -m pyprune.bench.compression", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    print(format_throughput(decode_throughput(progress=True)), end="\n\n", flush=True)
+    result = lenet_digits(progress=True)
     print("LeNet-5-style CNN on scikit-learn digits: pruned, weight-shared (fine-tuned), Huffman-coded")
     print(result.report)
     print(f"torch.save(state_dict) {result.state_dict_bytes} bytes -> packed file {result.packed_bytes} bytes: "
           f"{result.ratio:.1f}x smaller; accuracy {result.accuracy:.2f} % -> {result.packed_accuracy:.2f} %\n", flush=True)
-    for name, report in model_breakdowns().items():
+    for name, report in model_breakdowns(progress=True).items():
         print(f"{name} (random-init weights: sizes only), dense")
         for stage, size in report.stages.items():
             print(f"  {stage:<22} {size:>11}  {report.stages['original fp32'] / size:6.1f}x")
     print()
-    for what, seconds in load_times().items():
+    for what, seconds in load_times(progress=True).items():
         print(f"load MobileNetV1: {what:<40} {seconds * 1e3:8.1f} ms")
     print()
-    for what, value in compressed_memory().items():
+    for what, value in compressed_memory(progress=True).items():
         print(f"MobileNetV1 90 % sparse, {what:<62} {value:8.2f}")
 
 

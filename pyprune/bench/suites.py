@@ -16,7 +16,7 @@ from pyprune.bench.cases import (
     sparse_pointwise_case,
 )
 from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1, MOBILENET_V1_POINTWISE
-from pyprune.bench.timing import median_seconds
+from pyprune.timing import median_seconds
 
 __all__ = ["SUITES", "Comparison", "compare", "format_table", "to_json"]
 

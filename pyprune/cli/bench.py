@@ -5,25 +5,16 @@ from __future__ import annotations
 import argparse
 
 import pyprune
-from pyprune.cli.errors import UserError
+from pyprune.cli.argtypes import thread_count, whole_number
+from pyprune._optional import require
 
 __all__ = ["add_parser"]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> None:
     from pyprune.bench import SUITES, compare, format_table, to_json
 
-    try:
-        import torch  # noqa: F401  (the peer)
-    except ImportError:
-        raise UserError("pyprune bench compares against torch: pip install 'pyprune[torch]'") from None
+    require("torch", "torch", "pyprune bench")  # the peer
     results = {}
     for threads in args.threads:
         for suite in args.suite or list(SUITES):
@@ -47,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="example: pyprune bench --suite depthwise/mobilenet_v1 --threads 1 2",
     )
     bench.add_argument("--suite", action="append", choices=list(SUITES), help="layer suite (repeatable; default: all)")
-    bench.add_argument("--threads", type=_positive, nargs="+", default=[1], help="thread counts to run (default: 1)")
-    bench.add_argument("--rounds", type=_positive, default=15, help="timing rounds per layer; medians are reported (default: 15)")
+    bench.add_argument("--threads", type=thread_count, nargs="+", default=[1], help="thread counts to run (default: 1)")
+    bench.add_argument("--rounds", type=whole_number(1), default=15, help="timing rounds per layer; medians are reported (default: 15)")
     bench.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     bench.set_defaults(run=run)

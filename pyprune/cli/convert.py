@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pyprune.cli.argtypes import thread_count, whole_number
 from pyprune.cli.errors import UserError
 from pyprune.cli.model_args import add_model_arguments, example_input, load_model
 
@@ -11,14 +12,15 @@ __all__ = ["add_parser"]
 
 
 def run(args: argparse.Namespace) -> None:
+    model = load_model(args)  # first: it says clearly when torch is missing
+    x = example_input(args)
+
     import torch
 
     import pyprune
-    from pyprune.bench.timing import median_seconds
     from pyprune.nn import SparsePolicy
+    from pyprune.timing import median_seconds
 
-    model = load_model(args)
-    x = example_input(args)
     try:
         fast = pyprune.convert(model, x, sparse=None if args.dense else SparsePolicy())
     except (ValueError, TypeError, RuntimeError) as e:
@@ -44,6 +46,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(convert)
     convert.add_argument("--dense", action="store_true", help="never use the sparse kernels")
-    convert.add_argument("--threads", type=int, default=1, help="threads for both libraries (default: 1)")
-    convert.add_argument("--rounds", type=int, default=10, help="timing rounds (default: 10)")
+    convert.add_argument("--threads", type=thread_count, default=1, help="threads for both libraries (default: 1)")
+    convert.add_argument("--rounds", type=whole_number(1), default=10, help="timing rounds (default: 10)")
     convert.set_defaults(run=run)

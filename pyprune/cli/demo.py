@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pyprune.cli.argtypes import seed
 from pyprune.cli.errors import UserError
 
 __all__ = ["add_parser"]
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        from pyprune.demo import DemoConfig, run_demo
-    except ImportError as e:
-        raise UserError(f"the demo needs torch, scikit-learn, tqdm and matplotlib: pip install 'pyprune[demo]' ({e})") from None
+    from pyprune.demo import DemoConfig, run_demo
+
     changes = {"out_dir": Path(args.out), "seed": args.seed, "progress": not args.no_progress}
     config = DemoConfig.quick(**changes) if args.quick else DemoConfig(**changes)
-    result = run_demo(config)
+    try:
+        result = run_demo(config)  # checks first that it can write to out_dir
+    except OSError as e:
+        raise UserError(f"cannot write to {args.out}: {e.strerror or e}") from None
     print()
     print(result)
     print(f"\nsensitivity plot: {result.sensitivity_plot}\npacked model:     {result.packed_file}"
@@ -36,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="example: pyprune demo --out /tmp/demo",
     )
     demo.add_argument("--out", default="pyprune-demo", help="folder for the plot and the packed file (default: pyprune-demo)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and training (default: 0)")
+    demo.add_argument("--seed", type=seed, default=0, help="seed of data split, initialisation and training (default: 0)")
     demo.add_argument("--quick", action="store_true", help="a few epochs only (tests, CI): the same path, a less accurate model")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(run=run)

@@ -9,30 +9,20 @@ import os
 import sys
 from typing import Any, Callable
 
+from pyprune._optional import require
+from pyprune.cli.argtypes import input_file, input_shape
 from pyprune.cli.errors import UserError
 
-__all__ = ["add_model_arguments", "example_input", "load_factory", "load_model", "parse_shape"]
+__all__ = ["add_model_arguments", "example_input", "load_factory", "load_model"]
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'1,3,224,224' -> (1, 3, 224, 224); argparse reports a ValueError as a usage error."""
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,3,224,224, got {text!r}") from None
-    if len(shape) < 2 or any(d < 1 for d in shape):
-        raise argparse.ArgumentTypeError(f"expected at least 2 positive sizes like 1,3,224,224, got {text!r}")
-    return shape
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, input_shape: bool = True) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("factory", help="what builds the model: module:function, e.g. pyprune.models:MobileNetV1 "
                         "or mymodels:build (modules are found on the current directory too)")
-    parser.add_argument("--weights", metavar="FILE", help="weights to load: a torch state_dict file "
+    parser.add_argument("--weights", metavar="FILE", type=input_file, help="weights to load: a torch state_dict file "
                         "(torch.save(model.state_dict(), FILE), read without pickle code) or a pyprune packed file")
-    if input_shape:
-        parser.add_argument("--input-shape", type=parse_shape, default=(1, 3, 224, 224), metavar="N,C,H,W",
-                            help="shape of the example input (default: 1,3,224,224)")
+    parser.add_argument("--input-shape", type=input_shape, default=(1, 3, 224, 224), metavar="N,C,H,W",
+                        help="shape of the example input (default: 1,3,224,224)")
 
 
 def load_factory(spec: str) -> Callable[[], Any]:
@@ -45,6 +35,8 @@ def load_factory(spec: str) -> Callable[[], Any]:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise UserError(f"cannot import module {module_name!r}: {e}") from None
+    except Exception as e:  # the user's module failed as it ran: theirs to see, in one line
+        raise UserError(f"importing module {module_name!r} failed: {type(e).__name__}: {e}") from None
     factory = module
     for part in attr.split("."):
         factory = getattr(factory, part, None)
@@ -56,9 +48,9 @@ def load_factory(spec: str) -> Callable[[], Any]:
 
 
 def load_model(args: argparse.Namespace) -> Any:
-    """The model the arguments describe, in eval mode, with its weights loaded."""
-    import torch
-
+    """The model the arguments describe, in eval mode, with its weights loaded, checked to run
+    on the example input."""
+    torch = require("torch", "torch", f"pyprune {args.command}")
     factory = load_factory(args.factory)
     try:
         model = factory()
@@ -68,14 +60,14 @@ def load_model(args: argparse.Namespace) -> Any:
         raise UserError(f"{args.factory}() must return a torch.nn.Module, got {type(model).__name__}")
     if args.weights:
         model = _load_weights(model, args.weights)
-    return model.eval()
+    model.eval()
+    _check_runs(model, args)
+    return model
 
 
 def _load_weights(model: Any, path: str) -> Any:
     import torch
 
-    if not os.path.isfile(path):
-        raise UserError(f"no such file: {path}")
     from pyprune import pack
 
     try:
@@ -98,6 +90,19 @@ def _load_weights(model: Any, path: str) -> Any:
     except RuntimeError as e:
         raise UserError(f"{path} does not fit the model: {str(e).splitlines()[0]}") from None
     return model
+
+
+def _check_runs(model: Any, args: argparse.Namespace) -> None:
+    """The model runs on the example input, or a UserError says why (before any work)."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(example_input(args))
+    except Exception as e:  # the user's model on the user's shape: any failure is a mistake
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise UserError(f"{args.factory}() does not run on an input of shape "
+                        f"{','.join(map(str, args.input_shape))}: {type(e).__name__}: {message}") from None
 
 
 def example_input(args: argparse.Namespace) -> Any:

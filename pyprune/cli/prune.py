@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pyprune.cli.argtypes import fraction, output_file
 from pyprune.cli.errors import UserError
 from pyprune.cli.model_args import add_model_arguments, example_input, load_model
 
@@ -12,28 +13,22 @@ __all__ = ["add_parser"]
 CRITERIA = ("l0", "l1", "l2", "fpgm", "random")
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
 def run(args: argparse.Namespace) -> None:
+    model = load_model(args)  # first: it says clearly when torch is missing
+    x = example_input(args)
+
     from pyprune import pack, prune, stats
 
-    model = load_model(args)
-    x = example_input(args)
     criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM, "random": prune.Random}[args.criterion]()
     try:
         pruned = prune.prune_filters(model, x, args.amount, criterion=criterion, ignore=args.ignore or ())
     except prune.PruningError as e:
         raise UserError(str(e)) from None
     print(stats.compare(stats.count(model, x), stats.count(pruned, x)))
-    size = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
+    try:
+        size = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
+    except OSError as e:
+        raise UserError(f"cannot write {args.output}: {e.strerror or e}") from None
     print(f"\nwrote {args.output} ({size:,} bytes); load it with "
           f"pyprune.pack.load({args.output!r}, {args.factory.split(':')[-1]})")
 
@@ -50,8 +45,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="example: pyprune prune pyprune.models:MobileNetV1 --amount 0.5 -o mobilenet-half.pyprune",
     )
     add_model_arguments(p)
-    p.add_argument("--amount", type=_fraction, default=0.5, help="fraction of filters to remove, in [0, 1) (default: 0.5)")
+    p.add_argument("--amount", type=fraction, default=0.5, help="fraction of filters to remove, in [0, 1) (default: 0.5)")
     p.add_argument("--criterion", choices=CRITERIA, default="l1", help="filter importance (default: l1)")
     p.add_argument("--ignore", nargs="+", metavar="LAYER", help="layers whose shapes must not change")
-    p.add_argument("-o", "--output", required=True, help="the packed file to write")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="the packed file to write")
     p.set_defaults(run=run)

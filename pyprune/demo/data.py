@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from pyprune._optional import require
+
 __all__ = ["Digits", "load_digits"]
 
 
@@ -26,11 +28,8 @@ class Digits:
 def load_digits(size: int = 32, test_fraction: float = 0.2, seed: int = 0) -> Digits:
     """The digits, split into train and test sets (stratified by shuffling with `seed`),
     upsampled from 8x8 to size x size and normalised to zero mean and unit variance."""
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError as e:  # scikit-learn is an optional dependency of the demo
-        raise ImportError("the demo's data comes with scikit-learn: pip install scikit-learn") from e
-    bunch = sklearn_digits()
+    datasets = require("sklearn.datasets", "demo", "the demo's data")
+    bunch = datasets.load_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.tensor(bunch.target, dtype=torch.int64)
     images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)

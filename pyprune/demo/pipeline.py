@@ -5,22 +5,25 @@ measure every stage."""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 import pyprune
-from pyprune.bench.timing import median_seconds
 from pyprune.demo.data import load_digits
 from pyprune.demo.model import DigitsMobileNet
 from pyprune.demo.report import Stage, format_stages
 from pyprune.demo.training import accuracy, train
+from pyprune.progress import progress_bar
+from pyprune.stats import count
+from pyprune.timing import median_seconds
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -68,51 +71,60 @@ def _state_dict_bytes(model: nn.Module) -> int:
 
 def _effective(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     """(non-zero parameters, multiply-accumulates of the non-zero weights) for one input."""
-    from pyprune.stats import count
-
     counted = count(model, x)
-    macs = sum(layer.macs * layer.nonzero // max(1, layer.params) for layer in counted.layers)
-    return counted.nonzero, macs
+    return counted.nonzero, counted.nonzero_macs
 
 
-def _latency(models: dict[str, nn.Module], x: torch.Tensor, rounds: int) -> dict[str, float]:
+def _latency(models: dict[str, nn.Module], x: torch.Tensor, rounds: int, progress: bool) -> dict[str, float]:
     """Median batch-1 latency of each model, 1 thread, in milliseconds."""
     threads = (torch.get_num_threads(), pyprune.get_num_threads())
     torch.set_num_threads(1)
     pyprune.set_num_threads(1)
     try:
-        with torch.inference_mode():
-            seconds = median_seconds({name: (lambda m=m: m(x)) for name, m in models.items()}, rounds)
+        with torch.inference_mode(), progress_bar(len(models) * rounds, "latency", "round", progress) as bar:
+            seconds = median_seconds({name: (lambda m=m: m(x)) for name, m in models.items()}, rounds,
+                                     progress=bar.update)
     finally:
         torch.set_num_threads(threads[0])
         pyprune.set_num_threads(threads[1])
     return {name: s * 1e3 for name, s in seconds.items()}
 
 
+def _writable_dir(path: Path) -> None:
+    """Creates `path` if needed and checks a file can be written there, so that a bad output
+    folder fails before minutes of training rather than after (OSError)."""
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+    os.makedirs(path, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+        pass
+
+
 def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = print) -> DemoResult:
-    """Runs every stage and returns the table; deterministic for a given config.seed."""
+    """Runs every stage and returns the table; deterministic for a given config.seed. Stages
+    that take seconds show progress bars (on stderr) unless config.progress is False."""
     from pyprune import pack, prune
 
     torch.manual_seed(config.seed)
-    os.makedirs(config.out_dir, exist_ok=True)
+    _writable_dir(config.out_dir)
     data = load_digits(config.image_size, seed=config.seed)
     x = data.test_x[:1]
     evaluate = lambda m: accuracy(m, data)  # noqa: E731
 
     def finetune(m: nn.Module, epochs: int) -> None:
-        train(m, data, epochs, seed=config.seed + 1)
+        train(m, data, epochs, seed=config.seed + 1, progress=config.progress, desc="fine-tune")
 
     log(f"1/7 training a depthwise-separable CNN on {len(data.train_y)} digit images "
         f"({config.image_size}x{config.image_size}), {config.epochs} epochs")
     factory = lambda: DigitsMobileNet(width=config.width)  # noqa: E731
-    with tqdm(total=config.epochs, desc="train", unit="epoch", disable=not config.progress, leave=False) as bar:
-        original = train(factory(), data, config.epochs, seed=config.seed, progress=bar.update)
+    original = train(factory(), data, config.epochs, seed=config.seed, progress=config.progress)
     log(f"    test accuracy {evaluate(original):.2f} %")
 
     log("2/7 sensitivity: each layer's filters pruned alone")
-    sens = prune.sensitivity(original, x, evaluate, ratios=config.sensitivity_ratios, progress=config.progress)
-    plot = sens.plot(config.out_dir / "sensitivity.png")
+    sens = prune.sensitivity(original, x, evaluate, ratios=config.sensitivity_ratios, progress=config.progress,
+                             metric_name="test accuracy (%)")
     amounts = sens.ratios_within(config.accuracy_budget)
+    plot = sens.plot(config.out_dir / "sensitivity.png", chosen=amounts)
     log(f"    plot written to {plot}; layers pruned within {config.accuracy_budget} point: "
         f"{sum(a > 0 for a in amounts.values())} of {len(sens.metrics)}")
 
@@ -129,7 +141,8 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     method = prune.MagnitudePruning(block=config.block, include_depthwise=False, ignore=others)
     sparse, history = prune.prune_and_finetune(
         structured, x, config.pointwise_sparsity, method=method, train_fn=finetune, eval_fn=evaluate,
-        schedule=prune.GradualCubic(config.sparsity_steps), epochs=config.finetune_epochs, progress=config.progress)
+        schedule=prune.GradualCubic(config.sparsity_steps), epochs=config.finetune_epochs, progress=config.progress,
+        metric_name="test accuracy (%)")
     log(f"    test accuracy {history.steps[-1].metric:.2f} %")
 
     log(f"5/7 sharing weights ({config.conv_bits}-bit convolutions, {config.linear_bits}-bit linear), "
@@ -150,7 +163,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     fast = pack.load(path, factory, fast=True)
     models = {"original (torch)": original, "pruned (torch)": loaded_torch, "pyprune dense": dense,
               "pyprune sparse": fast}
-    latency = _latency(models, x, config.timing_rounds)
+    latency = _latency(models, x, config.timing_rounds, config.progress)
     original_bytes = _state_dict_bytes(original)
     sizes = {"original (torch)": original_bytes, "pruned (torch)": _state_dict_bytes(loaded_torch),
              "pyprune dense": file_bytes, "pyprune sparse": file_bytes}

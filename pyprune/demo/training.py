@@ -7,30 +7,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyprune.demo.data import Digits
+from pyprune.progress import progress_bar
 
 __all__ = ["accuracy", "train"]
 
 
 def train(model: nn.Module, data: Digits, epochs: int, lr: float = 2e-3, batch_size: int = 64, seed: int = 0,
-          progress=None) -> nn.Module:
+          progress: bool = False, desc: str = "train") -> nn.Module:
     """Adam with cosine decay over `epochs` passes of the training set, in a fixed order per
-    seed. `progress`, if given, is called once per epoch."""
+    seed; `progress` shows a bar labelled `desc` that moves with every batch."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * -(-len(data.train_y) // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(data.train_y), generator=generator)
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            loss = F.cross_entropy(model(data.train_x[batch]), data.train_y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        if progress is not None:
-            progress()
+    with progress_bar(steps, desc, "batch", progress) as bar:
+        for _ in range(epochs):
+            order = torch.randperm(len(data.train_y), generator=generator)
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                loss = F.cross_entropy(model(data.train_x[batch]), data.train_y[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                bar.update()
     return model.eval()
 
 

@@ -1,5 +1,9 @@
 """Drop-in inference modules running on pyprune's kernels (needs torch)."""
 
+from pyprune._optional import require
+
+require("torch", "torch", __name__)
+
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear
 from pyprune.nn.conv import Conv2d, PointwiseConv2d
 from pyprune.nn.convert import ConversionError, ConversionReport, convert

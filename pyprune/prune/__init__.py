@@ -2,14 +2,18 @@
 unstructured and block magnitude masks, schedules with a prune -> fine-tune loop, and
 sensitivity analysis."""
 
-from pyprune.prune.errors import PruningError
-from pyprune.prune.filters import prune_filters
-from pyprune.prune.history import History, Step
-from pyprune.prune.importance import APoZ, FPGM, L0, L1, L2, Importance, Random, Taylor, WeightCriterion
-from pyprune.prune.loop import FilterPruning, MagnitudePruning, PruningMethod, prune_and_finetune
-from pyprune.prune.masks import BLOCK_SIZES, Scope, WeightMask, make_permanent, mask_of, prune_magnitude, sparsity
-from pyprune.prune.plan import apply_channel_plan, channel_plan
-from pyprune.prune.pruners import (
+from pyprune._optional import require
+
+require("torch", "torch", __name__)
+
+from pyprune.prune.errors import PruningError  # noqa: E402
+from pyprune.prune.filters import prune_filters  # noqa: E402
+from pyprune.prune.history import History, Step  # noqa: E402
+from pyprune.prune.importance import APoZ, FPGM, L0, L1, L2, Importance, Random, Taylor, WeightCriterion  # noqa: E402
+from pyprune.prune.loop import FilterPruning, MagnitudePruning, PruningMethod, prune_and_finetune  # noqa: E402
+from pyprune.prune.masks import BLOCK_SIZES, Scope, WeightMask, make_permanent, mask_of, prune_magnitude, sparsity  # noqa: E402
+from pyprune.prune.plan import apply_channel_plan, channel_plan  # noqa: E402
+from pyprune.prune.pruners import (  # noqa: E402
     BatchNormPruner,
     ConvPruner,
     DepthwiseConvPruner,
@@ -17,8 +21,8 @@ from pyprune.prune.pruners import (
     ModulePruner,
     register_pruner,
 )
-from pyprune.prune.schedule import GradualCubic, Iterative, OneShot, Schedule
-from pyprune.prune.sensitivity import Granularity, Sensitivity, sensitivity
+from pyprune.prune.schedule import GradualCubic, Iterative, OneShot, Schedule  # noqa: E402
+from pyprune.prune.sensitivity import Granularity, Sensitivity, sensitivity  # noqa: E402
 
 __all__ = [
     "APoZ",

@@ -14,7 +14,7 @@ from torch import nn
 from pyprune.prune.errors import PruningError
 from pyprune.prune.graph import ChannelGraph, PruningGroup, trace_channels
 from pyprune.prune.importance import L1, Importance, as_importance, normalised
-from pyprune.prune.modes import evaluating
+from pyprune.modes import evaluating
 from pyprune.prune.plan import record_kept_channels
 
 __all__ = ["Amount", "as_inputs", "check_amount", "ignored_names", "prune_filters"]

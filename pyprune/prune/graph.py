@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyprune.prune.errors import PruningError
-from pyprune.prune.modes import evaluating
+from pyprune.modes import evaluating
 from pyprune.prune.pruners import ModulePruner, pruner_for
 
 __all__ = ["ChannelGraph", "LayerUse", "PruningGroup", "symbolic_trace", "trace_channels"]

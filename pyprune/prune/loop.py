@@ -16,6 +16,7 @@ from pyprune.prune.history import History, Step
 from pyprune.prune.importance import Importance
 from pyprune.prune.masks import Scope, make_permanent, prune_magnitude
 from pyprune.prune.schedule import OneShot, Schedule
+from pyprune.progress import progress_bar
 from pyprune.stats import count
 
 __all__ = ["FilterPruning", "MagnitudePruning", "PruningMethod", "prune_and_finetune"]
@@ -67,12 +68,6 @@ class MagnitudePruning(PruningMethod):
         return make_permanent(model)
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc="prune", unit="step", leave=False)
-
-
 def prune_and_finetune(
     model: nn.Module,
     example_inputs: Any,
@@ -84,10 +79,13 @@ def prune_and_finetune(
     schedule: Schedule = OneShot(),
     epochs: int = 1,
     progress: bool = True,
+    metric_name: str | None = None,
 ) -> tuple[nn.Module, History]:
     """Prune a copy of `model` to `target` in the schedule's steps, calling
     `train_fn(model, epochs)` after each and `eval_fn(model)` to measure it; `model` is left
-    untouched. Returns the pruned, fine-tuned model and the History of the steps.
+    untouched. Returns the pruned, fine-tuned model and the History of the steps (its plot
+    labels the metric `metric_name`). The progress bar moves once per step: a train_fn that
+    runs for long should show its own.
 
     >>> small, history = prune_and_finetune(model, x, 0.5, method=FilterPruning(),
     ...                                     train_fn=train, eval_fn=accuracy, schedule=Iterative(3))
@@ -102,17 +100,17 @@ def prune_and_finetune(
     inputs = as_inputs(example_inputs)
     current = copy.deepcopy(model)
     original = count(current, inputs)
-    history = History()
+    history = History(metric_name=metric_name)
 
     def record(step: int, goal: float) -> None:
         counted = count(current, inputs)
         history.steps.append(Step(step, goal, 1 - counted.nonzero / original.params, counted.params,
-                                  counted.nonzero, counted.macs, float(eval_fn(current))))
+                                  counted.nonzero, counted.nonzero_macs, float(eval_fn(current))))
 
     record(0, 0.0)
     previous = 0.0
     targets = schedule.targets(float(target))
-    with _progress(len(targets), progress) as bar:
+    with progress_bar(len(targets), "prune", "step", progress) as bar:
         for step, goal in enumerate(targets, 1):
             current = method.step(current, inputs, previous, goal)
             train_fn(current, epochs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +17,8 @@ from pyprune.prune.filters import as_inputs, prune_filters
 from pyprune.prune.graph import trace_channels
 from pyprune.prune.importance import Importance
 from pyprune.prune.masks import make_permanent, maskable_layers, prune_magnitude
-from pyprune.prune.plotting import new_figure
+from pyprune.prune.plotting import metric_label, new_figure
+from pyprune.progress import progress_bar
 
 __all__ = ["Granularity", "Sensitivity", "sensitivity"]
 
@@ -34,12 +35,14 @@ class Granularity(enum.Enum):
 
 @dataclass
 class Sensitivity:
-    """metrics[layer][ratio]: the metric with only that layer pruned to that ratio."""
+    """metrics[layer][ratio]: the metric with only that layer pruned to that ratio;
+    metric_name says what the metric is (plots label their axis with it)."""
 
     baseline: float
     ratios: list[float]
     metrics: dict[str, dict[float, float]] = field(default_factory=dict)
     higher_is_better: bool = True
+    metric_name: str | None = None
 
     def drop(self, layer: str, ratio: float) -> float:
         """How much worse the metric got (positive = worse)."""
@@ -64,21 +67,41 @@ class Sensitivity:
                   for layer, by_ratio in self.metrics.items()]
         return "\n".join(lines)
 
-    def plot(self, path: str | Path) -> Path:
-        """One curve per layer, metric against ratio, as a PNG at `path` (needs matplotlib)."""
+    def plot(self, path: str | Path, chosen: Mapping[str, float] | None = None) -> Path:
+        """The figure() as a PNG at `path`."""
+        path = Path(path)
+        self.figure(chosen).savefig(path, dpi=100)
+        return path
+
+    def figure(self, chosen: Mapping[str, float] | None = None) -> Any:
+        """One curve per layer, metric against ratio from 0 (the unpruned baseline) on, as a
+        matplotlib Figure (needs matplotlib). `chosen` (e.g. ratios_within(budget)) marks the
+        ratio picked for each layer it names."""
+        chosen = dict(chosen or {})
+        for layer, ratio in chosen.items():
+            if ratio not in self.metrics.get(layer, {}):
+                raise PruningError(f"chosen ratio {ratio!r} of layer {layer!r} was not measured: layers "
+                                   f"{sorted(self.metrics)}, ratios {self.ratios}")
         fig = new_figure(8, 5)
         ax = fig.add_subplot()
-        for layer, by_ratio in self.metrics.items():
-            ax.plot(self.ratios, [by_ratio[r] for r in self.ratios], marker=".", label=layer)
-        ax.axhline(self.baseline, color="black", linewidth=0.8, linestyle=":")
+        named = len(self.metrics) <= 20  # more would bury the plot under its legend
+        circle = dict(marker="o", markersize=11, linestyle="none", markerfacecolor="none", markeredgewidth=1.5)
+        for layer, by_ratio in self.metrics.items():  # each curve starts unpruned, at the baseline
+            (line,) = ax.plot([0.0, *self.ratios], [self.baseline, *[by_ratio[r] for r in self.ratios]], marker=".",
+                              label=layer if named else None)
+            if layer in chosen:
+                ax.plot([chosen[layer]], [by_ratio[chosen[layer]]], color=line.get_color(), **circle)
+        ax.axhline(self.baseline, color="black", linewidth=0.8, linestyle=":",
+                   label=f"baseline, unpruned ({self.baseline:.4g})")
+        if chosen:  # one legend entry for all the circles
+            ax.plot([], [], color="gray", label="chosen ratio", **circle)
+        better = "higher" if self.higher_is_better else "lower"
         ax.set_xlabel("ratio pruned")
-        ax.set_ylabel("metric")
+        ax.set_xlim(0, 1)
+        ax.set_ylabel(f"{metric_label(self.metric_name)}, {better} is better")
         ax.set_title("sensitivity: one layer pruned at a time")
-        if len(self.metrics) <= 20:
-            ax.legend(fontsize="x-small", ncols=2)
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-        return path
+        ax.legend(fontsize="x-small", ncols=2)
+        return fig
 
 
 def _filter_layers(model: nn.Module, inputs: tuple) -> list[str]:
@@ -99,15 +122,16 @@ def sensitivity(
     criterion: Importance | Any = None,
     higher_is_better: bool = True,
     progress: bool = True,
+    metric_name: str | None = None,
 ) -> Sensitivity:
     """Prune each layer alone at each ratio, evaluate, restore (`model` is never changed).
+    `metric_name` says what eval_fn measures (for the plot).
 
     >>> s = sensitivity(model, x, accuracy, ratios=(0.25, 0.5, 0.75))
-    >>> print(s); s.plot("sensitivity.png")
-    >>> small = prune_filters(model, x, amount=s.ratios_within(0.01))
+    >>> amounts = s.ratios_within(0.01)
+    >>> print(s); s.plot("sensitivity.png", chosen=amounts)
+    >>> small = prune_filters(model, x, amount=amounts)
     """
-    from tqdm import tqdm
-
     if not isinstance(granularity, Granularity):
         raise PruningError(f"granularity must be a Granularity, got {granularity!r}")
     ratios = sorted(float(r) for r in ratios)
@@ -121,8 +145,9 @@ def sensitivity(
         unknown = sorted(set(layers) - set(maskable_layers(model)))
         if unknown:
             raise PruningError(f"layers {unknown} are not Conv2d or Linear layers of the model")
-    result = Sensitivity(float(eval_fn(copy.deepcopy(model))), ratios, higher_is_better=higher_is_better)
-    with tqdm(total=len(layers) * len(ratios), disable=not progress, desc="sensitivity", leave=False) as bar:
+    result = Sensitivity(float(eval_fn(copy.deepcopy(model))), ratios, higher_is_better=higher_is_better,
+                         metric_name=metric_name)
+    with progress_bar(len(layers) * len(ratios), "sensitivity", "eval", progress) as bar:
         for layer in layers:
             result.metrics[layer] = {}
             for ratio in ratios:

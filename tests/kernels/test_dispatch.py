@@ -11,16 +11,20 @@ import pyprune
 from pyprune import _core, kernels
 
 
-def isa_in_subprocess(forced, cwd):
+def run_with_isa(forced, cwd, code="import pyprune; print(pyprune.isa())"):
     env = {k: v for k, v in os.environ.items() if k != "PYPRUNE_ISA"}
     if forced is not None:
         env["PYPRUNE_ISA"] = forced
-    code = "import pyprune; print(pyprune.isa())"
     # Run away from the source tree, whose pyprune/ has no built extension.
     try:
-        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True)
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True)
     except OSError as e:  # an emulated interpreter (qemu-user) cannot start itself
         pytest.skip(f"cannot start {sys.executable}: {e}")
+
+
+def isa_in_subprocess(forced, cwd):
+    result = run_with_isa(forced, cwd)
+    assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
@@ -35,11 +39,51 @@ def test_isa_is_the_best_available():
         assert set(kernels.available_isas()) <= {"scalar", "avx2"}
 
 
-@pytest.mark.parametrize("forced,expected", [("scalar", "scalar"), ("bogus", "scalar"), (None, None)])
+@pytest.mark.parametrize("forced,expected", [("scalar", "scalar"), (None, None)])
 def test_pyprune_isa_can_only_lower_the_level(forced, expected, tmp_path):
     best = kernels.available_isas()[-1]
     assert isa_in_subprocess(forced, tmp_path) == (expected or best)
     assert isa_in_subprocess(best, tmp_path) == best
+
+
+KNOWN_ISAS = ("scalar", "avx2", "neon")
+# Every use of the kernels asks for the active ISA first; an invalid PYPRUNE_ISA fails each.
+FIRST_USES = {
+    "isa": "pyprune.isa()",
+    "depthwise": "pyprune.kernels.depthwise_conv2d(np.ones((1, 2, 5, 5), np.float32), np.ones((2, 1, 3, 3), np.float32))",
+    "gemm": "pyprune.kernels.pointwise_conv2d(np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2), np.float32))",
+    "sparse": "pyprune.kernels.sparse_conv2d(np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 1, 1), np.float32))",
+}
+
+
+def unusable_isas():
+    """Typos and case changes of every ISA, empty, unknown ones, and known ones this CPU lacks."""
+    typos = {variant for isa in KNOWN_ISAS for variant in (isa.upper(), isa.capitalize(), isa[:-1], f" {isa}", f"{isa} ")}
+    return sorted(typos | {"", "sse", "avx512", "AVX-512"} | (set(KNOWN_ISAS) - set(kernels.available_isas())))
+
+
+@pytest.mark.parametrize("forced", unusable_isas())
+def test_an_unusable_pyprune_isa_is_an_error_naming_the_choices(forced, tmp_path):
+    """Never a silent fall to the slow reference kernels: the error names what was asked for,
+    whether it is an ISA at all, and the ones this CPU runs."""
+    checks = "\n".join(f"""
+try:
+    {call}
+    print("{use}: ran")
+except RuntimeError as e:
+    print("{use}:", e)""" for use, call in FIRST_USES.items())
+    result = run_with_isa(forced, tmp_path, "import numpy as np\nimport pyprune\n" + checks)
+    assert result.returncode == 0, result.stderr  # importing pyprune is fine: the kernels refuse
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == list(FIRST_USES)
+    available = ", ".join(kernels.available_isas())
+    for line in lines:
+        message = line.split(": ", 1)[1]
+        assert message.startswith(f"PYPRUNE_ISA={forced!r} is not ")
+        if forced in KNOWN_ISAS:
+            assert "is not available on this CPU" in message
+        assert f"one of: {available} (this CPU's; unset PYPRUNE_ISA for the fastest, {kernels.available_isas()[-1]})" \
+            in message
 
 
 def test_every_dispatched_kernel_exists_for_the_active_isa():

@@ -6,6 +6,7 @@ torch = pytest.importorskip("torch")
 from small_nets import VGGStyle  # noqa: E402
 from torch import nn  # noqa: E402
 
+from pyprune.stats import count  # noqa: E402
 from pyprune.prune import (  # noqa: E402
     FilterPruning,
     GradualCubic,
@@ -72,6 +73,34 @@ def test_magnitude_loop_follows_the_gradual_schedule_and_ends_permanent(tmp_path
     for step, target in zip(history.steps[1:], targets):
         assert target * 0.9 < step.sparsity <= target
     assert history.plot(tmp_path / "history.png").stat().st_size > 1000
+
+
+def test_history_counts_the_macs_of_the_nonzero_weights_as_sparsity_grows():
+    """Masks keep every parameter in place: MACs must still fall with the sparsity, as the
+    non-zero weights' MACs do (pyprune.stats nonzero_macs)."""
+    model = VGGStyle()
+    x = torch.randn(1, 3, 16, 16)
+    seen = []
+
+    def evaluate(m):
+        seen.append(count(m, x))
+        return 0.0
+
+    pruned, history = prune_and_finetune(model, x, 0.8, method=MagnitudePruning(), schedule=Iterative(3),
+                                         train_fn=lambda m, e: None, eval_fn=evaluate, progress=False,
+                                         metric_name="top-1 (%)")
+    assert [s.macs for s in history.steps] == [c.nonzero_macs for c in seen]
+    assert history.steps[-1].macs == count(pruned, x).nonzero_macs
+    macs = [s.macs for s in history.steps]
+    assert macs == sorted(macs, reverse=True) and len(set(macs)) == len(macs)
+    assert len({s.params for s in history.steps}) == 1  # masks: nothing removed
+    # the 3x3 convolutions (every weight does as many MACs as the others of its layer) dominate
+    assert macs[-1] / macs[0] == pytest.approx(1 - history.steps[-1].sparsity, abs=0.1)
+    lines = str(history).splitlines()
+    assert "non-zero MACs" in lines[0]
+    assert [int(line.split()[5].replace(",", "")) for line in lines[1:]] == macs
+    fig = history.figure()
+    assert fig.axes[0].get_ylabel() == "top-1 (%)" and "MACs" in fig.axes[1].get_ylabel()
 
 
 def test_loop_rejects_bad_arguments():

@@ -56,3 +56,63 @@ def test_weight_granularity_and_plot(tmp_path):
         sensitivity(model, x, zeros, layers=["stem.1"], granularity=Granularity.WEIGHTS, progress=False)
     with pytest.raises(PruningError, match="ratios"):
         sensitivity(model, x, zeros, ratios=(0.0, 1.0), progress=False)
+
+
+def curves(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+@pytest.mark.parametrize("metric_name,higher,label", [
+    ("top-1 accuracy (%)", True, "top-1 accuracy (%), higher is better"),
+    ("loss", False, "loss, lower is better"),
+    (None, True, "eval_fn(model), higher is better"),
+])
+def test_plot_labels_the_metric_the_baseline_and_the_chosen_ratios(metric_name, higher, label, tmp_path):
+    result = Sensitivity(0.9, [0.25, 0.5, 0.75], {"a": {0.25: 0.9, 0.5: 0.89, 0.75: 0.5},
+                                                  "b": {0.25: 0.7, 0.5: 0.6, 0.75: 0.5},
+                                                  "c": {0.25: 0.9, 0.5: 0.9, 0.75: 0.9}},
+                         higher_is_better=higher, metric_name=metric_name)
+    chosen = {"a": 0.5, "c": 0.75}
+    ax = result.figure(chosen).axes[0]
+    assert ax.get_ylabel() == label
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["a", "b", "c", "baseline, unpruned (0.9)", "chosen ratio"]
+    lines = curves(ax)
+    assert list(lines["baseline, unpruned (0.9)"].get_ydata()) == [0.9, 0.9]
+    # one circle per chosen layer, on its curve at its ratio, in its colour
+    circles = [line for line in ax.get_lines() if line.get_marker() == "o" and len(line.get_xdata()) == 1]
+    assert [(c.get_xdata()[0], c.get_ydata()[0], c.get_color()) for c in circles] == [
+        (0.5, 0.89, lines["a"].get_color()), (0.75, 0.9, lines["c"].get_color())]
+    # without a choice: no circles and no legend entry for them
+    ax = result.figure().axes[0]
+    assert "chosen ratio" not in [text.get_text() for text in ax.get_legend().get_texts()]
+    assert not [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert result.plot(tmp_path / "s.png", chosen).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_rejects_a_choice_that_was_not_measured():
+    result = Sensitivity(0.9, [0.25, 0.5], {"a": {0.25: 0.9, 0.5: 0.8}})
+    with pytest.raises(PruningError, match="'b'"):
+        result.figure({"b": 0.25})
+    with pytest.raises(PruningError, match="0.3"):
+        result.figure({"a": 0.3})
+
+
+def test_many_layers_keep_the_legend_to_baseline_and_choices():
+    metrics = {f"layer{i}": {0.5: 0.5} for i in range(30)}
+    ax = Sensitivity(1.0, [0.5], metrics).figure({"layer3": 0.5}).axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline, unpruned (1)", "chosen ratio"]
+
+
+def test_sensitivity_passes_the_metric_name_on():
+    result = sensitivity(VGGStyle().eval(), torch.randn(1, 3, 16, 16), channels_left, ratios=(0.5,), progress=False,
+                         metric_name="channels kept")
+    assert result.metric_name == "channels kept"
+    assert result.figure().axes[0].get_ylabel() == "channels kept, higher is better"
+
+
+def test_curves_start_at_the_baseline_so_one_ratio_still_draws_a_line():
+    ax = Sensitivity(0.9, [0.5], {"a": {0.5: 0.6}}).figure().axes[0]
+    line = curves(ax)["a"]
+    assert list(line.get_xdata()) == [0.0, 0.5] and list(line.get_ydata()) == [0.9, 0.6]
+    assert ax.get_xlim() == (0, 1)

@@ -1,4 +1,5 @@
-"""Timing that holds up on a shared machine: medians of batched calls."""
+"""Timing that holds up on a shared machine: medians of batched calls (the demo, the command
+line and the benchmarks time with it)."""
 
 from __future__ import annotations
 
@@ -33,21 +34,32 @@ def median_seconds(
     rounds: int = 15,
     min_batch_seconds: float = 2e-3,
     threaded: bool = False,
+    progress: Callable[[], object] | None = None,
 ) -> dict[str, float]:
     """Median seconds per call of each function.
 
     Single-threaded, the functions take turns within every round, so a slow spell of the
     machine hits them alike. `threaded`: each function runs all its rounds in one block after
-    a pause, so no other library's spinning threads compete with it."""
+    a pause, so no other library's spinning threads compete with it. `progress`, if given, is
+    called after every round of every function (len(fns) * rounds calls)."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int of at least 1, got {rounds!r}")
     batch = {name: _batch_size(fn, min_batch_seconds) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
+
+    def sample(name: str) -> None:
+        samples[name].append(_time_batch(fns[name], batch[name]))
+        if progress is not None:
+            progress()
+
     if threaded:
         for name, fn in fns.items():
             time.sleep(SETTLE_SECONDS)
             _time_batch(fn, batch[name])  # back to speed after the pause
-            samples[name] = [_time_batch(fn, batch[name]) for _ in range(rounds)]
+            for _ in range(rounds):
+                sample(name)
     else:
         for _ in range(rounds):
-            for name, fn in fns.items():
-                samples[name].append(_time_batch(fn, batch[name]))
+            for name in fns:
+                sample(name)
     return {name: statistics.median(s) for name, s in samples.items()}

@@ -1,0 +1,114 @@
+"""How each counted section's regions become tables (one call per CPU model). The regions'
+`what` fields are the ones its guest script (guest/) records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from arm_cost.counter import Region
+from arm_cost.table import Column, Table
+
+FLOOR = "floor 0.250: one 4-lane FMLA per 4 MACs"
+COUNT, RATIO = ",", ".3f"
+
+
+def depthwise(regions: list[Region], cpu: str) -> list[Table]:
+    table = Table(f"Depthwise, instructions per MAC on {cpu}: one call, 32 channels 112x112, padding k//2, "
+                  f"batch 1, 1 thread; {FLOOR}",
+                  [Column("layer"), Column("call"), Column("MACs", COUNT), Column("instructions", COUNT),
+                   Column("/MAC", RATIO)],
+                  notes=["depthwise_conv2d(): the one-shot call (dispatched kernel, weight layout included); "
+                         "<ukernel>: PackedDepthwiseConv2d(ukernel=...), weights laid out beforehand"])
+    for r in regions:
+        table.add(r.what["layer"], short(r.what["call"]), r.what["macs"], r.instructions,
+                  r.instructions / r.what["macs"])
+    return [table]
+
+
+def pointwise(regions: list[Region], cpu: str) -> list[Table]:
+    calls = list(dict.fromkeys(r.what["call"] for r in regions))
+    layers: dict[int, dict] = {}
+    for r in regions:
+        layer = layers.setdefault(r.what["layer"], {"shape": r.what["shape"], "macs": r.what["macs"]})
+        layer[r.what["call"]] = r.instructions
+    table = Table(f"Pointwise, instructions per MAC on {cpu}: the 13 MobileNetV1 1x1 layers, batch 1, 1 thread; "
+                  f"{FLOOR}",
+                  [Column("layer"), Column("MACs", COUNT), *(Column(short(c), RATIO) for c in calls)],
+                  notes=["pointwise_conv2d(): the one-shot call, weight packing included; "
+                         "<ukernel>: PackedConv2d(ukernel=...), weights packed beforehand"])
+    for i, layer in layers.items():
+        table.add(f"{i:2}  {layer['shape']}", layer["macs"], *(layer[c] / layer["macs"] for c in calls))
+    table.rule()
+    macs = sum(layer["macs"] for layer in layers.values())
+    totals = [sum(layer[c] for layer in layers.values()) for c in calls]
+    table.add("all 13 (summed)", macs, *(t / macs for t in totals))
+    table.add("  instructions", None, *(f"{t:,}" for t in totals))
+    return [table]
+
+
+def sparse(regions: list[Region], cpu: str) -> list[Table]:
+    instructions: dict[str, int] = defaultdict(int)
+    macs: dict[str, int] = defaultdict(int)
+    for r in regions:
+        instructions[r.what["weights"]] += r.instructions
+        macs[r.what["weights"]] += r.what["macs"]
+    dense = instructions["dense"]
+    table = Table(f"Sparse pointwise on {cpu}: the 13 MobileNetV1 1x1 layers, batch 1, 1 thread, operators "
+                  "built beforehand; MACs = non-zero weights x pixels",
+                  [Column("weights"), Column("MACs", COUNT), Column("instructions", COUNT), Column("/MAC", RATIO),
+                   Column("fewer than dense", ".2f", "x")])
+    for weights in instructions:
+        table.add(weights, macs[weights], instructions[weights], instructions[weights] / macs[weights],
+                  dense / instructions[weights])
+    return [table]
+
+
+def imports(regions: list[Region], cpu: str) -> list[Table]:
+    table = Table(f"Imports in the guest Python on {cpu} (modules compiled to bytecode, as installed)",
+                  [Column("import"), Column("instructions", COUNT)],
+                  notes=["in this order, in one process: each after the ones above it"])
+    for r in regions:
+        table.add(f"import {r.what['module']}", r.instructions)
+    return [table]
+
+
+def models(regions: list[Region], cpu: str) -> list[Table]:
+    """Whole forwards (what: model, runtime, macs) and, where the guest counts them, single
+    layers (what: also layer, type, shape, macs)."""
+    forwards = [r for r in regions if "layer" not in r.what]
+    layers: dict[tuple[str, str], list[Region]] = defaultdict(list)
+    for r in regions:
+        if "layer" in r.what:
+            layers[r.what["model"], r.what["runtime"]].append(r)
+    summary = Table(f"Whole models on {cpu}: one forward, 224x224, batch 1, 1 thread",
+                    [Column("model"), Column("runtime"), Column("MACs", COUNT), Column("instructions", COUNT),
+                     Column("/MAC", RATIO), Column("layers summed", COUNT), Column("/MAC", RATIO)],
+                    notes=["layers summed: the same network run one layer per marked region "
+                           "(the final output's conversion excluded)"])
+    for r in forwards:
+        per_layer = layers.get((r.what["model"], r.what["runtime"]), [])
+        summed = sum(x.instructions for x in per_layer) if per_layer else None
+        summary.add(r.what["model"], r.what["runtime"], r.what["macs"], r.instructions,
+                    r.instructions / r.what["macs"], summed, None if summed is None else summed / r.what["macs"])
+    tables = [summary]
+    for (model, runtime), rs in layers.items():
+        total = sum(r.instructions for r in rs)
+        table = Table(f"{model}, {runtime}, per layer on {cpu}",
+                      [Column("#", "d"), Column("type"), Column("layer"), Column("output"), Column("MACs", COUNT),
+                       Column("instructions", COUNT), Column("/MAC", RATIO), Column("share", ".1%")])
+        for i, r in enumerate(rs, 1):
+            macs = r.what["macs"]
+            table.add(i, r.what["type"], r.what["layer"], "x".join(map(str, r.what["shape"])), macs or None,
+                      r.instructions, r.instructions / macs if macs else None, r.instructions / total)
+        table.rule()
+        macs = sum(r.what["macs"] for r in rs)
+        table.add(None, "all layers", None, None, macs, total, total / macs, 1.0)
+        tables.append(table)
+    return tables
+
+
+def short(name: str) -> str:
+    """A microkernel's name without the operator prefix: pp_f32_gemm_minmax_ukernel_8x8__neon -> 8x8__neon."""
+    for prefix in ("pp_f32_dwconv2d_chw_", "pp_f32_gemm_minmax_ukernel_", "pp_f32_spmm_minmax_ukernel_"):
+        name = name.removeprefix(prefix)
+    return name

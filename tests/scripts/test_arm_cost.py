@@ -1,0 +1,302 @@
+"""The NEON cost tool (scripts/arm_cost.py) on the host: regions from the counter's report,
+inner loops found in assembly, llvm-mca's report read, ncnn graphs read, tables, the sections
+table and the command line. The counting itself runs under emulation (python scripts/arm_cost.py)."""
+
+import importlib.util
+import inspect
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from arm_cost import counter, mca, ncnn_peer, reports
+from arm_cost.counter import CountError, Region
+from arm_cost.guest import marks
+from arm_cost.sections import SECTIONS, Counted, Run, pointwise_guest, pyprune_guest
+from arm_cost.table import Column, Table
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / "scripts" / "arm_cost.py"
+has_cross_compiler = shutil.which(mca.CXX) is not None
+has_llvm_mca = any(shutil.which(name) for name in mca.LLVM_MCA)
+
+
+# ---- regions: the guest's records joined with the counter's report ------------------------------
+
+
+def report(totals):
+    return {"total": max(totals.values()), "marks": [{"tag": t, "total": n, "counts": {}} for t, n in totals.items()]}
+
+
+def test_regions_take_the_empty_regions_count_off_every_other():
+    records = [{"start": 1, "end": 2, "what": {"empty": True}},
+               {"start": 3, "end": 4, "what": {"call": "a"}},
+               {"start": 5, "end": 6, "what": {"call": "b"}}]
+    totals = {1: 100, 2: 1_900, 3: 5_000, 4: 15_000, 5: 20_000, 6: 21_800}
+    assert counter.regions(records, report(totals)) == [Region({"call": "a"}, 8_200), Region({"call": "b"}, 0)]
+
+
+def test_regions_refuse_records_without_the_empty_region_first():
+    records = [{"start": 1, "end": 2, "what": {"call": "a"}}]
+    with pytest.raises(CountError, match="empty"):
+        counter.regions(records, report({1: 0, 2: 10}))
+    with pytest.raises(CountError, match="empty"):
+        counter.regions([], report({1: 0}))
+
+
+def test_regions_name_markers_missing_from_the_report():
+    records = [{"start": 1, "end": 2, "what": {"empty": True}}, {"start": 3, "end": 4, "what": {"call": "a"}}]
+    with pytest.raises(CountError, match=r"markers \[4\] of region \{'call': 'a'\}"):
+        counter.regions(records, report({1: 0, 2: 10, 3: 20}))
+
+
+def test_guest_marks_record_tag_pairs_in_order_after_the_empty_region(tmp_path):
+    # On the host the marker system call does not exist either: it fails harmlessly.
+    regions = marks.Regions()
+    with regions.count(layer=1) as what:
+        what["shape"] = [3, 4]
+    with regions.count(layer=2):
+        pass
+    regions.save(str(tmp_path / "r.json"))
+    records = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["start"], r["end"]) for r in records] == [(1, 2), (3, 4), (5, 6)]
+    assert [r["what"] for r in records] == [{"empty": True}, {"layer": 1, "shape": [3, 4]}, {"layer": 2}]
+
+
+# ---- inner loops in assembly --------------------------------------------------------------------
+
+ASM = """
+func:
+    mov x2, 0
+.L2:                        // outer loop: holds the inner one, so not innermost
+    mov x3, 0
+.L3:                        // inner loop, with the clamp
+    ldr q0, [x0], 16
+    fmla v1.4s, v0.4s, v2.4s
+    fmla v3.4s, v0.4s, v4.4s
+    fmax v1.4s, v1.4s, v5.4s
+    add x3, x3, 1
+    cmp x3, x4
+    bne .L3
+    add x2, x2, 1
+    cbnz x2, .L2
+    b .L9                   // forward: no loop
+1:                          // inline-asm loop with a numeric label, no clamp
+    ld1 {v0.4s}, [x1], 16
+    fmla v1.4s, v0.4s, v2.s[0]
+    subs x5, x5, 1
+    b.ne 1b
+.L9:
+    ret
+"""
+
+
+def test_innermost_loops_are_the_branch_free_backward_loops_retargeted():
+    loops = mca.innermost_loops(ASM)
+    assert loops == [
+        ["ldr q0, [x0], 16", "fmla v1.4s, v0.4s, v2.4s", "fmla v3.4s, v0.4s, v4.4s", "fmax v1.4s, v1.4s, v5.4s",
+         "add x3, x3, 1", "cmp x3, x4", "bne .Lmca_loop"],
+        ["ld1 {v0.4s}, [x1], 16", "fmla v1.4s, v0.4s, v2.s[0]", "subs x5, x5, 1", "b.ne .Lmca_loop"],
+    ]
+
+
+@pytest.mark.parametrize("clamp, fmla", [(None, 2), (True, 2), (False, 1)])
+def test_main_loop_has_the_most_fmla_of_the_loops_with_or_without_a_clamp(clamp, fmla):
+    loop = mca.main_loop(mca.innermost_loops(ASM), clamp)
+    assert sum(x.startswith("fmla") for x in loop) == fmla
+    if clamp is not None:
+        assert any(x.startswith("fmax") for x in loop) == clamp
+
+
+def test_main_loop_takes_the_shortest_of_equal_fmla_loops_and_refuses_none():
+    short = ["fmla v1.4s, v2.4s, v3.4s", "b.ne .Lmca_loop"]
+    long = ["add x1, x1, 1", *short]
+    assert mca.main_loop([long, short]) == short
+    with pytest.raises(mca.MCAError, match="no inner loop"):
+        mca.main_loop([["add x1, x1, 1", "b.ne .Lmca_loop"]])
+    with pytest.raises(mca.MCAError, match="clamp True"):
+        mca.main_loop([short], clamp=True)
+
+
+MCA_REPORT = """Iterations:        200
+Instructions:      1000
+Total Cycles:      1003
+
+Resource pressure by instruction:
+[0]    [1.0]  [1.1]  [2]    [3]    [4]    [5]    [6]    Instructions:
+ -     0.50   0.50   1.00    -      -      -      -     ldr	q0, [x0], #16
+ -      -      -      -      -      -      -     2.00   fmla	v1.4s, v0.4s, v2.4s
+ -      -      -      -      -      -     2.00    -     fmla	v3.4s, v0.4s, v4.4s
+1.00    -      -      -      -      -      -      -     b.ne	.Lmca_loop
+"""
+
+
+def test_mca_report_gives_cycles_per_iteration_and_the_models_fmla_cycles_per_pipe():
+    loop = ["ldr q0, [x0], 16", "fmla v1.4s, v0.4s, v2.4s", "fmla v3.4s, v0.4s, v4.4s", "b.ne .Lmca_loop"]
+    cost = mca.parse_mca(MCA_REPORT, loop, pipes=2)
+    assert cost == mca.LoopCost(instructions=4, fmla=2, cycles=1003 / 200, model_fmla=2.0)
+    assert cost.fma_bound(2) == 1.0
+    with pytest.raises(mca.MCAError, match="Total Cycles"):
+        mca.parse_mca("Iterations: 10\n", loop, pipes=2)
+
+
+def test_neon_rows_of_the_operator_lists_name_their_sources():
+    gemm = mca.neon_ukernels(mca.CSRC / "f32-gemm" / "f32-gemm.inc")
+    assert gemm and all(u.name.endswith("__neon") and u.source.suffix == ".cc" for u in gemm)
+    assert all(u.name in u.source.read_text() and len(u.params) == 2 for u in gemm)
+    dw = mca.neon_ukernels(mca.CSRC / "f32-dwconv2d-chw" / "f32-dwconv2d-chw.inc")
+    production = {u.params[:2] for u in dw if u.production}
+    assert production == {(3, 1), (3, 2), (5, 1), (5, 2)}
+
+
+def test_neon_rows_need_exactly_one_source(tmp_path):
+    inc = tmp_path / "f32-x.inc"
+    inc.write_text("PP_X_UKERNEL(pp_isa_neon, pp_f32_x_ukernel_4x4__neon, 4, 4, PP_PRODUCTION)\n")
+    with pytest.raises(mca.MCAError, match="defined in 0 files"):
+        mca.neon_ukernels(inc)
+    inc.write_text("PP_X_UKERNEL(pp_isa_avx2, pp_f32_x_ukernel_4x4__avx2, 4, 4, PP_PRODUCTION)\n")
+    with pytest.raises(mca.MCAError, match="no NEON row"):
+        mca.neon_ukernels(inc)
+
+
+# ---- ncnn graphs --------------------------------------------------------------------------------
+
+PARAM = """7767517
+5 5
+Input                    in0                      0 1 in0
+Convolution              convrelu_0               1 1 in0 1 0=32 1=3 6=864 9=1
+Split                    splitncnn_0              1 2 1 2 3
+BinaryOp                 add_0                    2 1 2 3 4 0=0
+InnerProduct             linear_1                 1 1 4 out0 0=10 1=1 2=320 -23310=2,1.0,2.0
+"""
+
+
+def test_ncnn_graph_lists_layers_in_order_with_their_first_output_and_weights():
+    graph = ncnn_peer.ncnn_graph(PARAM)
+    assert graph["input"] == "in0" and graph["output"] == "out0"
+    assert graph["layers"] == [
+        {"layer": "convrelu_0", "type": "Convolution", "top": "1", "weights": 864},
+        {"layer": "splitncnn_0", "type": "Split", "top": "2", "weights": 0},
+        {"layer": "add_0", "type": "BinaryOp", "top": "4", "weights": 0},
+        {"layer": "linear_1", "type": "InnerProduct", "top": "out0", "weights": 320},
+    ]
+
+
+@pytest.mark.parametrize("param, message", [
+    ("", "magic"),
+    ("7767518\n1 1\nInput in0 0 1 in0\n", "magic"),
+    ("7767517\n1 1\nInput in0 0 1 in0\n", "one Input"),
+    ("7767517\n1 1\nConvolution c 0 1 x 6=9\n", "one Input"),
+])
+def test_ncnn_graph_refuses_what_is_not_a_one_input_network(param, message):
+    with pytest.raises(ncnn_peer.PeerError, match=message):
+        ncnn_peer.ncnn_graph(param)
+
+
+# ---- tables and reports -------------------------------------------------------------------------
+
+
+def test_table_sizes_columns_to_fit_and_aligns_numbers_right():
+    table = Table("T", [Column("name"), Column("count", ","), Column("ratio", ".2f", "x")], notes=["a note"])
+    table.add("a", 1234567, 0.5)
+    table.rule()
+    table.add("longer name", None, "n/a")
+    assert str(table).splitlines() == [
+        "T",
+        "  a note",
+        "name             count  ratio",
+        "-----------------------------",
+        "a            1,234,567  0.50x",
+        "-----------------------------",
+        "longer name               n/a",
+    ]
+    with pytest.raises(ValueError, match="2 cells for 3 columns"):
+        table.add("a", 1)
+
+
+def test_pointwise_report_sums_layers_per_call():
+    calls = (("pointwise_conv2d()", 40), ("pp_f32_gemm_minmax_ukernel_8x8__neon", 30))
+    regions = [Region({"layer": i, "shape": f"L{i}", "call": call, "macs": 100 * i}, n * i)
+               for i in (1, 2) for call, n in calls]
+    (table,) = reports.pointwise(regions, "cortex-a72")
+    assert [c.header for c in table.columns] == ["layer", "MACs", "pointwise_conv2d()", "8x8__neon"]
+    assert table.rows[-2] == ["all 13 (summed)", 300, 0.4, 0.3]
+    assert table.rows[-1] == ["  instructions", None, "120", "90"]
+
+
+def test_sparse_report_compares_each_weight_kind_with_dense():
+    regions = [Region({"layer": i, "weights": w, "macs": m}, n) for i in (1, 2)
+               for w, m, n in (("dense", 1000, 300), ("90 % unstructured", 100, 50))]
+    (table,) = reports.sparse(regions, "cortex-a72")
+    assert table.rows == [["dense", 2000, 600, 0.3, 1.0], ["90 % unstructured", 200, 100, 0.5, 6.0]]
+
+
+def test_models_report_puts_forwards_in_a_summary_and_layers_in_a_table_per_model():
+    regions = [Region({"model": "M", "runtime": "r", "macs": 1000}, 400),
+               Region({"model": "M", "runtime": "r2", "macs": 1000}, 500),
+               Region({"model": "M", "runtime": "r", "layer": "c", "type": "Convolution", "shape": [8, 2, 2],
+                       "macs": 1000}, 300),
+               Region({"model": "M", "runtime": "r", "layer": "p", "type": "Pooling", "shape": [8], "macs": 0}, 120)]
+    summary, layers = reports.models(regions, "cortex-a72")
+    assert summary.rows == [["M", "r", 1000, 400, 0.4, 420, 0.42], ["M", "r2", 1000, 500, 0.5, None, None]]
+    assert layers.rows[0] == [1, "Convolution", "c", "8x2x2", 1000, 300, 0.3, 300 / 420]
+    assert layers.rows[1] == [2, "Pooling", "p", "8", None, 120, None, 120 / 420]
+    assert layers.rows[-1] == [None, "all layers", None, None, 1000, 420, 0.42, 1.0]
+
+
+def test_sections_have_unique_names_and_their_guest_scripts_exist():
+    names = [s.name for s in SECTIONS]
+    assert len(names) == len(set(names))
+    for s in SECTIONS:
+        if isinstance(s, Counted):
+            assert (counter.GUEST / s.script).is_file()
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_pyprune_guest_scripts_take_the_arguments_their_host_side_gives(tmp_path, monkeypatch, reference):
+    monkeypatch.syspath_prepend(str(counter.GUEST))  # the guest's sys.path[0]: marks.py
+    run = Run(tmp_path, ["cortex-a72"], [], reference, tmp_path)
+    sections = [s for s in SECTIONS if isinstance(s, Counted) and s.host in (pyprune_guest, pointwise_guest)]
+    assert {s.name for s in sections} >= {"depthwise", "pointwise", "sparse"}
+    for s in sections:
+        spec = importlib.util.spec_from_file_location(f"guest_{s.name}", counter.GUEST / s.script)
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        inspect.signature(script.main).bind("regions.json", *s.prepare(run).args)
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+
+def tool(*args):
+    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, timeout=600)
+
+
+def test_list_prints_every_section():
+    run = tool("--list")
+    assert run.returncode == 0 and run.stdout.split() == [s.name for s in SECTIONS]
+
+
+@pytest.mark.parametrize("sections", ["nonsense", "depthwise,nonsense", ","])
+def test_unknown_sections_are_a_usage_error(sections):
+    run = tool("--sections", sections)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "unknown sections" in run.stderr or "no section" in run.stderr
+
+
+def test_a_missing_wheel_is_named_before_anything_is_set_up(tmp_path):
+    run = tool("--sections", "depthwise", "--wheel", str(tmp_path / "none.whl"))
+    assert run.returncode == 1 and run.stderr.strip() == f"arm-cost: no wheel {tmp_path / 'none.whl'}"
+
+
+@pytest.mark.skipif(not (has_cross_compiler and has_llvm_mca), reason="needs aarch64-linux-gnu-g++ and llvm-mca")
+def test_an_inner_loop_section_runs_and_a_bad_cpu_is_one_error_line():
+    # The real kernels of every inner-loop section: python scripts/arm_cost.py --sections
+    # depthwise-loop,gemm-loop,spmm-loop (half a minute of compiling).
+    run = tool("--sections", "gemm-loop", "--mca-cpus", "cortex-a53")
+    assert run.returncode == 0, run.stderr
+    assert "8x8__neon  cortex-a53" in run.stdout
+    run = tool("--sections", "gemm-loop", "--mca-cpus", "no-such-cpu")
+    assert run.returncode == 1 and run.stderr.startswith("arm-cost: ") and "Traceback" not in run.stderr

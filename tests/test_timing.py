@@ -1,0 +1,20 @@
+"""pyprune.timing: medians per function, progress after every round, rounds checked."""
+
+import pytest
+
+from pyprune.timing import median_seconds
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_progress_is_called_after_every_round_of_every_function(threaded):
+    calls = []
+    seconds = median_seconds({"a": lambda: None, "b": lambda: sum(range(100))}, rounds=3, min_batch_seconds=1e-5,
+                             threaded=threaded, progress=lambda: calls.append(1))
+    assert set(seconds) == {"a", "b"} and all(s > 0 for s in seconds.values())
+    assert len(calls) == 6
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 1.5, True, "3"])
+def test_rounds_must_be_a_positive_int(rounds):
+    with pytest.raises(ValueError, match="rounds must be an int of at least 1"):
+        median_seconds({"a": lambda: None}, rounds=rounds)
