@@ -44,7 +44,7 @@ print(json.dumps(results))
 """
 
 # The modules that need no torch (and their submodules).
-TORCH_FREE = ("pyprune.activation", "pyprune.bench", "pyprune.cli", "pyprune.compress", "pyprune.kernels",
+TORCH_FREE = ("pyprune.activation", "pyprune.bench", "pyprune.cli", "pyprune.compress", "pyprune.graph", "pyprune.kernels",
               "pyprune.progress", "pyprune.timing")
 # Subpackages that do not call pyprune._optional.require yet: they fail, but with torch's own
 # ModuleNotFoundError.
