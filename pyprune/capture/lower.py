@@ -195,7 +195,8 @@ def _module_path(node: fx.Node) -> str:
     if not stack:
         return ""
     path = list(stack.values())[-1][0]
-    return path if isinstance(path, str) else ""
+    # export's placeholder for nodes it could not place in a module
+    return path if isinstance(path, str) and not path.startswith("_empty_nn_module_stack") else ""
 
 
 def _norm_axis(axis: int, rank: int) -> int:
