@@ -69,3 +69,18 @@ def test_capture_errors_say_why_quietly(caplog):
     assert issubclass(CaptureError, ValueError)
     with pytest.raises(TypeError, match="model must be an nn.Module"):
         capture(lambda x: x, (torch.zeros(1),))
+
+
+def test_inference_graph_is_whole_or_says_what_needs_torch():
+    from pyprune.capture.pipeline import inference_graph
+
+    model, shape = build("darknet")
+    graph = inference_graph(model, (torch.randn(1, *shape),))
+    assert graph.dynamic_batch and {n.op for n in graph.nodes} == {"conv2d", "add"}
+
+    class Flip(nn.Module):
+        def forward(self, x):
+            return torch.relu(x).flip(1)
+
+    with pytest.raises(ValueError, match="needs torch to run node 'flip'.*aten.flip.default is not in the operator"):
+        inference_graph(Flip(), (torch.randn(1, 3),))
