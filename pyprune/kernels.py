@@ -8,15 +8,17 @@ refused with a TypeError. ``out`` must already be contiguous float32 of the righ
 because the result is written into it. Bad arguments raise TypeError/ValueError naming them.
 
 One-shot calls (``conv2d``, ``sparse_conv2d``, ...) prepare the weights on every call; the
-``Packed*`` operators prepare them once and are what modules hold.
+``Packed*`` operators prepare them once and are what modules hold. ``Graph`` runs a whole graph
+of operators in C++ (docs/graph.md).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from pyprune.activation import Activation, as_activation
 __all__ = [
     "Capabilities",
     "DepthwiseCase",
+    "Graph",
+    "GraphNode",
     "PackedConv2d",
     "PackedDepthwiseConv2d",
     "PackedSeparableConv2d",
@@ -151,16 +155,16 @@ def _as_optional_array(x: Any, name: str) -> np.ndarray | None:
     return None if x is None else _as_array(x, name)
 
 
-def _as_out(out: Any) -> np.ndarray:
+def _as_out(out: Any, name: str = "out") -> np.ndarray:
     """out is written in place, so it is never copied."""
     if _is_torch_tensor(out):
-        out = _tensor_as_array(out, "out")
+        out = _tensor_as_array(out, name)
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array or torch tensor, got {type(out).__name__}")
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(out).__name__}")
     if out.dtype != np.float32:
-        raise TypeError(f"out must have dtype float32, got {out.dtype}")
+        raise TypeError(f"{name} must have dtype float32, got {out.dtype}")
     if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous")
+        raise ValueError(f"{name} must be C-contiguous")
     return out
 
 
@@ -368,3 +372,72 @@ class SharedWeights:
     def coded_bytes(self) -> int:
         """Bytes of the coded streams and the codebook held in memory."""
         return self._op.coded_bytes
+
+
+# ---- graphs -------------------------------------------------------------------------------------
+
+# A graph's constant: float32 floats (the graph keeps a copy), or coded weights with their shape
+# (kept coded, decoded when a node needs them).
+GraphConstant = Union[np.ndarray, "tuple[SharedWeights, tuple[int, ...]]"]
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A node of a Graph as it runs with some input shapes."""
+
+    op: str
+    name: str
+    kernel: str  # what runs, e.g. "conv2d 3x3 s2 depthwise 4x8 avx2 + relu6"
+    output_shapes: tuple[tuple[int, ...], ...]
+    macs: int
+
+
+def _graph_constant(c: Any, name: str) -> Any:
+    if isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], SharedWeights):
+        return (c[0]._op, tuple(c[1]))
+    if isinstance(c, SharedWeights):
+        raise TypeError(f"{name} must be a (SharedWeights, shape) pair: coded weights need their shape")
+    return _as_array(c, name)
+
+
+class Graph:
+    """A graph of operators of the operator set, run whole in C++: ``nodes`` are (op, name,
+    input ids, output ids, attrs) in topological order over tensors numbered 0 .. tensors - 1;
+    ``constants`` maps tensor ids to float32 arrays (copied) or (SharedWeights, shape) pairs.
+    Everything is checked when it is built (ValueError naming the node at fault). Each input-shape
+    signature is planned once (shapes, memory); several threads may run one graph at once."""
+
+    def __init__(self, nodes: Sequence[tuple[str, str, Sequence[int], Sequence[int], Mapping[str, Any]]],
+                 tensors: int, inputs: Sequence[int], outputs: Sequence[int],
+                 constants: Mapping[int, GraphConstant]) -> None:
+        if not isinstance(constants, Mapping):
+            raise TypeError(f"constants must be a mapping, got {type(constants).__name__}")
+        self._graph = _core.Graph(nodes, tensors, inputs, outputs,
+                                  {k: _graph_constant(c, f"constants[{k}]") for k, c in constants.items()})
+
+    def run(self, inputs: Sequence[Any], outputs: Sequence[Any] | None = None) -> list[Any]:
+        """The graph's outputs for these inputs (float32 arrays or CPU tensors), as new arrays
+        (tensors when inputs[0] is one), or written into ``outputs``."""
+        arrays = [_as_array(x, f"inputs[{k}]") for k, x in enumerate(inputs)]
+        if outputs is not None:
+            self._graph.run(arrays, [_as_out(o, f"outputs[{k}]") for k, o in enumerate(outputs)])
+            return list(outputs)
+        results = self._graph.run(arrays)
+        return [_like(r, inputs[0] if inputs else None, None) for r in results]
+
+    def output_shapes(self, input_shapes: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+        return self._graph.output_shapes(input_shapes)
+
+    def arena_bytes(self, input_shapes: Sequence[Sequence[int]]) -> int:
+        """Bytes of intermediate tensors a run with these input shapes needs: the peak activation
+        memory besides the inputs and outputs."""
+        return self._graph.arena_bytes(input_shapes)
+
+    def profile(self, inputs: Sequence[Any], repeats: int = 10) -> list[float]:
+        """Median seconds of each node over ``repeats`` runs (after one untimed run)."""
+        return self._graph.profile([_as_array(x, f"inputs[{k}]") for k, x in enumerate(inputs)], repeats)
+
+    def describe(self, input_shapes: Sequence[Sequence[int]]) -> list[GraphNode]:
+        """Every node as it runs with these input shapes."""
+        return [GraphNode(d["op"], d["name"], d["kernel"], tuple(d["output_shapes"]), d["macs"])
+                for d in self._graph.describe(input_shapes)]

@@ -45,10 +45,8 @@ print(json.dumps(results))
 
 # The modules that need no torch (and their submodules).
 TORCH_FREE = ("pyprune.activation", "pyprune.bench", "pyprune.cli", "pyprune.compress", "pyprune.graph", "pyprune.kernels",
-              "pyprune.progress", "pyprune.timing")
-# Subpackages that do not call pyprune._optional.require yet: they fail, but with torch's own
-# ModuleNotFoundError.
-NOT_YET_CLEAR = ("pyprune.pack",)
+              "pyprune.progress", "pyprune.timing", "pyprune.pack.format", "pyprune.pack.grammar",
+              "pyprune.pack.layers", "pyprune.pack.reading", "pyprune.pack.report", "pyprune.pack.schema")
 
 
 def public_modules():
@@ -99,14 +97,10 @@ def test_imports_alone_in_a_fresh_interpreter(with_torch, name):
     assert with_torch[name] == ["ok", ""]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason="does not call pyprune._optional.require yet", strict=True))
-    if under(name, NOT_YET_CLEAR) else name
-    for name in MODULES
-])
+@pytest.mark.parametrize("name", MODULES)
 def test_without_torch_imports_or_says_what_to_install(without_torch, name):
     kind, message = without_torch[name]
-    if name == "pyprune" or under(name, TORCH_FREE):
+    if name in ("pyprune", "pyprune.pack") or under(name, TORCH_FREE):
         assert kind == "ok", message
     else:
         extra = "demo" if under(name, ("pyprune.demo",)) else "torch"

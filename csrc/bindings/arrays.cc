@@ -64,20 +64,22 @@ size_t count_arg(const py::handle& obj, const char* name, int64_t min) {
   return static_cast<size_t>(value);
 }
 
+std::string text_arg(const py::handle& str, const std::string& name) {
+  std::string text = str.cast<std::string>();
+  if (text.find('\0') != std::string::npos) value_error(name + " must not contain NUL characters");
+  return text;
+}
+
 Shape4 shape4(const py::array& a) {
   return {static_cast<size_t>(a.shape(0)), static_cast<size_t>(a.shape(1)), static_cast<size_t>(a.shape(2)),
           static_cast<size_t>(a.shape(3))};
 }
 
-namespace {
-
 bool overlap(const py::array& a, const py::array& b) {
   const char* a0 = static_cast<const char*>(a.data());
   const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+  return a.nbytes() != 0 && b.nbytes() != 0 && a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
-
-}  // namespace
 
 // A new float32 array of `shape`, or the caller's `out` checked against it and the inputs.
 py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,
@@ -93,7 +95,7 @@ py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>
   if (!same) value_error("out must have shape " + want + "), got " + shape_str(out));
   if (!out.writeable()) value_error("out must be writeable");
   for (const py::array* in : inputs)
-    if (in->size() != 0 && overlap(out, *in)) value_error("out must not share memory with the inputs");
+    if (overlap(out, *in)) value_error("out must not share memory with the inputs");
   return out;
 }
 

@@ -46,8 +46,15 @@ int64_t int_arg(const py::handle& obj, const char* name);
 // int_arg, at least `min`.
 size_t count_arg(const py::handle& obj, const char* name, int64_t min);
 
+// A Python str as UTF-8, ValueError naming `name` if it holds a NUL character (messages that
+// quote it would end there).
+std::string text_arg(const py::handle& str, const std::string& name);
+
 // The shape of a 4-D array.
 Shape4 shape4(const py::array& a);
+
+// True when the two arrays' memory overlaps (never for an empty one).
+bool overlap(const py::array& a, const py::array& b);
 
 // A new float32 array of `shape`, or the caller's `out` checked against it and the inputs.
 py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,

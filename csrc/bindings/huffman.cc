@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,7 +92,8 @@ void register_huffman(py::module_& m, py::module_& testing) {
         py::arg("ukernel") = py::none(),
         "Decodes a Huffman block (uint8) of `symbols` symbols coded with the canonical code of "
         "`lengths` (uint8, one per symbol). ValueError if the block is corrupt.");
-  py::class_<SharedWeights>(m, "SharedWeights",
+  // Shared: a graph keeps the weights it was given alive (pyprune/graph/graph.h).
+  py::class_<SharedWeights, std::shared_ptr<SharedWeights>>(m, "SharedWeights",
                             "A weight-shared layer's Huffman-coded streams, their code tables built once: "
                             "codebook[value] placed in order (dense) or by the gap stream (sparse).")
       .def(py::init(&shared_weights), py::arg("values"), py::arg("value_symbols"), py::arg("value_lengths"),

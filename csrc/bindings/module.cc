@@ -67,4 +67,5 @@ PYBIND11_MODULE(_core, m) {
   pyprune::bindings::register_sparse(m, testing);
   pyprune::bindings::register_huffman(m, testing);
   pyprune::bindings::register_operators(testing);
+  pyprune::bindings::register_graph(m);
 }

@@ -17,29 +17,30 @@ namespace pyprune::bindings {
 
 namespace {
 
-graph::AttributeValue attribute(const std::string& name, const py::handle& value) {
-  if (PyBool_Check(value.ptr())) value_error("attribute '" + name + "' must not be a bool");
-  if (PyLong_Check(value.ptr())) return static_cast<int64_t>(int_arg(value, name.c_str()));
+// `what` names the attribute in messages ("nodes[3]: attribute 'stride'").
+graph::AttributeValue attribute(const std::string& what, const py::handle& value) {
+  if (PyBool_Check(value.ptr())) value_error(what + " must not be a bool");
+  if (PyLong_Check(value.ptr())) return static_cast<int64_t>(int_arg(value, what.c_str()));
   if (PyFloat_Check(value.ptr())) return value.cast<double>();
-  if (PyUnicode_Check(value.ptr())) return value.cast<std::string>();
+  if (PyUnicode_Check(value.ptr())) return text_arg(value, what);
   if (PyList_Check(value.ptr()) || PyTuple_Check(value.ptr())) {
     const py::sequence items = py::reinterpret_borrow<py::sequence>(value);
     bool all_ints = true;
     for (const py::handle item : items) all_ints = all_ints && PyLong_Check(item.ptr()) && !PyBool_Check(item.ptr());
     if (all_ints) {
       std::vector<int64_t> ints;
-      for (const py::handle item : items) ints.push_back(int_arg(item, name.c_str()));
+      for (const py::handle item : items) ints.push_back(int_arg(item, what.c_str()));
       return ints;
     }
     std::vector<double> reals;
     for (const py::handle item : items) {
       if (PyBool_Check(item.ptr()) || !(PyLong_Check(item.ptr()) || PyFloat_Check(item.ptr())))
-        value_error("attribute '" + name + "' must hold only numbers");
+        value_error(what + " must hold only numbers");
       reals.push_back(item.cast<double>());
     }
     return reals;
   }
-  value_error("attribute '" + name + "' must be an int, a float, a string or a list of numbers");
+  value_error(what + " must be an int, a float, a string or a list of numbers");
 }
 
 graph::Dims dims_of(const py::array& a) {
@@ -50,13 +51,18 @@ graph::Dims dims_of(const py::array& a) {
 
 }  // namespace
 
-graph::Attributes attributes(const std::string& node, const py::dict& attrs) {
+std::map<std::string, graph::AttributeValue> attribute_values(const py::dict& attrs, const std::string& where) {
   std::map<std::string, graph::AttributeValue> values;
   for (const auto& [key, value] : attrs) {
-    const std::string name = py::cast<std::string>(key);
-    values.emplace(name, attribute(name, value));
+    if (!PyUnicode_Check(key.ptr())) type_error(where + "attribute names must be strings");
+    const std::string name = text_arg(key, where + "attribute names");
+    values.emplace(name, attribute(where + "attribute '" + name + "'", value));
   }
-  return graph::Attributes(node, std::move(values));
+  return values;
+}
+
+graph::Attributes attributes(const std::string& node, const py::dict& attrs) {
+  return graph::Attributes(node, attribute_values(attrs, ""));
 }
 
 namespace {

@@ -10,5 +10,6 @@ void register_dense(pybind11::module_& m, pybind11::module_& testing);
 void register_sparse(pybind11::module_& m, pybind11::module_& testing);
 void register_huffman(pybind11::module_& m, pybind11::module_& testing);
 void register_operators(pybind11::module_& testing);
+void register_graph(pybind11::module_& m);
 
 }  // namespace pyprune::bindings

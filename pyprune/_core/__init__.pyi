@@ -6,7 +6,7 @@ import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
@@ -116,6 +116,34 @@ class SharedWeights:
     @property
     def sparse(self) -> bool:
         ...
+class Graph:
+    """
+    A graph of operators of the operator set, run whole in C++: nodes in topological order over tensors numbered 0 .. tensors - 1 (docs/graph.md).
+    """
+    def __init__(self, nodes: list[tuple[str, str, list[int], list[int], dict[str, int | float | str | list[int] | list[float]]]], tensors: int, inputs: list[int], outputs: list[int], constants: dict[int, numpy.typing.NDArray[numpy.float32] | tuple[SharedWeights, tuple[int, ...]]]) -> None:
+        """
+        nodes: (op, name, input ids, output ids, attrs) each; constants: tensor id -> float32 array (copied) or (SharedWeights, shape) (kept coded). ValueError naming the node or argument at fault.
+        """
+    def arena_bytes(self, input_shapes: list[tuple[int, ...]]) -> int:
+        """
+        Bytes of intermediate tensors one run with these input shapes needs (the arena).
+        """
+    def describe(self, input_shapes: list[tuple[int, ...]]) -> list[dict[str, typing.Any]]:
+        """
+        Each node with these input shapes: op, name, kernel (what runs), output_shapes, macs.
+        """
+    def output_shapes(self, input_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """
+        The output shapes for inputs of these shapes (planning the run).
+        """
+    def profile(self, inputs: list[numpy.typing.NDArray[numpy.float32]], repeats: int = 10) -> list[float]:
+        """
+        Median seconds of each node over `repeats` runs (after one untimed run).
+        """
+    def run(self, inputs: list[numpy.typing.NDArray[numpy.float32]], outputs: list[numpy.typing.NDArray[numpy.float32]] | None = None) -> list[numpy.typing.NDArray[numpy.float32]]:
+        """
+        Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`).
+        """
 def available_isas() -> list[str]:
     """
     Instruction sets this build and CPU can run.

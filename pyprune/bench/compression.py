@@ -244,7 +244,7 @@ def lenet_digits(epochs: int = 40, retrain_epochs: int = 30, progress: bool = Fa
     pack.bake_shared_weights(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lenet.pyprune"
-        size = pack.save(model, path, bits=LENET_BITS, example_inputs=x[:1])
+        size = pack.save(model, path, bits=LENET_BITS, example_inputs=x[:1]).file_bytes
         loaded = pack.load(path, _lenet, fast=False)
         report = pack.inspect(path)
     return LenetResult(buffer.getbuffer().nbytes, size, accuracy, _accuracy(loaded, x[test], y[test]), report)

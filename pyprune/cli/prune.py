@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pyprune.cli.argtypes import fraction, output_file
-from pyprune.cli.errors import UserError
+from pyprune.cli.errors import UserError, os_error
 from pyprune.cli.model_args import add_model_arguments, example_input, load_model
 
 __all__ = ["add_parser"]
@@ -26,11 +26,10 @@ def run(args: argparse.Namespace) -> None:
         raise UserError(str(e)) from None
     print(stats.compare(stats.count(model, x), stats.count(pruned, x)))
     try:
-        size = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
+        result = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
     except OSError as e:
-        raise UserError(f"cannot write {args.output}: {e.strerror or e}") from None
-    print(f"\nwrote {args.output} ({size:,} bytes); load it with "
-          f"pyprune.pack.load({args.output!r}, {args.factory.split(':')[-1]})")
+        raise os_error(e, f"write {args.output}") from None
+    print(f"\n{result}\nload it with pyprune.pack.load({args.output!r}, {args.factory.split(':')[-1]})")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

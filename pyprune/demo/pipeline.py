@@ -155,7 +155,9 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
 
     path = config.out_dir / "digits.pyprune"
     log(f"6/7 packing to {path}")
-    file_bytes = pack.save(sparse, path, bits=bits, example_inputs=x, channel_plan=plan)
+    saved = pack.save(sparse, path, bits=bits, example_inputs=x, channel_plan=plan)
+    file_bytes = saved.file_bytes
+    log(f"    {saved.output_error}")
 
     log("7/7 loading the file onto pyprune's kernels and measuring every stage")
     loaded_torch = pack.load(path, factory, fast=False)

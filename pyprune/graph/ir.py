@@ -1,20 +1,56 @@
-"""The graph IR (minimal stand-in with the design's fields, replaced by the full module)."""
+"""The graph IR: a network as nodes of the operator set over named tensors, with its constants.
+Torch-free (numpy only); engine.py runs it, the packed file stores it as JSON (docs/graph.md).
+
+``Graph.validate()`` checks the structure: names, references, topological order, attribute types
+and the bounds below. Whether an op exists and takes its attributes is the C++ operator set's
+call, made when the graph is compiled.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
 
-__all__ = ["Graph", "Node", "TensorSpec", "VERSION"]
+__all__ = [
+    "CodedConstant",
+    "Constant",
+    "Graph",
+    "GraphError",
+    "Node",
+    "TensorSpec",
+    "VERSION",
+]
 
 VERSION = 1
+# Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
+MAX_NODES = 100_000
+MAX_TENSORS = 100_000
+MAX_NAME = 1024  # characters of a name (tensor, node, op, attribute) or of a string attribute
+MAX_ATTRS = 64  # attributes of a node
+MAX_LIST = 4096  # entries of a list attribute
+MAX_RANK = 6
+MAX_DIM = 2**62 - 1  # a shape's entries fit the engine's 64-bit sizes
+
 AttrValue = Union[int, float, str, "list[int]", "list[float]"]
+
+
+class GraphError(ValueError):
+    """A malformed graph. ``path`` names where, as in the JSON form ("nodes[3].inputs[0]")."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 @dataclass(frozen=True)
 class TensorSpec:
+    """A graph input: its name and the shape of the example it was captured with (dim 0 is the
+    batch)."""
+
     name: str
     shape: tuple[int, ...]
 
@@ -25,7 +61,19 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attrs: dict[str, AttrValue] = field(default_factory=dict)
-    name: str = ""
+    name: str = ""  # where it comes from (a module path), for reports
+
+
+@dataclass(frozen=True)
+class CodedConstant:
+    """Huffman-coded weights (a kernels.SharedWeights of as many values as the shape holds),
+    kept coded in memory and decoded when a node needs them."""
+
+    weights: Any
+    shape: tuple[int, ...]
+
+
+Constant = Union[np.ndarray, CodedConstant]
 
 
 @dataclass
@@ -33,10 +81,240 @@ class Graph:
     inputs: list[TensorSpec]
     outputs: list[str]
     nodes: list[Node]
-    constants: dict[str, Any] = field(default_factory=dict)
-    dynamic_batch: bool = False
+    constants: dict[str, Constant] = field(default_factory=dict)
+    dynamic_batch: bool = False  # any batch size runs; otherwise only the inputs' dim 0
     version: int = VERSION
 
     def validate(self) -> None:
-        for c in self.constants.values():
-            assert isinstance(c, np.ndarray) and c.dtype == np.float32
+        """GraphError naming the first fault."""
+        _check(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The graph as plain JSON types, constants by name and shape (their data is stored
+        apart). Validates first: a malformed graph is never written."""
+        self.validate()
+        return {
+            "version": self.version,
+            "dynamic_batch": self.dynamic_batch,
+            "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
+            "outputs": list(self.outputs),
+            "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
+                       "attrs": {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in n.attrs.items()}}
+                      for n in self.nodes],
+            "constants": [{"name": name, "shape": list(_constant_shape(c))} for name, c in self.constants.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, constants: Mapping[str, Constant]) -> Graph:
+        """The graph of ``to_json`` form ``data``, with the constants' data by name (exactly those
+        the JSON lists, of the shapes it gives). Strict: GraphError for unknown or missing keys,
+        wrong types, duplicate names, unknown tensors, anything beyond the bounds."""
+        return _parse(data, constants)
+
+
+def _constant_shape(c: Constant) -> tuple[int, ...]:
+    return tuple(c.shape)
+
+
+def _check(g: Graph) -> None:
+    """The structural rules, for validate() and from_json()."""
+    _version(g.version)
+    if not isinstance(g.dynamic_batch, bool):
+        raise GraphError("dynamic_batch", f"must be a bool, got {type(g.dynamic_batch).__name__}")
+    _list(g.inputs, "inputs", MAX_TENSORS)
+    _list(g.nodes, "nodes", MAX_NODES)
+    _list(g.outputs, "outputs", MAX_TENSORS)
+    if not isinstance(g.constants, dict):
+        raise GraphError("constants", f"must be a dict, got {type(g.constants).__name__}")
+    defined: dict[str, str] = {}  # tensor name -> what defines it
+
+    def define(name: Any, path: str, what: str) -> None:
+        _name(name, path)
+        if name in defined:
+            raise GraphError(path, f"tensor {name!r} is already {defined[name]}")
+        if len(defined) == MAX_TENSORS:
+            raise GraphError(path, f"a graph has at most {MAX_TENSORS} tensors")
+        defined[name] = what
+
+    for k, spec in enumerate(g.inputs):
+        path = f"inputs[{k}]"
+        if not isinstance(spec, TensorSpec):
+            raise GraphError(path, f"must be a TensorSpec, got {type(spec).__name__}")
+        define(spec.name, f"{path}.name", "a graph input")
+        _shape(spec.shape, f"{path}.shape")
+    for name, c in g.constants.items():
+        path = f"constants[{name!r}]"
+        define(name, path, "a constant")
+        _constant(c, path)
+    every = set(defined) | {t for n in g.nodes if isinstance(n, Node) and isinstance(n.outputs, list)
+                            for t in n.outputs if isinstance(t, str)}
+    for i, node in enumerate(g.nodes):
+        path = f"nodes[{i}]"
+        if not isinstance(node, Node):
+            raise GraphError(path, f"must be a Node, got {type(node).__name__}")
+        _name(node.op, f"{path}.op")
+        _name(node.name, f"{path}.name", empty=True)
+        _list(node.inputs, f"{path}.inputs", MAX_TENSORS)
+        for j, t in enumerate(node.inputs):
+            _reference(t, f"{path}.inputs[{j}]", defined, every)
+        _list(node.outputs, f"{path}.outputs", MAX_TENSORS)
+        if not node.outputs:
+            raise GraphError(f"{path}.outputs", "a node has at least one output")
+        for j, t in enumerate(node.outputs):
+            define(t, f"{path}.outputs[{j}]", f"an output of nodes[{i}]")
+        _attrs(node.attrs, f"{path}.attrs")
+    if not g.outputs:
+        raise GraphError("outputs", "a graph has at least one output")
+    for k, t in enumerate(g.outputs):
+        _reference(t, f"outputs[{k}]", defined, every)
+
+
+def _version(value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value != VERSION:
+        raise GraphError("version", f"unsupported graph version {value!r} (this pyprune reads {VERSION})")
+
+
+def _list(value: Any, path: str, most: int) -> None:
+    if not isinstance(value, list):
+        raise GraphError(path, f"must be a list, got {type(value).__name__}")
+    if len(value) > most:
+        raise GraphError(path, f"must have at most {most} entries, got {len(value)}")
+
+
+def _name(value: Any, path: str, empty: bool = False) -> None:
+    if not isinstance(value, str):
+        raise GraphError(path, f"must be a str, got {type(value).__name__}")
+    if not value and not empty:
+        raise GraphError(path, "must not be empty")
+    if "\0" in value:
+        raise GraphError(path, "must not contain NUL characters")
+    if len(value) > MAX_NAME:
+        raise GraphError(path, f"must have at most {MAX_NAME} characters, got {len(value)}")
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise GraphError(path, f"must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise GraphError(path, f"must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _shape(value: Any, path: str) -> tuple[int, ...]:
+    if not isinstance(value, (tuple, list)):
+        raise GraphError(path, f"must be a shape (a list of ints), got {type(value).__name__}")
+    if len(value) > MAX_RANK:
+        raise GraphError(path, f"must have at most {MAX_RANK} dims, got {len(value)}")
+    return tuple(_int(d, f"{path}[{i}]", 0, MAX_DIM) for i, d in enumerate(value))
+
+
+def _constant(c: Any, path: str) -> None:
+    if isinstance(c, CodedConstant):
+        shape = _shape(c.shape, f"{path}.shape")
+        size = getattr(c.weights, "size", None)
+        if size != math.prod(shape):
+            raise GraphError(path, f"coded weights of {size} values cannot have shape {shape}")
+        return
+    if not isinstance(c, np.ndarray):
+        raise GraphError(path, f"must be a float32 array or a CodedConstant, got {type(c).__name__}")
+    if c.dtype != np.float32:
+        raise GraphError(path, f"must have dtype float32, got {c.dtype}")
+    _shape(c.shape, f"{path}.shape")
+
+
+def _reference(t: Any, path: str, defined: dict[str, str], every: set[str]) -> None:
+    _name(t, path)
+    if t not in defined:
+        if t in every:
+            raise GraphError(path, f"tensor {t!r} is used before the node producing it (nodes must be in "
+                                   "topological order)")
+        raise GraphError(path, f"unknown tensor {t!r}")
+
+
+def _number(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GraphError(path, f"must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GraphError(path, f"must be finite, got {value}")
+
+
+def _attrs(attrs: Any, path: str) -> None:
+    if not isinstance(attrs, dict):
+        raise GraphError(path, f"must be a dict, got {type(attrs).__name__}")
+    if len(attrs) > MAX_ATTRS:
+        raise GraphError(path, f"must have at most {MAX_ATTRS} entries, got {len(attrs)}")
+    for key, value in attrs.items():
+        _name(key, f"{path} key")
+        where = f"{path}.{key}"
+        if isinstance(value, str):
+            _name(value, where, empty=True)
+        elif isinstance(value, (list, tuple)):
+            if len(value) > MAX_LIST:
+                raise GraphError(where, f"must have at most {MAX_LIST} entries, got {len(value)}")
+            for i, v in enumerate(value):
+                _number(v, f"{where}[{i}]")
+        else:
+            _number(value, where)
+            if isinstance(value, int) and not -2**63 <= value < 2**63:
+                raise GraphError(where, "must fit in 64 bits")
+
+
+def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
+    """from_json: the JSON form into a Graph, every key and type checked on the way."""
+    if isinstance(data, dict) and "version" in data:
+        _version(data["version"])  # first: another version may have other keys
+    d = _object(data, "", ("version", "dynamic_batch", "inputs", "outputs", "nodes", "constants"))
+    _list(d["inputs"], "inputs", MAX_TENSORS)
+    inputs = []
+    for k, spec in enumerate(d["inputs"]):
+        s = _object(spec, f"inputs[{k}]", ("name", "shape"))
+        _list(s["shape"], f"inputs[{k}].shape", MAX_RANK)
+        inputs.append(TensorSpec(s["name"], _shape(s["shape"], f"inputs[{k}].shape")))
+    _list(d["nodes"], "nodes", MAX_NODES)
+    nodes = []
+    for i, node in enumerate(d["nodes"]):
+        n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
+        nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
+    graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
+                  d["version"])
+    graph.validate()
+    return graph
+
+
+def _parse_constants(listed: Any, given: Mapping[str, Constant]) -> dict[str, Constant]:
+    if not isinstance(given, Mapping):
+        raise GraphError("constants", f"the constants' data must be a mapping, got {type(given).__name__}")
+    _list(listed, "constants", MAX_TENSORS)
+    result: dict[str, Constant] = {}
+    for k, entry in enumerate(listed):
+        path = f"constants[{k}]"
+        c = _object(entry, path, ("name", "shape"))
+        name = c["name"]
+        _name(name, f"{path}.name")
+        shape = _shape(c["shape"], f"{path}.shape")
+        if name in result:
+            raise GraphError(f"{path}.name", f"constant {name!r} is listed twice")
+        if name not in given:
+            raise GraphError(path, f"no data for constant {name!r}")
+        value = given[name]
+        _constant(value, path)
+        if _constant_shape(value) != shape:
+            raise GraphError(path, f"constant {name!r} has shape {shape} here, its data {_constant_shape(value)}")
+        result[name] = value
+    unknown = sorted(set(given) - set(result), key=str)
+    if unknown:
+        raise GraphError("constants", f"data given for constants the graph does not list: {unknown[:5]}")
+    return result
+
+
+def _object(value: Any, path: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object with exactly these keys."""
+    if not isinstance(value, dict):
+        raise GraphError(path, f"must be an object, got {type(value).__name__}")
+    for key in value:
+        if key not in keys:
+            raise GraphError(path, f"unknown key {key!r}")
+    for key in keys:
+        if key not in value:
+            raise GraphError(path, f"missing key {key!r}")
+    return value

@@ -1,40 +1,56 @@
 """One tensor of a state_dict in the packed file: its metadata record and its byte streams.
 
-Encodings:
+Encodings (their records' grammar: grammar.py):
   raw                    the tensor itself (biases, BatchNorm statistics, small tensors);
   huffman-shared-dense   weight-shared (pyprune.compress.sharing): one Huffman-coded index per
                          weight, codebook[index] (codebook[0] is 0.0 if the weight has zeros);
   huffman-shared-sparse  the same for the non-zeros only, placed by Huffman-coded gaps
-                         (pyprune.compress.sparse).
-Streams of a tensor NAME: NAME (raw), or NAME:codebook (float32), NAME:values and
-NAME:values.lengths, NAME:gaps and NAME:gaps.lengths (uint8 Huffman blocks and their code
-lengths, pyprune.compress.huffman).
+                         (pyprune.compress.sparse);
+  huffman-float-dense    exact float32 values, each of their 4 bytes in its own Huffman-coded
+                         plane (the sign and exponent byte compresses, the mantissa barely);
+  huffman-float-sparse   the same for the non-zeros only (any bit set), placed by gaps.
+Streams of a tensor NAME: NAME (raw), or NAME:codebook (float32), NAME:values, NAME:gaps,
+NAME:plane0..3 (uint8 Huffman blocks, pyprune.compress.huffman) each with its code lengths
+(NAME:values.lengths, ...).
+
+The grammar has checked every record and stream's type and size; what it cannot see, the
+streams' contents, is checked here as they are decoded: code lengths that are not a complete
+prefix code, streams that end early or late, symbols past the codebook, gaps past the end,
+codebooks that are not finite. Any of these is a PackError naming the tensor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pyprune import kernels
-from pyprune.compress.huffman import HuffmanCode, encode
+from pyprune.compress.huffman import MAX_BITS, HuffmanCode, encode
 from pyprune.compress.sharing import share_weights
 from pyprune.compress.sparse import encode_gaps
-from pyprune.pack.format import MAX_TENSOR_ELEMENTS, PackError
+from pyprune.pack.grammar import (
+    FLOAT_DENSE, FLOAT_SPARSE, PLANES, RAW, SHARED_DENSE, SHARED_SPARSE, SPARSE,
+)
+from pyprune.pack.schema import PackError
 
 __all__ = [
-    "RAW", "SHARED_DENSE", "SHARED_SPARSE", "TensorSizes", "decode_nonzeros", "decode_tensor", "encode_tensor",
-    "shared_weights", "tensor_shape", "tensor_sizes",
+    "FLOAT_DENSE", "FLOAT_SPARSE", "RAW", "SHARED_DENSE", "SHARED_SPARSE", "TensorSizes", "check_tensor",
+    "decode_nonzeros", "decode_tensor", "encode_exact", "encode_tensor", "shared_weights", "tensor_errors",
+    "tensor_sizes", "validate_streams",
 ]
 
-RAW, SHARED_DENSE, SHARED_SPARSE = "raw", "huffman-shared-dense", "huffman-shared-sparse"
-_CODED = (SHARED_DENSE, SHARED_SPARSE)
+Streams = dict[str, np.ndarray]
 
 
-def _block(name: str, symbols: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+# ---- encoding -------------------------------------------------------------------------------------
+
+
+def _block(name: str, symbols: np.ndarray) -> tuple[dict[str, Any], Streams]:
     code = HuffmanCode.for_symbols(symbols)
     record = {"data": name, "lengths": f"{name}.lengths", "symbols": int(symbols.size)}
     return record, {name: np.frombuffer(encode(symbols, code), np.uint8), f"{name}.lengths": code.lengths}
@@ -44,9 +60,10 @@ def _coded_bytes(symbols: np.ndarray) -> int:
     return HuffmanCode.for_symbols(symbols).coded_bits(symbols) // 8
 
 
-def encode_tensor(name: str, tensor: np.ndarray, bits: int | None, index_bits: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(metadata record, streams) of one tensor; bits None keeps it raw. The sparse encoding
-    is chosen when its Huffman-coded streams are smaller than the dense one's."""
+def encode_tensor(name: str, tensor: np.ndarray, bits: int | None, index_bits: int) -> tuple[dict[str, Any], Streams]:
+    """(metadata record, streams) of one tensor; bits None keeps it raw, otherwise its
+    weights are shared among 2^bits values. The sparse encoding is chosen when its
+    Huffman-coded streams are smaller than the dense one's."""
     shape = list(tensor.shape)
     if bits is None:
         return {"encoding": RAW, "shape": shape, "dtype": str(tensor.dtype), "data": name}, {name: tensor}
@@ -70,90 +87,163 @@ def encode_tensor(name: str, tensor: np.ndarray, bits: int | None, index_bits: i
     return record, streams
 
 
-def _get(record: dict[str, Any], key: str, kind: type, name: str) -> Any:
-    value = record.get(key)
-    if type(value) is not kind:
-        raise PackError(f"tensor {name!r}: metadata field {key!r} must be {kind.__name__}, got {value!r}")
-    return value
+def _planes(values: np.ndarray) -> list[np.ndarray]:
+    """Byte k of each little-endian float32, for k = 0..3."""
+    return list(np.ascontiguousarray(values, "<f4").view(np.uint8).reshape(-1, PLANES).T)
 
 
-def _stream(tensors: dict[str, np.ndarray], key: Any, dtype: type, name: str) -> np.ndarray:
-    a = tensors.get(key) if isinstance(key, str) else None
-    if a is None or a.dtype != dtype or a.ndim != 1:
-        raise PackError(f"tensor {name!r}: stream {key!r} is missing or not a 1-D {np.dtype(dtype)} array")
-    return a
+def _float_encoding(name: str, tensor: np.ndarray, index_bits: int, sparse: bool) -> tuple[dict[str, Any], Streams]:
+    flat = np.ascontiguousarray(tensor, np.float32).ravel()
+    nonzero = flat.view(np.uint32) != 0  # -0.0 is kept: every bit survives
+    record: dict[str, Any] = {"encoding": FLOAT_SPARSE if sparse else FLOAT_DENSE, "shape": list(tensor.shape),
+                              "dtype": "float32", "nonzeros": int(nonzero.sum()), "planes": []}
+    streams: Streams = {}
+    for k, plane in enumerate(_planes(flat[nonzero] if sparse else flat)):
+        block, s = _block(f"{name}:plane{k}", np.ascontiguousarray(plane))
+        record["planes"].append(block)
+        streams.update(s)
+    if sparse:
+        record["index_bits"] = index_bits
+        record["gaps"], s = _block(f"{name}:gaps", encode_gaps(nonzero, index_bits).gaps)
+        streams.update(s)
+    return record, streams
 
 
-def _block_args(record: dict[str, Any], key: str, tensors: dict[str, np.ndarray], name: str, limit: int) -> tuple:
-    block = _get(record, key, dict, name)
-    data = _stream(tensors, block.get("data"), np.uint8, name)
-    lengths = _stream(tensors, block.get("lengths"), np.uint8, name)
-    symbols = _get(block, "symbols", int, name)
-    # Every symbol takes at least one bit: a count beyond that is a lie, refused before the
-    # decoder allocates for it.
-    if not 0 <= symbols <= min(limit, 8 * data.size):
-        raise PackError(f"tensor {name!r}: {key} declares {symbols} symbols, impossible in {data.size} bytes "
-                        f"for a weight of {limit} elements")
-    return data, symbols, lengths
+def _exact_bits(tensor: np.ndarray) -> int | None:
+    """Bits of a weight sharing that keeps every weight exactly, if one exists: the tensor
+    has at most 256 distinct values (e.g. it was shared and fine-tuned already)."""
+    flat = tensor.ravel()
+    if not np.isfinite(flat).all() or np.signbit(flat[flat == 0]).any():  # -0.0 would become 0.0
+        return None
+    distinct = np.unique(flat).size
+    return max(1, math.ceil(math.log2(distinct))) if distinct <= 256 else None
 
 
-def _shared_args(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, size: int) -> dict[str, Any]:
-    codebook = _stream(tensors, record.get("codebook"), np.float32, name)
-    values, value_symbols, value_lengths = _block_args(record, "values", tensors, name, size)
-    args = dict(values=values, value_symbols=value_symbols, value_lengths=value_lengths, codebook=codebook, size=size)
+def encode_exact(name: str, tensor: np.ndarray, index_bits: int) -> tuple[dict[str, Any], Streams]:
+    """(record, streams) of a float32 weight stored bit for bit: the smallest of raw, an exact
+    weight sharing (when the weight has at most 256 distinct values) and the float planes,
+    dense or sparse."""
+    flat = np.ascontiguousarray(tensor, np.float32).ravel()
+    nonzero = flat.view(np.uint32) != 0
+    costs = {"raw": flat.nbytes, "dense": sum(_coded_bytes(p) + 256 for p in _planes(flat))}
+    if not nonzero.all():
+        costs["sparse"] = (sum(_coded_bytes(p) + 256 for p in _planes(flat[nonzero]))
+                           + _coded_bytes(encode_gaps(nonzero, index_bits).gaps))
+    bits = _exact_bits(flat)
+    if bits is not None:
+        record, streams = encode_tensor(name, tensor.astype(np.float32), bits, index_bits)
+        costs["shared"] = sum(s.nbytes for s in streams.values())
+    best = min(costs, key=costs.__getitem__)
+    if best == "shared":
+        return record, streams
+    if best == "raw":
+        return encode_tensor(name, tensor.astype(np.float32), None, index_bits)
+    return _float_encoding(name, tensor, index_bits, sparse=best == "sparse")
+
+
+# ---- decoding ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def tensor_errors(name: str) -> Iterator[None]:
+    """The decoders' ValueError as a PackError naming the tensor."""
+    try:
+        yield
+    except PackError:
+        raise
+    except ValueError as e:
+        raise PackError(f"tensor {name!r}: {e}") from None
+
+
+def _check_code(lengths: np.ndarray, name: str, stream: str) -> None:
+    """Code lengths must form a complete prefix code (Kraft sum 1), but for one symbol of one
+    bit: the codes pyprune.compress.huffman writes, and no other."""
+    used = lengths[lengths > 0].astype(np.int64)
+    if (used > MAX_BITS).any():
+        raise PackError(f"tensor {name!r}: {stream} has code lengths above {MAX_BITS} bits")
+    kraft = int((1 << (MAX_BITS - used)).sum())
+    if used.size and kraft != 1 << MAX_BITS and not (used.size == 1 and used[0] == 1):
+        what = "over-subscribed" if kraft > 1 << MAX_BITS else "incomplete"
+        raise PackError(f"tensor {name!r}: {stream} code lengths are not a Huffman code ({what})")
+
+
+def _blocks(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A coded record's Huffman blocks."""
+    return record.get("planes", []) + [record[k] for k in ("values", "gaps") if k in record]
+
+
+def check_tensor(record: dict[str, Any], tensors: Streams, name: str) -> None:
+    """What the grammar cannot see in a coded tensor's streams short of decoding them."""
+    for block in _blocks(record):
+        _check_code(tensors[block["lengths"]], name, block["data"])
+    if "codebook" in record and not np.isfinite(tensors[record["codebook"]]).all():
+        raise PackError(f"tensor {name!r}: codebook holds NaN or infinity")
+
+
+def shared_weights(record: dict[str, Any], tensors: Streams, name: str) -> kernels.SharedWeights:
+    """A weight-shared tensor's streams, checked and ready to decode (code tables built once)."""
+    check_tensor(record, tensors, name)
+    values = record["values"]
+    args = dict(values=tensors[values["data"]], value_symbols=values["symbols"],
+                value_lengths=tensors[values["lengths"]], codebook=tensors[record["codebook"]],
+                size=math.prod(record["shape"]))
     if record["encoding"] == SHARED_SPARSE:
-        index_bits = _get(record, "index_bits", int, name)
-        if not 1 <= index_bits <= 8:
-            raise PackError(f"tensor {name!r}: index_bits must be in [1, 8], got {index_bits}")
-        gaps, gap_symbols, gap_lengths = _block_args(record, "gaps", tensors, name, 2 * size + 1)
-        args.update(gaps=gaps, gap_symbols=gap_symbols, gap_lengths=gap_lengths, index_bits=index_bits)
-    return args
+        gaps = record["gaps"]
+        args.update(gaps=tensors[gaps["data"]], gap_symbols=gaps["symbols"], gap_lengths=tensors[gaps["lengths"]],
+                    index_bits=record["index_bits"])
+    with tensor_errors(name):
+        return kernels.SharedWeights(**args)
 
 
-def shared_weights(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, size: int) -> kernels.SharedWeights:
-    """A weight-shared tensor's streams, checked and ready to decode (its code tables built once)."""
-    try:
-        return kernels.SharedWeights(**_shared_args(record, tensors, name, size))
-    except ValueError as e:
-        raise PackError(f"tensor {name!r}: {e}") from None
+def _symbols(block: dict[str, Any], tensors: Streams) -> np.ndarray:
+    return kernels.huffman_decode(tensors[block["data"]], block["symbols"], tensors[block["lengths"]])
 
 
-def tensor_shape(record: Any, name: str) -> tuple[int, ...]:
-    if not isinstance(record, dict) or record.get("encoding") not in (RAW, *_CODED):
-        raise PackError(f"tensor {name!r}: unknown encoding {record.get('encoding') if isinstance(record, dict) else record!r}")
-    shape = record.get("shape")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape) \
-            or math.prod(shape) > MAX_TENSOR_ELEMENTS:
-        raise PackError(f"tensor {name!r}: bad shape {shape!r}")
-    return tuple(shape)
+def _positions(record: dict[str, Any], tensors: Streams, name: str) -> np.ndarray:
+    """Flat positions (int64, ascending) of a float-sparse tensor's non-zeros, checked."""
+    gaps = _symbols(record["gaps"], tensors).astype(np.int64)
+    filler = 2 ** record["index_bits"] - 1
+    real = gaps != filler
+    ends = np.cumsum(np.where(real, gaps + 1, gaps))
+    if (gaps > filler).any() or real.sum() != record["nonzeros"] or ends[-1:].sum() > math.prod(record["shape"]):
+        raise PackError(f"tensor {name!r}: gaps run past the end of the weight or do not match the values")
+    return ends[real] - 1
 
 
-def decode_tensor(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str, out: np.ndarray | None = None) -> np.ndarray:
-    """The tensor (a new writable array, or written into `out`), PackError if the streams are
-    corrupt or disagree with the record."""
-    shape = tensor_shape(record, name)
-    if record["encoding"] == RAW:
-        a = tensors.get(record.get("data")) if isinstance(record.get("data"), str) else None
-        if a is None or a.shape != shape:
-            raise PackError(f"tensor {name!r}: raw stream missing or not of shape {list(shape)}")
-        return np.array(a)
-    weights = shared_weights(record, tensors, name, math.prod(shape))
-    try:
-        return weights.decode(out).reshape(shape)
-    except ValueError as e:
-        raise PackError(f"tensor {name!r}: {e}") from None
+def _float_values(record: dict[str, Any], tensors: Streams) -> np.ndarray:
+    planes = [_symbols(block, tensors) for block in record["planes"]]
+    return np.stack(planes, axis=1).view("<f4").ravel().astype(np.float32, copy=False)
 
 
-def decode_nonzeros(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+def decode_tensor(record: dict[str, Any], tensors: Streams, name: str, out: np.ndarray | None = None) -> np.ndarray:
+    """The tensor (a new writable array, or written into `out`, float32 of its size), PackError
+    if the streams are corrupt or disagree with the record."""
+    shape = tuple(record["shape"])
+    encoding = record["encoding"]
+    if encoding == RAW:
+        return np.array(tensors[record["data"]])
+    with tensor_errors(name):
+        if encoding in (SHARED_DENSE, SHARED_SPARSE):
+            return shared_weights(record, tensors, name).decode(out).reshape(shape)
+        check_tensor(record, tensors, name)
+        flat = np.zeros(math.prod(shape), np.float32) if out is None else out
+        if encoding == FLOAT_DENSE:
+            flat[:] = _float_values(record, tensors)
+        else:
+            flat[:] = 0
+            flat[_positions(record, tensors, name)] = _float_values(record, tensors)
+        return flat.reshape(shape)
+
+
+def decode_nonzeros(record: dict[str, Any], tensors: Streams, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A sparse tensor's non-zeros: (int32 flat positions, ascending; float32 values)."""
-    shape = tensor_shape(record, name)
-    if record["encoding"] != SHARED_SPARSE:
+    if record["encoding"] not in SPARSE:
         raise PackError(f"tensor {name!r} is not stored sparse")
-    weights = shared_weights(record, tensors, name, math.prod(shape))
-    try:
-        return weights.nonzeros()
-    except ValueError as e:
-        raise PackError(f"tensor {name!r}: {e}") from None
+    with tensor_errors(name):
+        if record["encoding"] == SHARED_SPARSE:
+            return shared_weights(record, tensors, name).nonzeros()
+        check_tensor(record, tensors, name)
+        return _positions(record, tensors, name).astype(np.int32), _float_values(record, tensors)
 
 
 @dataclass(frozen=True)
@@ -164,25 +254,37 @@ class TensorSizes:
     nonzeros: int
     original: int   # fp32
     pruned: int     # fp32 non-zeros + index_bits-wide gaps (fillers included), or original if dense
-    shared: int     # bits-wide indices (+ gaps) + codebook
+    shared: int     # bits-wide indices (+ gaps) + codebook; as pruned if not shared
     coded: int      # the streams in the file
 
 
-def tensor_sizes(record: dict[str, Any], tensors: dict[str, np.ndarray], name: str) -> TensorSizes:
-    shape = tensor_shape(record, name)
-    n = math.prod(shape)
-    nbytes = {k: v.nbytes for k, v in tensors.items()}
+def tensor_sizes(record: dict[str, Any], tensors: Streams, name: str) -> TensorSizes:
+    n = math.prod(record["shape"])
     if record["encoding"] == RAW:
-        stored = nbytes.get(record.get("data"), 0)
+        stored = tensors[record["data"]].nbytes
         return TensorSizes(n, n, stored, stored, stored, stored)
-    bits = _get(record, "bits", int, name)
-    codebook = nbytes.get(record.get("codebook"), 0)
-    blocks = [record.get("values", {})] + ([record.get("gaps", {})] if record["encoding"] == SHARED_SPARSE else [])
-    coded = codebook + sum(nbytes.get(b.get("data"), 0) + nbytes.get(b.get("lengths"), 0) for b in blocks if isinstance(b, dict))
-    nonzeros = _get(record, "nonzeros", int, name)
-    if record["encoding"] == SHARED_SPARSE:
-        entries, ib = _get(record["gaps"], "symbols", int, name), _get(record, "index_bits", int, name)
-        pruned, shared = (entries * ib + nonzeros * 32) // 8, (entries * ib + nonzeros * bits) // 8 + codebook
+    blocks = _blocks(record)
+    codebook = tensors[record["codebook"]].nbytes if "codebook" in record else 0
+    coded = codebook + sum(tensors[b["data"]].nbytes + tensors[b["lengths"]].nbytes for b in blocks)
+    nonzeros = record["nonzeros"]
+    if record["encoding"] in SPARSE:
+        index = record["gaps"]["symbols"] * record["index_bits"]
+        pruned = (index + nonzeros * 32) // 8
     else:
-        pruned, shared = 4 * n, n * bits // 8 + codebook
+        index, pruned = 0, 4 * n
+    shared = (index + record["values"]["symbols"] * record["bits"]) // 8 + codebook if "bits" in record else pruned
     return TensorSizes(n, nonzeros, 4 * n, pruned, shared, coded)
+
+
+def validate_streams(records: dict[str, dict[str, Any]], tensors: Streams) -> None:
+    """Decodes every coded tensor once: PackError if any stream is corrupt, whatever the
+    tensor is later used for. Memory follows the streams, not the shapes they claim: dense
+    tensors go through one scratch buffer (their symbols are at least one bit each), sparse
+    ones are checked as their non-zeros only (their shape alone says nothing of their size)."""
+    dense = {name: r for name, r in records.items() if r["encoding"] not in (RAW, *SPARSE)}
+    scratch = np.empty(max((math.prod(r["shape"]) for r in dense.values()), default=0), np.float32)
+    for name, record in records.items():
+        if record["encoding"] in SPARSE:
+            decode_nonzeros(record, tensors, name)
+        elif name in dense:
+            decode_tensor(record, tensors, name, out=scratch[: math.prod(record["shape"])])

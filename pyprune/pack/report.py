@@ -1,15 +1,48 @@
 """What a packed file holds, layer by layer, and Deep Compression's size breakdown: original
-fp32 -> after pruning -> after weight sharing -> after Huffman coding."""
+fp32 -> after pruning -> after weight sharing -> after Huffman coding; and how far the packed
+model's outputs were from the original's when it was saved. Torch-free."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
-from pyprune.pack.format import PackFile, read_pack
+from pyprune.pack.format import PackFile
 from pyprune.pack.layers import RAW, TensorSizes, tensor_sizes
+from pyprune.pack.reading import read
 
-__all__ = ["LayerReport", "PackReport", "inspect"]
+__all__ = ["LayerReport", "OutputError", "PackReport", "inspect"]
+
+
+@dataclass(frozen=True)
+class OutputError:
+    """How far the packed model's outputs were from the original's on the example inputs,
+    measured when the file was saved: the largest absolute difference over every output
+    element, and the range (max - min) of the original's outputs."""
+
+    max_abs: float
+    output_range: float
+
+    @property
+    def relative(self) -> float:
+        """max_abs as a fraction of the output range."""
+        if self.output_range > 0:
+            return self.max_abs / self.output_range
+        return 0.0 if self.max_abs == 0 else float("inf")
+
+    @classmethod
+    def from_metadata(cls, value: dict[str, Any] | None) -> OutputError | None:
+        return None if value is None else cls(value["max_abs"], value["output_range"])
+
+    def to_metadata(self) -> dict[str, float]:
+        return {"max_abs": self.max_abs, "output_range": self.output_range}
+
+    def __str__(self) -> str:
+        if self.max_abs == 0:
+            return "outputs identical to the original's on the example inputs"
+        return (f"outputs differ from the original's by at most {self.max_abs:.3g} "
+                f"({self.relative:.2%} of their range) on the example inputs")
 
 
 @dataclass(frozen=True)
@@ -29,6 +62,7 @@ class LayerReport:
 class PackReport:
     layers: list[LayerReport]
     file_bytes: int
+    output_error: OutputError | None = None
 
     def total(self, stage: str) -> int:
         return sum(getattr(layer.sizes, stage) for layer in self.layers)
@@ -59,6 +93,9 @@ class PackReport:
         lines.append("Deep Compression breakdown (bytes, ratio to fp32):")
         for stage, size in self.stages.items():
             lines.append(f"  {stage:<22} {size:>11}  {original / max(size, 1):6.1f}x")
+        lines.append("")
+        lines.append(f"output error: {self.output_error}" if self.output_error else
+                     "output error: not measured (saved without example inputs)")
         return "\n".join(lines)
 
 
@@ -66,12 +103,12 @@ def report(pack: PackFile) -> PackReport:
     rows = []
     for name, record in pack.metadata["tensors"].items():
         sizes = tensor_sizes(record, pack.tensors, name)
-        raw = record["encoding"] == RAW
-        rows.append(LayerReport(name, record["encoding"], None if raw else record["bits"],
+        rows.append(LayerReport(name, record["encoding"], None if record["encoding"] == RAW else record.get("bits"),
                                 record.get("index_bits"), sizes))
-    return PackReport(rows, pack.file_bytes)
+    return PackReport(rows, pack.file_bytes, OutputError.from_metadata(pack.metadata.get("output_error")))
 
 
 def inspect(path: str | os.PathLike) -> PackReport:
-    """The per-tensor table and size breakdown of a packed file (PackError if invalid)."""
-    return report(read_pack(path))
+    """The per-tensor table, size breakdown and output error of a packed file (PackError if
+    invalid: every stream is checked)."""
+    return report(read(path))

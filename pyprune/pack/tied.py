@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import torch
+
+from pyprune._optional import require
+
+torch = require("torch", "torch", __name__)
 from torch import nn
 from torch.nn.utils import parametrize
 

@@ -2,7 +2,6 @@
 hostile files, inspect (API and command line), compressed-in-memory layers."""
 
 import copy
-import json
 import math
 import os
 import struct
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
+from packed_files import join as _join, split as _split, with_metadata as _with_metadata  # noqa: E402
 from pyprune import cli, pack  # noqa: E402
 from pyprune.compress import share_weights  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
@@ -62,8 +62,8 @@ def test_save_load_same_outputs(name, sparsity, tmp_path):
     factory = FACTORIES[name]
     model = trained_looking(factory, sparsity)
     path = tmp_path / f"{name}.pyprune"
-    size = pack.save(model, path, example_inputs=X)
-    assert size == path.stat().st_size
+    result = pack.save(model, path, example_inputs=X)
+    assert result.file_bytes == path.stat().st_size
     with torch.inference_mode():
         want = shared_reference(model)(X)
         plain = pack.load(path, factory, fast=False)
@@ -155,7 +155,9 @@ def test_hostile_channel_plans_are_pack_errors(mutate, tmp_path):
     model = trained_looking(FACTORIES["mobilenet_v1"])
     plan = prune.channel_plan(prune.prune_filters(model, X, 0.5))
     mutate(plan["layers"]["features.0.0"])
-    pack.save(model, tmp_path / "m.pyprune", channel_plan=plan)  # a file with a valid checksum
+    pack.save(model, tmp_path / "m.pyprune")
+    data = _with_metadata((tmp_path / "m.pyprune").read_bytes(), lambda m: m.update(channel_plan=plan))
+    (tmp_path / "m.pyprune").write_bytes(data)  # a file with a valid checksum
     with pytest.raises(pack.PackError, match="channel plan"):
         pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v1"], fast=False)
 
@@ -210,29 +212,6 @@ def small_file(tmp_path_factory):
     return path, factory
 
 
-def _split(data):
-    n = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
-
-
-def _join(header, body):
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)  # as safetensors pads it
-    return struct.pack("<Q", len(text)) + text + body
-
-
-def _with_metadata(data, change):
-    """The file with its pyprune metadata changed by `change` and re-signed (checksum valid)."""
-    import hashlib
-
-    header, body = _split(data)
-    meta = json.loads(header["__metadata__"]["pyprune.pack"])
-    change(meta)
-    text = json.dumps(meta)
-    header["__metadata__"] = {"pyprune.pack": text, "pyprune.pack.sha256": hashlib.sha256(text.encode()).hexdigest()}
-    return _join(header, body)
-
-
 def _load_bytes(tmp_path, data, factory):
     path = tmp_path / "bad.pyprune"
     path.write_bytes(data)
@@ -262,7 +241,7 @@ HOSTILE = [
     ("truncated body", lambda d: d[:-10], "outside the"),
     ("plain safetensors", lambda d: _join({"x": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, b"\x00"), "no 'pyprune.pack'"),
     ("bit flip in a stream", lambda d: d[:-5] + bytes([d[-5] ^ 0x10]) + d[-4:], "checksum mismatch"),
-    ("metadata tampered", lambda d: d.replace(b'"version\\":1', b'"version\\":2'), "metadata checksum"),
+    ("metadata tampered", lambda d: d.replace(b'"version\\":%d' % pack.VERSION, b'"version\\":9'), "metadata checksum"),
     ("wrong version", lambda d: _with_metadata(d, lambda m: m.update(version=99)), "unsupported pack version 99"),
     ("wrong format", lambda d: _with_metadata(d, lambda m: m.update(format="other")), "format is 'other'"),
     ("too many symbols", lambda d: _with_metadata(d, lambda m: _set_symbols(m, 10**12)), "impossible in"),

@@ -80,6 +80,13 @@ class Operator {
                    const std::vector<float*>& outputs, const std::vector<Dims>& output_shapes) const = 0;
   // True when output 0 is input 0's memory reinterpreted (reshape): the graph does not copy.
   virtual bool view() const { return false; }
+  // True when the operator decodes the coded constant at input `input` itself, from the Constant
+  // its factory got (keep_compressed weights, decoded just before use): the graph then passes
+  // nullptr for that input. Otherwise the graph decodes it into its arena before the node runs.
+  virtual bool decodes_coded(size_t input) const {
+    (void)input;
+    return false;
+  }
   // What runs, for reports: e.g. "conv2d 3x3 s2 depthwise 4x8 avx2 + relu6".
   virtual std::string describe() const = 0;
   // Multiply-accumulates of one run with these input shapes (0 where it means nothing).
