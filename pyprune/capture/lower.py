@@ -916,8 +916,8 @@ class _Lowering:
             raise Unsupported(f"{mode} padding is not in the operator set")
         if len(pad) % 2 or len(pad) > 2 * rank:
             raise Unsupported(f"padding {pad} for rank {rank}")
-        if any(p < 0 for p in pad):
-            raise Unsupported("negative padding (cropping)")
+        if mode != "constant" and any(p < 0 for p in pad):
+            raise Unsupported(f"negative {mode} padding")
         if not any(pad):
             return x
         pads = [0] * (2 * rank)

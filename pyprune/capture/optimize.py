@@ -193,7 +193,8 @@ def fold_padding(low: Lowered) -> int:
             continue
         pads = pad.attrs["pads"]
         conv = _only_user(low, users, pad.outputs[0])
-        if conv is None or conv.op != "conv2d" or conv.inputs[0] != pad.outputs[0] or len(pads) != 8 or any(pads[:4]):
+        if conv is None or conv.op != "conv2d" or conv.inputs[0] != pad.outputs[0] or len(pads) != 8 or any(pads[:4]) \
+                or min(pads) < 0:
             continue
         top, left, bottom, right = conv.attrs.get("padding", [0, 0, 0, 0])
         conv.attrs["padding"] = [top + pads[4], left + pads[6], bottom + pads[5], right + pads[7]]

@@ -68,6 +68,7 @@ CASES = {
     "upsample": (lambda m, x: F.interpolate(x, scale_factor=2, mode="nearest") + F.interpolate(
         x, size=(18, 14), mode="bilinear", align_corners=False), None),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
+    "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
                   ["pad", "pad", "add"]),
     "layer_norm": (lambda m, x: F.layer_norm(x, x.shape[-2:], m.p2, m.p3, 1e-3), ["layer_norm"]),

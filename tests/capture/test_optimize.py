@@ -133,7 +133,8 @@ def test_zero_padding_of_the_image_folds_into_the_convolution():
     assert ops(low) == ["conv2d"] and low.graph.nodes[0].attrs["padding"] == [0, 1, 1, 2]
     for attrs in ({"pads": [0, 0, 0, 0, 1, 1, 1, 1], "mode": "reflect", "value": 0.0},
                   {"pads": [0, 0, 0, 0, 1, 1, 1, 1], "mode": "constant", "value": 1.0},
-                  {"pads": [0, 0, 1, 0, 1, 1, 1, 1], "mode": "constant", "value": 0.0}):
+                  {"pads": [0, 0, 1, 0, 1, 1, 1, 1], "mode": "constant", "value": 0.0},
+                  {"pads": [0, 0, 0, 0, -1, 1, 1, 1], "mode": "constant", "value": 0.0}):  # cropping
         cw = {"w": weights(4, 5 if attrs["pads"][2] else 4)}
         low, xs = make([ir.Node("pad", ["x"], ["p"], attrs), conv("p", "y", "w")], cw)
         assert outputs_kept(low, xs, O.fold_padding) == 0
