@@ -1,7 +1,8 @@
 """The layers of pyprune, checked on the source of every module (its imports, parsed, including
-those inside functions): the kernels know nothing of the torch modules, the torch modules
-nothing of pruning, the library nothing of the command line, the demo and the benchmarks (the
-applications built on it), and these nothing of each other but what the command line runs."""
+those inside functions): only the kernels import the extension; the kernels know nothing of the
+torch modules or the graph, the graph nothing of torch, the torch modules nothing of pruning,
+the library nothing of the command line, the demo and the benchmarks (the applications built on
+it), and these nothing of each other but what the command line runs."""
 
 import ast
 from pathlib import Path
@@ -94,3 +95,12 @@ def test_the_applications_are_independent_of_each_other():
 
 def test_only_the_entry_point_knows_the_command_line():
     assert offenders(lambda name: not within(name, ["pyprune.cli", "pyprune.__main__"]), ["pyprune.cli"]) == {}
+
+
+def test_only_kernels_imports_the_extension():
+    assert offenders(lambda name: name != "pyprune.kernels", ["pyprune._core"]) == {}
+
+
+def test_the_kernels_know_nothing_of_the_graph_and_the_graph_nothing_of_torch():
+    assert offenders(lambda name: name == "pyprune.kernels", ["pyprune.graph"]) == {}
+    assert offenders(lambda name: within(name, ["pyprune.graph"]), ["torch", "pyprune.nn", "pyprune.capture"]) == {}
