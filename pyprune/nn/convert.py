@@ -1,147 +1,126 @@
-"""convert(model, example_inputs): an inference copy of a model on pyprune's kernels."""
+"""convert(model, example_inputs): an inference copy of a model on pyprune's graph engine."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.fx as fx
-import torch.nn.functional as F
 from torch import nn
 
-from pyprune.activation import Activation
-from pyprune.nn.conv import Conv2d, PointwiseConv2d
-from pyprune.nn.convspec import ConvSpec
-from pyprune.nn.depthwise import DepthwiseConv2d
-from pyprune.nn.kernel_choice import DenseKernel, dense_kernel
-from pyprune.nn.separable import SeparableConv2d
-from pyprune.nn.sparse import SparseConv2d
+from pyprune.capture import reference, segments
+from pyprune.capture.choose import PYPRUNE, choose, separable_supported, time_call
+from pyprune.capture.export import CaptureError, capture
+from pyprune.capture.lower import lower
+from pyprune.capture.optimize import optimize
+from pyprune.capture.report import ConversionReport, node_reports
 from pyprune.nn.sparse_policy import SparsePolicy
 
-__all__ = ["ConversionError", "ConversionReport", "convert"]
+__all__ = ["CaptureError", "ConversionError", "ConversionReport", "convert"]
 
 
 class ConversionError(RuntimeError):
     """The converted model's output differs from the original's."""
 
 
-@dataclass
-class ConversionReport:
-    """Per convolution: what it became, or why it stayed torch."""
-
-    rows: list[tuple[str, str, str]] = field(default_factory=list)  # (layer, original, result)
-    max_abs_error: float = 0.0
-
-    def add(self, name: str, original: str, result: str) -> None:
-        self.rows.append((name, original, result))
-
-    def __str__(self) -> str:
-        width = max([len(r[0]) for r in self.rows] + [5])
-        lines = [f"{'layer':<{width}}  {'was':<28}  became"]
-        lines += [f"{name:<{width}}  {was:<28}  {became}" for name, was, became in self.rows]
-        lines.append(f"max |converted - original| on the example inputs: {self.max_abs_error:.3g}")
-        return "\n".join(lines)
-
-
-_RELU_FUNCTIONS = {F.relu, torch.relu}
-_RELU6_FUNCTIONS = {F.relu6}
-
-
-def _activation_of(node: fx.Node, modules: dict[str, nn.Module]) -> Activation | None:
-    """The clamp a node applies to its single input, if it is a ReLU, ReLU6 or Hardtanh."""
-    if node.op == "call_module":
-        m = modules[node.target]
-        if isinstance(m, (nn.ReLU, nn.ReLU6)):
-            return Activation.relu() if isinstance(m, nn.ReLU) else Activation.relu6()
-        if isinstance(m, nn.Hardtanh):
-            return Activation.clamp(m.min_val, m.max_val)
-    elif node.op == "call_function" and len(node.args) == 1:
-        if node.target in _RELU_FUNCTIONS:
-            return Activation.relu()
-        if node.target in _RELU6_FUNCTIONS:
-            return Activation.relu6()
-    elif node.op == "call_method" and node.target == "relu" and len(node.args) == 1:
-        return Activation.relu()
-    return None
-
-
-def _only_user(node: fx.Node) -> fx.Node | None:
-    users = list(node.users)
-    return users[0] if len(users) == 1 else None
-
-
-def _describe(conv: nn.Conv2d) -> str:
-    k, s, g = conv.kernel_size[0], conv.stride[0], conv.groups
-    return f"Conv2d {conv.in_channels}->{conv.out_channels} k{k} s{s}" + (f" g{g}" if g > 1 else "")
-
-
-def _fast_module(name: str, spec: ConvSpec, activation: Activation, sparse: SparsePolicy | None) -> nn.Module:
-    """The fastest pyprune module for this convolution (ValueError if none takes it)."""
-    block = sparse.choose(name, spec) if sparse is not None else None
-    if block is not None:
-        return SparseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation, block)
-    kind = dense_kernel(spec)
-    if kind is DenseKernel.DEPTHWISE:
-        return DepthwiseConv2d(spec.weight, spec.bias, spec.stride, spec.padding, activation)
-    if kind is DenseKernel.POINTWISE:
-        return PointwiseConv2d(spec.weight, spec.bias, activation)
-    return Conv2d(spec.weight, spec.bias, spec.stride, spec.padding, spec.groups, activation)
-
-
-def _swap_convolutions(gm: fx.GraphModule, report: ConversionReport, sparse: SparsePolicy | None) -> None:
-    """conv [-> BatchNorm2d] [-> ReLU/ReLU6/Hardtanh] chains become one pyprune module."""
-    modules = dict(gm.named_modules())
-    for node in list(gm.graph.nodes):
-        if node.op != "call_module" or not isinstance(modules[node.target], nn.Conv2d):
-            continue
-        conv = modules[node.target]
-        chain = [node]
-        bn = None
-        user = _only_user(node)
-        if user is not None and user.op == "call_module" and isinstance(modules[user.target], nn.BatchNorm2d) \
-                and modules[user.target].track_running_stats:
-            bn = modules[user.target]
-            chain.append(user)
-            user = _only_user(user)
-        activation = _activation_of(user, modules) if user is not None else None
-        if activation is not None:
-            chain.append(user)
-        try:
-            fast = _fast_module(node.target, ConvSpec.from_torch(conv, bn), activation or Activation.none(), sparse)
-        except ValueError as e:
-            report.add(node.target, _describe(conv), f"kept (torch): {e}")
-            continue
-        gm.add_submodule(node.target, fast)
-        modules[node.target] = fast
-        chain[-1].replace_all_uses_with(node)
-        for folded in reversed(chain[1:]):
-            gm.graph.erase_node(folded)
-        fused = "".join([" + BatchNorm2d" if bn else "", f" + {activation}" if activation else ""])
-        became = type(fast).__name__
-        if isinstance(fast, SparseConv2d):
-            became += f" block {fast.block}, density {fast.density:.2f}"
-        report.add(node.target, _describe(conv), became + (f" (folded{fused})" if fused else ""))
-
-
-def _fuse_separable(gm: fx.GraphModule, report: ConversionReport) -> None:
-    """A depthwise module whose only consumer is a pointwise module becomes SeparableConv2d."""
-    modules = dict(gm.named_modules())
-    for node in list(gm.graph.nodes):
-        if node.op != "call_module" or type(modules[node.target]) is not DepthwiseConv2d:
-            continue
-        user = _only_user(node)
-        if user is None or user.op != "call_module" or type(modules[user.target]) is not PointwiseConv2d:
-            continue
-        gm.add_submodule(node.target, SeparableConv2d(modules[node.target], modules[user.target]))
-        user.replace_all_uses_with(node)
-        gm.graph.erase_node(user)
-        report.add(node.target, "DepthwiseConv2d + PointwiseConv2d", f"SeparableConv2d (with {user.target})")
+@dataclass(frozen=True)
+class _Options:
+    fuse_separable: bool
+    sparse: SparsePolicy | None
+    repeats: int = 5
 
 
 def _as_tuple(example_inputs: Any) -> tuple:
     return example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+
+
+def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: str = "") -> tuple[nn.Module, ConversionReport]:
+    """The model captured whole (CaptureError if torch.export cannot), lowered, optimised, its
+    nodes placed by measurement, as an fx module of engine segments and torch calls."""
+    captured = capture(model, inputs)
+    low = lower(captured.program, inputs)
+    optimize(low, separable=options.fuse_separable and separable_supported())
+    env = reference.evaluate(low.graph, inputs, low.calls)
+    choices = choose(low, env, sparse=options.sparse, repeats=options.repeats)
+    shapes = {name: tuple(v.shape) for name, v in env.items() if isinstance(v, torch.Tensor)}
+    module = segments.build(low, {k: c.runs == PYPRUNE for k, c in choices.items()}, shapes)
+    batch = "a dynamic batch" if captured.dynamic_batch else f"a static batch ({captured.dynamic_failure})"
+    report = ConversionReport(node_reports(low, choices, module, env, repeats=options.repeats, prefix=prefix),
+                              capture=f"{type(model).__name__} whole, {batch}, in {captured.seconds:.2f} s")
+    return module, report
+
+
+class _Inputs:
+    """The inputs each submodule saw in one eager run: usable when every call passed the same
+    shapes of tensors, positionally."""
+
+    def __init__(self, model: nn.Module, inputs: tuple) -> None:
+        self.seen: dict[int, tuple | None] = {}
+        hooks = [m.register_forward_pre_hook(self._hook(m), with_kwargs=True) for m in model.modules()]
+        try:
+            with torch.no_grad():  # the recorded inputs may be captured: no inference tensors
+                model(*inputs)
+        finally:
+            for h in hooks:
+                h.remove()
+
+    def _hook(self, module: nn.Module) -> Any:
+        def record(_: nn.Module, args: tuple, kwargs: dict) -> None:
+            usable = not kwargs and args and all(isinstance(a, torch.Tensor) for a in args)
+            args = tuple(a.clone() for a in args) if usable else None
+            before = self.seen.get(id(module), args)
+            same = before is not None and args is not None and [a.shape for a in before] == [a.shape for a in args]
+            self.seen[id(module)] = before if same else None
+
+        return record
+
+    def called(self, module: nn.Module) -> bool:
+        return id(module) in self.seen
+
+    def of(self, module: nn.Module) -> tuple | None:
+        return self.seen.get(id(module))
+
+
+def _convert_parts(model: nn.Module, inputs: tuple, failure: CaptureError, options: _Options) -> tuple[nn.Module, ConversionReport]:
+    """The largest submodules torch.export captures (tried from the top down, each on the inputs
+    it saw in one eager run) are converted in place; the rest of the model stays torch."""
+    seen = _Inputs(model, inputs)
+    report = ConversionReport(capture=f"in parts: {failure}")
+    converted = []
+
+    def visit(parent: nn.Module, prefix: str) -> None:
+        for name, child in list(parent.named_children()):
+            path = prefix + name
+            args = seen.of(child)
+            if args is not None:
+                try:
+                    fast, part = _convert_whole(child, args, options, prefix=path + ".")
+                except CaptureError as e:
+                    report.not_captured.append((path, str(e)))
+                else:
+                    setattr(parent, name, fast)
+                    try:
+                        with torch.no_grad():
+                            model(*inputs)
+                    except Exception as e:  # the model reads something of the submodule beyond calling it
+                        setattr(parent, name, child)
+                        report.not_captured.append((path, f"the converted submodule does not fit its parent: {e}"))
+                    else:
+                        report.nodes += part.nodes
+                        converted.append(path)
+                        continue
+            elif seen.called(child):
+                report.not_captured.append((path, "called with other than the same tensor shapes each time"))
+            visit(child, path + ".")  # containers (ModuleList, ...) are never called themselves
+
+    visit(model, "")
+    if not converted:
+        raise CaptureError(f"{failure}; and no submodule could be captured either")
+    report.capture += f"; converted {', '.join(converted)}"
+    report.not_captured = [(p, why) for p, why in report.not_captured
+                           if not any(p == c or p.startswith(c + ".") for c in converted)]
+    return model, report
 
 
 def convert(
@@ -153,41 +132,44 @@ def convert(
     rtol: float = 1e-3,
     atol: float = 1e-4,
     verbose: bool = False,
-) -> fx.GraphModule:
-    """An inference copy of `model` (left untouched) on pyprune's kernels.
+) -> nn.Module:
+    """An inference copy of `model` (left untouched) on pyprune's graph engine.
 
-    BatchNorm2d is folded into the convolution before it, ReLU/ReLU6 are fused, and every
-    convolution pyprune takes becomes its fastest module (depthwise, pointwise, adjacent
-    depthwise -> pointwise pairs as one fused SeparableConv2d, dense or grouped otherwise);
-    pruned convolutions sparse enough for the `sparse` policy become SparseConv2d (see
-    SparsePolicy; None keeps every convolution dense); everything else stays torch. The result's output is checked against the original's on
-    `example_inputs`: ConversionError if they differ beyond rtol/atol. The per-layer report is
-    the result's `conversion_report` (printed with verbose=True).
+    The model is captured with torch.export (any batch size when it allows, else the example's),
+    lowered to pyprune's operator set, optimised (BatchNorm folded, activations, residual adds
+    and TensorFlow-style padding fused into the convolutions, adjacent depthwise -> pointwise
+    pairs fused when `fuse_separable`) and each convolution and linear layer put on its fastest
+    candidate measured on this machine: pyprune's dense, depthwise or sparse kernels (sparse
+    ones when the `sparse` SparsePolicy allows; None never) or torch itself. The result is a
+    torch.fx module in which runs of engine nodes are EngineSegments and the rest torch calls.
+    If torch.export cannot capture the whole model, its largest capturable submodules are
+    converted in place and the rest stays torch.
+
+    The result's output is checked against the original's on `example_inputs`: ConversionError
+    if they differ beyond rtol/atol. Inputs must keep the example's shapes (the batch may vary
+    when the capture allowed it). The report is the result's `conversion_report` (printed with
+    verbose=True). CaptureError (a ValueError) when nothing of the model can be captured.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     inputs = _as_tuple(example_inputs)
-    reference = copy.deepcopy(model).eval()
-    try:
-        gm = fx.symbolic_trace(copy.deepcopy(model).eval())
-    except Exception as e:  # torch.fx raises many kinds on untraceable code
-        raise ValueError(f"convert needs a model torch.fx can trace; tracing failed: {e}") from e
-    report = ConversionReport()
+    original = copy.deepcopy(model).eval()
+    work = copy.deepcopy(model).eval()
+    options = _Options(fuse_separable, sparse)
     with torch.no_grad():
-        _swap_convolutions(gm, report, sparse)
-        if fuse_separable:
-            _fuse_separable(gm, report)
-        gm.graph.lint()
-        gm.recompile()
-        gm.delete_all_unused_submodules()
-        with torch.inference_mode():
-            want, got = reference(*inputs), gm(*inputs)
-    error = _max_difference(got, want, rtol, atol)
-    report.max_abs_error = error
-    gm.conversion_report = report
+        try:
+            fast, report = _convert_whole(work, inputs, options)
+        except CaptureError as failure:
+            fast, report = _convert_parts(work, inputs, failure, options)
+    with torch.inference_mode():
+        want, got = original(*inputs), fast(*inputs)
+        report.max_abs_error = _max_difference(got, want, rtol, atol)
+        report.original_seconds = time_call(lambda: original(*inputs), 3)
+        report.converted_seconds = time_call(lambda: fast(*inputs), 3)
+    fast.conversion_report = report
     if verbose:
         print(report)
-    return gm
+    return fast
 
 
 def _max_difference(got: Any, want: Any, rtol: float, atol: float) -> float:
@@ -204,6 +186,8 @@ def _max_difference(got: Any, want: Any, rtol: float, atol: float) -> float:
             )
         return float(diff.max()) if diff.numel() else 0.0
     if isinstance(want, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(want):
+            raise ConversionError("the converted model's output has another structure than the original's")
         return max([_max_difference(g, w, rtol, atol) for g, w in zip(got, want)] + [0.0])
     if isinstance(want, dict):
         return max([_max_difference(got[k], want[k], rtol, atol) for k in want] + [0.0])

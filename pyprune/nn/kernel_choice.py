@@ -1,5 +1,5 @@
-"""Which dense kernel runs a convolution: the one choice convert() and the compressed layers
-share, made from what the kernels take (pyprune.kernels.capabilities())."""
+"""Which dense kernel runs a convolution of pyprune's modules (the compressed layers), made from
+what the kernels take (pyprune.kernels.capabilities())."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SparsePolicy: when pyprune.convert runs a convolution on the sparse kernels."""
+"""SparsePolicy: when pyprune.convert tries a convolution on the sparse kernels."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def _default_block_cost() -> Mapping[int, float]:
 
 @dataclass(frozen=True)
 class SparsePolicy:
-    """The rule convert() follows to pick SparseConv2d over the dense modules.
+    """The rule convert() follows to try the sparse kernels for a convolution (it then times
+    them against the dense kernels and torch, and keeps the fastest).
 
-    A convolution (groups 1) goes sparse when its *effective density* — the weights the
+    A convolution (groups 1) is tried sparse when its *effective density* — the weights the
     sparse kernel would multiply in the best block size, times that block size's relative cost
     per weight — is at most the threshold of its kind. Defaults are the crossovers measured on
     an x86-64 AVX2 core, 1 thread, batch 1 (``pyprune bench --suite sparse``):
@@ -52,7 +53,7 @@ class SparsePolicy:
     - block costs per stored weight, relative to single rows (90 % block-pruned pointwise
       layers): blocks of 2 0.8, of 4 0.68, of 8 0.9 (its 8-pixel tile loads more per FMA).
 
-    `layers` forces a choice by layer name: True = sparse (best block), False = dense.
+    `layers` forces a choice by layer name: True = sparse (the fastest block), False = dense.
 
     Example::
 

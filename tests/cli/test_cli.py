@@ -158,7 +158,7 @@ def test_prune_pack_inspect_convert_on_good_input(tmp_path, capsys):
     code, out, _ = run(capsys, "inspect", str(packed))
     assert code == 0 and str(packed) in out
     code, out, _ = run(capsys, "convert", *SMALL, "--weights", str(packed), "--rounds", "2")
-    assert code == 0 and "SeparableConv2d" in out and "speedup" in out
+    assert code == 0 and "conv2d 3x3 depthwise" in out and "speedup" in out
 
 
 def test_bench_prints_ratios_and_json(capsys):

@@ -1,0 +1,215 @@
+"""Where and how each node runs: on pyprune's engine (for a convolution or linear layer, with
+each algorithm that accepts it) or in torch, decided by measuring on the node's real input on
+this machine. The fastest wins, so a node never runs slower than torch runs it."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from pyprune import kernels
+from pyprune.capture import reference
+from pyprune.capture.lower import Lowered
+from pyprune.graph import engine, ir
+
+__all__ = ["Choice", "PYPRUNE", "TORCH", "choose", "node_graph", "separable_supported", "split_separable", "time_call"]
+
+TORCH = "torch"
+PYPRUNE = "pyprune"
+
+
+@dataclass
+class Choice:
+    """Where a node runs (PYPRUNE or TORCH) and why; for a measured node, every candidate's
+    median seconds (the algorithm's name, "sparse block N", or "torch")."""
+
+    runs: str
+    why: str
+    candidates: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float | None:
+        return min(self.candidates.values()) if self.candidates else None
+
+
+def time_call(fn: Any, repeats: int) -> float:
+    """Median seconds of fn() over `repeats` runs, after one untimed run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def node_graph(graph: ir.Graph, node: ir.Node, shapes: Mapping[str, tuple[int, ...]]) -> ir.Graph:
+    """The node alone as a graph: its constants inside, its other inputs as graph inputs."""
+    inputs = [t for t in dict.fromkeys(node.inputs) if t not in graph.constants]
+    constants = {t: graph.constants[t] for t in node.inputs if t in graph.constants}
+    return ir.Graph([ir.TensorSpec(t, tuple(shapes[t])) for t in inputs], list(node.outputs),
+                    [ir.Node(node.op, list(node.inputs), list(node.outputs), dict(node.attrs), node.name)],
+                    constants, graph.dynamic_batch)
+
+
+def _engine_for(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+    """The node compiled alone, and its inputs; ValueError/TypeError if the engine refuses it."""
+    alone = node_graph(graph, node, {t: tuple(env[t].shape) for t in node.inputs if t not in graph.constants})
+    compiled = engine.Engine(alone)
+    inputs = [env[spec.name].contiguous() for spec in alone.inputs]
+    compiled.output_shapes(*[spec.shape for spec in alone.inputs])
+    return compiled, inputs
+
+
+def _candidates(graph: ir.Graph, node: ir.Node, sparse: Any) -> dict[str, dict[str, Any]]:
+    """label -> attributes to try, for a convolution or linear layer."""
+    if node.op != "conv2d" or node.attrs.get("algorithm") == "separable":
+        return {"engine" if node.op != "conv2d" else node.attrs["algorithm"]: {}}
+    weight = graph.constants.get(node.inputs[1])
+    options = {"gemm": {"algorithm": "gemm"}, "winograd": {"algorithm": "winograd"}}
+    groups = node.attrs.get("groups", 1)
+    if weight is not None and groups == weight.shape[0] and weight.shape[1] == 1:
+        options["depthwise"] = {"algorithm": "depthwise"}
+    if weight is not None and groups == 1 and sparse is not None and _sparse_allowed(sparse, node, weight):
+        for block in kernels.capabilities().sparse_blocks:
+            options[f"sparse block {block}"] = {"algorithm": "sparse", "block": block}
+    return options
+
+
+def _sparse_allowed(policy: Any, node: ir.Node, weight: np.ndarray) -> bool:
+    """The SparsePolicy's rule (density thresholds, per-layer forcing) for this convolution."""
+    from pyprune.nn.convspec import ConvSpec  # the policy speaks of torch convolutions
+
+    (sh, sw), (top, left, bottom, right) = node.attrs.get("stride", [1, 1]), node.attrs.get("padding", [0, 0, 0, 0])
+    kh, kw = weight.shape[2:]
+    if kh != kw or sh != sw or len({top, left, bottom, right}) != 1 or node.attrs.get("dilation", [1, 1]) != [1, 1]:
+        return policy.layers.get(node.name) is True
+    spec = ConvSpec(torch.from_numpy(weight), None, kh, sh, top, node.attrs.get("groups", 1))
+    return policy.choose(node.name, spec) is not None
+
+
+def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any, repeats: int,
+             forced_sparse: bool) -> Choice:
+    inputs = [env[t] for t in node.inputs]
+    times: dict[str, float] = {}
+    refused: dict[str, str] = {}
+    options = _candidates(graph, node, sparse)
+    for label, attrs in options.items():
+        if forced_sparse and not label.startswith("sparse"):
+            continue
+        trial = ir.Node(node.op, node.inputs, node.outputs, {**node.attrs, **attrs}, node.name)
+        try:
+            compiled, args = _engine_for(graph, trial, env)
+        except Exception as e:  # whatever the engine refuses a candidate with
+            refused[label] = str(e)
+            continue
+        times[label] = time_call(lambda: compiled(*args), repeats)
+    if not forced_sparse or not times:
+        with torch.inference_mode():
+            times[TORCH] = time_call(lambda: reference.run_node(node, inputs), repeats)
+    best = min(times, key=lambda k: (times[k], k == TORCH))
+    if best == TORCH:
+        if len(times) == 1:
+            why = "the engine refuses it: " + "; ".join(f"{k}: {v}" for k, v in refused.items())
+        else:
+            why = "torch measured fastest"
+        return Choice(TORCH, why, times)
+    node.attrs.update(options[best])
+    why = "fastest measured" if len(times) > 1 else "forced sparse"
+    return Choice(PYPRUNE, why, times)
+
+
+def split_separable(low: Lowered, node: ir.Node) -> tuple[ir.Node, ir.Node]:
+    """A fused depthwise -> pointwise node as its two convolutions (replacing it in the graph)."""
+    x, dw_weight, dw_bias, pw_weight, pw_bias, *residual = node.inputs
+    middle = f"{node.outputs[0]}.depthwise"
+    dw_attrs = {k: v for k, v in node.attrs.items() if k in ("stride", "padding", "dilation", "groups")}
+    dw_attrs.update({k[len("depthwise_"):]: v for k, v in node.attrs.items() if k.startswith("depthwise_")})
+    pw_attrs = {k: v for k, v in node.attrs.items() if k.startswith("activation")}
+    origins = low.origins.get(node.outputs[0], [])
+    convs = [i for i, o in enumerate(origins) if "conv" in o.aten]
+    cut = convs[1] if len(convs) > 1 else 1  # where the pointwise convolution's own ATen ops start
+    dw = ir.Node("conv2d", [x, dw_weight, dw_bias], [middle], dw_attrs, origins[0].module if origins else node.name)
+    pw = ir.Node("conv2d", [middle, pw_weight, pw_bias, *residual], list(node.outputs), pw_attrs, node.name)
+    nodes = low.graph.nodes
+    at = next(i for i, n in enumerate(nodes) if n is node)
+    nodes[at:at + 1] = [dw, pw]
+    low.origins[middle], low.origins[node.outputs[0]] = origins[:cut], origins[cut:]
+    return dw, pw
+
+
+def _choose_separable(low: Lowered, node: ir.Node, env: dict[str, Any], sparse: Any, repeats: int) -> dict[str, Choice]:
+    """The fused node, or its two convolutions apart (each with its own best algorithm, a sparse
+    pointwise included), whichever measures faster."""
+    fused = _measure(low.graph, node, env, sparse, repeats, False)
+    dw, pw = split_separable(low, node)
+    with torch.inference_mode():
+        env[dw.outputs[0]] = reference.run_node(dw, [env[t] for t in dw.inputs])[0]
+    forced = sparse is not None and sparse.layers.get(pw.name) is True
+    apart = {dw.outputs[0]: _measure(low.graph, dw, env, sparse, repeats, False),
+             pw.outputs[0]: _measure(low.graph, pw, env, sparse, repeats, forced)}
+    if not forced and fused.seconds <= sum(c.seconds for c in apart.values()):
+        nodes = low.graph.nodes
+        at = next(i for i, n in enumerate(nodes) if n is dw)
+        nodes[at:at + 2] = [node]
+        low.origins[node.outputs[0]] = low.origins.pop(dw.outputs[0]) + low.origins[node.outputs[0]]
+        del env[dw.outputs[0]]
+        return {node.outputs[0]: fused}
+    for choice in apart.values():
+        choice.why += f"; apart from its {'pointwise' if choice is apart[dw.outputs[0]] else 'depthwise'} half: " \
+                      f"faster than the fused separable node ({fused.seconds * 1e3:.3f} ms)"
+    return apart
+
+
+def choose(low: Lowered, env: dict[str, Any], *, sparse: Any = None, repeats: int = 5) -> dict[str, Choice]:
+    """Every node's Choice, by its first output. `env` holds every tensor of the graph on the
+    example inputs (reference.evaluate). Convolutions and linear layers are timed (their winning
+    algorithm written into the node's attributes); other nodes run on the engine whenever it
+    takes them. `sparse` is the SparsePolicy deciding when sparse candidates are tried (None:
+    never); a layer it forces sparse runs sparse."""
+    graph = low.graph
+    reasons = {n.name: why for n, why in low.unsupported}
+    choices: dict[str, Choice] = {}
+    for node in list(graph.nodes):
+        key = node.outputs[0]
+        if key in low.calls:
+            why = reasons.get(key, "size arithmetic on run-time sizes")
+            choices[key] = Choice(TORCH, why)
+            continue
+        if any(not isinstance(env.get(t), torch.Tensor) or env[t].dtype != torch.float32 for t in node.inputs):
+            choices[key] = Choice(TORCH, "an input is no float32 tensor")
+            continue
+        if node.op == "conv2d" and node.attrs.get("algorithm") == "separable":
+            choices.update(_choose_separable(low, node, env, sparse, repeats))
+            continue
+        if node.op in ("conv2d", "linear"):
+            forced = sparse is not None and sparse.layers.get(node.name) is True and node.op == "conv2d"
+            choices[key] = _measure(graph, node, env, sparse, repeats, forced)
+            continue
+        try:
+            _engine_for(graph, node, env)
+            choices[key] = Choice(PYPRUNE, "in the operator set")
+        except Exception as e:  # whatever the engine refuses a node with
+            choices[key] = Choice(TORCH, f"the engine refuses it: {e}")
+    return choices
+
+
+@lru_cache(maxsize=None)
+def separable_supported() -> bool:
+    """Whether the engine runs a fused depthwise -> pointwise node."""
+    x = ir.TensorSpec("x", (1, 4, 8, 8))
+    constants = {"dw": np.ones((4, 1, 3, 3), np.float32), "db": np.zeros(4, np.float32),
+                 "pw": np.ones((8, 4, 1, 1), np.float32), "pb": np.zeros(8, np.float32)}
+    node = ir.Node("conv2d", ["x", "dw", "db", "pw", "pb"], ["y"],
+                   {"stride": [1, 1], "padding": [1, 1, 1, 1], "dilation": [1, 1], "groups": 4, "algorithm": "separable"})
+    try:
+        engine.Engine(ir.Graph([x], ["y"], [node], constants, True)).output_shapes((1, 4, 8, 8))
+    except Exception:  # any refusal means it does not
+        return False
+    return True

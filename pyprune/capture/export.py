@@ -1,0 +1,132 @@
+"""Capturing a model's inference graph with torch.export: with a dynamic batch when the model
+allows it, else for the example's shapes."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.export import Dim, ExportedProgram
+from torch.utils._pytree import tree_flatten
+
+__all__ = ["CaptureError", "Captured", "capture"]
+
+# torch logs a traced program and its failing frame at ERROR level before raising; the
+# CaptureError says why in one line instead.
+_NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo",
+                  "torch.export", "torch._export", "torch.fx.experimental.recording")
+
+
+class CaptureError(ValueError):
+    """torch.export could not capture the model: the message says why."""
+
+
+@dataclass(frozen=True)
+class Captured:
+    """An exported program, whether any batch size runs it, and what capture cost."""
+
+    program: ExportedProgram
+    dynamic_batch: bool
+    seconds: float
+    # Why the dynamic-batch capture failed (None when it succeeded).
+    dynamic_failure: str | None = None
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """torch's tracing without its log records and warnings."""
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+        # torch.export prints the partial graph to stderr when tracing fails on data
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")  # tracing internals' deprecation notices
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _why(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return f"{type(e).__name__}: {first}"[:500]
+
+
+def _batched(args: tuple) -> tuple:
+    """The example with a batch of 2 where it has 1: torch.export specialises dims of size 1."""
+    return tuple(a.expand(2, *a.shape[1:]).clone() if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == 1
+                 else a for a in args)
+
+
+def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) -> str | None:
+    """Why the dynamic capture is wrong for a batch of one, or None. Tracing assumes a dynamic
+    batch is not 1, so a model that branches on a batch of one is captured for the other branch
+    silently: run both on the example's first item to see."""
+    one = tuple(a[:1] if isinstance(a, torch.Tensor) else a for a in args)
+    with torch.no_grad():
+        want, got = tree_flatten(model(*one))[0], tree_flatten(program.module()(*one))[0]
+    same = len(want) == len(got) and all(_close(g, w) for g, w in zip(got, want))
+    return None if same else "the model computes differently for a batch of one"
+
+
+def _close(got: Any, want: Any) -> bool:
+    if not isinstance(want, torch.Tensor) or not want.is_floating_point():
+        return bool(torch.equal(got, want)) if isinstance(want, torch.Tensor) else bool(got == want)
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-4, atol=1e-5 * scale))
+
+
+def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
+    """torch.export's dynamic_shapes: dim 0 of every tensor argument is the one batch symbol,
+    by forward's parameter names (a *args parameter takes a tuple)."""
+    batch = Dim("batch", min=1)
+    bound = inspect.signature(model.forward).bind(*args)
+
+    def spec(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return tuple(spec(x) for x in v)
+        return {0: batch} if isinstance(v, torch.Tensor) else None
+
+    return {name: spec(v) for name, v in bound.arguments.items()}
+
+
+def capture(model: nn.Module, example_inputs: tuple) -> Captured:
+    """torch.export.export(model, example_inputs, strict=False), first with dimension 0 of every
+    tensor input dynamic (one batch symbol shared by all), then for the example's shapes.
+
+    `model` must already be in eval mode (it is traced as it is). CaptureError when neither
+    capture succeeds, with the reason of the static attempt."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    args = tuple(example_inputs)
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    start = time.perf_counter()
+    failure = None
+    with quiet():
+        if tensors and all(t.dim() > 0 for t in tensors):
+            try:
+                shapes = _batch_dims(model, args)
+                program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
+                failure = _batch_one_differs(model, program, args)
+                if failure is None:
+                    return Captured(program, True, time.perf_counter() - start)
+            except Exception as e:  # torch.export raises many kinds
+                failure = _why(e)
+        else:
+            failure = "an input has no batch dimension"
+        try:
+            program = torch.export.export(model, args, strict=False)
+        except Exception as e:
+            raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
+    return Captured(program, False, time.perf_counter() - start, failure)

@@ -1,0 +1,1018 @@
+"""Lowering an exported program (torch.export, ATen ops) to the operator set (pyprune.graph.ir).
+
+One table maps each ATen op to a builder emitting operator-set nodes. A node no builder takes
+stays in the graph as an opaque node (its op is the ATen op's name, e.g.
+"aten.grid_sampler_2d.default") that runs as a torch call (``Lowered.calls``); the reason is in
+``Lowered.unsupported``. Parameters, buffers and whatever is computed from them alone become
+constants; aliases (clone, contiguous, dropout, getitem, ...) vanish; sizes computed from the
+batch become reshape entries "dim i of the input".
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.fx as fx
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind, OutputKind
+
+from pyprune.capture.export import quiet
+from pyprune.graph import ir
+
+__all__ = ["Lowered", "Origin", "Ref", "TorchCall", "lower"]
+
+aten = torch.ops.aten
+INT64_MAX = 2**63 - 1
+FLOAT_MAX = float(np.finfo(np.float32).max)  # an open clamp bound (attributes are finite)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a node was: the module it ran in and the ATen op."""
+
+    module: str
+    aten: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value computed at run time: the tensor (or size) named `name`; `size` is a size's
+    symbolic expression."""
+
+    name: str
+    size: Any = None
+
+
+@dataclass(frozen=True)
+class Input:
+    """Marks where a TorchCall's k-th input goes."""
+
+    index: int
+
+
+@dataclass
+class TorchCall:
+    """A node kept as a torch call: target(*args, **kwargs) with the node's inputs where the
+    Input markers stand (constants are held in the arguments themselves)."""
+
+    target: Callable
+    args: tuple
+    kwargs: dict
+
+    def __call__(self, inputs: Sequence[Any]) -> Any:
+        def fill(a: Any) -> Any:
+            if isinstance(a, Input):
+                return inputs[a.index]
+            if isinstance(a, (list, tuple)):
+                return type(a)(fill(x) for x in a)
+            return a
+
+        return self.target(*fill(self.args), **{k: fill(v) for k, v in self.kwargs.items()})
+
+
+@dataclass
+class Lowered:
+    """The lowered graph; side tables are keyed by a node's first output."""
+
+    graph: ir.Graph
+    unsupported: list[tuple[fx.Node, str]]  # ATen nodes left to torch, and why
+    calls: dict[str, TorchCall]  # how each opaque node runs
+    origins: dict[str, list[Origin]]  # what each node was (several once fused)
+    out_spec: Any = None  # the model's output structure (a pytree spec of graph.outputs)
+    values: dict[str, Any] = field(default_factory=dict)  # name -> example value (fake tensor or size)
+
+
+class Unsupported(Exception):
+    """A node the operator set does not take: the message says why."""
+
+
+class _Missing:
+    """An output of a lowered op that nothing uses (e.g. max_pool2d's indices)."""
+
+
+_MISSING = _Missing()
+
+# Ops whose only effect is a check at trace time.
+_CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size", "_assert_async",
+           "sym_constrain_range"}
+# Ops returning their input's values unchanged (in inference).
+_ALIASES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh"}
+_DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
+_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
+                "sigmoid": "sigmoid", "tanh": "tanh"}
+_UNARY = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf"}
+_BINARY = {"add", "sub", "mul", "div"}
+_REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
+
+
+def _functional(target: Any) -> Any:
+    """The out-of-place op of an in-place ATen op (relu_ -> relu), else the op itself."""
+    if isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable:
+        name = target._schema.name.split("::")[1]
+        if name.endswith("_") and not name.endswith("__"):
+            packet = getattr(aten, name[:-1], None)
+            overload = getattr(packet, target._overloadname, None) if packet is not None else None
+            if overload is not None:
+                return overload
+    return target
+
+
+def _op_name(target: Any) -> str:
+    if isinstance(target, torch._ops.OpOverload):
+        return target._schema.name.split("::")[1]
+    return getattr(target, "__name__", str(target))
+
+
+def _label(target: Any) -> str:
+    """How reports and opaque nodes name an op: "aten.conv2d.default", "getitem"."""
+    if isinstance(target, torch._ops.OpOverload):
+        return str(target)
+    return getattr(target, "__name__", str(target))
+
+
+def _is_view(node: fx.Node) -> bool:
+    t = node.target
+    if t is operator.getitem:
+        return True
+    if not isinstance(t, torch._ops.OpOverload) or not t._schema.returns:
+        return False
+    alias = t._schema.returns[0].alias_info
+    return alias is not None and not alias.is_write
+
+
+def _needs_functionalization(graph: fx.Graph) -> bool:
+    """True when an in-place op mutates a tensor (or an alias of it) read again later: reading
+    the in-place ops as their out-of-place twins would then change the result."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    parent: dict[fx.Node, fx.Node] = {}
+
+    def root(n: fx.Node) -> fx.Node:
+        while n in parent:
+            n = parent[n]
+        return n
+
+    for n in graph.nodes:
+        if n.op == "call_function" and _is_view(n) and n.args and isinstance(n.args[0], fx.Node):
+            a, b = root(n), root(n.args[0])
+            if a is not b:
+                parent[a] = b
+    classes: dict[fx.Node, list[fx.Node]] = {}
+    for n in graph.nodes:
+        classes.setdefault(root(n), []).append(n)
+    for n in graph.nodes:
+        t = n.target
+        if n.op != "call_function" or not isinstance(t, torch._ops.OpOverload) or not t._schema.is_mutable:
+            continue
+        mutated = [a for a, arg in zip(n.args, t._schema.arguments)
+                   if isinstance(a, fx.Node) and arg.alias_info is not None and arg.alias_info.is_write]
+        for a in mutated:
+            for alias in classes[root(a)]:
+                if any(u is not n and order[u] > order[n] for u in alias.users):
+                    return True
+    return False
+
+
+def _bind(target: torch._ops.OpOverload, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """Arguments by schema name, defaults filled in."""
+    bound = {}
+    for i, a in enumerate(target._schema.arguments):
+        if i < len(args):
+            bound[a.name] = args[i]
+        elif a.name in kwargs:
+            bound[a.name] = kwargs[a.name]
+        else:
+            bound[a.name] = a.default_value if a.has_default_value() else None
+    return bound
+
+
+def _module_path(node: fx.Node) -> str:
+    stack = node.meta.get("nn_module_stack")
+    if not stack:
+        return ""
+    path = list(stack.values())[-1][0]
+    # export's placeholder for nodes it could not place in a module
+    return path if isinstance(path, str) and not path.startswith("_empty_nn_module_stack") else ""
+
+
+def _norm_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise Unsupported(f"axis {axis} out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
+def _pair(v: Any, name: str) -> list[int]:
+    v = [v] if isinstance(v, int) else list(v)
+    if len(v) == 1:
+        v = v * 2
+    if len(v) != 2 or not all(isinstance(i, int) for i in v):
+        raise Unsupported(f"{name} {v} is not two integers")
+    return v
+
+
+class _Lowering:
+    def __init__(self, program: ExportedProgram, example_inputs: Sequence[Any] | None) -> None:
+        self.program = program
+        self.example_inputs = example_inputs
+        self.env: dict[fx.Node, Any] = {}
+        self.nodes: list[ir.Node] = []
+        self.constants: dict[str, np.ndarray] = {}
+        self.constant_names: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (tensor kept alive, name)
+        self.parameter_names: dict[int, str] = {}  # id of a parameter or buffer -> its state_dict name
+        self.scalars: dict[float, torch.Tensor] = {}
+        self.pending: dict[str, ir.Node] = {}  # size computations no torch call has read yet
+        self.used: set[str] = set()
+        self.values: dict[str, Any] = {}
+        self.calls: dict[str, TorchCall] = {}
+        self.origins: dict[str, list[Origin]] = {}
+        self.unsupported: list[tuple[fx.Node, str]] = []
+        self.node: fx.Node | None = None  # the node being lowered
+
+    # ---- names, values, emission ----------------------------------------------------------
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}.{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def emit(self, op: str, inputs: list[str], attrs: dict[str, Any] | None = None, outputs: int = 1) -> list[str]:
+        """Appends an operator-set node for the node being lowered; returns its output names."""
+        node = self.node
+        names = [self.fresh(node.name if outputs == 1 else f"{node.name}:{i}") for i in range(outputs)]
+        self.nodes.append(ir.Node(op, list(inputs), names, dict(attrs or {}), _module_path(node)))
+        self.origins[names[0]] = [Origin(_module_path(node), _label(node.target))]
+        return names
+
+    def emit_one(self, op: str, inputs: list[str], attrs: dict[str, Any] | None = None) -> Ref:
+        return Ref(self.emit(op, inputs, attrs)[0])
+
+    def value(self, arg: Any) -> Any:
+        if isinstance(arg, fx.Node):
+            return self.env[arg]
+        if isinstance(arg, (list, tuple)):
+            return [self.value(a) for a in arg]
+        return arg
+
+    def example(self, v: Any) -> Any:
+        """The example value behind a Ref (a fake tensor or a size) or a constant."""
+        return self.values[v.name] if isinstance(v, Ref) else v
+
+    def tensor(self, v: Any, what: str = "input") -> str:
+        """The name of a float32 tensor input; constants become graph constants."""
+        if isinstance(v, torch.Tensor):
+            if v.dtype != torch.float32:
+                raise Unsupported(f"{what} is a {v.dtype} constant")
+            return self.constant_name(v)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if float(v) not in self.scalars:
+                self.scalars[float(v)] = torch.tensor(float(v), dtype=torch.float32)
+            return self.constant_name(self.scalars[float(v)])
+        if not isinstance(v, Ref) or v.size is not None:
+            raise Unsupported(f"{what} is not a tensor")
+        t = self.values[v.name]
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32:
+            raise Unsupported(f"{what} has dtype {getattr(t, 'dtype', type(t).__name__)}, not float32")
+        return v.name
+
+    def constant_name(self, t: torch.Tensor, name: str | None = None) -> str:
+        """A constant's name in the graph, added on first use (parameters keep their state_dict
+        names)."""
+        known = self.constant_names.get(id(t))
+        if known is not None:
+            return known[1]
+        name = self.fresh(self.parameter_names.get(id(t)) or name or f"{self.node.name}.constant")
+        self.constants[name] = np.require(t.detach().cpu().numpy(), np.float32, "C")  # keeps rank 0
+        self.constant_names[id(t)] = (t, name)
+        return name
+
+    def constant(self, v: Any, what: str) -> torch.Tensor:
+        if not isinstance(v, torch.Tensor):
+            raise Unsupported(f"{what} is computed at run time")
+        return v
+
+    def shape(self, v: Any) -> list[Any]:
+        """Dims of a tensor value: ints, or symbolic expressions for sizes known at run time."""
+        t = self.example(v)
+        return [d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in t.shape]
+
+    def rank(self, v: Any) -> int:
+        return len(self.example(v).shape)
+
+    def static_dim(self, v: Any, axis: int, what: str) -> int:
+        d = self.shape(v)[axis]
+        if not isinstance(d, int):
+            raise Unsupported(f"{what}: dim {axis} is only known at run time")
+        return d
+
+    def integer(self, v: Any, what: str) -> int:
+        if isinstance(v, Ref) and v.size is not None:
+            static = _static(v.size)
+            if static is None:
+                raise Unsupported(f"{what} is computed at run time")
+            return static
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise Unsupported(f"{what} is not an integer: {v!r}")
+        return v
+
+    def size_entry(self, v: Any, input_shape: list[Any]) -> int | None:
+        """A reshape entry: the int, -(2 + i) for a size equal to the input's dim i, or None."""
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if isinstance(v, Ref) and v.size is not None:
+            if _static(v.size) is not None:
+                return _static(v.size)
+            for i, d in enumerate(input_shape):
+                if not isinstance(d, int) and d == v.size:
+                    return -(2 + i)
+        return None
+
+    # ---- the walk -------------------------------------------------------------------------
+
+    def run(self) -> Lowered:
+        program = self.program
+        graph = program.graph_module.graph
+        signature = program.graph_signature
+        kinds = {spec.arg.name: spec for spec in signature.input_specs if hasattr(spec.arg, "name")}
+        inputs: list[ir.TensorSpec] = []
+        user_inputs = iter(self.example_inputs) if self.example_inputs is not None else None
+        for node in graph.nodes:
+            self.node = node
+            if node.op == "placeholder":
+                spec = kinds.get(node.name)
+                if spec is not None and spec.kind in (InputKind.PARAMETER, InputKind.BUFFER,
+                                                      InputKind.CONSTANT_TENSOR):
+                    value = program.state_dict.get(spec.target)
+                    if value is None:
+                        value = program.constants[spec.target]
+                    self.env[node] = value.detach()
+                    self.parameter_names[id(self.env[node])] = spec.target
+                    continue
+                if spec is not None and spec.kind != InputKind.USER_INPUT:
+                    raise Unsupported(f"input {node.name} of kind {spec.kind.name}")
+                name = self.fresh(node.name)
+                val = node.meta.get("val")
+                self.values[name] = val
+                self.env[node] = Ref(name)
+                example = next(user_inputs, None) if user_inputs is not None else None
+                shape = tuple(example.shape) if isinstance(example, torch.Tensor) else tuple(
+                    int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in getattr(val, "shape", ()))
+                inputs.append(ir.TensorSpec(name, shape))
+            elif node.op == "call_function":
+                self.call(node)
+            elif node.op == "get_attr":
+                self.env[node] = getattr(program.graph_module, node.target)
+            elif node.op == "output":
+                outputs = self.outputs(node, signature)
+        for name in self.pending:  # size computations nothing read
+            del self.calls[name], self.origins[name]
+        dynamic = any(isinstance(d, torch.SymInt) for spec in inputs for d in self.values[spec.name].shape)
+        g = ir.Graph(inputs, outputs, self.nodes, self.constants, dynamic)
+        return Lowered(g, self.unsupported, self.calls, self.origins, program.call_spec.out_spec, self.values)
+
+    def outputs(self, node: fx.Node, signature: Any) -> list[str]:
+        names = []
+        for spec, arg in zip(signature.output_specs, node.args[0]):
+            if spec.kind != OutputKind.USER_OUTPUT:
+                continue  # buffer mutations: an inference copy keeps its buffers
+            v = self.value(arg)
+            if isinstance(v, Ref):
+                self.materialize(v.name)
+                names.append(v.name)
+            elif isinstance(v, torch.Tensor) and v.dtype == torch.float32:
+                names.append(self.constant_name(v))
+            else:
+                names.append(self.opaque_literal(v))
+        return names
+
+    def opaque_literal(self, v: Any) -> str:
+        """A node returning a value fixed at capture (an output that is no tensor)."""
+        name = self.fresh(f"{self.node.name}.literal")
+        self.nodes.append(ir.Node("literal", [], [name], {}, ""))
+        self.calls[name] = TorchCall(_identity, (v,), {})
+        self.values[name] = v
+        self.origins[name] = [Origin("", "literal")]
+        return name
+
+    def call(self, node: fx.Node) -> None:
+        target = _functional(node.target)
+        name = _op_name(target)
+        if name in _CHECKS or not node.users:  # checks, and results nothing reads (export keeps them)
+            self.env[node] = None
+            return
+        args = self.value(node.args)
+        kwargs = {k: self.value(v) for k, v in node.kwargs.items()}
+        if self.foldable(target, args, kwargs):
+            self.env[node] = self.fold(target, args, kwargs)
+            return
+        val = node.meta.get("val")
+        if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
+            size = val.node.expr if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) else val
+            self.env[node] = self.opaque(node, target, args, kwargs, None, size=size)
+            return
+        try:
+            if target is operator.getitem:
+                self.env[node] = self.getitem(args[0], args[1])
+                return
+            if not isinstance(target, torch._ops.OpOverload):
+                raise Unsupported(f"{_label(target)} is not an ATen op")
+            builder = _BUILDERS.get(name)
+            if builder is None:
+                raise Unsupported(f"{_label(target)} is not in the operator set")
+            if isinstance(val, torch.Tensor) and val.dtype != torch.float32:
+                raise Unsupported(f"its result has dtype {val.dtype}, not float32")
+            count = len(self.nodes)
+            try:
+                result = builder(self, node, _bind(target, tuple(args), kwargs))
+            except Unsupported:
+                del self.nodes[count:]  # a builder may fail after emitting part of its nodes
+                raise
+            results, vals = (result, val) if isinstance(result, list) else ([result], [val])
+            for r, v in zip(results, vals):
+                if isinstance(r, Ref) and r.name not in self.values:
+                    self.values[r.name] = v
+            self.env[node] = result
+        except Unsupported as e:
+            self.env[node] = self.opaque(node, target, args, kwargs, str(e))
+
+    def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
+        """Nothing computed at run time goes in, nothing random comes out."""
+        def static(v: Any) -> bool:
+            if isinstance(v, (Ref, _Missing)):
+                return False
+            if isinstance(v, (list, tuple)):
+                return all(static(x) for x in v)
+            return True
+
+        if isinstance(target, torch._ops.OpOverload) and torch.Tag.nondeterministic_seeded in target.tags:
+            return False
+        return static(args) and static(list(kwargs.values()))
+
+    def fold(self, target: Any, args: Any, kwargs: dict) -> Any:
+        with torch.no_grad():
+            return target(*args, **kwargs)
+
+    def opaque(self, node: fx.Node, target: Any, args: Any, kwargs: dict, reason: str | None,
+               size: Any = None) -> Ref:
+        """Keeps the node as a torch call. A size computation (`reason` None, not reported) enters
+        the graph only when a torch call reads it: reshape entries express the others."""
+        inputs: list[str] = []
+
+        def template(v: Any) -> Any:
+            if isinstance(v, Ref):
+                self.materialize(v.name)
+                if v.name not in inputs:
+                    inputs.append(v.name)
+                return Input(inputs.index(v.name))
+            if isinstance(v, _Missing):
+                raise AssertionError("a lowered op's unused output is used")  # builders check first
+            if isinstance(v, list):
+                return [template(x) for x in v]
+            return v
+
+        name = self.fresh(node.name)
+        self.calls[name] = TorchCall(target, tuple(template(a) for a in args), {k: template(v) for k, v in kwargs.items()})
+        self.values[name] = node.meta.get("val")
+        self.origins[name] = [Origin(_module_path(node), _label(target))]
+        graph_node = ir.Node(_label(target), inputs, [name], {}, _module_path(node))
+        if reason is None:
+            self.pending[name] = graph_node
+        else:
+            self.nodes.append(graph_node)
+            self.unsupported.append((node, reason))
+        return Ref(name, size)
+
+    def materialize(self, name: str) -> None:
+        """Appends a deferred size computation (and those it reads) to the graph."""
+        node = self.pending.pop(name, None)
+        if node is not None:
+            for t in node.inputs:
+                self.materialize(t)
+            self.nodes.append(node)
+
+    def getitem(self, container: Any, index: Any) -> Any:
+        if isinstance(container, (list, tuple)):
+            item = container[index]
+            if isinstance(item, _Missing):
+                raise Unsupported("it uses an output the lowering dropped")
+            return item
+        raise Unsupported("its container is computed in torch")
+
+    # ---- builders (one per ATen op name; `a` holds the arguments by schema name) --------------
+
+    def b_alias(self, node: fx.Node, a: dict) -> Any:
+        return a["self"]
+
+    def b_dropout(self, node: fx.Node, a: dict) -> Any:
+        if a.get("train"):
+            raise Unsupported("dropout in training mode")
+        return a["input"]
+
+    def b_to(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        self.tensor(x)  # float32 in; the result's dtype was checked to be float32
+        return x
+
+    def b_activation(self, node: fx.Node, a: dict) -> Ref:
+        kind = _ACTIVATIONS[_op_name(_functional(node.target))]
+        return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
+
+    def activation_attrs(self, low: float | None, high: float | None) -> dict[str, Any]:
+        low = -FLOAT_MAX if low is None else float(low)
+        high = FLOAT_MAX if high is None else float(high)
+        if low == 0.0 and high == FLOAT_MAX:
+            return {"activation": "relu"}
+        if low == 0.0 and high == 6.0:
+            return {"activation": "relu6"}
+        return {"activation": "clamp", "activation_min": low, "activation_max": high}
+
+    def b_hardtanh(self, node: fx.Node, a: dict) -> Ref:
+        return self.emit_one("activation", [self.tensor(a["self"])], self.activation_attrs(a["min_val"], a["max_val"]))
+
+    def b_clamp(self, node: fx.Node, a: dict) -> Ref:
+        low, high = a.get("min"), a.get("max")
+        if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor) or isinstance(low, Ref) \
+                or isinstance(high, Ref):
+            raise Unsupported("clamp bounds are tensors")
+        return self.emit_one("activation", [self.tensor(a["self"])], self.activation_attrs(low, high))
+
+    def b_clamp_min(self, node: fx.Node, a: dict) -> Ref:
+        return self.b_clamp(node, {"self": a["self"], "min": a["min"], "max": None})
+
+    def b_clamp_max(self, node: fx.Node, a: dict) -> Ref:
+        return self.b_clamp(node, {"self": a["self"], "min": None, "max": a["max"]})
+
+    def b_leaky_relu(self, node: fx.Node, a: dict) -> Ref:
+        return self.emit_one("activation", [self.tensor(a["self"])],
+                             {"activation": "leaky_relu", "activation_alpha": float(a["negative_slope"])})
+
+    def b_gelu(self, node: fx.Node, a: dict) -> Ref:
+        kind = {"none": "gelu", "tanh": "gelu_tanh"}[a["approximate"]]
+        return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
+
+    def b_binary(self, node: fx.Node, a: dict) -> Ref:
+        op = _op_name(_functional(node.target))
+        x, y = a["self"], a["other"]
+        if op == "rsub":
+            op, x, y = "sub", y, x
+        alpha = a.get("alpha", 1)
+        if alpha is not None and alpha != 1:
+            if not isinstance(y, (int, float, torch.Tensor)):
+                raise Unsupported(f"{op} with alpha={alpha} of a tensor computed at run time")
+            y = y * alpha
+        if a.get("rounding_mode") is not None:
+            raise Unsupported(f"division rounding mode {a['rounding_mode']!r}")
+        return self.emit_one(op, [self.tensor(x, "first operand"), self.tensor(y, "second operand")])
+
+    def b_unary(self, node: fx.Node, a: dict) -> Ref:
+        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": _op_name(_functional(node.target))})
+
+    def b_pow(self, node: fx.Node, a: dict) -> Ref:
+        exponent = a.get("exponent")
+        if isinstance(exponent, torch.Tensor) and exponent.numel() == 1:
+            exponent = exponent.item()
+        if not isinstance(exponent, (int, float)) or isinstance(exponent, bool):
+            raise Unsupported("the exponent is a tensor")
+        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": "pow", "exponent": float(exponent)})
+
+    def conv_attrs(self, x: Any, weight: torch.Tensor, stride: Any, padding: Any, dilation: Any,
+                   groups: int) -> dict[str, Any]:
+        if self.rank(x) != 4 or weight.dim() != 4:
+            raise Unsupported(f"only 2-d convolutions (input of rank 4) are in the operator set, got rank {self.rank(x)}")
+        stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+        kernel = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)]
+        if isinstance(padding, str):
+            if padding == "valid":
+                padding = [0, 0, 0, 0]
+            else:  # "same" (stride 1): the extra pixel goes after, as in torch
+                total = [k - 1 for k in kernel]
+                padding = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
+        else:
+            ph, pw = _pair(padding, "padding")
+            padding = [ph, pw, ph, pw]
+        return {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
+
+    def b_conv2d(self, node: fx.Node, a: dict) -> Ref:
+        if a.get("transposed"):
+            raise Unsupported("transposed convolution is not in the operator set")
+        if a.get("output_padding") and any(a["output_padding"]):
+            raise Unsupported("output padding")
+        weight = self.constant(a["weight"], "the weight")
+        attrs = self.conv_attrs(a["input"], weight, a["stride"], a["padding"], a["dilation"], a["groups"])
+        inputs = [self.tensor(a["input"]), self.tensor(weight, "the weight")]
+        if a.get("bias") is not None:
+            inputs.append(self.tensor(self.constant(a["bias"], "the bias"), "the bias"))
+        return self.emit_one("conv2d", inputs, attrs)
+
+    def b_linear(self, node: fx.Node, a: dict) -> Ref:
+        weight = self.constant(a["weight"], "the weight")
+        inputs = [self.tensor(a["input"]), self.tensor(weight, "the weight")]
+        if a.get("bias") is not None:
+            inputs.append(self.tensor(a["bias"], "the bias"))
+        return self.emit_one("linear", inputs)
+
+    def b_addmm(self, node: fx.Node, a: dict) -> Ref:
+        if a.get("beta", 1) != 1 or a.get("alpha", 1) != 1:
+            raise Unsupported("addmm with beta or alpha")
+        weight = self.constant(a["mat2"], "the second matrix").t().contiguous()
+        bias = self.constant(a["self"], "the bias")
+        if bias.dim() != 1:
+            raise Unsupported("addmm with a bias of rank {bias.dim()}")
+        return self.emit_one("linear", [self.tensor(a["mat1"]), self.tensor(weight), self.tensor(bias)])
+
+    def b_matmul(self, node: fx.Node, a: dict) -> Ref:
+        x, y = a["self"], a.get("other", a.get("mat2"))
+        if isinstance(y, torch.Tensor) and y.dim() == 2:
+            return self.emit_one("linear", [self.tensor(x), self.tensor(y.t().contiguous())])
+        if self.rank(x) < 2 or self.rank(y) < 2:
+            raise Unsupported("matmul of a vector")
+        return self.emit_one("matmul", [self.tensor(x), self.tensor(y)])
+
+    def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
+        if a.get("training"):
+            raise Unsupported("batch norm with batch statistics (training mode or no running statistics)")
+        mean = self.constant(a["running_mean"], "the running mean")
+        var = self.constant(a["running_var"], "the running variance")
+        if self.rank(a["input"]) < 2:
+            raise Unsupported("batch norm of a vector")
+        scale = torch.rsqrt(var.double() + a["eps"])
+        if a.get("weight") is not None:
+            scale = scale * self.constant(a["weight"], "the weight").double()
+        shift = -mean.double() * scale
+        if a.get("bias") is not None:
+            shift = shift + self.constant(a["bias"], "the bias").double()
+        out = self.emit_one("batch_norm", [self.tensor(a["input"]), self.constant_name(scale.float(), f"{node.name}.scale"),
+                                           self.constant_name(shift.float(), f"{node.name}.shift")])
+        if _op_name(node.target) == "batch_norm":
+            return out
+        self.only_first_output_used(node)
+        return [out, _MISSING, _MISSING]
+
+    def only_first_output_used(self, node: fx.Node) -> None:
+        for user in node.users:
+            if user.target is not operator.getitem or (user.args[1] != 0 and user.users):
+                raise Unsupported("it uses more than the op's first output")
+
+    def b_concat(self, node: fx.Node, a: dict) -> Ref:
+        tensors = a["tensors"]
+        rank = self.rank(tensors[0])
+        return self.emit_one("concat", [self.tensor(t) for t in tensors], {"axis": _norm_axis(a["dim"], rank)})
+
+    def b_stack(self, node: fx.Node, a: dict) -> Ref:
+        tensors = a["tensors"]
+        rank = self.rank(tensors[0]) + 1
+        axis = _norm_axis(a["dim"], rank)
+        parts = []
+        for t in tensors:
+            entries = [-(2 + i) for i in range(rank - 1)]
+            parts.append(self.emit("reshape", [self.tensor(t)], {"shape": entries[:axis] + [1] + entries[axis:]})[0])
+        return self.emit_one("concat", parts, {"axis": axis})
+
+    def split(self, x: Any, sizes: list[int], axis: int) -> list[Ref]:
+        return [Ref(n) for n in self.emit("split", [self.tensor(x)], {"axis": axis, "sizes": sizes}, len(sizes))]
+
+    def b_split(self, node: fx.Node, a: dict) -> list[Ref]:
+        x = a["self"]
+        axis = _norm_axis(a["dim"], self.rank(x))
+        size = self.static_dim(x, axis, "split")
+        name = _op_name(_functional(node.target))
+        if name == "chunk":
+            chunks = self.integer(a["chunks"], "chunks")
+            step = -(-size // chunks)
+            sizes = [step] * (size // step) + ([size % step] if size % step else []) if step else [0] * chunks
+        elif name == "split_with_sizes" or isinstance(a.get("split_size"), (list, tuple)):
+            sizes = [self.integer(s, "split size") for s in (a.get("split_sizes") or a.get("split_size"))]
+        else:
+            step = self.integer(a["split_size"], "split size")
+            sizes = [step] * (size // step) + ([size % step] if size % step else [])
+        return self.split(x, sizes, axis)
+
+    def b_unbind(self, node: fx.Node, a: dict) -> list[Ref]:
+        x = a["self"]
+        rank = self.rank(x)
+        axis = _norm_axis(a["dim"], rank)
+        size = self.static_dim(x, axis, "unbind")
+        entries = [-(2 + i) for i in range(rank) if i != axis]
+        return [self.emit_one("reshape", [part.name], {"shape": entries}) for part in self.split(x, [1] * size, axis)]
+
+    def slice_node(self, x: Any, axis: int, start: int, end: int, step: int) -> Ref:
+        return self.emit_one("slice", [self.tensor(x)], {"axis": axis, "start": start, "end": end, "step": step})
+
+    def b_slice(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        axis = _norm_axis(a["dim"], self.rank(x))
+        start = 0 if a["start"] is None else self.integer(a["start"], "slice start")
+        end = INT64_MAX if a["end"] is None else self.integer(a["end"], "slice end")
+        step = self.integer(a["step"], "slice step")
+        if step < 1:
+            raise Unsupported(f"slice step {step}")
+        size = self.shape(x)[axis]
+        if isinstance(size, int):
+            start, end, step = slice(start, end, step).indices(size)
+            end = max(end, start)
+            if (start, end, step) == (0, size, 1):
+                return x
+        else:
+            if start < 0 or end < 0:
+                raise Unsupported("slice from the end of a dim known only at run time")
+            if start == 0 and end == INT64_MAX and step == 1:
+                return x
+        return self.slice_node(x, axis, start, end, step)
+
+    def b_select(self, node: fx.Node, a: dict) -> Ref:
+        x = a["self"]
+        rank = self.rank(x)
+        axis = _norm_axis(a["dim"], rank)
+        size = self.shape(x)[axis]
+        index = self.integer(a["index"], "index")
+        if isinstance(size, int):
+            if not -size <= index < size:
+                raise Unsupported(f"index {index} out of range")
+            index %= size
+        elif index < 0:
+            raise Unsupported("select from the end of a dim known only at run time")
+        part = self.slice_node(x, axis, index, index + 1, 1)
+        return self.emit_one("reshape", [part.name], {"shape": [-(2 + i) for i in range(rank) if i != axis]})
+
+    def reshape(self, x: Any, entries: list[Any]) -> Ref:
+        shape = self.shape(x)
+        resolved = [self.size_entry(e, shape) for e in entries]
+        if resolved.count(None) == 1 and -1 not in resolved:
+            resolved[resolved.index(None)] = -1
+        if None in resolved:
+            raise Unsupported("a target size is computed from run-time sizes in a way a reshape cannot express")
+        if any(e == 0 or e < -(1 + len(shape)) for e in resolved) or resolved.count(-1) > 1:
+            raise Unsupported(f"reshape to {resolved}")
+        if all(isinstance(d, int) for d in shape):  # static: plain sizes read best
+            resolved = [shape[-e - 2] if e <= -2 else e for e in resolved]
+        return self.emit_one("reshape", [self.tensor(x)], {"shape": resolved})
+
+    def b_view(self, node: fx.Node, a: dict) -> Ref:
+        return self.reshape(a["self"], a.get("size", a.get("shape")))
+
+    def b_flatten(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        rank = self.rank(x)
+        if rank == 0:
+            return self.reshape(x, [1])
+        start, end = _norm_axis(a["start_dim"], rank), _norm_axis(a["end_dim"], rank)
+        if start == end:
+            return x
+        entries = [-(2 + i) for i in range(start)] + [-1] + [-(2 + i) for i in range(end + 1, rank)]
+        return self.emit_one("reshape", [self.tensor(x)], {"shape": self.static(x, entries)})
+
+    def static(self, x: Any, entries: list[int]) -> list[int]:
+        """Entries "dim i of the input" as plain sizes where the input's dims are all static."""
+        shape = self.shape(x)
+        if all(isinstance(d, int) for d in shape):
+            return [shape[-e - 2] if e <= -2 else e for e in entries]
+        return entries
+
+    def b_unsqueeze(self, node: fx.Node, a: dict) -> Ref:
+        x = a["self"]
+        rank = self.rank(x)
+        axis = _norm_axis(a["dim"], rank + 1)
+        entries = [-(2 + i) for i in range(rank)]
+        return self.emit_one("reshape", [self.tensor(x)], {"shape": self.static(x, entries[:axis] + [1] + entries[axis:])})
+
+    def b_squeeze(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        shape = self.shape(x)
+        dims = a.get("dim", a.get("dims"))
+        dims = range(len(shape)) if dims is None else [dims] if isinstance(dims, int) else dims
+        dims = {_norm_axis(d, len(shape)) for d in dims} if shape else set()
+        keep = [i for i in range(len(shape)) if not (i in dims and shape[i] == 1)]
+        if len(keep) != len(node.meta["val"].shape):  # a run-time size torch took for 1
+            raise Unsupported("squeeze of a dim known only at run time")
+        if len(keep) == len(shape):
+            return x
+        return self.emit_one("reshape", [self.tensor(x)], {"shape": self.static(x, [-(2 + i) for i in keep])})
+
+    def b_permute(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        rank = self.rank(x)
+        dims = [_norm_axis(d, rank) for d in a["dims"]]
+        if dims == list(range(rank)):
+            return x
+        return self.emit_one("permute", [self.tensor(x)], {"dims": dims})
+
+    def b_transpose(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        rank = self.rank(x)
+        dims = list(range(rank))
+        if _op_name(_functional(node.target)) in ("t", "numpy_T"):
+            dims.reverse()
+        else:
+            i, j = _norm_axis(a["dim0"], rank), _norm_axis(a["dim1"], rank)
+            dims[i], dims[j] = dims[j], dims[i]
+        return self.b_permute(node, {"self": x, "dims": dims})
+
+    def b_expand(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        shape = self.shape(x)
+        sizes = a["size"]
+        offset = len(sizes) - len(shape)
+        if offset < 0:
+            raise Unsupported("expand to fewer dims")
+        entries = []
+        for i, s in enumerate(sizes):
+            j = i - offset
+            entry = self.size_entry(s, shape)
+            if j >= 0 and (entry == -1 or entry == -(2 + j) or (isinstance(entry, int) and entry == shape[j])):
+                entries.append(-1)
+            elif entry is not None and entry >= 1:
+                entries.append(entry)
+            else:
+                raise Unsupported(f"expand to size {s}")
+        if offset == 0 and all(e == -1 for e in entries):
+            return x
+        return self.emit_one("expand", [self.tensor(x)], {"shape": entries})
+
+    def pool_attrs(self, a: dict, dilation: bool) -> dict[str, Any]:
+        kernel = _pair(a["kernel_size"], "kernel size")
+        stride = _pair(a["stride"], "stride") if a["stride"] else kernel
+        ph, pw = _pair(a["padding"], "padding")
+        attrs = {"kernel": kernel, "stride": stride, "padding": [ph, pw, ph, pw], "ceil_mode": int(bool(a["ceil_mode"]))}
+        if dilation:
+            attrs["dilation"] = _pair(a["dilation"], "dilation")
+        return attrs
+
+    def image(self, x: Any) -> str:
+        if self.rank(x) != 4:
+            raise Unsupported(f"2-d pooling of a rank-{self.rank(x)} tensor")
+        return self.tensor(x)
+
+    def b_max_pool2d(self, node: fx.Node, a: dict) -> Any:
+        out = self.emit_one("max_pool2d", [self.image(a["self"])], self.pool_attrs(a, True))
+        if _op_name(node.target) == "max_pool2d":
+            return out
+        self.only_first_output_used(node)
+        return [out, _MISSING]
+
+    def b_avg_pool2d(self, node: fx.Node, a: dict) -> Ref:
+        attrs = self.pool_attrs(a, False)
+        attrs["count_include_pad"] = int(bool(a["count_include_pad"]))
+        attrs["divisor"] = int(a["divisor_override"] or 0)
+        return self.emit_one("avg_pool2d", [self.image(a["self"])], attrs)
+
+    def b_adaptive_avg_pool2d(self, node: fx.Node, a: dict) -> Ref:
+        size = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+        return self.emit_one("adaptive_avg_pool2d", [self.image(a["self"])], {"output_size": size})
+
+    def b_adaptive_max_pool2d(self, node: fx.Node, a: dict) -> list[Any]:
+        self.only_first_output_used(node)
+        size = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+        return [self.emit_one("adaptive_max_pool2d", [self.image(a["self"])], {"output_size": size}), _MISSING]
+
+    def axes(self, x: Any, dims: Any) -> list[int]:
+        rank = self.rank(x)
+        if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
+            return list(range(rank))
+        dims = [dims] if isinstance(dims, int) else dims
+        return sorted({_norm_axis(d, rank) for d in dims})
+
+    def b_reduce(self, node: fx.Node, a: dict) -> Any:
+        name = _op_name(_functional(node.target))
+        if a.get("dtype") is not None:
+            raise Unsupported("reduction with a dtype")
+        x = a["self"]
+        if "other" in a:
+            raise Unsupported(f"elementwise {name} is not in the operator set")
+        kind = _REDUCE.get(name) or {"max": "max", "min": "min"}[name]
+        axes = self.axes(x, a.get("dim"))
+        keepdim = int(bool(a.get("keepdim", False)))
+        out = self.emit_one("reduce", [self.tensor(x)], {"kind": kind, "axes": axes, "keepdim": keepdim})
+        if name in ("max", "min") and "dim" in a and a["dim"] is not None:
+            self.only_first_output_used(node)
+            return [out, _MISSING]
+        return out
+
+    def b_upsample(self, node: fx.Node, a: dict) -> Ref:
+        name = _op_name(node.target)
+        mode = "nearest" if "nearest" in name else "bilinear"
+        attrs: dict[str, Any] = {"mode": mode}
+        if mode == "bilinear":
+            attrs["align_corners"] = int(bool(a["align_corners"]))
+        scales = a.get("scale_factors")
+        if scales is None and a.get("scales_h") is not None:
+            scales = [a["scales_h"], a["scales_w"]]
+        if scales is not None:
+            attrs["scale"] = [float(s) for s in _pair_floats(scales)]
+        else:
+            attrs["size"] = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+        return self.emit_one("upsample", [self.image(a["input"] if "input" in a else a["self"])], attrs)
+
+    def b_pad(self, node: fx.Node, a: dict) -> Any:
+        x = a["self"]
+        rank = self.rank(x)
+        pad = [self.integer(p, "padding") for p in a["pad"]]
+        mode = a.get("mode", "constant")
+        if mode not in ("constant", "reflect", "replicate"):
+            raise Unsupported(f"{mode} padding is not in the operator set")
+        if len(pad) % 2 or len(pad) > 2 * rank:
+            raise Unsupported(f"padding {pad} for rank {rank}")
+        if mode != "constant" and any(p < 0 for p in pad):
+            raise Unsupported(f"negative {mode} padding")
+        if not any(pad):
+            return x
+        pads = [0] * (2 * rank)
+        for i in range(len(pad) // 2):  # torch: the last dim's (begin, end) first
+            d = rank - 1 - i
+            pads[2 * d], pads[2 * d + 1] = pad[2 * i], pad[2 * i + 1]
+        value = a.get("value")
+        return self.emit_one("pad", [self.tensor(x)], {"pads": pads, "mode": mode, "value": float(value or 0.0)})
+
+    def b_softmax(self, node: fx.Node, a: dict) -> Ref:
+        if a.get("dtype") is not None or a.get("half_to_float"):
+            raise Unsupported("softmax with a dtype")
+        x = a["self"]
+        log = int("log" in _op_name(node.target))
+        return self.emit_one("softmax", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x)), "log": log})
+
+    def b_layer_norm(self, node: fx.Node, a: dict) -> Any:
+        x = a["input"]
+        count = len(a["normalized_shape"])
+        weight, bias = a.get("weight"), a.get("bias")
+        inputs = [self.tensor(x)]
+        if weight is not None or bias is not None:
+            if weight is None:
+                weight = torch.ones(list(a["normalized_shape"]))
+            inputs.append(self.tensor(weight, "the weight"))
+        if bias is not None:
+            inputs.append(self.tensor(bias, "the bias"))
+        out = self.emit_one("layer_norm", inputs, {"axes": count, "eps": float(a["eps"])})
+        if _op_name(node.target) == "layer_norm":
+            return out
+        self.only_first_output_used(node)
+        return [out, _MISSING, _MISSING]
+
+
+def _static(size: Any) -> int | None:
+    """A size expression's value when it is a constant."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    return int(size) if getattr(size, "is_Integer", False) else None
+
+
+def _pair_floats(v: Any) -> list[float]:
+    v = list(v)
+    if len(v) == 1:
+        v = v * 2
+    if len(v) != 2:
+        raise Unsupported(f"scales {v} are not two numbers")
+    return [float(s) for s in v]
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+_BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
+    **{name: _Lowering.b_alias for name in _ALIASES},
+    **{name: _Lowering.b_dropout for name in _DROPOUTS},
+    **{name: _Lowering.b_activation for name in _ACTIVATIONS},
+    **{name: _Lowering.b_binary for name in (*_BINARY, "rsub")},
+    **{name: _Lowering.b_unary for name in _UNARY},
+    **{name: _Lowering.b_reduce for name in (*_REDUCE, "max", "min")},
+    "to": _Lowering.b_to, "_to_copy": _Lowering.b_to, "type_as": _Lowering.b_to,
+    "hardtanh": _Lowering.b_hardtanh, "clamp": _Lowering.b_clamp, "clip": _Lowering.b_clamp,
+    "clamp_min": _Lowering.b_clamp_min, "clamp_max": _Lowering.b_clamp_max,
+    "leaky_relu": _Lowering.b_leaky_relu, "gelu": _Lowering.b_gelu, "pow": _Lowering.b_pow,
+    "conv2d": _Lowering.b_conv2d, "convolution": _Lowering.b_conv2d, "_convolution": _Lowering.b_conv2d,
+    "linear": _Lowering.b_linear, "addmm": _Lowering.b_addmm, "mm": _Lowering.b_matmul,
+    "matmul": _Lowering.b_matmul, "bmm": _Lowering.b_matmul,
+    "batch_norm": _Lowering.b_batch_norm, "_native_batch_norm_legit_no_training": _Lowering.b_batch_norm,
+    "cat": _Lowering.b_concat, "concat": _Lowering.b_concat, "stack": _Lowering.b_stack,
+    "split": _Lowering.b_split, "split_with_sizes": _Lowering.b_split, "chunk": _Lowering.b_split,
+    "unbind": _Lowering.b_unbind, "slice": _Lowering.b_slice, "select": _Lowering.b_select,
+    "view": _Lowering.b_view, "reshape": _Lowering.b_view, "_unsafe_view": _Lowering.b_view,
+    "flatten": _Lowering.b_flatten, "unsqueeze": _Lowering.b_unsqueeze, "squeeze": _Lowering.b_squeeze,
+    "permute": _Lowering.b_permute, "transpose": _Lowering.b_transpose, "t": _Lowering.b_transpose,
+    "numpy_T": _Lowering.b_transpose, "expand": _Lowering.b_expand,
+    "max_pool2d": _Lowering.b_max_pool2d, "max_pool2d_with_indices": _Lowering.b_max_pool2d,
+    "avg_pool2d": _Lowering.b_avg_pool2d, "adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,
+    "_adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,
+    "adaptive_max_pool2d": _Lowering.b_adaptive_max_pool2d,
+    "upsample_nearest2d": _Lowering.b_upsample, "upsample_bilinear2d": _Lowering.b_upsample,
+    "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
+    "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
+    "_log_softmax": _Lowering.b_softmax,
+    "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
+}
+
+
+def lower(program: ExportedProgram, example_inputs: Sequence[Any] | None = None) -> Lowered:
+    """The operator-set graph of an exported program, the nodes left to torch and why.
+
+    Graph inputs take the shapes of `example_inputs` when given (else the capture's). An
+    in-place op is read as its out-of-place twin unless the tensor it mutates is read again
+    afterwards; then the program is functionalised first (slow, so only then)."""
+    if _needs_functionalization(program.graph_module.graph):
+        with quiet():
+            program = program.run_decompositions({})
+    return _Lowering(program, example_inputs).run()

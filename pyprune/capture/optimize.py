@@ -1,0 +1,487 @@
+"""Optimisation passes over a lowered graph: each rewrites ``Lowered.graph`` in place, keeps the
+side tables (what each node was, its torch call) in step, and returns how many rewrites it made.
+
+Every pass keeps the graph's outputs what they were for every batch size (the reference
+executor checks it); ``optimize`` runs them all in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from pyprune.capture.lower import Lowered
+from pyprune.graph import ir
+
+__all__ = [
+    "ACTIVATION_ATTRS",
+    "common_subexpressions",
+    "dead_nodes",
+    "fold_affine",
+    "fold_padding",
+    "fuse_activations",
+    "fuse_channel_norms",
+    "fuse_residuals",
+    "fuse_separable",
+    "optimize",
+    "remove_identities",
+]
+
+ACTIVATION_ATTRS = ("activation", "activation_min", "activation_max", "activation_alpha")
+_FUSES_ACTIVATION = {"conv2d", "linear", "add", "sub", "mul", "div"}
+
+
+# ---- the graph's structure -------------------------------------------------------------------
+
+
+def _users(graph: ir.Graph) -> dict[str, list[ir.Node]]:
+    users: dict[str, list[ir.Node]] = {}
+    for node in graph.nodes:
+        for t in node.inputs:
+            users.setdefault(t, []).append(node)
+    return users
+
+
+def _producers(graph: ir.Graph) -> dict[str, ir.Node]:
+    return {t: node for node in graph.nodes for t in node.outputs}
+
+
+def _only_user(low: Lowered, users: dict[str, list[ir.Node]], name: str) -> ir.Node | None:
+    """The one node reading `name` (once), if nothing else reads it and it is no graph output."""
+    readers = users.get(name, [])
+    if len(readers) != 1 or readers[0].inputs.count(name) != 1 or name in low.graph.outputs:
+        return None
+    return readers[0]
+
+
+def _rename(graph: ir.Graph, old: str, new: str) -> None:
+    """Every read of tensor `old` reads `new` instead."""
+    for node in graph.nodes:
+        node.inputs = [new if t == old else t for t in node.inputs]
+    graph.outputs = [new if t == old else t for t in graph.outputs]
+
+
+def _absorb(low: Lowered, keep: ir.Node, gone: ir.Node) -> None:
+    """`keep` now computes what `gone` did (and takes its outputs); `gone` leaves the graph."""
+    low.origins[gone.outputs[0]] = low.origins.pop(keep.outputs[0], []) + low.origins.get(gone.outputs[0], [])
+    keep.outputs = list(gone.outputs)
+    low.graph.nodes.remove(gone)
+
+
+def _shape(low: Lowered, name: str) -> tuple | None:
+    """A tensor's dims (ints or size expressions), None when unknown."""
+    value = low.values.get(name)
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        constant = low.graph.constants.get(name)
+        return None if constant is None else tuple(constant.shape)
+    return tuple(d.node.expr if hasattr(d, "node") else int(d) for d in shape)
+
+
+def _new_constant(graph: ir.Graph, base: str, value: np.ndarray) -> str:
+    taken = set(graph.constants) | {t for n in graph.nodes for t in n.outputs} | {s.name for s in graph.inputs}
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}.{k}", k + 1
+    graph.constants[name] = np.require(value, np.float32, "C")
+    return name
+
+
+def _activation(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k in ACTIVATION_ATTRS and attrs.get("activation", "none") != "none"}
+
+
+def _has_activation(node: ir.Node) -> bool:
+    return node.attrs.get("activation", "none") != "none"
+
+
+# ---- passes ----------------------------------------------------------------------------------
+
+
+def remove_identities(low: Lowered) -> int:
+    """Reshapes to the shape they had, reshape-of-reshape and permute-of-permute chains,
+    concatenations and splits of one tensor."""
+    graph, changed = low.graph, 0
+    producers = _producers(graph)
+    users = _users(graph)
+    for node in list(graph.nodes):
+        source = producers.get(node.inputs[0]) if node.inputs else None
+        if node.op == "reshape" and source is not None and source.op == "reshape" \
+                and _only_user(low, users, source.outputs[0]) is node:
+            entries = _compose_reshapes(low, source, node)
+            if entries is not None:
+                node.inputs = list(source.inputs)
+                node.attrs = {"shape": entries}
+                low.origins[node.outputs[0]] = low.origins.pop(source.outputs[0], []) + low.origins[node.outputs[0]]
+                graph.nodes.remove(source)
+                changed += 1
+        if node.op == "permute" and source is not None and source.op == "permute" \
+                and _only_user(low, users, source.outputs[0]) is node:
+            node.inputs = list(source.inputs)
+            node.attrs = {"dims": [source.attrs["dims"][d] for d in node.attrs["dims"]]}
+            low.origins[node.outputs[0]] = low.origins.pop(source.outputs[0], []) + low.origins[node.outputs[0]]
+            graph.nodes.remove(source)
+            changed += 1
+        if _is_identity(low, node):
+            _rename(graph, node.outputs[0], node.inputs[0])
+            graph.nodes.remove(node)
+            low.origins.pop(node.outputs[0], None)
+            changed += 1
+        producers = _producers(graph)
+        users = _users(graph)
+    return changed
+
+
+def common_subexpressions(low: Lowered) -> int:
+    """A node computing what an earlier one computes (same op, inputs and attributes) goes; its
+    readers read the earlier one's outputs. Torch calls are left alone."""
+    graph, seen, changed = low.graph, {}, 0
+    for node in list(graph.nodes):
+        if node.outputs[0] in low.calls:
+            continue
+        key = (node.op, tuple(node.inputs), repr(sorted(node.attrs.items())))
+        first = seen.setdefault(key, node)
+        if first is node:
+            continue
+        for old, new in zip(node.outputs, first.outputs):
+            _rename(graph, old, new)
+        graph.nodes.remove(node)
+        low.origins[first.outputs[0]] += low.origins.pop(node.outputs[0], [])
+        changed += 1
+    return changed
+
+
+def _is_identity(low: Lowered, node: ir.Node) -> bool:
+    if node.op == "permute":
+        return list(node.attrs["dims"]) == list(range(len(node.attrs["dims"])))
+    if node.op in ("concat", "split") and len(node.inputs) == 1 and len(node.outputs) == 1:
+        return True
+    if node.op == "reshape":
+        before, after = _shape(low, node.inputs[0]), _shape(low, node.outputs[0])
+        return before is not None and before == after
+    return False
+
+
+def _compose_reshapes(low: Lowered, first: ir.Node, second: ir.Node) -> list[int] | None:
+    """The second reshape's entries in terms of the first one's input, or None."""
+    middle, source = _shape(low, first.outputs[0]), _shape(low, first.inputs[0])
+    if middle is None or source is None:
+        return None
+    entries = []
+    for e in second.attrs["shape"]:
+        if e >= -1:
+            entries.append(e)
+            continue
+        d = middle[-e - 2]
+        if isinstance(d, int):
+            entries.append(d)
+        elif d in source:
+            entries.append(-(2 + source.index(d)))
+        else:
+            return None
+    return entries
+
+
+def fold_padding(low: Lowered) -> int:
+    """A zero constant padding of the two image dims before a convolution (TensorFlow's "SAME"
+    written out) becomes the convolution's own padding."""
+    graph, changed = low.graph, 0
+    users = _users(graph)
+    for pad in list(graph.nodes):
+        if pad.op != "pad" or pad.attrs.get("mode", "constant") != "constant" or pad.attrs.get("value", 0.0) != 0.0:
+            continue
+        pads = pad.attrs["pads"]
+        conv = _only_user(low, users, pad.outputs[0])
+        if conv is None or conv.op != "conv2d" or conv.inputs[0] != pad.outputs[0] or len(pads) != 8 or any(pads[:4]) \
+                or min(pads) < 0:
+            continue
+        top, left, bottom, right = conv.attrs.get("padding", [0, 0, 0, 0])
+        conv.attrs["padding"] = [top + pads[4], left + pads[6], bottom + pads[5], right + pads[7]]
+        conv.inputs[0] = pad.inputs[0]
+        low.origins[conv.outputs[0]] = low.origins.pop(pad.outputs[0], []) + low.origins[conv.outputs[0]]
+        graph.nodes.remove(pad)
+        changed += 1
+    return changed
+
+
+def _channel_vector(low: Lowered, producer: ir.Node, name: str) -> np.ndarray | None:
+    """A constant as one value per output channel of `producer` (conv2d: dim 1, linear: the last
+    dim), when it broadcasts along that dim only; None otherwise."""
+    c = low.graph.constants.get(name)
+    out = _shape(low, producer.outputs[0])
+    if c is None or out is None:
+        return None
+    channels = low.graph.constants[producer.inputs[1]].shape[0]
+    axis = 1 if producer.op == "conv2d" else len(out) - 1
+    if c.ndim > len(out):
+        return None
+    if c.size == 1:
+        return np.full(channels, float(c.reshape(())), dtype=np.float64)
+    dims = (1,) * (len(out) - c.ndim) + c.shape  # aligned from the right, as broadcasting does
+    if dims[axis] != channels or any(d != 1 for i, d in enumerate(dims) if i != axis):
+        return None
+    return c.reshape(channels).astype(np.float64)
+
+
+def _affine(low: Lowered, producer: ir.Node, node: ir.Node) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, shift) per output channel when `node` computes producer's output times scale plus
+    shift, else None."""
+    out = producer.outputs[0]
+    channels = low.graph.constants[producer.inputs[1]].shape[0]
+    ones, zeros = np.ones(channels), np.zeros(channels)
+    if node.op == "batch_norm" and node.inputs[0] == out:
+        if producer.op == "linear" and len(_shape(low, out) or ()) != 2:
+            return None  # batch norm reads dim 1, a linear writes the last one
+        scale, shift = (low.graph.constants.get(t) for t in node.inputs[1:])
+        if scale is None or shift is None:
+            return None
+        return scale.astype(np.float64), shift.astype(np.float64)
+    if node.op not in ("mul", "div", "add", "sub") or _has_activation(node):
+        return None
+    other = node.inputs[1] if node.inputs[0] == out else node.inputs[0]
+    if node.op in ("div", "sub") and node.inputs[0] != out:
+        return None  # c / y and c - y are not affine in y's weights with a positive form
+    v = _channel_vector(low, producer, other)
+    if v is None:
+        return None
+    if node.op == "mul":
+        return v, zeros
+    if node.op == "div":
+        return (1.0 / v, zeros) if np.all(v != 0) else None
+    return ones, (v if node.op == "add" else -v)
+
+
+def fold_affine(low: Lowered) -> int:
+    """Batch norm (any module that lowered to it: subclasses included), and multiplications,
+    divisions, additions and subtractions by per-channel constants, folded into the weights and
+    bias of the convolution or linear layer before them."""
+    graph, changed = low.graph, 0
+    users = _users(graph)
+    for producer in list(graph.nodes):
+        while producer.op in ("conv2d", "linear") and not _has_activation(producer) \
+                and len(producer.inputs) <= 3 and all(t in graph.constants for t in producer.inputs[1:]):
+            node = _only_user(low, users, producer.outputs[0])
+            fold = _affine(low, producer, node) if node is not None else None
+            if fold is None:
+                break
+            scale, shift = fold
+            weight = graph.constants[producer.inputs[1]].astype(np.float64)
+            bias = graph.constants[producer.inputs[2]].astype(np.float64) if len(producer.inputs) == 3 \
+                else np.zeros(weight.shape[0])
+            weight = weight * scale.reshape(-1, *([1] * (weight.ndim - 1)))
+            base = node.outputs[0]
+            producer.inputs[1:] = [_new_constant(graph, f"{base}.weight", weight),
+                                   _new_constant(graph, f"{base}.bias", bias * scale + shift)]
+            _absorb(low, producer, node)
+            users = _users(graph)
+            changed += 1
+    return changed
+
+
+def fuse_residuals(low: Lowered) -> int:
+    """add(conv(x), r) becomes conv(x) with residual r when the convolution's output goes only
+    there and r has the output's shape (no broadcasting). The fused node takes the add's place:
+    every input is computed by then."""
+    graph, changed = low.graph, 0
+    producers, users = _producers(graph), _users(graph)
+    for add in list(graph.nodes):
+        if add.op != "add" or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+            continue
+        shape = _shape(low, add.outputs[0])
+        order = {id(n): i for i, n in enumerate(graph.nodes)}
+        candidates = []
+        for k in (0, 1):
+            conv = producers.get(add.inputs[k])
+            other = add.inputs[1 - k]
+            if conv is None or conv.op != "conv2d" or len(conv.inputs) > 3 or _has_activation(conv) \
+                    or _only_user(low, users, conv.outputs[0]) is not add or shape is None \
+                    or _shape(low, conv.outputs[0]) != shape or _shape(low, other) != shape:
+                continue
+            candidates.append((order[id(conv)], conv, other))
+        if not candidates:
+            continue
+        _, conv, other = max(candidates, key=lambda c: c[0])  # the later one: closer to the add
+        if len(conv.inputs) == 2:
+            channels = graph.constants[conv.inputs[1]].shape[0]
+            conv.inputs.append(_new_constant(graph, f"{conv.outputs[0]}.bias", np.zeros(channels)))
+        conv.inputs.append(other)
+        conv.attrs.update(_activation(add.attrs))
+        graph.nodes.remove(conv)
+        graph.nodes.insert(graph.nodes.index(add), conv)
+        _absorb(low, conv, add)
+        producers, users = _producers(graph), _users(graph)
+        changed += 1
+    return changed
+
+
+def fuse_activations(low: Lowered) -> int:
+    """An activation becomes part of the convolution, linear layer or elementwise op before it."""
+    graph, changed = low.graph, 0
+    producers, users = _producers(graph), _users(graph)
+    for act in list(graph.nodes):
+        if act.op != "activation":
+            continue
+        producer = producers.get(act.inputs[0])
+        if producer is None or producer.op not in _FUSES_ACTIVATION or _has_activation(producer) \
+                or _only_user(low, users, act.inputs[0]) is not act:
+            continue
+        producer.attrs.update(_activation(act.attrs))
+        _absorb(low, producer, act)
+        producers, users = _producers(graph), _users(graph)
+        changed += 1
+    return changed
+
+
+def _is_depthwise(graph: ir.Graph, node: ir.Node) -> bool:
+    weight = graph.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+    return node.op == "conv2d" and weight is not None and weight.shape[1] == 1 \
+        and node.attrs.get("groups", 1) == weight.shape[0] > 1 and len(node.inputs) <= 3 \
+        and list(node.attrs.get("dilation", [1, 1])) == [1, 1] and "algorithm" not in node.attrs
+
+
+def _is_pointwise(graph: ir.Graph, node: ir.Node) -> bool:
+    weight = graph.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+    return node.op == "conv2d" and weight is not None and weight.shape[2:] == (1, 1) \
+        and node.attrs.get("groups", 1) == 1 and list(node.attrs.get("stride", [1, 1])) == [1, 1] \
+        and list(node.attrs.get("padding", [0, 0, 0, 0])) == [0, 0, 0, 0] \
+        and list(node.attrs.get("dilation", [1, 1])) == [1, 1] and "algorithm" not in node.attrs
+
+
+def fuse_separable(low: Lowered) -> int:
+    """A depthwise convolution feeding only a pointwise one becomes one conv2d node with
+    algorithm "separable": inputs x, depthwise weight, depthwise bias, pointwise weight,
+    pointwise bias [, residual]; the depthwise activation as depthwise_activation*, the
+    pointwise one as activation*."""
+    graph, changed = low.graph, 0
+    users = _users(graph)
+    for dw in list(graph.nodes):
+        if not _is_depthwise(graph, dw):
+            continue
+        pw = _only_user(low, users, dw.outputs[0])
+        if pw is None or not _is_pointwise(graph, pw) or pw.inputs[0] != dw.outputs[0]:
+            continue
+        biases = []
+        for node in (dw, pw):
+            weight = graph.constants[node.inputs[1]]
+            biases.append(node.inputs[2] if len(node.inputs) > 2 else
+                          _new_constant(graph, f"{node.outputs[0]}.bias", np.zeros(weight.shape[0])))
+        attrs = {k: v for k, v in dw.attrs.items() if k not in ACTIVATION_ATTRS}
+        attrs.update({f"depthwise_{k}": v for k, v in _activation(dw.attrs).items()})
+        attrs.update(_activation(pw.attrs))
+        attrs["algorithm"] = "separable"
+        pw.inputs = [dw.inputs[0], dw.inputs[1], biases[0], pw.inputs[1], biases[1], *pw.inputs[3:]]
+        pw.attrs = attrs
+        low.origins[pw.outputs[0]] = low.origins.pop(dw.outputs[0], []) + low.origins[pw.outputs[0]]
+        graph.nodes.remove(dw)
+        users = _users(graph)
+        changed += 1
+    return changed
+
+
+def _reads(node: ir.Node | None, op: str, **attrs: Any) -> bool:
+    return node is not None and node.op == op and all(node.attrs.get(k) == v for k, v in attrs.items())
+
+
+def _channel_constant(low: Lowered, name: str, channels: int) -> np.ndarray | None:
+    """A constant of shape (C, 1, 1) or (1, C, 1, 1) as a (C,) vector."""
+    c = low.graph.constants.get(name)
+    if c is None or c.shape not in ((channels, 1, 1), (1, channels, 1, 1)):
+        return None
+    return c.reshape(channels)
+
+
+def fuse_channel_norms(low: Lowered) -> int:
+    """Layer norm over the channels of an NCHW tensor written out (ConvNeXt's channels_first
+    LayerNorm: mean, subtract, square, mean, add eps, sqrt, divide, then an optional per-channel
+    scale and shift) becomes one channel_norm node."""
+    graph, changed = low.graph, 0
+    for div in [n for n in graph.nodes if n.op == "div" and not _has_activation(n)]:
+        producers, users = _producers(graph), _users(graph)
+        centred, root = div.inputs
+        sqrt, sub = producers.get(root), producers.get(centred)
+        if not _reads(sqrt, "unary", kind="sqrt") or _only_user(low, users, root) is not div:
+            continue
+        add = producers.get(sqrt.inputs[0])
+        if not _reads(add, "add") or _has_activation(add) or _only_user(low, users, add.outputs[0]) is not sqrt:
+            continue
+        variance, eps = add.inputs if add.inputs[1] in graph.constants else add.inputs[::-1]
+        if graph.constants.get(eps) is None or graph.constants[eps].size != 1:
+            continue
+        mean2, square = producers.get(variance), None
+        if _reads(mean2, "reduce", kind="mean", axes=[1], keepdim=1) and _only_user(low, users, variance) is add:
+            square = producers.get(mean2.inputs[0])
+        if not (_reads(square, "unary", kind="pow", exponent=2.0) and square.inputs == [centred]) \
+                or _only_user(low, users, square.outputs[0]) is not mean2:
+            continue
+        if not _reads(sub, "sub") or _has_activation(sub) or {id(u) for u in users.get(centred, [])} != {id(square), id(div)}:
+            continue
+        x, mean_out = sub.inputs
+        mean1 = producers.get(mean_out)
+        shape = _shape(low, x)
+        if not _reads(mean1, "reduce", kind="mean", axes=[1], keepdim=1) or mean1.inputs != [x] \
+                or _only_user(low, users, mean_out) is not sub or shape is None or len(shape) != 4 \
+                or not isinstance(shape[1], int):
+            continue
+        chain, last, inputs = [mean1, sub, square, mean2, add, sqrt, div], div, [x]
+        weight = bias = None
+        for op in ("mul", "add"):
+            follower = _only_user(low, users, last.outputs[0])
+            if follower is None or follower.op != op or _has_activation(follower):
+                break
+            other = follower.inputs[1] if follower.inputs[0] == last.outputs[0] else follower.inputs[0]
+            vector = _channel_constant(low, other, shape[1])
+            if vector is None:
+                break
+            if op == "mul":
+                weight = vector
+            else:
+                bias = vector
+            chain.append(follower)
+            last = follower
+        if weight is not None or bias is not None:
+            inputs.append(_new_constant(graph, f"{last.outputs[0]}.weight", np.ones(shape[1]) if weight is None else weight))
+        if bias is not None:
+            inputs.append(_new_constant(graph, f"{last.outputs[0]}.bias", bias))
+        norm = ir.Node("channel_norm", inputs, list(last.outputs), {"eps": float(graph.constants[eps].reshape(()))},
+                       div.name)
+        graph.nodes[next(i for i, n in enumerate(graph.nodes) if n is last)] = norm
+        low.origins[last.outputs[0]] = [o for n in chain for o in low.origins.pop(n.outputs[0], [])]
+        graph.nodes = [n for n in graph.nodes if not any(n is c for c in chain)]
+        changed += 1
+    return changed
+
+
+def dead_nodes(low: Lowered) -> int:
+    """Nodes nothing reads, and constants no node reads, leave the graph."""
+    graph = low.graph
+    live = set(graph.outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if any(t in live for t in node.outputs):
+            kept.append(node)
+            live.update(node.inputs)
+        else:
+            low.calls.pop(node.outputs[0], None)
+            low.origins.pop(node.outputs[0], None)
+    removed = len(graph.nodes) - len(kept)
+    graph.nodes = kept[::-1]
+    for name in [c for c in graph.constants if c not in live]:
+        del graph.constants[name]
+    return removed
+
+
+PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
+                                               fuse_channel_norms, fold_padding,
+                                               fold_affine, fuse_residuals, fuse_activations)
+
+
+def optimize(low: Lowered, *, separable: bool = True) -> Lowered:
+    """All passes in order (the depthwise -> pointwise fusion only with `separable`), then dead
+    nodes out; `low` is rewritten and returned."""
+    for p in PASSES:
+        p(low)
+    if separable:
+        fuse_separable(low)
+    dead_nodes(low)
+    return low

@@ -1,0 +1,239 @@
+"""The operator set in torch terms: every op of pyprune.graph.ir as torch functional calls.
+
+This is the specification the C++ operators are held to, the oracle of the lowering and
+optimisation tests (independent of the engine), and how a single node runs in torch inside a
+converted model when torch is faster for it or the engine lacks its op.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pyprune.graph import ir
+
+__all__ = ["OPS", "activation", "evaluate", "run", "run_node"]
+
+
+def activation(x: torch.Tensor, attrs: Mapping[str, Any]) -> torch.Tensor:
+    """The fused activation a node's attributes describe, applied to x."""
+    kind = attrs.get("activation", "none")
+    if kind == "none":
+        return x
+    if kind == "relu":
+        return torch.relu(x)
+    if kind == "relu6":
+        return torch.clamp(x, 0.0, 6.0)
+    if kind == "clamp":
+        return torch.clamp(x, attrs.get("activation_min", -math.inf), attrs.get("activation_max", math.inf))
+    if kind == "leaky_relu":
+        return F.leaky_relu(x, attrs.get("activation_alpha", 0.01))
+    if kind == "gelu":
+        return F.gelu(x)
+    if kind == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
+    return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh}[kind](x)
+
+
+def _pads_to_torch(pads: Sequence[int]) -> list[int]:
+    """pads (begin, end per dim, in dim order) in F.pad's order (last dim first)."""
+    pairs = [(pads[2 * d], pads[2 * d + 1]) for d in range(len(pads) // 2)]
+    return [p for pair in reversed(pairs) for p in pair]
+
+
+def _conv2d(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+    """act(conv2d(x) + bias + residual); algorithm "separable" is a depthwise convolution (with
+    depthwise_activation) then a pointwise one: x, dw weight, dw bias, pw weight, pw bias [, residual]."""
+    if attrs.get("algorithm") == "separable":
+        dw_bias, pw_weight, pw_bias, *residual = rest
+        depthwise = {k[len("depthwise_"):]: v for k, v in attrs.items() if k.startswith("depthwise_")}
+        dw_attrs = {k: v for k, v in attrs.items() if k in ("stride", "padding", "dilation", "groups")}
+        y = _conv2d({**dw_attrs, **depthwise}, x, weight, dw_bias)
+        return _conv2d({k: v for k, v in attrs.items() if k.startswith("activation")}, y, pw_weight, pw_bias, *residual)
+    bias, residual = (list(rest) + [None, None])[:2]
+    top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
+    if (top, left) != (bottom, right):
+        x, padding = F.pad(x, [left, right, top, bottom]), 0
+    else:
+        padding = (top, left)
+    y = F.conv2d(x, weight, bias, attrs.get("stride", [1, 1]), padding, attrs.get("dilation", [1, 1]),
+                 attrs.get("groups", 1))
+    if residual is not None:
+        y = y + residual
+    return activation(y, attrs)
+
+
+def _linear(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor,
+            bias: torch.Tensor | None = None) -> torch.Tensor:
+    return activation(F.linear(x, weight, bias), attrs)
+
+
+def _channel_view(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-channel vector (dim 1) broadcastable against x."""
+    return v.reshape(1, -1, *([1] * (x.dim() - 2)))
+
+
+def _batch_norm(attrs: Mapping[str, Any], x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    return x * _channel_view(scale, x) + _channel_view(shift, x)
+
+
+def _binary(fn: Callable) -> Callable:
+    return lambda attrs, a, b: activation(fn(a, b), attrs)
+
+
+def _unary(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    kind = attrs["kind"]
+    if kind == "pow":
+        return torch.pow(x, attrs["exponent"])
+    return {"sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "exp": torch.exp, "log": torch.log, "abs": torch.abs,
+            "neg": torch.neg, "reciprocal": torch.reciprocal, "erf": torch.erf}[kind](x)
+
+
+def _slice(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    index = [slice(None)] * x.dim()
+    index[attrs["axis"]] = slice(attrs["start"], attrs["end"], attrs.get("step", 1))
+    return x[tuple(index)]
+
+
+def _reshape(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return x.reshape([x.shape[-e - 2] if e <= -2 else e for e in attrs["shape"]])
+
+
+def _expand(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return x.expand(list(attrs["shape"])).contiguous()
+
+
+def _pool_padding(attrs: Mapping[str, Any]) -> tuple[int, int]:
+    top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
+    if (top, left) != (bottom, right):
+        raise ValueError(f"pooling padding must be symmetric in torch, got {attrs['padding']}")
+    return top, left
+
+
+def _max_pool2d(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, attrs["kernel"], attrs.get("stride", attrs["kernel"]), _pool_padding(attrs),
+                        attrs.get("dilation", [1, 1]), bool(attrs.get("ceil_mode", 0)))
+
+
+def _avg_pool2d(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, attrs["kernel"], attrs.get("stride", attrs["kernel"]), _pool_padding(attrs),
+                        bool(attrs.get("ceil_mode", 0)), bool(attrs.get("count_include_pad", 1)),
+                        attrs.get("divisor", 0) or None)
+
+
+def _upsample(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    mode = attrs["mode"]
+    align = bool(attrs.get("align_corners", 0)) if mode == "bilinear" else None
+    if "scale" in attrs:
+        return F.interpolate(x, scale_factor=list(attrs["scale"]), mode=mode, align_corners=align)
+    return F.interpolate(x, size=list(attrs["size"]), mode=mode, align_corners=align)
+
+
+def _pad(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    mode = attrs.get("mode", "constant")
+    pads = _pads_to_torch(attrs["pads"])
+    if mode == "constant":
+        return F.pad(x, pads, value=attrs.get("value", 0.0))
+    # torch pads only the trailing dims in these modes: drop the leading zero pairs
+    while len(pads) > 2 and pads[-2:] == [0, 0]:
+        pads = pads[:-2]
+    return F.pad(x, pads, mode=mode)
+
+
+def _reduce(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    axes, keep = list(attrs["axes"]), bool(attrs.get("keepdim", 0))
+    kind = attrs["kind"]
+    if kind == "mean":
+        return x.mean(axes, keepdim=keep)
+    if kind == "sum":
+        return x.sum(axes, keepdim=keep)
+    return (torch.amax if kind == "max" else torch.amin)(x, axes, keepdim=keep)
+
+
+def _softmax(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+    return (F.log_softmax if attrs.get("log", 0) else F.softmax)(x, attrs["axis"])
+
+
+def _layer_norm(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor | None = None,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[x.dim() - attrs["axes"]:], weight, bias, attrs.get("eps", 1e-5))
+
+
+def _channel_norm(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor | None = None,
+                  bias: torch.Tensor | None = None) -> torch.Tensor:
+    mean = x.mean(1, keepdim=True)
+    var = (x - mean).pow(2).mean(1, keepdim=True)
+    y = (x - mean) / torch.sqrt(var + attrs.get("eps", 1e-6))
+    if weight is not None:
+        y = y * _channel_view(weight, y)
+    if bias is not None:
+        y = y + _channel_view(bias, y)
+    return y
+
+
+# op -> fn(attrs, *inputs) -> output or list of outputs
+OPS: dict[str, Callable[..., Any]] = {
+    "conv2d": _conv2d,
+    "linear": _linear,
+    "matmul": lambda attrs, a, b: torch.matmul(a, b),
+    "batch_norm": _batch_norm,
+    "activation": lambda attrs, x: activation(x, attrs),
+    "add": _binary(torch.add),
+    "sub": _binary(torch.sub),
+    "mul": _binary(torch.mul),
+    "div": _binary(torch.div),
+    "unary": _unary,
+    "concat": lambda attrs, *xs: torch.cat(xs, attrs["axis"]),
+    "split": lambda attrs, x: list(torch.split(x, list(attrs["sizes"]), attrs["axis"])),
+    "slice": _slice,
+    "reshape": _reshape,
+    "permute": lambda attrs, x: x.permute(list(attrs["dims"])).contiguous(),
+    "expand": _expand,
+    "max_pool2d": _max_pool2d,
+    "avg_pool2d": _avg_pool2d,
+    "adaptive_avg_pool2d": lambda attrs, x: F.adaptive_avg_pool2d(x, list(attrs["output_size"])),
+    "adaptive_max_pool2d": lambda attrs, x: F.adaptive_max_pool2d(x, list(attrs["output_size"])),
+    "upsample": _upsample,
+    "pad": _pad,
+    "reduce": _reduce,
+    "softmax": _softmax,
+    "layer_norm": _layer_norm,
+    "channel_norm": _channel_norm,
+}
+
+
+def run_node(node: ir.Node, inputs: Sequence[Any], calls: Mapping[str, Callable] | None = None) -> list[Any]:
+    """A node's outputs in torch: its op from OPS, or its torch call (opaque nodes)."""
+    call = (calls or {}).get(node.outputs[0])
+    if call is not None:
+        return [call(inputs)]
+    fn = OPS.get(node.op)
+    if fn is None:
+        raise ValueError(f"node {node.name or node.outputs[0]!r}: op {node.op!r} is not in the operator set")
+    out = fn(node.attrs, *inputs)
+    return out if isinstance(out, list) else [out]
+
+
+def evaluate(graph: ir.Graph, inputs: Sequence[Any], calls: Mapping[str, Callable] | None = None) -> dict[str, Any]:
+    """Every tensor of the graph for these inputs (torch tensors or arrays), by name."""
+    if len(inputs) != len(graph.inputs):
+        raise ValueError(f"the graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
+    env: dict[str, Any] = {name: torch.from_numpy(np.asarray(c)) for name, c in graph.constants.items()}
+    for spec, x in zip(graph.inputs, inputs):
+        env[spec.name] = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+    with torch.no_grad():
+        for node in graph.nodes:
+            outputs = run_node(node, [env[t] for t in node.inputs], calls)
+            env.update(zip(node.outputs, outputs))
+    return env
+
+
+def run(graph: ir.Graph, inputs: Sequence[Any], calls: Mapping[str, Callable] | None = None) -> list[Any]:
+    """The graph's outputs for these inputs, computed in torch."""
+    env = evaluate(graph, inputs, calls)
+    return [env[t] for t in graph.outputs]

@@ -1,0 +1,122 @@
+"""Choosing where each node runs by measurement: the candidates that take a node, the winner,
+the sparse policy, and the separable pair measured fused against apart."""
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from pyprune import kernels  # noqa: E402
+from pyprune.capture import choose as C  # noqa: E402
+from pyprune.capture import optimize, reference  # noqa: E402
+from pyprune.capture.lower import Lowered, Origin  # noqa: E402
+from pyprune.graph import ir  # noqa: E402
+from pyprune.nn import SparsePolicy  # noqa: E402
+
+
+def lowered(nodes, constants, x_shape=(1, 8, 10, 10), calls=None):
+    g = ir.Graph([ir.TensorSpec("x", x_shape)], [nodes[-1].outputs[0]], copy.deepcopy(nodes),
+                 {k: np.asarray(v, np.float32) for k, v in constants.items()}, True)
+    x = torch.randn(*x_shape, generator=torch.Generator().manual_seed(0))
+    env = reference.evaluate(g, [x], calls)
+    origins = {n.outputs[0]: [Origin(n.name, f"aten.{n.op}.default")] for n in nodes}
+    return Lowered(g, [], dict(calls or {}), origins, None, {}), env
+
+
+def conv(x, out, w, name, **attrs):
+    return ir.Node("conv2d", [x, w], [out], {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1],
+                                             "groups": 1, **attrs}, name)
+
+
+def pruned(shape, density, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * (rng.random(shape) < density)).astype(np.float32)
+
+
+def check_winner(choice):
+    assert choice.candidates and choice.seconds == min(choice.candidates.values())
+    winner = min(choice.candidates, key=choice.candidates.get)
+    assert (choice.runs == C.TORCH) == (winner == "torch")
+
+
+def test_dense_convolutions_try_their_algorithms_and_torch():
+    low, env = lowered([conv("x", "y", "w", "pw"), conv("y", "z", "dw", "dw", groups=8, padding=[1, 1, 1, 1])],
+                       {"w": pruned((8, 8, 1, 1), 1.0), "dw": pruned((8, 1, 3, 3), 1.0)})
+    choices = C.choose(low, env, sparse=None, repeats=2)
+    assert set(choices["y"].candidates) >= {"gemm", "torch"} and not any("sparse" in k for k in choices["y"].candidates)
+    assert "depthwise" in choices["z"].candidates and "depthwise" not in choices["y"].candidates
+    for key, choice in choices.items():
+        check_winner(choice)
+        node = next(n for n in low.graph.nodes if n.outputs[0] == key)
+        if choice.runs == C.PYPRUNE:
+            winner = min(choice.candidates, key=choice.candidates.get)
+            assert node.attrs["algorithm"] == winner.split(" ")[0]
+        else:
+            assert "algorithm" not in node.attrs
+
+
+def test_the_sparse_policy_decides_which_layers_try_sparse_kernels():
+    low, env = lowered([conv("x", "y", "w", "sparse_layer")], {"w": pruned((64, 8, 1, 1), 0.1)})
+    tried = C.choose(low, env, sparse=SparsePolicy(), repeats=2)["y"]
+    blocks = kernels.capabilities().sparse_blocks
+    assert {f"sparse block {b}" for b in blocks} <= set(tried.candidates)
+    low, env = lowered([conv("x", "y", "w", "sparse_layer")], {"w": pruned((64, 8, 1, 1), 0.9)})
+    assert not any("sparse" in k for k in C.choose(low, env, sparse=SparsePolicy(), repeats=2)["y"].candidates)
+    forced = C.choose(low, env, sparse=SparsePolicy(layers={"sparse_layer": True}), repeats=2)["y"]
+    assert forced.runs == C.PYPRUNE and set(forced.candidates) == {f"sparse block {b}" for b in blocks}
+    assert low.graph.nodes[0].attrs["algorithm"] == "sparse"
+
+
+def test_nodes_the_engine_refuses_and_torch_calls_stay_torch():
+    nodes = [ir.Node("unary", ["x"], ["a"], {"kind": "no_such_kind"}), ir.Node("aten.flip.default", ["x"], ["b"]),
+             ir.Node("aten.argmax.default", ["x"], ["i"]), ir.Node("add", ["x", "i"], ["c"])]
+    g = ir.Graph([ir.TensorSpec("x", (2, 3))], ["a", "b", "c"], nodes, {}, True)
+    low = Lowered(g, [], {"b": None, "i": None}, {}, None, {})
+    x = torch.randn(2, 3)
+    env = {"x": x, "a": x, "b": x.flip(0), "i": x.argmax(), "c": x}
+    choices = C.choose(low, env, repeats=1)
+    assert choices["a"].runs == C.TORCH and choices["a"].why.startswith("the engine refuses it")
+    assert choices["b"].runs == C.TORCH and choices["i"].runs == C.TORCH
+    assert choices["c"].runs == C.TORCH and choices["c"].why == "an input is no float32 tensor"
+
+
+def test_separable_nodes_measure_fused_against_apart():
+    rng = np.random.default_rng(0)
+    c = {"dw": rng.standard_normal((8, 1, 3, 3)), "db": np.zeros(8), "pw": rng.standard_normal((16, 8, 1, 1)),
+         "pb": np.ones(16)}
+    fused = ir.Node("conv2d", ["x", "dw", "db", "pw", "pb"], ["y"],
+                    {"stride": [1, 1], "padding": [1, 1, 1, 1], "dilation": [1, 1], "groups": 8,
+                     "depthwise_activation": "relu6", "activation": "relu", "algorithm": "separable"}, "block.1")
+    low, env = lowered([fused], c)
+    low.origins["y"] = [Origin("block.0", "aten.conv2d.default"), Origin("block.0", "aten.hardtanh.default"),
+                        Origin("block.1", "aten.conv2d.default"), Origin("block.1", "aten.relu.default")]
+    want = reference.run(low.graph, [env["x"]])[0]
+    choices = C.choose(low, env, repeats=2)
+    torch.testing.assert_close(reference.run(low.graph, [env["x"]])[0], want)
+    if len(low.graph.nodes) == 2:  # apart won: each half with its own origins and module
+        dw, pw = low.graph.nodes
+        assert dw.name == "block.0" and [o.module for o in low.origins[dw.outputs[0]]] == ["block.0"] * 2
+        assert all("separable" in c.why for c in choices.values())
+    else:
+        assert [n.outputs[0] for n in low.graph.nodes] == ["y"] and len(low.origins["y"]) == 4
+    for choice in choices.values():
+        check_winner(choice)
+
+
+def test_split_separable_undoes_the_fusion():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU6(), nn.Conv2d(4, 6, 1), nn.ReLU())
+    from capture_helpers import lowered as capture_lowered
+
+    low = capture_lowered(model.eval(), torch.randn(1, 4, 8, 8))
+    optimize.optimize(low)
+    (node,) = [n for n in low.graph.nodes if n.attrs.get("algorithm") == "separable"]
+    x = torch.randn(3, 4, 8, 8)
+    want = reference.run(low.graph, [x])[0]
+    C.split_separable(low, node)
+    assert [n.op for n in low.graph.nodes] == ["conv2d", "conv2d"]
+    torch.testing.assert_close(reference.run(low.graph, [x])[0], want)
+    assert isinstance(C.separable_supported(), bool)

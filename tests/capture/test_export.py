@@ -1,0 +1,86 @@
+"""torch.export capture: a dynamic batch when the model allows it, the example's shapes when it
+does not, and a CaptureError saying why when nothing works."""
+
+import logging
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from zoo import build  # noqa: E402
+
+from pyprune.capture.export import CaptureError, capture  # noqa: E402
+
+
+class BatchBranch(nn.Module):
+    """Computes differently for a batch of one: no capture can cover every batch size."""
+
+    def forward(self, x):
+        return x * 2 if x.shape[0] == 1 else x + 1
+
+
+class DataDependent(nn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+
+
+def test_dynamic_batch_when_the_model_allows_it():
+    model, shape = build("yolov8")
+    captured = capture(model, (torch.randn(1, *shape),))
+    assert captured.dynamic_batch and captured.dynamic_failure is None
+    assert captured.seconds > 0
+    placeholder = [n for n in captured.program.graph.nodes if n.op == "placeholder"][-1]
+    assert isinstance(placeholder.meta["val"].shape[0], torch.SymInt)
+
+
+def test_static_capture_when_the_batch_matters():
+    captured = capture(BatchBranch(), (torch.randn(1, 3),))
+    assert not captured.dynamic_batch
+    assert captured.dynamic_failure == "the model computes differently for a batch of one"
+    out = captured.program.module()(torch.ones(1, 3))
+    assert torch.equal(out, torch.full((1, 3), 2.0))
+
+
+def test_inputs_without_a_batch_dimension_are_captured_static():
+    class Scale(nn.Module):
+        def forward(self, x, s):
+            return x * s
+
+    captured = capture(Scale(), (torch.randn(2, 3), torch.tensor(2.0)))
+    assert not captured.dynamic_batch and captured.dynamic_failure == "an input has no batch dimension"
+
+
+def test_varargs_forward_gets_a_dynamic_batch():
+    class Sum(nn.Module):
+        def forward(self, *xs):
+            return sum(xs)
+
+    assert capture(Sum(), (torch.randn(2, 3), torch.randn(2, 3))).dynamic_batch
+
+
+def test_capture_errors_say_why_quietly(caplog):
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(CaptureError, match="could not capture DataDependent: .*data-dependent"):
+            capture(DataDependent(), (torch.randn(2, 3),))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    with pytest.raises(CaptureError, match="could not capture Detector"):
+        model, shape = build("detector")
+        capture(model, (torch.randn(1, *shape),))
+    assert issubclass(CaptureError, ValueError)
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        capture(lambda x: x, (torch.zeros(1),))
+
+
+def test_inference_graph_is_whole_or_says_what_needs_torch():
+    from pyprune.capture.pipeline import inference_graph
+
+    model, shape = build("darknet")
+    graph = inference_graph(model, (torch.randn(1, *shape),))
+    assert graph.dynamic_batch and {n.op for n in graph.nodes} == {"conv2d", "add"}
+
+    class Flip(nn.Module):
+        def forward(self, x):
+            return torch.relu(x).flip(1)
+
+    with pytest.raises(ValueError, match="needs torch to run node 'flip'.*aten.flip.default is not in the operator"):
+        inference_graph(Flip(), (torch.randn(1, 3),))

@@ -1,0 +1,214 @@
+"""Lowering ATen ops to the operator set: each family of ops, checked against torch through the
+reference executor at the captured batch and another, and on every model of the zoo."""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from capture_helpers import assert_matches, lowered, node, ops, zoo_lowered  # noqa: E402
+from torch import nn  # noqa: E402
+from zoo import ZOO, BNActNet, build  # noqa: E402
+
+from pyprune.capture.lower import lower  # noqa: E402
+
+
+class Fn(nn.Module):
+    def __init__(self, fn, *params: torch.Tensor) -> None:
+        super().__init__()
+        self.fn = fn
+        for i, p in enumerate(params):
+            self.register_buffer(f"p{i}", p)
+
+    def forward(self, *xs):
+        return self.fn(self, *xs)
+
+
+IMAGE = (2, 6, 9, 7)
+
+# (function of (module, x), the operator-set ops it lowers to)
+CASES = {
+    "relu": (lambda m, x: torch.relu(x), ["activation"]),
+    "relu6": (lambda m, x: F.relu6(x), ["activation"]),
+    "hardtanh": (lambda m, x: F.hardtanh(x, -0.5, 0.25), ["activation"]),
+    "clamp_min": (lambda m, x: x.clamp(min=-0.1), ["activation"]),
+    "leaky_relu": (lambda m, x: F.leaky_relu(x, 0.1), ["activation"]),
+    "hardswish": (lambda m, x: F.hardswish(x), ["activation"]),
+    "hardsigmoid": (lambda m, x: F.hardsigmoid(x), ["activation"]),
+    "silu": (lambda m, x: F.silu(x), ["activation"]),
+    "sigmoid": (lambda m, x: torch.sigmoid(x), ["activation"]),
+    "tanh": (lambda m, x: torch.tanh(x), ["activation"]),
+    "gelu": (lambda m, x: F.gelu(x), ["activation"]),
+    "gelu_tanh": (lambda m, x: F.gelu(x, approximate="tanh"), ["activation"]),
+    "inplace": (lambda m, x: torch.relu_(x * 2.0).add_(1.0), ["mul", "activation", "add"]),
+    "scalar_ops": (lambda m, x: (x + 1.5) * 2 - 0.25, ["add", "mul", "sub"]),
+    "rsub_div": (lambda m, x: (1.0 - x) / 3.0, ["sub", "div"]),
+    "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
+    "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
+    "pow": (lambda m, x: x.pow(2) + x.abs().pow(0.5) + torch.rsqrt(x.abs() + 1), None),
+    "cat_negative_axis": (lambda m, x: torch.cat([x, x * 2], -3), ["mul", "concat"]),
+    "stack": (lambda m, x: torch.stack([x, -x], 1).sum(1), None),
+    "chunk_uneven": (lambda m, x: torch.cat(x.chunk(4, 1)[::-1], 1), ["split", "concat"]),
+    "split_sizes": (lambda m, x: x.split([1, 5], 1)[1] * 2, ["split", "mul"]),
+    "unbind": (lambda m, x: x.unbind(2)[3] + 1, None),
+    "slice_select": (lambda m, x: x[:, 1:5:2, -3:] + x[:, 0, -3:, -1].unsqueeze(1).unsqueeze(-1), None),
+    "flatten_view": (lambda m, x: x.flatten(1).view(x.shape[0], 6, -1).sum(-1), ["reshape", "reshape", "reduce"]),
+    "squeeze": (lambda m, x: x[:, :1].squeeze(1).unsqueeze(0).squeeze(), None),
+    "permute_transpose": (lambda m, x: x.permute(0, 2, 3, 1).transpose(-1, -2).contiguous(), ["permute", "permute"]),
+    "expand": (lambda m, x: x[:, :, :1].expand(-1, -1, 4, -1) + 0, None),
+    "reductions": (lambda m, x: x.mean((2, 3), keepdim=True) + x.amax(-1, keepdim=True) + x.sum(1, keepdim=True)
+                   - x.max(dim=2, keepdim=True)[0], None),
+    "softmax": (lambda m, x: F.softmax(x, -1) + F.log_softmax(x, 1), ["softmax", "softmax", "add"]),
+    "max_pool": (lambda m, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), ["max_pool2d"]),
+    "max_pool_dilated": (lambda m, x: F.max_pool2d(x, 2, 1, 0, dilation=2), ["max_pool2d"]),
+    "avg_pool": (lambda m, x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False) + F.avg_pool2d(x, 2, divisor_override=3)
+                 .mean((2, 3), keepdim=True), None),
+    "adaptive": (lambda m, x: F.adaptive_avg_pool2d(x, (3, 2)) + F.adaptive_max_pool2d(x, (3, 2)), None),
+    "upsample": (lambda m, x: F.interpolate(x, scale_factor=2, mode="nearest") + F.interpolate(
+        x, size=(18, 14), mode="bilinear", align_corners=False), None),
+    "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
+    "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
+    "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
+                  ["pad", "pad", "add"]),
+    "layer_norm": (lambda m, x: F.layer_norm(x, x.shape[-2:], m.p2, m.p3, 1e-3), ["layer_norm"]),
+    "matmul": (lambda m, x: x @ x.transpose(-1, -2), ["permute", "matmul"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ops_lower_and_match_torch(case):
+    fn, expected = CASES[case]
+    torch.manual_seed(0)
+    model = Fn(fn, torch.randn(6, 1, 1), torch.randn(1, 6, 1, 7), torch.rand(9, 7) + 0.5, torch.randn(9, 7))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert low.graph.dynamic_batch
+    if expected is not None:
+        assert ops(low) == expected
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(5, *IMAGE[1:]))  # another batch size
+
+
+def test_convolutions_and_linear_layers():
+    conv = nn.Conv2d(6, 8, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    same = nn.Conv2d(6, 4, 4, padding="same", bias=False)
+    fc = nn.Linear(7, 3)
+    model = Fn(lambda m, x: (m.conv(x), m.same(x), m.fc(x), F.linear(x, m.p0), torch.mm(x[0, 0], m.p1)))
+    model.conv, model.same, model.fc = conv, same, fc
+    model.p0, model.p1 = torch.randn(5, 7), torch.randn(7, 2)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert low.unsupported == []
+    convs = [n for n in low.graph.nodes if n.op == "conv2d"]
+    assert convs[0].attrs == {"stride": [2, 1], "padding": [1, 0, 1, 0], "dilation": [1, 2], "groups": 2}
+    assert convs[1].attrs["padding"] == [1, 1, 2, 2]  # "same" puts the odd pixel after, as torch does
+    assert len(convs[1].inputs) == 2  # no bias
+    assert [n.op for n in low.graph.nodes].count("linear") == 3
+    assert_matches(low, model, x)
+
+
+def test_parameters_become_constants_named_by_state_dict():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+    low = lowered(model, torch.randn(1, 3, 8, 8))
+    conv = node(low, "conv2d")
+    assert conv.inputs[1:] == ["0.weight", "0.bias"]
+    assert all(c.dtype.name == "float32" for c in low.graph.constants.values())
+    bn = node(low, "batch_norm")
+    scale, shift = (low.graph.constants[t] for t in bn.inputs[1:])
+    expected = model[1].weight / torch.sqrt(model[1].running_var + model[1].eps)
+    assert torch.allclose(torch.from_numpy(scale), expected)
+    assert "0.running_mean" not in low.graph.constants  # only what a node reads
+    assert conv.name == "0" and bn.name == "1"
+    assert low.origins[conv.outputs[0]][0].aten == "aten.conv2d.default"
+
+
+def test_constants_computed_from_parameters_are_folded():
+    class LayerScale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.randn(6))
+
+        def forward(self, x):
+            return self.gamma[:, None, None] * x + self.gamma.sum()
+
+    model = LayerScale()
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert ops(low) == ["mul", "add"]
+    assert sorted(c.shape for c in low.graph.constants.values()) == [(), (6, 1, 1)]
+    assert_matches(low, model, x)
+
+
+def test_batch_sizes_become_reshape_entries_of_the_input():
+    model = Fn(lambda m, x: x.view(x.shape[0], 2, -1).transpose(1, 2).reshape(x.size(0), -1))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    shapes = [n.attrs["shape"] for n in low.graph.nodes if n.op == "reshape"]
+    assert shapes == [[-2, 2, -1], [-2, -1]]  # -2: dim 0 of the reshape's input
+    assert_matches(low, model, torch.randn(4, *IMAGE[1:]))
+    static = lower(torch.export.export(model, (x,), strict=False), (x,))
+    assert not static.graph.dynamic_batch
+    assert [n.attrs["shape"] for n in static.graph.nodes if n.op == "reshape"] == [[2, 2, -1], [2, -1]]
+
+
+def test_graph_inputs_keep_the_example_shape():
+    x = torch.randn(1, 3, 8, 8)  # batch 1 is captured at batch 2 to keep it dynamic
+    low = lowered(nn.Conv2d(3, 4, 3), x)
+    assert low.graph.dynamic_batch and low.graph.inputs[0].shape == (1, 3, 8, 8)
+
+
+def test_unsupported_ops_stay_torch_calls_with_a_reason():
+    model = Fn(lambda m, x: torch.flip(torch.relu(x), [2]).cumsum(3) * 2)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert ops(low) == ["activation", "aten.flip.default", "aten.cumsum.default", "mul"]
+    reasons = {n.target.__name__ if hasattr(n.target, "__name__") else str(n.target): why for n, why in low.unsupported}
+    assert list(reasons.values()) == ["aten.flip.default is not in the operator set",
+                                      "aten.cumsum.default is not in the operator set"]
+    assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
+    assert_matches(low, model, x)
+
+
+def test_non_float_tensors_and_unused_outputs_stay_torch():
+    model = Fn(lambda m, x: (x.argmax(1).float() + 1, F.max_pool2d(x, 2, return_indices=True)[1].float()))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    why = dict((n.name, r) for n, r in low.unsupported)
+    assert any("dtype torch.int64" in r for r in why.values())
+    assert any("more than the op's first output" in r for r in why.values())
+    assert_matches(low, model, x)
+
+
+def test_inplace_op_on_a_tensor_read_again_is_functionalized():
+    def fn(m, x):
+        y = x * 1.0
+        v = y.view(-1)
+        y.relu_()  # v sees it too
+        return v * 2
+
+    model = Fn(fn)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert_matches(low, model, x)
+
+
+def test_batch_norm_subclass_outside_torch_nn_lowers_to_batch_norm():
+    model, shape = build("bn_act")
+    assert isinstance(model, BNActNet)
+    low = lowered(model, torch.randn(1, *shape))
+    assert ops(low).count("batch_norm") == 3
+    assert [n.attrs.get("activation") for n in low.graph.nodes if n.op == "activation"] == ["relu", "silu"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ZOO if n != "detector"))
+def test_zoo_lowers_whole_and_matches(name):
+    model, shape, low = zoo_lowered(name)
+    x = torch.randn(1, *shape)
+    assert low.unsupported == [], low.unsupported
+    assert low.graph.dynamic_batch
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, *shape))
+    macs = sum(math.prod(low.graph.constants[n.inputs[1]].shape) for n in low.graph.nodes if n.op == "conv2d")
+    assert macs > 0

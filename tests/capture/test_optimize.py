@@ -1,0 +1,232 @@
+"""The optimisation passes, each on small graphs built for it (what it must and must not rewrite)
+and all of them on the zoo: the graph's outputs never change."""
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from capture_helpers import assert_matches, ops, zoo_lowered  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from zoo import ZOO  # noqa: E402
+
+from pyprune.capture import optimize as O  # noqa: E402
+from pyprune.capture import reference  # noqa: E402
+from pyprune.capture.lower import Lowered, Origin  # noqa: E402
+from pyprune.graph import ir  # noqa: E402
+
+
+def make(nodes, constants, inputs=(("x", (2, 4, 6, 6)),), outputs=None, seed=0):
+    """A Lowered graph of these nodes; its tensors' example values come from a reference run."""
+    rng = np.random.default_rng(seed)
+    nodes = copy.deepcopy(list(nodes))  # passes rewrite nodes in place
+    consts = {k: np.asarray(v, np.float32) for k, v in constants.items()}
+    g = ir.Graph([ir.TensorSpec(n, s) for n, s in inputs], outputs or [nodes[-1].outputs[0]], nodes, consts)
+    xs = [torch.from_numpy(rng.standard_normal(s).astype(np.float32)) for _, s in inputs]
+    values = reference.evaluate(g, xs)
+    origins = {n.outputs[0]: [Origin(n.name, n.op)] for n in nodes}
+    return Lowered(g, [], {}, origins, None, values), xs
+
+
+def outputs_kept(low, xs, change):
+    """Applies `change` to `low`; the outputs must stay what they were. Returns its count."""
+    before = reference.run(low.graph, xs)
+    count = change(low)
+    after = reference.run(low.graph, xs)
+    for a, b in zip(after, before):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    return count
+
+
+def conv(x, out, w, b=None, **attrs):
+    return ir.Node("conv2d", [x, w] + ([b] if b else []), [out], {"stride": [1, 1], "padding": [1, 1, 1, 1],
+                                                                 "dilation": [1, 1], "groups": 1, **attrs}, out)
+
+
+def weights(cout, cin, k=3, seed=1):
+    return np.random.default_rng(seed).standard_normal((cout, cin, k, k)).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None)
+@given(groups=st.sampled_from([1, 2, 4]), bias=st.booleans(), stride=st.sampled_from([1, 2]),
+       follower=st.sampled_from(["batch_norm", "mul", "div", "add", "sub", "scalar"]))
+def test_affine_ops_fold_into_the_convolution(groups, bias, stride, follower):
+    rng = np.random.default_rng(groups + 7 * stride)
+    c = {"w": weights(8, 4 // groups), "b": rng.standard_normal(8), "s": rng.uniform(0.5, 2, 8),
+         "t": rng.standard_normal(8), "v": rng.uniform(0.5, 2, (8, 1, 1)), "k": np.float32(3.0)}
+    first = conv("x", "y", "w", "b" if bias else None, groups=groups, stride=[stride, stride])
+    second = {"batch_norm": ir.Node("batch_norm", ["y", "s", "t"], ["z"]),
+              "mul": ir.Node("mul", ["v", "y"], ["z"]), "div": ir.Node("div", ["y", "v"], ["z"]),
+              "add": ir.Node("add", ["y", "v"], ["z"]), "sub": ir.Node("sub", ["y", "v"], ["z"]),
+              "scalar": ir.Node("mul", ["y", "k"], ["z"])}[follower]
+    low, xs = make([first, second], c)
+    assert outputs_kept(low, xs, O.fold_affine) == 1
+    assert ops(low) == ["conv2d"] and low.graph.nodes[0].outputs == ["z"]
+    assert [o.aten for o in low.origins["z"]] == ["conv2d", second.op]
+
+
+def test_what_does_not_fold():
+    c = {"w": weights(4, 4), "lastdim": np.ones(6, np.float32) * 2, "s": np.ones(4), "t": np.zeros(4)}
+    # a per-last-dim constant is no per-channel scale of a convolution
+    low, xs = make([conv("x", "y", "w"), ir.Node("mul", ["y", "lastdim"], ["z"])], c)
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+    # c - y is not y times a scale plus a shift of the weights' form we fold
+    low, xs = make([conv("x", "y", "w"), ir.Node("sub", ["s4", "y"], ["z"])], {**c, "s4": np.ones((4, 1, 1))})
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+    # the convolution's output is read elsewhere too
+    low, xs = make([conv("x", "y", "w"), ir.Node("batch_norm", ["y", "s", "t"], ["z"]), ir.Node("add", ["y", "z"], ["u"])], c)
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+    # an activation sits between
+    low, xs = make([conv("x", "y", "w", activation="relu"), ir.Node("batch_norm", ["y", "s", "t"], ["z"])], c)
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+
+
+def test_batch_norm_after_linear_folds_only_over_its_features():
+    c = {"w": np.random.default_rng(0).standard_normal((5, 6)), "s": np.full(5, 2.0), "t": np.ones(5)}
+    low, xs = make([ir.Node("linear", ["x", "w"], ["y"]), ir.Node("batch_norm", ["y", "s", "t"], ["z"])], c,
+                   inputs=(("x", (3, 6)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 1 and ops(low) == ["linear"]
+    c = {"w": np.random.default_rng(0).standard_normal((5, 6)), "s": np.full(4, 2.0), "t": np.ones(4)}
+    low, xs = make([ir.Node("linear", ["x", "w"], ["y"]), ir.Node("batch_norm", ["y", "s", "t"], ["z"])], c,
+                   inputs=(("x", (3, 4, 6)),))  # batch norm reads dim 1, not the features
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+
+
+def test_residual_adds_fuse_into_the_convolution_when_shapes_match():
+    c = {"w": weights(4, 4), "b": np.ones(4), "w2": weights(4, 4, 1), "v": np.ones((4, 1, 1))}
+    nodes = [conv("x", "y", "w"), ir.Node("activation", ["x"], ["r"], {"activation": "relu"}),
+             ir.Node("add", ["y", "r"], ["z"], {"activation": "relu"})]
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_residuals) == 1
+    fused = low.graph.nodes[-1]  # at the add's place: the residual is computed by then
+    assert fused.op == "conv2d" and fused.inputs[2:] == ["y.bias", "r"] and fused.attrs["activation"] == "relu"
+    assert not low.graph.constants["y.bias"].any()
+    # broadcasting operands, activations before the add and other readers keep the add
+    for nodes in ([conv("x", "y", "w", "b"), ir.Node("add", ["y", "v"], ["z"])],
+                  [conv("x", "y", "w", activation="relu"), ir.Node("add", ["y", "x"], ["z"])],
+                  [conv("x", "y", "w"), ir.Node("add", ["y", "x"], ["z"]), ir.Node("add", ["z", "y"], ["u"])]):
+        low, xs = make(nodes, c)
+        assert outputs_kept(low, xs, O.fuse_residuals) == 0
+
+
+def test_activations_fuse_into_their_producer():
+    c = {"w": weights(4, 4), "b": np.ones(4)}
+    nodes = [conv("x", "y", "w", "b"), ir.Node("activation", ["y"], ["z"], {"activation": "hardswish"}),
+             ir.Node("add", ["z", "x"], ["u"]), ir.Node("activation", ["u"], ["v"], {"activation": "clamp",
+                                                                                   "activation_min": -1.0,
+                                                                                   "activation_max": 2.0}),
+             ir.Node("max_pool2d", ["v"], ["p"], {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0, 0, 0]}),
+             ir.Node("activation", ["p"], ["q"], {"activation": "relu"})]
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_activations) == 2
+    assert ops(low) == ["conv2d", "add", "max_pool2d", "activation"]
+    assert low.graph.nodes[1].attrs == {"activation": "clamp", "activation_min": -1.0, "activation_max": 2.0}
+
+
+def test_zero_padding_of_the_image_folds_into_the_convolution():
+    c = {"w": weights(4, 4)}
+    pad = ir.Node("pad", ["x"], ["p"], {"pads": [0, 0, 0, 0, 0, 1, 1, 2], "mode": "constant", "value": 0.0})
+    low, xs = make([pad, conv("p", "y", "w", padding=[0, 0, 0, 0], stride=[2, 2])], c)
+    assert outputs_kept(low, xs, O.fold_padding) == 1
+    assert ops(low) == ["conv2d"] and low.graph.nodes[0].attrs["padding"] == [0, 1, 1, 2]
+    for attrs in ({"pads": [0, 0, 0, 0, 1, 1, 1, 1], "mode": "reflect", "value": 0.0},
+                  {"pads": [0, 0, 0, 0, 1, 1, 1, 1], "mode": "constant", "value": 1.0},
+                  {"pads": [0, 0, 1, 0, 1, 1, 1, 1], "mode": "constant", "value": 0.0},
+                  {"pads": [0, 0, 0, 0, -1, 1, 1, 1], "mode": "constant", "value": 0.0}):  # cropping
+        cw = {"w": weights(4, 5 if attrs["pads"][2] else 4)}
+        low, xs = make([ir.Node("pad", ["x"], ["p"], attrs), conv("p", "y", "w")], cw)
+        assert outputs_kept(low, xs, O.fold_padding) == 0
+
+
+def test_depthwise_then_pointwise_becomes_one_separable_node():
+    c = {"dw": weights(4, 1), "pw": weights(8, 4, 1), "pb": np.ones(8)}
+    nodes = [conv("x", "d", "dw", groups=4, stride=[2, 2], activation="relu6"),
+             conv("d", "y", "pw", "pb", padding=[0, 0, 0, 0], activation="relu")]
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_separable) == 1
+    node = low.graph.nodes[0]
+    assert node.inputs == ["x", "dw", "d.bias", "pw", "pb"]
+    assert node.attrs == {"stride": [2, 2], "padding": [1, 1, 1, 1], "dilation": [1, 1], "groups": 4,
+                          "depthwise_activation": "relu6", "activation": "relu", "algorithm": "separable"}
+    # a pointwise with a stride, or a depthwise read twice, stay apart
+    strided = [nodes[0], conv("d", "y", "pw", "pb", padding=[0, 0, 0, 0], stride=[2, 2])]
+    twice = [nodes[0], nodes[1], ir.Node("add", ["d", "d"], ["e"])]
+    for case in (strided, twice):
+        low, xs = make(case, c, outputs=[n.outputs[0] for n in case])
+        assert outputs_kept(low, xs, O.fuse_separable) == 0
+
+
+def test_identities_and_view_chains_go():
+    nodes = [ir.Node("reshape", ["x"], ["a"], {"shape": [2, 4, 36]}), ir.Node("reshape", ["a"], ["b"], {"shape": [-2, -1]}),
+             ir.Node("permute", ["b"], ["c"], {"dims": [1, 0]}), ir.Node("permute", ["c"], ["d"], {"dims": [1, 0]}),
+             ir.Node("reshape", ["d"], ["e"], {"shape": [2, 144]}), ir.Node("concat", ["e"], ["f"], {"axis": 1})]
+    low, xs = make(nodes, {})
+    assert outputs_kept(low, xs, O.remove_identities) >= 4
+    assert ops(low) == ["reshape"] and low.graph.outputs == [low.graph.nodes[0].outputs[0]]
+
+
+def test_common_subexpressions_are_computed_once():
+    nodes = [ir.Node("sub", ["x", "x2"], ["a"]), ir.Node("sub", ["x", "x2"], ["b"]), ir.Node("mul", ["a", "b"], ["c"]),
+             ir.Node("sub", ["x2", "x"], ["d"]), ir.Node("add", ["c", "d"], ["y"])]
+    low, xs = make(nodes, {}, inputs=(("x", (2, 3)), ("x2", (2, 3))))
+    assert outputs_kept(low, xs, O.common_subexpressions) == 1
+    assert ops(low) == ["sub", "mul", "sub", "add"] and low.graph.nodes[1].inputs == ["a", "a"]
+    low, xs = make(nodes, {}, inputs=(("x", (2, 3)), ("x2", (2, 3))))
+    low.calls["a"] = low.calls["b"] = None  # torch calls are never merged: they may not be pure
+    assert O.common_subexpressions(low) == 0
+
+
+def channels_first_layer_norm(affine: bool):
+    """ConvNeXt's LayerNorm(data_format="channels_first") as lowering writes it out."""
+    nodes = [ir.Node("reduce", ["x"], ["u"], {"kind": "mean", "axes": [1], "keepdim": 1}),
+             ir.Node("sub", ["x", "u"], ["d"]), ir.Node("unary", ["d"], ["p"], {"kind": "pow", "exponent": 2.0}),
+             ir.Node("reduce", ["p"], ["s"], {"kind": "mean", "axes": [1], "keepdim": 1}),
+             ir.Node("add", ["s", "eps"], ["e"]), ir.Node("unary", ["e"], ["r"], {"kind": "sqrt"}),
+             ir.Node("div", ["d", "r"], ["n"])]
+    if affine:
+        nodes += [ir.Node("mul", ["w", "n"], ["m"]), ir.Node("add", ["m", "b"], ["y"])]
+    rng = np.random.default_rng(3)
+    return nodes, {"eps": np.float32(1e-6), "w": rng.uniform(0.5, 2, (4, 1, 1)), "b": rng.standard_normal((4, 1, 1))}
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_channels_first_layer_norm_becomes_channel_norm(affine):
+    nodes, c = channels_first_layer_norm(affine)
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_channel_norms) == 1
+    (norm,) = low.graph.nodes
+    assert norm.op == "channel_norm" and norm.attrs == {"eps": pytest.approx(1e-6)}
+    assert len(norm.inputs) == (3 if affine else 1) and norm.outputs == [nodes[-1].outputs[0]]
+    # the centred input read by a third node is no longer only the norm's
+    low, xs = make(nodes + [ir.Node("add", ["d", nodes[-1].outputs[0]], ["z"])], c)
+    assert outputs_kept(low, xs, O.fuse_channel_norms) == 0
+
+
+def test_dead_nodes_and_constants_go():
+    c = {"w": weights(4, 4), "unused": np.ones(3)}
+    nodes = [conv("x", "y", "w"), conv("x", "dead", "w"), ir.Node("activation", ["dead"], ["dead2"], {"activation": "relu"})]
+    low, xs = make(nodes, c, outputs=["y"])
+    low.calls["dead2"] = None
+    assert outputs_kept(low, xs, O.dead_nodes) == 2
+    assert ops(low) == ["conv2d"] and set(low.graph.constants) == {"w"}
+    assert "dead2" not in low.calls and set(low.origins) == {"y"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ZOO if n != "detector"))
+def test_zoo_optimised_still_matches(name):
+    model, shape, low = zoo_lowered(name)
+    x = torch.randn(1, *shape)
+    O.optimize(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, *shape))
+    left = ops(low)
+    assert "batch_norm" not in left  # every one followed a convolution
+    assert "pad" not in left
+    if name == "convnext":
+        assert left.count("channel_norm") == 3 and "reduce" in left  # the head's mean stays
+    if name == "resnet18":
+        assert sum(len(n.inputs) == 4 for n in low.graph.nodes if n.op == "conv2d") == 8  # the residual adds
+    if name in ("mobilenet_v3", "efficientnet", "darknet", "yolov8", "bn_act", "resnet18"):
+        assert "activation" not in left

@@ -1,0 +1,691 @@
+"""Architectures written the way their reference implementations write them (no torchvision or
+timm): the subjects of the capture, lowering and conversion tests. Small widths and inputs keep
+the tests fast; the code paths (Python control flow, functional calls, views, module
+subclasses) are the published ones'.
+
+ZOO maps a name to (factory, example input shape); every model comes out in eval mode with
+BatchNorm statistics that are not the identity, so folding them is really checked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from batchnorm import randomize_batchnorms
+from torch import nn
+
+
+def _divisible(v: float, divisor: int = 8) -> int:
+    return max(divisor, int(v + divisor / 2) // divisor * divisor)
+
+
+# ---- MobileNetV3 ----------------------------------------------------------------------------------
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision's: avgpool -> 1x1 -> activation -> 1x1 -> scale activation, times the input."""
+
+    def __init__(self, channels: int, squeeze: int, activation=nn.ReLU, scale_activation=nn.Hardsigmoid) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+def conv_norm_act(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act=nn.ReLU) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if act is not None:
+        layers.append(act(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class MobileNetV3Block(nn.Module):
+    def __init__(self, cin: int, k: int, expanded: int, cout: int, se: bool, act, stride: int) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and cin == cout
+        layers = []
+        if expanded != cin:
+            layers.append(conv_norm_act(cin, expanded, 1, act=act))
+        layers.append(conv_norm_act(expanded, expanded, k, stride, groups=expanded, act=act))
+        if se:
+            layers.append(SqueezeExcitation(expanded, _divisible(expanded // 4)))
+        layers.append(conv_norm_act(expanded, cout, 1, act=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.block(x)
+        if self.use_res_connect:
+            result += x
+        return result
+
+
+class MobileNetV3(nn.Module):
+    """MobileNetV3-Small's layout (Hardswish, squeeze-excitation with Hardsigmoid)."""
+
+    # kernel, expanded, out, SE, activation, stride
+    SETTINGS = ((3, 16, 16, True, nn.ReLU, 2), (3, 72, 24, False, nn.ReLU, 2), (3, 88, 24, False, nn.ReLU, 1),
+                (5, 96, 40, True, nn.Hardswish, 2), (5, 240, 40, True, nn.Hardswish, 1),
+                (5, 120, 48, True, nn.Hardswish, 1), (5, 288, 96, True, nn.Hardswish, 2))
+
+    def __init__(self, num_classes: int = 10, width: float = 0.5) -> None:
+        super().__init__()
+        cin = _divisible(16 * width)
+        layers = [conv_norm_act(3, cin, 3, 2, act=nn.Hardswish)]
+        for k, expanded, cout, se, act, stride in self.SETTINGS:
+            cout = _divisible(cout * width)
+            layers.append(MobileNetV3Block(cin, k, _divisible(expanded * width), cout, se, act, stride))
+            cin = cout
+        last = 6 * cin
+        layers.append(conv_norm_act(cin, last, 1, act=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Linear(last, 128), nn.Hardswish(inplace=True), nn.Dropout(0.2, inplace=True),
+                                        nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ---- EfficientNet ---------------------------------------------------------------------------------
+
+
+def stochastic_depth(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """torchvision.ops.stochastic_depth, row mode."""
+    if not training or p == 0.0:
+        return x
+    survival = 1.0 - p
+    noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+    noise = noise.bernoulli_(survival)
+    if survival > 0.0:
+        noise.div_(survival)
+    return x * noise
+
+
+class StochasticDepth(nn.Module):
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return stochastic_depth(x, self.p, self.training)
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int, p: float) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers = [] if expand == 1 else [conv_norm_act(cin, hidden, 1, act=nn.SiLU)]
+        layers += [conv_norm_act(hidden, hidden, k, stride, groups=hidden, act=nn.SiLU),
+                   SqueezeExcitation(hidden, max(1, cin // 4), nn.SiLU, nn.Sigmoid),
+                   conv_norm_act(hidden, cout, 1, act=None)]
+        self.block = nn.Sequential(*layers)
+        self.use_res_connect = stride == 1 and cin == cout
+        self.stochastic_depth = StochasticDepth(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.block(x)
+        if self.use_res_connect:
+            result = self.stochastic_depth(result)
+            result += x
+        return result
+
+
+class EfficientNet(nn.Module):
+    """EfficientNet-B0's first stages: MBConv with SiLU, squeeze-excitation and stochastic depth."""
+
+    # expand, kernel, stride, out, repeats
+    SETTINGS = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 2))
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        layers = [conv_norm_act(3, 32, 3, 2, act=nn.SiLU)]
+        cin, blocks, total = 32, 0, sum(s[-1] for s in self.SETTINGS)
+        for expand, k, stride, cout, repeats in self.SETTINGS:
+            for i in range(repeats):
+                layers.append(MBConv(cin, cout, k, stride if i == 0 else 1, expand, 0.2 * blocks / total))
+                cin, blocks = cout, blocks + 1
+        layers.append(conv_norm_act(cin, 4 * cin, 1, act=nn.SiLU))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(p=0.2, inplace=True), nn.Linear(4 * cin, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# ---- YOLOv8 ---------------------------------------------------------------------------------------
+
+
+def autopad(k: int, p: int | None = None, d: int = 1) -> int:
+    if d > 1:
+        k = d * (k - 1) + 1
+    return k // 2 if p is None else p
+
+
+class Conv(nn.Module):
+    """ultralytics' Conv: conv -> BatchNorm -> SiLU."""
+
+    default_act = nn.SiLU()
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1, d: int = 1,
+                 act: bool | nn.Module = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
+        self.bn = nn.BatchNorm2d(c2)
+        self.act = self.default_act if act is True else act if isinstance(act, nn.Module) else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, c1: int, c2: int, shortcut: bool = True, e: float = 0.5) -> None:
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 3, 1)
+        self.cv2 = Conv(c_, c2, 3, 1)
+        self.add = shortcut and c1 == c2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
+
+
+class C2f(nn.Module):
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False, e: float = 0.5) -> None:
+        super().__init__()
+        self.c = int(c2 * e)
+        self.cv1 = Conv(c1, 2 * self.c, 1, 1)
+        self.cv2 = Conv((2 + n) * self.c, c2, 1)
+        self.m = nn.ModuleList(Bottleneck(self.c, self.c, shortcut, e=1.0) for _ in range(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class SPPF(nn.Module):
+    def __init__(self, c1: int, c2: int, k: int = 5) -> None:
+        super().__init__()
+        c_ = c1 // 2
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c_ * 4, c2, 1, 1)
+        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = [self.cv1(x)]
+        y.extend(self.m(y[-1]) for _ in range(3))
+        return self.cv2(torch.cat(y, 1))
+
+
+class YOLOv8(nn.Module):
+    """A YOLOv8-n-like backbone (C2f, SPPF), an FPN neck (nearest upsampling + concat) and one
+    1x1 prediction conv per scale: returns the three maps as a list."""
+
+    def __init__(self, outputs: int = 16, w: int = 8) -> None:
+        super().__init__()
+        self.b0 = Conv(3, w, 3, 2)
+        self.b1 = nn.Sequential(Conv(w, 2 * w, 3, 2), C2f(2 * w, 2 * w, 1, True))
+        self.b2 = nn.Sequential(Conv(2 * w, 4 * w, 3, 2), C2f(4 * w, 4 * w, 2, True))
+        self.b3 = nn.Sequential(Conv(4 * w, 8 * w, 3, 2), C2f(8 * w, 8 * w, 1, True), SPPF(8 * w, 8 * w))
+        self.up = nn.Upsample(None, 2, "nearest")
+        self.n1 = C2f(12 * w, 4 * w)
+        self.n2 = C2f(6 * w, 2 * w)
+        self.down = Conv(2 * w, 2 * w, 3, 2)
+        self.n3 = C2f(6 * w, 4 * w)
+        self.heads = nn.ModuleList(nn.Conv2d(c, outputs, 1) for c in (2 * w, 4 * w, 8 * w))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        p3 = self.b1(self.b0(x))
+        p4 = self.b2(p3)
+        p5 = self.b3(p4)
+        n4 = self.n1(torch.cat([self.up(p5), p4], 1))
+        n3 = self.n2(torch.cat([self.up(n4), p3], 1))
+        n4 = self.n3(torch.cat([self.down(n3), n4], 1))
+        return [head(f) for head, f in zip(self.heads, (n3, n4, p5))]
+
+
+# ---- YOLOv3 ---------------------------------------------------------------------------------------
+
+
+class DarknetConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1) -> None:
+        super().__init__(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.LeakyReLU(0.1, inplace=True))
+
+
+class DarknetResidual(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = DarknetConv(channels, channels // 2, 1)
+        self.conv2 = DarknetConv(channels // 2, channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.conv1(x))
+
+
+class Darknet(nn.Module):
+    """YOLOv3's Darknet-53 pattern: strided 3x3 downsampling, then residual pairs of 1x1 and 3x3
+    convolutions with LeakyReLU(0.1); a detection head per the last two scales."""
+
+    def __init__(self, outputs: int = 18, w: int = 8, repeats: tuple[int, ...] = (1, 2, 2)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [DarknetConv(3, w, 3)]
+        cin = w
+        for n in repeats:
+            layers.append(DarknetConv(cin, 2 * cin, 3, 2))
+            cin *= 2
+            layers += [DarknetResidual(cin) for _ in range(n)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(DarknetConv(cin, 2 * cin, 3), nn.Conv2d(2 * cin, outputs, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+# ---- ResNet-18 ------------------------------------------------------------------------------------
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    def __init__(self, num_classes: int = 10, width: int = 64) -> None:
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(width, 1)
+        self.layer2 = self._make_layer(2 * width, 2)
+        self.layer3 = self._make_layer(4 * width, 2)
+        self.layer4 = self._make_layer(8 * width, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8 * width, num_classes)
+
+    def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+        layers = [BasicBlock(self.inplanes, planes, stride, downsample), BasicBlock(planes, planes)]
+        self.inplanes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# ---- ShuffleNetV2 ---------------------------------------------------------------------------------
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    batchsize, num_channels, height, width = x.size()
+    channels_per_group = num_channels // groups
+    x = x.view(batchsize, groups, channels_per_group, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batchsize, num_channels, height, width)
+
+
+class InvertedResidualV2(nn.Module):
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        branch = oup // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                                         nn.Conv2d(inp, branch, 1, bias=False), nn.BatchNorm2d(branch), nn.ReLU(True))
+        else:
+            self.branch1 = nn.Sequential()
+        cin = inp if stride > 1 else branch
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(cin, branch, 1, bias=False), nn.BatchNorm2d(branch), nn.ReLU(True),
+            nn.Conv2d(branch, branch, 3, stride, 1, groups=branch, bias=False), nn.BatchNorm2d(branch),
+            nn.Conv2d(branch, branch, 1, bias=False), nn.BatchNorm2d(branch), nn.ReLU(True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, num_classes: int = 10, channels: tuple[int, ...] = (24, 48, 96, 192, 512),
+                 repeats: tuple[int, ...] = (2, 3, 2)) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, channels[0], 3, 2, 1, bias=False), nn.BatchNorm2d(channels[0]),
+                                   nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        cin = channels[0]
+        stages = []
+        for n, cout in zip(repeats, channels[1:-1]):
+            stages.append(nn.Sequential(InvertedResidualV2(cin, cout, 2), *[InvertedResidualV2(cout, cout, 1)
+                                                                            for _ in range(n - 1)]))
+            cin = cout
+        self.stages = nn.Sequential(*stages)
+        self.conv5 = nn.Sequential(nn.Conv2d(cin, channels[-1], 1, bias=False), nn.BatchNorm2d(channels[-1]),
+                                   nn.ReLU(inplace=True))
+        self.fc = nn.Linear(channels[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
+        return self.fc(x.mean([2, 3]))
+
+
+# ---- GhostNet -------------------------------------------------------------------------------------
+
+
+class GhostModule(nn.Module):
+    def __init__(self, inp: int, oup: int, ratio: int = 2, dw_size: int = 3, relu: bool = True) -> None:
+        super().__init__()
+        self.oup = oup
+        init_channels = math.ceil(oup / ratio)
+        new_channels = init_channels * (ratio - 1)
+        self.primary_conv = nn.Sequential(nn.Conv2d(inp, init_channels, 1, bias=False), nn.BatchNorm2d(init_channels),
+                                          nn.ReLU(inplace=True) if relu else nn.Sequential())
+        self.cheap_operation = nn.Sequential(
+            nn.Conv2d(init_channels, new_channels, dw_size, 1, dw_size // 2, groups=init_channels, bias=False),
+            nn.BatchNorm2d(new_channels), nn.ReLU(inplace=True) if relu else nn.Sequential())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.primary_conv(x)
+        x2 = self.cheap_operation(x1)
+        out = torch.cat([x1, x2], dim=1)
+        return out[:, :self.oup, :, :]
+
+
+class GhostBottleneck(nn.Module):
+    def __init__(self, cin: int, mid: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.ghost1 = GhostModule(cin, mid)
+        self.conv_dw = nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False) if stride > 1 else None
+        self.bn_dw = nn.BatchNorm2d(mid) if stride > 1 else None
+        self.ghost2 = GhostModule(mid, cout, relu=False)
+        if cin == cout and stride == 1:
+            self.shortcut = nn.Sequential()
+        else:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                                          nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x
+        x = self.ghost1(x)
+        if self.conv_dw is not None:
+            x = self.bn_dw(self.conv_dw(x))
+        x = self.ghost2(x)
+        return x + self.shortcut(residual)
+
+
+class GhostNet(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv_stem = nn.Conv2d(3, 16, 3, 2, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.act1 = nn.ReLU(inplace=True)
+        # odd output widths, so the slice out[:, :oup] really cuts
+        self.blocks = nn.Sequential(GhostBottleneck(16, 16, 16, 1), GhostBottleneck(16, 48, 23, 2),
+                                    GhostBottleneck(23, 72, 23, 1), GhostBottleneck(23, 72, 41, 2))
+        self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
+        self.conv_head = nn.Conv2d(41, 128, 1, 1, 0, bias=True)
+        self.act2 = nn.ReLU(inplace=True)
+        self.classifier = nn.Linear(128, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.act1(self.bn1(self.conv_stem(x))))
+        x = self.act2(self.conv_head(self.global_pool(x)))
+        return self.classifier(x.view(x.size(0), -1))
+
+
+# ---- ConvNeXt -------------------------------------------------------------------------------------
+
+
+class LayerNorm(nn.Module):
+    """ConvNeXt's: channels_last is F.layer_norm, channels_first is written out."""
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-6, data_format: str = "channels_last") -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(normalized_shape))
+        self.bias = nn.Parameter(torch.zeros(normalized_shape))
+        self.eps = eps
+        self.data_format = data_format
+        self.normalized_shape = (normalized_shape,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.data_format == "channels_last":
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(s + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, dim: int, drop_path: float = 0.0, layer_scale_init_value: float = 1e-6) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dim)) if layer_scale_init_value > 0 else None
+        self.drop_path = StochasticDepth(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        x = self.dwconv(x)
+        x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+        x = self.norm(x)
+        x = self.pwconv1(x)
+        x = self.act(x)
+        x = self.pwconv2(x)
+        if self.gamma is not None:
+            x = self.gamma * x
+        x = x.permute(0, 3, 1, 2)
+        return shortcut + self.drop_path(x)
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self, num_classes: int = 10, depths: tuple[int, ...] = (1, 1, 2), dims: tuple[int, ...] = (16, 32, 64)) -> None:
+        super().__init__()
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, dims[0], 4, 4), LayerNorm(dims[0], 1e-6, "channels_first"))]
+            + [nn.Sequential(LayerNorm(dims[i], 1e-6, "channels_first"), nn.Conv2d(dims[i], dims[i + 1], 2, 2))
+               for i in range(len(dims) - 1)])
+        self.stages = nn.ModuleList(nn.Sequential(*[ConvNeXtBlock(d, 0.1) for _ in range(n)])
+                                    for d, n in zip(dims, depths))
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        self.head = nn.Linear(dims[-1], num_classes)
+        with torch.no_grad():  # layer scales and norms away from their identity initialisation
+            g = torch.Generator().manual_seed(1)
+            for m in self.modules():
+                if isinstance(m, ConvNeXtBlock):
+                    m.gamma.uniform_(0.5, 1.5, generator=g)
+                if isinstance(m, (LayerNorm, nn.LayerNorm)):
+                    m.weight.uniform_(0.5, 1.5, generator=g)
+                    m.bias.normal_(0, 0.2, generator=g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for down, stage in zip(self.downsample_layers, self.stages):
+            x = stage(down(x))
+        return self.head(self.norm(x.mean([-2, -1])))
+
+
+# ---- TF "SAME" padding ----------------------------------------------------------------------------
+
+
+def get_same_padding(x: int, k: int, s: int, d: int) -> int:
+    return max((math.ceil(x / s) - 1) * s + (k - 1) * d + 1 - x, 0)
+
+
+class Conv2dSame(nn.Conv2d):
+    """timm's Conv2dSame: TensorFlow's "SAME" padding computed from the input's size."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, padding=0, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.shape[-2:]
+        kh, kw = self.weight.shape[-2:]
+        pad_h = get_same_padding(ih, kh, self.stride[0], self.dilation[0])
+        pad_w = get_same_padding(iw, kw, self.stride[1], self.dilation[1])
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation, self.groups)
+
+
+class SameNet(nn.Module):
+    """EfficientNet-TF style: stride-2 SAME convolutions (asymmetric padding) on odd and even sizes."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            Conv2dSame(3, 16, 3, stride=2, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+            Conv2dSame(16, 16, 3, stride=2, groups=16, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+            Conv2dSame(16, 32, 1), nn.ReLU6(),
+            Conv2dSame(32, 32, 5, stride=2, groups=32), nn.ReLU6(),
+            Conv2dSame(32, 48, 2, stride=1))
+        self.fc = nn.Linear(48, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+# ---- a Python branch on the input's size ----------------------------------------------------------
+
+
+class ShapeBranch(nn.Module):
+    """Large inputs are pooled before the head, small ones are not: export keeps the branch the
+    example takes."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.stem = conv_norm_act(3, 16, 3, 2)
+        self.pool = nn.MaxPool2d(2)
+        self.body = conv_norm_act(16, 32, 3)
+        self.fc = nn.Linear(32 * 4 * 4, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        if x.shape[-1] > 8:
+            x = self.pool(x)
+        x = F.adaptive_avg_pool2d(self.body(x), 4)
+        return self.fc(x.flatten(1))
+
+
+# ---- a BatchNorm2d subclass from outside torch.nn -------------------------------------------------
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d: BatchNorm2d with the activation in the same module, its forward
+    calling F.batch_norm itself."""
+
+    def __init__(self, num_features: int, act_layer=nn.ReLU) -> None:
+        super().__init__(num_features)
+        self.act = act_layer(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         self.training or not self.track_running_stats, self.momentum or 0.0, self.eps)
+        return self.act(x)
+
+
+class BNActNet(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 2, 1, bias=False)
+        self.bn1 = BatchNormAct2d(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, 1, 1, groups=16, bias=False)
+        self.bn2 = BatchNormAct2d(16, nn.SiLU)
+        self.conv3 = nn.Conv2d(16, 32, 1, bias=False)
+        self.bn3 = BatchNormAct2d(32, nn.Identity)
+        self.fc = nn.Linear(32, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn3(self.conv3(self.bn2(self.conv2(self.bn1(self.conv1(x))))))
+        return self.fc(x.mean((2, 3)))
+
+
+# ---- detection with data-dependent post-processing ------------------------------------------------
+
+
+class Detector(nn.Module):
+    """A backbone and a head torch.export captures, then post-processing it cannot: scores above a
+    threshold picked by boolean indexing and a Python loop over the detections that survive."""
+
+    def __init__(self, classes: int = 4, threshold: float = 0.5) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(conv_norm_act(3, 16, 3, 2), conv_norm_act(16, 16, 3, 1, groups=16),
+                                      conv_norm_act(16, 32, 1), conv_norm_act(32, 32, 3, 2))
+        self.head = nn.Sequential(conv_norm_act(32, 32, 3), nn.Conv2d(32, 4 + classes, 1))
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = self.head(self.backbone(x))
+        boxes, scores = out[:, :4], out[:, 4:].sigmoid()
+        detections = []
+        for b in range(x.shape[0]):
+            best, label = scores[b].max(0)
+            keep = best > self.threshold
+            found = torch.cat([boxes[b][:, keep].t(), best[keep][:, None], label[keep][:, None].float()], 1)
+            for i in range(int(keep.sum())):  # data-dependent: how many objects were found
+                found[i, :4] = found[i, :4].clamp(min=0)
+            detections.append(found)
+        return detections
+
+
+# ---- the zoo --------------------------------------------------------------------------------------
+
+ZOO = {
+    "mobilenet_v3": (MobileNetV3, (3, 64, 64)),
+    "efficientnet": (EfficientNet, (3, 64, 64)),
+    "yolov8": (YOLOv8, (3, 64, 64)),
+    "darknet": (Darknet, (3, 32, 32)),
+    "resnet18": (ResNet18, (3, 64, 64)),
+    "shufflenet_v2": (ShuffleNetV2, (3, 64, 64)),
+    "ghostnet": (GhostNet, (3, 64, 64)),
+    "convnext": (ConvNeXt, (3, 64, 64)),
+    "same_padding": (SameNet, (3, 37, 50)),
+    "shape_branch": (ShapeBranch, (3, 32, 32)),
+    "bn_act": (BNActNet, (3, 32, 32)),
+    "detector": (Detector, (3, 32, 32)),
+}
+
+
+def build(name: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
+    """The model (eval mode, seeded, BatchNorm statistics randomised) and its input shape
+    without the batch."""
+    factory, shape = ZOO[name]
+    torch.manual_seed(seed)
+    return randomize_batchnorms(factory(), seed), shape
