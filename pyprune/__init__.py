@@ -18,6 +18,7 @@ __all__ = [
     "nn",
     "pack",
     "prune",
+    "runtime",
     "set_num_threads",
     "stats",
 ]
@@ -26,7 +27,7 @@ __all__ = [
 def __getattr__(name: str):
     # Imported only when asked for: most need torch, which is optional (without it, they raise
     # MissingDependencyError).
-    if name in ("nn", "models", "pack", "compress", "prune", "stats"):
+    if name in ("nn", "models", "pack", "compress", "prune", "runtime", "stats"):
         import importlib
 
         return importlib.import_module(f"pyprune.{name}")

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test-aarch64.sh - install the cross-built aarch64 wheel as the README tells Raspberry Pi users
-# to (pip into a venv of the system's Python 3.11) and run pyprune's kernel tests from that venv,
-# under QEMU user-mode emulation with Debian 12's aarch64 userland (that of Raspberry Pi OS 64-bit).
+# to (pip into a venv of the system's Python 3.11) and run pyprune's kernel and runtime tests from
+# that venv, under QEMU user-mode emulation with Debian 12's aarch64 userland (that of Raspberry Pi
+# OS 64-bit), without torch.
 #
 #   bash scripts/test-aarch64.sh [extra pytest args...]
 #
@@ -9,11 +10,14 @@
 # unless WHEEL is set, and what scripts/aarch64-env.sh prepares (needs root once if Debian
 # packages are missing). pip installs the wheel with its dependencies, pinned, from the prepared
 # guest wheels (no index). Checks first that the venv's pyprune is the wheel's, an aarch64 build
-# that runs NEON ("neon" ISA and NEON microkernels listed), then runs
-#   pytest tests/kernels -q -p no:cacheprovider
-# with PYPRUNE_TEST_SWEEP=small (trimmed shape sweeps; set PYPRUNE_TEST_SWEEP=full for all).
-# torch is absent in the guest, so torch tests skip. QEMU_CPU picks the CPU model (default
-# cortex-a72, i.e. Raspberry Pi 4).
+# that runs NEON ("neon" ISA and NEON microkernels listed). Then packs files on this x86-64 host
+# (tests/runtime_files.py, run by PACKING_PYTHON, default .venv/bin/python with pyprune installed:
+# `make install`) with the outputs the host's runtime computes, and runs in the guest
+#   pytest tests/kernels tests/runtime tests/pack/test_graph_section.py -q -p no:cacheprovider
+# with PYPRUNE_HOST_FILES naming those files (the guest runs them and compares) and
+# PYPRUNE_TEST_SWEEP=small (trimmed shape sweeps; set PYPRUNE_TEST_SWEEP=full for all).
+# torch is absent in the guest: the runtime needs none, torch tests skip. QEMU_CPU picks the CPU
+# model (default cortex-a72, i.e. Raspberry Pi 4).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=aarch64-env.sh
@@ -40,6 +44,15 @@ PIP_CONFIG_FILE=/dev/null a64_run "$VENV/bin/python" "${pip_wheel[0]}/pip" insta
     --disable-pip-version-check --no-compile --no-index --find-links "$A64_WHEELS" \
     "$WHEEL" "${GUEST_WHEELS[@]}"
 echo "test-aarch64: pip installed $(basename "$WHEEL") into $VENV in $((SECONDS - start)) s" >&2
+
+HOST_FILES="$PYPRUNE_A64/host-files"
+PACKING_PYTHON="${PACKING_PYTHON:-$REPO/.venv/bin/python}"
+"$PACKING_PYTHON" -c 'import pyprune.runtime' 2>/dev/null \
+    || { echo "test-aarch64: $PACKING_PYTHON cannot import pyprune.runtime: run make install" >&2; exit 1; }
+rm -rf "$HOST_FILES"
+mkdir -p "$HOST_FILES"
+"$PACKING_PYTHON" "$REPO/tests/runtime_files.py" "$HOST_FILES" >/dev/null
+echo "test-aarch64: packed on the host: $(cd "$HOST_FILES" && echo *.pyprune)" >&2
 
 SWEEP="${PYPRUNE_TEST_SWEEP:-small}"
 [ "$SWEEP" = full ] && SWEEP=
@@ -70,6 +83,7 @@ print(f"test-aarch64: {platform.machine()} Python {platform.python_version()}, p
 PY
 
 start=$SECONDS
-PYPRUNE_TEST_SWEEP="$SWEEP" a64_run "$VENV/bin/python" -m pytest "$REPO/tests/kernels" -q \
+PYPRUNE_TEST_SWEEP="$SWEEP" PYPRUNE_HOST_FILES="$HOST_FILES" a64_run "$VENV/bin/python" -m pytest \
+    "$REPO/tests/kernels" "$REPO/tests/runtime" "$REPO/tests/pack/test_graph_section.py" -q \
     -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" "$@"
 echo "test-aarch64: pytest under emulation took $((SECONDS - start)) s" >&2

@@ -46,7 +46,8 @@ print(json.dumps(results))
 # The modules that need no torch (and their submodules).
 TORCH_FREE = ("pyprune.activation", "pyprune.bench", "pyprune.cli", "pyprune.compress", "pyprune.kernels",
               "pyprune.graph", "pyprune.progress", "pyprune.timing", "pyprune.pack.format", "pyprune.pack.grammar",
-              "pyprune.pack.layers", "pyprune.pack.reading", "pyprune.pack.report", "pyprune.pack.schema")
+              "pyprune.pack.graph_section", "pyprune.pack.layers", "pyprune.pack.reading", "pyprune.pack.report",
+              "pyprune.pack.schema", "pyprune.runtime")
 
 
 def public_modules():

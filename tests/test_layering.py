@@ -104,3 +104,11 @@ def test_only_kernels_imports_the_extension():
 def test_the_kernels_know_nothing_of_the_graph_and_the_graph_nothing_of_torch():
     assert offenders(lambda name: name == "pyprune.kernels", ["pyprune.graph"]) == {}
     assert offenders(lambda name: within(name, ["pyprune.graph"]), ["torch", "pyprune.nn", "pyprune.capture"]) == {}
+
+
+def test_the_runtime_knows_nothing_of_torch():
+    """What runs a packed file on a board: no torch, no torch modules, no capture, no pruning."""
+    torch_parts = ["torch", "pyprune.nn", "pyprune.capture", "pyprune.prune", "pyprune.pack.api", "pyprune.pack.tied"]
+    runtime_parts = ["pyprune.runtime", "pyprune.pack.reading", "pyprune.pack.graph_section", "pyprune.pack.grammar",
+                     "pyprune.pack.layers", "pyprune.pack.format", "pyprune.bench.packed"]
+    assert offenders(lambda name: within(name, runtime_parts), torch_parts) == {}

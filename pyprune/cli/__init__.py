@@ -7,13 +7,13 @@ import sys
 
 import pyprune
 from pyprune._optional import MissingDependencyError
-from pyprune.cli import bench, convert, demo, inspect, pack, prune
+from pyprune.cli import bench, convert, demo, inspect, pack, prune, run
 from pyprune.cli.errors import UserError
 from pyprune.cli.parser import Parser
 
 __all__ = ["UserError", "build_parser", "main"]
 
-SUBCOMMANDS = (demo, prune, pack, inspect, convert, bench)
+SUBCOMMANDS = (demo, prune, pack, inspect, convert, run, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

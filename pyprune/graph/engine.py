@@ -12,7 +12,7 @@ from typing import Any
 from pyprune import kernels
 from pyprune.graph import ir
 
-__all__ = ["Engine", "NodeTime", "compile"]
+__all__ = ["Engine", "NodeTime", "check_inputs", "compile"]
 
 
 def compile(graph: ir.Graph) -> kernels.Graph:  # noqa: A001 - the design's name for it
@@ -27,6 +27,25 @@ def compile(graph: ir.Graph) -> kernels.Graph:  # noqa: A001 - the design's name
                  for name, c in graph.constants.items()}
     return kernels.Graph(nodes, len(ids), [ids[s.name] for s in graph.inputs], [ids[t] for t in graph.outputs],
                          constants)
+
+
+def check_inputs(specs: list[ir.TensorSpec], dynamic_batch: bool, shapes: Any) -> None:
+    """TypeError/ValueError unless these input shapes (None for an input that is not an array:
+    kernels.Graph says what it must be) fit a graph's inputs: as many, of their ranks, and of
+    their batch unless the graph has a dynamic one."""
+    if len(shapes) != len(specs):
+        raise TypeError(f"the graph takes {len(specs)} inputs ({', '.join(s.name for s in specs)}), "
+                        f"got {len(shapes)}")
+    for spec, shape in zip(specs, shapes):
+        if shape is None:
+            continue
+        shape = tuple(shape)
+        if len(shape) != len(spec.shape):
+            raise ValueError(f"input {spec.name!r} must have {len(spec.shape)} dims (like {spec.shape}), "
+                             f"got shape {shape}")
+        if not dynamic_batch and shape and shape[0] != spec.shape[0]:
+            raise ValueError(f"input {spec.name!r} must have batch {spec.shape[0]}: the graph was captured "
+                             f"with a static batch, got shape {shape}")
 
 
 @dataclass(frozen=True)
@@ -78,17 +97,4 @@ class Engine:
         return [spec.shape for spec in self.graph.inputs]
 
     def _check(self, shapes: Any) -> None:
-        specs = self.graph.inputs
-        if len(shapes) != len(specs):
-            raise TypeError(f"the graph takes {len(specs)} inputs ({', '.join(s.name for s in specs)}), "
-                            f"got {len(shapes)}")
-        for spec, shape in zip(specs, shapes):
-            if shape is None:
-                continue  # not an array: kernels.Graph says what it must be
-            shape = tuple(shape)
-            if len(shape) != len(spec.shape):
-                raise ValueError(f"input {spec.name!r} must have {len(spec.shape)} dims (like {spec.shape}), "
-                                 f"got shape {shape}")
-            if not self.graph.dynamic_batch and shape and shape[0] != spec.shape[0]:
-                raise ValueError(f"input {spec.name!r} must have batch {spec.shape[0]}: the graph was captured "
-                                 f"with a static batch, got shape {shape}")
+        check_inputs(self.graph.inputs, self.graph.dynamic_batch, shapes)

@@ -28,22 +28,14 @@ from pyprune import __version__
 from pyprune.kernels import SharedWeights
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
 from pyprune.pack.format import PackError, PackFile, parse_pack, read_pack, serialize, write_atomic
-from pyprune.pack.layers import (RAW, SHARED_DENSE, SHARED_SPARSE, decode_tensor, encode_exact, encode_tensor,
-                                 shared_weights, tensor_errors)
+from pyprune.pack.layers import (DEFAULT_BITS, DEFAULT_INDEX_BITS, RAW, SHARED_DENSE, SHARED_SPARSE, decode_tensor,
+                                 encode_weight, shared_weights, tensor_errors, weight_kind)
 from pyprune.pack.reading import nonzeros, read
 from pyprune.pack.report import OutputError
 
 __all__ = ["DEFAULT_BITS", "DEFAULT_INDEX_BITS", "SaveResult", "load", "nonzeros", "read", "save"]
 
 log = logging.getLogger("pyprune.pack")
-
-# Deep Compression's choices: 8-bit shared weights in convolutions, 5-bit in fully connected
-# layers; relative indices 8 bits wide in convolutions, 5 in fully connected layers.
-DEFAULT_BITS = {"conv": 8, "linear": 5}
-DEFAULT_INDEX_BITS = {"conv": 8, "linear": 5}
-# Tensors smaller than this stay raw: their codebook and code tables would cost more.
-MIN_SHARED_ELEMENTS = 256
-
 
 @dataclass(frozen=True)
 class SaveResult:
@@ -61,23 +53,7 @@ class SaveResult:
 
 
 def _kind(t: torch.Tensor) -> str | None:
-    """'conv' or 'linear' for the weights that are shared, None for the rest."""
-    if not t.is_floating_point() or t.numel() < MIN_SHARED_ELEMENTS:
-        return None
-    return {4: "conv", 2: "linear"}.get(t.dim())
-
-
-def _choice(option: Any, name: str, kind: str, defaults: dict[str, int], what: str) -> int | None:
-    if isinstance(option, Mapping):
-        for key in (name, name.rsplit(".", 1)[0], kind):
-            if key in option:
-                return option[key]
-        return defaults[kind]
-    if option is None:
-        return defaults[kind]
-    if isinstance(option, bool) or not isinstance(option, int):
-        raise TypeError(f"{what} must be an int, a mapping or None, got {type(option).__name__}")
-    return option
+    return weight_kind(tuple(t.shape), t.is_floating_point())
 
 
 def _as_inputs(example_inputs: Any) -> tuple[torch.Tensor, ...] | None:
@@ -90,14 +66,9 @@ def _as_inputs(example_inputs: Any) -> tuple[torch.Tensor, ...] | None:
 
 
 def _encode(name: str, t: torch.Tensor, bits: Any, index_bits: Any, lossless: bool) -> tuple[dict, dict]:
-    kind = _kind(t)
-    if kind is None:
-        return encode_tensor(name, t.numpy(), None, 0)
-    ib = _choice(index_bits, name, kind, DEFAULT_INDEX_BITS, "index_bits")
-    if lossless:
-        return encode_exact(name, t.float().numpy(), ib)
-    b = _choice(bits, name, kind, DEFAULT_BITS, "bits")
-    return encode_tensor(name, t.float().numpy() if b is not None else t.numpy(), b, ib)
+    # numpy has no bfloat16: such weights are shared or stored exactly from their float32 values
+    return encode_weight(name, t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy(), bits, index_bits,
+                         lossless)
 
 
 def _module_versions(state: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -195,6 +166,7 @@ def save(
         "pyprune_version": __version__,
         "output_error": None,
         "state_dict_metadata": _module_versions(state),
+        "graph": None,
     }
     data = serialize(metadata, streams)
     written = parse_pack(data)  # what is written must pass the reader's grammar

@@ -16,8 +16,8 @@ A packed file is a safetensors container:
   ranges tile the data exactly (sorted by BEGIN: no gap, no overlap, nothing after the last);
   plus the key "__metadata__": {"pyprune.pack": TEXT, "pyprune.pack.sha256": HEX64}, TEXT
   being the metadata below as JSON and HEX64 its SHA-256 (lower-case hex).
-* metadata (version 2; version 1 is the same without output_error and state_dict_metadata,
-  and without the huffman-float encodings):
+* metadata (version 3; version 2 is the same without graph, version 1 also without
+  output_error and state_dict_metadata and the huffman-float encodings):
       "format": "pyprune-pack"
       "version": 1 | 2
       "crc32": {STREAM: 0..2^32-1}            exactly one entry per stream of the header
@@ -32,6 +32,7 @@ A packed file is a safetensors container:
                       example inputs, measured at save time
       "state_dict_metadata": {PREFIX: {} | {"version": 0..2^31-1}}   the state_dict's
                       _metadata (module versions read by _load_from_state_dict)
+      "graph": null | GRAPH   the model's optimised inference graph, which pyprune.runtime runs
   RECORD, by "encoding" (every stream it names is NAME + a fixed suffix, of the dtype and
   rank shown; each stream of the file is named by exactly one record):
       raw:                   shape, dtype (numpy name of the stream's DTYPE), data: TENSOR
@@ -51,6 +52,18 @@ A packed file is a safetensors container:
   PLAN: {"format": "pyprune.channel_plan", "version": 1, "layers": {LAYER: {"type": string,
   "out"?: SIDE, "in"?: SIDE}}}, SIDE {"size": 1..MAX_CHANNELS, "kept": strictly increasing
   channel indices below size, at least one}.
+  GRAPH: {"ir": IR, "tensors": {TENSOR: RECORD | SCALED}, "output_error": null | {...}}
+  with IR the JSON form of pyprune.graph.ir.Graph (docs/graph.md), read by its strict
+  Graph.from_json; each constant it lists is a float32 tensor of the same shape, of "tensors"
+  (the state_dict's, shared with the model) or of the graph's own "tensors" (constants the
+  state_dict does not hold, e.g. weights a batch norm was folded into; not named in "tensors",
+  each a constant of the graph); at most MAX_GRAPH_CONSTANT_ELEMENTS values in all; its inputs
+  have the shapes of example_inputs. output_error: how far the graph's outputs on pyprune's
+  kernels were from the original model's, measured at save time.
+  SCALED: {"encoding": "scaled", "shape": SHAPE (rank >= 1), "dtype": "float32", "base":
+  TENSOR (a float32 tensor of "tensors" of the same shape), "scale": TENSOR:scale (F32, 1-D,
+  shape[0] entries)}: base * scale[i] in float32 for every slice i of dim 0 (a batch norm
+  folded into a weight costs its scale, not a second copy of the weight).
 
 Adding a section is adding an entry here (and a version). What this grammar cannot see, the
 contents of the streams (CRC-32, Huffman codes, finite codebooks), layers.py checks.
@@ -64,16 +77,18 @@ from typing import Any
 
 import numpy as np
 
+from pyprune.graph import ir
 from pyprune.pack.schema import (
     Check, Const, Context, Enum, Float, Int, List, Map, Nullable, Record, Section, Str, Tagged, Tuple, Validator, fail,
 )
 
 __all__ = [
     "DIGEST_KEY", "DTYPES", "ENCODINGS", "FORMAT", "HEADER", "METADATA", "METADATA_KEY", "VERSION", "Stream",
+    "records",
 ]
 
 FORMAT = "pyprune-pack"
-VERSION = 2
+VERSION = 3
 METADATA_KEY = "pyprune.pack"
 DIGEST_KEY = "pyprune.pack.sha256"
 
@@ -87,6 +102,7 @@ MAX_INPUTS = 16
 MAX_INPUT_RANK = 8
 MAX_INPUT_ELEMENTS = 1 << 24     # 64 MB of float32 per example input, and in total
 MAX_CHANNELS = 1 << 24
+MAX_GRAPH_CONSTANT_ELEMENTS = 1 << 30  # 4 GiB of float32 weights decoded: a bound against bombs
 
 # safetensors dtype -> numpy dtype.
 DTYPES = {
@@ -97,7 +113,8 @@ NUMPY_DTYPES = {np.dtype(v).name: k for k, v in DTYPES.items()}  # "float32" -> 
 
 RAW, SHARED_DENSE, SHARED_SPARSE = "raw", "huffman-shared-dense", "huffman-shared-sparse"
 FLOAT_DENSE, FLOAT_SPARSE = "huffman-float-dense", "huffman-float-sparse"
-ENCODINGS = (RAW, SHARED_DENSE, SHARED_SPARSE, FLOAT_DENSE, FLOAT_SPARSE)
+SCALED = "scaled"  # the graph's own tensors only
+ENCODINGS = (RAW, SHARED_DENSE, SHARED_SPARSE, FLOAT_DENSE, FLOAT_SPARSE, SCALED)
 SPARSE = (SHARED_SPARSE, FLOAT_SPARSE)
 PLANES = 4  # bytes of a float32
 
@@ -310,5 +327,75 @@ _METADATA_V2 = _METADATA_V1.extend({
     "output_error": OUTPUT_ERROR,
     "state_dict_metadata": STATE_DICT_METADATA,
 })
+
+
+class Json:
+    """Any JSON value: a section whose grammar another reader owns (checked by a rule after)."""
+
+    def __call__(self, value: Any, path: str, ctx: Context) -> Any:
+        return value
+
+
+def _scale_fits(record: dict[str, Any], ctx: Context) -> str | None:
+    entries = ctx.streams[record["scale"]].shape[0]
+    if not record["shape"] or entries != record["shape"][0]:
+        return f"a scale of {entries} entries for shape {record['shape']}: one per slice of dim 0"
+    return None
+
+
+_SCALED_RECORD = Check(Record({"encoding": Const(SCALED), "shape": SHAPE, "dtype": Const("float32"), "base": NAME,
+                               "scale": StreamRef(":scale", "F32", 1)}), _scale_fits)
+GRAPH_TENSOR = Tagged("encoding", {**TENSOR_V2.variants, SCALED: _SCALED_RECORD}, "encoding")
+
+GRAPH = Nullable(Section("graph", Record({
+    "ir": Json(),  # Graph.from_json, in _graph_fits: its constants are tensors of the whole file
+    "tensors": Map(NAME, GRAPH_TENSOR, MAX_TENSORS, label="tensor"),
+    "output_error": OUTPUT_ERROR,
+})))
+
+
+def records(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every tensor record of a valid file's metadata: the state_dict's, then the graph's own."""
+    graph = metadata.get("graph")
+    return {**metadata["tensors"], **(graph["tensors"] if graph else {})}
+
+
+def _graph_fits(metadata: dict[str, Any], ctx: Context) -> str | None:
+    """The graph reads as an ir.Graph whose constants are float32 tensors of the file, within
+    the bound, and whose inputs have the example inputs' shapes."""
+    section = metadata["graph"]
+    if section is None:
+        return None
+    shared = sorted(set(section["tensors"]) & set(metadata["tensors"]))
+    if shared:
+        return f"graph: tensors {shared[:5]} are already tensors of the state_dict"
+    for name, record in section["tensors"].items():
+        base = metadata["tensors"].get(record.get("base"))
+        if record["encoding"] == SCALED and (base is None or base["dtype"] != "float32"
+                                             or base["shape"] != record["shape"]):
+            return (f"graph: tensor {name!r} scales {record['base']!r}, which is no float32 tensor of the "
+                    f"state_dict of shape {record['shape']}")
+    data = section["ir"]
+    listed = data.get("constants") if isinstance(data, dict) else None
+    names = {c["name"] for c in listed if isinstance(c, dict) and isinstance(c.get("name"), str)} \
+        if isinstance(listed, list) else set()
+    # Stand-ins of the records' dtype and shape (no memory): from_json checks names and shapes.
+    stand_ins = {name: np.broadcast_to(np.zeros((), r["dtype"]), r["shape"])
+                 for name, r in records(metadata).items() if name in names or name in section["tensors"]}
+    try:
+        graph = ir.Graph.from_json(data, stand_ins)
+    except ir.GraphError as e:
+        return f"graph.ir: {e}"
+    total = sum(math.prod(c.shape) for c in graph.constants.values())
+    if total > MAX_GRAPH_CONSTANT_ELEMENTS:
+        return f"graph: constants of {total} values exceed the {MAX_GRAPH_CONSTANT_ELEMENTS} allowed"
+    inputs = [list(spec.shape) for spec in graph.inputs]
+    if inputs != metadata["example_inputs"]:
+        return f"graph: input shapes {inputs} differ from example_inputs {metadata['example_inputs']}"
+    return None
+
+
+_METADATA_V3 = _METADATA_V2.extend({"version": Const(3), "graph": GRAPH})
 # The metadata's grammar by version: every version listed is readable.
-METADATA = {1: Check(_METADATA_V1, _every_stream_used), 2: Check(_METADATA_V2, _every_stream_used)}
+METADATA = {1: Check(_METADATA_V1, _every_stream_used), 2: Check(_METADATA_V2, _every_stream_used),
+            3: Check(Check(_METADATA_V3, _every_stream_used), _graph_fits)}

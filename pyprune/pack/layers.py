@@ -8,10 +8,12 @@ Encodings (their records' grammar: grammar.py):
                          (pyprune.compress.sparse);
   huffman-float-dense    exact float32 values, each of their 4 bytes in its own Huffman-coded
                          plane (the sign and exponent byte compresses, the mantissa barely);
-  huffman-float-sparse   the same for the non-zeros only (any bit set), placed by gaps.
+  huffman-float-sparse   the same for the non-zeros only (any bit set), placed by gaps;
+  scaled                 (a graph's own tensors) another tensor with each slice of dim 0
+                         multiplied by its scale: a weight a batch norm was folded into.
 Streams of a tensor NAME: NAME (raw), or NAME:codebook (float32), NAME:values, NAME:gaps,
 NAME:plane0..3 (uint8 Huffman blocks, pyprune.compress.huffman) each with its code lengths
-(NAME:values.lengths, ...).
+(NAME:values.lengths, ...), or NAME:scale (float32).
 
 The grammar has checked every record and stream's type and size; what it cannot see, the
 streams' contents, is checked here as they are decoded: code lengths that are not a complete
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,17 +36,25 @@ from pyprune.compress.huffman import MAX_BITS, HuffmanCode, encode
 from pyprune.compress.sharing import share_weights
 from pyprune.compress.sparse import encode_gaps
 from pyprune.pack.grammar import (
-    FLOAT_DENSE, FLOAT_SPARSE, PLANES, RAW, SHARED_DENSE, SHARED_SPARSE, SPARSE,
+    FLOAT_DENSE, FLOAT_SPARSE, PLANES, RAW, SCALED, SHARED_DENSE, SHARED_SPARSE, SPARSE,
 )
 from pyprune.pack.schema import PackError
 
 __all__ = [
-    "FLOAT_DENSE", "FLOAT_SPARSE", "RAW", "SHARED_DENSE", "SHARED_SPARSE", "TensorSizes", "check_tensor",
-    "decode_nonzeros", "decode_tensor", "encode_exact", "encode_tensor", "shared_weights", "tensor_errors",
-    "tensor_sizes", "validate_streams",
+    "DEFAULT_BITS", "DEFAULT_INDEX_BITS", "FLOAT_DENSE", "FLOAT_SPARSE", "RAW", "SCALED", "SHARED_DENSE",
+    "SHARED_SPARSE", "TensorSizes", "check_tensor", "choose", "decode_nonzeros", "decode_tensor", "encode_exact",
+    "encode_tensor", "encode_weight", "scale_rows", "shared_weights", "tensor_errors", "tensor_sizes",
+    "validate_streams", "weight_kind",
 ]
 
 Streams = dict[str, np.ndarray]
+
+# Deep Compression's choices: 8-bit shared weights in convolutions, 5-bit in fully connected
+# layers; relative indices 8 bits wide in convolutions, 5 in fully connected layers.
+DEFAULT_BITS = {"conv": 8, "linear": 5}
+DEFAULT_INDEX_BITS = {"conv": 8, "linear": 5}
+# Tensors smaller than this stay raw: their codebook and code tables would cost more.
+MIN_SHARED_ELEMENTS = 256
 
 
 # ---- encoding -------------------------------------------------------------------------------------
@@ -141,6 +151,42 @@ def encode_exact(name: str, tensor: np.ndarray, index_bits: int) -> tuple[dict[s
     return _float_encoding(name, tensor, index_bits, sparse=best == "sparse")
 
 
+def weight_kind(shape: tuple[int, ...], floating: bool) -> str | None:
+    """'conv' or 'linear' for the weights that are shared, None for the rest."""
+    if not floating or math.prod(shape) < MIN_SHARED_ELEMENTS:
+        return None
+    return {4: "conv", 2: "linear"}.get(len(shape))
+
+
+def choose(option: Any, name: str, kind: str, defaults: dict[str, int], what: str) -> int | None:
+    """A per-tensor option: an int for all, or a mapping from tensor name, module name (the
+    tensor's name without its last part) or kind to the value; the kind's default otherwise."""
+    if isinstance(option, Mapping):
+        for key in (name, name.rsplit(".", 1)[0], kind):
+            if key in option:
+                return option[key]
+        return defaults[kind]
+    if option is None:
+        return defaults[kind]
+    if isinstance(option, bool) or not isinstance(option, int):
+        raise TypeError(f"{what} must be an int, a mapping or None, got {type(option).__name__}")
+    return option
+
+
+def encode_weight(name: str, tensor: np.ndarray, bits: Any, index_bits: Any, lossless: bool) -> tuple[dict[str, Any], Streams]:
+    """(record, streams) of one tensor as save stores it: convolution and linear weights shared
+    (bits and index_bits as for choose) or, lossless, stored bit for bit; the rest raw in its
+    own dtype."""
+    kind = weight_kind(tensor.shape, tensor.dtype.kind == "f")
+    if kind is None:
+        return encode_tensor(name, tensor, None, 0)
+    ib = choose(index_bits, name, kind, DEFAULT_INDEX_BITS, "index_bits")
+    if lossless:
+        return encode_exact(name, tensor.astype(np.float32, copy=False), ib)
+    b = choose(bits, name, kind, DEFAULT_BITS, "bits")
+    return encode_tensor(name, tensor.astype(np.float32, copy=False) if b is not None else tensor, b, ib)
+
+
 # ---- decoding ---------------------------------------------------------------------------------------
 
 
@@ -235,6 +281,12 @@ def decode_tensor(record: dict[str, Any], tensors: Streams, name: str, out: np.n
         return flat.reshape(shape)
 
 
+def scale_rows(weight: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """weight * scale[i] for every slice i of dim 0, in float32: a scaled tensor, computed as
+    folding a batch norm into the weight computes it (one rounding of the exact product)."""
+    return np.multiply(weight, scale.reshape(-1, *([1] * (weight.ndim - 1))), dtype=np.float32)
+
+
 def decode_nonzeros(record: dict[str, Any], tensors: Streams, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A sparse tensor's non-zeros: (int32 flat positions, ascending; float32 values)."""
     if record["encoding"] not in SPARSE:
@@ -263,6 +315,8 @@ def tensor_sizes(record: dict[str, Any], tensors: Streams, name: str) -> TensorS
     if record["encoding"] == RAW:
         stored = tensors[record["data"]].nbytes
         return TensorSizes(n, n, stored, stored, stored, stored)
+    if record["encoding"] == SCALED:  # derived: its scale is all it costs
+        return TensorSizes(n, n, 4 * n, 4 * n, 4 * n, tensors[record["scale"]].nbytes)
     blocks = _blocks(record)
     codebook = tensors[record["codebook"]].nbytes if "codebook" in record else 0
     coded = codebook + sum(tensors[b["data"]].nbytes + tensors[b["lengths"]].nbytes for b in blocks)
@@ -277,11 +331,12 @@ def tensor_sizes(record: dict[str, Any], tensors: Streams, name: str) -> TensorS
 
 
 def validate_streams(records: dict[str, dict[str, Any]], tensors: Streams) -> None:
-    """Decodes every coded tensor once: PackError if any stream is corrupt, whatever the
-    tensor is later used for. Memory follows the streams, not the shapes they claim: dense
-    tensors go through one scratch buffer (their symbols are at least one bit each), sparse
-    ones are checked as their non-zeros only (their shape alone says nothing of their size)."""
-    dense = {name: r for name, r in records.items() if r["encoding"] not in (RAW, *SPARSE)}
+    """Decodes every coded tensor once (a scaled one has only its raw scale): PackError if any
+    stream is corrupt, whatever the tensor is later used for. Memory follows the streams, not
+    the shapes they claim: dense tensors go through one scratch buffer (their symbols are at
+    least one bit each), sparse ones are checked as their non-zeros only (their shape alone
+    says nothing of their size)."""
+    dense = {name: r for name, r in records.items() if r["encoding"] not in (RAW, SCALED, *SPARSE)}
     scratch = np.empty(max((math.prod(r["shape"]) for r in dense.values()), default=0), np.float32)
     for name, record in records.items():
         if record["encoding"] in SPARSE:

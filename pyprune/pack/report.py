@@ -12,7 +12,7 @@ from pyprune.pack.format import PackFile
 from pyprune.pack.layers import RAW, TensorSizes, tensor_sizes
 from pyprune.pack.reading import read
 
-__all__ = ["LayerReport", "OutputError", "PackReport", "inspect"]
+__all__ = ["GraphReport", "LayerReport", "OutputError", "PackReport", "inspect"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,32 @@ class LayerReport:
 
 
 @dataclass(frozen=True)
+class GraphReport:
+    """The file's inference graph: its nodes, the constants it holds besides the state_dict's,
+    and how far its outputs on pyprune's kernels were from the original model's."""
+
+    nodes: int
+    tensors: list[LayerReport]
+    output_error: OutputError | None
+
+    def __str__(self) -> str:
+        own = sum(t.sizes.coded for t in self.tensors)
+        error = self.output_error or "not measured"
+        return (f"graph: {self.nodes} nodes, {len(self.tensors)} constants of its own ({own} bytes); "
+                f"output error on pyprune's kernels: {error}")
+
+
+@dataclass(frozen=True)
 class PackReport:
     layers: list[LayerReport]
     file_bytes: int
     output_error: OutputError | None = None
+    graph: GraphReport | None = None  # None: saved without a graph
 
     def total(self, stage: str) -> int:
-        return sum(getattr(layer.sizes, stage) for layer in self.layers)
+        """Bytes of every tensor of the file (the graph's own too) at a stage."""
+        own = self.graph.tensors if self.graph else []
+        return sum(getattr(layer.sizes, stage) for layer in self.layers + own)
 
     @property
     def stages(self) -> dict[str, int]:
@@ -79,15 +98,12 @@ class PackReport:
         }
 
     def __str__(self) -> str:
-        width = max([len(layer.name) for layer in self.layers] + [5])
+        own = self.graph.tensors if self.graph else []
+        width = max([len(layer.name) for layer in self.layers + own] + [5])
         head = f"{'layer':<{width}}  {'encoding':<21} {'params':>9} {'nonzeros':>9} {'bits':>4} {'index':>5} {'bytes':>9} {'ratio':>7}"
-        lines = [head, "-" * len(head)]
-        for layer in self.layers:
-            s = layer.sizes
-            bits = "" if layer.bits is None else str(layer.bits)
-            index = "" if layer.index_bits is None else str(layer.index_bits)
-            lines.append(f"{layer.name:<{width}}  {layer.encoding:<21} {s.parameters:>9} {s.nonzeros:>9} {bits:>4} "
-                         f"{index:>5} {s.coded:>9} {layer.ratio:>6.1f}x")
+        lines = [head, "-" * len(head)] + [_row(layer, width) for layer in self.layers]
+        if own:
+            lines += ["the graph's own constants:"] + [_row(layer, width) for layer in own]
         original = self.total("original")
         lines.append("")
         lines.append("Deep Compression breakdown (bytes, ratio to fp32):")
@@ -96,16 +112,30 @@ class PackReport:
         lines.append("")
         lines.append(f"output error: {self.output_error}" if self.output_error else
                      "output error: not measured (saved without example inputs)")
+        lines.append(str(self.graph) if self.graph else "graph: none (pyprune.runtime cannot run this file)")
         return "\n".join(lines)
 
 
+def _row(layer: LayerReport, width: int) -> str:
+    s = layer.sizes
+    bits = "" if layer.bits is None else str(layer.bits)
+    index = "" if layer.index_bits is None else str(layer.index_bits)
+    return (f"{layer.name:<{width}}  {layer.encoding:<21} {s.parameters:>9} {s.nonzeros:>9} {bits:>4} "
+            f"{index:>5} {s.coded:>9} {layer.ratio:>6.1f}x")
+
+
+def _layers(pack: PackFile, records: dict[str, dict[str, Any]]) -> list[LayerReport]:
+    return [LayerReport(name, record["encoding"], None if record["encoding"] == RAW else record.get("bits"),
+                        record.get("index_bits"), tensor_sizes(record, pack.tensors, name))
+            for name, record in records.items()]
+
+
 def report(pack: PackFile) -> PackReport:
-    rows = []
-    for name, record in pack.metadata["tensors"].items():
-        sizes = tensor_sizes(record, pack.tensors, name)
-        rows.append(LayerReport(name, record["encoding"], None if record["encoding"] == RAW else record.get("bits"),
-                                record.get("index_bits"), sizes))
-    return PackReport(rows, pack.file_bytes, OutputError.from_metadata(pack.metadata.get("output_error")))
+    section = pack.metadata.get("graph")
+    graph = None if section is None else GraphReport(len(section["ir"]["nodes"]), _layers(pack, section["tensors"]),
+                                                     OutputError.from_metadata(section["output_error"]))
+    return PackReport(_layers(pack, pack.metadata["tensors"]), pack.file_bytes,
+                      OutputError.from_metadata(pack.metadata.get("output_error")), graph)
 
 
 def inspect(path: str | os.PathLike) -> PackReport:

@@ -15,7 +15,7 @@ pytest.importorskip("sklearn")
 
 from pyprune.cli import build_parser, main  # noqa: E402
 
-SUBCOMMANDS = ("demo", "prune", "pack", "inspect", "convert", "bench")
+SUBCOMMANDS = ("demo", "prune", "pack", "inspect", "convert", "run", "bench")
 SMALL = ["pyprune.models:MobileNetV1", "--input-shape", "1,3,32,32"]
 
 
