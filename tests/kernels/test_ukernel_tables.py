@@ -14,6 +14,7 @@ TABLES = {
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
+    "vunary": (TESTING.vunary_ukernels(), lambda u: u["kind"]),
 }
 
 
