@@ -137,11 +137,6 @@ std::string threads_rejects(int64_t threads) {
   return "";
 }
 
-std::string activation_rejects(const pp_f32_minmax_params& params) {
-  if (params.min > params.max) return "activation minimum must not exceed its maximum";
-  return "";
-}
-
 void require(const std::string& rejection) {
   if (!rejection.empty()) throw std::invalid_argument(rejection);
 }

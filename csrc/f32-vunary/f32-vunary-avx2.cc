@@ -48,4 +48,4 @@ struct Avx2 {
 
 }  // namespace
 
-PP_F32_VUNARY_UKERNELS(Avx2, avx2, 32, 16)
+PP_F32_VUNARY_UKERNELS(Avx2, avx2, 32, 32, 32)

@@ -50,4 +50,4 @@ struct Neon {
 
 }  // namespace
 
-PP_F32_VUNARY_UKERNELS(Neon, neon, 16, 16)
+PP_F32_VUNARY_UKERNELS(Neon, neon, 16, 16, 4)

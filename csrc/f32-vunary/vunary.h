@@ -160,9 +160,10 @@ PP_INLINE void map(size_t n, const float* x, float* y, F f) {
 
 }  // namespace pp_f32_vunary
 
-// Defines the nine activation kernels of an ISA: `S` its traits, U vectors per iteration for the
-// cheap kinds (clamp ... hardsigmoid) and UE for the exponential ones.
-#define PP_F32_VUNARY_UKERNELS(S, isa, U, UE)                                                          \
+// Defines the nine activation kernels of an ISA: `S` its traits; U, UE and UG the elements of one
+// iteration for the cheap kinds (clamp ... hardsigmoid), the exponential ones, and gelu (whose
+// 22 constants need the registers that more vectors in flight would take).
+#define PP_F32_VUNARY_UKERNELS(S, isa, U, UE, UG)                                                      \
   namespace {                                                                                         \
   using M_##isa = pp_f32_vunary::Math<S>;                                                              \
   }                                                                                                   \
@@ -200,9 +201,9 @@ PP_INLINE void map(size_t n, const float* x, float* y, F f) {
                                                      const pp_f32_activation_params*) {               \
     pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::tanh(v); });                                     \
   }                                                                                                   \
-  extern "C" void pp_f32_vgelu_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,             \
+  extern "C" void pp_f32_vgelu_ukernel_x##UG##__##isa(size_t n, const float* x, float* y,             \
                                                      const pp_f32_activation_params*) {               \
-    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu(v); });                                     \
+    pp_f32_vunary::map<S, UG / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu(v); });                                     \
   }                                                                                                   \
   extern "C" void pp_f32_vgelu_tanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,        \
                                                           const pp_f32_activation_params*) {          \

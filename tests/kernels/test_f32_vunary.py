@@ -1,11 +1,13 @@
 """Activation microkernels (f32-vunary): every row against the exact function (float64) with the
-error bound its list states, against its reference kernel and against torch; ragged lengths,
-in place, nothing written outside the output; the Python activations that name them."""
+error bound its list states, against its reference kernel, and (every row and the production
+choice, each activation of its kind) against torch; ragged lengths, in place, nothing written
+outside the output; the Python activations that name them."""
 
 import math
 
 import numpy as np
 import pytest
+from activation_reference import exact, gelu_tanh_argument, ulps
 from conftest import SMALL_SWEEP
 
 from pyprune import kernels
@@ -24,6 +26,7 @@ GELU_TANH_RELATIVE = 3 * 2.0**-24
 EXP_CUTOFF = 87.3365  # exp(-h) below 2^-126 beyond: flushed to zero
 FLT_MIN = 2.0**-126
 PARAMS = {"clamp": (-0.75, 0.5, 0.0), "leaky_relu": (-math.inf, math.inf, 0.1)}
+NO_PARAMS = (-math.inf, math.inf, 0.0)
 
 
 def available(ukernel):
@@ -32,48 +35,8 @@ def available(ukernel):
 
 
 def run(kind, x, ukernel=None, params=None, out=None):
-    lo, hi, alpha = params or PARAMS.get(kind, (-math.inf, math.inf, 0.0))
+    lo, hi, alpha = params or PARAMS.get(kind, NO_PARAMS)
     return kernels._core.activation(x, kind, lo, hi, alpha, out, ukernel)
-
-
-def gelu_tanh_argument(x):
-    """2u, u the tanh argument of gelu_tanh, in float64."""
-    return 2 * 0.7978845608028654 * (x + 0.044715 * x**3)
-
-
-def exact(kind, x, params=None):
-    """The function in float64 of the float32 inputs, with the limits at +-inf."""
-    lo, hi, alpha = (float(np.float32(p)) for p in params or PARAMS.get(kind, (-math.inf, math.inf, 0.0)))
-    x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        if kind == "clamp":
-            return np.where(np.isnan(x), x, np.minimum(np.maximum(x, lo), hi))
-        if kind == "leaky_relu":
-            return np.where(x >= 0, x, alpha * x)
-        if kind == "hardsigmoid":
-            return np.where(np.isnan(x), x, np.clip(x + 3, 0, 6) / 6)
-        if kind == "hardswish":
-            return np.where(x <= -3, -0.0, x * np.clip(x + 3, 0, 6) / 6)
-        if kind == "sigmoid":
-            return 1 / (1 + np.exp(-x))
-        if kind == "tanh":
-            return np.tanh(x)
-        if kind == "silu":
-            return np.where(np.isneginf(x), -0.0, x / (1 + np.exp(-x)))
-        if kind == "gelu_tanh":
-            return np.where(np.isneginf(x), -0.0, x / (1 + np.exp(-gelu_tanh_argument(x))))
-        if kind == "gelu":
-            erfc = np.vectorize(math.erfc, otypes=[np.float64])
-            return np.where(np.isneginf(x), -0.0, 0.5 * x * erfc(-x / math.sqrt(2)))
-    raise AssertionError(kind)
-
-
-def ulps(got, want):
-    """|got - want| in units of the float32 spacing at want (2^-149 at the least)."""
-    _, e = np.frexp(want)
-    with np.errstate(invalid="ignore"):  # inf - inf where both are inf
-        diff = np.where(got == want, 0.0, np.abs(got.astype(np.float64) - want))
-    return diff / np.ldexp(1.0, np.maximum(e - 24, -149))
 
 
 def sample(rng):
@@ -94,7 +57,7 @@ def measured(kind, x, got):
     """The worst error against the bound's terms: ulp where the bound is in ulp, and whether
     every flushed result (exact value subnormal, or exp(-|x|) below 2^-126) stays within its
     absolute bound."""
-    want = exact(kind, x)
+    want = exact(kind, x, *PARAMS.get(kind, NO_PARAMS))
     xs = x.astype(np.float64)
     nan = np.isnan(want)
     assert np.array_equal(np.isnan(got), nan), f"NaN where {x[np.isnan(got) != nan][:5]}"
@@ -154,7 +117,8 @@ def test_ukernel_matches_reference_at_every_length(ukernel, rng):
 def test_clamp_bounds(ukernel, params, rng):
     available(ukernel)
     x = np.concatenate([rng.standard_normal(101).astype(np.float32) * 4, np.float32([np.nan, np.inf, -np.inf, -0.0])])
-    np.testing.assert_array_equal(run("clamp", x, ukernel["name"], params), exact("clamp", x, params).astype(np.float32))
+    want = exact("clamp", x, *params).astype(np.float32)
+    np.testing.assert_array_equal(run("clamp", x, ukernel["name"], params), want)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.01, 0.2, -0.5, 3.0])
@@ -168,31 +132,62 @@ def test_leaky_relu_slopes(ukernel, alpha, rng):
     np.testing.assert_array_equal(run("leaky_relu", x, ukernel["name"], params), want)
 
 
+# Every activation a row of each kind runs, with torch's float32 function: (torch, tensor) -> tensor.
 TORCH = {
-    "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu", "sigmoid": "sigmoid", "tanh": "tanh",
-    "gelu": "gelu", "gelu_tanh": "gelu",
+    "clamp": [(Activation.relu(), lambda torch, t: torch.relu(t)),
+              (Activation.relu6(), lambda torch, t: torch.nn.functional.relu6(t)),
+              (Activation.clamp(-0.75, 0.5), lambda torch, t: torch.nn.functional.hardtanh(t, -0.75, 0.5))],
+    "leaky_relu": [(Activation.leaky_relu(alpha),
+                    lambda torch, t, alpha=alpha: torch.nn.functional.leaky_relu(t, alpha)) for alpha in (0.01, 0.2)],
+    **{kind: [(Activation.of(kind), lambda torch, t, kind=kind: getattr(torch.nn.functional, kind)(t))]
+       for kind in ("hardswish", "hardsigmoid", "silu")},
+    "sigmoid": [(Activation.of("sigmoid"), lambda torch, t: torch.sigmoid(t))],
+    "tanh": [(Activation.of("tanh"), lambda torch, t: torch.tanh(t))],
+    "gelu": [(Activation.of("gelu"), lambda torch, t: torch.nn.functional.gelu(t))],
+    "gelu_tanh": [(Activation.of("gelu_tanh"), lambda torch, t: torch.nn.functional.gelu(t, approximate="tanh"))],
 }
 
 
-@pytest.mark.parametrize("kind", sorted(TORCH))
-def test_production_kernels_match_torch(kind, rng):
+def assert_matches_torch(kind, x, got, want, where):
     """torch's float32 functions lose accuracy where ours do not (1 + erf and 1 + tanh cancel
     for x << 0; exp(-x) overflows below -88.7), so the comparison is absolute, and limits at
-    -inf where torch computes -inf * 0 = NaN."""
-    torch = pytest.importorskip("torch")
-    x = np.concatenate([np.linspace(-20, 20, 40001, dtype=np.float32), rng.standard_normal(1000).astype(np.float32),
-                        np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40])])
-    fn = getattr(torch.nn.functional, TORCH[kind]) if kind != "sigmoid" else torch.sigmoid
-    kwargs = {"approximate": "tanh"} if kind == "gelu_tanh" else {}
-    want = fn(torch.from_numpy(x), **kwargs).numpy()
-    got = kernels.activation(x, kind)
+    -inf where torch computes -inf * 0 = NaN. The piecewise-linear kinds match exactly."""
     torch_nan = np.isnan(want) & ~np.isnan(x)
-    assert np.all(got[torch_nan & np.isinf(x)] == np.where(x[torch_nan & np.isinf(x)] > 0, np.inf, 0.0))
+    infinite = torch_nan & np.isinf(x)
+    assert np.all(got[infinite] == np.where(x[infinite] > 0, np.inf, 0.0)), where
     keep = ~torch_nan
+    if kind in ("clamp", "leaky_relu"):
+        np.testing.assert_array_equal(got[keep], want[keep], err_msg=where)
+        return
     atol = 1.5e-6 if kind.startswith("gelu") else 4e-7
-    np.testing.assert_allclose(got[keep], want[keep], rtol=2e-6, atol=atol)
+    np.testing.assert_allclose(got[keep], want[keep], rtol=2e-6, atol=atol, err_msg=where)
     if kind in ("gelu", "gelu_tanh"):  # torch's loss, not ours: the exact value is the judge
-        assert measured(kind, x, got) <= BOUNDS[kind]
+        assert measured(kind, x, got) <= BOUNDS[kind], where
+
+
+@pytest.mark.parametrize("ukernel", [*UKERNELS, None], ids=[*IDS, "production"])
+def test_ukernel_matches_torch_at_every_length(ukernel, rng):
+    """Every row (the reference ones too) and the production kernel kernels.activation picks,
+    for every activation of the row's kind, against torch: lengths around the tile (the main
+    loop, single vectors, the ragged tail), then a dense sweep of [-20, 20] with the specials."""
+    torch = pytest.importorskip("torch")
+    if ukernel is not None:
+        available(ukernel)
+    kinds = [ukernel["kind"]] if ukernel else list(TORCH)
+    tile = ukernel["tile"] if ukernel else max(u["tile"] for u in UKERNELS if u["isa"] in AVAILABLE)
+    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, tile - 1, tile, tile + 1, 2 * tile + 3, 3 * tile + 7} - {0})
+    inputs = [(rng.standard_normal(n) * 4).astype(np.float32) for n in lengths]
+    inputs.append(np.concatenate([np.linspace(-20, 20, 40001, dtype=np.float32),
+                                  np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40])]))
+    for kind in kinds:
+        for act, fn in TORCH[kind]:
+            for x in inputs:
+                if ukernel is None:
+                    got = kernels.activation(x, act)
+                else:
+                    got = run(kind, x, ukernel["name"], (act.min, act.max, act.alpha))
+                want = fn(torch, torch.from_numpy(x)).numpy()
+                assert_matches_torch(kind, x, got, want, f"{act}, n={x.size}")
 
 
 def test_activation_of_any_shape_through_kernels(rng):

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "pyprune/params.h"
 #include "pyprune/shape.h"
 
 namespace pyprune {
@@ -45,7 +44,6 @@ std::string depthwise_window_rejects(const Window2d& window);
 std::string sparse_window_rejects(const Window2d& window);
 std::string sparse_block_rejects(int64_t block);
 std::string threads_rejects(int64_t threads);
-std::string activation_rejects(const pp_f32_minmax_params& params);
 
 // The same, throwing std::invalid_argument with the reason.
 void require(const std::string& rejection);
