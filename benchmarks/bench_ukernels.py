@@ -155,3 +155,74 @@ def test_huffdec(benchmark, case, shape, row):
     check = lambda: np.testing.assert_array_equal(decode(), symbols)  # noqa: E731
     run(benchmark, row, f"huffdec {symbols.size} symbols, 3.5 bits entropy", decode, check, "M symbols/s",
         symbols.size / 1e6)
+
+
+# ---- activations (vunary) -----------------------------------------------------------------------
+
+VUNARY = rows_by_case(TESTING.vunary_ukernels(), lambda r: r["kind"])
+
+
+@pytest.mark.parametrize("case,shape,row", params(VUNARY, lambda case, rows: [(1 << 20,)]))
+def test_vunary(benchmark, case, shape, row):
+    kind, n = case, shape[0]
+    x = (np.random.default_rng(0).standard_normal(n) * 4).astype(np.float32)
+    lo, hi, alpha = (0.0, 6.0, 0.01)
+    activate = lambda name, out=None: kernels._core.activation(x, kind, lo, hi, alpha, out, name)  # noqa: E731
+    out = activate(reference_row(VUNARY[case])["name"])
+    name = available(row)
+    # gelu_tanh's relative error grows with |u| where x < -1 (its bound in f32-vunary.inc)
+    u = 1.5957691 * (x + 0.044715 * x.astype(np.float64) ** 3) if kind == "gelu_tanh" else 0.0
+    bound = (1e-6 + 3 * 2.0**-24 * np.abs(u)) * np.abs(out) + 1e-30
+    check = lambda: np.testing.assert_array_less(np.abs(activate(name) - out), bound)  # noqa: E731
+    run(benchmark, row, f"vunary {kind} {n}", lambda: activate(name, out), check, "M elements/s", n / 1e6)
+
+
+@pytest.mark.parametrize("kind", sorted(VUNARY))
+def test_vunary_torch(benchmark, kind):
+    """torch's function on the same input, in the kind's group (the peer of the rows)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    fn = {"clamp": lambda t: t.clamp(0, 6), "leaky_relu": lambda t: F.leaky_relu(t, 0.01), "hardswish": F.hardswish,
+          "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu,
+          "gelu_tanh": lambda t: F.gelu(t, approximate="tanh")}[kind]
+    n = 1 << 20
+    x = torch.from_numpy((np.random.default_rng(0).standard_normal(n) * 4).astype(np.float32))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run(benchmark, {"isa": "torch", "production": False}, f"vunary {kind} {n}", lambda: fn(x), lambda: None,
+            "M elements/s", n / 1e6)
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ---- fused epilogues ----------------------------------------------------------------------------
+
+EPILOGUES = {
+    "bare": dict(activation=None, residual=False),
+    "relu (in the kernel)": dict(activation="relu", residual=False),
+    "silu (epilogue)": dict(activation="silu", residual=False),
+    "residual + silu (epilogue)": dict(activation="silu", residual=True),
+}
+
+
+@pytest.mark.parametrize("epilogue", [*EPILOGUES, "silu after the layer (unfused)"])
+def test_pointwise_epilogue(benchmark, epilogue):
+    """A MobileNetV1 pointwise layer (128 -> 128, 56x56) with each epilogue, against the bare
+    kernel and against the same activation as a separate pass over the output."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 128, 56, 56), dtype=np.float32)
+    weight = rng.standard_normal((128, 128, 1, 1), dtype=np.float32)
+    residual = rng.standard_normal((1, 128, 56, 56), dtype=np.float32)
+    op = kernels.PackedConv2d(weight)
+    out = op(x)
+    if epilogue in EPILOGUES:
+        spec = EPILOGUES[epilogue]
+        fn = lambda: op(x, spec["activation"], out, residual if spec["residual"] else None)  # noqa: E731
+    else:
+        fn = lambda: kernels.activation(op(x, None, out), "silu", out=out)  # noqa: E731
+    want = kernels.activation(op(x) + (residual if "residual" in epilogue else 0), "silu")
+    check = (lambda: None) if epilogue in ("bare", "relu (in the kernel)") else \
+        (lambda: np.testing.assert_allclose(fn(), want, rtol=1e-5, atol=1e-5))
+    run(benchmark, {"isa": kernels.isa(), "production": True}, "pointwise 128x128x56x56 epilogue", fn, check, "GFLOPS",
+        2e-9 * 128 * 128 * 56 * 56)

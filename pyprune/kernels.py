@@ -36,6 +36,7 @@ __all__ = [
     "PackedSparseConv2d",
     "SharedWeights",
     "__version__",
+    "activation",
     "available_isas",
     "capabilities",
     "conv2d",
@@ -99,6 +100,7 @@ class Capabilities:
     sparse_blocks: tuple[int, ...]  # output channels per weight block of the sparse format
     max_threads: int
     max_weight_elements: int
+    activations: tuple[str, ...]  # the names of every activation the kernels fuse
 
     def depthwise_rejects(self, kernel_size: int, stride: int, padding: int) -> str | None:
         """Why no depthwise kernel takes a (square, symmetric-padded) depthwise convolution, or
@@ -119,6 +121,7 @@ def capabilities() -> Capabilities:
         sparse_blocks=tuple(caps["sparse_blocks"]),
         max_threads=caps["max_threads"],
         max_weight_elements=caps["max_weight_elements"],
+        activations=tuple(caps["activations"]),
     )
 
 
@@ -182,13 +185,17 @@ def _like(result: np.ndarray, x: Any, out: Any) -> Any:
 
 
 class _PackedOperator:
-    """A C++ operator holding prepared weights: ``op(x, activation=None, out=None)``."""
+    """A C++ operator holding prepared weights: ``op(x, activation=None, out=None, residual=None)``
+    computes ``activation(conv(x) + bias + residual)``, the residual (of the output's shape) and
+    the activation applied to each output tile as the kernel writes it."""
 
     _op: Any
 
-    def __call__(self, x: Any, activation: Activation | str | None = None, out: Any = None) -> Any:
+    def __call__(self, x: Any, activation: Activation | str | None = None, out: Any = None,
+                 residual: Any = None) -> Any:
         act = as_activation(activation)
-        result = self._op.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out))
+        result = self._op.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out),
+                                  act.kind, act.alpha, _as_optional_array(residual, "residual"))
         return _like(result, x, out)
 
     @property
@@ -219,16 +226,17 @@ class PackedDepthwiseConv2d(_PackedOperator):
 
 
 class PackedSeparableConv2d(_PackedOperator):
-    """Depthwise (dw_weight (C, 1, k, k)) -> dw_activation -> pointwise (pw_weight
+    """Depthwise (dw_weight (C, 1, k, k)) -> dw_activation (any) -> pointwise (pw_weight
     (Cout, C, 1, 1)), computed strip by strip so the depthwise result stays in cache; the
-    activation of the call applies after the pointwise half."""
+    activation (and residual) of the call apply after the pointwise half."""
 
     def __init__(self, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bias: Any = None, stride: int = 1,
                  padding: int = 0, dw_activation: Activation | str | None = None) -> None:
         dw_act = as_activation(dw_activation)
         self._op = _core.SeparableConv2d(
             _as_array(dw_weight, "dw_weight"), _as_optional_array(dw_bias, "dw_bias"), stride, padding,
-            dw_act.min, dw_act.max, _as_array(pw_weight, "pw_weight"), _as_optional_array(pw_bias, "pw_bias"))
+            dw_act.min, dw_act.max, _as_array(pw_weight, "pw_weight"), _as_optional_array(pw_bias, "pw_bias"),
+            dw_act.kind, dw_act.alpha)
 
 
 class PackedSparseConv2d(_PackedOperator):
@@ -277,62 +285,74 @@ class PackedSparseConv2d(_PackedOperator):
 
 
 def depthwise_conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
-                     activation: Activation | str | None = None, out: Any = None) -> Any:
-    """Depthwise 2-D convolution of NCHW float32 input, fused with bias and activation.
+                     activation: Activation | str | None = None, out: Any = None, residual: Any = None) -> Any:
+    """Depthwise 2-D convolution of NCHW float32 input, fused with bias, residual and activation.
 
     x: (N, C, H, W); weight: (C, 1, k, k) with a (k, stride, padding) in
-    capabilities().depthwise; bias: (C,) or None; activation None, 'relu', 'relu6' or an
-    Activation (clamp). Same result as
-    ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=C))``.
+    capabilities().depthwise; bias: (C,) or None; residual: None or of the output's shape;
+    activation: anything as_activation() takes. Same result as
+    ``activation(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=C) + residual)``.
     """
     act = as_activation(activation)
     result = _core.depthwise_conv2d(_as_array(x, "x"), _as_array(weight, "weight"), _as_optional_array(bias, "bias"),
-                                    stride, padding, act.min, act.max, None if out is None else _as_out(out))
+                                    stride, padding, act.min, act.max, None if out is None else _as_out(out), None,
+                                    act.kind, act.alpha, _as_optional_array(residual, "residual"))
     return _like(result, x, out)
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0, groups: int = 1,
-           activation: Activation | str | None = None, out: Any = None) -> Any:
-    """2-D convolution of NCHW float32 input (dense or grouped, square kernel), fused with bias
-    and activation (see PackedConv2d).
+           activation: Activation | str | None = None, out: Any = None, residual: Any = None) -> Any:
+    """2-D convolution of NCHW float32 input (dense or grouped, square kernel), fused with bias,
+    residual and activation (see PackedConv2d).
 
-    x: (N, Cin, H, W); weight: (Cout, Cin / groups, k, k); bias: (Cout,) or None. Same result
-    as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding, groups=groups))``.
+    x: (N, Cin, H, W); weight: (Cout, Cin / groups, k, k); bias: (Cout,) or None; residual: None
+    or of the output's shape. Same result as ``activation(torch.nn.functional.conv2d(x, weight,
+    bias, stride, padding, groups=groups) + residual)``.
     """
-    return PackedConv2d(weight, bias, stride, padding, groups)(x, activation, out)
+    return PackedConv2d(weight, bias, stride, padding, groups)(x, activation, out, residual)
 
 
 def pointwise_conv2d(x: Any, weight: Any, bias: Any = None, activation: Activation | str | None = None,
-                     out: Any = None) -> Any:
-    """1x1 convolution of NCHW float32 input: out[n] = W @ x[n] (+ bias, activation), with
-    weight (Cout, Cin, 1, 1) or (Cout, Cin)."""
+                     out: Any = None, residual: Any = None) -> Any:
+    """1x1 convolution of NCHW float32 input: out[n] = W @ x[n] (+ bias, residual, activation),
+    with weight (Cout, Cin, 1, 1) or (Cout, Cin)."""
     w = _as_array(weight, "weight")
     if w.ndim == 2:
         w = w.reshape(*w.shape, 1, 1)
     if w.ndim != 4 or w.shape[2:] != (1, 1):
         raise ValueError(f"weight must have shape (Cout, Cin, 1, 1) or (Cout, Cin), got {w.shape}")
-    return conv2d(x, w, bias, activation=activation, out=out)
+    return conv2d(x, w, bias, activation=activation, out=out, residual=residual)
 
 
 def separable_conv2d(x: Any, dw_weight: Any, pw_weight: Any, dw_bias: Any = None, pw_bias: Any = None,
                      stride: int = 1, padding: int = 0, dw_activation: Activation | str | None = None,
-                     activation: Activation | str | None = None, out: Any = None) -> Any:
+                     activation: Activation | str | None = None, out: Any = None, residual: Any = None) -> Any:
     """Fused depthwise-separable block (see PackedSeparableConv2d). Same result as the two
     separate calls."""
     fused = PackedSeparableConv2d(dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dw_activation)
-    return fused(x, activation, out)
+    return fused(x, activation, out, residual)
 
 
 def sparse_conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
-                  activation: Activation | str | None = None, block: int = 1, out: Any = None) -> Any:
+                  activation: Activation | str | None = None, block: int = 1, out: Any = None,
+                  residual: Any = None) -> Any:
     """2-D convolution of NCHW float32 input with a sparse (pruned) weight (see
     PackedSparseConv2d, NaN and inf included).
 
     x: (N, Cin, H, W); weight: (Cout, Cin, k, k), mostly zeros; bias: (Cout,) or None. Same
-    result as ``clamp(torch.nn.functional.conv2d(x, weight, bias, stride, padding))`` for
-    finite inputs.
+    result as ``activation(torch.nn.functional.conv2d(x, weight, bias, stride, padding) + residual)``
+    for finite inputs.
     """
-    return PackedSparseConv2d(weight, bias, stride, padding, block)(x, activation, out)
+    return PackedSparseConv2d(weight, bias, stride, padding, block)(x, activation, out, residual)
+
+
+def activation(x: Any, activation: Activation | str | None, out: Any = None) -> Any:
+    """The activation alone, elementwise, on a float32 array of any shape (the microkernels the
+    convolutions fuse; accuracy: csrc/f32-vunary/f32-vunary.inc)."""
+    act = as_activation(activation)
+    result = _core.activation(_as_array(x, "x"), act.kind, act.min, act.max, act.alpha,
+                              None if out is None else _as_out(out))
+    return _like(result, x, out)
 
 
 # ---- Huffman-coded weights ----------------------------------------------------------------------

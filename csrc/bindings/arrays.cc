@@ -48,6 +48,35 @@ py::array optional_vector(const py::object& obj, const char* name, py::ssize_t s
   return a;
 }
 
+namespace {
+
+// `name` as a float32 array of exactly `shape`.
+py::array shaped_array(const py::object& obj, const char* name, const std::vector<py::ssize_t>& shape) {
+  py::array a = float_array(obj, name, static_cast<py::ssize_t>(shape.size()));
+  std::string want = "(";
+  bool same = true;
+  for (size_t i = 0; i < shape.size(); i++) {
+    same = same && a.shape(i) == shape[i];
+    want += (i ? ", " : "") + std::to_string(shape[i]);
+  }
+  if (!same) value_error(std::string(name) + " must have shape " + want + "), got " + shape_str(a));
+  return a;
+}
+
+}  // namespace
+
+py::array optional_array(const py::object& obj, const char* name, const std::vector<py::ssize_t>& shape) {
+  return obj.is_none() ? py::array_t<float>(0) : shaped_array(obj, name, shape);
+}
+
+Activation activation_arg(const std::string& kind, float min, float max, float alpha) {
+  try {
+    return make_activation(kind, min, max, alpha);
+  } catch (const std::invalid_argument& e) {
+    value_error(e.what());
+  }
+}
+
 int64_t int_arg(const py::handle& obj, const char* name) {
   if (PyBool_Check(obj.ptr()) || !PyLong_Check(obj.ptr()))
     type_error(std::string(name) + " must be an int, got " + std::string(py::str(obj.get_type().attr("__name__"))));
@@ -85,14 +114,7 @@ bool overlap(const py::array& a, const py::array& b) {
 py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,
                        std::initializer_list<const py::array*> inputs) {
   if (out_obj.is_none()) return py::array_t<float>(shape);
-  py::array out = float_array(out_obj, "out", static_cast<py::ssize_t>(shape.size()));
-  bool same = true;
-  std::string want = "(";
-  for (size_t i = 0; i < shape.size(); i++) {
-    same = same && out.shape(i) == shape[i];
-    want += (i ? ", " : "") + std::to_string(shape[i]);
-  }
-  if (!same) value_error("out must have shape " + want + "), got " + shape_str(out));
+  py::array out = shaped_array(out_obj, "out", shape);
   if (!out.writeable()) value_error("out must be writeable");
   for (const py::array* in : inputs)
     if (overlap(out, *in)) value_error("out must not share memory with the inputs");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pyprune/activation.h"
 #include "pyprune/params.h"
 #include "pyprune/shape.h"
 #include "typed.h"
@@ -35,7 +36,9 @@ inline py::array float_array(const py::handle& obj, const char* name, py::ssize_
 
 // `obj` checked as a float32 vector of `size` floats, or an empty array when it is None.
 py::array optional_vector(const py::object& obj, const char* name, py::ssize_t size);
-// The floats of an optional_vector, nullptr for None.
+// `obj` checked as a float32 array of exactly `shape`, or an empty array when it is None.
+py::array optional_array(const py::object& obj, const char* name, const std::vector<py::ssize_t>& shape);
+// The floats of an optional_vector or optional_array, nullptr for None.
 inline const float* data_or_null(const py::array& a) {
   return a.size() != 0 ? static_cast<const float*>(a.data()) : nullptr;
 }
@@ -60,21 +63,28 @@ bool overlap(const py::array& a, const py::array& b);
 py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape,
                        std::initializer_list<const py::array*> inputs);
 
+// The activation a Python caller names: kind (pyprune/activation.h's names), the clamp's min and
+// max, the leaky_relu slope. ValueError for a bad name or parameter.
+Activation activation_arg(const std::string& kind, float min, float max, float alpha);
+
 // op.run(x) -> y with the GIL released, y new or the caller's `out`, checked against the
-// output shape op gives for x. For the operator classes of pyprune/*.h.
+// output shape op gives for x, through the epilogue: `residual` (None, or an array of y's shape)
+// added, then the activation. For the operator classes of pyprune/*.h.
 template <class Op>
-py::array forward(const Op& op, const F32Arg& x_arg, float min, float max, const OptionalF32Arg& out_arg) {
+py::array forward(const Op& op, const F32Arg& x_arg, float min, float max, const OptionalF32Arg& out_arg,
+                  const std::string& kind, float alpha, const OptionalF32Arg& residual_arg) {
   const py::array x = float_array(x_arg.obj, "x", 4);
-  const py::object& out_obj = out_arg.obj;
   const Shape4 in = shape4(x), y = op.output_shape(in);
-  py::array out = output_array(out_obj, {static_cast<py::ssize_t>(y.n), static_cast<py::ssize_t>(y.c),
-                                         static_cast<py::ssize_t>(y.h), static_cast<py::ssize_t>(y.w)}, {&x});
+  const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(y.n), static_cast<py::ssize_t>(y.c),
+                                          static_cast<py::ssize_t>(y.h), static_cast<py::ssize_t>(y.w)};
+  const py::array residual = optional_array(residual_arg.obj, "residual", shape);
+  py::array out = output_array(out_arg.obj, shape, {&x, &residual});
+  const Epilogue epilogue(activation_arg(kind, min, max, alpha), data_or_null(residual));
   const float* in_data = static_cast<const float*>(x.data());
   float* out_data = static_cast<float*>(out.mutable_data());
-  const pp_f32_minmax_params params{min, max};
   {
     py::gil_scoped_release release;
-    op.run(in, in_data, out_data, params);
+    op.run(in, in_data, out_data, epilogue);
   }
   return out;
 }

@@ -40,7 +40,7 @@ std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::handle& weight_obj, co
   require(depthwise_kernel_rejects(weight.shape(2), weight.shape(3)));
   require(depthwise_conv2d_rejects(weight.shape(2), stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, weight.shape(0));
-  return std::make_unique<DepthwiseConv2d>(weight.shape(0), weight.shape(2), stride, padding,
+  return std::make_unique<DepthwiseConv2d>(weight.shape(0), Window2d::square(weight.shape(2), stride, padding),
                                            static_cast<const float*>(weight.data()), data_or_null(bias),
                                            ukernel_arg(pp_f32_dwconv2d_chw_ukernels(), ukernel_name));
 }
@@ -61,26 +61,29 @@ std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const Optional
                 std::to_string(groups));
   require(conv2d_rejects(k, stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
-  return std::make_unique<Conv2d>(cout, cin_g * groups, k, stride, padding, groups,
+  return std::make_unique<Conv2d>(cout, cin_g * groups, Window2d::square(k, stride, padding), groups,
                                   static_cast<const float*>(weight.data()), data_or_null(bias),
                                   ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name));
 }
 
 py::array depthwise_conv2d(const F32Arg& x_arg, const F32Arg& weight_arg, const OptionalF32Arg& bias,
                            const IntArg& stride, const IntArg& padding, float min, float max,
-                           const OptionalF32Arg& out, const std::optional<std::string>& ukernel) {
+                           const OptionalF32Arg& out, const std::optional<std::string>& ukernel,
+                           const std::string& kind, float alpha, const OptionalF32Arg& residual) {
   const py::array x = float_array(x_arg.obj, "x", 4), weight = float_array(weight_arg.obj, "weight", 4);
   if (weight.shape(0) != x.shape(1))
     value_error("weight must have shape (C, 1, k, k) with C = " + std::to_string(x.shape(1)) +
                 " channels of x (groups == channels), got " + shape_str(weight));
   const auto op = make_depthwise(weight, bias, stride, padding, "weight", "bias", ukernel);
-  return forward(*op, x_arg, min, max, out);
+  return forward(*op, x_arg, min, max, out, kind, alpha, residual);
 }
 
 std::unique_ptr<SeparableConv2d> make_separable(const F32Arg& dw_weight, const OptionalF32Arg& dw_bias,
                                                 const IntArg& stride, const IntArg& padding, float dw_min,
                                                 float dw_max, const F32Arg& pw_weight_arg,
-                                                const OptionalF32Arg& pw_bias) {
+                                                const OptionalF32Arg& pw_bias, const std::string& dw_kind,
+                                                float dw_alpha) {
+  const Activation dw_activation = activation_arg(dw_kind, dw_min, dw_max, dw_alpha);
   auto depthwise = make_depthwise(dw_weight.obj, dw_bias, stride, padding, "dw_weight", "dw_bias", std::nullopt);
   const py::array pw_weight = float_array(pw_weight_arg.obj, "pw_weight", 4);
   if (pw_weight.shape(1) != static_cast<py::ssize_t>(depthwise->channels()) || pw_weight.shape(2) != 1 ||
@@ -89,8 +92,7 @@ std::unique_ptr<SeparableConv2d> make_separable(const F32Arg& dw_weight, const O
                 shape_str(pw_weight));
   const IntArg one{py::int_(1)}, zero{py::int_(0)};
   auto pointwise = make_conv2d(pw_weight, pw_bias, one, zero, one, "pw_weight", "pw_bias", std::nullopt);
-  return std::make_unique<SeparableConv2d>(std::move(*depthwise), pp_f32_minmax_params{dw_min, dw_max},
-                                           std::move(*pointwise));
+  return std::make_unique<SeparableConv2d>(std::move(*depthwise), dw_activation, std::move(*pointwise));
 }
 
 }  // namespace
@@ -99,8 +101,10 @@ void register_dense(py::module_& m, py::module_& testing) {
   const float inf = std::numeric_limits<float>::infinity();
   m.def("depthwise_conv2d", &depthwise_conv2d, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("min") = -inf, py::arg("max") = inf,
-        py::arg("out") = py::none(), py::arg("ukernel") = py::none(),
-        "NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()).");
+        py::arg("out") = py::none(), py::arg("ukernel") = py::none(), py::arg("kind") = "clamp",
+        py::arg("alpha") = 0.0f, py::arg("residual") = py::none(),
+        "NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()), then "
+        "+ residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope).");
 
   py::class_<DepthwiseConv2d>(m, "DepthwiseConv2d", "Depthwise convolution weights laid out once for the kernels.")
       .def(py::init([](const F32Arg& weight, const OptionalF32Arg& bias, const IntArg& stride, const IntArg& padding,
@@ -110,7 +114,8 @@ void register_dense(py::module_& m, py::module_& testing) {
            py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
            py::arg("ukernel") = py::none())
       .def("forward", &forward<DepthwiseConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
-           py::arg("out") = py::none())
+           py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
+           py::arg("residual") = py::none())
       .def_property_readonly("ukernel", [](const DepthwiseConv2d& c) { return c.ukernel().name; });
 
   py::class_<Conv2d>(m, "Conv2d", "Convolution weights packed once for the GEMM kernels.")
@@ -121,16 +126,19 @@ void register_dense(py::module_& m, py::module_& testing) {
            py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
            py::arg("groups") = 1, py::arg("ukernel") = py::none())
       .def("forward", &forward<Conv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
-           py::arg("out") = py::none())
+           py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
+           py::arg("residual") = py::none())
       .def_property_readonly("in_channels", &Conv2d::in_channels)
       .def_property_readonly("out_channels", &Conv2d::out_channels)
       .def_property_readonly("ukernel", [](const Conv2d& c) { return c.ukernel().name; });
 
   py::class_<SeparableConv2d>(m, "SeparableConv2d", "Fused depthwise -> activation -> pointwise convolution.")
       .def(py::init(&make_separable), py::arg("dw_weight"), py::arg("dw_bias"), py::arg("stride"),
-           py::arg("padding"), py::arg("dw_min"), py::arg("dw_max"), py::arg("pw_weight"), py::arg("pw_bias"))
+           py::arg("padding"), py::arg("dw_min"), py::arg("dw_max"), py::arg("pw_weight"), py::arg("pw_bias"),
+           py::arg("dw_kind") = "clamp", py::arg("dw_alpha") = 0.0f)
       .def("forward", &forward<SeparableConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
-           py::arg("out") = py::none());
+           py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
+           py::arg("residual") = py::none());
 
   testing.def("dwconv2d_ukernels", [] {
     return ukernel_rows(pp_f32_dwconv2d_chw_ukernels(), [](py::dict& row, const auto& k) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "pyprune/activation.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/threadpool.h"
@@ -32,6 +33,7 @@ py::dict capabilities() {
   caps["sparse_blocks"] = pyprune::sparse_blocks();
   caps["max_threads"] = pyprune::kMaxThreads;
   caps["max_weight_elements"] = pyprune::kMaxWeightElements;
+  caps["activations"] = pyprune::activation_names();
   return caps;
 }
 
@@ -56,7 +58,8 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("num_threads"));
   m.def("get_num_threads", [] { return pyprune::get_num_threads(); });
   m.def("capabilities", &capabilities,
-        "What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits.");
+        "What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits, "
+        "activations.");
   m.def("depthwise_conv2d_rejects", &pyprune::depthwise_conv2d_rejects, py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), "Why no depthwise kernel takes this convolution, or '' when one does.");
   m.def("conv2d_rejects", &pyprune::conv2d_rejects, py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
@@ -66,6 +69,7 @@ PYBIND11_MODULE(_core, m) {
   pyprune::bindings::register_dense(m, testing);
   pyprune::bindings::register_sparse(m, testing);
   pyprune::bindings::register_huffman(m, testing);
+  pyprune::bindings::register_activation(m, testing);
   pyprune::bindings::register_operators(testing);
   pyprune::bindings::register_graph(m);
   pyprune::bindings::register_graph_ukernels(testing);

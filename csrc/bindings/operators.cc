@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,33 +70,43 @@ graph::Attributes attributes(const std::string& node, const py::dict& attrs) {
 
 namespace {
 
-// inputs: one array per input position, or None for a constant given in `constants`. out: the
-// output arrays to write (for timing without allocation; they must not overlap the inputs), or
-// None for new ones.
-py::list run_operator(const std::string& op, const py::dict& attrs, const py::list& inputs, const py::dict& constants,
-                      const std::optional<py::list>& out) {
-  const auto& table = graph::operators();
-  const auto it = table.find(op);
-  if (it == table.end()) value_error("unknown operator '" + op + "'");
+// One operator built from Python values. inputs: one array per input position, or None for a
+// constant given in `constants`.
+struct Built {
   std::vector<py::array> arrays;
-  std::vector<graph::Constant> constant_values(inputs.size());
-  std::vector<const graph::Constant*> constant_inputs(inputs.size(), nullptr);
+  std::vector<graph::Constant> constant_values;
   std::vector<const float*> data;
   std::vector<graph::Dims> shapes;
-  for (size_t i = 0; i < inputs.size(); i++) {
-    const bool constant = constants.contains(py::int_(i));
-    const py::object source = constant ? py::object(constants[py::int_(i)]) : py::object(inputs[i]);
-    const py::array a = typed_array<float>(source, ("input " + std::to_string(i)).c_str(), -1, true);
-    arrays.push_back(a);
-    data.push_back(static_cast<const float*>(a.data()));
-    shapes.push_back(dims_of(a));
-    if (constant) {
-      constant_values[i] = {shapes.back(), data.back(), nullptr};
-      constant_inputs[i] = &constant_values[i];
+  std::unique_ptr<graph::Operator> op;
+
+  Built(const std::string& name, const py::dict& attrs, const py::list& inputs, const py::dict& constants)
+      : constant_values(inputs.size()) {
+    const auto& table = graph::operators();
+    const auto it = table.find(name);
+    if (it == table.end()) value_error("unknown operator '" + name + "'");
+    std::vector<const graph::Constant*> constant_inputs(inputs.size(), nullptr);
+    for (size_t i = 0; i < inputs.size(); i++) {
+      const bool constant = constants.contains(py::int_(i));
+      const py::object source = constant ? py::object(constants[py::int_(i)]) : py::object(inputs[i]);
+      const py::array a = typed_array<float>(source, ("input " + std::to_string(i)).c_str(), -1, true);
+      arrays.push_back(a);
+      data.push_back(static_cast<const float*>(a.data()));
+      shapes.push_back(dims_of(a));
+      if (constant) {
+        constant_values[i] = {shapes.back(), data.back(), nullptr};
+        constant_inputs[i] = &constant_values[i];
+      }
     }
+    op = it->second(attributes(name, attrs), constant_inputs);
   }
-  const auto op_instance = it->second(attributes(op, attrs), constant_inputs);
-  const std::vector<graph::Dims> out_shapes = op_instance->output_shapes(shapes);
+};
+
+// out: the output arrays to write (for timing without allocation; they must not overlap the
+// inputs), or None for new ones.
+py::list run_operator(const std::string& op, const py::dict& attrs, const py::list& inputs, const py::dict& constants,
+                      const std::optional<py::list>& out) {
+  const Built built(op, attrs, inputs, constants);
+  const std::vector<graph::Dims> out_shapes = built.op->output_shapes(built.shapes);
   py::list outputs;
   std::vector<float*> out_data;
   if (out && out->size() != out_shapes.size())
@@ -116,9 +127,16 @@ py::list run_operator(const std::string& op, const py::dict& attrs, const py::li
   }
   {
     py::gil_scoped_release release;
-    op_instance->run(data, shapes, out_data, out_shapes);
+    built.op->run(built.data, built.shapes, out_data, out_shapes);
   }
   return outputs;
+}
+
+// What the operator says it runs, and its multiply-accumulates for these inputs.
+py::tuple describe_operator(const std::string& op, const py::dict& attrs, const py::list& inputs,
+                            const py::dict& constants) {
+  const Built built(op, attrs, inputs, constants);
+  return py::make_tuple(built.op->describe(), built.op->macs(built.shapes));
 }
 
 }  // namespace
@@ -134,6 +152,9 @@ void register_operators(py::module_& testing) {
               "Runs one operator of the operator set: inputs are float32 arrays (None where `constants` "
               "gives the input at that position as a constant); returns its outputs (written into `out`, "
               "a list of arrays of the output shapes, when given).");
+  testing.def("describe_operator", &describe_operator, py::arg("op"), py::arg("attrs"), py::arg("inputs"),
+              py::arg("constants") = py::dict(),
+              "(description, multiply-accumulates) of one operator built as run_operator builds it.");
 }
 
 }  // namespace pyprune::bindings

@@ -50,7 +50,8 @@ std::unique_ptr<SparseConv2d> from_dense(const F32Arg& weight_arg, const Optiona
   const py::array bias = optional_vector(bias_arg.obj, "bias", cout);
   SparseMatrix m = SparseMatrix::from_dense(cout, cin * k * k, block, static_cast<const float*>(weight.data()),
                                             data_or_null(bias));
-  return std::make_unique<SparseConv2d>(std::move(m), cin, k, stride, padding, spmm_ukernel_arg(ukernel));
+  return std::make_unique<SparseConv2d>(std::move(m), cin, Window2d::square(k, stride, padding),
+                                        spmm_ukernel_arg(ukernel));
 }
 
 std::unique_ptr<SparseConv2d> from_arrays(const IntArg& out_channels_arg, const IntArg& in_channels_arg,
@@ -69,14 +70,14 @@ std::unique_ptr<SparseConv2d> from_arrays(const IntArg& out_channels_arg, const 
   SparseMatrix m = SparseMatrix::from_arrays(out_channels, in_channels * kernel_size * kernel_size, block,
                                              to_vector<float>(values, "values"), to_vector<int32_t>(deltas, "deltas"),
                                              to_vector<uint32_t>(counts, "counts"));
-  return std::make_unique<SparseConv2d>(std::move(m), in_channels, kernel_size, stride, padding,
+  return std::make_unique<SparseConv2d>(std::move(m), in_channels, Window2d::square(kernel_size, stride, padding),
                                         spmm_ukernel_arg(ukernel));
 }
 
 py::tuple to_dense(const SparseConv2d& c) {
   const SparseMatrix& w = c.weights();
   py::array_t<float> weight({static_cast<py::ssize_t>(w.rows()), static_cast<py::ssize_t>(c.in_channels()),
-                             static_cast<py::ssize_t>(c.kernel_size()), static_cast<py::ssize_t>(c.kernel_size())});
+                             static_cast<py::ssize_t>(c.window().kernel_h), static_cast<py::ssize_t>(c.window().kernel_w)});
   py::array_t<float> bias(static_cast<py::ssize_t>(w.rows()));
   w.to_dense(weight.mutable_data(), bias.mutable_data());
   return py::make_tuple(weight, bias);
@@ -94,7 +95,8 @@ void register_sparse(py::module_& m, py::module_& testing) {
                   py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("block"), py::arg("values"),
                   py::arg("deltas"), py::arg("counts"), py::arg("ukernel") = py::none())
       .def("forward", &forward<SparseConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
-           py::arg("out") = py::none())
+           py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
+           py::arg("residual") = py::none())
       .def("to_dense", &to_dense, "The dense (weight, bias) it was built from.")
       .def_property_readonly("values", [](const SparseConv2d& c) { return to_numpy(c.weights().values()); })
       .def_property_readonly("deltas", [](const SparseConv2d& c) { return to_numpy(c.weights().deltas()); })
@@ -102,9 +104,9 @@ void register_sparse(py::module_& m, py::module_& testing) {
       .def_property_readonly("block", [](const SparseConv2d& c) { return c.weights().block(); })
       .def_property_readonly("out_channels", [](const SparseConv2d& c) { return c.weights().rows(); })
       .def_property_readonly("in_channels", &SparseConv2d::in_channels)
-      .def_property_readonly("kernel_size", &SparseConv2d::kernel_size)
-      .def_property_readonly("stride", &SparseConv2d::stride)
-      .def_property_readonly("padding", &SparseConv2d::padding)
+      .def_property_readonly("kernel_size", [](const SparseConv2d& c) { return c.window().kernel_h; })
+      .def_property_readonly("stride", [](const SparseConv2d& c) { return c.window().stride_h; })
+      .def_property_readonly("padding", [](const SparseConv2d& c) { return c.window().pad_top; })
       .def_property_readonly("stored_values", [](const SparseConv2d& c) { return c.weights().stored_values(); },
                              "Weights stored, zeros of partly non-zero blocks included (no biases).")
       .def_property_readonly("ukernel", [](const SparseConv2d& c) { return c.ukernel().name; });

@@ -80,9 +80,45 @@ std::string depthwise_conv2d_rejects(int64_t kernel_size, int64_t stride, int64_
 std::string conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding) {
   if (kernel_size < 1) return "kernel_size must be at least 1, got " + std::to_string(kernel_size);
   if (stride < 1) return "stride must be at least 1, got " + std::to_string(stride);
-  if (padding < 0 || padding >= kernel_size)
-    return "padding must be in [0, " + std::to_string(kernel_size - 1) + "] for a " + std::to_string(kernel_size) +
-           "x" + std::to_string(kernel_size) + " kernel, got " + std::to_string(padding);
+  if (padding < 0)
+    return "padding must be in [0, " + std::to_string(kernel_size - 1) + "] for a " + std::to_string(kernel_size) + "x" +
+           std::to_string(kernel_size) + " kernel, got " + std::to_string(padding);
+  return conv2d_window_rejects(Window2d::square(kernel_size, stride, padding));
+}
+
+std::string conv2d_window_rejects(const Window2d& w) {
+  if (w.kernel_h < 1 || w.kernel_w < 1)
+    return "kernel_size must be at least 1, got " + std::to_string(w.kernel_h) + "x" + std::to_string(w.kernel_w);
+  if (w.stride_h < 1 || w.stride_w < 1) return "stride must be at least 1, got " + std::to_string(std::min(w.stride_h, w.stride_w));
+  if (w.dilation_h < 1 || w.dilation_w < 1)
+    return "dilation must be at least 1, got " + std::to_string(std::min(w.dilation_h, w.dilation_w));
+  const size_t eh = w.extent_h(), ew = w.extent_w();
+  const std::string kernel = std::to_string(w.kernel_h) + "x" + std::to_string(w.kernel_w) + " kernel" +
+                             (eh != w.kernel_h || ew != w.kernel_w
+                                  ? " (dilated to " + std::to_string(eh) + "x" + std::to_string(ew) + ")"
+                                  : "");
+  for (size_t pad : {w.pad_top, w.pad_bottom})
+    if (pad >= eh)
+      return "padding must be in [0, " + std::to_string(eh - 1) + "] for a " + kernel + ", got " + std::to_string(pad);
+  for (size_t pad : {w.pad_left, w.pad_right})
+    if (pad >= ew)
+      return "padding must be in [0, " + std::to_string(ew - 1) + "] for a " + kernel + ", got " + std::to_string(pad);
+  return "";
+}
+
+std::string depthwise_window_rejects(const Window2d& w) {
+  if (w.kernel_h != w.kernel_w || w.stride_h != w.stride_w || w.dilation_h != 1 || w.dilation_w != 1)
+    return "no depthwise kernel takes a " + w.describe() + " window (square kernels, one stride, no dilation)";
+  const size_t most = std::max({w.pad_top, w.pad_left, w.pad_bottom, w.pad_right});
+  return depthwise_conv2d_rejects(static_cast<int64_t>(w.kernel_h), static_cast<int64_t>(w.stride_h),
+                                  static_cast<int64_t>(most));
+}
+
+std::string sparse_window_rejects(const Window2d& w) {
+  const std::string general = conv2d_window_rejects(w);
+  if (!general.empty()) return general;
+  if (w.stride_h != w.stride_w || w.dilation_h != 1 || w.dilation_w != 1)
+    return "the sparse kernels take no " + w.describe() + " window (one stride for both axes, no dilation)";
   return "";
 }
 
@@ -98,11 +134,6 @@ std::string sparse_block_rejects(int64_t block) {
 std::string threads_rejects(int64_t threads) {
   if (threads < 1 || threads > static_cast<int64_t>(kMaxThreads))
     return "num_threads must be at least 1 and at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads);
-  return "";
-}
-
-std::string activation_rejects(const pp_f32_minmax_params& params) {
-  if (params.min > params.max) return "activation minimum must not exceed its maximum";
   return "";
 }
 

@@ -30,6 +30,16 @@ const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels() {
+  static const std::vector<pp_f32_vunary_ukernel> all = {
+#define PP_VUNARY_UKERNEL(isa, name, kind, tile, production) \
+  {#name, isa, pyprune::ActivationKind::kind, tile, production, name},
+#include "../f32-vunary/f32-vunary.inc"
+#undef PP_VUNARY_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
   static const std::vector<pp_u8_huffdec_ukernel> all = {
 #define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup, production) \
@@ -108,4 +118,16 @@ const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, s
   return pp_production_ukernel(pp_f32_hpool_ukernels(), [&](const pp_f32_hpool_ukernel& k) {
     return k.op == op && k.kernel == kernel && k.stride == stride;
   });
+}
+
+const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind) {
+  static const std::vector<const pp_f32_vunary_ukernel*> by_kind = [] {
+    std::vector<const pp_f32_vunary_ukernel*> chosen(pyprune::kActivationKinds, nullptr);
+    for (size_t k = 0; k < chosen.size(); k++)
+      chosen[k] = pp_production_ukernel(pp_f32_vunary_ukernels(), [&](const pp_f32_vunary_ukernel& u) {
+        return u.kind == static_cast<pyprune::ActivationKind>(k);
+      });
+    return chosen;
+  }();
+  return by_kind[static_cast<size_t>(kind)];
 }

@@ -21,7 +21,8 @@
 //    needs consecutive, i.e. fixed, registers anyway.
 //  - Columns: NR-column blocks, then one 4-column block (VN = 1) if 4 or more remain, then 1-3
 //    columns in the other orientation (accumulators along m: acc[j][0..1] += w * b.s[j], 2 FMLA
-//    per column per k instead of 8 with 1 useful lane), stored lane by lane.
+//    per column per k instead of 8 with 1 useful lane), stored lane by lane. A single column
+//    (a GEMV) splits k four ways for 8 FMLA chains (column()).
 //  - Rows mr..7: their output pointers alias row mr - 1 and rows are stored from 7 down to 0,
 //    so the last write to row mr - 1 is its own; nothing outside rows 0..mr-1 is written, and
 //    there is no branch per row. (The packed block is 8 rows wide: rows >= mr are computed.)
@@ -229,9 +230,10 @@ struct Gemm {
     }
   }
 
-  // 1 <= R <= 3 columns, accumulators along m: acc[j][h] holds rows 4h..4h+3 of column j.
+  // R = 2 or 3 columns, accumulators along m: acc[j][h] holds rows 4h..4h+3 of column j.
   template <int R>
   PP_INLINE void narrow(const float* b, float* (&c)[MR]) const {
+    static_assert(R == 2 || R == 3, "one column is column()'s");
     const float* pw = packed_w;
     float32x4_t acc[R][2];
     const float32x4_t bias0 = vld1q_f32(pw), bias1 = vld1q_f32(pw + 4);
@@ -243,9 +245,7 @@ struct Gemm {
     const float* pb = b;
     for (size_t k = kc; k != 0; k--) {
       float32x4_t x;
-      if constexpr (R == 1) {
-        x = vld1q_dup_f32(pb);
-      } else if constexpr (R == 2) {
+      if constexpr (R == 2) {
         const float32x2_t lo = vld1_f32(pb);
         x = vcombine_f32(lo, lo);
       } else {
@@ -285,6 +285,66 @@ struct Gemm {
     });
   }
 
+  // One column, a GEMV (batch-1 classifier heads, convolutions of 1x1 outputs): narrow()'s
+  // layout, but k in steps of 4 into four accumulator pairs, so 8 FMLA chains hide the FMLA
+  // latency where one pair has 2; b[k .. k+4) is one load when b is contiguous (b_stride 4).
+  // Per 4 k: 8 weight vectors (4 LDP), 1 (or 4) b loads, 8 FMLA = 32 MACs.
+  PP_INLINE void column(const float* b, float* (&c)[MR]) const {
+    const float* pw = packed_w;
+    float32x4_t acc[4][2];
+    acc[0][0] = vld1q_f32(pw), acc[0][1] = vld1q_f32(pw + 4);
+    unroll<3>([&](auto j) PP_INLINE_LAMBDA { acc[j + 1][0] = acc[j + 1][1] = vdupq_n_f32(0.0f); });
+    pw += MR;
+    const char* pb = reinterpret_cast<const char*>(b);
+    size_t k = kc;
+    auto step4 = [&](float32x4_t x) PP_INLINE_LAMBDA {
+      unroll<4>([&](auto j) PP_INLINE_LAMBDA {
+        acc[j][0] = vfmaq_laneq_f32(acc[j][0], vld1q_f32(pw + 8 * j), x, PP_CONST(j));
+        acc[j][1] = vfmaq_laneq_f32(acc[j][1], vld1q_f32(pw + 8 * j + 4), x, PP_CONST(j));
+      });
+      pw += 4 * MR;
+    };
+    if (b_stride == static_cast<intptr_t>(sizeof(float))) {
+      // 8 k per iteration: the loop's own instructions amortised over 64 MACs
+      for (; k >= 8; k -= 8, pb += 8 * sizeof(float)) {
+        const float32x4_t x0 = vld1q_f32(reinterpret_cast<const float*>(pb));
+        const float32x4_t x1 = vld1q_f32(reinterpret_cast<const float*>(pb) + 4);
+        step4(x0);
+        step4(x1);
+      }
+      if (k >= 4) {
+        step4(vld1q_f32(reinterpret_cast<const float*>(pb)));
+        k -= 4;
+        pb += 4 * sizeof(float);
+      }
+    } else {
+      for (; k >= 4; k -= 4, pb += 4 * b_stride) {
+        float32x4_t x = vld1q_dup_f32(reinterpret_cast<const float*>(pb));
+        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + b_stride), x, 1);
+        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + 2 * b_stride), x, 2);
+        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + 3 * b_stride), x, 3);
+        step4(x);
+      }
+    }
+    for (; k != 0; k--, pb += b_stride, pw += MR) {
+      const float32x4_t x = vld1q_dup_f32(reinterpret_cast<const float*>(pb));
+      acc[0][0] = vfmaq_f32(acc[0][0], vld1q_f32(pw), x);
+      acc[0][1] = vfmaq_f32(acc[0][1], vld1q_f32(pw + 4), x);
+    }
+    unroll<2>([&](auto h) PP_INLINE_LAMBDA {
+      float32x4_t sum = vaddq_f32(vaddq_f32(acc[0][h], acc[1][h]), vaddq_f32(acc[2][h], acc[3][h]));
+      if constexpr (CLAMP) {
+        sum = vminq_f32(vmaxq_f32(sum, vld1q_dup_f32(&params->min)), vld1q_dup_f32(&params->max));
+      }
+      acc[0][h] = sum;
+    });
+    // Rows from 7 down (aliased rows >= mr are overwritten by row mr - 1 last).
+    unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
+      constexpr int M = MR - 1 - PP_CONST(i);
+      vst1q_lane_f32(c[M], acc[0][M / 4], M % 4);
+    });
+  }
+
   PP_INLINE void run(size_t mr, size_t nc, const float* b, float* c, size_t c_stride) const {
     float* out[MR];
     unroll<MR>([&](auto m) PP_INLINE_LAMBDA {
@@ -315,7 +375,7 @@ struct Gemm {
       nc -= 4;
     }
     switch (nc) {
-      case 1: narrow<1>(b, out); break;
+      case 1: column(b, out); break;
       case 2: narrow<2>(b, out); break;
       case 3: narrow<3>(b, out); break;
       default: break;

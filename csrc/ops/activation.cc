@@ -1,8 +1,14 @@
-// Activations applied in place (the epilogue of the kernels that cannot fuse them).
+// Activations: names, and their application through the f32-vunary microkernels, alone or as
+// the epilogue of a kernel's output tile.
 #include "pyprune/activation.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "pyprune/dispatch.h"
+#include "pyprune/threadpool.h"
 
 namespace pyprune {
 
@@ -19,6 +25,15 @@ std::string Activation::name() const {
       if (min == 0.0f && max == 6.0f) return "relu6";
       return "clamp(" + std::to_string(min) + ", " + std::to_string(max) + ")";
     case ActivationKind::leaky_relu: return "leaky_relu(" + std::to_string(alpha) + ")";
+    default: return kind_name(kind);
+  }
+}
+
+const char* kind_name(ActivationKind kind) {
+  switch (kind) {
+    case ActivationKind::none: return "none";
+    case ActivationKind::clamp: return "clamp";
+    case ActivationKind::leaky_relu: return "leaky_relu";
     case ActivationKind::hardswish: return "hardswish";
     case ActivationKind::hardsigmoid: return "hardsigmoid";
     case ActivationKind::silu: return "silu";
@@ -37,38 +52,66 @@ const std::vector<std::string>& activation_names() {
   return names;
 }
 
-namespace {
-
-float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
-
-// The obvious loop; the vectorised microkernels (f32-vunary) replace it per ISA.
-float activate(const Activation& a, float x) {
-  switch (a.kind) {
-    case ActivationKind::none: return x;
-    case ActivationKind::clamp: {
-      x = x < a.min ? a.min : x;  // comparisons with NaN are false: NaN stays
-      return x > a.max ? a.max : x;
+Activation make_activation(const std::string& name, float min, float max, float alpha) {
+  static const std::vector<ActivationKind> kinds = {
+      ActivationKind::none,      ActivationKind::clamp,       ActivationKind::clamp, ActivationKind::clamp,
+      ActivationKind::leaky_relu, ActivationKind::hardswish,  ActivationKind::hardsigmoid,
+      ActivationKind::silu,      ActivationKind::sigmoid,     ActivationKind::tanh,  ActivationKind::gelu,
+      ActivationKind::gelu_tanh};
+  const auto& names = activation_names();
+  for (size_t i = 0; i < names.size(); i++) {
+    if (names[i] != name) continue;
+    Activation a;
+    a.kind = kinds[i];
+    if (name == "relu") a.min = 0.0f;
+    if (name == "relu6") a.min = 0.0f, a.max = 6.0f;
+    if (name == "clamp") {
+      if (!(min <= max)) throw std::invalid_argument("activation minimum must not exceed its maximum");
+      a.min = min, a.max = max;
     }
-    case ActivationKind::leaky_relu: return x >= 0.0f ? x : a.alpha * x;
-    case ActivationKind::hardswish: return x * relu6(x + 3.0f) / 6.0f;
-    case ActivationKind::hardsigmoid: return relu6(x + 3.0f) / 6.0f;
-    case ActivationKind::silu: return x / (1.0f + std::exp(-x));
-    case ActivationKind::sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case ActivationKind::tanh: return std::tanh(x);
-    case ActivationKind::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-    case ActivationKind::gelu_tanh: {
-      const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-      return 0.5f * x * (1.0f + std::tanh(inner));
+    if (name == "leaky_relu") {
+      if (!std::isfinite(alpha)) throw std::invalid_argument("leaky_relu slope must be finite");
+      a.alpha = alpha;
     }
+    return a;
   }
-  return x;
+  std::string all;
+  for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("activation must be one of " + all + ", got '" + name + "'");
 }
 
-}  // namespace
+void apply_activation(const Activation& act, const float* x, float* y, size_t n) {
+  const pp_f32_vunary_ukernel* ukernel = pp_f32_vunary_config(act.kind);
+  const pp_f32_activation_params params = act.params();
+  constexpr size_t kChunk = 16384;  // 64 KiB: a task worth its dispatch, well inside L2
+  parallel_for(pp_divide_round_up(n, kChunk), [&](size_t i) {
+    const size_t first = i * kChunk, count = std::min(kChunk, n - first);
+    if (ukernel != nullptr) {
+      ukernel->fn(count, x + first, y + first, &params);
+    } else if (x != y) {
+      std::memcpy(y + first, x + first, count * sizeof(float));
+    }
+  });
+}
 
-void apply_activation(const Activation& act, float* data, size_t n) {
-  if (act.kind == ActivationKind::none) return;
-  for (size_t i = 0; i < n; i++) data[i] = activate(act, data[i]);
+Epilogue::Epilogue(const Activation& activation, const float* residual)
+    : activation_(activation), residual_(residual), ukernel_(pp_f32_vunary_config(activation.kind)) {}
+
+pp_f32_minmax_params Epilogue::kernel_clamp() const {
+  return residual_ != nullptr ? Activation{}.minmax() : activation_.minmax();
+}
+
+void Epilogue::apply(float* y, size_t rows, size_t count, size_t stride, const float* output) const {
+  if (!pending() || count == 0) return;
+  const pp_f32_activation_params params = activation_.params();
+  for (size_t r = 0; r < rows; r++) {
+    float* row = reinterpret_cast<float*>(reinterpret_cast<char*>(y) + r * stride);
+    if (residual_ != nullptr) {
+      const float* add = residual_ + (row - output);
+      for (size_t i = 0; i < count; i++) row[i] += add[i];
+    }
+    if (ukernel_ != nullptr) ukernel_->fn(count, row, row, &params);
+  }
 }
 
 }  // namespace pyprune

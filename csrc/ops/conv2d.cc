@@ -1,7 +1,8 @@
 // NCHW convolution driver on the GEMM microkernel: out[group][Cout/g, pixels] =
-// W[group][Cout/g, Cin/g * k * k] x B, where B is the input itself for 1x1 stride-1
+// W[group][Cout/g, Cin/g * kh * kw] x B, where B is the input itself for 1x1 stride-1
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
-// per-thread buffer, so it stays in cache while every block of output channels uses it.
+// per-thread buffer, so it stays in cache while every block of output channels uses it. Each
+// block's epilogue (residual, activation) runs right after the kernel wrote it.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +21,8 @@ constexpr size_t kPanelBytes = 256 * 1024;
 
 // The geometry of one call.
 struct Geometry {
-  size_t in_channels, kernel_size, stride, padding, groups;
+  size_t channels;  // input channels per group
+  Window2d window;
   Shape4 x, y;
 };
 
@@ -37,30 +39,49 @@ size_t panel_pixels(size_t depth, size_t pixels, size_t nr) {
   return std::min(pixels, std::max(nr, fit));
 }
 
+// dst[i] = src[x0 + i * stride] where that column is inside [0, width), else 0, for i < count:
+// zeros, then a strided (or contiguous) copy, then zeros.
+inline void gather_row(const float* src, ptrdiff_t width, ptrdiff_t x0, size_t stride, size_t count, float* dst) {
+  const ptrdiff_t s = static_cast<ptrdiff_t>(stride), n = static_cast<ptrdiff_t>(count);
+  // ceil(a / s) as (a - 1) / s + 1 for a > 0: no overflow even for strides near 2^63
+  const ptrdiff_t lo = x0 >= 0 ? 0 : std::min(n, (-x0 - 1) / s + 1);
+  const ptrdiff_t hi = x0 >= width ? lo : std::max(lo, std::min(n, (width - x0 - 1) / s + 1));
+  std::fill(dst, dst + lo, 0.0f);
+  if (hi == lo) {
+    // nothing of the input row
+  } else if (stride == 1) {
+    std::memcpy(dst + lo, src + x0 + lo, (hi - lo) * sizeof(float));
+  } else {
+    const float* p = src + x0 + lo * s;
+    for (ptrdiff_t i = lo; i < hi; i++, p += s) dst[i] = *p;
+  }
+  std::fill(dst + hi, dst + n, 0.0f);
+}
+
 // Rows (ci, kh, kw) of the im2col matrix for output pixels [first, first + count) of one
-// group's input planes: row r holds input[ci][oy * s - p + kh][ox * s - p + kw] or 0.
-void im2col(const Geometry& s, const float* input, size_t first, size_t count, float* panel) {
-  const size_t k = s.kernel_size, ow = s.y.w, channels = s.in_channels / s.groups;
-  const ptrdiff_t h = s.x.h, w = s.x.w, pad = s.padding, stride = s.stride;
+// group's input planes: row r holds input[ci][oy * sh - top + kh * dh][ox * sw - left + kw * dw]
+// or 0 outside the input.
+void im2col(const Geometry& g, const float* input, size_t first, size_t count, float* panel) {
+  const Window2d& w = g.window;
+  const size_t ow = g.y.w;
+  const ptrdiff_t height = g.x.h, width = g.x.w;
   float* row = panel;
-  for (size_t ci = 0; ci < channels; ci++) {
-    const float* plane = input + ci * s.x.plane();
-    for (size_t kh = 0; kh < k; kh++) {
-      for (size_t kw = 0; kw < k; kw++, row += count) {
+  for (size_t ci = 0; ci < g.channels; ci++) {
+    const float* plane = input + ci * g.x.plane();
+    for (size_t kh = 0; kh < w.kernel_h; kh++) {
+      for (size_t kw = 0; kw < w.kernel_w; kw++, row += count) {
         size_t n = 0;
         while (n < count) {
           const size_t pixel = first + n, oy = pixel / ow, ox0 = pixel % ow;
           const size_t run = std::min(count - n, ow - ox0);  // pixels left in this output row
-          const ptrdiff_t y = static_cast<ptrdiff_t>(oy) * stride - pad + kh;
-          float* dst = row + n;
-          if (y < 0 || y >= h) {
-            std::fill(dst, dst + run, 0.0f);
+          const ptrdiff_t y = static_cast<ptrdiff_t>(oy * w.stride_h + kh * w.dilation_h) -
+                              static_cast<ptrdiff_t>(w.pad_top);
+          if (y < 0 || y >= height) {
+            std::fill(row + n, row + n + run, 0.0f);
           } else {
-            const float* src = plane + y * w;
-            for (size_t i = 0; i < run; i++) {
-              const ptrdiff_t x = static_cast<ptrdiff_t>(ox0 + i) * stride - pad + kw;
-              dst[i] = (x >= 0 && x < w) ? src[x] : 0.0f;
-            }
+            const ptrdiff_t x0 = static_cast<ptrdiff_t>(ox0 * w.stride_w + kw * w.dilation_w) -
+                                 static_cast<ptrdiff_t>(w.pad_left);
+            gather_row(plane + y * width, width, x0, w.stride_w, run, row + n);
           }
           n += run;
         }
@@ -71,15 +92,16 @@ void im2col(const Geometry& s, const float* input, size_t first, size_t count, f
 
 }  // namespace
 
-Conv2d::Conv2d(size_t out_channels, size_t in_channels, size_t kernel_size, size_t stride, size_t padding,
-               size_t groups, const float* weight, const float* bias, const pp_f32_gemm_ukernel* ukernel)
-    : out_channels_(out_channels), in_channels_(in_channels), kernel_(kernel_size), stride_(stride),
-      padding_(padding), groups_(groups), ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()) {
-  require(conv2d_rejects(kernel_size, stride, padding));
+Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
+               const float* bias, const pp_f32_gemm_ukernel* ukernel)
+    : out_channels_(out_channels), in_channels_(in_channels), window_(window), groups_(groups),
+      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()) {
+  require(conv2d_window_rejects(window));
   if (groups < 1 || out_channels % groups != 0 || in_channels % groups != 0 || in_channels == 0)
     throw std::invalid_argument("groups must be at least 1 and divide the " + std::to_string(out_channels) +
                                 " output channels and the input channels, got " + std::to_string(groups));
-  const size_t elements = checked_mul(out_channels, checked_mul(in_channels / groups, checked_mul(kernel_size, kernel_size, "weight"), "weight"), "weight");
+  const size_t taps = checked_mul(window.kernel_h, window.kernel_w, "weight");
+  const size_t elements = checked_mul(out_channels, checked_mul(in_channels / groups, taps, "weight"), "weight");
   if (elements > kMaxWeightElements)
     throw std::invalid_argument("weight has " + std::to_string(elements) + " elements, more than the " +
                                 std::to_string(kMaxWeightElements) + " a layer may have");
@@ -98,44 +120,52 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, size_t kernel_size, size
   }
 }
 
+bool Conv2d::pointwise() const {
+  const Window2d& w = window_;
+  return w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
+         w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+}
+
 Shape4 Conv2d::output_shape(const Shape4& x) const {
   if (x.c != in_channels_)
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
-  return window_output(x, out_channels_, kernel_, stride_, padding_);
+  return window_output(x, out_channels_, window_);
 }
 
 void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const float* b, size_t b_stride, float* c,
-                         size_t c_stride, const pp_f32_minmax_params& params) const {
+                         size_t c_stride, const Epilogue& epilogue, const float* output) const {
   const size_t mr = ukernel_->mr, block_floats = mr * (1 + in_channels_);
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   for (size_t block = first_block; block < first_block + count; block++) {
-    const size_t m0 = block * mr;
-    ukernel_->fn(std::min(mr, out_channels_ - m0), pixels, in_channels_, b, b_stride, &packed_[block * block_floats],
-                 reinterpret_cast<float*>(reinterpret_cast<char*>(c) + m0 * c_stride), c_stride, &params);
+    const size_t m0 = block * mr, rows = std::min(mr, out_channels_ - m0);
+    float* tile = reinterpret_cast<float*>(reinterpret_cast<char*>(c) + m0 * c_stride);
+    ukernel_->fn(rows, pixels, in_channels_, b, b_stride, &packed_[block * block_floats], tile, c_stride, &clamp);
+    epilogue.apply(tile, rows, pixels, c_stride, output);
   }
 }
 
-void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const pp_f32_minmax_params& params) const {
-  require(activation_rejects(params));
-  const Geometry s{in_channels_, kernel_, stride_, padding_, groups_, x_shape, output_shape(x_shape)};
+void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
+  const Geometry s{in_channels_ / groups_, window_, x_shape, output_shape(x_shape)};
   const pp_f32_gemm_ukernel& ukernel = *ukernel_;
   const size_t mr = ukernel.mr, d = depth(), per_group = out_channels_ / groups_;
   const size_t blocks = this->blocks(), block_floats = mr * (1 + d);
   const size_t pixels = s.y.plane(), in_plane = x_shape.plane();
-  const bool direct = kernel_ == 1 && stride_ == 1 && padding_ == 0;
   const size_t panel = panel_pixels(d, pixels, ukernel.nr), panels = pp_divide_round_up(pixels, panel);
   const size_t images = x_shape.n * groups_;
   const float* packed = packed_.data();
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
 
   auto gemm = [&](size_t image, size_t block, size_t first, size_t count, const float* b, size_t b_stride) {
-    const size_t g = image % groups_, m0 = block * mr;
+    const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
     float* c = output + (image * per_group + m0) * pixels + first;
-    ukernel.fn(std::min(mr, per_group - m0), count, d, b, b_stride, packed + (g * blocks + block) * block_floats, c,
-               pixels * sizeof(float), &params);
+    ukernel.fn(rows, count, d, b, b_stride, packed + (g * blocks + block) * block_floats, c, pixels * sizeof(float),
+               &clamp);
+    epilogue.apply(c, rows, count, pixels * sizeof(float), output);
   };
   // Input planes of image (batch n, group g): channels g * Cin/g onwards of batch n.
-  auto group_input = [&](size_t image) { return input + image * (in_channels_ / groups_) * in_plane; };
+  auto group_input = [&](size_t image) { return input + image * s.channels * in_plane; };
 
-  if (direct) {
+  if (pointwise()) {
     // One task per (image, panel, block of output channels); consecutive tasks share a panel.
     parallel_for(images * panels * blocks, [&](size_t t) {
       const size_t block = t % blocks, p = t / blocks % panels, image = t / blocks / panels;

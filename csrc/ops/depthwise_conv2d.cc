@@ -17,10 +17,10 @@ namespace {
 
 constexpr size_t kStripBytes = 32 * 1024;
 
-// One image plane's geometry.
+// One image plane's geometry (the bottom padding only shows in output_height).
 struct PlaneShape {
   size_t input_height, input_width, output_height, output_width;
-  size_t kernel_size, stride, padding;
+  size_t kernel_size, stride, pad_top, pad_left, pad_right;
 };
 
 // Per-thread strip buffer that only grows. Packing writes only the columns that hold input
@@ -30,7 +30,7 @@ struct PlaneShape {
 // have held input since (`has_input`, one flag per padded row of the strip).
 struct Scratch {
   AlignedBuffer buffer;
-  size_t key[4] = {0, 0, 0, 0};  // row_floats, stride, padding, input_width of the clearing
+  size_t key[4] = {0, 0, 0, 0};  // row_floats, stride, pad_left, input_width of the clearing
   size_t cleared = 0;            // floats cleared under `key`
   std::vector<unsigned char> has_input;
 };
@@ -48,7 +48,7 @@ Scratch& scratch(size_t floats, size_t padded_rows, const size_t (&key)[4]) {
 }
 
 struct StripLayout {
-  size_t padded_width;  // input width plus padding on both sides
+  size_t padded_width;  // input width plus the left and right padding
   size_t row_floats;    // floats between physical strip rows (with slack, 64-byte multiple)
   size_t strip_rows;    // output rows per strip
 
@@ -60,7 +60,7 @@ struct StripLayout {
 
 StripLayout plan_strips(const PlaneShape& s, size_t tile_rows) {
   StripLayout l;
-  l.padded_width = s.input_width + 2 * s.padding;
+  l.padded_width = s.input_width + s.pad_left + s.pad_right;
   const size_t row_width = pp_divide_round_up(l.padded_width, s.stride);
   l.row_floats = pp_round_up(row_width + PP_DWCONV2D_CHW_ROW_SLACK, PP_ALIGNMENT / sizeof(float));
   // Each output row consumes `stride` padded rows, each `stride` physical rows.
@@ -95,9 +95,9 @@ __attribute__((noinline))  // own register allocation: inlined, its loops spill 
 void pack_strip(const PlaneShape& s, const StripLayout& l, const float* plane,
                 ptrdiff_t first, size_t count, float* strip, unsigned char* has_input) {
   const ptrdiff_t height = s.input_height;
-  const size_t width = s.input_width, pad = s.padding;
+  const size_t width = s.input_width, pad = s.pad_left;
   for (size_t r = 0; r < count; r++) {
-    const ptrdiff_t y = first + static_cast<ptrdiff_t>(r) - static_cast<ptrdiff_t>(pad);
+    const ptrdiff_t y = first + static_cast<ptrdiff_t>(r) - static_cast<ptrdiff_t>(s.pad_top);
     float* row = strip + r * s.stride * l.row_floats;
     if (y < 0 || y >= height) {
       if (has_input[r]) std::memset(row, 0, s.stride * l.row_floats * sizeof(float));
@@ -127,31 +127,43 @@ void pack_strip(const PlaneShape& s, const StripLayout& l, const float* plane,
 // This thread's strip buffer, ready for planes of this layout.
 Scratch& strip_scratch(const PlaneShape& s, const StripLayout& l) {
   const size_t floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
-  const size_t key[4] = {l.row_floats, s.stride, s.padding, s.input_width};
+  const size_t key[4] = {l.row_floats, s.stride, s.pad_left, s.input_width};
   return scratch(floats, floats / (s.stride * l.row_floats), key);
 }
 
-// Output rows [first_row, first_row + rows) of one plane (weights: bias then taps).
+// Output rows [first_row, first_row + rows) of one plane (weights: bias then taps), each strip
+// through the epilogue as soon as it is written (`base`: the start of the epilogue's output).
 void plane_rows(const PlaneShape& s, const StripLayout& l, Scratch& buffer, const pp_f32_dwconv2d_chw_ukernel& ukernel,
                 const float* plane, const float* weights, size_t first_row, size_t rows, float* output,
-                size_t output_stride, const pp_f32_minmax_params& params) {
+                size_t output_stride, const Epilogue& epilogue, const float* base) {
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   for (size_t y = 0; y < rows; y += l.strip_rows) {
     const size_t strip_rows = std::min(l.strip_rows, rows - y);
     const size_t padded_rows = (strip_rows - 1) * s.stride + s.kernel_size;
+    float* out = reinterpret_cast<float*>(reinterpret_cast<char*>(output) + y * output_stride);
     pack_strip(s, l, plane, (first_row + y) * s.stride, padded_rows, buffer.buffer.data(), buffer.has_input.data());
-    ukernel.fn(strip_rows, s.output_width, buffer.buffer.data(), weights,
-               reinterpret_cast<float*>(reinterpret_cast<char*>(output) + y * output_stride),
-               l.row_floats * sizeof(float), output_stride, &params);
+    ukernel.fn(strip_rows, s.output_width, buffer.buffer.data(), weights, out, l.row_floats * sizeof(float),
+               output_stride, &clamp);
+    if (output_stride == s.output_width * sizeof(float)) {
+      epilogue.apply(out, 1, strip_rows * s.output_width, 0, base);
+    } else {
+      epilogue.apply(out, strip_rows, s.output_width, output_stride, base);
+    }
   }
+}
+
+PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
+  return {x.h, x.w, y.h, y.w, w.kernel_h, w.stride_h, w.pad_top, w.pad_left, w.pad_right};
 }
 
 }  // namespace
 
-DepthwiseConv2d::DepthwiseConv2d(size_t channels, size_t kernel_size, size_t stride, size_t padding,
-                                 const float* weight, const float* bias, const pp_f32_dwconv2d_chw_ukernel* ukernel)
-    : channels_(channels), kernel_(kernel_size), stride_(stride), padding_(padding) {
-  require(depthwise_conv2d_rejects(kernel_size, stride, padding));
+DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
+                                 const pp_f32_dwconv2d_chw_ukernel* ukernel)
+    : channels_(channels), window_(window) {
+  require(depthwise_window_rejects(window));
   if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
+  const size_t kernel_size = window.kernel_h, stride = window.stride_h;
   ukernel_ = ukernel != nullptr ? ukernel
                                 : pp_f32_dwconv2d_chw_config(static_cast<int>(kernel_size), static_cast<int>(stride));
   if (ukernel_->kernel_size != static_cast<int>(kernel_size) || ukernel_->stride != static_cast<int>(stride))
@@ -167,25 +179,24 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, size_t kernel_size, size_t str
 Shape4 DepthwiseConv2d::output_shape(const Shape4& x) const {
   if (x.c != channels_)
     throw std::invalid_argument("x must have " + std::to_string(channels_) + " channels, got shape " + to_string(x));
-  return window_output(x, channels_, kernel_, stride_, padding_);
+  return window_output(x, channels_, window_);
 }
 
 void DepthwiseConv2d::run_rows(const Shape4& x_shape, size_t channel, const float* plane, size_t first_row,
-                               size_t rows, float* out, size_t out_stride, const pp_f32_minmax_params& params) const {
+                               size_t rows, float* out, size_t out_stride, const Activation& activation) const {
   const Shape4 y = output_shape(x_shape);
-  const PlaneShape s{x_shape.h, x_shape.w, y.h, y.w, kernel_, stride_, padding_};
+  const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
-  plane_rows(s, l, strip_scratch(s, l), *ukernel_, plane, &weights_[channel * (1 + kernel_ * kernel_)],
-             first_row, rows, out, out_stride, params);
+  const size_t taps = window_.kernel_h * window_.kernel_w;
+  plane_rows(s, l, strip_scratch(s, l), *ukernel_, plane, &weights_[channel * (1 + taps)], first_row, rows, out,
+             out_stride, Epilogue(activation), out);
 }
 
-void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* output,
-                          const pp_f32_minmax_params& params) const {
-  require(activation_rejects(params));
+void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
-  const PlaneShape s{x_shape.h, x_shape.w, y.h, y.w, kernel_, stride_, padding_};
+  const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
-  const size_t weights_per_channel = 1 + kernel_ * kernel_;
+  const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;
   // Planes in contiguous chunks (a few per thread, for balance): the per-task costs
   // (std::function call, thread-local scratch lookup) are paid per chunk, not per plane.
   const size_t planes = y.n * y.c;
@@ -195,7 +206,7 @@ void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* outp
     const size_t end = std::min(planes, (task + 1) * per_task);
     for (size_t p = task * per_task; p < end; p++) {
       plane_rows(s, l, buffer, *ukernel_, input + p * x_shape.plane(), &weights_[p % channels_ * weights_per_channel], 0,
-                 y.h, output + p * y.plane(), y.w * sizeof(float), params);
+                 y.h, output + p * y.plane(), y.w * sizeof(float), epilogue, output);
     }
   });
 }

@@ -1,6 +1,6 @@
 // Fused depthwise-separable convolution: for each strip of output rows, the depthwise result of
-// every channel goes to a buffer sized to stay in L2, and the pointwise GEMM consumes it from
-// there: the intermediate tensor never makes a round trip through memory.
+// every channel (through its activation) goes to a buffer sized to stay in L2, and the pointwise
+// GEMM consumes it from there: the intermediate tensor never makes a round trip through memory.
 #include "pyprune/separable.h"
 
 #include <algorithm>
@@ -18,12 +18,9 @@ constexpr size_t kStripBytes = 256 * 1024;
 
 }  // namespace
 
-SeparableConv2d::SeparableConv2d(DepthwiseConv2d depthwise, const pp_f32_minmax_params& depthwise_params,
-                                 Conv2d pointwise)
-    : depthwise_(std::move(depthwise)), depthwise_params_(depthwise_params), pointwise_(std::move(pointwise)) {
-  if (!activation_rejects(depthwise_params).empty())
-    throw std::invalid_argument("depthwise activation minimum must not exceed its maximum");
-  if (pointwise_.in_channels() != depthwise_.channels() || pointwise_.kernel_size() != 1 || pointwise_.groups() != 1)
+SeparableConv2d::SeparableConv2d(DepthwiseConv2d depthwise, const Activation& depthwise_activation, Conv2d pointwise)
+    : depthwise_(std::move(depthwise)), depthwise_activation_(depthwise_activation), pointwise_(std::move(pointwise)) {
+  if (pointwise_.in_channels() != depthwise_.channels() || !pointwise_.pointwise() || pointwise_.groups() != 1)
     throw std::invalid_argument("pw_weight must have shape (Cout, " + std::to_string(depthwise_.channels()) +
                                 ", 1, 1)");
 }
@@ -35,9 +32,7 @@ Shape4 SeparableConv2d::output_shape(const Shape4& x) const {
   return y;
 }
 
-void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* output,
-                          const pp_f32_minmax_params& params) const {
-  require(activation_rejects(params));
+void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
   const size_t channels = depthwise_.channels(), pixels = y.plane();
   // Strip height from the shape only (never the thread count), so results do not depend on it.
@@ -55,11 +50,11 @@ void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* outp
       const size_t count = std::min(rows, y.h - y0), strip_pixels = count * y.w;
       parallel_for(channels, [&](size_t c) {
         depthwise_.run_rows(x_shape, c, image + c * x_shape.plane(), y0, count, &strip[c * strip_pixels],
-                            y.w * sizeof(float), depthwise_params_);
+                            y.w * sizeof(float), depthwise_activation_);
       });
       parallel_for(blocks, [&](size_t block) {
         pointwise_.gemm_blocks(block, 1, strip_pixels, strip.data(), strip_pixels * sizeof(float),
-                               out_image + y0 * y.w, pixels * sizeof(float), params);
+                               out_image + y0 * y.w, pixels * sizeof(float), epilogue, output);
       });
     }
   }

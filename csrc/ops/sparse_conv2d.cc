@@ -18,10 +18,10 @@ struct SparseConv2d::Plan {
   Shape4 x, y;
   bool direct;
   size_t stride;        // the stride, or 1 for a 1x1 output (which any stride gives alike)
-  size_t phases;        // phase planes per axis: stride, at most kernel_size (the ones taps use)
+  size_t phases_h, phases_w;  // phase planes per axis: stride, at most the kernel (the ones taps use)
   size_t phase_height, phase_width;
   size_t pixels;        // SpMM pixels per image: (OH - 1) * phase_width + OW
-  size_t input_floats;  // SpMM input per image: in_channels * phases^2 * phase_height * phase_width
+  size_t input_floats;  // SpMM input per image: in_channels * phases_h * phases_w * phase_height * phase_width
   std::vector<int32_t> offsets;  // per stored column: byte offset of its input row
 
   bool copies_input() const { return !direct; }
@@ -52,16 +52,16 @@ TaskGrid plan_tasks(size_t pixels, const SparseMatrix& w, size_t mr) {
 }
 
 // Phase planes of one image: plane (ci, a, b) row i column j = padded[ci][s*i + a][s*j + b].
-void split_phases(const SparseConv2d::Plan& g, size_t padding, const float* input, float* phases) {
+void split_phases(const SparseConv2d::Plan& g, const Window2d& window, const float* input, float* phases) {
   const size_t plane = g.phase_height * g.phase_width, s = g.stride;
-  const ptrdiff_t height = g.x.h, width = g.x.w, pad = padding;
+  const ptrdiff_t height = g.x.h, width = g.x.w, top = window.pad_top, left = window.pad_left;
   parallel_for(g.x.c, [&](size_t ci) {
     const float* in = input + ci * g.x.plane();
-    for (size_t a = 0; a < g.phases; a++) {
-      for (size_t b = 0; b < g.phases; b++) {
-        float* out = phases + (ci * g.phases * g.phases + a * g.phases + b) * plane;
+    for (size_t a = 0; a < g.phases_h; a++) {
+      for (size_t b = 0; b < g.phases_w; b++) {
+        float* out = phases + (ci * g.phases_h * g.phases_w + a * g.phases_w + b) * plane;
         for (size_t i = 0; i < g.phase_height; i++) {
-          const ptrdiff_t y = static_cast<ptrdiff_t>(s * i + a) - pad;
+          const ptrdiff_t y = static_cast<ptrdiff_t>(s * i + a) - top;
           float* row = out + i * g.phase_width;
           if (y < 0 || y >= height) {
             std::fill(row, row + g.phase_width, 0.0f);
@@ -69,7 +69,7 @@ void split_phases(const SparseConv2d::Plan& g, size_t padding, const float* inpu
           }
           const float* src = in + y * width;
           for (size_t j = 0; j < g.phase_width; j++) {
-            const ptrdiff_t x = static_cast<ptrdiff_t>(s * j + b) - pad;
+            const ptrdiff_t x = static_cast<ptrdiff_t>(s * j + b) - left;
             row[j] = x >= 0 && x < width ? src[x] : 0.0f;
           }
         }
@@ -80,14 +80,13 @@ void split_phases(const SparseConv2d::Plan& g, size_t padding, const float* inpu
 
 }  // namespace
 
-SparseConv2d::SparseConv2d(SparseMatrix weights, size_t in_channels, size_t kernel_size, size_t stride,
-                           size_t padding, const pp_f32_spmm_ukernel* ukernel)
-    : weights_(std::move(weights)), in_channels_(in_channels), kernel_(kernel_size), stride_(stride),
-      padding_(padding) {
-  require(conv2d_rejects(kernel_size, stride, padding));
-  if (in_channels == 0 || checked_mul(in_channels, checked_mul(kernel_size, kernel_size, "weight"), "weight") !=
-                              weights_.columns())
-    throw std::invalid_argument("the sparse weight must have in_channels * kernel_size^2 columns");
+SparseConv2d::SparseConv2d(SparseMatrix weights, size_t in_channels, const Window2d& window,
+                           const pp_f32_spmm_ukernel* ukernel)
+    : weights_(std::move(weights)), in_channels_(in_channels), window_(window) {
+  require(sparse_window_rejects(window));
+  if (in_channels == 0 ||
+      checked_mul(in_channels, checked_mul(window.kernel_h, window.kernel_w, "weight"), "weight") != weights_.columns())
+    throw std::invalid_argument("the sparse weight must have in_channels * kernel_h * kernel_w columns");
   ukernel_ = ukernel != nullptr ? ukernel : pp_f32_spmm_config(weights_.block());
   if (ukernel_->nr != weights_.block())
     throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for blocks of " +
@@ -98,7 +97,7 @@ SparseConv2d::SparseConv2d(SparseMatrix weights, size_t in_channels, size_t kern
 Shape4 SparseConv2d::output_shape(const Shape4& x) const {
   if (x.c != in_channels_)
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
-  return window_output(x, weights_.rows(), kernel_, stride_, padding_);
+  return window_output(x, weights_.rows(), window_);
 }
 
 std::shared_ptr<const SparseConv2d::Plan> SparseConv2d::plan(const Shape4& x, const Shape4& y) const {
@@ -109,24 +108,27 @@ std::shared_ptr<const SparseConv2d::Plan> SparseConv2d::plan(const Shape4& x, co
   auto p = std::make_shared<Plan>();
   p->x = {1, x.c, x.h, x.w};
   p->y = {1, y.c, y.h, y.w};
-  p->stride = y.h == 1 && y.w == 1 ? 1 : stride_;
-  p->direct = kernel_ == 1 && p->stride == 1 && padding_ == 0;
-  const size_t s = p->stride, k = kernel_;
-  p->phases = std::min(s, k);
-  p->phase_height = pp_divide_round_up(x.h + 2 * padding_, s);
-  p->phase_width = pp_divide_round_up(x.w + 2 * padding_, s);
+  const Window2d& w = window_;
+  const bool unpadded = w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+  p->stride = y.h == 1 && y.w == 1 ? 1 : w.stride_h;
+  p->direct = w.kernel_h == 1 && w.kernel_w == 1 && p->stride == 1 && unpadded;
+  const size_t s = p->stride, kh = w.kernel_h, kw = w.kernel_w;
+  p->phases_h = std::min(s, kh);
+  p->phases_w = std::min(s, kw);
+  p->phase_height = pp_divide_round_up(x.h + w.pad_top + w.pad_bottom, s);
+  p->phase_width = pp_divide_round_up(x.w + w.pad_left + w.pad_right, s);
   p->pixels = (y.h - 1) * p->phase_width + y.w;
   const size_t plane = checked_mul(p->phase_height, p->phase_width, "x");
-  p->input_floats = checked_mul(checked_mul(x.c, p->phases * p->phases, "x"), plane, "x");
+  p->input_floats = checked_mul(checked_mul(x.c, p->phases_h * p->phases_w, "x"), plane, "x");
   checked_mul(y.c, p->pixels, "the output");
   if (p->input_floats > static_cast<size_t>(std::numeric_limits<int32_t>::max()) / sizeof(float))
     throw std::length_error("x is too large for sparse convolution (2 GiB per image)");
   p->offsets.resize(weights_.column_indices().size());
   for (size_t j = 0; j < p->offsets.size(); j++) {
     const size_t column = weights_.column_indices()[j];
-    const size_t ci = column / (k * k), kh = column % (k * k) / k, kw = column % k;
-    const size_t phase = (kh % s) * p->phases + kw % s;
-    const size_t at = (ci * p->phases * p->phases + phase) * plane + kh / s * p->phase_width + kw / s;
+    const size_t ci = column / (kh * kw), ih = column % (kh * kw) / kw, iw = column % kw;
+    const size_t phase = (ih % s) * p->phases_w + iw % s;
+    const size_t at = (ci * p->phases_h * p->phases_w + phase) * plane + ih / s * p->phase_width + iw / s;
     p->offsets[j] = static_cast<int32_t>(at * sizeof(float));
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -134,10 +136,9 @@ std::shared_ptr<const SparseConv2d::Plan> SparseConv2d::plan(const Shape4& x, co
   return plan_;
 }
 
-void SparseConv2d::run(const Shape4& x_shape, const float* input, float* output,
-                       const pp_f32_minmax_params& params) const {
-  require(activation_rejects(params));
+void SparseConv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   const std::shared_ptr<const Plan> g = plan(x_shape, y);
   const SparseMatrix& w = weights_;
   const TaskGrid grid = plan_tasks(g->pixels, w, ukernel_->mr);
@@ -150,7 +151,7 @@ void SparseConv2d::run(const Shape4& x_shape, const float* input, float* output,
     float* out_image = output + n * y.c * y.plane();
     const float* spmm_in = image;
     if (g->copies_input()) {
-      split_phases(*g, padding_, image, phase_buffer.data());
+      split_phases(*g, window_, image, phase_buffer.data());
       spmm_in = phase_buffer.data();
     }
     float* spmm_out = g->compacts_output() ? wide_buffer.data() : out_image;
@@ -159,15 +160,19 @@ void SparseConv2d::run(const Shape4& x_shape, const float* input, float* output,
       const size_t first = task / groups * grid.chunk_pixels;
       const size_t b0 = grid.group_blocks[task % groups], b1 = grid.group_blocks[task % groups + 1];
       const size_t channels = w.block_row(b1) - w.block_row(b0);
-      ukernel_->fn(std::min(grid.chunk_pixels, g->pixels - first), channels, spmm_in + first,
-                   w.values().data() + w.value_start(b0), g->offsets.data() + w.column_start(b0),
-                   w.counts().data() + b0, spmm_out + w.block_row(b0) * g->pixels + first, out_stride, &params);
+      const size_t count = std::min(grid.chunk_pixels, g->pixels - first);
+      float* tile = spmm_out + w.block_row(b0) * g->pixels + first;
+      ukernel_->fn(count, channels, spmm_in + first, w.values().data() + w.value_start(b0),
+                   g->offsets.data() + w.column_start(b0), w.counts().data() + b0, tile, out_stride, &clamp);
+      if (!g->compacts_output()) epilogue.apply(tile, channels, count, out_stride, output);
     });
     if (g->compacts_output()) {
       parallel_for(y.c, [&](size_t c) {
-        for (size_t row = 0; row < y.h; row++)
-          std::memcpy(out_image + (c * y.h + row) * y.w, spmm_out + c * g->pixels + row * g->phase_width,
-                      y.w * sizeof(float));
+        for (size_t row = 0; row < y.h; row++) {
+          float* out_row = out_image + (c * y.h + row) * y.w;
+          std::memcpy(out_row, spmm_out + c * g->pixels + row * g->phase_width, y.w * sizeof(float));
+          epilogue.apply(out_row, 1, y.w, 0, output);
+        }
       });
     }
   }

@@ -6,14 +6,14 @@ import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'activation', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
     """
     def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, ukernel: str | None = None) -> None:
         ...
-    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
         ...
     @property
     def ukernel(self) -> str:
@@ -24,7 +24,7 @@ class Conv2d:
     """
     def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, groups: int = 1, ukernel: str | None = None) -> None:
         ...
-    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
         ...
     @property
     def in_channels(self) -> int:
@@ -39,9 +39,9 @@ class SeparableConv2d:
     """
     Fused depthwise -> activation -> pointwise convolution.
     """
-    def __init__(self, dw_weight: numpy.typing.NDArray[numpy.float32], dw_bias: numpy.typing.NDArray[numpy.float32] | None, stride: int, padding: int, dw_min: typing.SupportsFloat | typing.SupportsIndex, dw_max: typing.SupportsFloat | typing.SupportsIndex, pw_weight: numpy.typing.NDArray[numpy.float32], pw_bias: numpy.typing.NDArray[numpy.float32] | None) -> None:
+    def __init__(self, dw_weight: numpy.typing.NDArray[numpy.float32], dw_bias: numpy.typing.NDArray[numpy.float32] | None, stride: int, padding: int, dw_min: typing.SupportsFloat | typing.SupportsIndex, dw_max: typing.SupportsFloat | typing.SupportsIndex, pw_weight: numpy.typing.NDArray[numpy.float32], pw_bias: numpy.typing.NDArray[numpy.float32] | None, dw_kind: str = 'clamp', dw_alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
-    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
         ...
 class SparseConv2d:
     """
@@ -52,7 +52,7 @@ class SparseConv2d:
         ...
     def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, block: int = 1, ukernel: str | None = None) -> None:
         ...
-    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
         ...
     def to_dense(self) -> tuple:
         """
@@ -144,21 +144,25 @@ class Graph:
         """
         Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`).
         """
+def activation(x: numpy.typing.NDArray[numpy.float32], kind: str, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
+    """
+    y = the activation `kind` of x, elementwise (any shape; out may be x): min/max bound a clamp, alpha is leaky_relu's slope; `ukernel` names one row of testing.vunary_ukernels() instead of the production kernel.
+    """
 def available_isas() -> list[str]:
     """
     Instruction sets this build and CPU can run.
     """
 def capabilities() -> dict:
     """
-    What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits.
+    What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits, activations.
     """
 def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
     """
     Why the convolution drivers do not take this convolution, or '' when they do.
     """
-def depthwise_conv2d(x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
+def depthwise_conv2d(x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
     """
-    NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()).
+    NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()), then + residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope).
     """
 def depthwise_conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
     """

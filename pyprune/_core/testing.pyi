@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels']
+def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
+    """
+    (description, multiply-accumulates) of one operator built as run_operator builds it.
+    """
 def dwconv2d_ukernels() -> list:
     ...
 def gemm_ukernels() -> list:
@@ -39,5 +43,7 @@ def vbinary(ukernel: str, a: numpy.typing.NDArray[numpy.float32], b: numpy.typin
     y = clamp(a op b, min, max) through one elementwise binary microkernel (b: one element for scalar-b kernels).
     """
 def vbinary_ukernels() -> list:
+    ...
+def vunary_ukernels() -> list:
     ...
 HPOOL_OVERREAD: int = 1

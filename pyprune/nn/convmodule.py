@@ -8,7 +8,20 @@ from torch import nn
 
 from pyprune.activation import Activation, as_activation
 
-__all__ = ["ConvModule"]
+__all__ = ["ConvModule", "torch_activation"]
+
+
+def torch_activation(activation: Activation, y: torch.Tensor) -> torch.Tensor:
+    """The activation computed by torch (the kernels' results agree within their stated error)."""
+    kind = activation.kind
+    if kind == "clamp":
+        return y.clamp(activation.min, activation.max)
+    if kind == "leaky_relu":
+        return F.leaky_relu(y, activation.alpha)
+    if kind in ("gelu", "gelu_tanh"):
+        return F.gelu(y, approximate="tanh" if kind == "gelu_tanh" else "none")
+    return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh}[kind](y)
 
 
 class ConvModule(nn.Module):
@@ -35,7 +48,7 @@ class ConvModule(nn.Module):
         w = self.weight.to(x.dtype)
         b = None if self.bias is None else self.bias.to(x.dtype)
         y = F.conv2d(x, w, b, self.stride, self.padding, groups=self.groups)
-        return y.clamp(self.activation.min, self.activation.max)
+        return torch_activation(self.activation, y)
 
     def activation_repr(self) -> str:
         return "" if self.activation == Activation.none() else f", activation={self.activation}"

@@ -28,7 +28,7 @@ def gemm_shapes(mr, nr):
     columns (ragged tails included), depths below, at and above the unrolling."""
     couts = sorted({1, 2, mr - 1, mr, mr + 1, 2 * mr - 1, 2 * mr, 3 * mr + 1} - {0})
     pixels = sorted({1, 2, 3, nr - 1, nr, nr + 1, 2 * nr + 3, 3 * nr + 5} - {0})
-    cins = (1, 2, 5, 17) if SMALL_SWEEP else (1, 2, 3, 4, 5, 8, 16, 17, 33)
+    cins = (1, 2, 5, 13, 17) if SMALL_SWEEP else (1, 2, 3, 4, 5, 8, 13, 16, 17, 33)
     return [(co, ci, 1, p) for co in couts for ci in cins for p in pixels]
 
 

@@ -17,6 +17,7 @@ TABLES = {
     "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
     "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
     "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
+    "vunary": (TESTING.vunary_ukernels(), lambda u: u["kind"]),
 }
 
 

@@ -95,5 +95,5 @@ def test_wrong_module_types_are_refused():
     with pytest.raises(ValueError, match="bn has 4 features"):
         DepthwiseConv2d.from_torch(nn.Conv2d(3, 3, 3, groups=3), bn=nn.BatchNorm2d(4))
     with pytest.raises(ValueError, match="unsupported activation"):
-        DepthwiseConv2d.from_torch(nn.Conv2d(3, 3, 3, groups=3), activation=nn.GELU())
+        DepthwiseConv2d.from_torch(nn.Conv2d(3, 3, 3, groups=3), activation=nn.Softplus())
     assert DepthwiseConv2d.from_torch(nn.Conv2d(3, 3, 3, groups=3), activation=nn.Hardtanh(-1, 2)).activation == Activation(-1, 2)

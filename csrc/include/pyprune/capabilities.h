@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pyprune/params.h"
+#include "pyprune/shape.h"
 
 namespace pyprune {
 
@@ -34,9 +34,16 @@ const std::vector<size_t>& sparse_blocks();
 std::string depthwise_kernel_rejects(int64_t height, int64_t width);
 std::string depthwise_conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding);
 std::string conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding);
+// The general window of the GEMM (im2col) path: any kernel, stride and dilation of at least 1,
+// each side's padding below the dilated kernel's extent on its axis.
+std::string conv2d_window_rejects(const Window2d& window);
+// The depthwise kernels' window: a depthwise case (square kernel, one stride), dilation 1, each
+// side padded by at most the case's max_padding.
+std::string depthwise_window_rejects(const Window2d& window);
+// The sparse driver's window: the GEMM path's, with one stride for both axes and no dilation.
+std::string sparse_window_rejects(const Window2d& window);
 std::string sparse_block_rejects(int64_t block);
 std::string threads_rejects(int64_t threads);
-std::string activation_rejects(const pp_f32_minmax_params& params);
 
 // The same, throwing std::invalid_argument with the reason.
 void require(const std::string& rejection);

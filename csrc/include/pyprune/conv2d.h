@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "pyprune/activation.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/shape.h"
 
@@ -11,37 +12,43 @@ namespace pyprune {
 
 // A convolution with its weights packed once for a GEMM kernel: per group, blocks of mr
 // output channels, each mr biases then depth x mr weights (ukernels.h), where depth =
-// in_channels / groups * k * k. 1x1 stride-1 convolutions multiply the input directly; others
-// go through an im2col panel sized to stay in cache.
+// in_channels / groups * kernel_h * kernel_w. 1x1 stride-1 unpadded convolutions multiply the
+// input directly; others go through an im2col panel sized to stay in cache (for 1x1 strided
+// ones, a strided gather of the input pixels).
 class Conv2d {
  public:
-  // weight [out_channels, in_channels / groups, k, k] (row-major), bias [out_channels] or
-  // nullptr (zeros). `ukernel` nullptr picks the production kernel. std::invalid_argument
-  // naming the argument the kernels do not take.
-  Conv2d(size_t out_channels, size_t in_channels, size_t kernel_size, size_t stride, size_t padding, size_t groups,
-         const float* weight, const float* bias, const pp_f32_gemm_ukernel* ukernel = nullptr);
+  // weight [out_channels, in_channels / groups, kernel_h, kernel_w] (row-major), bias
+  // [out_channels] or nullptr (zeros). `ukernel` nullptr picks the production kernel.
+  // std::invalid_argument naming the argument the kernels do not take.
+  Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
+         const float* bias, const pp_f32_gemm_ukernel* ukernel = nullptr);
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
-  // y = clamp(conv(x) + bias); x and y contiguous.
-  void run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params) const;
+  // y = epilogue(conv(x) + bias); x and y contiguous, the residual (if any) laid out like y.
+  void run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
   // A 1x1 convolution's output channels [first_block * mr, ...) for `pixels` pixels of a
   // [in_channels, pixels] panel `b` (rows b_stride bytes apart) into `c` (rows c_stride bytes
-  // apart): one kernel call per block. Not threaded: for fused operators.
+  // apart, inside the output starting at `output`, for the epilogue's residual): one kernel call
+  // and its epilogue per block. Not threaded: for fused operators.
   void gemm_blocks(size_t first_block, size_t blocks, size_t pixels, const float* b, size_t b_stride, float* c,
-                   size_t c_stride, const pp_f32_minmax_params& params) const;
+                   size_t c_stride, const Epilogue& epilogue, const float* output) const;
   size_t blocks() const { return pp_divide_round_up(out_channels_ / groups_, ukernel_->mr); }
 
   size_t in_channels() const { return in_channels_; }
   size_t out_channels() const { return out_channels_; }
-  size_t kernel_size() const { return kernel_; }
+  const Window2d& window() const { return window_; }
   size_t groups() const { return groups_; }
+  // A 1x1, stride-1, unpadded convolution: a GEMM on the input as it is.
+  bool pointwise() const;
   const pp_f32_gemm_ukernel& ukernel() const { return *ukernel_; }
 
  private:
-  size_t depth() const { return in_channels_ / groups_ * kernel_ * kernel_; }
+  size_t depth() const { return in_channels_ / groups_ * window_.kernel_h * window_.kernel_w; }
 
-  size_t out_channels_, in_channels_, kernel_, stride_, padding_, groups_;
+  size_t out_channels_, in_channels_;
+  Window2d window_;
+  size_t groups_;
   const pp_f32_gemm_ukernel* ukernel_;
   std::vector<float> packed_;
 };

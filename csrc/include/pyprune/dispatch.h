@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pyprune/activation.h"
 #include "pyprune/ukernels.h"
 
 enum pp_isa { pp_isa_scalar = 0, pp_isa_avx2 = 1, pp_isa_neon = 2 };
@@ -72,6 +73,15 @@ struct pp_f32_hpool_ukernel {
   pp_f32_hpool_ukernel_fn fn;
 };
 
+struct pp_f32_vunary_ukernel {
+  const char* name;
+  pp_isa isa;
+  pyprune::ActivationKind kind;
+  size_t tile;      // elements per main-loop iteration
+  bool production;  // the kernel its ISA runs for this kind
+  pp_f32_vunary_ukernel_fn fn;
+};
+
 struct pp_u8_huffdec_ukernel {
   const char* name;
   pp_isa isa;
@@ -85,6 +95,7 @@ struct pp_u8_huffdec_ukernel {
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
+const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
 const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels();
 const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels();
@@ -120,6 +131,8 @@ const Ukernel& pp_find_ukernel(const std::vector<Ukernel>& table, const std::str
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
+// The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.
+const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind);
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
 const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b);
 const pp_f32_rsum_ukernel& pp_f32_rsum_config();

@@ -11,6 +11,14 @@ struct pp_f32_minmax_params {
   float max;
 };
 
+// An activation microkernel's parameters (f32-vunary): the clamp's bounds (clamp kind) and the
+// negative slope (leaky_relu); the other kinds have none.
+struct pp_f32_activation_params {
+  float min;
+  float max;
+  float alpha;
+};
+
 // ---- canonical Huffman decoding (u8 symbols) ------------------------------------------------
 //
 // A code is given by one length per symbol (0 = unused, at most PP_HUFFDEC_MAX_BITS); codes are

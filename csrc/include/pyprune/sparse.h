@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "pyprune/activation.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/shape.h"
 
@@ -64,30 +65,30 @@ class SparseMatrix {
   std::vector<size_t> block_row_, value_start_, column_start_;  // blocks() + 1 entries
 };
 
-// A convolution (groups 1, square kernel, symmetric zero padding) with sparse weights, on the
-// SpMM kernels: one SpMM per image. The zero-padded input is split into phase planes (plane
-// (a, b) holds padded rows a, a + s, ... and columns b, b + s, ... for stride s), so tap
-// (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw / s of phase
+// A convolution (groups 1, one stride for both axes, no dilation, zero padding per side) with
+// sparse weights, on the SpMM kernels: one SpMM per image. The zero-padded input is split into
+// phase planes (plane (a, b) holds padded rows a, a + s, ... and columns b, b + s, ... for stride
+// s), so tap (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw / s of phase
 // (kh % s, kw % s): a fixed offset from the pixel, computed once per input size. Output row y
 // is computed at y * phase_width, so rows are phase_width apart and the columns past the
-// output width are discarded. 1x1 stride-1 convolutions without padding use the input and
-// output as they are.
+// output width are discarded (the epilogue runs on each row as it is compacted). 1x1 stride-1
+// convolutions without padding use the input and output as they are.
 class SparseConv2d {
  public:
-  // weights.columns() == in_channels * kernel_size^2. `ukernel` nullptr picks the production
-  // kernel for the block size. std::invalid_argument naming what the kernels do not take.
-  SparseConv2d(SparseMatrix weights, size_t in_channels, size_t kernel_size, size_t stride, size_t padding,
+  // weights.columns() == in_channels * kernel_h * kernel_w. `ukernel` nullptr picks the
+  // production kernel for the block size. std::invalid_argument naming what the kernels do not
+  // take.
+  SparseConv2d(SparseMatrix weights, size_t in_channels, const Window2d& window,
                const pp_f32_spmm_ukernel* ukernel = nullptr);
 
   Shape4 output_shape(const Shape4& x) const;
-  // y = clamp(conv(x) + bias). Safe to call from several threads at once.
-  void run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params) const;
+  // y = epilogue(conv(x) + bias), the residual (if any) laid out like y. Safe to call from
+  // several threads at once.
+  void run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
 
   const SparseMatrix& weights() const { return weights_; }
   size_t in_channels() const { return in_channels_; }
-  size_t kernel_size() const { return kernel_; }
-  size_t stride() const { return stride_; }
-  size_t padding() const { return padding_; }
+  const Window2d& window() const { return window_; }
   const pp_f32_spmm_ukernel& ukernel() const { return *ukernel_; }
 
   struct Plan;  // the SpMM geometry and input offsets of one input size
@@ -96,7 +97,8 @@ class SparseConv2d {
   std::shared_ptr<const Plan> plan(const Shape4& x, const Shape4& y) const;
 
   SparseMatrix weights_;
-  size_t in_channels_, kernel_, stride_, padding_;
+  size_t in_channels_;
+  Window2d window_;
   const pp_f32_spmm_ukernel* ukernel_;
   mutable std::mutex mutex_;  // guards plan_
   mutable std::shared_ptr<const Plan> plan_;

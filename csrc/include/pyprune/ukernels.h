@@ -127,6 +127,19 @@ typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, const float* x, float* y);
 #include "../../f32-hpool/f32-hpool.inc"
 #undef PP_HPOOL_UKERNEL
 
+// ---- f32 activations, elementwise (vunary) ------------------------------------------------
+//
+// y[i] = f(x[i]) for i < n (n >= 1), f one kind of pyprune::ActivationKind (activation.h) with
+// its parameters. y may be x (in place); otherwise they must not overlap. Kernels read and
+// write nothing outside [0, n). Each kernel's accuracy is stated in its list (f32-vunary.inc).
+typedef void (*pp_f32_vunary_ukernel_fn)(size_t n, const float* x, float* y,
+                                         const pp_f32_activation_params* params);
+
+#define PP_VUNARY_UKERNEL(isa, name, kind, tile, production)                                 \
+  extern "C" void name(size_t n, const float* x, float* y, const pp_f32_activation_params* params);
+#include "../../f32-vunary/f32-vunary.inc"
+#undef PP_VUNARY_UKERNEL
+
 // ---- u8 canonical Huffman decoding ----------------------------------------------------------
 //
 // Decodes `streams` (1..PP_HUFFDEC_MAX_STREAMS) independent bitstreams with one code: stream s

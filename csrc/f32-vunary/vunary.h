@@ -1,0 +1,211 @@
+// The activation microkernels' algorithms, written once for any SIMD width: `S` is an ISA's
+// vector traits (f32-vunary-avx2.cc, f32-vunary-neon.cc). Contract: ukernels.h; accuracy:
+// f32-vunary.inc. Coefficients are minimax fits (relative error) rounded to float32 one at a time,
+// the rest refitted after each.
+//
+// exp(-h), h >= 0: n = round(-h / ln2) by the magic-bias trick (the rounded value's low bits
+// are n + 127, shifted into an exponent they give s = 2^n), w = h + n ln2 in two FMA steps
+// (Cody-Waite), exp(-w) = 1 - w P(w) on |w| <= ln2 / 2 (degree 6 overall), exp(-h) =
+// s - (s w) P(w). Below 2^-126 (h > 87.34) the result is 0: n + 127 would leave the exponent.
+//   sigmoid(x) = 1 / (1 + e) for x > 0, e / (1 + e) otherwise, e = exp(-|x|): no cancellation.
+//   silu(x) = x sigmoid(x) with x folded into the numerator; gelu_tanh(x) = x sigmoid(2u), u
+//   the tanh argument (1 + tanh(u) = 2 sigmoid(2u), no cancellation for x < 0).
+//   tanh(z) = -expm1(-2z) / (2 + expm1(-2z)), expm1 = s expm1(-w) + (s - 1), expm1(-w) = w (w Q(w)
+//   - 1): accurate near 0 where tanh(z) ~ z; z is capped at 10 (tanh is 1.0f from 9.02 on).
+//   gelu(x) = x Phi(x). With t = |x|, c = Phi(-t) = exp(-t^2 / 2) M(t), M(t) = erfcx(t / sqrt 2) / 2
+//   smooth and slowly varying: M(t) = s P(v - v0), s = 1 / (1 + t / 2), v = t s (degree 10).
+//   t^2 / 2 = h + l exactly (FMA), so exp(-t^2 / 2) keeps full precision. gelu(x) = x c for
+//   x <= 0 and x - x c otherwise (x c <= x / 2: no cancellation). t is capped at 14 (c = 0
+//   beyond 13.2) and x c computed from x capped likewise, so +-inf give inf and -0.
+// max_nan / min_nan keep a NaN input NaN; every path is checked with NaN and +-inf by the tests.
+#pragma once
+
+#include <cstddef>
+
+#include "pyprune/ukernels.h"
+#include "pyprune/unroll.h"
+
+namespace pp_f32_vunary {
+
+// exp(-h) (magic bias: 1.5 * 2^23 + 127)
+constexpr float kMagic = 0x1.8000FEp23f;
+constexpr float kMinusLog2e = -0x1.715476p+0f;
+constexpr float kLn2Hi = 0x1.62E430p-1f;
+constexpr float kLn2Lo = -0x1.05C610p-29f;
+constexpr float kExpCutoff = 0x1.5D589Ep+6f;  // exp(-h) < 2^-126 beyond
+// P(w) = 1 + w (p2 + w (p3 + w (p4 + w (p5 + w p6)))) ~ (1 - exp(-w)) / w
+constexpr float kExpP2 = -0x1.fffffcp-2f, kExpP3 = 0x1.555492p-3f, kExpP4 = -0x1.5558acp-5f,
+                kExpP5 = 0x1.12397cp-7f, kExpP6 = -0x1.6a5196p-10f;
+// tanh: Q(w) = q2 + w (q3 + ...) ~ (expm1(-w) + w) / w^2
+constexpr float kTanhCap = 10.0f;
+constexpr float kExpm1Q2 = 0x1.fffffep-2f, kExpm1Q3 = -0x1.5554b4p-3f, kExpm1Q4 = 0x1.5556f4p-5f,
+                kExpm1Q5 = -0x1.122536p-7f, kExpm1Q6 = 0x1.6b99dep-10f;
+// gelu_tanh: 2u = x (A + B x^2), A = 2 sqrt(2 / pi), B = 0.044715 A
+constexpr float kGeluTanhA = 0x1.988454p+0f, kGeluTanhB = 0x1.2444f2p-4f;
+// gelu: M(t) = s P(v - kGeluV0), P's coefficients from degree 0 up
+constexpr float kGeluCap = 14.0f;
+constexpr float kGeluV0 = 0x1.bd1268p-1f;
+constexpr float kGeluM[11] = {0x1.6ea9c6p-2f,  -0x1.592542p-3f, 0x1.dad20ep-8f,  0x1.26319cp-6f,
+                              0x1.bc146p-10f,  -0x1.4a3bb2p-9f, -0x1.349d76p-10f, 0x1.57c298p-14f,
+                              0x1.42641p-12f,  0x1.14f49ep-14f, -0x1.1ed0e4p-15f};
+
+constexpr float kMaxFloat = 0x1.fffffep+127f;
+
+template <class S>
+struct Math {
+  using V = typename S::V;
+
+  static PP_INLINE V c(float v) { return S::splat(v); }
+
+  // exp(-(h + l)) for h >= 0 (l: a correction below ulp(h), when kLow), 0 where h > kExpCutoff.
+  template <bool kLow = false>
+  static PP_INLINE V exp_neg(V h, V l = V{}) {
+    const V nb = S::fma(h, c(kMinusLog2e), c(kMagic));
+    const V s = S::pow2(nb);
+    const V n = S::sub(nb, c(kMagic));
+    V w = S::fma(n, c(kLn2Hi), h);
+    w = S::fma(n, c(kLn2Lo), w);
+    if constexpr (kLow) w = S::add(w, l);
+    V p = S::fma(c(kExpP6), w, c(kExpP5));
+    p = S::fma(p, w, c(kExpP4));
+    p = S::fma(p, w, c(kExpP3));
+    p = S::fma(p, w, c(kExpP2));
+    p = S::fma(p, w, c(1.0f));
+    const V e = S::fnma(S::mul(s, w), p, s);
+    return S::zero_where(S::gt(h, c(kExpCutoff)), e);
+  }
+
+  // m * sigmoid(w), m and w of the same sign (m = x for silu).
+  static PP_INLINE V times_sigmoid(V m, V w) {
+    const V e = exp_neg(S::abs(w));
+    // -inf * 0 would be NaN: the multiplier of e is bounded (e = 0 wherever that matters).
+    const V num = S::select(S::gt(w, c(0.0f)), m, S::mul(S::max_nan(c(-kMaxFloat), m), e));
+    return S::div(num, S::add(e, c(1.0f)));
+  }
+
+  static PP_INLINE V sigmoid(V x) {
+    const V e = exp_neg(S::abs(x));
+    return S::div(S::select(S::gt(x, c(0.0f)), c(1.0f), e), S::add(e, c(1.0f)));
+  }
+
+  static PP_INLINE V silu(V x) { return times_sigmoid(x, x); }
+
+  static PP_INLINE V gelu_tanh(V x) {
+    return times_sigmoid(x, S::mul(x, S::fma(S::mul(x, x), c(kGeluTanhB), c(kGeluTanhA))));
+  }
+
+  static PP_INLINE V tanh(V x) {
+    const V z = S::min_nan(c(kTanhCap), S::abs(x));
+    const V two_z = S::add(z, z);
+    const V nb = S::fma(two_z, c(kMinusLog2e), c(kMagic));
+    const V s = S::pow2(nb);
+    const V n = S::sub(nb, c(kMagic));
+    V w = S::fma(n, c(kLn2Hi), two_z);
+    w = S::fma(n, c(kLn2Lo), w);
+    V q = S::fma(c(kExpm1Q6), w, c(kExpm1Q5));
+    q = S::fma(q, w, c(kExpm1Q4));
+    q = S::fma(q, w, c(kExpm1Q3));
+    q = S::fma(q, w, c(kExpm1Q2));
+    const V p = S::fma(q, w, c(-1.0f));                                // expm1(-w) / w
+    const V em1 = S::fma(S::mul(s, w), p, S::sub(s, c(1.0f)));        // expm1(-2z)
+    const V y = S::div(S::neg(em1), S::add(em1, c(2.0f)));
+    return S::copysign(y, x);
+  }
+
+  static PP_INLINE V gelu(V x) {
+    const V t = S::min_nan(c(kGeluCap), S::abs(x));
+    const V xc = S::min_nan(c(kGeluCap), S::max_nan(c(-kGeluCap), x));
+    const V th = S::mul(t, c(0.5f));
+    const V h = S::mul(th, t);
+    const V l = S::fma(th, t, S::neg(h));  // t^2 / 2 = h + l
+    const V e = exp_neg<true>(h, l);
+    const V s = S::div(c(1.0f), S::fma(t, c(0.5f), c(1.0f)));
+    const V u = S::fma(t, s, c(-kGeluV0));
+    V p = c(kGeluM[10]);
+    pyprune::unroll<10>([&](auto i) PP_INLINE_LAMBDA { p = S::fma(p, u, c(kGeluM[9 - PP_CONST(i)])); });
+    const V g = S::mul(S::mul(xc, S::mul(s, p)), e);  // x Phi(-|x|)
+    return S::select(S::le(x, c(0.0f)), g, S::sub(x, g));
+  }
+
+  static PP_INLINE V hardsigmoid(V x) {
+    const V r = S::min_nan(c(6.0f), S::max_nan(c(0.0f), S::add(x, c(3.0f))));
+    return S::mul(r, c(1.0f / 6.0f));
+  }
+
+  // x * hardsigmoid(x); x is taken at -3 at least so that -inf * 0 does not make NaN.
+  static PP_INLINE V hardswish(V x) { return S::mul(S::max_nan(c(-3.0f), x), hardsigmoid(x)); }
+};
+
+// y[i] = f(x[i]): U vectors per iteration, then one, then the last n % lanes elements.
+template <class S, size_t U, class F>
+PP_INLINE void map(size_t n, const float* x, float* y, F f) {
+  PP_ASSERT(n >= 1);
+  using V = typename S::V;
+  constexpr size_t L = S::kLanes;
+  for (; n >= U * L; n -= U * L) {
+    V v[U];
+    pyprune::unroll<U>([&](auto i) PP_INLINE_LAMBDA { v[PP_CONST(i)] = S::load(x + PP_CONST(i) * L); });
+    pyprune::unroll<U>([&](auto i) PP_INLINE_LAMBDA { v[PP_CONST(i)] = f(v[PP_CONST(i)]); });
+    pyprune::unroll<U>([&](auto i) PP_INLINE_LAMBDA { S::store(y + PP_CONST(i) * L, v[PP_CONST(i)]); });
+    x += U * L;
+    y += U * L;
+  }
+  for (; n >= L; n -= L) {
+    S::store(y, f(S::load(x)));
+    x += L;
+    y += L;
+  }
+  if (n != 0) S::store_partial(y, n, f(S::load_partial(x, n)));
+}
+
+}  // namespace pp_f32_vunary
+
+// Defines the nine activation kernels of an ISA: `S` its traits; U, UE and UG the elements of one
+// iteration for the cheap kinds (clamp ... hardsigmoid), the exponential ones, and gelu (whose
+// 22 constants need the registers that more vectors in flight would take).
+#define PP_F32_VUNARY_UKERNELS(S, isa, U, UE, UG)                                                      \
+  namespace {                                                                                         \
+  using M_##isa = pp_f32_vunary::Math<S>;                                                              \
+  }                                                                                                   \
+  extern "C" void pp_f32_vclamp_ukernel_x##U##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params* p) {             \
+    const S::V lo = S::splat(p->min), hi = S::splat(p->max);                                          \
+    pp_f32_vunary::map<S, U / S::kLanes>(n, x, y, [&](S::V v) PP_INLINE_LAMBDA {                      \
+      return S::min_nan(hi, S::max_nan(lo, v));                                                       \
+    });                                                                                               \
+  }                                                                                                   \
+  extern "C" void pp_f32_vlrelu_ukernel_x##U##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params* p) {             \
+    const S::V alpha = S::splat(p->alpha), zero = S::splat(0.0f);                                     \
+    pp_f32_vunary::map<S, U / S::kLanes>(n, x, y, [&](S::V v) PP_INLINE_LAMBDA {                      \
+      return S::select(S::ge(v, zero), v, S::mul(alpha, v));                                          \
+    });                                                                                               \
+  }                                                                                                   \
+  extern "C" void pp_f32_vhardswish_ukernel_x##U##__##isa(size_t n, const float* x, float* y,         \
+                                                         const pp_f32_activation_params*) {           \
+    pp_f32_vunary::map<S, U / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::hardswish(v); });                                 \
+  }                                                                                                   \
+  extern "C" void pp_f32_vhardsigmoid_ukernel_x##U##__##isa(size_t n, const float* x, float* y,       \
+                                                           const pp_f32_activation_params*) {         \
+    pp_f32_vunary::map<S, U / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::hardsigmoid(v); });                               \
+  }                                                                                                   \
+  extern "C" void pp_f32_vsilu_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params*) {               \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::silu(v); });                                     \
+  }                                                                                                   \
+  extern "C" void pp_f32_vsigmoid_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,          \
+                                                        const pp_f32_activation_params*) {            \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::sigmoid(v); });                                  \
+  }                                                                                                   \
+  extern "C" void pp_f32_vtanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params*) {               \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::tanh(v); });                                     \
+  }                                                                                                   \
+  extern "C" void pp_f32_vgelu_ukernel_x##UG##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params*) {               \
+    pp_f32_vunary::map<S, UG / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu(v); });                                     \
+  }                                                                                                   \
+  extern "C" void pp_f32_vgelu_tanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,        \
+                                                          const pp_f32_activation_params*) {          \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu_tanh(v); });                                \
+  }
