@@ -45,6 +45,22 @@ struct pp_f32_spmm_ukernel {
   pp_f32_spmm_ukernel_fn fn;
 };
 
+struct pp_f32_winograd_input_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t tile;      // m: the output tile is m x m, the input patch (m + 2) x (m + 2)
+  bool production;  // the kernel its ISA runs for this tile
+  pp_f32_winograd_input_ukernel_fn fn;
+};
+
+struct pp_f32_winograd_output_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t tile;      // m: the output tile is m x m
+  bool production;  // the kernel its ISA runs for this tile
+  pp_f32_winograd_output_ukernel_fn fn;
+};
+
 struct pp_u8_huffdec_ukernel {
   const char* name;
   pp_isa isa;
@@ -58,6 +74,8 @@ struct pp_u8_huffdec_ukernel {
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
+const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
+const std::vector<pp_f32_winograd_output_ukernel>& pp_f32_winograd_output_ukernels();
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
 
 // The production kernel of the active ISA for a case (`fits`), else the scalar production
@@ -90,4 +108,6 @@ const Ukernel& pp_find_ukernel(const std::vector<Ukernel>& table, const std::str
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
+const pp_f32_winograd_input_ukernel* pp_f32_winograd_input_config(size_t tile);
+const pp_f32_winograd_output_ukernel* pp_f32_winograd_output_config(size_t tile);
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
