@@ -34,7 +34,9 @@ __all__ = [
     "PackedDepthwiseConv2d",
     "PackedSeparableConv2d",
     "PackedSparseConv2d",
+    "PackedWinogradConv2d",
     "SharedWeights",
+    "WinogradCase",
     "__version__",
     "activation",
     "available_isas",
@@ -92,11 +94,26 @@ class DepthwiseCase:
 
 
 @dataclass(frozen=True)
+class WinogradCase:
+    """The convolutions PackedWinogradConv2d takes: dense (groups 1) kernel_size x kernel_size,
+    stride-1, undilated, 0 to max_padding zeros on each side, any channels and input size, by
+    F(m x m, 3 x 3) for an output tile m in `tiles`."""
+
+    kernel_size: int
+    stride: int
+    dilation: int
+    groups: int
+    max_padding: int
+    tiles: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What the operators take, read from the C++ operator lists and drivers (the one place
     these rules are written): ``capabilities()`` returns it."""
 
     depthwise: tuple[DepthwiseCase, ...]
+    winograd: WinogradCase
     sparse_blocks: tuple[int, ...]  # output channels per weight block of the sparse format
     max_threads: int
     max_weight_elements: int
@@ -112,12 +129,22 @@ class Capabilities:
         convolution, or None when they do."""
         return _core.conv2d_rejects(kernel_size, stride, padding) or None
 
+    def winograd_rejects(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                         dilation: int | Sequence[int] = 1, groups: int = 1,
+                         padding: int | Sequence[int] = 0) -> str | None:
+        """Why PackedWinogradConv2d does not take a convolution, or None when it does. Kernel size,
+        stride and dilation: an int or (height, width); padding: an int, (height, width) or
+        (top, left, bottom, right)."""
+        return _core.winograd_conv2d_rejects(kernel_size, stride, dilation, groups, padding) or None
+
 
 @lru_cache(maxsize=None)
 def capabilities() -> Capabilities:
     caps = _core.capabilities()
+    winograd = caps["winograd_conv2d"]
     return Capabilities(
         depthwise=tuple(DepthwiseCase(**case) for case in caps["depthwise_conv2d"]),
+        winograd=WinogradCase(**{**winograd, "tiles": tuple(winograd["tiles"])}),
         sparse_blocks=tuple(caps["sparse_blocks"]),
         max_threads=caps["max_threads"],
         max_weight_elements=caps["max_weight_elements"],
@@ -279,6 +306,44 @@ class PackedSparseConv2d(_PackedOperator):
     def stored_values(self) -> int:
         """Weights stored, zeros of partly non-zero blocks included (no biases)."""
         return self._op.stored_values
+
+
+class PackedWinogradConv2d(_PackedOperator):
+    """Dense 3x3 stride-1 convolution by Winograd's F(m x m, 3 x 3) (capabilities().winograd
+    says which convolutions): weight (Cout, Cin, 3, 3) transformed once, bias (Cout,) or None,
+    padding an int, (height, width) or (top, left, bottom, right) (TF "SAME" pads unevenly).
+    Fewer multiplications than the direct convolution (2.25 instead of 9 per output for m = 4,
+    1.78 for m = 6, on whole tiles) for slightly larger rounding errors (tests/kernels/
+    test_f32_winograd.py measures them, docs/winograd.md lists them). `tile` None takes 4, the
+    smaller error.
+
+    ``op(x, activation, out, residual)`` computes act(conv2d(x) + bias + residual), residual
+    shaped like the output (``out`` may be the residual itself)."""
+
+    def __init__(self, weight: Any, bias: Any = None, padding: int | Sequence[int] = 0, tile: int | None = None) -> None:
+        self._op = _core.WinogradConv2d(_as_array(weight, "weight"), _as_optional_array(bias, "bias"), padding, tile)
+
+    def __call__(self, x: Any, activation: Activation | str | None = None, out: Any = None,
+                 residual: Any = None) -> Any:
+        act = as_activation(activation)
+        result = self._op.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out),
+                                  _as_optional_array(residual, "residual"))
+        return _like(result, x, out)
+
+    @property
+    def ukernel(self) -> str:
+        """The microkernels it runs: input transform, GEMM, output transform."""
+        return " + ".join(self._op.ukernels)
+
+    @property
+    def tile(self) -> int:
+        """m of F(m x m, 3 x 3): the output tile's side."""
+        return self._op.tile
+
+    @property
+    def padding(self) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right)."""
+        return tuple(self._op.padding)
 
 
 # ---- one-shot calls -----------------------------------------------------------------------------

@@ -28,8 +28,17 @@ py::dict capabilities() {
     d["max_padding"] = c.max_padding;
     depthwise.append(d);
   }
+  const pyprune::WinogradCase& w = pyprune::winograd_case();
+  py::dict winograd;
+  winograd["kernel_size"] = w.kernel_size;
+  winograd["stride"] = w.stride;
+  winograd["dilation"] = w.dilation;
+  winograd["groups"] = w.groups;
+  winograd["max_padding"] = w.max_padding;
+  winograd["tiles"] = w.tiles;
   py::dict caps;
   caps["depthwise_conv2d"] = depthwise;
+  caps["winograd_conv2d"] = winograd;
   caps["sparse_blocks"] = pyprune::sparse_blocks();
   caps["max_threads"] = pyprune::kMaxThreads;
   caps["max_weight_elements"] = pyprune::kMaxWeightElements;
@@ -58,8 +67,8 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("num_threads"));
   m.def("get_num_threads", [] { return pyprune::get_num_threads(); });
   m.def("capabilities", &capabilities,
-        "What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits, "
-        "activations.");
+        "What the operators take: depthwise (kernel_size, stride, max_padding) cases, the Winograd "
+        "convolution, sparse block sizes, limits, activations.");
   m.def("depthwise_conv2d_rejects", &pyprune::depthwise_conv2d_rejects, py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), "Why no depthwise kernel takes this convolution, or '' when one does.");
   m.def("conv2d_rejects", &pyprune::conv2d_rejects, py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
@@ -70,6 +79,7 @@ PYBIND11_MODULE(_core, m) {
   pyprune::bindings::register_sparse(m, testing);
   pyprune::bindings::register_huffman(m, testing);
   pyprune::bindings::register_activation(m, testing);
+  pyprune::bindings::register_winograd(m, testing);
   pyprune::bindings::register_operators(testing);
   pyprune::bindings::register_graph(m);
   pyprune::bindings::register_graph_ukernels(testing);

@@ -10,6 +10,7 @@ void register_dense(pybind11::module_& m, pybind11::module_& testing);
 void register_sparse(pybind11::module_& m, pybind11::module_& testing);
 void register_huffman(pybind11::module_& m, pybind11::module_& testing);
 void register_activation(pybind11::module_& m, pybind11::module_& testing);
+void register_winograd(pybind11::module_& m, pybind11::module_& testing);
 void register_operators(pybind11::module_& testing);
 void register_graph(pybind11::module_& m);
 void register_graph_ukernels(pybind11::module_& testing);

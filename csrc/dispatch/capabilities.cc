@@ -53,6 +53,20 @@ const std::vector<size_t>& sparse_blocks() {
   return blocks;
 }
 
+const WinogradCase& winograd_case() {
+  static const WinogradCase winograd = [] {
+    std::vector<size_t> input, tiles;
+    for (const auto& k : pp_f32_winograd_input_ukernels())
+      if (k.isa == pp_isa_scalar && k.production) input.push_back(k.tile);
+    for (const auto& k : pp_f32_winograd_output_ukernels())
+      if (k.isa == pp_isa_scalar && k.production && std::find(input.begin(), input.end(), k.tile) != input.end())
+        tiles.push_back(k.tile);
+    std::sort(tiles.begin(), tiles.end());
+    return WinogradCase{3, 1, 1, 1, 2, tiles};
+  }();
+  return winograd;
+}
+
 std::string depthwise_kernel_rejects(int64_t height, int64_t width) {
   for (const DepthwiseCase& c : depthwise_cases())
     if (static_cast<int64_t>(c.kernel_size) == height && height == width) return "";
@@ -129,6 +143,38 @@ std::string sparse_block_rejects(int64_t block) {
   std::vector<std::string> items;
   for (size_t b : blocks) items.push_back(std::to_string(b));
   return "block must be " + one_of(items) + ", got " + std::to_string(block);
+}
+
+std::string winograd_conv2d_rejects(const std::array<int64_t, 2>& kernel, const std::array<int64_t, 2>& stride,
+                                    const std::array<int64_t, 2>& dilation, int64_t groups,
+                                    const std::array<int64_t, 4>& padding) {
+  const WinogradCase& c = winograd_case();
+  const auto pair = [](const std::array<int64_t, 2>& v) { return std::to_string(v[0]) + "x" + std::to_string(v[1]); };
+  const auto is = [](const std::array<int64_t, 2>& v, size_t x) {
+    return v[0] == static_cast<int64_t>(x) && v[1] == static_cast<int64_t>(x);
+  };
+  const std::string k = std::to_string(c.kernel_size);
+  if (!is(kernel, c.kernel_size)) return "kernel_size must be " + k + "x" + k + " for Winograd, got " + pair(kernel);
+  if (!is(stride, c.stride)) return "stride must be " + std::to_string(c.stride) + " for Winograd, got " + pair(stride);
+  if (!is(dilation, c.dilation))
+    return "dilation must be " + std::to_string(c.dilation) + " for Winograd, got " + pair(dilation);
+  if (groups != static_cast<int64_t>(c.groups))
+    return "groups must be " + std::to_string(c.groups) + " for Winograd (a dense convolution), got " + std::to_string(groups);
+  for (int64_t p : padding)
+    if (p < 0 || p > static_cast<int64_t>(c.max_padding))
+      return "padding must be in [0, " + std::to_string(c.max_padding) + "] on every side for Winograd, got (" +
+             std::to_string(padding[0]) + ", " + std::to_string(padding[1]) + ", " + std::to_string(padding[2]) + ", " +
+             std::to_string(padding[3]) + ")";
+  return "";
+}
+
+std::string winograd_tile_rejects(int64_t tile) {
+  const auto& tiles = winograd_case().tiles;
+  for (size_t t : tiles)
+    if (static_cast<int64_t>(t) == tile) return "";
+  std::vector<std::string> items;
+  for (size_t t : tiles) items.push_back(std::to_string(t));
+  return "tile must be " + one_of(items) + " (F(m x m, 3 x 3) output tiles), got " + std::to_string(tile);
 }
 
 std::string threads_rejects(int64_t threads) {

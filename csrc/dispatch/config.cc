@@ -40,6 +40,24 @@ const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels() {
+  static const std::vector<pp_f32_winograd_input_ukernel> all = {
+#define PP_WINOGRAD_INPUT_UKERNEL(isa, name, tile, production) {#name, isa, tile, production, name},
+#include "../f32-winograd/f32-winograd-input.inc"
+#undef PP_WINOGRAD_INPUT_UKERNEL
+  };
+  return all;
+}
+
+const std::vector<pp_f32_winograd_output_ukernel>& pp_f32_winograd_output_ukernels() {
+  static const std::vector<pp_f32_winograd_output_ukernel> all = {
+#define PP_WINOGRAD_OUTPUT_UKERNEL(isa, name, tile, production) {#name, isa, tile, production, name},
+#include "../f32-winograd/f32-winograd-output.inc"
+#undef PP_WINOGRAD_OUTPUT_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels() {
   static const std::vector<pp_u8_huffdec_ukernel> all = {
 #define PP_HUFFDEC_UKERNEL(isa, name, lut_bits, symbols_per_lookup, production) \
@@ -93,6 +111,16 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
 
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {
   return pp_production_ukernel(pp_f32_spmm_ukernels(), [&](const pp_f32_spmm_ukernel& k) { return k.nr == nr; });
+}
+
+const pp_f32_winograd_input_ukernel* pp_f32_winograd_input_config(size_t tile) {
+  return pp_production_ukernel(pp_f32_winograd_input_ukernels(),
+                               [&](const pp_f32_winograd_input_ukernel& k) { return k.tile == tile; });
+}
+
+const pp_f32_winograd_output_ukernel* pp_f32_winograd_output_config(size_t tile) {
+  return pp_production_ukernel(pp_f32_winograd_output_ukernels(),
+                               [&](const pp_f32_winograd_output_ukernel& k) { return k.tile == tile; });
 }
 
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config() {

@@ -67,6 +67,49 @@ def test_integers_beyond_64_bits_are_refused_by_name(argument, value):
             call()
 
 
+@pytest.mark.parametrize("value", BIG.values(), ids=BIG.keys())
+@pytest.mark.parametrize("argument", ["padding", "tile"])
+def test_winograd_integers_beyond_64_bits_are_refused_by_name(argument, value):
+    w = np.ones((2, 2, 3, 3), np.float32)
+    calls = [lambda: kernels.PackedWinogradConv2d(w, **{argument: value})]
+    if argument == "padding":
+        calls += [lambda: kernels.PackedWinogradConv2d(w, padding=(1, value)),
+                  lambda: kernels.PackedWinogradConv2d(w, padding=(0, 1, value, 1)),
+                  lambda: kernels.capabilities().winograd_rejects(3, padding=value)]
+    for call in calls:
+        with pytest.raises(ValueError, match=f"^{argument} "):
+            call()
+    for name in ("kernel_size", "stride", "dilation", "groups"):
+        args = {"kernel_size": 3, name: value}
+        with pytest.raises(ValueError, match=f"^{name} "):
+            kernels.capabilities().winograd_rejects(**args)
+
+
+@settings(max_examples=60, deadline=None)
+@given(argument=st.sampled_from(["padding", "tile"]),
+       value=st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3),
+                       st.lists(st.integers(-(2**70), 2**70), max_size=5), st.tuples(st.floats(), st.integers())))
+def test_any_winograd_argument_is_an_answer_or_a_named_error(argument, value):
+    x, w = np.ones((1, 4, 6, 6), np.float32), np.ones((3, 4, 3, 3), np.float32)
+    try:
+        kernels.PackedWinogradConv2d(w, **{argument: value})(x)
+    except (TypeError, ValueError) as e:
+        assert argument in str(e) or "x of size" in str(e), str(e)
+
+
+@settings(max_examples=60, deadline=None)
+@given(argument=st.sampled_from(["kernel_size", "stride", "dilation", "groups", "padding"]),
+       value=st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3),
+                       st.lists(st.integers(-(2**70), 2**70), max_size=5), st.none()))
+def test_winograd_rejects_answers_or_names_the_argument(argument, value):
+    try:
+        reason = kernels.capabilities().winograd_rejects(**{"kernel_size": 3, argument: value})
+    except (TypeError, ValueError) as e:
+        assert str(e).startswith(argument), str(e)
+    else:
+        assert reason is None or reason.startswith(argument), reason
+
+
 @settings(max_examples=60, deadline=None)
 @given(argument=st.sampled_from(["stride", "padding", "groups", "block"]),
        value=st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)))
@@ -87,6 +130,27 @@ def test_sparse_arrays_declaring_a_huge_matrix_are_refused_before_allocating():
         kernels.PackedSparseConv2d.from_arrays(1, 2**29, 1, 1, 0, 1, values, deltas, counts)
     with pytest.raises(ValueError, match="a layer may have"):
         kernels.PackedSparseConv2d.from_arrays(3, 2**26, 3, 1, 0, 1, values, deltas, np.zeros(3, np.uint32))
+
+
+def test_a_winograd_weight_whose_transform_is_too_large_is_refused_before_allocating():
+    # np.zeros maps the 600 MB weight lazily: only what the operator touches becomes resident.
+    result = run_python("""
+        import resource
+        import numpy as np
+        from pyprune import kernels
+        w = np.zeros((4096, 4096, 3, 3), np.float32)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for tile in kernels.capabilities().winograd.tiles:
+            try:
+                kernels.PackedWinogradConv2d(w, tile=tile)
+            except ValueError as e:
+                assert "a layer may have" in str(e), str(e)
+            else:
+                raise AssertionError("accepted")
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 64, f"grew by {result.stdout.strip()} MB"
 
 
 @pytest.mark.parametrize("symbols", [2**33, 2**40, 10**15])

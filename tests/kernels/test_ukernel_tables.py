@@ -18,6 +18,8 @@ TABLES = {
     "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
     "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
     "vunary": (TESTING.vunary_ukernels(), lambda u: u["kind"]),
+    "winograd_input": (TESTING.winograd_input_ukernels(), lambda u: u["tile"]),
+    "winograd_output": (TESTING.winograd_output_ukernels(), lambda u: u["tile"]),
 }
 
 
@@ -51,6 +53,8 @@ def test_capabilities_are_read_from_the_lists():
     spmm_rows, _ = TABLES["spmm"]
     assert caps.sparse_blocks == tuple(sorted({u["nr"] for u in spmm_rows if u["isa"] == "scalar"}))
     assert caps.max_threads >= 1 and caps.max_weight_elements >= 1 << 24
+    tiles = [{u["tile"] for u in TABLES[t][0] if u["isa"] == "scalar"} for t in ("winograd_input", "winograd_output")]
+    assert set(caps.winograd.tiles) == tiles[0] & tiles[1] and caps.winograd.tiles == tuple(sorted(caps.winograd.tiles))
 
 
 def test_every_depthwise_case_runs_its_production_kernel():
@@ -71,6 +75,14 @@ def test_every_sparse_block_runs_its_production_kernel():
 def test_dense_convolution_runs_the_production_gemm():
     rows, case_of = TABLES["gemm"]
     assert kernels.PackedConv2d(np.ones((4, 3, 3, 3), np.float32)).ukernel == dispatched(rows, case_of, ())["name"]
+
+
+def test_every_winograd_tile_runs_its_production_kernels():
+    for tile in kernels.capabilities().winograd.tiles:
+        op = kernels.PackedWinogradConv2d(np.ones((2, 3, 3, 3), np.float32), tile=tile)
+        names = [dispatched(*TABLES["winograd_input"], tile)["name"], dispatched(*TABLES["gemm"], ())["name"],
+                 dispatched(*TABLES["winograd_output"], tile)["name"]]
+        assert op.ukernel == " + ".join(names)
 
 
 @pytest.mark.parametrize("k,stride,padding", [(7, 1, 3), (3, 3, 1), (5, 1, 3), (3, 1, -1)])

@@ -4,6 +4,7 @@
 // pyprune.kernels.capabilities().
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +30,16 @@ const std::vector<DepthwiseCase>& depthwise_cases();
 // Block sizes of the sparse format: the nr of the scalar rows of f32-spmm.inc.
 const std::vector<size_t>& sparse_blocks();
 
+// The convolutions Winograd's F(m x m, 3 x 3) takes (WinogradConv2d): dense (groups 1) 3x3
+// stride-1 undilated ones, zero padding per side up to max_padding, any channels and input
+// size; `tiles` are the output tiles m there are kernels for (the scalar rows of
+// f32-winograd-input.inc and f32-winograd-output.inc).
+struct WinogradCase {
+  size_t kernel_size, stride, dilation, groups, max_padding;
+  std::vector<size_t> tiles;
+};
+const WinogradCase& winograd_case();
+
 // Why the operator does not take these arguments, or "" when it does. Messages name the
 // argument ("stride must be ..."). Arguments are signed: they come from users as they gave them.
 std::string depthwise_kernel_rejects(int64_t height, int64_t width);
@@ -43,6 +54,12 @@ std::string depthwise_window_rejects(const Window2d& window);
 // The sparse driver's window: the GEMM path's, with one stride for both axes and no dilation.
 std::string sparse_window_rejects(const Window2d& window);
 std::string sparse_block_rejects(int64_t block);
+// A convolution by its kernel, stride and dilation (height, width), groups and padding (top,
+// left, bottom, right).
+std::string winograd_conv2d_rejects(const std::array<int64_t, 2>& kernel, const std::array<int64_t, 2>& stride,
+                                    const std::array<int64_t, 2>& dilation, int64_t groups,
+                                    const std::array<int64_t, 4>& padding);
+std::string winograd_tile_rejects(int64_t tile);
 std::string threads_rejects(int64_t threads);
 
 // The same, throwing std::invalid_argument with the reason.

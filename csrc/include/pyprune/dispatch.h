@@ -82,6 +82,22 @@ struct pp_f32_vunary_ukernel {
   pp_f32_vunary_ukernel_fn fn;
 };
 
+struct pp_f32_winograd_input_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t tile;      // m: the output tile is m x m, the input patch (m + 2) x (m + 2)
+  bool production;  // the kernel its ISA runs for this tile
+  pp_f32_winograd_input_ukernel_fn fn;
+};
+
+struct pp_f32_winograd_output_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t tile;      // m: the output tile is m x m
+  bool production;  // the kernel its ISA runs for this tile
+  pp_f32_winograd_output_ukernel_fn fn;
+};
+
 struct pp_u8_huffdec_ukernel {
   const char* name;
   pp_isa isa;
@@ -96,6 +112,8 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
+const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
+const std::vector<pp_f32_winograd_output_ukernel>& pp_f32_winograd_output_ukernels();
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
 const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels();
 const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels();
@@ -133,6 +151,8 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.
 const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind);
+const pp_f32_winograd_input_ukernel* pp_f32_winograd_input_config(size_t tile);
+const pp_f32_winograd_output_ukernel* pp_f32_winograd_output_config(size_t tile);
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
 const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b);
 const pp_f32_rsum_ukernel& pp_f32_rsum_config();

@@ -140,6 +140,53 @@ typedef void (*pp_f32_vunary_ukernel_fn)(size_t n, const float* x, float* y,
 #include "../../f32-vunary/f32-vunary.inc"
 #undef PP_VUNARY_UKERNEL
 
+// ---- f32 Winograd F(m x m, 3 x 3): the transforms around a batched GEMM ---------------------
+//
+// A dense 3x3 stride-1 convolution computed by output tiles of m x m pixels (m = the row's
+// `tile`), each from the alpha x alpha input patch at the same place (alpha = m + 2, so the
+// patches of neighbouring tiles overlap by 2): Y = A^T [(G g G^T) * (B^T d B)] A with the
+// matrices of pyprune/winograd.h. A transformed tile is alpha x alpha; its element (i, j) is
+// position p = i * alpha + j. Both transforms take `tiles` tiles side by side in one row of
+// tiles (tile t's patch and output start at column t * m) and store each position of the tiles
+// as one row of `tiles` floats, the layout of the GEMM's b and c operands (ukernels.h, "f32
+// GEMM"): the GEMM of position p multiplies the transformed weights by the rows of position p.
+// Kernels work across tiles in groups of up to PP_WINOGRAD_TILE_GROUP.
+#define PP_WINOGRAD_TILE_GROUP 8
+
+// Input transform: V = B^T d B of every tile. Row r of the (zero-padded) input is at
+// input + r * input_stride bytes; reads rows [0, alpha) and columns
+// [0, pp_round_up(tiles, PP_WINOGRAD_TILE_GROUP) * m + alpha): the caller provides them all,
+// though what lies past the last tile's patch does not affect the result. Writes position p of
+// tile t to output[p * output_stride / 4 + t] for t < pp_round_up(tiles, PP_WINOGRAD_TILE_GROUP):
+// the lanes past `tiles` get values of no use (whole vectors are stored; a masked store costs
+// more than the transform on some cores), so the caller leaves room for them.
+typedef void (*pp_f32_winograd_input_ukernel_fn)(size_t tiles, const float* input, size_t input_stride,
+                                                 float* output, size_t output_stride);
+
+// Output transform: y = clamp(A^T M A + bias + residual) of every tile. Reads position p of
+// tile t at input[p * input_stride / 4 + t] for t < pp_round_up(tiles, PP_WINOGRAD_TILE_GROUP)
+// (what the lanes past `tiles` hold does not matter). Writes rows [0, rows) (1 <= rows <= m) and
+// columns [0, columns) ((tiles - 1) * m < columns <= tiles * m: the last tile may be cut) of
+// the output, rows output_stride bytes apart, and nothing else. residual: nullptr, or a tensor
+// laid out like the output (same stride), read at exactly the positions written.
+typedef void (*pp_f32_winograd_output_ukernel_fn)(size_t tiles, size_t rows, size_t columns, const float* input,
+                                                  size_t input_stride, float bias, const float* residual,
+                                                  float* output, size_t output_stride,
+                                                  const pp_f32_minmax_params* params);
+
+#define PP_WINOGRAD_INPUT_UKERNEL(isa, name, tile, production)                                    \
+  extern "C" void name(size_t tiles, const float* input, size_t input_stride, float* output, \
+                       size_t output_stride);
+#include "../../f32-winograd/f32-winograd-input.inc"
+#undef PP_WINOGRAD_INPUT_UKERNEL
+
+#define PP_WINOGRAD_OUTPUT_UKERNEL(isa, name, tile, production)                                     \
+  extern "C" void name(size_t tiles, size_t rows, size_t columns, const float* input,           \
+                       size_t input_stride, float bias, const float* residual, float* output,   \
+                       size_t output_stride, const pp_f32_minmax_params* params);
+#include "../../f32-winograd/f32-winograd-output.inc"
+#undef PP_WINOGRAD_OUTPUT_UKERNEL
+
 // ---- u8 canonical Huffman decoding ----------------------------------------------------------
 //
 // Decodes `streams` (1..PP_HUFFDEC_MAX_STREAMS) independent bitstreams with one code: stream s

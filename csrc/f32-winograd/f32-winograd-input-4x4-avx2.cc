@@ -1,0 +1,4 @@
+// f32 Winograd F(4x4, 3x3) input transform, AVX2+FMA, 8 tiles per vector.
+#include "winograd-avx2.h"
+
+PP_F32_WINOGRAD_INPUT_AVX2_UKERNEL(pp_f32_winograd_input_ukernel_4x4__avx2, 4)

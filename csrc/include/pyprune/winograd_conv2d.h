@@ -1,0 +1,60 @@
+// Dense 3x3 stride-1 convolution (NCHW) by Winograd's F(m x m, 3 x 3). Python-free.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <vector>
+
+#include "pyprune/dispatch.h"
+#include "pyprune/shape.h"
+
+namespace pyprune {
+
+// A convolution whose weights are transformed (U = G g G^T, pyprune/winograd.h) and packed
+// once for the GEMM kernel: per block of mr output channels, per position p of the
+// alpha x alpha transformed tile, mr zero biases then in_channels x mr weights (ukernels.h).
+// A run transforms blocks of output tiles of the whole batch at a time (the input transform
+// kernel), multiplies them position by position (alpha^2 GEMMs per block of output channels)
+// and transforms the products back with bias, residual and clamp (the output transform
+// kernel), all in per-thread scratch sized to stay in L2. Which convolutions it takes:
+// winograd_case() (capabilities.h).
+class WinogradConv2d {
+ public:
+  // weight [out_channels, in_channels, 3, 3] (row-major), bias [out_channels] or nullptr
+  // (zeros), padding (top, left, bottom, right), tile m of F(m x m, 3 x 3) (one of
+  // winograd_case().tiles; 0 picks default_tile()). std::invalid_argument naming the argument
+  // the kernels do not take.
+  WinogradConv2d(size_t out_channels, size_t in_channels, const std::array<size_t, 4>& padding, const float* weight,
+                 const float* bias, size_t tile = 0);
+
+  // The tile taken when none is asked for: 4, whose rounding error is about half of 6's
+  // (docs/winograd.md); a per-layer choice may take 6 where it measures faster.
+  static size_t default_tile();
+
+  // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
+  Shape4 output_shape(const Shape4& x) const;
+  // y = clamp(conv(x) + bias + residual); x, y and the residual (nullptr: none, else laid out
+  // like y) contiguous. Results do not depend on the number of threads.
+  void run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params,
+           const float* residual = nullptr) const;
+
+  size_t in_channels() const { return in_channels_; }
+  size_t out_channels() const { return out_channels_; }
+  const std::array<size_t, 4>& padding() const { return padding_; }
+  size_t tile() const { return tile_; }
+  const pp_f32_winograd_input_ukernel& input_ukernel() const { return *input_; }
+  const pp_f32_gemm_ukernel& gemm_ukernel() const { return *gemm_; }
+  const pp_f32_winograd_output_ukernel& output_ukernel() const { return *output_; }
+
+ private:
+  size_t out_channels_, in_channels_;
+  std::array<size_t, 4> padding_;
+  size_t tile_;
+  const pp_f32_winograd_input_ukernel* input_;
+  const pp_f32_gemm_ukernel* gemm_;
+  const pp_f32_winograd_output_ukernel* output_;
+  std::vector<float> packed_;  // the transformed weights, as above
+  std::vector<float> bias_;
+};
+
+}  // namespace pyprune

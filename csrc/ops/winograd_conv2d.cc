@@ -1,0 +1,268 @@
+// Winograd convolution driver (see WinogradConv2d in pyprune/winograd_conv2d.h). The output
+// tiles of the whole batch, numbered image by image and row by row, are split into blocks of
+// T tiles; a block is the unit of work:
+//  1. input transform: for each input channel, each run of the block's tiles that lies in one
+//     row of tiles (a segment) is copied with its zero padding into a strip, whose transform
+//     is stored as V[position][channel][tile] (T floats per row);
+//  2. per block of mr output channels: alpha^2 GEMMs M[p] = U[p] x V[p] (mr x T each), then
+//     the output transform of those mr channels, segment by segment, straight into the output.
+// V (alpha^2 x Cin x T floats) is the scratch that must stay in L2: T is chosen for it. Tasks
+// are (block of tiles, range of output channels); the split depends on the shape only, and a
+// thread that runs several ranges of one block transforms its input once, so results do not
+// depend on the number of threads.
+#include "pyprune/winograd_conv2d.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "aligned_buffer.h"
+#include "pyprune/capabilities.h"
+#include "pyprune/threadpool.h"
+#include "pyprune/winograd.h"
+
+namespace pyprune {
+namespace {
+
+// Bytes of transformed input (V) per block: half of a 1 MiB L2, the rest for the GEMM's
+// weight stream and the output rows.
+constexpr size_t kBlockBytes = 512 * 1024;
+// Enough tasks to balance two to eight threads: fewer blocks than this are split by ranges of
+// at least kMinChunkChannels output channels.
+constexpr size_t kMinTasks = 8;
+constexpr size_t kMinChunkChannels = 64;
+
+const pp_f32_minmax_params kNoClamp = {-std::numeric_limits<float>::infinity(),
+                                       std::numeric_limits<float>::infinity()};
+
+// U = G g G^T of one 3x3 filter, in double precision.
+template <size_t M>
+void transform_filter(const float* g, double* u) {
+  using W = winograd::Matrices<M>;
+  constexpr size_t A = W::kAlpha;
+  double gg[A][3];
+  for (size_t i = 0; i < A; i++)
+    for (size_t j = 0; j < 3; j++) gg[i][j] = W::G[i][0] * g[j] + W::G[i][1] * g[3 + j] + W::G[i][2] * g[6 + j];
+  for (size_t i = 0; i < A; i++)
+    for (size_t j = 0; j < A; j++) u[i * A + j] = gg[i][0] * W::G[j][0] + gg[i][1] * W::G[j][1] + gg[i][2] * W::G[j][2];
+}
+
+void transform_filter(size_t tile, const float* g, double* u) {
+  if (tile == 4) {
+    transform_filter<4>(g, u);
+  } else {
+    transform_filter<6>(g, u);
+  }
+}
+
+// A run of a block's tiles in one row of tiles of one image.
+struct Segment {
+  size_t image, tile_row, tile_col, count;
+  size_t offset;  // of its first tile in the block
+};
+
+struct Plan {
+  size_t tile, alpha, positions;
+  Shape4 x, y;
+  size_t tiles_h, tiles_w, tiles;  // tiles per column, per row, in the whole batch
+  size_t block_tiles, blocks;      // T, and blocks of T tiles (the last may have fewer)
+  size_t mr, channel_blocks;       // GEMM blocks of mr output channels
+  size_t chunk_blocks, chunks;     // channel blocks per task, and tasks per block of tiles
+  size_t strip_stride;             // floats per strip row
+  size_t v_row;                    // floats per row of V: T and room for the input transform's extra lanes
+  size_t v_stride, m_stride;       // floats per position of V (Cin x v_row) and of M (mr x T)
+
+  std::vector<Segment> segments(size_t block) const {
+    std::vector<Segment> all;
+    const size_t first = block * block_tiles, end = std::min(tiles, first + block_tiles);
+    const size_t per_image = tiles_h * tiles_w;
+    for (size_t t = first; t < end;) {
+      const size_t image = t / per_image, row = t % per_image / tiles_w, col = t % tiles_w;
+      const size_t count = std::min(end - t, tiles_w - col);
+      all.push_back({image, row, col, count, t - first});
+      t += count;
+    }
+    return all;
+  }
+  size_t block_size(size_t block) const { return std::min(block_tiles, tiles - block * block_tiles); }
+};
+
+Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, size_t nr, const Shape4& x,
+               const Shape4& y) {
+  Plan p;
+  p.tile = tile;
+  p.alpha = tile + 2;
+  p.positions = p.alpha * p.alpha;
+  p.x = x;
+  p.y = y;
+  p.tiles_h = pp_divide_round_up(y.h, tile);
+  p.tiles_w = pp_divide_round_up(y.w, tile);
+  p.tiles = checked_mul(checked_mul(y.n, p.tiles_h, "the output"), p.tiles_w, "the output");
+  // As many tiles as fit kBlockBytes (a multiple of the GEMM's register tile, at least one),
+  // then evened out over the blocks.
+  const size_t fit = kBlockBytes / (p.positions * in_channels * sizeof(float)) / nr * nr;
+  p.blocks = pp_divide_round_up(p.tiles, std::max(nr, fit));
+  p.block_tiles = pp_divide_round_up(p.tiles, p.blocks);
+  p.mr = mr;
+  p.channel_blocks = pp_divide_round_up(out_channels, mr);
+  const size_t most_chunks = std::max<size_t>(1, p.channel_blocks * mr / kMinChunkChannels);
+  p.chunks = std::min(most_chunks, pp_divide_round_up(kMinTasks, p.blocks));
+  p.chunk_blocks = pp_divide_round_up(p.channel_blocks, p.chunks);
+  p.chunks = pp_divide_round_up(p.channel_blocks, p.chunk_blocks);
+  p.strip_stride = pp_round_up(std::min(p.block_tiles, p.tiles_w), PP_WINOGRAD_TILE_GROUP) * tile + p.alpha;
+  // Positions one cache line off a multiple of 64 bytes: at a power-of-two stride (Cin = 64,
+  // say) the alpha^2 rows an input transform writes would share a few L1 sets.
+  p.v_row = pp_round_up(p.block_tiles + PP_WINOGRAD_TILE_GROUP - 1, PP_WINOGRAD_TILE_GROUP);
+  p.v_stride = pp_round_up(in_channels * p.v_row, 16) + 16;
+  p.m_stride = pp_round_up(mr * p.block_tiles, 16) + 16;
+  return p;
+}
+
+// Per-thread scratch: V, then M, then the strip, each 64-byte aligned; zero-filled when
+// allocated, so what the kernels may read past the data is always initialised.
+struct Scratch {
+  float *v, *m, *strip;
+};
+
+Scratch scratch(const Plan& p, size_t in_channels) {
+  thread_local AlignedBuffer buffer;
+  const size_t v = p.positions * p.v_stride, m = p.positions * p.m_stride;
+  const size_t strip = p.alpha * p.strip_stride;
+  const size_t floats = checked_add(checked_add(v, m, "scratch"), strip, "scratch");
+  if (buffer.reserve(floats)) std::memset(buffer.data(), 0, floats * sizeof(float));
+  return {buffer.data(), buffer.data() + v, buffer.data() + v + m};
+}
+
+// The rows of one channel's padded input that the segment's patches cover, zero outside the
+// input, into strip (rows strip_stride floats apart).
+void fill_strip(const Plan& p, const std::array<size_t, 4>& padding, const Segment& s, const float* plane,
+                float* strip) {
+  const ptrdiff_t h = p.x.h, w = p.x.w;
+  const ptrdiff_t y0 = static_cast<ptrdiff_t>(s.tile_row * p.tile) - static_cast<ptrdiff_t>(padding[0]);
+  const ptrdiff_t x0 = static_cast<ptrdiff_t>(s.tile_col * p.tile) - static_cast<ptrdiff_t>(padding[1]);
+  const ptrdiff_t width = static_cast<ptrdiff_t>(s.count * p.tile + 2);
+  // Columns [lo, hi) of the strip lie inside the input.
+  const ptrdiff_t lo = std::clamp<ptrdiff_t>(-x0, 0, width), hi = std::clamp<ptrdiff_t>(w - x0, lo, width);
+  for (size_t i = 0; i < p.alpha; i++) {
+    float* row = strip + i * p.strip_stride;
+    const ptrdiff_t y = y0 + static_cast<ptrdiff_t>(i);
+    if (y < 0 || y >= h) {
+      std::fill(row, row + width, 0.0f);
+      continue;
+    }
+    std::fill(row, row + lo, 0.0f);
+    if (hi > lo) std::memcpy(row + lo, plane + y * w + x0 + lo, (hi - lo) * sizeof(float));
+    std::fill(row + hi, row + width, 0.0f);
+  }
+}
+
+// The key of the block whose transform a thread's V holds: unique per run.
+struct Transformed {
+  uint64_t run = 0;
+  size_t block = 0;
+};
+
+std::atomic<uint64_t> runs{0};
+
+}  // namespace
+
+size_t WinogradConv2d::default_tile() { return 4; }
+
+WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const std::array<size_t, 4>& padding,
+                               const float* weight, const float* bias, size_t tile)
+    : out_channels_(out_channels), in_channels_(in_channels), padding_(padding),
+      tile_(tile != 0 ? tile : default_tile()), gemm_(&pp_f32_gemm_config()) {
+  if (out_channels == 0 || in_channels == 0)
+    throw std::invalid_argument("weight must have at least one output and one input channel");
+  require(winograd_conv2d_rejects({3, 3}, {1, 1}, {1, 1}, 1,
+                                  {static_cast<int64_t>(padding[0]), static_cast<int64_t>(padding[1]),
+                                   static_cast<int64_t>(padding[2]), static_cast<int64_t>(padding[3])}));
+  require(winograd_tile_rejects(static_cast<int64_t>(tile_)));
+  input_ = pp_f32_winograd_input_config(tile_);
+  output_ = pp_f32_winograd_output_config(tile_);
+  const size_t mr = gemm_->mr, alpha = tile_ + 2, positions = alpha * alpha;
+  const size_t blocks = pp_divide_round_up(out_channels, mr);
+  const size_t block_floats = checked_mul(mr, checked_add(in_channels, 1, "weight"), "weight");
+  const size_t floats = checked_mul(checked_mul(blocks, positions, "weight"), block_floats, "weight");
+  if (checked_mul(out_channels, in_channels, "weight") > kMaxWeightElements / 9 || floats > kMaxWeightElements)
+    throw std::invalid_argument("weight of " + std::to_string(out_channels) + "x" + std::to_string(in_channels) +
+                                "x3x3 is too large: its transformed copy would have " + std::to_string(floats) +
+                                " elements, more than the " + std::to_string(kMaxWeightElements) +
+                                " a layer may have");
+  packed_.assign(floats, 0.0f);
+  std::vector<double> u(positions);
+  for (size_t co = 0; co < out_channels; co++) {
+    for (size_t ci = 0; ci < in_channels; ci++) {
+      transform_filter(tile_, weight + (co * in_channels + ci) * 9, u.data());
+      float* block = packed_.data() + co / mr * positions * block_floats;
+      for (size_t p = 0; p < positions; p++) block[p * block_floats + mr + ci * mr + co % mr] = static_cast<float>(u[p]);
+    }
+  }
+  bias_.assign(out_channels, 0.0f);
+  if (bias != nullptr) std::copy(bias, bias + out_channels, bias_.begin());
+}
+
+Shape4 WinogradConv2d::output_shape(const Shape4& x) const {
+  if (x.c != in_channels_)
+    throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
+  const size_t h = checked_add(checked_add(x.h, padding_[0], "x"), padding_[2], "x");
+  const size_t w = checked_add(checked_add(x.w, padding_[1], "x"), padding_[3], "x");
+  if (h < 3 || w < 3)
+    throw std::invalid_argument("x of size " + std::to_string(x.h) + "x" + std::to_string(x.w) +
+                                " is smaller than the 3x3 kernel even with padding (" + std::to_string(padding_[0]) +
+                                ", " + std::to_string(padding_[1]) + ", " + std::to_string(padding_[2]) + ", " +
+                                std::to_string(padding_[3]) + ")");
+  Shape4 y{x.n, out_channels_, h - 2, w - 2};
+  y.elements("the output");
+  return y;
+}
+
+void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params,
+                         const float* residual) const {
+  require(activation_rejects(params));
+  const Plan p = make_plan(tile_, in_channels_, out_channels_, gemm_->mr, gemm_->nr, x_shape, output_shape(x_shape));
+  const size_t cin = in_channels_, cout = out_channels_, mr = p.mr, T = p.block_tiles;
+  const size_t block_floats = mr * (cin + 1), in_plane = p.x.plane(), out_plane = p.y.plane();
+  const uint64_t run = ++runs;
+
+  parallel_for(p.blocks * p.chunks, [&](size_t task) {
+    const size_t block = task / p.chunks, chunk = task % p.chunks, tiles = p.block_size(block);
+    const Scratch s = scratch(p, cin);
+    const std::vector<Segment> segments = p.segments(block);
+    thread_local Transformed held;
+    if (held.run != run || held.block != block) {
+      for (const Segment& seg : segments) {
+        for (size_t ci = 0; ci < cin; ci++) {
+          fill_strip(p, padding_, seg, x + (seg.image * cin + ci) * in_plane, s.strip);
+          input_->fn(seg.count, s.strip, p.strip_stride * sizeof(float), s.v + ci * p.v_row + seg.offset,
+                     p.v_stride * sizeof(float));
+        }
+      }
+      held = {run, block};
+    }
+    const size_t first = chunk * p.chunk_blocks, last = std::min(p.channel_blocks, first + p.chunk_blocks);
+    for (size_t cb = first; cb < last; cb++) {
+      const size_t c0 = cb * mr, rows = std::min(mr, cout - c0);
+      const float* u = packed_.data() + cb * p.positions * block_floats;
+      for (size_t q = 0; q < p.positions; q++)
+        gemm_->fn(rows, tiles, cin, s.v + q * p.v_stride, p.v_row * sizeof(float), u + q * block_floats, s.m + q * p.m_stride,
+                  T * sizeof(float), &kNoClamp);
+      for (size_t r = 0; r < rows; r++) {
+        const size_t co = c0 + r;
+        for (const Segment& seg : segments) {
+          const size_t oy = seg.tile_row * p.tile, ox = seg.tile_col * p.tile;
+          const size_t at = (seg.image * cout + co) * out_plane + oy * p.y.w + ox;
+          output_->fn(seg.count, std::min(p.tile, p.y.h - oy), std::min(seg.count * p.tile, p.y.w - ox),
+                      s.m + r * T + seg.offset, p.m_stride * sizeof(float), bias_[co],
+                      residual != nullptr ? residual + at : nullptr, y + at, p.y.w * sizeof(float), &params);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace pyprune
