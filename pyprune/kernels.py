@@ -57,14 +57,15 @@ testing = _core.testing
 
 
 def isa() -> str:
-    """The instruction set the kernels run with: 'neon', 'avx2' or 'scalar'.
+    """The instruction set the kernels run with: 'neon', 'avx512', 'avx2' or 'scalar'.
 
-    Set PYPRUNE_ISA=scalar (before the first call) to force the reference kernels."""
+    Set PYPRUNE_ISA=scalar (before the first call) to force the reference kernels, or to any
+    lower ISA of available_isas() (e.g. avx2 on an AVX-512 CPU)."""
     return _core.isa()
 
 
 def available_isas() -> list[str]:
-    """Every instruction set this build and CPU can run, 'scalar' first."""
+    """Every instruction set this build and CPU can run, from 'scalar' to the best."""
     return _core.available_isas()
 
 

@@ -1,5 +1,5 @@
 """
-pyprune's C++ kernels (NEON, AVX2 and reference variants)
+pyprune's C++ kernels (NEON, AVX-512, AVX2 and reference variants)
 """
 from __future__ import annotations
 import numpy
@@ -146,7 +146,7 @@ class Graph:
         """
 def available_isas() -> list[str]:
     """
-    Instruction sets this build and CPU can run.
+    Instruction sets this build and CPU can run, from scalar to the best.
     """
 def capabilities() -> dict:
     """
@@ -172,7 +172,7 @@ def huffman_decode(data: numpy.typing.NDArray[numpy.uint8], symbols: int, length
     """
 def isa() -> str:
     """
-    The instruction set the kernels use: 'neon', 'avx2' or 'scalar'.
+    The instruction set the kernels use: 'neon', 'avx512', 'avx2' or 'scalar'.
     """
 def set_num_threads(num_threads: int) -> None:
     ...
