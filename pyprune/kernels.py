@@ -60,14 +60,15 @@ testing = _core.testing
 
 
 def isa() -> str:
-    """The instruction set the kernels run with: 'neon', 'avx2' or 'scalar'.
+    """The instruction set the kernels run with: 'neon', 'avx512', 'avx2' or 'scalar'.
 
-    Set PYPRUNE_ISA=scalar (before the first call) to force the reference kernels."""
+    Set PYPRUNE_ISA=scalar (before the first call) to force the reference kernels, or to any
+    lower ISA of available_isas() (e.g. avx2 on an AVX-512 CPU)."""
     return _core.isa()
 
 
 def available_isas() -> list[str]:
-    """Every instruction set this build and CPU can run, 'scalar' first."""
+    """Every instruction set this build and CPU can run, from 'scalar' to the best."""
     return _core.available_isas()
 
 
@@ -317,18 +318,10 @@ class PackedWinogradConv2d(_PackedOperator):
     test_f32_winograd.py measures them, docs/winograd.md lists them). `tile` None takes 4, the
     smaller error.
 
-    ``op(x, activation, out, residual)`` computes act(conv2d(x) + bias + residual), residual
-    shaped like the output (``out`` may be the residual itself)."""
+    Called like the other prepared operators."""
 
     def __init__(self, weight: Any, bias: Any = None, padding: int | Sequence[int] = 0, tile: int | None = None) -> None:
         self._op = _core.WinogradConv2d(_as_array(weight, "weight"), _as_optional_array(bias, "bias"), padding, tile)
-
-    def __call__(self, x: Any, activation: Activation | str | None = None, out: Any = None,
-                 residual: Any = None) -> Any:
-        act = as_activation(activation)
-        result = self._op.forward(_as_array(x, "x"), act.min, act.max, None if out is None else _as_out(out),
-                                  _as_optional_array(residual, "residual"))
-        return _like(result, x, out)
 
     @property
     def ukernel(self) -> str:

@@ -49,16 +49,16 @@ py::dict capabilities() {
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "pyprune's C++ kernels (NEON, AVX2 and reference variants)";
+  m.doc() = "pyprune's C++ kernels (NEON, AVX-512, AVX2 and reference variants)";
   m.attr("__version__") = PYPRUNE_VERSION;
 
   m.def("isa", [] { return pp_isa_name(pp_active_isa()); },
-        "The instruction set the kernels use: 'neon', 'avx2' or 'scalar'.");
+        "The instruction set the kernels use: 'neon', 'avx512', 'avx2' or 'scalar'.");
   m.def("available_isas", [] {
     std::vector<std::string> names;
     for (pp_isa isa : pp_available_isas()) names.push_back(pp_isa_name(isa));
     return names;
-  }, "Instruction sets this build and CPU can run.");
+  }, "Instruction sets this build and CPU can run, from scalar to the best.");
   m.def("set_num_threads", [](const pyprune::bindings::IntArg& n) {
     const int64_t threads = pyprune::bindings::int_arg(n.obj, "num_threads");
     pyprune::require(pyprune::threads_rejects(threads));

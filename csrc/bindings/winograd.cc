@@ -94,29 +94,6 @@ std::unique_ptr<WinogradConv2d> make_winograd(const F32Arg& weight_arg, const Op
       static_cast<const float*>(weight.data()), data_or_null(bias), tile);
 }
 
-py::array winograd_forward(const WinogradConv2d& op, const F32Arg& x_arg, float min, float max,
-                           const OptionalF32Arg& out_arg, const OptionalF32Arg& residual_arg) {
-  if (residual_arg.obj.is_none()) return forward(op, x_arg, min, max, out_arg);
-  const py::array x = float_array(x_arg.obj, "x", 4);
-  const Shape4 y = op.output_shape(shape4(x));
-  const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(y.n), static_cast<py::ssize_t>(y.c),
-                                          static_cast<py::ssize_t>(y.h), static_cast<py::ssize_t>(y.w)};
-  const py::array residual = float_array(residual_arg.obj, "residual", 4);
-  if (!(shape4(residual) == y))
-    value_error("residual must have the output's shape " + to_string(y) + ", got " + shape_str(residual));
-  py::array out = output_array(out_arg.obj, shape, {&x});
-  if (overlap(out, residual) && out.data() != residual.data())
-    value_error("out must be residual itself or not share memory with it");
-  const float* in = static_cast<const float*>(x.data());
-  const float* res = static_cast<const float*>(residual.data());
-  float* y_data = static_cast<float*>(out.mutable_data());
-  {
-    py::gil_scoped_release release;
-    op.run(shape4(x), in, y_data, pp_f32_minmax_params{min, max}, res);
-  }
-  return out;
-}
-
 // The alpha x alpha tables of F(m x m, 3 x 3) as float64 arrays.
 template <size_t M>
 py::dict matrices() {
@@ -194,8 +171,9 @@ void register_winograd(py::module_& m, py::module_& testing) {
                              "Dense 3x3 stride-1 convolution by Winograd's F(m x m, 3 x 3), weights transformed once.")
       .def(py::init(&make_winograd), py::arg("weight"), py::arg("bias") = py::none(), py::arg("padding") = 0,
            py::arg("tile") = py::none())
-      .def("forward", &winograd_forward, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
-           py::arg("out") = py::none(), py::arg("residual") = py::none())
+      .def("forward", &forward<WinogradConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
+           py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
+           py::arg("residual") = py::none())
       .def_property_readonly("in_channels", &WinogradConv2d::in_channels)
       .def_property_readonly("out_channels", &WinogradConv2d::out_channels)
       .def_property_readonly("tile", &WinogradConv2d::tile)

@@ -24,7 +24,10 @@ pp_isa detect_hardware_isa() {
   __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
   if ((xcr0_lo & 0x6) != 0x6) return pp_isa_scalar;
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return pp_isa_scalar;
-  return (ebx & bit_AVX2) ? pp_isa_avx2 : pp_isa_scalar;
+  if (!(ebx & bit_AVX2)) return pp_isa_scalar;
+  // AVX-512 F, BW, DQ and VL, and the OS saving the mask and ZMM registers (XCR0 bits 5-7).
+  const unsigned avx512 = bit_AVX512F | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
+  return (ebx & avx512) == avx512 && (xcr0_lo & 0xe0) == 0xe0 ? pp_isa_avx512 : pp_isa_avx2;
 #else
   return pp_isa_scalar;
 #endif
@@ -47,7 +50,7 @@ pp_isa choose_by_environment(const std::vector<pp_isa>& available) {
   const std::string given = "PYPRUNE_ISA='" + std::string(forced) + "'";
   const std::string choices = "one of: " + names(available) + " (this CPU's; unset PYPRUNE_ISA for the fastest, " +
                               pp_isa_name(available.back()) + ")";
-  for (pp_isa isa : {pp_isa_avx2, pp_isa_neon}) {
+  for (pp_isa isa : {pp_isa_avx2, pp_isa_avx512, pp_isa_neon}) {
     if (forced == std::string(pp_isa_name(isa))) {
       throw std::runtime_error(given + " is not available on this CPU: use " + choices);
     }
@@ -60,15 +63,21 @@ pp_isa choose_by_environment(const std::vector<pp_isa>& available) {
 const char* pp_isa_name(pp_isa isa) {
   switch (isa) {
     case pp_isa_avx2: return "avx2";
+    case pp_isa_avx512: return "avx512";
     case pp_isa_neon: return "neon";
     default: return "scalar";
   }
 }
 
-std::vector<pp_isa> pp_available_isas() {
-  static const pp_isa hardware = detect_hardware_isa();
-  std::vector<pp_isa> isas{pp_isa_scalar};
-  if (hardware != pp_isa_scalar) isas.push_back(hardware);
+const std::vector<pp_isa>& pp_available_isas() {
+  static const std::vector<pp_isa> isas = [] {
+    const pp_isa hardware = detect_hardware_isa();
+    std::vector<pp_isa> all{pp_isa_scalar};
+    // A CPU with AVX-512 runs the AVX2 kernels too: they are its fallback (see dispatch.h).
+    if (hardware == pp_isa_avx512) all.push_back(pp_isa_avx2);
+    if (hardware != pp_isa_scalar) all.push_back(hardware);
+    return all;
+  }();
   return isas;
 }
 

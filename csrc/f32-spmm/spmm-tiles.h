@@ -1,8 +1,9 @@
 // The pixel and channel loops shared by the SIMD SpMM templates (spmm-avx2.h, spmm-neon.h):
 // tiles of MR pixels, then the ragged rest in tiles of MR/2, ..., 2, 1 pixels (one per set
 // bit), and within a tile every weight block: full blocks of NR rows, then single rows.
-// `Kernel::block<ROWS, W>(input, w, offsets, nnz, output, output_stride, params)` computes
-// one block of ROWS rows x W pixels and advances w and offsets past it.
+// `Kernel::block<ROWS, W>(input, w, offsets, nnz, output, output_stride, params, extra...)`
+// computes one block of ROWS rows x W pixels and advances w and offsets past it; `extra` is
+// what tile() was given after params (spmm-avx512.h: the lane mask of a ragged tile).
 #pragma once
 
 #include <cstddef>
@@ -13,18 +14,18 @@
 
 namespace pp_f32_spmm {
 
-template <class Kernel, size_t NR, size_t W>
+template <class Kernel, size_t NR, size_t W, class... Extra>
 PP_INLINE void tile(size_t nc, const char* input, const float* w, const int32_t* offsets,
                     const uint32_t* counts, char* output, size_t output_stride,
-                    const pp_f32_minmax_params* params) {
+                    const pp_f32_minmax_params* params, Extra... extra) {
   if constexpr (NR > 1) {
     for (; nc >= NR; nc -= NR) {
-      Kernel::template block<NR, W>(input, w, offsets, *counts++, output, output_stride, params);
+      Kernel::template block<NR, W>(input, w, offsets, *counts++, output, output_stride, params, extra...);
       output += NR * output_stride;
     }
   }
   for (; nc != 0; nc--) {
-    Kernel::template block<1, W>(input, w, offsets, *counts++, output, output_stride, params);
+    Kernel::template block<1, W>(input, w, offsets, *counts++, output, output_stride, params, extra...);
     output += output_stride;
   }
 }

@@ -221,9 +221,13 @@ Shape4 WinogradConv2d::output_shape(const Shape4& x) const {
   return y;
 }
 
-void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params,
-                         const float* residual) const {
-  require(activation_rejects(params));
+void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const {
+  // The output transform adds the residual and clamps; another activation follows on each tile
+  // just written, while it is in cache.
+  const Activation& activation = epilogue.activation();
+  const pp_f32_minmax_params params = activation.minmax();
+  const Epilogue after(activation.is_minmax() ? Activation{} : activation);
+  const float* residual = epilogue.residual();
   const Plan p = make_plan(tile_, in_channels_, out_channels_, gemm_->mr, gemm_->nr, x_shape, output_shape(x_shape));
   const size_t cin = in_channels_, cout = out_channels_, mr = p.mr, T = p.block_tiles;
   const size_t block_floats = mr * (cin + 1), in_plane = p.x.plane(), out_plane = p.y.plane();
@@ -256,9 +260,10 @@ void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const 
         for (const Segment& seg : segments) {
           const size_t oy = seg.tile_row * p.tile, ox = seg.tile_col * p.tile;
           const size_t at = (seg.image * cout + co) * out_plane + oy * p.y.w + ox;
-          output_->fn(seg.count, std::min(p.tile, p.y.h - oy), std::min(seg.count * p.tile, p.y.w - ox),
-                      s.m + r * T + seg.offset, p.m_stride * sizeof(float), bias_[co],
+          const size_t out_rows = std::min(p.tile, p.y.h - oy), out_cols = std::min(seg.count * p.tile, p.y.w - ox);
+          output_->fn(seg.count, out_rows, out_cols, s.m + r * T + seg.offset, p.m_stride * sizeof(float), bias_[co],
                       residual != nullptr ? residual + at : nullptr, y + at, p.y.w * sizeof(float), &params);
+          if (after.pending()) after.apply(y + at, out_rows, out_cols, p.y.w * sizeof(float), y);
         }
       }
     }

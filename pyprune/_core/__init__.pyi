@@ -1,12 +1,12 @@
 """
-pyprune's C++ kernels (NEON, AVX2 and reference variants)
+pyprune's C++ kernels (NEON, AVX-512, AVX2 and reference variants)
 """
 from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'activation', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'WinogradConv2d', 'activation', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing', 'winograd_conv2d_rejects']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
@@ -116,6 +116,29 @@ class SharedWeights:
     @property
     def sparse(self) -> bool:
         ...
+class WinogradConv2d:
+    """
+    Dense 3x3 stride-1 convolution by Winograd's F(m x m, 3 x 3), weights transformed once.
+    """
+    def __init__(self, weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, padding: typing.Any = 0, tile: typing.Any = None) -> None:
+        ...
+    def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
+        ...
+    @property
+    def in_channels(self) -> int:
+        ...
+    @property
+    def out_channels(self) -> int:
+        ...
+    @property
+    def padding(self) -> typing.Annotated[list[int], "FixedSize(4)"]:
+        ...
+    @property
+    def tile(self) -> int:
+        ...
+    @property
+    def ukernels(self) -> typing.Annotated[list[str], "FixedSize(3)"]:
+        ...
 class Graph:
     """
     A graph of operators of the operator set, run whole in C++: nodes in topological order over tensors numbered 0 .. tensors - 1 (docs/graph.md).
@@ -150,11 +173,11 @@ def activation(x: numpy.typing.NDArray[numpy.float32], kind: str, min: typing.Su
     """
 def available_isas() -> list[str]:
     """
-    Instruction sets this build and CPU can run.
+    Instruction sets this build and CPU can run, from scalar to the best.
     """
 def capabilities() -> dict:
     """
-    What the operators take: depthwise (kernel_size, stride, max_padding) cases, sparse block sizes, limits, activations.
+    What the operators take: depthwise (kernel_size, stride, max_padding) cases, the Winograd convolution, sparse block sizes, limits, activations.
     """
 def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
     """
@@ -176,8 +199,12 @@ def huffman_decode(data: numpy.typing.NDArray[numpy.uint8], symbols: int, length
     """
 def isa() -> str:
     """
-    The instruction set the kernels use: 'neon', 'avx2' or 'scalar'.
+    The instruction set the kernels use: 'neon', 'avx512', 'avx2' or 'scalar'.
     """
 def set_num_threads(num_threads: int) -> None:
     ...
+def winograd_conv2d_rejects(kernel_size: typing.Any, stride: typing.Any = 1, dilation: typing.Any = 1, groups: typing.Any = 1, padding: typing.Any = 0) -> str:
+    """
+    Why Winograd does not take this convolution (kernel_size, stride, dilation: an int or (height, width); padding: an int, (height, width) or (top, left, bottom, right)), or '' when it does.
+    """
 __version__: str = '0.1.0'

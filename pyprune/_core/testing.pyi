@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
     """
     (description, multiply-accumulates) of one operator built as run_operator builds it.
@@ -45,5 +45,21 @@ def vbinary(ukernel: str, a: numpy.typing.NDArray[numpy.float32], b: numpy.typin
 def vbinary_ukernels() -> list:
     ...
 def vunary_ukernels() -> list:
+    ...
+def winograd_input_transform(ukernel: str, tiles: int, strip: numpy.typing.NDArray[numpy.float32]) -> numpy.ndarray:
+    """
+    One input transform kernel: strip (alpha, width) -> (alpha^2, tiles rounded up to 8).
+    """
+def winograd_input_ukernels() -> list:
+    ...
+def winograd_matrices(tile: int) -> dict:
+    """
+    B^T, G and A^T of F(tile x tile, 3 x 3) (pyprune/winograd.h).
+    """
+def winograd_output_transform(ukernel: str, tiles: int, rows: int, columns: int, input: numpy.typing.NDArray[numpy.float32], bias: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ...) -> numpy.ndarray:
+    """
+    One output transform kernel: input (alpha^2, width) -> (rows, columns).
+    """
+def winograd_output_ukernels() -> list:
     ...
 HPOOL_OVERREAD: int = 1

@@ -4,6 +4,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,8 @@ def test_isa_is_the_best_available():
     if machine in ("aarch64", "arm64"):
         assert kernels.available_isas() == ["scalar", "neon"]
     elif machine in ("x86_64", "amd64"):
-        assert set(kernels.available_isas()) <= {"scalar", "avx2"}
+        # Ordered: a CPU with AVX-512 runs the AVX2 kernels too.
+        assert kernels.available_isas() in (["scalar"], ["scalar", "avx2"], ["scalar", "avx2", "avx512"])
 
 
 @pytest.mark.parametrize("forced,expected", [("scalar", "scalar"), (None, None)])
@@ -46,7 +48,25 @@ def test_pyprune_isa_can_only_lower_the_level(forced, expected, tmp_path):
     assert isa_in_subprocess(best, tmp_path) == best
 
 
-KNOWN_ISAS = ("scalar", "avx2", "neon")
+TABLES_TESTS = Path(__file__).with_name("test_ukernel_tables.py")
+
+
+@pytest.mark.parametrize("forced", ["scalar", "avx2", "avx512", "neon"])
+def test_a_forced_isa_runs_its_own_rows_or_the_next_lower(forced, tmp_path):
+    """What a CPU without the better ISAs runs (an AVX2-only CPU: PYPRUNE_ISA=avx2): the
+    dispatch tests of the operator lists, which check every case's kernel and its result,
+    run again in a process with PYPRUNE_ISA=forced."""
+    if forced not in kernels.available_isas():
+        pytest.skip(f"{forced} not available on this CPU")
+    root = TABLES_TESTS.parents[2]
+    code = (f"import sys, pytest; sys.exit(pytest.main([{str(TABLES_TESTS)!r}, '-q', '-p', 'no:cacheprovider', "
+            f"'--rootdir', {str(root)!r}, '-c', {str(root / 'pyproject.toml')!r}]))")
+    result = run_with_isa(forced, tmp_path, code)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert isa_in_subprocess(forced, tmp_path) == forced
+
+
+KNOWN_ISAS = ("scalar", "avx2", "avx512", "neon")
 # Every use of the kernels asks for the active ISA first; an invalid PYPRUNE_ISA fails each.
 FIRST_USES = {
     "isa": "pyprune.isa()",
@@ -59,7 +79,7 @@ FIRST_USES = {
 def unusable_isas():
     """Typos and case changes of every ISA, empty, unknown ones, and known ones this CPU lacks."""
     typos = {variant for isa in KNOWN_ISAS for variant in (isa.upper(), isa.capitalize(), isa[:-1], f" {isa}", f"{isa} ")}
-    return sorted(typos | {"", "sse", "avx512", "AVX-512"} | (set(KNOWN_ISAS) - set(kernels.available_isas())))
+    return sorted(typos | {"", "sse", "avx512f", "AVX-512"} | (set(KNOWN_ISAS) - set(kernels.available_isas())))
 
 
 @pytest.mark.parametrize("forced", unusable_isas())

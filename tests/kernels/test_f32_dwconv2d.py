@@ -36,6 +36,23 @@ def sweep(k, padding):
     return cases
 
 
+def tile_sweep(ukernel, padding):
+    """The same cases with outputs one to three tiles high and wide, a row or column short and
+    past, and column tails of half a tile and one more (kernels may run tails in narrower
+    vectors)."""
+    k, s = ukernel["kernel_size"], ukernel["stride"]
+    rows, cols = ukernel["tile_rows"], ukernel["tile_cols"]
+    out_rows = sorted({n * rows + d for n in (1, 2) for d in (-1, 0, 1)} - {0})
+    out_cols = sorted({n * cols + d for n in (1, 2, 3) for d in (-1, 0, 1, cols // 2, cols // 2 + 1)} - {0})
+    cases = []
+    for i, (oh, ow) in enumerate(itertools.product(out_rows, out_cols)):
+        # Stride 2: odd and even input sizes give the same output size.
+        h, w = ((o - 1) * s + k - 2 * padding + (s - 1) * ((i + j) % 2) for j, o in enumerate((oh, ow)))
+        if h >= 1 and w >= 1:
+            cases.append((1 + 2 * (i % 2), 1 + i % 5, h, w, ACTIVATIONS[i % 4], i % 3 != 0))
+    return cases
+
+
 def random_case(rng, n, c, h, w, k, with_bias):
     x = rng.standard_normal((n, c, h, w), dtype=np.float32)
     weight = rng.standard_normal((c, 1, k, k), dtype=np.float32)
@@ -60,7 +77,7 @@ def test_ukernel_matches_reference(ukernel, padding, rng):
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     k, stride = ukernel["kernel_size"], ukernel["stride"]
     tol = reference.tolerance(k * k)
-    for n, c, h, w, act, with_bias in sweep(k, padding):
+    for n, c, h, w, act, with_bias in sweep(k, padding) + tile_sweep(ukernel, padding):
         x, weight, bias = random_case(rng, n, c, h, w, k, with_bias)
         got = run(x, weight, bias, stride, padding, act, ukernel["name"])
         want = run(x, weight, bias, stride, padding, act, ref_name(k, stride))

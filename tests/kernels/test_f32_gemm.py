@@ -25,9 +25,10 @@ def run(x, weight, bias, act, stride=1, padding=0, groups=1, ukernel=None):
 
 def gemm_shapes(mr, nr):
     """(cout, cin, h, w): output channels around the tile's rows, pixel counts around its
-    columns (ragged tails included), depths below, at and above the unrolling."""
+    columns (ragged tails included, and a tail of whole vectors: nr + nr / 2), depths below,
+    at and above the unrolling."""
     couts = sorted({1, 2, mr - 1, mr, mr + 1, 2 * mr - 1, 2 * mr, 3 * mr + 1} - {0})
-    pixels = sorted({1, 2, 3, nr - 1, nr, nr + 1, 2 * nr + 3, 3 * nr + 5} - {0})
+    pixels = sorted({1, 2, 3, nr - 1, nr, nr + 1, nr + nr // 2, 2 * nr + 3, 3 * nr + 5} - {0})
     cins = (1, 2, 5, 13, 17) if SMALL_SWEEP else (1, 2, 3, 4, 5, 8, 13, 16, 17, 33)
     return [(co, ci, 1, p) for co in couts for ci in cins for p in pixels]
 

@@ -5,6 +5,7 @@ and concurrent callers, its rounding error against float64, bad input."""
 
 import threading
 
+import activation_reference
 import numpy as np
 import pytest
 from conftest import SMALL_SWEEP
@@ -281,14 +282,19 @@ def test_convolution_property(tile, n, cin, cout, h, w, padding, residual, seed)
     assert_within(y, exact(x, wt, b, padding, Activation.relu(), r), tolerance(x, wt, padding, tile))
 
 
-def test_residual_may_be_the_output(rng):
+@pytest.mark.parametrize("activation", [Activation.of("silu"), Activation.of("hardswish"), Activation.leaky_relu(0.1),
+                                        Activation.of("gelu")], ids=lambda a: a.kind)
+def test_every_activation_follows_the_residual(rng, activation):
+    """Activations other than a clamp run after the output transform, on each tile it wrote."""
     x = rng.standard_normal((2, 5, 10, 11), dtype=np.float32)
     w = rng.standard_normal((6, 5, 3, 3), dtype=np.float32)
-    op = kernels.PackedWinogradConv2d(w, None, 1)
+    b = rng.standard_normal(6, dtype=np.float32)
     r = rng.standard_normal((2, 6, 10, 11), dtype=np.float32)
-    want = op(x, residual=r.copy())
-    assert op(x, out=r, residual=r) is r
-    np.testing.assert_array_equal(r, want)
+    op = kernels.PackedWinogradConv2d(w, b, 1)
+    got = op(x, activation, residual=r)
+    linear = exact(x, w, b, 1, Activation.none(), r)
+    want = activation_reference.exact(activation.kind, linear, alpha=activation.alpha)
+    np.testing.assert_allclose(got, want, atol=float(tolerance(x, w, 1, op.tile).max()) + 1e-5, rtol=1e-5)
 
 
 def test_default_tile_and_kernels():
@@ -452,7 +458,7 @@ def test_bad_construction_raises_naming_the_argument(kwargs, error, match):
         (X[:, :, :2], {}, ValueError, "smaller than the 3x3 kernel"),
         (X.astype(np.float64), {}, TypeError, "x must have dtype float32"),
         (X, dict(out=np.zeros((1, 6, 6, 5), np.float32)), ValueError, "out must have shape \\(1, 6, 6, 6\\)"),
-        (X, dict(residual=np.zeros((1, 6, 6, 5), np.float32)), ValueError, "residual must have the output's shape"),
+        (X, dict(residual=np.zeros((1, 6, 6, 5), np.float32)), ValueError, "residual must have shape \\(1, 6, 6, 6\\)"),
         (X, dict(residual=np.zeros((1, 6, 6, 6))), TypeError, "residual must have dtype float32"),
         (X, dict(activation="swish"), ValueError, "activation must be one of"),
     ],
@@ -465,7 +471,7 @@ def test_bad_call_raises_naming_the_argument(x, kwargs, error, match):
 def test_output_overlapping_the_residual_is_refused():
     shared = np.zeros(6 * 6 * 6 + 1, np.float32)
     out, residual = shared[1:].reshape(1, 6, 6, 6), shared[:-1].reshape(1, 6, 6, 6)
-    with pytest.raises(ValueError, match="out must be residual itself or not share memory with it"):
+    with pytest.raises(ValueError, match="out must not share memory with the inputs"):
         kernels.PackedWinogradConv2d(W)(X, out=out, residual=residual)
 
 

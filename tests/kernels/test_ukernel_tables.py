@@ -1,10 +1,13 @@
 """The operator lists (*.inc) are the only authority: exactly one production kernel per case
-and ISA (a flag, not a row's place), the dispatcher runs it, and capabilities() reads what the
-kernels take from the same lists."""
+and ISA (a flag, not a row's place), the dispatcher runs the active ISA's or, where that ISA
+has no row for the case, the next lower ISA's, and capabilities() reads what the kernels take
+from the same lists. tests/kernels/test_dispatch.py runs this file again under every PYPRUNE_ISA
+this CPU runs."""
 
 import numpy as np
 import pytest
 
+import reference
 from pyprune import kernels
 
 TESTING = kernels.testing
@@ -28,9 +31,14 @@ def production(rows, case_of, isa, case):
 
 
 def dispatched(rows, case_of, case):
-    """The row the active ISA runs for a case: its own production row, else the scalar one."""
-    own = production(rows, case_of, kernels.isa(), case)
-    return (own or production(rows, case_of, "scalar", case))[0]
+    """The row the active ISA runs for a case: its own production row, else that of the next
+    lower available ISA that has one (avx512 -> avx2 -> scalar)."""
+    available = kernels.available_isas()  # lowest first
+    for isa in reversed(available[: available.index(kernels.isa()) + 1]):
+        own = production(rows, case_of, isa, case)
+        if own:
+            return own[0]
+    raise AssertionError(f"no production row for case {case}, not even a scalar one")
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -57,24 +65,34 @@ def test_capabilities_are_read_from_the_lists():
     assert set(caps.winograd.tiles) == tiles[0] & tiles[1] and caps.winograd.tiles == tuple(sorted(caps.winograd.tiles))
 
 
-def test_every_depthwise_case_runs_its_production_kernel():
+def test_every_depthwise_case_runs_its_production_kernel(rng):
     rows, case_of = TABLES["dwconv2d"]
     for case in kernels.capabilities().depthwise:
-        k, s = case.kernel_size, case.stride
-        op = kernels.PackedDepthwiseConv2d(np.ones((2, 1, k, k), np.float32), stride=s, padding=case.max_padding)
+        k, s, p = case.kernel_size, case.stride, case.max_padding
+        x = rng.standard_normal((1, 3, 2 * k + 15, 19), dtype=np.float32)
+        w = rng.standard_normal((3, 1, k, k), dtype=np.float32)
+        op = kernels.PackedDepthwiseConv2d(w, stride=s, padding=p)
         assert op.ukernel == dispatched(rows, case_of, (k, s))["name"]
+        np.testing.assert_allclose(op(x), reference.depthwise_conv2d(x, w, stride=s, padding=p), rtol=1e-4, atol=1e-4)
 
 
-def test_every_sparse_block_runs_its_production_kernel():
+def test_every_sparse_block_runs_its_production_kernel(rng):
     rows, case_of = TABLES["spmm"]
+    x = rng.standard_normal((1, 5, 7, 11), dtype=np.float32)
     for block in kernels.capabilities().sparse_blocks:
-        op = kernels.PackedSparseConv2d(np.ones((2 * block, 3, 1, 1), np.float32), block=block)
+        w = rng.standard_normal((2 * block + 1, 5, 1, 1), dtype=np.float32)
+        op = kernels.PackedSparseConv2d(w, block=block)
         assert op.ukernel == dispatched(rows, case_of, block)["name"]
+        np.testing.assert_allclose(op(x), reference.conv2d(x, w), rtol=1e-4, atol=1e-4)
 
 
-def test_dense_convolution_runs_the_production_gemm():
+def test_dense_convolution_runs_the_production_gemm(rng):
     rows, case_of = TABLES["gemm"]
-    assert kernels.PackedConv2d(np.ones((4, 3, 3, 3), np.float32)).ukernel == dispatched(rows, case_of, ())["name"]
+    x = rng.standard_normal((1, 3, 9, 10), dtype=np.float32)
+    w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
+    op = kernels.PackedConv2d(w)
+    assert op.ukernel == dispatched(rows, case_of, ())["name"]
+    np.testing.assert_allclose(op(x), reference.conv2d(x, w), rtol=1e-4, atol=1e-4)
 
 
 def test_every_winograd_tile_runs_its_production_kernels():

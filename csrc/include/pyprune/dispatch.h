@@ -9,12 +9,14 @@
 #include "pyprune/activation.h"
 #include "pyprune/ukernels.h"
 
-enum pp_isa { pp_isa_scalar = 0, pp_isa_avx2 = 1, pp_isa_neon = 2 };
+// avx512: AVX-512 F, BW, DQ and VL (with AVX2 and FMA).
+enum pp_isa { pp_isa_scalar = 0, pp_isa_avx2 = 1, pp_isa_neon = 2, pp_isa_avx512 = 3 };
 
-// Best ISA of this CPU, lowered by PYPRUNE_ISA=scalar|avx2|neon when set; detected once.
+// Best ISA of this CPU, lowered by PYPRUNE_ISA=scalar|avx2|avx512|neon when set; detected once.
 pp_isa pp_active_isa();
-// ISAs whose kernels this build contains and this CPU can run (scalar always).
-std::vector<pp_isa> pp_available_isas();
+// ISAs whose kernels this build contains and this CPU can run, from the lowest (scalar,
+// always) to the best: scalar < avx2 < avx512, or scalar < neon.
+const std::vector<pp_isa>& pp_available_isas();
 const char* pp_isa_name(pp_isa isa);
 
 struct pp_f32_dwconv2d_chw_ukernel {
@@ -119,18 +121,21 @@ const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels();
 const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels();
 const std::vector<pp_f32_hpool_ukernel>& pp_f32_hpool_ukernels();
 
-// The production kernel of the active ISA for a case (`fits`), else the scalar production
-// kernel for it, else nullptr: the row's production flag decides, never its place in the list.
+// The production kernel for a case (`fits`) of the active ISA, else of the next lower available
+// ISA that has one (an AVX-512 CPU without an avx512 row for the case runs the avx2 row), down
+// to scalar, else nullptr: the row's production flag decides, never its place in the list.
 template <class Ukernel, class Fits>
 const Ukernel* pp_production_ukernel(const std::vector<Ukernel>& table, Fits fits) {
+  const std::vector<pp_isa>& available = pp_available_isas();
   const pp_isa active = pp_active_isa();
-  const Ukernel* scalar = nullptr;
-  for (const Ukernel& k : table) {
-    if (!k.production || !fits(k)) continue;
-    if (k.isa == active) return &k;
-    if (k.isa == pp_isa_scalar) scalar = &k;
+  bool below_active = false;
+  for (auto isa = available.rbegin(); isa != available.rend(); ++isa) {
+    below_active = below_active || *isa == active;
+    if (!below_active) continue;
+    for (const Ukernel& k : table)
+      if (k.production && k.isa == *isa && fits(k)) return &k;
   }
-  return scalar;
+  return nullptr;
 }
 
 // The row called `name`; std::invalid_argument if there is none or this CPU cannot run it.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "pyprune/activation.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/shape.h"
 
@@ -33,10 +34,9 @@ class WinogradConv2d {
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
-  // y = clamp(conv(x) + bias + residual); x, y and the residual (nullptr: none, else laid out
-  // like y) contiguous. Results do not depend on the number of threads.
-  void run(const Shape4& x_shape, const float* x, float* y, const pp_f32_minmax_params& params,
-           const float* residual = nullptr) const;
+  // y = activation(conv(x) + bias + residual) (activation.h's Epilogue); x, y and the residual
+  // contiguous. Results do not depend on the number of threads.
+  void run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
 
   size_t in_channels() const { return in_channels_; }
   size_t out_channels() const { return out_channels_; }

@@ -1,0 +1,4 @@
+// 5x5 stride-2 depthwise conv (NCHW fp32, clamp), AVX-512, tile 8 rows x 16 columns.
+#include "dwconv2d-chw-avx512.h"
+
+PP_DWCONV2D_CHW_AVX512_UKERNEL(pp_f32_dwconv2d_chw_5x5s2_minmax_ukernel_8x16__avx512, 5, 2, 8)

@@ -1,0 +1,4 @@
+// f32 SpMM (sparse convolution, NCHW) microkernel, AVX-512, 64 pixels x single output channels.
+#include "spmm-avx512.h"
+
+PP_F32_SPMM_AVX512_UKERNEL(pp_f32_spmm_minmax_ukernel_64x1__avx512, 64, 1)
