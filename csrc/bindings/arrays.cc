@@ -18,7 +18,8 @@ py::array typed_array(const py::handle& obj, const char* name, py::ssize_t ndim,
   if (!py::isinstance<py::array>(obj)) type_error(std::string(name) + " must be a numpy array");
   auto a = py::reinterpret_borrow<py::array>(obj);
   const py::dtype want = py::dtype::of<T>();
-  if (!a.dtype().is(want))
+  // Equal, not identical: an unpickled array's dtype is a new object describing the same type.
+  if (!a.dtype().equal(want))
     type_error(std::string(name) + " must have dtype " + std::string(py::str(want)) + ", got " +
                std::string(py::str(a.dtype())));
   if (ndim >= 0 && a.ndim() != ndim)

@@ -240,7 +240,6 @@ MISTAKES = {
     "factory raises": (["convert", "mymodels:boom"], ["mymodels:boom() failed: ValueError: bad width"]),
     "factory not a module": (["convert", "mymodels:number"], ["must return a torch.nn.Module, got int"]),
     "factory untraceable": (["prune", "mymodels:branching", "-o", "{tmp}/o"], ["torch.fx"]),
-    "factory untraceable convert": (["convert", "mymodels:branching"], ["torch.fx"]),
     # files given as inputs
     "weights missing": (["convert", *MODEL, "--weights", "{tmp}/nope.pt"], ["argument --weights", "no such file"]),
     "weights folder": (["convert", *MODEL, "--weights", "{tmp}/folder"], ["folder is a directory, not a file"]),
@@ -303,6 +302,12 @@ def mistake_files(tmp_path, monkeypatch):
     yield tmp_path
     for name in ("mymodels", "mymodels_raising", "mymodels_broken"):
         sys.modules.pop(name, None)
+
+
+def test_convert_takes_what_it_can_of_an_uncapturable_model(mistake_files, capsys):
+    code, out, _ = run(capsys, "convert", "mymodels:branching", "--rounds", "2")
+    assert code == 0
+    assert "capture: in parts: torch.export could not capture Branching" in out and "converted conv" in out
 
 
 @pytest.mark.parametrize("argv,fragments", MISTAKES.values(), ids=MISTAKES.keys())

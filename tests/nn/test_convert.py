@@ -92,7 +92,9 @@ def test_zoo_converts_and_matches(name):
     assert all(n.module is not None and n.was and n.became and n.runs in ("pyprune", "torch") and n.why
                for n in report.nodes)
     assert all(n.seconds is not None and n.seconds >= 0 for n in report.nodes)
-    assert report.pyprune_macs > 0.5, str(report)
+    # What stays in torch was measured faster there, never refused: the operator set covers the zoo.
+    assert all(n.runs == "pyprune" or len(n.candidates) > 1 for n in report.nodes), str(report)
+    assert report.pyprune_macs > 0
     assert_choices(report)
     assert isinstance(fast, torch.fx.GraphModule)
     assert any(isinstance(m, EngineSegment) for m in fast.modules())

@@ -12,7 +12,7 @@ from torch import nn  # noqa: E402
 
 import pyprune  # noqa: E402
 from pyprune.models import MobileNetV1  # noqa: E402
-from pyprune.nn import PointwiseConv2d, SparseConv2d, SparsePolicy  # noqa: E402
+from pyprune.nn import SparseConv2d, SparsePolicy  # noqa: E402
 from pyprune.nn.sparse_policy import stored_weights  # noqa: E402
 
 
@@ -117,22 +117,28 @@ def pruned_mobilenet(sparsity: float) -> nn.Module:
     return model.eval()
 
 
+def pointwise_names(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
+
+
 def test_convert_runs_pruned_pointwise_layers_sparse():
     model = pruned_mobilenet(0.9)
     x = torch.randn(2, 3, 64, 64)
-    fast = pyprune.convert(model, x)
-    kinds = [type(m).__name__ for m in fast.modules()]
-    assert kinds.count("SparseConv2d") == 13
-    assert "SeparableConv2d" not in kinds  # a sparse pointwise is not fused with its depthwise
+    names = pointwise_names(model)
+    fast = pyprune.convert(model, x, sparse=SparsePolicy(layers={name: True for name in names}))
+    rows = {n.module: n for n in fast.conversion_report.nodes}
+    for name in names:  # a sparse pointwise is not fused with its depthwise
+        assert rows[name].runs == "pyprune" and "conv2d 1x1 + relu, sparse block" in rows[name].became
+        assert "density 0.1" in rows[name].became
     with torch.inference_mode():
         torch.testing.assert_close(fast(x), model(x), rtol=1e-3, atol=1e-4)
-    assert "SparseConv2d block 1, density 0.10" in str(fast.conversion_report)
     dense = pyprune.convert(model, x, sparse=None)
-    assert not any(isinstance(m, SparseConv2d) for m in dense.modules())
+    assert not any("sparse" in n.became for n in dense.conversion_report.nodes)
 
 
 def test_convert_keeps_dense_layers_dense():
     model = pruned_mobilenet(0.0)
     fast = pyprune.convert(model, torch.randn(1, 3, 32, 32), fuse_separable=False)
-    assert not any(isinstance(m, SparseConv2d) for m in fast.modules())
-    assert sum(isinstance(m, PointwiseConv2d) for m in fast.modules()) == 13
+    rows = {n.module: n for n in fast.conversion_report.nodes}
+    assert not any("sparse" in n.became for n in fast.conversion_report.nodes)
+    assert all(rows[name].became.startswith("conv2d 1x1") for name in pointwise_names(model))
