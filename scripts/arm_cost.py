@@ -10,7 +10,9 @@ under QEMU with pyprune's instruction counter (scripts/arm-count, set up on the 
 once, for Debian packages) on the aarch64 wheel of scripts/build-aarch64-wheel.sh, and report the
 instructions of the regions it marks: per multiply-accumulate for kernels (the fp32 floor is 0.25,
 one 4-lane FMLA per 4 MACs), per forward and per layer for whole models. The ncnn section exports
-its models with torch and pnnx on the host, so it needs the development venv (make install).
+its models with torch and pnnx on the host, the models section captures and packs the same models
+for pyprune's runtime with torch, so both need the development venv (make install); run together,
+models gives its forwards against ncnn's of the same run.
 Inner-loop sections compile a NEON kernel for one core and give llvm-mca's cycles per iteration
 of its inner loop against the FMA bound. Counts are exact and repeat from run to run; they are
 not cycles, and llvm-mca's are estimates from its models of the cores, not board timings.

@@ -12,6 +12,8 @@
 #                                    (Debian packages no plugin header)
 #   root-<cpu>/                      the aarch64 userland (A64_ROOT) seen with a /proc/cpuinfo that
 #                                    describes that CPU model, for cortex-a53, -a72 and -a76
+#   site/                            the guest wheels (A64_WHEELS: numpy, ...) unpacked, the
+#                                    guest Python's site (count.sh)
 # and compiles the userland's and the guest wheels' Python modules to bytecode, as Debian and pip
 # do when they install, so that imports cost under the counter what they cost on a board.
 # Outside the cache it only installs the Debian packages below; /etc/apt is never edited.
@@ -120,8 +122,19 @@ for cpu in "${CPUS[@]}"; do
     [ -s "$view/proc/cpuinfo" ] || write_cpuinfo "$cpu" "$view/proc/cpuinfo"
 done
 
-# --- 5. bytecode for the userland's and the guest wheels' modules -------------------------------
-bash "$HERE/count.sh" pyc "$A64_ROOT/usr/lib/python3.11" "$A64_SITE"
+# --- 5. the guest wheels unpacked, and bytecode for them and the userland's modules ----------------
+SITE="$COUNT/site"
+if [ ! -f "$SITE/.wheels" ] || ! cmp -s "$A64_WHEELS/.wheels" "$SITE/.wheels"; then
+    rm -rf "$SITE.tmp"
+    for w in "$A64_WHEELS"/*.whl; do
+        "$HOST_PYTHON" -m zipfile -e "$w" "$SITE.tmp"
+    done
+    cp "$A64_WHEELS/.wheels" "$SITE.tmp/.wheels"
+    rm -rf "$SITE"
+    mv "$SITE.tmp" "$SITE"
+    log "guest site ready: $SITE"
+fi
+bash "$HERE/count.sh" pyc "$A64_ROOT/usr/lib/python3.11" "$SITE"
 
 # --- 6. smoke test ----------------------------------------------------------------------------
 report="$COUNT/smoke.json"

@@ -1,6 +1,6 @@
-"""The peer runtime, ncnn: its aarch64 wheel unpacked for the guest, and pyprune.models'
-MobileNetV1 and MobileNetV2 (random weights, eval mode) exported to ncnn's format on the host
-with pnnx (torch.jit.trace, then pnnx's converter)."""
+"""The peer runtime, ncnn: its aarch64 wheel unpacked for the guest, and the report's whole models
+(whole_models.py) exported to ncnn's format on the host with pnnx (torch.jit.trace, then pnnx's
+converter)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from arm_cost import whole_models
 from arm_cost.counter import CACHE, compile_bytecode
 
 # Pinned, so that counts stay comparable between machines and over time.
 NCNN = "ncnn==1.0.20261020"
 PNNX = "pnnx==20261020"
-MODELS = ("MobileNetV1", "MobileNetV2")
-INPUT_SHAPE = (1, 3, 224, 224)
 # Where the weights of a layer type are in ncnn's .param (the weight_data_size key).
 WEIGHT_KEYS = {"Convolution": "6", "ConvolutionDepthWise": "6", "InnerProduct": "2"}
 
@@ -55,33 +54,24 @@ def pnnx_binary() -> Path:
 
 
 def export(work: Path) -> Path:
-    """Exports MODELS into work/ and writes the guest's plan (guest/ncnn_forward.py) there."""
-    try:
-        import torch
+    """Exports the whole models into work/ and writes the guest's plan (guest/ncnn_forward.py) there."""
+    models = whole_models.build()
+    import torch
 
-        # pyprune.prune before pyprune.stats: importing stats first is circular
-        # (stats -> prune.modes -> prune -> prune.loop -> stats).
-        from pyprune import models, prune, stats  # noqa: F401
-    except ImportError as e:
-        raise PeerError(f"exporting models for ncnn needs torch and pyprune on the host ({e}): "
-                        "run with the development venv, .venv/bin/python (make install)") from None
     pnnx = pnnx_binary()
     plan = []
-    for name in MODELS:
-        torch.manual_seed(0)
-        model = getattr(models, name)().eval()
-        x = torch.rand(INPUT_SHAPE)
-        pt, param, weights = (work / f"{name}{suffix}" for suffix in (".pt", ".ncnn.param", ".ncnn.bin"))
+    for model in models:
+        pt, param, weights = (work / f"{model.name}{suffix}" for suffix in (".pt", ".ncnn.param", ".ncnn.bin"))
         with torch.no_grad():
-            torch.jit.trace(model, x).save(str(pt))
-        shape = "[" + ",".join(map(str, INPUT_SHAPE)) + "]f32"
+            torch.jit.trace(model.module, model.example).save(str(pt))
+        shape = "[" + ",".join(map(str, whole_models.INPUT_SHAPE)) + "]f32"
         # fp16=0: fp32 weights in the .bin (ncnn still converts them when its options ask for fp16).
         run = subprocess.run([str(pnnx), str(pt), f"inputshape={shape}", "fp16=0", f"ncnnparam={param}",
                               f"ncnnbin={weights}"], cwd=work, capture_output=True, text=True)
         if run.returncode != 0 or not param.is_file():
-            raise PeerError(f"pnnx failed on {name} (exit {run.returncode}):\n{run.stdout}{run.stderr}")
-        plan.append({"model": name, "param": str(param), "bin": str(weights),
-                     "macs": stats.count(model, x).macs, **ncnn_graph(param.read_text())})
+            raise PeerError(f"pnnx failed on {model.name} (exit {run.returncode}):\n{run.stdout}{run.stderr}")
+        plan.append({"model": model.name, "param": str(param), "bin": str(weights),
+                     "macs": model.macs, **ncnn_graph(param.read_text())})
     path = work / "ncnn-plan.json"
     path.write_text(json.dumps(plan))
     return path

@@ -10,6 +10,10 @@ from arm_cost.table import Column, Table
 
 FLOOR = "floor 0.250: one 4-lane FMLA per 4 MACs"
 COUNT, RATIO = ",", ".3f"
+# Whole forwards are compared with ncnn's fp32 ones; without the ncnn section in the run, with
+# these counts of it (ncnn 1.0.20261020 on cortex-a72, as this report gave them).
+NCNN = "ncnn fp32"
+NCNN_STATED = {"cortex-a72": {"MobileNetV1": 171_600_000, "MobileNetV2": 101_200_000}}
 
 
 def depthwise(regions: list[Region], cpu: str) -> list[Table]:
@@ -72,24 +76,36 @@ def imports(regions: list[Region], cpu: str) -> list[Table]:
     return [table]
 
 
-def models(regions: list[Region], cpu: str) -> list[Table]:
+def models(regions: list[Region], cpu: str, peer: list[Region] | None = None) -> list[Table]:
     """Whole forwards (what: model, runtime, macs) and, where the guest counts them, single
-    layers (what: also layer, type, shape, macs)."""
+    layers (what: also layer, type, shape, macs). Each forward against ncnn fp32's forward of the
+    model: in these regions or the peer's (counted in the same run), else NCNN_STATED."""
     forwards = [r for r in regions if "layer" not in r.what]
     layers: dict[tuple[str, str], list[Region]] = defaultdict(list)
     for r in regions:
         if "layer" in r.what:
             layers[r.what["model"], r.what["runtime"]].append(r)
+    ncnn = {r.what["model"]: r.instructions for r in [*regions, *(peer or [])]
+            if "layer" not in r.what and r.what["runtime"] == NCNN}
+    reference = f"vs {NCNN}: its forward counted in this run"
+    if not ncnn:
+        ncnn = NCNN_STATED.get(cpu, {})
+        reference = (f"vs {NCNN}: NOT counted in this run; against the stated counts "
+                     f"{', '.join(f'{m} {n:,}' for m, n in ncnn.items()) or '(none for this CPU model)'}")
     summary = Table(f"Whole models on {cpu}: one forward, 224x224, batch 1, 1 thread",
                     [Column("model"), Column("runtime"), Column("MACs", COUNT), Column("instructions", COUNT),
-                     Column("/MAC", RATIO), Column("layers summed", COUNT), Column("/MAC", RATIO)],
-                    notes=["layers summed: the same network run one layer per marked region "
-                           "(the final output's conversion excluded)"])
+                     Column("/MAC", RATIO), Column("layers summed", COUNT), Column("/MAC", RATIO),
+                     Column(f"vs {NCNN}", RATIO, "x")],
+                    notes=["layers summed: the same network run one layer per marked region (ncnn: the final "
+                           "output's conversion excluded; pyprune: each node a one-node graph, one call from "
+                           "Python into the engine each)", reference])
     for r in forwards:
         per_layer = layers.get((r.what["model"], r.what["runtime"]), [])
         summed = sum(x.instructions for x in per_layer) if per_layer else None
+        base = ncnn.get(r.what["model"])
         summary.add(r.what["model"], r.what["runtime"], r.what["macs"], r.instructions,
-                    r.instructions / r.what["macs"], summed, None if summed is None else summed / r.what["macs"])
+                    r.instructions / r.what["macs"], summed, None if summed is None else summed / r.what["macs"],
+                    None if base is None else r.instructions / base)
     tables = [summary]
     for (model, runtime), rs in layers.items():
         total = sum(r.instructions for r in rs)

@@ -4,7 +4,9 @@ host tool fails at once), then measures:
 
 - Counted: a guest script (guest/) runs the aarch64 wheel under the instruction counter on each
   CPU model and marks regions; a report function (reports.py) turns the regions into tables.
-  `host` makes what the guest needs: its arguments and the extra path it imports from.
+  `host` makes what the guest needs: its arguments and the extra path it imports from. A section
+  with a `peer` compares with that section's regions of the same run (counted before it: SECTIONS
+  order), which its report gets as a third argument (None when the peer did not run).
 - InnerLoop: llvm-mca on the main inner loop of NEON microkernels picked from an operator list.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arm_cost import mca, ncnn_peer, reports
+from arm_cost import mca, ncnn_peer, reports, whole_models
 from arm_cost.counter import Region, count
 from arm_cost.table import Column, Table
 
@@ -28,6 +30,7 @@ class Run:
     mca_cpus: list[str]  # CPU models llvm-mca schedules for
     reference: bool  # also count the scalar reference GEMM kernel (pointwise)
     work: Path  # scratch directory for what the host makes
+    counted: dict[tuple[str, str], list[Region]] = field(default_factory=dict)  # (section, CPU model) -> regions
 
 
 @dataclass(frozen=True)
@@ -52,18 +55,28 @@ def ncnn_guest(run: Run) -> Guest:
     return Guest([str(ncnn_peer.export(run.work))], [ncnn_peer.guest_site()])
 
 
+def models_guest(run: Run) -> Guest:
+    return Guest([str(whole_models.pack(run.work))], [run.wheel_site])
+
+
 @dataclass(frozen=True)
 class Counted:
     name: str
     script: str  # in guest/
-    report: Callable[[list[Region], str], list[Table]]  # the regions of one CPU model -> tables
+    report: Callable[..., list[Table]]  # the regions of one CPU model (and the peer's) -> tables
     host: Callable[[Run], Guest] = pyprune_guest
+    peer: str | None = None  # the section whose regions the report compares with
 
     def prepare(self, run: Run) -> Guest:
         return self.host(run)
 
     def tables(self, run: Run, guest: Guest) -> list[Table]:
-        return [t for cpu in run.cpus for t in self.report(count(self.script, guest.args, cpu, guest.pythonpath), cpu)]
+        tables = []
+        for cpu in run.cpus:
+            regions = run.counted[self.name, cpu] = count(self.script, guest.args, cpu, guest.pythonpath)
+            peer = [] if self.peer is None else [run.counted.get((self.peer, cpu))]
+            tables += self.report(regions, cpu, *peer)
+        return tables
 
 
 MODEL_FMLA = ("model FMLA: the cycles the core model books for the FMLAs, per pipe (LLVM 14 models Cortex-A72 "
@@ -119,4 +132,5 @@ SECTIONS = (
               notes=["a non-zero weight multiplies mr pixels: mr/4 FMLAs"]),
     Counted("imports", "imports.py", reports.imports, imports_guest),
     Counted("ncnn", "ncnn_forward.py", reports.models, ncnn_guest),
+    Counted("models", "pyprune_forward.py", reports.models, models_guest, peer="ncnn"),
 )

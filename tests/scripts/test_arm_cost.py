@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from arm_cost import counter, mca, ncnn_peer, reports
+from arm_cost import counter, mca, ncnn_peer, reports, sections, whole_models
 from arm_cost.counter import CountError, Region
 from arm_cost.guest import marks
 from arm_cost.sections import SECTIONS, Counted, Run, pointwise_guest, pyprune_guest
@@ -240,10 +240,102 @@ def test_models_report_puts_forwards_in_a_summary_and_layers_in_a_table_per_mode
                        "macs": 1000}, 300),
                Region({"model": "M", "runtime": "r", "layer": "p", "type": "Pooling", "shape": [8], "macs": 0}, 120)]
     summary, layers = reports.models(regions, "cortex-a72")
-    assert summary.rows == [["M", "r", 1000, 400, 0.4, 420, 0.42], ["M", "r2", 1000, 500, 0.5, None, None]]
+    assert summary.rows == [["M", "r", 1000, 400, 0.4, 420, 0.42, None], ["M", "r2", 1000, 500, 0.5, None, None, None]]
     assert layers.rows[0] == [1, "Convolution", "c", "8x2x2", 1000, 300, 0.3, 300 / 420]
     assert layers.rows[1] == [2, "Pooling", "p", "8", None, 120, None, 120 / 420]
     assert layers.rows[-1] == [None, "all layers", None, None, 1000, 420, 0.42, 1.0]
+
+
+def guest_script(name, monkeypatch):
+    """A guest script of guest/ imported on the host, as the guest imports it (marks.py beside it)."""
+    monkeypatch.syspath_prepend(str(counter.GUEST))
+    spec = importlib.util.spec_from_file_location(f"guest_{Path(name).stem}", counter.GUEST / name)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def forward(model, runtime, instructions):
+    return Region({"model": model, "runtime": runtime, "macs": 1000}, instructions)
+
+
+def test_models_report_compares_forwards_with_ncnn_fp32_in_the_regions_or_the_peers():
+    ncnn = [forward("A", "ncnn fp32", 200), forward("A", "ncnn defaults", 100)]
+    summary, = reports.models(ncnn, "cortex-a53")
+    assert [row[-1] for row in summary.rows] == [1.0, 0.5]
+    summary, = reports.models([forward("A", "pyprune", 150), forward("B", "pyprune", 10)], "cortex-a53", ncnn)
+    assert [row[-1] for row in summary.rows] == [0.75, None]
+    assert "counted in this run" in str(summary)
+
+
+@pytest.mark.parametrize("cpu, ratio", [("cortex-a72", 85_800_000 / 171_600_000), ("cortex-a53", None)])
+def test_models_report_without_ncnn_in_the_run_says_it_uses_the_stated_counts(cpu, ratio):
+    summary, = reports.models([forward("MobileNetV1", "pyprune", 85_800_000)], cpu, None)
+    assert summary.rows[0][-1] == ratio
+    assert "NOT counted in this run" in str(summary)
+
+
+def test_a_section_with_a_peer_reports_with_the_peers_regions_of_the_same_cpu(tmp_path, monkeypatch):
+    counts = {"first.py": [forward("A", "x", 1)], "second.py": [forward("A", "y", 2)]}
+    monkeypatch.setattr(sections, "count", lambda script, args, cpu, path: counts[script])
+    seen = []
+    first = Counted("first", "first.py", lambda regions, cpu: [])
+    second = Counted("second", "second.py", lambda regions, cpu, peer: seen.append((cpu, regions, peer)) or [],
+                     peer="first")
+    run = Run(tmp_path, ["cortex-a53", "cortex-a72"], [], False, tmp_path)
+    second.tables(run, sections.Guest([], []))  # its peer did not run
+    first.tables(run, sections.Guest([], []))
+    second.tables(run, sections.Guest([], []))
+    assert seen == [(cpu, counts["second.py"], None) for cpu in run.cpus] + \
+        [(cpu, counts["second.py"], counts["first.py"]) for cpu in run.cpus]
+
+
+def test_the_models_section_comes_after_its_peer():
+    names = [s.name for s in SECTIONS]
+    for s in SECTIONS:
+        if isinstance(s, Counted) and s.peer is not None:
+            assert names.index(s.peer) < names.index(s.name)
+
+
+def test_pyprune_forward_runs_a_graph_node_by_node_as_one_node_graphs(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from pyprune.capture.pipeline import inference_graph
+    from pyprune.graph import engine
+    from pyprune.models import MobileNetV2
+
+    script = guest_script("pyprune_forward.py", monkeypatch)
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32)
+    graph = inference_graph(MobileNetV2(num_classes=10, width=0.25).eval(), (x,))
+    values = {graph.inputs[0].name: x.numpy()}
+    shapes = {graph.inputs[0].name: tuple(x.shape)}
+    for node in graph.nodes:
+        one = script.node_graph(graph, node, shapes)
+        assert [n.name for n in one.nodes] == [node.name] and set(one.constants) <= set(graph.constants)
+        outputs = engine.Engine(one)(*(values[s.name] for s in one.inputs))
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        values.update(zip(node.outputs, outputs))
+        shapes.update((t, v.shape) for t, v in zip(node.outputs, outputs))
+    whole = engine.Engine(graph)(x.numpy())
+    assert (values[graph.outputs[0]] == whole).all()
+
+
+def test_models_are_packed_losslessly_for_the_runtime_with_a_plan_the_guest_takes(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from pyprune import runtime
+
+    monkeypatch.setattr(whole_models, "MODELS", ("MobileNetV2",))
+    monkeypatch.setattr(whole_models, "INPUT_SHAPE", (1, 3, 32, 32))
+    run = Run(tmp_path, ["cortex-a72"], [], False, tmp_path)
+    guest = sections.models_guest(run)
+    assert guest.pythonpath == [tmp_path]
+    plan = json.loads(Path(guest.args[0]).read_text())
+    model, = whole_models.build()
+    assert [(p["model"], p["runtime"], p["macs"]) for p in plan] == [("MobileNetV2", "pyprune", model.macs)]
+    with torch.no_grad():
+        expected = model.module(model.example).numpy()
+    assert runtime.load(plan[0]["file"])(model.example.numpy()) == pytest.approx(expected, abs=1e-4)
+    inspect.signature(guest_script("pyprune_forward.py", monkeypatch).main).bind("regions.json", *guest.args)
 
 
 def test_sections_have_unique_names_and_their_guest_scripts_exist():
@@ -256,15 +348,11 @@ def test_sections_have_unique_names_and_their_guest_scripts_exist():
 
 @pytest.mark.parametrize("reference", [False, True])
 def test_pyprune_guest_scripts_take_the_arguments_their_host_side_gives(tmp_path, monkeypatch, reference):
-    monkeypatch.syspath_prepend(str(counter.GUEST))  # the guest's sys.path[0]: marks.py
     run = Run(tmp_path, ["cortex-a72"], [], reference, tmp_path)
-    sections = [s for s in SECTIONS if isinstance(s, Counted) and s.host in (pyprune_guest, pointwise_guest)]
-    assert {s.name for s in sections} >= {"depthwise", "pointwise", "sparse"}
-    for s in sections:
-        spec = importlib.util.spec_from_file_location(f"guest_{s.name}", counter.GUEST / s.script)
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        inspect.signature(script.main).bind("regions.json", *s.prepare(run).args)
+    chosen = [s for s in SECTIONS if isinstance(s, Counted) and s.host in (pyprune_guest, pointwise_guest)]
+    assert {s.name for s in chosen} >= {"depthwise", "pointwise", "sparse"}
+    for s in chosen:
+        inspect.signature(guest_script(s.script, monkeypatch).main).bind("regions.json", *s.prepare(run).args)
 
 
 # ---- the command line ---------------------------------------------------------------------------
