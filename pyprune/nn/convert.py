@@ -15,6 +15,7 @@ from pyprune.capture.export import CaptureError, capture
 from pyprune.capture.lower import lower
 from pyprune.capture.optimize import optimize
 from pyprune.capture.report import ConversionReport, node_reports
+from pyprune.nn.generated_source import released_with_result
 from pyprune.nn.sparse_policy import SparsePolicy
 
 __all__ = ["CaptureError", "ConversionError", "ConversionReport", "convert"]
@@ -152,10 +153,13 @@ def convert(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    inputs = _as_tuple(example_inputs)
+    return released_with_result(lambda: _convert(model, _as_tuple(example_inputs), _Options(fuse_separable, sparse),
+                                                 rtol, atol, verbose))
+
+
+def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, atol: float, verbose: bool) -> nn.Module:
     original = copy.deepcopy(model).eval()
     work = copy.deepcopy(model).eval()
-    options = _Options(fuse_separable, sparse)
     with torch.no_grad():
         try:
             fast, report = _convert_whole(work, inputs, options)

@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import linecache
 import logging
 import math
 import os
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -264,43 +262,6 @@ def _load_state(model: nn.Module, pack: PackFile, keep_compressed: bool) -> dict
     return coded
 
 
-def _forget_sources(keys: list[str]) -> None:
-    from torch.fx.graph_module import _loader
-
-    for key in keys:
-        _loader.eval_cache.pop(key, None)
-        linecache.cache.pop(key, None)
-
-
-def _convert(model: nn.Module, inputs: tuple) -> nn.Module:
-    """pyprune.convert(model, inputs), and the generated source torch.fx registers in
-    linecache at every recompile released when the result is collected (a service loading
-    models again and again would otherwise keep every one's source)."""
-    from torch.fx.graph_module import _loader
-
-    from pyprune.nn.convert import convert
-
-    first = _loader.next_id
-    try:
-        fast = convert(model, inputs)
-    finally:
-        keys = _keys_since(_loader.eval_cache, first, _loader.next_id)
-    weakref.finalize(fast, _forget_sources, keys)
-    return fast
-
-
-def _keys_since(cache: dict[str, str], first: int, end: int) -> list[str]:
-    """The keys numbered first..end-1 ('<eval_with_key>.N...'), the newest at the end of the
-    cache: those of this conversion, whatever other modules were released meanwhile."""
-    keys = []
-    for key in reversed(cache):
-        number = key.removeprefix("<eval_with_key>.").split(" ", 1)[0]
-        if not number.isdigit() or not first <= int(number) < end:
-            break
-        keys.append(key)
-    return keys
-
-
 def load(
     path: str | os.PathLike,
     model: nn.Module | Callable[[], nn.Module],
@@ -331,5 +292,7 @@ def load(
         return model
     if fast:
         inputs = _as_inputs(example_inputs) or _file_inputs(pack, model)
-        return _convert(model, inputs)
+        from pyprune.nn.convert import convert
+
+        return convert(model, inputs)
     return model

@@ -236,3 +236,25 @@ def test_mismatch_raises(monkeypatch):
     monkeypatch.setattr(EngineSegment, "forward", lambda self, *xs: tuple(x + 1.0 for x in xs))
     with pytest.raises(ConversionError, match="differs from the original"):
         convert(model, torch.randn(1, 2, 5, 5))
+
+
+def test_repeated_conversions_leave_no_generated_source_behind():
+    """torch.fx and torch.export keep the source of every module they compile unless told."""
+    import gc
+    import linecache
+
+    from torch.fx.graph_module import _loader
+
+    model, x = randomize_batchnorms(MobileNetV1(num_classes=10, width=0.25)), torch.randn(1, 3, 32, 32)
+
+    def cached():
+        gc.collect()
+        return len(linecache.cache), len(_loader.eval_cache)
+
+    convert(model, x)
+    before = cached()
+    for _ in range(3):
+        fast = convert(model, x)
+    assert cached() > before  # the live result keeps its own
+    del fast
+    assert cached() == before
