@@ -33,10 +33,18 @@ using pyprune::unroll;
 alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                                     0,  0,  0,  0,  0,  0,  0,  0};
 
-// Broadcast weights. 3x3: the 9 taps live in ymm registers for the whole call. 5x5: the 25
+// Broadcast weights. 3x3: the 9 taps live in ymm registers for the whole call. Larger: the K*K
 // taps are stored broadcast in an L1-resident block, loaded one kernel column at a time.
 template <int K>
-struct Weights;
+struct Weights {
+  alignas(32) float w[K * K][8];
+  __m256 bias;
+  PP_INLINE explicit Weights(const float* weights) {
+    bias = _mm256_broadcast_ss(weights);
+    for (int t = 0; t < K * K; t++) _mm256_store_ps(w[t], _mm256_broadcast_ss(weights + 1 + t));
+  }
+  PP_INLINE __m256 get(int t) const { return _mm256_load_ps(w[t]); }
+};
 
 template <>
 struct Weights<3> {
@@ -49,16 +57,6 @@ struct Weights<3> {
   PP_INLINE __m256 get(int t) const { return w[t]; }
 };
 
-template <>
-struct Weights<5> {
-  alignas(32) float w[25][8];
-  __m256 bias;
-  PP_INLINE explicit Weights(const float* weights) {
-    bias = _mm256_broadcast_ss(weights);
-    for (int t = 0; t < 25; t++) _mm256_store_ps(w[t], _mm256_broadcast_ss(weights + 1 + t));
-  }
-  PP_INLINE __m256 get(int t) const { return _mm256_load_ps(w[t]); }
-};
 
 // Loop order inside a tile.
 //  - tap-row order (3x3): for each padded input row p, for each tap j: one load, then an FMA

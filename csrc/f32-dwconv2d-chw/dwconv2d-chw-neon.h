@@ -83,7 +83,7 @@ PP_INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t x, float32x4_t w) {
 
 template <int K, int S, int ROWS, int COLS, bool CLAMP>
 struct Kernel {
-  static_assert(K == 3 || K == 5, "3x3 and 5x5 only");
+  static_assert(K == 3 || K == 5 || K == 7, "3x3, 5x5 and 7x7 only");
   static_assert(S == 1 || S == 2, "stride 1 or 2");
   static_assert(COLS == 4 || COLS == 8 || COLS == 16, "COLS is 4, 8 or 16");
   static constexpr int VECS = COLS / 4;

@@ -120,7 +120,7 @@ def test_sparse_matches_torch(block, kernel, stride, padding, rng):
 def describe(**attrs):
     """The description of a conv2d with a (cout, cin_g, *kernel) weight."""
     w = np.ones((attrs.pop("cout", 4), attrs.pop("cin_g", 1), *attrs.pop("kernel", (3, 3))), np.float32)
-    x = np.ones((1, w.shape[1] * attrs.get("groups", 1), 8, 8), np.float32)
+    x = np.ones((1, w.shape[1] * attrs.get("groups", 1), 12, 12), np.float32)
     return pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w})[0]
 
 
@@ -128,7 +128,7 @@ def describe(**attrs):
     (dict(groups=4, padding=[1, 1, 1, 1]), "depthwise"),
     (dict(groups=4, stride=[2, 2], padding=[0, 0, 1, 1]), "depthwise"),  # TF "SAME", stride 2
     (dict(groups=4, dilation=[2, 2]), "gemm"),
-    (dict(groups=4, kernel=(7, 7)), "gemm"),
+    (dict(groups=4, kernel=(9, 9)), "gemm"),
     (dict(groups=4, stride=[1, 2]), "gemm"),
     (dict(groups=2, cin_g=2), "gemm"),
     (dict(cin_g=4), "gemm"),
