@@ -12,23 +12,23 @@
 
 namespace pyprune::graph {
 
-Activation activation_attributes(const Attributes& a) {
-  const std::string name = a.text("activation", activation_names(), "none");
-  if (name != "clamp" && (a.has("activation_min") || a.has("activation_max")))
-    a.fail("attributes 'activation_min' and 'activation_max' apply only to activation 'clamp', not '" + name + "'");
-  if (name != "leaky_relu" && a.has("activation_alpha"))
-    a.fail("attribute 'activation_alpha' applies only to activation 'leaky_relu', not '" + name + "'");
+Activation activation_attributes(const Attributes& a, const std::string& prefix) {
+  const std::vector<std::string> names = activation_attribute_names(prefix);
+  const std::string &kind = names[0], &lo = names[1], &hi = names[2], &slope = names[3];
+  const std::string name = a.text(kind.c_str(), activation_names(), "none");
+  if (name != "clamp" && (a.has(lo.c_str()) || a.has(hi.c_str())))
+    a.fail("attributes '" + lo + "' and '" + hi + "' apply only to " + kind + " 'clamp', not '" + name + "'");
+  if (name != "leaky_relu" && a.has(slope.c_str()))
+    a.fail("attribute '" + slope + "' applies only to " + kind + " 'leaky_relu', not '" + name + "'");
   constexpr double inf = std::numeric_limits<double>::infinity();
-  const double min = a.real("activation_min", -inf, inf, -inf), max = a.real("activation_max", -inf, inf, inf);
-  if (min > max) a.fail("attribute 'activation_min' must not exceed 'activation_max'");
-  const double alpha = a.real("activation_alpha", -FLT_MAX, FLT_MAX, 0.01);
+  const double min = a.real(lo.c_str(), -inf, inf, -inf), max = a.real(hi.c_str(), -inf, inf, inf);
+  if (min > max) a.fail("attribute '" + lo + "' must not exceed '" + hi + "'");
+  const double alpha = a.real(slope.c_str(), -FLT_MAX, FLT_MAX, 0.01);
   return pyprune::make_activation(name, static_cast<float>(min), static_cast<float>(max), static_cast<float>(alpha));
 }
 
-const std::vector<std::string>& activation_attribute_names() {
-  static const std::vector<std::string> names = {"activation", "activation_min", "activation_max",
-                                                 "activation_alpha"};
-  return names;
+std::vector<std::string> activation_attribute_names(const std::string& prefix) {
+  return {prefix + "activation", prefix + "activation_min", prefix + "activation_max", prefix + "activation_alpha"};
 }
 
 const Constant& constant_input(const Attributes& a, const std::vector<const Constant*>& constants, size_t index,

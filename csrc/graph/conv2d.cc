@@ -1,50 +1,79 @@
 // conv2d: act(conv2d(x) + bias + residual) on one of the convolution drivers, chosen by the
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups), "depthwise" (the depthwise
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
-// `block` output channels) or "auto" (depthwise when a depthwise kernel takes the node, else
-// gemm). Inputs: x, weight (constant), then an optional bias (constant) and an optional
-// residual (computed: a tensor of the output's shape): a third input is the bias when it is a
-// constant and the residual otherwise.
+// `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 undilated ones),
+// "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
+// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node, else gemm).
+// Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
+// (computed: a tensor of the output's shape): a third input is the bias when it is a constant
+// and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
+// pointwise weight, pointwise bias (constants), then an optional residual.
+#include <array>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <variant>
+#include <vector>
 
 #include "pyprune/capabilities.h"
 #include "pyprune/conv2d.h"
 #include "pyprune/depthwise.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/graph/fused.h"
+#include "pyprune/separable.h"
 #include "pyprune/sparse.h"
+#include "pyprune/winograd_conv2d.h"
 
 namespace pyprune::graph {
 namespace {
 
-enum class Algorithm { gemm, depthwise, sparse };
+enum class Algorithm { gemm, depthwise, sparse, winograd, separable };
+const std::vector<std::string> kAlgorithms = {"auto", "gemm", "depthwise", "sparse", "winograd", "separable"};
+// The attribute names of a separable node's activation between its halves start with this.
+const std::string kDepthwise = "depthwise_";
 
 // The drivers, behind one interface (output_shape, run).
-using Kernel = std::variant<std::unique_ptr<Conv2d>, std::unique_ptr<DepthwiseConv2d>, std::unique_ptr<SparseConv2d>>;
+using Kernel = std::variant<std::unique_ptr<Conv2d>, std::unique_ptr<DepthwiseConv2d>, std::unique_ptr<SparseConv2d>,
+                            std::unique_ptr<WinogradConv2d>, std::unique_ptr<SeparableConv2d>>;
 
-// Everything about the node but its weights.
+// Everything about the node but its weights. A separable node's window, groups and in_channels
+// are its depthwise half's, out_channels its pointwise half's.
 struct Spec {
   size_t out_channels, in_channels, groups, block;
   Window2d window;
   Algorithm algorithm;
-  Activation activation;
+  Activation activation, depthwise_activation;
   size_t residual_input;  // 0: none
 };
 
-Kernel prepare(const Spec& s, const float* weight, const float* bias) {
+// The weights: input 1's, and input 3's (the pointwise half) for a separable node; the biases
+// likewise (nullptr: zeros).
+struct Weights {
+  const float *weight, *bias, *pointwise, *pointwise_bias;
+};
+
+Kernel prepare(const Spec& s, const Weights& w) {
   switch (s.algorithm) {
     case Algorithm::depthwise:
-      return std::make_unique<DepthwiseConv2d>(s.out_channels, s.window, weight, bias);
+      return std::make_unique<DepthwiseConv2d>(s.out_channels, s.window, w.weight, w.bias);
     case Algorithm::sparse: {
       const size_t columns = s.in_channels * s.window.kernel_h * s.window.kernel_w;
-      return std::make_unique<SparseConv2d>(SparseMatrix::from_dense(s.out_channels, columns, s.block, weight, bias),
+      return std::make_unique<SparseConv2d>(SparseMatrix::from_dense(s.out_channels, columns, s.block, w.weight, w.bias),
                                             s.in_channels, s.window);
     }
+    case Algorithm::winograd: {
+      const Window2d& v = s.window;
+      return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels,
+                                              std::array<size_t, 4>{v.pad_top, v.pad_left, v.pad_bottom, v.pad_right},
+                                              w.weight, w.bias);
+    }
+    case Algorithm::separable:
+      return std::make_unique<SeparableConv2d>(
+          DepthwiseConv2d(s.in_channels, s.window, w.weight, w.bias), s.depthwise_activation,
+          Conv2d(s.out_channels, s.in_channels, Window2d::square(1, 1, 0), 1, w.pointwise, w.pointwise_bias));
     case Algorithm::gemm: break;
   }
-  return std::make_unique<Conv2d>(s.out_channels, s.in_channels, s.window, s.groups, weight, bias);
+  return std::make_unique<Conv2d>(s.out_channels, s.in_channels, s.window, s.groups, w.weight, w.bias);
 }
 
 bool empty(const Kernel& k) {
@@ -55,9 +84,12 @@ Shape4 shape4(const Dims& d) { return {d[0], d[1], d[2], d[3]}; }
 
 class Conv2dOperator : public Operator {
  public:
-  Conv2dOperator(const Spec& spec, const float* weight, std::vector<float> bias)
-      : spec_(spec), bias_(std::move(bias)) {
-    if (weight != nullptr) kernel_ = prepare(spec_, weight, bias_data());
+  // Weights that are nullptr are coded: they arrive decoded at run time (inputs 1 and 3).
+  Conv2dOperator(const Spec& spec, const float* weight, const float* pointwise, std::vector<float> bias,
+                 std::vector<float> pointwise_bias)
+      : spec_(spec), bias_(std::move(bias)), pointwise_bias_(std::move(pointwise_bias)) {
+    const bool separable = spec_.algorithm == Algorithm::separable;
+    if (weight != nullptr && (!separable || pointwise != nullptr)) kernel_ = prepare(spec_, weights(weight, pointwise));
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
@@ -79,68 +111,84 @@ class Conv2dOperator : public Operator {
     const Epilogue epilogue(spec_.activation, spec_.residual_input != 0 ? in[spec_.residual_input] : nullptr);
     // Coded weights (kept compressed) arrive decoded at run time: prepared for this run only.
     Kernel per_run;
-    if (empty(kernel_)) per_run = prepare(spec_, in[1], bias_data());
+    if (empty(kernel_))
+      per_run = prepare(spec_, weights(in[1], spec_.algorithm == Algorithm::separable ? in[3] : nullptr));
     const Kernel& kernel = empty(kernel_) ? per_run : kernel_;
     std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, kernel);
   }
 
   std::string describe() const override {
-    static const char* names[] = {"gemm", "depthwise", "sparse"};
+    static const char* names[] = {"gemm", "depthwise", "sparse", "winograd", "separable"};
     std::string s = "conv2d " + spec_.window.describe();
     if (spec_.groups != 1) s += " g" + std::to_string(spec_.groups);
     s += std::string(" ") + names[static_cast<int>(spec_.algorithm)];
-    if (spec_.algorithm == Algorithm::sparse) s += " block " + std::to_string(spec_.block);
-    s += std::string(" ") + ukernel_name();
+    switch (spec_.algorithm) {
+      case Algorithm::sparse:
+        s += " block " + std::to_string(spec_.block) + " " + pp_f32_spmm_config(spec_.block)->name;
+        break;
+      case Algorithm::winograd: {
+        const size_t m = WinogradConv2d::default_tile();
+        s += " F(" + std::to_string(m) + "x" + std::to_string(m) + ",3x3) " + pp_f32_winograd_input_config(m)->name +
+             " " + pp_f32_gemm_config().name;
+        break;
+      }
+      case Algorithm::depthwise: s += std::string(" ") + depthwise_ukernel_name(); break;
+      case Algorithm::separable:
+        s += std::string(" ") + depthwise_ukernel_name();
+        if (spec_.depthwise_activation.kind != ActivationKind::none) s += " + " + spec_.depthwise_activation.name();
+        s += std::string(" -> 1x1 ") + pp_f32_gemm_config().name;
+        break;
+      case Algorithm::gemm: s += std::string(" ") + pp_f32_gemm_config().name; break;
+    }
     if (spec_.residual_input != 0) s += " + residual";
     if (spec_.activation.kind != ActivationKind::none) s += " + " + spec_.activation.name();
     return s;
   }
 
+  // Of the convolution as written (Winograd's too): a sparse one's without its zeros, a
+  // separable one's both halves.
   size_t macs(const std::vector<Dims>& inputs) const override {
     const Dims y = output_shapes(inputs)[0];
     const size_t pixels = y[0] * y[2] * y[3];
+    const size_t taps = spec_.window.kernel_h * spec_.window.kernel_w;
     if (spec_.algorithm == Algorithm::sparse && !empty(kernel_))
-      return std::get<2>(kernel_)->weights().stored_values() * pixels;
-    return spec_.out_channels * (spec_.in_channels / spec_.groups) * spec_.window.kernel_h * spec_.window.kernel_w *
-           pixels;
+      return std::get<std::unique_ptr<SparseConv2d>>(kernel_)->weights().stored_values() * pixels;
+    if (spec_.algorithm == Algorithm::separable)
+      return (spec_.in_channels * taps + spec_.out_channels * spec_.in_channels) * pixels;
+    return spec_.out_channels * (spec_.in_channels / spec_.groups) * taps * pixels;
   }
 
  private:
-  const float* bias_data() const { return bias_.empty() ? nullptr : bias_.data(); }
+  static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+  Weights weights(const float* weight, const float* pointwise) const {
+    return {weight, data(bias_), pointwise, data(pointwise_bias_)};
+  }
 
-  std::string ukernel_name() const {
-    switch (spec_.algorithm) {
-      case Algorithm::depthwise: {
-        const Window2d& w = spec_.window;
-        const auto* k = pp_f32_dwconv2d_chw_config(static_cast<int>(w.kernel_h), static_cast<int>(w.stride_h));
-        return k != nullptr ? k->name : "?";
-      }
-      case Algorithm::sparse: {
-        const auto* k = pp_f32_spmm_config(spec_.block);
-        return k != nullptr ? k->name : "?";
-      }
-      case Algorithm::gemm: break;
-    }
-    return pp_f32_gemm_config().name;
+  const char* depthwise_ukernel_name() const {
+    const Window2d& w = spec_.window;
+    const auto* k = pp_f32_dwconv2d_chw_config(static_cast<int>(w.kernel_h), static_cast<int>(w.stride_h));
+    return k != nullptr ? k->name : "?";
   }
 
   Spec spec_;
-  std::vector<float> bias_;
-  Kernel kernel_;  // holds nullptr when the weights are coded
+  std::vector<float> bias_, pointwise_bias_;
+  Kernel kernel_;  // holds nullptr when weights are coded
 };
+
+std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
 
 // The algorithm the node asks for, checked against what the kernels take.
 Algorithm choose(const Attributes& a, const Spec& s) {
-  const std::string asked = a.text("algorithm", {"auto", "gemm", "depthwise", "sparse", "winograd"}, "auto");
+  const std::string asked = a.text("algorithm", kAlgorithms, "auto");
   const bool depthwise_shape = s.groups == s.in_channels && s.groups == s.out_channels;
   const std::string depthwise_rejects =
       depthwise_shape ? depthwise_window_rejects(s.window)
                       : "it is not depthwise (groups == input channels == output channels)";
-  if (asked == "winograd") a.fail("algorithm 'winograd' has no kernel in this build");
   if (asked != "sparse" && a.has("block")) a.fail("attribute 'block' applies only to algorithm 'sparse'");
-  if (asked == "depthwise") {
-    if (!depthwise_rejects.empty()) a.fail("algorithm 'depthwise' does not take this convolution: " + depthwise_rejects);
-    return Algorithm::depthwise;
+  if (asked == "depthwise" || asked == "separable") {
+    if (!depthwise_rejects.empty())
+      a.fail("algorithm '" + asked + "' does not take this convolution: " + depthwise_rejects);
+    return asked == "depthwise" ? Algorithm::depthwise : Algorithm::separable;
   }
   if (asked == "sparse") {
     std::string rejects = s.groups != 1 ? "groups must be 1, got " + std::to_string(s.groups) : sparse_window_rejects(s.window);
@@ -148,8 +196,27 @@ Algorithm choose(const Attributes& a, const Spec& s) {
     if (!rejects.empty()) a.fail("algorithm 'sparse' does not take this convolution: " + rejects);
     return Algorithm::sparse;
   }
+  if (asked == "winograd") {
+    const Window2d& w = s.window;
+    const std::string rejects = winograd_conv2d_rejects(
+        signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
+        signed_pair(w.dilation_h, w.dilation_w), static_cast<int64_t>(s.groups),
+        {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left), static_cast<int64_t>(w.pad_bottom),
+         static_cast<int64_t>(w.pad_right)});
+    if (!rejects.empty()) a.fail("algorithm 'winograd' does not take this convolution: " + rejects);
+    return Algorithm::winograd;
+  }
   if (asked == "auto" && depthwise_rejects.empty()) return Algorithm::depthwise;
   return Algorithm::gemm;
+}
+
+// A bias input's values (decoded if coded), checked to have `channels` entries.
+std::vector<float> bias_values(const Attributes& a, const Constant& b, size_t channels, const std::string& what) {
+  if (b.shape != Dims{channels})
+    a.fail("the " + what + " must have shape (" + std::to_string(channels) + ",), got " + to_string(b.shape));
+  std::vector<float> storage;
+  const float* values = constant_floats(b, storage);
+  return {values, values + channels};
 }
 
 }  // namespace
@@ -157,14 +224,25 @@ Algorithm choose(const Attributes& a, const Spec& s) {
 std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<const Constant*>& constants) {
   std::vector<std::string> known = {"stride", "padding", "dilation", "groups", "algorithm", "block"};
   for (const std::string& name : activation_attribute_names()) known.push_back(name);
+  const std::vector<std::string> depthwise_names = activation_attribute_names(kDepthwise);
+  known.insert(known.end(), depthwise_names.begin(), depthwise_names.end());
   a.only(known);
-  if (constants.size() < 2 || constants.size() > 4)
+  const bool separable = a.text("algorithm", kAlgorithms, "auto") == "separable";
+  for (const std::string& name : depthwise_names)
+    if (!separable && a.has(name.c_str())) a.fail("attribute '" + name + "' applies only to algorithm 'separable'");
+  if (separable && (constants.size() < 5 || constants.size() > 6))
+    a.fail("algorithm 'separable' takes 5 or 6 inputs (x, depthwise weight, depthwise bias, pointwise weight, "
+           "pointwise bias, [residual]), got " + std::to_string(constants.size()));
+  if (!separable && (constants.size() < 2 || constants.size() > 4))
     a.fail("conv2d takes 2 to 4 inputs (x, weight, [bias], [residual]), got " + std::to_string(constants.size()));
-  const Constant& weight = constant_input(a, constants, 1, "weight");
+  const Constant& weight = constant_input(a, constants, 1, separable ? "depthwise weight" : "weight");
   if (weight.shape.size() != 4 || elements(weight.shape) == 0)
-    a.fail("the weight must have shape (Cout, Cin / groups, kh, kw), got " + to_string(weight.shape));
-  const bool bias_given = constants.size() >= 3 && constants[2] != nullptr;
-  if (constants.size() == 4 && !bias_given) a.fail("input 2 (bias) must be a constant when a residual follows it");
+    a.fail(std::string("the ") + (separable ? "depthwise weight must have shape (C, 1, kh, kw)"
+                                            : "weight must have shape (Cout, Cin / groups, kh, kw)") +
+           ", got " + to_string(weight.shape));
+  const bool bias_given = separable || (constants.size() >= 3 && constants[2] != nullptr);
+  if (!separable && constants.size() == 4 && !bias_given)
+    a.fail("input 2 (bias) must be a constant when a residual follows it");
 
   constexpr int64_t kMax = int64_t{1} << 30;
   const auto stride = a.integers("stride", 2, 1, kMax, {1, 1});
@@ -185,19 +263,29 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
   s.algorithm = choose(a, s);
   s.activation = activation_attributes(a);
-  s.residual_input = constants.size() == 4 ? 3 : constants.size() == 3 && !bias_given ? 2 : 0;
+  if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 
-  std::vector<float> bias;
-  if (bias_given) {
-    const Constant& b = *constants[2];
-    if (b.shape != Dims{s.out_channels})
-      a.fail("the bias must have shape (" + std::to_string(s.out_channels) + ",), got " + to_string(b.shape));
-    std::vector<float> storage;
-    const float* values = constant_floats(b, storage);
-    bias.assign(values, values + s.out_channels);
+  std::vector<float> bias, pointwise_bias;
+  if (bias_given)
+    bias = bias_values(a, constant_input(a, constants, 2, separable ? "depthwise bias" : "bias"), s.out_channels,
+                       separable ? "depthwise bias" : "bias");
+  const float* pointwise = nullptr;
+  if (separable) {
+    const Constant& pw = constant_input(a, constants, 3, "pointwise weight");
+    if (pw.shape.size() != 4 || pw.shape[0] == 0 || pw.shape[1] != s.in_channels || pw.shape[2] != 1 ||
+        pw.shape[3] != 1)
+      a.fail("the pointwise weight must have shape (Cout, " + std::to_string(s.in_channels) + ", 1, 1), got " +
+             to_string(pw.shape));
+    pointwise = pw.dense;
+    s.out_channels = pw.shape[0];
+    pointwise_bias =
+        bias_values(a, constant_input(a, constants, 4, "pointwise bias"), s.out_channels, "pointwise bias");
+    s.residual_input = constants.size() == 6 ? 5 : 0;
+  } else {
+    s.residual_input = constants.size() == 4 ? 3 : constants.size() == 3 && !bias_given ? 2 : 0;
   }
   try {
-    return std::make_unique<Conv2dOperator>(s, weight.dense, std::move(bias));
+    return std::make_unique<Conv2dOperator>(s, weight.dense, pointwise, std::move(bias), std::move(pointwise_bias));
   } catch (const std::invalid_argument& e) {
     a.fail(e.what());
   }

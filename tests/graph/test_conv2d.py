@@ -1,14 +1,17 @@
 """The conv2d operator against torch: every algorithm, rectangular kernels, strides, asymmetric
-padding, dilation, groups, batch 1 and 3, every activation, with and without a residual; what
-auto chooses; attributes and inputs it refuses, naming the node."""
+padding, dilation, groups, batch 1 and 3, every activation, with and without a residual; the
+fused separable node against the operator set's reference; what auto chooses; attributes and
+inputs it refuses, naming the node."""
 
 import itertools
 
 import numpy as np
 import pytest
+from graph_cases import coded
 from operator_cases import ACTIVATIONS, assert_close, run, torch_activation
 
 import pyprune
+from pyprune.graph import CodedConstant, Engine, Graph, Node, TensorSpec
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -50,8 +53,18 @@ def check(rng, n, cin, cout, hw, kernel, stride=(1, 1), padding=(0, 0, 0, 0), di
     got = conv(x, w, b, r, **attrs)
     want = reference(x, w, b, r, stride, padding, dilation, groups, activation)
     assert got.shape == want.shape
-    assert_close(got, want, cin // groups * kernel[0] * kernel[1])
+    if attrs.get("algorithm") == "winograd":
+        assert_winograd_close(got, want, x, w, padding)
+    else:
+        assert_close(got, want, cin // groups * kernel[0] * kernel[1])
     return got
+
+
+def assert_winograd_close(got, want, x, w, padding):
+    """Winograd's F(4x4, 3x3) rounds about 5x more than the direct convolution, in proportion to
+    the convolution of |x| with |w| (docs/winograd.md): within 2e-5 of its largest output."""
+    scale = reference(np.abs(x), np.abs(w), None, None, (1, 1), padding, (1, 1), 1, {}).max()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5 * scale)
 
 
 KERNELS = [(1, 1), (3, 3), (5, 5), (1, 7), (3, 1), (2, 3)]
@@ -87,7 +100,8 @@ def test_gemm_matches_torch(n, cin, cout, hw, kernel, stride, padding, dilation,
 @pytest.mark.parametrize("residual", [False, True])
 def test_every_activation_with_and_without_residual(activation, residual, rng):
     for algorithm, groups, kernel, stride in [("gemm", 1, (3, 3), (1, 1)), ("gemm", 1, (1, 1), (1, 1)),
-                                              ("depthwise", 6, (3, 3), (2, 2)), ("sparse", 1, (3, 3), (1, 1))]:
+                                              ("depthwise", 6, (3, 3), (2, 2)), ("sparse", 1, (3, 3), (1, 1)),
+                                              ("winograd", 1, (3, 3), (1, 1))]:
         padding = (0, 0, 0, 0) if kernel == (1, 1) else (1, 1, 1, 1)
         check(rng, 1 + 2 * residual, 6, 6, (9, 10), kernel, stride, padding, groups=groups, activation=activation,
               residual=residual, algorithm=algorithm, sparsity=0.6 if algorithm == "sparse" else 0.0)
@@ -115,6 +129,110 @@ def test_sparse_matches_torch(block, kernel, stride, padding, rng):
     for n, residual in [(1, False), (3, True)]:
         check(rng, n, 7, 13, (11, 10), kernel, stride, padding, activation={"activation": "silu"}, residual=residual,
               algorithm="sparse", block=block, sparsity=0.8)
+
+
+def winograd_cases():
+    """Ragged sizes (cut tiles on both edges), every padding the kernels take on each side, batch
+    1 and 3, channels around the GEMM's blocks."""
+    p = pyprune.kernels.capabilities().winograd.max_padding
+    paddings = [(0, 0, 0, 0), (1, 1, 1, 1), (p, p, p, p), (0, 0, 1, 1), (1, 0, 0, p), (p, 1, 0, 0)]
+    shapes = [(1, 3, 5, (9, 11)), (3, 8, 13, (6, 7)), (1, 17, 6, (16, 16)), (2, 1, 7, (3, 3)), (1, 24, 33, (10, 23))]
+    activations = [{}, {"activation": "relu"}, {"activation": "silu"}, {"activation": "hardswish"},
+                   {"activation": "leaky_relu", "activation_alpha": 0.2}, {"activation": "gelu"}]
+    for i, ((n, cin, cout, hw), padding) in enumerate(itertools.product(shapes, paddings)):
+        yield pytest.param(n, cin, cout, hw, padding, activations[i % len(activations)], i % 3 == 1, i % 4 != 3,
+                           id=f"{i}")
+
+
+@pytest.mark.parametrize("n,cin,cout,hw,padding,activation,residual,bias", list(winograd_cases()))
+def test_winograd_matches_torch(n, cin, cout, hw, padding, activation, residual, bias, rng):
+    check(rng, n, cin, cout, hw, (3, 3), padding=padding, activation=activation, residual=residual, bias=bias,
+          algorithm="winograd")
+
+
+def separable(x, dw, db, pw, pb, residual=None, **attrs):
+    """Runs a fused depthwise -> pointwise conv2d: its weights and biases constants, the
+    residual computed."""
+    inputs = [x, None, None, None, None] + ([residual] if residual is not None else [])
+    return run("conv2d", {**attrs, "algorithm": "separable"}, inputs, {1: dw, 2: db, 3: pw, 4: pb})[0]
+
+
+def separable_reference(x, dw, db, pw, pb, residual, attrs):
+    """The operator set's specification (pyprune.capture.reference), in float64."""
+    from pyprune.capture.reference import OPS
+
+    args = [torch.from_numpy(a).double() for a in (x, dw, db, pw, pb) + ((residual,) if residual is not None else ())]
+    with torch.no_grad():
+        return OPS["conv2d"]({**attrs, "algorithm": "separable"}, *args).numpy()
+
+
+def depthwise_activation(attrs):
+    return {f"depthwise_{k}": v for k, v in attrs.items()}
+
+
+def check_separable(rng, n, c, cout, hw, k, s, padding, dw_activation, activation, residual):
+    x = rng.standard_normal((n, c, *hw), dtype=np.float32)
+    dw = rng.standard_normal((c, 1, k, k), dtype=np.float32)
+    db = rng.standard_normal(c, dtype=np.float32)
+    pw = rng.standard_normal((cout, c, 1, 1), dtype=np.float32)
+    pb = rng.standard_normal(cout, dtype=np.float32)
+    attrs = {"stride": [s, s], "padding": list(padding), "dilation": [1, 1], "groups": c,
+             **depthwise_activation(dw_activation), **activation}
+    shape = separable_reference(x, dw, db, pw, pb, None, attrs).shape
+    r = rng.standard_normal(shape, dtype=np.float32) if residual else None
+    got = separable(x, dw, db, pw, pb, r, **attrs)
+    want = separable_reference(x, dw, db, pw, pb, r, attrs)
+    assert got.shape == want.shape == (n, cout, *shape[2:])
+    # the pointwise sum runs over c depthwise outputs, each of k * k products
+    assert_close(got, want, c * k * k)
+
+
+@pytest.mark.parametrize("k,s,padding", list(depthwise_cases()))
+def test_separable_matches_the_reference(k, s, padding, rng):
+    for n, c, cout, hw, dw_act, act, residual in [
+            (1, 5, 13, (14, 9), {"activation": "relu6"}, {"activation": "hardswish"}, False),
+            (3, 3, 7, (7, 16), {"activation": "silu"}, {}, True),
+            (2, 16, 6, (11, 10), {}, {"activation": "silu"}, True),
+            (1, 9, 1, (9, 9), {"activation": "hardswish"}, {"activation": "relu"}, False)]:
+        check_separable(rng, n, c, cout, hw, k, s, padding, dw_act, act, residual)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.get("activation", "default"))
+def test_separable_every_activation_on_either_half(activation, rng):
+    check_separable(rng, 1, 6, 10, (9, 10), 3, 1, (1, 1, 1, 1), activation, {"activation": "relu6"}, False)
+    check_separable(rng, 2, 6, 10, (9, 10), 3, 2, (0, 0, 1, 1), {"activation": "relu"}, activation, True)
+
+
+def test_separable_over_several_strips(rng):
+    """Planes too large for one strip of the fused kernel: the halves meet strip by strip."""
+    check_separable(rng, 2, 64, 20, (70, 45), 3, 1, (1, 1, 1, 1), {"activation": "relu6"}, {"activation": "silu"},
+                    True)
+
+
+def coded_weights(rng, shape):
+    """Weights of a few distinct values (as weight sharing leaves them), and their coding."""
+    w = (rng.integers(-6, 7, shape) / 4).astype(np.float32)
+    return w, CodedConstant(coded(w), shape)
+
+
+def test_coded_weights_run_like_their_dense_weights(rng):
+    x = rng.standard_normal((2, 6, 11, 9), dtype=np.float32)
+    w, w_coded = coded_weights(rng, (5, 6, 3, 3))
+    dw, dw_coded = coded_weights(rng, (6, 1, 3, 3))
+    pw, pw_coded = coded_weights(rng, (7, 6, 1, 1))
+    zeros = {"b5": np.zeros(5, np.float32), "b6": np.zeros(6, np.float32), "b7": np.zeros(7, np.float32)}
+    cases = [(["x", "w", "b5"], {"algorithm": "winograd", "padding": [1, 0, 1, 2]}, {"w": (w, w_coded)}),
+             (["x", "dw", "b6", "pw", "b7"], {"algorithm": "separable", "groups": 6, "stride": [2, 2],
+                                                "padding": [0, 0, 1, 1], "depthwise_activation": "relu6"},
+              {"dw": (dw, dw_coded), "pw": (pw, pw_coded)})]
+    for inputs, attrs, weights in cases:
+        outputs = []
+        for pick in [(0, 0), (1, 1), (1, 0), (0, 1)][:2 ** len(weights)]:
+            constants = {**zeros, **{name: pair[p] for (name, pair), p in zip(weights.items(), pick)}}
+            graph = Graph([TensorSpec("x", x.shape)], ["y"], [Node("conv2d", inputs, ["y"], attrs)], constants)
+            outputs.append(Engine(graph)(x)[0])
+        for y in outputs[1:]:
+            np.testing.assert_array_equal(y, outputs[0])
 
 
 def describe(**attrs):
@@ -146,7 +264,16 @@ def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs
     (dict(algorithm="sparse", groups=4), "groups must be 1"),
     (dict(algorithm="sparse", block=3, cin_g=4), "block must be"),
     (dict(algorithm="sparse", stride=[1, 2], cin_g=4), "one stride for both axes"),
-    (dict(algorithm="winograd", cin_g=4), "no kernel in this build"),
+    (dict(algorithm="winograd", cin_g=4, kernel=(5, 5)), "algorithm 'winograd' does not take this convolution: "
+                                                          "kernel_size must be 3x3"),
+    (dict(algorithm="winograd", cin_g=4, stride=[1, 2]), "stride must be 1 for Winograd, got 1x2"),
+    (dict(algorithm="winograd", cin_g=4, dilation=[2, 2]), "dilation must be 1 for Winograd"),
+    (dict(algorithm="winograd", groups=2, cin_g=2), "groups must be 1 for Winograd"),
+    (dict(algorithm="winograd", groups=4), "groups must be 1 for Winograd"),
+    (dict(algorithm="winograd", block=4, cin_g=4), "'block' applies only to algorithm 'sparse'"),
+    (dict(algorithm="gemm", depthwise_activation="relu", cin_g=4), "'depthwise_activation' applies only to algorithm "
+                                                                   "'separable'"),
+    (dict(depthwise_activation_alpha=0.1, cin_g=4), "'depthwise_activation_alpha' applies only to algorithm"),
     (dict(algorithm="gemm", block=4, cin_g=4), "'block' applies only to algorithm 'sparse'"),
     (dict(algorithm="fast", cin_g=4), "attribute 'algorithm' must be one of"),
     (dict(strides=[1, 1], cin_g=4), "unknown attribute 'strides'"),
@@ -187,9 +314,59 @@ def test_bad_inputs_are_refused(rng):
         run("conv2d", {}, [x])
 
 
+def separable_inputs(rng, c=4, cout=8, k=3):
+    return (rng.standard_normal((c, 1, k, k), dtype=np.float32), rng.standard_normal(c, dtype=np.float32),
+            rng.standard_normal((cout, c, 1, 1), dtype=np.float32), rng.standard_normal(cout, dtype=np.float32))
+
+
+@pytest.mark.parametrize("change,attrs,match", [
+    (dict(), dict(groups=1), "algorithm 'separable' does not take this convolution: it is not depthwise"),
+    (dict(), dict(dilation=[2, 2]), "algorithm 'separable' does not take this convolution: no depthwise kernel"),
+    (dict(), dict(padding=[2, 2, 2, 2]), "padding must be in \\[0, 1\\]"),
+    (dict(), dict(block=4), "'block' applies only to algorithm 'sparse'"),
+    (dict(), dict(depthwise_activation="swish"), "attribute 'depthwise_activation' must be one of"),
+    (dict(), dict(depthwise_activation="relu", depthwise_activation_min=0.0),
+     "'depthwise_activation_min' and 'depthwise_activation_max' apply only to depthwise_activation 'clamp'"),
+    (dict(), dict(depthwise_activation="tanh", depthwise_activation_alpha=0.1),
+     "'depthwise_activation_alpha' applies only to depthwise_activation 'leaky_relu'"),
+    (dict(), dict(depthwise_activation="clamp", depthwise_activation_min=1.0, depthwise_activation_max=0.0),
+     "'depthwise_activation_min' must not exceed 'depthwise_activation_max'"),
+    (dict(), dict(depthwise_activations="relu"), "unknown attribute 'depthwise_activations'"),
+    (dict(dw=np.ones((4, 1, 3), np.float32)), dict(), "depthwise weight must have shape \\(C, 1, kh, kw\\)"),
+    (dict(db=np.ones(5, np.float32)), dict(), "depthwise bias must have shape \\(4,\\)"),
+    (dict(pw=np.ones((8, 5, 1, 1), np.float32)), dict(), "pointwise weight must have shape \\(Cout, 4, 1, 1\\)"),
+    (dict(pw=np.ones((8, 4, 3, 3), np.float32)), dict(), "pointwise weight must have shape \\(Cout, 4, 1, 1\\)"),
+    (dict(pb=np.ones(4, np.float32)), dict(), "pointwise bias must have shape \\(8,\\)"),
+])
+def test_separable_refusals_name_the_attribute_or_input(change, attrs, match, rng):
+    x = rng.standard_normal((1, 4, 6, 6), dtype=np.float32)
+    weights = dict(zip(("dw", "db", "pw", "pb"), separable_inputs(rng)), **change)
+    attrs = {"groups": 4, "padding": [1, 1, 1, 1], **attrs}
+    with pytest.raises(ValueError, match=match) as refused:
+        separable(x, *weights.values(), **attrs)
+    assert str(refused.value).startswith("conv2d: ")
+
+
+def test_separable_bad_inputs_are_refused(rng):
+    x = rng.standard_normal((1, 4, 6, 6), dtype=np.float32)
+    dw, db, pw, pb = separable_inputs(rng)
+    attrs = {"groups": 4, "padding": [1, 1, 1, 1], "algorithm": "separable"}
+    with pytest.raises(ValueError, match="algorithm 'separable' takes 5 or 6 inputs"):
+        run("conv2d", attrs, [x, None, None], {1: dw, 2: db})
+    with pytest.raises(ValueError, match="input 3 \\(pointwise weight\\) must be a constant"):
+        run("conv2d", attrs, [x, None, None, pw, None], {1: dw, 2: db, 4: pb})
+    with pytest.raises(ValueError, match="input 2 \\(depthwise bias\\) must be a constant"):
+        run("conv2d", attrs, [x, None, db, None, None], {1: dw, 3: pw, 4: pb})
+    with pytest.raises(ValueError, match="the residual must have the output's shape \\(1, 8, 6, 6\\)"):
+        separable(x, dw, db, pw, pb, np.zeros((1, 4, 6, 6), np.float32), groups=4, padding=[1, 1, 1, 1])
+    with pytest.raises(ValueError, match="x must have 4 channels"):
+        separable(np.ones((1, 3, 6, 6), np.float32), dw, db, pw, pb, groups=4, padding=[1, 1, 1, 1])
+
+
 def test_results_do_not_depend_on_the_thread_count(rng):
     x = rng.standard_normal((2, 16, 23, 19), dtype=np.float32)
     cases = [(rng.standard_normal((24, 16, 3, 3), dtype=np.float32), dict(padding=[1, 0, 1, 2], algorithm="gemm")),
+             (rng.standard_normal((40, 16, 3, 3), dtype=np.float32), dict(padding=[1, 0, 1, 2], algorithm="winograd")),
              (rng.standard_normal((16, 1, 3, 3), dtype=np.float32), dict(groups=16, stride=[2, 2], padding=[0, 0, 1, 1])),
              (rng.standard_normal((24, 16, 1, 1), dtype=np.float32) * (rng.random((24, 16, 1, 1)) > 0.7),
               dict(algorithm="sparse", block=4))]
@@ -219,3 +396,43 @@ def test_macs_and_description(rng):
     w[:, :, 1:] = 0
     text, macs = pyprune.kernels.testing.describe_operator("conv2d", {"algorithm": "sparse"}, [x, None], {1: w})
     assert " sparse block 1 pp_f32_spmm" in text and macs == 2 * 6 * 4 * 7 * 8, text
+
+
+def test_separable_results_do_not_depend_on_the_thread_count(rng):
+    x = rng.standard_normal((2, 48, 61, 37), dtype=np.float32)
+    dw, db, pw, pb = separable_inputs(rng, 48, 40)
+    attrs = dict(groups=48, padding=[1, 1, 1, 1], depthwise_activation="hardswish", activation="silu")
+    r = rng.standard_normal((2, 40, 61, 37), dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            pyprune.set_num_threads(threads)
+            results.append(separable(x, dw, db, pw, pb, r, **attrs))
+        np.testing.assert_array_equal(results[1], results[0])
+    finally:
+        pyprune.set_num_threads(before)
+
+
+def test_winograd_and_separable_macs_and_description(rng):
+    x = np.ones((2, 4, 9, 8), np.float32)
+    w = np.ones((6, 4, 3, 3), np.float32)
+    r = np.ones((2, 6, 9, 8), np.float32)
+    attrs = {"algorithm": "winograd", "padding": [1, 1, 1, 1], "activation": "relu"}
+    text, macs = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None, r], {1: w})
+    assert text.startswith("conv2d 3x3 winograd F(4x4,3x3) pp_f32_winograd_input_ukernel_4x4") and \
+        " pp_f32_gemm" in text and text.endswith("+ residual + relu"), text
+    assert macs == 2 * 6 * 4 * 9 * 9 * 8  # the convolution's, as for gemm
+    dw, db, pw, pb = separable_inputs(rng, 4, 6)
+    attrs = {"algorithm": "separable", "groups": 4, "stride": [2, 2], "padding": [0, 0, 1, 1],
+             "depthwise_activation": "relu6", "activation": "hardswish"}
+    r = np.ones((2, 6, 4, 4), np.float32)
+    text, macs = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None, None, None, None, r],
+                                                           {1: dw, 2: db, 3: pw, 4: pb})
+    assert text.startswith("conv2d 3x3 s2 g4 separable pp_f32_dwconv2d") and \
+        "+ relu6 -> 1x1 pp_f32_gemm" in text and text.endswith("+ residual + hardswish"), text
+    assert macs == 2 * 4 * 4 * (4 * 9 + 6 * 4)  # both halves
+    plain = {k: v for k, v in attrs.items() if not k.startswith("depthwise_")}
+    text, _ = pyprune.kernels.testing.describe_operator("conv2d", plain, [x, None, None, None, None],
+                                                        {1: dw, 2: db, 3: pw, 4: pb})
+    assert " separable pp_f32_dwconv2d" in text and " -> 1x1 " in text and "+ relu6" not in text, text

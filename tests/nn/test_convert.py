@@ -117,9 +117,9 @@ def test_report_says_what_became_of_each_layer():
 def test_batch_norm_subclass_is_folded():
     model, shape = build("bn_act")
     report = convert(model, torch.randn(2, *shape)).conversion_report
-    convs = convolutions(report)
-    assert [n.was for n in convs] == ["conv2d + batch_norm + relu_", "conv2d + batch_norm + silu_",
-                                     "conv2d + batch_norm"]
+    # the depthwise -> pointwise pair is one node where the fused kernel measured faster
+    assert " + ".join(n.was for n in convolutions(report)) == \
+        "conv2d + batch_norm + relu_ + conv2d + batch_norm + silu_ + conv2d + batch_norm"
     assert not any("batch_norm" in n.became for n in report.nodes)
 
 

@@ -13,11 +13,12 @@ namespace pyprune::graph {
 
 // The node's fused activation: `activation` (one of activation_names(), default "none"),
 // `activation_min` / `activation_max` (a clamp's bounds, "clamp" only, default -inf / inf),
-// `activation_alpha` (leaky_relu's slope, "leaky_relu" only, default 0.01).
+// `activation_alpha` (leaky_relu's slope, "leaky_relu" only, default 0.01), each name after
+// `prefix` (a fused node's inner activation: conv2d's "depthwise_activation" etc.).
 // std::invalid_argument naming the node and the attribute.
-Activation activation_attributes(const Attributes& attributes);
-// Those attribute names, for Attributes::only.
-const std::vector<std::string>& activation_attribute_names();
+Activation activation_attributes(const Attributes& attributes, const std::string& prefix = "");
+// Those attribute names (activation, _min, _max, _alpha), for Attributes::only.
+std::vector<std::string> activation_attribute_names(const std::string& prefix = "");
 
 // Constant input `index` of a node; std::invalid_argument naming the node and `what` when the
 // node has no such input or it is computed at run time.
