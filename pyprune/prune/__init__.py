@@ -22,7 +22,13 @@ from pyprune.prune.importance import (  # noqa: E402
     Taylor,
     WeightCriterion,
 )
-from pyprune.prune.loop import FilterPruning, MagnitudePruning, PruningMethod, prune_and_finetune  # noqa: E402
+from pyprune.prune.loop import (  # noqa: E402
+    FilterPruning,
+    MagnitudePruning,
+    PruningMethod,
+    bn_scale_penalty,
+    prune_and_finetune,
+)
 from pyprune.prune.masks import BLOCK_SIZES, Scope, WeightMask, make_permanent, mask_of, prune_magnitude, sparsity  # noqa: E402
 from pyprune.prune.plan import apply_channel_plan, channel_plan  # noqa: E402
 from pyprune.prune.pruners import (  # noqa: E402
@@ -76,6 +82,7 @@ __all__ = [
     "WeightCriterion",
     "WeightMask",
     "apply_channel_plan",
+    "bn_scale_penalty",
     "blocking",
     "channel_plan",
     "elementwise",

@@ -106,12 +106,15 @@ def _protected(group: PruningGroup, scores: torch.Tensor) -> set[int]:
 
 
 def _to_target(costs: Costs, groups: list[PruningGroup], scores: list[torch.Tensor]) -> set[int]:
-    by_root = {}
-    for group, s in zip(groups, scores):
+    by_root, group_of, caps = {}, {}, []
+    deepest = 1 - math.sqrt(costs.target.keep) / 2
+    for g, (group, s) in enumerate(zip(groups, scores)):
         protected = _protected(group, s)
-        by_root.update({root: float(s[i]) for i, root in enumerate(group.unit_roots)
-                        if i not in group.blocked and i not in protected})
-    return allocate(costs, by_root, sorted(by_root))
+        for i, root in enumerate(group.unit_roots):
+            if i not in group.blocked and i not in protected:
+                by_root[root], group_of[root] = float(s[i]), g
+        caps.append(math.floor(deepest * len(group.units)))
+    return allocate(costs, by_root, group_of, caps)
 
 
 def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:

@@ -7,7 +7,8 @@ than one ratio per layer, until the cost is within the budget.
 Costs come from the channel graph: each convolution or linear layer costs
 out x (in / groups) x uses MACs (uses: output positions times kernel area, per example, the
 formula of pyprune.stats.count); parameters are counted on every parameter the channels meet.
-Latency comes from a per-layer cost table (layer name -> time of the unpruned layer, measured
+No group of coupled channels loses more than 1 - sqrt(keep) / 2 of its units (half the width
+a uniform cut would keep), so that no layer collapses to a few channels. Latency comes from a per-layer cost table (layer name -> time of the unpruned layer, measured
 on the board), each layer's time scaling with its MACs: a JSON file or dict
 
     {"format": "pyprune.layer_costs", "unit": "ms", "layers": {"features.0.0": 0.121, ...}}
@@ -186,18 +187,30 @@ def _kernel_area(use: LayerUse) -> int:
     return int(np.prod(weight.shape[2:])) if weight is not None and weight.dim() > 2 else 1
 
 
-def allocate(costs: Costs, scores: dict[int, float], candidates: list[int], tolerance: float = 0.05) -> set[int]:
+def allocate(costs: Costs, scores: dict[int, float], group_of: dict[int, int], caps: list[int],
+             tolerance: float = 0.05) -> set[int]:
     """Roots to remove so that the cost is at most the budget: the units with the least score
-    per unit of saving first, recomputing the savings as units go (each round removes half the
-    units the estimate says are still needed, so the budget is approached from above)."""
+    per (square root of) saving first, recomputing the savings as units go (each round removes half the
+    units the estimate says are still needed, so the budget is approached from above). Group g
+    loses at most caps[g] units."""
     budget = costs.target.keep * costs.total
     removed: set[int] = set()
-    left = list(candidates)
+    left = sorted(scores)
     current = costs.total
+    taken = [0] * len(caps)
     while current > budget and left:
+        left = [root for root in left if taken[group_of[root]] < caps[group_of[root]]]
         saving = costs.savings(removed, left)
-        ratio = [scores[root] / s if s > 0 else math.inf for root, s in zip(left, saving)]
-        order = sorted(range(len(left)), key=lambda i: (ratio[i], i))
+        # Importance per square root of the saving: cost matters, but not so much that every cut
+        # lands on the largest feature maps.
+        ratio = [scores[root] / math.sqrt(s) if s > 0 else math.inf for root, s in zip(left, saving)]
+        room = list(taken)
+        order = []
+        for i in sorted(range(len(left)), key=lambda i: (ratio[i], i)):
+            g = group_of[left[i]]
+            if room[g] < caps[g]:
+                room[g] += 1
+                order.append(i)
         needed, total = 0, 0.0
         for i in order:
             if math.isinf(ratio[i]):
@@ -210,6 +223,8 @@ def allocate(costs: Costs, scores: dict[int, float], candidates: list[int], tole
             break
         step = needed if current - budget <= tolerance * budget or needed <= 2 else max(1, needed // 2)
         chosen = {left[i] for i in order[:step]}
+        for root in chosen:
+            taken[group_of[root]] += 1
         removed |= chosen
         left = [root for root in left if root not in chosen]
         current = costs.cost(removed)
