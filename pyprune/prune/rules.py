@@ -208,9 +208,16 @@ def moves(op: OpCall) -> Ids:
     if op.node.target in _NEEDS_CONTIGUOUS:
         full = full.contiguous()
     rest = {k: v for k, v in op.args.items() if k != key}
-    moved = op.node.target(full, **rest) if isinstance(op.node.target, torch._ops.OpOverload) \
-        else op.node.target(full, *rest.values())
-    return compress(moved)
+    moved = compress(op.node.target(full, **rest) if isinstance(op.node.target, torch._ops.OpOverload)
+                     else op.node.target(full, *rest.values()))
+    tracked = _tracked(moved)
+    if op.node.target in _RESHAPES and len(tracked) > 1:
+        # Channels split over several dims (the middle of a channel shuffle): after pruning the
+        # same code splits fewer channels into the same grid, so a channel goes with the ones
+        # at the same inner position of every outer row.
+        for d in tracked[:-1]:
+            op.union(moved.narrow(d, 0, 1), moved)
+    return moved
 
 
 def blocking(op: OpCall) -> Ids:
@@ -482,6 +489,7 @@ def _factory(op: OpCall) -> Ids:
 
 aten = torch.ops.aten
 _NEEDS_CONTIGUOUS = {aten.view.default, aten._unsafe_view.default}
+_RESHAPES = {aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.unflatten.int}
 
 _ELEMENTWISE = (
     "relu", "relu6", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu",

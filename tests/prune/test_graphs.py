@@ -166,7 +166,7 @@ def test_a_custom_operator_blocks_until_a_rule_is_registered():
     assert pruned.a.out_channels == 4 and pruned(x).shape == (1, 2, 6, 6)
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v3", "resnet18", "convnext", "yolov8"])
+@pytest.mark.parametrize("name", ["mobilenet_v3", "resnet18", "convnext", "yolov8", "shufflenet_v2", "ghostnet"])
 @pytest.mark.parametrize("metric", ["macs", "params"])
 def test_a_target_is_reached_within_five_percent(name, metric):
     model, shape = build(name)
