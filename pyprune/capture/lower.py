@@ -24,7 +24,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture.export import quiet
 from pyprune.graph import ir
 
-__all__ = ["Lowered", "Origin", "Ref", "TorchCall", "lower"]
+__all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
 
 aten = torch.ops.aten
 INT64_MAX = 2**63 - 1
@@ -177,7 +177,7 @@ def _needs_functionalization(graph: fx.Graph) -> bool:
     return False
 
 
-def _bind(target: torch._ops.OpOverload, args: tuple, kwargs: dict) -> dict[str, Any]:
+def bind_schema(target: torch._ops.OpOverload, args: tuple, kwargs: dict) -> dict[str, Any]:
     """Arguments by schema name, defaults filled in."""
     bound = {}
     for i, a in enumerate(target._schema.arguments):
@@ -428,7 +428,7 @@ class _Lowering:
                 raise Unsupported(f"its result has dtype {val.dtype}, not float32")
             count = len(self.nodes)
             try:
-                result = builder(self, node, _bind(target, tuple(args), kwargs))
+                result = builder(self, node, bind_schema(target, tuple(args), kwargs))
             except Unsupported:
                 del self.nodes[count:]  # a builder may fail after emitting part of its nodes
                 raise

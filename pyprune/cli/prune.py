@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from pyprune.cli.argtypes import fraction, output_file
 from pyprune.cli.errors import UserError, os_error
@@ -10,7 +11,7 @@ from pyprune.cli.model_args import add_model_arguments, example_input, load_mode
 
 __all__ = ["add_parser"]
 
-CRITERIA = ("l0", "l1", "l2", "fpgm", "random")
+CRITERIA = ("l0", "l1", "l2", "fpgm", "bn_scale", "random")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -19,11 +20,18 @@ def run(args: argparse.Namespace) -> None:
 
     from pyprune import pack, prune, stats
 
-    criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM, "random": prune.Random}[args.criterion]()
+    criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM,
+                 "bn_scale": prune.BNScale, "random": prune.Random}[args.criterion]()
+    target = prune.Target.macs(args.target_macs) if args.target_macs is not None else None
     try:
-        pruned = prune.prune_filters(model, x, args.amount, criterion=criterion, ignore=args.ignore or ())
+        with warnings.catch_warnings():  # the report below says it
+            warnings.simplefilter("ignore", prune.PruningWarning)
+            pruned = prune.prune_filters(model, x, args.amount, criterion=criterion, ignore=args.ignore or (),
+                                         target=target)
     except prune.PruningError as e:
         raise UserError(str(e)) from None
+    print(prune.pruning_report(pruned))
+    print()
     print(stats.compare(stats.count(model, x), stats.count(pruned, x)))
     try:
         result = pack.save(pruned, args.output, example_inputs=x, channel_plan=prune.channel_plan(pruned))
@@ -38,13 +46,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="remove a fraction of a model's filters and pack the pruned model",
         description="Build the model (and load its weights), remove `amount` of the filters of every "
         "prunable group of layers by the chosen criterion (residual and concatenated layers stay "
-        "consistent), print parameters and MACs before and after, and pack the result with its "
+        "consistent), print what was pruned and what was left whole and why, parameters and MACs before and after, and pack the result with its "
         "channel plan, so pyprune.pack.load rebuilds it from the same factory. Fine-tune from "
         "Python (pyprune.prune.prune_and_finetune) for accuracy.",
         epilog="example: pyprune prune pyprune.models:MobileNetV1 --amount 0.5 -o mobilenet-half.pyprune",
     )
     add_model_arguments(p)
     p.add_argument("--amount", type=fraction, default=0.5, help="fraction of filters to remove, in [0, 1) (default: 0.5)")
+    p.add_argument("--target-macs", type=fraction, metavar="FRACTION",
+                   help="instead of --amount: keep at most this fraction of the MACs, cutting the least important "
+                   "channels per MAC across the model")
     p.add_argument("--criterion", choices=CRITERIA, default="l1", help="filter importance (default: l1)")
     p.add_argument("--ignore", nargs="+", metavar="LAYER", help="layers whose shapes must not change")
     p.add_argument("-o", "--output", required=True, type=output_file, help="the packed file to write")

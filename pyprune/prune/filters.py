@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
+import numpy as np
 import torch
 from torch import nn
 
 from pyprune.prune.errors import PruningError
-from pyprune.prune.graph import ChannelGraph, PruningGroup, trace_channels
-from pyprune.prune.importance import L1, Importance, as_importance, normalised
+from pyprune.prune.graph import INPUT, OUTPUT, ChannelGraph, PruningGroup, trace_channels
+from pyprune.prune.importance import L1, Importance, as_importance
+from pyprune.prune.report import BlockedGroup, LayerChange, PruningReport, attach
+from pyprune.prune.target import Costs, Target, allocate
 from pyprune.modes import evaluating
-from pyprune.prune.plan import record_kept_channels
+from pyprune.prune.plan import record_attribute, record_kept_channels, record_parameter_cut
+from pyprune.prune.pruners import slice_parameter
 
 __all__ = ["Amount", "as_inputs", "check_amount", "ignored_names", "prune_filters"]
 
@@ -82,39 +87,44 @@ def _group_amounts(graph: ChannelGraph, groups: list[PruningGroup], amount: floa
     return amounts
 
 
-def _layer_scores(criterion: Importance, graph: ChannelGraph, names: Iterable[str]) -> dict[str, torch.Tensor]:
-    scores = {}
-    for name in names:
-        use = graph.layers[name]
-        s = torch.as_tensor(criterion(use.module, name))
-        if s.dim() != 1 or s.numel() != len(use.out_ids):
-            raise PruningError(f"criterion {type(criterion).__name__} gave {tuple(s.shape)} scores for layer {name!r}, "
-                               f"which has {len(use.out_ids)} output channels")
-        if not bool(torch.isfinite(s).all()):
-            raise PruningError(f"criterion {type(criterion).__name__} gave non-finite scores for layer {name!r}")
-        scores[name] = normalised(s)
-    return scores
-
-
-def _units_to_remove(group: PruningGroup, amount: float, scores: dict[str, torch.Tensor], round_to: int) -> list[int]:
+def _units_to_remove(group: PruningGroup, amount: float, scores: torch.Tensor, round_to: int) -> list[int]:
     """Roots of the lowest-scoring units, `amount` of the group's units (kept count rounded up
     to a multiple of round_to), sparing each layer's best unit so no layer loses every channel."""
     n = len(group.units)
     kept = n - math.floor(amount * n + 1e-9)
     kept = min(n, math.ceil(kept / round_to) * round_to)
-    unit_scores = [sum(float(scores[layer][pos]) for layer, pos in unit) for unit in group.units]
-    protected = {max((i for i, unit in enumerate(group.units) if any(l == layer for l, _ in unit)),
-                     key=unit_scores.__getitem__) for layer in group.layers}
+    protected = _protected(group, scores)
     candidates = sorted((i for i in range(n) if i not in group.blocked and i not in protected),
-                        key=lambda i: (unit_scores[i], i))
+                        key=lambda i: (float(scores[i]), i))
     return [group.unit_roots[i] for i in candidates[: n - kept]]
 
 
+def _protected(group: PruningGroup, scores: torch.Tensor) -> set[int]:
+    """Each layer's best unit: no layer loses every channel."""
+    return {max((i for i, unit in enumerate(group.units) if any(l == layer for l, _ in unit)),
+                key=lambda i: float(scores[i])) for layer in group.layers}
+
+
+def _to_target(costs: Costs, groups: list[PruningGroup], scores: list[torch.Tensor]) -> set[int]:
+    by_root, group_of, caps = {}, {}, []
+    deepest = 1 - math.sqrt(costs.target.keep) / 2
+    for g, (group, s) in enumerate(zip(groups, scores)):
+        protected = _protected(group, s)
+        for i, root in enumerate(group.unit_roots):
+            if i not in group.blocked and i not in protected:
+                by_root[root], group_of[root] = float(s[i]), g
+        caps.append(math.floor(deepest * len(group.units)))
+    return allocate(costs, by_root, group_of, caps)
+
+
 def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
-    """Slice every traced layer to the channels whose units survive, recording the plan."""
+    """Slice every traced layer, and every other parameter the channels meet, to the channels
+    whose units survive; rewrite the attributes that follow them; record the plan."""
+    def kept(ids: np.ndarray) -> list[int]:
+        return [i for i, root in enumerate(graph.roots(ids).tolist()) if root not in removed]
+
     for use in graph.layers.values():
-        keep_out = [i for i, e in enumerate(use.out_ids.tolist()) if graph.find(e) not in removed]
-        keep_in = [i for i, e in enumerate(use.in_ids.tolist()) if graph.find(e) not in removed]
+        keep_out, keep_in = kept(use.out_ids), kept(use.in_ids)
         out_cut = keep_out if len(keep_out) < len(use.out_ids) else None
         in_cut = keep_in if len(keep_in) < len(use.in_ids) and not use.follows_input else None
         if out_cut is None and in_cut is None:
@@ -122,6 +132,28 @@ def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
         out_size, in_size = use.pruner.out_channels(use.module), use.pruner.in_channels(use.module)
         use.pruner.prune(use.module, out_cut, in_cut)
         record_kept_channels(model, use.name, out_cut, out_size, in_cut, in_size)
+    for name, dims in graph.params.items():
+        owner, _, attribute = name.rpartition(".")
+        if owner in graph.layers:
+            continue  # its pruner cut it
+        module = model.get_submodule(owner)
+        old_shape = tuple(getattr(module, attribute).shape)
+        for dim, ids in sorted(dims.items()):
+            keep = kept(ids)
+            if len(keep) < len(ids):
+                slice_parameter(module, attribute, dim, keep)
+                record_parameter_cut(model, owner, attribute, dim, keep, len(ids))
+        new_shape = tuple(getattr(module, attribute).shape)
+        if new_shape != old_shape:  # shape attributes (a LayerNorm's normalized_shape) follow
+            for key, value in list(vars(module).items()):
+                if isinstance(value, tuple) and value == old_shape:
+                    setattr(module, key, new_shape)
+                    record_attribute(model, owner, key, new_shape)
+    for bound in graph.bounds:
+        value = len(kept(bound.ids))
+        if value != len(bound.ids):
+            setattr(model.get_submodule(bound.module), bound.attribute, value)
+            record_attribute(model, bound.module, bound.attribute, value)
 
 
 def _shapes(value: Any) -> list[Any]:
@@ -147,6 +179,31 @@ def _verify(original: nn.Module, pruned: nn.Module, inputs: tuple) -> None:
         raise PruningError(f"the pruned model's outputs have shapes {got}, the original's {want}")
 
 
+def _report(graph: ChannelGraph, groups: list[PruningGroup], removed: set[int], requested: str) -> PruningReport:
+    changes, total, gone = [], 0, 0
+    fixed = {root for root, reason in graph.blocked_roots().items() if reason in (OUTPUT, INPUT)}
+    for use in graph.layers.values():
+        out_roots = graph.roots(use.out_ids).tolist()
+        out_after = sum(root not in removed for root in out_roots)
+        in_after = out_after if use.follows_input else sum(graph.find(e) not in removed for e in use.in_ids.tolist())
+        changes.append(LayerChange(use.name, type(use.module).__name__, len(use.out_ids), out_after, len(use.in_ids),
+                                   in_after))
+        if not use.follows_input:  # the model's own outputs are not counted: they never go
+            total += sum(root not in fixed for root in out_roots)
+            gone += sum(root in removed for root in out_roots)
+    blocked = [BlockedGroup(g.layers, len(g.units), len(g.blocked), dict(Counter(g.blocked.values())))
+               for g in groups if g.blocked]
+    return PruningReport(requested, gone / total if total else 0.0, changes, blocked)
+
+
+def _requested(amount: float | dict[str, float], target: Target | None) -> str:
+    if target is not None:
+        return f"target: keep at most {target}"
+    if isinstance(amount, dict):
+        return "amounts " + ", ".join(f"{name} {a:.0%}" for name, a in amount.items())
+    return f"amount {amount:.0%} of every group of coupled channels"
+
+
 def prune_filters(
     model: nn.Module,
     example_inputs: Any,
@@ -155,28 +212,41 @@ def prune_filters(
     criterion: Importance | Any = None,
     ignore: Iterable[str | nn.Module] = (),
     round_to: int = 1,
+    target: Target | None = None,
 ) -> nn.Module:
     """A copy of `model` with `amount` of the output channels of its layers physically
     removed (the model itself is never modified).
 
-    The model is traced with torch.fx and run once on `example_inputs` to find which channels
-    depend on each other: a convolution's filters, its BatchNorm, depthwise convolutions
-    after it, the next layers' inputs, residual additions (coupled layers lose the same
-    channels, scored jointly), concatenations, channel shuffles, and the linear head after
+    The model is captured with torch.export (as convert captures it) and run once on
+    `example_inputs` to find which channels depend on each other (pyprune.prune.graph): a
+    convolution's filters, its BatchNorm, depthwise convolutions after it, the next layers'
+    inputs, residual additions and squeeze-excitation products (coupled layers lose the same
+    channels, scored jointly), concatenations, splits, slices, channel shuffles, permutes to
+    channels-last and layer norms, parameters scaling channels, and the linear head after
     flatten. `amount` is a fraction in [0, 1) of every group of coupled channels, or
     {layer name: fraction} for chosen layers (coupled layers named with different fractions
-    get the smallest). `criterion` scores the filters (default L1). `ignore` lists layers
-    (names or modules) whose shapes must not change. The kept channel count of each group is
-    rounded up to a multiple of `round_to`. Every layer keeps at least one channel.
-    Channels that reach the model's input or output, or pass through a layer pyprune does not
-    know, are left alone. channel_plan(result) tells which channels were kept.
+    get the smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters
+    or latency reached by removing the least important channels per unit of cost across the
+    model. `criterion` scores the channels (default L1 over every weight of a coupled group).
+    `ignore` lists layers (names or modules) whose shapes must not change. The kept channel
+    count of each group is rounded up to a multiple of `round_to`. Every layer keeps at least
+    one channel. Channels that reach the model's input or output, or pass through an
+    operator pruning does not understand, are left alone. pruning_report(result) says what
+    changed and what was left whole and why (a PruningWarning says when the request was not
+    reached); channel_plan(result) tells which channels were kept.
 
     >>> small = prune_filters(MobileNetV1(num_classes=10), torch.randn(1, 3, 224, 224), 0.5)
+    >>> print(pruning_report(small))
+    >>> fast = prune_filters(model, x, target=Target.macs(0.4))
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
         raise PruningError(f"round_to must be a positive integer, got {round_to!r}")
+    if target is not None and not isinstance(target, Target):
+        raise PruningError(f"target must be a Target (Target.macs, Target.params, Target.latency), got {target!r}")
+    if target is not None and round_to != 1:
+        raise PruningError("round_to applies to amounts; a target chooses every group's size itself")
     inputs = as_inputs(example_inputs)
     amounts = check_amount(amount, model)
     ignored = ignored_names(model, ignore)
@@ -184,19 +254,38 @@ def prune_filters(
 
     pruned = copy.deepcopy(model)
     graph = trace_channels(pruned, inputs)
-    for name in ignored & set(graph.layers):
-        use = graph.layers[name]
-        graph.block(list(use.in_ids) + list(use.out_ids), f"its channels belong to ignored layer {name!r}")
+    for name in ignored:
+        graph.block_module(name, f"its channels belong to ignored layer {name!r}")
     groups = graph.groups()
-    group_amounts = _group_amounts(graph, groups, amounts)
-    active = [(g, a) for g, a in zip(groups, group_amounts) if a > 0 and len(g.blocked) < len(g.units)]
-    if not active:
-        return pruned
-    layers = {name: graph.layers[name].module for g, _ in active for name in g.layers}
-    with evaluating(pruned):
-        importance.prepare(pruned, layers)
-    scores = _layer_scores(importance, graph, layers)
-    removed = {root for g, a in active for root in _units_to_remove(g, a, scores, round_to)}
-    _cut(pruned, graph, removed)
-    _verify(model, pruned, inputs)
+    if target is None:
+        group_amounts = _group_amounts(graph, groups, amounts)
+        active = [(g, a) for g, a in zip(groups, group_amounts) if a > 0 and len(g.blocked) < len(g.units)]
+    else:
+        active = [(g, 1.0) for g in groups if len(g.blocked) < len(g.units)]
+    costs = Costs(pruned, graph, target) if target is not None else None
+    removed: set[int] = set()
+    if active:
+        layers = {name: graph.layers[name].module for g, _ in active for name in g.layers}
+        with evaluating(pruned):
+            importance.prepare(pruned, layers)
+        scores = importance.score_units(pruned, graph, [g for g, _ in active])
+        if costs is None:
+            removed = {root for (g, a), s in zip(active, scores) for root in _units_to_remove(g, a, s, round_to)}
+        else:
+            removed = _to_target(costs, [g for g, _ in active], scores)
+    report = _report(graph, groups, removed, _requested(amounts, target))
+    if costs is not None:
+        report.target_kept = costs.cost(removed) / costs.total if costs.total else 1.0
+        if report.target_kept > target.keep * 1.05:
+            report.warning = (f"asked to keep at most {target}, kept {report.target_kept:.1%}: the other channels "
+                              "are blocked or are each layer's last (see pruning_report(model))")
+    elif isinstance(amounts, float) and amounts > 0 and report.reached < 0.9 * amounts:
+        blocked = sum(n for b in report.blocked for reason, n in b.reasons.items() if reason not in (INPUT, OUTPUT))
+        if blocked:
+            report.warning = (f"asked to remove {amounts:.0%} of the channels, removed {report.reached:.1%}: {blocked} "
+                              "units are blocked (see pruning_report(model))")
+    if removed:
+        _cut(pruned, graph, removed)
+        _verify(model, pruned, inputs)
+    attach(pruned, report)
     return pruned

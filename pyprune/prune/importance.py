@@ -1,9 +1,16 @@
-"""Importance criteria: how much each output channel (filter) of a layer matters.
+"""Importance criteria: how much each channel matters.
 
-A criterion scores the output channels of one layer: a 1-D tensor, one score per channel,
-higher meaning more important. Weight-based criteria (L0, L1, L2, FPGM, Random) look only at
-the layer; data-based criteria (Taylor, APoZ) first run the model on data in `prepare`.
-Any callable taking the weight (out_channels x ...) and returning 1-D scores works as well:
+Pruning removes units: sets of coupled channels (a convolution's filter, its BatchNorm's
+channel, the next layers' input channels, every layer of a residual stream at that position).
+L1, L2, FPGM and Taylor score a unit by all its weights by default (group importance): each
+parameter slice the unit removes (producing filters, BatchNorm scales, consumers' input
+channels) adds its score, and the scores are normalised per group of coupled layers (divided
+by their mean) so groups compare. BNScale scores by the BatchNorm scales alone (Network
+Slimming). With group=False, and for the other criteria, a criterion scores the output channels
+of one layer (a 1-D tensor, higher meaning more important), normalised per layer and summed
+over the unit's producing layers. Data-based criteria (Taylor, APoZ) first run the model on data
+in `prepare`. Any callable taking the weight (out_channels x ...) and returning 1-D scores works
+as well:
 
     >>> prune_filters(model, x, amount=0.3, criterion=lambda w: w.abs().amax(dim=(1, 2, 3)))
 """
@@ -15,12 +22,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
 
 from pyprune.prune.errors import PruningError
-from pyprune.prune.graph import symbolic_trace
+from pyprune.modes import evaluating
+from pyprune.prune.graph import ChannelGraph, PruningGroup, capture_for_pruning, placeholder_values
 
 __all__ = [
     "APoZ",
@@ -29,6 +38,8 @@ __all__ = [
     "L0",
     "L1",
     "L2",
+    "BNScale",
+    "GroupImportance",
     "Random",
     "Taylor",
     "WeightCriterion",
@@ -40,7 +51,8 @@ __all__ = [
 class Importance(ABC):
     """Scores the output channels of a layer. Subclasses implement `__call__`; those that
     need activations or gradients collect them in `prepare`, which is called once per pruning
-    with the model about to be pruned and the layers (by qualified name) to be scored."""
+    with the model about to be pruned and the layers (by qualified name) to be scored.
+    `score_units` scores the pruning units of each group (override it for group criteria)."""
 
     def prepare(self, model: nn.Module, layers: dict[str, nn.Module]) -> None:  # noqa: B027 (optional hook)
         """Collect whatever the criterion needs from `model` before layers are scored."""
@@ -48,6 +60,69 @@ class Importance(ABC):
     @abstractmethod
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
         """One score per output channel of `module` (named `name` in the model)."""
+
+    def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
+        """One score per unit of each group: the unit's producing layers' scores, each layer's
+        normalised to mean one, summed."""
+        scores = {}
+        for name in {layer for group in groups for layer in group.layers}:
+            use = graph.layers[name]
+            s = torch.as_tensor(self(use.module, name))
+            if s.dim() != 1 or s.numel() != len(use.out_ids):
+                raise PruningError(f"criterion {type(self).__name__} gave {tuple(s.shape)} scores for layer "
+                                   f"{name!r}, which has {len(use.out_ids)} output channels")
+            if not bool(torch.isfinite(s).all()):
+                raise PruningError(f"criterion {type(self).__name__} gave non-finite scores for layer {name!r}")
+            scores[name] = normalised(s)
+        return [torch.tensor([sum(float(scores[layer][pos]) for layer, pos in unit) for unit in group.units],
+                             dtype=torch.float64) for group in groups]
+
+
+class GroupImportance(Importance):
+    """A criterion scoring each unit by every parameter slice it removes: subclasses give the
+    scores of the slices of one tensor along one dimension (`slices`); group=False scores the
+    producing layers' filters only."""
+
+    def __init__(self, group: bool = True) -> None:
+        self.group = group
+
+    @abstractmethod
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        """One score per index of `dim` of parameter `name` (`tensor`)."""
+
+    def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
+        return self.slices(_weight(module), 0, f"{name}.weight")
+
+    def parameters(self, graph: ChannelGraph) -> dict[str, dict[int, np.ndarray]]:
+        """The parameter dimensions that count: all weights the channels meet."""
+        return graph.params
+
+    def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
+        if not self.group:
+            return super().score_units(model, graph, groups)
+        weights = dict(model.named_parameters())
+        by_root: dict[int, float] = {}
+        for name, dims in self.parameters(graph).items():
+            if name not in weights:
+                continue  # a buffer (running statistics)
+            for dim, ids in dims.items():
+                scores = self.slices(weights[name].detach().float(), dim, name).double().tolist()
+                for root, score in zip(graph.roots(ids).tolist(), scores):
+                    by_root[root] = by_root.get(root, 0.0) + score
+        return [normalised(torch.tensor([by_root.get(root, 0.0) for root in group.unit_roots]))
+                for group in groups]
+
+
+def _weight(module: nn.Module) -> torch.Tensor:
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise PruningError(f"{type(module).__name__} has no weight tensor to score")
+    return weight.detach().float()
+
+
+def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """The tensor as one row per index of `dim`."""
+    return tensor.movedim(dim, 0).reshape(tensor.shape[dim], -1)
 
 
 def _filters(module: nn.Module) -> torch.Tensor:
@@ -66,29 +141,55 @@ class L0(Importance):
         return (_filters(module) != 0).sum(dim=1).float()
 
 
-class L1(Importance):
-    """Sum of absolute weights of each filter (Li et al. 2017, "Pruning filters for efficient
-    ConvNets")."""
+class L1(GroupImportance):
+    """Sum of absolute weights (Li et al. 2017, "Pruning filters for efficient ConvNets"): of
+    every slice a unit removes (group), or of each filter (group=False)."""
+
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        return _rows(tensor, dim).abs().sum(dim=1)
+
+
+class L2(GroupImportance):
+    """Euclidean norm: of all the slices a unit removes together (group), or of each filter."""
+
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        return _rows(tensor, dim).square().sum(dim=1)
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
-        return _filters(module).abs().sum(dim=1)
+        return super().__call__(module, name).sqrt()
 
 
-class L2(Importance):
-    """Euclidean norm of each filter."""
+class FPGM(GroupImportance):
+    """Filter pruning via geometric median (He et al. 2019): a slice's score is the sum of its
+    Euclidean distances to the other slices of the same tensor; the slices closest to the
+    geometric median are the most replaceable and score lowest."""
+
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        rows = _rows(tensor, dim).double()
+        return torch.cdist(rows, rows).sum(dim=1).float()
+
+
+class BNScale(GroupImportance):
+    """Network Slimming (Liu et al. 2017): the absolute BatchNorm scales of a unit's channels.
+    Units that meet no BatchNorm are scored by L1 of their weights. Train with
+    prune_and_finetune(..., bn_sparsity=...) to push unneeded scales to zero first."""
+
+    def __init__(self) -> None:
+        super().__init__(group=True)
+
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        return tensor.abs().reshape(-1)
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
-        return _filters(module).norm(dim=1)
+        return _weight(module).abs().reshape(-1)
 
+    def parameters(self, graph: ChannelGraph) -> dict[str, dict[int, np.ndarray]]:
+        return {name: graph.params[name] for name in graph.scales}
 
-class FPGM(Importance):
-    """Filter pruning via geometric median (He et al. 2019): a filter's score is the sum of its
-    Euclidean distances to all other filters of the layer; the filters closest to the geometric
-    median are the most replaceable and score lowest."""
-
-    def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
-        filters = _filters(module).double()
-        return torch.cdist(filters, filters).sum(dim=1).float()
+    def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
+        scaled = super().score_units(model, graph, groups)
+        plain = L1().score_units(model, graph, groups)
+        return [s if bool((s > 0).any()) else p for s, p in zip(scaled, plain)]
 
 
 class Random(Importance):
@@ -125,16 +226,26 @@ def _as_args(inputs: Any) -> tuple:
     return inputs if isinstance(inputs, tuple) else (inputs,)
 
 
-class Taylor(Importance):
-    """First-order Taylor expansion of the loss (Molchanov et al. 2017): for each output
-    channel, |mean over positions of activation x gradient|, averaged over the examples of
-    `data`, an iterable of (inputs, targets) batches; `loss_fn(outputs, targets)` is the loss.
-    The layer's own output is the activation; gradients are cleared afterwards."""
+class Taylor(GroupImportance):
+    """First-order Taylor expansion of the loss (Molchanov et al. 2017) over `data`, an
+    iterable of (inputs, targets) batches; `loss_fn(outputs, targets)` is the loss. A unit's
+    score (group) is the sum over the weights it removes of |weight x gradient| (gradients
+    summed over the batches); with group=False, for each output channel of a layer,
+    |mean over positions of activation x gradient| averaged over the examples. Gradients are
+    cleared afterwards."""
 
-    def __init__(self, data: Iterable[tuple[Any, Any]], loss_fn: Callable[[Any, Any], torch.Tensor]) -> None:
+    def __init__(self, data: Iterable[tuple[Any, Any]], loss_fn: Callable[[Any, Any], torch.Tensor],
+                 group: bool = True) -> None:
+        super().__init__(group)
         self.data = data
         self.loss_fn = loss_fn
         self.scores: dict[str, torch.Tensor] = {}
+        self.products: dict[str, torch.Tensor] = {}  # parameter name -> weight x summed gradient
+
+    def slices(self, tensor: torch.Tensor, dim: int, name: str) -> torch.Tensor:
+        if name not in self.products:
+            raise PruningError(f"Taylor has no gradient for parameter {name!r}: is it used by the loss?")
+        return _rows(self.products[name], dim).abs().sum(dim=1)
 
     def prepare(self, model: nn.Module, layers: dict[str, nn.Module]) -> None:
         sums: dict[str, torch.Tensor] = {}
@@ -149,11 +260,15 @@ class Taylor(Importance):
             return hook
 
         handles = [m.register_forward_hook(keep_output(n)) for n, m in layers.items()]
+        gradients: dict[str, torch.Tensor] = {}
         try:
             for inputs, targets in self.data:
                 outputs.clear()
                 model.zero_grad(set_to_none=True)
                 self.loss_fn(model(*_as_args(inputs)), targets).backward()
+                for name, p in model.named_parameters():
+                    if p.grad is not None:
+                        gradients[name] = gradients.get(name, 0) + p.grad.detach()
                 for name, out in outputs.items():
                     if out.grad is None:
                         continue
@@ -167,6 +282,8 @@ class Taylor(Importance):
         if examples == 0:
             raise PruningError("Taylor needs at least one (inputs, targets) batch in data")
         self.scores = {name: total / examples for name, total in sums.items()}
+        weights = dict(model.named_parameters())
+        self.products = {name: (weights[name].detach() * g).float() for name, g in gradients.items()}
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
         if name not in self.scores:
@@ -174,24 +291,27 @@ class Taylor(Importance):
         return self.scores[name]
 
 
-_ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Hardswish)
-_ACTIVATION_FUNCTIONS = {torch.relu, torch.nn.functional.relu, torch.nn.functional.relu6,
-                         torch.nn.functional.hardtanh, torch.nn.functional.leaky_relu}
-_NORMALIZATIONS = (nn.BatchNorm1d, nn.BatchNorm2d)
+# Activations whose zeros APoZ counts, and the per-channel operators it looks through to find them.
+_ACTIVATIONS = {"aten::relu", "aten::relu6", "aten::hardtanh", "aten::leaky_relu", "aten::elu"}
+_NORMALIZATIONS = {"aten::batch_norm", "aten::_native_batch_norm_legit_no_training", "aten::getitem"}
+_LAYERS = {"aten::conv2d", "aten::convolution", "aten::linear"}
 
 
-def _activation_after(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node:
+def _op_name(node: fx.Node) -> str:
+    target = node.target
+    return target._schema.name if isinstance(target, torch._ops.OpOverload) else f"aten::{getattr(target, '__name__', '')}"
+
+
+def _activation_after(node: fx.Node) -> fx.Node:
     """The activation applied to `node`'s output, through any BatchNorm; `node` itself if there
     is none (a linear bottleneck)."""
     current = node
     while len(current.users) == 1:
         user = next(iter(current.users))
-        if user.op == "call_module" and isinstance(modules[user.target], _ACTIVATION_MODULES):
+        name = _op_name(user).rstrip("_")
+        if name in _ACTIVATIONS:
             return user
-        if user.op == "call_function" and user.target in _ACTIVATION_FUNCTIONS \
-                or user.op == "call_method" and user.target == "relu":
-            return user
-        if not (user.op == "call_module" and isinstance(modules[user.target], _NORMALIZATIONS)):
+        if name not in _NORMALIZATIONS:
             break
         current = user
     return node
@@ -207,10 +327,18 @@ class APoZ(Importance):
         self.scores: dict[str, torch.Tensor] = {}
 
     def prepare(self, model: nn.Module, layers: dict[str, nn.Module]) -> None:
-        gm = symbolic_trace(model)
-        modules = dict(gm.named_modules())
-        watched = {_activation_after(n, modules): n.target for n in gm.graph.nodes
-                   if n.op == "call_module" and n.target in layers}
+        batches = [_as_args(b[0] if isinstance(b, (tuple, list)) and len(b) == 2 else b) for b in self.data]
+        if not batches:
+            raise PruningError("APoZ needs at least one batch of inputs in data")
+        with evaluating(model), torch.no_grad():
+            program = capture_for_pruning(model, batches[0])
+        names = {node: name for node, _, _, name in placeholder_values(program, batches[0]) if name}
+        watched = {}
+        for n in program.graph_module.graph.nodes:
+            weight = n.args[1] if n.op == "call_function" and _op_name(n) in _LAYERS and len(n.args) > 1 else None
+            owner = names.get(weight, "").rpartition(".")[0] if isinstance(weight, fx.Node) else None
+            if owner in layers:
+                watched[_activation_after(n)] = owner
         zeros: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
 
@@ -218,19 +346,15 @@ class APoZ(Importance):
             def run_node(self, n: fx.Node) -> Any:
                 value = super().run_node(n)
                 if n in watched:
-                    per_channel = _channel_means((value == 0).float())
                     name = watched[n]
-                    zeros[name] = zeros.get(name, 0) + per_channel.sum(dim=0)
+                    zeros[name] = zeros.get(name, 0) + _channel_means((value == 0).float()).sum(dim=0)
                     counts[name] = counts.get(name, 0) + value.shape[0]
                 return value
 
-        recorder = Recorder(gm)
+        recorder = Recorder(program.graph_module)
         with torch.no_grad():
-            for batch in self.data:
-                inputs = batch[0] if isinstance(batch, (tuple, list)) and len(batch) == 2 else batch
-                recorder.run(*_as_args(inputs))
-        if not counts:
-            raise PruningError("APoZ needs at least one batch of inputs in data")
+            for inputs in batches:
+                recorder.run(*[value for _, value, _, _ in placeholder_values(program, inputs)])
         self.scores = {name: 1.0 - zeros[name] / counts[name] for name in zeros}
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:

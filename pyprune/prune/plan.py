@@ -15,12 +15,14 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from pyprune.prune.errors import PruningError
-from pyprune.prune.pruners import pruner_for
+from pyprune.prune.pruners import pruner_for, slice_parameter
 
-__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "apply_channel_plan", "channel_plan", "record_kept_channels"]
+__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "apply_channel_plan", "channel_plan", "record_attribute", "record_kept_channels",
+           "record_parameter_cut"]
 
 PLAN_FORMAT = "pyprune.channel_plan"
 PLAN_VERSION = 1
@@ -35,8 +37,10 @@ def _empty_plan() -> dict[str, Any]:
 def channel_plan(model: nn.Module) -> dict[str, Any]:
     """The channels of the original model each pruned layer kept, as JSON-ready data:
     {"format", "version", "layers": {name: {"type", "out": {"size", "kept"}, "in": {...}}}},
-    sizes and indices relative to the original (unpruned) layer. An unpruned model has no
-    layers in its plan."""
+    sizes and indices relative to the original (unpruned) layer. Modules without a registered
+    pruner list the cut parameters instead ("params": {attribute: {dim: {"size", "kept"}}}),
+    and the int or shape attributes that follow them ("attributes": {name: value}). An
+    unpruned model has no layers in its plan."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     return copy.deepcopy(getattr(model, _ATTRIBUTE, None) or _empty_plan())
@@ -54,6 +58,24 @@ def record_kept_channels(model: nn.Module, layer: str, keep_out: Sequence[int] |
         previous = entry.get(side, {"size": size, "kept": list(range(size))})
         entry[side] = {"size": previous["size"], "kept": [previous["kept"][i] for i in keep]}
     setattr(model, _ATTRIBUTE, plan)
+
+
+def _entry(model: nn.Module, layer: str) -> dict[str, Any]:
+    plan = getattr(model, _ATTRIBUTE, None) or _empty_plan()
+    setattr(model, _ATTRIBUTE, plan)
+    return plan["layers"].setdefault(layer, {"type": type(model.get_submodule(layer)).__name__})
+
+
+def record_parameter_cut(model: nn.Module, layer: str, attribute: str, dim: int, keep: Sequence[int], size: int) -> None:
+    """Add the cut of one dimension of a parameter without a registered pruner to the plan."""
+    cuts = _entry(model, layer).setdefault("params", {}).setdefault(attribute, {})
+    previous = cuts.get(str(dim), {"size": size, "kept": list(range(size))})
+    cuts[str(dim)] = {"size": previous["size"], "kept": [previous["kept"][i] for i in keep]}
+
+
+def record_attribute(model: nn.Module, layer: str, attribute: str, value: Any) -> None:
+    """Add a module attribute set by pruning (a slice bound, a shape) to the plan."""
+    _entry(model, layer).setdefault("attributes", {})[attribute] = list(value) if isinstance(value, tuple) else value
 
 
 def _check_plan(plan: Any) -> dict[str, Any]:
@@ -81,6 +103,9 @@ def apply_channel_plan(model: nn.Module, plan: dict[str, Any]) -> nn.Module:
         if type(module).__name__ != entry.get("type"):
             raise PruningError(f"channel plan says layer {name!r} is a {entry.get('type')}, the model's is a "
                                f"{type(module).__name__}")
+        _apply_parameter_cuts(module, name, entry)
+        if "out" not in entry and "in" not in entry:
+            continue
         pruner = pruner_for(module)
         if pruner is None:
             raise PruningError(f"layer {name!r} ({type(module).__name__}) has no registered pruner")
@@ -93,3 +118,17 @@ def apply_channel_plan(model: nn.Module, plan: dict[str, Any]) -> nn.Module:
         pruner.prune(module, keep["out"], keep["in"])
     setattr(result, _ATTRIBUTE, copy.deepcopy(plan))
     return result
+
+
+def _apply_parameter_cuts(module: nn.Module, name: str, entry: dict[str, Any]) -> None:
+    for attribute, cuts in entry.get("params", {}).items():
+        tensor = getattr(module, attribute, None)
+        if not isinstance(tensor, torch.Tensor):
+            raise PruningError(f"channel plan cuts {name}.{attribute}, which is not a tensor of the model")
+        for dim, cut in cuts.items():
+            if int(dim) >= tensor.dim() or tensor.shape[int(dim)] != cut["size"]:
+                raise PruningError(f"channel plan cuts dimension {dim} of {name}.{attribute} from {cut['size']}, the "
+                                   f"model's has shape {tuple(tensor.shape)}: is it the same architecture?")
+            slice_parameter(module, attribute, int(dim), cut["kept"])
+    for attribute, value in entry.get("attributes", {}).items():
+        setattr(module, attribute, tuple(value) if isinstance(value, list) else value)

@@ -24,10 +24,13 @@ __all__ = [
     "ModulePruner",
     "pruner_for",
     "register_pruner",
+    "slice_parameter",
 ]
 
 
-def _slice_parameter(module: nn.Module, name: str, dim: int, keep: Sequence[int]) -> None:
+def slice_parameter(module: nn.Module, name: str, dim: int, keep: Sequence[int]) -> None:
+    """Keep only indices `keep` of dimension `dim` of the module's tensor `name` (a parameter
+    stays a parameter)."""
     tensor = getattr(module, name, None)
     if tensor is None:
         return
@@ -101,17 +104,32 @@ class ConvPruner(ModulePruner):
 
     def prune(self, module: nn.Conv2d, keep_out: Sequence[int] | None, keep_in: Sequence[int] | None) -> None:
         g = module.groups
+        if g > 1 and g == module.in_channels:  # depthwise with a channel multiplier: whole groups go
+            self._prune_depthwise(module, keep_out, keep_in)
+            return
         if keep_out is not None:
             _check_range(module, keep_out, module.out_channels, "output")
             _check_equal_per_group(module, keep_out, module.out_channels, g, "output")
-            _slice_parameter(module, "weight", 0, keep_out)
-            _slice_parameter(module, "bias", 0, keep_out)
+            slice_parameter(module, "weight", 0, keep_out)
+            slice_parameter(module, "bias", 0, keep_out)
             module.out_channels = len(keep_out)
         if keep_in is not None:
             _check_range(module, keep_in, module.in_channels, "input")
             in_group = _check_equal_per_group(module, keep_in, module.in_channels, g, "input")
-            _slice_parameter(module, "weight", 1, in_group)
+            slice_parameter(module, "weight", 1, in_group)
             module.in_channels = len(keep_in)
+
+
+    @staticmethod
+    def _prune_depthwise(module: nn.Conv2d, keep_out: Sequence[int] | None, keep_in: Sequence[int] | None) -> None:
+        if keep_out is not None:
+            _check_range(module, keep_out, module.out_channels, "output")
+            slice_parameter(module, "weight", 0, keep_out)
+            slice_parameter(module, "bias", 0, keep_out)
+            module.out_channels = len(keep_out)
+        if keep_in is not None:
+            _check_range(module, keep_in, module.in_channels, "input")
+            module.in_channels = module.groups = len(keep_in)
 
 
 def _check_equal_per_group(module: nn.Module, keep: Sequence[int], size: int, groups: int, what: str) -> list[int]:
@@ -137,8 +155,8 @@ class DepthwiseConvPruner(ConvPruner):
         if keep_out is None:
             return
         _check_range(module, keep_out, module.out_channels, "output")
-        _slice_parameter(module, "weight", 0, keep_out)
-        _slice_parameter(module, "bias", 0, keep_out)
+        slice_parameter(module, "weight", 0, keep_out)
+        slice_parameter(module, "bias", 0, keep_out)
         module.in_channels = module.out_channels = module.groups = len(keep_out)
 
 
@@ -158,7 +176,7 @@ class BatchNormPruner(ModulePruner):
             return
         _check_range(module, keep_out, module.num_features, "output")
         for name in ("weight", "bias", "running_mean", "running_var"):
-            _slice_parameter(module, name, 0, keep_out)
+            slice_parameter(module, name, 0, keep_out)
         module.num_features = len(keep_out)
 
 
@@ -177,12 +195,12 @@ class LinearPruner(ModulePruner):
     def prune(self, module: nn.Linear, keep_out: Sequence[int] | None, keep_in: Sequence[int] | None) -> None:
         if keep_out is not None:
             _check_range(module, keep_out, module.out_features, "output")
-            _slice_parameter(module, "weight", 0, keep_out)
-            _slice_parameter(module, "bias", 0, keep_out)
+            slice_parameter(module, "weight", 0, keep_out)
+            slice_parameter(module, "bias", 0, keep_out)
             module.out_features = len(keep_out)
         if keep_in is not None:
             _check_range(module, keep_in, module.in_features, "input")
-            _slice_parameter(module, "weight", 1, keep_in)
+            slice_parameter(module, "weight", 1, keep_in)
             module.in_features = len(keep_in)
 
 

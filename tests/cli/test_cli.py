@@ -239,7 +239,7 @@ MISTAKES = {
                                                                    "SyntaxError"]),
     "factory raises": (["convert", "mymodels:boom"], ["mymodels:boom() failed: ValueError: bad width"]),
     "factory not a module": (["convert", "mymodels:number"], ["must return a torch.nn.Module, got int"]),
-    "factory untraceable": (["prune", "mymodels:branching", "-o", "{tmp}/o"], ["torch.fx"]),
+    "factory untraceable": (["prune", "mymodels:branching", "-o", "{tmp}/o"], ["torch.export can capture"]),
     # files given as inputs
     "weights missing": (["convert", *MODEL, "--weights", "{tmp}/nope.pt"], ["argument --weights", "no such file"]),
     "weights folder": (["convert", *MODEL, "--weights", "{tmp}/folder"], ["folder is a directory, not a file"]),

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from small_nets import VGGStyle  # noqa: E402
 from torch import nn  # noqa: E402
 
-from pyprune.prune import PruningError, prune_filters  # noqa: E402
+from pyprune.prune import PruningError, PruningWarning, prune_filters  # noqa: E402
 from pyprune.prune.pruners import pruner_for  # noqa: E402
 
 X = torch.randn(1, 3, 16, 16)
@@ -81,13 +81,14 @@ def test_bad_ignore_and_round_to():
 
 
 def test_untraceable_models_are_refused():
-    with pytest.raises(PruningError, match="torch.fx can trace"):
+    with pytest.raises(PruningError, match="torch.export can capture"):
         prune_filters(DataDependent(), X, 0.5)
 
 
 def test_unknown_layers_block_their_channels_and_are_named():
     model = WithGroupNorm()
-    pruned = prune_filters(model, X, 0.5)
+    with pytest.warns(PruningWarning, match="removed 25.0%"):
+        pruned = prune_filters(model, X, 0.5)
     assert pruned.conv.out_channels == 8 and pruned.other.out_channels == 4
     with pytest.raises(PruningError, match=r"'conv' cannot be pruned.*'norm' \(GroupNorm\)"):
         prune_filters(model, X, {"conv": 0.5})

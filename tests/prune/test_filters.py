@@ -9,7 +9,15 @@ from torch import nn  # noqa: E402
 
 import pyprune  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
-from pyprune.prune import APoZ, FPGM, ModulePruner, Taylor, channel_plan, prune_filters, register_pruner  # noqa: E402
+from pyprune.prune import (  # noqa: E402
+    APoZ,
+    FPGM,
+    ModulePruner,
+    Taylor,
+    channel_plan,
+    prune_filters,
+    register_pruner,
+)
 from pyprune.stats import count  # noqa: E402
 
 MODELS = {
@@ -174,9 +182,12 @@ class ScaledConv(nn.Module):
         return self.head(self.scale(self.conv(x)))
 
 
-def test_unknown_parameters_block_channels_until_a_pruner_is_registered(x):
+def test_parameters_scaling_channels_are_cut_with_them_and_registered_layers_are_pruned(x):
     model = ScaledConv().eval()
-    assert prune_filters(model, x, 0.5).conv.out_channels == 8  # the scale's weight touches the channels
+    pruned = prune_filters(model, x, 0.5)  # the scale's weight is bound to the channels it scales
+    assert pruned.conv.out_channels == 4 and pruned.scale.weight.numel() == 4
+    kept = channel_plan(pruned)["layers"]["conv"]["out"]["kept"]
+    torch.testing.assert_close(pruned.scale.weight, model.scale.weight[kept])
 
     class ScaleNorm(nn.BatchNorm2d):
         """A registered subclass is pruned by its base type's pruner."""

@@ -1,0 +1,563 @@
+"""Channel rules: how each operator of a captured graph moves, merges or consumes channels.
+
+Every tensor in the graph carries channel ids: an int64 tensor broadcastable to the tensor
+(size 1 along the dimensions that carry no channels), giving the id of the channel each element
+belongs to; None when its channels are nobody's (the model input, constants, the output of an
+operator pruning does not understand). A rule receives an OpCall (the node, its argument
+values and ids, the graph being built) and returns the output's ids (a list for operators with
+several outputs). Rules merge ids that must be removed together (`union`), bind parameters to
+the ids of the dimension they meet (`bind`), and block ids they cannot follow (`block`).
+
+Teach pruning a custom operator in one line when it acts on each element or channel on its own:
+
+    >>> register_channel_rule("mylib::scaled_relu", elementwise)
+
+or write a rule (a function of an OpCall) for anything else; an operator without a rule blocks
+the channels of its inputs, and the report says which node did.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+import numpy as np
+import torch
+import torch.fx as fx
+
+from pyprune.capture.lower import bind_schema
+
+if TYPE_CHECKING:
+    from pyprune.prune.graph import ChannelGraph
+
+__all__ = [
+    "ChannelRule",
+    "OpCall",
+    "blocking",
+    "elementwise",
+    "moves",
+    "register_channel_rule",
+    "rule_for",
+]
+
+Ids = Union[torch.Tensor, None]
+
+
+class OpCall:
+    """One node of the captured graph as its rule sees it."""
+
+    def __init__(self, tracer: Any, node: fx.Node, value: Any) -> None:
+        self.node = node
+        self.value = value  # the node's real output
+        self.graph: ChannelGraph = tracer.channels
+        self._tracer = tracer
+        target = node.target
+        args = fx.node.map_arg(node.args, tracer.env.__getitem__)
+        kwargs = fx.node.map_arg(node.kwargs, tracer.env.__getitem__)
+        # Arguments by schema name (defaults filled in) for ATen ops; by position otherwise.
+        self.args: dict[Any, Any] = bind_schema(target, tuple(args), dict(kwargs)) \
+            if isinstance(target, torch._ops.OpOverload) else dict(enumerate(args))
+        self._nodes: dict[Any, Any] = bind_schema(target, tuple(node.args), dict(node.kwargs)) \
+            if isinstance(target, torch._ops.OpOverload) else dict(enumerate(node.args))
+        self.bound: set[str] = set()  # parameters a rule has bound (the others get blocked)
+
+    # ---- reading the inputs --------------------------------------------------------------
+
+    def ids(self, key: Any) -> Ids:
+        """The ids of argument `key` (schema name or position), None if it carries none."""
+        arg = self._nodes.get(key)
+        return self._tracer.ids_of(arg) if isinstance(arg, fx.Node) else None
+
+    def tensor_args(self) -> list[tuple[Any, Any]]:
+        """(key, fx node) of every tensor argument, lists flattened."""
+        found = []
+        for key, arg in self._nodes.items():
+            for a in (arg if isinstance(arg, (list, tuple)) else [arg]):
+                if isinstance(a, fx.Node) and isinstance(self._tracer.env.get(a), torch.Tensor):
+                    found.append((key, a))
+        return found
+
+    def parameter(self, key: Any) -> str | None:
+        """The state_dict name of argument `key` when it is a parameter or buffer itself."""
+        arg = self._nodes.get(key)
+        return self._tracer.parameters.get(arg) if isinstance(arg, fx.Node) else None
+
+    def origin(self, key: Any) -> str:
+        """What made argument `key`, for messages."""
+        arg = self._nodes.get(key)
+        return self._tracer.describe_value(arg) if isinstance(arg, fx.Node) else "a constant"
+
+    def along(self, key: Any, axis: int, why: str) -> np.ndarray:
+        """The ids of argument `key` along `axis`, one per position. Ids the argument carries
+        along other dimensions are blocked with `why` (the operator mixes them); an argument
+        without ids gets fresh blocked ones."""
+        x = self.args[key]
+        axis %= x.dim()
+        ids = self.ids(key)
+        if ids is not None and any(ids.shape[d] > 1 for d in range(ids.dim()) if d != axis):
+            self.graph.block(ids.flatten().tolist(), why)
+            ids = None
+        if ids is None:
+            origin = self.origin(key)
+            return self.graph.new_ids(x.shape[axis], blocked="its channels come from the model input"
+                                      if origin == "the model input" else f"its channels come from {origin}")
+        return ids.reshape(-1).expand(x.shape[axis]).numpy().copy()
+
+    # ---- acting on the graph ----------------------------------------------------------------
+
+    def describe(self) -> str:
+        return self._tracer.describe(self.node)
+
+    def block(self, ids: Ids, reason: str) -> None:
+        if ids is not None:
+            self.graph.block(ids.flatten().tolist(), reason)
+
+    def union(self, a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> None:
+        """Merge the ids of `a` and `b` position by position (broadcasting)."""
+        a, b = torch.broadcast_tensors(torch.as_tensor(a), torch.as_tensor(b))
+        pairs = torch.unique(torch.stack([a.reshape(-1), b.reshape(-1)], 1), dim=0)
+        for x, y in pairs.tolist():
+            self.graph.union(x, y)
+
+    def bind(self, key: Any, dim: int, ids: np.ndarray | torch.Tensor) -> bool:
+        """Merge dimension `dim` of parameter argument `key` with `ids`; False if the argument
+        is no parameter."""
+        name = self.parameter(key)
+        if name is None:
+            return False
+        size = self.args[key].shape[dim]
+        self.union(self.graph.parameter_ids(name, dim % self.args[key].dim(), size), torch.as_tensor(ids))
+        self.bound.add(name)
+        return True
+
+
+
+ChannelRule = Callable[[OpCall], Any]
+
+# ---- helpers on ids tensors --------------------------------------------------------------------
+
+
+def compress(ids: torch.Tensor) -> torch.Tensor:
+    """The same ids with every dimension along which they do not change cut to size 1."""
+    for d in range(ids.dim()):
+        if ids.shape[d] > 1:
+            first = ids.narrow(d, 0, 1)
+            if torch.equal(ids, first.expand_as(ids)):
+                ids = first
+    return ids.contiguous()
+
+
+def _aligned(ids: torch.Tensor, rank: int) -> torch.Tensor:
+    return ids.reshape([1] * (rank - ids.dim()) + list(ids.shape))
+
+
+def _tracked(ids: Ids) -> list[int]:
+    return [] if ids is None else [d for d in range(ids.dim()) if ids.shape[d] > 1]
+
+
+# ---- rules ---------------------------------------------------------------------------------------
+
+
+def elementwise(op: OpCall) -> Ids:
+    """Operators applied element by element with broadcasting (activations, arithmetic,
+    comparisons, where): the output's element takes the ids of every input element it is made
+    of, so channels meeting in an addition or multiplication are merged. A parameter input is
+    bound to the channels it meets; a tensor whose channels pruning cannot follow blocks the
+    channels it meets."""
+    out = op.value
+    rank = out.dim()
+    result: Ids = None
+    others = []
+    for key, _ in op.tensor_args():
+        x = op.args[key] if not isinstance(op.args[key], (list, tuple)) else None
+        if x is None or x.dim() == 0:
+            continue
+        ids = op.ids(key)
+        if ids is None:
+            others.append(key)
+            continue
+        ids = _aligned(ids, rank)
+        if result is None:
+            result = ids
+        else:
+            op.union(result, ids)
+            result = compress(torch.broadcast_tensors(result, ids)[0])
+    if result is None:
+        return None
+    for key in others:
+        x = op.args[key]
+        met = [d for d in _tracked(result) if d - (rank - x.dim()) >= 0 and x.shape[d - (rank - x.dim())] > 1]
+        if not met:
+            continue
+        if len(_tracked(result)) == 1 and op.bind(key, met[0] - (rank - x.dim()), result.reshape(-1)):
+            continue
+        op.block(result, f"its channels meet {op.origin(key)} in {op.describe()}, which pruning cannot follow")
+    return result
+
+
+def moves(op: OpCall) -> Ids:
+    """Operators that only move elements (view, reshape, flatten, permute, transpose, squeeze,
+    unsqueeze, expand, repeat, clone, contiguous): the same operator applied to the ids moves
+    them exactly as it moves the data."""
+    key = next(iter(op.args))
+    ids = op.ids(key)
+    if ids is None:
+        return None
+    x = op.args[key]
+    full = ids.expand(x.shape)
+    if op.node.target in _NEEDS_CONTIGUOUS:
+        full = full.contiguous()
+    rest = {k: v for k, v in op.args.items() if k != key}
+    moved = compress(op.node.target(full, **rest) if isinstance(op.node.target, torch._ops.OpOverload)
+                     else op.node.target(full, *rest.values()))
+    tracked = _tracked(moved)
+    if op.node.target in _RESHAPES and len(tracked) > 1:
+        # Channels split over several dims (the middle of a channel shuffle): after pruning the
+        # same code splits fewer channels into the same grid, so a channel goes with the ones
+        # at the same inner position of every outer row.
+        for d in tracked[:-1]:
+            op.union(moved.narrow(d, 0, 1), moved)
+    return moved
+
+
+def blocking(op: OpCall) -> Ids:
+    """Operators pruning does not understand: the channels of every input are blocked."""
+    reason = f"its channels pass through {op.describe()}, which pruning does not understand"
+    for key, _ in op.tensor_args():
+        arg = op.args[key]
+        if isinstance(arg, (list, tuple)):
+            for i, a in enumerate(op._nodes[key]):
+                if isinstance(a, fx.Node):
+                    op.block(op._tracer.ids_of(a), reason)
+        else:
+            op.block(op.ids(key), reason)
+    return None
+
+
+def _conv(op: OpCall) -> Ids:
+    x, weight = op.args["input"], op.args["weight"]
+    if op.args.get("transposed"):
+        return blocking(op)
+    groups = int(op.args.get("groups") or 1)
+    why = f"they are mixed spatially by {op.describe()}"
+    in_ids = op.along("input", 1, why)
+    out = op.value
+    name = op.parameter("weight")
+    if name is None:
+        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
+        return _blocked_output(op, "its weight is computed in the forward")
+    out_ids = op.graph.parameter_ids(name, 0, weight.shape[0])
+    op.bound.add(name)
+    if groups == 1:
+        op.union(op.graph.parameter_ids(name, 1, weight.shape[1]), in_ids)
+    elif groups == x.shape[1]:  # depthwise (times a multiplier): output group c is input channel c
+        op.union(out_ids, np.repeat(in_ids, weight.shape[0] // groups))
+    else:  # grouped: the same position of every group goes or stays together
+        op.union(op.graph.parameter_ids(name, 1, weight.shape[1]), in_ids.reshape(groups, -1))
+        op.union(out_ids.reshape(groups, -1)[:1], out_ids.reshape(groups, -1))
+    if op.args.get("bias") is not None and not op.bind("bias", 0, out_ids):
+        op.block(torch.from_numpy(out_ids), f"{op.describe()} adds a bias computed in the forward")
+    spatial = out[0].numel() // out.shape[1]
+    op.graph.use_layer(name, in_ids, out_ids, weight.numel() // weight.shape[0] * spatial // max(1, weight.shape[1]),
+                       groups)
+    return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
+
+
+def _blocked_output(op: OpCall, why: str) -> Ids:
+    out = op.value
+    return torch.from_numpy(op.graph.new_ids(out.shape[1], blocked=f"{op.describe()}: {why}")).reshape(
+        [1, -1] + [1] * (out.dim() - 2))
+
+
+def _linear(op: OpCall) -> Ids:
+    weight = op.args["weight"]
+    in_ids = op.along("input", -1, f"they are mixed by {op.describe()}")
+    name = op.parameter("weight")
+    out = op.value
+    if name is None:
+        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
+        return None
+    out_ids = op.graph.parameter_ids(name, 0, weight.shape[0])
+    op.bound.add(name)
+    op.union(op.graph.parameter_ids(name, 1, weight.shape[1]), in_ids)
+    if op.args.get("bias") is not None and not op.bind("bias", 0, out_ids):
+        op.block(torch.from_numpy(out_ids), f"{op.describe()} adds a bias computed in the forward")
+    rows = out[0].numel() // out.shape[-1] if out.dim() > 1 else 1
+    op.graph.use_layer(name, in_ids, out_ids, rows, 1)
+    return torch.from_numpy(out_ids).reshape([1] * (out.dim() - 1) + [-1])
+
+
+def _batch_norm(op: OpCall) -> Any:
+    x = op.args["input"]
+    ids = op.along("input", 1, f"they are mixed by {op.describe()}")
+    for key in ("weight", "bias", "running_mean", "running_var"):
+        if op.args.get(key) is None:
+            continue
+        if not op.bind(key, 0, ids):
+            if op.ids(key) is not None:
+                op.union(op.ids(key).reshape(-1), ids)
+            else:
+                op.block(torch.from_numpy(ids), f"{op.describe()} takes a {key} computed in the forward")
+    name = op.parameter("weight") or op.parameter("running_mean")
+    if name is not None:
+        op.graph.use_norm(name, ids, scale=op.parameter("weight"))
+    out = torch.from_numpy(ids).reshape([1, -1] + [1] * (x.dim() - 2))
+    return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
+
+
+def _layer_norm(op: OpCall) -> Any:
+    """Normalising over the channels (ConvNeXt) is kept: fewer channels are normalised
+    together after pruning. The weight and bias are bound to the channels they scale."""
+    x = op.args["input"]
+    ids = op.ids("input")
+    count = len(op.args["normalized_shape"])
+    if ids is not None:
+        for key in ("weight", "bias"):
+            if op.args.get(key) is None:
+                continue
+            aligned = ids.reshape(list(ids.shape)[x.dim() - count:]) if all(
+                s == 1 for s in ids.shape[: x.dim() - count]) else None
+            tracked = _tracked(aligned)
+            if aligned is None or len(tracked) > 1:
+                op.block(ids, f"{op.describe()} normalises over channels spread over several dimensions")
+            elif tracked and not op.bind(key, tracked[0], aligned.reshape(-1)):
+                op.block(ids, f"{op.describe()} takes a {key} computed in the forward")
+    return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
+
+
+def _reduction(op: OpCall) -> Any:
+    """mean, sum, amax...: dims that carry channels are merged into one value (the output no
+    longer carries them; removing a channel removes its contribution)."""
+    key = next(iter(op.args))
+    x, ids = op.args[key], op.ids(key)
+    dims = op.args.get("dim")
+    dims = range(x.dim()) if dims is None or dims == [] else [dims] if isinstance(dims, int) else dims
+    dims = sorted({d % max(x.dim(), 1) for d in dims})
+    keepdim = bool(op.args.get("keepdim", False))
+    out: Ids = None
+    if ids is not None and not any(ids.shape[d] > 1 for d in dims):
+        out = ids if keepdim else ids.reshape([s for d, s in enumerate(ids.shape) if d not in dims])
+    return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
+
+
+def _spatial(op: OpCall) -> Any:
+    """Pooling, resizing: the last two dims change, channels pass through."""
+    key = next(iter(op.args))
+    ids = op.ids(key)
+    if ids is not None and any(ids.shape[d] > 1 for d in range(ids.dim() - 2, ids.dim())):
+        op.block(ids, f"they are mixed spatially by {op.describe()}")
+        ids = None
+    return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
+
+
+def _pad(op: OpCall) -> Ids:
+    key = next(iter(op.args))
+    x, ids = op.args[key], op.ids(key)
+    pad = list(op.args.get("pad") or [])
+    padded = {x.dim() - 1 - i // 2 for i, p in enumerate(pad) if p}
+    if ids is not None and any(ids.shape[d] > 1 for d in padded):
+        op.block(ids, f"{op.describe()} pads along the channels")
+        return None
+    return ids
+
+
+def _concat(op: OpCall) -> Ids:
+    out = op.value
+    dim = op.args.get("dim", 0) % out.dim()
+    parts = []
+    for part in op._nodes["tensors"]:
+        value = op._tracer.env[part]
+        ids = op._tracer.ids_of(part)
+        if ids is None:
+            ids = torch.from_numpy(op.graph.new_ids(value.shape[dim], blocked=(
+                f"they are concatenated with {op._tracer.describe_value(part)}, which pruning cannot follow")))
+            ids = ids.reshape([-1 if d == dim else 1 for d in range(out.dim())])
+        size = list(ids.shape)
+        size[dim] = value.shape[dim]
+        parts.append(ids.expand(size))
+    shape = torch.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(p.shape)) for p in parts])
+    return compress(torch.cat([p.expand([p.shape[dim] if d == dim else shape[d] for d in range(out.dim())])
+                               for p in parts], dim))
+
+
+def _stack(op: OpCall) -> Ids:
+    out = op.value
+    dim = op.args.get("dim", 0) % out.dim()
+    parts = [op._tracer.ids_of(p) for p in op._nodes["tensors"]]
+    if all(p is None for p in parts):
+        return None
+    value = op._tracer.env[op._nodes["tensors"][0]]
+    parts = [p.expand(value.shape) if p is not None else torch.from_numpy(
+        op.graph.new_ids(1, blocked=f"they are stacked in {op.describe()} with a tensor pruning cannot follow"))
+        .reshape([1] * value.dim()).expand(value.shape) for p in parts]
+    return compress(torch.stack(parts, dim))
+
+
+def _module_attribute(op: OpCall, value: int) -> tuple[str, str] | None:
+    """(module name, attribute) of the one int attribute of the module running the node that
+    equals `value`: where a slice bound written in the model's code lives."""
+    path = op._tracer.module_of(op.node)
+    if path is None:
+        return None
+    module = op._tracer.model.get_submodule(path) if path else op._tracer.model
+    found = [k for k, v in vars(module).items() if type(v) is int and v == value]
+    return (path, found[0]) if len(found) == 1 else None
+
+
+def _slice(op: OpCall) -> Ids:
+    """x[..., start:end] along the channels: the output keeps the ids in range. A bound that
+    cuts is rewritten after pruning (to the number of channels kept in front of it) when it is
+    an int attribute of the module whose code slices; otherwise the channels in front of it
+    must stay."""
+    x, ids = op.args["self"], op.ids("self")
+    dim = op.args["dim"] % x.dim()
+    size = x.shape[dim]
+    start, end, step = slice(op.args.get("start"), op.args.get("end"), op.args.get("step") or 1).indices(size)
+    if ids is None or ids.shape[dim] == 1 or (start, end, step) == (0, size, 1):
+        return ids
+    along = ids.expand([size if d == dim else s for d, s in enumerate(ids.shape)])
+    if step != 1:
+        op.block(along, f"{op.describe()} slices the channels with step {step}")
+    else:
+        for raw, bound in ((op.args.get("start"), start), (op.args.get("end"), end)):
+            if bound in (0, size):
+                continue
+            front = along.narrow(dim, 0, bound)
+            attribute = _module_attribute(op, raw) if isinstance(raw, int) and raw >= 0 else None
+            if attribute is None:
+                op.block(front, f"{op.describe()} slices the channels at {bound}, a bound fixed in the code")
+            else:
+                op.graph.add_bound(*attribute, front.reshape(-1).numpy())
+    return compress(along[tuple(slice(start, end, step) if d == dim else slice(None) for d in range(x.dim()))])
+
+
+def _select(op: OpCall) -> Ids:
+    x, ids = op.args["self"], op.ids("self")
+    dim = op.args["dim"] % x.dim()
+    index = op.args["index"] % x.shape[dim]
+    if ids is None:
+        return None
+    if ids.shape[dim] > 1:
+        op.block(ids.narrow(dim, 0, index + 1), f"{op.describe()} picks channel {index}, an index fixed in the code")
+        return compress(ids.select(dim, index))
+    return ids.select(dim, 0)
+
+
+def _split(op: OpCall) -> list[Ids]:
+    """split, chunk, unbind along the channels: parts of equal size lose the same positions
+    (so chunk(n) stays valid); an int attribute of the module equal to the part size follows;
+    parts of unequal sizes are fixed in the code and block their channels."""
+    key = next(iter(op.args))
+    x, ids = op.args[key], op.ids(key)
+    dim = op.args.get("dim", 0) % x.dim()
+    sizes = [p.shape[dim] for p in op.value] if op.node.target is not torch.ops.aten.unbind.int else [1] * x.shape[dim]
+    if ids is None or ids.shape[dim] == 1:
+        if ids is not None and op.node.target is torch.ops.aten.unbind.int:
+            return [ids.squeeze(dim)] * len(sizes)
+        return [ids] * len(sizes)
+    along = ids.expand([x.shape[dim] if d == dim else s for d, s in enumerate(ids.shape)])
+    parts = list(torch.split(along, sizes, dim))
+    if len(set(sizes)) == 1 and sizes[0] > 1:
+        for part in parts[1:]:
+            op.union(parts[0], part)
+        attribute = _module_attribute(op, sizes[0])
+        if attribute is not None:
+            op.graph.add_bound(*attribute, parts[0].reshape(-1).numpy())
+    else:
+        op.block(along, f"{op.describe()} splits the channels into sizes {sizes} fixed in the code")
+    if op.node.target is torch.ops.aten.unbind.int:
+        return [p.squeeze(dim) for p in parts]
+    return [compress(p) for p in parts]
+
+
+def _getitem(op: OpCall) -> Ids:
+    container, index = op._nodes[0], op.args[1]
+    ids = op._tracer.ids_of(container)
+    return ids[index] if isinstance(ids, list) else None
+
+
+def _channelwise(op: OpCall) -> Ids:
+    """Operators returning their first input's values, or values computed per element from it
+    alone with other arguments that are not tensors (dropout in inference, dtype casts)."""
+    return op.ids(next(iter(op.args)))
+
+
+def _factory(op: OpCall) -> Ids:
+    """Tensors made from sizes alone (zeros, arange...): no channels, nothing blocked."""
+    return None
+
+
+aten = torch.ops.aten
+_NEEDS_CONTIGUOUS = {aten.view.default, aten._unsafe_view.default}
+_RESHAPES = {aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.unflatten.int}
+
+_ELEMENTWISE = (
+    "relu", "relu6", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu",
+    "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "clip", "sqrt", "rsqrt", "exp", "log",
+    "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
+    "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
+    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "threshold", "prelu", "fill", "zeros_like", "ones_like",
+    "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
+)
+_CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
+                "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",
+                "lift_fresh_copy", "lift_fresh", "clone", "contiguous")
+_MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
+          "t", "numpy_T", "movedim", "expand", "repeat", "pixel_shuffle", "pixel_unshuffle")
+_REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
+               "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all")
+_SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
+            "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "_upsample_nearest_exact2d",
+            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d")
+_FACTORIES = ("zeros", "ones", "full", "empty", "arange", "rand", "randn", "scalar_tensor", "tensor", "new_zeros",
+              "new_ones", "new_full", "new_empty", "empty_strided", "linspace")
+
+_RULES: dict[Any, ChannelRule] = {
+    **{f"aten::{name}": elementwise for name in _ELEMENTWISE},
+    **{f"aten::{name}": _channelwise for name in _CHANNELWISE},
+    **{f"aten::{name}": moves for name in _MOVES},
+    **{f"aten::{name}": _reduction for name in _REDUCTIONS},
+    **{f"aten::{name}": _spatial for name in _SPATIAL},
+    **{f"aten::{name}": _factory for name in _FACTORIES},
+    "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
+    "aten::linear": _linear,
+    "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
+    "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
+    "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,
+    "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
+    "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
+    "aten::tensor_split": _split,
+    "aten::slice": _slice, "aten::select": _select, "aten::narrow": blocking,
+    "aten::pad": _pad, "aten::constant_pad_nd": _pad,
+    operator.getitem: _getitem,
+}
+
+
+def _key(op: Any) -> Any:
+    """An operator's key in the table: "namespace::name" (in-place variants as their
+    out-of-place op), or the callable itself for Python functions."""
+    if isinstance(op, str):
+        return op
+    if isinstance(op, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+        name = op._schema.name if isinstance(op, torch._ops.OpOverload) else op._qualified_op_name
+        namespace, _, base = name.partition("::")
+        if namespace == "aten" and base.endswith("_") and not base.endswith("__"):
+            base = base[:-1]
+        return f"{namespace}::{base}"
+    return op
+
+
+def register_channel_rule(op: Any, rule: ChannelRule) -> None:
+    """Teach pruning how `op` (an operator such as torch.ops.mylib.scale, or its name
+    "mylib::scale") treats channels: `rule` is elementwise, moves, blocking, or a function of
+    an OpCall returning the output's ids."""
+    if not callable(rule):
+        raise TypeError(f"rule must be callable, got {type(rule).__name__}")
+    if not isinstance(op, str) and not callable(op):
+        raise TypeError(f"op must be an operator or its name, got {op!r}")
+    _RULES[_key(op)] = rule
+
+
+def rule_for(op: Any) -> ChannelRule | None:
+    """The rule of `op`, None if pruning does not know it."""
+    return _RULES.get(_key(op))

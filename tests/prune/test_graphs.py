@@ -1,0 +1,237 @@
+"""Pruning real architectures (tests/zoo.py) on the torch.export capture: every pattern is
+followed, the report says what was left whole and why, slices and splits follow the channels,
+custom operators are taught in one line, targets are reached, and group importance scores a
+unit by all its weights."""
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from zoo import ZOO, build  # noqa: E402
+
+from pyprune.prune import (  # noqa: E402
+    BNScale,
+    L1,
+    PruningError,
+    PruningWarning,
+    Target,
+    apply_channel_plan,
+    bn_scale_penalty,
+    channel_plan,
+    elementwise,
+    prune_filters,
+    pruning_report,
+    register_channel_rule,
+)
+from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
+from pyprune.stats import count  # noqa: E402
+
+PRUNABLE = [name for name in ZOO if name != "detector"]  # the detector's post-processing cannot be captured
+
+
+def example(shape, batch=2):
+    return torch.randn(batch, *shape, generator=torch.Generator().manual_seed(3))
+
+
+def shapes(value):
+    return [tuple(v.shape) for v in value] if isinstance(value, (list, tuple)) else [tuple(value.shape)]
+
+
+@pytest.mark.parametrize("name", PRUNABLE)
+def test_every_zoo_model_is_pruned_and_runs_with_its_output_shapes(name):
+    model, shape = build(name)
+    x = example(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PruningWarning)  # nothing left whole but the model's own outputs
+        pruned = prune_filters(model, x, 0.5)
+    with torch.no_grad():
+        assert shapes(pruned(x)) == shapes(model(x))
+        assert shapes(pruned(example(shape, 3))) == shapes(model(example(shape, 3)))
+    report = pruning_report(pruned)
+    assert report.reached >= 0.4
+    assert count(pruned, x).macs < 0.45 * count(model, x).macs
+    rebuilt = apply_channel_plan(build(name)[0], channel_plan(pruned))  # the plan rebuilds it
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(x), pruned(x))
+
+
+def test_the_detector_cannot_be_captured_and_says_so():
+    model, shape = build("detector")
+    with pytest.raises(PruningError, match="torch.export can capture"):
+        prune_filters(model, example(shape), 0.5)
+
+
+def test_the_report_lists_layers_and_the_groups_left_whole_with_their_reason():
+    model, shape = build("bn_act")
+    pruned = prune_filters(model, example(shape), 0.5)
+    report = pruning_report(pruned)
+    changes = {c.name: c for c in report.layers}
+    assert (changes["conv3"].out_before, changes["conv3"].out_after) == (32, 16)
+    assert (changes["fc"].in_before, changes["fc"].in_after) == (32, 16)
+    assert (changes["bn2"].kind, changes["bn2"].out_after) == ("BatchNormAct2d", 8)
+    [head] = report.blocked
+    assert head.layers == ["fc"] and head.blocked == head.units == 10 and head.reasons == {OUTPUT: 10}
+    assert report.reached == pytest.approx(0.5) and report.warning is None
+    text = str(report)
+    assert "conv3" in text and "32 -> 16" in text and "group fc: left whole" in text
+
+
+class GroupNormed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.norm, self.b, self.head = nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.head(self.b(self.norm(self.a(x))))
+
+
+def test_an_unreached_amount_warns_with_what_was_reached_and_the_blocking_node():
+    with pytest.warns(PruningWarning, match=r"asked to remove 50% of the channels, removed 25.0%: 8 units"):
+        pruned = prune_filters(GroupNormed().eval(), torch.randn(1, 3, 8, 8), 0.5)
+    report = pruning_report(pruned)
+    [(reason, n)] = [(r, n) for g in report.blocked for r, n in g.reasons.items() if r != OUTPUT]
+    assert n == 8 and "aten.group_norm" in reason and "layer 'norm' (GroupNorm)" in reason
+
+
+def test_shufflenet_v2_shuffles_after_contiguous_do_not_block_channels():
+    model, shape = build("shufflenet_v2")
+    x = example(shape)
+    graph = trace_channels(model, (x,))
+    reasons = {reason for _, reason in graph.blocks}
+    assert not any("contiguous" in r or "clone" in r for r in reasons)
+    pruned = prune_filters(model, x, 0.5)
+    # the shuffled stream of each stage shrinks: the last conv's inputs, every branch's convs
+    assert pruned.conv5[0].in_channels < model.conv5[0].in_channels
+    assert pruned.stages[1][1].branch2[0].out_channels == model.stages[1][1].branch2[0].out_channels // 2
+
+
+def test_slicing_maps_channel_indices_and_rewrites_the_bound():
+    model, shape = build("ghostnet")
+    x = example(shape)
+    pruned = prune_filters(model, x, 0.5)
+    for before, after in zip(model.blocks[1:], pruned.blocks[1:]):  # odd widths: the slice cuts one channel
+        module = after.ghost2
+        cat = module.primary_conv[0].out_channels + module.cheap_operation[0].out_channels
+        assert module.oup in (cat - 1, cat) and module.oup < before.ghost2.oup  # cat if the cut channel went
+    assert channel_plan(pruned)["layers"]["blocks.1.ghost2"]["attributes"]["oup"] == pruned.blocks[1].ghost2.oup
+    # kept positions: channel i of the primary conv appears at i and at init + i in the cat
+    plan = channel_plan(pruned)["layers"]
+    primary = plan["blocks.1.ghost2.primary_conv.0"]["out"]["kept"]
+    init = model.blocks[1].ghost2.primary_conv[0].out_channels
+    cut = [i for i in primary] + [init + i for i in primary if init + i < model.blocks[1].ghost2.oup]
+    assert pruned.blocks[1].ghost2.oup == len(cut)
+    shortcut = plan["blocks.1.shortcut.2"]["out"]["kept"]
+    assert shortcut == cut
+
+
+def test_channels_last_layer_norm_and_layer_scale_are_pruned_with_their_stream():
+    model, shape = build("convnext")
+    pruned = prune_filters(model, example(shape), 0.5)
+    block = pruned.stages[0][0]
+    assert block.norm.weight.numel() == block.norm.normalized_shape[0] == block.gamma.numel() == 8
+    assert pruned.downsample_layers[0][1].weight.numel() == 8
+    assert block.pwconv1.out_features == 32 and block.pwconv2.in_features == 32
+
+
+class Doubled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.b(torch.ops.pyprune_test.double(self.a(x)))
+
+
+@torch.library.custom_op("pyprune_test::double", mutates_args=())
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return x * 2
+
+
+@_double.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+def test_a_custom_operator_blocks_until_a_rule_is_registered():
+    x = torch.randn(1, 3, 8, 8)
+    with pytest.warns(PruningWarning):
+        pruned = prune_filters(Doubled().eval(), x, 0.5)
+    assert pruned.a.out_channels == 8
+    assert any("pyprune_test.double" in r for g in pruning_report(pruned).blocked for r in g.reasons)
+    register_channel_rule("pyprune_test::double", elementwise)
+    pruned = prune_filters(Doubled().eval(), x, 0.5)
+    assert pruned.a.out_channels == 4 and pruned(x).shape == (1, 2, 6, 6)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3", "resnet18", "convnext", "yolov8", "shufflenet_v2", "ghostnet"])
+@pytest.mark.parametrize("metric", ["macs", "params"])
+def test_a_target_is_reached_within_five_percent(name, metric):
+    model, shape = build(name)
+    x = example(shape)
+    pruned = prune_filters(model, x, target=Target(metric, 0.5))
+    before, after = count(model, x), count(pruned, x)
+    if metric == "macs":
+        assert 0.475 <= after.macs / before.macs <= 0.5
+    assert 0.475 <= pruning_report(pruned).target_kept <= 0.5
+    with torch.no_grad():
+        assert shapes(pruned(x)) == shapes(model(x))
+
+
+def test_a_latency_target_from_a_cost_table(tmp_path):
+    model, shape = build("resnet18")
+    x = example(shape)
+    table = {name: 1.0 for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    table["conv1"] = 100.0  # the stem dominates: its channels go first
+    path = tmp_path / "costs.json"
+    path.write_text('{"format": "pyprune.layer_costs", "unit": "ms", "layers": %s}' % str(table).replace("'", '"'))
+    pruned = prune_filters(model, x, target=Target.latency(0.5, path))
+    assert pruning_report(pruned).target_kept <= 0.5
+    assert pruned.conv1.out_channels < model.conv1.out_channels // 2
+    with pytest.raises(PruningError, match="cost table names layers"):
+        prune_filters(model, x, target=Target.latency(0.5, {"nope": 1.0}))
+    with pytest.raises(PruningError, match="target keep"):
+        Target.macs(0)
+
+
+def chain(scale):
+    """conv a (1 -> 3) -> BN -> ReLU -> conv b (3 -> 1): one group of three units."""
+    model = nn.Sequential(nn.Conv2d(1, 3, 1, bias=False), nn.BatchNorm2d(3), nn.ReLU(), nn.Conv2d(3, 1, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([1.0, -2.0, 0.5]).reshape(3, 1, 1, 1))
+        model[1].weight.copy_(torch.tensor(scale))
+        model[1].bias.zero_()
+        model[3].weight.copy_(torch.tensor([4.0, 0.1, 1.0]).reshape(1, 3, 1, 1))
+    return model.eval()
+
+
+def test_group_l1_sums_every_weight_of_a_unit_normalised_per_group():
+    model = chain([0.5, 1.0, 3.0])
+    graph = trace_channels(model, (torch.randn(1, 1, 2, 2),))
+    group = graph.groups()[0]  # (the last conv's own group reaches the output)
+    raw = torch.tensor([1 + 0.5 + 4, 2 + 1.0 + 0.1, 0.5 + 3.0 + 1.0], dtype=torch.float64)
+    [scores] = L1().score_units(model, graph, [group])
+    torch.testing.assert_close(scores, raw / raw.mean())
+    [layer_only] = L1(group=False).score_units(model, graph, [group])
+    producers = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(layer_only, producers / producers.mean())
+    # group L1 keeps channel 0 (strong consumer weight) where filter L1 would drop it
+    assert channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34))["layers"]["0"]["out"]["kept"] == [0, 2]
+    kept = channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34, criterion=L1(group=False)))
+    assert kept["layers"]["0"]["out"]["kept"] == [0, 1]
+
+
+def test_bn_scale_criterion_and_its_sparsity_penalty():
+    model = chain([0.5, 0.01, 3.0])
+    pruned = prune_filters(model, torch.randn(1, 1, 2, 2), 0.34, criterion=BNScale())
+    assert channel_plan(pruned)["layers"]["0"]["out"]["kept"] == [0, 2]
+    x = torch.randn(4, 1, 2, 2)
+    model.train()
+    with bn_scale_penalty(model, 0.5):
+        model(x).sum().backward()
+    penalised = model[1].weight.grad.clone()
+    model.zero_grad()
+    model(x).sum().backward()
+    torch.testing.assert_close(penalised - model[1].weight.grad, torch.full((3,), 0.5))
