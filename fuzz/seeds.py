@@ -1,6 +1,7 @@
 """Real packed files of small models: the seed corpus of fuzz_pack.py, and what the tests of
 pyprune.pack mutate. Dense and pruned weights, weight-shared and lossless, with a channel plan,
-example inputs and module versions. Run: python fuzz/seeds.py DIR (needs torch)."""
+example inputs and module versions (the state_dict alone), and one with the model's graph.
+Run: python fuzz/seeds.py DIR (needs torch)."""
 
 import sys
 from pathlib import Path
@@ -36,11 +37,13 @@ def write_seeds(out: Path) -> dict[str, Path]:
         for lossless in (False, True):
             name = f"{'pruned' if sparsity else 'dense'}-{'lossless' if lossless else 'shared'}"
             files[name] = out / f"{name}.pyprune"
-            pack.save(_weights(sparsity, seed=1), files[name], example_inputs=X, lossless=lossless)
+            pack.save(_weights(sparsity, seed=1), files[name], example_inputs=X, lossless=lossless, graph=False)
     pruned = prune.prune_filters(_weights(0.0, seed=2), X, 0.5)
     files["channel-plan"] = out / "channel-plan.pyprune"
     pack.save(pruned, files["channel-plan"], example_inputs=X, channel_plan=prune.channel_plan(pruned),
-              bits={"conv": 4, "linear": 3}, index_bits=3)
+              bits={"conv": 4, "linear": 3}, index_bits=3, graph=False)
+    files["graph"] = out / "graph.pyprune"  # with the model's graph, its batch norm folded (scaled)
+    pack.save(_weights(0.8, seed=3), files["graph"], example_inputs=X, graph=True)
     return files
 
 

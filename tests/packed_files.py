@@ -51,17 +51,37 @@ def with_metadata(data, change):
     return resign(header, meta, body)
 
 
-def with_stream(data, name, array):
-    """The file with stream `name` replaced by `array` (any size: the data is laid out again)."""
-    header, body = split(data)
-    meta = metadata_of(data)
-    streams = {k: body[e["data_offsets"][0] : e["data_offsets"][1]] for k, e in header.items() if k != "__metadata__"}
-    streams[name] = np.ascontiguousarray(array).tobytes()
-    dtype = {"uint8": "U8", "float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32"}[str(array.dtype)]
-    header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [0, 0]}
+def _streams(header, body):
+    return {k: body[e["data_offsets"][0] : e["data_offsets"][1]] for k, e in header.items() if k != "__metadata__"}
+
+
+def _laid_out(header, meta, streams):
+    """The file of these streams (in the header's order), laid out again and re-signed."""
     offset, parts = 0, []
     for k in [k for k in header if k != "__metadata__"]:
         header[k]["data_offsets"] = [offset, offset + len(streams[k])]
         offset += len(streams[k])
         parts.append(streams[k])
     return resign(header, meta, b"".join(parts))
+
+
+def with_stream(data, name, array):
+    """The file with stream `name` replaced by `array` (any size: the data is laid out again)."""
+    header, body = split(data)
+    meta = metadata_of(data)
+    streams = _streams(header, body)
+    streams[name] = np.ascontiguousarray(array).tobytes()
+    dtype = {"uint8": "U8", "float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32"}[str(array.dtype)]
+    header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [0, 0]}
+    return _laid_out(header, meta, streams)
+
+
+def without_graph(data):
+    """The file as it is without its graph section and the streams of the graph's own tensors."""
+    header, body = split(data)
+    meta = metadata_of(data)
+    streams = _streams(header, body)
+    for name in [k for k in streams if k.split(":")[0] in meta["graph"]["tensors"]]:
+        del header[name], streams[name], meta["crc32"][name]
+    meta["graph"] = None
+    return _laid_out(header, meta, streams)

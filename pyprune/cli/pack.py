@@ -10,6 +10,8 @@ from pyprune.cli.model_args import add_model_arguments, example_input, load_mode
 
 __all__ = ["add_parser"]
 
+GRAPH = {"auto": "auto", "yes": True, "no": False}  # --graph: pack.save's graph=
+
 
 def run(args: argparse.Namespace) -> None:
     model = load_model(args)  # first: it says clearly when torch is missing
@@ -18,13 +20,16 @@ def run(args: argparse.Namespace) -> None:
 
     bits = None if args.lossless else {"conv": args.conv_bits, "linear": args.linear_bits}
     try:
-        result = pack.save(model, args.output, bits=bits, example_inputs=example_input(args), lossless=args.lossless)
+        result = pack.save(model, args.output, bits=bits, example_inputs=example_input(args), lossless=args.lossless,
+                           graph=GRAPH[args.graph])
     except OSError as e:
         raise os_error(e, f"write {args.output}") from None
     except ValueError as e:
         raise UserError(str(e)) from None
     print(pack.inspect(args.output))
     print(f"\n{result}")
+    if result.runs_without_torch:
+        print(f"on a board (pip install pyprune, no torch): pyprune run {args.output} --input x.npy")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -35,7 +40,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "and linear layer among 2^bits values (k-means), store sparse layers as relative gaps, "
         "Huffman-code everything, and write one versioned, checksummed file without pickle; "
         "prints what pyprune inspect prints and how far the packed model's outputs are from the "
-        "original's on the example input (--lossless: identical).",
+        "original's on the example input (--lossless: identical), and whether the file runs without "
+        "torch: it does when the model is captured whole on pyprune's operators (its graph is stored "
+        "beside the weights; pyprune run FILE, pyprune.runtime.load(FILE)).",
         epilog="example: pyprune pack pyprune.models:MobileNetV2 --weights mnv2.pt -o mnv2.pyprune",
     )
     add_model_arguments(p)
@@ -45,5 +52,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                    help="bits per linear weight index (default: 5)")
     p.add_argument("--lossless", action="store_true",
                    help="share no weights: every weight stored bit for bit (sparse ones as non-zeros and gaps)")
+    p.add_argument("--graph", choices=tuple(GRAPH), default="auto",
+                   help="store the model's graph for running without torch: auto (when it can be captured whole; "
+                   "default), yes (an error saying why when it cannot), no")
     p.add_argument("-o", "--output", required=True, type=output_file, help="the packed file to write")
     p.set_defaults(run=run)

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 import pyprune
+from pyprune import runtime
 from pyprune.demo.data import load_digits
 from pyprune.demo.model import DigitsMobileNet
 from pyprune.demo.report import Stage, format_stages
@@ -25,7 +27,7 @@ from pyprune.progress import progress_bar
 from pyprune.stats import count
 from pyprune.timing import median_seconds
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "RuntimeCheck", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,32 @@ class DemoConfig:
         return cls(**{**base, **changes})
 
 
+RUNTIME = "pyprune.runtime"
+
+
+@dataclass(frozen=True)
+class RuntimeCheck:
+    """The packed file run by pyprune.runtime (numpy alone) against the same weights in torch."""
+
+    max_abs: float  # largest |runtime - torch| over the test images' logits
+    runtime_ms: float  # batch 1, 1 thread, median
+    torch_ms: float
+
+    def __str__(self) -> str:
+        return (f"the packed file on pyprune.runtime (no torch): logits within {self.max_abs:.2g} of torch's on "
+                f"the test images; {self.runtime_ms:.3f} ms per forward, torch {self.torch_ms:.3f} ms")
+
+
 @dataclass
 class DemoResult:
     stages: list[Stage]
     packed_file: Path
     sensitivity_plot: Path
+    runtime: RuntimeCheck | None = None  # None when the file holds no graph
 
     def __str__(self) -> str:
-        return format_stages(self.stages)
+        table = format_stages(self.stages)
+        return table if self.runtime is None else f"{table}\n\n{self.runtime}"
 
 
 def _state_dict_bytes(model: nn.Module) -> int:
@@ -75,7 +95,14 @@ def _effective(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     return counted.nonzero, counted.nonzero_macs
 
 
-def _latency(models: dict[str, nn.Module], x: torch.Tensor, rounds: int, progress: bool) -> dict[str, float]:
+def _max_difference(net: runtime.Net, model: nn.Module, x: torch.Tensor) -> float:
+    with torch.inference_mode():
+        want = model.eval()(x).numpy()
+    return float(np.abs(net(x.numpy()) - want).max())
+
+
+def _latency(models: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor, rounds: int,
+             progress: bool) -> dict[str, float]:
     """Median batch-1 latency of each model, 1 thread, in milliseconds."""
     threads = (torch.get_num_threads(), pyprune.get_num_threads())
     torch.set_num_threads(1)
@@ -158,6 +185,7 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     saved = pack.save(sparse, path, bits=bits, example_inputs=x, channel_plan=plan)
     file_bytes = saved.file_bytes
     log(f"    {saved.output_error}")
+    log(f"    {'runs without torch' if saved.runs_without_torch else 'needs torch: ' + saved.no_graph}")
 
     log("7/7 loading the file onto pyprune's kernels and measuring every stage")
     loaded_torch = pack.load(path, factory, fast=False)
@@ -165,7 +193,14 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     fast = pack.load(path, factory, fast=True)
     models = {"original (torch)": original, "pruned (torch)": loaded_torch, "pyprune dense": dense,
               "pyprune sparse": fast}
-    latency = _latency(models, x, config.timing_rounds, config.progress)
+    net = runtime.load(path) if saved.runs_without_torch else None
+    runners = {**models, **({RUNTIME: lambda t: net(t.numpy())} if net else {})}
+    latency = _latency(runners, x, config.timing_rounds, config.progress)
+    check = None
+    if net is not None:
+        check = RuntimeCheck(_max_difference(net, loaded_torch, data.test_x), latency[RUNTIME],
+                             latency["pruned (torch)"])
+        log(f"    {check}")
     original_bytes = _state_dict_bytes(original)
     sizes = {"original (torch)": original_bytes, "pruned (torch)": _state_dict_bytes(loaded_torch),
              "pyprune dense": file_bytes, "pyprune sparse": file_bytes}
@@ -175,4 +210,4 @@ def run_demo(config: DemoConfig = DemoConfig(), log: Callable[[str], None] = pri
     for name, model in models.items():
         params, macs = counts["original" if model is original else "pruned"]
         stages.append(Stage(name, params, macs, sizes[name], evaluate(model), latency[name]))
-    return DemoResult(stages, Path(path), plot)
+    return DemoResult(stages, Path(path), plot, check)

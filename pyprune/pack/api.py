@@ -26,8 +26,8 @@ from pyprune import __version__
 from pyprune.kernels import SharedWeights
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
 from pyprune.pack.format import PackError, PackFile, parse_pack, read_pack, serialize, write_atomic
-from pyprune.pack.layers import (DEFAULT_BITS, DEFAULT_INDEX_BITS, RAW, SHARED_DENSE, SHARED_SPARSE, decode_tensor,
-                                 encode_weight, shared_weights, tensor_errors, weight_kind)
+from pyprune.pack.layers import (DEFAULT_BITS, DEFAULT_INDEX_BITS, RAW, SHARED_DENSE, SHARED_SPARSE, Streams,
+                                 decode_tensor, encode_weight, shared_weights, tensor_errors, weight_kind)
 from pyprune.pack.reading import nonzeros, read
 from pyprune.pack.report import OutputError
 
@@ -44,10 +44,23 @@ class SaveResult:
     file_bytes: int
     output_error: OutputError | None
     lossless: bool
+    # The file's graph on pyprune's kernels against the original on the example inputs, when
+    # the file holds one (pyprune.runtime runs it without torch); otherwise why it holds none.
+    graph_error: OutputError | None = None
+    no_graph: str | None = None
+
+    @property
+    def runs_without_torch(self) -> bool:
+        return self.no_graph is None
 
     def __str__(self) -> str:
         error = self.output_error or "output error not measured (no example inputs)"
-        return f"wrote {self.path} ({self.file_bytes:,} bytes, {'lossless' if self.lossless else 'lossy'}): {error}"
+        kind = "lossless" if self.lossless else "lossy"
+        if self.no_graph is None:
+            runs = f"runs without torch (pyprune.runtime), its graph's {self.graph_error}"
+        else:
+            runs = f"needs torch and the model's code to run (pack.load): no graph, {self.no_graph}"
+        return f"wrote {self.path} ({self.file_bytes:,} bytes, {kind}): {error}\n{runs}"
 
 
 def _kind(t: torch.Tensor) -> str | None:
@@ -98,23 +111,68 @@ def _leaves(output: Any) -> list[torch.Tensor]:
     raise TypeError(f"cannot measure the output error of a model returning {type(output).__name__}")
 
 
-def _output_error(model: nn.Module, packed: PackFile, inputs: tuple[torch.Tensor, ...]) -> OutputError:
-    """The packed model's outputs against the original's on `inputs`: what was written is
-    decoded and loaded into a copy of the model, and both are run."""
+def _outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    with torch.inference_mode(), _evaluating(model):
+        outputs = _leaves(model(*inputs))
+    if not outputs:
+        raise TypeError("cannot measure the output error of a model returning no tensor")
+    return [y.detach() for y in outputs]
+
+
+def _packed_outputs(model: nn.Module, packed: PackFile, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """The outputs of a copy of `model` holding the weights decoded from what was written."""
     copied = copy.deepcopy(model)
     _load_state(copied, packed, keep_compressed=False)
-    with torch.inference_mode(), _evaluating(model), _evaluating(copied):
-        want, got = _leaves(model(*inputs)), _leaves(copied(*inputs))
-    if not want:
-        raise TypeError("cannot measure the output error of a model returning no tensor")
-    want = torch.cat([w.detach().double().flatten() for w in want])
-    got = torch.cat([g.detach().double().flatten() for g in got])
-    max_abs = float((got - want).abs().max()) if want.numel() else 0.0
-    values = want
-    output_range = float(values.max() - values.min()) if values.numel() else 0.0
+    return _outputs(copied, inputs)
+
+
+def _difference(want: list[torch.Tensor], got: list[torch.Tensor]) -> OutputError:
+    """How far `got` is from `want` (every element of every output), and the range of `want`."""
+    want_all = torch.cat([w.double().flatten() for w in want])
+    got_all = torch.cat([g.double().flatten() for g in got])
+    max_abs = float((got_all - want_all).abs().max()) if want_all.numel() else 0.0
+    output_range = float(want_all.max() - want_all.min()) if want_all.numel() else 0.0
     if not (math.isfinite(max_abs) and math.isfinite(output_range)):
         raise ValueError("cannot measure the output error: the model's outputs on the example inputs are not finite")
     return OutputError(max_abs, output_range)
+
+
+# The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
+# summation): beyond this fraction of the output range it would be computing something else.
+GRAPH_TOLERANCE = 1e-3
+
+
+def _graph(model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
+           arrays: dict[str, np.ndarray], packed: list[torch.Tensor], **encoding: Any) -> tuple[dict, Streams, list]:
+    """(the graph section, its own streams, its outputs on `inputs`) of the model captured whole
+    and written into the file of `metadata` and `streams`, its outputs checked against those of
+    the packed model (`packed`). ValueError saying why the graph cannot be stored."""
+    from pyprune.pack.captured import captured_section, file_graph_outputs
+
+    with _evaluating(model):
+        section, own = captured_section(model, inputs, arrays, metadata["tensors"], streams, **encoding)
+    got = file_graph_outputs(parse_pack(serialize({**metadata, "graph": section}, {**streams, **own})), inputs)
+    if [tuple(g.shape) for g in got] != [tuple(p.shape) for p in packed]:
+        raise ValueError(f"the graph's output shapes {[tuple(g.shape) for g in got]} differ from the model's "
+                         f"{[tuple(p.shape) for p in packed]}")
+    disagreement = _difference(packed, got)
+    if not disagreement.relative <= GRAPH_TOLERANCE:
+        raise ValueError(f"the graph's outputs differ from the packed model's by {disagreement.max_abs:.3g} "
+                         f"({disagreement.relative:.2%} of their range)")
+    return section, own, got
+
+
+def _no_graph_reason(graph: Any, inputs: tuple[torch.Tensor, ...] | None) -> str | None:
+    """Why the file gets no graph before anything is tried (None: try)."""
+    if not (graph is True or graph is False or (isinstance(graph, str) and graph == "auto")):
+        raise ValueError(f"graph must be True, False or 'auto', got {graph!r}")
+    if graph is False:
+        return "not asked for (graph=False)"
+    if inputs is None:
+        if graph is True:
+            raise ValueError("graph=True needs example_inputs: the graph is captured by running the model on them")
+        return "saved without example inputs, on which the graph is captured"
+    return None
 
 
 def save(
@@ -126,6 +184,7 @@ def save(
     example_inputs: Any = None,
     channel_plan: dict | None = None,
     lossless: bool = False,
+    graph: bool | str = "auto",
 ) -> SaveResult:
     """Packs `model`'s state_dict into one file at `path` (written atomically, mode as the
     umask says) and says what packing did to the outputs.
@@ -144,6 +203,13 @@ def save(
     load(fast=True) converts with.
     channel_plan: pyprune.prune.channel_plan(model) of a structurally pruned model, applied
     to the fresh model at load.
+    graph: whether the file also holds the model's inference graph, captured on the example
+    inputs (torch.export, the operator set, optimised; its constants share the state_dict's
+    tensors), with which pyprune.runtime runs the file without torch or the model's code. "auto":
+    when the model can be captured whole (else the result's no_graph says why); True: a
+    ValueError saying why if it cannot; False: no graph. The graph's outputs on pyprune's
+    kernels are checked against the packed model's and measured against the original's
+    (the result's graph_error, stored in the file).
     OSError naming the folder if it cannot be written (a missing folder, no permission).
     """
     if not isinstance(model, nn.Module):
@@ -151,11 +217,15 @@ def save(
     if lossless and bits is not None:
         raise ValueError("lossless=True shares no weights: leave bits unset")
     inputs = _as_inputs(example_inputs)
+    no_graph = _no_graph_reason(graph, inputs)
     state = model.state_dict()
-    records, streams = {}, {}
+    records, streams, arrays = {}, {}, {}
     for name, t in state.items():
-        records[name], s = _encode(name, t.detach().cpu(), bits, index_bits, lossless)
+        t = t.detach().cpu()
+        records[name], s = _encode(name, t, bits, index_bits, lossless)
         streams.update(s)
+        if t.dtype == torch.float32:
+            arrays[name] = t.numpy()
     metadata = {
         "tensors": records,
         "example_inputs": None if inputs is None else [list(x.shape) for x in inputs],
@@ -166,15 +236,30 @@ def save(
         "state_dict_metadata": _module_versions(state),
         "graph": None,
     }
-    data = serialize(metadata, streams)
-    written = parse_pack(data)  # what is written must pass the reader's grammar
-    error = None
+    written = parse_pack(serialize(metadata, streams))  # what is written must pass the reader's grammar
+    error = graph_error = None
     if inputs is not None:
-        error = _output_error(model, written, inputs)
+        want = _outputs(model, inputs)
+        packed = _packed_outputs(model, written, inputs)
+        error = _difference(want, packed)
         metadata["output_error"] = error.to_metadata()
-        data = serialize(metadata, streams)
+        if no_graph is None:
+            try:
+                section, own, got = _graph(model, inputs, metadata, streams, arrays, packed, bits=bits,
+                                           index_bits=index_bits, lossless=lossless)
+            except (ValueError, TypeError, NotImplementedError, RuntimeError) as e:  # capture's or kernels' refusal
+                why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+                if graph is True:
+                    raise ValueError(f"the model's graph cannot be stored: {why}") from e
+                no_graph = why
+            else:
+                graph_error = _difference(want, got)
+                metadata["graph"] = {**section, "output_error": graph_error.to_metadata()}
+                streams = {**streams, **own}
+    data = serialize(metadata, streams)
+    parse_pack(data)
     write_atomic(path, data)
-    result = SaveResult(Path(path), len(data), error, lossless)
+    result = SaveResult(Path(path), len(data), error, lossless, graph_error, no_graph)
     log.info("%s", result)
     return result
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -88,6 +89,11 @@ def test_demo_runs_end_to_end_and_its_table_is_consistent(demo, capsys):
     # The packed file holds the pruned model exactly: the same accuracy on pyprune's kernels.
     assert dense["accuracy"] == pytest.approx(pruned["accuracy"], abs=0.3)
     assert sparse["accuracy"] == pytest.approx(pruned["accuracy"], abs=0.3)
+    # The packed file runs on pyprune.runtime as the same weights in torch do, timed beside them.
+    runtime = re.search(r"pyprune.runtime \(no torch\): logits within (\S+) of torch's on the test images; "
+                        r"(\S+) ms per forward, torch (\S+) ms", out)
+    assert runtime, out
+    assert float(runtime.group(1)) < 1e-3 and float(runtime.group(2)) > 0 and float(runtime.group(3)) > 0
     assert (out_dir / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, report, _ = run(capsys, "inspect", str(out_dir / "digits.pyprune"))
     assert code == 0 and "after Huffman coding" in report
@@ -128,7 +134,7 @@ def test_demo_shows_progress_in_every_stage_that_takes_long(demo):
                 3: [("fine-tune", "batch", quick.finetune_epochs * batches)],
                 4: [("prune", "step", quick.sparsity_steps), ("fine-tune", "batch", quick.finetune_epochs * batches)],
                 5: [("fine-tune", "batch", quick.finetune_epochs * batches)],
-                7: [("latency", "round", 4 * quick.timing_rounds)]}
+                7: [("latency", "round", 5 * quick.timing_rounds)]}  # 4 stages and pyprune.runtime
     for stage, bars in expected.items():
         for desc, unit, total in bars:
             counts = bar_counts(stages[stage], desc, unit)
@@ -155,10 +161,25 @@ def test_prune_pack_inspect_convert_on_good_input(tmp_path, capsys):
     packed = tmp_path / "packed.pyprune"
     code, out, _ = run(capsys, "pack", *SMALL, "--weights", str(weights), "--conv-bits", "6", "-o", str(packed))
     assert code == 0 and "Deep Compression breakdown" in out
+    assert "runs without torch" in out and f"pyprune run {packed} --input x.npy" in out
+    np.save(tmp_path / "x.npy", np.ones((2, 3, 32, 32), np.float32))
+    code, out, _ = run(capsys, "run", str(packed), "--input", str(tmp_path / "x.npy"))
+    assert code == 0 and "shape (2, 1000)" in out
     code, out, _ = run(capsys, "inspect", str(packed))
     assert code == 0 and str(packed) in out
     code, out, _ = run(capsys, "convert", *SMALL, "--weights", str(packed), "--rounds", "2")
     assert code == 0 and "conv2d 3x3 depthwise" in out and "speedup" in out
+
+
+def test_pack_says_why_a_file_needs_torch(tmp_path, capsys):
+    code, out, _ = run(capsys, "pack", *SMALL, "--graph", "no", "-o", str(tmp_path / "a.pyprune"))
+    assert code == 0 and "needs torch and the model's code" in out and "not asked for" in out
+    assert "pyprune run" not in out
+    detector = ["zoo:Detector", "--input-shape", "1,3,32,32"]  # data-dependent post-processing
+    code, out, _ = run(capsys, "pack", *detector, "-o", str(tmp_path / "d.pyprune"))
+    assert code == 0 and "needs torch and the model's code" in out
+    assert_user_error(run(capsys, "pack", *detector, "--graph", "yes", "-o", str(tmp_path / "e.pyprune")),
+                      "the model's graph cannot be stored")
 
 
 def test_bench_prints_ratios_and_json(capsys):

@@ -1,0 +1,203 @@
+"""pack.save stores the model's inference graph: files that pyprune.runtime runs in a process
+where torch cannot be imported, their constants shared with the state_dict's tensors; models
+that cannot be captured whole get a file without a graph and the reason."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import zoo  # noqa: E402
+from isolated import run_python  # noqa: E402
+from packed_files import without_graph  # noqa: E402
+
+from pyprune import pack, runtime  # noqa: E402
+from pyprune.models import MobileNetV2  # noqa: E402
+from pyprune.pack import PackError  # noqa: E402
+
+
+def mobilenet_v2():
+    torch.manual_seed(0)
+    return zoo.randomize_batchnorms(MobileNetV2(num_classes=10, width=0.5), 0), (3, 32, 32)
+
+
+# MobileNetV2 (depthwise, ReLU6, residuals), ResNet-18 (residuals), MobileNetV3 (Hardswish,
+# squeeze-excitation with Hardsigmoid), EfficientNet (SiLU, squeeze-excitation, stochastic
+# depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat).
+MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
+                                             for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8")}}
+BATCHES = (1, 3)
+
+# Blocks every import of torch: the runtime must not need it.
+NO_TORCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"{name} is not installed here")
+
+for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+    del sys.modules[name]
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def outputs(model, x):
+    with torch.inference_mode():
+        y = model(x)
+    return [t.numpy() for t in (y if isinstance(y, (tuple, list)) else [y])]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    """{name: (path, SaveResult)}, each file beside its
+    inputs (NAME.BATCH.npy) and the torch model's outputs with the file's weights (NAME.BATCH.npz)."""
+    folder = tmp_path_factory.mktemp("packed")
+    files = {}
+    for name, build in MODELS.items():
+        model, shape = build()
+        generator = torch.Generator().manual_seed(1)
+        xs = {b: torch.randn((b, *shape), generator=generator) for b in BATCHES}
+        path = folder / f"{name}.pyprune"
+        saved = pack.save(model, path, example_inputs=xs[1])
+        decoded = pack.load(path, lambda: build()[0], fast=False)  # torch, the file's weights
+        for b, x in xs.items():
+            np.save(folder / f"{name}.{b}.npy", x.numpy())
+            np.savez(folder / f"{name}.{b}.npz", *outputs(decoded, x))
+        files[name] = (path, saved)
+    return files
+
+
+@pytest.fixture(scope="module")
+def without_torch(packed):
+    """Runs every file with pyprune.runtime in a fresh interpreter that cannot import torch,
+    saving the outputs beside each (NAME.BATCH.got.npz)."""
+    paths = [str(path) for path, _ in packed.values()]
+    result = run_python(NO_TORCH + f"""
+import json
+import numpy as np
+from pyprune import runtime
+for path in {paths!r}:
+    net = runtime.load(path)
+    for batch in {BATCHES!r}:
+        stem = path.removesuffix(".pyprune")
+        np.savez(f"{{stem}}.{{batch}}.got.npz", *net.run(np.load(f"{{stem}}.{{batch}}.npy")))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "torch")))
+""", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_blocker_really_blocks_torch():
+    result = run_python(NO_TORCH + "import torch\n")
+    assert result.returncode != 0 and "torch is not installed here" in result.stderr
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_file_runs_without_torch_as_torch_runs_its_weights(name, packed, without_torch):
+    assert without_torch == []  # nothing of torch was imported
+    path, saved = packed[name]
+    assert saved.runs_without_torch and saved.no_graph is None
+    stem = str(path).removesuffix(".pyprune")
+    for batch in BATCHES:
+        want, got = np.load(f"{stem}.{batch}.npz"), np.load(f"{stem}.{batch}.got.npz")
+        assert len(got.files) == len(want.files)
+        for key in want.files:
+            w, g = want[key], got[key]
+            assert g.shape == w.shape, (name, batch, key)
+            scale = float(np.abs(w).max())
+            assert np.abs(g - w).max() <= 1e-4 * scale, (name, batch, key, np.abs(g - w).max(), scale)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_graph_error_is_measured_and_stored(name, packed):
+    path, saved = packed[name]
+    stored = pack.read(path).metadata["graph"]["output_error"]
+    assert stored == saved.graph_error.to_metadata()
+    # The graph runs the packed weights: as far from the original as the packed model in torch.
+    assert saved.graph_error.max_abs <= saved.output_error.max_abs + 1e-4 * saved.output_error.output_range
+    assert "runs without torch" in str(saved)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_graph_shares_the_weights_of_the_state_dict(name, packed):
+    path, saved = packed[name]
+    file = pack.read(path)
+    own = file.metadata["graph"]["tensors"]
+    weights = {n: r for n, r in file.metadata["tensors"].items() if len(r["shape"]) >= 2}
+    # Every weight of the graph is a state_dict tensor or one scaled per output channel (a folded
+    # batch norm): the graph's own tensors that are not scales hold vectors (biases) only.
+    assert all(r["encoding"] == "scaled" or len(r["shape"]) == 1 for r in own.values()), own
+    assert weights
+    # So the file grows by the graph's JSON and those vectors (a folded batch norm's scale and
+    # shift: fewer bytes than the batch norm's own four vectors), not by a second copy of weights.
+    own_bytes = sum(a.nbytes for s, a in file.tensors.items() if s.split(":")[0] in own)
+    vector_bytes = sum(file.tensors[n].nbytes for n, r in file.metadata["tensors"].items() if len(r["shape"]) == 1)
+    assert own_bytes <= 0.75 * vector_bytes, (own_bytes, vector_bytes)
+    without = len(without_graph(path.read_bytes()))  # (its JSON spaced out: a few bytes more)
+    assert saved.file_bytes <= 1.25 * without, (saved.file_bytes, without)
+
+
+def test_graph_false_writes_the_file_as_it_was_without_the_graph(tmp_path, packed):
+    path, saved = packed["mobilenet_v3"]
+    model, shape = zoo.build("mobilenet_v3")
+    skipped = pack.save(model, tmp_path / "m.pyprune", example_inputs=torch.from_numpy(
+        np.load(str(path).removesuffix(".pyprune") + ".1.npy")), graph=False)
+    stripped = tmp_path / "stripped.pyprune"
+    stripped.write_bytes(without_graph(path.read_bytes()))
+    want, got = pack.read(stripped), pack.read(tmp_path / "m.pyprune")
+    assert got.metadata == want.metadata and got.tensors.keys() == want.tensors.keys()
+    assert all(np.array_equal(got.tensors[k], want.tensors[k]) for k in want.tensors)
+    assert skipped.no_graph == "not asked for (graph=False)" and "needs torch" in str(skipped)
+
+
+def test_a_model_not_captured_whole_gets_a_file_without_a_graph_and_the_reason(tmp_path):
+    model, shape = zoo.build("detector")
+    x = torch.randn(1, *shape)
+    saved = pack.save(model, tmp_path / "d.pyprune", example_inputs=x)
+    assert not saved.runs_without_torch and saved.graph_error is None
+    assert saved.no_graph and "needs torch" in str(saved) and saved.no_graph in str(saved)
+    assert pack.read(tmp_path / "d.pyprune").metadata["graph"] is None
+    assert saved.output_error is not None  # the state_dict is packed and measured all the same
+    with pytest.raises(PackError, match="holds no graph"):
+        runtime.load(tmp_path / "d.pyprune")
+    with pytest.raises(ValueError, match="graph cannot be stored: .+") as demanded:
+        pack.save(model, tmp_path / "demanded.pyprune", example_inputs=x, graph=True)
+    assert saved.no_graph in str(demanded.value)
+    assert not (tmp_path / "demanded.pyprune").exists()
+
+
+def test_without_example_inputs_there_is_no_graph_saying_why(tmp_path):
+    model, shape = zoo.build("mobilenet_v3")
+    blind = pack.save(model, tmp_path / "b.pyprune")
+    assert "without example inputs" in blind.no_graph
+    assert pack.read(tmp_path / "b.pyprune").metadata["graph"] is None
+    with pytest.raises(ValueError, match="graph=True needs example_inputs"):
+        pack.save(model, tmp_path / "c.pyprune", graph=True)
+    for wrong in ("yes", 1, None, "AUTO"):
+        with pytest.raises(ValueError, match="graph must be True, False or 'auto'"):
+            pack.save(model, tmp_path / "c.pyprune", example_inputs=torch.randn(1, *shape), graph=wrong)
+    assert not (tmp_path / "c.pyprune").exists()
+
+
+def test_saving_the_graph_leaves_the_model_as_it_was(tmp_path):
+    model, shape = mobilenet_v2()
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    saved = pack.save(model, tmp_path / "m.pyprune", example_inputs=torch.randn(2, *shape))
+    assert saved.runs_without_torch
+    assert all(m.training for m in model.modules())
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_lossless_file_runs_the_original_model(tmp_path):
+    model, shape = zoo.build("yolov8")
+    x = torch.randn(2, *shape)
+    saved = pack.save(model, tmp_path / "y.pyprune", example_inputs=x, lossless=True)
+    assert saved.output_error.max_abs == 0
+    got = runtime.load(tmp_path / "y.pyprune").run(x.numpy())
+    for w, g in zip(outputs(model, x), got):
+        assert np.abs(g - w).max() <= 1e-4 * np.abs(w).max()
+    assert saved.graph_error.relative <= 1e-4
