@@ -52,8 +52,8 @@ def outputs(model, x):
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
-    """{name: (path, SaveResult)}, each file beside its
-    inputs (NAME.BATCH.npy) and the torch model's outputs with the file's weights (NAME.BATCH.npz)."""
+    """{name: (path, SaveResult)}, each file beside its inputs (NAME.BATCH.npy) and the outputs
+    of the torch model holding the file's weights (NAME.BATCH.npz)."""
     folder = tmp_path_factory.mktemp("packed")
     files = {}
     for name, build in MODELS.items():
