@@ -4,7 +4,7 @@ it, encoded on their own otherwise, under names nothing else in the file has. To
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from runtime_cases import constants_graph, file_bytes, folded
 
@@ -65,6 +65,7 @@ def test_a_weight_folded_twice_is_encoded_on_its_own(rng):
 
 
 @settings(max_examples=200, deadline=None)
+@example(rows=8, cols=5, seed=51262, scales=[0.0] * 7 + [1.1754943508222875e-38], zero_rows=0)
 @given(rows=st.integers(1, 8), cols=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
        scales=st.lists(st.one_of(st.floats(-1e4, 1e4, width=32), st.sampled_from([0.0, -0.0, 1e-30, 3e30])),
                        min_size=8, max_size=8),
@@ -77,7 +78,9 @@ def test_the_scale_of_a_folded_weight_is_found_exactly(rows, cols, seed, scales,
     if not np.isfinite(value).all():
         return
     found = _row_scale(value, base)
-    assert found is not None
+    if found is None:  # only where products rounded to subnormals lose the scale: stored whole then
+        assert ((value != 0) & (np.abs(value) < np.finfo(np.float32).tiny)).any()
+        return
     np.testing.assert_array_equal(scale_rows(base, found), value)
 
 
