@@ -62,10 +62,12 @@ class LayerNorm final : public Norm {
       for (size_t r = first; r < first + count; r++) {
         const float* xr = in[0] + r * n;
         float* yr = out[0] + r * n;
-        const float mean = static_cast<float>(sum_row(xr, n) / static_cast<double>(n));
-        const float rstd = static_cast<float>(1.0 / std::sqrt(squares(xr, n, mean) / static_cast<double>(n) + eps_));
+        // The mean stays in double where outputs are made: rounded to float, it would cost short,
+        // nearly constant rows most of their accuracy.
+        const double mean = sum_row(xr, n) / static_cast<double>(n);
+        const double rstd = 1.0 / std::sqrt(squares(xr, n, static_cast<float>(mean)) / static_cast<double>(n) + eps_);
         for (size_t i = 0; i < n; i++) {
-          float v = (xr[i] - mean) * rstd;
+          float v = static_cast<float>((xr[i] - mean) * rstd);
           if (weight != nullptr) v *= weight[i];
           if (bias != nullptr) v += bias[i];
           yr[i] = v;
