@@ -31,6 +31,10 @@ std::vector<std::string> activation_attribute_names(const std::string& prefix) {
   return {prefix + "activation", prefix + "activation_min", prefix + "activation_max", prefix + "activation_alpha"};
 }
 
+std::string activation_suffix(const Activation& act) {
+  return act.kind == ActivationKind::none ? "" : " + " + act.name();
+}
+
 const Constant& constant_input(const Attributes& a, const std::vector<const Constant*>& constants, size_t index,
                                const char* what) {
   if (index >= constants.size()) a.fail(std::string("input ") + std::to_string(index) + " (" + what + ") is missing");

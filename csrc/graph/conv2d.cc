@@ -135,14 +135,12 @@ class Conv2dOperator : public Operator {
       case Algorithm::depthwise: s += std::string(" ") + depthwise_ukernel_name(); break;
       case Algorithm::separable:
         s += std::string(" ") + depthwise_ukernel_name();
-        if (spec_.depthwise_activation.kind != ActivationKind::none) s += " + " + spec_.depthwise_activation.name();
-        s += std::string(" -> 1x1 ") + pp_f32_gemm_config().name;
+        s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
         break;
       case Algorithm::gemm: s += std::string(" ") + pp_f32_gemm_config().name; break;
     }
     if (spec_.residual_input != 0) s += " + residual";
-    if (spec_.activation.kind != ActivationKind::none) s += " + " + spec_.activation.name();
-    return s;
+    return s + activation_suffix(spec_.activation);
   }
 
   // Of the convolution as written (Winograd's too): a sparse one's without its zeros, a

@@ -3,11 +3,11 @@
 // vectors, or one of them a single value per row (the squeeze-excitation (N, C, H, W) x (N, C, 1, 1)
 // becomes N*C rows of H*W with a scalar per row). Clamp activations run inside the kernels,
 // others over each task's output while it is in cache.
-#include "fused_activation.h"
 #include "node_operator.h"
 #include "parallel_rows.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
+#include "pyprune/graph/fused.h"
 #include "strided.h"
 
 namespace pyprune::graph {
@@ -29,11 +29,11 @@ class Binary final : public NodeOperator {
   Binary(const Attributes& attrs, const char* name, pp_vbinary_op op)
       : NodeOperator(attrs),
         name_(name),
-        activation_(fused_activation(attrs)),
+        activation_(activation_attributes(attrs)),
         vector_(pp_f32_vbinary_config(op, false)),
         scalar_b_(pp_f32_vbinary_config(op, true)),
         scalar_a_(pp_f32_vbinary_config(swapped(op), true)) {
-    attrs.only(fused_activation_attributes());
+    attrs.only(activation_attribute_names());
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {

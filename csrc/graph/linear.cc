@@ -64,10 +64,8 @@ class LinearOperator : public Operator {
   }
 
   std::string describe() const override {
-    std::string s = "linear " + std::to_string(in_) + " -> " + std::to_string(out_) + " gemm " +
-                    pp_f32_gemm_config().name;
-    if (activation_.kind != ActivationKind::none) s += " + " + activation_.name();
-    return s;
+    return "linear " + std::to_string(in_) + " -> " + std::to_string(out_) + " gemm " + pp_f32_gemm_config().name +
+           activation_suffix(activation_);
   }
 
   size_t macs(const std::vector<Dims>& inputs) const override { return elements(inputs[0]) / in_ * in_ * out_; }

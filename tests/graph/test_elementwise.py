@@ -88,7 +88,7 @@ def test_refusals():
     refused("sub", {"activation": "swish"}, x, x, says=["activation", "swish"])
     refused("div", {"activation": "relu", "activation_min": 0.0}, x, x, says="activation_min")
     refused("div", {"activation": "relu6", "activation_alpha": 0.1}, x, x, says="activation_alpha")
-    refused("add", {"activation": "clamp", "activation_min": 2.0, "activation_max": 1.0}, x, x, says="above")
+    refused("add", {"activation": "clamp", "activation_min": 2.0, "activation_max": 1.0}, x, x, says="must not exceed")
     refused("add", {"activation": 1}, x, x, says=["activation", "string"])
 
 

@@ -19,6 +19,8 @@ namespace pyprune::graph {
 Activation activation_attributes(const Attributes& attributes, const std::string& prefix = "");
 // Those attribute names (activation, _min, _max, _alpha), for Attributes::only.
 std::vector<std::string> activation_attribute_names(const std::string& prefix = "");
+// " + relu" etc. for an operator's describe(), "" for none.
+std::string activation_suffix(const Activation& activation);
 
 // Constant input `index` of a node; std::invalid_argument naming the node and `what` when the
 // node has no such input or it is computed at run time.
