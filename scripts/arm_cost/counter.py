@@ -9,8 +9,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class CountError(RuntimeError):
 class Region:
     what: dict[str, Any]  # what the guest said the region holds
     instructions: int
+    objects: dict[str, int] = field(default_factory=dict)  # instructions per shared object (file name)
 
 
 def setup() -> None:
@@ -63,20 +65,30 @@ def count(script: str, args: Sequence[str], cpu: str, pythonpath: Sequence[Path]
 
 
 def regions(records: list[dict[str, Any]], report: dict[str, Any]) -> list[Region]:
-    """Each record's instructions: the counter's totals at its end and start markers, less those
-    of the first record, which is the empty region."""
-    totals = {m["tag"]: m["total"] for m in report["marks"]}
+    """Each record's instructions, in all and per shared object: the counter's counts at its end
+    and start markers, less those of the first record, which is the empty region."""
+    marks = {m["tag"]: m for m in report["marks"]}
+    names = [Path(o).name for o in report.get("objs", [])]
     if not records or records[0]["what"] != {"empty": True}:
         raise CountError("the guest's first region must be the empty one (guest/marks.py)")
 
-    def between(record: dict[str, Any]) -> int:
-        missing = [t for t in (record["start"], record["end"]) if t not in totals]
+    def between(record: dict[str, Any]) -> tuple[int, Counter[str]]:
+        missing = [t for t in (record["start"], record["end"]) if t not in marks]
         if missing:
             raise CountError(f"markers {missing} of region {record['what']} are not in the counter's report")
-        return totals[record["end"]] - totals[record["start"]]
+        start, end = marks[record["start"]], marks[record["end"]]
+        objects: Counter[str] = Counter()
+        for index, n in end.get("counts", {}).items():
+            objects[names[int(index)]] += n - start.get("counts", {}).get(index, 0)
+        return end["total"] - start["total"], objects
 
-    empty = between(records[0])
-    return [Region(r["what"], between(r) - empty) for r in records[1:]]
+    empty, empty_objects = between(records[0])
+    result = []
+    for r in records[1:]:
+        total, objects = between(r)
+        objects.subtract(empty_objects)
+        result.append(Region(r["what"], total - empty, {o: n for o, n in objects.items() if n > 0}))
+    return result
 
 
 def _run_tool(command: list[str], **kwargs: Any) -> None:

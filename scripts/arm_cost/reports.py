@@ -13,6 +13,7 @@ COUNT, RATIO = ",", ".3f"
 # Whole forwards are compared with ncnn's fp32 ones; without the ncnn section in the run, with
 # these counts of it (ncnn 1.0.20261020 on cortex-a72, as this report gave them).
 NCNN = "ncnn fp32"
+CORE = "_core."  # pyprune's extension module: _core.cpython-311-aarch64-linux-gnu.so
 NCNN_STATED = {"cortex-a72": {"MobileNetV1": 171_600_000, "MobileNetV2": 101_200_000}}
 
 
@@ -69,10 +70,12 @@ def sparse(regions: list[Region], cpu: str) -> list[Table]:
 
 def imports(regions: list[Region], cpu: str) -> list[Table]:
     table = Table(f"Imports in the guest Python on {cpu} (modules compiled to bytecode, as installed)",
-                  [Column("import"), Column("instructions", COUNT)],
+                  [Column("import"), Column("instructions", COUNT), Column("with those above", COUNT)],
                   notes=["in this order, in one process: each after the ones above it"])
+    total = 0
     for r in regions:
-        table.add(f"import {r.what['module']}", r.instructions)
+        total += r.instructions
+        table.add(f"import {r.what['module']}", r.instructions, total)
     return [table]
 
 
@@ -95,7 +98,7 @@ def models(regions: list[Region], cpu: str, peer: list[Region] | None = None) ->
     summary = Table(f"Whole models on {cpu}: one forward, 224x224, batch 1, 1 thread",
                     [Column("model"), Column("runtime"), Column("MACs", COUNT), Column("instructions", COUNT),
                      Column("/MAC", RATIO), Column("layers summed", COUNT), Column("/MAC", RATIO),
-                     Column(f"vs {NCNN}", RATIO, "x")],
+                     Column(f"vs {NCNN}", RATIO, "x"), Column(f"outside {CORE}", ".1%")],
                     notes=["layers summed: the same network run one layer per marked region (ncnn: the final "
                            "output's conversion excluded; pyprune: each node a one-node graph, one call from "
                            "Python into the engine each)", reference])
@@ -105,8 +108,8 @@ def models(regions: list[Region], cpu: str, peer: list[Region] | None = None) ->
         base = ncnn.get(r.what["model"])
         summary.add(r.what["model"], r.what["runtime"], r.what["macs"], r.instructions,
                     r.instructions / r.what["macs"], summed, None if summed is None else summed / r.what["macs"],
-                    None if base is None else r.instructions / base)
-    tables = [summary]
+                    None if base is None else r.instructions / base, outside_core(r))
+    tables = [summary, by_object(forwards, cpu)]
     for (model, runtime), rs in layers.items():
         total = sum(r.instructions for r in rs)
         table = Table(f"{model}, {runtime}, per layer on {cpu}",
@@ -121,6 +124,31 @@ def models(regions: list[Region], cpu: str, peer: list[Region] | None = None) ->
         table.add(None, "all layers", None, None, macs, total, total / macs, 1.0)
         tables.append(table)
     return tables
+
+
+def outside_core(region: Region) -> float | None:
+    """The share of a pyprune region's instructions spent outside pyprune's extension module
+    (Python, numpy, libc, the loader); None for regions without it."""
+    core = sum(n for o, n in region.objects.items() if o.startswith(CORE))
+    return 1 - core / region.instructions if core else None
+
+
+def by_object(forwards: list[Region], cpu: str) -> Table:
+    """Each forward's instructions by the shared object that executed them, the largest first
+    (those under 0.1 % summed on one line)."""
+    table = Table(f"Whole forwards on {cpu} by shared object",
+                  [Column("model"), Column("runtime"), Column("object"), Column("instructions", COUNT),
+                   Column("share", ".1%")])
+    for r in forwards:
+        small = 0
+        for name, n in sorted(r.objects.items(), key=lambda item: -item[1]):
+            if n >= r.instructions / 1000:
+                table.add(r.what["model"], r.what["runtime"], name, n, n / r.instructions)
+            else:
+                small += n
+        if small:
+            table.add(r.what["model"], r.what["runtime"], "(the rest)", small, small / r.instructions)
+    return table
 
 
 def short(name: str) -> str:

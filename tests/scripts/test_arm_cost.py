@@ -39,6 +39,17 @@ def test_regions_take_the_empty_regions_count_off_every_other():
     assert counter.regions(records, report(totals)) == [Region({"call": "a"}, 8_200), Region({"call": "b"}, 0)]
 
 
+def test_regions_split_each_regions_instructions_by_shared_object():
+    records = [{"start": 1, "end": 2, "what": {"empty": True}}, {"start": 3, "end": 4, "what": {"call": "a"}}]
+    counts = {1: {"0": 10, "1": 5}, 2: {"0": 13, "1": 5}, 3: {"0": 20, "1": 5}, 4: {"0": 40, "1": 905, "2": 7}}
+    report = {"objs": ["/usr/lib/libc.so.6", "/site/pyprune/_core.cpython-311-aarch64-linux-gnu.so", "/x/numpy.so"],
+              "marks": [{"tag": t, "total": sum(c.values()), "counts": c} for t, c in counts.items()]}
+    (region,) = counter.regions(records, report)
+    assert region.instructions == 20 + 900 + 7 - 3
+    assert region.objects == {"libc.so.6": 17, "_core.cpython-311-aarch64-linux-gnu.so": 900, "numpy.so": 7}
+    assert reports.outside_core(region) == pytest.approx(1 - 900 / 924)
+
+
 def test_regions_refuse_records_without_the_empty_region_first():
     records = [{"start": 1, "end": 2, "what": {"call": "a"}}]
     with pytest.raises(CountError, match="empty"):
@@ -242,8 +253,10 @@ def test_models_report_puts_forwards_in_a_summary_and_layers_in_a_table_per_mode
                Region({"model": "M", "runtime": "r", "layer": "c", "type": "Convolution", "shape": [8, 2, 2],
                        "macs": 1000}, 300),
                Region({"model": "M", "runtime": "r", "layer": "p", "type": "Pooling", "shape": [8], "macs": 0}, 120)]
-    summary, layers = reports.models(regions, "cortex-a72")
-    assert summary.rows == [["M", "r", 1000, 400, 0.4, 420, 0.42, None], ["M", "r2", 1000, 500, 0.5, None, None, None]]
+    summary, objects, layers = reports.models(regions, "cortex-a72")
+    assert summary.rows == [["M", "r", 1000, 400, 0.4, 420, 0.42, None, None],
+                            ["M", "r2", 1000, 500, 0.5, None, None, None, None]]
+    assert objects.rows == []
     assert layers.rows[0] == [1, "Convolution", "c", "8x2x2", 1000, 300, 0.3, 300 / 420]
     assert layers.rows[1] == [2, "Pooling", "p", "8", None, 120, None, 120 / 420]
     assert layers.rows[-1] == [None, "all layers", None, None, 1000, 420, 0.42, 1.0]
@@ -264,17 +277,17 @@ def forward(model, runtime, instructions):
 
 def test_models_report_compares_forwards_with_ncnn_fp32_in_the_regions_or_the_peers():
     ncnn = [forward("A", "ncnn fp32", 200), forward("A", "ncnn defaults", 100)]
-    summary, = reports.models(ncnn, "cortex-a53")
-    assert [row[-1] for row in summary.rows] == [1.0, 0.5]
-    summary, = reports.models([forward("A", "pyprune", 150), forward("B", "pyprune", 10)], "cortex-a53", ncnn)
-    assert [row[-1] for row in summary.rows] == [0.75, None]
+    summary, _ = reports.models(ncnn, "cortex-a53")
+    assert [row[-2] for row in summary.rows] == [1.0, 0.5]
+    summary, _ = reports.models([forward("A", "pyprune", 150), forward("B", "pyprune", 10)], "cortex-a53", ncnn)
+    assert [row[-2] for row in summary.rows] == [0.75, None]
     assert "counted in this run" in str(summary)
 
 
 @pytest.mark.parametrize("cpu, ratio", [("cortex-a72", 85_800_000 / 171_600_000), ("cortex-a53", None)])
 def test_models_report_without_ncnn_in_the_run_says_it_uses_the_stated_counts(cpu, ratio):
-    summary, = reports.models([forward("MobileNetV1", "pyprune", 85_800_000)], cpu, None)
-    assert summary.rows[0][-1] == ratio
+    summary, _ = reports.models([forward("MobileNetV1", "pyprune", 85_800_000)], cpu, None)
+    assert summary.rows[0][-2] == ratio
     assert "NOT counted in this run" in str(summary)
 
 
@@ -391,3 +404,13 @@ def test_an_inner_loop_section_runs_and_a_bad_cpu_is_one_error_line():
     assert "8x8__neon  cortex-a53" in run.stdout
     run = tool("--sections", "gemm-loop", "--mca-cpus", "no-such-cpu")
     assert run.returncode == 1 and run.stderr.startswith("arm-cost: ") and "Traceback" not in run.stderr
+
+
+def test_models_report_splits_each_forward_by_shared_object_with_the_small_ones_summed():
+    objects = {"_core.cpython-311-aarch64-linux-gnu.so": 9_900, "libpython3.11.so.1.0": 95, "libc.so.6": 4, "ld.so": 1}
+    summary, by_object = reports.models([Region({"model": "M", "runtime": "pyprune", "macs": 1000}, 10_000, objects)],
+                                        "cortex-a72")
+    assert summary.rows[0][-1] == pytest.approx(0.01)
+    assert by_object.rows == [["M", "pyprune", "_core.cpython-311-aarch64-linux-gnu.so", 9_900, 0.99],
+                              ["M", "pyprune", "libpython3.11.so.1.0", 95, 0.0095],
+                              ["M", "pyprune", "(the rest)", 5, 0.0005]]
