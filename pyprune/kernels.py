@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Union
 
 import numpy as np
@@ -36,11 +37,13 @@ __all__ = [
     "PackedSparseConv2d",
     "PackedWinogradConv2d",
     "SharedWeights",
+    "SparseRule",
     "WinogradCase",
     "__version__",
     "activation",
     "available_isas",
     "capabilities",
+    "cheapest_block",
     "conv2d",
     "depthwise_conv2d",
     "get_num_threads",
@@ -49,6 +52,7 @@ __all__ = [
     "pointwise_conv2d",
     "separable_conv2d",
     "set_num_threads",
+    "stored_weights",
     "sparse_conv2d",
     "testing",
 ]
@@ -109,6 +113,19 @@ class WinogradCase:
 
 
 @dataclass(frozen=True)
+class SparseRule:
+    """When a convolution (groups 1) runs on the sparse kernels where nothing else decided (the
+    engine's "auto" algorithm, SparsePolicy's defaults): when its effective density — the
+    weights the sparse kernels multiply in the cheapest block size (cheapest_block), each counted
+    at its block's cost — is at most pointwise_max_density for a 1x1 stride-1 unpadded one,
+    conv_max_density for the rest."""
+
+    pointwise_max_density: float
+    conv_max_density: float
+    block_costs: Mapping[int, float]  # block -> cost per stored weight, relative to single rows
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What the operators take, read from the C++ operator lists and drivers (the one place
     these rules are written): ``capabilities()`` returns it."""
@@ -116,6 +133,7 @@ class Capabilities:
     depthwise: tuple[DepthwiseCase, ...]
     winograd: WinogradCase
     sparse_blocks: tuple[int, ...]  # output channels per weight block of the sparse format
+    sparse_rule: SparseRule
     max_threads: int
     max_weight_elements: int
     activations: tuple[str, ...]  # the names of every activation the kernels fuse
@@ -147,10 +165,32 @@ def capabilities() -> Capabilities:
         depthwise=tuple(DepthwiseCase(**case) for case in caps["depthwise_conv2d"]),
         winograd=WinogradCase(**{**winograd, "tiles": tuple(winograd["tiles"])}),
         sparse_blocks=tuple(caps["sparse_blocks"]),
+        sparse_rule=SparseRule(**{**caps["sparse_rule"],
+                                  "block_costs": MappingProxyType(dict(caps["sparse_rule"]["block_costs"]))}),
         max_threads=caps["max_threads"],
         max_weight_elements=caps["max_weight_elements"],
         activations=tuple(caps["activations"]),
     )
+
+
+def _rows(weight: Any) -> np.ndarray:
+    """A weight (out_channels, ...) as the (rows, columns) matrix the sparse kernels store."""
+    w = _as_array(weight, "weight")
+    return np.ascontiguousarray(w.reshape(w.shape[0], -1) if w.ndim else w.reshape(1, 1))
+
+
+def stored_weights(weight: Any, block: int) -> int:
+    """Weights the sparse kernels multiply for `weight` (out_channels, ...) in blocks of `block`
+    output channels: a block stores a column where any of its rows is non-zero."""
+    return _core.stored_weights(_rows(weight), block)
+
+
+def cheapest_block(weight: Any, block_costs: Mapping[int, float] | None = None) -> tuple[int, float]:
+    """(block, effective density) of the block size that makes `weight` cheapest on the sparse
+    kernels: its stored weights times the block's cost, over all weights. Costs default to the
+    measured ones (capabilities().sparse_rule)."""
+    costs = capabilities().sparse_rule.block_costs if block_costs is None else block_costs
+    return _core.cheapest_block(_rows(weight), list(costs.items()))
 
 
 # ---- arrays in and out --------------------------------------------------------------------------

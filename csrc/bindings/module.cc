@@ -40,6 +40,14 @@ py::dict capabilities() {
   caps["depthwise_conv2d"] = depthwise;
   caps["winograd_conv2d"] = winograd;
   caps["sparse_blocks"] = pyprune::sparse_blocks();
+  const pyprune::SparseRule& rule = pyprune::sparse_rule();
+  py::dict sparse_rule;
+  sparse_rule["pointwise_max_density"] = rule.pointwise_max_density;
+  sparse_rule["conv_max_density"] = rule.conv_max_density;
+  py::dict block_costs;
+  for (const auto& [block, cost] : rule.block_costs) block_costs[py::int_(block)] = cost;
+  sparse_rule["block_costs"] = block_costs;
+  caps["sparse_rule"] = sparse_rule;
   caps["max_threads"] = pyprune::kMaxThreads;
   caps["max_weight_elements"] = pyprune::kMaxWeightElements;
   caps["activations"] = pyprune::activation_names();

@@ -111,6 +111,26 @@ void register_sparse(py::module_& m, py::module_& testing) {
                              "Weights stored, zeros of partly non-zero blocks included (no biases).")
       .def_property_readonly("ukernel", [](const SparseConv2d& c) { return c.ukernel().name; });
 
+  m.def("stored_weights", [](const py::object& weight, const py::object& block) {
+    const py::array w = typed_array<float>(weight, "weight", 2, true);
+    const size_t b = count_arg(block, "block", 1);
+    py::gil_scoped_release release;
+    return stored_weights(static_cast<const float*>(w.data()), w.shape(0), w.shape(1), b);
+  }, py::arg("weight"), py::arg("block"),
+        "Weights the sparse kernels multiply for a (rows, columns) matrix in blocks of `block` rows.");
+  m.def("cheapest_block", [](const py::object& weight, const std::vector<std::pair<size_t, double>>& costs) {
+    const py::array w = typed_array<float>(weight, "weight", 2, true);
+    if (costs.empty()) value_error("costs must name at least one block size");
+    for (const auto& [block, cost] : costs) {
+      require(sparse_block_rejects(static_cast<int64_t>(block)));
+      if (!(cost > 0.0)) value_error("the cost of block " + std::to_string(block) + " must be positive");
+    }
+    if (w.size() == 0) value_error("weight must not be empty, got shape " + shape_str(w));
+    py::gil_scoped_release release;
+    return cheapest_block(static_cast<const float*>(w.data()), w.shape(0), w.shape(1), costs);
+  }, py::arg("weight"), py::arg("costs"),
+        "(block, effective density) of the cheapest of `costs` ((block, cost per stored weight) pairs).");
+
   testing.def("spmm_ukernels", [] {
     return ukernel_rows(pp_f32_spmm_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;

@@ -3,7 +3,8 @@
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
 // `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 undilated ones),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
-// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node, else gemm).
+// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node, sparse in
+// the cheapest block when sparse_rule() (pyprune/capabilities.h) says so, else gemm).
 // Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
@@ -175,8 +176,24 @@ class Conv2dOperator : public Operator {
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
 
+// "auto"'s choice between the sparse kernels (setting s.block) and the GEMM for a weight no
+// depthwise kernel takes.
+Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
+  const bool pointwise = s.window.kernel_h == 1 && s.window.kernel_w == 1 && s.window.stride_h == 1 &&
+                         s.window.stride_w == 1 && s.window.pad_top + s.window.pad_left + s.window.pad_bottom +
+                                                           s.window.pad_right == 0;
+  if (s.groups != 1 || !sparse_window_rejects(s.window).empty()) return Algorithm::gemm;
+  const SparseRule& rule = sparse_rule();
+  std::vector<float> storage;
+  const auto [block, density] = cheapest_block(constant_floats(weight, storage), weight.shape[0],
+                                               elements(weight.shape) / weight.shape[0], rule.block_costs);
+  if (density > (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::gemm;
+  s.block = block;
+  return Algorithm::sparse;
+}
+
 // The algorithm the node asks for, checked against what the kernels take.
-Algorithm choose(const Attributes& a, const Spec& s) {
+Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
   const std::string asked = a.text("algorithm", kAlgorithms, "auto");
   const bool depthwise_shape = s.groups == s.in_channels && s.groups == s.out_channels;
   const std::string depthwise_rejects =
@@ -204,8 +221,8 @@ Algorithm choose(const Attributes& a, const Spec& s) {
     if (!rejects.empty()) a.fail("algorithm 'winograd' does not take this convolution: " + rejects);
     return Algorithm::winograd;
   }
-  if (asked == "auto" && depthwise_rejects.empty()) return Algorithm::depthwise;
-  return Algorithm::gemm;
+  if (asked == "gemm") return Algorithm::gemm;
+  return depthwise_rejects.empty() ? Algorithm::depthwise : sparse_or_gemm(s, weight);
 }
 
 // A bias input's values (decoded if coded), checked to have `channels` entries.
@@ -259,7 +276,7 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   const std::string window_rejects = conv2d_window_rejects(s.window);
   if (!window_rejects.empty()) a.fail(window_rejects);
   s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
-  s.algorithm = choose(a, s);
+  s.algorithm = choose(a, s, weight);
   s.activation = activation_attributes(a);
   if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 

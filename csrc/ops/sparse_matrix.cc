@@ -118,4 +118,30 @@ void SparseMatrix::to_dense(float* dense, float* bias) const {
   }
 }
 
+size_t stored_weights(const float* dense, size_t rows, size_t columns, size_t block) {
+  const size_t blocked = block > 1 ? rows / block * block : 0;
+  size_t stored = 0;
+  for (size_t r = 0; r < blocked; r += block)
+    for (size_t c = 0; c < columns; c++)
+      for (size_t i = 0; i < block; i++)
+        if (dense[(r + i) * columns + c] != 0.0f) {
+          stored += block;
+          break;
+        }
+  for (size_t i = blocked * columns; i < rows * columns; i++) stored += dense[i] != 0.0f;
+  return stored;
+}
+
+std::pair<size_t, double> cheapest_block(const float* dense, size_t rows, size_t columns,
+                                         const std::vector<std::pair<size_t, double>>& costs) {
+  std::pair<size_t, double> best{0, 0.0};
+  const double total = static_cast<double>(rows * columns);
+  for (const auto& [block, cost] : costs) {
+    const double density = static_cast<double>(stored_weights(dense, rows, columns, block)) * cost / total;
+    if (best.first == 0 || density < best.second || (density == best.second && block < best.first))
+      best = {block, density};
+  }
+  return best;
+}
+
 }  // namespace pyprune

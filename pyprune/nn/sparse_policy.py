@@ -11,29 +11,15 @@ import torch
 from pyprune import kernels
 from pyprune.nn.convspec import ConvSpec
 
-__all__ = ["SparsePolicy", "stored_weights"]
-
-
-def stored_weights(weight: torch.Tensor, block: int) -> int:
-    """Weights the sparse kernels multiply for `weight` (Cout, ...) in blocks of `block`
-    output channels: a block stores a column where any of its rows is non-zero."""
-    w = weight.reshape(weight.shape[0], -1) != 0
-    full = w.shape[0] // block * block if block > 1 else 0
-    blocked = w[:full].reshape(-1, block, w.shape[1]).any(dim=1).sum().item() * block if full else 0
-    return int(blocked + w[full:].sum().item())
+__all__ = ["SparsePolicy"]
 
 
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
 
 
-# Cost per stored weight relative to single rows, measured on 90 % block-pruned pointwise layers
-# (see SparsePolicy); a block size without a measurement counts as single rows.
-_MEASURED_BLOCK_COST = {1: 1.0, 2: 0.8, 4: 0.68, 8: 0.9}
-
-
-def _default_block_cost() -> Mapping[int, float]:
-    return _frozen({b: _MEASURED_BLOCK_COST.get(b, 1.0) for b in kernels.capabilities().sparse_blocks})
+def _rule() -> kernels.SparseRule:
+    return kernels.capabilities().sparse_rule
 
 
 @dataclass(frozen=True)
@@ -43,15 +29,12 @@ class SparsePolicy:
 
     A convolution (groups 1) is tried sparse when its *effective density* — the weights the
     sparse kernel would multiply in the best block size, times that block size's relative cost
-    per weight — is at most the threshold of its kind. Defaults are the crossovers measured on
-    an x86-64 AVX2 core, 1 thread, batch 1 (``pyprune bench --suite sparse``):
-
-    - 1x1 stride-1: sparse beats the dense GEMM below about 42 % density on the 13 MobileNetV1
-      pointwise layers (50 %: 0.85x, 60 %: 1.09x, 70 %: 1.59x, 90 %: 4.5x the dense speed);
-    - KxK: sparse beats the im2col GEMM below about 45 % density at stride 2, at any density
-      at stride 1 (the phase-split input replaces im2col);
-    - block costs per stored weight, relative to single rows (90 % block-pruned pointwise
-      layers): blocks of 2 0.8, of 4 0.68, of 8 0.9 (its 8-pixel tile loads more per FMA).
+    per weight — is at most the threshold of its kind. The defaults are the kernels' own rule
+    (``kernels.capabilities().sparse_rule``, which the engine follows where nothing decided):
+    crossovers measured on an x86-64 AVX2 core, 1 thread, batch 1 (``pyprune bench --suite
+    sparse``): 1x1 stride-1 below about 42 % density on the 13 MobileNetV1 pointwise layers,
+    KxK below about 45 %; block costs per stored weight relative to single rows measured on
+    90 % block-pruned pointwise layers.
 
     `layers` forces a choice by layer name: True = sparse (the fastest block), False = dense.
 
@@ -61,9 +44,9 @@ class SparsePolicy:
         fast = pyprune.convert(model, x, sparse=policy)
     """
 
-    pointwise_max_density: float = 0.40
-    conv_max_density: float = 0.45
-    block_cost: Mapping[int, float] = field(default_factory=_default_block_cost)
+    pointwise_max_density: float = field(default_factory=lambda: _rule().pointwise_max_density)
+    conv_max_density: float = field(default_factory=lambda: _rule().conv_max_density)
+    block_cost: Mapping[int, float] = field(default_factory=lambda: _rule().block_costs)
     layers: Mapping[str, bool] = field(default_factory=lambda: _frozen({}))
 
     def __post_init__(self) -> None:
@@ -79,10 +62,7 @@ class SparsePolicy:
 
     def best_block(self, weight: torch.Tensor) -> tuple[int, float]:
         """(block, effective density) of the cheapest block size for this weight."""
-        total = weight.numel()
-        costs = {b: stored_weights(weight, b) * c / total for b, c in self.block_cost.items()}
-        block = min(costs, key=lambda b: (costs[b], b))
-        return block, costs[block]
+        return kernels.cheapest_block(weight, self.block_cost)
 
     def choose(self, name: str, spec: ConvSpec) -> int | None:
         """The block size to run this convolution sparse with, or None for dense."""

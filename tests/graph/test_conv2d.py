@@ -436,3 +436,37 @@ def test_winograd_and_separable_macs_and_description(rng):
     text, _ = pyprune.kernels.testing.describe_operator("conv2d", plain, [x, None, None, None, None],
                                                         {1: dw, 2: db, 3: pw, 4: pb})
     assert " separable pp_f32_dwconv2d" in text and " -> 1x1 " in text and "+ relu6" not in text, text
+
+
+def sparse_weight(rng, shape, density, block):
+    """A weight with about `density` of its entries non-zero, in blocks of `block` output channels."""
+    rows = -(-shape[0] // block)
+    keep = rng.random((rows, *shape[1:])) < density
+    return rng.standard_normal(shape, dtype=np.float32) * np.repeat(keep, block, axis=0)[:shape[0]]
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(1, 1, 0), (3, 2, 1), (3, 1, 1), (1, 2, 0)])
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.42, 0.6, 1.0])
+@pytest.mark.parametrize("block", [1, 4])
+def test_auto_runs_sparse_weights_sparse_as_the_sparse_policy_would(kernel, stride, padding, density, block, rng):
+    # One rule: the engine's "auto" (which the runtime and saved graphs use) and SparsePolicy's
+    # defaults (which convert uses) read the same crossovers and block costs.
+    w = sparse_weight(rng, (19, 8, kernel, kernel), density, block)
+    conv_module = torch.nn.Conv2d(8, 19, kernel, stride, padding, bias=False)
+    conv_module.weight.data = torch.from_numpy(w)
+    wanted = pyprune.nn.SparsePolicy().choose("c", pyprune.nn.convspec.ConvSpec.from_torch(conv_module))
+    attrs = {"stride": [stride] * 2, "padding": [padding] * 4}
+    x = rng.standard_normal((1, 8, 10, 9), dtype=np.float32)
+    text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w})
+    assert (f" sparse block {wanted} " in text) if wanted else " gemm " in text, (wanted, text)
+    want = reference(x, w, None, None, (stride, stride), (padding,) * 4, (1, 1), 1, {})
+    assert_close(conv(x, w, **attrs), want, 8 * kernel * kernel)
+
+
+def test_auto_keeps_grouped_and_dilated_convolutions_dense(rng):
+    w = sparse_weight(rng, (8, 4, 3, 3), 0.1, 1)
+    x = rng.standard_normal((1, 8, 10, 9), dtype=np.float32)
+    for attrs in ({"groups": 2}, {"dilation": [2, 2]}):
+        text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w if attrs.get("groups")
+                                                                                        else w.repeat(2, 1)})
+        assert " gemm " in text, text

@@ -265,3 +265,37 @@ def test_bad_forward_input(rng):
         conv.forward(np.zeros((1, 3, 5, 5), np.float32), 1.0, 0.0)
     with pytest.raises(ValueError, match="out must have shape"):
         conv.forward(np.zeros((1, 3, 5, 5), np.float32), out=np.zeros((1, 4, 5, 5), np.float32))
+
+
+def stored_by_numpy(w, block):
+    """The sparse format's stored weights, counted as SparseMatrix lays them out."""
+    w = w.reshape(len(w), -1) != 0
+    full = len(w) // block * block if block > 1 else 0
+    return int(w[:full].reshape(-1, block, w.shape[1]).any(axis=1).sum()) * block + int(w[full:].sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 21), columns=st.integers(1, 19), density=st.floats(0, 1), seed=st.integers(0, 2**16),
+       costs=st.dictionaries(st.sampled_from(kernels.capabilities().sparse_blocks), st.floats(0.1, 2.0), min_size=1))
+def test_stored_weights_and_the_cheapest_block_match_numpy(rows, columns, density, seed, costs):
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((rows, columns, 1, 1)) * (rng.random((rows, columns, 1, 1)) < density)).astype(np.float32)
+    for block in kernels.capabilities().sparse_blocks:
+        assert kernels.stored_weights(w, block) == stored_by_numpy(w, block)
+    densities = {b: stored_by_numpy(w, b) * c / w.size for b, c in costs.items()}
+    best = min(densities, key=lambda b: (densities[b], b))
+    assert kernels.cheapest_block(w, costs) == (best, pytest.approx(densities[best], rel=1e-12))
+
+
+def test_the_default_block_costs_cover_every_block_size():
+    rule = kernels.capabilities().sparse_rule
+    assert sorted(rule.block_costs) == list(kernels.capabilities().sparse_blocks)
+    assert all(c > 0 for c in rule.block_costs.values())
+    assert 0 < rule.pointwise_max_density <= 1 and 0 < rule.conv_max_density <= 1
+
+
+@pytest.mark.parametrize("costs,match", [({}, "at least one block"), ({3: 1.0}, "block"), ({1: 0.0}, "positive"),
+                                         ({1: float("nan")}, "positive")])
+def test_cheapest_block_refuses_bad_costs(costs, match):
+    with pytest.raises(ValueError, match=match):
+        kernels.cheapest_block(np.ones((2, 2), np.float32), costs)

@@ -13,7 +13,7 @@ from torch import nn  # noqa: E402
 import pyprune  # noqa: E402
 from pyprune.models import MobileNetV1  # noqa: E402
 from pyprune.nn import SparseConv2d, SparsePolicy  # noqa: E402
-from pyprune.nn.sparse_policy import stored_weights  # noqa: E402
+from pyprune.kernels import stored_weights  # noqa: E402
 
 
 def prune_(conv: nn.Conv2d, sparsity: float, block: int = 1, seed: int = 0) -> nn.Conv2d:

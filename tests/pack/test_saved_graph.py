@@ -201,3 +201,18 @@ def test_a_lossless_file_runs_the_original_model(tmp_path):
     for w, g in zip(outputs(model, x), got):
         assert np.abs(g - w).max() <= 1e-4 * np.abs(w).max()
     assert saved.graph_error.relative <= 1e-4
+
+
+def test_a_pruned_models_file_runs_its_sparse_layers_on_the_sparse_kernels(tmp_path):
+    from pyprune import prune
+
+    model, shape = mobilenet_v2()
+    x = torch.randn(1, *shape)
+    prune.prune_magnitude(model, 0.9, block=4, include_depthwise=False)
+    sparse = prune.make_permanent(model)
+    pack.save(sparse, tmp_path / "s.pyprune", example_inputs=x, lossless=True)
+    net = runtime.load(tmp_path / "s.pyprune")
+    kernels = [n.kernel for n in net.describe() if n.op == "conv2d"]
+    assert sum(" sparse block 4 " in k for k in kernels) >= len(kernels) // 2, kernels
+    want, = outputs(sparse, x)
+    assert np.abs(net(x.numpy()) - want).max() <= 1e-4 * np.abs(want).max()

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pyprune/shape.h"
@@ -29,6 +30,20 @@ struct DepthwiseCase {
 const std::vector<DepthwiseCase>& depthwise_cases();
 // Block sizes of the sparse format: the nr of the scalar rows of f32-spmm.inc.
 const std::vector<size_t>& sparse_blocks();
+
+// When a convolution (groups 1, a window the sparse driver takes) runs on the sparse kernels
+// where nothing else decided (the engine's "auto", SparsePolicy's defaults): when its effective
+// density (cheapest_block, pyprune/sparse.h) is at most pointwise_max_density for a 1x1
+// stride-1 unpadded one, conv_max_density for the rest. The crossovers and the block costs were
+// measured on an x86-64 AVX2 core, 1 thread, batch 1, on the 13 MobileNetV1 pointwise layers
+// (sparse beats the GEMM below about 42 % density) and KxK ones (below about 45 % at stride 2,
+// the phase-split input replacing im2col); block costs per stored weight relative to single
+// rows on 90 % block-pruned pointwise layers (an 8-row block's tile loads more per FMA).
+struct SparseRule {
+  double pointwise_max_density, conv_max_density;
+  std::vector<std::pair<size_t, double>> block_costs;  // (block, cost), every sparse_blocks() entry
+};
+const SparseRule& sparse_rule();
 
 // The convolutions Winograd's F(m x m, 3 x 3) takes (WinogradConv2d): dense (groups 1) 3x3
 // stride-1 undilated ones, zero padding per side up to max_padding, any channels and input

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "pyprune/activation.h"
@@ -64,6 +65,17 @@ class SparseMatrix {
   std::vector<uint32_t> column_indices_;
   std::vector<size_t> block_row_, value_start_, column_start_;  // blocks() + 1 entries
 };
+
+// Weights the SpMM kernels multiply for a dense row-major [rows, columns] matrix in blocks of
+// `block` rows (as SparseMatrix stores them, without the biases): per block, its rows times the
+// columns where any of them is non-zero; single rows their non-zeros.
+size_t stored_weights(const float* dense, size_t rows, size_t columns, size_t block);
+
+// The block size of `costs` (block, cost per stored weight relative to single rows) that makes
+// the matrix cheapest, and its effective density: stored_weights() times the block's cost over
+// rows * columns. The smaller block on ties.
+std::pair<size_t, double> cheapest_block(const float* dense, size_t rows, size_t columns,
+                                         const std::vector<std::pair<size_t, double>>& costs);
 
 // A convolution (groups 1, one stride for both axes, no dilation, zero padding per side) with
 // sparse weights, on the SpMM kernels: one SpMM per image. The zero-padded input is split into
