@@ -354,6 +354,19 @@ def test_models_are_packed_losslessly_for_the_runtime_with_a_plan_the_guest_take
     inspect.signature(guest_script("pyprune_forward.py", monkeypatch).main).bind("regions.json", *guest.args)
 
 
+def test_the_pruned_model_is_packed_beside_its_dense_one_and_runs_sparse(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from pyprune import runtime
+
+    monkeypatch.setattr(whole_models, "MODELS", (whole_models.SPARSE_OF,))
+    monkeypatch.setattr(whole_models, "INPUT_SHAPE", (1, 3, 32, 32))
+    plan = json.loads(whole_models.pack(tmp_path).read_text())
+    assert [p["model"] for p in plan] == [whole_models.SPARSE_OF, whole_models.SPARSE]
+    assert plan[0]["macs"] == plan[1]["macs"]  # the same network: MACs as written
+    kernels = [n.kernel for n in runtime.load(plan[1]["file"]).describe() if n.op == "conv2d"]
+    assert sum(f" sparse block {whole_models.BLOCK} " in k for k in kernels) >= len(kernels) // 2, kernels
+
+
 def test_sections_have_unique_names_and_their_guest_scripts_exist():
     names = [s.name for s in SECTIONS]
     assert len(names) == len(set(names))
