@@ -12,7 +12,9 @@
 # guest wheels (no index). Checks first that the venv's pyprune is the wheel's, an aarch64 build
 # that runs NEON ("neon" ISA and NEON microkernels listed). Then packs files on this x86-64 host
 # (tests/runtime_files.py, run by PACKING_PYTHON, default .venv/bin/python with pyprune installed:
-# `make install`) with the outputs the host's runtime computes, and runs in the guest
+# `make install`) with the outputs the host's runtime computes, or takes those that
+# tests/runtime_files.py wrote into the folder PACKED_FILES on another x86-64 machine, and runs in
+# the guest
 #   pytest tests/kernels tests/runtime tests/pack/test_graph_section.py -q -p no:cacheprovider
 # with PYPRUNE_HOST_FILES naming those files (the guest runs them and compares) and
 # PYPRUNE_TEST_SWEEP=small (trimmed shape sweeps; set PYPRUNE_TEST_SWEEP=full for all).
@@ -46,13 +48,20 @@ PIP_CONFIG_FILE=/dev/null a64_run "$VENV/bin/python" "${pip_wheel[0]}/pip" insta
 echo "test-aarch64: pip installed $(basename "$WHEEL") into $VENV in $((SECONDS - start)) s" >&2
 
 HOST_FILES="$PYPRUNE_A64/host-files"
-PACKING_PYTHON="${PACKING_PYTHON:-$REPO/.venv/bin/python}"
-"$PACKING_PYTHON" -c 'import pyprune.runtime' 2>/dev/null \
-    || { echo "test-aarch64: $PACKING_PYTHON cannot import pyprune.runtime: run make install" >&2; exit 1; }
 rm -rf "$HOST_FILES"
-mkdir -p "$HOST_FILES"
-"$PACKING_PYTHON" "$REPO/tests/runtime_files.py" "$HOST_FILES" >/dev/null
-echo "test-aarch64: packed on the host: $(cd "$HOST_FILES" && echo *.pyprune)" >&2
+if [ -n "${PACKED_FILES:-}" ]; then
+    compgen -G "$PACKED_FILES/*.pyprune" >/dev/null \
+        || { echo "test-aarch64: PACKED_FILES=$PACKED_FILES holds no .pyprune file" >&2; exit 1; }
+    cp -r "$PACKED_FILES" "$HOST_FILES"
+    echo "test-aarch64: packed on x86-64 elsewhere: $(cd "$HOST_FILES" && echo *.pyprune)" >&2
+else
+    PACKING_PYTHON="${PACKING_PYTHON:-$REPO/.venv/bin/python}"
+    "$PACKING_PYTHON" -c 'import pyprune.runtime' 2>/dev/null \
+        || { echo "test-aarch64: $PACKING_PYTHON cannot import pyprune.runtime: run make install" >&2; exit 1; }
+    mkdir -p "$HOST_FILES"
+    "$PACKING_PYTHON" "$REPO/tests/runtime_files.py" "$HOST_FILES" >/dev/null
+    echo "test-aarch64: packed on the host: $(cd "$HOST_FILES" && echo *.pyprune)" >&2
+fi
 
 SWEEP="${PYPRUNE_TEST_SWEEP:-small}"
 [ "$SWEEP" = full ] && SWEEP=
