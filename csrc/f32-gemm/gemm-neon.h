@@ -208,7 +208,15 @@ PP_INLINE void kloop<1>(float32x4_t (&c)[8][1], const float* pw, const float* pb
 #undef PP_GEMM_BO_B
 }
 
-template <bool CLAMP>
+// The k loop of the full-width (8x8) blocks, which do nearly all the work: the one above, or a
+// core's own (f32-gemm-8x8-minmax-neon-a53.cc). The narrower blocks use kloop<1>, narrow(), column().
+struct GenericKLoop {
+  static PP_INLINE void run(float32x4_t (&c)[8][2], const float* pw, const float* pb, size_t kc, intptr_t b_stride) {
+    kloop<2>(c, pw, pb, kc, b_stride);
+  }
+};
+
+template <bool CLAMP, class WideKLoop = GenericKLoop>
 struct Gemm {
   const float* packed_w;
   size_t kc;
@@ -218,7 +226,11 @@ struct Gemm {
   // One block of 8 rows x 4*VN columns at b (column n0 of every row): acc = bias + w * b.
   template <int VN>
   PP_INLINE void block(const float* b, float32x4_t (&acc)[MR][VN]) const {
-    kloop<VN>(acc, packed_w, b, kc, b_stride);
+    if constexpr (VN == 2) {
+      WideKLoop::run(acc, packed_w, b, kc, b_stride);
+    } else {
+      kloop<VN>(acc, packed_w, b, kc, b_stride);
+    }
     if constexpr (CLAMP) {
       // Loaded after the k loop: they take no register during it.
       const float32x4_t vmin = vld1q_dup_f32(&params->min), vmax = vld1q_dup_f32(&params->max);
@@ -386,19 +398,21 @@ struct Gemm {
 }  // namespace gemm_neon
 }  // namespace pyprune
 
-// Defines the extern "C" microkernel `name` (8 x 8). Without an activation (min = -inf,
-// max = +inf) the clamp is the identity, NaN included, so it is skipped: one test per call.
-#define PP_F32_GEMM_NEON_UKERNEL(name)                                                       \
+// Defines the extern "C" microkernel `name` (8 x 8) whose full-width blocks run the k loop
+// WIDE_KLOOP (a class like GenericKLoop). Without an activation (min = -inf, max = +inf) the
+// clamp is the identity, NaN included, so it is skipped: one test per call.
+#define PP_F32_GEMM_NEON_UKERNEL_WITH(name, WIDE_KLOOP)                                       \
   extern "C" __attribute__((flatten)) void name(                                             \
       size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride, const float* packed_w, \
       float* c, size_t c_stride, const pp_f32_minmax_params* params) {                       \
     PP_ASSERT(mr >= 1 && mr <= 8 && nc >= 1 && kc >= 1);                                     \
     const intptr_t stride = static_cast<intptr_t>(b_stride);                                 \
     if (params->min == -__builtin_inff() && params->max == __builtin_inff()) {               \
-      const pyprune::gemm_neon::Gemm<false> g{packed_w, kc, stride, params};                 \
+      const pyprune::gemm_neon::Gemm<false, WIDE_KLOOP> g{packed_w, kc, stride, params};     \
       g.run(mr, nc, b, c, c_stride);                                                         \
     } else {                                                                                 \
-      const pyprune::gemm_neon::Gemm<true> g{packed_w, kc, stride, params};                  \
+      const pyprune::gemm_neon::Gemm<true, WIDE_KLOOP> g{packed_w, kc, stride, params};      \
       g.run(mr, nc, b, c, c_stride);                                                         \
     }                                                                                        \
   }
+#define PP_F32_GEMM_NEON_UKERNEL(name) PP_F32_GEMM_NEON_UKERNEL_WITH(name, pyprune::gemm_neon::GenericKLoop)
