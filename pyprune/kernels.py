@@ -102,9 +102,7 @@ class DepthwiseCase:
 class WinogradCase:
     """The convolutions PackedWinogradConv2d takes: dense (groups 1) kernel_size x kernel_size,
     stride-1, undilated, 0 to max_padding zeros on each side, any channels and input size, by
-    F(m x m, 3 x 3) for an output tile m in `tiles`. The engine's "auto" algorithm runs such a
-    convolution by Winograd when its input and output channels are each at least
-    auto_min_channels and multiplied at most auto_max_channel_product."""
+    F(m x m, 3 x 3) for an output tile m in `tiles`."""
 
     kernel_size: int
     stride: int
@@ -112,8 +110,6 @@ class WinogradCase:
     groups: int
     max_padding: int
     tiles: tuple[int, ...]
-    auto_min_channels: int
-    auto_max_channel_product: int
 
 
 @dataclass(frozen=True)

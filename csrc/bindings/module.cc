@@ -36,8 +36,6 @@ py::dict capabilities() {
   winograd["groups"] = w.groups;
   winograd["max_padding"] = w.max_padding;
   winograd["tiles"] = w.tiles;
-  winograd["auto_min_channels"] = w.auto_min_channels;
-  winograd["auto_max_channel_product"] = w.auto_max_channel_product;
   py::dict caps;
   caps["depthwise_conv2d"] = depthwise;
   caps["winograd_conv2d"] = winograd;

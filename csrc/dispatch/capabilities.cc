@@ -77,7 +77,7 @@ const WinogradCase& winograd_case() {
       if (k.isa == pp_isa_scalar && k.production && std::find(input.begin(), input.end(), k.tile) != input.end())
         tiles.push_back(k.tile);
     std::sort(tiles.begin(), tiles.end());
-    return WinogradCase{3, 1, 1, 1, 2, tiles, 16, 256 * 256};
+    return WinogradCase{3, 1, 1, 1, 2, tiles};
   }();
   return winograd;
 }

@@ -4,13 +4,11 @@
 // `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 undilated ones),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node, sparse in
-// the cheapest block when sparse_rule() (pyprune/capabilities.h) says so, winograd where
-// winograd_case() says so, else gemm).
+// the cheapest block when sparse_rule() (pyprune/capabilities.h) says so, else gemm).
 // Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
 // pointwise weight, pointwise bias (constants), then an optional residual.
-#include <algorithm>
 #include <array>
 #include <memory>
 #include <stdexcept>
@@ -178,32 +176,18 @@ class Conv2dOperator : public Operator {
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
 
-std::string winograd_rejects(const Window2d& w, size_t groups) {
-  return winograd_conv2d_rejects(
-      signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w), signed_pair(w.dilation_h, w.dilation_w),
-      static_cast<int64_t>(groups),
-      {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left), static_cast<int64_t>(w.pad_bottom),
-       static_cast<int64_t>(w.pad_right)});
-}
-
-// "auto"'s choice for a weight no depthwise kernel takes: the sparse kernels (setting s.block)
-// when sparse_rule() says so, Winograd where winograd_case() says so, else the GEMM. Weights
-// kept compressed stay off Winograd: they are prepared on every run, and its are 4x their size.
-Algorithm auto_algorithm(Spec& s, const Constant& weight) {
-  const WinogradCase& winograd = winograd_case();
-  const bool by_winograd = weight.dense != nullptr && winograd_rejects(s.window, s.groups).empty() &&
-                           std::min(s.in_channels, s.out_channels) >= winograd.auto_min_channels &&
-                           s.in_channels * s.out_channels <= winograd.auto_max_channel_product;
+// "auto"'s choice between the sparse kernels (setting s.block) and the GEMM for a weight no
+// depthwise kernel takes.
+Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   const bool pointwise = s.window.kernel_h == 1 && s.window.kernel_w == 1 && s.window.stride_h == 1 &&
                          s.window.stride_w == 1 && s.window.pad_top + s.window.pad_left + s.window.pad_bottom +
                                                            s.window.pad_right == 0;
-  const Algorithm dense = by_winograd ? Algorithm::winograd : Algorithm::gemm;
-  if (s.groups != 1 || !sparse_window_rejects(s.window).empty()) return dense;
+  if (s.groups != 1 || !sparse_window_rejects(s.window).empty()) return Algorithm::gemm;
   const SparseRule& rule = sparse_rule();
   std::vector<float> storage;
   const auto [block, density] = cheapest_block(constant_floats(weight, storage), weight.shape[0],
                                                elements(weight.shape) / weight.shape[0], rule.block_costs);
-  if (density > (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return dense;
+  if (density > (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::gemm;
   s.block = block;
   return Algorithm::sparse;
 }
@@ -228,12 +212,17 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
     return Algorithm::sparse;
   }
   if (asked == "winograd") {
-    const std::string rejects = winograd_rejects(s.window, s.groups);
+    const Window2d& w = s.window;
+    const std::string rejects = winograd_conv2d_rejects(
+        signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
+        signed_pair(w.dilation_h, w.dilation_w), static_cast<int64_t>(s.groups),
+        {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left), static_cast<int64_t>(w.pad_bottom),
+         static_cast<int64_t>(w.pad_right)});
     if (!rejects.empty()) a.fail("algorithm 'winograd' does not take this convolution: " + rejects);
     return Algorithm::winograd;
   }
   if (asked == "gemm") return Algorithm::gemm;
-  return depthwise_rejects.empty() ? Algorithm::depthwise : auto_algorithm(s, weight);
+  return depthwise_rejects.empty() ? Algorithm::depthwise : sparse_or_gemm(s, weight);
 }
 
 // A bias input's values (decoded if coded), checked to have `channels` entries.

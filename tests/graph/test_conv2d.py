@@ -470,28 +470,3 @@ def test_auto_keeps_grouped_and_dilated_convolutions_dense(rng):
         text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w if attrs.get("groups")
                                                                                         else w.repeat(2, 1)})
         assert " gemm " in text, text
-
-
-@pytest.mark.parametrize("cin,cout,attrs,algorithm", [
-    (16, 16, {"padding": [1, 1, 1, 1]}, "winograd"),
-    (64, 256, {}, "winograd"),
-    (256, 256, {"padding": [0, 1, 0, 1]}, "winograd"),
-    (8, 64, {"padding": [1, 1, 1, 1]}, "gemm"),  # too few channels for the transforms to pay
-    (256, 512, {"padding": [1, 1, 1, 1]}, "gemm"),  # transformed weights too large to stream per call
-    (64, 64, {"stride": [2, 2]}, "gemm"),
-    (64, 64, {"dilation": [2, 2]}, "gemm"),
-    (64, 64, {"groups": 2}, "gemm"),
-])
-def test_auto_runs_dense_3x3_stride_1_by_winograd_within_its_rule(cin, cout, attrs, algorithm):
-    text = describe(cin_g=cin // attrs.get("groups", 1), cout=cout, **attrs)
-    assert f" {algorithm} " in text, text
-
-
-def test_auto_keeps_compressed_weights_off_winograd(rng):
-    x = rng.standard_normal((1, 32, 9, 9), dtype=np.float32)
-    w, w_coded = coded_weights(rng, (32, 32, 3, 3))
-    kernels = []
-    for weight in (w, w_coded):
-        node = Node("conv2d", ["x", "w"], ["y"], {"padding": [1] * 4}, "c")
-        kernels.append(Engine(Graph([TensorSpec("x", x.shape)], ["y"], [node], {"w": weight})).describe()[0].kernel)
-    assert " winograd " in kernels[0] and " gemm " in kernels[1], kernels

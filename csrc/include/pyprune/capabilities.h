@@ -49,15 +49,9 @@ const SparseRule& sparse_rule();
 // stride-1 undilated ones, zero padding per side up to max_padding, any channels and input
 // size; `tiles` are the output tiles m there are kernels for (the scalar rows of
 // f32-winograd-input.inc and f32-winograd-output.inc).
-// Where nothing else decided (the engine's "auto"), a convolution Winograd takes runs by it when
-// it has at least auto_min_channels input and output channels (fewer: the transforms outweigh
-// the multiplications saved) and at most auto_max_channel_product of them multiplied (more:
-// the transformed weights, 4x the weight for F(4x4), stream from memory on every call, and the
-// small planes of such layers leave Winograd nothing to gain: ResNet's 512-channel 7x7 layers).
 struct WinogradCase {
   size_t kernel_size, stride, dilation, groups, max_padding;
   std::vector<size_t> tiles;
-  size_t auto_min_channels, auto_max_channel_product;
 };
 const WinogradCase& winograd_case();
 
