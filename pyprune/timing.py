@@ -35,13 +35,16 @@ def median_seconds(
     min_batch_seconds: float = 2e-3,
     threaded: bool = False,
     progress: Callable[[], object] | None = None,
+    interleaved: bool = False,
 ) -> dict[str, float]:
     """Median seconds per call of each function.
 
     Single-threaded, the functions take turns within every round, so a slow spell of the
     machine hits them alike. `threaded`: each function runs all its rounds in one block after
-    a pause, so no other library's spinning threads compete with it. `progress`, if given, is
-    called after every round of every function (len(fns) * rounds calls)."""
+    a pause, so no other library's spinning threads compete with it; `threaded` and
+    `interleaved`: the functions take turns within every round again, each sample after a
+    pause and one untimed call (slower to measure, steadier on a shared machine). `progress`,
+    if given, is called after every round of every function (len(fns) * rounds calls)."""
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be an int of at least 1, got {rounds!r}")
     batch = {name: _batch_size(fn, min_batch_seconds) for name, fn in fns.items()}
@@ -52,7 +55,7 @@ def median_seconds(
         if progress is not None:
             progress()
 
-    if threaded:
+    if threaded and not interleaved:
         for name, fn in fns.items():
             time.sleep(SETTLE_SECONDS)
             _time_batch(fn, batch[name])  # back to speed after the pause
@@ -60,6 +63,9 @@ def median_seconds(
                 sample(name)
     else:
         for _ in range(rounds):
-            for name in fns:
+            for name, fn in fns.items():
+                if threaded:
+                    time.sleep(SETTLE_SECONDS)
+                    fn()  # wakes its threads after the pause
                 sample(name)
     return {name: statistics.median(s) for name, s in samples.items()}

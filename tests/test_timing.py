@@ -14,6 +14,16 @@ def test_progress_is_called_after_every_round_of_every_function(threaded):
     assert len(calls) == 6
 
 
+@pytest.mark.parametrize("threaded,interleaved,order", [(False, False, "abab"), (True, False, "aabb"),
+                                                        (True, True, "abab")])
+def test_rounds_take_turns_unless_threaded_in_blocks(threaded, interleaved, order):
+    calls = []
+    samples = []
+    median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, min_batch_seconds=0,
+                   threaded=threaded, interleaved=interleaved, progress=lambda: samples.append(calls[-1]))
+    assert "".join(samples) == order
+
+
 @pytest.mark.parametrize("rounds", [0, -1, 1.5, True, "3"])
 def test_rounds_must_be_a_positive_int(rounds):
     with pytest.raises(ValueError, match="rounds must be an int of at least 1"):
