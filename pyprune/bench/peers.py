@@ -252,14 +252,14 @@ def _ncnn(module: Any, inputs: tuple[Any, ...], folder: Path, shapes: list[tuple
     @functools.lru_cache(maxsize=None)
     def extractor(threads: int) -> Call:
         net = ncnn_net(param, weights, threads)
-        mats = [ncnn.Mat(a) for a in arrays]
-        names = list(zip(net.input_names(), mats)), list(zip(net.output_names(), shapes))
+        feeds = list(zip(net.input_names(), [ncnn.Mat(a) for a in arrays]))  # the Mats read the arrays
+        fetches = list(zip(net.output_names(), shapes))
 
         def run() -> list[np.ndarray]:
             with net.create_extractor() as ex:
-                for name, mat in names[0]:
+                for name, mat in feeds:
                     ex.input(name, mat)
-                return [np.array(ex.extract(name)[1]).reshape(shape) for name, shape in names[1]]
+                return [np.array(ex.extract(name)[1]).reshape(shape) for name, shape in fetches]
 
         return run
 
