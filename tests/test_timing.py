@@ -28,3 +28,15 @@ def test_rounds_take_turns_unless_threaded_in_blocks(threaded, interleaved, orde
 def test_rounds_must_be_a_positive_int(rounds):
     with pytest.raises(ValueError, match="rounds must be an int of at least 1"):
         median_seconds({"a": lambda: None}, rounds=rounds)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_the_clock_can_be_another_than_the_wall(threaded):
+    now = [0.0]
+
+    def call():
+        now[0] += 0.5  # each call takes half a second on this clock, whatever the wall says
+
+    seconds = median_seconds({"a": call, "b": call}, rounds=3, threaded=threaded, interleaved=True,
+                             clock=lambda: now[0])
+    assert seconds == {"a": 0.5, "b": 0.5}

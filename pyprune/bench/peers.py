@@ -3,7 +3,7 @@ onnxruntime and ncnn, and torch (eager, and the copy pyprune.convert makes of it
 (MobileNetV1, MobileNetV2, ResNet-18, a YOLOv8-style detector) on pyprune.runtime, and the 13
 depthwise and 13 pointwise layers of MobileNetV1 on pyprune's modules; batch 1, fp32. Every
 implementation is checked against torch before it is timed; times are medians of interleaved
-rounds. Then the peak memory of a process running MobileNetV1 on each (pyprune.bench.memory),
+rounds (at 1 thread CPU times, which other work on a shared machine does not inflate). Then the peak memory of a process running MobileNetV1 on each (pyprune.bench.memory),
 and the share of a pyprune.runtime forward spent outside its kernels (pyprune.bench.packed).
 
     pip install 'pyprune[peers]'
@@ -25,6 +25,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -152,13 +153,16 @@ def check(case: PeerCase, threads: int, names: Sequence[str] | None = None, tole
 
 def compare_peers(case: PeerCase, threads: int, rounds: int = 15, min_batch_seconds: float = 2e-3) -> PeerTiming:
     """Checks every implementation of `case`, then times them all with `threads` threads:
-    medians of `rounds` rounds in which they take turns."""
+    medians of `rounds` rounds in which they take turns. One thread is timed by the CPU time
+    of the process (each implementation computes on the calling thread then), which other work
+    on the machine does not inflate; more by the wall clock."""
     import torch
 
     check(case, threads)
     with torch.inference_mode():
         calls = {name: make(threads) for name, make in case.implementations.items()}
-        seconds = median_seconds(calls, rounds, min_batch_seconds, threaded=threads > 1, interleaved=True)
+        seconds = median_seconds(calls, rounds, min_batch_seconds, threaded=threads > 1, interleaved=True,
+                                 clock=time.process_time if threads == 1 else time.perf_counter)
     return PeerTiming(case.name, threads, case.macs, {name: s * 1e3 for name, s in seconds.items()})
 
 
@@ -393,8 +397,9 @@ def format_peers(title: str, rows: list[PeerTiming], missing: dict[str, str] | N
 
 def title(what: str, threads: int, rounds: int) -> str:
     """A table's title: what it times, how."""
+    clock = "CPU time" if threads == 1 else "wall time"
     return (f"{what}, batch 1, fp32, {threads} thread{'s' * (threads > 1)}, isa {kernels.isa()}: "
-            f"medians of {rounds} interleaved rounds")
+            f"{clock}, medians of {rounds} interleaved rounds")
 
 
 def main(argv: list[str] | None = None) -> None:
