@@ -1,5 +1,6 @@
-"""Shared fixtures: thread settings, and a runner that checks a case, times one of its
-implementations, and prints each group's pyprune/torch ratio at the end."""
+"""Shared fixtures: thread settings, a runner that checks a case, times one of its
+implementations, and prints each group's pyprune/torch ratio at the end, and the tables of
+pyprune against its peers (pyprune.bench.peers), printed at the end too."""
 
 from collections import defaultdict
 
@@ -8,8 +9,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from pyprune import kernels  # noqa: E402
+from pyprune.bench.peers import PeerTiming, format_peers  # noqa: E402
 
 _medians: dict[str, dict[str, float]] = defaultdict(dict)
+# title -> (rows, the peers left out and why, whether the table ends with a sum)
+_peer_tables: dict[str, tuple[list[PeerTiming], dict[str, str], bool]] = {}
 
 
 @pytest.fixture(params=[1, 2], ids=lambda t: f"t{t}")
@@ -40,7 +44,26 @@ def run_case(benchmark, threads):
     return run
 
 
-def pytest_terminal_summary(terminalreporter):
+@pytest.fixture
+def record_peers():
+    """record_peers(title, rows, missing, total=False): rows for the table `title` of the
+    summary (format_peers)."""
+
+    def record(title, rows, missing, total=False):
+        _peer_tables.setdefault(title, ([], missing, total))[0].extend(rows)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    _summarize_ratios(terminalreporter)
+    if _peer_tables and not config.getoption("benchmark_disable"):
+        terminalreporter.section("pyprune vs its peers (same process)")
+        for title, (rows, missing, total) in _peer_tables.items():
+            terminalreporter.line(format_peers(title, rows, missing, total) + "\n")
+
+
+def _summarize_ratios(terminalreporter):
     rows = [(g, m) for g, m in _medians.items() if "pyprune" in m and "torch" in m]
     if not rows:
         return

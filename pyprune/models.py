@@ -1,5 +1,6 @@
-"""Reference networks with the standard architectures' shapes (224x224 input), built from
-plain torch modules: the test, benchmark and demo subjects."""
+"""Reference networks with the standard architectures' shapes (224x224 input; YOLOv8 any
+multiple of 32), built from plain torch modules the way their reference implementations write
+them: the test, benchmark and demo subjects."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ torch = require("torch", "torch", __name__)
 
 from torch import nn  # noqa: E402
 
-__all__ = ["MobileNetV1", "MobileNetV2", "ShuffleNetV1", "init_weights"]
+__all__ = ["MobileNetV1", "MobileNetV2", "ResNet18", "ShuffleNetV1", "YOLOv8", "init_weights"]
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = nn.ReLU) -> nn.Sequential:
@@ -160,3 +161,155 @@ class ShuffleNetV1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class BasicBlock(nn.Module):
+    """ResNet's two 3x3 convolutions, added to the input (or its strided 1x1 projection)."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    """He et al. 2016, 18 layers: a 7x7 stem and max pooling, four stages of two basic blocks."""
+
+    def __init__(self, num_classes: int = 1000, width: int = 64, in_channels: int = 3) -> None:
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(in_channels, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(width, 1)
+        self.layer2 = self._make_layer(2 * width, 2)
+        self.layer3 = self._make_layer(4 * width, 2)
+        self.layer4 = self._make_layer(8 * width, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8 * width, num_classes)
+        init_weights(self)
+
+    def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+        layers = [BasicBlock(self.inplanes, planes, stride, downsample), BasicBlock(planes, planes)]
+        self.inplanes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# YOLOv8's building blocks, under ultralytics' names.
+
+
+class Conv(nn.Module):
+    """conv -> BatchNorm -> SiLU ("same" padding); one SiLU module shared by every instance, as
+    ultralytics writes it."""
+
+    default_act = nn.SiLU()
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, s, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c2)
+        self.act = self.default_act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, c1: int, c2: int, shortcut: bool = True) -> None:
+        super().__init__()
+        self.cv1 = Conv(c1, c2, 3, 1)
+        self.cv2 = Conv(c2, c2, 3, 1)
+        self.add = shortcut and c1 == c2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
+
+
+class C2f(nn.Module):
+    """A 1x1 convolution split in two halves (chunk -> list), n bottlenecks chained on the
+    second, every piece concatenated into a last 1x1 convolution."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False) -> None:
+        super().__init__()
+        self.c = c2 // 2
+        self.cv1 = Conv(c1, 2 * self.c, 1, 1)
+        self.cv2 = Conv((2 + n) * self.c, c2, 1)
+        self.m = nn.ModuleList(Bottleneck(self.c, self.c, shortcut) for _ in range(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class SPPF(nn.Module):
+    """Spatial pyramid pooling, fast: three 5x5 max poolings in a row, concatenated."""
+
+    def __init__(self, c1: int, c2: int, k: int = 5) -> None:
+        super().__init__()
+        c_ = c1 // 2
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c_ * 4, c2, 1, 1)
+        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = [self.cv1(x)]
+        y.extend(self.m(y[-1]) for _ in range(3))
+        return self.cv2(torch.cat(y, 1))
+
+
+class YOLOv8(nn.Module):
+    """YOLOv8-n's layout (width 16: its channels): a backbone of strided convolutions and C2f
+    blocks down to 1/32 with SPPF, the PAN neck (nearest upsampling + concat, strided
+    convolutions back down), and one 1x1 prediction convolution per scale in place of the
+    detection head. Returns the maps at 1/8, 1/16 and 1/32 as a list."""
+
+    def __init__(self, outputs: int = 84, width: int = 16, in_channels: int = 3) -> None:
+        super().__init__()
+        w = width
+        self.b0 = Conv(in_channels, w, 3, 2)
+        self.b1 = nn.Sequential(Conv(w, 2 * w, 3, 2), C2f(2 * w, 2 * w, 1, True))
+        self.b2 = nn.Sequential(Conv(2 * w, 4 * w, 3, 2), C2f(4 * w, 4 * w, 2, True))
+        self.b3 = nn.Sequential(Conv(4 * w, 8 * w, 3, 2), C2f(8 * w, 8 * w, 2, True))
+        self.b4 = nn.Sequential(Conv(8 * w, 16 * w, 3, 2), C2f(16 * w, 16 * w, 1, True), SPPF(16 * w, 16 * w))
+        self.up = nn.Upsample(None, 2, "nearest")
+        self.n1 = C2f(24 * w, 8 * w)
+        self.n2 = C2f(12 * w, 4 * w)
+        self.down1 = Conv(4 * w, 4 * w, 3, 2)
+        self.n3 = C2f(12 * w, 8 * w)
+        self.down2 = Conv(8 * w, 8 * w, 3, 2)
+        self.n4 = C2f(24 * w, 16 * w)
+        self.heads = nn.ModuleList(nn.Conv2d(c, outputs, 1) for c in (4 * w, 8 * w, 16 * w))
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        p3 = self.b2(self.b1(self.b0(x)))
+        p4 = self.b3(p3)
+        p5 = self.b4(p4)
+        n4 = self.n1(torch.cat([self.up(p5), p4], 1))
+        n3 = self.n2(torch.cat([self.up(n4), p3], 1))
+        n4 = self.n3(torch.cat([self.down1(n3), n4], 1))
+        n5 = self.n4(torch.cat([self.down2(n4), p5], 1))
+        return [head(f) for head, f in zip(self.heads, (n3, n4, n5))]

@@ -15,18 +15,18 @@ __all__ = ["median_seconds"]
 SETTLE_SECONDS = 0.05
 
 
-def _batch_size(fn: Callable[[], object], min_batch_seconds: float) -> int:
+def _batch_size(fn: Callable[[], object], min_batch_seconds: float, clock: Callable[[], float]) -> int:
     fn()  # warm-up: allocation, page faults, first-call dispatch
-    start = time.perf_counter()
+    start = clock()
     fn()
-    return max(1, int(min_batch_seconds / max(time.perf_counter() - start, 1e-7)))
+    return max(1, int(min_batch_seconds / max(clock() - start, 1e-7)))
 
 
-def _time_batch(fn: Callable[[], object], n: int) -> float:
-    start = time.perf_counter()
+def _time_batch(fn: Callable[[], object], n: int, clock: Callable[[], float]) -> float:
+    start = clock()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - start) / n
+    return (clock() - start) / n
 
 
 def median_seconds(
@@ -35,31 +35,40 @@ def median_seconds(
     min_batch_seconds: float = 2e-3,
     threaded: bool = False,
     progress: Callable[[], object] | None = None,
+    interleaved: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds per call of each function.
 
     Single-threaded, the functions take turns within every round, so a slow spell of the
     machine hits them alike. `threaded`: each function runs all its rounds in one block after
-    a pause, so no other library's spinning threads compete with it. `progress`, if given, is
-    called after every round of every function (len(fns) * rounds calls)."""
+    a pause, so no other library's spinning threads compete with it; `threaded` and
+    `interleaved`: the functions take turns within every round again, each sample after a
+    pause and one untimed call (slower to measure, steadier on a shared machine). `progress`,
+    if given, is called after every round of every function (len(fns) * rounds calls).
+    `clock`: wall time by default; time.process_time measures single-threaded work by the CPU
+    time it takes, which other processes on the machine do not inflate."""
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be an int of at least 1, got {rounds!r}")
-    batch = {name: _batch_size(fn, min_batch_seconds) for name, fn in fns.items()}
+    batch = {name: _batch_size(fn, min_batch_seconds, clock) for name, fn in fns.items()}
     samples: dict[str, list[float]] = {name: [] for name in fns}
 
     def sample(name: str) -> None:
-        samples[name].append(_time_batch(fns[name], batch[name]))
+        samples[name].append(_time_batch(fns[name], batch[name], clock))
         if progress is not None:
             progress()
 
-    if threaded:
+    if threaded and not interleaved:
         for name, fn in fns.items():
             time.sleep(SETTLE_SECONDS)
-            _time_batch(fn, batch[name])  # back to speed after the pause
+            _time_batch(fn, batch[name], clock)  # back to speed after the pause
             for _ in range(rounds):
                 sample(name)
     else:
         for _ in range(rounds):
-            for name in fns:
+            for name, fn in fns.items():
+                if threaded:
+                    time.sleep(SETTLE_SECONDS)
+                    fn()  # wakes its threads after the pause
                 sample(name)
     return {name: statistics.median(s) for name, s in samples.items()}

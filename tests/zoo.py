@@ -1,6 +1,6 @@
 """Architectures written the way their reference implementations write them (no torchvision or
-timm): the subjects of the capture, lowering and conversion tests. Small widths and inputs keep
-the tests fast; the code paths (Python control flow, functional calls, views, module
+timm): the subjects of the capture, lowering and conversion tests; ResNet-18 and YOLOv8 are
+pyprune.models' (the benchmarks' too). Small widths and inputs keep the tests fast; the code paths (Python control flow, functional calls, views, module
 subclasses) are the published ones'.
 
 ZOO maps a name to (factory, example input shape); every model comes out in eval mode with
@@ -9,12 +9,15 @@ BatchNorm statistics that are not the identity, so folding them is really checke
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from batchnorm import randomize_batchnorms
 from torch import nn
+
+from pyprune.models import ResNet18, YOLOv8
 
 
 def _divisible(v: float, divisor: int = 8) -> int:
@@ -162,98 +165,6 @@ class EfficientNet(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-# ---- YOLOv8 ---------------------------------------------------------------------------------------
-
-
-def autopad(k: int, p: int | None = None, d: int = 1) -> int:
-    if d > 1:
-        k = d * (k - 1) + 1
-    return k // 2 if p is None else p
-
-
-class Conv(nn.Module):
-    """ultralytics' Conv: conv -> BatchNorm -> SiLU."""
-
-    default_act = nn.SiLU()
-
-    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1, d: int = 1,
-                 act: bool | nn.Module = True) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
-        self.bn = nn.BatchNorm2d(c2)
-        self.act = self.default_act if act is True else act if isinstance(act, nn.Module) else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, c1: int, c2: int, shortcut: bool = True, e: float = 0.5) -> None:
-        super().__init__()
-        c_ = int(c2 * e)
-        self.cv1 = Conv(c1, c_, 3, 1)
-        self.cv2 = Conv(c_, c2, 3, 1)
-        self.add = shortcut and c1 == c2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
-
-
-class C2f(nn.Module):
-    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = False, e: float = 0.5) -> None:
-        super().__init__()
-        self.c = int(c2 * e)
-        self.cv1 = Conv(c1, 2 * self.c, 1, 1)
-        self.cv2 = Conv((2 + n) * self.c, c2, 1)
-        self.m = nn.ModuleList(Bottleneck(self.c, self.c, shortcut, e=1.0) for _ in range(n))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = list(self.cv1(x).chunk(2, 1))
-        y.extend(m(y[-1]) for m in self.m)
-        return self.cv2(torch.cat(y, 1))
-
-
-class SPPF(nn.Module):
-    def __init__(self, c1: int, c2: int, k: int = 5) -> None:
-        super().__init__()
-        c_ = c1 // 2
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c_ * 4, c2, 1, 1)
-        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = [self.cv1(x)]
-        y.extend(self.m(y[-1]) for _ in range(3))
-        return self.cv2(torch.cat(y, 1))
-
-
-class YOLOv8(nn.Module):
-    """A YOLOv8-n-like backbone (C2f, SPPF), an FPN neck (nearest upsampling + concat) and one
-    1x1 prediction conv per scale: returns the three maps as a list."""
-
-    def __init__(self, outputs: int = 16, w: int = 8) -> None:
-        super().__init__()
-        self.b0 = Conv(3, w, 3, 2)
-        self.b1 = nn.Sequential(Conv(w, 2 * w, 3, 2), C2f(2 * w, 2 * w, 1, True))
-        self.b2 = nn.Sequential(Conv(2 * w, 4 * w, 3, 2), C2f(4 * w, 4 * w, 2, True))
-        self.b3 = nn.Sequential(Conv(4 * w, 8 * w, 3, 2), C2f(8 * w, 8 * w, 1, True), SPPF(8 * w, 8 * w))
-        self.up = nn.Upsample(None, 2, "nearest")
-        self.n1 = C2f(12 * w, 4 * w)
-        self.n2 = C2f(6 * w, 2 * w)
-        self.down = Conv(2 * w, 2 * w, 3, 2)
-        self.n3 = C2f(6 * w, 4 * w)
-        self.heads = nn.ModuleList(nn.Conv2d(c, outputs, 1) for c in (2 * w, 4 * w, 8 * w))
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        p3 = self.b1(self.b0(x))
-        p4 = self.b2(p3)
-        p5 = self.b3(p4)
-        n4 = self.n1(torch.cat([self.up(p5), p4], 1))
-        n3 = self.n2(torch.cat([self.up(n4), p3], 1))
-        n4 = self.n3(torch.cat([self.down(n3), n4], 1))
-        return [head(f) for head, f in zip(self.heads, (n3, n4, p5))]
-
-
 # ---- YOLOv3 ---------------------------------------------------------------------------------------
 
 
@@ -290,60 +201,6 @@ class Darknet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
-
-
-# ---- ResNet-18 ------------------------------------------------------------------------------------
-
-
-class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = downsample
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
-
-
-class ResNet18(nn.Module):
-    def __init__(self, num_classes: int = 10, width: int = 64) -> None:
-        super().__init__()
-        self.inplanes = width
-        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(width, 1)
-        self.layer2 = self._make_layer(2 * width, 2)
-        self.layer3 = self._make_layer(4 * width, 2)
-        self.layer4 = self._make_layer(8 * width, 2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(8 * width, num_classes)
-
-    def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-        layers = [BasicBlock(self.inplanes, planes, stride, downsample), BasicBlock(planes, planes)]
-        self.inplanes = planes
-        return nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
 # ---- ShuffleNetV2 ---------------------------------------------------------------------------------
@@ -670,9 +527,9 @@ class Detector(nn.Module):
 ZOO = {
     "mobilenet_v3": (MobileNetV3, (3, 64, 64)),
     "efficientnet": (EfficientNet, (3, 64, 64)),
-    "yolov8": (YOLOv8, (3, 64, 64)),
+    "yolov8": (functools.partial(YOLOv8, outputs=16, width=8), (3, 64, 64)),
     "darknet": (Darknet, (3, 32, 32)),
-    "resnet18": (ResNet18, (3, 64, 64)),
+    "resnet18": (functools.partial(ResNet18, num_classes=10), (3, 64, 64)),
     "shufflenet_v2": (ShuffleNetV2, (3, 64, 64)),
     "ghostnet": (GhostNet, (3, 64, 64)),
     "convnext": (ConvNeXt, (3, 64, 64)),

@@ -4,7 +4,7 @@ inputs, checked to agree before anything is timed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,6 +17,7 @@ __all__ = [
     "model_case",
     "pointwise_case",
     "random_prune",
+    "reference_model",
     "separable_case",
     "sparse_pointwise_case",
 ]
@@ -145,18 +146,16 @@ def separable_case(dw: DepthwiseLayer, pw: PointwiseLayer) -> Case:
     )
 
 
-def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
-    """A reference network (random weights, randomized BatchNorm statistics; its 1x1
-    convolutions pruned at random to `pointwise_sparsity`) in torch eager mode against its
-    pyprune.convert copy, batch 1, 224x224."""
+def reference_model(name: str, pointwise_sparsity: float = 0.0, **kwargs: Any) -> Any:
+    """The network `name` of pyprune.models (built with `kwargs`) in eval mode: seeded random
+    weights, randomized BatchNorm statistics, its 1x1 convolutions pruned at random to
+    `pointwise_sparsity`."""
     import torch
 
     from pyprune import models
-    from pyprune.nn import convert
-    from pyprune.stats import count
 
     torch.manual_seed(0)
-    model = getattr(models, name)().eval()
+    model = getattr(models, name)(**kwargs).eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -164,6 +163,18 @@ def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
                 m.running_mean.normal_(0, 0.1)
             if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and pointwise_sparsity:
                 m.weight.copy_(torch.from_numpy(random_prune(m.weight.numpy(), pointwise_sparsity)))
+    return model
+
+
+def model_case(name: str, pointwise_sparsity: float = 0.0) -> Case:
+    """A reference network (reference_model) in torch eager mode against its pyprune.convert
+    copy, batch 1, 224x224."""
+    import torch
+
+    from pyprune.nn import convert
+    from pyprune.stats import count
+
+    model = reference_model(name, pointwise_sparsity)
     x = torch.randn(1, 3, 224, 224)
     fast = convert(model, x)
     macs = count(model, x).macs  # dense: every weight, as the layer cases count them

@@ -1,5 +1,6 @@
 """A packed file's model timed on pyprune.runtime, torch-free (as ncnn's benchncnn times its
-models): whole forwards (min, median, max), and per node the median time inside its kernels."""
+models): whole forwards (min, median, max), per node the median time inside its kernels, and
+the share of a forward spent outside them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import numpy as np
 from pyprune import kernels
 from pyprune.runtime import Net
 
-__all__ = ["FileTiming", "LayerTiming", "format_timing", "time_net", "to_json"]
+__all__ = ["FileTiming", "LayerTiming", "Overhead", "format_overhead", "format_timing", "runtime_overhead", "time_net",
+           "to_json"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,55 @@ def to_json(results: dict[str, Any]) -> str:
     """{key: FileTiming} as JSON (MACs and the time outside the kernels included)."""
     return json.dumps({key: {**asdict(t), "macs": t.macs, "outside_ms": t.outside_ms} for key, t in results.items()},
                       indent=1)
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """Where one forward of a net goes, 1 thread, in the CPU time of the calling thread (which
+    runs the kernels itself at 1 thread; other processes' work does not count)."""
+
+    input_shapes: list[tuple[int, ...]]
+    rounds: int
+    forward_ms: float  # net.run, median
+    kernels_ms: float  # the sum of the per-node medians of net.profile: inside the nodes' kernels
+    call_ms: float  # net.run less one run of the graph in C++: Python, binding, planning lookup, outputs
+
+    @property
+    def outside_ms(self) -> float:
+        return self.forward_ms - self.kernels_ms
+
+
+def runtime_overhead(net: Net, rounds: int = 30, seed: int = 0) -> Overhead:
+    """The share of a forward of `net` (1 thread, random inputs of its example shapes) spent
+    outside its kernels: the forward's median CPU time less the sum of the per-node medians,
+    and of that the time around the single C++ call (the forward less a run of the graph
+    alone, the increment of net.profile's CPU time per repeat). Rounds take turns."""
+    kernels.set_num_threads(1)
+    rng = np.random.default_rng(seed)
+    inputs = [rng.standard_normal(shape, dtype=np.float32) for shape in net.input_shapes]
+    net.run(*inputs)
+    calls = {"forward": lambda: net.run(*inputs), "profile 1": lambda: net.profile(*inputs, repeats=1),
+             "profile 3": lambda: net.profile(*inputs, repeats=3)}
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.thread_time()
+            call()
+            seconds[name].append(time.thread_time() - start)
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+    graph_run = (median["profile 3"] - median["profile 1"]) / 2
+    in_kernels = sum(t.seconds for t in net.profile(*inputs, repeats=rounds))
+    return Overhead(net.input_shapes, rounds, median["forward"] * 1e3, in_kernels * 1e3,
+                    (median["forward"] - graph_run) * 1e3)
+
+
+def format_overhead(title: str, o: Overhead) -> str:
+    shapes = ", ".join("x".join(map(str, s)) for s in o.input_shapes)
+    rows = [("forward (net.run)", o.forward_ms),
+            ("inside the kernels (sum of the per-node medians)", o.kernels_ms),
+            ("outside the kernels (the difference)", o.outside_ms),
+            ("  of which around the C++ call (Python, binding, planning lookup, outputs)", o.call_ms)]
+    width = max(len(name) for name, _ in rows) + 2
+    return "\n".join([f"{title}: where a forward goes, input {shapes}, isa {kernels.isa()}, 1 thread, CPU time of the "
+                      f"calling thread, medians of {o.rounds} rounds"]
+                     + [f"{name:<{width}}{ms:9.3f} ms {100 * ms / o.forward_ms:6.2f} %" for name, ms in rows])
