@@ -4,6 +4,7 @@ the runtime's overhead. The peers themselves are exercised by benchmarks/bench_p
 
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -77,6 +78,8 @@ def test_the_table_says_how_many_times_faster_the_subject_is_than_each_other():
 
 @pytest.mark.parametrize("package", ["ncnn", "pnnx"])
 def test_a_peer_missing_a_package_is_left_out_saying_what_to_install(monkeypatch, package):
+    for other in peers.PEERS["ncnn"]:  # the others present, installed here or not
+        monkeypatch.setitem(sys.modules, other, types.ModuleType(other))
     monkeypatch.setitem(sys.modules, package, None)
     assert peers.not_installed("ncnn") == (f"the ncnn peer needs {package}, which is not installed: "
                                            "pip install 'pyprune[peers]'")
