@@ -4,7 +4,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arrays.h"
@@ -54,6 +59,36 @@ py::dict capabilities() {
   return caps;
 }
 
+// parallel_for over n indices, index i busy for `busy_us` microseconds when i < slow: how
+// often each index ran and how many threads ran some. For the pool's tests.
+py::tuple parallel_for_runs(const pyprune::bindings::IntArg& n_arg, const pyprune::bindings::IntArg& slow_arg,
+                            const pyprune::bindings::IntArg& busy_arg) {
+  const size_t n = pyprune::bindings::count_arg(n_arg.obj, "n", 0);
+  const size_t slow = pyprune::bindings::count_arg(slow_arg.obj, "slow", 0);
+  const size_t busy_us = pyprune::bindings::count_arg(busy_arg.obj, "busy_us", 0);
+  if (n > 1000000) throw py::value_error("n must be at most 1000000, got " + std::to_string(n));
+  if (busy_us > 10000) throw py::value_error("busy_us must be at most 10000, got " + std::to_string(busy_us));
+  std::vector<std::atomic<int>> runs(n);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  {
+    py::gil_scoped_release release;
+    pyprune::parallel_for(n, [&](size_t i) {
+      if (i < slow) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(busy_us);
+        while (std::chrono::steady_clock::now() < end) {
+        }
+      }
+      runs[i].fetch_add(1);
+      std::lock_guard<std::mutex> lock(mutex);
+      threads.insert(std::this_thread::get_id());
+    });
+  }
+  py::list counts;
+  for (const auto& r : runs) counts.append(r.load());
+  return py::make_tuple(counts, threads.size());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -91,4 +126,7 @@ PYBIND11_MODULE(_core, m) {
   pyprune::bindings::register_operators(testing);
   pyprune::bindings::register_graph(m);
   pyprune::bindings::register_graph_ukernels(testing);
+  testing.def("parallel_for_runs", &parallel_for_runs, py::arg("n"), py::arg("slow"), py::arg("busy_us"),
+              "parallel_for over n indices, those below `slow` busy for busy_us microseconds: (how often "
+              "each index ran, how many threads ran one).");
 }

@@ -136,7 +136,7 @@ py::list run_operator(const std::string& op, const py::dict& attrs, const py::li
 py::tuple describe_operator(const std::string& op, const py::dict& attrs, const py::list& inputs,
                             const py::dict& constants) {
   const Built built(op, attrs, inputs, constants);
-  return py::make_tuple(built.op->describe(), built.op->macs(built.shapes));
+  return py::make_tuple(built.op->describe_for(built.shapes), built.op->macs(built.shapes));
 }
 
 }  // namespace

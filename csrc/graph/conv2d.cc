@@ -3,14 +3,17 @@
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
 // `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 undilated ones),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
-// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node, sparse in
-// the cheapest block when sparse_rule() (pyprune/capabilities.h) says so, else gemm).
+// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node; sparse in
+// the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
+// Winograd takes, Winograd when a call has enough output tiles to pay for its transformed
+// weights, else gemm; gemm otherwise).
 // Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
 // pointwise weight, pointwise bias (constants), then an optional residual.
 #include <array>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -43,9 +46,15 @@ struct Spec {
   size_t out_channels, in_channels, groups, block;
   Window2d window;
   Algorithm algorithm;
+  bool winograd_when_worth;  // "auto" on a convolution Winograd takes: algorithm is per call
   Activation activation, depthwise_activation;
   size_t residual_input;  // 0: none
 };
+
+// Output tiles of a call from which Winograd F(4x4, 3x3) beats im2col + GEMM (measured on
+// 16 to 512 channels: 1.7-3.4x faster from 9 tiles on, 0.9-1.4x at 4, where the transformed
+// weights stream in for a few columns).
+constexpr size_t kWinogradTiles = 8;
 
 // The weights: input 1's, and input 3's (the pointwise half) for a separable node; the biases
 // likewise (nullptr: zeros).
@@ -53,8 +62,8 @@ struct Weights {
   const float *weight, *bias, *pointwise, *pointwise_bias;
 };
 
-Kernel prepare(const Spec& s, const Weights& w) {
-  switch (s.algorithm) {
+Kernel prepare(const Spec& s, Algorithm algorithm, const Weights& w) {
+  switch (algorithm) {
     case Algorithm::depthwise:
       return std::make_unique<DepthwiseConv2d>(s.out_channels, s.window, w.weight, w.bias);
     case Algorithm::sparse: {
@@ -85,12 +94,15 @@ Shape4 shape4(const Dims& d) { return {d[0], d[1], d[2], d[3]}; }
 
 class Conv2dOperator : public Operator {
  public:
-  // Weights that are nullptr are coded: they arrive decoded at run time (inputs 1 and 3).
+  // Weights that are nullptr are coded: they arrive decoded at run time (inputs 1 and 3). A
+  // per-call algorithm's kernels are prepared when a call first needs them, from the weights
+  // the graph holds.
   Conv2dOperator(const Spec& spec, const float* weight, const float* pointwise, std::vector<float> bias,
                  std::vector<float> pointwise_bias)
-      : spec_(spec), bias_(std::move(bias)), pointwise_bias_(std::move(pointwise_bias)) {
+      : spec_(spec), weight_(weight), bias_(std::move(bias)), pointwise_bias_(std::move(pointwise_bias)) {
     const bool separable = spec_.algorithm == Algorithm::separable;
-    if (weight != nullptr && (!separable || pointwise != nullptr)) kernel_ = prepare(spec_, weights(weight, pointwise));
+    if (weight != nullptr && (!separable || pointwise != nullptr) && !spec_.winograd_when_worth)
+      kernel_ = prepare(spec_, spec_.algorithm, weights(weight, pointwise));
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
@@ -110,20 +122,37 @@ class Conv2dOperator : public Operator {
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
            const std::vector<Dims>&) const override {
     const Epilogue epilogue(spec_.activation, spec_.residual_input != 0 ? in[spec_.residual_input] : nullptr);
+    const Algorithm algorithm = algorithm_for(in_shapes[0]);
     // Coded weights (kept compressed) arrive decoded at run time: prepared for this run only.
     Kernel per_run;
-    if (empty(kernel_))
-      per_run = prepare(spec_, weights(in[1], spec_.algorithm == Algorithm::separable ? in[3] : nullptr));
-    const Kernel& kernel = empty(kernel_) ? per_run : kernel_;
-    std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, kernel);
+    const Kernel* kernel = &kernel_;
+    if (spec_.winograd_when_worth && weight_ != nullptr) {
+      Lazy& lazy = algorithm == Algorithm::winograd ? winograd_ : gemm_;
+      std::call_once(lazy.once, [&] { lazy.kernel = prepare(spec_, algorithm, weights(weight_, nullptr)); });
+      kernel = &lazy.kernel;
+    } else if (empty(kernel_)) {
+      per_run = prepare(spec_, algorithm, weights(in[1], spec_.algorithm == Algorithm::separable ? in[3] : nullptr));
+      kernel = &per_run;
+    }
+    std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, *kernel);
   }
 
+  // A per-call algorithm is named as "gemm or winograd" without the inputs' shapes.
   std::string describe() const override {
+    return spec_.winograd_when_worth ? describe(Algorithm::gemm) + " (winograd from " +
+                                           std::to_string(kWinogradTiles) + " output tiles)"
+                                     : describe(spec_.algorithm);
+  }
+  std::string describe_for(const std::vector<Dims>& inputs) const override {
+    return describe(algorithm_for(inputs[0]));
+  }
+
+  std::string describe(Algorithm algorithm) const {
     static const char* names[] = {"gemm", "depthwise", "sparse", "winograd", "separable"};
     std::string s = "conv2d " + spec_.window.describe();
     if (spec_.groups != 1) s += " g" + std::to_string(spec_.groups);
-    s += std::string(" ") + names[static_cast<int>(spec_.algorithm)];
-    switch (spec_.algorithm) {
+    s += std::string(" ") + names[static_cast<int>(algorithm)];
+    switch (algorithm) {
       case Algorithm::sparse:
         s += " block " + std::to_string(spec_.block) + " " + pp_f32_spmm_config(spec_.block)->name;
         break;
@@ -158,6 +187,20 @@ class Conv2dOperator : public Operator {
   }
 
  private:
+  // The kernels of a per-call algorithm, each prepared once, by the first call that needs it.
+  struct Lazy {
+    std::once_flag once;
+    Kernel kernel;
+  };
+
+  // Winograd F(4x4, 3x3) for a call with enough output tiles, when the node leaves it to us.
+  Algorithm algorithm_for(const Dims& x) const {
+    if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
+    const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
+    const size_t tiles = y.n * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
+    return tiles >= kWinogradTiles ? Algorithm::winograd : spec_.algorithm;
+  }
+
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
   Weights weights(const float* weight, const float* pointwise) const {
     return {weight, data(bias_), pointwise, data(pointwise_bias_)};
@@ -170,8 +213,10 @@ class Conv2dOperator : public Operator {
   }
 
   Spec spec_;
+  const float* weight_;  // the graph's (input 1), nullptr when coded
   std::vector<float> bias_, pointwise_bias_;
-  Kernel kernel_;  // holds nullptr when weights are coded
+  Kernel kernel_;  // holds nullptr when weights are coded or the algorithm is per call
+  mutable Lazy gemm_, winograd_;
 };
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
@@ -190,6 +235,15 @@ Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   if (density > (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::gemm;
   s.block = block;
   return Algorithm::sparse;
+}
+
+// Why Winograd does not take the convolution, or "" when it does.
+std::string winograd_rejects(const Spec& s) {
+  const Window2d& w = s.window;
+  return winograd_conv2d_rejects(signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
+                                 signed_pair(w.dilation_h, w.dilation_w), static_cast<int64_t>(s.groups),
+                                 {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left),
+                                  static_cast<int64_t>(w.pad_bottom), static_cast<int64_t>(w.pad_right)});
 }
 
 // The algorithm the node asks for, checked against what the kernels take.
@@ -212,18 +266,14 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
     return Algorithm::sparse;
   }
   if (asked == "winograd") {
-    const Window2d& w = s.window;
-    const std::string rejects = winograd_conv2d_rejects(
-        signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
-        signed_pair(w.dilation_h, w.dilation_w), static_cast<int64_t>(s.groups),
-        {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left), static_cast<int64_t>(w.pad_bottom),
-         static_cast<int64_t>(w.pad_right)});
+    const std::string rejects = winograd_rejects(s);
     if (!rejects.empty()) a.fail("algorithm 'winograd' does not take this convolution: " + rejects);
     return Algorithm::winograd;
   }
   if (asked == "gemm") return Algorithm::gemm;
   return depthwise_rejects.empty() ? Algorithm::depthwise : sparse_or_gemm(s, weight);
 }
+
 
 // A bias input's values (decoded if coded), checked to have `channels` entries.
 std::vector<float> bias_values(const Attributes& a, const Constant& b, size_t channels, const std::string& what) {
@@ -277,6 +327,10 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   if (!window_rejects.empty()) a.fail(window_rejects);
   s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
   s.algorithm = choose(a, s, weight);
+  // Weights kept compressed stay off Winograd: they are prepared on every run, and its are 4x
+  // their size.
+  s.winograd_when_worth = a.text("algorithm", kAlgorithms, "auto") == "auto" && s.algorithm == Algorithm::gemm &&
+                          weight.dense != nullptr && winograd_rejects(s).empty();
   s.activation = activation_attributes(a);
   if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 

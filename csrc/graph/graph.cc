@@ -246,7 +246,7 @@ std::vector<NodeInfo> Graph::describe(const Plan& plan) const {
   std::vector<NodeInfo> infos;
   for (size_t i = 0; i < nodes_.size(); i++) {
     const Step& step = plan.steps[i];
-    infos.push_back({nodes_[i].op, nodes_[i].name, ops_[i]->describe(), step.output_shapes,
+    infos.push_back({nodes_[i].op, nodes_[i].name, ops_[i]->describe_for(step.input_shapes), step.output_shapes,
                      ops_[i]->macs(step.input_shapes)});
   }
   return infos;

@@ -2,7 +2,8 @@
 // by node; then every tensor gets a place. Graph inputs and dense constants are read where they
 // are; a tensor that is a graph output is written straight into the caller's buffer; the others
 // share one arena, each living from the step that produces it to its last use (a view is its
-// input's memory and extends its lifetime), placed first-fit as the steps go.
+// input's memory and extends its lifetime), placed first-fit as the steps go, its memory free
+// again from the second step after its last use.
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -74,8 +75,11 @@ size_t place(std::vector<Block>& blocks) {
     peak = std::max(peak, top);
     return offset;
   };
+  // A block is freed for the steps from two after its last use: the threads that read it at that
+  // step (every one, for a GEMM's input) still hold it in their caches, and a write there at the
+  // very next step would make each store wait for the other cores to drop their copies.
   for (size_t b : by_first) {
-    for (; released < by_last.size() && blocks[by_last[released]].last < blocks[b].first; released++)
+    for (; released < by_last.size() && blocks[by_last[released]].last + 1 < blocks[b].first; released++)
       release(blocks[by_last[released]]);
     blocks[b].offset = allocate(blocks[b].bytes);
   }

@@ -16,7 +16,9 @@ struct Block {
 };
 
 // Gives every block an offset, first-fit in order of first use, such that blocks alive at a common
-// step never overlap; returns the arena size. Byte sizes must be multiples of the alignment.
+// step never overlap and a block's memory is not reused at the step right after its last (its
+// readers' caches still hold it: see planner.cc); returns the arena size. Byte sizes must be
+// multiples of the alignment.
 size_t place(std::vector<Block>& blocks);
 
 // Inside a catch block: rethrows the exception being handled with its message starting with

@@ -1,8 +1,9 @@
 // NCHW convolution driver on the GEMM microkernel: out[group][Cout/g, pixels] =
 // W[group][Cout/g, Cin/g * kh * kw] x B, where B is the input itself for 1x1 stride-1
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
-// per-thread buffer, so it stays in cache while every block of output channels uses it. Each
-// block's epilogue (residual, activation) runs right after the kernel wrote it.
+// per-thread buffer, so it stays in cache while the task's blocks of output channels use it.
+// Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
+// activation) runs right after the kernel wrote it.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,8 @@ namespace {
 
 // The B panel (depth rows x panel pixels) should fit in half of L2 alongside the weights.
 constexpr size_t kPanelBytes = 256 * 1024;
+// Gathering an im2col element costs about as much as streaming this many packed weights.
+constexpr size_t kGatherCost = 4;
 
 // The geometry of one call.
 struct Geometry {
@@ -38,6 +41,61 @@ size_t panel_pixels(size_t depth, size_t pixels, size_t nr) {
   const size_t fit = kPanelBytes / (depth * sizeof(float)) / nr * nr;
   return std::min(pixels, std::max(nr, fit));
 }
+
+// How the threads share a GEMM's output, blocks of mr channels by pixels: one share per
+// thread, each cut into tasks of one panel of pixels and the share's blocks. A share that is a
+// range of channels keeps a thread on the same channels as a depthwise layer before or after
+// it (each reads what its own core wrote) and reads only its part of the weights; a range of
+// pixels keeps it on the same part of the image as the spatial layers around it and builds
+// each im2col panel once. The preferred way is taken unless it balances the work worse.
+// Either way every output is one kernel call's full dot product: results do not depend on it.
+class Split {
+ public:
+  struct Task {
+    size_t first_block, end_block, first, count;  // count 0: nothing (a short share's rest)
+  };
+
+  Split(size_t blocks, size_t pixels, size_t panel, size_t threads, bool prefer_pixels)
+      : parts(std::max<size_t>(1, threads)), blocks_(blocks), pixels_(pixels), panel_(panel) {
+    // Work per share in blocks or in vectors of 16 pixels, against an even share.
+    const size_t vectors = pp_divide_round_up(pixels, 16);
+    const double by_blocks = imbalance(blocks), by_pixels = imbalance(vectors);
+    by_channels_ = prefer_pixels ? by_pixels > kFair && by_blocks < by_pixels
+                                 : by_blocks <= kFair || by_blocks <= by_pixels;
+    if (by_channels_) {
+      panels = pp_divide_round_up(pixels, panel);
+    } else {
+      size_t longest = 0;
+      for (size_t k = 0; k < parts; k++) longest = std::max(longest, pixel_bound(k + 1) - pixel_bound(k));
+      panels = pp_divide_round_up(longest, panel);
+    }
+  }
+
+  // Panel `j` of share `part`.
+  Task task(size_t part, size_t j) const {
+    if (by_channels_) {
+      const size_t first = j * panel_;
+      return {blocks_ * part / parts, blocks_ * (part + 1) / parts, first, std::min(panel_, pixels_ - first)};
+    }
+    const size_t first = std::min(pixel_bound(part) + j * panel_, pixel_bound(part + 1));
+    return {0, blocks_, first, std::min(panel_, pixel_bound(part + 1) - first)};
+  }
+
+  size_t parts;   // shares, one per thread
+  size_t panels;  // tasks per share
+
+ private:
+  static constexpr double kFair = 1.125;
+  // The largest share of `units` cut in `parts`, against an even share.
+  double imbalance(size_t units) const {
+    return units == 0 ? 1.0 : static_cast<double>(pp_divide_round_up(units, parts) * parts) / units;
+  }
+  // Shares of pixels start at whole vectors.
+  size_t pixel_bound(size_t k) const { return std::min(pixels_, pp_round_up(pixels_ * k / parts, 16)); }
+
+  size_t blocks_, pixels_, panel_;
+  bool by_channels_;
+};
 
 // dst[i] = src[x0 + i * stride] where that column is inside [0, width), else 0, for i < count:
 // zeros, then a strided (or contiguous) copy, then zeros.
@@ -150,7 +208,7 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const size_t mr = ukernel.mr, d = depth(), per_group = out_channels_ / groups_;
   const size_t blocks = this->blocks(), block_floats = mr * (1 + d);
   const size_t pixels = s.y.plane(), in_plane = x_shape.plane();
-  const size_t panel = panel_pixels(d, pixels, ukernel.nr), panels = pp_divide_round_up(pixels, panel);
+  const size_t panel = panel_pixels(d, pixels, ukernel.nr);
   const size_t images = x_shape.n * groups_;
   const float* packed = packed_.data();
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
@@ -165,22 +223,26 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   // Input planes of image (batch n, group g): channels g * Cin/g onwards of batch n.
   auto group_input = [&](size_t image) { return input + image * s.channels * in_plane; };
 
-  if (pointwise()) {
-    // One task per (image, panel, block of output channels); consecutive tasks share a panel.
-    parallel_for(images * panels * blocks, [&](size_t t) {
-      const size_t block = t % blocks, p = t / blocks % panels, image = t / blocks / panels;
-      const size_t first = p * panel, count = std::min(panel, pixels - first);
-      gemm(image, block, first, count, group_input(image) + first, in_plane * sizeof(float));
-    });
-    return;
-  }
-  // One task per (image, panel): the im2col panel is built once and used by every block.
-  parallel_for(images * panels, [&](size_t t) {
-    const size_t p = t % panels, image = t / panels;
-    const size_t first = p * panel, count = std::min(panel, pixels - first);
-    float* b = im2col_buffer(d * count);
-    im2col(s, group_input(image), first, count, b);
-    for (size_t block = 0; block < blocks; block++) gemm(image, block, first, count, b, count * sizeof(float));
+  // A pointwise convolution's threads share channels. An im2col one's share pixels (the
+  // spatial layers around it do) unless its weights outweigh its im2col rows several times:
+  // then each streams its part of the weights instead of all of them.
+  const bool prefer_pixels = !pointwise() && blocks * block_floats < kGatherCost * d * pixels;
+  const Split split(blocks, pixels, panel, get_num_threads(), prefer_pixels);
+  parallel_for(split.parts * images * split.panels, [&](size_t t) {
+    const size_t part = t / split.panels / images, image = t / split.panels % images;
+    const Split::Task task = split.task(part, t % split.panels);
+    if (task.count == 0) return;
+    // A pointwise task multiplies the input where it is; the others first gather the panel's
+    // im2col rows into a per-thread buffer.
+    if (pointwise()) {
+      for (size_t block = task.first_block; block < task.end_block; block++)
+        gemm(image, block, task.first, task.count, group_input(image) + task.first, in_plane * sizeof(float));
+      return;
+    }
+    float* b = im2col_buffer(d * task.count);
+    im2col(s, group_input(image), task.first, task.count, b);
+    for (size_t block = task.first_block; block < task.end_block; block++)
+      gemm(image, block, task.first, task.count, b, task.count * sizeof(float));
   });
 }
 

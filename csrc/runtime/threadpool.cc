@@ -1,6 +1,8 @@
-// Fork-join pool: workers take indices from a shared counter, so uneven tasks balance
-// themselves. Between calls a worker spins briefly before it sleeps: layers of a network come
-// back to back and last tens of microseconds, less than waking a sleeping thread takes.
+// Fork-join pool, partitioned as XNNPACK's pthreadpool does: each thread owns a contiguous
+// range of the indices and takes from its front; a thread that runs out takes from the back of
+// another's range, so uneven tasks and late threads still balance. Between calls a worker
+// spins briefly before it sleeps: layers of a network come back to back and last tens of
+// microseconds, less than waking a sleeping thread takes.
 // Workers start on first use, and a forked child gets a fresh pool of the same size.
 #include "pyprune/threadpool.h"
 
@@ -15,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -58,7 +61,7 @@ bool spin_until(Done done) {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(size_t threads) : threads_(threads) {}
+  explicit ThreadPool(size_t threads) : threads_(threads), ranges_(new Range[threads]) {}
 
   // std::invalid_argument for a count outside [1, kMaxThreads]; std::runtime_error if the
   // system cannot start that many threads, the pool then keeping its previous size.
@@ -67,12 +70,12 @@ class ThreadPool {
     std::lock_guard<std::mutex> call(call_mutex_);
     const size_t before = threads_;
     stop_workers();
-    threads_ = threads;
+    set_size(threads);
     try {
       start_workers();
     } catch (const std::system_error& e) {
       stop_workers();
-      threads_ = before;
+      set_size(before);
       throw std::runtime_error("cannot start " + std::to_string(threads) + " threads (" + e.what() +
                                "); keeping " + std::to_string(before));
     }
@@ -92,23 +95,23 @@ class ThreadPool {
     std::lock_guard<std::mutex> call(call_mutex_);  // one parallel_for at a time
     if (threads_ == 1 || n == 1) return run_inline(n, task);
     if (workers_.empty()) start_workers();
-    PP_ASSERT(n < kClosed);
-    // Close the previous call before changing what a call is: a worker still leaving it must
-    // not take an index of the new one (its claim fails once the word has changed).
-    const uint32_t generation = static_cast<uint32_t>(work_.load() >> 32) + 1;
-    work_.store(word(generation, kClosed));
+    PP_ASSERT(n <= kMaxIndex);
+    // Every range of the previous call is empty (all its tasks ran), so no thread can claim
+    // anything until the ranges below are stored: task_ and size_ are set before that.
     task_ = &task;
-    size_.store(n);
-    finished_.store(0);
+    size_.store(n, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    for (size_t t = 0; t < threads_; t++)
+      ranges_[t].word.store(range(n * t / threads_, n * (t + 1) / threads_), std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      work_.store(word(generation, 0));  // publishes task_ and size_
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
-    drain(generation);
-    // Only tasks are waited for, never idle workers: a worker that wakes late finds the call
-    // over and claims nothing.
-    auto all_done = [this] { return finished_.load() == size_.load(); };
+    drain(0);
+    // Only tasks are waited for, never idle workers: a worker that wakes late finds every
+    // range empty and claims nothing.
+    auto all_done = [this] { return finished_.load() == size_.load(std::memory_order_relaxed); };
     if (!spin_until(all_done)) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_.wait(lock, all_done);
@@ -127,63 +130,87 @@ class ThreadPool {
     for (size_t i = 0; i < n; i++) task(i);
   }
 
-  static constexpr uint64_t kClosed = 0xffffffffu;  // index of a call being set up
-  static uint64_t word(uint32_t generation, uint64_t index) {
-    return static_cast<uint64_t>(generation) << 32 | index;
-  }
+  // The indices [begin, end) a thread has left, in one word: begin << 32 | end. Own cache
+  // lines (two: adjacent-line prefetch), so a thread taking from its own range touches only
+  // its own lines until it steals.
+  struct alignas(128) Range {
+    std::atomic<uint64_t> word{0};
+  };
+  static constexpr uint64_t kMaxIndex = 0xffffffffu;
+  static uint64_t range(uint64_t begin, uint64_t end) { return begin << 32 | end; }
 
-  // Takes the next index of call `generation`, if that call still has one.
-  bool claim(uint32_t generation, size_t* index) {
-    uint64_t w = work_.load();
-    for (;;) {
-      if (static_cast<uint32_t>(w >> 32) != generation || (w & kClosed) >= size_.load()) return false;
-      if (work_.compare_exchange_weak(w, w + 1)) {
-        *index = static_cast<size_t>(w & 0xffffffffu);
+  // Takes the first index left in `r` (its owner), or the last (a thread that ran out).
+  static bool take_front(Range& r, size_t* index) {
+    uint64_t w = r.word.load(std::memory_order_acquire);
+    while ((w >> 32) < (w & kMaxIndex)) {
+      if (r.word.compare_exchange_weak(w, w + (uint64_t{1} << 32), std::memory_order_acquire)) {
+        *index = static_cast<size_t>(w >> 32);
         return true;
       }
     }
+    return false;
+  }
+  static bool take_back(Range& r, size_t* index) {
+    uint64_t w = r.word.load(std::memory_order_acquire);
+    while ((w >> 32) < (w & kMaxIndex)) {
+      if (r.word.compare_exchange_weak(w, w - 1, std::memory_order_acquire)) {
+        *index = static_cast<size_t>((w & kMaxIndex) - 1);
+        return true;
+      }
+    }
+    return false;
   }
 
-  // Runs indices of call `generation` until none are left. The first exception is kept and
-  // rethrown on the calling thread; the remaining tasks still run.
-  void drain(uint32_t generation) {
+  // Runs thread `self`'s share of the call: its own range from the front (the same part of
+  // every call, so consecutive operators split alike find their data in this core's caches),
+  // then what the others have left, from the back. The first exception is kept and rethrown
+  // on the calling thread; the remaining tasks still run.
+  void drain(size_t self) {
     inside_task = true;
-    size_t i;
-    while (claim(generation, &i)) {
+    size_t done = 0, i;
+    auto run_one = [&](size_t index) {
       try {
-        (*task_)(i);
+        (*task_)(index);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
       }
-      if (finished_.fetch_add(1) + 1 == size_.load()) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to sleep
-        done_.notify_one();
-      }
+      done++;
+    };
+    while (take_front(ranges_[self], &i)) run_one(i);
+    for (size_t k = 1; k < threads_; k++) {
+      Range& other = ranges_[(self + k) % threads_];
+      while (take_back(other, &i)) run_one(i);
     }
     inside_task = false;
+    // One update per thread and call, not per task: the counter's line moves between cores.
+    if (done != 0 && finished_.fetch_add(done) + done == size_.load(std::memory_order_relaxed)) {
+      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to sleep
+      done_.notify_one();
+    }
   }
 
-  void work() {
-    uint32_t seen = static_cast<uint32_t>(work_.load() >> 32);
+  void work(size_t self) {
+    uint64_t seen = generation_.load();
     for (;;) {
-      uint64_t w = 0;
-      auto called = [&] {
-        w = work_.load();
-        return stop_.load() || (static_cast<uint32_t>(w >> 32) != seen && (w & kClosed) != kClosed);
-      };
+      auto called = [&] { return stop_.load() || generation_.load() != seen; };
       if (!spin_until(called)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, called);
       }
       if (stop_.load()) return;
-      seen = static_cast<uint32_t>(w >> 32);
-      drain(seen);
+      seen = generation_.load();
+      drain(self);
     }
   }
 
+  void set_size(size_t threads) {
+    threads_ = threads;
+    ranges_.reset(new Range[threads]);
+  }
+
   void start_workers() {
-    for (size_t i = workers_.size() + 1; i < threads_; i++) workers_.emplace_back([this] { work(); });
+    for (size_t i = workers_.size() + 1; i < threads_; i++) workers_.emplace_back([this, i] { work(i); });
   }
 
   void stop_workers() {
@@ -201,11 +228,12 @@ class ThreadPool {
   std::mutex mutex_;       // guards sleeping on wake_ and done_
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
-  size_t threads_;  // the calling thread included; workers start on the first parallel call
+  size_t threads_;  // the calling thread (index 0) included; workers start on the first parallel call
+  std::unique_ptr<Range[]> ranges_;  // per thread
   const std::function<void(size_t)>* task_ = nullptr;
   std::atomic<size_t> size_{0};
-  std::atomic<uint64_t> work_{0};  // call generation << 32 | next index to claim
-  std::atomic<size_t> finished_{0};
+  std::atomic<uint64_t> generation_{0};  // calls so far: a change wakes the workers
+  alignas(128) std::atomic<size_t> finished_{0};
   std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
     """
     (description, multiply-accumulates) of one operator built as run_operator builds it.
@@ -25,6 +25,10 @@ def huffdec_ukernels() -> list:
 def operators() -> list[str]:
     """
     The operator set: every operator the graph engine runs.
+    """
+def parallel_for_runs(n: int, slow: int, busy_us: int) -> tuple:
+    """
+    parallel_for over n indices, those below `slow` busy for busy_us microseconds: (how often each index ran, how many threads ran one).
     """
 def rsum(ukernel: str, x: numpy.typing.NDArray[numpy.float32]) -> numpy.ndarray:
     """

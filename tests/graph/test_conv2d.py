@@ -4,6 +4,7 @@ fused separable node against the operator set's reference; what auto chooses; at
 inputs it refuses, naming the node."""
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -235,10 +236,10 @@ def test_coded_weights_run_like_their_dense_weights(rng):
             np.testing.assert_array_equal(y, outputs[0])
 
 
-def describe(**attrs):
-    """The description of a conv2d with a (cout, cin_g, *kernel) weight."""
+def describe(hw=(12, 12), n=1, **attrs):
+    """The description of a conv2d with a (cout, cin_g, *kernel) weight, for an n x C x hw input."""
     w = np.ones((attrs.pop("cout", 4), attrs.pop("cin_g", 1), *attrs.pop("kernel", (3, 3))), np.float32)
-    x = np.ones((1, w.shape[1] * attrs.get("groups", 1), 12, 12), np.float32)
+    x = np.ones((n, w.shape[1] * attrs.get("groups", 1), *hw), np.float32)
     return pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w})[0]
 
 
@@ -249,12 +250,60 @@ def describe(**attrs):
     (dict(groups=4, kernel=(9, 9)), "gemm"),
     (dict(groups=4, stride=[1, 2]), "gemm"),
     (dict(groups=2, cin_g=2), "gemm"),
-    (dict(cin_g=4), "gemm"),
+    (dict(cin_g=4), "winograd"),  # 10x10 outputs: 9 tiles
     (dict(groups=4, cout=8), "gemm"),  # a channel multiplier of 2 is not depthwise
 ])
 def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs, algorithm):
     text = describe(**attrs)
     assert f" {algorithm} " in text, text
+
+
+# (input size, batch, other attributes, algorithm "auto" runs): Winograd from 8 output tiles of
+# 4x4 in the call (the batch's included) where it takes the convolution, gemm below and elsewhere.
+AUTO_WINOGRAD = [
+    ((10, 10), 1, {}, "gemm"),  # 8x8 outputs: 4 tiles
+    ((14, 10), 1, {}, "gemm"),  # 12x8 outputs: 6 tiles
+    ((14, 10), 2, {}, "winograd"),  # 6 tiles each, 12 in the call
+    ((6, 6), 1, {}, "gemm"),  # 4x4 outputs: 1 tile
+    ((12, 10), 1, {}, "gemm"),  # 10x8 outputs: 6 tiles
+    ((14, 14), 1, {}, "winograd"),  # 12x12: 9 tiles
+    ((12, 12), 1, {"padding": [1, 1, 1, 1]}, "winograd"),  # 12x12: 9 tiles
+    ((9, 30), 1, {"padding": [0, 2, 1, 0]}, "winograd"),  # 8x30: 16 tiles, uneven padding
+    ((30, 30), 1, {"dilation": [2, 2]}, "gemm"),  # a window Winograd does not take
+    ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
+    ((30, 30), 1, {"groups": 2, "cin_g": 2}, "gemm"),
+    ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
+]
+
+
+@pytest.mark.parametrize("hw,n,attrs,algorithm", AUTO_WINOGRAD)
+def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algorithm, rng):
+    attrs = {"cin_g": 4, **attrs}
+    text = describe(hw, n, **dict(attrs))
+    assert text.startswith("conv2d 3x3") and f" {algorithm} " in text, text
+    groups = attrs.get("groups", 1)
+    x = rng.standard_normal((n, attrs.pop("cin_g") * groups, *hw), dtype=np.float32)
+    w = rng.standard_normal((6, x.shape[1] // groups, 3, 3), dtype=np.float32)
+    got = conv(x, w, activation="relu", **attrs)
+    np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, "algorithm": algorithm}))
+
+
+def test_auto_takes_each_input_size_as_it_comes(rng):
+    """One node run on sizes either side of the threshold, several times and from several
+    threads at once: each call runs the algorithm its size asks for, prepared once."""
+    w = rng.standard_normal((8, 5, 3, 3), dtype=np.float32)
+    graph = Graph([TensorSpec("x", (1, 5, 10, 10))], ["y"], [Node("conv2d", ["x", "w"], ["y"], {"padding": [1] * 4})],
+                  {"w": w})
+    engine = Engine(graph)
+    xs = [rng.standard_normal((1, 5, hw, hw), dtype=np.float32) for hw in (4, 11, 6, 16)]
+    want = [conv(x, w, padding=[1] * 4, algorithm="winograd" if x.shape[2] > 8 else "gemm") for x in xs]
+
+    def check(_):
+        for x, y in zip(xs, want):
+            np.testing.assert_array_equal(engine(x), y)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(check, range(8)))
 
 
 @pytest.mark.parametrize("attrs,match", [
@@ -458,7 +507,7 @@ def test_auto_runs_sparse_weights_sparse_as_the_sparse_policy_would(kernel, stri
     attrs = {"stride": [stride] * 2, "padding": [padding] * 4}
     x = rng.standard_normal((1, 8, 10, 9), dtype=np.float32)
     text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w})
-    assert (f" sparse block {wanted} " in text) if wanted else " gemm " in text, (wanted, text)
+    assert (f" sparse block {wanted} " in text) if wanted else " sparse " not in text, (wanted, text)
     want = reference(x, w, None, None, (stride, stride), (padding,) * 4, (1, 1), 1, {})
     assert_close(conv(x, w, **attrs), want, 8 * kernel * kernel)
 

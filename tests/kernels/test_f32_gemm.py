@@ -120,21 +120,43 @@ def test_pointwise_property(n, cin, cout, pixels, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-def test_results_do_not_depend_on_thread_count(rng):
-    x = rng.standard_normal((2, 24, 31, 33), dtype=np.float32)
-    w1 = rng.standard_normal((40, 24, 1, 1), dtype=np.float32)
-    w3 = rng.standard_normal((16, 12, 3, 3), dtype=np.float32)
+# (n, cin, cout, h, w, kernel, stride, padding, groups): the ways threads share a convolution's
+# output. Pointwise: many channel blocks (shares of channels), three blocks (too few for an even
+# split: shares of pixels), one block, a plane under one vector, several panels and a batch.
+# im2col: a large plane and small weights (pixels), a small plane and large weights (channels),
+# 1x1 stride 2, grouped.
+SPLITS = [
+    (1, 24, 64, 31, 33, 1, 1, 0, 1),
+    (1, 16, 24, 9, 17, 1, 1, 0, 1),
+    (1, 8, 5, 7, 7, 1, 1, 0, 1),
+    (1, 12, 64, 3, 4, 1, 1, 0, 1),
+    (2, 64, 48, 40, 41, 1, 1, 0, 1),
+    (1, 6, 16, 45, 47, 3, 1, 1, 1),
+    (1, 96, 64, 3, 3, 3, 1, 1, 1),
+    (2, 32, 48, 13, 11, 1, 2, 0, 1),
+    (2, 24, 16, 31, 33, 3, 2, 1, 2),
+]
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w,k,stride,padding,groups", SPLITS)
+def test_results_do_not_depend_on_thread_count(n, cin, cout, h, w, k, stride, padding, groups, rng):
+    x = rng.standard_normal((n, cin, h, w), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin // groups, k, k), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
     before = pyprune.get_num_threads()
     try:
         results = []
-        for threads in (1, 2, 5):
+        for threads in (1, 2, 3, 4, 7):
             pyprune.set_num_threads(threads)
-            results.append((kernels.pointwise_conv2d(x, w1), kernels.conv2d(x, w3, stride=2, padding=1, groups=2)))
+            results.append(kernels.conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups,
+                                          activation="relu"))
     finally:
         pyprune.set_num_threads(before)
-    for a, b in results[1:]:
-        np.testing.assert_array_equal(a, results[0][0])
-        np.testing.assert_array_equal(b, results[0][1])
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+    want = reference.conv2d(x, weight, bias, stride, padding, groups, lo=0.0)
+    tol = reference.tolerance(cin // groups * k * k)
+    np.testing.assert_allclose(results[0], want, rtol=tol, atol=tol)
 
 
 def test_module_weights_are_packed_once_and_reused(rng):

@@ -34,6 +34,31 @@ def test_back_to_back_calls_of_varying_size(rng):
         pyprune.set_num_threads(before)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000])
+def test_every_index_runs_once_however_long_the_tasks(threads, n):
+    # Slow tasks at the front hold the first thread in its own share, at the back another's:
+    # the others take what is left of those shares.
+    before = pyprune.get_num_threads()
+    try:
+        pyprune.set_num_threads(threads)
+        for slow, busy_us in ((0, 0), (n // 2, 200), (n, 20)):
+            counts, used = _core.testing.parallel_for_runs(n, slow, busy_us)
+            assert counts == [1] * n and used <= max(1, min(threads, n))
+            counts, _ = _core.testing.parallel_for_runs(n, n, 0)  # none slow, back to back
+            assert counts == [1] * n
+    finally:
+        pyprune.set_num_threads(before)
+
+
+def test_parallel_for_runs_checks_its_arguments():
+    for kwargs, match in (({"n": -1}, "n must be"), ({"n": 10**7}, "n must be at most"),
+                          ({"busy_us": 10**5}, "busy_us must be at most")):
+        args = {"n": 4, "slow": 0, "busy_us": 0, **kwargs}
+        with pytest.raises(ValueError, match=match):
+            _core.testing.parallel_for_runs(**args)
+
+
 def test_concurrent_callers_get_their_own_results(rng):
     xs = [rng.standard_normal((1, 16, 20, 20), dtype=np.float32) for _ in range(4)]
     w = rng.standard_normal((24, 16, 1, 1), dtype=np.float32)

@@ -44,7 +44,7 @@ struct ConstantData {
 // One node as it runs with some input shapes, for reports.
 struct NodeInfo {
   std::string op, name;
-  std::string what;  // Operator::describe()
+  std::string what;  // Operator::describe_for(the step's input shapes)
   std::vector<Dims> output_shapes;
   size_t macs;
 };

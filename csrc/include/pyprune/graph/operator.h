@@ -89,6 +89,11 @@ class Operator {
   }
   // What runs, for reports: e.g. "conv2d 3x3 s2 depthwise 4x8 avx2 + relu6".
   virtual std::string describe() const = 0;
+  // What runs for inputs of these shapes (an operator whose kernels depend on them says which).
+  virtual std::string describe_for(const std::vector<Dims>& inputs) const {
+    (void)inputs;
+    return describe();
+  }
   // Multiply-accumulates of one run with these input shapes (0 where it means nothing).
   virtual size_t macs(const std::vector<Dims>& inputs) const {
     (void)inputs;
