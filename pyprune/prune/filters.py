@@ -152,6 +152,7 @@ def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
     for bound in graph.bounds:
         value = len(kept(bound.ids))
         if value != len(bound.ids):
+            value = -value if bound.negative else value
             setattr(model.get_submodule(bound.module), bound.attribute, value)
             record_attribute(model, bound.module, bound.attribute, value)
 

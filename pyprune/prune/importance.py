@@ -30,6 +30,7 @@ from torch import nn
 from pyprune.prune.errors import PruningError
 from pyprune.modes import evaluating
 from pyprune.prune.graph import ChannelGraph, PruningGroup, capture_for_pruning, placeholder_values
+from pyprune.prune.pruners import pruner_for
 
 __all__ = [
     "APoZ",
@@ -114,10 +115,13 @@ class GroupImportance(Importance):
 
 
 def _weight(module: nn.Module) -> torch.Tensor:
+    """The module's weight with the output channels first (a transposed convolution's are
+    its dim 1)."""
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor):
         raise PruningError(f"{type(module).__name__} has no weight tensor to score")
-    return weight.detach().float()
+    pruner = pruner_for(module)
+    return weight.detach().float().movedim(pruner.weight_out_dim if pruner is not None else 0, 0)
 
 
 def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
@@ -127,10 +131,7 @@ def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
 
 def _filters(module: nn.Module) -> torch.Tensor:
     """The weight as one row per output channel."""
-    weight = getattr(module, "weight", None)
-    if not isinstance(weight, torch.Tensor):
-        raise PruningError(f"{type(module).__name__} has no weight tensor to score")
-    return weight.detach().flatten(1).float()
+    return _weight(module).flatten(1)
 
 
 class L0(Importance):
@@ -211,7 +212,7 @@ class WeightCriterion(Importance):
         self.score = score
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
-        return self.score(module.weight.detach())
+        return self.score(_weight(module))
 
 
 Batch = Any  # an input tensor, a tuple of inputs, or (inputs, targets) for Taylor
@@ -294,7 +295,7 @@ class Taylor(GroupImportance):
 # Activations whose zeros APoZ counts, and the per-channel operators it looks through to find them.
 _ACTIVATIONS = {"aten::relu", "aten::relu6", "aten::hardtanh", "aten::leaky_relu", "aten::elu"}
 _NORMALIZATIONS = {"aten::batch_norm", "aten::_native_batch_norm_legit_no_training", "aten::getitem"}
-_LAYERS = {"aten::conv2d", "aten::convolution", "aten::linear"}
+_LAYERS = {"aten::conv2d", "aten::convolution", "aten::conv_transpose2d", "aten::linear"}
 
 
 def _op_name(node: fx.Node) -> str:
