@@ -90,6 +90,7 @@ class ChannelGraph:
         self.params: dict[str, dict[int, np.ndarray]] = {}  # state_dict name -> dim -> ids
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.scales: set[str] = set()  # parameters used as a BatchNorm's scale
+        self.biases: set[str] = set()  # parameters added to the channels of a layer's output
         self.bounds: list[Bound] = []
         self.modules = modules or {}
 
