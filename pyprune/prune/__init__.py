@@ -34,6 +34,7 @@ from pyprune.prune.plan import apply_channel_plan, channel_plan  # noqa: E402
 from pyprune.prune.pruners import (  # noqa: E402
     BatchNormPruner,
     ConvPruner,
+    ConvTransposePruner,
     DepthwiseConvPruner,
     LinearPruner,
     ModulePruner,
@@ -51,6 +52,7 @@ __all__ = [
     "BNScale",
     "BatchNormPruner",
     "ConvPruner",
+    "ConvTransposePruner",
     "DepthwiseConvPruner",
     "FPGM",
     "FilterPruning",

@@ -22,7 +22,7 @@ from pyprune.modes import evaluating
 from pyprune.prune.plan import record_attribute, record_kept_channels, record_parameter_cut
 from pyprune.prune.pruners import slice_parameter
 
-__all__ = ["Amount", "as_inputs", "check_amount", "ignored_names", "prune_filters"]
+__all__ = ["Amount", "PrunableModel", "as_inputs", "check_amount", "ignored_names", "prune_filters"]
 
 Amount = Union[float, Mapping[str, float]]
 
@@ -118,8 +118,9 @@ def _to_target(costs: Costs, groups: list[PruningGroup], scores: list[torch.Tens
 
 
 def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
-    """Slice every traced layer, and every other parameter the channels meet, to the channels
-    whose units survive; rewrite the attributes that follow them; record the plan."""
+    """Slice every traced layer of `model` (a copy of the model traced), and every other
+    parameter the channels meet, to the channels whose units survive; rewrite the attributes
+    that follow them; record the plan."""
     def kept(ids: np.ndarray) -> list[int]:
         return [i for i, root in enumerate(graph.roots(ids).tolist()) if root not in removed]
 
@@ -129,8 +130,9 @@ def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
         in_cut = keep_in if len(keep_in) < len(use.in_ids) and not use.follows_input else None
         if out_cut is None and in_cut is None:
             continue
-        out_size, in_size = use.pruner.out_channels(use.module), use.pruner.in_channels(use.module)
-        use.pruner.prune(use.module, out_cut, in_cut)
+        module = model.get_submodule(use.name)
+        out_size, in_size = use.pruner.out_channels(module), use.pruner.in_channels(module)
+        use.pruner.prune(module, out_cut, in_cut)
         record_kept_channels(model, use.name, out_cut, out_size, in_cut, in_size)
     for name, dims in graph.params.items():
         owner, _, attribute = name.rpartition(".")
@@ -152,6 +154,7 @@ def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
     for bound in graph.bounds:
         value = len(kept(bound.ids))
         if value != len(bound.ids):
+            value = -value if bound.negative else value
             setattr(model.get_submodule(bound.module), bound.attribute, value)
             record_attribute(model, bound.module, bound.attribute, value)
 
@@ -204,6 +207,91 @@ def _requested(amount: float | dict[str, float], target: Target | None) -> str:
     return f"amount {amount:.0%} of every group of coupled channels"
 
 
+def _check_request(amount: Amount, model: nn.Module, round_to: int, target: Target | None) -> float | dict[str, float]:
+    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+        raise PruningError(f"round_to must be a positive integer, got {round_to!r}")
+    if target is not None and not isinstance(target, Target):
+        raise PruningError(f"target must be a Target (Target.macs, Target.params, Target.latency), got {target!r}")
+    if target is not None and round_to != 1:
+        raise PruningError("round_to applies to amounts; a target chooses every group's size itself")
+    return check_amount(amount, model)
+
+
+class PrunableModel:
+    """A model captured once for filter pruning, pruned as often as asked (sensitivity
+    analysis prunes one layer at a time at many ratios): its channel graph, and the scores
+    of its channels, are found once; every prune() returns a new pruned copy and the model
+    itself is never modified. See prune_filters for the arguments."""
+
+    def __init__(self, model: nn.Module, example_inputs: Any, *, criterion: Importance | Any = None,
+                 ignore: Iterable[str | nn.Module] = ()) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.inputs = as_inputs(example_inputs)
+        ignored = ignored_names(model, ignore)
+        self.importance = as_importance(criterion if criterion is not None else L1())
+        self._captured = copy.deepcopy(model)  # traced and scored, never cut
+        self.graph = trace_channels(self._captured, self.inputs)
+        for name in ignored:
+            self.graph.block_module(name, f"its channels belong to ignored layer {name!r}")
+        self.groups = self.graph.groups()
+        self._scores: dict[int, torch.Tensor] = {}  # id of a group of self.groups -> its units' scores
+        self._prepared = False
+
+    def prunable_groups(self) -> list[PruningGroup]:
+        """The groups with at least one unit that can go."""
+        return [g for g in self.groups if len(g.blocked) < len(g.units)]
+
+    def _unit_scores(self, groups: list[PruningGroup]) -> list[torch.Tensor]:
+        """The scores of the groups' units, computed on first demand (a group's do not depend
+        on the other groups asked for)."""
+        missing = [g for g in groups if id(g) not in self._scores]
+        if missing:
+            if not self._prepared:  # data-based criteria run the model once, on every layer
+                layers = {name: use.module for name, use in self.graph.layers.items()}
+                with evaluating(self._captured):
+                    self.importance.prepare(self._captured, layers)
+                self._prepared = True
+            for g, s in zip(missing, self.importance.score_units(self._captured, self.graph, missing)):
+                self._scores[id(g)] = s
+        return [self._scores[id(g)] for g in groups]
+
+    def prune(self, amount: Amount = 0.5, *, round_to: int = 1, target: Target | None = None) -> nn.Module:
+        amounts = _check_request(amount, self.model, round_to, target)
+        graph, groups = self.graph, self.groups
+        if target is None:
+            group_amounts = _group_amounts(graph, groups, amounts)
+            active = [(g, a) for g, a in zip(groups, group_amounts) if a > 0 and len(g.blocked) < len(g.units)]
+        else:
+            active = [(g, 1.0) for g in self.prunable_groups()]
+        costs = Costs(self._captured, graph, target) if target is not None else None
+        removed: set[int] = set()
+        if active:
+            scores = self._unit_scores([g for g, _ in active])
+            if costs is None:
+                removed = {root for (g, a), s in zip(active, scores) for root in _units_to_remove(g, a, s, round_to)}
+            else:
+                removed = _to_target(costs, [g for g, _ in active], scores)
+        report = _report(graph, groups, removed, _requested(amounts, target))
+        if costs is not None:
+            report.target_kept = costs.cost(removed) / costs.total if costs.total else 1.0
+            if report.target_kept > target.keep * 1.05:
+                report.warning = (f"asked to keep at most {target}, kept {report.target_kept:.1%}: the other channels "
+                                  "are blocked or are each layer's last (see pruning_report(model))")
+        elif isinstance(amounts, float) and amounts > 0 and report.reached < 0.9 * amounts:
+            blocked = sum(n for b in report.blocked for reason, n in b.reasons.items() if reason not in (INPUT, OUTPUT))
+            if blocked:
+                report.warning = (f"asked to remove {amounts:.0%} of the channels, removed {report.reached:.1%}: "
+                                  f"{blocked} units are blocked (see pruning_report(model))")
+        pruned = copy.deepcopy(self.model)
+        if removed:
+            _cut(pruned, graph, removed)
+            _verify(self.model, pruned, self.inputs)
+        attach(pruned, report)
+        return pruned
+
+
 def prune_filters(
     model: nn.Module,
     example_inputs: Any,
@@ -221,19 +309,21 @@ def prune_filters(
     `example_inputs` to find which channels depend on each other (pyprune.prune.graph): a
     convolution's filters, its BatchNorm, depthwise convolutions after it, the next layers'
     inputs, residual additions and squeeze-excitation products (coupled layers lose the same
-    channels, scored jointly), concatenations, splits, slices, channel shuffles, permutes to
-    channels-last and layer norms, parameters scaling channels, and the linear head after
-    flatten. `amount` is a fraction in [0, 1) of every group of coupled channels, or
-    {layer name: fraction} for chosen layers (coupled layers named with different fractions
-    get the smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters
-    or latency reached by removing the least important channels per unit of cost across the
-    model. `criterion` scores the channels (default L1 over every weight of a coupled group).
-    `ignore` lists layers (names or modules) whose shapes must not change. The kept channel
-    count of each group is rounded up to a multiple of `round_to`. Every layer keeps at least
-    one channel. Channels that reach the model's input or output, or pass through an
-    operator pruning does not understand, are left alone. pruning_report(result) says what
-    changed and what was left whole and why (a PruningWarning says when the request was not
-    reached); channel_plan(result) tells which channels were kept.
+    channels, scored jointly), concatenations, splits, slices (bounds counted from the front
+    or the end), indexing, channel shuffles, permutes to channels-last and layer norms,
+    parameters scaling channels, transposed convolutions, and the linear head after flatten.
+    `amount` is a fraction in [0, 1) of every group of coupled channels, or {layer name:
+    fraction} for chosen layers (coupled layers named with different fractions get the
+    smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters or
+    latency reached by removing the least important channels per unit of cost across the
+    model. `criterion` scores the channels (default L1 over every weight of
+    a coupled group). `ignore` lists layers (names or modules) whose shapes must not change.
+    The kept channel count of each group is rounded up to a multiple of `round_to`. Every
+    layer keeps at least one channel. Channels that reach the model's input or output, or
+    pass through an operator pruning does not understand, are left alone.
+    pruning_report(result) says what changed and what was left whole and why (a
+    PruningWarning says when the request was not reached); channel_plan(result) tells which
+    channels were kept.
 
     >>> small = prune_filters(MobileNetV1(num_classes=10), torch.randn(1, 3, 224, 224), 0.5)
     >>> print(pruning_report(small))
@@ -241,51 +331,6 @@ def prune_filters(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
-        raise PruningError(f"round_to must be a positive integer, got {round_to!r}")
-    if target is not None and not isinstance(target, Target):
-        raise PruningError(f"target must be a Target (Target.macs, Target.params, Target.latency), got {target!r}")
-    if target is not None and round_to != 1:
-        raise PruningError("round_to applies to amounts; a target chooses every group's size itself")
-    inputs = as_inputs(example_inputs)
-    amounts = check_amount(amount, model)
-    ignored = ignored_names(model, ignore)
-    importance = as_importance(criterion if criterion is not None else L1())
-
-    pruned = copy.deepcopy(model)
-    graph = trace_channels(pruned, inputs)
-    for name in ignored:
-        graph.block_module(name, f"its channels belong to ignored layer {name!r}")
-    groups = graph.groups()
-    if target is None:
-        group_amounts = _group_amounts(graph, groups, amounts)
-        active = [(g, a) for g, a in zip(groups, group_amounts) if a > 0 and len(g.blocked) < len(g.units)]
-    else:
-        active = [(g, 1.0) for g in groups if len(g.blocked) < len(g.units)]
-    costs = Costs(pruned, graph, target) if target is not None else None
-    removed: set[int] = set()
-    if active:
-        layers = {name: graph.layers[name].module for g, _ in active for name in g.layers}
-        with evaluating(pruned):
-            importance.prepare(pruned, layers)
-        scores = importance.score_units(pruned, graph, [g for g, _ in active])
-        if costs is None:
-            removed = {root for (g, a), s in zip(active, scores) for root in _units_to_remove(g, a, s, round_to)}
-        else:
-            removed = _to_target(costs, [g for g, _ in active], scores)
-    report = _report(graph, groups, removed, _requested(amounts, target))
-    if costs is not None:
-        report.target_kept = costs.cost(removed) / costs.total if costs.total else 1.0
-        if report.target_kept > target.keep * 1.05:
-            report.warning = (f"asked to keep at most {target}, kept {report.target_kept:.1%}: the other channels "
-                              "are blocked or are each layer's last (see pruning_report(model))")
-    elif isinstance(amounts, float) and amounts > 0 and report.reached < 0.9 * amounts:
-        blocked = sum(n for b in report.blocked for reason, n in b.reasons.items() if reason not in (INPUT, OUTPUT))
-        if blocked:
-            report.warning = (f"asked to remove {amounts:.0%} of the channels, removed {report.reached:.1%}: {blocked} "
-                              "units are blocked (see pruning_report(model))")
-    if removed:
-        _cut(pruned, graph, removed)
-        _verify(model, pruned, inputs)
-    attach(pruned, report)
-    return pruned
+    _check_request(amount, model, round_to, target)  # before the capture, which takes a while
+    return PrunableModel(model, example_inputs, criterion=criterion, ignore=ignore).prune(
+        amount, round_to=round_to, target=target)

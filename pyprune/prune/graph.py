@@ -60,11 +60,13 @@ class LayerUse:
 @dataclass
 class Bound:
     """An int attribute of a module that must become the number of kept channels among `ids`
-    (a slice bound or split size written in the model's code)."""
+    (a slice bound or split size written in the model's code), negated when `negative` (a
+    bound counted from the end, written as a negative number)."""
 
     module: str
     attribute: str
     ids: np.ndarray
+    negative: bool = False
 
 
 @dataclass
@@ -88,6 +90,7 @@ class ChannelGraph:
         self.params: dict[str, dict[int, np.ndarray]] = {}  # state_dict name -> dim -> ids
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.scales: set[str] = set()  # parameters used as a BatchNorm's scale
+        self.biases: set[str] = set()  # parameters added to the channels of a layer's output
         self.bounds: list[Bound] = []
         self.modules = modules or {}
 
@@ -159,8 +162,8 @@ class ChannelGraph:
             return
         self.layers[owner] = LayerUse(owner, module, pruner, in_ids, out_ids, uses, depthwise)
 
-    def add_bound(self, module: str, attribute: str, ids: np.ndarray) -> None:
-        self.bounds.append(Bound(module, attribute, ids))
+    def add_bound(self, module: str, attribute: str, ids: np.ndarray, negative: bool = False) -> None:
+        self.bounds.append(Bound(module, attribute, ids, negative))
 
     def block_module(self, name: str, reason: str) -> None:
         """Block every channel a module (and its submodules) touches."""

@@ -4,13 +4,15 @@ Pruning removes units: sets of coupled channels (a convolution's filter, its Bat
 channel, the next layers' input channels, every layer of a residual stream at that position).
 L1, L2, FPGM and Taylor score a unit by all its weights by default (group importance): each
 parameter slice the unit removes (producing filters, BatchNorm scales, consumers' input
-channels) adds its score, and the scores are normalised per group of coupled layers (divided
-by their mean) so groups compare. BNScale scores by the BatchNorm scales alone (Network
-Slimming). With group=False, and for the other criteria, a criterion scores the output channels
-of one layer (a 1-D tensor, higher meaning more important), normalised per layer and summed
-over the unit's producing layers. Data-based criteria (Taylor, APoZ) first run the model on data
-in `prepare`. Any callable taking the weight (out_channels x ...) and returning 1-D scores works
-as well:
+channels) adds its score divided by the mean score of that parameter's slices, so that every
+tensor weighs the same whatever the scale of its weights (biases do not count: they shift a
+channel, they do not weigh what it carries), and the scores are normalised per group of
+coupled layers (divided by their mean) so groups compare. BNScale scores by the BatchNorm
+scales alone (Network Slimming). With group=False, and for the other criteria, a criterion
+scores the output channels of one layer (a 1-D tensor, higher meaning more important),
+normalised per layer and summed over the unit's producing layers. Data-based criteria (Taylor,
+APoZ) first run the model on data in `prepare`. Any callable taking the weight (out_channels
+x ...) and returning 1-D scores works as well:
 
     >>> prune_filters(model, x, amount=0.3, criterion=lambda w: w.abs().amax(dim=(1, 2, 3)))
 """
@@ -30,6 +32,7 @@ from torch import nn
 from pyprune.prune.errors import PruningError
 from pyprune.modes import evaluating
 from pyprune.prune.graph import ChannelGraph, PruningGroup, capture_for_pruning, placeholder_values
+from pyprune.prune.pruners import pruner_for
 
 __all__ = [
     "APoZ",
@@ -94,8 +97,8 @@ class GroupImportance(Importance):
         return self.slices(_weight(module), 0, f"{name}.weight")
 
     def parameters(self, graph: ChannelGraph) -> dict[str, dict[int, np.ndarray]]:
-        """The parameter dimensions that count: all weights the channels meet."""
-        return graph.params
+        """The parameter dimensions that count: all weights the channels meet but biases."""
+        return {name: dims for name, dims in graph.params.items() if name not in graph.biases}
 
     def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
         if not self.group:
@@ -106,7 +109,7 @@ class GroupImportance(Importance):
             if name not in weights:
                 continue  # a buffer (running statistics)
             for dim, ids in dims.items():
-                scores = self.slices(weights[name].detach().float(), dim, name).double().tolist()
+                scores = normalised(self.slices(weights[name].detach().float(), dim, name)).tolist()
                 for root, score in zip(graph.roots(ids).tolist(), scores):
                     by_root[root] = by_root.get(root, 0.0) + score
         return [normalised(torch.tensor([by_root.get(root, 0.0) for root in group.unit_roots]))
@@ -114,10 +117,13 @@ class GroupImportance(Importance):
 
 
 def _weight(module: nn.Module) -> torch.Tensor:
+    """The module's weight with the output channels first (a transposed convolution's are
+    its dim 1)."""
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor):
         raise PruningError(f"{type(module).__name__} has no weight tensor to score")
-    return weight.detach().float()
+    pruner = pruner_for(module)
+    return weight.detach().float().movedim(pruner.weight_out_dim if pruner is not None else 0, 0)
 
 
 def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
@@ -127,10 +133,7 @@ def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:
 
 def _filters(module: nn.Module) -> torch.Tensor:
     """The weight as one row per output channel."""
-    weight = getattr(module, "weight", None)
-    if not isinstance(weight, torch.Tensor):
-        raise PruningError(f"{type(module).__name__} has no weight tensor to score")
-    return weight.detach().flatten(1).float()
+    return _weight(module).flatten(1)
 
 
 class L0(Importance):
@@ -211,7 +214,7 @@ class WeightCriterion(Importance):
         self.score = score
 
     def __call__(self, module: nn.Module, name: str) -> torch.Tensor:
-        return self.score(module.weight.detach())
+        return self.score(_weight(module))
 
 
 Batch = Any  # an input tensor, a tuple of inputs, or (inputs, targets) for Taylor
@@ -294,7 +297,7 @@ class Taylor(GroupImportance):
 # Activations whose zeros APoZ counts, and the per-channel operators it looks through to find them.
 _ACTIVATIONS = {"aten::relu", "aten::relu6", "aten::hardtanh", "aten::leaky_relu", "aten::elu"}
 _NORMALIZATIONS = {"aten::batch_norm", "aten::_native_batch_norm_legit_no_training", "aten::getitem"}
-_LAYERS = {"aten::conv2d", "aten::convolution", "aten::linear"}
+_LAYERS = {"aten::conv2d", "aten::convolution", "aten::conv_transpose2d", "aten::linear"}
 
 
 def _op_name(node: fx.Node) -> str:

@@ -19,6 +19,7 @@ from pyprune.prune.errors import PruningError
 __all__ = [
     "BatchNormPruner",
     "ConvPruner",
+    "ConvTransposePruner",
     "DepthwiseConvPruner",
     "LinearPruner",
     "ModulePruner",
@@ -60,6 +61,7 @@ class ModulePruner:
     position of every group must be kept or removed together."""
 
     follows_input = False
+    weight_out_dim = 0  # the dimension of the weight holding the output channels
 
     def in_channels(self, module: nn.Module) -> int:
         raise NotImplementedError
@@ -204,10 +206,39 @@ class LinearPruner(ModulePruner):
             module.in_features = len(keep_in)
 
 
+class ConvTransposePruner(ModulePruner):
+    """nn.ConvTranspose2d without groups: its weight is (in, out, kh, kw), so input channels
+    are weight dim 0 and output channels weight dim 1."""
+
+    weight_out_dim = 1
+
+    def in_channels(self, module: nn.ConvTranspose2d) -> int:
+        return module.in_channels
+
+    def out_channels(self, module: nn.ConvTranspose2d) -> int:
+        return module.out_channels
+
+    def prune(self, module: nn.ConvTranspose2d, keep_out: Sequence[int] | None,
+              keep_in: Sequence[int] | None) -> None:
+        if module.groups != 1:
+            raise PruningError(f"{type(module).__name__} with {module.groups} groups: only transposed convolutions "
+                               "without groups are pruned")
+        if keep_out is not None:
+            _check_range(module, keep_out, module.out_channels, "output")
+            slice_parameter(module, "weight", 1, keep_out)
+            slice_parameter(module, "bias", 0, keep_out)
+            module.out_channels = len(keep_out)
+        if keep_in is not None:
+            _check_range(module, keep_in, module.in_channels, "input")
+            slice_parameter(module, "weight", 0, keep_in)
+            module.in_channels = len(keep_in)
+
+
 DEPTHWISE_CONV = DepthwiseConvPruner()
 
 _REGISTRY: dict[type, ModulePruner] = {
     nn.Conv2d: ConvPruner(),
+    nn.ConvTranspose2d: ConvTransposePruner(),
     nn.BatchNorm1d: BatchNormPruner(),
     nn.BatchNorm2d: BatchNormPruner(),
     nn.Linear: LinearPruner(),

@@ -61,8 +61,9 @@ class PruningReport:
         changed = [c for c in self.layers if (c.out_before, c.in_before) != (c.out_after, c.in_after)]
         if changed:
             width = max(len(c.name) for c in changed)
-            lines.append(f"{'layer':<{width}}  {'type':<12} {'out channels':>14} {'in channels':>14}")
-            lines += [f"{c.name:<{width}}  {c.kind:<12} {f'{c.out_before} -> {c.out_after}':>14} "
+            kind = max([len(c.kind) for c in changed] + [12])
+            lines.append(f"{'layer':<{width}}  {'type':<{kind}} {'out channels':>14} {'in channels':>14}")
+            lines += [f"{c.name:<{width}}  {c.kind:<{kind}} {f'{c.out_before} -> {c.out_after}':>14} "
                       f"{f'{c.in_before} -> {c.in_after}':>14}" for c in changed]
         for group in self.blocked:
             shown = ", ".join(group.layers[:4]) + (f" and {len(group.layers) - 4} more" if len(group.layers) > 4 else "")

@@ -121,13 +121,15 @@ class OpCall:
 
     def bind(self, key: Any, dim: int, ids: np.ndarray | torch.Tensor) -> bool:
         """Merge dimension `dim` of parameter argument `key` with `ids`; False if the argument
-        is no parameter."""
+        is no parameter. A parameter bound as an operator's "bias" is recorded as one."""
         name = self.parameter(key)
         if name is None:
             return False
         size = self.args[key].shape[dim]
         self.union(self.graph.parameter_ids(name, dim % self.args[key].dim(), size), torch.as_tensor(ids))
         self.bound.add(name)
+        if key == "bias":
+            self.graph.biases.add(name)
         return True
 
 
@@ -237,7 +239,7 @@ def blocking(op: OpCall) -> Ids:
 def _conv(op: OpCall) -> Ids:
     x, weight = op.args["input"], op.args["weight"]
     if op.args.get("transposed"):
-        return blocking(op)
+        return _conv_transpose(op)
     groups = int(op.args.get("groups") or 1)
     why = f"they are mixed spatially by {op.describe()}"
     in_ids = op.along("input", 1, why)
@@ -260,6 +262,29 @@ def _conv(op: OpCall) -> Ids:
     spatial = out[0].numel() // out.shape[1]
     op.graph.use_layer(name, in_ids, out_ids, weight.numel() // weight.shape[0] * spatial // max(1, weight.shape[1]),
                        groups)
+    return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
+
+
+def _conv_transpose(op: OpCall) -> Ids:
+    """A transposed convolution's weight is (in, out / groups, kh, kw): its inputs are weight
+    dim 0, its outputs dim 1. Grouped ones are not followed (their channels are blocked)."""
+    weight, out = op.args["weight"], op.value
+    if int(op.args.get("groups") or 1) != 1:
+        reason = f"{op.describe()} is a grouped transposed convolution, which pruning does not follow"
+        op.block(op.ids("input"), reason)
+        return _blocked_output(op, "a grouped transposed convolution")
+    in_ids = op.along("input", 1, f"they are mixed spatially by {op.describe()}")
+    name = op.parameter("weight")
+    if name is None:
+        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
+        return _blocked_output(op, "its weight is computed in the forward")
+    out_ids = op.graph.parameter_ids(name, 1, weight.shape[1])
+    op.bound.add(name)
+    op.union(op.graph.parameter_ids(name, 0, weight.shape[0]), in_ids)
+    if op.args.get("bias") is not None and not op.bind("bias", 0, out_ids):
+        op.block(torch.from_numpy(out_ids), f"{op.describe()} adds a bias computed in the forward")
+    # every input position meets every kernel tap: MACs per (input, output) pair
+    op.graph.use_layer(name, in_ids, out_ids, op.args["input"][0, 0].numel() * weight[0, 0].numel(), 1)
     return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
 
 
@@ -406,9 +431,11 @@ def _module_attribute(op: OpCall, value: int) -> tuple[str, str] | None:
 
 def _slice(op: OpCall) -> Ids:
     """x[..., start:end] along the channels: the output keeps the ids in range. A bound that
-    cuts is rewritten after pruning (to the number of channels kept in front of it) when it is
-    an int attribute of the module whose code slices; otherwise the channels in front of it
-    must stay."""
+    cuts depends on the channels it counts: those in front of it, or those behind it when
+    it is negative (x[:, -c:] counts from the end). It is rewritten after pruning (to the
+    number of those channels kept, negated if the attribute is) when it is an int attribute
+    of the module whose code slices, written as is or negated; otherwise the channels it
+    counts must stay."""
     x, ids = op.args["self"], op.ids("self")
     dim = op.args["dim"] % x.dim()
     size = x.shape[dim]
@@ -420,27 +447,60 @@ def _slice(op: OpCall) -> Ids:
         op.block(along, f"{op.describe()} slices the channels with step {step}")
     else:
         for raw, bound in ((op.args.get("start"), start), (op.args.get("end"), end)):
-            if bound in (0, size):
-                continue
-            front = along.narrow(dim, 0, bound)
-            attribute = _module_attribute(op, raw) if isinstance(raw, int) and raw >= 0 else None
-            if attribute is None:
-                op.block(front, f"{op.describe()} slices the channels at {bound}, a bound fixed in the code")
-            else:
-                op.graph.add_bound(*attribute, front.reshape(-1).numpy())
+            if bound not in (0, size):
+                _follow_bound(op, along, dim, raw, bound)
     return compress(along[tuple(slice(start, end, step) if d == dim else slice(None) for d in range(x.dim()))])
 
 
+def _follow_bound(op: OpCall, along: torch.Tensor, dim: int, raw: int, bound: int) -> None:
+    """Record slice bound `raw` (at position `bound` of the channels `along` dim) as an
+    attribute to rewrite, or block the channels it counts."""
+    size = along.shape[dim]
+    from_end = raw < 0
+    counted = along.narrow(dim, bound, size - bound) if from_end else along.narrow(dim, 0, bound)
+    attribute, negative = _module_attribute(op, raw), from_end
+    if attribute is None and from_end:  # the code negates it: x[:, -self.c:]
+        attribute, negative = _module_attribute(op, -raw), False
+    if attribute is None:
+        side = f"{size - bound} from the end" if from_end else f"{bound}"
+        op.block(counted, f"{op.describe()} slices the channels at {side}, a bound fixed in the code")
+        return
+    if from_end:  # with none of them left the bound would be -0, which counts from the front
+        op.block(counted.narrow(dim, size - bound - 1, 1), f"{op.describe()} slices the channels at a bound "
+                 "counted from the end: the last channel stays so that the bound never becomes -0")
+    op.graph.add_bound(*attribute, counted.reshape(-1).numpy(), negative)
+
+
 def _select(op: OpCall) -> Ids:
+    """x[:, i]: along a dim without channels, the ids lose that dim; picking channel i blocks
+    the channels that fix which one it is (those up to it, or from it to the end when i is
+    negative), and the picked values belong to no channel of the output's."""
     x, ids = op.args["self"], op.ids("self")
     dim = op.args["dim"] % x.dim()
-    index = op.args["index"] % x.shape[dim]
+    raw = op.args["index"]
+    index = raw % x.shape[dim]
     if ids is None:
         return None
     if ids.shape[dim] > 1:
-        op.block(ids.narrow(dim, 0, index + 1), f"{op.describe()} picks channel {index}, an index fixed in the code")
-        return compress(ids.select(dim, index))
+        counted = ids.narrow(dim, index, x.shape[dim] - index) if raw < 0 else ids.narrow(dim, 0, index + 1)
+        op.block(counted, f"{op.describe()} picks channel {raw}, an index fixed in the code")
+        return None
     return ids.select(dim, 0)
+
+
+def _index(op: OpCall) -> Ids:
+    """x[:, :, idx] with index tensors: the ids move as the data does; indices along the
+    channels pick channels fixed in the code, which are blocked (as are the channels of the
+    index tensors, whose values are positions, not data pruning can follow)."""
+    x, ids = op.args["self"], op.ids("self")
+    indices = list(op.args["indices"])
+    for node in op._nodes["indices"]:
+        op.block(op._tracer.ids_of(node), f"they are used as indices by {op.describe()}")
+    if ids is None:
+        return None
+    if any(i is not None and ids.shape[d] > 1 for d, i in enumerate(indices)):
+        op.block(ids, f"{op.describe()} picks channels by indices fixed in the code")
+    return compress(ids.expand(x.shape)[tuple(slice(None) if i is None else i for i in indices)])
 
 
 def _split(op: OpCall) -> list[Ids]:
@@ -520,6 +580,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
+    "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
     "aten::linear": _linear,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
@@ -527,7 +588,7 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
     "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
     "aten::tensor_split": _split,
-    "aten::slice": _slice, "aten::select": _select, "aten::narrow": blocking,
+    "aten::slice": _slice, "aten::select": _select, "aten::index": _index, "aten::narrow": blocking,
     "aten::pad": _pad, "aten::constant_pad_nd": _pad,
     operator.getitem: _getitem,
 }

@@ -13,8 +13,7 @@ from typing import Any, Callable
 from torch import nn
 
 from pyprune.prune.errors import PruningError
-from pyprune.prune.filters import as_inputs, prune_filters
-from pyprune.prune.graph import trace_channels
+from pyprune.prune.filters import PrunableModel, as_inputs
 from pyprune.prune.importance import Importance
 from pyprune.prune.masks import make_permanent, maskable_layers, prune_magnitude
 from pyprune.prune.plotting import metric_label, new_figure
@@ -104,13 +103,6 @@ class Sensitivity:
         return fig
 
 
-def _filter_layers(model: nn.Module, inputs: tuple) -> list[str]:
-    """The layers whose output channels can be pruned (one per coupled group is enough, but
-    every member is listed, as users think in layers)."""
-    graph = trace_channels(copy.deepcopy(model), inputs)
-    return [name for group in graph.groups() if len(group.blocked) < len(group.units) for name in group.layers]
-
-
 def sensitivity(
     model: nn.Module,
     example_inputs: Any,
@@ -124,7 +116,8 @@ def sensitivity(
     progress: bool = True,
     metric_name: str | None = None,
 ) -> Sensitivity:
-    """Prune each layer alone at each ratio, evaluate, restore (`model` is never changed).
+    """Prune each layer alone at each ratio, evaluate, restore (`model` is never changed;
+    for filters it is captured once, and every pruned copy is cut from that capture).
     `metric_name` says what eval_fn measures (for the plot).
 
     >>> s = sensitivity(model, x, accuracy, ratios=(0.25, 0.5, 0.75))
@@ -138,8 +131,11 @@ def sensitivity(
     if not ratios or not all(0 < r < 1 for r in ratios):
         raise PruningError(f"ratios must be numbers in (0, 1), got {ratios!r}")
     inputs = as_inputs(example_inputs)
-    if layers is None:
-        layers = _filter_layers(model, inputs) if granularity is Granularity.FILTERS else list(maskable_layers(model))
+    # Filters: the model is captured once, and pruned from that capture at every layer and ratio.
+    prunable = PrunableModel(model, inputs, criterion=criterion) if granularity is Granularity.FILTERS else None
+    if layers is None:  # every member of a prunable group is listed, as users think in layers
+        layers = [name for group in prunable.prunable_groups() for name in group.layers] if prunable is not None \
+            else list(maskable_layers(model))
     layers = list(layers)
     if granularity is Granularity.WEIGHTS:
         unknown = sorted(set(layers) - set(maskable_layers(model)))
@@ -151,8 +147,8 @@ def sensitivity(
         for layer in layers:
             result.metrics[layer] = {}
             for ratio in ratios:
-                if granularity is Granularity.FILTERS:
-                    pruned = prune_filters(model, inputs, {layer: ratio}, criterion=criterion)
+                if prunable is not None:
+                    pruned = prunable.prune({layer: ratio})
                 else:
                     pruned = copy.deepcopy(model)
                     everything_else = [n for n in maskable_layers(pruned) if n != layer]

@@ -207,11 +207,14 @@ def chain(scale):
     return model.eval()
 
 
-def test_group_l1_sums_every_weight_of_a_unit_normalised_per_group():
+def test_group_l1_sums_every_weight_of_a_unit_normalised_per_tensor_and_per_group():
     model = chain([0.5, 1.0, 3.0])
+    with torch.no_grad():
+        model[1].bias.copy_(torch.tensor([9.0, 0.0, 0.0]))  # biases do not count
     graph = trace_channels(model, (torch.randn(1, 1, 2, 2),))
     group = graph.groups()[0]  # (the last conv's own group reaches the output)
-    raw = torch.tensor([1 + 0.5 + 4, 2 + 1.0 + 0.1, 0.5 + 3.0 + 1.0], dtype=torch.float64)
+    conv, scale, consumer = (torch.tensor(t, dtype=torch.float64) for t in ([1, 2, 0.5], [0.5, 1, 3], [4, 0.1, 1]))
+    raw = conv / conv.mean() + scale / scale.mean() + consumer / consumer.mean()
     [scores] = L1().score_units(model, graph, [group])
     torch.testing.assert_close(scores, raw / raw.mean())
     [layer_only] = L1(group=False).score_units(model, graph, [group])

@@ -116,3 +116,19 @@ def test_curves_start_at_the_baseline_so_one_ratio_still_draws_a_line():
     line = curves(ax)["a"]
     assert list(line.get_xdata()) == [0.0, 0.5] and list(line.get_ydata()) == [0.9, 0.6]
     assert ax.get_xlim() == (0, 1)
+
+
+def test_the_model_is_captured_once_per_call(monkeypatch):
+    import pyprune.prune.filters as filters
+
+    captures = []
+    trace = filters.trace_channels
+    monkeypatch.setattr(filters, "trace_channels", lambda *args: captures.append(1) or trace(*args))
+    model, x = VGGStyle().eval(), torch.randn(1, 3, 16, 16)
+    result = sensitivity(model, x, channels_left, ratios=(0.25, 0.5, 0.75), progress=False)
+    assert len(captures) == 1 and len(result.metrics) == 3
+    # the same numbers as pruning each layer from its own capture
+    for layer, by_ratio in result.metrics.items():
+        for ratio, metric in by_ratio.items():
+            assert metric == channels_left(prune_filters(model, x, {layer: ratio}))
+    assert len(captures) == 1 + 9

@@ -1,0 +1,215 @@
+"""Channel rules at the edges: slice bounds counted from the end, integer and tensor indexing
+on channel and non-channel axes, transposed convolutions. Each pruned model is checked against
+the original with the removed filters zeroed: the two agree exactly only if every kept channel
+reached the layer it feeds in the right place."""
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from pyprune.prune import (  # noqa: E402
+    L1,
+    PruningError,
+    PruningWarning,
+    apply_channel_plan,
+    channel_plan,
+    prune_filters,
+    pruning_report,
+)
+from pyprune.prune.pruners import pruner_for  # noqa: E402
+
+X = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+
+
+def conv(cin, cout, k=1, **kwargs):
+    return nn.Conv2d(cin, cout, k, padding=k // 2, bias=False, **kwargs)
+
+
+def zeroed(model, pruned):
+    """`model` with the output channels pruning removed set to zero (filters and biases)."""
+    result = copy.deepcopy(model)
+    for name, entry in channel_plan(pruned)["layers"].items():
+        if "out" not in entry:
+            continue
+        module = result.get_submodule(name)
+        gone = sorted(set(range(entry["out"]["size"])) - set(entry["out"]["kept"]))
+        with torch.no_grad():
+            module.weight.index_fill_(pruner_for(module).weight_out_dim, torch.tensor(gone, dtype=torch.long), 0)
+            if module.bias is not None:
+                module.bias[gone] = 0
+    return result
+
+
+def check_pruned(model, amount=0.5, x=X, criterion=None):
+    """Prune, check the pruned model against the zeroed original, return it."""
+    pruned = prune_filters(model.eval(), x, amount, criterion=criterion)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), zeroed(model, pruned)(x), rtol=1e-5, atol=1e-5)
+    return pruned
+
+
+def reasons(pruned):
+    return [reason for group in pruning_report(pruned).blocked for reason in group.reasons]
+
+
+class TailSlices(nn.Module):
+    """Slices of a concatenation by bounds counted from the end: an attribute negated in the
+    code (x[:, -self.tail:]), one stored negative (x[:, self.cut:]), one ending the slice."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = conv(3, 8), conv(3, 6)
+        self.tail, self.cut, self.front = 9, -5, 4
+        self.h1, self.h2, self.h3 = conv(9, 4), conv(5, 4), conv(10, 4)
+
+    def forward(self, x):
+        y = torch.relu(torch.cat([self.a(x), self.b(x)], 1))
+        return self.h1(y[:, -self.tail:]) + self.h2(y[:, self.cut:]) + self.h3(y[:, :-self.front])
+
+
+def test_slice_bounds_counted_from_the_end_are_rewritten_to_the_channels_kept_behind_them():
+    model = TailSlices()
+    pruned = check_pruned(model)
+    plan = channel_plan(pruned)["layers"]
+    a_kept, b_kept = plan["a"]["out"]["kept"], plan["b"]["out"]["kept"]
+    y_kept = a_kept + [8 + i for i in b_kept]
+    assert pruned.tail == sum(i >= 14 - 9 for i in y_kept) < 9
+    assert pruned.cut == -sum(i >= 14 - 5 for i in y_kept)
+    assert pruned.front == sum(i >= 14 - 4 for i in y_kept)
+    assert pruned.h1.in_channels == pruned.tail and pruned.h2.in_channels == -pruned.cut
+
+
+class FrontOnly(nn.Module):
+    """x[:, :-self.tail] with a tail whose channels all score lowest: one must stay, or the
+    bound would become -0 (an empty slice)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.head, self.whole = conv(3, 8), conv(5, 4), conv(8, 4)
+        self.tail = 3
+        with torch.no_grad():
+            self.a.weight[5:] *= 1e-3
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        return self.head(y[:, :-self.tail]) + self.whole(y)
+
+
+def test_a_bound_counted_from_the_end_keeps_one_channel_behind_it():
+    with pytest.warns(PruningWarning, match="removed 75.0%: 1 units are blocked"):
+        pruned = check_pruned(FrontOnly(), amount=0.9)
+    assert pruned.tail == 1 and channel_plan(pruned)["layers"]["a"]["out"]["kept"][-1] == 7
+    assert any("never becomes -0" in r for r in reasons(pruned))
+
+
+class FixedTail(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.head = conv(3, 8), conv(3, 4)
+
+    def forward(self, x):
+        return self.head(self.a(x)[:, -3:])
+
+
+def test_a_negative_bound_fixed_in_the_code_blocks_the_channels_behind_it():
+    pruned = check_pruned(FixedTail())
+    assert channel_plan(pruned)["layers"]["a"]["out"]["kept"][-3:] == [5, 6, 7]
+    assert pruned.a.out_channels == 4  # half of the eight go, all from the five in front
+    assert any("slices the channels at 3 from the end, a bound fixed in the code" in r for r in reasons(pruned))
+
+
+class NonChannelPicks(nn.Module):
+    """Integer and tensor indexing along axes without channels: the batch, a row, the last
+    column (negative), a list of rows; the channels flow on to the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = conv(3, 8, 3), conv(8, 6)
+        self.head = nn.Linear(6, 5)
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        y = self.b(y[0].unsqueeze(0).expand(x.shape[0], -1, -1, -1))
+        rows = y[:, :, 0] + y[..., -1] + y[:, :, [1, 0, 2, 3, 4, 5]].mean(2)
+        return self.head(rows.mean(-1))
+
+
+def test_indexing_axes_without_channels_lets_the_channels_through():
+    pruned = check_pruned(NonChannelPicks())
+    assert (pruned.a.out_channels, pruned.b.out_channels, pruned.head.in_features) == (4, 3, 3)
+    assert not pruning_report(pruned).warning
+
+
+class ChannelPicks(nn.Module):
+    """Picking channels by integer (negative and not) or by a list: those that fix which
+    channel is picked stay."""
+
+    def __init__(self, pick):
+        super().__init__()
+        self.a, self.head = conv(3, 8), conv(8, 4)
+        self.pick = pick
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        return self.head(y) + self.pick(y)[:, None].mean((2, 3), keepdim=True)
+
+
+@pytest.mark.parametrize("pick,fixed,reason", [
+    (lambda y: y[:, 2], [0, 1, 2], "picks channel 2, an index fixed in the code"),
+    (lambda y: y[:, -2], [6, 7], "picks channel -2, an index fixed in the code"),
+    (lambda y: y[:, [1, 4]].sum(1), list(range(8)), "picks channels by indices fixed in the code"),
+])
+def test_indexing_the_channels_blocks_the_channels_that_fix_the_pick(pick, fixed, reason):
+    if len(fixed) < 8:
+        pruned = check_pruned(ChannelPicks(pick))
+        kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
+        assert set(fixed) <= set(kept) and len(kept) == 4
+    else:
+        with pytest.warns(PruningWarning, match="removed 0.0%"):
+            pruned = check_pruned(ChannelPicks(pick))
+    assert any(reason in r for r in reasons(pruned))
+
+
+class Decoder(nn.Module):
+    """Convolution, transposed convolution (upsampling), convolution."""
+
+    def __init__(self, groups=1, bias=True):
+        super().__init__()
+        self.a = conv(3, 8, 3)
+        self.up = nn.ConvTranspose2d(8, 6, 2, 2, groups=groups, bias=bias)
+        self.b = conv(6, 4, 3)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.up(torch.relu(self.a(x)))))
+
+
+@pytest.mark.parametrize("criterion", [None, L1(group=False), lambda w: w.abs().flatten(1).sum(1)],
+                         ids=["group L1", "filter L1", "function of the weight"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_transposed_convolutions_are_pruned_on_both_sides(bias, criterion):
+    model = Decoder(bias=bias)
+    with torch.no_grad():  # outputs 1, 3 and 4 of the transposed convolution (its weight's dim 1) matter least
+        model.up.weight[:, [1, 3, 4]] *= 1e-3
+        model.b.weight[:, [1, 3, 4]] *= 1e-3
+    pruned = check_pruned(model, criterion=criterion)
+    up = pruned.up
+    assert (up.in_channels, up.out_channels, tuple(up.weight.shape)) == (4, 3, (4, 3, 2, 2))
+    assert up.bias is None if not bias else up.bias.shape == (3,)
+    assert pruned.a.out_channels == 4 and pruned.b.in_channels == 3
+    assert channel_plan(pruned)["layers"]["up"]["out"]["kept"] == [0, 2, 5]
+    rebuilt = apply_channel_plan(model, channel_plan(pruned))  # the plan rebuilds it
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(X), pruned(X))
+
+
+def test_grouped_transposed_convolutions_are_blocked_with_the_reason():
+    with pytest.warns(PruningWarning):
+        pruned = check_pruned(Decoder(groups=2))
+    assert pruned.up.in_channels == 8 and pruned.up.out_channels == 6
+    assert any("grouped transposed convolution" in r for r in reasons(pruned))
+    with pytest.raises(PruningError, match="2 groups"):
+        pruner_for(Decoder(groups=2).up).prune(Decoder(groups=2).up, [0, 1], None)
