@@ -156,7 +156,7 @@ def test_mca_report_gives_cycles_per_iteration_and_the_models_fmla_cycles_per_pi
 
 def test_neon_rows_of_the_operator_lists_name_their_sources():
     gemm = mca.neon_ukernels(mca.CSRC / "f32-gemm" / "f32-gemm.inc")
-    assert gemm and all(u.name.endswith("__neon") and u.source.suffix == ".cc" for u in gemm)
+    assert gemm and all("__neon" in u.name and u.source.suffix == ".cc" for u in gemm)
     assert all(u.name in u.source.read_text() and len(u.params) == 2 for u in gemm)
     dw_list = mca.CSRC / "f32-dwconv2d-chw" / "f32-dwconv2d-chw.inc"
     dw = mca.neon_ukernels(dw_list)
