@@ -138,7 +138,10 @@ class Conv2dOperator : public Operator {
         if (spec_.depthwise_activation.kind != ActivationKind::none) s += " + " + spec_.depthwise_activation.name();
         s += std::string(" -> 1x1 ") + pp_f32_gemm_config().name;
         break;
-      case Algorithm::gemm: s += std::string(" ") + pp_f32_gemm_config().name; break;
+      case Algorithm::gemm:
+        s += std::string(" ") +
+             (empty(kernel_) ? pp_f32_gemm_config().name : std::get<std::unique_ptr<Conv2d>>(kernel_)->ukernel_name());
+        break;
     }
     if (spec_.residual_input != 0) s += " + residual";
     if (spec_.activation.kind != ActivationKind::none) s += " + " + spec_.activation.name();
