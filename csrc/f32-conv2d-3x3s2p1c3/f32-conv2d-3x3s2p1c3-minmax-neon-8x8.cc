@@ -4,7 +4,7 @@
 // Design: per output row, the 9 input rows (3 channels x 3 kernel rows) are read straight from
 // the planes (rows above and below point at the zero row). Per tile and input row: the 24
 // weights of its 3 taps x 8 channels in two LD1, then per 4 columns two LD2 of 8 floats, at
-// column 2x - 1 (taps 0 and 2) and 2x (tap 1), and 3 x 8 FMLA by element into the 16
+// column 2x - 1 (taps 0 and 1) and 2x (tap 2), and 3 x 8 FMLA by element into the 16
 // accumulators: 54 instructions per 192 MACs, no im2col buffer. The first tile's column -1 is
 // zeroed by one AND per input row, the last column of an odd width likewise; the last tile runs
 // one vector when at most 4 columns remain, and stores exactly.

@@ -10,9 +10,9 @@
 //    post-incremented to the next tap, straight from the plane: the left padding column is the
 //    first tile's lane 0 of tap 0 and the right one the last tile's lanes past the edge of tap
 //    2, zeroed by one AND each with a mask (the loads there see the neighbouring rows' values).
-//  - Columns, stride 2: per 4 outputs two LD2 of 8 floats, at column 2x - 1 (taps 0 and 2:
-//    columns 2x - 1 and 2x + 1) and at 2x (tap 1; the odd half is not used): deinterleaved by
-//    the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
+//  - Columns, stride 2: per 4 outputs two LD2 of 8 floats, at column 2x - 1 (taps 0 and 1:
+//    columns 2x - 1 and 2x) and at 2x (tap 2: column 2x + 1; the even half is not used):
+//    deinterleaved by the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
 //  - Tails: the last column tile runs ceil(rest / 4) vectors, not a whole tile, so 7- and
 //    14-wide rows cost 2 and 4 vectors; the last row tile runs the rows that remain.
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
@@ -47,8 +47,8 @@ PP_INLINE uint32x4_t lanes_below(size_t n) {
   return vcltq_u32(index, vdupq_n_u32(static_cast<uint32_t>(n)));
 }
 
-// Stride 2: LD2 at column 2x - 1 (taps 0 and 2), then at 2x (tap 1, the odd half unused); the
-// pointer ends 8 floats on (post-increments of 4 and 28 bytes, held in registers: an immediate
+// Stride 2: LD2 at column 2x - 1 (its even half is tap 0, column 2x - 1, its odd half tap 1,
+// column 2x), then LD2 at 2x (its odd half is tap 2, column 2x + 1); the pointer ends 8 floats on (post-increments of 4 and 28 bytes, held in registers: an immediate
 // one must be the 32 bytes loaded), at the next 4 outputs. Banks as in Window.
 template <int BANK>
 struct Pair;
@@ -66,8 +66,9 @@ struct Pair;
                        : "=w"(a), "=w"(b), "=w"(c), "=w"(d), "+r"(p)                                \
                        : "r"(four), "r"(on));                                                       \
       left = a;                                                                                     \
-      right = b;                                                                                    \
-      center = c;                                                                                   \
+      center = b;                                                                                   \
+      right = d;                                                                                    \
+      (void)c;                                                                                      \
     }                                                                                               \
   };
 PP_NEON_PAIR(0, "v16", "v17", "v18", "v19")
@@ -213,27 +214,22 @@ struct Kernel {
     });
   }
 
-  // The first n (1..4 * VT) columns of each row.
+  // The first n (1..4 * VT) columns of each row: whole vectors, then the last one's 4, 2 and/or
+  // 1 lanes, each decision taken once for all rows.
   template <int R, int VT>
   PP_INLINE static void store_part(float* (&out)[R], const float32x4_t (&acc)[R][VT], size_t n) {
     unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-      float* o = out[r];
-      unroll<VT - 1>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(o + 4 * v, acc[r][v]); });
-      o += 4 * (VT - 1);
-      const float32x4_t tail = acc[r][VT - 1];
-      const size_t m = n - 4 * (VT - 1);
-      if (m == 4) {
-        vst1q_f32(o, tail);
-        return;
-      }
-      float32x2_t lo = vget_low_f32(tail);
-      if (m & 2) {
-        vst1_f32(o, lo);
-        o += 2;
-        lo = vget_high_f32(tail);
-      }
-      if (m & 1) vst1_lane_f32(o, lo, 0);
+      unroll<VT - 1>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * v, acc[r][v]); });
     });
+    const size_t m = n - 4 * (VT - 1);
+    if (m == 4) {
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * (VT - 1), acc[r][VT - 1]); });
+      return;
+    }
+    constexpr int o = 4 * (VT - 1);
+    if (m & 2) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1_f32(out[r] + o, vget_low_f32(acc[r][VT - 1])); });
+    if (m == 3) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_lane_f32(out[r] + o + 2, acc[r][VT - 1], 2); });
+    if (m == 1) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_lane_f32(out[r] + o, acc[r][VT - 1], 0); });
   }
 
   // The last column tile: VT = ceil(rest / 4) vectors.
