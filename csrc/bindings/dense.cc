@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -40,9 +41,15 @@ std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::handle& weight_obj, co
   require(depthwise_kernel_rejects(weight.shape(2), weight.shape(3)));
   require(depthwise_conv2d_rejects(weight.shape(2), stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, weight.shape(0));
-  return std::make_unique<DepthwiseConv2d>(weight.shape(0), Window2d::square(weight.shape(2), stride, padding),
-                                           static_cast<const float*>(weight.data()), data_or_null(bias),
-                                           ukernel_arg(pp_f32_dwconv2d_chw_ukernels(), ukernel_name));
+  // A named kernel is a strip kernel or a "same"-padding one.
+  const auto& same_table = pp_f32_dwconv2d_chw_same_ukernels();
+  const bool same = ukernel_name && std::any_of(same_table.begin(), same_table.end(), [&](const auto& k) {
+                      return *ukernel_name == k.name;
+                    });
+  return std::make_unique<DepthwiseConv2d>(
+      weight.shape(0), Window2d::square(weight.shape(2), stride, padding), static_cast<const float*>(weight.data()),
+      data_or_null(bias), same ? nullptr : ukernel_arg(pp_f32_dwconv2d_chw_ukernels(), ukernel_name),
+      same ? ukernel_arg(same_table, ukernel_name) : nullptr);
 }
 
 // A convolution weight (Cout, Cin / groups, k, k) and its optional bias, checked and packed.
@@ -61,9 +68,15 @@ std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const Optional
                 std::to_string(groups));
   require(conv2d_rejects(k, stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
+  // A named kernel is a GEMM or a 3-channel 3x3 stride-2 one.
+  const auto& direct_table = pp_f32_conv2d_3x3s2p1c3_ukernels();
+  const bool direct = ukernel_name && std::any_of(direct_table.begin(), direct_table.end(), [&](const auto& d) {
+                        return *ukernel_name == d.name;
+                      });
   return std::make_unique<Conv2d>(cout, cin_g * groups, Window2d::square(k, stride, padding), groups,
                                   static_cast<const float*>(weight.data()), data_or_null(bias),
-                                  ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name));
+                                  direct ? nullptr : ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name),
+                                  direct ? ukernel_arg(direct_table, ukernel_name) : nullptr);
 }
 
 py::array depthwise_conv2d(const F32Arg& x_arg, const F32Arg& weight_arg, const OptionalF32Arg& bias,
@@ -116,7 +129,7 @@ void register_dense(py::module_& m, py::module_& testing) {
       .def("forward", &forward<DepthwiseConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
            py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
            py::arg("residual") = py::none())
-      .def_property_readonly("ukernel", [](const DepthwiseConv2d& c) { return c.ukernel().name; });
+      .def_property_readonly("ukernel", [](const DepthwiseConv2d& c) { return c.ukernel_name(); });
 
   py::class_<Conv2d>(m, "Conv2d", "Convolution weights packed once for the GEMM kernels.")
       .def(py::init([](const F32Arg& weight, const OptionalF32Arg& bias, const IntArg& stride, const IntArg& padding,
@@ -130,7 +143,7 @@ void register_dense(py::module_& m, py::module_& testing) {
            py::arg("residual") = py::none())
       .def_property_readonly("in_channels", &Conv2d::in_channels)
       .def_property_readonly("out_channels", &Conv2d::out_channels)
-      .def_property_readonly("ukernel", [](const Conv2d& c) { return c.ukernel().name; });
+      .def_property_readonly("ukernel", [](const Conv2d& c) { return c.ukernel_name(); });
 
   py::class_<SeparableConv2d>(m, "SeparableConv2d", "Fused depthwise -> activation -> pointwise convolution.")
       .def(py::init(&make_separable), py::arg("dw_weight"), py::arg("dw_bias"), py::arg("stride"),
@@ -146,6 +159,20 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["stride"] = k.stride;
       row["tile_rows"] = k.tile_rows;
       row["tile_cols"] = k.tile_cols;
+    });
+  });
+  testing.def("dwconv2d_same_ukernels", [] {
+    return ukernel_rows(pp_f32_dwconv2d_chw_same_ukernels(), [](py::dict& row, const auto& k) {
+      row["kernel_size"] = k.kernel_size;
+      row["stride"] = k.stride;
+      row["tile_rows"] = k.tile_rows;
+      row["tile_cols"] = k.tile_cols;
+    });
+  });
+  testing.def("conv2d_3x3s2p1c3_ukernels", [] {
+    return ukernel_rows(pp_f32_conv2d_3x3s2p1c3_ukernels(), [](py::dict& row, const auto& k) {
+      row["mr"] = k.mr;
+      row["nr"] = k.nr;
     });
   });
   testing.def("gemm_ukernels", [] {

@@ -12,11 +12,30 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels() {
+  static const std::vector<pp_f32_dwconv2d_chw_same_ukernel> all = {
+#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production) \
+  {#name, isa, kernel_size, stride, tile_rows, tile_cols, production, name},
+#include "../f32-dwconv2d-chw/f32-dwconv2d-chw-same.inc"
+#undef PP_DWCONV2D_SAME_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
 #define PP_GEMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
 #include "../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
+  };
+  return all;
+}
+
+const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_ukernels() {
+  static const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel> all = {
+#define PP_CONV2D_3X3S2P1C3_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
+#include "../f32-conv2d-3x3s2p1c3/f32-conv2d-3x3s2p1c3.inc"
+#undef PP_CONV2D_3X3S2P1C3_UKERNEL
   };
   return all;
 }
@@ -103,10 +122,22 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
   });
 }
 
+const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kernel_size, int stride) {
+  for (const auto& k : pp_f32_dwconv2d_chw_same_ukernels())
+    if (k.production && k.isa == pp_active_isa() && k.kernel_size == kernel_size && k.stride == stride) return &k;
+  return nullptr;
+}
+
 const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
   static const pp_f32_gemm_ukernel* chosen =
       pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
   return *chosen;
+}
+
+const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config() {
+  for (const auto& k : pp_f32_conv2d_3x3s2p1c3_ukernels())
+    if (k.production && k.isa == pp_active_isa()) return &k;
+  return nullptr;
 }
 
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {

@@ -61,6 +61,14 @@ PP_NEON_WINDOW(2, 0, , register float32x4_t a __asm__("v16"); register float32x4
 PP_NEON_WINDOW(2, 1, , register float32x4_t a __asm__("v20"); register float32x4_t b __asm__("v21");
                __asm__ volatile("ld1 {v20.4s - v21.4s}, [%2], %3" : "=w"(a), "=w"(b), "+r"(p) : "r"(step));
                v[0] = a; v[1] = b)
+PP_NEON_WINDOW(3, 0, , register float32x4_t a __asm__("v16"); register float32x4_t b __asm__("v17");
+               register float32x4_t c __asm__("v18");
+               __asm__ volatile("ld1 {v16.4s - v18.4s}, [%3], %4" : "=w"(a), "=w"(b), "=w"(c), "+r"(p) : "r"(step));
+               v[0] = a; v[1] = b; v[2] = c)
+PP_NEON_WINDOW(3, 1, , register float32x4_t a __asm__("v20"); register float32x4_t b __asm__("v21");
+               register float32x4_t c __asm__("v22");
+               __asm__ volatile("ld1 {v20.4s - v22.4s}, [%3], %4" : "=w"(a), "=w"(b), "=w"(c), "+r"(p) : "r"(step));
+               v[0] = a; v[1] = b; v[2] = c)
 PP_NEON_WINDOW(4, 0, , register float32x4_t a __asm__("v16"); register float32x4_t b __asm__("v17");
                register float32x4_t c __asm__("v18"); register float32x4_t d __asm__("v19");
                __asm__ volatile("ld1 {v16.4s - v19.4s}, [%4], %5"

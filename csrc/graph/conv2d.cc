@@ -167,7 +167,10 @@ class Conv2dOperator : public Operator {
         s += std::string(" ") + depthwise_ukernel_name();
         s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
         break;
-      case Algorithm::gemm: s += std::string(" ") + pp_f32_gemm_config().name; break;
+      case Algorithm::gemm:
+        s += std::string(" ") +
+             (empty(kernel_) ? pp_f32_gemm_config().name : std::get<std::unique_ptr<Conv2d>>(kernel_)->ukernel_name());
+        break;
     }
     if (spec_.residual_input != 0) s += " + residual";
     return s + activation_suffix(spec_.activation);

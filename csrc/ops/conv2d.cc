@@ -3,11 +3,14 @@
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
 // per-thread buffer, so it stays in cache while the task's blocks of output channels use it.
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
-// activation) runs right after the kernel wrote it.
+// activation) runs right after the kernel wrote it. A 3-channel 3x3 stride-2 padding-1
+// convolution (an RGB first layer) runs on its own kernel where the ISA has one, straight from
+// the input with the same packed weights.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "aligned_buffer.h"
 #include "pyprune/capabilities.h"
@@ -148,13 +151,41 @@ void im2col(const Geometry& g, const float* input, size_t first, size_t count, f
   }
 }
 
+// What the 3-channel 3x3 stride-2 kernels take.
+bool rgb_3x3s2p1(size_t in_channels, size_t groups, const Window2d& w) {
+  return in_channels == 3 && groups == 1 && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 2 &&
+         w.stride_w == 2 && w.dilation_h == 1 && w.dilation_w == 1 && w.pad_top == 1 && w.pad_left == 1 &&
+         w.pad_bottom == 1 && w.pad_right == 1;
+}
+
+// The production GEMM of `isa` (whose packing a direct kernel of that ISA reads).
+const pp_f32_gemm_ukernel* production_gemm(pp_isa isa) {
+  for (const auto& k : pp_f32_gemm_ukernels())
+    if (k.production && k.isa == isa) return &k;
+  return nullptr;
+}
+
 }  // namespace
 
 Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
-               const float* bias, const pp_f32_gemm_ukernel* ukernel)
+               const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1c3_ukernel* direct)
     : out_channels_(out_channels), in_channels_(in_channels), window_(window), groups_(groups),
-      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()) {
+      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()), direct_(nullptr) {
   require(conv2d_window_rejects(window));
+  if (direct != nullptr) {
+    if (ukernel != nullptr) throw std::invalid_argument("a GEMM and a direct ukernel are both given");
+    if (!rgb_3x3s2p1(in_channels, groups, window))
+      throw std::invalid_argument(std::string("ukernel ") + direct->name +
+                                  " takes only 3 input channels, a 3x3 kernel, stride 2 and padding 1");
+    direct_ = direct;
+  } else if (ukernel == nullptr && rgb_3x3s2p1(in_channels, groups, window)) {
+    direct_ = pp_f32_conv2d_3x3s2p1c3_config();
+  }
+  if (direct_ != nullptr) {
+    ukernel_ = production_gemm(direct_->isa);
+    if (ukernel_ == nullptr || ukernel_->mr != direct_->mr)
+      throw std::logic_error(std::string("ukernel ") + direct_->name + " has no GEMM packing of its MR");
+  }
   if (groups < 1 || out_channels % groups != 0 || in_channels % groups != 0 || in_channels == 0)
     throw std::invalid_argument("groups must be at least 1 and divide the " + std::to_string(out_channels) +
                                 " output channels and the input channels, got " + std::to_string(groups));
@@ -202,8 +233,42 @@ void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const 
   }
 }
 
+void Conv2d::run_direct(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
+  const Shape4 y = output_shape(x_shape);
+  const size_t mr = direct_->mr, blocks = this->blocks(), block_floats = mr * (1 + depth());
+  const size_t in_image = x_shape.c * x_shape.plane(), plane_bytes = y.plane() * sizeof(float);
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
+  constexpr size_t slack = PP_DWCONV2D_CHW_SAME_SLACK;
+  std::vector<float> zero(x_shape.w + 2 * slack, 0.0f), copy;
+  // Tasks of a few rows of one block: enough of them to share among the threads.
+  const size_t chunk = std::max<size_t>(1, y.h * blocks / (get_num_threads() * 8));
+  const size_t chunks = pp_divide_round_up(y.h, chunk);
+  for (size_t n = 0; n < x_shape.n; n++) {
+    const float* image = input + n * in_image;
+    // The kernel reads around the rows: the input's first and last images run from a copy with room around it.
+    if (n == 0 || n + 1 == x_shape.n) {
+      copy.assign(in_image + 2 * slack, 0.0f);
+      std::copy_n(image, in_image, copy.data() + slack);
+      image = copy.data() + slack;
+    }
+    float* out = output + n * out_channels_ * y.plane();
+    parallel_for(blocks * chunks, [&](size_t t) {
+      const size_t block = t % blocks, first = t / blocks * chunk, rows = std::min(chunk, y.h - first);
+      const size_t m0 = block * mr, count = std::min(mr, out_channels_ - m0);
+      float* c = out + m0 * y.plane();
+      direct_->fn(count, first, rows, x_shape.h, x_shape.w, image, &packed_[block * block_floats], c, plane_bytes,
+                  zero.data() + slack, &clamp);
+      epilogue.apply(c + first * y.w, count, rows * y.w, plane_bytes, output);
+    });
+  }
+}
+
 void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Geometry s{in_channels_ / groups_, window_, x_shape, output_shape(x_shape)};
+  if (direct_ != nullptr) {
+    run_direct(x_shape, input, output, epilogue);
+    return;
+  }
   const pp_f32_gemm_ukernel& ukernel = *ukernel_;
   const size_t mr = ukernel.mr, d = depth(), per_group = out_channels_ / groups_;
   const size_t blocks = this->blocks(), block_floats = mr * (1 + d);

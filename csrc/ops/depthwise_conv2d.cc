@@ -1,6 +1,8 @@
-// NCHW depthwise convolution: splits the work into channel planes and each plane into strips of
-// output rows, builds each strip's zero-padded input in a per-thread buffer small enough to
-// stay in L1, and hands it to the microkernel (layout: see ukernels.h).
+// NCHW depthwise convolution: splits the work into channel planes. Where a "same"-padding
+// kernel takes the window, runs of planes go to it straight from the input; otherwise each
+// plane is split into strips of output rows, each strip's zero-padded input built in a
+// per-thread buffer small enough to stay in L1 and handed to the strip kernel (layouts: see
+// ukernels.h).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -152,6 +154,21 @@ void plane_rows(const PlaneShape& s, const StripLayout& l, Scratch& buffer, cons
   }
 }
 
+// kernel_size / 2 on every side, no dilation: what the "same"-padding kernels take.
+bool same_padding(const Window2d& w) {
+  const size_t p = w.kernel_h / 2;
+  return w.kernel_h == w.kernel_w && w.stride_h == w.stride_w && w.dilation_h == 1 && w.dilation_w == 1 &&
+         w.pad_top == p && w.pad_left == p && w.pad_bottom == p && w.pad_right == p;
+}
+
+// Per-thread buffers of the "same"-padding path: the zero row, and a copy of a plane at either
+// end of the input with the slack the kernels read around it (the caller's array has none).
+struct SameScratch {
+  AlignedBuffer zero, plane;
+};
+
+constexpr size_t kSameSlack = PP_DWCONV2D_CHW_SAME_SLACK;
+
 PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
   return {x.h, x.w, y.h, y.w, w.kernel_h, w.stride_h, w.pad_top, w.pad_left, w.pad_right};
 }
@@ -159,8 +176,9 @@ PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
 }  // namespace
 
 DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
-                                 const pp_f32_dwconv2d_chw_ukernel* ukernel)
-    : channels_(channels), window_(window) {
+                                 const pp_f32_dwconv2d_chw_ukernel* ukernel,
+                                 const pp_f32_dwconv2d_chw_same_ukernel* same)
+    : channels_(channels), window_(window), same_(nullptr) {
   require(depthwise_window_rejects(window));
   if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
   const size_t kernel_size = window.kernel_h, stride = window.stride_h;
@@ -168,6 +186,15 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
                                 : pp_f32_dwconv2d_chw_config(static_cast<int>(kernel_size), static_cast<int>(stride));
   if (ukernel_->kernel_size != static_cast<int>(kernel_size) || ukernel_->stride != static_cast<int>(stride))
     throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for another kernel size or stride");
+  if (same != nullptr) {
+    if (ukernel != nullptr) throw std::invalid_argument("a strip and a \"same\"-padding ukernel are both given");
+    if (same->kernel_size != static_cast<int>(kernel_size) || same->stride != static_cast<int>(stride) ||
+        !same_padding(window))
+      throw std::invalid_argument(std::string("ukernel ") + same->name + " is for another kernel size, stride or padding");
+    same_ = same;
+  } else if (ukernel == nullptr && same_padding(window)) {
+    same_ = pp_f32_dwconv2d_chw_same_config(static_cast<int>(kernel_size), static_cast<int>(stride));
+  }
   const size_t taps = kernel_size * kernel_size;
   weights_.resize(checked_mul(channels, 1 + taps, "weight"));
   for (size_t c = 0; c < channels; c++) {
@@ -192,8 +219,49 @@ void DepthwiseConv2d::run_rows(const Shape4& x_shape, size_t channel, const floa
              out_stride, Epilogue(activation), out);
 }
 
+void DepthwiseConv2d::run_same(const Shape4& x_shape, const float* input, float* output,
+                               const Epilogue& epilogue) const {
+  const Shape4 y = output_shape(x_shape);
+  const size_t planes = y.n * y.c, in_plane = x_shape.plane(), out_plane = y.plane();
+  const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
+  const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
+  parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
+    thread_local SameScratch scratch;
+    scratch.zero.reserve(x_shape.w + 2 * kSameSlack);
+    std::fill_n(scratch.zero.data(), x_shape.w + 2 * kSameSlack, 0.0f);
+    const float* zero = scratch.zero.data() + kSameSlack;
+    // Planes [p, p + count) of one image's channels, from `from` (the input, or a copy).
+    auto call = [&](size_t p, size_t count, const float* from) {
+      float* out = output + p * out_plane;
+      same_->fn(count, x_shape.h, x_shape.w, from, &weights_[p % channels_ * weights_per_channel], out, zero, &clamp);
+      epilogue.apply(out, 1, count * out_plane, 0, output);
+    };
+    // The input's first and last planes run from a copy with slack around it.
+    auto call_copied = [&](size_t p) {
+      scratch.plane.reserve(in_plane + 2 * kSameSlack);
+      std::copy_n(input + p * in_plane, in_plane, scratch.plane.data() + kSameSlack);
+      call(p, 1, scratch.plane.data() + kSameSlack);
+    };
+    const size_t end = std::min(planes, (task + 1) * per_task);
+    for (size_t p = task * per_task; p < end;) {
+      if (p == 0 || p == planes - 1) {
+        call_copied(p++);
+        continue;
+      }
+      const size_t count = std::min({end, planes - 1, p + channels_ - p % channels_}) - p;
+      call(p, count, input + p * in_plane);
+      p += count;
+    }
+  });
+}
+
 void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
+  if (same_ != nullptr) {
+    run_same(x_shape, input, output, epilogue);
+    return;
+  }
   const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
   const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;

@@ -16,6 +16,8 @@ from pyprune.activation import Activation
 import reference
 
 UKERNELS = _core.testing.dwconv2d_ukernels()
+# The "same"-padding kernels (padding k // 2 on every side, whole planes read in place).
+SAME_UKERNELS = _core.testing.dwconv2d_same_ukernels()
 AVAILABLE = kernels.available_isas()
 SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17) if SMALL_SWEEP else range(1, 18)
 ACTIVATIONS = (Activation.none(), Activation.relu(), Activation.relu6(), Activation.clamp(-0.5, 0.75))
@@ -66,7 +68,8 @@ def run(x, weight, bias, stride, padding, act, ukernel=None):
     )
 
 
-UKERNEL_PADDINGS = [(u, p) for u in UKERNELS for p in range(u["kernel_size"] // 2 + 1)]
+UKERNEL_PADDINGS = [(u, p) for u in UKERNELS for p in range(u["kernel_size"] // 2 + 1)] + [
+    (u, u["kernel_size"] // 2) for u in SAME_UKERNELS]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +154,7 @@ def test_results_do_not_depend_on_thread_count(k, stride, rng):
         np.testing.assert_array_equal(r, results[0])
 
 
-@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+@pytest.mark.parametrize("ukernel", UKERNELS + SAME_UKERNELS, ids=[u["name"] for u in UKERNELS + SAME_UKERNELS])
 def test_nan_and_inf_propagate(ukernel):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
@@ -166,6 +169,41 @@ def test_nan_and_inf_propagate(ukernel):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_allclose(got, want, rtol=1e-6)
         assert np.isnan(got[0, 0]).sum() > 0 and np.isinf(want[0, 1]).any() == np.isinf(got[0, 1]).any()
+
+
+@pytest.mark.parametrize("ukernel", SAME_UKERNELS, ids=[u["name"] for u in SAME_UKERNELS])
+def test_same_padding_kernels_write_only_their_output(ukernel, rng):
+    """Whole planes read in place: values next to the planes (here NaN, inf) reach no output,
+    and nothing past the output is written."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    k, stride, padding = ukernel["kernel_size"], ukernel["stride"], ukernel["kernel_size"] // 2
+    for n, c, h, w in [(1, 1, 1, 1), (2, 3, 7, 7), (1, 4, 14, 14), (3, 2, 5, 33), (1, 2, 18, 17)]:
+        x, weight, bias = random_case(rng, n, c, h, w, k, True)
+        size = x.size
+        room = np.full(size + 64, np.nan, np.float32)
+        room[16:16 + size] = x.ravel()
+        room[:16], room[16 + size:] = np.inf, -np.inf
+        x_inside = room[16:16 + size].reshape(x.shape)
+        oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+        out_room = np.full(n * c * oh * ow + 32, 1234.5, np.float32)
+        out = out_room[: n * c * oh * ow].reshape(n, c, oh, ow)
+        act = Activation.relu()
+        _core.depthwise_conv2d(x_inside, weight, bias, stride=stride, padding=padding, min=act.min, max=act.max,
+                               out=out, ukernel=ukernel["name"])
+        want = reference.depthwise_conv2d(x, weight, bias, stride, padding, act.min, act.max)
+        tol = reference.tolerance(k * k)
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol, err_msg=f"shape {(n, c, h, w)}")
+        assert (out_room[n * c * oh * ow:] == 1234.5).all()
+
+
+def test_same_padding_kernels_take_only_same_padding():
+    for u in SAME_UKERNELS:
+        if u["isa"] in AVAILABLE:
+            k = u["kernel_size"]
+            with pytest.raises(ValueError, match="another kernel size, stride or padding"):
+                kernels.PackedDepthwiseConv2d(np.ones((2, 1, k, k), np.float32), stride=u["stride"],
+                                              padding=k // 2 - 1, ukernel=u["name"])
 
 
 def test_out_is_written_in_place_and_returned(rng):

@@ -14,7 +14,9 @@ TESTING = kernels.testing
 # Per operator list: its rows, and what a case is (the kernels of one case are interchangeable).
 TABLES = {
     "dwconv2d": (TESTING.dwconv2d_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
+    "dwconv2d_same": (TESTING.dwconv2d_same_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
+    "conv2d_3x3s2p1c3": (TESTING.conv2d_3x3s2p1c3_ukernels(), lambda u: ()),
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
     "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
@@ -66,14 +68,20 @@ def test_capabilities_are_read_from_the_lists():
 
 
 def test_every_depthwise_case_runs_its_production_kernel(rng):
+    """Padding k // 2 on every side runs the active ISA's own "same"-padding kernel where it has
+    one (never a lower ISA's), everything else the strip kernels."""
     rows, case_of = TABLES["dwconv2d"]
+    same_rows, _ = TABLES["dwconv2d_same"]
     for case in kernels.capabilities().depthwise:
-        k, s, p = case.kernel_size, case.stride, case.max_padding
-        x = rng.standard_normal((1, 3, 2 * k + 15, 19), dtype=np.float32)
-        w = rng.standard_normal((3, 1, k, k), dtype=np.float32)
-        op = kernels.PackedDepthwiseConv2d(w, stride=s, padding=p)
-        assert op.ukernel == dispatched(rows, case_of, (k, s))["name"]
-        np.testing.assert_allclose(op(x), reference.depthwise_conv2d(x, w, stride=s, padding=p), rtol=1e-4, atol=1e-4)
+        k, s = case.kernel_size, case.stride
+        for p in range(case.max_padding + 1):
+            x = rng.standard_normal((1, 3, 2 * k + 15, 19), dtype=np.float32)
+            w = rng.standard_normal((3, 1, k, k), dtype=np.float32)
+            op = kernels.PackedDepthwiseConv2d(w, stride=s, padding=p)
+            same = production(same_rows, case_of, kernels.isa(), (k, s)) if p == k // 2 else []
+            assert op.ukernel == (same[0] if same else dispatched(rows, case_of, (k, s)))["name"]
+            np.testing.assert_allclose(op(x), reference.depthwise_conv2d(x, w, stride=s, padding=p), rtol=1e-4,
+                                       atol=1e-4)
 
 
 def test_every_sparse_block_runs_its_production_kernel(rng):

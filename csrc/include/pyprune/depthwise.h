@@ -1,5 +1,6 @@
-// Depthwise convolution (NCHW): one channel plane at a time, through the f32-dwconv2d-chw
-// kernels. Python-free.
+// Depthwise convolution (NCHW): through the f32-dwconv2d-chw kernels, whole planes straight
+// from the input where a "same"-padding kernel takes the window, else one channel plane at a
+// time through padded strips. Python-free.
 #pragma once
 
 #include <cstddef>
@@ -15,10 +16,12 @@ namespace pyprune {
 // then its k * k taps. Padding may differ per side (each at most the case's max_padding).
 class DepthwiseConv2d {
  public:
-  // weight [channels, 1, k, k] (row-major), bias [channels] or nullptr (zeros). `ukernel`
-  // nullptr picks the production kernel. std::invalid_argument when no kernel takes it.
+  // weight [channels, 1, k, k] (row-major), bias [channels] or nullptr (zeros). `ukernel` or
+  // `same` (at most one) forces a strip or a "same"-padding kernel; neither picks the
+  // production kernels. std::invalid_argument when no kernel takes it.
   DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
-                  const pp_f32_dwconv2d_chw_ukernel* ukernel = nullptr);
+                  const pp_f32_dwconv2d_chw_ukernel* ukernel = nullptr,
+                  const pp_f32_dwconv2d_chw_same_ukernel* same = nullptr);
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
@@ -33,12 +36,18 @@ class DepthwiseConv2d {
 
   size_t channels() const { return channels_; }
   const Window2d& window() const { return window_; }
+  // The strip kernel (run_rows, and run() without a "same"-padding kernel).
   const pp_f32_dwconv2d_chw_ukernel& ukernel() const { return *ukernel_; }
+  // The kernel run() runs.
+  const char* ukernel_name() const { return same_ != nullptr ? same_->name : ukernel_->name; }
 
  private:
+  void run_same(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+
   size_t channels_;
   Window2d window_;
   const pp_f32_dwconv2d_chw_ukernel* ukernel_;
+  const pp_f32_dwconv2d_chw_same_ukernel* same_;  // nullptr: strips
   std::vector<float> weights_;  // channels x (1 + k * k)
 };
 

@@ -30,6 +30,17 @@ struct pp_f32_dwconv2d_chw_ukernel {
   pp_f32_dwconv2d_chw_ukernel_fn fn;
 };
 
+struct pp_f32_dwconv2d_chw_same_ukernel {
+  const char* name;
+  pp_isa isa;
+  int kernel_size;  // padding kernel_size / 2 on every side
+  int stride;
+  size_t tile_rows;  // output rows per register tile
+  size_t tile_cols;
+  bool production;   // the kernel its ISA runs for this (kernel_size, stride)
+  pp_f32_dwconv2d_chw_same_ukernel_fn fn;
+};
+
 struct pp_f32_gemm_ukernel {
   const char* name;
   pp_isa isa;
@@ -39,6 +50,14 @@ struct pp_f32_gemm_ukernel {
   pp_f32_gemm_ukernel_fn fn;
 };
 
+struct pp_f32_conv2d_3x3s2p1c3_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t mr;  // output channels per call: the GEMM packing of this mr
+  size_t nr;  // output columns per register tile
+  bool production;  // the kernel its ISA runs
+  pp_f32_conv2d_3x3s2p1c3_ukernel_fn fn;
+};
 struct pp_f32_spmm_ukernel {
   const char* name;
   pp_isa isa;
@@ -111,7 +130,9 @@ struct pp_u8_huffdec_ukernel {
 
 // Every kernel of an operator list, in list order, for tests and benchmarks.
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
+const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
+const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
 const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
@@ -152,7 +173,12 @@ const Ukernel& pp_find_ukernel(const std::vector<Ukernel>& table, const std::str
 
 // The production kernels of the active ISA (nullptr where no kernel takes the case).
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
+// The active ISA's own production "same"-padding depthwise kernel, else nullptr: the driver
+// then runs the strip kernels (a lower ISA's row is not used in its place).
+const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kernel_size, int stride);
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
+// The active ISA's own production 3-channel 3x3 stride-2 kernel, else nullptr (im2col + GEMM).
+const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.
 const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind);

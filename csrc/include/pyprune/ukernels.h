@@ -39,6 +39,33 @@ typedef void (*pp_f32_dwconv2d_chw_ukernel_fn)(
 #include "../../f32-dwconv2d-chw/f32-dwconv2d-chw.inc"
 #undef PP_DWCONV2D_UKERNEL
 
+// ---- f32 depthwise conv2d, NCHW, "same" padding in the kernel, whole planes per call -------
+//
+// `channels` whole planes read straight from the input, no padded copy: plane c is the
+// input_height x input_width floats at input + c * H * W, its output the contiguous
+// OH x OW floats at output + c * OH * OW, with padding p = kernel_size / 2 on every side:
+//   OH = (H + 2p - k) / stride + 1, OW likewise,
+//   output(c, y, x) = clamp(bias_c + sum_{i,j} w_c[i][j] * in(c, stride*y + i - p, stride*x + j - p)),
+// in() zero outside the plane; weights = per channel [bias, w[0][0], ..., w[k-1][k-1]].
+// `zero`: PP_DWCONV2D_CHW_SAME_SLACK + input_width + PP_DWCONV2D_CHW_SAME_SLACK zeros,
+// the rows above and below a plane (zero points at the first of the middle input_width).
+// Reads up to PP_DWCONV2D_CHW_SAME_SLACK floats before and after every row, plane or zero row
+// (values there only reach outputs that are not written): inside the call's planes for all
+// rows but the first plane's first and the last plane's last, so the caller provides that
+// slack before input and after its last plane. Outputs are written exactly.
+#define PP_DWCONV2D_CHW_SAME_SLACK 8
+
+typedef void (*pp_f32_dwconv2d_chw_same_ukernel_fn)(
+    size_t channels, size_t input_height, size_t input_width, const float* input, const float* weights,
+    float* output, const float* zero, const pp_f32_minmax_params* params);
+
+#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production)     \
+  extern "C" void name(size_t channels, size_t input_height, size_t input_width, const float* input, \
+                       const float* weights, float* output, const float* zero,                       \
+                       const pp_f32_minmax_params* params);
+#include "../../f32-dwconv2d-chw/f32-dwconv2d-chw-same.inc"
+#undef PP_DWCONV2D_SAME_UKERNEL
+
 // ---- f32 GEMM: the 1x1 convolution in NCHW, and KxK convolution after im2col ---------------
 //
 // c[m][n] = clamp(bias[m] + sum_{k < kc} w[m][k] * b[k][n])   for m < mr, n < nc.
@@ -60,6 +87,30 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
                        const pp_f32_minmax_params* params);
 #include "../../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
+
+// ---- f32 3x3 stride-2 convolution of a 3-channel NCHW image, padding 1 in the kernel ---------
+//
+// The first layer of most CNNs (RGB in) without im2col: one block of MR output channels,
+//   c[m][y][x] = clamp(bias[m] + sum_{ci < 3, i, j} w[m][ci][i][j] * in(ci, 2y + i - 1, 2x + j - 1)),
+// in() zero outside the planes, for output rows [first_row, first_row + rows) and every column
+// x < OW = (W - 1) / 2 + 1; rows m < mr (1 <= mr <= MR) written, exactly, channel m's plane at
+// output + m * output_stride bytes (row y at its y * OW). packed_w: the GEMM's block layout
+// (pp_f32_gemm ukernels of the same MR, depth 27): MR biases, then per (ci, i, j) MR weights.
+// input: the 3 planes of H x W floats, contiguous. zero: as for the "same"-padding depthwise
+// kernels (PP_DWCONV2D_CHW_SAME_SLACK + W + slack zeros, pointing at the middle W), and the
+// same reads around every row: the caller provides slack before the first plane and after the
+// last.
+typedef void (*pp_f32_conv2d_3x3s2p1c3_ukernel_fn)(size_t mr, size_t first_row, size_t rows, size_t input_height,
+                                                  size_t input_width, const float* input, const float* packed_w,
+                                                  float* output, size_t output_stride, const float* zero,
+                                                  const pp_f32_minmax_params* params);
+
+#define PP_CONV2D_3X3S2P1C3_UKERNEL(isa, name, mr, nr, production)                                          \
+  extern "C" void name(size_t mr_, size_t first_row, size_t rows, size_t input_height, size_t input_width, \
+                       const float* input, const float* packed_w, float* output, size_t output_stride,     \
+                       const float* zero, const pp_f32_minmax_params* params);
+#include "../../f32-conv2d-3x3s2p1c3/f32-conv2d-3x3s2p1c3.inc"
+#undef PP_CONV2D_3X3S2P1C3_UKERNEL
 
 // ---- f32 SpMM: sparse weights x dense NCHW activations (sparse 1x1 and KxK convolution) ----
 //

@@ -1,0 +1,311 @@
+// Template of the NEON (AArch64) f32 NCHW 3x3 depthwise microkernels with padding 1 handled in
+// the kernel (contract in ukernels.h, "same" padding): whole planes straight from the input,
+// register-tiled as ROWS output rows x COLS = 4 * VECS output columns. Each *-neon-*.cc
+// instantiates it once.
+//
+// Design (per tile; the FMLA core is that of dwconv2d-chw-neon.h):
+//  - Rows: one pointer per input row the tile reads; rows above and below the plane point at
+//    the zero row, so the top and bottom padding cost nothing per tile.
+//  - Columns, stride 1: tap j of a row is one LD1 of the tile's vectors at column x + j - 1,
+//    post-incremented to the next tap, straight from the plane: the left padding column is the
+//    first tile's lane 0 of tap 0 and the right one the last tile's lanes past the edge of tap
+//    2, zeroed by one AND each with a mask (the loads there see the neighbouring rows' values).
+//  - Columns, stride 2: per 4 outputs two LD2 of 8 floats, at column 2x - 1 (taps 0 and 1:
+//    columns 2x - 1 and 2x) and at 2x (tap 2: column 2x + 1; the even half is not used):
+//    deinterleaved by the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
+//  - Tails: the last column tile runs ceil(rest / 4) vectors, not a whole tile, so 7- and
+//    14-wide rows cost 2 and 4 vectors; the last row tile runs the rows that remain.
+//  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
+//    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
+//  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
+//    row pointers.
+// Reads: at most 1 float before and 7 after every row (PP_DWCONV2D_CHW_SAME_SLACK).
+#pragma once
+
+#include <arm_neon.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dwconv2d-chw-neon.h"
+
+namespace pyprune {
+namespace dwconv2d_chw_same_neon {
+
+using dwconv2d_chw_neon::fma_lane;
+using dwconv2d_chw_neon::Window;
+
+enum class Clamp { none, lower, both };
+
+PP_INLINE float32x4_t keep(float32x4_t v, uint32x4_t mask) {
+  return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), mask));
+}
+
+// The lanes below `n` (0..4) set.
+PP_INLINE uint32x4_t lanes_below(size_t n) {
+  const uint32x4_t index = {0, 1, 2, 3};
+  return vcltq_u32(index, vdupq_n_u32(static_cast<uint32_t>(n)));
+}
+
+// Stride 2: LD2 at column 2x - 1 (its even half is tap 0, column 2x - 1, its odd half tap 1,
+// column 2x), then LD2 at 2x (its odd half is tap 2, column 2x + 1); the pointer ends 8 floats on (post-increments of 4 and 28 bytes, held in registers: an immediate
+// one must be the 32 bytes loaded), at the next 4 outputs. Banks as in Window.
+template <int BANK>
+struct Pair;
+#define PP_NEON_PAIR(BANK, A, B, C, D)                                                              \
+  template <>                                                                                       \
+  struct Pair<BANK> {                                                                               \
+    float32x4_t left, right, center;                                                                \
+    PP_INLINE void load(const float*& p, intptr_t four, intptr_t on) {                            \
+      register float32x4_t a __asm__(A);                                                            \
+      register float32x4_t b __asm__(B);                                                            \
+      register float32x4_t c __asm__(C);                                                            \
+      register float32x4_t d __asm__(D);                                                            \
+      __asm__ volatile("ld2 {" A ".4s, " B ".4s}, [%4], %5\n\t"                                     \
+                       "ld2 {" C ".4s, " D ".4s}, [%4], %6"                                         \
+                       : "=w"(a), "=w"(b), "=w"(c), "=w"(d), "+r"(p)                                \
+                       : "r"(four), "r"(on));                                                       \
+      left = a;                                                                                     \
+      center = b;                                                                                   \
+      right = d;                                                                                    \
+      (void)c;                                                                                      \
+    }                                                                                               \
+  };
+PP_NEON_PAIR(0, "v16", "v17", "v18", "v19")
+PP_NEON_PAIR(1, "v20", "v21", "v22", "v23")
+#undef PP_NEON_PAIR
+
+template <int S, int ROWS, int VECS, Clamp CLAMP>
+struct Kernel {
+  static_assert(S == 1 || S == 2, "stride 1 or 2");
+  static constexpr int K = 3;
+  static constexpr int COLS = 4 * VECS;
+  template <int R>
+  static constexpr int kInputRows = S * (R - 1) + K;
+
+  float32x4_t w[3];  // bias, then the 9 taps
+  const pp_f32_minmax_params* params;
+  size_t height, width, out_height, out_width;
+  const float* zero;
+  size_t tiles;       // column tiles per row
+  size_t rest;        // output columns of the last one (1..COLS)
+  uint32x4_t first;   // tap 0's lanes inside the plane in the first tile: all but lane 0
+  uint32x4_t last;    // the last tap's lanes inside the plane in the last tile's last vector
+
+  PP_INLINE Kernel(size_t height, size_t width, const float* zero, const pp_f32_minmax_params* params)
+      : params(params), height(height), width(width), out_height((height - 1) / S + 1),
+        out_width((width - 1) / S + 1), zero(zero) {
+    tiles = (out_width - 1) / COLS + 1;
+    rest = out_width - (tiles - 1) * COLS;
+    first = lanes_below(4) & ~lanes_below(1);
+    // Lanes of the last vector: its outputs m = rest - 4 * (vectors - 1) (1..4); stride 1: output
+    // x + l reads column x + l + 1, inside for l < m - 1; stride 2: column 2(x + l) + 1, inside
+    // for l < m unless the width is odd (the last output's is then the padding column).
+    const size_t m = rest - 4 * ((rest - 1) / 4);
+    last = lanes_below(S == 1 ? m - 1 : m - (width & 1));
+  }
+
+  PP_INLINE void load_weights(const float* weights) {
+    w[0] = vld1q_f32(weights);
+    w[1] = vld1q_f32(weights + 4);
+    w[2] = vcombine_f32(vld1_f32(weights + 8), vdup_n_f32(0.0f));
+  }
+
+  // acc[r][v] += x * w[tap t] for every output row r of the tile that reads input row i
+  // (kernel row i - S * r).
+  template <int R, int VT, int I, int J>
+  PP_INLINE void fma_tap(float32x4_t x, int v, float32x4_t (&acc)[R][VT]) const {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      constexpr int ky = I - S * PP_CONST(r);
+      if constexpr (ky >= 0 && ky < K) {
+        constexpr int t = 1 + ky * K + J;
+        acc[r][v] = fma_lane<t % 4>(acc[r][v], x, w[t / 4]);
+      }
+    });
+  }
+
+  // One R x (4 * VT) tile; the row pointers advance by COLS outputs. FIRST: the tile at column
+  // 0; LAST: the last column tile (masks its right edge).
+  template <int R, int VT, bool FIRST, bool LAST>
+  PP_INLINE void tile(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT]) const {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vdupq_laneq_f32(w[0], 0); });
+    });
+    if constexpr (S == 1) {
+      // Windows n = 3 i + j (row i, tap j), window n + 1 loaded before the FMLAs on window n.
+      constexpr int kWindows = kInputRows<R> * K;
+      const intptr_t step_tap = sizeof(float), step_last = (COLS - 2) * static_cast<intptr_t>(sizeof(float));
+      Window<VT, 0> even;
+      Window<VT, 1> odd;
+      even.load(in[0], step_tap);
+      unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
+        constexpr int N = PP_CONST(n), I = N / K, J = N % K;
+        constexpr int N1 = N + 1;
+        if constexpr (N1 < kWindows) {
+          const intptr_t step = N1 % K == K - 1 ? step_last : step_tap;
+          if constexpr (N1 % 2 == 0) {
+            even.load(in[N1 / K], step);
+          } else {
+            odd.load(in[N1 / K], step);
+          }
+        }
+        auto& x = [&]() -> auto& {
+          if constexpr (N % 2 == 0) {
+            return even;
+          } else {
+            return odd;
+          }
+        }();
+        if constexpr (FIRST && J == 0) x.v[0] = keep(x.v[0], first);
+        if constexpr (LAST && J == K - 1) x.v[VT - 1] = keep(x.v[VT - 1], last);
+        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { fma_tap<R, VT, I, J>(x.v[PP_CONST(v)], PP_CONST(v), acc); });
+      });
+    } else {
+      // Loads n = VT * i + v (row i, vector v), load n + 1 before the FMLAs on load n.
+      constexpr int kLoads = kInputRows<R> * VT;
+      const intptr_t four = sizeof(float), on = 7 * sizeof(float);
+      Pair<0> even;
+      Pair<1> odd;
+      even.load(in[0], four, on);
+      unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
+        constexpr int N = PP_CONST(n), I = N / VT, V = N % VT;
+        constexpr int N1 = N + 1;
+        if constexpr (N1 < kLoads) {
+          if constexpr (N1 % 2 == 0) {
+            even.load(in[N1 / VT], four, on);
+          } else {
+            odd.load(in[N1 / VT], four, on);
+          }
+        }
+        auto& x = [&]() -> auto& {
+          if constexpr (N % 2 == 0) {
+            return even;
+          } else {
+            return odd;
+          }
+        }();
+        if constexpr (FIRST && V == 0) x.left = keep(x.left, first);
+        if constexpr (LAST && V == VT - 1) x.right = keep(x.right, last);
+        fma_tap<R, VT, I, 0>(x.left, V, acc);
+        fma_tap<R, VT, I, 1>(x.center, V, acc);
+        fma_tap<R, VT, I, 2>(x.right, V, acc);
+      });
+      // VECS * 8 floats were read per row; a narrower tail is the last tile of the row.
+    }
+    if constexpr (CLAMP != Clamp::none) {
+      const float32x4_t vmin = vld1q_dup_f32(&params->min);
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vmaxq_f32(acc[r][v], vmin); });
+      });
+      if constexpr (CLAMP == Clamp::both) {
+        const float32x4_t vmax = vld1q_dup_f32(&params->max);
+        unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+          unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vminq_f32(acc[r][v], vmax); });
+        });
+      }
+    }
+  }
+
+  template <int R, int VT>
+  PP_INLINE static void store_full(float* (&out)[R], const float32x4_t (&acc)[R][VT]) {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * v, acc[r][v]); });
+      out[r] += 4 * VT;
+    });
+  }
+
+  // The first n (1..4 * VT) columns of each row: whole vectors, then the last one's 4, 2 and/or
+  // 1 lanes, each decision taken once for all rows.
+  template <int R, int VT>
+  PP_INLINE static void store_part(float* (&out)[R], const float32x4_t (&acc)[R][VT], size_t n) {
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      unroll<VT - 1>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * v, acc[r][v]); });
+    });
+    const size_t m = n - 4 * (VT - 1);
+    if (m == 4) {
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_f32(out[r] + 4 * (VT - 1), acc[r][VT - 1]); });
+      return;
+    }
+    constexpr int o = 4 * (VT - 1);
+    if (m & 2) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1_f32(out[r] + o, vget_low_f32(acc[r][VT - 1])); });
+    if (m == 3) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_lane_f32(out[r] + o + 2, acc[r][VT - 1], 2); });
+    if (m == 1) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_lane_f32(out[r] + o, acc[r][VT - 1], 0); });
+  }
+
+  // The last column tile: VT = ceil(rest / 4) vectors.
+  template <int R, bool FIRST>
+  PP_INLINE void last_tile(const float* (&in)[kInputRows<R>], float* (&out)[R]) const {
+    unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
+      constexpr int VT = PP_CONST(v) + 1;
+      if ((rest + 3) / 4 == VT) {
+        float32x4_t acc[R][VT];
+        tile<R, VT, FIRST, true>(in, acc);
+        store_part<R, VT>(out, acc, rest);
+      }
+    });
+  }
+
+  // Output rows [y, y + R) of one plane.
+  template <int R>
+  PP_INLINE void rows(const float* plane, float* output, size_t y) const {
+    const float* in[kInputRows<R>];
+    float* out[R];
+    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
+      const size_t row = S * y + PP_CONST(i) - 1;  // wraps to a huge value above the plane
+      in[i] = (row < height ? plane + row * width : zero) - 1;
+    });
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[r] = output + (y + PP_CONST(r)) * out_width; });
+    if (tiles == 1) {
+      last_tile<R, true>(in, out);
+      return;
+    }
+    float32x4_t acc[R][VECS];
+    tile<R, VECS, true, false>(in, acc);
+    store_full<R, VECS>(out, acc);
+    for (size_t n = tiles - 2; n != 0; n--) {
+      tile<R, VECS, false, false>(in, acc);
+      store_full<R, VECS>(out, acc);
+    }
+    last_tile<R, false>(in, out);
+  }
+
+  PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
+    const size_t plane = height * width, out_plane = out_height * out_width;
+    for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
+      load_weights(weights);
+      size_t y = 0;
+      for (; y + ROWS <= out_height; y += ROWS) rows<ROWS>(input, output, y);
+      unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+        if constexpr (PP_CONST(r) > 0) {
+          if (out_height - y == PP_CONST(r)) rows<PP_CONST(r)>(input, output, y);
+        }
+      });
+    }
+  }
+};
+
+}  // namespace dwconv2d_chw_same_neon
+}  // namespace pyprune
+
+// Defines the extern "C" microkernel `name` as Kernel<s, rows, cols / 4, clamp>, the clamp
+// chosen from the bounds: none for -inf/+inf, FMAX only for an upper bound of +inf (ReLU).
+#define PP_DWCONV2D_CHW_SAME_NEON_UKERNEL(name, s, tile_rows, tile_cols)                                \
+  extern "C" __attribute__((flatten)) void name(size_t channels, size_t input_height, size_t input_width, \
+                                                const float* input, const float* weights, float* output,  \
+                                                const float* zero, const pp_f32_minmax_params* params) {  \
+    PP_ASSERT(input_height != 0 && input_width != 0);                                                     \
+    using pyprune::dwconv2d_chw_same_neon::Clamp;                                                         \
+    using pyprune::dwconv2d_chw_same_neon::Kernel;                                                        \
+    if (params->max == __builtin_inff()) {                                                                \
+      if (params->min == -__builtin_inff()) {                                                             \
+        Kernel<s, tile_rows, tile_cols / 4, Clamp::none>(input_height, input_width, zero, params)        \
+            .run(channels, input, weights, output);                                                      \
+      } else {                                                                                            \
+        Kernel<s, tile_rows, tile_cols / 4, Clamp::lower>(input_height, input_width, zero, params)       \
+            .run(channels, input, weights, output);                                                      \
+      }                                                                                                   \
+    } else {                                                                                              \
+      Kernel<s, tile_rows, tile_cols / 4, Clamp::both>(input_height, input_width, zero, params)          \
+          .run(channels, input, weights, output);                                                        \
+    }                                                                                                     \
+  }
