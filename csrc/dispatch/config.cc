@@ -21,6 +21,15 @@ const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels() {
+  static const std::vector<pp_f32_gemv_ukernel> all = {
+#define PP_GEMV_UKERNEL(isa, name, nr, production) {#name, isa, nr, production, name},
+#include "../f32-gemv/f32-gemv.inc"
+#undef PP_GEMV_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
   static const std::vector<pp_f32_spmm_ukernel> all = {
 #define PP_SPMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
@@ -106,6 +115,12 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
 const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
   static const pp_f32_gemm_ukernel* chosen =
       pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
+  return *chosen;
+}
+
+const pp_f32_gemv_ukernel& pp_f32_gemv_config() {
+  static const pp_f32_gemv_ukernel* chosen =
+      pp_production_ukernel(pp_f32_gemv_ukernels(), [](const pp_f32_gemv_ukernel&) { return true; });
   return *chosen;
 }
 

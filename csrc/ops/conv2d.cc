@@ -2,7 +2,8 @@
 // W[group][Cout/g, Cin/g * kh * kw] x B, where B is the input itself for 1x1 stride-1
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
 // per-thread buffer, so it stays in cache while every block of output channels uses it. Each
-// block's epilogue (residual, activation) runs right after the kernel wrote it.
+// block's epilogue (residual, activation) runs right after the kernel wrote it. Inputs that one
+// output pixel reads whole go to FullyConnected (a GEMV per image) instead.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -126,6 +127,31 @@ bool Conv2d::pointwise() const {
          w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
 }
 
+bool Conv2d::reads_whole_plane(const Shape4& x) const {
+  const Window2d& w = window_;
+  return groups_ == 1 && x.h == w.kernel_h && x.w == w.kernel_w && w.dilation_h == 1 && w.dilation_w == 1 &&
+         w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+}
+
+const FullyConnected& Conv2d::fully_connected() const {
+  std::call_once(panels_->once, [this] {
+    const pp_f32_gemv_ukernel& gemv = pp_f32_gemv_config();
+    const size_t mr = ukernel_->mr, d = depth();
+    if (gemv.nr == mr) {
+      panels_->op = std::make_unique<FullyConnected>(out_channels_, d, packed_.data(), gemv);
+      return;
+    }
+    std::vector<float> weight(out_channels_ * d), bias(out_channels_);
+    for (size_t co = 0; co < out_channels_; co++) {
+      const float* block = &packed_[co / mr * mr * (1 + d) + co % mr];
+      bias[co] = block[0];
+      for (size_t k = 0; k < d; k++) weight[co * d + k] = block[mr + k * mr];
+    }
+    panels_->op = std::make_unique<FullyConnected>(out_channels_, d, weight.data(), bias.data(), &gemv);
+  });
+  return *panels_->op;
+}
+
 Shape4 Conv2d::output_shape(const Shape4& x) const {
   if (x.c != in_channels_)
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
@@ -146,6 +172,10 @@ void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const 
 
 void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Geometry s{in_channels_ / groups_, window_, x_shape, output_shape(x_shape)};
+  if (reads_whole_plane(x_shape)) {
+    fully_connected().run(x_shape.n, input, output, epilogue);
+    return;
+  }
   const pp_f32_gemm_ukernel& ukernel = *ukernel_;
   const size_t mr = ukernel.mr, d = depth(), per_group = out_channels_ / groups_;
   const size_t blocks = this->blocks(), block_floats = mr * (1 + d);

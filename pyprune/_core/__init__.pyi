@@ -2,11 +2,12 @@
 pyprune's C++ kernels (NEON, AVX-512, AVX2 and reference variants)
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'WinogradConv2d', 'activation', 'available_isas', 'capabilities', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'testing', 'winograd_conv2d_rejects']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'WinogradConv2d', 'activation', 'available_isas', 'capabilities', 'cheapest_block', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'stored_weights', 'testing', 'winograd_conv2d_rejects']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
@@ -179,6 +180,10 @@ def capabilities() -> dict:
     """
     What the operators take: depthwise (kernel_size, stride, max_padding) cases, the Winograd convolution, sparse block sizes, limits, activations.
     """
+def cheapest_block(weight: typing.Any, costs: collections.abc.Sequence[tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex]]) -> tuple[int, float]:
+    """
+    (block, effective density) of the cheapest of `costs` ((block, cost per stored weight) pairs).
+    """
 def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
     """
     Why the convolution drivers do not take this convolution, or '' when they do.
@@ -203,6 +208,10 @@ def isa() -> str:
     """
 def set_num_threads(num_threads: int) -> None:
     ...
+def stored_weights(weight: typing.Any, block: typing.Any) -> int:
+    """
+    Weights the sparse kernels multiply for a (rows, columns) matrix in blocks of `block` rows.
+    """
 def winograd_conv2d_rejects(kernel_size: typing.Any, stride: typing.Any = 1, dilation: typing.Any = 1, groups: typing.Any = 1, padding: typing.Any = 0) -> str:
     """
     Why Winograd does not take this convolution (kernel_size, stride, dilation: an int or (height, width); padding: an int, (height, width) or (top, left, bottom, right)), or '' when it does.

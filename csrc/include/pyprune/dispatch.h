@@ -39,6 +39,14 @@ struct pp_f32_gemm_ukernel {
   pp_f32_gemm_ukernel_fn fn;
 };
 
+struct pp_f32_gemv_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t nr;        // outputs per weight panel
+  bool production;  // the kernel its ISA runs
+  pp_f32_gemv_ukernel_fn fn;
+};
+
 struct pp_f32_spmm_ukernel {
   const char* name;
   pp_isa isa;
@@ -112,6 +120,7 @@ struct pp_u8_huffdec_ukernel {
 // Every kernel of an operator list, in list order, for tests and benchmarks.
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
+const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
 const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
@@ -153,6 +162,7 @@ const Ukernel& pp_find_ukernel(const std::vector<Ukernel>& table, const std::str
 // The production kernels of the active ISA (nullptr where no kernel takes the case).
 const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, int stride);
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
+const pp_f32_gemv_ukernel& pp_f32_gemv_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.
 const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind);
