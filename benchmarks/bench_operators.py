@@ -1,10 +1,12 @@
 """The graph's hot operators alone, pyprune against torch on the same inputs:
 
     pytest benchmarks/bench_operators.py -k t1          # timings + ratio table, 1 thread
+    pytest benchmarks/bench_operators.py -k "head and t1"   # the classifier heads (GEMV at batch 1)
     pytest benchmarks/bench_operators.py --benchmark-disable   # correctness only
 
 "pyprune" writes into a preallocated output (as the graph's memory plan does); "new_output"
-allocates its output like the torch call does.
+allocates its output like the torch call does. Operators with weights (linear, conv2d) run in a
+one-node graph, built once: their weights are packed once, as an engine holds them.
 """
 
 import functools
@@ -32,6 +34,33 @@ def operator_case(name, op, attrs, inputs, reference):
     return Case(name, 0, prealloc, lambda: reference(*tensors), {"new_output": fresh})
 
 
+def weighted_case(name, op, attrs, x, constants, reference):
+    """A Case running operator `op` on x and its constant inputs 1, 2, ... in a graph built once,
+    against `reference(x, *constants)` on torch tensors."""
+    ids = list(range(1, len(constants) + 1))
+    graph = kernels.Graph([(op, op, [0, *ids], [len(ids) + 1], attrs)], len(ids) + 2, [0], [len(ids) + 1],
+                          dict(zip(ids, constants)))
+    out = [np.empty_like(graph.run([x])[0])]
+    tensors = [torch.from_numpy(a) for a in (x, *constants)]
+    return Case(name, 0, lambda: graph.run([x], out)[0], lambda: reference(*tensors),
+                {"new_output": lambda: graph.run([x])[0]})
+
+
+def linear_case(batch, in_features, out_features):
+    """A classifier head: linear with bias on (batch, in_features)."""
+    return weighted_case(f"linear head {in_features}->{out_features} batch {batch}", "linear", {},
+                         r(batch, in_features), [r(out_features, in_features) / np.float32(in_features**0.5),
+                                                 r(out_features)], F.linear)
+
+
+def squeeze_excitation_case(batch, channels, squeezed):
+    """The first 1x1 convolution of a squeeze-excitation block, on the pooled (N, C, 1, 1) tensor."""
+    return weighted_case(f"SE conv2d 1x1 ({batch},{channels},1,1)->{squeezed} + relu", "conv2d",
+                         {"activation": "relu"}, r(batch, channels, 1, 1),
+                         [r(squeezed, channels, 1, 1) / np.float32(channels**0.5), r(squeezed)],
+                         lambda x, w, b: F.relu(F.conv2d(x, w, b)))
+
+
 def r(*shape):
     return np.random.default_rng(len(shape)).standard_normal(shape, dtype=np.float32)
 
@@ -55,6 +84,12 @@ CASES = {
                                         lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest")),
     "concat": lambda: operator_case("concat 4 x (1,64,40,40)", "concat", {"axis": 1},
                                     [r(1, 64, 40, 40) for _ in range(4)], lambda *xs: torch.cat(xs, 1)),
+    "head_1280_b1": lambda: linear_case(1, 1280, 1000),
+    "head_1280_b3": lambda: linear_case(3, 1280, 1000),
+    "head_1024_b1": lambda: linear_case(1, 1024, 1000),
+    "head_1024_b3": lambda: linear_case(3, 1024, 1000),
+    "se_960_b1": lambda: squeeze_excitation_case(1, 960, 240),
+    "se_960_b3": lambda: squeeze_excitation_case(3, 960, 240),
 }
 case = functools.lru_cache(maxsize=None)(lambda name: CASES[name]())
 

@@ -83,8 +83,8 @@ names = [u["name"] for u in _core.testing.dwconv2d_ukernels() if u["isa"] == "ne
 for k, s in [(3, 1), (3, 2), (5, 1), (5, 2)]:
     prefix = f"pp_f32_dwconv2d_chw_{k}x{k}s{s}_"
     assert any(n.startswith(prefix) for n in names), f"no NEON {k}x{k} s{s} kernel in {names}"
-for table in (_core.testing.gemm_ukernels(), _core.testing.spmm_ukernels(), _core.testing.winograd_input_ukernels(),
-              _core.testing.winograd_output_ukernels()):
+for table in (_core.testing.gemm_ukernels(), _core.testing.gemv_ukernels(), _core.testing.spmm_ukernels(),
+              _core.testing.winograd_input_ukernels(), _core.testing.winograd_output_ukernels()):
     neon = [u["name"] for u in table if u["isa"] == "neon"]
     assert neon, f"no NEON kernel in {[u['name'] for u in table]}"
     names += neon

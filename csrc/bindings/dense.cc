@@ -16,6 +16,7 @@
 #include "pyprune/conv2d.h"
 #include "pyprune/depthwise.h"
 #include "pyprune/dispatch.h"
+#include "pyprune/fully_connected.h"
 #include "pyprune/separable.h"
 #include "register.h"
 #include "ukernel_rows.h"
@@ -108,6 +109,26 @@ std::unique_ptr<SeparableConv2d> make_separable(const F32Arg& dw_weight, const O
   return std::make_unique<SeparableConv2d>(std::move(*depthwise), dw_activation, std::move(*pointwise));
 }
 
+// One call of GEMV kernel `name` over weight (n, kc) packed for it: out[:n] = clamp(weight @ x +
+// bias); nothing else of `out` (which may be longer, to guard what follows) is written.
+py::array gemv(const std::string& name, const F32Arg& x_arg, const F32Arg& weight_arg, const OptionalF32Arg& bias_arg,
+               const F32Arg& out_arg, float min, float max) {
+  const pp_f32_gemv_ukernel& k = pp_find_ukernel(pp_f32_gemv_ukernels(), name);
+  const py::array weight = float_array(weight_arg.obj, "weight", 2);
+  const py::ssize_t n = weight.shape(0), kc = weight.shape(1);
+  const py::array x = float_array(x_arg.obj, "x", 1);
+  py::array out = float_array(out_arg.obj, "out", 1);
+  if (x.shape(0) != kc) value_error("x must have " + std::to_string(kc) + " elements, got " + shape_str(x));
+  if (out.shape(0) < n) value_error("out must have at least " + std::to_string(n) + " elements, got " + shape_str(out));
+  if (!out.writeable()) value_error("out must be writeable");
+  if (overlap(out, x) || overlap(out, weight)) value_error("out must not share memory with the inputs");
+  const py::array bias = optional_vector(bias_arg.obj, "bias", n);
+  const FullyConnected packed(n, kc, static_cast<const float*>(weight.data()), data_or_null(bias), &k);
+  const pp_f32_minmax_params params{min, max};
+  k.fn(n, kc, static_cast<const float*>(x.data()), packed.panels(), static_cast<float*>(out.mutable_data()), &params);
+  return out;
+}
+
 }  // namespace
 
 void register_dense(py::module_& m, py::module_& testing) {
@@ -181,6 +202,13 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["nr"] = k.nr;
     });
   });
+  testing.def("gemv_ukernels", [] {
+    return ukernel_rows(pp_f32_gemv_ukernels(), [](py::dict& row, const auto& k) { row["nr"] = k.nr; });
+  });
+  testing.def("gemv", &gemv, py::arg("ukernel"), py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
+              py::arg("min"), py::arg("max"),
+              "out[:n] = clamp(weight @ x + bias, min, max) for weight (n, kc): one call of a GEMV microkernel on "
+              "the weight packed for it; nothing past out[n - 1] is written.");
 }
 
 }  // namespace pyprune::bindings

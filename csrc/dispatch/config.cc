@@ -40,6 +40,15 @@ const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_uker
   return all;
 }
 
+const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels() {
+  static const std::vector<pp_f32_gemv_ukernel> all = {
+#define PP_GEMV_UKERNEL(isa, name, nr, production) {#name, isa, nr, production, name},
+#include "../f32-gemv/f32-gemv.inc"
+#undef PP_GEMV_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels() {
   static const std::vector<pp_f32_spmm_ukernel> all = {
 #define PP_SPMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
@@ -138,6 +147,12 @@ const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config() {
   for (const auto& k : pp_f32_conv2d_3x3s2p1c3_ukernels())
     if (k.production && k.isa == pp_active_isa()) return &k;
   return nullptr;
+}
+
+const pp_f32_gemv_ukernel& pp_f32_gemv_config() {
+  static const pp_f32_gemv_ukernel* chosen =
+      pp_production_ukernel(pp_f32_gemv_ukernels(), [](const pp_f32_gemv_ukernel&) { return true; });
+  return *chosen;
 }
 
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr) {

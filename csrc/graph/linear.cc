@@ -1,35 +1,22 @@
-// linear: act(x @ W^T + b) over the last dim of x (any rank >= 1), on the GEMM kernels: the
-// weight (out, in) is packed once as a 1x1 convolution's. One row (batch 1, the classifier
-// head) is a GEMV straight on x: x as the [in, 1] input of the 1x1 convolution, y as its
-// [out, 1] output. More rows go through their transposes, so that the weights are read once
-// for all of them.
-#include <algorithm>
+// linear: act(x @ W^T + b) over the last dim of x (any rank >= 1), on FullyConnected: the weight
+// (out, in) packed once in the GEMV kernel's panels, which serve one row (batch 1, the classifier
+// head: a GEMV) and many (the GEMM kernel over the same panels) alike.
 #include <memory>
 #include <stdexcept>
 
-#include "../ops/aligned_buffer.h"
-#include "pyprune/conv2d.h"
+#include "pyprune/fully_connected.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/graph/fused.h"
 
 namespace pyprune::graph {
 namespace {
 
-// dst[c][r] = src[r][c] for a rows x cols matrix, in tiles that stay in L1.
-void transpose(const float* src, size_t rows, size_t cols, float* dst) {
-  constexpr size_t kTile = 32;
-  for (size_t r0 = 0; r0 < rows; r0 += kTile)
-    for (size_t c0 = 0; c0 < cols; c0 += kTile)
-      for (size_t r = r0; r < std::min(rows, r0 + kTile); r++)
-        for (size_t c = c0; c < std::min(cols, c0 + kTile); c++) dst[c * rows + r] = src[r * cols + c];
-}
-
 class LinearOperator : public Operator {
  public:
   LinearOperator(size_t out_features, size_t in_features, const float* weight, std::vector<float> bias,
                  const Activation& activation)
       : out_(out_features), in_(in_features), bias_(std::move(bias)), activation_(activation) {
-    if (weight != nullptr) conv_ = prepare(weight);
+    if (weight != nullptr) packed_ = prepare(weight);
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
@@ -48,38 +35,26 @@ class LinearOperator : public Operator {
     const size_t rows = elements(in_shapes[0]) / in_;
     if (rows == 0) return;
     // Coded weights (kept compressed) arrive decoded at run time: packed for this run only.
-    std::unique_ptr<Conv2d> per_run = conv_ ? nullptr : prepare(in[1]);
-    const Conv2d& conv = conv_ ? *conv_ : *per_run;
-    const Epilogue epilogue(activation_);
-    if (rows == 1) {
-      conv.run({1, in_, 1, 1}, in[0], out[0], epilogue);
-      return;
-    }
-    thread_local AlignedBuffer xt, yt;
-    xt.reserve(rows * in_);
-    yt.reserve(rows * out_);
-    transpose(in[0], rows, in_, xt.data());
-    conv.run({1, in_, 1, rows}, xt.data(), yt.data(), epilogue);
-    transpose(yt.data(), out_, rows, out[0]);
+    std::unique_ptr<FullyConnected> per_run = packed_ ? nullptr : prepare(in[1]);
+    (packed_ ? *packed_ : *per_run).run(rows, in[0], out[0], Epilogue(activation_));
   }
 
   std::string describe() const override {
-    return "linear " + std::to_string(in_) + " -> " + std::to_string(out_) + " gemm " + pp_f32_gemm_config().name +
-           activation_suffix(activation_);
+    return "linear " + std::to_string(in_) + " -> " + std::to_string(out_) + " gemv " + pp_f32_gemv_config().name +
+           " (one row), gemm " + pp_f32_gemm_config().name + " (more)" + activation_suffix(activation_);
   }
 
   size_t macs(const std::vector<Dims>& inputs) const override { return elements(inputs[0]) / in_ * in_ * out_; }
 
  private:
-  std::unique_ptr<Conv2d> prepare(const float* weight) const {
-    return std::make_unique<Conv2d>(out_, in_, Window2d::square(1, 1, 0), 1, weight,
-                                    bias_.empty() ? nullptr : bias_.data());
+  std::unique_ptr<FullyConnected> prepare(const float* weight) const {
+    return std::make_unique<FullyConnected>(out_, in_, weight, bias_.empty() ? nullptr : bias_.data());
   }
 
   size_t out_, in_;
   std::vector<float> bias_;
   Activation activation_;
-  std::unique_ptr<Conv2d> conv_;  // nullptr when the weights are coded
+  std::unique_ptr<FullyConnected> packed_;  // nullptr when the weights are coded
 };
 
 }  // namespace

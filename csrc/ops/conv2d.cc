@@ -5,7 +5,8 @@
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
 // activation) runs right after the kernel wrote it. A 3-channel 3x3 stride-2 padding-1
 // convolution (an RGB first layer) runs on its own kernel where the ISA has one, straight from
-// the input with the same packed weights.
+// the input with the same packed weights. Inputs that one output pixel reads whole go to
+// FullyConnected (a GEMV per image) instead.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -215,6 +216,31 @@ bool Conv2d::pointwise() const {
          w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
 }
 
+bool Conv2d::reads_whole_plane(const Shape4& x) const {
+  const Window2d& w = window_;
+  return groups_ == 1 && x.h == w.kernel_h && x.w == w.kernel_w && w.dilation_h == 1 && w.dilation_w == 1 &&
+         w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+}
+
+const FullyConnected& Conv2d::fully_connected() const {
+  std::call_once(panels_->once, [this] {
+    const pp_f32_gemv_ukernel& gemv = pp_f32_gemv_config();
+    const size_t mr = ukernel_->mr, d = depth();
+    if (gemv.nr == mr) {
+      panels_->op = std::make_unique<FullyConnected>(out_channels_, d, packed_.data(), gemv);
+      return;
+    }
+    std::vector<float> weight(out_channels_ * d), bias(out_channels_);
+    for (size_t co = 0; co < out_channels_; co++) {
+      const float* block = &packed_[co / mr * mr * (1 + d) + co % mr];
+      bias[co] = block[0];
+      for (size_t k = 0; k < d; k++) weight[co * d + k] = block[mr + k * mr];
+    }
+    panels_->op = std::make_unique<FullyConnected>(out_channels_, d, weight.data(), bias.data(), &gemv);
+  });
+  return *panels_->op;
+}
+
 Shape4 Conv2d::output_shape(const Shape4& x) const {
   if (x.c != in_channels_)
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
@@ -267,6 +293,10 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const Geometry s{in_channels_ / groups_, window_, x_shape, output_shape(x_shape)};
   if (direct_ != nullptr) {
     run_direct(x_shape, input, output, epilogue);
+    return;
+  }
+  if (reads_whole_plane(x_shape)) {
+    fully_connected().run(x_shape.n, input, output, epilogue);
     return;
   }
   const pp_f32_gemm_ukernel& ukernel = *ukernel_;

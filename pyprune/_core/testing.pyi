@@ -5,14 +5,24 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'describe_operator', 'dwconv2d_ukernels', 'gemm_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1c3_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+def conv2d_3x3s2p1c3_ukernels() -> list:
+    ...
 def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
     """
     (description, multiply-accumulates) of one operator built as run_operator builds it.
     """
+def dwconv2d_same_ukernels() -> list:
+    ...
 def dwconv2d_ukernels() -> list:
     ...
 def gemm_ukernels() -> list:
+    ...
+def gemv(ukernel: str, x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None, out: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    out[:n] = clamp(weight @ x + bias, min, max) for weight (n, kc): one call of a GEMV microkernel on the weight packed for it; nothing past out[n - 1] is written.
+    """
+def gemv_ukernels() -> list:
     ...
 def hpool(ukernel: str, x: numpy.typing.NDArray[numpy.float32], n: int) -> numpy.ndarray:
     """

@@ -68,6 +68,19 @@ def sparse(regions: list[Region], cpu: str) -> list[Table]:
     return [table]
 
 
+def gemv(regions: list[Region], cpu: str) -> list[Table]:
+    table = Table(f"Matrix times vector, instructions per MAC on {cpu}: linear heads and squeeze-excitation "
+                  f"1x1 convolutions of a pooled tensor, 1 thread; {FLOOR}",
+                  [Column("layer"), Column("op"), Column("batch", "d"), Column("MACs", COUNT),
+                   Column("instructions", COUNT), Column("/MAC", RATIO)],
+                  notes=["a one-node graph built beforehand (weights packed once): batch 1 runs the GEMV kernel, "
+                         "batch 3 the GEMM kernel over the same panels"])
+    for r in regions:
+        table.add(r.what["layer"], r.what["op"], r.what["batch"], r.what["macs"], r.instructions,
+                  r.instructions / r.what["macs"])
+    return [table]
+
+
 def imports(regions: list[Region], cpu: str) -> list[Table]:
     table = Table(f"Imports in the guest Python on {cpu} (modules compiled to bytecode, as installed)",
                   [Column("import"), Column("instructions", COUNT), Column("with those above", COUNT)],
@@ -153,6 +166,7 @@ def by_object(forwards: list[Region], cpu: str) -> Table:
 
 def short(name: str) -> str:
     """A microkernel's name without the operator prefix: pp_f32_gemm_minmax_ukernel_8x8__neon -> 8x8__neon."""
-    for prefix in ("pp_f32_dwconv2d_chw_", "pp_f32_gemm_minmax_ukernel_", "pp_f32_spmm_minmax_ukernel_"):
+    for prefix in ("pp_f32_dwconv2d_chw_", "pp_f32_gemm_minmax_ukernel_", "pp_f32_gemv_minmax_ukernel_",
+                   "pp_f32_spmm_minmax_ukernel_"):
         name = name.removeprefix(prefix)
     return name

@@ -130,6 +130,9 @@ SECTIONS = (
     InnerLoop("spmm-loop", "f32-spmm/f32-spmm.inc", "the non-zero loop of the SpMM kernels",
               unit=("non-zero", lambda u: u.params[0] // 4),
               notes=["a non-zero weight multiplies mr pixels: mr/4 FMLAs"]),
+    Counted("gemv", "gemv.py", reports.gemv),
+    InnerLoop("gemv-loop", "f32-gemv/f32-gemv.inc", "the k loop of the GEMV kernels (inline asm: the same for "
+              "every -mcpu)"),
     Counted("imports", "imports.py", reports.imports, imports_guest),
     Counted("ncnn", "ncnn_forward.py", reports.models, ncnn_guest),
     Counted("models", "pyprune_forward.py", reports.models, models_guest, peer="ncnn"),

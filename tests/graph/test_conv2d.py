@@ -97,6 +97,18 @@ def test_gemm_matches_torch(n, cin, cout, hw, kernel, stride, padding, dilation,
           algorithm="gemm")
 
 
+@pytest.mark.parametrize("n", [1, 3, 10])
+@pytest.mark.parametrize("cin,cout,kernel", [(96, 24, (1, 1)), (24, 96, (1, 1)), (1152, 48, (1, 1)), (17, 33, (1, 1)),
+                                             (5, 9, (3, 3)), (3, 7, (2, 5))])
+def test_one_output_pixel_from_the_whole_plane_matches_torch(n, cin, cout, kernel, rng):
+    """Squeeze-excitation's 1x1 convolutions of a pooled (N, C, 1, 1) tensor, and kernels as large
+    as the plane: a matrix times each image (the GEMV, or the GEMM over its panels for a batch),
+    with every epilogue."""
+    for i, activation in enumerate(ACTIVATIONS[:: 1 if cin * cout < 10_000 else 4]):
+        check(rng, n, cin, cout, kernel, kernel, activation=activation, residual=i % 3 == 1, bias=i % 4 != 2,
+              algorithm="gemm" if i % 2 else "auto")
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.get("activation", "default"))
 @pytest.mark.parametrize("residual", [False, True])
 def test_every_activation_with_and_without_residual(activation, residual, rng):

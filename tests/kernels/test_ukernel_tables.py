@@ -17,6 +17,7 @@ TABLES = {
     "dwconv2d_same": (TESTING.dwconv2d_same_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
     "conv2d_3x3s2p1c3": (TESTING.conv2d_3x3s2p1c3_ukernels(), lambda u: ()),
+    "gemv": (TESTING.gemv_ukernels(), lambda u: ()),
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
     "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
@@ -101,6 +102,21 @@ def test_dense_convolution_runs_the_production_gemm(rng):
     op = kernels.PackedConv2d(w)
     assert op.ukernel == dispatched(rows, case_of, ())["name"]
     np.testing.assert_allclose(op(x), reference.conv2d(x, w), rtol=1e-4, atol=1e-4)
+
+
+def test_linear_and_one_pixel_convolutions_run_the_production_gemv(rng):
+    """The linear head, and a 1x1 convolution of a 1x1 plane on the GEMM's packed blocks (lent
+    as panels where they are as wide as the GEMV's, repacked elsewhere)."""
+    x = rng.standard_normal((1, 21), dtype=np.float32)
+    w = rng.standard_normal((19, 21), dtype=np.float32)
+    text, _ = TESTING.describe_operator("linear", {}, [x, None], {1: w})
+    assert f"gemv {dispatched(*TABLES['gemv'], ())['name']} " in text
+    got = TESTING.run_operator("linear", {}, [x, None], {1: w})[0]
+    np.testing.assert_allclose(got, x @ w.T, rtol=1e-4, atol=1e-4)
+    for batch in (1, 3):
+        xc = rng.standard_normal((batch, 21, 1, 1), dtype=np.float32)
+        op = kernels.PackedConv2d(w[:, :, None, None])
+        np.testing.assert_allclose(op(xc), reference.conv2d(xc, w[:, :, None, None]), rtol=1e-4, atol=1e-4)
 
 
 def test_every_winograd_tile_runs_its_production_kernels():

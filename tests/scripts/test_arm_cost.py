@@ -240,6 +240,12 @@ def test_pointwise_report_sums_layers_per_call():
     assert table.rows[-1] == ["  instructions", None, "120", "90"]
 
 
+def test_gemv_report_gives_each_layer_and_batch_per_mac():
+    regions = [Region({"layer": "head", "op": "linear", "batch": b, "macs": 1000 * b}, 400 * b * b) for b in (1, 3)]
+    (table,) = reports.gemv(regions, "cortex-a72")
+    assert table.rows == [["head", "linear", 1, 1000, 400, 0.4], ["head", "linear", 3, 3000, 3600, 1.2]]
+
+
 def test_sparse_report_compares_each_weight_kind_with_dense():
     regions = [Region({"layer": i, "weights": w, "macs": m}, n) for i in (1, 2)
                for w, m, n in (("dense", 1000, 300), ("90 % unstructured", 100, 50))]

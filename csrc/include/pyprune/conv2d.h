@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "pyprune/activation.h"
 #include "pyprune/dispatch.h"
+#include "pyprune/fully_connected.h"
 #include "pyprune/shape.h"
 
 namespace pyprune {
@@ -51,6 +54,13 @@ class Conv2d {
  private:
   size_t depth() const { return in_channels_ / groups_ * window_.kernel_h * window_.kernel_w; }
   void run_direct(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+  // Whether each image of x is the whole im2col column of its one output pixel (groups 1, the
+  // kernel the size of the plane, no padding or dilation).
+  bool reads_whole_plane(const Shape4& x) const;
+  // The weights as GEMV panels: the packed blocks themselves when the GEMV kernel's panels are as
+  // wide (NEON), else repacked from them on first use, so a convolution never given such an
+  // input holds one copy.
+  const FullyConnected& fully_connected() const;
 
   size_t out_channels_, in_channels_;
   Window2d window_;
@@ -58,6 +68,11 @@ class Conv2d {
   const pp_f32_gemm_ukernel* ukernel_;
   const pp_f32_conv2d_3x3s2p1c3_ukernel* direct_;  // nullptr: im2col + GEMM
   std::vector<float> packed_;
+  struct Panels {
+    std::once_flag once;
+    std::unique_ptr<FullyConnected> op;
+  };
+  std::unique_ptr<Panels> panels_ = std::make_unique<Panels>();
 };
 
 }  // namespace pyprune

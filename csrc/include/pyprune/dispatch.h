@@ -58,6 +58,15 @@ struct pp_f32_conv2d_3x3s2p1c3_ukernel {
   bool production;  // the kernel its ISA runs
   pp_f32_conv2d_3x3s2p1c3_ukernel_fn fn;
 };
+
+struct pp_f32_gemv_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t nr;        // outputs per weight panel
+  bool production;  // the kernel its ISA runs
+  pp_f32_gemv_ukernel_fn fn;
+};
+
 struct pp_f32_spmm_ukernel {
   const char* name;
   pp_isa isa;
@@ -133,6 +142,7 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_ukernels();
+const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
 const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
@@ -179,6 +189,7 @@ const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kern
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 // The active ISA's own production 3-channel 3x3 stride-2 kernel, else nullptr (im2col + GEMM).
 const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config();
+const pp_f32_gemv_ukernel& pp_f32_gemv_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.
 const pp_f32_vunary_ukernel* pp_f32_vunary_config(pyprune::ActivationKind kind);

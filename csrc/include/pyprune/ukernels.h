@@ -112,6 +112,26 @@ typedef void (*pp_f32_conv2d_3x3s2p1c3_ukernel_fn)(size_t mr, size_t first_row, 
 #include "../../f32-conv2d-3x3s2p1c3/f32-conv2d-3x3s2p1c3.inc"
 #undef PP_CONV2D_3X3S2P1C3_UKERNEL
 
+// ---- f32 GEMV: matrix times one vector (linear layers at batch 1, 1x1 convolutions of a
+// one-pixel plane such as squeeze-excitation) ---------------------------------------------------
+//
+// y[o] = clamp(bias[o] + sum_{k < kc} w[o][k] * x[k])   for o < n.
+// packed_w: the ceil(n / NR) panels of NR outputs laid out by pyprune::FullyConnected
+//   (fully_connected.h): per panel, its NR biases, then for each k the NR weights
+//   w[o0 .. o0+NR)[k]; outputs past the layer's last are zero-filled, so every panel is NR wide.
+//   (The layout of the GEMM's packed blocks, with NR for MR.)
+// x: kc floats; y: n floats. Kernels read exactly x[0, kc) and the panels, and write exactly
+// y[0, n). Any n >= 1 and kc >= 1; an output's value does not depend on n or on its panel's
+// place in the call, so a driver may split the panels between calls (threads) freely.
+typedef void (*pp_f32_gemv_ukernel_fn)(size_t n, size_t kc, const float* x, const float* packed_w, float* y,
+                                       const pp_f32_minmax_params* params);
+
+#define PP_GEMV_UKERNEL(isa, name, nr, production)                                           \
+  extern "C" void name(size_t n, size_t kc, const float* x, const float* packed_w, float* y, \
+                       const pp_f32_minmax_params* params);
+#include "../../f32-gemv/f32-gemv.inc"
+#undef PP_GEMV_UKERNEL
+
 // ---- f32 SpMM: sparse weights x dense NCHW activations (sparse 1x1 and KxK convolution) ----
 //
 // out[n][p] = clamp(bias[n] + sum_j w[n][j] * input[offset_j / 4 + p])   for n < nc, p < mc.
