@@ -17,11 +17,19 @@ from pyprune import kernels
 from pyprune.capture import reference
 from pyprune.capture.lower import Lowered
 from pyprune.graph import engine, ir
+from pyprune.timing import SETTLE_SECONDS
 
-__all__ = ["Choice", "PYPRUNE", "TORCH", "choose", "node_graph", "separable_supported", "split_separable", "time_call"]
+__all__ = ["Choice", "PYPRUNE", "TORCH", "choose", "node_graph", "separable_supported", "settle", "split_separable",
+           "time_call"]
 
 TORCH = "torch"
 PYPRUNE = "pyprune"
+
+
+# What a node run by torch costs the pyprune nodes after it when torch has more than one thread:
+# its idle threads spin for several milliseconds (measured: about 7 ms after a 2-thread call),
+# taking one core of two from pyprune's threads.
+TORCH_SPIN_SECONDS = 2e-3
 
 
 @dataclass
@@ -36,6 +44,14 @@ class Choice:
     @property
     def seconds(self) -> float | None:
         return min(self.candidates.values()) if self.candidates else None
+
+
+def settle() -> None:
+    """With more than one thread, waits until torch's threads, which spin for milliseconds after
+    their last work, have gone to sleep: timed at once, pyprune's threads would share their
+    cores with them (pyprune's own spin for a fraction of a millisecond)."""
+    if kernels.get_num_threads() > 1 or torch.get_num_threads() > 1:
+        time.sleep(SETTLE_SECONDS)
 
 
 def time_call(fn: Any, repeats: int) -> float:
@@ -100,6 +116,7 @@ def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any
     times: dict[str, float] = {}
     refused: dict[str, str] = {}
     options = _candidates(graph, node, sparse)
+    settle()  # after torch's turn on the node before
     for label, attrs in options.items():
         if forced_sparse and not label.startswith("sparse"):
             continue
@@ -113,7 +130,10 @@ def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any
     if not forced_sparse or not times:
         with torch.inference_mode():
             times[TORCH] = time_call(lambda: reference.run_node(node, inputs), repeats)
-    best = min(times, key=lambda k: (times[k], k == TORCH))
+    # torch's threads spin for milliseconds after its call, on the cores the pyprune nodes after
+    # it need: with more than one, torch takes a node only if it saves more than that costs.
+    handicap = TORCH_SPIN_SECONDS if torch.get_num_threads() > 1 else 0.0
+    best = min(times, key=lambda k: (times[k] + (handicap if k == TORCH else 0.0), k == TORCH))
     if best == TORCH:
         if len(times) == 1:
             why = "the engine refuses it: " + "; ".join(f"{k}: {v}" for k, v in refused.items())
@@ -122,6 +142,8 @@ def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any
         return Choice(TORCH, why, times)
     node.attrs.update(options[best])
     why = "fastest measured" if len(times) > 1 else "forced sparse"
+    if times.get(TORCH, np.inf) < times[best]:
+        why = f"torch measured faster, by less than its spinning threads cost ({TORCH_SPIN_SECONDS * 1e3:g} ms)"
     return Choice(PYPRUNE, why, times)
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pyprune.capture import reference, segments
-from pyprune.capture.choose import PYPRUNE, choose, separable_supported, time_call
+from pyprune.capture.choose import PYPRUNE, choose, separable_supported, settle, time_call
 from pyprune.capture.export import CaptureError, capture
 from pyprune.capture.lower import lower
 from pyprune.capture.optimize import optimize
@@ -169,6 +169,7 @@ def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, at
         want, got = original(*inputs), fast(*inputs)
         report.max_abs_error = _max_difference(got, want, rtol, atol)
         report.original_seconds = time_call(lambda: original(*inputs), 3)
+        settle()
         report.converted_seconds = time_call(lambda: fast(*inputs), 3)
     fast.conversion_report = report
     if verbose:

@@ -37,9 +37,33 @@ def pruned(shape, density, seed=0):
 
 
 def check_winner(choice):
+    """The fastest candidate won, torch's time counting its threads' spin when it has several."""
     assert choice.candidates and choice.seconds == min(choice.candidates.values())
-    winner = min(choice.candidates, key=choice.candidates.get)
+    handicap = C.TORCH_SPIN_SECONDS if torch.get_num_threads() > 1 else 0.0
+    winner = min(choice.candidates, key=lambda k: choice.candidates[k] + handicap * (k == "torch"))
     assert (choice.runs == C.TORCH) == (winner == "torch")
+
+
+@pytest.mark.parametrize("torch_threads,engine_ms,torch_ms,runs", [
+    (1, 1.0, 0.5, C.TORCH),
+    (2, 1.0, 0.5, C.PYPRUNE),  # torch's spinning threads would cost more than it saves
+    (2, 4.0, 0.5, C.TORCH),
+    (2, 0.5, 1.0, C.PYPRUNE),
+])
+def test_torch_takes_a_node_from_several_threads_only_by_more_than_its_spin(torch_threads, engine_ms, torch_ms, runs,
+                                                                          monkeypatch):
+    low, env = lowered([conv("x", "y", "w", "pw")], {"w": pruned((8, 8, 1, 1), 1.0)})
+    timed = iter([engine_ms * 1e-3, torch_ms * 1e-3])  # gemm (winograd refuses a 1x1), then torch
+    monkeypatch.setattr(C, "time_call", lambda fn, repeats: next(timed))
+    monkeypatch.setattr(C, "settle", lambda: None)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(torch_threads)
+        choice = C.choose(low, env, sparse=None, repeats=1)["y"]
+    finally:
+        torch.set_num_threads(before)
+    assert choice.runs == runs, choice
+    assert ("by less than its spinning threads cost" in choice.why) == (runs == C.PYPRUNE and torch_ms < engine_ms)
 
 
 def test_dense_convolutions_try_their_algorithms_and_torch():
@@ -52,7 +76,7 @@ def test_dense_convolutions_try_their_algorithms_and_torch():
         check_winner(choice)
         node = next(n for n in low.graph.nodes if n.outputs[0] == key)
         if choice.runs == C.PYPRUNE:
-            winner = min(choice.candidates, key=choice.candidates.get)
+            winner = min((k for k in choice.candidates if k != "torch"), key=choice.candidates.get)
             assert node.attrs["algorithm"] == winner.split(" ")[0]
         else:
             assert "algorithm" not in node.attrs
