@@ -1,8 +1,9 @@
-"""The whole models of the report, built on the host with torch: pyprune.models' MobileNetV1 and
-MobileNetV2 (random weights, seed 0, eval mode) at 224x224, batch 1. ncnn_peer.py exports them
-for ncnn; pack() packs their inference graphs for pyprune's runtime (guest/pyprune_forward.py),
-with a third: MobileNetV1 with its convolutions but the depthwise ones pruned to 90 % sparsity
-in blocks of 4 output channels (magnitude), which the runtime runs on its sparse kernels."""
+"""The whole models of the report, built on the host with torch: pyprune.models' MobileNetV1,
+MobileNetV2 and ResNet18 (random weights, seed 0, eval mode) at 224x224, batch 1. ncnn_peer.py
+exports them for ncnn; pack() packs their inference graphs for pyprune's runtime
+(guest/pyprune_forward.py), with one more: MobileNetV1 with its convolutions but the depthwise
+ones pruned to 90 % sparsity in blocks of 4 output channels (magnitude), which the runtime runs
+on its sparse kernels."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from arm_cost.counter import CountError
 
-MODELS = ("MobileNetV1", "MobileNetV2")
+MODELS = ("MobileNetV1", "MobileNetV2", "ResNet18")
 # The pruned model (pyprune's only: ncnn has no sparse kernels): of which model, its name, how.
 SPARSE_OF, SPARSE, SPARSITY, BLOCK = "MobileNetV1", "MobileNetV1 90% sparse", 0.9, 4
 INPUT_SHAPE = (1, 3, 224, 224)
