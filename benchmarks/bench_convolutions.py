@@ -5,9 +5,10 @@ algorithm that takes the layer is timed alongside, so a slower choice shows:
     pytest benchmarks/bench_convolutions.py -k t1          # timings + ratio table, 1 thread
     pytest benchmarks/bench_convolutions.py --benchmark-disable   # correctness only
 
-Layers of real networks: the first convolution (3 channels, stride 2), ResNet's 3x3 and its
-1x1 stride-2 shortcut, ResNeXt's grouped 3x3, a dilated 3x3 (DeepLab), depthwise 3x3/5x5/7x7
-(MobileNet, EfficientNet, ConvNeXt) at strides 1 and 2, and a classifier head (1x1 on 1x1).
+Layers of real networks: the first convolution (3 channels, stride 2, 16 to 32 out, 224 and
+320 inputs), ResNet's 3x3 and its 1x1 stride-2 shortcut, ResNeXt's grouped 3x3, ShuffleNet's
+grouped 1x1, dilated 3x3s (DeepLab, dilations 2 and 4), depthwise 3x3/5x5/7x7 (MobileNet,
+EfficientNet, ConvNeXt) at strides 1 and 2, and a classifier head (1x1 on 1x1).
 """
 
 import functools
@@ -50,11 +51,15 @@ def conv_case(name, cin, cout, size, k, stride=1, padding=None, dilation=1, grou
 
 CASES = {
     "first": lambda: conv_case("first 3->32 3x3 s2 224", 3, 32, 224, 3, 2),
+    "first16": lambda: conv_case("first 3->16 3x3 s2 224", 3, 16, 224, 3, 2),
+    "first24": lambda: conv_case("first 3->24 3x3 s2 320", 3, 24, 320, 3, 2),
     "resnet3x3": lambda: conv_case("3x3 64->64 s1 56", 64, 64, 56, 3),
     "resnet3x3s2": lambda: conv_case("3x3 128->256 s2 28", 128, 256, 28, 3, 2),
     "shortcut": lambda: conv_case("1x1 256->512 s2 28", 256, 512, 28, 1, 2),
     "grouped": lambda: conv_case("3x3 g32 256->256 s1 28", 256, 256, 28, 3, groups=32),
+    "grouped1x1": lambda: conv_case("1x1 g8 384->96 s1 28", 384, 96, 28, 1, groups=8),
     "dilated": lambda: conv_case("3x3 d2 128->128 s1 28", 128, 128, 28, 3, dilation=2),
+    "dilated4": lambda: conv_case("3x3 d4 256->256 s1 28", 256, 256, 28, 3, dilation=4),
     "dw3s1": lambda: conv_case("dw 3x3 s1 144 56", 144, 144, 56, 3, groups=144),
     "dw3s2": lambda: conv_case("dw 3x3 s2 144 56", 144, 144, 56, 3, 2, groups=144),
     "dw5s1": lambda: conv_case("dw 5x5 s1 240 28", 240, 240, 28, 5, groups=240),

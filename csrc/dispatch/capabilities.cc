@@ -171,15 +171,22 @@ std::string winograd_conv2d_rejects(const std::array<int64_t, 2>& kernel, const 
   const std::string k = std::to_string(c.kernel_size);
   if (!is(kernel, c.kernel_size)) return "kernel_size must be " + k + "x" + k + " for Winograd, got " + pair(kernel);
   if (!is(stride, c.stride)) return "stride must be " + std::to_string(c.stride) + " for Winograd, got " + pair(stride);
-  if (!is(dilation, c.dilation))
-    return "dilation must be " + std::to_string(c.dilation) + " for Winograd, got " + pair(dilation);
+  if (dilation[0] < static_cast<int64_t>(c.dilation) || dilation[1] < static_cast<int64_t>(c.dilation))
+    return "dilation must be at least " + std::to_string(c.dilation) + " for Winograd, got " + pair(dilation);
   if (groups != static_cast<int64_t>(c.groups))
     return "groups must be " + std::to_string(c.groups) + " for Winograd (a dense convolution), got " + std::to_string(groups);
-  for (int64_t p : padding)
-    if (p < 0 || p > static_cast<int64_t>(c.max_padding))
-      return "padding must be in [0, " + std::to_string(c.max_padding) + "] on every side for Winograd, got (" +
-             std::to_string(padding[0]) + ", " + std::to_string(padding[1]) + ", " + std::to_string(padding[2]) + ", " +
-             std::to_string(padding[3]) + ")";
+  // A dilated convolution runs undilated on the input's phases, with padding / dilation.
+  const std::string got = "(" + std::to_string(padding[0]) + ", " + std::to_string(padding[1]) + ", " +
+                          std::to_string(padding[2]) + ", " + std::to_string(padding[3]) + ")";
+  const bool dilated = !is(dilation, 1);
+  for (size_t side = 0; side < 4; side++) {
+    const int64_t p = padding[side], d = dilation[side % 2];
+    if (p < 0 || p > static_cast<int64_t>(c.max_padding) * d)
+      return "padding must be in [0, " + std::to_string(c.max_padding) + "] on every side for Winograd" +
+             (dilated ? " (times the dilation " + pair(dilation) + ")" : "") + ", got " + got;
+    if (p % d != 0)
+      return "padding must be a multiple of the dilation " + pair(dilation) + " on every side for Winograd, got " + got;
+  }
   return "";
 }
 

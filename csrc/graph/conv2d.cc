@@ -1,7 +1,8 @@
 // conv2d: act(conv2d(x) + bias + residual) on one of the convolution drivers, chosen by the
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups), "depthwise" (the depthwise
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
-// `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 undilated ones),
+// `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 ones; dilated
+// ones on the input's phases, when the padding is a multiple of the dilation),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node; sparse in
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
@@ -75,7 +76,7 @@ Kernel prepare(const Spec& s, Algorithm algorithm, const Weights& w) {
       const Window2d& v = s.window;
       return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels,
                                               std::array<size_t, 4>{v.pad_top, v.pad_left, v.pad_bottom, v.pad_right},
-                                              w.weight, w.bias);
+                                              w.weight, w.bias, 0, std::array<size_t, 2>{v.dilation_h, v.dilation_w});
     }
     case Algorithm::separable:
       return std::make_unique<SeparableConv2d>(

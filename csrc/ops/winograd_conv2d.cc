@@ -10,6 +10,12 @@
 // are (block of tiles, range of output channels); the split depends on the shape only, and a
 // thread that runs several ranges of one block transforms its input once, so results do not
 // depend on the number of threads.
+// A dilated convolution (padding a multiple of the dilation) is the same convolution undilated
+// on the input's phases: with dilation (dh, dw), output row dh i + a reads only input rows
+// dh (i + k - top / dh) + a, so phase (a, b) of the input (rows a, a + dh, ..., columns b,
+// b + dw, ...) convolved with padding / dilation gives phase (a, b) of the output. The phases
+// are gathered as a batch of N dh dw images (the short ones zero-filled to the longest), run as
+// above and scattered back.
 #include "pyprune/winograd_conv2d.h"
 
 #include <algorithm>
@@ -166,6 +172,28 @@ struct Transformed {
   size_t block = 0;
 };
 
+// f(i, j) for every element j of the phases (shape `part`: the batch of N dh dw images, image
+// n dh dw + a dw + b holding rows a, a + dh, ... and columns b, b + dw, ... of image n) of a
+// tensor of shape `full`, i its element there, or kOutside past the last row or column.
+constexpr size_t kOutside = ~size_t{0};
+template <class F>
+void each_phase_element(const Shape4& full, const Shape4& part, size_t dh, size_t dw, const F& f) {
+  parallel_for(full.n * full.c, [&](size_t t) {
+    const size_t n = t / full.c, c = t % full.c;
+    for (size_t phase = 0; phase < dh * dw; phase++) {
+      const size_t a = phase / dw, b = phase % dw;
+      const size_t at = ((n * dh * dw + phase) * full.c + c) * part.plane();
+      for (size_t i = 0; i < part.h; i++) {
+        const size_t row = i * dh + a;
+        for (size_t j = 0; j < part.w; j++) {
+          const size_t col = j * dw + b;
+          f(row < full.h && col < full.w ? t * full.plane() + row * full.w + col : kOutside, at + i * part.w + j);
+        }
+      }
+    }
+  });
+}
+
 std::atomic<uint64_t> runs{0};
 
 }  // namespace
@@ -173,12 +201,14 @@ std::atomic<uint64_t> runs{0};
 size_t WinogradConv2d::default_tile() { return 4; }
 
 WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const std::array<size_t, 4>& padding,
-                               const float* weight, const float* bias, size_t tile)
-    : out_channels_(out_channels), in_channels_(in_channels), padding_(padding),
+                               const float* weight, const float* bias, size_t tile,
+                               const std::array<size_t, 2>& dilation)
+    : out_channels_(out_channels), in_channels_(in_channels), padding_(padding), dilation_(dilation),
       tile_(tile != 0 ? tile : default_tile()), gemm_(&pp_f32_gemm_config()) {
   if (out_channels == 0 || in_channels == 0)
     throw std::invalid_argument("weight must have at least one output and one input channel");
-  require(winograd_conv2d_rejects({3, 3}, {1, 1}, {1, 1}, 1,
+  require(winograd_conv2d_rejects({3, 3}, {1, 1},
+                                  {static_cast<int64_t>(dilation[0]), static_cast<int64_t>(dilation[1])}, 1,
                                   {static_cast<int64_t>(padding[0]), static_cast<int64_t>(padding[1]),
                                    static_cast<int64_t>(padding[2]), static_cast<int64_t>(padding[3])}));
   require(winograd_tile_rejects(static_cast<int64_t>(tile_)));
@@ -211,24 +241,59 @@ Shape4 WinogradConv2d::output_shape(const Shape4& x) const {
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
   const size_t h = checked_add(checked_add(x.h, padding_[0], "x"), padding_[2], "x");
   const size_t w = checked_add(checked_add(x.w, padding_[1], "x"), padding_[3], "x");
-  if (h < 3 || w < 3)
+  const size_t kh = 2 * dilation_[0] + 1, kw = 2 * dilation_[1] + 1;  // the dilated kernel's extent
+  if (h < kh || w < kw) {
+    const std::string extent = kh == 3 && kw == 3 ? "" : " (" + std::to_string(kh) + "x" + std::to_string(kw) + " dilated)";
     throw std::invalid_argument("x of size " + std::to_string(x.h) + "x" + std::to_string(x.w) +
-                                " is smaller than the 3x3 kernel even with padding (" + std::to_string(padding_[0]) +
-                                ", " + std::to_string(padding_[1]) + ", " + std::to_string(padding_[2]) + ", " +
-                                std::to_string(padding_[3]) + ")");
-  Shape4 y{x.n, out_channels_, h - 2, w - 2};
+                                " is smaller than the 3x3 kernel" + extent + " even with padding (" +
+                                std::to_string(padding_[0]) + ", " + std::to_string(padding_[1]) + ", " +
+                                std::to_string(padding_[2]) + ", " + std::to_string(padding_[3]) + ")");
+  }
+  Shape4 y{x.n, out_channels_, h - kh + 1, w - kw + 1};
   y.elements("the output");
   return y;
 }
 
 void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const {
+  const Shape4 y_shape = output_shape(x_shape);
+  if (dilation_[0] == 1 && dilation_[1] == 1) {
+    run_undilated(x_shape, x, y_shape, y, padding_, epilogue);
+    return;
+  }
+  const size_t dh = dilation_[0], dw = dilation_[1], phases = dh * dw;
+  const std::array<size_t, 4> padding = {padding_[0] / dh, padding_[1] / dw, padding_[2] / dh, padding_[3] / dw};
+  const Shape4 xs_shape{checked_mul(x_shape.n, phases, "x"), x_shape.c, pp_divide_round_up(x_shape.h, dh),
+                        pp_divide_round_up(x_shape.w, dw)};
+  const Shape4 ys_shape{xs_shape.n, out_channels_, xs_shape.h + padding[0] + padding[2] - 2,
+                        xs_shape.w + padding[1] + padding[3] - 2};
+  thread_local AlignedBuffer xs_buffer, ys_buffer;
+  xs_buffer.reserve(xs_shape.elements("the input's phases"));
+  ys_buffer.reserve(ys_shape.elements("the output's phases"));
+  float* const xs = xs_buffer.data();
+  float* const ys = ys_buffer.data();
+  each_phase_element(x_shape, xs_shape, dh, dw, [&](size_t i, size_t j) { xs[j] = i != kOutside ? x[i] : 0.0f; });
+  // An activation is per element: it runs on the phases; a residual is added after the scatter.
+  const bool residual = epilogue.residual() != nullptr;
+  run_undilated(xs_shape, xs, ys_shape, ys, padding, residual ? Epilogue() : epilogue);
+  each_phase_element(y_shape, ys_shape, dh, dw, [&](size_t i, size_t j) {
+    if (i != kOutside) y[i] = ys[j];
+  });
+  if (residual) {
+    parallel_for(y_shape.n * y_shape.c, [&](size_t t) {
+      epilogue.apply(y + t * y_shape.plane(), 1, y_shape.plane(), 0, y);
+    });
+  }
+}
+
+void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const Shape4& y_shape, float* y,
+                                   const std::array<size_t, 4>& padding, const Epilogue& epilogue) const {
   // The output transform adds the residual and clamps; another activation follows on each tile
   // just written, while it is in cache.
   const Activation& activation = epilogue.activation();
   const pp_f32_minmax_params params = activation.minmax();
   const Epilogue after(activation.is_minmax() ? Activation{} : activation);
   const float* residual = epilogue.residual();
-  const Plan p = make_plan(tile_, in_channels_, out_channels_, gemm_->mr, gemm_->nr, x_shape, output_shape(x_shape));
+  const Plan p = make_plan(tile_, in_channels_, out_channels_, gemm_->mr, gemm_->nr, x_shape, y_shape);
   const size_t cin = in_channels_, cout = out_channels_, mr = p.mr, T = p.block_tiles;
   const size_t block_floats = mr * (cin + 1), in_plane = p.x.plane(), out_plane = p.y.plane();
   const uint64_t run = ++runs;
@@ -241,7 +306,7 @@ void WinogradConv2d::run(const Shape4& x_shape, const float* x, float* y, const 
     if (held.run != run || held.block != block) {
       for (const Segment& seg : segments) {
         for (size_t ci = 0; ci < cin; ci++) {
-          fill_strip(p, padding_, seg, x + (seg.image * cin + ci) * in_plane, s.strip);
+          fill_strip(p, padding, seg, x + (seg.image * cin + ci) * in_plane, s.strip);
           input_->fn(seg.count, s.strip, p.strip_stride * sizeof(float), s.v + ci * p.v_row + seg.offset,
                      p.v_stride * sizeof(float));
         }

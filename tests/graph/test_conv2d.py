@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import SMALL_SWEEP
 from graph_cases import coded
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from operator_cases import ACTIVATIONS, assert_close, run, torch_activation
 
 import pyprune
@@ -55,16 +58,16 @@ def check(rng, n, cin, cout, hw, kernel, stride=(1, 1), padding=(0, 0, 0, 0), di
     want = reference(x, w, b, r, stride, padding, dilation, groups, activation)
     assert got.shape == want.shape
     if attrs.get("algorithm") == "winograd":
-        assert_winograd_close(got, want, x, w, padding)
+        assert_winograd_close(got, want, x, w, padding, dilation)
     else:
         assert_close(got, want, cin // groups * kernel[0] * kernel[1])
     return got
 
 
-def assert_winograd_close(got, want, x, w, padding):
+def assert_winograd_close(got, want, x, w, padding, dilation=(1, 1)):
     """Winograd's F(4x4, 3x3) rounds about 5x more than the direct convolution, in proportion to
     the convolution of |x| with |w| (docs/winograd.md): within 2e-5 of its largest output."""
-    scale = reference(np.abs(x), np.abs(w), None, None, (1, 1), padding, (1, 1), 1, {}).max()
+    scale = reference(np.abs(x), np.abs(w), None, None, (1, 1), padding, dilation, 1, {}).max()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5 * scale)
 
 
@@ -161,6 +164,29 @@ def winograd_cases():
 def test_winograd_matches_torch(n, cin, cout, hw, padding, activation, residual, bias, rng):
     check(rng, n, cin, cout, hw, (3, 3), padding=padding, activation=activation, residual=residual, bias=bias,
           algorithm="winograd")
+
+
+@settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    cin=st.integers(1, 20),
+    cout=st.integers(1, 20),
+    dilation=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    multiples=st.tuples(*[st.integers(0, 2)] * 4),
+    extra=st.tuples(st.integers(0, 13), st.integers(0, 13)),
+    activation=st.sampled_from([{}, {"activation": "relu6"}, {"activation": "silu"}]),
+    residual=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_dilated_winograd_matches_torch(n, cin, cout, dilation, multiples, extra, activation, residual, seed):
+    """Dilated convolutions on the input's phases: every dilation to 4 on each axis, padding 0 to
+    2 times the dilation on each side, sizes that are no multiple of the dilation (phases of
+    different sizes), a residual and activations after the scatter."""
+    padding = tuple(m * dilation[i % 2] for i, m in enumerate(multiples))
+    # The smallest input the dilated 3x3 kernel fits, and some rows and columns more.
+    hw = tuple(max(1, 2 * dilation[a] + 1 - padding[a] - padding[a + 2]) + extra[a] for a in range(2))
+    check(np.random.default_rng(seed), n, cin, cout, hw, (3, 3), padding=padding, dilation=dilation,
+          activation=activation, residual=residual, algorithm="winograd")
 
 
 def separable(x, dw, db, pw, pb, residual=None, **attrs):
@@ -281,7 +307,9 @@ AUTO_WINOGRAD = [
     ((14, 14), 1, {}, "winograd"),  # 12x12: 9 tiles
     ((12, 12), 1, {"padding": [1, 1, 1, 1]}, "winograd"),  # 12x12: 9 tiles
     ((9, 30), 1, {"padding": [0, 2, 1, 0]}, "winograd"),  # 8x30: 16 tiles, uneven padding
-    ((30, 30), 1, {"dilation": [2, 2]}, "gemm"),  # a window Winograd does not take
+    ((30, 30), 1, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
+    ((30, 30), 1, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # on the input's phases
+    ((30, 30), 1, {"dilation": [4, 2]}, "winograd"),
     ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
     ((30, 30), 1, {"groups": 2, "cin_g": 2}, "gemm"),
     ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
@@ -328,7 +356,8 @@ def test_auto_takes_each_input_size_as_it_comes(rng):
     (dict(algorithm="winograd", cin_g=4, kernel=(5, 5)), "algorithm 'winograd' does not take this convolution: "
                                                           "kernel_size must be 3x3"),
     (dict(algorithm="winograd", cin_g=4, stride=[1, 2]), "stride must be 1 for Winograd, got 1x2"),
-    (dict(algorithm="winograd", cin_g=4, dilation=[2, 2]), "dilation must be 1 for Winograd"),
+    (dict(algorithm="winograd", cin_g=4, dilation=[2, 2], padding=[1, 1, 1, 1]),
+     "padding must be a multiple of the dilation 2x2 on every side for Winograd"),
     (dict(algorithm="winograd", groups=2, cin_g=2), "groups must be 1 for Winograd"),
     (dict(algorithm="winograd", groups=4), "groups must be 1 for Winograd"),
     (dict(algorithm="winograd", block=4, cin_g=4), "'block' applies only to algorithm 'sparse'"),
@@ -428,6 +457,8 @@ def test_results_do_not_depend_on_the_thread_count(rng):
     x = rng.standard_normal((2, 16, 23, 19), dtype=np.float32)
     cases = [(rng.standard_normal((24, 16, 3, 3), dtype=np.float32), dict(padding=[1, 0, 1, 2], algorithm="gemm")),
              (rng.standard_normal((40, 16, 3, 3), dtype=np.float32), dict(padding=[1, 0, 1, 2], algorithm="winograd")),
+             (rng.standard_normal((40, 16, 3, 3), dtype=np.float32),
+              dict(dilation=[2, 3], padding=[2, 0, 4, 3], algorithm="winograd")),
              (rng.standard_normal((16, 1, 3, 3), dtype=np.float32), dict(groups=16, stride=[2, 2], padding=[0, 0, 1, 1])),
              (rng.standard_normal((24, 16, 1, 1), dtype=np.float32) * (rng.random((24, 16, 1, 1)) > 0.7),
               dict(algorithm="sparse", block=4))]

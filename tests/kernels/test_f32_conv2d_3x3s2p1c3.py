@@ -5,6 +5,8 @@ over output sizes around the tile, ragged edges, channel counts around MR, batch
 import numpy as np
 import pytest
 from conftest import SMALL_SWEEP
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pyprune
 import reference
@@ -49,6 +51,29 @@ def test_ukernel_matches_im2col_gemm(ukernel, rng):
         got = run(x, weight, bias, act, ukernel["name"])
         want = run(x, weight, bias, act, GEMM_REF)
         np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL, err_msg=f"{(n, cout, h, w)} {act}")
+
+
+@settings(max_examples=30 if SMALL_SWEEP else 120, deadline=None)
+@given(
+    index=st.integers(0, len(UKERNELS) - 1),
+    n=st.integers(1, 2),
+    cout=st.integers(1, 20),
+    h=st.integers(1, 12),
+    w=st.integers(1, 140),
+    act=st.sampled_from(ACTIVATIONS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ukernel_property(index, n, cout, h, w, act, seed):
+    """Any size: widths across several column tiles with every remainder, both parities."""
+    ukernel = UKERNELS[index]
+    if ukernel["isa"] not in AVAILABLE:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3, h, w), dtype=np.float32)
+    weight = rng.standard_normal((cout, 3, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    got = run(x, weight, bias, act, ukernel["name"])
+    np.testing.assert_allclose(got, run(x, weight, bias, act, GEMM_REF), rtol=TOL, atol=TOL)
 
 
 def test_reference_ukernel_matches_torch(rng):

@@ -477,7 +477,7 @@ def test_output_overlapping_the_residual_is_refused():
 
 @pytest.mark.parametrize(
     "kernel,stride,dilation,groups,padding,first_word",
-    [(5, 1, 1, 1, 1, "kernel_size"), ((3, 1), 1, 1, 1, 0, "kernel_size"), (3, 2, 1, 1, 1, "stride"), (3, 1, 2, 1, 2, "dilation"),
+    [(5, 1, 1, 1, 1, "kernel_size"), ((3, 1), 1, 1, 1, 0, "kernel_size"), (3, 2, 1, 1, 1, "stride"), (3, 1, 2, 1, 1, "padding"),
      (3, 1, 1, 2, 1, "groups"), (3, 1, 1, 1, (0, 3), "padding")],
 )
 def test_capability_rejections_name_the_argument(kernel, stride, dilation, groups, padding, first_word):

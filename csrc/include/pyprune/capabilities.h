@@ -46,9 +46,11 @@ struct SparseRule {
 const SparseRule& sparse_rule();
 
 // The convolutions Winograd's F(m x m, 3 x 3) takes (WinogradConv2d): dense (groups 1) 3x3
-// stride-1 undilated ones, zero padding per side up to max_padding, any channels and input
-// size; `tiles` are the output tiles m there are kernels for (the scalar rows of
-// f32-winograd-input.inc and f32-winograd-output.inc).
+// stride-1 ones of dilation `dilation` (1), zero padding per side up to max_padding, any
+// channels and input size; dilated ones too when each side's padding is up to max_padding
+// times its axis's dilation (they run undilated on the input's phases); `tiles` are the
+// output tiles m there are kernels for (the scalar rows of f32-winograd-input.inc and
+// f32-winograd-output.inc).
 struct WinogradCase {
   size_t kernel_size, stride, dilation, groups, max_padding;
   std::vector<size_t> tiles;

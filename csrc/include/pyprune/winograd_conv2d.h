@@ -23,10 +23,11 @@ class WinogradConv2d {
  public:
   // weight [out_channels, in_channels, 3, 3] (row-major), bias [out_channels] or nullptr
   // (zeros), padding (top, left, bottom, right), tile m of F(m x m, 3 x 3) (one of
-  // winograd_case().tiles; 0 picks default_tile()). std::invalid_argument naming the argument
-  // the kernels do not take.
+  // winograd_case().tiles; 0 picks default_tile()), dilation (rows, columns; each side's
+  // padding a multiple of its axis's). std::invalid_argument naming the argument the kernels do
+  // not take.
   WinogradConv2d(size_t out_channels, size_t in_channels, const std::array<size_t, 4>& padding, const float* weight,
-                 const float* bias, size_t tile = 0);
+                 const float* bias, size_t tile = 0, const std::array<size_t, 2>& dilation = {1, 1});
 
   // The tile taken when none is asked for: 4, whose rounding error is about half of 6's
   // (docs/winograd.md); a per-layer choice may take 6 where it measures faster.
@@ -41,14 +42,20 @@ class WinogradConv2d {
   size_t in_channels() const { return in_channels_; }
   size_t out_channels() const { return out_channels_; }
   const std::array<size_t, 4>& padding() const { return padding_; }
+  const std::array<size_t, 2>& dilation() const { return dilation_; }
   size_t tile() const { return tile_; }
   const pp_f32_winograd_input_ukernel& input_ukernel() const { return *input_; }
   const pp_f32_gemm_ukernel& gemm_ukernel() const { return *gemm_; }
   const pp_f32_winograd_output_ukernel& output_ukernel() const { return *output_; }
 
  private:
+  // run() of an undilated convolution with this padding (a dilated one's on its phases).
+  void run_undilated(const Shape4& x_shape, const float* x, const Shape4& y_shape, float* y,
+                     const std::array<size_t, 4>& padding, const Epilogue& epilogue) const;
+
   size_t out_channels_, in_channels_;
   std::array<size_t, 4> padding_;
+  std::array<size_t, 2> dilation_;
   size_t tile_;
   const pp_f32_winograd_input_ukernel* input_;
   const pp_f32_gemm_ukernel* gemm_;
