@@ -101,8 +101,11 @@ class DepthwiseCase:
 @dataclass(frozen=True)
 class WinogradCase:
     """The convolutions PackedWinogradConv2d takes: dense (groups 1) kernel_size x kernel_size,
-    stride-1, undilated, 0 to max_padding zeros on each side, any channels and input size, by
-    F(m x m, 3 x 3) for an output tile m in `tiles`."""
+    stride-1, 0 to max_padding zeros on each side, any channels and input size, by F(m x m,
+    3 x 3) for an output tile m in `tiles`; dilated ones too (dilation at least `dilation`)
+    when each side's padding is up to max_padding times its axis's dilation and a multiple of it. The engine's "auto" runs such a convolution
+    by Winograd F(4x4, 3x3) when the call has at least `min_tiles` output tiles of 4x4 (over all
+    its images), on this ISA."""
 
     kernel_size: int
     stride: int
@@ -110,6 +113,7 @@ class WinogradCase:
     groups: int
     max_padding: int
     tiles: tuple[int, ...]
+    min_tiles: int
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ py::dict capabilities() {
   winograd["groups"] = w.groups;
   winograd["max_padding"] = w.max_padding;
   winograd["tiles"] = w.tiles;
+  winograd["min_tiles"] = pyprune::winograd_min_tiles();
   py::dict caps;
   caps["depthwise_conv2d"] = depthwise;
   caps["winograd_conv2d"] = winograd;

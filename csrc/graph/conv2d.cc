@@ -52,11 +52,6 @@ struct Spec {
   size_t residual_input;  // 0: none
 };
 
-// Output tiles of a call from which Winograd F(4x4, 3x3) beats im2col + GEMM (measured on
-// 16 to 512 channels: 1.7-3.4x faster from 9 tiles on, 0.9-1.4x at 4, where the transformed
-// weights stream in for a few columns).
-constexpr size_t kWinogradTiles = 8;
-
 // The weights: input 1's, and input 3's (the pointwise half) for a separable node; the biases
 // likewise (nullptr: zeros).
 struct Weights {
@@ -141,7 +136,7 @@ class Conv2dOperator : public Operator {
   // A per-call algorithm is named as "gemm or winograd" without the inputs' shapes.
   std::string describe() const override {
     return spec_.winograd_when_worth ? describe(Algorithm::gemm) + " (winograd from " +
-                                           std::to_string(kWinogradTiles) + " output tiles)"
+                                           std::to_string(winograd_min_tiles()) + " output tiles)"
                                      : describe(spec_.algorithm);
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
@@ -202,7 +197,7 @@ class Conv2dOperator : public Operator {
     if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
     const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
     const size_t tiles = y.n * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
-    return tiles >= kWinogradTiles ? Algorithm::winograd : spec_.algorithm;
+    return tiles >= winograd_min_tiles() ? Algorithm::winograd : spec_.algorithm;
   }
 
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }

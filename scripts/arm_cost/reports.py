@@ -81,6 +81,22 @@ def gemv(regions: list[Region], cpu: str) -> list[Table]:
     return [table]
 
 
+def winograd(regions: list[Region], cpu: str) -> list[Table]:
+    table = Table(f"Dense 3x3 stride-1 convolutions by Winograd F(4x4, 3x3) and im2col + GEMM, instructions on "
+                  f"{cpu}: padding 1, batch 1, 1 thread",
+                  [Column("layer"), Column("tiles", "d"), Column("MACs", COUNT), Column("gemm", COUNT),
+                   Column("winograd", COUNT), Column("gemm / winograd", RATIO)],
+                  notes=["MACs of the direct convolution; tiles: 4x4 output tiles of the call"])
+    by_layer: dict[str, dict[str, Region]] = defaultdict(dict)
+    for r in regions:
+        by_layer[r.what["layer"]][r.what["algorithm"]] = r
+    for layer, runs in by_layer.items():
+        gemm, winograd = runs["gemm"], runs["winograd"]
+        table.add(layer, gemm.what["tiles"], gemm.what["macs"], gemm.instructions, winograd.instructions,
+                  gemm.instructions / winograd.instructions)
+    return [table]
+
+
 def imports(regions: list[Region], cpu: str) -> list[Table]:
     table = Table(f"Imports in the guest Python on {cpu} (modules compiled to bytecode, as installed)",
                   [Column("import"), Column("instructions", COUNT), Column("with those above", COUNT)],

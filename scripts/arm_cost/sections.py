@@ -133,6 +133,7 @@ SECTIONS = (
     Counted("gemv", "gemv.py", reports.gemv),
     InnerLoop("gemv-loop", "f32-gemv/f32-gemv.inc", "the k loop of the GEMV kernels (inline asm: the same for "
               "every -mcpu)"),
+    Counted("winograd", "winograd.py", reports.winograd),
     Counted("imports", "imports.py", reports.imports, imports_guest),
     Counted("ncnn", "ncnn_forward.py", reports.models, ncnn_guest),
     Counted("models", "pyprune_forward.py", reports.models, models_guest, peer="ncnn"),

@@ -296,17 +296,28 @@ def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs
     assert f" {algorithm} " in text, text
 
 
-# (input size, batch, other attributes, algorithm "auto" runs): Winograd from 8 output tiles of
-# 4x4 in the call (the batch's included) where it takes the convolution, gemm below and elsewhere.
+# Output tiles from which "auto" runs Winograd on this machine's ISA (8 on x86-64, 4 on NEON).
+MIN_TILES = pyprune.kernels.capabilities().winograd.min_tiles
+
+
+def by_tiles(tiles: int) -> str:
+    return "winograd" if tiles >= MIN_TILES else "gemm"
+
+
+# (input size, batch, other attributes, algorithm "auto" runs): Winograd from MIN_TILES output
+# tiles of 4x4 in the call (the batch's included) where it takes the convolution, gemm below and
+# elsewhere.
 AUTO_WINOGRAD = [
-    ((10, 10), 1, {}, "gemm"),  # 8x8 outputs: 4 tiles
-    ((14, 10), 1, {}, "gemm"),  # 12x8 outputs: 6 tiles
-    ((14, 10), 2, {}, "winograd"),  # 6 tiles each, 12 in the call
-    ((6, 6), 1, {}, "gemm"),  # 4x4 outputs: 1 tile
-    ((12, 10), 1, {}, "gemm"),  # 10x8 outputs: 6 tiles
-    ((14, 14), 1, {}, "winograd"),  # 12x12: 9 tiles
-    ((12, 12), 1, {"padding": [1, 1, 1, 1]}, "winograd"),  # 12x12: 9 tiles
-    ((9, 30), 1, {"padding": [0, 2, 1, 0]}, "winograd"),  # 8x30: 16 tiles, uneven padding
+    ((6, 6), 1, {}, by_tiles(1)),  # 4x4 outputs: 1 tile
+    ((6, 10), 1, {}, by_tiles(2)),  # 4x8 outputs: 2 tiles
+    ((9, 9), 1, {}, by_tiles(4)),  # 7x7 outputs: 4 cut tiles
+    ((10, 10), 1, {}, by_tiles(4)),  # 8x8 outputs: 4 tiles
+    ((14, 10), 1, {}, by_tiles(6)),  # 12x8 outputs: 6 tiles
+    ((12, 10), 1, {}, by_tiles(6)),  # 10x8 outputs: 6 tiles
+    ((14, 10), 2, {}, by_tiles(12)),  # 6 tiles each, 12 in the call
+    ((14, 14), 1, {}, by_tiles(9)),  # 12x12: 9 tiles
+    ((12, 12), 1, {"padding": [1, 1, 1, 1]}, by_tiles(9)),  # 12x12: 9 tiles
+    ((9, 30), 1, {"padding": [0, 2, 1, 0]}, by_tiles(16)),  # 8x30: 16 tiles, uneven padding
     ((30, 30), 1, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
     ((30, 30), 1, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # on the input's phases
     ((30, 30), 1, {"dilation": [4, 2]}, "winograd"),
@@ -314,6 +325,10 @@ AUTO_WINOGRAD = [
     ((30, 30), 1, {"groups": 2, "cin_g": 2}, "gemm"),
     ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
 ]
+
+
+def test_the_winograd_threshold_is_the_isas():
+    assert MIN_TILES == (4 if pyprune.isa() == "neon" else 8)
 
 
 @pytest.mark.parametrize("hw,n,attrs,algorithm", AUTO_WINOGRAD)
@@ -336,7 +351,7 @@ def test_auto_takes_each_input_size_as_it_comes(rng):
                   {"w": w})
     engine = Engine(graph)
     xs = [rng.standard_normal((1, 5, hw, hw), dtype=np.float32) for hw in (4, 11, 6, 16)]
-    want = [conv(x, w, padding=[1] * 4, algorithm="winograd" if x.shape[2] > 8 else "gemm") for x in xs]
+    want = [conv(x, w, padding=[1] * 4, algorithm=by_tiles(((x.shape[2] + 3) // 4) ** 2)) for x in xs]
 
     def check(_):
         for x, y in zip(xs, want):

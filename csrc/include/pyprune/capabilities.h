@@ -56,6 +56,9 @@ struct WinogradCase {
   std::vector<size_t> tiles;
 };
 const WinogradCase& winograd_case();
+// Output tiles (m x m, all images of the call) from which the engine's "auto" runs a
+// convolution Winograd takes by F(4x4, 3x3) rather than im2col + GEMM, on the active ISA.
+size_t winograd_min_tiles();
 
 // Why the operator does not take these arguments, or "" when it does. Messages name the
 // argument ("stride must be ..."). Arguments are signed: they come from users as they gave them.
