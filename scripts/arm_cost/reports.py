@@ -85,15 +85,17 @@ def winograd(regions: list[Region], cpu: str) -> list[Table]:
     table = Table(f"Dense 3x3 stride-1 convolutions by Winograd F(4x4, 3x3) and im2col + GEMM, instructions on "
                   f"{cpu}: padding 1, batch 1, 1 thread",
                   [Column("layer"), Column("tiles", "d"), Column("MACs", COUNT), Column("gemm", COUNT),
-                   Column("winograd", COUNT), Column("gemm / winograd", RATIO)],
-                  notes=["MACs of the direct convolution; tiles: 4x4 output tiles of the call"])
+                   Column("winograd", COUNT), Column("gemm / winograd", RATIO), Column("F(6x6)", COUNT),
+                   Column("F(6x6) / winograd", RATIO)],
+                  notes=["MACs of the direct convolution; tiles: 4x4 output tiles of the call; winograd: F(4x4, 3x3), "
+                         "as the engine runs it; F(6x6): PackedWinogradConv2d(tile=6)"])
     by_layer: dict[str, dict[str, Region]] = defaultdict(dict)
     for r in regions:
         by_layer[r.what["layer"]][r.what["algorithm"]] = r
     for layer, runs in by_layer.items():
-        gemm, winograd = runs["gemm"], runs["winograd"]
+        gemm, winograd, f6 = runs["gemm"], runs["winograd"], runs["winograd F(6x6)"]
         table.add(layer, gemm.what["tiles"], gemm.what["macs"], gemm.instructions, winograd.instructions,
-                  gemm.instructions / winograd.instructions)
+                  gemm.instructions / winograd.instructions, f6.instructions, f6.instructions / winograd.instructions)
     return [table]
 
 

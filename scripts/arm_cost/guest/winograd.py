@@ -1,7 +1,8 @@
 """Dense 3x3 stride-1 convolutions (padding 1) by Winograd F(4x4, 3x3) and by im2col + GEMM,
 1 thread, batch 1: the same layer at output sizes from 1 to 16 output tiles of 4x4, for the
 number of tiles from which the engine's "auto" runs Winograd. Each runs in a one-node graph
-built beforehand (weights packed once), called once before it is counted.
+built beforehand (weights packed once), called once before it is counted. Also Winograd
+F(6x6, 3x3), which the engine does not run, as a prepared operator (PackedWinogradConv2d).
 
     python winograd.py REGIONS.json
 """
@@ -41,6 +42,11 @@ def main(out: str) -> None:
             with regions.count(layer=f"{channels}x{size}x{size}", tiles=tiles, algorithm=algorithm,
                                macs=channels * channels * 9 * size * size):
                 graph.run([x], y)
+        f6 = kernels.PackedWinogradConv2d(w, b, padding=1, tile=6)
+        y6 = f6(x)
+        with regions.count(layer=f"{channels}x{size}x{size}", tiles=tiles, algorithm="winograd F(6x6)",
+                           macs=channels * channels * 9 * size * size):
+            f6(x, out=y6)
     regions.save(out)
 
 
