@@ -137,4 +137,5 @@ struct A53KLoop {
 }  // namespace gemm_neon
 }  // namespace pyprune
 
-PP_F32_GEMM_NEON_UKERNEL_WITH(pp_f32_gemm_minmax_ukernel_8x8__neon_a53, pyprune::gemm_neon::A53KLoop)
+PP_F32_GEMM_NEON_UKERNEL_WITH(pp_f32_gemm_minmax_ukernel_8x8__neon_a53,
+                              pyprune::gemm_neon::Wide8<pyprune::gemm_neon::A53KLoop>)

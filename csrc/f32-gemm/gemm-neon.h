@@ -1,7 +1,9 @@
 // Template of the NEON (AArch64) f32 GEMM microkernels for 1x1 convolution in NCHW (contract in
 // ukernels.h, "f32 GEMM"): MR = 8 output channels x NR = 4 * VN pixels, register-tiled.
+// A kernel is Gemm with a policy for its full-width blocks (Wide8<KLoop> here: 8 columns; the
+// 8x12 kernel's file has its own); what is left of a row of blocks goes to the blocks below.
 //
-// Design (per block of 8 rows x NR columns; full-width blocks use VN = 2, i.e. 8x8):
+// Design (per block of 8 rows x NR columns; 8-column blocks use VN = 2):
 //  - 8 * VN accumulators (allocated by GCC in v0-v15: v16-v31 are the asm's) start at the bias.
 //  - k is consumed in pairs. Per pair: ONE LD1 of 4 q registers brings the 16 packed weights
 //    of k and k+1 (the block is k-major, 8 floats per k), one LD1 of VN q registers per k
@@ -19,14 +21,16 @@
 //    never post-increments a load by a register (b_stride), and with the loads in separate asm
 //    statements it still copied a weight bank (4 MOVs per 4 pairs). LD1 of several registers
 //    needs consecutive, i.e. fixed, registers anyway.
-//  - Columns: NR-column blocks, then one 4-column block (VN = 1) if 4 or more remain, then 1-3
+//  - Columns: full-width blocks, then one 8-column block if the full width is wider and 8 or
+//    more remain, then one 4-column block (VN = 1) if 4 or more remain, then 1-3
 //    columns in the other orientation (accumulators along m: acc[j][0..1] += w * b.s[j], 2 FMLA
 //    per column per k instead of 8 with 1 useful lane), stored lane by lane. A single column
 //    (a GEMV) splits k four ways for 8 FMLA chains (column()).
 //  - Rows mr..7: their output pointers alias row mr - 1 and rows are stored from 7 down to 0,
 //    so the last write to row mr - 1 is its own; nothing outside rows 0..mr-1 is written, and
 //    there is no branch per row. (The packed block is 8 rows wide: rows >= mr are computed.)
-//  - Clamp: FMAX with min then FMIN with max (NaN propagates), skipped when min/max are -inf/+inf.
+//  - Clamp: FMAX with min then FMIN with max (NaN propagates), picked once per call: none when
+//    min/max are -inf/+inf, FMAX alone when max is +inf (ReLU).
 // Reads: exactly b[k][0 .. nc) for k < kc, and the 8 + 8 * kc floats of the packed block.
 #pragma once
 
@@ -208,38 +212,74 @@ PP_INLINE void kloop<1>(float32x4_t (&c)[8][1], const float* pw, const float* pb
 #undef PP_GEMM_BO_B
 }
 
-// The k loop of the full-width (8x8) blocks, which do nearly all the work: the one above, or a
-// core's own (f32-gemm-8x8-minmax-neon-a53.cc). The narrower blocks use kloop<1>, narrow(), column().
+// The k loop of 8-column blocks: the one above, or a core's own (f32-gemm-8x8-minmax-neon-a53.cc).
+// The narrower blocks use kloop<1>, narrow(), column().
 struct GenericKLoop {
   static PP_INLINE void run(float32x4_t (&c)[8][2], const float* pw, const float* pb, size_t kc, intptr_t b_stride) {
     kloop<2>(c, pw, pb, kc, b_stride);
   }
 };
 
-template <bool CLAMP, class WideKLoop = GenericKLoop>
+// The activation clamp a kernel call applies: none (min = -inf, max = +inf: the identity, NaN
+// included), the lower bound only (max = +inf: FMIN with +inf is the identity, e.g. ReLU), or both.
+enum class Clamp { none, lower, both };
+
+// The full-width blocks of a kernel (the ones that do nearly all the work), as a policy of Gemm:
+// NR columns, and block(g, b, out), which computes the 8 x NR block at column b of every row of
+// b, clamps it as g says (G::clamp) and stores it at out[0..7], advancing them by NR.
+// Wide8<KLoop>: 8 columns whose k loop is KLoop; the 8x12 kernel has its own (its file).
+template <class KLoop>
+struct Wide8 {
+  static constexpr int NR = 8;
+  template <class G>
+  static PP_INLINE void block(const G& g, const float* b, float* (&out)[MR]) {
+    g.template tile<2, KLoop>(b, out);
+  }
+};
+
+template <Clamp CLAMP, class Wide>
 struct Gemm {
+  static constexpr Clamp clamp = CLAMP;
   const float* packed_w;
   size_t kc;
   intptr_t b_stride;
   const pp_f32_minmax_params* params;
 
-  // One block of 8 rows x 4*VN columns at b (column n0 of every row): acc = bias + w * b.
-  template <int VN>
-  PP_INLINE void block(const float* b, float32x4_t (&acc)[MR][VN]) const {
+  // acc = clamp(acc) as the call says; the bounds are loaded after the k loop, so they take no
+  // register during it.
+  template <int R, int V>
+  PP_INLINE void apply_clamp(float32x4_t (&acc)[R][V]) const {
+    if constexpr (CLAMP != Clamp::none) {
+      const float32x4_t vmin = vld1q_dup_f32(&params->min);
+      unroll<R>([&](auto i) PP_INLINE_LAMBDA {
+        unroll<V>([&](auto v) PP_INLINE_LAMBDA { acc[i][v] = vmaxq_f32(acc[i][v], vmin); });
+      });
+    }
+    if constexpr (CLAMP == Clamp::both) {
+      const float32x4_t vmax = vld1q_dup_f32(&params->max);
+      unroll<R>([&](auto i) PP_INLINE_LAMBDA {
+        unroll<V>([&](auto v) PP_INLINE_LAMBDA { acc[i][v] = vminq_f32(acc[i][v], vmax); });
+      });
+    }
+  }
+
+  // One block of 8 rows x 4*VN columns at b (column n0 of every row): acc = bias + w * b through
+  // KLoop (VN = 2) or kloop<1>, clamped, stored at out[0..7] from row 7 down (aliased rows >= mr
+  // are overwritten by row mr - 1 last), which advance by 4*VN.
+  template <int VN, class KLoop>
+  PP_INLINE void tile(const float* b, float* (&out)[MR]) const {
+    float32x4_t acc[MR][VN];
     if constexpr (VN == 2) {
-      WideKLoop::run(acc, packed_w, b, kc, b_stride);
+      KLoop::run(acc, packed_w, b, kc, b_stride);
     } else {
       kloop<VN>(acc, packed_w, b, kc, b_stride);
     }
-    if constexpr (CLAMP) {
-      // Loaded after the k loop: they take no register during it.
-      const float32x4_t vmin = vld1q_dup_f32(&params->min), vmax = vld1q_dup_f32(&params->max);
-      unroll<MR>([&](auto m) PP_INLINE_LAMBDA {
-        unroll<VN>([&](auto v) PP_INLINE_LAMBDA {
-          acc[m][v] = vminq_f32(vmaxq_f32(acc[m][v], vmin), vmax);
-        });
-      });
-    }
+    apply_clamp(acc);
+    unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
+      constexpr int M = MR - 1 - PP_CONST(i);
+      unroll<VN>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out[M] + 4 * v, acc[M][v]); });
+      out[M] += 4 * VN;
+    });
   }
 
   // R = 2 or 3 columns, accumulators along m: acc[j][h] holds rows 4h..4h+3 of column j.
@@ -272,14 +312,7 @@ struct Gemm {
         acc[j][1] = vfmaq_laneq_f32(acc[j][1], w1, x, PP_CONST(j));
       });
     }
-    if constexpr (CLAMP) {
-      const float32x4_t vmin = vld1q_dup_f32(&params->min), vmax = vld1q_dup_f32(&params->max);
-      unroll<R>([&](auto j) PP_INLINE_LAMBDA {
-        unroll<2>([&](auto h) PP_INLINE_LAMBDA {
-          acc[j][h] = vminq_f32(vmaxq_f32(acc[j][h], vmin), vmax);
-        });
-      });
-    }
+    apply_clamp(acc);
     // Rows from 7 down (aliased rows >= mr are overwritten by row mr - 1 last).
     unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
       constexpr int M = MR - 1 - PP_CONST(i);
@@ -297,10 +330,13 @@ struct Gemm {
     });
   }
 
-  // One column, a GEMV (batch-1 classifier heads, convolutions of 1x1 outputs): narrow()'s
-  // layout, but k in steps of 4 into four accumulator pairs, so 8 FMLA chains hide the FMLA
-  // latency where one pair has 2; b[k .. k+4) is one load when b is contiguous (b_stride 4).
-  // Per 4 k: 8 weight vectors (4 LDP), 1 (or 4) b loads, 8 FMLA = 32 MACs.
+  // One column, a GEMV (batch-1 classifier heads, convolutions of 1x1 outputs, the last column
+  // of an odd pixel count): narrow()'s layout, but k in steps of 4 into four accumulator pairs,
+  // so 8 FMLA chains hide the FMLA latency where one pair has 2. Contiguous b (b_stride 4):
+  // b[k .. k+4) is one load; per 4 k: 8 weight vectors (4 LDP), 1 b load, 8 FMLA = 32 MACs.
+  // Strided b: one LD1R per k post-incremented by b_stride (no address arithmetic, and no lane
+  // inserts chained through one register), the weights of 4 k in two LD1, 8 k per trip:
+  // (8 + 4 + 16 + 2) / 64 MACs.
   PP_INLINE void column(const float* b, float* (&c)[MR]) const {
     const float* pw = packed_w;
     float32x4_t acc[4][2];
@@ -329,31 +365,47 @@ struct Gemm {
         k -= 4;
         pb += 4 * sizeof(float);
       }
-    } else {
-      for (; k >= 4; k -= 4, pb += 4 * b_stride) {
-        float32x4_t x = vld1q_dup_f32(reinterpret_cast<const float*>(pb));
-        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + b_stride), x, 1);
-        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + 2 * b_stride), x, 2);
-        x = vld1q_lane_f32(reinterpret_cast<const float*>(pb + 3 * b_stride), x, 3);
-        step4(x);
-      }
+    } else if (k >= 8) {
+      size_t trips = k / 8;
+      k %= 8;
+#define PP_GEMM_COL_FMLA(J, H, W, B) "fmla %[a" J H "].4s, v" W ".4s, v" B ".4s\n\t"
+#define PP_GEMM_COL_LDB(B) "ld1r {v" B ".4s}, [%[pb]], %[stride]\n\t"
+#define PP_GEMM_COL4                                                                              \
+  "ld1 {v16.4s - v19.4s}, [%[pw]], #64\n\t"                                                     \
+  "ld1 {v20.4s - v23.4s}, [%[pw]], #64\n\t"                                                     \
+  PP_GEMM_COL_LDB("24") PP_GEMM_COL_LDB("25") PP_GEMM_COL_LDB("26") PP_GEMM_COL_LDB("27")         \
+  PP_GEMM_COL_FMLA("0", "0", "16", "24") PP_GEMM_COL_FMLA("0", "1", "17", "24")                   \
+  PP_GEMM_COL_FMLA("1", "0", "18", "25") PP_GEMM_COL_FMLA("1", "1", "19", "25")                   \
+  PP_GEMM_COL_FMLA("2", "0", "20", "26") PP_GEMM_COL_FMLA("2", "1", "21", "26")                   \
+  PP_GEMM_COL_FMLA("3", "0", "22", "27") PP_GEMM_COL_FMLA("3", "1", "23", "27")
+      __asm__ volatile("1:\n\t" PP_GEMM_COL4 PP_GEMM_COL4
+                       "subs %[trips], %[trips], #1\n\t"
+                       "b.ne 1b\n\t"
+                       : [a00] "+w"(acc[0][0]), [a01] "+w"(acc[0][1]), [a10] "+w"(acc[1][0]),
+                         [a11] "+w"(acc[1][1]), [a20] "+w"(acc[2][0]), [a21] "+w"(acc[2][1]),
+                         [a30] "+w"(acc[3][0]), [a31] "+w"(acc[3][1]), [pw] "+r"(pw), [pb] "+r"(pb),
+                         [trips] "+r"(trips)
+                       : [stride] "r"(b_stride)
+                       : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26",
+                         "v27", "cc", "memory");
+#undef PP_GEMM_COL4
+#undef PP_GEMM_COL_LDB
+#undef PP_GEMM_COL_FMLA
     }
     for (; k != 0; k--, pb += b_stride, pw += MR) {
       const float32x4_t x = vld1q_dup_f32(reinterpret_cast<const float*>(pb));
       acc[0][0] = vfmaq_f32(acc[0][0], vld1q_f32(pw), x);
       acc[0][1] = vfmaq_f32(acc[0][1], vld1q_f32(pw + 4), x);
     }
+    float32x4_t sum[1][2];
     unroll<2>([&](auto h) PP_INLINE_LAMBDA {
-      float32x4_t sum = vaddq_f32(vaddq_f32(acc[0][h], acc[1][h]), vaddq_f32(acc[2][h], acc[3][h]));
-      if constexpr (CLAMP) {
-        sum = vminq_f32(vmaxq_f32(sum, vld1q_dup_f32(&params->min)), vld1q_dup_f32(&params->max));
-      }
-      acc[0][h] = sum;
+      sum[0][h] = vaddq_f32(vaddq_f32(acc[0][h], acc[1][h]), vaddq_f32(acc[2][h], acc[3][h]));
     });
+    apply_clamp(sum);
     // Rows from 7 down (aliased rows >= mr are overwritten by row mr - 1 last).
     unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
       constexpr int M = MR - 1 - PP_CONST(i);
-      vst1q_lane_f32(c[M], acc[0][M / 4], M % 4);
+      vst1q_lane_f32(c[M], sum[0][M / 4], M % 4);
     });
   }
 
@@ -363,26 +415,16 @@ struct Gemm {
       const size_t row = PP_CONST(m) < mr ? PP_CONST(m) : mr - 1;
       out[m] = reinterpret_cast<float*>(reinterpret_cast<char*>(c) + row * c_stride);
     });
-    constexpr int NR = 8;
-    for (; nc >= NR; nc -= NR) {
-      float32x4_t acc[MR][2];
-      block<2>(b, acc);
-      unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
-        constexpr int M = MR - 1 - PP_CONST(i);
-        vst1q_f32(out[M], acc[M][0]);
-        vst1q_f32(out[M] + 4, acc[M][1]);
-        out[M] += NR;
-      });
-      b += NR;
+    for (; nc >= Wide::NR; nc -= Wide::NR, b += Wide::NR) Wide::block(*this, b, out);
+    if constexpr (Wide::NR > 8) {
+      if (nc >= 8) {
+        tile<2, GenericKLoop>(b, out);
+        b += 8;
+        nc -= 8;
+      }
     }
     if (nc >= 4) {
-      float32x4_t acc[MR][1];
-      block<1>(b, acc);
-      unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
-        constexpr int M = MR - 1 - PP_CONST(i);
-        vst1q_f32(out[M], acc[M][0]);
-        out[M] += 4;
-      });
+      tile<1, GenericKLoop>(b, out);
       b += 4;
       nc -= 4;
     }
@@ -398,21 +440,24 @@ struct Gemm {
 }  // namespace gemm_neon
 }  // namespace pyprune
 
-// Defines the extern "C" microkernel `name` (8 x 8) whose full-width blocks run the k loop
-// WIDE_KLOOP (a class like GenericKLoop). Without an activation (min = -inf, max = +inf) the
-// clamp is the identity, NaN included, so it is skipped: one test per call.
-#define PP_F32_GEMM_NEON_UKERNEL_WITH(name, WIDE_KLOOP)                                       \
-  extern "C" __attribute__((flatten)) void name(                                             \
-      size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride, const float* packed_w, \
-      float* c, size_t c_stride, const pp_f32_minmax_params* params) {                       \
-    PP_ASSERT(mr >= 1 && mr <= 8 && nc >= 1 && kc >= 1);                                     \
-    const intptr_t stride = static_cast<intptr_t>(b_stride);                                 \
-    if (params->min == -__builtin_inff() && params->max == __builtin_inff()) {               \
-      const pyprune::gemm_neon::Gemm<false, WIDE_KLOOP> g{packed_w, kc, stride, params};     \
-      g.run(mr, nc, b, c, c_stride);                                                         \
-    } else {                                                                                 \
-      const pyprune::gemm_neon::Gemm<true, WIDE_KLOOP> g{packed_w, kc, stride, params};      \
-      g.run(mr, nc, b, c, c_stride);                                                         \
-    }                                                                                        \
+// Defines the extern "C" microkernel `name` (8 x Wide::NR) whose full-width blocks are WIDE's
+// (a policy like Wide8<GenericKLoop>). The clamp is picked once per call: none without an
+// activation (min = -inf, max = +inf), the lower bound alone when max = +inf (ReLU).
+#define PP_F32_GEMM_NEON_UKERNEL_WITH(name, WIDE)                                                     \
+  extern "C" __attribute__((flatten)) void name(                                                     \
+      size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride, const float* packed_w,         \
+      float* c, size_t c_stride, const pp_f32_minmax_params* params) {                               \
+    PP_ASSERT(mr >= 1 && mr <= 8 && nc >= 1 && kc >= 1);                                             \
+    using pyprune::gemm_neon::Clamp;                                                                 \
+    using pyprune::gemm_neon::Gemm;                                                                  \
+    const intptr_t stride = static_cast<intptr_t>(b_stride);                                         \
+    if (params->max != __builtin_inff()) {                                                           \
+      Gemm<Clamp::both, WIDE>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);             \
+    } else if (params->min != -__builtin_inff()) {                                                   \
+      Gemm<Clamp::lower, WIDE>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);            \
+    } else {                                                                                         \
+      Gemm<Clamp::none, WIDE>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);             \
+    }                                                                                                \
   }
-#define PP_F32_GEMM_NEON_UKERNEL(name) PP_F32_GEMM_NEON_UKERNEL_WITH(name, pyprune::gemm_neon::GenericKLoop)
+#define PP_F32_GEMM_NEON_UKERNEL(name) \
+  PP_F32_GEMM_NEON_UKERNEL_WITH(name, pyprune::gemm_neon::Wide8<pyprune::gemm_neon::GenericKLoop>)

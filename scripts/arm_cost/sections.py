@@ -124,8 +124,8 @@ SECTIONS = (
               "one iteration of the 3x3 stride-1 kernel's tile loop (with and without the activation clamp)",
               select=lambda u: u.production and u.params[:2] == (3, 1), clamps=(True, False)),
     Counted("pointwise", "pointwise.py", reports.pointwise, pointwise_guest),
-    InnerLoop("gemm-loop", "f32-gemm/f32-gemm.inc", "the k loop of the GEMM kernels (inline asm: the same for "
-              "every -mcpu)"),
+    InnerLoop("gemm-loop", "f32-gemm/f32-gemm.inc", "the k loop of every NEON GEMM kernel, production or not "
+              "(inline asm: the same for every -mcpu)", select=lambda u: True),
     Counted("sparse", "sparse.py", reports.sparse),
     InnerLoop("spmm-loop", "f32-spmm/f32-spmm.inc", "the non-zero loop of the SpMM kernels",
               unit=("non-zero", lambda u: u.params[0] // 4),
