@@ -1,4 +1,4 @@
-// Template of the x86 (AVX2, AVX-512) f32 NCHW 3x3 depthwise microkernels with padding 1
+// Template of the x86 (AVX2, AVX-512) f32 NCHW KxK depthwise microkernels with padding P = K / 2
 // handled in the kernel (contract in ukernels.h, "same" padding): whole planes straight from
 // the input, register-tiled as ROWS output rows x one vector of output columns. Each
 // *-avx2-*.cc and *-avx512-*.cc instantiates it once with its vector type (Avx2, Avx512).
@@ -7,21 +7,22 @@
 //  - Rows: one pointer per input row the tile reads; rows above and below the plane point at
 //    the zero row, so the top and bottom padding cost nothing per tile. Each input row's taps
 //    are loaded once and fed by FMA to every output row whose window holds that row.
-//  - Columns, stride 1: tap j of output columns x.. is one unaligned load at column x + j - 1.
-//  - Columns, stride 2: two loads at column 2x - 1 and two at 2x; an in-lane shuffle of each
-//    pair takes its even floats (tap 0, columns 2x - 1 + 2l) and odd ones (taps 1 and 2,
-//    columns 2x + 2l and 2x + 1 + 2l): deinterleaved in registers, no copy. The shuffles put
-//    the outputs in an order of their own, put back in column order by one permute per output
-//    row before the store (Vec::columns).
-//  - Edges: the first and the last column tile load under lane masks of the columns inside the
-//    plane (AVX-512 masks, AVX2 maskload), so the padding columns read as zeros and nothing
-//    outside a row is read; interior tiles read only inside the row, unmasked. The last tile
-//    stores under a mask: outputs are written exactly. No slack is read around any row.
+//  - Columns, stride 1: tap j of output columns x.. is one unaligned load at column x + j - P.
+//  - Columns, stride 2: pairs of loads (two vectors) at columns 2x - P + 2m; an in-lane
+//    shuffle of a pair takes its even floats (tap 2m, columns 2x - P + 2m + 2l) and odd ones
+//    (tap 2m + 1): deinterleaved in registers, no copy. The shuffles put the outputs in an
+//    order of their own, put back in column order by one permute per output row before the
+//    store (Vec::columns).
+//  - Edges: the first and the last column tile (for K > 3 also the one before the last, which
+//    can reach past the row) load under lane masks of the columns inside the plane (AVX-512
+//    masks, AVX2 maskload), so the padding columns read as zeros and nothing outside a row is
+//    read; the other tiles read only inside the row, unmasked. The last tile stores under a
+//    mask: outputs are written exactly. No slack is read around any row.
 //  - Tails: AVX-512's last tile runs in a ymm when 8 or fewer columns remain (half the work:
-//    the 7-, 14- and 56-wide planes of 224x224 networks end in 7, 14 - 8 or 8 columns).
+//    the 7- and 56-wide planes of 224x224 networks end in 7 and 8 columns).
 //  - Rows: ROWS-row tiles, then one tile of the rows that remain.
-//  - All channels of the call in one loop: the per-channel cost is its 10 broadcasts and the
-//    row pointers.
+//  - All channels of the call in one loop: the per-channel cost is its 1 + K * K broadcasts and
+//    the row pointers.
 #pragma once
 
 #include <immintrin.h>
@@ -125,28 +126,34 @@ struct Avx512 {
 template <class Vec>
 constexpr bool kHasHalf = !std::is_void_v<typename Vec::Half>;
 
-template <class Vec, int S, int ROWS>
+template <class Vec, int K, int S, int ROWS>
 struct Kernel {
   static_assert(S == 1 || S == 2, "stride 1 or 2");
-  static constexpr int K = 3;
+  static_assert(K % 2 == 1, "odd kernel size");
+  static constexpr int P = K / 2;
   static constexpr int L = Vec::kLanes;
   template <int R>
   static constexpr int kInputRows = S * (R - 1) + K;
   // Loads per input row and tile, and their columns relative to S * x for a tile of `lanes`
-  // columns at x: stride 1, taps 0 1 2; stride 2, even/odd pairs at 2x - 1 and at 2x.
-  static constexpr int kLoads = S == 1 ? 3 : 4;
+  // columns at x: stride 1, tap j at j - P; stride 2, pair m (loads 2m, 2m + 1) at -P + 2m.
+  static constexpr int kLoads = S == 1 ? K : 2 * (P + 1);
   static constexpr ptrdiff_t offset(int load, int lanes) {
-    return S == 1 ? load - 1 : (load < 2 ? -1 : 0) + (load & 1) * lanes;
+    return S == 1 ? load - P : -P + (load & ~1) + (load & 1) * lanes;
   }
+  // Whether the tile before the last can read past the row (see the design notes).
+  static constexpr bool kMaskBeforeLast = P > 1;
 
-  // The per-call state of one vector type: the masks of the first and last column tile.
+  // The per-call state of one vector type: the masks of the loads of the first, the one
+  // before the last and the last column tile, and of the last one's store.
   template <class V>
   struct Edges {
-    typename V::Mask first[kLoads], last[kLoads], store;
+    typename V::Mask first[kLoads], before_last[kLoads], last[kLoads], store;
     Edges(size_t width, size_t x_last, size_t rest) {
+      const ptrdiff_t x = static_cast<ptrdiff_t>(S * x_last);
       for (int n = 0; n < kLoads; n++) {
         first[n] = V::inside(offset(n, V::kLanes), width);
-        last[n] = V::inside(static_cast<ptrdiff_t>(S * x_last) + offset(n, V::kLanes), width);
+        before_last[n] = V::inside(x - S * L + offset(n, V::kLanes), width);
+        last[n] = V::inside(x + offset(n, V::kLanes), width);
       }
       store = V::inside(0, rest);
     }
@@ -160,7 +167,7 @@ struct Kernel {
   Edges<Vec> edges;
   Edges<HalfVec> half_edges;
   bool half_tail;  // the last tile runs in a Half vector
-  typename Vec::T w[1 + K * K];  // bias, then the 9 taps, broadcast
+  typename Vec::T w[1 + K * K];  // bias, then the K * K taps, broadcast
 
   PP_INLINE Kernel(size_t height, size_t width, const float* zero, const pp_f32_minmax_params* params)
       : height(height), width(width), out_height((height - 1) / S + 1), out_width((width - 1) / S + 1),
@@ -196,9 +203,10 @@ struct Kernel {
       if constexpr (S == 1) {
         unroll<K>([&](auto j) PP_INLINE_LAMBDA { tap[PP_CONST(j)] = loaded[PP_CONST(j)]; });
       } else {
-        tap[0] = V::evens(loaded[0], loaded[1]);
-        tap[1] = V::odds(loaded[0], loaded[1]);
-        tap[2] = V::odds(loaded[2], loaded[3]);
+        unroll<K>([&](auto j) PP_INLINE_LAMBDA {
+          constexpr int m = PP_CONST(j) & ~1;
+          tap[PP_CONST(j)] = PP_CONST(j) & 1 ? V::odds(loaded[m], loaded[m + 1]) : V::evens(loaded[m], loaded[m + 1]);
+        });
       }
       unroll<R>([&](auto r) PP_INLINE_LAMBDA {
         constexpr int ky = I - S * PP_CONST(r);
@@ -241,13 +249,15 @@ struct Kernel {
     const float* in[kInputRows<R>];
     float* out[R];
     unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
-      const size_t row = S * y + PP_CONST(i) - 1;  // wraps to a huge value above the plane
+      const size_t row = S * y + PP_CONST(i) - P;  // wraps to a huge value above the plane
       in[PP_CONST(i)] = row < height ? plane + row * width : zero;
     });
     unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[PP_CONST(r)] = output + (y + PP_CONST(r)) * out_width; });
     if (x_last != 0) {
       tile<Vec, R, true, false>(in, out, 0, w, edges.first, edges.store);
-      for (size_t x = L; x != x_last; x += L) tile<Vec, R, false, false>(in, out, x, w, edges.first, edges.store);
+      const size_t unmasked_end = kMaskBeforeLast && x_last > L ? x_last - L : x_last;
+      for (size_t x = L; x < unmasked_end; x += L) tile<Vec, R, false, false>(in, out, x, w, edges.first, edges.store);
+      if (unmasked_end != x_last) tile<Vec, R, true, false>(in, out, unmasked_end, w, edges.before_last, edges.store);
     }
     last_tile<R>(in, out);
   }
@@ -269,13 +279,13 @@ struct Kernel {
 
 }  // namespace pp_dwconv2d_chw_same_x86
 
-// Defines the extern "C" microkernel `name` as Kernel<vec, s, tile_rows> (vec: Avx2 or Avx512).
-#define PP_DWCONV2D_CHW_SAME_X86_UKERNEL(name, vec, s, tile_rows)                                               \
+// Defines the extern "C" microkernel `name` as Kernel<vec, k, s, tile_rows> (vec: Avx2 or Avx512).
+#define PP_DWCONV2D_CHW_SAME_X86_UKERNEL(name, vec, k, s, tile_rows)                                            \
   extern "C" __attribute__((flatten)) void name(size_t channels, size_t input_height, size_t input_width,      \
                                                 const float* input, const float* weights, float* output,       \
                                                 const float* zero, const pp_f32_minmax_params* params) {       \
     PP_ASSERT(input_height != 0 && input_width != 0);                                                          \
-    pp_dwconv2d_chw_same_x86::Kernel<pp_dwconv2d_chw_same_x86::vec, s, tile_rows>(input_height, input_width,   \
-                                                                                  zero, params)                \
+    pp_dwconv2d_chw_same_x86::Kernel<pp_dwconv2d_chw_same_x86::vec, k, s, tile_rows>(input_height, input_width, \
+                                                                                     zero, params)             \
         .run(channels, input, weights, output);                                                                \
   }
