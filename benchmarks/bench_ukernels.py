@@ -65,7 +65,10 @@ def reference_row(rows):
 
 # ---- depthwise ----------------------------------------------------------------------------------
 
-DWCONV = rows_by_case(TESTING.dwconv2d_ukernels(), lambda r: (r["kernel_size"], r["stride"]))
+# The strip kernels and the "same"-padding ones of a kernel size and stride in one group (the
+# shapes have padding k // 2, which both take).
+DWCONV = rows_by_case(TESTING.dwconv2d_ukernels() + TESTING.dwconv2d_same_ukernels(),
+                      lambda r: (r["kernel_size"], r["stride"]))
 
 
 def dwconv_shapes(case, rows):

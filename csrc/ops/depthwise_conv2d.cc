@@ -169,6 +169,24 @@ struct SameScratch {
 
 constexpr size_t kSameSlack = PP_DWCONV2D_CHW_SAME_SLACK;
 
+// The split of a layer into tasks: contiguous runs of whole planes (so the per-task costs, a
+// std::function call and a thread-local lookup, are paid per run, not per plane) of at least
+// kTaskMacs multiply-adds (a few microseconds), each worth handing to another core: a round
+// trip between cores costs up to ~0.3 us, and a plane run elsewhere also moves its input and
+// output between caches. A layer of less than kParallelTasks tasks' work (about 40 us on one
+// core: MobileNets' 14x14 and 7x7 layers) runs on the calling thread alone: split, it gains
+// little where both cores are free and loses where they are far apart or the other is busy.
+// The split depends on the sizes only, never on the thread count.
+constexpr size_t kTaskMacs = 64 * 1024;
+constexpr size_t kParallelTasks = 16;
+
+size_t plane_macs(const Shape4& y, const Window2d& w) { return y.plane() * w.kernel_h * w.kernel_w; }
+
+size_t planes_per_task(size_t planes, size_t macs) {
+  if (planes * macs < kParallelTasks * kTaskMacs) return planes;
+  return std::min(planes, pp_divide_round_up(kTaskMacs, macs));
+}
+
 PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
   return {x.h, x.w, y.h, y.w, w.kernel_h, w.stride_h, w.pad_top, w.pad_left, w.pad_right};
 }
@@ -225,7 +243,7 @@ void DepthwiseConv2d::run_same(const Shape4& x_shape, const float* input, float*
   const size_t planes = y.n * y.c, in_plane = x_shape.plane(), out_plane = y.plane();
   const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
-  const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
+  const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     thread_local SameScratch scratch;
     scratch.zero.reserve(x_shape.w + 2 * kSameSlack);
@@ -265,10 +283,8 @@ void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* outp
   const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
   const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;
-  // Planes in contiguous chunks (a few per thread, for balance): the per-task costs
-  // (std::function call, thread-local scratch lookup) are paid per chunk, not per plane.
   const size_t planes = y.n * y.c;
-  const size_t per_task = pp_divide_round_up(planes, std::min(planes, get_num_threads() * 8));
+  const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     Scratch& buffer = strip_scratch(s, l);
     const size_t end = std::min(planes, (task + 1) * per_task);

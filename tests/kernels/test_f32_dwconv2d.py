@@ -139,19 +139,40 @@ def test_dispatched_kernel_property(n, c, h, w, k, stride, data):
 
 
 @pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
-def test_results_do_not_depend_on_thread_count(k, stride, rng):
-    x, weight, bias = random_case(rng, 2, 13, 37, 29, k, True)
+@pytest.mark.parametrize("shape", [(2, 13, 37, 29), (1, 96, 57, 43)], ids=["small", "large"])
+def test_results_do_not_depend_on_thread_count(k, stride, shape, rng):
+    """Padding k // 2 (the "same"-padding kernels where the ISA has them) and 0 (the strip
+    kernels), on a layer small enough to run as one task and on one split into tasks of whole planes."""
+    x, weight, bias = random_case(rng, *shape, k, True)
     before = pyprune.get_num_threads()
     try:
         results = []
         for threads in (1, 2, 3, 8):
             pyprune.set_num_threads(threads)
             assert pyprune.get_num_threads() == threads
-            results.append(kernels.depthwise_conv2d(x, weight, bias, stride=stride, padding=k // 2))
+            results.append([kernels.depthwise_conv2d(x, weight, bias, stride=stride, padding=p) for p in (k // 2, 0)])
     finally:
         pyprune.set_num_threads(before)
     for r in results[1:]:
-        np.testing.assert_array_equal(r, results[0])
+        for got, want in zip(r, results[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("ukernel", SAME_UKERNELS, ids=[u["name"] for u in SAME_UKERNELS])
+def test_same_padding_kernels_on_every_small_plane(ukernel, rng):
+    """Every width 1..40 (up to two and a half 16-column tiles: every ragged last tile, tails
+    of 8 columns or less, stride 2 with odd and even widths) and height 1..9 (every row tile
+    and remainder), several channels per call."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    k, stride = ukernel["kernel_size"], ukernel["stride"]
+    tol = reference.tolerance(k * k)
+    for i, (h, w) in enumerate(itertools.product(range(1, 10), range(1, 41))):
+        act = ACTIVATIONS[i % 4]
+        x, weight, bias = random_case(rng, 1, 1 + i % 3, h, w, k, i % 2 == 0)
+        got = run(x, weight, bias, stride, k // 2, act, ukernel["name"])
+        want = run(x, weight, bias, stride, k // 2, act, ref_name(k, stride))
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"shape {(h, w)} {act}")
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS + SAME_UKERNELS, ids=[u["name"] for u in UKERNELS + SAME_UKERNELS])

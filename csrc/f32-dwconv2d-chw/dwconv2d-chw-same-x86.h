@@ -1,0 +1,291 @@
+// Template of the x86 (AVX2, AVX-512) f32 NCHW KxK depthwise microkernels with padding P = K / 2
+// handled in the kernel (contract in ukernels.h, "same" padding): whole planes straight from
+// the input, register-tiled as ROWS output rows x one vector of output columns. Each
+// *-avx2-*.cc and *-avx512-*.cc instantiates it once with its vector type (Avx2, Avx512).
+//
+// Design (per tile):
+//  - Rows: one pointer per input row the tile reads; rows above and below the plane point at
+//    the zero row, so the top and bottom padding cost nothing per tile. Each input row's taps
+//    are loaded once and fed by FMA to every output row whose window holds that row.
+//  - Columns, stride 1: tap j of output columns x.. is one unaligned load at column x + j - P.
+//  - Columns, stride 2: pairs of loads (two vectors) at columns 2x - P + 2m; an in-lane
+//    shuffle of a pair takes its even floats (tap 2m, columns 2x - P + 2m + 2l) and odd ones
+//    (tap 2m + 1): deinterleaved in registers, no copy. The shuffles put the outputs in an
+//    order of their own, put back in column order by one permute per output row before the
+//    store (Vec::columns).
+//  - Edges: the first and the last column tile (for K > 3 also the one before the last, which
+//    can reach past the row) load under lane masks of the columns inside the plane (AVX-512
+//    masks, AVX2 maskload), so the padding columns read as zeros and nothing outside a row is
+//    read; the other tiles read only inside the row, unmasked. The last tile stores under a
+//    mask: outputs are written exactly. No slack is read around any row.
+//  - Tails: AVX-512's last tile runs in a ymm when 8 or fewer columns remain (half the work:
+//    the 7- and 56-wide planes of 224x224 networks end in 7 and 8 columns).
+//  - Rows: ROWS-row tiles, then one tile of the rows that remain.
+//  - All channels of the call in one loop: the per-channel cost is its 1 + K * K broadcasts and
+//    the row pointers.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "pyprune/ukernels.h"
+#include "pyprune/unroll.h"
+
+namespace pp_dwconv2d_chw_same_x86 {
+
+using pyprune::unroll;
+
+// A vector type: T (kLanes floats), Mask (lanes), Half (the vector type of half the lanes used
+// for short tails, or void), and:
+//   splat, load, store (unaligned; with a Mask: masked-off lanes read as zero / left alone),
+//   fma(a, b, c) = a * b + c, clamp(v, lo, hi) keeping NaN,
+//   evens(a, b) / odds(a, b): the floats at even / odd positions of a then b, in the order of
+//     an in-lane shuffle; columns(v) puts such a vector's lanes back in position order,
+//   inside(first, width): the lanes k with 0 <= first + k < width,
+//   half(v): the low half of v as a Half vector.
+struct Avx2 {
+  using T = __m256;
+  using Mask = __m256i;
+  using Half = void;
+  static constexpr int kLanes = 8;
+  static PP_INLINE T splat(const float* p) { return _mm256_broadcast_ss(p); }
+  static PP_INLINE T load(const float* p) { return _mm256_loadu_ps(p); }
+  static PP_INLINE T load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static PP_INLINE void store(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  static PP_INLINE T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  // max then min return their second operand for NaN, so NaN stays.
+  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+  // [a0 a2 b0 b2 | a4 a6 b4 b6]: positions 0 2 8 10 4 6 12 14, so 64-bit pairs 0 2 1 3 of the
+  // position order.
+  static PP_INLINE T evens(T a, T b) { return _mm256_shuffle_ps(a, b, 0x88); }
+  static PP_INLINE T odds(T a, T b) { return _mm256_shuffle_ps(a, b, 0xDD); }
+  static PP_INLINE T columns(T v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+  }
+  static PP_INLINE Mask inside(ptrdiff_t first, size_t width) {
+    const __m256i column = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32(static_cast<int32_t>(first)));
+    return _mm256_and_si256(_mm256_cmpgt_epi32(column, _mm256_set1_epi32(-1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(width)), column));
+  }
+};
+
+template <int LANES>
+PP_INLINE uint32_t lanes_inside(ptrdiff_t first, size_t width) {
+  const ptrdiff_t lo = first < 0 ? -first : 0;
+  const ptrdiff_t hi = static_cast<ptrdiff_t>(width) - first;
+  const uint32_t all = (1u << LANES) - 1;
+  const uint32_t below_hi = hi <= 0 ? 0 : hi >= LANES ? all : (1u << hi) - 1;
+  return below_hi & ~((1u << (lo < LANES ? lo : LANES)) - 1);
+}
+
+#if defined(__AVX512F__)
+// A ymm under AVX-512VL masks: the tail of Avx512.
+struct Avx512Half : Avx2 {
+  using Mask = __mmask8;
+  static PP_INLINE T load(const float* p) { return _mm256_loadu_ps(p); }
+  static PP_INLINE T load(const float* p, Mask m) { return _mm256_maskz_loadu_ps(m, p); }
+  static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static PP_INLINE void store(float* p, T v, Mask m) { _mm256_mask_storeu_ps(p, m, v); }
+  static PP_INLINE Mask inside(ptrdiff_t first, size_t width) {
+    return static_cast<Mask>(lanes_inside<8>(first, width));
+  }
+};
+
+struct Avx512 {
+  using T = __m512;
+  using Mask = __mmask16;
+  using Half = Avx512Half;
+  static constexpr int kLanes = 16;
+  static PP_INLINE T splat(const float* p) { return _mm512_set1_ps(*p); }
+  static PP_INLINE T load(const float* p) { return _mm512_loadu_ps(p); }
+  static PP_INLINE T load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static PP_INLINE void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static PP_INLINE void store(float* p, T v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static PP_INLINE T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+  // Per 128-bit lane q: [a(4q) a(4q+2) b(4q) b(4q+2)], positions 2q, 2q + 1, 8 + 2q, 9 + 2q
+  // (halved), so 64-bit pairs 0 2 4 6 1 3 5 7 of the position order.
+  static PP_INLINE T evens(T a, T b) { return _mm512_shuffle_ps(a, b, 0x88); }
+  static PP_INLINE T odds(T a, T b) { return _mm512_shuffle_ps(a, b, 0xDD); }
+  static PP_INLINE T columns(T v) {
+    const __m512i pairs = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    return _mm512_castpd_ps(_mm512_permutexvar_pd(pairs, _mm512_castps_pd(v)));
+  }
+  static PP_INLINE Mask inside(ptrdiff_t first, size_t width) {
+    return static_cast<Mask>(lanes_inside<16>(first, width));
+  }
+  static PP_INLINE Half::T half(T v) { return _mm512_castps512_ps256(v); }
+};
+#endif
+
+template <class Vec>
+constexpr bool kHasHalf = !std::is_void_v<typename Vec::Half>;
+
+template <class Vec, int K, int S, int ROWS>
+struct Kernel {
+  static_assert(S == 1 || S == 2, "stride 1 or 2");
+  static_assert(K % 2 == 1, "odd kernel size");
+  static constexpr int P = K / 2;
+  static constexpr int L = Vec::kLanes;
+  template <int R>
+  static constexpr int kInputRows = S * (R - 1) + K;
+  // Loads per input row and tile, and their columns relative to S * x for a tile of `lanes`
+  // columns at x: stride 1, tap j at j - P; stride 2, pair m (loads 2m, 2m + 1) at -P + 2m.
+  static constexpr int kLoads = S == 1 ? K : 2 * (P + 1);
+  static constexpr ptrdiff_t offset(int load, int lanes) {
+    return S == 1 ? load - P : -P + (load & ~1) + (load & 1) * lanes;
+  }
+  // Whether the tile before the last can read past the row (see the design notes).
+  static constexpr bool kMaskBeforeLast = P > 1;
+
+  // The per-call state of one vector type: the masks of the loads of the first, the one
+  // before the last and the last column tile, and of the last one's store.
+  template <class V>
+  struct Edges {
+    typename V::Mask first[kLoads], before_last[kLoads], last[kLoads], store;
+    Edges(size_t width, size_t x_last, size_t rest) {
+      const ptrdiff_t x = static_cast<ptrdiff_t>(S * x_last);
+      for (int n = 0; n < kLoads; n++) {
+        first[n] = V::inside(offset(n, V::kLanes), width);
+        before_last[n] = V::inside(x - S * L + offset(n, V::kLanes), width);
+        last[n] = V::inside(x + offset(n, V::kLanes), width);
+      }
+      store = V::inside(0, rest);
+    }
+  };
+  using HalfVec = std::conditional_t<kHasHalf<Vec>, typename Vec::Half, Vec>;
+
+  size_t height, width, out_height, out_width;
+  const float* zero;
+  const pp_f32_minmax_params* params;
+  size_t x_last;  // the last column tile
+  Edges<Vec> edges;
+  Edges<HalfVec> half_edges;
+  bool half_tail;  // the last tile runs in a Half vector
+  typename Vec::T w[1 + K * K];  // bias, then the K * K taps, broadcast
+
+  PP_INLINE Kernel(size_t height, size_t width, const float* zero, const pp_f32_minmax_params* params)
+      : height(height), width(width), out_height((height - 1) / S + 1), out_width((width - 1) / S + 1),
+        zero(zero), params(params), x_last((out_width - 1) / L * L),
+        edges(width, x_last, out_width - x_last), half_edges(width, x_last, out_width - x_last),
+        half_tail(kHasHalf<Vec> && out_width - x_last <= L / 2) {}
+
+  // One tile of R rows x one V vector at column x (in: the input rows at column 0). EDGE: the
+  // loads under `loads`; LAST: the store under `store`.
+  template <class V, int R, bool EDGE, bool LAST>
+  PP_INLINE void tile(const float* const (&in)[kInputRows<R>], float* const (&out)[R], size_t x,
+                      const typename V::T (&wt)[1 + K * K], const typename V::Mask (&loads)[kLoads],
+                      typename V::Mask store) const {
+    using T = typename V::T;
+    constexpr int lanes = V::kLanes;
+    T acc[R];
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA { acc[PP_CONST(r)] = wt[0]; });
+    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
+      constexpr int I = PP_CONST(i);
+      const float* row = in[I] + S * x;
+      T loaded[kLoads];
+      unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
+        const float* p = row + offset(PP_CONST(n), lanes);
+        if constexpr (EDGE) {
+          loaded[PP_CONST(n)] = V::load(p, loads[PP_CONST(n)]);
+        } else {
+          loaded[PP_CONST(n)] = V::load(p);
+        }
+        // In a register: folded into each FMA that uses it, a load would run up to 3 times.
+        __asm__("" : "+v"(loaded[PP_CONST(n)]));
+      });
+      T tap[K];
+      if constexpr (S == 1) {
+        unroll<K>([&](auto j) PP_INLINE_LAMBDA { tap[PP_CONST(j)] = loaded[PP_CONST(j)]; });
+      } else {
+        unroll<K>([&](auto j) PP_INLINE_LAMBDA {
+          constexpr int m = PP_CONST(j) & ~1;
+          tap[PP_CONST(j)] = PP_CONST(j) & 1 ? V::odds(loaded[m], loaded[m + 1]) : V::evens(loaded[m], loaded[m + 1]);
+        });
+      }
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+        constexpr int ky = I - S * PP_CONST(r);
+        if constexpr (ky >= 0 && ky < K) {
+          unroll<K>([&](auto j) PP_INLINE_LAMBDA {
+            acc[PP_CONST(r)] = V::fma(tap[PP_CONST(j)], wt[1 + ky * K + PP_CONST(j)], acc[PP_CONST(r)]);
+          });
+        }
+      });
+    });
+    const T vmin = V::splat(&params->min), vmax = V::splat(&params->max);
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      T v = V::clamp(acc[PP_CONST(r)], vmin, vmax);
+      if constexpr (S == 2) v = V::columns(v);
+      if constexpr (LAST) {
+        V::store(out[PP_CONST(r)] + x, v, store);
+      } else {
+        V::store(out[PP_CONST(r)] + x, v);
+      }
+    });
+  }
+
+  // The last column tile (at x_last), also the first if x_last is 0.
+  template <int R>
+  PP_INLINE void last_tile(const float* const (&in)[kInputRows<R>], float* const (&out)[R]) const {
+    if constexpr (kHasHalf<Vec>) {
+      if (half_tail) {
+        typename HalfVec::T wh[1 + K * K];
+        unroll<1 + K * K>([&](auto t) PP_INLINE_LAMBDA { wh[PP_CONST(t)] = Vec::half(w[PP_CONST(t)]); });
+        tile<HalfVec, R, true, true>(in, out, x_last, wh, half_edges.last, half_edges.store);
+        return;
+      }
+    }
+    tile<Vec, R, true, true>(in, out, x_last, w, edges.last, edges.store);
+  }
+
+  // Output rows [y, y + R) of one plane.
+  template <int R>
+  PP_INLINE void rows(const float* plane, float* output, size_t y) const {
+    const float* in[kInputRows<R>];
+    float* out[R];
+    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
+      const size_t row = S * y + PP_CONST(i) - P;  // wraps to a huge value above the plane
+      in[PP_CONST(i)] = row < height ? plane + row * width : zero;
+    });
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[PP_CONST(r)] = output + (y + PP_CONST(r)) * out_width; });
+    if (x_last != 0) {
+      tile<Vec, R, true, false>(in, out, 0, w, edges.first, edges.store);
+      const size_t unmasked_end = kMaskBeforeLast && x_last > L ? x_last - L : x_last;
+      for (size_t x = L; x < unmasked_end; x += L) tile<Vec, R, false, false>(in, out, x, w, edges.first, edges.store);
+      if (unmasked_end != x_last) tile<Vec, R, true, false>(in, out, unmasked_end, w, edges.before_last, edges.store);
+    }
+    last_tile<R>(in, out);
+  }
+
+  PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
+    const size_t plane = height * width, out_plane = out_height * out_width;
+    for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
+      unroll<1 + K * K>([&](auto t) PP_INLINE_LAMBDA { w[PP_CONST(t)] = Vec::splat(weights + PP_CONST(t)); });
+      size_t y = 0;
+      for (; y + ROWS <= out_height; y += ROWS) rows<ROWS>(input, output, y);
+      unroll<ROWS>([&](auto r) PP_INLINE_LAMBDA {
+        if constexpr (PP_CONST(r) > 0) {
+          if (out_height - y == PP_CONST(r)) rows<PP_CONST(r)>(input, output, y);
+        }
+      });
+    }
+  }
+};
+
+}  // namespace pp_dwconv2d_chw_same_x86
+
+// Defines the extern "C" microkernel `name` as Kernel<vec, k, s, tile_rows> (vec: Avx2 or Avx512).
+#define PP_DWCONV2D_CHW_SAME_X86_UKERNEL(name, vec, k, s, tile_rows)                                            \
+  extern "C" __attribute__((flatten)) void name(size_t channels, size_t input_height, size_t input_width,      \
+                                                const float* input, const float* weights, float* output,       \
+                                                const float* zero, const pp_f32_minmax_params* params) {       \
+    PP_ASSERT(input_height != 0 && input_width != 0);                                                          \
+    pp_dwconv2d_chw_same_x86::Kernel<pp_dwconv2d_chw_same_x86::vec, k, s, tile_rows>(input_height, input_width, \
+                                                                                     zero, params)             \
+        .run(channels, input, weights, output);                                                                \
+  }
