@@ -158,14 +158,15 @@ void im2col(const Geometry& g, const float* input, size_t first, size_t count, f
   }
 }
 
-// The images of a call zero-padded and cut into phase planes: plane (channel, a, b) holds
+// A group's input zero-padded and cut into phase planes: plane (channel, a, b) holds
 // padded[y * stride_h + a][x * stride_w + b] in rows of `width` floats. Tap (kh, kw) of output
 // pixel (oy, ox) is then element (oy + kh * dh / sh) * width + ox + kw * dw / sw of the tap's
 // phase plane (kh * dh % sh, kw * dw % sw): in pixels oy * width + ox (each output row
 // followed by width - ow columns that are computed and dropped), every im2col row is one
-// contiguous slice of a plane.
+// contiguous slice of a plane. A task builds only the rows of the planes its pixels read, in
+// its own buffer, where they stay in cache for its im2col.
 struct Phases {
-  Phases(const Geometry& g) : window(g.window), ow(g.y.w) {
+  Phases(const Geometry& g) : window(g.window), channels(g.channels), ow(g.y.w) {
     const Window2d& w = g.window;
     padded_h = g.x.h + w.pad_top + w.pad_bottom;
     padded_w = g.x.w + w.pad_left + w.pad_right;
@@ -173,7 +174,6 @@ struct Phases {
     width = pp_divide_round_up(padded_w, w.stride_w);
     pixels = g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
   }
-  size_t plane() const { return height * width; }
   // Whether a grouped convolution's im2col, which its few output channels per group do not
   // amortize, costs more than the GEMM's dropped columns (at most a quarter more) and the
   // phase planes' rounding (at most a quarter more than the padded input; no planes of
@@ -182,37 +182,50 @@ struct Phases {
     return ow != 0 && width * 4 <= ow * 5 && height * window.stride_h * 4 <= padded_h * 5 &&
            width * window.stride_w * 4 <= padded_w * 5;
   }
-  size_t planes_per_channel() const { return window.stride_h * window.stride_w; }
 
-  // The phase planes of one input plane.
-  void build(const float* input, ptrdiff_t in_h, ptrdiff_t in_w, float* out) const {
+  // The plane rows [first, end) that padded pixels [first_pixel, first_pixel + count) read: the
+  // rows of their taps, and the next one, which the dropped columns' taps run into.
+  struct Rows {
+    size_t first, end;
+  };
+  Rows rows(size_t first_pixel, size_t count) const {
+    const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + 2;
+    return {first_pixel / width, std::min(height, (first_pixel + count - 1) / width + below)};
+  }
+  size_t floats(const Rows& r) const { return channels * window.stride_h * window.stride_w * (r.end - r.first) * width; }
+
+  // Rows `r` of the phase planes of the group's input planes (in_h x in_w each).
+  void build(const float* input, ptrdiff_t in_h, ptrdiff_t in_w, const Rows& r, float* out) const {
     const Window2d& w = window;
-    for (size_t a = 0; a < w.stride_h; a++) {
-      for (size_t b = 0; b < w.stride_w; b++) {
-        const ptrdiff_t x0 = static_cast<ptrdiff_t>(b) - static_cast<ptrdiff_t>(w.pad_left);
-        for (size_t y = 0; y < height; y++, out += width) {
-          const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
-          if (iy < 0 || iy >= in_h)
-            std::fill(out, out + width, 0.0f);
-          else
-            gather_row(input + iy * in_w, in_w, x0, w.stride_w, width, out);
+    for (size_t c = 0; c < channels; c++, input += in_h * in_w) {
+      for (size_t a = 0; a < w.stride_h; a++) {
+        for (size_t b = 0; b < w.stride_w; b++) {
+          const ptrdiff_t x0 = static_cast<ptrdiff_t>(b) - static_cast<ptrdiff_t>(w.pad_left);
+          for (size_t y = r.first; y < r.end; y++, out += width) {
+            const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
+            if (iy < 0 || iy >= in_h)
+              std::fill(out, out + width, 0.0f);
+            else
+              gather_row(input + iy * in_w, in_w, x0, w.stride_w, width, out);
+          }
         }
       }
     }
   }
 
-  // Rows (ci, kh, kw) of the im2col matrix, in padded pixels [first, first + count), of the
-  // phase planes of `channels` input channels.
-  void im2col(const float* phases, size_t channels, size_t first, size_t count, float* panel) const {
+  // Rows (ci, kh, kw) of the im2col matrix for padded pixels [first, first + count) from rows
+  // `r` of the phase planes.
+  void im2col(const float* phases, const Rows& r, size_t first, size_t count, float* panel) const {
     const Window2d& w = window;
+    const size_t plane = (r.end - r.first) * width;
+    const float* start = phases + (first - r.first * width);
     for (size_t ci = 0; ci < channels; ci++) {
       for (size_t kh = 0; kh < w.kernel_h; kh++) {
         const size_t dy = kh * w.dilation_h;
         for (size_t kw = 0; kw < w.kernel_w; kw++, panel += count) {
           const size_t dx = kw * w.dilation_w;
-          const size_t phase = ci * planes_per_channel() + dy % w.stride_h * w.stride_w + dx % w.stride_w;
-          std::memcpy(panel, phases + phase * plane() + dy / w.stride_h * width + dx / w.stride_w + first,
-                      count * sizeof(float));
+          const size_t phase = (ci * w.stride_h + dy % w.stride_h) * w.stride_w + dx % w.stride_w;
+          std::memcpy(panel, start + phase * plane + dy / w.stride_h * width + dx / w.stride_w, count * sizeof(float));
         }
       }
     }
@@ -236,7 +249,7 @@ struct Phases {
   }
 
   Window2d window;
-  size_t ow, padded_h, padded_w, height, width, pixels;
+  size_t channels, ow, padded_h, padded_w, height, width, pixels;
 };
 
 // What the 3-channel 3x3 stride-2 kernels take.
@@ -397,17 +410,6 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const bool phased = groups_ > 1 && !pointwise() && phases.worth();
   const size_t space = phased ? phases.pixels : pixels;  // the GEMM's pixels
   const size_t panel = panel_pixels(d, space, ukernel.nr);
-  const size_t phase_floats = s.channels * phases.planes_per_channel() * phases.plane();  // per image
-  float* phase_data = nullptr;
-  if (phased) {
-    thread_local AlignedBuffer buffer;
-    buffer.reserve(images * phase_floats);
-    phase_data = buffer.data();
-    const size_t per_plane = phases.planes_per_channel() * phases.plane();
-    parallel_for(x_shape.n * in_channels_, [&](size_t c) {
-      phases.build(input + c * in_plane, x_shape.h, x_shape.w, phase_data + c * per_plane);
-    });
-  }
 
   auto gemm = [&](size_t image, size_t block, size_t first, size_t count, const float* b, size_t b_stride) {
     const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
@@ -436,10 +438,13 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
       return;
     }
     if (phased) {
-      float* b = im2col_buffer((d + mr) * task.count);
+      const Phases::Rows span = phases.rows(task.first, task.count);
+      float* b = im2col_buffer((d + mr) * task.count + phases.floats(span));
       float* tile = b + d * task.count;
+      float* planes = tile + mr * task.count;
       const size_t stride = task.count * sizeof(float);
-      phases.im2col(phase_data + image * phase_floats, s.channels, task.first, task.count, b);
+      phases.build(group_input(image), x_shape.h, x_shape.w, span, planes);
+      phases.im2col(planes, span, task.first, task.count, b);
       for (size_t block = task.first_block; block < task.end_block; block++) {
         const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
         ukernel.fn(rows, task.count, d, b, stride, packed + (g * blocks + block) * block_floats, tile, stride, &clamp);
