@@ -175,12 +175,12 @@ struct Phases {
     pixels = g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
   }
   // Whether a grouped convolution's im2col, which its few output channels per group do not
-  // amortize, costs more than the GEMM's dropped columns (at most a quarter more) and the
-  // phase planes' rounding (at most a quarter more than the padded input; no planes of
-  // strides wider than the input).
-  bool worth() const {
-    return ow != 0 && width * 4 <= ow * 5 && height * window.stride_h * 4 <= padded_h * 5 &&
-           width * window.stride_w * 4 <= padded_w * 5;
+  // amortize, costs more than the GEMM's dropped columns (at most a quarter more tiles of nr
+  // pixels) and the phase planes' rounding (at most a quarter more than the padded input; no
+  // planes of strides wider than the input).
+  bool worth(size_t output_pixels, size_t nr) const {
+    return output_pixels != 0 && pp_round_up(pixels, nr) * 4 <= pp_round_up(output_pixels, nr) * 5 &&
+           height * window.stride_h * 4 <= padded_h * 5 && width * window.stride_w * 4 <= padded_w * 5;
   }
 
   // The plane rows [first, end) that padded pixels [first_pixel, first_pixel + count) read: the
@@ -407,7 +407,7 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const float* packed = packed_.data();
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   const Phases phases(s);
-  const bool phased = groups_ > 1 && !pointwise() && phases.worth();
+  const bool phased = groups_ > 1 && !pointwise() && phases.worth(pixels, ukernel.nr);
   const size_t space = phased ? phases.pixels : pixels;  // the GEMM's pixels
   const size_t panel = panel_pixels(d, space, ukernel.nr);
 
