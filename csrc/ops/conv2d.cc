@@ -174,10 +174,10 @@ struct Phases {
     width = pp_divide_round_up(padded_w, w.stride_w);
     pixels = g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
   }
-  // Whether a grouped convolution's im2col, which its few output channels per group do not
-  // amortize, costs more than the GEMM's dropped columns (at most a quarter more tiles of nr
-  // pixels) and the phase planes' rounding (at most a quarter more than the padded input; no
-  // planes of strides wider than the input).
+  // Whether the planes pay for a grouped convolution (whose few output channels per group do
+  // not amortize an element-wise im2col): they do unless the dropped columns add more than a
+  // quarter to the GEMM's tiles of nr pixels, or the planes' rounding more than a quarter to
+  // the padded input (as strides wider than the input would).
   bool worth(size_t output_pixels, size_t nr) const {
     return output_pixels != 0 && pp_round_up(pixels, nr) * 4 <= pp_round_up(output_pixels, nr) * 5 &&
            height * window.stride_h * 4 <= padded_h * 5 && width * window.stride_w * 4 <= padded_w * 5;
@@ -192,7 +192,9 @@ struct Phases {
     const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + 2;
     return {first_pixel / width, std::min(height, (first_pixel + count - 1) / width + below)};
   }
-  size_t floats(const Rows& r) const { return channels * window.stride_h * window.stride_w * (r.end - r.first) * width; }
+  size_t floats(const Rows& r) const {
+    return channels * window.stride_h * window.stride_w * (r.end - r.first) * width;
+  }
 
   // Rows `r` of the phase planes of the group's input planes (in_h x in_w each).
   void build(const float* input, ptrdiff_t in_h, ptrdiff_t in_w, const Rows& r, float* out) const {
@@ -241,7 +243,8 @@ struct Phases {
       const size_t run = ox < ow ? std::min(end, oy * width + ow) - q : 0;
       if (run != 0) {
         float* dst = out + oy * ow + ox;
-        for (size_t r = 0; r < rows; r++) std::memcpy(dst + r * out_stride, tile + r * count + (q - first), run * sizeof(float));
+        for (size_t r = 0; r < rows; r++)
+          std::memcpy(dst + r * out_stride, tile + r * count + (q - first), run * sizeof(float));
         epilogue.apply(dst, rows, run, out_stride * sizeof(float), output);
       }
       q = end;

@@ -55,8 +55,9 @@ def test_ukernel_on_grouped_convolutions_matches_reference(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     mr = ukernel["mr"]
-    for i, (per_group, groups, stride, size) in enumerate(
-            (c, g, s, n) for c in sorted({1, mr - 1, mr, mr + 1} - {0}) for g in (2, 5) for s in (1, 2) for n in (9, 20)):
+    per_groups = sorted({1, mr - 1, mr, mr + 1} - {0})
+    cases = [(c, g, s, n) for c in per_groups for g in (2, 5) for s in (1, 2) for n in (9, 20)]
+    for i, (per_group, groups, stride, size) in enumerate(cases):
         act = ACTIVATIONS[i % 4]
         cin = (1 + i % 3) * groups
         x = rng.standard_normal((1 + i % 2, cin, size, size + 3), dtype=np.float32)
