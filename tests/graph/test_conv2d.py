@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_SWEEP
 from graph_cases import coded
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from operator_cases import ACTIVATIONS, assert_close, run, torch_activation
 
@@ -466,6 +466,51 @@ def test_separable_bad_inputs_are_refused(rng):
         separable(x, dw, db, pw, pb, np.zeros((1, 4, 6, 6), np.float32), groups=4, padding=[1, 1, 1, 1])
     with pytest.raises(ValueError, match="x must have 4 channels"):
         separable(np.ones((1, 3, 6, 6), np.float32), dw, db, pw, pb, groups=4, padding=[1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("n,cin,cout,hw,stride,padding,dilation,groups", [
+    (1, 64, 64, (28, 28), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # ResNeXt's 3x3, 2 channels per group
+    (2, 64, 64, (15, 28), (2, 2), (1, 1, 1, 1), (1, 1), 8),
+    (1, 96, 48, (20, 17), (1, 2), (1, 0, 2, 1), (1, 1), 16),
+    (3, 64, 64, (14, 14), (1, 1), (2, 2, 2, 2), (2, 2), 64),
+    (1, 68, 68, (9, 30), (2, 1), (0, 1, 1, 2), (1, 1), 4),  # 17 channels per group
+])
+def test_grouped_on_phase_planes_matches_torch(n, cin, cout, hw, stride, padding, dilation, groups, rng):
+    for residual, activation in [(False, None), (True, {"activation": "gelu"})]:
+        check(rng, n, cin, cout, hw, (3, 3), stride, padding, dilation, groups, activation, residual)
+
+
+@st.composite
+def grouped_convolutions(draw):
+    """Grouped convolutions with few channels per group (ResNeXt's, RegNet's) and ragged edges:
+    1 to 17 channels per group, 2 to 64 groups, strides 1 and 2, any padding, sizes 1 to 30."""
+    groups = draw(st.integers(2, 64))
+    cin_g, cout_g = draw(st.integers(1, 17)), draw(st.integers(1, 17))
+    assume(groups * max(cin_g, cout_g) <= 256)
+    k = draw(st.sampled_from([(3, 3), (3, 3), (1, 1), (5, 5), (3, 1)]))
+    stride = draw(st.sampled_from([(1, 1), (2, 2), (1, 2), (2, 1)]))
+    dilation = draw(st.sampled_from([(1, 1), (1, 1), (2, 2)]))
+    extent = [d * (kernel - 1) + 1 for kernel, d in zip(k, dilation)]
+    padding = tuple(draw(st.integers(0, min(2, extent[side % 2] - 1))) for side in range(4))
+    hw = (draw(st.integers(1, 30)), draw(st.integers(1, 30)))
+    for size, pad, e in zip(hw, (padding[0] + padding[2], padding[1] + padding[3]), extent):
+        assume(size + pad >= e)
+    return draw(st.integers(1, 3)), cin_g * groups, cout_g * groups, hw, k, stride, padding, dilation, groups
+
+
+@settings(max_examples=40, deadline=None)
+@given(grouped_convolutions(), st.integers(0, 2**32 - 1))
+def test_grouped_matches_torch_and_does_not_depend_on_the_thread_count(conv_args, seed):
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            pyprune.set_num_threads(threads)
+            results.append(check(np.random.default_rng(seed), *conv_args, residual=bool(seed % 2),
+                                 activation={"activation": "relu"} if seed % 3 == 0 else None))
+        np.testing.assert_array_equal(results[1], results[0])
+    finally:
+        pyprune.set_num_threads(before)
 
 
 def test_results_do_not_depend_on_the_thread_count(rng):

@@ -68,6 +68,26 @@ def test_ukernel_every_column_tail(ukernel, rng):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{(cout, cin, pixels)} {act}")
 
 
+def test_ukernel_on_grouped_convolutions_matches_reference(ukernel, rng):
+    """Grouped 3x3s with output channels per group around the tile's rows: their panels come
+    from phase planes of the padded input, each output row's extra columns dropped."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    mr = ukernel["mr"]
+    per_groups = sorted({1, mr - 1, mr, mr + 1} - {0})
+    cases = [(c, g, s, n) for c in per_groups for g in (2, 5) for s in (1, 2) for n in (9, 20)]
+    for i, (per_group, groups, stride, size) in enumerate(cases):
+        act = ACTIVATIONS[i % 4]
+        cin = (1 + i % 3) * groups
+        x = rng.standard_normal((1 + i % 2, cin, size, size + 3), dtype=np.float32)
+        weight = rng.standard_normal((per_group * groups, cin // groups, 3, 3), dtype=np.float32)
+        bias = rng.standard_normal(per_group * groups, dtype=np.float32)
+        got = run(x, weight, bias, act, stride, 1, groups, ukernel=ukernel["name"])
+        want = run(x, weight, bias, act, stride, 1, groups, ukernel=REF)
+        tol = reference.tolerance(9 * cin // groups)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{(per_group, groups, stride, size)} {act}")
+
+
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_large_layer_and_nan(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
