@@ -121,13 +121,15 @@ class OpCall:
 
     def bind(self, key: Any, dim: int, ids: np.ndarray | torch.Tensor) -> bool:
         """Merge dimension `dim` of parameter argument `key` with `ids`; False if the argument
-        is no parameter."""
+        is no parameter. A parameter bound as an operator's "bias" is recorded as one."""
         name = self.parameter(key)
         if name is None:
             return False
         size = self.args[key].shape[dim]
         self.union(self.graph.parameter_ids(name, dim % self.args[key].dim(), size), torch.as_tensor(ids))
         self.bound.add(name)
+        if key == "bias":
+            self.graph.biases.add(name)
         return True
 
 

@@ -207,8 +207,10 @@ def chain(scale):
     return model.eval()
 
 
-def test_group_l1_sums_every_weight_of_a_unit_normalised_per_group():
+def test_group_l1_sums_every_weight_of_a_unit_but_biases_normalised_per_group():
     model = chain([0.5, 1.0, 3.0])
+    with torch.no_grad():
+        model[1].bias.copy_(torch.tensor([9.0, 0.0, 0.0]))  # biases do not count
     graph = trace_channels(model, (torch.randn(1, 1, 2, 2),))
     group = graph.groups()[0]  # (the last conv's own group reaches the output)
     raw = torch.tensor([1 + 0.5 + 4, 2 + 1.0 + 0.1, 0.5 + 3.0 + 1.0], dtype=torch.float64)
@@ -221,6 +223,21 @@ def test_group_l1_sums_every_weight_of_a_unit_normalised_per_group():
     assert channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34))["layers"]["0"]["out"]["kept"] == [0, 2]
     kept = channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34, criterion=L1(group=False)))
     assert kept["layers"]["0"]["out"]["kept"] == [0, 1]
+
+
+def test_group_l1_leaves_depthwise_filters_out():
+    model = nn.Sequential(nn.Conv2d(1, 3, 1, bias=False), nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False),
+                          nn.Conv2d(3, 1, 1, bias=False)).eval()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([1.0, 2.0, 0.5]).reshape(3, 1, 1, 1))
+        model[1].weight.copy_(torch.tensor([0.1, 0.1, 10.0]).reshape(3, 1, 1, 1).expand(3, 1, 3, 3))
+        model[2].weight.copy_(torch.tensor([4.0, 0.1, 1.0]).reshape(1, 3, 1, 1))
+    x = torch.randn(1, 1, 4, 4)
+    graph = trace_channels(model, (x,))
+    [scores] = L1().score_units(model, graph, graph.groups()[:1])
+    raw = torch.tensor([1 + 4, 2 + 0.1, 0.5 + 1], dtype=torch.float64)
+    torch.testing.assert_close(scores, raw / raw.mean())
+    assert channel_plan(prune_filters(model, x, 0.34))["layers"]["0"]["out"]["kept"] == [0, 1]
 
 
 def test_bn_scale_criterion_and_its_sparsity_penalty():
