@@ -15,14 +15,18 @@ CRITERIA = ("l0", "l1", "l2", "fpgm", "bn_scale", "random")
 
 
 def run(args: argparse.Namespace) -> None:
-    model = load_model(args)  # first: it says clearly when torch is missing
+    if args.allocation is not None and args.target_macs is None:
+        raise UserError("--allocation applies to --target-macs")
+    model = load_model(args)  # it says clearly when torch is missing
     x = example_input(args)
 
     from pyprune import pack, prune, stats
+    from pyprune.prune.target import DEFAULT_ALLOCATION
 
     criterion = {"l0": prune.L0, "l1": prune.L1, "l2": prune.L2, "fpgm": prune.FPGM,
                  "bn_scale": prune.BNScale, "random": prune.Random}[args.criterion]()
-    target = prune.Target.macs(args.target_macs) if args.target_macs is not None else None
+    target = None if args.target_macs is None else prune.Target.macs(args.target_macs,
+                                                                      args.allocation or DEFAULT_ALLOCATION)
     try:
         with warnings.catch_warnings():  # the report below says it
             warnings.simplefilter("ignore", prune.PruningWarning)
@@ -55,7 +59,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--amount", type=fraction, default=0.5, help="fraction of filters to remove, in [0, 1) (default: 0.5)")
     p.add_argument("--target-macs", type=fraction, metavar="FRACTION",
                    help="instead of --amount: keep at most this fraction of the MACs, cutting the least important "
-                   "channels per MAC across the model")
+                   "channels as --allocation says")
+    p.add_argument("--allocation", choices=("uniform", "global"),  # pyprune.prune.target.ALLOCATIONS (needs torch)
+                   help="where --target-macs cuts: 'uniform', the same fraction of every group of coupled layers "
+                   "(default), or 'global', the least important channels per MAC across the model")
     p.add_argument("--criterion", choices=CRITERIA, default="l1", help="filter importance (default: l1)")
     p.add_argument("--ignore", nargs="+", metavar="LAYER", help="layers whose shapes must not change")
     p.add_argument("-o", "--output", required=True, type=output_file, help="the packed file to write")

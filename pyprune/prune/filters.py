@@ -93,10 +93,14 @@ def _units_to_remove(group: PruningGroup, amount: float, scores: torch.Tensor, r
     n = len(group.units)
     kept = n - math.floor(amount * n + 1e-9)
     kept = min(n, math.ceil(kept / round_to) * round_to)
+    return [group.unit_roots[i] for i in _candidates(group, scores)[: n - kept]]
+
+
+def _candidates(group: PruningGroup, scores: torch.Tensor) -> list[int]:
+    """The units that may go, least important first: neither blocked nor a layer's best."""
     protected = _protected(group, scores)
-    candidates = sorted((i for i in range(n) if i not in group.blocked and i not in protected),
-                        key=lambda i: (float(scores[i]), i))
-    return [group.unit_roots[i] for i in candidates[: n - kept]]
+    return sorted((i for i in range(len(group.units)) if i not in group.blocked and i not in protected),
+                  key=lambda i: (float(scores[i]), i))
 
 
 def _protected(group: PruningGroup, scores: torch.Tensor) -> set[int]:
@@ -106,15 +110,8 @@ def _protected(group: PruningGroup, scores: torch.Tensor) -> set[int]:
 
 
 def _to_target(costs: Costs, groups: list[PruningGroup], scores: list[torch.Tensor]) -> set[int]:
-    by_root, group_of, caps = {}, {}, []
-    deepest = 1 - math.sqrt(costs.target.keep) / 2
-    for g, (group, s) in enumerate(zip(groups, scores)):
-        protected = _protected(group, s)
-        for i, root in enumerate(group.unit_roots):
-            if i not in group.blocked and i not in protected:
-                by_root[root], group_of[root] = float(s[i]), g
-        caps.append(math.floor(deepest * len(group.units)))
-    return allocate(costs, by_root, group_of, caps)
+    units = [[(group.unit_roots[i], float(s[i])) for i in _candidates(group, s)] for group, s in zip(groups, scores)]
+    return allocate(costs, units, [len(g.units) for g in groups])
 
 
 def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
@@ -315,12 +312,14 @@ def prune_filters(
     `amount` is a fraction in [0, 1) of every group of coupled channels, or {layer name:
     fraction} for chosen layers (coupled layers named with different fractions get the
     smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters or
-    latency reached by removing the least important channels per unit of cost across the
-    model. `criterion` scores the channels (default L1 over every weight of
-    a coupled group). `ignore` lists layers (names or modules) whose shapes must not change.
-    The kept channel count of each group is rounded up to a multiple of `round_to`. Every
-    layer keeps at least one channel. Channels that reach the model's input or output, or
-    pass through an operator pruning does not understand, are left alone.
+    latency, every group keeping the same fraction of its channels (allocation "uniform",
+    the default) or the channels of least importance per unit of cost going first across
+    the model (allocation "global"; see pyprune.prune.target). `criterion` scores the
+    channels (default L1 over every weight of a coupled group). `ignore` lists layers (names
+    or modules) whose shapes must not change. The kept channel count of each group is
+    rounded up to a multiple of `round_to`. Every layer keeps at least one channel. Channels
+    that reach the model's input or output, or pass through an operator pruning does not
+    understand, are left alone.
     pruning_report(result) says what changed and what was left whole and why (a
     PruningWarning says when the request was not reached); channel_plan(result) tells which
     channels were kept.

@@ -91,6 +91,7 @@ class ChannelGraph:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.scales: set[str] = set()  # parameters used as a BatchNorm's scale
         self.biases: set[str] = set()  # parameters added to the channels of a layer's output
+        self.depthwise: set[str] = set()  # weights of depthwise convolutions (a filter per channel)
         self.bounds: list[Bound] = []
         self.modules = modules or {}
 
@@ -142,7 +143,10 @@ class ChannelGraph:
 
     def use_layer(self, weight: str, in_ids: np.ndarray, out_ids: np.ndarray, uses: int, groups: int) -> None:
         """A convolution or linear layer ran with parameter `weight`."""
-        self._use(weight, in_ids, out_ids, uses, groups > 1 and groups == len(in_ids))
+        depthwise = groups > 1 and groups == len(in_ids)
+        if depthwise:
+            self.depthwise.add(weight)
+        self._use(weight, in_ids, out_ids, uses, depthwise)
 
     def use_norm(self, name: str, ids: np.ndarray, scale: str | None) -> None:
         """A BatchNorm ran with parameter or buffer `name` on channels `ids`."""

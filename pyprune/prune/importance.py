@@ -4,15 +4,16 @@ Pruning removes units: sets of coupled channels (a convolution's filter, its Bat
 channel, the next layers' input channels, every layer of a residual stream at that position).
 L1, L2, FPGM and Taylor score a unit by all its weights by default (group importance): each
 parameter slice the unit removes (producing filters, BatchNorm scales, consumers' input
-channels) adds its score divided by the mean score of that parameter's slices, so that every
-tensor weighs the same whatever the scale of its weights (biases do not count: they shift a
-channel, they do not weigh what it carries), and the scores are normalised per group of
-coupled layers (divided by their mean) so groups compare. BNScale scores by the BatchNorm
-scales alone (Network Slimming). With group=False, and for the other criteria, a criterion
-scores the output channels of one layer (a 1-D tensor, higher meaning more important),
-normalised per layer and summed over the unit's producing layers. Data-based criteria (Taylor,
-APoZ) first run the model on data in `prepare`. Any callable taking the weight (out_channels
-x ...) and returning 1-D scores works as well:
+channels) adds its score, and the scores are normalised per group of coupled layers (divided
+by their mean) so groups compare. Biases do not count: they shift a channel, they do not weigh
+what it carries; nor do depthwise filters: each carries only its own channel, and the
+BatchNorm after it rescales it (counting them made MobileNetV3 keep worse channels:
+benchmarks/bench_prune.py). BNScale scores by the BatchNorm scales alone (Network Slimming).
+With group=False, and for the other criteria, a criterion scores the output channels of one
+layer (a 1-D tensor, higher meaning more important), normalised per layer and summed over the
+unit's producing layers. Data-based criteria (Taylor, APoZ) first run the model on data in
+`prepare`. Any callable taking the weight (out_channels x ...) and returning 1-D scores works
+as well:
 
     >>> prune_filters(model, x, amount=0.3, criterion=lambda w: w.abs().amax(dim=(1, 2, 3)))
 """
@@ -97,8 +98,10 @@ class GroupImportance(Importance):
         return self.slices(_weight(module), 0, f"{name}.weight")
 
     def parameters(self, graph: ChannelGraph) -> dict[str, dict[int, np.ndarray]]:
-        """The parameter dimensions that count: all weights the channels meet but biases."""
-        return {name: dims for name, dims in graph.params.items() if name not in graph.biases}
+        """The parameter dimensions that count: all weights the channels meet but biases and
+        depthwise filters."""
+        return {name: dims for name, dims in graph.params.items()
+                if name not in graph.biases and name not in graph.depthwise}
 
     def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
         if not self.group:
@@ -109,7 +112,7 @@ class GroupImportance(Importance):
             if name not in weights:
                 continue  # a buffer (running statistics)
             for dim, ids in dims.items():
-                scores = normalised(self.slices(weights[name].detach().float(), dim, name)).tolist()
+                scores = self.slices(weights[name].detach().float(), dim, name).double().tolist()
                 for root, score in zip(graph.roots(ids).tolist(), scores):
                     by_root[root] = by_root.get(root, 0.0) + score
         return [normalised(torch.tensor([by_root.get(root, 0.0) for root in group.unit_roots]))

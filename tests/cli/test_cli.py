@@ -282,6 +282,10 @@ MISTAKES = {
     "unknown command": (["prunes"], ["invalid choice: 'prunes'"]),
     "unknown option": (["convert", *MODEL, "--thread", "2"], ["unrecognized arguments", "--thread"]),
     "missing output": (["prune", *MODEL], ["-o/--output"]),
+    "unknown allocation": (["prune", *MODEL, "--target-macs", "0.5", "--allocation", "greedy", "-o", "{tmp}/o"],
+                           ["argument --allocation", "invalid choice: 'greedy'"]),
+    "allocation without target": (["prune", *MODEL, "--allocation", "global", "-o", "{tmp}/o"],
+                                  ["--allocation applies to --target-macs"]),
 }
 
 MODELS_PY = """

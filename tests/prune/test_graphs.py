@@ -25,7 +25,9 @@ from pyprune.prune import (  # noqa: E402
     pruning_report,
     register_channel_rule,
 )
+from pyprune.prune.filters import PrunableModel  # noqa: E402
 from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
+from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
 PRUNABLE = [name for name in ZOO if name != "detector"]  # the detector's post-processing cannot be captured
@@ -167,17 +169,68 @@ def test_a_custom_operator_blocks_until_a_rule_is_registered():
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3", "resnet18", "convnext", "yolov8", "shufflenet_v2", "ghostnet"])
-@pytest.mark.parametrize("metric", ["macs", "params"])
-def test_a_target_is_reached_within_five_percent(name, metric):
+def test_a_target_is_reached_within_five_percent(name):
     model, shape = build(name)
     x = example(shape)
-    pruned = prune_filters(model, x, target=Target(metric, 0.5))
-    before, after = count(model, x), count(pruned, x)
-    if metric == "macs":
-        assert 0.475 <= after.macs / before.macs <= 0.5
-    assert 0.475 <= pruning_report(pruned).target_kept <= 0.5
+    captured = PrunableModel(model, x)  # one capture, pruned to every target
+    before = count(model, x)
+    for metric in ("macs", "params", "latency"):
+        for allocation in ALLOCATIONS:
+            pruned = captured.prune(target=Target(metric, 0.5, allocation=allocation))
+            if metric == "macs":
+                assert 0.475 <= count(pruned, x).macs / before.macs <= 0.5, allocation
+            assert 0.475 <= pruning_report(pruned).target_kept <= 0.5, (metric, allocation)
+            with torch.no_grad():
+                assert shapes(pruned(x)) == shapes(model(x))
+
+
+@pytest.mark.parametrize("metric", ["macs", "params"])
+def test_a_uniform_target_keeps_the_same_fraction_of_every_group(metric):
+    """Not the residual streams and the stem cut to a quarter while the layers inside the
+    blocks stay whole (what ranking units by importance per unit of cost can do)."""
+    model, shape = build("resnet18")
+    pruned = prune_filters(model, example(shape), target=Target(metric, 0.3, allocation="uniform"))
+    kept = [c.out_after / c.out_before for c in pruning_report(pruned).layers if c.kind == "Conv2d"]
+    assert max(kept) - min(kept) <= 2 / 64  # rounding, and one unit kept back at the budget
+
+
+def two_groups(weakest_b):
+    """conv a (1 -> 4, 3x3, 16x16: a unit costs 2304 MACs + 576 of b's) -> conv b (4 -> 4, 3x3,
+    stride 4: a unit costs 576 + 32 of c's) -> conv c (4 -> 2, 1x1, the output). Filter L1
+    scores (each layer's mean is 1): a's weakest 0.9, b's `weakest_b`; 11648 MACs in all."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(),
+                          nn.Conv2d(4, 4, 3, stride=4, padding=1, bias=False), nn.ReLU(),
+                          nn.Conv2d(4, 2, 1, bias=False))
     with torch.no_grad():
-        assert shapes(pruned(x)) == shapes(model(x))
+        for conv, scores in ((model[0], [1.05, 0.9, 1.0, 1.05]), (model[2], [1.1, 1.0, weakest_b, 1.9 - weakest_b])):
+            conv.weight.copy_(torch.tensor(scores).reshape(4, 1, 1, 1).expand_as(conv.weight) / conv.weight[0].numel())
+    return model.eval()
+
+
+def test_a_global_target_removes_the_least_importance_per_unit_of_cost_first():
+    x = torch.randn(1, 1, 16, 16)
+    target = Target.macs(0.8, allocation="global")  # 2330 MACs to go
+
+    # b's weakest unit is the least important, but a's saves 4.7 times more for a little more
+    # importance (0.9 / sqrt(2880) < 0.8 / sqrt(608)): it goes, and is enough.
+    pruned = prune_filters(two_groups(0.8), x, target=target, criterion=L1(group=False))
+    assert channel_plan(pruned)["layers"]["0"]["out"]["kept"] == [0, 2, 3] and pruned[2].out_channels == 4
+    assert pruning_report(pruned).target_kept == pytest.approx((11648 - 2880) / 11648)
+
+    # Far less important, b's weakest unit goes first (0.1 / sqrt(608) < 0.9 / sqrt(2880)), and
+    # is not enough: a's goes too.
+    pruned = prune_filters(two_groups(0.1), x, target=target, criterion=L1(group=False))
+    plan = channel_plan(pruned)["layers"]
+    assert plan["0"]["out"]["kept"] == [0, 2, 3] and plan["2"]["out"]["kept"] == [0, 1, 3]
+
+
+def test_an_unknown_allocation_is_refused():
+    with pytest.raises(PruningError, match="allocation must be 'uniform' or 'global', got 'greedy'"):
+        Target.macs(0.5, allocation="greedy")
+    with pytest.raises(PruningError, match="allocation"):
+        Target("params", 0.5, allocation=None)
+    with pytest.raises(PruningError, match="allocation"):
+        Target.latency(0.5, {"conv1": 1.0}, allocation="Global")
 
 
 def test_a_latency_target_from_a_cost_table(tmp_path):
@@ -207,14 +260,13 @@ def chain(scale):
     return model.eval()
 
 
-def test_group_l1_sums_every_weight_of_a_unit_normalised_per_tensor_and_per_group():
+def test_group_l1_sums_every_weight_of_a_unit_but_biases_normalised_per_group():
     model = chain([0.5, 1.0, 3.0])
     with torch.no_grad():
         model[1].bias.copy_(torch.tensor([9.0, 0.0, 0.0]))  # biases do not count
     graph = trace_channels(model, (torch.randn(1, 1, 2, 2),))
     group = graph.groups()[0]  # (the last conv's own group reaches the output)
-    conv, scale, consumer = (torch.tensor(t, dtype=torch.float64) for t in ([1, 2, 0.5], [0.5, 1, 3], [4, 0.1, 1]))
-    raw = conv / conv.mean() + scale / scale.mean() + consumer / consumer.mean()
+    raw = torch.tensor([1 + 0.5 + 4, 2 + 1.0 + 0.1, 0.5 + 3.0 + 1.0], dtype=torch.float64)
     [scores] = L1().score_units(model, graph, [group])
     torch.testing.assert_close(scores, raw / raw.mean())
     [layer_only] = L1(group=False).score_units(model, graph, [group])
@@ -224,6 +276,21 @@ def test_group_l1_sums_every_weight_of_a_unit_normalised_per_tensor_and_per_grou
     assert channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34))["layers"]["0"]["out"]["kept"] == [0, 2]
     kept = channel_plan(prune_filters(model, torch.randn(1, 1, 2, 2), 0.34, criterion=L1(group=False)))
     assert kept["layers"]["0"]["out"]["kept"] == [0, 1]
+
+
+def test_group_l1_leaves_depthwise_filters_out():
+    model = nn.Sequential(nn.Conv2d(1, 3, 1, bias=False), nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False),
+                          nn.Conv2d(3, 1, 1, bias=False)).eval()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([1.0, 2.0, 0.5]).reshape(3, 1, 1, 1))
+        model[1].weight.copy_(torch.tensor([0.1, 0.1, 10.0]).reshape(3, 1, 1, 1).expand(3, 1, 3, 3))
+        model[2].weight.copy_(torch.tensor([4.0, 0.1, 1.0]).reshape(1, 3, 1, 1))
+    x = torch.randn(1, 1, 4, 4)
+    graph = trace_channels(model, (x,))
+    [scores] = L1().score_units(model, graph, graph.groups()[:1])
+    raw = torch.tensor([1 + 4, 2 + 0.1, 0.5 + 1], dtype=torch.float64)
+    torch.testing.assert_close(scores, raw / raw.mean())
+    assert channel_plan(prune_filters(model, x, 0.34))["layers"]["0"]["out"]["kept"] == [0, 1]
 
 
 def test_bn_scale_criterion_and_its_sparsity_penalty():
