@@ -68,6 +68,7 @@ def test_ukernel_every_column_tail(ukernel, rng):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{(cout, cin, pixels)} {act}")
 
 
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_on_grouped_convolutions_matches_reference(ukernel, rng):
     """Grouped 3x3s with output channels per group around the tile's rows: their panels come
     from phase planes of the padded input, each output row's extra columns dropped."""
