@@ -158,9 +158,9 @@ class Conv2dOperator : public Operator {
              " " + pp_f32_gemm_config().name;
         break;
       }
-      case Algorithm::depthwise: s += std::string(" ") + depthwise_ukernel_name(); break;
+      case Algorithm::depthwise: s += std::string(" ") + name_or_unknown(depthwise_ukernel_name(spec_.window)); break;
       case Algorithm::separable:
-        s += std::string(" ") + depthwise_ukernel_name();
+        s += std::string(" ") + strip_ukernel_name();
         s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
         break;
       case Algorithm::gemm:
@@ -205,10 +205,12 @@ class Conv2dOperator : public Operator {
     return {weight, data(bias_), pointwise, data(pointwise_bias_)};
   }
 
-  const char* depthwise_ukernel_name() const {
+  static const char* name_or_unknown(const char* name) { return name != nullptr ? name : "?"; }
+  // The fused separable driver runs the depthwise half through strips.
+  const char* strip_ukernel_name() const {
     const Window2d& w = spec_.window;
     const auto* k = pp_f32_dwconv2d_chw_config(static_cast<int>(w.kernel_h), static_cast<int>(w.stride_h));
-    return k != nullptr ? k->name : "?";
+    return name_or_unknown(k != nullptr ? k->name : nullptr);
   }
 
   Spec spec_;

@@ -193,6 +193,14 @@ PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
 
 }  // namespace
 
+const char* depthwise_ukernel_name(const Window2d& window) {
+  const int kernel_size = static_cast<int>(window.kernel_h), stride = static_cast<int>(window.stride_h);
+  const auto* same = same_padding(window) ? pp_f32_dwconv2d_chw_same_config(kernel_size, stride) : nullptr;
+  if (same != nullptr) return same->name;
+  const auto* strip = pp_f32_dwconv2d_chw_config(kernel_size, stride);
+  return strip != nullptr ? strip->name : nullptr;
+}
+
 DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
                                  const pp_f32_dwconv2d_chw_ukernel* ukernel,
                                  const pp_f32_dwconv2d_chw_same_ukernel* same)

@@ -12,6 +12,10 @@
 
 namespace pyprune {
 
+// The name of the production kernel a DepthwiseConv2d of this window runs (run()): the
+// "same"-padding one where it takes the window, else the strip one; nullptr when none.
+const char* depthwise_ukernel_name(const Window2d& window);
+
 // A depthwise convolution with its weights laid out for the kernels: per channel its bias,
 // then its k * k taps. Padding may differ per side (each at most the case's max_padding).
 class DepthwiseConv2d {
