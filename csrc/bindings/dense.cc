@@ -172,7 +172,8 @@ void register_dense(py::module_& m, py::module_& testing) {
            py::arg("dw_kind") = "clamp", py::arg("dw_alpha") = 0.0f)
       .def("forward", &forward<SeparableConv2d>, py::arg("x"), py::arg("min") = -inf, py::arg("max") = inf,
            py::arg("out") = py::none(), py::arg("kind") = "clamp", py::arg("alpha") = 0.0f,
-           py::arg("residual") = py::none());
+           py::arg("residual") = py::none())
+      .def_property_readonly("ukernel", &SeparableConv2d::ukernel_name);
 
   testing.def("dwconv2d_ukernels", [] {
     return ukernel_rows(pp_f32_dwconv2d_chw_ukernels(), [](py::dict& row, const auto& k) {

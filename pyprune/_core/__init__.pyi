@@ -44,6 +44,9 @@ class SeparableConv2d:
         ...
     def forward(self, x: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
         ...
+    @property
+    def ukernel(self) -> str:
+        ...
 class SparseConv2d:
     """
     Convolution with sparse weights (zeros dropped, output channels in blocks).

@@ -85,6 +85,17 @@ def test_every_depthwise_case_runs_its_production_kernel(rng):
                                        atol=1e-4)
 
 
+def test_a_separable_convolution_names_its_strip_and_gemm_kernels():
+    """The fused driver runs the depthwise half through the strip kernels, whatever the padding."""
+    rows, case_of = TABLES["dwconv2d"]
+    for case in kernels.capabilities().depthwise:
+        k, s = case.kernel_size, case.stride
+        op = kernels.PackedSeparableConv2d(np.ones((4, 1, k, k), np.float32), np.ones((8, 4, 1, 1), np.float32),
+                                           stride=s, padding=k // 2)
+        gemm = kernels.PackedConv2d(np.ones((8, 4, 1, 1), np.float32)).ukernel
+        assert op.ukernel == f"{dispatched(rows, case_of, (k, s))['name']} + {gemm}"
+
+
 def test_every_sparse_block_runs_its_production_kernel(rng):
     rows, case_of = TABLES["spmm"]
     x = rng.standard_normal((1, 5, 7, 11), dtype=np.float32)

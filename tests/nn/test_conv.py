@@ -49,7 +49,10 @@ def test_separable_matches_torch_and_unfused(k, stride):
     x = torch.randn(2, 24, 31, 29)
     with torch.inference_mode():
         torch.testing.assert_close(fused(x), reference(x), rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(fused(x), unfused(x), rtol=0, atol=0)  # the same arithmetic
+        if fused._packed.ukernel.startswith(unfused[0]._packed.ukernel + " "):
+            torch.testing.assert_close(fused(x), unfused(x), rtol=0, atol=0)  # the same arithmetic
+        else:  # a "same"-padding depthwise kernel: its own order of additions
+            torch.testing.assert_close(fused(x), unfused(x), rtol=1e-5, atol=1e-6)
     x.requires_grad_(True)
     fused(x).sum().backward()  # falls back to torch for gradients
     assert x.grad is not None

@@ -2,6 +2,8 @@
 // computed strip by strip so the depthwise result stays in cache. Python-free.
 #pragma once
 
+#include <string>
+
 #include "pyprune/activation.h"
 #include "pyprune/conv2d.h"
 #include "pyprune/depthwise.h"
@@ -17,6 +19,10 @@ class SeparableConv2d {
   Shape4 output_shape(const Shape4& x) const;
   // y = epilogue(pointwise(depthwise_activation(depthwise(x))))
   void run(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+  // The kernels it runs: the depthwise strip kernel (run_rows), then the GEMM.
+  std::string ukernel_name() const {
+    return std::string(depthwise_.ukernel().name) + " + " + pointwise_.ukernel_name();
+  }
 
  private:
   DepthwiseConv2d depthwise_;
