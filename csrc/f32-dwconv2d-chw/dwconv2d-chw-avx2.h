@@ -24,14 +24,11 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "pyprune/x86_vector.h"
 
 namespace pp_dwconv2d_chw_avx2 {
 
 using pyprune::unroll;
-
-// 8 ones then 8 zeros: loading at [8 - n] gives the mask of the first n lanes.
-alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                                    0,  0,  0,  0,  0,  0,  0,  0};
 
 // Broadcast weights. 3x3: the 9 taps live in ymm registers for the whole call. Larger: the K*K
 // taps are stored broadcast in an L1-resident block, loaded one kernel column at a time.
@@ -160,8 +157,7 @@ PP_INLINE void row_tile(size_t output_width, const float* in, size_t in_stride, 
     tile<K, S, R, 1, false>(in + x, in_stride, out + x, out_stride, wt, vmin, vmax, none);
   }
   if (x < output_width) {
-    const __m256i mask = _mm256_loadu_si256(
-        reinterpret_cast<const __m256i*>(&kMaskTable[8 - (output_width - x)]));
+    const __m256i mask = pp_x86::Avx2::first_lanes(output_width - x);
     tile<K, S, R, 1, true>(in + x, in_stride, out + x, out_stride, wt, vmin, vmax, mask);
   }
 }

@@ -33,32 +33,20 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "pyprune/x86_vector.h"
 
 namespace pp_dwconv2d_chw_same_x86 {
 
 using pyprune::unroll;
 
-// A vector type: T (kLanes floats), Mask (lanes), Half (the vector type of half the lanes used
-// for short tails, or void), and:
-//   splat, load, store (unaligned; with a Mask: masked-off lanes read as zero / left alone),
-//   fma(a, b, c) = a * b + c, clamp(v, lo, hi) keeping NaN,
+// A vector type: one of x86_vector.h, plus Half (the vector type of half the lanes used for
+// short tails, or void) and:
 //   evens(a, b) / odds(a, b): the floats at even / odd positions of a then b, in the order of
 //     an in-lane shuffle; columns(v) puts such a vector's lanes back in position order,
 //   inside(first, width): the lanes k with 0 <= first + k < width,
 //   half(v): the low half of v as a Half vector.
-struct Avx2 {
-  using T = __m256;
-  using Mask = __m256i;
+struct Avx2 : pp_x86::Avx2 {
   using Half = void;
-  static constexpr int kLanes = 8;
-  static PP_INLINE T splat(const float* p) { return _mm256_broadcast_ss(p); }
-  static PP_INLINE T load(const float* p) { return _mm256_loadu_ps(p); }
-  static PP_INLINE T load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
-  static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
-  static PP_INLINE void store(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
-  static PP_INLINE T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
-  // max then min return their second operand for NaN, so NaN stays.
-  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
   // [a0 a2 b0 b2 | a4 a6 b4 b6]: positions 0 2 8 10 4 6 12 14, so 64-bit pairs 0 2 1 3 of the
   // position order.
   static PP_INLINE T evens(T a, T b) { return _mm256_shuffle_ps(a, b, 0x88); }
@@ -96,18 +84,8 @@ struct Avx512Half : Avx2 {
   }
 };
 
-struct Avx512 {
-  using T = __m512;
-  using Mask = __mmask16;
+struct Avx512 : pp_x86::Avx512 {
   using Half = Avx512Half;
-  static constexpr int kLanes = 16;
-  static PP_INLINE T splat(const float* p) { return _mm512_set1_ps(*p); }
-  static PP_INLINE T load(const float* p) { return _mm512_loadu_ps(p); }
-  static PP_INLINE T load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-  static PP_INLINE void store(float* p, T v) { _mm512_storeu_ps(p, v); }
-  static PP_INLINE void store(float* p, T v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
-  static PP_INLINE T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
   // Per 128-bit lane q: [a(4q) a(4q+2) b(4q) b(4q+2)], positions 2q, 2q + 1, 8 + 2q, 9 + 2q
   // (halved), so 64-bit pairs 0 2 4 6 1 3 5 7 of the position order.
   static PP_INLINE T evens(T a, T b) { return _mm512_shuffle_ps(a, b, 0x88); }

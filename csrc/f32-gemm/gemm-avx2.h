@@ -23,14 +23,11 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "pyprune/x86_vector.h"
 
 namespace pp_f32_gemm_avx2 {
 
 using pyprune::unroll;
-
-// 8 ones then 8 zeros: loading at [8 - n] gives the mask of the first n lanes.
-alignas(64) static const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                                    0,  0,  0,  0,  0,  0,  0,  0};
 
 // One MR x 8*NV block of c at columns [0, 8*NV) of b / c (pointers already offset).
 // kMasked: the last vector is loaded and stored under `mask`.
@@ -71,8 +68,7 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride,
       const __m256 vx = _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + 8 * NV);
       const __m256 vw =
           PP_CONST(last)
-              ? _mm256_maskload_ps(w, _mm256_loadu_si256(
-                                          reinterpret_cast<const __m256i*>(&kMaskTable[8 - MR])))
+              ? _mm256_maskload_ps(w, pp_x86::Avx2::first_lanes(MR))
               : _mm256_loadu_ps(w);
       extra = _mm256_fmadd_ps(vx, vw, extra);
     }
@@ -128,8 +124,7 @@ PP_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, size_t b_s
     block<MR, ROWS, NV, false>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax,
                                _mm256_setzero_si256());
   } else {
-    const __m256i mask =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&kMaskTable[8 - last]));
+    const __m256i mask = pp_x86::Avx2::first_lanes(last);
     block<MR, ROWS, NV, true>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, mask);
   }
 }
@@ -194,9 +189,7 @@ PP_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_stride,
     b += b_stride;
   }
   {
-    const __m256i wmask =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&kMaskTable[8 - MR]));
-    const __m256 vw = _mm256_maskload_ps(w, wmask);
+    const __m256 vw = _mm256_maskload_ps(w, pp_x86::Avx2::first_lanes(MR));
     unroll<T>([&](auto j) PP_INLINE_LAMBDA {
       constexpr int J = PP_CONST(j);
       acc[0][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J),

@@ -1,0 +1,60 @@
+// The x86-64 vector types of the SIMD microkernels written once for AVX2 and AVX-512: a kernel
+// template takes one of these as its vector type. Each TU instantiates only the type its
+// compile flags allow (-mavx2 -mfma, or the AVX-512 set), and the AVX-512 type exists only
+// where the compiler targets AVX-512.
+//   T, kLanes, Mask (a lane mask), first_lanes(n) (the mask of lanes [0, n), 0 <= n <= kLanes),
+//   zero(), splat(const float*), load / store (unaligned; under a Mask: masked-off lanes read as zero
+//   and are left alone in memory), fma(a, b, c) = a * b + c, add, clamp(v, lo, hi) keeping NaN.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pyprune/unroll.h"
+
+namespace pp_x86 {
+
+// 8 ones then 8 zeros: loading at [8 - n] gives the AVX2 mask of the first n lanes.
+alignas(64) inline constexpr int32_t kAvx2MaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                           0,  0,  0,  0,  0,  0,  0,  0};
+
+struct Avx2 {
+  using T = __m256;
+  using Mask = __m256i;
+  static constexpr int kLanes = 8;
+  static PP_INLINE Mask first_lanes(size_t n) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&kAvx2MaskTable[8 - n]));
+  }
+  static PP_INLINE T zero() { return _mm256_setzero_ps(); }
+  static PP_INLINE T splat(const float* p) { return _mm256_broadcast_ss(p); }
+  static PP_INLINE T load(const float* p) { return _mm256_loadu_ps(p); }
+  static PP_INLINE T load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static PP_INLINE void store(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  static PP_INLINE T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static PP_INLINE T add(T a, T b) { return _mm256_add_ps(a, b); }
+  // max then min return their second operand for NaN, so NaN stays.
+  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+};
+
+#if defined(__AVX512F__)
+struct Avx512 {
+  using T = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  static PP_INLINE Mask first_lanes(size_t n) { return static_cast<Mask>((1u << n) - 1); }
+  static PP_INLINE T zero() { return _mm512_setzero_ps(); }
+  static PP_INLINE T splat(const float* p) { return _mm512_set1_ps(*p); }
+  static PP_INLINE T load(const float* p) { return _mm512_loadu_ps(p); }
+  static PP_INLINE T load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static PP_INLINE void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static PP_INLINE void store(float* p, T v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static PP_INLINE T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static PP_INLINE T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static PP_INLINE T clamp(T v, T lo, T hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+};
+#endif
+
+}  // namespace pp_x86
