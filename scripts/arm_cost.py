@@ -12,7 +12,9 @@ instructions of the regions it marks: per multiply-accumulate for kernels (the f
 one 4-lane FMLA per 4 MACs), per forward and per layer for whole models. The ncnn section exports
 its models with torch and pnnx on the host, the models section captures and packs the same models
 for pyprune's runtime with torch, so both need the development venv (make install); run together,
-models gives its forwards against ncnn's of the same run.
+models gives its forwards against ncnn's of the same run. ncnn-layers and layers do the same for
+the common convolutions one at a time (first layers, depthwise 3x3/5x5/7x7, grouped, dilated,
+strided), each against ncnn's count of the same layer.
 Inner-loop sections compile a NEON kernel for one core and give llvm-mca's cycles per iteration
 of its inner loop against the FMA bound. Counts are exact and repeat from run to run; they are
 not cycles, and llvm-mca's are estimates from its models of the cores, not board timings.

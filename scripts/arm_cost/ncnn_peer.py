@@ -1,5 +1,5 @@
-"""The peer runtime, ncnn: its aarch64 wheel unpacked for the guest, and the report's whole models
-(whole_models.py) exported to ncnn's format on the host with pnnx (torch.jit.trace, then pnnx's
+"""The peer runtime, ncnn: its aarch64 wheel unpacked for the guest, and the report's networks
+(whole_models.py, common_layers.py) exported to ncnn's format on the host with pnnx (torch.jit.trace, then pnnx's
 converter)."""
 
 from __future__ import annotations
@@ -53,26 +53,28 @@ def pnnx_binary() -> Path:
     return binary
 
 
-def export(work: Path) -> Path:
-    """Exports the whole models into work/ and writes the guest's plan (guest/ncnn_forward.py) there."""
-    models = whole_models.build()
+def export(work: Path, models: list[whole_models.Model] | None = None, plan_name: str = "ncnn-plan.json") -> Path:
+    """Exports the models (by default the whole ones) into work/ and writes the guest's plan
+    (guest/ncnn_forward.py) there."""
+    models = whole_models.build() if models is None else models
     import torch
 
     pnnx = pnnx_binary()
     plan = []
     for model in models:
-        pt, param, weights = (work / f"{model.name}{suffix}" for suffix in (".pt", ".ncnn.param", ".ncnn.bin"))
+        stem = whole_models.slug(model.name)
+        pt, param, weights = (work / f"{stem}{suffix}" for suffix in (".pt", ".ncnn.param", ".ncnn.bin"))
         with torch.no_grad():
             torch.jit.trace(model.module, model.example).save(str(pt))
-        shape = "[" + ",".join(map(str, whole_models.INPUT_SHAPE)) + "]f32"
+        shape = "[" + ",".join(map(str, model.example.shape)) + "]f32"
         # fp16=0: fp32 weights in the .bin (ncnn still converts them when its options ask for fp16).
         run = subprocess.run([str(pnnx), str(pt), f"inputshape={shape}", "fp16=0", f"ncnnparam={param}",
                               f"ncnnbin={weights}"], cwd=work, capture_output=True, text=True)
         if run.returncode != 0 or not param.is_file():
             raise PeerError(f"pnnx failed on {model.name} (exit {run.returncode}):\n{run.stdout}{run.stderr}")
         plan.append({"model": model.name, "param": str(param), "bin": str(weights),
-                     "macs": model.macs, **ncnn_graph(param.read_text())})
-    path = work / "ncnn-plan.json"
+                     "macs": model.macs, **whole_models.shapes(model), **ncnn_graph(param.read_text())})
+    path = work / plan_name
     path.write_text(json.dumps(plan))
     return path
 

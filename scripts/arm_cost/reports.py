@@ -157,6 +157,32 @@ def models(regions: list[Region], cpu: str, peer: list[Region] | None = None) ->
     return tables
 
 
+def layers(regions: list[Region], cpu: str, peer: list[Region] | None = None) -> list[Table]:
+    """One-layer networks (common_layers.py) of pyprune's runtime against ncnn fp32's, in these
+    regions and the peer's: per network, its layer regions summed (pyprune: one node; ncnn: its
+    layers but Input, the final output's conversion excluded)."""
+    per_runtime: dict[tuple[str, str], list[Region]] = defaultdict(list)
+    for r in [*regions, *(peer or [])]:
+        if "layer" in r.what:
+            per_runtime[r.what["model"], r.what["runtime"]].append(r)
+    table = Table(f"Common convolutions on {cpu}: one layer, batch 1, 1 thread",
+                  [Column("layer"), Column("pyprune kernel"), Column("MACs", COUNT), Column("pyprune", COUNT),
+                   Column("/MAC", RATIO), Column(NCNN, COUNT), Column("/MAC", RATIO),
+                   Column(f"vs {NCNN}", RATIO, "x")],
+                  notes=["each count: the layer's regions summed, one call into the runtime each "
+                         "(its cost is in the count)"])
+    for model in dict.fromkeys(r.what["model"] for r in [*regions, *(peer or [])]):
+        ours, theirs = per_runtime.get((model, "pyprune"), []), per_runtime.get((model, NCNN), [])
+        macs = next((r.what["macs"] for r in [*ours, *theirs] if r.what["macs"]), None)
+        mine = sum(r.instructions for r in ours) if ours else None
+        base = sum(r.instructions for r in theirs) if theirs else None
+        table.add(model, ", ".join(r.what["type"] for r in ours) or None, macs, mine,
+                  None if mine is None or not macs else mine / macs, base,
+                  None if base is None or not macs else base / macs,
+                  None if mine is None or base is None else mine / base)
+    return [table]
+
+
 def outside_core(region: Region) -> float | None:
     """The share of a pyprune region's instructions spent outside pyprune's extension module
     (Python, numpy, libc, the loader); None for regions without it."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arm_cost import mca, ncnn_peer, reports, whole_models
+from arm_cost import common_layers, mca, ncnn_peer, reports, whole_models
 from arm_cost.counter import Region, count
 from arm_cost.table import Column, Table
 
@@ -57,6 +57,16 @@ def ncnn_guest(run: Run) -> Guest:
 
 def models_guest(run: Run) -> Guest:
     return Guest([str(whole_models.pack(run.work))], [run.wheel_site])
+
+
+def ncnn_layers_guest(run: Run) -> Guest:
+    return Guest([str(ncnn_peer.export(run.work, common_layers.build(), "ncnn-layers-plan.json"))],
+                 [ncnn_peer.guest_site()])
+
+
+def layers_guest(run: Run) -> Guest:
+    return Guest([str(whole_models.pack(run.work, common_layers.build(), "pyprune-layers-plan.json"))],
+                 [run.wheel_site])
 
 
 @dataclass(frozen=True)
@@ -137,4 +147,6 @@ SECTIONS = (
     Counted("imports", "imports.py", reports.imports, imports_guest),
     Counted("ncnn", "ncnn_forward.py", reports.models, ncnn_guest),
     Counted("models", "pyprune_forward.py", reports.models, models_guest, peer="ncnn"),
+    Counted("ncnn-layers", "ncnn_forward.py", reports.layers, ncnn_layers_guest),
+    Counted("layers", "pyprune_forward.py", reports.layers, layers_guest, peer="ncnn-layers"),
 )

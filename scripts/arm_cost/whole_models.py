@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from arm_cost.counter import CountError
 MODELS = ("MobileNetV1", "MobileNetV2", "ResNet18")
 # The pruned model (pyprune's only: ncnn has no sparse kernels): of which model, its name, how.
 SPARSE_OF, SPARSE, SPARSITY, BLOCK = "MobileNetV1", "MobileNetV1 90% sparse", 0.9, 4
-INPUT_SHAPE = (1, 3, 224, 224)
+INPUT_SHAPE = (1, 3, 224, 224)  # of the whole models
 
 
 @dataclass(frozen=True)
@@ -46,24 +47,46 @@ def build() -> list[Model]:
     return built
 
 
-def pack(work: Path) -> Path:
-    """Packs every model's inference graph into work/ (lossless: the weights bit for bit, as
-    ncnn's fp32 ones) and writes the guest's plan there."""
-    models = build()
-    from pyprune import pack as packing
+def with_pruned(models: list[Model]) -> list[Model]:
+    """The models and, after them, the pruned one."""
     from pyprune import prune, stats
-    from pyprune.capture.pipeline import inference_graph
 
     for dense in [m for m in models if m.name == SPARSE_OF]:
         pruned = copy.deepcopy(dense.module)
         prune.prune_magnitude(pruned, SPARSITY, block=BLOCK, include_depthwise=False)
         prune.make_permanent(pruned)
-        models.append(Model(SPARSE, pruned, dense.example, stats.count(pruned, dense.example).macs))
+        models = [*models, Model(SPARSE, pruned, dense.example, stats.count(pruned, dense.example).macs)]
+    return models
+
+
+def shapes(model: Model) -> dict[str, list[int]]:
+    """The input and output shapes of a model, for the guest's plan."""
+    import torch
+
+    with torch.no_grad():
+        y = model.module(model.example)
+    return {"input_shape": list(model.example.shape), "output_shape": list(y.shape)}
+
+
+def pack(work: Path, models: list[Model] | None = None, plan_name: str = "pyprune-plan.json") -> Path:
+    """Packs every model's inference graph into work/ (lossless: the weights bit for bit, as
+    ncnn's fp32 ones) and writes the guest's plan there. By default the report's whole models
+    with the pruned one."""
+    models = with_pruned(build()) if models is None else models
+    from pyprune import pack as packing
+    from pyprune.capture.pipeline import inference_graph
+
     plan = []
     for model in models:
-        path = work / f"{model.name}.pyprune"
+        path = work / f"{slug(model.name)}.pyprune"
         packing.save_graph(inference_graph(model.module, (model.example,)), path, lossless=True)
-        plan.append({"model": model.name, "runtime": "pyprune", "file": str(path), "macs": model.macs})
-    path = work / "pyprune-plan.json"
+        plan.append({"model": model.name, "runtime": "pyprune", "file": str(path), "macs": model.macs,
+                     **shapes(model)})
+    path = work / plan_name
     path.write_text(json.dumps(plan))
     return path
+
+
+def slug(name: str) -> str:
+    """A model's name as a file name."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-")

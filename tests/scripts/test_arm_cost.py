@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from arm_cost import counter, mca, ncnn_peer, reports, sections, whole_models
+from arm_cost import common_layers, counter, mca, ncnn_peer, reports, sections, whole_models
 from arm_cost.counter import CountError, Region
 from arm_cost.guest import marks
 from arm_cost.sections import SECTIONS, Counted, Run, pointwise_guest, pyprune_guest
@@ -371,6 +371,39 @@ def test_the_pruned_model_is_packed_beside_its_dense_one_and_runs_sparse(tmp_pat
     assert plan[0]["macs"] == plan[1]["macs"]  # the same network: MACs as written
     kernels = [n.kernel for n in runtime.load(plan[1]["file"]).describe() if n.op == "conv2d"]
     assert sum(f" sparse block {whole_models.BLOCK} " in k for k in kernels) >= len(kernels) // 2, kernels
+
+
+def test_common_layers_are_packed_for_the_runtime_with_their_shapes_in_the_plan(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from pyprune import runtime
+
+    chosen = ("depthwise 7x7 s1 384 @14 (ConvNeXt)", "grouped 3x3 g32 s2 256 @56 (ResNeXt)")
+    monkeypatch.setattr(common_layers, "LAYERS", {name: common_layers.LAYERS[name] for name in chosen})
+    layers = common_layers.build()
+    plan = json.loads(whole_models.pack(tmp_path, layers, "layers.json").read_text())
+    assert [p["model"] for p in plan] == list(chosen)
+    assert [p["output_shape"] for p in plan] == [[1, 384, 14, 14], [1, 256, 28, 28]]
+    for p, layer in zip(plan, layers):
+        assert p["input_shape"] == list(layer.example.shape)
+        net = runtime.load(p["file"])
+        assert [n.op for n in net.describe()] == ["conv2d"]
+        with torch.no_grad():
+            expected = layer.module(layer.example).numpy()
+        assert net(layer.example.numpy()) == pytest.approx(expected, rel=1e-4, abs=1e-4)
+
+
+def test_layers_report_compares_each_layer_with_ncnn_fp32_of_the_same_run():
+    def layer(model, runtime, instructions, kind="k"):
+        return Region({"model": model, "runtime": runtime, "layer": "l", "type": kind, "shape": [1],
+                       "macs": 1000}, instructions)
+
+    ncnn = [forward("A", "ncnn fp32", 900), layer("A", "ncnn fp32", 300, "Convolution"),
+            layer("A", "ncnn fp32", 100, "ReLU"), layer("B", "ncnn fp32", 500)]
+    table, = reports.layers([forward("A", "pyprune", 999), layer("A", "pyprune", 200, "conv2d 3x3"),
+                             layer("C", "pyprune", 50)], "cortex-a72", ncnn)
+    assert table.rows == [["A", "conv2d 3x3", 1000, 200, 0.2, 400, 0.4, 0.5],
+                          ["C", "k", 1000, 50, 0.05, None, None, None],
+                          ["B", None, 1000, None, None, 500, 0.5, None]]
 
 
 def test_sections_have_unique_names_and_their_guest_scripts_exist():

@@ -70,14 +70,14 @@ def main(out: str, plan: str) -> None:
     regions = Regions()
     rng = np.random.default_rng(0)
     for model in json.load(open(plan)):
-        data = rng.random((3, 224, 224), dtype=np.float32)
+        data = rng.random(model["input_shape"][1:], dtype=np.float32)
         x = ncnn.Mat(data)
         for runtime, options in OPTIONS.items():
             net = load(model, options)
             y = forward(net, model, x)
             with regions.count(model=model["model"], runtime=runtime, macs=model["macs"]):
                 y = forward(net, model, x)
-            assert (y.w, y.h, y.c) == (1000, 1, 1), (y.w, y.h, y.c)
+            assert shape(y) == model["output_shape"][1:], (shape(y), model["output_shape"])
             if options is not FP32:
                 continue
             ex = net.create_extractor()
