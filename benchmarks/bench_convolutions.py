@@ -7,7 +7,7 @@ algorithm that takes the layer is timed alongside, so a slower choice shows:
 
 Layers of real networks: the first convolution (3 channels, stride 2, 16 to 32 out, 224 and
 320 inputs), ResNet's 3x3 and its 1x1 stride-2 shortcut, ResNeXt's and RegNet's grouped 3x3s
-(4 and 8 channels per group, strides 1 and 2), ShuffleNet's grouped 1x1, dilated 3x3s (DeepLab,
+(4, 8 and 16 channels per group, strides 1 and 2), ShuffleNet's grouped 1x1, dilated 3x3s (DeepLab,
 dilations 2 and 4), depthwise 3x3/5x5/7x7 (MobileNet, EfficientNet, ConvNeXt) at strides 1 and
 2, and a classifier head (1x1 on 1x1).
 """
@@ -60,6 +60,7 @@ CASES = {
     "grouped": lambda: conv_case("3x3 g32 256->256 s1 28", 256, 256, 28, 3, groups=32),
     "groupeds2": lambda: conv_case("3x3 g32 256->256 s2 56", 256, 256, 56, 3, 2, groups=32),
     "grouped64": lambda: conv_case("3x3 g64 256->256 s1 28", 256, 256, 28, 3, groups=64),
+    "grouped16": lambda: conv_case("3x3 g8 128->128 s1 28", 128, 128, 28, 3, groups=8),
     "grouped1x1": lambda: conv_case("1x1 g8 384->96 s1 28", 384, 96, 28, 1, groups=8),
     "dilated": lambda: conv_case("3x3 d2 128->128 s1 28", 128, 128, 28, 3, dilation=2),
     "dilated4": lambda: conv_case("3x3 d4 256->256 s1 28", 256, 256, 28, 3, dilation=4),

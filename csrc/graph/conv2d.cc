@@ -1,17 +1,18 @@
 // conv2d: act(conv2d(x) + bias + residual) on one of the convolution drivers, chosen by the
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups), "depthwise" (the depthwise
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
-// `block` output channels), "winograd" (F(4x4, 3x3): dense 3x3 stride-1 ones; dilated
-// ones on the input's phases, when the padding is a multiple of the dilation),
+// `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
+// input's phases, when the padding is a multiple of the dilation; grouped ones group by group),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node; sparse in
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
 // Winograd takes, Winograd when a call has enough output tiles to pay for its transformed
-// weights, else gemm; gemm otherwise).
+// weights and a grouped one enough channels per group, else gemm; gemm otherwise).
 // Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
 // pointwise weight, pointwise bias (constants), then an optional residual.
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include "pyprune/graph/fused.h"
 #include "pyprune/separable.h"
 #include "pyprune/sparse.h"
+#include "pyprune/grouped_winograd_conv2d.h"
 #include "pyprune/winograd_conv2d.h"
 
 namespace pyprune::graph {
@@ -36,10 +38,13 @@ enum class Algorithm { gemm, depthwise, sparse, winograd, separable };
 const std::vector<std::string> kAlgorithms = {"auto", "gemm", "depthwise", "sparse", "winograd", "separable"};
 // The attribute names of a separable node's activation between its halves start with this.
 const std::string kDepthwise = "depthwise_";
+// Channels per group (input and output) from which "auto" runs a grouped convolution by Winograd.
+constexpr size_t kMinWinogradGroupChannels = 8;
 
 // The drivers, behind one interface (output_shape, run).
 using Kernel = std::variant<std::unique_ptr<Conv2d>, std::unique_ptr<DepthwiseConv2d>, std::unique_ptr<SparseConv2d>,
-                            std::unique_ptr<WinogradConv2d>, std::unique_ptr<SeparableConv2d>>;
+                            std::unique_ptr<WinogradConv2d>, std::unique_ptr<GroupedWinogradConv2d>,
+                            std::unique_ptr<SeparableConv2d>>;
 
 // Everything about the node but its weights. A separable node's window, groups and in_channels
 // are its depthwise half's, out_channels its pointwise half's.
@@ -69,9 +74,12 @@ Kernel prepare(const Spec& s, Algorithm algorithm, const Weights& w) {
     }
     case Algorithm::winograd: {
       const Window2d& v = s.window;
-      return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels,
-                                              std::array<size_t, 4>{v.pad_top, v.pad_left, v.pad_bottom, v.pad_right},
-                                              w.weight, w.bias, 0, std::array<size_t, 2>{v.dilation_h, v.dilation_w});
+      const std::array<size_t, 4> padding = {v.pad_top, v.pad_left, v.pad_bottom, v.pad_right};
+      const std::array<size_t, 2> dilation = {v.dilation_h, v.dilation_w};
+      if (s.groups != 1)
+        return std::make_unique<GroupedWinogradConv2d>(s.out_channels, s.in_channels, s.groups, padding, w.weight,
+                                                       w.bias, dilation);
+      return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels, padding, w.weight, w.bias, 0, dilation);
     }
     case Algorithm::separable:
       return std::make_unique<SeparableConv2d>(
@@ -192,11 +200,12 @@ class Conv2dOperator : public Operator {
     Kernel kernel;
   };
 
-  // Winograd F(4x4, 3x3) for a call with enough output tiles, when the node leaves it to us.
+  // Winograd F(4x4, 3x3) for a call with enough output tiles, when the node leaves it to us
+  // (a grouped one counts one image's: its groups run image by image).
   Algorithm algorithm_for(const Dims& x) const {
     if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
     const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
-    const size_t tiles = y.n * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
+    const size_t tiles = (spec_.groups == 1 ? y.n : 1) * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
     return tiles >= winograd_min_tiles() ? Algorithm::winograd : spec_.algorithm;
   }
 
@@ -238,11 +247,12 @@ Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   return Algorithm::sparse;
 }
 
-// Why Winograd does not take the convolution, or "" when it does.
+// Why Winograd does not take the convolution, or "" when it does: a grouped one runs group by
+// group, each group a dense convolution.
 std::string winograd_rejects(const Spec& s) {
   const Window2d& w = s.window;
   return winograd_conv2d_rejects(signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
-                                 signed_pair(w.dilation_h, w.dilation_w), static_cast<int64_t>(s.groups),
+                                 signed_pair(w.dilation_h, w.dilation_w), 1,
                                  {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left),
                                   static_cast<int64_t>(w.pad_bottom), static_cast<int64_t>(w.pad_right)});
 }
@@ -329,9 +339,11 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
   s.algorithm = choose(a, s, weight);
   // Weights kept compressed stay off Winograd: they are prepared on every run, and its are 4x
-  // their size.
+  // their size. Groups of fewer than kMinWinogradGroupChannels channels stay on the GEMM:
+  // their transforms cost more than the multiplications they save.
   s.winograd_when_worth = a.text("algorithm", kAlgorithms, "auto") == "auto" && s.algorithm == Algorithm::gemm &&
-                          weight.dense != nullptr && winograd_rejects(s).empty();
+                          weight.dense != nullptr && winograd_rejects(s).empty() &&
+                          (s.groups == 1 || std::min(s.in_channels, s.out_channels) / s.groups >= kMinWinogradGroupChannels);
   s.activation = activation_attributes(a);
   if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 

@@ -20,6 +20,7 @@ LAYERS = {
     "depthwise 7x7 s1 96 @56 (ConvNeXt)": (96, 96, 7, 1, 96, 1, False, 56),
     "depthwise 7x7 s1 384 @14 (ConvNeXt)": (384, 384, 7, 1, 384, 1, False, 14),
     "grouped 3x3 g32 128 @56 (ResNeXt)": (128, 128, 3, 1, 32, 1, True, 56),
+    "grouped 3x3 g32 256 @28 (ResNeXt)": (256, 256, 3, 1, 32, 1, True, 28),
     "grouped 3x3 g32 s2 256 @56 (ResNeXt)": (256, 256, 3, 2, 32, 1, True, 56),
     "grouped 3x3 g8 128 @28 (RegNet)": (128, 128, 3, 1, 8, 1, True, 28),
     "grouped 1x1 g3 240 @28 (ShuffleNetV1)": (240, 240, 1, 1, 3, 1, True, 28),

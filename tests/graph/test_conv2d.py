@@ -58,16 +58,16 @@ def check(rng, n, cin, cout, hw, kernel, stride=(1, 1), padding=(0, 0, 0, 0), di
     want = reference(x, w, b, r, stride, padding, dilation, groups, activation)
     assert got.shape == want.shape
     if attrs.get("algorithm") == "winograd":
-        assert_winograd_close(got, want, x, w, padding, dilation)
+        assert_winograd_close(got, want, x, w, padding, dilation, groups)
     else:
         assert_close(got, want, cin // groups * kernel[0] * kernel[1])
     return got
 
 
-def assert_winograd_close(got, want, x, w, padding, dilation=(1, 1)):
+def assert_winograd_close(got, want, x, w, padding, dilation=(1, 1), groups=1):
     """Winograd's F(4x4, 3x3) rounds about 5x more than the direct convolution, in proportion to
     the convolution of |x| with |w| (docs/winograd.md): within 2e-5 of its largest output."""
-    scale = reference(np.abs(x), np.abs(w), None, None, (1, 1), padding, dilation, 1, {}).max()
+    scale = reference(np.abs(x), np.abs(w), None, None, (1, 1), padding, dilation, groups, {}).max()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5 * scale)
 
 
@@ -187,6 +187,20 @@ def test_dilated_winograd_matches_torch(n, cin, cout, dilation, multiples, extra
     hw = tuple(max(1, 2 * dilation[a] + 1 - padding[a] - padding[a + 2]) + extra[a] for a in range(2))
     check(np.random.default_rng(seed), n, cin, cout, hw, (3, 3), padding=padding, dilation=dilation,
           activation=activation, residual=residual, algorithm="winograd")
+
+
+@pytest.mark.parametrize("n,groups,cin_g,cout_g,hw,padding,dilation", [
+    (1, 2, 8, 8, (9, 11), (1, 1, 1, 1), (1, 1)),  # fewer groups than tasks: one after another
+    (3, 4, 3, 5, (6, 7), (0, 0, 1, 1), (1, 1)),  # 12 tasks: the groups are the tasks
+    (1, 8, 16, 16, (14, 14), (1, 1, 1, 1), (1, 1)),
+    (2, 3, 5, 2, (13, 10), (2, 0, 2, 2), (2, 2)),  # dilated, on each group's phases
+    (1, 32, 4, 4, (5, 5), (1, 1, 1, 1), (1, 1)),
+])
+def test_grouped_winograd_matches_torch(n, groups, cin_g, cout_g, hw, padding, dilation, rng):
+    """Group by group on the dense driver: each group's channels, weights, biases and residual."""
+    for i, activation in enumerate([{}, {"activation": "relu"}, {"activation": "silu"}]):
+        check(rng, n, groups * cin_g, groups * cout_g, hw, (3, 3), padding=padding, dilation=dilation, groups=groups,
+              activation=activation, residual=i == 1, bias=i != 2, algorithm="winograd")
 
 
 def separable(x, dw, db, pw, pb, residual=None, **attrs):
@@ -357,6 +371,23 @@ def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algori
     np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, "algorithm": algorithm}))
 
 
+@pytest.mark.parametrize("hw,n,groups,cin_g,cout_g,algorithm", [
+    ((30, 30), 1, 4, 8, 8, "winograd"),  # 8 channels per group, 64 tiles
+    ((30, 30), 1, 4, 4, 8, "gemm"),  # 4 input channels per group
+    ((30, 30), 1, 4, 8, 4, "gemm"),  # 4 output channels per group
+    ((6, 6), 16, 2, 8, 8, "gemm"),  # 1 tile per image: a group's call has 1, whatever the batch
+    ((14, 14), 2, 2, 16, 16, by_tiles(9)),
+])
+def test_auto_runs_a_grouped_convolution_by_winograd_where_groups_have_enough_channels(hw, n, groups, cin_g, cout_g,
+                                                                                       algorithm, rng):
+    text = describe(hw, n, cout=groups * cout_g, cin_g=cin_g, groups=groups)
+    assert f" g{groups} {algorithm} " in text, text
+    x = rng.standard_normal((n, groups * cin_g, *hw), dtype=np.float32)
+    w = rng.standard_normal((groups * cout_g, cin_g, 3, 3), dtype=np.float32)
+    got = conv(x, w, groups=groups, activation="relu")
+    np.testing.assert_array_equal(got, conv(x, w, groups=groups, activation="relu", algorithm=algorithm))
+
+
 def test_auto_takes_each_input_size_as_it_comes(rng):
     """One node run on sizes either side of the threshold, several times and from several
     threads at once: each call runs the algorithm its size asks for, prepared once."""
@@ -387,8 +418,6 @@ def test_auto_takes_each_input_size_as_it_comes(rng):
     (dict(algorithm="winograd", cin_g=4, stride=[1, 2]), "stride must be 1 for Winograd, got 1x2"),
     (dict(algorithm="winograd", cin_g=4, dilation=[2, 2], padding=[1, 1, 1, 1]),
      "padding must be a multiple of the dilation 2x2 on every side for Winograd"),
-    (dict(algorithm="winograd", groups=2, cin_g=2), "groups must be 1 for Winograd"),
-    (dict(algorithm="winograd", groups=4), "groups must be 1 for Winograd"),
     (dict(algorithm="winograd", block=4, cin_g=4), "'block' applies only to algorithm 'sparse'"),
     (dict(algorithm="gemm", depthwise_activation="relu", cin_g=4), "'depthwise_activation' applies only to algorithm "
                                                                    "'separable'"),
