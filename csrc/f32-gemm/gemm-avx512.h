@@ -7,7 +7,9 @@
 // broadcasts of packed_w and MR*NV FMAs. The accumulators start at the bias.
 // Columns: full 16*NV blocks, then one block of the rest: its whole vectors, then its last 1..15
 // columns loaded and stored under a lane mask, in a zmm or, for 1..8 columns, a ymm (half the
-// work of a zmm: 49-pixel 7x7 layers end in one column). Nothing is read or written past nc.
+// work of a zmm: 49-pixel 7x7 layers end in one column). A rest of 1..15 columns goes with the
+// last full block instead, where the registers allow (196-pixel 14x14 layers: 6 x 32 + 4).
+// Nothing is read or written past nc.
 // Rows: all MR rows are computed (packed_w is zero-filled past the layer's last channel), or
 // only the first half when mr <= MR / 2 (the layer's last block); only rows < mr are stored.
 #pragma once
@@ -122,7 +124,19 @@ PP_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float* b, size_t
   constexpr size_t NR = 16 * NV;
   const char* bp = reinterpret_cast<const char*>(b);
   char* cp = reinterpret_cast<char*>(c);
+  // A rest of 1..15 columns after full blocks rides along the last full block when the
+  // registers allow: a pass of its own over the weights would cost it several times its share.
+  constexpr bool kAbsorb = ROWS * (NV + 1) + NV + 2 <= 32;
   for (; nc >= NR; nc -= NR) {
+    const size_t rest = nc - NR;
+    if (kAbsorb && rest != 0 && rest < 16) {
+      if (rest > 8) {
+        block<MR, ROWS, NV, Tail::kZmm>(mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax, first_lanes(rest));
+      } else {
+        block<MR, ROWS, NV, Tail::kYmm>(mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax, first_lanes(rest));
+      }
+      return;
+    }
     block<MR, ROWS, NV, Tail::kNone>(mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax, 0);
     bp += NR * sizeof(float);
     cp += NR * sizeof(float);

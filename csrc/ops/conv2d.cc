@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "aligned_buffer.h"
@@ -62,30 +63,31 @@ class Split {
     size_t first_block, end_block, first, count;  // count 0: nothing (a short share's rest)
   };
 
-  Split(size_t blocks, size_t pixels, size_t panel, size_t threads, bool prefer_pixels)
-      : parts(std::max<size_t>(1, threads)), blocks_(blocks), pixels_(pixels), panel_(panel) {
+  Split(size_t blocks, size_t pixels, size_t panel, size_t nr, size_t threads, bool prefer_pixels)
+      : parts(std::max<size_t>(1, threads)), blocks_(blocks), pixels_(pixels), panel_(panel), nr_(nr) {
     // Work per share in blocks or in vectors of 16 pixels, against an even share.
     const size_t vectors = pp_divide_round_up(pixels, 16);
     const double by_blocks = imbalance(blocks), by_pixels = imbalance(vectors);
     by_channels_ = prefer_pixels ? by_pixels > kFair && by_blocks < by_pixels
                                  : by_blocks <= kFair || by_blocks <= by_pixels;
     if (by_channels_) {
-      panels = pp_divide_round_up(pixels, panel);
+      panels = panels_of(pixels);
     } else {
       size_t longest = 0;
       for (size_t k = 0; k < parts; k++) longest = std::max(longest, pixel_bound(k + 1) - pixel_bound(k));
-      panels = pp_divide_round_up(longest, panel);
+      panels = panels_of(longest);
     }
   }
 
   // Panel `j` of share `part`.
   Task task(size_t part, size_t j) const {
     if (by_channels_) {
-      const size_t first = j * panel_;
-      return {blocks_ * part / parts, blocks_ * (part + 1) / parts, first, std::min(panel_, pixels_ - first)};
+      const auto [first, count] = panel(pixels_, j);
+      return {blocks_ * part / parts, blocks_ * (part + 1) / parts, first, count};
     }
-    const size_t first = std::min(pixel_bound(part) + j * panel_, pixel_bound(part + 1));
-    return {0, blocks_, first, std::min(panel_, pixel_bound(part + 1) - first)};
+    const size_t begin = pixel_bound(part);
+    const auto [first, count] = panel(pixel_bound(part + 1) - begin, j);
+    return {0, blocks_, begin + first, count};
   }
 
   size_t parts;   // shares, one per thread
@@ -99,8 +101,20 @@ class Split {
   }
   // Shares of pixels start at whole vectors.
   size_t pixel_bound(size_t k) const { return std::min(pixels_, pp_round_up(pixels_ * k / parts, 16)); }
+  // Panels of a share of `length` pixels: panel_ wide, the last one taking a rest narrower than
+  // the kernel's register tile (a task of its own would stream all the weights for it).
+  size_t panels_of(size_t length) const {
+    const size_t whole = length / panel_;
+    return whole == 0 ? 1 : whole + (length % panel_ >= nr_ ? 1 : 0);
+  }
+  // Panel j of a share of `length` pixels: its first pixel and count (0 past the share's panels).
+  std::pair<size_t, size_t> panel(size_t length, size_t j) const {
+    const size_t n = panels_of(length), first = std::min(j * panel_, length);
+    if (j >= n) return {length, 0};
+    return {first, j + 1 == n ? length - first : panel_};
+  }
 
-  size_t blocks_, pixels_, panel_;
+  size_t blocks_, pixels_, panel_, nr_;
   bool by_channels_;
 };
 
@@ -430,7 +444,7 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   // spatial layers around it do) unless its weights outweigh its im2col rows several times:
   // then each streams its part of the weights instead of all of them.
   const bool prefer_pixels = !pointwise() && blocks * block_floats < kGatherCost * d * pixels;
-  const Split split(blocks, space, panel, get_num_threads(), prefer_pixels);
+  const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
   parallel_for(split.parts * images * split.panels, [&](size_t t) {
     const size_t part = t / split.panels / images, image = t / split.panels % images;
     const Split::Task task = split.task(part, t % split.panels);
