@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
@@ -147,6 +146,9 @@ PP_INLINE void output_transform(size_t tiles, size_t rows, size_t columns, const
   PP_ASSERT(tiles >= 1 && rows >= 1 && rows <= M && columns > (tiles - 1) * M && columns <= tiles * M);
   const T vbias = S::splat(bias), vmin = S::splat(params->min), vmax = S::splat(params->max);
   T s[M][A];  // s[r]: row r of A^T M
+  // A cut group's rows: what lies past the output there is left from earlier rows (or these
+  // zeros) and only reaches lanes that are not stored.
+  alignas(64) float cut[L * M] = {};
   for (size_t t = 0; t < tiles; t += L) {
     const float* in = input + t;
 #pragma GCC unroll 1
@@ -164,12 +166,16 @@ PP_INLINE void output_transform(size_t tiles, size_t rows, size_t columns, const
       unroll<M>([&](auto j) PP_INLINE_LAMBDA { y[PP_CONST(j)] = S::add(y[PP_CONST(j)], vbias); });
       float* out = byte_offset(output, r * output_stride) + first;
       const float* res = residual != nullptr ? byte_offset(residual, r * output_stride) + first : nullptr;
-      alignas(64) float cut[L * M];
       const bool whole = count == L * M;
       if (res != nullptr) {
         if (!whole) {
-          std::memcpy(cut, res, count * sizeof(float));
-          std::fill(cut + count, cut + L * M, 0.0f);
+          for (size_t i = 0; i < count; i += L) {
+            if (count - i >= L) {
+              S::store(cut + i, S::load(res + i));
+            } else {
+              std::copy(res + i, res + count, cut + i);
+            }
+          }
           res = cut;
         }
         T z[M];
