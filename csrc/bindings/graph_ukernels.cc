@@ -49,17 +49,19 @@ py::array rsum(const std::string& name, const F32Arg& x_arg) {
   return y;
 }
 
-// n outputs of kernel `name` over x, which must hold the inputs they read and the overread.
+// n outputs of kernel `name` over the rows of x, which must hold the inputs they read and the
+// overread.
 py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg) {
   const pp_f32_hpool_ukernel& k = pp_find_ukernel(pp_f32_hpool_ukernels(), name);
-  const py::array x = typed_array<float>(x_arg.obj, "x", 1);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 2);
   const size_t n = count_arg(n_arg.obj, "n", 1);
   const size_t needed = (n - 1) * k.stride + k.kernel + PP_HPOOL_OVERREAD;
-  if (static_cast<size_t>(x.shape(0)) < needed)
-    value_error("x must have at least " + std::to_string(needed) + " elements for " + std::to_string(n) +
-                " outputs, got " + shape_str(x));
+  if (x.shape(0) < 1 || static_cast<size_t>(x.shape(1)) < needed)
+    value_error("x must have at least one row of at least " + std::to_string(needed) + " elements for " +
+                std::to_string(n) + " outputs, got " + shape_str(x));
   py::array_t<float> y(static_cast<py::ssize_t>(n));
-  k.fn(n, static_cast<const float*>(x.data()), y.mutable_data());
+  k.fn(n, static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()), static_cast<size_t>(x.strides(0)),
+       y.mutable_data());
   return y;
 }
 
@@ -90,8 +92,8 @@ void register_graph_ukernels(py::module_& testing) {
     });
   });
   testing.def("hpool", &hpool, py::arg("ukernel"), py::arg("x"), py::arg("n"),
-              "n outputs of one horizontal pooling microkernel over x (which must hold the inputs they read, plus "
-              "the kernels' overread).");
+              "n outputs of one row pooling microkernel over the rows of x (2-D; they must hold the inputs "
+              "the outputs read, plus the kernels' overread).");
   testing.attr("HPOOL_OVERREAD") = PP_HPOOL_OVERREAD;
 }
 

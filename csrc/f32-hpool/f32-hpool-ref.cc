@@ -1,12 +1,12 @@
-// Reference f32 horizontal pooling microkernels: the obvious loop (contract: ukernels.h).
+// Reference f32 row pooling microkernels: the obvious loop (contract: ukernels.h).
 #include "hpool.h"
 
 namespace {
 
 template <pp_hpool_op Op, size_t K, size_t S>
-void hpool_ref(size_t n, const float* x, float* y) {
-  PP_ASSERT(n >= 1);
-  for (size_t o = 0; o < n; o++) y[o] = pp_hpool_output<Op, K, S>(x, o);
+void hpool_ref(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
+  PP_ASSERT(n >= 1 && rows >= 1);
+  for (size_t o = 0; o < n; o++) y[o] = pp_hpool_output<Op, K, S>(rows, x, x_stride, o);
 }
 
 }  // namespace

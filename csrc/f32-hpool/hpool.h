@@ -1,5 +1,6 @@
-// The f32 horizontal pooling microkernels' one output, in scalar: the order every variant
-// follows (taps combined first to last), so sums agree bit for bit across ISAs.
+// The f32 row pooling microkernels' one output, in scalar: the order every variant follows
+// (each tap's column over the rows first, then the taps first to last), so sums agree bit for
+// bit across ISAs.
 #pragma once
 
 #include "pyprune/ukernels.h"
@@ -10,15 +11,28 @@ inline float pp_hpool_combine(float acc, float v) {
   return acc + v;
 }
 
+// Row r of x (x_stride bytes apart).
+inline const float* pp_hpool_row(const float* x, size_t x_stride, size_t r) {
+  return reinterpret_cast<const float*>(reinterpret_cast<const char*>(x) + r * x_stride);
+}
+
+// The window's column at x + i over the rows.
+template <pp_hpool_op Op>
+inline float pp_hpool_column(size_t rows, const float* x, size_t x_stride, size_t i) {
+  float acc = x[i];
+  for (size_t r = 1; r < rows; r++) acc = pp_hpool_combine<Op>(acc, pp_hpool_row(x, x_stride, r)[i]);
+  return acc;
+}
+
 template <pp_hpool_op Op, size_t K, size_t S>
-inline float pp_hpool_output(const float* x, size_t o) {
-  float acc = x[o * S];
-  for (size_t j = 1; j < K; j++) acc = pp_hpool_combine<Op>(acc, x[o * S + j]);
+inline float pp_hpool_output(size_t rows, const float* x, size_t x_stride, size_t o) {
+  float acc = pp_hpool_column<Op>(rows, x, x_stride, o * S);
+  for (size_t j = 1; j < K; j++) acc = pp_hpool_combine<Op>(acc, pp_hpool_column<Op>(rows, x, x_stride, o * S + j));
   return acc;
 }
 
 // Defines kernel `name` as `body<Op, K, S>` (one line per kernel in the ISA files).
-#define PP_HPOOL_DEFINE(name, body, op, kernel, stride)                    \
-  extern "C" void name(size_t n, const float* x, float* y) {               \
-    body<pp_hpool_##op, kernel, stride>(n, x, y);                           \
+#define PP_HPOOL_DEFINE(name, body, op, kernel, stride)                                      \
+  extern "C" void name(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {  \
+    body<pp_hpool_##op, kernel, stride>(n, rows, x, x_stride, y);                             \
   }

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
@@ -99,34 +98,44 @@ PP_INLINE T* byte_offset(T* p, size_t bytes) {
   return reinterpret_cast<T*>(reinterpret_cast<char*>(p) + bytes);
 }
 
-// Input transform, kLanes tiles at a time: the rows of each patch transformed (w = d B), then
-// its columns (V = B^T w), stored position by position (whole vectors).
+// Keeps `staged` in memory: the passes of a transform meet there, so that neither holds the
+// other's alpha^2 vectors in registers (more than a NEON or AVX2 register file: the compiler
+// spilled them one by one, with a copy per use).
+template <class T>
+PP_INLINE void stage(T* staged) {
+  __asm__ volatile("" : : "r"(staged) : "memory");
+}
+
+// Input transform, kLanes tiles at a time: the rows of each patch transformed (w = d B) into a
+// stack buffer by columns, then each column (V = B^T w) read back as consecutive vectors and
+// stored position by position (whole vectors).
 template <class S, size_t M>
 PP_INLINE void input_transform(size_t tiles, const float* input, size_t input_stride, float* output,
                                size_t output_stride) {
   using T = typename S::T;
   constexpr size_t A = M + 2, L = S::kLanes;
   PP_ASSERT(tiles >= 1);
+  T w[A][A];  // w[j][i]: column j of row i's transform
   for (size_t t = 0; t < tiles; t += L) {
-    T w[A][A];
     unroll<A>([&](auto i) PP_INLINE_LAMBDA {
-      T d[A];
+      T d[A], row[A];
       S::template load_patches<M>(byte_offset(input, PP_CONST(i) * input_stride) + t * M, d);
-      Transform<M>::template input<S>(d, w[PP_CONST(i)]);
+      Transform<M>::template input<S>(d, row);
+      unroll<A>([&](auto j) PP_INLINE_LAMBDA { w[PP_CONST(j)][PP_CONST(i)] = row[PP_CONST(j)]; });
     });
-    unroll<A>([&](auto j) PP_INLINE_LAMBDA {
-      T column[A], v[A];
-      unroll<A>([&](auto i) PP_INLINE_LAMBDA { column[PP_CONST(i)] = w[PP_CONST(i)][PP_CONST(j)]; });
-      Transform<M>::template input<S>(column, v);
-      unroll<A>([&](auto i) PP_INLINE_LAMBDA {
-        S::store(byte_offset(output, (PP_CONST(i) * A + PP_CONST(j)) * output_stride) + t, v[PP_CONST(i)]);
-      });
-    });
+    stage(w);
+    float* out = output + t;
+#pragma GCC unroll 1
+    for (size_t j = 0; j < A; j++, out = byte_offset(out, output_stride)) {
+      T v[A];
+      Transform<M>::template input<S>(w[j], v);
+      unroll<A>([&](auto i) PP_INLINE_LAMBDA { S::store(byte_offset(out, PP_CONST(i) * A * output_stride), v[PP_CONST(i)]); });
+    }
   }
 }
 
 // Output transform, kLanes tiles at a time: the columns of each transformed tile reduced
-// (s = A^T M), then each output row (y = s A), bias, residual and clamp applied in lanes of
+// (s = A^T M) into a stack buffer, then each output row (y = s A), bias, residual and clamp applied in lanes of
 // tiles and the row stored interleaved. A group the output cuts goes through a stack buffer.
 template <class S, size_t M>
 PP_INLINE void output_transform(size_t tiles, size_t rows, size_t columns, const float* input, size_t input_stride,
@@ -136,16 +145,20 @@ PP_INLINE void output_transform(size_t tiles, size_t rows, size_t columns, const
   constexpr size_t A = M + 2, L = S::kLanes;
   PP_ASSERT(tiles >= 1 && rows >= 1 && rows <= M && columns > (tiles - 1) * M && columns <= tiles * M);
   const T vbias = S::splat(bias), vmin = S::splat(params->min), vmax = S::splat(params->max);
+  T s[M][A];  // s[r]: row r of A^T M
+  // A cut group's rows: what lies past the output there is left from earlier rows (or these
+  // zeros) and only reaches lanes that are not stored.
+  alignas(64) float cut[L * M] = {};
   for (size_t t = 0; t < tiles; t += L) {
-    T s[M][A];
-    unroll<A>([&](auto j) PP_INLINE_LAMBDA {
+    const float* in = input + t;
+#pragma GCC unroll 1
+    for (size_t j = 0; j < A; j++, in = byte_offset(in, input_stride)) {
       T column[A], o[M];
-      unroll<A>([&](auto i) PP_INLINE_LAMBDA {
-        column[PP_CONST(i)] = S::load(byte_offset(input, (PP_CONST(i) * A + PP_CONST(j)) * input_stride) + t);
-      });
+      unroll<A>([&](auto i) PP_INLINE_LAMBDA { column[PP_CONST(i)] = S::load(byte_offset(in, PP_CONST(i) * A * input_stride)); });
       Transform<M>::template output<S>(column, o);
-      unroll<M>([&](auto r) PP_INLINE_LAMBDA { s[PP_CONST(r)][PP_CONST(j)] = o[PP_CONST(r)]; });
-    });
+      unroll<M>([&](auto r) PP_INLINE_LAMBDA { s[PP_CONST(r)][j] = o[PP_CONST(r)]; });
+    }
+    stage(s);
     const size_t first = t * M, count = std::min(L * M, columns - first);
     for (size_t r = 0; r < rows; r++) {
       T y[M];
@@ -153,12 +166,16 @@ PP_INLINE void output_transform(size_t tiles, size_t rows, size_t columns, const
       unroll<M>([&](auto j) PP_INLINE_LAMBDA { y[PP_CONST(j)] = S::add(y[PP_CONST(j)], vbias); });
       float* out = byte_offset(output, r * output_stride) + first;
       const float* res = residual != nullptr ? byte_offset(residual, r * output_stride) + first : nullptr;
-      alignas(64) float cut[L * M];
       const bool whole = count == L * M;
       if (res != nullptr) {
         if (!whole) {
-          std::memcpy(cut, res, count * sizeof(float));
-          std::fill(cut + count, cut + L * M, 0.0f);
+          for (size_t i = 0; i < count; i += L) {
+            if (count - i >= L) {
+              S::store(cut + i, S::load(res + i));
+            } else {
+              std::copy(res + i, res + count, cut + i);
+            }
+          }
           res = cut;
         }
         T z[M];

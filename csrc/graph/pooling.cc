@@ -1,9 +1,11 @@
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d over the last two dims of a
 // (N, C, H, W) or (C, H, W) tensor, with torch's output sizes, window clipping and divisors.
-// Windowed pools work per output row: the window's input rows are combined into one padded row
-// (a vectorised loop; padding holds -inf or 0), then the horizontal microkernel of the kernel
-// width and stride (f32-hpool: 3 s2, 3 s1, 2 s2) or a plain loop pools along it. The global
-// average pool sums whole planes with the row-sum microkernel. Max pools propagate NaN like torch.
+// Windowed pools work per output row. With a row pooling microkernel for the window's width and
+// stride (f32-hpool: 3 s2, 3 s1, 2 s2), it pools the outputs whose windows lie inside the input
+// rows straight from them, and the few at the edges are pooled one by one in the kernel's order;
+// otherwise the window's input rows are combined into one padded row (a vectorised loop; padding
+// holds -inf or 0), then a plain loop pools along it. The global average pool sums whole planes
+// with the row-sum microkernel. Max pools propagate NaN like torch.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -124,11 +126,9 @@ class WindowPool final : public Pool2d {
           const float* plane = in[0] + p * plane_in;
           float* y = out[0] + p * plane_out + oy * static_cast<size_t>(w.out);
           if (max_) {
-            combine_rows<MaxOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
-            pool_columns<MaxOf>(row, y, w);
+            pool_row<MaxOf>(plane, row, y, h, w, static_cast<int64_t>(oy));
           } else {
-            combine_rows<SumOf>(plane, row + lead, h, size, static_cast<int64_t>(oy));
-            pool_columns<SumOf>(row, y, w);
+            pool_row<SumOf>(plane, row, y, h, w, static_cast<int64_t>(oy));
             average(y, h, w, static_cast<int64_t>(oy));
           }
         }
@@ -150,6 +150,49 @@ class WindowPool final : public Pool2d {
             stride_[i], dilation_[i], begin, end};
   }
 
+  // y = output row oy; row: room for a combined padded row.
+  template <class Op>
+  void pool_row(const float* plane, float* row, float* y, const Axis& h, const Axis& w, int64_t oy) const {
+    if (hpool_ == nullptr) {
+      combine_rows<Op>(plane, row + w.pad_begin, h, static_cast<size_t>(w.size), oy);
+      pool_columns<Op>(row, y, w);
+      return;
+    }
+    // The window's rows inside the input: `rows` of them from `first`, h.dilation apart.
+    const int64_t skipped = h.start(oy) < 0 ? (h.dilation - 1 - h.start(oy)) / h.dilation : 0;
+    const int64_t first = h.start(oy) + skipped * h.dilation;
+    const int64_t rows = first < h.size ? std::min(h.kernel - skipped, (h.size - first + h.dilation - 1) / h.dilation) : 0;
+    const float* top = plane + std::min(first, h.size - 1) * w.size;
+    const size_t stride = static_cast<size_t>(h.dilation * w.size);
+    // The kernel takes outputs [lo, hi): their windows, and its overread, inside the rows.
+    const int64_t lo = std::min(w.out, (w.pad_begin + w.stride - 1) / w.stride);
+    const int64_t reach = w.size + w.pad_begin - w.kernel - PP_HPOOL_OVERREAD;  // the last such window's start
+    int64_t hi = std::max(lo, std::min(w.out, reach < 0 ? 0 : reach / w.stride + 1));
+    if (rows < 1) hi = lo;
+    if (hi > lo)
+      hpool_->fn(static_cast<size_t>(hi - lo), static_cast<size_t>(rows), top + lo * w.stride - w.pad_begin,
+                 stride * sizeof(float), y + lo);
+    for (int64_t ox = 0; ox < lo; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
+    for (int64_t ox = hi; ox < w.out; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
+  }
+
+  // Output ox of a row as the row kernel computes it, padding as the identity: each tap's column
+  // over the rows, then the taps in order.
+  template <class Op>
+  static float edge_output(const float* top, size_t rows, size_t stride, const Axis& w, int64_t ox) {
+    float acc = 0.0f;
+    for (int64_t j = 0; j < w.kernel; j++) {
+      const int64_t c = w.start(ox) + j;
+      float column = identity<Op>();
+      if (rows > 0 && c >= 0 && c < w.size) {
+        column = top[c];
+        for (size_t r = 1; r < rows; r++) column = Op::combine(column, top[r * stride + c]);
+      }
+      acc = j == 0 ? column : Op::combine(acc, column);
+    }
+    return acc;
+  }
+
   // row[0, size) = Op over the input rows of output row oy's windows (identity if none).
   template <class Op>
   static void combine_rows(const float* plane, float* row, const Axis& h, size_t size, int64_t oy) {
@@ -169,8 +212,7 @@ class WindowPool final : public Pool2d {
 
   // y[ox] = Op over the window of ox in the combined (padded) row.
   template <class Op>
-  void pool_columns(const float* row, float* y, const Axis& w) const {
-    if (hpool_ != nullptr) return hpool_->fn(static_cast<size_t>(w.out), row, y);
+  static void pool_columns(const float* row, float* y, const Axis& w) {
     for (int64_t ox = 0; ox < w.out; ox++) {
       const float* x = row + ox * w.stride;
       float acc = x[0];

@@ -108,11 +108,11 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
   p.tiles_h = pp_divide_round_up(y.h, tile);
   p.tiles_w = pp_divide_round_up(y.w, tile);
   p.tiles = checked_mul(checked_mul(y.n, p.tiles_h, "the output"), p.tiles_w, "the output");
-  // As many tiles as fit kBlockBytes (a multiple of the GEMM's register tile, at least one),
-  // then evened out over the blocks.
+  // As many tiles as fit kBlockBytes, a multiple of the GEMM's register tile (at least one),
+  // so that only the last block leaves the GEMM a column tail.
   const size_t fit = kBlockBytes / (p.positions * in_channels * sizeof(float)) / nr * nr;
-  p.blocks = pp_divide_round_up(p.tiles, std::max(nr, fit));
-  p.block_tiles = pp_divide_round_up(p.tiles, p.blocks);
+  p.block_tiles = std::min(p.tiles, std::max(nr, fit));
+  p.blocks = pp_divide_round_up(p.tiles, p.block_tiles);
   p.mr = mr;
   p.channel_blocks = pp_divide_round_up(out_channels, mr);
   const size_t most_chunks = std::max<size_t>(1, p.channel_blocks * mr / kMinChunkChannels);

@@ -26,7 +26,7 @@ def gemv_ukernels() -> list:
     ...
 def hpool(ukernel: str, x: numpy.typing.NDArray[numpy.float32], n: int) -> numpy.ndarray:
     """
-    n outputs of one horizontal pooling microkernel over x (which must hold the inputs they read, plus the kernels' overread).
+    n outputs of one row pooling microkernel over the rows of x (2-D; they must hold the inputs the outputs read, plus the kernels' overread).
     """
 def hpool_ukernels() -> list:
     ...
@@ -76,4 +76,4 @@ def winograd_output_transform(ukernel: str, tiles: int, rows: int, columns: int,
     """
 def winograd_output_ukernels() -> list:
     ...
-HPOOL_OVERREAD: int = 1
+HPOOL_OVERREAD: int = 0

@@ -1,6 +1,7 @@
-"""Horizontal pooling microkernels (max_pool2d, avg_pool2d): every row of the list against numpy
-over output counts around the vector widths, with exactly the inputs a call may read (the
-declared overread included), NaN and infinities."""
+"""Row pooling microkernels (max_pool2d, avg_pool2d): every row of the list against numpy over
+output counts around the vector widths and 1-4 input rows (further apart than the outputs read),
+with exactly the inputs a call may read (the declared overread included), NaN
+and infinities."""
 
 import numpy as np
 import pytest
@@ -12,30 +13,36 @@ AVAILABLE = kernels.available_isas()
 OVERREAD = _core.testing.HPOOL_OVERREAD
 
 
+def combine(op, rows):
+    """op over a list of equal-shape arrays, first to last (the kernels' order), NaN propagating."""
+    acc = rows[0].copy()
+    for r in rows[1:]:
+        acc = acc + r if op == "sum" else np.where(np.isnan(acc) | np.isnan(r), np.float32(np.nan), np.maximum(acc, r))
+    return acc
+
+
 def expected(ukernel, x, n):
     k, s = ukernel["kernel"], ukernel["stride"]
-    taps = [x[j : j + s * (n - 1) + 1 : s] for j in range(k)]
-    if ukernel["op"] == "sum":
-        acc = taps[0].copy()
-        for t in taps[1:]:
-            acc = acc + t  # the kernels' order: taps first to last
-        return acc
-    stacked = np.stack(taps)
-    return np.where(np.isnan(stacked).any(axis=0), np.float32(np.nan), stacked.max(axis=0))
+    columns = combine(ukernel["op"], list(x))  # each column over the rows first
+    return combine(ukernel["op"], [columns[j : j + s * (n - 1) + 1 : s] for j in range(k)])
 
 
-def inputs(ukernel, n, rng):
+def inputs(ukernel, n, rng, rows=1):
+    """rows rows of what n outputs read: exactly that for one row, 3 more floats per row for
+    several (a row stride past what the outputs read)."""
     size = (n - 1) * ukernel["stride"] + ukernel["kernel"] + OVERREAD
-    return rng.standard_normal(size, dtype=np.float32)
+    return rng.standard_normal((rows, size + (3 if rows > 1 else 0)), dtype=np.float32)
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_matches_numpy(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
-    for n in list(range(1, 40)) + [56, 111, 1000]:
-        x = inputs(ukernel, n, rng)
-        np.testing.assert_array_equal(_core.testing.hpool(ukernel["name"], x, n), expected(ukernel, x, n), err_msg=f"n={n}")
+    for rows in (1, 2, 3, 4):
+        for n in list(range(1, 40)) + [56, 111, 1000]:
+            x = inputs(ukernel, n, rng, rows)
+            np.testing.assert_array_equal(_core.testing.hpool(ukernel["name"], x, n), expected(ukernel, x, n),
+                                          err_msg=f"rows={rows} n={n}")
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
@@ -43,10 +50,11 @@ def test_ukernel_special_values(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     n = 21
-    x = inputs(ukernel, n, rng)
-    x[[0, 5, 9, 17, 22]] = np.nan
-    x[[2, 11]] = np.inf
-    x[[3, 12, 21]] = -np.inf
+    x = inputs(ukernel, n, rng, rows=3)
+    x[0, [0, 5, 9, 17, 22]] = np.nan
+    x[1, [13, 19]] = np.nan
+    x[0, [2, 11]] = np.inf
+    x[2, [3, 12, 21]] = -np.inf
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(_core.testing.hpool(ukernel["name"], x, n), expected(ukernel, x, n))
 
@@ -54,4 +62,4 @@ def test_ukernel_special_values(ukernel, rng):
 def test_too_short_input_is_refused():
     name = UKERNELS[0]["name"]
     with pytest.raises(ValueError, match="x must have at least"):
-        _core.testing.hpool(name, np.ones(3, np.float32), 5)
+        _core.testing.hpool(name, np.ones((2, 3), np.float32), 5)
