@@ -15,6 +15,10 @@
 //    deinterleaved by the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
 //  - Tails: the last column tile runs ceil(rest / 4) vectors, not a whole tile, so 7- and
 //    14-wide rows cost 2 and 4 vectors; the last row tile runs the rows that remain.
+//  - Narrow planes (one column tile: MobileNets' 7x7 and 14x14 outputs): tiles of VT =
+//    ceil(width / 4) vectors and 16 / VT rows (8 for one vector), so fewer input rows are
+//    loaded twice; each row but the plane's last is stored as whole vectors (the lanes past its
+//    end are overwritten by the next row).
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
 //  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
