@@ -15,6 +15,10 @@
 //    deinterleaved by the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
 //  - Tails: the last column tile runs ceil(rest / 4) vectors, not a whole tile, so 7- and
 //    14-wide rows cost 2 and 4 vectors; the last row tile runs the rows that remain.
+//  - Narrow planes (one column tile: MobileNets' 7x7 and 14x14 outputs): tiles of VT =
+//    ceil(width / 4) vectors and 16 / VT rows (8 for one vector), so fewer input rows are
+//    loaded twice; each row but the plane's last is stored as whole vectors (the lanes past its
+//    end are overwritten by the next row).
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
 //  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
@@ -245,15 +249,26 @@ struct Kernel {
     });
   }
 
+  // The input rows of output rows [y, y + R), each pointer one float before its row: input
+  // row S * y - 1 + i. Only the first (above the plane, y = 0) and the last (below it) can be
+  // outside the plane: those point at the zero row.
+  template <int R>
+  PP_INLINE void input_rows(const float* plane, size_t y, const float* (&in)[kInputRows<R>]) const {
+    const float* row = plane + (static_cast<ptrdiff_t>(S * y) - 1) * static_cast<ptrdiff_t>(width) - 1;
+    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
+      in[i] = row;
+      row += width;
+    });
+    if (y == 0) in[0] = zero - 1;
+    if (S * y + kInputRows<R> - 2 >= height) in[kInputRows<R> - 1] = zero - 1;
+  }
+
   // Output rows [y, y + R) of one plane.
   template <int R>
   PP_INLINE void rows(const float* plane, float* output, size_t y) const {
     const float* in[kInputRows<R>];
     float* out[R];
-    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
-      const size_t row = S * y + PP_CONST(i) - 1;  // wraps to a huge value above the plane
-      in[i] = (row < height ? plane + row * width : zero) - 1;
-    });
+    input_rows<R>(plane, y, in);
     unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[r] = output + (y + PP_CONST(r)) * out_width; });
     if (tiles == 1) {
       last_tile<R, true>(in, out);
@@ -269,7 +284,54 @@ struct Kernel {
     last_tile<R, false>(in, out);
   }
 
+  // Output rows [y, y + R) of a plane at most 4 * VT columns wide (one column tile). Every row
+  // but the plane's last is stored as whole vectors: the lanes past its end land on the first
+  // columns of the next row, which is written after it.
+  template <int R, int VT>
+  PP_INLINE void narrow_rows(const float* plane, float* output, size_t y) const {
+    const float* in[kInputRows<R>];
+    input_rows<R>(plane, y, in);
+    float32x4_t acc[R][VT];
+    tile<R, VT, true, true>(in, acc);
+    float* out = output + y * out_width;
+    unroll<R - 1>([&](auto r) PP_INLINE_LAMBDA {
+      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out + 4 * v, acc[r][v]); });
+      out += out_width;
+    });
+    float* last[1] = {out};
+    const float32x4_t(&bottom)[1][VT] = reinterpret_cast<const float32x4_t(&)[1][VT]>(acc[R - 1]);
+    if (y + R < out_height) {
+      store_full<1, VT>(last, bottom);
+    } else {
+      store_part<1, VT>(last, bottom, out_width);
+    }
+  }
+
+  // Narrow planes (one column tile of VT vectors): taller tiles of about 16 accumulators, so
+  // fewer input rows are loaded twice, and plain stores.
+  template <int VT>
+  PP_INLINE void run_narrow(size_t channels, const float* input, const float* weights, float* output) {
+    constexpr int R = VT == 1 ? 8 : 16 / VT;
+    const size_t plane = height * width, out_plane = out_height * out_width;
+    for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
+      load_weights(weights);
+      size_t y = 0;
+      for (; y + R <= out_height; y += R) narrow_rows<R, VT>(input, output, y);
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+        if constexpr (PP_CONST(r) > 0) {
+          if (out_height - y == PP_CONST(r)) narrow_rows<PP_CONST(r), VT>(input, output, y);
+        }
+      });
+    }
+  }
+
   PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
+    if (tiles == 1) {
+      unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
+        if ((rest + 3) / 4 == PP_CONST(v) + 1) run_narrow<PP_CONST(v) + 1>(channels, input, weights, output);
+      });
+      return;
+    }
     const size_t plane = height * width, out_plane = out_height * out_width;
     for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
       load_weights(weights);

@@ -30,6 +30,31 @@ def depthwise(regions: list[Region], cpu: str) -> list[Table]:
     return [table]
 
 
+def depthwise_layers(regions: list[Region], cpu: str) -> list[Table]:
+    calls = list(dict.fromkeys(r.what["call"] for r in regions))
+    layers: dict[str, dict] = {}
+    for r in regions:
+        layer = layers.setdefault(r.what["layer"], dict(r.what))
+        layer[r.what["call"]] = r.instructions
+    table = Table(f"MobileNet depthwise layers, instructions per MAC on {cpu}: 3x3, padding 1, ReLU6, batch 1, "
+                  f"1 thread; {FLOOR}",
+                  [Column("layer"), Column("V1", "d"), Column("V2", "d"), Column("MACs", COUNT),
+                   Column("instructions", COUNT), *(Column(short(c), RATIO) for c in calls)],
+                  notes=["instructions: the dispatched kernel's, one layer; V1, V2: the layer's uses in "
+                         "MobileNetV1, MobileNetV2; <ukernel>: PackedDepthwiseConv2d(ukernel=...), blank where "
+                         "it has another stride"])
+    for name, layer in layers.items():
+        table.add(name, layer["v1"], layer["v2"], layer["macs"], layer["dispatched"],
+                  *(layer[c] / layer["macs"] if c in layer else None for c in calls))
+    table.rule()
+    for model in ("v1", "v2"):
+        total = sum(layer[model] * layer["dispatched"] for layer in layers.values())
+        table.add(f"MobileNet{model.upper()} (summed)", None, None,
+                  sum(layer[model] * layer["macs"] for layer in layers.values()), total,
+                  *([None] * len(calls)))
+    return [table]
+
+
 def pointwise(regions: list[Region], cpu: str) -> list[Table]:
     calls = list(dict.fromkeys(r.what["call"] for r in regions))
     layers: dict[int, dict] = {}

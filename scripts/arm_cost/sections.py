@@ -133,6 +133,7 @@ SECTIONS = (
     InnerLoop("depthwise-loop", "f32-dwconv2d-chw/f32-dwconv2d-chw.inc",
               "one iteration of the 3x3 stride-1 kernel's tile loop (with and without the activation clamp)",
               select=lambda u: u.production and u.params[:2] == (3, 1), clamps=(True, False)),
+    Counted("depthwise-layers", "depthwise_layers.py", reports.depthwise_layers),
     Counted("pointwise", "pointwise.py", reports.pointwise, pointwise_guest),
     InnerLoop("gemm-loop", "f32-gemm/f32-gemm.inc", "the k loop of every NEON GEMM kernel, production or not "
               "(inline asm: the same for every -mcpu)", select=lambda u: True),
