@@ -18,7 +18,7 @@
 //  - Narrow planes (one column tile: MobileNets' 7x7 and 14x14 outputs): tiles of VT =
 //    ceil(width / 4) vectors and 16 / VT rows (8 for one vector), so fewer input rows are
 //    loaded twice; each row but the plane's last is stored as whole vectors (the lanes past its
-//    end are overwritten by the next row).
+//    end are overwritten by the next row; 1-wide planes run the general path).
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
 //  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
@@ -326,7 +326,9 @@ struct Kernel {
   }
 
   PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
-    if (tiles == 1) {
+    // A narrow row's whole-vector store spills at most 3 lanes, into the next row only when the
+    // row is at least that wide (1-wide rows would spill past the plane's end).
+    if (tiles == 1 && 4 * ((out_width + 3) / 4) - out_width <= out_width) {
       unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
         if ((rest + 3) / 4 == PP_CONST(v) + 1) run_narrow<PP_CONST(v) + 1>(channels, input, weights, output);
       });

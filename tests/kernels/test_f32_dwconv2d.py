@@ -199,7 +199,8 @@ def test_same_padding_kernels_write_only_their_output(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     k, stride, padding = ukernel["kernel_size"], ukernel["stride"], ukernel["kernel_size"] // 2
-    for n, c, h, w in [(1, 1, 1, 1), (2, 3, 7, 7), (1, 4, 14, 14), (3, 2, 5, 33), (1, 2, 18, 17)]:
+    for n, c, h, w in [(1, 1, 1, 1), (2, 3, 7, 7), (1, 4, 14, 14), (3, 2, 5, 33), (1, 2, 18, 17), (2, 3, 9, 1),
+                       (1, 2, 13, 2), (1, 3, 6, 3), (2, 2, 11, 5)]:
         x, weight, bias = random_case(rng, n, c, h, w, k, True)
         size = x.size
         room = np.full(size + 64, np.nan, np.float32)
