@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "pyprune/capabilities.h"
 #include "pyprune/threadpool.h"
 
 namespace pyprune {
@@ -26,6 +27,14 @@ GroupedWinogradConv2d::GroupedWinogradConv2d(size_t out_channels, size_t in_chan
                                 ") and out_channels (" + std::to_string(out_channels) + "), got " +
                                 std::to_string(groups));
   const size_t cin = in_channels / groups, cout = out_channels / groups;
+  // Each group pads its output channels to the GEMM's blocks: many small groups multiply the
+  // weights many times over, so the whole layer's transformed copy is bounded, not each group's.
+  const size_t per_group = WinogradConv2d::packed_floats(cout, cin);
+  if (per_group > kMaxWeightElements / groups)
+    throw std::invalid_argument("weight of " + std::to_string(out_channels) + "x" + std::to_string(cin) +
+                                "x3x3 in " + std::to_string(groups) +
+                                " groups is too large for Winograd: its transformed copy would have more than the " +
+                                std::to_string(kMaxWeightElements) + " elements a layer may have");
   groups_.reserve(groups);
   for (size_t g = 0; g < groups; g++)
     groups_.emplace_back(cout, cin, padding, weight + g * cout * cin * 9, bias != nullptr ? bias + g * cout : nullptr,

@@ -215,9 +215,8 @@ WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const st
   input_ = pp_f32_winograd_input_config(tile_);
   output_ = pp_f32_winograd_output_config(tile_);
   const size_t mr = gemm_->mr, alpha = tile_ + 2, positions = alpha * alpha;
-  const size_t blocks = pp_divide_round_up(out_channels, mr);
   const size_t block_floats = checked_mul(mr, checked_add(in_channels, 1, "weight"), "weight");
-  const size_t floats = checked_mul(checked_mul(blocks, positions, "weight"), block_floats, "weight");
+  const size_t floats = packed_floats(out_channels, in_channels, tile_);
   if (checked_mul(out_channels, in_channels, "weight") > kMaxWeightElements / 9 || floats > kMaxWeightElements)
     throw std::invalid_argument("weight of " + std::to_string(out_channels) + "x" + std::to_string(in_channels) +
                                 "x3x3 is too large: its transformed copy would have " + std::to_string(floats) +
@@ -234,6 +233,16 @@ WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const st
   }
   bias_.assign(out_channels, 0.0f);
   if (bias != nullptr) std::copy(bias, bias + out_channels, bias_.begin());
+}
+
+size_t WinogradConv2d::packed_floats(size_t out_channels, size_t in_channels, size_t tile) {
+  const size_t mr = pp_f32_gemm_config().mr, alpha = (tile != 0 ? tile : default_tile()) + 2;
+  const size_t blocks = pp_divide_round_up(out_channels, mr);
+  size_t floats = 0;
+  if (in_channels == SIZE_MAX || __builtin_mul_overflow(blocks, alpha * alpha * mr, &floats) ||
+      __builtin_mul_overflow(floats, in_channels + 1, &floats))
+    return SIZE_MAX;
+  return floats;
 }
 
 Shape4 WinogradConv2d::output_shape(const Shape4& x) const {

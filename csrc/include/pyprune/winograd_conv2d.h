@@ -32,6 +32,9 @@ class WinogradConv2d {
   // The tile taken when none is asked for: 4, whose rounding error is about half of 6's
   // (docs/winograd.md); a per-layer choice may take 6 where it measures faster.
   static size_t default_tile();
+  // Floats of the transformed, packed weights of a convolution of these channels (tile 0: the
+  // default), or SIZE_MAX if that does not fit a size_t.
+  static size_t packed_floats(size_t out_channels, size_t in_channels, size_t tile = 0);
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
