@@ -114,6 +114,7 @@ class WindowPool final : public Pool2d {
     const size_t lead = static_cast<size_t>(w.pad_begin), size = static_cast<size_t>(w.size);
     const size_t reach = std::max<size_t>(lead + size, static_cast<size_t>((w.out - 1) * w.stride + w.extent()));
     const size_t width = reach + PP_HPOOL_OVERREAD;
+    const Span inside = kernel_span(w);
     parallel_rows(planes(x), static_cast<size_t>(h.out), [&](size_t first, size_t count, size_t begin, size_t end) {
       thread_local AlignedBuffer buffer;
       buffer.reserve(width);
@@ -126,9 +127,9 @@ class WindowPool final : public Pool2d {
           const float* plane = in[0] + p * plane_in;
           float* y = out[0] + p * plane_out + oy * static_cast<size_t>(w.out);
           if (max_) {
-            pool_row<MaxOf>(plane, row, y, h, w, static_cast<int64_t>(oy));
+            pool_row<MaxOf>(plane, row, y, h, w, inside, static_cast<int64_t>(oy));
           } else {
-            pool_row<SumOf>(plane, row, y, h, w, static_cast<int64_t>(oy));
+            pool_row<SumOf>(plane, row, y, h, w, inside, static_cast<int64_t>(oy));
             average(y, h, w, static_cast<int64_t>(oy));
           }
         }
@@ -150,9 +151,20 @@ class WindowPool final : public Pool2d {
             stride_[i], dilation_[i], begin, end};
   }
 
+  // Outputs [lo, hi) of a row: those the row kernel takes, their windows (and its overread)
+  // inside the input row.
+  struct Span {
+    int64_t lo, hi;
+  };
+  Span kernel_span(const Axis& w) const {
+    const int64_t lo = std::min(w.out, (w.pad_begin + w.stride - 1) / w.stride);
+    const int64_t reach = w.size + w.pad_begin - w.kernel - PP_HPOOL_OVERREAD;  // the last such window's start
+    return {lo, std::max(lo, std::min(w.out, reach < 0 ? 0 : reach / w.stride + 1))};
+  }
+
   // y = output row oy; row: room for a combined padded row.
   template <class Op>
-  void pool_row(const float* plane, float* row, float* y, const Axis& h, const Axis& w, int64_t oy) const {
+  void pool_row(const float* plane, float* row, float* y, const Axis& h, const Axis& w, Span inside, int64_t oy) const {
     if (hpool_ == nullptr) {
       combine_rows<Op>(plane, row + w.pad_begin, h, static_cast<size_t>(w.size), oy);
       pool_columns<Op>(row, y, w);
@@ -164,32 +176,28 @@ class WindowPool final : public Pool2d {
     const int64_t rows = first < h.size ? std::min(h.kernel - skipped, (h.size - first + h.dilation - 1) / h.dilation) : 0;
     const float* top = plane + std::min(first, h.size - 1) * w.size;
     const size_t stride = static_cast<size_t>(h.dilation * w.size);
-    // The kernel takes outputs [lo, hi): their windows, and its overread, inside the rows.
-    const int64_t lo = std::min(w.out, (w.pad_begin + w.stride - 1) / w.stride);
-    const int64_t reach = w.size + w.pad_begin - w.kernel - PP_HPOOL_OVERREAD;  // the last such window's start
-    int64_t hi = std::max(lo, std::min(w.out, reach < 0 ? 0 : reach / w.stride + 1));
-    if (rows < 1) hi = lo;
-    if (hi > lo)
-      hpool_->fn(static_cast<size_t>(hi - lo), static_cast<size_t>(rows), top + lo * w.stride - w.pad_begin,
-                 stride * sizeof(float), y + lo);
-    for (int64_t ox = 0; ox < lo; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
-    for (int64_t ox = hi; ox < w.out; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
+    if (rows < 1) inside.hi = inside.lo;
+    if (inside.hi > inside.lo)
+      hpool_->fn(static_cast<size_t>(inside.hi - inside.lo), static_cast<size_t>(rows),
+                 top + inside.lo * w.stride - w.pad_begin, stride * sizeof(float), y + inside.lo);
+    for (int64_t ox = 0; ox < inside.lo; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
+    for (int64_t ox = inside.hi; ox < w.out; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
   }
 
   // Output ox of a row as the row kernel computes it, padding as the identity: each tap's column
-  // over the rows, then the taps in order.
+  // over the rows, then the taps in order: those inside the row, the padding's identity changing
+  // no value (but a sum's zero sign, which torch's pools do not keep either).
   template <class Op>
   static float edge_output(const float* top, size_t rows, size_t stride, const Axis& w, int64_t ox) {
-    float acc = 0.0f;
-    for (int64_t j = 0; j < w.kernel; j++) {
-      const int64_t c = w.start(ox) + j;
-      float column = identity<Op>();
-      if (rows > 0 && c >= 0 && c < w.size) {
-        column = top[c];
-        for (size_t r = 1; r < rows; r++) column = Op::combine(column, top[r * stride + c]);
-      }
-      acc = j == 0 ? column : Op::combine(acc, column);
-    }
+    const int64_t begin = std::max<int64_t>(w.start(ox), 0), end = std::min(w.start(ox) + w.kernel, w.size);
+    if (rows == 0 || begin >= end) return identity<Op>();
+    auto column = [&](int64_t c) {
+      float acc = top[c];
+      for (size_t r = 1; r < rows; r++) acc = Op::combine(acc, top[r * stride + c]);
+      return acc;
+    };
+    float acc = column(begin);
+    for (int64_t c = begin + 1; c < end; c++) acc = Op::combine(acc, column(c));
     return acc;
   }
 

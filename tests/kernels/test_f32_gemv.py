@@ -42,9 +42,9 @@ def numpy_gemv(x, weight, bias, lo=-np.inf, hi=np.inf):
 
 def gemv_shapes(nr):
     """(n, kc): outputs around the panel width (a partial last panel, several panels), depths
-    around the kernels' k steps (4 and 8) and their tails."""
+    around the kernels' k steps (4, 8 and 16) and their tails."""
     ns = sorted({1, 2, nr - 1, nr, nr + 1, 2 * nr - 1, 2 * nr, 3 * nr + 1} - {0})
-    kcs = (1, 3, 4, 8, 13, 17) if SMALL_SWEEP else (1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 33, 100)
+    kcs = (1, 3, 4, 8, 13, 17, 31) if SMALL_SWEEP else (1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 33, 47, 100)
     return [(n, kc) for n in ns for kc in kcs]
 
 

@@ -1,5 +1,6 @@
 """Row pooling microkernels (max_pool2d, avg_pool2d): every row of the list against numpy over
-output counts around the vector widths and 1-4 input rows (further apart than the outputs read),
+output counts around the vector widths and blocks, and 1-6 input rows (further apart than the
+outputs read: the counts kernels specialise and others),
 with exactly the inputs a call may read (the declared overread included), NaN
 and infinities."""
 
@@ -38,8 +39,8 @@ def inputs(ukernel, n, rng, rows=1):
 def test_ukernel_matches_numpy(ukernel, rng):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
-    for rows in (1, 2, 3, 4):
-        for n in list(range(1, 40)) + [56, 111, 1000]:
+    for rows in (1, 2, 3, 4, 5, 6):
+        for n in list(range(1, 40)) + [55, 56, 111, 1000]:
             x = inputs(ukernel, n, rng, rows)
             np.testing.assert_array_equal(_core.testing.hpool(ukernel["name"], x, n), expected(ukernel, x, n),
                                           err_msg=f"rows={rows} n={n}")

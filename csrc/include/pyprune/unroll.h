@@ -8,6 +8,10 @@
 #define PP_INLINE_LAMBDA __attribute__((always_inline))
 // The value of an unroll() index (an integral_constant), usable in constant expressions.
 #define PP_CONST(i) std::decay_t<decltype(i)>::value
+// Hides a pointer's value from the optimiser, so that a loop keeps each such pointer in its own
+// register, advanced by post-indexed loads, rather than rewriting them as bases plus one shared
+// index (an add per load).
+#define PP_OPAQUE(p) __asm__("" : "+r"(p))
 
 namespace pyprune {
 
