@@ -1,9 +1,10 @@
 // Winograd convolution driver (see WinogradConv2d in pyprune/winograd_conv2d.h). The output
 // tiles of the whole batch, numbered image by image and row by row, are split into blocks of
 // T tiles; a block is the unit of work:
-//  1. input transform: for each input channel, each run of the block's tiles that lies in one
-//     row of tiles (a segment) is copied with its zero padding into a strip, whose transform
-//     is stored as V[position][channel][tile] (T floats per row);
+//  1. input transform: the block's tiles run in rows of tiles (segments); consecutive segments
+//     of one image make a band. For each input channel, the input rows a band covers are
+//     copied once, with their zero padding, into a strip, and the transform of each of its
+//     segments is stored as V[position][channel][tile] (T floats per row);
 //  2. per block of mr output channels: alpha^2 GEMMs M[p] = U[p] x V[p] (mr x T each), then
 //     the output transform of those mr channels, segment by segment, straight into the output.
 // V (alpha^2 x Cin x T floats) is the scratch that must stay in L2: T is chosen for it. Tasks
@@ -25,6 +26,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "aligned_buffer.h"
 #include "pyprune/capabilities.h"
@@ -71,6 +74,13 @@ struct Segment {
   size_t offset;  // of its first tile in the block
 };
 
+// Consecutive segments [first, end) of one image, whose input rows are copied together: tile
+// rows [tile_row, tile_row + tile_rows), tile columns [tile_col, tile_col + tile_cols).
+struct Band {
+  size_t image, tile_row, tile_rows, tile_col, tile_cols;
+  size_t first, end;
+};
+
 struct Plan {
   size_t tile, alpha, positions;
   Shape4 x, y;
@@ -78,9 +88,9 @@ struct Plan {
   size_t block_tiles, blocks;      // T, and blocks of T tiles (the last may have fewer)
   size_t mr, channel_blocks;       // GEMM blocks of mr output channels
   size_t chunk_blocks, chunks;     // channel blocks per task, and tasks per block of tiles
-  size_t strip_stride;             // floats per strip row
-  size_t v_row;                    // floats per row of V: T and room for the input transform's extra lanes
-  size_t v_stride, m_stride;       // floats per position of V (Cin x v_row) and of M (mr x T)
+  size_t strip_stride, strip_rows;  // floats per strip row, rows of the strip (a band's at most)
+  size_t v_row;                    // floats per row of V (T)
+  size_t v_stride, m_stride;       // floats per position of V (Cin x v_row and room) and of M (mr x T)
 
   std::vector<Segment> segments(size_t block) const {
     std::vector<Segment> all;
@@ -91,6 +101,26 @@ struct Plan {
       const size_t count = std::min(end - t, tiles_w - col);
       all.push_back({image, row, col, count, t - first});
       t += count;
+    }
+    return all;
+  }
+  // The segments grouped into bands: a segment joins the band before it when it is in the same
+  // image and the band's columns still fit a strip row.
+  std::vector<Band> bands(const std::vector<Segment>& segments) const {
+    std::vector<Band> all;
+    const size_t most_cols = std::min(block_tiles, tiles_w);
+    for (size_t i = 0; i < segments.size(); i++) {
+      const Segment& s = segments[i];
+      if (!all.empty()) {
+        Band& b = all.back();
+        const size_t col = std::min(b.tile_col, s.tile_col);
+        const size_t end = std::max(b.tile_col + b.tile_cols, s.tile_col + s.count);
+        if (s.image == b.image && end - col <= most_cols) {
+          b = {b.image, b.tile_row, s.tile_row + 1 - b.tile_row, col, end - col, b.first, i + 1};
+          continue;
+        }
+      }
+      all.push_back({s.image, s.tile_row, 1, s.tile_col, s.count, i, i + 1});
     }
     return all;
   }
@@ -120,9 +150,14 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
   p.chunk_blocks = pp_divide_round_up(p.channel_blocks, p.chunks);
   p.chunks = pp_divide_round_up(p.channel_blocks, p.chunk_blocks);
   p.strip_stride = pp_round_up(std::min(p.block_tiles, p.tiles_w), PP_WINOGRAD_TILE_GROUP) * tile + p.alpha;
+  // A block's T consecutive tiles touch at most T / tiles_w + 2 rows of tiles of an image.
+  p.strip_rows = std::min(p.tiles_h, p.block_tiles / p.tiles_w + 2) * tile + 2;
+  // Rows of V back to back: a GEMM 4 tiles wide loads four rows at once. An input transform's
+  // extra lanes (ukernels.h) land past its row, in one written after it (see run_undilated), or
+  // in the room after the last.
+  p.v_row = p.block_tiles;
   // Positions one cache line off a multiple of 64 bytes: at a power-of-two stride (Cin = 64,
   // say) the alpha^2 rows an input transform writes would share a few L1 sets.
-  p.v_row = pp_round_up(p.block_tiles + PP_WINOGRAD_TILE_GROUP - 1, PP_WINOGRAD_TILE_GROUP);
   p.v_stride = pp_round_up(in_channels * p.v_row, 16) + 16;
   p.m_stride = pp_round_up(mr * p.block_tiles, 16) + 16;
   return p;
@@ -137,34 +172,54 @@ struct Scratch {
 Scratch scratch(const Plan& p, size_t in_channels) {
   thread_local AlignedBuffer buffer;
   const size_t v = p.positions * p.v_stride, m = p.positions * p.m_stride;
-  const size_t strip = p.alpha * p.strip_stride;
+  // A segment that starts inside a band row has its extra lanes' reads (ukernels.h) run on into the
+  // next row, past the last one by less than a group.
+  const size_t strip = p.strip_rows * p.strip_stride + PP_WINOGRAD_TILE_GROUP * p.tile;
   const size_t floats = checked_add(checked_add(v, m, "scratch"), strip, "scratch");
   if (buffer.reserve(floats)) std::memset(buffer.data(), 0, floats * sizeof(float));
   return {buffer.data(), buffer.data() + v, buffer.data() + v + m};
 }
 
-// The rows of one channel's padded input that the segment's patches cover, zero outside the
-// input, into strip (rows strip_stride floats apart).
-void fill_strip(const Plan& p, const std::array<size_t, 4>& padding, const Segment& s, const float* plane,
-                float* strip) {
-  const ptrdiff_t h = p.x.h, w = p.x.w;
-  const ptrdiff_t y0 = static_cast<ptrdiff_t>(s.tile_row * p.tile) - static_cast<ptrdiff_t>(padding[0]);
-  const ptrdiff_t x0 = static_cast<ptrdiff_t>(s.tile_col * p.tile) - static_cast<ptrdiff_t>(padding[1]);
-  const ptrdiff_t width = static_cast<ptrdiff_t>(s.count * p.tile + 2);
-  // Columns [lo, hi) of the strip lie inside the input.
-  const ptrdiff_t lo = std::clamp<ptrdiff_t>(-x0, 0, width), hi = std::clamp<ptrdiff_t>(w - x0, lo, width);
-  for (size_t i = 0; i < p.alpha; i++) {
-    float* row = strip + i * p.strip_stride;
-    const ptrdiff_t y = y0 + static_cast<ptrdiff_t>(i);
-    if (y < 0 || y >= h) {
-      std::fill(row, row + width, 0.0f);
-      continue;
-    }
-    std::fill(row, row + lo, 0.0f);
-    if (hi > lo) std::memcpy(row + lo, plane + y * w + x0 + lo, (hi - lo) * sizeof(float));
-    std::fill(row + hi, row + width, 0.0f);
+// Where a band's patches lie in its channels' input planes: strip rows [top, bottom) and
+// columns [lo, hi) are inside the input, the rest is zero padding.
+struct StripWindow {
+  size_t rows, width;  // of the strip
+  size_t top, bottom, lo, hi;
+  ptrdiff_t y0, x0;  // input row and column of the strip's first row and column
+
+  StripWindow(const Plan& p, const std::array<size_t, 4>& padding, const Band& b)
+      : rows(b.tile_rows * p.tile + 2), width(b.tile_cols * p.tile + 2),
+        y0(static_cast<ptrdiff_t>(b.tile_row * p.tile) - static_cast<ptrdiff_t>(padding[0])),
+        x0(static_cast<ptrdiff_t>(b.tile_col * p.tile) - static_cast<ptrdiff_t>(padding[1])) {
+    const auto inside = [](ptrdiff_t first, ptrdiff_t size, size_t n) {
+      return std::pair<size_t, size_t>(std::clamp<ptrdiff_t>(-first, 0, n), std::clamp<ptrdiff_t>(size - first, 0, n));
+    };
+    std::tie(top, bottom) = inside(y0, p.x.h, rows);
+    std::tie(lo, hi) = inside(x0, p.x.w, width);
+    bottom = std::max(top, bottom);
+    hi = std::max(lo, hi);
   }
-}
+
+  // The padding, the same for every channel: once per band.
+  void zero(const Plan& p, float* strip) const {
+    for (size_t i = 0; i < rows; i++) {
+      float* row = strip + i * p.strip_stride;
+      if (i < top || i >= bottom) {
+        std::fill(row, row + width, 0.0f);
+      } else {
+        std::fill(row, row + lo, 0.0f);
+        std::fill(row + hi, row + width, 0.0f);
+      }
+    }
+  }
+
+  // The input part of one channel's rows.
+  void copy(const Plan& p, const float* plane, float* strip) const {
+    if (hi == lo) return;
+    const float* in = plane + (y0 + static_cast<ptrdiff_t>(top)) * static_cast<ptrdiff_t>(p.x.w) + x0 + lo;
+    for (size_t i = top; i < bottom; i++, in += p.x.w) std::memcpy(strip + i * p.strip_stride + lo, in, (hi - lo) * sizeof(float));
+  }
+};
 
 // The key of the block whose transform a thread's V holds: unique per run.
 struct Transformed {
@@ -313,11 +368,24 @@ void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const 
     const std::vector<Segment> segments = p.segments(block);
     thread_local Transformed held;
     if (held.run != run || held.block != block) {
-      for (const Segment& seg : segments) {
-        for (size_t ci = 0; ci < cin; ci++) {
-          fill_strip(p, padding, seg, x + (seg.image * cin + ci) * in_plane, s.strip);
-          input_->fn(seg.count, s.strip, p.strip_stride * sizeof(float), s.v + ci * p.v_row + seg.offset,
-                     p.v_stride * sizeof(float));
+      // Channel by channel, and in each the segments in order of their tiles: the extra lanes a
+      // transform writes past its tiles are overwritten by a later one (or land in the room
+      // after the last row). The padding is the same for every channel: set once for one band.
+      const std::vector<Band> bands = p.bands(segments);
+      std::vector<StripWindow> windows;
+      for (const Band& band : bands) windows.emplace_back(p, padding, band);
+      if (bands.size() == 1) windows[0].zero(p, s.strip);
+      for (size_t ci = 0; ci < cin; ci++) {
+        for (size_t b = 0; b < bands.size(); b++) {
+          const Band& band = bands[b];
+          if (bands.size() > 1) windows[b].zero(p, s.strip);
+          windows[b].copy(p, x + (band.image * cin + ci) * in_plane, s.strip);
+          for (size_t i = band.first; i < band.end; i++) {
+            const Segment& seg = segments[i];
+            const float* patches = s.strip + ((seg.tile_row - band.tile_row) * p.strip_stride + seg.tile_col - band.tile_col) * p.tile;
+            input_->fn(seg.count, patches, p.strip_stride * sizeof(float), s.v + ci * p.v_row + seg.offset,
+                       p.v_stride * sizeof(float));
+          }
         }
       }
       held = {run, block};

@@ -53,11 +53,12 @@ def test_ukernel_every_column_tail(ukernel, rng):
     """Every pixel count from 1 to two tiles and one: each way a kernel splits what is left after
     its whole tiles (narrower blocks, single columns), with and without whole tiles before; rows
     past mr in the second block of channels; depths with and without a whole unrolled trip, a
-    pair left over and an odd k."""
+    pair or four k left over and an odd k (4 pixels: rows of 4 floats back to back, which NEON
+    loads four at a time)."""
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     cout = ukernel["mr"] + 3
-    for i, (cin, pixels) in enumerate((c, p) for c in (3, 16, 35) for p in range(1, 2 * ukernel["nr"] + 2)):
+    for i, (cin, pixels) in enumerate((c, p) for c in (3, 13, 16, 35) for p in range(1, 2 * ukernel["nr"] + 2)):
         act = ACTIVATIONS[i % 4]
         x = rng.standard_normal((1, cin, 1, pixels), dtype=np.float32)
         weight = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32)

@@ -282,6 +282,20 @@ def test_convolution_property(tile, n, cin, cout, h, w, padding, residual, seed)
     assert_within(y, exact(x, wt, b, padding, Activation.relu(), r), tolerance(x, wt, padding, tile))
 
 
+@pytest.mark.parametrize("tile", TILES)
+def test_blocks_narrower_than_a_row_of_tiles(tile, rng):
+    """Many input channels leave a block of tiles (what fits the transformed input's budget) far
+    narrower than a row of tiles of a wide plane: the blocks start and end inside rows, each run
+    of a block's tiles in a row is copied and transformed apart, over a batch, with a residual."""
+    x = rng.standard_normal((2, 600, 6, 4 * tile * 40 + 3), dtype=np.float32)
+    w = rng.standard_normal((5, 600, 3, 3), dtype=np.float32) / np.float32(40)
+    b = rng.standard_normal(5, dtype=np.float32)
+    op = kernels.PackedWinogradConv2d(w, b, (1, 2, 1, 0), tile=tile)
+    r = rng.standard_normal(op(x).shape, dtype=np.float32)
+    y = op(x, "relu", residual=r)
+    assert_within(y, exact(x, w, b, (1, 2, 1, 0), Activation.relu(), r), tolerance(x, w, (1, 2, 1, 0), tile))
+
+
 @pytest.mark.parametrize("activation", [Activation.of("silu"), Activation.of("hardswish"), Activation.leaky_relu(0.1),
                                         Activation.of("gelu")], ids=lambda a: a.kind)
 def test_every_activation_follows_the_residual(rng, activation):
