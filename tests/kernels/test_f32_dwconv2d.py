@@ -195,12 +195,16 @@ def test_nan_and_inf_propagate(ukernel):
 @pytest.mark.parametrize("ukernel", SAME_UKERNELS, ids=[u["name"] for u in SAME_UKERNELS])
 def test_same_padding_kernels_write_only_their_output(ukernel, rng):
     """Whole planes read in place: values next to the planes (here NaN, inf) reach no output,
-    and nothing past the output is written."""
+    and nothing past the output is written. Every width 1..34 (stride 2: every output width to
+    17 from odd and even inputs) on planes one row high and one, two and more row tiles high:
+    rows stored whole past their end (narrow planes) must stay inside the plane."""
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     k, stride, padding = ukernel["kernel_size"], ukernel["stride"], ukernel["kernel_size"] // 2
+    widths = (*range(1, 18), 27, 28, 33, 34) if SMALL_SWEEP else range(1, 35)
     for n, c, h, w in [(1, 1, 1, 1), (2, 3, 7, 7), (1, 4, 14, 14), (3, 2, 5, 33), (1, 2, 18, 17), (2, 3, 9, 1),
-                       (1, 2, 13, 2), (1, 3, 6, 3), (2, 2, 11, 5)]:
+                       (1, 2, 13, 2), (1, 3, 6, 3), (2, 2, 11, 5),
+                       *[(1 + w % 2, 2 + h % 2, h, w) for h in (1, 6, 17, 34) for w in widths]]:
         x, weight, bias = random_case(rng, n, c, h, w, k, True)
         size = x.size
         room = np.full(size + 64, np.nan, np.float32)
