@@ -18,7 +18,9 @@
 //  - Narrow planes (one column tile: MobileNets' 7x7 and 14x14 outputs): tiles of VT =
 //    ceil(width / 4) vectors and 16 / VT rows (8 for one vector), so fewer input rows are
 //    loaded twice; each row but the plane's last is stored as whole vectors (the lanes past its
-//    end are overwritten by the next row; 1-wide planes run the general path).
+//    end are overwritten by the next row; on 1-wide planes that spill would pass the plane's
+//    end, so there every row is stored exactly). Wide planes never take a one-tile branch: it
+//    would keep a one-tile copy of every row tile in the hot function.
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
 //  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
@@ -237,13 +239,13 @@ struct Kernel {
   }
 
   // The last column tile: VT = ceil(rest / 4) vectors.
-  template <int R, bool FIRST>
+  template <int R>
   PP_INLINE void last_tile(const float* (&in)[kInputRows<R>], float* (&out)[R]) const {
     unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
       constexpr int VT = PP_CONST(v) + 1;
       if ((rest + 3) / 4 == VT) {
         float32x4_t acc[R][VT];
-        tile<R, VT, FIRST, true>(in, acc);
+        tile<R, VT, false, true>(in, acc);
         store_part<R, VT>(out, acc, rest);
       }
     });
@@ -270,10 +272,6 @@ struct Kernel {
     float* out[R];
     input_rows<R>(plane, y, in);
     unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[r] = output + (y + PP_CONST(r)) * out_width; });
-    if (tiles == 1) {
-      last_tile<R, true>(in, out);
-      return;
-    }
     float32x4_t acc[R][VECS];
     tile<R, VECS, true, false>(in, acc);
     store_full<R, VECS>(out, acc);
@@ -281,19 +279,25 @@ struct Kernel {
       tile<R, VECS, false, false>(in, acc);
       store_full<R, VECS>(out, acc);
     }
-    last_tile<R, false>(in, out);
+    last_tile<R>(in, out);
   }
 
-  // Output rows [y, y + R) of a plane at most 4 * VT columns wide (one column tile). Every row
-  // but the plane's last is stored as whole vectors: the lanes past its end land on the first
-  // columns of the next row, which is written after it.
-  template <int R, int VT>
+  // Output rows [y, y + R) of a plane at most 4 * VT columns wide (one column tile). Unless
+  // EXACT, every row but the plane's last is stored as whole vectors: the lanes past its end
+  // land on the first columns of the next row, which is written after it.
+  template <int R, int VT, bool EXACT>
   PP_INLINE void narrow_rows(const float* plane, float* output, size_t y) const {
     const float* in[kInputRows<R>];
     input_rows<R>(plane, y, in);
     float32x4_t acc[R][VT];
     tile<R, VT, true, true>(in, acc);
     float* out = output + y * out_width;
+    if constexpr (EXACT) {
+      float* each[R];
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA { each[r] = out + PP_CONST(r) * out_width; });
+      store_part<R, VT>(each, acc, out_width);
+      return;
+    }
     unroll<R - 1>([&](auto r) PP_INLINE_LAMBDA {
       unroll<VT>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(out + 4 * v, acc[r][v]); });
       out += out_width;
@@ -309,28 +313,32 @@ struct Kernel {
 
   // Narrow planes (one column tile of VT vectors): taller tiles of about 16 accumulators, so
   // fewer input rows are loaded twice, and plain stores.
-  template <int VT>
+  template <int VT, bool EXACT>
   PP_INLINE void run_narrow(size_t channels, const float* input, const float* weights, float* output) {
     constexpr int R = VT == 1 ? 8 : 16 / VT;
     const size_t plane = height * width, out_plane = out_height * out_width;
     for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
       load_weights(weights);
       size_t y = 0;
-      for (; y + R <= out_height; y += R) narrow_rows<R, VT>(input, output, y);
+      for (; y + R <= out_height; y += R) narrow_rows<R, VT, EXACT>(input, output, y);
       unroll<R>([&](auto r) PP_INLINE_LAMBDA {
         if constexpr (PP_CONST(r) > 0) {
-          if (out_height - y == PP_CONST(r)) narrow_rows<PP_CONST(r), VT>(input, output, y);
+          if (out_height - y == PP_CONST(r)) narrow_rows<PP_CONST(r), VT, EXACT>(input, output, y);
         }
       });
     }
   }
 
   PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
-    // A narrow row's whole-vector store spills at most 3 lanes, into the next row only when the
-    // row is at least that wide (1-wide rows would spill past the plane's end).
-    if (tiles == 1 && 4 * ((out_width + 3) / 4) - out_width <= out_width) {
+    if (tiles == 1) {
+      // A narrow row's whole-vector store spills up to 3 lanes: past the plane's end when the
+      // rows are 1 wide.
+      if (out_width == 1) {
+        run_narrow<1, true>(channels, input, weights, output);
+        return;
+      }
       unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
-        if ((rest + 3) / 4 == PP_CONST(v) + 1) run_narrow<PP_CONST(v) + 1>(channels, input, weights, output);
+        if ((rest + 3) / 4 == PP_CONST(v) + 1) run_narrow<PP_CONST(v) + 1, false>(channels, input, weights, output);
       });
       return;
     }
