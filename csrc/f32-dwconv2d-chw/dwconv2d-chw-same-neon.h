@@ -3,7 +3,8 @@
 // register-tiled as ROWS output rows x COLS = 4 * VECS output columns. Each *-neon-*.cc
 // instantiates it once.
 //
-// Design (per tile; the FMLA core is that of dwconv2d-chw-neon.h):
+// Design (per tile; FMLA by element as in dwconv2d-chw-neon.h, every vector instruction of a
+// tile one asm statement over inputs held in v16-v23, which the compiler never sees: no copies):
 //  - Rows: one pointer per input row the tile reads; rows above and below the plane point at
 //    the zero row, so the top and bottom padding cost nothing per tile.
 //  - Columns, stride 1: tap j of a row is one LD1 of the tile's vectors at column x + j - 1,
@@ -38,9 +39,6 @@
 namespace pyprune {
 namespace dwconv2d_chw_same_neon {
 
-using dwconv2d_chw_neon::fma_lane;
-using dwconv2d_chw_neon::Window;
-
 enum class Clamp { none, lower, both };
 
 PP_INLINE float32x4_t keep(float32x4_t v, uint32x4_t mask) {
@@ -53,9 +51,73 @@ PP_INLINE uint32x4_t lanes_below(size_t n) {
   return vcltq_u32(index, vdupq_n_u32(static_cast<uint32_t>(n)));
 }
 
-// Stride 2: LD2 at column 2x - 1 (its even half is tap 0, column 2x - 1, its odd half tap 1,
-// column 2x), then LD2 at 2x (its odd half is tap 2, column 2x + 1); the pointer ends 8 floats on (post-increments of 4 and 28 bytes, held in registers: an immediate
-// one must be the 32 bytes loaded), at the next 4 outputs. Banks as in Window.
+// The input vectors of a tile live in v16-v23, out of the compiler's sight: every vector
+// instruction of a tile is one of the asm statements below, and each names v16-v23 as
+// clobbered, so no value of the compiler's lives there across them and the inputs are never
+// copied (with register variables GCC 12 copied inputs and accumulators between registers
+// around every load: a third of a stride-1 tile's instructions). The asm is volatile, so the
+// loads and the FMLAs that read their registers stay in program order. Register n of bank b
+// is v(16 + 4 b + n).
+#define PP_DW_CLOBBERS "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23"
+
+// Every accumulator of a tile starts as lane 0 of w (the bias) inside an asm too, so nothing
+// the compiler computes between two of them can land in v16-v23.
+PP_INLINE float32x4_t bias(float32x4_t w) {
+  float32x4_t acc;
+  __asm__ volatile("dup %0.4s, %1.s[0]" : "=w"(acc) : "w"(w) : PP_DW_CLOBBERS);
+  return acc;
+}
+
+// acc += v<REG> * w[L] (FMLA by element); keep(): v<REG> &= mask.
+template <int REG>
+struct In;
+#define PP_DW_IN(REG)                                                                              \
+  template <>                                                                                      \
+  struct In<REG> {                                                                                 \
+    template <int L>                                                                               \
+    PP_INLINE static void fma(float32x4_t& acc, float32x4_t w) {                                   \
+      __asm__ volatile("fmla %0.4s, v" #REG ".4s, %1.s[%2]"                                      \
+                       : "+w"(acc) : "w"(w), "i"(L) : PP_DW_CLOBBERS);                                 \
+    }                                                                                              \
+    PP_INLINE static void keep(uint32x4_t mask) {                                                  \
+      __asm__ volatile("and v" #REG ".16b, v" #REG ".16b, %0.16b" : : "w"(mask) : PP_DW_CLOBBERS); \
+    }                                                                                              \
+  };
+PP_DW_IN(16) PP_DW_IN(17) PP_DW_IN(18) PP_DW_IN(19) PP_DW_IN(20) PP_DW_IN(21) PP_DW_IN(22) PP_DW_IN(23)
+#undef PP_DW_IN
+
+// Stride 1: LD1 of V vectors into bank BANK, then p += step bytes.
+template <int V, int BANK>
+PP_INLINE void load_window(const float*& p, intptr_t step);
+#define PP_DW_LD1(V, BANK, REGS)                                                                   \
+  template <>                                                                                      \
+  PP_INLINE void load_window<V, BANK>(const float*& p, intptr_t step) {                            \
+    __asm__ volatile("ld1 {" REGS "}, [%0], %1" : "+r"(p) : "r"(step) : PP_DW_CLOBBERS);    \
+  }
+PP_DW_LD1(1, 0, "v16.4s") PP_DW_LD1(2, 0, "v16.4s - v17.4s") PP_DW_LD1(3, 0, "v16.4s - v18.4s")
+PP_DW_LD1(4, 0, "v16.4s - v19.4s") PP_DW_LD1(1, 1, "v20.4s") PP_DW_LD1(2, 1, "v20.4s - v21.4s")
+PP_DW_LD1(3, 1, "v20.4s - v22.4s") PP_DW_LD1(4, 1, "v20.4s - v23.4s")
+#undef PP_DW_LD1
+
+// Stride 2: LD2 at column 2x - 1 (its even half, register 0, is tap 0, column 2x - 1, its odd
+// half, register 1, tap 1, column 2x), then LD2 at 2x (its odd half, register 3, is tap 2,
+// column 2x + 1); the pointer ends 8 floats on (post-increments of 4 and 28 bytes, held in
+// registers: an immediate one must be the 32 bytes loaded), at the next 4 outputs.
+template <int BANK>
+PP_INLINE void load_pair(const float*& p, intptr_t four, intptr_t on);
+#define PP_DW_LD2(BANK, A, B, C, D)                                                                \
+  template <>                                                                                      \
+  PP_INLINE void load_pair<BANK>(const float*& p, intptr_t four, intptr_t on) {                    \
+    __asm__ volatile("ld2 {" A ".4s, " B ".4s}, [%0], %1\n\t"                                      \
+                     "ld2 {" C ".4s, " D ".4s}, [%0], %2"                                          \
+                     : "+r"(p) : "r"(four), "r"(on) : PP_DW_CLOBBERS);                     \
+  }
+PP_DW_LD2(0, "v16", "v17", "v18", "v19")
+PP_DW_LD2(1, "v20", "v21", "v22", "v23")
+#undef PP_DW_LD2
+
+// The loads of load_pair() into register variables (banks 0 and 1: v16-v19, v20-v23), for the
+// first layer's kernel (f32-conv2d-3x3s2p1c3), whose weights are register variables too.
 template <int BANK>
 struct Pair;
 #define PP_NEON_PAIR(BANK, A, B, C, D)                                                              \
@@ -117,15 +179,15 @@ struct Kernel {
     w[2] = vcombine_f32(vld1_f32(weights + 8), vdup_n_f32(0.0f));
   }
 
-  // acc[r][v] += x * w[tap t] for every output row r of the tile that reads input row i
+  // acc[r][v] += v<REG> * w[tap t] for every output row r of the tile that reads input row i
   // (kernel row i - S * r).
-  template <int R, int VT, int I, int J>
-  PP_INLINE void fma_tap(float32x4_t x, int v, float32x4_t (&acc)[R][VT]) const {
+  template <int R, int VT, int I, int J, int REG>
+  PP_INLINE void fma_tap(int v, float32x4_t (&acc)[R][VT]) const {
     unroll<R>([&](auto r) PP_INLINE_LAMBDA {
       constexpr int ky = I - S * PP_CONST(r);
       if constexpr (ky >= 0 && ky < K) {
         constexpr int t = 1 + ky * K + J;
-        acc[r][v] = fma_lane<t % 4>(acc[r][v], x, w[t / 4]);
+        In<REG>::template fma<t % 4>(acc[r][v], w[t / 4]);
       }
     });
   }
@@ -135,66 +197,37 @@ struct Kernel {
   template <int R, int VT, bool FIRST, bool LAST>
   PP_INLINE void tile(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT]) const {
     unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vdupq_laneq_f32(w[0], 0); });
+      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = bias(w[0]); });
     });
     if constexpr (S == 1) {
-      // Windows n = 3 i + j (row i, tap j), window n + 1 loaded before the FMLAs on window n.
+      // Windows n = 3 i + j (row i, tap j) in bank n % 2, window n + 1 loaded before the FMLAs
+      // on window n.
       constexpr int kWindows = kInputRows<R> * K;
       const intptr_t step_tap = sizeof(float), step_last = (COLS - 2) * static_cast<intptr_t>(sizeof(float));
-      Window<VT, 0> even;
-      Window<VT, 1> odd;
-      even.load(in[0], step_tap);
+      load_window<VT, 0>(in[0], step_tap);
       unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
-        constexpr int N = PP_CONST(n), I = N / K, J = N % K;
-        constexpr int N1 = N + 1;
+        constexpr int N = PP_CONST(n), I = N / K, J = N % K, N1 = N + 1, BANK = 16 + 4 * (N % 2);
         if constexpr (N1 < kWindows) {
-          const intptr_t step = N1 % K == K - 1 ? step_last : step_tap;
-          if constexpr (N1 % 2 == 0) {
-            even.load(in[N1 / K], step);
-          } else {
-            odd.load(in[N1 / K], step);
-          }
+          load_window<VT, N1 % 2>(in[N1 / K], N1 % K == K - 1 ? step_last : step_tap);
         }
-        auto& x = [&]() -> auto& {
-          if constexpr (N % 2 == 0) {
-            return even;
-          } else {
-            return odd;
-          }
-        }();
-        if constexpr (FIRST && J == 0) x.v[0] = keep(x.v[0], first);
-        if constexpr (LAST && J == K - 1) x.v[VT - 1] = keep(x.v[VT - 1], last);
-        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { fma_tap<R, VT, I, J>(x.v[PP_CONST(v)], PP_CONST(v), acc); });
+        if constexpr (FIRST && J == 0) In<BANK>::keep(first);
+        if constexpr (LAST && J == K - 1) In<BANK + VT - 1>::keep(last);
+        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { fma_tap<R, VT, I, J, BANK + PP_CONST(v)>(PP_CONST(v), acc); });
       });
     } else {
-      // Loads n = VT * i + v (row i, vector v), load n + 1 before the FMLAs on load n.
+      // Loads n = VT * i + v (row i, vector v) in bank n % 2, load n + 1 before the FMLAs on
+      // load n.
       constexpr int kLoads = kInputRows<R> * VT;
       const intptr_t four = sizeof(float), on = 7 * sizeof(float);
-      Pair<0> even;
-      Pair<1> odd;
-      even.load(in[0], four, on);
+      load_pair<0>(in[0], four, on);
       unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
-        constexpr int N = PP_CONST(n), I = N / VT, V = N % VT;
-        constexpr int N1 = N + 1;
-        if constexpr (N1 < kLoads) {
-          if constexpr (N1 % 2 == 0) {
-            even.load(in[N1 / VT], four, on);
-          } else {
-            odd.load(in[N1 / VT], four, on);
-          }
-        }
-        auto& x = [&]() -> auto& {
-          if constexpr (N % 2 == 0) {
-            return even;
-          } else {
-            return odd;
-          }
-        }();
-        if constexpr (FIRST && V == 0) x.left = keep(x.left, first);
-        if constexpr (LAST && V == VT - 1) x.right = keep(x.right, last);
-        fma_tap<R, VT, I, 0>(x.left, V, acc);
-        fma_tap<R, VT, I, 1>(x.center, V, acc);
-        fma_tap<R, VT, I, 2>(x.right, V, acc);
+        constexpr int N = PP_CONST(n), I = N / VT, V = N % VT, N1 = N + 1, BANK = 16 + 4 * (N % 2);
+        if constexpr (N1 < kLoads) load_pair<N1 % 2>(in[N1 / VT], four, on);
+        if constexpr (FIRST && V == 0) In<BANK>::keep(first);
+        if constexpr (LAST && V == VT - 1) In<BANK + 3>::keep(last);
+        fma_tap<R, VT, I, 0, BANK>(V, acc);
+        fma_tap<R, VT, I, 1, BANK + 1>(V, acc);
+        fma_tap<R, VT, I, 2, BANK + 3>(V, acc);
       });
       // VECS * 8 floats were read per row; a narrower tail is the last tile of the row.
     }
