@@ -15,8 +15,9 @@
 // registers (Cortex-A72, A76) issues them early anyway; an in-order one waits for each (the
 // 8x8 kernels, with two banks, are the variants for it).
 //
-// One asm statement per block: the biases (24 DUP), the k loop (8-pair trips, then single
-// pairs, then the odd k), the clamp (none, FMAX only for max = +inf, or FMAX and FMIN) and the
+// One asm statement per block: the biases (24 DUP; an unclamped call whose biases are all zero,
+// as Winograd's are, starts with the first k's 24 FMUL instead), the k loop (8-pair trips, then
+// single pairs, then the odd k), the clamp (none, FMAX only for max = +inf, or FMAX and FMIN) and the
 // stores, rows from 7 down (rows >= mr alias row mr - 1, whose own store comes last). All 32
 // vector registers are clobbered: the callee-saved d8-d15 are saved once per call. Columns left
 // over (nc % 12) go to gemm-neon.h's blocks of 8 and 4 and its 1-3 column paths.
@@ -27,14 +28,15 @@ namespace pyprune {
 namespace gemm_neon {
 namespace {
 
-#define PP_G12_F(C, B, W, L) "fmla v" C ".4s, v" B ".4s, v" W ".s[" L "]\n\t"
-#define PP_G12_ROW(C0, C1, C2, W, L) PP_G12_F(C0, "4", W, L) PP_G12_F(C1, "5", W, L) PP_G12_F(C2, "6", W, L)
-// acc[m][0..2] += b[k] * w[k][m] for the 8 rows: w[k] rows 0-3 in W0, rows 4-7 in W1.
-#define PP_G12_K(W0, W1)                                                                            \
-  PP_G12_ROW("8", "9", "10", W0, "0") PP_G12_ROW("11", "12", "13", W0, "1")                         \
-  PP_G12_ROW("14", "15", "16", W0, "2") PP_G12_ROW("17", "18", "19", W0, "3")                       \
-  PP_G12_ROW("20", "21", "22", W1, "0") PP_G12_ROW("23", "24", "25", W1, "1")                       \
-  PP_G12_ROW("26", "27", "28", W1, "2") PP_G12_ROW("29", "30", "31", W1, "3")
+#define PP_G12_F(OP, C, B, W, L) OP " v" C ".4s, v" B ".4s, v" W ".s[" L "]\n\t"
+#define PP_G12_ROW(OP, C0, C1, C2, W, L) PP_G12_F(OP, C0, "4", W, L) PP_G12_F(OP, C1, "5", W, L) PP_G12_F(OP, C2, "6", W, L)
+// acc[m][0..2] OP= b[k] * w[k][m] for the 8 rows (OP fmla: +=, fmul: =): w[k] rows 0-3 in W0, rows 4-7 in W1.
+#define PP_G12_KOP(OP, W0, W1)                                                                      \
+  PP_G12_ROW(OP, "8", "9", "10", W0, "0") PP_G12_ROW(OP, "11", "12", "13", W0, "1")                 \
+  PP_G12_ROW(OP, "14", "15", "16", W0, "2") PP_G12_ROW(OP, "17", "18", "19", W0, "3")               \
+  PP_G12_ROW(OP, "20", "21", "22", W1, "0") PP_G12_ROW(OP, "23", "24", "25", W1, "1")               \
+  PP_G12_ROW(OP, "26", "27", "28", W1, "2") PP_G12_ROW(OP, "29", "30", "31", W1, "3")
+#define PP_G12_K(W0, W1) PP_G12_KOP("fmla", W0, W1)
 #define PP_G12_LDB "ld1 {v4.4s - v6.4s}, [%[pb]], %[stride]\n\t"
 #define PP_G12_PAIR "ld1 {v0.4s - v3.4s}, [%[pw]], #64\n\t" PP_G12_LDB PP_G12_K("0", "1") PP_G12_LDB PP_G12_K("2", "3")
 #define PP_G12_PAIR4 PP_G12_PAIR PP_G12_PAIR PP_G12_PAIR PP_G12_PAIR
@@ -47,6 +49,10 @@ namespace {
   PP_G12_BIAS_ROW("14", "15", "16", "0", "2") PP_G12_BIAS_ROW("17", "18", "19", "0", "3")           \
   PP_G12_BIAS_ROW("20", "21", "22", "1", "0") PP_G12_BIAS_ROW("23", "24", "25", "1", "1")           \
   PP_G12_BIAS_ROW("26", "27", "28", "1", "2") PP_G12_BIAS_ROW("29", "30", "31", "1", "3")
+// Without biases (pw past them): the first 8 k pairs (a loop trip), the first k by FMUL.
+#define PP_G12_FIRST_TRIP                                                                           \
+  "ld1 {v0.4s - v3.4s}, [%[pw]], #64\n\t" PP_G12_LDB PP_G12_KOP("fmul", "0", "1") PP_G12_LDB PP_G12_K("2", "3") \
+  PP_G12_PAIR PP_G12_PAIR PP_G12_PAIR PP_G12_PAIR4
 
 // OP every accumulator with v<B> (the bound, replicated).
 #define PP_G12_EACH3(OP, B, C0, C1, C2) \
@@ -68,8 +74,8 @@ namespace {
   PP_G12_ST("11", "13", "o1") PP_G12_ST("8", "10", "o0")
 
 // iters trips of 8 pairs, then rest (0..7) single pairs, then the odd k (kc & 1).
-#define PP_G12_BLOCK(CLAMP)                                                                         \
-  __asm__ volatile(PP_G12_BIAS                                                                      \
+#define PP_G12_BLOCK(START, CLAMP)                                                                  \
+  __asm__ volatile(START                                                                            \
                    "cbz %[iters], 2f\n"                                                             \
                    "1:\n\t"                                                                         \
                    PP_G12_PAIR4 PP_G12_PAIR4                                                        \
@@ -98,17 +104,25 @@ namespace {
 
 struct Wide12 {
   static constexpr int NR = 12;
+  static constexpr size_t kUnbiasedMinK = 16;  // the unbiased block starts with a whole loop trip
   template <class G>
   static PP_INLINE void block(const G& g, const float* b, float* (&out)[MR]) {
-    const float* pw = g.packed_w;
     const float* pb = b;
-    size_t iters = g.kc / 16, rest = g.kc / 2 % 8;
-    if constexpr (G::clamp == Clamp::none) {
-      PP_G12_BLOCK(PP_G12_CLAMP_NONE);
-    } else if constexpr (G::clamp == Clamp::lower) {
-      PP_G12_BLOCK(PP_G12_CLAMP_LOWER);
+    if constexpr (!G::biased) {
+      const float* pw = g.packed_w + MR;
+      size_t iters = g.kc / 16 - 1, rest = g.kc / 2 % 8;
+      static_assert(G::clamp == Clamp::none, "only unclamped calls skip zero biases");
+      PP_G12_BLOCK(PP_G12_FIRST_TRIP, PP_G12_CLAMP_NONE);
     } else {
-      PP_G12_BLOCK(PP_G12_CLAMP_BOTH);
+      const float* pw = g.packed_w;
+      size_t iters = g.kc / 16, rest = g.kc / 2 % 8;
+      if constexpr (G::clamp == Clamp::none) {
+        PP_G12_BLOCK(PP_G12_BIAS, PP_G12_CLAMP_NONE);
+      } else if constexpr (G::clamp == Clamp::lower) {
+        PP_G12_BLOCK(PP_G12_BIAS, PP_G12_CLAMP_LOWER);
+      } else {
+        PP_G12_BLOCK(PP_G12_BIAS, PP_G12_CLAMP_BOTH);
+      }
     }
   }
 };

@@ -276,15 +276,20 @@ enum class Clamp { none, lower, both };
 template <class KLoop>
 struct Wide8 {
   static constexpr int NR = 8;
+  static constexpr size_t kUnbiasedMinK = 0;  // never skips zero biases (Gemm's BIASED)
   template <class G>
   static PP_INLINE void block(const G& g, const float* b, float* (&out)[MR]) {
     g.template tile<2, KLoop>(b, out);
   }
 };
 
-template <Clamp CLAMP, class Wide>
+// BIASED = false: the block's biases are all zero (Winograd's GEMMs have none) and kc is at
+// least the Wide policy's kUnbiasedMinK (0: never); its blocks then start their accumulators
+// with the first k's FMULs instead of DUPs of the biases (the other blocks read the zeros).
+template <Clamp CLAMP, class Wide, bool BIASED = true>
 struct Gemm {
   static constexpr Clamp clamp = CLAMP;
+  static constexpr bool biased = BIASED;
   const float* packed_w;
   size_t kc;
   intptr_t b_stride;
@@ -484,12 +489,20 @@ struct Gemm {
   }
 };
 
+// Whether the packed block's 8 biases are all zero (of either sign).
+PP_INLINE bool zero_bias(const float* packed_w) {
+  const uint32x4_t bits = vorrq_u32(vreinterpretq_u32_f32(vld1q_f32(packed_w)),
+                                    vreinterpretq_u32_f32(vld1q_f32(packed_w + 4)));
+  return vmaxvq_u32(vshlq_n_u32(bits, 1)) == 0;
+}
+
 }  // namespace gemm_neon
 }  // namespace pyprune
 
 // Defines the extern "C" microkernel `name` (8 x Wide::NR) whose full-width blocks are WIDE's
 // (a policy like Wide8<GenericKLoop>). The clamp is picked once per call: none without an
-// activation (min = -inf, max = +inf), the lower bound alone when max = +inf (ReLU).
+// activation (min = -inf, max = +inf), the lower bound alone when max = +inf (ReLU); an
+// unclamped call whose biases are zero skips them where WIDE can (Gemm's BIASED).
 #define PP_F32_GEMM_NEON_UKERNEL_WITH(name, WIDE)                                                     \
   extern "C" __attribute__((flatten)) void name(                                                     \
       size_t mr, size_t nc, size_t kc, const float* b, size_t b_stride, const float* packed_w,         \
@@ -503,6 +516,12 @@ struct Gemm {
     } else if (params->min != -__builtin_inff()) {                                                   \
       Gemm<Clamp::lower, WIDE>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);            \
     } else {                                                                                         \
+      if constexpr (WIDE::kUnbiasedMinK != 0) {                                                      \
+        if (kc >= WIDE::kUnbiasedMinK && pyprune::gemm_neon::zero_bias(packed_w)) {                 \
+          Gemm<Clamp::none, WIDE, false>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);  \
+          return;                                                                                    \
+        }                                                                                            \
+      }                                                                                              \
       Gemm<Clamp::none, WIDE>{packed_w, kc, stride, params}.run(mr, nc, b, c, c_stride);             \
     }                                                                                                \
   }

@@ -70,6 +70,30 @@ def test_ukernel_every_column_tail(ukernel, rng):
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_ukernel_zero_biases_without_clamp(ukernel, rng):
+    """Unclamped calls whose biases are all zero (Winograd's GEMMs): a kernel may start from the
+    first k's products instead (NEON's 8x12, from one whole loop trip of k on). Zeros of either
+    sign, depths around the loop trip with pairs and an odd k left over, and blocks of channels
+    where only one bias, the last row's, is not zero (which must not be skipped)."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    mr, nr = ukernel["mr"], ukernel["nr"]
+    cout = 2 * mr + 3
+    cins = (15, 16, 17, 33, 64) if SMALL_SWEEP else (2, 15, 16, 17, 18, 31, 32, 33, 47, 64, 65)
+    for i, (cin, pixels) in enumerate((c, p) for c in cins for p in (nr - 1, nr, nr + 1, 2 * nr + 5)):
+        x = rng.standard_normal((1, cin, 1, pixels), dtype=np.float32)
+        weight = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32)
+        bias = np.where(rng.random(cout) < 0.5, np.float32(0.0), np.float32(-0.0)).astype(np.float32)
+        if i % 2:
+            bias[mr - 1] = 0.5  # the first block's last row
+            bias[2 * mr + 2] = -0.25  # the rows past the last whole block
+        got = run(x, weight, bias, Activation.none(), ukernel=ukernel["name"])
+        want = run(x, weight, bias, Activation.none(), ukernel=REF)
+        tol = reference.tolerance(cin)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{(cout, cin, pixels)}, bias {bias}")
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_on_grouped_convolutions_matches_reference(ukernel, rng):
     """Grouped 3x3s with output channels per group around the tile's rows: their panels come
     from phase planes of the padded input, each output row's extra columns dropped."""
