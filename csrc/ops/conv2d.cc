@@ -381,29 +381,61 @@ void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const 
 void Conv2d::run_direct(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
   const size_t mr = direct_->mr, blocks = this->blocks(), block_floats = mr * (1 + depth());
-  const size_t in_image = x_shape.c * x_shape.plane(), plane_bytes = y.plane() * sizeof(float);
+  const size_t height = x_shape.h, width = x_shape.w, in_image = x_shape.c * x_shape.plane();
+  const size_t plane_bytes = y.plane() * sizeof(float);
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   constexpr size_t slack = PP_DWCONV2D_CHW_SAME_SLACK;
-  std::vector<float> zero(x_shape.w + 2 * slack, 0.0f), copy;
-  // Tasks of a few rows of one block: enough of them to share among the threads.
-  const size_t chunk = std::max<size_t>(1, y.h * blocks / (get_num_threads() * 8));
-  const size_t chunks = pp_divide_round_up(y.h, chunk);
+  const std::vector<float> zero(width + 2 * slack, 0.0f);
+  // The kernel reads `slack` floats around every row it reads, and the caller's array has no
+  // room around it. Output rows [top, bottom) read only rows whose surroundings are inside the
+  // image (at least `around` rows from its ends) and run on it as it is; the few rows above
+  // and below run from copies of the image rows they read, with room around them.
+  const size_t around = pp_divide_round_up(slack, width);
+  const size_t top = std::min(y.h, (around + 2) / 2);  // row 2y - 1 >= around
+  const size_t bottom = std::max(top, height >= around + 2 ? (height - around) / 2 : 0);  // row 2y + 1 < H - around
+  // Rows from the top copy (input rows [0, top_rows)), and from the bottom copy (from input row
+  // 2 * bottom - 2: even, so that the kernel's output row 1 is `bottom`).
+  const size_t top_rows = std::min(height, 2 * top), bottom_from = 2 * bottom - 2, bottom_out = y.h - bottom;
+  std::vector<float> top_copy, bottom_copy;
+  auto copy_rows = [&](const float* image, size_t first, size_t last, std::vector<float>& to) {
+    const size_t rows = last - first;
+    to.assign(x_shape.c * rows * width + 2 * slack, 0.0f);
+    for (size_t c = 0; c < x_shape.c; c++)
+      std::copy_n(image + (c * height + first) * width, rows * width, to.data() + slack + c * rows * width);
+  };
+  // Tasks: per block, the top rows, the middle rows in chunks of a few (enough of them to share
+  // among the threads), the bottom rows.
+  const size_t middle = bottom - top;
+  const size_t chunk = std::max<size_t>(1, middle * blocks / (get_num_threads() * 8));
+  const size_t chunks = pp_divide_round_up(middle, chunk), parts = chunks + 1 + (bottom_out != 0);
   for (size_t n = 0; n < x_shape.n; n++) {
     const float* image = input + n * in_image;
-    // The kernel reads around the rows: the input's first and last images run from a copy with room around it.
-    if (n == 0 || n + 1 == x_shape.n) {
-      copy.assign(in_image + 2 * slack, 0.0f);
-      std::copy_n(image, in_image, copy.data() + slack);
-      image = copy.data() + slack;
-    }
+    copy_rows(image, 0, top_rows, top_copy);
+    if (bottom_out != 0) copy_rows(image, bottom_from, height, bottom_copy);
     float* out = output + n * out_channels_ * y.plane();
-    parallel_for(blocks * chunks, [&](size_t t) {
-      const size_t block = t % blocks, first = t / blocks * chunk, rows = std::min(chunk, y.h - first);
+    parallel_for(blocks * parts, [&](size_t t) {
+      const size_t block = t % blocks, part = t / blocks;
       const size_t m0 = block * mr, count = std::min(mr, out_channels_ - m0);
+      const float* w = &packed_[block * block_floats];
       float* c = out + m0 * y.plane();
-      direct_->fn(count, first, rows, x_shape.h, x_shape.w, image, &packed_[block * block_floats], c, plane_bytes,
-                  zero.data() + slack, &clamp);
-      epilogue.apply(c + first * y.w, count, rows * y.w, plane_bytes, output);
+      if (part == 0) {
+        direct_->fn(count, 0, top, top_rows, width, top_copy.data() + slack, w, c, plane_bytes, zero.data() + slack,
+                    &clamp);
+        epilogue.apply(c, count, top * y.w, plane_bytes, output);
+      } else if (part <= chunks) {
+        const size_t first = top + (part - 1) * chunk, rows = std::min(chunk, bottom - first);
+        direct_->fn(count, first, rows, height, width, image, w, c, plane_bytes, zero.data() + slack, &clamp);
+        epilogue.apply(c + first * y.w, count, rows * y.w, plane_bytes, output);
+      } else {
+        // Output rows 1.. of the copy's planes land in a buffer, then in place.
+        const size_t out_plane = (bottom_out + 1) * y.w;
+        std::vector<float> landing(count * out_plane);
+        direct_->fn(count, 1, bottom_out, height - bottom_from, width, bottom_copy.data() + slack, w, landing.data(),
+                    out_plane * sizeof(float), zero.data() + slack, &clamp);
+        for (size_t m = 0; m < count; m++)
+          std::copy_n(&landing[m * out_plane + y.w], bottom_out * y.w, c + m * y.plane() + bottom * y.w);
+        epilogue.apply(c + bottom * y.w, count, bottom_out * y.w, plane_bytes, output);
+      }
     });
   }
 }
