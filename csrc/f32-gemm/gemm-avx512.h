@@ -7,8 +7,10 @@
 // broadcasts of packed_w and MR*NV FMAs. The accumulators start at the bias.
 // Columns: full 16*NV blocks, then one block of the rest: its whole vectors, then its last 1..15
 // columns loaded and stored under a lane mask, in a zmm or, for 1..8 columns, a ymm (half the
-// work of a zmm: 49-pixel 7x7 layers end in one column). A rest of 1..15 columns goes with the
-// last full block instead, where the registers allow (196-pixel 14x14 layers: 6 x 32 + 4).
+// work of a zmm), or, for at most ROWS / 2 columns, one ymm per column holding its ROWS rows
+// (one FMA per column and k instead of one per row: 7x7 layers' 49 = 48 + 1 columns). A rest of
+// 1..15 columns goes with the last full block instead, where the registers allow (196-pixel
+// 14x14 layers: 6 x 32 + 4).
 // Nothing is read or written past nc.
 // Rows: all MR rows are computed (packed_w is zero-filled past the layer's last channel), or
 // only the first half when mr <= MR / 2 (the layer's last block); only rows < mr are stored.
@@ -29,19 +31,29 @@ using pyprune::unroll;
 // The first n (1..16) lanes.
 PP_INLINE __mmask16 first_lanes(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
 
-// What follows a block's full vectors: nothing, a masked zmm (9..15 columns) or a masked ymm
-// (1..8 columns: half the work of a zmm).
-enum class Tail { kNone, kZmm, kYmm };
+// What follows a block's full vectors: nothing, a masked zmm (9..15 columns), a masked ymm
+// (1..8 columns: half the work of a zmm), or TC columns of a ymm of rows each.
+enum class Tail { kNone, kZmm, kYmm, kColumns };
+
+// Most columns of a kColumns tail: beyond ROWS / 2 of them a masked ymm costs fewer FMAs.
+constexpr int kMaxColumns = 4;
 
 // One ROWS x (16*NF + tail) block of c at column 0 of b / c (pointers already offset): NF full
-// vectors, then the tail vector T loaded and stored under `mask`.
-template <int MR, int ROWS, int NF, Tail T>
+// vectors, then the tail: vector T loaded and stored under `mask`, or TC columns.
+template <int MR, int ROWS, int NF, Tail T, int TC = 0>
 PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const float* packed_w,
                      char* c, size_t c_stride, __m512 vmin, __m512 vmax, __mmask16 mask) {
   static_assert(NF >= 1 || T != Tail::kNone, "an empty block");
+  static_assert((T == Tail::kColumns) == (TC > 0) && TC <= kMaxColumns && ROWS <= 8, "a column tail of TC columns");
   __m512 acc[ROWS][NF > 0 ? NF : 1];
   __m512 tz[ROWS];  // T == kZmm
   __m256 ty[ROWS];  // T == kYmm
+  __m256 tc[TC > 0 ? TC : 1];  // T == kColumns: lane m is row m
+  constexpr __mmask8 rows = static_cast<__mmask8>((1u << ROWS) - 1);
+  if constexpr (T == Tail::kColumns) {
+    const __m256 bias = _mm256_maskz_loadu_ps(rows, packed_w);
+    unroll<TC>([&](auto j) PP_INLINE_LAMBDA { tc[PP_CONST(j)] = bias; });
+  }
   unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
     constexpr int M = PP_CONST(m);
     const __m512 bias = _mm512_set1_ps(packed_w[M]);
@@ -59,6 +71,13 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const
     __m256 vy;
     if constexpr (T == Tail::kZmm) vz = _mm512_maskz_loadu_ps(mask, row + 16 * NF);
     if constexpr (T == Tail::kYmm) vy = _mm256_maskz_loadu_ps(static_cast<__mmask8>(mask), row + 16 * NF);
+    if constexpr (T == Tail::kColumns) {
+      const __m256 vw = _mm256_maskz_loadu_ps(rows, w);
+      unroll<TC>([&](auto j) PP_INLINE_LAMBDA {
+        constexpr int J = PP_CONST(j);
+        tc[J] = _mm256_fmadd_ps(vw, _mm256_set1_ps(row[16 * NF + J]), tc[J]);
+      });
+    }
     unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
       constexpr int M = PP_CONST(m);
       const __m512 vw = _mm512_set1_ps(w[M]);
@@ -89,6 +108,26 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const
                                             _mm256_max_ps(_mm512_castps512_ps256(vmin), ty[M])));
     }
   });
+  if constexpr (T == Tail::kColumns) {
+    const size_t stored = mr < static_cast<size_t>(ROWS) ? mr : ROWS;
+    unroll<TC>([&](auto j) PP_INLINE_LAMBDA {
+      constexpr int J = PP_CONST(j);
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, _mm256_min_ps(_mm512_castps512_ps256(vmax),
+                                           _mm256_max_ps(_mm512_castps512_ps256(vmin), tc[J])));
+      for (size_t m = 0; m < stored; m++) reinterpret_cast<float*>(c + m * c_stride)[16 * NF + J] = lanes[m];
+    });
+  }
+}
+
+// A block of NF full vectors and t (1 .. ROWS / 2) columns.
+template <int MR, int ROWS, int NF>
+PP_INLINE void block_columns(size_t t, size_t mr, size_t kc, const char* b, size_t b_stride, const float* packed_w,
+                             char* c, size_t c_stride, __m512 vmin, __m512 vmax) {
+  unroll<ROWS / 2 < kMaxColumns ? ROWS / 2 : kMaxColumns>([&](auto j) PP_INLINE_LAMBDA {
+    if (t == PP_CONST(j) + 1)
+      block<MR, ROWS, NF, Tail::kColumns, PP_CONST(j) + 1>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, 0);
+  });
 }
 
 // The ragged rest (1 .. 16*NV - 1 columns) = 16 q + t: q full vectors (each count its own
@@ -110,7 +149,9 @@ PP_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, size_t b_s
       return;
     }
   }
-  if (t > 8) {
+  if (2 * t <= ROWS) {
+    block_columns<MR, ROWS, Q>(t, mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax);
+  } else if (t > 8) {
     block<MR, ROWS, Q, Tail::kZmm>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, first_lanes(t));
   } else {
     block<MR, ROWS, Q, Tail::kYmm>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, first_lanes(t));
@@ -127,8 +168,13 @@ PP_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float* b, size_t
   // A rest of 1..15 columns after full blocks rides along the last full block when the
   // registers allow: a pass of its own over the weights would cost it several times its share.
   constexpr bool kAbsorb = ROWS * (NV + 1) + NV + 2 <= 32;
+  constexpr bool kAbsorbColumns = ROWS * NV + NV + kMaxColumns + 5 <= 32;
   for (; nc >= NR; nc -= NR) {
     const size_t rest = nc - NR;
+    if (kAbsorbColumns && rest != 0 && 2 * rest <= ROWS) {
+      block_columns<MR, ROWS, NV>(rest, mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax);
+      return;
+    }
     if (kAbsorb && rest != 0 && rest < 16) {
       if (rest > 8) {
         block<MR, ROWS, NV, Tail::kZmm>(mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax, first_lanes(rest));
