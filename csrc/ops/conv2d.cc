@@ -3,8 +3,8 @@
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
 // per-thread buffer, so it stays in cache while the task's blocks of output channels use it.
 // A grouped convolution, whose few output channels per group do not amortize an element-wise
-// im2col, builds its panels from phase planes of the padded input instead (Phases): one copy
-// per panel row, the GEMM run on padded rows and their extra columns dropped.
+// im2col, and a strided one, whose gathers cost most per element, build their panels from phase
+// planes of the padded input instead (Phases): one contiguous copy per output row of a panel row.
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
 // activation) runs right after the kernel wrote it. A 3-channel 3x3 stride-2 padding-1
 // convolution (an RGB first layer) runs on its own kernel where the ISA has one, straight from
@@ -174,13 +174,40 @@ void im2col(const Geometry& g, const float* input, size_t first, size_t count, f
   }
 }
 
+// dst0[i] = src[x0 + 2 i] and dst1[i] = src[x0 + 2 i + 1] where those columns are inside
+// [0, width), else 0, for i < count: both column phases of a stride-2 row in one pass over it
+// (LD2 on AArch64), where two gather_row calls would each read the whole row.
+inline void deinterleave_row(const float* src, ptrdiff_t width, ptrdiff_t x0, size_t count, float* dst0,
+                             float* dst1) {
+  const ptrdiff_t n = static_cast<ptrdiff_t>(count);
+  // Both columns inside for i in [lo, hi): x0 + 2 i >= 0 and x0 + 2 i + 1 < width.
+  const ptrdiff_t lo = x0 >= 0 ? 0 : std::min(n, (1 - x0) / 2);
+  const ptrdiff_t hi = x0 >= width ? lo : std::max(lo, std::min(n, (width - x0) / 2));
+  auto at = [&](ptrdiff_t x) { return x >= 0 && x < width ? src[x] : 0.0f; };
+  for (ptrdiff_t i = 0; i < lo; i++) {
+    dst0[i] = at(x0 + 2 * i);
+    dst1[i] = at(x0 + 2 * i + 1);
+  }
+  const float* p = src + x0;
+  for (ptrdiff_t i = lo; i < hi; i++) {
+    dst0[i] = p[2 * i];
+    dst1[i] = p[2 * i + 1];
+  }
+  for (ptrdiff_t i = hi; i < n; i++) {
+    dst0[i] = at(x0 + 2 * i);
+    dst1[i] = at(x0 + 2 * i + 1);
+  }
+}
+
 // A group's input zero-padded and cut into phase planes: plane (channel, a, b) holds
 // padded[y * stride_h + a][x * stride_w + b] in rows of `width` floats. Tap (kh, kw) of output
 // pixel (oy, ox) is then element (oy + kh * dh / sh) * width + ox + kw * dw / sw of the tap's
-// phase plane (kh * dh % sh, kw * dw % sw): in pixels oy * width + ox (each output row
-// followed by width - ow columns that are computed and dropped), every im2col row is one
-// contiguous slice of a plane. A task builds only the rows of the planes its pixels read, in
-// its own buffer, where they stay in cache for its im2col.
+// phase plane (kh * dh % sh, kw * dw % sw): each output row's run of an im2col row is one
+// contiguous slice of a plane, copied whole where the element-wise im2col gathers (and
+// bounds-checks) every element. The input is read once per task to build the planes, the
+// im2col reads the planes kh * kw / (sh * sw) times. A task builds only the rows of the
+// planes its pixels read, and only the phases some tap reads, in its own buffer, where they
+// stay in cache for its im2col.
 struct Phases {
   Phases(const Geometry& g) : window(g.window), channels(g.channels), ow(g.y.w) {
     const Window2d& w = g.window;
@@ -188,87 +215,94 @@ struct Phases {
     padded_w = g.x.w + w.pad_left + w.pad_right;
     height = pp_divide_round_up(padded_h, w.stride_h);
     width = pp_divide_round_up(padded_w, w.stride_w);
-    pixels = g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
   }
-  // Whether the planes pay for a grouped convolution (whose few output channels per group do
-  // not amortize an element-wise im2col): they do unless the dropped columns add more than a
-  // quarter to the GEMM's tiles of nr pixels, or the planes' rounding more than a quarter to
-  // the padded input (as strides wider than the input would).
-  bool worth(size_t output_pixels, size_t nr) const {
-    return output_pixels != 0 && pp_round_up(pixels, nr) * 4 <= pp_round_up(output_pixels, nr) * 5 &&
-           height * window.stride_h * 4 <= padded_h * 5 && width * window.stride_w * 4 <= padded_w * 5;
+  // Whether the planes pay: unless their rounding adds more than a quarter to the padded input
+  // (as strides wider than the input would).
+  bool worth(size_t output_pixels) const {
+    return output_pixels != 0 && height * window.stride_h * 4 <= padded_h * 5 &&
+           width * window.stride_w * 4 <= padded_w * 5;
   }
 
-  // The plane rows [first, end) that padded pixels [first_pixel, first_pixel + count) read: the
-  // rows of their taps, and the next one, which the dropped columns' taps run into.
+  // The plane rows [first, end) that output pixels [first_pixel, first_pixel + count) read.
   struct Rows {
     size_t first, end;
   };
   Rows rows(size_t first_pixel, size_t count) const {
-    const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + 2;
-    return {first_pixel / width, std::min(height, (first_pixel + count - 1) / width + below)};
+    const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + 1;
+    return {first_pixel / ow, std::min(height, (first_pixel + count - 1) / ow + below)};
   }
   size_t floats(const Rows& r) const {
     return channels * window.stride_h * window.stride_w * (r.end - r.first) * width;
   }
 
-  // Rows `r` of the phase planes of the group's input planes (in_h x in_w each).
+  // Rows `r` of the phase planes of the group's input planes (in_h x in_w each); planes that
+  // no tap reads are left as they are.
   void build(const float* input, ptrdiff_t in_h, ptrdiff_t in_w, const Rows& r, float* out) const {
     const Window2d& w = window;
+    const size_t rows = r.end - r.first, plane = rows * width;
+    // Column phases 0 and 1 of a stride-2 row come from one pass over it.
+    const bool pairs = w.stride_w == 2 && reads(1, w.kernel_w, w.dilation_w, w.stride_w);
     for (size_t c = 0; c < channels; c++, input += in_h * in_w) {
       for (size_t a = 0; a < w.stride_h; a++) {
-        for (size_t b = 0; b < w.stride_w; b++) {
-          const ptrdiff_t x0 = static_cast<ptrdiff_t>(b) - static_cast<ptrdiff_t>(w.pad_left);
-          for (size_t y = r.first; y < r.end; y++, out += width) {
-            const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
-            if (iy < 0 || iy >= in_h)
-              std::fill(out, out + width, 0.0f);
+        if (!reads(a, w.kernel_h, w.dilation_h, w.stride_h)) continue;
+        float* phase = out + (c * w.stride_h + a) * w.stride_w * plane;
+        for (size_t y = r.first; y < r.end; y++, phase += width) {
+          const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
+          const bool inside = iy >= 0 && iy < in_h;
+          const float* row = input + iy * in_w;
+          const ptrdiff_t left = -static_cast<ptrdiff_t>(w.pad_left);
+          if (inside && pairs) {
+            deinterleave_row(row, in_w, left, width, phase, phase + plane);
+            continue;
+          }
+          for (size_t b = 0; b < w.stride_w; b++) {
+            if (!reads(b, w.kernel_w, w.dilation_w, w.stride_w)) continue;
+            float* dst = phase + b * plane;
+            if (inside)
+              gather_row(row, in_w, left + static_cast<ptrdiff_t>(b), w.stride_w, width, dst);
             else
-              gather_row(input + iy * in_w, in_w, x0, w.stride_w, width, out);
+              std::fill(dst, dst + width, 0.0f);
           }
         }
       }
     }
   }
 
-  // Rows (ci, kh, kw) of the im2col matrix for padded pixels [first, first + count) from rows
+  // Rows (ci, kh, kw) of the im2col matrix for output pixels [first, first + count) from rows
   // `r` of the phase planes.
   void im2col(const float* phases, const Rows& r, size_t first, size_t count, float* panel) const {
     const Window2d& w = window;
     const size_t plane = (r.end - r.first) * width;
-    const float* start = phases + (first - r.first * width);
+    // Where the first pixel's row starts in a plane, and its column.
+    const size_t oy = first / ow, ox = first % ow;
+    const float* start = phases + (oy - r.first) * width + ox;
     for (size_t ci = 0; ci < channels; ci++) {
       for (size_t kh = 0; kh < w.kernel_h; kh++) {
         const size_t dy = kh * w.dilation_h;
         for (size_t kw = 0; kw < w.kernel_w; kw++, panel += count) {
           const size_t dx = kw * w.dilation_w;
           const size_t phase = (ci * w.stride_h + dy % w.stride_h) * w.stride_w + dx % w.stride_w;
-          std::memcpy(panel, start + phase * plane + dy / w.stride_h * width + dx / w.stride_w, count * sizeof(float));
+          const float* src = start + phase * plane + dy / w.stride_h * width + dx / w.stride_w;
+          // Output row by output row: the first from column ox, the others from column 0.
+          size_t n = std::min(count, ow - ox);
+          std::memcpy(panel, src, n * sizeof(float));
+          for (src += width - ox; n < count; n += ow, src += width)
+            std::memcpy(panel + n, src, std::min(ow, count - n) * sizeof(float));
         }
       }
     }
   }
 
-  // Copies the valid pixels of `rows` rows of padded pixels [first, first + count) (rows
-  // `count` floats apart) to the output (rows `out_stride` floats apart) and applies the
-  // epilogue there.
-  void scatter(const float* tile, size_t rows, size_t first, size_t count, float* out, size_t out_stride,
-               const Epilogue& epilogue, const float* output) const {
-    for (size_t q = first; q < first + count;) {
-      const size_t oy = q / width, ox = q % width, end = std::min(first + count, (oy + 1) * width);
-      const size_t run = ox < ow ? std::min(end, oy * width + ow) - q : 0;
-      if (run != 0) {
-        float* dst = out + oy * ow + ox;
-        for (size_t r = 0; r < rows; r++)
-          std::memcpy(dst + r * out_stride, tile + r * count + (q - first), run * sizeof(float));
-        epilogue.apply(dst, rows, run, out_stride * sizeof(float), output);
-      }
-      q = end;
-    }
-  }
-
   Window2d window;
-  size_t channels, ow, padded_h, padded_w, height, width, pixels;
+  size_t channels, ow, padded_h, padded_w, height, width;
+
+ private:
+  // Whether some tap k < kernel (dilation d) reads phase p of stride s.
+  static bool reads(size_t p, size_t kernel, size_t d, size_t s) {
+    for (size_t k = 0; k < kernel; k++)
+      if (k * d % s == p) return true;
+    return false;
+  }
 };
 
 // What the 3-channel 3x3 stride-2 kernels take.
@@ -458,9 +492,11 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const float* packed = packed_.data();
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   const Phases phases(s);
-  const bool phased = groups_ > 1 && !pointwise() && phases.worth(pixels, ukernel.nr);
-  const size_t space = phased ? phases.pixels : pixels;  // the GEMM's pixels
-  const size_t panel = panel_pixels(d, space, ukernel.nr);
+  // Strided and grouped convolutions take their panels from phase planes (Phases): the others
+  // gather them element by element, whose cost only many output channels amortize.
+  const bool strided = window_.stride_h > 1 || window_.stride_w > 1;
+  const bool phased = !pointwise() && (groups_ > 1 || strided) && phases.worth(pixels);
+  const size_t panel = panel_pixels(d, pixels, ukernel.nr);
 
   auto gemm = [&](size_t image, size_t block, size_t first, size_t count, const float* b, size_t b_stride) {
     const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
@@ -476,7 +512,7 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   // spatial layers around it do) unless its weights outweigh its im2col rows several times:
   // then each streams its part of the weights instead of all of them.
   const bool prefer_pixels = !pointwise() && blocks * block_floats < kGatherCost * d * pixels;
-  const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
+  const Split split(blocks, pixels, panel, ukernel.nr, get_num_threads(), prefer_pixels);
   parallel_for(split.parts * images * split.panels, [&](size_t t) {
     const size_t part = t / split.panels / images, image = t / split.panels % images;
     const Split::Task task = split.task(part, t % split.panels);
@@ -488,24 +524,17 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
         gemm(image, block, task.first, task.count, group_input(image) + task.first, in_plane * sizeof(float));
       return;
     }
+    float* b;
     if (phased) {
       const Phases::Rows span = phases.rows(task.first, task.count);
-      float* b = im2col_buffer((d + mr) * task.count + phases.floats(span));
-      float* tile = b + d * task.count;
-      float* planes = tile + mr * task.count;
-      const size_t stride = task.count * sizeof(float);
+      b = im2col_buffer(d * task.count + phases.floats(span));
+      float* planes = b + d * task.count;
       phases.build(group_input(image), x_shape.h, x_shape.w, span, planes);
       phases.im2col(planes, span, task.first, task.count, b);
-      for (size_t block = task.first_block; block < task.end_block; block++) {
-        const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
-        ukernel.fn(rows, task.count, d, b, stride, packed + (g * blocks + block) * block_floats, tile, stride, &clamp);
-        phases.scatter(tile, rows, task.first, task.count, output + (image * per_group + m0) * pixels, pixels, epilogue,
-                       output);
-      }
-      return;
+    } else {
+      b = im2col_buffer(d * task.count);
+      im2col(s, group_input(image), task.first, task.count, b);
     }
-    float* b = im2col_buffer(d * task.count);
-    im2col(s, group_input(image), task.first, task.count, b);
     for (size_t block = task.first_block; block < task.end_block; block++)
       gemm(image, block, task.first, task.count, b, task.count * sizeof(float));
   });

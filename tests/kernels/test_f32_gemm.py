@@ -96,7 +96,7 @@ def test_ukernel_zero_biases_without_clamp(ukernel, rng):
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_on_grouped_convolutions_matches_reference(ukernel, rng):
     """Grouped 3x3s with output channels per group around the tile's rows: their panels come
-    from phase planes of the padded input, each output row's extra columns dropped."""
+    from phase planes of the padded input, one copy per output row of a panel row."""
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     mr = ukernel["mr"]
