@@ -3,8 +3,8 @@
 // convolutions and otherwise an im2col panel of a few hundred pixels built per task in a
 // per-thread buffer, so it stays in cache while the task's blocks of output channels use it.
 // A grouped convolution, whose few output channels per group do not amortize an element-wise
-// im2col, builds its panels from phase planes of the padded input instead (Phases): one copy
-// per panel row, the GEMM run on padded rows and their extra columns dropped.
+// im2col, and a dense strided one of several taps, whose gathers cost most per element, build
+// their panels from phase planes of the padded input instead (Phases): contiguous copies.
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
 // activation) runs right after the kernel wrote it. A 3-channel 3x3 stride-2 padding-1
 // convolution (an RGB first layer) runs on its own kernel where the ISA has one, straight from
@@ -118,6 +118,21 @@ class Split {
   bool by_channels_;
 };
 
+// Copies n floats with inline vector moves: an output row's run is a few dozen floats,
+// where a libc memcpy call costs more than the copy itself.
+inline void copy_row(const float* src, size_t n, float* dst) {
+  // Whole vectors, the last one overlapping the one before (the buffers do not overlap).
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
+    std::memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4 * sizeof(float));
+    std::memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
+  } else {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+  }
+}
+
 // dst[i] = src[x0 + i * stride] where that column is inside [0, width), else 0, for i < count:
 // zeros, then a strided (or contiguous) copy, then zeros.
 inline void gather_row(const float* src, ptrdiff_t width, ptrdiff_t x0, size_t stride, size_t count, float* dst) {
@@ -174,79 +189,149 @@ void im2col(const Geometry& g, const float* input, size_t first, size_t count, f
   }
 }
 
+// dst0[i] = src[x0 + 2 i] and dst1[i] = src[x0 + 2 i + 1] where those columns are inside
+// [0, width), else 0, for i < count: both column phases of a stride-2 row in one pass over it
+// (LD2 on AArch64), where two gather_row calls would each read the whole row.
+inline void deinterleave_row(const float* src, ptrdiff_t width, ptrdiff_t x0, size_t count, float* dst0,
+                             float* dst1) {
+  const ptrdiff_t n = static_cast<ptrdiff_t>(count);
+  // Both columns inside for i in [lo, hi): x0 + 2 i >= 0 and x0 + 2 i + 1 < width.
+  const ptrdiff_t lo = x0 >= 0 ? 0 : std::min(n, (1 - x0) / 2);
+  const ptrdiff_t hi = x0 >= width ? lo : std::max(lo, std::min(n, (width - x0) / 2));
+  auto at = [&](ptrdiff_t x) { return x >= 0 && x < width ? src[x] : 0.0f; };
+  for (ptrdiff_t i = 0; i < lo; i++) {
+    dst0[i] = at(x0 + 2 * i);
+    dst1[i] = at(x0 + 2 * i + 1);
+  }
+  const float* p = src + x0;
+  for (ptrdiff_t i = lo; i < hi; i++) {
+    dst0[i] = p[2 * i];
+    dst1[i] = p[2 * i + 1];
+  }
+  for (ptrdiff_t i = hi; i < n; i++) {
+    dst0[i] = at(x0 + 2 * i);
+    dst1[i] = at(x0 + 2 * i + 1);
+  }
+}
+
 // A group's input zero-padded and cut into phase planes: plane (channel, a, b) holds
 // padded[y * stride_h + a][x * stride_w + b] in rows of `width` floats. Tap (kh, kw) of output
 // pixel (oy, ox) is then element (oy + kh * dh / sh) * width + ox + kw * dw / sw of the tap's
-// phase plane (kh * dh % sh, kw * dw % sw): in pixels oy * width + ox (each output row
-// followed by width - ow columns that are computed and dropped), every im2col row is one
-// contiguous slice of a plane. A task builds only the rows of the planes its pixels read, in
-// its own buffer, where they stay in cache for its im2col.
+// phase plane (kh * dh % sh, kw * dw % sw). The input is read once per task to build the
+// planes, the im2col reads them kh * kw / (sh * sw) times. A task builds only the rows of the
+// planes its pixels read, and only the phases some tap reads, in its own buffer, where they
+// stay in cache for its im2col. The GEMM runs on one of two pixel spaces:
+// - padded (a grouped convolution, whose few output channels per group do not amortize an
+//   element-wise im2col): pixels oy * width + ox, each output row followed by width - ow
+//   columns that are computed and dropped (scatter), so that every im2col row is one
+//   contiguous slice of a plane;
+// - exact (a dense strided one, whose many output channels make the dropped columns cost more
+//   than copying each output row's run of an im2col row on its own): the output pixels.
 struct Phases {
-  Phases(const Geometry& g) : window(g.window), channels(g.channels), ow(g.y.w) {
+  Phases(const Geometry& g, bool exact) : window(g.window), channels(g.channels), ow(g.y.w), exact(exact) {
     const Window2d& w = g.window;
     padded_h = g.x.h + w.pad_top + w.pad_bottom;
     padded_w = g.x.w + w.pad_left + w.pad_right;
     height = pp_divide_round_up(padded_h, w.stride_h);
     width = pp_divide_round_up(padded_w, w.stride_w);
-    pixels = g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
+    pixels = exact ? g.y.plane() : g.y.h == 0 || g.y.w == 0 ? 0 : (g.y.h - 1) * width + ow;
   }
-  // Whether the planes pay for a grouped convolution (whose few output channels per group do
-  // not amortize an element-wise im2col): they do unless the dropped columns add more than a
-  // quarter to the GEMM's tiles of nr pixels, or the planes' rounding more than a quarter to
-  // the padded input (as strides wider than the input would).
+  // Whether the planes pay: unless their rounding adds more than a quarter to the padded input
+  // (as strides wider than the input would), or the dropped columns more than a quarter to the
+  // GEMM's tiles of nr pixels.
   bool worth(size_t output_pixels, size_t nr) const {
     return output_pixels != 0 && pp_round_up(pixels, nr) * 4 <= pp_round_up(output_pixels, nr) * 5 &&
            height * window.stride_h * 4 <= padded_h * 5 && width * window.stride_w * 4 <= padded_w * 5;
   }
 
-  // The plane rows [first, end) that padded pixels [first_pixel, first_pixel + count) read: the
-  // rows of their taps, and the next one, which the dropped columns' taps run into.
+  // The plane rows [first, end) that pixels [first_pixel, first_pixel + count) read: the rows
+  // of their taps, and in padded pixels the next one, which the dropped columns' taps run into.
   struct Rows {
     size_t first, end;
   };
   Rows rows(size_t first_pixel, size_t count) const {
-    const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + 2;
-    return {first_pixel / width, std::min(height, (first_pixel + count - 1) / width + below)};
+    const size_t line = exact ? ow : width;
+    const size_t below = (window.kernel_h - 1) * window.dilation_h / window.stride_h + (exact ? 1 : 2);
+    return {first_pixel / line, std::min(height, (first_pixel + count - 1) / line + below)};
   }
   size_t floats(const Rows& r) const {
     return channels * window.stride_h * window.stride_w * (r.end - r.first) * width;
   }
 
-  // Rows `r` of the phase planes of the group's input planes (in_h x in_w each).
+  // Rows `r` of the phase planes of the group's input planes (in_h x in_w each); planes that
+  // no tap reads are left as they are.
   void build(const float* input, ptrdiff_t in_h, ptrdiff_t in_w, const Rows& r, float* out) const {
     const Window2d& w = window;
+    const size_t plane = (r.end - r.first) * width;
+    const ptrdiff_t left = -static_cast<ptrdiff_t>(w.pad_left);
+    // Column phases 0 and 1 of a stride-2 row come from one pass over it.
+    const bool pairs = w.stride_w == 2 && reads(1, w.kernel_w, w.dilation_w, w.stride_w);
     for (size_t c = 0; c < channels; c++, input += in_h * in_w) {
       for (size_t a = 0; a < w.stride_h; a++) {
+        if (!reads(a, w.kernel_h, w.dilation_h, w.stride_h)) continue;
+        float* phases = out + (c * w.stride_h + a) * w.stride_w * plane;
+        // Plane row y is input row y * sh + a - top, zeros outside the input.
+        if (pairs) {
+          float* dst = phases;
+          for (size_t y = r.first; y < r.end; y++, dst += width) {
+            const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
+            if (iy < 0 || iy >= in_h) {
+              std::fill(dst, dst + width, 0.0f);
+              std::fill(dst + plane, dst + plane + width, 0.0f);
+            } else {
+              deinterleave_row(input + iy * in_w, in_w, left, width, dst, dst + plane);
+            }
+          }
+          continue;
+        }
         for (size_t b = 0; b < w.stride_w; b++) {
-          const ptrdiff_t x0 = static_cast<ptrdiff_t>(b) - static_cast<ptrdiff_t>(w.pad_left);
-          for (size_t y = r.first; y < r.end; y++, out += width) {
+          if (!reads(b, w.kernel_w, w.dilation_w, w.stride_w)) continue;
+          float* dst = phases + b * plane;
+          const ptrdiff_t x0 = left + static_cast<ptrdiff_t>(b);
+          for (size_t y = r.first; y < r.end; y++, dst += width) {
             const ptrdiff_t iy = static_cast<ptrdiff_t>(y * w.stride_h + a) - static_cast<ptrdiff_t>(w.pad_top);
             if (iy < 0 || iy >= in_h)
-              std::fill(out, out + width, 0.0f);
+              std::fill(dst, dst + width, 0.0f);
             else
-              gather_row(input + iy * in_w, in_w, x0, w.stride_w, width, out);
+              gather_row(input + iy * in_w, in_w, x0, w.stride_w, width, dst);
           }
         }
       }
     }
   }
 
-  // Rows (ci, kh, kw) of the im2col matrix for padded pixels [first, first + count) from rows
-  // `r` of the phase planes.
+  // Rows (ci, kh, kw) of the im2col matrix for pixels [first, first + count) from rows `r` of
+  // the phase planes.
   void im2col(const float* phases, const Rows& r, size_t first, size_t count, float* panel) const {
     const Window2d& w = window;
     const size_t plane = (r.end - r.first) * width;
-    const float* start = phases + (first - r.first * width);
-    for (size_t ci = 0; ci < channels; ci++) {
-      for (size_t kh = 0; kh < w.kernel_h; kh++) {
-        const size_t dy = kh * w.dilation_h;
-        for (size_t kw = 0; kw < w.kernel_w; kw++, panel += count) {
-          const size_t dx = kw * w.dilation_w;
-          const size_t phase = (ci * w.stride_h + dy % w.stride_h) * w.stride_w + dx % w.stride_w;
-          std::memcpy(panel, start + phase * plane + dy / w.stride_h * width + dx / w.stride_w, count * sizeof(float));
+    // Where the first pixel is in a plane, and (exact pixels) its column.
+    const size_t ox = exact ? first % ow : 0;
+    const float* start = phases + (exact ? (first / ow - r.first) * width + ox : first - r.first * width);
+    // copy(src, row): row `row` of the panel from the tap's slice of its plane at `src`.
+    auto taps = [&](auto&& copy) {
+      float* row = panel;
+      for (size_t ci = 0; ci < channels; ci++) {
+        for (size_t kh = 0; kh < w.kernel_h; kh++) {
+          const size_t dy = kh * w.dilation_h;
+          for (size_t kw = 0; kw < w.kernel_w; kw++, row += count) {
+            const size_t dx = kw * w.dilation_w;
+            const size_t phase = (ci * w.stride_h + dy % w.stride_h) * w.stride_w + dx % w.stride_w;
+            copy(start + phase * plane + dy / w.stride_h * width + dx / w.stride_w, row);
+          }
         }
       }
+    };
+    if (!exact) {
+      taps([&](const float* src, float* row) { std::memcpy(row, src, count * sizeof(float)); });
+      return;
     }
+    // Output row by output row: the first from column ox, the others from column 0.
+    taps([&](const float* src, float* row) {
+      size_t n = std::min(count, ow - ox);
+      copy_row(src, n, row);
+      for (src += width - ox; n < count; n += ow, src += width) copy_row(src, std::min(ow, count - n), row + n);
+    });
   }
 
   // Copies the valid pixels of `rows` rows of padded pixels [first, first + count) (rows
@@ -268,7 +353,18 @@ struct Phases {
   }
 
   Window2d window;
-  size_t channels, ow, padded_h, padded_w, height, width, pixels;
+  size_t channels, ow;
+  bool exact;
+  size_t padded_h, padded_w, height, width;
+  size_t pixels;  // the GEMM's
+
+ private:
+  // Whether some tap k < kernel (dilation d) reads phase p of stride s.
+  static bool reads(size_t p, size_t kernel, size_t d, size_t s) {
+    for (size_t k = 0; k < kernel; k++)
+      if (k * d % s == p) return true;
+    return false;
+  }
 };
 
 // What the 3-channel 3x3 stride-2 kernels take.
@@ -457,8 +553,13 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   const size_t images = x_shape.n * groups_;
   const float* packed = packed_.data();
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
-  const Phases phases(s);
-  const bool phased = groups_ > 1 && !pointwise() && phases.worth(pixels, ukernel.nr);
+  // Grouped convolutions and dense strided ones of several taps take their panels from phase
+  // planes (Phases); the others gather them element by element (a 1x1 strided one reads each
+  // input element once either way, and the gather does it in one pass).
+  const bool strided = window_.stride_h > 1 || window_.stride_w > 1;
+  const bool taps = window_.kernel_h * window_.kernel_w > 1;
+  const Phases phases(s, groups_ == 1);
+  const bool phased = !pointwise() && (groups_ > 1 || (strided && taps)) && phases.worth(pixels, ukernel.nr);
   const size_t space = phased ? phases.pixels : pixels;  // the GEMM's pixels
   const size_t panel = panel_pixels(d, space, ukernel.nr);
 
@@ -488,26 +589,33 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
         gemm(image, block, task.first, task.count, group_input(image) + task.first, in_plane * sizeof(float));
       return;
     }
-    if (phased) {
-      const Phases::Rows span = phases.rows(task.first, task.count);
-      float* b = im2col_buffer((d + mr) * task.count + phases.floats(span));
-      float* tile = b + d * task.count;
-      float* planes = tile + mr * task.count;
-      const size_t stride = task.count * sizeof(float);
-      phases.build(group_input(image), x_shape.h, x_shape.w, span, planes);
-      phases.im2col(planes, span, task.first, task.count, b);
-      for (size_t block = task.first_block; block < task.end_block; block++) {
-        const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
-        ukernel.fn(rows, task.count, d, b, stride, packed + (g * blocks + block) * block_floats, tile, stride, &clamp);
-        phases.scatter(tile, rows, task.first, task.count, output + (image * per_group + m0) * pixels, pixels, epilogue,
-                       output);
-      }
+    const size_t stride = task.count * sizeof(float);
+    if (!phased) {
+      float* b = im2col_buffer(d * task.count);
+      im2col(s, group_input(image), task.first, task.count, b);
+      for (size_t block = task.first_block; block < task.end_block; block++)
+        gemm(image, block, task.first, task.count, b, stride);
       return;
     }
-    float* b = im2col_buffer(d * task.count);
-    im2col(s, group_input(image), task.first, task.count, b);
-    for (size_t block = task.first_block; block < task.end_block; block++)
-      gemm(image, block, task.first, task.count, b, task.count * sizeof(float));
+    // Room for the panel, a tile of padded pixels (their dropped columns go nowhere in the
+    // output) and the planes.
+    const size_t tile_floats = phases.exact ? 0 : mr * task.count;
+    const Phases::Rows span = phases.rows(task.first, task.count);
+    float* b = im2col_buffer(d * task.count + tile_floats + phases.floats(span));
+    float* tile = b + d * task.count;
+    float* planes = tile + tile_floats;
+    phases.build(group_input(image), x_shape.h, x_shape.w, span, planes);
+    phases.im2col(planes, span, task.first, task.count, b);
+    for (size_t block = task.first_block; block < task.end_block; block++) {
+      if (phases.exact) {
+        gemm(image, block, task.first, task.count, b, stride);
+        continue;
+      }
+      const size_t g = image % groups_, m0 = block * mr, rows = std::min(mr, per_group - m0);
+      ukernel.fn(rows, task.count, d, b, stride, packed + (g * blocks + block) * block_floats, tile, stride, &clamp);
+      phases.scatter(tile, rows, task.first, task.count, output + (image * per_group + m0) * pixels, pixels, epilogue,
+                     output);
+    }
   });
 }
 

@@ -132,6 +132,8 @@ def test_ukernel_large_layer_and_nan(ukernel, rng):
 CONV_CASES = [
     # (cin, cout, k, stride, padding, groups, h, w)
     (3, 8, 3, 2, 1, 1, 17, 13),
+    (5, 8, 3, 2, 1, 1, 17, 13),  # dense strided: exact-pixel panels from phase planes
+    (4, 6, 3, 2, 0, 1, 12, 15),
     (3, 16, 3, 1, 1, 1, 9, 9),
     (8, 8, 3, 1, 0, 1, 5, 7),
     (6, 9, 5, 2, 2, 3, 11, 10),
