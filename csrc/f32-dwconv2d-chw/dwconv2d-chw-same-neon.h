@@ -1,32 +1,36 @@
-// Template of the NEON (AArch64) f32 NCHW 3x3 depthwise microkernels with padding 1 handled in
-// the kernel (contract in ukernels.h, "same" padding): whole planes straight from the input,
-// register-tiled as ROWS output rows x COLS = 4 * VECS output columns. Each *-neon-*.cc
-// instantiates it once.
+// Template of the NEON (AArch64) f32 NCHW K x K depthwise microkernels with padding P = K / 2
+// handled in the kernel (contract in ukernels.h, "same" padding): 3x3 at stride 1 and 2, 5x5 at
+// stride 1. Whole planes straight from the input, register-tiled as ROWS output rows x
+// COLS = 4 * VECS output columns. Each *-neon-*.cc instantiates it once.
 //
 // Design (per tile; FMLA by element as in dwconv2d-chw-neon.h, every vector instruction of a
 // tile one asm statement over inputs held in v16-v23, which the compiler never sees: no copies):
 //  - Rows: one pointer per input row the tile reads; rows above and below the plane point at
 //    the zero row, so the top and bottom padding cost nothing per tile.
-//  - Columns, stride 1: tap j of a row is one LD1 of the tile's vectors at column x + j - 1,
-//    post-incremented to the next tap, straight from the plane: the left padding column is the
-//    first tile's lane 0 of tap 0 and the right one the last tile's lanes past the edge of tap
-//    2, zeroed by one AND each with a mask (the loads there see the neighbouring rows' values).
+//  - Columns, stride 1: tap j of a row is one LD1 of the tile's vectors at column x + j - P,
+//    post-incremented to the next tap, straight from the plane: the left padding columns are
+//    the first tile's lanes below P - j of taps j < P and the right ones the last tile's lanes
+//    past the edge of taps j > P, zeroed by one AND each with a mask (the loads there see the
+//    neighbouring rows' values). For 5x5, tap 4 reaches past the edge from the last vector but
+//    one too when the last holds one output; a row whose last tile would then be that one
+//    output alone (widths COLS n + 1) runs its last tile 4 columns early, 5 columns wide, over
+//    outputs the tile before it got wrong.
 //  - Columns, stride 2: per 4 outputs two LD2 of 8 floats, at column 2x - 1 (taps 0 and 1:
 //    columns 2x - 1 and 2x) and at 2x (tap 2: column 2x + 1; the even half is not used):
 //    deinterleaved by the load, no copy. Masks as for stride 1 (the right edge matters for odd widths only).
 //  - Tails: the last column tile runs ceil(rest / 4) vectors, not a whole tile, so 7- and
 //    14-wide rows cost 2 and 4 vectors; the last row tile runs the rows that remain.
 //  - Narrow planes (one column tile: MobileNets' 7x7 and 14x14 outputs): tiles of VT =
-//    ceil(width / 4) vectors and 16 / VT rows (8 for one vector), so fewer input rows are
+//    ceil(width / 4) vectors and ROWS * VECS / VT rows (8 for one vector), so fewer input rows are
 //    loaded twice; each row but the plane's last is stored as whole vectors (the lanes past its
 //    end are overwritten by the next row; on 1-wide planes that spill would pass the plane's
 //    end, so there every row is stored exactly). Wide planes never take a one-tile branch: it
 //    would keep a one-tile copy of every row tile in the hot function.
 //  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
-//  - All channels of the call in one loop: the per-channel cost is its 3 weight loads and the
-//    row pointers.
-// Reads: at most 1 float before and 7 after every row (PP_DWCONV2D_CHW_SAME_SLACK).
+//  - All channels of the call in one loop: the per-channel cost is its ceil((1 + K * K) / 4)
+//    weight loads and the row pointers.
+// Reads: at most P floats before and 7 after every row (PP_DWCONV2D_CHW_SAME_SLACK).
 #pragma once
 
 #include <arm_neon.h>
@@ -143,40 +147,59 @@ PP_NEON_PAIR(0, "v16", "v17", "v18", "v19")
 PP_NEON_PAIR(1, "v20", "v21", "v22", "v23")
 #undef PP_NEON_PAIR
 
-template <int S, int ROWS, int VECS, Clamp CLAMP>
+template <int K, int S, int ROWS, int VECS, Clamp CLAMP>
 struct Kernel {
-  static_assert(S == 1 || S == 2, "stride 1 or 2");
-  static constexpr int K = 3;
+  static_assert((K == 3 && (S == 1 || S == 2)) || (K == 5 && S == 1), "3x3 at stride 1 or 2, 5x5 at stride 1");
+  static constexpr int P = K / 2;
   static constexpr int COLS = 4 * VECS;
+  static constexpr int NW = (1 + K * K + 3) / 4;  // weight registers
   template <int R>
   static constexpr int kInputRows = S * (R - 1) + K;
+  // Right edge, stride 1: lane l of vector VT - 1 - d of the last tile (whose last vector holds
+  // m = 1..4 outputs) reads in tap j the column l + j - P - 4 d - m + 1 columns after the row's
+  // last (inside for <= 0). An output of the last vector (l < m) reads past the row for taps
+  // j > P; one of the vector before (any l) only for taps j > P + 1 (when m = 1).
+  template <int D, int J>
+  static constexpr bool kRightMask = J > P + D;
+  static constexpr int kRightVecs = K > 3 ? 2 : 1;
+  static_assert(kRightVecs == 1 || VECS >= 2, "a 5-column last tile fits");
 
-  float32x4_t w[3];  // bias, then the 9 taps
+  float32x4_t w[NW];  // bias, then the K * K taps
   const pp_f32_minmax_params* params;
   size_t height, width, out_height, out_width;
   const float* zero;
-  size_t tiles;       // column tiles per row
-  size_t rest;        // output columns of the last one (1..COLS)
-  uint32x4_t first;   // tap 0's lanes inside the plane in the first tile: all but lane 0
-  uint32x4_t last;    // the last tap's lanes inside the plane in the last tile's last vector
+  size_t tiles;   // column tiles per row
+  size_t rest;    // output columns of the last one (1..COLS), from `back` columns before its place
+  size_t back;    // 4 where 5x5 would leave a last tile of one column, else 0
+  uint32x4_t first[P];               // taps j < P: the first tile's lanes inside the plane, P - j..3
+  uint32x4_t last[kRightVecs][P];    // taps j > P: the last tile's lanes inside the plane, by vector from its end
 
   PP_INLINE Kernel(size_t height, size_t width, const float* zero, const pp_f32_minmax_params* params)
       : params(params), height(height), width(width), out_height((height - 1) / S + 1),
         out_width((width - 1) / S + 1), zero(zero) {
     tiles = (out_width - 1) / COLS + 1;
     rest = out_width - (tiles - 1) * COLS;
-    first = lanes_below(4) & ~lanes_below(1);
-    // Lanes of the last vector: its outputs m = rest - 4 * (vectors - 1) (1..4); stride 1: output
-    // x + l reads column x + l + 1, inside for l < m - 1; stride 2: column 2(x + l) + 1, inside
-    // for l < m unless the width is odd (the last output's is then the padding column).
-    const size_t m = rest - 4 * ((rest - 1) / 4);
-    last = lanes_below(S == 1 ? m - 1 : m - (width & 1));
+    back = kRightVecs > 1 && tiles > 1 && rest == 1 ? 4 : 0;
+    rest += back;
+    unroll<P>([&](auto j) PP_INLINE_LAMBDA { first[j] = lanes_below(4) & ~lanes_below(P - PP_CONST(j)); });
+    // The last vector's outputs m = rest - 4 * (vectors - 1) (1..4). Stride 1: lane l of vector
+    // VT - 1 - d reads column x + 4 (VT - 1 - d) + l + j - P in tap j, inside for
+    // l < m + 4 d + P - j. Stride 2: column 2(x + l) + 1 in tap 2, inside for l < m unless the
+    // width is odd (the last output's is then the padding column).
+    const ptrdiff_t m = static_cast<ptrdiff_t>(rest - 4 * ((rest - 1) / 4));
+    unroll<kRightVecs>([&](auto d) PP_INLINE_LAMBDA {
+      unroll<P>([&](auto t) PP_INLINE_LAMBDA {
+        const ptrdiff_t inside = S == 1 ? m + 4 * PP_CONST(d) - 1 - PP_CONST(t) : m - static_cast<ptrdiff_t>(width & 1);
+        last[d][t] = lanes_below(inside < 0 ? 0 : inside > 4 ? 4 : static_cast<size_t>(inside));
+      });
+    });
   }
 
+  // Exactly 1 + K * K floats are read: whole q registers, then the last two floats.
   PP_INLINE void load_weights(const float* weights) {
-    w[0] = vld1q_f32(weights);
-    w[1] = vld1q_f32(weights + 4);
-    w[2] = vcombine_f32(vld1_f32(weights + 8), vdup_n_f32(0.0f));
+    static_assert((1 + K * K) % 4 == 2, "weights end with two floats");
+    unroll<NW - 1>([&](auto i) PP_INLINE_LAMBDA { w[i] = vld1q_f32(weights + 4 * PP_CONST(i)); });
+    w[NW - 1] = vcombine_f32(vld1_f32(weights + 4 * (NW - 1)), vdup_n_f32(0.0f));
   }
 
   // acc[r][v] += v<REG> * w[tap t] for every output row r of the tile that reads input row i
@@ -200,18 +223,23 @@ struct Kernel {
       unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = bias(w[0]); });
     });
     if constexpr (S == 1) {
-      // Windows n = 3 i + j (row i, tap j) in bank n % 2, window n + 1 loaded before the FMLAs
+      // Windows n = K i + j (row i, tap j) in bank n % 2, window n + 1 loaded before the FMLAs
       // on window n.
       constexpr int kWindows = kInputRows<R> * K;
-      const intptr_t step_tap = sizeof(float), step_last = (COLS - 2) * static_cast<intptr_t>(sizeof(float));
+      const intptr_t step_tap = sizeof(float), step_last = (COLS - (K - 1)) * static_cast<intptr_t>(sizeof(float));
       load_window<VT, 0>(in[0], step_tap);
       unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
         constexpr int N = PP_CONST(n), I = N / K, J = N % K, N1 = N + 1, BANK = 16 + 4 * (N % 2);
         if constexpr (N1 < kWindows) {
           load_window<VT, N1 % 2>(in[N1 / K], N1 % K == K - 1 ? step_last : step_tap);
         }
-        if constexpr (FIRST && J == 0) In<BANK>::keep(first);
-        if constexpr (LAST && J == K - 1) In<BANK + VT - 1>::keep(last);
+        if constexpr (FIRST && J < P) In<BANK>::keep(first[J]);
+        if constexpr (LAST) {
+          unroll<kRightVecs>([&](auto d) PP_INLINE_LAMBDA {
+            constexpr int D = PP_CONST(d);
+            if constexpr (D < VT && kRightMask<D, J>) In<BANK + VT - 1 - D>::keep(last[D][J - P - 1]);
+          });
+        }
         unroll<VT>([&](auto v) PP_INLINE_LAMBDA { fma_tap<R, VT, I, J, BANK + PP_CONST(v)>(PP_CONST(v), acc); });
       });
     } else {
@@ -223,8 +251,8 @@ struct Kernel {
       unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
         constexpr int N = PP_CONST(n), I = N / VT, V = N % VT, N1 = N + 1, BANK = 16 + 4 * (N % 2);
         if constexpr (N1 < kLoads) load_pair<N1 % 2>(in[N1 / VT], four, on);
-        if constexpr (FIRST && V == 0) In<BANK>::keep(first);
-        if constexpr (LAST && V == VT - 1) In<BANK + 3>::keep(last);
+        if constexpr (FIRST && V == 0) In<BANK>::keep(first[0]);
+        if constexpr (LAST && V == VT - 1) In<BANK + 3>::keep(last[0][0]);
         fma_tap<R, VT, I, 0, BANK>(V, acc);
         fma_tap<R, VT, I, 1, BANK + 1>(V, acc);
         fma_tap<R, VT, I, 2, BANK + 3>(V, acc);
@@ -271,9 +299,13 @@ struct Kernel {
     if (m == 1) unroll<R>([&](auto r) PP_INLINE_LAMBDA { vst1q_lane_f32(out[r] + o, acc[r][VT - 1], 0); });
   }
 
-  // The last column tile: VT = ceil(rest / 4) vectors.
+  // The last column tile: VT = ceil(rest / 4) vectors, `back` columns before the end of the tiles.
   template <int R>
   PP_INLINE void last_tile(const float* (&in)[kInputRows<R>], float* (&out)[R]) const {
+    if (kRightVecs > 1 && back != 0) {
+      unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA { in[i] -= back; });
+      unroll<R>([&](auto r) PP_INLINE_LAMBDA { out[r] -= back; });
+    }
     unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
       constexpr int VT = PP_CONST(v) + 1;
       if ((rest + 3) / 4 == VT) {
@@ -284,18 +316,21 @@ struct Kernel {
     });
   }
 
-  // The input rows of output rows [y, y + R), each pointer one float before its row: input
-  // row S * y - 1 + i. Only the first (above the plane, y = 0) and the last (below it) can be
+  // The input rows of output rows [y, y + R), each pointer P floats before its row: input
+  // row S * y - P + i. Only the first P (above the plane) and the last P (below it) can be
   // outside the plane: those point at the zero row.
   template <int R>
   PP_INLINE void input_rows(const float* plane, size_t y, const float* (&in)[kInputRows<R>]) const {
-    const float* row = plane + (static_cast<ptrdiff_t>(S * y) - 1) * static_cast<ptrdiff_t>(width) - 1;
-    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
+    constexpr int N = kInputRows<R>;
+    const float* row = plane + (static_cast<ptrdiff_t>(S * y) - P) * static_cast<ptrdiff_t>(width) - P;
+    unroll<N>([&](auto i) PP_INLINE_LAMBDA {
       in[i] = row;
       row += width;
     });
-    if (y == 0) in[0] = zero - 1;
-    if (S * y + kInputRows<R> - 2 >= height) in[kInputRows<R> - 1] = zero - 1;
+    unroll<P>([&](auto i) PP_INLINE_LAMBDA {
+      if (S * y + PP_CONST(i) < P) in[i] = zero - P;
+      if (S * y + N - 1 - P - PP_CONST(i) >= height) in[N - 1 - PP_CONST(i)] = zero - P;
+    });
   }
 
   // Output rows [y, y + R) of one plane.
@@ -344,11 +379,11 @@ struct Kernel {
     }
   }
 
-  // Narrow planes (one column tile of VT vectors): taller tiles of about 16 accumulators, so
-  // fewer input rows are loaded twice, and plain stores.
+  // Narrow planes (one column tile of VT vectors): taller tiles of about as many accumulators
+  // as a ROWS x COLS tile, so fewer input rows are loaded twice, and plain stores.
   template <int VT, bool EXACT>
   PP_INLINE void run_narrow(size_t channels, const float* input, const float* weights, float* output) {
-    constexpr int R = VT == 1 ? 8 : 16 / VT;
+    constexpr int R = VT == 1 ? 8 : ROWS * VECS / VT;
     const size_t plane = height * width, out_plane = out_height * out_width;
     for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
       load_weights(weights);
@@ -392,9 +427,9 @@ struct Kernel {
 }  // namespace dwconv2d_chw_same_neon
 }  // namespace pyprune
 
-// Defines the extern "C" microkernel `name` as Kernel<s, rows, cols / 4, clamp>, the clamp
+// Defines the extern "C" microkernel `name` as Kernel<k, s, rows, cols / 4, clamp>, the clamp
 // chosen from the bounds: none for -inf/+inf, FMAX only for an upper bound of +inf (ReLU).
-#define PP_DWCONV2D_CHW_SAME_NEON_UKERNEL(name, s, tile_rows, tile_cols)                                \
+#define PP_DWCONV2D_CHW_SAME_NEON_UKERNEL(name, k, s, tile_rows, tile_cols)                                \
   extern "C" __attribute__((flatten)) void name(size_t channels, size_t input_height, size_t input_width, \
                                                 const float* input, const float* weights, float* output,  \
                                                 const float* zero, const pp_f32_minmax_params* params) {  \
@@ -403,14 +438,14 @@ struct Kernel {
     using pyprune::dwconv2d_chw_same_neon::Kernel;                                                        \
     if (params->max == __builtin_inff()) {                                                                \
       if (params->min == -__builtin_inff()) {                                                             \
-        Kernel<s, tile_rows, tile_cols / 4, Clamp::none>(input_height, input_width, zero, params)        \
+        Kernel<k, s, tile_rows, tile_cols / 4, Clamp::none>(input_height, input_width, zero, params)        \
             .run(channels, input, weights, output);                                                      \
       } else {                                                                                            \
-        Kernel<s, tile_rows, tile_cols / 4, Clamp::lower>(input_height, input_width, zero, params)       \
+        Kernel<k, s, tile_rows, tile_cols / 4, Clamp::lower>(input_height, input_width, zero, params)       \
             .run(channels, input, weights, output);                                                      \
       }                                                                                                   \
     } else {                                                                                              \
-      Kernel<s, tile_rows, tile_cols / 4, Clamp::both>(input_height, input_width, zero, params)          \
+      Kernel<k, s, tile_rows, tile_cols / 4, Clamp::both>(input_height, input_width, zero, params)          \
           .run(channels, input, weights, output);                                                        \
     }                                                                                                     \
   }

@@ -41,4 +41,5 @@ void dwconv2d_chw_same_ref(size_t channels, size_t input_height, size_t input_wi
 
 PP_SAME_REF_UKERNEL(pp_f32_dwconv2d_chw_3x3p1_minmax_ukernel__ref, 3, 1)
 PP_SAME_REF_UKERNEL(pp_f32_dwconv2d_chw_3x3s2p1_minmax_ukernel__ref, 3, 2)
+PP_SAME_REF_UKERNEL(pp_f32_dwconv2d_chw_5x5p2_minmax_ukernel__ref, 5, 1)
 PP_SAME_REF_UKERNEL(pp_f32_dwconv2d_chw_5x5s2p2_minmax_ukernel__ref, 5, 2)
