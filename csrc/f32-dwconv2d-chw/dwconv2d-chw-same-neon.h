@@ -26,7 +26,7 @@
 //    end are overwritten by the next row; on 1-wide planes that spill would pass the plane's
 //    end, so there every row is stored exactly). Wide planes never take a one-tile branch: it
 //    would keep a one-tile copy of every row tile in the hot function.
-//  - Clamp: none, FMAX only (ReLU: max = +inf) or FMAX then FMIN (NaN propagates), chosen once
+//  - Clamp: FMAX only (max = +inf: ReLU, or no bounds, min = -inf) or FMAX then FMIN (NaN propagates), chosen once
 //    per call. Stores are exact: whole vectors, then 2 and 1 lanes.
 //  - All channels of the call in one loop: the per-channel cost is its ceil((1 + K * K) / 4)
 //    weight loads and the row pointers.
@@ -259,17 +259,15 @@ struct Kernel {
       });
       // VECS * 8 floats were read per row; a narrower tail is the last tile of the row.
     }
-    if constexpr (CLAMP != Clamp::none) {
-      const float32x4_t vmin = vld1q_dup_f32(&params->min);
+    const float32x4_t vmin = vld1q_dup_f32(&params->min);
+    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
+      unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vmaxq_f32(acc[r][v], vmin); });
+    });
+    if constexpr (CLAMP == Clamp::both) {
+      const float32x4_t vmax = vld1q_dup_f32(&params->max);
       unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vmaxq_f32(acc[r][v], vmin); });
+        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vminq_f32(acc[r][v], vmax); });
       });
-      if constexpr (CLAMP == Clamp::both) {
-        const float32x4_t vmax = vld1q_dup_f32(&params->max);
-        unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-          unroll<VT>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vminq_f32(acc[r][v], vmax); });
-        });
-      }
     }
   }
 
@@ -397,19 +395,8 @@ struct Kernel {
     }
   }
 
-  PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) {
-    if (tiles == 1) {
-      // A narrow row's whole-vector store spills up to 3 lanes: past the plane's end when the
-      // rows are 1 wide.
-      if (out_width == 1) {
-        run_narrow<1, true>(channels, input, weights, output);
-        return;
-      }
-      unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
-        if ((rest + 3) / 4 == PP_CONST(v) + 1) run_narrow<PP_CONST(v) + 1, false>(channels, input, weights, output);
-      });
-      return;
-    }
+  // Planes of more than one column tile.
+  PP_INLINE void run_wide(size_t channels, const float* input, const float* weights, float* output) {
     const size_t plane = height * width, out_plane = out_height * out_width;
     for (; channels != 0; channels--, input += plane, weights += 1 + K * K, output += out_plane) {
       load_weights(weights);
@@ -422,28 +409,52 @@ struct Kernel {
       });
     }
   }
+
+  // Each path compiles as a function of its own (one flattened function of them all took
+  // minutes to compile), given the kernel by value: through `this`, any store could alias its
+  // weights and masks, which then would not stay in registers.
+  template <int VT, bool EXACT>
+  __attribute__((noinline, flatten)) static void narrow_path(Kernel k, size_t channels, const float* input,
+                                                             const float* weights, float* output) {
+    k.run_narrow<VT, EXACT>(channels, input, weights, output);
+  }
+  __attribute__((noinline, flatten)) static void wide_path(Kernel k, size_t channels, const float* input,
+                                                           const float* weights, float* output) {
+    k.run_wide(channels, input, weights, output);
+  }
+
+  PP_INLINE void run(size_t channels, const float* input, const float* weights, float* output) const {
+    if (tiles > 1) {
+      wide_path(*this, channels, input, weights, output);
+    } else if (out_width == 1) {
+      // A narrow row's whole-vector store spills up to 3 lanes: past the plane's end when the
+      // rows are 1 wide.
+      narrow_path<1, true>(*this, channels, input, weights, output);
+    } else {
+      unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
+        if ((rest + 3) / 4 == PP_CONST(v) + 1) narrow_path<PP_CONST(v) + 1, false>(*this, channels, input, weights, output);
+      });
+    }
+  }
 };
 
 }  // namespace dwconv2d_chw_same_neon
 }  // namespace pyprune
 
 // Defines the extern "C" microkernel `name` as Kernel<k, s, rows, cols / 4, clamp>, the clamp
-// chosen from the bounds: none for -inf/+inf, FMAX only for an upper bound of +inf (ReLU).
+// chosen from the bounds: FMAX only for an upper bound of +inf (ReLU; no bounds at all run it
+// with -inf, which FMAX passes through, NaN included: a third variant of every tile would add
+// minutes to the build for layers without an activation, which depthwise ones rarely are).
 #define PP_DWCONV2D_CHW_SAME_NEON_UKERNEL(name, k, s, tile_rows, tile_cols)                                \
-  extern "C" __attribute__((flatten)) void name(size_t channels, size_t input_height, size_t input_width, \
-                                                const float* input, const float* weights, float* output,  \
-                                                const float* zero, const pp_f32_minmax_params* params) {  \
+  extern "C" void name(size_t channels, size_t input_height, size_t input_width, const float* input,    \
+                       const float* weights, float* output, const float* zero,                         \
+                       const pp_f32_minmax_params* params) {                                            \
     PP_ASSERT(input_height != 0 && input_width != 0);                                                     \
     using pyprune::dwconv2d_chw_same_neon::Clamp;                                                         \
     using pyprune::dwconv2d_chw_same_neon::Kernel;                                                        \
     if (params->max == __builtin_inff()) {                                                                \
-      if (params->min == -__builtin_inff()) {                                                             \
-        Kernel<k, s, tile_rows, tile_cols / 4, Clamp::none>(input_height, input_width, zero, params)        \
-            .run(channels, input, weights, output);                                                      \
-      } else {                                                                                            \
-        Kernel<k, s, tile_rows, tile_cols / 4, Clamp::lower>(input_height, input_width, zero, params)       \
-            .run(channels, input, weights, output);                                                      \
-      }                                                                                                   \
+      Kernel<k, s, tile_rows, tile_cols / 4, Clamp::lower>(input_height, input_width, zero, params)         \
+          .run(channels, input, weights, output);                                                        \
     } else {                                                                                              \
       Kernel<k, s, tile_rows, tile_cols / 4, Clamp::both>(input_height, input_width, zero, params)          \
           .run(channels, input, weights, output);                                                        \
