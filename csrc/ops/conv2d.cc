@@ -241,7 +241,7 @@ struct Phases {
   // GEMM's tiles of nr pixels.
   bool worth(size_t output_pixels, size_t nr) const {
     return output_pixels != 0 && pp_round_up(pixels, nr) * 4 <= pp_round_up(output_pixels, nr) * 5 &&
-           height * window.stride_h * 4 <= padded_h * 5 && width * window.stride_w * 4 <= padded_w * 5;
+           rounds_little(padded_h, window.stride_h) && rounds_little(padded_w, window.stride_w);
   }
 
   // The plane rows [first, end) that pixels [first_pixel, first_pixel + count) read: the rows
@@ -359,6 +359,12 @@ struct Phases {
   size_t pixels;  // the GEMM's
 
  private:
+  // Whether cutting `padded` into phases of `stride` rounds it up by at most a quarter (never a
+  // stride past the input: its product with the planes' size may not even fit in size_t).
+  static bool rounds_little(size_t padded, size_t stride) {
+    if (stride > padded) return false;
+    return (pp_divide_round_up(padded, stride) * stride - padded) * 4 <= padded;
+  }
   // Whether some tap k < kernel (dilation d) reads phase p of stride s.
   static bool reads(size_t p, size_t kernel, size_t d, size_t s) {
     for (size_t k = 0; k < kernel; k++)
