@@ -470,8 +470,9 @@ def test_bad_attributes_are_refused_naming_the_node(attrs, match):
 def test_winograd_on_many_small_groups_is_bounded_by_the_layers_whole_transformed_copy():
     """Each group pads its output channels to the GEMM's blocks and keeps 36 transformed taps per
     weight: half a million 1-channel groups would need gigabytes, which a node (a hostile file's
-    among them) is refused before anything is allocated."""
-    groups = 1 << 19
+    among them) is refused before anything is allocated. A million groups: 72 * MR floats each
+    pass the limit (2^28) for every GEMM tile of 4 rows or more."""
+    groups = 1 << 20
     with pytest.raises(ValueError, match="too large for Winograd"):
         describe((3, 3), cout=groups, cin_g=1, groups=groups, padding=[1, 1, 1, 1], algorithm="winograd")
     assert " winograd " in describe((6, 6), cout=64, cin_g=1, groups=64, algorithm="winograd")

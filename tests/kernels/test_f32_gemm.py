@@ -188,6 +188,39 @@ def test_pointwise_property(n, cin, cout, pixels, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+@settings(max_examples=8 if SMALL_SWEEP else 30, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    cin=st.integers(128, 300),
+    cout=st.integers(40, 130),
+    pixels=st.integers(1, 700),
+    threads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_deep_pointwise_property(n, cin, cout, pixels, threads, seed):
+    """Depths and channel counts whose x86 panels are copied into strips (pieces of the tile's
+    width, the last one wider, several panels past 218 pixels at depth 300), with a residual and
+    an activation applied after the pieces; identical at 1 and 2 threads."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cin, 1, pixels), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    residual = rng.standard_normal((n, cout, 1, pixels), dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        pyprune.set_num_threads(1)
+        single = kernels.pointwise_conv2d(x, weight, bias, activation="relu6", residual=residual)
+        pyprune.set_num_threads(threads)
+        got = kernels.pointwise_conv2d(x, weight, bias, activation="relu6", residual=residual)
+    finally:
+        pyprune.set_num_threads(before)
+    np.testing.assert_array_equal(got, single)
+    want = np.einsum("oc,ncp->nop", weight.astype(np.float64), x[:, :, 0].astype(np.float64))[:, :, None]
+    want = np.clip(want + bias[None, :, None, None] + residual, 0.0, 6.0)
+    tol = reference.tolerance(cin)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
 # (n, cin, cout, h, w, kernel, stride, padding, groups): the ways threads share a convolution's
 # output. Pointwise: many channel blocks (shares of channels), three blocks (too few for an even
 # split: shares of pixels), one block, a plane under one vector, several panels and a batch.
