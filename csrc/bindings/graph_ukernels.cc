@@ -49,18 +49,21 @@ py::array rsum(const std::string& name, const F32Arg& x_arg) {
   return y;
 }
 
-// n outputs of kernel `name` over the rows of x, which must hold the inputs they read and the
-// overread.
-py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg) {
+// n outputs of kernel `name` over the rows of x, `pad` columns of padding before them, which must
+// hold the inputs they read and the overread.
+py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg, const IntArg& pad_arg) {
   const pp_f32_hpool_ukernel& k = pp_find_ukernel(pp_f32_hpool_ukernels(), name);
   const py::array x = typed_array<float>(x_arg.obj, "x", 2);
-  const size_t n = count_arg(n_arg.obj, "n", 1);
-  const size_t needed = (n - 1) * k.stride + k.kernel + PP_HPOOL_OVERREAD;
+  const size_t n = count_arg(n_arg.obj, "n", 1), pad = count_arg(pad_arg.obj, "pad", 0);
+  if (pad > k.kernel / 2)
+    value_error("pad must be at most " + std::to_string(k.kernel / 2) + " for a kernel of " + std::to_string(k.kernel) +
+                ", got " + std::to_string(pad));
+  const size_t needed = (n - 1) * k.stride + k.kernel - pad + PP_HPOOL_OVERREAD;
   if (x.shape(0) < 1 || static_cast<size_t>(x.shape(1)) < needed)
     value_error("x must have at least one row of at least " + std::to_string(needed) + " elements for " +
                 std::to_string(n) + " outputs, got " + shape_str(x));
   py::array_t<float> y(static_cast<py::ssize_t>(n));
-  k.fn(n, static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()), static_cast<size_t>(x.strides(0)),
+  k.fn(n, static_cast<size_t>(x.shape(0)), pad, static_cast<const float*>(x.data()), static_cast<size_t>(x.strides(0)),
        y.mutable_data());
   return y;
 }
@@ -91,9 +94,9 @@ void register_graph_ukernels(py::module_& testing) {
       row["stride"] = k.stride;
     });
   });
-  testing.def("hpool", &hpool, py::arg("ukernel"), py::arg("x"), py::arg("n"),
-              "n outputs of one row pooling microkernel over the rows of x (2-D; they must hold the inputs "
-              "the outputs read, plus the kernels' overread).");
+  testing.def("hpool", &hpool, py::arg("ukernel"), py::arg("x"), py::arg("n"), py::arg("pad") = 0,
+              "n outputs of one row pooling microkernel over the rows of x, pad columns of padding before them "
+              "(2-D; they must hold the inputs the outputs read, plus the kernels' overread).");
   testing.attr("HPOOL_OVERREAD") = PP_HPOOL_OVERREAD;
 }
 

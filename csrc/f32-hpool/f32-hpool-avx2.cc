@@ -4,7 +4,8 @@
 // their even and odd elements (shuffle, then a 64-bit permute to undo the 128-bit halves), the
 // third tap being the combined evens shifted down a lane with the column after them (so nothing
 // past the window is read). The last 1-7 outputs are the last eight again (overlapping, so the
-// same values), or one by one in the same order when n < 8.
+// same values), or one by one in the same order when n < 8. Outputs whose windows start in the
+// padding come first, one by one.
 #include <immintrin.h>
 
 #include "hpool.h"
@@ -61,8 +62,14 @@ __m256 taps(const __m256* v) {
 }
 
 template <pp_hpool_op Op, size_t K, size_t S>
-void hpool_avx2(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
-  PP_ASSERT(n >= 1 && rows >= 1);
+void hpool_avx2(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {
+  PP_ASSERT(n >= 1 && rows >= 1 && pad <= K / 2);
+  // The outputs whose windows start in the padding one by one, then those inside the row.
+  const size_t edge = pp_hpool_left_edge<Op, K, S>(n, rows, pad, x, x_stride, y);
+  if (edge == n) return;
+  n -= edge;
+  x += edge * S - pad;
+  y += edge;
   auto eight = [&](size_t o) {
     __m256 column[K], next[K];
     load<K, S>(x + o * S, column);

@@ -8,6 +8,9 @@
 // tap's columns at successive offsets. The last 1-3 outputs are the last four again
 // (overlapping, so the same values), or one by one in the same order when n < 4. Rows come as
 // a compile-time count (1, 2, 3 or 5: the usual windows) or a loop. vmaxq propagates NaN.
+// Outputs whose windows start in the padding come first: at 3 s2 with one column of padding
+// (ResNet's max pool) as a block of four, the left taps shifted in from the odds; otherwise one
+// by one.
 #include <arm_neon.h>
 
 #include "hpool.h"
@@ -120,8 +123,31 @@ PP_INLINE float32x4_t four(const Rows<R>& rows, size_t o) {
   }
 }
 
+// 3 s2 with a column of padding: outputs 0..3 from the centres c[2i] (evens) and right taps
+// c[2i + 1] (odds) of columns 0..7, each left tap the odd before (the identity before column 0).
+template <pp_hpool_op Op, size_t R>
+PP_INLINE float32x4_t first_four(const Rows<R>& rows) {
+  const float32x4x2_t block = columns<Op, 2>(rows, 0);
+  const float32x4_t none = vdupq_n_f32(Op == pp_hpool_max ? -__builtin_inff() : 0.0f);
+  return combine<Op>(combine<Op>(vextq_f32(none, block.val[1], 3), block.val[0]), block.val[1]);
+}
+
 template <pp_hpool_op Op, size_t K, size_t S, size_t R>
-void pool(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
+void pool(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {
+  if constexpr (K == 3 && S == 2) {
+    if (pad == 1 && n >= 8) {
+      vst1q_f32(y, first_four<Op>(Rows<R>{x, x_stride, rows}));
+      n -= 4;
+      y += 4;
+      x += 7;  // the window of output 4
+      pad = 0;
+    }
+  }
+  const size_t edge = pp_hpool_left_edge<Op, K, S>(n, rows, pad, x, x_stride, y);
+  if (edge == n) return;
+  n -= edge;
+  x += edge * S - pad;
+  y += edge;
   const Rows<R> window{x, x_stride, rows};
   size_t o = 0;
   if (n >= 8) {
@@ -163,14 +189,14 @@ void pool(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
 }
 
 template <pp_hpool_op Op, size_t K, size_t S>
-void hpool_neon(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
-  PP_ASSERT(n >= 1 && rows >= 1);
+void hpool_neon(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {
+  PP_ASSERT(n >= 1 && rows >= 1 && pad <= K / 2);
   switch (rows) {
-    case 1: return pool<Op, K, S, 1>(n, rows, x, x_stride, y);
-    case 2: return pool<Op, K, S, 2>(n, rows, x, x_stride, y);
-    case 3: return pool<Op, K, S, 3>(n, rows, x, x_stride, y);
-    case 5: return pool<Op, K, S, 5>(n, rows, x, x_stride, y);
-    default: return pool<Op, K, S, 0>(n, rows, x, x_stride, y);
+    case 1: return pool<Op, K, S, 1>(n, rows, pad, x, x_stride, y);
+    case 2: return pool<Op, K, S, 2>(n, rows, pad, x, x_stride, y);
+    case 3: return pool<Op, K, S, 3>(n, rows, pad, x, x_stride, y);
+    case 5: return pool<Op, K, S, 5>(n, rows, pad, x, x_stride, y);
+    default: return pool<Op, K, S, 0>(n, rows, pad, x, x_stride, y);
   }
 }
 

@@ -4,9 +4,10 @@
 namespace {
 
 template <pp_hpool_op Op, size_t K, size_t S>
-void hpool_ref(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {
-  PP_ASSERT(n >= 1 && rows >= 1);
-  for (size_t o = 0; o < n; o++) y[o] = pp_hpool_output<Op, K, S>(rows, x, x_stride, o);
+void hpool_ref(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {
+  PP_ASSERT(n >= 1 && rows >= 1 && pad <= K / 2);
+  const size_t edge = pp_hpool_left_edge<Op, K, S>(n, rows, pad, x, x_stride, y);
+  for (size_t o = edge; o < n; o++) y[o] = pp_hpool_output<Op, K, S>(rows, x + (edge * S - pad), x_stride, o - edge);
 }
 
 }  // namespace

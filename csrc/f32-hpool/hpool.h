@@ -31,8 +31,22 @@ inline float pp_hpool_output(size_t rows, const float* x, size_t x_stride, size_
   return acc;
 }
 
+// The first outputs, whose windows start in the padding (o * S < pad), from the columns inside:
+// y[o] for o < the count returned (at most n). The window of the output after them starts
+// inside the row, at x + count * S - pad.
+template <pp_hpool_op Op, size_t K, size_t S>
+inline size_t pp_hpool_left_edge(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {
+  size_t o = 0;
+  for (; o < n && o * S < pad; o++) {
+    float acc = pp_hpool_column<Op>(rows, x, x_stride, 0);
+    for (size_t j = 1; j < o * S + K - pad; j++) acc = pp_hpool_combine<Op>(acc, pp_hpool_column<Op>(rows, x, x_stride, j));
+    y[o] = acc;
+  }
+  return o;
+}
+
 // Defines kernel `name` as `body<Op, K, S>` (one line per kernel in the ISA files).
-#define PP_HPOOL_DEFINE(name, body, op, kernel, stride)                                      \
-  extern "C" void name(size_t n, size_t rows, const float* x, size_t x_stride, float* y) {  \
-    body<pp_hpool_##op, kernel, stride>(n, rows, x, x_stride, y);                             \
+#define PP_HPOOL_DEFINE(name, body, op, kernel, stride)                                                    \
+  extern "C" void name(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y) {  \
+    body<pp_hpool_##op, kernel, stride>(n, rows, pad, x, x_stride, y);                                      \
   }

@@ -1,14 +1,16 @@
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d over the last two dims of a
 // (N, C, H, W) or (C, H, W) tensor, with torch's output sizes, window clipping and divisors.
 // Windowed pools work per output row. With a row pooling microkernel for the window's width and
-// stride (f32-hpool: 3 s2, 3 s1, 2 s2), it pools the outputs whose windows lie inside the input
-// rows straight from them, and the few at the edges are pooled one by one in the kernel's order;
+// stride (f32-hpool: 3 s2, 3 s1, 2 s2), it pools the outputs whose windows end inside the input
+// rows straight from them (the kernel leaves out the padding before a row), and the few at the
+// right edge are pooled one by one in the kernel's order;
 // otherwise the window's input rows are combined into one padded row (a vectorised loop; padding
 // holds -inf or 0), then a plain loop pools along it. The global average pool sums whole planes
 // with the row-sum microkernel. Max pools propagate NaN like torch.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "../ops/aligned_buffer.h"
 #include "node_operator.h"
@@ -114,7 +116,7 @@ class WindowPool final : public Pool2d {
     const size_t lead = static_cast<size_t>(w.pad_begin), size = static_cast<size_t>(w.size);
     const size_t reach = std::max<size_t>(lead + size, static_cast<size_t>((w.out - 1) * w.stride + w.extent()));
     const size_t width = reach + PP_HPOOL_OVERREAD;
-    const Span inside = kernel_span(w);
+    const int64_t kernel_end = kernel_outputs(w);
     parallel_rows(planes(x), static_cast<size_t>(h.out), [&](size_t first, size_t count, size_t begin, size_t end) {
       thread_local AlignedBuffer buffer;
       buffer.reserve(width);
@@ -122,15 +124,24 @@ class WindowPool final : public Pool2d {
       const float none = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
       std::fill(row, row + lead, none);
       std::fill(row + lead + size, row + width, none);
+      // Local copies: through the captured references, every row would load them again after
+      // the kernel call.
+      const Axis rows_axis = h, cols_axis = w;
+      const float* x0 = in[0];
+      float* y0 = out[0];
+      const size_t in_step = plane_in, out_step = plane_out;
+      const int64_t by_kernel = kernel_end;
+      const bool max = max_;
+      const pp_f32_hpool_ukernel_fn fn = hpool_ != nullptr ? hpool_->fn : nullptr;
       for (size_t p = first; p < first + count; p++)
         for (size_t oy = begin; oy < end; oy++) {
-          const float* plane = in[0] + p * plane_in;
-          float* y = out[0] + p * plane_out + oy * static_cast<size_t>(w.out);
-          if (max_) {
-            pool_row<MaxOf>(plane, row, y, h, w, inside, static_cast<int64_t>(oy));
+          const float* plane = x0 + p * in_step;
+          float* y = y0 + p * out_step + oy * static_cast<size_t>(cols_axis.out);
+          if (max) {
+            pool_row<MaxOf>(fn, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
           } else {
-            pool_row<SumOf>(plane, row, y, h, w, inside, static_cast<int64_t>(oy));
-            average(y, h, w, static_cast<int64_t>(oy));
+            pool_row<SumOf>(fn, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
+            average(y, rows_axis, cols_axis, static_cast<int64_t>(oy));
           }
         }
     }, static_cast<size_t>(w.out * h.kernel * w.kernel));
@@ -151,37 +162,39 @@ class WindowPool final : public Pool2d {
             stride_[i], dilation_[i], begin, end};
   }
 
-  // Outputs [lo, hi) of a row: those the row kernel takes, their windows (and its overread)
+  // Outputs [0, end) of a row, those the row kernel takes: their windows (and its overread) end
   // inside the input row.
-  struct Span {
-    int64_t lo, hi;
-  };
-  Span kernel_span(const Axis& w) const {
-    const int64_t lo = std::min(w.out, (w.pad_begin + w.stride - 1) / w.stride);
+  static int64_t kernel_outputs(const Axis& w) {
     const int64_t reach = w.size + w.pad_begin - w.kernel - PP_HPOOL_OVERREAD;  // the last such window's start
-    return {lo, std::max(lo, std::min(w.out, reach < 0 ? 0 : reach / w.stride + 1))};
+    return reach < 0 ? 0 : std::min(w.out, reach / w.stride + 1);
   }
 
-  // y = output row oy; row: room for a combined padded row.
+  // The input rows of output row oy's windows: `rows` of them from `first`, h.dilation apart.
+  static std::pair<int64_t, int64_t> window_rows(const Axis& h, int64_t oy) {
+    const int64_t start = h.start(oy);
+    if (start >= 0 && start + h.extent() <= h.size) return {start, h.kernel};  // most rows: no divisions
+    const int64_t skipped = start < 0 ? (h.dilation - 1 - start) / h.dilation : 0;
+    const int64_t first = start + skipped * h.dilation;
+    return {first, first < h.size ? std::min(h.kernel - skipped, (h.size - first + h.dilation - 1) / h.dilation) : 0};
+  }
+
+  // y = output row oy; fn: the row kernel (hpool_'s), if any; row: room for a combined padded row.
   template <class Op>
-  void pool_row(const float* plane, float* row, float* y, const Axis& h, const Axis& w, Span inside, int64_t oy) const {
-    if (hpool_ == nullptr) {
+  static void pool_row(pp_f32_hpool_ukernel_fn fn, const float* plane, float* row, float* y, const Axis& h,
+                       const Axis& w, int64_t kernel_end, int64_t oy) {
+    if (fn == nullptr) {
       combine_rows<Op>(plane, row + w.pad_begin, h, static_cast<size_t>(w.size), oy);
       pool_columns<Op>(row, y, w);
       return;
     }
-    // The window's rows inside the input: `rows` of them from `first`, h.dilation apart.
-    const int64_t skipped = h.start(oy) < 0 ? (h.dilation - 1 - h.start(oy)) / h.dilation : 0;
-    const int64_t first = h.start(oy) + skipped * h.dilation;
-    const int64_t rows = first < h.size ? std::min(h.kernel - skipped, (h.size - first + h.dilation - 1) / h.dilation) : 0;
+    const auto [first, rows] = window_rows(h, oy);
     const float* top = plane + std::min(first, h.size - 1) * w.size;
     const size_t stride = static_cast<size_t>(h.dilation * w.size);
-    if (rows < 1) inside.hi = inside.lo;
-    if (inside.hi > inside.lo)
-      hpool_->fn(static_cast<size_t>(inside.hi - inside.lo), static_cast<size_t>(rows),
-                 top + inside.lo * w.stride - w.pad_begin, stride * sizeof(float), y + inside.lo);
-    for (int64_t ox = 0; ox < inside.lo; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
-    for (int64_t ox = inside.hi; ox < w.out; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
+    if (rows < 1) kernel_end = 0;
+    if (kernel_end > 0)
+      fn(static_cast<size_t>(kernel_end), static_cast<size_t>(rows), static_cast<size_t>(w.pad_begin), top,
+         stride * sizeof(float), y);
+    for (int64_t ox = kernel_end; ox < w.out; ox++) y[ox] = edge_output<Op>(top, static_cast<size_t>(rows), stride, w, ox);
   }
 
   // Output ox of a row as the row kernel computes it, padding as the identity: each tap's column

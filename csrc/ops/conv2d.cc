@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "aligned_buffer.h"
+#include "copy_row.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/conv2d.h"
 #include "pyprune/threadpool.h"
@@ -119,21 +120,6 @@ class Split {
   size_t blocks_, pixels_, panel_, nr_;
   bool by_channels_;
 };
-
-// Copies n floats with inline vector moves: an output row's run is a few dozen floats,
-// where a libc memcpy call costs more than the copy itself.
-inline void copy_row(const float* src, size_t n, float* dst) {
-  // Whole vectors, the last one overlapping the one before (the buffers do not overlap).
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
-    std::memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
-  } else if (n >= 4) {
-    std::memcpy(dst, src, 4 * sizeof(float));
-    std::memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
-  } else {
-    for (size_t i = 0; i < n; i++) dst[i] = src[i];
-  }
-}
 
 // A panel of the GEMM's b copied into pieces of nr columns, the last one nr plus the rest (the
 // kernel's own column tails stay with the last full tile), each piece row after row with its

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "aligned_buffer.h"
+#include "copy_row.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/threadpool.h"
 #include "pyprune/winograd.h"
@@ -217,7 +218,7 @@ struct StripWindow {
   void copy(const Plan& p, const float* plane, float* strip) const {
     if (hi == lo) return;
     const float* in = plane + (y0 + static_cast<ptrdiff_t>(top)) * static_cast<ptrdiff_t>(p.x.w) + x0 + lo;
-    for (size_t i = top; i < bottom; i++, in += p.x.w) std::memcpy(strip + i * p.strip_stride + lo, in, (hi - lo) * sizeof(float));
+    for (size_t i = top; i < bottom; i++, in += p.x.w) copy_row(in, hi - lo, strip + i * p.strip_stride + lo);
   }
 };
 

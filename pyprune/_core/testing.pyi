@@ -24,9 +24,9 @@ def gemv(ukernel: str, x: numpy.typing.NDArray[numpy.float32], weight: numpy.typ
     """
 def gemv_ukernels() -> list:
     ...
-def hpool(ukernel: str, x: numpy.typing.NDArray[numpy.float32], n: int) -> numpy.ndarray:
+def hpool(ukernel: str, x: numpy.typing.NDArray[numpy.float32], n: int, pad: int = 0) -> numpy.ndarray:
     """
-    n outputs of one row pooling microkernel over the rows of x (2-D; they must hold the inputs the outputs read, plus the kernels' overread).
+    n outputs of one row pooling microkernel over the rows of x, pad columns of padding before them (2-D; they must hold the inputs the outputs read, plus the kernels' overread).
     """
 def hpool_ukernels() -> list:
     ...

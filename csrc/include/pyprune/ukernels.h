@@ -185,18 +185,20 @@ typedef void (*pp_f32_rsum_ukernel_fn)(size_t n, size_t rows, const float* x, si
 
 // ---- f32 row pooling (max_pool2d, avg_pool2d: one output row from the window's input rows) ----
 //
-// With x_r the row at x + r * x_stride bytes (r < rows) and c_j(o) = x_0[o * stride + j] op
-// x_1[o * stride + j] op ... op x_{rows-1}[o * stride + j] (the window's column j, rows in
-// order): y[o] = c_0(o) op c_1(o) op ... op c_{kernel-1}(o) for o < n, in that order (op: max,
-// NaN propagating, or +). n >= 1, rows >= 1. Reads x_r[0, (n - 1) * stride + kernel) and up to
-// PP_HPOOL_OVERREAD floats past it.
+// With x_r the row at x + r * x_stride bytes (r < rows) and c_j(o) = x_0[o * stride + j - pad] op
+// x_1[o * stride + j - pad] op ... op x_{rows-1}[o * stride + j - pad] (the window's column j, rows
+// in order): y[o] = c_0(o) op c_1(o) op ... op c_{kernel-1}(o) for o < n, in that order, leaving
+// out the columns before x (op: max, NaN propagating, or +; the sign of a zero sum whose window
+// starts in the padding may differ between kernels). n >= 1, rows >= 1, pad <= kernel / 2.
+// Reads x_r[0, (n - 1) * stride + kernel - pad) and up to PP_HPOOL_OVERREAD floats past it.
 enum pp_hpool_op { pp_hpool_max, pp_hpool_sum };
 #define PP_HPOOL_OVERREAD 0
 
-typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride,
+                                        float* y);
 
 #define PP_HPOOL_UKERNEL(isa, name, op, kernel, stride, production) \
-  extern "C" void name(size_t n, size_t rows, const float* x, size_t x_stride, float* y);
+  extern "C" void name(size_t n, size_t rows, size_t pad, const float* x, size_t x_stride, float* y);
 #include "../../f32-hpool/f32-hpool.inc"
 #undef PP_HPOOL_UKERNEL
 
