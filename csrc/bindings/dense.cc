@@ -69,8 +69,8 @@ std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const Optional
                 std::to_string(groups));
   require(conv2d_rejects(k, stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
-  // A named kernel is a GEMM or a 3-channel 3x3 stride-2 one.
-  const auto& direct_table = pp_f32_conv2d_3x3s2p1c3_ukernels();
+  // A named kernel is a GEMM or a direct 3x3 stride-2 one.
+  const auto& direct_table = pp_f32_conv2d_3x3s2p1_ukernels();
   const bool direct = ukernel_name && std::any_of(direct_table.begin(), direct_table.end(), [&](const auto& d) {
                         return *ukernel_name == d.name;
                       });
@@ -191,10 +191,11 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["tile_cols"] = k.tile_cols;
     });
   });
-  testing.def("conv2d_3x3s2p1c3_ukernels", [] {
-    return ukernel_rows(pp_f32_conv2d_3x3s2p1c3_ukernels(), [](py::dict& row, const auto& k) {
+  testing.def("conv2d_3x3s2p1_ukernels", [] {
+    return ukernel_rows(pp_f32_conv2d_3x3s2p1_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
+      row["grouped"] = k.grouped;
     });
   });
   testing.def("gemm_ukernels", [] {

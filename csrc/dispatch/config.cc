@@ -31,11 +31,12 @@ const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   return all;
 }
 
-const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_ukernels() {
-  static const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel> all = {
-#define PP_CONV2D_3X3S2P1C3_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
-#include "../f32-conv2d-3x3s2p1c3/f32-conv2d-3x3s2p1c3.inc"
-#undef PP_CONV2D_3X3S2P1C3_UKERNEL
+const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels() {
+  static const std::vector<pp_f32_conv2d_3x3s2p1_ukernel> all = {
+#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, grouped) \
+  {#name, isa, mr, nr, production, grouped, name},
+#include "../f32-conv2d-3x3s2p1/f32-conv2d-3x3s2p1.inc"
+#undef PP_CONV2D_3X3S2P1_UKERNEL
   };
   return all;
 }
@@ -143,8 +144,8 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
   return *chosen;
 }
 
-const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config() {
-  for (const auto& k : pp_f32_conv2d_3x3s2p1c3_ukernels())
+const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config() {
+  for (const auto& k : pp_f32_conv2d_3x3s2p1_ukernels())
     if (k.production && k.isa == pp_active_isa()) return &k;
   return nullptr;
 }

@@ -121,7 +121,7 @@ PP_DW_LD2(1, "v20", "v21", "v22", "v23")
 #undef PP_DW_LD2
 
 // The loads of load_pair() into register variables (banks 0 and 1: v16-v19, v20-v23), for the
-// first layer's kernel (f32-conv2d-3x3s2p1c3), whose weights are register variables too.
+// first layer's kernel (f32-conv2d-3x3s2p1), whose weights are register variables too.
 template <int BANK>
 struct Pair;
 #define PP_NEON_PAIR(BANK, A, B, C, D)                                                              \

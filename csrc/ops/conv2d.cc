@@ -6,9 +6,10 @@
 // im2col, and a dense strided one of several taps, whose gathers cost most per element, build
 // their panels from phase planes of the padded input instead (Phases): contiguous copies.
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
-// activation) runs right after the kernel wrote it. A 3-channel 3x3 stride-2 padding-1
-// convolution (an RGB first layer) runs on its own kernel where the ISA has one, straight from
-// the input with the same packed weights. Inputs that one output pixel reads whole go to
+// activation) runs right after the kernel wrote it. A 3x3 stride-2 padding-1 convolution of
+// 3 channels (an RGB first layer), or a grouped one where the ISA's kernel beats the grouped
+// GEMM, runs on its own kernel where the ISA has one, straight from the input with the same
+// packed weights. Inputs that one output pixel reads whole go to
 // FullyConnected (a GEMV per image) instead.
 #include <algorithm>
 #include <cstdlib>
@@ -401,11 +402,19 @@ struct Phases {
   }
 };
 
-// What the 3-channel 3x3 stride-2 kernels take.
-bool rgb_3x3s2p1(size_t in_channels, size_t groups, const Window2d& w) {
-  return in_channels == 3 && groups == 1 && w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 2 &&
-         w.stride_w == 2 && w.dilation_h == 1 && w.dilation_w == 1 && w.pad_top == 1 && w.pad_left == 1 &&
-         w.pad_bottom == 1 && w.pad_right == 1;
+// The window the direct 3x3 stride-2 kernels take.
+bool window_3x3s2p1(const Window2d& w) {
+  return w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 2 && w.stride_w == 2 && w.dilation_h == 1 &&
+         w.dilation_w == 1 && w.pad_top == 1 && w.pad_left == 1 && w.pad_bottom == 1 && w.pad_right == 1;
+}
+
+// The active ISA's direct kernel where it runs the convolution by default: an RGB first layer,
+// or a grouped one where the kernel beats the grouped GEMM.
+const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t groups, const Window2d& w) {
+  if (!window_3x3s2p1(w)) return nullptr;
+  const pp_f32_conv2d_3x3s2p1_ukernel* direct = pp_f32_conv2d_3x3s2p1_config();
+  if (direct == nullptr) return nullptr;
+  return (groups == 1 && in_channels == 3) || (groups > 1 && direct->grouped) ? direct : nullptr;
 }
 
 // The production GEMM of `isa` (whose packing a direct kernel of that ISA reads).
@@ -418,18 +427,18 @@ const pp_f32_gemm_ukernel* production_gemm(pp_isa isa) {
 }  // namespace
 
 Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
-               const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1c3_ukernel* direct)
+               const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1_ukernel* direct)
     : out_channels_(out_channels), in_channels_(in_channels), window_(window), groups_(groups),
       ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()), direct_(nullptr) {
   require(conv2d_window_rejects(window));
   if (direct != nullptr) {
     if (ukernel != nullptr) throw std::invalid_argument("a GEMM and a direct ukernel are both given");
-    if (!rgb_3x3s2p1(in_channels, groups, window))
+    if (!window_3x3s2p1(window))
       throw std::invalid_argument(std::string("ukernel ") + direct->name +
-                                  " takes only 3 input channels, a 3x3 kernel, stride 2 and padding 1");
+                                  " takes only a 3x3 kernel, stride 2 and padding 1");
     direct_ = direct;
-  } else if (ukernel == nullptr && rgb_3x3s2p1(in_channels, groups, window)) {
-    direct_ = pp_f32_conv2d_3x3s2p1c3_config();
+  } else if (ukernel == nullptr) {
+    direct_ = default_direct(in_channels, groups, window);
   }
   if (direct_ != nullptr) {
     ukernel_ = production_gemm(direct_->isa);
@@ -511,6 +520,7 @@ void Conv2d::gemm_blocks(size_t first_block, size_t count, size_t pixels, const 
 void Conv2d::run_direct(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
   const size_t mr = direct_->mr, blocks = this->blocks(), block_floats = mr * (1 + depth());
+  const size_t channels = in_channels_ / groups_, per_group = out_channels_ / groups_, group_blocks = groups_ * blocks;
   const size_t height = x_shape.h, width = x_shape.w, in_image = x_shape.c * x_shape.plane();
   const size_t plane_bytes = y.plane() * sizeof(float);
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
@@ -533,35 +543,41 @@ void Conv2d::run_direct(const Shape4& x_shape, const float* input, float* output
     for (size_t c = 0; c < x_shape.c; c++)
       std::copy_n(image + (c * height + first) * width, rows * width, to.data() + slack + c * rows * width);
   };
-  // Tasks: per block, the top rows, the middle rows in chunks of a few (enough of them to share
-  // among the threads), the bottom rows.
+  // Tasks: per block of each group, the top rows, the middle rows in chunks of a few (enough of
+  // them to share among the threads), the bottom rows.
   const size_t middle = bottom - top;
-  const size_t chunk = std::max<size_t>(1, middle * blocks / (get_num_threads() * 8));
+  const size_t chunk = std::max<size_t>(1, middle * group_blocks / (get_num_threads() * 8));
   const size_t chunks = pp_divide_round_up(middle, chunk), parts = chunks + 1 + (bottom_out != 0);
   for (size_t n = 0; n < x_shape.n; n++) {
     const float* image = input + n * in_image;
     copy_rows(image, 0, top_rows, top_copy);
     if (bottom_out != 0) copy_rows(image, bottom_from, height, bottom_copy);
     float* out = output + n * out_channels_ * y.plane();
-    parallel_for(blocks * parts, [&](size_t t) {
-      const size_t block = t % blocks, part = t / blocks;
-      const size_t m0 = block * mr, count = std::min(mr, out_channels_ - m0);
-      const float* w = &packed_[block * block_floats];
-      float* c = out + m0 * y.plane();
+    parallel_for(group_blocks * parts, [&](size_t t) {
+      const size_t g = t % group_blocks / blocks, block = t % blocks, part = t / group_blocks;
+      const size_t m0 = block * mr, count = std::min(mr, per_group - m0);
+      const float* w = &packed_[(g * blocks + block) * block_floats];
+      float* c = out + (g * per_group + m0) * y.plane();
+      // The group's first input plane, in the image and in the copies (top_rows and
+      // height - bottom_from rows a plane).
+      const size_t first_plane = g * channels;
       if (part == 0) {
-        direct_->fn(count, 0, top, top_rows, width, top_copy.data() + slack, w, c, plane_bytes, zero.data() + slack,
-                    &clamp);
+        direct_->fn(count, channels, 0, top, top_rows, width, top_copy.data() + slack + first_plane * top_rows * width,
+                    w, c, plane_bytes, zero.data() + slack, &clamp);
         epilogue.apply(c, count, top * y.w, plane_bytes, output);
       } else if (part <= chunks) {
         const size_t first = top + (part - 1) * chunk, rows = std::min(chunk, bottom - first);
-        direct_->fn(count, first, rows, height, width, image, w, c, plane_bytes, zero.data() + slack, &clamp);
+        direct_->fn(count, channels, first, rows, height, width, image + first_plane * x_shape.plane(), w, c,
+                    plane_bytes, zero.data() + slack, &clamp);
         epilogue.apply(c + first * y.w, count, rows * y.w, plane_bytes, output);
       } else {
         // Output rows 1.. of the copy's planes land in a buffer, then in place.
         const size_t out_plane = (bottom_out + 1) * y.w;
         std::vector<float> landing(count * out_plane);
-        direct_->fn(count, 1, bottom_out, height - bottom_from, width, bottom_copy.data() + slack, w, landing.data(),
-                    out_plane * sizeof(float), zero.data() + slack, &clamp);
+        const size_t rows = height - bottom_from;
+        const float* planes = bottom_copy.data() + slack + first_plane * rows * width;
+        direct_->fn(count, channels, 1, bottom_out, rows, width, planes, w, landing.data(), out_plane * sizeof(float),
+                    zero.data() + slack, &clamp);
         for (size_t m = 0; m < count; m++)
           std::copy_n(&landing[m * out_plane + y.w], bottom_out * y.w, c + m * y.plane() + bottom * y.w);
         epilogue.apply(c + bottom * y.w, count, bottom_out * y.w, plane_bytes, output);

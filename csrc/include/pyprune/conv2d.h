@@ -21,13 +21,13 @@ namespace pyprune {
 class Conv2d {
  public:
   // weight [out_channels, in_channels / groups, kernel_h, kernel_w] (row-major), bias
-  // [out_channels] or nullptr (zeros). `ukernel` (a GEMM) or `direct` (a 3-channel 3x3
-  // stride-2 kernel, packed for its ISA's production GEMM) forces a kernel; neither picks the
+  // [out_channels] or nullptr (zeros). `ukernel` (a GEMM) or `direct` (a 3x3 stride-2
+  // padding-1 kernel, packed for its ISA's production GEMM) forces a kernel; neither picks the
   // production kernels: the direct one where it takes the convolution, else the GEMM.
   // std::invalid_argument naming the argument the kernels do not take.
   Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
          const float* bias, const pp_f32_gemm_ukernel* ukernel = nullptr,
-         const pp_f32_conv2d_3x3s2p1c3_ukernel* direct = nullptr);
+         const pp_f32_conv2d_3x3s2p1_ukernel* direct = nullptr);
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
@@ -66,7 +66,7 @@ class Conv2d {
   Window2d window_;
   size_t groups_;
   const pp_f32_gemm_ukernel* ukernel_;
-  const pp_f32_conv2d_3x3s2p1c3_ukernel* direct_;  // nullptr: im2col + GEMM
+  const pp_f32_conv2d_3x3s2p1_ukernel* direct_;  // nullptr: im2col + GEMM
   std::vector<float> packed_;
   struct Panels {
     std::once_flag once;

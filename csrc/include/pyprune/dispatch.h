@@ -50,13 +50,14 @@ struct pp_f32_gemm_ukernel {
   pp_f32_gemm_ukernel_fn fn;
 };
 
-struct pp_f32_conv2d_3x3s2p1c3_ukernel {
+struct pp_f32_conv2d_3x3s2p1_ukernel {
   const char* name;
   pp_isa isa;
   size_t mr;  // output channels per call: the GEMM packing of this mr
   size_t nr;  // output columns per register tile
   bool production;  // the kernel its ISA runs
-  pp_f32_conv2d_3x3s2p1c3_ukernel_fn fn;
+  bool grouped;     // also run on the groups of grouped convolutions (where it beats their GEMM)
+  pp_f32_conv2d_3x3s2p1_ukernel_fn fn;
 };
 
 struct pp_f32_gemv_ukernel {
@@ -141,7 +142,7 @@ struct pp_u8_huffdec_ukernel {
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
-const std::vector<pp_f32_conv2d_3x3s2p1c3_ukernel>& pp_f32_conv2d_3x3s2p1c3_ukernels();
+const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels();
 const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
@@ -187,8 +188,8 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
 // then runs the strip kernels (a lower ISA's row is not used in its place).
 const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kernel_size, int stride);
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
-// The active ISA's own production 3-channel 3x3 stride-2 kernel, else nullptr (im2col + GEMM).
-const pp_f32_conv2d_3x3s2p1c3_ukernel* pp_f32_conv2d_3x3s2p1c3_config();
+// The active ISA's own production 3x3 stride-2 padding-1 kernel, else nullptr (im2col + GEMM).
+const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config();
 const pp_f32_gemv_ukernel& pp_f32_gemv_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.

@@ -88,29 +88,30 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
 #include "../../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
 
-// ---- f32 3x3 stride-2 convolution of a 3-channel NCHW image, padding 1 in the kernel ---------
+// ---- f32 3x3 stride-2 convolution of NCHW planes, padding 1 in the kernel -------------------
 //
-// The first layer of most CNNs (RGB in) without im2col: one block of MR output channels,
-//   c[m][y][x] = clamp(bias[m] + sum_{ci < 3, i, j} w[m][ci][i][j] * in(ci, 2y + i - 1, 2x + j - 1)),
+// The first layer of most CNNs (RGB in) and a group of a grouped one without im2col: one block
+// of MR output channels over C = `channels` input planes,
+//   c[m][y][x] = clamp(bias[m] + sum_{ci < C, i, j} w[m][ci][i][j] * in(ci, 2y + i - 1, 2x + j - 1)),
 // in() zero outside the planes, for output rows [first_row, first_row + rows) and every column
 // x < OW = (W - 1) / 2 + 1; rows m < mr (1 <= mr <= MR) written, exactly, channel m's plane at
 // output + m * output_stride bytes (row y at its y * OW). packed_w: the GEMM's block layout
-// (pp_f32_gemm ukernels of the same MR, depth 27): MR biases, then per (ci, i, j) MR weights.
-// input: the 3 planes of H x W floats, contiguous. zero: as for the "same"-padding depthwise
+// (pp_f32_gemm ukernels of the same MR, depth 9 C): MR biases, then per (ci, i, j) MR weights.
+// input: the C planes of H x W floats, contiguous. zero: as for the "same"-padding depthwise
 // kernels (PP_DWCONV2D_CHW_SAME_SLACK + W + slack zeros, pointing at the middle W), and the
 // same reads around every row: the caller provides slack before the first plane and after the
 // last.
-typedef void (*pp_f32_conv2d_3x3s2p1c3_ukernel_fn)(size_t mr, size_t first_row, size_t rows, size_t input_height,
-                                                  size_t input_width, const float* input, const float* packed_w,
-                                                  float* output, size_t output_stride, const float* zero,
-                                                  const pp_f32_minmax_params* params);
+typedef void (*pp_f32_conv2d_3x3s2p1_ukernel_fn)(size_t mr, size_t channels, size_t first_row, size_t rows,
+                                                size_t input_height, size_t input_width, const float* input,
+                                                const float* packed_w, float* output, size_t output_stride,
+                                                const float* zero, const pp_f32_minmax_params* params);
 
-#define PP_CONV2D_3X3S2P1C3_UKERNEL(isa, name, mr, nr, production)                                          \
-  extern "C" void name(size_t mr_, size_t first_row, size_t rows, size_t input_height, size_t input_width, \
-                       const float* input, const float* packed_w, float* output, size_t output_stride,     \
-                       const float* zero, const pp_f32_minmax_params* params);
-#include "../../f32-conv2d-3x3s2p1c3/f32-conv2d-3x3s2p1c3.inc"
-#undef PP_CONV2D_3X3S2P1C3_UKERNEL
+#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, grouped)                                  \
+  extern "C" void name(size_t mr_, size_t channels, size_t first_row, size_t rows, size_t input_height,    \
+                       size_t input_width, const float* input, const float* packed_w, float* output,       \
+                       size_t output_stride, const float* zero, const pp_f32_minmax_params* params);
+#include "../../f32-conv2d-3x3s2p1/f32-conv2d-3x3s2p1.inc"
+#undef PP_CONV2D_3X3S2P1_UKERNEL
 
 // ---- f32 GEMV: matrix times one vector (linear layers at batch 1, 1x1 convolutions of a
 // one-pixel plane such as squeeze-excitation) ---------------------------------------------------

@@ -1,9 +1,9 @@
-// 3x3 stride-2 padding-1 f32 convolution of 3-channel NCHW planes + bias + min/max clamp,
-// AVX-512, tiles of 8 output channels x 32 output columns (design: conv2d-3x3s2p1c3-x86.h).
+// 3x3 stride-2 padding-1 f32 convolution of NCHW planes + bias + min/max clamp,
+// AVX-512, tiles of 8 output channels x 32 output columns (design: conv2d-3x3s2p1-x86.h).
 // Per input row and tap: 4 loads, 2 VPERMT2PS, 8 broadcasts and 16 FMAs.
 #include <immintrin.h>
 
-#include "conv2d-3x3s2p1c3-x86.h"
+#include "conv2d-3x3s2p1-x86.h"
 
 namespace {
 
@@ -33,12 +33,12 @@ struct Avx512 {
 
 }  // namespace
 
-extern "C" void pp_f32_conv2d_3x3s2p1c3_minmax_ukernel_8x32__avx512(size_t mr, size_t first_row, size_t rows,
-                                                                     size_t input_height, size_t input_width,
-                                                                     const float* input, const float* packed_w,
-                                                                     float* output, size_t output_stride,
-                                                                     const float* zero,
-                                                                     const pp_f32_minmax_params* params) {
-  pp_f32_conv2d_3x3s2p1c3_x86::run<Avx512, 8, 2>(mr, first_row, rows, input_height, input_width, input, packed_w,
-                                                 output, output_stride, zero, params);
+extern "C" void pp_f32_conv2d_3x3s2p1_minmax_ukernel_8x32__avx512(size_t mr, size_t channels, size_t first_row,
+                                                                  size_t rows, size_t input_height,
+                                                                  size_t input_width, const float* input,
+                                                                  const float* packed_w, float* output,
+                                                                  size_t output_stride, const float* zero,
+                                                                  const pp_f32_minmax_params* params) {
+  pp_f32_conv2d_3x3s2p1_x86::run<Avx512, 8, 2>(mr, channels, first_row, rows, input_height, input_width, input,
+                                               packed_w, output, output_stride, zero, params);
 }

@@ -1,10 +1,10 @@
-// 3x3 stride-2 padding-1 f32 convolution of 3-channel NCHW planes, x86 template over the
+// 3x3 stride-2 padding-1 f32 convolution of NCHW planes, x86 template over the
 // vector ISA (the AVX-512 kernel's; include it only from files compiled for that ISA). Contract:
 // ukernels.h.
 //
 // Tile: MR output channels x NV vectors of L output columns (L lanes per vector). Per output
-// row, the 9 input rows (3 channels x 3 kernel rows) are read straight from the planes; rows
-// above and below the plane read the zero row. Per tile, input row and tap j, a vector's L
+// row, the 3 input rows of every input channel are read straight from the planes; rows above
+// and below the plane read the zero row. Per tile, input row and tap j, a vector's L
 // columns 2x + j - 1 are the even lanes of two loads at that column, picked by one permute;
 // each of the tile's 3 x MR weights of that row is broadcast once for its NV vectors. Tiles touching column -1 or the right edge
 // load under lane masks (outside lanes read as zero and are never touched), so nothing outside
@@ -17,7 +17,7 @@
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
 
-namespace pp_f32_conv2d_3x3s2p1c3_x86 {
+namespace pp_f32_conv2d_3x3s2p1_x86 {
 
 using pyprune::unroll;
 
@@ -30,6 +30,7 @@ struct Kernel {
   using Mask = typename ISA::Mask;
   static constexpr ptrdiff_t L = ISA::kLanes, kColumns = L * NV;
 
+  size_t channels;
   ptrdiff_t height, width, out_width;
   const float* input;
   const float* packed_w;
@@ -42,10 +43,10 @@ struct Kernel {
   // Whether a tile at x0 reads only inside the row: from column 2 x0 - 1 to 2 x0 + 2 kColumns.
   bool interior(ptrdiff_t x0) const { return x0 >= 1 && 2 * x0 + 2 * kColumns < width; }
 
-  // acc = bias + the 27 taps for columns x0 .. x0 + kColumns of one output row (in: its 9 input
-  // rows). EDGE: loads under masks.
+  // acc = bias + the 9 C taps for columns x0 .. x0 + kColumns of one output row (in: its 3
+  // input rows of channel 0, those of channel c step floats on). EDGE: loads under masks.
   template <bool EDGE>
-  PP_INLINE void tile(const float* const (&in)[9], ptrdiff_t x0, Vec (&acc)[MR][NV]) const {
+  PP_INLINE void tile(const float* const (&in)[3], const ptrdiff_t (&step)[3], ptrdiff_t x0, Vec (&acc)[MR][NV]) const {
     Mask mask[NV][3][2];
     if constexpr (EDGE) {
       unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
@@ -61,8 +62,8 @@ struct Kernel {
       const Vec bias = ISA::set1(packed_w[PP_CONST(m)]);
       unroll<NV>([&](auto v) PP_INLINE_LAMBDA { acc[PP_CONST(m)][PP_CONST(v)] = bias; });
     });
-    for (int r = 0; r < 9; r++) {
-      const float* row = in[r];
+    for (size_t r = 0; r < 3 * channels; r++) {
+      const float* row = in[r % 3] + static_cast<ptrdiff_t>(r / 3) * step[r % 3];
       const float* w = packed_w + MR + 3 * MR * r;  // (channel, kernel row) r, taps 0..2
       unroll<3>([&](auto j) PP_INLINE_LAMBDA {
         constexpr int J = PP_CONST(j);
@@ -107,12 +108,13 @@ struct Kernel {
   using Narrow = Kernel<ISA, MR, NVT>;
 
   void row(size_t y, size_t mr, float* output, size_t output_stride) const {
-    const float* in[9];
-    for (ptrdiff_t c = 0; c < 3; c++) {
-      for (ptrdiff_t i = 0; i < 3; i++) {
-        const ptrdiff_t r = 2 * static_cast<ptrdiff_t>(y) + i - 1;
-        in[3 * c + i] = r >= 0 && r < height ? input + (c * height + r) * width : zero;
-      }
+    const float* in[3];
+    ptrdiff_t step[3];
+    for (ptrdiff_t i = 0; i < 3; i++) {
+      const ptrdiff_t r = 2 * static_cast<ptrdiff_t>(y) + i - 1;
+      const bool inside = r >= 0 && r < height;
+      in[i] = inside ? input + r * width : zero;
+      step[i] = inside ? height * width : 0;
     }
     float* out[MR];
     for (size_t m = 0; m < MR; m++)
@@ -122,9 +124,9 @@ struct Kernel {
     ptrdiff_t x0 = 0;
     for (; x0 + kColumns <= out_width; x0 += kColumns) {
       if (interior(x0)) {
-        tile<false>(in, x0, acc);
+        tile<false>(in, step, x0, acc);
       } else {
-        tile<true>(in, x0, acc);
+        tile<true>(in, step, x0, acc);
       }
       store(out, mr, x0, kColumns, acc);
     }
@@ -132,27 +134,27 @@ struct Kernel {
     if (rest == 0) return;
     if constexpr (NV > 1) {
       if (rest <= L) {  // one vector's work, not NV
-        const Narrow<1> narrow{height, width, out_width, input, packed_w, zero, vmin, vmax};
+        const Narrow<1> narrow{channels, height, width, out_width, input, packed_w, zero, vmin, vmax};
         typename Narrow<1>::Vec one[MR][1];
-        narrow.template tile<true>(in, x0, one);
+        narrow.template tile<true>(in, step, x0, one);
         narrow.store(out, mr, x0, rest, one);
         return;
       }
     }
-    tile<true>(in, x0, acc);
+    tile<true>(in, step, x0, acc);
     store(out, mr, x0, rest, acc);
   }
 };
 
 template <class ISA, int MR, int NV>
-void run(size_t mr, size_t first_row, size_t rows, size_t input_height, size_t input_width, const float* input,
-         const float* packed_w, float* output, size_t output_stride, const float* zero,
+void run(size_t mr, size_t channels, size_t first_row, size_t rows, size_t input_height, size_t input_width,
+         const float* input, const float* packed_w, float* output, size_t output_stride, const float* zero,
          const pp_f32_minmax_params* params) {
-  PP_ASSERT(mr >= 1 && mr <= static_cast<size_t>(MR) && input_height != 0 && input_width != 0);
+  PP_ASSERT(mr >= 1 && mr <= static_cast<size_t>(MR) && channels != 0 && input_height != 0 && input_width != 0);
   const ptrdiff_t h = static_cast<ptrdiff_t>(input_height), w = static_cast<ptrdiff_t>(input_width);
-  const Kernel<ISA, MR, NV> kernel{h, w, (w - 1) / 2 + 1, input, packed_w, zero, ISA::set1(params->min),
+  const Kernel<ISA, MR, NV> kernel{channels, h, w, (w - 1) / 2 + 1, input, packed_w, zero, ISA::set1(params->min),
                                    ISA::set1(params->max)};
   for (size_t y = first_row; y < first_row + rows; y++) kernel.row(y, mr, output, output_stride);
 }
 
-}  // namespace pp_f32_conv2d_3x3s2p1c3_x86
+}  // namespace pp_f32_conv2d_3x3s2p1_x86
