@@ -202,17 +202,71 @@ struct Kernel {
     w[NW - 1] = vcombine_f32(vld1_f32(weights + 4 * (NW - 1)), vdup_n_f32(0.0f));
   }
 
-  // acc[r][v] += v<REG> * w[tap t] for every output row r of the tile that reads input row i
-  // (kernel row i - S * r).
-  template <int R, int VT, int I, int J, int REG>
-  PP_INLINE void fma_tap(int v, float32x4_t (&acc)[R][VT]) const {
-    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-      constexpr int ky = I - S * PP_CONST(r);
-      if constexpr (ky >= 0 && ky < K) {
-        constexpr int t = 1 + ky * K + J;
-        In<REG>::template fma<t % 4>(acc[r][v], w[t / 4]);
-      }
-    });
+  // The loops inside a tile are folds over member templates, not unroll() with lambdas: GCC's
+  // front end slows down more than linearly with the number of lambdas it instantiates, and a
+  // tile instantiates thousands (this header took minutes to compile with them).
+
+  // Stride 1, window N = K i + j (row i, tap j) in bank N % 2: loads window N + 1 first, masks
+  // window N at the plane's edges, then the FMLAs on it.
+  template <int R, int VT, bool FIRST, bool LAST, int... N>
+  PP_INLINE void windows(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT], intptr_t step_tap,
+                         intptr_t step_last, std::integer_sequence<int, N...>) const {
+    (window<R, VT, FIRST, LAST, N>(in, acc, step_tap, step_last), ...);
+  }
+  template <int R, int VT, bool FIRST, bool LAST, int N>
+  PP_INLINE void window(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT], intptr_t step_tap,
+                        intptr_t step_last) const {
+    constexpr int kWindows = kInputRows<R> * K, I = N / K, J = N % K, N1 = N + 1, BANK = 16 + 4 * (N % 2);
+    if constexpr (N1 < kWindows) load_window<VT, N1 % 2>(in[N1 / K], N1 % K == K - 1 ? step_last : step_tap);
+    if constexpr (FIRST && J < P) In<BANK>::keep(first[J]);
+    if constexpr (LAST) {
+      mask_right<VT, J, BANK, 0>();
+      if constexpr (kRightVecs > 1) mask_right<VT, J, BANK, 1>();
+    }
+    fma_vectors<I, J, BANK>(acc, std::make_integer_sequence<int, VT>{});
+  }
+  // Vector VT - 1 - D of the last tile's window of tap J.
+  template <int VT, int J, int BANK, int D>
+  PP_INLINE void mask_right() const {
+    if constexpr (D < VT && kRightMask<D, J>) In<BANK + VT - 1 - D>::keep(last[D][J - P - 1]);
+  }
+
+  // Stride 2, load N = VT i + v (row i, vector v) in bank N % 2: loads N + 1 first, masks load N
+  // at the plane's edges, then the FMLAs of its three taps.
+  template <int R, int VT, bool FIRST, bool LAST, int... N>
+  PP_INLINE void pairs(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT], intptr_t four, intptr_t on,
+                       std::integer_sequence<int, N...>) const {
+    (pair<R, VT, FIRST, LAST, N>(in, acc, four, on), ...);
+  }
+  template <int R, int VT, bool FIRST, bool LAST, int N>
+  PP_INLINE void pair(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VT], intptr_t four,
+                      intptr_t on) const {
+    constexpr int kLoads = kInputRows<R> * VT, I = N / VT, V = N % VT, N1 = N + 1, BANK = 16 + 4 * (N % 2);
+    if constexpr (N1 < kLoads) load_pair<N1 % 2>(in[N1 / VT], four, on);
+    if constexpr (FIRST && V == 0) In<BANK>::keep(first[0]);
+    if constexpr (LAST && V == VT - 1) In<BANK + 3>::keep(last[0][0]);
+    fma_rows<I, 0, BANK, V>(acc, std::make_integer_sequence<int, R>{});
+    fma_rows<I, 1, BANK + 1, V>(acc, std::make_integer_sequence<int, R>{});
+    fma_rows<I, 2, BANK + 3, V>(acc, std::make_integer_sequence<int, R>{});
+  }
+
+  // Every vector v of input row I's window of tap J (in v<BANK + v>) into the tile.
+  template <int I, int J, int BANK, int R, int VT, int... V>
+  PP_INLINE void fma_vectors(float32x4_t (&acc)[R][VT], std::integer_sequence<int, V...>) const {
+    (fma_rows<I, J, BANK + V, V>(acc, std::make_integer_sequence<int, R>{}), ...);
+  }
+  // acc[r][V] += v<REG> * w[tap t] for every output row r of the tile that reads input row I
+  // (kernel row I - S * r).
+  template <int I, int J, int REG, int V, int R, int VT, int... r>
+  PP_INLINE void fma_rows(float32x4_t (&acc)[R][VT], std::integer_sequence<int, r...>) const {
+    (fma_row<I - S * r, J, REG>(acc[r][V]), ...);
+  }
+  template <int KY, int J, int REG>
+  PP_INLINE void fma_row(float32x4_t& acc) const {
+    if constexpr (KY >= 0 && KY < K) {
+      constexpr int t = 1 + KY * K + J;
+      In<REG>::template fma<t % 4>(acc, w[t / 4]);
+    }
   }
 
   // One R x (4 * VT) tile; the row pointers advance by COLS outputs. FIRST: the tile at column
@@ -228,35 +282,14 @@ struct Kernel {
       constexpr int kWindows = kInputRows<R> * K;
       const intptr_t step_tap = sizeof(float), step_last = (COLS - (K - 1)) * static_cast<intptr_t>(sizeof(float));
       load_window<VT, 0>(in[0], step_tap);
-      unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
-        constexpr int N = PP_CONST(n), I = N / K, J = N % K, N1 = N + 1, BANK = 16 + 4 * (N % 2);
-        if constexpr (N1 < kWindows) {
-          load_window<VT, N1 % 2>(in[N1 / K], N1 % K == K - 1 ? step_last : step_tap);
-        }
-        if constexpr (FIRST && J < P) In<BANK>::keep(first[J]);
-        if constexpr (LAST) {
-          unroll<kRightVecs>([&](auto d) PP_INLINE_LAMBDA {
-            constexpr int D = PP_CONST(d);
-            if constexpr (D < VT && kRightMask<D, J>) In<BANK + VT - 1 - D>::keep(last[D][J - P - 1]);
-          });
-        }
-        unroll<VT>([&](auto v) PP_INLINE_LAMBDA { fma_tap<R, VT, I, J, BANK + PP_CONST(v)>(PP_CONST(v), acc); });
-      });
+      windows<R, VT, FIRST, LAST>(in, acc, step_tap, step_last, std::make_integer_sequence<int, kWindows>{});
     } else {
       // Loads n = VT * i + v (row i, vector v) in bank n % 2, load n + 1 before the FMLAs on
       // load n.
       constexpr int kLoads = kInputRows<R> * VT;
       const intptr_t four = sizeof(float), on = 7 * sizeof(float);
       load_pair<0>(in[0], four, on);
-      unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
-        constexpr int N = PP_CONST(n), I = N / VT, V = N % VT, N1 = N + 1, BANK = 16 + 4 * (N % 2);
-        if constexpr (N1 < kLoads) load_pair<N1 % 2>(in[N1 / VT], four, on);
-        if constexpr (FIRST && V == 0) In<BANK>::keep(first[0]);
-        if constexpr (LAST && V == VT - 1) In<BANK + 3>::keep(last[0][0]);
-        fma_tap<R, VT, I, 0, BANK>(V, acc);
-        fma_tap<R, VT, I, 1, BANK + 1>(V, acc);
-        fma_tap<R, VT, I, 2, BANK + 3>(V, acc);
-      });
+      pairs<R, VT, FIRST, LAST>(in, acc, four, on, std::make_integer_sequence<int, kLoads>{});
       // VECS * 8 floats were read per row; a narrower tail is the last tile of the row.
     }
     const float32x4_t vmin = vld1q_dup_f32(&params->min);
