@@ -6,6 +6,12 @@ import pytest
 # PYPRUNE_TEST_SWEEP=small trims shape sweeps (used by the emulated aarch64 run).
 SMALL_SWEEP = os.environ.get("PYPRUNE_TEST_SWEEP") == "small"
 
+# A pytest-xdist worker shares the cores with one worker per core: torch's OpenMP threads, which
+# spin while they wait, would take turns on a core with the other workers'. Set before any test
+# module imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture
 def rng(request):
@@ -13,3 +19,17 @@ def rng(request):
     seed = sum(map(ord, request.node.nodeid)) % 2**32
     print(f"rng seed {seed}")
     return np.random.default_rng(seed)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PYPRUNE_TEST_SHARD=i/n keeps every n-th test from the i-th: n such runs side by side share
+    the cores where pytest-xdist cannot start workers (the emulated aarch64 Python runs under
+    qemu-user, which cannot start a child process of the guest)."""
+    shard = os.environ.get("PYPRUNE_TEST_SHARD")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    if not 0 <= index < count:
+        raise pytest.UsageError(f"PYPRUNE_TEST_SHARD={shard}: expected i/n with 0 <= i < n")
+    config.hook.pytest_deselected(items=[item for n, item in enumerate(items) if n % count != index])
+    items[:] = [item for n, item in enumerate(items) if n % count == index]
