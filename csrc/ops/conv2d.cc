@@ -134,14 +134,18 @@ class Strips {
   Strips(size_t depth, size_t count, size_t nr)
       : depth_(depth), count_(count), nr_(nr), pieces_(std::max<size_t>(1, count / nr)) {}
 
-  size_t floats() const { return (pieces_ - 1) * depth_ * row(nr_) + depth_ * row(last()); }
+  size_t floats() const {
+    const Piece last = piece(pieces_ - 1);
+    return last.offset + depth_ * last.stride;
+  }
 
   // Copies b's `count` columns (rows b_stride floats apart) into `to`.
   void pack(const float* b, size_t b_stride, float* to) const {
     for (size_t p = 0; p < pieces_; p++) {
-      const size_t width = p + 1 == pieces_ ? last() : nr_, stride = row(width);
-      const float* src = b + p * nr_;
-      for (size_t k = 0; k < depth_; k++, src += b_stride, to += stride) copy_row(src, width, to);
+      const Piece piece = this->piece(p);
+      const float* src = b + piece.first;
+      float* dst = to + piece.offset;
+      for (size_t k = 0; k < depth_; k++, src += b_stride, dst += piece.stride) copy_row(src, piece.width, dst);
     }
   }
 
@@ -149,15 +153,20 @@ class Strips {
   template <typename F>
   void each(const float* packed, F&& f) const {
     for (size_t p = 0; p < pieces_; p++) {
-      const size_t width = p + 1 == pieces_ ? last() : nr_, stride = row(width);
-      f(p * nr_, width, packed, stride * sizeof(float));
-      packed += depth_ * stride;
+      const Piece piece = this->piece(p);
+      f(piece.first, piece.width, packed + piece.offset, piece.stride * sizeof(float));
     }
   }
 
  private:
-  size_t last() const { return count_ - (pieces_ - 1) * nr_; }
-  static size_t row(size_t width) { return pp_round_up(width, 16); }
+  // Piece p: its first column, its columns, its rows' stride and its place in the copy (floats).
+  struct Piece {
+    size_t first, width, stride, offset;
+  };
+  Piece piece(size_t p) const {
+    const size_t width = p + 1 == pieces_ ? count_ - (pieces_ - 1) * nr_ : nr_;
+    return {p * nr_, width, pp_round_up(width, 16), p * depth_ * pp_round_up(nr_, 16)};
+  }
 
   size_t depth_, count_, nr_, pieces_;
 };

@@ -170,6 +170,11 @@ def test_conv2d_matches_torch(cin, cout, k, stride, padding, groups, h, w, rng):
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
+def pointwise_reference(x, weight):
+    """A 1x1 convolution of x (n, cin, 1, pixels) by weight (cout, cin), in float64."""
+    return np.einsum("oc,ncp->nop", weight.astype(np.float64), x[:, :, 0].astype(np.float64))[:, :, None]
+
+
 @settings(max_examples=20 if SMALL_SWEEP else 100, deadline=None)
 @given(
     n=st.integers(1, 2),
@@ -183,7 +188,7 @@ def test_pointwise_property(n, cin, cout, pixels, seed):
     x = rng.standard_normal((n, cin, 1, pixels), dtype=np.float32)
     weight = rng.standard_normal((cout, cin), dtype=np.float32)
     got = kernels.pointwise_conv2d(x, weight)
-    want = np.einsum("oc,ncp->nop", weight.astype(np.float64), x[:, :, 0].astype(np.float64))[:, :, None]
+    want = pointwise_reference(x, weight)
     tol = reference.tolerance(cin)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
@@ -215,7 +220,7 @@ def test_deep_pointwise_property(n, cin, cout, pixels, threads, seed):
     finally:
         pyprune.set_num_threads(before)
     np.testing.assert_array_equal(got, single)
-    want = np.einsum("oc,ncp->nop", weight.astype(np.float64), x[:, :, 0].astype(np.float64))[:, :, None]
+    want = pointwise_reference(x, weight)
     want = np.clip(want + bias[None, :, None, None] + residual, 0.0, 6.0)
     tol = reference.tolerance(cin)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
