@@ -80,7 +80,7 @@ Activation activation_arg(const std::string& kind, float min, float max, float a
 
 int64_t int_arg(const py::handle& obj, const char* name) {
   if (PyBool_Check(obj.ptr()) || !PyLong_Check(obj.ptr()))
-    type_error(std::string(name) + " must be an int, got " + std::string(py::str(obj.get_type().attr("__name__"))));
+    type_error(std::string(name) + " must be an int, got " + std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   int overflow = 0;
   const long long value = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
   if (overflow != 0) value_error(std::string(name) + " is out of range: it does not fit in 64 bits");
