@@ -177,13 +177,12 @@ struct Kernel {
     // FMLAs on window n, into the other register bank, so an in-order core (Cortex-A53) does
     // not wait for the load. The asm is volatile to keep this order: GCC's scheduler would
     // otherwise hoist loads and then copy the fixed registers around.
-    constexpr int kWindows = kInputRows<R> * K;
     Window<VECS, 0> even;
     Window<VECS, 1> odd;
     load_window<R, 0>(in, even);
-    unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
+    unroll<kInputRows<R> * K>([&](auto n) PP_INLINE_LAMBDA {
       constexpr int N = PP_CONST(n);
-      if constexpr (N + 1 < kWindows) {
+      if constexpr (N + 1 < kInputRows<R> * K) {
         if constexpr ((N + 1) % 2 == 0) {
           load_window<R, N + 1>(in, even);
         } else {
