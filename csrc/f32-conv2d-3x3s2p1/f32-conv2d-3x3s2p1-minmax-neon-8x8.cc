@@ -50,6 +50,9 @@ struct Kernel {
     last = lanes_below(m - (width & 1));
   }
 
+  // The loops over a channel's taps are folds over member templates, not unroll() with lambdas:
+  // GCC's front end slows down more than linearly with the number of lambdas it instantiates.
+
   // One input channel's taps into acc: its 3 rows r0, r1, r2 (each left 8 * VT floats on by its
   // loads; references to scalars, not an array's address, so they stay in registers) with its
   // 3 x 24 weights at pw (left past them).
@@ -57,33 +60,41 @@ struct Kernel {
   PP_INLINE void channel(const float*& r0, const float*& r1, const float*& r2, const float*& pw,
                          float32x4_t (&acc)[MR][VT]) const {
     const intptr_t four = sizeof(float), on = 7 * sizeof(float);
-    unroll<3>([&](auto r) PP_INLINE_LAMBDA {
-      const float*& in = PP_CONST(r) == 0 ? r0 : PP_CONST(r) == 1 ? r1 : r2;
-      register float32x4_t w0 __asm__("v24");
-      register float32x4_t w1 __asm__("v25");
-      register float32x4_t w2 __asm__("v26");
-      register float32x4_t w3 __asm__("v27");
-      register float32x4_t w4 __asm__("v28");
-      register float32x4_t w5 __asm__("v29");
-      __asm__ volatile("ld1 {v24.4s - v27.4s}, [%6], #64\n\t"
-                       "ld1 {v28.4s - v29.4s}, [%6], #32"
-                       : "=w"(w0), "=w"(w1), "=w"(w2), "=w"(w3), "=w"(w4), "=w"(w5), "+r"(pw));
-      const float32x4_t w[6] = {w0, w1, w2, w3, w4, w5};
-      unroll<VT>([&](auto v) PP_INLINE_LAMBDA {
-        constexpr int V = PP_CONST(v);
-        Pair<V % 2> x;
-        x.load(in, four, on);
-        if constexpr (FIRST && V == 0) x.left = keep(x.left, first);
-        if constexpr (LAST && V == VT - 1) x.right = keep(x.right, last);
-        // Tap j of the 8 channels: weights 8 j .. 8 j + 7, i.e. w[2 j], w[2 j + 1].
-        unroll<MR>([&](auto m) PP_INLINE_LAMBDA {
-          constexpr int M = PP_CONST(m);
-          acc[M][V] = fma_lane<M % 4>(acc[M][V], x.left, w[0 + M / 4]);
-          acc[M][V] = fma_lane<M % 4>(acc[M][V], x.center, w[2 + M / 4]);
-          acc[M][V] = fma_lane<M % 4>(acc[M][V], x.right, w[4 + M / 4]);
-        });
-      });
-    });
+    channel_row<FIRST, LAST>(r0, pw, acc, four, on, std::make_integer_sequence<int, VT>{});
+    channel_row<FIRST, LAST>(r1, pw, acc, four, on, std::make_integer_sequence<int, VT>{});
+    channel_row<FIRST, LAST>(r2, pw, acc, four, on, std::make_integer_sequence<int, VT>{});
+  }
+  // One input row: its 24 weights (3 taps x 8 channels), then every vector V of the tile.
+  template <bool FIRST, bool LAST, int VT, int... V>
+  PP_INLINE void channel_row(const float*& in, const float*& pw, float32x4_t (&acc)[MR][VT], intptr_t four,
+                             intptr_t on, std::integer_sequence<int, V...>) const {
+    register float32x4_t w0 __asm__("v24");
+    register float32x4_t w1 __asm__("v25");
+    register float32x4_t w2 __asm__("v26");
+    register float32x4_t w3 __asm__("v27");
+    register float32x4_t w4 __asm__("v28");
+    register float32x4_t w5 __asm__("v29");
+    __asm__ volatile("ld1 {v24.4s - v27.4s}, [%6], #64\n\t"
+                     "ld1 {v28.4s - v29.4s}, [%6], #32"
+                     : "=w"(w0), "=w"(w1), "=w"(w2), "=w"(w3), "=w"(w4), "=w"(w5), "+r"(pw));
+    const float32x4_t w[6] = {w0, w1, w2, w3, w4, w5};
+    (row_vector<FIRST, LAST, V>(in, w, acc, four, on, std::make_integer_sequence<int, MR>{}), ...);
+  }
+  template <bool FIRST, bool LAST, int V, int VT, int... M>
+  PP_INLINE void row_vector(const float*& in, const float32x4_t (&w)[6], float32x4_t (&acc)[MR][VT], intptr_t four,
+                            intptr_t on, std::integer_sequence<int, M...>) const {
+    Pair<V % 2> x;
+    x.load(in, four, on);
+    if constexpr (FIRST && V == 0) x.left = keep(x.left, first);
+    if constexpr (LAST && V == VT - 1) x.right = keep(x.right, last);
+    // Tap j of the 8 channels: weights 8 j .. 8 j + 7, i.e. w[2 j], w[2 j + 1].
+    (fma_taps<M>(acc[M][V], x, w), ...);
+  }
+  template <int M, class X>
+  PP_INLINE static void fma_taps(float32x4_t& acc, const X& x, const float32x4_t (&w)[6]) {
+    acc = fma_lane<M % 4>(acc, x.left, w[0 + M / 4]);
+    acc = fma_lane<M % 4>(acc, x.center, w[2 + M / 4]);
+    acc = fma_lane<M % 4>(acc, x.right, w[4 + M / 4]);
   }
 
   // acc[m][0..VT) for the 8 output channels, 4 * VT columns; `in` advance by 8 * VT floats.

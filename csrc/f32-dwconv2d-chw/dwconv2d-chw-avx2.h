@@ -73,6 +73,76 @@ constexpr bool kColumnOrder = K >= PP_DWCONV2D_AVX2_COLUMN_ORDER_K;
 // uses it (K loads instead of one, often cache-line splits) or hoisting it into a spill.
 #define PP_AVX2_PIN(v) __asm__("" : "+x"(v))
 
+template <class V>
+PP_INLINE void pin(V& v) {
+  PP_AVX2_PIN(v);
+}
+
+// The loops inside a tile are folds over function templates, not unroll() with lambdas: GCC's
+// front end slows down more than linearly with the number of lambdas it instantiates.
+
+// The input vector for padded row p, tap column j, vector v: stride 1 reads row p at x + j;
+// stride 2 reads physical row 2p + (j & 1) at x + (j >> 1).
+template <int S, int p, int j, int v>
+PP_INLINE __m256 load_input(const float* in, size_t in_stride) {
+  constexpr int phys_row = S == 1 ? p : 2 * p + (j & 1);
+  constexpr int col = S == 1 ? j : (j >> 1);
+  __m256 a = _mm256_loadu_ps(reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + phys_row * in_stride) +
+                             col + 8 * v);
+  PP_AVX2_PIN(a);
+  return a;
+}
+
+// Tap t of the broadcast weights, or of one kernel column held in registers.
+template <int K>
+PP_INLINE __m256 tap(const Weights<K>& wt, int t) {
+  return wt.get(t);
+}
+template <int K>
+PP_INLINE __m256 tap(const __m256 (&column)[K], int t) {
+  return column[t];
+}
+
+// acc += a * tap kFirst + kStride * i of w (kernel row i), if the row is in the kernel.
+template <int K, int i, int kFirst, int kStride, class W>
+PP_INLINE void fma_row(__m256& acc, __m256 a, const W& w) {
+  if constexpr (i >= 0 && i < K) acc = _mm256_fmadd_ps(a, tap(w, kFirst + kStride * i), acc);
+}
+// fma_row() of kernel row p - S*y into vector v of every output row y of the tile.
+template <int K, int S, int p, int v, int kFirst, int kStride, int R, int NV, class W, int... y>
+PP_INLINE void fma_rows(__m256 (&acc)[R][NV], __m256 a, const W& w, std::integer_sequence<int, y...>) {
+  (fma_row<K, p - S * y, kFirst, kStride>(acc[y][v], a, w), ...);
+}
+
+// Tap-row order: padded row p, tap column j, vector v for n = (K p + j) NV + v.
+template <int K, int S, int R, int NV, int... n>
+PP_INLINE void tap_rows(__m256 (&acc)[R][NV], const float* in, size_t in_stride, const Weights<K>& wt,
+                        std::integer_sequence<int, n...>) {
+  (fma_rows<K, S, n / NV / K, n % NV, n / NV % K, K>(acc, load_input<S, n / NV / K, n / NV % K, n % NV>(in, in_stride),
+                                                     wt, std::make_integer_sequence<int, R>{}),
+   ...);
+}
+
+// Column order, kernel column j: its K taps into registers, then padded row p, vector v for
+// m = NV p + v.
+template <int K, int S, int j, int R, int NV, int... i, int... m>
+PP_INLINE void tap_column(__m256 (&acc)[R][NV], const float* in, size_t in_stride, const Weights<K>& wt,
+                          std::integer_sequence<int, i...>, std::integer_sequence<int, m...>) {
+  __m256 wcol[K];
+  ((wcol[i] = wt.get(i * K + j), pin(wcol[i])), ...);
+  (fma_rows<K, S, m / NV, m % NV, 0, 1>(acc, load_input<S, m / NV, j, m % NV>(in, in_stride), wcol,
+                                        std::make_integer_sequence<int, R>{}),
+   ...);
+}
+// Column order: every kernel column j.
+template <int K, int S, int R, int NV, int... j>
+PP_INLINE void tap_columns(__m256 (&acc)[R][NV], const float* in, size_t in_stride, const Weights<K>& wt,
+                           std::integer_sequence<int, j...>) {
+  (tap_column<K, S, j>(acc, in, in_stride, wt, std::make_integer_sequence<int, K>{},
+                       std::make_integer_sequence<int, ((R - 1) * S + K) * NV>{}),
+   ...);
+}
+
 // One tile: R rows (starting at `in`, the first physical input row of output row 0 of the
 // tile; `out` its output row) x NV vectors of 8 columns starting at column x (already folded
 // into `in`/`out`). kMasked: store only the lanes in `mask` of the last vector.
@@ -84,48 +154,10 @@ PP_INLINE void tile(const float* in, size_t in_stride, float* out, size_t out_st
   unroll<R>([&](auto y) PP_INLINE_LAMBDA {
     unroll<NV>([&](auto v) PP_INLINE_LAMBDA { acc[y][v] = wt.bias; });
   });
-  // Input vector for padded row p, tap column j, vector v: stride 1 reads row p at x + j;
-  // stride 2 reads physical row 2p + (j & 1) at x + (j >> 1).
-  auto load_input = [&](auto p, auto j, auto v) PP_INLINE_LAMBDA {
-    constexpr int phys_row = S == 1 ? PP_CONST(p) : 2 * PP_CONST(p) + (PP_CONST(j) & 1);
-    constexpr int col = S == 1 ? PP_CONST(j) : (PP_CONST(j) >> 1);
-    __m256 a = _mm256_loadu_ps(
-        reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + phys_row * in_stride) +
-        col + 8 * PP_CONST(v));
-    PP_AVX2_PIN(a);
-    return a;
-  };
   if constexpr (!kColumnOrder<K>) {
-    unroll<P>([&](auto p) PP_INLINE_LAMBDA {
-      unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-          const __m256 a = load_input(p, j, v);
-          unroll<R>([&](auto y) PP_INLINE_LAMBDA {
-            constexpr int i = PP_CONST(p) - S * PP_CONST(y);
-            if constexpr (i >= 0 && i < K) {
-              acc[y][v] = _mm256_fmadd_ps(a, wt.get(i * K + PP_CONST(j)), acc[y][v]);
-            }
-          });
-        });
-      });
-    });
+    tap_rows<K, S>(acc, in, in_stride, wt, std::make_integer_sequence<int, P * K * NV>{});
   } else {
-    unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-      __m256 wcol[K];
-      unroll<K>([&](auto i) PP_INLINE_LAMBDA {
-        wcol[PP_CONST(i)] = wt.get(PP_CONST(i) * K + PP_CONST(j));
-        PP_AVX2_PIN(wcol[PP_CONST(i)]);
-      });
-      unroll<P>([&](auto p) PP_INLINE_LAMBDA {
-        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-          const __m256 a = load_input(p, j, v);
-          unroll<R>([&](auto y) PP_INLINE_LAMBDA {
-            constexpr int i = PP_CONST(p) - S * PP_CONST(y);
-            if constexpr (i >= 0 && i < K) acc[y][v] = _mm256_fmadd_ps(a, wcol[i], acc[y][v]);
-          });
-        });
-      });
-    });
+    tap_columns<K, S>(acc, in, in_stride, wt, std::make_integer_sequence<int, K>{});
   }
   unroll<R>([&](auto y) PP_INLINE_LAMBDA {
     float* o = reinterpret_cast<float*>(reinterpret_cast<char*>(out) + PP_CONST(y) * out_stride);

@@ -67,6 +67,10 @@ constexpr bool kColumnOrder = K >= 5;
 
 // Pins a value in a register (see PP_AVX2_PIN in dwconv2d-chw-avx2.h).
 #define PP_AVX512_PIN(v) __asm__("" : "+v"(v))
+template <class V>
+PP_INLINE void pin(V& v) {
+  PP_AVX512_PIN(v);
+}
 
 // The taps broadcast in L's vectors: all K*K kept in registers for the tap-row order (3x3);
 // the column order (5x5) broadcasts each column's taps itself and leaves these unused.
@@ -80,6 +84,59 @@ struct Taps {
   }
 };
 
+// The loops inside a tile are folds over function templates, not unroll() with lambdas: GCC's
+// front end slows down more than linearly with the number of lambdas it instantiates.
+
+// The input vector of padded row p, tap column j.
+template <class L, int S, bool kMasked, int p, int j>
+PP_INLINE typename L::V load_input(const float* in, size_t in_stride, typename L::Mask mask) {
+  constexpr int phys_row = S == 1 ? p : 2 * p + (j & 1);
+  constexpr int col = S == 1 ? j : (j >> 1);
+  const float* src = reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + phys_row * in_stride) + col;
+  typename L::V a = kMasked ? L::load(src, mask) : L::load(src);
+  PP_AVX512_PIN(a);
+  return a;
+}
+
+// acc += a * kernel row i of a tap column whose taps are kStride apart, if the row is in the kernel.
+template <class L, int K, int i, int kStride>
+PP_INLINE void fma_row(typename L::V& acc, typename L::V a, const typename L::V* column) {
+  if constexpr (i >= 0 && i < K) acc = L::fma(a, column[i * kStride], acc);
+}
+// fma_row() of kernel row p - S*y into every output row y of the tile.
+template <class L, int K, int S, int p, int kStride, int R, int... y>
+PP_INLINE void fma_rows(typename L::V (&acc)[R], typename L::V a, const typename L::V* column,
+                        std::integer_sequence<int, y...>) {
+  (fma_row<L, K, p - S * y, kStride>(acc[y], a, column), ...);
+}
+// Tap-row order (3x3): padded row p, tap column j for n = K p + j.
+template <class L, int K, int S, bool kMasked, int R, int... n>
+PP_INLINE void tap_rows(typename L::V (&acc)[R], const float* in, size_t in_stride, const Taps<L, K>& taps,
+                        typename L::Mask mask, std::integer_sequence<int, n...>) {
+  (fma_rows<L, K, S, n / K, K>(acc, load_input<L, S, kMasked, n / K, n % K>(in, in_stride, mask), taps.v + n % K,
+                               std::make_integer_sequence<int, R>{}),
+   ...);
+}
+
+// Column order (5x5), tap column j: its K taps broadcast, then every padded row p.
+template <class L, int K, int S, bool kMasked, int j, int R, int... i, int... p>
+PP_INLINE void tap_column(typename L::V (&acc)[R], const float* in, size_t in_stride, const float* weights,
+                          typename L::Mask mask, std::integer_sequence<int, i...>, std::integer_sequence<int, p...>) {
+  typename L::V wcol[K];
+  ((wcol[i] = L::splat(weights + 1 + i * K + j), pin(wcol[i])), ...);
+  (fma_rows<L, K, S, p, 1>(acc, load_input<L, S, kMasked, p, j>(in, in_stride, mask), wcol,
+                           std::make_integer_sequence<int, R>{}),
+   ...);
+}
+// Column order (5x5): every tap column j.
+template <class L, int K, int S, bool kMasked, int R, int... j>
+PP_INLINE void tap_columns(typename L::V (&acc)[R], const float* in, size_t in_stride, const float* weights,
+                           typename L::Mask mask, std::integer_sequence<int, j...>) {
+  (tap_column<L, K, S, kMasked, j>(acc, in, in_stride, weights, mask, std::make_integer_sequence<int, K>{},
+                                   std::make_integer_sequence<int, (R - 1) * S + K>{}),
+   ...);
+}
+
 // One tile: R rows (starting at `in`, the first physical input row of output row 0 of the
 // tile; `out` its output row) x one vector of L starting at the column already folded into
 // `in`/`out`. kMasked: the vector is loaded and stored under `mask`.
@@ -92,41 +149,10 @@ PP_INLINE void tile(const float* in, size_t in_stride, float* out, size_t out_st
   V acc[R];
   const V bias = L::splat(weights);
   unroll<R>([&](auto y) PP_INLINE_LAMBDA { acc[PP_CONST(y)] = bias; });
-  // Input vector for padded row p, tap column j.
-  auto load_input = [&](auto p, auto j) PP_INLINE_LAMBDA {
-    constexpr int phys_row = S == 1 ? PP_CONST(p) : 2 * PP_CONST(p) + (PP_CONST(j) & 1);
-    constexpr int col = S == 1 ? PP_CONST(j) : (PP_CONST(j) >> 1);
-    const float* src = reinterpret_cast<const float*>(reinterpret_cast<const char*>(in) + phys_row * in_stride) +
-                       col;
-    V a = kMasked ? L::load(src, mask) : L::load(src);
-    PP_AVX512_PIN(a);
-    return a;
-  };
   if constexpr (!kColumnOrder<K>) {
-    unroll<P>([&](auto p) PP_INLINE_LAMBDA {
-      unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-        const V a = load_input(p, j);
-        unroll<R>([&](auto y) PP_INLINE_LAMBDA {
-          constexpr int i = PP_CONST(p) - S * PP_CONST(y);
-          if constexpr (i >= 0 && i < K) acc[PP_CONST(y)] = L::fma(a, taps.v[i * K + PP_CONST(j)], acc[PP_CONST(y)]);
-        });
-      });
-    });
+    tap_rows<L, K, S, kMasked>(acc, in, in_stride, taps, mask, std::make_integer_sequence<int, P * K>{});
   } else {
-    unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-      V wcol[K];
-      unroll<K>([&](auto i) PP_INLINE_LAMBDA {
-        wcol[PP_CONST(i)] = L::splat(weights + 1 + PP_CONST(i) * K + PP_CONST(j));
-        PP_AVX512_PIN(wcol[PP_CONST(i)]);
-      });
-      unroll<P>([&](auto p) PP_INLINE_LAMBDA {
-        const V a = load_input(p, j);
-        unroll<R>([&](auto y) PP_INLINE_LAMBDA {
-          constexpr int i = PP_CONST(p) - S * PP_CONST(y);
-          if constexpr (i >= 0 && i < K) acc[PP_CONST(y)] = L::fma(a, wcol[i], acc[PP_CONST(y)]);
-        });
-      });
-    });
+    tap_columns<L, K, S, kMasked>(acc, in, in_stride, weights, mask, std::make_integer_sequence<int, K>{});
   }
   const V vmin = L::splat(&bounds.min), vmax = L::splat(&bounds.max);
   unroll<R>([&](auto y) PP_INLINE_LAMBDA {

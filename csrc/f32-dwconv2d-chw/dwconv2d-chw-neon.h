@@ -154,48 +154,57 @@ struct Kernel {
     x.load(in[i], step);
   }
 
+  // The loops inside a tile are folds over member templates, not unroll() with lambdas: GCC's
+  // front end slows down more than linearly with the number of lambdas it instantiates.
+
   // acc[r] += window n * w[tap] for every output row r of the tile that reads padded row n / K.
-  template <int R, int N, class W>
-  PP_INLINE void fma_window(const W& x, float32x4_t (&acc)[R][VECS]) const {
-    constexpr int i = N / K, tap = N % K;
-    unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-      constexpr int ky = i - S * PP_CONST(r);
-      if constexpr (ky >= 0 && ky < K) {
-        constexpr int t = 1 + ky * K + tap;  // weight index: bias first
-        unroll<VECS>([&](auto v) PP_INLINE_LAMBDA {
-          acc[r][v] = fma_lane<t % 4>(acc[r][v], x.v[v], w[t / 4]);
-        });
+  template <int N, class W, int R, int... r>
+  PP_INLINE void fma_window(const W& x, float32x4_t (&acc)[R][VECS], std::integer_sequence<int, r...>) const {
+    (fma_row<N / K - S * r, N % K>(x, acc[r], std::make_integer_sequence<int, VECS>{}), ...);
+  }
+  // acc[v] += vector v of window x * w[tap] (kernel row KY, column TAP), if KY is in the kernel.
+  template <int KY, int TAP, class W, int... v>
+  PP_INLINE void fma_row(const W& x, float32x4_t (&acc)[VECS], std::integer_sequence<int, v...>) const {
+    if constexpr (KY >= 0 && KY < K) {
+      constexpr int t = 1 + KY * K + TAP;  // weight index: bias first
+      ((acc[v] = fma_lane<t % 4>(acc[v], x.v[v], w[t / 4])), ...);
+    }
+  }
+
+  // Windows n = i * K + j in load order (row i, tap j). Window n + 1 is loaded before the
+  // FMLAs on window n, into the other register bank, so an in-order core (Cortex-A53) does
+  // not wait for the load. The asm is volatile to keep this order: GCC's scheduler would
+  // otherwise hoist loads and then copy the fixed registers around.
+  template <int R, int... N>
+  PP_INLINE void windows(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VECS], Window<VECS, 0>& even,
+                         Window<VECS, 1>& odd, std::integer_sequence<int, N...>) const {
+    (window<R, N>(in, acc, even, odd), ...);
+  }
+  template <int R, int N>
+  PP_INLINE void window(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VECS], Window<VECS, 0>& even,
+                        Window<VECS, 1>& odd) const {
+    if constexpr (N + 1 < kInputRows<R> * K) {
+      if constexpr ((N + 1) % 2 == 0) {
+        load_window<R, N + 1>(in, even);
+      } else {
+        load_window<R, N + 1>(in, odd);
       }
-    });
+    }
+    if constexpr (N % 2 == 0) {
+      fma_window<N>(even, acc, std::make_integer_sequence<int, R>{});
+    } else {
+      fma_window<N>(odd, acc, std::make_integer_sequence<int, R>{});
+    }
   }
 
   // One R x COLS tile: input pointers advance to the next tile, accumulators come out clamped.
   template <int R>
   PP_INLINE void tile(const float* (&in)[kInputRows<R>], float32x4_t (&acc)[R][VECS]) const {
     unroll<R>([&](auto r) PP_INLINE_LAMBDA { unroll<VECS>([&](auto v) PP_INLINE_LAMBDA { acc[r][v] = vbias; }); });
-    // Windows n = i * K + j in load order (row i, tap j). Window n + 1 is loaded before the
-    // FMLAs on window n, into the other register bank, so an in-order core (Cortex-A53) does
-    // not wait for the load. The asm is volatile to keep this order: GCC's scheduler would
-    // otherwise hoist loads and then copy the fixed registers around.
-    constexpr int kWindows = kInputRows<R> * K;
     Window<VECS, 0> even;
     Window<VECS, 1> odd;
     load_window<R, 0>(in, even);
-    unroll<kWindows>([&](auto n) PP_INLINE_LAMBDA {
-      constexpr int N = PP_CONST(n);
-      if constexpr (N + 1 < kWindows) {
-        if constexpr ((N + 1) % 2 == 0) {
-          load_window<R, N + 1>(in, even);
-        } else {
-          load_window<R, N + 1>(in, odd);
-        }
-      }
-      if constexpr (N % 2 == 0) {
-        fma_window<R, N>(even, acc);
-      } else {
-        fma_window<R, N>(odd, acc);
-      }
-    });
+    windows<R>(in, acc, even, odd, std::make_integer_sequence<int, kInputRows<R> * K>{});
     if constexpr (CLAMP) {
       float32x4_t vmin = vmin_, vmax = vmax_;
       if constexpr (kReloadClamp) {

@@ -153,6 +153,65 @@ struct Kernel {
         edges(width, x_last, out_width - x_last), half_edges(width, x_last, out_width - x_last),
         half_tail(kHasHalf<Vec> && out_width - x_last <= L / 2) {}
 
+  // The loops inside a tile are folds over member templates, not unroll() with lambdas: GCC's
+  // front end slows down more than linearly with the number of lambdas it instantiates.
+
+  // Input row I of the tile (`row`: at the tile's first column): its loads, its K taps, then
+  // the FMAs into every output row that reads it.
+  template <class V, int R, bool EDGE, int... I>
+  PP_INLINE static void input_rows(typename V::T (&acc)[R], const float* const (&in)[kInputRows<R>], size_t x,
+                                   const typename V::T (&wt)[1 + K * K], const typename V::Mask (&loads)[kLoads],
+                                   std::integer_sequence<int, I...>) {
+    (input_row<V, R, EDGE, I>(acc, in[I] + S * x, wt, loads), ...);
+  }
+  template <class V, int R, bool EDGE, int I>
+  PP_INLINE static void input_row(typename V::T (&acc)[R], const float* row, const typename V::T (&wt)[1 + K * K],
+                                  const typename V::Mask (&loads)[kLoads]) {
+    typename V::T loaded[kLoads];
+    load_row<V, EDGE>(loaded, row, loads, std::make_integer_sequence<int, kLoads>{});
+    typename V::T tap[K];
+    taps<V>(tap, loaded, std::make_integer_sequence<int, K>{});
+    fma_rows<V, I>(acc, tap, wt, std::make_integer_sequence<int, R>{});
+  }
+  template <class V, bool EDGE, int... n>
+  PP_INLINE static void load_row(typename V::T (&loaded)[kLoads], const float* row,
+                                 const typename V::Mask (&loads)[kLoads], std::integer_sequence<int, n...>) {
+    (load<V, EDGE, n>(loaded[n], row, loads), ...);
+  }
+  template <class V, bool EDGE, int n>
+  PP_INLINE static void load(typename V::T& loaded, const float* row, const typename V::Mask (&loads)[kLoads]) {
+    const float* p = row + offset(n, V::kLanes);
+    if constexpr (EDGE) {
+      loaded = V::load(p, loads[n]);
+    } else {
+      loaded = V::load(p);
+    }
+    // In a register: folded into each FMA that uses it, a load would run up to 3 times.
+    __asm__("" : "+v"(loaded));
+  }
+  // Tap j of the row: load j (stride 1), or the even or odd floats of pair j / 2 (stride 2).
+  template <class V, int... j>
+  PP_INLINE static void taps(typename V::T (&tap)[K], const typename V::T (&loaded)[kLoads],
+                             std::integer_sequence<int, j...>) {
+    if constexpr (S == 1) {
+      ((tap[j] = loaded[j]), ...);
+    } else {
+      ((tap[j] = j & 1 ? V::odds(loaded[j & ~1], loaded[(j & ~1) + 1]) : V::evens(loaded[j & ~1], loaded[(j & ~1) + 1])),
+       ...);
+    }
+  }
+  // Every output row r of the tile whose window holds input row I (kernel row I - S * r).
+  template <class V, int I, int R, int... r>
+  PP_INLINE static void fma_rows(typename V::T (&acc)[R], const typename V::T (&tap)[K],
+                                 const typename V::T (&wt)[1 + K * K], std::integer_sequence<int, r...>) {
+    (fma_row<V, I - S * r>(acc[r], tap, wt, std::make_integer_sequence<int, K>{}), ...);
+  }
+  template <class V, int KY, int... j>
+  PP_INLINE static void fma_row(typename V::T& acc, const typename V::T (&tap)[K],
+                                const typename V::T (&wt)[1 + K * K], std::integer_sequence<int, j...>) {
+    if constexpr (KY >= 0 && KY < K) ((acc = V::fma(tap[j], wt[1 + KY * K + j], acc)), ...);
+  }
+
   // One tile of R rows x one V vector at column x (in: the input rows at column 0). EDGE: the
   // loads under `loads`; LAST: the store under `store`.
   template <class V, int R, bool EDGE, bool LAST>
@@ -160,41 +219,9 @@ struct Kernel {
                       const typename V::T (&wt)[1 + K * K], const typename V::Mask (&loads)[kLoads],
                       typename V::Mask store) const {
     using T = typename V::T;
-    constexpr int lanes = V::kLanes;
     T acc[R];
     unroll<R>([&](auto r) PP_INLINE_LAMBDA { acc[PP_CONST(r)] = wt[0]; });
-    unroll<kInputRows<R>>([&](auto i) PP_INLINE_LAMBDA {
-      constexpr int I = PP_CONST(i);
-      const float* row = in[I] + S * x;
-      T loaded[kLoads];
-      unroll<kLoads>([&](auto n) PP_INLINE_LAMBDA {
-        const float* p = row + offset(PP_CONST(n), lanes);
-        if constexpr (EDGE) {
-          loaded[PP_CONST(n)] = V::load(p, loads[PP_CONST(n)]);
-        } else {
-          loaded[PP_CONST(n)] = V::load(p);
-        }
-        // In a register: folded into each FMA that uses it, a load would run up to 3 times.
-        __asm__("" : "+v"(loaded[PP_CONST(n)]));
-      });
-      T tap[K];
-      if constexpr (S == 1) {
-        unroll<K>([&](auto j) PP_INLINE_LAMBDA { tap[PP_CONST(j)] = loaded[PP_CONST(j)]; });
-      } else {
-        unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-          constexpr int m = PP_CONST(j) & ~1;
-          tap[PP_CONST(j)] = PP_CONST(j) & 1 ? V::odds(loaded[m], loaded[m + 1]) : V::evens(loaded[m], loaded[m + 1]);
-        });
-      }
-      unroll<R>([&](auto r) PP_INLINE_LAMBDA {
-        constexpr int ky = I - S * PP_CONST(r);
-        if constexpr (ky >= 0 && ky < K) {
-          unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-            acc[PP_CONST(r)] = V::fma(tap[PP_CONST(j)], wt[1 + ky * K + PP_CONST(j)], acc[PP_CONST(r)]);
-          });
-        }
-      });
-    });
+    input_rows<V, R, EDGE>(acc, in, x, wt, loads, std::make_integer_sequence<int, kInputRows<R>>{});
     const T vmin = V::splat(&params->min), vmax = V::splat(&params->max);
     unroll<R>([&](auto r) PP_INLINE_LAMBDA {
       T v = V::clamp(acc[PP_CONST(r)], vmin, vmax);
