@@ -6,10 +6,9 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # torch is only the peer in benchmarks and the oracle in tests: the CPU build, pinned.
 # scikit-learn ships the digits data the pruning tests train on; tqdm and matplotlib serve
-# pyprune.prune; pybind11-stubgen checks the extension's stubs; pytest-xdist runs the tests on every
-# core; torch-pruning is the pruning benchmarks' peer, installed without its dependencies so that
-# it cannot replace the pinned torch.
-DEV_PACKAGES := torch==2.13.0 numpy pytest pytest-xdist hypothesis pytest-benchmark \
+# pyprune.prune; pybind11-stubgen checks the extension's stubs; torch-pruning is the pruning benchmarks' peer, installed without its
+# dependencies so that it cannot replace the pinned torch.
+DEV_PACKAGES := torch==2.13.0 numpy pytest hypothesis pytest-benchmark \
                 scikit-build-core pybind11 cmake ninja safetensors \
                 scikit-learn bitarray dahuffman tqdm matplotlib pybind11-stubgen
 DEV_NO_DEPS_PACKAGES := torch-pruning
@@ -37,7 +36,7 @@ bench: install
 	$(BIN)/pyprune bench
 
 test: install
-	$(BIN)/pytest tests -q -n auto
+	$(BIN)/pytest tests -q
 
 # The aarch64 wheel, cross-built and tested under QEMU (needs root for apt on first run).
 test-aarch64:

@@ -12,14 +12,12 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ASAN_VENV:-$REPO/.venv-asan}"
 cd "$REPO"
 
-# The venv is (re)filled when this list changes; its marker file holds the list installed.
-packages="numpy pytest pytest-xdist hypothesis scikit-build-core pybind11 cmake ninja"
-if [ "$(cat "$VENV/.dev-packages" 2>/dev/null)" != "$packages" ]; then
+if [ ! -f "$VENV/.dev-packages" ]; then
     sh scripts/check-system.sh python3
     python3 -m venv "$VENV"
-    # shellcheck disable=SC2086
-    "$VENV/bin/pip" install --disable-pip-version-check -q $packages
-    echo "$packages" > "$VENV/.dev-packages"
+    "$VENV/bin/pip" install --disable-pip-version-check -q numpy pytest hypothesis \
+        scikit-build-core pybind11 cmake ninja
+    touch "$VENV/.dev-packages"
 fi
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "$VENV/bin/pip" install --disable-pip-version-check -q torch==2.13.0
@@ -35,4 +33,4 @@ preload="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
 # Leak checking would report the interpreter's own allocations; errors abort the run.
 LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$VENV/bin/pytest" ${ASAN_TESTS:-tests/kernels tests/graph} -q -n auto -p no:cacheprovider "$@"
+    "$VENV/bin/pytest" ${ASAN_TESTS:-tests/kernels tests/graph} -q -p no:cacheprovider "$@"

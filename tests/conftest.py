@@ -6,12 +6,6 @@ import pytest
 # PYPRUNE_TEST_SWEEP=small trims shape sweeps (used by the emulated aarch64 run).
 SMALL_SWEEP = os.environ.get("PYPRUNE_TEST_SWEEP") == "small"
 
-# A pytest-xdist worker shares the cores with one worker per core: torch's OpenMP threads, which
-# spin while they wait, would take turns on a core with the other workers'. Set before any test
-# module imports torch.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 
 @pytest.fixture
 def rng(request):
@@ -23,8 +17,8 @@ def rng(request):
 
 def pytest_collection_modifyitems(config, items):
     """PYPRUNE_TEST_SHARD=i/n keeps every n-th test from the i-th: n such runs side by side share
-    the cores where pytest-xdist cannot start workers (the emulated aarch64 Python runs under
-    qemu-user, which cannot start a child process of the guest)."""
+    the cores (the emulated aarch64 Python runs under qemu-user, one core a process, and cannot
+    start a child process of the guest, so pytest-xdist's workers are not an option there)."""
     shard = os.environ.get("PYPRUNE_TEST_SHARD")
     if not shard:
         return
