@@ -13,6 +13,12 @@ std::string shape_str(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+std::vector<size_t> dims_of(const py::array& a) {
+  std::vector<size_t> d;
+  for (py::ssize_t i = 0; i < a.ndim(); i++) d.push_back(static_cast<size_t>(a.shape(i)));
+  return d;
+}
+
 template <typename T>
 py::array typed_array(const py::handle& obj, const char* name, py::ssize_t ndim, bool allow_empty) {
   if (!py::isinstance<py::array>(obj)) type_error(std::string(name) + " must be a numpy array");

@@ -22,6 +22,8 @@ namespace py = pybind11;
 [[noreturn]] void value_error(const std::string& msg);
 
 std::string shape_str(const py::array& a);
+// The array's shape as sizes (a graph::Dims).
+std::vector<size_t> dims_of(const py::array& a);
 
 // A C-contiguous, aligned array of dtype T and the given rank (any rank if negative), non-empty
 // unless allowed.

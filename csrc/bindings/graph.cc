@@ -93,12 +93,6 @@ std::vector<graph::Dims> shapes_arg(const ShapesArg& shapes, const char* name) {
   return dims;
 }
 
-graph::Dims dims_of(const py::array& a) {
-  graph::Dims d;
-  for (py::ssize_t i = 0; i < a.ndim(); i++) d.push_back(static_cast<size_t>(a.shape(i)));
-  return d;
-}
-
 py::tuple shape_tuple(const graph::Dims& dims) {
   py::tuple t(dims.size());
   for (size_t i = 0; i < dims.size(); i++) t[i] = py::int_(dims[i]);

@@ -46,12 +46,6 @@ graph::AttributeValue attribute(const std::string& what, const py::handle& value
   value_error(what + " must be an int, a float, a string or a list of numbers");
 }
 
-graph::Dims dims_of(const py::array& a) {
-  graph::Dims d;
-  for (py::ssize_t i = 0; i < a.ndim(); i++) d.push_back(static_cast<size_t>(a.shape(i)));
-  return d;
-}
-
 }  // namespace
 
 std::map<std::string, graph::AttributeValue> attribute_values(const py::dict& attrs, const std::string& where) {
