@@ -125,9 +125,11 @@ py::array input_transform(const std::string& name, const IntArg& tiles_arg, cons
   const float* in = static_cast<const float*>(strip.data());
   float* o = out.mutable_data();
   const size_t stride = static_cast<size_t>(strip.shape(1)) * sizeof(float);
-  py::gil_scoped_release release;
-  k.fn(tiles, in, stride, o, lanes * sizeof(float));
-  return out;
+  {
+    py::gil_scoped_release release;
+    k.fn(tiles, in, stride, o, lanes * sizeof(float));
+  }
+  return out;  // with the GIL: returning copies a handle
 }
 
 // One output transform kernel on (alpha^2, width) transformed tiles: a (rows, columns) output.
@@ -158,9 +160,11 @@ py::array output_transform(const std::string& name, const IntArg& tiles_arg, con
   float* o = out.mutable_data();
   const size_t stride = static_cast<size_t>(input.shape(1)) * sizeof(float);
   const pp_f32_minmax_params params{min, max};
-  py::gil_scoped_release release;
-  k.fn(tiles, rows, columns, in, stride, bias, res, o, columns * sizeof(float), &params);
-  return out;
+  {
+    py::gil_scoped_release release;
+    k.fn(tiles, rows, columns, in, stride, bias, res, o, columns * sizeof(float), &params);
+  }
+  return out;  // with the GIL: returning copies a handle
 }
 
 }  // namespace
