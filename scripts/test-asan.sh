@@ -24,7 +24,8 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
 fi
 # -v: CMake's and Ninja's progress through the build, which takes minutes. -O1 -g, as the
 # sanitizers' documentation advises, outside the kernels (which are always -O3): a fifth less
-# compile time than RelWithDebInfo's -O2 for the bindings, and exact stack traces.
+# compile time than RelWithDebInfo's -O2 for the bindings, and exact stack traces. Without
+# NDEBUG, so the asserts run too, pybind11's among them (the GIL held at every reference count).
 "$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
     -C "cmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -C cmake.define.PYPRUNE_SANITIZE=ON
