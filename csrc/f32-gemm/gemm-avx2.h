@@ -145,67 +145,35 @@ PP_INLINE void full(size_t q, size_t mr, size_t kc, const char* b, size_t b_stri
 }
 
 // T (1 .. 4) columns computed transposed, for 4 < MR <= 8: one ymm per column whose lanes are
-// the MR rows, so a 1-column tail costs 1 FMA per k instead of a latency-bound masked block of
-// MR FMAs. Per k: one 8-float load of the packed weights (lanes >= MR hold the next k's
-// weights: harmless, never stored; the last k is loaded masked so nothing past the block is
-// read), T broadcasts of b[k][j], T FMAs. k is split S ways so T*S >= 8 FMA chains are in
-// flight. Stores are scalar (T*mr floats once per call).
+// the MR rows, so a 1-column tail costs 1 FMA per k instead of a masked block of MR FMAs. Per
+// k: one 8-float load of the packed weights (lanes >= MR hold the next k's weights: harmless,
+// never stored; the last k is loaded masked so nothing past the block is read), T broadcasts
+// of b[k][j], T FMAs. One chain per column, in k order, like every other path of the kernel:
+// a column's value does not depend on where the driver cuts the pixels (ukernels.h). Stores
+// are scalar (T*mr floats once per call).
 template <int MR, int T>
 PP_INLINE void columns(size_t mr, size_t kc, const char* b, size_t b_stride,
                                  const float* packed_w, char* c, size_t c_stride, __m256 vmin,
                                  __m256 vmax) {
   static_assert(MR > 4 && MR <= 8 && T >= 1 && T <= 4, "transposed tail: 4 < MR <= 8");
-  constexpr int S = (8 + T - 1) / T;  // 2 FMAs/cycle x 4 cycles latency: >= 8 chains
-  __m256 acc[S][T];
+  __m256 acc[T];
   const __m256 bias = _mm256_loadu_ps(packed_w);  // MR biases, then k = 0 weights (unused lanes)
-  unroll<S>([&](auto s) PP_INLINE_LAMBDA {
-    unroll<T>([&](auto j) PP_INLINE_LAMBDA {
-      acc[PP_CONST(s)][PP_CONST(j)] = PP_CONST(s) == 0 ? bias : _mm256_setzero_ps();
-    });
-  });
+  unroll<T>([&](auto j) PP_INLINE_LAMBDA { acc[PP_CONST(j)] = bias; });
   const float* w = packed_w + MR;
-  size_t k = kc - 1;  // the last k is peeled (masked weight load)
-  for (; k >= static_cast<size_t>(S); k -= S) {
-    unroll<S>([&](auto s) PP_INLINE_LAMBDA {
-      constexpr int SS = PP_CONST(s);
-      const __m256 vw = _mm256_loadu_ps(w + SS * MR);
-      const float* bk = reinterpret_cast<const float*>(b + SS * b_stride);
-      unroll<T>([&](auto j) PP_INLINE_LAMBDA {
-        constexpr int J = PP_CONST(j);
-        acc[SS][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(bk + J), acc[SS][J]);
-      });
-    });
-    w += S * MR;
-    b += S * b_stride;
-  }
-  for (; k != 0; k--) {
-    const __m256 vw = _mm256_loadu_ps(w);
+  auto step = [&](__m256 vw) PP_INLINE_LAMBDA {
     unroll<T>([&](auto j) PP_INLINE_LAMBDA {
       constexpr int J = PP_CONST(j);
-      acc[0][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J),
-                                  acc[0][J]);
+      acc[J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J), acc[J]);
     });
     w += MR;
     b += b_stride;
-  }
-  {
-    const __m256 vw = _mm256_maskload_ps(w, pp_x86::Avx2::first_lanes(MR));
-    unroll<T>([&](auto j) PP_INLINE_LAMBDA {
-      constexpr int J = PP_CONST(j);
-      acc[0][J] = _mm256_fmadd_ps(vw, _mm256_broadcast_ss(reinterpret_cast<const float*>(b) + J),
-                                  acc[0][J]);
-    });
-  }
+  };
+  for (size_t k = kc - 1; k != 0; k--) step(_mm256_loadu_ps(w));  // the last k is peeled
+  step(_mm256_maskload_ps(w, pp_x86::Avx2::first_lanes(MR)));
   alignas(32) float out[T][8];
   unroll<T>([&](auto j) PP_INLINE_LAMBDA {
     constexpr int J = PP_CONST(j);
-    __m256 r = acc[0][J];
-    unroll<S - 1>([&](auto s) PP_INLINE_LAMBDA {
-      r = _mm256_add_ps(r, acc[PP_CONST(s) + 1][J]);
-    });
-    r = _mm256_max_ps(vmin, r);
-    r = _mm256_min_ps(vmax, r);
-    _mm256_store_ps(out[J], r);
+    _mm256_store_ps(out[J], _mm256_min_ps(vmax, _mm256_max_ps(vmin, acc[J])));
   });
   for (size_t m = 0; m < mr; m++) {
     float* o = reinterpret_cast<float*>(c + m * c_stride);

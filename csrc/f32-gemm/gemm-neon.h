@@ -25,8 +25,9 @@
 //    more remain, then one 4-column block (VN = 1; four k per load of b when its rows are 4
 //    floats back to back: kloop_rows4) if 4 or more remain, then 1-3
 //    columns in the other orientation (accumulators along m: acc[j][0..1] += w * b.s[j], 2 FMLA
-//    per column per k instead of 8 with 1 useful lane), stored lane by lane. A single column
-//    (a GEMV) splits k four ways for 8 FMLA chains (column()).
+//    per column per k instead of 8 with 1 useful lane), stored lane by lane; a single column
+//    likewise (column()). Every path sums a column in k order from its bias, so a column's
+//    value does not depend on nc or on its place in the call (ukernels.h).
 //  - Rows mr..7: their output pointers alias row mr - 1 and rows are stored from 7 down to 0,
 //    so the last write to row mr - 1 is its own; nothing outside rows 0..mr-1 is written, and
 //    there is no branch per row. (The packed block is 8 rows wide: rows >= mr are computed.)
@@ -383,24 +384,22 @@ struct Gemm {
   }
 
   // One column, a GEMV (batch-1 classifier heads, convolutions of 1x1 outputs, the last column
-  // of an odd pixel count): narrow()'s layout, but k in steps of 4 into four accumulator pairs,
-  // so 8 FMLA chains hide the FMLA latency where one pair has 2. Contiguous b (b_stride 4):
-  // b[k .. k+4) is one load; per 4 k: 8 weight vectors (4 LDP), 1 b load, 8 FMLA = 32 MACs.
-  // Strided b: one LD1R per k post-incremented by b_stride (no address arithmetic, and no lane
-  // inserts chained through one register), the weights of 4 k in two LD1, 8 k per trip:
-  // (8 + 4 + 16 + 2) / 64 MACs.
+  // of an odd pixel count): narrow()'s layout, one accumulator pair in k order like every other
+  // path, so a column's value does not depend on where the driver cuts the pixels (ukernels.h).
+  // Contiguous b (b_stride 4): b[k .. k+4) is one load; per 4 k: 8 weight vectors (4 LDP), 1 b
+  // load, 8 FMLA = 32 MACs. Strided b: one LD1R per k post-incremented by b_stride (no address
+  // arithmetic, and no lane inserts chained through one register), the weights of 4 k in two
+  // LD1, 8 k per trip: (8 + 4 + 16 + 2) / 64 MACs.
   PP_INLINE void column(const float* b, float* (&c)[MR]) const {
     const float* pw = packed_w;
-    float32x4_t acc[4][2];
-    acc[0][0] = vld1q_f32(pw), acc[0][1] = vld1q_f32(pw + 4);
-    unroll<3>([&](auto j) PP_INLINE_LAMBDA { acc[j + 1][0] = acc[j + 1][1] = vdupq_n_f32(0.0f); });
+    float32x4_t acc[1][2] = {{vld1q_f32(pw), vld1q_f32(pw + 4)}};
     pw += MR;
     const char* pb = reinterpret_cast<const char*>(b);
     size_t k = kc;
     auto step4 = [&](float32x4_t x) PP_INLINE_LAMBDA {
       unroll<4>([&](auto j) PP_INLINE_LAMBDA {
-        acc[j][0] = vfmaq_laneq_f32(acc[j][0], vld1q_f32(pw + 8 * j), x, PP_CONST(j));
-        acc[j][1] = vfmaq_laneq_f32(acc[j][1], vld1q_f32(pw + 8 * j + 4), x, PP_CONST(j));
+        acc[0][0] = vfmaq_laneq_f32(acc[0][0], vld1q_f32(pw + 8 * j), x, PP_CONST(j));
+        acc[0][1] = vfmaq_laneq_f32(acc[0][1], vld1q_f32(pw + 8 * j + 4), x, PP_CONST(j));
       });
       pw += 4 * MR;
     };
@@ -420,22 +419,20 @@ struct Gemm {
     } else if (k >= 8) {
       size_t trips = k / 8;
       k %= 8;
-#define PP_GEMM_COL_FMLA(J, H, W, B) "fmla %[a" J H "].4s, v" W ".4s, v" B ".4s\n\t"
+#define PP_GEMM_COL_FMLA(H, W, B) "fmla %[a" H "].4s, v" W ".4s, v" B ".4s\n\t"
 #define PP_GEMM_COL_LDB(B) "ld1r {v" B ".4s}, [%[pb]], %[stride]\n\t"
 #define PP_GEMM_COL4                                                                              \
   "ld1 {v16.4s - v19.4s}, [%[pw]], #64\n\t"                                                     \
   "ld1 {v20.4s - v23.4s}, [%[pw]], #64\n\t"                                                     \
   PP_GEMM_COL_LDB("24") PP_GEMM_COL_LDB("25") PP_GEMM_COL_LDB("26") PP_GEMM_COL_LDB("27")         \
-  PP_GEMM_COL_FMLA("0", "0", "16", "24") PP_GEMM_COL_FMLA("0", "1", "17", "24")                   \
-  PP_GEMM_COL_FMLA("1", "0", "18", "25") PP_GEMM_COL_FMLA("1", "1", "19", "25")                   \
-  PP_GEMM_COL_FMLA("2", "0", "20", "26") PP_GEMM_COL_FMLA("2", "1", "21", "26")                   \
-  PP_GEMM_COL_FMLA("3", "0", "22", "27") PP_GEMM_COL_FMLA("3", "1", "23", "27")
+  PP_GEMM_COL_FMLA("0", "16", "24") PP_GEMM_COL_FMLA("1", "17", "24")                             \
+  PP_GEMM_COL_FMLA("0", "18", "25") PP_GEMM_COL_FMLA("1", "19", "25")                             \
+  PP_GEMM_COL_FMLA("0", "20", "26") PP_GEMM_COL_FMLA("1", "21", "26")                             \
+  PP_GEMM_COL_FMLA("0", "22", "27") PP_GEMM_COL_FMLA("1", "23", "27")
       __asm__ volatile("1:\n\t" PP_GEMM_COL4 PP_GEMM_COL4
                        "subs %[trips], %[trips], #1\n\t"
                        "b.ne 1b\n\t"
-                       : [a00] "+w"(acc[0][0]), [a01] "+w"(acc[0][1]), [a10] "+w"(acc[1][0]),
-                         [a11] "+w"(acc[1][1]), [a20] "+w"(acc[2][0]), [a21] "+w"(acc[2][1]),
-                         [a30] "+w"(acc[3][0]), [a31] "+w"(acc[3][1]), [pw] "+r"(pw), [pb] "+r"(pb),
+                       : [a0] "+w"(acc[0][0]), [a1] "+w"(acc[0][1]), [pw] "+r"(pw), [pb] "+r"(pb),
                          [trips] "+r"(trips)
                        : [stride] "r"(b_stride)
                        : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26",
@@ -449,15 +446,11 @@ struct Gemm {
       acc[0][0] = vfmaq_f32(acc[0][0], vld1q_f32(pw), x);
       acc[0][1] = vfmaq_f32(acc[0][1], vld1q_f32(pw + 4), x);
     }
-    float32x4_t sum[1][2];
-    unroll<2>([&](auto h) PP_INLINE_LAMBDA {
-      sum[0][h] = vaddq_f32(vaddq_f32(acc[0][h], acc[1][h]), vaddq_f32(acc[2][h], acc[3][h]));
-    });
-    apply_clamp(sum);
+    apply_clamp(acc);
     // Rows from 7 down (aliased rows >= mr are overwritten by row mr - 1 last).
     unroll<MR>([&](auto i) PP_INLINE_LAMBDA {
       constexpr int M = MR - 1 - PP_CONST(i);
-      vst1q_lane_f32(c[M], sum[0][M / 4], M % 4);
+      vst1q_lane_f32(c[M], acc[0][M / 4], M % 4);
     });
   }
 

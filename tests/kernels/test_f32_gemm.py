@@ -70,6 +70,30 @@ def test_ukernel_every_column_tail(ukernel, rng):
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_ukernel_column_does_not_depend_on_its_place(ukernel, rng):
+    """A column's value is the same bits whatever the call's pixel count and wherever the column
+    falls in it (whole tile, narrower block, transposed or single-column tail): the contract that
+    lets drivers cut pixels anywhere, and results stay independent of the thread count. A 1x1
+    convolution of stride 2 over a slice of the pixels, each doubled, is one kernel call on that
+    slice (a 1x1 plane would take the GEMV instead)."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    nr = ukernel["nr"]
+    pixels = 2 * nr + 5
+    for cin in (1, 3, 13, 35):
+        x = rng.standard_normal((1, cin, 1, pixels), dtype=np.float32)
+        weight = rng.standard_normal((ukernel["mr"] + 3, cin, 1, 1), dtype=np.float32)
+        bias = rng.standard_normal(ukernel["mr"] + 3, dtype=np.float32)
+        whole = run(x, weight, bias, Activation.none(), ukernel=ukernel["name"])
+        cuts = [(j, j + 1) for j in range(pixels)] + [tuple(sorted(rng.choice(pixels + 1, 2, replace=False)))
+                                                      for _ in range(24)]
+        for a, b in cuts:
+            doubled = np.repeat(x[..., a:b], 2, axis=-1)
+            part = run(doubled, weight, bias, Activation.none(), stride=2, ukernel=ukernel["name"])
+            np.testing.assert_array_equal(part, whole[..., a:b], err_msg=f"cin {cin}, pixels [{a}, {b}) of {pixels}")
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
 def test_ukernel_zero_biases_without_clamp(ukernel, rng):
     """Unclamped calls whose biases are all zero (Winograd's GEMMs): a kernel may start from the
     first k's products instead (NEON's 8x12, from one whole loop trip of k on). Zeros of either

@@ -77,6 +77,9 @@ typedef void (*pp_f32_dwconv2d_chw_same_ukernel_fn)(
 // c: mr rows (output channels), c_stride bytes apart; exactly nc floats written per row and
 //   nothing else (rows mr..MR-1 are not touched).
 // Any nc >= 1 and kc >= 1: kernels loop over NR-column blocks and handle the ragged tail.
+// Every column is summed the same way wherever it falls (bias, then one fused multiply-add per k
+// in k order): its value does not depend on nc or on its place in the call, so drivers may cut
+// the pixels anywhere and results do not depend on the thread count.
 typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float* b,
                                        size_t b_stride, const float* packed_w, float* c,
                                        size_t c_stride, const pp_f32_minmax_params* params);
