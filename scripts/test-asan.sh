@@ -22,13 +22,14 @@ fi
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "$VENV/bin/pip" install --disable-pip-version-check -q torch==2.13.0
 fi
-# -v: CMake's and Ninja's progress through the build, which takes minutes. -O1 -g, as the
-# sanitizers' documentation advises, outside the kernels (which are always -O3): a fifth less
-# compile time than RelWithDebInfo's -O2 for the bindings, and exact stack traces. Without
-# NDEBUG, so the asserts run too, pybind11's among them (the GIL held at every reference count).
+# -v: CMake's and Ninja's progress through the build, which takes minutes. -O1, as the
+# sanitizers' documentation advises, outside the SIMD kernels (which are always -O3). -g1: line
+# tables, all a sanitizer's stack trace needs (file and line of every frame), for about half the
+# compile time of -g's full debug information. Without NDEBUG, so the asserts run too,
+# pybind11's among them (the GIL held at every reference count).
 "$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
-    -C "cmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -C cmake.define.PYPRUNE_SANITIZE=ON
+    -C "cmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -C cmake.define.PYPRUNE_SANITIZE=ON
 
 preload="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
 # Leak checking would report the interpreter's own allocations; errors abort the run.
