@@ -39,6 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--out", default="pyprune-demo", help="folder for the plot and the packed file (default: pyprune-demo)")
     demo.add_argument("--seed", type=seed, default=0, help="seed of data split, initialisation and training (default: 0)")
-    demo.add_argument("--quick", action="store_true", help="a few epochs only (tests, CI): the same path, a less accurate model")
+    demo.add_argument("--quick", action="store_true",
+                      help="a few epochs on 16x16 images (tests, CI): the same path, a less accurate model")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(run=run)

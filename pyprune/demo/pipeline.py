@@ -50,8 +50,10 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **changes) -> DemoConfig:
-        """A few epochs only, for tests and CI: the same path, a less accurate model."""
-        base = dict(epochs=4, finetune_epochs=1, sensitivity_ratios=(0.5,), sparsity_steps=2, timing_rounds=5)
+        """A few epochs on 16x16 images (a quarter of the work), for tests and CI: the same path,
+        a less accurate model."""
+        base = dict(epochs=4, finetune_epochs=1, image_size=16, sensitivity_ratios=(0.5,), sparsity_steps=2,
+                    timing_rounds=5)
         return cls(**{**base, **changes})
 
 
