@@ -24,7 +24,7 @@ const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_uk
 
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
-#define PP_GEMM_UKERNEL(isa, name, mr, nr, production) {#name, isa, mr, nr, production, name},
+#define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips) {#name, isa, mr, nr, production, strips, name},
 #include "../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
   };

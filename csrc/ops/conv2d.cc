@@ -648,10 +648,10 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   // then each streams its part of the weights instead of all of them.
   const bool prefer_pixels = !pointwise() && blocks * block_floats < kGatherCost * d * pixels;
   const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
-  // x86 pointwise tasks of several blocks and a depth of 128 or more copy their panel into Strips (the
-  // copy and a kernel call per piece cost more than they gain on shallower layers, 1-17 % at depths
-  // 16-64); on NEON, counted by instructions, the copy is only a cost.
-  const bool strips = ukernel.isa != pp_isa_neon && d >= 128;
+  // Pointwise tasks of several blocks and a depth of 128 or more copy their panel into Strips where
+  // the kernel's row says so (f32-gemm.inc): the copy and a kernel call per piece cost more than
+  // they gain on shallower layers (1-17 % at depths 16-64).
+  const bool strips = ukernel.strips && d >= 128;
   parallel_for(split.parts * images * split.panels, [&](size_t t) {
     const size_t part = t / split.panels / images, image = t / split.panels % images;
     const Split::Task task = split.task(part, t % split.panels);

@@ -55,11 +55,12 @@ def neon_ukernels(inc: Path) -> list[Ukernel]:
         raise MCAError(f"no NEON row in {inc}")
     kernels = []
     for name, rest in rows:
-        *numbers, flag = (t.strip() for t in rest.split(","))
+        fields = [t.strip() for t in rest.split(",")]
+        numbers = tuple(int(t) for t in fields if t.isdigit())  # then the production flag, and flags of the list's own
         sources = [p for p in sorted(inc.parent.glob("*.cc")) if re.search(rf"\b{name}\b", p.read_text())]
         if len(sources) != 1:
             raise MCAError(f"{name} is defined in {len(sources)} files of {inc.parent}, expected 1")
-        kernels.append(Ukernel(name, tuple(map(int, numbers)), flag == "PP_PRODUCTION", sources[0]))
+        kernels.append(Ukernel(name, numbers, "PP_PRODUCTION" in fields, sources[0]))
     return kernels
 
 

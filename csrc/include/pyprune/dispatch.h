@@ -47,6 +47,7 @@ struct pp_f32_gemm_ukernel {
   size_t mr;  // output channels per kernel call; weights are packed in blocks of mr
   size_t nr;  // pixels per register tile
   bool production;  // the kernel its ISA runs
+  bool strips;      // deep pointwise layers copy each task's panel into strips first (Conv2d)
   pp_f32_gemm_ukernel_fn fn;
 };
 

@@ -84,7 +84,7 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
                                        size_t b_stride, const float* packed_w, float* c,
                                        size_t c_stride, const pp_f32_minmax_params* params);
 
-#define PP_GEMM_UKERNEL(isa, name, mr, nr, production)                                       \
+#define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips)                               \
   extern "C" void name(size_t mr_, size_t nc, size_t kc, const float* b, size_t b_stride,   \
                        const float* packed_w, float* c, size_t c_stride,                    \
                        const pp_f32_minmax_params* params);
