@@ -4,6 +4,7 @@
 // innermost dim is as long as possible; callers run a row function over it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 
@@ -76,14 +77,17 @@ class StridedLoop {
   void for_rows(size_t first, size_t count, Row&& row) const {
     std::array<size_t, kMaxRank> index{};
     Offsets offsets{};
-    for (size_t d = rank_ - 1, r = first; d-- > 0;) {
+    // The outer dims: rank_ - 1, which is below kMaxRank; bounded here for the compiler, which
+    // otherwise warns of a memset of 2^64 bytes for a rank of 0 that never comes.
+    const size_t outer = std::min(rank_ - 1, kMaxRank - 1);
+    for (size_t d = outer, r = first; d-- > 0;) {
       index[d] = r % size_[d];
       r /= size_[d];
       for (size_t k = 0; k < K; k++) offsets[k] += static_cast<ptrdiff_t>(index[d]) * stride_[k][d];
     }
     for (size_t i = 0; i < count; i++) {
       row(offsets);
-      for (size_t d = rank_ - 1; d-- > 0;) {  // odometer over the outer dims
+      for (size_t d = outer; d-- > 0;) {  // odometer over the outer dims
         for (size_t k = 0; k < K; k++) offsets[k] += stride_[k][d];
         if (++index[d] < size_[d]) break;
         for (size_t k = 0; k < K; k++) offsets[k] -= stride_[k][d] * static_cast<ptrdiff_t>(size_[d]);
