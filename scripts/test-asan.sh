@@ -12,12 +12,14 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ASAN_VENV:-$REPO/.venv-asan}"
 cd "$REPO"
 
-if [ ! -f "$VENV/.dev-packages" ]; then
+# The venv is (re)filled when this list changes; its marker file holds the list installed.
+packages="numpy pytest hypothesis scikit-build-core pybind11 cmake ninja"
+if [ "$(cat "$VENV/.dev-packages" 2>/dev/null)" != "$packages" ]; then
     sh scripts/check-system.sh python3
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --disable-pip-version-check -q numpy pytest hypothesis \
-        scikit-build-core pybind11 cmake ninja
-    touch "$VENV/.dev-packages"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --disable-pip-version-check -q $packages
+    echo "$packages" > "$VENV/.dev-packages"
 fi
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "$VENV/bin/pip" install --disable-pip-version-check -q torch==2.13.0
