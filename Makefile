@@ -6,8 +6,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 # torch is only the peer in benchmarks and the oracle in tests: the CPU build, pinned.
 # scikit-learn ships the digits data the pruning tests train on; tqdm and matplotlib serve
-# pyprune.prune; pybind11-stubgen checks the extension's stubs; torch-pruning is the pruning benchmarks' peer, installed without its
-# dependencies so that it cannot replace the pinned torch.
+# pyprune.prune; pybind11-stubgen checks the extension's stubs; torch-pruning is the pruning
+# benchmarks' peer, installed without its dependencies so that it cannot replace the pinned torch.
 DEV_PACKAGES := torch==2.13.0 numpy pytest hypothesis pytest-benchmark \
                 scikit-build-core pybind11 cmake ninja safetensors \
                 scikit-learn bitarray dahuffman tqdm matplotlib pybind11-stubgen

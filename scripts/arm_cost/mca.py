@@ -56,7 +56,9 @@ def neon_ukernels(inc: Path) -> list[Ukernel]:
     kernels = []
     for name, rest in rows:
         fields = [t.strip() for t in rest.split(",")]
-        numbers = tuple(int(t) for t in fields if t.isdigit())  # then the production flag, and flags of the list's own
+        # The row's numbers (tile sizes, kernel size, ...), then PP_PRODUCTION or PP_VARIANT and any
+        # flag of the list's own (f32-gemm.inc's strips).
+        numbers = tuple(int(t) for t in fields if t.isdigit())
         sources = [p for p in sorted(inc.parent.glob("*.cc")) if re.search(rf"\b{name}\b", p.read_text())]
         if len(sources) != 1:
             raise MCAError(f"{name} is defined in {len(sources)} files of {inc.parent}, expected 1")
