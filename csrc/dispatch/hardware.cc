@@ -25,9 +25,11 @@ pp_isa detect_hardware_isa() {
   if ((xcr0_lo & 0x6) != 0x6) return pp_isa_scalar;
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return pp_isa_scalar;
   if (!(ebx & bit_AVX2)) return pp_isa_scalar;
-  // AVX-512 F, BW, DQ and VL, and the OS saving the mask and ZMM registers (XCR0 bits 5-7).
+  // AVX-512 F, BW, DQ and VL, and the OS saving the mask and ZMM registers (XCR0 bits 5-7);
+  // only if this build has the kernels (CMake's PYPRUNE_AVX512).
   const unsigned avx512 = bit_AVX512F | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
-  return (ebx & avx512) == avx512 && (xcr0_lo & 0xe0) == 0xe0 ? pp_isa_avx512 : pp_isa_avx2;
+  const bool has_avx512 = (ebx & avx512) == avx512 && (xcr0_lo & 0xe0) == 0xe0;
+  return PYPRUNE_AVX512_KERNELS && has_avx512 ? pp_isa_avx512 : pp_isa_avx2;
 #else
   return pp_isa_scalar;
 #endif
