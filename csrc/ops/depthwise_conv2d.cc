@@ -171,19 +171,16 @@ constexpr size_t kSameSlack = PP_DWCONV2D_CHW_SAME_SLACK;
 
 // The split of a layer into tasks: contiguous runs of whole planes (so the per-task costs, a
 // std::function call and a thread-local lookup, are paid per run, not per plane) of at least
-// kTaskMacs multiply-adds (a few microseconds), each worth handing to another core: a round
-// trip between cores costs up to ~0.3 us, and a plane run elsewhere also moves its input and
-// output between caches. A layer of less than kParallelTasks tasks' work (about 40 us on one
-// core: MobileNets' 14x14 and 7x7 layers) runs on the calling thread alone: split, it gains
-// little where both cores are free and loses where they are far apart or the other is busy.
-// The split depends on the sizes only, never on the thread count.
-constexpr size_t kTaskMacs = 64 * 1024;
-constexpr size_t kParallelTasks = 16;
+// kTaskMacs multiply-adds (one or two microseconds), each worth handing to another core: a round
+// trip between cores costs up to ~0.3 us, and the pool's workers spin between layers. Small
+// layers split too: MobileNets' 14x14 and 7x7 depthwise layers, which had run on one thread
+// below 1 M multiply-adds, made MobileNetV1 and V2 4-6 % faster at 2 threads when split, and
+// no slower at 1. The split depends on the sizes only, never on the thread count.
+constexpr size_t kTaskMacs = 16 * 1024;
 
 size_t plane_macs(const Shape4& y, const Window2d& w) { return y.plane() * w.kernel_h * w.kernel_w; }
 
 size_t planes_per_task(size_t planes, size_t macs) {
-  if (planes * macs < kParallelTasks * kTaskMacs) return planes;
   return std::min(planes, pp_divide_round_up(kTaskMacs, macs));
 }
 
