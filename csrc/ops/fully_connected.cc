@@ -29,10 +29,10 @@ namespace {
 
 // Multiply-accumulates per task: enough to be worth waking a thread for, small enough to
 // balance a 1000-output head over a few cores.
-constexpr size_t kTaskMacs = size_t{1} << 16;
+constexpr size_t kLinearTaskMacs = size_t{1} << 16;
 
 // Panels per task when each panel does `macs` multiply-accumulates.
-size_t panels_per_task(size_t macs) { return std::max<size_t>(1, kTaskMacs / std::max<size_t>(macs, 1)); }
+size_t panels_per_task(size_t macs) { return std::max<size_t>(1, kLinearTaskMacs / std::max<size_t>(macs, 1)); }
 
 // dst[c][r] = src[r][c] for a rows x cols matrix, in tiles that stay in L1.
 void transpose(const float* src, size_t rows, size_t cols, float* dst) {
