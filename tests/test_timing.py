@@ -1,7 +1,10 @@
 """pyprune.timing: medians per function, progress after every round, rounds checked."""
 
+import time
+
 import pytest
 
+from pyprune import timing
 from pyprune.timing import median_seconds
 
 
@@ -40,3 +43,22 @@ def test_the_clock_can_be_another_than_the_wall(threaded):
     seconds = median_seconds({"a": call, "b": call}, rounds=3, threaded=threaded, interleaved=True,
                              clock=lambda: now[0])
     assert seconds == {"a": 0.5, "b": 0.5}
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_threaded_samples_come_after_untimed_calls_for_the_warm_up_time(monkeypatch, interleaved):
+    """After each pause the first calls run slow: a sample follows WARM_SECONDS of calls."""
+    monkeypatch.setattr(timing, "WARM_SECONDS", 0.02)
+    starts, samples = [], []
+
+    def call():
+        starts.append(time.perf_counter())
+        time.sleep(0.001)  # 1 ms: one call per sample at min_batch_seconds=1e-4
+
+    median_seconds({"a": call, "b": call}, rounds=2, min_batch_seconds=1e-4, threaded=True,
+                   interleaved=interleaved, progress=lambda: samples.append(len(starts) - 1))
+    assert len(samples) == 4
+    # The samples after a pause: every one interleaved, each function's first otherwise.
+    for i in range(4) if interleaved else (0, 2):
+        first = samples[i - 1] + 1 if i else 4  # calls 0-3 sized the two batches
+        assert starts[samples[i]] - starts[first] >= 0.02
