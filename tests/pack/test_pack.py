@@ -137,6 +137,18 @@ def test_a_channel_plan_that_does_not_fit_is_a_pack_error(tmp_path):
         pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v2"], fast=False)
 
 
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """An unpruned MobileNetV1's file, and the channel plan of its filters pruned by half."""
+    from pyprune import prune
+
+    model = trained_looking(FACTORIES["mobilenet_v1"])
+    plan = prune.channel_plan(prune.prune_filters(model, X, 0.5))
+    path = tmp_path_factory.mktemp("planned") / "m.pyprune"
+    pack.save(model, path)
+    return path.read_bytes(), plan
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
@@ -150,14 +162,11 @@ def test_a_channel_plan_that_does_not_fit_is_a_pack_error(tmp_path):
     ],
     ids=["float", "string", "out-of-range", "huge-size", "no-out", "wrong-type", "nothing-kept"],
 )
-def test_hostile_channel_plans_are_pack_errors(mutate, tmp_path):
-    from pyprune import prune
-
-    model = trained_looking(FACTORIES["mobilenet_v1"])
-    plan = prune.channel_plan(prune.prune_filters(model, X, 0.5))
+def test_hostile_channel_plans_are_pack_errors(planned, mutate, tmp_path):
+    unpruned, plan = planned
+    plan = copy.deepcopy(plan)
     mutate(plan["layers"]["features.0.0"])
-    pack.save(model, tmp_path / "m.pyprune")
-    data = _with_metadata((tmp_path / "m.pyprune").read_bytes(), lambda m: m.update(channel_plan=plan))
+    data = _with_metadata(unpruned, lambda m: m.update(channel_plan=plan))
     (tmp_path / "m.pyprune").write_bytes(data)  # a file with a valid checksum
     with pytest.raises(pack.PackError, match="channel plan"):
         pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v1"], fast=False)
