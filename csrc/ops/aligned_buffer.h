@@ -22,6 +22,7 @@ class AlignedBuffer {
     return true;
   }
   float* data() const { return data_.get(); }
+  size_t capacity() const { return capacity_; }
 
  private:
   struct Free {

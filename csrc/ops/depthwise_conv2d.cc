@@ -171,12 +171,12 @@ constexpr size_t kSameSlack = PP_DWCONV2D_CHW_SAME_SLACK;
 
 // The split of a layer into tasks: contiguous runs of whole planes (so the per-task costs, a
 // std::function call and a thread-local lookup, are paid per run, not per plane) of at least
-// kTaskMacs multiply-adds (one or two microseconds), each worth handing to another core: a round
-// trip between cores costs up to ~0.3 us, and the pool's workers spin between layers. Small
-// layers split too: MobileNets' 14x14 and 7x7 depthwise layers, which had run on one thread
-// below 1 M multiply-adds, made MobileNetV1 and V2 4-6 % faster at 2 threads when split, and
-// no slower at 1. The split depends on the sizes only, never on the thread count.
-constexpr size_t kTaskMacs = 16 * 1024;
+// kTaskMacs multiply-adds (two or three microseconds), each worth handing to another core: a
+// round trip between cores costs up to ~0.3 us, and the pool's workers spin between layers.
+// Small layers split too: MobileNets' 14x14 and 7x7 depthwise layers, which had run on one
+// thread below 1 M multiply-adds, made MobileNetV1 and V2 4-6 % faster at 2 threads when split,
+// and no slower at 1. The split depends on the sizes only, never on the thread count.
+constexpr size_t kTaskMacs = 32 * 1024;
 
 size_t plane_macs(const Shape4& y, const Window2d& w) { return y.plane() * w.kernel_h * w.kernel_w; }
 
@@ -251,8 +251,9 @@ void DepthwiseConv2d::run_same(const Shape4& x_shape, const float* input, float*
   const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     thread_local SameScratch scratch;
-    scratch.zero.reserve(x_shape.w + 2 * kSameSlack);
-    std::fill_n(scratch.zero.data(), x_shape.w + 2 * kSameSlack, 0.0f);
+    // The kernels only read the zero row: filled when it grows, all of it, not per task.
+    if (scratch.zero.reserve(x_shape.w + 2 * kSameSlack))
+      std::fill_n(scratch.zero.data(), scratch.zero.capacity(), 0.0f);
     const float* zero = scratch.zero.data() + kSameSlack;
     // Planes [p, p + count) of one image's channels, from `from` (the input, or a copy).
     auto call = [&](size_t p, size_t count, const float* from) {
