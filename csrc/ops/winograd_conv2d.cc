@@ -147,7 +147,7 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
   // one, and the whole model gained 11 %.
   const size_t fit = kBlockBytes / (p.positions * in_channels * sizeof(float)) / nr * nr;
   const size_t share = pp_round_up(pp_divide_round_up(p.tiles, kMinTasks), nr);
-  p.block_tiles = std::min({p.tiles, std::max(nr, fit), std::max(nr, share)});
+  p.block_tiles = std::min({p.tiles, std::max(nr, fit), share});
   p.blocks = pp_divide_round_up(p.tiles, p.block_tiles);
   p.mr = mr;
   p.channel_blocks = pp_divide_round_up(out_channels, mr);
