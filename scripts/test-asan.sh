@@ -29,9 +29,10 @@ fi
 # tables, all a sanitizer's stack trace needs (file and line of every frame), for about half the
 # compile time of -g's full debug information. Without NDEBUG, so the asserts run too,
 # pybind11's among them (the GIL held at every reference count).
-# The AVX-512 kernels only where this CPU runs them: elsewhere they would be built, never checked.
-avx512=OFF
-if grep -qw avx512f /proc/cpuinfo; then avx512=ON; fi
+# The AVX-512 kernels only where this CPU runs them (F, BW, DQ and VL, as the dispatcher asks):
+# elsewhere they would be built, never checked.
+avx512=ON
+for flag in avx512f avx512bw avx512dq avx512vl; do grep -qw "$flag" /proc/cpuinfo || avx512=OFF; done
 "$VENV/bin/pip" install --disable-pip-version-check -v --no-build-isolation --no-deps . \
     -C build-dir=build/asan -C cmake.build-type=RelWithDebInfo \
     -C "cmake.define.CMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -C cmake.define.PYPRUNE_SANITIZE=ON \
