@@ -461,6 +461,55 @@ class ShapeBranch(nn.Module):
         return self.fc(x.flatten(1))
 
 
+# ---- a vision transformer block between convolutions ---------------------------------------------
+
+
+class MobileViT(nn.Module):
+    """MobileViT's block: a local 3x3 and a 1x1 to the embedding, the feature map resized (in a
+    branch on its size) to whole patches and unfolded into tokens, a transformer layer
+    (nn.MultiheadAttention, LayerNorm, a GELU MLP), folded back and fused with the input. A
+    spatial attention gate (CBAM's: mean and max over the channels, a 7x7 convolution, a
+    sigmoid) scales the result."""
+
+    def __init__(self, channels: int = 16, dim: int = 24, patch: int = 2, heads: int = 4,
+                 num_classes: int = 10) -> None:
+        super().__init__()
+        self.patch = patch
+        self.stem = conv_norm_act(3, channels, 3, 2, act=nn.SiLU)
+        self.local = nn.Sequential(conv_norm_act(channels, channels, 3, act=nn.SiLU), nn.Conv2d(channels, dim, 1))
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.proj = conv_norm_act(dim, channels, 1, act=nn.SiLU)
+        self.fuse = conv_norm_act(2 * channels, channels, 3, act=nn.SiLU)
+        self.gate = nn.Conv2d(2, 1, 7, padding=3)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def transformer(self, y: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = y.shape
+        p = self.patch
+        new_h, new_w = math.ceil(h / p) * p, math.ceil(w / p) * p
+        if new_h != h or new_w != w:
+            y = F.interpolate(y, size=(new_h, new_w), mode="bilinear", align_corners=False)
+        nh, nw = new_h // p, new_w // p
+        t = y.reshape(b * c * nh, p, nw, p).transpose(1, 2).reshape(b, c, nh * nw, p * p)
+        t = t.transpose(1, 3).reshape(b * p * p, nh * nw, c)
+        q = self.norm1(t)
+        t = t + self.attn(q, q, q, need_weights=False)[0]
+        t = t + self.mlp(self.norm2(t))
+        y = t.reshape(b, p * p, nh * nw, c).transpose(1, 3).reshape(b * c * nh, nw, p, p)
+        y = y.transpose(1, 2).reshape(b, c, new_h, new_w)
+        if new_h != h or new_w != w:
+            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        return y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        y = self.fuse(torch.cat([x, self.proj(self.transformer(self.local(x)))], 1))
+        y = y * torch.sigmoid(self.gate(torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], 1)))
+        return self.fc(y.mean((2, 3)))
+
+
 # ---- a BatchNorm2d subclass from outside torch.nn -------------------------------------------------
 
 
@@ -533,6 +582,7 @@ ZOO = {
     "shufflenet_v2": (ShuffleNetV2, (3, 64, 64)),
     "ghostnet": (GhostNet, (3, 64, 64)),
     "convnext": (ConvNeXt, (3, 64, 64)),
+    "mobilevit": (MobileViT, (3, 29, 29)),
     "same_padding": (SameNet, (3, 37, 50)),
     "shape_branch": (ShapeBranch, (3, 32, 32)),
     "bn_act": (BNActNet, (3, 32, 32)),

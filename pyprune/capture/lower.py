@@ -633,6 +633,35 @@ class _Lowering:
             raise Unsupported("matmul of a vector")
         return self.emit_one("matmul", [self.tensor(x), self.tensor(y)])
 
+    def b_attention(self, node: fx.Node, a: dict) -> Ref:
+        """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
+        q, k, v = a["query"], a["key"], a["value"]
+        if a.get("dropout_p"):
+            raise Unsupported("attention with dropout (training mode)")
+        if a.get("enable_gqa"):
+            raise Unsupported("grouped-query attention")
+        rank = self.rank(q)
+        if rank < 2 or self.rank(k) != rank or self.rank(v) != rank:
+            raise Unsupported("attention operands of different ranks or below 2")
+        scale = a.get("scale")
+        scale = 1.0 / math.sqrt(self.static_dim(q, rank - 1, "the query's embedding")) if scale is None else scale
+        swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+        key_t = self.emit_one("permute", [self.tensor(k)], {"dims": swap})
+        scores = self.emit_one("matmul", [self.tensor(q), key_t.name])
+        scores = self.emit_one("mul", [scores.name, self.tensor(float(scale))])
+        mask = a.get("attn_mask")
+        if a.get("is_causal"):
+            if mask is not None:
+                raise Unsupported("attention with both a mask and is_causal")
+            rows, cols = self.static_dim(q, rank - 2, "the query's length"), self.static_dim(k, rank - 2, "the key's length")
+            mask = torch.ones(rows, cols, dtype=torch.bool).tril()
+        if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:  # True: attend
+            mask = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+        if mask is not None:
+            scores = self.emit_one("add", [scores.name, self.tensor(mask, "the attention mask")])
+        weights = self.emit_one("softmax", [scores.name], {"axis": rank - 1, "log": 0})
+        return self.emit_one("matmul", [weights.name, self.tensor(v)])
+
     def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
         if a.get("training"):
             raise Unsupported("batch norm with batch statistics (training mode or no running statistics)")
@@ -772,6 +801,15 @@ class _Lowering:
         if all(isinstance(d, int) for d in shape):
             return [shape[-e - 2] if e <= -2 else e for e in entries]
         return entries
+
+    def b_unflatten(self, node: fx.Node, a: dict) -> Ref:
+        x = a["self"]
+        rank = self.rank(x)
+        axis = _norm_axis(a["dim"], rank)
+        if any(isinstance(e, int) and e < -1 for e in a["sizes"]):
+            raise Unsupported(f"unflatten to sizes {a['sizes']}")
+        keep = [-(2 + i) for i in range(rank)]
+        return self.reshape(x, keep[:axis] + list(a["sizes"]) + keep[axis + 1:])
 
     def b_unsqueeze(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
@@ -985,13 +1023,13 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "leaky_relu": _Lowering.b_leaky_relu, "gelu": _Lowering.b_gelu, "pow": _Lowering.b_pow,
     "conv2d": _Lowering.b_conv2d, "convolution": _Lowering.b_conv2d, "_convolution": _Lowering.b_conv2d,
     "linear": _Lowering.b_linear, "addmm": _Lowering.b_addmm, "mm": _Lowering.b_matmul,
-    "matmul": _Lowering.b_matmul, "bmm": _Lowering.b_matmul,
+    "matmul": _Lowering.b_matmul, "bmm": _Lowering.b_matmul, "scaled_dot_product_attention": _Lowering.b_attention,
     "batch_norm": _Lowering.b_batch_norm, "_native_batch_norm_legit_no_training": _Lowering.b_batch_norm,
     "cat": _Lowering.b_concat, "concat": _Lowering.b_concat, "stack": _Lowering.b_stack,
     "split": _Lowering.b_split, "split_with_sizes": _Lowering.b_split, "chunk": _Lowering.b_split,
     "unbind": _Lowering.b_unbind, "slice": _Lowering.b_slice, "select": _Lowering.b_select,
     "view": _Lowering.b_view, "reshape": _Lowering.b_view, "_unsafe_view": _Lowering.b_view,
-    "flatten": _Lowering.b_flatten, "unsqueeze": _Lowering.b_unsqueeze, "squeeze": _Lowering.b_squeeze,
+    "flatten": _Lowering.b_flatten, "unflatten": _Lowering.b_unflatten, "unsqueeze": _Lowering.b_unsqueeze, "squeeze": _Lowering.b_squeeze,
     "permute": _Lowering.b_permute, "transpose": _Lowering.b_transpose, "t": _Lowering.b_transpose,
     "numpy_T": _Lowering.b_transpose, "expand": _Lowering.b_expand,
     "max_pool2d": _Lowering.b_max_pool2d, "max_pool2d_with_indices": _Lowering.b_max_pool2d,

@@ -33,6 +33,10 @@ from pyprune.prune.rules import OpCall, blocking, rule_for
 # Why the channels of the model's own inputs and outputs are never pruned.
 INPUT = "its channels come from the model input"
 OUTPUT = "its channels reach the model output"
+# torch.nn modules whose forward checks their parameters' sizes against attributes pruning does
+# not change (nn.MultiheadAttention's embed_dim, a recurrent layer's input and hidden sizes):
+# every channel they touch stays.
+_SIZED_MODULES = (nn.MultiheadAttention, nn.RNNBase)
 
 __all__ = ["INPUT", "OUTPUT", "Bound", "ChannelGraph", "LayerUse", "PruningGroup", "capture_for_pruning", "placeholder_values",
            "trace_channels"]
@@ -359,4 +363,8 @@ def trace_channels(model: nn.Module, example_inputs: Sequence[Any]) -> ChannelGr
             raise
         except Exception as e:
             raise PruningError(f"the model failed on the example inputs while tracing channels: {e}") from e
+    for name, module in graph.modules.items():
+        if isinstance(module, _SIZED_MODULES):
+            graph.block_module(name, f"{type(module).__name__} {name!r} checks its sizes against attributes "
+                               "pruning does not change")
     return graph

@@ -165,11 +165,13 @@ def elementwise(op: OpCall) -> Ids:
     comparisons, where): the output's element takes the ids of every input element it is made
     of, so channels meeting in an addition or multiplication are merged. A parameter input is
     bound to the channels it meets; a tensor whose channels pruning cannot follow blocks the
-    channels it meets."""
+    channels it meets. A tensor with one channel that is broadcast over many (a spatial
+    attention map) keeps it: it scales every channel of the other."""
     out = op.value
     rank = out.dim()
     result: Ids = None
     others = []
+    tracked = {}
     for key, _ in op.tensor_args():
         x = op.args[key] if not isinstance(op.args[key], (list, tuple)) else None
         if x is None or x.dim() == 0:
@@ -177,8 +179,13 @@ def elementwise(op: OpCall) -> Ids:
         ids = op.ids(key)
         if ids is None:
             others.append(key)
+        else:
+            tracked[key] = _aligned(ids, rank)
+    for key, ids in tracked.items():
+        sizes = [1] * (rank - op.args[key].dim()) + list(op.args[key].shape)
+        if any(sizes[d] == 1 and any(o.shape[d] > 1 for o in tracked.values()) for d in range(rank)):
+            op.block(ids, f"its single channel is broadcast over the channels of another operand of {op.describe()}")
             continue
-        ids = _aligned(ids, rank)
         if result is None:
             result = ids
         else:

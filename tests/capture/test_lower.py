@@ -73,6 +73,12 @@ CASES = {
                   ["pad", "pad", "add"]),
     "layer_norm": (lambda m, x: F.layer_norm(x, x.shape[-2:], m.p2, m.p3, 1e-3), ["layer_norm"]),
     "matmul": (lambda m, x: x @ x.transpose(-1, -2), ["permute", "matmul"]),
+    "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
+    "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
+    # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
+    "attention_masks": (lambda m, x: F.scaled_dot_product_attention(x[:, :, :7], x, x * 2, attn_mask=m.p2.t())
+                        + F.scaled_dot_product_attention(x[:, :, :7], x, x, attn_mask=m.p3.t() > -1, scale=0.3)
+                        + F.scaled_dot_product_attention(x, x, x, is_causal=True)[:, :, 2:], None),
 }
 
 

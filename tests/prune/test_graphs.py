@@ -30,7 +30,8 @@ from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
 from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
-PRUNABLE = [name for name in ZOO if name != "detector"]  # the detector's post-processing cannot be captured
+# The detector's post-processing cannot be captured; MobileViT's attention keeps its channels (below).
+PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit")]
 
 
 def example(shape, batch=2):
@@ -58,6 +59,24 @@ def test_every_zoo_model_is_pruned_and_runs_with_its_output_shapes(name):
     rebuilt.load_state_dict(pruned.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(rebuilt.eval()(x), pruned(x))
+
+
+def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it_scales():
+    model, shape = build("mobilevit")
+    x = example(shape)
+    with pytest.warns(PruningWarning, match="blocked"):
+        pruned = prune_filters(model, x, 0.5)
+    with torch.no_grad():
+        assert shapes(pruned(x)) == shapes(model(x))
+    report = pruning_report(pruned)
+    reasons = {reason for group in report.blocked for reason in group.reasons}
+    assert "MultiheadAttention 'attn' checks its sizes against attributes pruning does not change" in reasons
+    changes = {c.name: c for c in report.layers}
+    assert changes["local.1"].out_after == changes["local.1"].out_before == 24  # the embedding
+    assert changes["mlp.0"].out_after == 24  # the MLP's hidden features go
+    # The gate's one channel scales all of fuse's: they are pruned on their own, the gate is kept.
+    assert (changes["fuse.0"].out_before, changes["fuse.0"].out_after) == (16, 8)
+    assert changes["gate"].out_after == 1
 
 
 def test_the_detector_cannot_be_captured_and_says_so():
