@@ -21,7 +21,9 @@ import torch.fx as fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
+from pyprune.capture import composites
 from pyprune.capture.export import quiet
+from pyprune.capture.values import MISSING, Ref, Unsupported
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -37,15 +39,6 @@ class Origin:
 
     module: str
     aten: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A value computed at run time: the tensor (or size) named `name`; `size` is a size's
-    symbolic expression."""
-
-    name: str
-    size: Any = None
 
 
 @dataclass(frozen=True)
@@ -86,16 +79,6 @@ class Lowered:
     out_spec: Any = None  # the model's output structure (a pytree spec of graph.outputs)
     values: dict[str, Any] = field(default_factory=dict)  # name -> example value (fake tensor or size)
 
-
-class Unsupported(Exception):
-    """A node the operator set does not take: the message says why."""
-
-
-class _Missing:
-    """An output of a lowered op that nothing uses (e.g. max_pool2d's indices)."""
-
-
-_MISSING = _Missing()
 
 # Ops whose only effect is a check at trace time.
 _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size", "_assert_async",
@@ -443,7 +426,7 @@ class _Lowering:
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""
         def static(v: Any) -> bool:
-            if isinstance(v, (Ref, _Missing)):
+            if isinstance(v, Ref) or v is MISSING:
                 return False
             if isinstance(v, (list, tuple)):
                 return all(static(x) for x in v)
@@ -469,7 +452,7 @@ class _Lowering:
                 if v.name not in inputs:
                     inputs.append(v.name)
                 return Input(inputs.index(v.name))
-            if isinstance(v, _Missing):
+            if v is MISSING:
                 raise AssertionError("a lowered op's unused output is used")  # builders check first
             if isinstance(v, list):
                 return [template(x) for x in v]
@@ -498,7 +481,7 @@ class _Lowering:
     def getitem(self, container: Any, index: Any) -> Any:
         if isinstance(container, (list, tuple)):
             item = container[index]
-            if isinstance(item, _Missing):
+            if item is MISSING:
                 raise Unsupported("it uses an output the lowering dropped")
             return item
         raise Unsupported("its container is computed in torch")
@@ -633,35 +616,6 @@ class _Lowering:
             raise Unsupported("matmul of a vector")
         return self.emit_one("matmul", [self.tensor(x), self.tensor(y)])
 
-    def b_attention(self, node: fx.Node, a: dict) -> Ref:
-        """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
-        q, k, v = a["query"], a["key"], a["value"]
-        if a.get("dropout_p"):
-            raise Unsupported("attention with dropout (training mode)")
-        if a.get("enable_gqa"):
-            raise Unsupported("grouped-query attention")
-        rank = self.rank(q)
-        if rank < 2 or self.rank(k) != rank or self.rank(v) != rank:
-            raise Unsupported("attention operands of different ranks or below 2")
-        scale = a.get("scale")
-        scale = 1.0 / math.sqrt(self.static_dim(q, rank - 1, "the query's embedding")) if scale is None else scale
-        swap = list(range(rank - 2)) + [rank - 1, rank - 2]
-        key_t = self.emit_one("permute", [self.tensor(k)], {"dims": swap})
-        scores = self.emit_one("matmul", [self.tensor(q), key_t.name])
-        scores = self.emit_one("mul", [scores.name, self.tensor(float(scale))])
-        mask = a.get("attn_mask")
-        if a.get("is_causal"):
-            if mask is not None:
-                raise Unsupported("attention with both a mask and is_causal")
-            rows, cols = self.static_dim(q, rank - 2, "the query's length"), self.static_dim(k, rank - 2, "the key's length")
-            mask = torch.ones(rows, cols, dtype=torch.bool).tril()
-        if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:  # True: attend
-            mask = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
-        if mask is not None:
-            scores = self.emit_one("add", [scores.name, self.tensor(mask, "the attention mask")])
-        weights = self.emit_one("softmax", [scores.name], {"axis": rank - 1, "log": 0})
-        return self.emit_one("matmul", [weights.name, self.tensor(v)])
-
     def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
         if a.get("training"):
             raise Unsupported("batch norm with batch statistics (training mode or no running statistics)")
@@ -680,7 +634,7 @@ class _Lowering:
         if _op_name(node.target) == "batch_norm":
             return out
         self.only_first_output_used(node)
-        return [out, _MISSING, _MISSING]
+        return [out, MISSING, MISSING]
 
     def only_first_output_used(self, node: fx.Node) -> None:
         for user in node.users:
@@ -890,7 +844,7 @@ class _Lowering:
         if _op_name(node.target) == "max_pool2d":
             return out
         self.only_first_output_used(node)
-        return [out, _MISSING]
+        return [out, MISSING]
 
     def b_avg_pool2d(self, node: fx.Node, a: dict) -> Ref:
         attrs = self.pool_attrs(a, False)
@@ -905,7 +859,7 @@ class _Lowering:
     def b_adaptive_max_pool2d(self, node: fx.Node, a: dict) -> list[Any]:
         self.only_first_output_used(node)
         size = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
-        return [self.emit_one("adaptive_max_pool2d", [self.image(a["self"])], {"output_size": size}), _MISSING]
+        return [self.emit_one("adaptive_max_pool2d", [self.image(a["self"])], {"output_size": size}), MISSING]
 
     def axes(self, x: Any, dims: Any) -> list[int]:
         rank = self.rank(x)
@@ -927,7 +881,7 @@ class _Lowering:
         out = self.emit_one("reduce", [self.tensor(x)], {"kind": kind, "axes": axes, "keepdim": keepdim})
         if name in ("max", "min") and "dim" in a and a["dim"] is not None:
             self.only_first_output_used(node)
-            return [out, _MISSING]
+            return [out, MISSING]
         return out
 
     def b_upsample(self, node: fx.Node, a: dict) -> Ref:
@@ -987,7 +941,7 @@ class _Lowering:
         if _op_name(node.target) == "layer_norm":
             return out
         self.only_first_output_used(node)
-        return [out, _MISSING, _MISSING]
+        return [out, MISSING, MISSING]
 
 
 def _static(size: Any) -> int | None:
@@ -1023,7 +977,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "leaky_relu": _Lowering.b_leaky_relu, "gelu": _Lowering.b_gelu, "pow": _Lowering.b_pow,
     "conv2d": _Lowering.b_conv2d, "convolution": _Lowering.b_conv2d, "_convolution": _Lowering.b_conv2d,
     "linear": _Lowering.b_linear, "addmm": _Lowering.b_addmm, "mm": _Lowering.b_matmul,
-    "matmul": _Lowering.b_matmul, "bmm": _Lowering.b_matmul, "scaled_dot_product_attention": _Lowering.b_attention,
+    "matmul": _Lowering.b_matmul, "bmm": _Lowering.b_matmul,
     "batch_norm": _Lowering.b_batch_norm, "_native_batch_norm_legit_no_training": _Lowering.b_batch_norm,
     "cat": _Lowering.b_concat, "concat": _Lowering.b_concat, "stack": _Lowering.b_stack,
     "split": _Lowering.b_split, "split_with_sizes": _Lowering.b_split, "chunk": _Lowering.b_split,
@@ -1041,6 +995,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
     "_log_softmax": _Lowering.b_softmax,
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
+    **composites.BUILDERS,
 }
 
 

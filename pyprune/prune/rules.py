@@ -543,6 +543,19 @@ def _getitem(op: OpCall) -> Ids:
     return ids[index] if isinstance(ids, list) else None
 
 
+def _prelu(op: OpCall) -> Ids:
+    """PReLU: one slope per channel of dim 1 (bound to those channels), or one for all."""
+    x, ids = op.args["self"], op.ids("self")
+    if ids is None or op.args["weight"].numel() == 1 or x.dim() < 2:
+        return ids
+    aligned = _aligned(ids, x.dim())
+    if _tracked(aligned) == [1]:
+        op.bind("weight", 0, aligned.reshape(-1))
+    elif _tracked(aligned):
+        op.block(ids, f"{op.describe()} has one slope per channel of dim 1, and they are elsewhere")
+    return ids
+
+
 def _channelwise(op: OpCall) -> Ids:
     """Operators returning their first input's values, or values computed per element from it
     alone with other arguments that are not tensors (dropout in inference, dtype casts)."""
@@ -563,7 +576,7 @@ _ELEMENTWISE = (
     "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "clip", "sqrt", "rsqrt", "exp", "log",
     "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
     "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
-    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "threshold", "prelu", "fill", "zeros_like", "ones_like",
+    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "threshold", "fill", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
@@ -588,7 +601,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
-    "aten::linear": _linear,
+    "aten::linear": _linear, "aten::prelu": _prelu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
     "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,

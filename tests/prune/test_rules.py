@@ -213,3 +213,25 @@ def test_grouped_transposed_convolutions_are_blocked_with_the_reason():
     assert any("grouped transposed convolution" in r for r in reasons(pruned))
     with pytest.raises(PruningError, match="2 groups"):
         pruner_for(Decoder(groups=2).up).prune(Decoder(groups=2).up, [0, 1], None)
+
+
+class PReLUs(nn.Module):
+    """A PReLU with a slope per channel between two convolutions, one with a single slope last."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.act, self.b, self.last = conv(3, 8), nn.PReLU(8), conv(8, 4), nn.PReLU()
+
+    def forward(self, x):
+        return self.last(self.b(self.act(self.a(x))))
+
+
+def test_prelu_slopes_are_cut_with_their_channels():
+    model = PReLUs()
+    with torch.no_grad():
+        model.act.weight.copy_(torch.linspace(0.1, 0.8, 8))
+    pruned = check_pruned(model)
+    kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
+    assert len(kept) == 4 and pruned.b.in_channels == 4
+    torch.testing.assert_close(pruned.act.weight, model.act.weight[kept])
+    assert pruned.last.weight.shape == (1,)

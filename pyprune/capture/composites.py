@@ -1,0 +1,208 @@
+"""ATen ops the operator set has no node for, lowered to several of its nodes: attention, group
+and instance norm, pixel (un)shuffle, PReLU and the exponential activations (ELU, SELU, CELU,
+softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.fx as fx
+
+from pyprune.capture.values import MISSING, Ref, Unsupported
+
+# SELU's constants (torch.nn.SELU).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _node(low: Any, op: str, inputs: list[Any], attrs: dict[str, Any] | None = None) -> str:
+    """One node; tensors are names, numbers become scalar constants."""
+    return low.emit_one(op, [low.tensor(v) if isinstance(v, float) else v for v in inputs], attrs).name
+
+
+def _relu(low: Any, x: str) -> str:
+    return _node(low, "activation", [x], {"activation": "relu"})
+
+
+def _unary(low: Any, kind: str, x: str) -> str:
+    return _node(low, "unary", [x], {"kind": kind})
+
+
+def _softplus(low: Any, x: str) -> str:
+    """log(1 + exp(x)) as relu(x) + log(1 + exp(-|x|)): exp never overflows."""
+    tail = _unary(low, "exp", _unary(low, "neg", _unary(low, "abs", x)))
+    return _node(low, "add", [_relu(low, x), _unary(low, "log", _node(low, "add", [tail, 1.0]))])
+
+
+def _elu(low: Any, x: str, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> str:
+    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)), from relu(x) and
+    min(x, 0) = x - relu(x)."""
+    positive = _relu(low, x)
+    negative = _node(low, "sub", [x, positive])
+    if input_scale != 1.0:
+        negative = _node(low, "mul", [negative, float(input_scale)])
+    below = _node(low, "mul", [_node(low, "sub", [_unary(low, "exp", negative), 1.0]), float(alpha)])
+    y = _node(low, "add", [positive, below])
+    return y if scale == 1.0 else _node(low, "mul", [y, float(scale)])
+
+
+def b_elu(low: Any, node: fx.Node, a: dict) -> Any:
+    return Ref(_elu(low, low.tensor(a["self"]), a.get("alpha", 1.0), a.get("scale", 1.0),
+                        a.get("input_scale", 1.0)))
+
+
+def b_selu(low: Any, node: fx.Node, a: dict) -> Any:
+    return Ref(_elu(low, low.tensor(a["self"]), SELU_ALPHA, SELU_SCALE))
+
+
+def b_celu(low: Any, node: fx.Node, a: dict) -> Any:
+    alpha = float(a.get("alpha", 1.0))
+    if alpha == 0.0:
+        raise Unsupported("CELU with alpha 0")
+    return Ref(_elu(low, low.tensor(a["self"]), alpha, 1.0, 1.0 / alpha))
+
+
+def b_softplus(low: Any, node: fx.Node, a: dict) -> Any:
+    """Above `threshold` torch returns x itself; the stable form differs from it by less than
+    exp(-threshold)."""
+    beta = float(a.get("beta", 1.0))
+    x = low.tensor(a["self"])
+    if beta == 1.0:
+        return Ref(_softplus(low, x))
+    return Ref(_node(low, "div", [_softplus(low, _node(low, "mul", [x, beta])), beta]))
+
+
+def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
+    x = low.tensor(a["self"])
+    return Ref(_node(low, "mul", [x, _node(low, "activation", [_softplus(low, x)], {"activation": "tanh"})]))
+
+
+def b_log_sigmoid(low: Any, node: fx.Node, a: dict) -> Any:
+    """-softplus(-x); log_sigmoid_forward also returns a buffer nothing may use."""
+    out = Ref(_unary(low, "neg", _softplus(low, _unary(low, "neg", low.tensor(a["self"])))))
+    if not isinstance(node.meta.get("val"), (list, tuple)):
+        return out
+    low.only_first_output_used(node)
+    return [out, MISSING]
+
+
+def b_prelu(low: Any, node: fx.Node, a: dict) -> Any:
+    """One slope is a leaky ReLU; one per channel (dim 1) is relu(x) + slope * (x - relu(x))."""
+    x = low.tensor(a["self"])
+    weight = low.constant(a["weight"], "the slope")
+    if weight.numel() == 1:
+        return low.emit_one("activation", [x], {"activation": "leaky_relu", "activation_alpha": float(weight)})
+    rank = low.rank(a["self"])
+    if rank < 2 or weight.dim() != 1:
+        raise Unsupported("PReLU slopes on an input of rank < 2")
+    slopes = low.tensor(weight.reshape([-1] + [1] * (rank - 2)).contiguous(), "the slope")
+    positive = _relu(low, x)
+    negative = _node(low, "mul", [_node(low, "sub", [x, positive]), slopes])
+    return low.emit_one("add", [positive, negative])
+
+
+def _group_norm(low: Any, x: Any, groups: int, weight: Any, bias: Any, eps: float) -> Any:
+    """x (N, C, ...) as (N, G, C/G, ...), layer_norm over all but its first two dims, back to
+    (N, C, ...), then weight[c] and bias[c]."""
+    rank = low.rank(x)
+    if rank < 2 or rank > 5:
+        raise Unsupported(f"group norm of a rank-{rank} input")
+    channels = low.static_dim(x, 1, "group norm's channels")
+    if groups <= 0 or channels % groups:
+        raise Unsupported(f"{channels} channels in {groups} groups")
+    spatial = [-(2 + i) for i in range(2, rank)]  # reshape entries: "dim i of the input"
+    grouped = low.reshape(x, [-2, groups, channels // groups] + spatial)
+    normed = _node(low, "layer_norm", [grouped.name], {"axes": rank - 1, "eps": float(eps)})
+    y = _node(low, "reshape", [normed], {"shape": [-2, channels] + [e - 1 for e in spatial]})
+    per_channel = [-1] + [1] * (rank - 2)
+    if weight is not None:
+        y = _node(low, "mul", [y, low.tensor(low.constant(weight, "the weight").reshape(per_channel), "the weight")])
+    if bias is not None:
+        y = _node(low, "add", [y, low.tensor(low.constant(bias, "the bias").reshape(per_channel), "the bias")])
+    return Ref(y)
+
+
+def b_group_norm(low: Any, node: fx.Node, a: dict) -> Any:
+    if "N" in a:  # native_group_norm: (y, mean, rstd)
+        low.only_first_output_used(node)
+        out = _group_norm(low, a["input"], a["group"], a.get("weight"), a.get("bias"), a["eps"])
+        return [out, MISSING, MISSING]
+    return _group_norm(low, a["input"], a["num_groups"], a.get("weight"), a.get("bias"), a.get("eps", 1e-5))
+
+
+def b_instance_norm(low: Any, node: fx.Node, a: dict) -> Any:
+    if not a.get("use_input_stats", True):
+        raise Unsupported("instance norm with running statistics")
+    channels = low.static_dim(a["input"], 1, "instance norm's channels")
+    return _group_norm(low, a["input"], channels, a.get("weight"), a.get("bias"), a.get("eps", 1e-5))
+
+
+def _shuffle(low: Any, x: Any, factor: int, up: bool) -> Any:
+    """pixel_shuffle (up) and pixel_unshuffle through a 6-D view and a permute."""
+    rank = low.rank(x)
+    if rank < 3 or rank > 5:
+        raise Unsupported(f"pixel shuffle of a rank-{rank} input")
+    c, h, w = (low.static_dim(x, rank - i, "pixel shuffle") for i in (3, 2, 1))
+    r = int(factor)
+    lead = [-(2 + i) for i in range(rank - 3)]
+    n = len(lead)
+    if up:
+        if r <= 0 or c % (r * r):
+            raise Unsupported(f"pixel shuffle of {c} channels by {r}")
+        view, dims, out = [c // (r * r), r, r, h, w], [0, 3, 1, 4, 2], [c // (r * r), h * r, w * r]
+    else:
+        if r <= 0 or h % r or w % r:
+            raise Unsupported(f"pixel unshuffle of {h}x{w} by {r}")
+        view, dims, out = [c, h // r, r, w // r, r], [0, 2, 4, 1, 3], [c * r * r, h // r, w // r]
+    six = low.reshape(x, lead + view)
+    moved = _node(low, "permute", [six.name], {"dims": list(range(n)) + [n + d for d in dims]})
+    return low.emit_one("reshape", [moved], {"shape": lead + out})
+
+
+def b_pixel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
+    return _shuffle(low, a["self"], a["upscale_factor"], True)
+
+
+def b_pixel_unshuffle(low: Any, node: fx.Node, a: dict) -> Any:
+    return _shuffle(low, a["self"], a["downscale_factor"], False)
+
+
+def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
+    """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
+    q, k, v = a["query"], a["key"], a["value"]
+    if a.get("dropout_p"):
+        raise Unsupported("attention with dropout (training mode)")
+    if a.get("enable_gqa"):
+        raise Unsupported("grouped-query attention")
+    rank = low.rank(q)
+    if rank < 2 or low.rank(k) != rank or low.rank(v) != rank:
+        raise Unsupported("attention operands of different ranks or below 2")
+    scale = a.get("scale")
+    scale = 1.0 / math.sqrt(low.static_dim(q, rank - 1, "the query's embedding")) if scale is None else scale
+    swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+    key_t = _node(low, "permute", [low.tensor(k)], {"dims": swap})
+    scores = _node(low, "mul", [_node(low, "matmul", [low.tensor(q), key_t]), float(scale)])
+    mask = a.get("attn_mask")
+    if a.get("is_causal"):
+        if mask is not None:
+            raise Unsupported("attention with both a mask and is_causal")
+        rows, cols = low.static_dim(q, rank - 2, "the query's length"), low.static_dim(k, rank - 2, "the key's length")
+        mask = torch.ones(rows, cols, dtype=torch.bool).tril()
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:  # True: attend
+        mask = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    if mask is not None:
+        scores = _node(low, "add", [scores, low.tensor(mask, "the attention mask")])
+    weights = _node(low, "softmax", [scores], {"axis": rank - 1, "log": 0})
+    return low.emit_one("matmul", [weights, low.tensor(v)])
+
+
+BUILDERS = {
+    "scaled_dot_product_attention": b_attention,
+    "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
+    "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
+    "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
+    "softplus": b_softplus, "mish": b_mish, "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
+}
