@@ -510,6 +510,32 @@ class MobileViT(nn.Module):
         return self.fc(y.mean((2, 3)))
 
 
+# ---- segmentation: an encoder-decoder with transposed convolutions ----------------------------------
+
+
+class UNet(nn.Module):
+    """A U-Net with an ESPCN-style sub-pixel head: PReLU (a slope per channel, and one for all),
+    Mish and ELU activations, transposed convolutions to upsample (2x2 stride 2, and 4x4 stride 2
+    padding 1), skip connections concatenated, a pixel shuffle to the output."""
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.PReLU(8))
+        self.enc2 = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.Mish())
+        self.enc3 = nn.Sequential(nn.Conv2d(16, 32, 3, 2, 1), nn.BatchNorm2d(32), nn.ELU())
+        self.up3 = nn.ConvTranspose2d(32, 16, 2, 2)
+        self.dec2 = nn.Sequential(nn.Conv2d(32, 16, 3, padding=1), nn.PReLU())
+        self.up2 = nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False)
+        self.dec1 = conv_norm_act(16, 8, 3, act=nn.SiLU)
+        self.head = nn.Sequential(nn.Conv2d(8, 4 * classes, 1), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        d2 = self.dec2(torch.cat([self.up3(self.enc3(e2)), e2], 1))
+        return self.head(self.dec1(torch.cat([self.up2(d2), e1], 1)))
+
+
 # ---- a BatchNorm2d subclass from outside torch.nn -------------------------------------------------
 
 
@@ -583,6 +609,7 @@ ZOO = {
     "ghostnet": (GhostNet, (3, 64, 64)),
     "convnext": (ConvNeXt, (3, 64, 64)),
     "mobilevit": (MobileViT, (3, 29, 29)),
+    "unet": (UNet, (3, 20, 24)),
     "same_padding": (SameNet, (3, 37, 50)),
     "shape_branch": (ShapeBranch, (3, 32, 32)),
     "bn_act": (BNActNet, (3, 32, 32)),

@@ -1,6 +1,6 @@
-"""ATen ops the operator set has no node for, lowered to several of its nodes: attention, group
-and instance norm, pixel (un)shuffle, PReLU and the exponential activations (ELU, SELU, CELU,
-softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+"""ATen ops the operator set has no node for, lowered to several of its nodes: transposed
+convolution, attention, group and instance norm, pixel (un)shuffle, PReLU and the exponential
+activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import MISSING, Ref, Unsupported
+from pyprune.capture.values import MISSING, Ref, Unsupported, int_pair
 
 # SELU's constants (torch.nn.SELU).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -140,6 +140,16 @@ def b_instance_norm(low: Any, node: fx.Node, a: dict) -> Any:
     return _group_norm(low, a["input"], channels, a.get("weight"), a.get("bias"), a.get("eps", 1e-5))
 
 
+def _interleave(low: Any, x: str, lead: int, channels: int, factor: tuple[int, int], size: tuple[int, int]) -> str:
+    """(..., C * rh * rw, H, W) -> (..., C, H * rh, W * rw): channel c * rh * rw + i * rw + j
+    becomes pixel (h * rh + i, w * rw + j) of channel c (pixel_shuffle). `lead` dims come first."""
+    (rh, rw), (h, w) = factor, size
+    keep = [-(2 + i) for i in range(lead)]
+    six = _node(low, "reshape", [x], {"shape": keep + [channels, rh, rw, h, w]})
+    moved = _node(low, "permute", [six], {"dims": list(range(lead)) + [lead + d for d in (0, 3, 1, 4, 2)]})
+    return _node(low, "reshape", [moved], {"shape": keep + [channels, h * rh, w * rw]})
+
+
 def _shuffle(low: Any, x: Any, factor: int, up: bool) -> Any:
     """pixel_shuffle (up) and pixel_unshuffle through a 6-D view and a permute."""
     rank = low.rank(x)
@@ -147,19 +157,17 @@ def _shuffle(low: Any, x: Any, factor: int, up: bool) -> Any:
         raise Unsupported(f"pixel shuffle of a rank-{rank} input")
     c, h, w = (low.static_dim(x, rank - i, "pixel shuffle") for i in (3, 2, 1))
     r = int(factor)
-    lead = [-(2 + i) for i in range(rank - 3)]
-    n = len(lead)
     if up:
         if r <= 0 or c % (r * r):
             raise Unsupported(f"pixel shuffle of {c} channels by {r}")
-        view, dims, out = [c // (r * r), r, r, h, w], [0, 3, 1, 4, 2], [c // (r * r), h * r, w * r]
-    else:
-        if r <= 0 or h % r or w % r:
-            raise Unsupported(f"pixel unshuffle of {h}x{w} by {r}")
-        view, dims, out = [c, h // r, r, w // r, r], [0, 2, 4, 1, 3], [c * r * r, h // r, w // r]
-    six = low.reshape(x, lead + view)
-    moved = _node(low, "permute", [six.name], {"dims": list(range(n)) + [n + d for d in dims]})
-    return low.emit_one("reshape", [moved], {"shape": lead + out})
+        return Ref(_interleave(low, low.tensor(x), rank - 3, c // (r * r), (r, r), (h, w)))
+    if r <= 0 or h % r or w % r:
+        raise Unsupported(f"pixel unshuffle of {h}x{w} by {r}")
+    keep = [-(2 + i) for i in range(rank - 3)]
+    n = len(keep)
+    six = low.reshape(x, keep + [c, h // r, r, w // r, r])
+    moved = _node(low, "permute", [six.name], {"dims": list(range(n)) + [n + d for d in (0, 2, 4, 1, 3)]})
+    return low.emit_one("reshape", [moved], {"shape": keep + [c * r * r, h // r, w // r]})
 
 
 def b_pixel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
@@ -168,6 +176,59 @@ def b_pixel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_pixel_unshuffle(low: Any, node: fx.Node, a: dict) -> Any:
     return _shuffle(low, a["self"], a["downscale_factor"], False)
+
+
+def sub_pixel_weight(weight: torch.Tensor, groups: int, stride: tuple[int, int]) -> torch.Tensor:
+    """The conv2d weight whose output phases are a transposed convolution's. weight (Cin, Cout/g,
+    kh, kw); output channel (c * sh + i) * sw + j holds the taps of output pixels (q * sh + i,
+    r * sw + j): ky = i + (th - 1 - y) * sh at row y of a th = ceil(kh / sh) tall kernel (zero
+    past kh), and likewise across; padding th - 1 makes the correlation reach back."""
+    cin, per_group, kh, kw = weight.shape
+    (sh, sw), th, tw = stride, -(-kh // stride[0]), -(-kw // stride[1])
+    taps = weight.new_zeros(groups, cin // groups, per_group, th * sh, tw * sw)
+    taps[..., :kh, :kw] = weight.reshape(groups, cin // groups, per_group, kh, kw)
+    taps = taps.reshape(groups, cin // groups, per_group, th, sh, tw, sw).flip(3, 5)
+    return taps.permute(0, 2, 4, 6, 1, 3, 5).reshape(groups * per_group * sh * sw, cin // groups, th, tw).contiguous()
+
+
+def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
+    """A transposed convolution as a sub-pixel convolution: one conv2d whose sh * sw output
+    phases are the transposed convolution's (sub_pixel_weight), interleaved like pixel_shuffle,
+    then cropped by the padding or zero-padded by output_padding, with the bias."""
+    x = a["input"]
+    weight = low.constant(a["weight"], "the weight")
+    if low.rank(x) != 4 or weight.dim() != 4:
+        raise Unsupported("only 2-d transposed convolutions (input of rank 4) are in the operator set")
+    stride, padding = int_pair(a["stride"], "stride"), int_pair(a["padding"], "padding")
+    extra, dilation = int_pair(a["output_padding"], "output padding"), int_pair(a["dilation"], "dilation")
+    groups = int(a["groups"])
+    if dilation != [1, 1]:
+        raise Unsupported("dilated transposed convolution")
+    if min(stride) < 1 or groups < 1 or weight.shape[0] % groups:
+        raise Unsupported(f"transposed convolution of stride {stride}, {groups} groups")
+    kernel = list(weight.shape[2:])
+    channels = weight.shape[1] * groups
+    (h, w), sub = (low.static_dim(x, d, "transposed convolution") for d in (2, 3)), sub_pixel_weight(weight, groups, stride)
+    taps = sub.shape[2:]
+    attrs = low.conv_attrs(x, sub, 1, [taps[0] - 1, taps[1] - 1], 1, groups)
+    # The interleaved output starts padding rows early and runs to (h + th - 1) * sh: cut or add.
+    full = [(n + t - 1) * s for n, t, s in zip((h, w), taps, stride)]
+    wanted = [(n - 1) * s - 2 * p + k + e for n, s, p, k, e in zip((h, w), stride, padding, kernel, extra)]
+    after = [o - (f - p) for o, f, p in zip(wanted, full, padding)]
+    bias = a.get("bias")
+    bias = None if bias is None else low.constant(bias, "the bias")
+    inputs = [low.tensor(x), low.tensor(sub, "the weight")]
+    if bias is not None and max(after) <= 0:  # every output pixel is a phase's: the bias goes in
+        inputs.append(low.tensor(bias.repeat_interleave(stride[0] * stride[1]).contiguous(), "the bias"))
+        bias = None
+    phases = _node(low, "conv2d", inputs, attrs)
+    y = _interleave(low, phases, 1, channels, tuple(stride), (h + taps[0] - 1, w + taps[1] - 1))
+    if any(padding) or any(after):
+        y = _node(low, "pad", [y], {"pads": [0, 0, 0, 0, -padding[0], after[0], -padding[1], after[1]],
+                                    "mode": "constant", "value": 0.0})
+    if bias is not None:
+        y = _node(low, "add", [y, low.tensor(bias.reshape(-1, 1, 1).contiguous(), "the bias")])
+    return Ref(y)
 
 
 def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
@@ -200,6 +261,7 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 BUILDERS = {
+    "conv_transpose2d": b_conv_transpose,
     "scaled_dot_product_attention": b_attention,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,

@@ -23,7 +23,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites
 from pyprune.capture.export import quiet
-from pyprune.capture.values import MISSING, Ref, Unsupported
+from pyprune.capture.values import MISSING, Ref, Unsupported, int_pair
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -186,15 +186,6 @@ def _norm_axis(axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
         raise Unsupported(f"axis {axis} out of range for rank {rank}")
     return axis % rank if rank else 0
-
-
-def _pair(v: Any, name: str) -> list[int]:
-    v = [v] if isinstance(v, int) else list(v)
-    if len(v) == 1:
-        v = v * 2
-    if len(v) != 2 or not all(isinstance(i, int) for i in v):
-        raise Unsupported(f"{name} {v} is not two integers")
-    return v
 
 
 class _Lowering:
@@ -567,7 +558,7 @@ class _Lowering:
                    groups: int) -> dict[str, Any]:
         if self.rank(x) != 4 or weight.dim() != 4:
             raise Unsupported(f"only 2-d convolutions (input of rank 4) are in the operator set, got rank {self.rank(x)}")
-        stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+        stride, dilation = int_pair(stride, "stride"), int_pair(dilation, "dilation")
         kernel = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)]
         if isinstance(padding, str):
             if padding == "valid":
@@ -576,15 +567,13 @@ class _Lowering:
                 total = [k - 1 for k in kernel]
                 padding = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
         else:
-            ph, pw = _pair(padding, "padding")
+            ph, pw = int_pair(padding, "padding")
             padding = [ph, pw, ph, pw]
         return {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
 
     def b_conv2d(self, node: fx.Node, a: dict) -> Ref:
         if a.get("transposed"):
-            raise Unsupported("transposed convolution is not in the operator set")
-        if a.get("output_padding") and any(a["output_padding"]):
-            raise Unsupported("output padding")
+            return composites.b_conv_transpose(self, node, a)
         weight = self.constant(a["weight"], "the weight")
         attrs = self.conv_attrs(a["input"], weight, a["stride"], a["padding"], a["dilation"], a["groups"])
         inputs = [self.tensor(a["input"]), self.tensor(weight, "the weight")]
@@ -826,12 +815,12 @@ class _Lowering:
         return self.emit_one("expand", [self.tensor(x)], {"shape": entries})
 
     def pool_attrs(self, a: dict, dilation: bool) -> dict[str, Any]:
-        kernel = _pair(a["kernel_size"], "kernel size")
-        stride = _pair(a["stride"], "stride") if a["stride"] else kernel
-        ph, pw = _pair(a["padding"], "padding")
+        kernel = int_pair(a["kernel_size"], "kernel size")
+        stride = int_pair(a["stride"], "stride") if a["stride"] else kernel
+        ph, pw = int_pair(a["padding"], "padding")
         attrs = {"kernel": kernel, "stride": stride, "padding": [ph, pw, ph, pw], "ceil_mode": int(bool(a["ceil_mode"]))}
         if dilation:
-            attrs["dilation"] = _pair(a["dilation"], "dilation")
+            attrs["dilation"] = int_pair(a["dilation"], "dilation")
         return attrs
 
     def image(self, x: Any) -> str:
@@ -853,12 +842,12 @@ class _Lowering:
         return self.emit_one("avg_pool2d", [self.image(a["self"])], attrs)
 
     def b_adaptive_avg_pool2d(self, node: fx.Node, a: dict) -> Ref:
-        size = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+        size = int_pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
         return self.emit_one("adaptive_avg_pool2d", [self.image(a["self"])], {"output_size": size})
 
     def b_adaptive_max_pool2d(self, node: fx.Node, a: dict) -> list[Any]:
         self.only_first_output_used(node)
-        size = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+        size = int_pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
         return [self.emit_one("adaptive_max_pool2d", [self.image(a["self"])], {"output_size": size}), MISSING]
 
     def axes(self, x: Any, dims: Any) -> list[int]:
@@ -896,7 +885,7 @@ class _Lowering:
         if scales is not None:
             attrs["scale"] = [float(s) for s in _pair_floats(scales)]
         else:
-            attrs["size"] = _pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
+            attrs["size"] = int_pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
         return self.emit_one("upsample", [self.image(a["input"] if "input" in a else a["self"])], attrs)
 
     def b_pad(self, node: fx.Node, a: dict) -> Any:

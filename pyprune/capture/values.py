@@ -1,5 +1,6 @@
 """What the lowering's builders return or raise: a Ref to a value computed at run time, MISSING
-for an output nothing uses, Unsupported for a node the operator set does not take."""
+for an output nothing uses, Unsupported for a node the operator set does not take; and the
+reading of a (height, width) pair of integers they share."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ class _Missing:
 
 
 MISSING = _Missing()
+
+
+def int_pair(v: Any, name: str) -> list[int]:
+    """torch's int-or-pair arguments (stride, padding...) as [height, width]."""
+    v = [v] if isinstance(v, int) else list(v)
+    if len(v) == 1:
+        v = v * 2
+    if len(v) != 2 or not all(isinstance(i, int) for i in v):
+        raise Unsupported(f"{name} {v} is not two integers")
+    return v

@@ -103,6 +103,27 @@ def test_ops_lower_and_match_torch(case):
     assert_matches(low, model, torch.randn(5, *IMAGE[1:]))  # another batch size
 
 
+# (kernel, stride, padding, output padding, groups, bias, input height and width)
+TRANSPOSED = [
+    (2, 2, 0, 0, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, False, (3, 6)), (3, 2, 1, 1, 2, True, (4, 5)),
+    (3, 1, 1, 0, 1, True, (1, 1)), (1, 1, 0, 0, 2, False, (3, 2)), (5, 3, 2, 2, 1, True, (2, 3)),
+    ((3, 2), (2, 3), (1, 0), (0, 2), 1, True, (4, 4)), (4, 3, 0, 0, 2, True, (1, 5)), (3, 3, 2, 0, 1, False, (3, 3)),
+    ((2, 5), (1, 2), (1, 4), (0, 1), 1, True, (2, 6)), (5, 2, 4, 1, 1, True, (6, 3)), (2, 4, 1, 3, 2, True, (3, 1)),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, extra, groups, bias, size", TRANSPOSED)
+def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride, padding, extra, groups, bias, size):
+    torch.manual_seed(0)
+    model = nn.ConvTranspose2d(4, 6, kernel, stride, padding, extra, groups, bias)
+    x = torch.randn(2, 4, *size)
+    low = lowered(model, x)
+    assert low.unsupported == []
+    assert ops(low)[:4] == ["conv2d", "reshape", "permute", "reshape"]
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, *size))
+
+
 def test_convolutions_and_linear_layers():
     conv = nn.Conv2d(6, 8, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
     same = nn.Conv2d(6, 4, 4, padding="same", bias=False)
