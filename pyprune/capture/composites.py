@@ -1,6 +1,7 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: transposed
-convolution, attention, group and instance norm, pixel (un)shuffle, PReLU and the exponential
-activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+convolution, attention, group and instance norm, vector norms, variance, pixel (un)shuffle,
+channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU, softplus,
+Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -102,6 +103,107 @@ def b_prelu(low: Any, node: fx.Node, a: dict) -> Any:
     positive = _relu(low, x)
     negative = _node(low, "mul", [_node(low, "sub", [x, positive]), slopes])
     return low.emit_one("add", [positive, negative])
+
+
+def _reduce(low: Any, x: str, kind: str, axes: list[int], keepdim: bool) -> str:
+    return _node(low, "reduce", [x], {"kind": kind, "axes": axes, "keepdim": int(keepdim)})
+
+
+def _count(low: Any, x: Any, axes: list[int], what: str) -> int:
+    return math.prod(low.static_dim(x, d, what) for d in axes)
+
+
+def b_vector_norm(low: Any, node: fx.Node, a: dict) -> Any:
+    """The 1-, 2- and infinity-norms over dims: sum |x|, sqrt(sum x * x), max |x|."""
+    x, order = a["self"], float(a.get("ord", 2))
+    if a.get("dtype") not in (None, torch.float32):
+        raise Unsupported("vector norm with a dtype")
+    axes, keepdim, name = low.axes(x, a.get("dim")), bool(a.get("keepdim", False)), low.tensor(x)
+    if order == 2.0:
+        return Ref(_unary(low, "sqrt", _reduce(low, _node(low, "mul", [name, name]), "sum", axes, keepdim)))
+    if order in (1.0, math.inf):
+        return Ref(_reduce(low, _unary(low, "abs", name), "sum" if order == 1.0 else "max", axes, keepdim))
+    raise Unsupported(f"the {order:g}-norm")
+
+
+def _variance(low: Any, a: dict) -> str:
+    """The mean of (x - mean)^2 over dims, times n / (n - correction) (var's, std's arguments)."""
+    x = a["self"]
+    axes, keepdim, name = low.axes(x, a.get("dim")), bool(a.get("keepdim", False)), low.tensor(x)
+    correction = a.get("correction")
+    correction = (1 if a.get("unbiased", True) else 0) if correction is None else float(correction)
+    deviation = _node(low, "sub", [name, _reduce(low, name, "mean", axes, True)])
+    y = _reduce(low, _node(low, "mul", [deviation, deviation]), "mean", axes, keepdim)
+    if correction:
+        count = _count(low, x, axes, "variance")
+        if count <= correction:
+            raise Unsupported(f"variance of {count} values with correction {correction}")
+        y = _node(low, "mul", [y, count / (count - correction)])
+    return y
+
+
+def b_var(low: Any, node: fx.Node, a: dict) -> Any:
+    return Ref(_variance(low, a))
+
+
+def b_std(low: Any, node: fx.Node, a: dict) -> Any:
+    return Ref(_unary(low, "sqrt", _variance(low, a)))
+
+
+def b_channel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
+    """(N, G * C', ...) -> (N, G, C', ...) -> (N, C', G, ...) -> (N, C, ...)."""
+    x, groups = a["self"], int(a["groups"])
+    rank = low.rank(x)
+    channels = low.static_dim(x, 1, "channel shuffle")
+    if rank < 2 or rank > 5 or groups <= 0 or channels % groups:
+        raise Unsupported(f"channel shuffle of {channels} channels in {groups} groups")
+    rest = [-(2 + i) for i in range(2, rank)]
+    grouped = low.reshape(x, [-2, groups, channels // groups] + rest)
+    swapped = _node(low, "permute", [grouped.name], {"dims": [0, 2, 1] + list(range(3, rank + 1))})
+    return low.emit_one("reshape", [swapped], {"shape": [-2, channels] + [e - 1 for e in rest]})
+
+
+def b_repeat(low: Any, node: fx.Node, a: dict) -> Any:
+    """repeat and tile: copies concatenated along each dim repeated."""
+    x = a["self"]
+    repeats = [low.integer(r, "repeats") for r in a.get("repeats", a.get("dims", []))]
+    rank = low.rank(x)
+    if len(repeats) < rank:  # tile: fewer than the dims, the leading ones are 1
+        repeats = [1] * (rank - len(repeats)) + repeats
+    if len(repeats) > rank or any(r < 1 for r in repeats):
+        raise Unsupported(f"repeat {repeats} of a rank-{rank} tensor")
+    y = low.tensor(x)
+    for axis, r in enumerate(repeats):
+        if r > 1:
+            y = _node(low, "concat", [y] * r, {"axis": axis})
+    return Ref(y)
+
+
+def b_glu(low: Any, node: fx.Node, a: dict) -> Any:
+    """a * sigmoid(b) for the halves a, b of dim."""
+    x = a["self"]
+    axis = a.get("dim", -1) % low.rank(x)
+    size = low.static_dim(x, axis, "GLU")
+    if size % 2:
+        raise Unsupported(f"GLU of an odd size {size}")
+    first, second = low.emit("split", [low.tensor(x)], {"axis": axis, "sizes": [size // 2] * 2}, 2)
+    return low.emit_one("mul", [first, _node(low, "activation", [second], {"activation": "sigmoid"})])
+
+
+def b_baddbmm(low: Any, node: fx.Node, a: dict) -> Any:
+    """beta * input + alpha * (batch1 @ batch2)."""
+    product = _node(low, "matmul", [low.tensor(a["batch1"]), low.tensor(a["batch2"])])
+    if a.get("alpha", 1) != 1:
+        product = _node(low, "mul", [product, float(a["alpha"])])
+    bias = low.tensor(a["self"])
+    if a.get("beta", 1) != 1:
+        bias = _node(low, "mul", [bias, float(a["beta"])])
+    return low.emit_one("add", [bias, product])
+
+
+def b_square(low: Any, node: fx.Node, a: dict) -> Any:
+    x = low.tensor(a["self"])
+    return low.emit_one("mul", [x, x])
 
 
 def _group_norm(low: Any, x: Any, groups: int, weight: Any, bias: Any, eps: float) -> Any:
@@ -262,6 +364,9 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 BUILDERS = {
     "conv_transpose2d": b_conv_transpose,
+    "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
+    "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
+    "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "scaled_dot_product_attention": b_attention,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,

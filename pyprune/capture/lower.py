@@ -675,6 +675,10 @@ class _Lowering:
     def slice_node(self, x: Any, axis: int, start: int, end: int, step: int) -> Ref:
         return self.emit_one("slice", [self.tensor(x)], {"axis": axis, "start": start, "end": end, "step": step})
 
+    def b_narrow(self, node: fx.Node, a: dict) -> Any:
+        start, length = self.integer(a["start"], "narrow start"), self.integer(a["length"], "narrow length")
+        return self.b_slice(node, {"self": a["self"], "dim": a["dim"], "start": start, "end": start + length, "step": 1})
+
     def b_slice(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
         axis = _norm_axis(a["dim"], self.rank(x))
@@ -814,6 +818,15 @@ class _Lowering:
             return x
         return self.emit_one("expand", [self.tensor(x)], {"shape": entries})
 
+    def b_expand_as(self, node: fx.Node, a: dict) -> Any:
+        """expand to the other tensor's shape: its dims equal to x's stay -1 (batch included)."""
+        shape, target = self.shape(a["self"]), self.shape(a["other"])
+        offset = len(target) - len(shape)
+        size = [-1 if 0 <= i - offset and shape[i - offset] == d else d for i, d in enumerate(target)]
+        if not all(isinstance(d, int) for d in size):
+            raise Unsupported("expand_as to a size known only at run time")
+        return self.b_expand(node, {"self": a["self"], "size": size})
+
     def pool_attrs(self, a: dict, dilation: bool) -> dict[str, Any]:
         kernel = int_pair(a["kernel_size"], "kernel size")
         stride = int_pair(a["stride"], "stride") if a["stride"] else kernel
@@ -859,7 +872,7 @@ class _Lowering:
 
     def b_reduce(self, node: fx.Node, a: dict) -> Any:
         name = _op_name(_functional(node.target))
-        if a.get("dtype") is not None:
+        if a.get("dtype") not in (None, torch.float32):
             raise Unsupported("reduction with a dtype")
         x = a["self"]
         if "other" in a:
@@ -974,7 +987,8 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "view": _Lowering.b_view, "reshape": _Lowering.b_view, "_unsafe_view": _Lowering.b_view,
     "flatten": _Lowering.b_flatten, "unflatten": _Lowering.b_unflatten, "unsqueeze": _Lowering.b_unsqueeze, "squeeze": _Lowering.b_squeeze,
     "permute": _Lowering.b_permute, "transpose": _Lowering.b_transpose, "t": _Lowering.b_transpose,
-    "numpy_T": _Lowering.b_transpose, "expand": _Lowering.b_expand,
+    "numpy_T": _Lowering.b_transpose, "expand": _Lowering.b_expand, "expand_as": _Lowering.b_expand_as,
+    "narrow": _Lowering.b_narrow,
     "max_pool2d": _Lowering.b_max_pool2d, "max_pool2d_with_indices": _Lowering.b_max_pool2d,
     "avg_pool2d": _Lowering.b_avg_pool2d, "adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,
     "_adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,

@@ -79,6 +79,13 @@ CASES = {
     "group_norm": (lambda m, x: F.group_norm(x, 3, m.p0.reshape(-1), -m.p0.reshape(-1), 1e-3)
                    + F.instance_norm(x, weight=m.p0.reshape(-1)), None),
     "pixel_shuffle": (lambda m, x: (F.pixel_shuffle(x[:, :4], 2), F.pixel_unshuffle(x[:, :, :8, :6], 2)), None),
+    "norms": (lambda m, x: F.normalize(x, dim=1) + F.normalize(x, p=1, dim=-1) + x.norm(float("inf"), 2, True), None),
+    "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
+                 + torch.var(x, -1, correction=2, keepdim=True), None),
+    "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 3), ["reshape", "permute", "reshape"]),
+    "repeat_tile": (lambda m, x: x.repeat(1, 2, 1, 3) + x.narrow(1, 2, 3).tile((2, 1, 3)).repeat(1, 2, 1, 1), None),
+    "glu_square": (lambda m, x: F.glu(x, 1) + torch.square(x[:, :3]), None),
+    "baddbmm": (lambda m, x: torch.baddbmm(x[:, 0], x[:, 1], x[:, 2].transpose(1, 2)[:, :, :7], beta=0.5, alpha=2.0), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
