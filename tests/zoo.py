@@ -461,7 +461,7 @@ class ShapeBranch(nn.Module):
         return self.fc(x.flatten(1))
 
 
-# ---- a vision transformer block between convolutions ---------------------------------------------
+# ---- transformers: a block between convolutions, a vision transformer -------------------------------
 
 
 class MobileViT(nn.Module):
@@ -508,6 +508,52 @@ class MobileViT(nn.Module):
         y = self.fuse(torch.cat([x, self.proj(self.transformer(self.local(x)))], 1))
         y = y * torch.sigmoid(self.gate(torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], 1)))
         return self.fc(y.mean((2, 3)))
+
+
+class TokenAttention(nn.Module):
+    """timm's Attention: one qkv Linear, heads split by reshape/permute/unbind, then
+    F.scaled_dot_product_attention or the same written out."""
+
+    def __init__(self, dim: int, heads: int, fused: bool) -> None:
+        super().__init__()
+        self.num_heads, self.head_dim, self.fused = heads, dim // heads, fused
+        self.scale = self.head_dim**-0.5
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        if self.fused:
+            x = F.scaled_dot_product_attention(q, k, v)
+        else:
+            x = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
+        return self.proj(x.transpose(1, 2).reshape(b, n, c))
+
+
+class ViT(nn.Module):
+    """A vision transformer the way timm writes one: patch embedding by a strided convolution, a
+    class token expanded to the batch, position embeddings, pre-norm blocks with layer scale, the
+    class token's features to the head."""
+
+    def __init__(self, dim: int = 24, depth: int = 2, patch: int = 4, image: int = 16, num_classes: int = 10) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.pos_embed = nn.Parameter(0.02 * torch.randn(1, (image // patch) ** 2 + 1, dim))
+        self.norms = nn.ModuleList([nn.LayerNorm(dim, eps=1e-6) for _ in range(2 * depth)])
+        self.attns = nn.ModuleList([TokenAttention(dim, 4, fused=i % 2 == 0) for i in range(depth)])
+        self.scales = nn.ParameterList([nn.Parameter(0.1 * torch.ones(dim)) for _ in range(depth)])
+        self.mlps = nn.ModuleList([nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(approximate="tanh"),
+                                                 nn.Linear(2 * dim, dim)) for _ in range(depth)])
+        self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        for i, (attn, scale, mlp) in enumerate(zip(self.attns, self.scales, self.mlps)):
+            x = x + scale * attn(self.norms[2 * i](x))
+            x = x + mlp(self.norms[2 * i + 1](x))
+        return self.head(self.norm(x)[:, 0])
 
 
 # ---- segmentation: an encoder-decoder with transposed convolutions ----------------------------------
@@ -610,6 +656,7 @@ ZOO = {
     "convnext": (ConvNeXt, (3, 64, 64)),
     "mobilevit": (MobileViT, (3, 29, 29)),
     "unet": (UNet, (3, 20, 24)),
+    "vit": (ViT, (3, 16, 16)),
     "same_padding": (SameNet, (3, 37, 50)),
     "shape_branch": (ShapeBranch, (3, 32, 32)),
     "bn_act": (BNActNet, (3, 32, 32)),

@@ -242,15 +242,18 @@ class Permute final : public NodeOperator {
   std::vector<size_t> dims_;
 };
 
+// An optional second input lends its dims: entry -(2 + j) is its dim j (a class token expanded to
+// the batch of the activations); only its shape is read.
 class Expand final : public NodeOperator {
  public:
   explicit Expand(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"shape"});
-    shape_ = attrs.integer_list("shape", 0, kMaxRank, -1, std::numeric_limits<int64_t>::max());
+    shape_ = attrs.integer_list("shape", 0, kMaxRank, -1 - static_cast<int64_t>(kMaxRank),
+                                std::numeric_limits<int64_t>::max());
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    expect_inputs(inputs, 1, 1);
+    expect_inputs(inputs, 1, 2);
     const Dims& x = inputs[0];
     if (x.size() > shape_.size())
       fail("attribute 'shape' has " + std::to_string(shape_.size()) + " entries, fewer than the input " +
@@ -263,7 +266,15 @@ class Expand final : public NodeOperator {
         y[i] = x[i - lead];
         continue;
       }
-      y[i] = static_cast<size_t>(shape_[i]);
+      if (shape_[i] <= -2) {
+        const size_t dim = static_cast<size_t>(-shape_[i] - 2);
+        if (inputs.size() < 2 || dim >= inputs[1].size())
+          fail("attribute 'shape' entry " + std::to_string(i) + " = " + std::to_string(shape_[i]) +
+               " names a dim of a second input " + (inputs.size() < 2 ? "the node does not have" : to_string(inputs[1])));
+        y[i] = inputs[1][dim];
+      } else {
+        y[i] = static_cast<size_t>(shape_[i]);
+      }
       if (i >= lead && x[i - lead] != 1 && x[i - lead] != y[i])
         fail("cannot expand the input " + to_string(x) + " to attribute 'shape' entry " + std::to_string(i) + " = " +
              std::to_string(y[i]));

@@ -804,7 +804,7 @@ class _Lowering:
         offset = len(sizes) - len(shape)
         if offset < 0:
             raise Unsupported("expand to fewer dims")
-        entries = []
+        entries, like = [], None
         for i, s in enumerate(sizes):
             j = i - offset
             entry = self.size_entry(s, shape)
@@ -812,11 +812,26 @@ class _Lowering:
                 entries.append(-1)
             elif entry is not None and entry >= 1:
                 entries.append(entry)
-            else:
-                raise Unsupported(f"expand to size {s}")
+            else:  # a size known at run time: a dim of x, or of another tensor (the second input)
+                source = (self.tensor(x), -entry - 2) if entry is not None and entry <= -2 else self.size_source(s)
+                if source is None or like not in (None, source[0]):
+                    raise Unsupported(f"expand to size {s}")
+                like = source[0]
+                entries.append(-(2 + source[1]))
         if offset == 0 and all(e == -1 for e in entries):
             return x
-        return self.emit_one("expand", [self.tensor(x)], {"shape": entries})
+        return self.emit_one("expand", [self.tensor(x)] + ([like] if like else []), {"shape": entries})
+
+    def size_source(self, v: Any) -> tuple[str, int] | None:
+        """A tensor of the graph with a dim equal to the run-time size `v`, and that dim (the
+        graph inputs come first)."""
+        if not isinstance(v, Ref) or v.size is None:
+            return None
+        for name, value in self.values.items():
+            for j, d in enumerate(getattr(value, "shape", ())):
+                if isinstance(d, torch.SymInt) and d.node.expr == v.size:
+                    return name, j
+        return None
 
     def b_expand_as(self, node: fx.Node, a: dict) -> Any:
         """expand to the other tensor's shape: its dims equal to x's stay -1 (batch included)."""

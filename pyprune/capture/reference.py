@@ -104,8 +104,8 @@ def _reshape(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     return x.reshape([x.shape[-e - 2] if e <= -2 else e for e in attrs["shape"]])
 
 
-def _expand(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
-    return x.expand(list(attrs["shape"])).contiguous()
+def _expand(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+    return x.expand([like.shape[-e - 2] if e <= -2 else e for e in attrs["shape"]]).contiguous()
 
 
 def _pool_padding(attrs: Mapping[str, Any]) -> tuple[int, int]:

@@ -86,6 +86,8 @@ CASES = {
     "repeat_tile": (lambda m, x: x.repeat(1, 2, 1, 3) + x.narrow(1, 2, 3).tile((2, 1, 3)).repeat(1, 2, 1, 1), None),
     "glu_square": (lambda m, x: F.glu(x, 1) + torch.square(x[:, :3]), None),
     "baddbmm": (lambda m, x: torch.baddbmm(x[:, 0], x[:, 1], x[:, 2].transpose(1, 2)[:, :, :7], beta=0.5, alpha=2.0), None),
+    "expand_to_the_batch": (lambda m, x: torch.cat([m.p1.expand(x.shape[0], -1, -1, -1), x[:, :, :1]], 2),
+                            ["expand", "slice", "concat"]),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys

@@ -79,6 +79,17 @@ def test_expand(shape, data):
     assert_equal(run1("expand", {"shape": target}, x), torch.from_numpy(x).expand(list(target)).contiguous())
 
 
+def test_expand_takes_sizes_from_a_second_input():
+    token = random(np.random.default_rng(0), (1, 1, 5))
+    activations = random(np.random.default_rng(1), (3, 7, 5))
+    want = torch.from_numpy(token).expand(3, 2, 5)
+    assert_equal(run1("expand", {"shape": [-2, 2, -1]}, token, activations), want)
+    assert_equal(run1("expand", {"shape": [-2, -2, -4]}, token, activations), torch.from_numpy(token).expand(3, 3, 5))
+    refused("expand", {"shape": [-2, 2, -1]}, token, says="a second input the node does not have")
+    refused("expand", {"shape": [-5, 2, -1]}, token, activations, says="(3, 7, 5)")
+    refused("expand", {"shape": [-2, 2, -4]}, token, np.ones((3, 7, 2), np.float32), says="cannot expand")
+
+
 @pytest.mark.parametrize("case", ["concat", "split", "slice", "permute", "expand"])
 def test_large_tensors_run_in_tasks(case, rng):
     x = random(rng, (2, 64, 60, 70))
@@ -120,5 +131,6 @@ def test_refusals():
     refused("expand", {"shape": [4, 3]}, x, says="cannot expand")
     refused("expand", {"shape": [3]}, x, says="fewer")
     refused("expand", {"shape": [-1, 2, 3]}, x, says="new leading dim")
-    refused("expand", {"shape": [-2, 3]}, x, says="shape")
+    refused("expand", {"shape": [-2, 3]}, x, says="second input")
+    refused("expand", {"shape": [-9, 3]}, x, says="shape")
     refused("expand", {"shape": [2**40, 2**40, 2, 3]}, x, says="too large")

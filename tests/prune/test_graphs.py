@@ -30,8 +30,8 @@ from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
 from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
-# The detector's post-processing cannot be captured; MobileViT's attention keeps its channels (below).
-PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit")]
+# The detector's post-processing cannot be captured; attention keeps its channels (MobileViT below).
+PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit")]
 
 
 def example(shape, batch=2):
@@ -77,6 +77,18 @@ def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it
     # The gate's one channel scales all of fuse's: they are pruned on their own, the gate is kept.
     assert (changes["fuse.0"].out_before, changes["fuse.0"].out_after) == (16, 8)
     assert changes["gate"].out_after == 1
+
+
+def test_a_vision_transformer_prunes_its_mlps_and_keeps_its_token_channels():
+    model, shape = build("vit")
+    x = example(shape)
+    with pytest.warns(PruningWarning, match="blocked"):
+        pruned = prune_filters(model, x, 0.5)
+    with torch.no_grad():
+        assert shapes(pruned(x)) == shapes(model(x))
+    changes = {c.name: c for c in pruning_report(pruned).layers}
+    assert changes["mlps.0.0"].out_after == 24 and changes["mlps.1.2"].in_after == 24  # hidden features go
+    assert changes["attns.0.qkv"].out_after == 72  # split into heads by a reshape: kept
 
 
 def test_the_detector_cannot_be_captured_and_says_so():
