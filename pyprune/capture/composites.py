@@ -1,7 +1,7 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: transposed
-convolution, attention, group and instance norm, vector norms, variance, pixel (un)shuffle,
-channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU, softplus,
-Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+convolution, attention, einsum, group and instance norm, vector norms, variance, pixel
+(un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU,
+softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -333,6 +333,74 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(y)
 
 
+def _einsum_operand(low: Any, x: Any, letters: str, keep: set[str]) -> tuple[str, str]:
+    """An einsum operand with the letters nothing else needs summed out: (name, its letters)."""
+    if len(set(letters)) != len(letters):
+        raise Unsupported(f"einsum with a repeated index in {letters!r}")
+    name, gone = low.tensor(x), [i for i, c in enumerate(letters) if c not in keep]
+    if gone:
+        name = _reduce(low, name, "sum", gone, False)
+        letters = "".join(c for c in letters if c in keep)
+    return name, letters
+
+
+def _permuted(low: Any, name: str, letters: str, order: str) -> str:
+    if letters == order:
+        return name
+    return _node(low, "permute", [name], {"dims": [letters.index(c) for c in order]})
+
+
+def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
+    """One or two operands: letters of one operand alone are summed out; two operands become a
+    batched matmul (batch letters, both operands' own letters merged into rows and columns, the
+    contracted ones merged into its depth), then a permute to the output's order."""
+    equation, operands = a["equation"].replace(" ", ""), list(a["tensors"])
+    if "->" not in equation or "." in equation:
+        raise Unsupported(f"einsum {equation!r} (implicit output or ellipsis)")
+    inputs, out = equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or len(terms) > 2 or len(set(out)) != len(out):
+        raise Unsupported(f"einsum {equation!r} of {len(operands)} operands")
+    sizes = {}
+    for term, x in zip(terms, operands):
+        if len(term) != low.rank(x):
+            raise Unsupported(f"einsum term {term!r} for a rank-{low.rank(x)} operand")
+        for i, c in enumerate(term):
+            sizes.setdefault(c, low.shape(x)[i])
+    if len(terms) == 1:
+        name, letters = _einsum_operand(low, operands[0], terms[0], set(out))
+        return Ref(_permuted(low, name, letters, out))
+    (a_name, a_letters), (b_name, b_letters) = (
+        _einsum_operand(low, x, t, set(out) | set(other)) for x, t, other in zip(operands, terms, terms[::-1]))
+    batch = "".join(c for c in out if c in a_letters and c in b_letters)
+    rows = "".join(c for c in a_letters if c not in b_letters)
+    cols = "".join(c for c in b_letters if c not in a_letters)
+    depth = "".join(c for c in a_letters if c in b_letters and c not in out)
+
+    keep = [-(2 + i) for i in range(len(batch))]  # the batch dims stay as they are (run-time sizes too)
+
+    def reshaped(name: str, groups: list[str]) -> str:
+        """name's dims after the batch merged into one per group of letters; a group with a
+        run-time size is -1 (one at most)."""
+        entries = [-1 if any(not isinstance(sizes[c], int) for c in g) else math.prod(sizes[c] for c in g)
+                   for g in groups]
+        if entries.count(-1) > 1 or any(e == -1 and sum(not isinstance(sizes[c], int) for c in g) > 1
+                                        for e, g in zip(entries, groups)):
+            raise Unsupported(f"einsum {equation!r} merges dims known only at run time")
+        return _node(low, "reshape", [name], {"shape": keep + entries})
+
+    left = _permuted(low, a_name, a_letters, batch + rows + depth)
+    right = _permuted(low, b_name, b_letters, batch + depth + cols)
+    if len(rows) != 1 or len(depth) != 1:
+        left = reshaped(left, [rows, depth])
+    if len(depth) != 1 or len(cols) != 1:
+        right = reshaped(right, [depth, cols])
+    y = _node(low, "matmul", [left, right])
+    if len(rows) != 1 or len(cols) != 1:
+        y = reshaped(y, list(rows + cols))
+    return Ref(_permuted(low, y, batch + rows + cols, out))
+
+
 def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
     """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
     q, k, v = a["query"], a["key"], a["value"]
@@ -367,7 +435,7 @@ BUILDERS = {
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
-    "scaled_dot_product_attention": b_attention,
+    "scaled_dot_product_attention": b_attention, "einsum": b_einsum,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,

@@ -88,6 +88,11 @@ CASES = {
     "baddbmm": (lambda m, x: torch.baddbmm(x[:, 0], x[:, 1], x[:, 2].transpose(1, 2)[:, :, :7], beta=0.5, alpha=2.0), None),
     "expand_to_the_batch": (lambda m, x: torch.cat([m.p1.expand(x.shape[0], -1, -1, -1), x[:, :, :1]], 2),
                             ["expand", "slice", "concat"]),
+    "einsum": (lambda m, x: (torch.einsum("bchw,bdhw->bcd", x, x), torch.einsum("bchw->bhwc", x),
+                             torch.einsum("bchw,c->bhw", x, m.p0.reshape(-1)),
+                             torch.einsum("bchw,bcwk->bchk", x, x[:, :, :7]),
+                             torch.einsum("bi,bj->bij", x[:, :, 0, 0], x[:, :, 1, 1]), torch.einsum("bchw->b", x),
+                             torch.einsum("bchw,hk->bckw", x, m.p2)), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
