@@ -1,5 +1,5 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: transposed
-convolution, attention, einsum, group and instance norm, vector norms, variance, pixel
+convolution, attention, einsum, indexing by constant index lists, group and instance norm, vector norms, variance, pixel
 (un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU,
 softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
@@ -401,6 +401,39 @@ def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_permuted(low, y, batch + rows + cols, out))
 
 
+def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
+    """x's entries at a constant list of indices along axis: a slice per run of consecutive ones,
+    concatenated."""
+    if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.int64, torch.int32):
+        raise Unsupported("indexing by a tensor computed at run time or not a list of integers")
+    size = low.static_dim(x, axis, "indexing")
+    picks = index.tolist()
+    if any(not -size <= i < size for i in picks):
+        raise Unsupported(f"index out of range for a dim of {size}")
+    picks = [i % size for i in picks]
+    runs: list[list[int]] = []
+    for i in picks:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    parts = [low.slice_node(x, axis, start, end, 1).name for start, end in runs]
+    return low.emit_one("concat", parts, {"axis": axis}) if len(parts) > 1 else Ref(parts[0])
+
+
+def b_index(low: Any, node: fx.Node, a: dict) -> Any:
+    """x[:, [2, 1, 0]]: one constant index list, the dims before it taken whole."""
+    indices = list(a["indices"])
+    used = [i for i, t in enumerate(indices) if t is not None]
+    if len(used) != 1:
+        raise Unsupported("indexing by several index tensors")
+    return _take(low, a["self"], used[0], indices[used[0]])
+
+
+def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:
+    return _take(low, a["self"], a["dim"] % low.rank(a["self"]), a["index"])
+
+
 def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
     """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
     q, k, v = a["query"], a["key"], a["value"]
@@ -435,7 +468,8 @@ BUILDERS = {
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
-    "scaled_dot_product_attention": b_attention, "einsum": b_einsum,
+    "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
+    "index_select": b_index_select,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,

@@ -93,6 +93,8 @@ CASES = {
                              torch.einsum("bchw,bcwk->bchk", x, x[:, :, :7]),
                              torch.einsum("bi,bj->bij", x[:, :, 0, 0], x[:, :, 1, 1]), torch.einsum("bchw->b", x),
                              torch.einsum("bchw,hk->bckw", x, m.p2)), None),
+    "constant_indices": (lambda m, x: (x[:, [2, 1, 0, -1]], x.index_select(1, torch.tensor([5, 3, 4])), x[:, :, [0, 8, 8]]),
+                         ["slice"] * 4 + ["concat"] + ["slice"] * 2 + ["concat"] + ["slice"] * 3 + ["concat"]),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
