@@ -1,4 +1,4 @@
-"""ATen ops the operator set has no node for, lowered to several of its nodes: transposed
+"""ATen ops the operator set has no node for, lowered to several of its nodes: 1-d and transposed
 convolution, attention, einsum, indexing by constant index lists, group and instance norm, vector norms, variance, pixel
 (un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU,
 softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
@@ -280,6 +280,25 @@ def b_pixel_unshuffle(low: Any, node: fx.Node, a: dict) -> Any:
     return _shuffle(low, a["self"], a["downscale_factor"], False)
 
 
+def b_conv1d(low: Any, node: fx.Node, a: dict) -> Any:
+    """A 1-d convolution (ECA's channel attention) as a 2-d one on (N, C, 1, L)."""
+    x, weight = a["input"], low.constant(a["weight"], "the weight")
+    if low.rank(x) != 3 or weight.dim() != 3:
+        raise Unsupported(f"a 1-d convolution of a rank-{low.rank(x)} input")
+    (stride,), (dilation,) = (int_pair(a[k], k)[:1] for k in ("stride", "dilation"))
+    padding = a["padding"]
+    if isinstance(padding, str):  # "valid", or "same" (stride 1): the extra pixel after, as in torch
+        total = 0 if padding == "valid" else (weight.shape[2] - 1) * dilation
+        before, after = total // 2, total - total // 2
+    else:
+        before = after = int_pair(padding, "padding")[0]
+    inputs = [low.reshape(x, [-2, -3, 1, -4]).name, low.tensor(weight.unsqueeze(2).contiguous(), "the weight")]
+    if a.get("bias") is not None:
+        inputs.append(low.tensor(low.constant(a["bias"], "the bias"), "the bias"))
+    attrs = {"stride": [1, stride], "padding": [0, before, 0, after], "dilation": [1, dilation], "groups": int(a["groups"])}
+    return low.emit_one("reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-2, -3, -5]})
+
+
 def sub_pixel_weight(weight: torch.Tensor, groups: int, stride: tuple[int, int]) -> torch.Tensor:
     """The conv2d weight whose output phases are a transposed convolution's. weight (Cin, Cout/g,
     kh, kw); output channel (c * sh + i) * sw + j holds the taps of output pixels (q * sh + i,
@@ -464,7 +483,7 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 BUILDERS = {
-    "conv_transpose2d": b_conv_transpose,
+    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,

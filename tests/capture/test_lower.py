@@ -95,6 +95,10 @@ CASES = {
                              torch.einsum("bchw,hk->bckw", x, m.p2)), None),
     "constant_indices": (lambda m, x: (x[:, [2, 1, 0, -1]], x.index_select(1, torch.tensor([5, 3, 4])), x[:, :, [0, 8, 8]]),
                          ["slice"] * 4 + ["concat"] + ["slice"] * 2 + ["concat"] + ["slice"] * 3 + ["concat"]),
+    "conv1d": (lambda m, x: (F.conv1d(x.mean((2, 3)).unsqueeze(1), m.p0.reshape(2, 1, 3), padding=2, stride=2,
+                                      dilation=2),
+                             F.conv1d(x.flatten(2)[:, :, :6], m.p0.reshape(6, 1, 1), m.p0.reshape(-1), groups=6,
+                                      padding="same")), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
