@@ -61,14 +61,19 @@ def test_every_zoo_model_is_pruned_and_runs_with_its_output_shapes(name):
         torch.testing.assert_close(rebuilt.eval()(x), pruned(x))
 
 
-def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it_scales():
-    model, shape = build("mobilevit")
+def pruned_in_part(name):
+    """A zoo model some of whose channels stay (a warning says so) pruned by half: its report."""
+    model, shape = build(name)
     x = example(shape)
     with pytest.warns(PruningWarning, match="blocked"):
         pruned = prune_filters(model, x, 0.5)
     with torch.no_grad():
         assert shapes(pruned(x)) == shapes(model(x))
-    report = pruning_report(pruned)
+    return pruning_report(pruned)
+
+
+def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it_scales():
+    report = pruned_in_part("mobilevit")
     reasons = {reason for group in report.blocked for reason in group.reasons}
     assert "MultiheadAttention 'attn' checks its sizes against attributes pruning does not change" in reasons
     changes = {c.name: c for c in report.layers}
@@ -80,13 +85,7 @@ def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it
 
 
 def test_a_vision_transformer_prunes_its_mlps_and_keeps_its_token_channels():
-    model, shape = build("vit")
-    x = example(shape)
-    with pytest.warns(PruningWarning, match="blocked"):
-        pruned = prune_filters(model, x, 0.5)
-    with torch.no_grad():
-        assert shapes(pruned(x)) == shapes(model(x))
-    changes = {c.name: c for c in pruning_report(pruned).layers}
+    changes = {c.name: c for c in pruned_in_part("vit").layers}
     assert changes["mlps.0.0"].out_after == 24 and changes["mlps.1.2"].in_after == 24  # hidden features go
     assert changes["attns.0.qkv"].out_after == 72  # split into heads by a reshape: kept
 
