@@ -1,7 +1,7 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d and transposed
-convolution, attention, einsum, indexing by constant index lists, group and instance norm, vector norms, variance, pixel
-(un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential activations (ELU, SELU, CELU,
-softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+convolution, attention, einsum, indexing by constant index lists, group and instance norm, vector
+norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential
+activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ def _elu(low: Any, x: str, alpha: float, scale: float = 1.0, input_scale: float 
 
 
 def b_elu(low: Any, node: fx.Node, a: dict) -> Any:
-    return Ref(_elu(low, low.tensor(a["self"]), a.get("alpha", 1.0), a.get("scale", 1.0),
-                        a.get("input_scale", 1.0)))
+    return Ref(_elu(low, low.tensor(a["self"]), a.get("alpha", 1.0), a.get("scale", 1.0), a.get("input_scale", 1.0)))
 
 
 def b_selu(low: Any, node: fx.Node, a: dict) -> Any:
@@ -295,7 +294,8 @@ def b_conv1d(low: Any, node: fx.Node, a: dict) -> Any:
     inputs = [low.reshape(x, [-2, -3, 1, -4]).name, low.tensor(weight.unsqueeze(2).contiguous(), "the weight")]
     if a.get("bias") is not None:
         inputs.append(low.tensor(low.constant(a["bias"], "the bias"), "the bias"))
-    attrs = {"stride": [1, stride], "padding": [0, before, 0, after], "dilation": [1, dilation], "groups": int(a["groups"])}
+    attrs = {"stride": [1, stride], "padding": [0, before, 0, after], "dilation": [1, dilation],
+             "groups": int(a["groups"])}
     return low.emit_one("reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-2, -3, -5]})
 
 
@@ -329,7 +329,8 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
         raise Unsupported(f"transposed convolution of stride {stride}, {groups} groups")
     kernel = list(weight.shape[2:])
     channels = weight.shape[1] * groups
-    (h, w), sub = (low.static_dim(x, d, "transposed convolution") for d in (2, 3)), sub_pixel_weight(weight, groups, stride)
+    h, w = (low.static_dim(x, d, "transposed convolution") for d in (2, 3))
+    sub = sub_pixel_weight(weight, groups, stride)
     taps = sub.shape[2:]
     attrs = low.conv_attrs(x, sub, 1, [taps[0] - 1, taps[1] - 1], 1, groups)
     # The interleaved output starts padding rows early and runs to (h + th - 1) * sh: cut or add.
