@@ -241,14 +241,17 @@ def b_instance_norm(low: Any, node: fx.Node, a: dict) -> Any:
     return _group_norm(low, a["input"], channels, a.get("weight"), a.get("bias"), a.get("eps", 1e-5))
 
 
-def _interleave(low: Any, x: str, lead: int, channels: int, factor: tuple[int, int], size: tuple[int, int]) -> str:
+def _interleave(low: Any, x: str, lead: int, channels: int, factor: tuple[int, int]) -> str:
     """(..., C * rh * rw, H, W) -> (..., C, H * rh, W * rw): channel c * rh * rw + i * rw + j
-    becomes pixel (h * rh + i, w * rw + j) of channel c (pixel_shuffle). `lead` dims come first."""
-    (rh, rw), (h, w) = factor, size
+    becomes pixel (h * rh + i, w * rw + j) of channel c (pixel_shuffle). `lead` dims come first.
+    H and W are read at run time, so other image sizes run too."""
+    rh, rw = factor
     keep = [-(2 + i) for i in range(lead)]
-    six = _node(low, "reshape", [x], {"shape": keep + [channels, rh, rw, h, w]})
+    six = _node(low, "reshape", [x], {"shape": keep + [channels, rh, rw, -(3 + lead), -(4 + lead)]})
     moved = _node(low, "permute", [six], {"dims": list(range(lead)) + [lead + d for d in (0, 3, 1, 4, 2)]})
-    return _node(low, "reshape", [moved], {"shape": keep + [channels, h * rh, w * rw]})
+    # (..., C, H, rh, W, rw): W and rw merged, then H and rh (one -1 per reshape).
+    wide = _node(low, "reshape", [moved], {"shape": keep + [-(2 + lead), -(3 + lead), -(4 + lead), -1]})
+    return _node(low, "reshape", [wide], {"shape": keep + [-(2 + lead), -1, -(5 + lead)]})
 
 
 def _shuffle(low: Any, x: Any, factor: int, up: bool) -> Any:
@@ -256,12 +259,12 @@ def _shuffle(low: Any, x: Any, factor: int, up: bool) -> Any:
     rank = low.rank(x)
     if rank < 3 or rank > 5:
         raise Unsupported(f"pixel shuffle of a rank-{rank} input")
-    c, h, w = (low.static_dim(x, rank - i, "pixel shuffle") for i in (3, 2, 1))
-    r = int(factor)
+    c, r = low.static_dim(x, rank - 3, "pixel shuffle"), int(factor)
     if up:
         if r <= 0 or c % (r * r):
             raise Unsupported(f"pixel shuffle of {c} channels by {r}")
-        return Ref(_interleave(low, low.tensor(x), rank - 3, c // (r * r), (r, r), (h, w)))
+        return Ref(_interleave(low, low.tensor(x), rank - 3, c // (r * r), (r, r)))
+    h, w = (low.static_dim(x, rank - i, "pixel unshuffle") for i in (2, 1))
     if r <= 0 or h % r or w % r:
         raise Unsupported(f"pixel unshuffle of {h}x{w} by {r}")
     keep = [-(2 + i) for i in range(rank - 3)]
@@ -327,16 +330,13 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
         raise Unsupported("dilated transposed convolution")
     if min(stride) < 1 or groups < 1 or weight.shape[0] % groups:
         raise Unsupported(f"transposed convolution of stride {stride}, {groups} groups")
-    kernel = list(weight.shape[2:])
     channels = weight.shape[1] * groups
-    h, w = (low.static_dim(x, d, "transposed convolution") for d in (2, 3))
     sub = sub_pixel_weight(weight, groups, stride)
     taps = sub.shape[2:]
     attrs = low.conv_attrs(x, sub, 1, [taps[0] - 1, taps[1] - 1], 1, groups)
-    # The interleaved output starts padding rows early and runs to (h + th - 1) * sh: cut or add.
-    full = [(n + t - 1) * s for n, t, s in zip((h, w), taps, stride)]
-    wanted = [(n - 1) * s - 2 * p + k + e for n, s, p, k, e in zip((h, w), stride, padding, kernel, extra)]
-    after = [o - (f - p) for o, f, p in zip(wanted, full, padding)]
+    # The interleaved output, (h + t - 1) * s long, starts `padding` before the wanted one,
+    # (h - 1) * s - 2 * padding + k + extra long: cut or zero-pad after, the same for any h.
+    after = [k + e - p - t * s for k, e, p, t, s in zip(weight.shape[2:], extra, padding, taps, stride)]
     bias = a.get("bias")
     bias = None if bias is None else low.constant(bias, "the bias")
     inputs = [low.tensor(x), low.tensor(sub, "the weight")]
@@ -344,7 +344,7 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
         inputs.append(low.tensor(bias.repeat_interleave(stride[0] * stride[1]).contiguous(), "the bias"))
         bias = None
     phases = _node(low, "conv2d", inputs, attrs)
-    y = _interleave(low, phases, 1, channels, tuple(stride), (h + taps[0] - 1, w + taps[1] - 1))
+    y = _interleave(low, phases, 1, channels, tuple(stride))
     if any(padding) or any(after):
         y = _node(low, "pad", [y], {"pads": [0, 0, 0, 0, -padding[0], after[0], -padding[1], after[1]],
                                     "mode": "constant", "value": 0.0})

@@ -216,3 +216,16 @@ def test_a_pruned_models_file_runs_its_sparse_layers_on_the_sparse_kernels(tmp_p
     assert sum(" sparse block 4 " in k for k in kernels) >= len(kernels) // 2, kernels
     want, = outputs(sparse, x)
     assert np.abs(net(x.numpy()) - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_a_segmentation_file_runs_images_of_other_sizes(tmp_path):
+    """The U-Net's transposed convolutions and pixel shuffle read the image size at run time."""
+    model, shape = zoo.build("unet")
+    pack.save(model, tmp_path / "unet.pyprune", example_inputs=torch.randn(1, *shape), lossless=True)
+    net = runtime.load(tmp_path / "unet.pyprune")
+    for size in [(36, 28), (8, 12)]:
+        x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+        [want] = outputs(model, x)
+        got = net(x.numpy())
+        assert got.shape == want.shape == (2, 3, 2 * size[0], 2 * size[1])
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
