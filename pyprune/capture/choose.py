@@ -17,7 +17,6 @@ from pyprune import kernels
 from pyprune.capture import reference
 from pyprune.capture.lower import Lowered
 from pyprune.graph import engine, ir
-from pyprune.timing import SETTLE_SECONDS
 
 __all__ = ["Choice", "PYPRUNE", "TORCH", "choose", "node_graph", "separable_supported", "settle", "split_separable",
            "time_call"]
@@ -30,6 +29,10 @@ PYPRUNE = "pyprune"
 # its idle threads spin for several milliseconds (measured: about 7 ms after a 2-thread call),
 # taking one core of two from pyprune's threads.
 TORCH_SPIN_SECONDS = 2e-3
+# How long a measurement waits after torch's: twice that spin. (A 2-thread pyprune layer timed
+# 0, 10 and 50 ms after a 2-thread torch convolution took 577, 551 and 680 us: longer pauses put
+# pyprune's own threads to sleep and cost more than they save.)
+TORCH_SETTLE_SECONDS = 15e-3
 
 
 @dataclass
@@ -51,7 +54,7 @@ def settle() -> None:
     their last work, have gone to sleep: timed at once, pyprune's threads would share their
     cores with them (pyprune's own spin for a fraction of a millisecond)."""
     if kernels.get_num_threads() > 1 or torch.get_num_threads() > 1:
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(TORCH_SETTLE_SECONDS)
 
 
 def time_call(fn: Any, repeats: int) -> float:
