@@ -18,9 +18,6 @@
 #   pytest tests/kernels tests/runtime tests/pack/test_graph_section.py -q -p no:cacheprovider
 # with PYPRUNE_HOST_FILES naming those files (the guest runs them and compares) and
 # PYPRUNE_TEST_SWEEP=small (trimmed shape sweeps; set PYPRUNE_TEST_SWEEP=full for all).
-# A64_TESTS replaces those test paths; PACKED_FILES=none packs nothing (the tests given must then
-# leave out tests/runtime/test_files_across_machines.py); A64_KEEP_VENV=1 keeps a venv that
-# already holds this wheel (one run tests the rest early, another the files once they exist).
 # torch is absent in the guest: the runtime needs none, torch tests skip. QEMU_CPU picks the CPU
 # model (default cortex-a72, i.e. Raspberry Pi 4).
 set -euo pipefail
@@ -40,33 +37,24 @@ WHEEL="$(realpath "$WHEEL")"
 # Debian's pip wheel (the one `python3 -m venv` installs) runs from its file: venv's ensurepip
 # starts the aarch64 Python as a child process, which qemu-user cannot do without binfmt_misc.
 VENV="$PYPRUNE_A64/board-venv"
-installed="$(stat -c '%n %s %Y' "$WHEEL")"
-if [ "${A64_KEEP_VENV:-0}" = 1 ] && [ "$(cat "$VENV/.wheel" 2>/dev/null)" = "$installed" ]; then
-    echo "test-aarch64: $VENV already holds $(basename "$WHEEL")" >&2
-else
-    rm -rf "$VENV"
-    a64_run "$A64_PYTHON" -m venv --without-pip "$VENV"
-    pip_wheel=("$A64_ROOT"/usr/share/python-wheels/pip-*.whl)
-    start=$SECONDS
-    # No configuration of this machine: the board's pip sees only the wheels given.
-    PIP_CONFIG_FILE=/dev/null a64_run "$VENV/bin/python" "${pip_wheel[0]}/pip" install --isolated \
-        --disable-pip-version-check --no-compile --no-index --find-links "$A64_WHEELS" \
-        "$WHEEL" "${GUEST_WHEELS[@]}"
-    echo "$installed" > "$VENV/.wheel"
-    echo "test-aarch64: pip installed $(basename "$WHEEL") into $VENV in $((SECONDS - start)) s" >&2
-fi
+rm -rf "$VENV"
+a64_run "$A64_PYTHON" -m venv --without-pip "$VENV"
+pip_wheel=("$A64_ROOT"/usr/share/python-wheels/pip-*.whl)
+start=$SECONDS
+# No configuration of this machine: the board's pip sees only the wheels given.
+PIP_CONFIG_FILE=/dev/null a64_run "$VENV/bin/python" "${pip_wheel[0]}/pip" install --isolated \
+    --disable-pip-version-check --no-compile --no-index --find-links "$A64_WHEELS" \
+    "$WHEEL" "${GUEST_WHEELS[@]}"
+echo "test-aarch64: pip installed $(basename "$WHEEL") into $VENV in $((SECONDS - start)) s" >&2
 
 HOST_FILES="$PYPRUNE_A64/host-files"
-if [ "${PACKED_FILES:-}" = none ]; then
-    HOST_FILES=
-elif [ -n "${PACKED_FILES:-}" ]; then
-    rm -rf "$HOST_FILES"
+rm -rf "$HOST_FILES"
+if [ -n "${PACKED_FILES:-}" ]; then
     compgen -G "$PACKED_FILES/*.pyprune" >/dev/null \
         || { echo "test-aarch64: PACKED_FILES=$PACKED_FILES holds no .pyprune file" >&2; exit 1; }
     cp -r "$PACKED_FILES" "$HOST_FILES"
     echo "test-aarch64: packed on x86-64 elsewhere: $(cd "$HOST_FILES" && echo *.pyprune)" >&2
 else
-    rm -rf "$HOST_FILES"
     PACKING_PYTHON="${PACKING_PYTHON:-$REPO/.venv/bin/python}"
     "$PACKING_PYTHON" -c 'import pyprune.runtime' 2>/dev/null \
         || { echo "test-aarch64: $PACKING_PYTHON cannot import pyprune.runtime: run make install" >&2; exit 1; }
@@ -107,15 +95,13 @@ PY
 # One emulated pytest per core (A64_JOBS), each a shard of the tests (tests/conftest.py), its
 # output kept until all have ended. A shard that -k leaves without tests (exit 5) is no failure.
 jobs="${A64_JOBS:-$(nproc)}"
-read -ra tests <<< "${A64_TESTS:-tests/kernels tests/runtime tests/pack/test_graph_section.py}"
-tests=("${tests[@]/#/$REPO/}")
 logs="$(mktemp -d)"
 start=$SECONDS
 pids=()
 for ((shard = 0; shard < jobs; shard++)); do
     PYPRUNE_TEST_SHARD="$shard/$jobs" PYPRUNE_TEST_SWEEP="$SWEEP" PYPRUNE_HOST_FILES="$HOST_FILES" \
         a64_run "$VENV/bin/python" -m pytest \
-        "${tests[@]}" -q \
+        "$REPO/tests/kernels" "$REPO/tests/runtime" "$REPO/tests/pack/test_graph_section.py" -q \
         -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml" "$@" > "$logs/$shard.log" 2>&1 &
     pids+=($!)
 done
