@@ -22,6 +22,8 @@ const char* vbinary_op_name(pp_vbinary_op op) {
     case pp_vbinary_mul: return "mul";
     case pp_vbinary_div: return "div";
     case pp_vbinary_rdiv: return "rdiv";
+    case pp_vbinary_max: return "max";
+    case pp_vbinary_min: return "min";
   }
   return "?";
 }

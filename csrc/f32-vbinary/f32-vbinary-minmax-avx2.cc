@@ -49,3 +49,7 @@ PP_VBINARY_DEFINE(pp_f32_vmulc_minmax_ukernel__avx2_u16, vbinary_avx2, mul, true
 PP_VBINARY_DEFINE(pp_f32_vdiv_minmax_ukernel__avx2_u16, vbinary_avx2, div, false)
 PP_VBINARY_DEFINE(pp_f32_vdivc_minmax_ukernel__avx2_u16, vbinary_avx2, div, true)
 PP_VBINARY_DEFINE(pp_f32_vrdivc_minmax_ukernel__avx2_u16, vbinary_avx2, rdiv, true)
+PP_VBINARY_DEFINE(pp_f32_vmax_minmax_ukernel__avx2_u16, vbinary_avx2, max, false)
+PP_VBINARY_DEFINE(pp_f32_vmaxc_minmax_ukernel__avx2_u16, vbinary_avx2, max, true)
+PP_VBINARY_DEFINE(pp_f32_vmin_minmax_ukernel__avx2_u16, vbinary_avx2, min, false)
+PP_VBINARY_DEFINE(pp_f32_vminc_minmax_ukernel__avx2_u16, vbinary_avx2, min, true)

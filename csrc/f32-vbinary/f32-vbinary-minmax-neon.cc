@@ -47,3 +47,7 @@ PP_VBINARY_DEFINE(pp_f32_vmulc_minmax_ukernel__neon_u16, vbinary_neon, mul, true
 PP_VBINARY_DEFINE(pp_f32_vdiv_minmax_ukernel__neon_u16, vbinary_neon, div, false)
 PP_VBINARY_DEFINE(pp_f32_vdivc_minmax_ukernel__neon_u16, vbinary_neon, div, true)
 PP_VBINARY_DEFINE(pp_f32_vrdivc_minmax_ukernel__neon_u16, vbinary_neon, rdiv, true)
+PP_VBINARY_DEFINE(pp_f32_vmax_minmax_ukernel__neon_u16, vbinary_neon, max, false)
+PP_VBINARY_DEFINE(pp_f32_vmaxc_minmax_ukernel__neon_u16, vbinary_neon, max, true)
+PP_VBINARY_DEFINE(pp_f32_vmin_minmax_ukernel__neon_u16, vbinary_neon, min, false)
+PP_VBINARY_DEFINE(pp_f32_vminc_minmax_ukernel__neon_u16, vbinary_neon, min, true)

@@ -12,6 +12,9 @@ inline T pp_vbinary_apply(T a, T b) {
   if constexpr (Op == pp_vbinary_mul) return a * b;
   if constexpr (Op == pp_vbinary_div) return a / b;
   if constexpr (Op == pp_vbinary_rdiv) return b / a;
+  // a where it is NaN or the larger (smaller), else b (NaN when b is): NaN in, NaN out.
+  if constexpr (Op == pp_vbinary_max) return ((a != a) | (a > b)) ? a : b;
+  if constexpr (Op == pp_vbinary_min) return ((a != a) | (a < b)) ? a : b;
 }
 
 // Defines kernel `name` as `body<Op, ScalarB>` (one line per kernel in the ISA files).

@@ -1,4 +1,4 @@
-// add, sub, mul, div: numpy broadcasting of a and b (ranks up to 6), then the fused activation.
+// add, sub, mul, div, maximum, minimum: numpy broadcasting of a and b (ranks up to 6), then the fused activation.
 // The broadcast is reduced to rows (strided.h) that the vbinary microkernels take: both operands
 // vectors, or one of them a single value per row (the squeeze-excitation (N, C, H, W) x (N, C, 1, 1)
 // becomes N*C rows of H*W with a scalar per row). Clamp activations run inside the kernels,
@@ -103,6 +103,12 @@ std::unique_ptr<Operator> make_mul(const Attributes& attrs, const std::vector<co
 }
 std::unique_ptr<Operator> make_div(const Attributes& attrs, const std::vector<const Constant*>&) {
   return std::make_unique<Binary>(attrs, "div", pp_vbinary_div);
+}
+std::unique_ptr<Operator> make_maximum(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Binary>(attrs, "maximum", pp_vbinary_max);
+}
+std::unique_ptr<Operator> make_minimum(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Binary>(attrs, "minimum", pp_vbinary_min);
 }
 
 }  // namespace pyprune::graph

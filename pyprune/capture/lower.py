@@ -23,7 +23,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites
 from pyprune.capture.export import quiet
-from pyprune.capture.values import MISSING, Ref, Unsupported, int_pair
+from pyprune.capture.values import MISSING, Comparison, Ref, Unsupported, int_pair
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -89,8 +89,10 @@ _DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropo
 _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
                 "sigmoid": "sigmoid", "tanh": "tanh"}
 _UNARY = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf"}
-_BINARY = {"add", "sub", "mul", "div"}
+_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
+_COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
+_NOTS = {"logical_not", "bitwise_not"}  # ~mask is bitwise_not
 
 
 def _functional(target: Any) -> Any:
@@ -205,6 +207,9 @@ class _Lowering:
         self.origins: dict[str, list[Origin]] = {}
         self.unsupported: list[tuple[fx.Node, str]] = []
         self.node: fx.Node | None = None  # the node being lowered
+        # id of a Comparison -> (the comparison kept alive, its Ref) as a float mask / in torch
+        self.masks: dict[int, tuple[Comparison, Ref]] = {}
+        self.in_torch: dict[int, tuple[Comparison, Ref]] = {}
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -238,7 +243,10 @@ class _Lowering:
         return self.values[v.name] if isinstance(v, Ref) else v
 
     def tensor(self, v: Any, what: str = "input") -> str:
-        """The name of a float32 tensor input; constants become graph constants."""
+        """The name of a float32 tensor input; constants become graph constants, comparisons
+        1.0 where they hold and 0.0 elsewhere."""
+        if isinstance(v, Comparison):
+            return self.mask(v).name
         if isinstance(v, torch.Tensor):
             if v.dtype != torch.float32:
                 raise Unsupported(f"{what} is a {v.dtype} constant")
@@ -253,6 +261,48 @@ class _Lowering:
         if not isinstance(t, torch.Tensor) or t.dtype != torch.float32:
             raise Unsupported(f"{what} has dtype {getattr(t, 'dtype', type(t).__name__)}, not float32")
         return v.name
+
+    def comparison(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Comparison:
+        """A comparison of float32 tensors or numbers (or the logical not of one), kept for the op
+        that reads it."""
+        a = bind_schema(target, tuple(args), kwargs)
+        call = (node, target, args, kwargs)
+        if _op_name(target) in _NOTS:
+            c = a["self"]
+            if not isinstance(c, Comparison):
+                raise Unsupported("the negation of a tensor that is no comparison")
+            return Comparison(c.a, c.b, c.compare, not c.negated, call)
+        for v, what in ((a["self"], "the first operand"), (a["other"], "the second operand")):
+            t = self.example(v)
+            if isinstance(t, bool) or not (isinstance(t, (int, float)) or t.dtype == torch.float32):
+                raise Unsupported(f"{what} is no float32 tensor or number")
+        return Comparison(a["self"], a["other"], _op_name(target), False, call)
+
+    def select(self, condition: Any, x: Any, z: Any) -> Ref:
+        """where(condition, x, z) for a comparison or a constant boolean mask."""
+        if isinstance(condition, torch.Tensor) and condition.dtype == torch.bool:
+            condition = Comparison(condition.float(), 0.5, "gt", False, ())
+        if not isinstance(condition, Comparison):
+            raise Unsupported("the condition is no comparison of float32 tensors")
+        if condition.negated:
+            x, z = z, x
+        inputs = [self.tensor(condition.a, "a compared operand"), self.tensor(condition.b, "a compared operand"),
+                  self.tensor(x, "the first choice"), self.tensor(z, "the second choice")]
+        return self.emit_one("where", inputs, {"compare": condition.compare})
+
+    def mask(self, condition: Comparison) -> Ref:
+        """The comparison as 1.0 where it holds and 0.0 elsewhere (one node per comparison)."""
+        if id(condition) not in self.masks:
+            self.masks[id(condition)] = (condition, self.select(condition, 1.0, 0.0))
+        return self.masks[id(condition)][1]
+
+    def computed_in_torch(self, condition: Comparison) -> Ref:
+        """The comparison as the boolean tensor of a torch call, for a torch call reading it."""
+        if id(condition) not in self.in_torch:
+            node, target, args, kwargs = condition.call
+            ref = self.opaque(node, target, args, kwargs, "a comparison read by a torch call")
+            self.in_torch[id(condition)] = (condition, ref)
+        return self.in_torch[id(condition)][1]
 
     def constant_name(self, t: torch.Tensor, name: str | None = None) -> str:
         """A constant's name in the graph, added on first use (parameters keep their state_dict
@@ -355,6 +405,8 @@ class _Lowering:
             if spec.kind != OutputKind.USER_OUTPUT:
                 continue  # buffer mutations: an inference copy keeps its buffers
             v = self.value(arg)
+            if isinstance(v, Comparison):
+                v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
                 names.append(v.name)
@@ -389,6 +441,12 @@ class _Lowering:
             size = val.node.expr if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) else val
             self.env[node] = self.opaque(node, target, args, kwargs, None, size=size)
             return
+        if name in _COMPARISONS or name in _NOTS:
+            try:
+                self.env[node] = self.comparison(node, target, args, kwargs)
+            except Unsupported as e:
+                self.env[node] = self.opaque(node, target, args, kwargs, str(e))
+            return
         try:
             if target is operator.getitem:
                 self.env[node] = self.getitem(args[0], args[1])
@@ -405,6 +463,8 @@ class _Lowering:
                 result = builder(self, node, bind_schema(target, tuple(args), kwargs))
             except Unsupported:
                 del self.nodes[count:]  # a builder may fail after emitting part of its nodes
+                emitted = {name for n in self.nodes for name in n.outputs}
+                self.masks = {k: v for k, v in self.masks.items() if v[1].name in emitted}
                 raise
             results, vals = (result, val) if isinstance(result, list) else ([result], [val])
             for r, v in zip(results, vals):
@@ -417,7 +477,7 @@ class _Lowering:
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""
         def static(v: Any) -> bool:
-            if isinstance(v, Ref) or v is MISSING:
+            if isinstance(v, (Ref, Comparison)) or v is MISSING:
                 return False
             if isinstance(v, (list, tuple)):
                 return all(static(x) for x in v)
@@ -438,6 +498,8 @@ class _Lowering:
         inputs: list[str] = []
 
         def template(v: Any) -> Any:
+            if isinstance(v, Comparison):
+                v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
                 if v.name not in inputs:
@@ -489,8 +551,14 @@ class _Lowering:
 
     def b_to(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
-        self.tensor(x)  # float32 in; the result's dtype was checked to be float32
-        return x
+        name = self.tensor(x)  # float32 in (or a comparison); the result's dtype was checked to be float32
+        return Ref(name) if isinstance(x, Comparison) else x
+
+    def b_where(self, node: fx.Node, a: dict) -> Ref:
+        return self.select(a["condition"], a["self"], a["other"])
+
+    def b_masked_fill(self, node: fx.Node, a: dict) -> Ref:
+        return self.select(a["mask"], a["value"], a["self"])
 
     def b_activation(self, node: fx.Node, a: dict) -> Ref:
         kind = _ACTIVATIONS[_op_name(_functional(node.target))]
@@ -989,6 +1057,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     **{name: _Lowering.b_unary for name in _UNARY},
     **{name: _Lowering.b_reduce for name in (*_REDUCE, "max", "min")},
     "to": _Lowering.b_to, "_to_copy": _Lowering.b_to, "type_as": _Lowering.b_to,
+    "where": _Lowering.b_where, "masked_fill": _Lowering.b_masked_fill,
     "hardtanh": _Lowering.b_hardtanh, "clamp": _Lowering.b_clamp, "clip": _Lowering.b_clamp,
     "clamp_min": _Lowering.b_clamp_min, "clamp_max": _Lowering.b_clamp_max,
     "leaky_relu": _Lowering.b_leaky_relu, "gelu": _Lowering.b_gelu, "pow": _Lowering.b_pow,

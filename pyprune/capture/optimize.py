@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 ACTIVATION_ATTRS = ("activation", "activation_min", "activation_max", "activation_alpha")
-_FUSES_ACTIVATION = {"conv2d", "linear", "add", "sub", "mul", "div"}
+_FUSES_ACTIVATION = {"conv2d", "linear", "add", "sub", "mul", "div", "maximum", "minimum"}
 
 
 # ---- the graph's structure -------------------------------------------------------------------

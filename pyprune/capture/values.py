@@ -1,6 +1,6 @@
-"""What the lowering's builders return or raise: a Ref to a value computed at run time, MISSING
-for an output nothing uses, Unsupported for a node the operator set does not take; and the
-reading of a (height, width) pair of integers they share."""
+"""What the lowering's builders return or raise: a Ref to a value computed at run time, a
+Comparison not computed yet, MISSING for an output nothing uses, Unsupported for a node the
+operator set does not take; and the reading of a (height, width) pair of integers they share."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ class Ref:
 
     name: str
     size: Any = None
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A boolean tensor `a compare b` (negated: its logical not), kept as the comparison: the
+    operator set has float tensors only, so the op reading it takes the comparison in (where,
+    masked_fill) or turns it into 1.0 and 0.0. `call` is the ATen call (fx node, target, args,
+    kwargs) that computes it in torch, for a torch call that reads it."""
+
+    a: Any
+    b: Any
+    compare: str
+    negated: bool
+    call: tuple
 
 
 class Unsupported(Exception):

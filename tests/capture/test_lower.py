@@ -44,6 +44,11 @@ CASES = {
     "inplace": (lambda m, x: torch.relu_(x * 2.0).add_(1.0), ["mul", "activation", "add"]),
     "scalar_ops": (lambda m, x: (x + 1.5) * 2 - 0.25, ["add", "mul", "sub"]),
     "rsub_div": (lambda m, x: (1.0 - x) / 3.0, ["sub", "div"]),
+    "maximum_minimum": (lambda m, x: torch.minimum(torch.maximum(x, m.p1), x * 0.5),
+                        ["maximum", "mul", "minimum"]),
+    "where": (lambda m, x: torch.where(x > m.p0, x, x * 0.1) + torch.where(x <= 0.5, 1.0, x), None),
+    "masks": (lambda m, x: x.masked_fill(x < m.p1, -1.0) + (x >= 0).float() * x + torch.where(~(x != 1.0), 2.0, x)
+              + torch.logical_not(x > 0) * 3.0, None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "pow": (lambda m, x: x.pow(2) + x.abs().pow(0.5) + torch.rsqrt(x.abs() + 1), None),
@@ -231,6 +236,20 @@ def test_non_float_tensors_and_unused_outputs_stay_torch():
     why = dict((n.name, r) for n, r in low.unsupported)
     assert any("dtype torch.int64" in r for r in why.values())
     assert any("more than the op's first output" in r for r in why.values())
+    assert_matches(low, model, x)
+
+
+def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
+    def fn(m, x):
+        positive = x > 0
+        return x * positive.sum(1, keepdim=True) + torch.where(positive, x, 0.0) + positive.float()
+
+    model = Fn(fn)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    reasons = [why for _, why in low.unsupported]
+    assert reasons.count("a comparison read by a torch call") == 1, reasons
+    assert ops(low).count("where") == 2  # the choice, and the mask as 1.0 and 0.0
     assert_matches(low, model, x)
 
 

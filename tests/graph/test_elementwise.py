@@ -1,4 +1,4 @@
-"""add, sub, mul, div: numpy broadcasting up to rank 6 with the fused activations, against torch;
+"""add, sub, mul, div, maximum, minimum: numpy broadcasting up to rank 6 with the fused activations, against torch;
 constants at either position; thread counts; refusals."""
 
 import numpy as np
@@ -12,7 +12,8 @@ import pyprune
 
 torch = pytest.importorskip("torch")
 
-OPS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
+OPS = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "maximum": torch.maximum,
+       "minimum": torch.minimum}
 
 
 def want(op, a, b, activation="none"):

@@ -15,6 +15,8 @@ OPS = {
     "mul": np.multiply,
     "div": np.divide,
     "rdiv": lambda a, b: b / a,
+    "max": np.maximum,  # NaN where either is, as torch.maximum
+    "min": np.minimum,
 }
 CLAMPS = ((-np.inf, np.inf), (0.0, np.inf), (0.0, 6.0), (-0.5, 0.25))
 
@@ -48,10 +50,15 @@ def test_ukernel_keeps_nan_and_infinities(ukernel):
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     a = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 2.0, 3.0] * 5, np.float32)
-    b = np.full(1 if ukernel["scalar_b"] else a.size, 0.0, np.float32)
-    for lo, hi in CLAMPS:
-        got = _core.testing.vbinary(ukernel["name"], a, b, lo, hi)
-        np.testing.assert_array_equal(got, expected(ukernel["op"], a, b, lo, hi))
+    # The special values in a, then in b too (a's reversed, or each as b's one value).
+    if ukernel["scalar_b"]:
+        bs = [np.array([v], np.float32) for v in (0.0, np.nan, np.inf, -np.inf)]
+    else:
+        bs = [np.zeros_like(a), a[::-1].copy()]
+    for b in bs:
+        for lo, hi in CLAMPS:
+            got = _core.testing.vbinary(ukernel["name"], a, b, lo, hi)
+            np.testing.assert_array_equal(got, expected(ukernel["op"], a, b, lo, hi), err_msg=f"b={b[:8]}")
 
 
 def test_wrong_b_size_is_refused():

@@ -69,9 +69,10 @@ def test_save_load_same_outputs(name, sparsity, tmp_path):
         want = shared_reference(model)(X)
         plain = pack.load(path, factory, fast=False)
         torch.testing.assert_close(plain(X), want, rtol=1e-5, atol=1e-5)
-        fast = pack.load(path, factory)
-        assert any(isinstance(m, EngineSegment) for m in fast.modules())
-        torch.testing.assert_close(fast(X), want, rtol=1e-3, atol=1e-3)
+        if sparsity:  # fast loads convert: the dense models' conversions are tests/nn's
+            fast = pack.load(path, factory)
+            assert any(isinstance(m, EngineSegment) for m in fast.modules())
+            torch.testing.assert_close(fast(X), want, rtol=1e-3, atol=1e-3)
         compressed = pack.load(path, factory(), fast=False, keep_compressed=True)
         assert any(isinstance(m, pack.CompressedConv2d) for m in compressed.modules())
         torch.testing.assert_close(compressed(X), want, rtol=1e-5, atol=1e-5)

@@ -158,13 +158,17 @@ typedef void (*pp_f32_spmm_ukernel_fn)(size_t mc, size_t nc, const float* input,
 #include "../../f32-spmm/f32-spmm.inc"
 #undef PP_SPMM_UKERNEL
 
-// ---- f32 elementwise binary operations (add, sub, mul, div of the graph) -------------------
+// ---- f32 elementwise binary operations (add, sub, mul, div, maximum, minimum of the graph) --
 //
 // y[i] = clamp(a[i] op b[i]) for i < n (b[0] for every i when the kernel takes a scalar b),
-// where rsub and rdiv swap the operands (b - a, b / a). n >= 1; reads and writes nothing past
+// where rsub and rdiv swap the operands (b - a, b / a); max and min return NaN when either
+// operand is NaN (as torch.maximum and torch.minimum do). n >= 1; reads and writes nothing past
 // n; y may be a. Broadcasting is the driver's (csrc/graph/elementwise.cc): it reduces every
 // shape pair to rows of these.
-enum pp_vbinary_op { pp_vbinary_add, pp_vbinary_sub, pp_vbinary_rsub, pp_vbinary_mul, pp_vbinary_div, pp_vbinary_rdiv };
+enum pp_vbinary_op {
+  pp_vbinary_add, pp_vbinary_sub, pp_vbinary_rsub, pp_vbinary_mul, pp_vbinary_div, pp_vbinary_rdiv,
+  pp_vbinary_max, pp_vbinary_min
+};
 
 typedef void (*pp_f32_vbinary_ukernel_fn)(size_t n, const float* a, const float* b, float* y,
                                           const pp_f32_minmax_params* params);
