@@ -578,10 +578,15 @@ class _Lowering:
 
     def b_clamp(self, node: fx.Node, a: dict) -> Ref:
         low, high = a.get("min"), a.get("max")
-        if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor) or isinstance(low, Ref) \
-                or isinstance(high, Ref):
-            raise Unsupported("clamp bounds are tensors")
-        return self.emit_one("activation", [self.tensor(a["self"])], self.activation_attrs(low, high))
+        if not any(isinstance(bound, (torch.Tensor, Ref)) for bound in (low, high)):
+            return self.emit_one("activation", [self.tensor(a["self"])], self.activation_attrs(low, high))
+        # Tensor bounds: max(x, low), then min(that, high), broadcast together as torch does.
+        y = self.tensor(a["self"])
+        if low is not None:
+            y = self.emit_one("maximum", [y, self.tensor(low, "the lower bound")]).name
+        if high is not None:
+            y = self.emit_one("minimum", [y, self.tensor(high, "the upper bound")]).name
+        return Ref(y)
 
     def b_clamp_min(self, node: fx.Node, a: dict) -> Ref:
         return self.b_clamp(node, {"self": a["self"], "min": a["min"], "max": None})

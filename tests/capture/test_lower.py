@@ -46,6 +46,8 @@ CASES = {
     "rsub_div": (lambda m, x: (1.0 - x) / 3.0, ["sub", "div"]),
     "maximum_minimum": (lambda m, x: torch.minimum(torch.maximum(x, m.p1), x * 0.5),
                         ["maximum", "mul", "minimum"]),
+    "clamp_tensors": (lambda m, x: x.clamp(min=m.p0, max=m.p0 + 1) + torch.clamp(x, max=m.p1) + x.clamp_min(m.p0)
+                      + x.clamp_max(m.p1[:, :1]), None),
     "where": (lambda m, x: torch.where(x > m.p0, x, x * 0.1) + torch.where(x <= 0.5, 1.0, x), None),
     "masks": (lambda m, x: x.masked_fill(x < m.p1, -1.0) + (x >= 0).float() * x + torch.where(~(x != 1.0), 2.0, x)
               + torch.logical_not(x > 0) * 3.0, None),
