@@ -263,8 +263,9 @@ class _Lowering:
         return v.name
 
     def comparison(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Comparison:
-        """A comparison of float32 tensors or numbers (or the logical not of one), kept for the op
-        that reads it."""
+        """A comparison (or the logical not of one), kept for the op that reads it; its operands
+        are checked there (tensor()): of other than float32 tensors or numbers, it is computed in
+        torch."""
         a = bind_schema(target, tuple(args), kwargs)
         call = (node, target, args, kwargs)
         if _op_name(target) in _NOTS:
@@ -272,10 +273,6 @@ class _Lowering:
             if not isinstance(c, Comparison):
                 raise Unsupported("the negation of a tensor that is no comparison")
             return Comparison(c.a, c.b, c.compare, not c.negated, call)
-        for v, what in ((a["self"], "the first operand"), (a["other"], "the second operand")):
-            t = self.example(v)
-            if isinstance(t, bool) or not (isinstance(t, (int, float)) or t.dtype == torch.float32):
-                raise Unsupported(f"{what} is no float32 tensor or number")
         return Comparison(a["self"], a["other"], _op_name(target), False, call)
 
     def select(self, condition: Any, x: Any, z: Any) -> Ref:
@@ -463,8 +460,9 @@ class _Lowering:
                 result = builder(self, node, bind_schema(target, tuple(args), kwargs))
             except Unsupported:
                 del self.nodes[count:]  # a builder may fail after emitting part of its nodes
-                emitted = {name for n in self.nodes for name in n.outputs}
-                self.masks = {k: v for k, v in self.masks.items() if v[1].name in emitted}
+                if self.masks:  # forget the masks whose nodes went with them
+                    emitted = {name for n in self.nodes for name in n.outputs}
+                    self.masks = {k: v for k, v in self.masks.items() if v[1].name in emitted}
                 raise
             results, vals = (result, val) if isinstance(result, list) else ([result], [val])
             for r, v in zip(results, vals):

@@ -255,6 +255,18 @@ def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
     assert_matches(low, model, x)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda m, x: torch.where(x.long() > 0, x, 0.0),         # integer operands
+    lambda m, x: x * (x > x.shape[0]).float(),               # a size operand
+], ids=["integer", "size"])
+def test_comparisons_of_other_than_float_tensors_are_computed_in_torch(fn):
+    model = Fn(fn)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert "a comparison read by a torch call" in [why for _, why in low.unsupported]
+    assert_matches(low, model, x)
+
+
 def test_inplace_op_on_a_tensor_read_again_is_functionalized():
     def fn(m, x):
         y = x * 1.0
