@@ -556,6 +556,95 @@ class ViT(nn.Module):
         return self.head(self.norm(x)[:, 0])
 
 
+# ---- Swin: shifted windows ----------------------------------------------------------------------
+
+
+class ShiftedWindowAttention(nn.Module):
+    """torchvision's shifted_window_attention: the (B, H, W, C) map padded to whole windows,
+    rolled back by `shift`, split into windows; attention with a relative position bias gathered
+    from a table, and, when shifted, a mask built in the forward (-100 between pixels that came
+    from different regions); rolled forward again and cropped."""
+
+    def __init__(self, dim: int, window: int, shift: int, heads: int) -> None:
+        super().__init__()
+        self.window, self.shift, self.heads = window, shift, heads
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.bias_table = nn.Parameter(0.02 * torch.randn((2 * window - 1) ** 2, heads))
+        grid = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        relative = (grid[:, :, None] - grid[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("index", (relative[..., 0] * (2 * window - 1) + relative[..., 1]).flatten(), False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        win, heads = self.window, self.heads
+        x = F.pad(x, (0, 0, 0, (win - w % win) % win, 0, (win - h % win) % win))
+        _, ph, pw, _ = x.shape
+        shift = 0 if win >= min(ph, pw) else self.shift
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        n = (ph // win) * (pw // win)
+        x = x.view(b, ph // win, win, pw // win, win, c).permute(0, 1, 3, 2, 4, 5).reshape(b * n, win * win, c)
+        qkv = self.qkv(x).reshape(x.size(0), x.size(1), 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
+        bias = self.bias_table[self.index].view(win * win, win * win, -1).permute(2, 0, 1).contiguous()
+        attn = attn + bias.unsqueeze(0)
+        if shift:
+            mask = x.new_zeros((ph, pw))
+            regions = (slice(0, -win), slice(-win, -shift), slice(-shift, None))
+            count = 0
+            for hs in regions:
+                for ws in regions:
+                    mask[hs, ws] = count
+                    count += 1
+            mask = mask.view(ph // win, win, pw // win, win).permute(0, 2, 1, 3).reshape(n, win * win)
+            mask = mask.unsqueeze(1) - mask.unsqueeze(2)
+            mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+            attn = attn.view(x.size(0) // n, n, heads, win * win, win * win) + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, heads, win * win, win * win)
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(x.size(0), x.size(1), c)
+        x = self.proj(x).view(b, ph // win, pw // win, win, win, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+
+class PatchMerging(nn.Module):
+    """Each 2x2 block of pixels concatenated, normalised and reduced to twice the channels."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm, self.reduction = nn.LayerNorm(4 * dim), nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (0, 0, 0, x.shape[-2] % 2, 0, x.shape[-3] % 2))
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+        return self.reduction(self.norm(x))
+
+
+class Swin(nn.Module):
+    """Swin-T's layout in small: a 4x4 patch embedding, a block with windows and one with shifted
+    windows, channels last throughout, then patch merging and the pooled head."""
+
+    def __init__(self, dim: int = 16, window: int = 4, num_classes: int = 10) -> None:
+        super().__init__()
+        self.embed, self.embed_norm = nn.Conv2d(3, dim, 4, 4), nn.LayerNorm(dim)
+        self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in range(4)])
+        self.attns = nn.ModuleList([ShiftedWindowAttention(dim, window, shift, 2) for shift in (0, window // 2)])
+        self.mlps = nn.ModuleList([nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+                                   for _ in range(2)])
+        self.merge = PatchMerging(dim)
+        self.norm, self.head = nn.LayerNorm(2 * dim), nn.Linear(2 * dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed_norm(self.embed(x).permute(0, 2, 3, 1))
+        for i, (attn, mlp) in enumerate(zip(self.attns, self.mlps)):
+            x = x + attn(self.norms[2 * i](x))
+            x = x + mlp(self.norms[2 * i + 1](x))
+        x = self.norm(self.merge(x)).permute(0, 3, 1, 2)
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 # ---- segmentation: an encoder-decoder with transposed convolutions ----------------------------------
 
 
@@ -657,6 +746,7 @@ ZOO = {
     "mobilevit": (MobileViT, (3, 29, 29)),
     "unet": (UNet, (3, 20, 24)),
     "vit": (ViT, (3, 16, 16)),
+    "swin": (Swin, (3, 20, 28)),
     "same_padding": (SameNet, (3, 37, 50)),
     "shape_branch": (ShapeBranch, (3, 32, 32)),
     "bn_act": (BNActNet, (3, 32, 32)),

@@ -159,7 +159,8 @@ class Slice final : public NodeOperator {
     axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
     start_ = attrs.integer("start", lo, hi, 0);
     end_ = attrs.integer("end", lo, hi, hi);
-    step_ = attrs.integer("step", 1, hi, 1);
+    step_ = attrs.integer("step", -hi, hi, 1);
+    if (step_ == 0) attrs.fail("attribute 'step' must not be 0");
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
@@ -187,13 +188,17 @@ class Slice final : public NodeOperator {
   }
 
  private:
-  // First index and count along a dim of `n` elements, clamped like a Python slice.
+  // First index and count along a dim of `n` elements, clamped like a Python slice: into
+  // [0, n] going forward, into [-1, n - 1] going backward (-1: before the first element).
   std::pair<size_t, size_t> range(size_t n) const {
     const int64_t size = static_cast<int64_t>(n);
-    auto clamp = [size](int64_t i) { return i < 0 ? std::max<int64_t>(i + size, 0) : std::min(i, size); };
+    const int64_t low = step_ > 0 ? 0 : -1, high = step_ > 0 ? size : size - 1;
+    auto clamp = [=](int64_t i) { return i < 0 ? std::max(i + size, low) : std::min(i, high); };
     const int64_t start = clamp(start_), end = clamp(end_);
-    const int64_t count = end > start ? (end - start - 1) / step_ + 1 : 0;
-    return {static_cast<size_t>(start), static_cast<size_t>(count)};
+    const int64_t ahead = step_ > 0 ? end - start : start - end;
+    const int64_t stride = step_ > 0 ? step_ : -step_;
+    if (ahead <= 0) return {0, 0};
+    return {static_cast<size_t>(start), static_cast<size_t>((ahead - 1) / stride + 1)};
   }
 
   size_t axis_;

@@ -38,17 +38,10 @@ class Binary final : public NodeOperator {
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
     expect_inputs(inputs, 2, 2);
-    const Dims& a = inputs[0];
-    const Dims& b = inputs[1];
-    Dims y(std::max(a.size(), b.size()));
-    for (size_t i = 1; i <= y.size(); i++) {
-      const size_t da = i <= a.size() ? a[a.size() - i] : 1, db = i <= b.size() ? b[b.size() - i] : 1;
-      if (da != db && da != 1 && db != 1)
-        fail("cannot broadcast a of shape " + to_string(a) + " with b of shape " + to_string(b));
-      y[y.size() - i] = da == 1 ? db : da;
-    }
-    expect_size(y);
-    return {y};
+    const std::optional<Dims> y = broadcast(inputs);
+    if (!y) fail("cannot broadcast a of shape " + to_string(inputs[0]) + " with b of shape " + to_string(inputs[1]));
+    expect_size(*y);
+    return {*y};
   }
 
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,

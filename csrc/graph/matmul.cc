@@ -99,15 +99,9 @@ class MatMul final : public NodeOperator {
     if (kb != p.k)
       fail("cannot multiply a of shape " + to_string(a) + " by b of shape " + to_string(b) + ": " +
            std::to_string(p.k) + " columns against " + std::to_string(kb) + " rows");
-    const size_t rank = std::max(p.a_batch.size(), p.b_batch.size());
-    p.batch.assign(rank, 1);
-    for (size_t i = 1; i <= rank; i++) {
-      const size_t da = i <= p.a_batch.size() ? p.a_batch[p.a_batch.size() - i] : 1;
-      const size_t db = i <= p.b_batch.size() ? p.b_batch[p.b_batch.size() - i] : 1;
-      if (da != db && da != 1 && db != 1)
-        fail("cannot broadcast the batch dims of a " + to_string(a) + " and b " + to_string(b));
-      p.batch[rank - i] = da == 1 ? db : da;
-    }
+    const std::optional<Dims> batch = broadcast({p.a_batch, p.b_batch});
+    if (!batch) fail("cannot broadcast the batch dims of a " + to_string(a) + " and b " + to_string(b));
+    p.batch = *batch;
     return p;
   }
 

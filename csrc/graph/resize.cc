@@ -1,12 +1,14 @@
-// upsample: F.interpolate of (N, C, H, W) in mode nearest or bilinear (align_corners or not), to
-// a `size` or by a `scale`, with torch's arithmetic: a scale gives the output size
-// floor(in * scale) and, unless align_corners, the source coordinate dst / scale (float); a size
-// gives the source coordinate dst * in / out. Source indices and weights are computed once per
-// run and per dim; rows repeating the previous one (nearest) are copied. Nearest takes torch's
-// shortcuts: the same size copies, twice the size repeats each input (whatever the scale says).
+// upsample: F.interpolate of (N, C, H, W) in mode nearest, nearest-exact or bilinear
+// (align_corners or not), to a `size` or by a `scale`, with torch's arithmetic: a scale gives the
+// output size floor(in * scale) and, unless align_corners, the source coordinate dst / scale
+// (float); a size gives the source coordinate dst * in / out. Source indices and weights are
+// computed once per run and per dim; rows repeating the previous one (nearest) are copied.
+// Nearest takes torch's shortcuts: the same size copies, twice the size repeats each input
+// (whatever the scale says); nearest-exact reads the input under each output pixel's centre.
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "node_operator.h"
 #include "parallel_rows.h"
@@ -27,7 +29,9 @@ class Upsample final : public NodeOperator {
  public:
   explicit Upsample(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"mode", "size", "scale", "align_corners"});
-    bilinear_ = attrs.text("mode", {"nearest", "bilinear"}) == "bilinear";
+    const std::string mode = attrs.text("mode", {"nearest", "nearest_exact", "bilinear"});
+    bilinear_ = mode == "bilinear";
+    exact_ = mode == "nearest_exact";
     if (attrs.has("size") == attrs.has("scale")) attrs.fail("takes exactly one of the attributes 'size' and 'scale'");
     if (attrs.has("size")) {
       for (int64_t s : attrs.integers("size", 2, 1, std::numeric_limits<int32_t>::max()))
@@ -85,7 +89,7 @@ class Upsample final : public NodeOperator {
   }
 
   std::string describe() const override {
-    std::string s = bilinear_ ? "upsample bilinear" : "upsample nearest";
+    std::string s = bilinear_ ? "upsample bilinear" : exact_ ? "upsample nearest_exact" : "upsample nearest";
     if (align_corners_) s += " align_corners";
     if (!scale_.empty()) return s + " x" + std::to_string(scale_[0]) + ", x" + std::to_string(scale_[1]);
     return s + " to " + std::to_string(size_[0]) + "x" + std::to_string(size_[1]);
@@ -113,6 +117,13 @@ class Upsample final : public NodeOperator {
     t.resize(out);
     for (size_t o = 0; o < out; o++) {
       const float at = static_cast<float>(o);
+      if (exact_) {
+        // torch's nearest_neighbor_exact_compute_source_index: the centre in double, floored in float.
+        const float centre = static_cast<float>((static_cast<double>(o) + 0.5) * static_cast<double>(r));
+        const size_t i = std::min(static_cast<size_t>(std::floor(centre)), in - 1);
+        t[o] = {i, i, 1.0f, 0.0f};
+        continue;
+      }
       if (!bilinear_) {
         // torch's nearest_idx: exact for the same size and for twice the size, whatever the scale.
         const size_t i = out == in ? o : out == 2 * in ? o / 2 : std::min(static_cast<size_t>(std::floor(r * at)), in - 1);
@@ -144,7 +155,7 @@ class Upsample final : public NodeOperator {
     }
   }
 
-  bool bilinear_ = false, align_corners_ = false;
+  bool bilinear_ = false, exact_ = false, align_corners_ = false;
   std::vector<size_t> size_;
   std::vector<double> scale_;
 };

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <optional>
+#include <vector>
 
 #include "pyprune/graph/operator.h"
 
@@ -23,6 +25,23 @@ inline std::array<ptrdiff_t, kMaxRank> broadcast_strides(const Dims& shape, cons
     stride *= static_cast<ptrdiff_t>(shape[i]);
   }
   return strides;
+}
+
+// numpy's broadcast of `shapes`, aligned to the right: along each dim the size other than 1
+// among them, or 1; nothing when two differ along a dim and neither is 1.
+inline std::optional<Dims> broadcast(const std::vector<Dims>& shapes) {
+  size_t rank = 0;
+  for (const Dims& shape : shapes) rank = std::max(rank, shape.size());
+  Dims y(rank, 1);
+  for (const Dims& shape : shapes) {
+    const size_t offset = rank - shape.size();
+    for (size_t i = 0; i < shape.size(); i++) {
+      size_t& out = y[offset + i];
+      if (shape[i] != out && shape[i] != 1 && out != 1) return std::nullopt;
+      if (out == 1) out = shape[i];
+    }
+  }
+  return y;
 }
 
 template <size_t K>

@@ -40,19 +40,10 @@ class Where final : public NodeOperator {
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
     expect_inputs(inputs, 4, 4);
-    size_t rank = 0;
-    for (const Dims& shape : inputs) rank = std::max(rank, shape.size());
-    Dims y(rank, 1);
-    for (size_t i = 1; i <= rank; i++) {
-      for (const Dims& shape : inputs) {
-        const size_t d = i <= shape.size() ? shape[shape.size() - i] : 1;
-        size_t& out = y[rank - i];
-        if (d != out && d != 1 && out != 1) fail("cannot broadcast the inputs' shapes " + shapes(inputs));
-        if (out == 1) out = d;
-      }
-    }
-    expect_size(y);
-    return {y};
+    const std::optional<Dims> y = broadcast(inputs);
+    if (!y) fail("cannot broadcast the inputs' shapes " + shapes(inputs));
+    expect_size(*y);
+    return {*y};
   }
 
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,

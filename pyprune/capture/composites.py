@@ -1,7 +1,7 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d and transposed
-convolution, attention, einsum, indexing by constant index lists, group and instance norm, vector
-norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU and the exponential
-activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+convolution, 1-d pooling, attention, einsum, indexing by constant index lists, flip, roll, group
+and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU
+and the exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import MISSING, Ref, Unsupported, int_pair
+from pyprune.capture.values import INT64_MIN, MISSING, Ref, Unsupported, int_pair
 
 # SELU's constants (torch.nn.SELU).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -454,6 +454,75 @@ def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:
     return _take(low, a["self"], a["dim"] % low.rank(a["self"]), a["index"])
 
 
+def b_flip(low: Any, node: fx.Node, a: dict) -> Any:
+    """A backward slice of each flipped dim."""
+    x = low.tensor(a["self"])
+    for axis in sorted({d % low.rank(a["self"]) for d in a["dims"]}):
+        x = _node(low, "slice", [x], {"axis": axis, "start": -1, "end": INT64_MIN, "step": -1})
+    return Ref(x)
+
+
+def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
+    """Each rolled dim's last `shift` entries moved to its front: two slices, concatenated (the
+    shifted windows of Swin)."""
+    shifts, dims = list(a["shifts"]), list(a["dims"])
+    if not dims or len(dims) != len(shifts):
+        raise Unsupported("a roll of the flattened tensor")
+    x = low.tensor(a["self"])
+    for shift, d in zip(shifts, dims):
+        axis = d % low.rank(a["self"])
+        size = low.static_dim(a["self"], axis, "roll")
+        cut = size - low.integer(shift, "roll shift") % size
+        if cut != size:
+            parts = [_node(low, "slice", [x], {"axis": axis, "start": start, "end": end, "step": 1})
+                     for start, end in ((cut, size), (0, cut))]
+            x = _node(low, "concat", parts, {"axis": axis})
+    return Ref(x)
+
+
+def _pool1d(low: Any, node: fx.Node, a: dict, op: str, attrs: dict[str, Any]) -> Any:
+    """A 1-d pooling as the 2-d one of (N, C, 1, L); adaptive max pooling's indices unused."""
+    x = a["self"]
+    if low.rank(x) != 3:
+        raise Unsupported(f"a 1-d pooling of a rank-{low.rank(x)} input")
+    pooled = _node(low, op, [low.reshape(x, [-2, -3, 1, -4]).name], attrs)
+    out = low.emit_one("reshape", [pooled], {"shape": [-2, -3, -5]})
+    if op != "adaptive_max_pool2d":
+        return out
+    low.only_first_output_used(node)
+    return [out, MISSING]
+
+
+def _pool1d_window(a: dict) -> dict[str, Any]:
+    (kernel,), (padding,) = (int_pair(a[k], k)[:1] for k in ("kernel_size", "padding"))
+    stride = int_pair(a["stride"], "stride")[0] if a["stride"] else kernel
+    return {"kernel": [1, kernel], "stride": [1, stride], "padding": [0, padding, 0, padding],
+            "ceil_mode": int(bool(a["ceil_mode"]))}
+
+
+def b_max_pool1d(low: Any, node: fx.Node, a: dict) -> Any:
+    attrs = {**_pool1d_window(a), "dilation": [1, int_pair(a["dilation"], "dilation")[0]]}
+    return _pool1d(low, node, a, "max_pool2d", attrs)
+
+
+def b_avg_pool1d(low: Any, node: fx.Node, a: dict) -> Any:
+    attrs = {**_pool1d_window(a), "count_include_pad": int(bool(a["count_include_pad"])), "divisor": 0}
+    return _pool1d(low, node, a, "avg_pool2d", attrs)
+
+
+def _output_size1d(low: Any, a: dict) -> dict[str, Any]:
+    (size,) = (low.integer(s, "output size") for s in a["output_size"])
+    return {"output_size": [1, size]}
+
+
+def b_adaptive_avg_pool1d(low: Any, node: fx.Node, a: dict) -> Any:
+    return _pool1d(low, node, a, "adaptive_avg_pool2d", _output_size1d(low, a))
+
+
+def b_adaptive_max_pool1d(low: Any, node: fx.Node, a: dict) -> Any:
+    return _pool1d(low, node, a, "adaptive_max_pool2d", _output_size1d(low, a))
+
+
 def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
     """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
     q, k, v = a["query"], a["key"], a["value"]
@@ -489,7 +558,9 @@ BUILDERS = {
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
-    "index_select": b_index_select,
+    "index_select": b_index_select, "flip": b_flip, "roll": b_roll,
+    "max_pool1d": b_max_pool1d, "avg_pool1d": b_avg_pool1d,
+    "adaptive_avg_pool1d": b_adaptive_avg_pool1d, "adaptive_max_pool1d": b_adaptive_max_pool1d,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,

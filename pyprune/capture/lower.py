@@ -10,6 +10,7 @@ batch become reshape entries "dim i of the input".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from dataclasses import dataclass, field
@@ -23,13 +24,12 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites
 from pyprune.capture.export import quiet
-from pyprune.capture.values import MISSING, Comparison, Ref, Unsupported, int_pair
+from pyprune.capture.values import INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
 
 aten = torch.ops.aten
-INT64_MAX = 2**63 - 1
 FLOAT_MAX = float(np.finfo(np.float32).max)  # an open clamp bound (attributes are finite)
 
 
@@ -93,6 +93,10 @@ _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
 _NOTS = {"logical_not", "bitwise_not"}  # ~mask is bitwise_not
+# Constants made "like" a tensor: of its dtype, of sizes of their own (a mask built in the forward).
+_NEW_CONSTANTS = {"new_zeros", "new_ones", "new_full"}
+_JUNCTIONS = {"logical_and": "and", "bitwise_and": "and", "__and__": "and",  # mask & mask is __and__
+              "logical_or": "or", "bitwise_or": "or", "__or__": "or"}
 
 
 def _functional(target: Any) -> Any:
@@ -207,9 +211,9 @@ class _Lowering:
         self.origins: dict[str, list[Origin]] = {}
         self.unsupported: list[tuple[fx.Node, str]] = []
         self.node: fx.Node | None = None  # the node being lowered
-        # id of a Comparison -> (the comparison kept alive, its Ref) as a float mask / in torch
-        self.masks: dict[int, tuple[Comparison, Ref]] = {}
-        self.in_torch: dict[int, tuple[Comparison, Ref]] = {}
+        # id of a Condition -> (the condition kept alive, its Ref) as a float mask / in torch
+        self.masks: dict[int, tuple[Condition, Ref]] = {}
+        self.in_torch: dict[int, tuple[Condition, Ref]] = {}
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -243,9 +247,9 @@ class _Lowering:
         return self.values[v.name] if isinstance(v, Ref) else v
 
     def tensor(self, v: Any, what: str = "input") -> str:
-        """The name of a float32 tensor input; constants become graph constants, comparisons
+        """The name of a float32 tensor input; constants become graph constants, conditions
         1.0 where they hold and 0.0 elsewhere."""
-        if isinstance(v, Comparison):
+        if isinstance(v, Condition):
             return self.mask(v).name
         if isinstance(v, torch.Tensor):
             if v.dtype != torch.float32:
@@ -257,47 +261,60 @@ class _Lowering:
             return self.constant_name(self.scalars[float(v)])
         if not isinstance(v, Ref) or v.size is not None:
             raise Unsupported(f"{what} is not a tensor")
+        if v.name not in self.values:  # a node a builder emitted on the way to its result: float32
+            return v.name
         t = self.values[v.name]
         if not isinstance(t, torch.Tensor) or t.dtype != torch.float32:
             raise Unsupported(f"{what} has dtype {getattr(t, 'dtype', type(t).__name__)}, not float32")
         return v.name
 
-    def comparison(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Comparison:
-        """A comparison (or the logical not of one), kept for the op that reads it; its operands
-        are checked there (tensor()): of other than float32 tensors or numbers, it is computed in
-        torch."""
+    def condition(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Condition:
+        """A comparison, the logical not of a condition or two joined by and / or, kept for the op
+        that reads it; a comparison's operands are checked there (tensor()): of other than float32
+        tensors or numbers, it is computed in torch."""
         a = bind_schema(target, tuple(args), kwargs)
         call = (node, target, args, kwargs)
-        if _op_name(target) in _NOTS:
-            c = a["self"]
-            if not isinstance(c, Comparison):
-                raise Unsupported("the negation of a tensor that is no comparison")
-            return Comparison(c.a, c.b, c.compare, not c.negated, call)
-        return Comparison(a["self"], a["other"], _op_name(target), False, call)
+        name = _op_name(target)
+        if name in _NOTS:
+            c = self.as_condition(a["self"])
+            return dataclasses.replace(c, negated=not c.negated, call=call)
+        if name in _JUNCTIONS:
+            return Junction(False, call, _JUNCTIONS[name], self.as_condition(a["self"]), self.as_condition(a["other"]))
+        return Comparison(False, call, a["self"], a["other"], name)
+
+    @staticmethod
+    def as_condition(v: Any) -> Condition:
+        """A condition, or a constant boolean mask as one."""
+        if isinstance(v, torch.Tensor) and v.dtype == torch.bool:
+            return Comparison(False, (), v.float(), 0.5, "gt")
+        if not isinstance(v, Condition):
+            raise Unsupported("the condition is no comparison of float32 tensors")
+        return v
 
     def select(self, condition: Any, x: Any, z: Any) -> Ref:
-        """where(condition, x, z) for a comparison or a constant boolean mask."""
-        if isinstance(condition, torch.Tensor) and condition.dtype == torch.bool:
-            condition = Comparison(condition.float(), 0.5, "gt", False, ())
-        if not isinstance(condition, Comparison):
-            raise Unsupported("the condition is no comparison of float32 tensors")
+        """where(condition, x, z): a where node per comparison tested."""
+        condition = self.as_condition(condition)
         if condition.negated:
             x, z = z, x
+        if isinstance(condition, Junction):
+            if condition.kind == "and":  # left ? (right ? x : z) : z
+                return self.select(condition.left, self.select(condition.right, x, z), z)
+            return self.select(condition.left, x, self.select(condition.right, x, z))
         inputs = [self.tensor(condition.a, "a compared operand"), self.tensor(condition.b, "a compared operand"),
                   self.tensor(x, "the first choice"), self.tensor(z, "the second choice")]
         return self.emit_one("where", inputs, {"compare": condition.compare})
 
-    def mask(self, condition: Comparison) -> Ref:
-        """The comparison as 1.0 where it holds and 0.0 elsewhere (one node per comparison)."""
+    def mask(self, condition: Condition) -> Ref:
+        """The condition as 1.0 where it holds and 0.0 elsewhere (computed once)."""
         if id(condition) not in self.masks:
             self.masks[id(condition)] = (condition, self.select(condition, 1.0, 0.0))
         return self.masks[id(condition)][1]
 
-    def computed_in_torch(self, condition: Comparison) -> Ref:
-        """The comparison as the boolean tensor of a torch call, for a torch call reading it."""
+    def computed_in_torch(self, condition: Condition) -> Ref:
+        """The condition as the boolean tensor of a torch call, for a torch call reading it."""
         if id(condition) not in self.in_torch:
             node, target, args, kwargs = condition.call
-            ref = self.opaque(node, target, args, kwargs, "a comparison read by a torch call")
+            ref = self.opaque(node, target, args, kwargs, "a condition read by a torch call")
             self.in_torch[id(condition)] = (condition, ref)
         return self.in_torch[id(condition)][1]
 
@@ -402,7 +419,7 @@ class _Lowering:
             if spec.kind != OutputKind.USER_OUTPUT:
                 continue  # buffer mutations: an inference copy keeps its buffers
             v = self.value(arg)
-            if isinstance(v, Comparison):
+            if isinstance(v, Condition):
                 v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
@@ -433,14 +450,17 @@ class _Lowering:
         if self.foldable(target, args, kwargs):
             self.env[node] = self.fold(target, args, kwargs)
             return
+        if name in _NEW_CONSTANTS and self.foldable(target, args[1:], kwargs):  # x.new_zeros(8, 8): x's dtype only
+            self.env[node] = self.fold(target, (torch.empty(0, dtype=self.example(args[0]).dtype), *args[1:]), kwargs)
+            return
         val = node.meta.get("val")
         if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
             size = val.node.expr if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) else val
             self.env[node] = self.opaque(node, target, args, kwargs, None, size=size)
             return
-        if name in _COMPARISONS or name in _NOTS:
+        if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS:
             try:
-                self.env[node] = self.comparison(node, target, args, kwargs)
+                self.env[node] = self.condition(node, target, args, kwargs)
             except Unsupported as e:
                 self.env[node] = self.opaque(node, target, args, kwargs, str(e))
             return
@@ -475,7 +495,7 @@ class _Lowering:
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""
         def static(v: Any) -> bool:
-            if isinstance(v, (Ref, Comparison)) or v is MISSING:
+            if isinstance(v, (Ref, Condition)) or v is MISSING:
                 return False
             if isinstance(v, (list, tuple)):
                 return all(static(x) for x in v)
@@ -496,7 +516,7 @@ class _Lowering:
         inputs: list[str] = []
 
         def template(v: Any) -> Any:
-            if isinstance(v, Comparison):
+            if isinstance(v, Condition):
                 v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
@@ -549,8 +569,8 @@ class _Lowering:
 
     def b_to(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
-        name = self.tensor(x)  # float32 in (or a comparison); the result's dtype was checked to be float32
-        return Ref(name) if isinstance(x, Comparison) else x
+        name = self.tensor(x)  # float32 in (or a condition); the result's dtype was checked to be float32
+        return Ref(name) if isinstance(x, Condition) else x
 
     def b_where(self, node: fx.Node, a: dict) -> Ref:
         return self.select(a["condition"], a["self"], a["other"])
@@ -974,7 +994,7 @@ class _Lowering:
 
     def b_upsample(self, node: fx.Node, a: dict) -> Ref:
         name = _op_name(node.target)
-        mode = "nearest" if "nearest" in name else "bilinear"
+        mode = "nearest_exact" if "nearest_exact" in name else "nearest" if "nearest" in name else "bilinear"
         attrs: dict[str, Any] = {"mode": mode}
         if mode == "bilinear":
             attrs["align_corners"] = int(bool(a["align_corners"]))
@@ -1082,6 +1102,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "_adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,
     "adaptive_max_pool2d": _Lowering.b_adaptive_max_pool2d,
     "upsample_nearest2d": _Lowering.b_upsample, "upsample_bilinear2d": _Lowering.b_upsample,
+    "_upsample_nearest_exact2d": _Lowering.b_upsample,
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
     "_log_softmax": _Lowering.b_softmax,

@@ -95,9 +95,10 @@ def _unary(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
 
 
 def _slice(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
-    index = [slice(None)] * x.dim()
-    index[attrs["axis"]] = slice(attrs["start"], attrs["end"], attrs.get("step", 1))
-    return x[tuple(index)]
+    """Python's slice of the dim, backward too (torch's indexing takes steps >= 1 only)."""
+    axis = attrs["axis"]
+    picked = range(*slice(attrs.get("start", 0), attrs.get("end"), attrs.get("step", 1)).indices(x.shape[axis]))
+    return x.index_select(axis, torch.tensor(picked, dtype=torch.long))
 
 
 def _reshape(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
@@ -127,7 +128,7 @@ def _avg_pool2d(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
 
 
 def _upsample(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
-    mode = attrs["mode"]
+    mode = attrs["mode"].replace("_", "-")  # nearest_exact is torch's nearest-exact
     align = bool(attrs.get("align_corners", 0)) if mode == "bilinear" else None
     if "scale" in attrs:
         return F.interpolate(x, scale_factor=list(attrs["scale"]), mode=mode, align_corners=align)

@@ -1,11 +1,16 @@
 """What the lowering's builders return or raise: a Ref to a value computed at run time, a
-Comparison not computed yet, MISSING for an output nothing uses, Unsupported for a node the
+Condition (a comparison, or two joined by and / or) not computed yet, MISSING for an output nothing uses, Unsupported for a node the
 operator set does not take; and the reading of a (height, width) pair of integers they share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+
+# A slice's bounds past either end of any dim (Python's None).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 
 @dataclass(frozen=True)
@@ -18,17 +23,32 @@ class Ref:
 
 
 @dataclass(frozen=True, eq=False)
-class Comparison:
-    """A boolean tensor `a compare b` (negated: its logical not), kept as the comparison: the
-    operator set has float tensors only, so the op reading it takes the comparison in (where,
+class Condition:
+    """A boolean tensor kept as the condition it tests (negated: its logical not), not computed:
+    the operator set has float tensors only, so the op reading it takes the condition in (where,
     masked_fill) or turns it into 1.0 and 0.0. `call` is the ATen call (fx node, target, args,
     kwargs) that computes it in torch, for a torch call that reads it."""
+
+    negated: bool
+    call: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison(Condition):
+    """`a compare b`, compare one of gt, ge, lt, le, eq, ne."""
 
     a: Any
     b: Any
     compare: str
-    negated: bool
-    call: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Junction(Condition):
+    """`left and right` (kind "and") or `left or right` (kind "or")."""
+
+    kind: str
+    left: Condition
+    right: Condition
 
 
 class Unsupported(Exception):

@@ -51,6 +51,10 @@ CASES = {
     "where": (lambda m, x: torch.where(x > m.p0, x, x * 0.1) + torch.where(x <= 0.5, 1.0, x), None),
     "masks": (lambda m, x: x.masked_fill(x < m.p1, -1.0) + (x >= 0).float() * x + torch.where(~(x != 1.0), 2.0, x)
               + torch.logical_not(x > 0) * 3.0, None),
+    # and / or of comparisons and of a constant mask, negated, as a choice and as a number
+    "junctions": (lambda m, x: torch.where((x > 0) & (x < m.p0), x, -x) + ((x < -1) | (x > 1)).float()
+                  + torch.where(~((x > 0) | (x < -0.5)), 1.0, x) + torch.logical_and(x > 0.2, ~(x > 0.8)) * x
+                  + x.masked_fill(torch.logical_or(x > 1, m.p1 > 0), 0.0), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "pow": (lambda m, x: x.pow(2) + x.abs().pow(0.5) + torch.rsqrt(x.abs() + 1), None),
@@ -73,7 +77,10 @@ CASES = {
                  .mean((2, 3), keepdim=True), None),
     "adaptive": (lambda m, x: F.adaptive_avg_pool2d(x, (3, 2)) + F.adaptive_max_pool2d(x, (3, 2)), None),
     "upsample": (lambda m, x: F.interpolate(x, scale_factor=2, mode="nearest") + F.interpolate(
-        x, size=(18, 14), mode="bilinear", align_corners=False), None),
+        x, size=(18, 14), mode="bilinear", align_corners=False) + F.interpolate(x, size=(18, 14), mode="nearest-exact"),
+        None),
+    "upsample_exact_by_a_scale": (lambda m, x: F.interpolate(x, scale_factor=(1.7, 0.6), mode="nearest-exact"),
+                                  ["upsample"]),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
@@ -106,6 +113,13 @@ CASES = {
                                       dilation=2),
                              F.conv1d(x.flatten(2)[:, :, :6], m.p0.reshape(6, 1, 1), m.p0.reshape(-1), groups=6,
                                       padding="same")), None),
+    "flip": (lambda m, x: torch.flip(x, [1, -1]) + x.flip(2) * 2, ["slice", "slice", "slice", "mul", "add"]),
+    "roll": (lambda m, x: (torch.roll(x, (-2, 3), (2, 3)), torch.roll(x, 8, 1), torch.roll(x, 18, 2) + 0),
+             ["slice", "slice", "concat", "slice", "slice", "concat", "slice", "slice", "concat", "add"]),
+    "pool1d": (lambda m, x: (F.max_pool1d(x.flatten(2), 3, 2, 1, ceil_mode=True),
+                             F.avg_pool1d(x.flatten(2), 4, 3, 1, count_include_pad=False),
+                             F.adaptive_avg_pool1d(x.flatten(2), 5), F.adaptive_max_pool1d(x.flatten(2), 5),
+                             F.max_pool1d(x.flatten(2), 2, dilation=2)), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
@@ -220,12 +234,12 @@ def test_graph_inputs_keep_the_example_shape():
 
 
 def test_unsupported_ops_stay_torch_calls_with_a_reason():
-    model = Fn(lambda m, x: torch.flip(torch.relu(x), [2]).cumsum(3) * 2)
+    model = Fn(lambda m, x: torch.sin(torch.relu(x)).cumsum(3) * 2)
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert ops(low) == ["activation", "aten.flip.default", "aten.cumsum.default", "mul"]
+    assert ops(low) == ["activation", "aten.sin.default", "aten.cumsum.default", "mul"]
     reasons = {n.target.__name__ if hasattr(n.target, "__name__") else str(n.target): why for n, why in low.unsupported}
-    assert list(reasons.values()) == ["aten.flip.default is not in the operator set",
+    assert list(reasons.values()) == ["aten.sin.default is not in the operator set",
                                       "aten.cumsum.default is not in the operator set"]
     assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
     assert_matches(low, model, x)
@@ -250,7 +264,7 @@ def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
     reasons = [why for _, why in low.unsupported]
-    assert reasons.count("a comparison read by a torch call") == 1, reasons
+    assert reasons.count("a condition read by a torch call") == 1, reasons
     assert ops(low).count("where") == 2  # the choice, and the mask as 1.0 and 0.0
     assert_matches(low, model, x)
 
@@ -263,7 +277,7 @@ def test_comparisons_of_other_than_float_tensors_are_computed_in_torch(fn):
     model = Fn(fn)
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert "a comparison read by a torch call" in [why for _, why in low.unsupported]
+    assert "a condition read by a torch call" in [why for _, why in low.unsupported]
     assert_matches(low, model, x)
 
 

@@ -1,6 +1,6 @@
 """concat, split, slice, permute, expand against torch, exactly: random ranks, shapes and axes
 (non-negative: the lowering normalises negative ones), empty tensors and slices, Python's
-clamping of slice bounds, several tasks; refusals."""
+clamping of slice bounds, backward slices, several tasks; refusals."""
 
 import numpy as np
 import pytest
@@ -47,7 +47,8 @@ def test_split(shape, data):
 def test_slice(shape, data):
     axis = data.draw(st.integers(0, len(shape) - 1))
     bound = st.one_of(st.integers(-8, 8), st.sampled_from([-BIG - 1, BIG]))
-    start, end, step = data.draw(bound), data.draw(bound), data.draw(st.integers(1, 4))
+    start, end = data.draw(bound), data.draw(bound)
+    step = data.draw(st.one_of(st.integers(-4, -1), st.integers(1, 4), st.sampled_from([-BIG, BIG])))
     x = random(np.random.default_rng(0), shape)
     index = (slice(None),) * axis + (slice(start, end, step),)
     got = run1("slice", {"axis": axis, "start": start, "end": end, "step": step}, x)
@@ -59,6 +60,13 @@ def test_slice_defaults_take_everything(rng):
     assert_equal(run1("slice", {"axis": 1}, x), x)
     assert_equal(run1("slice", {"axis": 1, "start": 1, "step": 2}, x), x[:, 1::2])
     assert_equal(run1("slice", {"axis": 1, "start": 2, "step": BIG}, x), x[:, 2::BIG])
+    assert_equal(run1("slice", {"axis": 1, "start": -1, "end": -BIG - 1, "step": -1}, x), x[:, ::-1])
+
+
+def test_backward_slice_of_a_large_tensor_flips_it(rng):
+    x = random(rng, (2, 64, 60, 70))
+    assert_equal(run1("slice", {"axis": 3, "start": -1, "end": -BIG - 1, "step": -1}, x), x[..., ::-1])
+    assert_equal(run1("slice", {"axis": 1, "start": 50, "end": 3, "step": -7}, x), x[:, 50:3:-7])
 
 
 @settings(max_examples=100, deadline=None)
@@ -124,6 +132,7 @@ def test_refusals():
     refused("split", {"axis": 1, "sizes": [1, -1, 3]}, x, says="sizes")
     refused("split", {"axis": 1, "sizes": []}, x, says="sizes")
     refused("slice", {"axis": 0, "step": 0}, x, says="step")
+    refused("slice", {"axis": 0, "step": -BIG - 1}, x, says="step")
     refused("slice", {"axis": 3}, x, says="axis")
     refused("permute", {"dims": [0, 0]}, x, says="permutation")
     refused("permute", {"dims": [1, 0, 2]}, x, says="rank 2")

@@ -31,7 +31,7 @@ from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
 # The detector's post-processing cannot be captured; attention keeps its channels (MobileViT below).
-PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit")]
+PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit", "swin")]
 
 
 def example(shape, batch=2):
