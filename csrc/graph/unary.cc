@@ -1,5 +1,6 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf) with torch's values: pow takes torch's exact shortcuts for the common exponents.
+// erf, sin, cos, floor, ceil, round, sign) with torch's values: pow takes torch's exact shortcuts
+// for the common exponents, round goes half to even, sign of NaN is 0.
 #include <cmath>
 #include <limits>
 
@@ -10,10 +11,11 @@
 namespace pyprune::graph {
 namespace {
 
-enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf };
+enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, floor, ceil, round, sign };
 
 const std::vector<std::string>& kind_names() {
-  static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow", "erf"};
+  static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
+                                                 "erf", "sin", "cos", "floor", "ceil", "round", "sign"};
   return names;
 }
 
@@ -58,6 +60,13 @@ class Unary final : public NodeOperator {
         case Kind::neg: return map(x, y, begin, end, [](float v) { return -v; });
         case Kind::reciprocal: return map(x, y, begin, end, [](float v) { return 1.0f / v; });
         case Kind::erf: return map(x, y, begin, end, [](float v) { return std::erf(v); });
+        case Kind::sin: return map(x, y, begin, end, [](float v) { return std::sin(v); });
+        case Kind::cos: return map(x, y, begin, end, [](float v) { return std::cos(v); });
+        case Kind::floor: return map(x, y, begin, end, [](float v) { return std::floor(v); });
+        case Kind::ceil: return map(x, y, begin, end, [](float v) { return std::ceil(v); });
+        case Kind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });
+        case Kind::sign:
+          return map(x, y, begin, end, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
         case Kind::pow: return pow(x, y, begin, end);
       }
     });

@@ -1,7 +1,8 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d and transposed
-convolution, 1-d pooling, attention, einsum, indexing by constant index lists, flip, roll, group
-and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU
-and the exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
+convolution, 1-d pooling, attention, einsum, indexing by constant index lists, flip, roll, writes
+into views (slice/select scatter, copy, fill), tensors made in the forward, group and instance
+norm, vector norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU and the
+exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
 node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import INT64_MIN, MISSING, Ref, Unsupported, int_pair
+from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair
 
 # SELU's constants (torch.nn.SELU).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -480,6 +481,87 @@ def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(x)
 
 
+def _broadcast_to(low: Any, like: Any, value: Any) -> str:
+    """`value` broadcast to the shape of `like`, which it broadcasts to: a where node whose
+    choices are both `value` (exact whatever `like` holds, NaN included)."""
+    like_name = low.tensor(like)
+    return _node(low, "where", [like_name, like_name, low.tensor(value), low.tensor(value)], {"compare": "eq"})
+
+
+def b_copy(low: Any, node: fx.Node, a: dict) -> Any:
+    """The functional form of x.copy_(src) (a write into a view): src, broadcast to x's shape."""
+    x, src = a["self"], a["src"]
+    if isinstance(src, (Ref, torch.Tensor)) and low.shape(src) == low.shape(x):
+        return Ref(low.tensor(src))
+    return Ref(_broadcast_to(low, x, src))
+
+
+def b_fill(low: Any, node: fx.Node, a: dict) -> Any:
+    """x.fill_(value), x[...] = value: value in x's shape."""
+    return Ref(_broadcast_to(low, a["self"], a["value"]))
+
+
+def _fill_value(node: fx.Node, a: dict) -> float:
+    name = node.target._schema.name.split("::")[1]
+    return float(a["fill_value"]) if "full" in name else 1.0 if "ones" in name else 0.0
+
+
+def b_filled_like(low: Any, node: fx.Node, a: dict) -> Any:
+    """zeros_like(x), ones_like(x), full_like(x, v) of a tensor computed at run time."""
+    return Ref(_broadcast_to(low, a["self"], _fill_value(node, a)))
+
+
+def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
+    """zeros(size), x.new_zeros(size) and the like, of sizes known at run time (the batch): the
+    value expanded (those of sizes known at capture are folded to constants)."""
+    return low.b_expand(node, {"self": torch.tensor(_fill_value(node, a)), "size": list(a["size"])})
+
+
+def _scatter(low: Any, x: Any, src: Ref, axis: int, picked: range) -> Any:
+    """x with its entries `picked` along axis replaced by src's, in order: runs of consecutive
+    entries of one of them, sliced and concatenated."""
+    size = low.static_dim(x, axis, "a write into a slice")
+    taken = {i: j for j, i in enumerate(picked)}
+    runs: list[list[Any]] = []  # [source, start, end]
+    for i in range(size):
+        source, at = (src, taken[i]) if i in taken else (x, i)
+        if runs and runs[-1][0] is source and runs[-1][2] == at:
+            runs[-1][2] = at + 1
+        else:
+            runs.append([source, at, at + 1])
+    whole = {id(x): size, id(src): len(picked)}
+    parts = [low.tensor(source) if (start, end) == (0, whole[id(source)]) else
+             _node(low, "slice", [low.tensor(source)], {"axis": axis, "start": start, "end": end, "step": 1})
+             for source, start, end in runs]
+    return Ref(parts[0]) if len(parts) == 1 else low.emit_one("concat", parts, {"axis": axis})
+
+
+def b_slice_scatter(low: Any, node: fx.Node, a: dict) -> Any:
+    """x[..., start:end:step] = src as x's and src's pieces, concatenated."""
+    x = a["self"]
+    axis = a["dim"] % low.rank(x)
+    start = 0 if a["start"] is None else low.integer(a["start"], "slice start")
+    end = INT64_MAX if a["end"] is None else low.integer(a["end"], "slice end")
+    step = low.integer(a["step"], "slice step")
+    if (start, end, step) == (0, INT64_MAX, 1):  # all of a dim (the batch's, say): src is the result
+        return Ref(low.tensor(a["src"]))
+    size = low.static_dim(x, axis, "a write into a slice")
+    return _scatter(low, x, Ref(low.tensor(a["src"])), axis, range(*slice(start, end, step).indices(size)))
+
+
+def b_select_scatter(low: Any, node: fx.Node, a: dict) -> Any:
+    """x[..., i] = src: src given the dim back, then as a write into a slice of one."""
+    x = a["self"]
+    axis = a["dim"] % low.rank(x)
+    size = low.static_dim(x, axis, "a write into a slice")
+    index = low.integer(a["index"], "index")
+    if not -size <= index < size:
+        raise Unsupported(f"index {index} out of range")
+    entries = [-(2 + i) for i in range(low.rank(a["src"]))]
+    src = low.reshape(a["src"], entries[:axis] + [1] + entries[axis:])
+    return _scatter(low, x, src, axis, range(index % size, index % size + 1))
+
+
 def _pool1d(low: Any, node: fx.Node, a: dict, op: str, attrs: dict[str, Any]) -> Any:
     """A 1-d pooling as the 2-d one of (N, C, 1, L); adaptive max pooling's indices unused."""
     x = a["self"]
@@ -559,6 +641,9 @@ BUILDERS = {
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "flip": b_flip, "roll": b_roll,
+    "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
+    **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full")},
+    **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like")},
     "max_pool1d": b_max_pool1d, "avg_pool1d": b_avg_pool1d,
     "adaptive_avg_pool1d": b_adaptive_avg_pool1d, "adaptive_max_pool1d": b_adaptive_max_pool1d,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,

@@ -27,6 +27,18 @@ class Fn(nn.Module):
 
 IMAGE = (2, 6, 9, 7)
 
+
+def _writes_into_slices(m, x):
+    """In-place writes into views, as detection heads decode boxes; tensors made in the forward."""
+    y = x.sigmoid()
+    y[:, 0:2] = (y[:, 0:2] * 2 - 0.5 + m.p1[:, 2:4]) * 8  # a slice
+    y[:, 4] = y[:, 4] * 3                                    # a selected channel
+    y[:, :, 5::2] = 0.0                                      # a stepped slice, filled
+    y[:, 1:3] = m.p0[:2]                                     # a copy broadcast into it
+    z = x.new_zeros((x.shape[0], 6, 12, 7))                  # the run-time batch
+    z[:, :, 2:11] = x
+    return y, z, torch.ones_like(x) * x, torch.full_like(x, 0.5) + torch.zeros(x.shape[0], 1, 1, 1)
+
 # (function of (module, x), the operator-set ops it lowers to)
 CASES = {
     "relu": (lambda m, x: torch.relu(x), ["activation"]),
@@ -56,7 +68,10 @@ CASES = {
                   + torch.where(~((x > 0) | (x < -0.5)), 1.0, x) + torch.logical_and(x > 0.2, ~(x > 0.8)) * x
                   + x.masked_fill(torch.logical_or(x > 1, m.p1 > 0), 0.0), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
+    "writes_into_slices": (_writes_into_slices, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
+    "trigonometry_rounding": (lambda m, x: torch.sin(x) * torch.cos(x) + (x * 4).floor() + x.ceil() + (x * 4).round()
+                              + x.sign(), None),
     "pow": (lambda m, x: x.pow(2) + x.abs().pow(0.5) + torch.rsqrt(x.abs() + 1), None),
     "cat_negative_axis": (lambda m, x: torch.cat([x, x * 2], -3), ["mul", "concat"]),
     "stack": (lambda m, x: torch.stack([x, -x], 1).sum(1), None),
@@ -234,12 +249,12 @@ def test_graph_inputs_keep_the_example_shape():
 
 
 def test_unsupported_ops_stay_torch_calls_with_a_reason():
-    model = Fn(lambda m, x: torch.sin(torch.relu(x)).cumsum(3) * 2)
+    model = Fn(lambda m, x: torch.atan(torch.relu(x)).cumsum(3) * 2)
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert ops(low) == ["activation", "aten.sin.default", "aten.cumsum.default", "mul"]
+    assert ops(low) == ["activation", "aten.atan.default", "aten.cumsum.default", "mul"]
     reasons = {n.target.__name__ if hasattr(n.target, "__name__") else str(n.target): why for n, why in low.unsupported}
-    assert list(reasons.values()) == ["aten.sin.default is not in the operator set",
+    assert list(reasons.values()) == ["aten.atan.default is not in the operator set",
                                       "aten.cumsum.default is not in the operator set"]
     assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
     assert_matches(low, model, x)

@@ -19,6 +19,12 @@ KINDS = {
     "neg": torch.neg,
     "reciprocal": torch.reciprocal,
     "erf": torch.erf,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "floor": torch.floor,
+    "ceil": torch.ceil,
+    "round": torch.round,
+    "sign": torch.sign,
 }
 EXPONENTS = (2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 0.0, 1.0, 1.7, -3.0, 2.5)
 
@@ -46,6 +52,13 @@ def test_special_values_match_torch(kind):
     attrs = {"kind": kind, **({"exponent": 1.7} if kind == "pow" else {})}
     want = torch.pow(torch.from_numpy(x), 1.7) if kind == "pow" else KINDS[kind](torch.from_numpy(x))
     assert_close(run1("unary", attrs, x), want, rtol=2e-6, atol=0)
+
+
+def test_rounding_goes_half_to_even_and_keeps_the_sign_of_zero():
+    x = np.array([-2.5, -1.5, -0.5, -0.25, 0.5, 1.5, 2.5, 3.5, 8388607.5, -0.0], np.float32)
+    got = run1("unary", {"kind": "round"}, x)
+    np.testing.assert_array_equal(got, torch.round(torch.from_numpy(x)).numpy())
+    assert np.signbit(got[2]) and np.signbit(got[-1])
 
 
 def test_large_input_runs_in_tasks(rng):
