@@ -18,13 +18,6 @@ namespace {
 
 constexpr int64_t kMaxAxis = static_cast<int64_t>(kMaxRank) - 1;
 
-// Elements of dims [from, to) of `d`.
-size_t span(const Dims& d, size_t from, size_t to) {
-  size_t n = 1;
-  for (size_t i = from; i < to; i++) n *= d[i];
-  return n;
-}
-
 // out[i] = in[offset(i)] for every element i of `out_dims`, C order; in_strides are the
 // input's element strides along each output dim.
 void strided_copy(const Dims& out_dims, const std::array<ptrdiff_t, kMaxRank>& in_strides, const float* in,

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "node_operator.h"
+#include "along_axis.h"
 #include "parallel_rows.h"
 #include "pyprune/graph/factories.h"
 #include "row_reduce.h"
@@ -13,32 +13,18 @@
 namespace pyprune::graph {
 namespace {
 
-class Softmax final : public NodeOperator {
+class Softmax final : public AlongAxis {
  public:
-  explicit Softmax(const Attributes& attrs) : NodeOperator(attrs) {
+  explicit Softmax(const Attributes& attrs) : AlongAxis(attrs) {
     attrs.only({"axis", "log"});
-    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxRank - 1));
     log_ = attrs.integer("log", 0, 1, 0) != 0;
   }
 
-  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    expect_inputs(inputs, 1, 1);
-    expect_axis(inputs[0], axis_, "axis");
-    return {inputs[0]};
-  }
-
-  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
-           const std::vector<Dims>&) const override {
-    const Dims& x = in_shapes[0];
-    size_t outer = 1, inner = 1;
-    for (size_t d = 0; d < axis_; d++) outer *= x[d];
-    for (size_t d = axis_ + 1; d < x.size(); d++) inner *= x[d];
-    const size_t n = x[axis_];
-    if (n == 0) return;
+  void run_along(const float* x, float* y, size_t outer, size_t n, size_t inner) const override {
     parallel_rows(outer, inner, [&](size_t first, size_t count, size_t begin, size_t end) {
       for (size_t o = first; o < first + count; o++) {
-        const float* xo = in[0] + o * n * inner;
-        float* yo = out[0] + o * n * inner;
+        const float* xo = x + o * n * inner;
+        float* yo = y + o * n * inner;
         if (inner == 1) {
           row(xo, yo, n);
         } else {
@@ -91,7 +77,6 @@ class Softmax final : public NodeOperator {
     }
   }
 
-  size_t axis_;
   bool log_;
 };
 

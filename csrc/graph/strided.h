@@ -27,6 +27,14 @@ inline std::array<ptrdiff_t, kMaxRank> broadcast_strides(const Dims& shape, cons
   return strides;
 }
 
+// Elements of dims [from, to) of `d`: around an axis, (outer, n, inner) is
+// (span(d, 0, axis), d[axis], span(d, axis + 1, d.size())).
+inline size_t span(const Dims& d, size_t from, size_t to) {
+  size_t n = 1;
+  for (size_t i = from; i < to; i++) n *= d[i];
+  return n;
+}
+
 // numpy's broadcast of `shapes`, aligned to the right: along each dim the size other than 1
 // among them, or 1; nothing when two differ along a dim and neither is 1.
 inline std::optional<Dims> broadcast(const std::vector<Dims>& shapes) {

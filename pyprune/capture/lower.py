@@ -243,7 +243,10 @@ class _Lowering:
         return arg
 
     def example(self, v: Any) -> Any:
-        """The example value behind a Ref (a fake tensor or a size) or a constant."""
+        """The example value behind a Ref (a fake tensor or a size), a condition (its boolean
+        tensor's) or a constant."""
+        if isinstance(v, Condition) and v.call:
+            return v.call[0].meta["val"]
         return self.values[v.name] if isinstance(v, Ref) else v
 
     def tensor(self, v: Any, what: str = "input") -> str:
@@ -1036,6 +1039,12 @@ class _Lowering:
         log = int("log" in _op_name(node.target))
         return self.emit_one("softmax", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x)), "log": log})
 
+    def b_cumsum(self, node: fx.Node, a: dict) -> Ref:
+        x = a["self"]
+        if self.rank(x) == 0:  # a scalar's running sum is itself
+            return Ref(self.tensor(x))
+        return self.emit_one("cumsum", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x))})
+
     def b_layer_norm(self, node: fx.Node, a: dict) -> Any:
         x = a["input"]
         count = len(a["normalized_shape"])
@@ -1107,7 +1116,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "_upsample_nearest_exact2d": _Lowering.b_upsample,
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
-    "_log_softmax": _Lowering.b_softmax,
+    "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_cumsum,
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
     **composites.BUILDERS,
 }

@@ -86,6 +86,8 @@ CASES = {
     "reductions": (lambda m, x: x.mean((2, 3), keepdim=True) + x.amax(-1, keepdim=True) + x.sum(1, keepdim=True)
                    - x.max(dim=2, keepdim=True)[0], None),
     "softmax": (lambda m, x: F.softmax(x, -1) + F.log_softmax(x, 1), ["softmax", "softmax", "add"]),
+    # DETR's sine position embedding counts unmasked pixels: a condition summed as float32
+    "cumsum": (lambda m, x: x.cumsum(-1) + torch.cumsum(x, 1) + (x > 0).cumsum(2, dtype=torch.float32), None),
     "max_pool": (lambda m, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), ["max_pool2d"]),
     "max_pool_dilated": (lambda m, x: F.max_pool2d(x, 2, 1, 0, dilation=2), ["max_pool2d"]),
     "avg_pool": (lambda m, x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False) + F.avg_pool2d(x, 2, divisor_override=3)
@@ -249,13 +251,13 @@ def test_graph_inputs_keep_the_example_shape():
 
 
 def test_unsupported_ops_stay_torch_calls_with_a_reason():
-    model = Fn(lambda m, x: torch.atan(torch.relu(x)).cumsum(3) * 2)
+    model = Fn(lambda m, x: torch.atan(torch.relu(x)).cumprod(3) * 2)
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert ops(low) == ["activation", "aten.atan.default", "aten.cumsum.default", "mul"]
+    assert ops(low) == ["activation", "aten.atan.default", "aten.cumprod.default", "mul"]
     reasons = {n.target.__name__ if hasattr(n.target, "__name__") else str(n.target): why for n, why in low.unsupported}
     assert list(reasons.values()) == ["aten.atan.default is not in the operator set",
-                                      "aten.cumsum.default is not in the operator set"]
+                                      "aten.cumprod.default is not in the operator set"]
     assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
     assert_matches(low, model, x)
 

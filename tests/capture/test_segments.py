@@ -42,7 +42,7 @@ class Branches(nn.Module):
     def forward(self, x, y):
         h = torch.relu(self.a(x))
         angle = torch.atan(h)  # not in the operator set
-        return {"sum": self.b(angle) + y, "parts": [h.mean((2, 3)), angle.cumsum(2)]}
+        return {"sum": self.b(angle) + y, "parts": [h.mean((2, 3)), angle.cumprod(2)]}
 
 
 def converted(placement):
