@@ -473,7 +473,7 @@ def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
     for shift, d in zip(shifts, dims):
         axis = d % low.rank(a["self"])
         size = low.static_dim(a["self"], axis, "roll")
-        cut = size - low.integer(shift, "roll shift") % size
+        cut = size - low.integer(shift, "roll shift") % size if size else size
         if cut != size:
             parts = [_node(low, "slice", [x], {"axis": axis, "start": start, "end": end, "step": 1})
                      for start, end in ((cut, size), (0, cut))]
@@ -503,7 +503,11 @@ def b_fill(low: Any, node: fx.Node, a: dict) -> Any:
 
 def _fill_value(node: fx.Node, a: dict) -> float:
     name = node.target._schema.name.split("::")[1]
-    return float(a["fill_value"]) if "full" in name else 1.0 if "ones" in name else 0.0
+    if "full" not in name:
+        return 1.0 if "ones" in name else 0.0
+    if not isinstance(a["fill_value"], (int, float)):
+        raise Unsupported("a fill value computed at run time")
+    return float(a["fill_value"])
 
 
 def b_filled_like(low: Any, node: fx.Node, a: dict) -> Any:
