@@ -422,24 +422,31 @@ def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_permuted(low, y, batch + rows + cols, out))
 
 
+def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int, int]) -> Any:
+    """The tensor whose entries along axis are `entries`, (source, index) pairs: a slice per run
+    of consecutive indices of one source (the source itself for all of it; sizes: its dim by
+    id), concatenated."""
+    runs: list[list[Any]] = []  # [source, start, end]
+    for source, at in entries:
+        if runs and runs[-1][0] is source and runs[-1][2] == at:
+            runs[-1][2] = at + 1
+        else:
+            runs.append([source, at, at + 1])
+    parts = [low.tensor(source) if (start, end) == (0, sizes[id(source)]) else
+             _node(low, "slice", [low.tensor(source)], {"axis": axis, "start": start, "end": end, "step": 1})
+             for source, start, end in runs]
+    return Ref(parts[0]) if len(parts) == 1 else low.emit_one("concat", parts, {"axis": axis})
+
+
 def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
-    """x's entries at a constant list of indices along axis: a slice per run of consecutive ones,
-    concatenated."""
+    """x's entries at a constant list of indices along axis."""
     if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.int64, torch.int32):
         raise Unsupported("indexing by a tensor computed at run time or not a list of integers")
     size = low.static_dim(x, axis, "indexing")
     picks = index.tolist()
     if any(not -size <= i < size for i in picks):
         raise Unsupported(f"index out of range for a dim of {size}")
-    picks = [i % size for i in picks]
-    runs: list[list[int]] = []
-    for i in picks:
-        if runs and runs[-1][1] == i:
-            runs[-1][1] = i + 1
-        else:
-            runs.append([i, i + 1])
-    parts = [low.slice_node(x, axis, start, end, 1).name for start, end in runs]
-    return low.emit_one("concat", parts, {"axis": axis}) if len(parts) > 1 else Ref(parts[0])
+    return _joined(low, [(x, i % size) for i in picks], axis, {id(x): size})
 
 
 def b_index(low: Any, node: fx.Node, a: dict) -> Any:
@@ -522,22 +529,11 @@ def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def _scatter(low: Any, x: Any, src: Ref, axis: int, picked: range) -> Any:
-    """x with its entries `picked` along axis replaced by src's, in order: runs of consecutive
-    entries of one of them, sliced and concatenated."""
+    """x with its entries `picked` along axis replaced by src's, in order."""
     size = low.static_dim(x, axis, "a write into a slice")
     taken = {i: j for j, i in enumerate(picked)}
-    runs: list[list[Any]] = []  # [source, start, end]
-    for i in range(size):
-        source, at = (src, taken[i]) if i in taken else (x, i)
-        if runs and runs[-1][0] is source and runs[-1][2] == at:
-            runs[-1][2] = at + 1
-        else:
-            runs.append([source, at, at + 1])
-    whole = {id(x): size, id(src): len(picked)}
-    parts = [low.tensor(source) if (start, end) == (0, whole[id(source)]) else
-             _node(low, "slice", [low.tensor(source)], {"axis": axis, "start": start, "end": end, "step": 1})
-             for source, start, end in runs]
-    return Ref(parts[0]) if len(parts) == 1 else low.emit_one("concat", parts, {"axis": axis})
+    entries = [(src, taken[i]) if i in taken else (x, i) for i in range(size)]
+    return _joined(low, entries, axis, {id(x): size, id(src): len(picked)})
 
 
 def b_slice_scatter(low: Any, node: fx.Node, a: dict) -> Any:
