@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,6 +13,18 @@ from pyprune.demo.data import Digits
 from pyprune.progress import progress_bar
 
 __all__ = ["accuracy", "train"]
+
+
+@contextlib.contextmanager
+def channels_last(model: nn.Module) -> Iterator[nn.Module]:
+    """The model's convolution weights channels-last for the duration: torch's CPU depthwise
+    convolutions (and their gradients) run about twice as fast so. Then the default layout again,
+    which the pruning and packing code expects."""
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 def train(model: nn.Module, data: Digits, epochs: int, lr: float = 2e-3, batch_size: int = 64, seed: int = 0,
@@ -21,7 +36,7 @@ def train(model: nn.Module, data: Digits, epochs: int, lr: float = 2e-3, batch_s
     steps = epochs * -(-len(data.train_y) // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, steps))
     model.train()
-    with progress_bar(steps, desc, "batch", progress) as bar:
+    with channels_last(model), progress_bar(steps, desc, "batch", progress) as bar:
         for _ in range(epochs):
             order = torch.randperm(len(data.train_y), generator=generator)
             for start in range(0, len(order), batch_size):
@@ -41,8 +56,9 @@ def accuracy(model: nn.Module, data: Digits, batch_size: int = 256) -> float:
     was_training = model.training
     model.eval()
     correct = 0
-    for start in range(0, len(data.test_y), batch_size):
-        logits = model(data.test_x[start:start + batch_size])
-        correct += int((logits.argmax(1) == data.test_y[start:start + batch_size]).sum())
+    with channels_last(model):
+        for start in range(0, len(data.test_y), batch_size):
+            logits = model(data.test_x[start:start + batch_size])
+            correct += int((logits.argmax(1) == data.test_y[start:start + batch_size]).sum())
     model.train(was_training)
     return 100.0 * correct / len(data.test_y)
