@@ -433,8 +433,7 @@ def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int
         else:
             runs.append([source, at, at + 1])
     parts = [low.tensor(source) if (start, end) == (0, sizes[id(source)]) else
-             _node(low, "slice", [low.tensor(source)], {"axis": axis, "start": start, "end": end, "step": 1})
-             for source, start, end in runs]
+             low.slice_node(source, axis, start, end, 1).name for source, start, end in runs]
     return Ref(parts[0]) if len(parts) == 1 else low.emit_one("concat", parts, {"axis": axis})
 
 
@@ -464,10 +463,10 @@ def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_flip(low: Any, node: fx.Node, a: dict) -> Any:
     """A backward slice of each flipped dim."""
-    x = low.tensor(a["self"])
+    x = Ref(low.tensor(a["self"]))
     for axis in sorted({d % low.rank(a["self"]) for d in a["dims"]}):
-        x = _node(low, "slice", [x], {"axis": axis, "start": -1, "end": INT64_MIN, "step": -1})
-    return Ref(x)
+        x = low.slice_node(x, axis, -1, INT64_MIN, -1)
+    return x
 
 
 def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
@@ -476,16 +475,15 @@ def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
     shifts, dims = list(a["shifts"]), list(a["dims"])
     if not dims or len(dims) != len(shifts):
         raise Unsupported("a roll of the flattened tensor")
-    x = low.tensor(a["self"])
+    x = Ref(low.tensor(a["self"]))
     for shift, d in zip(shifts, dims):
         axis = d % low.rank(a["self"])
         size = low.static_dim(a["self"], axis, "roll")
         cut = size - low.integer(shift, "roll shift") % size if size else size
         if cut != size:
-            parts = [_node(low, "slice", [x], {"axis": axis, "start": start, "end": end, "step": 1})
-                     for start, end in ((cut, size), (0, cut))]
-            x = _node(low, "concat", parts, {"axis": axis})
-    return Ref(x)
+            parts = [low.slice_node(x, axis, start, end, 1).name for start, end in ((cut, size), (0, cut))]
+            x = low.emit_one("concat", parts, {"axis": axis})
+    return x
 
 
 def _broadcast_to(low: Any, like: Any, value: Any) -> str:
