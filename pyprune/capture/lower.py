@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import sympy
 import torch
 import torch.fx as fx
 from torch.export import ExportedProgram
@@ -814,6 +815,8 @@ class _Lowering:
     def reshape(self, x: Any, entries: list[Any]) -> Ref:
         shape = self.shape(x)
         resolved = [self.size_entry(e, shape) for e in entries]
+        if None in resolved and -1 in resolved:
+            resolved[resolved.index(-1)] = _inferred_entry(shape, entries, resolved)
         if resolved.count(None) == 1 and -1 not in resolved:
             resolved[resolved.index(None)] = -1
         if None in resolved:
@@ -1061,6 +1064,26 @@ class _Lowering:
             return out
         self.only_first_output_used(node)
         return [out, MISSING, MISSING]
+
+
+def _inferred_entry(shape: list[Any], entries: list[Any], resolved: list[int | None]) -> int:
+    """The -1 of a reshape whose other entries include run-time sizes that are not input dims,
+    when it is a constant all the same: the input's size over the other entries' product, with the
+    run-time sizes cancelled (MobileViT's x.reshape(B * P, N, -1): the -1 is C whatever B is).
+    Else -1, which leaves the reshape unresolved."""
+    numel = math.prod(shape)
+    product = 1
+    for entry, r in zip(entries, resolved):
+        if r == -1:
+            continue
+        size = entry.size if isinstance(entry, Ref) else entry
+        if size is None or (isinstance(size, int) and size < 0):
+            return -1
+        product *= shape[-r - 2] if r is not None and r <= -2 else size
+    if _static(product) == 0:
+        return -1
+    value = _static(sympy.cancel(sympy.sympify(numel) / sympy.sympify(product)))
+    return value if value is not None and value > 0 else -1
 
 
 def _static(size: Any) -> int | None:

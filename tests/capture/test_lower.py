@@ -244,6 +244,24 @@ def test_batch_sizes_become_reshape_entries_of_the_input():
     assert [n.attrs["shape"] for n in static.graph.nodes if n.op == "reshape"] == [[2, 2, -1], [2, -1]]
 
 
+def test_a_minus_one_beside_a_multiple_of_the_batch_is_inferred():
+    """MobileViT's unfolding: x.reshape(B * P, N, -1) leaves two entries unknown to a reshape
+    until the -1 is seen to be a constant whatever B is (the input's size over the others)."""
+    def unfold(m, x):
+        b, c, h, w = x.shape
+        patches = x.reshape(b * c * h // 2, 2, w // 2, 2).transpose(1, 2)
+        tokens = patches.reshape(b, c, h * w // 4, 4).transpose(1, 3).reshape(b * 4, h * w // 4, -1)
+        return tokens.view(b, 4, -1, c) * 2
+
+    model = Fn(unfold)
+    x = torch.randn(2, 6, 8, 12)
+    low = lowered(model, x)
+    assert not low.unsupported
+    assert [n.attrs["shape"] for n in low.graph.nodes if n.op == "reshape"] == [
+        [-1, 2, 6, 2], [-1, 6, 24, 4], [-1, 24, 6], [-1, 4, 24, 6]]
+    assert_matches(low, model, torch.randn(3, 6, 8, 12))
+
+
 def test_graph_inputs_keep_the_example_shape():
     x = torch.randn(1, 3, 8, 8)  # batch 1 is captured at batch 2 to keep it dynamic
     low = lowered(nn.Conv2d(3, 4, 3), x)
