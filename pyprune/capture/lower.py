@@ -451,6 +451,10 @@ class _Lowering:
             return
         args = self.value(node.args)
         kwargs = {k: self.value(v) for k, v in node.kwargs.items()}
+        if target is torch.ops.higher_order.wrap_with_autocast and not args[2]:
+            # `with torch.autocast(..., enabled=False)`: a region of plain float32 ops
+            self.env[node] = self.inline(args[4], args[5:])
+            return
         if self.foldable(target, args, kwargs):
             self.env[node] = self.fold(target, args, kwargs)
             return
@@ -495,6 +499,21 @@ class _Lowering:
             self.env[node] = result
         except Unsupported as e:
             self.env[node] = self.opaque(node, target, args, kwargs, str(e))
+
+    def inline(self, module: fx.GraphModule, operands: list[Any]) -> list[Any]:
+        """The outputs of a higher-order op's subgraph, walked in place of the op: its
+        placeholders are the op's operands."""
+        operands = iter(operands)
+        for node in module.graph.nodes:
+            if node.op == "placeholder":
+                self.env[node] = next(operands)
+            elif node.op == "call_function":
+                self.call(node)
+            elif node.op == "get_attr":
+                self.env[node] = getattr(module, node.target)
+            elif node.op == "output":
+                return list(self.value(node.args[0]))
+        raise Unsupported("a subgraph without an output")
 
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""

@@ -244,6 +244,23 @@ def test_batch_sizes_become_reshape_entries_of_the_input():
     assert [n.attrs["shape"] for n in static.graph.nodes if n.op == "reshape"] == [[2, 2, -1], [2, -1]]
 
 
+def test_regions_with_autocast_off_are_lowered_inline():
+    """EfficientViT's attention runs under torch.autocast(enabled=False), which torch.export
+    captures as a higher-order op around a subgraph: its ops are plain float32 ones."""
+    def attend(m, x):
+        with torch.autocast(device_type="cpu", enabled=False):
+            y = torch.relu(x.float()) * 2
+            z = y.sigmoid() + x
+        return z - y
+
+    model = Fn(attend)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert not low.unsupported
+    assert ops(low) == ["activation", "mul", "activation", "add", "sub"]
+    assert_matches(low, model, torch.randn(3, *IMAGE[1:]))
+
+
 def test_a_minus_one_beside_a_multiple_of_the_batch_is_inferred():
     """MobileViT's unfolding: x.reshape(B * P, N, -1) leaves two entries unknown to a reshape
     until the -1 is seen to be a constant whatever B is (the input's size over the others)."""
