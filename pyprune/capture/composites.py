@@ -201,6 +201,21 @@ def b_baddbmm(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("add", [bias, product])
 
 
+def b_addcmul(low: Any, node: fx.Node, a: dict) -> Any:
+    """input + value * tensor1 * tensor2 (ConvNeXt-V2's global response normalisation);
+    addcdiv: input + value * tensor1 / tensor2."""
+    combined = _node(low, "mul" if node.target.__name__.startswith("addcmul") else "div",
+                     [low.tensor(a["tensor1"]), low.tensor(a["tensor2"])])
+    if a.get("value", 1) != 1:
+        combined = _node(low, "mul", [combined, float(a["value"])])
+    return low.emit_one("add", [low.tensor(a["self"]), combined])
+
+
+def b_reshape_as(low: Any, node: fx.Node, a: dict) -> Any:
+    """reshape to the other tensor's shape: its run-time sizes as size entries."""
+    return low.reshape(a["self"], [d if isinstance(d, int) else Ref("", d) for d in low.shape(a["other"])])
+
+
 def b_square(low: Any, node: fx.Node, a: dict) -> Any:
     x = low.tensor(a["self"])
     return low.emit_one("mul", [x, x])
@@ -637,6 +652,7 @@ BUILDERS = {
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
+    "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "flip": b_flip, "roll": b_roll,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
