@@ -41,8 +41,8 @@ class Branches(nn.Module):
 
     def forward(self, x, y):
         h = torch.relu(self.a(x))
-        angle = torch.atan(h)  # not in the operator set
-        return {"sum": self.b(angle) + y, "parts": [h.mean((2, 3)), angle.cumprod(2)]}
+        bessel = torch.special.i0(h)  # not in the operator set
+        return {"sum": self.b(bessel) + y, "parts": [h.mean((2, 3)), torch.lgamma(bessel)]}
 
 
 def converted(placement):
