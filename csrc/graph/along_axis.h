@@ -1,5 +1,5 @@
 // The operators that work along one axis of their one input and keep its shape (softmax,
-// cumsum): the input seen as (outer, n, inner) around attribute `axis`.
+// cumsum, cumprod): the input seen as (outer, n, inner) around attribute `axis`.
 #pragma once
 
 #include <vector>

@@ -1061,11 +1061,12 @@ class _Lowering:
         log = int("log" in _op_name(node.target))
         return self.emit_one("softmax", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x)), "log": log})
 
-    def b_cumsum(self, node: fx.Node, a: dict) -> Ref:
+    def b_scan(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
-        if self.rank(x) == 0:  # a scalar's running sum is itself
+        if self.rank(x) == 0:  # a scalar's running sum or product is itself
             return Ref(self.tensor(x))
-        return self.emit_one("cumsum", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x))})
+        return self.emit_one(_op_name(_functional(node.target)), [self.tensor(x)],
+                             {"axis": _norm_axis(a["dim"], self.rank(x))})
 
     def b_layer_norm(self, node: fx.Node, a: dict) -> Any:
         x = a["input"]
@@ -1158,7 +1159,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "_upsample_nearest_exact2d": _Lowering.b_upsample,
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
-    "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_cumsum,
+    "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_scan, "cumprod": _Lowering.b_scan,
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
     **composites.BUILDERS,
 }

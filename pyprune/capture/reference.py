@@ -161,10 +161,6 @@ def _softmax(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     return (F.log_softmax if attrs.get("log", 0) else F.softmax)(x, attrs["axis"])
 
 
-def _cumsum(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
-    return torch.cumsum(x, attrs["axis"])
-
-
 def _layer_norm(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor | None = None,
                 bias: torch.Tensor | None = None) -> torch.Tensor:
     return F.layer_norm(x, x.shape[x.dim() - attrs["axes"]:], weight, bias, attrs.get("eps", 1e-5))
@@ -211,7 +207,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "pad": _pad,
     "reduce": _reduce,
     "softmax": _softmax,
-    "cumsum": _cumsum,
+    "cumsum": lambda attrs, x: torch.cumsum(x, attrs["axis"]),
+    "cumprod": lambda attrs, x: torch.cumprod(x, attrs["axis"]),
     "layer_norm": _layer_norm,
     "channel_norm": _channel_norm,
 }

@@ -88,6 +88,8 @@ CASES = {
     "softmax": (lambda m, x: F.softmax(x, -1) + F.log_softmax(x, 1), ["softmax", "softmax", "add"]),
     # DETR's sine position embedding counts unmasked pixels: a condition summed as float32
     "cumsum": (lambda m, x: x.cumsum(-1) + torch.cumsum(x, 1) + (x > 0).cumsum(2, dtype=torch.float32), None),
+    "cumprod": (lambda m, x: x.cumprod(-1) + torch.cumprod(x, 1) + (x > 0).cumprod(2, dtype=torch.float32)
+                + torch.cumprod(x[0, 0, 0, 0], 0), None),
     "max_pool": (lambda m, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), ["max_pool2d"]),
     "max_pool_dilated": (lambda m, x: F.max_pool2d(x, 2, 1, 0, dilation=2), ["max_pool2d"]),
     "avg_pool": (lambda m, x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False) + F.avg_pool2d(x, 2, divisor_override=3)

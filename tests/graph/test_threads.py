@@ -41,6 +41,7 @@ CASES = {
     "softmax_last": ("softmax", {"axis": 3, "log": 1}, [X], lambda: torch.log_softmax(T, 3)),
     "cumsum_inner": ("cumsum", {"axis": 1}, [X], lambda: torch.cumsum(T, 1)),
     "cumsum_last": ("cumsum", {"axis": 3}, [X], lambda: torch.cumsum(T, 3)),
+    "cumprod_inner": ("cumprod", {"axis": 1}, [X], lambda: torch.cumprod(T, 1)),
     "layer_norm": ("layer_norm", {"axes": 1}, [X], lambda: F.layer_norm(T, (40,))),
     "channel_norm": ("channel_norm", {}, [X], lambda: (T - T.mean(1, keepdim=True))
                      / torch.sqrt(T.var(1, keepdim=True, unbiased=False) + 1e-5)),
