@@ -1,6 +1,6 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf, sin, cos, floor, ceil, round, sign) with torch's values: pow takes torch's exact shortcuts
-// for the common exponents, round goes half to even, sign of NaN is 0.
+// erf, sin, cos, atan, floor, ceil, round, sign) with torch's values: pow takes torch's exact
+// shortcuts for the common exponents, round goes half to even, sign of NaN is 0.
 #include <cmath>
 #include <limits>
 
@@ -11,11 +11,11 @@
 namespace pyprune::graph {
 namespace {
 
-enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, floor, ceil, round, sign };
+enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign };
 
 const std::vector<std::string>& kind_names() {
   static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
-                                                 "erf", "sin", "cos", "floor", "ceil", "round", "sign"};
+                                                 "erf", "sin", "cos", "atan", "floor", "ceil", "round", "sign"};
   return names;
 }
 
@@ -62,6 +62,7 @@ class Unary final : public NodeOperator {
         case Kind::erf: return map(x, y, begin, end, [](float v) { return std::erf(v); });
         case Kind::sin: return map(x, y, begin, end, [](float v) { return std::sin(v); });
         case Kind::cos: return map(x, y, begin, end, [](float v) { return std::cos(v); });
+        case Kind::atan: return map(x, y, begin, end, [](float v) { return std::atan(v); });
         case Kind::floor: return map(x, y, begin, end, [](float v) { return std::floor(v); });
         case Kind::ceil: return map(x, y, begin, end, [](float v) { return std::ceil(v); });
         case Kind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });

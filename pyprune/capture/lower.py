@@ -89,7 +89,9 @@ _ALIASES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_f
 _DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
 _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
                 "sigmoid": "sigmoid", "tanh": "tanh"}
-_UNARY = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos", "floor", "ceil", "round", "sign"}
+# ATen op -> unary kind (torch.arctan is an op of its own, atan's alias)
+_UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
+                                     "atan", "floor", "ceil", "round", "sign")}, "arctan": "atan"}
 _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
@@ -660,7 +662,7 @@ class _Lowering:
     def b_unary(self, node: fx.Node, a: dict) -> Ref:
         if a.get("decimals"):
             raise Unsupported("rounding to decimals")
-        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": _op_name(_functional(node.target))})
+        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": _UNARY[_op_name(_functional(node.target))]})
 
     def b_pow(self, node: fx.Node, a: dict) -> Ref:
         exponent = a.get("exponent")

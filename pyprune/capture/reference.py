@@ -92,7 +92,8 @@ def _unary(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
         return torch.pow(x, attrs["exponent"])
     return {"sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "exp": torch.exp, "log": torch.log, "abs": torch.abs,
             "neg": torch.neg, "reciprocal": torch.reciprocal, "erf": torch.erf, "sin": torch.sin, "cos": torch.cos,
-            "floor": torch.floor, "ceil": torch.ceil, "round": torch.round, "sign": torch.sign}[kind](x)
+            "atan": torch.atan, "floor": torch.floor, "ceil": torch.ceil, "round": torch.round,
+            "sign": torch.sign}[kind](x)
 
 
 def _slice(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,7 @@ CASES = {
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "trigonometry_rounding": (lambda m, x: torch.sin(x) * torch.cos(x) + (x * 4).floor() + x.ceil() + (x * 4).round()
                               + x.sign(), None),
+    "atan": (lambda m, x: torch.atan(x * 3) + x.arctan(), ["mul", "unary", "unary", "add"]),
     "pow": (lambda m, x: x.pow(2) + x.abs().pow(0.5) + torch.rsqrt(x.abs() + 1), None),
     "cat_negative_axis": (lambda m, x: torch.cat([x, x * 2], -3), ["mul", "concat"]),
     "stack": (lambda m, x: torch.stack([x, -x], 1).sum(1), None),

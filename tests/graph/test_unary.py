@@ -21,6 +21,7 @@ KINDS = {
     "erf": torch.erf,
     "sin": torch.sin,
     "cos": torch.cos,
+    "atan": torch.atan,
     "floor": torch.floor,
     "ceil": torch.ceil,
     "round": torch.round,
@@ -52,6 +53,14 @@ def test_special_values_match_torch(kind):
     attrs = {"kind": kind, **({"exponent": 1.7} if kind == "pow" else {})}
     want = torch.pow(torch.from_numpy(x), 1.7) if kind == "pow" else KINDS[kind](torch.from_numpy(x))
     assert_close(run1("unary", attrs, x), want, rtol=2e-6, atol=0)
+
+
+def test_atan_is_within_an_ulp_of_torch_at_every_magnitude(rng):
+    """Tiny arguments (atan x = x), both sides of 1 and huge ones (towards pi / 2), both signs."""
+    magnitudes = 10.0 ** rng.uniform(-30, 30, 5000)
+    x = np.concatenate([magnitudes, -magnitudes, rng.uniform(-4, 4, 5000)]).astype(np.float32)
+    got = run1("unary", {"kind": "atan"}, x)
+    np.testing.assert_array_max_ulp(got, torch.atan(torch.from_numpy(x)).numpy(), maxulp=1)
 
 
 def test_rounding_goes_half_to_even_and_keeps_the_sign_of_zero():
