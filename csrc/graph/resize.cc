@@ -1,11 +1,15 @@
-// upsample: F.interpolate of (N, C, H, W) in mode nearest, nearest-exact or bilinear
-// (align_corners or not), to a `size` or by a `scale`, with torch's arithmetic: a scale gives the
-// output size floor(in * scale) and, unless align_corners, the source coordinate dst / scale
-// (float); a size gives the source coordinate dst * in / out. Source indices and weights are
-// computed once per run and per dim; rows repeating the previous one (nearest) are copied.
-// Nearest takes torch's shortcuts: the same size copies, twice the size repeats each input
-// (whatever the scale says); nearest-exact reads the input under each output pixel's centre.
+// upsample: F.interpolate of (N, C, H, W) in mode nearest, nearest-exact, bilinear or bicubic
+// (align_corners or not for the last two), to a `size` or by a `scale`, with torch's arithmetic:
+// a scale gives the output size floor(in * scale) and, unless align_corners, the source
+// coordinate dst / scale (float); a size gives the source coordinate dst * in / out. Source
+// indices and weights are computed once per run and per dim; rows repeating the previous one
+// (nearest) are copied. Nearest takes torch's shortcuts: the same size copies, twice the size
+// repeats each input (whatever the scale says); nearest-exact reads the input under each output
+// pixel's centre. Bicubic is Keys' cubic convolution with torch's A = -0.75 over the four
+// nearest inputs, clamped into the image at its borders.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -18,20 +22,36 @@
 namespace pyprune::graph {
 namespace {
 
-// Where output index o of one dim reads: rows/columns i0 and i1 with weights w0 and w1 (nearest:
-// i0 only).
+enum class Interpolation { nearest, nearest_exact, bilinear, bicubic };
+
+// Where output index o of one dim reads: the first support() rows/columns of `at`, with `weight`
+// (nearest: at[0] only).
 struct Tap {
-  size_t i0, i1;
-  float w0, w1;
+  size_t at[4];
+  float weight[4];
 };
+
+// torch's cubic convolution weights (A = -0.75) of the four inputs around a source coordinate
+// at fraction t past the second one, in its arithmetic: float, but for t + 1 and 1 - t, which
+// its double literals make double.
+void cubic_weights(float t, float* w) {
+  constexpr float a = -0.75f;
+  const auto inner = [](float x) { return ((a + 2) * x - (a + 3)) * x * x + 1; };      // |x| <= 1
+  const auto outer = [](float x) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; };  // 1 < |x| < 2
+  const float rest = static_cast<float>(1.0 - t);
+  w[0] = outer(static_cast<float>(t + 1.0));
+  w[1] = inner(t);
+  w[2] = inner(rest);
+  w[3] = outer(static_cast<float>(rest + 1.0));
+}
 
 class Upsample final : public NodeOperator {
  public:
   explicit Upsample(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"mode", "size", "scale", "align_corners"});
-    const std::string mode = attrs.text("mode", {"nearest", "nearest_exact", "bilinear"});
-    bilinear_ = mode == "bilinear";
-    exact_ = mode == "nearest_exact";
+    const std::string mode = attrs.text("mode", mode_names());
+    for (size_t i = 0; i < mode_names().size(); i++)
+      if (mode_names()[i] == mode) mode_ = static_cast<Interpolation>(i);
     if (attrs.has("size") == attrs.has("scale")) attrs.fail("takes exactly one of the attributes 'size' and 'scale'");
     if (attrs.has("size")) {
       for (int64_t s : attrs.integers("size", 2, 1, std::numeric_limits<int32_t>::max()))
@@ -39,7 +59,8 @@ class Upsample final : public NodeOperator {
     } else {
       scale_ = attrs.real_list("scale", 2, std::numeric_limits<double>::min(), 1 << 20);
     }
-    if (!bilinear_ && attrs.has("align_corners")) attrs.fail("attribute 'align_corners' applies only to mode 'bilinear'");
+    if (support() == 1 && attrs.has("align_corners"))
+      attrs.fail("attribute 'align_corners' applies only to modes 'bilinear' and 'bicubic', not '" + mode + "'");
     align_corners_ = attrs.integer("align_corners", 0, 1, 0) != 0;
   }
 
@@ -76,26 +97,36 @@ class Upsample final : public NodeOperator {
         float* target = out[0] + p * oh * ow;
         for (size_t oy = begin; oy < end; oy++) {
           float* row = target + oy * ow;
-          if (bilinear_) {
-            interpolate_row(plane + rows[oy].i0 * iw, plane + rows[oy].i1 * iw, rows[oy], cols, row);
-          } else if (oy > begin && rows[oy].i0 == rows[oy - 1].i0) {
+          if (support() == 2) {
+            interpolate_row<2>(plane, iw, rows[oy], cols, row);
+          } else if (support() == 4) {
+            interpolate_row<4>(plane, iw, rows[oy], cols, row);
+          } else if (oy > begin && rows[oy].at[0] == rows[oy - 1].at[0]) {
             std::memcpy(row, row - ow, ow * sizeof(float));
           } else {
-            nearest_row(plane + rows[oy].i0 * iw, cols, row);
+            nearest_row(plane + rows[oy].at[0] * iw, cols, row);
           }
         }
       }
-    }, ow);
+    }, ow * support() * support());
   }
 
   std::string describe() const override {
-    std::string s = bilinear_ ? "upsample bilinear" : exact_ ? "upsample nearest_exact" : "upsample nearest";
+    std::string s = "upsample " + mode_names()[static_cast<size_t>(mode_)];
     if (align_corners_) s += " align_corners";
     if (!scale_.empty()) return s + " x" + std::to_string(scale_[0]) + ", x" + std::to_string(scale_[1]);
     return s + " to " + std::to_string(size_[0]) + "x" + std::to_string(size_[1]);
   }
 
  private:
+  static const std::vector<std::string>& mode_names() {
+    static const std::vector<std::string> names = {"nearest", "nearest_exact", "bilinear", "bicubic"};
+    return names;
+  }
+
+  // Inputs read per output along each dim.
+  size_t support() const { return mode_ == Interpolation::bicubic ? 4 : mode_ == Interpolation::bilinear ? 2 : 1; }
+
   size_t out_size(size_t in, size_t dim) const {
     if (!size_.empty()) return size_[dim];
     const double out = std::floor(static_cast<double>(in) * scale_[dim]);
@@ -105,7 +136,7 @@ class Upsample final : public NodeOperator {
 
   // torch's area_pixel_compute_scale: source units per output unit.
   float ratio(size_t in, size_t out, size_t dim) const {
-    if (bilinear_ && align_corners_) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+    if (align_corners_) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
     if (!scale_.empty()) return static_cast<float>(1.0 / scale_[dim]);
     return static_cast<float>(in) / static_cast<float>(out);
   }
@@ -117,45 +148,62 @@ class Upsample final : public NodeOperator {
     t.resize(out);
     for (size_t o = 0; o < out; o++) {
       const float at = static_cast<float>(o);
-      if (exact_) {
+      if (mode_ == Interpolation::nearest_exact) {
         // torch's nearest_neighbor_exact_compute_source_index: the centre in double, floored in float.
         const float centre = static_cast<float>((static_cast<double>(o) + 0.5) * static_cast<double>(r));
         const size_t i = std::min(static_cast<size_t>(std::floor(centre)), in - 1);
-        t[o] = {i, i, 1.0f, 0.0f};
-        continue;
-      }
-      if (!bilinear_) {
+        t[o] = {{i}, {1.0f}};
+      } else if (mode_ == Interpolation::nearest) {
         // torch's nearest_idx: exact for the same size and for twice the size, whatever the scale.
         const size_t i = out == in ? o : out == 2 * in ? o / 2 : std::min(static_cast<size_t>(std::floor(r * at)), in - 1);
-        t[o] = {i, i, 1.0f, 0.0f};
-        continue;
+        t[o] = {{i}, {1.0f}};
+      } else if (mode_ == Interpolation::bilinear) {
+        if (in == out) {
+          t[o] = {{o, o}, {1.0f, 0.0f}};
+          continue;
+        }
+        float source = align_corners_ ? r * at : r * (at + 0.5f) - 0.5f;
+        if (source < 0.0f) source = 0.0f;
+        const size_t i0 = std::min(static_cast<size_t>(std::floor(source)), in - 1);
+        const float w1 = std::min(std::max(source - static_cast<float>(i0), 0.0f), 1.0f);
+        t[o] = {{i0, i0 + (i0 < in - 1 ? 1 : 0)}, {1.0f - w1, w1}};
+      } else {
+        // Bicubic: the source coordinate is not clamped at 0 (it may lie before the first input);
+        // the four inputs from the one before it are, into [0, in).
+        const float source = align_corners_ ? r * at : r * (at + 0.5f) - 0.5f;
+        const int64_t last = static_cast<int64_t>(in) - 1;
+        const int64_t i = std::min(static_cast<int64_t>(std::floor(source)), last);
+        cubic_weights(std::min(std::max(source - static_cast<float>(i), 0.0f), 1.0f), t[o].weight);
+        for (int64_t j = 0; j < 4; j++) t[o].at[j] = static_cast<size_t>(std::clamp<int64_t>(i + j - 1, 0, last));
       }
-      if (in == out) {
-        t[o] = {o, o, 1.0f, 0.0f};
-        continue;
-      }
-      float source = align_corners_ ? r * at : r * (at + 0.5f) - 0.5f;
-      if (source < 0.0f) source = 0.0f;
-      const size_t i0 = std::min(static_cast<size_t>(std::floor(source)), in - 1);
-      const float w1 = std::min(std::max(source - static_cast<float>(i0), 0.0f), 1.0f);
-      t[o] = {i0, i0 + (i0 < in - 1 ? 1 : 0), 1.0f - w1, w1};
     }
   }
 
   static void nearest_row(const float* x, const std::vector<Tap>& cols, float* y) {
-    for (size_t o = 0; o < cols.size(); o++) y[o] = x[cols[o].i0];
+    for (size_t o = 0; o < cols.size(); o++) y[o] = x[cols[o].at[0]];
   }
 
-  static void interpolate_row(const float* x0, const float* x1, const Tap& row, const std::vector<Tap>& cols,
+  // Each output is the weighted sum, over the row taps, of each tapped row's weighted sum over the
+  // column taps: torch's order of operations.
+  template <size_t kTaps>
+  static void interpolate_row(const float* plane, size_t width, const Tap& row, const std::vector<Tap>& cols,
                               float* y) {
+    const float* x[kTaps];
+    for (size_t j = 0; j < kTaps; j++) x[j] = plane + row.at[j] * width;
     for (size_t o = 0; o < cols.size(); o++) {
       const Tap& c = cols[o];
-      const float top = x0[c.i0] * c.w0 + x0[c.i1] * c.w1, bottom = x1[c.i0] * c.w0 + x1[c.i1] * c.w1;
-      y[o] = top * row.w0 + bottom * row.w1;
+      float sum = 0.0f;
+      for (size_t j = 0; j < kTaps; j++) {
+        float across = x[j][c.at[0]] * c.weight[0];
+        for (size_t k = 1; k < kTaps; k++) across += x[j][c.at[k]] * c.weight[k];
+        sum = j == 0 ? across * row.weight[0] : sum + across * row.weight[j];
+      }
+      y[o] = sum;
     }
   }
 
-  bool bilinear_ = false, exact_ = false, align_corners_ = false;
+  Interpolation mode_ = Interpolation::nearest;
+  bool align_corners_ = false;
   std::vector<size_t> size_;
   std::vector<double> scale_;
 };

@@ -1023,9 +1023,9 @@ class _Lowering:
 
     def b_upsample(self, node: fx.Node, a: dict) -> Ref:
         name = _op_name(node.target)
-        mode = "nearest_exact" if "nearest_exact" in name else "nearest" if "nearest" in name else "bilinear"
+        mode = next(m for m in ("nearest_exact", "nearest", "bilinear", "bicubic") if m in name)
         attrs: dict[str, Any] = {"mode": mode}
-        if mode == "bilinear":
+        if mode in ("bilinear", "bicubic"):
             attrs["align_corners"] = int(bool(a["align_corners"]))
         scales = a.get("scale_factors")
         if scales is None and a.get("scales_h") is not None:
@@ -1158,7 +1158,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "_adaptive_avg_pool2d": _Lowering.b_adaptive_avg_pool2d,
     "adaptive_max_pool2d": _Lowering.b_adaptive_max_pool2d,
     "upsample_nearest2d": _Lowering.b_upsample, "upsample_bilinear2d": _Lowering.b_upsample,
-    "_upsample_nearest_exact2d": _Lowering.b_upsample,
+    "_upsample_nearest_exact2d": _Lowering.b_upsample, "upsample_bicubic2d": _Lowering.b_upsample,
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
     "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_scan, "cumprod": _Lowering.b_scan,

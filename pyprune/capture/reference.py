@@ -131,7 +131,7 @@ def _avg_pool2d(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
 
 def _upsample(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     mode = attrs["mode"].replace("_", "-")  # nearest_exact is torch's nearest-exact
-    align = bool(attrs.get("align_corners", 0)) if mode == "bilinear" else None
+    align = bool(attrs.get("align_corners", 0)) if mode in ("bilinear", "bicubic") else None
     if "scale" in attrs:
         return F.interpolate(x, scale_factor=list(attrs["scale"]), mode=mode, align_corners=align)
     return F.interpolate(x, size=list(attrs["size"]), mode=mode, align_corners=align)

@@ -101,6 +101,10 @@ CASES = {
         None),
     "upsample_exact_by_a_scale": (lambda m, x: F.interpolate(x, scale_factor=(1.7, 0.6), mode="nearest-exact"),
                                   ["upsample"]),
+    "upsample_bicubic": (lambda m, x: (F.interpolate(x, scale_factor=(1.7, 0.6), mode="bicubic"),
+                                       F.interpolate(x, size=(4, 11), mode="bicubic", align_corners=True),
+                                       F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True)),
+                         ["upsample", "upsample", "upsample"]),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
@@ -301,6 +305,16 @@ def test_unsupported_ops_stay_torch_calls_with_a_reason():
     assert list(reasons.values()) == ["aten.lgamma.default is not in the operator set",
                                       "aten.special_i0.default is not in the operator set"]
     assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
+    assert_matches(low, model, x)
+
+
+def test_antialiased_interpolation_stays_a_torch_call():
+    model = Fn(lambda m, x: (F.interpolate(x, scale_factor=0.5, mode="bicubic", antialias=True),
+                             F.interpolate(x, size=(4, 3), mode="bilinear", antialias=True)))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert [why for _, why in low.unsupported] == ["aten._upsample_bicubic2d_aa.vec is not in the operator set",
+                                                   "aten._upsample_bilinear2d_aa.vec is not in the operator set"]
     assert_matches(low, model, x)
 
 

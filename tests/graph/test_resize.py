@@ -1,6 +1,9 @@
-"""upsample against F.interpolate: nearest, nearest-exact and bilinear (align_corners or not), to
-a size or by a scale (torch's floor(in * scale) sizes and 1 / scale coordinates), up and down,
-batch 1 and 3; refusals."""
+"""upsample against F.interpolate: nearest, nearest-exact, bilinear and bicubic (align_corners or
+not), to a size or by a scale (torch's floor(in * scale) sizes and 1 / scale coordinates), up and
+down, batch 1 and 3, images of one pixel and of ragged sizes (bicubic's taps clamped at every
+border); refusals."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -12,7 +15,8 @@ from operator_testing import assert_close, assert_equal, random, refused, run1
 torch = pytest.importorskip("torch")
 
 SCALES = (2.0, 3.0, 1.5, 0.5, 1 / 3, 2.3, 0.7, 1.0, 1.25, 4.0, 0.3, 1.1)
-MODES = [("nearest", None), ("nearest_exact", None), ("bilinear", False), ("bilinear", True)]
+MODES = [("nearest", None), ("nearest_exact", None), ("bilinear", False), ("bilinear", True), ("bicubic", False),
+         ("bicubic", True)]
 
 
 def interpolate(x, mode, align_corners, **how):
@@ -27,10 +31,14 @@ def attrs_of(mode, align_corners, **how):
 
 
 def check(x, mode, align_corners, got, want):
-    if mode != "bilinear":
+    if mode.startswith("nearest"):
         assert_equal(got, want)
-    else:
+    elif mode == "bilinear":
         assert_close(got, want, rtol=1e-5, atol=5e-6)  # inputs of magnitude 2: a few ulp
+    else:
+        # torch's build fuses some of the cubic weights' and the sums' products (FMA): with the
+        # negative weights' cancellation, a few ulp of the intermediate sums
+        assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=150, deadline=None)
@@ -56,6 +64,16 @@ def test_by_a_scale(h, w, sh, sw, mode, seed):
     check(x, *mode, run1("upsample", attrs, x), want)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_bicubic_over_every_small_size_up_and_down(align_corners, rng):
+    """Images of 1 to 7 rows (and 8 to 2 columns) to 1 to 13: the four taps clamped at both
+    borders, source coordinates before the first pixel, one-pixel inputs and outputs."""
+    for h, oh in itertools.product(range(1, 8), (1, 2, 3, 5, 8, 13)):
+        x = random(rng, (2, 3, h, 9 - h))
+        got = run1("upsample", attrs_of("bicubic", align_corners, size=[oh, 14 - oh]), x)
+        check(x, "bicubic", align_corners, got, interpolate(x, "bicubic", align_corners, size=(oh, 14 - oh)))
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape,scale", [((1, 128, 40, 40), 2.0), ((3, 16, 13, 17), 2.0), ((1, 8, 20, 30), 0.5)])
 def test_network_upsampling(mode, shape, scale, rng):
@@ -68,8 +86,11 @@ def test_refusals():
     x = np.ones((1, 2, 4, 4), np.float32)
     refused("upsample", {"mode": "nearest"}, x, says="exactly one of")
     refused("upsample", {"mode": "nearest", "size": [8, 8], "scale": [2, 2]}, x, says="exactly one of")
-    refused("upsample", {"mode": "bicubic", "size": [8, 8]}, x, says=["mode", "bicubic"])
+    refused("upsample", {"mode": "area", "size": [8, 8]}, x, says=["mode", "area"])
+    refused("upsample", {"mode": "bicubic", "size": [8, 8], "antialias": 1}, x, says="unknown attribute 'antialias'")
     refused("upsample", {"mode": "nearest", "size": [8, 8], "align_corners": 1}, x, says="align_corners")
+    refused("upsample", {"mode": "nearest_exact", "size": [8, 8], "align_corners": 0}, x, says="align_corners")
+    refused("upsample", {"mode": "bicubic", "size": [8, 8], "align_corners": 2}, x, says="align_corners")
     refused("upsample", {"mode": "bilinear", "scale": [0.0, 2.0]}, x, says="scale")
     refused("upsample", {"mode": "bilinear", "scale": [2.0]}, x, says=["scale", "2 entries"])
     refused("upsample", {"mode": "nearest", "size": [0, 8]}, x, says="size")

@@ -32,6 +32,8 @@ CASES = {
                          lambda: F.interpolate(T, scale_factor=2.0, mode="nearest")),
     "upsample_bilinear": ("upsample", {"mode": "bilinear", "size": [70, 90]}, [X],
                           lambda: F.interpolate(T, size=(70, 90), mode="bilinear")),
+    "upsample_bicubic": ("upsample", {"mode": "bicubic", "size": [70, 90]}, [X],
+                         lambda: F.interpolate(T, size=(70, 90), mode="bicubic")),
     "pad": ("pad", {"pads": [0, 0, 0, 0, 2, 1, 3, 3], "mode": "reflect"}, [X],
             lambda: F.pad(T, (3, 3, 2, 1), mode="reflect")),
     "reduce_kept_inner": ("reduce", {"kind": "sum", "axes": [1]}, [X], lambda: T.sum(1)),
