@@ -331,10 +331,20 @@ def sub_pixel_weight(weight: torch.Tensor, groups: int, stride: tuple[int, int])
     return taps.permute(0, 2, 4, 6, 1, 3, 5).reshape(groups * per_group * sh * sw, cin // groups, th, tw).contiguous()
 
 
+def dilated_weight(weight: torch.Tensor, dilation: list[int]) -> torch.Tensor:
+    """weight (..., kh, kw) with dh - 1 rows and dw - 1 columns of zeros between its taps: the
+    undilated kernel a dilated convolution acts as."""
+    (dh, dw), (kh, kw) = dilation, weight.shape[-2:]
+    spread = weight.new_zeros(*weight.shape[:-2], (kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    spread[..., ::dh, ::dw] = weight
+    return spread
+
+
 def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
     """A transposed convolution as a sub-pixel convolution: one conv2d whose sh * sw output
     phases are the transposed convolution's (sub_pixel_weight), interleaved like pixel_shuffle,
-    then cropped by the padding or zero-padded by output_padding, with the bias."""
+    then cropped by the padding or zero-padded by output_padding, with the bias. A dilated one
+    is the undilated one of its kernel spread out with zeros (dilated_weight)."""
     x = a["input"]
     weight = low.constant(a["weight"], "the weight")
     if low.rank(x) != 4 or weight.dim() != 4:
@@ -342,10 +352,10 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
     stride, padding = int_pair(a["stride"], "stride"), int_pair(a["padding"], "padding")
     extra, dilation = int_pair(a["output_padding"], "output padding"), int_pair(a["dilation"], "dilation")
     groups = int(a["groups"])
+    if min(stride) < 1 or min(dilation) < 1 or groups < 1 or weight.shape[0] % groups:
+        raise Unsupported(f"transposed convolution of stride {stride}, dilation {dilation}, {groups} groups")
     if dilation != [1, 1]:
-        raise Unsupported("dilated transposed convolution")
-    if min(stride) < 1 or groups < 1 or weight.shape[0] % groups:
-        raise Unsupported(f"transposed convolution of stride {stride}, {groups} groups")
+        weight = dilated_weight(weight, dilation)
     channels = weight.shape[1] * groups
     sub = sub_pixel_weight(weight, groups, stride)
     taps = sub.shape[2:]

@@ -172,19 +172,26 @@ def test_ops_lower_and_match_torch(case):
     assert_matches(low, model, torch.randn(5, *IMAGE[1:]))  # another batch size
 
 
-# (kernel, stride, padding, output padding, groups, bias, input height and width)
+# (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)
 TRANSPOSED = [
-    (2, 2, 0, 0, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, False, (3, 6)), (3, 2, 1, 1, 2, True, (4, 5)),
-    (3, 1, 1, 0, 1, True, (1, 1)), (1, 1, 0, 0, 2, False, (3, 2)), (5, 3, 2, 2, 1, True, (2, 3)),
-    ((3, 2), (2, 3), (1, 0), (0, 2), 1, True, (4, 4)), (4, 3, 0, 0, 2, True, (1, 5)), (3, 3, 2, 0, 1, False, (3, 3)),
-    ((2, 5), (1, 2), (1, 4), (0, 1), 1, True, (2, 6)), (5, 2, 4, 1, 1, True, (6, 3)), (2, 4, 1, 3, 2, True, (3, 1)),
+    (2, 2, 0, 0, 1, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, 1, False, (3, 6)), (3, 2, 1, 1, 1, 2, True, (4, 5)),
+    (3, 1, 1, 0, 1, 1, True, (1, 1)), (1, 1, 0, 0, 1, 2, False, (3, 2)), (5, 3, 2, 2, 1, 1, True, (2, 3)),
+    ((3, 2), (2, 3), (1, 0), (0, 2), 1, 1, True, (4, 4)), (4, 3, 0, 0, 1, 2, True, (1, 5)),
+    (3, 3, 2, 0, 1, 1, False, (3, 3)), ((2, 5), (1, 2), (1, 4), (0, 1), 1, 1, True, (2, 6)),
+    (5, 2, 4, 1, 1, 1, True, (6, 3)), (2, 4, 1, 3, 1, 2, True, (3, 1)),
+    # dilated: stride 1, a stride dividing the dilation or prime to it, output padding below the
+    # dilation but not the stride, one-pixel inputs
+    (3, 1, 0, 0, 2, 2, True, (4, 5)), (3, 2, 1, 1, 2, 2, True, (4, 5)), (2, 1, 1, 2, 3, 1, False, (3, 2)),
+    ((3, 2), (2, 3), (1, 0), (0, 2), (3, 2), 1, True, (4, 4)), (4, 3, 2, 1, 2, 2, True, (2, 5)),
+    ((1, 3), 2, (0, 2), 1, (1, 4), 1, True, (5, 3)), (5, 4, 3, 0, 3, 1, False, (1, 1)),
 ]
 
 
-@pytest.mark.parametrize("kernel, stride, padding, extra, groups, bias, size", TRANSPOSED)
-def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride, padding, extra, groups, bias, size):
+@pytest.mark.parametrize("kernel, stride, padding, extra, dilation, groups, bias, size", TRANSPOSED)
+def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride, padding, extra, dilation, groups,
+                                                                  bias, size):
     torch.manual_seed(0)
-    model = nn.ConvTranspose2d(4, 6, kernel, stride, padding, extra, groups, bias)
+    model = nn.ConvTranspose2d(4, 6, kernel, stride, padding, extra, groups, bias, dilation)
     x = torch.randn(2, 4, *size)
     low = lowered(model, x)
     assert low.unsupported == []
