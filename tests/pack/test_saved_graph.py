@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
 import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
+from torch import nn  # noqa: E402
 
 from pyprune import pack, runtime  # noqa: E402
 from pyprune.models import MobileNetV2  # noqa: E402
@@ -228,4 +230,33 @@ def test_a_segmentation_file_runs_images_of_other_sizes(tmp_path):
         [want] = outputs(model, x)
         got = net(x.numpy())
         assert got.shape == want.shape == (2, 3, 2 * size[0], 2 * size[1])
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+class Decoder(nn.Module):
+    """A dilated, grouped, strided transposed convolution with output padding, bicubic resizing
+    (up, and down with align_corners), atan as a soft clamp and a running product along the
+    width."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.interpolate(torch.atan(self.up(x)), scale_factor=1.5, mode="bicubic")
+        y = F.interpolate(y, scale_factor=0.75, mode="bicubic", align_corners=True)
+        return y + torch.cumprod(torch.sigmoid(y) + 0.5, 3)
+
+
+def test_a_file_runs_bicubic_resizing_scans_atan_and_dilated_transposed_convolutions(tmp_path):
+    torch.manual_seed(0)
+    model = Decoder().eval()
+    pack.save(model, tmp_path / "decoder.pyprune", example_inputs=torch.randn(1, 4, 5, 7), lossless=True)
+    net = runtime.load(tmp_path / "decoder.pyprune")
+    assert {"conv2d", "upsample", "unary", "cumprod"} <= {n.op for n in net.describe()}
+    for shape in [(1, 4, 5, 7), (2, 4, 9, 6)]:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+        [want] = outputs(model, x)
+        got = net(x.numpy())
+        assert got.shape == want.shape
         assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
