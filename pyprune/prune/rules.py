@@ -382,6 +382,16 @@ def _spatial(op: OpCall) -> Any:
     return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
 
 
+def _scan(op: OpCall) -> Ids:
+    """cumsum, cumprod: each output mixes the inputs before it along `dim`; channels along the
+    other dims pass through."""
+    x, ids = op.args["self"], op.ids("self")
+    if ids is not None and x.dim() > 0 and ids.shape[op.args["dim"] % x.dim()] > 1:
+        op.block(ids, f"they are mixed by {op.describe()}")
+        return None
+    return ids
+
+
 def _pad(op: OpCall) -> Ids:
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
@@ -576,7 +586,7 @@ _ELEMENTWISE = (
     "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "clip", "sqrt", "rsqrt", "exp", "log",
     "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
     "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
-    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "threshold", "fill", "zeros_like", "ones_like",
+    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "atan", "arctan", "threshold", "fill", "zeros_like", "ones_like",
     "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
@@ -587,7 +597,7 @@ _MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze"
 _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
-            "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "_upsample_nearest_exact2d",
+            "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
             "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d")
 _FACTORIES = ("zeros", "ones", "full", "empty", "arange", "rand", "randn", "scalar_tensor", "tensor", "new_zeros",
               "new_ones", "new_full", "new_empty", "empty_strided", "linspace")
@@ -598,6 +608,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": moves for name in _MOVES},
     **{f"aten::{name}": _reduction for name in _REDUCTIONS},
     **{f"aten::{name}": _spatial for name in _SPATIAL},
+    "aten::cumsum": _scan, "aten::cumprod": _scan,
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,

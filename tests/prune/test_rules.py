@@ -235,3 +235,31 @@ def test_prelu_slopes_are_cut_with_their_channels():
     assert len(kept) == 4 and pruned.b.in_channels == 4
     torch.testing.assert_close(pruned.act.weight, model.act.weight[kept])
     assert pruned.last.weight.shape == (1,)
+
+
+class Scans(nn.Module):
+    """Running sums along the width, an arctangent and bicubic upsampling pass the channels
+    through; a running product along the channels mixes them."""
+
+    def __init__(self, along_channels):
+        super().__init__()
+        self.a, self.b = conv(3, 8), conv(8, 4)
+        self.along_channels = along_channels
+
+    def forward(self, x):
+        y = torch.atan(self.a(x)).cumsum(3) * 0.1
+        y = nn.functional.interpolate(y, scale_factor=2, mode="bicubic")
+        return self.b(y.cumprod(1) if self.along_channels else y)
+
+
+def test_scans_along_other_dims_let_the_channels_through():
+    pruned = check_pruned(Scans(along_channels=False))
+    assert (pruned.a.out_channels, pruned.b.in_channels) == (4, 4)
+    assert not pruning_report(pruned).warning
+
+
+def test_a_scan_along_the_channels_blocks_them():
+    with pytest.warns(PruningWarning, match="removed 0.0%"):
+        pruned = check_pruned(Scans(along_channels=True))
+    assert pruned.a.out_channels == 8
+    assert any("mixed by" in r and "cumprod" in r for r in reasons(pruned))
