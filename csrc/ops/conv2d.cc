@@ -29,11 +29,16 @@ namespace {
 
 // The B panel (depth rows x panel pixels) should fit in half of L2 alongside the weights.
 constexpr size_t kPanelBytes = 256 * 1024;
-// A pointwise panel is the input itself, read in place: narrower panels keep the rows every
-// block streams in L2 beside the outputs it writes. On AVX2 (Zen 3) 96 KiB instead of 256 KiB
-// made MobileNets' pointwise layers 1-15 % faster at 1 and 2 threads and lost on none; im2col
-// panels, whose building costs per panel, lost up to 20 % at that size.
+// A pointwise panel is the input itself, read in place: on x86, narrower panels keep the rows
+// every block streams in L2 beside the outputs it writes (AVX2 on Zen 3: 96 KiB instead of 256
+// KiB made MobileNets' pointwise layers 1-15 % faster at 1 and 2 threads and lost on none; im2col
+// panels, whose building costs per panel, lost up to 20 % at that size). On AArch64, whose cost
+// is counted in instructions, more panels are only more kernel calls (+0.2 % per MobileNet).
+#if PYPRUNE_ARCH_AARCH64
+constexpr size_t kPointwisePanelBytes = kPanelBytes;
+#else
 constexpr size_t kPointwisePanelBytes = 96 * 1024;
+#endif
 // Blocks of output channels a pointwise task needs for its copy into Strips to pay.
 constexpr size_t kStripsBlocks = 8;
 // Gathering an im2col element costs about as much as streaming this many packed weights.
