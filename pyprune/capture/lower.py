@@ -96,6 +96,7 @@ _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
 _NOTS = {"logical_not", "bitwise_not"}  # ~mask is bitwise_not
+_CASTS = {"to", "_to_copy"}
 # Constants made "like" a tensor: of its dtype, of sizes of their own (a mask built in the forward).
 _NEW_CONSTANTS = {"new_zeros", "new_ones", "new_full"}
 _JUNCTIONS = {"logical_and": "and", "bitwise_and": "and", "__and__": "and",  # mask & mask is __and__
@@ -467,6 +468,12 @@ class _Lowering:
         if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
             size = val.node.expr if isinstance(val, (torch.SymInt, torch.SymFloat, torch.SymBool)) else val
             self.env[node] = self.opaque(node, target, args, kwargs, None, size=size)
+            return
+        if name in _CASTS and isinstance(val, torch.Tensor) and val.dtype == torch.bool:
+            # x.bool(): the condition x != 0; a condition cast to bool stays itself
+            x = args[0]
+            self.env[node] = x if isinstance(x, Condition) else Comparison(False, (node, target, args, kwargs),
+                                                                            x, 0.0, "ne")
             return
         if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS:
             try:

@@ -123,6 +123,9 @@ CASES = {
     "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 3), ["reshape", "permute", "reshape"]),
     "repeat_tile": (lambda m, x: x.repeat(1, 2, 1, 3) + x.narrow(1, 2, 3).tile((2, 1, 3)).repeat(1, 2, 1, 1), None),
     "glu_square": (lambda m, x: F.glu(x, 1) + torch.square(x[:, :3]), None),
+    # EdgeNeXt's positional encoding: running sums of a mask made of a tensor cast to bool
+    "bool_casts": (lambda m, x: (~torch.zeros(x.shape[0], 9, 7).to(dtype=torch.bool)).cumsum(1, dtype=torch.float32)
+                   .unsqueeze(1) * x + torch.where(F.relu(x).bool(), x, -1.0), None),
     "addcmul_addcdiv": (lambda m, x: torch.addcmul(m.p1, m.p0, x, value=0.5) + torch.addcdiv(x, x, m.p0 + 2),
                         None),
     "reshape_as": (lambda m, x: x.flatten(2).reshape_as(x) + x.reshape(x.shape[0], -1)[:, :180].reshape_as(x[:, :, :5, :6]).sum(),
