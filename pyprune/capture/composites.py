@@ -204,7 +204,7 @@ def b_baddbmm(low: Any, node: fx.Node, a: dict) -> Any:
 def b_addcmul(low: Any, node: fx.Node, a: dict) -> Any:
     """input + value * tensor1 * tensor2 (ConvNeXt-V2's global response normalisation);
     addcdiv: input + value * tensor1 / tensor2."""
-    combined = _node(low, "mul" if node.target.__name__.startswith("addcmul") else "div",
+    combined = _node(low, "mul" if node.target._schema.name.startswith("aten::addcmul") else "div",
                      [low.tensor(a["tensor1"]), low.tensor(a["tensor2"])])
     if a.get("value", 1) != 1:
         combined = _node(low, "mul", [combined, float(a["value"])])

@@ -1105,10 +1105,10 @@ def _inferred_entry(shape: list[Any], entries: list[Any], resolved: list[int | N
     for entry, r in zip(entries, resolved):
         if r == -1:
             continue
-        size = entry.size if isinstance(entry, Ref) else entry
+        size = entry.size if isinstance(entry, Ref) else entry  # an input dim's entry has its size
         if size is None or (isinstance(size, int) and size < 0):
             return -1
-        product *= shape[-r - 2] if r is not None and r <= -2 else size
+        product *= size
     if _static(product) == 0:
         return -1
     value = _static(sympy.cancel(sympy.sympify(numel) / sympy.sympify(product)))
