@@ -61,9 +61,10 @@ A packed file is a safetensors container:
   have the shapes of example_inputs. output_error: how far the graph's outputs on pyprune's
   kernels were from the original model's, measured at save time.
   SCALED: {"encoding": "scaled", "shape": SHAPE (rank >= 1), "dtype": "float32", "base":
-  TENSOR (a float32 tensor of "tensors" of the same shape), "scale": TENSOR:scale (F32, 1-D,
-  shape[0] entries)}: base * scale[i] in float32 for every slice i of dim 0 (a batch norm
-  folded into a weight costs its scale, not a second copy of the weight).
+  TENSOR (a float32 tensor of "tensors" with as many values and the same dim 0: the same shape,
+  or another view of its slices), "scale": TENSOR:scale (F32, 1-D, shape[0] entries)}: base *
+  scale[i] in float32 for every slice i of dim 0, in this shape (a batch norm folded into a
+  weight, a 3-d convolution's weight seen as a 2-d one's, costs its scale, not a second copy).
 
 Adding a section is adding an entry here (and a version). What this grammar cannot see, the
 contents of the streams (CRC-32, Huffman codes, finite codebooks), layers.py checks.
@@ -372,9 +373,10 @@ def _graph_fits(metadata: dict[str, Any], ctx: Context) -> str | None:
     for name, record in section["tensors"].items():
         base = metadata["tensors"].get(record.get("base"))
         if record["encoding"] == SCALED and (base is None or base["dtype"] != "float32"
-                                             or base["shape"] != record["shape"]):
+                                             or base["shape"][:1] != record["shape"][:1]
+                                             or math.prod(base["shape"]) != math.prod(record["shape"])):
             return (f"graph: tensor {name!r} scales {record['base']!r}, which is no float32 tensor of the "
-                    f"state_dict of shape {record['shape']}")
+                    f"state_dict with the slices of shape {record['shape']}")
     data = section["ir"]
     listed = data.get("constants") if isinstance(data, dict) else None
     names = {c["name"] for c in listed if isinstance(c, dict) and isinstance(c.get("name"), str)} \

@@ -4,7 +4,8 @@ Torch-free: ``save_graph`` packs a graph alone.
 
 A constant equal to a float32 tensor of the state_dict is that tensor (the graph reads it as the
 model does, decoded). One that is such a tensor with each slice of dim 0 scaled (a batch norm
-folded into a weight) is stored as "scaled": its base and the scale, not a second copy. Any
+folded into a weight), in its shape or another of the same slices (a 3-d or 1-d convolution's
+weight as a 2-d one's), is stored as "scaled": its base and the scale, not a second copy. Any
 other is encoded as save encodes a state_dict tensor (weight-shared, or bit for bit when
 lossless) under a name no tensor or stream of the file has.
 """
@@ -64,9 +65,12 @@ def graph_section(graph: ir.Graph, state: Mapping[str, np.ndarray], records: Map
     data = graph.to_json()
     tensors = {s.name for s in graph.inputs} | {t for n in graph.nodes for t in n.outputs}
     bases: dict[tuple[int, ...], list[str]] = {}
+    slices: dict[tuple[int, int], list[str]] = {}  # (dim 0, values) -> tensors: what a weight can scale
     for name, array in state.items():
         if array.dtype == np.float32 and records[name]["dtype"] == "float32" and array.size and name not in tensors:
             bases.setdefault(array.shape, []).append(name)
+            if array.ndim:
+                slices.setdefault((array.shape[0], array.size), []).append(name)
     names: dict[str, str] = {}  # graph constant -> file tensor
     own: dict[str, dict[str, Any]] = {}
     own_streams: Streams = {}
@@ -78,7 +82,7 @@ def graph_section(graph: ir.Graph, state: Mapping[str, np.ndarray], records: Map
             names[name] = same[0]
             continue
         new = _fresh(name, tensors | set(records) | set(own) | set(names.values()), {**streams, **own_streams})
-        weights = bases.get(value.shape, []) if value.ndim >= 2 else []  # a vector would scale any other
+        weights = slices.get((value.shape[0], value.size), []) if value.ndim >= 2 else []  # a vector would scale any other
         scaled = next(((b, s) for b in weights if (s := _row_scale(value, state[b])) is not None), None)
         if scaled:
             own[new] = {"encoding": SCALED, "shape": list(value.shape), "dtype": "float32", "base": scaled[0],

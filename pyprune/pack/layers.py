@@ -10,7 +10,8 @@ Encodings (their records' grammar: grammar.py):
                          plane (the sign and exponent byte compresses, the mantissa barely);
   huffman-float-sparse   the same for the non-zeros only (any bit set), placed by gaps;
   scaled                 (a graph's own tensors) another tensor with each slice of dim 0
-                         multiplied by its scale: a weight a batch norm was folded into.
+                         multiplied by its scale, in a shape of the same slices: a weight a
+                         batch norm was folded into, or viewed as a lower-rank one's.
 Streams of a tensor NAME: NAME (raw), or NAME:codebook (float32), NAME:values, NAME:gaps,
 NAME:plane0..3 (uint8 Huffman blocks, pyprune.compress.huffman) each with its code lengths
 (NAME:values.lengths, ...), or NAME:scale (float32).

@@ -50,7 +50,7 @@ def graph(pack: PackFile, *, keep_compressed: bool = False) -> ir.Graph | None:
             constants[name] = ir.CodedConstant(shared_weights(record, pack.tensors, name), tuple(record["shape"]))
         elif record["encoding"] == SCALED:
             base = decode_tensor(every[record["base"]], pack.tensors, record["base"])
-            constants[name] = scale_rows(base, pack.tensors[record["scale"]])
+            constants[name] = scale_rows(base, pack.tensors[record["scale"]]).reshape(record["shape"])
         else:
             constants[name] = decode_tensor(record, pack.tensors, name)
     return ir.Graph.from_json(section["ir"], constants)

@@ -55,6 +55,23 @@ def test_folded_weights_are_scales_of_their_state_dict_tensor(rng):
                                       graph.constants[name].view(np.uint32))
 
 
+def test_a_weight_seen_in_another_shape_of_its_slices_scales_its_state_dict_tensor(rng):
+    """A 3-d convolution's weight as the 2-d one's (Cout, Cin * kd, kh, kw), a batch norm folded
+    in or not: scaled records of the 5-d tensor, decoded bit for bit in the graph's shape."""
+    w = rng.standard_normal((6, 4, 3, 3, 3), dtype=np.float32)
+    scale = rng.uniform(0.5, 2, 6).astype(np.float32)
+    constants = {"view": w.reshape(6, 12, 3, 3), "folded": scale_rows(w, scale).reshape(6, 12, 3, 3),
+                 "other_rows": w.reshape(12, 6, 3, 3)}
+    data = file_bytes(one_node(constants), {"conv.weight": w}, lossless=True)
+    own = section(data)["tensors"]
+    assert {n: (r["encoding"], r.get("base")) for n, r in own.items()} == {
+        "view": ("scaled", "conv.weight"), "folded": ("scaled", "conv.weight"),
+        "other_rows": ("raw", None)}  # other slices: a copy of its own
+    decoded = pack.graph(parse_pack(data))
+    for name, value in constants.items():
+        np.testing.assert_array_equal(decoded.constants[name].view(np.uint32), value.view(np.uint32))
+
+
 def test_a_weight_folded_twice_is_encoded_on_its_own(rng):
     w = rng.standard_normal((32, 64), dtype=np.float32)
     twice = scale_rows(scale_rows(w, rng.uniform(0.5, 2, 32).astype(np.float32)),
