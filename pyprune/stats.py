@@ -3,7 +3,8 @@
 MACs are measured by running example inputs through the model with hooks and are given per
 input example (the batch is divided out):
     Conv2d: out_channels * (in_channels / groups) * kh * kw * H_out * W_out
-            (depthwise and grouped convolutions by the same formula)
+            (depthwise and grouped convolutions by the same formula; Conv1d and Conv3d
+            likewise, over their one or three dims)
     Linear: in_features * out_features (per output row)
 that is, every weight times the number of outputs it contributes to. `nonzero_macs` counts
 only the non-zero weights' (what a sparse kernel does, and what pruning by masks saves).
@@ -94,8 +95,8 @@ def _own_tensors(module: nn.Module) -> list[torch.Tensor]:
 
 def _uses_per_weight(module: nn.Module, output: torch.Tensor) -> int:
     """How many multiply-accumulates each weight of the layer does for one example: one per
-    output position of its output channel (Conv2d) or feature (Linear)."""
-    if isinstance(module, nn.Conv2d):
+    output position of its output channel (convolutions) or feature (Linear)."""
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         return output[0].numel() // module.out_channels
     if isinstance(module, nn.Linear):
         return output[0].numel() // module.out_features

@@ -704,6 +704,50 @@ class BNActNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+# ---- video -----------------------------------------------------------------------------------------
+
+
+def conv3d_norm_relu(cin: int, cout: int, k: tuple[int, int, int], stride: tuple[int, int, int]) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(cin, cout, k, stride, tuple(d // 2 for d in k), bias=False), nn.BatchNorm3d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class R2Plus1dBlock(nn.Module):
+    """torchvision's R(2+1)D residual block: each 3x3x3 convolution factored into a 1x3x3
+    spatial and a 3x1x1 temporal one."""
+
+    def __init__(self, cin: int, cout: int, mid: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(conv3d_norm_relu(cin, mid, (1, 3, 3), (1, stride, stride)),
+                                   conv3d_norm_relu(mid, cout, (3, 1, 1), (stride, 1, 1)))
+        self.conv2 = nn.Sequential(conv3d_norm_relu(cout, mid, (1, 3, 3), (1, 1, 1)),
+                                   nn.Conv3d(mid, cout, (3, 1, 1), padding=(1, 0, 0), bias=False), nn.BatchNorm3d(cout))
+        self.down = None if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = x if self.down is None else self.down(x)
+        return torch.relu(self.conv2(self.conv1(x)) + skip)
+
+
+class R2Plus1d(nn.Module):
+    """A video classifier on (N, 3, frames, H, W) clips in R(2+1)D's layout: a factored stem, a
+    3-d max pooling, residual blocks, global 3-d average pooling and a Linear head."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(conv3d_norm_relu(3, 16, (1, 7, 7), (1, 2, 2)), conv3d_norm_relu(16, 16, (3, 1, 1), (1, 1, 1)))
+        self.pool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
+        self.layer1 = R2Plus1dBlock(16, 16, 24, 1)
+        self.layer2 = R2Plus1dBlock(16, 32, 32, 2)
+        self.head = nn.AdaptiveAvgPool3d(1)
+        self.fc = nn.Linear(32, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer2(self.layer1(self.pool(self.stem(x))))
+        return self.fc(self.head(x).flatten(1))
+
+
 # ---- detection with data-dependent post-processing ------------------------------------------------
 
 
@@ -750,6 +794,7 @@ ZOO = {
     "same_padding": (SameNet, (3, 37, 50)),
     "shape_branch": (ShapeBranch, (3, 32, 32)),
     "bn_act": (BNActNet, (3, 32, 32)),
+    "r2plus1d": (R2Plus1d, (3, 4, 24, 24)),
     "detector": (Detector, (3, 32, 32)),
 }
 

@@ -1,5 +1,5 @@
-"""ATen ops the operator set has no node for, lowered to several of its nodes: 1-d and transposed
-convolution, 1-d pooling, attention, einsum, indexing by constant index lists, flip, roll, writes
+"""ATen ops the operator set has no node for, lowered to several of its nodes: 1-d, 3-d and
+transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index lists, flip, roll, writes
 into views (slice/select scatter, copy, fill), tensors made in the forward, group and instance
 norm, vector norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU and the
 exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
@@ -318,6 +318,77 @@ def b_conv1d(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-2, -3, -5]})
 
 
+def _triple(v: Any, name: str) -> list[int]:
+    """torch's int-or-triple arguments of 3-d ops as [depth, height, width]."""
+    v = [v] if isinstance(v, int) else list(v)
+    if len(v) == 1:
+        v = v * 3
+    if len(v) != 3 or not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
+        raise Unsupported(f"{name} {v} is not three integers")
+    return v
+
+
+def _volume(low: Any, x: Any, what: str) -> list[int]:
+    """C, D, H and W of a 5-D input, known at capture (the batch may vary)."""
+    if low.rank(x) != 5:
+        raise Unsupported(f"{what} of a rank-{low.rank(x)} input")
+    return [low.static_dim(x, axis, what) for axis in range(1, 5)]
+
+
+def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
+    """A 3-d convolution (video models, LambdaNet's position lambdas) as a 2-d one over (H, W)
+    whose batch holds the output depths. Its input channel c * kd + t is input channel c's depth
+    slice for tap t (a slice per tap, none for a 1-deep kernel over every depth), so the weight
+    is the 3-d one viewed as (Cout, C/G * kd, kh, kw): a file shares it with the state_dict.
+    Same multiply-adds, on the conv2d kernels."""
+    x, weight = a["input"], low.constant(a["weight"], "the weight")
+    c, d, h, w = _volume(low, x, "a 3-d convolution")
+    if weight.dim() != 5:
+        raise Unsupported(f"a 3-d convolution with a rank-{weight.dim()} weight")
+    groups = int(a["groups"])
+    cout, per_group, kd, kh, kw = weight.shape
+    stride, dilation = _triple(a["stride"], "stride"), _triple(a["dilation"], "dilation")
+    kernel = [(k - 1) * dl + 1 for k, dl in zip(weight.shape[2:], dilation)]
+    padding = a["padding"]
+    if isinstance(padding, str):  # "valid", or "same" (stride 1): the extra pixel after, as in torch
+        total = [0, 0, 0] if padding == "valid" else [k - 1 for k in kernel]
+        before, after = [t // 2 for t in total], [t - t // 2 for t in total]
+    else:
+        before = after = _triple(padding, "padding")
+    padded = [n + b + e for n, b, e in zip((d, h, w), before, after)]
+    out = [(p - k) // s + 1 for p, k, s in zip(padded, kernel, stride)]
+    if min(out) < 1:
+        raise Unsupported(f"a 3-d convolution of a {d}x{h}x{w} input with an empty output")
+    # (N, G, C/G, 1, D, H*W): a slice along D per tap, the taps concatenated after each channel
+    stacked = low.reshape(x, [-2, groups, c // groups, 1, d, h * w])
+    if before[0] or after[0]:
+        stacked = low.emit_one("pad", [stacked.name], {"pads": [0] * 8 + [before[0], after[0], 0, 0],
+                                                       "mode": "constant", "value": 0.0})
+    if kd > 1 or out[0] != padded[0]:
+        taps = [low.slice_node(stacked, 4, t * dilation[0], t * dilation[0] + (out[0] - 1) * stride[0] + 1,
+                               stride[0]).name for t in range(kd)]
+        stacked = Ref(taps[0] if kd == 1 else _node(low, "concat", taps, {"axis": 3}))
+    moved = _node(low, "permute", [stacked.name], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, D', G, C/G, kd, H*W)
+    images = _node(low, "reshape", [moved], {"shape": [-1, c * kd, h, w]})
+    taps_weight = weight.reshape(cout, per_group * kd, kh, kw)
+    bias = None if a.get("bias") is None else low.constant(a["bias"], "the bias")
+    # The batch norm after it (video models follow every 3-d convolution with one) goes into the
+    # weights here, as the optimiser folds one into a conv2d: past the layout nodes below, the
+    # optimiser would not find it.
+    norm = low.following_norm(node)
+    if norm is not None:
+        scale, shift = norm[0].float(), norm[1].float()
+        taps_weight = (taps_weight.double() * scale.double().reshape(-1, 1, 1, 1)).float()
+        bias = shift if bias is None else (bias.double() * scale.double() + shift.double()).float()
+    inputs = [images, low.tensor(taps_weight.contiguous(), "the weight")]
+    if bias is not None:
+        inputs.append(low.tensor(bias, "the bias"))
+    attrs = {"stride": stride[1:], "padding": before[1:] + after[1:], "dilation": dilation[1:], "groups": groups}
+    planes = _node(low, "reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-1, out[0], cout, out[1] * out[2]]})
+    back = _node(low, "permute", [planes], {"dims": [0, 2, 1, 3]})
+    return low.emit_one("reshape", [back], {"shape": [-2, cout] + out})
+
+
 def sub_pixel_weight(weight: torch.Tensor, groups: int, stride: tuple[int, int]) -> torch.Tensor:
     """The conv2d weight whose output phases are a transposed convolution's. weight (Cin, Cout/g,
     kh, kw); output channel (c * sh + i) * sw + j holds the taps of output pixels (q * sh + i,
@@ -628,6 +699,67 @@ def b_adaptive_max_pool1d(low: Any, node: fx.Node, a: dict) -> Any:
     return _pool1d(low, node, a, "adaptive_max_pool2d", _output_size1d(low, a))
 
 
+def _pool3d(low: Any, node: fx.Node, a: dict, op: str, over_hw: dict[str, Any], over_d: dict[str, Any]) -> Ref:
+    """A 3-d pooling as two 2-d ones, exactly: over (H, W) of (N, C * D, H, W), then over D of
+    (N, C, D, H' * W'). Max, average (its divisor is a product of per-axis counts, ceil mode and
+    padding included) and adaptive windows are boxes, so pooling a box is pooling its rows of
+    pooled rows."""
+    x = a["self"]
+    c, d, h, w = _volume(low, x, "a 3-d pooling")
+    val = node.meta["val"]
+    out = [int(s) for s in (val[0] if isinstance(val, (tuple, list)) else val).shape[2:]]
+    flat = _node(low, op, [low.reshape(x, [-2, c * d, h, w]).name], over_hw)
+    columns = _node(low, "reshape", [flat], {"shape": [-2, c, d, out[1] * out[2]]})
+    return low.emit_one("reshape", [_node(low, op, [columns], over_d)], {"shape": [-2, c] + out})
+
+
+def _pool3d_windows(a: dict, dilation: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (H, W) and the D windows of a 3-d max or average pooling."""
+    kernel = _triple(a["kernel_size"], "kernel size")
+    stride = _triple(a["stride"], "stride") if a["stride"] else kernel
+    padding = _triple(a["padding"], "padding")
+    ceil = int(bool(a["ceil_mode"]))
+    over_hw = {"kernel": kernel[1:], "stride": stride[1:], "padding": padding[1:] * 2, "ceil_mode": ceil}
+    over_d = {"kernel": [kernel[0], 1], "stride": [stride[0], 1], "padding": [padding[0], 0] * 2, "ceil_mode": ceil}
+    if dilation:
+        dilations = _triple(a["dilation"], "dilation")
+        over_hw["dilation"], over_d["dilation"] = dilations[1:], [dilations[0], 1]
+    return over_hw, over_d
+
+
+def b_max_pool3d(low: Any, node: fx.Node, a: dict) -> Any:
+    return _pool3d(low, node, a, "max_pool2d", *_pool3d_windows(a, True))
+
+
+def b_max_pool3d_with_indices(low: Any, node: fx.Node, a: dict) -> Any:
+    low.only_first_output_used(node)
+    return [b_max_pool3d(low, node, a), MISSING]
+
+
+def b_avg_pool3d(low: Any, node: fx.Node, a: dict) -> Any:
+    over_hw, over_d = _pool3d_windows(a, False)
+    include = int(bool(a["count_include_pad"]))
+    divisor = int(a["divisor_override"] or 0)
+    # divisor_override: the window's sum (a divisor of 1) over (H, W), divided once over D
+    over_hw.update(count_include_pad=include, divisor=1 if divisor else 0)
+    over_d.update(count_include_pad=include, divisor=divisor)
+    return _pool3d(low, node, a, "avg_pool2d", over_hw, over_d)
+
+
+def _adaptive3d(low: Any, node: fx.Node, a: dict, op: str) -> Ref:
+    size = _triple([low.integer(s, "output size") for s in a["output_size"]], "output size")
+    return _pool3d(low, node, a, op, {"output_size": size[1:]}, {"output_size": [size[0], size[1] * size[2]]})
+
+
+def b_adaptive_avg_pool3d(low: Any, node: fx.Node, a: dict) -> Any:
+    return _adaptive3d(low, node, a, "adaptive_avg_pool2d")
+
+
+def b_adaptive_max_pool3d(low: Any, node: fx.Node, a: dict) -> Any:
+    low.only_first_output_used(node)
+    return [_adaptive3d(low, node, a, "adaptive_max_pool2d"), MISSING]
+
+
 def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
     """scaled_dot_product_attention as torch's math defines it: softmax(q k^T * scale + mask) v."""
     q, k, v = a["query"], a["key"], a["value"]
@@ -670,6 +802,9 @@ BUILDERS = {
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like")},
     "max_pool1d": b_max_pool1d, "avg_pool1d": b_avg_pool1d,
     "adaptive_avg_pool1d": b_adaptive_avg_pool1d, "adaptive_max_pool1d": b_adaptive_max_pool1d,
+    "conv3d": b_conv3d, "max_pool3d": b_max_pool3d, "max_pool3d_with_indices": b_max_pool3d_with_indices,
+    "avg_pool3d": b_avg_pool3d, "adaptive_avg_pool3d": b_adaptive_avg_pool3d,
+    "_adaptive_avg_pool3d": b_adaptive_avg_pool3d, "adaptive_max_pool3d": b_adaptive_max_pool3d,
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,

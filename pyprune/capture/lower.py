@@ -218,6 +218,7 @@ class _Lowering:
         # id of a Condition -> (the condition kept alive, its Ref) as a float mask / in torch
         self.masks: dict[int, tuple[Condition, Ref]] = {}
         self.in_torch: dict[int, tuple[Condition, Ref]] = {}
+        self.folded_norms: set[fx.Node] = set()  # batch norms a composite folded into its weights
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -699,6 +700,8 @@ class _Lowering:
     def b_conv2d(self, node: fx.Node, a: dict) -> Ref:
         if a.get("transposed"):
             return composites.b_conv_transpose(self, node, a)
+        if isinstance(a["weight"], torch.Tensor) and a["weight"].dim() == 5:
+            return composites.b_conv3d(self, node, a)
         weight = self.constant(a["weight"], "the weight")
         attrs = self.conv_attrs(a["input"], weight, a["stride"], a["padding"], a["dilation"], a["groups"])
         inputs = [self.tensor(a["input"]), self.tensor(weight, "the weight")]
@@ -730,21 +733,50 @@ class _Lowering:
             raise Unsupported("matmul of a vector")
         return self.emit_one("matmul", [self.tensor(x), self.tensor(y)])
 
-    def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
+    def norm_affine(self, a: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference batch norm's (scale, shift) per channel, in double."""
         if a.get("training"):
             raise Unsupported("batch norm with batch statistics (training mode or no running statistics)")
         mean = self.constant(a["running_mean"], "the running mean")
         var = self.constant(a["running_var"], "the running variance")
-        if self.rank(a["input"]) < 2:
-            raise Unsupported("batch norm of a vector")
         scale = torch.rsqrt(var.double() + a["eps"])
         if a.get("weight") is not None:
             scale = scale * self.constant(a["weight"], "the weight").double()
         shift = -mean.double() * scale
         if a.get("bias") is not None:
             shift = shift + self.constant(a["bias"], "the bias").double()
-        out = self.emit_one("batch_norm", [self.tensor(a["input"]), self.constant_name(scale.float(), f"{node.name}.scale"),
-                                           self.constant_name(shift.float(), f"{node.name}.shift")])
+        return scale, shift
+
+    def following_norm(self, node: fx.Node) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The (scale, shift) of the inference batch norm that alone reads `node`'s output, which
+        then counts as folded into `node` (b_batch_norm passes its input on); None if there is none."""
+        users = list(node.users)
+        if len(users) != 1 or users[0].op != "call_function":
+            return None
+        norm = users[0]
+        target = _functional(norm.target)
+        if _BUILDERS.get(_op_name(target)) is not _Lowering.b_batch_norm or not isinstance(target, torch._ops.OpOverload):
+            return None
+        try:
+            if _op_name(target) != "batch_norm":
+                self.only_first_output_used(norm)
+            args = [None if arg is node else self.value(arg) for arg in norm.args]  # node: not lowered yet
+            affine = self.norm_affine(bind_schema(target, tuple(args), {k: self.value(v) for k, v in norm.kwargs.items()}))
+        except Unsupported:
+            return None
+        self.folded_norms.add(norm)
+        return affine
+
+    def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
+        if node in self.folded_norms:
+            out = a["input"]
+        else:
+            if self.rank(a["input"]) < 2:
+                raise Unsupported("batch norm of a vector")
+            scale, shift = self.norm_affine(a)
+            out = self.emit_one("batch_norm", [self.tensor(a["input"]),
+                                               self.constant_name(scale.float(), f"{node.name}.scale"),
+                                               self.constant_name(shift.float(), f"{node.name}.shift")])
         if _op_name(node.target) == "batch_norm":
             return out
         self.only_first_output_used(node)

@@ -238,9 +238,11 @@ DEPTHWISE_CONV = DepthwiseConvPruner()
 
 _REGISTRY: dict[type, ModulePruner] = {
     nn.Conv2d: ConvPruner(),
+    nn.Conv3d: ConvPruner(),
     nn.ConvTranspose2d: ConvTransposePruner(),
     nn.BatchNorm1d: BatchNormPruner(),
     nn.BatchNorm2d: BatchNormPruner(),
+    nn.BatchNorm3d: BatchNormPruner(),
     nn.Linear: LinearPruner(),
 }
 

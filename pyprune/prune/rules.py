@@ -598,7 +598,8 @@ _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_m
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
             "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
-            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d")
+            "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "max_pool3d",
+            "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "_adaptive_avg_pool3d", "adaptive_max_pool3d")
 _FACTORIES = ("zeros", "ones", "full", "empty", "arange", "rand", "randn", "scalar_tensor", "tensor", "new_zeros",
               "new_ones", "new_full", "new_empty", "empty_strided", "linspace")
 
@@ -610,7 +611,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     "aten::cumsum": _scan, "aten::cumprod": _scan,
     **{f"aten::{name}": _factory for name in _FACTORIES},
-    "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
+    "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
     "aten::linear": _linear, "aten::prelu": _prelu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,

@@ -203,6 +203,55 @@ def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride
     assert_matches(low, model, torch.randn(3, 4, *size))
 
 
+# (kernel, stride, padding, dilation, groups, bias, input depth, height and width)
+CONV3D = [
+    (3, 1, 1, 1, 1, True, (4, 5, 6)), ((3, 7, 7), (1, 2, 2), (1, 3, 3), 1, 1, False, (5, 9, 8)),
+    (3, 2, 1, 1, 2, True, (5, 7, 4)), ((3, 1, 1), 1, (1, 0, 0), 1, 1, True, (3, 2, 5)),
+    ((9, 9, 1), 1, (4, 4, 0), 1, 1, False, (6, 7, 5)),  # LambdaNet's position lambdas
+    (1, 1, 0, 1, 4, True, (2, 3, 3)), ((1, 3, 3), 1, 0, 1, 1, True, (3, 5, 5)), (2, (2, 1, 3), 0, 1, 1, True, (5, 4, 7)),
+    (3, 1, "same", 1, 2, True, (4, 4, 5)), ((2, 4, 3), 1, "same", (2, 1, 2), 1, False, (6, 5, 4)),
+    (3, 1, "valid", 1, 4, True, (3, 3, 3)), (3, (3, 1, 2), (2, 1, 0), (2, 1, 1), 2, True, (7, 3, 6)),
+    (2, 1, (1, 1, 0), 1, 1, True, (1, 1, 2)),  # one-deep, one-row input
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, groups, bias, size", CONV3D)
+def test_3d_convolutions_lower_to_a_2d_one_over_depth_slices(kernel, stride, padding, dilation, groups, bias, size):
+    torch.manual_seed(0)
+    model = nn.Conv3d(4, 8, kernel, stride, padding, dilation, groups, bias)
+    x = torch.randn(2, 4, *size)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert ops(low).count("conv2d") == 1
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, *size))
+
+
+POOL3D = {
+    "max": lambda x: F.max_pool3d(x, 3, 2, 1),
+    "max_ceil_dilated": lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 3), (1, 1, 0), (2, 1, 1), ceil_mode=True),
+    "max_indices_unused": lambda x: F.max_pool3d(x, 2, return_indices=True)[0],
+    "avg": lambda x: F.avg_pool3d(x, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    "avg_ceil_exclusive": lambda x: F.avg_pool3d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    "avg_ceil_inclusive": lambda x: F.avg_pool3d(x, (3, 2, 3), (2, 2, 2), (1, 1, 1), ceil_mode=True),
+    "avg_divisor": lambda x: F.avg_pool3d(x, 2, 2, 1, divisor_override=3),
+    "adaptive_avg": lambda x: (F.adaptive_avg_pool3d(x, (3, 2, 4)), F.adaptive_avg_pool3d(x, 1)),
+    "adaptive_max": lambda x: F.adaptive_max_pool3d(x, (2, 3, 3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POOL3D))
+def test_3d_pooling_lowers_to_2d_pooling_over_planes_then_depth(case):
+    torch.manual_seed(0)
+    model = Fn(lambda m, x: POOL3D[case](x))
+    x = torch.randn(2, 3, 5, 7, 6)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert "reshape" in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(4, 3, 5, 7, 6))
+
+
 def test_convolutions_and_linear_layers():
     conv = nn.Conv2d(6, 8, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
     same = nn.Conv2d(6, 4, 4, padding="same", bias=False)

@@ -26,9 +26,11 @@ def mobilenet_v2():
 
 # MobileNetV2 (depthwise, ReLU6, residuals), ResNet-18 (residuals), MobileNetV3 (Hardswish,
 # squeeze-excitation with Hardsigmoid), EfficientNet (SiLU, squeeze-excitation, stochastic
-# depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat).
+# depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat), R(2+1)D
+# (3-d convolutions, batch norms and pooling of video clips).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
-                                             for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8")}}
+                                             for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
+                                                          "r2plus1d")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.
