@@ -1092,8 +1092,10 @@ class _Lowering:
         for i in range(len(pad) // 2):  # torch: the last dim's (begin, end) first
             d = rank - 1 - i
             pads[2 * d], pads[2 * d + 1] = pad[2 * i], pad[2 * i + 1]
-        value = a.get("value")
-        return self.emit_one("pad", [self.tensor(x)], {"pads": pads, "mode": mode, "value": float(value or 0.0)})
+        attrs: dict[str, Any] = {"pads": pads, "mode": mode}
+        if mode == "constant":  # the engine refuses a value beside the other modes
+            attrs["value"] = float(a.get("value") or 0.0)
+        return self.emit_one("pad", [self.tensor(x)], attrs)
 
     def b_softmax(self, node: fx.Node, a: dict) -> Ref:
         if a.get("dtype") is not None or a.get("half_to_float"):

@@ -252,6 +252,20 @@ def test_3d_pooling_lowers_to_2d_pooling_over_planes_then_depth(case):
     assert_matches(low, model, torch.randn(4, 3, 5, 7, 6))
 
 
+def test_padding_of_every_mode_runs_on_the_engine():
+    """Only constant padding carries a value (the engine refuses one beside reflect or
+    replicate: TResNet's anti-aliasing reflects)."""
+    from pyprune.graph.engine import Engine
+
+    model = Fn(lambda m, x: (F.pad(x, [1, 1, 1, 1], mode="reflect"), F.pad(x, [2, 0, 1, 1], mode="replicate"),
+                             F.pad(x, [1, 2, 0, 1], value=0.5)))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert [n.attrs.get("value") for n in low.graph.nodes if n.op == "pad"] == [None, None, 0.5]
+    for got, want in zip(Engine(low.graph)(x.numpy()), model(x)):
+        torch.testing.assert_close(torch.from_numpy(got), want)
+
+
 def test_convolutions_and_linear_layers():
     conv = nn.Conv2d(6, 8, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
     same = nn.Conv2d(6, 4, 4, padding="same", bias=False)
