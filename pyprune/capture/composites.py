@@ -1,9 +1,10 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d, 3-d and
-transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index lists, flip, roll, writes
-into views (slice/select scatter, copy, fill), tensors made in the forward, group and instance
-norm, vector norms, variance, pixel (un)shuffle, channel shuffle, repeat, PReLU, GLU and the
-exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx
-node and its bound arguments, as the lowering's own builders do, and returns the output's Ref."""
+transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index
+lists, flip, roll, writes into views (slice/select scatter, copy, fill), tensors made in the
+forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
+repeat (and interleaved), PReLU, GLU and the exponential activations (ELU, SELU, CELU, softplus,
+Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx node and its
+bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
 
@@ -163,20 +164,60 @@ def b_channel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("reshape", [swapped], {"shape": [-2, channels] + [e - 1 for e in rest]})
 
 
+def _repeat_count(low: Any, r: Any) -> int | None:
+    """A repeat count known at capture, or None for one computed at run time."""
+    try:
+        return low.integer(r, "repeats")
+    except Unsupported:
+        return None
+
+
 def b_repeat(low: Any, node: fx.Node, a: dict) -> Any:
-    """repeat and tile: copies concatenated along each dim repeated."""
+    """repeat and tile: new leading dims and run-time repeats of dims of size 1 (a table repeated
+    over the batch) by expand, other dims by copies concatenated along each."""
     x = a["self"]
-    repeats = [low.integer(r, "repeats") for r in a.get("repeats", a.get("dims", []))]
+    repeats = list(a.get("repeats", a.get("dims", [])))
     rank = low.rank(x)
     if len(repeats) < rank:  # tile: fewer than the dims, the leading ones are 1
         repeats = [1] * (rank - len(repeats)) + repeats
-    if len(repeats) > rank or any(r < 1 for r in repeats):
-        raise Unsupported(f"repeat {repeats} of a rank-{rank} tensor")
-    y = low.tensor(x)
-    for axis, r in enumerate(repeats):
-        if r > 1:
-            y = _node(low, "concat", [y] * r, {"axis": axis})
-    return Ref(y)
+    if len(repeats) > 6:
+        raise Unsupported(f"repeat to {len(repeats)} dims")
+    counts, shape, offset = [_repeat_count(low, r) for r in repeats], low.shape(x), len(repeats) - rank
+    if any(c is not None and c < 1 for c in counts):
+        raise Unsupported(f"repeat {counts} of a rank-{rank} tensor")
+    if any(c is None and shape[i - offset] != 1 for i, c in enumerate(counts) if i >= offset):
+        raise Unsupported("a repeat computed at run time of a dim larger than 1")
+    spread = [i < offset or c is None for i, c in enumerate(counts)]
+    y = low.b_expand(node, {"self": x, "size": [r if s else -1 for r, s in zip(repeats, spread)]}) if any(spread) else x
+    name = low.tensor(y)
+    for axis, c in enumerate(counts):
+        if not spread[axis] and c > 1:
+            name = _node(low, "concat", [name] * c, {"axis": axis})
+    return Ref(name)
+
+
+def b_repeat_interleave(low: Any, node: fx.Node, a: dict) -> Any:
+    """Each entry along a dim repeated r times in place: a unit dim after it, expanded to r,
+    merged back (without a dim: of the flattened tensor)."""
+    x, r = a["self"], a.get("repeats")
+    if isinstance(r, torch.Tensor):
+        raise Unsupported("repeat_interleave by a tensor of counts")
+    r = low.integer(r, "repeats")
+    if a.get("dim") is None:
+        size = math.prod(low.shape(x))
+        if not isinstance(size, int):
+            raise Unsupported("repeat_interleave of a flattened tensor of run-time size")
+        wide = _node(low, "expand", [low.reshape(x, [size, 1]).name], {"shape": [-1, r]})
+        return low.emit_one("reshape", [wide], {"shape": [size * r]})
+    rank = low.rank(x)
+    axis = a["dim"] % rank
+    if rank >= 6:
+        raise Unsupported(f"repeat_interleave of a rank-{rank} tensor")
+    size = low.shape(x)[axis]
+    before, after = [-(2 + i) for i in range(axis)], [-(3 + i) for i in range(axis + 1, rank)]
+    spread = low.reshape(x, before + [-(2 + axis), 1] + [e + 1 for e in after])
+    wide = _node(low, "expand", [spread.name], {"shape": [-1] * (axis + 1) + [r] + [-1] * (rank - axis - 1)})
+    return low.emit_one("reshape", [wide], {"shape": before + [size * r if isinstance(size, int) else -1] + after})
 
 
 def b_glu(low: Any, node: fx.Node, a: dict) -> Any:
@@ -793,7 +834,8 @@ BUILDERS = {
     "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
-    "repeat": b_repeat, "tile": b_repeat, "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
+    "repeat": b_repeat, "tile": b_repeat, "repeat_interleave": b_repeat_interleave,
+    "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "flip": b_flip, "roll": b_roll,

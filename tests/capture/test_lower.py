@@ -151,6 +151,12 @@ CASES = {
                              F.avg_pool1d(x.flatten(2), 4, 3, 1, count_include_pad=False),
                              F.adaptive_avg_pool1d(x.flatten(2), 5), F.adaptive_max_pool1d(x.flatten(2), 5),
                              F.max_pool1d(x.flatten(2), 2, dilation=2)), None),
+    # a table repeated over the run-time batch (XCiT's positional encoding), a new leading dim;
+    # each entry repeated in place (GCViT), along the batch too
+    "repeat": (lambda m, x: (m.p1.repeat(x.shape[0], 1, 3, 1), x.repeat(2, 1, 1, 2, 1), torch.tile(x, (2, 1))),
+               None),
+    "repeat_interleave": (lambda m, x: (x.repeat_interleave(2, dim=1), x.repeat_interleave(3, -1),
+                                        torch.repeat_interleave(x, 2, dim=0), x[0, 0].repeat_interleave(2)), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
