@@ -2,9 +2,10 @@
 transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index
 lists, flip, roll, writes into views (slice/select scatter, copy, fill), tensors made in the
 forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
-repeat (and interleaved), PReLU, GLU and the exponential activations (ELU, SELU, CELU, softplus,
-Mish, log-sigmoid). Each builder takes the lowering (pyprune.capture.lower), the fx node and its
-bound arguments, as the lowering's own builders do, and returns the output's Ref."""
+repeat (and interleaved), sliding windows (unfold), PReLU, GLU and the exponential activations
+(ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering
+(pyprune.capture.lower), the fx node and its bound arguments, as the lowering's own builders do,
+and returns the output's Ref."""
 
 from __future__ import annotations
 
@@ -218,6 +219,24 @@ def b_repeat_interleave(low: Any, node: fx.Node, a: dict) -> Any:
     spread = low.reshape(x, before + [-(2 + axis), 1] + [e + 1 for e in after])
     wide = _node(low, "expand", [spread.name], {"shape": [-1] * (axis + 1) + [r] + [-1] * (rank - axis - 1)})
     return low.emit_one("reshape", [wide], {"shape": before + [size * r if isinstance(size, int) else -1] + after})
+
+
+def b_unfold(low: Any, node: fx.Node, a: dict) -> Any:
+    """Tensor.unfold, the sliding windows of a dim (HaloNet's blocks with their halo): per place j
+    of a window, the strided slice of entries j, j + step, ... with a unit last dim, concatenated
+    along it."""
+    x = a["self"]
+    rank = low.rank(x)
+    if not 1 <= rank <= 5:
+        raise Unsupported(f"unfold of a rank-{rank} tensor")
+    axis, size, step = a["dimension"] % rank, int(a["size"]), int(a["step"])
+    windows = (low.static_dim(x, axis, "unfold") - size) // step + 1
+    if size < 1 or step < 1 or windows < 1:
+        raise Unsupported(f"unfold into windows of {size} every {step}")
+    keep = [-(2 + i) for i in range(rank)]
+    parts = [_node(low, "reshape", [low.slice_node(x, axis, j, j + (windows - 1) * step + 1, step).name],
+                   {"shape": keep + [1]}) for j in range(size)]
+    return Ref(parts[0]) if size == 1 else low.emit_one("concat", parts, {"axis": rank})
 
 
 def b_glu(low: Any, node: fx.Node, a: dict) -> Any:
@@ -834,7 +853,7 @@ BUILDERS = {
     "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
-    "repeat": b_repeat, "tile": b_repeat, "repeat_interleave": b_repeat_interleave,
+    "repeat": b_repeat, "tile": b_repeat, "repeat_interleave": b_repeat_interleave, "unfold": b_unfold,
     "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,

@@ -593,7 +593,8 @@ _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dr
                 "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",
                 "lift_fresh_copy", "lift_fresh", "clone", "contiguous")
 _MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
-          "t", "numpy_T", "movedim", "expand", "repeat", "repeat_interleave", "pixel_shuffle", "pixel_unshuffle")
+          "t", "numpy_T", "movedim", "expand", "repeat", "repeat_interleave", "unfold",
+          "pixel_shuffle", "pixel_unshuffle")
 _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",

@@ -157,6 +157,8 @@ CASES = {
                None),
     "repeat_interleave": (lambda m, x: (x.repeat_interleave(2, dim=1), x.repeat_interleave(3, -1),
                                         torch.repeat_interleave(x, 2, dim=0), x[0, 0].repeat_interleave(2)), None),
+    # HaloNet's blocks with their halo: windows of 4 every 2 along H, then of 3 every 3 along W
+    "unfold": (lambda m, x: (x.unfold(2, 4, 2).unfold(3, 3, 3), x.unfold(-1, 1, 2), x.unfold(1, 2, 1)), None),
     "unflatten": (lambda m, x: x.unflatten(1, (2, -1)).sum(2), ["reshape", "reduce"]),
     "attention": (lambda m, x: F.scaled_dot_product_attention(x, x, x), ["permute", "matmul", "mul", "softmax", "matmul"]),
     # a float mask added, a boolean one (False: masked out), causal, an explicit scale; 7 queries, 9 keys
