@@ -48,6 +48,7 @@ __all__ = [
     "depthwise_conv2d",
     "get_num_threads",
     "huffman_decode",
+    "in_order_cores",
     "isa",
     "pointwise_conv2d",
     "separable_conv2d",
@@ -69,6 +70,12 @@ def isa() -> str:
     Set PYPRUNE_ISA=scalar (before the first call) to force the reference kernels, or to any
     lower ISA of available_isas() (e.g. avx2 on an AVX-512 CPU)."""
     return _core.isa()
+
+
+def in_order_cores() -> bool:
+    """Whether every core is an in-order Cortex-A53-class one (A53, A35, A55: Raspberry Pi 3, Zero
+    2 W). Their GEMM kernel then has loads scheduled to issue beside the FMLAs."""
+    return _core.in_order_cores()
 
 
 def available_isas() -> list[str]:

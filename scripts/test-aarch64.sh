@@ -92,6 +92,25 @@ print(f"test-aarch64: {platform.machine()} Python {platform.python_version()}, p
       f"{pyprune.__file__}, isa {kernels.isa()}, NEON kernels: {', '.join(names)}")
 PY
 
+# The GEMM kernel is chosen per core at run time from MIDR_EL1: an emulated Cortex-A53 (Pi 3,
+# Zero 2 W) runs the in-order row, a Cortex-A72 (Pi 4) the production one.
+for cpu in cortex-a53 cortex-a72; do
+    QEMU_CPU=$cpu a64_run "$VENV/bin/python" - "$cpu" <<'PY'
+import sys
+import numpy as np
+from pyprune import _core, kernels
+in_order = sys.argv[1] == "cortex-a53"
+assert kernels.in_order_cores() is in_order, (sys.argv[1], kernels.in_order_cores())
+rows = [u for u in _core.testing.gemm_ukernels() if u["isa"] == "neon" and (u["in_order"] if in_order else u["production"])]
+x = np.random.default_rng(0).standard_normal((1, 8, 5, 7), dtype=np.float32)
+w = np.random.default_rng(1).standard_normal((16, 8, 1, 1), dtype=np.float32)
+op = kernels.PackedConv2d(w)
+assert op.ukernel == rows[0]["name"], (sys.argv[1], op.ukernel, rows)
+np.testing.assert_allclose(op(x), np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x), rtol=1e-4, atol=1e-4)
+print(f"test-aarch64: {sys.argv[1]}: the GEMM runs {op.ukernel}")
+PY
+done
+
 # One emulated pytest per core (A64_JOBS), each a shard of the tests (tests/conftest.py), its
 # output kept until all have ended. A shard that -k leaves without tests (exit 5) is no failure.
 jobs="${A64_JOBS:-$(nproc)}"

@@ -202,8 +202,11 @@ void register_dense(py::module_& m, py::module_& testing) {
     return ukernel_rows(pp_f32_gemm_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
+      row["in_order"] = k.in_order;
     });
   });
+  testing.def("in_order_midr", [](uint64_t midr) { return pp_in_order_midr(midr); }, py::arg("midr"),
+              "Whether a MIDR_EL1 value names an in-order Cortex-A53-class core (A53, A35, A55).");
   testing.def("gemv_ukernels", [] {
     return ukernel_rows(pp_f32_gemv_ukernels(), [](py::dict& row, const auto& k) { row["nr"] = k.nr; });
   });

@@ -103,6 +103,9 @@ PYBIND11_MODULE(_core, m) {
     for (pp_isa isa : pp_available_isas()) names.push_back(pp_isa_name(isa));
     return names;
   }, "Instruction sets this build and CPU can run, from scalar to the best.");
+  m.def("in_order_cores", &pp_in_order_cores,
+        "Whether every core is an in-order Cortex-A53-class one (A53, A35, A55), whose GEMM kernel is scheduled "
+        "for it.");
   m.def("set_num_threads", [](const pyprune::bindings::IntArg& n) {
     const int64_t threads = pyprune::bindings::int_arg(n.obj, "num_threads");
     pyprune::require(pyprune::threads_rejects(threads));

@@ -24,7 +24,8 @@ const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_uk
 
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
-#define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips) {#name, isa, mr, nr, production, strips, name},
+#define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips) \
+  {#name, isa, mr, nr, (production) == PP_PRODUCTION, strips, (production) == PP_IN_ORDER, name},
 #include "../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
   };
@@ -139,8 +140,12 @@ const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kern
 }
 
 const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
-  static const pp_f32_gemm_ukernel* chosen =
-      pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
+  static const pp_f32_gemm_ukernel* chosen = []() -> const pp_f32_gemm_ukernel* {
+    if (pp_in_order_cores())
+      for (const auto& k : pp_f32_gemm_ukernels())
+        if (k.in_order && k.isa == pp_active_isa()) return &k;
+    return pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
+  }();
   return *chosen;
 }
 

@@ -1,4 +1,6 @@
-// Which instruction set this CPU runs, detected once; PYPRUNE_ISA can only lower it.
+// Which instruction set this CPU runs, detected once; PYPRUNE_ISA can only lower it. Whether its
+// cores are in-order ones (Cortex-A53 class), which the GEMM schedules for.
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -7,6 +9,12 @@
 
 #if PYPRUNE_ARCH_X86_64
 #include <cpuid.h>
+#endif
+#if PYPRUNE_ARCH_AARCH64 && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_CPUID
+#define HWCAP_CPUID (1 << 11)
+#endif
 #endif
 
 namespace {
@@ -32,6 +40,42 @@ pp_isa detect_hardware_isa() {
   return PYPRUNE_AVX512_KERNELS && has_avx512 ? pp_isa_avx512 : pp_isa_avx2;
 #else
   return pp_isa_scalar;
+#endif
+}
+
+#if PYPRUNE_ARCH_AARCH64 && defined(__linux__)
+// MIDR_EL1 of every core from sysfs (empty where Linux does not list it).
+std::vector<uint64_t> sysfs_midrs() {
+  std::vector<uint64_t> midrs;
+  for (int cpu = 0; cpu < 4096; cpu++) {
+    const std::string path = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/regs/identification/midr_el1";
+    std::FILE* file = std::fopen(path.c_str(), "r");
+    if (file == nullptr) break;
+    unsigned long long midr = 0;
+    const bool read = std::fscanf(file, "%llx", &midr) == 1;
+    std::fclose(file);
+    if (!read) return {};
+    midrs.push_back(midr);
+  }
+  return midrs;
+}
+#endif
+
+bool detect_in_order_cores() {
+#if PYPRUNE_ARCH_AARCH64 && defined(__linux__)
+  std::vector<uint64_t> midrs = sysfs_midrs();
+  if (midrs.empty() && (getauxval(AT_HWCAP) & HWCAP_CPUID)) {  // the kernel emulates MRS of ID registers
+    uint64_t midr;
+    __asm__("mrs %0, MIDR_EL1" : "=r"(midr));
+    midrs.push_back(midr);
+  }
+  if (midrs.empty()) return false;
+  // big.LITTLE with faster cores keeps the out-of-order schedule: the work goes to the big cores.
+  for (uint64_t midr : midrs)
+    if (!pp_in_order_midr(midr)) return false;
+  return true;
+#else
+  return false;
 #endif
 }
 
@@ -87,4 +131,15 @@ pp_isa pp_active_isa() {
   // Throws (every call, as the static stays uninitialised) while PYPRUNE_ISA is invalid.
   static const pp_isa active = choose_by_environment(pp_available_isas());
   return active;
+}
+
+bool pp_in_order_midr(uint64_t midr) {
+  const uint64_t implementer = (midr >> 24) & 0xff, part = (midr >> 4) & 0xfff;
+  // Arm Ltd's Cortex-A53, A35 and A55: dual-issue in-order, one 64-bit load beside an FMLA.
+  return implementer == 0x41 && (part == 0xd03 || part == 0xd04 || part == 0xd05);
+}
+
+bool pp_in_order_cores() {
+  static const bool in_order = detect_in_order_cores();
+  return in_order;
 }

@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 from . import testing
-__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'WinogradConv2d', 'activation', 'available_isas', 'capabilities', 'cheapest_block', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'isa', 'set_num_threads', 'stored_weights', 'testing', 'winograd_conv2d_rejects']
+__all__: list[str] = ['Conv2d', 'DepthwiseConv2d', 'Graph', 'SeparableConv2d', 'SharedWeights', 'SparseConv2d', 'WinogradConv2d', 'activation', 'available_isas', 'capabilities', 'cheapest_block', 'conv2d_rejects', 'depthwise_conv2d', 'depthwise_conv2d_rejects', 'get_num_threads', 'huffman_decode', 'in_order_cores', 'isa', 'set_num_threads', 'stored_weights', 'testing', 'winograd_conv2d_rejects']
 class DepthwiseConv2d:
     """
     Depthwise convolution weights laid out once for the kernels.
@@ -204,6 +204,10 @@ def get_num_threads() -> int:
 def huffman_decode(data: numpy.typing.NDArray[numpy.uint8], symbols: int, lengths: numpy.typing.NDArray[numpy.uint8], ukernel: str | None = None) -> numpy.ndarray:
     """
     Decodes a Huffman block (uint8) of `symbols` symbols coded with the canonical code of `lengths` (uint8, one per symbol). ValueError if the block is corrupt.
+    """
+def in_order_cores() -> bool:
+    """
+    Whether every core is an in-order Cortex-A53-class one (A53, A35, A55), whose GEMM kernel is scheduled for it.
     """
 def isa() -> str:
     """

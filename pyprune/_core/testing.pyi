@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def conv2d_3x3s2p1_ukernels() -> list:
     ...
 def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
@@ -32,6 +32,10 @@ def hpool_ukernels() -> list:
     ...
 def huffdec_ukernels() -> list:
     ...
+def in_order_midr(midr: typing.SupportsInt | typing.SupportsIndex) -> bool:
+    """
+    Whether a MIDR_EL1 value names an in-order Cortex-A53-class core (A53, A35, A55).
+    """
 def operators() -> list[str]:
     """
     The operator set: every operator the graph engine runs.

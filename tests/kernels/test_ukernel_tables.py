@@ -44,6 +44,14 @@ def dispatched(rows, case_of, case):
     raise AssertionError(f"no production row for case {case}, not even a scalar one")
 
 
+def gemm_run():
+    """The GEMM row the drivers run: on in-order cores (Cortex-A53 class) the active ISA's
+    in-order row where it has one, else the dispatched production row."""
+    rows, case_of = TABLES["gemm"]
+    in_order = [u for u in rows if u["in_order"] and u["isa"] == kernels.isa()] if kernels.in_order_cores() else []
+    return (in_order or [dispatched(rows, case_of, ())])[0]
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_exactly_one_production_kernel_per_case_and_isa(table):
     rows, case_of = TABLES[table]
@@ -106,12 +114,28 @@ def test_every_sparse_block_runs_its_production_kernel(rng):
         np.testing.assert_allclose(op(x), reference.conv2d(x, w), rtol=1e-4, atol=1e-4)
 
 
+def test_in_order_gemm_rows_are_one_per_isa_at_most_and_no_production_row():
+    rows, _ = TABLES["gemm"]
+    for isa in kernels.available_isas():
+        in_order = [u for u in rows if u["isa"] == isa and u["in_order"]]
+        assert len(in_order) <= 1 and not any(u["production"] for u in in_order), in_order
+
+
+@pytest.mark.parametrize("midr, in_order", [
+    (0x410FD034, True), (0x410FD040, True), (0x410FD050, True),  # Cortex-A53, A35, A55
+    (0x410FD083, False), (0x410FD0B0, False), (0x410FD460, False),  # A72, A76, A510
+    (0x510FD034, False), (0x610F0220, False), (0, False),  # another implementer with A53's part, Apple, none
+])
+def test_the_cores_of_the_in_order_gemm_are_a53_a35_and_a55(midr, in_order):
+    assert TESTING.in_order_midr(midr) is in_order
+
+
 def test_dense_convolution_runs_the_production_gemm(rng):
-    rows, case_of = TABLES["gemm"]
+    """...or, on in-order cores (Cortex-A53 class), the active ISA's in-order row where it has one."""
     x = rng.standard_normal((1, 3, 9, 10), dtype=np.float32)
     w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
     op = kernels.PackedConv2d(w)
-    assert op.ukernel == dispatched(rows, case_of, ())["name"]
+    assert op.ukernel == gemm_run()["name"]
     np.testing.assert_allclose(op(x), reference.conv2d(x, w), rtol=1e-4, atol=1e-4)
 
 
@@ -133,7 +157,7 @@ def test_linear_and_one_pixel_convolutions_run_the_production_gemv(rng):
 def test_every_winograd_tile_runs_its_production_kernels():
     for tile in kernels.capabilities().winograd.tiles:
         op = kernels.PackedWinogradConv2d(np.ones((2, 3, 3, 3), np.float32), tile=tile)
-        names = [dispatched(*TABLES["winograd_input"], tile)["name"], dispatched(*TABLES["gemm"], ())["name"],
+        names = [dispatched(*TABLES["winograd_input"], tile)["name"], gemm_run()["name"],
                  dispatched(*TABLES["winograd_output"], tile)["name"]]
         assert op.ukernel == " + ".join(names)
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,13 @@ pp_isa pp_active_isa();
 // always) to the best: scalar < avx2 < avx512, or scalar < neon.
 const std::vector<pp_isa>& pp_available_isas();
 const char* pp_isa_name(pp_isa isa);
+// Whether every core of this machine is an in-order Cortex-A53-class core (A53, A35, A55: the
+// Raspberry Pi 3 and Zero 2 W), which run the GEMM's PP_IN_ORDER row; read once from the cores'
+// MIDR_EL1 (Linux: sysfs for every core, else the current core's through the kernel's
+// emulation of MRS). False elsewhere and when the cores cannot be read.
+bool pp_in_order_cores();
+// Whether MIDR_EL1 value `midr` names an in-order Cortex-A53-class core.
+bool pp_in_order_midr(uint64_t midr);
 
 struct pp_f32_dwconv2d_chw_ukernel {
   const char* name;
@@ -46,8 +54,9 @@ struct pp_f32_gemm_ukernel {
   pp_isa isa;
   size_t mr;  // output channels per kernel call; weights are packed in blocks of mr
   size_t nr;  // pixels per register tile
-  bool production;  // the kernel its ISA runs
+  bool production;  // the kernel its ISA runs (on out-of-order cores, where it has an in_order row)
   bool strips;      // deep pointwise layers copy each task's panel into strips first (Conv2d)
+  bool in_order;    // the kernel its ISA runs on in-order cores (PP_IN_ORDER)
   pp_f32_gemm_ukernel_fn fn;
 };
 

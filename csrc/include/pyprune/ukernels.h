@@ -10,9 +10,12 @@
 // The last column of every operator list (*.inc): the one kernel an ISA runs for a case
 // (a kernel size and stride, a block size, ...) is PP_PRODUCTION; the other rows are variants,
 // built, tested and benchmarked against it. tests/kernels/test_ukernel_tables.py checks that
-// every case of every ISA has exactly one production row.
+// every case of every ISA has exactly one production row. A GEMM row may instead be
+// PP_IN_ORDER: the kernel its ISA runs on in-order cores (Cortex-A53 class, pp_in_order_cores),
+// a variant elsewhere.
 #define PP_PRODUCTION true
 #define PP_VARIANT false
+#define PP_IN_ORDER 2
 
 // ---- f32 depthwise conv2d, NCHW, one channel plane per call --------------------------------
 //
