@@ -402,9 +402,12 @@ def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
     is the 3-d one viewed as (Cout, C/G * kd, kh, kw): a file shares it with the state_dict.
     Same multiply-adds, on the conv2d kernels."""
     x, weight = a["input"], low.constant(a["weight"], "the weight")
+    bias = None if a.get("bias") is None else low.constant(a["bias"], "the bias")
     c, d, h, w = _volume(low, x, "a 3-d convolution")
     if weight.dim() != 5:
         raise Unsupported(f"a 3-d convolution with a rank-{weight.dim()} weight")
+    if any(t is not None and t.dtype != torch.float32 for t in (weight, bias)):
+        raise Unsupported("a 3-d convolution with weights of other than float32")
     groups = int(a["groups"])
     cout, per_group, kd, kh, kw = weight.shape
     stride, dilation = _triple(a["stride"], "stride"), _triple(a["dilation"], "dilation")
@@ -431,10 +434,9 @@ def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
     moved = _node(low, "permute", [stacked.name], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, D', G, C/G, kd, H*W)
     images = _node(low, "reshape", [moved], {"shape": [-1, c * kd, h, w]})
     taps_weight = weight.reshape(cout, per_group * kd, kh, kw)
-    bias = None if a.get("bias") is None else low.constant(a["bias"], "the bias")
     # The batch norm after it (video models follow every 3-d convolution with one) goes into the
     # weights here, as the optimiser folds one into a conv2d: past the layout nodes below, the
-    # optimiser would not find it.
+    # optimiser would not find it. Nothing below can fail: a norm counted as folded stays so.
     norm = low.following_norm(node)
     if norm is not None:
         scale, shift = norm[0].float(), norm[1].float()
