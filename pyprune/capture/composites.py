@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair
+from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding
 
 # SELU's constants (torch.nn.SELU).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -365,9 +365,8 @@ def b_conv1d(low: Any, node: fx.Node, a: dict) -> Any:
         raise Unsupported(f"a 1-d convolution of a rank-{low.rank(x)} input")
     (stride,), (dilation,) = (int_pair(a[k], k)[:1] for k in ("stride", "dilation"))
     padding = a["padding"]
-    if isinstance(padding, str):  # "valid", or "same" (stride 1): the extra pixel after, as in torch
-        total = 0 if padding == "valid" else (weight.shape[2] - 1) * dilation
-        before, after = total // 2, total - total // 2
+    if isinstance(padding, str):
+        (before,), (after,) = string_padding(padding, [(weight.shape[2] - 1) * dilation + 1])
     else:
         before = after = int_pair(padding, "padding")[0]
     inputs = [low.reshape(x, [-2, -3, 1, -4]).name, low.tensor(weight.unsqueeze(2).contiguous(), "the weight")]
@@ -413,9 +412,8 @@ def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
     stride, dilation = _triple(a["stride"], "stride"), _triple(a["dilation"], "dilation")
     kernel = [(k - 1) * dl + 1 for k, dl in zip(weight.shape[2:], dilation)]
     padding = a["padding"]
-    if isinstance(padding, str):  # "valid", or "same" (stride 1): the extra pixel after, as in torch
-        total = [0, 0, 0] if padding == "valid" else [k - 1 for k in kernel]
-        before, after = [t // 2 for t in total], [t - t // 2 for t in total]
+    if isinstance(padding, str):
+        before, after = string_padding(padding, kernel)
     else:
         before = after = _triple(padding, "padding")
     padded = [n + b + e for n, b, e in zip((d, h, w), before, after)]

@@ -25,7 +25,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites
 from pyprune.capture.export import quiet
-from pyprune.capture.values import INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair
+from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
+                                    string_padding)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -687,11 +688,8 @@ class _Lowering:
         stride, dilation = int_pair(stride, "stride"), int_pair(dilation, "dilation")
         kernel = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)]
         if isinstance(padding, str):
-            if padding == "valid":
-                padding = [0, 0, 0, 0]
-            else:  # "same" (stride 1): the extra pixel goes after, as in torch
-                total = [k - 1 for k in kernel]
-                padding = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
+            before, after = string_padding(padding, kernel)
+            padding = before + after
         else:
             ph, pw = int_pair(padding, "padding")
             padding = [ph, pw, ph, pw]

@@ -70,3 +70,10 @@ def int_pair(v: Any, name: str) -> list[int]:
     if len(v) != 2 or not all(isinstance(i, int) for i in v):
         raise Unsupported(f"{name} {v} is not two integers")
     return v
+
+
+def string_padding(padding: str, extents: list[int]) -> tuple[list[int], list[int]]:
+    """torch's padding "valid", or "same" (stride 1), for kernels of these extents (dilation
+    included): the padding before and after each dim, the odd pixel after, as torch puts it."""
+    total = [0 if padding == "valid" else e - 1 for e in extents]
+    return [t // 2 for t in total], [t - t // 2 for t in total]
