@@ -26,7 +26,7 @@ class AlongAxis : public NodeOperator {
  protected:
   // Derived operators check their attributes' names (attrs.only), `axis` among them.
   explicit AlongAxis(const Attributes& attrs)
-      : NodeOperator(attrs), axis_(static_cast<size_t>(attrs.integer("axis", 0, kMaxRank - 1))) {}
+      : NodeOperator(attrs), axis_(static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis))) {}
 
   // x and y hold outer * n * inner floats; n >= 1.
   virtual void run_along(const float* x, float* y, size_t outer, size_t n, size_t inner) const = 0;

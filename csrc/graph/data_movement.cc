@@ -16,8 +16,6 @@
 namespace pyprune::graph {
 namespace {
 
-constexpr int64_t kMaxAxis = static_cast<int64_t>(kMaxRank) - 1;
-
 // out[i] = in[offset(i)] for every element i of `out_dims`, C order; in_strides are the
 // input's element strides along each output dim.
 void strided_copy(const Dims& out_dims, const std::array<ptrdiff_t, kMaxRank>& in_strides, const float* in,

@@ -10,6 +10,9 @@
 
 namespace pyprune::graph {
 
+// The largest value of an `axis` attribute.
+constexpr int64_t kMaxAxis = static_cast<int64_t>(kMaxRank) - 1;
+
 class NodeOperator : public Operator {
  protected:
   explicit NodeOperator(const Attributes& attrs) : node_(attrs.node()) {}

@@ -17,7 +17,7 @@
 namespace pyprune {
 namespace {
 
-constexpr size_t kStripBytes = 32 * 1024;
+constexpr size_t kDepthwiseStripBytes = 32 * 1024;
 
 // One image plane's geometry (the bottom padding only shows in output_height).
 struct PlaneShape {
@@ -30,15 +30,15 @@ struct PlaneShape {
 // the buffer is cleared only when the layout that decides which columns hold input (`key`)
 // changes or more rows are needed. Rows that are top/bottom padding are cleared only if they
 // have held input since (`has_input`, one flag per padded row of the strip).
-struct Scratch {
+struct DepthwiseScratch {
   AlignedBuffer buffer;
   size_t key[4] = {0, 0, 0, 0};  // row_floats, stride, pad_left, input_width of the clearing
   size_t cleared = 0;            // floats cleared under `key`
   std::vector<unsigned char> has_input;
 };
 
-Scratch& scratch(size_t floats, size_t padded_rows, const size_t (&key)[4]) {
-  thread_local Scratch s;
+DepthwiseScratch& scratch(size_t floats, size_t padded_rows, const size_t (&key)[4]) {
+  thread_local DepthwiseScratch s;
   if (s.buffer.reserve(floats)) s.cleared = 0;
   if (!std::equal(key, key + 4, s.key) || floats > s.cleared) {
     std::memset(s.buffer.data(), 0, floats * sizeof(float));
@@ -67,7 +67,7 @@ StripLayout plan_strips(const PlaneShape& s, size_t tile_rows) {
   l.row_floats = pp_round_up(row_width + PP_DWCONV2D_CHW_ROW_SLACK, PP_ALIGNMENT / sizeof(float));
   // Each output row consumes `stride` padded rows, each `stride` physical rows.
   const size_t bytes_per_output_row = s.stride * s.stride * l.row_floats * sizeof(float);
-  const size_t fit = std::max<size_t>(1, kStripBytes / bytes_per_output_row);
+  const size_t fit = std::max<size_t>(1, kDepthwiseStripBytes / bytes_per_output_row);
   l.strip_rows = std::max(tile_rows, fit / tile_rows * tile_rows);
   l.strip_rows = std::min(l.strip_rows, s.output_height);
   return l;
@@ -78,7 +78,7 @@ StripLayout plan_strips(const PlaneShape& s, size_t tile_rows) {
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
-inline void copy_row(float* PP_RESTRICT dst, const float* PP_RESTRICT src, size_t n) {
+inline void copy_input_row(float* PP_RESTRICT dst, const float* PP_RESTRICT src, size_t n) {
   if (n >= 64) {
     std::memcpy(dst, src, n * sizeof(float));
     return;
@@ -90,7 +90,7 @@ inline void copy_row(float* PP_RESTRICT dst, const float* PP_RESTRICT src, size_
 
 // Copies padded input rows [first, first + count) of one plane into the strip. Writes only
 // the input columns of each row (the zero columns around them are left from scratch()'s
-// clearing, see Scratch) and clears whole rows that are top/bottom padding.
+// clearing, see DepthwiseScratch) and clears whole rows that are top/bottom padding.
 #if defined(__GNUC__)
 __attribute__((noinline))  // own register allocation: inlined, its loops spill pointers
 #endif
@@ -109,7 +109,7 @@ void pack_strip(const PlaneShape& s, const StripLayout& l, const float* plane,
     has_input[r] = 1;
     const float* src = plane + y * width;
     if (s.stride == 1) {
-      copy_row(row + pad, src, width);
+      copy_input_row(row + pad, src, width);
       continue;
     }
     // Stride 2: padded column c = x + pad goes to row (c & 1), index c >> 1, so even input
@@ -127,7 +127,7 @@ void pack_strip(const PlaneShape& s, const StripLayout& l, const float* plane,
 }
 
 // This thread's strip buffer, ready for planes of this layout.
-Scratch& strip_scratch(const PlaneShape& s, const StripLayout& l) {
+DepthwiseScratch& strip_scratch(const PlaneShape& s, const StripLayout& l) {
   const size_t floats = l.physical_rows(s.kernel_size, s.stride, l.strip_rows) * l.row_floats;
   const size_t key[4] = {l.row_floats, s.stride, s.pad_left, s.input_width};
   return scratch(floats, floats / (s.stride * l.row_floats), key);
@@ -135,7 +135,7 @@ Scratch& strip_scratch(const PlaneShape& s, const StripLayout& l) {
 
 // Output rows [first_row, first_row + rows) of one plane (weights: bias then taps), each strip
 // through the epilogue as soon as it is written (`base`: the start of the epilogue's output).
-void plane_rows(const PlaneShape& s, const StripLayout& l, Scratch& buffer, const pp_f32_dwconv2d_chw_ukernel& ukernel,
+void plane_rows(const PlaneShape& s, const StripLayout& l, DepthwiseScratch& buffer, const pp_f32_dwconv2d_chw_ukernel& ukernel,
                 const float* plane, const float* weights, size_t first_row, size_t rows, float* output,
                 size_t output_stride, const Epilogue& epilogue, const float* base) {
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
@@ -292,7 +292,7 @@ void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* outp
   const size_t planes = y.n * y.c;
   const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
-    Scratch& buffer = strip_scratch(s, l);
+    DepthwiseScratch& buffer = strip_scratch(s, l);
     const size_t end = std::min(planes, (task + 1) * per_task);
     for (size_t p = task * per_task; p < end; p++) {
       plane_rows(s, l, buffer, *ukernel_, input + p * x_shape.plane(), &weights_[p % channels_ * weights_per_channel], 0,

@@ -14,7 +14,7 @@
 namespace pyprune {
 namespace {
 
-constexpr size_t kStripBytes = 256 * 1024;
+constexpr size_t kSeparableStripBytes = 256 * 1024;
 
 }  // namespace
 
@@ -37,7 +37,7 @@ void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* outp
   const size_t channels = depthwise_.channels(), pixels = y.plane();
   // Strip height from the shape only (never the thread count), so results do not depend on it.
   const size_t tile_rows = depthwise_.ukernel().tile_rows;
-  size_t rows = std::max<size_t>(1, kStripBytes / (channels * y.w * sizeof(float)));
+  size_t rows = std::max<size_t>(1, kSeparableStripBytes / (channels * y.w * sizeof(float)));
   if (rows >= tile_rows) rows = rows / tile_rows * tile_rows;
   rows = std::min(rows, y.h);
   std::vector<float> strip(channels * rows * y.w);

@@ -171,11 +171,11 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
 
 // Per-thread scratch: V, then M, then the strip, each 64-byte aligned; zero-filled when
 // allocated, so what the kernels may read past the data is always initialised.
-struct Scratch {
+struct WinogradScratch {
   float *v, *m, *strip;
 };
 
-Scratch scratch(const Plan& p) {
+WinogradScratch scratch(const Plan& p) {
   thread_local AlignedBuffer buffer;
   const size_t v = p.positions * p.v_stride, m = p.positions * p.m_stride;
   // A segment that starts inside a band row has its extra lanes' reads (ukernels.h) run on into the
@@ -370,7 +370,7 @@ void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const 
 
   parallel_for(p.blocks * p.chunks, [&](size_t task) {
     const size_t block = task / p.chunks, chunk = task % p.chunks, tiles = p.block_size(block);
-    const Scratch s = scratch(p);
+    const WinogradScratch s = scratch(p);
     const std::vector<Segment> segments = p.segments(block);
     thread_local Transformed held;
     if (held.run != run || held.block != block) {
