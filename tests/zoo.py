@@ -776,6 +776,48 @@ class Detector(nn.Module):
         return detections
 
 
+class OneToOneDetector(nn.Module):
+    """YOLOv10's NMS-free detection in small: per-level heads of box distances and class logits,
+    flattened over the anchors and decoded against the anchor grid, then YOLOv10's
+    post-processing: the max_det anchors of the best class scores, gathered, then the max_det best
+    (anchor, class) pairs among them, split into the anchor and the label by // and %."""
+
+    def __init__(self, classes: int = 5, max_det: int = 12) -> None:
+        super().__init__()
+        self.classes, self.max_det = classes, max_det
+        self.stem = conv_norm_act(3, 16, 3, 2, act=nn.SiLU)
+        self.stages = nn.ModuleList([conv_norm_act(16, 32, 3, 2, act=nn.SiLU), conv_norm_act(32, 32, 3, 2, act=nn.SiLU)])
+        self.heads = nn.ModuleList([nn.Conv2d(32, 4 + classes, 1) for _ in self.stages])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs, anchors, strides = [], [], []
+        f = self.stem(x)
+        for stage, head in zip(self.stages, self.heads):
+            f = stage(f)
+            y = head(f)
+            h, w = y.shape[2:]
+            outs.append(y.flatten(2))
+            sy, sx = torch.meshgrid(torch.arange(h, dtype=x.dtype) + 0.5, torch.arange(w, dtype=x.dtype) + 0.5,
+                                    indexing="ij")
+            anchors.append(torch.stack([sx, sy], -1).view(-1, 2))
+            strides.append(torch.full((h * w, 1), x.shape[2] / h, dtype=x.dtype))
+        out = torch.cat(outs, 2).permute(0, 2, 1)  # (N, anchors, 4 + classes)
+        anchor, stride = torch.cat(anchors), torch.cat(strides)
+        distances, logits = out.split([4, self.classes], -1)
+        left_top, right_bottom = distances.relu().chunk(2, -1)
+        boxes = torch.cat([anchor - left_top, anchor + right_bottom], -1) * stride
+        scores = logits.sigmoid()
+        best, index = torch.topk(scores.amax(dim=-1), self.max_det, dim=-1)
+        index = index.unsqueeze(-1)
+        boxes = torch.gather(boxes, 1, index.repeat(1, 1, boxes.shape[-1]))
+        scores = torch.gather(scores, 1, index.repeat(1, 1, scores.shape[-1]))
+        scores, index = torch.topk(scores.flatten(1), self.max_det, dim=-1)
+        labels = index % self.classes
+        index = index // self.classes
+        boxes = boxes.gather(1, index.unsqueeze(-1).repeat(1, 1, boxes.shape[-1]))
+        return torch.cat([boxes, scores.unsqueeze(-1), labels.unsqueeze(-1).to(boxes.dtype)], -1)
+
+
 # ---- the zoo --------------------------------------------------------------------------------------
 
 ZOO = {
@@ -796,6 +838,7 @@ ZOO = {
     "bn_act": (BNActNet, (3, 32, 32)),
     "r2plus1d": (R2Plus1d, (3, 4, 24, 24)),
     "detector": (Detector, (3, 32, 32)),
+    "one_to_one_detector": (OneToOneDetector, (3, 32, 32)),
 }
 
 

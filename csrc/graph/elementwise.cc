@@ -3,12 +3,11 @@
 // vectors, or one of them a single value per row (the squeeze-excitation (N, C, H, W) x (N, C, 1, 1)
 // becomes N*C rows of H*W with a scalar per row). Clamp activations run inside the kernels,
 // others over each task's output while it is in cache.
-#include "node_operator.h"
+#include "binary_operator.h"
 #include "parallel_rows.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/graph/fused.h"
-#include "strided.h"
 
 namespace pyprune::graph {
 namespace {
@@ -24,10 +23,10 @@ pp_vbinary_op swapped(pp_vbinary_op op) {
   }
 }
 
-class Binary final : public NodeOperator {
+class Binary final : public BinaryOperator {
  public:
   Binary(const Attributes& attrs, const char* name, pp_vbinary_op op)
-      : NodeOperator(attrs),
+      : BinaryOperator(attrs),
         name_(name),
         activation_(activation_attributes(attrs)),
         vector_(pp_f32_vbinary_config(op, false)),
@@ -36,19 +35,10 @@ class Binary final : public NodeOperator {
     attrs.only(activation_attribute_names());
   }
 
-  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    expect_inputs(inputs, 2, 2);
-    const std::optional<Dims> y = broadcast(inputs);
-    if (!y) fail("cannot broadcast a of shape " + to_string(inputs[0]) + " with b of shape " + to_string(inputs[1]));
-    expect_size(*y);
-    return {*y};
-  }
-
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
            const std::vector<Dims>& out_shapes) const override {
     const Dims& y = out_shapes[0];
-    const StridedLoop<3> loop(y, {broadcast_strides(y, y), broadcast_strides(in_shapes[0], y),
-                                  broadcast_strides(in_shapes[1], y)});
+    const StridedLoop<3> loop = broadcast_loop(in_shapes, y);
     if (loop.empty()) return;
     // Row kernel and operand order: a row of a with a row of b, with b's one value, or b's row
     // with a's one value (the operation swapped).

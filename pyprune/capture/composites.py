@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
+from pyprune.capture.indices import take
 from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding
 
 # SELU's constants (torch.nn.SELU).
@@ -174,8 +175,9 @@ def _repeat_count(low: Any, r: Any) -> int | None:
 
 
 def b_repeat(low: Any, node: fx.Node, a: dict) -> Any:
-    """repeat and tile: new leading dims and run-time repeats of dims of size 1 (a table repeated
-    over the batch) by expand, other dims by copies concatenated along each."""
+    """repeat and tile: new leading dims and repeats of dims of size 1 (a table repeated over the
+    batch, an index over the box coordinates) by expand, other dims by copies concatenated along
+    each."""
     x = a["self"]
     repeats = list(a.get("repeats", a.get("dims", [])))
     rank = low.rank(x)
@@ -188,7 +190,7 @@ def b_repeat(low: Any, node: fx.Node, a: dict) -> Any:
         raise Unsupported(f"repeat {counts} of a rank-{rank} tensor")
     if any(c is None and shape[i - offset] != 1 for i, c in enumerate(counts) if i >= offset):
         raise Unsupported("a repeat computed at run time of a dim larger than 1")
-    spread = [i < offset or c is None for i, c in enumerate(counts)]
+    spread = [i < offset or c is None or (c > 1 and shape[i - offset] == 1) for i, c in enumerate(counts)]
     y = low.b_expand(node, {"self": x, "size": [r if s else -1 for r, s in zip(repeats, spread)]}) if any(spread) else x
     name = low.tensor(y)
     for axis, c in enumerate(counts):
@@ -594,7 +596,9 @@ def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int
 
 
 def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
-    """x's entries at a constant list of indices along axis."""
+    """x's entries at a list of indices along axis: constant, or computed at run time (take)."""
+    if isinstance(index, Ref):
+        return take(low, x, axis, index)
     if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.int64, torch.int32):
         raise Unsupported("indexing by a tensor computed at run time or not a list of integers")
     size = low.static_dim(x, axis, "indexing")
@@ -605,7 +609,8 @@ def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
 
 
 def b_index(low: Any, node: fx.Node, a: dict) -> Any:
-    """x[:, [2, 1, 0]]: one constant index list, the dims before it taken whole."""
+    """x[:, [2, 1, 0]], x[:, index]: one index list (a constant or computed at run time), the dims
+    before it taken whole."""
     indices = list(a["indices"])
     used = [i for i, t in enumerate(indices) if t is not None]
     if len(used) != 1:

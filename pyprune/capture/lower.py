@@ -23,7 +23,7 @@ import torch.fx as fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from pyprune.capture import composites
+from pyprune.capture import composites, indices
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
                                     string_padding)
@@ -220,6 +220,10 @@ class _Lowering:
         self.masks: dict[int, tuple[Condition, Ref]] = {}
         self.in_torch: dict[int, tuple[Condition, Ref]] = {}
         self.folded_norms: set[fx.Node] = set()  # batch norms a composite folded into its weights
+        # Integer tensors the engine holds as float32 (indices.py): name -> a bound on their
+        # magnitude; and each of them cast back to its dtype for torch calls and outputs.
+        self.integers: dict[str, int] = {}
+        self.cast_back: dict[str, Ref] = {}
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -257,11 +261,12 @@ class _Lowering:
 
     def tensor(self, v: Any, what: str = "input") -> str:
         """The name of a float32 tensor input; constants become graph constants, conditions
-        1.0 where they hold and 0.0 elsewhere."""
+        1.0 where they hold and 0.0 elsewhere, integer tensors float32 holding their integers."""
         if isinstance(v, Condition):
             return self.mask(v).name
         if isinstance(v, torch.Tensor):
-            if v.dtype != torch.float32:
+            exact = v.dtype in indices.INTEGER_DTYPES and indices.bound(self, v) <= indices.MAX_EXACT
+            if v.dtype != torch.float32 and not exact:
                 raise Unsupported(f"{what} is a {v.dtype} constant")
             return self.constant_name(v)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -273,9 +278,25 @@ class _Lowering:
         if v.name not in self.values:  # a node a builder emitted on the way to its result: float32
             return v.name
         t = self.values[v.name]
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.float32:
+        if not isinstance(t, torch.Tensor) or (t.dtype != torch.float32 and v.name not in self.integers):
             raise Unsupported(f"{what} has dtype {getattr(t, 'dtype', type(t).__name__)}, not float32")
         return v.name
+
+    def for_torch(self, v: Ref) -> Ref:
+        """A tensor of the graph as a torch call or the caller reads it: an integer tensor (held
+        as float32) cast back to its dtype, by a torch call."""
+        if v.name not in self.integers:
+            return v
+        if v.name not in self.cast_back:
+            val = self.values[v.name]
+            name = self.fresh(f"{v.name}.{str(val.dtype).removeprefix('torch.')}")
+            self.calls[name] = TorchCall(torch.Tensor.to, (Input(0), val.dtype), {})
+            self.values[name] = val
+            self.origins[name] = [Origin(_module_path(self.node), "to")]
+            self.nodes.append(ir.Node("to", [v.name], [name], {}, _module_path(self.node)))
+            self.unsupported.append((self.node, "an integer tensor leaves the engine, which holds it as float32"))
+            self.cast_back[v.name] = Ref(name)
+        return self.cast_back[v.name]
 
     def condition(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Condition:
         """A comparison, the logical not of a condition or two joined by and / or, kept for the op
@@ -432,7 +453,7 @@ class _Lowering:
                 v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
-                names.append(v.name)
+                names.append(self.for_torch(v).name)
             elif isinstance(v, torch.Tensor) and v.dtype == torch.float32:
                 names.append(self.constant_name(v))
             else:
@@ -492,7 +513,11 @@ class _Lowering:
             builder = _BUILDERS.get(name)
             if builder is None:
                 raise Unsupported(f"{_label(target)} is not in the operator set")
-            if isinstance(val, torch.Tensor) and val.dtype != torch.float32:
+            bound = None
+            several = isinstance(val, (list, tuple))
+            if any(_is_integer(v) for v in (val if several else [val])):
+                bound = indices.result_bound(self, name, bind_schema(target, tuple(args), kwargs), several)
+            elif isinstance(val, torch.Tensor) and val.dtype != torch.float32:
                 raise Unsupported(f"its result has dtype {val.dtype}, not float32")
             count = len(self.nodes)
             try:
@@ -507,6 +532,8 @@ class _Lowering:
             for r, v in zip(results, vals):
                 if isinstance(r, Ref) and r.name not in self.values:
                     self.values[r.name] = v
+                if bound is not None and isinstance(r, Ref) and _is_integer(v):
+                    self.integers.setdefault(r.name, bound)
             self.env[node] = result
         except Unsupported as e:
             self.env[node] = self.opaque(node, target, args, kwargs, str(e))
@@ -554,6 +581,7 @@ class _Lowering:
                 v = self.computed_in_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
+                v = self.for_torch(v)
                 if v.name not in inputs:
                     inputs.append(v.name)
                 return Input(inputs.index(v.name))
@@ -603,8 +631,13 @@ class _Lowering:
 
     def b_to(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
-        name = self.tensor(x)  # float32 in (or a condition); the result's dtype was checked to be float32
-        return Ref(name) if isinstance(x, Condition) else x
+        name = self.tensor(x)  # float32 in (or a condition, or an integer tensor held as float32)
+        if isinstance(x, Condition):
+            return Ref(name)
+        if isinstance(x, Ref) and name in self.integers and self.values[name].dtype != node.meta["val"].dtype:
+            # the same float32 values, named apart: a torch call reads them in the new dtype
+            return self.emit_one("reshape", [name], {"shape": self.static(x, [-(2 + i) for i in range(self.rank(x))])})
+        return x
 
     def b_where(self, node: fx.Node, a: dict) -> Ref:
         return self.select(a["condition"], a["self"], a["other"])
@@ -664,7 +697,9 @@ class _Lowering:
             if not isinstance(y, (int, float, torch.Tensor)):
                 raise Unsupported(f"{op} with alpha={alpha} of a tensor computed at run time")
             y = y * alpha
-        if a.get("rounding_mode") is not None:
+        if a.get("rounding_mode") == "floor":
+            op = "floor_divide"
+        elif a.get("rounding_mode") is not None:
             raise Unsupported(f"division rounding mode {a['rounding_mode']!r}")
         return self.emit_one(op, [self.tensor(x, "first operand"), self.tensor(y, "second operand")])
 
@@ -1050,10 +1085,14 @@ class _Lowering:
         if "other" in a:
             raise Unsupported(f"elementwise {name} is not in the operator set")
         kind = _REDUCE.get(name) or {"max": "max", "min": "min"}[name]
+        with_indices = name in ("max", "min") and a.get("dim") is not None
+        if with_indices and any(user.target is not operator.getitem or (user.args[1] == 1 and user.users)
+                                 for user in node.users):
+            return indices.arg_reduce(self, node, a, largest=name == "max")
         axes = self.axes(x, a.get("dim"))
         keepdim = int(bool(a.get("keepdim", False)))
         out = self.emit_one("reduce", [self.tensor(x)], {"kind": kind, "axes": axes, "keepdim": keepdim})
-        if name in ("max", "min") and "dim" in a and a["dim"] is not None:
+        if with_indices:
             self.only_first_output_used(node)
             return [out, MISSING]
         return out
@@ -1147,6 +1186,10 @@ def _inferred_entry(shape: list[Any], entries: list[Any], resolved: list[int | N
     return value if value is not None and value > 0 else -1
 
 
+def _is_integer(v: Any) -> bool:
+    return isinstance(v, torch.Tensor) and v.dtype in indices.INTEGER_DTYPES
+
+
 def _static(size: Any) -> int | None:
     """A size expression's value when it is a constant."""
     if isinstance(size, int) and not isinstance(size, bool):
@@ -1203,6 +1246,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_scan, "cumprod": _Lowering.b_scan,
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
     **composites.BUILDERS,
+    **indices.BUILDERS,
 }
 
 

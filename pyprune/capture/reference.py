@@ -162,6 +162,15 @@ def _softmax(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     return (F.log_softmax if attrs.get("log", 0) else F.softmax)(x, attrs["axis"])
 
 
+def _topk(attrs: Mapping[str, Any], x: torch.Tensor) -> list[torch.Tensor]:
+    k, axis, largest = attrs["k"], attrs["axis"], bool(attrs.get("largest", 1))
+    if attrs.get("stable", 0):
+        values, indices = (t.narrow(axis, 0, k) for t in torch.sort(x, dim=axis, descending=largest, stable=True))
+    else:
+        values, indices = torch.topk(x, k, axis, largest)
+    return [values, indices.float()]  # an index is a float32 holding an integer in the operator set
+
+
 def _layer_norm(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor | None = None,
                 bias: torch.Tensor | None = None) -> torch.Tensor:
     return F.layer_norm(x, x.shape[x.dim() - attrs["axes"]:], weight, bias, attrs.get("eps", 1e-5))
@@ -193,6 +202,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": _binary(torch.maximum),
     "minimum": _binary(torch.minimum),
     "where": lambda attrs, a, b, x, z: torch.where(getattr(torch, attrs["compare"])(a, b), x, z),
+    "floor_divide": lambda attrs, a, b: torch.floor_divide(a, b),
+    "remainder": lambda attrs, a, b: torch.remainder(a, b),
     "unary": _unary,
     "concat": lambda attrs, *xs: torch.cat(xs, attrs["axis"]),
     "split": lambda attrs, x: list(torch.split(x, list(attrs["sizes"]), attrs["axis"])),
@@ -200,6 +211,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "reshape": _reshape,
     "permute": lambda attrs, x: x.permute(list(attrs["dims"])).contiguous(),
     "expand": _expand,
+    "gather": lambda attrs, x, index: torch.gather(x, attrs["axis"], index.long()),
+    "topk": _topk,
     "max_pool2d": _max_pool2d,
     "avg_pool2d": _avg_pool2d,
     "adaptive_avg_pool2d": lambda attrs, x: F.adaptive_avg_pool2d(x, list(attrs["output_size"])),

@@ -586,8 +586,8 @@ _ELEMENTWISE = (
     "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "clip", "sqrt", "rsqrt", "exp", "log",
     "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
     "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
-    "bitwise_not", "floor", "ceil", "round", "sin", "cos", "atan", "arctan", "threshold", "fill", "zeros_like", "ones_like",
-    "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
+    "bitwise_not", "floor", "ceil", "round", "floor_divide", "remainder", "sin", "cos", "atan", "arctan", "threshold",
+    "fill", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
                 "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",

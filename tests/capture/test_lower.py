@@ -11,7 +11,9 @@ from capture_helpers import assert_matches, lowered, node, ops, zoo_lowered  # n
 from torch import nn  # noqa: E402
 from zoo import ZOO, BNActNet, build  # noqa: E402
 
+import pyprune  # noqa: E402
 from pyprune.capture.lower import lower  # noqa: E402
+from pyprune.graph import engine  # noqa: E402
 
 
 class Fn(nn.Module):
@@ -400,13 +402,92 @@ def test_antialiased_interpolation_stays_a_torch_call():
 
 
 def test_non_float_tensors_and_unused_outputs_stay_torch():
-    model = Fn(lambda m, x: (x.argmax(1).float() + 1, F.max_pool2d(x, 2, return_indices=True)[1].float()))
+    model = Fn(lambda m, x: ((x * 4).long().float() + 1, F.max_pool2d(x, 2, return_indices=True)[1].float(),
+                             x.to(torch.float64) * 2))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    why = dict((n.name, r) for n, r in low.unsupported)
-    assert any("dtype torch.int64" in r for r in why.values())
-    assert any("more than the op's first output" in r for r in why.values())
+    why = [r for _, r in low.unsupported]
+    assert "integers made from float32 tensors (a cast, a rounding) are not in the operator set" in why
+    assert any("more than the op's first output" in r for r in why)
+    assert any("dtype torch.float64" in r for r in why)
     assert_matches(low, model, x)
+
+
+def _picked(m, x):
+    """Indices from topk/sort picking entries elsewhere: gather, index_select, x[index]."""
+    order = x[0, :, 0, 0].argsort()  # a permutation of the 6 channels
+    top = x.argmax(1, keepdim=True).expand(-1, 3, -1, -1)
+    return (torch.gather(x, 1, top), x.index_select(2, x[0, 0, 0].argsort()[:4]), x[:, order],
+            x[:, order.view(2, 3)], x.flatten(2).gather(2, x.flatten(2).topk(5, dim=-1)[1]))
+
+
+# Index tensors the engine holds as float32: (function of (module, x), the ops they lower to)
+INTEGER_CASES = {
+    "topk": (lambda m, x: (torch.topk(x, 3, dim=1)[0], torch.topk(x, 2, dim=-1, largest=False)[1].float()), None),
+    "argmax": (lambda m, x: (x.argmax(1).float(), x.argmin(-1, keepdim=True).float(), x[0].argmax().float(),
+                             x[0].argmin(keepdim=True).float()), None),
+    "max_with_indices": (lambda m, x: (*torch.max(x, 2), *[t.float() for t in x.min(1, keepdim=True)]), None),
+    "sort": (lambda m, x: (*torch.sort(x, dim=-1, descending=True), x.argsort(1).float(),
+                           torch.sort(x, dim=2, stable=True)[1].float()), None),
+    "picked": (_picked, None),
+    # equal entries in torch's order (topk) or the first of them (arg-extremes, max and min), NaN
+    # the extreme entry of argmax, argmin, max and min
+    "equal_entries": (lambda m, x: ((x * 2).round().topk(4, dim=-1)[1].float(), (x * 2).round().argmax(1).float(),
+                                    (x * 2).round().argmin(1).float(), torch.max((x * 2).round(), 2)[1].float(),
+                                    torch.min((x * 2).round(), -1, keepdim=True)[1].float(),
+                                    torch.sort((x * 2).round(), dim=2, stable=True)[1].float()), None),
+    "nan": (lambda m, x: (x.masked_fill(x > 1.2, float("nan")).argmax(2).float(),
+                          x.masked_fill(x > 1.2, float("nan")).argmin(2).float(),
+                          torch.min(x.masked_fill(x > 1.2, float("nan")), 2)[1]), None),
+    "floor_division": (lambda m, x: ((x * 4).floor_divide(1.5), torch.remainder(x * 3, -2.0),
+                                     torch.div(x, 0.7, rounding_mode="floor"), 3.0 % x, torch.remainder(x, m.p0)),
+                       None),
+    # YOLOv10's split of a flat (anchor, class) index, and arithmetic on indices
+    "integer_arithmetic": (lambda m, x: (x.flatten(1).argmax(1) // 7, x.flatten(1).argmax(1) % 7,
+                                         (x.argmax(1) * 7 + 2 - x.argmin(1) // 2).float() / 3), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INTEGER_CASES))
+def test_index_tensors_lower_and_match_torch(case):
+    fn, expected = INTEGER_CASES[case]
+    torch.manual_seed(0)
+    model = Fn(fn, torch.randn(6, 1, 1))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    # an integer output is cast back to its dtype in torch: the only torch calls
+    reasons = {why for _, why in low.unsupported}
+    assert reasons <= {"an integer tensor leaves the engine, which holds it as float32"}, reasons
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(5, *IMAGE[1:]))
+    converted = pyprune.convert(model, example_inputs=(x,))
+    indexing = [n for n in converted.conversion_report.nodes
+                if n.became.split()[0] in ("topk", "gather", "floor_divide", "remainder")]
+    assert indexing and all(n.runs == "pyprune" for n in indexing)
+    with torch.no_grad():  # integer outputs come out in their dtype
+        want, got = model(x), converted(x)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert g.dtype == w.dtype
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_integers_that_could_pass_float32s_exact_range_stay_in_torch():
+    model = Fn(lambda m, x: ((x.argmax(1) * 2**22 * 5).float(), (x.argmax(1) + 2**24).float()))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    reasons = [why for _, why in low.unsupported]
+    assert "its integers may pass 2^24 (up to 20971520), beyond float32's exact integers" in reasons
+    assert "its integers may pass 2^24 (up to 16777221), beyond float32's exact integers" in reasons
+    assert_matches(low, model, x)
+
+
+def test_an_index_out_of_range_is_an_error_on_the_engine():
+    model = Fn(lambda m, x: torch.gather(x, 1, x.argmax(1, keepdim=True) + 6))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert low.unsupported == []
+    with pytest.raises(IndexError, match="is out of bounds for axis 1 of size 6"):
+        engine.Engine(low.graph)(x.numpy())
 
 
 def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():

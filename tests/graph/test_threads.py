@@ -47,6 +47,12 @@ CASES = {
     "layer_norm": ("layer_norm", {"axes": 1}, [X], lambda: F.layer_norm(T, (40,))),
     "channel_norm": ("channel_norm", {}, [X], lambda: (T - T.mean(1, keepdim=True))
                      / torch.sqrt(T.var(1, keepdim=True, unbiased=False) + 1e-5)),
+    "topk_inner": ("topk", {"axis": 1, "k": 5}, [X], lambda: torch.topk(T, 5, 1)[1].float()),
+    "topk_last": ("topk", {"axis": 3, "k": 40, "largest": 0}, [X], lambda: torch.topk(T, 40, 3, largest=False)[1].float()),
+    "gather": ("gather", {"axis": 2}, [X, np.argsort(X[:, :, :30], 2).astype(np.float32)],
+               lambda: torch.gather(T, 2, torch.from_numpy(np.argsort(X[:, :, :30], 2)))),
+    "floor_divide": ("floor_divide", {}, [X * 10, X[0, 0] + 3], lambda: torch.floor_divide(T * 10, T[0, 0] + 3)),
+    "remainder": ("remainder", {}, [X * 10, X[0, 0] + 3], lambda: torch.remainder(T * 10, T[0, 0] + 3)),
     "matmul": ("matmul", {}, [X, X[:, :, :40, :].transpose(0, 1, 3, 2).copy()],
                lambda: torch.matmul(T, T[:, :, :40, :].transpose(2, 3))),
 }

@@ -30,7 +30,7 @@ def mobilenet_v2():
 # (3-d convolutions, batch norms and pooling of video clips).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
                                              for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
-                                                          "r2plus1d")}}
+                                                          "r2plus1d", "one_to_one_detector")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.
@@ -132,16 +132,20 @@ def test_the_graph_shares_the_weights_of_the_state_dict(name, packed):
     own = file.metadata["graph"]["tensors"]
     weights = {n: r for n, r in file.metadata["tensors"].items() if len(r["shape"]) >= 2}
     # Every weight of the graph is a state_dict tensor or one scaled per output channel (a folded
-    # batch norm): the graph's own tensors that are not scales hold vectors (biases) only.
-    assert all(r["encoding"] == "scaled" or len(r["shape"]) == 1 for r in own.values()), own
+    # batch norm): the graph's own other tensors are vectors (biases) and constants the forward
+    # computes (the detector's anchor grid), none of a weight's shape.
+    computed = {n for n, r in own.items() if r["encoding"] != "scaled" and len(r["shape"]) >= 2}
     assert weights
+    assert not {tuple(own[n]["shape"]) for n in computed} & {tuple(r["shape"]) for r in weights.values()}, own
     # So the file grows by the graph's JSON and those vectors (a folded batch norm's scale and
     # shift: fewer bytes than the batch norm's own four vectors), not by a second copy of weights.
-    own_bytes = sum(a.nbytes for s, a in file.tensors.items() if s.split(":")[0] in own)
+    own_bytes = sum(a.nbytes for s, a in file.tensors.items() if s.split(":")[0] in own.keys() - computed)
     vector_bytes = sum(file.tensors[n].nbytes for n, r in file.metadata["tensors"].items() if len(r["shape"]) == 1)
     assert own_bytes <= 0.75 * vector_bytes, (own_bytes, vector_bytes)
+    own_streams = sum(a.nbytes for s, a in file.tensors.items() if s.split(":")[0] in own)
+    graph_json = len(json.dumps(file.metadata["graph"]))
     without = len(without_graph(path.read_bytes()))  # (its JSON spaced out: a few bytes more)
-    assert saved.file_bytes <= 1.25 * without, (saved.file_bytes, without)
+    assert saved.file_bytes - without <= 1.1 * (graph_json + own_streams), (saved.file_bytes, without, graph_json)
 
 
 def test_graph_false_writes_the_file_as_it_was_without_the_graph(tmp_path, packed):

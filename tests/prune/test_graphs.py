@@ -30,8 +30,9 @@ from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
 from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
-# The detector's post-processing cannot be captured; attention keeps its channels (MobileViT below).
-PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit", "swin")]
+# The detector's post-processing cannot be captured; attention keeps its channels (MobileViT below);
+# the one-to-one detector's heads keep the box and class channels its post-processing splits.
+PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit", "swin", "one_to_one_detector")]
 
 
 def example(shape, batch=2):
@@ -88,6 +89,16 @@ def test_a_vision_transformer_prunes_its_mlps_and_keeps_its_token_channels():
     changes = {c.name: c for c in pruned_in_part("vit").layers}
     assert changes["mlps.0.0"].out_after == 24 and changes["mlps.1.2"].in_after == 24  # hidden features go
     assert changes["attns.0.qkv"].out_after == 72  # split into heads by a reshape: kept
+
+
+def test_an_nms_free_detector_prunes_its_backbone_through_topk_and_gather():
+    report = pruned_in_part("one_to_one_detector")
+    changes = {c.name: c for c in report.layers}
+    assert all(changes[f"stages.{i}.0"].out_after == 16 for i in (0, 1))
+    assert all((changes[f"heads.{i}"].in_after, changes[f"heads.{i}"].out_after) == (16, 9) for i in (0, 1))
+    for group in report.blocked:
+        assert group.layers in (["heads.0"], ["heads.1"])
+        assert any("splits the channels into sizes [4, 5]" in reason for reason in group.reasons)
 
 
 def test_the_detector_cannot_be_captured_and_says_so():

@@ -1,0 +1,171 @@
+// topk and gather: the operators of indices, with which detection heads pick their best boxes
+// without NMS (YOLOv10-style heads, DETR's query selection). The operator set holds float32
+// tensors only, so an index is a float32 holding an integer; float32 holds every integer up to
+// 2^24 exactly, so topk refuses dims longer than that and gather refuses an index that is not
+// an integer in range. Not on a hot path: scalar code, lines or rows in parallel.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "node_operator.h"
+#include "parallel_rows.h"
+#include "pyprune/graph/factories.h"
+#include "strided.h"
+
+namespace pyprune::graph {
+namespace {
+
+constexpr size_t kMaxIndexed = size_t{1} << 24;  // the longest dim whose indices are exact in float32
+
+// torch.topk(x, k, axis, largest, sorted=True): the k largest (or smallest) values along `axis`
+// in order, and their indices. NaN counts as larger than any number, as in torch. Equal values
+// come in torch.topk's order: the same standard-library selection on (value, index) pairs as
+// torch's CPU kernel (a partial sort when k * 64 <= n, else nth_element then a sort of the
+// k - 1 before it), which leaves them in an order of its own. With `stable`, they keep the order
+// of their indices instead: argmax's first maximum, a stable sort.
+class TopK final : public NodeOperator {
+ public:
+  explicit TopK(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"axis", "k", "largest", "stable"});
+    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
+    k_ = static_cast<size_t>(attrs.integer("k", 0, static_cast<int64_t>(kMaxIndexed)));
+    largest_ = attrs.integer("largest", 0, 1, 1) == 1;
+    stable_ = attrs.integer("stable", 0, 1, 0) == 1;
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 1, 1);
+    const Dims& x = inputs[0];
+    expect_axis(x, axis_, "axis");
+    if (x[axis_] > kMaxIndexed)
+      fail("axis " + std::to_string(axis_) + " of the input " + to_string(x) +
+           " is longer than 2^24, past the integers float32 holds exactly");
+    if (k_ > x[axis_])
+      fail("attribute 'k' is " + std::to_string(k_) + " but the input " + to_string(x) + " has " +
+           std::to_string(x[axis_]) + " along axis " + std::to_string(axis_));
+    Dims y = x;
+    y[axis_] = k_;
+    return {y, y};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Dims& x = in_shapes[0];
+    const size_t n = x[axis_], inner = span(x, axis_ + 1, x.size()), lines = span(x, 0, axis_) * inner;
+    if (k_ == 0 || lines == 0) return;
+    // One task per group of lines; a line costs about n log k comparisons.
+    parallel_rows(lines, 1, [&](size_t first, size_t count, size_t, size_t) {
+      std::vector<Entry> queue(n);
+      for (size_t l = first; l < first + count; l++) {
+        const size_t outer = l / inner, at = l % inner;
+        const float* xs = in[0] + outer * n * inner + at;
+        for (size_t i = 0; i < n; i++) queue[i] = {xs[i * inner], static_cast<int64_t>(i)};
+        select(queue);
+        float* values = out[0] + outer * k_ * inner + at;
+        float* indices = out[1] + outer * k_ * inner + at;
+        for (size_t j = 0; j < k_; j++) {
+          values[j * inner] = queue[j].first;
+          indices[j * inner] = static_cast<float>(queue[j].second);
+        }
+      }
+    }, n + 8);
+  }
+
+  std::string describe() const override {
+    return std::string("topk ") + (largest_ ? "largest " : "smallest ") + std::to_string(k_) + " axis " +
+           std::to_string(axis_) + (stable_ ? " stable" : "");
+  }
+
+ private:
+  using Entry = std::pair<float, int64_t>;
+
+  // Moves the k first entries (in order) to the front of `queue`.
+  void select(std::vector<Entry>& queue) const {
+    const bool largest = largest_;
+    const auto before = [largest](const Entry& a, const Entry& b) {
+      const bool na = std::isnan(a.first), nb = std::isnan(b.first);
+      return largest ? (na && !nb) || a.first > b.first : (!na && nb) || a.first < b.first;
+    };
+    const auto k = static_cast<ptrdiff_t>(k_);
+    if (stable_) {
+      std::partial_sort(queue.begin(), queue.begin() + k, queue.end(), [&](const Entry& a, const Entry& b) {
+        return before(a, b) || (!before(b, a) && a.second < b.second);
+      });
+    } else if (k_ * 64 <= queue.size()) {
+      std::partial_sort(queue.begin(), queue.begin() + k, queue.end(), before);
+    } else {
+      std::nth_element(queue.begin(), queue.begin() + k - 1, queue.end(), before);
+      std::sort(queue.begin(), queue.begin() + k - 1, before);
+    }
+  }
+
+  size_t axis_, k_;
+  bool largest_, stable_;
+};
+
+// torch.gather(x, axis, index): y[i...] = x[i... with index[i...] at `axis`]. index has x's
+// rank and, along every other axis, at most x's size; the output has index's shape.
+class Gather final : public NodeOperator {
+ public:
+  explicit Gather(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"axis"});
+    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 2, 2);
+    const Dims &x = inputs[0], &index = inputs[1];
+    expect_axis(x, axis_, "axis");
+    bool fits = index.size() == x.size();
+    for (size_t d = 0; fits && d < x.size(); d++) fits = d == axis_ || index[d] <= x[d];
+    if (!fits)
+      fail("the index " + to_string(index) + " does not fit the input " + to_string(x) +
+           ": it needs the input's rank and at most its size along every axis but " + std::to_string(axis_));
+    return {index};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>& out_shapes) const override {
+    const Dims &x = in_shapes[0], &y = out_shapes[0];
+    const size_t count = elements(y), n = x[axis_];
+    const float* index = in[1];
+    // Every index is checked before any is used: a bad one is an error, never a stray read.
+    for (size_t i = 0; i < count; i++)
+      if (!(index[i] >= 0.0f && index[i] < static_cast<float>(n) && index[i] == std::floor(index[i]))) {
+        std::ostringstream what;
+        what << node() << ": index " << index[i] << " is out of bounds for axis " << axis_ << " of size " << n;
+        throw std::out_of_range(what.str());
+      }
+    std::array<ptrdiff_t, kMaxRank> x_strides = broadcast_strides(x, x);
+    const ptrdiff_t along = static_cast<ptrdiff_t>(span(x, axis_ + 1, x.size()));
+    x_strides[axis_] = 0;  // the index gives the place along the axis
+    const StridedLoop<2> loop(y, {broadcast_strides(y, y), x_strides});
+    if (loop.empty()) return;
+    const ptrdiff_t step = loop.inner_stride(1);
+    float* const output = out[0];
+    parallel_rows(loop.rows(), loop.inner(), [&](size_t row, size_t rows, size_t begin, size_t end) {
+      loop.for_rows(row, rows, [&](const StridedLoop<2>::Offsets& at) {
+        for (size_t i = begin; i < end; i++) {
+          const ptrdiff_t o = at[0] + static_cast<ptrdiff_t>(i);
+          output[o] = in[0][at[1] + static_cast<ptrdiff_t>(i) * step + static_cast<ptrdiff_t>(index[o]) * along];
+        }
+      });
+    });
+  }
+
+  std::string describe() const override { return "gather axis " + std::to_string(axis_); }
+
+ private:
+  size_t axis_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_topk(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<TopK>(attrs);
+}
+std::unique_ptr<Operator> make_gather(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Gather>(attrs);
+}
+
+}  // namespace pyprune::graph

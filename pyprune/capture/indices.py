@@ -1,0 +1,211 @@
+"""Index tensors: the integer tensors of torch.topk, argmax, sort and what detection heads
+compute from them (YOLOv10's `index // nc`, `index % nc`, `gather`), lowered to the operator
+set's topk, gather, floor_divide and remainder.
+
+The operator set holds float32 tensors only, so the engine holds an integer tensor as float32,
+which is exact up to 2^24 in magnitude. The lowering therefore knows a bound on every integer
+tensor the engine holds (`result_bound`, from its operands' bounds) and leaves an op whose
+result could pass 2^24, or whose integer operand it does not hold, to torch. An integer tensor a
+torch call or the caller reads is cast back to its dtype there (lower.py's `for_torch`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+
+from pyprune.capture.values import Condition, Ref, Unsupported
+
+__all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
+
+MAX_EXACT = 2**24  # float32 holds every integer up to this magnitude exactly
+INTEGER_DTYPES = {torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8}
+
+# Ops whose integer result is some of their operands' entries, moved or picked: bounded by them.
+_MOVES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh", "to", "_to_copy", "type_as",
+          "view", "reshape", "_unsafe_view", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
+          "t", "numpy_T", "expand", "expand_as", "repeat", "tile", "cat", "concat", "stack", "split",
+          "split_with_sizes", "chunk", "unbind", "slice", "select", "narrow", "gather", "index_select", "index",
+          "maximum", "minimum", "where", "masked_fill", "neg", "abs"}
+
+
+def _sum(b: Callable, a: dict) -> int:
+    return b(a["self"]) + b(a["other"]) * abs(a.get("alpha", 1) or 1)
+
+
+# op -> the bound of its integer result from the bound b(v) of each operand.
+_ARITHMETIC: dict[str, Callable[[Callable, dict], int]] = {
+    "add": _sum,
+    "sub": _sum,
+    "rsub": _sum,
+    "mul": lambda b, a: b(a["self"]) * b(a["other"]),
+    "remainder": lambda b, a: b(a["other"]),  # |a % b| < |b|
+    "floor_divide": lambda b, a: b(a["self"]),  # |a // b| <= |a| for integers b != 0
+    "div": lambda b, a: b(a["self"]),  # rounding_mode "floor" on integers
+}
+# Ops whose builders below bound their integer results themselves (the indices they make).
+_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min"}
+
+
+def bound(low: Any, v: Any) -> int:
+    """A bound on the magnitude of the integer value `v` (a tensor the engine holds, a constant,
+    a number, a condition); Unsupported when there is none."""
+    if isinstance(v, Condition) or isinstance(v, bool):
+        return 1
+    if isinstance(v, int):
+        return abs(v)
+    if isinstance(v, torch.Tensor) and v.dtype in INTEGER_DTYPES | {torch.bool}:
+        return int(v.abs().max()) if v.numel() else 0
+    if isinstance(v, Ref) and v.size is None and v.name in low.integers:
+        return low.integers[v.name]
+    if isinstance(v, Ref) and getattr(low.example(v), "dtype", None) == torch.float32:
+        raise Unsupported("integers made from float32 tensors (a cast, a rounding) are not in the operator set")
+    raise Unsupported("an integer operand is computed in torch")
+
+
+def result_bound(low: Any, name: str, a: dict, several: bool) -> int | None:
+    """The bound on the integer results of ATen op `name` with arguments `a`, checked to be exact
+    in float32; None where the op's builder bounds them (the indices it makes, or the indices
+    beside the values of an op with `several` results, which it refuses to give). Unsupported
+    for any other op."""
+    b = lambda v: bound(low, v)  # noqa: E731
+    if name in _INDEXING or (several and name not in _MOVES):
+        return None
+    if name in _MOVES:
+        keys = ("self", "other", "value")  # masked_fill's value
+        operands = a["tensors"] if "tensors" in a else [a[k] for k in keys if a.get(k) is not None]
+        result = max((b(v) for v in operands if not isinstance(v, (list, tuple))), default=0)
+    elif name in _ARITHMETIC:
+        result = _ARITHMETIC[name](b, a)
+    else:
+        raise Unsupported(f"{name} of integer tensors is not in the operator set")
+    if result > MAX_EXACT:
+        raise Unsupported(f"its integers may pass 2^24 (up to {result}), beyond float32's exact integers")
+    return result
+
+
+def _indices(low: Any, x: Any, axis: int, k: int, largest: bool, stable: bool,
+             n: int | None = None) -> tuple[str, str]:
+    """topk's values and indices (held as float32), the indices bounded by the length n of the
+    dim (x's dim axis unless given); `stable`: equal entries in index order."""
+    n = low.static_dim(x, axis, "topk") if n is None else n
+    if n > MAX_EXACT:
+        raise Unsupported(f"indices along a dim of {n}, beyond float32's exact integers")
+    attrs = {"axis": axis, "k": k, "largest": int(largest), **({"stable": 1} if stable else {})}
+    values, indices = low.emit("topk", [low.tensor(x)], attrs, outputs=2)
+    low.integers[indices] = max(n - 1, 0)
+    return values, indices
+
+
+def _first_extreme(low: Any, x: Any, axis: int, largest: bool, n: int | None = None) -> tuple[str, str]:
+    """The largest (smallest) entry along axis and its first index, NaN counting as both, as
+    torch's argmax, argmin, max and min have it: the smallest is the largest of -x."""
+    if largest:
+        return _indices(low, x, axis, 1, True, True, n)
+    values, indices = _indices(low, Ref(low.emit_one("unary", [low.tensor(x)], {"kind": "neg"}).name), axis, 1, True,
+                               True, low.static_dim(x, axis, "topk") if n is None else n)
+    return low.emit_one("unary", [values], {"kind": "neg"}).name, indices
+
+
+def b_topk(low: Any, node: fx.Node, a: dict) -> list[Ref]:
+    x = a["self"]
+    axis = _axis(a.get("dim", -1), low.rank(x))
+    values, indices = _indices(low, x, axis, low.integer(a["k"], "k"), a.get("largest", True), False)
+    return [Ref(values), Ref(indices)]
+
+
+def b_sort(low: Any, node: fx.Node, a: dict) -> Any:
+    """sort and argsort: every entry in order, equal entries in the order of their indices (a
+    stable sort; torch's unstable one leaves their order to the platform's sorting code)."""
+    x = a["self"]
+    axis = _axis(a.get("dim", -1), low.rank(x))
+    values, indices = _indices(low, x, axis, low.static_dim(x, axis, "sort"), a.get("descending", False), True)
+    return Ref(indices) if node.target.__name__.startswith("argsort") else [Ref(values), Ref(indices)]
+
+
+def b_argmax(low: Any, node: fx.Node, a: dict) -> Ref:
+    """argmax and argmin: the first index of the largest (smallest) entry, over a dim or all."""
+    x, dim = a["self"], a.get("dim")
+    rank, n = low.rank(x), None
+    if dim is None:  # over all entries: of a tensor of static shape
+        shape = low.shape(x)
+        if not all(isinstance(d, int) for d in shape):
+            raise Unsupported(f"{node.target.__name__} over all entries of a tensor with dims known only at run time")
+        x, axis, n = low.reshape(x, [-1]), 0, math.prod(shape)
+    else:
+        axis = _axis(dim, rank)
+    _, indices = _first_extreme(low, x, axis, node.target.__name__.startswith("argmax"), n)
+    if dim is None:
+        shape = [1] * rank if a.get("keepdim") else []
+    elif a.get("keepdim"):
+        return Ref(indices)
+    else:
+        shape = [-(2 + i) for i in range(rank) if i != axis]
+    return _bounded(low, low.emit_one("reshape", [indices], {"shape": shape}), indices)
+
+
+def arg_reduce(low: Any, node: fx.Node, a: dict, largest: bool) -> list[Ref]:
+    """torch.max(x, dim) and torch.min(x, dim) where their indices are read: both from topk."""
+    x = a["self"]
+    rank = low.rank(x)
+    axis = _axis(a["dim"], rank)
+    values, indices = _first_extreme(low, x, axis, largest)
+    if a.get("keepdim"):
+        return [Ref(values), Ref(indices)]
+    shape = {"shape": [-(2 + i) for i in range(rank) if i != axis]}
+    return [low.emit_one("reshape", [values], shape), _bounded(low, low.emit_one("reshape", [indices], shape), indices)]
+
+
+def _bounded(low: Any, ref: Ref, source: str) -> Ref:
+    low.integers[ref.name] = low.integers[source]
+    return ref
+
+
+def b_gather(low: Any, node: fx.Node, a: dict) -> Ref:
+    x, index = a["self"], a["index"]
+    if a.get("sparse_grad"):
+        raise Unsupported("gather with sparse gradients")
+    bound(low, index)  # an index the engine holds (or a constant)
+    return low.emit_one("gather", [low.tensor(x), low.tensor(index, "the index")], {"axis": _axis(a["dim"], low.rank(x))})
+
+
+def take(low: Any, x: Any, axis: int, index: Any) -> Ref:
+    """x's entries at run-time indices along axis (x.index_select(axis, index), x[:, index]):
+    gather with the index flattened, placed along axis and expanded over x's other dims, then
+    index's dims in place of axis."""
+    bound(low, index)
+    rank, index_shape = low.rank(x), low.shape(index)
+    if not all(isinstance(d, int) for d in index_shape):
+        raise Unsupported("an index of a size known only at run time")
+    count = math.prod(index_shape)
+    name = low.tensor(x)
+    placed = low.emit_one("reshape", [low.tensor(index, "the index")],
+                          {"shape": [count if i == axis else 1 for i in range(rank)]})
+    # x's dims (the batch's at run time) but count along axis
+    spread = low.emit_one("expand", [placed.name, name], {"shape": [count if i == axis else -(2 + i)
+                                                                    for i in range(rank)]})
+    picked = low.emit_one("gather", [name, spread.name], {"axis": axis})
+    if len(index_shape) == 1:
+        return picked
+    keep = [-(2 + i) for i in range(rank)]
+    return low.emit_one("reshape", [picked.name], {"shape": [*keep[:axis], *index_shape, *keep[axis + 1:]]})
+
+
+def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
+    """floor_divide and remainder (Python's // and %), of floats or of integers."""
+    op = "remainder" if node.target.__name__.startswith("remainder") else "floor_divide"
+    return low.emit_one(op, [low.tensor(a["self"], "first operand"), low.tensor(a["other"], "second operand")])
+
+
+def _axis(dim: int, rank: int) -> int:
+    return dim + rank if dim < 0 else dim
+
+
+BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
+    "topk": b_topk, "sort": b_sort, "argsort": b_sort, "argmax": b_argmax, "argmin": b_argmax,
+    "gather": b_gather, "floor_divide": b_floor_division,
+    "remainder": b_floor_division,
+}

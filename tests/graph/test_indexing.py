@@ -1,0 +1,116 @@
+"""topk and gather, the operators of index tensors (held as float32 integers): against
+torch.topk and torch.gather over shape sweeps, with NaN, ties (in torch's order, or in index order
+when stable), k = 0 and k = n; bad indices are errors, never stray reads; refusals."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+from operator_testing import assert_equal, random, refused, run
+
+torch = pytest.importorskip("torch")
+
+
+def coarse(rng, shape, nan=False):
+    """Values on a coarse grid, so that equal ones are common (and NaN, if asked)."""
+    x = np.round(random(rng, shape) * 2).astype(np.float32)
+    if nan:
+        x[rng.random(shape) < 0.1] = np.nan
+    return x
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=6, min_side=1, max_side=6), data=st.data(),
+       largest=st.booleans(), nan=st.booleans(), seed=st.integers(0, 2**16))
+def test_topk_matches_torch_equal_values_included(shape, data, largest, nan, seed):
+    x = coarse(np.random.default_rng(seed), shape, nan)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    k = data.draw(st.integers(0, shape[axis]))
+    values, indices = run("topk", {"axis": axis, "k": k, "largest": int(largest)}, x)
+    want_values, want_indices = torch.topk(torch.from_numpy(x), k, axis, largest)
+    assert_equal(values, want_values)
+    assert_equal(indices, want_indices.float())
+
+
+@pytest.mark.parametrize("shape, axis, k", [((1, 8400), 1, 300), ((2, 300 * 80), 1, 300), ((3, 1000, 4), 1, 1),
+                                            ((1, 64, 17), 2, 17), ((1, 525), 1, 300), ((2, 130), 1, 2)])
+@pytest.mark.parametrize("values", ["random", "coarse", "equal"])
+def test_topk_of_detection_sizes(shape, axis, k, values, rng):
+    """Scores of an untrained detector are often all equal: torch's order of equal ones is kept."""
+    x = {"random": random, "coarse": coarse, "equal": lambda rng, s: np.full(s, 0.25, np.float32)}[values](rng, shape)
+    got_values, got_indices = run("topk", {"axis": axis, "k": k}, x)
+    want_values, want_indices = torch.topk(torch.from_numpy(x), k, axis)
+    assert_equal(got_values, want_values)
+    assert_equal(got_indices, want_indices.float())
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=8), data=st.data(), largest=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_stable_topk_keeps_equal_values_in_index_order(shape, data, largest, seed):
+    x = coarse(np.random.default_rng(seed), shape)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    k = data.draw(st.integers(0, shape[axis]))
+    values, indices = run("topk", {"axis": axis, "k": k, "largest": int(largest), "stable": 1}, x)
+    order = np.argsort(-x if largest else x, axis=axis, kind="stable")  # numpy's stable sort
+    want = np.take(order, np.arange(k), axis=axis)
+    assert_equal(indices, want.astype(np.float32))
+    assert_equal(values, np.take_along_axis(x, want, axis))
+
+
+def test_topk_puts_nan_above_every_number_and_stable_keeps_ties_in_index_order():
+    x = np.array([[1.0, np.nan, 3.0, 3.0, -np.inf, np.inf, 1.0, np.nan]], np.float32)
+    values, indices = run("topk", {"axis": 1, "k": 8, "stable": 1}, x)
+    np.testing.assert_array_equal(values, [[np.nan, np.nan, np.inf, 3.0, 3.0, 1.0, 1.0, -np.inf]])
+    np.testing.assert_array_equal(indices, [[1, 7, 5, 2, 3, 0, 6, 4]])
+    values, indices = run("topk", {"axis": 1, "k": 8, "largest": 0, "stable": 1}, x)
+    np.testing.assert_array_equal(values, [[-np.inf, 1.0, 1.0, 3.0, 3.0, np.inf, np.nan, np.nan]])
+    np.testing.assert_array_equal(indices, [[4, 0, 6, 2, 3, 5, 1, 7]])
+    # k = 1 is argmax: the first of equal entries
+    ties = np.array([[2.0, 5.0, 5.0, -1.0, 5.0]], np.float32)
+    assert run("topk", {"axis": 1, "k": 1, "stable": 1}, ties)[1][0, 0] == torch.argmax(torch.from_numpy(ties)).item()
+
+
+@settings(max_examples=80, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=6, min_side=0, max_side=5), data=st.data(), seed=st.integers(0, 2**16))
+def test_gather_matches_torch(shape, data, seed):
+    rng = np.random.default_rng(seed)
+    x = random(rng, shape)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    # an index of x's rank, at most x's size along the other dims, any length along axis
+    index_shape = tuple(data.draw(st.integers(0, 6 if d == axis else n)) for d, n in enumerate(shape))
+    if shape[axis] == 0:
+        index_shape = index_shape[:axis] + (0,) + index_shape[axis + 1:]
+    index = rng.integers(0, max(shape[axis], 1), size=index_shape)
+    (y,) = run("gather", {"axis": axis}, x, index.astype(np.float32))
+    assert_equal(y, torch.gather(torch.from_numpy(x), axis, torch.from_numpy(index)))
+
+
+@pytest.mark.parametrize("bad", [6.0, -1.0, 2.5, np.nan, np.inf, 2.0**40])
+def test_gather_refuses_an_index_out_of_range_or_not_an_integer(bad, rng):
+    x = random(rng, (2, 6, 3))
+    index = np.zeros((2, 4, 3), np.float32)
+    index[1, 3, 2] = bad
+    with pytest.raises(IndexError, match="is out of bounds for axis 1 of size 6"):
+        run("gather", {"axis": 1}, x, index)
+
+
+def test_refusals():
+    x = np.ones((2, 3), np.float32)
+    refused("topk", {"axis": 1, "k": 4}, x, says=["'k' is 4", "(2, 3)", "3 along axis 1"])
+    refused("topk", {"axis": 2, "k": 1}, x, says=["'axis' is 2", "rank 2"])
+    refused("topk", {"axis": 0}, x, says="k")
+    refused("topk", {"axis": 0, "k": 1, "largest": 2}, x, says="largest")
+    refused("topk", {"axis": 0, "k": 1, "stable": -1}, x, says="stable")
+    refused("topk", {"axis": 0, "k": 1, "sorted": 1}, x, says="unknown attribute 'sorted'")
+    refused("topk", {"axis": 0, "k": 1}, x, x, says="takes 1 input, got 2")
+    refused("gather", {"axis": 0}, x, np.zeros((2, 4), np.float32), says=["index (2, 4)", "input (2, 3)"])
+    refused("gather", {"axis": 0}, x, np.zeros(3, np.float32), says=["index (3,)", "rank"])
+    refused("gather", {"axis": 2}, x, x, says=["'axis' is 2", "rank 2"])
+    refused("gather", {"axis": 0}, x, says="takes 2 inputs, got 1")
+
+
+def test_topk_refuses_dims_whose_indices_float32_cannot_hold():
+    x = np.zeros(2**24 + 1, np.float32)
+    refused("topk", {"axis": 0, "k": 1}, x, says="longer than 2^24")
