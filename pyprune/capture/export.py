@@ -114,6 +114,10 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     start = time.perf_counter()
     failure = None
     with quiet():
+        # One eager forward first: a model that caches what it computes from the input's size on
+        # its first call (detection anchors) would otherwise keep the trace's fake tensors.
+        with torch.no_grad():
+            model(*args)
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)

@@ -84,3 +84,30 @@ def test_inference_graph_is_whole_or_says_what_needs_torch():
 
     with pytest.raises(ValueError, match="needs torch to run node 'lgamma'.*aten.lgamma.default is not in the operator"):
         inference_graph(LogGamma(), (torch.randn(1, 3),))
+
+
+class CachesAnchors(nn.Module):
+    """A detection head's habit: a grid computed from the input's size on the first call and kept
+    for the calls after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.size = None
+
+    def forward(self, x, scale):
+        if self.size != tuple(x.shape[2:]):
+            h, w = x.shape[2:]
+            self.anchors = torch.arange(h * w).type_as(x).view(1, 1, h, w) / (h * w)
+            self.size = (h, w)
+        return self.conv(x) + self.anchors * scale
+
+
+def test_a_model_caching_tensors_on_its_first_call_keeps_real_ones():
+    import pyprune
+
+    model, x = CachesAnchors().eval(), (torch.randn(2, 3, 5, 6), torch.tensor(2.0))  # captured static
+    capture(model, x)
+    assert type(model.anchors) is torch.Tensor  # not the trace's fake tensor
+    fresh = CachesAnchors().eval()
+    torch.testing.assert_close(pyprune.convert(fresh, x)(*x), fresh(*x))

@@ -482,10 +482,13 @@ def test_integers_that_could_pass_float32s_exact_range_stay_in_torch():
 
 
 def test_an_index_out_of_range_is_an_error_on_the_engine():
-    model = Fn(lambda m, x: torch.gather(x, 1, x.argmax(1, keepdim=True) + 6))
+    # in range on the example; an entry above 5 makes it point past the dim
+    model = Fn(lambda m, x: torch.gather(x, 1, (x[:, :1] > 5).long() * 6 + x.argmax(1, keepdim=True)))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
     assert low.unsupported == []
+    engine.Engine(low.graph)(x.numpy())
+    x[1, 0, 2, 3] = 9.0
     with pytest.raises(IndexError, match="is out of bounds for axis 1 of size 6"):
         engine.Engine(low.graph)(x.numpy())
 

@@ -259,3 +259,24 @@ def test_repeated_conversions_leave_no_generated_source_behind():
     assert cached() > before  # the live result keeps its own
     del fast
     assert cached() == before
+
+
+def test_a_mismatch_after_a_selection_says_rounding_can_change_the_choice(monkeypatch):
+    def differs(got, want, rtol, atol):
+        raise ConversionError("the converted model's output differs from the original's by up to 1")
+
+    class TopScores(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return self.conv(x).flatten(1).topk(5)[0]
+
+    convert_module = importlib.import_module("pyprune.nn.convert")
+    monkeypatch.setattr(convert_module, "_max_difference", differs)
+    with pytest.raises(ConversionError, match="up to 1; it selects entries .* rounding alone can be chosen differently"):
+        convert(TopScores().eval(), torch.randn(1, 3, 8, 8))
+    # without a selection the message is as it was
+    with pytest.raises(ConversionError, match="up to 1$"):
+        convert(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8))
