@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import Condition, Ref, Unsupported
+from pyprune.capture.values import Condition, Ref, Unsupported, norm_axis
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
 
@@ -112,7 +112,7 @@ def _first_extreme(low: Any, x: Any, axis: int, largest: bool, n: int | None = N
 
 def b_topk(low: Any, node: fx.Node, a: dict) -> list[Ref]:
     x = a["self"]
-    axis = _axis(a.get("dim", -1), low.rank(x))
+    axis = norm_axis(a.get("dim", -1), low.rank(x))
     values, indices = _indices(low, x, axis, low.integer(a["k"], "k"), a.get("largest", True), False)
     return [Ref(values), Ref(indices)]
 
@@ -121,7 +121,7 @@ def b_sort(low: Any, node: fx.Node, a: dict) -> Any:
     """sort and argsort: every entry in order, equal entries in the order of their indices (a
     stable sort; torch's unstable one leaves their order to the platform's sorting code)."""
     x = a["self"]
-    axis = _axis(a.get("dim", -1), low.rank(x))
+    axis = norm_axis(a.get("dim", -1), low.rank(x))
     values, indices = _indices(low, x, axis, low.static_dim(x, axis, "sort"), a.get("descending", False), True)
     return Ref(indices) if node.target.__name__.startswith("argsort") else [Ref(values), Ref(indices)]
 
@@ -136,7 +136,7 @@ def b_argmax(low: Any, node: fx.Node, a: dict) -> Ref:
             raise Unsupported(f"{node.target.__name__} over all entries of a tensor with dims known only at run time")
         x, axis, n = low.reshape(x, [-1]), 0, math.prod(shape)
     else:
-        axis = _axis(dim, rank)
+        axis = norm_axis(dim, rank)
     _, indices = _first_extreme(low, x, axis, node.target.__name__.startswith("argmax"), n)
     if dim is None:
         shape = [1] * rank if a.get("keepdim") else []
@@ -151,7 +151,7 @@ def arg_reduce(low: Any, node: fx.Node, a: dict, largest: bool) -> list[Ref]:
     """torch.max(x, dim) and torch.min(x, dim) where their indices are read: both from topk."""
     x = a["self"]
     rank = low.rank(x)
-    axis = _axis(a["dim"], rank)
+    axis = norm_axis(a["dim"], rank)
     values, indices = _first_extreme(low, x, axis, largest)
     if a.get("keepdim"):
         return [Ref(values), Ref(indices)]
@@ -169,7 +169,8 @@ def b_gather(low: Any, node: fx.Node, a: dict) -> Ref:
     if a.get("sparse_grad"):
         raise Unsupported("gather with sparse gradients")
     bound(low, index)  # an index the engine holds (or a constant)
-    return low.emit_one("gather", [low.tensor(x), low.tensor(index, "the index")], {"axis": _axis(a["dim"], low.rank(x))})
+    axis = norm_axis(a["dim"], low.rank(x))
+    return low.emit_one("gather", [low.tensor(x), low.tensor(index, "the index")], {"axis": axis})
 
 
 def take(low: Any, x: Any, axis: int, index: Any) -> Ref:
@@ -198,10 +199,6 @@ def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
     """floor_divide and remainder (Python's // and %), of floats or of integers."""
     op = "remainder" if node.target.__name__.startswith("remainder") else "floor_divide"
     return low.emit_one(op, [low.tensor(a["self"], "first operand"), low.tensor(a["other"], "second operand")])
-
-
-def _axis(dim: int, rank: int) -> int:
-    return dim + rank if dim < 0 else dim
 
 
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {

@@ -26,7 +26,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
-                                    string_padding)
+                                    norm_axis, string_padding)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -191,12 +191,6 @@ def _module_path(node: fx.Node) -> str:
     path = list(stack.values())[-1][0]
     # export's placeholder for nodes it could not place in a module
     return path if isinstance(path, str) and not path.startswith("_empty_nn_module_stack") else ""
-
-
-def _norm_axis(axis: int, rank: int) -> int:
-    if not -rank <= axis < max(rank, 1):
-        raise Unsupported(f"axis {axis} out of range for rank {rank}")
-    return axis % rank if rank else 0
 
 
 class _Lowering:
@@ -823,12 +817,12 @@ class _Lowering:
     def b_concat(self, node: fx.Node, a: dict) -> Ref:
         tensors = a["tensors"]
         rank = self.rank(tensors[0])
-        return self.emit_one("concat", [self.tensor(t) for t in tensors], {"axis": _norm_axis(a["dim"], rank)})
+        return self.emit_one("concat", [self.tensor(t) for t in tensors], {"axis": norm_axis(a["dim"], rank)})
 
     def b_stack(self, node: fx.Node, a: dict) -> Ref:
         tensors = a["tensors"]
         rank = self.rank(tensors[0]) + 1
-        axis = _norm_axis(a["dim"], rank)
+        axis = norm_axis(a["dim"], rank)
         parts = []
         for t in tensors:
             entries = [-(2 + i) for i in range(rank - 1)]
@@ -840,7 +834,7 @@ class _Lowering:
 
     def b_split(self, node: fx.Node, a: dict) -> list[Ref]:
         x = a["self"]
-        axis = _norm_axis(a["dim"], self.rank(x))
+        axis = norm_axis(a["dim"], self.rank(x))
         size = self.static_dim(x, axis, "split")
         name = _op_name(_functional(node.target))
         if name == "chunk":
@@ -857,7 +851,7 @@ class _Lowering:
     def b_unbind(self, node: fx.Node, a: dict) -> list[Ref]:
         x = a["self"]
         rank = self.rank(x)
-        axis = _norm_axis(a["dim"], rank)
+        axis = norm_axis(a["dim"], rank)
         size = self.static_dim(x, axis, "unbind")
         entries = [-(2 + i) for i in range(rank) if i != axis]
         return [self.emit_one("reshape", [part.name], {"shape": entries}) for part in self.split(x, [1] * size, axis)]
@@ -871,7 +865,7 @@ class _Lowering:
 
     def b_slice(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
-        axis = _norm_axis(a["dim"], self.rank(x))
+        axis = norm_axis(a["dim"], self.rank(x))
         start = 0 if a["start"] is None else self.integer(a["start"], "slice start")
         end = INT64_MAX if a["end"] is None else self.integer(a["end"], "slice end")
         step = self.integer(a["step"], "slice step")
@@ -893,7 +887,7 @@ class _Lowering:
     def b_select(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
         rank = self.rank(x)
-        axis = _norm_axis(a["dim"], rank)
+        axis = norm_axis(a["dim"], rank)
         size = self.shape(x)[axis]
         index = self.integer(a["index"], "index")
         if isinstance(size, int):
@@ -928,7 +922,7 @@ class _Lowering:
         rank = self.rank(x)
         if rank == 0:
             return self.reshape(x, [1])
-        start, end = _norm_axis(a["start_dim"], rank), _norm_axis(a["end_dim"], rank)
+        start, end = norm_axis(a["start_dim"], rank), norm_axis(a["end_dim"], rank)
         if start == end:
             return x
         entries = [-(2 + i) for i in range(start)] + [-1] + [-(2 + i) for i in range(end + 1, rank)]
@@ -944,7 +938,7 @@ class _Lowering:
     def b_unflatten(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
         rank = self.rank(x)
-        axis = _norm_axis(a["dim"], rank)
+        axis = norm_axis(a["dim"], rank)
         if any(isinstance(e, int) and e < -1 for e in a["sizes"]):
             raise Unsupported(f"unflatten to sizes {a['sizes']}")
         keep = [-(2 + i) for i in range(rank)]
@@ -953,7 +947,7 @@ class _Lowering:
     def b_unsqueeze(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
         rank = self.rank(x)
-        axis = _norm_axis(a["dim"], rank + 1)
+        axis = norm_axis(a["dim"], rank + 1)
         entries = [-(2 + i) for i in range(rank)]
         return self.emit_one("reshape", [self.tensor(x)], {"shape": self.static(x, entries[:axis] + [1] + entries[axis:])})
 
@@ -962,7 +956,7 @@ class _Lowering:
         shape = self.shape(x)
         dims = a.get("dim", a.get("dims"))
         dims = range(len(shape)) if dims is None else [dims] if isinstance(dims, int) else dims
-        dims = {_norm_axis(d, len(shape)) for d in dims} if shape else set()
+        dims = {norm_axis(d, len(shape)) for d in dims} if shape else set()
         keep = [i for i in range(len(shape)) if not (i in dims and shape[i] == 1)]
         if len(keep) != len(node.meta["val"].shape):  # a run-time size torch took for 1
             raise Unsupported("squeeze of a dim known only at run time")
@@ -973,7 +967,7 @@ class _Lowering:
     def b_permute(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
         rank = self.rank(x)
-        dims = [_norm_axis(d, rank) for d in a["dims"]]
+        dims = [norm_axis(d, rank) for d in a["dims"]]
         if dims == list(range(rank)):
             return x
         return self.emit_one("permute", [self.tensor(x)], {"dims": dims})
@@ -985,7 +979,7 @@ class _Lowering:
         if _op_name(_functional(node.target)) in ("t", "numpy_T"):
             dims.reverse()
         else:
-            i, j = _norm_axis(a["dim0"], rank), _norm_axis(a["dim1"], rank)
+            i, j = norm_axis(a["dim0"], rank), norm_axis(a["dim1"], rank)
             dims[i], dims[j] = dims[j], dims[i]
         return self.b_permute(node, {"self": x, "dims": dims})
 
@@ -1075,7 +1069,7 @@ class _Lowering:
         if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
             return list(range(rank))
         dims = [dims] if isinstance(dims, int) else dims
-        return sorted({_norm_axis(d, rank) for d in dims})
+        return sorted({norm_axis(d, rank) for d in dims})
 
     def b_reduce(self, node: fx.Node, a: dict) -> Any:
         name = _op_name(_functional(node.target))
@@ -1139,14 +1133,14 @@ class _Lowering:
             raise Unsupported("softmax with a dtype")
         x = a["self"]
         log = int("log" in _op_name(node.target))
-        return self.emit_one("softmax", [self.tensor(x)], {"axis": _norm_axis(a["dim"], self.rank(x)), "log": log})
+        return self.emit_one("softmax", [self.tensor(x)], {"axis": norm_axis(a["dim"], self.rank(x)), "log": log})
 
     def b_scan(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
         if self.rank(x) == 0:  # a scalar's running sum or product is itself
             return Ref(self.tensor(x))
         return self.emit_one(_op_name(_functional(node.target)), [self.tensor(x)],
-                             {"axis": _norm_axis(a["dim"], self.rank(x))})
+                             {"axis": norm_axis(a["dim"], self.rank(x))})
 
     def b_layer_norm(self, node: fx.Node, a: dict) -> Any:
         x = a["input"]

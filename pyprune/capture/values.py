@@ -62,6 +62,13 @@ class _Missing:
 MISSING = _Missing()
 
 
+def norm_axis(axis: int, rank: int) -> int:
+    """torch's dim (negative: from the end) as a non-negative axis of a tensor of `rank` dims."""
+    if not -rank <= axis < max(rank, 1):
+        raise Unsupported(f"axis {axis} out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
 def int_pair(v: Any, name: str) -> list[int]:
     """torch's int-or-pair arguments (stride, padding...) as [height, width]."""
     v = [v] if isinstance(v, int) else list(v)
