@@ -50,6 +50,7 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride,
   __m256 extra = kExtra ? _mm256_loadu_ps(packed_w) : _mm256_setzero_ps();
   const float* w = packed_w + MR;
   auto step = [&](auto last) PP_INLINE_LAMBDA {
+    pp_x86::prefetch_ahead(w);
     __m256 vb[NV];
     unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
       constexpr int V = PP_CONST(v);

@@ -23,6 +23,7 @@
 
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
+#include "pyprune/x86_vector.h"
 
 namespace pp_f32_gemm_avx512 {
 
@@ -64,6 +65,7 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const
   const float* w = packed_w + MR;
   size_t k = kc;
   do {
+    pp_x86::prefetch_ahead(w);
     const float* row = reinterpret_cast<const float*>(b);
     __m512 vb[NF > 0 ? NF : 1];
     unroll<NF>([&](auto v) PP_INLINE_LAMBDA { vb[PP_CONST(v)] = _mm512_loadu_ps(row + 16 * PP_CONST(v)); });

@@ -16,6 +16,14 @@
 
 namespace pp_x86 {
 
+// Prefetches what a GEMM's k loop reads 1 KiB after p: its packed weights, read once per panel
+// from DRAM where a model's weights outgrow L3 (ResNet-18's layer4: 9.4 MiB a layer), which the
+// hardware prefetcher alone leaves arriving late (ResNet-18, 1 thread: 10 % faster on AVX-512;
+// cold 1x1 layers 10-30 % on AVX2). Never faults, past the end included.
+PP_INLINE void prefetch_ahead(const float* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p) + 1024, _MM_HINT_T0);
+}
+
 // 8 ones then 8 zeros: loading at [8 - n] gives the AVX2 mask of the first n lanes.
 alignas(64) inline constexpr int32_t kAvx2MaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                                            0,  0,  0,  0,  0,  0,  0,  0};
