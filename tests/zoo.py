@@ -818,6 +818,46 @@ class OneToOneDetector(nn.Module):
         return torch.cat([boxes, scores.unsqueeze(-1), labels.unsqueeze(-1).to(boxes.dtype)], -1)
 
 
+class DeformableSampler(nn.Module):
+    """RT-DETR's / Deformable-DETR's multi-scale deformable attention in small: every pixel of the
+    finer map is a query that samples `points` locations per head around its reference point in
+    each level (offsets and weights from Linear layers), by F.grid_sample of the per-head value
+    maps; the samples are weighted by a softmax over levels and points."""
+
+    def __init__(self, dim: int = 16, heads: int = 2, points: int = 3) -> None:
+        super().__init__()
+        self.dim, self.heads, self.points = dim, heads, points
+        self.stem = nn.Sequential(conv_norm_act(3, dim, 3, 2), conv_norm_act(dim, dim, 3, 1))
+        self.down = conv_norm_act(dim, dim, 3, 2)
+        self.value = nn.Linear(dim, dim)
+        self.offsets = nn.Linear(dim, heads * 2 * points * 2)
+        self.weights = nn.Linear(dim, heads * 2 * points)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        levels = [self.stem(x)]
+        levels.append(self.down(levels[0]))
+        n, _, h, w = levels[0].shape
+        queries = levels[0].flatten(2).transpose(1, 2)  # (N, Lq, C)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
+        reference = torch.stack([(xs.flatten() + 0.5) / w, (ys.flatten() + 0.5) / h], -1)  # (Lq, 2) in [0, 1]
+        offsets = self.offsets(queries).view(n, h * w, self.heads, 2, self.points, 2)
+        weights = self.weights(queries).view(n, h * w, self.heads, 2 * self.points).softmax(-1)
+        weights = weights.view(n, h * w, self.heads, 2, self.points)
+        sampled = []
+        for level, f in enumerate(levels):
+            lh, lw = f.shape[2:]
+            value = self.value(f.flatten(2).transpose(1, 2))  # (N, L, C)
+            value = value.transpose(1, 2).reshape(n * self.heads, self.dim // self.heads, lh, lw)
+            location = reference[None, :, None, None, :] + offsets[:, :, :, level] / torch.tensor([lw, lh], dtype=x.dtype)
+            grid = (2 * location - 1).transpose(1, 2).flatten(0, 1)  # (N * heads, Lq, points, 2)
+            samples = F.grid_sample(value, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            attention = weights[:, :, :, level].transpose(1, 2).reshape(n * self.heads, 1, h * w, self.points)
+            sampled.append((samples * attention).sum(-1))  # (N * heads, C / heads, Lq)
+        out = torch.stack(sampled).sum(0).view(n, self.dim, h * w).transpose(1, 2)
+        return self.out(out)
+
+
 # ---- the zoo --------------------------------------------------------------------------------------
 
 ZOO = {
@@ -839,6 +879,7 @@ ZOO = {
     "r2plus1d": (R2Plus1d, (3, 4, 24, 24)),
     "detector": (Detector, (3, 32, 32)),
     "one_to_one_detector": (OneToOneDetector, (3, 32, 32)),
+    "deformable_sampler": (DeformableSampler, (3, 24, 20)),
 }
 
 

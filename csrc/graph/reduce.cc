@@ -18,14 +18,14 @@
 namespace pyprune::graph {
 namespace {
 
-enum class Kind { mean, sum, max, min };
+enum class ReduceKind { mean, sum, max, min };
 
 class Reduce final : public NodeOperator {
  public:
   explicit Reduce(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"kind", "axes", "keepdim"});
     const std::string kind = attrs.text("kind", {"mean", "sum", "max", "min"});
-    kind_ = kind == "mean" ? Kind::mean : kind == "sum" ? Kind::sum : kind == "max" ? Kind::max : Kind::min;
+    kind_ = kind == "mean" ? ReduceKind::mean : kind == "sum" ? ReduceKind::sum : kind == "max" ? ReduceKind::max : ReduceKind::min;
     for (int64_t a : attrs.integer_list("axes", 1, kMaxRank, 0, kMaxRank - 1)) {
       if (reduced_[a]) attrs.fail("attribute 'axes' names axis " + std::to_string(a) + " twice");
       reduced_[a] = true;
@@ -40,8 +40,8 @@ class Reduce final : public NodeOperator {
     Dims y;
     for (size_t a : axes_) {
       expect_axis(x, a, "axes");
-      if (x[a] == 0 && (kind_ == Kind::max || kind_ == Kind::min))
-        fail("cannot take the " + std::string(kind_ == Kind::max ? "max" : "min") + " over the empty axis " +
+      if (x[a] == 0 && (kind_ == ReduceKind::max || kind_ == ReduceKind::min))
+        fail("cannot take the " + std::string(kind_ == ReduceKind::max ? "max" : "min") + " over the empty axis " +
              std::to_string(a) + " of " + to_string(x));
     }
     for (size_t d = 0; d < x.size(); d++) {
@@ -58,12 +58,12 @@ class Reduce final : public NodeOperator {
     for (size_t d = 0; d < x.size(); d++) (reduced_[d] ? count : kept) *= x[d];
     float* y = out[0];
     switch (kind_) {
-      case Kind::mean:
-      case Kind::sum: fold<SumOf, double>(in[0], x, y, 0.0); break;
-      case Kind::max: fold<MaxOf, float>(in[0], x, y, -std::numeric_limits<float>::infinity()); break;
-      case Kind::min: fold<MinOf, float>(in[0], x, y, std::numeric_limits<float>::infinity()); break;
+      case ReduceKind::mean:
+      case ReduceKind::sum: fold<SumOf, double>(in[0], x, y, 0.0); break;
+      case ReduceKind::max: fold<MaxOf, float>(in[0], x, y, -std::numeric_limits<float>::infinity()); break;
+      case ReduceKind::min: fold<MinOf, float>(in[0], x, y, std::numeric_limits<float>::infinity()); break;
     }
-    if (kind_ == Kind::mean)
+    if (kind_ == ReduceKind::mean)
       for (size_t i = 0; i < kept; i++) y[i] /= static_cast<float>(count);
   }
 
@@ -139,7 +139,7 @@ class Reduce final : public NodeOperator {
     }, rest_in / columns);
   }
 
-  Kind kind_;
+  ReduceKind kind_;
   bool reduced_[kMaxRank] = {};
   std::vector<size_t> axes_;
   bool keepdim_ = false;

@@ -11,7 +11,7 @@
 namespace pyprune::graph {
 namespace {
 
-enum class Kind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign };
+enum class UnaryKind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign };
 
 const std::vector<std::string>& kind_names() {
   static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
@@ -31,8 +31,8 @@ class Unary final : public NodeOperator {
     const std::string name = attrs.text("kind", kind_names());
     name_ = name;
     for (size_t i = 0; i < kind_names().size(); i++)
-      if (kind_names()[i] == name) kind_ = static_cast<Kind>(i);
-    if (kind_ == Kind::pow) {
+      if (kind_names()[i] == name) kind_ = static_cast<UnaryKind>(i);
+    if (kind_ == UnaryKind::pow) {
       if (!attrs.has("exponent")) attrs.fail("attribute 'exponent' is required for kind 'pow'");
       const double big = std::numeric_limits<float>::max();
       exponent_ = static_cast<float>(attrs.real("exponent", -big, big, 0.0));
@@ -52,29 +52,29 @@ class Unary final : public NodeOperator {
     float* y = out[0];
     parallel_rows(1, elements(in_shapes[0]), [&](size_t, size_t, size_t begin, size_t end) {
       switch (kind_) {
-        case Kind::sqrt: return map(x, y, begin, end, [](float v) { return std::sqrt(v); });
-        case Kind::rsqrt: return map(x, y, begin, end, [](float v) { return 1.0f / std::sqrt(v); });
-        case Kind::exp: return map(x, y, begin, end, [](float v) { return std::exp(v); });
-        case Kind::log: return map(x, y, begin, end, [](float v) { return std::log(v); });
-        case Kind::abs: return map(x, y, begin, end, [](float v) { return std::fabs(v); });
-        case Kind::neg: return map(x, y, begin, end, [](float v) { return -v; });
-        case Kind::reciprocal: return map(x, y, begin, end, [](float v) { return 1.0f / v; });
-        case Kind::erf: return map(x, y, begin, end, [](float v) { return std::erf(v); });
-        case Kind::sin: return map(x, y, begin, end, [](float v) { return std::sin(v); });
-        case Kind::cos: return map(x, y, begin, end, [](float v) { return std::cos(v); });
-        case Kind::atan: return map(x, y, begin, end, [](float v) { return std::atan(v); });
-        case Kind::floor: return map(x, y, begin, end, [](float v) { return std::floor(v); });
-        case Kind::ceil: return map(x, y, begin, end, [](float v) { return std::ceil(v); });
-        case Kind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });
-        case Kind::sign:
+        case UnaryKind::sqrt: return map(x, y, begin, end, [](float v) { return std::sqrt(v); });
+        case UnaryKind::rsqrt: return map(x, y, begin, end, [](float v) { return 1.0f / std::sqrt(v); });
+        case UnaryKind::exp: return map(x, y, begin, end, [](float v) { return std::exp(v); });
+        case UnaryKind::log: return map(x, y, begin, end, [](float v) { return std::log(v); });
+        case UnaryKind::abs: return map(x, y, begin, end, [](float v) { return std::fabs(v); });
+        case UnaryKind::neg: return map(x, y, begin, end, [](float v) { return -v; });
+        case UnaryKind::reciprocal: return map(x, y, begin, end, [](float v) { return 1.0f / v; });
+        case UnaryKind::erf: return map(x, y, begin, end, [](float v) { return std::erf(v); });
+        case UnaryKind::sin: return map(x, y, begin, end, [](float v) { return std::sin(v); });
+        case UnaryKind::cos: return map(x, y, begin, end, [](float v) { return std::cos(v); });
+        case UnaryKind::atan: return map(x, y, begin, end, [](float v) { return std::atan(v); });
+        case UnaryKind::floor: return map(x, y, begin, end, [](float v) { return std::floor(v); });
+        case UnaryKind::ceil: return map(x, y, begin, end, [](float v) { return std::ceil(v); });
+        case UnaryKind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });
+        case UnaryKind::sign:
           return map(x, y, begin, end, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
-        case Kind::pow: return pow(x, y, begin, end);
+        case UnaryKind::pow: return pow(x, y, begin, end);
       }
     });
   }
 
   std::string describe() const override {
-    return "unary " + name_ + (kind_ == Kind::pow ? "(" + std::to_string(exponent_) + ")" : "");
+    return "unary " + name_ + (kind_ == UnaryKind::pow ? "(" + std::to_string(exponent_) + ")" : "");
   }
 
  private:
@@ -91,7 +91,7 @@ class Unary final : public NodeOperator {
   }
 
   std::string name_;
-  Kind kind_ = Kind::sqrt;
+  UnaryKind kind_ = UnaryKind::sqrt;
   float exponent_ = 0.0f;
 };
 

@@ -1037,9 +1037,9 @@ class _Lowering:
             attrs["dilation"] = int_pair(a["dilation"], "dilation")
         return attrs
 
-    def image(self, x: Any) -> str:
+    def image(self, x: Any, what: str = "2-d pooling") -> str:
         if self.rank(x) != 4:
-            raise Unsupported(f"2-d pooling of a rank-{self.rank(x)} tensor")
+            raise Unsupported(f"{what} of a rank-{self.rank(x)} tensor")
         return self.tensor(x)
 
     def b_max_pool2d(self, node: fx.Node, a: dict) -> Any:
@@ -1104,7 +1104,18 @@ class _Lowering:
             attrs["scale"] = [float(s) for s in _pair_floats(scales)]
         else:
             attrs["size"] = int_pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
-        return self.emit_one("upsample", [self.image(a["input"] if "input" in a else a["self"])], attrs)
+        return self.emit_one("upsample", [self.image(a["input"] if "input" in a else a["self"], "2-d interpolation")], attrs)
+
+    def b_grid_sample(self, node: fx.Node, a: dict) -> Ref:
+        modes, paddings = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
+        mode, padding = a["interpolation_mode"], a["padding_mode"]
+        if mode not in range(len(modes)) or padding not in range(len(paddings)):
+            raise Unsupported(f"grid_sampler mode {mode}, padding {padding}")
+        x, grid = self.image(a["input"], "grid sampling"), a["grid"]
+        if self.rank(grid) != 4:
+            raise Unsupported(f"grid sampling with a rank-{self.rank(grid)} grid")
+        attrs = {"mode": modes[mode], "padding": paddings[padding], "align_corners": int(bool(a["align_corners"]))}
+        return self.emit_one("grid_sample", [x, self.tensor(grid, "grid")], attrs)
 
     def b_pad(self, node: fx.Node, a: dict) -> Any:
         x = a["self"]
@@ -1235,6 +1246,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "adaptive_max_pool2d": _Lowering.b_adaptive_max_pool2d,
     "upsample_nearest2d": _Lowering.b_upsample, "upsample_bilinear2d": _Lowering.b_upsample,
     "_upsample_nearest_exact2d": _Lowering.b_upsample, "upsample_bicubic2d": _Lowering.b_upsample,
+    "grid_sampler": _Lowering.b_grid_sample, "grid_sampler_2d": _Lowering.b_grid_sample,
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
     "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_scan, "cumprod": _Lowering.b_scan,

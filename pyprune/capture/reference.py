@@ -218,6 +218,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "adaptive_avg_pool2d": lambda attrs, x: F.adaptive_avg_pool2d(x, list(attrs["output_size"])),
     "adaptive_max_pool2d": lambda attrs, x: F.adaptive_max_pool2d(x, list(attrs["output_size"])),
     "upsample": _upsample,
+    "grid_sample": lambda attrs, x, grid: F.grid_sample(x, grid, attrs.get("mode", "bilinear"), attrs.get("padding", "zeros"),
+                                                        bool(attrs.get("align_corners", 0))),
     "pad": _pad,
     "reduce": _reduce,
     "softmax": _softmax,

@@ -382,6 +382,15 @@ def _spatial(op: OpCall) -> Any:
     return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
 
 
+def _grid_sample(op: OpCall) -> Any:
+    """grid_sampler: the input's channels pass through, each plane sampled alone; the grid holds
+    coordinates."""
+    grid = op.ids("grid")
+    if grid is not None:
+        op.block(grid, f"they are sampling coordinates of {op.describe()}")
+    return _spatial(op)
+
+
 def _scan(op: OpCall) -> Ids:
     """cumsum, cumprod: each output mixes the inputs before it along `dim`; channels along the
     other dims pass through."""
@@ -611,6 +620,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _reduction for name in _REDUCTIONS},
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     "aten::cumsum": _scan, "aten::cumprod": _scan,
+    "aten::grid_sampler": _grid_sample, "aten::grid_sampler_2d": _grid_sample,
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,

@@ -107,6 +107,11 @@ CASES = {
                                        F.interpolate(x, size=(4, 11), mode="bicubic", align_corners=True),
                                        F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True)),
                          ["upsample", "upsample", "upsample"]),
+    # deformable attention's sampling (RT-DETR): the grid computed from the input
+    "grid_sample": (lambda m, x: (F.grid_sample(x, x[:, :2].permute(0, 2, 3, 1).tanh() * 1.2, align_corners=False),
+                                  F.grid_sample(x, x[:, 1:3, :3].permute(0, 2, 3, 1), "nearest", "border", True),
+                                  F.grid_sample(x, x[:, :2, 1:].permute(0, 2, 3, 1), "bicubic", "reflection", False)),
+                    None),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
@@ -398,6 +403,14 @@ def test_antialiased_interpolation_stays_a_torch_call():
     low = lowered(model, x)
     assert [why for _, why in low.unsupported] == ["aten._upsample_bicubic2d_aa.vec is not in the operator set",
                                                    "aten._upsample_bilinear2d_aa.vec is not in the operator set"]
+    assert_matches(low, model, x)
+
+
+def test_volumetric_grid_sampling_stays_a_torch_call():
+    model = Fn(lambda m, x: F.grid_sample(x[:, None], x[:, :3, :, :, None].permute(0, 2, 3, 4, 1), align_corners=True))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert [why for _, why in low.unsupported] == ["grid sampling of a rank-5 tensor"]
     assert_matches(low, model, x)
 
 

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 X = random(np.random.default_rng(0), (2, 32, 48, 40))
 T = torch.from_numpy(X)
+GRID = random(np.random.default_rng(1), (2, 30, 50, 2), -1.2, 1.2)
 CASES = {
     "unary": ("unary", {"kind": "exp"}, [X], lambda: torch.exp(T)),
     "concat": ("concat", {"axis": 1}, [X, X[:, :3].copy()], lambda: torch.cat([T, T[:, :3]], 1)),
@@ -34,6 +35,8 @@ CASES = {
                           lambda: F.interpolate(T, size=(70, 90), mode="bilinear")),
     "upsample_bicubic": ("upsample", {"mode": "bicubic", "size": [70, 90]}, [X],
                          lambda: F.interpolate(T, size=(70, 90), mode="bicubic")),
+    "grid_sample": ("grid_sample", {"mode": "bicubic", "padding": "reflection"}, [X, GRID],
+                    lambda: F.grid_sample(T, torch.from_numpy(GRID), "bicubic", "reflection", align_corners=False)),
     "pad": ("pad", {"pads": [0, 0, 0, 0, 2, 1, 3, 3], "mode": "reflect"}, [X],
             lambda: F.pad(T, (3, 3, 2, 1), mode="reflect")),
     "reduce_kept_inner": ("reduce", {"kind": "sum", "axes": [1]}, [X], lambda: T.sum(1)),

@@ -30,7 +30,7 @@ def mobilenet_v2():
 # (3-d convolutions, batch norms and pooling of video clips).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
                                              for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
-                                                          "r2plus1d", "one_to_one_detector")}}
+                                                          "r2plus1d", "one_to_one_detector", "deformable_sampler")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.

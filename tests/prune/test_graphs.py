@@ -32,7 +32,8 @@ from pyprune.stats import count  # noqa: E402
 
 # The detector's post-processing cannot be captured; attention keeps its channels (MobileViT below);
 # the one-to-one detector's heads keep the box and class channels its post-processing splits.
-PRUNABLE = [name for name in ZOO if name not in ("detector", "mobilevit", "vit", "swin", "one_to_one_detector")]
+PRUNABLE = [name for name in ZOO
+            if name not in ("detector", "mobilevit", "vit", "swin", "one_to_one_detector", "deformable_sampler")]
 
 
 def example(shape, batch=2):
@@ -71,6 +72,16 @@ def pruned_in_part(name):
     with torch.no_grad():
         assert shapes(pruned(x)) == shapes(model(x))
     return pruning_report(pruned)
+
+
+def test_deformable_sampling_prunes_the_maps_it_samples_and_keeps_its_attention_channels():
+    report = pruned_in_part("deformable_sampler")
+    changes = {c.name: c for c in report.layers}
+    assert changes["down.0"].out_after == changes["stem.1.0"].out_after < changes["stem.1.0"].out_before
+    assert changes["value"].in_after == changes["down.0"].out_after  # grid_sample passes channels through
+    assert changes["value"].out_after == changes["value"].out_before  # weighted by the attention
+    reasons = {reason for group in report.blocked for reason in group.reasons}
+    assert not any("grid_sampler" in reason for reason in reasons)
 
 
 def test_attention_keeps_its_channels_and_a_broadcast_gate_keeps_the_channels_it_scales():
