@@ -598,7 +598,7 @@ def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int
 def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
     """x's entries at a list of indices along axis: constant, or computed at run time (take)."""
     if isinstance(index, Ref):
-        return take(low, x, axis, index)
+        return take(low, x, [axis], [index])
     if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.int64, torch.int32):
         raise Unsupported("indexing by a tensor computed at run time or not a list of integers")
     size = low.static_dim(x, axis, "indexing")
@@ -610,12 +610,18 @@ def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
 
 def b_index(low: Any, node: fx.Node, a: dict) -> Any:
     """x[:, [2, 1, 0]], x[:, index]: one index list (a constant or computed at run time), the dims
-    before it taken whole."""
+    before it taken whole; x[batch, anchor]: integer index tensors at adjacent dims (take)."""
     indices = list(a["indices"])
     used = [i for i, t in enumerate(indices) if t is not None]
-    if len(used) != 1:
-        raise Unsupported("indexing by several index tensors")
-    return _take(low, a["self"], used[0], indices[used[0]])
+    if len(used) == 1:
+        return _take(low, a["self"], used[0], indices[used[0]])
+    if used != list(range(used[0], used[-1] + 1)):
+        raise Unsupported("indexing by index tensors at dims that are not adjacent")
+    picks = [indices[i] for i in used]
+    for i, index in zip(used, picks):
+        if isinstance(index, torch.Tensor) and (index.dtype == torch.bool or bool((index < 0).any())):
+            raise Unsupported("indexing by several index tensors, one a mask or with negative entries")
+    return take(low, a["self"], used, picks)
 
 
 def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:

@@ -113,11 +113,12 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     start = time.perf_counter()
     failure = None
-    with quiet():
+    # Without autograd: a model whose caches were filled under torch.inference_mode (detection
+    # anchors) cannot be traced with it.
+    with quiet(), torch.no_grad():
         # One eager forward first: a model that caches what it computes from the input's size on
         # its first call (detection anchors) would otherwise keep the trace's fake tensors.
-        with torch.no_grad():
-            model(*args)
+        model(*args)
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)

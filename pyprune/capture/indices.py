@@ -47,7 +47,7 @@ _ARITHMETIC: dict[str, Callable[[Callable, dict], int]] = {
     "div": lambda b, a: b(a["self"]),  # rounding_mode "floor" on integers
 }
 # Ops whose builders below bound their integer results themselves (the indices they make).
-_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min"}
+_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange"}
 
 
 def bound(low: Any, v: Any) -> int:
@@ -57,7 +57,9 @@ def bound(low: Any, v: Any) -> int:
         return 1
     if isinstance(v, int):
         return abs(v)
-    if isinstance(v, torch.Tensor) and v.dtype in INTEGER_DTYPES | {torch.bool}:
+    if isinstance(v, torch.Tensor) and v.dtype == torch.bool:
+        return 1
+    if isinstance(v, torch.Tensor) and v.dtype in INTEGER_DTYPES:
         return int(v.abs().max()) if v.numel() else 0
     if isinstance(v, Ref) and v.size is None and v.name in low.integers:
         return low.integers[v.name]
@@ -173,26 +175,84 @@ def b_gather(low: Any, node: fx.Node, a: dict) -> Ref:
     return low.emit_one("gather", [low.tensor(x), low.tensor(index, "the index")], {"axis": axis})
 
 
-def take(low: Any, x: Any, axis: int, index: Any) -> Ref:
-    """x's entries at run-time indices along axis (x.index_select(axis, index), x[:, index]):
-    gather with the index flattened, placed along axis and expanded over x's other dims, then
-    index's dims in place of axis."""
-    bound(low, index)
-    rank, index_shape = low.rank(x), low.shape(index)
-    if not all(isinstance(d, int) for d in index_shape):
-        raise Unsupported("an index of a size known only at run time")
-    count = math.prod(index_shape)
-    name = low.tensor(x)
-    placed = low.emit_one("reshape", [low.tensor(index, "the index")],
-                          {"shape": [count if i == axis else 1 for i in range(rank)]})
-    # x's dims (the batch's at run time) but count along axis
-    spread = low.emit_one("expand", [placed.name, name], {"shape": [count if i == axis else -(2 + i)
-                                                                    for i in range(rank)]})
-    picked = low.emit_one("gather", [name, spread.name], {"axis": axis})
-    if len(index_shape) == 1:
+def take(low: Any, x: Any, axes: list[int], indices: list[Any]) -> Ref:
+    """x[..., i0, i1, ...]: x's entries at run-time (or constant) integer indices along adjacent
+    axes, the indices' broadcast shape in place of those axes (x.index_select(axis, index),
+    x[:, index], x[batch, anchor]). One gather per axis, the indices flattened to k entries:
+    along the last axis, each index expanded over x's other dims, which gives the k picks there;
+    then along each earlier axis, the k-th pick of that axis taken at the k-th position (the axis
+    shrinking to 1). No arithmetic on the indices, so none can pass float32's exact integers."""
+    for index in indices:
+        bound(low, index)
+    rank, shape = low.rank(x), _broadcast_shape([low.shape(i) for i in indices])
+    if sum(not isinstance(d, int) for d in shape) > 1:
+        raise Unsupported("indices with several dims known only at run time")
+    flat = [_flattened(low, i, shape, indices, rank, axes[-1]) for i in indices]
+    last = axes[-1]
+    # x's dims, but the k picks along the last axis
+    spread = low.emit_one("expand", [flat[-1], low.tensor(x)], {"shape": [-1 if i == last else -(2 + i)
+                                                                           for i in range(rank)]})
+    picked = low.emit_one("gather", [low.tensor(x), spread.name], {"axis": last})
+    for axis, index in zip(reversed(axes[:-1]), reversed(flat[:-1])):
+        spread = low.emit_one("expand", [index, picked.name], {"shape": [1 if i == axis else -1 if i == last else -(2 + i)
+                                                                         for i in range(rank)]})
+        picked = low.emit_one("gather", [picked.name, spread.name], {"axis": axis})
+    if len(axes) == 1 and len(shape) == 1:
         return picked
-    keep = [-(2 + i) for i in range(rank)]
-    return low.emit_one("reshape", [picked.name], {"shape": [*keep[:axis], *index_shape, *keep[axis + 1:]]})
+    sizes = [d if isinstance(d, int) else -1 for d in shape]
+    return low.emit_one("reshape", [picked.name], {"shape": [*(-(2 + i) for i in range(axes[0])), *sizes,
+                                                             *(-(2 + i) for i in range(last + 1, rank))]})
+
+
+def _broadcast_shape(shapes: list[list[Any]]) -> list[Any]:
+    """The shape the index tensors broadcast to (torch checked they do)."""
+    out: list[Any] = [1] * max(len(s) for s in shapes)
+    for s in shapes:
+        for i, d in enumerate(s, len(out) - len(s)):
+            if d != 1:
+                out[i] = d
+    return out
+
+
+def _flattened(low: Any, index: Any, shape: list[Any], indices: list[Any], rank: int, axis: int) -> str:
+    """The index broadcast to `shape`, its entries along `axis` of a rank-`rank` tensor, 1 along
+    the others. A dim it broadcasts to that is known only at run time is read from another index
+    that has it."""
+    own = low.shape(index)
+    name = low.tensor(index, "the index")
+    offset = len(shape) - len(own)
+    if own != shape:
+        entries, like = [], None
+        for i, d in enumerate(shape):
+            if i >= offset and own[i - offset] == d:
+                entries.append(-1)
+            elif isinstance(d, int):
+                entries.append(d)
+            else:
+                other = next((o for o in indices if len(low.shape(o)) == len(shape) and low.shape(o)[i] == d), None)
+                if other is None:
+                    raise Unsupported("indices broadcast to a size known only at run time")
+                like = low.tensor(other, "the index")
+                entries.append(-(2 + i))
+        name = low.emit_one("expand", [name] + ([like] if like else []), {"shape": entries}).name
+    return low.emit_one("reshape", [name], {"shape": [-1 if i == axis else 1 for i in range(rank)]}).name
+
+
+def b_arange(low: Any, node: fx.Node, a: dict) -> Ref:
+    """torch.arange(n) for a size n known only at run time (a batch's indices): ones along a dim
+    of that size, summed up, less one. Exact for n up to 2^24."""
+    start, step, end = a.get("start", 0), a.get("step", 1), a["end"]
+    if start != 0 or step != 1:
+        raise Unsupported("arange from a start or by a step to a size known only at run time")
+    source = low.size_source(end)
+    if source is None:
+        raise Unsupported(f"arange to {end.size if isinstance(end, Ref) else end}, which no tensor has as a dim")
+    ones = low.emit_one("expand", [low.tensor(torch.ones(1)), source[0]], {"shape": [-(2 + source[1])]})
+    counts = low.emit_one("cumsum", [ones.name], {"axis": 0})
+    result = low.emit_one("sub", [counts.name, low.tensor(1.0)])
+    if node.meta["val"].dtype in INTEGER_DTYPES:
+        low.integers[result.name] = MAX_EXACT - 1
+    return result
 
 
 def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
@@ -203,6 +263,6 @@ def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
 
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "topk": b_topk, "sort": b_sort, "argsort": b_sort, "argmax": b_argmax, "argmin": b_argmax,
-    "gather": b_gather, "floor_divide": b_floor_division,
+    "gather": b_gather, "floor_divide": b_floor_division, "arange": b_arange,
     "remainder": b_floor_division,
 }

@@ -254,12 +254,13 @@ class _Lowering:
         return self.values[v.name] if isinstance(v, Ref) else v
 
     def tensor(self, v: Any, what: str = "input") -> str:
-        """The name of a float32 tensor input; constants become graph constants, conditions
-        1.0 where they hold and 0.0 elsewhere, integer tensors float32 holding their integers."""
+        """The name of a float32 tensor input; constants become graph constants, conditions and
+        boolean constants 1.0 where they hold and 0.0 elsewhere, integer tensors float32 holding
+        their integers."""
         if isinstance(v, Condition):
             return self.mask(v).name
         if isinstance(v, torch.Tensor):
-            exact = v.dtype in indices.INTEGER_DTYPES and indices.bound(self, v) <= indices.MAX_EXACT
+            exact = v.dtype in indices.INTEGER_DTYPES | {torch.bool} and indices.bound(self, v) <= indices.MAX_EXACT
             if v.dtype != torch.float32 and not exact:
                 raise Unsupported(f"{what} is a {v.dtype} constant")
             return self.constant_name(v)

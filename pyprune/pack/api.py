@@ -112,7 +112,9 @@ def _leaves(output: Any) -> list[torch.Tensor]:
 
 
 def _outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    with torch.inference_mode(), _evaluating(model):
+    # not inference_mode: what the model caches on the call (detection anchors) would be inference
+    # tensors, which neither its capture nor its training can use afterwards
+    with torch.no_grad(), _evaluating(model):
         outputs = _leaves(model(*inputs))
     if not outputs:
         raise TypeError("cannot measure the output error of a model returning no tensor")

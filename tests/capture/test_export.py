@@ -111,3 +111,28 @@ def test_a_model_caching_tensors_on_its_first_call_keeps_real_ones():
     assert type(model.anchors) is torch.Tensor  # not the trace's fake tensor
     fresh = CachesAnchors().eval()
     torch.testing.assert_close(pyprune.convert(fresh, x)(*x), fresh(*x))
+
+
+class CachesAnchorsTimesAGain(CachesAnchors):
+    """The anchors multiplied by a parameter: autograd would keep them for the backward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x):
+        return super().forward(x, self.gain)
+
+
+def test_a_model_whose_cache_was_filled_in_inference_mode_is_captured(tmp_path):
+    import pyprune
+
+    model, x = CachesAnchorsTimesAGain().eval(), (torch.randn(2, 3, 5, 6),)
+    with torch.inference_mode():
+        model(*x)  # the anchors are inference tensors now
+    assert model.anchors.is_inference()
+    capture(model, x)
+    fresh = CachesAnchorsTimesAGain().eval()
+    result = pyprune.pack.save(fresh, tmp_path / "anchors.pyprune", example_inputs=x, lossless=True)
+    assert result.runs_without_torch, result.no_graph
+    assert not fresh.anchors.is_inference()  # saving leaves nothing the model cannot train with

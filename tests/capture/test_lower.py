@@ -129,6 +129,8 @@ CASES = {
                  + torch.var(x, -1, correction=2, keepdim=True), None),
     "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 3), ["reshape", "permute", "reshape"]),
     "repeat_tile": (lambda m, x: x.repeat(1, 2, 1, 3) + x.narrow(1, 2, 3).tile((2, 1, 3)).repeat(1, 2, 1, 1), None),
+    # RT-DETR's valid-anchor mask, a boolean constant, multiplying the features
+    "bool_constant_operand": (lambda m, x: x * (m.p0 > 0) + (m.p0 < 0), None),
     "glu_square": (lambda m, x: F.glu(x, 1) + torch.square(x[:, :3]), None),
     # EdgeNeXt's positional encoding: running sums of a mask made of a tensor cast to bool
     "bool_casts": (lambda m, x: (~torch.zeros(x.shape[0], 9, 7).to(dtype=torch.bool)).cumsum(1, dtype=torch.float32)
@@ -434,6 +436,19 @@ def _picked(m, x):
             x[:, order.view(2, 3)], x.flatten(2).gather(2, x.flatten(2).topk(5, dim=-1)[1]))
 
 
+def _picked_by_several(m, x):
+    """RT-DETR's query selection: the batch's indices (an arange of the run-time batch) beside
+    topk's; indices broadcast together; two adjacent dims indexed after a whole one."""
+    b = x.shape[0]
+    features = x.flatten(2).transpose(1, 2)  # (N, H * W, C)
+    top = features.amax(-1).topk(5, dim=1)[1]
+    batch = torch.arange(end=b, dtype=top.dtype).unsqueeze(-1).repeat(1, 5).view(-1)
+    selected = features[batch, top.view(-1)].view(b, 5, -1)
+    broadcast = features[torch.arange(b)[:, None], top]
+    inner = x[:, x[0, :, 0, 0].argsort()[:4], x[0, 0, :, 0].argsort()[:4]]
+    return selected, broadcast, inner, torch.arange(b).float()
+
+
 # Index tensors the engine holds as float32: (function of (module, x), the ops they lower to)
 INTEGER_CASES = {
     "topk": (lambda m, x: (torch.topk(x, 3, dim=1)[0], torch.topk(x, 2, dim=-1, largest=False)[1].float()), None),
@@ -443,6 +458,7 @@ INTEGER_CASES = {
     "sort": (lambda m, x: (*torch.sort(x, dim=-1, descending=True), x.argsort(1).float(),
                            torch.sort(x, dim=2, stable=True)[1].float()), None),
     "picked": (_picked, None),
+    "picked_by_several": (_picked_by_several, None),
     # equal entries in torch's order (topk) or the first of them (arg-extremes, max and min), NaN
     # the extreme entry of argmax, argmin, max and min
     "equal_entries": (lambda m, x: ((x * 2).round().topk(4, dim=-1)[1].float(), (x * 2).round().argmax(1).float(),
@@ -459,6 +475,18 @@ INTEGER_CASES = {
     "integer_arithmetic": (lambda m, x: (x.flatten(1).argmax(1) // 7, x.flatten(1).argmax(1) % 7,
                                          (x.argmax(1) * 7 + 2 - x.argmin(1) // 2).float() / 3), None),
 }
+
+
+def test_indexing_the_operator_set_cannot_express_stays_in_torch_with_a_reason():
+    def fn(m, x):
+        top = x.flatten(2).amax(1).topk(3, dim=-1)[1]
+        return x.flatten(2)[torch.arange(x.shape[0])[:, None], :, top], torch.arange(1, x.shape[0] + 1).float()
+    model, x = Fn(fn), torch.randn(*IMAGE)
+    low = lowered(model, x)
+    reasons = {why for _, why in low.unsupported}
+    assert "indexing by index tensors at dims that are not adjacent" in reasons
+    assert "arange from a start or by a step to a size known only at run time" in reasons
+    assert_matches(low, model, x)
 
 
 @pytest.mark.parametrize("case", sorted(INTEGER_CASES))
