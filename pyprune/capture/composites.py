@@ -16,6 +16,7 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import take
+from pyprune.graph import ir
 from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding
 
 # SELU's constants (torch.nn.SELU).
@@ -183,7 +184,7 @@ def b_repeat(low: Any, node: fx.Node, a: dict) -> Any:
     rank = low.rank(x)
     if len(repeats) < rank:  # tile: fewer than the dims, the leading ones are 1
         repeats = [1] * (rank - len(repeats)) + repeats
-    if len(repeats) > 6:
+    if len(repeats) > ir.MAX_RANK:
         raise Unsupported(f"repeat to {len(repeats)} dims")
     counts, shape, offset = [_repeat_count(low, r) for r in repeats], low.shape(x), len(repeats) - rank
     if any(c is not None and c < 1 for c in counts):
