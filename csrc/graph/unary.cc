@@ -1,5 +1,5 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf, sin, cos, atan, floor, ceil, round, sign) with torch's values: pow takes torch's exact
+// erf, sin, cos, tan, atan, floor, ceil, round, trunc, sign, expm1, log1p) with torch's values: pow takes torch's exact
 // shortcuts for the common exponents, round goes half to even, sign of NaN is 0.
 #include <cmath>
 #include <limits>
@@ -11,11 +11,15 @@
 namespace pyprune::graph {
 namespace {
 
-enum class UnaryKind { sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign };
+enum class UnaryKind {
+  sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign, tan, trunc, expm1,
+  log1p
+};
 
 const std::vector<std::string>& kind_names() {
   static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
-                                                 "erf", "sin", "cos", "atan", "floor", "ceil", "round", "sign"};
+                                                 "erf", "sin", "cos", "atan", "floor", "ceil", "round", "sign",
+                                                 "tan", "trunc", "expm1", "log1p"};
   return names;
 }
 
@@ -66,6 +70,10 @@ class Unary final : public NodeOperator {
         case UnaryKind::floor: return map(x, y, begin, end, [](float v) { return std::floor(v); });
         case UnaryKind::ceil: return map(x, y, begin, end, [](float v) { return std::ceil(v); });
         case UnaryKind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });
+        case UnaryKind::tan: return map(x, y, begin, end, [](float v) { return std::tan(v); });
+        case UnaryKind::trunc: return map(x, y, begin, end, [](float v) { return std::trunc(v); });
+        case UnaryKind::expm1: return map(x, y, begin, end, [](float v) { return std::expm1(v); });
+        case UnaryKind::log1p: return map(x, y, begin, end, [](float v) { return std::log1p(v); });
         case UnaryKind::sign:
           return map(x, y, begin, end, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
         case UnaryKind::pow: return pow(x, y, begin, end);

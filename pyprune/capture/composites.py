@@ -16,8 +16,8 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import take
-from pyprune.graph import ir
 from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding
+from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -152,6 +152,88 @@ def b_var(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_std(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_unary(low, "sqrt", _variance(low, a)))
+
+
+def b_var_mean(low: Any, node: fx.Node, a: dict) -> Any:
+    """var_mean and std_mean: the variance (its sqrt) and the mean, both over the same dims."""
+    spread = _variance(low, a)
+    if node.target.__name__.startswith("std"):
+        spread = _unary(low, "sqrt", spread)
+    x = a["self"]
+    mean = _reduce(low, low.tensor(x), "mean", low.axes(x, a.get("dim")), bool(a.get("keepdim", False)))
+    return [Ref(spread), Ref(mean)]
+
+
+def b_logsumexp(low: Any, node: fx.Node, a: dict) -> Any:
+    """log(sum(exp(x - m))) + m with m the largest entry, as torch computes it (an infinite m
+    taken as 0, so that all -inf gives -inf and an inf gives inf)."""
+    x = a["self"]
+    axes, keepdim, name = low.axes(x, a.get("dim")), bool(a.get("keepdim", False)), low.tensor(x)
+    largest = _reduce(low, name, "max", axes, True)
+    shift = _node(low, "where", [_unary(low, "abs", largest), math.inf, 0.0, largest], {"compare": "eq"})
+    total = _reduce(low, _unary(low, "exp", _node(low, "sub", [name, shift])), "sum", axes, keepdim)
+    if not keepdim:
+        shift = low.emit_one("reshape", [shift], {"shape": _kept_dims(low.rank(x), axes)}).name
+    return low.emit_one("add", [_unary(low, "log", total), shift])
+
+
+def _kept_dims(rank: int, axes: list[int]) -> list[int]:
+    """reshape entries dropping the reduced (size 1) axes of a tensor of rank `rank`."""
+    return [-(2 + i) for i in range(rank) if i not in axes]
+
+
+def b_frac(low: Any, node: fx.Node, a: dict) -> Any:
+    """x - trunc(x), torch's definition."""
+    name = low.tensor(a["self"])
+    return low.emit_one("sub", [name, _unary(low, "trunc", name)])
+
+
+def b_affine_grid(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.affine_grid of (N, 2, 3) matrices for a 2-d output: torch's base grid, a constant
+    (H * W, 3) of the pixels' (x, y, 1) in [-1, 1], times each matrix transposed (matmul),
+    reshaped to (N, H, W, 2)."""
+    theta, size = a["theta"], list(a["size"])
+    if len(size) != 4 or low.rank(theta) != 3:
+        raise Unsupported(f"affine grid of size {len(size)}-d")
+    h, w = (low.integer(d, "affine grid size") for d in size[2:])
+    align = bool(a["align_corners"])
+
+    def steps(n: int) -> torch.Tensor:  # torch's linspace_from_neg_one
+        if n <= 1:
+            return torch.zeros(n)
+        line = torch.linspace(-1, 1, n)
+        return line if align else line * (n - 1) / n
+
+    base = torch.stack([steps(w).expand(h, w), steps(h)[:, None].expand(h, w), torch.ones(h, w)], -1)
+    swapped = _node(low, "permute", [low.tensor(theta)], {"dims": [0, 2, 1]})
+    grid = _node(low, "matmul", [low.tensor(base.reshape(1, h * w, 3).contiguous(), "the base grid"), swapped])
+    return low.emit_one("reshape", [grid], {"shape": [-2, h, w, 2]})
+
+
+def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.unfold (im2col) of (N, C, H, W): (N, C * kh * kw, L), row (c, i, j) holding input
+    channel c at kernel tap (i, j) for each of the L output pixels: the input padded, one strided
+    slice per tap, stacked after the channels and flattened."""
+    x = a["self"]
+    if low.rank(x) != 4:
+        raise Unsupported(f"im2col of a rank-{low.rank(x)} tensor")
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (int_pair(a[k], k) for k in ("kernel_size", "dilation", "padding", "stride"))
+    h, w = (low.static_dim(x, d, "im2col") + 2 * p for d, p in ((2, ph), (3, pw)))
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise Unsupported("im2col with a window larger than the padded input")
+    padded = low.tensor(x)
+    if ph or pw:
+        padded = _node(low, "pad", [padded], {"pads": [0, 0, 0, 0, ph, ph, pw, pw], "mode": "constant", "value": 0.0})
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            rows = low.slice_node(Ref(padded), 2, i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            tap = low.slice_node(rows, 3, j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            taps.append(_node(low, "reshape", [tap.name], {"shape": [-2, -3, 1, oh * ow]}))
+    stacked = _node(low, "concat", taps, {"axis": 2}) if len(taps) > 1 else taps[0]
+    channels = low.static_dim(x, 1, "im2col")
+    return low.emit_one("reshape", [stacked], {"shape": [-2, channels * kh * kw, oh * ow]})
 
 
 def b_channel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
@@ -863,7 +945,8 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 BUILDERS = {
     "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
-    "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std,
+    "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
+    "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "repeat_interleave": b_repeat_interleave, "unfold": b_unfold,
     "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,

@@ -92,7 +92,8 @@ _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "har
                 "sigmoid": "sigmoid", "tanh": "tanh"}
 # ATen op -> unary kind (torch.arctan is an op of its own, atan's alias)
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
-                                     "atan", "floor", "ceil", "round", "sign")}, "arctan": "atan"}
+                                     "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p")},
+          "arctan": "atan", "fix": "trunc"}
 _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
@@ -694,9 +695,12 @@ class _Lowering:
             y = y * alpha
         if a.get("rounding_mode") == "floor":
             op = "floor_divide"
-        elif a.get("rounding_mode") is not None:
+        elif a.get("rounding_mode") not in (None, "trunc"):
             raise Unsupported(f"division rounding mode {a['rounding_mode']!r}")
-        return self.emit_one(op, [self.tensor(x, "first operand"), self.tensor(y, "second operand")])
+        out = self.emit_one(op, [self.tensor(x, "first operand"), self.tensor(y, "second operand")])
+        if a.get("rounding_mode") == "trunc":  # exact for integers: both below 2^24, see indices.py
+            out = self.emit_one("unary", [out.name], {"kind": "trunc"})
+        return out
 
     def b_unary(self, node: fx.Node, a: dict) -> Ref:
         if a.get("decimals"):

@@ -90,10 +90,7 @@ def _unary(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     kind = attrs["kind"]
     if kind == "pow":
         return torch.pow(x, attrs["exponent"])
-    return {"sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "exp": torch.exp, "log": torch.log, "abs": torch.abs,
-            "neg": torch.neg, "reciprocal": torch.reciprocal, "erf": torch.erf, "sin": torch.sin, "cos": torch.cos,
-            "atan": torch.atan, "floor": torch.floor, "ceil": torch.ceil, "round": torch.round,
-            "sign": torch.sign}[kind](x)
+    return getattr(torch, kind)(x)  # every other kind is the torch function of its name
 
 
 def _slice(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:

@@ -112,6 +112,13 @@ CASES = {
                                   F.grid_sample(x, x[:, 1:3, :3].permute(0, 2, 3, 1), "nearest", "border", True),
                                   F.grid_sample(x, x[:, :2, 1:].permute(0, 2, 3, 1), "bicubic", "reflection", False)),
                     None),
+    # a spatial transformer: the affine matrices computed from the input
+    "affine_grid": (lambda m, x: (F.grid_sample(x, F.affine_grid(x[:, 0, :2, :3].tanh(), (x.shape[0], 6, 5, 4),
+                                                                 align_corners=False), align_corners=False),
+                                  F.affine_grid(x[:, 1, :2, :3], (x.shape[0], 6, 2, 3), align_corners=True)), None),
+    # F.unfold (VOLO's outlook attention, involution)
+    "im2col": (lambda m, x: (F.unfold(x, 3, padding=1), F.unfold(x, (2, 3), dilation=(2, 1), stride=(1, 2)),
+                            F.unfold(x, 1)), None),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
@@ -125,6 +132,13 @@ CASES = {
                    + F.instance_norm(x, weight=m.p0.reshape(-1)), None),
     "pixel_shuffle": (lambda m, x: (F.pixel_shuffle(x[:, :4], 2), F.pixel_unshuffle(x[:, :, :8, :6], 2)), None),
     "norms": (lambda m, x: F.normalize(x, dim=1) + F.normalize(x, p=1, dim=-1) + x.norm(float("inf"), 2, True), None),
+    "var_std_mean": (lambda m, x: (*torch.var_mean(x, (2, 3), keepdim=True), *torch.std_mean(x, 1, correction=0)),
+                     None),
+    "logsumexp": (lambda m, x: (torch.logsumexp(x, 1), torch.logsumexp(x.masked_fill(x > 0, float("-inf")), (2, 3),
+                                                                       keepdim=True)), None),
+    "rounding": (lambda m, x: (torch.trunc(x * 3), torch.frac(x * 3), torch.div(x * 5, 2, rounding_mode="trunc"),
+                               torch.div(x.flatten(1).argmax(1) * 5 - 20, 3, rounding_mode="trunc").float()), None),
+    "exponential_and_tangent": (lambda m, x: torch.expm1(x) + torch.log1p(x.abs()) + torch.tan(x * 0.3), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
     "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 3), ["reshape", "permute", "reshape"]),

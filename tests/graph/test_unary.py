@@ -26,6 +26,10 @@ KINDS = {
     "ceil": torch.ceil,
     "round": torch.round,
     "sign": torch.sign,
+    "tan": torch.tan,
+    "trunc": torch.trunc,
+    "expm1": torch.expm1,
+    "log1p": torch.log1p,
 }
 EXPONENTS = (2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 0.0, 1.0, 1.7, -3.0, 2.5)
 
