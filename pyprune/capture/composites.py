@@ -236,6 +236,44 @@ def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("reshape", [stacked], {"shape": [-2, channels * kh * kw, oh * ow]})
 
 
+def b_col2im(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.fold (col2im) of (N, C * kh * kw, L) to (N, C, H, W), summing the taps that overlap:
+    per tap, its (N, C, oh, ow) plane spread to the stride (zeros `pad`ded between its pixels
+    through a 6-d `reshape`) and `pad`ded to its place in the padded output; the taps `add`ed,
+    the padding cropped."""
+    x = a["self"]
+    if low.rank(x) != 3:
+        raise Unsupported(f"col2im of a rank-{low.rank(x)} tensor")
+    (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (
+        int_pair([low.integer(v, "col2im size") for v in a[k]], k)
+        for k in ("output_size", "kernel_size", "dilation", "padding", "stride"))
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    rows, length = low.static_dim(x, 1, "col2im"), low.static_dim(x, 2, "col2im")
+    if oh < 1 or ow < 1 or length != oh * ow or rows % (kh * kw):
+        raise Unsupported(f"col2im of {rows} x {length} columns to {h} x {w}")
+    channels = rows // (kh * kw)
+    taps = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, channels, kh * kw, oh, ow]})
+    total = None
+    for i in range(kh):
+        for j in range(kw):
+            t = i * kw + j
+            tap = _node(low, "reshape", [low.slice_node(Ref(taps), 2, t, t + 1, 1).name],
+                        {"shape": [-2, channels, oh, ow]})
+            if sh > 1 or sw > 1:
+                cells = _node(low, "reshape", [tap], {"shape": [-2, channels, oh, 1, ow, 1]})
+                cells = _node(low, "pad", [cells], {"pads": [0, 0, 0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1],
+                                                    "mode": "constant", "value": 0.0})
+                tap = _node(low, "reshape", [cells], {"shape": [-2, channels, oh * sh, ow * sw]})
+            top, left = i * dh, j * dw
+            placed = _node(low, "pad", [tap], {"pads": [0, 0, 0, 0, top, h + 2 * ph - top - oh * sh,
+                                                        left, w + 2 * pw - left - ow * sw],
+                                               "mode": "constant", "value": 0.0})
+            total = placed if total is None else _node(low, "add", [total, placed])
+    if not (ph or pw):
+        return Ref(total)
+    return low.emit_one("pad", [total], {"pads": [0, 0, 0, 0, -ph, -ph, -pw, -pw], "mode": "constant", "value": 0.0})
+
+
 def b_channel_shuffle(low: Any, node: fx.Node, a: dict) -> Any:
     """(N, G * C', ...) -> (N, G, C', ...) -> (N, C', G, ...) -> (N, C, ...)."""
     x, groups = a["self"], int(a["groups"])
@@ -947,6 +985,7 @@ BUILDERS = {
     "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
     "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,
+    "col2im": b_col2im,
     "channel_shuffle": b_channel_shuffle, "native_channel_shuffle": b_channel_shuffle,
     "repeat": b_repeat, "tile": b_repeat, "repeat_interleave": b_repeat_interleave, "unfold": b_unfold,
     "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,

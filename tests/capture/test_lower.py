@@ -119,6 +119,12 @@ CASES = {
     # F.unfold (VOLO's outlook attention, involution)
     "im2col": (lambda m, x: (F.unfold(x, 3, padding=1), F.unfold(x, (2, 3), dilation=(2, 1), stride=(1, 2)),
                             F.unfold(x, 1)), None),
+    # F.fold (VOLO's outlook attention): overlapping taps summed, strided, dilated, padded
+    "col2im": (lambda m, x: (F.fold(F.unfold(x, 3, padding=1), (9, 7), 3, padding=1),
+                            F.fold(F.unfold(x, 2, stride=2), (8, 6), 2, stride=2),
+                            F.fold(x.flatten(2)[:, :, :12].repeat(1, 4, 1) * 2, (6, 6), (2, 3), dilation=(2, 1),
+                                   padding=(1, 0), stride=(1, 2)),
+                            F.fold(x.flatten(2)[:, :4, :9], (7, 8), 2, stride=(2, 3))), None),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
