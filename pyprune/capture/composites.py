@@ -80,6 +80,19 @@ def b_softplus(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_node(low, "div", [_softplus(low, _node(low, "mul", [x, beta])), beta]))
 
 
+def b_hardshrink(low: Any, node: fx.Node, a: dict) -> Any:
+    """0 where |x| <= lambd, else x (NaN stays)."""
+    x = low.tensor(a["self"])
+    return Ref(_node(low, "where", [_unary(low, "abs", x), float(a.get("lambd", 0.5)), 0.0, x], {"compare": "le"}))
+
+
+def b_softshrink(low: Any, node: fx.Node, a: dict) -> Any:
+    """x moved towards 0 by lambd, 0 within lambd of it: x - clamp(x, -lambd, lambd)."""
+    x, lambd = low.tensor(a["self"]), float(a.get("lambd", 0.5))
+    inside = _node(low, "activation", [x], {"activation": "clamp", "activation_min": -lambd, "activation_max": lambd})
+    return Ref(_node(low, "sub", [x, inside]))
+
+
 def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
     x = low.tensor(a["self"])
     return Ref(_node(low, "mul", [x, _node(low, "activation", [_softplus(low, x)], {"activation": "tanh"})]))
@@ -1003,5 +1016,5 @@ BUILDERS = {
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
-    "softplus": b_softplus, "mish": b_mish, "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
+    "softplus": b_softplus, "mish": b_mish, "hardshrink": b_hardshrink, "softshrink": b_softshrink, "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
 }

@@ -83,8 +83,9 @@ def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) 
 def _close(got: Any, want: Any) -> bool:
     if not isinstance(want, torch.Tensor) or not want.is_floating_point():
         return bool(torch.equal(got, want)) if isinstance(want, torch.Tensor) else bool(got == want)
-    scale = float(want.abs().max()) if want.numel() else 0.0
-    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-4, atol=1e-5 * scale))
+    finite = want.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
+    scale = float(finite.abs().max()) if want.numel() else 0.0
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=1e-4, atol=1e-5 * scale, equal_nan=True))
 
 
 def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:

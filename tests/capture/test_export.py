@@ -33,6 +33,15 @@ def test_dynamic_batch_when_the_model_allows_it():
     assert isinstance(placeholder.meta["val"].shape[0], torch.SymInt)
 
 
+def test_dynamic_batch_for_a_model_whose_outputs_hold_nan():
+    class Log(nn.Module):
+        def forward(self, x):
+            return torch.log(x)  # NaN for the negative entries
+
+    captured = capture(Log(), (torch.randn(2, 3),))
+    assert captured.dynamic_batch, captured.dynamic_failure
+
+
 def test_static_capture_when_the_batch_matters():
     captured = capture(BatchBranch(), (torch.randn(1, 3),))
     assert not captured.dynamic_batch

@@ -144,6 +144,7 @@ CASES = {
                                                                        keepdim=True)), None),
     "rounding": (lambda m, x: (torch.trunc(x * 3), torch.frac(x * 3), torch.div(x * 5, 2, rounding_mode="trunc"),
                                torch.div(x.flatten(1).argmax(1) * 5 - 20, 3, rounding_mode="trunc").float()), None),
+    "shrinks": (lambda m, x: (F.hardshrink(x), F.hardshrink(x, 0.8), F.softshrink(x), F.softshrink(x, 1.2)), None),
     "exponential_and_tangent": (lambda m, x: torch.expm1(x) + torch.log1p(x.abs()) + torch.tan(x * 0.3), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
