@@ -858,6 +858,43 @@ class DeformableSampler(nn.Module):
         return self.out(out)
 
 
+class LSTM2d(nn.Module):
+    """Sequencer2D's block: bidirectional LSTMs along each row and each column of the (B, H, W, C)
+    map, their outputs concatenated and fused by a Linear."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.rows = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.columns = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.fuse = nn.Linear(4 * hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        rows, _ = self.rows(x.reshape(b * h, w, c))
+        columns, _ = self.columns(x.permute(0, 2, 1, 3).reshape(b * w, h, c))
+        rows = rows.reshape(b, h, w, -1)
+        columns = columns.reshape(b, w, h, -1).permute(0, 2, 1, 3)
+        return self.fuse(torch.cat([rows, columns], -1))
+
+
+class Sequencer(nn.Module):
+    """Sequencer2D in small: a patch embedding, LSTM2d token mixing and an MLP, each residual with
+    LayerNorm, then a pooled Linear head."""
+
+    def __init__(self, dim: int = 16, classes: int = 10) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, dim, 4, 4)
+        self.norm1, self.mix = nn.LayerNorm(dim), LSTM2d(dim, 8)
+        self.norm2, self.mlp = nn.LayerNorm(dim), nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x).permute(0, 2, 3, 1)
+        x = x + self.mix(self.norm1(x))
+        x = x + self.mlp(self.norm2(x))
+        return self.head(x.mean((1, 2)))
+
+
 # ---- the zoo --------------------------------------------------------------------------------------
 
 ZOO = {
@@ -880,6 +917,7 @@ ZOO = {
     "detector": (Detector, (3, 32, 32)),
     "one_to_one_detector": (OneToOneDetector, (3, 32, 32)),
     "deformable_sampler": (DeformableSampler, (3, 24, 20)),
+    "sequencer": (Sequencer, (3, 16, 20)),
 }
 
 

@@ -23,7 +23,7 @@ import torch.fx as fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from pyprune.capture import composites, indices
+from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
                                     norm_axis, string_padding)
@@ -1258,6 +1258,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
     **composites.BUILDERS,
     **indices.BUILDERS,
+    **recurrent.BUILDERS,
 }
 
 

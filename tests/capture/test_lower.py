@@ -612,3 +612,39 @@ def test_zoo_lowers_whole_and_matches(name):
     assert_matches(low, model, torch.randn(3, *shape))
     macs = sum(math.prod(low.graph.constants[n.inputs[1]].shape) for n in low.graph.nodes if n.op == "conv2d")
     assert macs > 0
+
+
+class Recurrent(nn.Module):
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 6, **kwargs)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        return y, h, c
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_first": True}, {"num_layers": 2, "bidirectional": True, "batch_first": True},
+                                    {"num_layers": 2}, {"bias": False, "bidirectional": True}])
+def test_lstm_unrolls_on_the_engine(kwargs):
+    torch.manual_seed(0)
+    model, x = Recurrent(**kwargs).eval(), torch.randn(2, 5, 8)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert_matches(low, model, x)
+    if low.graph.dynamic_batch:  # batch first: any batch
+        assert_matches(low, model, torch.randn(3, 5, 8))
+    converted = pyprune.convert(model, example_inputs=(x,))
+    assert all(n.runs == "pyprune" for n in converted.conversion_report.nodes)
+    with torch.no_grad():
+        for got, want in zip(converted(x), model(x)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_with_projections_stays_a_torch_call():
+    model, x = Recurrent(proj_size=3, batch_first=True).eval(), torch.randn(2, 5, 8)
+    low = lowered(model, x)
+    # the LSTM, then the three picks of its outputs
+    assert [why for _, why in low.unsupported] == ["an LSTM with projections or weights computed at run time"] + [
+        "its container is computed in torch"] * 3
+    assert_matches(low, model, x)

@@ -27,10 +27,12 @@ def mobilenet_v2():
 # MobileNetV2 (depthwise, ReLU6, residuals), ResNet-18 (residuals), MobileNetV3 (Hardswish,
 # squeeze-excitation with Hardsigmoid), EfficientNet (SiLU, squeeze-excitation, stochastic
 # depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat), R(2+1)D
-# (3-d convolutions, batch norms and pooling of video clips).
+# (3-d convolutions, batch norms and pooling of video clips), YOLOv10's one-to-one head (topk,
+# gather), deformable attention (grid_sample) and Sequencer2D (bidirectional LSTMs).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
                                              for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
-                                                          "r2plus1d", "one_to_one_detector", "deformable_sampler")}}
+                                                          "r2plus1d", "one_to_one_detector", "deformable_sampler",
+                                                          "sequencer")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.
