@@ -321,7 +321,8 @@ def test_default_tile_and_kernels():
 
 def test_results_do_not_depend_on_thread_count(rng):
     # Few tiles and many output channels: tasks split the output channels of one block of tiles.
-    cases = [((2, 24, 30, 33), 40), ((1, 96, 7, 7), 512), ((3, 64, 14, 14), 130)]
+    # One block of tiles and 64 channels: split at 32 (YOLOv8's 20x20 layers).
+    cases = [((2, 24, 30, 33), 40), ((1, 96, 7, 7), 512), ((3, 64, 14, 14), 130), ((1, 64, 20, 20), 64)]
     before = pyprune.get_num_threads()
     try:
         for shape, cout in cases:
