@@ -25,7 +25,10 @@ class Reduce final : public NodeOperator {
   explicit Reduce(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"kind", "axes", "keepdim"});
     const std::string kind = attrs.text("kind", {"mean", "sum", "max", "min"});
-    kind_ = kind == "mean" ? ReduceKind::mean : kind == "sum" ? ReduceKind::sum : kind == "max" ? ReduceKind::max : ReduceKind::min;
+    kind_ = kind == "mean"  ? ReduceKind::mean
+            : kind == "sum" ? ReduceKind::sum
+            : kind == "max" ? ReduceKind::max
+                            : ReduceKind::min;
     for (int64_t a : attrs.integer_list("axes", 1, kMaxRank, 0, kMaxRank - 1)) {
       if (reduced_[a]) attrs.fail("attribute 'axes' names axis " + std::to_string(a) + " twice");
       reduced_[a] = true;

@@ -1,6 +1,7 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf, sin, cos, tan, atan, floor, ceil, round, trunc, sign, expm1, log1p) with torch's values: pow takes torch's exact
-// shortcuts for the common exponents, round goes half to even, sign of NaN is 0.
+// erf, sin, cos, tan, atan, floor, ceil, round, trunc, sign, expm1, log1p) with torch's values:
+// pow takes torch's exact shortcuts for the common exponents, round goes half to even, sign of
+// NaN is 0.
 #include <cmath>
 #include <limits>
 

@@ -752,7 +752,7 @@ def b_index(low: Any, node: fx.Node, a: dict) -> Any:
     if used != list(range(used[0], used[-1] + 1)):
         raise Unsupported("indexing by index tensors at dims that are not adjacent")
     picks = [indices[i] for i in used]
-    for i, index in zip(used, picks):
+    for index in picks:
         if isinstance(index, torch.Tensor) and (index.dtype == torch.bool or bool((index < 0).any())):
             raise Unsupported("indexing by several index tensors, one a mask or with negative entries")
     return take(low, a["self"], used, picks)
@@ -1016,5 +1016,6 @@ BUILDERS = {
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
-    "softplus": b_softplus, "mish": b_mish, "hardshrink": b_hardshrink, "softshrink": b_softshrink, "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
+    "softplus": b_softplus, "mish": b_mish, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
+    "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
 }

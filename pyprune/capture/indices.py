@@ -187,15 +187,15 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any]) -> Ref:
     rank, shape = low.rank(x), _broadcast_shape([low.shape(i) for i in indices])
     if sum(not isinstance(d, int) for d in shape) > 1:
         raise Unsupported("indices with several dims known only at run time")
-    flat = [_flattened(low, i, shape, indices, rank, axes[-1]) for i in indices]
     last = axes[-1]
+    flat = [_flattened(low, i, shape, indices, rank, last) for i in indices]
     # x's dims, but the k picks along the last axis
     spread = low.emit_one("expand", [flat[-1], low.tensor(x)], {"shape": [-1 if i == last else -(2 + i)
                                                                            for i in range(rank)]})
     picked = low.emit_one("gather", [low.tensor(x), spread.name], {"axis": last})
     for axis, index in zip(reversed(axes[:-1]), reversed(flat[:-1])):
-        spread = low.emit_one("expand", [index, picked.name], {"shape": [1 if i == axis else -1 if i == last else -(2 + i)
-                                                                         for i in range(rank)]})
+        entries = [1 if i == axis else -1 if i == last else -(2 + i) for i in range(rank)]
+        spread = low.emit_one("expand", [index, picked.name], {"shape": entries})
         picked = low.emit_one("gather", [picked.name, spread.name], {"axis": axis})
     if len(axes) == 1 and len(shape) == 1:
         return picked

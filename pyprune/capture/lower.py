@@ -1109,7 +1109,8 @@ class _Lowering:
             attrs["scale"] = [float(s) for s in _pair_floats(scales)]
         else:
             attrs["size"] = int_pair([self.integer(s, "output size") for s in a["output_size"]], "output size")
-        return self.emit_one("upsample", [self.image(a["input"] if "input" in a else a["self"], "2-d interpolation")], attrs)
+        x = self.image(a["input"] if "input" in a else a["self"], "2-d interpolation")
+        return self.emit_one("upsample", [x], attrs)
 
     def b_grid_sample(self, node: fx.Node, a: dict) -> Ref:
         modes, paddings = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")

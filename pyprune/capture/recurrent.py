@@ -13,11 +13,8 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
+from pyprune.capture.composites import _node
 from pyprune.capture.values import Ref, Unsupported
-
-
-def _node(low: Any, op: str, inputs: list[str], attrs: dict[str, Any] | None = None) -> str:
-    return low.emit_one(op, inputs, attrs).name
 
 
 def _linear(low: Any, x: str, weight: torch.Tensor, bias: torch.Tensor | None) -> str:
@@ -68,7 +65,8 @@ def b_lstm(low: Any, node: fx.Node, a: dict) -> list[Ref]:
                 gates = _node(low, "add", [_node(low, "reshape", [step.name], {"shape": [batch_entry, 4 * hidden]}),
                                            _linear(low, h, w_hh, None)])
                 i, f, g, o = low.emit("split", [gates], {"axis": 1, "sizes": [hidden] * 4}, outputs=4)
-                i, f, o, g = _act(low, "sigmoid", i), _act(low, "sigmoid", f), _act(low, "sigmoid", o), _act(low, "tanh", g)
+                i, f, o = (_act(low, "sigmoid", gate) for gate in (i, f, o))
+                g = _act(low, "tanh", g)
                 c = _node(low, "add", [_node(low, "mul", [f, c]), _node(low, "mul", [i, g])])
                 h = _node(low, "mul", [o, _act(low, "tanh", c)])
                 hs[t] = _node(low, "reshape", [h], {"shape": [-2, 1, hidden] if batch_first else [1, -2, hidden]})
