@@ -1,10 +1,10 @@
-// reduce: mean, sum, max, min over `axes` (distinct, non-negative) with or without keepdim.
+// reduce: mean, sum, max, min, prod over `axes` (distinct, non-negative) with or without keepdim.
 // The input is walked in order with the output's strides (0 along reduced dims): rows whose
 // innermost dim is reduced fold into one value (vectorised, row_reduce.h), rows whose innermost
 // dim is kept fold into a row of the output. Tasks split the leading kept dims and the trailing
 // kept dim, so each output element belongs to one task and is computed in the same order
-// whatever the thread count. Sums accumulate in double. max/min propagate NaN; the mean of
-// nothing is NaN, like torch.
+// whatever the thread count. Sums accumulate in double, products in float as torch's do. max/min
+// propagate NaN; the mean of nothing is NaN and the product of nothing 1, like torch.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -18,17 +18,18 @@
 namespace pyprune::graph {
 namespace {
 
-enum class ReduceKind { mean, sum, max, min };
+enum class ReduceKind { mean, sum, max, min, prod };
 
 class Reduce final : public NodeOperator {
  public:
   explicit Reduce(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"kind", "axes", "keepdim"});
-    const std::string kind = attrs.text("kind", {"mean", "sum", "max", "min"});
+    const std::string kind = attrs.text("kind", {"mean", "sum", "max", "min", "prod"});
     kind_ = kind == "mean"  ? ReduceKind::mean
             : kind == "sum" ? ReduceKind::sum
             : kind == "max" ? ReduceKind::max
-                            : ReduceKind::min;
+            : kind == "min" ? ReduceKind::min
+                            : ReduceKind::prod;
     for (int64_t a : attrs.integer_list("axes", 1, kMaxRank, 0, kMaxRank - 1)) {
       if (reduced_[a]) attrs.fail("attribute 'axes' names axis " + std::to_string(a) + " twice");
       reduced_[a] = true;
@@ -65,13 +66,14 @@ class Reduce final : public NodeOperator {
       case ReduceKind::sum: fold<SumOf, double>(in[0], x, y, 0.0); break;
       case ReduceKind::max: fold<MaxOf, float>(in[0], x, y, -std::numeric_limits<float>::infinity()); break;
       case ReduceKind::min: fold<MinOf, float>(in[0], x, y, std::numeric_limits<float>::infinity()); break;
+      case ReduceKind::prod: fold<ProductOf, float>(in[0], x, y, 1.0f); break;
     }
     if (kind_ == ReduceKind::mean)
       for (size_t i = 0; i < kept; i++) y[i] /= static_cast<float>(count);
   }
 
   std::string describe() const override {
-    static const char* names[] = {"mean", "sum", "max", "min"};
+    static const char* names[] = {"mean", "sum", "max", "min", "prod"};
     std::string s = std::string("reduce ") + names[static_cast<int>(kind_)] + " over (";
     for (size_t i = 0; i < axes_.size(); i++) s += (i ? ", " : "") + std::to_string(axes_[i]);
     return s + ")" + (keepdim_ ? " keepdim" : "");

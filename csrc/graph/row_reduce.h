@@ -1,6 +1,6 @@
 // Reductions of contiguous rows. Sums run on the row-sum microkernel (f32-rsum), rows longer
-// than kSumBlock floats in blocks added in double, so long rows keep float accuracy. max/min
-// are written so the compiler vectorises them (eight independent accumulators, combined pairwise
+// than kSumBlock floats in blocks added in double, so long rows keep float accuracy. max, min
+// and products are written so the compiler vectorises them (eight independent accumulators, combined pairwise
 // at the end) and propagate NaN like torch.
 #pragma once
 
@@ -18,6 +18,9 @@ struct MaxOf {
 };
 struct MinOf {
   static float combine(float acc, float v) { return (v < acc || v != v) ? v : acc; }
+};
+struct ProductOf {
+  static float combine(float acc, float v) { return acc * v; }
 };
 struct SumOf {
   template <class Acc>

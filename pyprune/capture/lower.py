@@ -94,8 +94,8 @@ _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "har
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
                                      "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p")},
           "arctan": "atan", "fix": "trunc"}
-_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
-_REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min"}
+_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "atan2"}
+_REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
 _NOTS = {"logical_not", "bitwise_not"}  # ~mask is bitwise_not
 _CASTS = {"to", "_to_copy"}
@@ -708,12 +708,16 @@ class _Lowering:
         return self.emit_one("unary", [self.tensor(a["self"])], {"kind": _UNARY[_op_name(_functional(node.target))]})
 
     def b_pow(self, node: fx.Node, a: dict) -> Ref:
-        exponent = a.get("exponent")
-        if isinstance(exponent, torch.Tensor) and exponent.numel() == 1:
+        """A constant exponent is unary's pow; a tensor one (or a number raised to a tensor) the
+        binary pow."""
+        base, exponent = a["self"], a["exponent"]
+        number = (int, float)
+        if isinstance(exponent, torch.Tensor) and exponent.numel() == 1 and not isinstance(base, number) \
+                and exponent.dim() <= self.rank(base):  # a number, unless it broadcasts the base to a higher rank
             exponent = exponent.item()
-        if not isinstance(exponent, (int, float)) or isinstance(exponent, bool):
-            raise Unsupported("the exponent is a tensor")
-        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": "pow", "exponent": float(exponent)})
+        if isinstance(exponent, number) and not isinstance(exponent, bool):
+            return self.emit_one("unary", [self.tensor(base)], {"kind": "pow", "exponent": float(exponent)})
+        return self.emit_one("pow", [self.tensor(base, "the base"), self.tensor(exponent, "the exponent")])
 
     def conv_attrs(self, x: Any, weight: torch.Tensor, stride: Any, padding: Any, dilation: Any,
                    groups: int) -> dict[str, Any]:

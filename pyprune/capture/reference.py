@@ -152,6 +152,10 @@ def _reduce(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
         return x.mean(axes, keepdim=keep)
     if kind == "sum":
         return x.sum(axes, keepdim=keep)
+    if kind == "prod":
+        for axis in sorted(axes, reverse=True):
+            x = x.prod(axis, keepdim=keep)
+        return x
     return (torch.amax if kind == "max" else torch.amin)(x, axes, keepdim=keep)
 
 
@@ -201,6 +205,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "where": lambda attrs, a, b, x, z: torch.where(getattr(torch, attrs["compare"])(a, b), x, z),
     "floor_divide": lambda attrs, a, b: torch.floor_divide(a, b),
     "remainder": lambda attrs, a, b: torch.remainder(a, b),
+    "atan2": lambda attrs, a, b: torch.atan2(a, b),
+    "pow": lambda attrs, a, b: torch.pow(a, b),
     "unary": _unary,
     "concat": lambda attrs, *xs: torch.cat(xs, attrs["axis"]),
     "split": lambda attrs, x: list(torch.split(x, list(attrs["sizes"]), attrs["axis"])),

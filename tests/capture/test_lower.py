@@ -146,6 +146,13 @@ CASES = {
                                torch.div(x.flatten(1).argmax(1) * 5 - 20, 3, rounding_mode="trunc").float()), None),
     "shrinks": (lambda m, x: (F.hardshrink(x), F.hardshrink(x, 0.8), F.softshrink(x), F.softshrink(x, 1.2)), None),
     "exponential_and_tangent": (lambda m, x: torch.expm1(x) + torch.log1p(x.abs()) + torch.tan(x * 0.3), None),
+    # atan2 at +-0 and on both sides of the branch cut; pow of tensors, of a number to a tensor
+    "atan2": (lambda m, x: (torch.atan2(x, m.p0), torch.atan2(x * 0.0, -x.abs()), torch.atan2(-(x * 0.0), -x.abs()),
+                            torch.atan2(x, x * 0.0)), ["atan2", "mul", "unary", "unary", "atan2", "mul", "unary",
+                                                      "unary", "unary", "atan2", "mul", "atan2"]),
+    "pow_of_tensors": (lambda m, x: ((x.abs() + 0.5) ** m.p0, 2.0 ** x, torch.pow(x.abs(), x),
+                                     (x.abs() + 0.5) ** m.p1[0, 0, 0, 0]), None),
+    "prod": (lambda m, x: (x.prod(1, keepdim=True), (x * 0.2 + 1).prod(-1), (x[0] * 0.1 + 1).prod()), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
     "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 3), ["reshape", "permute", "reshape"]),

@@ -42,6 +42,7 @@ CASES = {
     "reduce_kept_inner": ("reduce", {"kind": "sum", "axes": [1]}, [X], lambda: T.sum(1)),
     "reduce_trailing": ("reduce", {"kind": "mean", "axes": [2, 3]}, [X], lambda: T.mean((2, 3))),
     "reduce_max": ("reduce", {"kind": "max", "axes": [0, 2]}, [X], lambda: torch.amax(T, (0, 2))),
+    "reduce_prod": ("reduce", {"kind": "prod", "axes": [1]}, [X * 0.5 + 1], lambda: (T * 0.5 + 1).prod(1)),
     "softmax_inner": ("softmax", {"axis": 1}, [X], lambda: torch.softmax(T, 1)),
     "softmax_last": ("softmax", {"axis": 3, "log": 1}, [X], lambda: torch.log_softmax(T, 3)),
     "cumsum_inner": ("cumsum", {"axis": 1}, [X], lambda: torch.cumsum(T, 1)),
@@ -56,6 +57,8 @@ CASES = {
                lambda: torch.gather(T, 2, torch.from_numpy(np.argsort(X[:, :, :30], 2)))),
     "floor_divide": ("floor_divide", {}, [X * 10, X[0, 0] + 3], lambda: torch.floor_divide(T * 10, T[0, 0] + 3)),
     "remainder": ("remainder", {}, [X * 10, X[0, 0] + 3], lambda: torch.remainder(T * 10, T[0, 0] + 3)),
+    "atan2": ("atan2", {}, [X, X[0, 0]], lambda: torch.atan2(T, T[0, 0])),
+    "pow": ("pow", {}, [X + 2.5, X[0, 0]], lambda: torch.pow(T + 2.5, T[0, 0])),
     "matmul": ("matmul", {}, [X, X[:, :, :40, :].transpose(0, 1, 3, 2).copy()],
                lambda: torch.matmul(T, T[:, :, :40, :].transpose(2, 3))),
 }

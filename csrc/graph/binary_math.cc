@@ -1,8 +1,10 @@
-// floor_divide and remainder: torch.floor_divide(a, b) and torch.remainder(a, b) (Python's //
-// and %) with numpy broadcasting, as torch computes them for float32: the quotient rounded
-// towards -inf, the remainder taking b's sign. Both are exact on integers, which is how an
-// index tensor (indexing.cc) is split into a row and a column (YOLOv10's `index // nc`,
-// `index % nc`). Not on a hot path: one strided loop, rows in parallel.
+// Binary functions of float32 with numpy broadcasting, as torch computes them:
+// - floor_divide and remainder: torch.floor_divide(a, b) and torch.remainder(a, b) (Python's //
+//   and %), the quotient rounded towards -inf, the remainder taking b's sign. Both are exact on
+//   integers, which is how an index tensor (indexing.cc) is split into a row and a column
+//   (YOLOv10's `index // nc`, `index % nc`);
+// - atan2 (angles of box offsets) and pow with a tensor exponent, by libm.
+// Not on a hot path: one strided loop, rows in parallel.
 #include <cmath>
 
 #include "binary_operator.h"
@@ -32,9 +34,13 @@ float floor_divide(float a, float b) {
   return f;
 }
 
-class FloorDivision final : public BinaryOperator {
+float arc_tangent(float a, float b) { return std::atan2(a, b); }
+float power(float a, float b) { return std::pow(a, b); }
+
+class BinaryMath final : public BinaryOperator {
  public:
-  FloorDivision(const Attributes& attrs, bool quotient) : BinaryOperator(attrs), quotient_(quotient) {
+  BinaryMath(const Attributes& attrs, const char* name, float (*f)(float, float))
+      : BinaryOperator(attrs), name_(name), f_(f) {
     attrs.only({});
   }
 
@@ -44,30 +50,36 @@ class FloorDivision final : public BinaryOperator {
     const StridedLoop<3> loop = broadcast_loop(in_shapes, y);
     if (loop.empty()) return;
     const ptrdiff_t sa = loop.inner_stride(1), sb = loop.inner_stride(2);
-    float (*const f)(float, float) = quotient_ ? floor_divide : remainder;
     parallel_rows(loop.rows(), loop.inner(), [&](size_t row, size_t rows, size_t begin, size_t end) {
       loop.for_rows(row, rows, [&](const StridedLoop<3>::Offsets& at) {
         for (size_t i = begin; i < end; i++) {
           const ptrdiff_t j = static_cast<ptrdiff_t>(i);
-          out[0][at[0] + j] = f(in[0][at[1] + j * sa], in[1][at[2] + j * sb]);
+          out[0][at[0] + j] = f_(in[0][at[1] + j * sa], in[1][at[2] + j * sb]);
         }
       });
     });
   }
 
-  std::string describe() const override { return quotient_ ? "floor_divide" : "remainder"; }
+  std::string describe() const override { return name_; }
 
  private:
-  bool quotient_;
+  const char* name_;
+  float (*f_)(float, float);
 };
 
 }  // namespace
 
 std::unique_ptr<Operator> make_floor_divide(const Attributes& attrs, const std::vector<const Constant*>&) {
-  return std::make_unique<FloorDivision>(attrs, true);
+  return std::make_unique<BinaryMath>(attrs, "floor_divide", floor_divide);
 }
 std::unique_ptr<Operator> make_remainder(const Attributes& attrs, const std::vector<const Constant*>&) {
-  return std::make_unique<FloorDivision>(attrs, false);
+  return std::make_unique<BinaryMath>(attrs, "remainder", remainder);
+}
+std::unique_ptr<Operator> make_atan2(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<BinaryMath>(attrs, "atan2", arc_tangent);
+}
+std::unique_ptr<Operator> make_pow(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<BinaryMath>(attrs, "pow", power);
 }
 
 }  // namespace pyprune::graph
