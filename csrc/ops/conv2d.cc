@@ -430,12 +430,13 @@ bool window_3x3s2p1(const Window2d& w) {
 }
 
 // The active ISA's direct kernel where it runs the convolution by default: an RGB first layer,
-// or a grouped one where the kernel beats the grouped GEMM.
+// or a grouped one of few enough channels per group that the kernel beats the grouped GEMM.
 const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t groups, const Window2d& w) {
   if (!window_3x3s2p1(w)) return nullptr;
   const pp_f32_conv2d_3x3s2p1_ukernel* direct = pp_f32_conv2d_3x3s2p1_config();
   if (direct == nullptr) return nullptr;
-  return (groups == 1 && in_channels == 3) || (groups > 1 && direct->grouped) ? direct : nullptr;
+  const bool rgb = groups == 1 && in_channels == 3, grouped = groups > 1 && in_channels / groups <= direct->grouped;
+  return rgb || grouped ? direct : nullptr;
 }
 
 // The production GEMM of `isa` (whose packing a direct kernel of that ISA reads).

@@ -66,7 +66,8 @@ struct pp_f32_conv2d_3x3s2p1_ukernel {
   size_t mr;  // output channels per call: the GEMM packing of this mr
   size_t nr;  // output columns per register tile
   bool production;  // the kernel its ISA runs
-  bool grouped;     // also run on the groups of grouped convolutions (where it beats their GEMM)
+  size_t grouped;   // also run on the groups of grouped convolutions of at most this many input
+                    // channels per group (where it beats their GEMM); 0: never
   pp_f32_conv2d_3x3s2p1_ukernel_fn fn;
 };
 
