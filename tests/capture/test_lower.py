@@ -152,6 +152,9 @@ CASES = {
                                                       "unary", "unary", "atan2", "mul", "atan2"]),
     "pow_of_tensors": (lambda m, x: ((x.abs() + 0.5) ** m.p0, 2.0 ** x, torch.pow(x.abs(), x),
                                      (x.abs() + 0.5) ** m.p1[0, 0, 0, 0]), None),
+    # repeated indices sum in index order, as torch's
+    "index_add": (lambda m, x: (x.index_add(1, torch.tensor([0, 2, 2, 5]), x[:, :4] * 2, alpha=0.5),
+                                torch.zeros_like(x).index_add(-1, torch.tensor([6, 0, 6, 6, 3]), x[..., 2:])), None),
     "prod": (lambda m, x: (x.prod(1, keepdim=True), (x * 0.2 + 1).prod(-1), (x[0] * 0.1 + 1).prod()), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
