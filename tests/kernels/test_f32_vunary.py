@@ -76,7 +76,7 @@ def measured(kind, x, got):
         relative = np.abs(got[tail] - want[tail]) / np.abs(want[tail])
         assert np.all(relative <= GELU_TANH_RELATIVE * np.abs(gelu_tanh_argument(xs[tail])))
         ulp_ok &= xs >= -1
-    return err[ulp_ok].max()
+    return err[ulp_ok].max(initial=0.0)
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS, ids=IDS)
@@ -105,6 +105,8 @@ def test_ukernel_matches_reference_at_every_length(ukernel, rng):
         tolerance = (BOUNDS[kind] + 1.5) * np.spacing(np.abs(want))
         if kind == "gelu_tanh":
             tolerance += GELU_TANH_RELATIVE * np.abs(gelu_tanh_argument(x.astype(np.float64)) * want)
+        if kind in ("silu", "gelu_tanh"):  # a result flushed to zero errs by up to |x| 2^-126 (f32-vunary.inc)
+            tolerance += np.abs(x) * FLT_MIN
         np.testing.assert_array_less(np.abs(got - want), tolerance, err_msg=f"n={n}")
         inplace = x.copy()
         run(kind, inplace, ukernel["name"], out=inplace)
