@@ -3,7 +3,8 @@
 //   and %), the quotient rounded towards -inf, the remainder taking b's sign. Both are exact on
 //   integers, which is how an index tensor (indexing.cc) is split into a row and a column
 //   (YOLOv10's `index // nc`, `index % nc`);
-// - atan2 (angles of box offsets) and pow with a tensor exponent, by libm.
+// - atan2 (angles of box offsets), pow with a tensor exponent, fmod (C's remainder, the
+//   dividend's sign) and hypot, by libm.
 // Not on a hot path: one strided loop, rows in parallel.
 #include <cmath>
 
@@ -36,6 +37,8 @@ float floor_divide(float a, float b) {
 
 float arc_tangent(float a, float b) { return std::atan2(a, b); }
 float power(float a, float b) { return std::pow(a, b); }
+float c_remainder(float a, float b) { return std::fmod(a, b); }
+float hypotenuse(float a, float b) { return std::hypot(a, b); }
 
 class BinaryMath final : public BinaryOperator {
  public:
@@ -80,6 +83,12 @@ std::unique_ptr<Operator> make_atan2(const Attributes& attrs, const std::vector<
 }
 std::unique_ptr<Operator> make_pow(const Attributes& attrs, const std::vector<const Constant*>&) {
   return std::make_unique<BinaryMath>(attrs, "pow", power);
+}
+std::unique_ptr<Operator> make_fmod(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<BinaryMath>(attrs, "fmod", c_remainder);
+}
+std::unique_ptr<Operator> make_hypot(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<BinaryMath>(attrs, "hypot", hypotenuse);
 }
 
 }  // namespace pyprune::graph

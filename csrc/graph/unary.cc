@@ -1,5 +1,6 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf, sin, cos, tan, atan, floor, ceil, round, trunc, sign, expm1, log1p) with torch's values:
+// erf, erfc, sin, cos, tan, atan, asin, acos, sinh, cosh, asinh, acosh, atanh, floor, ceil, round,
+// trunc, sign, expm1, log1p, exp2, log2, log10) with torch's values:
 // pow takes torch's exact shortcuts for the common exponents, round goes half to even, sign of
 // NaN is 0.
 #include <cmath>
@@ -14,13 +15,14 @@ namespace {
 
 enum class UnaryKind {
   sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign, tan, trunc, expm1,
-  log1p
+  log1p, exp2, log2, log10, sinh, cosh, asin, acos, asinh, acosh, atanh, erfc
 };
 
 const std::vector<std::string>& kind_names() {
   static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
                                                  "erf", "sin", "cos", "atan", "floor", "ceil", "round", "sign",
-                                                 "tan", "trunc", "expm1", "log1p"};
+                                                 "tan", "trunc", "expm1", "log1p", "exp2", "log2", "log10",
+                                                 "sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh", "erfc"};
   return names;
 }
 
@@ -75,6 +77,17 @@ class Unary final : public NodeOperator {
         case UnaryKind::trunc: return map(x, y, begin, end, [](float v) { return std::trunc(v); });
         case UnaryKind::expm1: return map(x, y, begin, end, [](float v) { return std::expm1(v); });
         case UnaryKind::log1p: return map(x, y, begin, end, [](float v) { return std::log1p(v); });
+        case UnaryKind::exp2: return map(x, y, begin, end, [](float v) { return std::exp2(v); });
+        case UnaryKind::log2: return map(x, y, begin, end, [](float v) { return std::log2(v); });
+        case UnaryKind::log10: return map(x, y, begin, end, [](float v) { return std::log10(v); });
+        case UnaryKind::sinh: return map(x, y, begin, end, [](float v) { return std::sinh(v); });
+        case UnaryKind::cosh: return map(x, y, begin, end, [](float v) { return std::cosh(v); });
+        case UnaryKind::asin: return map(x, y, begin, end, [](float v) { return std::asin(v); });
+        case UnaryKind::acos: return map(x, y, begin, end, [](float v) { return std::acos(v); });
+        case UnaryKind::asinh: return map(x, y, begin, end, [](float v) { return std::asinh(v); });
+        case UnaryKind::acosh: return map(x, y, begin, end, [](float v) { return std::acosh(v); });
+        case UnaryKind::atanh: return map(x, y, begin, end, [](float v) { return std::atanh(v); });
+        case UnaryKind::erfc: return map(x, y, begin, end, [](float v) { return std::erfc(v); });
         case UnaryKind::sign:
           return map(x, y, begin, end, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
         case UnaryKind::pow: return pow(x, y, begin, end);

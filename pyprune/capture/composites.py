@@ -2,8 +2,9 @@
 transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index
 lists, index_add by a constant index, flip, roll, writes into views (slice/select scatter,
 copy, fill), tensors made in the forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
-repeat (and interleaved), sliding windows (unfold), PReLU, GLU and the exponential activations
-(ELU, SELU, CELU, softplus, Mish, log-sigmoid). Each builder takes the lowering
+repeat (and interleaved), sliding windows (unfold), PReLU, GLU, the exponential activations
+(ELU, SELU, CELU, softplus, Mish, log-sigmoid), threshold and RReLU, lerp, logit, nan_to_num,
+triangles (triu, tril), movedim, diff, cosine similarity and pairwise distance. Each builder takes the lowering
 (pyprune.capture.lower), the fx node and its bound arguments, as the lowering's own builders do,
 and returns the output's Ref."""
 
@@ -91,6 +92,142 @@ def b_softshrink(low: Any, node: fx.Node, a: dict) -> Any:
     x, lambd = low.tensor(a["self"]), float(a.get("lambd", 0.5))
     inside = _node(low, "activation", [x], {"activation": "clamp", "activation_min": -lambd, "activation_max": lambd})
     return Ref(_node(low, "sub", [x, inside]))
+
+
+def b_threshold(low: Any, node: fx.Node, a: dict) -> Any:
+    """value where x <= threshold, else x (NaN stays)."""
+    x = low.tensor(a["self"])
+    return Ref(_node(low, "where", [x, float(a["threshold"]), float(a["value"]), x], {"compare": "le"}))
+
+
+def b_rrelu(low: Any, node: fx.Node, a: dict) -> Any:
+    """In inference a leaky ReLU of the mean slope (lower + upper) / 2."""
+    if a.get("training"):
+        raise Unsupported("RReLU in training mode (random slopes)")
+    slope = (float(a.get("lower", 1.0 / 8.0)) + float(a.get("upper", 1.0 / 3.0))) / 2
+    return low.emit_one("activation", [low.tensor(a["self"])], {"activation": "leaky_relu", "activation_alpha": slope})
+
+
+def b_lerp(low: Any, node: fx.Node, a: dict) -> Any:
+    """start + weight (end - start) for |weight| < 0.5, else end - (end - start)(1 - weight), as
+    torch computes it (exact at both ends)."""
+    start, end, weight = low.tensor(a["self"]), low.tensor(a["end"]), a["weight"]
+    step = _node(low, "sub", [end, start])
+
+    def near_start(w: Any) -> str:
+        return _node(low, "add", [start, _node(low, "mul", [w, step])])
+
+    def near_end(w: Any) -> str:
+        return _node(low, "sub", [end, _node(low, "mul", [step, _node(low, "sub", [1.0, w])])])
+
+    if isinstance(weight, (int, float)):
+        w = float(weight)
+        return Ref(near_start(w) if abs(w) < 0.5 else near_end(w))
+    w = low.tensor(weight, "the weight")
+    return Ref(_node(low, "where", [_unary(low, "abs", w), 0.5, near_start(w), near_end(w)], {"compare": "lt"}))
+
+
+def b_logit(low: Any, node: fx.Node, a: dict) -> Any:
+    """log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps is given."""
+    z = low.tensor(a["self"])
+    eps = a.get("eps")
+    if eps is not None:
+        z = _node(low, "activation", [z], {"activation": "clamp", "activation_min": float(eps),
+                                           "activation_max": 1.0 - float(eps)})
+    return Ref(_unary(low, "log", _node(low, "div", [z, _node(low, "sub", [1.0, z])])))
+
+
+def b_nan_to_num(low: Any, node: fx.Node, a: dict) -> Any:
+    """NaN, +inf and -inf replaced (by 0 and float32's extremes unless given)."""
+    big = float(torch.finfo(torch.float32).max)
+    x = low.tensor(a["self"])
+    nan, posinf, neginf = a.get("nan"), a.get("posinf"), a.get("neginf")
+    y = _node(low, "where", [x, x, 0.0 if nan is None else float(nan), x], {"compare": "ne"})
+    high, low_value = big if posinf is None else float(posinf), -big if neginf is None else float(neginf)
+    y = _node(low, "where", [y, math.inf, high, y], {"compare": "eq"})
+    return Ref(_node(low, "where", [y, -math.inf, low_value, y], {"compare": "eq"}))
+
+
+def _triangle(low: Any, a: dict, upper: bool) -> Any:
+    """x where the constant mask of its last two dims keeps it (on or above / below the
+    diagonal), 0 elsewhere."""
+    x = a["self"]
+    rank = low.rank(x)
+    if rank < 2:
+        raise Unsupported("a triangle of a tensor of rank below 2")
+    rows, cols = (low.static_dim(x, rank - k, "the triangle") for k in (2, 1))
+    ones = torch.ones(rows, cols)
+    mask = ones.triu(a.get("diagonal", 0)) if upper else ones.tril(a.get("diagonal", 0))
+    return Ref(_node(low, "where", [low.tensor(mask, "the triangle's mask"), 0.5, low.tensor(x), 0.0],
+                     {"compare": "gt"}))
+
+
+def b_triu(low: Any, node: fx.Node, a: dict) -> Any:
+    return _triangle(low, a, upper=True)
+
+
+def b_tril(low: Any, node: fx.Node, a: dict) -> Any:
+    return _triangle(low, a, upper=False)
+
+
+def b_movedim(low: Any, node: fx.Node, a: dict) -> Any:
+    x = a["self"]
+    rank = low.rank(x)
+    sources, destinations = a["source"], a["destination"]
+    sources = [sources] if isinstance(sources, int) else list(sources)
+    destinations = [destinations] if isinstance(destinations, int) else list(destinations)
+    sources, destinations = [d % rank for d in sources], [d % rank for d in destinations]
+    rest = iter(d for d in range(rank) if d not in sources)
+    at = dict(zip(destinations, sources))
+    dims = [at[i] if i in at else next(rest) for i in range(rank)]
+    return Ref(low.tensor(x)) if dims == list(range(rank)) else low.emit_one("permute", [low.tensor(x)], {"dims": dims})
+
+
+def b_diff(low: Any, node: fx.Node, a: dict) -> Any:
+    """x[1:] - x[:-1] along dim, n times."""
+    if a.get("prepend") is not None or a.get("append") is not None:
+        raise Unsupported("diff with prepend or append")
+    x = a["self"]
+    axis = a.get("dim", -1) % low.rank(x)
+    size = low.static_dim(x, axis, "diff")
+    y = Ref(low.tensor(x))
+    for _ in range(int(a.get("n", 1))):
+        if size == 0:
+            break
+        y = low.emit_one("sub", [low.slice_node(y, axis, 1, size, 1).name, low.slice_node(y, axis, 0, size - 1, 1).name])
+        size -= 1
+    return y
+
+
+def b_cosine_similarity(low: Any, node: fx.Node, a: dict) -> Any:
+    """The sum over dim of x1 / max(|x1|, eps) times x2 / max(|x2|, eps), norms over dim."""
+    x1, x2 = a["x1"], a["x2"]
+    rank = low.rank(x1)
+    if low.rank(x2) != rank:
+        raise Unsupported("cosine similarity of tensors of different ranks")
+    axis, eps = a.get("dim", 1) % rank, float(a.get("eps", 1e-8))
+
+    def unit(x: Any) -> str:
+        name = low.tensor(x)
+        norm = _unary(low, "sqrt", _reduce(low, _node(low, "mul", [name, name]), "sum", [axis], True))
+        return _node(low, "div", [name, _node(low, "maximum", [norm, eps])])
+
+    return low.emit_one("reduce", [_node(low, "mul", [unit(x1), unit(x2)])], {"kind": "sum", "axes": [axis], "keepdim": 0})
+
+
+def b_pairwise_distance(low: Any, node: fx.Node, a: dict) -> Any:
+    """The 2-norm (or 1-, infinity-norm) of x1 - x2 + eps over the last dim."""
+    x1, x2 = a["x1"], a["x2"]
+    order, eps, keepdim = float(a.get("p", 2.0)), float(a.get("eps", 1e-6)), bool(a.get("keepdim", False))
+    rank = max(low.rank(x1), low.rank(x2))
+    if rank == 0:
+        raise Unsupported("pairwise distance of scalars")
+    d = _node(low, "add", [_node(low, "sub", [low.tensor(x1), low.tensor(x2)]), eps])
+    if order == 2.0:
+        return Ref(_unary(low, "sqrt", _reduce(low, _node(low, "mul", [d, d]), "sum", [rank - 1], keepdim)))
+    if order in (1.0, math.inf):
+        return Ref(_reduce(low, _unary(low, "abs", d), "sum" if order == 1.0 else "max", [rank - 1], keepdim))
+    raise Unsupported(f"the {order:g}-norm")
 
 
 def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1050,4 +1187,7 @@ BUILDERS = {
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
     "softplus": b_softplus, "mish": b_mish, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
     "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
+    "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
+    "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "moveaxis": b_movedim, "diff": b_diff,
+    "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
 }

@@ -92,9 +92,12 @@ _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "har
                 "sigmoid": "sigmoid", "tanh": "tanh"}
 # ATen op -> unary kind (torch.arctan is an op of its own, atan's alias)
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
-                                     "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p")},
-          "arctan": "atan", "fix": "trunc"}
-_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "atan2"}
+                                     "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p",
+                                     "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos", "asinh", "acosh",
+                                     "atanh", "erfc")},
+          "arctan": "atan", "fix": "trunc", "sgn": "sign", "arcsin": "asin", "arccos": "acos", "arcsinh": "asinh",
+          "arccosh": "acosh", "arctanh": "atanh"}
+_BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "atan2", "fmod", "hypot"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}
 _NOTS = {"logical_not", "bitwise_not"}  # ~mask is bitwise_not

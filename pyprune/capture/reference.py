@@ -207,6 +207,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "remainder": lambda attrs, a, b: torch.remainder(a, b),
     "atan2": lambda attrs, a, b: torch.atan2(a, b),
     "pow": lambda attrs, a, b: torch.pow(a, b),
+    "fmod": lambda attrs, a, b: torch.fmod(a, b),
+    "hypot": lambda attrs, a, b: torch.hypot(a, b),
     "unary": _unary,
     "concat": lambda attrs, *xs: torch.cat(xs, attrs["axis"]),
     "split": lambda attrs, x: list(torch.split(x, list(attrs["sizes"]), attrs["axis"])),

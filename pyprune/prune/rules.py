@@ -596,7 +596,8 @@ _ELEMENTWISE = (
     "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
     "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
     "bitwise_not", "floor", "ceil", "round", "trunc", "fix", "frac", "floor_divide", "remainder", "sin", "cos", "tan",
-    "atan", "arctan", "atan2", "threshold", "expm1", "log1p",
+    "atan", "arctan", "atan2", "threshold", "expm1", "log1p", "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos",
+    "asinh", "acosh", "atanh", "erfc", "sgn", "fmod", "hypot", "lerp", "logit", "nan_to_num", "rrelu",
     "fill", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",

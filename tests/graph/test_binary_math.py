@@ -1,6 +1,6 @@
-"""floor_divide and remainder (Python's // and %): against torch over broadcast shapes, signs,
-zeros, infinities and the integers of index tensors, bit for bit. atan2 and pow: against torch
-within an ulp (both are libm's here and SLEEF's in torch), special values included."""
+"""floor_divide, remainder (Python's // and %) and fmod: against torch over broadcast shapes,
+signs, zeros, infinities and the integers of index tensors, bit for bit. atan2, pow and hypot:
+against torch within an ulp (libm's here, SLEEF's in torch), special values included."""
 
 import numpy as np
 import pytest
@@ -11,8 +11,8 @@ from operator_testing import random, refused, run1
 
 torch = pytest.importorskip("torch")
 
-OPS = {"floor_divide": torch.floor_divide, "remainder": torch.remainder}
-LIBM = {"atan2": torch.atan2, "pow": torch.pow}
+OPS = {"floor_divide": torch.floor_divide, "remainder": torch.remainder, "fmod": torch.fmod}
+LIBM = {"atan2": torch.atan2, "pow": torch.pow, "hypot": torch.hypot}
 
 
 def assert_same(got, want):

@@ -59,6 +59,8 @@ CASES = {
     "remainder": ("remainder", {}, [X * 10, X[0, 0] + 3], lambda: torch.remainder(T * 10, T[0, 0] + 3)),
     "atan2": ("atan2", {}, [X, X[0, 0]], lambda: torch.atan2(T, T[0, 0])),
     "pow": ("pow", {}, [X + 2.5, X[0, 0]], lambda: torch.pow(T + 2.5, T[0, 0])),
+    "fmod": ("fmod", {}, [X * 10, X[0, 0] + 3], lambda: torch.fmod(T * 10, T[0, 0] + 3)),
+    "hypot": ("hypot", {}, [X, X[0, 0]], lambda: torch.hypot(T, T[0, 0])),
     "matmul": ("matmul", {}, [X, X[:, :, :40, :].transpose(0, 1, 3, 2).copy()],
                lambda: torch.matmul(T, T[:, :, :40, :].transpose(2, 3))),
 }

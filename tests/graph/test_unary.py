@@ -30,6 +30,17 @@ KINDS = {
     "trunc": torch.trunc,
     "expm1": torch.expm1,
     "log1p": torch.log1p,
+    "exp2": torch.exp2,
+    "log2": torch.log2,
+    "log10": torch.log10,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "asin": torch.asin,
+    "acos": torch.acos,
+    "asinh": torch.asinh,
+    "acosh": torch.acosh,
+    "atanh": torch.atanh,
+    "erfc": torch.erfc,
 }
 EXPONENTS = (2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 0.0, 1.0, 1.7, -3.0, 2.5)
 
