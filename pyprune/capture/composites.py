@@ -1,12 +1,12 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d, 3-d and
 transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index
 lists, index_add by a constant index, flip, roll, writes into views (slice/select scatter,
-copy, fill), tensors made in the forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
-repeat (and interleaved), sliding windows (unfold), PReLU, GLU, the exponential activations
-(ELU, SELU, CELU, softplus, Mish, log-sigmoid), threshold and RReLU, lerp, logit, nan_to_num,
-triangles (triu, tril), movedim, diff, cosine similarity and pairwise distance. Each builder takes the lowering
-(pyprune.capture.lower), the fx node and its bound arguments, as the lowering's own builders do,
-and returns the output's Ref."""
+copy, fill), tensors made in the forward, group and instance norm, vector norms, variance,
+pixel (un)shuffle, channel shuffle, repeat (and interleaved), sliding windows (unfold), PReLU,
+GLU, the exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid), threshold and
+RReLU, lerp, logit, nan_to_num, triangles (triu, tril), movedim, diff, cosine similarity and
+pairwise distance. Each builder takes the lowering (pyprune.capture.lower), the fx node and its
+bound arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
 
@@ -194,7 +194,8 @@ def b_diff(low: Any, node: fx.Node, a: dict) -> Any:
     for _ in range(int(a.get("n", 1))):
         if size == 0:
             break
-        y = low.emit_one("sub", [low.slice_node(y, axis, 1, size, 1).name, low.slice_node(y, axis, 0, size - 1, 1).name])
+        later, earlier = (low.slice_node(y, axis, start, start + size - 1, 1).name for start in (1, 0))
+        y = low.emit_one("sub", [later, earlier])
         size -= 1
     return y
 
@@ -212,7 +213,7 @@ def b_cosine_similarity(low: Any, node: fx.Node, a: dict) -> Any:
         norm = _unary(low, "sqrt", _reduce(low, _node(low, "mul", [name, name]), "sum", [axis], True))
         return _node(low, "div", [name, _node(low, "maximum", [norm, eps])])
 
-    return low.emit_one("reduce", [_node(low, "mul", [unit(x1), unit(x2)])], {"kind": "sum", "axes": [axis], "keepdim": 0})
+    return Ref(_reduce(low, _node(low, "mul", [unit(x1), unit(x2)]), "sum", [axis], False))
 
 
 def b_pairwise_distance(low: Any, node: fx.Node, a: dict) -> Any:
