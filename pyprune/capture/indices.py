@@ -1,6 +1,6 @@
-"""Index tensors: the integer tensors of torch.topk, argmax, sort and what detection heads
-compute from them (YOLOv10's `index // nc`, `index % nc`, `gather`), lowered to the operator
-set's topk, gather, floor_divide and remainder.
+"""Index tensors: the integer tensors of torch.topk, argmax, sort, kthvalue and what detection
+heads compute from them (YOLOv10's `index // nc`, `index % nc`, `gather`), lowered to the
+operator set's topk, gather, floor_divide and remainder; medians by topk too.
 
 The operator set holds float32 tensors only, so the engine holds an integer tensor as float32,
 which is exact up to 2^24 in magnitude. The lowering therefore knows a bound on every integer
@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import Condition, Ref, Unsupported, norm_axis
+from pyprune.capture.values import MISSING, Condition, Ref, Unsupported, norm_axis
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
 
@@ -255,6 +255,54 @@ def b_arange(low: Any, node: fx.Node, a: dict) -> Ref:
     return result
 
 
+def _kth_smallest(low: Any, x: Any, axis: int, k: int, keepdim: bool, n: int, rank: int) -> tuple[Ref, Ref]:
+    """The k-th smallest of the n entries along axis of x, of rank `rank` (NaN above every
+    number, as torch's kthvalue has it), and its index: the k smallest by topk, the last of them
+    sliced out."""
+    if not 1 <= k <= n:
+        raise Unsupported(f"the {k}-th smallest of {n} entries")
+    values, indices = _indices(low, x, axis, k, False, True, n)
+    picked = [low.slice_node(Ref(t), axis, k - 1, k, 1) for t in (values, indices)]
+    if not keepdim:
+        shape = {"shape": [-(2 + i) for i in range(rank) if i != axis]}
+        picked = [low.emit_one("reshape", [p.name], shape) for p in picked]
+    return picked[0], _bounded(low, picked[1], indices)
+
+
+def b_kthvalue(low: Any, node: fx.Node, a: dict) -> list[Ref]:
+    x = a["self"]
+    rank = low.rank(x)
+    axis = norm_axis(a.get("dim", -1), rank)
+    n = low.static_dim(x, axis, "kthvalue")
+    return list(_kth_smallest(low, x, axis, low.integer(a["k"], "k"), bool(a.get("keepdim", False)), n, rank))
+
+
+def b_median(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.median: the lower of the two middle entries, over a dim or all of them, NaN where
+    the entries hold one. Its index (median over a dim) stays a torch call: torch gives the
+    first NaN's where there is one."""
+    x, dim = a["self"], a.get("dim")
+    keepdim = bool(a.get("keepdim", False))
+    if dim is None:
+        shape = low.shape(x)
+        if not all(isinstance(d, int) for d in shape):
+            raise Unsupported("median over all entries of a tensor with dims known only at run time")
+        x, axis, n, rank = low.reshape(x, [-1]), 0, math.prod(shape), 1
+    else:
+        rank = low.rank(x)
+        axis = norm_axis(dim, rank)
+        n = low.static_dim(x, axis, "median")
+    value, _ = _kth_smallest(low, x, axis, (n - 1) // 2 + 1, keepdim, n, rank)
+    name = low.tensor(x)
+    nan = low.emit_one("where", [name, name, low.tensor(1.0), low.tensor(0.0)], {"compare": "ne"})
+    any_nan = low.emit_one("reduce", [nan.name], {"kind": "max", "axes": [axis], "keepdim": int(keepdim)})
+    value = low.emit_one("where", [any_nan.name, low.tensor(0.5), low.tensor(math.nan), value.name], {"compare": "gt"})
+    if dim is None:
+        return value
+    low.only_first_output_used(node)
+    return [value, MISSING]
+
+
 def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
     """floor_divide and remainder (Python's // and %), of floats or of integers."""
     op = "remainder" if node.target.__name__.startswith("remainder") else "floor_divide"
@@ -264,5 +312,5 @@ def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "topk": b_topk, "sort": b_sort, "argsort": b_sort, "argmax": b_argmax, "argmin": b_argmax,
     "gather": b_gather, "floor_divide": b_floor_division, "arange": b_arange,
-    "remainder": b_floor_division,
+    "remainder": b_floor_division, "kthvalue": b_kthvalue, "median": b_median,
 }

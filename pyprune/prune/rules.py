@@ -607,7 +607,7 @@ _MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze"
           "t", "numpy_T", "movedim", "expand", "repeat", "repeat_interleave", "unfold",
           "pixel_shuffle", "pixel_unshuffle")
 _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
-               "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all")
+               "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "median", "kthvalue")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
             "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
             "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "max_pool3d",

@@ -519,6 +519,11 @@ INTEGER_CASES = {
     "floor_division": (lambda m, x: ((x * 4).floor_divide(1.5), torch.remainder(x * 3, -2.0),
                                      torch.div(x, 0.7, rounding_mode="floor"), 3.0 % x, torch.remainder(x, m.p0)),
                        None),
+    # k-th smallest values and indices; medians (the lower middle) over a dim, over all, with NaN
+    "kthvalue_median": (lambda m, x: (*torch.kthvalue(x, 2, 1), torch.kthvalue(x, 3, -1, keepdim=True)[0],
+                                      x.median(2)[0], x[0].median(), torch.median(x, 3, keepdim=True)[0],
+                                      torch.nan_to_num(x.masked_fill(x > 1.2, float("nan")).median(1)[0], 7.0)),
+                        None),
     # YOLOv10's split of a flat (anchor, class) index, and arithmetic on indices
     "integer_arithmetic": (lambda m, x: (x.flatten(1).argmax(1) // 7, x.flatten(1).argmax(1) % 7,
                                          (x.argmax(1) * 7 + 2 - x.argmin(1) // 2).float() / 3), None),
