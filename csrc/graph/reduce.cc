@@ -7,7 +7,9 @@
 // propagate NaN; the mean of nothing is NaN and the product of nothing 1, like torch.
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "node_operator.h"
 #include "parallel_rows.h"
@@ -18,18 +20,20 @@
 namespace pyprune::graph {
 namespace {
 
-enum class ReduceKind { mean, sum, max, min, prod };
+enum class ReduceKind { mean, sum, max, min, prod };  // in the order of reduce_kind_names()
+
+const std::vector<std::string>& reduce_kind_names() {
+  static const std::vector<std::string> names = {"mean", "sum", "max", "min", "prod"};
+  return names;
+}
 
 class Reduce final : public NodeOperator {
  public:
   explicit Reduce(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"kind", "axes", "keepdim"});
-    const std::string kind = attrs.text("kind", {"mean", "sum", "max", "min", "prod"});
-    kind_ = kind == "mean"  ? ReduceKind::mean
-            : kind == "sum" ? ReduceKind::sum
-            : kind == "max" ? ReduceKind::max
-            : kind == "min" ? ReduceKind::min
-                            : ReduceKind::prod;
+    const std::string kind = attrs.text("kind", reduce_kind_names());
+    const auto at = std::find(reduce_kind_names().begin(), reduce_kind_names().end(), kind);
+    kind_ = static_cast<ReduceKind>(at - reduce_kind_names().begin());
     for (int64_t a : attrs.integer_list("axes", 1, kMaxRank, 0, kMaxRank - 1)) {
       if (reduced_[a]) attrs.fail("attribute 'axes' names axis " + std::to_string(a) + " twice");
       reduced_[a] = true;
@@ -73,8 +77,7 @@ class Reduce final : public NodeOperator {
   }
 
   std::string describe() const override {
-    static const char* names[] = {"mean", "sum", "max", "min", "prod"};
-    std::string s = std::string("reduce ") + names[static_cast<int>(kind_)] + " over (";
+    std::string s = "reduce " + reduce_kind_names()[static_cast<size_t>(kind_)] + " over (";
     for (size_t i = 0; i < axes_.size(); i++) s += (i ? ", " : "") + std::to_string(axes_[i]);
     return s + ")" + (keepdim_ ? " keepdim" : "");
   }

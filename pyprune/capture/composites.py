@@ -17,7 +17,8 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import take
-from pyprune.capture.values import INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding
+from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding,
+                                    without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -210,8 +211,7 @@ def b_cosine_similarity(low: Any, node: fx.Node, a: dict) -> Any:
 
     def unit(x: Any) -> str:
         name = low.tensor(x)
-        norm = _unary(low, "sqrt", _reduce(low, _node(low, "mul", [name, name]), "sum", [axis], True))
-        return _node(low, "div", [name, _node(low, "maximum", [norm, eps])])
+        return _node(low, "div", [name, _node(low, "maximum", [_vector_norm(low, name, 2.0, [axis], True), eps])])
 
     return Ref(_reduce(low, _node(low, "mul", [unit(x1), unit(x2)]), "sum", [axis], False))
 
@@ -224,11 +224,7 @@ def b_pairwise_distance(low: Any, node: fx.Node, a: dict) -> Any:
     if rank == 0:
         raise Unsupported("pairwise distance of scalars")
     d = _node(low, "add", [_node(low, "sub", [low.tensor(x1), low.tensor(x2)]), eps])
-    if order == 2.0:
-        return Ref(_unary(low, "sqrt", _reduce(low, _node(low, "mul", [d, d]), "sum", [rank - 1], keepdim)))
-    if order in (1.0, math.inf):
-        return Ref(_reduce(low, _unary(low, "abs", d), "sum" if order == 1.0 else "max", [rank - 1], keepdim))
-    raise Unsupported(f"the {order:g}-norm")
+    return Ref(_vector_norm(low, d, order, [rank - 1], keepdim))
 
 
 def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
@@ -268,17 +264,21 @@ def _count(low: Any, x: Any, axes: list[int], what: str) -> int:
     return math.prod(low.static_dim(x, d, what) for d in axes)
 
 
+def _vector_norm(low: Any, x: str, order: float, axes: list[int], keepdim: bool) -> str:
+    """The 1-, 2- and infinity-norms of x over axes: sum |x|, sqrt(sum x * x), max |x|."""
+    if order == 2.0:
+        return _unary(low, "sqrt", _reduce(low, _node(low, "mul", [x, x]), "sum", axes, keepdim))
+    if order in (1.0, math.inf):
+        return _reduce(low, _unary(low, "abs", x), "sum" if order == 1.0 else "max", axes, keepdim)
+    raise Unsupported(f"the {order:g}-norm")
+
+
 def b_vector_norm(low: Any, node: fx.Node, a: dict) -> Any:
-    """The 1-, 2- and infinity-norms over dims: sum |x|, sqrt(sum x * x), max |x|."""
-    x, order = a["self"], float(a.get("ord", 2))
+    x = a["self"]
     if a.get("dtype") not in (None, torch.float32):
         raise Unsupported("vector norm with a dtype")
-    axes, keepdim, name = low.axes(x, a.get("dim")), bool(a.get("keepdim", False)), low.tensor(x)
-    if order == 2.0:
-        return Ref(_unary(low, "sqrt", _reduce(low, _node(low, "mul", [name, name]), "sum", axes, keepdim)))
-    if order in (1.0, math.inf):
-        return Ref(_reduce(low, _unary(low, "abs", name), "sum" if order == 1.0 else "max", axes, keepdim))
-    raise Unsupported(f"the {order:g}-norm")
+    return Ref(_vector_norm(low, low.tensor(x), float(a.get("ord", 2)), low.axes(x, a.get("dim")),
+                            bool(a.get("keepdim", False))))
 
 
 def _variance(low: Any, a: dict) -> str:
@@ -324,13 +324,8 @@ def b_logsumexp(low: Any, node: fx.Node, a: dict) -> Any:
     shift = _node(low, "where", [_unary(low, "abs", largest), math.inf, 0.0, largest], {"compare": "eq"})
     total = _reduce(low, _unary(low, "exp", _node(low, "sub", [name, shift])), "sum", axes, keepdim)
     if not keepdim:
-        shift = low.emit_one("reshape", [shift], {"shape": _kept_dims(low.rank(x), axes)}).name
+        shift = low.emit_one("reshape", [shift], {"shape": without_axes(low.rank(x), axes)}).name
     return low.emit_one("add", [_unary(low, "log", total), shift])
-
-
-def _kept_dims(rank: int, axes: list[int]) -> list[int]:
-    """reshape entries dropping the reduced (size 1) axes of a tensor of rank `rank`."""
-    return [-(2 + i) for i in range(rank) if i not in axes]
 
 
 def b_frac(low: Any, node: fx.Node, a: dict) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import MISSING, Condition, Ref, Unsupported, norm_axis
+from pyprune.capture.values import MISSING, Condition, Ref, Unsupported, norm_axis, without_axes
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
 
@@ -145,7 +145,7 @@ def b_argmax(low: Any, node: fx.Node, a: dict) -> Ref:
     elif a.get("keepdim"):
         return Ref(indices)
     else:
-        shape = [-(2 + i) for i in range(rank) if i != axis]
+        shape = without_axes(rank, [axis])
     return _bounded(low, low.emit_one("reshape", [indices], {"shape": shape}), indices)
 
 
@@ -157,7 +157,7 @@ def arg_reduce(low: Any, node: fx.Node, a: dict, largest: bool) -> list[Ref]:
     values, indices = _first_extreme(low, x, axis, largest)
     if a.get("keepdim"):
         return [Ref(values), Ref(indices)]
-    shape = {"shape": [-(2 + i) for i in range(rank) if i != axis]}
+    shape = {"shape": without_axes(rank, [axis])}
     return [low.emit_one("reshape", [values], shape), _bounded(low, low.emit_one("reshape", [indices], shape), indices)]
 
 
@@ -264,7 +264,7 @@ def _kth_smallest(low: Any, x: Any, axis: int, k: int, keepdim: bool, n: int, ra
     values, indices = _indices(low, x, axis, k, False, True, n)
     picked = [low.slice_node(Ref(t), axis, k - 1, k, 1) for t in (values, indices)]
     if not keepdim:
-        shape = {"shape": [-(2 + i) for i in range(rank) if i != axis]}
+        shape = {"shape": without_axes(rank, [axis])}
         picked = [low.emit_one("reshape", [p.name], shape) for p in picked]
     return picked[0], _bounded(low, picked[1], indices)
 

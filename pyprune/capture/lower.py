@@ -26,7 +26,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
-                                    norm_axis, string_padding)
+                                    norm_axis, string_padding, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -865,7 +865,7 @@ class _Lowering:
         rank = self.rank(x)
         axis = norm_axis(a["dim"], rank)
         size = self.static_dim(x, axis, "unbind")
-        entries = [-(2 + i) for i in range(rank) if i != axis]
+        entries = without_axes(rank, [axis])
         return [self.emit_one("reshape", [part.name], {"shape": entries}) for part in self.split(x, [1] * size, axis)]
 
     def slice_node(self, x: Any, axis: int, start: int, end: int, step: int) -> Ref:
@@ -909,7 +909,7 @@ class _Lowering:
         elif index < 0:
             raise Unsupported("select from the end of a dim known only at run time")
         part = self.slice_node(x, axis, index, index + 1, 1)
-        return self.emit_one("reshape", [part.name], {"shape": [-(2 + i) for i in range(rank) if i != axis]})
+        return self.emit_one("reshape", [part.name], {"shape": without_axes(rank, [axis])})
 
     def reshape(self, x: Any, entries: list[Any]) -> Ref:
         shape = self.shape(x)

@@ -69,6 +69,12 @@ def norm_axis(axis: int, rank: int) -> int:
     return axis % rank if rank else 0
 
 
+def without_axes(rank: int, axes: list[int]) -> list[int]:
+    """reshape entries (-(2 + i): dim i of the input) for every dim of a tensor of `rank` dims
+    but `axes`: what drops size-1 dims left by a slice or a kept reduction."""
+    return [-(2 + i) for i in range(rank) if i not in axes]
+
+
 def int_pair(v: Any, name: str) -> list[int]:
     """torch's int-or-pair arguments (stride, padding...) as [height, width]."""
     v = [v] if isinstance(v, int) else list(v)
