@@ -110,9 +110,12 @@ class WinogradCase:
     """The convolutions PackedWinogradConv2d takes: dense (groups 1) kernel_size x kernel_size,
     stride-1, 0 to max_padding zeros on each side, any channels and input size, by F(m x m,
     3 x 3) for an output tile m in `tiles`; dilated ones too (dilation at least `dilation`)
-    when each side's padding is up to max_padding times its axis's dilation and a multiple of it. The engine's "auto" runs such a convolution
-    by Winograd F(4x4, 3x3) when the call has at least `min_tiles` output tiles of 4x4 (over all
-    its images), on this ISA."""
+    when each side's padding is up to max_padding times its axis's dilation and a multiple of it.
+    The engine's "auto" runs such a convolution by Winograd F(4x4, 3x3) when the call has at
+    least `min_tiles` output tiles of 4x4 (over all its images), on this ISA; a grouped one too,
+    with at least `min_tiles` tiles for groups of `small_group_channels` channels or more (the
+    fewer of input's and output's per group), `small_group_min_tiles` for groups of 2 channels
+    or more, never for groups of one."""
 
     kernel_size: int
     stride: int
@@ -121,6 +124,8 @@ class WinogradCase:
     max_padding: int
     tiles: tuple[int, ...]
     min_tiles: int
+    small_group_channels: int
+    small_group_min_tiles: int
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ py::dict capabilities() {
   winograd["max_padding"] = w.max_padding;
   winograd["tiles"] = w.tiles;
   winograd["min_tiles"] = pyprune::winograd_min_tiles();
+  winograd["small_group_channels"] = pyprune::kWinogradSmallGroupChannels;
+  winograd["small_group_min_tiles"] = pyprune::winograd_small_group_min_tiles();
   py::dict caps;
   caps["depthwise_conv2d"] = depthwise;
   caps["winograd_conv2d"] = winograd;

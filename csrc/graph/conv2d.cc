@@ -2,7 +2,7 @@
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups), "depthwise" (the depthwise
 // kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
 // `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
-// input's phases, when the padding is a multiple of the dilation; grouped ones group by group),
+// input's phases, when the padding is a multiple of the dilation; grouped ones too),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node; sparse in
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
@@ -28,7 +28,6 @@
 #include "pyprune/graph/fused.h"
 #include "pyprune/separable.h"
 #include "pyprune/sparse.h"
-#include "pyprune/grouped_winograd_conv2d.h"
 #include "pyprune/winograd_conv2d.h"
 
 namespace pyprune::graph {
@@ -38,13 +37,10 @@ enum class Algorithm { gemm, depthwise, sparse, winograd, separable };
 const std::vector<std::string> kAlgorithms = {"auto", "gemm", "depthwise", "sparse", "winograd", "separable"};
 // The attribute names of a separable node's activation between its halves start with this.
 const std::string kDepthwise = "depthwise_";
-// Channels per group (input and output) from which "auto" runs a grouped convolution by Winograd.
-constexpr size_t kMinWinogradGroupChannels = 8;
 
 // The drivers, behind one interface (output_shape, run).
 using Kernel = std::variant<std::unique_ptr<Conv2d>, std::unique_ptr<DepthwiseConv2d>, std::unique_ptr<SparseConv2d>,
-                            std::unique_ptr<WinogradConv2d>, std::unique_ptr<GroupedWinogradConv2d>,
-                            std::unique_ptr<SeparableConv2d>>;
+                            std::unique_ptr<WinogradConv2d>, std::unique_ptr<SeparableConv2d>>;
 
 // Everything about the node but its weights. A separable node's window, groups and in_channels
 // are its depthwise half's, out_channels its pointwise half's.
@@ -76,10 +72,8 @@ Kernel prepare(const Spec& s, Algorithm algorithm, const Weights& w) {
       const Window2d& v = s.window;
       const std::array<size_t, 4> padding = {v.pad_top, v.pad_left, v.pad_bottom, v.pad_right};
       const std::array<size_t, 2> dilation = {v.dilation_h, v.dilation_w};
-      if (s.groups != 1)
-        return std::make_unique<GroupedWinogradConv2d>(s.out_channels, s.in_channels, s.groups, padding, w.weight,
-                                                       w.bias, dilation);
-      return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels, padding, w.weight, w.bias, 0, dilation);
+      return std::make_unique<WinogradConv2d>(s.out_channels, s.in_channels, padding, w.weight, w.bias, 0, dilation,
+                                              s.groups);
     }
     case Algorithm::separable:
       return std::make_unique<SeparableConv2d>(
@@ -144,7 +138,7 @@ class Conv2dOperator : public Operator {
   // A per-call algorithm is named as "gemm or winograd" without the inputs' shapes.
   std::string describe() const override {
     return spec_.winograd_when_worth ? describe(Algorithm::gemm) + " (winograd from " +
-                                           std::to_string(winograd_min_tiles()) + " output tiles)"
+                                           std::to_string(min_tiles()) + " output tiles)"
                                      : describe(spec_.algorithm);
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
@@ -200,13 +194,18 @@ class Conv2dOperator : public Operator {
     Kernel kernel;
   };
 
-  // Winograd F(4x4, 3x3) for a call with enough output tiles, when the node leaves it to us
-  // (a grouped one counts one image's: its groups run image by image).
+  // Winograd F(4x4, 3x3) for a call with enough output tiles (of the whole batch), when the
+  // node leaves it to us.
   Algorithm algorithm_for(const Dims& x) const {
     if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
     const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
-    const size_t tiles = (spec_.groups == 1 ? y.n : 1) * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
-    return tiles >= winograd_min_tiles() ? Algorithm::winograd : spec_.algorithm;
+    const size_t tiles = y.n * pp_divide_round_up(y.h, 4) * pp_divide_round_up(y.w, 4);
+    return tiles >= min_tiles() ? Algorithm::winograd : spec_.algorithm;
+  }
+  size_t min_tiles() const {
+    const size_t group_channels = std::min(spec_.in_channels, spec_.out_channels) / spec_.groups;
+    return spec_.groups == 1 || group_channels >= kWinogradSmallGroupChannels ? winograd_min_tiles()
+                                                                               : winograd_small_group_min_tiles();
   }
 
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
@@ -247,8 +246,7 @@ Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   return Algorithm::sparse;
 }
 
-// Why Winograd does not take the convolution, or "" when it does: a grouped one runs group by
-// group, each group a dense convolution.
+// Why Winograd does not take the convolution, or "" when it does (any groups).
 std::string winograd_rejects(const Spec& s) {
   const Window2d& w = s.window;
   return winograd_conv2d_rejects(signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
@@ -339,11 +337,11 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
   s.algorithm = choose(a, s, weight);
   // Weights kept compressed stay off Winograd: they are prepared on every run, and its are 4x
-  // their size. Groups of fewer than kMinWinogradGroupChannels channels stay on the GEMM:
-  // their transforms cost more than the multiplications they save.
+  // their size. Groups of one channel stay on the GEMM: their transforms cost more than the
+  // multiplications they save.
   s.winograd_when_worth = a.text("algorithm", kAlgorithms, "auto") == "auto" && s.algorithm == Algorithm::gemm &&
                           weight.dense != nullptr && winograd_rejects(s).empty() &&
-                          (s.groups == 1 || std::min(s.in_channels, s.out_channels) / s.groups >= kMinWinogradGroupChannels);
+                          (s.groups == 1 || std::min(s.in_channels, s.out_channels) / s.groups >= 2);
   s.activation = activation_attributes(a);
   if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 

@@ -5,10 +5,12 @@
 //     of one image make a band. For each input channel, the input rows a band covers are
 //     copied once, with their zero padding, into a strip, and the transform of each of its
 //     segments is stored as V[position][channel][tile] (T floats per row);
-//  2. per block of mr output channels: alpha^2 GEMMs M[p] = U[p] x V[p] (mr x T each), then
-//     the output transform of those mr channels, segment by segment, straight into the output.
+//  2. per block of mr output channels: alpha^2 GEMMs M[p] = U[p] x V[p] (mr x T each; V[p]'s
+//     rows of the block's group, all of them when there is one group), then the output
+//     transform of those mr channels, segment by segment, straight into the output.
 // V (alpha^2 x Cin x T floats) is the scratch that must stay in L2: T is chosen for it. Tasks
-// are (block of tiles, range of output channels); the split depends on the shape only, and a
+// are (block of tiles, range of output channels); a range of a grouped convolution's whole
+// groups transforms only their input channels. The split depends on the shape only, and a
 // thread that runs several ranges of one block transforms its input once, so results do not
 // depend on the number of threads.
 // A dilated convolution (padding a multiple of the dilation) is the same convolution undilated
@@ -92,10 +94,18 @@ struct Plan {
   size_t tiles_h, tiles_w, tiles;  // tiles per column, per row, in the whole batch
   size_t block_tiles, blocks;      // T, and blocks of T tiles (the last may have fewer)
   size_t mr, channel_blocks;       // GEMM blocks of mr output channels
+  size_t group_blocks, group_in;   // channel blocks and input channels of a group
   size_t chunk_blocks, chunks;     // channel blocks per task, and tasks per block of tiles
+  size_t task_in;                  // input channels a task transforms, at most
   size_t strip_stride, strip_rows;  // floats per strip row, rows of the strip (a band's at most)
   size_t v_row;                    // floats per row of V (T)
-  size_t v_stride, m_stride;       // floats per position of V (Cin x v_row and room) and of M (mr x T)
+  size_t v_stride, m_stride;       // floats per position of V (task_in x v_row and room) and of M (mr x T)
+
+  // The input channels [first, end) that channel blocks [first_block, end_block) read: their
+  // groups'.
+  std::pair<size_t, size_t> inputs_of(size_t first_block, size_t end_block) const {
+    return {first_block / group_blocks * group_in, pp_divide_round_up(end_block, group_blocks) * group_in};
+  }
 
   std::vector<Segment> segments(size_t block) const {
     std::vector<Segment> all;
@@ -132,8 +142,8 @@ struct Plan {
   size_t block_size(size_t block) const { return std::min(block_tiles, tiles - block * block_tiles); }
 };
 
-Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, size_t nr, const Shape4& x,
-               const Shape4& y) {
+Plan make_plan(size_t tile, size_t in_channels, size_t groups, size_t group_blocks, size_t mr, size_t nr,
+               const Shape4& x, const Shape4& y) {
   Plan p;
   p.tile = tile;
   p.alpha = tile + 2;
@@ -143,21 +153,33 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
   p.tiles_h = pp_divide_round_up(y.h, tile);
   p.tiles_w = pp_divide_round_up(y.w, tile);
   p.tiles = checked_mul(checked_mul(y.n, p.tiles_h, "the output"), p.tiles_w, "the output");
+  p.mr = mr;
+  p.group_blocks = group_blocks;
+  p.group_in = in_channels / groups;
+  p.channel_blocks = groups * group_blocks;
+  // A task's range of whole groups transforms only those groups' input channels, so the groups
+  // are split first (up to kMinTasks ranges), at no cost.
+  const size_t group_chunks = std::min(groups, kMinTasks);
+  const size_t chunk_groups = pp_divide_round_up(groups, group_chunks);
+  p.task_in = chunk_groups * p.group_in;
   // As many tiles as fit kBlockBytes, a multiple of the GEMM's register tile (at least one),
-  // so that only the last block leaves the GEMM a column tail; and no more than a kMinTasks-th
-  // of the tiles, so that layers of few tiles and channels (YOLOv8's 32 and 64 channels at 40x40
-  // and 20x20, one block before) have a task for every thread: 2 threads ran them at 1.0x of
-  // one, and the whole model gained 11 %.
-  const size_t fit = kBlockBytes / (p.positions * in_channels * sizeof(float)) / nr * nr;
-  const size_t share = pp_round_up(pp_divide_round_up(p.tiles, kMinTasks), nr);
+  // so that only the last block leaves the GEMM a column tail; and, with the ranges of groups,
+  // at least kMinTasks tasks where there are tiles enough, so that layers of few tiles and
+  // channels (YOLOv8's 32 and 64 channels at 40x40 and 20x20, one block before) have a task for
+  // every thread: 2 threads ran them at 1.0x of one, and the whole model gained 11 %.
+  const size_t fit = kBlockBytes / (p.positions * p.task_in * sizeof(float)) / nr * nr;
+  const size_t share = pp_round_up(pp_divide_round_up(p.tiles, pp_divide_round_up(kMinTasks, group_chunks)), nr);
   p.block_tiles = std::min({p.tiles, std::max(nr, fit), share});
   p.blocks = pp_divide_round_up(p.tiles, p.block_tiles);
-  p.mr = mr;
-  p.channel_blocks = pp_divide_round_up(out_channels, mr);
-  const size_t chunk_channels = p.blocks == 1 ? kMinChunkChannels / 2 : kMinChunkChannels;
-  const size_t most_chunks = std::max<size_t>(1, p.channel_blocks * mr / chunk_channels);
-  p.chunks = std::min(most_chunks, pp_divide_round_up(kMinTasks, p.blocks));
-  p.chunk_blocks = pp_divide_round_up(p.channel_blocks, p.chunks);
+  if (groups > 1) {
+    p.chunk_blocks = chunk_groups * group_blocks;
+  } else {
+    // Still too few tasks: ranges of output channels, each of which transforms the block's
+    // whole input again.
+    const size_t chunk_channels = p.blocks == 1 ? kMinChunkChannels / 2 : kMinChunkChannels;
+    const size_t most_chunks = std::max<size_t>(1, p.channel_blocks * mr / chunk_channels);
+    p.chunk_blocks = pp_divide_round_up(p.channel_blocks, std::min(most_chunks, pp_divide_round_up(kMinTasks, p.blocks)));
+  }
   p.chunks = pp_divide_round_up(p.channel_blocks, p.chunk_blocks);
   p.strip_stride = pp_round_up(std::min(p.block_tiles, p.tiles_w), PP_WINOGRAD_TILE_GROUP) * tile + p.alpha;
   // A block's T consecutive tiles touch at most T / tiles_w + 2 rows of tiles of an image.
@@ -168,7 +190,7 @@ Plan make_plan(size_t tile, size_t in_channels, size_t out_channels, size_t mr, 
   p.v_row = p.block_tiles;
   // Positions one cache line off a multiple of 64 bytes: at a power-of-two stride (Cin = 64,
   // say) the alpha^2 rows an input transform writes would share a few L1 sets.
-  p.v_stride = pp_round_up(in_channels * p.v_row, 16) + 16;
+  p.v_stride = pp_round_up(p.task_in * p.v_row, 16) + 16;
   p.m_stride = pp_round_up(mr * p.block_tiles, 16) + 16;
   return p;
 }
@@ -231,10 +253,10 @@ struct StripWindow {
   }
 };
 
-// The key of the block whose transform a thread's V holds: unique per run.
+// The key of the block and input channels whose transform a thread's V holds: unique per run.
 struct Transformed {
   uint64_t run = 0;
-  size_t block = 0;
+  size_t block = 0, first_input = 0;
 };
 
 // f(i, j) for every element j of the phases (shape `part`: the batch of N dh dw images, image
@@ -267,11 +289,15 @@ size_t WinogradConv2d::default_tile() { return 4; }
 
 WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const std::array<size_t, 4>& padding,
                                const float* weight, const float* bias, size_t tile,
-                               const std::array<size_t, 2>& dilation)
-    : out_channels_(out_channels), in_channels_(in_channels), padding_(padding), dilation_(dilation),
+                               const std::array<size_t, 2>& dilation, size_t groups)
+    : out_channels_(out_channels), in_channels_(in_channels), groups_(groups), padding_(padding), dilation_(dilation),
       tile_(tile != 0 ? tile : default_tile()), gemm_(&pp_f32_gemm_config()) {
   if (out_channels == 0 || in_channels == 0)
     throw std::invalid_argument("weight must have at least one output and one input channel");
+  if (groups == 0 || in_channels % groups != 0 || out_channels % groups != 0)
+    throw std::invalid_argument("groups must divide in_channels (" + std::to_string(in_channels) +
+                                ") and out_channels (" + std::to_string(out_channels) + "), got " +
+                                std::to_string(groups));
   require(winograd_conv2d_rejects({3, 3}, {1, 1},
                                   {static_cast<int64_t>(dilation[0]), static_cast<int64_t>(dilation[1])}, 1,
                                   {static_cast<int64_t>(padding[0]), static_cast<int64_t>(padding[1]),
@@ -280,32 +306,40 @@ WinogradConv2d::WinogradConv2d(size_t out_channels, size_t in_channels, const st
   input_ = pp_f32_winograd_input_config(tile_);
   output_ = pp_f32_winograd_output_config(tile_);
   const size_t mr = gemm_->mr, alpha = tile_ + 2, positions = alpha * alpha;
-  const size_t block_floats = checked_mul(mr, checked_add(in_channels, 1, "weight"), "weight");
-  const size_t floats = packed_floats(out_channels, in_channels, tile_);
-  if (checked_mul(out_channels, in_channels, "weight") > kMaxWeightElements / 9 || floats > kMaxWeightElements)
-    throw std::invalid_argument("weight of " + std::to_string(out_channels) + "x" + std::to_string(in_channels) +
-                                "x3x3 is too large: its transformed copy would have " + std::to_string(floats) +
+  const size_t cin = in_channels / groups, cout = out_channels / groups;
+  group_blocks_ = pp_divide_round_up(cout, mr);
+  // Many small groups pad their output channels to the GEMM's blocks many times over: the
+  // transformed copy is what is bounded.
+  const size_t floats = packed_floats(out_channels, in_channels, tile_, groups);
+  if (checked_mul(out_channels, cin, "weight") > kMaxWeightElements / 9 || floats > kMaxWeightElements)
+    throw std::invalid_argument("weight of " + std::to_string(out_channels) + "x" + std::to_string(cin) +
+                                "x3x3 in " + std::to_string(groups) +
+                                " group(s) is too large for Winograd: its transformed copy would have " +
+                                (floats == SIZE_MAX ? std::string("more") : std::to_string(floats)) +
                                 " elements, more than the " + std::to_string(kMaxWeightElements) +
                                 " a layer may have");
   packed_.assign(floats, 0.0f);
+  const size_t block_floats = mr * (cin + 1);
   std::vector<double> u(positions);
   for (size_t co = 0; co < out_channels; co++) {
-    for (size_t ci = 0; ci < in_channels; ci++) {
-      transform_filter(tile_, weight + (co * in_channels + ci) * 9, u.data());
-      float* block = packed_.data() + co / mr * positions * block_floats;
-      for (size_t p = 0; p < positions; p++) block[p * block_floats + mr + ci * mr + co % mr] = static_cast<float>(u[p]);
+    const size_t g = co / cout, r = co % cout;
+    float* block = packed_.data() + (g * group_blocks_ + r / mr) * positions * block_floats;
+    for (size_t ci = 0; ci < cin; ci++) {
+      transform_filter(tile_, weight + (co * cin + ci) * 9, u.data());
+      for (size_t p = 0; p < positions; p++) block[p * block_floats + mr + ci * mr + r % mr] = static_cast<float>(u[p]);
     }
   }
   bias_.assign(out_channels, 0.0f);
   if (bias != nullptr) std::copy(bias, bias + out_channels, bias_.begin());
 }
 
-size_t WinogradConv2d::packed_floats(size_t out_channels, size_t in_channels, size_t tile) {
+size_t WinogradConv2d::packed_floats(size_t out_channels, size_t in_channels, size_t tile, size_t groups) {
+  if (groups == 0 || in_channels / groups == SIZE_MAX) return SIZE_MAX;
   const size_t mr = pp_f32_gemm_config().mr, alpha = (tile != 0 ? tile : default_tile()) + 2;
-  const size_t blocks = pp_divide_round_up(out_channels, mr);
+  const size_t group_blocks = pp_divide_round_up(out_channels / groups, mr), cin = in_channels / groups;
   size_t floats = 0;
-  if (in_channels == SIZE_MAX || __builtin_mul_overflow(blocks, alpha * alpha * mr, &floats) ||
-      __builtin_mul_overflow(floats, in_channels + 1, &floats))
+  if (__builtin_mul_overflow(groups, group_blocks, &floats) ||
+      __builtin_mul_overflow(floats, alpha * alpha * mr, &floats) || __builtin_mul_overflow(floats, cin + 1, &floats))
     return SIZE_MAX;
   return floats;
 }
@@ -367,17 +401,20 @@ void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const 
   const pp_f32_minmax_params params = activation.minmax();
   const Epilogue after(activation.is_minmax() ? Activation{} : activation);
   const float* residual = epilogue.residual();
-  const Plan p = make_plan(tile_, in_channels_, out_channels_, gemm_->mr, gemm_->nr, x_shape, y_shape);
+  const Plan p = make_plan(tile_, in_channels_, groups_, group_blocks_, gemm_->mr, gemm_->nr, x_shape, y_shape);
   const size_t cin = in_channels_, cout = out_channels_, mr = p.mr, T = p.block_tiles;
-  const size_t block_floats = mr * (cin + 1), in_plane = p.x.plane(), out_plane = p.y.plane();
+  const size_t group_cin = cin / groups_, group_cout = cout / groups_;
+  const size_t block_floats = mr * (group_cin + 1), in_plane = p.x.plane(), out_plane = p.y.plane();
   const uint64_t run = ++runs;
 
   parallel_for(p.blocks * p.chunks, [&](size_t task) {
     const size_t block = task / p.chunks, chunk = task % p.chunks, tiles = p.block_size(block);
     const WinogradScratch s = scratch(p);
     const std::vector<Segment> segments = p.segments(block);
+    const size_t first = chunk * p.chunk_blocks, last = std::min(p.channel_blocks, first + p.chunk_blocks);
+    const auto [first_input, end_input] = p.inputs_of(first, last);
     thread_local Transformed held;
-    if (held.run != run || held.block != block) {
+    if (held.run != run || held.block != block || held.first_input != first_input) {
       // Channel by channel, and in each the segments in order of their tiles: the extra lanes a
       // transform writes past its tiles are overwritten by a later one (or land in the room
       // after the last row). The padding is the same for every channel: set once for one band.
@@ -385,7 +422,7 @@ void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const 
       std::vector<StripWindow> windows;
       for (const Band& band : bands) windows.emplace_back(p, padding, band);
       if (bands.size() == 1) windows[0].zero(p, s.strip);
-      for (size_t ci = 0; ci < cin; ci++) {
+      for (size_t ci = first_input; ci < end_input; ci++) {
         for (size_t b = 0; b < bands.size(); b++) {
           const Band& band = bands[b];
           if (bands.size() > 1) windows[b].zero(p, s.strip);
@@ -393,20 +430,21 @@ void WinogradConv2d::run_undilated(const Shape4& x_shape, const float* x, const 
           for (size_t i = band.first; i < band.end; i++) {
             const Segment& seg = segments[i];
             const float* patches = s.strip + ((seg.tile_row - band.tile_row) * p.strip_stride + seg.tile_col - band.tile_col) * p.tile;
-            input_->fn(seg.count, patches, p.strip_stride * sizeof(float), s.v + ci * p.v_row + seg.offset,
-                       p.v_stride * sizeof(float));
+            input_->fn(seg.count, patches, p.strip_stride * sizeof(float),
+                       s.v + (ci - first_input) * p.v_row + seg.offset, p.v_stride * sizeof(float));
           }
         }
       }
-      held = {run, block};
+      held = {run, block, first_input};
     }
-    const size_t first = chunk * p.chunk_blocks, last = std::min(p.channel_blocks, first + p.chunk_blocks);
     for (size_t cb = first; cb < last; cb++) {
-      const size_t c0 = cb * mr, rows = std::min(mr, cout - c0);
+      const size_t g = cb / group_blocks_, c0 = g * group_cout + cb % group_blocks_ * mr;
+      const size_t rows = std::min(mr, (g + 1) * group_cout - c0);
       const float* u = packed_.data() + cb * p.positions * block_floats;
+      const float* v = s.v + (g * group_cin - first_input) * p.v_row;
       for (size_t q = 0; q < p.positions; q++)
-        gemm_->fn(rows, tiles, cin, s.v + q * p.v_stride, p.v_row * sizeof(float), u + q * block_floats, s.m + q * p.m_stride,
-                  T * sizeof(float), &kNoClamp);
+        gemm_->fn(rows, tiles, group_cin, v + q * p.v_stride, p.v_row * sizeof(float), u + q * block_floats,
+                  s.m + q * p.m_stride, T * sizeof(float), &kNoClamp);
       for (size_t r = 0; r < rows; r++) {
         const size_t co = c0 + r;
         for (const Segment& seg : segments) {

@@ -223,7 +223,7 @@ def test_dilated_winograd_matches_torch(n, cin, cout, dilation, multiples, extra
     (1, 32, 4, 4, (5, 5), (1, 1, 1, 1), (1, 1)),
 ])
 def test_grouped_winograd_matches_torch(n, groups, cin_g, cout_g, hw, padding, dilation, rng):
-    """Group by group on the dense driver: each group's channels, weights, biases and residual."""
+    """Each group's channels, weights, biases and residual."""
     for i, activation in enumerate([{}, {"activation": "relu"}, {"activation": "silu"}]):
         check(rng, n, groups * cin_g, groups * cout_g, hw, (3, 3), padding=padding, dilation=dilation, groups=groups,
               activation=activation, residual=i == 1, bias=i != 2, algorithm="winograd")
@@ -350,12 +350,19 @@ def test_a_depthwise_node_names_the_kernel_it_runs(kernel, stride, padding):
     assert f" depthwise {(same or strip)[0]}" in text, text
 
 
-# Output tiles from which "auto" runs Winograd on this machine's ISA (8 on x86-64, 4 on NEON).
-MIN_TILES = pyprune.kernels.capabilities().winograd.min_tiles
+# Output tiles from which "auto" runs Winograd on this machine's ISA (8 on x86-64, 4 on NEON),
+# and for groups of fewer than SMALL_GROUP channels (36 on x86-64, 4 on NEON).
+WINOGRAD = pyprune.kernels.capabilities().winograd
+MIN_TILES, SMALL_GROUP, SMALL_GROUP_MIN_TILES = WINOGRAD.min_tiles, WINOGRAD.small_group_channels, \
+    WINOGRAD.small_group_min_tiles
 
 
-def by_tiles(tiles: int) -> str:
-    return "winograd" if tiles >= MIN_TILES else "gemm"
+def by_tiles(tiles: int, group_channels: int = SMALL_GROUP) -> str:
+    """What "auto" runs for a call of `tiles` output tiles whose groups have `group_channels`
+    channels (the fewer of input's and output's; a dense convolution's count as many)."""
+    if group_channels < 2:
+        return "gemm"
+    return "winograd" if tiles >= (MIN_TILES if group_channels >= SMALL_GROUP else SMALL_GROUP_MIN_TILES) else "gemm"
 
 
 # (input size, batch, other attributes, algorithm "auto" runs): Winograd from MIN_TILES output
@@ -376,13 +383,15 @@ AUTO_WINOGRAD = [
     ((30, 30), 1, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # on the input's phases
     ((30, 30), 1, {"dilation": [4, 2]}, "winograd"),
     ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
-    ((30, 30), 1, {"groups": 2, "cin_g": 2}, "gemm"),
+    ((30, 30), 1, {"groups": 2, "cin_g": 2}, by_tiles(49, 2)),
+    ((30, 30), 1, {"groups": 2, "cin_g": 1}, "gemm"),  # one input channel per group
     ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
 ]
 
 
 def test_the_winograd_threshold_is_the_isas():
     assert MIN_TILES == (4 if pyprune.isa() == "neon" else 8)
+    assert SMALL_GROUP == 8 and SMALL_GROUP_MIN_TILES == (4 if pyprune.isa() == "neon" else 36)
 
 
 @pytest.mark.parametrize("hw,n,attrs,algorithm", AUTO_WINOGRAD)
@@ -398,10 +407,14 @@ def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algori
 
 
 @pytest.mark.parametrize("hw,n,groups,cin_g,cout_g,algorithm", [
-    ((30, 30), 1, 4, 8, 8, "winograd"),  # 8 channels per group, 64 tiles
-    ((30, 30), 1, 4, 4, 8, "gemm"),  # 4 input channels per group
-    ((30, 30), 1, 4, 8, 4, "gemm"),  # 4 output channels per group
-    ((6, 6), 16, 2, 8, 8, "gemm"),  # 1 tile per image: a group's call has 1, whatever the batch
+    ((30, 30), 1, 4, 8, 8, by_tiles(49)),  # 8 channels per group, 49 tiles
+    ((30, 30), 1, 4, 4, 8, by_tiles(49, 4)),  # 4 input channels per group
+    ((30, 30), 1, 4, 8, 4, by_tiles(49, 4)),  # 4 output channels per group
+    ((22, 22), 1, 8, 2, 3, by_tiles(25, 2)),
+    ((18, 18), 2, 8, 2, 3, by_tiles(32, 2)),
+    ((30, 30), 1, 8, 1, 4, "gemm"),  # one input channel per group
+    ((6, 6), 3, 2, 8, 8, by_tiles(3)),  # 1 tile per image: the whole batch's count, as a dense one's
+    ((6, 6), 16, 2, 8, 8, by_tiles(16)),
     ((14, 14), 2, 2, 16, 16, by_tiles(9)),
 ])
 def test_auto_runs_a_grouped_convolution_by_winograd_where_groups_have_enough_channels(hw, n, groups, cin_g, cout_g,

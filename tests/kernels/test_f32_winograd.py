@@ -1,6 +1,7 @@
 """Winograd convolution F(m x m, 3 x 3): the matrices, every transform kernel against the
-reference kernel and the reference against the matrices, the whole convolution against the
-direct (im2col GEMM) convolution, float64 numpy and torch over shape sweeps, thread invariance
+reference kernel and the reference against the matrices, the whole convolution (dense, and
+grouped in the engine) against the direct (im2col GEMM) convolution, float64 numpy and torch
+over shape sweeps, thread invariance
 and concurrent callers, its rounding error against float64, bad input."""
 
 import threading
@@ -281,6 +282,39 @@ def test_convolution_property(tile, n, cin, cout, h, w, padding, residual, seed)
     y = op(x, "relu", residual=r)
     assert y.shape == want_shape
     assert_within(y, exact(x, wt, b, padding, Activation.relu(), r), tolerance(x, wt, padding, tile))
+
+
+def grouped(x, w, b, groups, padding):
+    """The engine's conv2d by Winograd F(4x4, 3x3), ReLU fused."""
+    attrs = {"groups": groups, "padding": list(pad4(padding)), "algorithm": "winograd", "activation": "relu"}
+    return TESTING.run_operator("conv2d", attrs, [x, None, None], {1: w, 2: b})[0]
+
+
+@settings(max_examples=8 if SMALL_SWEEP else 30, deadline=None)
+@given(n=st.integers(1, 3), groups=st.integers(2, 6), cin_g=st.integers(1, 20), cout_g=st.integers(1, 40),
+       h=st.integers(3, 30), w=st.integers(3, 30), padding=st.integers(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_grouped_convolution_is_each_groups_dense_one(n, groups, cin_g, cout_g, h, w, padding, seed):
+    """A grouped convolution transforms its input once for all groups, and each block of output
+    channels multiplies its group's rows: output channels either side of the GEMM's row tile
+    (several blocks per group, a ragged last one), bit for bit the dense convolution of each
+    group's channels at 1 and 2 threads, and within the tolerance of float64."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, groups * cin_g, h, w), dtype=np.float32)
+    wt = rng.standard_normal((groups * cout_g, cin_g, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(groups * cout_g, dtype=np.float32)
+    parts = zip(np.split(x, groups, axis=1), np.split(wt, groups), np.split(b, groups))
+    per_group = np.concatenate([grouped(np.ascontiguousarray(xg), wg, bg, 1, padding) for xg, wg, bg in parts], axis=1)
+    before = pyprune.get_num_threads()
+    try:
+        for threads in (1, 2):
+            pyprune.set_num_threads(threads)
+            np.testing.assert_array_equal(grouped(x, wt, b, groups, padding), per_group)
+    finally:
+        pyprune.set_num_threads(before)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    want = reference.conv2d(xp.astype(np.float64), wt, b, groups=groups, lo=0.0)
+    scale = reference.conv2d(np.abs(xp), np.abs(wt), groups=groups).max(axis=(2, 3), keepdims=True)
+    assert_within(per_group, want, TOLERANCE[4] * scale + 1e-6)
 
 
 @pytest.mark.parametrize("tile", TILES)

@@ -57,8 +57,14 @@ struct WinogradCase {
 };
 const WinogradCase& winograd_case();
 // Output tiles (m x m, all images of the call) from which the engine's "auto" runs a
-// convolution Winograd takes by F(4x4, 3x3) rather than im2col + GEMM, on the active ISA.
+// convolution Winograd takes by F(4x4, 3x3) rather than im2col + GEMM, on the active ISA: a
+// dense one, or a grouped one of at least kWinogradSmallGroupChannels channels per group (the
+// fewer of input's and output's).
 size_t winograd_min_tiles();
+// The same for groups of 2 to kWinogradSmallGroupChannels - 1 channels; groups of one channel
+// stay on im2col + GEMM.
+constexpr size_t kWinogradSmallGroupChannels = 8;
+size_t winograd_small_group_min_tiles();
 
 // Why the operator does not take these arguments, or "" when it does. Messages name the
 // argument ("stride must be ..."). Arguments are signed: they come from users as they gave them.
