@@ -1,5 +1,5 @@
 // unary: elementwise math (sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow with `exponent`,
-// erf, erfc, sin, cos, tan, atan, asin, acos, sinh, cosh, asinh, acosh, atanh, floor, ceil, round,
+// erf, erfc, erfinv, sin, cos, tan, atan, asin, acos, sinh, cosh, asinh, acosh, atanh, floor, ceil, round,
 // trunc, sign, expm1, log1p, exp2, log2, log10) with torch's values:
 // pow takes torch's exact shortcuts for the common exponents, round goes half to even, sign of
 // NaN is 0.
@@ -15,15 +15,43 @@ namespace {
 
 enum class UnaryKind {
   sqrt, rsqrt, exp, log, abs, neg, reciprocal, pow, erf, sin, cos, atan, floor, ceil, round, sign, tan, trunc, expm1,
-  log1p, exp2, log2, log10, sinh, cosh, asin, acos, asinh, acosh, atanh, erfc
+  log1p, exp2, log2, log10, sinh, cosh, asin, acos, asinh, acosh, atanh, erfc, erfinv
 };
 
 const std::vector<std::string>& kind_names() {
   static const std::vector<std::string> names = {"sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "pow",
                                                  "erf", "sin", "cos", "atan", "floor", "ceil", "round", "sign",
                                                  "tan", "trunc", "expm1", "log1p", "exp2", "log2", "log10",
-                                                 "sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh", "erfc"};
+                                                 "sinh", "cosh", "asin", "acos", "asinh", "acosh", "atanh", "erfc",
+                                                 "erfinv"};
   return names;
+}
+
+// The inverse of erf: M. Giles' single-precision approximation ("Approximating the erfinv
+// function", GPU Computing Gems, 2011) as a start, then two Newton steps on erf in double,
+// which leave it within an ulp of the float it rounds to. NaN outside [-1, 1].
+float erfinv(float v) {
+  const double y = v;
+  if (!(y >= -1.0 && y <= 1.0)) return std::numeric_limits<float>::quiet_NaN();
+  if (y == 1.0 || y == -1.0) return std::copysign(std::numeric_limits<float>::infinity(), v);
+  double w = -std::log((1.0 - y) * (1.0 + y)), p;
+  if (w < 5.0) {
+    w -= 2.5;
+    p = 2.81022636e-08;
+    for (double c : {3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+                     0.246640727, 1.50140941})
+      p = c + p * w;
+  } else {
+    w = std::sqrt(w) - 3.0;
+    p = -0.000200214257;
+    for (double c : {0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+                     1.00167406, 2.83297682})
+      p = c + p * w;
+  }
+  double x = p * y;
+  const double two_over_sqrt_pi = 1.1283791670955126;
+  for (int step = 0; step < 2; step++) x -= (std::erf(x) - y) / (two_over_sqrt_pi * std::exp(-x * x));
+  return static_cast<float>(x);
 }
 
 template <class F>
@@ -88,6 +116,7 @@ class Unary final : public NodeOperator {
         case UnaryKind::acosh: return map(x, y, begin, end, [](float v) { return std::acosh(v); });
         case UnaryKind::atanh: return map(x, y, begin, end, [](float v) { return std::atanh(v); });
         case UnaryKind::erfc: return map(x, y, begin, end, [](float v) { return std::erfc(v); });
+        case UnaryKind::erfinv: return map(x, y, begin, end, erfinv);
         case UnaryKind::sign:
           return map(x, y, begin, end, [](float v) { return static_cast<float>((v > 0.0f) - (v < 0.0f)); });
         case UnaryKind::pow: return pow(x, y, begin, end);

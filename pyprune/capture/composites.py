@@ -227,6 +227,26 @@ def b_pairwise_distance(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_vector_norm(low, d, order, [rank - 1], keepdim))
 
 
+def b_bilinear(low: Any, node: fx.Node, a: dict) -> Any:
+    """nn.Bilinear: y[..., k] = x1[..., :] W[k] x2[..., :] + b[k], as one linear layer of x1 by
+    W's (k, j) rows, (..., K * J) viewed as (..., K, J), times x2 and summed over J."""
+    x1, x2 = a["input1"], a["input2"]
+    weight = low.constant(a["weight"], "the weight")
+    rank = low.rank(x1)
+    if weight.dim() != 3 or rank < 1 or low.rank(x2) != rank:
+        raise Unsupported("bilinear of other than a 3-d weight and two inputs of one rank")
+    outputs, _, width = weight.shape
+    rows = weight.permute(0, 2, 1).reshape(outputs * width, -1).contiguous()
+    lead = [-(2 + i) for i in range(rank - 1)]
+    products = _node(low, "reshape", [_node(low, "linear", [low.tensor(x1), low.tensor(rows, "the weight")])],
+                     {"shape": lead + [outputs, width]})
+    x2 = _node(low, "reshape", [low.tensor(x2)], {"shape": lead + [1, width]})
+    y = _reduce(low, _node(low, "mul", [products, x2]), "sum", [rank], False)
+    if a.get("bias") is not None:
+        y = _node(low, "add", [y, low.tensor(low.constant(a["bias"], "the bias"), "the bias")])
+    return Ref(y)
+
+
 def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
     x = low.tensor(a["self"])
     return Ref(_node(low, "mul", [x, _node(low, "activation", [_softplus(low, x)], {"activation": "tanh"})]))
@@ -1160,7 +1180,7 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 BUILDERS = {
-    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose,
+    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "bilinear": b_bilinear,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
     "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,
     "col2im": b_col2im,

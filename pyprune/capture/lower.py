@@ -94,7 +94,7 @@ _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "har
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
                                      "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p",
                                      "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos", "asinh", "acosh",
-                                     "atanh", "erfc")},
+                                     "atanh", "erfc", "erfinv")},
           "arctan": "atan", "fix": "trunc", "sgn": "sign", "arcsin": "asin", "arccos": "acos", "arcsinh": "asinh",
           "arccosh": "acosh", "arctanh": "atanh"}
 _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "atan2", "fmod", "hypot"}
@@ -106,6 +106,9 @@ _CASTS = {"to", "_to_copy"}
 _NEW_CONSTANTS = {"new_zeros", "new_ones", "new_full"}
 _JUNCTIONS = {"logical_and": "and", "bitwise_and": "and", "__and__": "and",  # mask & mask is __and__
               "logical_or": "or", "bitwise_or": "or", "__or__": "or"}
+_XORS = {"logical_xor", "bitwise_xor", "__xor__"}
+# Tests of a number's class, as comparisons (NaN is unequal to itself and to every bound).
+_CLASSES = {"isnan", "isinf", "isposinf", "isneginf", "isfinite"}
 
 
 def _functional(target: Any) -> Any:
@@ -118,6 +121,10 @@ def _functional(target: Any) -> Any:
             if overload is not None:
                 return overload
     return target
+
+
+def _negated(c: Condition) -> Condition:
+    return dataclasses.replace(c, negated=not c.negated)
 
 
 def _op_name(target: Any) -> str:
@@ -309,6 +316,21 @@ class _Lowering:
             return dataclasses.replace(c, negated=not c.negated, call=call)
         if name in _JUNCTIONS:
             return Junction(False, call, _JUNCTIONS[name], self.as_condition(a["self"]), self.as_condition(a["other"]))
+        if name in _XORS:  # (a and not b) or (not a and b)
+            left, right = self.as_condition(a["self"]), self.as_condition(a["other"])
+            return Junction(False, call, "or", Junction(False, call, "and", left, _negated(right)),
+                            Junction(False, call, "and", _negated(left), right))
+        if name in _CLASSES:
+            x = a["self"]
+            if name == "isnan":
+                return Comparison(False, call, x, x, "ne")
+            if name in ("isposinf", "isneginf"):
+                return Comparison(False, call, x, math.inf if name == "isposinf" else -math.inf, "eq")
+            if name == "isfinite":  # -inf < x < inf
+                return Junction(False, call, "and", Comparison(False, call, x, -math.inf, "gt"),
+                                Comparison(False, call, x, math.inf, "lt"))
+            return Junction(False, call, "or", Comparison(False, call, x, math.inf, "eq"),
+                            Comparison(False, call, x, -math.inf, "eq"))
         return Comparison(False, call, a["self"], a["other"], name)
 
     @staticmethod
@@ -497,7 +519,7 @@ class _Lowering:
             self.env[node] = x if isinstance(x, Condition) else Comparison(False, (node, target, args, kwargs),
                                                                             x, 0.0, "ne")
             return
-        if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS:
+        if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS or name in _XORS or name in _CLASSES:
             try:
                 self.env[node] = self.condition(node, target, args, kwargs)
             except Unsupported as e:

@@ -41,6 +41,12 @@ def _writes_into_slices(m, x):
     z[:, :, 2:11] = x
     return y, z, torch.ones_like(x) * x, torch.full_like(x, 0.5) + torch.zeros(x.shape[0], 1, 1, 1)
 
+def _classes(y):
+    return (torch.where(torch.isnan(y), 1.0, 0.0) + torch.isinf(y) * 2.0 + torch.where(y.isfinite(), y, 4.0)
+            + torch.isposinf(y) * 8.0 + torch.isneginf(y) * 16.0 + torch.logical_xor(y > 0, y.isnan()) * 32.0
+            + ((y < 0.5) ^ (y > -0.5)) * 64.0 + torch.where(~torch.isnan(y), y.clamp(-9, 9), 0.5))
+
+
 # (function of (module, x), the operator-set ops it lowers to)
 CASES = {
     "relu": (lambda m, x: torch.relu(x), ["activation"]),
@@ -69,6 +75,9 @@ CASES = {
     "junctions": (lambda m, x: torch.where((x > 0) & (x < m.p0), x, -x) + ((x < -1) | (x > 1)).float()
                   + torch.where(~((x > 0) | (x < -0.5)), 1.0, x) + torch.logical_and(x > 0.2, ~(x > 0.8)) * x
                   + x.masked_fill(torch.logical_or(x > 1, m.p1 > 0), 0.0), None),
+    # a number's class and exclusive or, on a tensor holding NaN and both infinities
+    "classes": (lambda m, x: _classes(x.masked_fill(x > 1.2, float("nan")).masked_fill(x < -1.2, float("inf"))
+                                      .masked_fill(x.abs() < 0.05, float("-inf"))), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "writes_into_slices": (_writes_into_slices, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
@@ -157,8 +166,12 @@ CASES = {
                                 torch.zeros_like(x).index_add(-1, torch.tensor([6, 0, 6, 6, 3]), x[..., 2:])), None),
     "more_unary": (lambda m, x: (torch.exp2(x), torch.log2(x.abs()), torch.log10(x.abs()), torch.sinh(x),
                                  torch.cosh(x), torch.asin(x.tanh()), torch.acos(x.tanh()), torch.asinh(x),
-                                 torch.acosh(x.abs() + 1), torch.atanh(x.tanh() * 0.9), torch.erfc(x), torch.sgn(x)),
+                                 torch.acosh(x.abs() + 1), torch.atanh(x.tanh() * 0.9), torch.erfc(x), torch.sgn(x),
+                                 torch.erfinv(x.tanh() * 0.99)),
                    None),
+    # nn.Bilinear's weight (4, 7, 7) over the last dim of images, with and without a bias
+    "bilinear": (lambda m, x: (F.bilinear(x, x * 2 + 1, m.p2[:4, :, None] * m.p3[:4, None, :], m.p2[:4, 0]),
+                               F.bilinear(x[:, 0], x[:, 1], m.p3[:3, :, None] - m.p2[:3, None, :])), None),
     "fmod_hypot": (lambda m, x: (torch.fmod(x * 5, 2.0), torch.fmod(x * 5, m.p0), torch.hypot(x, m.p0)), None),
     "lerp": (lambda m, x: (torch.lerp(x, m.p0, 0.3), torch.lerp(x, m.p0, 0.75), torch.lerp(x, x * 2, x.sigmoid())),
              None),

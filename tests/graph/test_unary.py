@@ -41,6 +41,7 @@ KINDS = {
     "acosh": torch.acosh,
     "atanh": torch.atanh,
     "erfc": torch.erfc,
+    "erfinv": torch.erfinv,
 }
 EXPONENTS = (2.0, 3.0, 0.5, -0.5, -1.0, -2.0, 0.0, 1.0, 1.7, -3.0, 2.5)
 
@@ -76,6 +77,17 @@ def test_atan_is_within_an_ulp_of_torch_at_every_magnitude(rng):
     x = np.concatenate([magnitudes, -magnitudes, rng.uniform(-4, 4, 5000)]).astype(np.float32)
     got = run1("unary", {"kind": "atan"}, x)
     np.testing.assert_array_max_ulp(got, torch.atan(torch.from_numpy(x)).numpy(), maxulp=1)
+
+
+def test_erfinv_is_within_an_ulp_of_torch_up_to_the_ends(rng):
+    """Both branches of the starting approximation, the float32 neighbours of -1, 0 and 1, and
+    the ends themselves (infinities) and beyond (NaN)."""
+    one = np.float32(1)
+    ends = [np.nextafter(one, np.float32(0)), np.nextafter(-one, np.float32(0)), np.float32(1e-38), np.float32(-1e-30)]
+    x = np.concatenate([rng.uniform(-1, 1, 20000), 1 - 10.0 ** rng.uniform(-7.2, -1, 2000), ends,
+                        [1.0, -1.0, 1.5, -0.0, 0.0]]).astype(np.float32)
+    got = run1("unary", {"kind": "erfinv"}, x)
+    np.testing.assert_array_max_ulp(got, torch.erfinv(torch.from_numpy(x)).numpy(), maxulp=1)
 
 
 def test_rounding_goes_half_to_even_and_keeps_the_sign_of_zero():
