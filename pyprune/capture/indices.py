@@ -82,6 +82,10 @@ def result_bound(low: Any, name: str, a: dict, several: bool) -> int | None:
         result = max((b(v) for v in operands if not isinstance(v, (list, tuple))), default=0)
     elif name in _ARITHMETIC:
         result = _ARITHMETIC[name](b, a)
+    elif name in ("sum", "cumsum"):  # counts of a condition, sums of integers: the bound times how many
+        x = a["self"]
+        axes = low.axes(x, a.get("dim") if name == "sum" else [a["dim"]]) if low.rank(x) else []
+        result = b(x) * math.prod(low.static_dim(x, d, f"a {name} of integers") for d in axes)
     else:
         raise Unsupported(f"{name} of integer tensors is not in the operator set")
     if result > MAX_EXACT:

@@ -78,6 +78,10 @@ CASES = {
     # a number's class and exclusive or, on a tensor holding NaN and both infinities
     "classes": (lambda m, x: _classes(x.masked_fill(x > 1.2, float("nan")).masked_fill(x < -1.2, float("inf"))
                                       .masked_fill(x.abs() < 0.05, float("-inf"))), None),
+    # counts of a condition, and sums of integers, exact in float32
+    "counts": (lambda m, x: ((x > 0).sum((2, 3)).float(), (x > 0.5).sum(1, keepdim=True) * x,
+                             (x.argmax(1) + (x < 0).sum(1)).float(), x.isnan().sum((1, 2, 3), keepdim=True) + x,
+                             (x > 0).cumsum(2) * x, (x.argmax(1).cumsum(-1) - 1).float()), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "writes_into_slices": (_writes_into_slices, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
@@ -579,12 +583,16 @@ def test_index_tensors_lower_and_match_torch(case):
 
 
 def test_integers_that_could_pass_float32s_exact_range_stay_in_torch():
-    model = Fn(lambda m, x: ((x.argmax(1) * 2**22 * 5).float(), (x.argmax(1) + 2**24).float()))
+    """Products and sums past 2^24, and a count over the batch, whose size only the run knows."""
+    model = Fn(lambda m, x: ((x.argmax(1) * 2**22 * 5).float(), (x.argmax(1) + 2**24).float(),
+                             (x > 0).sum().float(), (x.argmax(1) * 2**21).sum((1, 2)).float()))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
     reasons = [why for _, why in low.unsupported]
     assert "its integers may pass 2^24 (up to 20971520), beyond float32's exact integers" in reasons
     assert "its integers may pass 2^24 (up to 16777221), beyond float32's exact integers" in reasons
+    assert "a sum of integers: dim 0 is only known at run time" in reasons
+    assert "its integers may pass 2^24 (up to 660602880), beyond float32's exact integers" in reasons
     assert_matches(low, model, x)
 
 
@@ -603,7 +611,7 @@ def test_an_index_out_of_range_is_an_error_on_the_engine():
 def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
     def fn(m, x):
         positive = x > 0
-        return x * positive.sum(1, keepdim=True) + torch.where(positive, x, 0.0) + positive.float()
+        return x * positive.sum() + torch.where(positive, x, 0.0) + positive.float()  # a count over the batch
 
     model = Fn(fn)
     x = torch.randn(*IMAGE)
