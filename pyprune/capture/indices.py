@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import MISSING, Condition, Ref, Unsupported, norm_axis, without_axes
+from pyprune.capture.values import MISSING, Comparison, Condition, Junction, Ref, Unsupported, norm_axis, without_axes
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
 
@@ -47,7 +47,7 @@ _ARITHMETIC: dict[str, Callable[[Callable, dict], int]] = {
     "div": lambda b, a: b(a["self"]),  # rounding_mode "floor" on integers
 }
 # Ops whose builders below bound their integer results themselves (the indices they make).
-_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange"}
+_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange", "cummax", "cummin"}
 
 
 def bound(low: Any, v: Any) -> int:
@@ -313,8 +313,42 @@ def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
     return low.emit_one(op, [low.tensor(a["self"], "first operand"), low.tensor(a["other"], "second operand")])
 
 
+def b_cummax(low: Any, node: fx.Node, a: dict) -> list[Ref]:
+    """torch.cummax (cummin: of -x, negated back): the running largest entry along dim and the
+    last index holding it, NaN once one is met (its index then the last NaN's), as torch has
+    them. A scan in log2(n) steps: each entry takes the pair (value, index) s places before it
+    unless its own value is at least as large or NaN, for s = 1, 2, 4, ... (-inf shifted in)."""
+    x, name = a["self"], "cummin" if node.target.__name__.startswith("cummin") else "cummax"
+    rank = low.rank(x)
+    axis = norm_axis(a["dim"], rank)
+    n = low.static_dim(x, axis, name) if rank else 1
+    if n > MAX_EXACT:
+        raise Unsupported(f"indices along a dim of {n}, beyond float32's exact integers")
+    value = Ref(low.tensor(x))
+    if name == "cummin":
+        value = low.emit_one("unary", [value.name], {"kind": "neg"})
+    index = Ref(low.tensor(torch.arange(n, dtype=torch.float32).reshape([n if d == axis else 1 for d in range(rank)])))
+    if rank:  # x's shape: the batch's too
+        index = low.emit_one("expand", [index.name, value.name], {"shape": [-(2 + d) for d in range(rank)]})
+    shift = 1
+    while shift < n:
+        pads = [0] * (2 * rank)
+        pads[2 * axis], pads[2 * axis + 1] = shift, -shift
+        earlier = [low.emit_one("pad", [t.name], {"pads": pads, "mode": "constant", "value": -math.inf})
+                   for t in (value, index)]
+        later_wins = Junction(False, (), "or", Comparison(False, (), value, earlier[0], "ge"),
+                              Comparison(False, (), value, value, "ne"))
+        value, index = (low.select(later_wins, t, e) for t, e in zip((value, index), earlier))
+        shift *= 2
+    if name == "cummin":
+        value = low.emit_one("unary", [value.name], {"kind": "neg"})
+    low.integers[index.name] = max(n - 1, 0)
+    return [value, index]
+
+
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "topk": b_topk, "sort": b_sort, "argsort": b_sort, "argmax": b_argmax, "argmin": b_argmax,
     "gather": b_gather, "floor_divide": b_floor_division, "arange": b_arange,
-    "remainder": b_floor_division, "kthvalue": b_kthvalue, "median": b_median,
+    "remainder": b_floor_division, "kthvalue": b_kthvalue, "median": b_median, "cummax": b_cummax,
+    "cummin": b_cummax,
 }

@@ -41,6 +41,13 @@ def _writes_into_slices(m, x):
     z[:, :, 2:11] = x
     return y, z, torch.ones_like(x) * x, torch.full_like(x, 0.5) + torch.zeros(x.shape[0], 1, 1, 1)
 
+def _running_extremes(x):
+    ties, ties_at = torch.cummax((x * 2).round(), -1)
+    nans, nans_at = torch.cummin(x.masked_fill(x > 1.2, float("nan")), 2)
+    return (ties, ties_at.float(), torch.nan_to_num(nans, 7.0), nans_at.float(), torch.cummax(x[:, :1], 1)[1].float(),
+            torch.cummin(x, 1)[0])
+
+
 def _classes(y):
     return (torch.where(torch.isnan(y), 1.0, 0.0) + torch.isinf(y) * 2.0 + torch.where(y.isfinite(), y, 4.0)
             + torch.isposinf(y) * 8.0 + torch.isneginf(y) * 16.0 + torch.logical_xor(y > 0, y.isnan()) * 32.0
@@ -82,6 +89,8 @@ CASES = {
     "counts": (lambda m, x: ((x > 0).sum((2, 3)).float(), (x > 0.5).sum(1, keepdim=True) * x,
                              (x.argmax(1) + (x < 0).sum(1)).float(), x.isnan().sum((1, 2, 3), keepdim=True) + x,
                              (x > 0).cumsum(2) * x, (x.argmax(1).cumsum(-1) - 1).float()), None),
+    # running extremes and their last index, over ties (rounded entries), NaN and a length-1 dim
+    "cummax_cummin": (lambda m, x: _running_extremes(x), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "writes_into_slices": (_writes_into_slices, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
