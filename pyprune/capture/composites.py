@@ -17,8 +17,8 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import take
-from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Ref, Unsupported, int_pair, string_padding,
-                                    without_axes)
+from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Comparison, PoolArgmax, Ref, Unsupported, int_pair,
+                                    string_padding, without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -245,6 +245,54 @@ def b_bilinear(low: Any, node: fx.Node, a: dict) -> Any:
     if a.get("bias") is not None:
         y = _node(low, "add", [y, low.tensor(low.constant(a["bias"], "the bias"), "the bias")])
     return Ref(y)
+
+
+def unpool_rejects(height: Any, width: Any, kernel: int, output_size: Any) -> str:
+    """Why max_unpool2d cannot place the maxima of k x k windows of an input of that size (its
+    indices are flat, so the output must be as wide and cover the windows' rows), or ""."""
+    if not all(isinstance(v, int) for v in (height, width, *output_size)):
+        return "max_unpool2d of sizes known only at run time"
+    if output_size[1] != width or output_size[0] < height // kernel * kernel:
+        return "max_unpool2d to another width than the pooling's input"
+    return ""
+
+
+def b_max_unpool2d(low: Any, node: fx.Node, a: dict) -> Any:
+    """max_unpool2d by the indices of a max_pool2d over non-overlapping k x k windows: each value
+    goes where its window's maximum was, as torch's pooling indexed it (the first maximum in
+    row-major order, or the last NaN), zeros elsewhere. Per window position (a, b): that phase
+    of the pooling's input, whether it holds the maximum and no earlier position does (or is the
+    last NaN), the values there; the k^2 phases interleaved back and padded (or cropped) to the
+    output's height."""
+    argmax = a["indices"]
+    if not isinstance(argmax, PoolArgmax):
+        raise Unsupported("max_unpool2d by indices other than a max_pool2d's of non-overlapping windows, "
+                          "or to another width than its input")
+    k, x, pooled = argmax.kernel, argmax.x, argmax.pooled
+    height, width = a["output_size"]  # checked by the pooling's builder (unpool_rejects)
+    ph, pw = (low.static_dim(pooled, d, "max_unpool2d") for d in (2, 3))
+    values = low.tensor(a["self"])
+    phases = [[low.slice_node(low.slice_node(x, 2, r, r + ph * k, k), 3, c, c + pw * k, k).name for c in range(k)]
+              for r in range(k)]
+    order = [(r, c) for r in range(k) for c in range(k)]
+    one = lambda condition: low.select(condition, 1.0, 0.0).name  # noqa: E731
+    chosen: dict[tuple[int, int], str] = {}
+    for positions, test in ((order, lambda p: Comparison(False, (), Ref(p), pooled, "eq")),  # the first maximum
+                            (order[::-1], lambda p: Comparison(False, (), Ref(p), Ref(p), "ne"))):  # the last NaN
+        seen = None
+        for r, c in positions:
+            hit = one(test(phases[r][c]))
+            fresh = hit if seen is None else _node(low, "mul", [hit, _node(low, "sub", [1.0, seen])])
+            chosen[r, c] = fresh if (r, c) not in chosen else _node(low, "add", [chosen[r, c], fresh])
+            seen = hit if seen is None else _node(low, "maximum", [seen, hit])
+    rows = []
+    for r in range(k):
+        cells = [_node(low, "reshape", [low.select(Comparison(False, (), Ref(chosen[r, c]), 0.5, "gt"), Ref(values),
+                                                   0.0).name], {"shape": [-2, -3, -4, 1, -5, 1]}) for c in range(k)]
+        rows.append(_node(low, "concat", cells, {"axis": 5}))
+    grid = _node(low, "reshape", [_node(low, "concat", rows, {"axis": 3})], {"shape": [-2, -3, ph * k, pw * k]})
+    return low.emit_one("pad", [grid], {"pads": [0, 0, 0, 0, 0, height - ph * k, 0, width - pw * k], "mode": "constant",
+                                        "value": 0.0})
 
 
 def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1180,7 +1228,7 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 BUILDERS = {
-    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "bilinear": b_bilinear,
+    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "bilinear": b_bilinear, "max_unpool2d": b_max_unpool2d,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
     "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,
     "col2im": b_col2im,

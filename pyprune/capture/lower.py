@@ -25,8 +25,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
-from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, Ref, Unsupported, int_pair,
-                                    norm_axis, string_padding, without_axes)
+from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, PoolArgmax, Ref, Unsupported,
+                                    int_pair, norm_axis, string_padding, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -1077,9 +1077,17 @@ class _Lowering:
         return self.tensor(x)
 
     def b_max_pool2d(self, node: fx.Node, a: dict) -> Any:
-        out = self.emit_one("max_pool2d", [self.image(a["self"])], self.pool_attrs(a, True))
+        attrs = self.pool_attrs(a, True)
+        out = self.emit_one("max_pool2d", [self.image(a["self"])], attrs)
         if _op_name(node.target) == "max_pool2d":
             return out
+        k, (height, width) = attrs["kernel"][0], self.shape(a["self"])[2:]
+        readers = [u for g in node.users if g.target is operator.getitem and g.args[1] == 1 for u in g.users]
+        windows = attrs["kernel"] == [k, k] and attrs["stride"] == [k, k] and attrs["dilation"] == [1, 1] and \
+            attrs["padding"] == [0] * 4 and not attrs["ceil_mode"]
+        if windows and readers and all(_op_name(u.target) == "max_unpool2d" and
+                                       not composites.unpool_rejects(height, width, k, u.args[2]) for u in readers):
+            return [out, PoolArgmax(Ref(self.tensor(a["self"])), out, k)]
         self.only_first_output_used(node)
         return [out, MISSING]
 

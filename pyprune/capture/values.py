@@ -1,5 +1,6 @@
 """What the lowering's builders return or raise: a Ref to a value computed at run time, a
-Condition (a comparison, or two joined by and / or) not computed yet, MISSING for an output nothing uses, Unsupported for a node the
+Condition (a comparison, or two joined by and / or) not computed yet, a PoolArgmax for the indices only
+max_unpool2d reads, MISSING for an output nothing uses, Unsupported for a node the
 operator set does not take; and the reading of a (height, width) pair of integers they share."""
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class Junction(Condition):
     kind: str
     left: Condition
     right: Condition
+
+
+@dataclass(frozen=True)
+class PoolArgmax:
+    """The indices of a max_pool2d over non-overlapping kernel x kernel windows, which only
+    max_unpool2d reads: kept as the pooling's input `x` and output `pooled`, from which the
+    unpooling finds each window's maximum again."""
+
+    x: Ref
+    pooled: Ref
+    kernel: int
 
 
 class Unsupported(Exception):

@@ -331,6 +331,41 @@ POOL3D = {
 }
 
 
+def _unpooled(m, x):
+    """SegNet's and ENet's decoders: values put back where the pooling found each maximum (ties
+    by rounding: the first in the window; NaN: the last), to the input's size or the default."""
+    y, i = F.max_pool2d(x, 2, return_indices=True)
+    z, j = F.max_pool2d((x * 2).round().masked_fill(x > 1.5, float("nan")), 3, return_indices=True)
+    return (F.max_unpool2d(y * 2, i, 2, output_size=x.shape[-2:]), torch.nan_to_num(F.max_unpool2d(z, j, 3), 5.0),
+            F.max_unpool2d(y.relu(), i, 2, output_size=(x.shape[2] - x.shape[2] % 2, x.shape[3])))
+
+
+@pytest.mark.parametrize("size", [(9, 6), (8, 6), (7, 12)])
+def test_max_unpooling_by_a_poolings_indices_lowers(size):
+    model = Fn(_unpooled)
+    x = torch.randn(2, 3, *size)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert "max_unpool2d" not in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, *size))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: F.max_unpool2d(*F.max_pool2d(x, 3, 2, return_indices=True), 3, 2, output_size=x.shape[-2:]),
+    lambda m, x: F.max_unpool2d(*F.max_pool2d(x[..., :6], 2, return_indices=True), 2, output_size=(9, 7)),
+    lambda m, x: F.max_unpool2d(*F.max_pool2d(x, 2, ceil_mode=True, return_indices=True), 2, output_size=(10, 8)),
+    lambda m, x: F.max_pool2d(x, 2, return_indices=True)[1].float(),
+], ids=["overlapping", "wider", "ceil_mode", "indices_read"])
+def test_pooling_indices_unpooling_cannot_place_stay_in_torch(fn):
+    """The pooling's indices are then computed in torch, for the torch call that reads them."""
+    model = Fn(fn)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert "it uses more than the op's first output" in [reason for _, reason in low.unsupported], low.unsupported
+    assert_matches(low, model, x)
+
+
 @pytest.mark.parametrize("case", sorted(POOL3D))
 def test_3d_pooling_lowers_to_2d_pooling_over_planes_then_depth(case):
     torch.manual_seed(0)
