@@ -53,6 +53,9 @@ struct Spec {
   size_t residual_input;  // 0: none
 };
 
+// Channels per group: the fewer of input's and output's.
+size_t group_channels(const Spec& s) { return std::min(s.in_channels, s.out_channels) / s.groups; }
+
 // The weights: input 1's, and input 3's (the pointwise half) for a separable node; the biases
 // likewise (nullptr: zeros).
 struct Weights {
@@ -203,9 +206,8 @@ class Conv2dOperator : public Operator {
     return tiles >= min_tiles() ? Algorithm::winograd : spec_.algorithm;
   }
   size_t min_tiles() const {
-    const size_t group_channels = std::min(spec_.in_channels, spec_.out_channels) / spec_.groups;
-    return spec_.groups == 1 || group_channels >= kWinogradSmallGroupChannels ? winograd_min_tiles()
-                                                                               : winograd_small_group_min_tiles();
+    return spec_.groups == 1 || group_channels(spec_) >= kWinogradSmallGroupChannels ? winograd_min_tiles()
+                                                                                      : winograd_small_group_min_tiles();
   }
 
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
@@ -341,7 +343,7 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   // multiplications they save.
   s.winograd_when_worth = a.text("algorithm", kAlgorithms, "auto") == "auto" && s.algorithm == Algorithm::gemm &&
                           weight.dense != nullptr && winograd_rejects(s).empty() &&
-                          (s.groups == 1 || std::min(s.in_channels, s.out_channels) / s.groups >= 2);
+                          (s.groups == 1 || group_channels(s) >= 2);
   s.activation = activation_attributes(a);
   if (separable) s.depthwise_activation = activation_attributes(a, kDepthwise);
 

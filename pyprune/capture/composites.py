@@ -275,13 +275,12 @@ def b_max_unpool2d(low: Any, node: fx.Node, a: dict) -> Any:
     phases = [[low.slice_node(low.slice_node(x, 2, r, r + ph * k, k), 3, c, c + pw * k, k).name for c in range(k)]
               for r in range(k)]
     order = [(r, c) for r in range(k) for c in range(k)]
-    one = lambda condition: low.select(condition, 1.0, 0.0).name  # noqa: E731
     chosen: dict[tuple[int, int], str] = {}
     for positions, test in ((order, lambda p: Comparison(False, (), Ref(p), pooled, "eq")),  # the first maximum
                             (order[::-1], lambda p: Comparison(False, (), Ref(p), Ref(p), "ne"))):  # the last NaN
         seen = None
         for r, c in positions:
-            hit = one(test(phases[r][c]))
+            hit = low.mask(test(phases[r][c])).name
             fresh = hit if seen is None else _node(low, "mul", [hit, _node(low, "sub", [1.0, seen])])
             chosen[r, c] = fresh if (r, c) not in chosen else _node(low, "add", [chosen[r, c], fresh])
             seen = hit if seen is None else _node(low, "maximum", [seen, hit])
