@@ -17,6 +17,8 @@ from torch import nn
 from torch.export import Dim, ExportedProgram
 from torch.utils._pytree import tree_flatten
 
+from pyprune.capture.size_values import SizeValues
+
 __all__ = ["CaptureError", "Captured", "capture"]
 
 # torch logs a traced program and its failing frame at ERROR level before raising; the
@@ -104,7 +106,8 @@ def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
 
 def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     """torch.export.export(model, example_inputs, strict=False), first with dimension 0 of every
-    tensor input dynamic (one batch symbol shared by all), then for the example's shapes.
+    tensor input dynamic (one batch symbol shared by all), then for the example's shapes; numbers
+    read from tensors made of sizes are the example's (SizeValues).
 
     `model` must already be in eval mode (it is traced as it is). CaptureError when neither
     capture succeeds, with the reason of the static attempt."""
@@ -123,7 +126,8 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)
-                program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
+                with SizeValues():
+                    program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
                 failure = _batch_one_differs(model, program, args)
                 if failure is None:
                     return Captured(program, True, time.perf_counter() - start)
@@ -132,7 +136,8 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
         else:
             failure = "an input has no batch dimension"
         try:
-            program = torch.export.export(model, args, strict=False)
+            with SizeValues():
+                program = torch.export.export(model, args, strict=False)
         except Exception as e:
             raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
     return Captured(program, False, time.perf_counter() - start, failure)

@@ -2,6 +2,7 @@
 does not, and a CaptureError saying why when nothing works."""
 
 import logging
+import math
 
 import pytest
 
@@ -145,3 +146,81 @@ def test_a_model_whose_cache_was_filled_in_inference_mode_is_captured(tmp_path):
     result = pyprune.pack.save(fresh, tmp_path / "anchors.pyprune", example_inputs=x, lossless=True)
     assert result.runs_without_torch, result.no_graph
     assert not fresh.anchors.is_inference()  # saving leaves nothing the model cannot train with
+
+
+class DetectionTransform(nn.Module):
+    """torchvision's GeneralizedRCNNTransform as it is written: normalise each image, resize it
+    by a scale read from a tensor of its sizes, and batch the images padded to a multiple of 32
+    (a tensor filled with zeros, the images copied into its slices); then a convolution."""
+
+    def __init__(self, min_size=96.0, max_size=160.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]))
+        self.min_size, self.max_size = min_size, max_size
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, images):
+        resized = []
+        for image in images:
+            image = (image - self.mean[:, None, None]) / self.std[:, None, None]
+            im_shape = torch.tensor(image.shape[-2:])
+            min_size, max_size = float(torch.min(im_shape)), float(torch.max(im_shape))
+            scale = min(self.min_size / min_size, self.max_size / max_size)
+            resized.append(nn.functional.interpolate(image[None], scale_factor=scale, mode="bilinear",
+                                                     recompute_scale_factor=True, align_corners=False)[0])
+        size = [max(s) for s in zip(*[img.shape for img in resized])]
+        size[1], size[2] = (int(math.ceil(float(s) / 32) * 32) for s in size[1:])
+        batched = resized[0].new_full([len(resized)] + size, 0)
+        for i, img in enumerate(resized):
+            batched[i, : img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
+        return self.conv(batched)
+
+
+def test_numbers_read_from_tensors_of_sizes_are_the_examples():
+    import pyprune
+    from pyprune.capture.pipeline import inference_graph
+
+    model, x = DetectionTransform().eval(), torch.rand(2, 3, 50, 70)  # resized to 96x134, padded to 96x160
+    captured = capture(model, (x,))
+    assert not captured.dynamic_batch and "aten.item" not in str(captured.program.graph)
+    assert {"upsample", "conv2d"} <= {n.op for n in inference_graph(model, (x,)).nodes}  # none needs torch
+    fast = pyprune.convert(model, x)
+    assert not fast.conversion_report.not_captured
+    torch.testing.assert_close(fast(x), model(x))
+    with pytest.raises(ValueError, match="shape"):
+        fast(torch.rand(2, 3, 60, 70))  # another size would resize by another scale
+
+
+def _written_through_a_view(x):
+    sizes = torch.tensor(x.shape).float()
+    sizes[2:].mul_(x.sum())
+    return float(sizes.max())
+
+
+@pytest.mark.parametrize("read", [
+    lambda x: float(x.mean()),  # the data
+    lambda x: float(torch.tensor(x.shape).float().add_(x.mean()).max()),  # sizes written with the data
+    _written_through_a_view,
+    lambda x: float(torch.rand(3).max()),  # a random draw
+], ids=["data", "written", "view-written", "random"])
+def test_numbers_that_depend_on_more_than_sizes_still_stop_the_capture(read):
+    class Reads(nn.Module):
+        def forward(self, x):
+            return x * read(x)
+
+    with pytest.raises(CaptureError, match="data-dependent|[Dd]ata dependent"):
+        capture(Reads(), (torch.randn(2, 3, 4, 5),))
+
+
+def test_sizes_computed_in_place_from_sizes_are_followed():
+    class Scaled(nn.Module):
+        def forward(self, x):
+            sizes = torch.tensor(x.shape[2:]).float()
+            sizes.mul_(2)
+            sizes[0] += 1
+            return x * float(sizes.sum())  # (2 * 4 + 1) + 2 * 5
+
+    x = torch.randn(2, 3, 4, 5)
+    captured = capture(Scaled(), (x,))
+    torch.testing.assert_close(captured.program.module()(x), x * 19.0)
