@@ -107,17 +107,18 @@ def test_gemm_matches_torch(n, cin, cout, hw, kernel, stride, padding, dilation,
     cin_g=st.integers(1, 12),
     cout_g=st.integers(1, 20),
     kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
-    stride=st.sampled_from([(2, 2), (2, 2), (2, 1), (1, 2), (3, 3), (3, 2)]),
+    stride=st.sampled_from([(1, 1), (1, 1), (2, 2), (2, 2), (2, 1), (1, 2), (3, 3), (3, 2)]),
     dilation=st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 3)]),
     padding=st.tuples(*[st.integers(0, 3)] * 4),
     hw=st.tuples(st.integers(1, 31), st.integers(1, 31)),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_strided_gemm_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed):
-    """Strided convolutions: dense ones of several taps on exact-pixel panels from phase planes,
-    grouped ones on padded-pixel panels from them, 1x1 ones by the element-wise gather. Stride-2
-    rows split into both column phases in one pass (odd and even widths, either padding), phases
-    no tap reads (dilation 2 at stride 2), panels that start and end inside output rows."""
+def test_gemm_on_phase_planes_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed):
+    """Convolutions of several taps, strided or not: dense ones on exact-pixel panels from phase
+    planes (at stride 1 the padded input itself), grouped ones on padded-pixel panels from them,
+    strided 1x1 ones by the element-wise gather. Stride-2 rows split into both column phases in
+    one pass (odd and even widths, either padding), phases no tap reads (dilation 2 at stride
+    2), panels that start and end inside output rows."""
     extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
     padding = tuple(min(p, extent[j % 2] - 1) for j, p in enumerate(padding))
     assume(hw[0] + padding[0] + padding[2] >= extent[0] and hw[1] + padding[1] + padding[3] >= extent[1])
