@@ -929,10 +929,10 @@ def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int
     return Ref(parts[0]) if len(parts) == 1 else low.emit_one("concat", parts, {"axis": axis})
 
 
-def _take(low: Any, x: Any, axis: int, index: Any) -> Any:
+def _take(low: Any, x: Any, axis: int, index: Any, from_the_end: bool) -> Any:
     """x's entries at a list of indices along axis: constant, or computed at run time (take)."""
     if isinstance(index, Ref):
-        return take(low, x, [axis], [index])
+        return take(low, x, [axis], [index], from_the_end)
     if not isinstance(index, torch.Tensor) or index.dim() != 1 or index.dtype not in (torch.int64, torch.int32):
         raise Unsupported("indexing by a tensor computed at run time or not a list of integers")
     size = low.static_dim(x, axis, "indexing")
@@ -980,18 +980,23 @@ def b_index(low: Any, node: fx.Node, a: dict) -> Any:
     indices = list(a["indices"])
     used = [i for i, t in enumerate(indices) if t is not None]
     if len(used) == 1:
-        return _take(low, a["self"], used[0], indices[used[0]])
+        return _take(low, a["self"], used[0], indices[used[0]], True)
     if used != list(range(used[0], used[-1] + 1)):
         raise Unsupported("indexing by index tensors at dims that are not adjacent")
     picks = [indices[i] for i in used]
     for index in picks:
         if isinstance(index, torch.Tensor) and (index.dtype == torch.bool or bool((index < 0).any())):
             raise Unsupported("indexing by several index tensors, one a mask or with negative entries")
-    return take(low, a["self"], used, picks)
+    return take(low, a["self"], used, picks, True)
 
 
 def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:
-    return _take(low, a["self"], a["dim"] % low.rank(a["self"]), a["index"])
+    return _take(low, a["self"], a["dim"] % low.rank(a["self"]), a["index"], False)
+
+
+def b_embedding(low: Any, node: fx.Node, a: dict) -> Any:
+    """nn.Embedding's lookup: the weight's rows at the indices, in the indices' shape."""
+    return _take(low, a["weight"], 0, a["indices"], False)
 
 
 def b_flip(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1236,7 +1241,8 @@ BUILDERS = {
     "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
-    "index_select": b_index_select, "index_add": b_index_add, "flip": b_flip, "roll": b_roll,
+    "index_select": b_index_select, "embedding": b_embedding, "index_add": b_index_add, "flip": b_flip,
+    "roll": b_roll,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full")},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like")},

@@ -19,10 +19,17 @@ import torch.fx as fx
 
 from pyprune.capture.values import MISSING, Comparison, Condition, Junction, Ref, Unsupported, norm_axis, without_axes
 
-__all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "result_bound", "take"]
+__all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "UNBOUNDED", "cast_from_float", "result_bound", "result_signed",
+           "take"]
 
 MAX_EXACT = 2**24  # float32 holds every integer up to this magnitude exactly
+# The bound of integers cast from float32 data: float32 holds each exactly (trunc of a float32 is
+# one), but nothing bounds them, so no arithmetic may follow until a clamp bounds them.
+UNBOUNDED = math.inf
 INTEGER_DTYPES = {torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8}
+# Casts of float32 data to these keep torch's values where torch defines them (in range): toward
+# zero. Narrower types wrap around in torch.
+_CAST_FROM_FLOAT = {torch.int64, torch.int32}
 
 # Ops whose integer result is some of their operands' entries, moved or picked: bounded by them.
 _MOVES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh", "to", "_to_copy", "type_as",
@@ -48,11 +55,15 @@ _ARITHMETIC: dict[str, Callable[[Callable, dict], int]] = {
 }
 # Ops whose builders below bound their integer results themselves (the indices they make).
 _INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange", "cummax", "cummin"}
+_CLAMPS = {"clamp", "clamp_min", "clamp_max"}
+# Ops without arithmetic: exact on float32 integers of any size.
+_EXACT_AT_ANY_SIZE = _MOVES | _CLAMPS
 
 
-def bound(low: Any, v: Any) -> int:
+def bound(low: Any, v: Any) -> float:
     """A bound on the magnitude of the integer value `v` (a tensor the engine holds, a constant,
-    a number, a condition); Unsupported when there is none."""
+    a number, a condition), UNBOUNDED for a cast of float32 data; Unsupported when the engine
+    does not hold it."""
     if isinstance(v, Condition) or isinstance(v, bool):
         return 1
     if isinstance(v, int):
@@ -64,19 +75,37 @@ def bound(low: Any, v: Any) -> int:
     if isinstance(v, Ref) and v.size is None and v.name in low.integers:
         return low.integers[v.name]
     if isinstance(v, Ref) and getattr(low.example(v), "dtype", None) == torch.float32:
-        raise Unsupported("integers made from float32 tensors (a cast, a rounding) are not in the operator set")
+        raise Unsupported("integers made from float32 data other than by a cast to int64 or int32")
     raise Unsupported("an integer operand is computed in torch")
 
 
-def result_bound(low: Any, name: str, a: dict, several: bool) -> int | None:
-    """The bound on the integer results of ATen op `name` with arguments `a`, checked to be exact
-    in float32; None where the op's builder bounds them (the indices it makes, or the indices
-    beside the values of an op with `several` results, which it refuses to give). Unsupported
-    for any other op."""
+def cast_from_float(low: Any, name: str, a: dict, dtype: torch.dtype) -> bool:
+    """Whether op `name` casts float32 data the engine holds to integers of `dtype`."""
+    x = a.get("self")
+    return (name in ("to", "_to_copy") and dtype in _CAST_FROM_FLOAT and isinstance(x, Ref) and x.size is None
+            and x.name not in low.integers and getattr(low.example(x), "dtype", None) == torch.float32)
+
+
+def _clamp_bound(b: Callable, a: dict) -> float:
+    limits = [a[k] for k in ("min", "max") if a.get(k) is not None]
+    if len(limits) == 2:  # the result is between them, whatever the operand
+        return max(b(v) for v in limits)
+    return max(b(v) for v in [a["self"], *limits])
+
+
+def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype | None = None) -> float | None:
+    """The bound on the integer results (of `dtype`) of ATen op `name` with arguments `a`, checked
+    to be exact in float32; None where the op's builder bounds them (the indices it makes, or the
+    indices beside the values of an op with `several` results, which it refuses to give).
+    Unsupported for any other op."""
     b = lambda v: bound(low, v)  # noqa: E731
     if name in _INDEXING or (several and name not in _MOVES):
         return None
-    if name in _MOVES:
+    if cast_from_float(low, name, a, dtype):
+        return UNBOUNDED
+    if name in _CLAMPS:
+        result = _clamp_bound(b, a)
+    elif name in _MOVES:
         keys = ("self", "other", "value")  # masked_fill's value
         operands = a["tensors"] if "tensors" in a else [a[k] for k in keys if a.get(k) is not None]
         result = max((b(v) for v in operands if not isinstance(v, (list, tuple))), default=0)
@@ -88,9 +117,32 @@ def result_bound(low: Any, name: str, a: dict, several: bool) -> int | None:
         result = b(x) * math.prod(low.static_dim(x, d, f"a {name} of integers") for d in axes)
     else:
         raise Unsupported(f"{name} of integer tensors is not in the operator set")
-    if result > MAX_EXACT:
-        raise Unsupported(f"its integers may pass 2^24 (up to {result}), beyond float32's exact integers")
-    return result
+    if result <= MAX_EXACT or (result == UNBOUNDED and name in _EXACT_AT_ANY_SIZE):
+        return result
+    if result == UNBOUNDED or math.isnan(result):  # nan: an unbounded operand times 0
+        raise Unsupported(f"{name} of integers cast from float32 data, which nothing bounds (a clamp would)")
+    raise Unsupported(f"its integers may pass 2^24 (up to {result}), beyond float32's exact integers")
+
+
+def _negative(low: Any, v: Any) -> bool:
+    """Whether the integer value v may hold a negative entry."""
+    if isinstance(v, Ref):
+        return v.name in low.signed
+    if isinstance(v, torch.Tensor):
+        return v.dtype != torch.bool and v.numel() > 0 and bool((v < 0).any())
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0
+
+
+def result_signed(low: Any, name: str, a: dict, dtype: torch.dtype | None) -> bool:
+    """Whether the integer result of op `name` may be negative: then indexing by it counts from
+    the end, as torch's does. The indices the builders make are never negative."""
+    if cast_from_float(low, name, a, dtype) or name in ("sub", "rsub", "neg"):
+        return True
+    if name == "abs" or (name in ("clamp", "clamp_min") and a.get("min") is not None and not _negative(low, a["min"])):
+        return False
+    operands = a["tensors"] if "tensors" in a else [a[k] for k in ("self", "other", "value", "min", "max")
+                                                     if a.get(k) is not None]
+    return any(_negative(low, v) for v in operands if not isinstance(v, (list, tuple)))
 
 
 def _indices(low: Any, x: Any, axis: int, k: int, largest: bool, stable: bool,
@@ -179,13 +231,15 @@ def b_gather(low: Any, node: fx.Node, a: dict) -> Ref:
     return low.emit_one("gather", [low.tensor(x), low.tensor(index, "the index")], {"axis": axis})
 
 
-def take(low: Any, x: Any, axes: list[int], indices: list[Any]) -> Ref:
+def take(low: Any, x: Any, axes: list[int], indices: list[Any], from_the_end: bool = False) -> Ref:
     """x[..., i0, i1, ...]: x's entries at run-time (or constant) integer indices along adjacent
     axes, the indices' broadcast shape in place of those axes (x.index_select(axis, index),
     x[:, index], x[batch, anchor]). One gather per axis, the indices flattened to k entries:
     along the last axis, each index expanded over x's other dims, which gives the k picks there;
     then along each earlier axis, the k-th pick of that axis taken at the k-th position (the axis
-    shrinking to 1). No arithmetic on the indices, so none can pass float32's exact integers."""
+    shrinking to 1). `from_the_end`: a negative index counts from the end of its axis (x[index]),
+    else it is out of range (index_select, embedding); the gather refuses any index out of range
+    when it runs. No other arithmetic on the indices, so none can pass float32's exact integers."""
     for index in indices:
         bound(low, index)
     rank, shape = low.rank(x), _broadcast_shape([low.shape(i) for i in indices])
@@ -193,6 +247,9 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any]) -> Ref:
         raise Unsupported("indices with several dims known only at run time")
     last = axes[-1]
     flat = [_flattened(low, i, shape, indices, rank, last) for i in indices]
+    if from_the_end:
+        flat = [_from_the_end(low, name, low.static_dim(x, axis, "negative indices")) if _negative(low, index)
+                else name for name, index, axis in zip(flat, indices, axes)]
     # x's dims, but the k picks along the last axis
     spread = low.emit_one("expand", [flat[-1], low.tensor(x)], {"shape": [-1 if i == last else -(2 + i)
                                                                            for i in range(rank)]})
@@ -206,6 +263,12 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any]) -> Ref:
     sizes = [d if isinstance(d, int) else -1 for d in shape]
     return low.emit_one("reshape", [picked.name], {"shape": [*(-(2 + i) for i in range(axes[0])), *sizes,
                                                              *(-(2 + i) for i in range(last + 1, rank))]})
+
+
+def _from_the_end(low: Any, index: str, n: int) -> str:
+    """index + n where index < 0: torch's count from the end of a dim of n."""
+    shifted = low.emit_one("add", [index, low.tensor(float(n))])
+    return low.emit_one("where", [index, low.tensor(0.0), shifted.name, index], {"compare": "lt"}).name
 
 
 def _broadcast_shape(shapes: list[list[Any]]) -> list[Any]:

@@ -226,8 +226,10 @@ class _Lowering:
         self.in_torch: dict[int, tuple[Condition, Ref]] = {}
         self.folded_norms: set[fx.Node] = set()  # batch norms a composite folded into its weights
         # Integer tensors the engine holds as float32 (indices.py): name -> a bound on their
-        # magnitude; and each of them cast back to its dtype for torch calls and outputs.
-        self.integers: dict[str, int] = {}
+        # magnitude, the names of those that may be negative; and each of them cast back to its
+        # dtype for torch calls and outputs.
+        self.integers: dict[str, float] = {}
+        self.signed: set[str] = set()
         self.cast_back: dict[str, Ref] = {}
 
     # ---- names, values, emission ----------------------------------------------------------
@@ -534,10 +536,12 @@ class _Lowering:
             builder = _BUILDERS.get(name)
             if builder is None:
                 raise Unsupported(f"{_label(target)} is not in the operator set")
-            bound = None
+            bound, signed = None, False
             several = isinstance(val, (list, tuple))
             if any(_is_integer(v) for v in (val if several else [val])):
-                bound = indices.result_bound(self, name, bind_schema(target, tuple(args), kwargs), several)
+                bound_args, dtype = bind_schema(target, tuple(args), kwargs), None if several else val.dtype
+                bound = indices.result_bound(self, name, bound_args, several, dtype)
+                signed = indices.result_signed(self, name, bound_args, dtype)
             elif isinstance(val, torch.Tensor) and val.dtype != torch.float32:
                 raise Unsupported(f"its result has dtype {val.dtype}, not float32")
             count = len(self.nodes)
@@ -555,6 +559,8 @@ class _Lowering:
                     self.values[r.name] = v
                 if bound is not None and isinstance(r, Ref) and _is_integer(v):
                     self.integers.setdefault(r.name, bound)
+                    if signed:
+                        self.signed.add(r.name)
             self.env[node] = result
         except Unsupported as e:
             self.env[node] = self.opaque(node, target, args, kwargs, str(e))
@@ -658,6 +664,8 @@ class _Lowering:
         if isinstance(x, Ref) and name in self.integers and self.values[name].dtype != node.meta["val"].dtype:
             # the same float32 values, named apart: a torch call reads them in the new dtype
             return self.emit_one("reshape", [name], {"shape": self.static(x, [-(2 + i) for i in range(self.rank(x))])})
+        if indices.cast_from_float(self, _op_name(node.target), a, node.meta["val"].dtype):
+            return self.emit_one("unary", [name], {"kind": "trunc"})  # toward zero, as torch casts
         return x
 
     def b_where(self, node: fx.Node, a: dict) -> Ref:

@@ -526,12 +526,12 @@ def test_volumetric_grid_sampling_stays_a_torch_call():
 
 
 def test_non_float_tensors_and_unused_outputs_stay_torch():
-    model = Fn(lambda m, x: ((x * 4).long().float() + 1, F.max_pool2d(x, 2, return_indices=True)[1].float(),
-                             x.to(torch.float64) * 2))
+    model = Fn(lambda m, x: ((x.abs() * 4).to(torch.uint8).float() + 1,
+                             F.max_pool2d(x, 2, return_indices=True)[1].float(), x.to(torch.float64) * 2))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
     why = [r for _, r in low.unsupported]
-    assert "integers made from float32 tensors (a cast, a rounding) are not in the operator set" in why
+    assert "integers made from float32 data other than by a cast to int64 or int32" in why
     assert any("more than the op's first output" in r for r in why)
     assert any("dtype torch.float64" in r for r in why)
     assert_matches(low, model, x)
@@ -588,6 +588,14 @@ INTEGER_CASES = {
     # YOLOv10's split of a flat (anchor, class) index, and arithmetic on indices
     "integer_arithmetic": (lambda m, x: (x.flatten(1).argmax(1) // 7, x.flatten(1).argmax(1) % 7,
                                          (x.argmax(1) * 7 + 2 - x.argmin(1) // 2).float() / 3), None),
+    # integers cast from float32 data (toward zero), bounded by clamps, as the rows of an
+    # embedding and indices: x[index] counts a negative one from the end, as torch does
+    "casts_of_float_data": (lambda m, x: (F.embedding((x[:, 0] * 3).long().clamp(0, 5), m.p0.view(6, 1).expand(6, 4)),
+                                          x[:, (x[0, :, 0, 0] * 4).long().clamp(-6, 5)],
+                                          x.index_select(1, (x[0, 0, 0].abs() * 2).int().clamp(max=5)),
+                                          (x * 3).long().float(), (x * 2).round().long().clamp(-3, 3) * 2), None),
+    "negative_indices": (lambda m, x: (x[:, x[0, :, 0, 0].argsort() - 3],  # -3 .. 2
+                                       x[:, :, 1:3].flatten(2)[:, :, x[0, 0, 0, :4].argsort() - 3]), None),
 }
 
 
@@ -652,6 +660,27 @@ def test_an_index_out_of_range_is_an_error_on_the_engine():
         engine.Engine(low.graph)(x.numpy())
 
 
+def test_casts_of_float_data_index_on_the_engine_and_stay_in_range():
+    """The engine refuses what torch refuses: an embedding's row past its table, or a negative
+    one; arithmetic on casts nothing bounds stays in torch."""
+    table = torch.randn(4, 3)
+    model = Fn(lambda m, x: F.embedding((x[:, 0] * 2).long().clamp(max=3), table))
+    x = torch.randn(*IMAGE).abs()
+    low = lowered(model, x)
+    assert low.unsupported == [] and "gather" in ops(low)
+    assert_matches(low, model, x)
+    arithmetic = Fn(lambda m, x: (x * 3).long() + 1)
+    unbounded = lowered(arithmetic, x)
+    assert ("add of integers cast from float32 data, which nothing bounds (a clamp would)"
+            in {why for _, why in unbounded.unsupported})
+    assert_matches(unbounded, arithmetic, x)
+    x[1, 0, 2, 3] = -1.0
+    with pytest.raises(IndexError):
+        model(x)
+    with pytest.raises(IndexError, match="index -2 is out of bounds for axis 0 of size 4"):
+        engine.Engine(low.graph)(x.numpy())
+
+
 def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
     def fn(m, x):
         positive = x > 0
@@ -667,7 +696,7 @@ def test_a_comparison_a_torch_call_reads_is_computed_in_torch_once():
 
 
 @pytest.mark.parametrize("fn", [
-    lambda m, x: torch.where(x.long() > 0, x, 0.0),         # integer operands
+    lambda m, x: torch.where(x.to(torch.uint8) > 0, x, 0.0),  # integer operands torch computes
     lambda m, x: x * (x > x.shape[0]).float(),               # a size operand
 ], ids=["integer", "size"])
 def test_comparisons_of_other_than_float_tensors_are_computed_in_torch(fn):
