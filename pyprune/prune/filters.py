@@ -307,7 +307,8 @@ def prune_filters(
     convolution's filters, its BatchNorm, depthwise convolutions after it, the next layers'
     inputs, residual additions and squeeze-excitation products (coupled layers lose the same
     channels, scored jointly), concatenations, splits, slices (bounds counted from the front
-    or the end), indexing, channel shuffles, permutes to channels-last and layer norms,
+    or the end), indexing, channel shuffles, permutes to channels-last, layer norms, group
+    norms (a group's channels go together, so the groups kept are normalised as before),
     parameters scaling channels, transposed convolutions, and the linear head after flatten.
     `amount` is a fraction in [0, 1) of every group of coupled channels, or {layer name:
     fraction} for chosen layers (coupled layers named with different fractions get the

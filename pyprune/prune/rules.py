@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 import numpy as np
 import torch
 import torch.fx as fx
+from torch import nn
 
 from pyprune.capture.lower import bind_schema
 
@@ -357,6 +358,31 @@ def _layer_norm(op: OpCall) -> Any:
     return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
 
 
+def _group_norm(op: OpCall) -> Any:
+    """A group's channels are normalised together, so they go or stay together: the other
+    groups, their statistics and outputs, do not change; nn.GroupNorm's num_groups and
+    num_channels follow. One group (a layer norm over channels and space) keeps its channels
+    apart, as layer_norm does: fewer are normalised together after pruning. Weight and bias
+    are bound to the channels they scale. A group count written in the model's code (not an
+    nn.GroupNorm's) cannot follow: the channels stay."""
+    ids = op.along("input", 1, f"they are mixed by {op.describe()}")
+    groups = int(op.args["num_groups"])
+    path = op._tracer.module_of(op.node)
+    module = op._tracer.model.get_submodule(path) if path is not None else None
+    if not isinstance(module, nn.GroupNorm):
+        op.block(torch.from_numpy(ids), f"{op.describe()} takes a group count written in the code")
+    elif groups > 1:
+        per_group = ids.reshape(groups, -1)
+        op.union(np.repeat(per_group[:, :1], per_group.shape[1], axis=1).reshape(-1), ids)
+        op.graph.add_bound(path, "num_groups", per_group[:, 0].copy())
+    if isinstance(module, nn.GroupNorm):
+        op.graph.add_bound(path, "num_channels", ids)
+    for key in ("weight", "bias"):
+        if op.args.get(key) is not None and not op.bind(key, 0, ids):
+            op.block(torch.from_numpy(ids), f"{op.describe()} takes a {key} computed in the forward")
+    return torch.from_numpy(ids).reshape([1, -1] + [1] * (op.args["input"].dim() - 2))
+
+
 def _reduction(op: OpCall) -> Any:
     """mean, sum, amax...: dims that carry channels are merged into one value (the output no
     longer carries them; removing a channel removes its contribution)."""
@@ -629,7 +655,7 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::linear": _linear, "aten::prelu": _prelu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
-    "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,
+    "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm, "aten::group_norm": _group_norm,
     "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
     "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
     "aten::tensor_split": _split,

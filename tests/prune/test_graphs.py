@@ -135,10 +135,11 @@ def test_the_report_lists_layers_and_the_groups_left_whole_with_their_reason():
     assert "conv3" in text and "32 -> 16" in text and "group fc: left whole" in text
 
 
-class GroupNormed(nn.Module):
+class InstanceNormed(nn.Module):
     def __init__(self):
         super().__init__()
-        self.a, self.norm, self.b, self.head = nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1)
+        self.a, self.norm = nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8, affine=True)
+        self.b, self.head = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1)
 
     def forward(self, x):
         return self.head(self.b(self.norm(self.a(x))))
@@ -146,10 +147,10 @@ class GroupNormed(nn.Module):
 
 def test_an_unreached_amount_warns_with_what_was_reached_and_the_blocking_node():
     with pytest.warns(PruningWarning, match=r"asked to remove 50% of the channels, removed 25.0%: 8 units"):
-        pruned = prune_filters(GroupNormed().eval(), torch.randn(1, 3, 8, 8), 0.5)
+        pruned = prune_filters(InstanceNormed().eval(), torch.randn(1, 3, 8, 8), 0.5)
     report = pruning_report(pruned)
     [(reason, n)] = [(r, n) for g in report.blocked for r, n in g.reasons.items() if r != OUTPUT]
-    assert n == 8 and "aten.group_norm" in reason and "layer 'norm' (GroupNorm)" in reason
+    assert n == 8 and "aten.instance_norm" in reason and "layer 'norm' (InstanceNorm2d)" in reason
 
 
 def test_shufflenet_v2_shuffles_after_contiguous_do_not_block_channels():
@@ -190,6 +191,45 @@ def test_channels_last_layer_norm_and_layer_scale_are_pruned_with_their_stream()
     assert block.norm.weight.numel() == block.norm.normalized_shape[0] == block.gamma.numel() == 8
     assert pruned.downsample_layers[0][1].weight.numel() == 8
     assert block.pwconv1.out_features == 32 and block.pwconv2.in_features == 32
+
+
+class GroupNormed(nn.Module):
+    """RetinaNet's and FCOS's heads: convolutions with GroupNorm (4 groups of 4 channels, and
+    one group of 8), and a group norm whose group count is written in the code."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.gn = nn.Conv2d(3, 16, 3, padding=1), nn.GroupNorm(4, 16)
+        self.b, self.one = nn.Conv2d(16, 8, 3, padding=1), nn.GroupNorm(1, 8)
+        self.c, self.fixed, self.out = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 6, 1), nn.Conv2d(6, 2, 1)
+
+    def forward(self, x):
+        x = torch.relu(self.one(self.b(torch.relu(self.gn(self.a(x))))))
+        return self.out(nn.functional.group_norm(self.fixed(self.c(x)), 3))
+
+
+def test_group_norm_prunes_whole_groups_and_keeps_the_others_exact():
+    torch.manual_seed(0)
+    model, x = GroupNormed().eval(), example((3, 6, 5))
+    with torch.no_grad():
+        model.gn.weight.uniform_(0.5, 1.5)
+        model.gn.bias.normal_()
+    with pytest.warns(PruningWarning, match="6 units are blocked"):  # the fixed group count's
+        pruned = prune_filters(model, x, 0.5)
+    kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
+    groups = sorted({k // 4 for k in kept})
+    assert len(groups) == 2 and sorted(kept) == [4 * g + i for g in groups for i in range(4)]
+    assert (pruned.gn.num_groups, pruned.gn.num_channels, pruned.gn.weight.numel()) == (2, 8, 8)
+    with torch.no_grad():  # the groups kept are normalised as before
+        torch.testing.assert_close(pruned.gn(pruned.a(x)), model.gn(model.a(x))[:, sorted(kept)])
+    # one group: its channels are pruned one by one, normalised together
+    assert (pruned.one.num_groups, pruned.one.num_channels, pruned.b.out_channels) == (1, 4, 4)
+    assert pruned.fixed.out_channels == 6
+    assert "takes a group count written in the code" in str(pruning_report(pruned))
+    rebuilt = apply_channel_plan(GroupNormed().eval(), channel_plan(pruned))  # the plan rebuilds it
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), pruned(x))
 
 
 class Doubled(nn.Module):
