@@ -895,6 +895,156 @@ class Sequencer(nn.Module):
         return self.head(x.mean((1, 2)))
 
 
+# ---- Inception-v3 ----------------------------------------------------------------------------------
+
+
+def basic_conv(cin: int, cout: int, kernel, stride: int = 1, padding=0) -> nn.Sequential:
+    """Inception's BasicConv2d: a convolution of any (also rectangular) kernel, BN, ReLU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding, bias=False), nn.BatchNorm2d(cout, eps=0.001),
+                         nn.ReLU(inplace=True))
+
+
+class InceptionA(nn.Module):
+    """1x1, 5x5 and double 3x3 branches and an average-pooled one, concatenated."""
+
+    def __init__(self, cin: int, pool: int) -> None:
+        super().__init__()
+        self.branch1x1 = basic_conv(cin, 16, 1)
+        self.branch5x5 = nn.Sequential(basic_conv(cin, 12, 1), basic_conv(12, 16, 5, padding=2))
+        self.branch3x3dbl = nn.Sequential(basic_conv(cin, 16, 1), basic_conv(16, 24, 3, padding=1),
+                                          basic_conv(24, 24, 3, padding=1))
+        self.branch_pool = basic_conv(cin, pool, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
+        return torch.cat([self.branch1x1(x), self.branch5x5(x), self.branch3x3dbl(x), pooled], 1)
+
+
+class InceptionC(nn.Module):
+    """The factorised 7x7: 1x7 then 7x1 convolutions; the pooled branch does not count the
+    padding (count_include_pad=False)."""
+
+    def __init__(self, cin: int, c7: int) -> None:
+        super().__init__()
+        self.branch1x1 = basic_conv(cin, 32, 1)
+        self.branch7x7 = nn.Sequential(basic_conv(cin, c7, 1), basic_conv(c7, c7, (1, 7), padding=(0, 3)),
+                                       basic_conv(c7, 32, (7, 1), padding=(3, 0)))
+        self.branch_pool = basic_conv(cin, 32, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        return torch.cat([self.branch1x1(x), self.branch7x7(x), self.branch_pool(pooled)], 1)
+
+
+class Inception(nn.Module):
+    """Inception-v3's layout in small: unpadded stem convolutions, ceil-mode max pooling, an A
+    block, a strided reduction, a C block, the pooled head with dropout."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(basic_conv(3, 32, 3, stride=2), basic_conv(32, 32, 3),
+                                  nn.MaxPool2d(3, 2, ceil_mode=True))
+        self.mixed_a = InceptionA(32, 8)
+        self.reduction = basic_conv(64, 64, 3, stride=2)
+        self.mixed_c = InceptionC(64, 16)
+        self.fc = nn.Linear(96, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.mixed_c(self.reduction(self.mixed_a(self.stem(x))))
+        x = F.dropout(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), 0.5, self.training)
+        return self.fc(x)
+
+
+# ---- DeepLabV3 ------------------------------------------------------------------------------------
+
+
+class ASPP(nn.Module):
+    """Atrous spatial pyramid pooling: a 1x1 branch, 3x3 branches dilated 2, 4 and 6, and the
+    globally pooled features resized back to the map's size; concatenated and projected."""
+
+    def __init__(self, cin: int, cout: int = 32) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList([conv_norm_act(cin, cout, 1)] + [
+            nn.Sequential(nn.Conv2d(cin, cout, 3, padding=r, dilation=r, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+            for r in (2, 4, 6)])
+        self.pooling = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1, bias=False),
+                                     nn.BatchNorm2d(cout), nn.ReLU())
+        self.project = nn.Sequential(conv_norm_act(5 * cout, cout, 1), nn.Dropout(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.interpolate(self.pooling(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.project(torch.cat([conv(x) for conv in self.convs] + [pooled], 1))
+
+
+class DeepLabV3(nn.Module):
+    """torchvision's segmentation model in small: a dilated backbone, ASPP, a classifier, the
+    logits resized to the input and returned in a dict."""
+
+    def __init__(self, num_classes: int = 5) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(conv_norm_act(3, 16, stride=2), conv_norm_act(16, 32, stride=2),
+                                      nn.Sequential(nn.Conv2d(32, 48, 3, padding=2, dilation=2, bias=False),
+                                                    nn.BatchNorm2d(48), nn.ReLU()))
+        self.classifier = nn.Sequential(ASPP(48), nn.Conv2d(32, num_classes, 1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.classifier(self.backbone(x))
+        return {"out": F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)}
+
+
+# ---- RetinaNet ------------------------------------------------------------------------------------
+
+
+class RetinaHead(nn.Module):
+    """torchvision's RetinaNet heads: convolutions with GroupNorm, shared by every level, each
+    level's outputs permuted to (N, H * W * anchors, K) and concatenated."""
+
+    def __init__(self, channels: int = 32, anchors: int = 3, classes: int = 5) -> None:
+        super().__init__()
+
+        def tower(outputs: int) -> nn.Sequential:
+            layers = []
+            for _ in range(2):
+                layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GroupNorm(8, channels), nn.ReLU()]
+            return nn.Sequential(*layers, nn.Conv2d(channels, anchors * outputs, 3, padding=1))
+
+        self.cls_logits, self.bbox_regression, self.classes = tower(classes), tower(4), classes
+
+    def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, boxes = [], []
+        for f in features:
+            n, _, h, w = f.shape
+            scores.append(self.cls_logits(f).view(n, -1, self.classes, h, w).permute(0, 3, 4, 1, 2)
+                          .reshape(n, -1, self.classes))
+            boxes.append(self.bbox_regression(f).view(n, -1, 4, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, 4))
+        return torch.cat(scores, 1).sigmoid(), torch.cat(boxes, 1)
+
+
+class RetinaNet(nn.Module):
+    """A backbone's three stages, a feature pyramid (lateral 1x1s, nearest upsampling to the
+    finer level's size, 3x3 outputs, a strided P6) and the GroupNorm heads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c3, self.c4, self.c5 = conv_norm_act(3, 16, stride=4), conv_norm_act(16, 32, stride=2), conv_norm_act(
+            32, 64, stride=2)
+        self.lateral = nn.ModuleList([nn.Conv2d(c, 32, 1) for c in (16, 32, 64)])
+        self.output = nn.ModuleList([nn.Conv2d(32, 32, 3, padding=1) for _ in range(3)])
+        self.p6 = nn.Conv2d(32, 32, 3, 2, 1)
+        self.head = RetinaHead()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c3 = self.c3(x)
+        c4 = self.c4(c3)
+        features = [c3, c4, self.c5(c4)]
+        inner = self.lateral[2](features[2])
+        levels = [self.output[2](inner)]
+        for i in (1, 0):
+            inner = self.lateral[i](features[i]) + F.interpolate(inner, size=features[i].shape[-2:], mode="nearest")
+            levels.insert(0, self.output[i](inner))
+        return self.head(levels + [self.p6(levels[-1])])
+
+
 # ---- the zoo --------------------------------------------------------------------------------------
 
 ZOO = {
@@ -918,6 +1068,9 @@ ZOO = {
     "one_to_one_detector": (OneToOneDetector, (3, 32, 32)),
     "deformable_sampler": (DeformableSampler, (3, 24, 20)),
     "sequencer": (Sequencer, (3, 16, 20)),
+    "inception": (Inception, (3, 75, 75)),
+    "deeplab_v3": (DeepLabV3, (3, 65, 65)),
+    "retinanet": (RetinaNet, (3, 96, 96)),
 }
 
 

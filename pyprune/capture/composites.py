@@ -630,11 +630,15 @@ def _group_norm(low: Any, x: Any, groups: int, weight: Any, bias: Any, eps: floa
     grouped = low.reshape(x, [-2, groups, channels // groups] + spatial)
     normed = _node(low, "layer_norm", [grouped.name], {"axes": rank - 1, "eps": float(eps)})
     y = _node(low, "reshape", [normed], {"shape": [-2, channels] + [e - 1 for e in spatial]})
-    per_channel = [-1] + [1] * (rank - 2)
+    # weight[c] and bias[c] as the (C,) parameters themselves, reshaped in the graph: a packed
+    # file then stores them once, as the state_dict's tensors.
+    per_channel = {"shape": [-1] + [1] * (rank - 2)}
     if weight is not None:
-        y = _node(low, "mul", [y, low.tensor(low.constant(weight, "the weight").reshape(per_channel), "the weight")])
+        scale = _node(low, "reshape", [low.tensor(low.constant(weight, "the weight"), "the weight")], per_channel)
+        y = _node(low, "mul", [y, scale])
     if bias is not None:
-        y = _node(low, "add", [y, low.tensor(low.constant(bias, "the bias").reshape(per_channel), "the bias")])
+        shift = _node(low, "reshape", [low.tensor(low.constant(bias, "the bias"), "the bias")], per_channel)
+        y = _node(low, "add", [y, shift])
     return Ref(y)
 
 

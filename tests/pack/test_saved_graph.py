@@ -13,6 +13,7 @@ import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.utils._pytree import tree_flatten  # noqa: E402
 
 from pyprune import pack, runtime  # noqa: E402
 from pyprune.models import MobileNetV2  # noqa: E402
@@ -28,11 +29,12 @@ def mobilenet_v2():
 # squeeze-excitation with Hardsigmoid), EfficientNet (SiLU, squeeze-excitation, stochastic
 # depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat), R(2+1)D
 # (3-d convolutions, batch norms and pooling of video clips), YOLOv10's one-to-one head (topk,
-# gather), deformable attention (grid_sample) and Sequencer2D (bidirectional LSTMs).
+# gather), deformable attention (grid_sample), Sequencer2D (bidirectional LSTMs), DeepLabV3 (a
+# dict of outputs) and RetinaNet (GroupNorm heads shared by the pyramid's levels).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
                                              for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
                                                           "r2plus1d", "one_to_one_detector", "deformable_sampler",
-                                                          "sequencer")}}
+                                                          "sequencer", "deeplab_v3", "retinanet")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.
@@ -53,7 +55,7 @@ sys.meta_path.insert(0, NoTorch())
 def outputs(model, x):
     with torch.inference_mode():
         y = model(x)
-    return [t.numpy() for t in (y if isinstance(y, (tuple, list)) else [y])]
+    return [t.numpy() for t in tree_flatten(y)[0]]  # a dict's values in key order, as the runtime's
 
 
 @pytest.fixture(scope="module")

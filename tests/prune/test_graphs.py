@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
+from torch.utils._pytree import tree_flatten  # noqa: E402
 from zoo import ZOO, build  # noqa: E402
 
 from pyprune.prune import (  # noqa: E402
@@ -43,7 +44,7 @@ def example(shape, batch=2):
 
 
 def shapes(value):
-    return [tuple(v.shape) for v in value] if isinstance(value, (list, tuple)) else [tuple(value.shape)]
+    return [tuple(v.shape) for v in tree_flatten(value)[0]]
 
 
 @pytest.mark.parametrize("name", PRUNABLE)
