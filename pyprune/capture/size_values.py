@@ -44,6 +44,10 @@ def _written(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     return [t for t in written if isinstance(t, torch.Tensor)]
 
 
+def _small(out: Any) -> bool:
+    return all(t.numel() <= MAX_ENTRIES for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor))
+
+
 class SizeValues(TorchFunctionMode):
     """The torch-function mode described above; enter it around torch.export.export."""
 
@@ -67,10 +71,8 @@ class SizeValues(TorchFunctionMode):
         out = func(*args, **kwargs)
         computable = (known and (tensors or name in _FACTORIES) and not any(r in name for r in _RANDOM)
                       and not any(isinstance(a, (torch.SymInt, torch.SymFloat, torch.SymBool)) for a in flat))
-        results = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        if computable and all(t.numel() <= MAX_ENTRIES for t in results):
-            self._compute(func, args, kwargs, out)
-        else:
+        # Sizes are read only of what may be computed: reading a symbolic one would guard on it.
+        if not (computable and _small(out) and self._compute(func, args, kwargs, out)):
             self._forget(_written(name, args, kwargs))
         return out
 
@@ -88,15 +90,20 @@ class SizeValues(TorchFunctionMode):
         except (RuntimeError, NotImplementedError):  # tensors without storage: trust none
             self._real.clear()
 
-    def _compute(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
-        """Runs func on the real values (in place too, so views stay in step with the trace)."""
+    def _compute(self, func: Any, args: tuple, kwargs: dict, out: Any) -> bool:
+        """Runs func on the real values (in place too, so views stay in step with the trace);
+        False if it cannot: the trace goes on without them, as it would without this mode."""
         real_args, real_kwargs = tree_map(lambda a: self._value(a) if isinstance(a, torch.Tensor) else a,
                                           (args, kwargs))
-        with _disable_current_modes(), torch._C.DisableTorchFunction():
-            real = func(*real_args, **real_kwargs)
+        try:
+            with _disable_current_modes(), torch._C.DisableTorchFunction():
+                real = func(*real_args, **real_kwargs)
+        except Exception:  # any failure only means no real value
+            return False
         traced, real = tree_flatten(out)[0], tree_flatten(real)[0]
         if len(traced) != len(real):
-            return
+            return False
         for t, r in zip(traced, real):
             if isinstance(t, torch.Tensor) and isinstance(r, torch.Tensor):
                 self._real[id(t)] = (weakref.ref(t), r)
+        return True
