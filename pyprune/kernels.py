@@ -220,7 +220,7 @@ def _is_torch_tensor(x: Any) -> bool:
 
 # The checks below are written for a layer's call: a few microseconds of it on the small layers
 # of a network are this conversion (is_cpu, no detach() without a gradient, the flags read
-# before np.require: 5.6 -> 3 us per call).
+# before np.require: 5.6 -> 1.7 us per call).
 def _tensor_as_array(t: Any, name: str) -> np.ndarray:
     torch = sys.modules["torch"]
     if not t.is_cpu:

@@ -19,8 +19,7 @@ import torch.fx as fx
 
 from pyprune.capture.values import MISSING, Comparison, Condition, Junction, Ref, Unsupported, norm_axis, without_axes
 
-__all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "UNBOUNDED", "cast_from_float", "result_bound", "result_signed",
-           "take"]
+__all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "cast_from_float", "result_bound", "result_signed", "take"]
 
 MAX_EXACT = 2**24  # float32 holds every integer up to this magnitude exactly
 # The bound of integers cast from float32 data: float32 holds each exactly (trunc of a float32 is
@@ -86,6 +85,12 @@ def cast_from_float(low: Any, name: str, a: dict, dtype: torch.dtype) -> bool:
             and x.name not in low.integers and getattr(low.example(x), "dtype", None) == torch.float32)
 
 
+def _operands(a: dict, keys: tuple[str, ...]) -> list[Any]:
+    """An op's integer operands: its tensor list (cat, stack) or the arguments `keys` given."""
+    operands = a["tensors"] if "tensors" in a else [a[k] for k in keys if a.get(k) is not None]
+    return [v for v in operands if not isinstance(v, (list, tuple))]
+
+
 def _clamp_bound(b: Callable, a: dict) -> float:
     limits = [a[k] for k in ("min", "max") if a.get(k) is not None]
     if len(limits) == 2:  # the result is between them, whatever the operand
@@ -106,9 +111,7 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
     if name in _CLAMPS:
         result = _clamp_bound(b, a)
     elif name in _MOVES:
-        keys = ("self", "other", "value")  # masked_fill's value
-        operands = a["tensors"] if "tensors" in a else [a[k] for k in keys if a.get(k) is not None]
-        result = max((b(v) for v in operands if not isinstance(v, (list, tuple))), default=0)
+        result = max((b(v) for v in _operands(a, ("self", "other", "value"))), default=0)  # masked_fill's value
     elif name in _ARITHMETIC:
         result = _ARITHMETIC[name](b, a)
     elif name in ("sum", "cumsum"):  # counts of a condition, sums of integers: the bound times how many
@@ -140,9 +143,7 @@ def result_signed(low: Any, name: str, a: dict, dtype: torch.dtype | None) -> bo
         return True
     if name == "abs" or (name in ("clamp", "clamp_min") and a.get("min") is not None and not _negative(low, a["min"])):
         return False
-    operands = a["tensors"] if "tensors" in a else [a[k] for k in ("self", "other", "value", "min", "max")
-                                                     if a.get(k) is not None]
-    return any(_negative(low, v) for v in operands if not isinstance(v, (list, tuple)))
+    return any(_negative(low, v) for v in _operands(a, ("self", "other", "value", "min", "max")))
 
 
 def _indices(low: Any, x: Any, axis: int, k: int, largest: bool, stable: bool,

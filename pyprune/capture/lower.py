@@ -538,15 +538,16 @@ class _Lowering:
                 raise Unsupported(f"{_label(target)} is not in the operator set")
             bound, signed = None, False
             several = isinstance(val, (list, tuple))
+            bound_args = bind_schema(target, tuple(args), kwargs)
             if any(_is_integer(v) for v in (val if several else [val])):
-                bound_args, dtype = bind_schema(target, tuple(args), kwargs), None if several else val.dtype
+                dtype = None if several else val.dtype
                 bound = indices.result_bound(self, name, bound_args, several, dtype)
                 signed = indices.result_signed(self, name, bound_args, dtype)
             elif isinstance(val, torch.Tensor) and val.dtype != torch.float32:
                 raise Unsupported(f"its result has dtype {val.dtype}, not float32")
             count = len(self.nodes)
             try:
-                result = builder(self, node, bind_schema(target, tuple(args), kwargs))
+                result = builder(self, node, bound_args)
             except Unsupported:
                 del self.nodes[count:]  # a builder may fail after emitting part of its nodes
                 if self.masks:  # forget the masks whose nodes went with them

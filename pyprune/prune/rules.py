@@ -358,6 +358,14 @@ def _layer_norm(op: OpCall) -> Any:
     return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
 
 
+def _running_module(op: OpCall) -> tuple[str, nn.Module] | None:
+    """(name, module) of the module whose forward runs the node, if pruning knows it."""
+    path = op._tracer.module_of(op.node)
+    if path is None:
+        return None
+    return path, op._tracer.model.get_submodule(path) if path else op._tracer.model
+
+
 def _group_norm(op: OpCall) -> Any:
     """A group's channels are normalised together, so they go or stay together: the other
     groups, their statistics and outputs, do not change; nn.GroupNorm's num_groups and
@@ -367,15 +375,14 @@ def _group_norm(op: OpCall) -> Any:
     nn.GroupNorm's) cannot follow: the channels stay."""
     ids = op.along("input", 1, f"they are mixed by {op.describe()}")
     groups = int(op.args["num_groups"])
-    path = op._tracer.module_of(op.node)
-    module = op._tracer.model.get_submodule(path) if path is not None else None
+    path, module = _running_module(op) or (None, None)
     if not isinstance(module, nn.GroupNorm):
         op.block(torch.from_numpy(ids), f"{op.describe()} takes a group count written in the code")
-    elif groups > 1:
-        per_group = ids.reshape(groups, -1)
-        op.union(np.repeat(per_group[:, :1], per_group.shape[1], axis=1).reshape(-1), ids)
-        op.graph.add_bound(path, "num_groups", per_group[:, 0].copy())
-    if isinstance(module, nn.GroupNorm):
+    else:
+        if groups > 1:
+            per_group = ids.reshape(groups, -1)
+            op.union(np.repeat(per_group[:, :1], per_group.shape[1], axis=1).reshape(-1), ids)
+            op.graph.add_bound(path, "num_groups", per_group[:, 0].copy())
         op.graph.add_bound(path, "num_channels", ids)
     for key in ("weight", "bias"):
         if op.args.get(key) is not None and not op.bind(key, 0, ids):
@@ -473,10 +480,10 @@ def _stack(op: OpCall) -> Ids:
 def _module_attribute(op: OpCall, value: int) -> tuple[str, str] | None:
     """(module name, attribute) of the one int attribute of the module running the node that
     equals `value`: where a slice bound written in the model's code lives."""
-    path = op._tracer.module_of(op.node)
-    if path is None:
+    running = _running_module(op)
+    if running is None:
         return None
-    module = op._tracer.model.get_submodule(path) if path else op._tracer.model
+    path, module = running
     found = [k for k, v in vars(module).items() if type(v) is int and v == value]
     return (path, found[0]) if len(found) == 1 else None
 
@@ -655,7 +662,8 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::linear": _linear, "aten::prelu": _prelu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
-    "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm, "aten::group_norm": _group_norm,
+    "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,
+    "aten::group_norm": _group_norm,
     "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
     "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
     "aten::tensor_split": _split,
