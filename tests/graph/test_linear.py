@@ -63,6 +63,26 @@ def test_results_do_not_depend_on_the_thread_count(rng):
         np.testing.assert_array_equal(one, results[0][1])
 
 
+@pytest.mark.parametrize("rows,in_features,out_features", [(203, 300, 450), (37, 2100, 70), (1000, 96, 40)])
+def test_many_rows_match_torch_whatever_the_thread_count(rows, in_features, out_features, rng):
+    """Rows in several chunks (the last block ragged), panels in several groups and ranges: a
+    ConvNeXt block's linear layers over every pixel. Every output comes from one task."""
+    x = rng.standard_normal((rows, in_features), dtype=np.float32)
+    w = rng.standard_normal((out_features, in_features), dtype=np.float32)
+    b = rng.standard_normal(out_features, dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3, 8):
+            pyprune.set_num_threads(threads)
+            results.append(linear(x, w, b, activation="gelu"))
+    finally:
+        pyprune.set_num_threads(before)
+    assert_close(results[0], reference(x, w, b, {"activation": "gelu"}), in_features)
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+
+
 def test_empty_rows_give_an_empty_output(rng):
     w = rng.standard_normal((4, 3), dtype=np.float32)
     assert linear(np.zeros((0, 3), np.float32), w).shape == (0, 4)
