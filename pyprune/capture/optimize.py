@@ -16,6 +16,7 @@ from pyprune.graph import ir
 
 __all__ = [
     "ACTIVATION_ATTRS",
+    "channels_first",
     "common_subexpressions",
     "dead_nodes",
     "fold_affine",
@@ -452,6 +453,88 @@ def fuse_channel_norms(low: Lowered) -> int:
     return changed
 
 
+_TO_CHANNELS_LAST, _TO_CHANNELS_FIRST = [0, 2, 3, 1], [0, 3, 1, 2]
+_ELEMENTWISE = {"add", "sub", "mul", "div", "maximum", "minimum"}
+
+
+def _last_dim_constant(c: np.ndarray) -> bool:
+    """Whether a constant broadcasts over a channels-last tensor along its last dim only."""
+    return c.ndim <= 4 and all(d == 1 for d in c.shape[:-1])
+
+
+def _per_position(low: Lowered, node: ir.Node) -> str | None:
+    """The tensor input of a node that maps each position's last-dim vector of a rank-4 tensor on
+    its own (a linear layer, a layer norm over the last dim, an activation, an elementwise op
+    with a constant along the last dim), else None."""
+    constants = low.graph.constants
+    tensors = [t for t in node.inputs if t not in constants]
+    if len(tensors) != 1 or len(node.outputs) != 1 or node.inputs[0] != tensors[0] and node.op not in _ELEMENTWISE:
+        return None
+    if node.op == "linear" and len(node.inputs) <= 3 and constants[node.inputs[1]].ndim == 2:
+        return tensors[0]
+    if node.op == "layer_norm" and node.attrs.get("axes") == 1 or node.op == "activation":
+        return tensors[0]
+    if node.op in _ELEMENTWISE and len(node.inputs) == 2:
+        other = node.inputs[1] if node.inputs[0] == tensors[0] else node.inputs[0]
+        return tensors[0] if _last_dim_constant(constants[other]) else None
+    return None
+
+
+def _to_channels_first(low: Lowered, node: ir.Node) -> None:
+    """A per-position node (_per_position) rewritten for the NCHW tensor of the same values."""
+    graph = low.graph
+    base = node.outputs[0]
+    if node.op == "linear":
+        weight = graph.constants[node.inputs[1]]
+        node.inputs[1] = _new_constant(graph, f"{base}.weight", weight.reshape(*weight.shape, 1, 1))
+        node.op = "conv2d"
+        node.attrs = {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1], "groups": 1,
+                      **_activation(node.attrs)}
+    elif node.op == "layer_norm":
+        node.op = "channel_norm"
+        node.attrs = {"eps": node.attrs.get("eps", 1e-5)}
+    elif node.op in _ELEMENTWISE:
+        k = 0 if node.inputs[0] in graph.constants else 1
+        c = graph.constants[node.inputs[k]]
+        if c.size > 1:
+            node.inputs[k] = _new_constant(graph, f"{base}.channels", c.reshape(-1, 1, 1))
+
+
+def channels_first(low: Lowered) -> int:
+    """permute(0, 2, 3, 1), then nodes that map each pixel's channel vector on its own, then
+    permute(0, 3, 1, 2) (ConvNeXt's block: a layer norm and an MLP of linear layers on the pixels
+    of a channels-last tensor) run on the NCHW tensor instead, and both permutes go: a layer norm
+    over the last dim becomes a channel_norm, a linear layer a 1x1 convolution (the NCHW GEMM,
+    split between threads by pixels), a constant along the last dim a (C, 1, 1) one. The residual
+    add after the second permute then fuses into the last convolution."""
+    graph, changed = low.graph, 0
+    producers, users = _producers(graph), _users(graph)
+    for last in list(graph.nodes):
+        if last.op != "permute" or last.attrs.get("dims") != _TO_CHANNELS_FIRST:
+            continue
+        chain: list[ir.Node] = []  # from the node before `last` back
+        node, reader = producers.get(last.inputs[0]), last
+        while node is not None and node.op != "permute" and _only_user(low, users, node.outputs[0]) is reader:
+            source = _per_position(low, node)
+            if source is None:
+                break
+            chain.append(node)
+            node, reader = producers.get(source), node
+        first = node
+        if not chain or first is None or first.op != "permute" or first.attrs.get("dims") != _TO_CHANNELS_LAST                 or _only_user(low, users, first.outputs[0]) is not reader:
+            continue
+        for node in chain:
+            _to_channels_first(low, node)
+            low.values.pop(node.outputs[0], None)  # its example value is channels-last
+        chain[-1].inputs = [first.inputs[0] if t == first.outputs[0] else t for t in chain[-1].inputs]
+        low.origins[chain[-1].outputs[0]] = low.origins.pop(first.outputs[0], []) + low.origins.get(chain[-1].outputs[0], [])
+        graph.nodes.remove(first)
+        _absorb(low, chain[0], last)
+        producers, users = _producers(graph), _users(graph)
+        changed += 1
+    return changed
+
+
 def dead_nodes(low: Lowered) -> int:
     """Nodes nothing reads, and constants no node reads, leave the graph."""
     graph = low.graph
@@ -473,7 +556,7 @@ def dead_nodes(low: Lowered) -> int:
 
 PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
                                                fuse_channel_norms, fold_padding,
-                                               fold_affine, fuse_residuals, fuse_activations)
+                                               fold_affine, channels_first, fuse_residuals, fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:

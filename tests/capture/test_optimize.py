@@ -204,6 +204,54 @@ def test_channels_first_layer_norm_becomes_channel_norm(affine):
     assert outputs_kept(low, xs, O.fuse_channel_norms) == 0
 
 
+def channels_last_block(c=4, between=(), scaled=True):
+    """ConvNeXt's block as lowering writes it: to channels-last, a layer norm over the last dim,
+    an MLP of linear layers (with a layer scale and elementwise ops by constants along the last
+    dim), back to channels-first, the residual add."""
+    rng = np.random.default_rng(5)
+    constants = {"nw": rng.uniform(0.5, 2, c), "nb": rng.standard_normal(c), "w1": rng.standard_normal((3 * c, c)),
+                 "b1": rng.standard_normal(3 * c), "w2": rng.standard_normal((c, 3 * c)), "g": rng.uniform(0.5, 2, c),
+                 "s": rng.standard_normal((1, 1, 1, c)), "k": np.float32(0.5)}
+    scale = [ir.Node("mul", ["g", "m"], ["q"]), ir.Node("sub", ["s", "q"], ["q2"]), ir.Node("div", ["q2", "k"], ["q3"])]
+    nodes = [ir.Node("permute", ["x"], ["t"], {"dims": [0, 2, 3, 1]}),
+             ir.Node("layer_norm", ["t", "nw", "nb"], ["n"], {"axes": 1, "eps": 1e-6}),
+             ir.Node("linear", ["n", "w1", "b1"], ["h"]),
+             ir.Node("activation", ["h"], ["a"], {"activation": "gelu"}),
+             *between,
+             ir.Node("linear", ["a2" if between else "a", "w2"], ["m"]),
+             *(scale if scaled else []),
+             ir.Node("permute", ["q3" if scaled else "m"], ["o"], {"dims": [0, 3, 1, 2]}),
+             ir.Node("add", ["o", "x"], ["y"])]
+    return nodes, constants
+
+
+def test_channels_last_pixel_ops_run_channels_first():
+    nodes, c = channels_last_block()
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.channels_first) == 1
+    assert ops(low) == ["channel_norm", "conv2d", "activation", "conv2d", "mul", "sub", "div", "add"]
+    first, second = (n for n in low.graph.nodes if n.op == "conv2d")
+    assert low.graph.nodes[0].inputs[0] == "x" and low.graph.constants[first.inputs[1]].shape == (12, 4, 1, 1)
+    assert low.graph.nodes[-2].outputs == ["o"]  # the second permute's output, read by the add
+    nodes, c = channels_last_block(scaled=False)
+    low, xs = make(nodes, c, inputs=(("x", (3, 4, 5, 7)),))
+    outputs_kept(low, xs, O.optimize)
+    assert ops(low) == ["channel_norm", "conv2d", "conv2d"]  # the activation and the residual fused
+
+
+def test_what_stays_channels_last():
+    mean = ir.Node("reduce", ["a"], ["a2"], {"kind": "mean", "axes": [1, 2], "keepdim": 1})  # ConvNeXt-V2's GRN
+    across = ir.Node("add", ["a", "hw"], ["a2"])  # a constant that varies over the pixels
+    for between in ([mean], [across]):
+        nodes, c = channels_last_block(between=between)
+        low, xs = make(nodes, {**c, "hw": np.ones((6, 1, 12))})
+        assert outputs_kept(low, xs, O.channels_first) == 0
+    nodes, c = channels_last_block()
+    read = ir.Node("permute", ["n"], ["z"], {"dims": [0, 3, 1, 2]})  # the norm read elsewhere too
+    low, xs = make(nodes + [read], c, outputs=["y", "z"])
+    assert outputs_kept(low, xs, O.channels_first) == 0
+
+
 def test_dead_nodes_and_constants_go():
     c = {"w": weights(4, 4), "unused": np.ones(3)}
     nodes = [conv("x", "y", "w"), conv("x", "dead", "w"), ir.Node("activation", ["dead"], ["dead2"], {"activation": "relu"})]
@@ -226,7 +274,8 @@ def test_zoo_optimised_still_matches(name):
     into_convolutions = {i for n in low.graph.nodes if n.op == "conv2d" for i in n.inputs}
     assert not any(n.op == "pad" and n.outputs[0] in into_convolutions for n in low.graph.nodes)  # folded in
     if name == "convnext":
-        assert left.count("channel_norm") == 3 and "reduce" in left  # the head's mean stays
+        # the downsampling norms, and each block's layer norm and MLP run channels-first
+        assert left.count("channel_norm") == 7 and "reduce" in left and "permute" not in left  # the head's mean stays
     if name == "resnet18":
         assert sum(len(n.inputs) == 4 for n in low.graph.nodes if n.op == "conv2d") == 8  # the residual adds
     if name in ("mobilenet_v3", "efficientnet", "darknet", "yolov8", "bn_act", "resnet18"):
