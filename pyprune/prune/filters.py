@@ -193,6 +193,7 @@ def _report(graph: ChannelGraph, groups: list[PruningGroup], removed: set[int], 
             gone += sum(root in removed for root in out_roots)
     blocked = [BlockedGroup(g.layers, len(g.units), len(g.blocked), dict(Counter(g.blocked.values())))
                for g in groups if g.blocked]
+    blocked += [BlockedGroup([layer], n, n, {reason: n}) for layer, (n, reason) in graph.left_whole.items()]
     return PruningReport(requested, gone / total if total else 0.0, changes, blocked)
 
 

@@ -97,6 +97,7 @@ class ChannelGraph:
         self.biases: set[str] = set()  # parameters added to the channels of a layer's output
         self.depthwise: set[str] = set()  # weights of depthwise convolutions (a filter per channel)
         self.bounds: list[Bound] = []
+        self.left_whole: dict[str, tuple[int, str]] = {}  # layer -> (output channels, why it is not pruned)
         self.modules = modules or {}
 
     # union-find over ids
@@ -169,6 +170,10 @@ class ChannelGraph:
             self.union_all(previous.in_ids, in_ids)
             return
         self.layers[owner] = LayerUse(owner, module, pruner, in_ids, out_ids, uses, depthwise)
+
+    def leave_whole(self, layer: str, channels: int, reason: str) -> None:
+        """A layer pruning cannot cut (no pruning unit of its own): the report lists it."""
+        self.left_whole.setdefault(layer, (channels, reason))
 
     def add_bound(self, module: str, attribute: str, ids: np.ndarray, negative: bool = False) -> None:
         self.bounds.append(Bound(module, attribute, ids, negative))

@@ -109,6 +109,10 @@ class OpCall:
     def describe(self) -> str:
         return self._tracer.describe(self.node)
 
+    def module(self) -> str | None:
+        """The path of the module whose forward ran this node (None when unknown)."""
+        return self._tracer.module_of(self.node) or None
+
     def block(self, ids: Ids, reason: str) -> None:
         if ids is not None:
             self.graph.block(ids.flatten().tolist(), reason)
@@ -254,8 +258,8 @@ def _conv(op: OpCall) -> Ids:
     out = op.value
     name = op.parameter("weight")
     if name is None:
-        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
-        return _blocked_output(op, "its weight is computed in the forward")
+        _computed_weight(op, in_ids, out.shape[1])
+        return _blocked_output(op, _COMPUTED)
     out_ids = op.graph.parameter_ids(name, 0, weight.shape[0])
     op.bound.add(name)
     if groups == 1:
@@ -284,8 +288,8 @@ def _conv_transpose(op: OpCall) -> Ids:
     in_ids = op.along("input", 1, f"they are mixed spatially by {op.describe()}")
     name = op.parameter("weight")
     if name is None:
-        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
-        return _blocked_output(op, "its weight is computed in the forward")
+        _computed_weight(op, in_ids, op.value.shape[1])
+        return _blocked_output(op, _COMPUTED)
     out_ids = op.graph.parameter_ids(name, 1, weight.shape[1])
     op.bound.add(name)
     op.union(op.graph.parameter_ids(name, 0, weight.shape[0]), in_ids)
@@ -294,6 +298,16 @@ def _conv_transpose(op: OpCall) -> Ids:
     # every input position meets every kernel tap: MACs per (input, output) pair
     op.graph.use_layer(name, in_ids, out_ids, op.args["input"][0, 0].numel() * weight[0, 0].numel(), 1)
     return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
+
+
+_COMPUTED = "its weight is computed in the forward"
+
+
+def _computed_weight(op: OpCall, in_ids: np.ndarray, out_channels: int) -> None:
+    """A layer whose weight the forward computes (weight standardisation: BiT's StdConv2d,
+    NFNet's ScaledStdConv2d) is left whole, its input channels blocked; the report lists it."""
+    op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
+    op.graph.leave_whole(op.module() or op.describe(), out_channels, f"{op.describe()}: {_COMPUTED}")
 
 
 def _blocked_output(op: OpCall, why: str) -> Ids:
@@ -308,7 +322,7 @@ def _linear(op: OpCall) -> Ids:
     name = op.parameter("weight")
     out = op.value
     if name is None:
-        op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
+        _computed_weight(op, in_ids, out.shape[-1])
         return None
     out_ids = op.graph.parameter_ids(name, 0, weight.shape[0])
     op.bound.add(name)
@@ -391,8 +405,10 @@ def _group_norm(op: OpCall) -> Any:
 
 
 def _reduction(op: OpCall) -> Any:
-    """mean, sum, amax...: dims that carry channels are merged into one value (the output no
-    longer carries them; removing a channel removes its contribution)."""
+    """mean, sum, amax...: dims that carry channels are merged into one value (removing a
+    channel removes its contribution). Where other dims carry channels too (ResNeSt's sum over
+    the radix of (N, radix, C, H, W)), each output channel is the merge of its partners along the
+    reduced dims: they go together, and the output carries their ids."""
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
     dims = op.args.get("dim")
@@ -400,7 +416,13 @@ def _reduction(op: OpCall) -> Any:
     dims = sorted({d % max(x.dim(), 1) for d in dims})
     keepdim = bool(op.args.get("keepdim", False))
     out: Ids = None
-    if ids is not None and not any(ids.shape[d] > 1 for d in dims):
+    if ids is not None and any(ids.shape[d] > 1 for d in range(ids.dim()) if d not in dims):
+        merged = ids
+        for d in dims:
+            merged = merged.narrow(d, 0, 1)
+        op.union(merged, ids)
+        out = merged if keepdim else merged.reshape([s for d, s in enumerate(merged.shape) if d not in dims])
+    elif ids is not None and not any(ids.shape[d] > 1 for d in dims):
         out = ids if keepdim else ids.reshape([s for d, s in enumerate(ids.shape) if d not in dims])
     return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
 

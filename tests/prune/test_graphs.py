@@ -233,6 +233,53 @@ def test_group_norm_prunes_whole_groups_and_keeps_the_others_exact():
         torch.testing.assert_close(rebuilt(x), pruned(x))
 
 
+class SplitAttention(nn.Module):
+    """ResNeSt's split attention (radix 2): one convolution makes both splits, summed over the
+    radix for the attention's squeeze, each split then scaled by its softmax weight and summed."""
+
+    def __init__(self, c=8, radix=2):
+        super().__init__()
+        self.radix = radix
+        self.conv = nn.Conv2d(c, c * radix, 3, padding=1, groups=radix)
+        self.fc1, self.fc2 = nn.Conv2d(c, 4, 1), nn.Conv2d(4, c * radix, 1)
+        self.stem, self.head = nn.Conv2d(3, c, 1), nn.Conv2d(c, 2, 1)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(self.stem(x)))
+        b, rc, h, w = x.shape
+        x = x.reshape(b, self.radix, rc // self.radix, h, w)
+        gap = torch.relu(self.fc1(x.sum(dim=1).mean((2, 3), keepdim=True)))
+        attn = self.fc2(gap).view(b, 1, self.radix, -1).transpose(1, 2).softmax(dim=1)
+        return self.head((x * attn.reshape(b, self.radix, -1, 1, 1)).sum(dim=1))
+
+
+def test_a_sum_over_the_radix_prunes_each_channel_with_its_partner_in_every_split():
+    model, x = SplitAttention().eval(), example((3, 6, 6))
+    pruned = prune_filters(model, x, 0.5)
+    kept = channel_plan(pruned)["layers"]["conv"]["out"]["kept"]
+    assert len(kept) == 8 and sorted(kept) == sorted([k % 8 for k in kept if k < 8] + [k % 8 + 8 for k in kept if k < 8])
+    assert (pruned.fc1.in_channels, pruned.head.in_channels) == (4, 4)
+    assert shapes(pruned(x)) == shapes(model(x))
+
+
+class StdConv2d(nn.Conv2d):
+    """BiT's weight standardisation: the forward computes the weight it convolves with."""
+
+    def forward(self, x):
+        w = self.weight
+        w = (w - w.mean((1, 2, 3), keepdim=True)) / (w.var((1, 2, 3), keepdim=True, unbiased=False) + 1e-6).sqrt()
+        return nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+def test_layers_whose_weight_is_computed_are_listed_left_whole_and_warned_about():
+    model = nn.Sequential(StdConv2d(3, 8, 3), nn.ReLU(), StdConv2d(8, 8, 3), nn.ReLU(), nn.Conv2d(8, 2, 1)).eval()
+    with pytest.warns(PruningWarning, match="removed 0.0%: 16 units are blocked"):
+        pruned = prune_filters(model, example((3, 9, 9)), 0.5)
+    groups = {tuple(g.layers): g.reasons for g in pruning_report(pruned).blocked}
+    assert set(groups) >= {("0",), ("2",)}
+    assert all("in layer '0' (StdConv2d): its weight is computed in the forward" in r for r in groups[("0",)])
+
+
 class Doubled(nn.Module):
     def __init__(self):
         super().__init__()
