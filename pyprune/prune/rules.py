@@ -428,10 +428,13 @@ def _reduction(op: OpCall) -> Any:
 
 
 def _spatial(op: OpCall) -> Any:
-    """Pooling, resizing: the last two dims change, channels pass through."""
+    """Pooling, resizing: the last one, two or three dims change (1-d, 2-d or 3-d ops: a 3-d
+    pooling of an unsqueezed tensor mixes what was its channel dim), channels pass through."""
     key = next(iter(op.args))
     ids = op.ids(key)
-    if ids is not None and any(ids.shape[d] > 1 for d in range(ids.dim() - 2, ids.dim())):
+    name = _key(op.node.target)
+    spatial = 3 if name.endswith("3d") else 1 if name.endswith("1d") else 2
+    if ids is not None and any(ids.shape[d] > 1 for d in range(max(0, ids.dim() - spatial), ids.dim())):
         op.block(ids, f"they are mixed spatially by {op.describe()}")
         ids = None
     return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)

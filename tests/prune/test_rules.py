@@ -263,3 +263,23 @@ def test_a_scan_along_the_channels_blocks_them():
         pruned = check_pruned(Scans(along_channels=True))
     assert pruned.a.out_channels == 8
     assert any("mixed by" in r and "cumprod" in r for r in reasons(pruned))
+
+
+class PooledOverChannels(nn.Module):
+    """A 3-d pooling of an unsqueezed tensor: its depth is the channel dim (a hand-written local
+    response norm's window over neighbouring channels)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = conv(3, 8), conv(6, 4)
+
+    def forward(self, x):
+        y = nn.functional.avg_pool3d(torch.relu(self.a(x)).unsqueeze(1), (3, 1, 1), stride=1).squeeze(1)
+        return self.b(y)
+
+
+def test_a_3d_pooling_over_the_channels_blocks_them():
+    with pytest.warns(PruningWarning, match="removed 0.0%"):
+        pruned = prune_filters(PooledOverChannels().eval(), (X,), 0.5)
+    assert pruned.a.out_channels == 8
+    assert any("mixed spatially by" in r and "avg_pool3d" in r for r in reasons(pruned))
