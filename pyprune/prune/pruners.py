@@ -163,7 +163,8 @@ class DepthwiseConvPruner(ConvPruner):
 
 
 class BatchNormPruner(ModulePruner):
-    """nn.BatchNorm1d/2d: one feature per channel, carried through."""
+    """nn.BatchNorm1d/2d/3d and nn.InstanceNorm1d/2d/3d: one feature per channel (each
+    normalised on its own), carried through."""
 
     follows_input = True
 
@@ -243,6 +244,7 @@ _REGISTRY: dict[type, ModulePruner] = {
     nn.BatchNorm1d: BatchNormPruner(),
     nn.BatchNorm2d: BatchNormPruner(),
     nn.BatchNorm3d: BatchNormPruner(),
+    nn.modules.instancenorm._InstanceNorm: BatchNormPruner(),
     nn.Linear: LinearPruner(),
 }
 

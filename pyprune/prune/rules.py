@@ -352,6 +352,18 @@ def _batch_norm(op: OpCall) -> Any:
     return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
 
 
+def _instance_norm(op: OpCall) -> Any:
+    """Each channel is normalised over its own positions, as batch norm scales it: the same
+    rule. An InstanceNorm module without affine parameters or running statistics is registered
+    all the same, so that its num_features follows."""
+    ids = _batch_norm(op)
+    module = op.module()
+    if op.parameter("weight") is None and op.parameter("running_mean") is None \
+            and isinstance(op.graph.modules.get(module), nn.modules.instancenorm._InstanceNorm):
+        op.graph.use_norm(f"{module}.weight", ids.reshape(-1).numpy(), scale=None)
+    return ids
+
+
 def _layer_norm(op: OpCall) -> Any:
     """Normalising over the channels (ConvNeXt) is kept: fewer channels are normalised
     together after pruning. The weight and bias are bound to the channels they scale."""
@@ -688,7 +700,7 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
     "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,
-    "aten::group_norm": _group_norm,
+    "aten::group_norm": _group_norm, "aten::instance_norm": _instance_norm,
     "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
     "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
     "aten::tensor_split": _split,

@@ -23,11 +23,11 @@ class DataDependent(nn.Module):
         return self.conv(x) if x.sum() > 0 else x
 
 
-class WithInstanceNorm(nn.Module):
+class WithResponseNorm(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3)
-        self.norm = nn.InstanceNorm2d(8, affine=True)
+        self.norm = nn.LocalResponseNorm(3)
         self.other = nn.Conv2d(8, 8, 1)
         self.head = nn.Conv2d(8, 2, 1)
 
@@ -86,11 +86,11 @@ def test_untraceable_models_are_refused():
 
 
 def test_unknown_layers_block_their_channels_and_are_named():
-    model = WithInstanceNorm()
+    model = WithResponseNorm()
     with pytest.warns(PruningWarning, match="removed 25.0%"):
         pruned = prune_filters(model, X, 0.5)
     assert pruned.conv.out_channels == 8 and pruned.other.out_channels == 4
-    with pytest.raises(PruningError, match=r"'conv' cannot be pruned.*'norm' \(InstanceNorm2d\)"):
+    with pytest.raises(PruningError, match=r"'conv' cannot be pruned.*'norm' \(LocalResponseNorm\)"):
         prune_filters(model, X, {"conv": 0.5})
 
 

@@ -136,10 +136,12 @@ def test_the_report_lists_layers_and_the_groups_left_whole_with_their_reason():
     assert "conv3" in text and "32 -> 16" in text and "group fc: left whole" in text
 
 
-class InstanceNormed(nn.Module):
+class ResponseNormed(nn.Module):
+    """A local response norm (AlexNet, GoogLeNet) mixes neighbouring channels."""
+
     def __init__(self):
         super().__init__()
-        self.a, self.norm = nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8, affine=True)
+        self.a, self.norm = nn.Conv2d(3, 8, 3), nn.LocalResponseNorm(3)
         self.b, self.head = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1)
 
     def forward(self, x):
@@ -148,10 +150,27 @@ class InstanceNormed(nn.Module):
 
 def test_an_unreached_amount_warns_with_what_was_reached_and_the_blocking_node():
     with pytest.warns(PruningWarning, match=r"asked to remove 50% of the channels, removed 25.0%: 8 units"):
-        pruned = prune_filters(InstanceNormed().eval(), torch.randn(1, 3, 8, 8), 0.5)
+        pruned = prune_filters(ResponseNormed().eval(), torch.randn(1, 3, 8, 8), 0.5)
     report = pruning_report(pruned)
     [(reason, n)] = [(r, n) for g in report.blocked for r, n in g.reasons.items() if r != OUTPUT]
-    assert n == 8 and "aten.instance_norm" in reason and "layer 'norm' (InstanceNorm2d)" in reason
+    assert n == 8 and "aten.pad" in reason and "layer 'norm' (LocalResponseNorm)" in reason
+
+
+@pytest.mark.parametrize("affine,track", [(True, False), (False, False), (True, True), (False, True)])
+def test_instance_norm_prunes_its_channels_and_keeps_the_others_exact(affine, track):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.InstanceNorm2d(8, affine=affine, track_running_stats=track),
+                          nn.ReLU(), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 2, 1)).eval()
+    if track:
+        with torch.no_grad():
+            model[1].running_mean.normal_()
+            model[1].running_var.uniform_(0.5, 2)
+    x = example((3, 8, 8))
+    pruned = prune_filters(model, x, 0.5)
+    kept = channel_plan(pruned)["layers"]["0"]["out"]["kept"]
+    assert len(kept) == 4 and pruned[1].num_features == 4 and not pruning_report(pruned).warning
+    with torch.no_grad():
+        torch.testing.assert_close(pruned[1](pruned[0](x)), model[1](model[0](x))[:, sorted(kept)])
 
 
 def test_shufflenet_v2_shuffles_after_contiguous_do_not_block_channels():
