@@ -521,7 +521,8 @@ def channels_first(low: Lowered) -> int:
             chain.append(node)
             node, reader = producers.get(source), node
         first = node
-        if not chain or first is None or first.op != "permute" or first.attrs.get("dims") != _TO_CHANNELS_LAST                 or _only_user(low, users, first.outputs[0]) is not reader:
+        if not chain or first is None or first.op != "permute" or first.attrs.get("dims") != _TO_CHANNELS_LAST \
+                or _only_user(low, users, first.outputs[0]) is not reader:
             continue
         for node in chain:
             _to_channels_first(low, node)

@@ -428,14 +428,13 @@ def _reduction(op: OpCall) -> Any:
     dims = sorted({d % max(x.dim(), 1) for d in dims})
     keepdim = bool(op.args.get("keepdim", False))
     out: Ids = None
-    if ids is not None and any(ids.shape[d] > 1 for d in range(ids.dim()) if d not in dims):
+    if ids is not None and (any(ids.shape[d] > 1 for d in range(ids.dim()) if d not in dims)
+                            or not any(ids.shape[d] > 1 for d in dims)):
         merged = ids
         for d in dims:
             merged = merged.narrow(d, 0, 1)
-        op.union(merged, ids)
+        op.union(merged, ids)  # partners along the reduced dims (if any) go together
         out = merged if keepdim else merged.reshape([s for d, s in enumerate(merged.shape) if d not in dims])
-    elif ids is not None and not any(ids.shape[d] > 1 for d in dims):
-        out = ids if keepdim else ids.reshape([s for d, s in enumerate(ids.shape) if d not in dims])
     return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
 
 
