@@ -505,8 +505,9 @@ def channels_first(low: Lowered) -> int:
     permute(0, 3, 1, 2) (ConvNeXt's block: a layer norm and an MLP of linear layers on the pixels
     of a channels-last tensor) run on the NCHW tensor instead, and both permutes go: a layer norm
     over the last dim becomes a channel_norm, a linear layer a 1x1 convolution (the NCHW GEMM,
-    split between threads by pixels), a constant along the last dim a (C, 1, 1) one. The residual
-    add after the second permute then fuses into the last convolution."""
+    split between threads by pixels), a constant along the last dim a (C, 1, 1) one. It runs before
+    fold_affine, so a scale after the second permute (torchvision's and timm's layer scale) folds
+    into the last convolution, and the residual add then fuses into it."""
     graph, changed = low.graph, 0
     producers, users = _producers(graph), _users(graph)
     for last in list(graph.nodes):
@@ -556,8 +557,8 @@ def dead_nodes(low: Lowered) -> int:
 
 
 PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
-                                               fuse_channel_norms, fold_padding,
-                                               fold_affine, channels_first, fuse_residuals, fuse_activations)
+                                               fuse_channel_norms, fold_padding, channels_first,
+                                               fold_affine, fuse_residuals, fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:
