@@ -527,7 +527,9 @@ def channels_first(low: Lowered) -> int:
             continue
         for node in chain:
             _to_channels_first(low, node)
-            low.values.pop(node.outputs[0], None)  # its example value is channels-last
+            value = low.values.get(node.outputs[0])
+            if value is not None:  # later passes read its shape
+                low.values[node.outputs[0]] = value.permute(_TO_CHANNELS_FIRST)
         chain[-1].inputs = [first.inputs[0] if t == first.outputs[0] else t for t in chain[-1].inputs]
         low.origins[chain[-1].outputs[0]] = low.origins.pop(first.outputs[0], []) + low.origins.get(chain[-1].outputs[0], [])
         graph.nodes.remove(first)

@@ -233,7 +233,14 @@ def test_channels_last_pixel_ops_run_channels_first():
     first, second = (n for n in low.graph.nodes if n.op == "conv2d")
     assert low.graph.nodes[0].inputs[0] == "x" and low.graph.constants[first.inputs[1]].shape == (12, 4, 1, 1)
     assert low.graph.nodes[-2].outputs == ["o"]  # the second permute's output, read by the add
-    # torchvision's CNBlock scales after the permute back: the scale folds into the convolution
+    # the original ConvNeXt scales inside the MLP, torchvision's CNBlock after the permute back:
+    # either way the scale folds into the convolution
+    nodes, c = channels_last_block(scaled=False)
+    nodes[-2:-2] = [ir.Node("mul", ["g", "m"], ["m2"])]
+    nodes[-2].inputs = ["m2"]
+    low, xs = make(nodes, c, inputs=(("x", (3, 4, 5, 7)),))
+    outputs_kept(low, xs, O.optimize)
+    assert ops(low) == ["channel_norm", "conv2d", "conv2d"]
     nodes, c = channels_last_block(scaled=False)
     nodes[-1:] = [ir.Node("mul", ["o", "ls"], ["o2"]), ir.Node("add", ["o2", "x"], ["y"])]
     low, xs = make(nodes, {**c, "ls": np.full((4, 1, 1), 0.5)}, inputs=(("x", (3, 4, 5, 7)),))
