@@ -144,12 +144,17 @@ void FullyConnected::gemm(size_t rows, const float* x, float* y, const Epilogue&
   } else {
     parallel_for(chunks, pack);
   }
-  // Tasks are chunks of rows, cut into ranges of panels too where there are too few chunks to
-  // balance the threads. A task takes its panels a group at a time (the group stays in L2 while
-  // each block of rows multiplies it), then runs the epilogue on the group's run of each row.
-  const size_t parts = threads == 1 || chunks >= kChunksPerThread * threads
-                           ? 1
-                           : std::min(panels, pp_divide_round_up(kChunksPerThread * threads, chunks));
+  // Tasks are chunks of rows. The rows of one chunk (a head at a small batch) split the panels
+  // as the GEMV does, by multiply-accumulates per task; a few chunks are cut into ranges of
+  // panels too, to balance the threads. A task takes its panels a group at a time (the group
+  // stays in L2 while each block of rows multiplies it), then runs the epilogue on the group's
+  // run of each row.
+  size_t parts = 1;
+  if (threads > 1 && chunks == 1) {
+    parts = pp_divide_round_up(panels, panels_per_task(rows * nr * depth_));
+  } else if (threads > 1 && chunks < kChunksPerThread * threads) {
+    parts = std::min(panels, pp_divide_round_up(kChunksPerThread * threads, chunks));
+  }
   const size_t group = std::max<size_t>(1, kPanelGroupBytes / (panel_floats() * sizeof(float)));
   const size_t stride = outputs_ * sizeof(float);
   parallel_for(chunks * parts, [&](size_t t) {
