@@ -109,10 +109,6 @@ class OpCall:
     def describe(self) -> str:
         return self._tracer.describe(self.node)
 
-    def module(self) -> str | None:
-        """The path of the module whose forward ran this node (None when unknown)."""
-        return self._tracer.module_of(self.node) or None
-
     def block(self, ids: Ids, reason: str) -> None:
         if ids is not None:
             self.graph.block(ids.flatten().tolist(), reason)
@@ -307,7 +303,8 @@ def _computed_weight(op: OpCall, in_ids: np.ndarray, out_channels: int) -> None:
     """A layer whose weight the forward computes (weight standardisation: BiT's StdConv2d,
     NFNet's ScaledStdConv2d) is left whole, its input channels blocked; the report lists it."""
     op.graph.block(in_ids.tolist(), f"they reach {op.describe()}, whose weight is computed in the forward")
-    op.graph.leave_whole(op.module() or op.describe(), out_channels, f"{op.describe()}: {_COMPUTED}")
+    path, _ = _running_module(op) or ("", None)
+    op.graph.leave_whole(path or op.describe(), out_channels, f"{op.describe()}: {_COMPUTED}")
 
 
 def _blocked_output(op: OpCall, why: str) -> Ids:
@@ -357,10 +354,10 @@ def _instance_norm(op: OpCall) -> Any:
     rule. An InstanceNorm module without affine parameters or running statistics is registered
     all the same, so that its num_features follows."""
     ids = _batch_norm(op)
-    module = op.module()
+    path, module = _running_module(op) or ("", None)
     if op.parameter("weight") is None and op.parameter("running_mean") is None \
-            and isinstance(op.graph.modules.get(module), nn.modules.instancenorm._InstanceNorm):
-        op.graph.use_norm(f"{module}.weight", ids.reshape(-1).numpy(), scale=None)
+            and isinstance(module, nn.modules.instancenorm._InstanceNorm):
+        op.graph.use_norm(f"{path}.weight", ids.reshape(-1).numpy(), scale=None)
     return ids
 
 
@@ -433,7 +430,8 @@ def _reduction(op: OpCall) -> Any:
         merged = ids
         for d in dims:
             merged = merged.narrow(d, 0, 1)
-        op.union(merged, ids)  # partners along the reduced dims (if any) go together
+        if any(ids.shape[d] > 1 for d in dims):
+            op.union(merged, ids)  # partners along the reduced dims go together
         out = merged if keepdim else merged.reshape([s for d, s in enumerate(merged.shape) if d not in dims])
     return out if isinstance(op.value, torch.Tensor) else [out] + [None] * (len(op.value) - 1)
 
