@@ -69,15 +69,18 @@ std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const Optional
                 std::to_string(groups));
   require(conv2d_rejects(k, stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
-  // A named kernel is a GEMM or a direct 3x3 stride-2 one.
+  // A named kernel is a GEMM, a direct 3x3 stride-2 one or an outvec one.
+  auto named_in = [&](const auto& table) {
+    return ukernel_name && std::any_of(table.begin(), table.end(), [&](const auto& u) { return *ukernel_name == u.name; });
+  };
   const auto& direct_table = pp_f32_conv2d_3x3s2p1_ukernels();
-  const bool direct = ukernel_name && std::any_of(direct_table.begin(), direct_table.end(), [&](const auto& d) {
-                        return *ukernel_name == d.name;
-                      });
+  const auto& outvec_table = pp_f32_conv2d_outvec_ukernels();
+  const bool direct = named_in(direct_table), outvec = named_in(outvec_table);
   return std::make_unique<Conv2d>(cout, cin_g * groups, Window2d::square(k, stride, padding), groups,
                                   static_cast<const float*>(weight.data()), data_or_null(bias),
-                                  direct ? nullptr : ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name),
-                                  direct ? ukernel_arg(direct_table, ukernel_name) : nullptr);
+                                  direct || outvec ? nullptr : ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name),
+                                  direct ? ukernel_arg(direct_table, ukernel_name) : nullptr,
+                                  outvec ? ukernel_arg(outvec_table, ukernel_name) : nullptr);
 }
 
 py::array depthwise_conv2d(const F32Arg& x_arg, const F32Arg& weight_arg, const OptionalF32Arg& bias,
@@ -189,6 +192,13 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["stride"] = k.stride;
       row["tile_rows"] = k.tile_rows;
       row["tile_cols"] = k.tile_cols;
+    });
+  });
+  testing.def("conv2d_outvec_ukernels", [] {
+    return ukernel_rows(pp_f32_conv2d_outvec_ukernels(), [](py::dict& row, const auto& k) {
+      row["mr"] = k.mr;
+      row["nc"] = k.nc;
+      row["speed"] = k.speed;
     });
   });
   testing.def("conv2d_3x3s2p1_ukernels", [] {

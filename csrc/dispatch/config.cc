@@ -42,6 +42,15 @@ const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels
   return all;
 }
 
+const std::vector<pp_f32_conv2d_outvec_ukernel>& pp_f32_conv2d_outvec_ukernels() {
+  static const std::vector<pp_f32_conv2d_outvec_ukernel> all = {
+#define PP_CONV2D_OUTVEC_UKERNEL(isa, name, mr, nc, production, speed) {#name, isa, mr, nc, production, speed, name},
+#include "../f32-conv2d-outvec/f32-conv2d-outvec.inc"
+#undef PP_CONV2D_OUTVEC_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels() {
   static const std::vector<pp_f32_gemv_ukernel> all = {
 #define PP_GEMV_UKERNEL(isa, name, nr, production) {#name, isa, nr, production, name},
@@ -153,6 +162,18 @@ const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config() {
   for (const auto& k : pp_f32_conv2d_3x3s2p1_ukernels())
     if (k.production && k.isa == pp_active_isa()) return &k;
   return nullptr;
+}
+
+const pp_f32_conv2d_outvec_ukernel* pp_f32_conv2d_outvec_config(size_t group_outputs) {
+  const pp_f32_conv2d_outvec_ukernel* best = nullptr;
+  double best_cost = 0.0;
+  for (const auto& k : pp_f32_conv2d_outvec_ukernels()) {
+    if (!k.production || k.isa != pp_active_isa()) continue;
+    // Time per group: its channels rounded up to the row's, at the row's speed.
+    const double cost = static_cast<double>(pp_round_up(group_outputs, k.nc)) / static_cast<double>(k.speed);
+    if (best == nullptr || cost < best_cost) best = &k, best_cost = cost;
+  }
+  return best;
 }
 
 const pp_f32_gemv_ukernel& pp_f32_gemv_config() {

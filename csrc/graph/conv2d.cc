@@ -170,7 +170,9 @@ class Conv2dOperator : public Operator {
         break;
       case Algorithm::gemm:
         s += std::string(" ") +
-             (empty(kernel_) ? pp_f32_gemm_config().name : std::get<std::unique_ptr<Conv2d>>(kernel_)->ukernel_name());
+             (empty(kernel_) ? Conv2d::default_ukernel_name(spec_.out_channels, spec_.in_channels, spec_.window,
+                                                            spec_.groups)
+                             : std::get<std::unique_ptr<Conv2d>>(kernel_)->ukernel_name());
         break;
     }
     if (spec_.residual_input != 0) s += " + residual";

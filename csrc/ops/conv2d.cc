@@ -9,8 +9,11 @@
 // activation) runs right after the kernel wrote it. A 3x3 stride-2 padding-1 convolution of
 // 3 channels (an RGB first layer), or a grouped one where the ISA's kernel beats the grouped
 // GEMM, runs on its own kernel where the ISA has one, straight from the input with the same
-// packed weights. Inputs that one output pixel reads whole go to
-// FullyConnected (a GEMV per image) instead.
+// packed weights. A grouped convolution of enough channels per group runs on a kernel with
+// output channels across the vector lanes where the ISA has one (run_outvec): no im2col, a
+// group's channels fill whole vectors instead of leaving GEMM rows empty, and its tiles of
+// pixels run across output rows (no padded columns). Inputs that one output pixel reads whole
+// go to FullyConnected (a GEMV per image) instead.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -439,6 +442,16 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
   return rgb || grouped ? direct : nullptr;
 }
 
+// The active ISA's outvec kernel where it runs the convolution by default: a grouped one of at
+// least 8 output channels per group (fewer waste most of a vector), not a 1x1 stride-1 one (its
+// GEMM reads the input in place).
+const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t groups, const Window2d& w) {
+  const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
+                         w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+  if (groups < 2 || out_channels % groups != 0 || out_channels / groups < 8 || pointwise) return nullptr;
+  return pp_f32_conv2d_outvec_config(out_channels / groups);
+}
+
 // The production GEMM of `isa` (whose packing a direct kernel of that ISA reads).
 const pp_f32_gemm_ukernel* production_gemm(pp_isa isa) {
   for (const auto& k : pp_f32_gemm_ukernels())
@@ -449,18 +462,21 @@ const pp_f32_gemm_ukernel* production_gemm(pp_isa isa) {
 }  // namespace
 
 Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
-               const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1_ukernel* direct)
+               const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1_ukernel* direct,
+               const pp_f32_conv2d_outvec_ukernel* outvec)
     : out_channels_(out_channels), in_channels_(in_channels), window_(window), groups_(groups),
-      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()), direct_(nullptr) {
+      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()), direct_(nullptr), outvec_(outvec) {
   require(conv2d_window_rejects(window));
+  if ((ukernel != nullptr) + (direct != nullptr) + (outvec != nullptr) > 1)
+    throw std::invalid_argument("more than one ukernel is given");
   if (direct != nullptr) {
-    if (ukernel != nullptr) throw std::invalid_argument("a GEMM and a direct ukernel are both given");
     if (!window_3x3s2p1(window))
       throw std::invalid_argument(std::string("ukernel ") + direct->name +
                                   " takes only a 3x3 kernel, stride 2 and padding 1");
     direct_ = direct;
-  } else if (ukernel == nullptr) {
+  } else if (ukernel == nullptr && outvec == nullptr) {
     direct_ = default_direct(in_channels, groups, window);
+    if (direct_ == nullptr) outvec_ = default_outvec(out_channels, groups, window);
   }
   if (direct_ != nullptr) {
     ukernel_ = production_gemm(direct_->isa);
@@ -475,7 +491,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
   if (elements > kMaxWeightElements)
     throw std::invalid_argument("weight has " + std::to_string(elements) + " elements, more than the " +
                                 std::to_string(kMaxWeightElements) + " a layer may have");
-  const size_t mr = ukernel_->mr, per_group = out_channels / groups, d = depth();
+  const size_t mr = tile(), per_group = out_channels / groups, d = depth();
   packed_.assign(groups * blocks() * mr * (1 + d), 0.0f);
   float* packed = packed_.data();
   for (size_t g = 0; g < groups; g++) {
@@ -488,6 +504,13 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
       packed += mr * (1 + d);
     }
   }
+}
+
+const char* Conv2d::default_ukernel_name(size_t out_channels, size_t in_channels, const Window2d& window,
+                                         size_t groups) {
+  if (const auto* direct = default_direct(in_channels, groups, window)) return direct->name;
+  if (const auto* outvec = default_outvec(out_channels, groups, window)) return outvec->name;
+  return pp_f32_gemm_config().name;
 }
 
 bool Conv2d::pointwise() const {
@@ -608,10 +631,77 @@ void Conv2d::run_direct(const Shape4& x_shape, const float* input, float* output
   }
 }
 
+void Conv2d::run_outvec(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
+  const pp_f32_conv2d_outvec_ukernel& k = *outvec_;
+  const Window2d& w = window_;
+  const Shape4 y = output_shape(x_shape);
+  const size_t channels = in_channels_ / groups_, per_group = out_channels_ / groups_, d = depth();
+  const size_t mr = k.mr, nc = k.nc, blocks = this->blocks(), block_floats = nc * (1 + d);
+  const size_t pixels = y.plane(), images = x_shape.n * groups_;
+  if (pixels == 0) return;
+  const size_t width = x_shape.w + w.pad_left + w.pad_right;  // of the padded rows
+  // Output rows per task: the padded input rows they read take at most half an im2col panel's
+  // room, and there are enough tasks for the threads.
+  const size_t row_floats = channels * w.stride_h * width;
+  const size_t by_cache = std::max<size_t>(1, kPanelBytes / 2 / sizeof(float) / std::max<size_t>(1, row_floats));
+  const size_t by_threads = y.h * images / (4 * get_num_threads());
+  const size_t rows_per_task = std::max<size_t>(1, std::min({y.h, by_cache, by_threads}));
+  const size_t parts = pp_divide_round_up(y.h, rows_per_task);
+  const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
+  parallel_for(images * parts, [&](size_t t) {
+    const size_t image = t / parts, first_row = t % parts * rows_per_task;
+    const size_t rows = std::min(rows_per_task, y.h - first_row), first = first_row * y.w, count = rows * y.w;
+    // The padded input rows the task's output rows read, per channel of the group.
+    const ptrdiff_t top = static_cast<ptrdiff_t>(first_row * w.stride_h) - static_cast<ptrdiff_t>(w.pad_top);
+    const size_t in_rows = (rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
+    const size_t plane = in_rows * width, columns = pp_round_up(count, mr);
+    // Room for the planes, the output tile, the taps' offsets and the pixels' pointers.
+    constexpr size_t words = sizeof(ptrdiff_t) / sizeof(float);
+    float* planes = im2col_buffer(channels * plane + nc * columns + (d + columns + 1) * words);
+    float* tile = planes + channels * plane;
+    ptrdiff_t* offsets = reinterpret_cast<ptrdiff_t*>(pp_round_up(reinterpret_cast<uintptr_t>(tile + nc * columns),
+                                                                  alignof(ptrdiff_t)));
+    const float** pointers = reinterpret_cast<const float**>(offsets + d);
+    const float* group = input + image * channels * x_shape.plane();
+    for (size_t c = 0; c < channels; c++) {
+      for (size_t r = 0; r < in_rows; r++) {
+        const ptrdiff_t iy = top + static_cast<ptrdiff_t>(r);
+        float* dst = planes + c * plane + r * width;
+        if (iy < 0 || iy >= static_cast<ptrdiff_t>(x_shape.h))
+          std::fill(dst, dst + width, 0.0f);
+        else
+          gather_row(group + (c * x_shape.h + iy) * x_shape.w, x_shape.w, -static_cast<ptrdiff_t>(w.pad_left), 1,
+                     width, dst);
+      }
+    }
+    for (size_t c = 0, i = 0; c < channels; c++)
+      for (size_t kh = 0; kh < w.kernel_h; kh++)
+        for (size_t kw = 0; kw < w.kernel_w; kw++, i++)
+          offsets[i] = static_cast<ptrdiff_t>(c * plane + kh * w.dilation_h * width + kw * w.dilation_w);
+    // Each pixel's window in the planes; the last tile's missing pixels repeat the last one.
+    for (size_t oy = 0, q = 0; oy < rows; oy++)
+      for (size_t ox = 0; ox < y.w; ox++, q++) pointers[q] = planes + oy * w.stride_h * width + ox * w.stride_w;
+    std::fill(pointers + count, pointers + columns, pointers[count - 1]);
+    for (size_t block = 0; block < blocks; block++) {
+      const float* weights = packed_.data() + (image % groups_ * blocks + block) * block_floats;
+      for (size_t p0 = 0; p0 < count; p0 += mr)
+        k.fn(d, pointers + p0, offsets, weights, tile + p0, columns * sizeof(float), &clamp);
+      const size_t n = std::min(nc, per_group - block * nc);
+      float* out = output + (image * per_group + block * nc) * pixels + first;
+      for (size_t c = 0; c < n; c++) std::copy_n(tile + c * columns, count, out + c * pixels);
+      epilogue.apply(out, n, count, pixels * sizeof(float), output);
+    }
+  });
+}
+
 void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Geometry s{in_channels_ / groups_, window_, x_shape, output_shape(x_shape)};
   if (direct_ != nullptr) {
     run_direct(x_shape, input, output, epilogue);
+    return;
+  }
+  if (outvec_ != nullptr) {
+    run_outvec(x_shape, input, output, epilogue);
     return;
   }
   if (reads_whole_plane(x_shape)) {

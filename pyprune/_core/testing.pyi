@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def conv2d_3x3s2p1_ukernels() -> list:
+    ...
+def conv2d_outvec_ukernels() -> list:
     ...
 def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) -> tuple:
     """

@@ -100,6 +100,18 @@ def test_gemm_matches_torch(n, cin, cout, hw, kernel, stride, padding, dilation,
           algorithm="gemm")
 
 
+def check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed, activation):
+    """check() on `gemm` with each side's padding cut to less than the dilated kernel's extent
+    (the example skipped where the padded input is smaller than that extent), the activation
+    on odd seeds and a residual on every third."""
+    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    padding = tuple(min(p, extent[j % 2] - 1) for j, p in enumerate(padding))
+    assume(hw[0] + padding[0] + padding[2] >= extent[0] and hw[1] + padding[1] + padding[3] >= extent[1])
+    check(np.random.default_rng(seed), n, groups * cin_g, groups * cout_g, hw, kernel, stride, padding, dilation,
+          groups=groups, activation={"activation": activation} if seed % 2 else None, residual=seed % 3 == 0,
+          algorithm="gemm")
+
+
 @settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
 @given(
     n=st.integers(1, 2),
@@ -115,16 +127,34 @@ def test_gemm_matches_torch(n, cin, cout, hw, kernel, stride, padding, dilation,
 )
 def test_gemm_on_phase_planes_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed):
     """Convolutions of several taps, strided or not: dense ones on exact-pixel panels from phase
-    planes (at stride 1 the padded input itself), grouped ones on padded-pixel panels from them,
+    planes (at stride 1 the padded input itself), grouped ones (those of fewer than 8 output
+    channels per group, or all where the ISA has no kernel with channels across lanes) on
+    padded-pixel panels from them,
     strided 1x1 ones by the element-wise gather. Stride-2 rows split into both column phases in
     one pass (odd and even widths, either padding), phases no tap reads (dilation 2 at stride
     2), panels that start and end inside output rows."""
-    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
-    padding = tuple(min(p, extent[j % 2] - 1) for j, p in enumerate(padding))
-    assume(hw[0] + padding[0] + padding[2] >= extent[0] and hw[1] + padding[1] + padding[3] >= extent[1])
-    check(np.random.default_rng(seed), n, groups * cin_g, groups * cout_g, hw, kernel, stride, padding, dilation,
-          groups=groups, activation={"activation": "relu"} if seed % 2 else None, residual=seed % 3 == 0,
-          algorithm="gemm")
+    check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed, "relu")
+
+
+@settings(max_examples=25 if SMALL_SWEEP else 80, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.integers(2, 5),
+    cin_g=st.integers(1, 6),
+    cout_g=st.sampled_from([8, 9, 15, 16, 17, 24, 25, 40]),
+    kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    stride=st.sampled_from([(1, 1), (2, 2), (2, 1), (1, 3), (3, 3)]),
+    dilation=st.sampled_from([(1, 1), (2, 2), (1, 3)]),
+    padding=st.tuples(*[st.integers(0, 3)] * 4),
+    hw=st.tuples(st.integers(1, 23), st.integers(1, 23)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_grouped_with_channels_across_lanes_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding,
+                                                          hw, seed):
+    """Grouped convolutions of 8 or more output channels per group, which run with output
+    channels across the vector lanes where the ISA has such a kernel: rectangular kernels,
+    strides and dilations per axis, asymmetric padding, any size (single-pixel outputs too)."""
+    check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed, "relu6")
 
 
 @pytest.mark.parametrize("n", [1, 3, 10])

@@ -17,6 +17,7 @@ TABLES = {
     "dwconv2d_same": (TESTING.dwconv2d_same_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
     "conv2d_3x3s2p1": (TESTING.conv2d_3x3s2p1_ukernels(), lambda u: ()),
+    "conv2d_outvec": (TESTING.conv2d_outvec_ukernels(), lambda u: u["nc"]),
     "gemv": (TESTING.gemv_ukernels(), lambda u: ()),
     "spmm": (TESTING.spmm_ukernels(), lambda u: u["nr"]),
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),

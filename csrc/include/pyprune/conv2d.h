@@ -13,21 +13,24 @@
 
 namespace pyprune {
 
-// A convolution with its weights packed once for a GEMM kernel: per group, blocks of mr
-// output channels, each mr biases then depth x mr weights (ukernels.h), where depth =
+// A convolution with its weights packed once for its kernel: per group, blocks of tile() (the
+// GEMM's mr, or an outvec kernel's nc) output channels, each tile() biases then depth x tile()
+// weights (ukernels.h), where depth =
 // in_channels / groups * kernel_h * kernel_w. 1x1 stride-1 unpadded convolutions multiply the
 // input directly; others go through an im2col panel sized to stay in cache (for 1x1 strided
 // ones, a strided gather of the input pixels).
 class Conv2d {
  public:
   // weight [out_channels, in_channels / groups, kernel_h, kernel_w] (row-major), bias
-  // [out_channels] or nullptr (zeros). `ukernel` (a GEMM) or `direct` (a 3x3 stride-2
-  // padding-1 kernel, packed for its ISA's production GEMM) forces a kernel; neither picks the
-  // production kernels: the direct one where it takes the convolution, else the GEMM.
+  // [out_channels] or nullptr (zeros). `ukernel` (a GEMM), `direct` (a 3x3 stride-2 padding-1
+  // kernel, packed for its ISA's production GEMM) or `outvec` (output channels across lanes)
+  // forces a kernel; none picks the production kernels: the direct one where it takes the
+  // convolution, else the outvec one where it takes a grouped one, else the GEMM.
   // std::invalid_argument naming the argument the kernels do not take.
   Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, size_t groups, const float* weight,
          const float* bias, const pp_f32_gemm_ukernel* ukernel = nullptr,
-         const pp_f32_conv2d_3x3s2p1_ukernel* direct = nullptr);
+         const pp_f32_conv2d_3x3s2p1_ukernel* direct = nullptr,
+         const pp_f32_conv2d_outvec_ukernel* outvec = nullptr);
 
   // The output shape for input `x`; std::invalid_argument naming x if it does not fit.
   Shape4 output_shape(const Shape4& x) const;
@@ -39,7 +42,7 @@ class Conv2d {
   // and its epilogue per block. Not threaded: for fused operators.
   void gemm_blocks(size_t first_block, size_t blocks, size_t pixels, const float* b, size_t b_stride, float* c,
                    size_t c_stride, const Epilogue& epilogue, const float* output) const;
-  size_t blocks() const { return pp_divide_round_up(out_channels_ / groups_, ukernel_->mr); }
+  size_t blocks() const { return pp_divide_round_up(out_channels_ / groups_, tile()); }
 
   size_t in_channels() const { return in_channels_; }
   size_t out_channels() const { return out_channels_; }
@@ -49,11 +52,19 @@ class Conv2d {
   bool pointwise() const;
   const pp_f32_gemm_ukernel& ukernel() const { return *ukernel_; }
   // The kernel run() runs.
-  const char* ukernel_name() const { return direct_ != nullptr ? direct_->name : ukernel_->name; }
+  // The kernel a convolution of these sizes gets when none is forced.
+  static const char* default_ukernel_name(size_t out_channels, size_t in_channels, const Window2d& window,
+                                          size_t groups);
+  const char* ukernel_name() const {
+    return direct_ != nullptr ? direct_->name : outvec_ != nullptr ? outvec_->name : ukernel_->name;
+  }
 
  private:
   size_t depth() const { return in_channels_ / groups_ * window_.kernel_h * window_.kernel_w; }
   void run_direct(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+  void run_outvec(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+  // Output channels per block of the packed weights: the GEMM's mr or the outvec kernel's nc.
+  size_t tile() const { return outvec_ != nullptr ? outvec_->nc : ukernel_->mr; }
   // Whether each image of x is the whole im2col column of its one output pixel (groups 1, the
   // kernel the size of the plane, no padding or dilation).
   bool reads_whole_plane(const Shape4& x) const;
@@ -67,6 +78,7 @@ class Conv2d {
   size_t groups_;
   const pp_f32_gemm_ukernel* ukernel_;
   const pp_f32_conv2d_3x3s2p1_ukernel* direct_;  // nullptr: im2col + GEMM
+  const pp_f32_conv2d_outvec_ukernel* outvec_;   // nullptr: not output channels across lanes
   std::vector<float> packed_;
   struct Panels {
     std::once_flag once;

@@ -71,6 +71,16 @@ struct pp_f32_conv2d_3x3s2p1_ukernel {
   pp_f32_conv2d_3x3s2p1_ukernel_fn fn;
 };
 
+struct pp_f32_conv2d_outvec_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t mr;        // output pixels per call
+  size_t nc;        // output channels per call: the weights' packing
+  bool production;  // the kernel its ISA runs for groups of this many channels
+  size_t speed;     // multiply-accumulates per second on full tiles, % of its ISA's fastest row
+  pp_f32_conv2d_outvec_ukernel_fn fn;
+};
+
 struct pp_f32_gemv_ukernel {
   const char* name;
   pp_isa isa;
@@ -154,6 +164,7 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels();
+const std::vector<pp_f32_conv2d_outvec_ukernel>& pp_f32_conv2d_outvec_ukernels();
 const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
@@ -201,6 +212,9 @@ const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kern
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 // The active ISA's own production 3x3 stride-2 padding-1 kernel, else nullptr (im2col + GEMM).
 const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config();
+// The active ISA's own production row of output channels across lanes for groups of
+// `group_outputs` output channels (the one wasting the least, weighed by speed), else nullptr.
+const pp_f32_conv2d_outvec_ukernel* pp_f32_conv2d_outvec_config(size_t group_outputs);
 const pp_f32_gemv_ukernel& pp_f32_gemv_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
 // The activation kernel of a kind (nullptr for ActivationKind::none), looked up once per kind.

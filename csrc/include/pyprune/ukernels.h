@@ -119,6 +119,26 @@ typedef void (*pp_f32_conv2d_3x3s2p1_ukernel_fn)(size_t mr, size_t channels, siz
 #include "../../f32-conv2d-3x3s2p1/f32-conv2d-3x3s2p1.inc"
 #undef PP_CONV2D_3X3S2P1_UKERNEL
 
+// ---- f32 convolution with output channels across the vector lanes ---------------------------
+//
+// A grouped convolution's outputs without im2col: MR output pixels x NC output channels of one
+// group per call, over k taps (input channel ci, kernel row i, column j of the group):
+//   output[c][p] = clamp(bias[c] + sum_{t < k} w[t][c] * pixels[p][offsets[t]]),
+// where pixels[p] points at pixel p's first input (its window's top-left in a zero-padded copy
+// of the group's planes) and offsets[t] is tap t's distance from it in floats: any stride,
+// dilation and kernel size. packed_w: NC biases, then per tap NC weights (the GEMM's block
+// layout with MR := NC). Channel c's MR outputs are written as one row at output + c *
+// output_stride bytes; all NC x MR are computed and written (pixel pointers may repeat).
+typedef void (*pp_f32_conv2d_outvec_ukernel_fn)(size_t k, const float* const* pixels, const ptrdiff_t* offsets,
+                                               const float* packed_w, float* output, size_t output_stride,
+                                               const pp_f32_minmax_params* params);
+
+#define PP_CONV2D_OUTVEC_UKERNEL(isa, name, mr, nc, production, speed)                                    \
+  extern "C" void name(size_t k, const float* const* pixels, const ptrdiff_t* offsets, const float* packed_w, \
+                       float* output, size_t output_stride, const pp_f32_minmax_params* params);
+#include "../../f32-conv2d-outvec/f32-conv2d-outvec.inc"
+#undef PP_CONV2D_OUTVEC_UKERNEL
+
 // ---- f32 GEMV: matrix times one vector (linear layers at batch 1, 1x1 convolutions of a
 // one-pixel plane such as squeeze-excitation) ---------------------------------------------------
 //

@@ -1,0 +1,4 @@
+// f32 convolution with output channels across lanes, AVX2+FMA: 4 pixels x 24 channels.
+#include "conv2d-outvec-avx2.h"
+
+PP_F32_CONV2D_OUTVEC_AVX2_UKERNEL(pp_f32_conv2d_outvec_minmax_ukernel_4x24__avx2, 4, 3)

@@ -1,0 +1,166 @@
+"""The convolution kernels with output channels across the vector lanes (grouped convolutions
+without im2col): every kernel against the im2col + GEMM reference over channels per group
+around its tile, pixel counts around its tile (ragged last tiles), kernel sizes, strides,
+padding, groups, batches and threads; the reference rows against torch; which convolutions the
+driver runs on them by default; NaN and inf where the GEMM puts them, nothing written past the
+output."""
+
+import numpy as np
+import pytest
+from conftest import SMALL_SWEEP
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reference
+from pyprune import _core, kernels
+from pyprune.activation import Activation
+
+UKERNELS = _core.testing.conv2d_outvec_ukernels()
+AVAILABLE = kernels.available_isas()
+GEMM_REF = next(u["name"] for u in _core.testing.gemm_ukernels() if u["isa"] == "scalar")
+ACTIVATIONS = (Activation.none(), Activation.relu(), Activation.relu6(), Activation.clamp(-0.5, 0.75))
+
+
+def run(x, weight, bias, act, ukernel, groups=1, stride=1, padding=0):
+    conv = _core.Conv2d(weight, bias, stride=stride, padding=padding, groups=groups, ukernel=ukernel)
+    return conv.forward(x, act.min, act.max)
+
+
+def check(ukernel, rng, n, groups, cin, cout, h, w, k, stride, padding, act, bias=True):
+    x = rng.standard_normal((n, groups * cin, h, w), dtype=np.float32)
+    weight = rng.standard_normal((groups * cout, cin, k, k), dtype=np.float32)
+    b = rng.standard_normal(groups * cout, dtype=np.float32) if bias else None
+    got = run(x, weight, b, act, ukernel, groups, stride, padding)
+    want = run(x, weight, b, act, GEMM_REF, groups, stride, padding)
+    tol = reference.tolerance(cin * k * k)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol,
+                               err_msg=f"{ukernel} {(n, groups, cin, cout, h, w, k, stride, padding)} {act}")
+
+
+def available(ukernel):
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_ukernel_matches_im2col_gemm(ukernel, rng):
+    available(ukernel)
+    mr, nc = ukernel["mr"], ukernel["nc"]
+    couts = sorted({1, nc - 1, nc, nc + 1, 2 * nc + 3} - {0})
+    # Output widths that leave every remainder of MR pixels in a task's rows.
+    widths = sorted({1, 2, mr - 1, mr, mr + 1, 2 * mr + 3} - {0})
+    for i, (cout, ow) in enumerate((c, w) for c in couts for w in widths):
+        k, stride = (3, 1, 5, 1)[i % 4], 1 + i % 3
+        padding = (k // 2, 0, 1, k // 2)[i % 4] if k > 1 else 0
+        h = 1 + (i * 5) % 11 + k
+        w = (ow - 1) * stride + k - 2 * padding
+        if w < 1:
+            continue
+        check(ukernel["name"], rng, 1 + 2 * (i % 3 == 0), 1 + i % 3, (1, 2, 5, 8)[i % 4], cout, h, w, k, stride,
+              padding, ACTIVATIONS[i % 4], bias=i % 5 != 0)
+
+
+@settings(max_examples=30 if SMALL_SWEEP else 120, deadline=None)
+@given(
+    index=st.integers(0, len(UKERNELS) - 1),
+    n=st.integers(1, 2),
+    groups=st.integers(1, 4),
+    cin=st.integers(1, 12),
+    cout=st.integers(1, 40),
+    k=st.sampled_from([1, 2, 3, 5]),
+    stride=st.integers(1, 3),
+    h=st.integers(5, 20),
+    w=st.integers(5, 40),
+    act=st.sampled_from(ACTIVATIONS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ukernel_property(index, n, groups, cin, cout, k, stride, h, w, act, seed):
+    ukernel = UKERNELS[index]
+    if ukernel["isa"] not in AVAILABLE:
+        return
+    check(ukernel["name"], np.random.default_rng(seed), n, groups, cin, cout, h, w, k, stride, seed % (k // 2 + 1), act)
+
+
+def test_reference_ukernels_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    for u in (u for u in UKERNELS if u["isa"] == "scalar"):
+        for n, groups, cin, cout, h, w, stride, padding in [(1, 2, 3, u["nc"], 9, 11, 1, 1), (2, 3, 4, 5, 7, 7, 2, 1),
+                                                             (1, 4, 1, 2 * u["nc"] + 1, 6, 13, 3, 0)]:
+            x = rng.standard_normal((n, groups * cin, h, w), dtype=np.float32)
+            weight = rng.standard_normal((groups * cout, cin, 3, 3), dtype=np.float32)
+            bias = rng.standard_normal(groups * cout, dtype=np.float32)
+            act = Activation.relu6()
+            got = run(x, weight, bias, act, u["name"], groups, stride, padding)
+            want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias),
+                                              stride, padding, groups=groups).clamp(act.min, act.max).numpy()
+            tol = reference.tolerance(9 * cin)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=u["name"])
+
+
+@pytest.mark.parametrize("ukernel", UKERNELS, ids=[u["name"] for u in UKERNELS])
+def test_nan_and_inf_stay_in_their_group_and_nothing_is_written_past_the_output(ukernel, rng):
+    available(ukernel)
+    n, groups, cin, cout, h, w = 2, 3, 4, ukernel["nc"] + 3, 9, 10
+    x = rng.standard_normal((n, groups * cin, h, w), dtype=np.float32)
+    x[0, 1, h // 2, w // 2] = np.nan
+    x[-1, -1, 0, w - 1] = np.inf
+    weight = rng.standard_normal((groups * cout, cin, 3, 3), dtype=np.float32)
+    size = n * groups * cout * h * w
+    out_room = np.full(size + 32, 1234.5, np.float32)
+    out = out_room[:size].reshape(n, groups * cout, h, w)
+    _core.Conv2d(weight, None, stride=1, padding=1, groups=groups, ukernel=ukernel["name"]).forward(x, 0.0, np.inf, out)
+    want = run(x, weight, None, Activation.relu(), GEMM_REF, groups, 1, 1)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(want))
+    tol = reference.tolerance(9 * cin)
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol)
+    assert (out_room[size:] == 1234.5).all()
+
+
+def own_rows():
+    return [u for u in UKERNELS if u["isa"] == kernels.isa() and u["production"]]
+
+
+@pytest.mark.parametrize("cout_g", [8, 12, 16, 24, 32, 40, 112])
+def test_a_grouped_convolution_runs_the_row_that_wastes_least(cout_g):
+    """A grouped convolution of 8 or more output channels per group runs the active ISA's own
+    row whose channels, weighed by its speed, cover the group's at the least cost."""
+    rows = own_rows()
+    weight = np.ones((4 * cout_g, 3, 3, 3), np.float32)
+    got = _core.Conv2d(weight, None, stride=2, padding=1, groups=4).ukernel
+    if not rows:
+        assert got not in {u["name"] for u in UKERNELS}
+        return
+    cost = {u["name"]: -(-cout_g // u["nc"]) * u["nc"] / u["speed"] for u in rows}
+    assert cost[got] == min(cost.values())
+
+
+@pytest.mark.parametrize("groups,cout_g,k,stride", [(1, 16, 3, 2), (4, 4, 3, 2), (4, 7, 3, 1), (4, 16, 1, 1)],
+                         ids=["dense", "4-per-group", "7-per-group", "pointwise"])
+def test_other_convolutions_stay_off_it(groups, cout_g, k, stride):
+    """Dense convolutions, groups of fewer than 8 output channels (most of a vector wasted) and
+    1x1 stride-1 ones (their GEMM reads the input in place) keep their kernels."""
+    weight = np.ones((groups * cout_g, 4, k, k), np.float32)
+    assert _core.Conv2d(weight, None, stride=stride, padding=k // 2, groups=groups).ukernel not in {
+        u["name"] for u in UKERNELS}
+
+
+@pytest.mark.parametrize("groups,cout_g,hw,stride", [(5, 16, 33, 2), (49, 16, 7, 1), (3, 24, 57, 1)])
+def test_results_do_not_depend_on_the_thread_count(groups, cout_g, hw, stride, rng):
+    """Each output is one kernel call's whole sum, whichever task computes it: bit for bit the
+    same at 1, 2, 3 and 8 threads (tasks split rows of the output, ragged where they end)."""
+    x = rng.standard_normal((2, groups * 4, hw, hw), dtype=np.float32)
+    weight = rng.standard_normal((groups * cout_g, 4, 3, 3), dtype=np.float32)
+    conv = _core.Conv2d(weight, None, stride=stride, padding=1, groups=groups)
+    before = kernels.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3, 8):
+            kernels.set_num_threads(threads)
+            results.append(conv.forward(x))
+    finally:
+        kernels.set_num_threads(before)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    want = run(x, weight, None, Activation.none(), GEMM_REF, groups, stride, 1)
+    np.testing.assert_allclose(results[0], want, rtol=reference.tolerance(36), atol=reference.tolerance(36))
