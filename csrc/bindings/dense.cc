@@ -30,6 +30,12 @@ const Ukernel* ukernel_arg(const std::vector<Ukernel>& table, const std::optiona
   return name ? &pp_find_ukernel(table, *name) : nullptr;
 }
 
+// Whether `name` is given and names a row of `table`.
+template <class Ukernel>
+bool named_in(const std::vector<Ukernel>& table, const std::optional<std::string>& name) {
+  return name && std::any_of(table.begin(), table.end(), [&](const Ukernel& u) { return *name == u.name; });
+}
+
 // A depthwise weight (C, 1, k, k), its optional bias, stride and padding, checked and laid out.
 std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::handle& weight_obj, const OptionalF32Arg& bias_arg,
                                                 const IntArg& stride_arg, const IntArg& padding_arg,
@@ -44,9 +50,7 @@ std::unique_ptr<DepthwiseConv2d> make_depthwise(const py::handle& weight_obj, co
   const py::array bias = optional_vector(bias_arg.obj, bias_name, weight.shape(0));
   // A named kernel is a strip kernel or a "same"-padding one.
   const auto& same_table = pp_f32_dwconv2d_chw_same_ukernels();
-  const bool same = ukernel_name && std::any_of(same_table.begin(), same_table.end(), [&](const auto& k) {
-                      return *ukernel_name == k.name;
-                    });
+  const bool same = named_in(same_table, ukernel_name);
   return std::make_unique<DepthwiseConv2d>(
       weight.shape(0), Window2d::square(weight.shape(2), stride, padding), static_cast<const float*>(weight.data()),
       data_or_null(bias), same ? nullptr : ukernel_arg(pp_f32_dwconv2d_chw_ukernels(), ukernel_name),
@@ -70,12 +74,9 @@ std::unique_ptr<Conv2d> make_conv2d(const py::handle& weight_obj, const Optional
   require(conv2d_rejects(k, stride, padding));
   const py::array bias = optional_vector(bias_arg.obj, bias_name, cout);
   // A named kernel is a GEMM, a direct 3x3 stride-2 one or an outvec one.
-  auto named_in = [&](const auto& table) {
-    return ukernel_name && std::any_of(table.begin(), table.end(), [&](const auto& u) { return *ukernel_name == u.name; });
-  };
   const auto& direct_table = pp_f32_conv2d_3x3s2p1_ukernels();
   const auto& outvec_table = pp_f32_conv2d_outvec_ukernels();
-  const bool direct = named_in(direct_table), outvec = named_in(outvec_table);
+  const bool direct = named_in(direct_table, ukernel_name), outvec = named_in(outvec_table, ukernel_name);
   return std::make_unique<Conv2d>(cout, cin_g * groups, Window2d::square(k, stride, padding), groups,
                                   static_cast<const float*>(weight.data()), data_or_null(bias),
                                   direct || outvec ? nullptr : ukernel_arg(pp_f32_gemm_ukernels(), ukernel_name),

@@ -426,6 +426,12 @@ struct Phases {
   }
 };
 
+// A 1x1 stride-1 unpadded window: the GEMM reads the input in place.
+bool pointwise_window(const Window2d& w) {
+  return w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
+         w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+}
+
 // The window the direct 3x3 stride-2 kernels take.
 bool window_3x3s2p1(const Window2d& w) {
   return w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 2 && w.stride_w == 2 && w.dilation_h == 1 &&
@@ -446,9 +452,7 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
 // least 8 output channels per group (fewer waste most of a vector), not a 1x1 stride-1 one (its
 // GEMM reads the input in place).
 const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t groups, const Window2d& w) {
-  const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
-                         w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
-  if (groups < 2 || out_channels % groups != 0 || out_channels / groups < 8 || pointwise) return nullptr;
+  if (groups < 2 || out_channels % groups != 0 || out_channels / groups < 8 || pointwise_window(w)) return nullptr;
   return pp_f32_conv2d_outvec_config(out_channels / groups);
 }
 
@@ -513,11 +517,7 @@ const char* Conv2d::default_ukernel_name(size_t out_channels, size_t in_channels
   return pp_f32_gemm_config().name;
 }
 
-bool Conv2d::pointwise() const {
-  const Window2d& w = window_;
-  return w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
-         w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
-}
+bool Conv2d::pointwise() const { return pointwise_window(window_); }
 
 bool Conv2d::reads_whole_plane(const Shape4& x) const {
   const Window2d& w = window_;
