@@ -193,6 +193,7 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["stride"] = k.stride;
       row["tile_rows"] = k.tile_rows;
       row["tile_cols"] = k.tile_cols;
+      row["max_width"] = k.max_width;
     });
   });
   testing.def("conv2d_outvec_ukernels", [] {

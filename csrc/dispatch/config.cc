@@ -14,8 +14,8 @@ const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels() {
 
 const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels() {
   static const std::vector<pp_f32_dwconv2d_chw_same_ukernel> all = {
-#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production) \
-  {#name, isa, kernel_size, stride, tile_rows, tile_cols, production, name},
+#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production, max_width) \
+  {#name, isa, kernel_size, stride, tile_rows, tile_cols, production, max_width, name},
 #include "../f32-dwconv2d-chw/f32-dwconv2d-chw-same.inc"
 #undef PP_DWCONV2D_SAME_UKERNEL
   };

@@ -145,10 +145,11 @@ class Conv2dOperator : public Operator {
                                      : describe(spec_.algorithm);
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
-    return describe(algorithm_for(inputs[0]));
+    return describe(algorithm_for(inputs[0]), inputs[0][3]);
   }
 
-  std::string describe(Algorithm algorithm) const {
+  // width: the input's (0: unknown).
+  std::string describe(Algorithm algorithm, size_t width = 0) const {
     static const char* names[] = {"gemm", "depthwise", "sparse", "winograd", "separable"};
     std::string s = "conv2d " + spec_.window.describe();
     if (spec_.groups != 1) s += " g" + std::to_string(spec_.groups);
@@ -163,7 +164,7 @@ class Conv2dOperator : public Operator {
              " " + pp_f32_gemm_config().name;
         break;
       }
-      case Algorithm::depthwise: s += std::string(" ") + name_or_unknown(depthwise_ukernel_name(spec_.window)); break;
+      case Algorithm::depthwise: s += " " + depthwise_ukernel_name(spec_.window, width); break;
       case Algorithm::separable:
         s += std::string(" ") + strip_ukernel_name();
         s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;

@@ -190,18 +190,28 @@ PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
 
 }  // namespace
 
-const char* depthwise_ukernel_name(const Window2d& window) {
+// The name of what runs on inputs `width` columns wide (0: any) with `same` (up to max_width
+// columns; nullptr: none) and `strip`.
+std::string kernels_name(const pp_f32_dwconv2d_chw_same_ukernel* same, size_t max_width,
+                         const pp_f32_dwconv2d_chw_ukernel* strip, size_t width) {
+  const std::string strip_name = strip != nullptr ? strip->name : "?";
+  if (same == nullptr || (width > max_width && max_width != 0)) return strip_name;
+  if (width == 0 && max_width != 0)
+    return std::string(same->name) + " (to " + std::to_string(max_width) + " columns, then " + strip_name + ")";
+  return same->name;
+}
+
+std::string depthwise_ukernel_name(const Window2d& window, size_t width) {
   const int kernel_size = static_cast<int>(window.kernel_h), stride = static_cast<int>(window.stride_h);
   const auto* same = same_padding(window) ? pp_f32_dwconv2d_chw_same_config(kernel_size, stride) : nullptr;
-  if (same != nullptr) return same->name;
-  const auto* strip = pp_f32_dwconv2d_chw_config(kernel_size, stride);
-  return strip != nullptr ? strip->name : nullptr;
+  return kernels_name(same, same != nullptr ? same->max_width : 0, pp_f32_dwconv2d_chw_config(kernel_size, stride),
+                      width);
 }
 
 DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
                                  const pp_f32_dwconv2d_chw_ukernel* ukernel,
                                  const pp_f32_dwconv2d_chw_same_ukernel* same)
-    : channels_(channels), window_(window), same_(nullptr) {
+    : channels_(channels), window_(window), same_(nullptr), same_max_width_(0) {
   require(depthwise_window_rejects(window));
   if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
   const size_t kernel_size = window.kernel_h, stride = window.stride_h;
@@ -217,6 +227,7 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
     same_ = same;
   } else if (ukernel == nullptr && same_padding(window)) {
     same_ = pp_f32_dwconv2d_chw_same_config(static_cast<int>(kernel_size), static_cast<int>(stride));
+    if (same_ != nullptr) same_max_width_ = same_->max_width;
   }
   const size_t taps = kernel_size * kernel_size;
   weights_.resize(checked_mul(channels, 1 + taps, "weight"));
@@ -224,6 +235,10 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
     weights_[c * (1 + taps)] = bias != nullptr ? bias[c] : 0.0f;
     std::copy(weight + c * taps, weight + (c + 1) * taps, &weights_[c * (1 + taps) + 1]);
   }
+}
+
+std::string DepthwiseConv2d::ukernel_name(size_t width) const {
+  return kernels_name(same_, same_max_width_, ukernel_, width);
 }
 
 Shape4 DepthwiseConv2d::output_shape(const Shape4& x) const {
@@ -282,7 +297,7 @@ void DepthwiseConv2d::run_same(const Shape4& x_shape, const float* input, float*
 
 void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* output, const Epilogue& epilogue) const {
   const Shape4 y = output_shape(x_shape);
-  if (same_ != nullptr) {
+  if (runs_same(x_shape.w)) {
     run_same(x_shape, input, output, epilogue);
     return;
   }

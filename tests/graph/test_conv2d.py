@@ -368,12 +368,15 @@ def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs
 
 
 @pytest.mark.parametrize("kernel,stride,padding", [(3, 1, 1), (3, 2, 1), (5, 2, 2), (3, 1, 0), (5, 1, 2)])
-def test_a_depthwise_node_names_the_kernel_it_runs(kernel, stride, padding):
-    """A "same"-padding kernel where this ISA has one for the window, else the strip kernel."""
-    text = describe(groups=4, kernel=(kernel, kernel), stride=[stride] * 2, padding=[padding] * 4)
+@pytest.mark.parametrize("width", [12, 112])
+def test_a_depthwise_node_names_the_kernel_it_runs(kernel, stride, padding, width):
+    """A "same"-padding kernel where this ISA has one for the window and the width, else the
+    strip kernel."""
+    text = describe(hw=(12, width), groups=4, kernel=(kernel, kernel), stride=[stride] * 2, padding=[padding] * 4)
     isa = pyprune.isa()
     same = [u["name"] for u in pyprune.kernels.testing.dwconv2d_same_ukernels() if u["production"] and
-            u["isa"] == isa and (u["kernel_size"], u["stride"]) == (kernel, stride) and padding == kernel // 2]
+            u["isa"] == isa and (u["kernel_size"], u["stride"]) == (kernel, stride) and padding == kernel // 2 and
+            (u["max_width"] == 0 or width <= u["max_width"])]
     # the strip kernel: the ISA's production row, else the next lower ISA's
     fallback = {"avx512": ("avx512", "avx2", "scalar"), "avx2": ("avx2", "scalar"), "neon": ("neon", "scalar")}
     strip = [u["name"] for i in fallback.get(isa, ("scalar",)) for u in pyprune.kernels.testing.dwconv2d_ukernels()

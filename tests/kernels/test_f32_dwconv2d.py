@@ -223,6 +223,29 @@ def test_same_padding_kernels_write_only_their_output(ukernel, rng):
         assert (out_room[n * c * oh * ow:] == 1234.5).all()
 
 
+LIMITED = [u for u in SAME_UKERNELS if u["production"] and u["max_width"]]
+
+
+@pytest.mark.parametrize("ukernel", LIMITED, ids=[u["name"] for u in LIMITED])
+def test_a_same_padding_kernel_of_limited_width_runs_up_to_it(ukernel, rng):
+    """A row that beats the strip kernels only up to max_width columns runs there by default and
+    the strip kernel beyond, bit for bit; named, it runs at any width."""
+    if ukernel["isa"] != kernels.isa():
+        pytest.skip(f"not the production row of {kernels.isa()}")
+    k, s, widest = ukernel["kernel_size"], ukernel["stride"], ukernel["max_width"]
+    strip = next(u["name"] for u in UKERNELS if u["isa"] == ukernel["isa"] and u["production"] and
+                 (u["kernel_size"], u["stride"]) == (k, s))
+    for width in (widest - 1, widest, widest + 1, 2 * widest):
+        x, weight, bias = random_case(rng, 1, 6, 9, width, k, True)
+        default, same, strips = (kernels.PackedDepthwiseConv2d(weight, bias, stride=s, padding=k // 2, ukernel=name)
+                                 for name in (None, ukernel["name"], strip))
+        assert (same(x) != strips(x)).any(), "the two kernels round alike here: the check below cannot tell them apart"
+        np.testing.assert_array_equal(default(x), same(x) if width <= widest else strips(x), err_msg=f"width {width}")
+        np.testing.assert_allclose(same(x), reference.depthwise_conv2d(x, weight, bias, s, k // 2), rtol=1e-4, atol=1e-4)
+    assert kernels.PackedDepthwiseConv2d(weight, stride=s, padding=k // 2).ukernel == \
+        f"{ukernel['name']} (to {widest} columns, then {strip})"
+
+
 def test_same_padding_kernels_take_only_same_padding():
     for u in SAME_UKERNELS:
         if u["isa"] in AVAILABLE:

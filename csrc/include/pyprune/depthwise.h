@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "pyprune/activation.h"
@@ -12,9 +13,10 @@
 
 namespace pyprune {
 
-// The name of the production kernel a DepthwiseConv2d of this window runs (run()): the
-// "same"-padding one where it takes the window, else the strip one; nullptr when none.
-const char* depthwise_ukernel_name(const Window2d& window);
+// The production kernel a DepthwiseConv2d of this window runs (run()) on inputs `width` columns
+// wide: the "same"-padding one where it takes the window and the width, else the strip one;
+// width 0 names both where the choice depends on it. "?" when none takes the window.
+std::string depthwise_ukernel_name(const Window2d& window, size_t width = 0);
 
 // A depthwise convolution with its weights laid out for the kernels: per channel its bias,
 // then its k * k taps. Padding may differ per side (each at most the case's max_padding).
@@ -42,16 +44,18 @@ class DepthwiseConv2d {
   const Window2d& window() const { return window_; }
   // The strip kernel (run_rows, and run() without a "same"-padding kernel).
   const pp_f32_dwconv2d_chw_ukernel& ukernel() const { return *ukernel_; }
-  // The kernel run() runs.
-  const char* ukernel_name() const { return same_ != nullptr ? same_->name : ukernel_->name; }
+  // The kernel run() runs on inputs `width` columns wide (0: named for every width).
+  std::string ukernel_name(size_t width = 0) const;
 
  private:
+  bool runs_same(size_t width) const { return same_ != nullptr && (same_max_width_ == 0 || width <= same_max_width_); }
   void run_same(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
 
   size_t channels_;
   Window2d window_;
   const pp_f32_dwconv2d_chw_ukernel* ukernel_;
   const pp_f32_dwconv2d_chw_same_ukernel* same_;  // nullptr: strips
+  size_t same_max_width_;  // wider inputs run the strips (0: none; a forced same_ runs every width)
   std::vector<float> weights_;  // channels x (1 + k * k)
 };
 

@@ -46,6 +46,7 @@ struct pp_f32_dwconv2d_chw_same_ukernel {
   size_t tile_rows;  // output rows per register tile
   size_t tile_cols;
   bool production;   // the kernel its ISA runs for this (kernel_size, stride)
+  size_t max_width;  // the widest input it runs (0: any); wider ones run the strip kernels
   pp_f32_dwconv2d_chw_same_ukernel_fn fn;
 };
 

@@ -56,13 +56,14 @@ typedef void (*pp_f32_dwconv2d_chw_ukernel_fn)(
 // (values there only reach outputs that are not written): inside the call's planes for all
 // rows but the first plane's first and the last plane's last, so the caller provides that
 // slack before input and after its last plane. Outputs are written exactly.
-#define PP_DWCONV2D_CHW_SAME_SLACK 8
+#define PP_DWCONV2D_CHW_SAME_SLACK 16
 
 typedef void (*pp_f32_dwconv2d_chw_same_ukernel_fn)(
     size_t channels, size_t input_height, size_t input_width, const float* input, const float* weights,
     float* output, const float* zero, const pp_f32_minmax_params* params);
 
-#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production)     \
+#define PP_DWCONV2D_SAME_UKERNEL(isa, name, kernel_size, stride, tile_rows, tile_cols, production, \
+                                 max_width)                                                      \
   extern "C" void name(size_t channels, size_t input_height, size_t input_width, const float* input, \
                        const float* weights, float* output, const float* zero,                       \
                        const pp_f32_minmax_params* params);

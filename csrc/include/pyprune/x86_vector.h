@@ -41,6 +41,23 @@ struct Avx2 {
   static PP_INLINE T load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
   static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
   static PP_INLINE void store(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  // The first n (1..8) lanes of v, in pieces of 4, 2 and 1 floats: where a store under a mask
+  // runs on every tile of a small plane, VMASKMOVPS, slow on AMD cores, would dominate.
+  static PP_INLINE void store_first(float* p, T v, size_t n) {
+    if (n == 8) return store(p, v);
+    __m128 part = _mm256_castps256_ps128(v);
+    if (n & 4) {
+      _mm_storeu_ps(p, part);
+      part = _mm256_extractf128_ps(v, 1);
+      p += 4;
+    }
+    if (n & 2) {
+      _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+      part = _mm_movehl_ps(part, part);
+      p += 2;
+    }
+    if (n & 1) _mm_store_ss(p, part);
+  }
   static PP_INLINE T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static PP_INLINE T add(T a, T b) { return _mm256_add_ps(a, b); }
   // max then min return their second operand for NaN, so NaN stays.
