@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pyprune/x86_vector.h"
 #include "winograd-math.h"
 
 namespace pp_winograd {
@@ -31,11 +32,7 @@ struct Avx2 {
   static PP_INLINE T clamp(T v, T lo, T hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
   static PP_INLINE T load(const float* p) { return _mm256_loadu_ps(p); }
   static PP_INLINE void store(float* p, T v) { _mm256_storeu_ps(p, v); }
-  static PP_INLINE void store_first(float* p, T v, size_t n) {
-    // 8 ones then 8 zeros: the mask of the first n lanes starts at [8 - n].
-    alignas(64) static const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    _mm256_maskstore_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&kMask[8 - n])), v);
-  }
+  static PP_INLINE void store_first(float* p, T v, size_t n) { pp_x86::Avx2::store_first(p, v, n); }
 
   // [x[a .. a + 4) | x[b .. b + 4)]
   static PP_INLINE T pair128(const float* x, size_t a, size_t b) {
