@@ -161,7 +161,7 @@ bool same_padding(const Window2d& w) {
          w.pad_top == p && w.pad_left == p && w.pad_bottom == p && w.pad_right == p;
 }
 
-// Per-thread buffers of the "same"-padding path: the zero row, and a copy of a plane at either
+// Per-thread buffers of the "same"-padding path: the zero row, and a copy of a plane near either
 // end of the input with the slack the kernels read around it (the caller's array has none).
 struct SameScratch {
   AlignedBuffer zero, plane;
@@ -276,19 +276,21 @@ void DepthwiseConv2d::run_same(const Shape4& x_shape, const float* input, float*
       same_->fn(count, x_shape.h, x_shape.w, from, &weights_[p % channels_ * weights_per_channel], out, zero, &clamp);
       epilogue.apply(out, 1, count * out_plane, 0, output);
     };
-    // The input's first and last planes run from a copy with slack around it.
+    // The planes within kSameSlack floats of either end of the input (the first and the last,
+    // more when planes are smaller) run from a copy with slack around it.
     auto call_copied = [&](size_t p) {
       scratch.plane.reserve(in_plane + 2 * kSameSlack);
       std::copy_n(input + p * in_plane, in_plane, scratch.plane.data() + kSameSlack);
       call(p, 1, scratch.plane.data() + kSameSlack);
     };
+    const size_t edge = pp_divide_round_up(kSameSlack, in_plane);
     const size_t end = std::min(planes, (task + 1) * per_task);
     for (size_t p = task * per_task; p < end;) {
-      if (p == 0 || p == planes - 1) {
+      if (p < edge || p + edge >= planes) {
         call_copied(p++);
         continue;
       }
-      const size_t count = std::min({end, planes - 1, p + channels_ - p % channels_}) - p;
+      const size_t count = std::min({end, planes - edge, p + channels_ - p % channels_}) - p;
       call(p, count, input + p * in_plane);
       p += count;
     }
