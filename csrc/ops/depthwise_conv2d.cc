@@ -188,18 +188,21 @@ PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
   return {x.h, x.w, y.h, y.w, w.kernel_h, w.stride_h, w.pad_top, w.pad_left, w.pad_right};
 }
 
-}  // namespace
+// Whether a "same"-padding kernel of max_width (0: any) runs inputs `width` columns wide.
+bool within(size_t max_width, size_t width) { return max_width == 0 || width <= max_width; }
 
 // The name of what runs on inputs `width` columns wide (0: any) with `same` (up to max_width
 // columns; nullptr: none) and `strip`.
 std::string kernels_name(const pp_f32_dwconv2d_chw_same_ukernel* same, size_t max_width,
                          const pp_f32_dwconv2d_chw_ukernel* strip, size_t width) {
   const std::string strip_name = strip != nullptr ? strip->name : "?";
-  if (same == nullptr || (width > max_width && max_width != 0)) return strip_name;
+  if (same == nullptr || !within(max_width, width)) return strip_name;
   if (width == 0 && max_width != 0)
     return std::string(same->name) + " (to " + std::to_string(max_width) + " columns, then " + strip_name + ")";
   return same->name;
 }
+
+}  // namespace
 
 std::string depthwise_ukernel_name(const Window2d& window, size_t width) {
   const int kernel_size = static_cast<int>(window.kernel_h), stride = static_cast<int>(window.stride_h);
@@ -240,6 +243,8 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
 std::string DepthwiseConv2d::ukernel_name(size_t width) const {
   return kernels_name(same_, same_max_width_, ukernel_, width);
 }
+
+bool DepthwiseConv2d::runs_same(size_t width) const { return same_ != nullptr && within(same_max_width_, width); }
 
 Shape4 DepthwiseConv2d::output_shape(const Shape4& x) const {
   if (x.c != channels_)

@@ -48,7 +48,7 @@ class DepthwiseConv2d {
   std::string ukernel_name(size_t width = 0) const;
 
  private:
-  bool runs_same(size_t width) const { return same_ != nullptr && (same_max_width_ == 0 || width <= same_max_width_); }
+  bool runs_same(size_t width) const;
   void run_same(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
 
   size_t channels_;
