@@ -367,7 +367,7 @@ def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs
     assert f" {algorithm} " in text, text
 
 
-@pytest.mark.parametrize("kernel,stride,padding", [(3, 1, 1), (3, 2, 1), (5, 2, 2), (3, 1, 0), (5, 1, 2), (7, 1, 3)])
+@pytest.mark.parametrize("kernel,stride,padding", [(3, 1, 1), (3, 2, 1), (5, 2, 2), (3, 1, 0), (5, 1, 2), (7, 1, 3), (7, 2, 3)])
 @pytest.mark.parametrize("width", [12, 112])
 def test_a_depthwise_node_names_the_kernel_it_runs(kernel, stride, padding, width):
     """A "same"-padding kernel where this ISA has one for the window and the width, else the
