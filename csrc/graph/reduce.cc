@@ -110,21 +110,31 @@ class Reduce final : public NodeOperator {
     // every output row of the rest).
     const bool inner_kept = loop.inner_stride(1) != 0;
     const size_t columns = inner_kept ? loop.inner() : 1;
+    // Kept rows fold into the output's rows in float on the elementwise kernels: sums of up to
+    // kSumBlock terms (as long rows are summed in blocks), max, min and products of any count.
+    const bool by_rows = inner_kept && (!std::is_same_v<Op, SumOf> || rest_in / rest_out <= kSumBlock);
     parallel_rows(lead, columns, [&](size_t first, size_t n, size_t begin, size_t end) {
-      thread_local std::vector<Acc> scratch;
-      scratch.assign(rest_out, identity);
-      Acc* acc = scratch.data();
       if constexpr (std::is_same_v<Op, SumOf>) {
         if (!inner_kept && loop.rows() == 1) {  // one row per lead index: the rows side by side
           sum_rows(x + first * rest_in, n, rest_in, rest_in, y + first);
           return;
         }
       }
+      if (by_rows) {
+        fold_rows<Op>(x, first, n, begin, end, loop, rest_in, rest_out, columns, y, static_cast<float>(identity));
+        return;
+      }
+      // The task's accumulators: its columns [begin, end) of each output row of the rest, side
+      // by side (a task that owns a piece of long rows must not touch, or clear, the others).
+      const size_t width = end - begin;
+      thread_local std::vector<Acc> scratch;
+      scratch.assign(rest_out / columns * width, identity);
+      auto row_of = [&](size_t out_offset) { return scratch.data() + out_offset / columns * width; };
       for (size_t l = first; l < first + n; l++) {
         const float* xl = x + l * rest_in;
         loop.for_rows(0, loop.rows(), [&](const StridedLoop<2>::Offsets& offset) {
           const float* xr = xl + offset[0];
-          Acc* ar = acc + offset[1];
+          Acc* ar = row_of(static_cast<size_t>(offset[1]));
           if (!inner_kept) {
             if constexpr (std::is_same_v<Op, SumOf>) {
               *ar += sum_row(xr, loop.inner());
@@ -132,19 +142,39 @@ class Reduce final : public NodeOperator {
               *ar = Op::combine(*ar, reduce_row<Op>(xr, loop.inner(), identity));
             }
           } else {
-            for (size_t i = begin; i < end; i++) ar[i] = Op::combine(ar[i], xr[i]);
+            for (size_t i = begin; i < end; i++) ar[i - begin] = Op::combine(ar[i - begin], xr[i]);
           }
         });
         // Out: this task's columns of every output row of the rest.
         float* yl = y + l * rest_out;
         for (size_t row = 0; row < rest_out; row += columns) {
-          for (size_t i = row + begin; i < row + end; i++) {
-            yl[i] = static_cast<float>(acc[i]);
-            acc[i] = identity;
+          Acc* ar = row_of(row);
+          for (size_t i = 0; i < width; i++) {
+            yl[row + begin + i] = static_cast<float>(ar[i]);
+            ar[i] = identity;
           }
         }
       }
     }, rest_in / columns);
+  }
+
+  // Lead indices [first, first + n), columns [begin, end) of every output row of the rest: the
+  // output rows start at `identity`, and each input row folds into its output row.
+  template <class Op>
+  static void fold_rows(const float* x, size_t first, size_t n, size_t begin, size_t end, const StridedLoop<2>& loop,
+                        size_t rest_in, size_t rest_out, size_t columns, float* y, float identity) {
+    const pp_f32_vbinary_ukernel& kernel = pp_f32_vbinary_config(Op::kRow, false);
+    const pp_f32_minmax_params unclamped{-std::numeric_limits<float>::infinity(),
+                                         std::numeric_limits<float>::infinity()};
+    for (size_t l = first; l < first + n; l++) {
+      float* yl = y + l * rest_out;
+      for (size_t row = 0; row < rest_out; row += columns) std::fill(yl + row + begin, yl + row + end, identity);
+      const float* xl = x + l * rest_in;
+      loop.for_rows(0, loop.rows(), [&](const StridedLoop<2>::Offsets& offset) {
+        float* yr = yl + offset[1] + begin;
+        kernel.fn(end - begin, yr, xl + offset[0] + begin, yr, &unclamped);
+      });
+    }
   }
 
   ReduceKind kind_;

@@ -13,16 +13,21 @@ namespace pyprune::graph {
 
 constexpr size_t kSumBlock = 2048;
 
+// kRow: the elementwise kernel (f32-vbinary) that folds a row into a row of accumulators.
 struct MaxOf {
+  static constexpr pp_vbinary_op kRow = pp_vbinary_max;
   static float combine(float acc, float v) { return (v > acc || v != v) ? v : acc; }
 };
 struct MinOf {
+  static constexpr pp_vbinary_op kRow = pp_vbinary_min;
   static float combine(float acc, float v) { return (v < acc || v != v) ? v : acc; }
 };
 struct ProductOf {
+  static constexpr pp_vbinary_op kRow = pp_vbinary_mul;
   static float combine(float acc, float v) { return acc * v; }
 };
 struct SumOf {
+  static constexpr pp_vbinary_op kRow = pp_vbinary_add;
   template <class Acc>
   static Acc combine(Acc acc, float v) { return acc + v; }
 };

@@ -50,7 +50,7 @@ def test_reduce_matches_torch(shape, kind, keepdim, data):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("shape,axes", [((1, 1024, 7, 7), [2, 3]), ((3, 64, 56, 56), [1]), ((2, 300000), [1]),
                                         ((300000, 3), [0]), ((4, 5, 6, 7), [0, 2]), ((2, 3, 4), [0, 1, 2]),
-                                        ((5, 70000), [0])])
+                                        ((5, 70000), [0]), ((2100, 64), [0]), ((1, 2, 32, 56, 56), [1])])
 def test_network_and_long_reductions(kind, shape, axes, rng):
     x = random(rng, shape, 0.0, 2.0)
     got = run1("reduce", {"kind": kind, "axes": axes, "keepdim": 1}, x)
