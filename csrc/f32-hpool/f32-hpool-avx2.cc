@@ -92,7 +92,9 @@ void hpool_avx2(size_t n, size_t rows, size_t pad, const float* x, size_t x_stri
 
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s2__avx2, hpool_avx2, max, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s1__avx2, hpool_avx2, max, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_5s1__avx2, hpool_avx2, max, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_2s2__avx2, hpool_avx2, max, 2, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s2__avx2, hpool_avx2, sum, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s1__avx2, hpool_avx2, sum, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_5s1__avx2, hpool_avx2, sum, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_2s2__avx2, hpool_avx2, sum, 2, 2)

@@ -204,7 +204,9 @@ void hpool_neon(size_t n, size_t rows, size_t pad, const float* x, size_t x_stri
 
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s2__neon, hpool_neon, max, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s1__neon, hpool_neon, max, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_5s1__neon, hpool_neon, max, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_2s2__neon, hpool_neon, max, 2, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s2__neon, hpool_neon, sum, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s1__neon, hpool_neon, sum, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_5s1__neon, hpool_neon, sum, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_2s2__neon, hpool_neon, sum, 2, 2)

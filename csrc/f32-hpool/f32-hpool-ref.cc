@@ -14,7 +14,9 @@ void hpool_ref(size_t n, size_t rows, size_t pad, const float* x, size_t x_strid
 
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s2__ref, hpool_ref, max, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_3s1__ref, hpool_ref, max, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_5s1__ref, hpool_ref, max, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_max_ukernel_2s2__ref, hpool_ref, max, 2, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s2__ref, hpool_ref, sum, 3, 2)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_3s1__ref, hpool_ref, sum, 3, 1)
+PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_5s1__ref, hpool_ref, sum, 5, 1)
 PP_HPOOL_DEFINE(pp_f32_hpool_sum_ukernel_2s2__ref, hpool_ref, sum, 2, 2)
