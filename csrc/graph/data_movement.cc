@@ -1,7 +1,8 @@
 // Data movement: concat, split, slice, permute, expand. Results are exact copies. concat and
 // split copy whole blocks per outer index (memcpy); slice, permute and expand are one strided
 // copy: the output walked in order, the input through strides (stepped, permuted, or 0 where
-// it is expanded), with neighbouring dims merged so rows are as long as possible.
+// it is expanded), with neighbouring dims merged so rows are as long as possible (and the
+// longest dim innermost where the rows would still be a few elements).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -16,20 +17,38 @@
 namespace pyprune::graph {
 namespace {
 
+// Rows shorter than this are too short to walk one by one.
+constexpr size_t kShortRun = 8;
+
 // out[i] = in[offset(i)] for every element i of `out_dims`, C order; in_strides are the
 // input's element strides along each output dim.
 void strided_copy(const Dims& out_dims, const std::array<ptrdiff_t, kMaxRank>& in_strides, const float* in,
                   float* out) {
-  std::array<ptrdiff_t, kMaxRank> out_strides = broadcast_strides(out_dims, out_dims);
-  const StridedLoop<2> loop(out_dims, {out_strides, in_strides});
+  std::array<std::array<ptrdiff_t, kMaxRank>, 2> strides{broadcast_strides(out_dims, out_dims), in_strides};
+  Dims dims = out_dims;
+  // An innermost run of a few elements (the interleave of a pixel shuffle or of a transposed
+  // convolution's phases: runs of 2) would make every run a row of its own: the longest dim runs
+  // innermost instead, strided on both sides.
+  if (const StridedLoop<2> loop(dims, strides); !loop.empty() && loop.inner() < kShortRun && dims.size() > 1) {
+    size_t longest = 0;  // of the longest, the innermost: its output stride is the smallest
+    for (size_t d = 0; d + 1 < dims.size(); d++)
+      if (dims[d] >= dims[longest]) longest = d;
+    if (dims[longest] > loop.inner()) {
+      std::rotate(dims.begin() + longest, dims.begin() + longest + 1, dims.end());
+      for (auto& s : strides) std::rotate(s.begin() + longest, s.begin() + longest + 1, s.begin() + dims.size());
+    }
+  }
+  const StridedLoop<2> loop(dims, strides);
   if (loop.empty()) return;
-  const ptrdiff_t step = loop.inner_stride(1);
+  const ptrdiff_t out_step = loop.inner_stride(0), step = loop.inner_stride(1);
   parallel_rows(loop.rows(), loop.inner(), [&](size_t row, size_t rows, size_t begin, size_t end) {
     loop.for_rows(row, rows, [&](const StridedLoop<2>::Offsets& offset) {
-      float* y = out + offset[0] + begin;
+      float* y = out + offset[0] + static_cast<ptrdiff_t>(begin) * out_step;
       const float* x = in + offset[1] + static_cast<ptrdiff_t>(begin) * step;
       const size_t n = end - begin;
-      if (step == 1) {
+      if (out_step != 1) {
+        for (size_t i = 0; i < n; i++) y[static_cast<ptrdiff_t>(i) * out_step] = x[static_cast<ptrdiff_t>(i) * step];
+      } else if (step == 1) {
         std::memcpy(y, x, n * sizeof(float));
       } else if (step == 0) {
         std::fill(y, y + n, *x);
