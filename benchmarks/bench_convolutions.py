@@ -8,8 +8,8 @@ algorithm that takes the layer is timed alongside, so a slower choice shows:
 Layers of real networks: the first convolution (3 channels, stride 2, 16 to 32 out, 224 and
 320 inputs), ResNet's 3x3 and its 1x1 stride-2 shortcut, ResNeXt's and RegNet's grouped 3x3s
 (4, 8 and 16 channels per group, strides 1 and 2), ShuffleNet's grouped 1x1, dilated 3x3s (DeepLab,
-dilations 2 and 4), depthwise 3x3/5x5/7x7 (MobileNet, EfficientNet, ConvNeXt) at strides 1 and
-2, and a classifier head (1x1 on 1x1).
+dilations 2 and 4), depthwise 3x3/5x5/7x7/9x9 (MobileNet, EfficientNet, ConvNeXt, ConvMixer) at
+strides 1 and 2, and a classifier head (1x1 on 1x1).
 """
 
 import functools
@@ -70,6 +70,8 @@ CASES = {
     "dw5s2": lambda: conv_case("dw 5x5 s2 240 28", 240, 240, 28, 5, 2, groups=240),
     "dw7s1": lambda: conv_case("dw 7x7 s1 96 56", 96, 96, 56, 7, groups=96),
     "dw7s2": lambda: conv_case("dw 7x7 s2 192 28", 192, 192, 28, 7, 2, groups=192),
+    "dw9s1": lambda: conv_case("dw 9x9 s1 256 28", 256, 256, 28, 9, groups=256),
+    "dw9s2": lambda: conv_case("dw 9x9 s2 128 56", 128, 128, 56, 9, 2, groups=128),
     "head": lambda: conv_case("head 1x1 1280->1000 on 1x1", 1280, 1000, 1, 1),
 }
 case = functools.lru_cache(maxsize=None)(lambda name: CASES[name]())

@@ -4,7 +4,8 @@
 //
 // Design (per tile of ROWS x COLS outputs, COLS = 4 * VECS):
 //  - The 1 + K*K weights (bias first) live in ceil((1 + K*K) / 4) q registers for the whole call
-//    (3x3: 3, 5x5: 7); every tap is one FMLA by element (vfmaq_laneq_f32), no broadcasts.
+//    (3x3: 3, 5x5: 7, 9x9: 21); every tap is one FMLA by element (vfmaq_laneq_f32), no
+//    broadcasts.
 //  - ROWS x VECS accumulators start at the bias and take K*K FMLAs each.
 //  - Input: one pointer per padded input row. For tap j the COLS inputs are one LD1 of VECS
 //    registers (up to 16 floats), post-incremented by a step held in a general register, so
@@ -91,7 +92,9 @@ PP_INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t x, float32x4_t w) {
 
 template <int K, int S, int ROWS, int COLS, bool CLAMP>
 struct Kernel {
-  static_assert(K == 3 || K == 5 || K == 7, "3x3, 5x5 and 7x7 only");
+  static_assert(K == 3 || K == 5 || K == 7 || K == 9, "3x3, 5x5, 7x7 and 9x9 only");
+  // 9x9's weights take 21 registers: with the windows' 4 (two of 2), 2 accumulators at most.
+  static_assert(K < 9 || ROWS * COLS <= 8, "9x9 tiles are at most 8 outputs");
   static_assert(S == 1 || S == 2, "stride 1 or 2");
   static_assert(COLS == 4 || COLS == 8 || COLS == 16, "COLS is 4, 8 or 16");
   static constexpr int VECS = COLS / 4;

@@ -1,6 +1,6 @@
 """The common convolutions of CNNs one at a time, each a one-layer network (the convolution,
 with the ReLU that usually follows it fused), at the sizes the named networks run them: the
-first layers, depthwise 3x3/5x5/7x7 at strides 1 and 2, grouped, dilated, 1x1 with stride 2 and
+first layers, depthwise 3x3/5x5/7x7/9x9 at strides 1 and 2, grouped, dilated, 1x1 with stride 2 and
 dense 3x3 with stride 2. Counted through pyprune's runtime (the `layers` section) and through
 ncnn (`ncnn-layers`), exported and packed like the whole models (whole_models.py)."""
 
@@ -21,6 +21,9 @@ LAYERS = {
     "depthwise 5x5 s2 72 @56 (MobileNetV3)": (72, 72, 5, 2, 72, 1, True, 56),
     "depthwise 7x7 s1 96 @56 (ConvNeXt)": (96, 96, 7, 1, 96, 1, False, 56),
     "depthwise 7x7 s1 384 @14 (ConvNeXt)": (384, 384, 7, 1, 384, 1, False, 14),
+    "depthwise 7x7 s2 192 @28": (192, 192, 7, 2, 192, 1, False, 28),
+    "depthwise 9x9 s1 256 @28 (ConvMixer)": (256, 256, 9, 1, 256, 1, False, 28),
+    "depthwise 9x9 s2 128 @56": (128, 128, 9, 2, 128, 1, False, 56),
     "grouped 3x3 g32 128 @56 (ResNeXt)": (128, 128, 3, 1, 32, 1, True, 56),
     "grouped 3x3 g32 256 @28 (ResNeXt)": (256, 256, 3, 1, 32, 1, True, 28),
     "grouped 3x3 g32 s2 256 @56 (ResNeXt)": (256, 256, 3, 2, 32, 1, True, 56),

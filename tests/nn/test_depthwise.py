@@ -77,7 +77,7 @@ def test_state_dict_round_trip():
         (nn.Conv2d(4, 4, 3, padding=(1, 0), groups=4), "symmetric numeric padding"),
         (nn.Conv2d(4, 4, 3, padding="same", groups=4), "symmetric numeric padding"),
         (nn.Conv2d(4, 4, 3, padding=1, groups=4, padding_mode="reflect"), "pad with zeros"),
-        (nn.Conv2d(4, 4, 9, groups=4), "kernel size must be 3, 5 or 7"),
+        (nn.Conv2d(4, 4, 11, groups=4), "kernel size must be 3, 5, 7 or 9"),
         (nn.Conv2d(4, 4, 3, stride=3, groups=4), "stride must be 1 or 2"),
         (nn.Conv2d(4, 4, 3, padding=2, groups=4), "padding must be in \\[0, 1\\]"),
     ],

@@ -20,7 +20,7 @@ import pyprune
 from pyprune import kernels
 from pyprune.bench.layers import DepthwiseLayer
 
-CASES = [(3, 1), (3, 2), (5, 1), (5, 2)]  # (kernel size, stride)
+CASES = [(3, 1), (3, 2), (5, 1), (5, 2), (7, 1), (7, 2), (9, 1), (9, 2)]  # (kernel size, stride)
 
 
 def main(out: str) -> None:
