@@ -225,9 +225,7 @@ class WindowPool final : public Pool2d {
   // row[0, size) = Op over the input rows of output row oy's windows (identity if none).
   template <class Op>
   static void combine_rows(const float* plane, float* row, const Axis& h, size_t size, int64_t oy) {
-    const pp_f32_vbinary_ukernel& kernel = pp_f32_vbinary_config(Op::kRow, false);
-    const pp_f32_minmax_params unclamped{-std::numeric_limits<float>::infinity(),
-                                         std::numeric_limits<float>::infinity()};
+    const RowFold<Op> fold;
     bool first = true;
     for (int64_t i = 0, r = h.start(oy); i < h.kernel; i++, r += h.dilation) {
       if (r < 0 || r >= h.size) continue;
@@ -235,7 +233,7 @@ class WindowPool final : public Pool2d {
       if (first) {
         std::copy(x, x + size, row);
       } else {
-        kernel.fn(size, row, x, row, &unclamped);
+        fold(size, row, x);
       }
       first = false;
     }

@@ -163,16 +163,14 @@ class Reduce final : public NodeOperator {
   template <class Op>
   static void fold_rows(const float* x, size_t first, size_t n, size_t begin, size_t end, const StridedLoop<2>& loop,
                         size_t rest_in, size_t rest_out, size_t columns, float* y, float identity) {
-    const pp_f32_vbinary_ukernel& kernel = pp_f32_vbinary_config(Op::kRow, false);
-    const pp_f32_minmax_params unclamped{-std::numeric_limits<float>::infinity(),
-                                         std::numeric_limits<float>::infinity()};
+    const RowFold<Op> fold;
     for (size_t l = first; l < first + n; l++) {
       float* yl = y + l * rest_out;
       for (size_t row = 0; row < rest_out; row += columns) std::fill(yl + row + begin, yl + row + end, identity);
       const float* xl = x + l * rest_in;
       loop.for_rows(0, loop.rows(), [&](const StridedLoop<2>::Offsets& offset) {
         float* yr = yl + offset[1] + begin;
-        kernel.fn(end - begin, yr, xl + offset[0] + begin, yr, &unclamped);
+        fold(end - begin, yr, xl + offset[0] + begin);
       });
     }
   }

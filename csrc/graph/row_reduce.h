@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 
 #include "pyprune/dispatch.h"
 
@@ -30,6 +31,17 @@ struct SumOf {
   static constexpr pp_vbinary_op kRow = pp_vbinary_add;
   template <class Acc>
   static Acc combine(Acc acc, float v) { return acc + v; }
+};
+
+// acc[0..n) = Op(acc, x[0..n)) elementwise, on Op's elementwise kernel (f32-vbinary, unclamped).
+template <class Op>
+class RowFold {
+ public:
+  void operator()(size_t n, float* acc, const float* x) const { kernel_.fn(n, acc, x, acc, &unclamped_); }
+
+ private:
+  const pp_f32_vbinary_ukernel& kernel_ = pp_f32_vbinary_config(Op::kRow, false);
+  pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
 };
 
 // Op over x[0..n) starting from acc; n may be 0.
