@@ -142,9 +142,9 @@ class WindowPool final : public Pool2d {
           const float* plane = x0 + p * in_step;
           float* y = y0 + p * out_step + oy * static_cast<size_t>(cols_axis.out);
           if (max) {
-            pool_row<MaxOf>(fn, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
+            pool_row(fn, max_rows_, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
           } else {
-            pool_row<SumOf>(fn, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
+            pool_row(fn, sum_rows_, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
             average(y, rows_axis, cols_axis, static_cast<int64_t>(oy));
           }
         }
@@ -182,12 +182,13 @@ class WindowPool final : public Pool2d {
     return {first, first < h.size ? std::min(h.kernel - skipped, (h.size - first + h.dilation - 1) / h.dilation) : 0};
   }
 
-  // y = output row oy; fn: the row kernel (hpool_'s), if any; row: room for a combined padded row.
+  // y = output row oy; fn: the row kernel (hpool_'s), if any; fold: Op's row fold; row: room for
+  // a combined padded row.
   template <class Op>
-  static void pool_row(pp_f32_hpool_ukernel_fn fn, const float* plane, float* row, float* y, const Axis& h,
-                       const Axis& w, int64_t kernel_end, int64_t oy) {
+  static void pool_row(pp_f32_hpool_ukernel_fn fn, const RowFold<Op>& fold, const float* plane, float* row, float* y,
+                       const Axis& h, const Axis& w, int64_t kernel_end, int64_t oy) {
     if (fn == nullptr || kernel_end == 0) {
-      combine_rows<Op>(plane, row + w.pad_begin, h, static_cast<size_t>(w.size), oy);
+      combine_rows(fold, plane, row + w.pad_begin, h, static_cast<size_t>(w.size), oy);
       if (fn != nullptr) {
         fn(static_cast<size_t>(w.out), 1, 0, row, 0, y);  // the combined row is padded: no edges
       } else {
@@ -224,8 +225,8 @@ class WindowPool final : public Pool2d {
 
   // row[0, size) = Op over the input rows of output row oy's windows (identity if none).
   template <class Op>
-  static void combine_rows(const float* plane, float* row, const Axis& h, size_t size, int64_t oy) {
-    const RowFold<Op> fold;
+  static void combine_rows(const RowFold<Op>& fold, const float* plane, float* row, const Axis& h, size_t size,
+                           int64_t oy) {
     bool first = true;
     for (int64_t i = 0, r = h.start(oy); i < h.kernel; i++, r += h.dilation) {
       if (r < 0 || r >= h.size) continue;
@@ -270,6 +271,8 @@ class WindowPool final : public Pool2d {
   bool max_;
   std::vector<int64_t> kernel_, stride_, dilation_, padding_;
   const pp_f32_hpool_ukernel* hpool_;  // the kernel of the window's width and stride, if any
+  const RowFold<MaxOf> max_rows_;      // folding a window's rows into one (looked up once)
+  const RowFold<SumOf> sum_rows_;
   bool ceil_mode_ = false, count_include_pad_ = true;
   int64_t divisor_ = 0;
 };
