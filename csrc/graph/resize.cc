@@ -3,7 +3,8 @@
 // a scale gives the output size floor(in * scale) and, unless align_corners, the source
 // coordinate dst / scale (float); a size gives the source coordinate dst * in / out. Source
 // indices and weights are computed once per run and per dim; rows repeating the previous one
-// (nearest) are copied. Nearest takes torch's shortcuts: the same size copies, twice the size
+// (nearest) are copied; an input row's interpolation across is computed once for the output rows
+// that read it. Nearest takes torch's shortcuts: the same size copies, twice the size
 // repeats each input (whatever the scale says); nearest-exact reads the input under each output
 // pixel's centre. Bicubic is Keys' cubic convolution with torch's A = -0.75 over the four
 // nearest inputs, clamped into the image at its borders.
@@ -82,20 +83,22 @@ class Upsample final : public NodeOperator {
       for (size_t p = first; p < first + count; p++) {
         const float* plane = in[0] + p * ih * iw;
         float* target = out[0] + p * oh * ow;
-        for (size_t oy = begin; oy < end; oy++) {
-          float* row = target + oy * ow;
-          if (support() == 2) {
-            interpolate_row<2>(plane, iw, rows[oy], cols, row);
-          } else if (support() == 4) {
-            interpolate_row<4>(plane, iw, rows[oy], cols, row);
-          } else if (oy > begin && rows[oy].at[0] == rows[oy - 1].at[0]) {
-            std::memcpy(row, row - ow, ow * sizeof(float));
-          } else {
-            nearest_row(plane + rows[oy].at[0] * iw, cols, row);
+        if (support() == 2) {
+          interpolate_rows<2>(plane, iw, rows.data(), begin, end, cols, target);
+        } else if (support() == 4) {
+          interpolate_rows<4>(plane, iw, rows.data(), begin, end, cols, target);
+        } else {
+          for (size_t oy = begin; oy < end; oy++) {
+            float* row = target + oy * ow;
+            if (oy > begin && rows[oy].at[0] == rows[oy - 1].at[0]) {
+              std::memcpy(row, row - ow, ow * sizeof(float));
+            } else {
+              nearest_row(plane + rows[oy].at[0] * iw, cols, row);
+            }
           }
         }
       }
-    }, ow * support() * support());
+    }, ow * support());
   }
 
   std::string describe() const override {
@@ -170,21 +173,46 @@ class Upsample final : public NodeOperator {
     for (size_t o = 0; o < cols.size(); o++) y[o] = x[cols[o].at[0]];
   }
 
-  // Each output is the weighted sum, over the row taps, of each tapped row's weighted sum over the
-  // column taps: torch's order of operations.
+  // Output rows [begin, end) of a plane. Each output is the weighted sum, over the row taps, of
+  // each tapped row's weighted sum over the column taps (torch's order of operations). An input
+  // row's sums across are computed once and kept while consecutive output rows read it (an
+  // upsampling by 8 reads each 16 times), so an output row costs kTaps products per output.
   template <size_t kTaps>
-  static void interpolate_row(const float* plane, size_t width, const Tap& row, const std::vector<Tap>& cols,
-                              float* y) {
-    const float* x[kTaps];
-    for (size_t j = 0; j < kTaps; j++) x[j] = plane + row.at[j] * width;
+  static void interpolate_rows(const float* plane, size_t width, const Tap* rows, size_t begin, size_t end,
+                               const std::vector<Tap>& cols, float* target) {
+    const size_t ow = cols.size();
+    thread_local std::vector<float> scratch;  // the task thread's own
+    scratch.resize(kTaps * ow);
+    size_t held[kTaps];  // the input row each slot of `scratch` holds across
+    std::fill(held, held + kTaps, std::numeric_limits<size_t>::max());
+    for (size_t oy = begin; oy < end; oy++) {
+      const Tap& row = rows[oy];
+      const float* across[kTaps];
+      for (size_t j = 0; j < kTaps; j++) {
+        const size_t* slot = std::find(held, held + kTaps, row.at[j]);
+        if (slot == held + kTaps) {
+          // Reuse a slot this output row does not read (taps are at most kTaps distinct rows).
+          slot = std::find_if(held, held + kTaps,
+                              [&](size_t h) { return std::find(row.at, row.at + kTaps, h) == row.at + kTaps; });
+          const size_t s = static_cast<size_t>(slot - held);
+          held[s] = row.at[j];
+          interpolate_across<kTaps>(plane + row.at[j] * width, cols, scratch.data() + s * ow);
+        }
+        across[j] = scratch.data() + static_cast<size_t>(slot - held) * ow;
+      }
+      float* y = target + oy * ow;
+      for (size_t o = 0; o < ow; o++) y[o] = across[0][o] * row.weight[0];
+      for (size_t j = 1; j < kTaps; j++)
+        for (size_t o = 0; o < ow; o++) y[o] += across[j][o] * row.weight[j];
+    }
+  }
+
+  template <size_t kTaps>
+  static void interpolate_across(const float* x, const std::vector<Tap>& cols, float* y) {
     for (size_t o = 0; o < cols.size(); o++) {
       const Tap& c = cols[o];
-      float sum = 0.0f;
-      for (size_t j = 0; j < kTaps; j++) {
-        float across = x[j][c.at[0]] * c.weight[0];
-        for (size_t k = 1; k < kTaps; k++) across += x[j][c.at[k]] * c.weight[k];
-        sum = j == 0 ? across * row.weight[0] : sum + across * row.weight[j];
-      }
+      float sum = x[c.at[0]] * c.weight[0];
+      for (size_t k = 1; k < kTaps; k++) sum += x[c.at[k]] * c.weight[k];
       y[o] = sum;
     }
   }
