@@ -95,7 +95,8 @@ void apply_activation(const Activation& act, const float* x, float* y, size_t n)
 }
 
 Epilogue::Epilogue(const Activation& activation, const float* residual)
-    : activation_(activation), residual_(residual), ukernel_(pp_f32_vunary_config(activation.kind)) {}
+    : activation_(activation), residual_(residual), ukernel_(pp_f32_vunary_config(activation.kind)),
+      add_(residual != nullptr ? &pp_f32_vbinary_config(pp_vbinary_add, false) : nullptr) {}
 
 pp_f32_minmax_params Epilogue::kernel_clamp() const {
   return residual_ != nullptr ? Activation{}.minmax() : activation_.minmax();
@@ -104,13 +105,13 @@ pp_f32_minmax_params Epilogue::kernel_clamp() const {
 void Epilogue::apply(float* y, size_t rows, size_t count, size_t stride, const float* output) const {
   if (!pending() || count == 0) return;
   const pp_f32_activation_params params = activation_.params();
+  // A clamp after the residual goes with the addition, in one pass over the tile.
+  const bool clamp_with_add = residual_ != nullptr && activation_.is_minmax();
+  const pp_f32_minmax_params add_clamp = clamp_with_add ? activation_.minmax() : Activation{}.minmax();
   for (size_t r = 0; r < rows; r++) {
     float* row = reinterpret_cast<float*>(reinterpret_cast<char*>(y) + r * stride);
-    if (residual_ != nullptr) {
-      const float* add = residual_ + (row - output);
-      for (size_t i = 0; i < count; i++) row[i] += add[i];
-    }
-    if (ukernel_ != nullptr) ukernel_->fn(count, row, row, &params);
+    if (residual_ != nullptr) add_->fn(count, row, residual_ + (row - output), row, &add_clamp);
+    if (ukernel_ != nullptr && !clamp_with_add) ukernel_->fn(count, row, row, &params);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "pyprune/params.h"
 
 struct pp_f32_vunary_ukernel;
+struct pp_f32_vbinary_ukernel;
 
 namespace pyprune {
 
@@ -82,6 +83,7 @@ class Epilogue {
   Activation activation_;
   const float* residual_;
   const pp_f32_vunary_ukernel* ukernel_;  // nullptr for ActivationKind::none
+  const pp_f32_vbinary_ukernel* add_;     // adds the residual; nullptr without one
 };
 
 }  // namespace pyprune
