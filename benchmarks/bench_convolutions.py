@@ -9,7 +9,9 @@ Layers of real networks: the first convolution (3 channels, stride 2, 16 to 32 o
 320 inputs), ResNet's 3x3 and its 1x1 stride-2 shortcut, ResNeXt's and RegNet's grouped 3x3s
 (4, 8 and 16 channels per group, strides 1 and 2), ShuffleNet's grouped 1x1, dilated 3x3s (DeepLab,
 dilations 2 and 4), depthwise 3x3/5x5/7x7/9x9 (MobileNet, EfficientNet, ConvNeXt, ConvMixer) at
-strides 1 and 2, and a classifier head (1x1 on 1x1).
+strides 1 and 2, depthwise windows only the taps kernel takes (a dilated 3x3 of DeepLab's
+MobileNetV2 backbone, VAN's 7x7 d3, InceptionNeXt's 1x11 and 11x1 bands, RepLKNet's 13x13 and
+31x31), and a classifier head (1x1 on 1x1).
 """
 
 import functools
@@ -26,12 +28,14 @@ ALGORITHMS = ("gemm", "depthwise", "winograd")
 
 
 def conv_case(name, cin, cout, size, k, stride=1, padding=None, dilation=1, groups=1):
+    """k: an int (square) or (kh, kw); padding: "same" for stride 1 (dilation * k // 2) unless given."""
     rng = np.random.default_rng(0)
-    padding = dilation * (k // 2) if padding is None else padding
+    kh, kw = (k, k) if isinstance(k, int) else k
+    ph, pw = (dilation * (kh // 2), dilation * (kw // 2)) if padding is None else (padding, padding)
     x = rng.standard_normal((1, cin, size, size), dtype=np.float32)
-    w = rng.standard_normal((cout, cin // groups, k, k), dtype=np.float32) / (cin // groups * k * k) ** 0.5
+    w = rng.standard_normal((cout, cin // groups, kh, kw), dtype=np.float32) / (cin // groups * kh * kw) ** 0.5
     b = rng.standard_normal(cout, dtype=np.float32)
-    attrs = {"stride": [stride] * 2, "padding": [padding] * 4, "dilation": [dilation] * 2, "groups": groups}
+    attrs = {"stride": [stride] * 2, "padding": [ph, pw, ph, pw], "dilation": [dilation] * 2, "groups": groups}
 
     def engine(algorithm):
         node = Node("conv2d", ["x", "w", "b"], ["y"], {**attrs, "algorithm": algorithm}, "conv")
@@ -44,10 +48,11 @@ def conv_case(name, cin, cout, size, k, stride=1, padding=None, dilation=1, grou
         except ValueError:  # the algorithm does not take this layer
             pass
     tx, tw, tb = map(torch.from_numpy, (x, w, b))
-    out = (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
-    macs = cout * (cin // groups) * k * k * out * out
+    oh = (size + 2 * ph - dilation * (kh - 1) - 1) // stride + 1
+    ow = (size + 2 * pw - dilation * (kw - 1) - 1) // stride + 1
+    macs = cout * (cin // groups) * kh * kw * oh * ow
     return Case(name, macs, functools.partial(engine("auto"), x),
-                lambda: F.conv2d(tx, tw, tb, stride, padding, dilation, groups), extra)
+                lambda: F.conv2d(tx, tw, tb, stride, (ph, pw), dilation, groups), extra)
 
 
 CASES = {
@@ -72,6 +77,12 @@ CASES = {
     "dw7s2": lambda: conv_case("dw 7x7 s2 192 28", 192, 192, 28, 7, 2, groups=192),
     "dw9s1": lambda: conv_case("dw 9x9 s1 256 28", 256, 256, 28, 9, groups=256),
     "dw9s2": lambda: conv_case("dw 9x9 s2 128 56", 128, 128, 56, 9, 2, groups=128),
+    "dwd2": lambda: conv_case("dw 3x3 d2 576 28", 576, 576, 28, 3, dilation=2, groups=576),
+    "dwd3": lambda: conv_case("dw 7x7 d3 64 56", 64, 64, 56, 7, dilation=3, groups=64),
+    "dw1x11": lambda: conv_case("dw 1x11 96 56", 96, 96, 56, (1, 11), groups=96),
+    "dw11x1": lambda: conv_case("dw 11x1 96 56", 96, 96, 56, (11, 1), groups=96),
+    "dw13": lambda: conv_case("dw 13x13 256 14", 256, 256, 14, 13, groups=256),
+    "dw31": lambda: conv_case("dw 31x31 64 14", 64, 64, 14, 31, groups=64),
     "head": lambda: conv_case("head 1x1 1280->1000 on 1x1", 1280, 1000, 1, 1),
 }
 case = functools.lru_cache(maxsize=None)(lambda name: CASES[name]())

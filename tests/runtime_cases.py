@@ -62,6 +62,25 @@ def cnn_graph(rng, batch=1, size=16, classes=10):
     return ir.Graph([ir.TensorSpec("x", (batch, 3, size, size))], ["logits"], nodes, w, dynamic_batch=True)
 
 
+def depthwise_windows_graph(rng, batch=1, size=23, channels=6):
+    """Depthwise convolutions of the windows no strip kernel takes, one after another (dynamic
+    batch): dilated 5x5 (d2, "same"), 1x7 and 7x1, a 3x3 at stride 3, dilated 7x7 (d3) at stride
+    2, then their sum pooled."""
+    windows = [((5, 5), dict(padding=[4, 4, 4, 4], dilation=[2, 2])), ((1, 7), dict(padding=[0, 3, 0, 3])),
+               ((7, 1), dict(padding=[3, 0, 3, 0])), ((3, 3), dict(stride=[3, 3], padding=[1, 0, 2, 1])),
+               ((7, 7), dict(stride=[2, 2], padding=[9, 9, 9, 9], dilation=[3, 3]))]
+    constants, nodes, x = {}, [], "x"
+    for i, (kernel, attrs) in enumerate(windows):
+        constants[f"dw{i}.weight"] = rng.standard_normal((channels, 1, *kernel), dtype=np.float32) * 0.4
+        constants[f"dw{i}.bias"] = rng.standard_normal(channels, dtype=np.float32) * 0.1
+        nodes.append(ir.Node("conv2d", [x, f"dw{i}.weight", f"dw{i}.bias"], [f"dw{i}"],
+                             {"groups": channels, "activation": "relu6" if i % 2 else "hardswish", **attrs}, f"dw{i}"))
+        x = f"dw{i}"
+    nodes.append(ir.Node("reduce", [x], ["pooled"], {"kind": "mean", "axes": [2, 3], "keepdim": 0}, "pool"))
+    return ir.Graph([ir.TensorSpec("x", (batch, channels, size, size))], ["pooled", x], nodes, constants,
+                    dynamic_batch=True)
+
+
 def folded(graph, rng, names):
     """(the graph with each weight of `names` scaled per output channel, as folding a batch
     norm into it makes it; the state_dict holding the weights before)."""

@@ -5,14 +5,15 @@ torch) by tests/runtime/test_files_across_machines.py.
     python tests/runtime_files.py FOLDER      # writes FOLDER/NAME.pyprune, NAME.inputs.npz, NAME.outputs.npz
 
 Files: graphs of every encoding (lossy and lossless), a CNN on the operator set and the same
-with batch norms folded into its weights (when the build has the operators), and a real model
+with batch norms folded into its weights, depthwise convolutions of windows only the taps kernel
+takes (when the build has the operators), and a real model
 saved by pack.save (when torch and the capture are present)."""
 
 import sys
 from pathlib import Path
 
 import numpy as np
-from runtime_cases import HAS_CNN_OPS, cnn_graph, constants_graph, folded, write
+from runtime_cases import HAS_CNN_OPS, cnn_graph, constants_graph, depthwise_windows_graph, folded, write
 
 from pyprune import runtime
 
@@ -46,6 +47,7 @@ def write_files(folder):
         paths.append(write(folder / "cnn.pyprune", cnn_graph(rng, batch=2)))
         graph, state = folded(cnn_graph(rng), rng, ["stem.weight", "dw.weight", "fc.weight"])
         paths.append(write(folder / "cnn-folded.pyprune", graph, state))
+        paths.append(write(folder / "depthwise-windows.pyprune", depthwise_windows_graph(rng, batch=2)))
     model = _model_file(folder, rng)
     if model is not None:
         paths.append(model)

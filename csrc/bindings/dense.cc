@@ -133,6 +133,39 @@ py::array gemv(const std::string& name, const F32Arg& x_arg, const F32Arg& weigh
   return out;
 }
 
+// One call of depthwise taps kernel `name` over the flat buffer x: tap t of output row r at
+// x[offsets[t] + r * row_step], out[r][:n] = clamp(weights[0] + sum_t weights[1 + t] * tap) for the
+// rows of out (rows, >= n); nothing else of out is written. Every read, overread included, must
+// fall inside x.
+py::array dwconv2d_taps(const std::string& name, const F32Arg& x_arg, const std::vector<int64_t>& offsets,
+                        const IntArg& row_step_arg, const F32Arg& weights_arg, const IntArg& n_arg, const F32Arg& out_arg,
+                        float min, float max) {
+  const pp_f32_dwconv2d_taps_ukernel& k = pp_find_ukernel(pp_f32_dwconv2d_taps_ukernels(), name);
+  const py::array x = float_array(x_arg.obj, "x", 1), weights = float_array(weights_arg.obj, "weights", 1);
+  py::array out = float_array(out_arg.obj, "out", 2);
+  const size_t n = count_arg(n_arg.obj, "n", 1), row_step = count_arg(row_step_arg.obj, "row_step", 0);
+  const size_t rows = static_cast<size_t>(out.shape(0));
+  if (offsets.empty()) value_error("offsets must name at least one tap");
+  if (rows > 1 && row_step > static_cast<size_t>(x.shape(0)))
+    value_error("row_step must be at most the size of x when out has several rows");
+  if (static_cast<size_t>(weights.shape(0)) != 1 + offsets.size())
+    value_error("weights must have " + std::to_string(1 + offsets.size()) + " elements, got " + shape_str(weights));
+  if (rows < 1 || static_cast<size_t>(out.shape(1)) < n || out.strides(1) != sizeof(float) || !out.writeable())
+    value_error("out must be writeable, with at least one row of at least n contiguous elements, got " + shape_str(out));
+  if (overlap(out, x) || overlap(out, weights)) value_error("out must not share memory with the inputs");
+  std::vector<const float*> tap_rows;
+  for (int64_t offset : offsets) {
+    if (offset < 0 || static_cast<size_t>(offset) + (rows - 1) * row_step + n + PP_DWCONV2D_TAPS_OVERREAD >
+                          static_cast<size_t>(x.shape(0)))
+      value_error("tap offset " + std::to_string(offset) + " reads past x (" + shape_str(x) + ")");
+    tap_rows.push_back(static_cast<const float*>(x.data()) + offset);
+  }
+  const pp_f32_minmax_params params{min, max};
+  k.fn(rows, n, tap_rows.size(), tap_rows.data(), row_step * sizeof(float), static_cast<const float*>(weights.data()),
+       static_cast<float*>(out.mutable_data()), static_cast<size_t>(out.strides(0)), &params);
+  return out;
+}
+
 }  // namespace
 
 void register_dense(py::module_& m, py::module_& testing) {
@@ -196,6 +229,17 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["max_width"] = k.max_width;
     });
   });
+  testing.def("dwconv2d_taps_ukernels", [] {
+    return ukernel_rows(pp_f32_dwconv2d_taps_ukernels(), [](py::dict& row, const auto& k) {
+      row["tile_rows"] = k.tile_rows;
+      row["tile_cols"] = k.tile_cols;
+    });
+  });
+  testing.def("dwconv2d_taps", &dwconv2d_taps, py::arg("ukernel"), py::arg("x"), py::arg("offsets"),
+              py::arg("row_step"), py::arg("weights"), py::arg("n"), py::arg("out"), py::arg("min"), py::arg("max"),
+              "out[r][:n] = clamp(weights[0] + sum_t weights[1 + t] * x[offsets[t] + r * row_step:][:n]) for the "
+              "rows of out: one call of a depthwise taps microkernel (its overread must stay inside x).");
+  testing.attr("DWCONV2D_TAPS_OVERREAD") = PP_DWCONV2D_TAPS_OVERREAD;
   testing.def("conv2d_outvec_ukernels", [] {
     return ukernel_rows(pp_f32_conv2d_outvec_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;

@@ -154,7 +154,7 @@ std::string conv2d_window_rejects(const Window2d& w) {
   return "";
 }
 
-std::string depthwise_window_rejects(const Window2d& w) {
+std::string depthwise_strip_rejects(const Window2d& w) {
   if (w.kernel_h != w.kernel_w || w.stride_h != w.stride_w || w.dilation_h != 1 || w.dilation_w != 1)
     return "no depthwise kernel takes a " + w.describe() + " window (square kernels, one stride, no dilation)";
   const size_t most = std::max({w.pad_top, w.pad_left, w.pad_bottom, w.pad_right});

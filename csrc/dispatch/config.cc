@@ -22,6 +22,16 @@ const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_uk
   return all;
 }
 
+const std::vector<pp_f32_dwconv2d_taps_ukernel>& pp_f32_dwconv2d_taps_ukernels() {
+  static const std::vector<pp_f32_dwconv2d_taps_ukernel> all = {
+#define PP_DWCONV2D_TAPS_UKERNEL(isa, name, tile_rows, tile_cols, production) \
+  {#name, isa, tile_rows, tile_cols, production, name},
+#include "../f32-dwconv2d-taps/f32-dwconv2d-taps.inc"
+#undef PP_DWCONV2D_TAPS_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
 #define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips) \
@@ -146,6 +156,12 @@ const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kern
   for (const auto& k : pp_f32_dwconv2d_chw_same_ukernels())
     if (k.production && k.isa == pp_active_isa() && k.kernel_size == kernel_size && k.stride == stride) return &k;
   return nullptr;
+}
+
+const pp_f32_dwconv2d_taps_ukernel& pp_f32_dwconv2d_taps_config() {
+  static const pp_f32_dwconv2d_taps_ukernel* chosen =
+      pp_production_ukernel(pp_f32_dwconv2d_taps_ukernels(), [](const pp_f32_dwconv2d_taps_ukernel&) { return true; });
+  return *chosen;
 }
 
 const pp_f32_gemm_ukernel& pp_f32_gemm_config() {

@@ -15,6 +15,7 @@
 #include <algorithm>
 
 #include "../f32-dwconv2d-chw/dwconv2d-chw-same-neon.h"
+#include "pyprune/neon_vector.h"
 
 namespace {
 
@@ -154,20 +155,7 @@ struct Kernel {
         unroll<VT>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(o + 4 * v, acc[M][v]); });
       } else {
         unroll<VT - 1>([&](auto v) PP_INLINE_LAMBDA { vst1q_f32(o + 4 * v, acc[M][v]); });
-        o += 4 * (VT - 1);
-        const size_t m = n - 4 * (VT - 1);
-        const float32x4_t tail = acc[M][VT - 1];
-        float32x2_t lo = vget_low_f32(tail);
-        if (m == 4) {
-          vst1q_f32(o, tail);
-        } else {
-          if (m & 2) {
-            vst1_f32(o, lo);
-            o += 2;
-            lo = vget_high_f32(tail);
-          }
-          if (m & 1) vst1_lane_f32(o, lo, 0);
-        }
+        pp_neon::store_first(o + 4 * (VT - 1), acc[M][VT - 1], n - 4 * (VT - 1));
       }
       out[M] += 4 * VT;
     });

@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "pyprune/neon_vector.h"
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
 
@@ -262,13 +263,7 @@ struct Kernel {
             last = acc[r][v];
           }
         });
-        float32x2_t lo = vget_low_f32(last);
-        if (rest & 2) {
-          vst1_f32(o, lo);
-          o += 2;
-          lo = vget_high_f32(last);
-        }
-        if (rest & 1) vst1_lane_f32(o, lo, 0);
+        pp_neon::store_first(o, last, rest & 3);
       });
     }
   }

@@ -265,12 +265,13 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
   const std::string asked = a.text("algorithm", kAlgorithms, "auto");
   const bool depthwise_shape = s.groups == s.in_channels && s.groups == s.out_channels;
   const std::string depthwise_rejects =
-      depthwise_shape ? depthwise_window_rejects(s.window)
-                      : "it is not depthwise (groups == input channels == output channels)";
+      depthwise_shape ? "" : "it is not depthwise (groups == input channels == output channels)";
   if (asked != "sparse" && a.has("block")) a.fail("attribute 'block' applies only to algorithm 'sparse'");
   if (asked == "depthwise" || asked == "separable") {
-    if (!depthwise_rejects.empty())
-      a.fail("algorithm '" + asked + "' does not take this convolution: " + depthwise_rejects);
+    // The fused separable driver runs its depthwise half through the strip kernels.
+    const std::string rejects =
+        depthwise_rejects.empty() && asked == "separable" ? depthwise_strip_rejects(s.window) : depthwise_rejects;
+    if (!rejects.empty()) a.fail("algorithm '" + asked + "' does not take this convolution: " + rejects);
     return asked == "depthwise" ? Algorithm::depthwise : Algorithm::separable;
   }
   if (asked == "sparse") {

@@ -1,8 +1,8 @@
 // NCHW depthwise convolution: splits the work into channel planes. Where a "same"-padding
-// kernel takes the window, runs of planes go to it straight from the input; otherwise each
-// plane is split into strips of output rows, each strip's zero-padded input built in a
-// per-thread buffer small enough to stay in L1 and handed to the strip kernel (layouts: see
-// ukernels.h).
+// kernel takes the window, runs of planes go to it straight from the input; where a strip
+// kernel does, each plane is split into strips of output rows, each strip's zero-padded input
+// built in a per-thread buffer small enough to stay in L1 and handed to the strip kernel
+// (layouts: see ukernels.h); any other window runs on the taps kernel (depthwise_taps.h).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aligned_buffer.h"
+#include "depthwise_taps.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/depthwise.h"
 #include "pyprune/threadpool.h"
@@ -205,6 +206,7 @@ std::string kernels_name(const pp_f32_dwconv2d_chw_same_ukernel* same, size_t ma
 }  // namespace
 
 std::string depthwise_ukernel_name(const Window2d& window, size_t width) {
+  if (!depthwise_strip_rejects(window).empty()) return pp_f32_dwconv2d_taps_config().name;
   const int kernel_size = static_cast<int>(window.kernel_h), stride = static_cast<int>(window.stride_h);
   const auto* same = same_padding(window) ? pp_f32_dwconv2d_chw_same_config(kernel_size, stride) : nullptr;
   return kernels_name(same, same != nullptr ? same->max_width : 0, pp_f32_dwconv2d_chw_config(kernel_size, stride),
@@ -214,25 +216,32 @@ std::string depthwise_ukernel_name(const Window2d& window, size_t width) {
 DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
                                  const pp_f32_dwconv2d_chw_ukernel* ukernel,
                                  const pp_f32_dwconv2d_chw_same_ukernel* same)
-    : channels_(channels), window_(window), same_(nullptr), same_max_width_(0) {
-  require(depthwise_window_rejects(window));
+    : channels_(channels), window_(window), ukernel_(nullptr), same_(nullptr), taps_(nullptr), same_max_width_(0) {
+  require(conv2d_window_rejects(window));
   if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
-  const size_t kernel_size = window.kernel_h, stride = window.stride_h;
-  ukernel_ = ukernel != nullptr ? ukernel
-                                : pp_f32_dwconv2d_chw_config(static_cast<int>(kernel_size), static_cast<int>(stride));
-  if (ukernel_->kernel_size != static_cast<int>(kernel_size) || ukernel_->stride != static_cast<int>(stride))
-    throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for another kernel size or stride");
-  if (same != nullptr) {
-    if (ukernel != nullptr) throw std::invalid_argument("a strip and a \"same\"-padding ukernel are both given");
-    if (same->kernel_size != static_cast<int>(kernel_size) || same->stride != static_cast<int>(stride) ||
-        !same_padding(window))
-      throw std::invalid_argument(std::string("ukernel ") + same->name + " is for another kernel size, stride or padding");
-    same_ = same;
-  } else if (ukernel == nullptr && same_padding(window)) {
-    same_ = pp_f32_dwconv2d_chw_same_config(static_cast<int>(kernel_size), static_cast<int>(stride));
-    if (same_ != nullptr) same_max_width_ = same_->max_width;
+  if (ukernel != nullptr || same != nullptr) require(depthwise_strip_rejects(window));
+  if (!depthwise_strip_rejects(window).empty()) {
+    taps_ = &pp_f32_dwconv2d_taps_config();
+  } else {
+    const size_t kernel_size = window.kernel_h, stride = window.stride_h;
+    ukernel_ = ukernel != nullptr
+                   ? ukernel
+                   : pp_f32_dwconv2d_chw_config(static_cast<int>(kernel_size), static_cast<int>(stride));
+    if (ukernel_->kernel_size != static_cast<int>(kernel_size) || ukernel_->stride != static_cast<int>(stride))
+      throw std::invalid_argument(std::string("ukernel ") + ukernel_->name + " is for another kernel size or stride");
+    if (same != nullptr) {
+      if (ukernel != nullptr) throw std::invalid_argument("a strip and a \"same\"-padding ukernel are both given");
+      if (same->kernel_size != static_cast<int>(kernel_size) || same->stride != static_cast<int>(stride) ||
+          !same_padding(window))
+        throw std::invalid_argument(std::string("ukernel ") + same->name +
+                                    " is for another kernel size, stride or padding");
+      same_ = same;
+    } else if (ukernel == nullptr && same_padding(window)) {
+      same_ = pp_f32_dwconv2d_chw_same_config(static_cast<int>(kernel_size), static_cast<int>(stride));
+      if (same_ != nullptr) same_max_width_ = same_->max_width;
+    }
   }
-  const size_t taps = kernel_size * kernel_size;
+  const size_t taps = window.kernel_h * window.kernel_w;
   weights_.resize(checked_mul(channels, 1 + taps, "weight"));
   for (size_t c = 0; c < channels; c++) {
     weights_[c * (1 + taps)] = bias != nullptr ? bias[c] : 0.0f;
@@ -241,6 +250,7 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
 }
 
 std::string DepthwiseConv2d::ukernel_name(size_t width) const {
+  if (taps_ != nullptr) return taps_->name;
   return kernels_name(same_, same_max_width_, ukernel_, width);
 }
 
@@ -254,6 +264,7 @@ Shape4 DepthwiseConv2d::output_shape(const Shape4& x) const {
 
 void DepthwiseConv2d::run_rows(const Shape4& x_shape, size_t channel, const float* plane, size_t first_row,
                                size_t rows, float* out, size_t out_stride, const Activation& activation) const {
+  if (ukernel_ == nullptr) throw std::logic_error("no strip kernel takes a " + window_.describe() + " window");
   const Shape4 y = output_shape(x_shape);
   const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
@@ -308,11 +319,18 @@ void DepthwiseConv2d::run(const Shape4& x_shape, const float* input, float* outp
     run_same(x_shape, input, output, epilogue);
     return;
   }
+  const size_t planes = y.n * y.c;
+  const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
+  if (taps_ != nullptr) {
+    parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
+      depthwise_taps_planes(*taps_, window_, channels_, weights_.data(), x_shape, y, input, task * per_task,
+                            std::min(planes, (task + 1) * per_task), output, epilogue);
+    });
+    return;
+  }
   const PlaneShape s = plane_shape(x_shape, y, window_);
   const StripLayout l = plan_strips(s, ukernel_->tile_rows);
   const size_t weights_per_channel = 1 + window_.kernel_h * window_.kernel_w;
-  const size_t planes = y.n * y.c;
-  const size_t per_task = planes_per_task(planes, plane_macs(y, window_));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     DepthwiseScratch& buffer = strip_scratch(s, l);
     const size_t end = std::min(planes, (task + 1) * per_task);

@@ -2,10 +2,11 @@
 Every microkernel, for tests and benchmarks.
 """
 from __future__ import annotations
+import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['DWCONV2D_TAPS_OVERREAD', 'HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_taps', 'dwconv2d_taps_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def conv2d_3x3s2p1_ukernels() -> list:
     ...
 def conv2d_outvec_ukernels() -> list:
@@ -15,6 +16,12 @@ def describe_operator(op: str, attrs: dict, inputs: list, constants: dict = {}) 
     (description, multiply-accumulates) of one operator built as run_operator builds it.
     """
 def dwconv2d_same_ukernels() -> list:
+    ...
+def dwconv2d_taps(ukernel: str, x: numpy.typing.NDArray[numpy.float32], offsets: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], row_step: int, weights: numpy.typing.NDArray[numpy.float32], n: int, out: numpy.typing.NDArray[numpy.float32], min: typing.SupportsFloat | typing.SupportsIndex, max: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    out[r][:n] = clamp(weights[0] + sum_t weights[1 + t] * x[offsets[t] + r * row_step:][:n]) for the rows of out: one call of a depthwise taps microkernel (its overread must stay inside x).
+    """
+def dwconv2d_taps_ukernels() -> list:
     ...
 def dwconv2d_ukernels() -> list:
     ...
@@ -82,4 +89,5 @@ def winograd_output_transform(ukernel: str, tiles: int, rows: int, columns: int,
     """
 def winograd_output_ukernels() -> list:
     ...
+DWCONV2D_TAPS_OVERREAD: int = 16
 HPOOL_OVERREAD: int = 0

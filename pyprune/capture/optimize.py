@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pyprune import kernels
 from pyprune.capture.lower import Lowered
 from pyprune.graph import ir
 
@@ -334,11 +335,20 @@ def fuse_activations(low: Lowered) -> int:
     return changed
 
 
+def _has_strips(weight: ir.Constant, attrs: dict[str, Any]) -> bool:
+    """Whether a depthwise strip kernel (what the fused separable driver runs) takes the window:
+    a square kernel, one stride, no dilation, each side's padding within the kernel's case."""
+    kh, kw = weight.shape[2:]
+    stride = list(attrs.get("stride", [1, 1]))
+    return kh == kw and stride[0] == stride[1] and list(attrs.get("dilation", [1, 1])) == [1, 1] \
+        and kernels.capabilities().depthwise_rejects(kh, stride[0], max(attrs.get("padding", [0]))) is None
+
+
 def _is_depthwise(graph: ir.Graph, node: ir.Node) -> bool:
     weight = graph.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
     return node.op == "conv2d" and weight is not None and weight.shape[1] == 1 \
         and node.attrs.get("groups", 1) == weight.shape[0] > 1 and len(node.inputs) <= 3 \
-        and list(node.attrs.get("dilation", [1, 1])) == [1, 1] and "algorithm" not in node.attrs
+        and "algorithm" not in node.attrs and _has_strips(weight, node.attrs)
 
 
 def _is_pointwise(graph: ir.Graph, node: ir.Node) -> bool:

@@ -1,7 +1,7 @@
 """The common convolutions of CNNs one at a time, each a one-layer network (the convolution,
 with the ReLU that usually follows it fused), at the sizes the named networks run them: the
-first layers, depthwise 3x3/5x5/7x7/9x9 at strides 1 and 2, grouped, dilated, 1x1 with stride 2 and
-dense 3x3 with stride 2. Counted through pyprune's runtime (the `layers` section) and through
+first layers, depthwise 3x3/5x5/7x7/9x9 at strides 1 and 2, dilated and large depthwise,
+grouped, dilated, 1x1 with stride 2 and dense 3x3 with stride 2. Counted through pyprune's runtime (the `layers` section) and through
 ncnn (`ncnn-layers`), exported and packed like the whole models (whole_models.py)."""
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ LAYERS = {
     "depthwise 7x7 s2 192 @28": (192, 192, 7, 2, 192, 1, False, 28),
     "depthwise 9x9 s1 256 @28 (ConvMixer)": (256, 256, 9, 1, 256, 1, False, 28),
     "depthwise 9x9 s2 128 @56": (128, 128, 9, 2, 128, 1, False, 56),
+    "depthwise 3x3 d2 576 @28 (DeepLab's MobileNetV2)": (576, 576, 3, 1, 576, 2, True, 28),
+    "depthwise 7x7 d3 64 @56 (VAN)": (64, 64, 7, 1, 64, 3, False, 56),
+    "depthwise 13x13 256 @14 (RepLKNet)": (256, 256, 13, 1, 256, 1, False, 14),
     "grouped 3x3 g32 128 @56 (ResNeXt)": (128, 128, 3, 1, 32, 1, True, 56),
     "grouped 3x3 g32 256 @28 (ResNeXt)": (256, 256, 3, 1, 32, 1, True, 28),
     "grouped 3x3 g32 s2 256 @56 (ResNeXt)": (256, 256, 3, 2, 32, 1, True, 56),

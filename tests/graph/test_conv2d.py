@@ -194,6 +194,32 @@ def test_depthwise_asymmetric_padding_matches_torch(k, s, padding, rng):
               residual=n == 3, algorithm="depthwise")
 
 
+@settings(max_examples=30 if SMALL_SWEEP else 150, deadline=None)
+@given(n=st.sampled_from([1, 3]), c=st.integers(1, 9), kernel=st.tuples(st.integers(1, 13), st.integers(1, 13)),
+       stride=st.tuples(st.integers(1, 4), st.integers(1, 4)), dilation=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       pads=st.tuples(*[st.floats(0, 1)] * 4), extra=st.tuples(st.integers(0, 30), st.integers(0, 40)),
+       activation=st.sampled_from(ACTIVATIONS), residual=st.booleans(), seed=st.integers(0, 2**16))
+def test_depthwise_of_any_window_matches_torch(n, c, kernel, stride, dilation, pads, extra, activation, residual, seed):
+    """Windows no strip kernel takes (dilated, rectangular, strides 3-4, kernels up to 13, each
+    side's padding anywhere below the dilated kernel's extent) run on the taps kernel; planes from
+    a single output up to 40 columns past the window, ragged against every vector width."""
+    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    padding = tuple(int(f * (extent[i % 2] - 1)) for i, f in enumerate(pads))
+    hw = tuple(max(1, extent[i] - padding[i] - padding[i + 2] + extra[i]) for i in range(2))
+    check(np.random.default_rng(seed), n, c, c, hw, kernel, stride, padding, dilation, groups=c, activation=activation,
+          residual=residual, algorithm="depthwise")
+
+
+@pytest.mark.parametrize("kernel,stride,dilation,padding", [((1, 1), (3, 3), (1, 1), (0, 0, 0, 0)),
+                                                            ((2, 2), (4, 5), (1, 1), (1, 0, 0, 1)),
+                                                            ((2, 3), (1, 7), (3, 2), (2, 4, 0, 1))])
+def test_depthwise_with_strides_above_the_kernel_matches_torch(kernel, stride, dilation, padding, rng):
+    """Columns the taps never read (a stride past the dilated kernel's width) are not laid out."""
+    for n, c, hw in [(1, 3, (17, 23)), (2, 4, (9, 40))]:
+        check(rng, n, c, c, hw, kernel, stride, padding, dilation, groups=c, activation={"activation": "relu"},
+              algorithm="depthwise")
+
+
 @pytest.mark.parametrize("block", pyprune.kernels.capabilities().sparse_blocks)
 @pytest.mark.parametrize("kernel,stride,padding", [((1, 1), (1, 1), (0, 0, 0, 0)), ((3, 3), (2, 2), (0, 0, 1, 1)),
                                                    ((1, 3), (1, 1), (0, 1, 0, 1)), ((3, 3), (1, 1), (1, 1, 1, 1)),
@@ -355,14 +381,14 @@ def describe(hw=(12, 12), n=1, **attrs):
 @pytest.mark.parametrize("attrs,algorithm", [
     (dict(groups=4, padding=[1, 1, 1, 1]), "depthwise"),
     (dict(groups=4, stride=[2, 2], padding=[0, 0, 1, 1]), "depthwise"),  # TF "SAME", stride 2
-    (dict(groups=4, dilation=[2, 2]), "gemm"),
-    (dict(groups=4, kernel=(11, 11)), "gemm"),
-    (dict(groups=4, stride=[1, 2]), "gemm"),
+    (dict(groups=4, dilation=[2, 2]), "depthwise"),  # on the taps kernel, as any window
+    (dict(groups=4, kernel=(11, 11)), "depthwise"),
+    (dict(groups=4, stride=[1, 2]), "depthwise"),
     (dict(groups=2, cin_g=2), "gemm"),
     (dict(cin_g=4), "winograd"),  # 10x10 outputs: 9 tiles
     (dict(groups=4, cout=8), "gemm"),  # a channel multiplier of 2 is not depthwise
 ])
-def test_auto_picks_depthwise_only_where_a_depthwise_kernel_takes_the_node(attrs, algorithm):
+def test_auto_picks_depthwise_for_every_depthwise_node(attrs, algorithm):
     text = describe(**attrs)
     assert f" {algorithm} " in text, text
 
@@ -382,6 +408,15 @@ def test_a_depthwise_node_names_the_kernel_it_runs(kernel, stride, padding, widt
     strip = [u["name"] for i in fallback.get(isa, ("scalar",)) for u in pyprune.kernels.testing.dwconv2d_ukernels()
              if u["production"] and u["isa"] == i and (u["kernel_size"], u["stride"]) == (kernel, stride)]
     assert f" depthwise {(same or strip)[0]}" in text, text
+
+
+@pytest.mark.parametrize("attrs", [dict(dilation=[2, 2]), dict(kernel=(1, 7), padding=[0, 3, 0, 3]),
+                                   dict(kernel=(11, 11), padding=[5] * 4), dict(stride=[3, 3])])
+def test_a_depthwise_node_no_strip_kernel_takes_runs_on_the_taps_kernel(attrs):
+    text = describe(hw=(12, 12), groups=4, **attrs)
+    isa = pyprune.isa()
+    taps = {u["isa"]: u["name"] for u in pyprune.kernels.testing.dwconv2d_taps_ukernels() if u["production"]}
+    assert f" depthwise {taps.get(isa, taps['scalar'])}" in text, text
 
 
 # Output tiles from which "auto" runs Winograd on this machine's ISA (8 on x86-64, 4 on NEON),
@@ -481,8 +516,7 @@ def test_auto_takes_each_input_size_as_it_comes(rng):
 
 @pytest.mark.parametrize("attrs,match", [
     (dict(algorithm="depthwise", groups=2, cin_g=2), "algorithm 'depthwise' does not take this convolution"),
-    (dict(algorithm="depthwise", groups=4, dilation=[2, 2]), "no depthwise kernel takes a 3x3 d2 window"),
-    (dict(algorithm="depthwise", groups=4, padding=[2, 2, 2, 2]), "padding must be in \\[0, 1\\]"),
+    (dict(algorithm="depthwise", groups=4, padding=[3, 3, 3, 3]), "padding must be in \\[0, 2\\]"),
     (dict(algorithm="sparse", groups=4), "groups must be 1"),
     (dict(algorithm="sparse", block=3, cin_g=4), "block must be"),
     (dict(algorithm="sparse", stride=[1, 2], cin_g=4), "one stride for both axes"),

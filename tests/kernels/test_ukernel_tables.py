@@ -15,6 +15,7 @@ TESTING = kernels.testing
 TABLES = {
     "dwconv2d": (TESTING.dwconv2d_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
     "dwconv2d_same": (TESTING.dwconv2d_same_ukernels(), lambda u: (u["kernel_size"], u["stride"])),
+    "dwconv2d_taps": (TESTING.dwconv2d_taps_ukernels(), lambda u: ()),
     "gemm": (TESTING.gemm_ukernels(), lambda u: ()),
     "conv2d_3x3s2p1": (TESTING.conv2d_3x3s2p1_ukernels(), lambda u: ()),
     "conv2d_outvec": (TESTING.conv2d_outvec_ukernels(), lambda u: u["nc"]),

@@ -74,9 +74,10 @@ std::string conv2d_rejects(int64_t kernel_size, int64_t stride, int64_t padding)
 // The general window of the GEMM (im2col) path: any kernel, stride and dilation of at least 1,
 // each side's padding below the dilated kernel's extent on its axis.
 std::string conv2d_window_rejects(const Window2d& window);
-// The depthwise kernels' window: a depthwise case (square kernel, one stride), dilation 1, each
-// side padded by at most the case's max_padding.
-std::string depthwise_window_rejects(const Window2d& window);
+// The depthwise strip kernels' window (the fused separable driver's too): a depthwise case
+// (square kernel, one stride), dilation 1, each side padded by at most the case's max_padding.
+// Other windows run on the taps kernel (depthwise_taps.h).
+std::string depthwise_strip_rejects(const Window2d& window);
 // The sparse driver's window: the GEMM path's, with one stride for both axes and no dilation.
 std::string sparse_window_rejects(const Window2d& window);
 std::string sparse_block_rejects(int64_t block);

@@ -1,6 +1,7 @@
 // Depthwise convolution (NCHW): through the f32-dwconv2d-chw kernels, whole planes straight
 // from the input where a "same"-padding kernel takes the window, else one channel plane at a
-// time through padded strips. Python-free.
+// time through padded strips; any other window (dilated, rectangular, other strides or kernel
+// sizes) on the f32-dwconv2d-taps kernel. Python-free.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +23,10 @@ std::string depthwise_ukernel_name(const Window2d& window, size_t width = 0);
 // then its k * k taps. Padding may differ per side (each at most the case's max_padding).
 class DepthwiseConv2d {
  public:
-  // weight [channels, 1, k, k] (row-major), bias [channels] or nullptr (zeros). `ukernel` or
-  // `same` (at most one) forces a strip or a "same"-padding kernel; neither picks the
-  // production kernels. std::invalid_argument when no kernel takes it.
+  // weight [channels, 1, kernel_h, kernel_w] (row-major), bias [channels] or nullptr (zeros).
+  // `ukernel` or `same` (at most one) forces a strip or a "same"-padding kernel; neither picks
+  // the production kernels. std::invalid_argument for a window no convolution takes, or a
+  // forced kernel that does not take it.
   DepthwiseConv2d(size_t channels, const Window2d& window, const float* weight, const float* bias,
                   const pp_f32_dwconv2d_chw_ukernel* ukernel = nullptr,
                   const pp_f32_dwconv2d_chw_same_ukernel* same = nullptr);
@@ -42,7 +44,9 @@ class DepthwiseConv2d {
 
   size_t channels() const { return channels_; }
   const Window2d& window() const { return window_; }
-  // The strip kernel (run_rows, and run() without a "same"-padding kernel).
+  // Whether a strip kernel takes the window (run_rows needs one).
+  bool has_strips() const { return ukernel_ != nullptr; }
+  // The strip kernel (run_rows, and run() without a "same"-padding kernel); has_strips() first.
   const pp_f32_dwconv2d_chw_ukernel& ukernel() const { return *ukernel_; }
   // The kernel run() runs on inputs `width` columns wide (0: named for every width).
   std::string ukernel_name(size_t width = 0) const;
@@ -55,6 +59,7 @@ class DepthwiseConv2d {
   Window2d window_;
   const pp_f32_dwconv2d_chw_ukernel* ukernel_;
   const pp_f32_dwconv2d_chw_same_ukernel* same_;  // nullptr: strips
+  const pp_f32_dwconv2d_taps_ukernel* taps_;      // the windows no strip kernel takes; nullptr otherwise
   size_t same_max_width_;  // wider inputs run the strips (0: none; a forced same_ runs every width)
   std::vector<float> weights_;  // channels x (1 + k * k)
 };

@@ -50,6 +50,15 @@ struct pp_f32_dwconv2d_chw_same_ukernel {
   pp_f32_dwconv2d_chw_same_ukernel_fn fn;
 };
 
+struct pp_f32_dwconv2d_taps_ukernel {
+  const char* name;
+  pp_isa isa;
+  size_t tile_rows;  // output rows per register tile
+  size_t tile_cols;
+  bool production;   // the kernel its ISA runs
+  pp_f32_dwconv2d_taps_ukernel_fn fn;
+};
+
 struct pp_f32_gemm_ukernel {
   const char* name;
   pp_isa isa;
@@ -163,6 +172,7 @@ struct pp_u8_huffdec_ukernel {
 // Every kernel of an operator list, in list order, for tests and benchmarks.
 const std::vector<pp_f32_dwconv2d_chw_ukernel>& pp_f32_dwconv2d_chw_ukernels();
 const std::vector<pp_f32_dwconv2d_chw_same_ukernel>& pp_f32_dwconv2d_chw_same_ukernels();
+const std::vector<pp_f32_dwconv2d_taps_ukernel>& pp_f32_dwconv2d_taps_ukernels();
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels();
 const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels();
 const std::vector<pp_f32_conv2d_outvec_ukernel>& pp_f32_conv2d_outvec_ukernels();
@@ -210,6 +220,8 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
 // The active ISA's own production "same"-padding depthwise kernel, else nullptr: the driver
 // then runs the strip kernels (a lower ISA's row is not used in its place).
 const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kernel_size, int stride);
+// The depthwise kernel of any window (the scalar reference at least).
+const pp_f32_dwconv2d_taps_ukernel& pp_f32_dwconv2d_taps_config();
 const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 // The active ISA's own production 3x3 stride-2 padding-1 kernel, else nullptr (im2col + GEMM).
 const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config();

@@ -70,6 +70,28 @@ typedef void (*pp_f32_dwconv2d_chw_same_ukernel_fn)(
 #include "../../f32-dwconv2d-chw/f32-dwconv2d-chw-same.inc"
 #undef PP_DWCONV2D_SAME_UKERNEL
 
+// ---- f32 depthwise conv2d of any window, NCHW, output rows from tap pointers (dwconv2d-taps) ----
+//
+// For the windows no kernel above takes (dilated, rectangular, other strides, large kernels):
+// the driver (csrc/ops/depthwise_taps.cc) lays a zero-padded plane out so that each tap's
+// inputs for one output row are contiguous, and passes a pointer to tap t's input of output
+// (0, 0). For r < rows and x < n, with t_j(r) = tap_rows[j] + r * row_step bytes:
+//   y_r[x] = clamp(weights[0] + weights[1] * t_0(r)[x] + ... + weights[taps] * t_{taps-1}(r)[x]),
+// the taps in order, each one multiply-add; y_r at y + r * y_stride bytes. rows, n, taps >= 1.
+// Reads t_j(r)[0, n) and up to PP_DWCONV2D_TAPS_OVERREAD floats past it (values there reach no
+// written output); writes exactly y_r[0, n).
+#define PP_DWCONV2D_TAPS_OVERREAD 16
+
+typedef void (*pp_f32_dwconv2d_taps_ukernel_fn)(size_t rows, size_t n, size_t taps, const float* const* tap_rows,
+                                                size_t row_step, const float* weights, float* y, size_t y_stride,
+                                                const pp_f32_minmax_params* params);
+
+#define PP_DWCONV2D_TAPS_UKERNEL(isa, name, tile_rows, tile_cols, production)                              \
+  extern "C" void name(size_t rows, size_t n, size_t taps, const float* const* tap_rows, size_t row_step, \
+                       const float* weights, float* y, size_t y_stride, const pp_f32_minmax_params* params);
+#include "../../f32-dwconv2d-taps/f32-dwconv2d-taps.inc"
+#undef PP_DWCONV2D_TAPS_UKERNEL
+
 // ---- f32 GEMM: the 1x1 convolution in NCHW, and KxK convolution after im2col ---------------
 //
 // c[m][n] = clamp(bias[m] + sum_{k < kc} w[m][k] * b[k][n])   for m < mr, n < nc.
