@@ -115,4 +115,14 @@ void Epilogue::apply(float* y, size_t rows, size_t count, size_t stride, const f
   }
 }
 
+void Epilogue::prefetch(const float* y, size_t rows, size_t count, size_t stride, const float* output) const {
+  if (residual_ == nullptr) return;
+  constexpr size_t kLine = 64;
+  for (size_t r = 0; r < rows; r++) {
+    const float* row = reinterpret_cast<const float*>(reinterpret_cast<const char*>(y) + r * stride);
+    const char* add = reinterpret_cast<const char*>(residual_ + (row - output));
+    for (size_t b = 0; b < count * sizeof(float); b += kLine) __builtin_prefetch(add + b);
+  }
+}
+
 }  // namespace pyprune

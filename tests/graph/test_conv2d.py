@@ -210,6 +210,13 @@ def test_depthwise_of_any_window_matches_torch(n, c, kernel, stride, dilation, p
           residual=residual, algorithm="depthwise")
 
 
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 3)])
+def test_a_residual_larger_than_l2_matches_torch(kernel, rng):
+    """Residuals of more than 1 MiB are prefetched tile by tile while the kernel runs."""
+    check(rng, 1, 16, 64, (64, 72), kernel, padding=(kernel[0] // 2,) * 4, activation={"activation": "relu"},
+          residual=True, algorithm="gemm")
+
+
 @pytest.mark.parametrize("kernel,stride,dilation,padding", [((1, 1), (3, 3), (1, 1), (0, 0, 0, 0)),
                                                             ((2, 2), (4, 5), (1, 1), (1, 0, 0, 1)),
                                                             ((2, 3), (1, 7), (3, 2), (2, 4, 0, 1))])

@@ -75,6 +75,9 @@ class Epilogue {
   // `rows` rows of `count` floats at y, `stride` bytes apart, inside the output that starts at
   // `output` (where the residual's matching element is found).
   void apply(float* y, size_t rows, size_t count, size_t stride, const float* output) const;
+  // Asks for the residual under the tile apply() will take (same arguments) to be brought into
+  // the cache, so that a kernel computing the tile meanwhile hides its latency. No-op without one.
+  void prefetch(const float* y, size_t rows, size_t count, size_t stride, const float* output) const;
 
   const Activation& activation() const { return activation_; }
   const float* residual() const { return residual_; }
