@@ -456,8 +456,6 @@ AUTO_WINOGRAD = [
     ((12, 12), 1, {"padding": [1, 1, 1, 1]}, by_tiles(9)),  # 12x12: 9 tiles
     ((9, 30), 1, {"padding": [0, 2, 1, 0]}, by_tiles(16)),  # 8x30: 16 tiles, uneven padding
     ((30, 30), 1, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
-    ((30, 30), 1, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # on the input's phases
-    ((30, 30), 1, {"dilation": [4, 2]}, "winograd"),
     ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
     ((30, 30), 1, {"groups": 2, "cin_g": 2}, by_tiles(49, 2)),
     ((30, 30), 1, {"groups": 2, "cin_g": 1}, "gemm"),  # one input channel per group
@@ -480,6 +478,25 @@ def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algori
     w = rng.standard_normal((6, x.shape[1] // groups, 3, 3), dtype=np.float32)
     got = conv(x, w, activation="relu", **attrs)
     np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, "algorithm": algorithm}))
+
+
+@pytest.mark.parametrize("hw,channels,attrs,algorithm", [
+    ((30, 30), 96, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # 4 phases of 15x15: 88 % real
+    ((30, 30), 160, {"dilation": [4, 2]}, "winograd"),  # no padding: 22x26 outputs, 8 phases: 56 % x 160
+    ((30, 30), 96, {"dilation": [4, 2]}, "gemm"),  # 56 % x 96: 54
+    ((14, 14), 96, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "winograd"),  # 77 % real x 96 channels: 74
+    ((14, 14), 64, {"dilation": [2, 2], "padding": [2, 2, 2, 2]}, "gemm"),  # 77 % x 64: 49
+    ((14, 14), 256, {"dilation": [6, 6], "padding": [6, 6, 6, 6]}, "winograd"),  # 36 phases of one tile: 34 % x 256
+    ((14, 14), 128, {"dilation": [6, 6], "padding": [6, 6, 6, 6]}, "gemm"),  # ASPP 320 -> 128: 34 % x 128
+    ((14, 14), 512, {"dilation": [12, 12], "padding": [12, 12, 12, 12]}, "gemm"),  # 9 % real x 512: 43
+    ((30, 30), 96, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
+])
+def test_auto_runs_a_dilated_convolution_by_winograd_where_enough_of_its_phase_tiles_are_real(hw, channels, attrs,
+                                                                                             algorithm):
+    """On the input's phases, where the share of real outputs in the phases' tiles times the
+    channels per group reaches 70 (and there are MIN_TILES tiles)."""
+    text = describe(hw, 1, cout=channels, cin_g=channels, **attrs)
+    assert f" {algorithm} " in text, text
 
 
 @pytest.mark.parametrize("hw,n,groups,cin_g,cout_g,algorithm", [
