@@ -8,7 +8,7 @@ algorithm that takes the layer is timed alongside, so a slower choice shows:
 Layers of real networks: the first convolution (3 channels, stride 2, 16 to 32 out, 224 and
 320 inputs), ResNet's 3x3 and its 1x1 stride-2 shortcut, ResNeXt's and RegNet's grouped 3x3s
 (4, 8 and 16 channels per group, strides 1 and 2), ShuffleNet's grouped 1x1, dilated 3x3s (DeepLab,
-dilations 2 and 4), depthwise 3x3/5x5/7x7/9x9 (MobileNet, EfficientNet, ConvNeXt, ConvMixer) at
+dilations 2 and 4, and an ASPP branch of dilation 12 on 14x14 features), depthwise 3x3/5x5/7x7/9x9 (MobileNet, EfficientNet, ConvNeXt, ConvMixer) at
 strides 1 and 2, depthwise windows only the taps kernel takes (a dilated 3x3 of DeepLab's
 MobileNetV2 backbone, VAN's 7x7 d3, InceptionNeXt's 1x11 and 11x1 bands, RepLKNet's 13x13 and
 31x31), and a classifier head (1x1 on 1x1).
@@ -69,6 +69,7 @@ CASES = {
     "grouped1x1": lambda: conv_case("1x1 g8 384->96 s1 28", 384, 96, 28, 1, groups=8),
     "dilated": lambda: conv_case("3x3 d2 128->128 s1 28", 128, 128, 28, 3, dilation=2),
     "dilated4": lambda: conv_case("3x3 d4 256->256 s1 28", 256, 256, 28, 3, dilation=4),
+    "aspp12": lambda: conv_case("3x3 d12 320->128 s1 14 (ASPP)", 320, 128, 14, 3, dilation=12),
     "dw3s1": lambda: conv_case("dw 3x3 s1 144 56", 144, 144, 56, 3, groups=144),
     "dw3s2": lambda: conv_case("dw 3x3 s2 144 56", 144, 144, 56, 3, 2, groups=144),
     "dw5s1": lambda: conv_case("dw 5x5 s1 240 28", 240, 240, 28, 5, groups=240),
