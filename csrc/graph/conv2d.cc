@@ -1,10 +1,11 @@
 // conv2d: act(conv2d(x) + bias + residual) on one of the convolution drivers, chosen by the
-// node's `algorithm`: "gemm" (im2col + GEMM, any window and groups), "depthwise" (the depthwise
-// kernels' cases), "sparse" (the SpMM kernels, weights without their zeros in blocks of
+// node's `algorithm`: "gemm" (im2col + GEMM, any window and groups; where an input size leaves
+// some taps reading only padding, the taps that read the input alone, live_taps.h), "depthwise"
+// (any depthwise window), "sparse" (the SpMM kernels, weights without their zeros in blocks of
 // `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
 // input's phases, when the padding is a multiple of the dilation; grouped ones too),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
-// fused strip by strip) or "auto" (depthwise when a depthwise kernel takes the node; sparse in
+// fused strip by strip) or "auto" (depthwise for a depthwise node; sparse in
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
 // Winograd takes, Winograd when a call has enough output tiles to pay for its transformed
 // weights and a grouped one enough channels per group, else gemm; gemm otherwise).
@@ -14,13 +15,16 @@
 // pointwise weight, pointwise bias (constants), then an optional residual.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "live_taps.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/conv2d.h"
 #include "pyprune/depthwise.h"
@@ -123,6 +127,10 @@ class Conv2dOperator : public Operator {
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
            const std::vector<Dims>&) const override {
     const Epilogue epilogue(spec_.activation, spec_.residual_input != 0 ? in[spec_.residual_input] : nullptr);
+    if (const Conv2d* live = live_taps_kernel(in_shapes[0])) {
+      live->run(shape4(in_shapes[0]), in[0], out[0], epilogue);
+      return;
+    }
     const Algorithm algorithm = algorithm_for(in_shapes[0]);
     // Coded weights (kept compressed) arrive decoded at run time: prepared for this run only.
     Kernel per_run;
@@ -145,11 +153,12 @@ class Conv2dOperator : public Operator {
                                      : describe(spec_.algorithm);
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
-    return describe(algorithm_for(inputs[0]), inputs[0][3]);
+    const auto taps = live_taps_of(inputs[0]);
+    return taps ? describe(Algorithm::gemm, inputs[0][3], &*taps) : describe(algorithm_for(inputs[0]), inputs[0][3]);
   }
 
-  // width: the input's (0: unknown).
-  std::string describe(Algorithm algorithm, size_t width = 0) const {
+  // width: the input's (0: unknown); taps: the GEMM's live taps, if it runs them alone.
+  std::string describe(Algorithm algorithm, size_t width = 0, const LiveTaps* taps = nullptr) const {
     static const char* names[] = {"gemm", "depthwise", "sparse", "winograd", "separable"};
     std::string s = "conv2d " + spec_.window.describe();
     if (spec_.groups != 1) s += " g" + std::to_string(spec_.groups);
@@ -170,6 +179,12 @@ class Conv2dOperator : public Operator {
         s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
         break;
       case Algorithm::gemm:
+        if (taps != nullptr) {
+          s += " on its " + std::to_string(taps->rows) + "x" + std::to_string(taps->cols) + " taps that read the input " +
+               Conv2d::default_ukernel_name(spec_.out_channels, spec_.in_channels, live_window(spec_.window, *taps),
+                                            spec_.groups);
+          break;
+        }
         s += std::string(" ") +
              (empty(kernel_) ? Conv2d::default_ukernel_name(spec_.out_channels, spec_.in_channels, spec_.window,
                                                             spec_.groups)
@@ -228,6 +243,27 @@ class Conv2dOperator : public Operator {
                                                                                       : winograd_small_group_min_tiles();
   }
 
+  // Where some taps read only padding for this input size, of a GEMM node (Winograd's too) whose
+  // weights the graph holds: the taps that read the input, else nothing.
+  std::optional<LiveTaps> live_taps_of(const Dims& x) const {
+    if (weight_ == nullptr || spec_.algorithm != Algorithm::gemm || x.size() != 4) return std::nullopt;
+    return live_taps(spec_.window, shape4(x));
+  }
+  // The GEMM of those taps alone, prepared the first time an input size needs it.
+  const Conv2d* live_taps_kernel(const Dims& x) const {
+    const auto taps = live_taps_of(x);
+    if (!taps) return nullptr;
+    std::lock_guard<std::mutex> lock(live_mutex_);
+    std::unique_ptr<Conv2d>& kernel = live_kernels_[*taps];
+    if (kernel == nullptr) {
+      const std::vector<float> weight =
+          live_weight(weight_, spec_.out_channels, spec_.in_channels / spec_.groups, spec_.window, *taps);
+      kernel = std::make_unique<Conv2d>(spec_.out_channels, spec_.in_channels, live_window(spec_.window, *taps),
+                                        spec_.groups, weight.data(), data(bias_));
+    }
+    return kernel.get();
+  }
+
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
   Weights weights(const float* weight, const float* pointwise) const {
     return {weight, data(bias_), pointwise, data(pointwise_bias_)};
@@ -246,6 +282,8 @@ class Conv2dOperator : public Operator {
   std::vector<float> bias_, pointwise_bias_;
   Kernel kernel_;  // holds nullptr when weights are coded or the algorithm is per call
   mutable Lazy gemm_, winograd_;
+  mutable std::mutex live_mutex_;
+  mutable std::map<LiveTaps, std::unique_ptr<Conv2d>> live_kernels_;  // by the live taps of an input size
 };
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
