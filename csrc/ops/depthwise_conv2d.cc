@@ -219,8 +219,9 @@ DepthwiseConv2d::DepthwiseConv2d(size_t channels, const Window2d& window, const 
     : channels_(channels), window_(window), ukernel_(nullptr), same_(nullptr), taps_(nullptr), same_max_width_(0) {
   require(conv2d_window_rejects(window));
   if (channels == 0) throw std::invalid_argument("weight must have at least one channel");
-  if (ukernel != nullptr || same != nullptr) require(depthwise_strip_rejects(window));
-  if (!depthwise_strip_rejects(window).empty()) {
+  const std::string strip_rejects = depthwise_strip_rejects(window);
+  if (ukernel != nullptr || same != nullptr) require(strip_rejects);
+  if (!strip_rejects.empty()) {
     taps_ = &pp_f32_dwconv2d_taps_config();
   } else {
     const size_t kernel_size = window.kernel_h, stride = window.stride_h;
