@@ -307,19 +307,22 @@ class AdaptivePool final : public Pool2d {
            const std::vector<Dims>&) const override {
     const Dims& x = in_shapes[0];
     const size_t h = x[x.size() - 2], w = x[x.size() - 1];
-    if (out_h_ == 1 && out_w_ == 1 && !max_) {  // the global average pool: sums of whole planes
-      parallel_rows(planes(x), 1, [&](size_t first, size_t count, size_t, size_t) {
+    if (out_w_ == 1 && h % out_h_ == 0 && !max_) {  // averages of whole rows side by side (the global pool:
+      const size_t run = h / out_h_ * w;               // of whole planes): sums of contiguous runs
+      parallel_rows(planes(x) * out_h_, 1, [&](size_t first, size_t count, size_t, size_t) {
         float* y = out[0] + first;
-        sum_rows(in[0] + first * h * w, count, h * w, h * w, y);
-        for (size_t p = 0; p < count; p++) y[p] /= static_cast<float>(h * w);
-      }, h * w);
+        sum_rows(in[0] + first * run, count, run, run, y);
+        for (size_t p = 0; p < count; p++) y[p] /= static_cast<float>(run);
+      }, run);
       return;
     }
     parallel_rows(planes(x), out_h_, [&](size_t first, size_t count, size_t begin, size_t end) {
+      thread_local AlignedBuffer folded;
+      folded.reserve(w);
       for (size_t p = first; p < first + count; p++)
         for (size_t oy = begin; oy < end; oy++) {
           const float* plane = in[0] + p * h * w;
-          pool_row(plane, out[0] + (p * out_h_ + oy) * out_w_, h, w, oy);
+          pool_row(plane, out[0] + (p * out_h_ + oy) * out_w_, folded.data(), h, w, oy);
         }
     }, (h / out_h_ + 1) * (w + out_w_));
   }
@@ -333,21 +336,42 @@ class AdaptivePool final : public Pool2d {
   static size_t window_begin(size_t o, size_t n, size_t m) { return o * n / m; }
   static size_t window_end(size_t o, size_t n, size_t m) { return ((o + 1) * n + m - 1) / m; }
 
-  void pool_row(const float* plane, float* y, size_t h, size_t w, size_t oy) const {
+  // y = output row oy; folded: room for a row of w floats.
+  void pool_row(const float* plane, float* y, float* folded, size_t h, size_t w, size_t oy) const {
     const size_t r0 = window_begin(oy, h, out_h_), r1 = window_end(oy, h, out_h_);
+    // One output per row of windows spans whole rows: one contiguous run (the global pool: the
+    // whole plane). Narrower windows read the window's rows folded into one, so an output is one
+    // short run (pooling to (1, W) would otherwise reduce every input on its own).
+    const bool whole = out_w_ == 1;
+    const float* row = plane + r0 * w;
+    if (!whole && r1 - r0 > 1) {
+      std::copy(row, row + w, folded);
+      for (size_t r = r0 + 1; r < r1; r++) {  // plain loops: rows are short, a kernel call each would cost more
+        const float* x = plane + r * w;
+        if (max_) {
+          for (size_t c = 0; c < w; c++) folded[c] = MaxOf::combine(folded[c], x[c]);
+        } else {
+          for (size_t c = 0; c < w; c++) folded[c] += x[c];
+        }
+      }
+      row = folded;
+    }
     for (size_t ox = 0; ox < out_w_; ox++) {
       const size_t c0 = window_begin(ox, w, out_w_), c1 = window_end(ox, w, out_w_);
-      // Whole rows are one contiguous run (the global pool: the whole plane).
-      const bool whole = c0 == 0 && c1 == w;
-      float acc = max_ ? identity<MaxOf>() : identity<SumOf>();
-      for (size_t r = r0; r < (whole ? r0 + 1 : r1); r++) {
-        const float* x = plane + r * w + c0;
-        const size_t n = whole ? (r1 - r0) * w : c1 - c0;
-        acc = max_ ? reduce_row<MaxOf>(x, n, acc) : acc + static_cast<float>(sum_row(x, n));
+      const size_t n = whole ? (r1 - r0) * w : c1 - c0;
+      const float* x = row + c0;
+      if (n == 1) {  // a column's window (pooling to (1, W)): its rows are folded already
+        y[ox] = max_ ? x[0] : x[0] / static_cast<float>(r1 - r0);
+      } else if (max_) {
+        y[ox] = reduce_row<MaxOf>(x, n, identity<MaxOf>());
+      } else {
+        const double sum = n < kShortRun ? reduce_row<SumOf>(x, n, 0.0f) : sum_row(x, n);
+        y[ox] = static_cast<float>(sum / static_cast<double>((r1 - r0) * (c1 - c0)));
       }
-      y[ox] = max_ ? acc : acc / static_cast<float>((r1 - r0) * (c1 - c0));
     }
   }
+
+  static constexpr size_t kShortRun = 32;  // summed inline: the row-sum kernel's call costs more
 
   bool max_;
   size_t out_h_, out_w_;

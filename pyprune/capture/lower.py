@@ -1063,13 +1063,19 @@ class _Lowering:
         return None
 
     def b_expand_as(self, node: fx.Node, a: dict) -> Any:
-        """expand to the other tensor's shape: its dims equal to x's stay -1 (batch included)."""
-        shape, target = self.shape(a["self"]), self.shape(a["other"])
+        """expand to the other tensor's shape: its dims equal to x's stay -1 (batch included);
+        a dim known only at run time is read from the other tensor when it runs."""
+        x, other = a["self"], a["other"]
+        shape, target = self.shape(x), self.shape(other)
         offset = len(target) - len(shape)
-        size = [-1 if 0 <= i - offset and shape[i - offset] == d else d for i, d in enumerate(target)]
-        if not all(isinstance(d, int) for d in size):
-            raise Unsupported("expand_as to a size known only at run time")
-        return self.b_expand(node, {"self": a["self"], "size": size})
+        if offset < 0:
+            raise Unsupported("expand_as to fewer dims")
+        entries = [-1 if i >= offset and shape[i - offset] == d else d if isinstance(d, int) else -(2 + i)
+                   for i, d in enumerate(target)]
+        if offset == 0 and all(e == -1 for e in entries):
+            return x
+        like = [self.tensor(other)] if any(e <= -2 for e in entries) else []
+        return self.emit_one("expand", [self.tensor(x)] + like, {"shape": entries})
 
     def pool_attrs(self, a: dict, dilation: bool) -> dict[str, Any]:
         kernel = int_pair(a["kernel_size"], "kernel size")

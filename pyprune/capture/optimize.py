@@ -17,6 +17,7 @@ from pyprune.graph import ir
 
 __all__ = [
     "ACTIVATION_ATTRS",
+    "broadcast_expands",
     "channels_first",
     "common_subexpressions",
     "dead_nodes",
@@ -32,6 +33,8 @@ __all__ = [
 
 ACTIVATION_ATTRS = ("activation", "activation_min", "activation_max", "activation_alpha")
 _FUSES_ACTIVATION = {"conv2d", "linear", "add", "sub", "mul", "div", "maximum", "minimum"}
+_BROADCASTING = {"add", "sub", "mul", "div", "maximum", "minimum", "floor_divide", "remainder", "atan2", "pow", "fmod",
+                 "hypot"}
 
 
 # ---- the graph's structure -------------------------------------------------------------------
@@ -278,6 +281,26 @@ def fold_affine(low: Lowered) -> int:
             _absorb(low, producer, node)
             users = _users(graph)
             changed += 1
+    return changed
+
+
+def broadcast_expands(low: Lowered) -> int:
+    """An elementwise op whose other operand has its output's shape broadcasts an expanded
+    operand itself: it reads what was expanded (x * s.expand_as(x) is x * s), and the expand,
+    read by nothing else, is not written out."""
+    graph, changed = low.graph, 0
+    producers = _producers(graph)
+    for node in graph.nodes:
+        if node.op not in _BROADCASTING or len(node.inputs) != 2 or node.inputs[0] == node.inputs[1]:
+            continue
+        shape = _shape(low, node.outputs[0])
+        for k in (0, 1):
+            expand = producers.get(node.inputs[k])
+            if expand is not None and expand.op == "expand" and shape is not None \
+                    and _shape(low, node.inputs[1 - k]) == shape:
+                node.inputs[k] = expand.inputs[0]
+                changed += 1
+                break
     return changed
 
 
@@ -569,8 +592,8 @@ def dead_nodes(low: Lowered) -> int:
 
 
 PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
-                                               fuse_channel_norms, fold_padding, channels_first,
-                                               fold_affine, fuse_residuals, fuse_activations)
+                                               broadcast_expands, dead_nodes, fuse_channel_norms, fold_padding,
+                                               channels_first, fold_affine, fuse_residuals, fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:

@@ -216,6 +216,9 @@ CASES = {
     "baddbmm": (lambda m, x: torch.baddbmm(x[:, 0], x[:, 1], x[:, 2].transpose(1, 2)[:, :, :7], beta=0.5, alpha=2.0), None),
     "expand_to_the_batch": (lambda m, x: torch.cat([m.p1.expand(x.shape[0], -1, -1, -1), x[:, :, :1]], 2),
                             ["expand", "slice", "concat"]),
+    # SSD's L2Norm: a per-channel scale expanded to the features' shape, whose batch is only known at run time
+    "expand_as_the_batch": (lambda m, x: (m.p0.reshape(1, -1, 1, 1).expand_as(x) * x, m.p0[:1].expand_as(x[:, :1])),
+                            None),
     "einsum": (lambda m, x: (torch.einsum("bchw,bdhw->bcd", x, x), torch.einsum("bchw->bhwc", x),
                              torch.einsum("bchw,c->bhw", x, m.p0.reshape(-1)),
                              torch.einsum("bchw,bcwk->bchk", x, x[:, :, :7]),

@@ -167,6 +167,19 @@ def test_identities_and_view_chains_go():
     assert ops(low) == ["reshape"] and low.graph.outputs == [low.graph.nodes[0].outputs[0]]
 
 
+def test_elementwise_ops_broadcast_what_was_expanded():
+    """ECA's and SSD's x * s.expand_as(x): the mul broadcasts s; an expand the op needs stays."""
+    nodes = [ir.Node("activation", ["s"], ["g"], {"activation": "sigmoid"}),
+             ir.Node("expand", ["g", "x"], ["e"], {"shape": [-2, -1, -4, -5]}), ir.Node("mul", ["x", "e"], ["y"]),
+             ir.Node("expand", ["g"], ["f"], {"shape": [-1, -1, 6, 6]}), ir.Node("sub", ["f", "g"], ["z"]),
+             ir.Node("add", ["y", "z"], ["out"])]
+    low, xs = make(nodes, {}, inputs=(("x", (2, 4, 6, 6)), ("s", (2, 4, 1, 1))))
+    assert outputs_kept(low, xs, O.broadcast_expands) == 1
+    assert low.graph.nodes[2].inputs == ["x", "g"]
+    O.dead_nodes(low)
+    assert ops(low) == ["activation", "mul", "expand", "sub", "add"]
+
+
 def test_common_subexpressions_are_computed_once():
     nodes = [ir.Node("sub", ["x", "x2"], ["a"]), ir.Node("sub", ["x", "x2"], ["b"]), ir.Node("mul", ["a", "b"], ["c"]),
              ir.Node("sub", ["x2", "x"], ["d"]), ir.Node("add", ["c", "d"], ["y"])]

@@ -116,6 +116,17 @@ def test_global_average_pool(shape, rng):
     assert_close(run1("adaptive_avg_pool2d", {"output_size": [1, 1]}, x), F.adaptive_avg_pool2d(torch.from_numpy(x), 1))
 
 
+@pytest.mark.parametrize("shape", [(2, 64, 56, 56), (1, 5, 17, 33)])
+def test_pools_along_one_axis(shape, rng):
+    """Coordinate attention's pools: each row to one value, each column to one value."""
+    x = random(rng, shape)
+    x[0, 1, 3, 4] = np.nan
+    t = torch.from_numpy(x)
+    for size in [(shape[2], 1), (1, shape[3])]:
+        assert_close(run1("adaptive_avg_pool2d", {"output_size": list(size)}, x), F.adaptive_avg_pool2d(t, size))
+        assert_equal(run1("adaptive_max_pool2d", {"output_size": list(size)}, x), F.adaptive_max_pool2d(t, size))
+
+
 def test_refusals():
     x = np.ones((1, 2, 5, 5), np.float32)
     refused("max_pool2d", {}, x, says="'kernel' is required")
