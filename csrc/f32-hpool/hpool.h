@@ -7,7 +7,10 @@
 
 template <pp_hpool_op Op>
 inline float pp_hpool_combine(float acc, float v) {
-  if constexpr (Op == pp_hpool_max) return (v > acc || v != v) ? v : acc;  // NaN propagates
+  if constexpr (Op == pp_hpool_max) {
+    const float m = v > acc ? v : acc;  // MAXSS: no branch on the data (a mispredicted one per value)
+    return v != v ? v : m;              // NaN propagates
+  }
   return acc + v;
 }
 

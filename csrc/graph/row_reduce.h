@@ -17,11 +17,17 @@ constexpr size_t kSumBlock = 2048;
 // kRow: the elementwise kernel (f32-vbinary) that folds a row into a row of accumulators.
 struct MaxOf {
   static constexpr pp_vbinary_op kRow = pp_vbinary_max;
-  static float combine(float acc, float v) { return (v > acc || v != v) ? v : acc; }
+  static float combine(float acc, float v) {
+    const float m = v > acc ? v : acc;  // MAXSS: no branch on the data (a mispredicted one per value)
+    return v != v ? v : m;
+  }
 };
 struct MinOf {
   static constexpr pp_vbinary_op kRow = pp_vbinary_min;
-  static float combine(float acc, float v) { return (v < acc || v != v) ? v : acc; }
+  static float combine(float acc, float v) {
+    const float m = v < acc ? v : acc;
+    return v != v ? v : m;
+  }
 };
 struct ProductOf {
   static constexpr pp_vbinary_op kRow = pp_vbinary_mul;
