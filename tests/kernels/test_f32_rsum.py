@@ -16,7 +16,7 @@ def test_ukernel_matches_numpy(ukernel, rng):
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     tile = ukernel["channel_tile"]
     for rows in sorted({1, 2, tile - 1, tile, tile + 1, 2 * tile + 3} - {0}):
-        for n in list(range(1, 20)) + [31, 49, 196, 1000, 2048]:
+        for n in list(range(1, 20)) + [31, 32, 33, 39, 40, 49, 63, 64, 65, 196, 1000, 2048]:
             x = rng.uniform(-1.0, 1.0, (rows, n)).astype(np.float32)
             got = _core.testing.rsum(ukernel["name"], x)
             want = x.astype(np.float64).sum(axis=1)
