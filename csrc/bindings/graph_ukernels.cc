@@ -51,6 +51,15 @@ py::array rsum(const std::string& name, const F32Arg& x_arg) {
   return y;
 }
 
+// exp(x - max) through kernel `name`, and the sum it returns.
+py::tuple vexpsum(const std::string& name, const F32Arg& x_arg, float max) {
+  const pp_f32_vexpsum_ukernel& k = pp_find_ukernel(pp_f32_vexpsum_ukernels(), name);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 1);
+  py::array_t<float> y(x.shape(0));
+  const float sum = k.fn(static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()), max, y.mutable_data());
+  return py::make_tuple(y, sum);
+}
+
 // n outputs of kernel `name` over the rows of x, `pad` columns of padding before them, which must
 // hold the inputs they read and the overread.
 py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg, const IntArg& pad_arg) {
@@ -89,6 +98,13 @@ void register_graph_ukernels(py::module_& testing) {
     });
   });
   testing.def("rsum", &rsum, py::arg("ukernel"), py::arg("x"), "The sums of the rows of 2-D x through one row-sum microkernel.");
+  testing.def("vexpsum_ukernels", [] {
+    return ukernel_rows(pp_f32_vexpsum_ukernels(), [](py::dict& row, const pp_f32_vexpsum_ukernel& k) {
+      row["tile"] = k.tile;
+    });
+  });
+  testing.def("vexpsum", &vexpsum, py::arg("ukernel"), py::arg("x"), py::arg("max"),
+              "(exp(x - max), its sum) of 1-D x through one softmax exponential microkernel.");
   testing.def("hpool_ukernels", [] {
     return ukernel_rows(pp_f32_hpool_ukernels(), [](py::dict& row, const pp_f32_hpool_ukernel& k) {
       row["op"] = k.op == pp_hpool_max ? "max" : "sum";

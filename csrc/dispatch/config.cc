@@ -89,6 +89,15 @@ const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_vexpsum_ukernel>& pp_f32_vexpsum_ukernels() {
+  static const std::vector<pp_f32_vexpsum_ukernel> all = {
+#define PP_VEXPSUM_UKERNEL(isa, name, tile, production) {#name, isa, tile, production, name},
+#include "../f32-vunary/f32-vexpsum.inc"
+#undef PP_VEXPSUM_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels() {
   static const std::vector<pp_f32_winograd_input_ukernel> all = {
 #define PP_WINOGRAD_INPUT_UKERNEL(isa, name, tile, production) {#name, isa, tile, production, name},
@@ -228,6 +237,12 @@ const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scala
 const pp_f32_rsum_ukernel& pp_f32_rsum_config() {
   static const pp_f32_rsum_ukernel* chosen =
       pp_production_ukernel(pp_f32_rsum_ukernels(), [](const pp_f32_rsum_ukernel&) { return true; });
+  return *chosen;
+}
+
+const pp_f32_vexpsum_ukernel& pp_f32_vexpsum_config() {
+  static const pp_f32_vexpsum_ukernel* chosen =
+      pp_production_ukernel(pp_f32_vexpsum_ukernels(), [](const pp_f32_vexpsum_ukernel&) { return true; });
   return *chosen;
 }
 

@@ -65,3 +65,16 @@ extern "C" void pp_f32_vgelu_tanh_ukernel__ref(size_t n, const float* x, float* 
     return v * sigmoid(2.0 * u);
   });
 }
+
+// The difference rounded to float32 (as the vector kernels and torch round it), its exponential
+// in double rounded once; the sum in double.
+extern "C" float pp_f32_vexpsum_ukernel__ref(size_t n, const float* x, float max, float* y) {
+  PP_ASSERT(n >= 1);
+  double sum = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const float h = x[i] - max;
+    y[i] = static_cast<float>(std::exp(static_cast<double>(h)));
+    sum += y[i];
+  }
+  return static_cast<float>(sum);
+}

@@ -158,9 +158,48 @@ PP_INLINE void map(size_t n, const float* x, float* y, F f) {
   if (n != 0) S::store_partial(y, n, f(S::load_partial(x, n)));
 }
 
+// y[i] = exp(x[i] - max) and their sum: U vectors per iteration, each with its own partial
+// sums, added together, then lane by lane in order, then the last n % lanes in order.
+template <class S, size_t U>
+PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
+  PP_ASSERT(n >= 1);
+  using V = typename S::V;
+  constexpr size_t L = S::kLanes;
+  const V m = S::splat(max);
+  auto e = [&](V v) PP_INLINE_LAMBDA { return Math<S>::exp_neg(S::sub(m, v)); };
+  V acc[U];
+  pyprune::unroll<U>([&](auto i) PP_INLINE_LAMBDA { acc[PP_CONST(i)] = S::splat(0.0f); });
+  for (; n >= U * L; n -= U * L) {
+    pyprune::unroll<U>([&](auto i) PP_INLINE_LAMBDA {
+      const V v = e(S::load(x + PP_CONST(i) * L));
+      S::store(y + PP_CONST(i) * L, v);
+      acc[PP_CONST(i)] = S::add(acc[PP_CONST(i)], v);
+    });
+    x += U * L;
+    y += U * L;
+  }
+  for (; n >= L; n -= L) {
+    const V v = e(S::load(x));
+    S::store(y, v);
+    acc[0] = S::add(acc[0], v);
+    x += L;
+    y += L;
+  }
+  pyprune::unroll<U - 1>([&](auto i) PP_INLINE_LAMBDA { acc[0] = S::add(acc[0], acc[PP_CONST(i) + 1]); });
+  float lanes[L];
+  S::store(lanes, acc[0]);
+  float sum = 0.0f;
+  for (size_t l = 0; l < L; l++) sum += lanes[l];
+  if (n != 0) {
+    S::store_partial(y, n, e(S::load_partial(x, n)));
+    for (size_t i = 0; i < n; i++) sum += y[i];
+  }
+  return sum;
+}
+
 }  // namespace pp_f32_vunary
 
-// Defines the nine activation kernels of an ISA: `S` its traits; U, UE and UG the elements of one
+// Defines the nine activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S` its traits; U, UE and UG the elements of one
 // iteration for the cheap kinds (clamp ... hardsigmoid), the exponential ones, and gelu (whose
 // 22 constants need the registers that more vectors in flight would take).
 #define PP_F32_VUNARY_UKERNELS(S, isa, U, UE, UG)                                                      \
@@ -208,4 +247,7 @@ PP_INLINE void map(size_t n, const float* x, float* y, F f) {
   extern "C" void pp_f32_vgelu_tanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,        \
                                                           const pp_f32_activation_params*) {          \
     pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu_tanh(v); });                                \
+  }                                                                                                   \
+  extern "C" float pp_f32_vexpsum_ukernel_x##UE##__##isa(size_t n, const float* x, float max, float* y) { \
+    return pp_f32_vunary::exp_sum<S, UE / S::kLanes>(n, x, max, y);                                     \
   }

@@ -1,12 +1,13 @@
 // softmax: softmax (log = 0) or log_softmax (log = 1) along `axis`, as torch: the axis' maximum
 // subtracted first. The tensor is (outer, n, inner) around the axis; with inner == 1 each row is
-// contiguous, otherwise the work runs across `inner` positions at once (per-thread scratch rows
+// contiguous (its exponentials on the vexpsum microkernel: attention's rows), otherwise the work runs across `inner` positions at once (per-thread scratch rows
 // of the running maximum and sum).
 #include <cmath>
 #include <limits>
 
 #include "along_axis.h"
 #include "parallel_rows.h"
+#include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "row_reduce.h"
 
@@ -37,16 +38,18 @@ class Softmax final : public AlongAxis {
   std::string describe() const override { return std::string(log_ ? "log_softmax" : "softmax") + " axis " + std::to_string(axis_); }
 
  private:
+  // A contiguous row: its exponentials and their sum on the vexpsum kernel (log_softmax writes
+  // them where its results go), then one scaling.
   void row(const float* x, float* y, size_t n) const {
     const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-      const float e = std::exp(x[i] - max);
-      sum += e;
-      if (!log_) y[i] = e;
+    const float total = exp_sum_.fn(n, x, max, y);
+    if (log_) {
+      const float shift = max + std::log(total);
+      for (size_t i = 0; i < n; i++) y[i] = x[i] - shift;
+    } else {
+      const float scale = 1.0f / total;
+      for (size_t i = 0; i < n; i++) y[i] *= scale;
     }
-    const float total = static_cast<float>(sum), shift = max + std::log(total);
-    for (size_t i = 0; i < n; i++) y[i] = log_ ? x[i] - shift : y[i] / total;
   }
 
   // Positions [begin, end) of the inner dims, the axis `inner` floats apart.
@@ -78,6 +81,7 @@ class Softmax final : public AlongAxis {
   }
 
   bool log_;
+  const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
 };
 
 }  // namespace

@@ -256,6 +256,19 @@ typedef void (*pp_f32_hpool_ukernel_fn)(size_t n, size_t rows, size_t pad, const
 #include "../../f32-hpool/f32-hpool.inc"
 #undef PP_HPOOL_UKERNEL
 
+// ---- f32 softmax exponentials (vexpsum) -------------------------------------------------
+//
+// y[i] = exp(x[i] - max) for i < n, the difference rounded to float32 first (as torch computes
+// it), and returns the sum of the y[i]: summed in lanes, the lanes added at the end (kernels
+// differ in the last bits, each is deterministic). n >= 1; results below 2^-126 may be flushed
+// to zero; NaN gives NaN (so does -inf - -inf). Accuracy: f32-vexpsum.inc.
+typedef float (*pp_f32_vexpsum_ukernel_fn)(size_t n, const float* x, float max, float* y);
+
+#define PP_VEXPSUM_UKERNEL(isa, name, tile, production) \
+  extern "C" float name(size_t n, const float* x, float max, float* y);
+#include "../../f32-vunary/f32-vexpsum.inc"
+#undef PP_VEXPSUM_UKERNEL
+
 // ---- f32 activations, elementwise (vunary) ------------------------------------------------
 //
 // y[i] = f(x[i]) for i < n (n >= 1), f one kind of pyprune::ActivationKind (activation.h) with
