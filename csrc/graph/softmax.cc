@@ -48,7 +48,7 @@ class Softmax final : public AlongAxis {
       for (size_t i = 0; i < n; i++) y[i] = x[i] - shift;
     } else {
       const float scale = 1.0f / total;
-      for (size_t i = 0; i < n; i++) y[i] *= scale;
+      scale_.fn(n, y, &scale, y, &unclamped_);
     }
   }
 
@@ -82,6 +82,9 @@ class Softmax final : public AlongAxis {
 
   bool log_;
   const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
+  const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
+  const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
+                                        std::numeric_limits<float>::infinity()};
 };
 
 }  // namespace

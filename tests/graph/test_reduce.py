@@ -57,6 +57,20 @@ def test_network_and_long_reductions(kind, shape, axes, rng):
     assert_close(got, torch_reduce(kind, x, axes, True), rtol=1e-5, atol=0)
 
 
+@pytest.mark.parametrize("n", [5, 16, 37, 64])
+def test_a_nan_anywhere_in_a_long_row(n):
+    """max, min and softmax over rows long enough for the vector paths: a NaN at any position,
+    among values or infinities, makes the row's result NaN."""
+    x = np.tile(np.linspace(-3.0, 3.0, n, dtype=np.float32), (n + 1, 1))
+    x[np.arange(n), np.arange(n)] = np.nan  # row n keeps no NaN
+    x[::3, 0] = np.inf
+    t = torch.from_numpy(x)
+    for kind in ("max", "min"):
+        assert_close(run1("reduce", {"kind": kind, "axes": [1], "keepdim": 0}, x), torch_reduce(kind, x, [1], False),
+                     rtol=0, atol=0, equal_nan=True)
+    assert_close(run1("softmax", {"axis": 1}, x), torch.softmax(t, 1), rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
 @pytest.mark.parametrize("kind", sorted([*KINDS, "prod"]))
 def test_nan_and_infinities(kind):
     x = np.array([[1.0, np.nan, 2.0], [np.inf, 1.0, -np.inf], [1.0, 2.0, 3.0], [-np.inf, -np.inf, 0.0]], np.float32)
