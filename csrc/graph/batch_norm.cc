@@ -33,11 +33,13 @@ class BatchNormOperator : public Operator {
     // Planes in chunks of about 16K floats: tasks worth their dispatch on small planes too.
     const size_t per_task = std::max<size_t>(1, 16384 / std::max<size_t>(plane, 1));
     parallel_for(pp_divide_round_up(planes, per_task), [&](size_t t) {
+      size_t c = t * per_task % channels;  // counted along, not divided for: planes of one value ((N, C) inputs)
       for (size_t p = t * per_task; p < std::min(planes, (t + 1) * per_task); p++) {
-        const float s = scale_[p % channels], b = shift_[p % channels];
+        const float s = scale_[c], b = shift_[c];
         const float* src = in[0] + p * plane;
         float* dst = out[0] + p * plane;
         for (size_t i = 0; i < plane; i++) dst[i] = src[i] * s + b;
+        if (++c == channels) c = 0;
       }
     });
   }

@@ -229,10 +229,9 @@ def _channel_vector(low: Lowered, producer: ir.Node, name: str) -> np.ndarray | 
     return c.reshape(channels).astype(np.float64)
 
 
-def _affine(low: Lowered, producer: ir.Node, node: ir.Node) -> tuple[np.ndarray, np.ndarray] | None:
-    """(scale, shift) per output channel when `node` computes producer's output times scale plus
-    shift, else None."""
-    out = producer.outputs[0]
+def _affine(low: Lowered, producer: ir.Node, node: ir.Node, out: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, shift) per output channel when `node` computes `out` (producer's output, or a
+    view of it) times scale plus shift, else None."""
     channels = low.graph.constants[producer.inputs[1]].shape[0]
     ones, zeros = np.ones(channels), np.zeros(channels)
     if node.op == "batch_norm" and node.inputs[0] == out:
@@ -267,7 +266,11 @@ def fold_affine(low: Lowered) -> int:
         while producer.op in ("conv2d", "linear") and not _has_activation(producer) \
                 and len(producer.inputs) <= 3 and all(t in graph.constants for t in producer.inputs[1:]):
             node = _only_user(low, users, producer.outputs[0])
-            fold = _affine(low, producer, node) if node is not None else None
+            view = _rows_view(low, users, producer, node)
+            if view is not None:
+                node = _only_user(low, users, view.outputs[0])
+            out = producer.outputs[0] if view is None else view.outputs[0]
+            fold = _affine(low, producer, node, out) if node is not None else None
             if fold is None:
                 break
             scale, shift = fold
@@ -278,10 +281,27 @@ def fold_affine(low: Lowered) -> int:
             base = node.outputs[0]
             producer.inputs[1:] = [_new_constant(graph, f"{base}.weight", weight),
                                    _new_constant(graph, f"{base}.bias", bias * scale + shift)]
-            _absorb(low, producer, node)
+            if view is None:
+                _absorb(low, producer, node)
+            else:  # the batch norm goes: what read it reads the view
+                graph.nodes.remove(node)
+                _rename(graph, node.outputs[0], view.outputs[0])
+                low.origins[producer.outputs[0]] = low.origins.get(producer.outputs[0], []) + low.origins.pop(node.outputs[0], [])
             users = _users(graph)
             changed += 1
     return changed
+
+
+def _rows_view(low: Lowered, users: dict[str, list[ir.Node]], producer: ir.Node, node: ir.Node | None) -> ir.Node | None:
+    """`node` when it reshapes a linear layer's output to (rows, features) for a batch norm, as
+    LeViT's Linear + BatchNorm1d over every token does (bn(x.flatten(0, 1)).reshape_as(x))."""
+    if producer.op != "linear" or node is None or node.op != "reshape":
+        return None
+    shape, reader = _shape(low, node.outputs[0]), _only_user(low, users, node.outputs[0])
+    features = low.graph.constants[producer.inputs[1]].shape[0]
+    if shape is None or len(shape) != 2 or shape[1] != features or reader is None or reader.op != "batch_norm":
+        return None
+    return node
 
 
 def broadcast_expands(low: Lowered) -> int:

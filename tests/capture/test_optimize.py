@@ -94,6 +94,21 @@ def test_batch_norm_after_linear_folds_only_over_its_features():
     assert outputs_kept(low, xs, O.fold_affine) == 0
 
 
+def test_batch_norm_over_every_token_folds_into_the_linear_layer():
+    """LeViT's bn(linear(x).flatten(0, 1)).reshape_as(x): the norm goes, the views stay."""
+    rng = np.random.default_rng(1)
+    c = {"w": rng.standard_normal((5, 6)), "s": rng.uniform(0.5, 2, 5), "t": rng.standard_normal(5)}
+    nodes = [ir.Node("linear", ["x", "w"], ["y"]), ir.Node("reshape", ["y"], ["f"], {"shape": [-1, 5]}),
+             ir.Node("batch_norm", ["f", "s", "t"], ["n"]), ir.Node("reshape", ["n"], ["z"], {"shape": [2, 3, 5]})]
+    low, xs = make(nodes, c, inputs=(("x", (2, 3, 6)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 1 and ops(low) == ["linear", "reshape", "reshape"]
+    # rows whose last dim is not the features: nothing folds
+    low, xs = make(nodes[:1] + [ir.Node("reshape", ["y"], ["f"], {"shape": [5, 6]}),
+                                ir.Node("batch_norm", ["f", "s6", "t6"], ["z"])],
+                   {**c, "s6": np.ones(6), "t6": np.zeros(6)}, inputs=(("x", (2, 3, 6)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+
+
 def test_residual_adds_fuse_into_the_convolution_when_shapes_match():
     c = {"w": weights(4, 4), "b": np.ones(4), "w2": weights(4, 4, 1), "v": np.ones((4, 1, 1))}
     nodes = [conv("x", "y", "w"), ir.Node("activation", ["x"], ["r"], {"activation": "relu"}),
