@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "../ops/aligned_buffer.h"
+#include "../ops/pack_k_major.h"
 #include "node_operator.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
@@ -111,9 +112,8 @@ class MatMul final : public NodeOperator {
     thread_local AlignedBuffer buffer;
     buffer.reserve(mr * (1 + k));
     float* w = buffer.data();
-    std::fill(w, w + mr * (1 + k), 0.0f);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t j = 0; j < k; j++) w[mr + j * mr + r] = a[r * k + j];
+    std::fill(w, w + mr, 0.0f);
+    pack_k_major(a, rows, k, mr, w + mr);
     return w;
   }
 

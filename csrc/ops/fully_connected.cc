@@ -19,12 +19,11 @@
 #include "pyprune/fully_connected.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "aligned_buffer.h"
+#include "pack_k_major.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/shape.h"
 #include "pyprune/threadpool.h"
@@ -52,47 +51,6 @@ void transpose(const float* src, size_t rows, size_t cols, float* dst) {
     for (size_t c0 = 0; c0 < cols; c0 += kTile)
       for (size_t r = r0; r < std::min(rows, r0 + kTile); r++)
         for (size_t c = c0; c < std::min(cols, c0 + kTile); c++) dst[c * rows + r] = src[r * cols + c];
-}
-
-// to[k * mr + m] = x[m * depth + k] for the block's rows m < rows (<= mr) and k < depth, zeros
-// for m in [rows, mr): four rows at a time as 4x4 transposes of the compiler's generic vectors,
-// then two interleaved, the rest one by one (one value at a time, a deep layer's rows cost as
-// much to pack as the narrow ones cost to multiply: 3136 tokens 384 -> 96, ConvNeXt's second
-// MLP layer).
-void pack_k_major(const float* x, size_t rows, size_t depth, size_t mr, float* to) {
-  using F4 = float __attribute__((vector_size(16)));
-  using I4 = int32_t __attribute__((vector_size(16)));
-  size_t m = 0;
-  for (; m + 4 <= rows; m += 4) {
-    const float* r = x + m * depth;
-    size_t k = 0;
-    for (; k + 4 <= depth; k += 4) {
-      F4 v[4];
-      for (size_t i = 0; i < 4; i++) std::memcpy(&v[i], r + i * depth + k, sizeof(F4));
-      const F4 lo01 = __builtin_shuffle(v[0], v[1], I4{0, 4, 1, 5}), hi01 = __builtin_shuffle(v[0], v[1], I4{2, 6, 3, 7});
-      const F4 lo23 = __builtin_shuffle(v[2], v[3], I4{0, 4, 1, 5}), hi23 = __builtin_shuffle(v[2], v[3], I4{2, 6, 3, 7});
-      const F4 t[4] = {__builtin_shuffle(lo01, lo23, I4{0, 1, 4, 5}), __builtin_shuffle(lo01, lo23, I4{2, 3, 6, 7}),
-                       __builtin_shuffle(hi01, hi23, I4{0, 1, 4, 5}), __builtin_shuffle(hi01, hi23, I4{2, 3, 6, 7})};
-      for (size_t j = 0; j < 4; j++) std::memcpy(to + (k + j) * mr + m, &t[j], sizeof(F4));
-    }
-    for (; k < depth; k++)
-      for (size_t i = 0; i < 4; i++) to[k * mr + m + i] = r[i * depth + k];
-  }
-  for (; m + 2 <= rows; m += 2) {  // two rows: pairs interleaved (mr = 6: rows 4 and 5)
-    const float* r = x + m * depth;
-    size_t k = 0;
-    for (; k + 4 <= depth; k += 4) {
-      F4 a, b;
-      std::memcpy(&a, r + k, sizeof(F4));
-      std::memcpy(&b, r + depth + k, sizeof(F4));
-      const F4 t[2] = {__builtin_shuffle(a, b, I4{0, 4, 1, 5}), __builtin_shuffle(a, b, I4{2, 6, 3, 7})};
-      for (size_t j = 0; j < 4; j++) std::memcpy(to + (k + j) * mr + m, reinterpret_cast<const float*>(t) + 2 * j, 2 * sizeof(float));
-    }
-    for (; k < depth; k++)
-      for (size_t i = 0; i < 2; i++) to[k * mr + m + i] = r[i * depth + k];
-  }
-  for (; m < mr; m++)
-    for (size_t k = 0; k < depth; k++) to[k * mr + m] = m < rows ? x[m * depth + k] : 0.0f;
 }
 
 }  // namespace
