@@ -11,6 +11,7 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../ops/aligned_buffer.h"
 #include "node_operator.h"
@@ -121,6 +122,10 @@ class WindowPool final : public Pool2d {
     // outputs for 5x5) and leave the outputs at the edges to a scalar loop. SPPF's 5x5 stride-1
     // pools, 10x10 to 80x80 inputs: 3-10x faster that way; 2x2 and 3x3 windows 2x slower.
     const int64_t kernel_end = w.kernel >= 5 ? 0 : kernel_outputs(w);
+    // An average's divisor is its row's window count times its column's: the columns' once.
+    std::vector<float> column_counts;
+    if (!max_ && divisor_ == 0)
+      for (int64_t ox = 0; ox < w.out; ox++) column_counts.push_back(static_cast<float>(count(w, ox)));
     parallel_rows(planes(x), static_cast<size_t>(h.out), [&](size_t first, size_t count, size_t begin, size_t end) {
       thread_local AlignedBuffer buffer;
       buffer.reserve(width);
@@ -145,7 +150,7 @@ class WindowPool final : public Pool2d {
             pool_row(fn, max_rows_, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
           } else {
             pool_row(fn, sum_rows_, plane, row, y, rows_axis, cols_axis, by_kernel, static_cast<int64_t>(oy));
-            average(y, rows_axis, cols_axis, static_cast<int64_t>(oy));
+            average(y, rows_axis, cols_axis, static_cast<int64_t>(oy), column_counts.data());
           }
         }
     }, static_cast<size_t>(w.out * h.kernel * w.kernel));
@@ -254,13 +259,16 @@ class WindowPool final : public Pool2d {
 
   // Sums to averages: torch's divisor is the override, else the window clipped to the padded
   // input (count_include_pad) or to the input.
-  void average(float* y, const Axis& h, const Axis& w, int64_t oy) const {
+  // columns: each output column's window count (without a divisor). Plain loops of divisions
+  // that the compiler vectorises.
+  void average(float* y, const Axis& h, const Axis& w, int64_t oy, const float* columns) const {
     if (divisor_ != 0) {
-      for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= static_cast<float>(divisor_);
+      const float d = static_cast<float>(divisor_);
+      for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= d;
       return;
     }
-    const int64_t rows = count(h, oy);
-    for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= static_cast<float>(rows * count(w, ox));
+    const float rows = static_cast<float>(count(h, oy));
+    for (int64_t ox = 0; ox < w.out; ox++) y[ox] /= rows * columns[ox];
   }
   int64_t count(const Axis& a, int64_t o) const {
     const int64_t start = a.start(o), end = std::min(start + a.kernel, a.size + a.pad_end);
