@@ -1,7 +1,8 @@
 // softmax: softmax (log = 0) or log_softmax (log = 1) along `axis`, as torch: the axis' maximum
 // subtracted first. The tensor is (outer, n, inner) around the axis; with inner == 1 each row is
-// contiguous (its exponentials on the vexpsum microkernel: attention's rows), otherwise the work runs across `inner` positions at once (per-thread scratch rows
-// of the running maximum and sum).
+// contiguous (its exponentials on the vexpsum microkernel: attention's rows), otherwise the
+// work runs across `inner` positions at once (per-thread scratch rows of the running maximum and
+// sum; the classes of a segmentation map).
 #include <cmath>
 #include <limits>
 
@@ -52,37 +53,40 @@ class Softmax final : public AlongAxis {
     }
   }
 
-  // Positions [begin, end) of the inner dims, the axis `inner` floats apart.
+  // Positions [begin, end) of the inner dims, the axis `inner` floats apart: rows of the
+  // positions through the elementwise kernels (the running maximum, x - max, its exponentials
+  // on the vexpsum kernel written where the results go, their running sum), then one division.
   void columns(const float* x, float* y, size_t n, size_t inner, size_t begin, size_t end) const {
     thread_local std::vector<float> max, sum;
     const size_t w = end - begin;
     max.assign(x + begin, x + end);
     sum.assign(w, 0.0f);
-    for (size_t i = 1; i < n; i++) {
-      const float* xi = x + i * inner + begin;
-      for (size_t j = 0; j < w; j++) max[j] = MaxOf::combine(max[j], xi[j]);
-    }
+    for (size_t i = 1; i < n; i++) max_.fn(w, max.data(), x + i * inner + begin, max.data(), &unclamped_);
     for (size_t i = 0; i < n; i++) {
-      const float* xi = x + i * inner + begin;
       float* yi = y + i * inner + begin;
-      for (size_t j = 0; j < w; j++) {
-        const float e = std::exp(xi[j] - max[j]);
-        sum[j] += e;
-        if (!log_) yi[j] = e;
-      }
+      sub_.fn(w, x + i * inner + begin, max.data(), yi, &unclamped_);
+      exp_sum_.fn(w, yi, 0.0f, yi);
+      add_.fn(w, sum.data(), yi, sum.data(), &unclamped_);
     }
     if (log_)
       for (size_t j = 0; j < w; j++) max[j] += std::log(sum[j]);
     for (size_t i = 0; i < n; i++) {
-      const float* xi = x + i * inner + begin;
       float* yi = y + i * inner + begin;
-      for (size_t j = 0; j < w; j++) yi[j] = log_ ? xi[j] - max[j] : yi[j] / sum[j];
+      if (log_) {
+        sub_.fn(w, x + i * inner + begin, max.data(), yi, &unclamped_);
+      } else {
+        div_.fn(w, yi, sum.data(), yi, &unclamped_);
+      }
     }
   }
 
   bool log_;
   const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
   const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
+  const pp_f32_vbinary_ukernel& max_ = pp_f32_vbinary_config(pp_vbinary_max, false);
+  const pp_f32_vbinary_ukernel& sub_ = pp_f32_vbinary_config(pp_vbinary_sub, false);
+  const pp_f32_vbinary_ukernel& add_ = pp_f32_vbinary_config(pp_vbinary_add, false);
+  const pp_f32_vbinary_ukernel& div_ = pp_f32_vbinary_config(pp_vbinary_div, false);
   const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
                                         std::numeric_limits<float>::infinity()};
 };
