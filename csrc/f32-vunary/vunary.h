@@ -199,9 +199,10 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
 
 }  // namespace pp_f32_vunary
 
-// Defines the nine activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S` its traits; U, UE and UG the elements of one
-// iteration for the cheap kinds (clamp ... hardsigmoid), the exponential ones, and gelu (whose
-// 22 constants need the registers that more vectors in flight would take).
+// Defines the nine activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
+// its traits; U, UE and UG the elements of one iteration for the cheap kinds (clamp ...
+// hardsigmoid), the exponential ones, and gelu (whose 22 constants need the registers that more
+// vectors in flight would take).
 #define PP_F32_VUNARY_UKERNELS(S, isa, U, UE, UG)                                                      \
   namespace {                                                                                         \
   using M_##isa = pp_f32_vunary::Math<S>;                                                              \

@@ -61,12 +61,12 @@ class Softmax final : public AlongAxis {
     const size_t w = end - begin;
     max.assign(x + begin, x + end);
     sum.assign(w, 0.0f);
-    for (size_t i = 1; i < n; i++) max_.fn(w, max.data(), x + i * inner + begin, max.data(), &unclamped_);
+    for (size_t i = 1; i < n; i++) fold_max_(w, max.data(), x + i * inner + begin);
     for (size_t i = 0; i < n; i++) {
       float* yi = y + i * inner + begin;
       sub_.fn(w, x + i * inner + begin, max.data(), yi, &unclamped_);
       exp_sum_.fn(w, yi, 0.0f, yi);
-      add_.fn(w, sum.data(), yi, sum.data(), &unclamped_);
+      fold_sum_(w, sum.data(), yi);
     }
     if (log_)
       for (size_t j = 0; j < w; j++) max[j] += std::log(sum[j]);
@@ -83,10 +83,10 @@ class Softmax final : public AlongAxis {
   bool log_;
   const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
   const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
-  const pp_f32_vbinary_ukernel& max_ = pp_f32_vbinary_config(pp_vbinary_max, false);
   const pp_f32_vbinary_ukernel& sub_ = pp_f32_vbinary_config(pp_vbinary_sub, false);
-  const pp_f32_vbinary_ukernel& add_ = pp_f32_vbinary_config(pp_vbinary_add, false);
   const pp_f32_vbinary_ukernel& div_ = pp_f32_vbinary_config(pp_vbinary_div, false);
+  const RowFold<MaxOf> fold_max_;
+  const RowFold<SumOf> fold_sum_;
   const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
                                         std::numeric_limits<float>::infinity()};
 };
