@@ -9,11 +9,11 @@
 // activation) runs right after the kernel wrote it. A 3x3 stride-2 padding-1 convolution of
 // 3 channels (an RGB first layer), or a grouped one where the ISA's kernel beats the grouped
 // GEMM, runs on its own kernel where the ISA has one, straight from the input with the same
-// packed weights. A grouped convolution of enough channels per group runs on a kernel with
-// output channels across the vector lanes where the ISA has one (run_outvec): no im2col, a
-// group's channels fill whole vectors instead of leaving GEMM rows empty, and its tiles of
-// pixels run across output rows (no padded columns). Inputs that one output pixel reads whole
-// go to FullyConnected (a GEMV per image) instead.
+// packed weights. A convolution of several taps (or a grouped one) of enough channels per group
+// runs on a kernel with output channels across the vector lanes where the ISA has one
+// (run_outvec): no im2col, a group's channels fill whole vectors instead of leaving GEMM rows
+// empty, and its tiles of pixels run across output rows (no padded columns). Inputs that one
+// output pixel reads whole go to FullyConnected (a GEMV per image) instead.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +46,10 @@ constexpr size_t kPointwisePanelBytes = 96 * 1024;
 #endif
 // Blocks of output channels a pointwise task needs for its copy into Strips to pay.
 constexpr size_t kStripsBlocks = 8;
+// The depths from which, and the weights up to which, a dense convolution runs on its outvec
+// kernel (default_outvec).
+constexpr size_t kOutvecDenseDepth = 32;
+constexpr size_t kOutvecDenseWeightBytes = 3 * 512 * 1024;
 // Gathering an im2col element costs about as much as streaming this many packed weights.
 constexpr size_t kGatherCost = 4;
 
@@ -450,11 +454,23 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
   return rgb || grouped ? direct : nullptr;
 }
 
-// The active ISA's outvec kernel where it runs the convolution by default: a grouped one of at
-// least 8 output channels per group (fewer waste most of a vector), not a 1x1 stride-1 one (its
-// GEMM reads the input in place).
-const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t groups, const Window2d& w) {
-  if (groups < 2 || out_channels % groups != 0 || out_channels / groups < 8 || pointwise_window(w)) return nullptr;
+// The active ISA's outvec kernel where it runs the convolution by default: at least 8 output
+// channels per group (fewer waste most of a vector), and a grouped one other than 1x1 stride 1
+// (its GEMM reads the input in place) or a dense one of several taps whose depth and weights
+// are in kOutvecDenseDepth and kOutvecDenseWeightBytes. Dense, AVX2 (Zen 3), 1 and 2 threads,
+// time against im2col + GEMM: 3x3 of 16 to 128 outputs 0.67-0.97x, 128 -> 256 0.83-1.0x, 5x5
+// 0.86-0.96x, a 7x7 stride-2 RGB layer 0.88-0.92x, 3x3 on 4 or 8 channels 0.76-0.91x; where the
+// depth is under 32 (3x3 RGB layers: each tile's transposes and stores weigh on its few
+// taps) 0.99-1.06x; from 2 MiB of weights (256 -> 256, 512 -> 512), where im2col costs the GEMM
+// under 1 %, 1.1-1.17x; 1x1 stride 2, whose gather is one pass over the input, 1.2-1.9x.
+const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t in_channels, size_t groups,
+                                                   const Window2d& w) {
+  if (out_channels % groups != 0 || out_channels / groups < 8 || pointwise_window(w)) return nullptr;
+  if (groups == 1) {
+    const size_t taps = w.kernel_h * w.kernel_w, depth = in_channels * taps;
+    if (taps == 1 || depth < kOutvecDenseDepth || out_channels * depth * sizeof(float) > kOutvecDenseWeightBytes)
+      return nullptr;
+  }
   return pp_f32_conv2d_outvec_config(out_channels / groups);
 }
 
@@ -482,7 +498,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
     direct_ = direct;
   } else if (ukernel == nullptr && outvec == nullptr) {
     direct_ = default_direct(in_channels, groups, window);
-    if (direct_ == nullptr) outvec_ = default_outvec(out_channels, groups, window);
+    if (direct_ == nullptr) outvec_ = default_outvec(out_channels, in_channels, groups, window);
   }
   if (direct_ != nullptr) {
     ukernel_ = production_gemm(direct_->isa);
@@ -515,7 +531,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
 const char* Conv2d::default_ukernel_name(size_t out_channels, size_t in_channels, const Window2d& window,
                                          size_t groups) {
   if (const auto* direct = default_direct(in_channels, groups, window)) return direct->name;
-  if (const auto* outvec = default_outvec(out_channels, groups, window)) return outvec->name;
+  if (const auto* outvec = default_outvec(out_channels, in_channels, groups, window)) return outvec->name;
   return pp_f32_gemm_config().name;
 }
 
@@ -530,7 +546,7 @@ bool Conv2d::reads_whole_plane(const Shape4& x) const {
 const FullyConnected& Conv2d::fully_connected() const {
   std::call_once(panels_->once, [this] {
     const pp_f32_gemv_ukernel& gemv = pp_f32_gemv_config();
-    const size_t mr = ukernel_->mr, d = depth();
+    const size_t mr = tile(), d = depth();
     if (gemv.nr == mr) {
       panels_->op = std::make_unique<FullyConnected>(out_channels_, d, packed_.data(), gemv);
       return;
@@ -642,20 +658,31 @@ void Conv2d::run_outvec(const Shape4& x_shape, const float* input, float* output
   const size_t pixels = y.plane(), images = x_shape.n * groups_;
   if (pixels == 0) return;
   const size_t width = x_shape.w + w.pad_left + w.pad_right;  // of the padded rows
-  // Output rows per task: the padded input rows they read take at most half an im2col panel's
-  // room, and there are enough tasks for the threads.
-  const size_t row_floats = channels * w.stride_h * width;
+  // Tasks: output rows by blocks of output channels, enough of them for the threads (4 each).
+  // The padded input rows a task reads take at most half an im2col panel's room. Every further
+  // part of the rows streams all the group's weights again, every further part of the blocks
+  // pads its rows again: where the weights outweigh a task's padded rows (deep layers on small
+  // planes: 256 -> 512 @14 1.6x slower cut by rows), the blocks are shared out instead.
+  const auto padded_rows = [&](size_t rows) { return (rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1; };
+  const size_t row_floats = channels * w.stride_h * width, wanted = 4 * get_num_threads();
   const size_t by_cache = std::max<size_t>(1, kPanelBytes / 2 / sizeof(float) / std::max<size_t>(1, row_floats));
-  const size_t by_threads = y.h * images / (4 * get_num_threads());
-  const size_t rows_per_task = std::max<size_t>(1, std::min({y.h, by_cache, by_threads}));
-  const size_t parts = pp_divide_round_up(y.h, rows_per_task);
+  size_t rows_per_task = std::min(y.h, by_cache);
+  if (blocks * block_floats <= channels * padded_rows(rows_per_task) * width)
+    rows_per_task = std::max<size_t>(1, std::min(rows_per_task, y.h * images / wanted));
+  const size_t row_parts = pp_divide_round_up(y.h, rows_per_task);
+  rows_per_task = pp_divide_round_up(y.h, row_parts);  // parts of even size
+  const size_t block_parts = std::clamp<size_t>(pp_divide_round_up(wanted, images * row_parts), 1, blocks);
+  const size_t blocks_per_part = pp_divide_round_up(blocks, block_parts), parts = row_parts * block_parts;
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   parallel_for(images * parts, [&](size_t t) {
-    const size_t image = t / parts, first_row = t % parts * rows_per_task;
+    const size_t image = t / parts, first_row = t % parts / block_parts * rows_per_task;
+    const size_t first_block = t % block_parts * blocks_per_part;
+    const size_t last_block = std::min(blocks, first_block + blocks_per_part);
+    if (first_block >= last_block) return;
     const size_t rows = std::min(rows_per_task, y.h - first_row), first = first_row * y.w, count = rows * y.w;
     // The padded input rows the task's output rows read, per channel of the group.
     const ptrdiff_t top = static_cast<ptrdiff_t>(first_row * w.stride_h) - static_cast<ptrdiff_t>(w.pad_top);
-    const size_t in_rows = (rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1;
+    const size_t in_rows = padded_rows(rows);
     const size_t plane = in_rows * width, columns = pp_round_up(count, mr);
     // Room for the planes, the output tile, the taps' offsets and the pixels' pointers.
     constexpr size_t words = sizeof(ptrdiff_t) / sizeof(float);
@@ -684,7 +711,7 @@ void Conv2d::run_outvec(const Shape4& x_shape, const float* input, float* output
     for (size_t oy = 0, q = 0; oy < rows; oy++)
       for (size_t ox = 0; ox < y.w; ox++, q++) pointers[q] = planes + oy * w.stride_h * width + ox * w.stride_w;
     std::fill(pointers + count, pointers + columns, pointers[count - 1]);
-    for (size_t block = 0; block < blocks; block++) {
+    for (size_t block = first_block; block < last_block; block++) {
       const float* weights = packed_.data() + (image % groups_ * blocks + block) * block_floats;
       for (size_t p0 = 0; p0 < count; p0 += mr)
         k.fn(d, pointers + p0, offsets, weights, tile + p0, columns * sizeof(float), &clamp);
@@ -702,12 +729,12 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
     run_direct(x_shape, input, output, epilogue);
     return;
   }
-  if (outvec_ != nullptr) {
-    run_outvec(x_shape, input, output, epilogue);
-    return;
-  }
   if (reads_whole_plane(x_shape)) {
     fully_connected().run(x_shape.n, input, output, epilogue);
+    return;
+  }
+  if (outvec_ != nullptr) {
+    run_outvec(x_shape, input, output, epilogue);
     return;
   }
   const pp_f32_gemm_ukernel& ukernel = *ukernel_;
