@@ -251,6 +251,7 @@ void register_dense(py::module_& m, py::module_& testing) {
     return ukernel_rows(pp_f32_conv2d_3x3s2p1_ukernels(), [](py::dict& row, const auto& k) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
+      row["dense"] = k.dense;      // input channels, at most
       row["grouped"] = k.grouped;  // channels per group, at most
     });
   });

@@ -44,8 +44,8 @@ const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
 
 const std::vector<pp_f32_conv2d_3x3s2p1_ukernel>& pp_f32_conv2d_3x3s2p1_ukernels() {
   static const std::vector<pp_f32_conv2d_3x3s2p1_ukernel> all = {
-#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, grouped) \
-  {#name, isa, mr, nr, production, grouped, name},
+#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, dense, grouped) \
+  {#name, isa, mr, nr, production, dense, grouped, name},
 #include "../f32-conv2d-3x3s2p1/f32-conv2d-3x3s2p1.inc"
 #undef PP_CONV2D_3X3S2P1_UKERNEL
   };

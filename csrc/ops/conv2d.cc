@@ -7,8 +7,8 @@
 // (1-10 % faster on x86 at stride 1, 7x7 to 112x112; more for strided and grouped ones).
 // Each thread takes a range of channels or of pixels (Split). Each block's epilogue (residual,
 // activation) runs right after the kernel wrote it. A 3x3 stride-2 padding-1 convolution of
-// 3 channels (an RGB first layer), or a grouped one where the ISA's kernel beats the grouped
-// GEMM, runs on its own kernel where the ISA has one, straight from the input with the same
+// few channels (an RGB first layer), or a grouped one, where the ISA's kernel beats the GEMM,
+// runs on its own kernel where the ISA has one, straight from the input with the same
 // packed weights. A convolution of several taps (or a grouped one) of enough channels per group
 // runs on a kernel with output channels across the vector lanes where the ISA has one
 // (run_outvec): no im2col, a group's channels fill whole vectors instead of leaving GEMM rows
@@ -444,14 +444,13 @@ bool window_3x3s2p1(const Window2d& w) {
          w.dilation_w == 1 && w.pad_top == 1 && w.pad_left == 1 && w.pad_bottom == 1 && w.pad_right == 1;
 }
 
-// The active ISA's direct kernel where it runs the convolution by default: an RGB first layer,
-// or a grouped one of few enough channels per group that the kernel beats the grouped GEMM.
+// The active ISA's direct kernel where it runs the convolution by default: a dense one (an RGB
+// first layer) or a grouped one of few enough channels per group that the kernel beats the GEMM.
 const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t groups, const Window2d& w) {
   if (!window_3x3s2p1(w)) return nullptr;
   const pp_f32_conv2d_3x3s2p1_ukernel* direct = pp_f32_conv2d_3x3s2p1_config();
   if (direct == nullptr) return nullptr;
-  const bool rgb = groups == 1 && in_channels == 3, grouped = groups > 1 && in_channels / groups <= direct->grouped;
-  return rgb || grouped ? direct : nullptr;
+  return in_channels / groups <= (groups == 1 ? direct->dense : direct->grouped) ? direct : nullptr;
 }
 
 // The active ISA's outvec kernel where it runs the convolution by default: at least 8 output

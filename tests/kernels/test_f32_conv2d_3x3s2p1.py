@@ -132,14 +132,15 @@ def test_ukernel_reads_and_writes_only_its_own(ukernel, rng):
         assert (out_room[size:] == 1234.5).all()
 
 
-@pytest.mark.parametrize("groups,cin", [(1, 3), (5, 8), (1, 8)], ids=["rgb", "grouped", "dense"])
+@pytest.mark.parametrize("groups,cin", [(1, 3), (5, 8), (1, 8), (1, 32), (1, 40)],
+                         ids=["rgb", "grouped", "dense-8", "dense-32", "dense-40"])
 def test_dispatch_runs_it_where_the_isa_has_one(groups, cin, rng):
     """An RGB 3x3 stride-2 padding-1 convolution runs the active ISA's own production kernel, a
-    grouped one too where that kernel's row says it beats the grouped GEMM; every other
-    convolution (and an ISA without one) the GEMM. The results agree with torch's reference
-    either way and do not depend on the thread count."""
+    dense one of more channels and a grouped one too where that kernel's row says it beats the
+    GEMM; every other convolution (and an ISA without one) its default kernel. The results agree
+    with torch's reference either way and do not depend on the thread count."""
     own = [u for u in UKERNELS if u["isa"] == kernels.isa() and u["production"]]
-    runs_own = own and (cin == 3 if groups == 1 else cin <= own[0]["grouped"])
+    runs_own = own and cin <= own[0]["dense" if groups == 1 else "grouped"]
     x = rng.standard_normal((2, groups * cin, 13, 21), dtype=np.float32)
     weight = rng.standard_normal((groups * 19, cin, 3, 3), dtype=np.float32)
     op = kernels.PackedConv2d(weight, stride=2, padding=1, groups=groups)

@@ -76,6 +76,7 @@ struct pp_f32_conv2d_3x3s2p1_ukernel {
   size_t mr;  // output channels per call: the GEMM packing of this mr
   size_t nr;  // output columns per register tile
   bool production;  // the kernel its ISA runs
+  size_t dense;     // run on dense convolutions of at most this many input channels
   size_t grouped;   // also run on the groups of grouped convolutions of at most this many input
                     // channels per group (where it beats their GEMM); 0: never
   pp_f32_conv2d_3x3s2p1_ukernel_fn fn;

@@ -119,7 +119,8 @@ typedef void (*pp_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const fl
 
 // ---- f32 3x3 stride-2 convolution of NCHW planes, padding 1 in the kernel -------------------
 //
-// The first layer of most CNNs (RGB in) and a group of a grouped one without im2col: one block
+// The first layer of most CNNs (RGB in), dense ones of few channels and a group of a grouped one
+// without im2col: one block
 // of MR output channels over C = `channels` input planes,
 //   c[m][y][x] = clamp(bias[m] + sum_{ci < C, i, j} w[m][ci][i][j] * in(ci, 2y + i - 1, 2x + j - 1)),
 // in() zero outside the planes, for output rows [first_row, first_row + rows) and every column
@@ -135,7 +136,7 @@ typedef void (*pp_f32_conv2d_3x3s2p1_ukernel_fn)(size_t mr, size_t channels, siz
                                                 const float* packed_w, float* output, size_t output_stride,
                                                 const float* zero, const pp_f32_minmax_params* params);
 
-#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, grouped)                                  \
+#define PP_CONV2D_3X3S2P1_UKERNEL(isa, name, mr, nr, production, dense, grouped)                           \
   extern "C" void name(size_t mr_, size_t channels, size_t first_row, size_t rows, size_t input_height,    \
                        size_t input_width, const float* input, const float* packed_w, float* output,       \
                        size_t output_stride, const float* zero, const pp_f32_minmax_params* params);
