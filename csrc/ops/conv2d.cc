@@ -712,11 +712,16 @@ void Conv2d::run_outvec(const Shape4& x_shape, const float* input, float* output
     std::fill(pointers + count, pointers + columns, pointers[count - 1]);
     for (size_t block = first_block; block < last_block; block++) {
       const float* weights = packed_.data() + (image % groups_ * blocks + block) * block_floats;
-      for (size_t p0 = 0; p0 < count; p0 += mr)
-        k.fn(d, pointers + p0, offsets, weights, tile + p0, columns * sizeof(float), &clamp);
       const size_t n = std::min(nc, per_group - block * nc);
       float* out = output + (image * per_group + block * nc) * pixels + first;
-      for (size_t c = 0; c < n; c++) std::copy_n(tile + c * columns, count, out + c * pixels);
+      // A block of all nc channels writes its whole tiles of pixels straight to the output; the
+      // rest (a ragged last tile, a group's last channels) goes through the tile and is copied.
+      const size_t direct = n == nc ? count / mr * mr : 0;
+      for (size_t p0 = 0; p0 < direct; p0 += mr)
+        k.fn(d, pointers + p0, offsets, weights, out + p0, pixels * sizeof(float), &clamp);
+      for (size_t p0 = direct; p0 < count; p0 += mr)
+        k.fn(d, pointers + p0, offsets, weights, tile + (p0 - direct), columns * sizeof(float), &clamp);
+      for (size_t c = 0; c < n; c++) std::copy_n(tile + c * columns, count - direct, out + c * pixels + direct);
       epilogue.apply(out, n, count, pixels * sizeof(float), output);
     }
   });
