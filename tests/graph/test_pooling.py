@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from operator_testing import assert_close, assert_equal, random, refused, run1
 
+import pyprune
+
 torch = pytest.importorskip("torch")
 
 
@@ -84,6 +86,35 @@ def test_network_pools(shape, k, s, p, rng):
     for ceil in (0, 1):
         assert_equal(run1("max_pool2d", {**attrs, "ceil_mode": ceil}, x), F.max_pool2d(t, k, s, p, ceil_mode=bool(ceil)))
         assert_close(run1("avg_pool2d", {**attrs, "ceil_mode": ceil}, x), F.avg_pool2d(t, k, s, p, ceil_mode=bool(ceil)))
+
+
+@pytest.mark.parametrize("hw,k,s,p", [(7, 3, 1, 1), (14, 3, 1, 1), (10, 5, 1, 2), (17, 3, 2, 1), (9, 2, 2, 0),
+                                       (20, 5, 1, 2), (11, 3, 2, 0)])
+def test_narrow_planes_pool_many_at_a_time(hw, k, s, p, rng):
+    """Planes of narrow rows are pooled stacked, each padded, many per kernel call: 300 planes
+    make several stacks, the last one short; with ceil_mode windows past the edge, NaN in a max
+    pool, every divisor of an average; the same bits at 1 and 2 threads."""
+    x = random(rng, (2, 150, hw, hw))
+    x[1, 7, hw // 2, 0] = np.nan
+    t = torch.from_numpy(x)
+    before = pyprune.get_num_threads()
+    try:
+        for ceil in (0, 1):
+            attrs = {"kernel": [k, k], "stride": [s, s], "padding": [p] * 4, "ceil_mode": ceil}
+            results = []
+            for threads in (1, 2):
+                pyprune.set_num_threads(threads)
+                results.append(run1("max_pool2d", attrs, x))
+                for include in (0, 1):
+                    results.append(run1("avg_pool2d", {**attrs, "count_include_pad": include}, x))
+            assert_equal(results[0], F.max_pool2d(t, k, s, p, ceil_mode=bool(ceil)))
+            for include in (0, 1):
+                assert_close(results[1 + include], F.avg_pool2d(t, k, s, p, ceil_mode=bool(ceil),
+                                                                count_include_pad=bool(include)), rtol=1e-5, atol=1e-6)
+            for a, b in zip(results[:3], results[3:]):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        pyprune.set_num_threads(before)
 
 
 def test_stride_defaults_to_kernel(rng):
