@@ -670,14 +670,14 @@ void Conv2d::run_outvec(const Shape4& x_shape, const float* input, float* output
     rows_per_task = std::max<size_t>(1, std::min(rows_per_task, y.h * images / wanted));
   const size_t row_parts = pp_divide_round_up(y.h, rows_per_task);
   rows_per_task = pp_divide_round_up(y.h, row_parts);  // parts of even size
-  const size_t block_parts = std::clamp<size_t>(pp_divide_round_up(wanted, images * row_parts), 1, blocks);
-  const size_t blocks_per_part = pp_divide_round_up(blocks, block_parts), parts = row_parts * block_parts;
+  const size_t blocks_per_part =
+      pp_divide_round_up(blocks, std::clamp<size_t>(pp_divide_round_up(wanted, images * row_parts), 1, blocks));
+  const size_t block_parts = pp_divide_round_up(blocks, blocks_per_part), parts = row_parts * block_parts;
   const pp_f32_minmax_params clamp = epilogue.kernel_clamp();
   parallel_for(images * parts, [&](size_t t) {
     const size_t image = t / parts, first_row = t % parts / block_parts * rows_per_task;
     const size_t first_block = t % block_parts * blocks_per_part;
     const size_t last_block = std::min(blocks, first_block + blocks_per_part);
-    if (first_block >= last_block) return;
     const size_t rows = std::min(rows_per_task, y.h - first_row), first = first_row * y.w, count = rows * y.w;
     // The padded input rows the task's output rows read, per channel of the group.
     const ptrdiff_t top = static_cast<ptrdiff_t>(first_row * w.stride_h) - static_cast<ptrdiff_t>(w.pad_top);
