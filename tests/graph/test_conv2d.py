@@ -131,10 +131,45 @@ def test_gemm_on_phase_planes_matches_torch(n, groups, cin_g, cout_g, kernel, st
     planes (at stride 1 the padded input itself), grouped ones (those of fewer than 8 output
     channels per group, or all where the ISA has no kernel with channels across lanes) on
     padded-pixel panels from them,
-    strided 1x1 ones by the element-wise gather. Stride-2 rows split into both column phases in
+    padded 1x1 ones by the element-wise gather. Stride-2 rows split into both column phases in
     one pass (odd and even widths, either padding), phases no tap reads (dilation 2 at stride
     2), panels that start and end inside output rows."""
     check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed, "relu")
+
+
+@settings(max_examples=20 if SMALL_SWEEP else 60, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.sampled_from([1, 1, 1, 2]),
+    cin_g=st.sampled_from([1, 3, 16, 130]),
+    cout_g=st.integers(1, 20),
+    stride=st.sampled_from([(2, 2), (2, 2), (2, 1), (1, 3), (3, 3), (4, 2)]),
+    hw=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_strided_1x1_matches_torch(n, groups, cin_g, cout_g, stride, hw, seed):
+    """Unpadded 1x1 convolutions with a stride gather the pixels they read once, then run as
+    pointwise ones on that copy: either stride alone or both, odd sizes (the last row and column
+    kept), single-pixel outputs, batches, depths that pack strips (130), groups."""
+    check_windowed(n, groups, cin_g, cout_g, (1, 1), stride, (1, 1), (0, 0, 0, 0), hw, seed, "hardswish")
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (3, 1)])
+def test_strided_1x1_results_do_not_depend_on_the_thread_count(stride, rng):
+    x = rng.standard_normal((2, 160, 29, 30), dtype=np.float32)
+    w = rng.standard_normal((48, 160, 1, 1), dtype=np.float32)
+    attrs = {"stride": list(stride), "activation": "relu"}
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            pyprune.set_num_threads(threads)
+            results.append(conv(x, w, **attrs))
+    finally:
+        pyprune.set_num_threads(before)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    assert_close(results[0], reference(x, w, None, None, stride, (0, 0, 0, 0), (1, 1), 1, attrs), 160)
 
 
 @settings(max_examples=25 if SMALL_SWEEP else 80, deadline=None)

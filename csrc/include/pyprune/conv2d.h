@@ -63,6 +63,9 @@ class Conv2d {
   size_t depth() const { return in_channels_ / groups_ * window_.kernel_h * window_.kernel_w; }
   void run_direct(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
   void run_outvec(const Shape4& x_shape, const float* x, float* y, const Epilogue& epilogue) const;
+  // im2col (or, in_place, the input itself) + GEMM: x of x_shape through `window` into y of y_shape.
+  void run_gemm(const Shape4& x_shape, const Window2d& window, const Shape4& y_shape, const float* x, float* y,
+                const Epilogue& epilogue, bool in_place) const;
   // Output channels per block of the packed weights: the GEMM's mr or the outvec kernel's nc.
   size_t tile() const { return outvec_ != nullptr ? outvec_->nc : ukernel_->mr; }
   // Whether each image of x is the whole im2col column of its one output pixel (groups 1, the
