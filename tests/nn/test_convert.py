@@ -12,7 +12,7 @@ from torch.utils._pytree import tree_flatten  # noqa: E402
 from zoo import ZOO, ShapeBranch, build  # noqa: E402
 
 import pyprune  # noqa: E402
-from pyprune.capture.choose import TORCH_SPIN_SECONDS  # noqa: E402
+from pyprune.capture.choose import torch_takes  # noqa: E402
 from pyprune.capture.segments import EngineSegment  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
 from pyprune.nn import ConversionError, convert  # noqa: E402
@@ -45,15 +45,13 @@ def convolutions(report):
 
 
 def assert_choices(report):
-    """Every measured node runs its fastest candidate, torch's time counting its threads' spin
-    when it has several; torch was one of them."""
-    handicap = TORCH_SPIN_SECONDS if torch.get_num_threads() > 1 else 0.0
+    """Every measured node runs in torch exactly where torch beat the engine's fastest candidate
+    by more than leaving the engine costs; torch was one of them."""
     for n in report.nodes:
         if n.candidates:
             assert "torch" in n.candidates or n.why == "forced sparse"
             engine = min((v for k, v in n.candidates.items() if k != "torch"), default=float("inf"))
-            in_torch = n.candidates.get("torch", float("inf")) + handicap
-            assert in_torch <= engine if n.runs == "torch" else engine <= in_torch
+            assert (n.runs == "torch") == torch_takes(n.candidates.get("torch", float("inf")), engine)
 
 
 @pytest.mark.parametrize(
