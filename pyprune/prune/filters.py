@@ -152,7 +152,11 @@ def _cut(model: nn.Module, graph: ChannelGraph, removed: set[int]) -> None:
         value = len(kept(bound.ids))
         if value != len(bound.ids):
             value = -value if bound.negative else value
-            setattr(model.get_submodule(bound.module), bound.attribute, value)
+            module = model.get_submodule(bound.module)
+            if bound.index is not None:  # one entry of a list of sizes
+                held = getattr(module, bound.attribute)
+                value = type(held)(value if i == bound.index else v for i, v in enumerate(held))
+            setattr(module, bound.attribute, value)
             record_attribute(model, bound.module, bound.attribute, value)
 
 

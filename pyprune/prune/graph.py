@@ -63,14 +63,16 @@ class LayerUse:
 
 @dataclass
 class Bound:
-    """An int attribute of a module that must become the number of kept channels among `ids`
-    (a slice bound or split size written in the model's code), negated when `negative` (a
-    bound counted from the end, written as a negative number)."""
+    """An int attribute of a module, or entry `index` of a list or tuple attribute, that must
+    become the number of kept channels among `ids` (a slice bound or split size written in the
+    model's code), negated when `negative` (a bound counted from the end, written as a negative
+    number)."""
 
     module: str
     attribute: str
     ids: np.ndarray
     negative: bool = False
+    index: int | None = None
 
 
 @dataclass
@@ -175,8 +177,9 @@ class ChannelGraph:
         """A layer pruning cannot cut (no pruning unit of its own): the report lists it."""
         self.left_whole.setdefault(layer, (channels, reason))
 
-    def add_bound(self, module: str, attribute: str, ids: np.ndarray, negative: bool = False) -> None:
-        self.bounds.append(Bound(module, attribute, ids, negative))
+    def add_bound(self, module: str, attribute: str, ids: np.ndarray, negative: bool = False,
+                  index: int | None = None) -> None:
+        self.bounds.append(Bound(module, attribute, ids, negative, index))
 
     def block_module(self, name: str, reason: str) -> None:
         """Block every channel a module (and its submodules) touches."""

@@ -511,14 +511,21 @@ def _stack(op: OpCall) -> Ids:
     return compress(torch.stack(parts, dim))
 
 
-def _module_attribute(op: OpCall, value: int) -> tuple[str, str] | None:
-    """(module name, attribute) of the one int attribute of the module running the node that
-    equals `value`: where a slice bound written in the model's code lives."""
+def _module_attribute(op: OpCall, value: int | list[int]) -> tuple[str, str] | None:
+    """(module name, attribute) of the one attribute of the module running the node that equals
+    `value`, an int or a list of ints (held as a list or tuple): where a slice bound or split
+    sizes written in the model's code live."""
     running = _running_module(op)
     if running is None:
         return None
     path, module = running
-    found = [k for k, v in vars(module).items() if type(v) is int and v == value]
+
+    def equal(v: Any) -> bool:
+        if isinstance(value, int):
+            return type(v) is int and v == value
+        return isinstance(v, (list, tuple)) and all(type(e) is int for e in v) and list(v) == value
+
+    found = [k for k, v in vars(module).items() if equal(v)]
     return (path, found[0]) if len(found) == 1 else None
 
 
@@ -596,10 +603,16 @@ def _index(op: OpCall) -> Ids:
     return compress(ids.expand(x.shape)[tuple(slice(None) if i is None else i for i in indices)])
 
 
+# Splits whose parts' sizes come from the channel count (chunk(n), tensor_split(x, n)).
+_SELF_SIZING = (torch.ops.aten.chunk.default, torch.ops.aten.tensor_split.sections)
+
+
 def _split(op: OpCall) -> list[Ids]:
-    """split, chunk, unbind along the channels: parts of equal size lose the same positions
-    (so chunk(n) stays valid); an int attribute of the module equal to the part size follows;
-    parts of unequal sizes are fixed in the code and block their channels."""
+    """split, chunk, unbind along the channels. chunk(n): parts of equal size lose the same
+    positions, so the call stays valid. split(x, size): the same, where an int attribute of the
+    module holds the size (it follows); split(x, [sizes]): each part loses its own channels where
+    a list attribute of the module holds the sizes (each entry follows). Sizes written in the
+    code as numbers, and parts of unequal sizes otherwise, block their channels."""
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
     dim = op.args.get("dim", 0) % x.dim()
@@ -610,12 +623,17 @@ def _split(op: OpCall) -> list[Ids]:
         return [ids] * len(sizes)
     along = ids.expand([x.shape[dim] if d == dim else s for d, s in enumerate(ids.shape)])
     parts = list(torch.split(along, sizes, dim))
-    if len(set(sizes)) == 1 and sizes[0] > 1:
+    target = op.node.target
+    listed = _module_attribute(op, sizes) if target is torch.ops.aten.split_with_sizes.default else None
+    sized = _module_attribute(op, sizes[0]) if len(set(sizes)) == 1 and sizes[0] > 1 else None
+    if listed is not None:
+        for i, part in enumerate(parts):
+            op.graph.add_bound(*listed, part.reshape(-1).numpy(), index=i)
+    elif sized is not None or (target in _SELF_SIZING and len(set(sizes)) == 1 and sizes[0] > 1):
         for part in parts[1:]:
             op.union(parts[0], part)
-        attribute = _module_attribute(op, sizes[0])
-        if attribute is not None:
-            op.graph.add_bound(*attribute, parts[0].reshape(-1).numpy())
+        if sized is not None:
+            op.graph.add_bound(*sized, parts[0].reshape(-1).numpy())
     else:
         op.block(along, f"{op.describe()} splits the channels into sizes {sizes} fixed in the code")
     if op.node.target is torch.ops.aten.unbind.int:

@@ -204,6 +204,56 @@ def test_slicing_maps_channel_indices_and_rewrites_the_bound():
     assert shortcut == cut
 
 
+class Split(nn.Module):
+    """A convolution whose channels are split in two by `how`, each part through its own 1x1:
+    chunk(2), or split by a size or a list of sizes held by the module or written in the code."""
+
+    def __init__(self, how, sizes=(8, 16)):
+        super().__init__()
+        self.how = how
+        if how.endswith("attribute"):  # only there: a literal equal to an attribute would follow it
+            self.sizes, self.size = list(sizes), sizes[0]
+        self.conv = nn.Conv2d(3, sum(sizes), 3, padding=1)
+        self.heads = nn.ModuleList([nn.Conv2d(c, 4, 1) for c in sizes])
+
+    def forward(self, x):
+        y = self.conv(x)
+        parts = {"chunk": lambda: y.chunk(2, 1), "size attribute": lambda: torch.split(y, self.size, 1),
+                 "size literal": lambda: torch.split(y, 12, 1), "sizes attribute": lambda: torch.split(y, self.sizes, 1),
+                 "sizes literal": lambda: torch.split(y, [16, 8], 1)}[self.how]()
+        return sum(head(p) for head, p in zip(self.heads, parts))
+
+
+@pytest.mark.parametrize("how,sizes,after", [
+    ("chunk", (12, 12), [6, 6]),  # sizes from the channel count: both parts lose the same share
+    ("size attribute", (12, 12), [6, 6]),  # the attribute follows
+    ("sizes attribute", (8, 16), [4, 8]),  # each entry follows its own part
+    ("sizes attribute", (12, 12), None),
+    ("size literal", (12, 12), [12, 12]),  # numbers in the code: the channels stay
+    ("sizes literal", (16, 8), [16, 8]),
+])
+def test_splits_follow_sizes_the_module_holds_and_keep_sizes_the_code_writes(how, sizes, after):
+    torch.manual_seed(0)
+    model = Split(how, sizes).eval()
+    x = torch.randn(2, 3, 8, 8)
+    if after == list(sizes):  # nothing can go
+        with pytest.warns(PruningWarning, match="removed 0.0%"):
+            pruned = prune_filters(model, x, 0.5)
+        assert any("fixed in the code" in r for g in pruning_report(pruned).blocked for r in g.reasons)
+    else:
+        pruned = prune_filters(model, x, 0.5)  # verified against the example: the split still runs
+    got = [head.in_channels for head in pruned.heads]
+    if after is None:  # each part loses its own channels: half of all, however they fall
+        assert sum(got) == 12 and pruned.sizes == got
+    else:
+        assert got == after
+    assert pruned.conv.out_channels == sum(got)
+    if how == "sizes attribute":
+        assert pruned.sizes == got and channel_plan(pruned)["layers"][""]["attributes"]["sizes"] == got
+    if how == "size attribute":
+        assert pruned.size == got[0]
+
+
 def test_channels_last_layer_norm_and_layer_scale_are_pruned_with_their_stream():
     model, shape = build("convnext")
     pruned = prune_filters(model, example(shape), 0.5)
