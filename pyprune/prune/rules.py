@@ -684,6 +684,7 @@ _ELEMENTWISE = (
     "atan", "arctan", "atan2", "threshold", "expm1", "log1p", "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos",
     "asinh", "acosh", "atanh", "erfc", "sgn", "fmod", "hypot", "lerp", "logit", "nan_to_num", "rrelu",
     "fill", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
+    "log_sigmoid", "special_expit", "copysign",  # pointwise, though torch does not tag them so
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
                 "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",
@@ -751,5 +752,10 @@ def register_channel_rule(op: Any, rule: ChannelRule) -> None:
 
 
 def rule_for(op: Any) -> ChannelRule | None:
-    """The rule of `op`, None if pruning does not know it."""
-    return _RULES.get(_key(op))
+    """The rule of `op`: its own, else `elementwise` for an operator of one output that torch
+    tags pointwise (softshrink, xlogy, lgamma, ...); None if pruning does not know it."""
+    rule = _RULES.get(_key(op))
+    if rule is None and isinstance(op, torch._ops.OpOverload) and torch.Tag.pointwise in op.tags \
+            and len(op._schema.returns) == 1:
+        return elementwise
+    return rule

@@ -283,3 +283,23 @@ def test_a_3d_pooling_over_the_channels_blocks_them():
         pruned = prune_filters(PooledOverChannels().eval(), (X,), 0.5)
     assert pruned.a.out_channels == 8
     assert any("mixed spatially by" in r and "avg_pool3d" in r for r in reasons(pruned))
+
+
+class Pointwise(nn.Module):
+    """Element-wise operators outside pruning's own list between two convolutions: ones torch
+    tags pointwise (softshrink, hardshrink, sinc, xlogy) and log-sigmoid, which it does not."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = conv(3, 8), conv(8, 4)
+
+    def forward(self, x):
+        y = self.a(x)
+        y = nn.functional.softshrink(nn.functional.hardshrink(y, 0.05), 0.05) + torch.sinc(y)
+        return self.b(nn.functional.logsigmoid(y) + torch.xlogy(y, 2.0))
+
+
+def test_operators_torch_tags_pointwise_let_the_channels_through():
+    pruned = prune_filters(Pointwise().eval(), X, 0.5)  # f(0) != 0 for some: not checked against zeroed filters
+    assert pruned.a.out_channels == 4 and pruned.b.in_channels == 4
+    assert reasons(pruned) == ["its channels reach the model output"]
