@@ -134,6 +134,26 @@ def test_separable_nodes_measure_fused_against_apart():
         check_winner(choice)
 
 
+@pytest.mark.parametrize("fused_ms,fuses", [(0.85, True), (0.95, False), (1.2, False)])
+def test_a_separable_pair_fuses_only_by_more_than_the_margin(fused_ms, fuses, monkeypatch):
+    rng = np.random.default_rng(0)
+    c = {"dw": rng.standard_normal((8, 1, 3, 3)), "db": np.zeros(8), "pw": rng.standard_normal((16, 8, 1, 1)),
+         "pb": np.ones(16)}
+    fused = ir.Node("conv2d", ["x", "dw", "db", "pw", "pb"], ["y"],
+                    {"stride": [1, 1], "padding": [1, 1, 1, 1], "dilation": [1, 1], "groups": 8,
+                     "algorithm": "separable"}, "block.1")
+    low, env = lowered([fused], c)
+    # the pair apart: 0.2 ms + 0.8 ms
+    timed = {"separable": fused_ms, "depthwise": 0.2, None: 0.8}
+    monkeypatch.setattr(C, "_measure", lambda graph, node, *rest: C.Choice(
+        C.PYPRUNE, "fastest measured", {"gemm": timed[node.attrs.get("algorithm", "depthwise" if "groups" in node.attrs
+                                                                   and node.attrs["groups"] > 1 else None)] * 1e-3}))
+    choices = C.choose(low, env, repeats=1)
+    assert (len(low.graph.nodes) == 1) == fuses
+    if not fuses:
+        assert all("the fused separable node was not 10% faster" in c.why for c in choices.values())
+
+
 def test_split_separable_undoes_the_fusion():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU6(), nn.Conv2d(4, 6, 1), nn.ReLU())
