@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
-__all__ = ["median_seconds"]
+__all__ = ["median_seconds", "medians_taking_turns"]
 
 # Thread pools (pyprune's, torch's OpenMP) spin for a while after their last call and would
 # steal cores from another library's threads: multi-threaded runs pause this long between
@@ -18,6 +18,21 @@ SETTLE_SECONDS = 0.05
 # for the first call, 12.6 for the second, 11.5 for the eighth. Untimed calls for this long come
 # first.
 WARM_SECONDS = 0.05
+
+
+def medians_taking_turns(fns: Mapping[str, Callable[[], object]], rounds: int,
+                         clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Median seconds of one call of each function over `rounds` rounds in which they take
+    turns, after one untimed call each: a slow spell of the machine hits them alike."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = clock()
+            fn()
+            times[name].append(clock() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _batch_size(fn: Callable[[], object], min_batch_seconds: float, clock: Callable[[], float]) -> int:

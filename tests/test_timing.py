@@ -62,3 +62,12 @@ def test_threaded_samples_come_after_untimed_calls_for_the_warm_up_time(monkeypa
     for i in range(4) if interleaved else (0, 2):
         first = samples[i - 1] + 1 if i else 4  # calls 0-3 sized the two batches
         assert starts[samples[i]] - starts[first] >= 0.02
+
+
+def test_medians_taking_turns_call_once_untimed_then_in_turns_with_the_clock_given():
+    calls = []
+    ticks = iter(range(100))
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    medians = timing.medians_taking_turns(fns, 3, clock=lambda: next(ticks))
+    assert calls == ["a", "b"] + ["a", "b"] * 3
+    assert medians == {"a": 1, "b": 1}  # one tick from each start to its stop

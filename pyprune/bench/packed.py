@@ -14,6 +14,7 @@ import numpy as np
 
 from pyprune import kernels
 from pyprune.runtime import Net
+from pyprune.timing import medians_taking_turns
 
 __all__ = ["FileTiming", "LayerTiming", "Overhead", "format_overhead", "format_timing", "runtime_overhead", "time_net",
            "to_json"]
@@ -126,13 +127,7 @@ def runtime_overhead(net: Net, rounds: int = 30, seed: int = 0) -> Overhead:
     net.run(*inputs)
     calls = {"forward": lambda: net.run(*inputs), "profile 1": lambda: net.profile(*inputs, repeats=1),
              "profile 3": lambda: net.profile(*inputs, repeats=3)}
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.thread_time()
-            call()
-            seconds[name].append(time.thread_time() - start)
-    median = {name: statistics.median(s) for name, s in seconds.items()}
+    median = medians_taking_turns(calls, rounds, clock=time.thread_time)
     graph_run = (median["profile 3"] - median["profile 1"]) / 2
     in_kernels = sum(t.seconds for t in net.profile(*inputs, repeats=rounds))
     return Overhead(net.input_shapes, rounds, median["forward"] * 1e3, in_kernels * 1e3,

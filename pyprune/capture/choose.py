@@ -5,7 +5,6 @@ by more than leaving the engine costs (torch_takes)."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,9 +17,10 @@ from pyprune import kernels
 from pyprune.capture import reference
 from pyprune.capture.lower import Lowered
 from pyprune.graph import engine, ir
+from pyprune.timing import medians_taking_turns
 
 __all__ = ["Choice", "PYPRUNE", "TORCH", "choose", "node_graph", "separable_supported", "settle", "split_separable",
-           "time_call", "torch_takes"]
+           "time_call", "time_calls", "torch_takes"]
 
 TORCH = "torch"
 PYPRUNE = "pyprune"
@@ -87,13 +87,12 @@ def _leaving_the_engine() -> str:
 
 def time_call(fn: Any, repeats: int) -> float:
     """Median seconds of fn() over `repeats` runs, after one untimed run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time_calls({"fn": fn}, repeats)["fn"]
+
+
+def time_calls(fns: Mapping[str, Any], repeats: int) -> dict[str, float]:
+    """Median seconds of each function over `repeats` rounds in which they take turns."""
+    return medians_taking_turns(fns, repeats)
 
 
 def node_graph(graph: ir.Graph, node: ir.Node, shapes: Mapping[str, tuple[int, ...]]) -> ir.Graph:
@@ -144,7 +143,7 @@ def _sparse_allowed(policy: Any, node: ir.Node, weight: np.ndarray) -> bool:
 def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any, repeats: int,
              forced_sparse: bool) -> Choice:
     inputs = [env[t] for t in node.inputs]
-    times: dict[str, float] = {}
+    calls: dict[str, Any] = {}
     refused: dict[str, str] = {}
     options = _candidates(graph, node, sparse)
     settle()  # after torch's turn on the node before
@@ -157,10 +156,21 @@ def _measure(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], sparse: Any
         except Exception as e:  # whatever the engine refuses a candidate with
             refused[label] = str(e)
             continue
-        times[label] = time_call(lambda: compiled(*args), repeats)
-    if not forced_sparse or not times:
+        calls[label] = lambda compiled=compiled, args=args: compiled(*args)
+
+    def in_torch() -> Any:
         with torch.inference_mode():
-            times[TORCH] = time_call(lambda: reference.run_node(node, inputs), repeats)
+            return reference.run_node(node, inputs)
+
+    with_torch = not forced_sparse or not calls
+    # Candidates take turns, so a slow spell of the machine (single timings move by 5-15 %) hits
+    # them alike. Torch takes its turns too when it has one thread; with several, its spinning
+    # threads would slow the engine's turns after it, so it runs last.
+    if with_torch and torch.get_num_threads() == 1:
+        calls[TORCH] = in_torch
+    times = time_calls(calls, repeats)
+    if with_torch and TORCH not in times:
+        times[TORCH] = time_call(in_torch, repeats)
     engine_times = {k: v for k, v in times.items() if k != TORCH}
     if not engine_times:
         why = "the engine refuses it: " + "; ".join(f"{k}: {v}" for k, v in refused.items())

@@ -56,8 +56,8 @@ def check_winner(choice):
 def test_torch_takes_a_node_only_by_more_than_leaving_the_engine_costs(torch_threads, engine_ms, torch_ms, runs,
                                                                        monkeypatch):
     low, env = lowered([conv("x", "y", "w", "pw")], {"w": pruned((8, 8, 1, 1), 1.0)})
-    timed = iter([engine_ms * 1e-3, torch_ms * 1e-3])  # gemm (winograd refuses a 1x1), then torch
-    monkeypatch.setattr(C, "time_call", lambda fn, repeats: next(timed))
+    timed = {"gemm": engine_ms * 1e-3, "torch": torch_ms * 1e-3, "fn": torch_ms * 1e-3}  # winograd refuses a 1x1
+    monkeypatch.setattr(C, "time_calls", lambda fns, repeats: {label: timed[label] for label in fns})
     monkeypatch.setattr(C, "settle", lambda: None)
     before = torch.get_num_threads()
     try:
@@ -68,6 +68,21 @@ def test_torch_takes_a_node_only_by_more_than_leaving_the_engine_costs(torch_thr
     assert choice.runs == runs, choice
     assert ("by less than leaving the engine costs" in choice.why) == (runs == C.PYPRUNE and torch_ms < engine_ms)
     assert ("spinning threads" in choice.why) == (torch_threads > 1 and torch_ms < engine_ms)
+
+
+@pytest.mark.parametrize("torch_threads,turns", [(1, [{"gemm", "torch"}]), (2, [{"gemm"}, {"fn"}])])
+def test_candidates_take_turns_and_torch_with_them_when_it_has_one_thread(torch_threads, turns, monkeypatch):
+    low, env = lowered([conv("x", "y", "w", "pw")], {"w": pruned((8, 8, 1, 1), 1.0)})
+    seen = []
+    monkeypatch.setattr(C, "time_calls", lambda fns, repeats: seen.append(set(fns)) or {k: 1e-3 for k in fns})
+    monkeypatch.setattr(C, "settle", lambda: None)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(torch_threads)
+        C.choose(low, env, sparse=None, repeats=1)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == turns
 
 
 def test_dense_convolutions_try_their_algorithms_and_torch():
