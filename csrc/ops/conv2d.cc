@@ -764,7 +764,8 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   // 128 @112 to 512 -> 1024 @28, stride 2).
   const Shape4 gathered{x_shape.n, x_shape.c, y.h, y.w};
   float* b = subsampled_buffer(gathered.elements("x"));
-  const size_t planes = x_shape.n * x_shape.c, per_task = std::max<size_t>(1, kGatherTaskFloats / std::max<size_t>(1, gathered.plane()));
+  const size_t planes = x_shape.n * x_shape.c;
+  const size_t per_task = std::max<size_t>(1, kGatherTaskFloats / std::max<size_t>(1, gathered.plane()));
   parallel_for(pp_divide_round_up(planes, per_task), [&](size_t task) {
     for (size_t p = task * per_task; p < std::min(planes, (task + 1) * per_task); p++)
       for (size_t oy = 0; oy < y.h; oy++)

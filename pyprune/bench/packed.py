@@ -124,7 +124,6 @@ def runtime_overhead(net: Net, rounds: int = 30, seed: int = 0) -> Overhead:
     kernels.set_num_threads(1)
     rng = np.random.default_rng(seed)
     inputs = [rng.standard_normal(shape, dtype=np.float32) for shape in net.input_shapes]
-    net.run(*inputs)
     calls = {"forward": lambda: net.run(*inputs), "profile 1": lambda: net.profile(*inputs, repeats=1),
              "profile 3": lambda: net.profile(*inputs, repeats=3)}
     median = medians_taking_turns(calls, rounds, clock=time.thread_time)

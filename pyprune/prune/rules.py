@@ -624,19 +624,20 @@ def _split(op: OpCall) -> list[Ids]:
     along = ids.expand([x.shape[dim] if d == dim else s for d, s in enumerate(ids.shape)])
     parts = list(torch.split(along, sizes, dim))
     target = op.node.target
+    equal = len(set(sizes)) == 1 and sizes[0] > 1
     listed = _module_attribute(op, sizes) if target is torch.ops.aten.split_with_sizes.default else None
-    sized = _module_attribute(op, sizes[0]) if len(set(sizes)) == 1 and sizes[0] > 1 else None
+    sized = _module_attribute(op, sizes[0]) if equal else None
     if listed is not None:
         for i, part in enumerate(parts):
             op.graph.add_bound(*listed, part.reshape(-1).numpy(), index=i)
-    elif sized is not None or (target in _SELF_SIZING and len(set(sizes)) == 1 and sizes[0] > 1):
+    elif equal and (sized is not None or target in _SELF_SIZING):
         for part in parts[1:]:
             op.union(parts[0], part)
         if sized is not None:
             op.graph.add_bound(*sized, parts[0].reshape(-1).numpy())
     else:
         op.block(along, f"{op.describe()} splits the channels into sizes {sizes} fixed in the code")
-    if op.node.target is torch.ops.aten.unbind.int:
+    if target is torch.ops.aten.unbind.int:
         return [p.squeeze(dim) for p in parts]
     return [compress(p) for p in parts]
 
