@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "aligned_buffer.h"
+#include "cache_sets.h"
 #include "copy_row.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/conv2d.h"
@@ -198,32 +199,6 @@ class Strips {
 
   size_t depth_, count_, nr_, pieces_;
 };
-
-// dst[i] = src[x0 + i * stride] where that column is inside [0, width), else 0, for i < count:
-// zeros, then a strided (or contiguous) copy, then zeros.
-inline void gather_row(const float* src, ptrdiff_t width, ptrdiff_t x0, size_t stride, size_t count, float* dst) {
-  const ptrdiff_t s = static_cast<ptrdiff_t>(stride), n = static_cast<ptrdiff_t>(count);
-  // ceil(a / s) for a > 0 as (a - 1) / s + 1, no overflow even for strides near 2^63; without a
-  // division for the common strides: on 7x7 planes a division costs about a row's copy.
-  auto ceil_div = [s](ptrdiff_t a) { return s == 1 ? a : s == 2 ? (a - 1) / 2 + 1 : (a - 1) / s + 1; };
-  const ptrdiff_t lo = x0 >= 0 ? 0 : std::min(n, ceil_div(-x0));
-  const ptrdiff_t hi = x0 >= width ? lo : std::max(lo, std::min(n, ceil_div(width - x0)));
-  std::fill(dst, dst + lo, 0.0f);
-  if (hi == lo) {
-    // nothing of the input row
-  } else if (stride == 1) {
-    copy_row(src + x0 + lo, static_cast<size_t>(hi - lo), dst + lo);
-  } else if (stride == 2) {
-    // The stride of most downsampling layers, spelled so the compiler vectorises it (LD2 on
-    // AArch64): the general loop below costs several instructions per element.
-    const float* p = src + x0;
-    for (ptrdiff_t i = lo; i < hi; i++) dst[i] = p[2 * i];
-  } else {
-    const float* p = src + x0 + lo * s;
-    for (ptrdiff_t i = lo; i < hi; i++, p += s) dst[i] = *p;
-  }
-  std::fill(dst + hi, dst + n, 0.0f);
-}
 
 // Rows (ci, kh, kw) of the im2col matrix for output pixels [first, first + count) of one
 // group's input planes, row_floats apart: row r holds
@@ -833,8 +808,10 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
   const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
   // Pointwise tasks of several blocks and a depth of 128 or more copy their panel into Strips where
   // the kernel's row says so (f32-gemm.inc): the copy and a kernel call per piece cost more than
-  // they gain on shallower layers (1-17 % at depths 16-64).
-  const bool strips = ukernel.strips && d >= 128;
+  // they gain on shallower layers (1-17 % at depths 16-64). Input planes whose rows alias
+  // (cache_sets.h) are copied on every ISA, whatever the depth and blocks: AVX2, 1 and 2 threads,
+  // 16 -> 32 to 64 -> 64 channels at 32x32 to 160x160 ran 1.07-1.7x faster.
+  const bool deep_strips = ukernel.strips && d >= 128, aliased = in_place && rows_alias(in_plane * sizeof(float));
   parallel_for(split.parts * images * split.panels, [&](size_t t) {
     const size_t part = t / split.panels / images, image = t / split.panels % images;
     const Split::Task task = split.task(part, t % split.panels);
@@ -843,7 +820,7 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
     // im2col rows into a per-thread buffer.
     if (in_place) {
       const float* b = group_input(image) + task.first;
-      if (!strips || task.end_block - task.first_block < kStripsBlocks) {
+      if (!aliased && (!deep_strips || task.end_block - task.first_block < kStripsBlocks)) {
         for (size_t block = task.first_block; block < task.end_block; block++)
           gemm(image, block, task.first, task.count, b, in_plane * sizeof(float));
         return;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cache_sets.h"
 #include "pyprune/capabilities.h"
 #include "pyprune/threadpool.h"
 
@@ -40,7 +41,9 @@ void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* outp
   size_t rows = std::max<size_t>(1, kSeparableStripBytes / (channels * y.w * sizeof(float)));
   if (rows >= tile_rows) rows = rows / tile_rows * tile_rows;
   rows = std::min(rows, y.h);
-  std::vector<float> strip(channels * rows * y.w);
+  // A strip's channels are planes of rows * y.w floats, further apart where those would alias.
+  const size_t plane = unaliased_stride(rows * y.w);
+  std::vector<float> strip(channels * plane);
   const size_t blocks = pointwise_.blocks();
 
   for (size_t n = 0; n < x_shape.n; n++) {
@@ -49,11 +52,11 @@ void SeparableConv2d::run(const Shape4& x_shape, const float* input, float* outp
     for (size_t y0 = 0; y0 < y.h; y0 += rows) {
       const size_t count = std::min(rows, y.h - y0), strip_pixels = count * y.w;
       parallel_for(channels, [&](size_t c) {
-        depthwise_.run_rows(x_shape, c, image + c * x_shape.plane(), y0, count, &strip[c * strip_pixels],
+        depthwise_.run_rows(x_shape, c, image + c * x_shape.plane(), y0, count, &strip[c * plane],
                             y.w * sizeof(float), depthwise_activation_);
       });
       parallel_for(blocks, [&](size_t block) {
-        pointwise_.gemm_blocks(block, 1, strip_pixels, strip.data(), strip_pixels * sizeof(float),
+        pointwise_.gemm_blocks(block, 1, strip_pixels, strip.data(), plane * sizeof(float),
                                out_image + y0 * y.w, pixels * sizeof(float), epilogue, output);
       });
     }

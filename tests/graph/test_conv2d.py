@@ -413,6 +413,12 @@ def test_separable_over_several_strips(rng):
                     True)
 
 
+def test_separable_over_strips_whose_planes_would_alias(rng):
+    """64 channels 64 wide: strips of 16 rows, whose planes (4 KiB) are laid further apart; the
+    last strip shorter (70 rows)."""
+    check_separable(rng, 1, 64, 24, (70, 64), 3, 1, (1, 1, 1, 1), {"activation": "relu"}, {}, True)
+
+
 def coded_weights(rng, shape):
     """Weights of a few distinct values (as weight sharing leaves them), and their coding."""
     w = (rng.integers(-6, 7, shape) / 4).astype(np.float32)

@@ -250,6 +250,40 @@ def test_deep_pointwise_property(n, cin, cout, pixels, threads, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+# (n, cin, cout, h, w): input planes a multiple of 4 KiB (1024 floats), whose rows the pointwise
+# GEMM copies into strips at any depth and any number of channel blocks: shallow and deep, a
+# single block and many, a plane of one row, several panels, a batch.
+ALIASED_PLANES = [
+    (1, 3, 5, 32, 32),
+    (2, 16, 40, 16, 64),
+    (1, 40, 1, 1, 1024),
+    (1, 33, 70, 64, 64),
+    (2, 130, 13, 8, 128),
+]
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w", ALIASED_PLANES)
+def test_pointwise_on_planes_whose_rows_alias(n, cin, cout, h, w, rng):
+    x = rng.standard_normal((n, cin, h, w), dtype=np.float32)
+    weight = rng.standard_normal((cout, cin), dtype=np.float32)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    residual = rng.standard_normal((n, cout, h, w), dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            pyprune.set_num_threads(threads)
+            results.append(kernels.pointwise_conv2d(x, weight, bias, activation="relu6", residual=residual))
+    finally:
+        pyprune.set_num_threads(before)
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+    product = np.einsum("oc,nchw->nohw", weight.astype(np.float64), x.astype(np.float64))
+    want = np.clip(product + bias[None, :, None, None] + residual, 0.0, 6.0)
+    tol = reference.tolerance(cin)
+    np.testing.assert_allclose(results[0], want, rtol=tol, atol=tol)
+
+
 # (n, cin, cout, h, w, kernel, stride, padding, groups): the ways threads share a convolution's
 # output. Pointwise: many channel blocks (shares of channels), three blocks (too few for an even
 # split: shares of pixels), one block, a plane under one vector, several panels and a batch.

@@ -190,6 +190,37 @@ def test_results_do_not_depend_on_thread_count(rng):
         np.testing.assert_array_equal(b, results[0][1])
 
 
+# (cin, cout, k, stride, padding, h, w): SpMM input planes a multiple of 4 KiB, which it reads
+# from a copy with its planes further apart: 1x1 (otherwise read in place), and 3x3 whose padded
+# phase planes come out at 64x64 (stride 1) and 32x32 (stride 2).
+ALIASED_PLANES = [
+    (24, 40, 1, 1, 0, 32, 32),
+    (9, 17, 1, 1, 0, 16, 64),
+    (6, 8, 3, 1, 1, 62, 62),
+    (5, 12, 3, 2, 1, 62, 62),
+]
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,padding,h,w", ALIASED_PLANES)
+@pytest.mark.parametrize("block", (1, 4))
+def test_planes_whose_rows_alias(cin, cout, k, stride, padding, h, w, block, rng):
+    x = rng.standard_normal((2, cin, h, w), dtype=np.float32)
+    weight = pruned(rng, (cout, cin, k, k), 0.7, block)
+    bias = rng.standard_normal(cout, dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            pyprune.set_num_threads(threads)
+            results.append(kernels.sparse_conv2d(x, weight, bias, stride, padding, "relu", block=block))
+    finally:
+        pyprune.set_num_threads(before)
+    np.testing.assert_array_equal(results[1], results[0])
+    want = reference.conv2d(x, weight, bias, stride, padding, 1, lo=0.0)
+    tol = reference.tolerance(cin * k * k)
+    np.testing.assert_allclose(results[0], want, rtol=tol, atol=tol)
+
+
 def test_offsets_follow_the_input_size(rng):
     weight = pruned(rng, (8, 4, 3, 3), 0.5)
     conv = _core.SparseConv2d(weight, padding=1)
