@@ -230,6 +230,18 @@ def moves(op: OpCall) -> Ids:
     return moved
 
 
+def _channel_shuffle(op: OpCall) -> Ids:
+    """aten.channel_shuffle (nn.ChannelShuffle): the permutation of a view -> transpose -> reshape
+    shuffle, which after pruning the same groups apply to fewer channels: a channel goes with
+    the ones at its place in every other group, as moves() ties a spelled-out shuffle's."""
+    ids = op.ids("self")
+    groups = int(op.args["groups"])
+    if ids is not None and ids.shape[1] > 1 and groups > 1:
+        grid = ids.unflatten(1, (groups, ids.shape[1] // groups))
+        op.union(grid.narrow(1, 0, 1), grid)
+    return moves(op)
+
+
 def blocking(op: OpCall) -> Ids:
     """Operators pruning does not understand: the channels of every input are blocked."""
     reason = f"its channels pass through {op.describe()}, which pruning does not understand"
@@ -708,6 +720,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": moves for name in _MOVES},
     **{f"aten::{name}": _reduction for name in _REDUCTIONS},
     **{f"aten::{name}": _spatial for name in _SPATIAL},
+    "aten::channel_shuffle": _channel_shuffle, "aten::native_channel_shuffle": _channel_shuffle,
     "aten::cumsum": _scan, "aten::cumprod": _scan,
     "aten::grid_sampler": _grid_sample, "aten::grid_sampler_2d": _grid_sample,
     **{f"aten::{name}": _factory for name in _FACTORIES},

@@ -285,6 +285,29 @@ def test_a_3d_pooling_over_the_channels_blocks_them():
     assert any("mixed spatially by" in r and "avg_pool3d" in r for r in reasons(pruned))
 
 
+class ShuffleModules(nn.Module):
+    """nn.ChannelShuffle and F.channel_shuffle between convolutions (ShuffleNet's shuffle as a
+    module, as models written after torch had one use it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.shuffle, self.b, self.c = conv(3, 12), nn.ChannelShuffle(3), conv(12, 8, 3), conv(8, 4)
+
+    def forward(self, x):
+        return self.c(nn.functional.channel_shuffle(self.b(self.shuffle(torch.relu(self.a(x)))), 2))
+
+
+def test_channel_shuffle_modules_prune_a_channel_of_every_group_together():
+    model = ShuffleModules()
+    pruned = check_pruned(model)
+    assert (pruned.a.out_channels, pruned.b.in_channels, pruned.b.out_channels, pruned.c.in_channels) == (6, 6, 4, 4)
+    # a channel goes with its places in the other groups: 3 groups of 4 lose the same 2 places
+    plan = channel_plan(pruned)["layers"]
+    kept_a, kept_b = plan["a"]["out"]["kept"], plan["b"]["out"]["kept"]
+    assert len({k % 4 for k in kept_a}) == 2 and len({k % 4 for k in kept_b}) == 2
+    assert reasons(pruned) == ["its channels reach the model output"]
+
+
 class Pointwise(nn.Module):
     """Element-wise operators outside pruning's own list between two convolutions: ones torch
     tags pointwise (softshrink, hardshrink, sinc, xlogy) and log-sigmoid, which it does not."""
