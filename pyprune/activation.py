@@ -1,6 +1,6 @@
 """Fused activations: a clamp every kernel applies to its output (none, ReLU, ReLU6, Hardtanh)
 or one of the activation microkernels the kernels run on each output tile (leaky ReLU,
-hardswish, hardsigmoid, SiLU, sigmoid, tanh, GELU and its tanh approximation)."""
+hardswish, hardsigmoid, SiLU, sigmoid, tanh, GELU and its tanh approximation, Mish)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 __all__ = ["KINDS", "Activation", "as_activation"]
 
 # The kinds the kernels run (pyprune._core.activation_names() without the clamp aliases).
-KINDS = ("clamp", "leaky_relu", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh")
+KINDS = ("clamp", "leaky_relu", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh", "mish")
 _CLASS_NAMES = {"hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "silu": "SiLU", "sigmoid": "Sigmoid",
-                "tanh": "Tanh", "gelu": "GELU", "gelu_tanh": "GELU(tanh)"}
+                "tanh": "Tanh", "gelu": "GELU", "gelu_tanh": "GELU(tanh)", "mish": "Mish"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Activation:
     @classmethod
     def of(cls, kind: str) -> Activation:
         """A kind without parameters: 'hardswish', 'hardsigmoid', 'silu', 'sigmoid', 'tanh',
-        'gelu', 'gelu_tanh'."""
+        'gelu', 'gelu_tanh', 'mish'."""
         if kind not in _CLASS_NAMES:
             raise ValueError(f"activation kind must be one of {', '.join(_CLASS_NAMES)}, got {kind!r}")
         return cls(kind=kind)
@@ -91,14 +91,15 @@ _BY_NAME = {
 }
 # torch.nn activation modules by class name (instances are read for their parameters).
 _MODULES = {"ReLU": "relu", "ReLU6": "relu6", "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid",
-            "SiLU": "silu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "LeakyReLU": "leaky_relu"}
+            "SiLU": "silu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "LeakyReLU": "leaky_relu",
+            "Mish": "mish"}
 
 
 def as_activation(spec: Any) -> Activation:
     """Accepts None, an Activation, a name ('relu', 'relu6', 'none', 'leaky_relu' (slope 0.01),
-    'hardswish', 'hardsigmoid', 'silu', 'sigmoid', 'tanh', 'gelu', 'gelu_tanh'), or a torch
-    activation module (or class): ReLU, ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid, SiLU,
-    Sigmoid, Tanh, GELU (approximate 'none' or 'tanh')."""
+    'hardswish', 'hardsigmoid', 'silu', 'sigmoid', 'tanh', 'gelu', 'gelu_tanh', 'mish'), or a
+    torch activation module (or class): ReLU, ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid,
+    SiLU, Sigmoid, Tanh, GELU (approximate 'none' or 'tanh'), Mish."""
     if spec is None:
         return Activation.none()
     if isinstance(spec, Activation):
@@ -122,5 +123,5 @@ def as_activation(spec: Any) -> Activation:
         return _BY_NAME[_MODULES[name]]
     raise ValueError(
         f"unsupported activation {spec!r}: use ReLU, ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid, SiLU, "
-        "Sigmoid, Tanh, GELU or an Activation"
+        "Sigmoid, Tanh, GELU, Mish or an Activation"
     )

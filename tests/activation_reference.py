@@ -33,6 +33,9 @@ def exact(kind, x, lo=-math.inf, hi=math.inf, alpha=0.01):
             return np.where(np.isneginf(x), -0.0, x / (1 + np.exp(-x)))
         if kind == "gelu_tanh":
             return np.where(np.isneginf(x), -0.0, x / (1 + np.exp(-gelu_tanh_argument(x))))
+        if kind == "mish":
+            softplus = np.where(x > 700, x, np.log1p(np.exp(np.minimum(x, 700))))
+            return np.where(np.isneginf(x), -0.0, x * np.tanh(softplus))
         if kind == "gelu":
             erfc = np.vectorize(math.erfc, otypes=[np.float64])
             return np.where(np.isneginf(x), -0.0, 0.5 * x * erfc(-x / math.sqrt(2)))

@@ -24,6 +24,7 @@ ACTIVATIONS = [
     {"activation": "tanh"},
     {"activation": "gelu"},
     {"activation": "gelu_tanh"},
+    {"activation": "mish"},
 ]
 
 
@@ -52,7 +53,7 @@ def torch_activation(y, attrs):
     if name == "gelu_tanh":
         return y * torch.sigmoid(2 * math.sqrt(2 / math.pi) * (y + 0.044715 * y**3))
     return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh}[name](y)
+            "tanh": torch.tanh, "mish": F.mish}[name](y)
 
 
 def assert_close(got, want, depth):

@@ -20,6 +20,7 @@ ACTIVATIONS = {
     "tanh": {},
     "gelu": {},
     "gelu_tanh": {},
+    "mish": {},
 }
 
 
@@ -69,6 +70,7 @@ def torch_activation(name, y):
         "tanh": torch.tanh,
         "gelu": F.gelu,
         "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+        "mish": F.mish,
     }[name](y)
 
 

@@ -66,6 +66,15 @@ extern "C" void pp_f32_vgelu_tanh_ukernel__ref(size_t n, const float* x, float* 
   });
 }
 
+// x * tanh(softplus(x)), softplus(x) = log1p(exp(x)) (x itself where exp(x) overflows, where
+// tanh is 1 anyway); the limit -0 at x = -inf.
+extern "C" void pp_f32_vmish_ukernel__ref(size_t n, const float* x, float* y, const pp_f32_activation_params*) {
+  map(n, x, y, [](double v) {
+    if (std::isinf(v)) return v < 0 ? -0.0 : v;
+    return v * std::tanh(v > 700.0 ? v : std::log1p(std::exp(v)));
+  });
+}
+
 // The difference rounded to float32 (as the vector kernels and torch round it), its exponential
 // in double rounded once; the sum in double.
 extern "C" float pp_f32_vexpsum_ukernel__ref(size_t n, const float* x, float max, float* y) {

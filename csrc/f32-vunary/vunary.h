@@ -12,6 +12,9 @@
 //   the tanh argument (1 + tanh(u) = 2 sigmoid(2u), no cancellation for x < 0).
 //   tanh(z) = -expm1(-2z) / (2 + expm1(-2z)), expm1 = s expm1(-w) + (s - 1), expm1(-w) = w (w Q(w)
 //   - 1): accurate near 0 where tanh(z) ~ z; z is capped at 10 (tanh is 1.0f from 9.02 on).
+//   mish(x) = x tanh(softplus(x)) = x n (n + 2) / (n (n + 2) + 2), n = exp(x): with e = exp(-|x|),
+//   x (e (e + 2)) / (e (e + 2) + 2) for x <= 0 and x (1 + 2e) / (1 + 2e + 2e^2) for x > 0 (n^2
+//   divided out): every term positive, no overflow, no cancellation.
 //   gelu(x) = x Phi(x). With t = |x|, c = Phi(-t) = exp(-t^2 / 2) M(t), M(t) = erfcx(t / sqrt 2) / 2
 //   smooth and slowly varying: M(t) = s P(v - v0), s = 1 / (1 + t / 2), v = t s (degree 10).
 //   t^2 / 2 = h + l exactly (FMA), so exp(-t^2 / 2) keeps full precision. gelu(x) = x c for
@@ -89,6 +92,18 @@ struct Math {
   }
 
   static PP_INLINE V silu(V x) { return times_sigmoid(x, x); }
+
+  static PP_INLINE V mish(V x) {
+    const V e = exp_neg(S::abs(x));
+    const V two_e = S::add(e, e);
+    const V small = S::fma(e, e, two_e);              // e (e + 2)
+    const V large = S::add(c(1.0f), two_e);           // 1 + 2e
+    const auto positive = S::gt(x, c(0.0f));
+    const V num = S::select(positive, large, small);
+    const V den = S::select(positive, S::fma(two_e, e, large), S::add(small, c(2.0f)));
+    // -inf * 0 would be NaN: x is bounded where the fraction can be 0 (its limit is -0).
+    return S::div(S::mul(S::max_nan(c(-kMaxFloat), x), num), den);
+  }
 
   static PP_INLINE V gelu_tanh(V x) {
     return times_sigmoid(x, S::mul(x, S::fma(S::mul(x, x), c(kGeluTanhB), c(kGeluTanhA))));
@@ -199,7 +214,7 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
 
 }  // namespace pp_f32_vunary
 
-// Defines the nine activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
+// Defines the ten activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
 // its traits; U, UE and UG the elements of one iteration for the cheap kinds (clamp ...
 // hardsigmoid), the exponential ones, and gelu (whose 22 constants need the registers that more
 // vectors in flight would take).
@@ -244,6 +259,10 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
   extern "C" void pp_f32_vgelu_ukernel_x##UG##__##isa(size_t n, const float* x, float* y,             \
                                                      const pp_f32_activation_params*) {               \
     pp_f32_vunary::map<S, UG / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::gelu(v); });                                     \
+  }                                                                                                   \
+  extern "C" void pp_f32_vmish_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,             \
+                                                     const pp_f32_activation_params*) {               \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::mish(v); });                                     \
   }                                                                                                   \
   extern "C" void pp_f32_vgelu_tanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,        \
                                                           const pp_f32_activation_params*) {          \

@@ -41,6 +41,7 @@ const char* kind_name(ActivationKind kind) {
     case ActivationKind::tanh: return "tanh";
     case ActivationKind::gelu: return "gelu";
     case ActivationKind::gelu_tanh: return "gelu_tanh";
+    case ActivationKind::mish: return "mish";
   }
   return "?";
 }
@@ -48,7 +49,8 @@ const char* kind_name(ActivationKind kind) {
 const std::vector<std::string>& activation_names() {
   static const std::vector<std::string> names = {"none",        "relu",      "relu6",   "clamp",
                                                  "leaky_relu",  "hardswish", "hardsigmoid", "silu",
-                                                 "sigmoid",     "tanh",      "gelu",    "gelu_tanh"};
+                                                 "sigmoid",     "tanh",      "gelu",    "gelu_tanh",
+                                                 "mish"};
   return names;
 }
 
@@ -57,7 +59,7 @@ Activation make_activation(const std::string& name, float min, float max, float 
       ActivationKind::none,      ActivationKind::clamp,       ActivationKind::clamp, ActivationKind::clamp,
       ActivationKind::leaky_relu, ActivationKind::hardswish,  ActivationKind::hardsigmoid,
       ActivationKind::silu,      ActivationKind::sigmoid,     ActivationKind::tanh,  ActivationKind::gelu,
-      ActivationKind::gelu_tanh};
+      ActivationKind::gelu_tanh, ActivationKind::mish};
   const auto& names = activation_names();
   for (size_t i = 0; i < names.size(); i++) {
     if (names[i] != name) continue;

@@ -3,7 +3,7 @@ transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by cons
 lists, index_add by a constant index, flip, roll, writes into views (slice/select scatter,
 copy, fill), tensors made in the forward, group and instance norm, vector norms, variance,
 pixel (un)shuffle, channel shuffle, repeat (and interleaved), sliding windows (unfold), PReLU,
-GLU, the exponential activations (ELU, SELU, CELU, softplus, Mish, log-sigmoid), threshold and
+GLU, the exponential activations (ELU, SELU, CELU, softplus, log-sigmoid), threshold and
 RReLU, lerp, logit, nan_to_num, triangles (triu, tril), movedim, diff, cosine similarity and
 pairwise distance. Each builder takes the lowering (pyprune.capture.lower), the fx node and its
 bound arguments, as the lowering's own builders do, and returns the output's Ref."""
@@ -293,10 +293,6 @@ def b_max_unpool2d(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("pad", [grid], {"pads": [0, 0, 0, 0, 0, height - ph * k, 0, width - pw * k], "mode": "constant",
                                         "value": 0.0})
 
-
-def b_mish(low: Any, node: fx.Node, a: dict) -> Any:
-    x = low.tensor(a["self"])
-    return Ref(_node(low, "mul", [x, _node(low, "activation", [_softplus(low, x)], {"activation": "tanh"})]))
 
 
 def b_log_sigmoid(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1258,7 +1254,7 @@ BUILDERS = {
     "group_norm": b_group_norm, "native_group_norm": b_group_norm, "instance_norm": b_instance_norm,
     "pixel_shuffle": b_pixel_shuffle, "pixel_unshuffle": b_pixel_unshuffle,
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
-    "softplus": b_softplus, "mish": b_mish, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
+    "softplus": b_softplus, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
     "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
     "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
     "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "moveaxis": b_movedim, "diff": b_diff,

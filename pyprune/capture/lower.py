@@ -89,7 +89,7 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
 _ALIASES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh"}
 _DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
 _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
-                "sigmoid": "sigmoid", "tanh": "tanh"}
+                "sigmoid": "sigmoid", "tanh": "tanh", "mish": "mish"}
 # ATen op -> unary kind (torch.arctan is an op of its own, atan's alias)
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
                                      "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p",
@@ -131,6 +131,23 @@ def _op_name(target: Any) -> str:
     if isinstance(target, torch._ops.OpOverload):
         return target._schema.name.split("::")[1]
     return getattr(target, "__name__", str(target))
+
+
+def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
+    """(x, activation) where `node` multiplies x by a function of x whose product with it is an
+    activation, spelled out as models written before torch had it do: x * sigmoid(x) (SiLU,
+    Swish), x * tanh(softplus(x)) (Mish, as YOLOv4's code writes it)."""
+    if len(node.args) != 2 or not all(isinstance(v, fx.Node) for v in node.args):
+        return None
+    for x, gate in (node.args, node.args[::-1]):
+        name = _op_name(_functional(gate.target))
+        if name == "sigmoid" and gate.args[0] is x:
+            return x, "silu"
+        inner = gate.args[0] if name == "tanh" else None
+        if isinstance(inner, fx.Node) and _op_name(inner.target) == "softplus" and inner.args[0] is x \
+                and tuple(inner.args[1:2]) in ((), (1,), (1.0,)) and inner.kwargs.get("beta", 1) == 1:
+            return x, "mish"
+    return None
 
 
 def _label(target: Any) -> str:
@@ -719,6 +736,9 @@ class _Lowering:
 
     def b_binary(self, node: fx.Node, a: dict) -> Ref:
         op = _op_name(_functional(node.target))
+        gated = _gated(node) if op == "mul" else None
+        if gated is not None:  # the factor's own nodes are left to dead-node elimination
+            return self.emit_one("activation", [self.tensor(self.env[gated[0]])], {"activation": gated[1]})
         x, y = a["self"], a["other"]
         if op == "rsub":
             op, x, y = "sub", y, x

@@ -37,7 +37,7 @@ def activation(x: torch.Tensor, attrs: Mapping[str, Any]) -> torch.Tensor:
     if kind == "gelu_tanh":
         return F.gelu(x, approximate="tanh")
     return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh}[kind](x)
+            "tanh": torch.tanh, "mish": F.mish}[kind](x)
 
 
 def _pads_to_torch(pads: Sequence[int]) -> list[int]:

@@ -21,7 +21,7 @@ def torch_activation(activation: Activation, y: torch.Tensor) -> torch.Tensor:
     if kind in ("gelu", "gelu_tanh"):
         return F.gelu(y, approximate="tanh" if kind == "gelu_tanh" else "none")
     return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh}[kind](y)
+            "tanh": torch.tanh, "mish": F.mish}[kind](y)
 
 
 class ConvModule(nn.Module):

@@ -12,6 +12,7 @@ from torch import nn  # noqa: E402
 from zoo import ZOO, BNActNet, build  # noqa: E402
 
 import pyprune  # noqa: E402
+from pyprune.capture import optimize  # noqa: E402
 from pyprune.capture.lower import lower  # noqa: E402
 from pyprune.graph import engine  # noqa: E402
 
@@ -68,6 +69,7 @@ CASES = {
     "tanh": (lambda m, x: torch.tanh(x), ["activation"]),
     "gelu": (lambda m, x: F.gelu(x), ["activation"]),
     "gelu_tanh": (lambda m, x: F.gelu(x, approximate="tanh"), ["activation"]),
+    "mish": (lambda m, x: F.mish(x), ["activation"]),
     "inplace": (lambda m, x: torch.relu_(x * 2.0).add_(1.0), ["mul", "activation", "add"]),
     "scalar_ops": (lambda m, x: (x + 1.5) * 2 - 0.25, ["add", "mul", "sub"]),
     "rsub_div": (lambda m, x: (1.0 - x) / 3.0, ["sub", "div"]),
@@ -267,6 +269,35 @@ def test_ops_lower_and_match_torch(case):
         assert ops(low) == expected
     assert_matches(low, model, x)
     assert_matches(low, model, torch.randn(5, *IMAGE[1:]))  # another batch size
+
+
+@pytest.mark.parametrize("fn,kind", [(lambda x: x * torch.sigmoid(x), "silu"),
+                                     (lambda x: torch.tanh(F.softplus(x)) * x, "mish"),
+                                     (lambda x: x.mul(torch.tanh(F.softplus(x, 1.0))), "mish")])
+def test_a_tensor_times_its_own_gate_is_the_activation(fn, kind):
+    """Swish and Mish spelled out (x * sigmoid(x), x * tanh(softplus(x))) are one activation node
+    once the gate's own nodes, used by nothing else, are gone."""
+    model, x = Fn(lambda m, x: fn(x)), torch.randn(*IMAGE)
+    low = lowered(model, x)
+    optimize.dead_nodes(low)
+    assert [(n.op, n.attrs.get("activation")) for n in low.graph.nodes] == [("activation", kind)]
+    assert_matches(low, model, x)
+
+
+@pytest.mark.parametrize("fn,expected", [
+    (lambda x: (x + 1.0) * torch.sigmoid(x), ["add", "sigmoid", "mul"]),
+    (lambda x: x * torch.tanh(x), ["tanh", "mul"]),
+    (lambda x: (lambda s: x * s + s)(torch.sigmoid(x)), ["sigmoid", "silu", "add"]),
+    (lambda x: x * torch.tanh(F.softplus(x, 2.0)), None)])
+def test_other_gates_stay_products(fn, expected):
+    """A gate of another tensor, tanh alone, softplus of another beta stay products; a gate used
+    elsewhere too stays for that use."""
+    model, x = Fn(lambda m, x: fn(x)), torch.randn(*IMAGE)
+    low = lowered(model, x)
+    optimize.dead_nodes(low)
+    got = [n.attrs.get("activation", n.op) for n in low.graph.nodes]
+    assert got == expected if expected else got[-1] == "mul"
+    assert_matches(low, model, x)
 
 
 # (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)

@@ -105,7 +105,7 @@ def test_bad_inputs_are_refused_naming_the_node(rng):
         (lambda: run("linear", {}, [x, None, None], {1: w, 2: np.zeros(4, np.float32)}), "bias must have shape \\(5,\\)"),
         (lambda: run("linear", {}, [np.ascontiguousarray(x[:, :7]), None], {1: w}), "x must have 8 features"),
         (lambda: run("linear", {"groups": 2}, [x, None], {1: w}), "unknown attribute 'groups'"),
-        (lambda: run("linear", {"activation": "mish"}, [x, None], {1: w}), "attribute 'activation' must be one of"),
+        (lambda: run("linear", {"activation": "swish"}, [x, None], {1: w}), "attribute 'activation' must be one of"),
         (lambda: run("linear", {}, [x]), "takes 2 or 3 inputs"),
     ]
     for call, match in cases:

@@ -18,7 +18,7 @@ from pyprune import kernels
 from pyprune.activation import Activation, as_activation
 
 ACTIVATIONS = ["none", "relu", "relu6", Activation.clamp(-0.5, 0.75), Activation.leaky_relu(0.2), "hardswish",
-               "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh"]
+               "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh", "mish"]
 # (batch, input channels, output channels, height, width): 1x1 images, output channels and
 # pixel counts below, at and above the kernels' tiles (ragged tails), batches of several images.
 SHAPES = [(1, 1, 1, 1, 1), (3, 8, 10, 13, 11), (1, 16, 17, 7, 9), (2, 6, 8, 5, 16), (1, 4, 24, 17, 3)]
@@ -178,5 +178,5 @@ def test_residual_is_checked(rng):
     with pytest.raises(ValueError, match="out must not share memory with the inputs"):
         op(x, out=out, residual=out)
     with pytest.raises(ValueError, match="activation must be one of"):
-        kernels._core.Conv2d(np.ones((5, 4, 1, 1), np.float32)).forward(x, kind="mish")
+        kernels._core.Conv2d(np.ones((5, 4, 1, 1), np.float32)).forward(x, kind="swish")
     assert math.isinf(as_activation("silu").max)

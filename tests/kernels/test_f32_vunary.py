@@ -21,7 +21,7 @@ IDS = [u["name"] for u in UKERNELS]
 # The bounds csrc/f32-vunary/f32-vunary.inc states, in ulp of the exact result (reference
 # kernels: 1). gelu_tanh's holds for x >= -1; below, GELU_TANH_RELATIVE * |2u| relative.
 BOUNDS = {"clamp": 0, "leaky_relu": 0.5, "hardswish": 3, "hardsigmoid": 2, "sigmoid": 3, "tanh": 3, "silu": 3,
-          "gelu": 5, "gelu_tanh": 3}
+          "gelu": 5, "gelu_tanh": 3, "mish": 4}
 GELU_TANH_RELATIVE = 3 * 2.0**-24
 EXP_CUTOFF = 87.3365  # exp(-h) below 2^-126 beyond: flushed to zero
 FLT_MIN = 2.0**-126
@@ -64,8 +64,8 @@ def measured(kind, x, got):
     err = ulps(got, want)
     flushed = np.abs(want) < FLT_MIN
     bound = np.full(x.shape, FLT_MIN)
-    if kind in ("silu", "gelu_tanh"):
-        w = xs if kind == "silu" else gelu_tanh_argument(xs)
+    if kind in ("silu", "gelu_tanh", "mish"):
+        w = gelu_tanh_argument(xs) if kind == "gelu_tanh" else xs
         flushed |= w < -EXP_CUTOFF
         bound = np.maximum(bound, np.abs(xs) * FLT_MIN)
     with np.errstate(invalid="ignore"):
@@ -142,7 +142,7 @@ TORCH = {
     "leaky_relu": [(Activation.leaky_relu(alpha),
                     lambda torch, t, alpha=alpha: torch.nn.functional.leaky_relu(t, alpha)) for alpha in (0.01, 0.2)],
     **{kind: [(Activation.of(kind), lambda torch, t, kind=kind: getattr(torch.nn.functional, kind)(t))]
-       for kind in ("hardswish", "hardsigmoid", "silu")},
+       for kind in ("hardswish", "hardsigmoid", "silu", "mish")},
     "sigmoid": [(Activation.of("sigmoid"), lambda torch, t: torch.sigmoid(t))],
     "tanh": [(Activation.of("tanh"), lambda torch, t: torch.tanh(t))],
     "gelu": [(Activation.of("gelu"), lambda torch, t: torch.nn.functional.gelu(t))],

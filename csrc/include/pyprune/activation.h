@@ -25,8 +25,9 @@ enum class ActivationKind {
   tanh,
   gelu,         // x * Phi(x) (erf form)
   gelu_tanh,    // GELU's tanh approximation
+  mish,         // x * tanh(softplus(x))
 };
-constexpr size_t kActivationKinds = static_cast<size_t>(ActivationKind::gelu_tanh) + 1;
+constexpr size_t kActivationKinds = static_cast<size_t>(ActivationKind::mish) + 1;
 
 struct Activation {
   ActivationKind kind = ActivationKind::none;
