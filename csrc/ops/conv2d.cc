@@ -808,9 +808,11 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
   const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
   // Pointwise tasks of several blocks and a depth of 128 or more copy their panel into Strips where
   // the kernel's row says so (f32-gemm.inc): the copy and a kernel call per piece cost more than
-  // they gain on shallower layers (1-17 % at depths 16-64). Input planes whose rows alias
-  // (cache_sets.h) are copied on every ISA, whatever the depth and blocks: AVX2, 1 and 2 threads,
-  // 16 -> 32 to 64 -> 64 channels at 32x32 to 160x160 ran 1.07-1.7x faster.
+  // they gain on shallower layers (1-17 % at depths 16-64). Other tasks on input planes whose
+  // rows alias (cache_sets.h) copy their panel's rows further apart, on every ISA: AVX2, 16 -> 32
+  // to 64 -> 128 channels at 32x32 to 160x160, 1 thread, 1.1-2.1x faster than in place, and
+  // 1.0-1.17x than through strips; on cortex-a72 the copy costs 4-7 % more instructions there,
+  // strips 17-45 %.
   const bool deep_strips = ukernel.strips && d >= 128, aliased = in_place && rows_alias(in_plane * sizeof(float));
   parallel_for(split.parts * images * split.panels, [&](size_t t) {
     const size_t part = t / split.panels / images, image = t / split.panels % images;
@@ -820,9 +822,17 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
     // im2col rows into a per-thread buffer.
     if (in_place) {
       const float* b = group_input(image) + task.first;
-      if (!aliased && (!deep_strips || task.end_block - task.first_block < kStripsBlocks)) {
+      if (!deep_strips || task.end_block - task.first_block < kStripsBlocks) {
+        if (!aliased) {
+          for (size_t block = task.first_block; block < task.end_block; block++)
+            gemm(image, block, task.first, task.count, b, in_plane * sizeof(float));
+          return;
+        }
+        const size_t row_floats = unaliased_stride(pp_round_up(task.count, PP_ALIGNMENT / sizeof(float)));
+        float* rows = im2col_buffer(d * row_floats);
+        for (size_t k = 0; k < d; k++) copy_row(b + k * in_plane, task.count, rows + k * row_floats);
         for (size_t block = task.first_block; block < task.end_block; block++)
-          gemm(image, block, task.first, task.count, b, in_plane * sizeof(float));
+          gemm(image, block, task.first, task.count, rows, row_floats * sizeof(float));
         return;
       }
       const Strips pieces(d, task.count, ukernel.nr);

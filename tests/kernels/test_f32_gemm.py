@@ -251,14 +251,16 @@ def test_deep_pointwise_property(n, cin, cout, pixels, threads, seed):
 
 
 # (n, cin, cout, h, w): input planes a multiple of 4 KiB (1024 floats), whose rows the pointwise
-# GEMM copies into strips at any depth and any number of channel blocks: shallow and deep, a
-# single block and many, a plane of one row, several panels, a batch.
+# GEMM copies at any depth and any number of channel blocks (x86: into strips where deep enough,
+# otherwise rows further apart): shallow and deep, a single block and many, a plane of one row,
+# several panels, a batch; deep with many blocks at 1 thread and fewer per thread at 2 and 3.
 ALIASED_PLANES = [
     (1, 3, 5, 32, 32),
     (2, 16, 40, 16, 64),
     (1, 40, 1, 1, 1024),
     (1, 33, 70, 64, 64),
     (2, 130, 13, 8, 128),
+    (1, 128, 60, 32, 32),
 ]
 
 
