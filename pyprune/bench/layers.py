@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEPTHWISE_SUITES", "DepthwiseLayer", "MOBILENET_V1_POINTWISE", "PointwiseLayer"]
+__all__ = ["DEPTHWISE_SUITES", "DepthwiseLayer", "MOBILENET_V1_128_POINTWISE", "MOBILENET_V1_POINTWISE",
+           "PointwiseLayer"]
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,9 @@ class PointwiseLayer:
 MOBILENET_V1_POINTWISE = tuple(
     PointwiseLayer(dw.channels, cout, dw.output_size)
     for dw, cout in zip(MOBILENET_V1, (64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024))
+)
+# The same at a 128x128 input, as MobileNets are often deployed: its 64x64 and 32x32 planes are a
+# multiple of 4 KiB, rows that would share cache sets if read in place (csrc/ops/cache_sets.h).
+MOBILENET_V1_128_POINTWISE = tuple(
+    PointwiseLayer(layer.in_channels, layer.out_channels, layer.size * 128 // 224) for layer in MOBILENET_V1_POINTWISE
 )

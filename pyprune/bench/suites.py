@@ -15,7 +15,7 @@ from pyprune.bench.cases import (
     separable_case,
     sparse_pointwise_case,
 )
-from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1, MOBILENET_V1_POINTWISE
+from pyprune.bench.layers import DEPTHWISE_SUITES, MOBILENET_V1, MOBILENET_V1_128_POINTWISE, MOBILENET_V1_POINTWISE
 from pyprune.timing import median_seconds
 
 __all__ = ["SUITES", "Comparison", "compare", "format_table", "to_json"]
@@ -56,12 +56,14 @@ SPARSITY_LEVELS = (50, 60, 70, 80, 90, 95)
 SUITES: dict[str, Callable[[], list[Case]]] = {
     **{f"depthwise/{name}": (lambda layers=layers: [depthwise_case(l) for l in layers]) for name, layers in DEPTHWISE_SUITES.items()},
     "pointwise/mobilenet_v1": lambda: [pointwise_case(l) for l in MOBILENET_V1_POINTWISE],
+    "pointwise/mobilenet_v1@128": lambda: [pointwise_case(l) for l in MOBILENET_V1_128_POINTWISE],
     "separable/mobilenet_v1": lambda: [separable_case(d, p) for d, p in zip(MOBILENET_V1, MOBILENET_V1_POINTWISE)],
     **{
         f"sparse/mobilenet_v1/{level}": (lambda s=level / 100: [sparse_pointwise_case(l, s) for l in MOBILENET_V1_POINTWISE])
         for level in SPARSITY_LEVELS
     },
     "sparse/mobilenet_v1/90/4x1": lambda: [sparse_pointwise_case(l, 0.9, 4) for l in MOBILENET_V1_POINTWISE],
+    "sparse/mobilenet_v1@128/90": lambda: [sparse_pointwise_case(l, 0.9) for l in MOBILENET_V1_128_POINTWISE],
     "model": lambda: [model_case("MobileNetV1"), model_case("MobileNetV2")],
     "model/sparse": lambda: [model_case("MobileNetV1", 0.9)],
 }
