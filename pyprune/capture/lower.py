@@ -136,7 +136,8 @@ def _op_name(target: Any) -> str:
 def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
     """(x, activation) where `node` multiplies x by a function of x whose product with it is an
     activation, spelled out as models written before torch had it do: x * sigmoid(x) (SiLU,
-    Swish), x * tanh(softplus(x)) (Mish, as YOLOv4's code writes it)."""
+    Swish), x * tanh(softplus(x)) (Mish, as YOLOv4's code writes it; softplus with torch's
+    defaults, beta 1 and threshold 20: below that threshold its linear part changes the product)."""
     if len(node.args) != 2 or not all(isinstance(v, fx.Node) for v in node.args):
         return None
     for x, gate in (node.args, node.args[::-1]):
@@ -145,9 +146,15 @@ def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
             return x, "silu"
         inner = gate.args[0] if name == "tanh" else None
         if isinstance(inner, fx.Node) and _op_name(inner.target) == "softplus" and inner.args[0] is x \
-                and tuple(inner.args[1:2]) in ((), (1,), (1.0,)) and inner.kwargs.get("beta", 1) == 1:
+                and _defaults(inner, (1, "beta", 1), (2, "threshold", 20)):
             return x, "mish"
     return None
+
+
+def _defaults(node: fx.Node, *params: tuple[int, str, float]) -> bool:
+    """Whether each (position, name, default) argument of `node` is absent or its default."""
+    return all((node.args[i] if len(node.args) > i else node.kwargs.get(name, default)) == default
+               for i, name, default in params)
 
 
 def _label(target: Any) -> str:

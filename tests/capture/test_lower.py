@@ -288,10 +288,11 @@ def test_a_tensor_times_its_own_gate_is_the_activation(fn, kind):
     (lambda x: (x + 1.0) * torch.sigmoid(x), ["add", "sigmoid", "mul"]),
     (lambda x: x * torch.tanh(x), ["tanh", "mul"]),
     (lambda x: (lambda s: x * s + s)(torch.sigmoid(x)), ["sigmoid", "silu", "add"]),
-    (lambda x: x * torch.tanh(F.softplus(x, 2.0)), None)])
+    (lambda x: x * torch.tanh(F.softplus(x, 2.0)), None),
+    (lambda x: x * torch.tanh(F.softplus(x, threshold=5.0)), None)])
 def test_other_gates_stay_products(fn, expected):
-    """A gate of another tensor, tanh alone, softplus of another beta stay products; a gate used
-    elsewhere too stays for that use."""
+    """A gate of another tensor, tanh alone, softplus of another beta or threshold (whose linear part
+    starts below where tanh reaches 1) stay products; a gate used elsewhere too stays for that use."""
     model, x = Fn(lambda m, x: fn(x)), torch.randn(*IMAGE)
     low = lowered(model, x)
     optimize.dead_nodes(low)
