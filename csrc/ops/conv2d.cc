@@ -818,6 +818,10 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
     const size_t part = t / split.panels / images, image = t / split.panels % images;
     const Split::Task task = split.task(part, t % split.panels);
     if (task.count == 0) return;
+    // Rows of a panel copied into the per-thread buffer start on cache lines: at 7x7 and 14x14
+    // most of the kernel's loads would otherwise cross two (512 -> 512 channels 3x3 at 7x7: 42 ->
+    // 49 GMAC/s on AVX-512).
+    const size_t row_floats = pp_round_up(task.count, PP_ALIGNMENT / sizeof(float));
     // A pointwise task multiplies the input where it is; the others first gather the panel's
     // im2col rows into a per-thread buffer.
     if (in_place) {
@@ -828,11 +832,11 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
             gemm(image, block, task.first, task.count, b, in_plane * sizeof(float));
           return;
         }
-        const size_t row_floats = unaliased_stride(pp_round_up(task.count, PP_ALIGNMENT / sizeof(float)));
-        float* rows = im2col_buffer(d * row_floats);
-        for (size_t k = 0; k < d; k++) copy_row(b + k * in_plane, task.count, rows + k * row_floats);
+        const size_t row_stride = unaliased_stride(row_floats);
+        float* rows = im2col_buffer(d * row_stride);
+        for (size_t k = 0; k < d; k++) copy_row(b + k * in_plane, task.count, rows + k * row_stride);
         for (size_t block = task.first_block; block < task.end_block; block++)
-          gemm(image, block, task.first, task.count, rows, row_floats * sizeof(float));
+          gemm(image, block, task.first, task.count, rows, row_stride * sizeof(float));
         return;
       }
       const Strips pieces(d, task.count, ukernel.nr);
@@ -847,9 +851,6 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
       }
       return;
     }
-    // Panel rows start on cache lines: at 7x7 and 14x14 most of the kernel's loads would
-    // otherwise cross two (512 -> 512 channels 3x3 at 7x7: 42 -> 49 GMAC/s on AVX-512).
-    const size_t row_floats = pp_round_up(task.count, PP_ALIGNMENT / sizeof(float));
     const size_t stride = row_floats * sizeof(float), panel_floats = d * row_floats;
     if (!phased) {
       float* b = im2col_buffer(panel_floats);

@@ -294,7 +294,6 @@ def b_max_unpool2d(low: Any, node: fx.Node, a: dict) -> Any:
                                         "value": 0.0})
 
 
-
 def b_log_sigmoid(low: Any, node: fx.Node, a: dict) -> Any:
     """-softplus(-x); log_sigmoid_forward also returns a buffer nothing may use."""
     out = Ref(_unary(low, "neg", _softplus(low, _unary(low, "neg", low.tensor(a["self"])))))
