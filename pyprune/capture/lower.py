@@ -807,11 +807,16 @@ class _Lowering:
         return self.emit_one("conv2d", inputs, attrs)
 
     def b_linear(self, node: fx.Node, a: dict) -> Ref:
-        weight = self.constant(a["weight"], "the weight")
-        inputs = [self.tensor(a["input"]), self.tensor(weight, "the weight")]
-        if a.get("bias") is not None:
-            inputs.append(self.tensor(a["bias"], "the bias"))
-        return self.emit_one("linear", inputs)
+        x, weight, bias = a["input"], self.constant(a["weight"], "the weight"), a.get("bias")
+        if weight.dim() != 1:
+            inputs = [self.tensor(x), self.tensor(weight, "the weight")]
+            return self.emit_one("linear", inputs + ([self.tensor(bias, "the bias")] if bias is not None else []))
+        # A weight vector is a dot product over the last dim, which drops: one output feature.
+        inputs = [self.tensor(x), self.tensor(weight.reshape(1, -1), "the weight")]
+        if bias is not None:
+            inputs.append(self.tensor(self.constant(bias, "the bias").reshape(1), "the bias"))
+        dot = self.emit_one("linear", inputs)
+        return self.emit_one("reshape", [dot.name], {"shape": self.static(x, [-(2 + i) for i in range(self.rank(x) - 1)])})
 
     def b_addmm(self, node: fx.Node, a: dict) -> Ref:
         if a.get("beta", 1) != 1 or a.get("alpha", 1) != 1:

@@ -170,17 +170,15 @@ def _shapes(value: Any) -> list[Any]:
     return []
 
 
-def _verify(original: nn.Module, pruned: nn.Module, inputs: tuple) -> None:
+def _failure(original: nn.Module, pruned: nn.Module, inputs: tuple) -> str | None:
+    """Why the pruned model does not run like the original on the example inputs, or None."""
     with torch.no_grad(), evaluating(original), evaluating(pruned):
         want = _shapes(original(*inputs))
         try:
             got = _shapes(pruned(*inputs))
         except Exception as e:
-            raise PruningError(f"the pruned model fails on the example inputs ({e}): an operation in its forward "
-                               "depends on channel counts in a way pruning does not follow; ignore the layers "
-                               "around it") from e
-    if got != want:
-        raise PruningError(f"the pruned model's outputs have shapes {got}, the original's {want}")
+            return f"{type(e).__name__}: {e}"
+    return None if got == want else f"the outputs have shapes {got}, the original's {want}"
 
 
 def _report(graph: ChannelGraph, groups: list[PruningGroup], removed: set[int], requested: str) -> PruningReport:
@@ -289,9 +287,36 @@ class PrunableModel:
         pruned = copy.deepcopy(self.model)
         if removed:
             _cut(pruned, graph, removed)
-            _verify(self.model, pruned, self.inputs)
+            if _failure(self.model, pruned, self.inputs) is not None:
+                # Code that depends on a channel count pruning cannot see (x.view(-1, 160) with
+                # the count written out): the groups whose cut breaks the forward stay whole.
+                self._block_breaking([g for g, _ in active if removed.intersection(g.unit_roots)], removed)
+                return self.prune(amount, round_to=round_to, target=target)
         attach(pruned, report)
         return pruned
+
+    def _block_breaking(self, groups: list[PruningGroup], removed: set[int]) -> None:
+        """Block every unit of the groups among `groups` whose cut alone breaks the forward,
+        found by bisection; all of `groups` when only their cuts together do."""
+        def failure(part: list[PruningGroup]) -> str | None:
+            pruned = copy.deepcopy(self.model)
+            _cut(pruned, self.graph, removed.intersection(root for g in part for root in g.unit_roots))
+            return _failure(self.model, pruned, self.inputs)
+
+        def breaking(part: list[PruningGroup], why: str) -> list[tuple[PruningGroup, str]]:
+            if len(part) == 1:
+                return [(part[0], why)]
+            found = []
+            for half in (part[:len(part) // 2], part[len(part) // 2:]):
+                reason = failure(half)
+                if reason is not None:
+                    found += breaking(half, reason)
+            return found or [(g, why) for g in part]
+
+        for group, why in breaking(groups, failure(groups) or "the pruned model fails"):
+            for i in range(len(group.units)):
+                group.blocked.setdefault(i, f"removing them breaks the forward ({why}): it depends on their count "
+                                            "in a way pruning does not follow")
 
 
 def prune_filters(
@@ -314,7 +339,8 @@ def prune_filters(
     channels, scored jointly), concatenations, splits, slices (bounds counted from the front
     or the end), indexing, channel shuffles, permutes to channels-last, layer norms, group
     norms (a group's channels go together, so the groups kept are normalised as before),
-    parameters scaling channels, transposed convolutions, and the linear head after flatten.
+    parameters scaling channels, transposed convolutions (grouped and depthwise too), gated
+    linear units, and the linear head after flatten.
     `amount` is a fraction in [0, 1) of every group of coupled channels, or {layer name:
     fraction} for chosen layers (coupled layers named with different fractions get the
     smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters or
@@ -325,7 +351,8 @@ def prune_filters(
     or modules) whose shapes must not change. The kept channel count of each group is
     rounded up to a multiple of `round_to`. Every layer keeps at least one channel. Channels
     that reach the model's input or output, or pass through an operator pruning does not
-    understand, are left alone.
+    understand, are left alone, and so are those whose removal breaks the forward on the
+    example inputs (a channel count written out in the code: x.view(-1, 320)).
     pruning_report(result) says what changed and what was left whole and why (a
     PruningWarning says when the request was not reached); channel_plan(result) tells which
     channels were kept.

@@ -120,13 +120,13 @@ class GroupImportance(Importance):
 
 
 def _weight(module: nn.Module) -> torch.Tensor:
-    """The module's weight with the output channels first (a transposed convolution's are
-    its dim 1)."""
+    """The module's weight with one slice per output channel along dim 0 (a transposed
+    convolution's are its dim 1 within each group)."""
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor):
         raise PruningError(f"{type(module).__name__} has no weight tensor to score")
     pruner = pruner_for(module)
-    return weight.detach().float().movedim(pruner.weight_out_dim if pruner is not None else 0, 0)
+    return (pruner.filters(module) if pruner is not None else weight).detach().float()
 
 
 def _rows(tensor: torch.Tensor, dim: int) -> torch.Tensor:

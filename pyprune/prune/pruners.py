@@ -61,7 +61,6 @@ class ModulePruner:
     position of every group must be kept or removed together."""
 
     follows_input = False
-    weight_out_dim = 0  # the dimension of the weight holding the output channels
 
     def in_channels(self, module: nn.Module) -> int:
         raise NotImplementedError
@@ -75,6 +74,10 @@ class ModulePruner:
     def channel_dim_of_input(self, module: nn.Module) -> int:
         """Which dimension of the layer's input holds its channels."""
         return 1
+
+    def filters(self, module: nn.Module) -> torch.Tensor:
+        """The weight with one slice per output channel along dim 0 (what criteria score)."""
+        return module.weight
 
     def prune(self, module: nn.Module, keep_out: Sequence[int] | None, keep_in: Sequence[int] | None) -> None:
         """Keep only output channels `keep_out` and input channels `keep_in` (positions in the
@@ -208,10 +211,9 @@ class LinearPruner(ModulePruner):
 
 
 class ConvTransposePruner(ModulePruner):
-    """nn.ConvTranspose2d without groups: its weight is (in, out, kh, kw), so input channels
-    are weight dim 0 and output channels weight dim 1."""
-
-    weight_out_dim = 1
+    """nn.ConvTranspose2d: its weight is (in, out / groups, kh, kw), so input channels are weight
+    dim 0 and output channels weight dim 1 within each group. A depthwise one (groups == in ==
+    out, a learned per-channel upsampling) carries its input's channels through."""
 
     def in_channels(self, module: nn.ConvTranspose2d) -> int:
         return module.in_channels
@@ -219,18 +221,30 @@ class ConvTransposePruner(ModulePruner):
     def out_channels(self, module: nn.ConvTranspose2d) -> int:
         return module.out_channels
 
+    def filters(self, module: nn.ConvTranspose2d) -> torch.Tensor:
+        return module.weight.unflatten(0, (module.groups, -1)).transpose(1, 2).flatten(0, 1)
+
+    def specialise(self, module: nn.Module) -> ModulePruner:
+        if module.groups > 1 and module.groups == module.in_channels == module.out_channels:
+            return DEPTHWISE_CONV  # its weight (channels, 1, kh, kw) is a depthwise convolution's
+        return self
+
     def prune(self, module: nn.ConvTranspose2d, keep_out: Sequence[int] | None,
               keep_in: Sequence[int] | None) -> None:
-        if module.groups != 1:
-            raise PruningError(f"{type(module).__name__} with {module.groups} groups: only transposed convolutions "
-                               "without groups are pruned")
+        g = module.groups
         if keep_out is not None:
             _check_range(module, keep_out, module.out_channels, "output")
-            slice_parameter(module, "weight", 1, keep_out)
+            if g < module.in_channels:  # with one input channel per group, whole groups go
+                slice_parameter(module, "weight", 1, _check_equal_per_group(module, keep_out, module.out_channels, g,
+                                                                            "output"))
             slice_parameter(module, "bias", 0, keep_out)
             module.out_channels = len(keep_out)
         if keep_in is not None:
             _check_range(module, keep_in, module.in_channels, "input")
+            if g < module.in_channels:
+                _check_equal_per_group(module, keep_in, module.in_channels, g, "input")
+            else:
+                module.groups = len(keep_in)
             slice_parameter(module, "weight", 0, keep_in)
             module.in_channels = len(keep_in)
 

@@ -287,24 +287,25 @@ def _conv(op: OpCall) -> Ids:
 
 def _conv_transpose(op: OpCall) -> Ids:
     """A transposed convolution's weight is (in, out / groups, kh, kw): its inputs are weight
-    dim 0, its outputs dim 1. Grouped ones are not followed (their channels are blocked)."""
+    dim 0, its outputs dim 1 within each group."""
     weight, out = op.args["weight"], op.value
-    if int(op.args.get("groups") or 1) != 1:
-        reason = f"{op.describe()} is a grouped transposed convolution, which pruning does not follow"
-        op.block(op.ids("input"), reason)
-        return _blocked_output(op, "a grouped transposed convolution")
+    groups = int(op.args.get("groups") or 1)
     in_ids = op.along("input", 1, f"they are mixed spatially by {op.describe()}")
     name = op.parameter("weight")
     if name is None:
         _computed_weight(op, in_ids, op.value.shape[1])
         return _blocked_output(op, _COMPUTED)
-    out_ids = op.graph.parameter_ids(name, 1, weight.shape[1])
     op.bound.add(name)
     op.union(op.graph.parameter_ids(name, 0, weight.shape[0]), in_ids)
+    if 1 < groups == weight.shape[0]:  # depthwise (times a multiplier): output group c is input channel c
+        out_ids = np.repeat(in_ids, weight.shape[1])
+    else:  # the same position of every group goes or stays together
+        out_ids = np.tile(op.graph.parameter_ids(name, 1, weight.shape[1]), groups)
+        op.union(in_ids.reshape(groups, -1)[:1], in_ids.reshape(groups, -1))
     if op.args.get("bias") is not None and not op.bind("bias", 0, out_ids):
         op.block(torch.from_numpy(out_ids), f"{op.describe()} adds a bias computed in the forward")
     # every input position meets every kernel tap: MACs per (input, output) pair
-    op.graph.use_layer(name, in_ids, out_ids, op.args["input"][0, 0].numel() * weight[0, 0].numel(), 1)
+    op.graph.use_layer(name, in_ids, out_ids, op.args["input"][0, 0].numel() * weight[0, 0].numel(), groups)
     return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
 
 
@@ -673,6 +674,21 @@ def _prelu(op: OpCall) -> Ids:
     return ids
 
 
+def _glu(op: OpCall) -> Ids:
+    """aten.glu: the first half of `dim` times the sigmoid of the second, so a channel goes with
+    its partner at the same place in the other half."""
+    ids = op.ids("self")
+    if ids is None:
+        return None
+    ids = _aligned(ids, op.args["self"].dim())
+    dim = int(op.args["dim"]) % ids.dim()
+    if ids.shape[dim] == 1:
+        return ids
+    first, second = ids.tensor_split(2, dim)
+    op.union(first, second)
+    return compress(first)
+
+
 def _channelwise(op: OpCall) -> Ids:
     """Operators returning their first input's values, or values computed per element from it
     alone with other arguments that are not tensors (dropout in inference, dtype casts)."""
@@ -726,7 +742,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
-    "aten::linear": _linear, "aten::prelu": _prelu, "aten::_prelu_kernel": _prelu,
+    "aten::linear": _linear, "aten::prelu": _prelu, "aten::glu": _glu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
     "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,

@@ -445,6 +445,19 @@ def test_convolutions_and_linear_layers():
     assert_matches(low, model, x)
 
 
+def test_a_linear_layer_with_a_weight_vector_is_a_dot_product_over_the_last_dim():
+    # Generalized Focal Loss' head: F.linear(softmax(bins), project) with project a 1-D buffer
+    model = Fn(lambda m, x: (F.linear(x, m.w, m.b), F.linear(x[0, 0, 0], m.w)))
+    model.w, model.b = torch.randn(7), torch.tensor(0.5)
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert low.unsupported == [] and [n.op for n in low.graph.nodes].count("linear") == 2
+    assert_matches(low, model, x)
+    for got, want in zip(engine.Engine(low.graph)(x.numpy()), model(x)):
+        torch.testing.assert_close(torch.from_numpy(got), want)
+    assert "linear 7->1" in str(pyprune.convert(model, example_inputs=x).conversion_report)
+
+
 def test_parameters_become_constants_named_by_state_dict():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
     low = lowered(model, torch.randn(1, 3, 8, 8))

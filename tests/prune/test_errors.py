@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from small_nets import VGGStyle  # noqa: E402
 from torch import nn  # noqa: E402
 
-from pyprune.prune import PruningError, PruningWarning, prune_filters  # noqa: E402
+from pyprune.prune import PruningError, PruningWarning, prune_filters, pruning_report  # noqa: E402
 from pyprune.prune.pruners import pruner_for  # noqa: E402
 
 X = torch.randn(1, 3, 16, 16)
@@ -36,16 +36,18 @@ class WithResponseNorm(nn.Module):
 
 
 class HardCodedView(nn.Module):
-    """Flattens with a fixed feature count: pruning the last convolution would break it."""
+    """Flattens with a fixed feature count: pruning the last convolution would break it, the
+    first one not."""
 
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.first = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
         self.pool = nn.AdaptiveAvgPool2d(2)
         self.fc = nn.Linear(32, 2)
 
     def forward(self, x):
-        return self.fc(self.pool(self.conv(x)).view(-1, 32))
+        return self.fc(self.pool(self.conv(torch.relu(self.first(x)))).view(-1, 32))
 
 
 def unchanged(model, before):
@@ -94,12 +96,16 @@ def test_unknown_layers_block_their_channels_and_are_named():
         prune_filters(model, X, {"conv": 0.5})
 
 
-def test_a_model_that_breaks_after_pruning_is_refused():
+def test_channels_whose_removal_breaks_the_forward_stay_and_the_rest_go():
     model = HardCodedView()
     before = copy.deepcopy(model.state_dict())
-    with pytest.raises(PruningError, match="fails on the example inputs"):
-        prune_filters(model, torch.randn(2, 3, 8, 8), 0.5)
-    assert unchanged(model, before)
+    x = torch.randn(2, 3, 8, 8)
+    with pytest.warns(PruningWarning, match="removed 25.0%"):
+        pruned = prune_filters(model, x, 0.5)
+    assert pruned.first.out_channels == 4 and pruned.conv.out_channels == 8
+    assert pruned(x).shape == (2, 2) and unchanged(model, before)
+    assert "group conv: left whole\n  8 units: removing them breaks the forward (RuntimeError: mat1 and mat2" \
+        in str(pruning_report(pruned))
 
 
 def test_a_pruner_never_removes_every_channel():

@@ -29,17 +29,16 @@ def conv(cin, cout, k=1, **kwargs):
 
 
 def zeroed(model, pruned):
-    """`model` with the output channels pruning removed set to zero (filters and biases)."""
+    """`model` with the output channels pruning removed set to zero (as if their filters and
+    biases were)."""
     result = copy.deepcopy(model)
     for name, entry in channel_plan(pruned)["layers"].items():
         if "out" not in entry:
             continue
         module = result.get_submodule(name)
-        gone = sorted(set(range(entry["out"]["size"])) - set(entry["out"]["kept"]))
-        with torch.no_grad():
-            module.weight.index_fill_(pruner_for(module).weight_out_dim, torch.tensor(gone, dtype=torch.long), 0)
-            if module.bias is not None:
-                module.bias[gone] = 0
+        gone = torch.tensor(sorted(set(range(entry["out"]["size"])) - set(entry["out"]["kept"])), dtype=torch.long)
+        dim = -1 if isinstance(module, nn.Linear) else 1
+        module.register_forward_hook(lambda m, args, out, dim=dim, gone=gone: out.index_fill(dim, gone, 0))
     return result
 
 
@@ -206,13 +205,67 @@ def test_transposed_convolutions_are_pruned_on_both_sides(bias, criterion):
         torch.testing.assert_close(rebuilt(X), pruned(X))
 
 
-def test_grouped_transposed_convolutions_are_blocked_with_the_reason():
-    with pytest.warns(PruningWarning):
-        pruned = check_pruned(Decoder(groups=2))
-    assert pruned.up.in_channels == 8 and pruned.up.out_channels == 6
-    assert any("grouped transposed convolution" in r for r in reasons(pruned))
-    with pytest.raises(PruningError, match="2 groups"):
+class DepthwiseUp(nn.Module):
+    """A depthwise transposed convolution (times `multiplier`) upsampling a convolution's output."""
+
+    def __init__(self, multiplier=1):
+        super().__init__()
+        self.a = conv(3, 8, 3)
+        self.up = nn.ConvTranspose2d(8, 8 * multiplier, 4, 2, 1, groups=8)
+        self.b = conv(8 * multiplier, 4, 3)
+
+    def forward(self, x):
+        return self.b(self.up(torch.relu(self.a(x))))
+
+
+def test_grouped_transposed_convolutions_lose_the_same_positions_in_every_group():
+    model = Decoder(groups=2)
+    with torch.no_grad():  # output 1 of each group of the transposed convolution matters least
+        model.up.weight[:, 1] *= 1e-3
+        model.b.weight[:, [1, 4]] *= 1e-3
+    pruned = check_pruned(model)
+    up = pruned.up
+    assert (up.in_channels, up.out_channels, up.groups, tuple(up.weight.shape)) == (4, 4, 2, (4, 2, 2, 2))
+    assert channel_plan(pruned)["layers"]["up"]["out"]["kept"] == [0, 2, 3, 5]
+    assert pruned.b.in_channels == 4
+    with pytest.raises(PruningError, match="kept output channels differ between groups"):
         pruner_for(Decoder(groups=2).up).prune(Decoder(groups=2).up, [0, 1], None)
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_transposed_convolutions_carry_their_input_channels(multiplier):
+    pruned = check_pruned(DepthwiseUp(multiplier))
+    up = pruned.up
+    assert (up.in_channels, up.out_channels, up.groups) == (4, 4 * multiplier, 4)
+    assert pruned.a.out_channels == 4 and pruned.b.in_channels == 4 * multiplier
+    assert tuple(up.weight.shape) == (4, multiplier, 4, 4)
+    rebuilt = apply_channel_plan(DepthwiseUp(multiplier), channel_plan(pruned))
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(X), pruned(X))
+
+
+class Gated(nn.Module):
+    """A gated linear unit over channels: the first half times the sigmoid of the second."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = conv(3, 8, 3)
+        self.b = conv(4, 2, 3)
+
+    def forward(self, x):
+        return self.b(nn.functional.glu(self.a(x), dim=1))
+
+
+def test_a_gated_linear_unit_removes_a_channel_with_its_gate():
+    model = Gated()
+    with torch.no_grad():  # channel 2 and its gate 6 matter least
+        model.a.weight[[2, 6]] *= 1e-3
+    pruned = check_pruned(model)
+    kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
+    assert len(kept) == 4 and 2 not in kept and 6 not in kept
+    assert [k + 4 for k in kept[:2]] == kept[2:]  # a channel and its gate stay or go together
+    assert pruned.b.in_channels == 2
 
 
 class PReLUs(nn.Module):
