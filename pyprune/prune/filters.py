@@ -340,7 +340,7 @@ def prune_filters(
     or the end), indexing, channel shuffles, permutes to channels-last, layer norms, group
     norms (a group's channels go together, so the groups kept are normalised as before),
     parameters scaling channels, transposed convolutions (grouped and depthwise too), gated
-    linear units, and the linear head after flatten.
+    linear units, zero channels padded to a shortcut, and the linear head after flatten.
     `amount` is a fraction in [0, 1) of every group of coupled channels, or {layer name:
     fraction} for chosen layers (coupled layers named with different fractions get the
     smallest). `target` (a Target) replaces `amount` with a budget of MACs, parameters or

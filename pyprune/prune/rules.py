@@ -482,13 +482,39 @@ def _scan(op: OpCall) -> Ids:
 
 
 def _pad(op: OpCall) -> Ids:
+    """Constant padding along the channels (a residual that widens: BlazeFace's F.pad(x, (0, 0,
+    0, 0, 0, self.pad))) appends new channels, which go with whatever they meet. A pad count
+    that is an int attribute of the module whose code pads is rewritten after pruning to the
+    number of its channels kept; any other count is fixed, and its channels stay."""
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
     pad = list(op.args.get("pad") or [])
-    padded = {x.dim() - 1 - i // 2 for i, p in enumerate(pad) if p}
-    if ids is not None and any(ids.shape[d] > 1 for d in padded):
-        op.block(ids, f"{op.describe()} pads along the channels")
+    if ids is None:
         return None
+    ids = _aligned(ids, x.dim())
+    for i in range(0, len(pad), 2):
+        dim = x.dim() - 1 - i // 2
+        if not (pad[i] or pad[i + 1]) or ids.shape[dim] == 1:
+            continue
+        if min(pad[i], pad[i + 1]) < 0 or op.args.get("mode", "constant") != "constant" or len(_tracked(ids)) > 1:
+            op.block(ids, f"{op.describe()} pads along the channels")
+            return None
+        front, back = (_padded_channels(op, count) for count in pad[i:i + 2])
+        if pad[i] == pad[i + 1] and _module_attribute(op, pad[i]) is not None:
+            op.union(front, back)  # one attribute sets both sides: they keep the same count
+        shape = [-1 if d == dim else 1 for d in range(x.dim())]
+        ids = torch.cat([torch.from_numpy(front).reshape(shape), ids, torch.from_numpy(back).reshape(shape)], dim)
+    return ids
+
+
+def _padded_channels(op: OpCall, count: int) -> np.ndarray:
+    """Ids of `count` channels a pad adds, their count followed as an attribute or fixed."""
+    ids = op.graph.new_ids(count)
+    attribute = _module_attribute(op, count) if count else None
+    if attribute is not None:
+        op.graph.add_bound(*attribute, ids)
+    else:
+        op.graph.block(ids.tolist(), f"{op.describe()} pads the channels by {count}, a count fixed in the code")
     return ids
 
 

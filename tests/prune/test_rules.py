@@ -245,6 +245,39 @@ def test_depthwise_transposed_convolutions_carry_their_input_channels(multiplier
         torch.testing.assert_close(rebuilt(X), pruned(X))
 
 
+class Widening(nn.Module):
+    """Residual blocks that widen by zero channels padded to the shortcut (BlazeFace): by an
+    attribute of the block, on both sides by one attribute, or by a count fixed in the code."""
+
+    def __init__(self, fixed=False):
+        super().__init__()
+        self.a = conv(3, 6, 3)
+        self.b = conv(6, 10, 3)
+        self.c = conv(10, 14, 3)
+        self.d = conv(14, 2)
+        self.pad, self.side, self.fixed = None if fixed else 4, 2, fixed
+
+    def forward(self, x):
+        x = torch.relu(self.a(x))
+        x = torch.relu(self.b(x) + nn.functional.pad(x, (0, 0, 0, 0, 0, 4 if self.fixed else self.pad)))
+        return self.d(self.c(x) + nn.functional.pad(x, (0, 0, 0, 0, self.side, self.side)))
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_channels_padded_to_a_shortcut_go_with_what_they_meet(fixed):
+    model = Widening(fixed)
+    with torch.no_grad():  # the channels meeting the padded ones matter least
+        model.b.weight[6:] *= 1e-3
+        model.c.weight[[0, 1, 8, 9, 10, 11, 12, 13]] *= 1e-3
+    pruned = check_pruned(model)
+    assert pruned.side == 0 and pruned.c.out_channels == pruned.b.out_channels == 6
+    if fixed:  # the four padded channels stay, and four of the first layer's go instead
+        assert pruned.a.out_channels == 2
+        assert "pads the channels by 4, a count fixed in the code" in " ".join(reasons(pruned))
+    else:
+        assert pruned.pad == 0 and pruned.a.out_channels == 6
+
+
 class Gated(nn.Module):
     """A gated linear unit over channels: the first half times the sigmoid of the second."""
 
