@@ -187,7 +187,7 @@ def test_vunary_torch(benchmark, kind):
     F = torch.nn.functional
     fn = {"clamp": lambda t: t.clamp(0, 6), "leaky_relu": lambda t: F.leaky_relu(t, 0.01), "hardswish": F.hardswish,
           "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu,
-          "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"), "mish": F.mish}[kind]
+          "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"), "mish": F.mish, "elu": lambda t: F.elu(t, 0.01)}[kind]
     n = 1 << 20
     x = torch.from_numpy((np.random.default_rng(0).standard_normal(n) * 4).astype(np.float32))
     threads = torch.get_num_threads()

@@ -13,7 +13,8 @@ def gelu_tanh_argument(x):
 
 def exact(kind, x, lo=-math.inf, hi=math.inf, alpha=0.01):
     """The activation `kind` in float64 of the float32 inputs x, with its limits at +-inf; lo and
-    hi bound a clamp, alpha is leaky_relu's slope (as float32, as the kernels take them)."""
+    hi bound a clamp, alpha is leaky_relu's slope or elu's alpha (as float32, as the kernels take
+    them)."""
     lo, hi, alpha = (float(np.float32(p)) for p in (lo, hi, alpha))
     x = x.astype(np.float64)
     with np.errstate(all="ignore"):
@@ -21,6 +22,8 @@ def exact(kind, x, lo=-math.inf, hi=math.inf, alpha=0.01):
             return np.where(np.isnan(x), x, np.minimum(np.maximum(x, lo), hi))
         if kind == "leaky_relu":
             return np.where(x >= 0, x, alpha * x)
+        if kind == "elu":
+            return np.where(x > 0, x, alpha * np.expm1(x))
         if kind == "hardsigmoid":
             return np.where(np.isnan(x), x, np.clip(x + 3, 0, 6) / 6)
         if kind == "hardswish":

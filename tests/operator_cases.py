@@ -25,6 +25,8 @@ ACTIVATIONS = [
     {"activation": "gelu"},
     {"activation": "gelu_tanh"},
     {"activation": "mish"},
+    {"activation": "elu", "activation_alpha": 0.7},
+    {"activation": "elu"},
 ]
 
 
@@ -47,6 +49,8 @@ def torch_activation(y, attrs):
         return y.clamp(lo, hi)
     if name == "leaky_relu":
         return F.leaky_relu(y, float(np.float32(attrs.get("activation_alpha", 0.01))))
+    if name == "elu":
+        return F.elu(y, float(np.float32(attrs.get("activation_alpha", 1.0))))
     # torch's GELUs compute 1 + erf and 1 + tanh, which cancel for x << 0 even in float64
     if name == "gelu":
         return 0.5 * y * torch.special.erfc(-y / math.sqrt(2))

@@ -21,6 +21,7 @@ ACTIVATIONS = {
     "gelu": {},
     "gelu_tanh": {},
     "mish": {},
+    "elu": {"activation_alpha": 0.7},
 }
 
 
@@ -71,6 +72,7 @@ def torch_activation(name, y):
         "gelu": F.gelu,
         "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
         "mish": F.mish,
+        "elu": lambda t: F.elu(t, params.get("activation_alpha", 1.0)),
     }[name](y)
 
 

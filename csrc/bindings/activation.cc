@@ -55,7 +55,7 @@ void register_activation(py::module_& m, py::module_& testing) {
   m.def("activation", &activation, py::arg("x"), py::arg("kind"), py::arg("min") = -inf, py::arg("max") = inf,
         py::arg("alpha") = 0.0f, py::arg("out") = py::none(), py::arg("ukernel") = py::none(),
         "y = the activation `kind` of x, elementwise (any shape; out may be x): min/max bound a clamp, alpha is "
-        "leaky_relu's slope; `ukernel` names one row of testing.vunary_ukernels() instead of the production kernel.");
+        "leaky_relu's slope or elu's alpha; `ukernel` names one row of testing.vunary_ukernels() instead of the production kernel.");
   testing.def("vunary_ukernels", [] {
     return ukernel_rows(pp_f32_vunary_ukernels(), [](py::dict& row, const auto& k) {
       row["kind"] = kind_name(k.kind);

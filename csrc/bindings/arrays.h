@@ -66,7 +66,7 @@ py::array output_array(const py::object& out_obj, const std::vector<py::ssize_t>
                        std::initializer_list<const py::array*> inputs);
 
 // The activation a Python caller names: kind (pyprune/activation.h's names), the clamp's min and
-// max, the leaky_relu slope. ValueError for a bad name or parameter.
+// max, the leaky_relu slope or elu's alpha. ValueError for a bad name or parameter.
 Activation activation_arg(const std::string& kind, float min, float max, float alpha);
 
 // op.run(x) -> y with the GIL released, y new or the caller's `out`, checked against the

@@ -175,7 +175,7 @@ void register_dense(py::module_& m, py::module_& testing) {
         py::arg("out") = py::none(), py::arg("ukernel") = py::none(), py::arg("kind") = "clamp",
         py::arg("alpha") = 0.0f, py::arg("residual") = py::none(),
         "NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()), then "
-        "+ residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope).");
+        "+ residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope or elu's alpha).");
 
   py::class_<DepthwiseConv2d>(m, "DepthwiseConv2d", "Depthwise convolution weights laid out once for the kernels.")
       .def(py::init([](const F32Arg& weight, const OptionalF32Arg& bias, const IntArg& stride, const IntArg& padding,

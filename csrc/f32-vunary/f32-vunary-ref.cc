@@ -75,6 +75,10 @@ extern "C" void pp_f32_vmish_ukernel__ref(size_t n, const float* x, float* y, co
   });
 }
 
+extern "C" void pp_f32_velu_ukernel__ref(size_t n, const float* x, float* y, const pp_f32_activation_params* p) {
+  map(n, x, y, [&](double v) { return v > 0.0 ? v : p->alpha * std::expm1(v); });
+}
+
 // The difference rounded to float32 (as the vector kernels and torch round it), its exponential
 // in double rounded once; the sum in double.
 extern "C" float pp_f32_vexpsum_ukernel__ref(size_t n, const float* x, float max, float* y) {

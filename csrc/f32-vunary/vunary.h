@@ -10,8 +10,10 @@
 //   sigmoid(x) = 1 / (1 + e) for x > 0, e / (1 + e) otherwise, e = exp(-|x|): no cancellation.
 //   silu(x) = x sigmoid(x) with x folded into the numerator; gelu_tanh(x) = x sigmoid(2u), u
 //   the tanh argument (1 + tanh(u) = 2 sigmoid(2u), no cancellation for x < 0).
-//   tanh(z) = -expm1(-2z) / (2 + expm1(-2z)), expm1 = s expm1(-w) + (s - 1), expm1(-w) = w (w Q(w)
-//   - 1): accurate near 0 where tanh(z) ~ z; z is capped at 10 (tanh is 1.0f from 9.02 on).
+//   expm1(-h) = s expm1(-w) + (s - 1), expm1(-w) = w (w Q(w) - 1): accurate near 0; h is capped at
+//   20 (expm1(-h) is -1.0f from 17.33 on).
+//   tanh(z) = -expm1(-2z) / (2 + expm1(-2z)): accurate near 0 where tanh(z) ~ z.
+//   elu(x) = x for x > 0, alpha expm1(x) otherwise.
 //   mish(x) = x tanh(softplus(x)) = x n (n + 2) / (n (n + 2) + 2), n = exp(x): with e = exp(-|x|),
 //   x (e (e + 2)) / (e (e + 2) + 2) for x <= 0 and x (1 + 2e) / (1 + 2e + 2e^2) for x > 0 (n^2
 //   divided out): every term positive, no overflow, no cancellation.
@@ -39,8 +41,8 @@ constexpr float kExpCutoff = 0x1.5D589Ep+6f;  // exp(-h) < 2^-126 beyond
 // P(w) = 1 + w (p2 + w (p3 + w (p4 + w (p5 + w p6)))) ~ (1 - exp(-w)) / w
 constexpr float kExpP2 = -0x1.fffffcp-2f, kExpP3 = 0x1.555492p-3f, kExpP4 = -0x1.5558acp-5f,
                 kExpP5 = 0x1.12397cp-7f, kExpP6 = -0x1.6a5196p-10f;
-// tanh: Q(w) = q2 + w (q3 + ...) ~ (expm1(-w) + w) / w^2
-constexpr float kTanhCap = 10.0f;
+// expm1(-h): Q(w) = q2 + w (q3 + ...) ~ (expm1(-w) + w) / w^2
+constexpr float kExpm1Cap = 20.0f;
 constexpr float kExpm1Q2 = 0x1.fffffep-2f, kExpm1Q3 = -0x1.5554b4p-3f, kExpm1Q4 = 0x1.5556f4p-5f,
                 kExpm1Q5 = -0x1.122536p-7f, kExpm1Q6 = 0x1.6b99dep-10f;
 // gelu_tanh: 2u = x (A + B x^2), A = 2 sqrt(2 / pi), B = 0.044715 A
@@ -109,22 +111,32 @@ struct Math {
     return times_sigmoid(x, S::mul(x, S::fma(S::mul(x, x), c(kGeluTanhB), c(kGeluTanhA))));
   }
 
-  static PP_INLINE V tanh(V x) {
-    const V z = S::min_nan(c(kTanhCap), S::abs(x));
-    const V two_z = S::add(z, z);
-    const V nb = S::fma(two_z, c(kMinusLog2e), c(kMagic));
+  // expm1(-h) for h >= 0 (NaN stays NaN).
+  static PP_INLINE V expm1_neg(V h) {
+    h = S::min_nan(c(kExpm1Cap), h);
+    const V nb = S::fma(h, c(kMinusLog2e), c(kMagic));
     const V s = S::pow2(nb);
     const V n = S::sub(nb, c(kMagic));
-    V w = S::fma(n, c(kLn2Hi), two_z);
+    V w = S::fma(n, c(kLn2Hi), h);
     w = S::fma(n, c(kLn2Lo), w);
     V q = S::fma(c(kExpm1Q6), w, c(kExpm1Q5));
     q = S::fma(q, w, c(kExpm1Q4));
     q = S::fma(q, w, c(kExpm1Q3));
     q = S::fma(q, w, c(kExpm1Q2));
-    const V p = S::fma(q, w, c(-1.0f));                                // expm1(-w) / w
-    const V em1 = S::fma(S::mul(s, w), p, S::sub(s, c(1.0f)));        // expm1(-2z)
+    const V p = S::fma(q, w, c(-1.0f));                         // expm1(-w) / w
+    return S::fma(S::mul(s, w), p, S::sub(s, c(1.0f)));
+  }
+
+  static PP_INLINE V tanh(V x) {
+    const V z = S::abs(x);
+    const V em1 = expm1_neg(S::add(z, z));
     const V y = S::div(S::neg(em1), S::add(em1, c(2.0f)));
     return S::copysign(y, x);
+  }
+
+  static PP_INLINE V elu(V x, V alpha) {
+    const V below = S::mul(alpha, expm1_neg(S::max_nan(c(0.0f), S::neg(x))));
+    return S::select(S::gt(x, c(0.0f)), x, below);
   }
 
   static PP_INLINE V gelu(V x) {
@@ -214,7 +226,7 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
 
 }  // namespace pp_f32_vunary
 
-// Defines the ten activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
+// Defines the eleven activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
 // its traits; U, UE and UG the elements of one iteration for the cheap kinds (clamp ...
 // hardsigmoid), the exponential ones, and gelu (whose 22 constants need the registers that more
 // vectors in flight would take).
@@ -263,6 +275,11 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
   extern "C" void pp_f32_vmish_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,             \
                                                      const pp_f32_activation_params*) {               \
     pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::mish(v); });                                     \
+  }                                                                                                   \
+  extern "C" void pp_f32_velu_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,              \
+                                                    const pp_f32_activation_params* p) {               \
+    const S::V alpha = S::splat(p->alpha);                                                            \
+    pp_f32_vunary::map<S, UE / S::kLanes>(n, x, y, [&](S::V v) PP_INLINE_LAMBDA { return M_##isa::elu(v, alpha); });                             \
   }                                                                                                   \
   extern "C" void pp_f32_vgelu_tanh_ukernel_x##UE##__##isa(size_t n, const float* x, float* y,        \
                                                           const pp_f32_activation_params*) {          \

@@ -18,12 +18,12 @@ Activation activation_attributes(const Attributes& a, const std::string& prefix)
   const std::string name = a.text(kind.c_str(), activation_names(), "none");
   if (name != "clamp" && (a.has(lo.c_str()) || a.has(hi.c_str())))
     a.fail("attributes '" + lo + "' and '" + hi + "' apply only to " + kind + " 'clamp', not '" + name + "'");
-  if (name != "leaky_relu" && a.has(slope.c_str()))
-    a.fail("attribute '" + slope + "' applies only to " + kind + " 'leaky_relu', not '" + name + "'");
+  if (name != "leaky_relu" && name != "elu" && a.has(slope.c_str()))
+    a.fail("attribute '" + slope + "' applies only to " + kind + " 'leaky_relu' and 'elu', not '" + name + "'");
   constexpr double inf = std::numeric_limits<double>::infinity();
   const double min = a.real(lo.c_str(), -inf, inf, -inf), max = a.real(hi.c_str(), -inf, inf, inf);
   if (min > max) a.fail("attribute '" + lo + "' must not exceed '" + hi + "'");
-  const double alpha = a.real(slope.c_str(), -FLT_MAX, FLT_MAX, 0.01);
+  const double alpha = a.real(slope.c_str(), -FLT_MAX, FLT_MAX, name == "elu" ? 1.0 : 0.01);
   return pyprune::make_activation(name, static_cast<float>(min), static_cast<float>(max), static_cast<float>(alpha));
 }
 

@@ -25,6 +25,7 @@ std::string Activation::name() const {
       if (min == 0.0f && max == 6.0f) return "relu6";
       return "clamp(" + std::to_string(min) + ", " + std::to_string(max) + ")";
     case ActivationKind::leaky_relu: return "leaky_relu(" + std::to_string(alpha) + ")";
+    case ActivationKind::elu: return "elu(" + std::to_string(alpha) + ")";
     default: return kind_name(kind);
   }
 }
@@ -42,6 +43,7 @@ const char* kind_name(ActivationKind kind) {
     case ActivationKind::gelu: return "gelu";
     case ActivationKind::gelu_tanh: return "gelu_tanh";
     case ActivationKind::mish: return "mish";
+    case ActivationKind::elu: return "elu";
   }
   return "?";
 }
@@ -50,7 +52,7 @@ const std::vector<std::string>& activation_names() {
   static const std::vector<std::string> names = {"none",        "relu",      "relu6",   "clamp",
                                                  "leaky_relu",  "hardswish", "hardsigmoid", "silu",
                                                  "sigmoid",     "tanh",      "gelu",    "gelu_tanh",
-                                                 "mish"};
+                                                 "mish",        "elu"};
   return names;
 }
 
@@ -59,7 +61,7 @@ Activation make_activation(const std::string& name, float min, float max, float 
       ActivationKind::none,      ActivationKind::clamp,       ActivationKind::clamp, ActivationKind::clamp,
       ActivationKind::leaky_relu, ActivationKind::hardswish,  ActivationKind::hardsigmoid,
       ActivationKind::silu,      ActivationKind::sigmoid,     ActivationKind::tanh,  ActivationKind::gelu,
-      ActivationKind::gelu_tanh, ActivationKind::mish};
+      ActivationKind::gelu_tanh, ActivationKind::mish,        ActivationKind::elu};
   const auto& names = activation_names();
   for (size_t i = 0; i < names.size(); i++) {
     if (names[i] != name) continue;
@@ -71,8 +73,8 @@ Activation make_activation(const std::string& name, float min, float max, float 
       if (!(min <= max)) throw std::invalid_argument("activation minimum must not exceed its maximum");
       a.min = min, a.max = max;
     }
-    if (name == "leaky_relu") {
-      if (!std::isfinite(alpha)) throw std::invalid_argument("leaky_relu slope must be finite");
+    if (name == "leaky_relu" || name == "elu") {
+      if (!std::isfinite(alpha)) throw std::invalid_argument(name + (name == "elu" ? " alpha" : " slope") + " must be finite");
       a.alpha = alpha;
     }
     return a;

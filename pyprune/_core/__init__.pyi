@@ -173,7 +173,7 @@ class Graph:
         """
 def activation(x: numpy.typing.NDArray[numpy.float32], kind: str, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
     """
-    y = the activation `kind` of x, elementwise (any shape; out may be x): min/max bound a clamp, alpha is leaky_relu's slope; `ukernel` names one row of testing.vunary_ukernels() instead of the production kernel.
+    y = the activation `kind` of x, elementwise (any shape; out may be x): min/max bound a clamp, alpha is leaky_relu's slope or elu's alpha; `ukernel` names one row of testing.vunary_ukernels() instead of the production kernel.
     """
 def available_isas() -> list[str]:
     """
@@ -193,7 +193,7 @@ def conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, strid
     """
 def depthwise_conv2d(x: numpy.typing.NDArray[numpy.float32], weight: numpy.typing.NDArray[numpy.float32], bias: numpy.typing.NDArray[numpy.float32] | None = None, stride: int = 1, padding: int = 0, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None, kind: str = 'clamp', alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual: numpy.typing.NDArray[numpy.float32] | None = None) -> numpy.ndarray:
     """
-    NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()), then + residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope).
+    NCHW depthwise conv2d: x (N, C, H, W), weight (C, 1, k, k) (kernel sizes: capabilities()), then + residual and the activation `kind` (min/max: a clamp's bounds, alpha: leaky_relu's slope or elu's alpha).
     """
 def depthwise_conv2d_rejects(kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex) -> str:
     """

@@ -46,15 +46,16 @@ def _softplus(low: Any, x: str) -> str:
 
 
 def _elu(low: Any, x: str, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> str:
-    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)), from relu(x) and
-    min(x, 0) = x - relu(x)."""
-    positive = _relu(low, x)
-    negative = _node(low, "sub", [x, positive])
+    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)): with u = input_scale * x,
+    (scale / input_scale) * elu(u, alpha * input_scale), the elu activation between the two
+    multiplications SELU's scale and CELU's input scale need."""
+    if not input_scale > 0:
+        raise Unsupported(f"ELU with input scale {input_scale} (CELU with a negative alpha)")
     if input_scale != 1.0:
-        negative = _node(low, "mul", [negative, float(input_scale)])
-    below = _node(low, "mul", [_node(low, "sub", [_unary(low, "exp", negative), 1.0]), float(alpha)])
-    y = _node(low, "add", [positive, below])
-    return y if scale == 1.0 else _node(low, "mul", [y, float(scale)])
+        x = _node(low, "mul", [x, float(input_scale)])
+    y = _node(low, "activation", [x], {"activation": "elu", "activation_alpha": float(alpha) * input_scale})
+    outer = float(scale) / input_scale
+    return y if outer == 1.0 else _node(low, "mul", [y, outer])
 
 
 def b_elu(low: Any, node: fx.Node, a: dict) -> Any:

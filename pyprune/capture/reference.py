@@ -32,6 +32,8 @@ def activation(x: torch.Tensor, attrs: Mapping[str, Any]) -> torch.Tensor:
         return torch.clamp(x, attrs.get("activation_min", -math.inf), attrs.get("activation_max", math.inf))
     if kind == "leaky_relu":
         return F.leaky_relu(x, attrs.get("activation_alpha", 0.01))
+    if kind == "elu":
+        return F.elu(x, attrs.get("activation_alpha", 1.0))
     if kind == "gelu":
         return F.gelu(x)
     if kind == "gelu_tanh":

@@ -98,8 +98,8 @@ def _activation(attrs: Mapping[str, Any], prefix: str = "") -> str:
     kind = attrs.get(f"{prefix}activation", "none")
     if kind == "clamp":
         return f" + clamp({attrs[prefix + 'activation_min']:g}, {attrs[prefix + 'activation_max']:g})"
-    if kind == "leaky_relu":
-        return f" + leaky_relu({attrs[prefix + 'activation_alpha']:g})"
+    if kind in ("leaky_relu", "elu"):
+        return f" + {kind}({attrs.get(prefix + 'activation_alpha', 0.01 if kind == 'leaky_relu' else 1.0):g})"
     return "" if kind == "none" else f" + {kind}"
 
 

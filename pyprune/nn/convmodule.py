@@ -18,6 +18,8 @@ def torch_activation(activation: Activation, y: torch.Tensor) -> torch.Tensor:
         return y.clamp(activation.min, activation.max)
     if kind == "leaky_relu":
         return F.leaky_relu(y, activation.alpha)
+    if kind == "elu":
+        return F.elu(y, activation.alpha)
     if kind in ("gelu", "gelu_tanh"):
         return F.gelu(y, approximate="tanh" if kind == "gelu_tanh" else "none")
     return {"hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "silu": F.silu, "sigmoid": torch.sigmoid,

@@ -70,6 +70,8 @@ CASES = {
     "gelu": (lambda m, x: F.gelu(x), ["activation"]),
     "gelu_tanh": (lambda m, x: F.gelu(x, approximate="tanh"), ["activation"]),
     "mish": (lambda m, x: F.mish(x), ["activation"]),
+    "elu": (lambda m, x: F.elu(x, 0.7), ["activation"]),
+    "selu_celu": (lambda m, x: (F.selu(x), F.celu(x, 1.3)), ["activation", "mul", "mul", "activation", "mul"]),
     "inplace": (lambda m, x: torch.relu_(x * 2.0).add_(1.0), ["mul", "activation", "add"]),
     "scalar_ops": (lambda m, x: (x + 1.5) * 2 - 0.25, ["add", "mul", "sub"]),
     "rsub_div": (lambda m, x: (1.0 - x) / 3.0, ["sub", "div"]),

@@ -21,7 +21,8 @@ def x():
                                          ("hardswish", torch.nn.Hardswish()), ("hardsigmoid", torch.nn.Hardsigmoid()),
                                          ("silu", torch.nn.SiLU()), ("sigmoid", torch.nn.Sigmoid()),
                                          ("tanh", torch.nn.Tanh()), ("gelu", torch.nn.GELU()),
-                                         ("gelu_tanh", torch.nn.GELU("tanh")), ("mish", torch.nn.Mish())])
+                                         ("gelu_tanh", torch.nn.GELU("tanh")), ("mish", torch.nn.Mish()),
+                                         ("elu", torch.nn.ELU())])
 def test_activations(x, kind, module):
     torch.testing.assert_close(OPS["activation"]({"activation": kind}, x), module(x))
 

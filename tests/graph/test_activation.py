@@ -55,7 +55,7 @@ def test_large_tensors_are_threaded_alike(rng):
     ({"activation": 3}, "attribute 'activation' must be a string"),
     ({"activation": "relu", "activation_max": 6.0}, "apply only to activation 'clamp', not 'relu'"),
     ({"activation_min": 0.0}, "apply only to activation 'clamp', not 'none'"),
-    ({"activation": "silu", "activation_alpha": 0.1}, "applies only to activation 'leaky_relu', not 'silu'"),
+    ({"activation": "silu", "activation_alpha": 0.1}, "applies only to activation 'leaky_relu' and 'elu', not 'silu'"),
     ({"activation": "clamp", "activation_min": 1, "activation_max": 0}, "must not exceed 'activation_max'"),
     ({"activation": "clamp", "activation_min": math.nan}, "attribute 'activation_min' must be in"),
     ({"activation": "leaky_relu", "activation_alpha": math.inf}, "attribute 'activation_alpha' must be in"),

@@ -18,7 +18,7 @@ from pyprune import kernels
 from pyprune.activation import Activation, as_activation
 
 ACTIVATIONS = ["none", "relu", "relu6", Activation.clamp(-0.5, 0.75), Activation.leaky_relu(0.2), "hardswish",
-               "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh", "mish"]
+               "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "gelu_tanh", "mish", Activation.elu(0.7)]
 # (batch, input channels, output channels, height, width): 1x1 images, output channels and
 # pixel counts below, at and above the kernels' tiles (ragged tails), batches of several images.
 SHAPES = [(1, 1, 1, 1, 1), (3, 8, 10, 13, 11), (1, 16, 17, 7, 9), (2, 6, 8, 5, 16), (1, 4, 24, 17, 3)]
@@ -44,7 +44,7 @@ class TorchOracle:
         if act.kind == "clamp":
             attrs = {"activation": "clamp", "activation_min": act.min, "activation_max": act.max}
         else:
-            attrs = {"activation": act.kind, "activation_alpha": act.alpha} if act.kind == "leaky_relu" else \
+            attrs = {"activation": act.kind, "activation_alpha": act.alpha} if act.kind in ("leaky_relu", "elu") else \
                 {"activation": act.kind}
         return torch_activation(self.torch.from_numpy(np.asarray(y, np.float64)), attrs).numpy()
 

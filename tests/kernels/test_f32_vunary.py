@@ -21,11 +21,11 @@ IDS = [u["name"] for u in UKERNELS]
 # The bounds csrc/f32-vunary/f32-vunary.inc states, in ulp of the exact result (reference
 # kernels: 1). gelu_tanh's holds for x >= -1; below, GELU_TANH_RELATIVE * |2u| relative.
 BOUNDS = {"clamp": 0, "leaky_relu": 0.5, "hardswish": 3, "hardsigmoid": 2, "sigmoid": 3, "tanh": 3, "silu": 3,
-          "gelu": 5, "gelu_tanh": 3, "mish": 4}
+          "gelu": 5, "gelu_tanh": 3, "mish": 4, "elu": 3}
 GELU_TANH_RELATIVE = 3 * 2.0**-24
 EXP_CUTOFF = 87.3365  # exp(-h) below 2^-126 beyond: flushed to zero
 FLT_MIN = 2.0**-126
-PARAMS = {"clamp": (-0.75, 0.5, 0.0), "leaky_relu": (-math.inf, math.inf, 0.1)}
+PARAMS = {"clamp": (-0.75, 0.5, 0.0), "leaky_relu": (-math.inf, math.inf, 0.1), "elu": (-math.inf, math.inf, 1.0)}
 NO_PARAMS = (-math.inf, math.inf, 0.0)
 
 
@@ -134,6 +134,22 @@ def test_leaky_relu_slopes(ukernel, alpha, rng):
     np.testing.assert_array_equal(run("leaky_relu", x, ukernel["name"], params), want)
 
 
+@pytest.mark.parametrize("alpha", [1.0, 0.01, 0.3, 1.6732632, 3.0])
+@pytest.mark.parametrize("ukernel", [u for u in UKERNELS if u["kind"] == "elu"], ids=lambda u: u["name"])
+def test_elu_alphas(ukernel, alpha, rng):
+    """Within the stated error at every alpha (SELU's among them), -alpha at -inf."""
+    available(ukernel)
+    x = sample(rng)
+    params = (-math.inf, math.inf, alpha)
+    got = run("elu", x, ukernel["name"], params)
+    want = exact("elu", x, *params)
+    ok = ~np.isnan(want)
+    assert np.array_equal(np.isnan(got), ~ok)
+    bound = min(BOUNDS["elu"], 0.5) if ukernel["isa"] == "scalar" else BOUNDS["elu"]
+    assert ulps(got[ok], want[ok]).max() <= bound
+    assert got[x == -np.inf][0] == -np.float32(alpha)
+
+
 # Every activation a row of each kind runs, with torch's float32 function: (torch, tensor) -> tensor.
 TORCH = {
     "clamp": [(Activation.relu(), lambda torch, t: torch.relu(t)),
@@ -147,6 +163,8 @@ TORCH = {
     "tanh": [(Activation.of("tanh"), lambda torch, t: torch.tanh(t))],
     "gelu": [(Activation.of("gelu"), lambda torch, t: torch.nn.functional.gelu(t))],
     "gelu_tanh": [(Activation.of("gelu_tanh"), lambda torch, t: torch.nn.functional.gelu(t, approximate="tanh"))],
+    "elu": [(Activation.elu(alpha), lambda torch, t, alpha=alpha: torch.nn.functional.elu(t, alpha))
+            for alpha in (1.0, 0.3)],
 }
 
 
@@ -233,15 +251,17 @@ def test_activation_torch_modules():
                          (nn.Sigmoid, "sigmoid"), (nn.Tanh, "tanh")]:
         assert as_activation(module()) == as_activation(module) == Activation.of(kind)
     assert as_activation(nn.Hardtanh(-2, 3)) == Activation.clamp(-2, 3)
+    assert as_activation(nn.ELU(0.5)) == Activation.elu(0.5) and as_activation(nn.ELU) == as_activation("elu")
     with pytest.raises(ValueError, match="unsupported activation"):
-        as_activation(nn.ELU())
+        as_activation(nn.SELU())
 
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(kind="swish"), "kind must be one of"),
     (dict(kind="silu", min=0.0), "only a clamp has bounds"),
     (dict(kind="leaky_relu", alpha=math.nan), "slope must be finite"),
-    (dict(kind="tanh", alpha=0.5), "only leaky_relu has a slope"),
+    (dict(kind="elu", alpha=math.inf), "elu alpha must be finite"),
+    (dict(kind="tanh", alpha=0.5), "only leaky_relu and elu have an alpha"),
     (dict(min=1.0, max=0.0), "must not exceed"),
 ])
 def test_bad_activations_are_refused(kwargs, match):

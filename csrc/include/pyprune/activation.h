@@ -26,8 +26,9 @@ enum class ActivationKind {
   gelu,         // x * Phi(x) (erf form)
   gelu_tanh,    // GELU's tanh approximation
   mish,         // x * tanh(softplus(x))
+  elu,          // x > 0 ? x : alpha * (exp(x) - 1)
 };
-constexpr size_t kActivationKinds = static_cast<size_t>(ActivationKind::mish) + 1;
+constexpr size_t kActivationKinds = static_cast<size_t>(ActivationKind::elu) + 1;
 
 struct Activation {
   ActivationKind kind = ActivationKind::none;
@@ -52,7 +53,7 @@ const char* kind_name(ActivationKind kind);
 const std::vector<std::string>& activation_names();
 
 // The activation called `name` (one of activation_names()); min and max bound a "clamp", alpha is
-// the slope of "leaky_relu", both ignored otherwise. std::invalid_argument for another name,
+// the slope of "leaky_relu" and the negative limit of "elu", both ignored otherwise. std::invalid_argument for another name,
 // min > max or a NaN parameter.
 Activation make_activation(const std::string& name, float min, float max, float alpha);
 

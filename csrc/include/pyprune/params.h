@@ -11,8 +11,8 @@ struct pp_f32_minmax_params {
   float max;
 };
 
-// An activation microkernel's parameters (f32-vunary): the clamp's bounds (clamp kind) and the
-// negative slope (leaky_relu); the other kinds have none.
+// An activation microkernel's parameters (f32-vunary): the clamp's bounds (clamp kind) and
+// alpha (leaky_relu's negative slope, elu's alpha); the other kinds have none.
 struct pp_f32_activation_params {
   float min;
   float max;

@@ -13,7 +13,7 @@ namespace pyprune::graph {
 
 // The node's fused activation: `activation` (one of activation_names(), default "none"),
 // `activation_min` / `activation_max` (a clamp's bounds, "clamp" only, default -inf / inf),
-// `activation_alpha` (leaky_relu's slope, "leaky_relu" only, default 0.01), each name after
+// `activation_alpha` ("leaky_relu"'s slope, default 0.01, and "elu"'s alpha, default 1), each name after
 // `prefix` (a fused node's inner activation: conv2d's "depthwise_activation" etc.).
 // std::invalid_argument naming the node and the attribute.
 Activation activation_attributes(const Attributes& attributes, const std::string& prefix = "");
