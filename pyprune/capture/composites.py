@@ -73,14 +73,19 @@ def b_celu(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_elu(low, low.tensor(a["self"]), alpha, 1.0, 1.0 / alpha))
 
 
+# Where beta * x > threshold torch returns x itself, from which the stable form differs by less
+# than exp(-threshold) / beta: below half an ulp of x from this threshold on.
+_SOFTPLUS_LINEAR_UNSEEN = 15.0
+
+
 def b_softplus(low: Any, node: fx.Node, a: dict) -> Any:
-    """Above `threshold` torch returns x itself; the stable form differs from it by less than
-    exp(-threshold)."""
-    beta = float(a.get("beta", 1.0))
+    beta, threshold = float(a.get("beta", 1.0)), float(a.get("threshold", 20.0))
     x = low.tensor(a["self"])
-    if beta == 1.0:
-        return Ref(_softplus(low, x))
-    return Ref(_node(low, "div", [_softplus(low, _node(low, "mul", [x, beta])), beta]))
+    bx = x if beta == 1.0 else _node(low, "mul", [x, beta])
+    y = _softplus(low, bx) if beta == 1.0 else _node(low, "div", [_softplus(low, bx), beta])
+    if threshold >= _SOFTPLUS_LINEAR_UNSEEN:
+        return Ref(y)
+    return Ref(_node(low, "where", [bx, threshold, x, y], {"compare": "gt"}))
 
 
 def b_hardshrink(low: Any, node: fx.Node, a: dict) -> Any:

@@ -159,7 +159,8 @@ CASES = {
     "matmul": (lambda m, x: x @ x.transpose(-1, -2), ["permute", "matmul"]),
     "prelu": (lambda m, x: F.prelu(x, m.p0.reshape(-1)) + F.prelu(x, torch.tensor([0.25])), None),
     "exponential_activations": (lambda m, x: F.elu(x, 0.7) + F.selu(x) + F.celu(x, 1.3) + F.softplus(x)
-                                + F.softplus(x * 30, beta=2) + F.mish(x) + F.logsigmoid(x), None),
+                                + F.softplus(x * 30, beta=2) + F.mish(x) + F.logsigmoid(x)
+                                + F.softplus(x * 3, threshold=1) + F.softplus(x * 3, 0.5, 2), None),
     "group_norm": (lambda m, x: F.group_norm(x, 3, m.p0.reshape(-1), -m.p0.reshape(-1), 1e-3)
                    + F.instance_norm(x, weight=m.p0.reshape(-1)), None),
     "pixel_shuffle": (lambda m, x: (F.pixel_shuffle(x[:, :4], 2), F.pixel_unshuffle(x[:, :, :8, :6], 2)), None),
