@@ -583,12 +583,18 @@ def _slice(op: OpCall) -> Ids:
         return ids
     along = ids.expand([size if d == dim else s for d, s in enumerate(ids.shape)])
     if step != 1:
-        op.block(along, f"{op.describe()} slices the channels with step {step}")
+        op.block(along, f"{op.describe()} slices {_sliced(dim)} with step {step}")
     else:
         for raw, bound in ((op.args.get("start"), start), (op.args.get("end"), end)):
             if bound not in (0, size):
                 _follow_bound(op, along, dim, raw, bound)
     return compress(along[tuple(slice(start, end, step) if d == dim else slice(None) for d in range(x.dim()))])
+
+
+def _sliced(dim: int) -> str:
+    """What a slice along `dim` cuts, for messages (channels moved to another dim by a reshape or
+    pixel_shuffle are sliced there)."""
+    return "the channels" if dim == 1 else f"dim {dim} (holding channels a reshape moved there)"
 
 
 def _follow_bound(op: OpCall, along: torch.Tensor, dim: int, raw: int, bound: int) -> None:
@@ -602,10 +608,10 @@ def _follow_bound(op: OpCall, along: torch.Tensor, dim: int, raw: int, bound: in
         attribute, negative = _module_attribute(op, -raw), False
     if attribute is None:
         side = f"{size - bound} from the end" if from_end else f"{bound}"
-        op.block(counted, f"{op.describe()} slices the channels at {side}, a bound fixed in the code")
+        op.block(counted, f"{op.describe()} slices {_sliced(dim)} at {side}, a bound fixed in the code")
         return
     if from_end:  # with none of them left the bound would be -0, which counts from the front
-        op.block(counted.narrow(dim, size - bound - 1, 1), f"{op.describe()} slices the channels at a bound "
+        op.block(counted.narrow(dim, size - bound - 1, 1), f"{op.describe()} slices {_sliced(dim)} at a bound "
                  "counted from the end: the last channel stays so that the bound never becomes -0")
     op.graph.add_bound(*attribute, counted.reshape(-1).numpy(), negative)
 

@@ -278,6 +278,26 @@ def test_channels_padded_to_a_shortcut_go_with_what_they_meet(fixed):
         assert pruned.pad == 0 and pruned.a.out_channels == 6
 
 
+class ShuffledThenCropped(nn.Module):
+    """Sub-pixel upsampling (a convolution's channels become pixels), cropped by a fixed size."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = conv(3, 8, 3)
+        self.b = conv(8, 16, 3)
+        self.c = conv(4, 2, 3)
+
+    def forward(self, x):
+        return self.c(nn.functional.pixel_shuffle(self.b(torch.relu(self.a(x))), 2)[:, :, :10])
+
+
+def test_a_slice_of_channels_moved_to_pixels_names_the_dim_it_cuts():
+    with pytest.warns(PruningWarning):
+        pruned = check_pruned(ShuffledThenCropped())
+    assert pruned.a.out_channels == 4 and pruned.b.out_channels == 16
+    assert any("slices dim 2 (holding channels a reshape moved there) at 10" in r for r in reasons(pruned))
+
+
 class Gated(nn.Module):
     """A gated linear unit over channels: the first half times the sigmoid of the second."""
 
