@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "transpose4.h"
+
 namespace pyprune {
 
 // to[k * mr + m] = x[m * depth + k] for the block's rows m < rows (<= mr) and k < depth, zeros
@@ -22,13 +24,7 @@ inline void pack_k_major(const float* x, size_t rows, size_t depth, size_t mr, f
     const float* r = x + m * depth;
     size_t k = 0;
     for (; k + 4 <= depth; k += 4) {
-      F4 v[4];
-      for (size_t i = 0; i < 4; i++) std::memcpy(&v[i], r + i * depth + k, sizeof(F4));
-      const F4 lo01 = __builtin_shuffle(v[0], v[1], I4{0, 4, 1, 5}), hi01 = __builtin_shuffle(v[0], v[1], I4{2, 6, 3, 7});
-      const F4 lo23 = __builtin_shuffle(v[2], v[3], I4{0, 4, 1, 5}), hi23 = __builtin_shuffle(v[2], v[3], I4{2, 6, 3, 7});
-      const F4 t[4] = {__builtin_shuffle(lo01, lo23, I4{0, 1, 4, 5}), __builtin_shuffle(lo01, lo23, I4{2, 3, 6, 7}),
-                       __builtin_shuffle(hi01, hi23, I4{0, 1, 4, 5}), __builtin_shuffle(hi01, hi23, I4{2, 3, 6, 7})};
-      for (size_t j = 0; j < 4; j++) std::memcpy(to + (k + j) * mr + m, &t[j], sizeof(F4));
+      transpose4x4(r + k, static_cast<ptrdiff_t>(depth), to + k * mr + m, static_cast<ptrdiff_t>(mr));
     }
     for (; k < depth; k++)
       for (size_t i = 0; i < 4; i++) to[k * mr + m + i] = r[i * depth + k];

@@ -77,6 +77,24 @@ def test_permute(shape, data):
     assert_equal(run1("permute", {"dims": list(dims)}, x), torch.from_numpy(x).permute(list(dims)).contiguous())
 
 
+@settings(max_examples=80, deadline=None)
+@given(shape=array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=40), data=st.data())
+def test_transposes_by_blocks_with_ragged_edges(shape, data):
+    """Permutes that read the input down its columns go by 4x4 blocks in tiles of rows: sides
+    below, at and past the block and the tile."""
+    dims = data.draw(st.permutations(range(len(shape))))
+    x = random(np.random.default_rng(1), shape)
+    assert_equal(run1("permute", {"dims": list(dims)}, x), torch.from_numpy(x).permute(list(dims)).contiguous())
+
+
+@pytest.mark.parametrize("shape,dims", [((1, 128, 1024), [0, 2, 1]), ((3, 1031, 13), [0, 2, 1]),
+                                        ((2, 37, 9, 64), [0, 3, 1, 2]), ((2, 64, 9, 37), [0, 2, 3, 1]),
+                                        ((1027, 6), [1, 0])])
+def test_large_transposes(shape, dims, rng):
+    x = random(rng, shape)
+    assert_equal(run1("permute", {"dims": dims}, x), torch.from_numpy(x).permute(dims).contiguous())
+
+
 @settings(max_examples=100, deadline=None)
 @given(shape=shapes(min_dims=0), data=st.data())
 def test_expand(shape, data):
