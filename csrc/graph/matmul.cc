@@ -7,9 +7,8 @@
 #include <cstring>
 #include <limits>
 
-#include "../ops/aligned_buffer.h"
-#include "../ops/pack_k_major.h"
 #include "node_operator.h"
+#include "packed_rows.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/shape.h"
@@ -73,7 +72,7 @@ class MatMul final : public NodeOperator {
       const float* b = in[1] + b_matrix * static_cast<ptrdiff_t>(p.k * p.n);
       const size_t m0 = block * mr, rows = std::min(mr, p.m - m0);
       const size_t n0 = column * panel, columns = std::min(panel, p.n - n0);
-      float* packed = pack(a + m0 * p.k, rows, p.k, mr);
+      float* packed = pack_rows(a + m0 * p.k, rows, p.k, mr);
       gemm_.fn(rows, columns, p.k, b + n0, p.n * sizeof(float), packed, out[0] + (batch * p.m + m0) * p.n + n0,
                p.n * sizeof(float), &none);
     });
@@ -104,17 +103,6 @@ class MatMul final : public NodeOperator {
     if (!batch) fail("cannot broadcast the batch dims of a " + to_string(a) + " and b " + to_string(b));
     p.batch = *batch;
     return p;
-  }
-
-  // `rows` rows of A (k floats each) in the kernel's layout: mr zero biases, then for each k
-  // the mr values of that column (rows past `rows` zero). In a per-thread buffer.
-  static float* pack(const float* a, size_t rows, size_t k, size_t mr) {
-    thread_local AlignedBuffer buffer;
-    buffer.reserve(mr * (1 + k));
-    float* w = buffer.data();
-    std::fill(w, w + mr, 0.0f);
-    pack_k_major(a, rows, k, mr, w + mr);
-    return w;
   }
 
   const pp_f32_gemm_ukernel& gemm_;

@@ -11,6 +11,7 @@
 #include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "row_reduce.h"
+#include "softmax_row.h"
 
 namespace pyprune::graph {
 namespace {
@@ -39,18 +40,15 @@ class Softmax final : public AlongAxis {
   std::string describe() const override { return std::string(log_ ? "log_softmax" : "softmax") + " axis " + std::to_string(axis_); }
 
  private:
-  // A contiguous row: its exponentials and their sum on the vexpsum kernel (log_softmax writes
-  // them where its results go), then one scaling.
+  // A contiguous row (softmax_row.h); log_softmax's exponentials go where its results do.
   void row(const float* x, float* y, size_t n) const {
-    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
-    const float total = exp_sum_.fn(n, x, max, y);
-    if (log_) {
-      const float shift = max + std::log(total);
-      for (size_t i = 0; i < n; i++) y[i] = x[i] - shift;
-    } else {
-      const float scale = 1.0f / total;
-      scale_.fn(n, y, &scale, y, &unclamped_);
+    if (!log_) {
+      softmax_row_(x, y, n);
+      return;
     }
+    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
+    const float shift = max + std::log(exp_sum_.fn(n, x, max, y));
+    for (size_t i = 0; i < n; i++) y[i] = x[i] - shift;
   }
 
   // Positions [begin, end) of the inner dims, the axis `inner` floats apart: rows of the
@@ -81,8 +79,8 @@ class Softmax final : public AlongAxis {
   }
 
   bool log_;
+  const SoftmaxRow softmax_row_;
   const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
-  const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
   const pp_f32_vbinary_ukernel& sub_ = pp_f32_vbinary_config(pp_vbinary_sub, false);
   const pp_f32_vbinary_ukernel& div_ = pp_f32_vbinary_config(pp_vbinary_div, false);
   const RowFold<MaxOf> fold_max_;

@@ -592,6 +592,50 @@ def channels_first(low: Lowered) -> int:
     return changed
 
 
+def _scalar(low: Lowered, node: ir.Node, other: str) -> float | None:
+    """The one value of `node`'s input beside `other` when it is a constant of one element."""
+    rest = [t for t in node.inputs if t != other]
+    c = low.graph.constants.get(rest[0]) if len(rest) == 1 else None
+    return float(c.reshape(-1)[0]) if c is not None and c.size == 1 else None
+
+
+def fuse_attention(low: Lowered) -> int:
+    """matmul(q, kt), optionally times or divided by a scalar, softmax over the last dim, matmul
+    with v, each read by the next only, becomes one attention node (scaled_dot_product_attention and attention
+    written out alike): the scores are made and used by blocks of query rows, never written out
+    whole."""
+    graph, changed = low.graph, 0
+    producers, users = _producers(graph), _users(graph)
+    for second in list(graph.nodes):
+        softmax = producers.get(second.inputs[0]) if second.op == "matmul" else None
+        shape = _shape(low, second.outputs[0])  # (..., L, Ev); a builder's inner tensors have none
+        if softmax is None or softmax.op != "softmax" or softmax.attrs.get("log", 0) or shape is None \
+                or softmax.attrs["axis"] != len(shape) - 1 or _only_user(low, users, softmax.outputs[0]) is not second:
+            continue
+        chain, scale = [softmax], 1.0
+        first = producers.get(softmax.inputs[0])
+        if first is not None and first.op in ("mul", "div") and not _has_activation(first):
+            product = next((t for t in first.inputs[:1 if first.op == "div" else 2] if producers.get(t) is not None
+                            and producers[t].op == "matmul"), None)
+            value = _scalar(low, first, product) if product is not None else None
+            if value and _only_user(low, users, first.outputs[0]) is softmax:
+                chain, scale = [first, softmax], value if first.op == "mul" else 1.0 / value
+                first = producers[product]
+        if first is None or first.op != "matmul" or _only_user(low, users, first.outputs[0]) is not chain[0]:
+            continue
+        shapes = [_shape(low, t) for t in [*first.inputs, second.inputs[1]]]
+        if any(s is not None and len(s) < 2 for s in shapes):  # a vector operand: not attention
+            continue
+        second.inputs = [*first.inputs, second.inputs[1]]
+        second.op, second.attrs = "attention", ({"scale": scale} if scale != 1.0 else {})
+        for node in [first, *chain]:
+            low.origins[second.outputs[0]] = low.origins.pop(node.outputs[0], []) + low.origins.get(second.outputs[0], [])
+            graph.nodes.remove(node)
+        producers, users = _producers(graph), _users(graph)
+        changed += 1
+    return changed
+
+
 def dead_nodes(low: Lowered) -> int:
     """Nodes nothing reads, and constants no node reads, leave the graph."""
     graph = low.graph
@@ -613,7 +657,8 @@ def dead_nodes(low: Lowered) -> int:
 
 PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
                                                broadcast_expands, dead_nodes, fuse_channel_norms, fold_padding,
-                                               channels_first, fold_affine, fuse_residuals, fuse_activations)
+                                               channels_first, fold_affine, fuse_residuals, fuse_attention,
+                                               fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:

@@ -196,6 +196,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "conv2d": _conv2d,
     "linear": _linear,
     "matmul": lambda attrs, a, b: torch.matmul(a, b),
+    "attention": lambda attrs, q, kt, v: torch.softmax(torch.matmul(q * attrs.get("scale", 1.0), kt), -1) @ v,
     "batch_norm": _batch_norm,
     "activation": lambda attrs, x: activation(x, attrs),
     "add": _binary(torch.add),

@@ -141,7 +141,8 @@ def became(node: ir.Node, graph: ir.Graph) -> str:
 
 
 def macs(node: ir.Node, graph: ir.Graph, env: Mapping[str, Any]) -> int:
-    """Multiply-accumulates of a convolution, linear layer or matmul on the example inputs."""
+    """Multiply-accumulates of a convolution, linear layer, matmul or attention on the example
+    inputs."""
     out = env.get(node.outputs[0])
     if not isinstance(out, torch.Tensor):
         return 0
@@ -156,6 +157,10 @@ def macs(node: ir.Node, graph: ir.Graph, env: Mapping[str, Any]) -> int:
         return out.numel() * w.shape[1]
     if node.op == "matmul":
         return out.numel() * env[node.inputs[0]].shape[-1]
+    if node.op == "attention":  # (batch, L, Ev) rows of S scores over E features, then of Ev values
+        keys, features = (env[t] if t in env else graph.constants[t] for t in node.inputs[1::-1])
+        keys, features = keys.shape[-1], features.shape[-1]
+        return out.numel() // max(1, out.shape[-1]) * keys * (features + out.shape[-1])
     return 0
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from capture_helpers import assert_matches, ops, zoo_lowered  # noqa: E402
+from capture_helpers import assert_matches, lowered, ops, zoo_lowered  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from zoo import ZOO  # noqa: E402
@@ -287,6 +287,53 @@ def test_what_stays_channels_last():
     read = ir.Node("permute", ["n"], ["z"], {"dims": [0, 3, 1, 2]})  # the norm read elsewhere too
     low, xs = make(nodes + [read], c, outputs=["y", "z"])
     assert outputs_kept(low, xs, O.channels_first) == 0
+
+
+class Attend(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, q, k, v):
+        return self.fn(q, k, v)
+
+
+F = torch.nn.functional
+ATTENTION = {
+    "sdpa": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+    "sdpa_scale": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=0.3),
+    "times_scale": lambda q, k, v: ((q @ k.transpose(-2, -1)) * 0.125).softmax(-1) @ v,
+    "scale_times": lambda q, k, v: torch.matmul(torch.softmax(0.125 * torch.matmul(q, k.transpose(-2, -1)), dim=-1), v),
+    "divided": lambda q, k, v: F.softmax(q @ k.transpose(-1, -2) / 8 ** 0.5, dim=3) @ v,
+    "unscaled": lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v,
+}
+
+
+@pytest.mark.parametrize("name", ATTENTION)
+def test_attention_chains_become_one_node(name):
+    q, k, v = (torch.randn(2, 3, 10, 8), torch.randn(2, 3, 12, 8), torch.randn(2, 3, 12, 5))
+    low = lowered(Attend(ATTENTION[name]), q, k, v)
+    O.optimize(low)
+    assert ops(low).count("attention") == 1 and "softmax" not in ops(low) and "matmul" not in ops(low)
+    assert_matches(low, Attend(ATTENTION[name]), q, k, v)
+
+
+STAYS = {
+    "masked": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(10, 12).tril().bool()),
+    "weights_returned": lambda q, k, v: (lambda p: (p @ v, p))((q @ k.transpose(-2, -1)).softmax(-1)),
+    "log_softmax": lambda q, k, v: (q @ k.transpose(-2, -1)).log_softmax(-1) @ v,
+    "other_axis": lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-2) @ v,
+    "tensor_scale": lambda q, k, v: ((q @ k.transpose(-2, -1)) * q[..., :1]).softmax(-1) @ v,
+}
+
+
+@pytest.mark.parametrize("name", STAYS)
+def test_what_stays_separate_attention_nodes(name):
+    q, k, v = (torch.randn(2, 3, 10, 8), torch.randn(2, 3, 12, 8), torch.randn(2, 3, 12, 5))
+    low = lowered(Attend(STAYS[name]), q, k, v)
+    O.optimize(low)
+    assert "attention" not in ops(low) and "softmax" in ops(low)
+    assert_matches(low, Attend(STAYS[name]), q, k, v)
 
 
 def test_dead_nodes_and_constants_go():

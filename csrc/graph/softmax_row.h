@@ -1,0 +1,29 @@
+// Softmax of a contiguous row, as torch computes it: the row's maximum subtracted first, the
+// exponentials and their sum on the vexpsum microkernel, then one scaling. The softmax
+// operator's last-axis rows and attention's scores.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+
+#include "pyprune/dispatch.h"
+#include "row_reduce.h"
+
+namespace pyprune::graph {
+
+class SoftmaxRow {
+ public:
+  void operator()(const float* x, float* y, size_t n) const {
+    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
+    const float scale = 1.0f / exp_sum_.fn(n, x, max, y);
+    scale_.fn(n, y, &scale, y, &unclamped_);
+  }
+
+ private:
+  const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
+  const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
+  const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
+                                        std::numeric_limits<float>::infinity()};
+};
+
+}  // namespace pyprune::graph
