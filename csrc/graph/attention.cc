@@ -56,20 +56,14 @@ class Attention final : public NodeOperator {
       std::fill(out[0], out[0] + batches * z.l * z.ev, 0.0f);
       return;
     }
-    const auto q_strides = broadcast_strides(z.q_batch, z.batch), kt_strides = broadcast_strides(z.kt_batch, z.batch),
-               v_strides = broadcast_strides(z.v_batch, z.batch);
+    const std::array<std::array<ptrdiff_t, kMaxRank>, 3> strides{
+        broadcast_strides(z.q_batch, z.batch), broadcast_strides(z.kt_batch, z.batch), broadcast_strides(z.v_batch, z.batch)};
     const size_t mr = gemm_.mr;
     const size_t rows = std::min(pp_round_up(z.l, mr), std::max<size_t>(1, kScoreBytes / (z.s * sizeof(float)) / mr) * mr);
     const size_t blocks = pp_divide_round_up(z.l, rows);
     parallel_for(batches * blocks, [&](size_t t) {
       const size_t block = t % blocks, batch = t / blocks;
-      ptrdiff_t q_matrix = 0, kt_matrix = 0, v_matrix = 0;
-      for (size_t d = z.batch.size(), rest = batch; d-- > 0; rest /= z.batch[d]) {
-        const ptrdiff_t i = static_cast<ptrdiff_t>(rest % z.batch[d]);
-        q_matrix += i * q_strides[d];
-        kt_matrix += i * kt_strides[d];
-        v_matrix += i * v_strides[d];
-      }
+      const auto [q_matrix, kt_matrix, v_matrix] = batch_matrices(batch, z.batch, strides);
       const float* q = in[0] + q_matrix * static_cast<ptrdiff_t>(z.l * z.e);
       const float* kt = in[1] + kt_matrix * static_cast<ptrdiff_t>(z.e * z.s);
       const float* v = in[2] + v_matrix * static_cast<ptrdiff_t>(z.s * z.ev);

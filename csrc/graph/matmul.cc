@@ -55,19 +55,15 @@ class MatMul final : public NodeOperator {
       return;
     }
     // Each operand's matrix stride along every batch dim (0 where it is broadcast).
-    const auto a_strides = broadcast_strides(p.a_batch, p.batch), b_strides = broadcast_strides(p.b_batch, p.batch);
+    const std::array<std::array<ptrdiff_t, kMaxRank>, 2> strides{broadcast_strides(p.a_batch, p.batch),
+                                                                 broadcast_strides(p.b_batch, p.batch)};
     const size_t mr = gemm_.mr, blocks = pp_divide_round_up(p.m, mr);
     const size_t panel = std::min(p.n, std::max(gemm_.nr, kPanelBytes / (p.k * sizeof(float)) / gemm_.nr * gemm_.nr));
     const size_t panels = pp_divide_round_up(p.n, panel);
     const pp_f32_minmax_params none{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
     parallel_for(batches * blocks * panels, [&](size_t t) {
       const size_t block = t % blocks, column = t / blocks % panels, batch = t / blocks / panels;
-      ptrdiff_t a_matrix = 0, b_matrix = 0;
-      for (size_t d = p.batch.size(), rest = batch; d-- > 0; rest /= p.batch[d]) {
-        const ptrdiff_t i = static_cast<ptrdiff_t>(rest % p.batch[d]);
-        a_matrix += i * a_strides[d];
-        b_matrix += i * b_strides[d];
-      }
+      const auto [a_matrix, b_matrix] = batch_matrices(batch, p.batch, strides);
       const float* a = in[0] + a_matrix * static_cast<ptrdiff_t>(p.m * p.k);
       const float* b = in[1] + b_matrix * static_cast<ptrdiff_t>(p.k * p.n);
       const size_t m0 = block * mr, rows = std::min(mr, p.m - m0);

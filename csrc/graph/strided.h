@@ -27,6 +27,20 @@ inline std::array<ptrdiff_t, kMaxRank> broadcast_strides(const Dims& shape, cons
   return strides;
 }
 
+// Batch `index` (C order over `batch`, the broadcast of the operands' batch dims) as each
+// operand's matrix index, operand k's batch dims having matrix strides `strides[k]`
+// (broadcast_strides of its batch dims in `batch`): a batched product's operands.
+template <size_t K>
+std::array<ptrdiff_t, K> batch_matrices(size_t index, const Dims& batch,
+                                        const std::array<std::array<ptrdiff_t, kMaxRank>, K>& strides) {
+  std::array<ptrdiff_t, K> matrix{};
+  for (size_t d = batch.size(); d-- > 0; index /= batch[d]) {
+    const ptrdiff_t i = static_cast<ptrdiff_t>(index % batch[d]);
+    for (size_t k = 0; k < K; k++) matrix[k] += i * strides[k][d];
+  }
+  return matrix;
+}
+
 // Elements of dims [from, to) of `d`: around an axis, (outer, n, inner) is
 // (span(d, 0, axis), d[axis], span(d, axis + 1, d.size())).
 inline size_t span(const Dims& d, size_t from, size_t to) {
