@@ -601,9 +601,9 @@ def _scalar(low: Lowered, node: ir.Node, other: str) -> float | None:
 
 def fuse_attention(low: Lowered) -> int:
     """matmul(q, kt), optionally times or divided by a scalar, softmax over the last dim, matmul
-    with v, each read by the next only, becomes one attention node (scaled_dot_product_attention and attention
-    written out alike): the scores are made and used by blocks of query rows, never written out
-    whole."""
+    with v, each read by the next only, becomes one attention node (scaled_dot_product_attention
+    and attention written out alike): the scores are made and used by blocks of query rows, never
+    written out whole."""
     graph, changed = low.graph, 0
     producers, users = _producers(graph), _users(graph)
     for second in list(graph.nodes):

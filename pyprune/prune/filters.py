@@ -287,17 +287,19 @@ class PrunableModel:
         pruned = copy.deepcopy(self.model)
         if removed:
             _cut(pruned, graph, removed)
-            if _failure(self.model, pruned, self.inputs) is not None:
+            why = _failure(self.model, pruned, self.inputs)
+            if why is not None:
                 # Code that depends on a channel count pruning cannot see (x.view(-1, 160) with
                 # the count written out): the groups whose cut breaks the forward stay whole.
-                self._block_breaking([g for g, _ in active if removed.intersection(g.unit_roots)], removed)
+                self._block_breaking([g for g, _ in active if removed.intersection(g.unit_roots)], removed, why)
                 return self.prune(amount, round_to=round_to, target=target)
         attach(pruned, report)
         return pruned
 
-    def _block_breaking(self, groups: list[PruningGroup], removed: set[int]) -> None:
+    def _block_breaking(self, groups: list[PruningGroup], removed: set[int], why: str) -> None:
         """Block every unit of the groups among `groups` whose cut alone breaks the forward,
-        found by bisection; all of `groups` when only their cuts together do."""
+        found by bisection; all of `groups` (their cuts together failing for `why`) when only
+        their cuts together do."""
         def failure(part: list[PruningGroup]) -> str | None:
             pruned = copy.deepcopy(self.model)
             _cut(pruned, self.graph, removed.intersection(root for g in part for root in g.unit_roots))
@@ -313,9 +315,9 @@ class PrunableModel:
                     found += breaking(half, reason)
             return found or [(g, why) for g in part]
 
-        for group, why in breaking(groups, failure(groups) or "the pruned model fails"):
+        for group, reason in breaking(groups, why):
             for i in range(len(group.units)):
-                group.blocked.setdefault(i, f"removing them breaks the forward ({why}): it depends on their count "
+                group.blocked.setdefault(i, f"removing them breaks the forward ({reason}): it depends on their count "
                                             "in a way pruning does not follow")
 
 
