@@ -361,18 +361,23 @@ def fuse_residuals(low: Lowered) -> int:
 
 
 def fuse_activations(low: Lowered) -> int:
-    """An activation becomes part of the convolution, linear layer or elementwise op before it."""
+    """An activation becomes part of the convolution, linear layer or elementwise op before it,
+    also across reshapes and permutes between them (elementwise, it commutes with them: a
+    depthwise convolution of SegFormer's Mix-FFN, flattened and transposed, then GELU)."""
     graph, changed = low.graph, 0
     producers, users = _producers(graph), _users(graph)
     for act in list(graph.nodes):
         if act.op != "activation":
             continue
-        producer = producers.get(act.inputs[0])
+        last, producer = act, producers.get(act.inputs[0])
+        while producer is not None and producer.op in ("reshape", "permute") \
+                and _only_user(low, users, producer.outputs[0]) is last:
+            last, producer = producer, producers.get(producer.inputs[0])
         if producer is None or producer.op not in _FUSES_ACTIVATION or _has_activation(producer) \
-                or _only_user(low, users, act.inputs[0]) is not act:
+                or _only_user(low, users, producer.outputs[0]) is not last:
             continue
         producer.attrs.update(_activation(act.attrs))
-        _absorb(low, producer, act)
+        _absorb(low, producers[act.inputs[0]], act)
         producers, users = _producers(graph), _users(graph)
         changed += 1
     return changed

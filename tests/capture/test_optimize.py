@@ -140,6 +140,19 @@ def test_activations_fuse_into_their_producer():
     assert low.graph.nodes[1].attrs == {"activation": "clamp", "activation_min": -1.0, "activation_max": 2.0}
 
 
+def test_activations_fuse_across_reshapes_and_permutes():
+    c = {"w": weights(4, 4), "b": np.ones(4)}
+    tokens = [conv("x", "y", "w", "b"), ir.Node("reshape", ["y"], ["f"], {"shape": [2, 4, 36]}),
+              ir.Node("permute", ["f"], ["t"], {"dims": [0, 2, 1]}), ir.Node("activation", ["t"], ["g"], {"activation": "gelu"})]
+    low, xs = make(tokens, c)
+    assert outputs_kept(low, xs, O.fuse_activations) == 1
+    assert ops(low) == ["conv2d", "reshape", "permute"] and low.graph.nodes[0].attrs["activation"] == "gelu"
+    assert low.graph.nodes[-1].outputs == ["g"]
+    # the reshaped tensor is read elsewhere too: the activation stays
+    low, xs = make(tokens + [ir.Node("add", ["f", "f"], ["h"])], c, outputs=["g", "h"])
+    assert outputs_kept(low, xs, O.fuse_activations) == 0
+
+
 def test_zero_padding_of_the_image_folds_into_the_convolution():
     c = {"w": weights(4, 4)}
     pad = ir.Node("pad", ["x"], ["p"], {"pads": [0, 0, 0, 0, 0, 1, 1, 2], "mode": "constant", "value": 0.0})
