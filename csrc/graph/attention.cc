@@ -7,7 +7,6 @@
 // GEMM microkernel and each output row is one task's, so results do not depend on the threads.
 #include <algorithm>
 #include <cfloat>
-#include <limits>
 
 #include "../ops/aligned_buffer.h"
 #include "node_operator.h"
@@ -80,14 +79,14 @@ class Attention final : public NodeOperator {
         float* packed = pack_rows(q + (first + r) * z.e, n, z.e, mr);
         if (scale_ != 1.0f)
           for (float *p = packed + mr, *end = p + mr * z.e; p < end; p++) *p *= scale_;
-        gemm_.fn(n, z.s, z.e, kt, z.s * sizeof(float), packed, scores + r * z.s, z.s * sizeof(float), &unclamped_);
+        gemm_.fn(n, z.s, z.e, kt, z.s * sizeof(float), packed, scores + r * z.s, z.s * sizeof(float), &kPpUnclamped);
       }
       for (size_t r = 0; r < count; r++) softmax_row_(scores + r * z.s, scores + r * z.s, z.s);
       float* y = out[0] + (batch * z.l + first) * z.ev;
       for (size_t r = 0; r < count; r += mr) {
         const size_t n = std::min(mr, count - r);
         const float* packed = pack_rows(scores + r * z.s, n, z.s, mr);
-        gemm_.fn(n, z.ev, z.s, v, z.ev * sizeof(float), packed, y + r * z.ev, z.ev * sizeof(float), &unclamped_);
+        gemm_.fn(n, z.ev, z.s, v, z.ev * sizeof(float), packed, y + r * z.ev, z.ev * sizeof(float), &kPpUnclamped);
       }
     });
   }
@@ -127,8 +126,6 @@ class Attention final : public NodeOperator {
   const pp_f32_gemm_ukernel& gemm_;
   float scale_;
   const SoftmaxRow softmax_row_;
-  const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
-                                        std::numeric_limits<float>::infinity()};
 };
 
 }  // namespace

@@ -5,7 +5,6 @@
 // output element is one kernel call over all of K, so results do not depend on the threads.
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "node_operator.h"
 #include "packed_rows.h"
@@ -60,7 +59,6 @@ class MatMul final : public NodeOperator {
     const size_t mr = gemm_.mr, blocks = pp_divide_round_up(p.m, mr);
     const size_t panel = std::min(p.n, std::max(gemm_.nr, kPanelBytes / (p.k * sizeof(float)) / gemm_.nr * gemm_.nr));
     const size_t panels = pp_divide_round_up(p.n, panel);
-    const pp_f32_minmax_params none{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
     parallel_for(batches * blocks * panels, [&](size_t t) {
       const size_t block = t % blocks, column = t / blocks % panels, batch = t / blocks / panels;
       const auto [a_matrix, b_matrix] = batch_matrices(batch, p.batch, strides);
@@ -70,7 +68,7 @@ class MatMul final : public NodeOperator {
       const size_t n0 = column * panel, columns = std::min(panel, p.n - n0);
       float* packed = pack_rows(a + m0 * p.k, rows, p.k, mr);
       gemm_.fn(rows, columns, p.k, b + n0, p.n * sizeof(float), packed, out[0] + (batch * p.m + m0) * p.n + n0,
-               p.n * sizeof(float), &none);
+               p.n * sizeof(float), &kPpUnclamped);
     });
   }
 

@@ -46,11 +46,10 @@ struct SumOf {
 template <class Op>
 class RowFold {
  public:
-  void operator()(size_t n, float* acc, const float* x) const { kernel_.fn(n, acc, x, acc, &unclamped_); }
+  void operator()(size_t n, float* acc, const float* x) const { kernel_.fn(n, acc, x, acc, &kPpUnclamped); }
 
  private:
   const pp_f32_vbinary_ukernel& kernel_ = pp_f32_vbinary_config(Op::kRow, false);
-  pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
 };
 
 // Op over x[0..n) starting from acc; n may be 0. max and min run on the compiler's generic

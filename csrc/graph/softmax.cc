@@ -62,7 +62,7 @@ class Softmax final : public AlongAxis {
     for (size_t i = 1; i < n; i++) fold_max_(w, max.data(), x + i * inner + begin);
     for (size_t i = 0; i < n; i++) {
       float* yi = y + i * inner + begin;
-      sub_.fn(w, x + i * inner + begin, max.data(), yi, &unclamped_);
+      sub_.fn(w, x + i * inner + begin, max.data(), yi, &kPpUnclamped);
       exp_sum_.fn(w, yi, 0.0f, yi);
       fold_sum_(w, sum.data(), yi);
     }
@@ -71,9 +71,9 @@ class Softmax final : public AlongAxis {
     for (size_t i = 0; i < n; i++) {
       float* yi = y + i * inner + begin;
       if (log_) {
-        sub_.fn(w, x + i * inner + begin, max.data(), yi, &unclamped_);
+        sub_.fn(w, x + i * inner + begin, max.data(), yi, &kPpUnclamped);
       } else {
-        div_.fn(w, yi, sum.data(), yi, &unclamped_);
+        div_.fn(w, yi, sum.data(), yi, &kPpUnclamped);
       }
     }
   }
@@ -85,8 +85,6 @@ class Softmax final : public AlongAxis {
   const pp_f32_vbinary_ukernel& div_ = pp_f32_vbinary_config(pp_vbinary_div, false);
   const RowFold<MaxOf> fold_max_;
   const RowFold<SumOf> fold_sum_;
-  const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
-                                        std::numeric_limits<float>::infinity()};
 };
 
 }  // namespace

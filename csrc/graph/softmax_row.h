@@ -16,14 +16,12 @@ class SoftmaxRow {
   void operator()(const float* x, float* y, size_t n) const {
     const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
     const float scale = 1.0f / exp_sum_.fn(n, x, max, y);
-    scale_.fn(n, y, &scale, y, &unclamped_);
+    scale_.fn(n, y, &scale, y, &kPpUnclamped);
   }
 
  private:
   const pp_f32_vexpsum_ukernel& exp_sum_ = pp_f32_vexpsum_config();
   const pp_f32_vbinary_ukernel& scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
-  const pp_f32_minmax_params unclamped_{-std::numeric_limits<float>::infinity(),
-                                        std::numeric_limits<float>::infinity()};
 };
 
 }  // namespace pyprune::graph

@@ -10,6 +10,8 @@ struct pp_f32_minmax_params {
   float min;
   float max;
 };
+// No clamp: a kernel's plain result (elementwise steps, products an epilogue or nothing follows).
+constexpr pp_f32_minmax_params kPpUnclamped = {-__builtin_inff(), __builtin_inff()};
 
 // An activation microkernel's parameters (f32-vunary): the clamp's bounds (clamp kind) and
 // alpha (leaky_relu's negative slope, elu's alpha); the other kinds have none.
