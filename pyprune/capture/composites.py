@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import sympy
 import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import take
-from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Comparison, PoolArgmax, Ref, Unsupported, int_pair,
-                                    string_padding, without_axes)
+from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Comparison, PoolArgmax, Ref, Unsupported, conv_padding,
+                                    int_pair, string_padding, without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -424,30 +425,65 @@ def b_affine_grid(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("reshape", [grid], {"shape": [-2, h, w, 2]})
 
 
-def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
-    """F.unfold (im2col) of (N, C, H, W): (N, C * kh * kw, L), row (c, i, j) holding input
-    channel c at kernel tap (i, j) for each of the L output pixels: the input padded, one strided
-    slice per tap, stacked after the channels and flattened."""
-    x = a["self"]
-    if low.rank(x) != 4:
-        raise Unsupported(f"im2col of a rank-{low.rank(x)} tensor")
-    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (int_pair(a[k], k) for k in ("kernel_size", "dilation", "padding", "stride"))
-    h, w = (low.static_dim(x, d, "im2col") + 2 * p for d, p in ((2, ph), (3, pw)))
+def _im2col_taps(low: Any, x: Any, kernel: list[int], dilation: list[int], padding: list[int],
+                 stride: list[int]) -> tuple[str, int, int]:
+    """(N, C, kh * kw, L) of (N, C, H, W), entry (c, tap (i, j), pixel) the input padded
+    ([top, left, bottom, right]) at the tap's place in the pixel's window: one strided slice
+    per tap, stacked after the channels. Returns it with the output's height and width."""
+    (kh, kw), (dh, dw), (sh, sw) = kernel, dilation, stride
+    top, left, bottom, right = padding
+    h, w = (low.static_dim(x, 2, "im2col") + top + bottom, low.static_dim(x, 3, "im2col") + left + right)
     oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
     if oh < 1 or ow < 1:
         raise Unsupported("im2col with a window larger than the padded input")
     padded = low.tensor(x)
-    if ph or pw:
-        padded = _node(low, "pad", [padded], {"pads": [0, 0, 0, 0, ph, ph, pw, pw], "mode": "constant", "value": 0.0})
+    if any(padding):
+        padded = _node(low, "pad", [padded], {"pads": [0, 0, 0, 0, top, bottom, left, right], "mode": "constant", "value": 0.0})
     taps = []
     for i in range(kh):
         for j in range(kw):
             rows = low.slice_node(Ref(padded), 2, i * dh, i * dh + sh * (oh - 1) + 1, sh)
             tap = low.slice_node(rows, 3, j * dw, j * dw + sw * (ow - 1) + 1, sw)
             taps.append(_node(low, "reshape", [tap.name], {"shape": [-2, -3, 1, oh * ow]}))
-    stacked = _node(low, "concat", taps, {"axis": 2}) if len(taps) > 1 else taps[0]
-    channels = low.static_dim(x, 1, "im2col")
-    return low.emit_one("reshape", [stacked], {"shape": [-2, channels * kh * kw, oh * ow]})
+    return (_node(low, "concat", taps, {"axis": 2}) if len(taps) > 1 else taps[0]), oh, ow
+
+
+def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.unfold (im2col) of (N, C, H, W): (N, C * kh * kw, L), row (c, i, j) holding input
+    channel c at kernel tap (i, j) for each of the L output pixels."""
+    x = a["self"]
+    if low.rank(x) != 4:
+        raise Unsupported(f"im2col of a rank-{low.rank(x)} tensor")
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (int_pair(a[k], k) for k in ("kernel_size", "dilation", "padding", "stride"))
+    taps, oh, ow = _im2col_taps(low, x, [kh, kw], [dh, dw], [ph, pw, ph, pw], [sh, sw])
+    return low.emit_one("reshape", [taps], {"shape": [-2, -1, oh * ow]})
+
+
+def b_conv2d_computed_weight(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.conv2d of a weight computed at run time (CondConv, dynamic convolution, ODConv mix each
+    sample's kernels from experts and run the batch as one convolution grouped by sample): the
+    input's im2col, (N, G, C / G * kh * kw, L), times the weight viewed as (G, O / G, C / G * kh
+    * kw), group by group in one matmul. The group count may be a run-time size (the batch):
+    only the per-group sizes need be known at capture."""
+    x, weight = a["input"], a["weight"]
+    if low.rank(x) != 4 or low.rank(weight) != 4:
+        raise Unsupported("a convolution of a computed weight other than 2-d")
+    out_channels, per_group, kh, kw = low.shape(weight)
+    groups = a["groups"].size if isinstance(a["groups"], Ref) else a["groups"]
+    per_output = sympy.simplify(sympy.sympify(out_channels) / sympy.sympify(groups))
+    if not all(isinstance(d, int) for d in (per_group, kh, kw)) or not per_output.is_Integer:
+        raise Unsupported("a convolution of a computed weight whose kernel or group sizes are only known at run time")
+    stride, dilation = int_pair(a["stride"], "stride"), int_pair(a["dilation"], "dilation")
+    padding = conv_padding(a["padding"], [(k - 1) * d + 1 for k, d in ((kh, dilation[0]), (kw, dilation[1]))])
+    taps, oh, ow = _im2col_taps(low, x, [kh, kw], dilation, padding, stride)
+    depth = per_group * kh * kw
+    columns = _node(low, "reshape", [taps], {"shape": [-2, -1, depth, oh * ow]})
+    kernels = _node(low, "reshape", [low.tensor(weight, "the weight")], {"shape": [-1, int(per_output), depth]})
+    out = _node(low, "reshape", [_node(low, "matmul", [kernels, columns])], {"shape": [-2, -1, oh, ow]})
+    if a.get("bias") is None:
+        return Ref(out)
+    bias = _node(low, "reshape", [low.tensor(a["bias"], "the bias")], {"shape": [-1, 1, 1]})
+    return low.emit_one("add", [out, bias])
 
 
 def b_col2im(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1152,12 +1188,18 @@ def _pool3d(low: Any, node: fx.Node, a: dict, op: str, over_hw: dict[str, Any], 
     padding included) and adaptive windows are boxes, so pooling a box is pooling its rows of
     pooled rows."""
     x = a["self"]
-    c, d, h, w = _volume(low, x, "a 3-d pooling")
+    # A rank-4 input is one unbatched (C, D, H, W) volume, pooled as (N, 1, D, H, W) with its
+    # channels the batch (LPRNet pools its features' channels so).
+    unbatched = low.rank(x) == 4
+    if unbatched:
+        c, d, h, w = [1] + [low.static_dim(x, axis, "a 3-d pooling") for axis in (1, 2, 3)]
+    else:
+        c, d, h, w = _volume(low, x, "a 3-d pooling")
     val = node.meta["val"]
-    out = [int(s) for s in (val[0] if isinstance(val, (tuple, list)) else val).shape[2:]]
+    out = [int(s) for s in (val[0] if isinstance(val, (tuple, list)) else val).shape[-3:]]
     flat = _node(low, op, [low.reshape(x, [-2, c * d, h, w]).name], over_hw)
     columns = _node(low, "reshape", [flat], {"shape": [-2, c, d, out[1] * out[2]]})
-    return low.emit_one("reshape", [_node(low, op, [columns], over_d)], {"shape": [-2, c] + out})
+    return low.emit_one("reshape", [_node(low, op, [columns], over_d)], {"shape": [-2] + [c] * (not unbatched) + out})
 
 
 def _pool3d_windows(a: dict, dilation: bool) -> tuple[dict[str, Any], dict[str, Any]]:

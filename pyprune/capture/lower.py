@@ -26,7 +26,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, PoolArgmax, Ref, Unsupported,
-                                    int_pair, norm_axis, string_padding, without_axes)
+                                    conv_padding, int_pair, norm_axis, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -785,19 +785,15 @@ class _Lowering:
         if self.rank(x) != 4 or weight.dim() != 4:
             raise Unsupported(f"only 2-d convolutions (input of rank 4) are in the operator set, got rank {self.rank(x)}")
         stride, dilation = int_pair(stride, "stride"), int_pair(dilation, "dilation")
-        kernel = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)]
-        if isinstance(padding, str):
-            before, after = string_padding(padding, kernel)
-            padding = before + after
-        else:
-            ph, pw = int_pair(padding, "padding")
-            padding = [ph, pw, ph, pw]
+        padding = conv_padding(padding, [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)])
         return {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(groups)}
 
     def b_conv2d(self, node: fx.Node, a: dict) -> Ref:
         if a.get("transposed"):
             return composites.b_conv_transpose(self, node, a)
-        if isinstance(a["weight"], torch.Tensor) and a["weight"].dim() == 5:
+        if not isinstance(a["weight"], torch.Tensor):
+            return composites.b_conv2d_computed_weight(self, node, a)
+        if a["weight"].dim() == 5:
             return composites.b_conv3d(self, node, a)
         weight = self.constant(a["weight"], "the weight")
         attrs = self.conv_attrs(a["input"], weight, a["stride"], a["padding"], a["dilation"], a["groups"])

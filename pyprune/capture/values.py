@@ -102,3 +102,13 @@ def string_padding(padding: str, extents: list[int]) -> tuple[list[int], list[in
     included): the padding before and after each dim, the odd pixel after, as torch puts it."""
     total = [0 if padding == "valid" else e - 1 for e in extents]
     return [t // 2 for t in total], [t - t // 2 for t in total]
+
+
+def conv_padding(padding: Any, kernel: list[int]) -> list[int]:
+    """A 2-d convolution's padding (ints, or "same" / "valid" for dilated kernel extents
+    `kernel`) as [top, left, bottom, right]."""
+    if isinstance(padding, str):
+        before, after = string_padding(padding, kernel)
+        return before + after
+    ph, pw = int_pair(padding, "padding")
+    return [ph, pw, ph, pw]

@@ -416,6 +416,46 @@ def test_3d_pooling_lowers_to_2d_pooling_over_planes_then_depth(case):
     assert_matches(low, model, torch.randn(4, 3, 5, 7, 6))
 
 
+@pytest.mark.parametrize("case", ["max", "max_ceil_dilated", "avg_ceil_exclusive", "adaptive_avg"])
+def test_3d_pooling_of_a_rank_4_input_pools_it_as_one_unbatched_volume(case):
+    """LPRNet's nn.MaxPool3d((1, 3, 3), (2, 1, 2)) on (N, C, H, W): the batch is the volume's
+    channels, C its depth."""
+    torch.manual_seed(0)
+    model = Fn(lambda m, x: POOL3D[case](x))
+    x = torch.randn(2, 6, 7, 8)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 6, 7, 8))
+
+
+def _mixed_kernels(m, x):
+    """CondConv and dynamic convolution: per-sample kernels mixed from experts by routing
+    weights, run as one convolution grouped by sample."""
+    b, c, h, w = x.shape
+    route = torch.sigmoid(x.mean([2, 3]) @ m.p0)
+    weight = (route @ m.p1.reshape(2, -1)).reshape(b * 5, c, 3, 3)
+    y = F.conv2d(x.reshape(1, b * c, h, w), weight, (route @ m.p2).reshape(-1), padding=1, groups=b)
+    return y.reshape(b, 5, h, w)
+
+
+@pytest.mark.parametrize("fn", [
+    _mixed_kernels,
+    lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:5] * x.mean(), stride=(2, 1), dilation=(1, 2)),
+    lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:9, :2] * x.mean(), None, 1, "same", 1, 3),
+    lambda m, x: F.conv2d(x, (m.p1.reshape(2, 5, 6, 9) * x.mean()).reshape(10, 3, 6, 3)[:4], padding=(0, 2), groups=2),
+])
+def test_convolutions_of_weights_computed_at_run_time_lower_to_im2col_and_matmul(fn):
+    model = Fn(fn)
+    model.p0, model.p1, model.p2 = torch.randn(6, 2), torch.randn(2, 5 * 6 * 9), torch.randn(2, 5)
+    x = torch.randn(2, 6, 7, 8)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    assert "matmul" in ops(low) and "conv2d" not in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 6, 7, 8))
+
+
 def test_padding_of_every_mode_runs_on_the_engine():
     """Only constant padding carries a value (the engine refuses one beside reflect or
     replicate: TResNet's anti-aliasing reflects)."""
