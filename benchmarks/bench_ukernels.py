@@ -199,6 +199,43 @@ def test_vunary_torch(benchmark, kind):
         torch.set_num_threads(threads)
 
 
+# ---- elementwise math (vmath) -------------------------------------------------------------------
+
+VMATH = rows_by_case(TESTING.vmath_ukernels(), lambda r: r["op"])
+
+
+def vmath_input(op, n):
+    """Where the function is defined: the positives for log, above -1 for log1p."""
+    x = (np.random.default_rng(0).standard_normal(n) * 4).astype(np.float32)
+    return np.abs(x) + np.float32(-0.5 if op == "log1p" else 0.0) if op.startswith("log") else x
+
+
+@pytest.mark.parametrize("case,shape,row", params(VMATH, lambda case, rows: [(1 << 20,)]))
+def test_vmath(benchmark, case, shape, row):
+    n = shape[0]
+    x = vmath_input(case, n)
+    want = TESTING.vmath(reference_row(VMATH[case])["name"], x)
+    name = available(row)
+    check = lambda: np.testing.assert_allclose(TESTING.vmath(name, x), want, rtol=3e-7)  # noqa: E731
+    run(benchmark, row, f"vmath {case} {n}", lambda: TESTING.vmath(name, x), check, "M elements/s", n / 1e6)
+
+
+@pytest.mark.parametrize("op", sorted(VMATH))
+def test_vmath_torch(benchmark, op):
+    """torch's function on the same input, in the op's group (the peer of the rows)."""
+    torch = pytest.importorskip("torch")
+    n = 1 << 20
+    x = torch.from_numpy(vmath_input(op, n))
+    fn = getattr(torch, op)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run(benchmark, {"isa": "torch", "production": False}, f"vmath {op} {n}", lambda: fn(x), lambda: None,
+            "M elements/s", n / 1e6)
+    finally:
+        torch.set_num_threads(threads)
+
+
 # ---- fused epilogues ----------------------------------------------------------------------------
 
 EPILOGUES = {

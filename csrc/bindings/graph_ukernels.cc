@@ -60,6 +60,25 @@ py::tuple vexpsum(const std::string& name, const F32Arg& x_arg, float max) {
   return py::make_tuple(y, sum);
 }
 
+const char* vmath_op_name(pp_vmath_op op) {
+  switch (op) {
+    case pp_vmath_exp: return "exp";
+    case pp_vmath_expm1: return "expm1";
+    case pp_vmath_log: return "log";
+    case pp_vmath_log1p: return "log1p";
+  }
+  return "?";
+}
+
+// op(x) of 1-D x through kernel `name`.
+py::array vmath(const std::string& name, const F32Arg& x_arg) {
+  const pp_f32_vmath_ukernel& k = pp_find_ukernel(pp_f32_vmath_ukernels(), name);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 1);
+  py::array_t<float> y(x.shape(0));
+  k.fn(static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()), y.mutable_data());
+  return y;
+}
+
 // n outputs of kernel `name` over the rows of x, `pad` columns of padding before them, which must
 // hold the inputs they read and the overread.
 py::array hpool(const std::string& name, const F32Arg& x_arg, const IntArg& n_arg, const IntArg& pad_arg) {
@@ -105,6 +124,14 @@ void register_graph_ukernels(py::module_& testing) {
   });
   testing.def("vexpsum", &vexpsum, py::arg("ukernel"), py::arg("x"), py::arg("max"),
               "(exp(x - max), its sum) of 1-D x through one softmax exponential microkernel.");
+  testing.def("vmath_ukernels", [] {
+    return ukernel_rows(pp_f32_vmath_ukernels(), [](py::dict& row, const pp_f32_vmath_ukernel& k) {
+      row["op"] = vmath_op_name(k.op);
+      row["tile"] = k.tile;
+    });
+  });
+  testing.def("vmath", &vmath, py::arg("ukernel"), py::arg("x"),
+              "op(x) of 1-D x (not empty) through one elementwise math microkernel (exp, expm1, log, log1p).");
   testing.def("hpool_ukernels", [] {
     return ukernel_rows(pp_f32_hpool_ukernels(), [](py::dict& row, const pp_f32_hpool_ukernel& k) {
       row["op"] = k.op == pp_hpool_max ? "max" : "sum";

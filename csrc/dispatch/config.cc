@@ -89,6 +89,15 @@ const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_vmath_ukernel>& pp_f32_vmath_ukernels() {
+  static const std::vector<pp_f32_vmath_ukernel> all = {
+#define PP_VMATH_UKERNEL(isa, name, op, tile, production) {#name, isa, pp_vmath_##op, tile, production, name},
+#include "../f32-vunary/f32-vmath.inc"
+#undef PP_VMATH_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_vexpsum_ukernel>& pp_f32_vexpsum_ukernels() {
   static const std::vector<pp_f32_vexpsum_ukernel> all = {
 #define PP_VEXPSUM_UKERNEL(isa, name, tile, production) {#name, isa, tile, production, name},
@@ -244,6 +253,11 @@ const pp_f32_vexpsum_ukernel& pp_f32_vexpsum_config() {
   static const pp_f32_vexpsum_ukernel* chosen =
       pp_production_ukernel(pp_f32_vexpsum_ukernels(), [](const pp_f32_vexpsum_ukernel&) { return true; });
   return *chosen;
+}
+
+const pp_f32_vmath_ukernel& pp_f32_vmath_config(pp_vmath_op op) {
+  // Every op of the list has a scalar production row (test_ukernel_tables.py).
+  return *pp_production_ukernel(pp_f32_vmath_ukernels(), [&](const pp_f32_vmath_ukernel& k) { return k.op == op; });
 }
 
 const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, size_t stride) {

@@ -44,6 +44,14 @@ struct Avx2 {
   static V copysign(V y, V x) { return _mm256_or_ps(y, _mm256_and_ps(x, _mm256_set1_ps(-0.0f))); }
   // 2^n from a magic-biased n (its low bits n + 127), see vunary.h.
   static V pow2(V biased) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(biased), 23)); }
+  // x = m 2^k, m in [sqrt(1/2), sqrt(2)), for a normal x > 0: m, and k as a float (x's bits less
+  // sqrt(1/2)'s split the exponent there instead of at 1).
+  static V split_log2(V x, V& k) {
+    const __m256i sqrt_half = _mm256_set1_epi32(0x3f3504f3);
+    const __m256i i = _mm256_sub_epi32(_mm256_castps_si256(x), sqrt_half);
+    k = _mm256_cvtepi32_ps(_mm256_srai_epi32(i, 23));
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x7fffff)), sqrt_half));
+  }
 };
 
 }  // namespace

@@ -40,6 +40,14 @@ struct Avx512 {
   static V copysign(V y, V x) { return _mm512_or_ps(y, _mm512_and_ps(x, _mm512_set1_ps(-0.0f))); }
   // 2^n from a magic-biased n (its low bits n + 127), see vunary.h.
   static V pow2(V biased) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(biased), 23)); }
+  // x = m 2^k, m in [sqrt(1/2), sqrt(2)), for a normal x > 0: m, and k as a float (x's bits less
+  // sqrt(1/2)'s split the exponent there instead of at 1).
+  static V split_log2(V x, V& k) {
+    const __m512i sqrt_half = _mm512_set1_epi32(0x3f3504f3);
+    const __m512i i = _mm512_sub_epi32(_mm512_castps_si512(x), sqrt_half);
+    k = _mm512_cvtepi32_ps(_mm512_srai_epi32(i, 23));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(i, _mm512_set1_epi32(0x7fffff)), sqrt_half));
+  }
 };
 
 }  // namespace

@@ -46,6 +46,14 @@ struct Neon {
   static V copysign(V y, V x) { return vbslq_f32(vdupq_n_u32(0x80000000u), x, y); }
   // 2^n from a magic-biased n (its low bits n + 127), see vunary.h.
   static V pow2(V biased) { return vreinterpretq_f32_s32(vshlq_n_s32(vreinterpretq_s32_f32(biased), 23)); }
+  // x = m 2^k, m in [sqrt(1/2), sqrt(2)), for a normal x > 0: m, and k as a float (x's bits less
+  // sqrt(1/2)'s split the exponent there instead of at 1).
+  static V split_log2(V x, V& k) {
+    const int32x4_t sqrt_half = vdupq_n_s32(0x3f3504f3);
+    const int32x4_t i = vsubq_s32(vreinterpretq_s32_f32(x), sqrt_half);
+    k = vcvtq_f32_s32(vshrq_n_s32(i, 23));
+    return vreinterpretq_f32_s32(vaddq_s32(vandq_s32(i, vdupq_n_s32(0x7fffff)), sqrt_half));
+  }
 };
 
 }  // namespace

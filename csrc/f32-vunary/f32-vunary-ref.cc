@@ -1,4 +1,4 @@
-// Reference activation microkernels: the obvious loop, computed in double precision and rounded
+// Reference activation and math microkernels: the obvious loop, computed in double precision and rounded
 // once, so they are within 1 ulp of the exact function (see f32-vunary.inc). Formulas are
 // chosen to avoid cancellation: sigmoid-based forms for silu and gelu_tanh, erfc for gelu.
 #include <cmath>
@@ -77,6 +77,22 @@ extern "C" void pp_f32_vmish_ukernel__ref(size_t n, const float* x, float* y, co
 
 extern "C" void pp_f32_velu_ukernel__ref(size_t n, const float* x, float* y, const pp_f32_activation_params* p) {
   map(n, x, y, [&](double v) { return v > 0.0 ? v : p->alpha * std::expm1(v); });
+}
+
+extern "C" void pp_f32_vexp_ukernel__ref(size_t n, const float* x, float* y) {
+  map(n, x, y, [](double v) { return std::exp(v); });
+}
+
+extern "C" void pp_f32_vexpm1_ukernel__ref(size_t n, const float* x, float* y) {
+  map(n, x, y, [](double v) { return std::expm1(v); });
+}
+
+extern "C" void pp_f32_vlog_ukernel__ref(size_t n, const float* x, float* y) {
+  map(n, x, y, [](double v) { return std::log(v); });
+}
+
+extern "C" void pp_f32_vlog1p_ukernel__ref(size_t n, const float* x, float* y) {
+  map(n, x, y, [](double v) { return std::log1p(v); });
 }
 
 // The difference rounded to float32 (as the vector kernels and torch round it), its exponential

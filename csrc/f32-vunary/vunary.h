@@ -22,6 +22,17 @@
 //   t^2 / 2 = h + l exactly (FMA), so exp(-t^2 / 2) keeps full precision. gelu(x) = x c for
 //   x <= 0 and x - x c otherwise (x c <= x / 2: no cancellation). t is capped at 14 (c = 0
 //   beyond 13.2) and x c computed from x capped likewise, so +-inf give inf and -0.
+// The math kernels (f32-vmath.inc):
+//   exp(x) = exp(-h) for h = -x clamped to [-89, 104] (beyond, the result is inf or 0), 2^n
+//   applied as two factors 2^n1 2^(n - n1), n1 = round(n / 2), each a normal float for n in
+//   [-150, 128]: a subnormal result rounds once, one past FLT_MAX is inf.
+//   expm1(x) = expm1(-h) above for x <= 10 (2^n - 1 exact for n <= 15), exp(x) - 1 beyond.
+//   log(x): x = m 2^k, m in [sqrt(1/2), sqrt(2)) (subnormal x scaled by 2^23 first), f = m - 1
+//   exactly, log1p(f) = 2 atanh(s) = f - f^2 / 2 + s (f^2 / 2 + R(s^2)), s = f / (2 + f),
+//   R(z) = 2z / 3 + 2z^2 / 5 + 2z^3 / 7 + 2z^4 / 9 (|s| <= 0.172: the series' rest is below
+//   2^-26 of the result), plus k ln2 in two parts (k times the high part exact).
+//   log1p(x): the same at u = 1 + x, plus u's rounding error over u (Fast2Sum: x - (u - 1) for
+//   x < 1, 1 - (u - x) from 1 on). expm1 and log1p are x itself where |x| < 2^-24.
 // max_nan / min_nan keep a NaN input NaN; every path is checked with NaN and +-inf by the tests.
 #pragma once
 
@@ -55,6 +66,14 @@ constexpr float kGeluM[11] = {0x1.6ea9c6p-2f,  -0x1.592542p-3f, 0x1.dad20ep-8f, 
                               0x1.42641p-12f,  0x1.14f49ep-14f, -0x1.1ed0e4p-15f};
 
 constexpr float kMaxFloat = 0x1.fffffep+127f;
+constexpr float kInf = __builtin_inff();
+// exp(x): x clamped to [kExpMin, kExpMax], beyond which exp(x) rounds to 0 or inf anyway
+constexpr float kExpMin = -104.0f, kExpMax = 89.0f;
+constexpr float kExpm1Split = 10.0f;  // expm1(x) = exp(x) - 1 above
+// log: sqrt(1/2)'s bits (split_log2), ln2 = kLogLn2Hi + kLogLn2Lo with 16 significant bits in
+// the high part, R's coefficients
+constexpr float kLogLn2Hi = 0x1.62e4p-1f, kLogLn2Lo = 0x1.7f7d1cp-20f;
+constexpr float kLogR1 = 2.0f / 3.0f, kLogR2 = 2.0f / 5.0f, kLogR3 = 2.0f / 7.0f, kLogR4 = 2.0f / 9.0f;
 
 template <class S>
 struct Math {
@@ -62,22 +81,86 @@ struct Math {
 
   static PP_INLINE V c(float v) { return S::splat(v); }
 
-  // exp(-(h + l)) for h >= 0 (l: a correction below ulp(h), when kLow), 0 where h > kExpCutoff.
-  template <bool kLow = false>
-  static PP_INLINE V exp_neg(V h, V l = V{}) {
+  // The exponentials' reduction of exp(-h): n = round(-h / ln2), nb = n + kMagic (its low bits
+  // n + 127), w = h + n ln2 in [-ln2 / 2, ln2 / 2], exp(-h) = 2^n exp(-w).
+  struct Reduced {
+    V nb, n, w;
+  };
+  static PP_INLINE Reduced reduce(V h) {
     const V nb = S::fma(h, c(kMinusLog2e), c(kMagic));
-    const V s = S::pow2(nb);
     const V n = S::sub(nb, c(kMagic));
-    V w = S::fma(n, c(kLn2Hi), h);
-    w = S::fma(n, c(kLn2Lo), w);
-    if constexpr (kLow) w = S::add(w, l);
+    const V w = S::fma(n, c(kLn2Hi), h);
+    return {nb, n, S::fma(n, c(kLn2Lo), w)};
+  }
+
+  // P(w), exp(-w) = 1 - w P(w).
+  static PP_INLINE V exp_p(V w) {
     V p = S::fma(c(kExpP6), w, c(kExpP5));
     p = S::fma(p, w, c(kExpP4));
     p = S::fma(p, w, c(kExpP3));
     p = S::fma(p, w, c(kExpP2));
-    p = S::fma(p, w, c(1.0f));
-    const V e = S::fnma(S::mul(s, w), p, s);
+    return S::fma(p, w, c(1.0f));
+  }
+
+  // exp(-(h + l)) for h >= 0 (l: a correction below ulp(h), when kLow), 0 where h > kExpCutoff.
+  template <bool kLow = false>
+  static PP_INLINE V exp_neg(V h, V l = V{}) {
+    Reduced r = reduce(h);
+    const V s = S::pow2(r.nb);
+    if constexpr (kLow) r.w = S::add(r.w, l);
+    const V e = S::fnma(S::mul(s, r.w), exp_p(r.w), s);
     return S::zero_where(S::gt(h, c(kExpCutoff)), e);
+  }
+
+  static PP_INLINE V exp(V x) {
+    const Reduced r = reduce(S::neg(S::min_nan(c(kExpMax), S::max_nan(c(kExpMin), x))));
+    const V p = S::fnma(r.w, exp_p(r.w), c(1.0f));
+    const V n1b = S::fma(r.n, c(0.5f), c(kMagic));  // round(n / 2), biased
+    const V n2b = S::add(S::sub(r.n, S::sub(n1b, c(kMagic))), c(kMagic));
+    return S::mul(S::mul(p, S::pow2(n1b)), S::pow2(n2b));
+  }
+
+  static PP_INLINE V expm1(V x) {
+    const V near = expm1_neg(S::neg(S::min_nan(c(kExpm1Split), x)));
+    return identity_near_zero(x, S::select(S::gt(x, c(kExpm1Split)), S::sub(exp(x), c(1.0f)), near));
+  }
+
+  // x itself where |x| < 2^-24, y elsewhere: f(x) = x (1 + O(x)) rounds to x there (expm1,
+  // log1p), and -0 stays -0.
+  static PP_INLINE V identity_near_zero(V x, V y) { return S::select(S::gt(c(0x1p-24f), S::abs(x)), x, y); }
+
+  // log1p(m - 1) + k ln2 + low for m in [sqrt(1/2), sqrt(2)): the terms small to large.
+  static PP_INLINE V log_reduced(V m, V k, V low) {
+    const V f = S::sub(m, c(1.0f));
+    const V s = S::div(f, S::add(f, c(2.0f)));
+    const V z = S::mul(s, s);
+    V r = S::fma(c(kLogR4), z, c(kLogR3));
+    r = S::fma(r, z, c(kLogR2));
+    r = S::mul(S::fma(r, z, c(kLogR1)), z);
+    const V hfsq = S::mul(S::mul(f, f), c(0.5f));
+    const V y = S::fma(s, S::add(hfsq, r), S::fma(k, c(kLogLn2Lo), low));
+    return S::fma(k, c(kLogLn2Hi), S::add(S::sub(y, hfsq), f));
+  }
+
+  // log's result y at u > 0 finite; u itself at +inf, -inf at 0, NaN below 0 or at NaN.
+  static PP_INLINE V log_special(V u, V y) {
+    const V at_most_zero = S::select(S::ge(u, c(0.0f)), c(-kInf), c(__builtin_nanf("")));
+    return S::select(S::gt(u, c(0.0f)), S::select(S::ge(u, c(kInf)), u, y), at_most_zero);
+  }
+
+  static PP_INLINE V log(V x) {
+    const auto tiny = S::gt(c(0x1p-126f), x);  // subnormal (0 and below: log_special)
+    V k;
+    const V m = S::split_log2(S::select(tiny, S::mul(x, c(0x1p23f)), x), k);
+    return log_special(x, log_reduced(m, S::sub(k, S::select(tiny, c(23.0f), c(0.0f))), c(0.0f)));
+  }
+
+  static PP_INLINE V log1p(V x) {
+    const V u = S::add(x, c(1.0f));
+    V k;
+    const V m = S::split_log2(u, k);
+    const V error = S::select(S::ge(x, c(1.0f)), S::sub(c(1.0f), S::sub(u, x)), S::sub(x, S::sub(u, c(1.0f))));
+    return identity_near_zero(x, log_special(u, log_reduced(m, k, S::div(error, u))));
   }
 
   // m * sigmoid(w), m and w of the same sign (m = x for silu).
@@ -111,14 +194,11 @@ struct Math {
     return times_sigmoid(x, S::mul(x, S::fma(S::mul(x, x), c(kGeluTanhB), c(kGeluTanhA))));
   }
 
-  // expm1(-h) for h >= 0 (NaN stays NaN).
+  // expm1(-h) for h >= -10 (NaN stays NaN).
   static PP_INLINE V expm1_neg(V h) {
-    h = S::min_nan(c(kExpm1Cap), h);
-    const V nb = S::fma(h, c(kMinusLog2e), c(kMagic));
-    const V s = S::pow2(nb);
-    const V n = S::sub(nb, c(kMagic));
-    V w = S::fma(n, c(kLn2Hi), h);
-    w = S::fma(n, c(kLn2Lo), w);
+    const Reduced r = reduce(S::min_nan(c(kExpm1Cap), h));
+    const V s = S::pow2(r.nb);
+    const V w = r.w;
     V q = S::fma(c(kExpm1Q6), w, c(kExpm1Q5));
     q = S::fma(q, w, c(kExpm1Q4));
     q = S::fma(q, w, c(kExpm1Q3));
@@ -226,7 +306,14 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
 
 }  // namespace pp_f32_vunary
 
-// Defines the eleven activation kernels of an ISA and its softmax exponential (exp_sum, at UE): `S`
+// y = f(x) by Math<S>::f (f32-vmath.inc), U elements per iteration.
+#define PP_F32_VMATH_UKERNEL(S, isa, U, f)                                                          \
+  extern "C" void pp_f32_v##f##_ukernel_x##U##__##isa(size_t n, const float* x, float* y) {        \
+    pp_f32_vunary::map<S, U / S::kLanes>(n, x, y, [](S::V v) PP_INLINE_LAMBDA { return M_##isa::f(v); }); \
+  }
+
+// Defines the eleven activation kernels of an ISA, its softmax exponential (exp_sum) and its math
+// kernels (exp, expm1, log, log1p), the last two at UE: `S`
 // its traits; U, UE and UG the elements of one iteration for the cheap kinds (clamp ...
 // hardsigmoid), the exponential ones, and gelu (whose 22 constants need the registers that more
 // vectors in flight would take).
@@ -287,4 +374,8 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
   }                                                                                                   \
   extern "C" float pp_f32_vexpsum_ukernel_x##UE##__##isa(size_t n, const float* x, float max, float* y) { \
     return pp_f32_vunary::exp_sum<S, UE / S::kLanes>(n, x, max, y);                                     \
-  }
+  }                                                                                                   \
+  PP_F32_VMATH_UKERNEL(S, isa, UE, exp)                                                               \
+  PP_F32_VMATH_UKERNEL(S, isa, UE, expm1)                                                             \
+  PP_F32_VMATH_UKERNEL(S, isa, UE, log)                                                               \
+  PP_F32_VMATH_UKERNEL(S, isa, UE, log1p)

@@ -2,12 +2,14 @@
 // erf, erfc, erfinv, sin, cos, tan, atan, asin, acos, sinh, cosh, asinh, acosh, atanh, floor, ceil, round,
 // trunc, sign, expm1, log1p, exp2, log2, log10) with torch's values:
 // pow takes torch's exact shortcuts for the common exponents, round goes half to even, sign of
-// NaN is 0.
+// NaN is 0. exp, expm1, log and log1p run on the vector math microkernels (f32-vmath.inc), the
+// rest through libm.
 #include <cmath>
 #include <limits>
 
 #include "node_operator.h"
 #include "parallel_rows.h"
+#include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 
 namespace pyprune::graph {
@@ -59,6 +61,10 @@ void map(const float* x, float* y, size_t begin, size_t end, F f) {
   for (size_t i = begin; i < end; i++) y[i] = f(x[i]);
 }
 
+void vmath(pp_vmath_op op, const float* x, float* y, size_t begin, size_t end) {
+  pp_f32_vmath_config(op).fn(end - begin, x + begin, y + begin);
+}
+
 class Unary final : public NodeOperator {
  public:
   explicit Unary(const Attributes& attrs) : NodeOperator(attrs) {
@@ -89,8 +95,8 @@ class Unary final : public NodeOperator {
       switch (kind_) {
         case UnaryKind::sqrt: return map(x, y, begin, end, [](float v) { return std::sqrt(v); });
         case UnaryKind::rsqrt: return map(x, y, begin, end, [](float v) { return 1.0f / std::sqrt(v); });
-        case UnaryKind::exp: return map(x, y, begin, end, [](float v) { return std::exp(v); });
-        case UnaryKind::log: return map(x, y, begin, end, [](float v) { return std::log(v); });
+        case UnaryKind::exp: return vmath(pp_vmath_exp, x, y, begin, end);
+        case UnaryKind::log: return vmath(pp_vmath_log, x, y, begin, end);
         case UnaryKind::abs: return map(x, y, begin, end, [](float v) { return std::fabs(v); });
         case UnaryKind::neg: return map(x, y, begin, end, [](float v) { return -v; });
         case UnaryKind::reciprocal: return map(x, y, begin, end, [](float v) { return 1.0f / v; });
@@ -103,8 +109,8 @@ class Unary final : public NodeOperator {
         case UnaryKind::round: return map(x, y, begin, end, [](float v) { return std::nearbyint(v); });
         case UnaryKind::tan: return map(x, y, begin, end, [](float v) { return std::tan(v); });
         case UnaryKind::trunc: return map(x, y, begin, end, [](float v) { return std::trunc(v); });
-        case UnaryKind::expm1: return map(x, y, begin, end, [](float v) { return std::expm1(v); });
-        case UnaryKind::log1p: return map(x, y, begin, end, [](float v) { return std::log1p(v); });
+        case UnaryKind::expm1: return vmath(pp_vmath_expm1, x, y, begin, end);
+        case UnaryKind::log1p: return vmath(pp_vmath_log1p, x, y, begin, end);
         case UnaryKind::exp2: return map(x, y, begin, end, [](float v) { return std::exp2(v); });
         case UnaryKind::log2: return map(x, y, begin, end, [](float v) { return std::log2(v); });
         case UnaryKind::log10: return map(x, y, begin, end, [](float v) { return std::log10(v); });

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['DWCONV2D_TAPS_OVERREAD', 'HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_taps', 'dwconv2d_taps_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vexpsum', 'vexpsum_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['DWCONV2D_TAPS_OVERREAD', 'HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_taps', 'dwconv2d_taps_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vexpsum', 'vexpsum_ukernels', 'vmath', 'vmath_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def conv2d_3x3s2p1_ukernels() -> list:
     ...
 def conv2d_outvec_ukernels() -> list:
@@ -76,6 +76,12 @@ def vexpsum(ukernel: str, x: numpy.typing.NDArray[numpy.float32], max: typing.Su
     (exp(x - max), its sum) of 1-D x through one softmax exponential microkernel.
     """
 def vexpsum_ukernels() -> list:
+    ...
+def vmath(ukernel: str, x: numpy.typing.NDArray[numpy.float32]) -> numpy.ndarray:
+    """
+    op(x) of 1-D x (not empty) through one elementwise math microkernel (exp, expm1, log, log1p).
+    """
+def vmath_ukernels() -> list:
     ...
 def vunary_ukernels() -> list:
     ...

@@ -41,9 +41,10 @@ def _unary(low: Any, kind: str, x: str) -> str:
 
 
 def _softplus(low: Any, x: str) -> str:
-    """log(1 + exp(x)) as relu(x) + log(1 + exp(-|x|)): exp never overflows."""
+    """log(1 + exp(x)) as relu(x) + log1p(exp(-|x|)): exp never overflows, and far left, where
+    the result is exp(x) itself, 1 + exp(x) does not round it away."""
     tail = _unary(low, "exp", _unary(low, "neg", _unary(low, "abs", x)))
-    return _node(low, "add", [_relu(low, x), _unary(low, "log", _node(low, "add", [tail, 1.0]))])
+    return _node(low, "add", [_relu(low, x), _unary(low, "log1p", tail)])
 
 
 def _elu(low: Any, x: str, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> str:

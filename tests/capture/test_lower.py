@@ -3,6 +3,7 @@ reference executor at the captured batch and another, and on every model of the 
 
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -302,6 +303,17 @@ def test_other_gates_stay_products(fn, expected):
     got = [n.attrs.get("activation", n.op) for n in low.graph.nodes]
     assert got == expected if expected else got[-1] == "mul"
     assert_matches(low, model, x)
+
+
+def test_softplus_and_log_sigmoid_keep_their_tails():
+    """Far left softplus(x) is exp(x) itself, and log-sigmoid far right -exp(-x): 1 + exp(x)
+    would round them to 0."""
+    model = Fn(lambda m, x: (F.softplus(x), F.logsigmoid(-x), F.softplus(x * 2, 2.0)))
+    x = torch.linspace(-80.0, -5.0, 64).reshape(1, 1, 8, 8)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    for got, want in zip(engine.Engine(low.graph)(x.numpy()), model(x)):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-6)
 
 
 # (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)

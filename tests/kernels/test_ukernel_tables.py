@@ -26,6 +26,7 @@ TABLES = {
     "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
     "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
     "vunary": (TESTING.vunary_ukernels(), lambda u: u["kind"]),
+    "vmath": (TESTING.vmath_ukernels(), lambda u: u["op"]),
     "winograd_input": (TESTING.winograd_input_ukernels(), lambda u: u["tile"]),
     "winograd_output": (TESTING.winograd_output_ukernels(), lambda u: u["tile"]),
 }

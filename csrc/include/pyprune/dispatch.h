@@ -153,6 +153,15 @@ struct pp_f32_vexpsum_ukernel {
   pp_f32_vexpsum_ukernel_fn fn;
 };
 
+struct pp_f32_vmath_ukernel {
+  const char* name;
+  pp_isa isa;
+  pp_vmath_op op;
+  size_t tile;      // elements per main-loop iteration
+  bool production;  // the kernel its ISA runs for this op
+  pp_f32_vmath_ukernel_fn fn;
+};
+
 struct pp_f32_winograd_input_ukernel {
   const char* name;
   pp_isa isa;
@@ -189,6 +198,7 @@ const std::vector<pp_f32_gemv_ukernel>& pp_f32_gemv_ukernels();
 const std::vector<pp_f32_spmm_ukernel>& pp_f32_spmm_ukernels();
 const std::vector<pp_f32_vunary_ukernel>& pp_f32_vunary_ukernels();
 const std::vector<pp_f32_vexpsum_ukernel>& pp_f32_vexpsum_ukernels();
+const std::vector<pp_f32_vmath_ukernel>& pp_f32_vmath_ukernels();
 const std::vector<pp_f32_winograd_input_ukernel>& pp_f32_winograd_input_ukernels();
 const std::vector<pp_f32_winograd_output_ukernel>& pp_f32_winograd_output_ukernels();
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
@@ -248,4 +258,5 @@ const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
 const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b);
 const pp_f32_rsum_ukernel& pp_f32_rsum_config();
 const pp_f32_vexpsum_ukernel& pp_f32_vexpsum_config();
+const pp_f32_vmath_ukernel& pp_f32_vmath_config(pp_vmath_op op);
 const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, size_t stride);

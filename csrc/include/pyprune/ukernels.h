@@ -270,6 +270,18 @@ typedef float (*pp_f32_vexpsum_ukernel_fn)(size_t n, const float* x, float max, 
 #include "../../f32-vunary/f32-vexpsum.inc"
 #undef PP_VEXPSUM_UKERNEL
 
+// ---- f32 math, elementwise (vmath) ---------------------------------------------------------
+//
+// y[i] = op(x[i]) for i < n (n >= 1). y may be x (in place); otherwise they must not overlap.
+// Kernels read and write nothing outside [0, n). Accuracy: f32-vmath.inc.
+enum pp_vmath_op { pp_vmath_exp, pp_vmath_expm1, pp_vmath_log, pp_vmath_log1p };
+
+typedef void (*pp_f32_vmath_ukernel_fn)(size_t n, const float* x, float* y);
+
+#define PP_VMATH_UKERNEL(isa, name, op, tile, production) extern "C" void name(size_t n, const float* x, float* y);
+#include "../../f32-vunary/f32-vmath.inc"
+#undef PP_VMATH_UKERNEL
+
 // ---- f32 activations, elementwise (vunary) ------------------------------------------------
 //
 // y[i] = f(x[i]) for i < n (n >= 1), f one kind of pyprune::ActivationKind (activation.h) with
