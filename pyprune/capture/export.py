@@ -4,6 +4,7 @@ allows it, else for the example's shapes."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import io
 import logging
@@ -65,6 +66,41 @@ def _why(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}"[:500]
 
 
+def _first_items(args: tuple) -> tuple:
+    return tuple(a[:1] if isinstance(a, torch.Tensor) and a.dim() else a for a in args)
+
+
+# What nn.Module keeps in a module's __dict__ itself; the rest is the model's own Python state.
+_MODULE_INTERNALS = frozenset(vars(nn.Module()))
+
+
+def _python_state(model: nn.Module) -> list[tuple[nn.Module, dict[str, Any]]]:
+    """Every module's own attributes, lists, dicts and sets copied one level: what a forward
+    that caches values computed from the input's size (detection anchors, grids) changes."""
+    return [(m, {k: copy.copy(v) if isinstance(v, (list, dict, set)) else v
+                 for k, v in vars(m).items() if k not in _MODULE_INTERNALS}) for m in model.modules()]
+
+
+def _restore(state: list[tuple[nn.Module, dict[str, Any]]]) -> None:
+    """Puts back the attributes _python_state saw, dropping those added since (a trace leaves
+    its fake tensors in the caches it fills)."""
+    for m, attrs in state:
+        for k in [k for k in vars(m) if k not in _MODULE_INTERNALS and k not in attrs]:
+            del m.__dict__[k]
+        m.__dict__.update(attrs)
+
+
+def _warm(model: nn.Module, args: tuple) -> None:
+    """One eager forward, on the example's first items where the model takes them: a model that
+    caches what it computes from the input's size on its first call (ultralytics' anchors) then
+    holds a batch of one, which no trace below matches (a dynamic batch is traced as at least
+    2), so the traces compute it rather than compare a cached batch with theirs and fix it."""
+    try:
+        model(*_first_items(args))
+    except Exception:
+        model(*args)
+
+
 def _batched(args: tuple) -> tuple:
     """The example with a batch of 2 where it has 1: torch.export specialises dims of size 1."""
     return tuple(a.expand(2, *a.shape[1:]).clone() if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == 1
@@ -75,7 +111,7 @@ def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) 
     """Why the dynamic capture is wrong for a batch of one, or None. Tracing assumes a dynamic
     batch is not 1, so a model that branches on a batch of one is captured for the other branch
     silently: run both on the example's first item to see."""
-    one = tuple(a[:1] if isinstance(a, torch.Tensor) else a for a in args)
+    one = _first_items(args)
     with torch.no_grad():
         want, got = tree_flatten(model(*one))[0], tree_flatten(program.module()(*one))[0]
     same = len(want) == len(got) and all(_close(g, w) for g, w in zip(got, want))
@@ -120,19 +156,21 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     # Without autograd: a model whose caches were filled under torch.inference_mode (detection
     # anchors) cannot be traced with it.
     with quiet(), torch.no_grad():
-        # One eager forward first: a model that caches what it computes from the input's size on
-        # its first call (detection anchors) would otherwise keep the trace's fake tensors.
-        model(*args)
+        _warm(model, args)
+        state = _python_state(model)
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)
                 with SizeValues():
                     program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
+                _restore(state)
                 failure = _batch_one_differs(model, program, args)
                 if failure is None:
                     return Captured(program, True, time.perf_counter() - start)
             except Exception as e:  # torch.export raises many kinds
                 failure = _why(e)
+            finally:
+                _restore(state)
         else:
             failure = "an input has no batch dimension"
         try:
@@ -140,4 +178,6 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
                 program = torch.export.export(model, args, strict=False)
         except Exception as e:
             raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
+        finally:
+            _restore(state)
     return Captured(program, False, time.perf_counter() - start, failure)

@@ -123,6 +123,44 @@ def test_a_model_caching_tensors_on_its_first_call_keeps_real_ones():
     torch.testing.assert_close(pyprune.convert(fresh, x)(*x), fresh(*x))
 
 
+class CachesByShape(nn.Module):
+    """ultralytics' Detect: the anchors made again whenever the input's whole shape, the batch
+    included, differs from the last call's."""
+
+    shape = None
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        if self.shape != x.shape:
+            h, w = x.shape[2:]
+            self.anchors = torch.arange(h * w).type_as(x).view(1, 1, h, w)
+            self.shape = x.shape
+        return self.conv(x) + self.anchors
+
+
+@pytest.mark.parametrize("ran_before", [None, 1, 2, 3])
+def test_a_cache_of_the_whole_shape_leaves_the_batch_dynamic(ran_before):
+    """Whatever batch the model last ran (or none), the capture does not compare its own batch
+    with the cached one; the model keeps real tensors."""
+    from pyprune.capture.pipeline import inference_graph
+    from pyprune.graph import engine
+
+    model, x = CachesByShape().eval(), torch.randn(2, 3, 5, 6)
+    if ran_before:
+        model(torch.randn(ran_before, 3, 5, 6))
+    captured = capture(model, (x,))
+    assert captured.dynamic_batch, captured.dynamic_failure
+    assert type(model.anchors) is torch.Tensor and all(type(d) is int for d in model.shape)
+    graph = inference_graph(model, (x,))
+    for batch in (1, 3):
+        y = torch.randn(batch, 3, 5, 6)
+        got = engine.Engine(graph)(y.numpy())
+        torch.testing.assert_close(torch.from_numpy(got), model(y))
+
+
 class CachesAnchorsTimesAGain(CachesAnchors):
     """The anchors multiplied by a parameter: autograd would keep them for the backward pass."""
 
