@@ -1096,13 +1096,14 @@ def _fill_value(node: fx.Node, a: dict) -> float:
 
 
 def b_filled_like(low: Any, node: fx.Node, a: dict) -> Any:
-    """zeros_like(x), ones_like(x), full_like(x, v) of a tensor computed at run time."""
+    """zeros_like(x), ones_like(x), full_like(x, v) of a tensor computed at run time; empty_like
+    as zeros_like (its values are any, and code writes them all: ultralytics' xywh2xyxy)."""
     return Ref(_broadcast_to(low, a["self"], _fill_value(node, a)))
 
 
 def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
-    """zeros(size), x.new_zeros(size) and the like, of sizes known at run time (the batch): the
-    value expanded (those of sizes known at capture are folded to constants)."""
+    """zeros(size), x.new_zeros(size) and the like (empty as zeros), of sizes known at run time
+    (the batch): the value expanded (those of sizes known at capture are folded to constants)."""
     return low.b_expand(node, {"self": torch.tensor(_fill_value(node, a)), "size": list(a["size"])})
 
 
@@ -1292,8 +1293,8 @@ BUILDERS = {
     "index_select": b_index_select, "embedding": b_embedding, "index_add": b_index_add, "flip": b_flip,
     "roll": b_roll,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
-    **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full")},
-    **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like")},
+    **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full", "empty", "new_empty")},
+    **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},
     "max_pool1d": b_max_pool1d, "avg_pool1d": b_avg_pool1d,
     "adaptive_avg_pool1d": b_adaptive_avg_pool1d, "adaptive_max_pool1d": b_adaptive_max_pool1d,
     "conv3d": b_conv3d, "max_pool3d": b_max_pool3d, "max_pool3d_with_indices": b_max_pool3d_with_indices,

@@ -107,6 +107,8 @@ _NEW_CONSTANTS = {"new_zeros", "new_ones", "new_full"}
 _JUNCTIONS = {"logical_and": "and", "bitwise_and": "and", "__and__": "and",  # mask & mask is __and__
               "logical_or": "or", "bitwise_or": "or", "__or__": "or"}
 _XORS = {"logical_xor", "bitwise_xor", "__xor__"}
+# Products and sums of masks are masks: and, or (ultralytics' crop_mask multiplies its comparisons).
+_MASK_ARITHMETIC = {"mul": "and", "add": "or"}
 # Tests of a number's class, as comparisons (NaN is unequal to itself and to every bound).
 _CLASSES = {"isnan", "isinf", "isposinf", "isneginf", "isfinite"}
 
@@ -340,8 +342,9 @@ class _Lowering:
         if name in _NOTS:
             c = self.as_condition(a["self"])
             return dataclasses.replace(c, negated=not c.negated, call=call)
-        if name in _JUNCTIONS:
-            return Junction(False, call, _JUNCTIONS[name], self.as_condition(a["self"]), self.as_condition(a["other"]))
+        if name in _JUNCTIONS or name in _MASK_ARITHMETIC:
+            kind = _JUNCTIONS.get(name) or _MASK_ARITHMETIC[name]
+            return Junction(False, call, kind, self.as_condition(a["self"]), self.as_condition(a["other"]))
         if name in _XORS:  # (a and not b) or (not a and b)
             left, right = self.as_condition(a["self"]), self.as_condition(a["other"])
             return Junction(False, call, "or", Junction(False, call, "and", left, _negated(right)),
@@ -545,7 +548,9 @@ class _Lowering:
             self.env[node] = x if isinstance(x, Condition) else Comparison(False, (node, target, args, kwargs),
                                                                             x, 0.0, "ne")
             return
-        if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS or name in _XORS or name in _CLASSES:
+        mask = isinstance(val, torch.Tensor) and val.dtype == torch.bool
+        if name in _COMPARISONS or name in _NOTS or name in _JUNCTIONS or name in _XORS or name in _CLASSES \
+                or (mask and name in _MASK_ARITHMETIC):
             try:
                 self.env[node] = self.condition(node, target, args, kwargs)
             except Unsupported as e:
@@ -620,7 +625,9 @@ class _Lowering:
 
     def fold(self, target: Any, args: Any, kwargs: dict) -> Any:
         with torch.no_grad():
-            return target(*args, **kwargs)
+            out = target(*args, **kwargs)
+        # torch.empty's values are any: zeros, not whatever the memory held, go in the file
+        return out.zero_() if _op_name(target).startswith(("empty", "new_empty")) else out
 
     def opaque(self, node: fx.Node, target: Any, args: Any, kwargs: dict, reason: str | None,
                size: Any = None) -> Ref:

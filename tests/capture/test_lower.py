@@ -43,6 +43,18 @@ def _writes_into_slices(m, x):
     z[:, :, 2:11] = x
     return y, z, torch.ones_like(x) * x, torch.full_like(x, 0.5) + torch.zeros(x.shape[0], 1, 1, 1)
 
+def _boxes_and_masks(m, x):
+    """ultralytics' xywh2xyxy (every slice of an empty tensor written) and crop_mask (the product
+    of two comparisons is their and); the sum of two masks is their or."""
+    b = x[:, :4]
+    y = torch.empty_like(b)
+    y[:, :2] = b[:, :2] - b[:, 2:] / 2
+    y[:, 2:] = b[:, :2] + b[:, 2:] / 2
+    r = torch.arange(x.shape[-1], dtype=x.dtype)
+    inside = (r >= x[:, :1, :, :1] * 3) * (r < x[:, 1:2, :, :1] * 3 + 4)
+    return y, x * inside, x * ((x > 0.5) + (x < -1))
+
+
 def _running_extremes(x):
     ties, ties_at = torch.cummax((x * 2).round(), -1)
     nans, nans_at = torch.cummin(x.masked_fill(x > 1.2, float("nan")), 2)
@@ -98,6 +110,7 @@ CASES = {
     "cummax_cummin": (lambda m, x: _running_extremes(x), None),
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "writes_into_slices": (_writes_into_slices, None),
+    "boxes_and_masks": (_boxes_and_masks, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "trigonometry_rounding": (lambda m, x: torch.sin(x) * torch.cos(x) + (x * 4).floor() + x.ceil() + (x * 4).round()
                               + x.sign(), None),
