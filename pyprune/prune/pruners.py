@@ -90,8 +90,8 @@ class ModulePruner:
 
 
 class ConvPruner(ModulePruner):
-    """nn.Conv2d, grouped or not: output channels are filters (weight dim 0), input channels
-    weight dim 1 within each group."""
+    """nn.Conv1d, nn.Conv2d and nn.Conv3d, grouped or not: output channels are filters (weight
+    dim 0), input channels weight dim 1 within each group."""
 
     def in_channels(self, module: nn.Conv2d) -> int:
         return module.in_channels
@@ -211,8 +211,8 @@ class LinearPruner(ModulePruner):
 
 
 class ConvTransposePruner(ModulePruner):
-    """nn.ConvTranspose2d: its weight is (in, out / groups, kh, kw), so input channels are weight
-    dim 0 and output channels weight dim 1 within each group. A depthwise one (groups == in ==
+    """nn.ConvTranspose1d, 2d and 3d: the weight is (in, out / groups, ...kernel), so input
+    channels are weight dim 0 and output channels weight dim 1 within each group. A depthwise one (groups == in ==
     out, a learned per-channel upsampling) carries its input's channels through."""
 
     def in_channels(self, module: nn.ConvTranspose2d) -> int:
@@ -252,9 +252,12 @@ class ConvTransposePruner(ModulePruner):
 DEPTHWISE_CONV = DepthwiseConvPruner()
 
 _REGISTRY: dict[type, ModulePruner] = {
+    nn.Conv1d: ConvPruner(),
     nn.Conv2d: ConvPruner(),
     nn.Conv3d: ConvPruner(),
+    nn.ConvTranspose1d: ConvTransposePruner(),
     nn.ConvTranspose2d: ConvTransposePruner(),
+    nn.ConvTranspose3d: ConvTransposePruner(),
     nn.BatchNorm1d: BatchNormPruner(),
     nn.BatchNorm2d: BatchNormPruner(),
     nn.BatchNorm3d: BatchNormPruner(),

@@ -327,6 +327,12 @@ def _blocked_output(op: OpCall, why: str) -> Ids:
 
 
 def _linear(op: OpCall) -> Ids:
+    x_ids = op.ids("input")
+    if x_ids is not None and x_ids.dim() > 1 and x_ids.shape[-1] == 1 and x_ids.numel() > 1:
+        # Channels along another dim than the one it mixes (MLP-Mixer's, gMLP's and ResMLP's
+        # token mixing over (N, C, tokens)): a linear layer maps each row alone, so they pass
+        # through; its own features (tokens) are no channels and stay whole.
+        return x_ids
     weight = op.args["weight"]
     in_ids = op.along("input", -1, f"they are mixed by {op.describe()}")
     name = op.parameter("weight")

@@ -245,6 +245,68 @@ def test_depthwise_transposed_convolutions_carry_their_input_channels(multiplier
         torch.testing.assert_close(rebuilt(X), pruned(X))
 
 
+class Sequence1d(nn.Module):
+    """A speech model's blocks (MatchboxNet, TC-ResNet): depthwise separable nn.Conv1d with
+    BatchNorm1d over (N, C, T), a transposed Conv1d upsampling the time axis, a Conv3d head."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv1d(3, 8, 3, padding=1)
+        self.dw = nn.Conv1d(8, 8, 5, padding=2, groups=8)
+        self.pw = nn.Conv1d(8, 8, 1, bias=False)
+        self.bn = nn.BatchNorm1d(8)
+        self.up = nn.ConvTranspose1d(8, 6, 4, 2, 1)
+        self.c = nn.Conv1d(6, 8, 3, padding=1)
+        self.head = nn.Conv3d(8, 2, 1)
+
+    def forward(self, x):
+        t = x.flatten(2)  # (N, 3, H * W)
+        y = torch.relu(self.bn(self.pw(self.dw(torch.relu(self.a(t))))))
+        y = torch.relu(self.c(torch.relu(self.up(y))))
+        return self.head(y.unsqueeze(-1).unsqueeze(-1))
+
+
+def test_1d_and_3d_convolutions_are_pruned():
+    torch.manual_seed(0)
+    model = Sequence1d().eval()
+    with torch.no_grad():
+        model.bn.running_var.uniform_(0.5, 1.5)
+    pruned = check_pruned(model)
+    assert (pruned.a.out_channels, pruned.dw.groups, pruned.pw.out_channels, pruned.bn.num_features) == (4, 4, 4, 4)
+    assert (pruned.up.in_channels, pruned.up.out_channels, pruned.c.in_channels) == (4, 3, 3)
+    assert (pruned.c.out_channels, pruned.head.in_channels) == (4, 4)
+    rebuilt = apply_channel_plan(Sequence1d().eval(), channel_plan(pruned))
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(X), pruned(X))
+
+
+class TokenMixing(nn.Module):
+    """MLP-Mixer's and ResMLP's token mixing: a linear layer over the tokens of (N, C, tokens),
+    row by row, between a convolution and channel layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 2, 2)  # 9 tokens of X
+        # no bias: a removed channel would carry it on, unlike the zeroed original's
+        self.tokens = nn.Linear(9, 9, bias=False)
+        self.fc1, self.fc2 = nn.Linear(8, 16), nn.Linear(16, 8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        t = self.stem(x).flatten(2)
+        y = (t + self.tokens(t)).transpose(1, 2)
+        y = y + self.fc2(torch.relu(self.fc1(y)))
+        return self.head(y.mean(1))
+
+
+def test_a_linear_layer_over_tokens_passes_the_channels_through():
+    pruned = check_pruned(TokenMixing())
+    assert (pruned.stem.out_channels, pruned.fc1.in_features, pruned.fc2.out_features, pruned.head.in_features) == \
+        (4, 4, 4, 4)
+    assert (pruned.tokens.in_features, pruned.tokens.out_features, pruned.fc1.out_features) == (9, 9, 8)
+
+
 class Widening(nn.Module):
     """Residual blocks that widen by zero channels padded to the shortcut (BlazeFace): by an
     attribute of the block, on both sides by one attribute, or by a count fixed in the code."""
