@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "../ops/copy_row.h"
 #include "../ops/transpose4.h"
 #include "node_operator.h"
 #include "parallel_rows.h"
@@ -97,20 +98,33 @@ void strided_copy(const Dims& out_dims, const std::array<ptrdiff_t, kMaxRank>& i
 }
 
 // Joined row o (of `outer`) is the concatenation of row o of every part, part i having parts[i]
-// elements per row: copy(i, part_offset, joined_offset, n) for every run of n elements, in
-// tasks over the joined rows (concat copies the parts in, split out).
+// elements per row: copy(i, part_offset, joined_offset, n, rows) for every column range of n
+// elements of a part, over `rows` consecutive rows (runs parts[i] apart in the part, the joined
+// row's length apart in the joined tensor), in tasks over the joined rows (concat copies the
+// parts in, split out).
 template <class Copy>
 void for_parts(size_t outer, const std::vector<size_t>& parts, Copy copy) {
   const size_t row = std::accumulate(parts.begin(), parts.end(), size_t{0});
   parallel_rows(outer, row, [&](size_t first, size_t count, size_t begin, size_t end) {
-    for (size_t o = first; o < first + count; o++) {
-      size_t at = 0;
-      for (size_t i = 0; i < parts.size(); at += parts[i], i++) {
-        const size_t lo = std::max(begin, at), hi = std::min(end, at + parts[i]);
-        if (lo < hi) copy(i, o * parts[i] + (lo - at), o * row + lo, hi - lo);
-      }
+    size_t at = 0;
+    for (size_t i = 0; i < parts.size(); at += parts[i], i++) {
+      const size_t lo = std::max(begin, at), hi = std::min(end, at + parts[i]);
+      if (lo < hi) copy(i, first * parts[i] + (lo - at), first * row + lo, hi - lo, count);
     }
   });
+}
+
+// `rows` runs of n floats, the runs src_stride and dst_stride apart, each run copied inline where
+// it is short (a libc memcpy call costs more than a few floats): a stack along the last dim joins
+// single elements.
+void copy_runs(const float* src, size_t src_stride, float* dst, size_t dst_stride, size_t n, size_t rows) {
+  if (n == 1) {
+    for (size_t r = 0; r < rows; r++) dst[r * dst_stride] = src[r * src_stride];
+  } else if (n <= 64) {
+    for (size_t r = 0; r < rows; r++) copy_row(src + r * src_stride, n, dst + r * dst_stride);
+  } else {
+    for (size_t r = 0; r < rows; r++) std::memcpy(dst + r * dst_stride, src + r * src_stride, n * sizeof(float));
+  }
 }
 
 class Concat final : public NodeOperator {
@@ -142,9 +156,10 @@ class Concat final : public NodeOperator {
     const size_t inner = span(x0, axis_ + 1, x0.size());
     std::vector<size_t> parts;
     for (const Dims& x : in_shapes) parts.push_back(x[axis_] * inner);
+    const size_t row = std::accumulate(parts.begin(), parts.end(), size_t{0});
     float* y = out[0];
-    for_parts(span(x0, 0, axis_), parts, [&](size_t i, size_t part_at, size_t joined_at, size_t n) {
-      std::memcpy(y + joined_at, in[i] + part_at, n * sizeof(float));
+    for_parts(span(x0, 0, axis_), parts, [&](size_t i, size_t part_at, size_t joined_at, size_t n, size_t rows) {
+      copy_runs(in[i] + part_at, parts[i], y + joined_at, row, n, rows);
     });
   }
 
@@ -184,8 +199,8 @@ class Split final : public NodeOperator {
     std::vector<size_t> parts;
     for (size_t s : sizes_) parts.push_back(s * inner);
     const float* x_data = in[0];
-    for_parts(span(x, 0, axis_), parts, [&](size_t i, size_t part_at, size_t joined_at, size_t n) {
-      std::memcpy(out[i] + part_at, x_data + joined_at, n * sizeof(float));
+    for_parts(span(x, 0, axis_), parts, [&](size_t i, size_t part_at, size_t joined_at, size_t n, size_t rows) {
+      copy_runs(x_data + joined_at, x[axis_] * inner, out[i] + part_at, parts[i], n, rows);
     });
   }
 

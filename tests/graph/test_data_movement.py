@@ -138,6 +138,20 @@ def test_concat_of_four_feature_maps(rng):
     assert_equal(run1("concat", {"axis": 1}, *xs), np.concatenate(xs, 1))
 
 
+@pytest.mark.parametrize("runs", [[1, 1], [1, 1, 1, 1], [2, 3], [64, 1, 65], [200, 7]])
+@pytest.mark.parametrize("rows", [3, 20000])
+def test_concat_and_split_by_runs_of_every_length(runs, rows, rng):
+    """Runs of single elements (a stack along the last dim), short ones copied inline, long ones;
+    few rows, and enough for several tasks (long joined rows cut into pieces)."""
+    xs = [random(rng, (rows, r)) for r in runs]
+    joined = np.concatenate(xs, 1)
+    assert_equal(run1("concat", {"axis": 1}, *xs), joined)
+    for got, want in zip(run("split", {"axis": 1, "sizes": runs}, joined), xs):
+        assert_equal(got, want)
+    wide = [x.reshape(1, -1, 1) for x in xs]  # one row, runs of a whole part each
+    assert_equal(run1("concat", {"axis": 1}, *wide), np.concatenate(wide, 1))
+
+
 def test_refusals():
     x = np.ones((2, 3), np.float32)
     refused("concat", {"axis": 2}, x, x, says=["axis", "rank 2"])
