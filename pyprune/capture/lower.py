@@ -25,7 +25,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
-from pyprune.capture.values import (INT64_MAX, MISSING, Comparison, Condition, Junction, PoolArgmax, Ref, Unsupported,
+from pyprune.capture.values import (INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction, PoolArgmax, Ref,
+                                    Unsupported,
                                     conv_padding, int_pair, norm_axis, without_axes)
 from pyprune.graph import ir
 
@@ -257,6 +258,7 @@ class _Lowering:
         self.integers: dict[str, float] = {}
         self.signed: set[str] = set()
         self.cast_back: dict[str, Ref] = {}
+        self.broadcasts: dict[int, tuple[Broadcast, Ref]] = {}  # each Broadcast's expand, made once
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -290,6 +292,8 @@ class _Lowering:
         tensor's) or a constant."""
         if isinstance(v, Condition) and v.call:
             return v.call[0].meta["val"]
+        if isinstance(v, Broadcast):
+            return v.example
         return self.values[v.name] if isinstance(v, Ref) else v
 
     def tensor(self, v: Any, what: str = "input") -> str:
@@ -298,6 +302,8 @@ class _Lowering:
         their integers."""
         if isinstance(v, Condition):
             return self.mask(v).name
+        if isinstance(v, Broadcast):
+            return self.expanded(v).name
         if isinstance(v, torch.Tensor):
             exact = v.dtype in indices.INTEGER_DTYPES | {torch.bool} and indices.bound(self, v) <= indices.MAX_EXACT
             if v.dtype != torch.float32 and not exact:
@@ -501,6 +507,8 @@ class _Lowering:
             v = self.value(arg)
             if isinstance(v, Condition):
                 v = self.computed_in_torch(v)
+            if isinstance(v, Broadcast):
+                v = self.expanded(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
                 names.append(self.for_torch(v).name)
@@ -533,6 +541,10 @@ class _Lowering:
             return
         if self.foldable(target, args, kwargs):
             self.env[node] = self.fold(target, args, kwargs)
+            return
+        folded = self.fold_broadcast(node, target, args, kwargs)
+        if folded is not None:
+            self.env[node] = folded
             return
         if name in _NEW_CONSTANTS and self.foldable(target, args[1:], kwargs):  # x.new_zeros(8, 8): x's dtype only
             self.env[node] = self.fold(target, (torch.empty(0, dtype=self.example(args[0]).dtype), *args[1:]), kwargs)
@@ -613,7 +625,7 @@ class _Lowering:
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""
         def static(v: Any) -> bool:
-            if isinstance(v, (Ref, Condition)) or v is MISSING:
+            if isinstance(v, (Ref, Condition, Broadcast)) or v is MISSING:
                 return False
             if isinstance(v, (list, tuple)):
                 return all(static(x) for x in v)
@@ -629,6 +641,49 @@ class _Lowering:
         # torch.empty's values are any: zeros, not whatever the memory held, go in the file
         return out.zero_() if _op_name(target).startswith(("empty", "new_empty")) else out
 
+    def fold_broadcast(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Any:
+        """The op folded on the constants that Broadcasts stand for, where it reads Broadcasts and
+        constants only and computes item by item: its `dim` is not dim 0, and each result has
+        the same run-time dim 0 (a Broadcast too; a permute, flip or roll of dim 0 would not
+        change identical items). None otherwise."""
+        leaves = [v for v in _leaves((args, kwargs)) if isinstance(v, Broadcast)]
+        if not leaves or not self.foldable(target, _represented(args), _represented(kwargs)) \
+                or len({str(b.batch) for b in leaves}) != 1 or not isinstance(target, torch._ops.OpOverload):
+            return None
+        rank, dims = leaves[0].example.dim(), bind_schema(target, tuple(args), kwargs).get("dim")
+        if any(isinstance(d, int) and d in (0, -rank) for d in (dims if isinstance(dims, (list, tuple)) else [dims])):
+            return None  # along the batch: a running sum, a softmax, a reduction over it
+        try:
+            out = self.fold(target, _represented(args), _represented(kwargs))
+        except Exception:  # torch refuses the representatives (sizes written for the batch)
+            return None
+        results, examples = _leaves(out), _leaves(node.meta.get("val"))
+        batch = leaves[0].batch
+        if len(results) != len(examples) or not all(
+                isinstance(r, torch.Tensor) and isinstance(e, torch.Tensor) and r.dim() == e.dim() >= 1 and r.shape[0] == 1
+                and isinstance(e.shape[0], torch.SymInt) and e.shape[0].node.expr == batch
+                and list(r.shape[1:]) == list(e.shape[1:]) for r, e in zip(results, examples)):
+            return None
+        if isinstance(out, torch.Tensor):
+            return Broadcast(out, node.meta["val"], batch)
+        return [Broadcast(r, e, batch) for r, e in zip(out, node.meta["val"])]
+
+    def batch_broadcast(self, x: torch.Tensor, sizes: list[Any]) -> Broadcast | None:
+        """Constant x expanded to `sizes`, the first a run-time size and the rest known: a
+        Broadcast (torch.zeros(B, H, W) and the like)."""
+        first, rest = sizes[0] if sizes else None, sizes[1:]
+        if not (isinstance(first, Ref) and first.size is not None) or not all(type(s) is int for s in rest) \
+                or x.dim() > len(sizes) or (x.dim() == len(sizes) and x.shape[0] != 1):
+            return None
+        return Broadcast(x.expand(1, *rest).clone(), self.node.meta["val"], first.size)
+
+    def expanded(self, b: Broadcast) -> Ref:
+        """A Broadcast as a tensor of the graph: its constant expanded to the batch."""
+        if id(b) not in self.broadcasts:
+            size = [Ref("", b.batch)] + list(b.value.shape[1:])
+            self.broadcasts[id(b)] = (b, self.expand_to(b.value.float(), size))
+        return self.broadcasts[id(b)][1]
+
     def opaque(self, node: fx.Node, target: Any, args: Any, kwargs: dict, reason: str | None,
                size: Any = None) -> Ref:
         """Keeps the node as a torch call. A size computation (`reason` None, not reported) enters
@@ -638,6 +693,8 @@ class _Lowering:
         def template(v: Any) -> Any:
             if isinstance(v, Condition):
                 v = self.computed_in_torch(v)
+            if isinstance(v, Broadcast):
+                v = self.expanded(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
                 v = self.for_torch(v)
@@ -1062,9 +1119,12 @@ class _Lowering:
         return self.b_permute(node, {"self": x, "dims": dims})
 
     def b_expand(self, node: fx.Node, a: dict) -> Any:
-        x = a["self"]
+        x, sizes = a["self"], a["size"]
+        broadcast = self.batch_broadcast(x, list(sizes)) if isinstance(x, torch.Tensor) else None
+        return self.expand_to(x, sizes) if broadcast is None else broadcast
+
+    def expand_to(self, x: Any, sizes: Any) -> Any:
         shape = self.shape(x)
-        sizes = a["size"]
         offset = len(sizes) - len(shape)
         if offset < 0:
             raise Unsupported("expand to fewer dims")
@@ -1282,6 +1342,26 @@ def _inferred_entry(shape: list[Any], entries: list[Any], resolved: list[int | N
         return -1
     value = _static(sympy.cancel(sympy.sympify(numel) / sympy.sympify(product)))
     return value if value is not None and value > 0 else -1
+
+
+def _leaves(v: Any) -> list[Any]:
+    """The values in nested lists, tuples and dicts."""
+    if isinstance(v, dict):
+        return [x for e in v.values() for x in _leaves(e)]
+    if isinstance(v, (list, tuple)):
+        return [x for e in v for x in _leaves(e)]
+    return [v]
+
+
+def _represented(v: Any) -> Any:
+    """v with each Broadcast replaced by the constant it stands for."""
+    if isinstance(v, Broadcast):
+        return v.value
+    if isinstance(v, dict):
+        return {k: _represented(e) for k, e in v.items()}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_represented(e) for e in v)
+    return v
 
 
 def _is_integer(v: Any) -> bool:

@@ -52,6 +52,20 @@ class Junction(Condition):
     right: Condition
 
 
+@dataclass(frozen=True, eq=False)
+class Broadcast:
+    """A constant repeated along a dim 0 of run-time size: `value` (dim 0 of 1) stands for
+    itself over `batch` (that size's expression) items. torch.zeros(B, H, W) is one, and what the
+    forward computes from such values and constants alone, item by item (DETR's, XCiT's and
+    EdgeNeXt's sine position encodings): folded at capture like other constants. An op that
+    reads one beside run-time tensors reads it expanded to the batch. `example`: the traced
+    value."""
+
+    value: Any
+    example: Any
+    batch: Any
+
+
 @dataclass(frozen=True)
 class PoolArgmax:
     """The indices of a max_pool2d over non-overlapping kernel x kernel windows, which only

@@ -55,6 +55,27 @@ def _boxes_and_masks(m, x):
     return y, x * inside, x * ((x > 0.5) + (x < -1))
 
 
+def _sine_positions(m, x):
+    """DETR's, XCiT's and EdgeNeXt's position encoding: computed from a mask of the batch's size,
+    so a function of the sizes alone, then added to the features."""
+    b, _, h, w = x.shape
+    not_mask = ~torch.zeros(b, h, w).bool()
+    y, z = not_mask.cumsum(1, dtype=torch.float32), not_mask.cumsum(2, dtype=torch.float32)
+    y, z = y / (y[:, -1:, :] + 1e-6) * 6.28, z / (z[:, :, -1:] + 1e-6) * 6.28
+    t = 100 ** (2 * (torch.arange(4, dtype=torch.float32) // 2) / 4)
+    py, pz = y[:, :, :, None] / t, z[:, :, :, None] / t
+    py = torch.stack((py[:, :, :, 0::2].sin(), py[:, :, :, 1::2].cos()), dim=4).flatten(3)
+    pz = torch.stack((pz[:, :, :, 0::2].sin(), pz[:, :, :, 1::2].cos()), dim=4).flatten(3)
+    pos = torch.cat((py, pz), dim=3).permute(0, 3, 1, 2)
+    return x + m.p0 * pos[:, :6]
+
+
+def _batch_dependent(m, x):
+    """Made from the batch's size, but not item by item: a running sum and a mean over the batch."""
+    ones = torch.ones(x.shape[0], x.shape[2], x.shape[3])
+    return x + ones.cumsum(0).unsqueeze(1), x * ones.mean(0), x + ones.flatten(0, 1).sum(0, keepdim=True)
+
+
 def _running_extremes(x):
     ties, ties_at = torch.cummax((x * 2).round(), -1)
     nans, nans_at = torch.cummin(x.masked_fill(x > 1.2, float("nan")), 2)
@@ -111,6 +132,9 @@ CASES = {
     "broadcast": (lambda m, x: x * m.p0 + m.p1, ["mul", "add"]),
     "writes_into_slices": (_writes_into_slices, None),
     "boxes_and_masks": (_boxes_and_masks, None),
+    # folded: the encoding is one constant, expanded to the batch where it meets the features
+    "sine_positions": (_sine_positions, ["expand", "add"]),
+    "batch_dependent": (_batch_dependent, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "trigonometry_rounding": (lambda m, x: torch.sin(x) * torch.cos(x) + (x * 4).floor() + x.ceil() + (x * 4).round()
                               + x.sign(), None),
@@ -234,7 +258,7 @@ CASES = {
                    None),
     "baddbmm": (lambda m, x: torch.baddbmm(x[:, 0], x[:, 1], x[:, 2].transpose(1, 2)[:, :, :7], beta=0.5, alpha=2.0), None),
     "expand_to_the_batch": (lambda m, x: torch.cat([m.p1.expand(x.shape[0], -1, -1, -1), x[:, :, :1]], 2),
-                            ["expand", "slice", "concat"]),
+                            ["slice", "expand", "concat"]),  # expanded where a node reads it
     # SSD's L2Norm: a per-channel scale expanded to the features' shape, whose batch is only known at run time
     "expand_as_the_batch": (lambda m, x: (m.p0.reshape(1, -1, 1, 1).expand_as(x) * x, m.p0[:1].expand_as(x[:, :1])),
                             None),
