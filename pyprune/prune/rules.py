@@ -350,6 +350,51 @@ def _linear(op: OpCall) -> Ids:
     return torch.from_numpy(out_ids).reshape([1] * (out.dim() - 1) + [-1])
 
 
+def _matmul(op: OpCall) -> Ids:
+    """Matrix products (matmul, bmm, mm) of operands of rank 2 and up: a's rows and b's columns
+    carry their channels to the output's, batch dims as in elementwise operators, and channels
+    along the contracted dim are merged across the two (a channel's terms leave every sum
+    together; a parameter operand is bound there, any other blocks them). GCNet's attention
+    pooling (the features as (B, 1, C, HW) times a (B, 1, HW, 1) map) and DANet's channel
+    attention pass their channels so. An operand with channels along several dims is blocked."""
+    (ka, a), (kb, b) = list(op.args.items())[:2]
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() < 2 or b.dim() < 2:
+        return blocking(op)
+    rank = op.value.dim()
+
+    def single(key: Any, x: torch.Tensor) -> tuple[Ids, int]:
+        ids = op.ids(key)
+        dims = _tracked(None if ids is None else _aligned(ids, x.dim()))
+        if len(dims) > 1:
+            op.block(ids, f"their channels lie along several dims of {op.describe()}")
+        return (_aligned(ids, x.dim()).reshape(-1), dims[0]) if len(dims) == 1 else (None, -1)
+
+    (ia, da), (ib, db) = single(ka, a), single(kb, b)
+    ca, cb = a.dim() - 1, b.dim() - 2
+    if da == ca and db == cb:
+        op.union(ia, ib)
+    elif da == ca or db == cb:
+        known, other, dim = (ia, kb, cb) if da == ca else (ib, ka, ca)
+        if not op.bind(other, dim, known):
+            op.block(known, f"they are contracted with {op.origin(other)} by {op.describe()}, which pruning cannot follow")
+    placed = {}  # output dim -> ids
+    # a's rows go to the output's rows, b's columns to its columns, batch dims to theirs
+    for ids, d, x, contracted, own, to in ((ia, da, a, ca, ca - 1, rank - 2), (ib, db, b, cb, cb + 1, rank - 1)):
+        if ids is None or d == contracted:
+            continue
+        at = to if d == own else d + rank - x.dim()
+        if at in placed:
+            op.union(placed[at], ids)
+        elif placed:
+            op.block(ids, f"they would lie beside other channels in the output of {op.describe()}")
+        else:
+            placed[at] = ids
+    if not placed:
+        return None
+    ((at, ids),) = placed.items()
+    return ids.reshape([-1 if d == at else 1 for d in range(rank)])
+
+
 def _batch_norm(op: OpCall) -> Any:
     x = op.args["input"]
     ids = op.along("input", 1, f"they are mixed by {op.describe()}")
@@ -780,7 +825,8 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
-    "aten::linear": _linear, "aten::prelu": _prelu, "aten::glu": _glu, "aten::_prelu_kernel": _prelu,
+    "aten::linear": _linear, "aten::matmul": _matmul, "aten::bmm": _matmul, "aten::mm": _matmul,
+    "aten::prelu": _prelu, "aten::glu": _glu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
     "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,

@@ -307,6 +307,42 @@ def test_a_linear_layer_over_tokens_passes_the_channels_through():
     assert (pruned.tokens.in_features, pruned.tokens.out_features, pruned.fc1.out_features) == (9, 9, 8)
 
 
+class GlobalContext(nn.Module):
+    """GCNet's context block: the features pooled by a softmax map over space as a matrix product
+    (x as (B, 1, C, HW) times the map as (B, 1, HW, 1)), a bottleneck added back; then the
+    channels contracted with a parameter, and with a tensor the forward computes."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = conv(3, 8, 3)
+        self.mask = nn.Conv2d(8, 1, 1)
+        self.t1, self.t2 = nn.Conv2d(8, 4, 1), nn.Conv2d(4, 8, 1)
+        self.mix = nn.Parameter(torch.randn(8, 5))
+        self.b = conv(8, 4, 3)
+        self.c, self.d, self.e = conv(3, 6, 3), conv(3, 6, 1), conv(6, 2)
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        b, c, h, w = y.shape
+        attn = self.mask(y).view(b, 1, h * w).softmax(2).unsqueeze(-1)
+        context = torch.matmul(y.view(b, c, h * w).unsqueeze(1), attn).view(b, c, 1, 1)
+        y = y + self.t2(torch.relu(self.t1(context)))
+        mixed = torch.matmul(y.flatten(2).transpose(1, 2), self.mix)
+        gram = torch.bmm(self.c(x).flatten(2), x.flatten(2).transpose(1, 2))  # c's channels on rows
+        kept = torch.bmm(self.d(x).flatten(2).transpose(1, 2), x.flatten(2)[:, :1].expand(-1, 6, -1))
+        return self.b(y), mixed, self.e(gram.unsqueeze(-1)), kept
+
+
+def test_matrix_products_carry_rows_and_columns_and_merge_the_contracted_channels():
+    with pytest.warns(PruningWarning, match="6 units are blocked"):  # d's
+        pruned = check_pruned(GlobalContext())
+    assert (pruned.a.out_channels, pruned.t2.out_channels, pruned.t1.in_channels, pruned.b.in_channels) == (4, 4, 4, 4)
+    assert tuple(pruned.mix.shape) == (4, 5) and pruned.mask.in_channels == 4
+    assert (pruned.c.out_channels, pruned.e.in_channels) == (3, 3)  # on the product's rows
+    assert pruned.d.out_channels == 6  # contracted with a tensor of the forward: left whole
+    assert any("contracted with" in r for r in reasons(pruned))
+
+
 class Widening(nn.Module):
     """Residual blocks that widen by zero channels padded to the shortcut (BlazeFace): by an
     attribute of the block, on both sides by one attribute, or by a count fixed in the code."""
