@@ -349,6 +349,25 @@ def test_layers_whose_weight_is_computed_are_listed_left_whole_and_warned_about(
     assert all("in layer '0' (StdConv2d): its weight is computed in the forward" in r for r in groups[("0",)])
 
 
+class OwnConv(nn.Module):
+    """A convolution layer of the model's own, calling F.conv2d with its parameters."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.weight, self.bias = nn.Parameter(torch.randn(cout, cin, 3, 3)), nn.Parameter(torch.randn(cout))
+
+    def forward(self, x):
+        return nn.functional.conv2d(x, self.weight, self.bias, padding=1)
+
+
+def test_a_layer_type_without_a_pruner_is_listed_left_whole_and_its_inputs_are_cut():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), OwnConv(8, 6), nn.ReLU(), nn.Conv2d(6, 2, 1)).eval()
+    pruned = prune_filters(model, example((3, 9, 9)), 0.5)
+    assert pruned[0].out_channels == 4 and tuple(pruned[2].weight.shape) == (6, 4, 3, 3)
+    groups = {tuple(g.layers): g.reasons for g in pruning_report(pruned).blocked}
+    assert groups[("2",)] == {"OwnConv has no pruner (register_pruner teaches one)": 6}
+
+
 class Doubled(nn.Module):
     def __init__(self):
         super().__init__()
