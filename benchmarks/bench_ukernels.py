@@ -190,11 +190,17 @@ def test_vunary_torch(benchmark, kind):
           "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"), "mish": F.mish, "elu": lambda t: F.elu(t, 0.01)}[kind]
     n = 1 << 20
     x = torch.from_numpy((np.random.default_rng(0).standard_normal(n) * 4).astype(np.float32))
+    run_torch(benchmark, f"vunary {kind} {n}", lambda: fn(x), n)
+
+
+def run_torch(benchmark, group, fn, n):
+    """Times torch's fn over n elements on one thread, in `group` (the rows' peer)."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run(benchmark, {"isa": "torch", "production": False}, f"vunary {kind} {n}", lambda: fn(x), lambda: None,
-            "M elements/s", n / 1e6)
+        run(benchmark, {"isa": "torch", "production": False}, group, fn, lambda: None, "M elements/s", n / 1e6)
     finally:
         torch.set_num_threads(threads)
 
@@ -225,15 +231,8 @@ def test_vmath_torch(benchmark, op):
     """torch's function on the same input, in the op's group (the peer of the rows)."""
     torch = pytest.importorskip("torch")
     n = 1 << 20
-    x = torch.from_numpy(vmath_input(op, n))
-    fn = getattr(torch, op)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run(benchmark, {"isa": "torch", "production": False}, f"vmath {op} {n}", lambda: fn(x), lambda: None,
-            "M elements/s", n / 1e6)
-    finally:
-        torch.set_num_threads(threads)
+    x, fn = torch.from_numpy(vmath_input(op, n)), getattr(torch, op)
+    run_torch(benchmark, f"vmath {op} {n}", lambda: fn(x), n)
 
 
 # ---- fused epilogues ----------------------------------------------------------------------------

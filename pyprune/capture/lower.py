@@ -26,8 +26,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices, recurrent
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction, PoolArgmax, Ref,
-                                    Unsupported,
-                                    conv_padding, int_pair, norm_axis, without_axes)
+                                    Unsupported, conv_padding, int_pair, norm_axis, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -373,6 +372,8 @@ class _Lowering:
         """A condition, or a constant boolean mask as one."""
         if isinstance(v, torch.Tensor) and v.dtype == torch.bool:
             return Comparison(False, (), v.float(), 0.5, "gt")
+        if isinstance(v, Broadcast) and v.value.dtype == torch.bool:
+            return Comparison(False, (), dataclasses.replace(v, value=v.value.float()), 0.5, "gt")
         if not isinstance(v, Condition):
             raise Unsupported("the condition is no comparison of float32 tensors")
         return v
@@ -681,7 +682,7 @@ class _Lowering:
         """A Broadcast as a tensor of the graph: its constant expanded to the batch."""
         if id(b) not in self.broadcasts:
             size = [Ref("", b.batch)] + list(b.value.shape[1:])
-            self.broadcasts[id(b)] = (b, self.expand_to(b.value.float(), size))
+            self.broadcasts[id(b)] = (b, self.expand_to(b.value, size))
         return self.broadcasts[id(b)][1]
 
     def opaque(self, node: fx.Node, target: Any, args: Any, kwargs: dict, reason: str | None,

@@ -67,7 +67,7 @@ def _sine_positions(m, x):
     py = torch.stack((py[:, :, :, 0::2].sin(), py[:, :, :, 1::2].cos()), dim=4).flatten(3)
     pz = torch.stack((pz[:, :, :, 0::2].sin(), pz[:, :, :, 1::2].cos()), dim=4).flatten(3)
     pos = torch.cat((py, pz), dim=3).permute(0, 3, 1, 2)
-    return x + m.p0 * pos[:, :6]
+    return x + m.p0 * pos[:, :6], torch.where(pos[:, 1:7] > 0.5, x, -x)
 
 
 def _batch_dependent(m, x):
@@ -133,7 +133,7 @@ CASES = {
     "writes_into_slices": (_writes_into_slices, None),
     "boxes_and_masks": (_boxes_and_masks, None),
     # folded: the encoding is one constant, expanded to the batch where it meets the features
-    "sine_positions": (_sine_positions, ["expand", "add"]),
+    "sine_positions": (_sine_positions, ["expand", "add", "unary", "expand", "where"]),
     "batch_dependent": (_batch_dependent, None),
     "unary": (lambda m, x: torch.exp(-x.abs()).sqrt().reciprocal().log() + torch.erf(x), None),
     "trigonometry_rounding": (lambda m, x: torch.sin(x) * torch.cos(x) + (x * 4).floor() + x.ceil() + (x * 4).round()
