@@ -29,10 +29,10 @@ def compile(graph: ir.Graph) -> kernels.Graph:  # noqa: A001 - the design's name
                          constants)
 
 
-def check_inputs(specs: list[ir.TensorSpec], dynamic_batch: bool, shapes: Any) -> None:
+def check_inputs(specs: list[ir.TensorSpec], dynamic_batch: bool, fixed_sizes: bool, shapes: Any) -> None:
     """TypeError/ValueError unless these input shapes (None for an input that is not an array:
-    kernels.Graph says what it must be) fit a graph's inputs: as many, of their ranks, and of
-    their batch unless the graph has a dynamic one."""
+    kernels.Graph says what it must be) fit the graph's inputs: as many, of their ranks, of
+    their batch unless the graph has a dynamic one, and of their other sizes if it fixed them."""
     if len(shapes) != len(specs):
         raise TypeError(f"the graph takes {len(specs)} inputs ({', '.join(s.name for s in specs)}), "
                         f"got {len(shapes)}")
@@ -46,6 +46,11 @@ def check_inputs(specs: list[ir.TensorSpec], dynamic_batch: bool, shapes: Any) -
         if not dynamic_batch and shape and shape[0] != spec.shape[0]:
             raise ValueError(f"input {spec.name!r} must have batch {spec.shape[0]}: the graph was captured "
                              f"with a static batch, got shape {shape}")
+        if fixed_sizes and shape[1:] != spec.shape[1:]:
+            raise ValueError(f"input {spec.name!r} must have the sizes {spec.shape[1:]} past the batch: the graph "
+                             f"holds at its example's sizes only (a size the model read from its input is a constant "
+                             f"of it, or the model takes no other), got shape {shape}; save the model with example "
+                             f"inputs of the size to run")
 
 
 @dataclass(frozen=True)
@@ -97,4 +102,4 @@ class Engine:
         return [spec.shape for spec in self.graph.inputs]
 
     def _check(self, shapes: Any) -> None:
-        check_inputs(self.graph.inputs, self.graph.dynamic_batch, shapes)
+        check_inputs(self.graph.inputs, self.graph.dynamic_batch, self.graph.fixed_sizes, shapes)

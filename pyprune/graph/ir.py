@@ -25,7 +25,9 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = 1
+VERSION = 2
+# Version 1 graphs (no fixed_sizes) are read as graphs whose sizes follow their inputs.
+READABLE_VERSIONS = (1, 2)
 # Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
 MAX_NODES = 100_000
 MAX_TENSORS = 100_000
@@ -83,6 +85,9 @@ class Graph:
     nodes: list[Node]
     constants: dict[str, Constant] = field(default_factory=dict)
     dynamic_batch: bool = False  # any batch size runs; otherwise only the inputs' dim 0
+    # The inputs' dims past the batch are the captured ones: sizes the model read from its input
+    # (F.interpolate to x.shape[-2:]) are constants of the graph, right at that size only.
+    fixed_sizes: bool = False
     version: int = VERSION
 
     def validate(self) -> None:
@@ -96,6 +101,7 @@ class Graph:
         return {
             "version": self.version,
             "dynamic_batch": self.dynamic_batch,
+            "fixed_sizes": self.fixed_sizes,
             "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
             "outputs": list(self.outputs),
             "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
@@ -119,8 +125,9 @@ def _constant_shape(c: Constant) -> tuple[int, ...]:
 def _check(g: Graph) -> None:
     """The structural rules, for validate() and from_json()."""
     _version(g.version)
-    if not isinstance(g.dynamic_batch, bool):
-        raise GraphError("dynamic_batch", f"must be a bool, got {type(g.dynamic_batch).__name__}")
+    for key in ("dynamic_batch", "fixed_sizes"):
+        if not isinstance(getattr(g, key), bool):
+            raise GraphError(key, f"must be a bool, got {type(getattr(g, key)).__name__}")
     _list(g.inputs, "inputs", MAX_TENSORS)
     _list(g.nodes, "nodes", MAX_NODES)
     _list(g.outputs, "outputs", MAX_TENSORS)
@@ -170,8 +177,9 @@ def _check(g: Graph) -> None:
 
 
 def _version(value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value != VERSION:
-        raise GraphError("version", f"unsupported graph version {value!r} (this pyprune reads {VERSION})")
+    if not isinstance(value, int) or isinstance(value, bool) or value not in READABLE_VERSIONS:
+        raise GraphError("version", f"unsupported graph version {value!r} (this pyprune reads "
+                                    f"{', '.join(map(str, READABLE_VERSIONS))})")
 
 
 def _list(value: Any, path: str, most: int) -> None:
@@ -263,7 +271,8 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
     """from_json: the JSON form into a Graph, every key and type checked on the way."""
     if isinstance(data, dict) and "version" in data:
         _version(data["version"])  # first: another version may have other keys
-    d = _object(data, "", ("version", "dynamic_batch", "inputs", "outputs", "nodes", "constants"))
+    sizes = () if isinstance(data, dict) and data.get("version") == 1 else ("fixed_sizes",)
+    d = _object(data, "", ("version", "dynamic_batch", *sizes, "inputs", "outputs", "nodes", "constants"))
     _list(d["inputs"], "inputs", MAX_TENSORS)
     inputs = []
     for k, spec in enumerate(d["inputs"]):
@@ -276,7 +285,7 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
         n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
         nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
     graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
-                  d["version"])
+                  d.get("fixed_sizes", False), VERSION)
     graph.validate()
     return graph
 

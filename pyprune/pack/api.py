@@ -139,17 +139,12 @@ def _difference(want: list[torch.Tensor], got: list[torch.Tensor]) -> OutputErro
     return OutputError(max_abs, output_range)
 
 
-# The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
-# summation): beyond this fraction of the output range it would be computing something else.
-GRAPH_TOLERANCE = 1e-3
-
-
 def _graph(model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
            arrays: dict[str, np.ndarray], packed: list[torch.Tensor], **encoding: Any) -> tuple[dict, Streams, list]:
     """(the graph section, its own streams, its outputs on `inputs`) of the model captured whole
     and written into the file of `metadata` and `streams`, its outputs checked against those of
     the packed model (`packed`). ValueError saying why the graph cannot be stored."""
-    from pyprune.pack.captured import captured_section, file_graph_outputs
+    from pyprune.pack.captured import GRAPH_TOLERANCE, captured_section, file_graph_outputs
 
     with _evaluating(model):
         section, own = captured_section(model, inputs, arrays, metadata["tensors"], streams, **encoding)

@@ -13,15 +13,21 @@ from pyprune._optional import require
 
 torch = require("torch", "torch", __name__)
 from torch import nn
+from torch.utils._pytree import tree_flatten
 
 from pyprune.capture.pipeline import inference_graph
+from pyprune.graph.engine import Engine
 from pyprune.pack.format import PackFile
 from pyprune.pack.graph_section import graph_section
 from pyprune.pack.layers import Streams
 from pyprune.pack.reading import graph as file_graph
 from pyprune.runtime import Net
 
-__all__ = ["captured_section", "file_graph_outputs"]
+__all__ = ["GRAPH_TOLERANCE", "captured_section", "file_graph_outputs"]
+
+# The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
+# summation): beyond this fraction of the output range it would be computing something else.
+GRAPH_TOLERANCE = 1e-3
 
 
 def captured_section(model: nn.Module, inputs: tuple[torch.Tensor, ...], state: Mapping[str, np.ndarray],
@@ -30,8 +36,33 @@ def captured_section(model: nn.Module, inputs: tuple[torch.Tensor, ...], state: 
     """(the graph section, its own streams) of `model` (in eval mode) captured on `inputs`, its
     constants sharing the state_dict's tensors (`state`, `records`, `streams`: as save writes
     them). ValueError saying why when the model cannot be captured whole on the operator set."""
-    return graph_section(inference_graph(model, inputs), state, records, streams, bits=bits, index_bits=index_bits,
-                         lossless=lossless)
+    graph = inference_graph(model, inputs)
+    graph.fixed_sizes = not _follows_other_sizes(model, graph, inputs)
+    return graph_section(graph, state, records, streams, bits=bits, index_bits=index_bits, lossless=lossless)
+
+
+def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
+    """Whether the graph computes what the model does on inputs of twice the example's sizes
+    past dims 0 and 1 (an image's height and width, a sequence's length; doubling keeps them
+    multiples of the model's strides). A size the model read from its input at capture
+    (F.interpolate to x.shape[-2:]) is a constant of the graph, which then answers other sizes
+    with the example's; a model that takes no other size (a position table of its own) fixes
+    them too. Inputs of rank 2 and less have no such sizes."""
+    probe = tuple(x.repeat(1, 1, *[2] * (x.dim() - 2)) if isinstance(x, torch.Tensor) and x.dim() > 2 else x
+                  for x in inputs)
+    if all(p is x for p, x in zip(probe, inputs)):
+        return True
+    try:
+        with torch.no_grad():
+            want = [t for t in tree_flatten(model(*probe))[0] if isinstance(t, torch.Tensor)]
+        got = Engine(graph)(*[x.detach().float().numpy() for x in probe])
+    except Exception:  # the model or the graph refuses the size: it is not one of theirs
+        return False
+    got = list(got) if isinstance(got, tuple) else [got]
+    return len(got) == len(want) and all(
+        g.shape == tuple(w.shape) and np.allclose(g, w.float().numpy(), rtol=GRAPH_TOLERANCE, equal_nan=True,
+                                                  atol=GRAPH_TOLERANCE * float(w.abs().max()) if w.numel() else 0.0)
+        for g, w in zip(got, want))
 
 
 def file_graph_outputs(written: PackFile, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:

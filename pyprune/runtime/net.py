@@ -70,7 +70,7 @@ class Net:
         self._inputs = list(graph.inputs)
         self._nodes = [(n.name, list(n.inputs), list(n.outputs)) for n in graph.nodes]
         self._constant_shapes = {name: tuple(c.shape) for name, c in graph.constants.items()}
-        self.dynamic_batch = graph.dynamic_batch
+        self.dynamic_batch, self.fixed_sizes = graph.dynamic_batch, graph.fixed_sizes
         self.output_names = list(graph.outputs)
         # Held by the compiled graph: dense floats, or the coded streams kept compressed.
         self.weight_bytes = sum(_resident_bytes(c) for c in graph.constants.values())
@@ -130,7 +130,7 @@ class Net:
         return [NodeTime(info, s) for info, s in zip(self.describe(*(x.shape for x in inputs)), seconds)]
 
     def _check(self, shapes: Any) -> None:
-        engine.check_inputs(self._inputs, self.dynamic_batch, shapes)
+        engine.check_inputs(self._inputs, self.dynamic_batch, self.fixed_sizes, shapes)
 
     def _use_threads(self) -> None:
         if self.num_threads is not None and kernels.get_num_threads() != self.num_threads:

@@ -39,8 +39,9 @@ def test_json_round_trips(graph):
 
 def test_the_json_form():
     assert small_graph().to_json() == {
-        "version": 1,
+        "version": 2,
         "dynamic_batch": False,
+        "fixed_sizes": False,
         "inputs": [{"name": "x", "shape": [4, 3, 1]}],
         "outputs": ["y", "z"],
         "nodes": [
@@ -52,6 +53,23 @@ def test_the_json_form():
         ],
         "constants": [{"name": "w", "shape": [4, 3]}],
     }
+
+
+def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
+    data = small_graph().to_json()
+    del data["fixed_sizes"]
+    data["version"] = 1
+    graph = Graph.from_json(data, small_graph().constants)
+    assert graph.fixed_sizes is False and graph.version == 2
+    fixed = small_graph()
+    fixed.fixed_sizes = True
+    assert round_trip(fixed).fixed_sizes is True
+    with pytest.raises(GraphError, match="missing key 'fixed_sizes'"):
+        Graph.from_json({**data, "version": 2}, small_graph().constants)
+    with pytest.raises(GraphError, match="unknown key 'fixed_sizes'"):
+        Graph.from_json({**data, "fixed_sizes": True}, small_graph().constants)
+    with pytest.raises(GraphError, match="fixed_sizes: must be a bool"):
+        Graph.from_json({**small_graph().to_json(), "fixed_sizes": 1}, small_graph().constants)
 
 
 def test_coded_constants_round_trip_by_shape():
@@ -84,7 +102,7 @@ def test_every_field_of_the_wrong_type_is_refused_naming_its_path():
     assert len(paths) > 40
     for path, _, _ in paths:
         for wrong in (None, {"a": 1}, True):
-            if (path == "dynamic_batch" and wrong is True) or (path.endswith(".attrs") and wrong == {"a": 1}):
+            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path.endswith(".attrs") and wrong == {"a": 1}):
                 continue  # valid there
             bad = copy.deepcopy(data)
             parent, key = next((p, k) for q, p, k in _paths(bad) if q == path)
@@ -131,7 +149,7 @@ def _with(data, change):
 
 
 BAD_GRAPHS = {
-    "version 2": (lambda d: d.update(version=2), "version", "unsupported graph version 2"),
+    "version 3": (lambda d: d.update(version=3), "version", "unsupported graph version 3"),
     "version as text": (lambda d: d.update(version="1"), "version", "unsupported graph version '1'"),
     "not an object": (lambda d: d.clear(), "", "missing key"),
     "input twice": (lambda d: d["inputs"].append({"name": "x", "shape": [1]}), "inputs[1].name",
@@ -234,8 +252,8 @@ def test_validate_checks_graphs_built_in_python():
     with pytest.raises(GraphError, match="must be a number, got float32"):
         g.validate()
     g = small_graph()
-    g.version = 2
-    with pytest.raises(GraphError, match="unsupported graph version 2"):
+    g.version = 3
+    with pytest.raises(GraphError, match="unsupported graph version 3"):
         g.to_json()
 
 

@@ -243,6 +243,43 @@ def test_a_segmentation_file_runs_images_of_other_sizes(tmp_path):
         assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
 
 
+class SizedFromInput(nn.Module):
+    """An FCN's head: logits upsampled to the input's size, read from it (a constant of the
+    graph); and a model with a position table of its own size, which takes no other."""
+
+    def __init__(self, table=False):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.table = nn.Parameter(torch.randn(1, 4, 16, 16)) if table else None
+
+    def forward(self, x):
+        y = self.c(x)
+        if self.table is not None:
+            return y + self.table
+        return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_a_graph_that_holds_at_its_example_size_only_refuses_other_sizes(tmp_path, table):
+    model, x = SizedFromInput(table).eval(), torch.randn(1, 3, 32, 32)
+    pack.save(model, tmp_path / "fixed.pyprune", example_inputs=x, lossless=True)
+    net = runtime.load(tmp_path / "fixed.pyprune")
+    assert net.fixed_sizes
+    y = torch.randn(3, 3, 32, 32)  # other batches still run
+    assert np.abs(net(y.numpy()) - outputs(model, y)[0]).max() <= 1e-5
+    with pytest.raises(ValueError, match=r"must have the sizes \(3, 32, 32\) past the batch.*got shape \(1, 3, 48, 48\)"):
+        net(np.zeros((1, 3, 48, 48), np.float32))
+
+
+def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2)).eval()
+    pack.save(model, tmp_path / "free.pyprune", example_inputs=torch.randn(1, 3, 32, 32), lossless=True)
+    net = runtime.load(tmp_path / "free.pyprune")
+    assert not net.fixed_sizes
+    x = torch.randn(1, 3, 48, 40)
+    assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+
+
 class Decoder(nn.Module):
     """A dilated, grouped, strided transposed convolution with output padding, bicubic resizing
     (up, and down with align_corners), atan as a soft clamp and a running product along the
