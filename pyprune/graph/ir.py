@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 VERSION = 2
-# Version 1 graphs (no fixed_sizes) are read as graphs whose sizes follow their inputs.
+# Version 1 graphs (no fixed_sizes, no output_keys) are read as graphs whose sizes follow their
+# inputs and whose outputs have no keys.
 READABLE_VERSIONS = (1, 2)
 # Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
 MAX_NODES = 100_000
@@ -88,6 +89,8 @@ class Graph:
     # The inputs' dims past the batch are the captured ones: sizes the model read from its input
     # (F.interpolate to x.shape[-2:]) are constants of the graph, right at that size only.
     fixed_sizes: bool = False
+    # The model returned a dict: its keys, one per output in order (pyprune.runtime gives them).
+    output_keys: list[str] | None = None
     version: int = VERSION
 
     def validate(self) -> None:
@@ -102,6 +105,7 @@ class Graph:
             "version": self.version,
             "dynamic_batch": self.dynamic_batch,
             "fixed_sizes": self.fixed_sizes,
+            "output_keys": None if self.output_keys is None else list(self.output_keys),
             "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
             "outputs": list(self.outputs),
             "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
@@ -174,6 +178,14 @@ def _check(g: Graph) -> None:
         raise GraphError("outputs", "a graph has at least one output")
     for k, t in enumerate(g.outputs):
         _reference(t, f"outputs[{k}]", defined, every)
+    if g.output_keys is not None:
+        _list(g.output_keys, "output_keys", MAX_TENSORS)
+        if len(g.output_keys) != len(g.outputs):
+            raise GraphError("output_keys", f"must have one key per output ({len(g.outputs)}), got {len(g.output_keys)}")
+        for k, key in enumerate(g.output_keys):
+            _name(key, f"output_keys[{k}]", empty=True)
+        if len(set(g.output_keys)) != len(g.output_keys):
+            raise GraphError("output_keys", "must not repeat a key")
 
 
 def _version(value: Any) -> None:
@@ -271,8 +283,8 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
     """from_json: the JSON form into a Graph, every key and type checked on the way."""
     if isinstance(data, dict) and "version" in data:
         _version(data["version"])  # first: another version may have other keys
-    sizes = () if isinstance(data, dict) and data.get("version") == 1 else ("fixed_sizes",)
-    d = _object(data, "", ("version", "dynamic_batch", *sizes, "inputs", "outputs", "nodes", "constants"))
+    added = () if isinstance(data, dict) and data.get("version") == 1 else ("fixed_sizes", "output_keys")
+    d = _object(data, "", ("version", "dynamic_batch", *added, "inputs", "outputs", "nodes", "constants"))
     _list(d["inputs"], "inputs", MAX_TENSORS)
     inputs = []
     for k, spec in enumerate(d["inputs"]):
@@ -285,7 +297,7 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
         n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
         nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
     graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
-                  d.get("fixed_sizes", False), VERSION)
+                  d.get("fixed_sizes", False), d.get("output_keys"), VERSION)
     graph.validate()
     return graph
 

@@ -57,7 +57,8 @@ def _resident_bytes(constant: ir.Constant) -> int:
 class Net:
     """A graph compiled for pyprune's kernels. ``net(x)`` (or ``net(x, y)`` for several inputs)
     takes float32 arrays and gives the output, or a tuple of them when the graph has several;
-    ``run`` always gives the tuple. A graph with a dynamic batch runs any batch size; other sizes
+    ``run`` always gives the tuple; a model that returned a dict of tensors gets a dict of arrays
+    under its keys from ``net(x)``. A graph with a dynamic batch runs any batch size; other sizes
     run where every operator's shape rule allows them. Results do not depend on the thread count.
 
     num_threads: the kernels' threads while this net runs (None: the process's setting,
@@ -72,6 +73,7 @@ class Net:
         self._constant_shapes = {name: tuple(c.shape) for name, c in graph.constants.items()}
         self.dynamic_batch, self.fixed_sizes = graph.dynamic_batch, graph.fixed_sizes
         self.output_names = list(graph.outputs)
+        self.output_keys = None if graph.output_keys is None else list(graph.output_keys)
         # Held by the compiled graph: dense floats, or the coded streams kept compressed.
         self.weight_bytes = sum(_resident_bytes(c) for c in graph.constants.values())
         # Planned now: a graph whose shapes or memory do not work out is refused before any run.
@@ -88,6 +90,8 @@ class Net:
 
     def __call__(self, *inputs: Any) -> Any:
         outputs = self.run(*inputs)
+        if self.output_keys is not None:
+            return dict(zip(self.output_keys, outputs))
         return outputs[0] if len(outputs) == 1 else outputs
 
     def run(self, *inputs: Any) -> tuple[np.ndarray, ...]:

@@ -42,6 +42,7 @@ def test_the_json_form():
         "version": 2,
         "dynamic_batch": False,
         "fixed_sizes": False,
+        "output_keys": None,
         "inputs": [{"name": "x", "shape": [4, 3, 1]}],
         "outputs": ["y", "z"],
         "nodes": [
@@ -57,10 +58,10 @@ def test_the_json_form():
 
 def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
     data = small_graph().to_json()
-    del data["fixed_sizes"]
+    del data["fixed_sizes"], data["output_keys"]
     data["version"] = 1
     graph = Graph.from_json(data, small_graph().constants)
-    assert graph.fixed_sizes is False and graph.version == 2
+    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 2
     fixed = small_graph()
     fixed.fixed_sizes = True
     assert round_trip(fixed).fixed_sizes is True
@@ -70,6 +71,18 @@ def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
         Graph.from_json({**data, "fixed_sizes": True}, small_graph().constants)
     with pytest.raises(GraphError, match="fixed_sizes: must be a bool"):
         Graph.from_json({**small_graph().to_json(), "fixed_sizes": 1}, small_graph().constants)
+
+
+@pytest.mark.parametrize("keys,says", [(["out", "aux"], None), (["out"], "one key per output"),
+                                       (["out", "out"], "must not repeat"), (["out", 3], r"output_keys\[1\]: must be a str"),
+                                       ("out", "must be a list")])
+def test_output_keys_name_each_output_once(keys, says):
+    data = {**small_graph().to_json(), "output_keys": keys}
+    if says is None:
+        assert Graph.from_json(data, small_graph().constants).output_keys == keys
+        return
+    with pytest.raises(GraphError, match=says):
+        Graph.from_json(data, small_graph().constants)
 
 
 def test_coded_constants_round_trip_by_shape():
@@ -102,7 +115,7 @@ def test_every_field_of_the_wrong_type_is_refused_naming_its_path():
     assert len(paths) > 40
     for path, _, _ in paths:
         for wrong in (None, {"a": 1}, True):
-            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path.endswith(".attrs") and wrong == {"a": 1}):
+            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path == "output_keys" and wrong is None) or (path.endswith(".attrs") and wrong == {"a": 1}):
                 continue  # valid there
             bad = copy.deepcopy(data)
             parent, key = next((p, k) for q, p, k in _paths(bad) if q == path)

@@ -280,6 +280,29 @@ def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
     assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
 
 
+class TwoHeads(nn.Module):
+    """A segmentation model's dict of outputs (torchvision's "out" and "aux")."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 2, 1), nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        return {"out": self.b(y), "aux": self.c(y)}
+
+
+def test_a_dict_of_outputs_comes_back_under_its_keys(tmp_path):
+    model, x = TwoHeads().eval(), torch.randn(2, 3, 8, 8)
+    pack.save(model, tmp_path / "heads.pyprune", example_inputs=x, lossless=True)
+    net = runtime.load(tmp_path / "heads.pyprune")
+    got = net(x.numpy())
+    assert list(got) == ["out", "aux"] and net.output_keys == ["out", "aux"]
+    for key, want in zip(got, outputs(model, x)):
+        assert np.abs(got[key] - want).max() <= 1e-5
+    assert [y.shape for y in net.run(x.numpy())] == [(2, 2, 8, 8), (2, 3, 8, 8)]  # run gives the tuple
+
+
 class Decoder(nn.Module):
     """A dilated, grouped, strided transposed convolution with output padding, bicubic resizing
     (up, and down with align_corners), atan as a soft clamp and a running product along the
