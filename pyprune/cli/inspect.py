@@ -32,6 +32,10 @@ def graph_table(net: Net) -> str:
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"{len(nodes)} nodes, {sum(n.macs for n in nodes) / 1e6:.2f} MMACs, weights {net.weight_bytes:,} "
                  f"bytes in memory, activations {net.arena_bytes():,} bytes (inputs {_shapes(tuple(net.input_shapes))})")
+    batch = "any batch" if net.dynamic_batch else "the example's batch"
+    sizes = "the example's other sizes" if net.fixed_sizes else "other sizes where the operators allow them"
+    keys = f"; outputs under the keys {', '.join(net.output_keys)}" if net.output_keys else ""
+    lines.append(f"runs {batch}, {sizes}{keys}")
     return "\n".join(lines)
 
 
