@@ -38,18 +38,7 @@ def captured_section(model: nn.Module, inputs: tuple[torch.Tensor, ...], state: 
     them). ValueError saying why when the model cannot be captured whole on the operator set."""
     graph = inference_graph(model, inputs)
     graph.fixed_sizes = not _follows_other_sizes(model, graph, inputs)
-    graph.output_keys = _output_keys(model, inputs)
     return graph_section(graph, state, records, streams, bits=bits, index_bits=index_bits, lossless=lossless)
-
-
-def _output_keys(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[str] | None:
-    """The keys of the dict of tensors the model returns (a segmentation model's "out" and
-    "aux", an FPN's levels), None for any other output."""
-    with torch.no_grad():
-        y = model(*inputs)
-    if isinstance(y, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in y.items()):
-        return list(y)
-    return None
 
 
 def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
