@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import torch
@@ -10,6 +11,14 @@ from torch import nn
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+def hook_weight_norm(module: nn.Module) -> nn.Module:
+    """torch.nn.utils.weight_norm: deprecated, but in many vocoders' code (the weights it computes
+    are no graph leaves, which copy.deepcopy refuses)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return nn.utils.weight_norm(module)
 
 
 class VGGStyle(nn.Module):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from pyprune.capture.export import CaptureError, capture
 from pyprune.capture.lower import lower
 from pyprune.capture.optimize import optimize
 from pyprune.capture.report import ConversionReport, node_reports
+from pyprune.modes import copy_model
 from pyprune.nn.generated_source import released_with_result
 from pyprune.nn.sparse_policy import SparsePolicy
 
@@ -158,8 +158,8 @@ def convert(
 
 
 def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, atol: float, verbose: bool) -> nn.Module:
-    original = copy.deepcopy(model).eval()
-    work = copy.deepcopy(model).eval()
+    original = copy_model(model).eval()
+    work = copy_model(model).eval()
     with torch.no_grad():
         try:
             fast, report = _convert_whole(work, inputs, options)

@@ -3,7 +3,6 @@ depends on them."""
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,7 @@ from pyprune.prune.graph import INPUT, OUTPUT, ChannelGraph, PruningGroup, trace
 from pyprune.prune.importance import L1, Importance, as_importance
 from pyprune.prune.report import BlockedGroup, LayerChange, PruningReport, attach
 from pyprune.prune.target import Costs, Target, allocate
-from pyprune.modes import evaluating
+from pyprune.modes import copy_model, evaluating
 from pyprune.prune.plan import record_attribute, record_kept_channels, record_parameter_cut
 from pyprune.prune.pruners import slice_parameter
 
@@ -231,7 +230,7 @@ class PrunableModel:
         self.inputs = as_inputs(example_inputs)
         ignored = ignored_names(model, ignore)
         self.importance = as_importance(criterion if criterion is not None else L1())
-        self._captured = copy.deepcopy(model)  # traced and scored, never cut
+        self._captured = copy_model(model)  # traced and scored, never cut
         self.graph = trace_channels(self._captured, self.inputs)
         for name in ignored:
             self.graph.block_module(name, f"its channels belong to ignored layer {name!r}")
@@ -284,7 +283,7 @@ class PrunableModel:
             if blocked:
                 report.warning = (f"asked to remove {amounts:.0%} of the channels, removed {report.reached:.1%}: "
                                   f"{blocked} units are blocked (see pruning_report(model))")
-        pruned = copy.deepcopy(self.model)
+        pruned = copy_model(self.model)
         if removed:
             _cut(pruned, graph, removed)
             why = _failure(self.model, pruned, self.inputs)
@@ -301,7 +300,7 @@ class PrunableModel:
         found by bisection; all of `groups` (their cuts together failing for `why`) when only
         their cuts together do."""
         def failure(part: list[PruningGroup]) -> str | None:
-            pruned = copy.deepcopy(self.model)
+            pruned = copy_model(self.model)
             _cut(pruned, self.graph, removed.intersection(root for g in part for root in g.unit_roots))
             return _failure(self.model, pruned, self.inputs)
 

@@ -34,6 +34,7 @@ from pyprune.prune.errors import PruningError
 from pyprune.modes import evaluating
 from pyprune.prune.graph import ChannelGraph, PruningGroup, capture_for_pruning, placeholder_values
 from pyprune.prune.pruners import pruner_for
+from pyprune.prune.weight_norm import named_weights
 
 __all__ = [
     "APoZ",
@@ -106,7 +107,7 @@ class GroupImportance(Importance):
     def score_units(self, model: nn.Module, graph: ChannelGraph, groups: list[PruningGroup]) -> list[torch.Tensor]:
         if not self.group:
             return super().score_units(model, graph, groups)
-        weights = dict(model.named_parameters())
+        weights = named_weights(model)
         by_root: dict[int, float] = {}
         for name, dims in self.parameters(graph).items():
             if name not in weights:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pyprune.prune.history import History, Step
 from pyprune.prune.importance import Importance
 from pyprune.prune.masks import Scope, make_permanent, prune_magnitude
 from pyprune.prune.schedule import OneShot, Schedule
+from pyprune.modes import copy_model
 from pyprune.progress import progress_bar
 from pyprune.stats import count
 
@@ -119,7 +119,7 @@ def prune_and_finetune(
     if isinstance(bn_sparsity, bool) or not isinstance(bn_sparsity, (int, float)) or not bn_sparsity >= 0:
         raise PruningError(f"bn_sparsity must be a number >= 0, got {bn_sparsity!r}")
     inputs = as_inputs(example_inputs)
-    current = copy.deepcopy(model)
+    current = copy_model(model)
     original = count(current, inputs)
     history = History(metric_name=metric_name)
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pyprune.modes import copy_model
 from pyprune.prune.errors import PruningError
 from pyprune.prune.pruners import pruner_for, slice_parameter
 
@@ -94,7 +95,7 @@ def apply_channel_plan(model: nn.Module, plan: dict[str, Any]) -> nn.Module:
     layers = _check_plan(plan)
     if getattr(model, _ATTRIBUTE, None):
         raise PruningError("apply_channel_plan needs the original, unpruned model; this one is already pruned")
-    result = copy.deepcopy(model)
+    result = copy_model(model)
     for name, entry in layers.items():
         try:
             module = result.get_submodule(name)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from pyprune.prune.errors import PruningError
+from pyprune.prune.weight_norm import is_weight_normalised, set_weight
 
 __all__ = [
     "BatchNormPruner",
@@ -31,14 +32,16 @@ __all__ = [
 
 def slice_parameter(module: nn.Module, name: str, dim: int, keep: Sequence[int]) -> None:
     """Keep only indices `keep` of dimension `dim` of the module's tensor `name` (a parameter
-    stays a parameter)."""
+    stays a parameter, a weight-normalised weight stays weight-normalised)."""
     tensor = getattr(module, name, None)
     if tensor is None:
         return
     index = torch.as_tensor(list(keep), dtype=torch.long, device=tensor.device)
     with torch.no_grad():
         kept = tensor.detach().index_select(dim, index).clone()
-    if isinstance(tensor, nn.Parameter):
+    if is_weight_normalised(module, name):
+        set_weight(module, name, kept)
+    elif isinstance(tensor, nn.Parameter):
         setattr(module, name, nn.Parameter(kept, requires_grad=tensor.requires_grad))
     else:
         setattr(module, name, kept)

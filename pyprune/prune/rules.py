@@ -27,6 +27,7 @@ import torch.fx as fx
 from torch import nn
 
 from pyprune.capture.lower import bind_schema
+from pyprune.prune.weight_norm import is_weight_normalised
 
 if TYPE_CHECKING:
     from pyprune.prune.graph import ChannelGraph
@@ -82,6 +83,20 @@ class OpCall:
         """The state_dict name of argument `key` when it is a parameter or buffer itself."""
         arg = self._nodes.get(key)
         return self._tracer.parameters.get(arg) if isinstance(arg, fx.Node) else None
+
+    def layer_weight(self, key: Any) -> str | None:
+        """The name of a layer's weight argument `key`: the parameter's, or "layer.weight" when
+        the running layer's weight is weight-normalised (pruning cuts it through g and v)."""
+        name = self.parameter(key)
+        arg = self._nodes.get(key)
+        if name is not None or not isinstance(arg, fx.Node) or arg.target is not aten._weight_norm.default:
+            return name
+        found = _running_module(self)
+        v = self._tracer.parameters.get(arg.args[0])
+        if found is None or not found[0] or not is_weight_normalised(found[1], "weight") \
+                or v is None or not v.startswith(found[0] + "."):
+            return None
+        return f"{found[0]}.weight"
 
     def origin(self, key: Any) -> str:
         """What made argument `key`, for messages."""
@@ -264,7 +279,7 @@ def _conv(op: OpCall) -> Ids:
     why = f"they are mixed spatially by {op.describe()}"
     in_ids = op.along("input", 1, why)
     out = op.value
-    name = op.parameter("weight")
+    name = op.layer_weight("weight")
     if name is None:
         _computed_weight(op, in_ids, out.shape[1])
         return _blocked_output(op, _COMPUTED)
@@ -291,7 +306,7 @@ def _conv_transpose(op: OpCall) -> Ids:
     weight, out = op.args["weight"], op.value
     groups = int(op.args.get("groups") or 1)
     in_ids = op.along("input", 1, f"they are mixed spatially by {op.describe()}")
-    name = op.parameter("weight")
+    name = op.layer_weight("weight")
     if name is None:
         _computed_weight(op, in_ids, op.value.shape[1])
         return _blocked_output(op, _COMPUTED)
@@ -320,6 +335,13 @@ def _computed_weight(op: OpCall, in_ids: np.ndarray, out_channels: int) -> None:
     op.graph.leave_whole(path or op.describe(), out_channels, f"{op.describe()}: {_COMPUTED}")
 
 
+def _weight_norm(op: OpCall) -> Ids:
+    """A weight-normalised layer's weight made of its g and v: the layer's rule takes it as the
+    layer's own (OpCall.layer_weight), and cutting it sets g and v."""
+    op.bound.update(name for name in (op.parameter("v"), op.parameter("g")) if name is not None)
+    return None
+
+
 def _blocked_output(op: OpCall, why: str) -> Ids:
     out = op.value
     return torch.from_numpy(op.graph.new_ids(out.shape[1], blocked=f"{op.describe()}: {why}")).reshape(
@@ -335,7 +357,7 @@ def _linear(op: OpCall) -> Ids:
         return x_ids
     weight = op.args["weight"]
     in_ids = op.along("input", -1, f"they are mixed by {op.describe()}")
-    name = op.parameter("weight")
+    name = op.layer_weight("weight")
     out = op.value
     if name is None:
         _computed_weight(op, in_ids, out.shape[-1])
@@ -572,6 +594,9 @@ def _padded_channels(op: OpCall, count: int) -> np.ndarray:
 def _concat(op: OpCall) -> Ids:
     out = op.value
     dim = op.args.get("dim", 0) % out.dim()
+    joined = _joined_along_other_dim(op, dim)
+    if joined is not None:
+        return joined
     parts = []
     for part in op._nodes["tensors"]:
         value = op._tracer.env[part]
@@ -586,6 +611,31 @@ def _concat(op: OpCall) -> Ids:
     shape = torch.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(p.shape)) for p in parts])
     return compress(torch.cat([p.expand([p.shape[dim] if d == dim else shape[d] for d in range(out.dim())])
                                for p in parts], dim))
+
+
+def _joined_along_other_dim(op: OpCall, dim: int) -> Ids:
+    """Parts whose channels lie along other dims than the one they are joined along (a ViT's
+    class token before its patch tokens, feature maps joined along space): each part's channel
+    i is the result's channel i, so they go together; a part pruning cannot follow blocks them.
+    None if some part carries channels along `dim` (a channel concatenation: _concat's own)."""
+    rank = op.value.dim()
+    result: Ids = None
+    unfollowed = []
+    for part in op._nodes["tensors"]:
+        ids = op._tracer.ids_of(part)
+        if ids is None:
+            unfollowed.append(part)
+            continue
+        ids = _aligned(ids, rank)
+        if ids.shape[dim] > 1 or not _tracked(ids):
+            return None
+        if result is not None:
+            op.union(result, ids)
+            ids = compress(torch.broadcast_tensors(result, ids)[0])
+        result = ids
+    for part in unfollowed:
+        op.block(result, f"they are concatenated with {op._tracer.describe_value(part)}, which pruning cannot follow")
+    return result
 
 
 def _stack(op: OpCall) -> Ids:
@@ -707,8 +757,9 @@ def _split(op: OpCall) -> list[Ids]:
     """split, chunk, unbind along the channels. chunk(n): parts of equal size lose the same
     positions, so the call stays valid. split(x, size): the same, where an int attribute of the
     module holds the size (it follows); split(x, [sizes]): each part loses its own channels where
-    a list attribute of the module holds the sizes (each entry follows). Sizes written in the
-    code as numbers, and parts of unequal sizes otherwise, block their channels."""
+    a list attribute of the module holds the sizes (each entry follows), or int attributes hold
+    them one by one (_split_by_attributes). Sizes written in the code as numbers, and parts of
+    unequal sizes otherwise, block their channels."""
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
     dim = op.args.get("dim", 0) % x.dim()
@@ -731,11 +782,30 @@ def _split(op: OpCall) -> list[Ids]:
             op.union(parts[0], part)
         if sized is not None:
             op.graph.add_bound(*sized, parts[0].reshape(-1).numpy())
+    elif target is torch.ops.aten.split_with_sizes.default and any(_module_attribute(op, s) for s in sizes if s > 1):
+        _split_by_attributes(op, parts, sizes)
     else:
         op.block(along, f"{op.describe()} splits the channels into sizes {sizes} fixed in the code")
     if target is torch.ops.aten.unbind.int:
         return [p.squeeze(dim) for p in parts]
     return [compress(p) for p in parts]
+
+
+def _split_by_attributes(op: OpCall, parts: list[torch.Tensor], sizes: list[int]) -> None:
+    """split(x, [sizes]) with sizes that are int attributes of the module one by one (MobileViTv2's
+    [1, self.embed_dim, self.embed_dim]): a part follows its attribute, and parts of the same
+    attribute lose the same positions; a part of a size written as a number, or of one channel,
+    keeps its channels."""
+    first: dict[tuple[str, str], torch.Tensor] = {}
+    for part, size in zip(parts, sizes):
+        attribute = _module_attribute(op, size) if size > 1 else None
+        if attribute is None:
+            op.block(part, f"{op.describe()} splits off {size} channels, a count fixed in the code")
+        elif attribute in first:
+            op.union(first[attribute], part)
+        else:
+            first[attribute] = part
+            op.graph.add_bound(*attribute, part.reshape(-1).numpy())
 
 
 def _getitem(op: OpCall) -> Ids:
@@ -802,8 +872,8 @@ _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dr
                 "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",
                 "lift_fresh_copy", "lift_fresh", "clone", "contiguous")
 _MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
-          "t", "numpy_T", "movedim", "expand", "repeat", "repeat_interleave", "unfold",
-          "pixel_shuffle", "pixel_unshuffle")
+          "t", "numpy_T", "movedim", "expand", "expand_as", "view_as", "reshape_as", "repeat", "repeat_interleave",
+          "unfold", "pixel_shuffle", "pixel_unshuffle")
 _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "median", "kthvalue")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
@@ -826,6 +896,7 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
     "aten::conv_transpose2d": _conv_transpose, "aten::conv_transpose1d": _conv_transpose,
     "aten::linear": _linear, "aten::matmul": _matmul, "aten::bmm": _matmul, "aten::mm": _matmul,
+    "aten::_weight_norm": _weight_norm,
     "aten::prelu": _prelu, "aten::glu": _glu, "aten::_prelu_kernel": _prelu,
     "aten::batch_norm": _batch_norm, "aten::_native_batch_norm_legit_no_training": _batch_norm,
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,

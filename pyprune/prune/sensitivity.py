@@ -3,7 +3,6 @@ and the per-layer ratios that keep every drop within a budget (as PaddleSlim doe
 
 from __future__ import annotations
 
-import copy
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from pyprune.modes import copy_model
 from pyprune.prune.errors import PruningError
 from pyprune.prune.filters import PrunableModel, as_inputs
 from pyprune.prune.importance import Importance
@@ -141,7 +141,7 @@ def sensitivity(
         unknown = sorted(set(layers) - set(maskable_layers(model)))
         if unknown:
             raise PruningError(f"layers {unknown} are not Conv2d or Linear layers of the model")
-    result = Sensitivity(float(eval_fn(copy.deepcopy(model))), ratios, higher_is_better=higher_is_better,
+    result = Sensitivity(float(eval_fn(copy_model(model))), ratios, higher_is_better=higher_is_better,
                          metric_name=metric_name)
     with progress_bar(len(layers) * len(ratios), "sensitivity", "eval", progress) as bar:
         for layer in layers:
@@ -150,7 +150,7 @@ def sensitivity(
                 if prunable is not None:
                     pruned = prunable.prune({layer: ratio})
                 else:
-                    pruned = copy.deepcopy(model)
+                    pruned = copy_model(model)
                     everything_else = [n for n in maskable_layers(pruned) if n != layer]
                     prune_magnitude(pruned, ratio, ignore=everything_else)
                     make_permanent(pruned)

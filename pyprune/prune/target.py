@@ -50,6 +50,7 @@ from torch import nn
 
 from pyprune.prune.errors import PruningError
 from pyprune.prune.graph import ChannelGraph, LayerUse
+from pyprune.prune.weight_norm import named_weights
 
 __all__ = ["Costs", "Target", "load_cost_table"]
 
@@ -132,7 +133,7 @@ class Costs:
         # Latency per MAC of each layer: measured (table) or modelled.
         self.weight = {use.name: (table.get(use.name, 0.0) / full[use.name] if table is not None and full[use.name]
                                   else _DEPTHWISE_MAC if use.depthwise else 1.0) for use in self.layers}
-        weights = dict(model.named_parameters())
+        weights = named_weights(model)
         self.params = {name: (dims, tuple(weights[name].shape)) for name, dims in graph.params.items() if name in weights}
         self.param_roots = {name: {d: graph.roots(ids) for d, ids in dims.items()} for name, (dims, _) in self.params.items()}
         self.fixed_params = sum(p.numel() for p in model.parameters()) - sum(

@@ -3,23 +3,25 @@ on channel and non-channel axes, transposed convolutions. Each pruned model is c
 the original with the removed filters zeroed: the two agree exactly only if every kept channel
 reached the layer it feeds in the right place."""
 
-import copy
-
 import pytest
 
 torch = pytest.importorskip("torch")
+from small_nets import hook_weight_norm  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pyprune.prune import (  # noqa: E402
     L1,
     PruningError,
     PruningWarning,
+    Target,
     apply_channel_plan,
     channel_plan,
     prune_filters,
     pruning_report,
 )
+from pyprune.modes import copy_model  # noqa: E402
 from pyprune.prune.pruners import pruner_for  # noqa: E402
+from pyprune.prune.weight_norm import is_weight_normalised  # noqa: E402
 
 X = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(0))
 
@@ -31,7 +33,7 @@ def conv(cin, cout, k=1, **kwargs):
 def zeroed(model, pruned):
     """`model` with the output channels pruning removed set to zero (as if their filters and
     biases were)."""
-    result = copy.deepcopy(model)
+    result = copy_model(model)
     for name, entry in channel_plan(pruned)["layers"].items():
         if "out" not in entry:
             continue
@@ -279,6 +281,102 @@ def test_1d_and_3d_convolutions_are_pruned():
     rebuilt.load_state_dict(pruned.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(X), pruned(X))
+
+
+class WeightNormed(nn.Module):
+    """A vocoder's layers (HiFi-GAN, TCN), every one weight-normalised: Conv1d, an upsampling
+    ConvTranspose1d (normalised per input channel), a dilated Conv1d, a Linear over channels."""
+
+    def __init__(self, norm):
+        super().__init__()
+        self.a = norm(nn.Conv1d(3, 8, 3, padding=1))
+        self.up = norm(nn.ConvTranspose1d(8, 6, 4, 2, 1))
+        self.c = norm(nn.Conv1d(6, 8, 3, padding=2, dilation=2))
+        self.head = norm(nn.Linear(8, 2))
+
+    def forward(self, x):
+        y = torch.tanh(self.up(torch.tanh(self.a(x.flatten(2)))))
+        return self.head(torch.tanh(self.c(y)).transpose(1, 2))
+
+
+@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, hook_weight_norm],
+                         ids=["parametrization", "hook"])
+def test_weight_normalised_layers_keep_their_weights_exactly_and_stay_normalised(norm):
+    torch.manual_seed(0)
+    model = WeightNormed(norm).eval()
+    pruned = check_pruned(model)  # cutting v alone would rescale the kept weights of c and head
+    assert (pruned.a.out_channels, pruned.up.in_channels, pruned.up.out_channels, pruned.c.in_channels) == (4, 4, 3, 3)
+    assert (pruned.c.out_channels, pruned.head.in_features, pruned.head.out_features) == (4, 4, 2)
+    assert all(is_weight_normalised(m, "weight") for m in (pruned.a, pruned.up, pruned.c, pruned.head))
+    assert model.a.out_channels == 8 and tuple(model.c.weight.shape) == (8, 6, 3)  # the model is untouched
+    rebuilt = apply_channel_plan(WeightNormed(norm).eval(), channel_plan(pruned))
+    rebuilt.load_state_dict(pruned.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(X), pruned(X))
+    halved = prune_filters(model, X, target=Target.params(0.5))  # the weights count as their layers'
+    assert 0.475 <= pruning_report(halved).target_kept <= 0.5
+    assert sum(p.numel() for p in halved.parameters()) <= 0.5 * sum(p.numel() for p in model.parameters())
+
+
+class ClassToken(nn.Module):
+    """A ViT's class token concatenated before its patch tokens, then a channel MLP: each of the
+    token's channels goes with the patch channel it sits above."""
+
+    def __init__(self):
+        super().__init__()
+        self.patches = nn.Conv2d(3, 8, 2, 2, bias=False)
+        self.token = nn.Parameter(torch.randn(1, 1, 8))
+        self.fc1, self.fc2 = nn.Linear(8, 16, bias=False), nn.Linear(16, 4)
+
+    def forward(self, x):
+        t = self.patches(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.token.expand(t.shape[0], -1, -1), t], 1)
+        return self.fc2(torch.relu(self.fc1(t)))[:, 0]
+
+
+def test_a_class_token_concatenated_with_the_patches_is_cut_with_their_channels():
+    torch.manual_seed(0)
+    model = ClassToken().eval()
+    pruned = prune_filters(model, X, 0.5)
+    kept = channel_plan(pruned)["layers"]["patches"]["out"]["kept"]
+    assert pruned.patches.out_channels == 4 and pruned.fc1.in_features == 4
+    torch.testing.assert_close(pruned.token, model.token[..., kept])
+    with torch.no_grad():
+        original = zeroed(model, pruned)
+        original.token[..., sorted(set(range(8)) - set(kept))] = 0
+        torch.testing.assert_close(pruned(X), original(X), rtol=1e-5, atol=1e-5)
+
+
+class LinearAttention(nn.Module):
+    """MobileViTv2's separable self-attention: one 1x1 convolution gives a query of one channel
+    and key and value of self.dim each, split by [1, self.dim, self.dim]; each key channel weighs
+    the value channel it sits above."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+        self.qkv, self.out = nn.Conv2d(dim, 1 + 2 * dim, 1), nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x):
+        query, key, value = self.qkv(x).flatten(2).split([1, self.dim, self.dim], dim=1)
+        context = (key * torch.softmax(query, dim=-1)).sum(-1, keepdim=True)
+        return self.out((torch.relu(value) * context.expand_as(value)).unflatten(2, x.shape[2:]))
+
+
+class SeparableAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem, self.attn, self.head = conv(3, 8, 3), LinearAttention(8), conv(8, 2)
+
+    def forward(self, x):
+        y = torch.relu(self.stem(x))
+        return self.head(y + self.attn(y))
+
+
+def test_split_sizes_held_one_by_one_by_attributes_follow_them_and_a_fixed_size_keeps_its_channels():
+    pruned = check_pruned(SeparableAttention())
+    assert (pruned.attn.dim, pruned.attn.qkv.out_channels, pruned.attn.out.in_channels) == (4, 9, 4)
+    assert any("splits off 1 channels" in r for r in reasons(pruned))
 
 
 class TokenMixing(nn.Module):
