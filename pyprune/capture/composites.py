@@ -850,14 +850,30 @@ def dilated_weight(weight: torch.Tensor, dilation: list[int]) -> torch.Tensor:
 
 
 def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
-    """A transposed convolution as a sub-pixel convolution: one conv2d whose sh * sw output
-    phases are the transposed convolution's (sub_pixel_weight), interleaved like pixel_shuffle,
-    then cropped by the padding or zero-padded by output_padding, with the bias. A dilated one
-    is the undilated one of its kernel spread out with zeros (dilated_weight)."""
+    """A transposed convolution as a sub-pixel convolution (_transposed)."""
     x = a["input"]
     weight = low.constant(a["weight"], "the weight")
     if low.rank(x) != 4 or weight.dim() != 4:
-        raise Unsupported("only 2-d transposed convolutions (input of rank 4) are in the operator set")
+        raise Unsupported("only 1-d and 2-d transposed convolutions are in the operator set")
+    return Ref(_transposed(low, low.tensor(x), weight, a))
+
+
+def b_conv_transpose1d(low: Any, node: fx.Node, a: dict) -> Any:
+    """A 1-d transposed convolution (a vocoder's upsampling) as a 2-d one on (N, C, 1, L)."""
+    x, weight = a["input"], low.constant(a["weight"], "the weight")
+    if low.rank(x) != 3 or weight.dim() != 3:
+        raise Unsupported(f"a 1-d transposed convolution of a rank-{low.rank(x)} input")
+    pairs = {k: [0 if k.endswith("padding") else 1, int_pair(a[k], k)[0]]
+             for k in ("stride", "padding", "output_padding", "dilation")}
+    y = _transposed(low, low.reshape(x, [-2, -3, 1, -4]).name, weight.unsqueeze(2), {**a, **pairs})
+    return low.emit_one("reshape", [y], {"shape": [-2, -3, -5]})
+
+
+def _transposed(low: Any, x: str, weight: torch.Tensor, a: dict) -> str:
+    """The transposed convolution of x (rank 4) as a sub-pixel convolution: one conv2d whose
+    sh * sw output phases are the transposed convolution's (sub_pixel_weight), interleaved like
+    pixel_shuffle, then cropped by the padding or zero-padded by output_padding, with the bias.
+    A dilated one is the undilated one of its kernel spread out with zeros (dilated_weight)."""
     stride, padding = int_pair(a["stride"], "stride"), int_pair(a["padding"], "padding")
     extra, dilation = int_pair(a["output_padding"], "output padding"), int_pair(a["dilation"], "dilation")
     groups = int(a["groups"])
@@ -868,13 +884,14 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
     channels = weight.shape[1] * groups
     sub = sub_pixel_weight(weight, groups, stride)
     taps = sub.shape[2:]
-    attrs = low.conv_attrs(x, sub, 1, [taps[0] - 1, taps[1] - 1], 1, groups)
+    attrs = {"stride": [1, 1], "padding": conv_padding([taps[0] - 1, taps[1] - 1], list(taps)), "dilation": [1, 1],
+             "groups": groups}
     # The interleaved output, (h + t - 1) * s long, starts `padding` before the wanted one,
     # (h - 1) * s - 2 * padding + k + extra long: cut or zero-pad after, the same for any h.
     after = [k + e - p - t * s for k, e, p, t, s in zip(weight.shape[2:], extra, padding, taps, stride)]
     bias = a.get("bias")
     bias = None if bias is None else low.constant(bias, "the bias")
-    inputs = [low.tensor(x), low.tensor(sub, "the weight")]
+    inputs = [x, low.tensor(sub, "the weight")]
     if bias is not None and max(after) <= 0:  # every output pixel is a phase's: the bias goes in
         inputs.append(low.tensor(bias.repeat_interleave(stride[0] * stride[1]).contiguous(), "the bias"))
         bias = None
@@ -885,7 +902,7 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
                                     "mode": "constant", "value": 0.0})
     if bias is not None:
         y = _node(low, "add", [y, low.tensor(bias.reshape(-1, 1, 1).contiguous(), "the bias")])
-    return Ref(y)
+    return y
 
 
 def _einsum_operand(low: Any, x: Any, letters: str, keep: set[str]) -> tuple[str, str]:
@@ -1281,7 +1298,8 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 BUILDERS = {
-    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "bilinear": b_bilinear, "max_unpool2d": b_max_unpool2d,
+    "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "conv_transpose1d": b_conv_transpose1d,
+    "bilinear": b_bilinear, "max_unpool2d": b_max_unpool2d,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
     "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,
     "col2im": b_col2im,

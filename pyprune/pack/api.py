@@ -3,14 +3,11 @@ format.py and grammar.py, tensor encodings: layers.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import itertools
 import logging
-import math
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +21,12 @@ from torch import nn
 
 from pyprune import __version__
 from pyprune.kernels import SharedWeights
+from pyprune.modes import copy_model, evaluating
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
 from pyprune.pack.format import PackError, PackFile, parse_pack, read_pack, serialize, write_atomic
 from pyprune.pack.layers import (DEFAULT_BITS, DEFAULT_INDEX_BITS, RAW, SHARED_DENSE, SHARED_SPARSE, Streams,
                                  decode_tensor, encode_weight, shared_weights, tensor_errors, weight_kind)
+from pyprune.pack.outputs import difference, model_outputs
 from pyprune.pack.reading import nonzeros, read
 from pyprune.pack.report import OutputError
 
@@ -89,74 +88,38 @@ def _module_versions(state: Mapping[str, Any]) -> dict[str, dict[str, int]]:
             for prefix, m in metadata.items()}
 
 
-@contextlib.contextmanager
-def _evaluating(model: nn.Module) -> Iterator[None]:
-    """The model in eval mode (no BatchNorm statistics updated), its modes restored after."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
-def _leaves(output: Any) -> list[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, Mapping):
-        output = list(output.values())
-    if isinstance(output, (list, tuple)):
-        return [t for item in output for t in _leaves(item)]
-    raise TypeError(f"cannot measure the output error of a model returning {type(output).__name__}")
-
-
-def _outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    # not inference_mode: what the model caches on the call (detection anchors) would be inference
-    # tensors, which neither its capture nor its training can use afterwards
-    with torch.no_grad(), _evaluating(model):
-        outputs = _leaves(model(*inputs))
-    if not outputs:
-        raise TypeError("cannot measure the output error of a model returning no tensor")
-    return [y.detach() for y in outputs]
-
-
 def _packed_outputs(model: nn.Module, packed: PackFile, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     """The outputs of a copy of `model` holding the weights decoded from what was written."""
-    copied = copy.deepcopy(model)
+    copied = copy_model(model)
     _load_state(copied, packed, keep_compressed=False)
-    return _outputs(copied, inputs)
-
-
-def _difference(want: list[torch.Tensor], got: list[torch.Tensor]) -> OutputError:
-    """How far `got` is from `want` (every element of every output), and the range of `want`."""
-    want_all = torch.cat([w.double().flatten() for w in want])
-    got_all = torch.cat([g.double().flatten() for g in got])
-    max_abs = float((got_all - want_all).abs().max()) if want_all.numel() else 0.0
-    output_range = float(want_all.max() - want_all.min()) if want_all.numel() else 0.0
-    if not (math.isfinite(max_abs) and math.isfinite(output_range)):
-        raise ValueError("cannot measure the output error: the model's outputs on the example inputs are not finite")
-    return OutputError(max_abs, output_range)
+    return model_outputs(copied, inputs)
 
 
 def _graph(model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
-           arrays: dict[str, np.ndarray], packed: list[torch.Tensor], **encoding: Any) -> tuple[dict, Streams, list]:
+           arrays: dict[str, np.ndarray], packed: list[torch.Tensor], *, lossless: bool,
+           **encoding: Any) -> tuple[dict, Streams, list]:
     """(the graph section, its own streams, its outputs on `inputs`) of the model captured whole
     and written into the file of `metadata` and `streams`, its outputs checked against those of
-    the packed model (`packed`). ValueError saying why the graph cannot be stored."""
-    from pyprune.pack.captured import GRAPH_TOLERANCE, captured_section, file_graph_outputs
+    the packed model (`packed`). The graph's own constants (what it derives from the weights: a
+    transposed convolution's sub-pixel kernels) are encoded as the weights are, or bit for bit
+    where that takes the graph further from the packed model (their source was stored exactly).
+    ValueError saying why the graph cannot be stored."""
+    from pyprune.pack.captured import GRAPH_TOLERANCE, captured_graph, file_graph_outputs
+    from pyprune.pack.graph_section import graph_section
 
-    with _evaluating(model):
-        section, own = captured_section(model, inputs, arrays, metadata["tensors"], streams, **encoding)
-    got = file_graph_outputs(parse_pack(serialize({**metadata, "graph": section}, {**streams, **own})), inputs)
-    if [tuple(g.shape) for g in got] != [tuple(p.shape) for p in packed]:
-        raise ValueError(f"the graph's output shapes {[tuple(g.shape) for g in got]} differ from the model's "
-                         f"{[tuple(p.shape) for p in packed]}")
-    disagreement = _difference(packed, got)
-    if not disagreement.relative <= GRAPH_TOLERANCE:
-        raise ValueError(f"the graph's outputs differ from the packed model's by {disagreement.max_abs:.3g} "
-                         f"({disagreement.relative:.2%} of their range)")
-    return section, own, got
+    with evaluating(model):
+        graph = captured_graph(model, inputs)
+    for exact in dict.fromkeys((lossless, True)):
+        section, own = graph_section(graph, arrays, metadata["tensors"], streams, lossless=exact, **encoding)
+        got = file_graph_outputs(parse_pack(serialize({**metadata, "graph": section}, {**streams, **own})), inputs)
+        if [tuple(g.shape) for g in got] != [tuple(p.shape) for p in packed]:
+            raise ValueError(f"the graph's output shapes {[tuple(g.shape) for g in got]} differ from the model's "
+                             f"{[tuple(p.shape) for p in packed]}")
+        disagreement = difference(packed, got)
+        if disagreement.relative <= GRAPH_TOLERANCE:
+            return section, own, got
+    raise ValueError(f"the graph's outputs differ from the packed model's by {disagreement.max_abs:.3g} "
+                     f"({disagreement.relative:.2%} of their range)")
 
 
 def _no_graph_reason(graph: Any, inputs: tuple[torch.Tensor, ...] | None) -> str | None:
@@ -236,9 +199,9 @@ def save(
     written = parse_pack(serialize(metadata, streams))  # what is written must pass the reader's grammar
     error = graph_error = None
     if inputs is not None:
-        want = _outputs(model, inputs)
+        want = model_outputs(model, inputs)
         packed = _packed_outputs(model, written, inputs)
-        error = _difference(want, packed)
+        error = difference(want, packed)
         metadata["output_error"] = error.to_metadata()
         if no_graph is None:
             try:
@@ -250,7 +213,7 @@ def save(
                     raise ValueError(f"the model's graph cannot be stored: {why}") from e
                 no_graph = why
             else:
-                graph_error = _difference(want, got)
+                graph_error = difference(want, got)
                 metadata["graph"] = {**section, "output_error": graph_error.to_metadata()}
                 streams = {**streams, **own}
     data = serialize(metadata, streams)

@@ -4,41 +4,33 @@ Needs torch."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
 
 from pyprune._optional import require
 
 torch = require("torch", "torch", __name__)
 from torch import nn
-from torch.utils._pytree import tree_flatten
 
 from pyprune.capture.pipeline import inference_graph
 from pyprune.graph.engine import Engine
 from pyprune.pack.format import PackFile
-from pyprune.pack.graph_section import graph_section
-from pyprune.pack.layers import Streams
+from pyprune.pack.outputs import difference, model_outputs
 from pyprune.pack.reading import graph as file_graph
 from pyprune.runtime import Net
 
-__all__ = ["GRAPH_TOLERANCE", "captured_section", "file_graph_outputs"]
+__all__ = ["GRAPH_TOLERANCE", "captured_graph", "file_graph_outputs"]
 
 # The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
 # summation): beyond this fraction of the output range it would be computing something else.
 GRAPH_TOLERANCE = 1e-3
 
 
-def captured_section(model: nn.Module, inputs: tuple[torch.Tensor, ...], state: Mapping[str, np.ndarray],
-                     records: Mapping[str, dict[str, Any]], streams: Mapping[str, np.ndarray], *, bits: Any,
-                     index_bits: Any, lossless: bool) -> tuple[dict[str, Any], Streams]:
-    """(the graph section, its own streams) of `model` (in eval mode) captured on `inputs`, its
-    constants sharing the state_dict's tensors (`state`, `records`, `streams`: as save writes
-    them). ValueError saying why when the model cannot be captured whole on the operator set."""
+def captured_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
+    """`model` (in eval mode) captured on `inputs` on the operator set, marked fixed_sizes if it
+    does not hold at other sizes. ValueError saying why when it cannot be captured whole."""
     graph = inference_graph(model, inputs)
     graph.fixed_sizes = not _follows_other_sizes(model, graph, inputs)
-    return graph_section(graph, state, records, streams, bits=bits, index_bits=index_bits, lossless=lossless)
+    return graph
 
 
 def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
@@ -53,16 +45,12 @@ def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tenso
     if all(p is x for p, x in zip(probe, inputs)):
         return True
     try:
-        with torch.no_grad():
-            want = [t for t in tree_flatten(model(*probe))[0] if isinstance(t, torch.Tensor)]
+        want = model_outputs(model, probe)
         got = Engine(graph)(*[x.detach().float().numpy() for x in probe])
-    except Exception:  # the model or the graph refuses the size: it is not one of theirs
+        got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
+        return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE
+    except Exception:  # the model or the graph refuses the size (or answers inf): it is not one of theirs
         return False
-    got = list(got) if isinstance(got, tuple) else [got]
-    return len(got) == len(want) and all(
-        g.shape == tuple(w.shape) and np.allclose(g, w.float().numpy(), rtol=GRAPH_TOLERANCE, equal_nan=True,
-                                                  atol=GRAPH_TOLERANCE * float(w.abs().max()) if w.numel() else 0.0)
-        for g, w in zip(got, want))
 
 
 def file_graph_outputs(written: PackFile, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:

@@ -381,6 +381,27 @@ def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride
     assert_matches(low, model, torch.randn(3, 4, *size))
 
 
+# (kernel, stride, padding, output padding, dilation, groups, bias, input length): HiFi-GAN's
+# upsampling (kernel 2 * stride), odd kernels, dilated ones, a one-sample input
+TRANSPOSED_1D = [
+    (16, 8, 4, 0, 1, 1, True, 7), (4, 2, 1, 0, 1, 2, False, 9), (3, 2, 1, 1, 1, 1, True, 5),
+    (11, 5, 3, 2, 1, 1, True, 4), (3, 1, 1, 0, 1, 2, True, 6), (3, 2, 2, 1, 2, 1, False, 5),
+    (5, 3, 0, 0, 2, 2, True, 1), (1, 1, 0, 0, 1, 1, True, 3),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, extra, dilation, groups, bias, length", TRANSPOSED_1D)
+def test_1d_transposed_convolutions_lower_as_2d_ones(kernel, stride, padding, extra, dilation, groups, bias, length):
+    torch.manual_seed(0)
+    model = nn.ConvTranspose1d(4, 6, kernel, stride, padding, extra, groups, bias, dilation)
+    x = torch.randn(2, 4, length)
+    low = lowered(model, x)
+    assert low.unsupported == []
+    assert ops(low)[:2] == ["reshape", "conv2d"]
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, length))
+
+
 # (kernel, stride, padding, dilation, groups, bias, input depth, height and width)
 CONV3D = [
     (3, 1, 1, 1, 1, True, (4, 5, 6)), ((3, 7, 7), (1, 2, 2), (1, 3, 3), 1, 1, False, (5, 9, 8)),

@@ -12,6 +12,7 @@ import torch.nn.functional as F  # noqa: E402
 import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
+from small_nets import hook_weight_norm  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
@@ -301,6 +302,41 @@ def test_a_dict_of_outputs_comes_back_under_its_keys(tmp_path):
     for key, want in zip(got, outputs(model, x)):
         assert np.abs(got[key] - want).max() <= 1e-5
     assert [y.shape for y in net.run(x.numpy())] == [(2, 2, 8, 8), (2, 3, 8, 8)]  # run gives the tuple
+
+
+class Vocoder(nn.Module):
+    """HiFi-GAN's generator in small: weight-normalised 1-d convolutions, a 1-d transposed one
+    upsampling by 4 (its 3-d weight stored exactly, its sub-pixel kernels the graph's own), a
+    dilated residual, leaky ReLU and tanh."""
+
+    def __init__(self, norm) -> None:
+        super().__init__()
+        self.pre = norm(nn.Conv1d(8, 16, 7, padding=3))
+        self.up = norm(nn.ConvTranspose1d(16, 8, 8, 4, 2))
+        self.res = norm(nn.Conv1d(8, 8, 3, padding=3, dilation=3))
+        self.post = norm(nn.Conv1d(8, 1, 7, padding=3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(F.leaky_relu(self.pre(x), 0.1))
+        y = y + self.res(F.leaky_relu(y, 0.1))
+        return torch.tanh(self.post(F.leaky_relu(y, 0.1)))
+
+
+@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, hook_weight_norm],
+                         ids=["parametrization", "hook"])
+def test_a_vocoder_saved_lossy_gets_a_graph_that_runs_as_its_packed_model(tmp_path, norm):
+    torch.manual_seed(0)
+    model = Vocoder(norm).eval()
+    result = pack.save(model, tmp_path / "vocoder.pyprune", example_inputs=torch.randn(1, 8, 32))
+    assert result.no_graph is None
+    net = runtime.load(tmp_path / "vocoder.pyprune")
+    packed = pack.load(tmp_path / "vocoder.pyprune", lambda: Vocoder(norm), fast=False)
+    for shape in [(1, 8, 32), (2, 8, 45)]:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+        [want] = outputs(packed, x)
+        got = net(x.numpy())
+        assert got.shape == want.shape == (shape[0], 1, 4 * shape[2])
+        assert np.abs(got - want).max() <= 1e-5
 
 
 class Decoder(nn.Module):
