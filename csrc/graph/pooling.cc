@@ -7,8 +7,9 @@
 // combined into one padded row (the elementwise kernels; padding holds -inf or 0), then the row
 // kernel (5 s1), or a plain loop, pools along it. Narrow planes are padded and stacked, and the
 // row kernel pools a whole stack in one call (WindowPool::stacked): the same sums in the same
-// order. The global average pool sums whole planes with the row-sum microkernel. Max pools
-// propagate NaN like torch.
+// order. A global pool (adaptive to 1x1, or one window on the whole unpadded plane) reduces
+// whole planes as contiguous runs, sums by the row-sum microkernel. Max pools propagate NaN like
+// torch.
 #include <algorithm>
 #include <limits>
 #include <type_traits>
@@ -40,6 +41,21 @@ float identity() {
 // on stacks.
 constexpr size_t kStackFloats = 8192;
 constexpr size_t kStackedWidth = 24;
+
+// Each of `runs` contiguous runs of `run` floats at x pooled to one value at y (the global pool:
+// whole planes): its max, or its sum over `divisor`.
+void pool_runs(const float* x, size_t runs, size_t run, bool max, float divisor, float* y) {
+  parallel_rows(runs, 1, [&](size_t first, size_t count, size_t, size_t) {
+    const float* x0 = x + first * run;
+    float* y0 = y + first;
+    if (max) {
+      for (size_t p = 0; p < count; p++) y0[p] = reduce_row<MaxOf>(x0 + p * run, run, identity<MaxOf>());
+    } else {
+      sum_rows(x0, count, run, run, y0);
+      for (size_t p = 0; p < count; p++) y0[p] /= divisor;
+    }
+  }, run);
+}
 
 // One spatial dim of a windowed pool: window o covers input start(o) + i * dilation for
 // i < kernel, where the index lies in [0, size).
@@ -135,6 +151,12 @@ class WindowPool final : public Pool2d {
     std::vector<float> column_counts;
     if (!max_ && divisor_ == 0)
       for (int64_t ox = 0; ox < w.out; ox++) column_counts.push_back(static_cast<float>(count(w, ox)));
+    const bool unpadded = padding_ == std::vector<int64_t>(4, 0);
+    if (unpadded && h.out == 1 && w.out == 1 && h.extent() == h.size && w.extent() == w.size) {
+      // One window on the whole plane (avg_pool2d(x, 7) after a 7x7 map): the global pool.
+      pool_runs(in[0], planes(x), plane_in, max_, static_cast<float>(divisor_ != 0 ? divisor_ : plane_in), out[0]);
+      return;
+    }
     if (const Stack stack = stacked(h, w); stack.planes > 0) {
       run_stacked(stack, in[0], out[0], planes(x), h, w, column_counts.data());
       return;
@@ -390,13 +412,9 @@ class AdaptivePool final : public Pool2d {
            const std::vector<Dims>&) const override {
     const Dims& x = in_shapes[0];
     const size_t h = x[x.size() - 2], w = x[x.size() - 1];
-    if (out_w_ == 1 && h % out_h_ == 0 && !max_) {  // averages of whole rows side by side (the global pool:
-      const size_t run = h / out_h_ * w;               // of whole planes): sums of contiguous runs
-      parallel_rows(planes(x) * out_h_, 1, [&](size_t first, size_t count, size_t, size_t) {
-        float* y = out[0] + first;
-        sum_rows(in[0] + first * run, count, run, run, y);
-        for (size_t p = 0; p < count; p++) y[p] /= static_cast<float>(run);
-      }, run);
+    if (out_w_ == 1 && h % out_h_ == 0) {  // pools of whole rows side by side (the global pool: of whole
+      const size_t run = h / out_h_ * w;    // planes): contiguous runs
+      pool_runs(in[0], planes(x) * out_h_, run, max_, static_cast<float>(run), out[0]);
       return;
     }
     parallel_rows(planes(x), out_h_, [&](size_t first, size_t count, size_t begin, size_t end) {

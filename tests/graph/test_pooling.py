@@ -174,3 +174,21 @@ def test_refusals():
     refused("adaptive_avg_pool2d", {"output_size": [0, 1]}, x, says="output_size")
     refused("adaptive_avg_pool2d", {"output_size": [1, 1]}, np.ones((1, 2, 0, 3), np.float32), says="empty plane")
     refused("adaptive_max_pool2d", {}, x, says="'output_size' is required")
+
+
+@pytest.mark.parametrize("shape", [(2, 64, 25, 5), (1, 16, 7, 7), (3, 5, 1, 9), (6, 8, 8)])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_window_on_the_whole_plane_is_a_global_pool(shape, stride, rng):
+    """avg_pool2d(x, 7) after a 7x7 map or F.avg_pool2d(x, x.shape[2:]) (DS-CNN), max_pool2d
+    likewise: one output per plane, reduced whole; a NaN propagates out of its max."""
+    x = random(rng, shape)
+    x.reshape(-1)[3] = np.nan
+    t, k = torch.from_numpy(x), list(shape[-2:])
+    attrs = {"kernel": k, "stride": [stride, stride], "padding": [0, 0, 0, 0]}
+    for ceil in (0, 1):
+        assert_equal(run1("max_pool2d", {**attrs, "ceil_mode": ceil}, x), F.max_pool2d(t, k, stride, ceil_mode=bool(ceil)))
+    x.reshape(-1)[3] = 0.5
+    t = torch.from_numpy(x)
+    assert_close(run1("avg_pool2d", attrs, x), F.avg_pool2d(t, k, stride), rtol=1e-5, atol=1e-6)
+    assert_close(run1("avg_pool2d", {**attrs, "divisor": 7}, x), F.avg_pool2d(t, k, stride, divisor_override=7),
+                 rtol=1e-5, atol=1e-6)
