@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+import torch.fx as fx
 from torch import nn
 from torch.export import Dim, ExportedProgram
+from torch.export.graph_signature import OutputKind
 from torch.utils._pytree import tree_flatten
 
 from pyprune.capture.size_values import SizeValues
@@ -110,12 +112,40 @@ def _batched(args: tuple) -> tuple:
 def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) -> str | None:
     """Why the dynamic capture is wrong for a batch of one, or None. Tracing assumes a dynamic
     batch is not 1, so a model that branches on a batch of one is captured for the other branch
-    silently: run both on the example's first item to see."""
+    silently: run both on the example's first item to see. The program's module runs each op
+    again, so a squeeze() that drops a batch of one matches there; the graph's own output
+    shapes, its batch set to 1, keep that dim."""
     one = _first_items(args)
     with torch.no_grad():
         want, got = tree_flatten(model(*one))[0], tree_flatten(program.module()(*one))[0]
     same = len(want) == len(got) and all(_close(g, w) for g, w in zip(got, want))
-    return None if same else "the model computes differently for a batch of one"
+    if not same:
+        return "the model computes differently for a batch of one"
+    traced = _output_shapes_at_one(program)
+    if len(traced) == len(want) and any(isinstance(w, torch.Tensor) and t is not None and t != tuple(w.shape)
+                                        for t, w in zip(traced, want)):
+        return "the model's outputs have other shapes for a batch of one (a squeeze() of the batch)"
+    return None
+
+
+def _output_shapes_at_one(program: ExportedProgram) -> list[tuple[int, ...] | None]:
+    """The shapes of the graph's user outputs with its batch symbol set to 1 (None: no tensor)."""
+    outputs = tree_flatten(program.graph_module.graph.output_node().args[0])[0]
+    kinds = [spec.kind for spec in program.graph_signature.output_specs]
+    shapes = []
+    for node, kind in zip(outputs, kinds):
+        if kind != OutputKind.USER_OUTPUT:
+            continue
+        val = node.meta.get("val") if isinstance(node, fx.Node) else None
+        shapes.append(tuple(_at_one(d) for d in val.shape) if isinstance(val, torch.Tensor) else None)
+    return shapes
+
+
+def _at_one(size: Any) -> int:
+    if not isinstance(size, torch.SymInt):
+        return int(size)
+    expr = size.node.expr
+    return int(expr.subs({symbol: 1 for symbol in expr.free_symbols}))
 
 
 def _close(got: Any, want: Any) -> bool:

@@ -51,6 +51,28 @@ def test_static_capture_when_the_batch_matters():
     assert torch.equal(out, torch.full((1, 3), 2.0))
 
 
+class Squeezed(nn.Module):
+    """squeeze() with no dim (a separation model's decoder, a binary classifier's logit): a batch
+    of one is squeezed away too, which a graph for any batch cannot do."""
+
+    def __init__(self):
+        super().__init__()
+        self.dec, self.fc = nn.ConvTranspose1d(4, 1, 4, 2), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_squeeze_of_the_batch_is_captured_for_the_examples_batch(batch):
+    x = torch.randn(batch, 4, 6)
+    captured = capture(Squeezed().eval(), (x,))
+    assert not captured.dynamic_batch
+    assert captured.dynamic_failure == "the model's outputs have other shapes for a batch of one (a squeeze() of the batch)"
+    shapes = [tuple(n.meta["val"].shape) for n in captured.program.graph.output_node().args[0]]
+    assert shapes == ([(14,), ()] if batch == 1 else [(2, 14), (2,)])
+
+
 def test_inputs_without_a_batch_dimension_are_captured_static():
     class Scale(nn.Module):
         def forward(self, x, s):

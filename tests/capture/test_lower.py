@@ -147,7 +147,8 @@ CASES = {
     "unbind": (lambda m, x: x.unbind(2)[3] + 1, None),
     "slice_select": (lambda m, x: x[:, 1:5:2, -3:] + x[:, 0, -3:, -1].unsqueeze(1).unsqueeze(-1), None),
     "flatten_view": (lambda m, x: x.flatten(1).view(x.shape[0], 6, -1).sum(-1), ["reshape", "reshape", "reduce"]),
-    "squeeze": (lambda m, x: x[:, :1].squeeze(1).unsqueeze(0).squeeze(), None),
+    # squeeze() of every size-1 dim but the batch (its capture is the example's batch: test_export.py)
+    "squeeze": (lambda m, x: x[:, :1].squeeze(1).unsqueeze(1).unsqueeze(-1).squeeze((1, -1)), None),
     "permute_transpose": (lambda m, x: x.permute(0, 2, 3, 1).transpose(-1, -2).contiguous(), ["permute", "permute"]),
     "expand": (lambda m, x: x[:, :, :1].expand(-1, -1, 4, -1) + 0, None),
     "reductions": (lambda m, x: x.mean((2, 3), keepdim=True) + x.amax(-1, keepdim=True) + x.sum(1, keepdim=True)

@@ -339,6 +339,31 @@ def test_a_vocoder_saved_lossy_gets_a_graph_that_runs_as_its_packed_model(tmp_pa
         assert np.abs(got - want).max() <= 1e-5
 
 
+class Squeezed(nn.Module):
+    """squeeze() with no dim: a separation model's decoder output, a binary classifier's logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dec, self.fc = nn.ConvTranspose1d(4, 1, 4, 2), nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
+
+
+def test_a_model_squeezing_its_batch_runs_its_examples_batch_with_torchs_shapes(tmp_path):
+    torch.manual_seed(0)
+    model = Squeezed().eval()
+    for batch, shapes in [(1, [(14,), ()]), (2, [(2, 14), (2,)])]:
+        x = torch.randn(batch, 4, 6)
+        assert pack.save(model, tmp_path / "squeezed.pyprune", example_inputs=x).no_graph is None
+        net = runtime.load(tmp_path / "squeezed.pyprune")
+        got, want = net(x.numpy()), outputs(model, x)
+        assert [y.shape for y in got] == [tuple(w.shape) for w in want] == shapes
+        assert all(np.abs(g - w).max() <= 1e-5 for g, w in zip(got, want))
+    with pytest.raises(ValueError, match="batch 2"):  # not (1, 14) where torch gives (14,)
+        net(torch.randn(1, 4, 6).numpy())
+
+
 class Decoder(nn.Module):
     """A dilated, grouped, strided transposed convolution with output padding, bicubic resizing
     (up, and down with align_corners), atan as a soft clamp and a running product along the
