@@ -718,20 +718,34 @@ def _follow_bound(op: OpCall, along: torch.Tensor, dim: int, raw: int, bound: in
 
 
 def _select(op: OpCall) -> Ids:
-    """x[:, i]: along a dim without channels, the ids lose that dim; picking channel i blocks
-    the channels that fix which one it is (those up to it, or from it to the end when i is
-    negative), and the picked values belong to no channel of the output's."""
+    """x[:, i]: along a dim without channels, the ids lose that dim, and along one of slices of
+    the same units (_same_units_along) they are slice i's; picking channel i blocks the channels
+    that fix which one it is (those up to it, or from it to the end when i is negative), and the
+    picked values belong to no channel of the output's."""
     x, ids = op.args["self"], op.ids("self")
     dim = op.args["dim"] % x.dim()
     raw = op.args["index"]
     index = raw % x.shape[dim]
     if ids is None:
         return None
-    if ids.shape[dim] > 1:
-        counted = ids.narrow(dim, index, x.shape[dim] - index) if raw < 0 else ids.narrow(dim, 0, index + 1)
-        op.block(counted, f"{op.describe()} picks channel {raw}, an index fixed in the code")
-        return None
-    return ids.select(dim, 0)
+    if ids.shape[dim] == 1:
+        return ids.select(dim, 0)
+    if _same_units_along(op, ids, dim):
+        return ids.select(dim, index)
+    counted = ids.narrow(dim, index, x.shape[dim] - index) if raw < 0 else ids.narrow(dim, 0, index + 1)
+    op.block(counted, f"{op.describe()} picks channel {raw}, an index fixed in the code")
+    return None
+
+
+def _same_units_along(op: OpCall, ids: torch.Tensor, dim: int) -> bool:
+    """Whether the slices of `ids` along `dim` hold the same units position by position, their
+    channels along another dim (a stack of the parts of a chunk, the groups of a channel grid):
+    pruning cuts every slice alike and leaves `dim`'s size alone, so picking or splitting along
+    it picks slices, not channels."""
+    if len(_tracked(ids)) < 2:
+        return False
+    roots = torch.from_numpy(op.graph.roots(ids.reshape(-1).numpy())).reshape(ids.shape)
+    return bool((roots == roots.narrow(dim, 0, 1)).all())
 
 
 def _index(op: OpCall) -> Ids:
@@ -749,17 +763,15 @@ def _index(op: OpCall) -> Ids:
     return compress(ids.expand(x.shape)[tuple(slice(None) if i is None else i for i in indices)])
 
 
-# Splits whose parts' sizes come from the channel count (chunk(n), tensor_split(x, n)).
-_SELF_SIZING = (torch.ops.aten.chunk.default, torch.ops.aten.tensor_split.sections)
-
-
 def _split(op: OpCall) -> list[Ids]:
-    """split, chunk, unbind along the channels. chunk(n): parts of equal size lose the same
-    positions, so the call stays valid. split(x, size): the same, where an int attribute of the
-    module holds the size (it follows); split(x, [sizes]): each part loses its own channels where
-    a list attribute of the module holds the sizes (each entry follows), or int attributes hold
-    them one by one (_split_by_attributes). Sizes written in the code as numbers, and parts of
-    unequal sizes otherwise, block their channels."""
+    """split, chunk, unbind along the channels. Parts of equal size (chunk(n), WaveNet's gate
+    split(x.size(1) // 2)) lose the same positions, so the call stays valid; an int attribute of
+    the module that holds the size follows it, and a size written in the code as a number makes
+    the cut forward fail, which keeps the channels (PrunableModel.prune). split(x, [sizes]) of
+    unequal parts: each part loses its own channels where a list attribute of the module holds
+    the sizes (each entry follows), or int attributes hold them one by one
+    (_split_by_attributes); sizes written in the code as numbers block their channels. Along a
+    stack of one channel set (_same_units_along) parts are slices."""
     key = next(iter(op.args))
     x, ids = op.args[key], op.ids(key)
     dim = op.args.get("dim", 0) % x.dim()
@@ -771,13 +783,15 @@ def _split(op: OpCall) -> list[Ids]:
     along = ids.expand([x.shape[dim] if d == dim else s for d, s in enumerate(ids.shape)])
     parts = list(torch.split(along, sizes, dim))
     target = op.node.target
+    if _same_units_along(op, along, dim):
+        return [p.squeeze(dim) for p in parts] if target is torch.ops.aten.unbind.int else [compress(p) for p in parts]
     equal = len(set(sizes)) == 1 and sizes[0] > 1
     listed = _module_attribute(op, sizes) if target is torch.ops.aten.split_with_sizes.default else None
     sized = _module_attribute(op, sizes[0]) if equal else None
     if listed is not None:
         for i, part in enumerate(parts):
             op.graph.add_bound(*listed, part.reshape(-1).numpy(), index=i)
-    elif equal and (sized is not None or target in _SELF_SIZING):
+    elif equal:
         for part in parts[1:]:
             op.union(parts[0], part)
         if sized is not None:

@@ -379,6 +379,28 @@ def test_split_sizes_held_one_by_one_by_attributes_follow_them_and_a_fixed_size_
     assert any("splits off 1 channels" in r for r in reasons(pruned))
 
 
+class SpeakerMasks(nn.Module):
+    """Conv-TasNet's masks: one convolution's output chunked per speaker, stacked along a new dim
+    and picked back by index or unbind, each multiplying the encoder's channels."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+        self.enc, self.mask, self.dec = conv(3, 8, 3), conv(8, 16), conv(8, 2)
+
+    def forward(self, x):
+        w = torch.relu(self.enc(x))
+        m = torch.sigmoid(torch.stack(torch.chunk(self.mask(w), 2, dim=1), dim=0))
+        masks = m.unbind(0) if self.how == "unbind" else [m[i] for i in range(2)]
+        return [self.dec(w * mask) for mask in masks]
+
+
+@pytest.mark.parametrize("how", ["index", "unbind"])
+def test_slices_of_a_stack_of_one_channel_set_are_picked_without_blocking(how):
+    pruned = check_pruned(SpeakerMasks(how))
+    assert (pruned.enc.out_channels, pruned.mask.out_channels, pruned.dec.in_channels) == (4, 8, 4)
+
+
 class TokenMixing(nn.Module):
     """MLP-Mixer's and ResMLP's token mixing: a linear layer over the tokens of (N, C, tokens),
     row by row, between a convolution and channel layers."""
