@@ -20,6 +20,7 @@ from torch.export import Dim, ExportedProgram
 from torch.export.graph_signature import OutputKind
 from torch.utils._pytree import tree_flatten
 
+from pyprune.capture.eager_types import EagerTypes
 from pyprune.capture.size_values import SizeValues
 
 __all__ = ["CaptureError", "Captured", "capture"]
@@ -191,7 +192,7 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)
-                with SizeValues():
+                with SizeValues(), EagerTypes():
                     program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
                 _restore(state)
                 failure = _batch_one_differs(model, program, args)
@@ -204,7 +205,7 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
         else:
             failure = "an input has no batch dimension"
         try:
-            with SizeValues():
+            with SizeValues(), EagerTypes():
                 program = torch.export.export(model, args, strict=False)
         except Exception as e:
             raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e

@@ -73,6 +73,27 @@ def test_a_squeeze_of_the_batch_is_captured_for_the_examples_batch(batch):
     assert shapes == ([(14,), ()] if batch == 1 else [(2, 14), (2,)])
 
 
+class Priors(nn.Module):
+    """ssd.pytorch's detection output: the priors cast by type(x.data), which is torch.Tensor
+    eagerly and the tracer's own tensor class while tracing."""
+
+    def __init__(self):
+        super().__init__()
+        self.loc = nn.Conv2d(3, 4, 3, padding=1)
+        self.register_buffer("priors", torch.rand(16, 4))
+
+    def forward(self, x):
+        return self.loc(x).flatten(2).transpose(1, 2) + self.priors.type(type(x.data))
+
+
+def test_a_cast_to_the_type_of_a_tensors_data_is_captured():
+    x = torch.randn(2, 3, 4, 4)
+    model = Priors().eval()
+    captured = capture(model, (x,))
+    assert captured.dynamic_batch, captured.dynamic_failure
+    torch.testing.assert_close(captured.program.module()(x), model(x))
+
+
 def test_inputs_without_a_batch_dimension_are_captured_static():
     class Scale(nn.Module):
         def forward(self, x, s):
