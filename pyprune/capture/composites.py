@@ -1324,6 +1324,6 @@ BUILDERS = {
     "softplus": b_softplus, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
     "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
     "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
-    "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "moveaxis": b_movedim, "diff": b_diff,
+    "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "diff": b_diff,
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
 }

@@ -20,6 +20,7 @@ from torch.export import Dim, ExportedProgram
 from torch.export.graph_signature import OutputKind
 from torch.utils._pytree import tree_flatten
 
+from pyprune.capture.aliases import use_canonical_ops
 from pyprune.capture.eager_types import EagerTypes
 from pyprune.capture.size_values import SizeValues
 
@@ -197,7 +198,7 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
                 _restore(state)
                 failure = _batch_one_differs(model, program, args)
                 if failure is None:
-                    return Captured(program, True, time.perf_counter() - start)
+                    return Captured(use_canonical_ops(program), True, time.perf_counter() - start)
             except Exception as e:  # torch.export raises many kinds
                 failure = _why(e)
             finally:
@@ -211,4 +212,4 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
             raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
         finally:
             _restore(state)
-    return Captured(program, False, time.perf_counter() - start, failure)
+    return Captured(use_canonical_ops(program), False, time.perf_counter() - start, failure)

@@ -90,13 +90,12 @@ _ALIASES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_f
 _DROPOUTS = {"dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"}
 _ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "silu": "silu",
                 "sigmoid": "sigmoid", "tanh": "tanh", "mish": "mish"}
-# ATen op -> unary kind (torch.arctan is an op of its own, atan's alias)
+# ATen op -> unary kind (aliases such as torch.arctan are their ops already: capture/aliases.py)
 _UNARY = {**{kind: kind for kind in ("sqrt", "rsqrt", "exp", "log", "abs", "neg", "reciprocal", "erf", "sin", "cos",
                                      "tan", "atan", "floor", "ceil", "round", "trunc", "sign", "expm1", "log1p",
                                      "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos", "asinh", "acosh",
                                      "atanh", "erfc", "erfinv")},
-          "arctan": "atan", "fix": "trunc", "sgn": "sign", "arcsin": "asin", "arccos": "acos", "arcsinh": "asinh",
-          "arccosh": "acosh", "arctanh": "atanh"}
+          "sgn": "sign"}
 _BINARY = {"add", "sub", "mul", "div", "maximum", "minimum", "atan2", "fmod", "hypot"}
 _REDUCE = {"mean": "mean", "sum": "sum", "amax": "max", "amin": "min", "prod": "prod"}
 _COMPARISONS = {"gt", "ge", "lt", "le", "eq", "ne"}

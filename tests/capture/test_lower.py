@@ -154,6 +154,12 @@ CASES = {
     "reductions": (lambda m, x: x.mean((2, 3), keepdim=True) + x.amax(-1, keepdim=True) + x.sum(1, keepdim=True)
                    - x.max(dim=2, keepdim=True)[0], None),
     "softmax": (lambda m, x: F.softmax(x, -1) + F.log_softmax(x, 1), ["softmax", "softmax", "add"]),
+    # ATen's aliases, ops of their own in the captured graph (a Paddle port's torch.multiply)
+    "aliases": (lambda m, x: torch.concatenate([torch.multiply(x[:, :3], torch.special.expit(x[:, 3:])),
+                                                torch.subtract(x[:, 3:], 1.5)], 1)
+                + torch.divide(torch.absolute(x), 3, rounding_mode="floor") + torch.true_divide(torch.negative(x), 2)
+                + torch.where(torch.greater(x, 0.5), torch.clip(x, -1, 1), torch.arctan(torch.fix(x * 3)))
+                + torch.swapaxes(torch.moveaxis(x, 1, -1), 1, 3).transpose(2, 3), None),
     # DETR's sine position embedding counts unmasked pixels: a condition summed as float32
     "cumsum": (lambda m, x: x.cumsum(-1) + torch.cumsum(x, 1) + (x > 0).cumsum(2, dtype=torch.float32), None),
     "cumprod": (lambda m, x: x.cumprod(-1) + torch.cumprod(x, 1) + (x > 0).cumprod(2, dtype=torch.float32)
