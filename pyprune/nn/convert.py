@@ -21,6 +21,10 @@ from pyprune.nn.sparse_policy import SparsePolicy
 __all__ = ["CaptureError", "ConversionError", "ConversionReport", "convert"]
 
 
+# Ops whose result depends on which entries are the largest (beside those that lower to topk).
+_SELECTING = {"max_unpool2d", "max_unpool3d", "argmax", "argmin", "sort", "argsort"}
+
+
 class ConversionError(RuntimeError):
     """The converted model's output differs from the original's."""
 
@@ -170,9 +174,10 @@ def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, at
         try:
             report.max_abs_error = _max_difference(got, want, rtol, atol)
         except ConversionError as e:
-            if any(n.became.split()[0] == "topk" for n in report.nodes):
-                raise ConversionError(f"{e}; it selects entries (topk, sort, argmax), and values that differ by "
-                                      "rounding alone can be chosen differently where they (nearly) tie") from None
+            if any(n.became.split()[0] == "topk" or n.was.split()[0] in _SELECTING for n in report.nodes):
+                raise ConversionError(f"{e}; it selects entries (topk, sort, argmax, max_unpool2d's positions), and "
+                                      "values that differ by rounding alone can be chosen differently where they "
+                                      "(nearly) tie") from None
             raise
         report.original_seconds = time_call(lambda: original(*inputs), 3)
         settle()

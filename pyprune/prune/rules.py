@@ -357,6 +357,10 @@ def _linear(op: OpCall) -> Ids:
         return x_ids
     weight = op.args["weight"]
     in_ids = op.along("input", -1, f"they are mixed by {op.describe()}")
+    if weight.dim() == 1:  # F.linear(x, v): a dot product per row (GFL's integral over its bins)
+        if not op.bind("weight", 0, in_ids):
+            op.block(torch.from_numpy(in_ids), f"they are contracted with {op.origin('weight')} by {op.describe()}")
+        return None
     name = op.layer_weight("weight")
     out = op.value
     if name is None:
@@ -524,7 +528,8 @@ def _reduction(op: OpCall) -> Any:
 
 def _spatial(op: OpCall) -> Any:
     """Pooling, resizing: the last one, two or three dims change (1-d, 2-d or 3-d ops: a 3-d
-    pooling of an unsqueezed tensor mixes what was its channel dim), channels pass through."""
+    pooling of an unsqueezed tensor mixes what was its channel dim), channels pass through; a max
+    pool's indices carry the channels of its values."""
     key = next(iter(op.args))
     ids = op.ids(key)
     name = _key(op.node.target)
@@ -532,7 +537,20 @@ def _spatial(op: OpCall) -> Any:
     if ids is not None and any(ids.shape[d] > 1 for d in range(max(0, ids.dim() - spatial), ids.dim())):
         op.block(ids, f"they are mixed spatially by {op.describe()}")
         ids = None
-    return ids if isinstance(op.value, torch.Tensor) else [ids] + [None] * (len(op.value) - 1)
+    if isinstance(op.value, torch.Tensor):
+        return ids
+    return [ids] * len(op.value) if name.endswith("with_indices") else [ids] + [None] * (len(op.value) - 1)
+
+
+def _unpool(op: OpCall) -> Ids:
+    """max_unpool2d (ENet's, SegNet's decoders): each channel's values go back to the positions
+    its indices hold, so the values' channels and the indices' (the pooled tensor's) are one."""
+    ids, where = op.ids("self"), op.ids("indices")
+    if ids is not None and where is not None:
+        op.union(ids, where)
+    else:
+        op.block(ids if ids is not None else where, f"{op.describe()} unpools them with positions pruning cannot follow")
+    return ids
 
 
 def _grid_sample(op: OpCall) -> Any:
@@ -592,6 +610,11 @@ def _padded_channels(op: OpCall, count: int) -> np.ndarray:
 
 
 def _concat(op: OpCall) -> Ids:
+    """Parts' ids side by side. Zeros concatenated to widen a shortcut (ENet's downsampling
+    bottleneck: torch.zeros(n, ext - main, h, w), the count read from the tensors' sizes) are
+    channels of their own, which pruning may cut: a count the code writes as a number makes the
+    cut forward fail, which keeps them (PrunableModel.prune). Other parts without ids block
+    theirs."""
     out = op.value
     dim = op.args.get("dim", 0) % out.dim()
     joined = _joined_along_other_dim(op, dim)
@@ -602,7 +625,7 @@ def _concat(op: OpCall) -> Ids:
         value = op._tracer.env[part]
         ids = op._tracer.ids_of(part)
         if ids is None:
-            ids = torch.from_numpy(op.graph.new_ids(value.shape[dim], blocked=(
+            ids = torch.from_numpy(op.graph.new_ids(value.shape[dim], blocked=None if _zeros(part) else (
                 f"they are concatenated with {op._tracer.describe_value(part)}, which pruning cannot follow")))
             ids = ids.reshape([-1 if d == dim else 1 for d in range(out.dim())])
         size = list(ids.shape)
@@ -611,6 +634,10 @@ def _concat(op: OpCall) -> Ids:
     shape = torch.broadcast_shapes(*[tuple(1 if d == dim else s for d, s in enumerate(p.shape)) for p in parts])
     return compress(torch.cat([p.expand([p.shape[dim] if d == dim else shape[d] for d in range(out.dim())])
                                for p in parts], dim))
+
+
+def _zeros(node: Any) -> bool:
+    return isinstance(node, fx.Node) and _key(node.target) in ("aten::zeros", "aten::new_zeros", "aten::zeros_like")
 
 
 def _joined_along_other_dim(op: OpCall, dim: int) -> Ids:
@@ -873,14 +900,14 @@ _RESHAPES = {aten.view.default, aten._unsafe_view.default, aten.reshape.default,
 
 _ELEMENTWISE = (
     "relu", "relu6", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu",
-    "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "clip", "sqrt", "rsqrt", "exp", "log",
+    "selu", "celu", "mish", "softplus", "clamp", "clamp_min", "clamp_max", "sqrt", "rsqrt", "exp", "log",
     "abs", "neg", "reciprocal", "erf", "pow", "square", "sign", "add", "sub", "rsub", "mul", "div", "maximum",
     "minimum", "where", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
-    "bitwise_not", "floor", "ceil", "round", "trunc", "fix", "frac", "floor_divide", "remainder", "sin", "cos", "tan",
-    "atan", "arctan", "atan2", "threshold", "expm1", "log1p", "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos",
+    "bitwise_not", "floor", "ceil", "round", "trunc", "frac", "floor_divide", "remainder", "sin", "cos", "tan",
+    "atan", "atan2", "threshold", "expm1", "log1p", "exp2", "log2", "log10", "sinh", "cosh", "asin", "acos",
     "asinh", "acosh", "atanh", "erfc", "sgn", "fmod", "hypot", "lerp", "logit", "nan_to_num", "rrelu",
     "fill", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "bernoulli",
-    "log_sigmoid", "special_expit", "copysign",  # pointwise, though torch does not tag them so
+    "log_sigmoid", "copysign",  # pointwise, though torch does not tag them so
 )
 _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "to",
                 "_to_copy", "type_as", "softmax", "_softmax", "log_softmax", "_log_softmax", "detach", "alias",
@@ -905,6 +932,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     "aten::channel_shuffle": _channel_shuffle, "aten::native_channel_shuffle": _channel_shuffle,
     "aten::cumsum": _scan, "aten::cumprod": _scan,
+    "aten::max_unpool2d": _unpool, "aten::max_unpool3d": _unpool,
     "aten::grid_sampler": _grid_sample, "aten::grid_sampler_2d": _grid_sample,
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,
@@ -916,7 +944,7 @@ _RULES: dict[Any, ChannelRule] = {
     "aten::native_batch_norm": _batch_norm, "aten::_native_batch_norm_legit": _batch_norm,
     "aten::layer_norm": _layer_norm, "aten::native_layer_norm": _layer_norm,
     "aten::group_norm": _group_norm, "aten::instance_norm": _instance_norm,
-    "aten::cat": _concat, "aten::concat": _concat, "aten::stack": _stack,
+    "aten::cat": _concat, "aten::stack": _stack,
     "aten::split": _split, "aten::split_with_sizes": _split, "aten::chunk": _split, "aten::unbind": _split,
     "aten::tensor_split": _split,
     "aten::slice": _slice, "aten::select": _select, "aten::index": _index, "aten::narrow": blocking,

@@ -271,10 +271,19 @@ def test_a_mismatch_after_a_selection_says_rounding_can_change_the_choice(monkey
         def forward(self, x):
             return self.conv(x).flatten(1).topk(5)[0]
 
+    class Unpooled(nn.Module):  # ENet's and SegNet's decoders put values back where the maxima were
+        def __init__(self):
+            super().__init__()
+            self.conv, self.pool, self.unpool = nn.Conv2d(3, 4, 3), nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+
+        def forward(self, x):
+            return self.unpool(*self.pool(self.conv(x)))
+
     convert_module = importlib.import_module("pyprune.nn.convert")
     monkeypatch.setattr(convert_module, "_max_difference", differs)
-    with pytest.raises(ConversionError, match="up to 1; it selects entries .* rounding alone can be chosen differently"):
-        convert(TopScores().eval(), torch.randn(1, 3, 8, 8))
+    for model in (TopScores(), Unpooled()):
+        with pytest.raises(ConversionError, match="up to 1; it selects entries .* rounding alone can be chosen"):
+            convert(model.eval(), torch.randn(1, 3, 8, 8))
     # without a selection the message is as it was
     with pytest.raises(ConversionError, match="up to 1$"):
         convert(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8))

@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from small_nets import hook_weight_norm  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pyprune.prune import (  # noqa: E402
@@ -399,6 +400,68 @@ class SpeakerMasks(nn.Module):
 def test_slices_of_a_stack_of_one_channel_set_are_picked_without_blocking(how):
     pruned = check_pruned(SpeakerMasks(how))
     assert (pruned.enc.out_channels, pruned.mask.out_channels, pruned.dec.in_channels) == (4, 8, 4)
+
+
+class AliasedExcitation(nn.Module):
+    """A Paddle port's squeeze-excitation (PicoDet's ESNet): torch.multiply, an alias of mul."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.se, self.b = conv(3, 8, 3), nn.Conv2d(8, 8, 1), conv(8, 2)
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        return self.b(torch.multiply(y, torch.sigmoid(self.se(y.mean((2, 3), keepdim=True)))))
+
+
+def test_channels_pass_through_aliases_of_the_ops_they_name():
+    pruned = check_pruned(AliasedExcitation())
+    assert (pruned.a.out_channels, pruned.se.in_channels, pruned.se.out_channels, pruned.b.in_channels) == (4, 4, 4, 4)
+
+
+class UnpoolingSegmenter(nn.Module):
+    """ENet's bottlenecks: a downsampling one whose max-pool shortcut is widened by concatenated
+    zeros (their count read from the tensors), and an upsampling one unpooling with those indices."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.ext, self.mid, self.up, self.head = conv(3, 8, 3), conv(8, 16, 3), conv(16, 8), conv(8, 8, 3), conv(8, 2)
+        self.pool, self.unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+
+    def forward(self, x):
+        y = torch.relu(self.stem(x))
+        main, indices = self.pool(y)
+        ext = self.ext(main)
+        zeros = torch.zeros(main.shape[0], ext.shape[1] - main.shape[1], *main.shape[2:])
+        z = torch.relu(torch.cat([main, zeros], 1) + ext)
+        return self.head(self.unpool(torch.relu(self.mid(z)), indices, output_size=y.shape) + self.up(y))
+
+
+def test_a_shortcut_widened_by_zeros_and_unpooling_with_indices_are_cut():
+    pruned = check_pruned(UnpoolingSegmenter())
+    assert reasons(pruned) == ["its channels reach the model output"]  # nothing else blocks
+    assert pruned.ext.out_channels == pruned.mid.in_channels == 8  # the least important: the zeros' half
+
+
+class Integral(nn.Module):
+    """GFL's distribution integral (NanoDet's, PicoDet's heads): a softmax over bins, then
+    F.linear with a 1-d projection buffer, a dot product per row."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.reg = conv(3, 8, 3), conv(8, 16)
+        self.register_buffer("project", torch.linspace(0, 7, 8))
+
+    def forward(self, x):
+        bins = self.reg(torch.relu(self.a(x))).permute(0, 2, 3, 1).reshape(-1, 2, 8)
+        return F.linear(torch.softmax(bins, -1), self.project)
+
+
+def test_a_linear_map_with_a_1d_weight_is_a_dot_product_over_the_bins():
+    with pytest.warns(PruningWarning, match="8 units are blocked"):  # the bins, mixed two sides to a row
+        pruned = prune_filters(Integral().eval(), X, 0.5)
+    assert pruned.a.out_channels == 4 and pruned.reg.in_channels == 4
+    assert pruned.reg.out_channels == 16 and pruned.project.shape == (8,)  # the bins reach the output
 
 
 class TokenMixing(nn.Module):
