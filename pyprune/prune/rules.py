@@ -549,7 +549,8 @@ def _unpool(op: OpCall) -> Ids:
     if ids is not None and where is not None:
         op.union(ids, where)
     else:
-        op.block(ids if ids is not None else where, f"{op.describe()} unpools them with positions pruning cannot follow")
+        why = f"{op.describe()} unpools them with positions pruning cannot follow"
+        op.block(ids if ids is not None else where, why)
     return ids
 
 
