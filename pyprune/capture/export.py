@@ -175,7 +175,9 @@ def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
 def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     """torch.export.export(model, example_inputs, strict=False), first with dimension 0 of every
     tensor input dynamic (one batch symbol shared by all), then for the example's shapes; numbers
-    read from tensors made of sizes are the example's (SizeValues).
+    read from tensors made of sizes are the example's (SizeValues), a cast to the type of a
+    tensor's data is eager code's (EagerTypes), and ATen's aliases are the ops they name
+    (use_canonical_ops).
 
     `model` must already be in eval mode (it is traced as it is). CaptureError when neither
     capture succeeds, with the reason of the static attempt."""
