@@ -1,4 +1,4 @@
-"""Small networks and the scikit-learn digits data set for pruning tests and benchmarks."""
+"""Small networks and the scikit-learn digits data set for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -19,6 +19,18 @@ def hook_weight_norm(module: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return nn.utils.weight_norm(module)
+
+
+class Squeezed(nn.Module):
+    """squeeze() with no dim (a separation model's decoder output, a binary classifier's logit):
+    a batch of one is squeezed away too, which a graph for any batch cannot do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dec, self.fc = nn.ConvTranspose1d(4, 1, 4, 2), nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
 
 
 class VGGStyle(nn.Module):

@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
+from small_nets import Squeezed  # noqa: E402
 from zoo import build  # noqa: E402
 
 from pyprune.capture.export import CaptureError, capture  # noqa: E402
@@ -49,18 +50,6 @@ def test_static_capture_when_the_batch_matters():
     assert captured.dynamic_failure == "the model computes differently for a batch of one"
     out = captured.program.module()(torch.ones(1, 3))
     assert torch.equal(out, torch.full((1, 3), 2.0))
-
-
-class Squeezed(nn.Module):
-    """squeeze() with no dim (a separation model's decoder, a binary classifier's logit): a batch
-    of one is squeezed away too, which a graph for any batch cannot do."""
-
-    def __init__(self):
-        super().__init__()
-        self.dec, self.fc = nn.ConvTranspose1d(4, 1, 4, 2), nn.Linear(4, 1)
-
-    def forward(self, x):
-        return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
 
 
 @pytest.mark.parametrize("batch", [1, 2])

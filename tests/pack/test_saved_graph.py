@@ -12,7 +12,7 @@ import torch.nn.functional as F  # noqa: E402
 import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
-from small_nets import hook_weight_norm  # noqa: E402
+from small_nets import Squeezed, hook_weight_norm  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
@@ -337,17 +337,6 @@ def test_a_vocoder_saved_lossy_gets_a_graph_that_runs_as_its_packed_model(tmp_pa
         got = net(x.numpy())
         assert got.shape == want.shape == (shape[0], 1, 4 * shape[2])
         assert np.abs(got - want).max() <= 1e-5
-
-
-class Squeezed(nn.Module):
-    """squeeze() with no dim: a separation model's decoder output, a binary classifier's logit."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dec, self.fc = nn.ConvTranspose1d(4, 1, 4, 2), nn.Linear(4, 1)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
 
 
 def test_a_model_squeezing_its_batch_runs_its_examples_batch_with_torchs_shapes(tmp_path):
