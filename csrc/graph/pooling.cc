@@ -152,8 +152,9 @@ class WindowPool final : public Pool2d {
     if (!max_ && divisor_ == 0)
       for (int64_t ox = 0; ox < w.out; ox++) column_counts.push_back(static_cast<float>(count(w, ox)));
     const bool unpadded = padding_ == std::vector<int64_t>(4, 0);
-    if (unpadded && h.out == 1 && w.out == 1 && h.extent() == h.size && w.extent() == w.size) {
-      // One window on the whole plane (avg_pool2d(x, 7) after a 7x7 map): the global pool.
+    if (unpadded && h.out == 1 && w.out == 1 && h.kernel == h.size && w.kernel == w.size) {
+      // One window on the whole plane (avg_pool2d(x, 7) after a 7x7 map): the global pool. A
+      // dilated window as wide as the plane skips its odd positions: not one.
       pool_runs(in[0], planes(x), plane_in, max_, static_cast<float>(divisor_ != 0 ? divisor_ : plane_in), out[0]);
       return;
     }
