@@ -7,6 +7,7 @@ executor checks it); ``optimize`` runs them all in order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "fuse_channel_norms",
     "fuse_residuals",
     "fuse_separable",
+    "merge_branches",
     "optimize",
     "remove_identities",
 ]
@@ -321,6 +323,119 @@ def broadcast_expands(low: Lowered) -> int:
                 node.inputs[k] = expand.inputs[0]
                 changed += 1
                 break
+    return changed
+
+
+@dataclass
+class _Term:
+    """One operand of an add as a function of `source`: a convolution (`node` conv2d), a
+    per-channel affine map (`node` batch_norm, or None for `source` itself: scale 1, shift 0)."""
+
+    source: str
+    node: ir.Node | None
+    scale: np.ndarray | float = 1.0
+    shift: np.ndarray | float = 0.0
+
+
+_PLAIN_CONV_ATTRS = {"stride", "padding", "dilation", "groups"}
+
+
+def _term(low: Lowered, producers: dict[str, ir.Node], users: dict[str, list[ir.Node]], add: ir.Node,
+          name: str) -> _Term:
+    graph, node = low.graph, producers.get(name)
+    owned = node is not None and _only_user(low, users, name) is add
+    if owned and node.op == "conv2d" and len(node.inputs) <= 3 and all(t in graph.constants for t in node.inputs[1:]) \
+            and set(node.attrs) <= _PLAIN_CONV_ATTRS:
+        return _Term(node.inputs[0], node)
+    if owned and node.op == "batch_norm" and all(t in graph.constants for t in node.inputs[1:]) and len(node.inputs) == 3:
+        scale, shift = (graph.constants[t].astype(np.float64).reshape(-1) for t in node.inputs[1:])
+        return _Term(node.inputs[0], node, scale, shift)
+    return _Term(name, None)
+
+
+def _merged_kernel(graph: ir.Graph, terms: list[_Term]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """(weight, bias, attrs) of the one convolution computing the terms' sum, or None when their
+    windows do not line up for every input size, or the merged kernel would have more taps than
+    the convolutions it replaces."""
+    convs = [t.node for t in terms if t.node is not None and t.node.op == "conv2d"]
+    weights = [graph.constants[c.inputs[1]].astype(np.float64) for c in convs]
+    groups, stride = convs[0].attrs.get("groups", 1), list(convs[0].attrs.get("stride", [1, 1]))
+    if any(c.attrs.get("groups", 1) != groups or list(c.attrs.get("stride", [1, 1])) != stride for c in convs) \
+            or any(w.shape[:2] != weights[0].shape[:2] for w in weights):
+        return None
+    out_channels, per_group = weights[0].shape[:2]
+    pads = [c.attrs.get("padding", [0, 0, 0, 0]) for c in convs]
+    sizes, shifts, dilation, begin, end = [], [], [], [], []
+    for axis in (0, 1):
+        taps = [w.shape[2 + axis] for w in weights]
+        dilations = {c.attrs.get("dilation", [1, 1])[axis] for c, k in zip(convs, taps) if k > 1}
+        if len(dilations) > 1:
+            return None
+        d = dilations.pop() if dilations else 1
+        first, last = max(p[axis] for p in pads), max(p[axis + 2] for p in pads)
+        if any((first - p[axis]) % d for p in pads):
+            return None
+        shift = [(first - p[axis]) // d for p in pads]
+        size = max(s + k for s, k in zip(shift, taps))
+        # The same output size for every input size: padding minus window extent agree.
+        if any(first + last - (size - 1) * d != p[axis] + p[axis + 2] - (k - 1) * d for p, k in zip(pads, taps)):
+            return None
+        sizes.append(size), shifts.append(shift), dilation.append(d), begin.append(first), end.append(last)
+    if sizes[0] * sizes[1] > sum(w.shape[2] * w.shape[3] for w in weights):
+        return None
+    weight = np.zeros((out_channels, per_group, *sizes))
+    bias = np.zeros(out_channels)
+    for conv, w, sh, sw in zip(convs, weights, shifts[0], shifts[1]):
+        weight[:, :, sh:sh + w.shape[2], sw:sw + w.shape[3]] += w
+        if len(conv.inputs) == 3:
+            bias += graph.constants[conv.inputs[2]].astype(np.float64)
+    for term in terms:
+        if term.node is not None and term.node.op == "conv2d":
+            continue
+        # x itself or a batch norm of x: the tap that reads the output's own position.
+        tap = [begin[a] // dilation[a] for a in (0, 1)]
+        if stride != [1, 1] or per_group * groups != out_channels \
+                or any(begin[a] % dilation[a] or begin[a] + end[a] != (sizes[a] - 1) * dilation[a] for a in (0, 1)):
+            return None
+        channels = np.arange(out_channels)
+        weight[channels, channels % per_group, tap[0], tap[1]] += term.scale
+        bias += term.shift
+    attrs = {"stride": stride, "padding": [begin[0], begin[1], end[0], end[1]], "dilation": dilation, "groups": groups}
+    return weight, bias, attrs
+
+
+def merge_branches(low: Lowered) -> int:
+    """Convolutions of one input added together become one convolution (the re-parameterisation
+    of RepVGG, ACNet, MobileOne, RepViT, PP-LCNetV2, done at inference): conv_a(x) + conv_b(x),
+    conv(x) + bn(x) and conv(x) + x, their kernels summed into the largest window (a 1x1 branch
+    into the centre of a 3x3, a batch norm or x itself into the tap on each output's position).
+    Chained adds merge one by one; batch norms of the branches are folded before."""
+    graph, changed = low.graph, 0
+    producers, users = _producers(graph), _users(graph)
+    for add in list(graph.nodes):
+        if add.op != "add" or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1] or _has_activation(add):
+            continue
+        terms = [_term(low, producers, users, add, name) for name in add.inputs]
+        shape = _shape(low, add.outputs[0])
+        if terms[0].source != terms[1].source or not any(t.node is not None and t.node.op == "conv2d" for t in terms) \
+                or shape is None or any(_shape(low, name) != shape for name in add.inputs):
+            continue
+        merged = _merged_kernel(graph, terms)
+        if merged is None:
+            continue
+        weight, bias, attrs = merged
+        keep = next(t.node for t in terms if t.node is not None and t.node.op == "conv2d")
+        for term in terms:
+            if term.node is not None and term.node is not keep:
+                graph.nodes.remove(term.node)
+                low.origins[keep.outputs[0]] = low.origins.get(keep.outputs[0], []) + low.origins.pop(term.node.outputs[0], [])
+        base = add.outputs[0]
+        keep.inputs = [terms[0].source, _new_constant(graph, f"{base}.weight", weight),
+                       _new_constant(graph, f"{base}.bias", bias)]
+        keep.attrs = attrs
+        _absorb(low, keep, add)
+        producers, users = _producers(graph), _users(graph)
+        changed += 1
     return changed
 
 
@@ -660,10 +775,11 @@ def dead_nodes(low: Lowered) -> int:
     return removed
 
 
+# fold_affine twice: the branches' batch norms before merge_branches, a batch norm of their sum after.
 PASSES: tuple[Callable[[Lowered], int], ...] = (dead_nodes, remove_identities, common_subexpressions,
                                                broadcast_expands, dead_nodes, fuse_channel_norms, fold_padding,
-                                               channels_first, fold_affine, fuse_residuals, fuse_attention,
-                                               fuse_activations)
+                                               channels_first, fold_affine, merge_branches, fold_affine,
+                                               fuse_residuals, fuse_attention, fuse_activations)
 
 
 def optimize(low: Lowered, *, separable: bool = True) -> Lowered:

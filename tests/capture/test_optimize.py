@@ -126,6 +126,96 @@ def test_residual_adds_fuse_into_the_convolution_when_shapes_match():
         assert outputs_kept(low, xs, O.fuse_residuals) == 0
 
 
+BRANCHES = {  # name: (kernel (kh, kw), padding [top, left, bottom, right]) of a branch's convolution
+    "3x3": ((3, 3), [1, 1, 1, 1]), "1x1": ((1, 1), [0, 0, 0, 0]), "1x3": ((1, 3), [0, 1, 0, 1]),
+    "3x1": ((3, 1), [1, 0, 1, 0]), "5x5": ((5, 5), [2, 2, 2, 2]), "bn": None, "x": None}
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(st.sampled_from(sorted(BRANCHES)), min_size=2, max_size=4), depthwise=st.booleans(),
+       stride=st.sampled_from([1, 1, 2]), bias=st.booleans(), seed=st.integers(0, 99))
+def test_branches_of_one_input_merge_into_one_convolution(names, depthwise, stride, bias, seed):
+    """RepVGG, ACNet, MobileOne: convolutions of x, a batch norm of x and x itself, added one
+    by one, become one convolution with the largest window."""
+    if stride != 1:  # x and a batch norm of x keep x's size: no branch of a strided block
+        names = [n for n in names if BRANCHES[n] is not None] or ["3x3"]
+    # added in this order: a convolution first (a batch norm plus x is no convolution to merge into)
+    names = sorted(names, key=lambda n: BRANCHES[n] is None)
+    if BRANCHES[names[0]] is None:
+        names = ["1x1"] + names
+    rng = np.random.default_rng(seed)
+    groups, c, nodes = (4 if depthwise else 1), {}, []
+    for i, name in enumerate(names):
+        if BRANCHES[name] is None:
+            c[f"s{i}"], c[f"t{i}"] = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
+            nodes.append(ir.Node("batch_norm", ["x", f"s{i}", f"t{i}"], [f"y{i}"]) if name == "bn" else None)
+            continue
+        (kh, kw), padding = BRANCHES[name]
+        c[f"w{i}"] = rng.standard_normal((4, 4 // groups, kh, kw))
+        if bias:
+            c[f"b{i}"] = rng.standard_normal(4)
+        nodes.append(conv("x", f"y{i}", f"w{i}", f"b{i}" if bias else None, padding=padding, groups=groups,
+                          stride=[stride, stride]))
+    branches = [n.outputs[0] if n is not None else "x" for n in nodes]
+    graph = [n for n in nodes if n is not None]
+    total = branches[0]
+    for i, other in enumerate(branches[1:]):
+        graph.append(ir.Node("add", [total, other], [f"sum{i}"]))
+        total = f"sum{i}"
+    low, xs = make(graph, c, inputs=(("x", (2, 4, 7, 6)),))
+    # The adds merge in order while the merged window takes no more taps than the two kernels
+    # it replaces (a 1x3 and a 3x1 alone stay: a 3x3 would take 9 where they take 6).
+    expected, (h, w) = 0, BRANCHES[names[0]][0]
+    for name in names[1:]:
+        kh, kw = BRANCHES[name][0] if BRANCHES[name] is not None else (1, 1)
+        if BRANCHES[name] is not None and max(h, kh) * max(w, kw) > h * w + kh * kw:
+            break
+        expected, h, w = expected + 1, max(h, kh), max(w, kw)
+    assert outputs_kept(low, xs, O.merge_branches) == expected
+    if expected == len(names) - 1:
+        assert ops(low) == ["conv2d"] and low.graph.nodes[0].outputs == [total]
+        assert len(low.origins[total]) == len(graph)
+
+
+def test_what_does_not_merge():
+    c = {"w": weights(4, 4), "w1": weights(4, 4, 1), "wd": weights(4, 1), "w13": weights(4, 4)[:, :, :1],
+         "w31": weights(4, 4)[:, :, :, :1]}
+    for nodes in (
+            [conv("x", "a", "w"), conv("y", "b", "w1", padding=[0, 0, 0, 0]), ir.Node("add", ["a", "b"], ["z"])],
+            [conv("x", "a", "w"), conv("x", "b", "wd", groups=4), ir.Node("add", ["a", "b"], ["z"])],
+            [conv("x", "a", "w"), conv("x", "b", "w", dilation=[2, 2], padding=[2, 2, 2, 2]),
+             ir.Node("add", ["a", "b"], ["z"])],
+            [conv("x", "a", "w", activation="relu"), ir.Node("add", ["a", "x"], ["z"])],
+            [conv("x", "a", "w"), ir.Node("add", ["a", "x"], ["z"]), ir.Node("mul", ["z", "a"], ["u"])],
+            [conv("x", "a", "w13", padding=[0, 1, 0, 1]), conv("x", "b", "w31", padding=[1, 0, 1, 0]),
+             ir.Node("add", ["a", "b"], ["z"])]):  # a 3x3 would take 9 taps where they take 6
+        low, xs = make(nodes, c, inputs=(("x", (1, 4, 6, 6)), ("y", (1, 4, 6, 6))), outputs=[nodes[-1].outputs[0]])
+        assert outputs_kept(low, xs, O.merge_branches) == 0, nodes
+
+
+def test_a_batch_norm_of_merged_branches_folds_too():
+    """RepViT's RepVGGDW: bn(conv(x) + conv1(x) + x), one depthwise convolution in the end."""
+
+    class RepVGGDW(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False), torch.nn.BatchNorm2d(8))
+            self.conv1 = torch.nn.Conv2d(8, 8, 1, 1, 0, groups=8)
+            self.bn = torch.nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            return self.bn((self.conv(x) + self.conv1(x)) + x)
+
+    model = RepVGGDW().eval()
+    for bn in (model.conv[1], model.bn):
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 8, 9, 7)
+    low = O.optimize(lowered(model, x))
+    assert ops(low) == ["conv2d"] and low.graph.constants[low.graph.nodes[0].inputs[1]].shape == (8, 1, 3, 3)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(1, 8, 5, 12))
+
+
 def test_activations_fuse_into_their_producer():
     c = {"w": weights(4, 4), "b": np.ones(4)}
     nodes = [conv("x", "y", "w", "b"), ir.Node("activation", ["y"], ["z"], {"activation": "hardswish"}),
