@@ -376,16 +376,35 @@ TRANSPOSED = [
 
 
 @pytest.mark.parametrize("kernel, stride, padding, extra, dilation, groups, bias, size", TRANSPOSED)
-def test_transposed_convolutions_lower_to_a_sub_pixel_convolution(kernel, stride, padding, extra, dilation, groups,
-                                                                  bias, size):
+def test_transposed_convolutions_lower_to_convolutions_of_their_phases(kernel, stride, padding, extra, dilation,
+                                                                       groups, bias, size):
+    """One convolution per output phase or one for all of them (sub-pixel), interleaved; other
+    batch and image sizes run too."""
     torch.manual_seed(0)
     model = nn.ConvTranspose2d(4, 6, kernel, stride, padding, extra, groups, bias, dilation)
     x = torch.randn(2, 4, *size)
     low = lowered(model, x)
     assert low.unsupported == []
-    assert ops(low)[:4] == ["conv2d", "reshape", "permute", "reshape"]
+    phases = ops(low).count("conv2d")
+    assert ops(low)[:phases] == ["conv2d"] * phases and "permute" in ops(low)
     assert_matches(low, model, x)
-    assert_matches(low, model, torch.randn(3, 4, *size))
+    assert_matches(low, model, torch.randn(3, 4, size[0] + 2, size[1] + 1))
+
+
+@pytest.mark.parametrize("kernel, stride, padding, extra, size, phases", [
+    (3, 2, 1, 1, 16, 4),  # ERFNet's and CycleGAN's upsampling: 9 taps per 4 outputs, not 16
+    (4, 2, 1, 0, 2, 4),  # DCGAN's and pix2pix's on a 2x2 map: the sub-pixel grid is 2.25x the output
+    (4, 2, 1, 0, 4, 1),  # on a 4x4 one 1.56x: four smaller convolutions are no faster than one
+    (2, 2, 0, 0, 8, 1),  # each phase reads one tap: nothing to save
+    (1, 2, 0, 1, 8, 1)])  # phases that read no input
+def test_a_transposed_convolution_splits_into_phases_where_that_saves_multiply_adds(kernel, stride, padding, extra,
+                                                                                    size, phases):
+    torch.manual_seed(0)
+    model = nn.ConvTranspose2d(8, 6, kernel, stride, padding, extra)
+    x = torch.randn(1, 8, size, size)
+    low = lowered(model, x)
+    assert ops(low).count("conv2d") == phases
+    assert_matches(low, model, x)
 
 
 # (kernel, stride, padding, output padding, dilation, groups, bias, input length): HiFi-GAN's
