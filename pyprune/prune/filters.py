@@ -87,10 +87,12 @@ def _group_amounts(graph: ChannelGraph, groups: list[PruningGroup], amount: floa
 
 
 def _units_to_remove(group: PruningGroup, amount: float, scores: torch.Tensor, round_to: int) -> list[int]:
-    """Roots of the lowest-scoring units, `amount` of the group's units (kept count rounded up
-    to a multiple of round_to), sparing each layer's best unit so no layer loses every channel."""
+    """Roots of the lowest-scoring units, `amount` of the group's units that may go (kept count
+    rounded up to a multiple of round_to), sparing each layer's best unit so no layer loses
+    every channel. Blocked units are not counted: a group half of whose units are blocked
+    (zeros padded onto a shortcut) would otherwise lose twice the amount of the others."""
     n = len(group.units)
-    kept = n - math.floor(amount * n + 1e-9)
+    kept = n - math.floor(amount * (n - len(group.blocked)) + 1e-9)
     kept = min(n, math.ceil(kept / round_to) * round_to)
     return [group.unit_roots[i] for i in _candidates(group, scores)[: n - kept]]
 

@@ -74,7 +74,8 @@ class TailSlices(nn.Module):
 
 def test_slice_bounds_counted_from_the_end_are_rewritten_to_the_channels_kept_behind_them():
     model = TailSlices()
-    pruned = check_pruned(model)
+    with pytest.warns(PruningWarning, match="1 units are blocked"):  # so that tail never becomes -0
+        pruned = check_pruned(model)
     plan = channel_plan(pruned)["layers"]
     a_kept, b_kept = plan["a"]["out"]["kept"], plan["b"]["out"]["kept"]
     y_kept = a_kept + [8 + i for i in b_kept]
@@ -117,9 +118,10 @@ class FixedTail(nn.Module):
 
 
 def test_a_negative_bound_fixed_in_the_code_blocks_the_channels_behind_it():
-    pruned = check_pruned(FixedTail())
+    with pytest.warns(PruningWarning, match="3 units are blocked"):
+        pruned = check_pruned(FixedTail())
     assert channel_plan(pruned)["layers"]["a"]["out"]["kept"][-3:] == [5, 6, 7]
-    assert pruned.a.out_channels == 4  # half of the eight go, all from the five in front
+    assert pruned.a.out_channels == 6  # half of the five in front go, rounded down
     assert any("slices the channels at 3 from the end, a bound fixed in the code" in r for r in reasons(pruned))
 
 
@@ -166,9 +168,10 @@ class ChannelPicks(nn.Module):
 ])
 def test_indexing_the_channels_blocks_the_channels_that_fix_the_pick(pick, fixed, reason):
     if len(fixed) < 8:
-        pruned = check_pruned(ChannelPicks(pick))
+        with pytest.warns(PruningWarning, match=f"{len(fixed)} units are blocked"):
+            pruned = check_pruned(ChannelPicks(pick))
         kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
-        assert set(fixed) <= set(kept) and len(kept) == 4
+        assert set(fixed) <= set(kept) and len(kept) == 8 - (8 - len(fixed)) // 2  # half of the others go
     else:
         with pytest.warns(PruningWarning, match="removed 0.0%"):
             pruned = check_pruned(ChannelPicks(pick))
@@ -550,13 +553,40 @@ def test_channels_padded_to_a_shortcut_go_with_what_they_meet(fixed):
     with torch.no_grad():  # the channels meeting the padded ones matter least
         model.b.weight[6:] *= 1e-3
         model.c.weight[[0, 1, 8, 9, 10, 11, 12, 13]] *= 1e-3
-    pruned = check_pruned(model)
-    assert pruned.side == 0 and pruned.c.out_channels == pruned.b.out_channels == 6
-    if fixed:  # the four padded channels stay, and four of the first layer's go instead
-        assert pruned.a.out_channels == 2
+    if fixed:  # the four padded channels stay; of the others, the side pads and two of a's go
+        with pytest.warns(PruningWarning, match="4 units are blocked"):
+            pruned = check_pruned(model)
+        assert pruned.side == 0 and pruned.a.out_channels == 4 and pruned.c.out_channels == pruned.b.out_channels == 8
         assert "pads the channels by 4, a count fixed in the code" in " ".join(reasons(pruned))
     else:
+        pruned = check_pruned(model)
+        assert pruned.side == 0 and pruned.c.out_channels == pruned.b.out_channels == 6
         assert pruned.pad == 0 and pruned.a.out_channels == 6
+
+
+class PaddedShortcut(nn.Module):
+    """CIFAR ResNet's option-A shortcut: the stream subsampled and padded with zero channels on
+    both sides by counts the code fixes (a lambda's planes // 4), so half of the widened
+    stream's group is blocked."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = conv(3, 4, 3), conv(4, 4, 3)
+        self.c, self.e, self.head = conv(4, 8, 3, stride=2), conv(8, 8, 3), conv(8, 2)
+
+    def forward(self, x):
+        x = torch.relu(self.a(x))
+        x = torch.relu(self.b(x) + x)
+        x = torch.relu(self.c(x) + nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2)))
+        return self.head(torch.relu(self.e(x) + x))
+
+
+def test_blocked_units_do_not_make_the_others_go_in_their_place():
+    """Half of what may go goes: the stem keeps two of its four channels (it kept one, the
+    least a layer keeps, when the four padded zeros counted towards the half)."""
+    with pytest.warns(PruningWarning, match="4 units are blocked"):
+        pruned = check_pruned(PaddedShortcut())
+    assert (pruned.a.out_channels, pruned.b.out_channels, pruned.c.out_channels, pruned.e.out_channels) == (2, 2, 6, 6)
 
 
 class ShuffledThenCropped(nn.Module):
