@@ -152,9 +152,10 @@ class WindowPool final : public Pool2d {
     if (!max_ && divisor_ == 0)
       for (int64_t ox = 0; ox < w.out; ox++) column_counts.push_back(static_cast<float>(count(w, ox)));
     const bool unpadded = padding_ == std::vector<int64_t>(4, 0);
-    if (unpadded && h.out == 1 && w.out == 1 && h.kernel == h.size && w.kernel == w.size) {
-      // One window on the whole plane (avg_pool2d(x, 7) after a 7x7 map): the global pool. A
-      // dilated window as wide as the plane skips its odd positions: not one.
+    const auto whole = [](const Axis& a) { return a.kernel == a.size && a.extent() == a.size; };
+    if (unpadded && h.out == 1 && w.out == 1 && whole(h) && whole(w)) {
+      // One window on the whole plane (avg_pool2d(x, 7) after a 7x7 map): the global pool. Not
+      // a dilated one: it skips positions, or reaches past the plane (ceil mode).
       pool_runs(in[0], planes(x), plane_in, max_, static_cast<float>(divisor_ != 0 ? divisor_ : plane_in), out[0]);
       return;
     }

@@ -194,10 +194,13 @@ def test_a_window_on_the_whole_plane_is_a_global_pool(shape, stride, rng):
                  rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape,kernel", [((1, 1, 1, 5), [1, 3]), ((2, 3, 5, 5), [3, 3]), ((1, 2, 7, 3), [4, 2])])
-def test_a_dilated_window_as_wide_as_the_plane_skips_its_gaps(shape, kernel, rng):
-    """A 3-tap window at dilation 2 spans five inputs but reads three: one output per plane, not
-    the plane's maximum."""
+@pytest.mark.parametrize("shape,kernel,dilation,ceil", [
+    ((1, 1, 1, 5), [1, 3], [2, 2], False), ((2, 3, 5, 5), [3, 3], [2, 2], False), ((1, 2, 7, 3), [4, 2], [2, 2], False),
+    ((1, 1, 2, 2), [2, 2], [1, 2], True)])  # as many taps as the plane, the second past its edge
+def test_a_dilated_window_on_the_whole_plane_reads_only_its_taps(shape, kernel, dilation, ceil, rng):
+    """A 3-tap window at dilation 2 spans five inputs but reads three; one as wide as the plane
+    reaches past it: one output per plane, not the plane's maximum."""
     x = random(rng, shape)
-    attrs = {"kernel": kernel, "stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [2, 2], "ceil_mode": 0}
-    assert_equal(run1("max_pool2d", attrs, x), F.max_pool2d(torch.from_numpy(x), kernel, 1, 0, 2))
+    attrs = {"kernel": kernel, "stride": [1, 2], "padding": [0, 0, 0, 0], "dilation": dilation, "ceil_mode": int(ceil)}
+    want = F.max_pool2d(torch.from_numpy(x), kernel, [1, 2], 0, dilation, ceil_mode=ceil)
+    assert_equal(run1("max_pool2d", attrs, x), want)
