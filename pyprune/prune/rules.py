@@ -210,14 +210,25 @@ def elementwise(op: OpCall) -> Ids:
     if result is None:
         return None
     for key in others:
-        x = op.args[key]
-        met = [d for d in _tracked(result) if d - (rank - x.dim()) >= 0 and x.shape[d - (rank - x.dim())] > 1]
+        shape = _unexpanded_shape(op, key)
+        met = [d for d in _tracked(result) if d - (rank - len(shape)) >= 0 and shape[d - (rank - len(shape))] > 1]
         if not met:
             continue
         if len(_tracked(result)) == 1 and op.bind(key, met[0] - (rank - x.dim()), result.reshape(-1)):
             continue
         op.block(result, f"its channels meet {op.origin(key)} in {op.describe()}, which pruning cannot follow")
     return result
+
+
+def _unexpanded_shape(op: OpCall, key: str) -> tuple[int, ...]:
+    """The shape of argument `key` before any expand made it: F.normalize's norm over the
+    channels, expanded back over them, is one value per position, as if broadcast."""
+    node = op._nodes.get(key)
+    while isinstance(node, fx.Node) and _key(node.target) in ("aten::expand", "aten::expand_as") \
+            and isinstance(node.args[0], fx.Node):
+        node = node.args[0]
+    value = node.meta.get("val") if isinstance(node, fx.Node) else None  # (the tracer has freed it)
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else tuple(op.args[key].shape)
 
 
 def moves(op: OpCall) -> Ids:

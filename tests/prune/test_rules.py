@@ -564,6 +564,23 @@ def test_channels_padded_to_a_shortcut_go_with_what_they_meet(fixed):
         assert pruned.pad == 0 and pruned.a.out_channels == 6
 
 
+class Normalised(nn.Module):
+    """F.normalize over the channels (SwiftFormer's additive attention, cosine heads): the norm,
+    one value per position, expanded back over the channels it divides."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.head = conv(3, 8), conv(8, 2)
+
+    def forward(self, x):
+        return self.head(nn.functional.normalize(torch.relu(self.a(x)), dim=1))
+
+
+def test_channels_divided_by_their_norm_can_go():
+    pruned = check_pruned(Normalised())  # the norm of what is kept is the zeroed original's
+    assert pruned.a.out_channels == 4 and pruned.head.in_channels == 4
+
+
 class PaddedShortcut(nn.Module):
     """CIFAR ResNet's option-A shortcut: the stream subsampled and padded with zero channels on
     both sides by counts the code fixes (a lambda's planes // 4), so half of the widened
