@@ -247,6 +247,8 @@ def moves(op: OpCall) -> Ids:
     moved = compress(op.node.target(full, **rest) if isinstance(op.node.target, torch._ops.OpOverload)
                      else op.node.target(full, *rest.values()))
     tracked = _tracked(moved)
+    if op.node.target in _RESHAPES and len(tracked) == 1:
+        _follow_size(op, moved, tracked[0])
     if op.node.target in _RESHAPES and len(tracked) > 1:
         # Channels split over several dims (the middle of a channel shuffle): after pruning the
         # same code splits fewer channels into the same grid, so a channel goes with the ones
@@ -254,6 +256,27 @@ def moves(op: OpCall) -> Ids:
         for d in tracked[:-1]:
             op.union(moved.narrow(d, 0, 1), moved)
     return moved
+
+
+def _follow_size(op: OpCall, moved: torch.Tensor, dim: int) -> None:
+    """A reshape to a size written for the channels (x.view(-1, self.features), or an entry of
+    a list of widths: ShakeShake's view(-1, self.in_chs[3])): the attribute holding it is
+    rewritten after pruning. A number written in the code makes the cut forward fail instead,
+    which keeps the channels (PrunableModel.prune)."""
+    sizes = next((v for k, v in op.args.items() if k in ("size", "shape")), None)
+    if not isinstance(sizes, (list, tuple)) or len(sizes) != moved.dim() or type(sizes[dim]) is not int \
+            or sizes[dim] != moved.shape[dim] or sizes[dim] < 2:
+        return
+    running = _running_module(op)
+    if running is None:
+        return
+    path, module = running
+    # The one int attribute, or entry of a list or tuple of ints, equal to the size.
+    found = [(k, None) for k, v in vars(module).items() if type(v) is int and v == sizes[dim]]
+    found += [(k, i) for k, v in vars(module).items() if isinstance(v, (list, tuple)) and v
+              and all(type(e) is int for e in v) for i, e in enumerate(v) if e == sizes[dim]]
+    if len(found) == 1:
+        op.graph.add_bound(path, found[0][0], moved.reshape(-1).numpy(), index=found[0][1])  # the tracked dim's ids
 
 
 def _channel_shuffle(op: OpCall) -> Ids:

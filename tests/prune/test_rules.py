@@ -581,6 +581,34 @@ def test_channels_divided_by_their_norm_can_go():
     assert pruned.a.out_channels == 4 and pruned.head.in_channels == 4
 
 
+class ViewedTo(nn.Module):
+    """A classifier's input viewed to a width the module holds (x.view(-1, self.features)),
+    an entry of a list of stage widths (ShakeShake's view(-1, self.in_chs[3])), or a number."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how, self.a, self.fc = how, conv(3, 8, 3), nn.Linear(8, 2)
+        self.features, self.widths = (8, [4, 16]) if how == "attribute" else (None, [4, 8])
+
+    def forward(self, x):
+        y = torch.relu(self.a(x)).mean((2, 3), keepdim=True)
+        width = {"attribute": self.features, "entry": self.widths[1], "number": 8}[self.how]
+        return self.fc(y.view(-1, width))
+
+
+@pytest.mark.parametrize("how", ["attribute", "entry", "number"])
+def test_a_view_to_a_width_the_module_holds_follows_the_channels(how):
+    if how == "number":  # the cut forward fails: the channels stay
+        with pytest.warns(PruningWarning, match="removed 0.0%"):
+            pruned = check_pruned(ViewedTo(how))
+        assert pruned.a.out_channels == 8
+        return
+    pruned = check_pruned(ViewedTo(how))
+    assert pruned.a.out_channels == pruned.fc.in_features == 4
+    assert (pruned.features, pruned.widths) == ((4, [4, 16]) if how == "attribute" else (None, [4, 4]))
+    assert channel_plan(pruned)["layers"][""]["attributes"] == ({"features": 4} if how == "attribute" else {"widths": [4, 4]})
+
+
 class PaddedShortcut(nn.Module):
     """CIFAR ResNet's option-A shortcut: the stream subsampled and padded with zero channels on
     both sides by counts the code fixes (a lambda's planes // 4), so half of the widened
