@@ -576,6 +576,18 @@ def _spatial(op: OpCall) -> Any:
     return [ids] * len(op.value) if name.endswith("with_indices") else [ids] + [None] * (len(op.value) - 1)
 
 
+def _copy(op: OpCall) -> Ids:
+    """x[:, :c] = conv(x[:, :c]) (FasterNet's partial convolution, in place on a clone): the
+    values written take the positions they are written to, so the source's channels and the
+    view's are one; one side pruning cannot follow blocks the other."""
+    ids, src = op.ids("self"), op.ids("src")
+    if ids is not None and src is not None:
+        op.union(ids, src)
+    elif ids is not None or src is not None:
+        op.block(ids if ids is not None else src, f"{op.describe()} copies values pruning cannot follow")
+    return ids
+
+
 def _unpool(op: OpCall) -> Ids:
     """max_unpool2d (ENet's, SegNet's decoders): each channel's values go back to the positions
     its indices hold, so the values' channels and the indices' (the pooled tensor's) are one."""
@@ -967,7 +979,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     "aten::channel_shuffle": _channel_shuffle, "aten::native_channel_shuffle": _channel_shuffle,
     "aten::cumsum": _scan, "aten::cumprod": _scan,
-    "aten::max_unpool2d": _unpool, "aten::max_unpool3d": _unpool,
+    "aten::max_unpool2d": _unpool, "aten::max_unpool3d": _unpool, "aten::copy": _copy,
     "aten::grid_sampler": _grid_sample, "aten::grid_sampler_2d": _grid_sample,
     **{f"aten::{name}": _factory for name in _FACTORIES},
     "aten::conv2d": _conv, "aten::conv1d": _conv, "aten::conv3d": _conv, "aten::convolution": _conv, "aten::_convolution": _conv,

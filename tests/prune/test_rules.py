@@ -609,6 +609,36 @@ def test_a_view_to_a_width_the_module_holds_follows_the_channels(how):
     assert channel_plan(pruned)["layers"][""]["attributes"] == ({"features": 4} if how == "attribute" else {"widths": [4, 4]})
 
 
+class PartialConv(nn.Module):
+    """FasterNet's partial convolution in its inference form: a 3x3 convolution of the first
+    channels written back in place into a clone (the channels it reads it replaces)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.dim_conv3 = conv(3, 8, 3), 4
+        self.partial_conv3 = conv(4, 4, 3)
+        self.mlp, self.head = conv(8, 8), conv(8, 2)
+        with torch.no_grad():  # two of the partial channels and two of the others matter least
+            least = [0, 1, 6, 7]
+            for weight in (self.stem.weight, self.mlp.weight):
+                weight[least] *= 1e-3
+            for weight in (self.mlp.weight, self.head.weight):
+                weight[:, least] *= 1e-3
+            self.partial_conv3.weight[[0, 1]] *= 1e-3
+            self.partial_conv3.weight[:, [0, 1]] *= 1e-3
+
+    def forward(self, x):
+        x = self.stem(x).clone()
+        x[:, :self.dim_conv3, :, :] = self.partial_conv3(x[:, :self.dim_conv3, :, :])
+        return self.head(x + self.mlp(x))
+
+
+def test_channels_written_back_in_place_go_with_those_they_replace():
+    pruned = check_pruned(PartialConv())
+    assert channel_plan(pruned)["layers"]["stem"]["out"]["kept"] == [2, 3, 4, 5]
+    assert pruned.dim_conv3 == 2 and (pruned.partial_conv3.in_channels, pruned.partial_conv3.out_channels) == (2, 2)
+
+
 class PaddedShortcut(nn.Module):
     """CIFAR ResNet's option-A shortcut: the stream subsampled and padded with zero channels on
     both sides by counts the code fixes (a lambda's planes // 4), so half of the widened
