@@ -210,7 +210,7 @@ def elementwise(op: OpCall) -> Ids:
     if result is None:
         return None
     for key in others:
-        shape = _unexpanded_shape(op, key)
+        x, shape = op.args[key], _unexpanded_shape(op, key)
         met = [d for d in _tracked(result) if d - (rank - len(shape)) >= 0 and shape[d - (rank - len(shape))] > 1]
         if not met:
             continue
@@ -580,24 +580,24 @@ def _copy(op: OpCall) -> Ids:
     """x[:, :c] = conv(x[:, :c]) (FasterNet's partial convolution, in place on a clone): the
     values written take the positions they are written to, so the source's channels and the
     view's are one; one side pruning cannot follow blocks the other."""
-    ids, src = op.ids("self"), op.ids("src")
-    if ids is not None and src is not None:
-        op.union(ids, src)
-    elif ids is not None or src is not None:
-        op.block(ids if ids is not None else src, f"{op.describe()} copies values pruning cannot follow")
+    return _one_set(op, "self", "src", f"{op.describe()} copies values pruning cannot follow")
+
+
+def _one_set(op: OpCall, key: str, other: str, why: str) -> Ids:
+    """Arguments `key` and `other` hold one set of channels: their ids joined, `key`'s returned;
+    one pruning cannot follow blocks the other's for `why`."""
+    ids, others = op.ids(key), op.ids(other)
+    if ids is not None and others is not None:
+        op.union(ids, others)
+    elif ids is not None or others is not None:
+        op.block(ids if ids is not None else others, why)
     return ids
 
 
 def _unpool(op: OpCall) -> Ids:
     """max_unpool2d (ENet's, SegNet's decoders): each channel's values go back to the positions
     its indices hold, so the values' channels and the indices' (the pooled tensor's) are one."""
-    ids, where = op.ids("self"), op.ids("indices")
-    if ids is not None and where is not None:
-        op.union(ids, where)
-    else:
-        why = f"{op.describe()} unpools them with positions pruning cannot follow"
-        op.block(ids if ids is not None else where, why)
-    return ids
+    return _one_set(op, "self", "indices", f"{op.describe()} unpools them with positions pruning cannot follow")
 
 
 def _grid_sample(op: OpCall) -> Any:
