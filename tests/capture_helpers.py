@@ -19,7 +19,9 @@ def lowered(model: torch.nn.Module, *inputs: torch.Tensor) -> Lowered:
 
 
 def assert_matches(low: Lowered, model: torch.nn.Module, *inputs: torch.Tensor, rtol: float = 1e-5) -> None:
-    """The graph computes what the model does on these inputs (relative to the largest output)."""
+    """The graph is one the engine takes (ir.Graph.validate) and computes what the model does on
+    these inputs (relative to the largest output)."""
+    low.graph.validate()
     with torch.no_grad():
         want = tree_flatten(model(*inputs))[0]
     got = reference.run(low.graph, list(inputs), low.calls)

@@ -381,7 +381,8 @@ def b_cummax(low: Any, node: fx.Node, a: dict) -> list[Ref]:
     """torch.cummax (cummin: of -x, negated back): the running largest entry along dim and the
     last index holding it, NaN once one is met (its index then the last NaN's), as torch has
     them. A scan in log2(n) steps: each entry takes the pair (value, index) s places before it
-    unless its own value is at least as large or NaN, for s = 1, 2, 4, ... (-inf shifted in)."""
+    unless its own value is at least as large or NaN, or it has none s places before it, for
+    s = 1, 2, 4, ... (what is shifted in is never taken: graphs hold finite numbers only)."""
     x, name = a["self"], "cummin" if node.target.__name__.startswith("cummin") else "cummax"
     rank = low.rank(x)
     axis = norm_axis(a["dim"], rank)
@@ -391,17 +392,19 @@ def b_cummax(low: Any, node: fx.Node, a: dict) -> list[Ref]:
     value = Ref(low.tensor(x))
     if name == "cummin":
         value = low.emit_one("unary", [value.name], {"kind": "neg"})
-    index = Ref(low.tensor(torch.arange(n, dtype=torch.float32).reshape([n if d == axis else 1 for d in range(rank)])))
+    position = Ref(low.tensor(torch.arange(n, dtype=torch.float32).reshape([n if d == axis else 1 for d in range(rank)])))
+    index = position
     if rank:  # x's shape: the batch's too
         index = low.emit_one("expand", [index.name, value.name], {"shape": [-(2 + d) for d in range(rank)]})
     shift = 1
     while shift < n:
         pads = [0] * (2 * rank)
         pads[2 * axis], pads[2 * axis + 1] = shift, -shift
-        earlier = [low.emit_one("pad", [t.name], {"pads": pads, "mode": "constant", "value": -math.inf})
+        earlier = [low.emit_one("pad", [t.name], {"pads": pads, "mode": "constant", "value": 0.0})
                    for t in (value, index)]
-        later_wins = Junction(False, (), "or", Comparison(False, (), value, earlier[0], "ge"),
-                              Comparison(False, (), value, value, "ne"))
+        later_wins = Junction(False, (), "or", Comparison(False, (), position, float(shift), "lt"),
+                              Junction(False, (), "or", Comparison(False, (), value, earlier[0], "ge"),
+                                       Comparison(False, (), value, value, "ne")))
         value, index = (low.select(later_wins, t, e) for t, e in zip((value, index), earlier))
         shift *= 2
     if name == "cummin":

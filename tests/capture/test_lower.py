@@ -79,8 +79,9 @@ def _batch_dependent(m, x):
 def _running_extremes(x):
     ties, ties_at = torch.cummax((x * 2).round(), -1)
     nans, nans_at = torch.cummin(x.masked_fill(x > 1.2, float("nan")), 2)
+    lowest, lowest_at = torch.cummax(x.masked_fill(x < -0.8, -math.inf), 3)  # -inf entries, first ones too
     return (ties, ties_at.float(), torch.nan_to_num(nans, 7.0), nans_at.float(), torch.cummax(x[:, :1], 1)[1].float(),
-            torch.cummin(x, 1)[0])
+            torch.cummin(x, 1)[0], torch.nan_to_num(lowest, neginf=-5.0), lowest_at.float())
 
 
 def _classes(y):
