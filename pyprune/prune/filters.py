@@ -105,9 +105,17 @@ def _candidates(group: PruningGroup, scores: torch.Tensor) -> list[int]:
 
 
 def _protected(group: PruningGroup, scores: torch.Tensor) -> set[int]:
-    """Each layer's best unit: no layer loses every channel."""
-    return {max((i for i, unit in enumerate(group.units) if any(l == layer for l, _ in unit)),
-                key=lambda i: float(scores[i])) for layer in group.layers}
+    """Each layer's best unit, and the best of the units each layer reads where neither one of
+    those nor a blocked one is among them: no layer loses every output or input channel."""
+    def best(units: list[int]) -> int:
+        return max(units, key=lambda i: float(scores[i]))
+
+    protected = {best([i for i, unit in enumerate(group.units) if any(l == layer for l, _ in unit)])
+                 for layer in group.layers}
+    for units in group.inputs:
+        if protected.isdisjoint(units) and not any(i in group.blocked for i in units):
+            protected.add(best(units))
+    return protected
 
 
 def _to_target(costs: Costs, groups: list[PruningGroup], scores: list[torch.Tensor]) -> set[int]:

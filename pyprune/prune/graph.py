@@ -78,12 +78,15 @@ class Bound:
 @dataclass
 class PruningGroup:
     """Layers whose output channels are coupled, and their pruning units: each unit lists the
-    (layer, output channel) pairs removed together."""
+    (layer, output channel) pairs removed together. `inputs`: for each layer reading some of the
+    units, the units it reads (indices), so that none loses every input channel (a layer
+    reading a split's part may read units no layer's best output is among)."""
 
     layers: list[str]
     units: list[list[tuple[str, int]]]
     unit_roots: list[int]
     blocked: dict[int, str] = field(default_factory=dict)  # unit index -> why it cannot go
+    inputs: list[list[int]] = field(default_factory=list)
 
 
 class ChannelGraph:
@@ -181,6 +184,12 @@ class ChannelGraph:
 
     def add_bound(self, module: str, attribute: str, ids: np.ndarray, negative: bool = False,
                   index: int | None = None) -> None:
+        """Record a bound; an attribute that bounds several tensors' channels (IMDN's split
+        sizes, one pair for three splits) holds one count for all, so they lose the same
+        positions."""
+        for other in self.bounds:
+            if (other.module, other.attribute, other.index) == (module, attribute, index) and len(other.ids) == len(ids):
+                self.union_all(other.ids, ids)
         self.bounds.append(Bound(module, attribute, ids, negative, index))
 
     def block_module(self, name: str, reason: str) -> None:
@@ -229,6 +238,17 @@ class ChannelGraph:
                     group.layers.append(layer)
         for group in by_top.values():
             group.layers.sort(key=order.__getitem__)
+        unit_of = {root: (group, i) for group in by_top.values() for i, root in enumerate(group.unit_roots)}
+        for use in self.layers.values():
+            if use.follows_input:
+                continue
+            read: dict[int, tuple[PruningGroup, set[int]]] = {}
+            for root in self.roots(use.in_ids).tolist():
+                if root in unit_of:
+                    group, i = unit_of[root]
+                    read.setdefault(id(group), (group, set()))[1].add(i)
+            for group, units in read.values():
+                group.inputs.append(sorted(units))
         return sorted(by_top.values(), key=lambda g: order[g.layers[0]])
 
     def layer_reasons(self, name: str) -> list[str]:

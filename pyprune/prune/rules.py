@@ -291,6 +291,19 @@ def _channel_shuffle(op: OpCall) -> Ids:
     return moves(op)
 
 
+def _pixel_shuffle(op: OpCall) -> Ids:
+    """pixel_shuffle (sub-pixel upsampling: ESPCN, EDSR, SRResNet): the r * r channels that
+    become one channel's pixels are one unit, which the output channel carries; moved as data
+    they would land along the spatial dims, where the next convolution mixes them."""
+    x, ids = op.args["self"], op.ids("self")
+    r = int(op.args["upscale_factor"])
+    if ids is None or _tracked(_aligned(ids, x.dim())) != [x.dim() - 3] or r < 2:
+        return moves(op)
+    grid = _aligned(ids, x.dim()).unflatten(x.dim() - 3, (-1, r * r))
+    op.union(grid.narrow(x.dim() - 2, 0, 1), grid)
+    return grid.narrow(x.dim() - 2, 0, 1).squeeze(x.dim() - 2)
+
+
 def blocking(op: OpCall) -> Ids:
     """Operators pruning does not understand: the channels of every input are blocked."""
     reason = f"its channels pass through {op.describe()}, which pruning does not understand"
@@ -961,7 +974,7 @@ _CHANNELWISE = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dr
                 "lift_fresh_copy", "lift_fresh", "clone", "contiguous")
 _MOVES = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
           "t", "numpy_T", "movedim", "expand", "expand_as", "view_as", "reshape_as", "repeat", "repeat_interleave",
-          "unfold", "pixel_shuffle", "pixel_unshuffle")
+          "unfold", "pixel_unshuffle")
 _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_mean", "std_mean", "norm",
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "median", "kthvalue")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
@@ -978,6 +991,7 @@ _RULES: dict[Any, ChannelRule] = {
     **{f"aten::{name}": _reduction for name in _REDUCTIONS},
     **{f"aten::{name}": _spatial for name in _SPATIAL},
     "aten::channel_shuffle": _channel_shuffle, "aten::native_channel_shuffle": _channel_shuffle,
+    "aten::pixel_shuffle": _pixel_shuffle,
     "aten::cumsum": _scan, "aten::cumprod": _scan,
     "aten::max_unpool2d": _unpool, "aten::max_unpool3d": _unpool, "aten::copy": _copy,
     "aten::grid_sampler": _grid_sample, "aten::grid_sampler_2d": _grid_sample,

@@ -665,7 +665,8 @@ def test_blocked_units_do_not_make_the_others_go_in_their_place():
 
 
 class ShuffledThenCropped(nn.Module):
-    """Sub-pixel upsampling (a convolution's channels become pixels), cropped by a fixed size."""
+    """Sub-pixel upsampling spelled out as a view and a permute (a convolution's channels become
+    pixels), cropped by a fixed size."""
 
     def __init__(self):
         super().__init__()
@@ -674,7 +675,10 @@ class ShuffledThenCropped(nn.Module):
         self.c = conv(4, 2, 3)
 
     def forward(self, x):
-        return self.c(nn.functional.pixel_shuffle(self.b(torch.relu(self.a(x))), 2)[:, :, :10])
+        y = self.b(torch.relu(self.a(x)))
+        n, c, h, w = y.shape
+        y = y.view(n, c // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, c // 4, 2 * h, 2 * w)
+        return self.c(y[:, :, :10])
 
 
 def test_a_slice_of_channels_moved_to_pixels_names_the_dim_it_cuts():
@@ -818,3 +822,51 @@ def test_operators_torch_tags_pointwise_let_the_channels_through():
     pruned = prune_filters(Pointwise().eval(), X, 0.5)  # f(0) != 0 for some: not checked against zeroed filters
     assert pruned.a.out_channels == 4 and pruned.b.in_channels == 4
     assert reasons(pruned) == ["its channels reach the model output"]
+
+
+class SubPixel(nn.Module):
+    """Sub-pixel upsampling (ESPCN, EDSR, SRResNet): a convolution of 4 x 4 channels shuffled
+    into 4 channels of twice the size, read by a 3x3 convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.up, self.tail = conv(3, 16, 3), nn.PixelShuffle(2), conv(4, 2, 3)
+
+    def forward(self, x):
+        return self.tail(torch.relu(self.up(self.a(x))))
+
+
+def test_channels_shuffled_into_pixels_go_four_by_four():
+    pruned = check_pruned(SubPixel())
+    kept = channel_plan(pruned)["layers"]["a"]["out"]["kept"]
+    assert pruned.tail.in_channels == 2 and len(kept) == 8
+    assert {k // 4 for k in kept} == {k // 4 for k in kept[::4]} and all(k % 4 == i % 4 for i, k in enumerate(kept))
+
+
+class Distilling(nn.Module):
+    """IMDN's progressive distillation: three splits by the same two size attributes, the
+    distilled parts concatenated, each remaining part read by the next convolution only. The
+    remaining parts matter least, so an amount taken over the group as a whole would take all
+    of them from `c2` and `c3`."""
+
+    def __init__(self):
+        super().__init__()
+        self.distilled, self.remaining = 2, 6
+        self.c1, self.c2, self.c3 = conv(3, 8, 3), conv(6, 8, 3), conv(6, 2, 3)
+        self.fuse = conv(6, 3)
+        with torch.no_grad():
+            self.c1.weight[2:] *= 1e-3
+            self.c2.weight[2:] *= 1e-3
+
+    def forward(self, x):
+        d1, r1 = torch.split(torch.relu(self.c1(x)), (self.distilled, self.remaining), dim=1)
+        d2, r2 = torch.split(torch.relu(self.c2(r1)), (self.distilled, self.remaining), dim=1)
+        return self.fuse(torch.cat([d1, d2, self.c3(r2)], 1))
+
+
+def test_split_sizes_one_attribute_holds_for_several_splits_lose_the_same_positions():
+    pruned = check_pruned(Distilling(), amount=0.8)
+    plan = channel_plan(pruned)["layers"]
+    k1, k2 = plan["c1"]["out"]["kept"], plan["c2"]["out"]["kept"]
+    assert k1 == k2 and (pruned.distilled, pruned.remaining) == (1, 1)  # a layer keeps an input channel
+    assert pruned.c2.in_channels == pruned.c3.in_channels == 1
