@@ -154,7 +154,13 @@ class Conv2dOperator : public Operator {
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
     const auto taps = live_taps_of(inputs[0]);
-    return taps ? describe(Algorithm::gemm, inputs[0][3], &*taps) : describe(algorithm_for(inputs[0]), inputs[0][3]);
+    if (taps) return describe(Algorithm::gemm, inputs[0][3], &*taps);
+    const Algorithm algorithm = algorithm_for(inputs[0]);
+    if (algorithm == Algorithm::gemm && !empty(kernel_) && inputs[0].size() == 4 &&
+        std::get<std::unique_ptr<Conv2d>>(kernel_)->reads_one_pixel(shape4(inputs[0])))
+      return "conv2d " + spec_.window.describe() + " of one pixel: linear " + pp_f32_gemv_config().name +
+             (spec_.residual_input != 0 ? " + residual" : "") + activation_suffix(spec_.activation);
+    return describe(algorithm, inputs[0][3]);
   }
 
   // width: the input's (0: unknown); taps: the GEMM's live taps, if it runs them alone.

@@ -548,6 +548,48 @@ const FullyConnected& Conv2d::fully_connected() const {
   return *panels_->op;
 }
 
+bool Conv2d::reads_one_pixel(const Shape4& x) const {
+  if (x.h != 1 || x.w != 1 || window_.kernel_h * window_.kernel_w <= groups_ || direct_ != nullptr) return false;
+  const Shape4 y = window_output(x, out_channels_, window_);
+  return y.h * y.w <= window_.kernel_h * window_.kernel_w;  // the linear layer's weights no larger
+}
+
+// Output pixel (oy, ox) reads the pixel through tap (ky, kx) where oy * stride - pad + ky *
+// dilation = 0, if there is one; the packed blocks give every weight and bias.
+const FullyConnected& Conv2d::one_pixel() const {
+  std::call_once(pixel_->once, [this] {
+    const Window2d& w = window_;
+    const Shape4 y = window_output(Shape4{1, in_channels_, 1, 1}, out_channels_, w);
+    const size_t mr = tile(), d = depth(), per_in = in_channels_ / groups_, per_out = out_channels_ / groups_;
+    const auto tap = [](size_t o, size_t stride, size_t pad, size_t dilation, size_t kernel) -> ptrdiff_t {
+      const ptrdiff_t reach = static_cast<ptrdiff_t>(pad) - static_cast<ptrdiff_t>(o * stride);
+      if (reach < 0 || reach % static_cast<ptrdiff_t>(dilation) != 0) return -1;
+      const ptrdiff_t k = reach / static_cast<ptrdiff_t>(dilation);
+      return k < static_cast<ptrdiff_t>(kernel) ? k : -1;
+    };
+    const size_t rows = out_channels_ * y.h * y.w;
+    std::vector<float> weight(rows * in_channels_, 0.0f), bias(rows);
+    for (size_t co = 0; co < out_channels_; co++) {
+      const size_t g = co / per_out, m = co % per_out;
+      const float* block = &packed_[(g * blocks() + m / mr) * mr * (1 + d) + m % mr];
+      for (size_t oy = 0; oy < y.h; oy++) {
+        for (size_t ox = 0; ox < y.w; ox++) {
+          const size_t row = (co * y.h + oy) * y.w + ox;
+          bias[row] = block[0];
+          const ptrdiff_t ky = tap(oy, w.stride_h, w.pad_top, w.dilation_h, w.kernel_h);
+          const ptrdiff_t kx = tap(ox, w.stride_w, w.pad_left, w.dilation_w, w.kernel_w);
+          if (ky < 0 || kx < 0) continue;
+          const size_t t = static_cast<size_t>(ky) * w.kernel_w + static_cast<size_t>(kx);
+          for (size_t c = 0; c < per_in; c++)
+            weight[row * in_channels_ + g * per_in + c] = block[mr + (c * w.kernel_h * w.kernel_w + t) * mr];
+        }
+      }
+    }
+    pixel_->op = std::make_unique<FullyConnected>(rows, in_channels_, weight.data(), bias.data());
+  });
+  return *pixel_->op;
+}
+
 Shape4 Conv2d::output_shape(const Shape4& x) const {
   if (x.c != in_channels_)
     throw std::invalid_argument("x must have " + std::to_string(in_channels_) + " channels, got shape " + to_string(x));
@@ -721,6 +763,10 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   }
   if (reads_whole_plane(x_shape)) {
     fully_connected().run(x_shape.n, input, output, epilogue);
+    return;
+  }
+  if (reads_one_pixel(x_shape)) {
+    one_pixel().run(x_shape.n, input, output, epilogue);
     return;
   }
   if (outvec_ != nullptr) {

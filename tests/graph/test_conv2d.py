@@ -205,6 +205,32 @@ def test_one_output_pixel_from_the_whole_plane_matches_torch(n, cin, cout, kerne
               algorithm="gemm" if i % 2 else "auto")
 
 
+@settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    groups=st.sampled_from([1, 1, 2, 4]),
+    cin_g=st.integers(1, 40),
+    cout_g=st.integers(1, 20),
+    kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    stride=st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 3)]),
+    dilation=st.sampled_from([(1, 1), (1, 1), (2, 2), (3, 1)]),
+    padding=st.tuples(*[st.integers(0, 12)] * 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_one_pixel_input_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, seed):
+    """A 1x1 input padded into a window of several taps (DCGAN's first transposed layer, 4x4 over
+    the latent padded by 3): a linear layer from its channels to every output pixel, each read
+    through its one tap on the pixel, or none (bias only: outputs whose window misses it), with
+    strides, dilations, groups and asymmetric padding."""
+    check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, (1, 1), seed, "leaky_relu")
+
+
+def test_a_one_pixel_input_is_described_as_a_linear_layer():
+    attrs = {"cout": 8, "cin_g": 5, "kernel": (4, 4), "padding": [3, 3, 3, 3]}
+    assert " of one pixel: linear " in describe((1, 1), n=2, **attrs)
+    assert " of one pixel" not in describe((2, 2), n=2, **attrs)
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a.get("activation", "default"))
 @pytest.mark.parametrize("residual", [False, True])
 def test_every_activation_with_and_without_residual(activation, residual, rng):

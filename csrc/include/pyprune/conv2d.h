@@ -58,6 +58,11 @@ class Conv2d {
   const char* ukernel_name() const {
     return direct_ != nullptr ? direct_->name : outvec_ != nullptr ? outvec_->name : ukernel_->name;
   }
+  // Whether x is one pixel (1x1) read through a kernel of more taps than groups, each output at
+  // most one tap on it (DCGAN's first transposed layer as a convolution of the padded pixel):
+  // run() then runs a linear layer from its channels to every output (built on first use), the
+  // multiply-adds of the taps on the pixel alone.
+  bool reads_one_pixel(const Shape4& x) const;
 
  private:
   size_t depth() const { return in_channels_ / groups_ * window_.kernel_h * window_.kernel_w; }
@@ -75,6 +80,7 @@ class Conv2d {
   // wide (NEON), else repacked from them on first use, so a convolution never given such an
   // input holds one copy.
   const FullyConnected& fully_connected() const;
+  const FullyConnected& one_pixel() const;
 
   size_t out_channels_, in_channels_;
   Window2d window_;
@@ -88,6 +94,7 @@ class Conv2d {
     std::unique_ptr<FullyConnected> op;
   };
   std::unique_ptr<Panels> panels_ = std::make_unique<Panels>();
+  std::unique_ptr<Panels> pixel_ = std::make_unique<Panels>();  // one_pixel()'s
 };
 
 }  // namespace pyprune
