@@ -239,9 +239,7 @@ class ChannelGraph:
         for group in by_top.values():
             group.layers.sort(key=order.__getitem__)
         unit_of = {root: (group, i) for group in by_top.values() for i, root in enumerate(group.unit_roots)}
-        for use in self.layers.values():
-            if use.follows_input:
-                continue
+        for use in self.layers.values():  # a follower's (a norm's) inputs are its outputs
             read: dict[int, tuple[PruningGroup, set[int]]] = {}
             for root in self.roots(use.in_ids).tolist():
                 if root in unit_of:

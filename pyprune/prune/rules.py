@@ -19,6 +19,7 @@ the channels of its inputs, and the report says which node did.
 from __future__ import annotations
 
 import operator
+import re
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
@@ -275,6 +276,7 @@ def _follow_size(op: OpCall, moved: torch.Tensor, dim: int) -> None:
     found = [(k, None) for k, v in vars(module).items() if type(v) is int and v == sizes[dim]]
     found += [(k, i) for k, v in vars(module).items() if isinstance(v, (list, tuple)) and v
               and all(type(e) is int for e in v) for i, e in enumerate(v) if e == sizes[dim]]
+    found = _spelled_in_code(op, found)
     if len(found) == 1:
         op.graph.add_bound(path, found[0][0], moved.reshape(-1).numpy(), index=found[0][1])  # the tracked dim's ids
 
@@ -752,8 +754,21 @@ def _module_attribute(op: OpCall, value: int | list[int]) -> tuple[str, str] | N
             return type(v) is int and v == value
         return isinstance(v, (list, tuple)) and all(type(e) is int for e in v) and list(v) == value
 
-    found = [k for k, v in vars(module).items() if equal(v)]
+    found = _spelled_in_code(op, [k for k, v in vars(module).items() if equal(v)])
     return (path, found[0]) if len(found) == 1 else None
+
+
+def _spelled_in_code(op: OpCall, names: list[Any]) -> list[Any]:
+    """Of several attributes (names, or (name, index) pairs) holding the value the node used,
+    those its line of code reads (`.name`), when that line is known: MODNet's IBNorm holds
+    bnorm_channels and inorm_channels, both half the channels, and slices by the first."""
+    if len(names) < 2:
+        return names
+    trace = op.node.meta.get("stack_trace") or ""
+    frames = trace.rsplit('File "', 1)
+    line = frames[-1].split("\n", 1)[1] if len(frames) > 1 and "\n" in frames[-1] else ""
+    read = [n for n in names if re.search(r"\.\s*" + re.escape(n if isinstance(n, str) else n[0]) + r"\b", line)]
+    return read or names
 
 
 def _slice(op: OpCall) -> Ids:

@@ -870,3 +870,26 @@ def test_split_sizes_one_attribute_holds_for_several_splits_lose_the_same_positi
     k1, k2 = plan["c1"]["out"]["kept"], plan["c2"]["out"]["kept"]
     assert k1 == k2 and (pruned.distilled, pruned.remaining) == (1, 1)  # a layer keeps an input channel
     assert pruned.c2.in_channels == pruned.c3.in_channels == 1
+
+
+class HalfNormed(nn.Module):
+    """MODNet's IBNorm: two attributes hold half the channels each, and the code slices by one
+    of them (batch norm on the first half, instance norm on the rest)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.head = conv(3, 8), conv(8, 2)
+        self.bnorm_channels, self.inorm_channels = 4, 4
+        self.bnorm = nn.BatchNorm2d(4)
+        self.inorm = nn.InstanceNorm2d(4)
+
+    def forward(self, x):
+        y = torch.relu(self.a(x))
+        y = torch.cat([self.bnorm(y[:, :self.bnorm_channels]), self.inorm(y[:, self.bnorm_channels:])], 1)
+        return self.head(y)
+
+
+def test_a_bound_two_attributes_hold_follows_the_one_the_code_reads():
+    pruned = check_pruned(HalfNormed().eval())
+    assert pruned.a.out_channels == 4 and pruned.bnorm_channels == pruned.bnorm.num_features
+    assert pruned.inorm_channels == 4  # not read by the forward: left as it was
