@@ -775,11 +775,10 @@ def _volume(low: Any, x: Any, what: str) -> list[int]:
 
 
 def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
-    """A 3-d convolution (video models, LambdaNet's position lambdas) as a 2-d one over (H, W)
-    whose batch holds the output depths. Its input channel c * kd + t is input channel c's depth
-    slice for tap t (a slice per tap, none for a 1-deep kernel over every depth), so the weight
-    is the 3-d one viewed as (Cout, C/G * kd, kh, kw): a file shares it with the state_dict.
-    Same multiply-adds, on the conv2d kernels."""
+    """A 3-d convolution (video models, LambdaNet's position lambdas) as 2-d ones over (H, W)
+    whose batch holds the output depths: its depth taps stacked as input channels
+    (_stacked_taps), or for a depthwise one a depthwise conv2d per tap, summed
+    (_depthwise_taps). Same multiply-adds, on the conv2d kernels."""
     x, weight = a["input"], low.constant(a["weight"], "the weight")
     bias = None if a.get("bias") is None else low.constant(a["bias"], "the bias")
     c, d, h, w = _volume(low, x, "a 3-d convolution")
@@ -800,33 +799,73 @@ def b_conv3d(low: Any, node: fx.Node, a: dict) -> Any:
     out = [(p - k) // s + 1 for p, k, s in zip(padded, kernel, stride)]
     if min(out) < 1:
         raise Unsupported(f"a 3-d convolution of a {d}x{h}x{w} input with an empty output")
-    # (N, G, C/G, 1, D, H*W): a slice along D per tap, the taps concatenated after each channel
-    stacked = low.reshape(x, [-2, groups, c // groups, 1, d, h * w])
-    if before[0] or after[0]:
-        stacked = low.emit_one("pad", [stacked.name], {"pads": [0] * 8 + [before[0], after[0], 0, 0],
-                                                       "mode": "constant", "value": 0.0})
-    if kd > 1 or out[0] != padded[0]:
-        taps = [low.slice_node(stacked, 4, t * dilation[0], t * dilation[0] + (out[0] - 1) * stride[0] + 1,
-                               stride[0]).name for t in range(kd)]
-        stacked = Ref(taps[0] if kd == 1 else _node(low, "concat", taps, {"axis": 3}))
-    moved = _node(low, "permute", [stacked.name], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, D', G, C/G, kd, H*W)
-    images = _node(low, "reshape", [moved], {"shape": [-1, c * kd, h, w]})
-    taps_weight = weight.reshape(cout, per_group * kd, kh, kw)
     # The batch norm after it (video models follow every 3-d convolution with one) goes into the
     # weights here, as the optimiser folds one into a conv2d: past the layout nodes below, the
     # optimiser would not find it. Nothing below can fail: a norm counted as folded stays so.
     norm = low.following_norm(node)
     if norm is not None:
         scale, shift = norm[0].float(), norm[1].float()
-        taps_weight = (taps_weight.double() * scale.double().reshape(-1, 1, 1, 1)).float()
+        weight = (weight.double() * scale.double().reshape(-1, 1, 1, 1, 1)).float()
         bias = shift if bias is None else (bias.double() * scale.double() + shift.double()).float()
-    inputs = [images, low.tensor(taps_weight.contiguous(), "the weight")]
+    attrs = {"stride": stride[1:], "padding": before[1:] + after[1:], "dilation": dilation[1:], "groups": groups}
+    if groups == c == cout and kd > 1:
+        planes = _depthwise_taps(low, x, weight, bias, before[0], after[0], stride[0], dilation[0], out[0], attrs)
+    else:
+        planes = _stacked_taps(low, x, weight, bias, before[0], after[0], stride[0], dilation[0], out[0], attrs)
+    back = _node(low, "permute", [_node(low, "reshape", [planes], {"shape": [-1, out[0], cout, out[1] * out[2]]})],
+                 {"dims": [0, 2, 1, 3]})
+    return low.emit_one("reshape", [back], {"shape": [-2, cout] + out})
+
+
+def _depth_taps(low: Any, x: str, rank: int, axis: int, length: int, taps: int, before: int, after: int,
+                stride: int, dilation: int, depth: int) -> list[str]:
+    """x (`length` long along `axis`: a 3-d convolution's depth) padded there and sliced once per
+    tap: the depths each tap reads for the `depth` outputs (x as it is for one tap reading all)."""
+    if before or after:
+        pads = [0] * (2 * rank)
+        pads[2 * axis], pads[2 * axis + 1] = before, after
+        x = _node(low, "pad", [x], {"pads": pads, "mode": "constant", "value": 0.0})
+    if taps == 1 and depth == length + before + after:
+        return [x]
+    return [low.slice_node(Ref(x), axis, t * dilation, t * dilation + (depth - 1) * stride + 1, stride).name
+            for t in range(taps)]
+
+
+def _stacked_taps(low: Any, x: Any, weight: torch.Tensor, bias: torch.Tensor | None, before: int, after: int,
+                  stride: int, dilation: int, depth: int, attrs: dict) -> str:
+    """A conv2d over the output depths' images whose input channel c * kd + t is channel c's depth
+    slice for tap t (a slice per tap, none for a 1-deep kernel over every depth): the weight is
+    the 3-d one viewed as (Cout, C/G * kd, kh, kw), which a file shares with the state_dict."""
+    cout, per_group, kd, kh, kw = weight.shape
+    groups = attrs["groups"]
+    _, c, d, h, w = low.shape(x)
+    stacked = low.reshape(x, [-2, groups, c // groups, 1, d, h * w]).name  # (N, G, C/G, 1, D, H*W)
+    taps = _depth_taps(low, stacked, 6, 4, d, kd, before, after, stride, dilation, depth)
+    stacked = taps[0] if kd == 1 else _node(low, "concat", taps, {"axis": 3})
+    moved = _node(low, "permute", [stacked], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, D', G, C/G, kd, H*W)
+    images = _node(low, "reshape", [moved], {"shape": [-1, c * kd, h, w]})
+    inputs = [images, low.tensor(weight.reshape(cout, per_group * kd, kh, kw).contiguous(), "the weight")]
     if bias is not None:
         inputs.append(low.tensor(bias, "the bias"))
-    attrs = {"stride": stride[1:], "padding": before[1:] + after[1:], "dilation": dilation[1:], "groups": groups}
-    planes = _node(low, "reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-1, out[0], cout, out[1] * out[2]]})
-    back = _node(low, "permute", [planes], {"dims": [0, 2, 1, 3]})
-    return low.emit_one("reshape", [back], {"shape": [-2, cout] + out})
+    return _node(low, "conv2d", inputs, attrs)
+
+
+def _depthwise_taps(low: Any, x: Any, weight: torch.Tensor, bias: torch.Tensor | None, before: int, after: int,
+                    stride: int, dilation: int, depth: int, attrs: dict) -> str:
+    """A depthwise 3-d convolution (X3D's, MoViNet's) as a depthwise conv2d per depth tap over the
+    output depths' images, summed: stacked as input channels, the taps made each group a tiny
+    GEMM of kd inputs and one output."""
+    _, c, d, h, w = low.shape(x)
+    moved = _node(low, "permute", [low.tensor(x)], {"dims": [0, 2, 1, 3, 4]})  # (N, D, C, H, W)
+    total = None
+    for t, part in enumerate(_depth_taps(low, moved, 5, 1, d, weight.shape[2], before, after, stride, dilation, depth)):
+        inputs = [_node(low, "reshape", [part], {"shape": [-1, c, h, w]}),
+                  low.tensor(weight[:, :, t].contiguous(), "the weight")]
+        if bias is not None and t == 0:
+            inputs.append(low.tensor(bias, "the bias"))
+        tap = _node(low, "conv2d", inputs, attrs)
+        total = tap if total is None else _node(low, "add", [total, tap])
+    return total
 
 
 def sub_pixel_weight(weight: torch.Tensor, groups: int, stride: tuple[int, int]) -> torch.Tensor:

@@ -453,6 +453,28 @@ def test_3d_convolutions_lower_to_a_2d_one_over_depth_slices(kernel, stride, pad
     assert_matches(low, model, torch.randn(3, 4, *size))
 
 
+@pytest.mark.parametrize("kernel, stride, padding, dilation, bias, size", [
+    (3, 1, 1, 1, True, (4, 5, 6)),  # X3D's 3x3x3
+    ((5, 1, 1), 1, (2, 0, 0), 1, False, (6, 3, 4)),  # X3D's stem: temporal only
+    ((3, 3, 3), (2, 2, 1), (1, 0, 1), (2, 1, 1), True, (7, 6, 5)),
+    ((2, 3, 1), 1, "same", 1, True, (3, 4, 6))])
+def test_a_depthwise_3d_convolution_is_a_depthwise_2d_one_per_depth_tap(kernel, stride, padding, dilation, bias, size):
+    """Summed: stacked as input channels, each group would be a GEMM of kd inputs and one output.
+    The batch norm after it folds into every tap's weights."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv3d(6, 6, kernel, stride, padding, dilation, 6, bias), nn.BatchNorm3d(6)).eval()
+    model[1].running_mean.uniform_(-1, 1)
+    model[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 6, *size)
+    low = lowered(model, x)
+    assert low.unsupported == [], low.unsupported
+    taps = [n for n in low.graph.nodes if n.op == "conv2d"]
+    assert len(taps) == model[0].kernel_size[0] and all(n.attrs["groups"] == 6 for n in taps)
+    assert "batch_norm" not in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 6, *size))
+
+
 POOL3D = {
     "max": lambda x: F.max_pool3d(x, 3, 2, 1),
     "max_ceil_dilated": lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 3), (1, 1, 0), (2, 1, 1), ceil_mode=True),
