@@ -168,7 +168,8 @@ class ChannelGraph:
         owner = parameter.rpartition(".")[0]
         module = self.modules.get(owner)
         pruner = pruner_for(module) if module is not None else None
-        if module is not None and pruner is None and uses:  # its outputs cannot be cut, its inputs can
+        # Its outputs cannot be cut, its inputs can (a depthwise one's outputs are its inputs).
+        if module is not None and pruner is None and uses and not depthwise:
             self.leave_whole(owner, len(out_ids), f"{type(module).__name__} has no pruner (register_pruner teaches one)")
         if pruner is None or pruner.in_channels(module) != len(in_ids) or pruner.out_channels(module) != len(out_ids):
             return  # its parameters are cut one by one

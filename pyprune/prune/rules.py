@@ -28,6 +28,7 @@ import torch.fx as fx
 from torch import nn
 
 from pyprune.capture.lower import bind_schema
+from pyprune.prune.pruners import pruner_for
 from pyprune.prune.weight_norm import is_weight_normalised
 
 if TYPE_CHECKING:
@@ -338,6 +339,7 @@ def _conv(op: OpCall) -> Ids:
         op.union(op.graph.parameter_ids(name, 1, weight.shape[1]), in_ids)
     elif groups == x.shape[1]:  # depthwise (times a multiplier): output group c is input channel c
         op.union(out_ids, np.repeat(in_ids, weight.shape[0] // groups))
+        _follow_groups(op, name, groups, in_ids)
     else:  # grouped: the same position of every group goes or stays together
         op.union(op.graph.parameter_ids(name, 1, weight.shape[1]), in_ids.reshape(groups, -1))
         op.union(out_ids.reshape(groups, -1)[:1], out_ids.reshape(groups, -1))
@@ -347,6 +349,16 @@ def _conv(op: OpCall) -> Ids:
     op.graph.use_layer(name, in_ids, out_ids, weight.numel() // weight.shape[0] * spatial // max(1, weight.shape[1]),
                        groups)
     return torch.from_numpy(out_ids).reshape([1, -1] + [1] * (out.dim() - 2))
+
+
+def _follow_groups(op: OpCall, weight: str, groups: int, in_ids: np.ndarray) -> None:
+    """A depthwise F.conv2d of a module pruning has no pruner for (VanillaNet's activation:
+    F.conv2d(x, self.weight, groups=self.dim)) has one group per channel: the attribute holding
+    the count is rewritten to the channels kept (a layer's pruner sets its own groups)."""
+    owner = op.graph.modules.get(weight.rpartition(".")[0])
+    attribute = _module_attribute(op, groups) if owner is not None and pruner_for(owner) is None else None
+    if attribute is not None:
+        op.graph.add_bound(*attribute, in_ids)
 
 
 def _conv_transpose(op: OpCall) -> Ids:

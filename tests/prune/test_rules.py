@@ -893,3 +893,31 @@ def test_a_bound_two_attributes_hold_follows_the_one_the_code_reads():
     pruned = check_pruned(HalfNormed().eval())
     assert pruned.a.out_channels == 4 and pruned.bnorm_channels == pruned.bnorm.num_features
     assert pruned.inorm_channels == 4  # not read by the forward: left as it was
+
+
+class SeriesActivation(nn.ReLU):
+    """VanillaNet's activation: a module of its own (no pruner knows it) whose forward runs a
+    depthwise F.conv2d with its weight, the groups held by an attribute."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(dim, 1, 3, 3))
+        self.dim = dim
+
+    def forward(self, x):
+        return F.conv2d(super().forward(x), self.weight, None, padding=1, groups=self.dim)
+
+
+class Vanilla(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.act, self.head = conv(3, 8), SeriesActivation(8), conv(8, 2)
+
+    def forward(self, x):
+        return self.head(self.act(self.a(x)))
+
+
+def test_a_functional_depthwise_convolution_follows_its_groups_attribute():
+    pruned = check_pruned(Vanilla())
+    assert pruned.a.out_channels == pruned.act.dim == pruned.act.weight.shape[0] == 4
+    assert all("no pruner" not in r for r in reasons(pruned))
