@@ -192,7 +192,9 @@ def _compose_reshapes(low: Lowered, first: ir.Node, second: ir.Node) -> list[int
 
 def fold_padding(low: Lowered) -> int:
     """A zero constant padding of the two image dims before a convolution (TensorFlow's "SAME"
-    written out) becomes the convolution's own padding."""
+    written out) becomes the convolution's own padding, where each side stays below the dilated
+    kernel's extent, as the convolutions take it (a 1x1 convolution of a padded input, VainF's
+    DeepLabV3+ MobileNetV2 blocks, keeps its pad: its border is the bias)."""
     graph, changed = low.graph, 0
     users = _users(graph)
     for pad in list(graph.nodes):
@@ -204,7 +206,12 @@ def fold_padding(low: Lowered) -> int:
                 or min(pads) < 0:
             continue
         top, left, bottom, right = conv.attrs.get("padding", [0, 0, 0, 0])
-        conv.attrs["padding"] = [top + pads[4], left + pads[6], bottom + pads[5], right + pads[7]]
+        padding = [top + pads[4], left + pads[6], bottom + pads[5], right + pads[7]]
+        kernel = _shape(low, conv.inputs[1])
+        if kernel is None or len(kernel) != 4 or any(
+                p >= (kernel[2 + i % 2] - 1) * conv.attrs.get("dilation", [1, 1])[i % 2] + 1 for i, p in enumerate(padding)):
+            continue
+        conv.attrs["padding"] = padding
         conv.inputs[0] = pad.inputs[0]
         low.origins[conv.outputs[0]] = low.origins.pop(pad.outputs[0], []) + low.origins[conv.outputs[0]]
         graph.nodes.remove(pad)

@@ -256,6 +256,14 @@ def test_zero_padding_of_the_image_folds_into_the_convolution():
         cw = {"w": weights(4, 5 if attrs["pads"][2] else 4)}
         low, xs = make([ir.Node("pad", ["x"], ["p"], attrs), conv("p", "y", "w")], cw)
         assert outputs_kept(low, xs, O.fold_padding) == 0
+    # Padding as wide as the (dilated) kernel is not a convolution's own: a 1x1 convolution of a
+    # padded input (VainF's DeepLabV3+), a 3x3 one padded by 3, a dilated 3x3 one by 5, keep the pad.
+    for kernel, pads, dilation in [(1, [0, 0, 0, 0, 1, 1, 1, 1], [1, 1]), (3, [0, 0, 0, 0, 0, 3, 0, 0], [1, 1]),
+                                   (3, [0, 0, 0, 0, 0, 0, 7, 0], [2, 3])]:
+        cw = {"w": weights(4, 4, kernel)}
+        pad = ir.Node("pad", ["x"], ["p"], {"pads": pads, "mode": "constant", "value": 0.0})
+        low, xs = make([pad, conv("p", "y", "w", padding=[0, 0, 0, 0], dilation=dilation)], cw)
+        assert outputs_kept(low, xs, O.fold_padding) == 0
 
 
 def test_depthwise_then_pointwise_becomes_one_separable_node():

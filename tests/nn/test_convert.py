@@ -287,3 +287,23 @@ def test_a_mismatch_after_a_selection_says_rounding_can_change_the_choice(monkey
     # without a selection the message is as it was
     with pytest.raises(ConversionError, match="up to 1$"):
         convert(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8))
+
+
+class PaddedBlock(nn.Module):
+    """VainF's DeepLabV3+ MobileNetV2 block: the input padded once, then a 1x1 expansion (whose
+    border on the padding is its bias), a depthwise 3x3 and a 1x1 projection, all unpadded."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(4, 12, 1, bias=False), nn.BatchNorm2d(12), nn.ReLU6(),
+                                  nn.Conv2d(12, 12, 3, groups=12, bias=False), nn.BatchNorm2d(12), nn.ReLU6(),
+                                  nn.Conv2d(12, 4, 1, bias=False), nn.BatchNorm2d(4))
+
+    def forward(self, x):
+        return x + self.conv(nn.functional.pad(x, (1, 1, 1, 1)))
+
+
+def test_a_pointwise_convolution_of_a_padded_input_runs_on_the_engine():
+    model = randomize_batchnorms(PaddedBlock().eval())
+    report = assert_converts(model, torch.randn(2, 4, 9, 11)).conversion_report
+    assert all(n.runs == "pyprune" or len(n.candidates) > 1 for n in report.nodes), str(report)
