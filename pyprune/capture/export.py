@@ -3,6 +3,7 @@ allows it, else for the example's shapes."""
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import inspect
@@ -62,6 +63,25 @@ def quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _batch_len() -> Iterator[None]:
+    """len() of a tensor as its dim 0 itself while a dynamic batch is traced: Python's len() must
+    return an int, so the batch it read (TinyViT's and MatchboxNet's B = len(x)) was fixed at the
+    example's; the symbol keeps it free. Everything else gets the built-in len()."""
+    original = builtins.len
+
+    def length(obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor) and obj.dim() > 0:
+            return obj.shape[0]
+        return original(obj)
+
+    builtins.len = length
+    try:
+        yield
+    finally:
+        builtins.len = original
 
 
 def _why(e: BaseException) -> str:
@@ -195,7 +215,7 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)
-                with SizeValues(), EagerTypes():
+                with SizeValues(), EagerTypes(), _batch_len():
                     program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
                 _restore(state)
                 failure = _batch_one_differs(model, program, args)

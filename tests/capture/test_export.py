@@ -44,6 +44,22 @@ def test_dynamic_batch_for_a_model_whose_outputs_hold_nan():
     assert captured.dynamic_batch, captured.dynamic_failure
 
 
+class BatchByLen(nn.Module):
+    """TinyViT's and MatchboxNet's B = len(x): the batch read by Python's len()."""
+
+    def forward(self, x):
+        b = len(x)
+        return x.view(b, -1, 2).sum(-1) * len([1, 2, 3])
+
+
+def test_a_batch_read_by_len_stays_dynamic():
+    captured = capture(BatchByLen(), (torch.randn(2, 4, 6),))
+    assert captured.dynamic_batch, captured.dynamic_failure
+    x = torch.randn(5, 4, 6)
+    torch.testing.assert_close(captured.program.module()(x), BatchByLen()(x))
+    assert len([1, 2]) == 2 and len(torch.zeros(3, 1)) == 3  # len() is itself again
+
+
 def test_static_capture_when_the_batch_matters():
     captured = capture(BatchBranch(), (torch.randn(1, 3),))
     assert not captured.dynamic_batch
