@@ -595,6 +595,11 @@ def _spatial(op: OpCall) -> Any:
     ids = op.ids(key)
     name = _key(op.node.target)
     spatial = 3 if name.endswith("3d") else 1 if name.endswith("1d") else 2
+    parameter, x = op.parameter(key), op.args[key]
+    if ids is None and parameter is not None and x.dim() == spatial + 2:  # a table resized (SeaFormer's
+        ids = torch.from_numpy(op.graph.parameter_ids(parameter, 1, x.shape[1]))  # positional embedding)
+        ids = ids.reshape([1, -1] + [1] * spatial)
+        op.bound.add(parameter)
     if ids is not None and any(ids.shape[d] > 1 for d in range(max(0, ids.dim() - spatial), ids.dim())):
         op.block(ids, f"they are mixed spatially by {op.describe()}")
         ids = None
@@ -1006,6 +1011,8 @@ _REDUCTIONS = ("mean", "sum", "amax", "amin", "max", "min", "var", "std", "var_m
                "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "median", "kthvalue")
 _SPATIAL = ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d",
             "adaptive_max_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d", "_upsample_nearest_exact2d",
+            "upsample_linear1d", "upsample_nearest1d", "_upsample_nearest_exact1d", "upsample_trilinear3d",
+            "upsample_nearest3d", "_upsample_nearest_exact3d", "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa",
             "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "max_pool3d",
             "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "_adaptive_avg_pool3d", "adaptive_max_pool3d")
 _FACTORIES = ("zeros", "ones", "full", "empty", "arange", "rand", "randn", "scalar_tensor", "tensor", "new_zeros",

@@ -921,3 +921,32 @@ def test_a_functional_depthwise_convolution_follows_its_groups_attribute():
     pruned = check_pruned(Vanilla())
     assert pruned.a.out_channels == pruned.act.dim == pruned.act.weight.shape[0] == 4
     assert all("no pruner" not in r for r in reasons(pruned))
+
+
+class Resized1d(nn.Module):
+    """1-d features upsampled (a vocoder's, SeaFormer's axial tokens) plus a positional table of
+    one row per channel, interpolated to their length."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv1d(3, 8, 3, padding=1), nn.Conv1d(8, 2, 1)
+        self.pos = nn.Parameter(torch.randn(1, 8, 5))
+
+    def forward(self, x):
+        y = F.interpolate(self.a(x.flatten(2)), scale_factor=2, mode="linear")
+        return self.b(torch.relu(y + F.interpolate(self.pos, size=y.shape[-1], mode="linear")))
+
+
+def test_channels_resized_along_one_dim_and_a_resized_table_go_together():
+    """Against the original with the removed channels' filters, biases and table rows zeroed (the
+    table is added after the convolution, so zeroing its output alone would leave the rows)."""
+    model = Resized1d().eval()
+    pruned = prune_filters(model, X, 0.5)
+    assert pruned.a.out_channels == pruned.b.in_channels == pruned.pos.shape[1] == 4
+    gone = sorted(set(range(8)) - set(channel_plan(pruned)["layers"]["a"]["out"]["kept"]))
+    reference = copy_model(model)
+    with torch.no_grad():
+        for t in (reference.a.weight, reference.a.bias):
+            t[gone] = 0
+        reference.pos[:, gone] = 0
+        torch.testing.assert_close(pruned(X), reference(X), rtol=1e-5, atol=1e-5)
