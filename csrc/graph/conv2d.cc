@@ -160,11 +160,13 @@ class Conv2dOperator : public Operator {
         std::get<std::unique_ptr<Conv2d>>(kernel_)->reads_one_pixel(shape4(inputs[0])))
       return "conv2d " + spec_.window.describe() + " of one pixel: linear " + pp_f32_gemv_config().name +
              (spec_.residual_input != 0 ? " + residual" : "") + activation_suffix(spec_.activation);
-    return describe(algorithm, inputs[0][3]);
+    return describe(algorithm, inputs[0][3], nullptr, inputs[0].size() == 4 ? &inputs[0] : nullptr);
   }
 
-  // width: the input's (0: unknown); taps: the GEMM's live taps, if it runs them alone.
-  std::string describe(Algorithm algorithm, size_t width = 0, const LiveTaps* taps = nullptr) const {
+  // width: the input's (0: unknown); taps: the GEMM's live taps, if it runs them alone; x: the
+  // input's shape, where known.
+  std::string describe(Algorithm algorithm, size_t width = 0, const LiveTaps* taps = nullptr,
+                       const Dims* x = nullptr) const {
     static const char* names[] = {"gemm", "depthwise", "sparse", "winograd", "separable"};
     std::string s = "conv2d " + spec_.window.describe();
     if (spec_.groups != 1) s += " g" + std::to_string(spec_.groups);
@@ -191,10 +193,13 @@ class Conv2dOperator : public Operator {
                                             spec_.groups);
           break;
         }
-        s += std::string(" ") +
-             (empty(kernel_) ? Conv2d::default_ukernel_name(spec_.out_channels, spec_.in_channels, spec_.window,
-                                                            spec_.groups)
-                             : std::get<std::unique_ptr<Conv2d>>(kernel_)->ukernel_name());
+        if (empty(kernel_)) {
+          s += std::string(" ") + Conv2d::default_ukernel_name(spec_.out_channels, spec_.in_channels, spec_.window,
+                                                               spec_.groups);
+        } else {
+          const Conv2d& conv = *std::get<std::unique_ptr<Conv2d>>(kernel_);
+          s += std::string(" ") + (x != nullptr ? conv.ukernel_name_for(shape4(*x)) : conv.ukernel_name());
+        }
         break;
     }
     if (spec_.residual_input != 0) s += " + residual";

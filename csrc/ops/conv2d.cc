@@ -485,6 +485,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
   } else if (ukernel == nullptr && outvec == nullptr) {
     direct_ = default_direct(in_channels, groups, window);
     if (direct_ == nullptr) outvec_ = default_outvec(out_channels, in_channels, groups, window);
+    default_outvec_ = outvec_ != nullptr && groups == 1;
   }
   if (direct_ != nullptr) {
     ukernel_ = production_gemm(direct_->isa);
@@ -588,6 +589,27 @@ const FullyConnected& Conv2d::one_pixel() const {
     pixel_->op = std::make_unique<FullyConnected>(rows, in_channels_, weight.data(), bias.data());
   });
   return *pixel_->op;
+}
+
+bool Conv2d::runs_gemm_twin(const Shape4& x) const {
+  if (!default_outvec_) return false;
+  const Shape4 y = output_shape(x);
+  return y.n * y.h * y.w <= kGemmMostPixels;
+}
+
+const Conv2d& Conv2d::gemm_twin() const {
+  std::call_once(twin_->once, [this] {
+    const size_t nc = tile(), d = depth();
+    std::vector<float> weight(out_channels_ * d), bias(out_channels_);
+    for (size_t co = 0; co < out_channels_; co++) {
+      const float* block = &packed_[co / nc * nc * (1 + d) + co % nc];
+      bias[co] = block[0];
+      for (size_t k = 0; k < d; k++) weight[co * d + k] = block[nc + k * nc];
+    }
+    twin_->op = std::make_unique<Conv2d>(out_channels_, in_channels_, window_, groups_, weight.data(), bias.data(),
+                                         ukernel_);
+  });
+  return *twin_->op;
 }
 
 Shape4 Conv2d::output_shape(const Shape4& x) const {
@@ -767,6 +789,10 @@ void Conv2d::run(const Shape4& x_shape, const float* input, float* output, const
   }
   if (reads_one_pixel(x_shape)) {
     one_pixel().run(x_shape.n, input, output, epilogue);
+    return;
+  }
+  if (runs_gemm_twin(x_shape)) {
+    gemm_twin().run(x_shape, input, output, epilogue);
     return;
   }
   if (outvec_ != nullptr) {

@@ -225,6 +225,18 @@ def test_a_one_pixel_input_matches_torch(n, groups, cin_g, cout_g, kernel, strid
     check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, (1, 1), seed, "leaky_relu")
 
 
+@pytest.mark.parametrize("n,hw", [(1, (4, 4)), (4, (4, 4)), (1, (8, 8)), (1, (7, 9)), (1, (16, 16))])
+def test_few_output_pixels_run_on_the_gemm_where_the_outvec_kernel_was_chosen(n, hw, rng):
+    """A dense convolution the outvec kernel takes by default runs on the production GEMM, its
+    weights repacked once, where a call has at most 64 output pixels (the outvec tiles of a few
+    pixels each would read every weight again): the same results, every epilogue."""
+    for i, activation in enumerate(ACTIVATIONS[:4]):
+        check(rng, n, 24, 32, hw, (3, 3), padding=(1, 1, 1, 1), activation=activation, residual=i % 2 == 1)
+    if "outvec" in describe((32, 32), cout=32, cin_g=24, padding=[1, 1, 1, 1]):  # an ISA with outvec kernels
+        text = describe(hw, n=n, cout=32, cin_g=24, padding=[1, 1, 1, 1])
+        assert ("outvec" in text) == (n * hw[0] * hw[1] > 64), text
+
+
 def test_a_one_pixel_input_is_described_as_a_linear_layer():
     attrs = {"cout": 8, "cin_g": 5, "kernel": (4, 4), "padding": [3, 3, 3, 3]}
     assert " of one pixel: linear " in describe((1, 1), n=2, **attrs)
