@@ -1,8 +1,8 @@
 // conv2d: act(conv2d(x) + bias + residual) on one of the convolution drivers, chosen by the
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups; where an input size leaves
 // some taps reading only padding, the taps that read the input alone, live_taps.h), "depthwise"
-// (any depthwise window), "sparse" (the SpMM kernels, weights without their zeros in blocks of
-// `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
+// (any depthwise window; its live taps alone likewise), "sparse" (the SpMM kernels, weights
+// without their zeros in blocks of `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
 // input's phases, when the padding is a multiple of the dilation; grouped ones too),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise for a depthwise node; sparse in
@@ -127,8 +127,8 @@ class Conv2dOperator : public Operator {
   void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
            const std::vector<Dims>&) const override {
     const Epilogue epilogue(spec_.activation, spec_.residual_input != 0 ? in[spec_.residual_input] : nullptr);
-    if (const Conv2d* live = live_taps_kernel(in_shapes[0])) {
-      live->run(shape4(in_shapes[0]), in[0], out[0], epilogue);
+    if (const Kernel* live = live_taps_kernel(in_shapes[0])) {
+      std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, *live);
       return;
     }
     const Algorithm algorithm = algorithm_for(in_shapes[0]);
@@ -154,7 +154,7 @@ class Conv2dOperator : public Operator {
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
     const auto taps = live_taps_of(inputs[0]);
-    if (taps) return describe(Algorithm::gemm, inputs[0][3], &*taps);
+    if (taps) return describe(spec_.algorithm, inputs[0][3], &*taps);
     const Algorithm algorithm = algorithm_for(inputs[0]);
     if (algorithm == Algorithm::gemm && !empty(kernel_) && inputs[0].size() == 4 &&
         std::get<std::unique_ptr<Conv2d>>(kernel_)->reads_one_pixel(shape4(inputs[0])))
@@ -181,7 +181,12 @@ class Conv2dOperator : public Operator {
              " " + pp_f32_gemm_config().name;
         break;
       }
-      case Algorithm::depthwise: s += " " + depthwise_ukernel_name(spec_.window, width); break;
+      case Algorithm::depthwise:
+        s += (taps != nullptr ? " on its " + std::to_string(taps->rows) + "x" + std::to_string(taps->cols) +
+                                    " taps that read the input "
+                              : std::string(" ")) +
+             depthwise_ukernel_name(taps != nullptr ? live_window(spec_.window, *taps) : spec_.window, width);
+        break;
       case Algorithm::separable:
         s += std::string(" ") + strip_ukernel_name();
         s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
@@ -254,25 +259,29 @@ class Conv2dOperator : public Operator {
                                                                                       : winograd_small_group_min_tiles();
   }
 
-  // Where some taps read only padding for this input size, of a GEMM node (Winograd's too) whose
-  // weights the graph holds: the taps that read the input, else nothing.
+  // Where some taps read only padding for this input size, of a GEMM node (Winograd's too) or a
+  // depthwise one (a 7x7 window on a 2x2 plane) whose weights the graph holds: the taps that read
+  // the input, else nothing.
   std::optional<LiveTaps> live_taps_of(const Dims& x) const {
-    if (weight_ == nullptr || spec_.algorithm != Algorithm::gemm || x.size() != 4) return std::nullopt;
+    if (weight_ == nullptr || (spec_.algorithm != Algorithm::gemm && spec_.algorithm != Algorithm::depthwise) ||
+        x.size() != 4)
+      return std::nullopt;
     return live_taps(spec_.window, shape4(x));
   }
-  // The GEMM of those taps alone, prepared the first time an input size needs it.
-  const Conv2d* live_taps_kernel(const Dims& x) const {
+  // The node's kernel of those taps alone, prepared the first time an input size needs it.
+  const Kernel* live_taps_kernel(const Dims& x) const {
     const auto taps = live_taps_of(x);
     if (!taps) return nullptr;
     std::lock_guard<std::mutex> lock(live_mutex_);
-    std::unique_ptr<Conv2d>& kernel = live_kernels_[*taps];
-    if (kernel == nullptr) {
+    Kernel& kernel = live_kernels_[*taps];
+    if (empty(kernel)) {
       const std::vector<float> weight =
           live_weight(weight_, spec_.out_channels, spec_.in_channels / spec_.groups, spec_.window, *taps);
-      kernel = std::make_unique<Conv2d>(spec_.out_channels, spec_.in_channels, live_window(spec_.window, *taps),
-                                        spec_.groups, weight.data(), data(bias_));
+      Spec live = spec_;
+      live.window = live_window(spec_.window, *taps);
+      kernel = prepare(live, spec_.algorithm, weights(weight.data(), nullptr));
     }
-    return kernel.get();
+    return &kernel;
   }
 
   static const float* data(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
@@ -294,7 +303,7 @@ class Conv2dOperator : public Operator {
   Kernel kernel_;  // holds nullptr when weights are coded or the algorithm is per call
   mutable Lazy gemm_, winograd_;
   mutable std::mutex live_mutex_;
-  mutable std::map<LiveTaps, std::unique_ptr<Conv2d>> live_kernels_;  // by the live taps of an input size
+  mutable std::map<LiveTaps, Kernel> live_kernels_;  // by the live taps of an input size
 };
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }

@@ -290,23 +290,28 @@ def test_depthwise_of_any_window_matches_torch(n, c, kernel, stride, dilation, p
     ((9, 30), (5, 3), (1, 1), (6, 20), (12, 20, 12, 20)),  # the middle three rows of five
     ((13, 13), (3, 3), (2, 2), (20, 20), (20, 20, 20, 20)),  # strided
     ((6, 7), (3, 3), (1, 1), (5, 5), (10, 5, 0, 5)),  # padding on one side only: the taps below it read the input
+    ((2, 2), (7, 7), (1, 1), (1, 1), (3, 3, 3, 3)),  # VanillaNet's and ConvNeXt's 7x7 on a 2x2 plane: the middle 3x3
 ])
-def test_taps_that_read_only_padding_are_left_out(hw, kernel, stride, dilation, padding, rng):
-    """Where an input size leaves taps reading only padding, the GEMM runs the others alone, and
-    matches torch; larger inputs, which all taps read, run the whole kernel on the same node."""
-    cin, cout = 5, 6
-    w = rng.standard_normal((cout, cin, *kernel), dtype=np.float32)
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_taps_that_read_only_padding_are_left_out(hw, kernel, stride, dilation, padding, depthwise, rng):
+    """Where an input size leaves taps reading only padding, the GEMM (or the depthwise kernels)
+    runs the others alone, and matches torch; larger inputs, which all taps read, run the whole
+    kernel on the same node."""
+    cin, cout, groups = (6, 6, 6) if depthwise else (5, 6, 1)
+    w = rng.standard_normal((cout, cin // groups, *kernel), dtype=np.float32)
     b = rng.standard_normal(cout, dtype=np.float32)
-    attrs = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation), "activation": "relu"}
+    attrs = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation), "groups": groups,
+             "activation": "relu"}
     graph = Graph([TensorSpec("x", (1, cin, *hw))], ["y"], [Node("conv2d", ["x", "w", "b"], ["y"], attrs, "conv")],
                   {"w": w, "b": b}, dynamic_batch=True)
     engine = Engine(graph)
     for n, size in [(1, hw), (2, hw), (1, (hw[0] + 40, hw[1] + 40)), (3, hw)]:
         x = rng.standard_normal((n, cin, *size), dtype=np.float32)
-        want = reference(x, w, b, None, stride, padding, dilation, 1, {"activation": "relu"})
-        assert_close(engine(x), want, cin * kernel[0] * kernel[1])
-    text = describe(hw, cout=cout, cin_g=cin, kernel=kernel, **{k: v for k, v in attrs.items() if k != "activation"})
-    assert " taps that read the input " in text, text
+        want = reference(x, w, b, None, stride, padding, dilation, groups, {"activation": "relu"})
+        assert_close(engine(x), want, cin // groups * kernel[0] * kernel[1])
+    text = describe(hw, cout=cout, cin_g=cin // groups, kernel=kernel,
+                    **{k: v for k, v in attrs.items() if k != "activation"})
+    assert " taps that read the input " in text and (" depthwise " in text) == depthwise, text
 
 
 @pytest.mark.parametrize("kernel", [(1, 1), (3, 3)])
