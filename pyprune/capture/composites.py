@@ -965,6 +965,37 @@ def _phase_convolutions(low: Any, x: str, dims: list[Any], weight: torch.Tensor,
     return y
 
 
+def _scattered_taps(low: Any, x: str, dims: list[Any], sub: torch.Tensor, groups: int,
+                    bias: torch.Tensor | None) -> str | None:
+    """The sub-pixel convolution's output on a small map as one 1x1 convolution to every tap's
+    products, each tap's block then padded to its place on the grid and the blocks added: the
+    grid, one window larger than the map, is computed for the taps' own products only (a 4x4
+    map's 5x5 grid is 1.56x its multiply-adds). None for larger maps, where the products'
+    copies cost more than the saved multiply-adds, or grouped ones."""
+    if groups != 1 or not all(isinstance(d, int) for d in dims):
+        return None
+    phases, cin, th, tw = sub.shape
+    if th * tw == 1 or (dims[0] + th - 1) * (dims[1] + tw - 1) < kScatteredTapsGrid * dims[0] * dims[1]:
+        return None
+    rows = sub.permute(2, 3, 0, 1).reshape(th * tw * phases, cin, 1, 1).contiguous()
+    products = _node(low, "conv2d", [x, low.tensor(rows, "the weight")],
+                     {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1], "groups": 1})
+    blocks = low.emit("split", [products], {"axis": 1, "sizes": [phases] * (th * tw)}, th * tw)
+    total = None
+    for t, block in enumerate(blocks):
+        a, b = divmod(t, tw)
+        placed = _node(low, "pad", [block], {"pads": [0, 0, 0, 0, th - 1 - a, a, tw - 1 - b, b],
+                                                  "mode": "constant", "value": 0.0})
+        total = placed if total is None else _node(low, "add", [total, placed])
+    if bias is not None:
+        total = _node(low, "add", [total, low.tensor(bias.reshape(-1, 1, 1), "the bias")])
+    return total
+
+
+# _scattered_taps takes maps whose sub-pixel grid has at least this many times their pixels.
+kScatteredTapsGrid = 1.2
+
+
 def _transposed(low: Any, x: str, dims: list[Any], weight: torch.Tensor, a: dict) -> str:
     """The transposed convolution of x (rank 4, its image `dims`): one convolution per output
     phase where that saves enough multiply-adds (_phase_convolutions), else a sub-pixel
@@ -987,16 +1018,19 @@ def _transposed(low: Any, x: str, dims: list[Any], weight: torch.Tensor, a: dict
     channels = weight.shape[1] * groups
     sub = sub_pixel_weight(weight, groups, stride)
     taps = sub.shape[2:]
-    attrs = {"stride": [1, 1], "padding": conv_padding([taps[0] - 1, taps[1] - 1], list(taps)), "dilation": [1, 1],
-             "groups": groups}
     # The interleaved output, (h + t - 1) * s long, starts `padding` before the wanted one,
     # (h - 1) * s - 2 * padding + k + extra long: cut or zero-pad after, the same for any h.
     after = [k + e - p - t * s for k, e, p, t, s in zip(weight.shape[2:], extra, padding, taps, stride)]
-    inputs = [x, low.tensor(sub, "the weight")]
+    in_bias = None
     if bias is not None and max(after) <= 0:  # every output pixel is a phase's: the bias goes in
-        inputs.append(low.tensor(bias.repeat_interleave(stride[0] * stride[1]).contiguous(), "the bias"))
+        in_bias = bias.repeat_interleave(stride[0] * stride[1]).contiguous()
         bias = None
-    phases = _node(low, "conv2d", inputs, attrs)
+    phases = _scattered_taps(low, x, dims, sub, groups, in_bias)
+    if phases is None:
+        attrs = {"stride": [1, 1], "padding": conv_padding([taps[0] - 1, taps[1] - 1], list(taps)),
+                 "dilation": [1, 1], "groups": groups}
+        inputs = [x, low.tensor(sub, "the weight")] + ([] if in_bias is None else [low.tensor(in_bias, "the bias")])
+        phases = _node(low, "conv2d", inputs, attrs)
     y = _interleave(low, phases, 1, channels, tuple(stride))
     if any(padding) or any(after):
         y = _node(low, "pad", [y], {"pads": [0, 0, 0, 0, -padding[0], after[0], -padding[1], after[1]],

@@ -408,6 +408,28 @@ def test_a_transposed_convolution_splits_into_phases_where_that_saves_multiply_a
     assert_matches(low, model, x)
 
 
+@pytest.mark.parametrize("kernel, stride, padding, extra, bias, size, scattered", [
+    (4, 2, 1, 0, True, 4, True),  # DCGAN's and pix2pix's on a 4x4 map: the 5x5 grid is 1.56x the map
+    (4, 2, 1, 0, False, 8, True),  # on 8x8, 1.27x
+    (4, 2, 1, 1, True, (3, 5), True),  # output padding: the bias added after the crop
+    (4, 2, 1, 0, True, 16, False),  # on 16x16, 1.13x: the shared sub-pixel convolution
+    (2, 2, 0, 0, True, 4, False)])  # one tap per phase: nothing to scatter
+def test_a_transposed_convolution_of_a_small_map_scatters_its_taps_products(kernel, stride, padding, extra, bias, size,
+                                                                             scattered):
+    """One 1x1 convolution to every tap's products, each tap's block padded to its place on the
+    sub-pixel grid and the blocks added, where the grid is 1.2x the map or more; other image and
+    batch sizes run on the same graph."""
+    torch.manual_seed(0)
+    model = nn.ConvTranspose2d(8, 6, kernel, stride, padding, extra, bias=bias)
+    size = (size, size) if isinstance(size, int) else size
+    x = torch.randn(1, 8, *size)
+    low = lowered(model, x)
+    kernels = [tuple(low.graph.constants[n.inputs[1]].shape[2:]) for n in low.graph.nodes if n.op == "conv2d"]
+    assert ("split" in ops(low)) == scattered and len(kernels) == 1 and (kernels == [(1, 1)] or not scattered)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(2, 8, size[0] + 3, size[1] + 1))
+
+
 # (kernel, stride, padding, output padding, dilation, groups, bias, input length): HiFi-GAN's
 # upsampling (kernel 2 * stride), odd kernels, dilated ones, a one-sample input
 TRANSPOSED_1D = [
