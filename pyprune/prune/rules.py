@@ -82,8 +82,11 @@ class OpCall:
         return found
 
     def parameter(self, key: Any) -> str | None:
-        """The state_dict name of argument `key` when it is a parameter or buffer itself."""
+        """The state_dict name of argument `key` when it is a parameter or buffer itself, or a
+        cast of one to its own dtype (Whisper's F.linear(x, self.weight.to(x.dtype)))."""
         arg = self._nodes.get(key)
+        while isinstance(arg, fx.Node) and _same_dtype_cast(arg):
+            arg = arg.args[0]
         return self._tracer.parameters.get(arg) if isinstance(arg, fx.Node) else None
 
     def layer_weight(self, key: Any) -> str | None:
@@ -977,8 +980,24 @@ def _glu(op: OpCall) -> Ids:
 
 def _channelwise(op: OpCall) -> Ids:
     """Operators returning their first input's values, or values computed per element from it
-    alone with other arguments that are not tensors (dropout in inference, dtype casts)."""
-    return op.ids(next(iter(op.args)))
+    alone with other arguments that are not tensors (dropout in inference, dtype casts). A
+    parameter cast to its own dtype is the parameter where it is read (OpCall.parameter)."""
+    key = next(iter(op.args))
+    if _same_dtype_cast(op.node) and op.parameter(key) is not None:
+        op.bound.add(op.parameter(key))
+    return op.ids(key)
+
+
+_CASTS = {"aten::to", "aten::_to_copy", "aten::type_as"}
+
+
+def _same_dtype_cast(node: fx.Node) -> bool:
+    """A dtype cast that changes nothing: its value has its input's dtype."""
+    if node.op != "call_function" or _key(node.target) not in _CASTS or not node.args \
+            or not isinstance(node.args[0], fx.Node):
+        return False
+    out, x = node.meta.get("val"), node.args[0].meta.get("val")
+    return isinstance(out, torch.Tensor) and isinstance(x, torch.Tensor) and out.dtype == x.dtype
 
 
 def _factory(op: OpCall) -> Ids:

@@ -950,3 +950,29 @@ def test_channels_resized_along_one_dim_and_a_resized_table_go_together():
             t[gone] = 0
         reference.pos[:, gone] = 0
         torch.testing.assert_close(pruned(X), reference(X), rtol=1e-5, atol=1e-5)
+
+
+class CastWeights(nn.Module):
+    """Whisper's layers: F.linear and F.conv1d of their weights cast to the input's dtype (the
+    same one here), nn.Linear and nn.Conv1d subclasses."""
+
+    class Linear(nn.Linear):
+        def forward(self, x):
+            return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+    class Conv1d(nn.Conv1d):
+        def _conv_forward(self, x, weight, bias):
+            return super()._conv_forward(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype))
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.fc, self.head = self.Conv1d(3, 8, 3, padding=1), self.Linear(8, 6), self.Linear(6, 2)
+
+    def forward(self, x):
+        y = F.gelu(self.a(x.flatten(2))).permute(0, 2, 1)
+        return self.head(F.gelu(self.fc(y)))
+
+
+def test_weights_cast_to_their_own_dtype_are_the_layers_weights():
+    pruned = check_pruned(CastWeights())
+    assert pruned.a.out_channels == pruned.fc.in_features == 4 and pruned.fc.out_features == pruned.head.in_features == 3
