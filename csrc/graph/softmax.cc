@@ -25,6 +25,10 @@ class Softmax final : public AlongAxis {
 
   void run_along(const float* x, float* y, size_t outer, size_t n, size_t inner) const override {
     parallel_rows(outer, inner, [&](size_t first, size_t count, size_t begin, size_t end) {
+      if (inner == 1 && n <= kShortRow) {
+        short_rows(x + first * n, y + first * n, count, n);
+        return;
+      }
       for (size_t o = first; o < first + count; o++) {
         const float* xo = x + o * n * inner;
         float* yo = y + o * n * inner;
@@ -49,6 +53,30 @@ class Softmax final : public AlongAxis {
     const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
     const float shift = max + std::log(exp_sum_.fn(n, x, max, y));
     for (size_t i = 0; i < n; i++) y[i] = x[i] - shift;
+  }
+
+  // Rows of a few entries each (a detector's scores per anchor: 1118 rows of 2 took 14 ns per
+  // entry one row per call): each row's maximum subtracted, then the exponentials of all the
+  // rows in one call, then each row's sum.
+  static constexpr size_t kShortRow = 16;
+  void short_rows(const float* x, float* y, size_t rows, size_t n) const {
+    for (size_t r = 0; r < rows; r++) {
+      const float max = reduce_row<MaxOf>(x + r * n, n, -std::numeric_limits<float>::infinity());
+      for (size_t i = 0; i < n; i++) y[r * n + i] = x[r * n + i] - max;
+    }
+    exp_sum_.fn(rows * n, y, 0.0f, y);
+    for (size_t r = 0; r < rows; r++) {
+      float* yr = y + r * n;
+      const float sum = reduce_row<SumOf>(yr, n, 0.0f);
+      if (log_) {  // (x - max) - log(sum), as torch rounds it
+        const float* xr = x + r * n;
+        const float max = reduce_row<MaxOf>(xr, n, -std::numeric_limits<float>::infinity()), log_sum = std::log(sum);
+        for (size_t i = 0; i < n; i++) yr[i] = (xr[i] - max) - log_sum;
+      } else {
+        const float scale = 1.0f / sum;
+        for (size_t i = 0; i < n; i++) yr[i] *= scale;
+      }
+    }
   }
 
   // Positions [begin, end) of the inner dims, the axis `inner` floats apart: rows of the

@@ -89,7 +89,8 @@ def test_softmax_matches_torch(shape, log, data):
 
 
 @pytest.mark.parametrize("log", [0, 1])
-@pytest.mark.parametrize("shape,axis", [((8, 1000), 1), ((1, 21, 64, 64), 1), ((2, 12, 197, 197), 3), ((70000, 2), 0)])
+@pytest.mark.parametrize("shape,axis", [((8, 1000), 1), ((1, 21, 64, 64), 1), ((2, 12, 197, 197), 3), ((70000, 2), 0),
+                                        ((2, 1118, 2), 2), ((1, 4420, 16), 2)])  # a detector's scores per anchor
 def test_network_softmax(log, shape, axis, rng):
     x = random(rng, shape, -20.0, 20.0)
     f = torch.log_softmax if log else torch.softmax
