@@ -113,8 +113,8 @@ def check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, 
           algorithm="gemm")
 
 
-@settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
-@given(
+# check_windowed's arguments: windows of any kernel, stride, dilation and padding on any plane.
+WINDOWED = dict(
     n=st.integers(1, 2),
     groups=st.sampled_from([1, 1, 2, 3]),
     cin_g=st.integers(1, 12),
@@ -126,6 +126,10 @@ def check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, 
     hw=st.tuples(st.integers(1, 31), st.integers(1, 31)),
     seed=st.integers(0, 2**32 - 1),
 )
+
+
+@settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
+@given(**WINDOWED)
 def test_gemm_on_phase_planes_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed):
     """Convolutions of several taps, strided or not: dense ones on exact-pixel panels from phase
     planes (at stride 1 the padded input itself), grouped ones (those of fewer than 8 output
@@ -206,23 +210,14 @@ def test_one_output_pixel_from_the_whole_plane_matches_torch(n, cin, cout, kerne
 
 
 @settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
-@given(
-    n=st.integers(1, 3),
-    groups=st.sampled_from([1, 1, 2, 4]),
-    cin_g=st.integers(1, 40),
-    cout_g=st.integers(1, 20),
-    kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
-    stride=st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 3)]),
-    dilation=st.sampled_from([(1, 1), (1, 1), (2, 2), (3, 1)]),
-    padding=st.tuples(*[st.integers(0, 12)] * 4),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_a_one_pixel_input_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, seed):
+@given(**{**WINDOWED, "n": st.integers(1, 3), "groups": st.sampled_from([1, 1, 2, 4]), "cin_g": st.integers(1, 40),
+          "padding": st.tuples(*[st.integers(0, 12)] * 4), "hw": st.just((1, 1))})
+def test_a_one_pixel_input_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed):
     """A 1x1 input padded into a window of several taps (DCGAN's first transposed layer, 4x4 over
     the latent padded by 3): a linear layer from its channels to every output pixel, each read
     through its one tap on the pixel, or none (bias only: outputs whose window misses it), with
     strides, dilations, groups and asymmetric padding."""
-    check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, (1, 1), seed, "leaky_relu")
+    check_windowed(n, groups, cin_g, cout_g, kernel, stride, dilation, padding, hw, seed, "leaky_relu")
 
 
 @pytest.mark.parametrize("n,hw", [(1, (4, 4)), (4, (4, 4)), (1, (8, 8)), (1, (7, 9)), (1, (16, 16))])
