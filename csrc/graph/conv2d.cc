@@ -2,8 +2,9 @@
 // node's `algorithm`: "gemm" (im2col + GEMM, any window and groups; where an input size leaves
 // some taps reading only padding, the taps that read the input alone, live_taps.h), "depthwise"
 // (any depthwise window; its live taps alone likewise), "sparse" (the SpMM kernels, weights
-// without their zeros in blocks of `block` output channels), "winograd" (F(4x4, 3x3): 3x3 stride-1 ones; dilated ones on the
-// input's phases, when the padding is a multiple of the dilation; grouped ones too),
+// without their zeros in blocks of `block` output channels), "winograd" (F(4x4, 3x3): 3x3
+// stride-1 ones; dilated ones on the input's phases, when the padding is a multiple of the
+// dilation; grouped ones too),
 // "separable" (a depthwise convolution, its own `depthwise_activation...`, then a pointwise one,
 // fused strip by strip) or "auto" (depthwise for a depthwise node; sparse in
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution

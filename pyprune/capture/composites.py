@@ -965,6 +965,10 @@ def _phase_convolutions(low: Any, x: str, dims: list[Any], weight: torch.Tensor,
     return y
 
 
+# _scattered_taps takes maps whose sub-pixel grid has at least this many times their pixels.
+SCATTERED_TAPS_GRID = 1.2
+
+
 def _scattered_taps(low: Any, x: str, dims: list[Any], sub: torch.Tensor, groups: int,
                     bias: torch.Tensor | None) -> str | None:
     """The sub-pixel convolution's output on a small map as one 1x1 convolution to every tap's
@@ -975,7 +979,7 @@ def _scattered_taps(low: Any, x: str, dims: list[Any], sub: torch.Tensor, groups
     if groups != 1 or not all(isinstance(d, int) for d in dims):
         return None
     phases, cin, th, tw = sub.shape
-    if th * tw == 1 or (dims[0] + th - 1) * (dims[1] + tw - 1) < kScatteredTapsGrid * dims[0] * dims[1]:
+    if th * tw == 1 or (dims[0] + th - 1) * (dims[1] + tw - 1) < SCATTERED_TAPS_GRID * dims[0] * dims[1]:
         return None
     rows = sub.permute(2, 3, 0, 1).reshape(th * tw * phases, cin, 1, 1).contiguous()
     products = _node(low, "conv2d", [x, low.tensor(rows, "the weight")],
@@ -985,15 +989,12 @@ def _scattered_taps(low: Any, x: str, dims: list[Any], sub: torch.Tensor, groups
     for t, block in enumerate(blocks):
         a, b = divmod(t, tw)
         placed = _node(low, "pad", [block], {"pads": [0, 0, 0, 0, th - 1 - a, a, tw - 1 - b, b],
-                                                  "mode": "constant", "value": 0.0})
+                                             "mode": "constant", "value": 0.0})
         total = placed if total is None else _node(low, "add", [total, placed])
     if bias is not None:
         total = _node(low, "add", [total, low.tensor(bias.reshape(-1, 1, 1), "the bias")])
     return total
 
-
-# _scattered_taps takes maps whose sub-pixel grid has at least this many times their pixels.
-kScatteredTapsGrid = 1.2
 
 
 def _transposed(low: Any, x: str, dims: list[Any], weight: torch.Tensor, a: dict) -> str:

@@ -207,9 +207,11 @@ def fold_padding(low: Lowered) -> int:
             continue
         top, left, bottom, right = conv.attrs.get("padding", [0, 0, 0, 0])
         padding = [top + pads[4], left + pads[6], bottom + pads[5], right + pads[7]]
-        kernel = _shape(low, conv.inputs[1])
-        if kernel is None or len(kernel) != 4 or any(
-                p >= (kernel[2 + i % 2] - 1) * conv.attrs.get("dilation", [1, 1])[i % 2] + 1 for i, p in enumerate(padding)):
+        kernel, dilation = _shape(low, conv.inputs[1]), conv.attrs.get("dilation", [1, 1])
+        if kernel is None or len(kernel) != 4:
+            continue
+        extent = [(k - 1) * d + 1 for k, d in zip(kernel[2:], dilation)]  # height, width
+        if any(p >= extent[i % 2] for i, p in enumerate(padding)):  # padding is top, left, bottom, right
             continue
         conv.attrs["padding"] = padding
         conv.inputs[0] = pad.inputs[0]

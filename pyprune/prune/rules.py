@@ -599,9 +599,9 @@ def _spatial(op: OpCall) -> Any:
     name = _key(op.node.target)
     spatial = 3 if name.endswith("3d") else 1 if name.endswith("1d") else 2
     parameter, x = op.parameter(key), op.args[key]
-    if ids is None and parameter is not None and x.dim() == spatial + 2:  # a table resized (SeaFormer's
-        ids = torch.from_numpy(op.graph.parameter_ids(parameter, 1, x.shape[1]))  # positional embedding)
-        ids = ids.reshape([1, -1] + [1] * spatial)
+    if ids is None and parameter is not None and x.dim() == spatial + 2:
+        # A table resized itself (SeaFormer's positional embeddings): its dim 1 holds channels.
+        ids = torch.from_numpy(op.graph.parameter_ids(parameter, 1, x.shape[1])).reshape([1, -1] + [1] * spatial)
         op.bound.add(parameter)
     if ids is not None and any(ids.shape[d] > 1 for d in range(max(0, ids.dim() - spatial), ids.dim())):
         op.block(ids, f"they are mixed spatially by {op.describe()}")

@@ -100,18 +100,16 @@ class Conv2d {
   const pp_f32_conv2d_3x3s2p1_ukernel* direct_;  // nullptr: im2col + GEMM
   const pp_f32_conv2d_outvec_ukernel* outvec_;   // nullptr: not output channels across lanes
   std::vector<float> packed_;
-  struct Panels {
+  // An operator built from the packed blocks on first use.
+  template <class T>
+  struct Lazy {
     std::once_flag once;
-    std::unique_ptr<FullyConnected> op;
+    std::unique_ptr<T> op;
   };
-  std::unique_ptr<Panels> panels_ = std::make_unique<Panels>();
-  std::unique_ptr<Panels> pixel_ = std::make_unique<Panels>();  // one_pixel()'s
+  std::unique_ptr<Lazy<FullyConnected>> panels_ = std::make_unique<Lazy<FullyConnected>>();
+  std::unique_ptr<Lazy<FullyConnected>> pixel_ = std::make_unique<Lazy<FullyConnected>>();  // one_pixel()'s
   bool default_outvec_ = false;  // the outvec kernel chosen for a dense convolution, not forced
-  struct Twin {
-    std::once_flag once;
-    std::unique_ptr<Conv2d> op;
-  };
-  std::unique_ptr<Twin> twin_ = std::make_unique<Twin>();  // gemm_twin()'s
+  std::unique_ptr<Lazy<Conv2d>> twin_ = std::make_unique<Lazy<Conv2d>>();  // gemm_twin()'s
 };
 
 }  // namespace pyprune
