@@ -187,6 +187,22 @@ def test_windows_that_do_not_read_the_whole_plane_stay_convolutions(rng):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+def test_a_one_pixel_input_padded_into_a_larger_window_matches_numpy(rng):
+    """A 1x1 input padded into a window of several taps (DCGAN's first transposed layer: 4x4 over
+    the latent padded by 3) runs as a linear layer from its channels to every output pixel:
+    strided, grouped, padded so that some outputs miss the pixel (bias only), batches."""
+    for kwargs, (n, cin, cout, k) in [({"padding": 3}, (1, 100, 64, 4)), ({"padding": 3}, (3, 7, 5, 4)),
+                                      ({"padding": 2, "stride": 2}, (2, 6, 9, 3)),
+                                      ({"padding": 2, "groups": 2}, (1, 8, 6, 3)), ({"padding": 1}, (2, 5, 13, 2))]:
+        x = rng.standard_normal((n, cin, 1, 1), dtype=np.float32)
+        w = rng.standard_normal((cout, cin // kwargs.get("groups", 1), k, k), dtype=np.float32)
+        b = rng.standard_normal(cout, dtype=np.float32)
+        got = kernels.conv2d(x, w, b, **kwargs)
+        want = reference.conv2d(x, w, b, stride=kwargs.get("stride", 1), padding=kwargs["padding"],
+                                groups=kwargs.get("groups", 1))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=str((kwargs, n, cin, cout, k)))
+
+
 def test_results_do_not_depend_on_the_thread_count(rng):
     x = rng.standard_normal((7, 300), dtype=np.float32)
     w = rng.standard_normal((1000, 300), dtype=np.float32)
