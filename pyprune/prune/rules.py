@@ -303,9 +303,10 @@ def _pixel_shuffle(op: OpCall) -> Ids:
     they would land along the spatial dims, where the next convolution mixes them."""
     x, ids = op.args["self"], op.ids("self")
     r = int(op.args["upscale_factor"])
-    if ids is None or _tracked(_aligned(ids, x.dim())) != [x.dim() - 3] or r < 2:
+    aligned = None if ids is None else _aligned(ids, x.dim())
+    if aligned is None or _tracked(aligned) != [x.dim() - 3] or r < 2:
         return moves(op)
-    grid = _aligned(ids, x.dim()).unflatten(x.dim() - 3, (-1, r * r))
+    grid = aligned.unflatten(x.dim() - 3, (-1, r * r))
     op.union(grid.narrow(x.dim() - 2, 0, 1), grid)
     return grid.narrow(x.dim() - 2, 0, 1).squeeze(x.dim() - 2)
 
@@ -983,8 +984,9 @@ def _channelwise(op: OpCall) -> Ids:
     alone with other arguments that are not tensors (dropout in inference, dtype casts). A
     parameter cast to its own dtype is the parameter where it is read (OpCall.parameter)."""
     key = next(iter(op.args))
-    if _same_dtype_cast(op.node) and op.parameter(key) is not None:
-        op.bound.add(op.parameter(key))
+    parameter = op.parameter(key) if _same_dtype_cast(op.node) else None
+    if parameter is not None:
+        op.bound.add(parameter)
     return op.ids(key)
 
 
