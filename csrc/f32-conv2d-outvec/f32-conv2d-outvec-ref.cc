@@ -33,3 +33,5 @@ void outvec_ref(size_t k, const float* const* pixels, const ptrdiff_t* offsets, 
 PP_REF(pp_f32_conv2d_outvec_minmax_ukernel_4x8__ref, 4, 8)
 PP_REF(pp_f32_conv2d_outvec_minmax_ukernel_4x16__ref, 4, 16)
 PP_REF(pp_f32_conv2d_outvec_minmax_ukernel_4x24__ref, 4, 24)
+PP_REF(pp_f32_conv2d_outvec_minmax_ukernel_4x32__ref, 4, 32)
+PP_REF(pp_f32_conv2d_outvec_minmax_ukernel_4x64__ref, 4, 64)

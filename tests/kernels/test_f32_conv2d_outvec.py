@@ -117,35 +117,38 @@ def test_nan_and_inf_stay_in_their_group_and_nothing_is_written_past_the_output(
     assert (out_room[size:] == 1234.5).all()
 
 
-def own_rows():
-    return [u for u in UKERNELS if u["isa"] == kernels.isa() and u["production"]]
-
-
-@pytest.mark.parametrize("cout_g", [8, 12, 16, 24, 32, 40, 112])
-def test_a_grouped_convolution_runs_the_row_that_wastes_least(cout_g):
-    """A grouped convolution of 8 or more output channels per group runs the active ISA's own
-    row whose channels, weighed by its speed, cover the group's at the least cost."""
-    rows = own_rows()
-    weight = np.ones((4 * cout_g, 3, 3, 3), np.float32)
-    got = _core.Conv2d(weight, None, stride=2, padding=1, groups=4).ukernel
-    if not rows:
+def assert_runs_the_row_that_wastes_least(got, outputs):
+    """`got` is the active ISA's own row whose channels, weighed by its speed, cover `outputs`
+    at the least cost; not one of these kernels where the ISA has no rows or all are wider."""
+    rows = [u for u in UKERNELS if u["isa"] == kernels.isa() and u["production"]]
+    if not rows or outputs < min(u["nc"] for u in rows):
         assert got not in {u["name"] for u in UKERNELS}
         return
-    cost = {u["name"]: -(-cout_g // u["nc"]) * u["nc"] / u["speed"] for u in rows}
+    cost = {u["name"]: -(-outputs // u["nc"]) * u["nc"] / u["speed"] for u in rows}
     assert cost[got] == min(cost.values())
+
+
+@pytest.mark.parametrize("cout_g", [8, 12, 16, 24, 32, 40, 64, 112])
+def test_a_grouped_convolution_runs_the_row_that_wastes_least(cout_g):
+    """A grouped convolution of 8 or more output channels per group (stride 1: the direct 3x3
+    stride-2 kernels take few input channels per group)."""
+    weight = np.ones((4 * cout_g, 3, 3, 3), np.float32)
+    assert_runs_the_row_that_wastes_least(_core.Conv2d(weight, None, stride=1, padding=1, groups=4).ukernel, cout_g)
 
 
 @pytest.mark.parametrize("cout,cin,k", [(8, 4, 3), (32, 16, 3), (24, 8, 5), (64, 3, 7), (100, 64, 3)])
 def test_a_dense_convolution_of_several_taps_runs_the_row_that_wastes_least(cout, cin, k):
-    """So does a dense one of several taps, 8 or more outputs, a depth of 32 or more and at most
-    1.5 MiB of weights: im2col would copy each input pixel once per tap."""
-    rows = own_rows()
+    """So does a dense one of several taps, 8 or more outputs, a depth of 32 or more and weights
+    within the ISA's bound (1.5 MiB on AVX2, 256 KiB on AVX-512): im2col would copy each input
+    pixel once per tap."""
     got = _core.Conv2d(np.ones((cout, cin, k, k), np.float32), None, stride=2, padding=k // 2).ukernel
-    if not rows:
-        assert got not in {u["name"] for u in UKERNELS}
-        return
-    cost = {u["name"]: -(-cout // u["nc"]) * u["nc"] / u["speed"] for u in rows}
-    assert cost[got] == min(cost.values())
+    assert_runs_the_row_that_wastes_least(got, cout)
+
+
+def test_avx512_keeps_the_gemm_from_256_kib_of_weights():
+    """AVX-512's GEMM is faster there (64 -> 128 3x3, 288 KiB); AVX2's outvec rows still take it."""
+    got = _core.Conv2d(np.ones((128, 64, 3, 3), np.float32), None, stride=2, padding=1).ukernel
+    assert (got in {u["name"] for u in UKERNELS}) == (kernels.isa() in ("avx2", "scalar"))
 
 
 @pytest.mark.parametrize("groups,cout_g,cin_g,k,stride",

@@ -246,7 +246,8 @@ const pp_f32_gemm_ukernel& pp_f32_gemm_config();
 // The active ISA's own production 3x3 stride-2 padding-1 kernel, else nullptr (im2col + GEMM).
 const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config();
 // The active ISA's own production row of output channels across lanes for groups of
-// `group_outputs` output channels (the one wasting the least, weighed by speed), else nullptr.
+// `group_outputs` output channels (the one wasting the least, weighed by speed), else nullptr
+// (no rows, or a group narrower than all of them).
 const pp_f32_conv2d_outvec_ukernel* pp_f32_conv2d_outvec_config(size_t group_outputs);
 const pp_f32_gemv_ukernel& pp_f32_gemv_config();
 const pp_f32_spmm_ukernel* pp_f32_spmm_config(size_t nr);
