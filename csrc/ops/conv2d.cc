@@ -878,10 +878,14 @@ void Conv2d::run_gemm(const Shape4& x_shape, const Window2d& window, const Shape
   // Input planes of image (batch n, group g): channels g * Cin/g onwards of batch n.
   auto group_input = [&](size_t image) { return input + image * s.channels * in_plane; };
 
-  // A pointwise convolution's threads share channels. An im2col one's share pixels (the
-  // spatial layers around it do) unless its weights outweigh its im2col rows several times:
-  // then each streams its part of the weights instead of all of them.
-  const bool prefer_pixels = !in_place && blocks * block_floats < kGatherCost * d * pixels;
+  // Threads share pixels unless the weights outweigh the input rows they would read: then each
+  // streams its part of the weights instead of all of them. An im2col row costs its gather
+  // several times over; a pointwise one is read in place, so its threads share pixels only
+  // where the weights are smaller than the input (MobileNets' 28x28 to 112x112 layers: each
+  // thread reads half the input instead of all of it; AVX-512, 2 threads, whole models 1.03-
+  // 1.06x against channels everywhere) and keep the channels a depthwise layer after them
+  // gives them elsewhere.
+  const bool prefer_pixels = blocks * block_floats < (in_place ? 1 : kGatherCost) * d * pixels;
   const Split split(blocks, space, panel, ukernel.nr, get_num_threads(), prefer_pixels);
   // Pointwise tasks of several blocks and a depth of 128 or more copy their panel into Strips where
   // the kernel's row says so (f32-gemm.inc): the copy and a kernel call per piece cost more than

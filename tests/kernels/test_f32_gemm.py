@@ -287,8 +287,9 @@ def test_pointwise_on_planes_whose_rows_alias(n, cin, cout, h, w, rng):
 
 
 # (n, cin, cout, h, w, kernel, stride, padding, groups): the ways threads share a convolution's
-# output. Pointwise: many channel blocks (shares of channels), three blocks (too few for an even
-# split: shares of pixels), one block, a plane under one vector, several panels and a batch.
+# output. Pointwise: weights larger than the input (shares of channels: many blocks, or three,
+# too few for an even split: pixels), smaller (shares of pixels), one block, a plane under one
+# vector, several panels and a batch.
 # im2col: a large plane and small weights (pixels), a small plane and large weights (channels),
 # 1x1 stride 2, grouped. Depth 1024 cuts the plane into panels whose rest, narrower than the
 # register tile, goes with the last panel: 196 pixels (x86-64) and 185 (NEON).
@@ -299,6 +300,8 @@ SPLITS = [
     (1, 16, 24, 9, 17, 1, 1, 0, 1),
     (1, 8, 5, 7, 7, 1, 1, 0, 1),
     (1, 12, 64, 3, 4, 1, 1, 0, 1),
+    (1, 64, 256, 8, 9, 1, 1, 0, 1),
+    (1, 64, 24, 3, 5, 1, 1, 0, 1),
     (2, 64, 48, 40, 41, 1, 1, 0, 1),
     (1, 6, 16, 45, 47, 3, 1, 1, 1),
     (1, 96, 64, 3, 3, 3, 1, 1, 1),
