@@ -85,11 +85,22 @@ const WinogradCase& winograd_case() {
 size_t winograd_min_tiles() {
   // x86-64 (AVX2, AVX-512), measured at 1 thread on 16 to 512 channels: 1.7-3.4x faster than
   // im2col + GEMM from 9 tiles on, 0.9-1.4x at 4, where the transformed weights (4x the
-  // weights) stream in for a few columns. NEON, counted on cortex-a72 (arm_cost.py --sections
+  // weights) stream in for a few columns. In a whole model on AVX-512, whose GEMM is twice
+  // AVX2's width, 9 tiles (9x9 to 12x12 outputs) lose too: the YOLOv8-style detector's four
+  // 128-channel 10x10 layers, whose 2.3 MiB of transformed weights come from L3 after the
+  // layers before, make it 1.03x faster (1 thread; 1.02x at 2) on the GEMM; 16 tiles still win
+  // (ResNet-18's 14x14 layers: 1.08x). NEON, counted on cortex-a72 (arm_cost.py --sections
   // winograd): fewer instructions from 1 tile on (1.5x), 2.5-2.9x at 4 tiles, as ResNet-18's
   // 512-channel 7x7 layers are; below 4 the transformed weights read for a single tile outweigh
   // the saving on a board's memory.
-  return pp_active_isa() == pp_isa_neon ? 4 : 8;
+  switch (pp_active_isa()) {
+    case pp_isa_neon:
+      return 4;
+    case pp_isa_avx512:
+      return 10;
+    default:
+      return 8;
+  }
 }
 
 size_t winograd_small_group_min_tiles() {

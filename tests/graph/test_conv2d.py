@@ -497,7 +497,7 @@ def describe(hw=(12, 12), n=1, **attrs):
     (dict(groups=4, kernel=(11, 11)), "depthwise"),
     (dict(groups=4, stride=[1, 2]), "depthwise"),
     (dict(groups=2, cin_g=2), "gemm"),
-    (dict(cin_g=4), "winograd"),  # 10x10 outputs: 9 tiles
+    (dict(cin_g=4, hw=(18, 18)), "winograd"),  # 16x16 outputs: 16 tiles
     (dict(groups=4, cout=8), "gemm"),  # a channel multiplier of 2 is not depthwise
 ])
 def test_auto_picks_depthwise_for_every_depthwise_node(attrs, algorithm):
@@ -533,8 +533,8 @@ def test_a_depthwise_node_no_strip_kernel_takes_runs_on_the_taps_kernel(attrs):
     assert f" depthwise {next(taps[i] for i in FALLBACK.get(isa, ('scalar',)) if i in taps)}" in text, text
 
 
-# Output tiles from which "auto" runs Winograd on this machine's ISA (8 on x86-64, 4 on NEON),
-# and for groups of fewer than SMALL_GROUP channels (36 on x86-64, 4 on NEON).
+# Output tiles from which "auto" runs Winograd on this machine's ISA (8 on AVX2, 10 on AVX-512,
+# 4 on NEON), and for groups of fewer than SMALL_GROUP channels (36 on x86-64, 4 on NEON).
 WINOGRAD = pyprune.kernels.capabilities().winograd
 MIN_TILES, SMALL_GROUP, SMALL_GROUP_MIN_TILES = WINOGRAD.min_tiles, WINOGRAD.small_group_channels, \
     WINOGRAD.small_group_min_tiles
@@ -571,7 +571,7 @@ AUTO_WINOGRAD = [
 
 
 def test_the_winograd_threshold_is_the_isas():
-    assert MIN_TILES == (4 if pyprune.isa() == "neon" else 8)
+    assert MIN_TILES == {"neon": 4, "avx512": 10}.get(pyprune.isa(), 8)
     assert SMALL_GROUP == 8 and SMALL_GROUP_MIN_TILES == (4 if pyprune.isa() == "neon" else 36)
 
 
@@ -615,7 +615,7 @@ def test_auto_runs_a_dilated_convolution_by_winograd_where_enough_of_its_phase_t
     ((30, 30), 1, 8, 1, 4, "gemm"),  # one input channel per group
     ((6, 6), 3, 2, 8, 8, by_tiles(3)),  # 1 tile per image: the whole batch's count, as a dense one's
     ((6, 6), 16, 2, 8, 8, by_tiles(16)),
-    ((14, 14), 2, 2, 16, 16, by_tiles(9)),
+    ((14, 14), 2, 2, 16, 16, by_tiles(18)),  # 9 tiles per image
 ])
 def test_auto_runs_a_grouped_convolution_by_winograd_where_groups_have_enough_channels(hw, n, groups, cin_g, cout_g,
                                                                                        algorithm, rng):
