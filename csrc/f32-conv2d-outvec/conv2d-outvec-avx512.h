@@ -40,7 +40,8 @@ PP_INLINE void transpose16x16(__m512 (&r)[16]) {
   // Column 4L + j gathers lane L of u[j], u[4 + j], u[8 + j], u[12 + j].
   unroll<4>([&](auto j) PP_INLINE_LAMBDA {
     constexpr int J = PP_CONST(j);
-    const __m512 even_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0x88), odd_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0xDD);
+    const __m512 even_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0x88);
+    const __m512 odd_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0xDD);
     const __m512 even_hi = _mm512_shuffle_f32x4(u[8 + J], u[12 + J], 0x88);
     const __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + J], u[12 + J], 0xDD);
     r[J] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);

@@ -445,21 +445,23 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
 // The active ISA's outvec kernel where it runs the convolution by default: at least 8 output
 // channels per group and as many as its narrowest row's (fewer waste most of a vector), and a
 // grouped one other than 1x1 stride 1 (its GEMM reads the input in place) or a dense one of
-// several taps whose depth and weights are in kOutvecDenseDepth and kOutvecDenseWeightBytes. Dense, AVX2 (Zen 3), 1 and 2 threads,
-// time against im2col + GEMM: 3x3 of 16 to 128 outputs 0.67-0.97x, 128 -> 256 0.83-1.0x, 5x5
-// 0.86-0.96x, a 7x7 stride-2 RGB layer 0.88-0.92x, 3x3 on 4 or 8 channels 0.76-0.91x; where the
-// depth is under 32 (3x3 RGB layers: each tile's transposes and stores weigh on its few
-// taps) 0.99-1.06x; from 2 MiB of weights (256 -> 256, 512 -> 512), where im2col costs the GEMM
-// under 1 %, 1.1-1.17x; 1x1 stride 2, whose gather is one pass over the input, 1.2-1.9x.
-// AVX-512 (Sapphire Rapids class), 1 thread: 3x3 16 -> 32 at 160x160 stride 2 0.82x, 32 -> 64
-// at 80x80 0.86x, 7x7 stride-2 RGB 0.86x, 3x3 16 -> 16 and 32 -> 32 0.92-0.95x; 64 -> 128
-// (288 KiB of weights) 1.02x and deeper ones up to 1.4x: those keep the GEMM.
+// several taps whose depth and weights are in kOutvecDenseDepth and kOutvecDenseWeightBytes.
+// Dense, AVX2 (Zen 3), 1 and 2 threads, time against im2col + GEMM: 3x3 of 16 to 128 outputs
+// 0.67-0.97x, 128 -> 256 0.83-1.0x, 5x5 0.86-0.96x, a 7x7 stride-2 RGB layer 0.88-0.92x, 3x3 on 4
+// or 8 channels 0.76-0.91x; where the depth is under 32 (3x3 RGB layers: each tile's transposes
+// and stores weigh on its few taps) 0.99-1.06x; from 2 MiB of weights (256 -> 256, 512 -> 512),
+// where im2col costs the GEMM under 1 %, 1.1-1.17x; 1x1 stride 2, whose gather is one pass over
+// the input, 1.2-1.9x.
+// AVX-512 (Sapphire Rapids class), 1 thread: 3x3 16 -> 32 at 160x160 stride 2 0.82x, 32 -> 64 at
+// 80x80 0.86x, 7x7 stride-2 RGB 0.86x, 3x3 16 -> 16 and 32 -> 32 0.92-0.95x; 64 -> 128 (288 KiB
+// of weights) 1.02x and deeper ones up to 1.4x: those keep the GEMM.
 const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t in_channels, size_t groups,
                                                    const Window2d& w) {
   if (out_channels % groups != 0 || out_channels / groups < 8 || pointwise_window(w)) return nullptr;
   if (groups == 1) {
     const size_t taps = w.kernel_h * w.kernel_w, depth = in_channels * taps;
-    const size_t most_bytes = pp_active_isa() == pp_isa_avx512 ? kOutvecDenseWeightBytesAvx512 : kOutvecDenseWeightBytes;
+    const size_t most_bytes =
+        pp_active_isa() == pp_isa_avx512 ? kOutvecDenseWeightBytesAvx512 : kOutvecDenseWeightBytes;
     if (taps == 1 || depth < kOutvecDenseDepth || out_channels * depth * sizeof(float) > most_bytes) return nullptr;
   }
   return pp_f32_conv2d_outvec_config(out_channels / groups);
