@@ -442,10 +442,11 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
   return in_channels / groups <= (groups == 1 ? direct->dense : direct->grouped) ? direct : nullptr;
 }
 
-// The active ISA's outvec kernel where it runs the convolution by default: at least 8 output
-// channels per group and as many as its narrowest row's (fewer waste most of a vector), and a
-// grouped one other than 1x1 stride 1 (its GEMM reads the input in place) or a dense one of
-// several taps whose depth and weights are in kOutvecDenseDepth and kOutvecDenseWeightBytes.
+// The active ISA's outvec kernel where it runs the convolution by default: at least its
+// narrowest row's output channels per group (8, 16 on AVX-512: fewer waste most of a vector;
+// pp_f32_conv2d_outvec_config says), and a grouped one other than 1x1 stride 1 (its GEMM reads
+// the input in place) or a dense one of several taps whose depth and weights are in
+// kOutvecDenseDepth and kOutvecDenseWeightBytes.
 // Dense, AVX2 (Zen 3), 1 and 2 threads, time against im2col + GEMM: 3x3 of 16 to 128 outputs
 // 0.67-0.97x, 128 -> 256 0.83-1.0x, 5x5 0.86-0.96x, a 7x7 stride-2 RGB layer 0.88-0.92x, 3x3 on 4
 // or 8 channels 0.76-0.91x; where the depth is under 32 (3x3 RGB layers: each tile's transposes
@@ -457,7 +458,7 @@ const pp_f32_conv2d_3x3s2p1_ukernel* default_direct(size_t in_channels, size_t g
 // of weights) 1.02x and deeper ones up to 1.4x: those keep the GEMM.
 const pp_f32_conv2d_outvec_ukernel* default_outvec(size_t out_channels, size_t in_channels, size_t groups,
                                                    const Window2d& w) {
-  if (out_channels % groups != 0 || out_channels / groups < 8 || pointwise_window(w)) return nullptr;
+  if (out_channels % groups != 0 || pointwise_window(w)) return nullptr;
   if (groups == 1) {
     const size_t taps = w.kernel_h * w.kernel_w, depth = in_channels * taps;
     const size_t most_bytes =
