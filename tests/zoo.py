@@ -1045,6 +1045,26 @@ class RetinaNet(nn.Module):
         return self.head(levels + [self.p6(levels[-1])])
 
 
+# ---- CRNN (text recognition) -----------------------------------------------------------------------
+
+
+class CRNN(nn.Module):
+    """A convolutional text recogniser: its feature map's columns as a sequence through a
+    bidirectional GRU, per-column class log-probabilities (as CTC reads them)."""
+
+    def __init__(self, classes: int = 11) -> None:
+        super().__init__()
+        self.cnn = nn.Sequential(conv_norm_act(1, 16), nn.MaxPool2d(2, 2), conv_norm_act(16, 32), nn.MaxPool2d((2, 1), (2, 1)),
+                                 conv_norm_act(32, 32), nn.AdaptiveAvgPool2d((1, None)))
+        self.rnn = nn.GRU(32, 24, bidirectional=True)
+        self.fc = nn.Linear(48, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        columns = self.cnn(x).squeeze(2).permute(2, 0, 1)  # (W, N, C)
+        out, _ = self.rnn(columns)
+        return self.fc(out).log_softmax(2)
+
+
 # ---- the zoo --------------------------------------------------------------------------------------
 
 ZOO = {
@@ -1071,6 +1091,7 @@ ZOO = {
     "inception": (Inception, (3, 75, 75)),
     "deeplab_v3": (DeepLabV3, (3, 65, 65)),
     "retinanet": (RetinaNet, (3, 96, 96)),
+    "crnn": (CRNN, (1, 16, 24)),
 }
 
 

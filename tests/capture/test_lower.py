@@ -1,6 +1,7 @@
 """Lowering ATen ops to the operator set: each family of ops, checked against torch through the
 reference executor at the captured batch and another, and on every model of the zoo."""
 
+import functools
 import math
 
 import numpy as np
@@ -973,20 +974,22 @@ def test_zoo_lowers_whole_and_matches(name):
 
 
 class Recurrent(nn.Module):
-    def __init__(self, **kwargs):
+    def __init__(self, layer=nn.LSTM, **kwargs):
         super().__init__()
-        self.lstm = nn.LSTM(8, 6, **kwargs)
+        self.layer = layer(8, 6, **kwargs)
 
     def forward(self, x):
-        y, (h, c) = self.lstm(x)
-        return y, h, c
+        y, states = self.layer(x)
+        return (y, *states) if isinstance(states, tuple) else (y, states)
 
 
+@pytest.mark.parametrize("layer", [nn.LSTM, nn.GRU, nn.RNN, functools.partial(nn.RNN, nonlinearity="relu")],
+                         ids=["lstm", "gru", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("kwargs", [{"batch_first": True}, {"num_layers": 2, "bidirectional": True, "batch_first": True},
                                     {"num_layers": 2}, {"bias": False, "bidirectional": True}])
-def test_lstm_unrolls_on_the_engine(kwargs):
+def test_recurrent_layers_unroll_on_the_engine(layer, kwargs):
     torch.manual_seed(0)
-    model, x = Recurrent(**kwargs).eval(), torch.randn(2, 5, 8)
+    model, x = Recurrent(layer, **kwargs).eval(), torch.randn(2, 5, 8)
     low = lowered(model, x)
     assert low.unsupported == [], low.unsupported
     assert_matches(low, model, x)

@@ -31,11 +31,12 @@ def mobilenet_v2():
 # depth), YOLOv8 (C2f: chunk -> list -> concat, SPPF, nearest upsampling + concat), R(2+1)D
 # (3-d convolutions, batch norms and pooling of video clips), YOLOv10's one-to-one head (topk,
 # gather), deformable attention (grid_sample), Sequencer2D (bidirectional LSTMs), DeepLabV3 (a
-# dict of outputs) and RetinaNet (GroupNorm heads shared by the pyramid's levels).
+# dict of outputs), RetinaNet (GroupNorm heads shared by the pyramid's levels) and CRNN (a
+# bidirectional GRU over the feature map's columns).
 MODELS = {"mobilenet_v2": mobilenet_v2, **{name: (lambda name=name: zoo.build(name))
                                              for name in ("resnet18", "mobilenet_v3", "efficientnet", "yolov8",
                                                           "r2plus1d", "one_to_one_detector", "deformable_sampler",
-                                                          "sequencer", "deeplab_v3", "retinanet")}}
+                                                          "sequencer", "deeplab_v3", "retinanet", "crnn")}}
 BATCHES = (1, 3)
 
 # Blocks every import of torch: the runtime must not need it.

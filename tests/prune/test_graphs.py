@@ -31,12 +31,12 @@ from pyprune.prune.graph import OUTPUT, trace_channels  # noqa: E402
 from pyprune.prune.target import ALLOCATIONS  # noqa: E402
 from pyprune.stats import count  # noqa: E402
 
-# The detector's post-processing cannot be captured; attention and recurrent token mixing keep their
-# channels (MobileViT below);
+# The detector's post-processing cannot be captured; attention and recurrent layers keep the
+# channels they read (MobileViT below, Sequencer2D's token mixing, CRNN's GRU);
 # the one-to-one detector's heads keep the box and class channels its post-processing splits.
 PRUNABLE = [name for name in ZOO
             if name not in ("detector", "mobilevit", "vit", "swin", "one_to_one_detector", "deformable_sampler",
-                            "sequencer")]
+                            "sequencer", "crnn")]
 
 
 def example(shape, batch=2):
