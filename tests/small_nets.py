@@ -33,6 +33,18 @@ class Squeezed(nn.Module):
         return torch.squeeze(self.dec(x)), torch.sigmoid(self.fc(x.mean(-1)).squeeze())
 
 
+class Labels(nn.Module):
+    """A segmentation head's outputs: the logits, each pixel's label and the three strongest
+    places (as int32), indices of the input itself, so no rounding can move them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.head(x), x.argmax(1), torch.topk(x.flatten(1), 3).indices.to(torch.int32)
+
+
 class VGGStyle(nn.Module):
     """Plain conv stack; the head sees a 2x2 map flattened, so each channel is 4 features."""
 

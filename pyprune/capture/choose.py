@@ -240,7 +240,7 @@ def choose(low: Lowered, env: dict[str, Any], *, sparse: Any = None, repeats: in
     for node in list(graph.nodes):
         key = node.outputs[0]
         if key in low.calls:
-            why = reasons.get(key, "size arithmetic on run-time sizes")
+            why = reasons.get(key) or low.calls[key].why or "size arithmetic on run-time sizes"
             choices[key] = Choice(TORCH, why)
             continue
         if any(not isinstance(env.get(t), torch.Tensor) or env[t].dtype != torch.float32 for t in node.inputs):

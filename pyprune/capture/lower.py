@@ -58,6 +58,7 @@ class TorchCall:
     target: Callable
     args: tuple
     kwargs: dict
+    why: str = ""  # why it is torch's, where no ATen node of its name says so
 
     def __call__(self, inputs: Sequence[Any]) -> Any:
         def fill(a: Any) -> Any:
@@ -328,11 +329,12 @@ class _Lowering:
         if v.name not in self.cast_back:
             val = self.values[v.name]
             name = self.fresh(f"{v.name}.{str(val.dtype).removeprefix('torch.')}")
-            self.calls[name] = TorchCall(torch.Tensor.to, (Input(0), val.dtype), {})
+            why = "an integer tensor leaves the engine, which holds it as float32"
+            self.calls[name] = TorchCall(torch.Tensor.to, (Input(0), val.dtype), {}, why)
             self.values[name] = val
             self.origins[name] = [Origin(_module_path(self.node), "to")]
             self.nodes.append(ir.Node("to", [v.name], [name], {}, _module_path(self.node)))
-            self.unsupported.append((self.node, "an integer tensor leaves the engine, which holds it as float32"))
+            self.unsupported.append((self.node, why))
             self.cast_back[v.name] = Ref(name)
         return self.cast_back[v.name]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from pyprune.capture.export import capture
-from pyprune.capture.lower import lower
+from pyprune.capture.indices import INTEGER_DTYPES
+from pyprune.capture.lower import Lowered, lower
 from pyprune.capture.optimize import optimize
 from pyprune.graph import ir
 
@@ -19,18 +21,39 @@ def inference_graph(model: nn.Module, example_inputs: tuple[Any, ...], *, separa
     depthwise -> pointwise fusion only with `separable`). Every node must be in the operator set:
     ValueError naming the first op and node that is not (CaptureError, a ValueError, when the
     model cannot be captured at all). A model returning a dict of tensors gives the graph its
-    keys (output_keys). Convolutions keep algorithm "auto": the engine that runs
-    the graph picks its kernels."""
+    keys (output_keys), one returning integer tensors their dtypes (output_dtypes). Convolutions
+    keep algorithm "auto": the engine that runs the graph picks its kernels."""
     low = optimize(lower(capture(model.eval(), tuple(example_inputs)).program, tuple(example_inputs)),
                    separable=separable)
+    low.graph.output_dtypes = _integer_outputs(low)
     reasons = {node.name: why for node, why in low.unsupported}
     for node in low.graph.nodes:
         key = node.outputs[0]
         if key in low.calls:
-            why = reasons.get(key, f"{node.op} computes sizes at run time")
+            why = reasons.get(key) or low.calls[key].why or f"{node.op} computes sizes at run time"
             raise ValueError(f"the graph needs torch to run node {key!r} (module {node.name!r}): {why}")
     low.graph.output_keys = _dict_keys(low.out_spec)
     return low.graph
+
+
+def _integer_outputs(low: Lowered) -> list[str] | None:
+    """The outputs' dtypes where the model gives integer tensors (argmax's indices), else None.
+    The engine holds them as float32 integers, which torch casts back by a call of its own
+    (lower.py's for_torch): a graph for the runtime gives the float32 tensor instead, and its
+    dtype, for the runtime to cast."""
+    producers = {n.outputs[0]: n for n in low.graph.nodes}
+    dtypes, casts = [], set()
+    for k, name in enumerate(low.graph.outputs):
+        call = low.calls.get(name)
+        if call is not None and call.target is torch.Tensor.to and len(call.args) == 2 and call.args[1] in INTEGER_DTYPES:
+            dtypes.append(str(call.args[1]).removeprefix("torch."))
+            low.graph.outputs[k] = producers[name].inputs[0]
+            casts.add(name)
+        else:
+            dtypes.append("float32")
+    read = {t for n in low.graph.nodes for t in n.inputs}
+    low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in casts or n.outputs[0] in read]
+    return None if not casts else dtypes
 
 
 def _dict_keys(spec: Any) -> list[str] | None:

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"{args.file}: {len(outputs)} output{'s' * (len(outputs) > 1)} in {seconds * 1e3:.2f} ms "
           f"({threads} thread{'s' * (threads > 1)}, isa {pyprune.isa()})")
     for name, y in zip(net.output_names, outputs):
-        print(f"output {name!r}: shape {y.shape}")
-        if y.ndim == 2 and y.shape[1] > 1:
+        print(f"output {name!r}: shape {y.shape}" + ("" if y.dtype == np.float32 else f", {y.dtype}"))
+        if y.ndim == 2 and y.shape[1] > 1 and y.dtype == np.float32:  # not indices
             print("\n".join(_top_classes(name, y)))
 
 

@@ -25,10 +25,15 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = 2
+VERSION = 3
 # Version 1 graphs (no fixed_sizes, no output_keys) are read as graphs whose sizes follow their
-# inputs and whose outputs have no keys.
-READABLE_VERSIONS = (1, 2)
+# inputs and whose outputs have no keys; versions 1 and 2 (no output_dtypes) as float32 outputs.
+READABLE_VERSIONS = (1, 2, 3)
+# The keys each version adds to version 1's.
+_ADDED_KEYS = {1: (), 2: ("fixed_sizes", "output_keys"), 3: ("fixed_sizes", "output_keys", "output_dtypes")}
+# What an output may be given as: the engine's float32, or an integer type its values (exact
+# integers held as float32, argmax's indices) are cast to.
+OUTPUT_DTYPES = ("float32", "int64", "int32", "int16", "int8", "uint8")
 # Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
 MAX_NODES = 100_000
 MAX_TENSORS = 100_000
@@ -91,6 +96,8 @@ class Graph:
     fixed_sizes: bool = False
     # The model returned a dict: its keys, one per output in order (pyprune.runtime gives them).
     output_keys: list[str] | None = None
+    # Per output, the dtype the runtime gives it (OUTPUT_DTYPES); None: float32 all.
+    output_dtypes: list[str] | None = None
     version: int = VERSION
 
     def validate(self) -> None:
@@ -106,6 +113,7 @@ class Graph:
             "dynamic_batch": self.dynamic_batch,
             "fixed_sizes": self.fixed_sizes,
             "output_keys": None if self.output_keys is None else list(self.output_keys),
+            "output_dtypes": None if self.output_dtypes is None else list(self.output_dtypes),
             "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
             "outputs": list(self.outputs),
             "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
@@ -186,6 +194,14 @@ def _check(g: Graph) -> None:
             _name(key, f"output_keys[{k}]", empty=True)
         if len(set(g.output_keys)) != len(g.output_keys):
             raise GraphError("output_keys", "must not repeat a key")
+    if g.output_dtypes is not None:
+        _list(g.output_dtypes, "output_dtypes", MAX_TENSORS)
+        if len(g.output_dtypes) != len(g.outputs):
+            raise GraphError("output_dtypes", f"must have one dtype per output ({len(g.outputs)}), got "
+                                              f"{len(g.output_dtypes)}")
+        for k, dtype in enumerate(g.output_dtypes):
+            if not isinstance(dtype, str) or dtype not in OUTPUT_DTYPES:
+                raise GraphError(f"output_dtypes[{k}]", f"must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
 
 
 def _version(value: Any) -> None:
@@ -283,7 +299,7 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
     """from_json: the JSON form into a Graph, every key and type checked on the way."""
     if isinstance(data, dict) and "version" in data:
         _version(data["version"])  # first: another version may have other keys
-    added = () if isinstance(data, dict) and data.get("version") == 1 else ("fixed_sizes", "output_keys")
+    added = _ADDED_KEYS[data["version"]] if isinstance(data, dict) and "version" in data else _ADDED_KEYS[VERSION]
     d = _object(data, "", ("version", "dynamic_batch", *added, "inputs", "outputs", "nodes", "constants"))
     _list(d["inputs"], "inputs", MAX_TENSORS)
     inputs = []
@@ -297,7 +313,7 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
         n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
         nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
     graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
-                  d.get("fixed_sizes", False), d.get("output_keys"), VERSION)
+                  d.get("fixed_sizes", False), d.get("output_keys"), d.get("output_dtypes"), VERSION)
     graph.validate()
     return graph
 

@@ -58,7 +58,8 @@ class Net:
     """A graph compiled for pyprune's kernels. ``net(x)`` (or ``net(x, y)`` for several inputs)
     takes float32 arrays and gives the output, or a tuple of them when the graph has several;
     ``run`` always gives the tuple; a model that returned a dict of tensors gets a dict of arrays
-    under its keys from ``net(x)``. A graph with a dynamic batch runs any batch size; other sizes
+    under its keys from ``net(x)``. Outputs are float32 but those the model gave as integer
+    tensors (argmax's indices), which come in its dtype. A graph with a dynamic batch runs any batch size; other sizes
     run where every operator's shape rule allows them. Results do not depend on the thread count.
 
     num_threads: the kernels' threads while this net runs (None: the process's setting,
@@ -74,6 +75,8 @@ class Net:
         self.dynamic_batch, self.fixed_sizes = graph.dynamic_batch, graph.fixed_sizes
         self.output_names = list(graph.outputs)
         self.output_keys = None if graph.output_keys is None else list(graph.output_keys)
+        # The outputs the engine holds as float32 integers and the model gave as integers: cast back.
+        self._casts = [(k, np.dtype(t)) for k, t in enumerate(graph.output_dtypes or []) if t != "float32"]
         # Held by the compiled graph: dense floats, or the coded streams kept compressed.
         self.weight_bytes = sum(_resident_bytes(c) for c in graph.constants.values())
         # Planned now: a graph whose shapes or memory do not work out is refused before any run.
@@ -95,11 +98,14 @@ class Net:
         return outputs[0] if len(outputs) == 1 else outputs
 
     def run(self, *inputs: Any) -> tuple[np.ndarray, ...]:
-        """Every output of the graph for these inputs (float32, C-contiguous arrays; never
-        converted), as new arrays."""
+        """Every output of the graph for these inputs (C-contiguous float32 arrays, or of the
+        integer dtype the model gave; the inputs are never converted), as new arrays."""
         self._check([getattr(x, "shape", None) for x in inputs])
         self._use_threads()
-        return tuple(self._compiled.run(inputs))
+        outputs = list(self._compiled.run(inputs))
+        for k, dtype in self._casts:
+            outputs[k] = outputs[k].astype(dtype)
+        return tuple(outputs)
 
     def output_shapes_for(self, *input_shapes: Shape) -> list[Shape]:
         """The output shapes for inputs of these shapes."""

@@ -12,7 +12,7 @@ from torch import nn  # noqa: E402
 from pyprune import kernels  # noqa: E402
 from pyprune.capture import choose as C  # noqa: E402
 from pyprune.capture import optimize, reference  # noqa: E402
-from pyprune.capture.lower import Lowered, Origin  # noqa: E402
+from pyprune.capture.lower import Input, Lowered, Origin, TorchCall  # noqa: E402
 from pyprune.graph import ir  # noqa: E402
 from pyprune.nn import SparsePolicy  # noqa: E402
 
@@ -117,12 +117,14 @@ def test_nodes_the_engine_refuses_and_torch_calls_stay_torch():
     nodes = [ir.Node("unary", ["x"], ["a"], {"kind": "no_such_kind"}), ir.Node("aten.flip.default", ["x"], ["b"]),
              ir.Node("aten.argmax.default", ["x"], ["i"]), ir.Node("add", ["x", "i"], ["c"])]
     g = ir.Graph([ir.TensorSpec("x", (2, 3))], ["a", "b", "c"], nodes, {}, True)
-    low = Lowered(g, [], {"b": None, "i": None}, {}, None, {})
+    low = Lowered(g, [], {"b": TorchCall(torch.flip, (Input(0), [0]), {}),
+                          "i": TorchCall(torch.argmax, (Input(0),), {}, "why it is torch's")}, {}, None, {})
     x = torch.randn(2, 3)
     env = {"x": x, "a": x, "b": x.flip(0), "i": x.argmax(), "c": x}
     choices = C.choose(low, env, repeats=1)
     assert choices["a"].runs == C.TORCH and choices["a"].why.startswith("the engine refuses it")
-    assert choices["b"].runs == C.TORCH and choices["i"].runs == C.TORCH
+    assert choices["b"].runs == C.TORCH and choices["b"].why == "size arithmetic on run-time sizes"
+    assert choices["i"].runs == C.TORCH and choices["i"].why == "why it is torch's"
     assert choices["c"].runs == C.TORCH and choices["c"].why == "an input is no float32 tensor"
 
 

@@ -182,6 +182,15 @@ def test_pack_says_why_a_file_needs_torch(tmp_path, capsys):
                       "the model's graph cannot be stored")
 
 
+def test_run_prints_integer_outputs_with_their_dtype_and_no_classes(tmp_path, capsys):
+    labels = tmp_path / "labels.pyprune"
+    code, out, _ = run(capsys, "pack", "small_nets:Labels", "--input-shape", "1,4,6,5", "-o", str(labels))
+    assert code == 0 and "runs without torch" in out
+    np.save(tmp_path / "x.npy", np.ones((2, 4, 6, 5), np.float32))
+    code, out, _ = run(capsys, "run", str(labels), "--input", str(tmp_path / "x.npy"))
+    assert code == 0 and "shape (2, 6, 5), int64" in out and "shape (2, 3), int32" in out and "top-" not in out
+
+
 def test_bench_prints_ratios_and_json(capsys):
     import json
 

@@ -4,7 +4,7 @@ clamping of slice bounds, backward slices, several tasks; refusals."""
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 from operator_testing import assert_equal, random, refused, run, run1

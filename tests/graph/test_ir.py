@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from graph_cases import graphs
 from isolated import run_python
@@ -39,10 +38,11 @@ def test_json_round_trips(graph):
 
 def test_the_json_form():
     assert small_graph().to_json() == {
-        "version": 2,
+        "version": 3,
         "dynamic_batch": False,
         "fixed_sizes": False,
         "output_keys": None,
+        "output_dtypes": None,
         "inputs": [{"name": "x", "shape": [4, 3, 1]}],
         "outputs": ["y", "z"],
         "nodes": [
@@ -58,10 +58,10 @@ def test_the_json_form():
 
 def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
     data = small_graph().to_json()
-    del data["fixed_sizes"], data["output_keys"]
+    del data["fixed_sizes"], data["output_keys"], data["output_dtypes"]
     data["version"] = 1
     graph = Graph.from_json(data, small_graph().constants)
-    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 2
+    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 3
     fixed = small_graph()
     fixed.fixed_sizes = True
     assert round_trip(fixed).fixed_sizes is True
@@ -71,6 +71,31 @@ def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
         Graph.from_json({**data, "fixed_sizes": True}, small_graph().constants)
     with pytest.raises(GraphError, match="fixed_sizes: must be a bool"):
         Graph.from_json({**small_graph().to_json(), "fixed_sizes": 1}, small_graph().constants)
+
+
+def test_a_version_2_graph_is_read_with_float32_outputs():
+    data = small_graph().to_json()
+    del data["output_dtypes"]
+    graph = Graph.from_json({**data, "version": 2}, small_graph().constants)
+    assert graph.output_dtypes is None and graph.version == 3
+    with pytest.raises(GraphError, match="missing key 'output_dtypes'"):
+        Graph.from_json(data, small_graph().constants)
+    with pytest.raises(GraphError, match="unknown key 'output_dtypes'"):
+        Graph.from_json({**small_graph().to_json(), "version": 2}, small_graph().constants)
+
+
+@pytest.mark.parametrize("dtypes,says", [(["float32", "int64"], None), (["int32", "uint8"], None),
+                                         (["int64"], "one dtype per output"),
+                                         (["float32", "float64"], r"output_dtypes\[1\]: must be one of float32, int64"),
+                                         (["float32", 3], r"output_dtypes\[1\]: must be one of"),
+                                         ("int64", "must be a list")])
+def test_output_dtypes_give_each_output_a_dtype_the_runtime_casts_to(dtypes, says):
+    data = {**small_graph().to_json(), "output_dtypes": dtypes}
+    if says is None:
+        assert round_trip(Graph.from_json(data, small_graph().constants)).output_dtypes == dtypes
+        return
+    with pytest.raises(GraphError, match=says):
+        Graph.from_json(data, small_graph().constants)
 
 
 @pytest.mark.parametrize("keys,says", [(["out", "aux"], None), (["out"], "one key per output"),
@@ -115,7 +140,7 @@ def test_every_field_of_the_wrong_type_is_refused_naming_its_path():
     assert len(paths) > 40
     for path, _, _ in paths:
         for wrong in (None, {"a": 1}, True):
-            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path == "output_keys" and wrong is None) or (path.endswith(".attrs") and wrong == {"a": 1}):
+            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path in ("output_keys", "output_dtypes") and wrong is None) or (path.endswith(".attrs") and wrong == {"a": 1}):
                 continue  # valid there
             bad = copy.deepcopy(data)
             parent, key = next((p, k) for q, p, k in _paths(bad) if q == path)
@@ -162,7 +187,7 @@ def _with(data, change):
 
 
 BAD_GRAPHS = {
-    "version 3": (lambda d: d.update(version=3), "version", "unsupported graph version 3"),
+    "version 4": (lambda d: d.update(version=4), "version", "unsupported graph version 4"),
     "version as text": (lambda d: d.update(version="1"), "version", "unsupported graph version '1'"),
     "not an object": (lambda d: d.clear(), "", "missing key"),
     "input twice": (lambda d: d["inputs"].append({"name": "x", "shape": [1]}), "inputs[1].name",
@@ -265,8 +290,8 @@ def test_validate_checks_graphs_built_in_python():
     with pytest.raises(GraphError, match="must be a number, got float32"):
         g.validate()
     g = small_graph()
-    g.version = 3
-    with pytest.raises(GraphError, match="unsupported graph version 3"):
+    g.version = 4
+    with pytest.raises(GraphError, match="unsupported graph version 4"):
         g.to_json()
 
 

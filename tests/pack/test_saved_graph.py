@@ -12,7 +12,7 @@ import torch.nn.functional as F  # noqa: E402
 import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
-from small_nets import Squeezed, hook_weight_norm  # noqa: E402
+from small_nets import Labels, Squeezed, hook_weight_norm  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
@@ -194,6 +194,23 @@ def test_without_example_inputs_there_is_no_graph_saying_why(tmp_path):
         with pytest.raises(ValueError, match="graph must be True, False or 'auto'"):
             pack.save(model, tmp_path / "c.pyprune", example_inputs=torch.randn(1, *shape), graph=wrong)
     assert not (tmp_path / "c.pyprune").exists()
+
+
+def test_integer_outputs_are_stored_as_their_dtype_and_come_in_it(tmp_path):
+    model, x = Labels().eval(), torch.randn(2, 4, 6, 5)
+    saved = pack.save(model, tmp_path / "labels.pyprune", example_inputs=x, graph=True)
+    assert saved.runs_without_torch
+    assert pack.read(tmp_path / "labels.pyprune").metadata["graph"]["ir"]["output_dtypes"] == ["float32", "int64",
+                                                                                                   "int32"]
+    net = runtime.load(tmp_path / "labels.pyprune")
+    y = torch.randn(3, 4, 6, 5)
+    with torch.no_grad():
+        want = model(y)
+    got = net(y.numpy())
+    assert [g.dtype for g in got] == [np.float32, np.int64, np.int32]
+    np.testing.assert_allclose(got[0], want[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[1], want[1].numpy())
+    np.testing.assert_array_equal(got[2], want[2].numpy())
 
 
 def test_saving_the_graph_leaves_the_model_as_it_was(tmp_path):
