@@ -42,11 +42,13 @@ struct SumOf {
   static Acc combine(Acc acc, float v) { return acc + v; }
 };
 
-// acc[0..n) = Op(acc, x[0..n)) elementwise, on Op's elementwise kernel (f32-vbinary, unclamped).
+// acc[0..n) = Op(acc, x[0..n)) elementwise, on Op's elementwise kernel (f32-vbinary, unclamped);
+// or out[0..n) = Op(a, b).
 template <class Op>
 class RowFold {
  public:
   void operator()(size_t n, float* acc, const float* x) const { kernel_.fn(n, acc, x, acc, &kPpUnclamped); }
+  void operator()(size_t n, const float* a, const float* b, float* out) const { kernel_.fn(n, a, b, out, &kPpUnclamped); }
 
  private:
   const pp_f32_vbinary_ukernel& kernel_ = pp_f32_vbinary_config(Op::kRow, false);
