@@ -7,9 +7,9 @@
 // combined into one padded row (the elementwise kernels; padding holds -inf or 0), then the row
 // kernel (5 s1), or a plain loop, pools along it. Narrow planes are padded and stacked, their
 // window rows combined over the whole stack, and the row kernel pools it in one call
-// (WindowPool::stacked): the same sums in the same order. A global pool (adaptive to 1x1, or one window on the whole unpadded plane) reduces
-// whole planes as contiguous runs, sums by the row-sum microkernel. Max pools propagate NaN like
-// torch.
+// (WindowPool::stacked): the same sums in the same order. A global pool (adaptive to 1x1, or
+// one window on the whole unpadded plane) reduces whole planes as contiguous runs, sums by the
+// row-sum microkernel. Max pools propagate NaN like torch.
 #include <algorithm>
 #include <limits>
 #include <type_traits>

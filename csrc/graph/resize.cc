@@ -3,7 +3,8 @@
 // a scale gives the output size floor(in * scale) and, unless align_corners, the source
 // coordinate dst / scale (float); a size gives the source coordinate dst * in / out. Source
 // indices and weights are computed once per run and per dim; rows repeating the previous one
-// (nearest) are copied; an input row's interpolation across is computed once for the output rows
+// (nearest) are copied, and a row whose columns repeat each input a whole number of times is
+// written by a plain repeat; an input row's interpolation across is computed once for the output rows
 // that read it. Nearest takes torch's shortcuts: the same size copies, twice the size
 // repeats each input (whatever the scale says); nearest-exact reads the input under each output
 // pixel's centre. Bicubic is Keys' cubic convolution with torch's A = -0.75 over the four
@@ -79,6 +80,7 @@ class Upsample final : public NodeOperator {
     std::vector<Tap>& cols = column_scratch;
     taps(ih, oh, 0, rows);
     taps(iw, ow, 1, cols);
+    const size_t factor = repeats(cols, iw);
     parallel_rows(x[0] * x[1], oh, [&](size_t first, size_t count, size_t begin, size_t end) {
       for (size_t p = first; p < first + count; p++) {
         const float* plane = in[0] + p * ih * iw;
@@ -93,7 +95,11 @@ class Upsample final : public NodeOperator {
             if (oy > begin && rows[oy].at[0] == rows[oy - 1].at[0]) {
               std::memcpy(row, row - ow, ow * sizeof(float));
             } else {
-              nearest_row(plane + rows[oy].at[0] * iw, cols, row);
+              if (factor != 0) {
+                repeat_row(plane + rows[oy].at[0] * iw, iw, factor, row);
+              } else {
+                nearest_row(plane + rows[oy].at[0] * iw, cols, row);
+              }
             }
           }
         }
@@ -171,6 +177,29 @@ class Upsample final : public NodeOperator {
 
   static void nearest_row(const float* x, const std::vector<Tap>& cols, float* y) {
     for (size_t o = 0; o < cols.size(); o++) y[o] = x[cols[o].at[0]];
+  }
+
+  // f when the nearest columns repeat each of the `width` inputs f times in order (an integer
+  // upscale: YOLO's and FPNs' x2), else 0.
+  static size_t repeats(const std::vector<Tap>& cols, size_t width) {
+    if (width == 0 || cols.size() % width != 0) return 0;
+    const size_t f = cols.size() / width;
+    for (size_t o = 0; o < cols.size(); o++)
+      if (cols[o].at[0] != o / f) return 0;
+    return f;
+  }
+
+  // y = x's `width` columns each repeated `factor` times: for 2, plain loops the compiler
+  // vectorises (unpack), where the gather through the taps costs several instructions per output.
+  static void repeat_row(const float* x, size_t width, size_t factor, float* y) {
+    if (factor == 2) {
+      for (size_t i = 0; i < width; i++) {
+        y[2 * i] = x[i];
+        y[2 * i + 1] = x[i];
+      }
+      return;
+    }
+    for (size_t i = 0; i < width; i++, y += factor) std::fill(y, y + factor, x[i]);
   }
 
   // Output rows [begin, end) of a plane. Each output is the weighted sum, over the row taps, of
