@@ -4,8 +4,8 @@
 // coordinate dst / scale (float); a size gives the source coordinate dst * in / out. Source
 // indices and weights are computed once per run and per dim; rows repeating the previous one
 // (nearest) are copied, and a row whose columns repeat each input a whole number of times is
-// written by a plain repeat; an input row's interpolation across is computed once for the output rows
-// that read it. Nearest takes torch's shortcuts: the same size copies, twice the size
+// written by a plain repeat; an input row's interpolation across is computed once for the
+// output rows that read it. Nearest takes torch's shortcuts: the same size copies, twice the size
 // repeats each input (whatever the scale says); nearest-exact reads the input under each output
 // pixel's centre. Bicubic is Keys' cubic convolution with torch's A = -0.75 over the four
 // nearest inputs, clamped into the image at its borders.

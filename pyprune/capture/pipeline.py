@@ -45,7 +45,8 @@ def _integer_outputs(low: Lowered) -> list[str] | None:
     dtypes, casts = [], set()
     for k, name in enumerate(low.graph.outputs):
         call = low.calls.get(name)
-        if call is not None and call.target is torch.Tensor.to and len(call.args) == 2 and call.args[1] in INTEGER_DTYPES:
+        cast = call is not None and call.target is torch.Tensor.to and len(call.args) == 2
+        if cast and call.args[1] in INTEGER_DTYPES:
             dtypes.append(str(call.args[1]).removeprefix("torch."))
             low.graph.outputs[k] = producers[name].inputs[0]
             casts.add(name)

@@ -78,9 +78,12 @@ class _Cell:
     hidden_bias_apart: bool  # b_hh stays in the hidden share (GRU's reset gate scales it)
 
 
-_CELLS = {"lstm": _Cell("LSTM", "an LSTM", 4, 2, _lstm_step, False), "gru": _Cell("GRU", "a GRU", 3, 1, _gru_step, True),
-          "rnn_tanh": _Cell("RNN", "an RNN", 1, 1, _rnn_step("tanh"), False),
-          "rnn_relu": _Cell("RNN", "an RNN", 1, 1, _rnn_step("relu"), False)}
+_CELLS = {
+    "lstm": _Cell("LSTM", "an LSTM", 4, 2, _lstm_step, False),
+    "gru": _Cell("GRU", "a GRU", 3, 1, _gru_step, True),
+    "rnn_tanh": _Cell("RNN", "an RNN", 1, 1, _rnn_step("tanh"), False),
+    "rnn_relu": _Cell("RNN", "an RNN", 1, 1, _rnn_step("relu"), False),
+}
 
 
 def b_recurrent(low: Any, node: fx.Node, a: dict) -> list[Ref]:
