@@ -1,7 +1,8 @@
 """The convolution kernels with output channels across the vector lanes (grouped and dense
 convolutions without im2col): every kernel against the im2col + GEMM reference over channels per group
-around its tile, pixel counts around its tile (ragged last tiles), kernel sizes, strides,
-padding, groups, batches and threads; the reference rows against torch; which convolutions the
+around its tile, pixel counts around its tile (ragged last tiles; tiles inside one output row at
+stride 1 and 2, whose pixels the 12-row kernels address from one pointer, and tiles across rows),
+kernel sizes, strides, padding, groups, batches and threads; the reference rows against torch; which convolutions the
 driver runs on them by default; NaN and inf where the GEMM puts them, nothing written past the
 output."""
 
