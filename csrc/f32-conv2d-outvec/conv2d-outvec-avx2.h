@@ -2,18 +2,16 @@
 // f32-conv2d-outvec-*-avx2.cc file (compile those with -mavx2 -mfma only). Contract: ukernels.h.
 //
 // Tile: MR pixels x NV vectors of 8 output channels, MR*NV ymm accumulators (MR*NV + NV + 1
-// <= 16). Per tap: NV loads of the packed weights, MR broadcasts of the pixels' inputs (each
-// pixel's pointer plus the tap's offset, or one pointer for a row of evenly spaced pixels:
-// outvec-pixels.h; no im2col) and MR*NV FMAs. The accumulators start at
-// the bias. At the end each vector's MR pixels are transposed in registers, 8 at a time, so
-// each channel's MR outputs go out as one row.
+// <= 16). The tap loop, no im2col, is outvec-taps-x86.h's. The accumulators start at the bias.
+// At the end each vector's MR pixels are transposed in registers, 8 at a time, so each
+// channel's MR outputs go out as one row.
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
 
-#include "outvec-pixels.h"
+#include "outvec-taps-x86.h"
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
 
@@ -64,20 +62,7 @@ PP_INLINE void kernel(size_t k, const float* const* pixels, const ptrdiff_t* off
     unroll<MR>([&](auto p) PP_INLINE_LAMBDA { acc[PP_CONST(p)][PP_CONST(v)] = bias; });
   });
   w += 8 * NV;
-  pp_f32_conv2d_outvec_x86::with_pixels<MR>(pixels, [&](const auto& at) PP_INLINE_LAMBDA {
-    const float* wt = w;
-    for (size_t i = 0; i < k; i++, wt += 8 * NV) {
-      const ptrdiff_t o = offsets[i];
-      __m256 wv[NV];
-      unroll<NV>([&](auto v) PP_INLINE_LAMBDA { wv[PP_CONST(v)] = _mm256_loadu_ps(wt + 8 * PP_CONST(v)); });
-      unroll<MR>([&](auto p) PP_INLINE_LAMBDA {
-        const __m256 a = _mm256_broadcast_ss(at(PP_CONST(p), o));
-        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-          acc[PP_CONST(p)][PP_CONST(v)] = _mm256_fmadd_ps(a, wv[PP_CONST(v)], acc[PP_CONST(p)][PP_CONST(v)]);
-        });
-      });
-    }
-  });
+  pp_f32_conv2d_outvec_x86::taps<pp_x86::Avx2, MR, NV>(k, pixels, offsets, w, acc);
   const __m256 vmin = _mm256_set1_ps(params->min), vmax = _mm256_set1_ps(params->max);
   char* out = reinterpret_cast<char*>(output);
   unroll<NV>([&](auto v) PP_INLINE_LAMBDA {

@@ -3,18 +3,16 @@
 // -mavx512vl -mfma only). Contract: ukernels.h.
 //
 // Tile: MR pixels x NV vectors of 16 output channels, MR*NV zmm accumulators (MR*NV + NV + 1
-// <= 32). Per tap: NV loads of the packed weights, MR broadcasts of the pixels' inputs (each
-// pixel's pointer plus the tap's offset, or one pointer for a row of evenly spaced pixels:
-// outvec-pixels.h; no im2col) and MR*NV FMAs. The accumulators start at
-// the bias. At the end each vector's MR pixels (at most 16) are transposed in registers, so
-// each channel's MR outputs go out as one masked store.
+// <= 32). The tap loop, no im2col, is outvec-taps-x86.h's. The accumulators start at the bias.
+// At the end each vector's MR pixels (at most 16) are transposed in registers, so each
+// channel's MR outputs go out as one masked store.
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
 
-#include "outvec-pixels.h"
+#include "outvec-taps-x86.h"
 #include "pyprune/ukernels.h"
 #include "pyprune/unroll.h"
 
@@ -64,20 +62,7 @@ PP_INLINE void kernel(size_t k, const float* const* pixels, const ptrdiff_t* off
     unroll<MR>([&](auto p) PP_INLINE_LAMBDA { acc[PP_CONST(p)][PP_CONST(v)] = bias; });
   });
   w += 16 * NV;
-  pp_f32_conv2d_outvec_x86::with_pixels<MR>(pixels, [&](const auto& at) PP_INLINE_LAMBDA {
-    const float* wt = w;
-    for (size_t i = 0; i < k; i++, wt += 16 * NV) {
-      const ptrdiff_t o = offsets[i];
-      __m512 wv[NV];
-      unroll<NV>([&](auto v) PP_INLINE_LAMBDA { wv[PP_CONST(v)] = _mm512_loadu_ps(wt + 16 * PP_CONST(v)); });
-      unroll<MR>([&](auto p) PP_INLINE_LAMBDA {
-        const __m512 a = _mm512_set1_ps(*at(PP_CONST(p), o));
-        unroll<NV>([&](auto v) PP_INLINE_LAMBDA {
-          acc[PP_CONST(p)][PP_CONST(v)] = _mm512_fmadd_ps(a, wv[PP_CONST(v)], acc[PP_CONST(p)][PP_CONST(v)]);
-        });
-      });
-    }
-  });
+  pp_f32_conv2d_outvec_x86::taps<pp_x86::Avx512, MR, NV>(k, pixels, offsets, w, acc);
   const __m512 vmin = _mm512_set1_ps(params->min), vmax = _mm512_set1_ps(params->max);
   constexpr __mmask16 row = static_cast<__mmask16>((1u << MR) - 1);
   char* out = reinterpret_cast<char*>(output);
