@@ -69,3 +69,43 @@ def test_nonzero_macs_are_the_macs_of_the_nonzero_weights(kept):
         assert result[name].nonzero_macs == int(torch.count_nonzero(weight)) * per_weight
     assert result.nonzero_macs == sum(result[name].nonzero_macs for name in positions)
     assert result["1"].nonzero_macs == result["2"].nonzero_macs == 0
+
+
+class Blocks(nn.Module):
+    """Layers whose MACs are not a convolution's or a Linear's, and parameters held by blocks."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, groups=2)  # 5x5 -> 9x9
+        self.lstm = nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+        self.attention = nn.MultiheadAttention(10, 2, kdim=6, vdim=6, batch_first=True)
+        self.scale = nn.Parameter(torch.ones(10))  # a layer scale beside the children
+
+    def forward(self, x):
+        y = self.up(x).flatten(2).transpose(1, 2)  # 81 steps of 6 features
+        seq, _ = self.lstm(y)
+        z, _ = self.attention(seq[:, :7], y, y)  # 7 queries over 81 keys
+        return z * self.scale
+
+
+def test_transposed_recurrent_and_attention_layers_count_their_macs():
+    model = Blocks()
+    result = count(model, torch.randn(2, 4, 5, 5))
+    assert result["up"].macs == 4 * (6 // 2) * 9 * 5 * 5  # each input pixel through the kernel
+    lstm_weights = sum(w.numel() for name, w in model.lstm.named_parameters() if name.startswith("weight_"))
+    assert result["lstm"].macs == lstm_weights * 81 and result["lstm"].output_shape == (2, 81, 10)
+    projections = 10 * 10 * 7 + 10 * 6 * 81 * 2 + 10 * 10 * 7  # q, k and v, out
+    assert result["attention"].macs == projections + 2 * 7 * 81 * 10
+    assert result["attention.out_proj"].macs == 0
+    assert result.params == sum(p.numel() for p in model.parameters())  # the block's own scale too
+    assert result[""].params == 10 and result[""].kind == "Blocks"
+    with torch.no_grad():
+        model.attention.q_proj_weight[:5] = 0  # half the query projection's weights
+    assert count(model, torch.randn(1, 4, 5, 5))["attention"].nonzero_macs == result["attention"].macs - 50 * 7
+
+
+def test_packed_sequences_count_steps_per_example():
+    gru = nn.GRU(3, 4)
+    packed = nn.utils.rnn.pack_padded_sequence(torch.randn(6, 2, 3), [6, 6])
+    weights = sum(w.numel() for name, w in gru.named_parameters() if name.startswith("weight_"))
+    assert count(gru, (packed,))[""].macs == weights * 6
