@@ -1,4 +1,0 @@
-// 7x7 stride-2 depthwise conv (NCHW fp32, clamp), AVX-512, tile 4 rows x 16 columns.
-#include "dwconv2d-chw-avx512.h"
-
-PP_DWCONV2D_CHW_AVX512_UKERNEL(pp_f32_dwconv2d_chw_7x7s2_minmax_ukernel_4x16__avx512, 7, 2, 4)
