@@ -1,10 +1,12 @@
 // attention: softmax(q kt scale) v over the last dim, what matmul -> mul -> softmax -> matmul
 // compute, by blocks of query rows: a block's scores (rows x S) live in a per-thread buffer in
 // cache and are used there, never written out whole (at 1024 tokens and 4 heads the scores are
-// 16 MiB, and the four separate passes over them are bound by memory). q (..., L, E); kt
-// (..., E, S), the keys transposed, as the GEMM reads its second operand; v (..., S, Ev); batch
-// dims broadcast. The queries are scaled as they are packed; both products run on the production
-// GEMM microkernel and each output row is one task's, so results do not depend on the threads.
+// 16 MiB, and the four separate passes over them are bound by memory). The scores' exponentials
+// go unscaled into the second product, whose output rows are scaled by their 1 / sum after it
+// (Ev values a row instead of S). q (..., L, E); kt (..., E, S), the keys transposed, as the
+// GEMM reads its second operand; v (..., S, Ev); batch dims broadcast. The queries are scaled
+// as they are packed; both products run on the production GEMM microkernel and each output row
+// is one task's, so results do not depend on the threads.
 #include <algorithm>
 #include <cfloat>
 
@@ -81,12 +83,19 @@ class Attention final : public NodeOperator {
           for (float *p = packed + mr, *end = p + mr * z.e; p < end; p++) *p *= scale_;
         gemm_.fn(n, z.s, z.e, kt, z.s * sizeof(float), packed, scores + r * z.s, z.s * sizeof(float), &kPpUnclamped);
       }
-      for (size_t r = 0; r < count; r++) softmax_row_(scores + r * z.s, scores + r * z.s, z.s);
+      thread_local AlignedBuffer sums;
+      sums.reserve(count);
+      for (size_t r = 0; r < count; r++)
+        sums.data()[r] = softmax_row_.exponentials(scores + r * z.s, scores + r * z.s, z.s);
       float* y = out[0] + (batch * z.l + first) * z.ev;
       for (size_t r = 0; r < count; r += mr) {
         const size_t n = std::min(mr, count - r);
         const float* packed = pack_rows(scores + r * z.s, n, z.s, mr);
         gemm_.fn(n, z.ev, z.s, v, z.ev * sizeof(float), packed, y + r * z.ev, z.ev * sizeof(float), &kPpUnclamped);
+      }
+      for (size_t r = 0; r < count; r++) {
+        const float scale = 1.0f / sums.data()[r];
+        row_scale_.fn(z.ev, y + r * z.ev, &scale, y + r * z.ev, &kPpUnclamped);
       }
     });
   }
@@ -126,6 +135,7 @@ class Attention final : public NodeOperator {
   const pp_f32_gemm_ukernel& gemm_;
   float scale_;
   const SoftmaxRow softmax_row_;
+  const pp_f32_vbinary_ukernel& row_scale_ = pp_f32_vbinary_config(pp_vbinary_mul, true);
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Softmax of a contiguous row, as torch computes it: the row's maximum subtracted first, the
 // exponentials and their sum on the vexpsum microkernel, then one scaling. The softmax
-// operator's last-axis rows and attention's scores.
+// operator's last-axis rows and attention's scores (which take the exponentials alone).
 #pragma once
 
 #include <cstddef>
@@ -14,9 +14,14 @@ namespace pyprune::graph {
 class SoftmaxRow {
  public:
   void operator()(const float* x, float* y, size_t n) const {
-    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
-    const float scale = 1.0f / exp_sum_.fn(n, x, max, y);
+    const float scale = 1.0f / exponentials(x, y, n);
     scale_.fn(n, y, &scale, y, &kPpUnclamped);
+  }
+
+  // y = exp(x - max(x)), unscaled; returns their sum (a caller that scales later: attention).
+  float exponentials(const float* x, float* y, size_t n) const {
+    const float max = reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity());
+    return exp_sum_.fn(n, x, max, y);
   }
 
  private:
