@@ -528,6 +528,7 @@ class GraphNode:
     kernel: str  # what runs, e.g. "conv2d 3x3 s2 depthwise 4x8 avx2 + relu6"
     output_shapes: tuple[tuple[int, ...], ...]
     macs: int
+    one_thread: bool  # too little work to share among threads: runs on the calling thread alone
 
 
 def _graph_constant(c: Any, name: str) -> Any:
@@ -577,5 +578,5 @@ class Graph:
 
     def describe(self, input_shapes: Sequence[Sequence[int]]) -> list[GraphNode]:
         """Every node as it runs with these input shapes."""
-        return [GraphNode(d["op"], d["name"], d["kernel"], tuple(d["output_shapes"]), d["macs"])
+        return [GraphNode(d["op"], d["name"], d["kernel"], tuple(d["output_shapes"]), d["macs"], d["one_thread"])
                 for d in self._graph.describe(input_shapes)]

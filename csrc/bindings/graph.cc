@@ -251,6 +251,7 @@ Descriptions describe(const graph::Graph& g, const ShapesArg& shapes) {
     d["kernel"] = info.what;
     d["output_shapes"] = shape_tuples(info.output_shapes);
     d["macs"] = info.macs;
+    d["one_thread"] = info.one_thread;
     nodes.append(d);
   }
   return {nodes};
@@ -277,7 +278,7 @@ void register_graph(py::module_& m) {
       .def("profile", &profile, py::arg("inputs"), py::arg("repeats") = 10,
            "Median seconds of each node over `repeats` runs (after one untimed run).")
       .def("describe", &describe, py::arg("input_shapes"),
-           "Each node with these input shapes: op, name, kernel (what runs), output_shapes, macs.");
+           "Each node with these input shapes: op, name, kernel (what runs), output_shapes, macs, one_thread (too little work to share among threads: runs on the calling thread alone).");
 }
 
 }  // namespace pyprune::bindings

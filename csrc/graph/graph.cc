@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "planner.h"
 #include "pyprune/dispatch.h"
 #include "pyprune/huffman.h"
+#include "pyprune/threadpool.h"
 
 namespace pyprune::graph {
 
@@ -194,6 +196,8 @@ void Graph::execute(const Plan& plan, const std::vector<const float*>& inputs, c
       for (const Location& l : step.inputs) work.in.push_back(readable(l));
       work.out.clear();
       for (const Location& l : step.outputs) work.out.push_back(writable(l));
+      std::optional<SerialScope> serial;
+      if (step.serial) serial.emplace();
       ops_[i]->run(work.in, step.input_shapes, work.out, step.output_shapes);
     } catch (...) {
       rethrow_naming(label(i));
@@ -247,7 +251,7 @@ std::vector<NodeInfo> Graph::describe(const Plan& plan) const {
   for (size_t i = 0; i < nodes_.size(); i++) {
     const Step& step = plan.steps[i];
     infos.push_back({nodes_[i].op, nodes_[i].name, ops_[i]->describe_for(step.input_shapes), step.output_shapes,
-                     ops_[i]->macs(step.input_shapes)});
+                     ops_[i]->macs(step.input_shapes), step.serial});
   }
   return infos;
 }

@@ -266,4 +266,7 @@ void set_num_threads(size_t n) { pool().resize(n); }
 size_t get_num_threads() { return pool().size(); }
 void parallel_for(size_t n, const std::function<void(size_t)>& task) { pool().run(n, task); }
 
+SerialScope::SerialScope() : outer_(inside_task) { inside_task = true; }
+SerialScope::~SerialScope() { inside_task = outer_; }
+
 }  // namespace pyprune

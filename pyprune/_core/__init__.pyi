@@ -157,7 +157,7 @@ class Graph:
         """
     def describe(self, input_shapes: list[tuple[int, ...]]) -> list[dict[str, typing.Any]]:
         """
-        Each node with these input shapes: op, name, kernel (what runs), output_shapes, macs.
+        Each node with these input shapes: op, name, kernel (what runs), output_shapes, macs, one_thread (too little work to share among threads: runs on the calling thread alone).
         """
     def output_shapes(self, input_shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         """

@@ -33,6 +33,7 @@ class NodeInfo:
     input_shapes: tuple[Shape, ...]
     output_shapes: tuple[Shape, ...]
     macs: int
+    one_thread: bool  # too little work to share among threads: runs on the calling thread alone
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,14 @@ class Net:
 
     def describe(self, *input_shapes: Shape) -> list[NodeInfo]:
         """Every node as it runs with inputs of these shapes (by default the example's): op,
-        kernel, input and output shapes, multiply-accumulates."""
+        kernel, input and output shapes, multiply-accumulates, whether it runs on one thread."""
         shapes = [tuple(s) for s in input_shapes] or self.input_shapes
         self._check(shapes)
         known: dict[str, Shape] = {**self._constant_shapes, **dict(zip(self.input_names, shapes))}
         infos = []
         for (name, inputs, outputs), d in zip(self._nodes, self._compiled.describe(shapes)):
-            infos.append(NodeInfo(name, d.op, d.kernel, tuple(known[t] for t in inputs), d.output_shapes, d.macs))
+            infos.append(NodeInfo(name, d.op, d.kernel, tuple(known[t] for t in inputs), d.output_shapes, d.macs,
+                                  d.one_thread))
             known.update(zip(outputs, d.output_shapes))
         return infos
 

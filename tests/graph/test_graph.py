@@ -479,6 +479,28 @@ def test_results_do_not_depend_on_the_thread_count(rng):
         pyprune.set_num_threads(before)
 
 
+@needs_add
+def test_nodes_of_little_work_run_on_one_thread(rng):
+    """A node of little work, or every node of a graph of little work in all, runs on the
+    calling thread alone (handing half of it to another core costs more than it saves); the
+    others share the threads. Either way the results are the same."""
+    g = compile(chain(6, 50_000))
+    assert [n.one_thread for n in g.describe([(1, 50_000)])] == [True] * 6  # 6 x 50 K outputs in all
+    assert [n.one_thread for n in g.describe([(4, 50_000)])] == [False] * 6
+    mixed = compile(ir.Graph([ir.TensorSpec("x", (1, 1_000_000)), ir.TensorSpec("s", (1, 1000))], ["y", "t"],
+                             [ir.Node("add", ["x", "x"], ["y"], name="large"), ir.Node("add", ["s", "s"], ["t"], name="small")]))
+    assert [n.one_thread for n in mixed.describe([(1, 1_000_000), (1, 1000)])] == [False, True]
+    x, small = rng.standard_normal((1, 1_000_000), dtype=np.float32), rng.standard_normal((1, 1000), dtype=np.float32)
+    before = pyprune.get_num_threads()
+    try:
+        pyprune.set_num_threads(2)
+        y, t = mixed.run([x, small])
+    finally:
+        pyprune.set_num_threads(before)
+    np.testing.assert_array_equal(y, x + x)
+    np.testing.assert_array_equal(t, small + small)
+
+
 def test_concurrent_runs_of_one_graph_with_different_shapes(rng):
     """Several Python threads run the same graph at once, each with its own batch size (more
     signatures than the plan cache keeps): each gets its own results."""

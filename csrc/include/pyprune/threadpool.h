@@ -18,4 +18,18 @@ size_t get_num_threads();
 // the number of threads.
 void parallel_for(size_t n, const std::function<void(size_t)>& task);
 
+// While one lives, parallel_for called on this thread runs its tasks on it, in order (the
+// graph's nodes too small to be worth a second core: handing part of one over and the other
+// core's cold caches cost more than the half of the work it would take).
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool outer_;
+};
+
 }  // namespace pyprune

@@ -47,6 +47,7 @@ struct NodeInfo {
   std::string what;  // Operator::describe_for(the step's input shapes)
   std::vector<Dims> output_shapes;
   size_t macs;
+  bool one_thread;  // runs on the calling thread alone (Step::serial)
 };
 
 class Graph {

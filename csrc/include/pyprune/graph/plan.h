@@ -39,6 +39,7 @@ struct Step {
   std::vector<Dims> input_shapes, output_shapes;
   std::vector<Decode> decodes;
   bool view = false;  // its output is its input: nothing runs
+  bool serial = false;  // too little work to share among threads: runs on the calling thread
 };
 
 // A graph output the caller's buffer receives after the last node: a graph input, a constant,
