@@ -303,16 +303,33 @@ def fold_affine(low: Lowered) -> int:
     return changed
 
 
+def _channel_view(low: Lowered, producer: ir.Node, node: ir.Node) -> bool:
+    """Whether `node` takes the producer's output (or a view of it such as this) channel by
+    channel to where a batch norm reads them, dim 1: a linear layer's reshaped to (rows,
+    features); a convolution's reshaped keeping (N, C) in front, or sliced along a spatial dim."""
+    shape = _shape(low, node.outputs[0])
+    channels = low.graph.constants[producer.inputs[1]].shape[0]
+    if shape is None:
+        return False
+    if producer.op == "linear":
+        return node.op == "reshape" and len(shape) == 2 and shape[1] == channels
+    if node.op == "slice":
+        return node.attrs["axis"] >= 2
+    dims = node.attrs.get("shape", [])  # -2 - i: "dim i of the input"
+    return node.op == "reshape" and len(dims) >= 2 and dims[0] == -2 and dims[1] in (-3, channels)
+
+
 def _rows_view(low: Lowered, users: dict[str, list[ir.Node]], producer: ir.Node, node: ir.Node | None) -> ir.Node | None:
-    """`node` when it reshapes a linear layer's output to (rows, features) for a batch norm, as
-    LeViT's Linear + BatchNorm1d over every token does (bn(x.flatten(0, 1)).reshape_as(x))."""
-    if producer.op != "linear" or node is None or node.op != "reshape":
+    """The last of the views from the producer's output that lead it, channel by channel, to a
+    batch norm (_channel_view): LeViT's Linear + BatchNorm1d over every token
+    (bn(x.flatten(0, 1)).reshape_as(x)); a Conv1d + BatchNorm1d (a conv2d of one row viewed back
+    to (N, C, L)), a TCN's chomp between them (x[:, :, :-k])."""
+    if producer.op not in ("linear", "conv2d"):
         return None
-    shape, reader = _shape(low, node.outputs[0]), _only_user(low, users, node.outputs[0])
-    features = low.graph.constants[producer.inputs[1]].shape[0]
-    if shape is None or len(shape) != 2 or shape[1] != features or reader is None or reader.op != "batch_norm":
-        return None
-    return node
+    view = None
+    while node is not None and node.op in ("reshape", "slice") and _channel_view(low, producer, node):
+        view, node = node, _only_user(low, users, node.outputs[0])
+    return view if node is not None and node.op == "batch_norm" else None
 
 
 def broadcast_expands(low: Lowered) -> int:
@@ -486,15 +503,16 @@ def fuse_residuals(low: Lowered) -> int:
 
 def fuse_activations(low: Lowered) -> int:
     """An activation becomes part of the convolution, linear layer or elementwise op before it,
-    also across reshapes and permutes between them (elementwise, it commutes with them: a
-    depthwise convolution of SegFormer's Mix-FFN, flattened and transposed, then GELU)."""
+    also across reshapes, permutes and slices between them (elementwise, it commutes with them:
+    a depthwise convolution of SegFormer's Mix-FFN, flattened and transposed, then GELU; a TCN's
+    convolution, its padding's outputs sliced off, then ReLU)."""
     graph, changed = low.graph, 0
     producers, users = _producers(graph), _users(graph)
     for act in list(graph.nodes):
         if act.op != "activation":
             continue
         last, producer = act, producers.get(act.inputs[0])
-        while producer is not None and producer.op in ("reshape", "permute") \
+        while producer is not None and producer.op in ("reshape", "permute", "slice") \
                 and _only_user(low, users, producer.outputs[0]) is last:
             last, producer = producer, producers.get(producer.inputs[0])
         if producer is None or producer.op not in _FUSES_ACTIVATION or _has_activation(producer) \

@@ -109,6 +109,32 @@ def test_batch_norm_over_every_token_folds_into_the_linear_layer():
     assert outputs_kept(low, xs, O.fold_affine) == 0
 
 
+def test_batch_norm_after_a_convolution_of_one_row_folds_through_its_view():
+    """A Conv1d + BatchNorm1d (the convolution a conv2d over (N, C, 1, L), viewed back to
+    (N, C, L)): the norm goes, the view stays; a view that moves the channels keeps it."""
+    rng = np.random.default_rng(2)
+    c = {"w": weights(4, 3), "s": rng.uniform(0.5, 2, 4), "t": rng.standard_normal(4)}
+    nodes = [conv("x", "y", "w"), ir.Node("reshape", ["y"], ["f"], {"shape": [-2, -3, -1]}),
+             ir.Node("batch_norm", ["f", "s", "t"], ["z"])]
+    low, xs = make(nodes, c, inputs=(("x", (2, 3, 1, 9)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 1 and ops(low) == ["conv2d", "reshape"]
+    moved = nodes[:1] + [ir.Node("reshape", ["y"], ["f"], {"shape": [-2, 9, 4]}), nodes[2]]
+    low, xs = make(moved, {**c, "s": np.ones(9), "t": np.zeros(9)}, inputs=(("x", (2, 3, 1, 9)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+    # a TCN's chomp between them (x[:, :, :-2]), then ReLU: the norm folds, the ReLU fuses
+    chomped = nodes[:2] + [ir.Node("slice", ["f"], ["g"], {"axis": 2, "end": -2}),
+                           ir.Node("batch_norm", ["g", "s", "t"], ["n"]),
+                           ir.Node("activation", ["n"], ["z"], {"activation": "relu"})]
+    low, xs = make(chomped, c, inputs=(("x", (2, 3, 1, 9)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 1 and outputs_kept(low, xs, O.fuse_activations) == 1
+    assert ops(low) == ["conv2d", "reshape", "slice"] and low.graph.nodes[0].attrs["activation"] == "relu"
+    # a slice across the channels keeps the norm
+    across = nodes[:1] + [ir.Node("slice", ["y"], ["g"], {"axis": 1, "end": 3}),
+                          ir.Node("batch_norm", ["g", "s3", "t3"], ["z"])]
+    low, xs = make(across, {**c, "s3": np.full(3, 2.0), "t3": np.ones(3)}, inputs=(("x", (2, 3, 1, 9)),))
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+
+
 def test_residual_adds_fuse_into_the_convolution_when_shapes_match():
     c = {"w": weights(4, 4), "b": np.ones(4), "w2": weights(4, 4, 1), "v": np.ones((4, 1, 1))}
     nodes = [conv("x", "y", "w"), ir.Node("activation", ["x"], ["r"], {"activation": "relu"}),
