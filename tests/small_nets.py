@@ -45,6 +45,34 @@ class Labels(nn.Module):
         return self.head(x), x.argmax(1), torch.topk(x.flatten(1), 3).indices.to(torch.int32)
 
 
+class Pixels(nn.Module):
+    """A camera frame as it comes, uint8 pixels in HWC: made float and normalised in forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU())
+        self.head = nn.Linear(8, 5)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = (image.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / 0.25
+        return self.head(self.features(x).mean((2, 3)))
+
+
+class Tokens(nn.Module):
+    """Token ids (int64) through an embedding and a 1-d convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(50, 16)
+        self.conv = nn.Conv1d(16, 8, 3, padding=1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(ids).transpose(1, 2)
+        return self.head(torch.relu(self.conv(x)).amax(-1))
+
+
 class VGGStyle(nn.Module):
     """Plain conv stack; the head sees a 2x2 map flattened, so each channel is 4 features."""
 

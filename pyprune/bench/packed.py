@@ -52,12 +52,19 @@ class FileTiming:
         return None if self.layers is None else self.median_ms - sum(layer.ms for layer in self.layers)
 
 
+def random_inputs(net: Net, seed: int) -> list[np.ndarray]:
+    """Inputs of the net's example shapes: normal floats, or 0s and 1s for an input it takes as
+    integers (pixels, or token ids that any embedding table has rows for)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32) if dtype == "float32" else
+            rng.integers(0, 2, shape).astype(dtype) for shape, dtype in zip(net.input_shapes, net.input_dtypes)]
+
+
 def time_net(net: Net, threads: int, runs: int, layers: bool, seed: int = 0) -> FileTiming:
     """Times `runs` forwards of `net` (after one untimed run) on random inputs of its example
     shapes with `threads` threads; with `layers`, also each node's median over `runs` runs."""
     kernels.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal(shape, dtype=np.float32) for shape in net.input_shapes]
+    inputs = random_inputs(net, seed)
     net.run(*inputs)  # plans the shapes, sizes the arena, warms the caches
     seconds = []
     for _ in range(runs):
@@ -122,8 +129,7 @@ def runtime_overhead(net: Net, rounds: int = 30, seed: int = 0) -> Overhead:
     and of that the time around the single C++ call (the forward less a run of the graph
     alone, the increment of net.profile's CPU time per repeat). Rounds take turns."""
     kernels.set_num_threads(1)
-    rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal(shape, dtype=np.float32) for shape in net.input_shapes]
+    inputs = random_inputs(net, seed)
     calls = {"forward": lambda: net.run(*inputs), "profile 1": lambda: net.profile(*inputs, repeats=1),
              "profile 3": lambda: net.profile(*inputs, repeats=3)}
     median = medians_taking_turns(calls, rounds, clock=time.thread_time)

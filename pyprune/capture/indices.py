@@ -59,6 +59,12 @@ _CLAMPS = {"clamp", "clamp_min", "clamp_max"}
 _EXACT_AT_ANY_SIZE = _MOVES | _CLAMPS
 
 
+def input_bound(dtype: torch.dtype) -> int:
+    """A bound on a model input's integers: its dtype's, or for int32 and int64 float32's exact
+    range, which engine.float_inputs checks the inputs against."""
+    return min(int(torch.iinfo(dtype).max) + 1, 2**24)
+
+
 def bound(low: Any, v: Any) -> float:
     """A bound on the magnitude of the integer value `v` (a tensor the engine holds, a constant,
     a number, a condition), UNBOUNDED for a cast of float32 data; Unsupported when the engine

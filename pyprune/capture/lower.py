@@ -485,6 +485,10 @@ class _Lowering:
                 val = node.meta.get("val")
                 self.values[name] = val
                 self.env[node] = Ref(name)
+                if getattr(val, "dtype", None) in indices.INTEGER_DTYPES:  # held as float32 (engine.float_inputs)
+                    self.integers[name] = indices.input_bound(val.dtype)
+                    if val.dtype != torch.uint8:
+                        self.signed.add(name)
                 example = next(user_inputs, None) if user_inputs is not None else None
                 shape = tuple(example.shape) if isinstance(example, torch.Tensor) else tuple(
                     int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in getattr(val, "shape", ()))
@@ -499,6 +503,8 @@ class _Lowering:
             del self.calls[name], self.origins[name]
         dynamic = any(isinstance(d, torch.SymInt) for spec in inputs for d in self.values[spec.name].shape)
         g = ir.Graph(inputs, outputs, self.nodes, self.constants, dynamic)
+        dtypes = [str(self.values[spec.name].dtype).removeprefix("torch.") for spec in inputs]
+        g.input_dtypes = None if all(d == "float32" for d in dtypes) else dtypes
         return Lowered(g, self.unsupported, self.calls, self.origins, program.call_spec.out_spec, self.values)
 
     def outputs(self, node: fx.Node, signature: Any) -> list[str]:

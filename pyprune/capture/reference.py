@@ -255,8 +255,10 @@ def evaluate(graph: ir.Graph, inputs: Sequence[Any], calls: Mapping[str, Callabl
     if len(inputs) != len(graph.inputs):
         raise ValueError(f"the graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
     env: dict[str, Any] = {name: torch.from_numpy(np.asarray(c)) for name, c in graph.constants.items()}
+    integers = {spec.name for spec, dtype in zip(graph.inputs, graph.input_dtypes or []) if dtype != "float32"}
     for spec, x in zip(graph.inputs, inputs):
-        env[spec.name] = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+        x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+        env[spec.name] = x.to(torch.float32) if spec.name in integers else x  # as the engine holds them
     with torch.no_grad():
         for node in graph.nodes:
             outputs = run_node(node, [env[t] for t in node.inputs], calls)

@@ -164,6 +164,10 @@ class _Builder:
         constants = {t: g.constants[t] for n in nodes for t in n.inputs if t in g.constants}
         sub = ir.Graph([ir.TensorSpec(t, tuple(self.shapes[t])) for t in inputs], outputs, list(nodes), constants,
                        g.dynamic_batch)
+        # The model's integer inputs come as they are (engine.float_inputs); the others as float32.
+        given = dict(zip((spec.name for spec in g.inputs), g.input_dtypes or []))
+        dtypes = [given.get(t, "float32") for t in inputs]
+        sub.input_dtypes = None if all(d == "float32" for d in dtypes) else dtypes
         name = f"segment_{index}"
         self.root.add_module(name, EngineSegment(sub))
         call = self.graph.call_module(name, tuple(self.value(t) for t in inputs))

@@ -14,6 +14,7 @@ from numpy.lib import format as npy
 import pyprune
 from pyprune.cli.argtypes import MAX_INPUT_ELEMENTS, input_file, thread_count
 from pyprune.cli.errors import UserError
+from pyprune.graph.ir import OUTPUT_DTYPES
 
 __all__ = ["add_parser"]
 
@@ -22,9 +23,9 @@ MAX_SAMPLES = 16  # samples of a batch whose top classes are printed
 
 
 def _input(path: str) -> np.ndarray:
-    """The float32 array of a .npy file, C-contiguous. Its header is read first: a dtype other
-    than float32, more elements than an input may have or than the file holds are refused
-    before anything is allocated."""
+    """The array of a .npy file, C-contiguous: float32, or integers for a model that takes them.
+    Its header is read first: another dtype, more elements than an input may have or than the
+    file holds are refused before anything is allocated."""
     headers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
     try:
         with open(path, "rb") as f:
@@ -35,12 +36,13 @@ def _input(path: str) -> np.ndarray:
             data_start = f.tell()
     except (ValueError, OSError, EOFError) as e:
         raise UserError(f"{path} is not a .npy array file: {e}") from None
-    if dtype != np.float32:
-        raise UserError(f"{path} holds {dtype} values, the model takes float32 (save x.astype(numpy.float32))")
+    if dtype.name not in OUTPUT_DTYPES:
+        raise UserError(f"{path} holds {dtype} values, the model takes float32 (save x.astype(numpy.float32)) or, "
+                        f"where it takes integers, {', '.join(OUTPUT_DTYPES[1:])}")
     elements = math.prod(shape)
     if elements > MAX_INPUT_ELEMENTS:
         raise UserError(f"{path} holds {elements:,} values, more than the {MAX_INPUT_ELEMENTS:,} an input may have")
-    if os.path.getsize(path) < data_start + 4 * elements:
+    if os.path.getsize(path) < data_start + dtype.itemsize * elements:
         raise UserError(f"{path} is truncated: its header declares shape {shape}")
     return np.ascontiguousarray(np.load(path, allow_pickle=False))
 
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         outputs = net.run(*inputs)
         seconds = time.perf_counter() - start
-    except ValueError as e:  # shapes the graph does not take, named by input or node
+    except (ValueError, TypeError) as e:  # shapes or dtypes the graph does not take, named by input or node
         shapes = ", ".join(str(x.shape) for x in inputs)
         raise UserError(f"the model does not run on inputs of shape {shapes}: {e}") from None
     threads = pyprune.get_num_threads()
@@ -93,13 +95,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="run a packed model on inputs from .npy files (no torch needed)",
         description="Run a packed model file (written by pyprune.pack.save with example inputs, holding its "
         "graph) on pyprune's runtime alone: neither torch nor the model's code is needed. Each input is a "
-        "float32 .npy file of a shape the model takes. Prints each output's shape and, for a classifier's "
+        "float32 .npy file of a shape the model takes (or of the integer dtype it takes: uint8 pixels, token "
+        "ids). Prints each output's shape and, for a classifier's "
         "(batch, classes) output, the top-5 classes of each sample with their softmax probabilities.",
         epilog="example: pyprune run mobilenet.pyprune --input image.npy --threads 4",
     )
     run_parser.add_argument("file", type=input_file, metavar="FILE", help="a packed model file")
     run_parser.add_argument("--input", action="append", required=True, type=input_file, metavar="NPY",
-                            help="a float32 .npy file: one per input of the model, in order")
+                            help="a .npy file (float32, or the model's integer dtype): one per input of the model, in order")
     run_parser.add_argument("--threads", type=thread_count, default=None,
                             help="threads for the kernels (default: the machine's setting)")
     run_parser.set_defaults(run=run)

@@ -9,10 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from pyprune import kernels
 from pyprune.graph import ir
 
-__all__ = ["Engine", "NodeTime", "check_inputs", "compile"]
+__all__ = ["Engine", "NodeTime", "check_inputs", "compile", "float_inputs"]
+
+# The engine holds integers as float32, exact up to this magnitude: wider inputs are checked.
+EXACT_INTEGERS = 2**24
 
 
 def compile(graph: ir.Graph) -> kernels.Graph:  # noqa: A001 - the design's name for it
@@ -53,6 +58,29 @@ def check_inputs(specs: list[ir.TensorSpec], dynamic_batch: bool, fixed_sizes: b
                              f"inputs of the size to run")
 
 
+def float_inputs(graph: ir.Graph, inputs: list[Any]) -> list[Any]:
+    """The inputs as the engine takes them: those of an integer dtype in the graph (its
+    input_dtypes) as float32 of the same integers (a torch tensor stays one), after TypeError
+    unless they have that dtype (or are float32 already, as the engine holds them), or
+    ValueError if an int32 or int64 input holds a value past 2^24 (float32's exact integers);
+    the others as they are."""
+    if graph.input_dtypes is None:
+        return inputs
+    converted = []
+    for spec, dtype, x in zip(graph.inputs, graph.input_dtypes, inputs):
+        if dtype != "float32" and str(getattr(x, "dtype", "")).removeprefix("torch.") != "float32":
+            tensor = hasattr(x, "__dlpack__") and hasattr(x, "detach")  # torch's, without importing it
+            array = np.from_dlpack(x.detach()) if tensor else np.asarray(x)
+            if array.dtype != np.dtype(dtype):
+                raise TypeError(f"input {spec.name!r} must have dtype {dtype}, got {array.dtype}")
+            if array.dtype.itemsize >= 4 and array.size and int(np.abs(array).max()) > EXACT_INTEGERS:
+                raise ValueError(f"input {spec.name!r} holds integers past 2^24, which the engine's float32 does "
+                                 f"not hold exactly (largest magnitude {int(np.abs(array).max())})")
+            x = x.detach().float() if tensor else array.astype(np.float32)
+        converted.append(x)
+    return converted
+
+
 @dataclass(frozen=True)
 class NodeTime:
     node: ir.Node
@@ -71,7 +99,7 @@ class Engine:
 
     def __call__(self, *inputs: Any) -> Any:
         self._check([getattr(x, "shape", None) for x in inputs])
-        outputs = self._compiled.run(list(inputs))
+        outputs = self._compiled.run(float_inputs(self.graph, list(inputs)))
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def output_shapes(self, *input_shapes: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -88,7 +116,7 @@ class Engine:
     def profile(self, *inputs: Any, repeats: int = 10) -> list[NodeTime]:
         """Every node's median time over ``repeats`` runs on these inputs."""
         self._check([getattr(x, "shape", None) for x in inputs])
-        seconds = self._compiled.profile(list(inputs), repeats)
+        seconds = self._compiled.profile(float_inputs(self.graph, list(inputs)), repeats)
         return [NodeTime(node, s) for node, s in zip(self.graph.nodes, seconds)]
 
     def describe(self, *input_shapes: tuple[int, ...]) -> list[kernels.GraphNode]:

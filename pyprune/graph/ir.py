@@ -25,14 +25,17 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = 3
+VERSION = 4
 # Version 1 graphs (no fixed_sizes, no output_keys) are read as graphs whose sizes follow their
-# inputs and whose outputs have no keys; versions 1 and 2 (no output_dtypes) as float32 outputs.
-READABLE_VERSIONS = (1, 2, 3)
+# inputs and whose outputs have no keys; versions 1 and 2 (no output_dtypes) as float32 outputs;
+# versions 1 to 3 (no input_dtypes) as float32 inputs.
+READABLE_VERSIONS = (1, 2, 3, 4)
 # The keys each version adds to version 1's.
-_ADDED_KEYS = {1: (), 2: ("fixed_sizes", "output_keys"), 3: ("fixed_sizes", "output_keys", "output_dtypes")}
+_ADDED_KEYS = {1: (), 2: ("fixed_sizes", "output_keys"), 3: ("fixed_sizes", "output_keys", "output_dtypes"),
+               4: ("fixed_sizes", "output_keys", "output_dtypes", "input_dtypes")}
 # What an output may be given as: the engine's float32, or an integer type its values (exact
-# integers held as float32, argmax's indices) are cast to.
+# integers held as float32, argmax's indices) are cast to. An input may be given in the same
+# types: integers the engine then holds as float32 (an image of uint8 pixels, token ids).
 OUTPUT_DTYPES = ("float32", "int64", "int32", "int16", "int8", "uint8")
 # Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
 MAX_NODES = 100_000
@@ -98,6 +101,8 @@ class Graph:
     output_keys: list[str] | None = None
     # Per output, the dtype the runtime gives it (OUTPUT_DTYPES); None: float32 all.
     output_dtypes: list[str] | None = None
+    # Per input, the dtype it takes (OUTPUT_DTYPES); None: float32 all.
+    input_dtypes: list[str] | None = None
     version: int = VERSION
 
     def validate(self) -> None:
@@ -114,6 +119,7 @@ class Graph:
             "fixed_sizes": self.fixed_sizes,
             "output_keys": None if self.output_keys is None else list(self.output_keys),
             "output_dtypes": None if self.output_dtypes is None else list(self.output_dtypes),
+            "input_dtypes": None if self.input_dtypes is None else list(self.input_dtypes),
             "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
             "outputs": list(self.outputs),
             "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
@@ -194,14 +200,21 @@ def _check(g: Graph) -> None:
             _name(key, f"output_keys[{k}]", empty=True)
         if len(set(g.output_keys)) != len(g.output_keys):
             raise GraphError("output_keys", "must not repeat a key")
-    if g.output_dtypes is not None:
-        _list(g.output_dtypes, "output_dtypes", MAX_TENSORS)
-        if len(g.output_dtypes) != len(g.outputs):
-            raise GraphError("output_dtypes", f"must have one dtype per output ({len(g.outputs)}), got "
-                                              f"{len(g.output_dtypes)}")
-        for k, dtype in enumerate(g.output_dtypes):
-            if not isinstance(dtype, str) or dtype not in OUTPUT_DTYPES:
-                raise GraphError(f"output_dtypes[{k}]", f"must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
+    _dtypes(g.output_dtypes, "output", len(g.outputs))
+    _dtypes(g.input_dtypes, "input", len(g.inputs))
+
+
+def _dtypes(dtypes: Any, what: str, count: int) -> None:
+    """A graph's output_dtypes or input_dtypes: None, or one of OUTPUT_DTYPES per output or input."""
+    if dtypes is None:
+        return
+    key = f"{what}_dtypes"
+    _list(dtypes, key, MAX_TENSORS)
+    if len(dtypes) != count:
+        raise GraphError(key, f"must have one dtype per {what} ({count}), got {len(dtypes)}")
+    for k, dtype in enumerate(dtypes):
+        if not isinstance(dtype, str) or dtype not in OUTPUT_DTYPES:
+            raise GraphError(f"{key}[{k}]", f"must be one of {', '.join(OUTPUT_DTYPES)}, got {dtype!r}")
 
 
 def _version(value: Any) -> None:
@@ -313,7 +326,8 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
         n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
         nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
     graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
-                  d.get("fixed_sizes", False), d.get("output_keys"), d.get("output_dtypes"), VERSION)
+                  d.get("fixed_sizes", False), d.get("output_keys"), d.get("output_dtypes"), d.get("input_dtypes"),
+                  VERSION)
     graph.validate()
     return graph
 

@@ -244,21 +244,28 @@ def _fresh_model(model: Any, pack: PackFile) -> nn.Module:
 
 def _file_inputs(pack: PackFile, model: nn.Module) -> tuple[torch.Tensor, ...]:
     """Random inputs of the shapes the file names (capped by the grammar), once they are
-    known to fit the model: it runs first on shape-only (meta) tensors, allocating nothing."""
+    known to fit the model: it runs first on shape-only (meta) tensors, allocating nothing.
+    An input its graph says the model takes as integers (input_dtypes) is zeros of that dtype,
+    an index any table has."""
     shapes = pack.metadata["example_inputs"]
     if shapes is None:
         raise ValueError("load(fast=True) needs example inputs: save(..., example_inputs=...) or load(..., example_inputs=...)")
+    graph = pack.metadata.get("graph")
+    dtypes = [getattr(torch, d) for d in (graph["ir"].get("input_dtypes") if graph is not None else None)
+              or ["float32"] * len(shapes)]
     meta = {k: torch.empty_like(v, device="meta") for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
     try:
         with torch.no_grad():
-            torch.func.functional_call(model, meta, tuple(torch.empty(s, device="meta") for s in shapes))
+            torch.func.functional_call(model, meta, tuple(torch.empty(s, dtype=d, device="meta")
+                                                          for s, d in zip(shapes, dtypes)))
     except NotImplementedError:
         pass  # an operation without a shape-only kernel: convert checks the shapes when it runs
     except Exception as e:  # the model's own code decides what fits: any refusal counts
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise PackError(f"the file's example input shapes {shapes} do not fit the model: {type(e).__name__}: {first}") from None
     generator = torch.Generator().manual_seed(0)
-    return tuple(torch.randn(s, generator=generator) for s in shapes)
+    return tuple(torch.randn(s, generator=generator) if d == torch.float32 else torch.zeros(s, dtype=d)
+                 for s, d in zip(shapes, dtypes))
 
 
 def _compress_layers(model: nn.Module, coded: dict[str, SharedWeights], fast: bool) -> None:

@@ -35,18 +35,24 @@ def captured_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
 
 def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tensor, ...]) -> bool:
     """Whether the graph computes what the model does on inputs of twice the example's sizes
-    past dims 0 and 1 (an image's height and width, a sequence's length; doubling keeps them
-    multiples of the model's strides). A size the model read from its input at capture
-    (F.interpolate to x.shape[-2:]) is a constant of the graph, which then answers other sizes
-    with the example's; a model that takes no other size (a position table of its own) fixes
-    them too. Inputs of rank 2 and less have no such sizes."""
-    probe = tuple(x.repeat(1, 1, *[2] * (x.dim() - 2)) if isinstance(x, torch.Tensor) and x.dim() > 2 else x
-                  for x in inputs)
+    past dims 0 and 1 (an image's height and width, a signal's length), or past dim 0 for
+    inputs of rank 2 (a sequence of token ids, or features: doubling keeps them multiples of
+    the model's strides). A size the model read from its input at capture (F.interpolate to
+    x.shape[-2:], the length an embedding's rows are viewed back to) is a constant of the graph,
+    which then answers other sizes with the example's; a model that takes no other size (a
+    position table of its own, a linear layer's features) fixes them too. Inputs of rank 1 have
+    no such sizes."""
+    def doubled(x: Any) -> Any:
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            return x
+        return x.repeat(1, 2) if x.dim() == 2 else x.repeat(1, 1, *[2] * (x.dim() - 2))
+
+    probe = tuple(doubled(x) for x in inputs)
     if all(p is x for p, x in zip(probe, inputs)):
         return True
     try:
         want = model_outputs(model, probe)
-        got = Engine(graph)(*[x.detach().float().numpy() for x in probe])
+        got = Engine(graph)(*[_engine_input(x) for x in probe])
         got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
         return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE
     except Exception:  # the model or the graph refuses the size (or answers inf): it is not one of theirs
@@ -57,5 +63,10 @@ def file_graph_outputs(written: PackFile, inputs: tuple[torch.Tensor, ...]) -> l
     """The outputs of the file's graph on `inputs`, run as pyprune.runtime runs it (ValueError
     if the operators refuse the graph)."""
     net = Net(file_graph(written))
-    arrays = [x.detach().cpu().to(torch.float32).contiguous().numpy() for x in inputs]
-    return [torch.from_numpy(y) for y in net.run(*arrays)]
+    return [torch.from_numpy(y) for y in net.run(*[_engine_input(x) for x in inputs])]
+
+
+def _engine_input(x: torch.Tensor) -> Any:
+    """An example input as the graph takes it: integers as they are, other data as float32."""
+    x = x.detach().cpu().contiguous()
+    return x.numpy() if x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64) else x.float().numpy()

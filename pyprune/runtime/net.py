@@ -59,7 +59,8 @@ class Net:
     """A graph compiled for pyprune's kernels. ``net(x)`` (or ``net(x, y)`` for several inputs)
     takes float32 arrays and gives the output, or a tuple of them when the graph has several;
     ``run`` always gives the tuple; a model that returned a dict of tensors gets a dict of arrays
-    under its keys from ``net(x)``. Outputs are float32 but those the model gave as integer
+    under its keys from ``net(x)``. An input the model took as integers (an image of uint8
+    pixels, token ids) is given in that dtype (``input_dtypes``). Outputs are float32 but those the model gave as integer
     tensors (argmax's indices), which come in its dtype. A graph with a dynamic batch runs any batch size; other sizes
     run where every operator's shape rule allows them. Results do not depend on the thread count.
 
@@ -71,6 +72,7 @@ class Net:
         self.num_threads = _check_threads(num_threads)
         self._compiled = engine.compile(graph)
         self._inputs = list(graph.inputs)
+        self._graph = graph  # its inputs' dtypes (engine.float_inputs)
         self._nodes = [(n.name, list(n.inputs), list(n.outputs)) for n in graph.nodes]
         self._constant_shapes = {name: tuple(c.shape) for name, c in graph.constants.items()}
         self.dynamic_batch, self.fixed_sizes = graph.dynamic_batch, graph.fixed_sizes
@@ -88,6 +90,10 @@ class Net:
         return [spec.name for spec in self._inputs]
 
     @property
+    def input_dtypes(self) -> list[str]:
+        return list(self._graph.input_dtypes or ["float32"] * len(self._inputs))
+
+    @property
     def input_shapes(self) -> list[Shape]:
         """The shapes of the example inputs the graph was captured with."""
         return [spec.shape for spec in self._inputs]
@@ -103,7 +109,7 @@ class Net:
         integer dtype the model gave; the inputs are never converted), as new arrays."""
         self._check([getattr(x, "shape", None) for x in inputs])
         self._use_threads()
-        outputs = list(self._compiled.run(inputs))
+        outputs = list(self._compiled.run(engine.float_inputs(self._graph, list(inputs))))
         for k, dtype in self._casts:
             outputs[k] = outputs[k].astype(dtype)
         return tuple(outputs)
@@ -138,7 +144,7 @@ class Net:
         untimed run): the time inside the kernels, per node."""
         self._check([getattr(x, "shape", None) for x in inputs])
         self._use_threads()
-        seconds = self._compiled.profile(list(inputs), repeats)
+        seconds = self._compiled.profile(engine.float_inputs(self._graph, list(inputs)), repeats)
         return [NodeTime(info, s) for info, s in zip(self.describe(*(x.shape for x in inputs)), seconds)]
 
     def _check(self, shapes: Any) -> None:

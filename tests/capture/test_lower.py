@@ -867,6 +867,25 @@ def test_index_tensors_lower_and_match_torch(case):
         torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
 
 
+def test_integer_inputs_are_held_as_float32_on_the_engine():
+    """uint8 pixels and int64 token ids enter the engine (as float32, exact): every node runs
+    on pyprune, in convert as in the graph; int64 arithmetic that could pass 2^24 stays in torch."""
+    from small_nets import Pixels, Tokens
+    for model, x, dtype in ((Pixels().eval(), torch.randint(0, 256, (2, 12, 10, 3), dtype=torch.uint8), "uint8"),
+                            (Tokens().eval(), torch.randint(0, 50, (2, 7)), "int64")):
+        low = lowered(model, x)
+        assert low.unsupported == [] and low.graph.input_dtypes == [dtype]
+        converted = pyprune.convert(model, example_inputs=(x,))
+        assert all(n.runs == "pyprune" for n in converted.conversion_report.nodes)
+        other = torch.cat([x, x.flip(0)])
+        with torch.no_grad():
+            torch.testing.assert_close(converted(other), model(other), rtol=1e-5, atol=1e-5)
+    ids = torch.randint(0, 50, (2, 7))
+    low = lowered(Fn(lambda m, i: (i * 2**20).float()), ids)
+    assert "its integers may pass 2^24 (up to 17592186044416), beyond float32's exact integers" in \
+        [why for _, why in low.unsupported]  # ids up to 2^24 (engine.float_inputs checks them), times 2^20
+
+
 def test_integers_that_could_pass_float32s_exact_range_stay_in_torch():
     """Products and sums past 2^24, and a count over the batch, whose size only the run knows."""
     model = Fn(lambda m, x: ((x.argmax(1) * 2**22 * 5).float(), (x.argmax(1) + 2**24).float(),

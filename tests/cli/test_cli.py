@@ -191,6 +191,24 @@ def test_run_prints_integer_outputs_with_their_dtype_and_no_classes(tmp_path, ca
     assert code == 0 and "shape (2, 6, 5), int64" in out and "shape (2, 3), int32" in out and "top-" not in out
 
 
+def test_run_takes_the_integers_a_model_takes(tmp_path, capsys):
+    from small_nets import Pixels
+
+    from pyprune import pack
+
+    pixels = tmp_path / "pixels.pyprune"
+    pack.save(Pixels().eval(), pixels, example_inputs=torch.zeros((1, 12, 10, 3), dtype=torch.uint8), graph=True)
+    for dtype in (np.uint8, np.float32):  # the engine holds the integers as float32
+        np.save(tmp_path / "x.npy", np.full((2, 12, 10, 3), 7, dtype))
+        code, out, _ = run(capsys, "run", str(pixels), "--input", str(tmp_path / "x.npy"))
+        assert code == 0 and "shape (2, 5)" in out
+    np.save(tmp_path / "x.npy", np.full((2, 12, 10, 3), 7, np.int16))
+    assert_user_error(run(capsys, "run", str(pixels), "--input", str(tmp_path / "x.npy")),
+                      "must have dtype uint8, got int16")
+    np.save(tmp_path / "x.npy", np.full((2, 12, 10, 3), 7, np.float64))
+    assert_user_error(run(capsys, "run", str(pixels), "--input", str(tmp_path / "x.npy")), "holds float64 values")
+
+
 def test_bench_prints_ratios_and_json(capsys):
     import json
 

@@ -38,11 +38,12 @@ def test_json_round_trips(graph):
 
 def test_the_json_form():
     assert small_graph().to_json() == {
-        "version": 3,
+        "version": 4,
         "dynamic_batch": False,
         "fixed_sizes": False,
         "output_keys": None,
         "output_dtypes": None,
+        "input_dtypes": None,
         "inputs": [{"name": "x", "shape": [4, 3, 1]}],
         "outputs": ["y", "z"],
         "nodes": [
@@ -58,10 +59,10 @@ def test_the_json_form():
 
 def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
     data = small_graph().to_json()
-    del data["fixed_sizes"], data["output_keys"], data["output_dtypes"]
+    del data["fixed_sizes"], data["output_keys"], data["output_dtypes"], data["input_dtypes"]
     data["version"] = 1
     graph = Graph.from_json(data, small_graph().constants)
-    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 3
+    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 4
     fixed = small_graph()
     fixed.fixed_sizes = True
     assert round_trip(fixed).fixed_sizes is True
@@ -75,13 +76,24 @@ def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
 
 def test_a_version_2_graph_is_read_with_float32_outputs():
     data = small_graph().to_json()
-    del data["output_dtypes"]
+    del data["output_dtypes"], data["input_dtypes"]
     graph = Graph.from_json({**data, "version": 2}, small_graph().constants)
-    assert graph.output_dtypes is None and graph.version == 3
+    assert graph.output_dtypes is None and graph.version == 4
     with pytest.raises(GraphError, match="missing key 'output_dtypes'"):
-        Graph.from_json(data, small_graph().constants)
+        Graph.from_json({**data, "version": 3}, small_graph().constants)
     with pytest.raises(GraphError, match="unknown key 'output_dtypes'"):
         Graph.from_json({**small_graph().to_json(), "version": 2}, small_graph().constants)
+
+
+def test_a_version_3_graph_is_read_with_float32_inputs():
+    data = small_graph().to_json()
+    del data["input_dtypes"]
+    graph = Graph.from_json({**data, "version": 3}, small_graph().constants)
+    assert graph.input_dtypes is None and graph.version == 4
+    with pytest.raises(GraphError, match="missing key 'input_dtypes'"):
+        Graph.from_json(data, small_graph().constants)
+    with pytest.raises(GraphError, match="unknown key 'input_dtypes'"):
+        Graph.from_json({**small_graph().to_json(), "version": 3}, small_graph().constants)
 
 
 @pytest.mark.parametrize("dtypes,says", [(["float32", "int64"], None), (["int32", "uint8"], None),
@@ -93,6 +105,19 @@ def test_output_dtypes_give_each_output_a_dtype_the_runtime_casts_to(dtypes, say
     data = {**small_graph().to_json(), "output_dtypes": dtypes}
     if says is None:
         assert round_trip(Graph.from_json(data, small_graph().constants)).output_dtypes == dtypes
+        return
+    with pytest.raises(GraphError, match=says):
+        Graph.from_json(data, small_graph().constants)
+
+
+@pytest.mark.parametrize("dtypes,says", [(["uint8"], None), (["int64"], None), (["float32"], None),
+                                         (["uint8", "uint8"], "one dtype per input"),
+                                         (["bool"], r"input_dtypes\[0\]: must be one of float32, int64"),
+                                         ("uint8", "must be a list")])
+def test_input_dtypes_give_each_input_the_dtype_it_takes(dtypes, says):
+    data = {**small_graph().to_json(), "input_dtypes": dtypes}
+    if says is None:
+        assert round_trip(Graph.from_json(data, small_graph().constants)).input_dtypes == dtypes
         return
     with pytest.raises(GraphError, match=says):
         Graph.from_json(data, small_graph().constants)
@@ -140,7 +165,9 @@ def test_every_field_of_the_wrong_type_is_refused_naming_its_path():
     assert len(paths) > 40
     for path, _, _ in paths:
         for wrong in (None, {"a": 1}, True):
-            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) or (path in ("output_keys", "output_dtypes") and wrong is None) or (path.endswith(".attrs") and wrong == {"a": 1}):
+            if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) \
+                    or (path in ("output_keys", "output_dtypes", "input_dtypes") and wrong is None) \
+                    or (path.endswith(".attrs") and wrong == {"a": 1}):
                 continue  # valid there
             bad = copy.deepcopy(data)
             parent, key = next((p, k) for q, p, k in _paths(bad) if q == path)
@@ -187,7 +214,7 @@ def _with(data, change):
 
 
 BAD_GRAPHS = {
-    "version 4": (lambda d: d.update(version=4), "version", "unsupported graph version 4"),
+    "version 5": (lambda d: d.update(version=5), "version", "unsupported graph version 5"),
     "version as text": (lambda d: d.update(version="1"), "version", "unsupported graph version '1'"),
     "not an object": (lambda d: d.clear(), "", "missing key"),
     "input twice": (lambda d: d["inputs"].append({"name": "x", "shape": [1]}), "inputs[1].name",
@@ -290,8 +317,8 @@ def test_validate_checks_graphs_built_in_python():
     with pytest.raises(GraphError, match="must be a number, got float32"):
         g.validate()
     g = small_graph()
-    g.version = 4
-    with pytest.raises(GraphError, match="unsupported graph version 4"):
+    g.version = 5
+    with pytest.raises(GraphError, match="unsupported graph version 5"):
         g.to_json()
 
 

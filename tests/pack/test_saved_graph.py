@@ -12,7 +12,7 @@ import torch.nn.functional as F  # noqa: E402
 import zoo  # noqa: E402
 from isolated import run_python  # noqa: E402
 from packed_files import without_graph  # noqa: E402
-from small_nets import Labels, Squeezed, hook_weight_norm  # noqa: E402
+from small_nets import Labels, Pixels, Squeezed, Tokens, hook_weight_norm  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
@@ -211,6 +211,50 @@ def test_integer_outputs_are_stored_as_their_dtype_and_come_in_it(tmp_path):
     np.testing.assert_allclose(got[0], want[0].numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[1], want[1].numpy())
     np.testing.assert_array_equal(got[2], want[2].numpy())
+
+
+def test_integer_inputs_are_given_in_their_dtype(tmp_path):
+    """A model that takes uint8 pixels or int64 token ids runs from its file on the integers as
+    they come (the engine holds them as float32, exact): other dtypes are refused, token ids
+    past float32's exact integers too, and a sequence of another length than the example's
+    (its embedding's rows are viewed back to that length in the graph)."""
+    pixels, image = Pixels().eval(), torch.randint(0, 256, (2, 12, 10, 3), dtype=torch.uint8)
+    tokens, ids = Tokens().eval(), torch.randint(0, 50, (2, 7))
+    for model, x, dtype in ((pixels, image, "uint8"), (tokens, ids, "int64")):
+        saved = pack.save(model, tmp_path / "i.pyprune", example_inputs=x, graph=True, lossless=True)
+        assert saved.runs_without_torch
+        assert pack.read(tmp_path / "i.pyprune").metadata["graph"]["ir"]["input_dtypes"] == [dtype]
+        net = runtime.load(tmp_path / "i.pyprune")
+        assert net.input_dtypes == [dtype]
+        other = torch.cat([x, x.flip(0)])  # another batch
+        with torch.no_grad():
+            want = model(other).numpy()
+        np.testing.assert_allclose(net(other.numpy()), want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(net(other.numpy().astype(np.float32)), want, rtol=1e-5, atol=1e-5)
+        with pytest.raises(TypeError, match=f"input '.*' must have dtype {dtype}, got int16"):
+            net(other.numpy().astype(np.int16))
+    assert net.fixed_sizes  # the token model: at its example's length only
+    fast = pack.load(tmp_path / "i.pyprune", Tokens, fast=True)  # converted on inputs of the file's dtypes
+    with torch.no_grad():
+        torch.testing.assert_close(fast(ids), tokens(ids), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"must have the sizes \(7,\) past the batch"):
+        net(np.zeros((2, 9), np.int64))
+    with pytest.raises(ValueError, match="integers past 2\\^24"):
+        net(np.full((1, 7), 2**25, np.int64))
+
+
+def test_a_file_of_uint8_pixels_runs_without_torch(tmp_path):
+    model, image = Pixels().eval(), torch.randint(0, 256, (3, 12, 10, 3), dtype=torch.uint8)
+    pack.save(model, tmp_path / "p.pyprune", example_inputs=image, graph=True, lossless=True)
+    np.save(tmp_path / "image.npy", image.numpy())
+    result = run_python(NO_TORCH + f"""
+import numpy as np
+from pyprune import runtime
+net = runtime.load({str(tmp_path / "p.pyprune")!r})
+np.save({str(tmp_path / "got.npy")!r}, net(np.load({str(tmp_path / "image.npy")!r})))
+""")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "got.npy"), outputs(model, image)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_saving_the_graph_leaves_the_model_as_it_was(tmp_path):

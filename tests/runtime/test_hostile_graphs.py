@@ -75,7 +75,7 @@ STRUCTURE = {
                                 r"inputs\[0\]\.shape\[0\]: must be in \[0, 4611686018427387903\]"),
     "input dim beyond 64 bits": (lambda m: ir_of(m)["inputs"][0].update(shape=[2**64, 1]), r"must be in \[0,"),
     "input of rank 7": (lambda m: ir_of(m)["inputs"][0].update(shape=[1] * 7), "at most 6"),
-    "other graph version": (lambda m: ir_of(m).update(version=4), "unsupported graph version 4"),
+    "other graph version": (lambda m: ir_of(m).update(version=5), "unsupported graph version 5"),
     "unknown key": (lambda m: ir_of(m).update(colour="red"), "unknown key 'colour'"),
     "missing key": (lambda m: ir_of(m).pop("dynamic_batch"), "missing key 'dynamic_batch'"),
     "bool as a number": (lambda m: ir_of(m).update(dynamic_batch=1), "dynamic_batch: must be a bool"),
