@@ -235,6 +235,40 @@ def b_pairwise_distance(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_vector_norm(low, d, order, [rank - 1], keepdim))
 
 
+# cdist's compute_mode as aten numbers it: matrix products for the 2-norm where either set has
+# more than this many points (torch's default), always, or never.
+_MM_IF_NECESSARY, _MM_ALWAYS, _MM_NEVER = 0, 1, 2
+_MM_POINTS = 25
+
+
+def b_cdist(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.cdist: the distances between each point of x1 (..., P, M) and each of x2 (..., R,
+    M), as torch computes them. The 2-norm of more than 25 points per set (or as compute_mode
+    asks) through one matrix product, torch's: [-2 x1, |x1|^2, 1] times [x2, 1, |x2|^2]^T,
+    clamped at 0, its square root; otherwise (and the 1- and infinity-norms) each difference's
+    norm over M, x1 viewed as (..., P, 1, M) against x2 as (..., 1, R, M)."""
+    x1, x2 = a["x1"], a["x2"]
+    order, mode = float(a.get("p", 2.0)), a.get("compute_mode")
+    rank = low.rank(x1)
+    if rank < 2 or low.rank(x2) != rank:
+        raise Unsupported("cdist of other than two sets of points of one rank")
+    points = (low.static_dim(x1, rank - 2, "cdist"), low.static_dim(x2, rank - 2, "cdist"))
+    lead = [-(2 + i) for i in range(rank - 2)]
+    if order == 2.0 and (mode == _MM_ALWAYS or (mode in (None, _MM_IF_NECESSARY) and max(points) > _MM_POINTS)):
+        def padded(x: Any, first: bool) -> str:
+            name = low.tensor(x)
+            norm = _reduce(low, _node(low, "mul", [name, name]), "sum", [rank - 1], True)
+            ones = _broadcast_to(low, Ref(norm), 1.0)
+            parts = [_node(low, "mul", [name, -2.0]), norm, ones] if first else [name, ones, norm]
+            return _node(low, "concat", parts, {"axis": rank - 1})
+        swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+        squares = _node(low, "matmul", [padded(x1, True), _node(low, "permute", [padded(x2, False)], {"dims": swap})])
+        return Ref(_unary(low, "sqrt", _relu(low, squares)))
+    rows = _node(low, "reshape", [low.tensor(x1)], {"shape": lead + [-(2 + rank - 2), 1, -(2 + rank - 1)]})
+    columns = _node(low, "reshape", [low.tensor(x2)], {"shape": lead + [1, -(2 + rank - 2), -(2 + rank - 1)]})
+    return Ref(_vector_norm(low, _node(low, "sub", [rows, columns]), order, [rank], False))
+
+
 def b_bilinear(low: Any, node: fx.Node, a: dict) -> Any:
     """nn.Bilinear: y[..., k] = x1[..., :] W[k] x2[..., :] + b[k], as one linear layer of x1 by
     W's (k, j) rows, (..., K * J) viewed as (..., K, J), times x2 and summed over J."""
@@ -1462,4 +1496,5 @@ BUILDERS = {
     "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
     "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "diff": b_diff,
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
+    "cdist": b_cdist, "_cdist_forward": b_cdist,
 }

@@ -250,6 +250,12 @@ CASES = {
     "similarity": (lambda m, x: (F.cosine_similarity(x, x.flip(1) + m.p0), F.cosine_similarity(x, x * 0.0, dim=-1),
                                  F.pairwise_distance(x, x.flip(3)), F.pairwise_distance(x, x * 2, p=1, keepdim=True)),
                    None),
+    # rows of the image as points: 7 per set (each difference's norm) and 42 (torch's matrix
+    # product for the 2-norm), the 1- and infinity-norms, compute modes forced either way
+    "cdist": (lambda m, x: (torch.cdist(x, x.flip(2) * 0.5), torch.cdist(x[:, 0], x[:, 1, :4], p=1),
+                            torch.cdist(x, x + 1, p=float("inf")), torch.cdist(x.flatten(1, 2), x.flatten(1, 2) * 2),
+                            torch.cdist(x.flatten(1, 2), x.flatten(1, 2).flip(1), compute_mode="donot_use_mm_for_euclid_dist"),
+                            torch.cdist(x, x * 3, compute_mode="use_mm_for_euclid_dist")), None),
     "prod": (lambda m, x: (x.prod(1, keepdim=True), (x * 0.2 + 1).prod(-1), (x[0] * 0.1 + 1).prod()), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
