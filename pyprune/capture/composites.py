@@ -269,6 +269,58 @@ def b_cdist(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_vector_norm(low, _node(low, "sub", [rows, columns]), order, [rank], False))
 
 
+def _sorted_positions(low: Any, x: Any, sorted_values: Any, right: bool) -> Ref:
+    """For each entry of x, how many of the sorted constant values lie below it (with `right`, at
+    or below it): x viewed with a last dim of 1 against the values, a `where` of 1s and 0s summed
+    over them. NaN counts past every value, as torch sorts it."""
+    values = low.constant(sorted_values, "the sorted values")
+    if values.dim() != 1:
+        raise Unsupported("searching sorted values of more than one dim")
+    rank = low.rank(x)
+    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(rank)] + [1]})
+    # not (x <= v): 1 where v < x, and where x is NaN (not (x < v) with `right`)
+    below = _node(low, "where", [column, low.tensor(values, "the sorted values"), 0.0, 1.0],
+                  {"compare": "lt" if right else "le"})
+    return Ref(_reduce(low, below, "sum", [rank], False))
+
+
+def b_bucketize(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.bucketize by constant boundaries: the index of each entry's bucket."""
+    return _sorted_positions(low, a["self"], a["boundaries"], bool(a.get("right", False)))
+
+
+def b_searchsorted(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.searchsorted in a constant 1-d sequence: where each value would go."""
+    if a.get("sorter") is not None:
+        raise Unsupported("searchsorted with a sorter")
+    right = bool(a.get("right", False)) or a.get("side") == "right"
+    return _sorted_positions(low, a["self"], a["sorted_sequence"], right)
+
+
+def b_count_nonzero(low: Any, node: fx.Node, a: dict) -> Any:
+    """The entries other than 0 (NaN counted) over dims: a `where` of 1s and 0s, summed."""
+    x = a["self"]
+    dims = a.get("dim")
+    nonzero = _node(low, "where", [low.tensor(x), 0.0, 0.0, 1.0], {"compare": "eq"})
+    return Ref(_reduce(low, nonzero, "sum", low.axes(x, [dims] if isinstance(dims, int) else dims), False))
+
+
+def b_outer(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.outer of two vectors: a column times a row."""
+    x, y = a["self"], a["vec2"]
+    if low.rank(x) != 1 or low.rank(y) != 1:
+        raise Unsupported("outer of other than two vectors")
+    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, 1]})
+    return Ref(_node(low, "mul", [column, _node(low, "reshape", [low.tensor(y)], {"shape": [1, -2]})]))
+
+
+def b_aminmax(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.aminmax: (min, max) over a dim, or over all."""
+    x, dim, keepdim = a["self"], a.get("dim"), bool(a.get("keepdim", False))
+    axes = low.axes(x, None if dim is None else [dim])
+    return [Ref(_reduce(low, low.tensor(x), kind, axes, keepdim)) for kind in ("min", "max")]
+
+
 def b_bilinear(low: Any, node: fx.Node, a: dict) -> Any:
     """nn.Bilinear: y[..., k] = x1[..., :] W[k] x2[..., :] + b[k], as one linear layer of x1 by
     W's (k, j) rows, (..., K * J) viewed as (..., K, J), times x2 and summed over J."""
@@ -1496,5 +1548,6 @@ BUILDERS = {
     "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
     "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "diff": b_diff,
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
-    "cdist": b_cdist, "_cdist_forward": b_cdist,
+    "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
+    "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
 }

@@ -120,6 +120,11 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
         result = max((b(v) for v in _operands(a, ("self", "other", "value"))), default=0)  # masked_fill's value
     elif name in _ARITHMETIC:
         result = _ARITHMETIC[name](b, a)
+    elif name in ("bucketize", "searchsorted"):  # a place among the sorted values: 0 to their count
+        result = low.static_dim(a["boundaries"] if name == "bucketize" else a["sorted_sequence"], -1, name)
+    elif name == "count_nonzero":
+        x, dims = a["self"], a.get("dim")
+        result = math.prod(low.static_dim(x, d, name) for d in low.axes(x, [dims] if isinstance(dims, int) else dims))
     elif name in ("sum", "cumsum"):  # counts of a condition, sums of integers: the bound times how many
         x = a["self"]
         axes = low.axes(x, a.get("dim") if name == "sum" else [a["dim"]]) if low.rank(x) else []

@@ -836,9 +836,13 @@ class _Lowering:
         return out
 
     def b_unary(self, node: fx.Node, a: dict) -> Ref:
-        if a.get("decimals"):
-            raise Unsupported("rounding to decimals")
-        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": _UNARY[_op_name(_functional(node.target))]})
+        kind, decimals = _UNARY[_op_name(_functional(node.target))], a.get("decimals")
+        if decimals:  # torch's: round(x * 10^d) / 10^d (for d < 0, round(x / 10^-d) * 10^-d)
+            scale = float(10.0 ** abs(decimals))
+            scaled = self.emit_one("mul" if decimals > 0 else "div", [self.tensor(a["self"]), self.tensor(scale)])
+            rounded = self.emit_one("unary", [scaled.name], {"kind": kind})
+            return self.emit_one("div" if decimals > 0 else "mul", [rounded.name, self.tensor(scale)])
+        return self.emit_one("unary", [self.tensor(a["self"])], {"kind": kind})
 
     def b_pow(self, node: fx.Node, a: dict) -> Ref:
         """A constant exponent is unary's pow; a tensor one (or a number raised to a tensor) the
@@ -887,13 +891,17 @@ class _Lowering:
         return self.emit_one("reshape", [dot.name], {"shape": self.static(x, [-(2 + i) for i in range(self.rank(x) - 1)])})
 
     def b_addmm(self, node: fx.Node, a: dict) -> Ref:
+        """bias + mat1 @ mat2: a linear layer of its bias where mat2 is a constant and the bias one
+        value per column; else the product, plus the bias as it broadcasts."""
         if a.get("beta", 1) != 1 or a.get("alpha", 1) != 1:
             raise Unsupported("addmm with beta or alpha")
-        weight = self.constant(a["mat2"], "the second matrix").t().contiguous()
-        bias = self.constant(a["self"], "the bias")
-        if bias.dim() != 1:
-            raise Unsupported("addmm with a bias of rank {bias.dim()}")
-        return self.emit_one("linear", [self.tensor(a["mat1"]), self.tensor(weight), self.tensor(bias)])
+        mat2, bias = a["mat2"], a["self"]
+        if isinstance(mat2, torch.Tensor) and isinstance(bias, torch.Tensor) and bias.dim() in (1, 2) \
+                and bias.shape[-1] == mat2.shape[1] and bias.numel() == mat2.shape[1]:
+            weight = self.constant(mat2, "the second matrix").t().contiguous()
+            return self.emit_one("linear", [self.tensor(a["mat1"]), self.tensor(weight), self.tensor(bias.reshape(-1))])
+        product = self.b_matmul(node, {"self": a["mat1"], "other": mat2})
+        return self.emit_one("add", [product.name, self.tensor(bias, "the bias")])
 
     def b_matmul(self, node: fx.Node, a: dict) -> Ref:
         x, y = a["self"], a.get("other", a.get("mat2"))
@@ -1283,7 +1291,7 @@ class _Lowering:
         rank = self.rank(x)
         pad = [self.integer(p, "padding") for p in a["pad"]]
         mode = a.get("mode", "constant")
-        if mode not in ("constant", "reflect", "replicate"):
+        if mode not in ("constant", "reflect", "replicate", "circular"):
             raise Unsupported(f"{mode} padding is not in the operator set")
         if len(pad) % 2 or len(pad) > 2 * rank:
             raise Unsupported(f"padding {pad} for rank {rank}")
@@ -1291,6 +1299,17 @@ class _Lowering:
             raise Unsupported(f"negative {mode} padding")
         if not any(pad):
             return x
+        if mode == "circular":  # each dim's end before it, its start after it
+            y = Ref(self.tensor(x))
+            for i in range(len(pad) // 2):
+                d, (before, after) = rank - 1 - i, pad[2 * i:2 * i + 2]
+                size = self.static_dim(x, d, "circular padding")
+                if before > size or after > size:
+                    raise Unsupported(f"circular padding of {max(before, after)} around a dim of {size}")
+                parts = [self.slice_node(y, d, size - before, size, 1).name] if before else []
+                parts += [y.name] + ([self.slice_node(y, d, 0, after, 1).name] if after else [])
+                y = self.emit_one("concat", parts, {"axis": d})
+            return y
         pads = [0] * (2 * rank)
         for i in range(len(pad) // 2):  # torch: the last dim's (begin, end) first
             d = rank - 1 - i

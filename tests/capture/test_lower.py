@@ -256,6 +256,19 @@ CASES = {
                             torch.cdist(x, x + 1, p=float("inf")), torch.cdist(x.flatten(1, 2), x.flatten(1, 2) * 2),
                             torch.cdist(x.flatten(1, 2), x.flatten(1, 2).flip(1), compute_mode="donot_use_mm_for_euclid_dist"),
                             torch.cdist(x, x * 3, compute_mode="use_mm_for_euclid_dist")), None),
+    # places among constant sorted values (ties either side), counts of non-zeros
+    "sorted_positions": (lambda m, x: (torch.bucketize(x.round(), torch.tensor([-1.0, 0.0, 0.5, 1.0])).float(),
+                                       torch.bucketize(x.round(), torch.tensor([-1.0, 0.0, 1.0]), right=True).float(),
+                                       torch.searchsorted(torch.tensor([-0.5, 0.0, 2.0]), x, side="right").float(),
+                                       torch.count_nonzero(x.round(), dim=(2, 3)).float(),
+                                       torch.count_nonzero(x.round(), dim=1).float()), None),
+    "outer_aminmax": (lambda m, x: (torch.outer(m.p2[:, 0], m.p3[0]) + x, *torch.aminmax(x, dim=2),
+                                    *torch.aminmax(x, dim=-1, keepdim=True)), None),
+    # a bias per column (a linear layer's), and a bias computed per row and column
+    "addmm": (lambda m, x: (torch.addmm(m.p2[0], x[:, 0, 0], m.p3[:7]), torch.addmm(m.p2[1:2], x[:, 0, 0], m.p3[:7]),
+                            torch.addmm(x[:, 0, 1], x[:, 0, 0], m.p3[:7])), None),
+    "round_decimals_circular_pad": (lambda m, x: (torch.round(x, decimals=2), torch.round(x * 100, decimals=-1),
+                                                  F.pad(x, (1, 2, 3, 0), mode="circular")), None),
     "prod": (lambda m, x: (x.prod(1, keepdim=True), (x * 0.2 + 1).prod(-1), (x[0] * 0.1 + 1).prod()), None),
     "variance": (lambda m, x: x.var((2, 3), keepdim=True) + x.std(1, keepdim=True, unbiased=False)
                  + torch.var(x, -1, correction=2, keepdim=True), None),
