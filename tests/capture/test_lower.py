@@ -905,6 +905,15 @@ def test_integer_inputs_are_held_as_float32_on_the_engine():
         [why for _, why in low.unsupported]  # ids up to 2^24 (engine.float_inputs checks them), times 2^20
 
 
+def test_places_among_sorted_values_count_nan_past_them_all():
+    bounds = torch.tensor([-1.0, 0.0, 1.0])
+    model = Fn(lambda m, x: (torch.bucketize(x, bounds).float(), torch.searchsorted(bounds, x, right=True).float()))
+    x = torch.tensor([[float("nan"), -1.0, 0.0, 0.5, 1.0, 2.0, -3.0, float("inf"), -float("inf")]])
+    low = lowered(model, x)
+    assert low.unsupported == []
+    assert_matches(low, model, x)
+
+
 def test_integers_that_could_pass_float32s_exact_range_stay_in_torch():
     """Products and sums past 2^24, and a count over the batch, whose size only the run knows."""
     model = Fn(lambda m, x: ((x.argmax(1) * 2**22 * 5).float(), (x.argmax(1) + 2**24).float(),
