@@ -305,6 +305,48 @@ def b_count_nonzero(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_reduce(low, nonzero, "sum", low.axes(x, [dims] if isinstance(dims, int) else dims), False))
 
 
+def b_one_hot(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.one_hot(index, C) of a known C: each index viewed with a last dim of 1 against 0 .. C - 1,
+    a `where` of 1s and 0s (an index past C is all zeros, where torch refuses it)."""
+    x, classes = a["self"], a.get("num_classes", -1)
+    if not isinstance(classes, int) or classes < 1:
+        raise Unsupported("one_hot whose class count comes from the data")
+    rank = low.rank(x)
+    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(rank)] + [1]})
+    return Ref(_node(low, "where", [column, low.tensor(torch.arange(classes, dtype=torch.float32), "the classes"),
+                                    1.0, 0.0], {"compare": "eq"}))
+
+
+def b_diagonal(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.diagonal of two adjacent dims (any offset): the pair flattened, every (m + 1)-th entry
+    of it from the offset's first, as a slice."""
+    x, offset = a["self"], int(a.get("offset", 0))
+    rank = low.rank(x)
+    d1, d2 = (a.get("dim1", 0) % rank, a.get("dim2", 1) % rank)
+    if d2 != d1 + 1:
+        raise Unsupported("diagonal of other than two adjacent dims, in order")
+    n, m = low.static_dim(x, d1, "diagonal"), low.static_dim(x, d2, "diagonal")
+    count = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+    first = offset if offset >= 0 else -offset * m
+    keep = [-(2 + i) for i in range(d1)]
+    flat = _node(low, "reshape", [low.tensor(x)], {"shape": keep + [n * m] + [-(2 + i) for i in range(d2 + 1, rank)]})
+    picked = low.slice_node(Ref(flat), d1, first, first + max(count - 1, 0) * (m + 1) + 1 if count else first, m + 1)
+    if d2 == rank - 1:
+        return picked
+    order = list(range(d1)) + list(range(d1 + 1, rank - 1)) + [d1]  # torch puts the diagonal last
+    return low.emit_one("permute", [picked.name], {"dims": order})
+
+
+def b_diag_embed(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.diag_embed of the last dim into the last two (offset 0): x[..., None] times the identity."""
+    x = a["self"]
+    if a.get("offset", 0) != 0 or a.get("dim1", -2) not in (-2, low.rank(x) - 1) or a.get("dim2", -1) not in (-1, low.rank(x)):
+        raise Unsupported("diag_embed with an offset or other dims")
+    n = low.static_dim(x, low.rank(x) - 1, "diag_embed")
+    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(low.rank(x))] + [1]})
+    return Ref(_node(low, "mul", [column, low.tensor(torch.eye(n), "the identity")]))
+
+
 def b_outer(low: Any, node: fx.Node, a: dict) -> Any:
     """torch.outer of two vectors: a column times a row."""
     x, y = a["self"], a["vec2"]
@@ -1550,4 +1592,5 @@ BUILDERS = {
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
     "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
+    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed,
 }

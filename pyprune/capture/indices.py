@@ -122,6 +122,8 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
         result = _ARITHMETIC[name](b, a)
     elif name in ("bucketize", "searchsorted"):  # a place among the sorted values: 0 to their count
         result = low.static_dim(a["boundaries"] if name == "bucketize" else a["sorted_sequence"], -1, name)
+    elif name == "one_hot":
+        result = 1
     elif name == "count_nonzero":
         x, dims = a["self"], a.get("dim")
         result = math.prod(low.static_dim(x, d, name) for d in low.axes(x, [dims] if isinstance(dims, int) else dims))

@@ -262,6 +262,10 @@ CASES = {
                                        torch.searchsorted(torch.tensor([-0.5, 0.0, 2.0]), x, side="right").float(),
                                        torch.count_nonzero(x.round(), dim=(2, 3)).float(),
                                        torch.count_nonzero(x.round(), dim=1).float()), None),
+    "one_hot_diagonal": (lambda m, x: (F.one_hot(x.argmax(1), 6).float(), F.one_hot(x[:, 0].argmax(-1), 9).float(),
+                                       torch.diagonal(x, dim1=2, dim2=3), torch.diagonal(x, 2, 2, 3),
+                                       torch.diagonal(x, -3, -2, -1), torch.diagonal(x, 1, 1, 2),
+                                       torch.diag_embed(x[:, :, 0])), None),
     "outer_aminmax": (lambda m, x: (torch.outer(m.p2[:, 0], m.p3[0]) + x, *torch.aminmax(x, dim=2),
                                     *torch.aminmax(x, dim=-1, keepdim=True)), None),
     # a bias per column (a linear layer's), and a bias computed per row and column
