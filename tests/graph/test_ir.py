@@ -96,28 +96,20 @@ def test_a_version_3_graph_is_read_with_float32_inputs():
         Graph.from_json({**small_graph().to_json(), "version": 3}, small_graph().constants)
 
 
-@pytest.mark.parametrize("dtypes,says", [(["float32", "int64"], None), (["int32", "uint8"], None),
-                                         (["int64"], "one dtype per output"),
-                                         (["float32", "float64"], r"output_dtypes\[1\]: must be one of float32, int64"),
-                                         (["float32", 3], r"output_dtypes\[1\]: must be one of"),
-                                         ("int64", "must be a list")])
-def test_output_dtypes_give_each_output_a_dtype_the_runtime_casts_to(dtypes, says):
-    data = {**small_graph().to_json(), "output_dtypes": dtypes}
+@pytest.mark.parametrize("key,dtypes,says", [
+    ("output_dtypes", ["float32", "int64"], None), ("output_dtypes", ["int32", "uint8"], None),
+    ("output_dtypes", ["int64"], "one dtype per output"),
+    ("output_dtypes", ["float32", "float64"], r"output_dtypes\[1\]: must be one of float32, int64"),
+    ("output_dtypes", ["float32", 3], r"output_dtypes\[1\]: must be one of"), ("output_dtypes", "int64", "must be a list"),
+    ("input_dtypes", ["uint8"], None), ("input_dtypes", ["int64"], None), ("input_dtypes", ["float32"], None),
+    ("input_dtypes", ["uint8", "uint8"], "one dtype per input"),
+    ("input_dtypes", ["bool"], r"input_dtypes\[0\]: must be one of float32, int64"),
+    ("input_dtypes", "uint8", "must be a list")])
+def test_dtypes_give_each_output_or_input_its_dtype(key, dtypes, says):
+    """output_dtypes: what the runtime casts each output to; input_dtypes: what each input takes."""
+    data = {**small_graph().to_json(), key: dtypes}
     if says is None:
-        assert round_trip(Graph.from_json(data, small_graph().constants)).output_dtypes == dtypes
-        return
-    with pytest.raises(GraphError, match=says):
-        Graph.from_json(data, small_graph().constants)
-
-
-@pytest.mark.parametrize("dtypes,says", [(["uint8"], None), (["int64"], None), (["float32"], None),
-                                         (["uint8", "uint8"], "one dtype per input"),
-                                         (["bool"], r"input_dtypes\[0\]: must be one of float32, int64"),
-                                         ("uint8", "must be a list")])
-def test_input_dtypes_give_each_input_the_dtype_it_takes(dtypes, says):
-    data = {**small_graph().to_json(), "input_dtypes": dtypes}
-    if says is None:
-        assert round_trip(Graph.from_json(data, small_graph().constants)).input_dtypes == dtypes
+        assert getattr(round_trip(Graph.from_json(data, small_graph().constants)), key) == dtypes
         return
     with pytest.raises(GraphError, match=says):
         Graph.from_json(data, small_graph().constants)
