@@ -99,6 +99,14 @@ constexpr size_t kSerialWork = 64 * 1024;
 constexpr size_t kOutputWork = 8;
 constexpr size_t kSerialPlanWork = 4 * 1024 * 1024;
 
+// A node's work as the rules above count it, saturated at kSerialPlanWork per term: only
+// compared with them, it never overflows, whatever sizes a graph declares.
+size_t node_work(size_t macs, const std::vector<Dims>& outputs) {
+  size_t work = std::min(macs, kSerialPlanWork);
+  for (const Dims& d : outputs) work += kOutputWork * std::min(elements(d), kSerialPlanWork);
+  return work;
+}
+
 // The bytes of a tensor of shape `dims`; std::invalid_argument / std::length_error naming `what`
 // when no tensor can have it.
 size_t bytes_of(const Dims& dims, const std::string& what) {
@@ -143,7 +151,7 @@ Plan make_plan(const Graph& graph, const std::vector<Dims>& input_shapes) {
   }
   for (size_t t = 0; t < tensors; t++)
     if (const Constant* c = graph.constant(t)) shapes[t] = c->shape;
-  std::vector<size_t> work(steps);  // each node's, for Step::serial
+  size_t total_work = 0;  // for Step::serial, saturated at kSerialPlanWork
   for (size_t i = 0; i < steps; i++) {
     const Node& node = nodes[i];
     const Operator& op = graph.op(i);
@@ -163,16 +171,16 @@ Plan make_plan(const Graph& graph, const std::vector<Dims>& input_shapes) {
       producer[node.outputs[j]] = i;
     }
     step.view = op.view();
-    work[i] = op.macs(step.input_shapes);
-    for (const Dims& d : step.output_shapes) work[i] = checked_add(work[i], kOutputWork * elements(d), "the work");
-    step.serial = work[i] < kSerialWork;
+    const size_t work = node_work(op.macs(step.input_shapes), step.output_shapes);
+    step.serial = work < kSerialWork;
+    total_work = std::min(total_work + work, kSerialPlanWork);
     if (step.view) {
       if (node.inputs.empty() || elements(step.output_shapes[0]) != elements(step.input_shapes[0]))
         throw std::invalid_argument(graph.label(i) + ": a view must keep its input's size");
       root[node.outputs[0]] = root[node.inputs[0]];
     }
   }
-  if (std::accumulate(work.begin(), work.end(), size_t{0}) < kSerialPlanWork)
+  if (total_work < kSerialPlanWork)
     for (Step& step : plan.steps) step.serial = true;
 
   // Lifetimes of the roots: the steps that need their memory. A node reading a coded constant it
