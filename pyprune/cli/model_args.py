@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from pyprune._optional import require
 from pyprune.cli.argtypes import input_file, input_shape
+from pyprune.graph.ir import OUTPUT_DTYPES
 from pyprune.cli.errors import UserError
 
 __all__ = ["add_model_arguments", "example_input", "load_factory", "load_model"]
@@ -23,6 +24,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "(torch.save(model.state_dict(), FILE), read without pickle code) or a pyprune packed file")
     parser.add_argument("--input-shape", type=input_shape, default=(1, 3, 224, 224), metavar="N,C,H,W",
                         help="shape of the example input (default: 1,3,224,224)")
+    parser.add_argument("--input-dtype", choices=OUTPUT_DTYPES, default="float32",
+                        help="dtype of the example input (default: float32; uint8 for a model taking pixels as they "
+                        "come, int64 for token ids)")
 
 
 def load_factory(spec: str) -> Callable[[], Any]:
@@ -106,6 +110,12 @@ def _check_runs(model: Any, args: argparse.Namespace) -> None:
 
 
 def example_input(args: argparse.Namespace) -> Any:
+    """Random normal floats, or integers of --input-dtype: pixels 0..255 (uint8), else 0s and 1s
+    (ids any embedding table has rows for)."""
     import torch
 
-    return torch.randn(*args.input_shape, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    if args.input_dtype == "float32":
+        return torch.randn(*args.input_shape, generator=generator)
+    high = 256 if args.input_dtype == "uint8" else 2
+    return torch.randint(0, high, args.input_shape, generator=generator, dtype=getattr(torch, args.input_dtype))

@@ -207,6 +207,13 @@ def test_run_takes_the_integers_a_model_takes(tmp_path, capsys):
                       "must have dtype uint8, got int16")
     np.save(tmp_path / "x.npy", np.full((2, 12, 10, 3), 7, np.float64))
     assert_user_error(run(capsys, "run", str(pixels), "--input", str(tmp_path / "x.npy")), "holds float64 values")
+    tokens = tmp_path / "tokens.pyprune"
+    code, out, _ = run(capsys, "pack", "small_nets:Tokens", "--input-shape", "2,7", "--input-dtype", "int64",
+                       "-o", str(tokens))
+    assert code == 0 and "runs without torch" in out
+    np.save(tmp_path / "ids.npy", np.arange(21, dtype=np.int64).reshape(3, 7))
+    code, out, _ = run(capsys, "run", str(tokens), "--input", str(tmp_path / "ids.npy"))
+    assert code == 0 and "shape (3, 4)" in out
 
 
 def test_bench_prints_ratios_and_json(capsys):
