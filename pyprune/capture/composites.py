@@ -347,6 +347,37 @@ def b_diag_embed(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_node(low, "mul", [column, low.tensor(torch.eye(n), "the identity")]))
 
 
+def b_trilinear(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.interpolate(mode="trilinear") of (N, C, D, H, W), separable as torch's is: bilinear over
+    (H, W) with the depth planes as channels, then over (D, H'W') with the depth alone resized
+    (the other axis kept: its coordinates land on the inputs themselves, weights 1 and 0)."""
+    x, corners = a["input"] if "input" in a else a["self"], int(bool(a["align_corners"]))
+    if low.rank(x) != 5:
+        raise Unsupported(f"trilinear interpolation of a rank-{low.rank(x)} tensor")
+    c, d, h, w = (low.static_dim(x, i, "trilinear interpolation") for i in range(1, 5))
+    scales = a.get("scale_factors")
+    if scales is None and a.get("scales_d") is not None:
+        scales = [a["scales_d"], a["scales_h"], a["scales_w"]]
+    if scales is not None:
+        scales = [float(f) for f in (scales if len(scales) == 3 else list(scales) * 3)]
+        sizes = [math.floor(n * f) for n, f in zip((d, h, w), scales)]
+    else:
+        sizes = [low.integer(s, "output size") for s in a["output_size"]]
+    if min(sizes) < 1:
+        raise Unsupported(f"trilinear interpolation to {sizes}")
+
+    def resize(y: str, size: list[int], scale: list[float] | None) -> str:
+        attrs = {"mode": "bilinear", "align_corners": corners}
+        attrs.update({"scale": scale} if scale is not None else {"size": size})
+        return _node(low, "upsample", [y], attrs)
+
+    planes = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, c * d, -5, -6]})
+    planes = resize(planes, sizes[1:], None if scales is None else scales[1:])
+    depth = _node(low, "reshape", [planes], {"shape": [-2, c, d, sizes[1] * sizes[2]]})
+    depth = resize(depth, [sizes[0], sizes[1] * sizes[2]], None if scales is None else [scales[0], 1.0])
+    return Ref(_node(low, "reshape", [depth], {"shape": [-2, c, *sizes]}))
+
+
 def b_outer(low: Any, node: fx.Node, a: dict) -> Any:
     """torch.outer of two vectors: a column times a row."""
     x, y = a["self"], a["vec2"]
@@ -1592,5 +1623,5 @@ BUILDERS = {
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
     "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
-    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed,
+    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed, "upsample_trilinear3d": b_trilinear,
 }

@@ -266,6 +266,11 @@ CASES = {
                                        torch.diagonal(x, dim1=2, dim2=3), torch.diagonal(x, 2, 2, 3),
                                        torch.diagonal(x, -3, -2, -1), torch.diagonal(x, 1, 1, 2),
                                        torch.diag_embed(x[:, :, 0])), None),
+    # the image's channels as 2 x 3 depth planes: scales, sizes, corners aligned or not
+    "trilinear": (lambda m, x: (F.interpolate(x.unflatten(1, (2, 3)), scale_factor=2, mode="trilinear"),
+                                F.interpolate(x.unflatten(1, (2, 3)), scale_factor=(1.5, 1, 0.5), mode="trilinear",
+                                              align_corners=True),
+                                F.interpolate(x.unflatten(1, (2, 3)), size=(5, 11, 4), mode="trilinear")), None),
     "outer_aminmax": (lambda m, x: (torch.outer(m.p2[:, 0], m.p3[0]) + x, *torch.aminmax(x, dim=2),
                                     *torch.aminmax(x, dim=-1, keepdim=True)), None),
     # a bias per column (a linear layer's), and a bias computed per row and column
