@@ -511,19 +511,23 @@ def b_vector_norm(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def _variance(low: Any, a: dict) -> str:
-    """The mean of (x - mean)^2 over dims, times n / (n - correction) (var's, std's arguments)."""
+    """The mean of (x - mean)^2 over dims, times n / (n - correction) (var's, std's arguments);
+    n counted at run time where the dims include one only the run knows (a dynamic batch)."""
     x = a["self"]
     axes, keepdim, name = low.axes(x, a.get("dim")), bool(a.get("keepdim", False)), low.tensor(x)
     correction = a.get("correction")
     correction = (1 if a.get("unbiased", True) else 0) if correction is None else float(correction)
     deviation = _node(low, "sub", [name, _reduce(low, name, "mean", axes, True)])
     y = _reduce(low, _node(low, "mul", [deviation, deviation]), "mean", axes, keepdim)
-    if correction:
-        count = _count(low, x, axes, "variance")
-        if count <= correction:
-            raise Unsupported(f"variance of {count} values with correction {correction}")
-        y = _node(low, "mul", [y, count / (count - correction)])
-    return y
+    if not correction:
+        return y
+    if any(not isinstance(low.shape(x)[d], int) for d in axes):  # over the batch: n counted as it runs
+        n = _reduce(low, _broadcast_to(low, x, 1.0), "sum", axes, keepdim)
+        return _node(low, "mul", [y, _node(low, "div", [n, _node(low, "sub", [n, float(correction)])])])
+    count = _count(low, x, axes, "variance")
+    if count <= correction:
+        raise Unsupported(f"variance of {count} values with correction {correction}")
+    return _node(low, "mul", [y, count / (count - correction)])
 
 
 def b_var(low: Any, node: fx.Node, a: dict) -> Any:

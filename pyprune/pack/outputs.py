@@ -41,11 +41,14 @@ def model_outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[to
 
 
 def difference(want: list[torch.Tensor], got: list[torch.Tensor]) -> OutputError:
-    """How far `got` is from `want` (every element of every output), and the range of `want`."""
+    """How far `got` is from `want` (every element of every output), and the range of `want`:
+    its largest magnitude where it is one value throughout (a model returning a scalar)."""
     want_all = torch.cat([w.double().flatten() for w in want])
     got_all = torch.cat([g.double().flatten() for g in got])
     max_abs = float((got_all - want_all).abs().max()) if want_all.numel() else 0.0
     output_range = float(want_all.max() - want_all.min()) if want_all.numel() else 0.0
+    if output_range == 0 and want_all.numel():
+        output_range = float(want_all.abs().max())
     if not (math.isfinite(max_abs) and math.isfinite(output_range)):
         raise ValueError("cannot measure the output error: the model's outputs on the example inputs are not finite")
     return OutputError(max_abs, output_range)

@@ -19,7 +19,8 @@ __all__ = ["GraphReport", "LayerReport", "OutputError", "PackReport", "inspect"]
 class OutputError:
     """How far the packed model's outputs were from the original's on the example inputs,
     measured when the file was saved: the largest absolute difference over every output
-    element, and the range (max - min) of the original's outputs."""
+    element, and the range (max - min) of the original's outputs (their largest magnitude where
+    they are one value throughout)."""
 
     max_abs: float
     output_range: float

@@ -271,6 +271,9 @@ CASES = {
                                 F.interpolate(x.unflatten(1, (2, 3)), scale_factor=(1.5, 1, 0.5), mode="trilinear",
                                               align_corners=True),
                                 F.interpolate(x.unflatten(1, (2, 3)), size=(5, 11, 4), mode="trilinear")), None),
+    # over the batch too: the count of values n in n / (n - correction) taken as it runs
+    "variance_over_the_batch": (lambda m, x: (x.std(), x.var(dim=(0, 2), keepdim=True), torch.var(x, 0, correction=0.5),
+                                              torch.std(x, (0, 1), correction=0)), None),
     "outer_aminmax": (lambda m, x: (torch.outer(m.p2[:, 0], m.p3[0]) + x, *torch.aminmax(x, dim=2),
                                     *torch.aminmax(x, dim=-1, keepdim=True)), None),
     # a bias per column (a linear layer's), and a bias computed per row and column

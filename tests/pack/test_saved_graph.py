@@ -243,6 +243,25 @@ def test_integer_inputs_are_given_in_their_dtype(tmp_path):
         net(np.full((1, 7), 2**25, np.int64))
 
 
+class Energy(nn.Module):
+    """One value for the whole batch: a sum of squared deviations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return (y - y.mean()).pow(2).sum() * 1e3
+
+
+def test_a_model_returning_one_value_keeps_its_graph(tmp_path):
+    """Its outputs have no range: the graph's error is measured against their magnitude."""
+    saved = pack.save(Energy().eval(), tmp_path / "e.pyprune", example_inputs=torch.randn(2, 3, 8, 8), graph=True)
+    assert saved.runs_without_torch and saved.graph_error.output_range > 0
+    assert saved.graph_error.relative <= 1e-3
+
+
 def test_a_file_of_uint8_pixels_runs_without_torch(tmp_path):
     model, image = Pixels().eval(), torch.randint(0, 256, (3, 12, 10, 3), dtype=torch.uint8)
     pack.save(model, tmp_path / "p.pyprune", example_inputs=image, graph=True, lossless=True)
