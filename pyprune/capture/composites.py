@@ -378,6 +378,38 @@ def b_trilinear(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_node(low, "reshape", [depth], {"shape": [-2, c, *sizes]}))
 
 
+def b_antialiased(low: Any, node: fx.Node, a: dict) -> Any:
+    """Antialiased bilinear or bicubic interpolation (F.interpolate(..., antialias=True)) of
+    known sizes: separable and linear, so each pass is a linear layer over the last dim whose
+    weights are torch's own, read off the same op run on the basis vectors at capture; W's pass,
+    a transpose, H's pass, the transpose back."""
+    x, corners = a["input"] if "input" in a else a["self"], bool(a["align_corners"])
+    if low.rank(x) != 4:
+        raise Unsupported(f"antialiased interpolation of a rank-{low.rank(x)} tensor")
+    h, w = (low.static_dim(x, i, "antialiased interpolation") for i in (2, 3))
+    scales = a.get("scale_factors")
+    if scales is None and a.get("scales_h") is not None:
+        scales = [a["scales_h"], a["scales_w"]]
+    scales = None if scales is None else [float(f) for f in scales]
+    sizes = [math.floor(n * f) for n, f in zip((h, w), scales)] if scales is not None else \
+        [low.integer(s, "output size") for s in a["output_size"]]
+    op = node.target.overloadpacket.vec
+
+    def weights(n: int, out: int, scale: float | None) -> torch.Tensor:
+        """(out, n): the pass over a dim of n, as torch interpolates each basis vector along it."""
+        basis = torch.eye(n).reshape(1, 1, n, n)  # row j: the j-th basis vector
+        with torch.no_grad():
+            y = op(basis, None if scale is not None else [n, out], corners, None if scale is None else [1.0, scale])
+        return y[0, 0].t().contiguous()
+
+    y = low.tensor(x)
+    for k, (n, out) in enumerate(zip((w, h), reversed(sizes))):
+        scale = None if scales is None else scales[1 - k]
+        y = _node(low, "linear", [y, low.tensor(weights(n, out, scale), "the interpolation weights")])
+        y = _node(low, "permute", [y], {"dims": [0, 1, 3, 2]})
+    return Ref(y)
+
+
 def b_outer(low: Any, node: fx.Node, a: dict) -> Any:
     """torch.outer of two vectors: a column times a row."""
     x, y = a["self"], a["vec2"]
@@ -1628,4 +1660,5 @@ BUILDERS = {
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
     "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
     "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed, "upsample_trilinear3d": b_trilinear,
+    "_upsample_bilinear2d_aa": b_antialiased, "_upsample_bicubic2d_aa": b_antialiased,
 }

@@ -274,6 +274,11 @@ CASES = {
     # over the batch too: the count of values n in n / (n - correction) taken as it runs
     "variance_over_the_batch": (lambda m, x: (x.std(), x.var(dim=(0, 2), keepdim=True), torch.var(x, 0, correction=0.5),
                                               torch.std(x, (0, 1), correction=0)), None),
+    # antialiased: down by a scale and to a size, bicubic with corners aligned, and up
+    "antialiased": (lambda m, x: (F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True),
+                                  F.interpolate(x, size=(5, 4), mode="bilinear", antialias=True),
+                                  F.interpolate(x, size=(4, 3), mode="bicubic", align_corners=True, antialias=True),
+                                  F.interpolate(x, scale_factor=(1.5, 0.7), mode="bicubic", antialias=True)), None),
     "outer_aminmax": (lambda m, x: (torch.outer(m.p2[:, 0], m.p3[0]) + x, *torch.aminmax(x, dim=2),
                                     *torch.aminmax(x, dim=-1, keepdim=True)), None),
     # a bias per column (a linear layer's), and a bias computed per row and column
@@ -768,16 +773,6 @@ def test_unsupported_ops_stay_torch_calls_with_a_reason():
     assert list(reasons.values()) == ["aten.lgamma.default is not in the operator set",
                                       "aten.special_i0.default is not in the operator set"]
     assert set(low.calls) == {n.outputs[0] for n in low.graph.nodes if n.op.startswith("aten.")}
-    assert_matches(low, model, x)
-
-
-def test_antialiased_interpolation_stays_a_torch_call():
-    model = Fn(lambda m, x: (F.interpolate(x, scale_factor=0.5, mode="bicubic", antialias=True),
-                             F.interpolate(x, size=(4, 3), mode="bilinear", antialias=True)))
-    x = torch.randn(*IMAGE)
-    low = lowered(model, x)
-    assert [why for _, why in low.unsupported] == ["aten._upsample_bicubic2d_aa.vec is not in the operator set",
-                                                   "aten._upsample_bilinear2d_aa.vec is not in the operator set"]
     assert_matches(low, model, x)
 
 
