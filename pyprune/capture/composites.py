@@ -269,6 +269,11 @@ def b_cdist(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_vector_norm(low, _node(low, "sub", [rows, columns]), order, [rank], False))
 
 
+def _with_last_dim_of_1(low: Any, x: Any) -> str:
+    """x viewed with a last dim of size 1, to broadcast against a row of values."""
+    return _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(low.rank(x))] + [1]})
+
+
 def _sorted_positions(low: Any, x: Any, sorted_values: Any, right: bool) -> Ref:
     """For each entry of x, how many of the sorted constant values lie below it (with `right`, at
     or below it): x viewed with a last dim of 1 against the values, a `where` of 1s and 0s summed
@@ -277,7 +282,7 @@ def _sorted_positions(low: Any, x: Any, sorted_values: Any, right: bool) -> Ref:
     if values.dim() != 1:
         raise Unsupported("searching sorted values of more than one dim")
     rank = low.rank(x)
-    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(rank)] + [1]})
+    column = _with_last_dim_of_1(low, x)
     # not (x <= v): 1 where v < x, and where x is NaN (not (x < v) with `right`)
     below = _node(low, "where", [column, low.tensor(values, "the sorted values"), 0.0, 1.0],
                   {"compare": "lt" if right else "le"})
@@ -311,8 +316,7 @@ def b_one_hot(low: Any, node: fx.Node, a: dict) -> Any:
     x, classes = a["self"], a.get("num_classes", -1)
     if not isinstance(classes, int) or classes < 1:
         raise Unsupported("one_hot whose class count comes from the data")
-    rank = low.rank(x)
-    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(rank)] + [1]})
+    column = _with_last_dim_of_1(low, x)
     return Ref(_node(low, "where", [column, low.tensor(torch.arange(classes, dtype=torch.float32), "the classes"),
                                     1.0, 0.0], {"compare": "eq"}))
 
@@ -343,7 +347,7 @@ def b_diag_embed(low: Any, node: fx.Node, a: dict) -> Any:
     if a.get("offset", 0) != 0 or a.get("dim1", -2) not in (-2, low.rank(x) - 1) or a.get("dim2", -1) not in (-1, low.rank(x)):
         raise Unsupported("diag_embed with an offset or other dims")
     n = low.static_dim(x, low.rank(x) - 1, "diag_embed")
-    column = _node(low, "reshape", [low.tensor(x)], {"shape": [-(2 + i) for i in range(low.rank(x))] + [1]})
+    column = _with_last_dim_of_1(low, x)
     return Ref(_node(low, "mul", [column, low.tensor(torch.eye(n), "the identity")]))
 
 

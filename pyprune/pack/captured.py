@@ -11,6 +11,7 @@ from pyprune._optional import require
 torch = require("torch", "torch", __name__)
 from torch import nn
 
+from pyprune.capture.indices import INTEGER_DTYPES
 from pyprune.capture.pipeline import inference_graph
 from pyprune.graph.engine import Engine
 from pyprune.pack.format import PackFile
@@ -69,4 +70,4 @@ def file_graph_outputs(written: PackFile, inputs: tuple[torch.Tensor, ...]) -> l
 def _engine_input(x: torch.Tensor) -> Any:
     """An example input as the graph takes it: integers as they are, other data as float32."""
     x = x.detach().cpu().contiguous()
-    return x.numpy() if x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64) else x.float().numpy()
+    return x.numpy() if x.dtype in INTEGER_DTYPES else x.float().numpy()
