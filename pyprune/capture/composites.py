@@ -1257,32 +1257,24 @@ def _permuted(low: Any, name: str, letters: str, order: str) -> str:
     return _node(low, "permute", [name], {"dims": [letters.index(c) for c in order]})
 
 
-def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
-    """One or two operands: letters of one operand alone are summed out; two operands become a
-    batched matmul (batch letters, both operands' own letters merged into rows and columns, the
-    contracted ones merged into its depth), then a permute to the output's order."""
-    equation, operands = a["equation"].replace(" ", ""), list(a["tensors"])
-    if "->" not in equation or "." in equation:
-        raise Unsupported(f"einsum {equation!r} (implicit output or ellipsis)")
-    inputs, out = equation.split("->")
-    terms = inputs.split(",")
-    if len(terms) != len(operands) or len(terms) > 2 or len(set(out)) != len(out):
-        raise Unsupported(f"einsum {equation!r} of {len(operands)} operands")
-    sizes = {}
-    for term, x in zip(terms, operands):
-        if len(term) != low.rank(x):
-            raise Unsupported(f"einsum term {term!r} for a rank-{low.rank(x)} operand")
-        for i, c in enumerate(term):
-            sizes.setdefault(c, low.shape(x)[i])
-    if len(terms) == 1:
-        name, letters = _einsum_operand(low, operands[0], terms[0], set(out))
-        return Ref(_permuted(low, name, letters, out))
-    (a_name, a_letters), (b_name, b_letters) = (
-        _einsum_operand(low, x, t, set(out) | set(other)) for x, t, other in zip(operands, terms, terms[::-1]))
+def _einsum_pair(low: Any, equation: str, sizes: dict[str, Any], a: tuple[str, str], b: tuple[str, str],
+                 out: str) -> str:
+    """Two operands (name, letters), each without letters nothing else needs, contracted into
+    `out`'s letters in its order. Letters in both and in `out` are the batch, those in one only
+    are its rows or columns, those in both and not in `out` the depth: a batched matmul, or a
+    broadcast multiply where nothing is contracted."""
+    (a_name, a_letters), (b_name, b_letters) = a, b
     batch = "".join(c for c in out if c in a_letters and c in b_letters)
     rows = "".join(c for c in a_letters if c not in b_letters)
     cols = "".join(c for c in b_letters if c not in a_letters)
     depth = "".join(c for c in a_letters if c in b_letters and c not in out)
+    if not depth:
+        def spread(name: str, letters: str) -> str:
+            """name with out's letters in out's order, 1 for those it lacks."""
+            order = "".join(c for c in out if c in letters)
+            return _node(low, "reshape", [_permuted(low, name, letters, order)],
+                         {"shape": [-(2 + order.index(c)) if c in order else 1 for c in out]})
+        return _node(low, "mul", [spread(a_name, a_letters), spread(b_name, b_letters)])
 
     keep = [-(2 + i) for i in range(len(batch))]  # the batch dims stay as they are (run-time sizes too)
 
@@ -1305,7 +1297,37 @@ def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
     y = _node(low, "matmul", [left, right])
     if len(rows) != 1 or len(cols) != 1:
         y = reshaped(y, list(rows + cols))
-    return Ref(_permuted(low, y, batch + rows + cols, out))
+    return _permuted(low, y, batch + rows + cols, out)
+
+
+def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
+    """Letters of one operand alone are summed out; the operands are then contracted left to
+    right, each pair into the letters the output or a later operand still needs (_einsum_pair),
+    as torch.einsum does without a path optimiser."""
+    equation, operands = a["equation"].replace(" ", ""), list(a["tensors"])
+    if "->" not in equation or "." in equation:
+        raise Unsupported(f"einsum {equation!r} (implicit output or ellipsis)")
+    inputs, out = equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or len(set(out)) != len(out):
+        raise Unsupported(f"einsum {equation!r} of {len(operands)} operands")
+    sizes = {}
+    for term, x in zip(terms, operands):
+        if len(term) != low.rank(x):
+            raise Unsupported(f"einsum term {term!r} for a rank-{low.rank(x)} operand")
+        for i, c in enumerate(term):
+            sizes.setdefault(c, low.shape(x)[i])
+    named = [_einsum_operand(low, x, t, set(out).union(*(u for j, u in enumerate(terms) if j != i)))
+             for i, (x, t) in enumerate(zip(operands, terms))]
+    if len(named) == 1:
+        name, letters = named[0]
+        return Ref(_permuted(low, name, letters, out))
+    y = named[0]
+    for i, b in enumerate(named[1:], 2):
+        later = set(out).union(*terms[i:])
+        letters = out if i == len(named) else "".join(dict.fromkeys(c for c in y[1] + b[1] if c in later))
+        y = (_einsum_pair(low, equation, sizes, y, b, letters), letters)
+    return Ref(y[0])
 
 
 def _joined(low: Any, entries: list[tuple[Any, int]], axis: int, sizes: dict[int, int]) -> Any:

@@ -311,7 +311,13 @@ CASES = {
                              torch.einsum("bchw,c->bhw", x, m.p0.reshape(-1)),
                              torch.einsum("bchw,bcwk->bchk", x, x[:, :, :7]),
                              torch.einsum("bi,bj->bij", x[:, :, 0, 0], x[:, :, 1, 1]), torch.einsum("bchw->b", x),
-                             torch.einsum("bchw,hk->bckw", x, m.p2)), None),
+                             torch.einsum("bchw,hk->bckw", x, m.p2),
+                             # three and four operands: linear attention's normalised product, a
+                             # letter shared by all three, a chain summed to one value a row
+                             torch.einsum("bcde,bcdn,bcn->bcen", x[:, :, :, :5], x, x[:, :, 0]),
+                             torch.einsum("bchw,bdhw,bh->bcd", x, x.flip(1), x[:, 0, :, 0]),
+                             torch.einsum("bi,ij,jk,bk->b", x[:, :, 0, 0], m.p2[:6], m.p3[:7, :5], x[:, 0, 0, :5])),
+               None),
     "constant_indices": (lambda m, x: (x[:, [2, 1, 0, -1]], x.index_select(1, torch.tensor([5, 3, 4])), x[:, :, [0, 8, 8]]),
                          ["slice"] * 4 + ["concat"] + ["slice"] * 2 + ["concat"] + ["slice"] * 3 + ["concat"]),
     "conv1d": (lambda m, x: (F.conv1d(x.mean((2, 3)).unsqueeze(1), m.p0.reshape(2, 1, 3), padding=2, stride=2,
