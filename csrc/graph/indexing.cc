@@ -53,6 +53,12 @@ class TopK final : public NodeOperator {
     const Dims& x = in_shapes[0];
     const size_t n = x[axis_], inner = span(x, axis_ + 1, x.size()), lines = span(x, 0, axis_) * inner;
     if (k_ == 0 || lines == 0) return;
+    // k = 1 with the first of equal values (stable, or the partial sort's heap of one, which
+    // takes a value only when strictly before): one pass over the rows, as max(dim) / argmax.
+    if (k_ == 1 && (stable_ || n >= 64)) {
+      (largest_ ? first_extreme<true> : first_extreme<false>)(in[0], n, inner, lines / inner, out[0], out[1]);
+      return;
+    }
     // One task per group of lines; a line costs about n log k comparisons.
     parallel_rows(lines, 1, [&](size_t first, size_t count, size_t, size_t) {
       std::vector<Entry> queue(n);
@@ -79,12 +85,83 @@ class TopK final : public NodeOperator {
  private:
   using Entry = std::pair<float, int64_t>;
 
+  // Whether value a comes before b: NaN counts as larger than any number.
+  template <bool kLargest>
+  static bool before(float a, float b) {
+    const bool na = std::isnan(a), nb = std::isnan(b);
+    return kLargest ? (na && !nb) || a > b : (!na && nb) || a < b;
+  }
+
+  // The first largest (or smallest) of n contiguous values: value j kept by lane j % kLanes,
+  // each lane the first of its own, then the lanes' best with the lowest index. One running
+  // extreme would make every comparison wait on the last (4 cycles a value on x86).
+  template <bool kLargest>
+  static void first_in_line(const float* x, size_t n, float* value, float* index) {
+    constexpr size_t kLanes = 16;
+    float best[kLanes] = {};
+    size_t where[kLanes] = {};
+    const size_t lanes = std::min(n, kLanes);
+    for (size_t l = 0; l < lanes; l++) {
+      best[l] = x[l];
+      where[l] = l;
+    }
+    size_t j = lanes;
+    for (; j + kLanes <= n; j += kLanes) {
+      for (size_t l = 0; l < kLanes; l++) {
+        if (before<kLargest>(x[j + l], best[l])) {
+          best[l] = x[j + l];
+          where[l] = j + l;
+        }
+      }
+    }
+    for (; j < n; j++) {
+      if (before<kLargest>(x[j], best[j % kLanes])) {
+        best[j % kLanes] = x[j];
+        where[j % kLanes] = j;
+      }
+    }
+    size_t first = 0;
+    for (size_t l = 1; l < lanes; l++) {
+      const bool tie = !before<kLargest>(best[first], best[l]);
+      if (before<kLargest>(best[l], best[first]) || (tie && where[l] < where[first])) first = l;
+    }
+    *value = best[first];
+    *index = static_cast<float>(where[first]);
+  }
+
+  // The first largest (or smallest) of each line of n values `inner` apart, outer blocks of
+  // n * inner: a line of contiguous values in one scan, strided lines a block's rows at a time.
+  template <bool kLargest>
+  static void first_extreme(const float* x, size_t n, size_t inner, size_t outer, float* values, float* indices) {
+    parallel_rows(outer, inner, [&](size_t first, size_t count, size_t begin, size_t end) {
+      for (size_t o = first; o < first + count; o++) {
+        const float* rows = x + o * n * inner;
+        float* best = values + o * inner;
+        float* at = indices + o * inner;
+        if (inner == 1) {
+          first_in_line<kLargest>(rows, n, best, at);
+          continue;
+        }
+        std::copy(rows + begin, rows + end, best + begin);
+        std::fill(at + begin, at + end, 0.0f);
+        for (size_t i = 1; i < n; i++) {
+          const float* row = rows + i * inner;
+          for (size_t j = begin; j < end; j++) {
+            if (before<kLargest>(row[j], best[j])) {
+              best[j] = row[j];
+              at[j] = static_cast<float>(i);
+            }
+          }
+        }
+      }
+    }, n);
+  }
+
   // Moves the k first entries (in order) to the front of `queue`.
   void select(std::vector<Entry>& queue) const {
     const bool largest = largest_;
     const auto before = [largest](const Entry& a, const Entry& b) {
-      const bool na = std::isnan(a.first), nb = std::isnan(b.first);
-      return largest ? (na && !nb) || a.first > b.first : (!na && nb) || a.first < b.first;
+      return largest ? TopK::before<true>(a.first, b.first) : TopK::before<false>(a.first, b.first);
     };
     const auto k = static_cast<ptrdiff_t>(k_);
     if (stable_) {

@@ -45,6 +45,24 @@ def test_topk_of_detection_sizes(shape, axis, k, values, rng):
     assert_equal(got_indices, want_indices.float())
 
 
+@pytest.mark.parametrize("shape, axis", [((2, 17, 1024), 2), ((1, 80, 60, 60), 1), ((3, 1000, 4), 1), ((5, 70), 1),
+                                         ((64, 3), 0)])
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("values", ["random", "coarse", "nan"])
+def test_top_1_is_the_first_extreme(shape, axis, largest, values, rng):
+    """k = 1 (max(dim), argmax: a keypoint heatmap's peak, a segmentation's class per pixel) in
+    one pass: torch.topk's value and index, stable or not, across long lines and strided ones."""
+    x = coarse(rng, shape, nan=values == "nan") if values != "random" else random(rng, shape)
+    want_values, want_indices = torch.topk(torch.from_numpy(x), 1, axis, largest)
+    for stable in (0, 1):
+        got_values, got_indices = run("topk", {"axis": axis, "k": 1, "largest": int(largest), "stable": stable}, x)
+        assert_equal(got_values, want_values)
+        assert_equal(got_indices, want_indices.float())
+    if values != "nan":
+        want = (torch.max if largest else torch.min)(torch.from_numpy(x), axis, keepdim=True).indices
+        assert_equal(got_indices, want.float())
+
+
 @settings(max_examples=60, deadline=None)
 @given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=8), data=st.data(), largest=st.booleans(),
        seed=st.integers(0, 2**16))
