@@ -14,6 +14,11 @@
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
 // pointwise weight, pointwise bias (constants), then an optional residual.
+// dynamic_conv2d: conv2d(x, weight, bias) of a weight computed at run time (CondConv, dynamic
+// convolution and ODConv mix each sample's kernels; a tracker's template is the kernel of its
+// search features): attributes stride, padding, dilation; the groups are the input's channels
+// over the weight's dim 1, so a batch folded into the channels may vary. Each call packs the
+// weight for the driver the shapes ask for: depthwise, else the GEMM.
 #include <algorithm>
 #include <array>
 #include <map>
@@ -364,6 +369,77 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
 }
 
 
+// conv2d of a weight computed at run time (see the top of the file): inputs x (N, C, H, W),
+// weight (O, C / groups, kh, kw), an optional bias (O,).
+class DynamicConv2dOperator : public Operator {
+ public:
+  DynamicConv2dOperator(const std::array<size_t, 2>& stride, const std::array<size_t, 4>& padding,
+                        const std::array<size_t, 2>& dilation)
+      : stride_(stride), padding_(padding), dilation_(dilation) {}
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    const Spec s = spec(inputs);
+    const Shape4 y = window_output(shape4(inputs[0]), s.out_channels, s.window);
+    return {{y.n, y.c, y.h, y.w}};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Spec s = spec(in_shapes);
+    const Kernel kernel = prepare(s, s.algorithm, {in[1], in.size() == 3 ? in[2] : nullptr, nullptr, nullptr});
+    std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], Epilogue()); }, kernel);
+  }
+
+  std::string describe() const override { return "conv2d of a computed weight"; }
+  std::string describe_for(const std::vector<Dims>& inputs) const override {
+    const Spec s = spec(inputs);
+    return "conv2d " + s.window.describe() + (s.groups != 1 ? " g" + std::to_string(s.groups) : "") +
+           " of a computed weight, " + (s.algorithm == Algorithm::depthwise ? "depthwise" : "gemm");
+  }
+
+  size_t macs(const std::vector<Dims>& inputs) const override {
+    const Dims y = output_shapes(inputs)[0];
+    return y[0] * y[1] * y[2] * y[3] * inputs[1][1] * inputs[1][2] * inputs[1][3];
+  }
+
+ private:
+  // The convolution these shapes make; std::invalid_argument naming what does not fit.
+  Spec spec(const std::vector<Dims>& inputs) const {
+    if (inputs.size() < 2 || inputs.size() > 3)
+      throw std::invalid_argument("dynamic_conv2d takes 2 or 3 inputs (x, weight, [bias]), got " +
+                                  std::to_string(inputs.size()));
+    const Dims &x = inputs[0], &w = inputs[1];
+    if (x.size() != 4) throw std::invalid_argument("x must be NCHW (4 dims), got shape " + to_string(x));
+    if (w.size() != 4 || elements(w) == 0)
+      throw std::invalid_argument("the weight must have shape (Cout, Cin / groups, kh, kw), got " + to_string(w));
+    if (x[1] % w[1] != 0)
+      throw std::invalid_argument("the weight's " + std::to_string(w[1]) + " channels a group do not divide the " +
+                                  std::to_string(x[1]) + " of x " + to_string(x));
+    Spec s{};
+    s.in_channels = x[1];
+    s.out_channels = w[0];
+    s.groups = x[1] / w[1];
+    s.block = 1;
+    if (s.out_channels % s.groups != 0)
+      throw std::invalid_argument("the " + std::to_string(s.groups) + " groups (x's channels over the weight's dim 1) " +
+                                  "must divide the weight's " + std::to_string(s.out_channels) + " output channels");
+    if (inputs.size() == 3 && inputs[2] != Dims{s.out_channels})
+      throw std::invalid_argument("the bias must have shape (" + std::to_string(s.out_channels) + ",), got " +
+                                  to_string(inputs[2]));
+    s.window = {w[2], w[3], stride_[0], stride_[1], dilation_[0], dilation_[1], padding_[0], padding_[1], padding_[2],
+                padding_[3]};
+    const std::string rejects = conv2d_window_rejects(s.window);
+    if (!rejects.empty()) throw std::invalid_argument(rejects);
+    const bool depthwise = s.groups == s.in_channels && s.groups == s.out_channels;
+    s.algorithm = depthwise ? Algorithm::depthwise : Algorithm::gemm;
+    return s;
+  }
+
+  std::array<size_t, 2> stride_;
+  std::array<size_t, 4> padding_;
+  std::array<size_t, 2> dilation_;
+};
+
 // A bias input's values (decoded if coded), checked to have `channels` entries.
 std::vector<float> bias_values(const Attributes& a, const Constant& b, size_t channels, const std::string& what) {
   if (b.shape != Dims{channels})
@@ -449,6 +525,21 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   } catch (const std::invalid_argument& e) {
     a.fail(e.what());
   }
+}
+
+std::unique_ptr<Operator> make_dynamic_conv2d(const Attributes& a, const std::vector<const Constant*>& constants) {
+  a.only({"stride", "padding", "dilation"});
+  if (constants.size() < 2 || constants.size() > 3)
+    a.fail("dynamic_conv2d takes 2 or 3 inputs (x, weight, [bias]), got " + std::to_string(constants.size()));
+  constexpr int64_t kMax = int64_t{1} << 30;
+  const auto stride = a.integers("stride", 2, 1, kMax, {1, 1});
+  const auto padding = a.integers("padding", 4, 0, kMax, {0, 0, 0, 0});
+  const auto dilation = a.integers("dilation", 2, 1, kMax, {1, 1});
+  auto sizes = [](const std::vector<int64_t>& v, size_t i) { return static_cast<size_t>(v[i]); };
+  return std::make_unique<DynamicConv2dOperator>(
+      std::array<size_t, 2>{sizes(stride, 0), sizes(stride, 1)},
+      std::array<size_t, 4>{sizes(padding, 0), sizes(padding, 1), sizes(padding, 2), sizes(padding, 3)},
+      std::array<size_t, 2>{sizes(dilation, 0), sizes(dilation, 1)});
 }
 
 }  // namespace pyprune::graph

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import sympy
 import torch
 import torch.fx as fx
 
@@ -661,29 +660,22 @@ def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_conv2d_computed_weight(low: Any, node: fx.Node, a: dict) -> Any:
     """F.conv2d of a weight computed at run time (CondConv, dynamic convolution, ODConv mix each
-    sample's kernels from experts and run the batch as one convolution grouped by sample): the
-    input's im2col, (N, G, C / G * kh * kw, L), times the weight viewed as (G, O / G, C / G * kh
-    * kw), group by group in one matmul. The group count may be a run-time size (the batch):
-    only the per-group sizes need be known at capture."""
+    sample's kernels from experts and run the batch as one convolution grouped by sample; a
+    tracker's template is the kernel of its search features): a dynamic_conv2d node, whose
+    groups are the input's channels over the weight's dim 1, so the group count may be a
+    run-time size (the batch)."""
     x, weight = a["input"], a["weight"]
     if low.rank(x) != 4 or low.rank(weight) != 4:
         raise Unsupported("a convolution of a computed weight other than 2-d")
-    out_channels, per_group, kh, kw = low.shape(weight)
-    groups = a["groups"].size if isinstance(a["groups"], Ref) else a["groups"]
-    per_output = sympy.simplify(sympy.sympify(out_channels) / sympy.sympify(groups))
-    if not all(isinstance(d, int) for d in (per_group, kh, kw)) or not per_output.is_Integer:
-        raise Unsupported("a convolution of a computed weight whose kernel or group sizes are only known at run time")
+    kh, kw = low.shape(weight)[2:]
+    if not all(isinstance(d, int) for d in (kh, kw)):
+        raise Unsupported("a convolution of a computed weight whose kernel size is only known at run time")
     stride, dilation = int_pair(a["stride"], "stride"), int_pair(a["dilation"], "dilation")
     padding = conv_padding(a["padding"], [(k - 1) * d + 1 for k, d in ((kh, dilation[0]), (kw, dilation[1]))])
-    taps, oh, ow = _im2col_taps(low, x, [kh, kw], dilation, padding, stride)
-    depth = per_group * kh * kw
-    columns = _node(low, "reshape", [taps], {"shape": [-2, -1, depth, oh * ow]})
-    kernels = _node(low, "reshape", [low.tensor(weight, "the weight")], {"shape": [-1, int(per_output), depth]})
-    out = _node(low, "reshape", [_node(low, "matmul", [kernels, columns])], {"shape": [-2, -1, oh, ow]})
-    if a.get("bias") is None:
-        return Ref(out)
-    bias = _node(low, "reshape", [low.tensor(a["bias"], "the bias")], {"shape": [-1, 1, 1]})
-    return low.emit_one("add", [out, bias])
+    inputs = [low.tensor(x), low.tensor(weight, "the weight")]
+    if a.get("bias") is not None:
+        inputs.append(low.tensor(a["bias"], "the bias"))
+    return low.emit_one("dynamic_conv2d", inputs, {"stride": stride, "padding": padding, "dilation": dilation})
 
 
 def b_col2im(low: Any, node: fx.Node, a: dict) -> Any:

@@ -194,6 +194,9 @@ def _channel_norm(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tenso
 # op -> fn(attrs, *inputs) -> output or list of outputs
 OPS: dict[str, Callable[..., Any]] = {
     "conv2d": _conv2d,
+    # the groups: the input's channels over the weight's dim 1
+    "dynamic_conv2d": lambda attrs, x, weight, bias=None: _conv2d({**attrs, "groups": x.shape[1] // weight.shape[1]},
+                                                                  x, weight, bias),
     "linear": _linear,
     "matmul": lambda attrs, a, b: torch.matmul(a, b),
     "attention": lambda attrs, q, kt, v: torch.softmax(torch.matmul(q * attrs.get("scale", 1.0), kt), -1) @ v,

@@ -623,19 +623,29 @@ def _mixed_kernels(m, x):
     return y.reshape(b, 5, h, w)
 
 
+def _cross_correlation(m, x):
+    """A tracker's depthwise cross-correlation: a template's features are the kernels, one a
+    channel, over the search features, the batch folded into the channels."""
+    b, c, h, w = x.shape
+    kernel = x[:, :, 2:5, 1:4] * m.p2[0, 0]
+    y = F.conv2d(x.reshape(1, b * c, h, w), kernel.reshape(b * c, 1, 3, 3), groups=b * c)
+    return y.reshape(b, c, h - 2, w - 2)
+
+
 @pytest.mark.parametrize("fn", [
     _mixed_kernels,
+    _cross_correlation,
     lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:5] * x.mean(), stride=(2, 1), dilation=(1, 2)),
     lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:9, :2] * x.mean(), None, 1, "same", 1, 3),
     lambda m, x: F.conv2d(x, (m.p1.reshape(2, 5, 6, 9) * x.mean()).reshape(10, 3, 6, 3)[:4], padding=(0, 2), groups=2),
 ])
-def test_convolutions_of_weights_computed_at_run_time_lower_to_im2col_and_matmul(fn):
+def test_convolutions_of_weights_computed_at_run_time_are_dynamic_conv2d_nodes(fn):
     model = Fn(fn)
     model.p0, model.p1, model.p2 = torch.randn(6, 2), torch.randn(2, 5 * 6 * 9), torch.randn(2, 5)
     x = torch.randn(2, 6, 7, 8)
     low = lowered(model, x)
     assert low.unsupported == [], low.unsupported
-    assert "matmul" in ops(low) and "conv2d" not in ops(low)
+    assert "dynamic_conv2d" in ops(low) and "matmul" not in ops(low)
     assert_matches(low, model, x)
     assert_matches(low, model, torch.randn(3, 6, 7, 8))
 

@@ -915,3 +915,58 @@ def test_auto_keeps_grouped_and_dilated_convolutions_dense(rng):
         text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w if attrs.get("groups")
                                                                                         else w.repeat(2, 1)})
         assert " gemm " in text, text
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.sampled_from([1, 3]), groups=st.sampled_from([1, 2, 3]), cin_g=st.integers(1, 5),
+       cout_g=st.integers(1, 5), kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       pads=st.tuples(*[st.integers(0, 2)] * 4), hw=st.tuples(st.integers(5, 12), st.integers(5, 12)),
+       bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_dynamic_conv2d_matches_torch(n, groups, cin_g, cout_g, kernel, stride, dilation, pads, hw, bias, seed):
+    """The weight (and bias) as computed inputs; the groups read off x's channels over the
+    weight's dim 1."""
+    rng = np.random.default_rng(seed)
+    padding = [min(p, (k - 1) * d) for p, k, d in zip(pads, kernel * 2, dilation * 2)]
+    assume(all(h + padding[i] + padding[i + 2] >= (k - 1) * d + 1
+               for i, (h, k, d) in enumerate(zip(hw, kernel, dilation))))
+    x = rng.standard_normal((n, groups * cin_g, *hw), dtype=np.float32)
+    w = rng.standard_normal((groups * cout_g, cin_g, *kernel), dtype=np.float32)
+    b = rng.standard_normal(groups * cout_g, dtype=np.float32) if bias else None
+    attrs = {"stride": list(stride), "padding": padding, "dilation": list(dilation)}
+    got = run("dynamic_conv2d", attrs, [x, w] + ([b] if bias else []))[0]
+    assert_close(got, reference(x, w, b, None, stride, padding, dilation, groups, {}), cin_g * kernel[0] * kernel[1])
+
+
+@pytest.mark.parametrize("n, c, kernel, hw", [(1, 64, (5, 5), (29, 29)), (2, 16, (3, 3), (13, 11)), (3, 8, (7, 1), (9, 9))])
+def test_dynamic_conv2d_depthwise_matches_torch(n, c, kernel, hw, rng):
+    """A tracker's cross-correlation: the template's features, one kernel a channel, over the
+    search features with the batch folded into the channels (groups = batch x channels)."""
+    x = rng.standard_normal((1, n * c, *hw), dtype=np.float32)
+    w = rng.standard_normal((n * c, 1, *kernel), dtype=np.float32)
+    got = run("dynamic_conv2d", {}, [x, w])[0]
+    assert_close(got, reference(x, w, None, None, (1, 1), (0, 0, 0, 0), (1, 1), n * c, {}), kernel[0] * kernel[1])
+    described, macs = _core.testing.describe_operator("dynamic_conv2d", {}, [x, w])
+    assert "depthwise" in described, described
+    assert macs == got.size * kernel[0] * kernel[1]
+
+
+def test_dynamic_conv2d_refuses_shapes_that_do_not_fit(rng):
+    x = rng.standard_normal((1, 6, 6, 6), dtype=np.float32)
+    w = rng.standard_normal((4, 4, 3, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="the weight's 4 channels a group do not divide the 6 of x"):
+        run("dynamic_conv2d", {}, [x, w])
+    with pytest.raises(ValueError, match="the 3 groups .* must divide the weight's 4 output channels"):
+        run("dynamic_conv2d", {}, [x, np.ascontiguousarray(w[:, :2])])
+    with pytest.raises(ValueError, match="bias must have shape \\(4,\\)"):
+        run("dynamic_conv2d", {}, [x, np.ascontiguousarray(w[:, :3]), np.zeros(3, np.float32)])
+    with pytest.raises(ValueError, match="weight must have shape"):
+        run("dynamic_conv2d", {}, [x, w[0]])
+    with pytest.raises(ValueError, match="x must be NCHW"):
+        run("dynamic_conv2d", {}, [x[0], np.ascontiguousarray(w[:, :3])])
+    with pytest.raises(ValueError, match="smaller than the 3x3 kernel"):
+        run("dynamic_conv2d", {}, [np.ascontiguousarray(x[:, :, :2]), np.ascontiguousarray(w[:, :3])])
+    with pytest.raises(ValueError, match="takes 2 or 3 inputs"):
+        run("dynamic_conv2d", {}, [x])
+    with pytest.raises(ValueError, match="unknown attribute 'groups'"):
+        run("dynamic_conv2d", {"groups": 2}, [x, np.ascontiguousarray(w[:, :3])])
