@@ -930,22 +930,33 @@ def b_pixel_unshuffle(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def b_conv1d(low: Any, node: fx.Node, a: dict) -> Any:
-    """A 1-d convolution (ECA's channel attention) as a 2-d one on (N, C, 1, L)."""
-    x, weight = a["input"], low.constant(a["weight"], "the weight")
-    if low.rank(x) != 3 or weight.dim() != 3:
+    """A 1-d convolution (ECA's channel attention) as a 2-d one on (N, C, 1, L); of a weight
+    computed at run time (a dynamic 1-d convolution), a dynamic_conv2d."""
+    x, weight = a["input"], a["weight"]
+    if low.rank(x) != 3 or low.rank(weight) != 3:
         raise Unsupported(f"a 1-d convolution of a rank-{low.rank(x)} input")
+    computed = not isinstance(weight, torch.Tensor)
+    taps = low.shape(weight)[2]
+    if not isinstance(taps, int):
+        raise Unsupported("a 1-d convolution whose kernel size is only known at run time")
     (stride,), (dilation,) = (int_pair(a[k], k)[:1] for k in ("stride", "dilation"))
     padding = a["padding"]
     if isinstance(padding, str):
-        (before,), (after,) = string_padding(padding, [(weight.shape[2] - 1) * dilation + 1])
+        (before,), (after,) = string_padding(padding, [(taps - 1) * dilation + 1])
     else:
         before = after = int_pair(padding, "padding")[0]
-    inputs = [low.reshape(x, [-2, -3, 1, -4]).name, low.tensor(weight.unsqueeze(2).contiguous(), "the weight")]
+    if computed:
+        kernel = _node(low, "reshape", [low.tensor(weight, "the weight")], {"shape": [-2, -3, 1, taps]})
+    else:
+        kernel = low.tensor(low.constant(weight, "the weight").unsqueeze(2).contiguous(), "the weight")
+    inputs = [low.reshape(x, [-2, -3, 1, -4]).name, kernel]
     if a.get("bias") is not None:
-        inputs.append(low.tensor(low.constant(a["bias"], "the bias"), "the bias"))
-    attrs = {"stride": [1, stride], "padding": [0, before, 0, after], "dilation": [1, dilation],
-             "groups": int(a["groups"])}
-    return low.emit_one("reshape", [_node(low, "conv2d", inputs, attrs)], {"shape": [-2, -3, -5]})
+        bias = a["bias"]
+        inputs.append(low.tensor(bias if computed else low.constant(bias, "the bias"), "the bias"))
+    attrs = {"stride": [1, stride], "padding": [0, before, 0, after], "dilation": [1, dilation]}
+    y = _node(low, "dynamic_conv2d", inputs, attrs) if computed else \
+        _node(low, "conv2d", inputs, {**attrs, "groups": int(a["groups"])})
+    return low.emit_one("reshape", [y], {"shape": [-2, -3, -5]})
 
 
 def _triple(v: Any, name: str) -> list[int]:

@@ -638,6 +638,9 @@ def _cross_correlation(m, x):
     lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:5] * x.mean(), stride=(2, 1), dilation=(1, 2)),
     lambda m, x: F.conv2d(x, m.p1.reshape(10, 6, 3, 3)[:9, :2] * x.mean(), None, 1, "same", 1, 3),
     lambda m, x: F.conv2d(x, (m.p1.reshape(2, 5, 6, 9) * x.mean()).reshape(10, 3, 6, 3)[:4], padding=(0, 2), groups=2),
+    # a dynamic 1-d convolution: per-sample kernels over each row of the image, the batch in the groups
+    lambda m, x: F.conv1d(x[:, :, :2].reshape(1, -1, 8), (x[:, :, 2:4, :3] * x.mean()).reshape(-1, 2, 3),
+                          x.mean((2, 3)).reshape(-1), padding=1, groups=x.shape[0] * 6).reshape(x.shape[0], 6, 8),
 ])
 def test_convolutions_of_weights_computed_at_run_time_are_dynamic_conv2d_nodes(fn):
     model = Fn(fn)
