@@ -647,15 +647,37 @@ def _im2col_taps(low: Any, x: Any, kernel: list[int], dilation: list[int], paddi
     return (_node(low, "concat", taps, {"axis": 2}) if len(taps) > 1 else taps[0]), oh, ow
 
 
+def _tiles(kernel: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]) -> bool:
+    """Whether the windows tile the plane, side by side without overlap (a stride of the
+    kernel's size, no dilation: MobileViT's patches), so that im2col and col2im only move
+    entries."""
+    return dilation == (1, 1) and stride == kernel
+
+
 def b_im2col(low: Any, node: fx.Node, a: dict) -> Any:
     """F.unfold (im2col) of (N, C, H, W): (N, C * kh * kw, L), row (c, i, j) holding input
-    channel c at kernel tap (i, j) for each of the L output pixels."""
+    channel c at kernel tap (i, j) for each of the L output pixels. Windows that tile the plane
+    are a `reshape` to (N, C, oh, kh, ow, kw), a `permute` and a `reshape`, where other windows
+    take a slice per tap."""
     x = a["self"]
     if low.rank(x) != 4:
         raise Unsupported(f"im2col of a rank-{low.rank(x)} tensor")
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (int_pair(a[k], k) for k in ("kernel_size", "dilation", "padding", "stride"))
-    taps, oh, ow = _im2col_taps(low, x, [kh, kw], [dh, dw], [ph, pw, ph, pw], [sh, sw])
-    return low.emit_one("reshape", [taps], {"shape": [-2, -1, oh * ow]})
+    if not _tiles((kh, kw), (dh, dw), (sh, sw)):
+        taps, oh, ow = _im2col_taps(low, x, [kh, kw], [dh, dw], [ph, pw, ph, pw], [sh, sw])
+        return low.emit_one("reshape", [taps], {"shape": [-2, -1, oh * ow]})
+    channels = low.static_dim(x, 1, "im2col")
+    h, w = low.static_dim(x, 2, "im2col") + 2 * ph, low.static_dim(x, 3, "im2col") + 2 * pw
+    oh, ow = h // kh, w // kw
+    if oh < 1 or ow < 1:
+        raise Unsupported("im2col with a window larger than the padded input")
+    y = low.tensor(x)
+    if ph or pw or oh * kh < h or ow * kw < w:  # the padding, less the rows and columns no window reads
+        y = _node(low, "pad", [y], {"pads": [0, 0, 0, 0, ph, oh * kh - h + ph, pw, ow * kw - w + pw],
+                                     "mode": "constant", "value": 0.0})
+    y = _node(low, "reshape", [y], {"shape": [-2, channels, oh, kh, ow, kw]})
+    y = _node(low, "permute", [y], {"dims": [0, 1, 3, 5, 2, 4]})
+    return low.emit_one("reshape", [y], {"shape": [-2, channels * kh * kw, oh * ow]})
 
 
 def b_conv2d_computed_weight(low: Any, node: fx.Node, a: dict) -> Any:
@@ -694,6 +716,14 @@ def b_col2im(low: Any, node: fx.Node, a: dict) -> Any:
     if oh < 1 or ow < 1 or length != oh * ow or rows % (kh * kw):
         raise Unsupported(f"col2im of {rows} x {length} columns to {h} x {w}")
     channels = rows // (kh * kw)
+    if _tiles((kh, kw), (dh, dw), (sh, sw)):  # each output entry from one tap: entries only move
+        y = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, channels, kh, kw, oh, ow]})
+        y = _node(low, "permute", [y], {"dims": [0, 1, 4, 2, 5, 3]})
+        y = _node(low, "reshape", [y], {"shape": [-2, channels, oh * kh, ow * kw]})
+        if not (ph or pw or oh * kh != h + 2 * ph or ow * kw != w + 2 * pw):
+            return Ref(y)
+        return low.emit_one("pad", [y], {"pads": [0, 0, 0, 0, -ph, h + ph - oh * kh, -pw, w + pw - ow * kw],
+                                         "mode": "constant", "value": 0.0})
     taps = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, channels, kh * kw, oh, ow]})
     total = None
     for i in range(kh):

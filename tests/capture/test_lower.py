@@ -192,12 +192,22 @@ CASES = {
     # F.unfold (VOLO's outlook attention, involution)
     "im2col": (lambda m, x: (F.unfold(x, 3, padding=1), F.unfold(x, (2, 3), dilation=(2, 1), stride=(1, 2)),
                             F.unfold(x, 1)), None),
+    # windows that tile the plane (MobileViT's patches): the last row and column no window
+    # reads, padding, rectangular windows
+    "im2col_tiles": (lambda m, x: (F.unfold(x, 2, stride=2), F.unfold(x, (3, 2), stride=(3, 2), padding=1),
+                                   F.unfold(x, (9, 7), stride=(9, 7))),
+                     ["pad", "reshape", "permute", "reshape"] * 2 + ["reshape", "permute", "reshape"]),
     # F.fold (VOLO's outlook attention): overlapping taps summed, strided, dilated, padded
     "col2im": (lambda m, x: (F.fold(F.unfold(x, 3, padding=1), (9, 7), 3, padding=1),
                             F.fold(F.unfold(x, 2, stride=2), (8, 6), 2, stride=2),
                             F.fold(x.flatten(2)[:, :, :12].repeat(1, 4, 1) * 2, (6, 6), (2, 3), dilation=(2, 1),
                                    padding=(1, 0), stride=(1, 2)),
                             F.fold(x.flatten(2)[:, :4, :9], (7, 8), 2, stride=(2, 3))), None),
+    # windows that tile the plane: exactly, with rows and columns no window reaches, padded
+    "col2im_tiles": (lambda m, x: (F.fold(F.unfold(x, 2, stride=2), (8, 6), 2, stride=2),
+                                   F.fold(F.unfold(x, 2, stride=2), (9, 7), 2, stride=2),
+                                   F.fold(F.unfold(x, (3, 2), stride=(3, 2), padding=1), (9, 7), (3, 2), stride=(3, 2),
+                                          padding=1)), None),
     "pad": (lambda m, x: F.pad(x, [1, 2, 0, 3]) + 0, ["pad", "add"]),
     "crop": (lambda m, x: F.pad(x, [-1, 2, 0, -3]) + 0, ["pad", "add"]),
     "pad_modes": (lambda m, x: F.pad(x, [1, 2, 2, 1], mode="reflect") + F.pad(x, [1, 2, 2, 1], mode="replicate"),
