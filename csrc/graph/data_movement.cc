@@ -4,9 +4,11 @@
 // it is expanded), with neighbouring dims merged so rows are as long as possible (and the
 // longest dim innermost where the rows would still be a few elements).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "../ops/copy_row.h"
 #include "../ops/transpose4.h"
@@ -30,16 +32,22 @@ void strided_copy(const Dims& out_dims, const std::array<ptrdiff_t, kMaxRank>& i
                   float* out) {
   std::array<std::array<ptrdiff_t, kMaxRank>, 2> strides{broadcast_strides(out_dims, out_dims), in_strides};
   Dims dims = out_dims;
-  // An innermost run of a few elements (the interleave of a pixel shuffle or of a transposed
-  // convolution's phases: runs of 2) would make every run a row of its own: the longest dim runs
-  // innermost instead, strided on both sides.
+  // An innermost run of a few elements (the interleave of a pixel shuffle, of a transposed
+  // convolution's phases or of F.fold's patches: runs of 2) would make every run a row of its
+  // own: a longer dim runs innermost instead, strided on both sides, the one whose larger stride
+  // is the smallest (the longest of those), so its elements share cache lines. The longest dim
+  // alone could be the channels, a plane apart on both sides: MobileViT's fold of 64 channels of
+  // 2x2 patches on 32x32 took 3 ns an element.
   if (const StridedLoop<2> loop(dims, strides); !loop.empty() && loop.inner() < kShortRun && dims.size() > 1) {
-    size_t longest = 0;  // of the longest, the innermost: its output stride is the smallest
-    for (size_t d = 0; d + 1 < dims.size(); d++)
-      if (dims[d] >= dims[longest]) longest = d;
-    if (dims[longest] > loop.inner()) {
-      std::rotate(dims.begin() + longest, dims.begin() + longest + 1, dims.end());
-      for (auto& s : strides) std::rotate(s.begin() + longest, s.begin() + longest + 1, s.begin() + dims.size());
+    const auto reach = [&](size_t d) { return std::max(std::abs(strides[0][d]), std::abs(strides[1][d])); };
+    std::optional<size_t> best;
+    for (size_t d = 0; d + 1 < dims.size(); d++) {
+      if (dims[d] <= loop.inner()) continue;
+      if (!best || reach(d) < reach(*best) || (reach(d) == reach(*best) && dims[d] >= dims[*best])) best = d;
+    }
+    if (best) {
+      std::rotate(dims.begin() + *best, dims.begin() + *best + 1, dims.end());
+      for (auto& s : strides) std::rotate(s.begin() + *best, s.begin() + *best + 1, s.begin() + dims.size());
     }
   }
   const StridedLoop<2> loop(dims, strides);

@@ -95,6 +95,17 @@ def test_large_transposes(shape, dims, rng):
     assert_equal(run1("permute", {"dims": dims}, x), torch.from_numpy(x).permute(dims).contiguous())
 
 
+@pytest.mark.parametrize("shape,dims", [((1, 64, 2, 2, 16, 16), [0, 1, 4, 2, 5, 3]),
+                                        ((2, 3, 3, 3, 20, 20), [0, 1, 4, 2, 5, 3]),
+                                        ((1, 16, 2, 2, 33, 7), [0, 1, 4, 2, 5, 3]),
+                                        ((1, 64, 16, 2, 16, 2), [0, 1, 3, 5, 2, 4])])
+def test_interleaves_of_short_runs(shape, dims, rng):
+    """F.fold's patches and a pixel shuffle's phases put runs of 2 or 3 innermost: a longer dim
+    runs innermost instead, the one whose strides are the shortest."""
+    x = random(rng, shape)
+    assert_equal(run1("permute", {"dims": dims}, x), torch.from_numpy(x).permute(dims).contiguous())
+
+
 @settings(max_examples=100, deadline=None)
 @given(shape=shapes(min_dims=0), data=st.data())
 def test_expand(shape, data):
