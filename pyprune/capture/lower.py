@@ -23,7 +23,7 @@ import torch.fx as fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from pyprune.capture import composites, indices, recurrent
+from pyprune.capture import composites, indices, recurrent, spectral
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction, PoolArgmax, Ref,
                                     Unsupported, conv_padding, int_pair, norm_axis, without_axes)
@@ -258,6 +258,7 @@ class _Lowering:
         self.signed: set[str] = set()
         self.cast_back: dict[str, Ref] = {}
         self.broadcasts: dict[int, tuple[Broadcast, Ref]] = {}  # each Broadcast's expand, made once
+        self.complex_calls: dict[int, tuple[Any, Ref]] = {}  # each Complex's torch.complex, made once
 
     # ---- names, values, emission ----------------------------------------------------------
 
@@ -517,6 +518,8 @@ class _Lowering:
                 v = self.computed_in_torch(v)
             if isinstance(v, Broadcast):
                 v = self.expanded(v)
+            if isinstance(v, spectral.Complex):
+                v = self.complex_for_torch(v)
             if isinstance(v, Ref):
                 self.materialize(v.name)
                 names.append(self.for_torch(v).name)
@@ -525,6 +528,47 @@ class _Lowering:
             else:
                 names.append(self.opaque_literal(v))
         return names
+
+    def partwise(self, node: fx.Node, name: str, a: dict) -> Any:
+        """An op that moves or picks entries (spectral.PARTWISE) of a complex tensor: the op's own
+        builder on the real part, then on the imaginary part, the node's value at capture each
+        part's while it runs."""
+        val = node.meta["val"]
+        several = isinstance(val, (list, tuple))
+        count = len(self.nodes)
+        parts = []
+        try:
+            for part in ("re", "im"):
+                node.meta["val"] = [spectral.part_example(v, part) for v in val] if several \
+                    else spectral.part_example(val, part)
+                result = _BUILDERS[name](self, node, spectral.part_of(a, part))
+                results = result if isinstance(result, list) else [result]
+                if not all(isinstance(r, Ref) for r in results):
+                    raise Unsupported(f"{name} of a complex tensor")
+                for r, v in zip(results, node.meta["val"] if several else [node.meta["val"]]):
+                    self.values.setdefault(r.name, v)
+                parts.append(results)
+        except Unsupported:
+            del self.nodes[count:]
+            raise
+        finally:
+            node.meta["val"] = val
+        made = [spectral.Complex(re.name, im.name, v) for re, im, v in zip(*parts, val if several else [val])]
+        return made if several else made[0]
+
+    def complex_for_torch(self, v: spectral.Complex) -> Ref:
+        """A complex tensor of the graph, held as its two parts, as the complex tensor of a
+        torch call for the torch call or the caller that reads it."""
+        if id(v) not in self.complex_calls:
+            name = self.fresh(f"{v.re}.complex")
+            why = "a complex tensor leaves the engine, which holds its real and imaginary parts"
+            self.calls[name] = TorchCall(torch.complex, (Input(0), Input(1)), {}, why)
+            self.values[name] = v.example
+            self.origins[name] = [Origin(_module_path(self.node), "complex")]
+            self.nodes.append(ir.Node("complex", [v.re, v.im], [name], {}, _module_path(self.node)))
+            self.unsupported.append((self.node, why))
+            self.complex_calls[id(v)] = (v, Ref(name))
+        return self.complex_calls[id(v)][1]
 
     def opaque_literal(self, v: Any) -> str:
         """A node returning a value fixed at capture (an output that is no tensor)."""
@@ -582,18 +626,23 @@ class _Lowering:
                 return
             if not isinstance(target, torch._ops.OpOverload):
                 raise Unsupported(f"{_label(target)} is not an ATen op")
-            builder = _BUILDERS.get(name)
+            bound_args = bind_schema(target, tuple(args), kwargs)
+            complex_values = spectral.involves_complex(val, bound_args)
+            if complex_values and name in spectral.PARTWISE:
+                self.env[node] = self.partwise(node, name, bound_args)
+                return
+            builder = (spectral.BUILDERS if complex_values else _BUILDERS).get(name)
             if builder is None:
-                raise Unsupported(f"{_label(target)} is not in the operator set")
+                raise Unsupported(f"{_label(target)}{' of complex tensors' if complex_values else ''} "
+                                  "is not in the operator set")
             bound, signed = None, False
             several = isinstance(val, (list, tuple))
-            bound_args = bind_schema(target, tuple(args), kwargs)
             if any(_is_integer(v) for v in (val if several else [val])):
                 dtype = None if several else val.dtype
                 bound = indices.result_bound(self, name, bound_args, several, dtype)
                 signed = indices.result_signed(self, name, bound_args, dtype)
-            elif isinstance(val, torch.Tensor) and val.dtype != torch.float32:
-                raise Unsupported(f"its result has dtype {val.dtype}, not float32")
+            elif isinstance(val, torch.Tensor) and val.dtype != torch.float32 and not complex_values:
+                raise Unsupported(f"its result has dtype {val.dtype}, not float32")  # complex: its two parts
             count = len(self.nodes)
             try:
                 result = builder(self, node, bound_args)
@@ -607,6 +656,9 @@ class _Lowering:
             for r, v in zip(results, vals):
                 if isinstance(r, Ref) and r.name not in self.values:
                     self.values[r.name] = v
+                if isinstance(r, spectral.Complex):
+                    self.values.setdefault(r.re, spectral.part_example(v, "re"))
+                    self.values.setdefault(r.im, spectral.part_example(v, "im"))
                 if bound is not None and isinstance(r, Ref) and _is_integer(v):
                     self.integers.setdefault(r.name, bound)
                     if signed:
@@ -633,7 +685,7 @@ class _Lowering:
     def foldable(self, target: Any, args: Any, kwargs: dict) -> bool:
         """Nothing computed at run time goes in, nothing random comes out."""
         def static(v: Any) -> bool:
-            if isinstance(v, (Ref, Condition, Broadcast)) or v is MISSING:
+            if isinstance(v, (Ref, Condition, Broadcast, spectral.Complex)) or v is MISSING:
                 return False
             if isinstance(v, (list, tuple)):
                 return all(static(x) for x in v)
@@ -701,6 +753,8 @@ class _Lowering:
         def template(v: Any) -> Any:
             if isinstance(v, Condition):
                 v = self.computed_in_torch(v)
+            if isinstance(v, spectral.Complex):
+                v = self.complex_for_torch(v)
             if isinstance(v, Broadcast):
                 v = self.expanded(v)
             if isinstance(v, Ref):

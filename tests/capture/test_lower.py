@@ -328,6 +328,22 @@ CASES = {
                              torch.einsum("bchw,bdhw,bh->bcd", x, x.flip(1), x[:, 0, :, 0]),
                              torch.einsum("bi,ij,jk,bk->b", x[:, :, 0, 0], m.p2[:6], m.p3[:7, :5], x[:, 0, 0, :5])),
                None),
+    # torch.fft on the engine: a global filter (GFNet), transforms over channels, trimmed, padded,
+    # normalised each way, complex products, quotients, conjugates, magnitudes and phases
+    "fft": (lambda m, x: (torch.fft.irfft2(torch.fft.rfft2(x, norm="ortho") * torch.complex(m.p2[:, :4], m.p3[:, :4]),
+                                           s=(9, 7), norm="ortho"),
+                          torch.fft.fft(x, dim=1).real, torch.fft.ifft(torch.fft.fft(x), n=5).abs(),
+                          torch.fft.rfft(x, n=10)[..., 1:5].angle(), torch.view_as_real(torch.fft.fftn(x, dim=(1, 2),
+                                                                                                       norm="forward")),
+                          torch.fft.irfft(torch.fft.rfft(x), n=8), torch.fft.irfft(torch.fft.rfft(x, dim=2), dim=2),
+                          (torch.fft.fft2(x) / (torch.fft.fft2(x.flip(2)) * 0.05 + 3)).real, torch.fft.ifft2(x).conj().imag,
+                          (torch.fft.rfft(x) * m.p0 + torch.fft.rfft(x.flip(3))).imag,
+                          torch.fft.irfftn(torch.view_as_complex(torch.stack([x, x.flip(1)], -1)), dim=(1, 2, 3))),
+            None),
+    # a spectrogram: framed by its hop, windowed, its frequencies' magnitudes
+    "stft": (lambda m, x: (torch.stft(x.flatten(1), 16, 4, window=torch.hann_window(16), return_complex=True).abs(),
+                           torch.stft(x[:, 0, 0], 4, 2, win_length=3, window=torch.ones(3), center=False,
+                                      normalized=True, return_complex=True).real), None),
     "constant_indices": (lambda m, x: (x[:, [2, 1, 0, -1]], x.index_select(1, torch.tensor([5, 3, 4])), x[:, :, [0, 8, 8]]),
                          ["slice"] * 4 + ["concat"] + ["slice"] * 2 + ["concat"] + ["slice"] * 3 + ["concat"]),
     "conv1d": (lambda m, x: (F.conv1d(x.mean((2, 3)).unsqueeze(1), m.p0.reshape(2, 1, 3), padding=2, stride=2,
@@ -692,6 +708,45 @@ def test_convolutions_and_linear_layers():
     assert convs[1].attrs["padding"] == [1, 1, 2, 2]  # "same" puts the odd pixel after, as torch does
     assert len(convs[1].inputs) == 2  # no bias
     assert [n.op for n in low.graph.nodes].count("linear") == 3
+    assert_matches(low, model, x)
+
+
+class _FourierUnit(nn.Module):
+    """LaMa's fast Fourier convolution's spectral half: the features' 2-D real FFT, its real and
+    imaginary parts as channels through a 1x1 convolution, back by the inverse FFT."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, 2 * channels, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        f = torch.fft.rfftn(x, dim=(-2, -1), norm="ortho")
+        f = torch.stack((f.real, f.imag), dim=-1).permute(0, 1, 4, 2, 3).contiguous().view(b, -1, h, w // 2 + 1)
+        f = torch.relu(self.conv(f)).view(b, -1, 2, h, w // 2 + 1).permute(0, 1, 3, 4, 2).contiguous()
+        return torch.fft.irfftn(torch.complex(f[..., 0], f[..., 1]), s=(h, w), dim=(-2, -1), norm="ortho")
+
+
+def test_a_fourier_unit_runs_whole_on_the_engine():
+    model = _FourierUnit(6).eval()
+    low = lowered(model, torch.randn(*IMAGE))
+    assert low.unsupported == [], low.unsupported
+    for x in (torch.randn(*IMAGE), torch.randn(3, *IMAGE[1:])):
+        torch.testing.assert_close(torch.from_numpy(engine.Engine(low.graph)(x.numpy())), model(x),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_complex_tensors_the_engine_does_not_take_leave_it_through_one_torch_call():
+    """A complex tensor returned, or read by an op the operator set lacks (exp of a complex
+    tensor), is made of its two parts by one torch call (torch.complex); the rest stays on the
+    engine."""
+    model = Fn(lambda m, x: (torch.fft.rfft(x), torch.exp(torch.fft.fft(x, dim=1)).real))
+    x = torch.randn(*IMAGE)
+    low = lowered(model, x)
+    assert ops(low).count("complex") == 2 and "linear" in ops(low)
+    reasons = [why for _, why in low.unsupported]
+    assert "a complex tensor leaves the engine, which holds its real and imaginary parts" in reasons
+    assert "aten.exp.default of complex tensors is not in the operator set" in reasons
     assert_matches(low, model, x)
 
 
