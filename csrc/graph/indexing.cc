@@ -1,5 +1,7 @@
-// topk and gather: the operators of indices, with which detection heads pick their best boxes
-// without NMS (YOLOv10-style heads, DETR's query selection). The operator set holds float32
+// topk, gather and scatter: the operators of indices, with which detection heads pick their best
+// boxes without NMS (YOLOv10-style heads, DETR's query selection) and point-cloud and graph
+// networks place features by computed positions (a pillar's cell of the BEV canvas, an edge's
+// target node). The operator set holds float32
 // tensors only, so an index is a float32 holding an integer; float32 holds every integer up to
 // 2^24 exactly, so topk refuses dims longer than that and gather refuses an index that is not
 // an integer in range. Not on a hot path: scalar code, lines or rows in parallel.
@@ -236,8 +238,98 @@ class Gather final : public NodeOperator {
   size_t axis_;
 };
 
+// torch.scatter(x, axis, index, src) and its reductions: x, with src[p] written (or added, or
+// its maximum or minimum taken) at each position p of the index but with index[p] along `axis`.
+// index has x's rank, src's sizes at most along every dim, x's at most along all but `axis`.
+// Equal indices along a line are taken in index order (the last written wins, sums in that
+// order); lines are independent, so threads share them.
+class Scatter final : public NodeOperator {
+ public:
+  explicit Scatter(const Attributes& attrs) : NodeOperator(attrs) {
+    attrs.only({"axis", "reduce"});
+    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
+    const std::string reduce = attrs.text("reduce", {"none", "add", "max", "min"}, "none");
+    reduce_ = reduce == "add" ? Reduce::add : reduce == "max" ? Reduce::max : reduce == "min" ? Reduce::min : Reduce::none;
+  }
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_inputs(inputs, 3, 3);
+    const Dims &x = inputs[0], &index = inputs[1], &src = inputs[2];
+    expect_axis(x, axis_, "axis");
+    bool fits = index.size() == x.size() && src.size() == x.size();
+    for (size_t d = 0; fits && d < x.size(); d++) fits = index[d] <= src[d] && (d == axis_ || index[d] <= x[d]);
+    if (!fits)
+      fail("the index " + to_string(index) + " does not fit the input " + to_string(x) + " and the source " +
+           to_string(src) + ": it needs their rank, at most the source's size along every axis and the "
+           "input's along every axis but " + std::to_string(axis_));
+    return {x};
+  }
+
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>&) const override {
+    const Dims &x = in_shapes[0], &index = in_shapes[1], &src = in_shapes[2];
+    const size_t n = x[axis_], count = elements(index);
+    const float* at = in[1];
+    // Every index is checked before any is used: a bad one is an error, never a stray write.
+    for (size_t i = 0; i < count; i++)
+      if (!(at[i] >= 0.0f && at[i] < static_cast<float>(n) && at[i] == std::floor(at[i]))) {
+        std::ostringstream what;
+        what << node() << ": index " << at[i] << " is out of bounds for axis " << axis_ << " of size " << n;
+        throw std::out_of_range(what.str());
+      }
+    float* y = out[0];
+    if (y != in[0]) std::copy(in[0], in[0] + elements(x), y);
+    const size_t lines = count / std::max<size_t>(1, index[axis_]);
+    if (count == 0) return;
+    const auto x_strides = broadcast_strides(x, x), index_strides = broadcast_strides(index, index),
+               src_strides = broadcast_strides(src, src);
+    const Reduce reduce = reduce_;
+    const size_t axis = axis_, length = index[axis_];
+    parallel_rows(lines, length, [&](size_t first, size_t rows, size_t, size_t) {
+      for (size_t line = first; line < first + rows; line++) {
+        // The line's coordinates along every dim but the axis, innermost first.
+        ptrdiff_t xo = 0, io = 0, so = 0;
+        size_t rest = line;
+        for (size_t d = index.size(); d-- > 0;) {
+          if (d == axis) continue;
+          const ptrdiff_t c = static_cast<ptrdiff_t>(rest % index[d]);
+          rest /= index[d];
+          xo += c * x_strides[d];
+          io += c * index_strides[d];
+          so += c * src_strides[d];
+        }
+        for (size_t j = 0; j < length; j++) {
+          const ptrdiff_t jj = static_cast<ptrdiff_t>(j);
+          float& to = y[xo + static_cast<ptrdiff_t>(at[io + jj * index_strides[axis]]) * x_strides[axis]];
+          const float v = in[2][so + jj * src_strides[axis]];
+          switch (reduce) {
+            case Reduce::none: to = v; break;
+            case Reduce::add: to += v; break;
+            // NaN on either side wins, as torch's amax / amin have it
+            case Reduce::max: to = std::isnan(to) || v <= to ? to : v; break;
+            case Reduce::min: to = std::isnan(to) || v >= to ? to : v; break;
+          }
+        }
+      }
+    }, length);
+  }
+
+  std::string describe() const override {
+    static const char* names[] = {"", " add", " max", " min"};
+    return "scatter axis " + std::to_string(axis_) + names[static_cast<int>(reduce_)];
+  }
+
+ private:
+  enum class Reduce { none, add, max, min };
+  size_t axis_;
+  Reduce reduce_;
+};
+
 }  // namespace
 
+std::unique_ptr<Operator> make_scatter(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Scatter>(attrs);
+}
 std::unique_ptr<Operator> make_topk(const Attributes& attrs, const std::vector<const Constant*>&) {
   return std::make_unique<TopK>(attrs);
 }

@@ -1,12 +1,12 @@
 """ATen ops the operator set has no node for, lowered to several of its nodes: 1-d, 3-d and
 transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by constant index
-lists, index_add by a constant index, flip, roll, writes into views (slice/select scatter,
-copy, fill), tensors made in the forward, group and instance norm, vector norms, variance,
-pixel (un)shuffle, channel shuffle, repeat (and interleaved), sliding windows (unfold), PReLU,
-GLU, the exponential activations (ELU, SELU, CELU, softplus, log-sigmoid), threshold and
-RReLU, lerp, logit, nan_to_num, triangles (triu, tril), movedim, diff, cosine similarity and
-pairwise distance. Each builder takes the lowering (pyprune.capture.lower), the fx node and its
-bound arguments, as the lowering's own builders do, and returns the output's Ref."""
+lists, flip, roll, writes into views (slice/select scatter, copy, fill), tensors made in the
+forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
+repeat (and interleaved), sliding windows (unfold), PReLU, GLU, the exponential activations
+(ELU, SELU, CELU, softplus, log-sigmoid), threshold and RReLU, lerp, logit, nan_to_num,
+triangles (triu, tril), movedim, diff, cosine similarity and pairwise distance. Each builder
+takes the lowering (pyprune.capture.lower), the fx node and its bound arguments, as the
+lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
 
@@ -1391,38 +1391,6 @@ def _take(low: Any, x: Any, axis: int, index: Any, from_the_end: bool) -> Any:
     return _joined(low, [(x, i % size) for i in picks], axis, {id(x): size})
 
 
-def b_index_add(low: Any, node: fx.Node, a: dict) -> Any:
-    """x.index_add(dim, index, source, alpha) by a constant index: per round of repeats (the
-    first time an index names an entry, the second, ...), the entries named are added their
-    source's and put back among the others, so every entry sums in index order as torch's."""
-    x, source, index = a["self"], a["source"], a["index"]
-    if isinstance(index, Ref) or not isinstance(index, torch.Tensor) or index.dim() > 1:
-        raise Unsupported("index_add by an index computed at run time")
-    axis = a["dim"] % max(low.rank(x), 1)
-    size = low.static_dim(x, axis, "index_add")
-    picks = index.reshape(-1).tolist()
-    if any(not 0 <= i < size for i in picks):
-        raise Unsupported(f"index out of range for a dim of {size}")
-    alpha = a.get("alpha", 1)
-    src = Ref(low.tensor(source) if alpha == 1 else _node(low, "mul", [low.tensor(source), float(alpha)]))
-    rounds: list[dict[int, int]] = []  # per round: entry -> the source position added to it
-    for position, entry in enumerate(picks):
-        r = sum(entry in done for done in rounds)
-        if r == len(rounds):
-            rounds.append({})
-        rounds[r][entry] = position
-    y = Ref(low.tensor(x))
-    for added in rounds:
-        entries = sorted(added)
-        mine = _joined(low, [(y, e) for e in entries], axis, {id(y): size})
-        theirs = _joined(low, [(src, added[e]) for e in entries], axis, {id(src): len(picks)})
-        summed = low.emit_one("add", [low.tensor(mine), low.tensor(theirs)])
-        place = {e: k for k, e in enumerate(entries)}
-        y = _joined(low, [(summed, place[e]) if e in place else (y, e) for e in range(size)], axis,
-                    {id(y): size, id(summed): len(entries)})
-    return y
-
-
 def b_index(low: Any, node: fx.Node, a: dict) -> Any:
     """x[:, [2, 1, 0]], x[:, index]: one index list (a constant or computed at run time), the dims
     before it taken whole; x[batch, anchor]: integer index tensors at adjacent dims (take)."""
@@ -1698,7 +1666,7 @@ BUILDERS = {
     "glu": b_glu, "baddbmm": b_baddbmm, "square": b_square,
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
-    "index_select": b_index_select, "embedding": b_embedding, "index_add": b_index_add, "flip": b_flip,
+    "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
     "roll": b_roll,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full", "empty", "new_empty")},

@@ -1,6 +1,7 @@
 """Index tensors: the integer tensors of torch.topk, argmax, sort, kthvalue and what detection
 heads compute from them (YOLOv10's `index // nc`, `index % nc`, `gather`), lowered to the
-operator set's topk, gather, floor_divide and remainder; medians by topk too.
+operator set's topk, gather, floor_divide and remainder; medians by topk too; and the writes by
+index (scatter and its reductions, index_add, index_put) to its scatter.
 
 The operator set holds float32 tensors only, so the engine holds an integer tensor as float32,
 which is exact up to 2^24 in magnitude. The lowering therefore knows a bound on every integer
@@ -426,9 +427,90 @@ def b_cummax(low: Any, node: fx.Node, a: dict) -> list[Ref]:
     return [value, index]
 
 
+def _line_index(low: Any, index: Any, size: Any) -> str:
+    """A 1-d index (entries along a dim of `size`), counted from the end where it may be
+    negative."""
+    if low.rank(index) != 1:
+        raise Unsupported("an index of other than one dim")
+    name = low.tensor(index, "the index")
+    if not _negative(low, index):
+        return name
+    if not isinstance(size, int):
+        raise Unsupported("a negative index along a dim known only at run time")
+    return _from_the_end(low, name, size)
+
+
+def _spread(low: Any, index: str, axis: int, like: str, rank: int) -> str:
+    """A 1-d index laid along `axis` of a rank-`rank` tensor and expanded to `like`'s dims
+    elsewhere (its own length along the axis)."""
+    line = low.emit_one("reshape", [index], {"shape": [-1 if d == axis else 1 for d in range(rank)]})
+    return low.emit_one("expand", [line.name, like], {"shape": [-1 if d == axis else -(2 + d) for d in range(rank)]}).name
+
+
+def _scatter(low: Any, x: Any, axis: int, index: str, src: str, reduce: str) -> Ref:
+    return low.emit_one("scatter", [low.tensor(x), index, src], {"axis": axis, "reduce": reduce})
+
+
+def b_scatter(low: Any, node: fx.Node, a: dict) -> Ref:
+    """x.scatter(dim, index, src or value[, reduce="add"]), scatter_add and scatter_reduce (sum,
+    amax, amin, the input's entries included): one scatter node."""
+    x, index = a["self"], a["index"]
+    bound(low, index)
+    rank = low.rank(x)
+    axis = norm_axis(a["dim"], rank)
+    reduce = a.get("reduce")
+    if node.target._schema.name.endswith("scatter_add"):
+        reduce = "add"
+    elif node.target._schema.name.endswith("scatter_reduce"):
+        if not a.get("include_self", True) or reduce not in ("sum", "amax", "amin"):
+            raise Unsupported(f"scatter_reduce {reduce!r} without the input's entries or of another reduction")
+        reduce = {"sum": "add", "amax": "max", "amin": "min"}[reduce]
+    elif reduce not in (None, "add"):
+        raise Unsupported(f"scatter with reduce {reduce!r}")
+    index_name = low.tensor(index, "the index")
+    if a.get("src") is not None:
+        src = low.tensor(a["src"], "the source")
+    else:  # a value: a constant of ones' shape, expanded to the index's
+        value = low.tensor(torch.full([1] * rank, float(a["value"])), "the value")
+        src = low.emit_one("expand", [value, index_name], {"shape": [-(2 + d) for d in range(rank)]}).name
+    return _scatter(low, x, axis, index_name, src, reduce or "none")
+
+
+def b_index_add(low: Any, node: fx.Node, a: dict) -> Ref:
+    """x.index_add(dim, index, source, alpha): the source (times alpha) scattered and added along
+    the dim, its index spread over the source's other dims; equal indices sum in index order."""
+    x, index, source = a["self"], a["index"], a["source"]
+    bound(low, index)
+    rank = low.rank(x)
+    axis = norm_axis(a["dim"], max(rank, 1))
+    src = low.tensor(source, "the source")
+    if a.get("alpha", 1) != 1:
+        src = low.emit_one("mul", [src, low.tensor(float(a["alpha"]))]).name
+    index = _line_index(low, index, low.shape(x)[axis])
+    return _scatter(low, x, axis, _spread(low, index, axis, src, rank), src, "add")
+
+
+def b_index_put(low: Any, node: fx.Node, a: dict) -> Ref:
+    """x[..., index, ...] = values (or += with accumulate): one 1-d index on one dim, the others
+    whole: the values broadcast to the picked entries' shape, scattered along that dim (a
+    PointPillars canvas filled at its pillars' cells)."""
+    x, values = a["self"], a["values"]
+    rank = low.rank(x)
+    picked = [(d, i) for d, i in enumerate(a["indices"]) if i is not None]
+    if len(picked) != 1 or (isinstance(picked[0][1], torch.Tensor) and picked[0][1].dtype == torch.bool):
+        raise Unsupported("index_put by other than one integer index on one dim")
+    axis, index = picked[0]
+    bound(low, index)
+    spread = _spread(low, _line_index(low, index, low.shape(x)[axis]), axis, low.tensor(x), rank)
+    src = low.emit_one("expand", [low.tensor(values, "the values"), spread],
+                       {"shape": [-(2 + d) for d in range(rank)]}).name
+    return _scatter(low, x, axis, spread, src, "add" if a.get("accumulate") else "none")
+
+
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "topk": b_topk, "sort": b_sort, "argsort": b_sort, "argmax": b_argmax, "argmin": b_argmax,
     "gather": b_gather, "floor_divide": b_floor_division, "arange": b_arange,
     "remainder": b_floor_division, "kthvalue": b_kthvalue, "median": b_median, "cummax": b_cummax,
-    "cummin": b_cummax,
+    "cummin": b_cummax, "scatter": b_scatter, "scatter_add": b_scatter, "scatter_reduce": b_scatter,
+    "index_add": b_index_add, "index_put": b_index_put, "_index_put_impl": b_index_put,
 }

@@ -223,6 +223,9 @@ OPS: dict[str, Callable[..., Any]] = {
     "permute": lambda attrs, x: x.permute(list(attrs["dims"])).contiguous(),
     "expand": _expand,
     "gather": lambda attrs, x, index: torch.gather(x, attrs["axis"], index.long()),
+    "scatter": lambda attrs, x, index, src: x.scatter_reduce(
+        attrs.get("axis", 0), index.long(), src, {"add": "sum", "max": "amax", "min": "amin"}[attrs["reduce"]])
+    if attrs.get("reduce", "none") != "none" else x.scatter(attrs.get("axis", 0), index.long(), src),
     "topk": _topk,
     "max_pool2d": _max_pool2d,
     "avg_pool2d": _avg_pool2d,

@@ -33,6 +33,15 @@ class Fn(nn.Module):
 IMAGE = (2, 6, 9, 7)
 
 
+def _canvas(m, x):
+    """PointPillars' scatter: each pillar's features written at its cell of a flat canvas, the
+    cells computed from the input; then more added at some cells."""
+    canvas = torch.zeros(x.shape[0], 6, 80)
+    cells = (x[0, 0, :, 0].argsort() * 7) % 80
+    canvas[:, :, cells] = x[:, :, :, 1]
+    return torch.ops.aten.index_put(canvas, [None, None, cells[:3]], x[:, :, :3, 2], True)
+
+
 def _writes_into_slices(m, x):
     """In-place writes into views, as detection heads decode boxes; tensors made in the forward."""
     y = x.sigmoid()
@@ -238,7 +247,16 @@ CASES = {
                                      (x.abs() + 0.5) ** m.p1[0, 0, 0, 0]), None),
     # repeated indices sum in index order, as torch's
     "index_add": (lambda m, x: (x.index_add(1, torch.tensor([0, 2, 2, 5]), x[:, :4] * 2, alpha=0.5),
-                                torch.zeros_like(x).index_add(-1, torch.tensor([6, 0, 6, 6, 3]), x[..., 2:])), None),
+                                torch.zeros_like(x).index_add(-1, torch.tensor([6, 0, 6, 6, 3]), x[..., 2:]),
+                                x.index_add(2, x[0, 0, :, 0].argsort()[:5], x[:, :, 2:7])), None),
+    # writes by computed indices: a permutation's first entries, a value at each row's maximum,
+    # equal indices summed, maxima and minima, a canvas filled at computed cells (PointPillars)
+    "scatter": (lambda m, x: (torch.zeros_like(x).scatter(1, x.argsort(dim=1)[:, :3], x[:, :3]),
+                              x.scatter(3, x.argmax(3, keepdim=True), 5.0),
+                              x.scatter_add(2, (x[:, :, :4] * 3).abs().long().clamp(max=8), x[:, :, 1:5]),
+                              x.scatter_reduce(1, x.argsort(dim=1) % 3, x * 2, "amax"),
+                              x.scatter_reduce(1, x.argsort(dim=1) % 2, x, "amin"),
+                              x.scatter_reduce(2, x.argsort(dim=2), x, "sum"), _canvas(m, x)), None),
     "more_unary": (lambda m, x: (torch.exp2(x), torch.log2(x.abs()), torch.log10(x.abs()), torch.sinh(x),
                                  torch.cosh(x), torch.asin(x.tanh()), torch.acos(x.tanh()), torch.asinh(x),
                                  torch.acosh(x.abs() + 1), torch.atanh(x.tanh() * 0.9), torch.erfc(x), torch.sgn(x),

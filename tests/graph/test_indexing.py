@@ -132,3 +132,41 @@ def test_refusals():
 def test_topk_refuses_dims_whose_indices_float32_cannot_hold():
     x = np.zeros(2**24 + 1, np.float32)
     refused("topk", {"axis": 0, "k": 1}, x, says="longer than 2^24")
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=6), data=st.data(),
+       reduce=st.sampled_from(["none", "add", "max", "min"]), nan=st.booleans(), seed=st.integers(0, 2**16))
+def test_scatter_matches_torch(shape, data, reduce, nan, seed):
+    """An index and a source smaller than the input along some dims, the source larger than the
+    index; equal indices (in index order) with every reduction but plain writes, whose torch
+    order is not defined."""
+    rng = np.random.default_rng(seed)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    index_shape = tuple(data.draw(st.integers(1, n)) if d != axis else data.draw(st.integers(1, 6))
+                        for d, n in enumerate(shape))
+    if reduce == "none":  # distinct indices along each line: each a permutation's first entries
+        index_shape = tuple(min(n, shape[axis]) if d == axis else n for d, n in enumerate(index_shape))
+        keys = rng.random(index_shape[:axis] + (shape[axis],) + index_shape[axis + 1:])
+        index = np.take(np.argsort(keys, axis=axis), np.arange(index_shape[axis]), axis=axis).astype(np.float32)
+    else:
+        index = rng.integers(0, shape[axis], index_shape).astype(np.float32)
+    src_shape = tuple(n + data.draw(st.integers(0, 2)) for n in index_shape)
+    x, src = coarse(rng, shape, nan), coarse(rng, src_shape, nan)
+    got = run("scatter", {"axis": axis, "reduce": reduce}, x, index, src)[0]
+    t, i, s = torch.from_numpy(x), torch.from_numpy(index).long(), torch.from_numpy(src)
+    want = t.scatter(axis, i, s) if reduce == "none" else \
+        t.scatter_reduce(axis, i, s, {"add": "sum", "max": "amax", "min": "amin"}[reduce])
+    assert_equal(got, want)
+
+
+def test_scatter_refuses_an_index_out_of_range_or_not_an_integer():
+    x = np.zeros((2, 3), np.float32)
+    for bad, shown in ((3.0, "3"), (-1.0, "-1"), (1.5, "1.5"), (np.nan, "nan")):
+        with pytest.raises(IndexError, match=f"scatter: index {shown} is out of bounds for axis 1 of size 3"):
+            run("scatter", {"axis": 1}, x, np.array([[0.0], [bad]], np.float32), np.ones((2, 1), np.float32))
+    refused("scatter", {"axis": 1}, x, np.zeros((3, 1), np.float32), np.ones((3, 1), np.float32),
+            says=["index (3, 1)", "input (2, 3)"])
+    refused("scatter", {"axis": 0}, x, np.zeros((2, 3), np.float32), np.ones((2, 2), np.float32),
+            says="source (2, 2)")
+    refused("scatter", {"axis": 0, "reduce": "mean"}, x, x, x, says="reduce")
