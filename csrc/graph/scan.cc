@@ -1,9 +1,12 @@
-// cumsum, cumprod: running sums or products along `axis`, as torch computes them on the CPU: in
-// double, in order, each output rounded to float. The tensor is (outer, n, inner) around the
+// cumsum, cumprod, logcumsumexp: running sums, products or log-sums of exponentials along
+// `axis`, as torch computes them on the CPU: in double, in order, each output rounded to float;
+// log(exp(a) + exp(b)) as the larger plus log1p(exp(-|a - b|)), so no exponential overflows. The tensor is (outer, n, inner) around the
 // axis; the scans run across `inner` positions at once (a scratch row of double accumulators per
 // task).
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,7 +17,14 @@
 namespace pyprune::graph {
 namespace {
 
-// `combine` is std::plus or std::multiplies, `identity` its neutral element (0 or 1).
+// log(exp(a) + exp(b)); NaN from either side, -inf the neutral element.
+double log_add_exp(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isinf(a) || std::isinf(b)) return std::max(a, b);  // -inf leaves the other; +inf wins
+  return std::max(a, b) + std::log1p(std::exp(-std::fabs(a - b)));
+}
+
+// `combine` is std::plus, std::multiplies or log_add_exp, `identity` its neutral element.
 template <class Combine>
 void scan(const float* x, float* y, size_t outer, size_t n, size_t inner, double identity, Combine combine) {
   parallel_rows(outer, inner, [&](size_t first, size_t count, size_t begin, size_t end) {
@@ -33,17 +43,21 @@ void scan(const float* x, float* y, size_t outer, size_t n, size_t inner, double
   }, n);
 }
 
+enum class Kind { sum, product, log_sum_exp };
+
 class Scan final : public AlongAxis {
  public:
-  Scan(const Attributes& attrs, const char* op, bool product) : AlongAxis(attrs), op_(op), product_(product) {
+  Scan(const Attributes& attrs, const char* op, Kind kind) : AlongAxis(attrs), op_(op), kind_(kind) {
     attrs.only({"axis"});
   }
 
   void run_along(const float* x, float* y, size_t outer, size_t n, size_t inner) const override {
-    if (product_) {
-      scan(x, y, outer, n, inner, 1.0, std::multiplies<double>());
-    } else {
-      scan(x, y, outer, n, inner, 0.0, std::plus<double>());
+    switch (kind_) {
+      case Kind::sum: scan(x, y, outer, n, inner, 0.0, std::plus<double>()); break;
+      case Kind::product: scan(x, y, outer, n, inner, 1.0, std::multiplies<double>()); break;
+      case Kind::log_sum_exp:
+        scan(x, y, outer, n, inner, -std::numeric_limits<double>::infinity(), log_add_exp);
+        break;
     }
   }
 
@@ -51,17 +65,21 @@ class Scan final : public AlongAxis {
 
  private:
   std::string op_;
-  bool product_;
+  Kind kind_;
 };
 
 }  // namespace
 
 std::unique_ptr<Operator> make_cumsum(const Attributes& attrs, const std::vector<const Constant*>&) {
-  return std::make_unique<Scan>(attrs, "cumsum", false);
+  return std::make_unique<Scan>(attrs, "cumsum", Kind::sum);
 }
 
 std::unique_ptr<Operator> make_cumprod(const Attributes& attrs, const std::vector<const Constant*>&) {
-  return std::make_unique<Scan>(attrs, "cumprod", true);
+  return std::make_unique<Scan>(attrs, "cumprod", Kind::product);
+}
+
+std::unique_ptr<Operator> make_logcumsumexp(const Attributes& attrs, const std::vector<const Constant*>&) {
+  return std::make_unique<Scan>(attrs, "logcumsumexp", Kind::log_sum_exp);
 }
 
 }  // namespace pyprune::graph

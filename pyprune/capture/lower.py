@@ -1504,6 +1504,7 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "pad": _Lowering.b_pad, "constant_pad_nd": _Lowering.b_pad,
     "softmax": _Lowering.b_softmax, "_softmax": _Lowering.b_softmax, "log_softmax": _Lowering.b_softmax,
     "_log_softmax": _Lowering.b_softmax, "cumsum": _Lowering.b_scan, "cumprod": _Lowering.b_scan,
+    "logcumsumexp": _Lowering.b_scan,
     "layer_norm": _Lowering.b_layer_norm, "native_layer_norm": _Lowering.b_layer_norm,
     **composites.BUILDERS,
     **indices.BUILDERS,

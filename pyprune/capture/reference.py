@@ -239,6 +239,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "softmax": _softmax,
     "cumsum": lambda attrs, x: torch.cumsum(x, attrs["axis"]),
     "cumprod": lambda attrs, x: torch.cumprod(x, attrs["axis"]),
+    "logcumsumexp": lambda attrs, x: torch.logcumsumexp(x, attrs["axis"]),
     "layer_norm": _layer_norm,
     "channel_norm": _channel_norm,
 }

@@ -173,6 +173,8 @@ CASES = {
                 + torch.swapaxes(torch.moveaxis(x, 1, -1), 1, 3).transpose(2, 3), None),
     # DETR's sine position embedding counts unmasked pixels: a condition summed as float32
     "cumsum": (lambda m, x: x.cumsum(-1) + torch.cumsum(x, 1) + (x > 0).cumsum(2, dtype=torch.float32), None),
+    "logcumsumexp": (lambda m, x: (torch.logcumsumexp(x * 30, 1), x.logcumsumexp(-1)), ["mul", "logcumsumexp",
+                                                                                        "logcumsumexp"]),
     "cumprod": (lambda m, x: x.cumprod(-1) + torch.cumprod(x, 1) + (x > 0).cumprod(2, dtype=torch.float32)
                 + torch.cumprod(x[0, 0, 0, 0], 0), None),
     "max_pool": (lambda m, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), ["max_pool2d"]),

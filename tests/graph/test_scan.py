@@ -1,6 +1,7 @@
-"""cumsum and cumprod against torch, exactly (both run in double, in order): every axis of shapes
-of every rank, empty ones included, infinities, NaN, overflow and underflow of float32, long rows
-cut into tasks; refusals."""
+"""cumsum and cumprod against torch, exactly (both run in double, in order), and logcumsumexp
+within an ulp or two (in double here, in float32 in torch): every axis of shapes of every rank,
+empty ones included, infinities, NaN, overflow and underflow of float32, long rows cut into
+tasks; refusals."""
 
 import numpy as np
 import pytest
@@ -44,7 +45,27 @@ def test_large_tensors_run_in_tasks(op, shape, axis, rng):
     assert_equal(run1(op, {"axis": axis}, x), SCANS[op](torch.from_numpy(x), axis))
 
 
-@pytest.mark.parametrize("op", sorted(SCANS))
+@settings(max_examples=60, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=7), data=st.data())
+def test_logcumsumexp_matches_torch(shape, data):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    x = random(np.random.default_rng(len(shape)), shape, -30.0, 30.0)
+    want = torch.logcumsumexp(torch.from_numpy(x).double(), axis).float()
+    np.testing.assert_allclose(run1("logcumsumexp", {"axis": axis}, x), want, rtol=1e-6, atol=1e-6)
+
+
+def test_logcumsumexp_of_special_values_as_in_torch():
+    """No exponential overflows (1e4 on 1e4), -inf adds nothing, +inf and NaN stay."""
+    x = np.array([[1e4, 1e4, -1e4, 0.0], [-np.inf, -np.inf, 1.0, -np.inf], [np.inf, 1.0, -np.inf, 2.0],
+                  [np.nan, 1.0, 2.0, 3.0], [-88.0, -100.0, -200.0, 80.0]], np.float32)
+    for axis in (0, 1):
+        np.testing.assert_allclose(run1("logcumsumexp", {"axis": axis}, x),
+                                   torch.logcumsumexp(torch.from_numpy(x), axis), rtol=1e-6)
+    np.testing.assert_allclose(run1("logcumsumexp", {"axis": 0}, np.array([1e4, 1e4], np.float32)),
+                               [1e4, 1e4 + np.log(2.0)], rtol=1e-7)
+
+
+@pytest.mark.parametrize("op", [*sorted(SCANS), "logcumsumexp"])
 def test_refusals(op):
     x = np.ones((2, 3), np.float32)
     refused(op, {}, x, says="attribute 'axis' is required")
