@@ -173,6 +173,15 @@ CASES = {
                 + torch.swapaxes(torch.moveaxis(x, 1, -1), 1, 3).transpose(2, 3), None),
     # DETR's sine position embedding counts unmasked pixels: a condition summed as float32
     "cumsum": (lambda m, x: x.cumsum(-1) + torch.cumsum(x, 1) + (x > 0).cumsum(2, dtype=torch.float32), None),
+    # quantiles at a number and at a list, over a dim and over all, each interpolation; NaN
+    "quantile": (lambda m, x: (torch.quantile(x, 0.3, dim=1), torch.quantile(x, torch.tensor([0.1, 0.5, 1.0]), dim=-1,
+                                                                            keepdim=True),
+                               torch.quantile(x[0], 0.77), x.quantile(0.4, dim=2, interpolation="lower"),
+                               x.quantile(0.4, dim=2, interpolation="higher"),
+                               x.quantile(0.45, dim=3, interpolation="midpoint"),
+                               x.quantile(0.55, dim=3, interpolation="nearest"),
+                               torch.nan_to_num(torch.quantile(torch.where(x > 1.5, torch.nan, x), 0.6, dim=1), 7.0)),
+                 None),
     "logcumsumexp": (lambda m, x: (torch.logcumsumexp(x * 30, 1), x.logcumsumexp(-1)), ["mul", "logcumsumexp",
                                                                                         "logcumsumexp"]),
     "cumprod": (lambda m, x: x.cumprod(-1) + torch.cumprod(x, 1) + (x > 0).cumprod(2, dtype=torch.float32)
