@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "node_operator.h"
 #include "parallel_rows.h"
@@ -18,6 +20,17 @@ namespace pyprune::graph {
 namespace {
 
 constexpr size_t kMaxIndexed = size_t{1} << 24;  // the longest dim whose indices are exact in float32
+
+// Every index is checked before any is used: one that is not an integer in [0, n) is an error
+// naming the node, never a stray read or write.
+void check_indices(const std::string& node, const float* index, size_t count, size_t axis, size_t n) {
+  for (size_t i = 0; i < count; i++)
+    if (!(index[i] >= 0.0f && index[i] < static_cast<float>(n) && index[i] == std::floor(index[i]))) {
+      std::ostringstream what;
+      what << node << ": index " << index[i] << " is out of bounds for axis " << axis << " of size " << n;
+      throw std::out_of_range(what.str());
+    }
+}
 
 // torch.topk(x, k, axis, largest, sorted=True): the k largest (or smallest) values along `axis`
 // in order, and their indices. NaN counts as larger than any number, as in torch. Equal values
@@ -208,13 +221,7 @@ class Gather final : public NodeOperator {
     const Dims &x = in_shapes[0], &y = out_shapes[0];
     const size_t count = elements(y), n = x[axis_];
     const float* index = in[1];
-    // Every index is checked before any is used: a bad one is an error, never a stray read.
-    for (size_t i = 0; i < count; i++)
-      if (!(index[i] >= 0.0f && index[i] < static_cast<float>(n) && index[i] == std::floor(index[i]))) {
-        std::ostringstream what;
-        what << node() << ": index " << index[i] << " is out of bounds for axis " << axis_ << " of size " << n;
-        throw std::out_of_range(what.str());
-      }
+    check_indices(node(), index, count, axis_, n);
     std::array<ptrdiff_t, kMaxRank> x_strides = broadcast_strides(x, x);
     const ptrdiff_t along = static_cast<ptrdiff_t>(span(x, axis_ + 1, x.size()));
     x_strides[axis_] = 0;  // the index gives the place along the axis
@@ -270,13 +277,7 @@ class Scatter final : public NodeOperator {
     const Dims &x = in_shapes[0], &index = in_shapes[1], &src = in_shapes[2];
     const size_t n = x[axis_], count = elements(index);
     const float* at = in[1];
-    // Every index is checked before any is used: a bad one is an error, never a stray write.
-    for (size_t i = 0; i < count; i++)
-      if (!(at[i] >= 0.0f && at[i] < static_cast<float>(n) && at[i] == std::floor(at[i]))) {
-        std::ostringstream what;
-        what << node() << ": index " << at[i] << " is out of bounds for axis " << axis_ << " of size " << n;
-        throw std::out_of_range(what.str());
-      }
+    check_indices(node(), at, count, axis_, n);
     float* y = out[0];
     if (y != in[0]) std::copy(in[0], in[0] + elements(x), y);
     const size_t lines = count / std::max<size_t>(1, index[axis_]);
