@@ -91,7 +91,9 @@ def _parts(low: Any, v: Any) -> tuple[str, str | None]:
 
 
 def _parts_shape(low: Any, v: Any) -> list[Any]:
-    return v.shape if isinstance(v, Complex) else list(low.shape(v)) if not isinstance(v, torch.Tensor) else list(v.shape)
+    if isinstance(v, Complex):
+        return v.shape
+    return list(v.shape) if isinstance(v, torch.Tensor) else list(low.shape(v))
 
 
 def _axes(dims: Any, rank: int, default: Sequence[int]) -> list[int]:
@@ -232,41 +234,6 @@ def _transform(kind: str, default_dims: Sequence[int] | None, key: str) -> Calla
             order = [(d, n, n) for d, n in zip(axes, sizes)]
         for d, n, m in order:
             x = _dft(low, x, d, shape, n, m, inverse, _scale(norm, n, inverse))
-            shape[d] = m
-        return Complex(x[0], x[1], node.meta["val"])
-
-    return build
-
-
-def _aten_transform(kind: str) -> Callable[[Any, fx.Node, dict], Any]:
-    """_fft_r2c, _fft_c2c, _fft_c2r (torch.fft decomposed): `normalization` 0 none, 1 by
-    1/sqrt(n), 2 by 1/n, n the product of the lengths, whatever the direction."""
-
-    def build(low: Any, node: fx.Node, a: dict) -> Any:
-        x, shape = _signal(low, a)
-        axes = [d % len(shape) for d in a["dim"]]
-        mode = a["normalization"]
-        inverse = kind == "c2r" or (kind == "c2c" and not a["forward"])
-        if kind == "c2r":
-            last = a["last_dim_size"]
-            sizes = [shape[d] for d in axes[:-1]] + [last]
-        else:
-            sizes = [shape[d] for d in axes]
-        if not all(isinstance(n, int) for n in sizes):
-            raise Unsupported("an FFT along a dim known only at run time")
-
-        def factor(n: int) -> float:
-            return {0: 1.0, 1: 1.0 / math.sqrt(n), 2: 1.0 / n}[mode]
-
-        if kind == "c2r":
-            for d, n in zip(axes[:-1], sizes[:-1]):
-                x = _dft(low, x, d, shape, n, n, True, factor(n))
-            return Ref(_hermitian(low, x, axes[-1], shape, sizes[-1], factor(sizes[-1])))
-        onesided = kind == "r2c" and a.get("onesided", True)
-        order = [(axes[-1], sizes[-1], sizes[-1] // 2 + 1 if onesided else sizes[-1])] + \
-            [(d, n, n) for d, n in zip(axes[:-1], sizes[:-1])]
-        for d, n, m in order:
-            x = _dft(low, x, d, shape, n, m, inverse, factor(n))
             shape[d] = m
         return Complex(x[0], x[1], node.meta["val"])
 
@@ -416,7 +383,6 @@ BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "fft_rfft2": _transform("rfft", [-2, -1], "s"), "fft_irfft2": _transform("irfft", [-2, -1], "s"),
     "fft_fftn": _transform("fft", None, "s"), "fft_ifftn": _transform("ifft", None, "s"),
     "fft_rfftn": _transform("rfft", None, "s"), "fft_irfftn": _transform("irfft", None, "s"),
-    "_fft_r2c": _aten_transform("r2c"), "_fft_c2c": _aten_transform("c2c"), "_fft_c2r": _aten_transform("c2r"),
     "stft": b_stft,
     "view_as_complex": b_view_as_complex, "view_as_real": b_view_as_real, "complex": b_complex,
     "real": b_real, "imag": b_imag, "conj": b_conj, "_conj": b_conj, "conj_physical": b_conj,
