@@ -533,6 +533,8 @@ class _Lowering:
         """An op that moves or picks entries (spectral.PARTWISE) of a complex tensor: the op's own
         builder on the real part, then on the imaginary part, the node's value at capture each
         part's while it runs."""
+        if spectral.mixes_real_tensors(a):
+            raise Unsupported(f"{name} of complex and real tensors")
         val = node.meta["val"]
         several = isinstance(val, (list, tuple))
         count = len(self.nodes)

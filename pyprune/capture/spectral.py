@@ -21,7 +21,7 @@ import torch.fx as fx
 
 from pyprune.capture.values import Ref, Unsupported
 
-__all__ = ["BUILDERS", "PARTWISE", "Complex", "involves_complex", "part_example", "part_of"]
+__all__ = ["BUILDERS", "PARTWISE", "Complex", "involves_complex", "mixes_real_tensors", "part_example", "part_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +62,14 @@ def part_of(v: Any, part: str) -> Any:
     if isinstance(v, dict):
         return {k: part_of(x, part) for k, x in v.items()}
     return v
+
+
+def mixes_real_tensors(args: dict) -> bool:
+    """Whether an op's arguments hold a real tensor beside complex ones (torch.cat of both): a
+    part-by-part op would take the real one as the imaginary part too."""
+    items = [v for a in args.values() for v in (a if isinstance(a, (list, tuple)) else [a])]
+    return any((isinstance(v, Ref) and v.size is None) or (isinstance(v, torch.Tensor) and not v.is_complex())
+               for v in items)
 
 
 def involves_complex(val: Any, args: dict) -> bool:

@@ -767,15 +767,17 @@ def test_a_fourier_unit_runs_whole_on_the_engine():
 
 def test_complex_tensors_the_engine_does_not_take_leave_it_through_one_torch_call():
     """A complex tensor returned, or read by an op the operator set lacks (exp of a complex
-    tensor), is made of its two parts by one torch call (torch.complex); the rest stays on the
-    engine."""
-    model = Fn(lambda m, x: (torch.fft.rfft(x), torch.exp(torch.fft.fft(x, dim=1)).real))
+    tensor, a concatenation with a real one), is made of its two parts by one torch call
+    (torch.complex); the rest stays on the engine."""
+    model = Fn(lambda m, x: (torch.fft.rfft(x), torch.exp(torch.fft.fft(x, dim=1)).real,
+                             torch.cat([torch.fft.rfft(x, dim=3), x[..., :2]], -1).abs()))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert ops(low).count("complex") == 2 and "linear" in ops(low)
+    assert ops(low).count("complex") == 3 and "linear" in ops(low)
     reasons = [why for _, why in low.unsupported]
     assert "a complex tensor leaves the engine, which holds its real and imaginary parts" in reasons
     assert "aten.exp.default of complex tensors is not in the operator set" in reasons
+    assert "cat of complex and real tensors" in reasons
     assert_matches(low, model, x)
 
 
