@@ -4,7 +4,7 @@ constant `linear` layer over that dim (its cosines and sines, the normalisation 
 dim moved last around it; a transform over several dims is one such layer per dim. Real inputs
 (rfft), Hermitian outputs (irfft) and a length other than the input's (zero padding, trimming)
 are the layer's shape. The complex arithmetic (mul, add, sub, div, conj, abs, angle) is its
-real formulas on the parts. The STFT is one `conv2d` of the signal by the windowed cosines and
+real formulas on the parts; ops that move entries, sums, means and negation take each part. The STFT is one `conv2d` of the signal by the windowed cosines and
 sines of every frequency, its stride the hop. Each builder takes the lowering, the fx node and
 its bound arguments, as the lowering's own do."""
 
@@ -39,10 +39,12 @@ class Complex:
         return [d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in self.example.shape]
 
 
-# Ops that move or pick entries: on a complex tensor, the same op on either part (lower.py).
+# Ops that move or pick entries, and the linear ones (sums, means, negation): on a complex
+# tensor, the same op on either part (lower.py).
 PARTWISE = frozenset({"slice", "select", "view", "reshape", "_unsafe_view", "permute", "transpose", "t", "unsqueeze",
                       "squeeze", "flatten", "unflatten", "expand", "narrow", "cat", "concat", "stack", "flip", "roll",
-                      "clone", "contiguous", "alias", "split", "split_with_sizes", "chunk", "unbind", "repeat"})
+                      "clone", "contiguous", "alias", "split", "split_with_sizes", "chunk", "unbind", "repeat",
+                      "sum", "mean", "neg"})
 
 
 def part_example(example: Any, part: str) -> Any:

@@ -367,7 +367,9 @@ CASES = {
                           torch.fft.irfft(torch.fft.rfft(x), n=8), torch.fft.irfft(torch.fft.rfft(x, dim=2), dim=2),
                           (torch.fft.fft2(x) / (torch.fft.fft2(x.flip(2)) * 0.05 + 3)).real, torch.fft.ifft2(x).conj().imag,
                           (torch.fft.rfft(x) * m.p0 + torch.fft.rfft(x.flip(3))).imag,
-                          torch.fft.irfftn(torch.view_as_complex(torch.stack([x, x.flip(1)], -1)), dim=(1, 2, 3))),
+                          torch.fft.irfftn(torch.view_as_complex(torch.stack([x, x.flip(1)], -1)), dim=(1, 2, 3)),
+                          torch.fft.fft(x).sum(1).imag, torch.fft.fft(x, dim=2).mean((2, 3)).real,
+                          (-torch.fft.fft(x)).real),
             None),
     # a spectrogram: framed by its hop, windowed, its frequencies' magnitudes
     "stft": (lambda m, x: (torch.stft(x.flatten(1), 16, 4, window=torch.hann_window(16), return_complex=True).abs(),
