@@ -490,6 +490,14 @@ def test_nodes_of_little_work_run_on_one_thread(rng):
     mixed = compile(ir.Graph([ir.TensorSpec("x", (1, 1_000_000)), ir.TensorSpec("s", (1, 1000))], ["y", "t"],
                              [ir.Node("add", ["x", "x"], ["y"], name="large"), ir.Node("add", ["s", "s"], ["t"], name="small")]))
     assert [n.one_thread for n in mixed.describe([(1, 1_000_000), (1, 1000)])] == [False, True]
+    # 80 K multiply-adds into 640 outputs (a DETR decoder's linear layer) stay whole; 330 K do not
+    weights = {"narrow": rng.standard_normal((64, 128), dtype=np.float32),
+               "wide": rng.standard_normal((256, 128), dtype=np.float32)}
+    linears = compile(ir.Graph([ir.TensorSpec("x", (1, 1_000_000)), ir.TensorSpec("q", (10, 128))], ["y", "a", "b"],
+                               [ir.Node("add", ["x", "x"], ["y"], name="large"),
+                                ir.Node("linear", ["q", "narrow"], ["a"], name="narrow"),
+                                ir.Node("linear", ["q", "wide"], ["b"], name="wide")], weights))
+    assert [n.one_thread for n in linears.describe([(1, 1_000_000), (10, 128)])] == [False, True, False]
     x, small = rng.standard_normal((1, 1_000_000), dtype=np.float32), rng.standard_normal((1, 1000), dtype=np.float32)
     before = pyprune.get_num_threads()
     try:
