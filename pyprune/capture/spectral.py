@@ -1,12 +1,13 @@
-"""Complex tensors and the Fourier transforms (torch.fft, torch.stft): a complex tensor is held
-as its real and imaginary parts, two float32 tensors (Complex). A transform along a dim is one
+"""Complex tensors and the Fourier transforms (torch.fft, torch.stft): a complex tensor is held as
+its real and imaginary parts, two float32 tensors (Complex). A transform along a dim is one
 constant `linear` layer over that dim (its cosines and sines, the normalisation folded in), the
 dim moved last around it; a transform over several dims is one such layer per dim. Real inputs
 (rfft), Hermitian outputs (irfft) and a length other than the input's (zero padding, trimming)
-are the layer's shape. The complex arithmetic (mul, add, sub, div, conj, abs, angle) is its
-real formulas on the parts; ops that move entries, sums, means and negation take each part. The STFT is one `conv2d` of the signal by the windowed cosines and
-sines of every frequency, its stride the hop. Each builder takes the lowering, the fx node and
-its bound arguments, as the lowering's own do."""
+are the layer's shape. The complex arithmetic (mul, add, sub, div, conj, abs, angle, exp, polar)
+is its real formulas on the parts; ops that move entries, sums, means and negation take each
+part. The STFT is one `conv2d` of the signal by the windowed cosines and sines of every
+frequency, its stride the hop. Each builder takes the lowering, the fx node and its bound
+arguments, as the lowering's own do."""
 
 from __future__ import annotations
 
@@ -343,6 +344,25 @@ def b_angle(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("atan2", [x.im, x.re])
 
 
+def _unary(low: Any, kind: str, x: str) -> str:
+    return _node(low, "unary", [x], {"kind": kind})
+
+
+def b_polar(low: Any, node: fx.Node, a: dict) -> Any:
+    """torch.polar(abs, angle): abs cos(angle) + i abs sin(angle) (rotary position embeddings)."""
+    r, theta = low.tensor(a["abs"], "the magnitude"), low.tensor(a["angle"], "the angle")
+    return Complex(_node(low, "mul", [r, _unary(low, "cos", theta)]), _node(low, "mul", [r, _unary(low, "sin", theta)]),
+                   node.meta["val"])
+
+
+def b_exp(low: Any, node: fx.Node, a: dict) -> Any:
+    """exp of a complex tensor: e^re (cos im + i sin im)."""
+    x = _complex_input(a)
+    scale = _unary(low, "exp", x.re)
+    return Complex(_node(low, "mul", [scale, _unary(low, "cos", x.im)]), _node(low, "mul", [scale, _unary(low, "sin", x.im)]),
+                   node.meta["val"])
+
+
 def _arithmetic(op: str) -> Callable[[Any, fx.Node, dict], Any]:
     """add, sub, mul, div with a complex operand: the formulas on the parts, broadcasting."""
 
@@ -396,6 +416,7 @@ BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "stft": b_stft,
     "view_as_complex": b_view_as_complex, "view_as_real": b_view_as_real, "complex": b_complex,
     "real": b_real, "imag": b_imag, "conj": b_conj, "_conj": b_conj, "conj_physical": b_conj,
-    "resolve_conj": lambda low, node, a: _complex_input(a), "abs": b_abs, "angle": b_angle,
+    "resolve_conj": lambda low, node, a: _complex_input(a), "abs": b_abs, "angle": b_angle, "polar": b_polar,
+    "exp": b_exp,
     **{op: _arithmetic(op) for op in ("add", "sub", "mul", "div")},
 }
