@@ -369,13 +369,26 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
 }
 
 
+// The largest stride, padding, dilation, group count or sparse block a node may ask for.
+constexpr int64_t kMaxSize = int64_t{1} << 30;
+
+// The window of a kh x kw kernel that the node's `stride`, `padding` and `dilation` attributes
+// describe (conv2d's and dynamic_conv2d's).
+Window2d window_attributes(const Attributes& a, size_t kh, size_t kw) {
+  const auto stride = a.integers("stride", 2, 1, kMaxSize, {1, 1});
+  const auto padding = a.integers("padding", 4, 0, kMaxSize, {0, 0, 0, 0});
+  const auto dilation = a.integers("dilation", 2, 1, kMaxSize, {1, 1});
+  const auto size = [](int64_t v) { return static_cast<size_t>(v); };
+  return {kh, kw, size(stride[0]), size(stride[1]), size(dilation[0]), size(dilation[1]),
+          size(padding[0]), size(padding[1]), size(padding[2]), size(padding[3])};
+}
+
 // conv2d of a weight computed at run time (see the top of the file): inputs x (N, C, H, W),
 // weight (O, C / groups, kh, kw), an optional bias (O,).
 class DynamicConv2dOperator : public Operator {
  public:
-  DynamicConv2dOperator(const std::array<size_t, 2>& stride, const std::array<size_t, 4>& padding,
-                        const std::array<size_t, 2>& dilation)
-      : stride_(stride), padding_(padding), dilation_(dilation) {}
+  // `window`: the attributes' stride, padding and dilation; its kernel is the weight's on each call.
+  explicit DynamicConv2dOperator(const Window2d& window) : window_(window) {}
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
     const Spec s = spec(inputs);
@@ -426,8 +439,9 @@ class DynamicConv2dOperator : public Operator {
     if (inputs.size() == 3 && inputs[2] != Dims{s.out_channels})
       throw std::invalid_argument("the bias must have shape (" + std::to_string(s.out_channels) + ",), got " +
                                   to_string(inputs[2]));
-    s.window = {w[2], w[3], stride_[0], stride_[1], dilation_[0], dilation_[1], padding_[0], padding_[1], padding_[2],
-                padding_[3]};
+    s.window = window_;
+    s.window.kernel_h = w[2];
+    s.window.kernel_w = w[3];
     const std::string rejects = conv2d_window_rejects(s.window);
     if (!rejects.empty()) throw std::invalid_argument(rejects);
     const bool depthwise = s.groups == s.in_channels && s.groups == s.out_channels;
@@ -435,9 +449,7 @@ class DynamicConv2dOperator : public Operator {
     return s;
   }
 
-  std::array<size_t, 2> stride_;
-  std::array<size_t, 4> padding_;
-  std::array<size_t, 2> dilation_;
+  Window2d window_;
 };
 
 // A bias input's values (decoded if coded), checked to have `channels` entries.
@@ -474,23 +486,17 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   if (!separable && constants.size() == 4 && !bias_given)
     a.fail("input 2 (bias) must be a constant when a residual follows it");
 
-  constexpr int64_t kMax = int64_t{1} << 30;
-  const auto stride = a.integers("stride", 2, 1, kMax, {1, 1});
-  const auto padding = a.integers("padding", 4, 0, kMax, {0, 0, 0, 0});
-  const auto dilation = a.integers("dilation", 2, 1, kMax, {1, 1});
   Spec s;
-  s.groups = static_cast<size_t>(a.integer("groups", 1, kMax, 1));
+  s.window = window_attributes(a, weight.shape[2], weight.shape[3]);
+  s.groups = static_cast<size_t>(a.integer("groups", 1, kMaxSize, 1));
   s.out_channels = weight.shape[0];
   s.in_channels = weight.shape[1] * s.groups;
   if (s.out_channels % s.groups != 0)
     a.fail("attribute 'groups' (" + std::to_string(s.groups) + ") must divide the " + std::to_string(s.out_channels) +
            " output channels");
-  s.window = {weight.shape[2], weight.shape[3], static_cast<size_t>(stride[0]), static_cast<size_t>(stride[1]),
-              static_cast<size_t>(dilation[0]), static_cast<size_t>(dilation[1]), static_cast<size_t>(padding[0]),
-              static_cast<size_t>(padding[1]), static_cast<size_t>(padding[2]), static_cast<size_t>(padding[3])};
   const std::string window_rejects = conv2d_window_rejects(s.window);
   if (!window_rejects.empty()) a.fail(window_rejects);
-  s.block = static_cast<size_t>(a.integer("block", 1, kMax, 1));
+  s.block = static_cast<size_t>(a.integer("block", 1, kMaxSize, 1));
   s.algorithm = choose(a, s, weight);
   // Weights kept compressed stay off Winograd: they are prepared on every run, and its are 4x
   // their size. Groups of one channel stay on the GEMM: their transforms cost more than the
@@ -531,15 +537,7 @@ std::unique_ptr<Operator> make_dynamic_conv2d(const Attributes& a, const std::ve
   a.only({"stride", "padding", "dilation"});
   if (constants.size() < 2 || constants.size() > 3)
     a.fail("dynamic_conv2d takes 2 or 3 inputs (x, weight, [bias]), got " + std::to_string(constants.size()));
-  constexpr int64_t kMax = int64_t{1} << 30;
-  const auto stride = a.integers("stride", 2, 1, kMax, {1, 1});
-  const auto padding = a.integers("padding", 4, 0, kMax, {0, 0, 0, 0});
-  const auto dilation = a.integers("dilation", 2, 1, kMax, {1, 1});
-  auto sizes = [](const std::vector<int64_t>& v, size_t i) { return static_cast<size_t>(v[i]); };
-  return std::make_unique<DynamicConv2dOperator>(
-      std::array<size_t, 2>{sizes(stride, 0), sizes(stride, 1)},
-      std::array<size_t, 4>{sizes(padding, 0), sizes(padding, 1), sizes(padding, 2), sizes(padding, 3)},
-      std::array<size_t, 2>{sizes(dilation, 0), sizes(dilation, 1)});
+  return std::make_unique<DynamicConv2dOperator>(window_attributes(a, 1, 1));
 }
 
 }  // namespace pyprune::graph

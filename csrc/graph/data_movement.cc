@@ -1,8 +1,8 @@
 // Data movement: concat, split, slice, permute, expand. Results are exact copies. concat and
 // split copy whole blocks per outer index (memcpy); slice, permute and expand are one strided
 // copy: the output walked in order, the input through strides (stepped, permuted, or 0 where
-// it is expanded), with neighbouring dims merged so rows are as long as possible (and the
-// longest dim innermost where the rows would still be a few elements).
+// it is expanded), with neighbouring dims merged so rows are as long as possible (and a longer
+// dim innermost where the rows would still be a few elements).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>

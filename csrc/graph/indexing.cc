@@ -1,10 +1,10 @@
 // topk, gather and scatter: the operators of indices, with which detection heads pick their best
 // boxes without NMS (YOLOv10-style heads, DETR's query selection) and point-cloud and graph
 // networks place features by computed positions (a pillar's cell of the BEV canvas, an edge's
-// target node). The operator set holds float32
-// tensors only, so an index is a float32 holding an integer; float32 holds every integer up to
-// 2^24 exactly, so topk refuses dims longer than that and gather refuses an index that is not
-// an integer in range. Not on a hot path: scalar code, lines or rows in parallel.
+// target node). The operator set holds float32 tensors only, so an index is a float32 holding an
+// integer; float32 holds every integer up to 2^24 exactly, so topk refuses dims longer than that
+// and gather and scatter refuse an index that is not an integer in range. Not on a hot path: scalar code,
+// lines or rows in parallel.
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -279,13 +279,12 @@ class Scatter final : public NodeOperator {
     const float* at = in[1];
     check_indices(node(), at, count, axis_, n);
     float* y = out[0];
-    if (y != in[0]) std::copy(in[0], in[0] + elements(x), y);
-    const size_t lines = count / std::max<size_t>(1, index[axis_]);
+    std::copy(in[0], in[0] + elements(x), y);
     if (count == 0) return;
     const auto x_strides = broadcast_strides(x, x), index_strides = broadcast_strides(index, index),
                src_strides = broadcast_strides(src, src);
     const Reduce reduce = reduce_;
-    const size_t axis = axis_, length = index[axis_];
+    const size_t axis = axis_, length = index[axis_], lines = count / length;
     parallel_rows(lines, length, [&](size_t first, size_t rows, size_t, size_t) {
       for (size_t line = first; line < first + rows; line++) {
         // The line's coordinates along every dim but the axis, innermost first.

@@ -1,8 +1,8 @@
 // cumsum, cumprod, logcumsumexp: running sums, products or log-sums of exponentials along
 // `axis`, as torch computes them on the CPU: in double, in order, each output rounded to float;
-// log(exp(a) + exp(b)) as the larger plus log1p(exp(-|a - b|)), so no exponential overflows. The tensor is (outer, n, inner) around the
-// axis; the scans run across `inner` positions at once (a scratch row of double accumulators per
-// task).
+// log(exp(a) + exp(b)) as the larger plus log1p(exp(-|a - b|)), so no exponential overflows. The
+// tensor is (outer, n, inner) around the axis; the scans run across `inner` positions at once (a
+// scratch row of double accumulators per task).
 #include <algorithm>
 #include <cmath>
 #include <functional>
