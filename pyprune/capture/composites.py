@@ -3,22 +3,23 @@ transposed convolution, 1-d and 3-d pooling, attention, einsum, indexing by cons
 lists, flip, roll, writes into views (slice/select scatter, copy, fill), tensors made in the
 forward, group and instance norm, vector norms, variance, pixel (un)shuffle, channel shuffle,
 repeat (and interleaved), sliding windows (unfold), PReLU, GLU, the exponential activations
-(ELU, SELU, CELU, softplus, log-sigmoid), threshold and RReLU, lerp, logit, nan_to_num,
-triangles (triu, tril), movedim, diff, cosine similarity and pairwise distance. Each builder
-takes the lowering (pyprune.capture.lower), the fx node and its bound arguments, as the
-lowering's own builders do, and returns the output's Ref."""
+(ELU, SELU, CELU, softplus, log-sigmoid), threshold and RReLU, lerp, quantiles (by a sort),
+logit, nan_to_num, triangles (triu, tril), movedim, diff, cosine similarity and pairwise
+distance. Each builder takes the lowering (pyprune.capture.lower), the fx node and its bound
+arguments, as the lowering's own builders do, and returns the output's Ref."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx as fx
 
-from pyprune.capture.indices import take
+from pyprune.capture.indices import _indices, take
 from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Comparison, PoolArgmax, Ref, Unsupported, conv_padding,
-                                    int_pair, string_padding, without_axes)
+                                    int_pair, norm_axis, string_padding, without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -117,9 +118,12 @@ def b_rrelu(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def b_lerp(low: Any, node: fx.Node, a: dict) -> Any:
+    return Ref(_lerp(low, low.tensor(a["self"]), low.tensor(a["end"]), a["weight"]))
+
+
+def _lerp(low: Any, start: str, end: str, weight: Any) -> str:
     """start + weight (end - start) for |weight| < 0.5, else end - (end - start)(1 - weight), as
-    torch computes it (exact at both ends)."""
-    start, end, weight = low.tensor(a["self"]), low.tensor(a["end"]), a["weight"]
+    torch.lerp computes it (exact at both ends); weight a number or a tensor."""
     step = _node(low, "sub", [end, start])
 
     def near_start(w: Any) -> str:
@@ -130,9 +134,62 @@ def b_lerp(low: Any, node: fx.Node, a: dict) -> Any:
 
     if isinstance(weight, (int, float)):
         w = float(weight)
-        return Ref(near_start(w) if abs(w) < 0.5 else near_end(w))
+        return near_start(w) if abs(w) < 0.5 else near_end(w)
     w = low.tensor(weight, "the weight")
-    return Ref(_node(low, "where", [_unary(low, "abs", w), 0.5, near_start(w), near_end(w)], {"compare": "lt"}))
+    return _node(low, "where", [_unary(low, "abs", w), 0.5, near_start(w), near_end(w)], {"compare": "lt"})
+
+
+def b_quantile(low: Any, node: fx.Node, a: dict) -> Ref:
+    """torch.quantile at constant q (a number or a 1-d tensor, its dim first in the result): the
+    sorted entries (topk of all, NaN last), the two around q (n - 1) (computed in float32 as
+    torch does) and torch's interpolation between them (torch.lerp's for linear);
+    NaN where the entries hold one (the last sorted)."""
+    x, q, dim = a["self"], a["q"], a.get("dim")
+    keepdim, mode = bool(a.get("keepdim", False)), a.get("interpolation", "linear")
+    if isinstance(q, torch.Tensor) and q.dim() <= 1:
+        qs, several = [float(v) for v in q.reshape(-1).tolist()], q.dim() == 1
+    elif isinstance(q, (int, float)) and not isinstance(q, bool):
+        qs, several = [float(q)], False
+    else:
+        raise Unsupported("quantile at q computed at run time")
+    if not all(0.0 <= v <= 1.0 for v in qs) or mode not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise Unsupported(f"quantile at {qs} with interpolation {mode!r}")
+    rank = low.rank(x)
+    if dim is None:
+        shape = low.shape(x)
+        if not all(isinstance(d, int) for d in shape):
+            raise Unsupported("quantile over all entries of a tensor with dims known only at run time")
+        x, axis, n, kept = low.reshape(x, [-1]), 0, math.prod(shape), [1] * rank
+    else:
+        axis = norm_axis(dim, rank)
+        n = low.static_dim(x, axis, "quantile")
+        kept = [-(2 + d) if d != axis else 1 for d in range(rank)]
+    if n == 0:
+        raise Unsupported("quantile of no entries")
+    shape = kept if keepdim else [e for d, e in enumerate(kept) if dim is not None and d != axis]
+    values, _ = _indices(low, x, axis, n, False, True, n)
+
+    def entry(k: int) -> str:
+        return low.slice_node(Ref(values), axis, k, k + 1, 1).name
+
+    last = entry(n - 1)
+    results = []
+    for v in qs:
+        rank_q = float(np.float32(v) * np.float32(n - 1))
+        lo, hi = math.floor(rank_q), math.ceil(rank_q)
+        if mode == "nearest":
+            lo = hi = int(np.round(np.float32(rank_q)))  # half to even, as torch.round
+        below, above = entry(lo), entry(hi)
+        weight = {"lower": 0.0, "higher": 1.0, "midpoint": 0.5}.get(mode, float(np.float32(rank_q - lo)))
+        if lo == hi or weight == 0.0:
+            value = below
+        elif weight == 1.0:
+            value = above
+        else:
+            value = _lerp(low, below, above, weight)
+        value = low.emit_one("where", [last, last, last, value], {"compare": "ne"}).name  # NaN sorts last
+        results.append(low.emit_one("reshape", [value], {"shape": ([1] if several else []) + shape}).name)
+    return low.emit_one("concat", results, {"axis": 0}) if several else Ref(results[0])
 
 
 def b_logit(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1681,7 +1738,7 @@ BUILDERS = {
     "prelu": b_prelu, "_prelu_kernel": b_prelu, "elu": b_elu, "selu": b_selu, "celu": b_celu,
     "softplus": b_softplus, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
     "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
-    "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "logit": b_logit, "nan_to_num": b_nan_to_num,
+    "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "quantile": b_quantile, "logit": b_logit, "nan_to_num": b_nan_to_num,
     "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "diff": b_diff,
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.fx as fx
 
@@ -386,63 +385,6 @@ def b_median(low: Any, node: fx.Node, a: dict) -> Any:
     return [value, MISSING]
 
 
-def b_quantile(low: Any, node: fx.Node, a: dict) -> Ref:
-    """torch.quantile at constant q (a number or a 1-d tensor, its dim first in the result): the
-    sorted entries (topk of all, NaN last), the two around q (n - 1) (computed in float32 as
-    torch does) and torch's interpolation between them (lerp's two-sided formula for linear);
-    NaN where the entries hold one (the last sorted)."""
-    x, q, dim = a["self"], a["q"], a.get("dim")
-    keepdim, mode = bool(a.get("keepdim", False)), a.get("interpolation", "linear")
-    if isinstance(q, torch.Tensor) and q.dim() <= 1:
-        qs, several = [float(v) for v in q.reshape(-1).tolist()], q.dim() == 1
-    elif isinstance(q, (int, float)) and not isinstance(q, bool):
-        qs, several = [float(q)], False
-    else:
-        raise Unsupported("quantile at q computed at run time")
-    if not all(0.0 <= v <= 1.0 for v in qs) or mode not in ("linear", "lower", "higher", "midpoint", "nearest"):
-        raise Unsupported(f"quantile at {qs} with interpolation {mode!r}")
-    rank = low.rank(x)
-    if dim is None:
-        shape = low.shape(x)
-        if not all(isinstance(d, int) for d in shape):
-            raise Unsupported("quantile over all entries of a tensor with dims known only at run time")
-        x, axis, n, kept = low.reshape(x, [-1]), 0, math.prod(shape), [1] * rank
-    else:
-        axis = norm_axis(dim, rank)
-        n = low.static_dim(x, axis, "quantile")
-        kept = [-(2 + d) if d != axis else 1 for d in range(rank)]
-    if n == 0:
-        raise Unsupported("quantile of no entries")
-    shape = kept if keepdim else [e for d, e in enumerate(kept) if dim is not None and d != axis]
-    values, _ = _indices(low, x, axis, n, False, True, n)
-
-    def entry(k: int) -> str:
-        return low.slice_node(Ref(values), axis, k, k + 1, 1).name
-
-    last = entry(n - 1)
-    results = []
-    for v in qs:
-        rank_q = float(np.float32(v) * np.float32(n - 1))
-        lo, hi = math.floor(rank_q), math.ceil(rank_q)
-        if mode == "nearest":
-            lo = hi = int(np.round(np.float32(rank_q)))  # half to even, as torch.round
-        below, above = entry(lo), entry(hi)
-        weight = {"lower": 0.0, "higher": 1.0, "midpoint": 0.5}.get(mode, float(np.float32(rank_q - lo)))
-        if lo == hi or weight == 0.0:
-            value = below
-        elif weight == 1.0:
-            value = above
-        else:  # torch.lerp: below + w (above - below) for w < 0.5, else above - (above - below)(1 - w)
-            step = low.emit_one("sub", [above, below]).name
-            if weight < 0.5:
-                value = low.emit_one("add", [below, low.emit_one("mul", [step, low.tensor(weight)]).name]).name
-            else:
-                value = low.emit_one("sub", [above, low.emit_one("mul", [step, low.tensor(1.0 - weight)]).name]).name
-        value = low.emit_one("where", [last, last, last, value], {"compare": "ne"}).name  # NaN sorts last
-        results.append(low.emit_one("reshape", [value], {"shape": ([1] if several else []) + shape}).name)
-    return low.emit_one("concat", results, {"axis": 0}) if several else Ref(results[0])
-
-
 def b_floor_division(low: Any, node: fx.Node, a: dict) -> Ref:
     """floor_divide and remainder (Python's // and %), of floats or of integers."""
     op = "remainder" if node.target.__name__.startswith("remainder") else "floor_divide"
@@ -570,5 +512,5 @@ BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {
     "gather": b_gather, "floor_divide": b_floor_division, "arange": b_arange,
     "remainder": b_floor_division, "kthvalue": b_kthvalue, "median": b_median, "cummax": b_cummax,
     "cummin": b_cummax, "scatter": b_scatter, "scatter_add": b_scatter, "scatter_reduce": b_scatter,
-    "index_add": b_index_add, "index_put": b_index_put, "_index_put_impl": b_index_put, "quantile": b_quantile,
+    "index_add": b_index_add, "index_put": b_index_put, "_index_put_impl": b_index_put,
 }

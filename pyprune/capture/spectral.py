@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.fx as fx
 
+from pyprune.capture.composites import _node, _unary
 from pyprune.capture.values import Ref, Unsupported
 
 __all__ = ["BUILDERS", "PARTWISE", "Complex", "involves_complex", "mixes_real_tensors", "part_example", "part_of"]
@@ -81,14 +82,6 @@ def involves_complex(val: Any, args: dict) -> bool:
         return True
     items = [v for a in args.values() for v in (a if isinstance(a, (list, tuple)) else [a])]
     return any(isinstance(v, Complex) or (isinstance(v, torch.Tensor) and v.is_complex()) for v in items)
-
-
-def _node(low: Any, op: str, inputs: list[str], attrs: dict[str, Any] | None = None) -> str:
-    return low.emit_one(op, inputs, attrs).name
-
-
-def _scalar(low: Any, v: float) -> str:
-    return low.tensor(float(v))
 
 
 def _parts(low: Any, v: Any) -> tuple[str, str | None]:
@@ -331,7 +324,7 @@ def b_imag(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_conj(low: Any, node: fx.Node, a: dict) -> Any:
     x = _complex_input(a)
-    return Complex(x.re, _node(low, "mul", [x.im, _scalar(low, -1.0)]), node.meta["val"])
+    return Complex(x.re, _node(low, "mul", [x.im, -1.0]), node.meta["val"])
 
 
 def b_abs(low: Any, node: fx.Node, a: dict) -> Any:
@@ -342,10 +335,6 @@ def b_abs(low: Any, node: fx.Node, a: dict) -> Any:
 def b_angle(low: Any, node: fx.Node, a: dict) -> Any:
     x = _complex_input(a)
     return low.emit_one("atan2", [x.im, x.re])
-
-
-def _unary(low: Any, kind: str, x: str) -> str:
-    return _node(low, "unary", [x], {"kind": kind})
 
 
 def b_polar(low: Any, node: fx.Node, a: dict) -> Any:
@@ -370,7 +359,7 @@ def _arithmetic(op: str) -> Callable[[Any, fx.Node, dict], Any]:
         if a.get("alpha", 1) != 1:
             raise Unsupported(f"complex {op} with alpha")
         (ar, ai), (br, bi) = _parts(low, a["self"]), _parts(low, a["other"])
-        zero = _scalar(low, 0.0)
+        zero = low.tensor(0.0)
 
         def f(kind: str, x: str, y: str) -> str:
             return _node(low, kind, [x, y])
