@@ -51,6 +51,14 @@ py::array rsum(const std::string& name, const F32Arg& x_arg) {
   return y;
 }
 
+// The maximum or minimum of 1-D x through kernel `name`.
+float rminmax(const std::string& name, const F32Arg& x_arg) {
+  const pp_f32_rminmax_ukernel& k = pp_find_ukernel(pp_f32_rminmax_ukernels(), name);
+  const py::array x = typed_array<float>(x_arg.obj, "x", 1);
+  if (x.shape(0) == 0) value_error("x must not be empty");
+  return k.fn(static_cast<size_t>(x.shape(0)), static_cast<const float*>(x.data()));
+}
+
 // exp(x - max) through kernel `name`, and the sum it returns.
 py::tuple vexpsum(const std::string& name, const F32Arg& x_arg, float max) {
   const pp_f32_vexpsum_ukernel& k = pp_find_ukernel(pp_f32_vexpsum_ukernels(), name);
@@ -117,6 +125,14 @@ void register_graph_ukernels(py::module_& testing) {
     });
   });
   testing.def("rsum", &rsum, py::arg("ukernel"), py::arg("x"), "The sums of the rows of 2-D x through one row-sum microkernel.");
+  testing.def("rminmax_ukernels", [] {
+    return ukernel_rows(pp_f32_rminmax_ukernels(), [](py::dict& row, const pp_f32_rminmax_ukernel& k) {
+      row["op"] = k.op == pp_rminmax_max ? "max" : "min";
+      row["tile"] = k.tile;
+    });
+  });
+  testing.def("rminmax", &rminmax, py::arg("ukernel"), py::arg("x"),
+              "The maximum or minimum of 1-D x (not empty) through one row extreme microkernel.");
   testing.def("vexpsum_ukernels", [] {
     return ukernel_rows(pp_f32_vexpsum_ukernels(), [](py::dict& row, const pp_f32_vexpsum_ukernel& k) {
       row["tile"] = k.tile;

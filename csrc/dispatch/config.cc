@@ -156,6 +156,15 @@ const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels() {
   return all;
 }
 
+const std::vector<pp_f32_rminmax_ukernel>& pp_f32_rminmax_ukernels() {
+  static const std::vector<pp_f32_rminmax_ukernel> all = {
+#define PP_RMINMAX_UKERNEL(isa, name, op, tile, production) {#name, isa, pp_rminmax_##op, tile, production, name},
+#include "../f32-rminmax/f32-rminmax.inc"
+#undef PP_RMINMAX_UKERNEL
+  };
+  return all;
+}
+
 const std::vector<pp_f32_hpool_ukernel>& pp_f32_hpool_ukernels() {
   static const std::vector<pp_f32_hpool_ukernel> all = {
 #define PP_HPOOL_UKERNEL(isa, name, op, kernel, stride, production) \
@@ -253,6 +262,11 @@ const pp_f32_rsum_ukernel& pp_f32_rsum_config() {
   static const pp_f32_rsum_ukernel* chosen =
       pp_production_ukernel(pp_f32_rsum_ukernels(), [](const pp_f32_rsum_ukernel&) { return true; });
   return *chosen;
+}
+
+const pp_f32_rminmax_ukernel& pp_f32_rminmax_config(pp_rminmax_op op) {
+  // Both ops have a scalar production row (test_ukernel_tables.py).
+  return *pp_production_ukernel(pp_f32_rminmax_ukernels(), [&](const pp_f32_rminmax_ukernel& k) { return k.op == op; });
 }
 
 const pp_f32_vexpsum_ukernel& pp_f32_vexpsum_config() {

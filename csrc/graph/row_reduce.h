@@ -1,13 +1,11 @@
 // Reductions of contiguous rows. Sums run on the row-sum microkernel (f32-rsum), rows longer
-// than kSumBlock floats in blocks added in double, so long rows keep float accuracy. max, min
-// and products run on independent accumulators, combined at the end, and propagate NaN like
-// torch.
+// than kSumBlock floats in blocks added in double, so long rows keep float accuracy; max and min
+// on the row extreme microkernel (f32-rminmax); products on independent accumulators, combined
+// at the end. All propagate NaN like torch.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -54,40 +52,24 @@ class RowFold {
   const pp_f32_vbinary_ukernel& kernel_ = pp_f32_vbinary_config(Op::kRow, false);
 };
 
-// Op over x[0..n) starting from acc; n may be 0. max and min run on the compiler's generic
-// vectors (SSE2 or NEON, whatever the file is built for: it does not vectorise the lanes below
-// for them), NaN tracked beside the values; sums and products on eight scalar lanes.
+// Rows from this length take the extreme microkernels (f32-rminmax); shorter ones (pooling
+// windows) are folded inline, where a call would cost more than the folding.
+constexpr size_t kExtremeKernelFrom = 16;
+
+// Op over x[0..n) starting from acc; n may be 0. max and min of long rows run on the ISA's row
+// extreme microkernel; sums and products on eight scalar lanes.
 template <class Op>
 float reduce_row(const float* x, size_t n, float acc) {
-  size_t i = 0;
   if constexpr (std::is_same_v<Op, MaxOf> || std::is_same_v<Op, MinOf>) {
-    using F4 = float __attribute__((vector_size(16)));
-    using I4 = int32_t __attribute__((vector_size(16)));
-    auto pick = [](F4 a, F4 v) {
-      if constexpr (std::is_same_v<Op, MaxOf>) {
-        return v > a ? v : a;
-      } else {
-        return v < a ? v : a;
-      }
-    };
-    F4 lanes[4];
-    for (F4& l : lanes) l = F4{acc, acc, acc, acc};
-    I4 nan = {0, 0, 0, 0};
-    auto step = [&](F4& l, const float* p) {
-      F4 v;
-      std::memcpy(&v, p, sizeof v);
-      l = pick(l, v);
-      nan |= v != v;
-    };
-    for (; i + 16 <= n; i += 16)
-      for (size_t j = 0; j < 4; j++) step(lanes[j], x + i + 4 * j);
-    for (; i + 4 <= n; i += 4) step(lanes[0], x + i);
-    const F4 all = pick(pick(lanes[0], lanes[1]), pick(lanes[2], lanes[3]));  // a NaN acc stays in every lane
-    if ((nan[0] | nan[1] | nan[2] | nan[3]) != 0) return std::numeric_limits<float>::quiet_NaN();
-    acc = Op::combine(Op::combine(all[0], all[1]), Op::combine(all[2], all[3]));
-    for (; i < n; i++) acc = Op::combine(acc, x[i]);
+    if (n >= kExtremeKernelFrom) {
+      static const pp_f32_rminmax_ukernel& kernel =
+          pp_f32_rminmax_config(std::is_same_v<Op, MaxOf> ? pp_rminmax_max : pp_rminmax_min);
+      return Op::combine(acc, kernel.fn(n, x));
+    }
+    for (size_t i = 0; i < n; i++) acc = Op::combine(acc, x[i]);
     return acc;
   } else {
+    size_t i = 0;
     float lanes[8] = {acc, acc, acc, acc, acc, acc, acc, acc};
     for (; i + 8 <= n; i += 8)
       for (size_t l = 0; l < 8; l++) lanes[l] = Op::combine(lanes[l], x[i + l]);

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['DWCONV2D_TAPS_OVERREAD', 'HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_taps', 'dwconv2d_taps_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vexpsum', 'vexpsum_ukernels', 'vmath', 'vmath_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
+__all__: list[str] = ['DWCONV2D_TAPS_OVERREAD', 'HPOOL_OVERREAD', 'conv2d_3x3s2p1_ukernels', 'conv2d_outvec_ukernels', 'describe_operator', 'dwconv2d_same_ukernels', 'dwconv2d_taps', 'dwconv2d_taps_ukernels', 'dwconv2d_ukernels', 'gemm_ukernels', 'gemv', 'gemv_ukernels', 'hpool', 'hpool_ukernels', 'huffdec_ukernels', 'in_order_midr', 'operators', 'parallel_for_runs', 'rminmax', 'rminmax_ukernels', 'rsum', 'rsum_ukernels', 'run_operator', 'spmm_ukernels', 'vbinary', 'vbinary_ukernels', 'vexpsum', 'vexpsum_ukernels', 'vmath', 'vmath_ukernels', 'vunary_ukernels', 'winograd_input_transform', 'winograd_input_ukernels', 'winograd_matrices', 'winograd_output_transform', 'winograd_output_ukernels']
 def conv2d_3x3s2p1_ukernels() -> list:
     ...
 def conv2d_outvec_ukernels() -> list:
@@ -53,6 +53,12 @@ def parallel_for_runs(n: int, slow: int, busy_us: int) -> tuple:
     """
     parallel_for over n indices, those below `slow` busy for busy_us microseconds: (how often each index ran, how many threads ran one).
     """
+def rminmax(ukernel: str, x: numpy.typing.NDArray[numpy.float32]) -> float:
+    """
+    The maximum or minimum of 1-D x (not empty) through one row extreme microkernel.
+    """
+def rminmax_ukernels() -> list:
+    ...
 def rsum(ukernel: str, x: numpy.typing.NDArray[numpy.float32]) -> numpy.ndarray:
     """
     The sums of the rows of 2-D x through one row-sum microkernel.

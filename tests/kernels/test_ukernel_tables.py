@@ -24,6 +24,7 @@ TABLES = {
     "huffdec": (TESTING.huffdec_ukernels(), lambda u: ()),
     "vbinary": (TESTING.vbinary_ukernels(), lambda u: (u["op"], u["scalar_b"])),
     "rsum": (TESTING.rsum_ukernels(), lambda u: ()),
+    "rminmax": (TESTING.rminmax_ukernels(), lambda u: u["op"]),
     "hpool": (TESTING.hpool_ukernels(), lambda u: (u["op"], u["kernel"], u["stride"])),
     "vunary": (TESTING.vunary_ukernels(), lambda u: u["kind"]),
     "vmath": (TESTING.vmath_ukernels(), lambda u: u["op"]),

@@ -127,6 +127,17 @@ struct pp_f32_rsum_ukernel {
   pp_f32_rsum_ukernel_fn fn;
 };
 
+enum pp_rminmax_op { pp_rminmax_max, pp_rminmax_min };
+
+struct pp_f32_rminmax_ukernel {
+  const char* name;
+  pp_isa isa;
+  pp_rminmax_op op;
+  size_t tile;      // floats per main-loop iteration
+  bool production;  // the kernel its ISA runs for this op
+  pp_f32_rminmax_ukernel_fn fn;
+};
+
 struct pp_f32_hpool_ukernel {
   const char* name;
   pp_isa isa;
@@ -204,6 +215,7 @@ const std::vector<pp_f32_winograd_output_ukernel>& pp_f32_winograd_output_ukerne
 const std::vector<pp_u8_huffdec_ukernel>& pp_u8_huffdec_ukernels();
 const std::vector<pp_f32_vbinary_ukernel>& pp_f32_vbinary_ukernels();
 const std::vector<pp_f32_rsum_ukernel>& pp_f32_rsum_ukernels();
+const std::vector<pp_f32_rminmax_ukernel>& pp_f32_rminmax_ukernels();
 const std::vector<pp_f32_hpool_ukernel>& pp_f32_hpool_ukernels();
 
 // The production kernel for a case (`fits`) of the active ISA, else of the next lower available
@@ -258,6 +270,7 @@ const pp_f32_winograd_output_ukernel* pp_f32_winograd_output_config(size_t tile)
 const pp_u8_huffdec_ukernel& pp_u8_huffdec_config();
 const pp_f32_vbinary_ukernel& pp_f32_vbinary_config(pp_vbinary_op op, bool scalar_b);
 const pp_f32_rsum_ukernel& pp_f32_rsum_config();
+const pp_f32_rminmax_ukernel& pp_f32_rminmax_config(pp_rminmax_op op);
 const pp_f32_vexpsum_ukernel& pp_f32_vexpsum_config();
 const pp_f32_vmath_ukernel& pp_f32_vmath_config(pp_vmath_op op);
 const pp_f32_hpool_ukernel* pp_f32_hpool_config(pp_hpool_op op, size_t kernel, size_t stride);

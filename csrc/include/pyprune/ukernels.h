@@ -238,6 +238,16 @@ typedef void (*pp_f32_rsum_ukernel_fn)(size_t n, size_t rows, const float* x, si
 #include "../../f32-rsum/f32-rsum.inc"
 #undef PP_RSUM_UKERNEL
 
+// ---- f32 row extremes (softmax's row maxima, max/min reductions) ----------------------------
+//
+// The maximum (op max) or minimum (op min) of x[0..n), n >= 1; NaN when some x[i] is NaN.
+// Extremes are exact: every kernel returns the same value (NaN's payload aside).
+typedef float (*pp_f32_rminmax_ukernel_fn)(size_t n, const float* x);
+
+#define PP_RMINMAX_UKERNEL(isa, name, op, tile, production) extern "C" float name(size_t n, const float* x);
+#include "../../f32-rminmax/f32-rminmax.inc"
+#undef PP_RMINMAX_UKERNEL
+
 // ---- f32 row pooling (max_pool2d, avg_pool2d: one output row from the window's input rows) ----
 //
 // With x_r the row at x + r * x_stride bytes (r < rows) and c_j(o) = x_0[o * stride + j - pad] op
