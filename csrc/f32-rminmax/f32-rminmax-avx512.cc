@@ -16,6 +16,8 @@ struct Avx512 {
   static M unordered(V v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
   static M either(M a, M b) { return static_cast<M>(a | b); }
   static bool any(M m) { return m != 0; }
+  static float max_lanes(V v) { return _mm512_reduce_max_ps(v); }
+  static float min_lanes(V v) { return _mm512_reduce_min_ps(v); }
 };
 
 }  // namespace

@@ -3,7 +3,8 @@
 // return their second operand when either is NaN, so a NaN would be lost in the next step: NaN is
 // tracked apart, by an unordered self-comparison folded into a mask, and wins at the end. The
 // last n % (U L) floats: whole vectors, then the row's last vector again (an extreme does not
-// mind values seen twice); rows shorter than a vector go one float at a time.
+// mind values seen twice); rows shorter than a vector go one float at a time. The lanes are
+// folded by shuffles (S::max_lanes), not a chain of L - 1 scalar steps: a short row's main cost.
 #pragma once
 
 #include <cstddef>
@@ -50,11 +51,7 @@ PP_INLINE float extreme(size_t n, const float* x) {
   }
   if (S::any(nan)) return __builtin_nanf("");
   pyprune::unroll<U - 1>([&](auto i) PP_INLINE_LAMBDA { acc[0] = fold(acc[0], acc[PP_CONST(i) + 1]); });
-  float lanes[L];
-  S::store(lanes, acc[0]);
-  float result = lanes[0];
-  for (size_t l = 1; l < L; l++) result = kMax ? (lanes[l] > result ? lanes[l] : result) : (lanes[l] < result ? lanes[l] : result);
-  return result;
+  return kMax ? S::max_lanes(acc[0]) : S::min_lanes(acc[0]);
 }
 
 }  // namespace pp_f32_rminmax_x86

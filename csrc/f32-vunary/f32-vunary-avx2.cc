@@ -24,6 +24,12 @@ struct Avx2 {
   static void store_partial(float* p, size_t n, V v) { _mm256_maskstore_ps(p, mask(n), v); }
 
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V first_lanes(size_t n, V v) { return _mm256_and_ps(v, _mm256_castsi256_ps(mask(n))); }  // zeros past n
+  static float sum_lanes(V v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+  }
   static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V div(V a, V b) { return _mm256_div_ps(a, b); }

@@ -20,6 +20,8 @@ struct Avx512 {
   static void store_partial(float* p, size_t n, V v) { _mm512_mask_storeu_ps(p, mask(n), v); }
 
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V first_lanes(size_t n, V v) { return _mm512_maskz_mov_ps(mask(n), v); }  // zeros past n
+  static float sum_lanes(V v) { return _mm512_reduce_add_ps(v); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V div(V a, V b) { return _mm512_div_ps(a, b); }

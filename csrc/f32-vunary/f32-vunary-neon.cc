@@ -28,6 +28,11 @@ struct Neon {
   }
 
   static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V first_lanes(size_t n, V v) {  // zeros past n
+    static const uint32_t table[8] = {~0u, ~0u, ~0u, ~0u, 0, 0, 0, 0};
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vld1q_u32(table + 4 - n)));
+  }
+  static float sum_lanes(V v) { return vaddvq_f32(v); }
   static V sub(V a, V b) { return vsubq_f32(a, b); }
   static V mul(V a, V b) { return vmulq_f32(a, b); }
   static V div(V a, V b) { return vdivq_f32(a, b); }

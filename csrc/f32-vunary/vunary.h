@@ -293,15 +293,14 @@ PP_INLINE float exp_sum(size_t n, const float* x, float max, float* y) {
     y += L;
   }
   pyprune::unroll<U - 1>([&](auto i) PP_INLINE_LAMBDA { acc[0] = S::add(acc[0], acc[PP_CONST(i) + 1]); });
-  float lanes[L];
-  S::store(lanes, acc[0]);
-  float sum = 0.0f;
-  for (size_t l = 0; l < L; l++) sum += lanes[l];
+  // The last n < L exponentials join the lanes (zeros past them), which shuffles add
+  // (S::sum_lanes): not a chain of L - 1 + n scalar adds, a short row's main cost.
   if (n != 0) {
-    S::store_partial(y, n, e(S::load_partial(x, n)));
-    for (size_t i = 0; i < n; i++) sum += y[i];
+    const V v = e(S::load_partial(x, n));
+    S::store_partial(y, n, v);
+    acc[0] = S::add(acc[0], S::first_lanes(n, v));
   }
-  return sum;
+  return S::sum_lanes(acc[0]);
 }
 
 }  // namespace pp_f32_vunary
