@@ -1,8 +1,8 @@
 // NEON f32 row extreme microkernels (contract: ukernels.h): four q accumulators folded with FMAX
 // / FMIN, which return NaN when either operand is NaN, so NaN needs no tracking of its own; the
 // last n % 16 floats as whole vectors, then the row's last vector again (an extreme does not
-// mind values seen twice); rows shorter than a vector one float at a time. FMAXV / FMINV fold
-// the lanes, NaN kept.
+// mind values seen twice); rows shorter than a vector go to the reference kernel. FMAXV /
+// FMINV fold the lanes, NaN kept.
 #include <arm_neon.h>
 
 #include "pyprune/ukernels.h"
@@ -18,14 +18,7 @@ PP_INLINE float32x4_t fold(float32x4_t a, float32x4_t b) {
 template <bool kMax>
 float extreme(size_t n, const float* x) {
   PP_ASSERT(n >= 1);
-  if (n < 4) {
-    float acc = x[0];
-    for (size_t i = 0; i < n; i++) {
-      if (x[i] != x[i]) return x[i];
-      acc = kMax ? (x[i] > acc ? x[i] : acc) : (x[i] < acc ? x[i] : acc);
-    }
-    return acc;
-  }
+  if (n < 4) return kMax ? pp_f32_rmax_ukernel__ref(n, x) : pp_f32_rmin_ukernel__ref(n, x);
   const float* const last = x + n - 4;
   float32x4_t a0 = vld1q_f32(x), a1 = a0, a2 = a0, a3 = a0;
   for (; n >= 16; n -= 16, x += 16) {

@@ -3,7 +3,7 @@
 // return their second operand when either is NaN, so a NaN would be lost in the next step: NaN is
 // tracked apart, by an unordered self-comparison folded into a mask, and wins at the end. The
 // last n % (U L) floats: whole vectors, then the row's last vector again (an extreme does not
-// mind values seen twice); rows shorter than a vector go one float at a time. The lanes are
+// mind values seen twice); rows shorter than a vector go to the reference kernel. The lanes are
 // folded by shuffles (S::max_lanes), not a chain of L - 1 scalar steps: a short row's main cost.
 #pragma once
 
@@ -19,14 +19,7 @@ PP_INLINE float extreme(size_t n, const float* x) {
   using V = typename S::V;
   constexpr size_t L = S::kLanes;
   PP_ASSERT(n >= 1);
-  if (n < L) {
-    float acc = x[0];
-    for (size_t i = 0; i < n; i++) {
-      if (x[i] != x[i]) return x[i];
-      acc = kMax ? (x[i] > acc ? x[i] : acc) : (x[i] < acc ? x[i] : acc);
-    }
-    return acc;
-  }
+  if (n < L) return kMax ? pp_f32_rmax_ukernel__ref(n, x) : pp_f32_rmin_ukernel__ref(n, x);
   auto fold = [](V acc, V v) PP_INLINE_LAMBDA { return kMax ? S::max(acc, v) : S::min(acc, v); };
   const float* const last = x + n - L;
   V acc[U];
