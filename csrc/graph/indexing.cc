@@ -7,6 +7,7 @@
 // lines or rows in parallel.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -14,6 +15,7 @@
 #include "node_operator.h"
 #include "parallel_rows.h"
 #include "pyprune/graph/factories.h"
+#include "row_reduce.h"
 #include "strided.h"
 
 namespace pyprune::graph {
@@ -107,41 +109,23 @@ class TopK final : public NodeOperator {
     return kLargest ? (na && !nb) || a > b : (!na && nb) || a < b;
   }
 
-  // The first largest (or smallest) of n contiguous values: value j kept by lane j % kLanes,
-  // each lane the first of its own, then the lanes' best with the lowest index. One running
-  // extreme would make every comparison wait on the last (4 cycles a value on x86).
+  // The first largest (or smallest) of n contiguous values: the row's extreme on its microkernel
+  // (reduce_row), then the first value equal to it (its own sign of zero). A line holding NaN
+  // (the extreme kernels give NaN for it, where topk orders NaN above every number) takes a
+  // scalar scan.
   template <bool kLargest>
   static void first_in_line(const float* x, size_t n, float* value, float* index) {
-    constexpr size_t kLanes = 16;
-    float best[kLanes] = {};
-    size_t where[kLanes] = {};
-    const size_t lanes = std::min(n, kLanes);
-    for (size_t l = 0; l < lanes; l++) {
-      best[l] = x[l];
-      where[l] = l;
-    }
-    size_t j = lanes;
-    for (; j + kLanes <= n; j += kLanes) {
-      for (size_t l = 0; l < kLanes; l++) {
-        if (before<kLargest>(x[j + l], best[l])) {
-          best[l] = x[j + l];
-          where[l] = j + l;
-        }
-      }
-    }
-    for (; j < n; j++) {
-      if (before<kLargest>(x[j], best[j % kLanes])) {
-        best[j % kLanes] = x[j];
-        where[j % kLanes] = j;
-      }
-    }
+    const float extreme = kLargest ? reduce_row<MaxOf>(x, n, -std::numeric_limits<float>::infinity())
+                                   : reduce_row<MinOf>(x, n, std::numeric_limits<float>::infinity());
     size_t first = 0;
-    for (size_t l = 1; l < lanes; l++) {
-      const bool tie = !before<kLargest>(best[first], best[l]);
-      if (before<kLargest>(best[l], best[first]) || (tie && where[l] < where[first])) first = l;
+    if (std::isnan(extreme)) {
+      for (size_t j = 1; j < n; j++)
+        if (before<kLargest>(x[j], x[first])) first = j;
+    } else {
+      while (!(x[first] == extreme)) first++;
     }
-    *value = best[first];
-    *index = static_cast<float>(where[first]);
+    *value = x[first];
+    *index = static_cast<float>(first);
   }
 
   // The first largest (or smallest) of each line of n values `inner` apart, outer blocks of

@@ -46,7 +46,7 @@ def test_topk_of_detection_sizes(shape, axis, k, values, rng):
 
 
 @pytest.mark.parametrize("shape, axis", [((2, 17, 1024), 2), ((1, 80, 60, 60), 1), ((3, 1000, 4), 1), ((5, 70), 1),
-                                         ((64, 3), 0)])
+                                         ((64, 3), 0), ((3, 3136, 64), 2)])
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("values", ["random", "coarse", "nan"])
 def test_top_1_is_the_first_extreme(shape, axis, largest, values, rng):
@@ -75,6 +75,32 @@ def test_stable_topk_keeps_equal_values_in_index_order(shape, data, largest, see
     want = np.take(order, np.arange(k), axis=axis)
     assert_equal(indices, want.astype(np.float32))
     assert_equal(values, np.take_along_axis(x, want, axis))
+
+
+@pytest.mark.parametrize("n", [1, 5, 15, 16, 17, 33, 63])
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("values", ["random", "coarse", "nan"])
+def test_stable_top_1_of_short_lines_is_the_first_extreme(n, largest, values, rng):
+    """Lines shorter than topk's selection threshold, stable (argmax, argmin): the first extreme,
+    as torch.max / torch.min give it (NaN above every number)."""
+    x = coarse(rng, (40, n), nan=values == "nan") if values != "random" else random(rng, (40, n))
+    got_values, got_indices = run("topk", {"axis": 1, "k": 1, "largest": int(largest), "stable": 1}, x)
+    want = (torch.max if largest else torch.min)(torch.from_numpy(x), 1, keepdim=True)
+    if values == "nan" and not largest:  # torch.min takes NaN; topk's smallest passes over it
+        want_values, want_indices = torch.topk(torch.from_numpy(x), 1, 1, largest=False, sorted=True)
+        nan_free = ~np.isnan(x).all(axis=1)
+        assert_equal(got_values[nan_free], want_values.numpy()[nan_free])
+        return
+    assert_equal(got_values, want.values)
+    assert_equal(got_indices, want.indices.float())
+
+
+def test_top_1_of_zeros_of_both_signs_is_the_first_with_its_sign():
+    x = np.array([[-0.0, 0.0] * 20, [0.0, -0.0] * 20], np.float32)
+    for largest in (0, 1):
+        values, indices = run("topk", {"axis": 1, "k": 1, "largest": largest, "stable": 1}, x)
+        np.testing.assert_array_equal(indices, [[0.0], [0.0]])
+        np.testing.assert_array_equal(np.signbit(values), [[True], [False]])
 
 
 def test_topk_puts_nan_above_every_number_and_stable_keeps_ties_in_index_order():
