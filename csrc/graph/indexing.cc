@@ -3,8 +3,9 @@
 // networks place features by computed positions (a pillar's cell of the BEV canvas, an edge's
 // target node). The operator set holds float32 tensors only, so an index is a float32 holding an
 // integer; float32 holds every integer up to 2^24 exactly, so topk refuses dims longer than that
-// and gather and scatter refuse an index that is not an integer in range. Not on a hot path: scalar code,
-// lines or rows in parallel.
+// and gather and scatter refuse an index that is not an integer in range. Scalar code, lines or
+// rows in parallel, but for topk's first extreme of a contiguous line (argmax: a class per pixel,
+// a nearest code), which takes the row extreme kernels.
 #include <algorithm>
 #include <cmath>
 #include <limits>
