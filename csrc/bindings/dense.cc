@@ -260,6 +260,7 @@ void register_dense(py::module_& m, py::module_& testing) {
       row["mr"] = k.mr;
       row["nr"] = k.nr;
       row["in_order"] = k.in_order;
+      row["deep"] = k.deep;
     });
   });
   testing.def("in_order_midr", [](uint64_t midr) { return pp_in_order_midr(midr); }, py::arg("midr"),

@@ -37,7 +37,8 @@ const std::vector<pp_f32_dwconv2d_taps_ukernel>& pp_f32_dwconv2d_taps_ukernels()
 const std::vector<pp_f32_gemm_ukernel>& pp_f32_gemm_ukernels() {
   static const std::vector<pp_f32_gemm_ukernel> all = {
 #define PP_GEMM_UKERNEL(isa, name, mr, nr, production, strips) \
-  {#name, isa, mr, nr, (production) == PP_PRODUCTION, strips, (production) == PP_IN_ORDER, name},
+  {#name, isa, mr, nr, (production) == PP_PRODUCTION, strips, (production) == PP_IN_ORDER, \
+   (production) == PP_DEEP, name},
 #include "../f32-gemm/f32-gemm.inc"
 #undef PP_GEMM_UKERNEL
   };
@@ -193,14 +194,20 @@ const pp_f32_dwconv2d_taps_ukernel& pp_f32_dwconv2d_taps_config() {
   return *chosen;
 }
 
-const pp_f32_gemm_ukernel& pp_f32_gemm_config() {
+const pp_f32_gemm_ukernel& pp_f32_gemm_config(size_t depth) {
   static const pp_f32_gemm_ukernel* chosen = []() -> const pp_f32_gemm_ukernel* {
     if (pp_in_order_cores())
       for (const auto& k : pp_f32_gemm_ukernels())
         if (k.in_order && k.isa == pp_active_isa()) return &k;
     return pp_production_ukernel(pp_f32_gemm_ukernels(), [](const pp_f32_gemm_ukernel&) { return true; });
   }();
-  return *chosen;
+  static const pp_f32_gemm_ukernel* deep = []() -> const pp_f32_gemm_ukernel* {
+    if (!pp_in_order_cores())
+      for (const auto& k : pp_f32_gemm_ukernels())
+        if (k.deep && k.isa == pp_active_isa()) return &k;
+    return chosen;
+  }();
+  return depth >= kPpDeepGemmDepth ? *deep : *chosen;
 }
 
 const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config() {

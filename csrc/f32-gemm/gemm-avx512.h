@@ -7,10 +7,10 @@
 // broadcasts of packed_w and MR*NV FMAs. The accumulators start at the bias.
 // Columns: full 16*NV blocks, then one block of the rest: its whole vectors, then its last 1..15
 // columns loaded and stored under a lane mask, in a zmm or, for 1..8 columns, a ymm (half the
-// work of a zmm), or, for at most ROWS / 2 columns, one ymm per column holding its ROWS rows
-// (one FMA per column and k instead of one per row: 7x7 layers' 49 = 48 + 1 columns). A rest of
-// 1..15 columns goes with the last full block instead, where the registers allow (196-pixel
-// 14x14 layers: 6 x 32 + 4).
+// work of a zmm), or, for at most ROWS / 2 (and 4) columns, one ymm (a zmm past 8 rows) per column
+// holding its ROWS rows (one FMA per column and k instead of one per row: 7x7 layers' 49 = 48 +
+// 1 columns). A rest of 1..15 columns goes with the last full block instead, where the
+// registers allow (196-pixel 14x14 layers: 6 x 32 + 4).
 // Nothing is read or written past nc.
 // Rows: all MR rows are computed (packed_w is zero-filled past the layer's last channel), or
 // only the first half when mr <= MR / 2 (the layer's last block); only rows < mr are stored.
@@ -33,11 +33,36 @@ using pyprune::unroll;
 PP_INLINE __mmask16 first_lanes(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
 
 // What follows a block's full vectors: nothing, a masked zmm (9..15 columns), a masked ymm
-// (1..8 columns: half the work of a zmm), or TC columns of a ymm of rows each.
+// (1..8 columns: half the work of a zmm), or TC columns of a vector of rows each.
 enum class Tail { kNone, kZmm, kYmm, kColumns };
+
+// A kColumns tail's vector of ROWS rows: a ymm for up to 8 (half the work of a zmm), else a zmm.
+template <int ROWS, bool kWide = (ROWS > 8)>
+struct Rows {
+  using V = __m256;
+  static constexpr __mmask8 kRows = static_cast<__mmask8>((1u << ROWS) - 1);
+  static PP_INLINE V load(const float* w) { return _mm256_maskz_loadu_ps(kRows, w); }
+  static PP_INLINE V fmadd(V w, float b, V acc) { return _mm256_fmadd_ps(w, _mm256_set1_ps(b), acc); }
+  static PP_INLINE void store_clamped(float* lanes, V v, __m512 vmin, __m512 vmax) {
+    _mm256_store_ps(lanes, _mm256_min_ps(_mm512_castps512_ps256(vmax), _mm256_max_ps(_mm512_castps512_ps256(vmin), v)));
+  }
+};
+template <int ROWS>
+struct Rows<ROWS, true> {
+  using V = __m512;
+  static constexpr __mmask16 kRows = static_cast<__mmask16>((1u << ROWS) - 1);
+  static PP_INLINE V load(const float* w) { return _mm512_maskz_loadu_ps(kRows, w); }
+  static PP_INLINE V fmadd(V w, float b, V acc) { return _mm512_fmadd_ps(w, _mm512_set1_ps(b), acc); }
+  static PP_INLINE void store_clamped(float* lanes, V v, __m512 vmin, __m512 vmax) {
+    _mm512_store_ps(lanes, _mm512_min_ps(vmax, _mm512_max_ps(vmin, v)));
+  }
+};
 
 // Most columns of a kColumns tail: beyond ROWS / 2 of them a masked ymm costs fewer FMAs.
 constexpr int kMaxColumns = 4;
+// The columns a ROWS-row block takes as a kColumns tail: up to ROWS / 2, at most kMaxColumns.
+template <int ROWS>
+constexpr int kTailColumns = ROWS / 2 < kMaxColumns ? ROWS / 2 : kMaxColumns;
 
 // One ROWS x (16*NF + tail) block of c at column 0 of b / c (pointers already offset): NF full
 // vectors, then the tail: vector T loaded and stored under `mask`, or TC columns.
@@ -45,14 +70,14 @@ template <int MR, int ROWS, int NF, Tail T, int TC = 0>
 PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const float* packed_w,
                      char* c, size_t c_stride, __m512 vmin, __m512 vmax, __mmask16 mask) {
   static_assert(NF >= 1 || T != Tail::kNone, "an empty block");
-  static_assert((T == Tail::kColumns) == (TC > 0) && TC <= kMaxColumns && ROWS <= 8, "a column tail of TC columns");
+  static_assert((T == Tail::kColumns) == (TC > 0) && TC <= kMaxColumns && ROWS <= 16, "a column tail of TC columns");
   __m512 acc[ROWS][NF > 0 ? NF : 1];
   __m512 tz[ROWS];  // T == kZmm
   __m256 ty[ROWS];  // T == kYmm
-  __m256 tc[TC > 0 ? TC : 1];  // T == kColumns: lane m is row m
-  constexpr __mmask8 rows = static_cast<__mmask8>((1u << ROWS) - 1);
+  using Column = Rows<ROWS>;
+  typename Column::V tc[TC > 0 ? TC : 1];  // T == kColumns: lane m is row m
   if constexpr (T == Tail::kColumns) {
-    const __m256 bias = _mm256_maskz_loadu_ps(rows, packed_w);
+    const auto bias = Column::load(packed_w);
     unroll<TC>([&](auto j) PP_INLINE_LAMBDA { tc[PP_CONST(j)] = bias; });
   }
   unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
@@ -74,10 +99,10 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const
     if constexpr (T == Tail::kZmm) vz = _mm512_maskz_loadu_ps(mask, row + 16 * NF);
     if constexpr (T == Tail::kYmm) vy = _mm256_maskz_loadu_ps(static_cast<__mmask8>(mask), row + 16 * NF);
     if constexpr (T == Tail::kColumns) {
-      const __m256 vw = _mm256_maskz_loadu_ps(rows, w);
+      const auto vw = Column::load(w);
       unroll<TC>([&](auto j) PP_INLINE_LAMBDA {
         constexpr int J = PP_CONST(j);
-        tc[J] = _mm256_fmadd_ps(vw, _mm256_set1_ps(row[16 * NF + J]), tc[J]);
+        tc[J] = Column::fmadd(vw, row[16 * NF + J], tc[J]);
       });
     }
     unroll<ROWS>([&](auto m) PP_INLINE_LAMBDA {
@@ -114,19 +139,18 @@ PP_INLINE void block(size_t mr, size_t kc, const char* b, size_t b_stride, const
     const size_t stored = mr < static_cast<size_t>(ROWS) ? mr : ROWS;
     unroll<TC>([&](auto j) PP_INLINE_LAMBDA {
       constexpr int J = PP_CONST(j);
-      alignas(32) float lanes[8];
-      _mm256_store_ps(lanes, _mm256_min_ps(_mm512_castps512_ps256(vmax),
-                                           _mm256_max_ps(_mm512_castps512_ps256(vmin), tc[J])));
+      alignas(64) float lanes[16];
+      Column::store_clamped(lanes, tc[J], vmin, vmax);
       for (size_t m = 0; m < stored; m++) reinterpret_cast<float*>(c + m * c_stride)[16 * NF + J] = lanes[m];
     });
   }
 }
 
-// A block of NF full vectors and t (1 .. ROWS / 2) columns.
+// A block of NF full vectors and t (1 .. kTailColumns) columns.
 template <int MR, int ROWS, int NF>
 PP_INLINE void block_columns(size_t t, size_t mr, size_t kc, const char* b, size_t b_stride, const float* packed_w,
                              char* c, size_t c_stride, __m512 vmin, __m512 vmax) {
-  unroll<ROWS / 2 < kMaxColumns ? ROWS / 2 : kMaxColumns>([&](auto j) PP_INLINE_LAMBDA {
+  unroll<kTailColumns<ROWS>>([&](auto j) PP_INLINE_LAMBDA {
     if (t == PP_CONST(j) + 1)
       block<MR, ROWS, NF, Tail::kColumns, PP_CONST(j) + 1>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, 0);
   });
@@ -151,7 +175,7 @@ PP_INLINE void tail(size_t rest, size_t mr, size_t kc, const char* b, size_t b_s
       return;
     }
   }
-  if (2 * t <= ROWS) {
+  if (t <= kTailColumns<ROWS>) {
     block_columns<MR, ROWS, Q>(t, mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax);
   } else if (t > 8) {
     block<MR, ROWS, Q, Tail::kZmm>(mr, kc, b, b_stride, packed_w, c, c_stride, vmin, vmax, first_lanes(t));
@@ -173,7 +197,7 @@ PP_INLINE void gemm_rows(size_t mr, size_t nc, size_t kc, const float* b, size_t
   constexpr bool kAbsorbColumns = ROWS * NV + NV + kMaxColumns + 5 <= 32;
   for (; nc >= NR; nc -= NR) {
     const size_t rest = nc - NR;
-    if (kAbsorbColumns && rest != 0 && 2 * rest <= ROWS) {
+    if (kAbsorbColumns && rest != 0 && rest <= kTailColumns<ROWS>) {
       block_columns<MR, ROWS, NV>(rest, mr, kc, bp, b_stride, packed_w, cp, c_stride, vmin, vmax);
       return;
     }

@@ -195,7 +195,7 @@ class Conv2dOperator : public Operator {
         break;
       case Algorithm::separable:
         s += std::string(" ") + strip_ukernel_name();
-        s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config().name;
+        s += activation_suffix(spec_.depthwise_activation) + " -> 1x1 " + pp_f32_gemm_config(spec_.in_channels).name;
         break;
       case Algorithm::gemm:
         if (taps != nullptr) {

@@ -481,7 +481,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
                const float* bias, const pp_f32_gemm_ukernel* ukernel, const pp_f32_conv2d_3x3s2p1_ukernel* direct,
                const pp_f32_conv2d_outvec_ukernel* outvec)
     : out_channels_(out_channels), in_channels_(in_channels), window_(window), groups_(groups),
-      ukernel_(ukernel != nullptr ? ukernel : &pp_f32_gemm_config()), direct_(nullptr), outvec_(outvec) {
+      ukernel_(ukernel), direct_(nullptr), outvec_(outvec) {
   require(conv2d_window_rejects(window));
   if ((ukernel != nullptr) + (direct != nullptr) + (outvec != nullptr) > 1)
     throw std::invalid_argument("more than one ukernel is given");
@@ -503,6 +503,7 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
   if (groups < 1 || out_channels % groups != 0 || in_channels % groups != 0 || in_channels == 0)
     throw std::invalid_argument("groups must be at least 1 and divide the " + std::to_string(out_channels) +
                                 " output channels and the input channels, got " + std::to_string(groups));
+  if (ukernel_ == nullptr) ukernel_ = &pp_f32_gemm_config(depth());
   const size_t taps = checked_mul(window.kernel_h, window.kernel_w, "weight");
   const size_t elements = checked_mul(out_channels, checked_mul(in_channels / groups, taps, "weight"), "weight");
   if (elements > kMaxWeightElements)
@@ -527,7 +528,7 @@ const char* Conv2d::default_ukernel_name(size_t out_channels, size_t in_channels
                                          size_t groups) {
   if (const auto* direct = default_direct(in_channels, groups, window)) return direct->name;
   if (const auto* outvec = default_outvec(out_channels, in_channels, groups, window)) return outvec->name;
-  return pp_f32_gemm_config().name;
+  return pp_f32_gemm_config(groups == 0 ? 0 : in_channels / groups * window.kernel_h * window.kernel_w).name;
 }
 
 bool Conv2d::pointwise() const { return pointwise_window(window_); }

@@ -128,6 +128,28 @@ def test_in_order_gemm_rows_are_one_per_isa_at_most_and_no_production_row():
         assert len(in_order) <= 1 and not any(u["production"] for u in in_order), in_order
 
 
+def test_deep_gemm_rows_are_one_per_isa_at_most_and_no_other_role():
+    rows, _ = TABLES["gemm"]
+    for isa in kernels.available_isas():
+        deep = [u for u in rows if u["isa"] == isa and u["deep"]]
+        assert len(deep) <= 1 and not any(u["production"] or u["in_order"] for u in deep), deep
+
+
+@pytest.mark.parametrize("cin, k, deep", [(255, 1, False), (256, 1, True), (700, 1, True), (3, 3, False)])
+def test_convolutions_of_deep_products_run_the_deep_gemm(cin, k, deep, rng):
+    """From 256 input channels x taps, the active ISA's deep row where it has one (not on in-order
+    cores, which keep their own row); shallower products run the row every other GEMM runs."""
+    rows, _ = TABLES["gemm"]
+    deep_rows = [u for u in rows if u["deep"] and u["isa"] == kernels.isa()]
+    want = deep_rows[0] if deep and deep_rows and not kernels.in_order_cores() else gemm_run()
+    x = rng.standard_normal((2, cin, 5, 7), dtype=np.float32)
+    w = rng.standard_normal((13, cin, k, k), dtype=np.float32)
+    op = kernels.PackedConv2d(w, padding=k // 2)
+    assert op.ukernel == want["name"]
+    tol = reference.tolerance(cin * k * k)
+    np.testing.assert_allclose(op(x), reference.conv2d(x, w, padding=k // 2), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("midr, in_order", [
     (0x410FD034, True), (0x410FD040, True), (0x410FD050, True),  # Cortex-A53, A35, A55
     (0x410FD083, False), (0x410FD0B0, False), (0x410FD460, False),  # A72, A76, A510

@@ -67,6 +67,7 @@ struct pp_f32_gemm_ukernel {
   bool production;  // the kernel its ISA runs (on out-of-order cores, where it has an in_order row)
   bool strips;      // deep pointwise layers copy each task's panel into strips first (Conv2d)
   bool in_order;    // the kernel its ISA runs on in-order cores (PP_IN_ORDER)
+  bool deep;        // the kernel its ISA runs for GEMMs of kPpDeepGemmDepth or more (PP_DEEP)
   pp_f32_gemm_ukernel_fn fn;
 };
 
@@ -254,7 +255,10 @@ const pp_f32_dwconv2d_chw_ukernel* pp_f32_dwconv2d_chw_config(int kernel_size, i
 const pp_f32_dwconv2d_chw_same_ukernel* pp_f32_dwconv2d_chw_same_config(int kernel_size, int stride);
 // The depthwise kernel of any window (the scalar reference at least).
 const pp_f32_dwconv2d_taps_ukernel& pp_f32_dwconv2d_taps_config();
-const pp_f32_gemm_ukernel& pp_f32_gemm_config();
+// Depths (the products' k) from which a GEMM runs its ISA's PP_DEEP row, where it has one.
+constexpr size_t kPpDeepGemmDepth = 256;
+// The GEMM kernel for products of `depth` (0: any depth; Winograd, matmul, attention).
+const pp_f32_gemm_ukernel& pp_f32_gemm_config(size_t depth = 0);
 // The active ISA's own production 3x3 stride-2 padding-1 kernel, else nullptr (im2col + GEMM).
 const pp_f32_conv2d_3x3s2p1_ukernel* pp_f32_conv2d_3x3s2p1_config();
 // The active ISA's own production row of output channels across lanes for groups of

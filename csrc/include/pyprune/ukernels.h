@@ -12,10 +12,12 @@
 // built, tested and benchmarked against it. tests/kernels/test_ukernel_tables.py checks that
 // every case of every ISA has exactly one production row. A GEMM row may instead be
 // PP_IN_ORDER: the kernel its ISA runs on in-order cores (Cortex-A53 class, pp_in_order_cores),
-// a variant elsewhere.
+// a variant elsewhere; or PP_DEEP: the kernel its ISA runs on out-of-order cores for GEMMs of
+// kPpDeepGemmDepth or more (dispatch.h).
 #define PP_PRODUCTION true
 #define PP_VARIANT false
 #define PP_IN_ORDER 2
+#define PP_DEEP 3
 
 // ---- f32 depthwise conv2d, NCHW, one channel plane per call --------------------------------
 //
