@@ -1465,7 +1465,15 @@ def b_index(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def b_index_select(low: Any, node: fx.Node, a: dict) -> Any:
-    return _take(low, a["self"], a["dim"] % low.rank(a["self"]), a["index"], False)
+    """x.index_select(dim, index): a 0-d index picks one entry, keeping the dim (of size 1)."""
+    x, index = a["self"], a["index"]
+    rank = low.rank(x)
+    axis = a["dim"] % rank
+    picked = _take(low, x, axis, index, False)
+    if not isinstance(index, Ref) or low.rank(index) > 0:
+        return picked
+    shape = [*(-(2 + i) for i in range(axis)), 1, *(-(2 + i) for i in range(axis, rank - 1))]
+    return low.emit_one("reshape", [picked.name], {"shape": shape})
 
 
 def b_embedding(low: Any, node: fx.Node, a: dict) -> Any:

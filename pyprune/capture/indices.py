@@ -249,14 +249,20 @@ def b_gather(low: Any, node: fx.Node, a: dict) -> Ref:
 def take(low: Any, x: Any, axes: list[int], indices: list[Any], from_the_end: bool = False) -> Ref:
     """x[..., i0, i1, ...]: x's entries at run-time (or constant) integer indices along adjacent
     axes, the indices' broadcast shape in place of those axes (x.index_select(axis, index),
-    x[:, index], x[batch, anchor]). One gather per axis, the indices flattened to k entries:
-    along the last axis, each index expanded over x's other dims, which gives the k picks there;
-    then along each earlier axis, the k-th pick of that axis taken at the k-th position (the axis
-    shrinking to 1). `from_the_end`: a negative index counts from the end of its axis (x[index]),
-    else it is out of range (index_select, embedding); the gather refuses any index out of range
-    when it runs. No other arithmetic on the indices, so none can pass float32's exact integers."""
+    x[:, index], x[batch, anchor]). Along one axis, one take (whole slices of x per index entry).
+    Along several, one gather per axis, the indices flattened to k entries: along the last axis,
+    each index expanded over x's other dims, which gives the k picks there; then along each
+    earlier axis, the k-th pick of that axis taken at the k-th position (the axis shrinking to 1).
+    `from_the_end`: a negative index counts from the end of its axis (x[index]), else it is out of
+    range (index_select, embedding); take and gather refuse any index out of range when they run.
+    No other arithmetic on the indices, so none can pass float32's exact integers."""
     for index in indices:
         bound(low, index)
+    if len(axes) == 1:
+        name = low.tensor(indices[0], "the index")
+        if from_the_end and _negative(low, indices[0]):
+            name = _from_the_end(low, name, low.static_dim(x, axes[0], "negative indices"))
+        return low.emit_one("take", [low.tensor(x), name], {"axis": axes[0]})
     rank, shape = low.rank(x), _broadcast_shape([low.shape(i) for i in indices])
     if sum(not isinstance(d, int) for d in shape) > 1:
         raise Unsupported("indices with several dims known only at run time")

@@ -223,6 +223,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "permute": lambda attrs, x: x.permute(list(attrs["dims"])).contiguous(),
     "expand": _expand,
     "gather": lambda attrs, x, index: torch.gather(x, attrs["axis"], index.long()),
+    "take": lambda attrs, x, index: x.index_select(attrs["axis"], index.long().flatten()).reshape(
+        (*x.shape[:attrs["axis"]], *index.shape, *x.shape[attrs["axis"] + 1:])),
     "scatter": lambda attrs, x, index, src: x.scatter_reduce(
         attrs.get("axis", 0), index.long(), src, {"add": "sum", "max": "amax", "min": "amin"}[attrs["reduce"]])
     if attrs.get("reduce", "none") != "none" else x.scatter(attrs.get("axis", 0), index.long(), src),

@@ -39,10 +39,9 @@ def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tenso
     past dims 0 and 1 (an image's height and width, a signal's length), or past dim 0 for
     inputs of rank 2 (a sequence of token ids, or features: doubling keeps them multiples of
     the model's strides). A size the model read from its input at capture (F.interpolate to
-    x.shape[-2:], the length an embedding's rows are viewed back to) is a constant of the graph,
-    which then answers other sizes with the example's; a model that takes no other size (a
-    position table of its own, a linear layer's features) fixes them too. Inputs of rank 1 have
-    no such sizes."""
+    x.shape[-2:]) is a constant of the graph, which then answers other sizes with the example's;
+    a model that takes no other size (a position table of its own, a linear layer's features)
+    fixes them too. Inputs of rank 1 have no such sizes."""
     def doubled(x: Any) -> Any:
         if not isinstance(x, torch.Tensor) or x.dim() < 2:
             return x

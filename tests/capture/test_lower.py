@@ -1004,7 +1004,7 @@ def test_index_tensors_lower_and_match_torch(case):
     assert_matches(low, model, torch.randn(5, *IMAGE[1:]))
     converted = pyprune.convert(model, example_inputs=(x,))
     indexing = [n for n in converted.conversion_report.nodes
-                if n.became.split()[0] in ("topk", "gather", "floor_divide", "remainder")]
+                if n.became.split()[0] in ("topk", "gather", "take", "floor_divide", "remainder")]
     assert indexing and all(n.runs == "pyprune" for n in indexing)
     with torch.no_grad():  # integer outputs come out in their dtype
         want, got = model(x), converted(x)
@@ -1074,7 +1074,7 @@ def test_casts_of_float_data_index_on_the_engine_and_stay_in_range():
     model = Fn(lambda m, x: F.embedding((x[:, 0] * 2).long().clamp(max=3), table))
     x = torch.randn(*IMAGE).abs()
     low = lowered(model, x)
-    assert low.unsupported == [] and "gather" in ops(low)
+    assert low.unsupported == [] and "take" in ops(low)
     assert_matches(low, model, x)
     arithmetic = Fn(lambda m, x: (x * 3).long() + 1)
     unbounded = lowered(arithmetic, x)

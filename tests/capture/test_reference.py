@@ -98,3 +98,10 @@ def test_graphs_run_with_constants_and_torch_calls():
         reference.run(g, [x])
     with pytest.raises(ValueError, match="takes 1 inputs, got 2"):
         reference.run(g, [x, x])
+
+
+def test_take_puts_the_index_shape_in_place_of_the_axis(x):
+    table, ids = torch.randn(9, 5), torch.tensor([[3.0, 0.0, 8.0], [3.0, 3.0, 1.0]])
+    torch.testing.assert_close(OPS["take"]({"axis": 0}, table, ids), F.embedding(ids.long(), table))
+    assert OPS["take"]({"axis": 2}, x, ids.clamp(max=6)).shape == (2, 4, 2, 3, 6)
+    torch.testing.assert_close(OPS["take"]({"axis": 1}, x, torch.tensor(2.0)), x[:, 2])

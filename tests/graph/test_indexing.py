@@ -1,6 +1,6 @@
-"""topk and gather, the operators of index tensors (held as float32 integers): against
-torch.topk and torch.gather over shape sweeps, with NaN, ties (in torch's order, or in index order
-when stable), k = 0 and k = n; bad indices are errors, never stray reads; refusals."""
+"""topk, gather and take, the operators of index tensors (held as float32 integers): against
+torch.topk, torch.gather and index_select over shape sweeps, with NaN, ties (in torch's order, or
+in index order when stable), k = 0 and k = n; bad indices are errors, never stray reads; refusals."""
 
 import numpy as np
 import pytest
@@ -140,6 +140,40 @@ def test_gather_refuses_an_index_out_of_range_or_not_an_integer(bad, rng):
         run("gather", {"axis": 1}, x, index)
 
 
+@settings(max_examples=80, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5), data=st.data(), seed=st.integers(0, 2**16))
+def test_take_matches_index_select(shape, data, seed):
+    """Any index shape (rank 0 to 2) in place of the axis; entries repeated and in any order."""
+    rng = np.random.default_rng(seed)
+    x = random(rng, shape)
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    index_shape = tuple(data.draw(st.lists(st.integers(0 if shape[axis] == 0 else 1, 4), max_size=2)))
+    if shape[axis] == 0:
+        index_shape = (0,)
+    index = rng.integers(0, max(shape[axis], 1), size=index_shape)
+    (y,) = run("take", {"axis": axis}, x, index.astype(np.float32))
+    want = torch.from_numpy(x).index_select(axis, torch.from_numpy(index).flatten().long())
+    assert_equal(y, want.reshape((*shape[:axis], *index_shape, *shape[axis + 1:])))
+
+
+def test_take_copies_long_slices_in_parallel_pieces(rng):
+    """Rows past a task's worth of floats, cut into pieces across threads: embedding rows of
+    20000 floats and a table's rows at 3000 ids."""
+    for x, axis, index in ((random(rng, (7, 20000)), 0, np.array([6, 0, 6, 3], np.float32)),
+                           (random(rng, (2, 50, 64)), 1, rng.integers(0, 50, 3000).astype(np.float32))):
+        (y,) = run("take", {"axis": axis}, x, index)
+        assert_equal(y, torch.from_numpy(x).index_select(axis, torch.from_numpy(index).long()))
+
+
+@pytest.mark.parametrize("bad", [6.0, -1.0, 2.5, np.nan, np.inf, 2.0**40])
+def test_take_refuses_an_index_out_of_range_or_not_an_integer(bad, rng):
+    x = random(rng, (2, 6, 3))
+    index = np.zeros((2, 4), np.float32)
+    index[1, 3] = bad
+    with pytest.raises(IndexError, match="is out of bounds for axis 1 of size 6"):
+        run("take", {"axis": 1}, x, index)
+
+
 def test_refusals():
     x = np.ones((2, 3), np.float32)
     refused("topk", {"axis": 1, "k": 4}, x, says=["'k' is 4", "(2, 3)", "3 along axis 1"])
@@ -153,6 +187,11 @@ def test_refusals():
     refused("gather", {"axis": 0}, x, np.zeros(3, np.float32), says=["index (3,)", "rank"])
     refused("gather", {"axis": 2}, x, x, says=["'axis' is 2", "rank 2"])
     refused("gather", {"axis": 0}, x, says="takes 2 inputs, got 1")
+    refused("take", {"axis": 2}, x, np.zeros(2, np.float32), says=["'axis' is 2", "rank 2"])
+    refused("take", {}, x, np.zeros(2, np.float32), says="axis")
+    refused("take", {"axis": 0, "dim": 0}, x, np.zeros(2, np.float32), says="unknown attribute 'dim'")
+    refused("take", {"axis": 0}, x, says="takes 2 inputs, got 1")
+    refused("take", {"axis": 1}, x, np.zeros((1,) * 6, np.float32), says=["rank 7", "more than 6"])
 
 
 def test_topk_refuses_dims_whose_indices_float32_cannot_hold():
