@@ -181,19 +181,32 @@ class TopK final : public NodeOperator {
   bool largest_, stable_;
 };
 
-// torch.gather(x, axis, index): y[i...] = x[i... with index[i...] at `axis`]. index has x's
-// rank and, along every other axis, at most x's size; the output has index's shape.
-class Gather final : public NodeOperator {
+// An operator of x and an index along its one attribute, `axis` (gather, take).
+class ByIndex : public NodeOperator {
  public:
-  explicit Gather(const Attributes& attrs) : NodeOperator(attrs) {
+  explicit ByIndex(const Attributes& attrs) : NodeOperator(attrs) {
     attrs.only({"axis"});
     axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
   }
 
-  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+ protected:
+  void expect_x_and_index(const std::vector<Dims>& inputs) const {
     expect_inputs(inputs, 2, 2);
+    expect_axis(inputs[0], axis_, "axis");
+  }
+
+  size_t axis_;
+};
+
+// torch.gather(x, axis, index): y[i...] = x[i... with index[i...] at `axis`]. index has x's
+// rank and, along every other axis, at most x's size; the output has index's shape.
+class Gather final : public ByIndex {
+ public:
+  using ByIndex::ByIndex;
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    expect_x_and_index(inputs);
     const Dims &x = inputs[0], &index = inputs[1];
-    expect_axis(x, axis_, "axis");
     bool fits = index.size() == x.size();
     for (size_t d = 0; fits && d < x.size(); d++) fits = d == axis_ || index[d] <= x[d];
     if (!fits)
@@ -226,9 +239,6 @@ class Gather final : public NodeOperator {
   }
 
   std::string describe() const override { return "gather axis " + std::to_string(axis_); }
-
- private:
-  size_t axis_;
 };
 
 // x.index_select(axis, index) for an index of any shape (nn.Embedding's lookup, a relative
@@ -237,17 +247,13 @@ class Gather final : public NodeOperator {
 // and outer index, where gather would read an index per element (its index expanded over the
 // other dims first): 1 thread, an embedding table's rows at 197 token ids, 768 wide, 12x faster
 // than that expand and gather; a relative position bias (197 x 197 ids into a table 12 wide) 5x.
-class Take final : public NodeOperator {
+class Take final : public ByIndex {
  public:
-  explicit Take(const Attributes& attrs) : NodeOperator(attrs) {
-    attrs.only({"axis"});
-    axis_ = static_cast<size_t>(attrs.integer("axis", 0, kMaxAxis));
-  }
+  using ByIndex::ByIndex;
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    expect_inputs(inputs, 2, 2);
+    expect_x_and_index(inputs);
     const Dims &x = inputs[0], &index = inputs[1];
-    expect_axis(x, axis_, "axis");
     Dims y(x.begin(), x.begin() + static_cast<ptrdiff_t>(axis_));
     y.insert(y.end(), index.begin(), index.end());
     y.insert(y.end(), x.begin() + static_cast<ptrdiff_t>(axis_) + 1, x.end());
@@ -276,9 +282,6 @@ class Take final : public NodeOperator {
   }
 
   std::string describe() const override { return "take axis " + std::to_string(axis_); }
-
- private:
-  size_t axis_;
 };
 
 // torch.scatter(x, axis, index, src) and its reductions: x, with src[p] written (or added, or
