@@ -35,8 +35,8 @@ _CAST_FROM_FLOAT = {torch.int64, torch.int32}
 _MOVES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fresh", "to", "_to_copy", "type_as",
           "view", "reshape", "_unsafe_view", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
           "t", "numpy_T", "expand", "expand_as", "repeat", "tile", "cat", "stack", "split",
-          "split_with_sizes", "chunk", "unbind", "slice", "select", "narrow", "gather", "index_select", "index",
-          "maximum", "minimum", "where", "masked_fill", "neg", "abs"}
+          "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "unbind", "slice", "select",
+          "narrow", "gather", "index_select", "index", "maximum", "minimum", "where", "masked_fill", "neg", "abs"}
 
 
 def _sum(b: Callable, a: dict) -> int:

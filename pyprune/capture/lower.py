@@ -1055,6 +1055,31 @@ class _Lowering:
             sizes = [step] * (size // step) + ([size % step] if size % step else [])
         return self.split(x, sizes, axis)
 
+    def b_tensor_split(self, node: fx.Node, a: dict) -> list[Ref]:
+        """torch.tensor_split and hsplit / vsplit / dsplit: n sections (the first size % n one
+        longer), or the parts between indices as Python slices take them (empty or overlapping
+        where the indices go back)."""
+        x = a["self"]
+        rank = self.rank(x)
+        name = _op_name(_functional(node.target))
+        axis = {"hsplit": 1 if rank > 1 else 0, "vsplit": 0, "dsplit": 2}.get(name)
+        axis = norm_axis(a.get("dim", 0), rank) if axis is None else axis
+        size = self.static_dim(x, axis, name)
+        how = next(a[k] for k in ("sections", "indices", "tensor_indices_or_sections") if k in a)
+        if isinstance(how, torch.Tensor):
+            if how.dtype not in (torch.int64, torch.int32) or how.dim() > 1:
+                raise Unsupported(f"{name} by a {how.dtype} tensor of {how.dim()} dims")
+            how = how.tolist()
+        if not isinstance(how, (list, tuple)):
+            sections = self.integer(how, f"{name} sections")
+            if sections < 1:
+                raise Unsupported(f"{name} into {sections} sections")
+            step, longer = divmod(size, sections)
+            return self.split(x, [step + 1] * longer + [step] * (sections - longer), axis)
+        bounds = [None, *(self.integer(i, f"{name} index") for i in how), None]
+        parts = [slice(start, end).indices(size)[:2] for start, end in zip(bounds, bounds[1:])]
+        return [self.slice_node(x, axis, start, max(start, end), 1) for start, end in parts]
+
     def b_unbind(self, node: fx.Node, a: dict) -> list[Ref]:
         x = a["self"]
         rank = self.rank(x)
@@ -1489,6 +1514,8 @@ _BUILDERS: dict[str, Callable[[_Lowering, fx.Node, dict], Any]] = {
     "batch_norm": _Lowering.b_batch_norm, "_native_batch_norm_legit_no_training": _Lowering.b_batch_norm,
     "cat": _Lowering.b_concat, "concat": _Lowering.b_concat, "stack": _Lowering.b_stack,
     "split": _Lowering.b_split, "split_with_sizes": _Lowering.b_split, "chunk": _Lowering.b_split,
+    "tensor_split": _Lowering.b_tensor_split, "hsplit": _Lowering.b_tensor_split, "vsplit": _Lowering.b_tensor_split,
+    "dsplit": _Lowering.b_tensor_split,
     "unbind": _Lowering.b_unbind, "slice": _Lowering.b_slice, "select": _Lowering.b_select,
     "view": _Lowering.b_view, "reshape": _Lowering.b_view, "_unsafe_view": _Lowering.b_view,
     "flatten": _Lowering.b_flatten, "unflatten": _Lowering.b_unflatten, "unsqueeze": _Lowering.b_unsqueeze,

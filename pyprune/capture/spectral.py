@@ -45,7 +45,8 @@ class Complex:
 # tensor, the same op on either part (lower.py).
 PARTWISE = frozenset({"slice", "select", "view", "reshape", "_unsafe_view", "permute", "transpose", "t", "unsqueeze",
                       "squeeze", "flatten", "unflatten", "expand", "narrow", "cat", "concat", "stack", "flip", "roll",
-                      "clone", "contiguous", "alias", "split", "split_with_sizes", "chunk", "unbind", "repeat",
+                      "clone", "contiguous", "alias", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
+                      "vsplit", "dsplit", "unbind", "repeat",
                       "sum", "mean", "neg"})
 
 

@@ -155,6 +155,10 @@ CASES = {
     "stack": (lambda m, x: torch.stack([x, -x], 1).sum(1), None),
     "chunk_uneven": (lambda m, x: torch.cat(x.chunk(4, 1)[::-1], 1), ["split", "concat"]),
     "split_sizes": (lambda m, x: x.split([1, 5], 1)[1] * 2, ["split", "mul"]),
+    # sections (the first ones longer), indices as slices take them: past the end, negative, going back
+    "tensor_split": (lambda m, x: (*torch.tensor_split(x, 4, 1), torch.cat(x.tensor_split([2, 9, -3, 1], dim=3), 3),
+                                   *torch.hsplit(x, [1, 4]), *torch.vsplit(x[0], 3), *torch.dsplit(x, 3),
+                                   *x.tensor_split(torch.tensor([5]), 2)), None),
     "unbind": (lambda m, x: x.unbind(2)[3] + 1, None),
     "slice_select": (lambda m, x: x[:, 1:5:2, -3:] + x[:, 0, -3:, -1].unsqueeze(1).unsqueeze(-1), None),
     "flatten_view": (lambda m, x: x.flatten(1).view(x.shape[0], 6, -1).sum(-1), ["reshape", "reshape", "reduce"]),
