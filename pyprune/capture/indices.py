@@ -260,8 +260,8 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any], from_the_end: bo
         bound(low, index)
     if len(axes) == 1:
         name = low.tensor(indices[0], "the index")
-        if from_the_end and _negative(low, indices[0]):
-            name = _from_the_end(low, name, low.static_dim(x, axes[0], "negative indices"))
+        if from_the_end:
+            name = _counted_from_the_end(low, x, axes[0], indices[0], name)
         return low.emit_one("take", [low.tensor(x), name], {"axis": axes[0]})
     rank, shape = low.rank(x), _broadcast_shape([low.shape(i) for i in indices])
     if sum(not isinstance(d, int) for d in shape) > 1:
@@ -269,8 +269,7 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any], from_the_end: bo
     last = axes[-1]
     flat = [_flattened(low, i, shape, indices, rank, last) for i in indices]
     if from_the_end:
-        flat = [_from_the_end(low, name, low.static_dim(x, axis, "negative indices")) if _negative(low, index)
-                else name for name, index, axis in zip(flat, indices, axes)]
+        flat = [_counted_from_the_end(low, x, axis, index, name) for name, index, axis in zip(flat, indices, axes)]
     # x's dims, but the k picks along the last axis
     spread = low.emit_one("expand", [flat[-1], low.tensor(x)], {"shape": [-1 if i == last else -(2 + i)
                                                                            for i in range(rank)]})
@@ -279,11 +278,17 @@ def take(low: Any, x: Any, axes: list[int], indices: list[Any], from_the_end: bo
         entries = [1 if i == axis else -1 if i == last else -(2 + i) for i in range(rank)]
         spread = low.emit_one("expand", [index, picked.name], {"shape": entries})
         picked = low.emit_one("gather", [picked.name, spread.name], {"axis": axis})
-    if len(axes) == 1 and len(shape) == 1:
-        return picked
     sizes = [d if isinstance(d, int) else -1 for d in shape]
     return low.emit_one("reshape", [picked.name], {"shape": [*(-(2 + i) for i in range(axes[0])), *sizes,
                                                              *(-(2 + i) for i in range(last + 1, rank))]})
+
+
+def _counted_from_the_end(low: Any, x: Any, axis: int, index: Any, name: str) -> str:
+    """The index `name` (the engine's copy of `index`) with negative entries counted from the end
+    of x's `axis`, where it may hold some."""
+    if not _negative(low, index):
+        return name
+    return _from_the_end(low, name, low.static_dim(x, axis, "negative indices"))
 
 
 def _from_the_end(low: Any, index: str, n: int) -> str:
