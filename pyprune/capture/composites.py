@@ -1286,22 +1286,47 @@ def _scattered_taps(low: Any, x: str, dims: list[Any], sub: torch.Tensor, groups
 
 
 
+def _unit_stride_transposed(low: Any, x: str, weight: torch.Tensor, groups: int, padding: list[int],
+                            extra: list[int], dilation: list[int], bias: torch.Tensor | None) -> str:
+    """A transposed convolution of stride 1 is a convolution of the kernel turned round (each
+    group's input and output channels swapped), dilation kept, padded by the kernel's extent
+    less the padding (plus output_padding after); a negative padding crops after it. A dilated
+    kernel spread out with zeros would multiply by the zeros too (a 3x3 of dilation 2: 25 taps
+    for 9)."""
+    cin, per_group, kh, kw = weight.shape
+    turned = (weight.reshape(groups, cin // groups, per_group, kh, kw).transpose(1, 2)
+              .reshape(groups * per_group, cin // groups, kh, kw).flip(2, 3).contiguous())
+    before = [d * (k - 1) - p for d, k, p in zip(dilation, (kh, kw), padding)]
+    after = [b + e for b, e in zip(before, extra)]
+    inputs = [x, low.tensor(turned, "the weight")] + ([] if bias is None else [low.tensor(bias, "the bias")])
+    y = _node(low, "conv2d", inputs, {"stride": [1, 1], "padding": [max(0, v) for v in before + after],
+                                      "dilation": list(dilation), "groups": groups})
+    if min(before + after) < 0:
+        crop = [min(0, v) for v in before + after]
+        y = _node(low, "pad", [y], {"pads": [0, 0, 0, 0, crop[0], crop[2], crop[1], crop[3]],
+                                    "mode": "constant", "value": 0.0})
+    return y
+
+
 def _transposed(low: Any, x: str, dims: list[Any], weight: torch.Tensor, a: dict) -> str:
     """The transposed convolution of x (rank 4, its image `dims`): one convolution per output
     phase where that saves enough multiply-adds (_phase_convolutions), else a sub-pixel
     convolution: one conv2d whose sh * sw output phases are the transposed convolution's
     (sub_pixel_weight), interleaved like pixel_shuffle, then cropped by the padding or
-    zero-padded by output_padding, with the bias. A dilated one is the undilated one of its
-    kernel spread out with zeros (dilated_weight)."""
+    zero-padded by output_padding, with the bias. A dilated one of a stride above 1 is the
+    undilated one of its kernel spread out with zeros (dilated_weight); one of stride 1 is a
+    convolution (_unit_stride_transposed)."""
     stride, padding = int_pair(a["stride"], "stride"), int_pair(a["padding"], "padding")
     extra, dilation = int_pair(a["output_padding"], "output padding"), int_pair(a["dilation"], "dilation")
     groups = int(a["groups"])
     if min(stride) < 1 or min(dilation) < 1 or groups < 1 or weight.shape[0] % groups:
         raise Unsupported(f"transposed convolution of stride {stride}, dilation {dilation}, {groups} groups")
-    if dilation != [1, 1]:
-        weight = dilated_weight(weight, dilation)
     bias = a.get("bias")
     bias = None if bias is None else low.constant(bias, "the bias")
+    if stride == [1, 1]:
+        return _unit_stride_transposed(low, x, weight, groups, padding, extra, dilation, bias)
+    if dilation != [1, 1]:
+        weight = dilated_weight(weight, dilation)
     by_phase = _phase_convolutions(low, x, dims, weight, groups, stride, padding, extra, bias)
     if by_phase is not None:
         return by_phase

@@ -471,15 +471,14 @@ def test_softplus_and_log_sigmoid_keep_their_tails():
 # (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)
 TRANSPOSED = [
     (2, 2, 0, 0, 1, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, 1, False, (3, 6)), (3, 2, 1, 1, 1, 2, True, (4, 5)),
-    (3, 1, 1, 0, 1, 1, True, (1, 1)), (1, 1, 0, 0, 1, 2, False, (3, 2)), (5, 3, 2, 2, 1, 1, True, (2, 3)),
-    ((3, 2), (2, 3), (1, 0), (0, 2), 1, 1, True, (4, 4)), (4, 3, 0, 0, 1, 2, True, (1, 5)),
-    (3, 3, 2, 0, 1, 1, False, (3, 3)), ((2, 5), (1, 2), (1, 4), (0, 1), 1, 1, True, (2, 6)),
-    (5, 2, 4, 1, 1, 1, True, (6, 3)), (2, 4, 1, 3, 1, 2, True, (3, 1)),
-    # dilated: stride 1, a stride dividing the dilation or prime to it, output padding below the
-    # dilation but not the stride, one-pixel inputs
-    (3, 1, 0, 0, 2, 2, True, (4, 5)), (3, 2, 1, 1, 2, 2, True, (4, 5)), (2, 1, 1, 2, 3, 1, False, (3, 2)),
-    ((3, 2), (2, 3), (1, 0), (0, 2), (3, 2), 1, True, (4, 4)), (4, 3, 2, 1, 2, 2, True, (2, 5)),
-    ((1, 3), 2, (0, 2), 1, (1, 4), 1, True, (5, 3)), (5, 4, 3, 0, 3, 1, False, (1, 1)),
+    (5, 3, 2, 2, 1, 1, True, (2, 3)), ((3, 2), (2, 3), (1, 0), (0, 2), 1, 1, True, (4, 4)),
+    (4, 3, 0, 0, 1, 2, True, (1, 5)), (3, 3, 2, 0, 1, 1, False, (3, 3)),
+    ((2, 5), (1, 2), (1, 4), (0, 1), 1, 1, True, (2, 6)), (5, 2, 4, 1, 1, 1, True, (6, 3)), (2, 4, 1, 3, 1, 2, True, (3, 1)),
+    # dilated: a stride dividing the dilation or prime to it, output padding below the dilation
+    # but not the stride, one-pixel inputs
+    (3, 2, 1, 1, 2, 2, True, (4, 5)), ((3, 2), (2, 3), (1, 0), (0, 2), (3, 2), 1, True, (4, 4)),
+    (4, 3, 2, 1, 2, 2, True, (2, 5)), ((1, 3), 2, (0, 2), 1, (1, 4), 1, True, (5, 3)),
+    (5, 4, 3, 0, 3, 1, False, (1, 1)),
 ]
 
 
@@ -495,6 +494,29 @@ def test_transposed_convolutions_lower_to_convolutions_of_their_phases(kernel, s
     assert low.unsupported == []
     phases = ops(low).count("conv2d")
     assert ops(low)[:phases] == ["conv2d"] * phases and "permute" in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, size[0] + 2, size[1] + 1))
+
+
+# (kernel, padding, output padding, dilation, groups, bias, input height and width), stride 1
+TRANSPOSED_UNIT_STRIDE = [
+    (3, 1, 0, 1, 1, True, (1, 1)), (1, 0, 0, 1, 2, False, (3, 2)), (3, 0, 0, 2, 2, True, (4, 5)),
+    (2, 1, 2, 3, 1, False, (3, 2)), (3, 2, 0, 2, 1, True, (6, 7)), (5, 2, 0, 1, 2, False, (5, 4)),
+    ((3, 5), (1, 2), 0, (2, 1), 2, True, (6, 4)), (4, 3, 0, 1, 1, True, (5, 5)), (3, 4, 1, 2, 1, True, (7, 6)),
+]
+
+
+@pytest.mark.parametrize("kernel, padding, extra, dilation, groups, bias, size", TRANSPOSED_UNIT_STRIDE)
+def test_a_transposed_convolution_of_stride_1_is_one_convolution(kernel, padding, extra, dilation, groups, bias,
+                                                                 size):
+    """The kernel turned round, its dilation kept (not spread out with zeros); a padding past the
+    kernel's extent crops after it; other batch and image sizes run too."""
+    torch.manual_seed(0)
+    model = nn.ConvTranspose2d(4, 6, kernel, 1, padding, extra, groups, bias, dilation)
+    x = torch.randn(2, 4, *size)
+    low = lowered(model, x)
+    assert ops(low) in (["conv2d"], ["conv2d", "pad"]), ops(low)
+    assert low.graph.constants[low.graph.nodes[0].inputs[1]].shape[2:] == model.weight.shape[2:]
     assert_matches(low, model, x)
     assert_matches(low, model, torch.randn(3, 4, size[0] + 2, size[1] + 1))
 
