@@ -470,9 +470,10 @@ def b_scatter(low: Any, node: fx.Node, a: dict) -> Ref:
     rank = low.rank(x)
     axis = norm_axis(a["dim"], rank)
     reduce = a.get("reduce")
-    if node.target._schema.name.endswith("scatter_add"):
+    op = node.target._schema.name.removesuffix("_")  # scatter_add_ adds like scatter_add
+    if op.endswith("scatter_add"):
         reduce = "add"
-    elif node.target._schema.name.endswith("scatter_reduce"):
+    elif op.endswith("scatter_reduce"):
         if not a.get("include_self", True) or reduce not in ("sum", "amax", "amin"):
             raise Unsupported(f"scatter_reduce {reduce!r} without the input's entries or of another reduction")
         reduce = {"sum": "add", "amax": "max", "amin": "min"}[reduce]

@@ -468,6 +468,19 @@ def test_softplus_and_log_sigmoid_keep_their_tails():
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("fn", [lambda x: torch.zeros_like(x).scatter_add_(1, x.argsort(dim=1) % 2, x),
+                                lambda x: x.clone().scatter_reduce_(1, x.argsort(dim=1) % 3, x * 2, "amax"),
+                                lambda x: torch.zeros(2, 4, 9, 7).scatter_add_(1, torch.tensor([0, 1, 1, 2, 3, 3])
+                                                                               .view(1, 6, 1, 1).expand(2, 6, 9, 7), x)])
+def test_in_place_scatters_add_and_reduce_into_repeated_indices(fn):
+    """scatter_add_ and scatter_reduce_ (a GNN's messages summed into their nodes) as their
+    out-of-place ops: the entries of repeated indices add up or reduce, none overwrites another."""
+    model, x = Fn(lambda m, x: fn(x)), torch.randn(2, 6, 9, 7)
+    low = lowered(model, x)
+    assert low.unsupported == [] and [n.attrs["reduce"] for n in low.graph.nodes if n.op == "scatter"] != ["none"]
+    assert_matches(low, model, x)
+
+
 # (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)
 TRANSPOSED = [
     (2, 2, 0, 0, 1, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, 1, False, (3, 6)), (3, 2, 1, 1, 1, 2, True, (4, 5)),
