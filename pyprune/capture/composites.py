@@ -202,6 +202,23 @@ def b_logit(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_unary(low, "log", _node(low, "div", [z, _node(low, "sub", [1.0, z])])))
 
 
+def b_logaddexp(low: Any, node: fx.Node, a: dict) -> Any:
+    """log(exp(x) + exp(y)) as max(x, y) + log1p(exp(-|x - y|)), which overflows nowhere; equal
+    infinities (whose difference is NaN) give that infinity."""
+    x, y = low.tensor(a["self"]), low.tensor(a["other"])
+    larger = _node(low, "maximum", [x, y])
+    gap = _unary(low, "abs", _node(low, "sub", [x, y]))
+    total = _node(low, "add", [larger, _unary(low, "log1p", _unary(low, "exp", _unary(low, "neg", gap)))])
+    return Ref(_node(low, "where", [gap, gap, total, larger], {"compare": "eq"}))
+
+
+def b_heaviside(low: Any, node: fx.Node, a: dict) -> Any:
+    """0 below zero (NaN too, as torch), `values` at zero, 1 above."""
+    x = low.tensor(a["self"])
+    step = _node(low, "where", [x, 0.0, 1.0, 0.0], {"compare": "gt"})
+    return Ref(_node(low, "where", [x, 0.0, low.tensor(a["values"]), step], {"compare": "eq"}))
+
+
 def b_nan_to_num(low: Any, node: fx.Node, a: dict) -> Any:
     """NaN, +inf and -inf replaced (by 0 and float32's extremes unless given)."""
     big = float(torch.finfo(torch.float32).max)
@@ -1772,6 +1789,7 @@ BUILDERS = {
     "softplus": b_softplus, "hardshrink": b_hardshrink, "softshrink": b_softshrink,
     "log_sigmoid": b_log_sigmoid, "log_sigmoid_forward": b_log_sigmoid,
     "threshold": b_threshold, "rrelu": b_rrelu, "lerp": b_lerp, "quantile": b_quantile, "logit": b_logit, "nan_to_num": b_nan_to_num,
+    "logaddexp": b_logaddexp, "heaviside": b_heaviside,
     "triu": b_triu, "tril": b_tril, "movedim": b_movedim, "diff": b_diff,
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
