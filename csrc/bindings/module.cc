@@ -52,6 +52,7 @@ py::dict capabilities() {
   py::dict sparse_rule;
   sparse_rule["pointwise_max_density"] = rule.pointwise_max_density;
   sparse_rule["conv_max_density"] = rule.conv_max_density;
+  sparse_rule["few_outputs"] = rule.few_outputs;
   py::dict block_costs;
   for (const auto& [block, cost] : rule.block_costs) block_costs[py::int_(block)] = cost;
   sparse_rule["block_costs"] = block_costs;

@@ -56,7 +56,7 @@ const std::vector<size_t>& sparse_blocks() {
 const SparseRule& sparse_rule() {
   static const SparseRule rule = [] {
     const std::pair<size_t, double> measured[] = {{1, 1.0}, {2, 0.8}, {4, 0.68}, {8, 0.9}};
-    SparseRule r{0.40, 0.45, {}};
+    SparseRule r{0.40, 0.45, 12, {}};
     for (size_t block : sparse_blocks()) {
       double cost = 1.0;  // a block size without a measurement counts as single rows
       for (const auto& [b, c] : measured)

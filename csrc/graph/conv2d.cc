@@ -59,6 +59,7 @@ struct Spec {
   Window2d window;
   Algorithm algorithm;
   bool winograd_when_worth;  // "auto" on a convolution Winograd takes: algorithm is per call
+  bool few_outputs;          // "auto" on a dense one of few outputs: sparse (in block) per call
   Activation activation, depthwise_activation;
   size_t residual_input;  // 0: none
 };
@@ -141,8 +142,8 @@ class Conv2dOperator : public Operator {
     // Coded weights (kept compressed) arrive decoded at run time: prepared for this run only.
     Kernel per_run;
     const Kernel* kernel = &kernel_;
-    if (spec_.winograd_when_worth && weight_ != nullptr) {
-      Lazy& lazy = algorithm == Algorithm::winograd ? winograd_ : gemm_;
+    if ((spec_.winograd_when_worth || algorithm != spec_.algorithm) && weight_ != nullptr) {
+      Lazy& lazy = algorithm == Algorithm::winograd ? winograd_ : algorithm == Algorithm::sparse ? sparse_ : gemm_;
       std::call_once(lazy.once, [&] { lazy.kernel = prepare(spec_, algorithm, weights(weight_, nullptr)); });
       kernel = &lazy.kernel;
     } else if (empty(kernel_)) {
@@ -152,8 +153,10 @@ class Conv2dOperator : public Operator {
     std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, *kernel);
   }
 
-  // A per-call algorithm is named as "gemm or winograd" without the inputs' shapes.
+  // A per-call algorithm is named as "gemm or winograd" (or "sparse, gemm of one pixel")
+  // without the inputs' shapes.
   std::string describe() const override {
+    if (spec_.few_outputs) return describe(Algorithm::sparse) + " (gemm for an input of one pixel)";
     return spec_.winograd_when_worth ? describe(Algorithm::gemm) + " (winograd from " +
                                            std::to_string(min_tiles()) + " output tiles)"
                                      : describe(spec_.algorithm);
@@ -162,8 +165,7 @@ class Conv2dOperator : public Operator {
     const auto taps = live_taps_of(inputs[0]);
     if (taps) return describe(spec_.algorithm, inputs[0][3], &*taps);
     const Algorithm algorithm = algorithm_for(inputs[0]);
-    if (algorithm == Algorithm::gemm && !empty(kernel_) && inputs[0].size() == 4 &&
-        std::get<std::unique_ptr<Conv2d>>(kernel_)->reads_one_pixel(shape4(inputs[0])))
+    if (algorithm == Algorithm::gemm && inputs[0].size() == 4 && reads_one_pixel(inputs[0]))
       return "conv2d " + spec_.window.describe() + " of one pixel: linear " + pp_f32_gemv_config().name +
              (spec_.residual_input != 0 ? " + residual" : "") + activation_suffix(spec_.activation);
     return describe(algorithm, inputs[0][3], nullptr, inputs[0].size() == 4 ? &inputs[0] : nullptr);
@@ -248,6 +250,7 @@ class Conv2dOperator : public Operator {
   // 0.26x, 0.12x; 256 -> 256 on 33x33 at 47 % and 21 % (120, 54) 1.33-1.68x and 0.74x; 2048 ->
   // 256 on 28x28 at 34 % (87) 1.54x; 128 -> 128 on 28x28, dilation 2, 77 % (99) 2.3x.
   Algorithm algorithm_for(const Dims& x) const {
+    if (spec_.few_outputs && x.size() == 4 && !reads_one_pixel(x)) return Algorithm::sparse;
     if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
     const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
     const size_t dh = spec_.window.dilation_h, dw = spec_.window.dilation_w;
@@ -260,6 +263,11 @@ class Conv2dOperator : public Operator {
                                                                                       : spec_.algorithm;
   }
   static constexpr double kWinogradDilatedWork = 70.0;
+  // Whether the GEMM prepared at construction takes an input of this shape as one pixel.
+  bool reads_one_pixel(const Dims& x) const {
+    return !empty(kernel_) && std::holds_alternative<std::unique_ptr<Conv2d>>(kernel_) &&
+           std::get<std::unique_ptr<Conv2d>>(kernel_)->reads_one_pixel(shape4(x));
+  }
   size_t min_tiles() const {
     return spec_.groups == 1 || group_channels(spec_) >= kWinogradSmallGroupChannels ? winograd_min_tiles()
                                                                                       : winograd_small_group_min_tiles();
@@ -307,15 +315,26 @@ class Conv2dOperator : public Operator {
   const float* weight_;  // the graph's (input 1), nullptr when coded
   std::vector<float> bias_, pointwise_bias_;
   Kernel kernel_;  // holds nullptr when weights are coded or the algorithm is per call
-  mutable Lazy gemm_, winograd_;
+  mutable Lazy gemm_, winograd_, sparse_;
   mutable std::mutex live_mutex_;
   mutable std::map<LiveTaps, Kernel> live_kernels_;  // by the live taps of an input size
 };
 
 std::array<int64_t, 2> signed_pair(size_t a, size_t b) { return {static_cast<int64_t>(a), static_cast<int64_t>(b)}; }
 
+// Why Winograd does not take the convolution, or "" when it does (any groups).
+std::string winograd_rejects(const Spec& s) {
+  const Window2d& w = s.window;
+  return winograd_conv2d_rejects(signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
+                                 signed_pair(w.dilation_h, w.dilation_w), 1,
+                                 {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left),
+                                  static_cast<int64_t>(w.pad_bottom), static_cast<int64_t>(w.pad_right)});
+}
+
 // "auto"'s choice between the sparse kernels (setting s.block) and the GEMM for a weight no
-// depthwise kernel takes.
+// depthwise kernel takes, by its density; a dense one of few outputs Winograd does not take
+// keeps the GEMM as its algorithm, for an input of one pixel, and runs sparse on the others
+// (s.few_outputs; SparseRule).
 Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   const bool pointwise = s.window.kernel_h == 1 && s.window.kernel_w == 1 && s.window.stride_h == 1 &&
                          s.window.stride_w == 1 && s.window.pad_top + s.window.pad_left + s.window.pad_bottom +
@@ -325,18 +344,12 @@ Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   std::vector<float> storage;
   const auto [block, density] = cheapest_block(constant_floats(weight, storage), weight.shape[0],
                                                elements(weight.shape) / weight.shape[0], rule.block_costs);
-  if (density > (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::gemm;
   s.block = block;
-  return Algorithm::sparse;
-}
-
-// Why Winograd does not take the convolution, or "" when it does (any groups).
-std::string winograd_rejects(const Spec& s) {
-  const Window2d& w = s.window;
-  return winograd_conv2d_rejects(signed_pair(w.kernel_h, w.kernel_w), signed_pair(w.stride_h, w.stride_w),
-                                 signed_pair(w.dilation_h, w.dilation_w), 1,
-                                 {static_cast<int64_t>(w.pad_top), static_cast<int64_t>(w.pad_left),
-                                  static_cast<int64_t>(w.pad_bottom), static_cast<int64_t>(w.pad_right)});
+  if (density <= (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::sparse;
+  s.few_outputs = s.window.kernel_h * s.window.kernel_w > 1 && s.out_channels <= rule.few_outputs &&
+                  !winograd_rejects(s).empty() && !Conv2d::runs_direct(s.in_channels, s.window, s.groups) &&
+                  weight.dense != nullptr;
+  return Algorithm::gemm;
 }
 
 // The algorithm the node asks for, checked against what the kernels take.
@@ -486,7 +499,7 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   if (!separable && constants.size() == 4 && !bias_given)
     a.fail("input 2 (bias) must be a constant when a residual follows it");
 
-  Spec s;
+  Spec s{};
   s.window = window_attributes(a, weight.shape[2], weight.shape[3]);
   s.groups = static_cast<size_t>(a.integer("groups", 1, kMaxSize, 1));
   s.out_channels = weight.shape[0];

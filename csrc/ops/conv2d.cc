@@ -524,6 +524,10 @@ Conv2d::Conv2d(size_t out_channels, size_t in_channels, const Window2d& window, 
   }
 }
 
+bool Conv2d::runs_direct(size_t in_channels, const Window2d& window, size_t groups) {
+  return default_direct(in_channels, groups, window) != nullptr;
+}
+
 const char* Conv2d::default_ukernel_name(size_t out_channels, size_t in_channels, const Window2d& window,
                                          size_t groups) {
   if (const auto* direct = default_direct(in_channels, groups, window)) return direct->name;

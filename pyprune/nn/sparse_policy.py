@@ -34,7 +34,11 @@ class SparsePolicy:
     crossovers measured on an x86-64 AVX2 core, 1 thread, batch 1 (``pyprune bench --suite
     sparse``): 1x1 stride-1 below about 42 % density on the 13 MobileNetV1 pointwise layers,
     KxK below about 45 %; block costs per stored weight relative to single rows measured on
-    90 % block-pruned pointwise layers.
+    90 % block-pruned pointwise layers. A KxK convolution of at most `few_outputs` output
+    channels is tried whatever its density, dense weights too (a model's last layer to a few
+    channels, a heatmap head): the sparse kernels read its input where it is, where the GEMM
+    gathers an im2col row per tap for a tile it fills with few rows (the measurements are the
+    rule's; the engine's "auto" leaves those Winograd takes to it, convert times both).
 
     `layers` forces a choice by layer name: True = sparse (the fastest block), False = dense.
 
@@ -46,6 +50,7 @@ class SparsePolicy:
 
     pointwise_max_density: float = field(default_factory=lambda: _rule().pointwise_max_density)
     conv_max_density: float = field(default_factory=lambda: _rule().conv_max_density)
+    few_outputs: int = field(default_factory=lambda: _rule().few_outputs)
     block_cost: Mapping[int, float] = field(default_factory=lambda: _rule().block_costs)
     layers: Mapping[str, bool] = field(default_factory=lambda: _frozen({}))
 
@@ -54,6 +59,8 @@ class SparsePolicy:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        if not isinstance(self.few_outputs, int) or self.few_outputs < 0:
+            raise ValueError(f"few_outputs must be an int >= 0, got {self.few_outputs!r}")
         blocks = kernels.capabilities().sparse_blocks
         if not self.block_cost or any(b not in blocks or c <= 0 for b, c in self.block_cost.items()):
             raise ValueError(f"block_cost must map blocks of {blocks} to positive costs, got {dict(self.block_cost)}")
@@ -75,4 +82,5 @@ class SparsePolicy:
         if forced:
             return block
         limit = self.pointwise_max_density if spec.is_pointwise else self.conv_max_density
-        return block if density <= limit else None
+        few_outputs = spec.kernel_size > 1 and spec.weight.shape[0] <= self.few_outputs
+        return block if density <= limit or few_outputs else None

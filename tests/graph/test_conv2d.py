@@ -563,7 +563,7 @@ AUTO_WINOGRAD = [
     ((12, 12), 1, {"padding": [1, 1, 1, 1]}, by_tiles(9)),  # 12x12: 9 tiles
     ((9, 30), 1, {"padding": [0, 2, 1, 0]}, by_tiles(16)),  # 8x30: 16 tiles, uneven padding
     ((30, 30), 1, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
-    ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
+    ((30, 30), 1, {"stride": [2, 2]}, "sparse"),  # not Winograd's: 6 outputs run on the sparse kernels
     ((30, 30), 1, {"groups": 2, "cin_g": 2}, by_tiles(49, 2)),
     ((30, 30), 1, {"groups": 2, "cin_g": 1}, "gemm"),  # one input channel per group
     ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
@@ -584,7 +584,9 @@ def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algori
     x = rng.standard_normal((n, attrs.pop("cin_g") * groups, *hw), dtype=np.float32)
     w = rng.standard_normal((6, x.shape[1] // groups, 3, 3), dtype=np.float32)
     got = conv(x, w, activation="relu", **attrs)
-    np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, "algorithm": algorithm}))
+    asked = {"algorithm": algorithm, **({"block": int(text.split(" block ")[1].split()[0])} if algorithm == "sparse"
+                                        else {})}
+    np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, **asked}))
 
 
 @pytest.mark.parametrize("hw,channels,attrs,algorithm", [
@@ -906,6 +908,35 @@ def test_auto_runs_sparse_weights_sparse_as_the_sparse_policy_would(kernel, stri
     assert (f" sparse block {wanted} " in text) if wanted else " sparse " not in text, (wanted, text)
     want = reference(x, w, None, None, (stride, stride), (padding,) * 4, (1, 1), 1, {})
     assert_close(conv(x, w, **attrs), want, 8 * kernel * kernel)
+
+
+@pytest.mark.parametrize("out_channels,kernel,stride,padding,hw,algorithm", [
+    (3, 5, 1, 2, (13, 11), "sparse"), (8, 3, 2, 0, (13, 11), "sparse"), (1, 7, 1, 3, (9, 16), "sparse"),
+    (12, (5, 3), 2, 0, (13, 11), "sparse"),
+    (13, 5, 1, 2, (13, 11), "gemm"),  # more outputs than few_outputs
+    (3, 1, 1, 0, (13, 11), "gemm"),  # 1x1: the GEMM reads its input in place
+    (4, 3, 1, 1, (5, 4), "gemm"),  # 3x3 stride 1 is Winograd's, the GEMM's on too few tiles
+    (3, 5, 1, 2, (1, 1), "gemm"),  # an input of one pixel: a linear layer
+    (4, 3, 2, 1, (13, 11), "direct")])  # 3x3 stride 2 padding 1 where a direct kernel takes it, else sparse
+def test_auto_runs_dense_convolutions_of_few_outputs_on_the_sparse_kernels(out_channels, kernel, stride, padding, hw,
+                                                                          algorithm, rng):
+    kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    w = rng.standard_normal((out_channels, 6, *kernel), dtype=np.float32)
+    b = rng.standard_normal(out_channels, dtype=np.float32)
+    attrs = {"stride": [stride] * 2, "padding": [padding] * 4, "activation": "relu"}
+    graph = Graph([TensorSpec("x", (2, 6, *hw))], ["y"], [Node("conv2d", ["x", "w", "b"], ["y"], attrs, "conv")],
+                  {"w": w, "b": b}, dynamic_batch=True)
+    engine = Engine(graph)
+    text = engine.describe()[0].kernel
+    if algorithm == "direct":
+        algorithm = "gemm" if "3x3s2p1" in pyprune.kernels.testing.describe_operator(
+            "conv2d", {"stride": [2, 2], "padding": [1] * 4, "algorithm": "gemm"}, [np.ones((1, 6, 13, 11), np.float32),
+                                                                                  None], {1: w})[0] else "sparse"
+    assert f" {algorithm} " in text, text
+    for n, size in [(2, hw), (1, (hw[0] + 9, hw[1] + 4)), (3, hw)]:  # one node, any input size
+        x = rng.standard_normal((n, 6, *size), dtype=np.float32)
+        want = reference(x, w, b, None, (stride, stride), (padding,) * 4, (1, 1), 1, {"activation": "relu"})
+        assert_close(engine(x), want, 6 * kernel[0] * kernel[1])
 
 
 def test_auto_keeps_grouped_and_dilated_convolutions_dense(rng):

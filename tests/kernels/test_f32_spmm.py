@@ -322,7 +322,7 @@ def test_the_default_block_costs_cover_every_block_size():
     rule = kernels.capabilities().sparse_rule
     assert sorted(rule.block_costs) == list(kernels.capabilities().sparse_blocks)
     assert all(c > 0 for c in rule.block_costs.values())
-    assert 0 < rule.pointwise_max_density <= 1 and 0 < rule.conv_max_density <= 1
+    assert 0 < rule.pointwise_max_density <= 1 and 0 < rule.conv_max_density <= 1 and rule.few_outputs >= 1
 
 
 @pytest.mark.parametrize("costs,match", [({}, "at least one block"), ({3: 1.0}, "block"), ({1: 0.0}, "positive"),

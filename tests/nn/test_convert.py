@@ -186,7 +186,7 @@ def test_unsupported_parts_stay_torch_and_keep_working():
     x = torch.randn(2, 3, 12, 12)
     fast = assert_converts(model, x)
     rows = {n.module: n for n in fast.conversion_report.nodes}
-    assert rows["stem"].became == "conv2d 3x3 + relu"
+    assert rows["stem"].became.startswith("conv2d 3x3 + relu")  # on the GEMM or, of 8 outputs, the sparse kernels
     assert rows["pw"].was == "conv2d + batch_norm"
     lgamma = [n for n in fast.conversion_report.nodes if n.was == "lgamma"]
     assert len(lgamma) == 1 and lgamma[0].runs == "torch"

@@ -102,6 +102,12 @@ def test_policy_thresholds_blocks_and_overrides():
     assert SparsePolicy(layers={"a": True}).choose("a", spec_of(dense_pw)) is not None
     assert SparsePolicy(layers={"a": False}).choose("a", spec_of(pointwise)) is None
     assert policy.choose("a", spec_of(nn.Conv2d(8, 8, 3, groups=8))) is None
+    few = nn.Conv2d(16, 3, 5, padding=2)  # dense, but few outputs: tried sparse
+    assert policy.choose("a", spec_of(few)) is not None
+    assert SparsePolicy(few_outputs=2).choose("a", spec_of(few)) is None
+    assert policy.choose("a", spec_of(nn.Conv2d(16, 3, 1))) is None  # 1x1: the GEMM reads it in place
+    with pytest.raises(ValueError, match="few_outputs"):
+        SparsePolicy(few_outputs=-1)
     with pytest.raises(ValueError, match="pointwise_max_density"):
         SparsePolicy(pointwise_max_density=1.5)
     with pytest.raises(ValueError, match="block_cost"):

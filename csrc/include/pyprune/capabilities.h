@@ -39,8 +39,18 @@ const std::vector<size_t>& sparse_blocks();
 // (sparse beats the GEMM below about 42 % density) and KxK ones (below about 45 % at stride 2,
 // the phase-split input replacing im2col); block costs per stored weight relative to single
 // rows on 90 % block-pruned pointwise layers (an 8-row block's tile loads more per FMA).
+// A dense KxK one of at most few_outputs output channels, which neither Winograd nor a direct
+// 3x3 stride-2 kernel takes, runs on them too (a model's last layer to a few channels, a
+// heatmap head): they read the input where it is, where the GEMM gathers an im2col row per tap
+// for a tile it fills with few rows. AVX-512, 1 thread, the GEMM's time over theirs on dense
+// weights (5x5, 7x7, 3x3 stride 2, 3x3 on 256 channels): 1 to 8 outputs 1.2-9x, 12 outputs
+// 1.05-1.9x, 16 outputs 0.92-1.23x; 1x1 ones 0.53-0.66x (the GEMM reads those in place), so
+// they stay on it. Cortex-a72, the GEMM's instructions over theirs: 16 -> 3 5x5 2.7x, 32 -> 1
+// 7x7 9.7x, 64 -> 3 and 64 -> 4 3x3 stride 2 1.5-1.6x, 16 -> 8 5x5 1.24x; 32 -> 12 3x3 stride 2,
+// which NEON's direct kernel takes, 0.70x.
 struct SparseRule {
   double pointwise_max_density, conv_max_density;
+  size_t few_outputs;
   std::vector<std::pair<size_t, double>> block_costs;  // (block, cost), every sparse_blocks() entry
 };
 const SparseRule& sparse_rule();

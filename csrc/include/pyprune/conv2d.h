@@ -55,6 +55,8 @@ class Conv2d {
   // The kernel a convolution of these sizes gets when none is forced.
   static const char* default_ukernel_name(size_t out_channels, size_t in_channels, const Window2d& window,
                                           size_t groups);
+  // Whether a convolution of these sizes runs on a direct 3x3 stride-2 kernel when none is forced.
+  static bool runs_direct(size_t in_channels, const Window2d& window, size_t groups);
   const char* ukernel_name() const {
     return direct_ != nullptr ? direct_->name : outvec_ != nullptr ? outvec_->name : ukernel_->name;
   }
