@@ -18,7 +18,8 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import MISSING, Comparison, Condition, Junction, Ref, Unsupported, norm_axis, without_axes
+from pyprune.capture.values import (MISSING, Broadcast, Comparison, Condition, Junction, Ref, Unsupported, norm_axis,
+                                    without_axes)
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "cast_from_float", "result_bound", "result_signed", "take"]
 
@@ -78,6 +79,8 @@ def bound(low: Any, v: Any) -> float:
         return 1
     if isinstance(v, torch.Tensor) and v.dtype in INTEGER_DTYPES:
         return int(v.abs().max()) if v.numel() else 0
+    if isinstance(v, Broadcast):  # a constant repeated over the batch (an edge index expanded to it)
+        return bound(low, v.value)
     if isinstance(v, Ref) and v.size is None and v.name in low.integers:
         return low.integers[v.name]
     if isinstance(v, Ref) and getattr(low.example(v), "dtype", None) == torch.float32:

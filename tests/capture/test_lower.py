@@ -489,6 +489,19 @@ def test_in_place_scatters_add_and_reduce_into_repeated_indices(fn):
     assert_matches(low, model, x)
 
 
+def test_a_constant_index_expanded_to_the_run_time_batch_scatters_on_the_engine():
+    """A GNN's edge index (a buffer) expanded to the batch the input has: the engine holds its
+    integers, so the scatter runs there too, at any batch."""
+    edges = torch.tensor([0, 1, 1, 2, 3, 3])
+    model = Fn(lambda m, x: torch.zeros(x.shape[0], 4, 9, 7).scatter_add(
+        1, edges.view(1, 6, 1, 1).expand(x.shape[0], -1, 9, 7), x))
+    x = torch.randn(2, 6, 9, 7)
+    low = lowered(model, x)
+    assert low.unsupported == [] and "scatter" in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 6, 9, 7))
+
+
 # (kernel, stride, padding, output padding, dilation, groups, bias, input height and width)
 TRANSPOSED = [
     (2, 2, 0, 0, 1, 1, True, (5, 4)), ((4, 4), 2, 1, 0, 1, 1, False, (3, 6)), (3, 2, 1, 1, 1, 2, True, (4, 5)),
