@@ -258,6 +258,7 @@ class _Lowering:
         self.signed: set[str] = set()
         self.cast_back: dict[str, Ref] = {}
         self.broadcasts: dict[int, tuple[Broadcast, Ref]] = {}  # each Broadcast's expand, made once
+        self.batch_symbols: set[Any] = set()  # the inputs' run-time batches, which the capture takes as one
         self.complex_calls: dict[int, tuple[Any, Ref]] = {}  # each Complex's torch.complex, made once
 
     # ---- names, values, emission ----------------------------------------------------------
@@ -485,6 +486,8 @@ class _Lowering:
                 name = self.fresh(node.name)
                 val = node.meta.get("val")
                 self.values[name] = val
+                if getattr(val, "ndim", 0) and isinstance(val.shape[0], torch.SymInt):
+                    self.batch_symbols.add(val.shape[0].node.expr)
                 self.env[node] = Ref(name)
                 if getattr(val, "dtype", None) in indices.INTEGER_DTYPES:  # held as float32 (engine.float_inputs)
                     self.integers[name] = indices.input_bound(val.dtype)
@@ -1042,6 +1045,8 @@ class _Lowering:
     def b_split(self, node: fx.Node, a: dict) -> list[Ref]:
         x = a["self"]
         axis = norm_axis(a["dim"], self.rank(x))
+        if not isinstance(self.shape(x)[axis], int):
+            return self.split_evenly(x, node, axis)
         size = self.static_dim(x, axis, "split")
         name = _op_name(_functional(node.target))
         if name == "chunk":
@@ -1054,6 +1059,27 @@ class _Lowering:
             step = self.integer(a["split_size"], "split size")
             sizes = [step] * (size // step) + ([size % step] if size % step else [])
         return self.split(x, sizes, axis)
+
+    def split_evenly(self, x: Any, node: fx.Node, axis: int) -> list[Ref]:
+        """A dim known only at run time split into n parts of one size, the inputs' batches taken
+        as one (two images' batches concatenated for one encoder, then split back): that dim
+        viewed as (n, -1), split into its n parts, each viewed back. Any other split of such a dim
+        is Unsupported."""
+        one = {s: next(iter(self.batch_symbols)) for s in self.batch_symbols}
+
+        def size(d: Any) -> Any:  # in one batch symbol
+            return sympy.sympify(d.node.expr if isinstance(d, torch.SymInt) else d).subs(one)
+
+        parts = [size(p.shape[axis]) for p in node.meta["val"]]
+        if any(sympy.simplify(p - parts[0]) != 0 for p in parts) or \
+                sympy.simplify(len(parts) * parts[0] - size(self.shape(x)[axis])) != 0:
+            raise Unsupported(f"split: dim {axis} is only known at run time and the parts differ in size")
+        rank, n = self.rank(x), len(parts)
+        kept = [-(2 + d) for d in range(axis)]
+        blocks = self.emit_one("reshape", [self.tensor(x)],
+                               {"shape": kept + [n, -1] + [-(2 + d) for d in range(axis + 1, rank)]})
+        back = {"shape": kept + [-(3 + axis)] + [-(3 + d) for d in range(axis + 1, rank)]}
+        return [self.emit_one("reshape", [r.name], back) for r in self.split(blocks, [1] * n, axis)]
 
     def b_tensor_split(self, node: fx.Node, a: dict) -> list[Ref]:
         """torch.tensor_split and hsplit / vsplit / dsplit: n sections (the first size % n one

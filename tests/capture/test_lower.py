@@ -489,6 +489,30 @@ def test_in_place_scatters_add_and_reduce_into_repeated_indices(fn):
     assert_matches(low, model, x)
 
 
+class SharedEncoder(nn.Module):
+    """Two images' batches concatenated for one encoder, then split back (RAFT's, a siamese
+    network's), and a batch tripled and split by its size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.enc(torch.cat([a, b], 0))
+        fa, fb = torch.split(f, [a.shape[0], a.shape[0]], 0)
+        t = torch.cat([f, f * 2, f * 3], 0).split(f.shape[0], 0)
+        return fa - fb, t[0] + t[1] - t[2]
+
+
+def test_a_run_time_batch_splits_into_parts_of_one_size():
+    model = SharedEncoder()
+    a, b = torch.randn(2, 3, 6, 5), torch.randn(2, 3, 6, 5)
+    low = lowered(model, a, b)
+    assert low.unsupported == [] and low.graph.dynamic_batch and ops(low).count("split") == 2
+    assert_matches(low, model, a, b)
+    assert_matches(low, model, torch.randn(3, 3, 6, 5), torch.randn(3, 3, 6, 5))
+
+
 def test_a_constant_index_expanded_to_the_run_time_batch_scatters_on_the_engine():
     """A GNN's edge index (a buffer) expanded to the batch the input has: the engine holds its
     integers, so the scatter runs there too, at any batch."""
