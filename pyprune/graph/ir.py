@@ -43,7 +43,7 @@ MAX_TENSORS = 100_000
 MAX_NAME = 1024  # characters of a name (tensor, node, op, attribute) or of a string attribute
 MAX_ATTRS = 64  # attributes of a node
 MAX_LIST = 4096  # entries of a list attribute
-MAX_RANK = 6
+MAX_RANK = 8
 MAX_DIM = 2**62 - 1  # a shape's entries fit the engine's 64-bit sizes
 
 AttrValue = Union[int, float, str, "list[int]", "list[float]"]

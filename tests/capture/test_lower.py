@@ -489,6 +489,27 @@ def test_in_place_scatters_add_and_reduce_into_repeated_indices(fn):
     assert_matches(low, model, x)
 
 
+def convex_upsampling(m: nn.Module, flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """RAFT's: each output pixel a softmax-weighted sum of the 3x3 neighbourhood around its
+    coarse pixel, through (N, 1, 9, 8, 8, H, W) tensors."""
+    n, _, h, w = flow.shape
+    mask = torch.softmax(mask.view(n, 1, 9, 8, 8, h, w), dim=2)
+    up = F.unfold(8 * flow, [3, 3], padding=1).view(n, 2, 9, 1, 1, h, w)
+    return torch.sum(mask * up, dim=2).permute(0, 1, 4, 2, 5, 3).reshape(n, 2, 8 * h, 8 * w)
+
+
+def test_rank_7_tensors_lower_and_run():
+    model = Fn(convex_upsampling)
+    flow, mask = torch.randn(2, 2, 5, 6), torch.randn(2, 576, 5, 6)
+    low = lowered(model, flow, mask)
+    assert low.unsupported == [] and low.graph.dynamic_batch
+    assert max(len(v.shape) for v in low.values.values() if hasattr(v, "shape")) == 7
+    assert_matches(low, model, flow, mask)
+    assert_matches(low, model, torch.randn(3, 2, 5, 6), torch.randn(3, 576, 5, 6))
+    got = engine.Engine(low.graph)(flow.numpy(), mask.numpy())
+    np.testing.assert_allclose(got, model(flow, mask).numpy(), rtol=1e-5, atol=1e-5)
+
+
 class SharedEncoder(nn.Module):
     """Two images' batches concatenated for one encoder, then split back (RAFT's, a siamese
     network's), and a batch tripled and split by its size."""

@@ -1,4 +1,4 @@
-"""add, sub, mul, div, maximum, minimum: numpy broadcasting up to rank 6 with the fused activations, against torch;
+"""add, sub, mul, div, maximum, minimum: numpy broadcasting up to rank 8 with the fused activations, against torch;
 constants at either position; thread counts; refusals."""
 
 import numpy as np
@@ -21,7 +21,7 @@ def want(op, a, b, activation="none"):
 
 
 @settings(max_examples=150, deadline=None)
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=6, min_side=0, max_side=4),
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=8, min_side=0, max_side=4),
        op=st.sampled_from(sorted(OPS)), activation=st.sampled_from(sorted(ACTIVATIONS)), seed=st.integers(0, 2**16))
 def test_broadcasting_matches_torch(shapes, op, activation, seed):
     rng = np.random.default_rng(seed)
@@ -84,7 +84,7 @@ def test_refusals():
     x = np.ones((2, 3), np.float32)
     refused("add", {}, x, np.ones((4,), np.float32), says=["cannot broadcast", "(2, 3)", "(4,)"])
     refused("add", {}, x, says="takes 2 inputs, got 1")
-    refused("mul", {}, np.ones((1,) * 7, np.float32), x, says="rank 7")
+    refused("mul", {}, np.ones((1,) * 9, np.float32), x, says="rank 9")
     refused("add", {"alpha": 2}, x, x, says="unknown attribute 'alpha'")
     refused("sub", {"activation": "swish"}, x, x, says=["activation", "swish"])
     refused("div", {"activation": "relu", "activation_min": 0.0}, x, x, says="activation_min")

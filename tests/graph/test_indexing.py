@@ -183,7 +183,7 @@ def test_refusals():
     refused("take", {}, x, np.zeros(2, np.float32), says="axis")
     refused("take", {"axis": 0, "dim": 0}, x, np.zeros(2, np.float32), says="unknown attribute 'dim'")
     refused("take", {"axis": 0}, x, says="takes 2 inputs, got 1")
-    refused("take", {"axis": 1}, x, np.zeros((1,) * 6, np.float32), says=["rank 7", "more than 6"])
+    refused("take", {"axis": 1}, x, np.zeros((1,) * 8, np.float32), says=["rank 9", "more than 8"])
 
 
 def test_topk_refuses_dims_whose_indices_float32_cannot_hold():

@@ -235,7 +235,7 @@ BAD_GRAPHS = {
                      r"must be in \[0, "),
     "huge dim": (lambda d: d["inputs"][0]["shape"].__setitem__(0, 2**64), "inputs[0].shape[0]", r"must be in \[0, "),
     "float dim": (lambda d: d["inputs"][0]["shape"].__setitem__(0, 4.0), "inputs[0].shape[0]", "must be an int"),
-    "rank 7": (lambda d: d["inputs"][0].update(shape=[1] * 7), "inputs[0].shape", "at most 6"),
+    "rank 9": (lambda d: d["inputs"][0].update(shape=[1] * 9), "inputs[0].shape", "at most 8"),
     "NaN attribute": (lambda d: d["nodes"][1]["attrs"].update(activation_min=float("nan")),
                       "nodes[1].attrs.activation_min", "must be finite"),
     "infinite attribute": (lambda d: d["nodes"][1]["attrs"].update(activation_max=float("inf")),

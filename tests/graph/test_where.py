@@ -1,4 +1,4 @@
-"""where: (a compare b) ? x : z with the four inputs broadcast together up to rank 6, against
+"""where: (a compare b) ? x : z with the four inputs broadcast together up to rank 8, against
 torch.where over every comparison; NaN, constants, threads; refusals."""
 
 import numpy as np
@@ -26,7 +26,7 @@ def ties(rng, shape):
 
 
 @settings(max_examples=80, deadline=None)
-@given(shapes=mutually_broadcastable_shapes(num_shapes=4, min_dims=0, max_dims=6, min_side=0, max_side=4),
+@given(shapes=mutually_broadcastable_shapes(num_shapes=4, min_dims=0, max_dims=8, min_side=0, max_side=4),
        compare=st.sampled_from(COMPARES), seed=st.integers(0, 2**16))
 def test_broadcasting_matches_torch(shapes, compare, seed):
     rng = np.random.default_rng(seed)
@@ -84,4 +84,4 @@ def test_refusals():
     refused("where", {}, x, x, x, x, says="compare")
     refused("where", {"compare": "greater"}, x, x, x, x, says=["compare", "greater"])
     refused("where", {"compare": "gt", "value": 1.0}, x, x, x, x, says="unknown attribute 'value'")
-    refused("where", {"compare": "gt"}, np.ones((1,) * 7, np.float32), x, x, x, says="rank 7")
+    refused("where", {"compare": "gt"}, np.ones((1,) * 9, np.float32), x, x, x, says="rank 9")

@@ -74,7 +74,7 @@ STRUCTURE = {
     "input shape overflowing": (lambda m: ir_of(m)["inputs"][0].update(shape=[2**62, 2**62]),
                                 r"inputs\[0\]\.shape\[0\]: must be in \[0, 4611686018427387903\]"),
     "input dim beyond 64 bits": (lambda m: ir_of(m)["inputs"][0].update(shape=[2**64, 1]), r"must be in \[0,"),
-    "input of rank 7": (lambda m: ir_of(m)["inputs"][0].update(shape=[1] * 7), "at most 6"),
+    "input of rank 9": (lambda m: ir_of(m)["inputs"][0].update(shape=[1] * 9), "at most 8"),
     "other graph version": (lambda m: ir_of(m).update(version=5), "unsupported graph version 5"),
     "unknown key": (lambda m: ir_of(m).update(colour="red"), "unknown key 'colour'"),
     "missing key": (lambda m: ir_of(m).pop("dynamic_batch"), "missing key 'dynamic_batch'"),
@@ -94,7 +94,7 @@ STRUCTURE = {
 OPERATORS = {
     "unknown op": (lambda m: ir_of(m)["nodes"][0].update(op="resize"), r"node 0 \(resize 'flatten'\): unknown op"),
     "attribute out of range": (lambda m: ir_of(m)["nodes"][0]["attrs"].update(shape=[-1, -1]), "more than one -1"),
-    "attribute below its range": (lambda m: ir_of(m)["nodes"][0]["attrs"].update(shape=[-9, 1]), "attribute 'shape'"),
+    "attribute below its range": (lambda m: ir_of(m)["nodes"][0]["attrs"].update(shape=[-11, 1]), "attribute 'shape'"),
     "attribute of a wrong type": (lambda m: ir_of(m)["nodes"][0]["attrs"].update(shape="abc"), "attribute 'shape'"),
     "unknown attribute": (lambda m: ir_of(m)["nodes"][0]["attrs"].update(colour=1), "attribute 'colour'"),
     "missing attribute": (lambda m: ir_of(m)["nodes"][0].update(attrs={}), "attribute 'shape'"),

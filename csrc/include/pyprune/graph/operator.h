@@ -18,7 +18,7 @@ namespace pyprune::graph {
 
 // A tensor's shape: float32, C-contiguous, rank 0 to kMaxRank.
 using Dims = std::vector<size_t>;
-constexpr size_t kMaxRank = 6;
+constexpr size_t kMaxRank = 8;
 
 // Product of the dims, std::length_error if it overflows.
 size_t elements(const Dims& dims);
