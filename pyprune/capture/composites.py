@@ -1200,9 +1200,38 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
     """A transposed convolution as a sub-pixel convolution (_transposed)."""
     x = a["input"]
     weight = low.constant(a["weight"], "the weight")
+    if low.rank(x) == 5:
+        return b_conv_transpose3d(low, node, a)
     if low.rank(x) != 4 or weight.dim() != 4:
         raise Unsupported("only 1-d and 2-d transposed convolutions are in the operator set")
     return Ref(_transposed(low, low.tensor(x), low.shape(x)[2:], weight, a))
+
+
+def b_conv_transpose3d(low: Any, node: fx.Node, a: dict) -> Any:
+    """A 3-d transposed convolution whose kernel is its stride, unpadded (a 3-d U-Net's
+    upsampling, ConvTranspose3d(c, c', 2, stride=2)): each input voxel's block of outputs is its
+    own, so one 1x1 conv2d over the volume as one plane gives every block position's channels,
+    which a rank-8 reshape, a permute and a reshape put in place. Others are Unsupported."""
+    x, weight = a["input"], low.constant(a["weight"], "the weight")
+    _, d, h, w = _volume(low, x, "a 3-d transposed convolution")
+    if weight.dim() != 5 or weight.dtype != torch.float32:
+        raise Unsupported(f"a 3-d transposed convolution with a {weight.dtype} weight of rank {weight.dim()}")
+    stride, kernel = _triple(a["stride"], "stride"), list(weight.shape[2:])
+    if kernel != stride or any(_triple(a["padding"], "padding")) or any(_triple(a["output_padding"], "output padding")) \
+            or _triple(a["dilation"], "dilation") != [1, 1, 1] or int(a["groups"]) != 1:
+        raise Unsupported("a 3-d transposed convolution other than one of a kernel equal to its stride, unpadded, "
+                          "undilated and of one group")
+    cin, cout = weight.shape[:2]
+    blocks = math.prod(stride)
+    rows = weight.permute(1, 2, 3, 4, 0).reshape(cout * blocks, cin, 1, 1).contiguous()
+    inputs = [_node(low, "reshape", [low.tensor(x)], {"shape": [-2, -3, -1, -6]}), low.tensor(rows, "the weight")]
+    if a.get("bias") is not None:
+        inputs.append(low.tensor(low.constant(a["bias"], "the bias").repeat_interleave(blocks).contiguous(), "the bias"))
+    products = _node(low, "conv2d", inputs, {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1],
+                                             "groups": 1})
+    positions = _node(low, "reshape", [products], {"shape": [-2, cout, *stride, d, h, w]})
+    placed = _node(low, "permute", [positions], {"dims": [0, 1, 5, 2, 6, 3, 7, 4]})
+    return low.emit_one("reshape", [placed], {"shape": [-2, cout] + [n * s for n, s in zip((d, h, w), stride)]})
 
 
 def b_conv_transpose1d(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1764,6 +1793,7 @@ def b_attention(low: Any, node: fx.Node, a: dict) -> Any:
 
 BUILDERS = {
     "conv1d": b_conv1d, "conv_transpose2d": b_conv_transpose, "conv_transpose1d": b_conv_transpose1d,
+    "conv_transpose3d": b_conv_transpose3d,
     "bilinear": b_bilinear, "max_unpool2d": b_max_unpool2d,
     "linalg_vector_norm": b_vector_norm, "var": b_var, "std": b_std, "var_mean": b_var_mean, "std_mean": b_var_mean,
     "logsumexp": b_logsumexp, "frac": b_frac, "affine_grid_generator": b_affine_grid, "im2col": b_im2col,

@@ -683,6 +683,26 @@ def test_3d_convolutions_lower_to_a_2d_one_over_depth_slices(kernel, stride, pad
     assert_matches(low, model, torch.randn(3, 4, *size))
 
 
+@pytest.mark.parametrize("kernel, bias, size", [(2, True, (3, 5, 4)), ((1, 2, 2), False, (2, 3, 3)),
+                                                (3, True, (1, 2, 1)), (1, True, (2, 2, 3))])
+def test_a_3d_transposed_convolution_of_its_stride_is_one_1x1_convolution_then_a_rank_8_interleave(kernel, bias, size):
+    """A 3-d U-Net's upsampling: every voxel's block of outputs from one 1x1 conv2d, put in place
+    through rank-8 tensors, on the engine too; other transposed 3-d convolutions are named."""
+    torch.manual_seed(0)
+    model = nn.ConvTranspose3d(4, 6, kernel, kernel, bias=bias)
+    x = torch.randn(2, 4, *size)
+    low = lowered(model, x)
+    assert ops(low) == ["reshape", "conv2d", "reshape", "permute", "reshape"], ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, *size))
+    with torch.no_grad():
+        np.testing.assert_allclose(engine.Engine(low.graph)(x.numpy()), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    padded = lowered(nn.ConvTranspose3d(4, 6, 3, 2, padding=1), x)
+    assert [why for _, why in padded.unsupported] == [
+        "a 3-d transposed convolution other than one of a kernel equal to its stride, unpadded, undilated and of one "
+        "group"]
+
+
 @pytest.mark.parametrize("kernel, stride, padding, dilation, bias, size", [
     (3, 1, 1, 1, True, (4, 5, 6)),  # X3D's 3x3x3
     ((5, 1, 1), 1, (2, 0, 0), 1, False, (6, 3, 4)),  # X3D's stem: temporal only
