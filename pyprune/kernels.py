@@ -135,7 +135,7 @@ class SparseRule:
     weights the sparse kernels multiply in the cheapest block size (cheapest_block), each counted
     at its block's cost — is at most pointwise_max_density for a 1x1 stride-1 unpadded one,
     conv_max_density for the rest; and a KxK one of at most few_outputs output channels whatever
-    its density, where Winograd does not take it (the engine runs the GEMM on an input of one
+    its density, where Winograd does not run it (the engine runs the GEMM on an input of one
     pixel)."""
 
     pointwise_max_density: float

@@ -176,8 +176,8 @@ std::string depthwise_strip_rejects(const Window2d& w) {
 std::string sparse_window_rejects(const Window2d& w) {
   const std::string general = conv2d_window_rejects(w);
   if (!general.empty()) return general;
-  if (w.stride_h != w.stride_w || w.dilation_h != 1 || w.dilation_w != 1)
-    return "the sparse kernels take no " + w.describe() + " window (one stride for both axes, no dilation)";
+  if (w.stride_h != w.stride_w || (w.stride_h != 1 && (w.dilation_h != 1 || w.dilation_w != 1)))
+    return "the sparse kernels take no " + w.describe() + " window (one stride for both axes, a dilation at stride 1 only)";
   return "";
 }
 

@@ -153,13 +153,12 @@ class Conv2dOperator : public Operator {
     std::visit([&](const auto& p) { p->run(shape4(in_shapes[0]), in[0], out[0], epilogue); }, *kernel);
   }
 
-  // A per-call algorithm is named as "gemm or winograd" (or "sparse, gemm of one pixel")
-  // without the inputs' shapes.
+  // A per-call algorithm is named with its alternatives, without the inputs' shapes.
   std::string describe() const override {
-    if (spec_.few_outputs) return describe(Algorithm::sparse) + " (gemm for an input of one pixel)";
-    return spec_.winograd_when_worth ? describe(Algorithm::gemm) + " (winograd from " +
-                                           std::to_string(min_tiles()) + " output tiles)"
-                                     : describe(spec_.algorithm);
+    std::string s = describe(spec_.few_outputs ? Algorithm::sparse : spec_.algorithm);
+    if (spec_.winograd_when_worth) s += " (winograd from " + std::to_string(min_tiles()) + " output tiles)";
+    if (spec_.few_outputs) s += " (gemm for an input of one pixel)";
+    return s;
   }
   std::string describe_for(const std::vector<Dims>& inputs) const override {
     const auto taps = live_taps_of(inputs[0]);
@@ -249,18 +248,20 @@ class Conv2dOperator : public Operator {
   // 320 -> 128 channels (34 %, 9 %, 4 % of the tiles' outputs real: 43, 12, 5) 0.67-0.81x,
   // 0.26x, 0.12x; 256 -> 256 on 33x33 at 47 % and 21 % (120, 54) 1.33-1.68x and 0.74x; 2048 ->
   // 256 on 28x28 at 34 % (87) 1.54x; 128 -> 128 on 28x28, dilation 2, 77 % (99) 2.3x.
+  // Else a dense one of few outputs runs sparse, but on an input of one pixel (a linear layer).
   Algorithm algorithm_for(const Dims& x) const {
-    if (spec_.few_outputs && x.size() == 4 && !reads_one_pixel(x)) return Algorithm::sparse;
-    if (!spec_.winograd_when_worth || x.size() != 4) return spec_.algorithm;
+    if (x.size() != 4) return spec_.algorithm;
+    const Algorithm otherwise = spec_.few_outputs && !reads_one_pixel(x) ? Algorithm::sparse : spec_.algorithm;
+    if (!spec_.winograd_when_worth) return otherwise;
     const Shape4 y = window_output(shape4(x), spec_.out_channels, spec_.window);
     const size_t dh = spec_.window.dilation_h, dw = spec_.window.dilation_w;
     const size_t tiles = y.n * dh * dw * pp_divide_round_up(pp_divide_round_up(y.h, dh), 4) *
                          pp_divide_round_up(pp_divide_round_up(y.w, dw), 4);
-    if (tiles < min_tiles()) return spec_.algorithm;
+    if (tiles < min_tiles()) return otherwise;
     if (dh * dw == 1) return Algorithm::winograd;
     const double real = static_cast<double>(y.n * y.h * y.w) / (16.0 * static_cast<double>(tiles));
     return real * static_cast<double>(group_channels(spec_)) >= kWinogradDilatedWork ? Algorithm::winograd
-                                                                                      : spec_.algorithm;
+                                                                                      : otherwise;
   }
   static constexpr double kWinogradDilatedWork = 70.0;
   // Whether the GEMM prepared at construction takes an input of this shape as one pixel.
@@ -332,9 +333,9 @@ std::string winograd_rejects(const Spec& s) {
 }
 
 // "auto"'s choice between the sparse kernels (setting s.block) and the GEMM for a weight no
-// depthwise kernel takes, by its density; a dense one of few outputs Winograd does not take
-// keeps the GEMM as its algorithm, for an input of one pixel, and runs sparse on the others
-// (s.few_outputs; SparseRule).
+// depthwise kernel takes, by its density; a dense one of few outputs keeps the GEMM as its
+// algorithm, for an input of one pixel, and runs sparse on the others where Winograd does not
+// run it (s.few_outputs; SparseRule).
 Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   const bool pointwise = s.window.kernel_h == 1 && s.window.kernel_w == 1 && s.window.stride_h == 1 &&
                          s.window.stride_w == 1 && s.window.pad_top + s.window.pad_left + s.window.pad_bottom +
@@ -347,8 +348,7 @@ Algorithm sparse_or_gemm(Spec& s, const Constant& weight) {
   s.block = block;
   if (density <= (pointwise ? rule.pointwise_max_density : rule.conv_max_density)) return Algorithm::sparse;
   s.few_outputs = s.window.kernel_h * s.window.kernel_w > 1 && s.out_channels <= rule.few_outputs &&
-                  !winograd_rejects(s).empty() && !Conv2d::runs_direct(s.in_channels, s.window, s.groups) &&
-                  weight.dense != nullptr;
+                  !Conv2d::runs_direct(s.in_channels, s.window, s.groups) && weight.dense != nullptr;
   return Algorithm::gemm;
 }
 

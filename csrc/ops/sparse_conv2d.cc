@@ -136,7 +136,8 @@ std::shared_ptr<const SparseConv2d::Plan> SparseConv2d::plan(const Shape4& x, co
   p->offsets.resize(weights_.column_indices().size());
   for (size_t j = 0; j < p->offsets.size(); j++) {
     const size_t column = weights_.column_indices()[j];
-    const size_t ci = column / (kh * kw), ih = column % (kh * kw) / kw, iw = column % kw;
+    // The tap's row and column in the padded input (a dilation comes with stride 1 only).
+    const size_t ci = column / (kh * kw), ih = column % (kh * kw) / kw * w.dilation_h, iw = column % kw * w.dilation_w;
     const size_t phase = (ih % s) * p->phases_w + iw % s;
     const size_t at = (ci * p->phases_h * p->phases_w + phase) * plane + ih / s * p->phase_width + iw / s;
     p->offsets[j] = static_cast<int32_t>(at * sizeof(float));

@@ -134,7 +134,8 @@ def _sparse_allowed(policy: Any, node: ir.Node, weight: np.ndarray) -> bool:
 
     (sh, sw), (top, left, bottom, right) = node.attrs.get("stride", [1, 1]), node.attrs.get("padding", [0, 0, 0, 0])
     kh, kw = weight.shape[2:]
-    if kh != kw or sh != sw or len({top, left, bottom, right}) != 1 or node.attrs.get("dilation", [1, 1]) != [1, 1]:
+    dilated = node.attrs.get("dilation", [1, 1]) != [1, 1]
+    if kh != kw or sh != sw or len({top, left, bottom, right}) != 1 or (dilated and sh != 1):
         return policy.layers.get(node.name) is True
     spec = ConvSpec(torch.from_numpy(weight), None, kh, sh, top, node.attrs.get("groups", 1))
     return policy.choose(node.name, spec) is not None

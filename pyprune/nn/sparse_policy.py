@@ -38,7 +38,7 @@ class SparsePolicy:
     channels is tried whatever its density, dense weights too (a model's last layer to a few
     channels, a heatmap head): the sparse kernels read its input where it is, where the GEMM
     gathers an im2col row per tap for a tile it fills with few rows (the measurements are the
-    rule's; the engine's "auto" leaves those Winograd takes to it, convert times both).
+    rule's; the engine's "auto" leaves calls Winograd runs to it, convert times both).
 
     `layers` forces a choice by layer name: True = sparse (the fastest block), False = dense.
 

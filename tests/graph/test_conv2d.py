@@ -563,7 +563,7 @@ AUTO_WINOGRAD = [
     ((12, 12), 1, {"padding": [1, 1, 1, 1]}, by_tiles(9)),  # 12x12: 9 tiles
     ((9, 30), 1, {"padding": [0, 2, 1, 0]}, by_tiles(16)),  # 8x30: 16 tiles, uneven padding
     ((30, 30), 1, {"dilation": [2, 2], "padding": [1, 1, 1, 1]}, "gemm"),  # padding no multiple of the dilation
-    ((30, 30), 1, {"stride": [2, 2]}, "sparse"),  # not Winograd's: 6 outputs run on the sparse kernels
+    ((30, 30), 1, {"stride": [2, 2]}, "gemm"),
     ((30, 30), 1, {"groups": 2, "cin_g": 2}, by_tiles(49, 2)),
     ((30, 30), 1, {"groups": 2, "cin_g": 1}, "gemm"),  # one input channel per group
     ((30, 30), 1, {"algorithm": "gemm"}, "gemm"),  # asked for: never switched
@@ -578,15 +578,13 @@ def test_the_winograd_threshold_is_the_isas():
 @pytest.mark.parametrize("hw,n,attrs,algorithm", AUTO_WINOGRAD)
 def test_auto_runs_winograd_where_the_call_has_enough_tiles(hw, n, attrs, algorithm, rng):
     attrs = {"cin_g": 4, **attrs}
-    text = describe(hw, n, **dict(attrs))
+    text = describe(hw, n, cout=16, **dict(attrs))  # more outputs than few_outputs
     assert text.startswith("conv2d 3x3") and f" {algorithm} " in text, text
     groups = attrs.get("groups", 1)
     x = rng.standard_normal((n, attrs.pop("cin_g") * groups, *hw), dtype=np.float32)
-    w = rng.standard_normal((6, x.shape[1] // groups, 3, 3), dtype=np.float32)
+    w = rng.standard_normal((16, x.shape[1] // groups, 3, 3), dtype=np.float32)
     got = conv(x, w, activation="relu", **attrs)
-    asked = {"algorithm": algorithm, **({"block": int(text.split(" block ")[1].split()[0])} if algorithm == "sparse"
-                                        else {})}
-    np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, **asked}))
+    np.testing.assert_array_equal(got, conv(x, w, activation="relu", **{**attrs, "algorithm": algorithm}))
 
 
 @pytest.mark.parametrize("hw,channels,attrs,algorithm", [
@@ -629,15 +627,22 @@ def test_auto_runs_a_grouped_convolution_by_winograd_where_groups_have_enough_ch
     np.testing.assert_array_equal(got, conv(x, w, groups=groups, activation="relu", algorithm=algorithm))
 
 
-def test_auto_takes_each_input_size_as_it_comes(rng):
+@pytest.mark.parametrize("cout", [16, 8])
+def test_auto_takes_each_input_size_as_it_comes(cout, rng):
     """One node run on sizes either side of the threshold, several times and from several
-    threads at once: each call runs the algorithm its size asks for, prepared once."""
-    w = rng.standard_normal((8, 5, 3, 3), dtype=np.float32)
+    threads at once: each call runs the algorithm its size asks for (below it the GEMM, or the
+    sparse kernels for few outputs), prepared once."""
+    w = rng.standard_normal((cout, 5, 3, 3), dtype=np.float32)
     graph = Graph([TensorSpec("x", (1, 5, 10, 10))], ["y"], [Node("conv2d", ["x", "w"], ["y"], {"padding": [1] * 4})],
                   {"w": w})
     engine = Engine(graph)
+    below = {"algorithm": "gemm"}
+    if cout <= pyprune.kernels.capabilities().sparse_rule.few_outputs:
+        text = describe((4, 4), cout=cout, cin_g=5, padding=[1] * 4)
+        below = {"algorithm": "sparse", "block": int(text.split(" block ")[1].split()[0])}
     xs = [rng.standard_normal((1, 5, hw, hw), dtype=np.float32) for hw in (4, 11, 6, 16)]
-    want = [conv(x, w, padding=[1] * 4, algorithm=by_tiles(((x.shape[2] + 3) // 4) ** 2)) for x in xs]
+    want = [conv(x, w, padding=[1] * 4, **(below if by_tiles(((x.shape[2] + 3) // 4) ** 2) == "gemm"
+                                           else {"algorithm": "winograd"})) for x in xs]
 
     def check(_):
         for x, y in zip(xs, want):
@@ -915,7 +920,8 @@ def test_auto_runs_sparse_weights_sparse_as_the_sparse_policy_would(kernel, stri
     (12, (5, 3), 2, 0, (13, 11), "sparse"),
     (13, 5, 1, 2, (13, 11), "gemm"),  # more outputs than few_outputs
     (3, 1, 1, 0, (13, 11), "gemm"),  # 1x1: the GEMM reads its input in place
-    (4, 3, 1, 1, (5, 4), "gemm"),  # 3x3 stride 1 is Winograd's, the GEMM's on too few tiles
+    (4, 3, 1, 1, (30, 30), "winograd"),  # 3x3 stride 1 is Winograd's where the call has the tiles
+    (4, 3, 1, 1, (5, 4), "sparse"),  # and the sparse kernels' below
     (3, 5, 1, 2, (1, 1), "gemm"),  # an input of one pixel: a linear layer
     (4, 3, 2, 1, (13, 11), "direct")])  # 3x3 stride 2 padding 1 where a direct kernel takes it, else sparse
 def test_auto_runs_dense_convolutions_of_few_outputs_on_the_sparse_kernels(out_channels, kernel, stride, padding, hw,
@@ -939,13 +945,20 @@ def test_auto_runs_dense_convolutions_of_few_outputs_on_the_sparse_kernels(out_c
         assert_close(engine(x), want, 6 * kernel[0] * kernel[1])
 
 
-def test_auto_keeps_grouped_and_dilated_convolutions_dense(rng):
-    w = sparse_weight(rng, (8, 4, 3, 3), 0.1, 1)
-    x = rng.standard_normal((1, 8, 10, 9), dtype=np.float32)
-    for attrs in ({"groups": 2}, {"dilation": [2, 2]}):
-        text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w if attrs.get("groups")
-                                                                                        else w.repeat(2, 1)})
-        assert " gemm " in text, text
+@pytest.mark.parametrize("attrs,algorithm", [
+    ({"groups": 2}, "gemm"), ({"dilation": [2, 2], "stride": [2, 2]}, "gemm"),
+    ({"dilation": [2, 3], "padding": [2, 3, 2, 3]}, "sparse"), ({"dilation": [3, 1], "padding": [0, 1, 5, 0]}, "sparse")])
+def test_auto_runs_sparse_weights_dilated_at_stride_1_sparse(attrs, algorithm, rng):
+    """The sparse kernels take a dilation at stride 1 (the taps' offsets spread out); grouped
+    and strided dilated convolutions stay on the GEMM."""
+    groups = attrs.get("groups", 1)
+    w = sparse_weight(rng, (16, 8 // groups, 3, 3), 0.1, 1)
+    x = rng.standard_normal((2, 8, 10, 9), dtype=np.float32)
+    text, _ = pyprune.kernels.testing.describe_operator("conv2d", attrs, [x, None], {1: w})
+    assert f" {algorithm} " in text, text
+    want = reference(x, w, None, None, attrs.get("stride", (1, 1)), attrs.get("padding", (0,) * 4),
+                     attrs.get("dilation", (1, 1)), groups, {})
+    assert_close(conv(x, w, **attrs), want, 72)
 
 
 @settings(max_examples=60, deadline=None)

@@ -39,8 +39,8 @@ const std::vector<size_t>& sparse_blocks();
 // (sparse beats the GEMM below about 42 % density) and KxK ones (below about 45 % at stride 2,
 // the phase-split input replacing im2col); block costs per stored weight relative to single
 // rows on 90 % block-pruned pointwise layers (an 8-row block's tile loads more per FMA).
-// A dense KxK one of at most few_outputs output channels, which neither Winograd nor a direct
-// 3x3 stride-2 kernel takes, runs on them too (a model's last layer to a few channels, a
+// A dense KxK one of at most few_outputs output channels runs on them too where Winograd does
+// not run it and no direct 3x3 stride-2 kernel takes it (a model's last layer to a few channels, a
 // heatmap head): they read the input where it is, where the GEMM gathers an im2col row per tap
 // for a tile it fills with few rows. AVX-512, 1 thread, the GEMM's time over theirs on dense
 // weights (5x5, 7x7, 3x3 stride 2, 3x3 on 256 channels): 1 to 8 outputs 1.2-9x, 12 outputs
@@ -88,7 +88,8 @@ std::string conv2d_window_rejects(const Window2d& window);
 // (square kernel, one stride), dilation 1, each side padded by at most the case's max_padding.
 // Other windows run on the taps kernel (depthwise_taps.h).
 std::string depthwise_strip_rejects(const Window2d& window);
-// The sparse driver's window: the GEMM path's, with one stride for both axes and no dilation.
+// The sparse driver's window: the GEMM path's, with one stride for both axes, a dilation at
+// stride 1 only.
 std::string sparse_window_rejects(const Window2d& window);
 std::string sparse_block_rejects(int64_t block);
 // A convolution by its kernel, stride and dilation (height, width), groups and padding (top,

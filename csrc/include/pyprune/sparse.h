@@ -77,11 +77,12 @@ size_t stored_weights(const float* dense, size_t rows, size_t columns, size_t bl
 std::pair<size_t, double> cheapest_block(const float* dense, size_t rows, size_t columns,
                                          const std::vector<std::pair<size_t, double>>& costs);
 
-// A convolution (groups 1, one stride for both axes, no dilation, zero padding per side) with
-// sparse weights, on the SpMM kernels: one SpMM per image. The zero-padded input is split into
-// phase planes (plane (a, b) holds padded rows a, a + s, ... and columns b, b + s, ... for stride
-// s), so tap (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw / s of phase
-// (kh % s, kw % s): a fixed offset from the pixel, computed once per input size. Output row y
+// A convolution (groups 1, one stride for both axes, a dilation d at stride 1 only, zero padding
+// per side) with sparse weights, on the SpMM kernels: one SpMM per image. The zero-padded input
+// is split into phase planes (plane (a, b) holds padded rows a, a + s, ... and columns b, b + s,
+// ... for stride s), so tap (kh, kw) of output pixel (y, x) is at row y + kh / s, column x + kw /
+// s of phase (kh % s, kw % s), or at stride 1 at row y + kh d, column x + kw d: a fixed offset
+// from the pixel, computed once per input size. Output row y
 // is computed at y * phase_width, so rows are phase_width apart and the columns past the
 // output width are discarded (the epilogue runs on each row as it is compacted). 1x1 stride-1
 // convolutions without padding use the input and output as they are.
