@@ -18,8 +18,8 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.indices import _indices, take
-from pyprune.capture.values import (INT64_MAX, INT64_MIN, MISSING, Comparison, PoolArgmax, Ref, Unsupported, conv_padding,
-                                    int_pair, norm_axis, string_padding, without_axes)
+from pyprune.capture.values import (FILLED, INT64_MAX, INT64_MIN, MISSING, Broadcast, Comparison, PoolArgmax, Ref,
+                                    Unsupported, conv_padding, int_pair, norm_axis, string_padding, without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -1614,8 +1614,14 @@ def b_filled_like(low: Any, node: fx.Node, a: dict) -> Any:
 
 def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
     """zeros(size), x.new_zeros(size) and the like (empty as zeros), of sizes known at run time
-    (the batch): the value expanded (those of sizes known at capture are folded to constants)."""
-    return low.b_expand(node, {"self": torch.tensor(_fill_value(node, a)), "size": list(a["size"])})
+    (the batch): the value expanded (those of sizes known at capture are folded to constants).
+    Integers and booleans of the batch (DETR's padding mask, an index per item) are Broadcasts:
+    constants of one item, which the ops on them fold or read as conditions and integers."""
+    dtype = node.meta["val"].dtype
+    y = low.b_expand(node, {"self": torch.tensor(_fill_value(node, a), dtype=dtype), "size": list(a["size"])})
+    if dtype != torch.float32 and not isinstance(y, Broadcast):
+        raise Unsupported(f"a {dtype} tensor of one value and a size known at run time other than the batch")
+    return y
 
 
 def _scatter(low: Any, x: Any, src: Ref, axis: int, picked: range) -> Any:
@@ -1806,7 +1812,7 @@ BUILDERS = {
     "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
     "roll": b_roll,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
-    **{name: b_filled for name in ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full", "empty", "new_empty")},
+    **{name: b_filled for name in FILLED},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},
     "max_pool1d": b_max_pool1d, "avg_pool1d": b_avg_pool1d,
     "adaptive_avg_pool1d": b_adaptive_avg_pool1d, "adaptive_max_pool1d": b_adaptive_max_pool1d,

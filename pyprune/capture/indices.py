@@ -18,8 +18,8 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
-from pyprune.capture.values import (MISSING, Broadcast, Comparison, Condition, Junction, Ref, Unsupported, norm_axis,
-                                    without_axes)
+from pyprune.capture.values import (FILLED, MISSING, Broadcast, Comparison, Condition, Junction, Ref, Unsupported,
+                                    norm_axis, without_axes)
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "cast_from_float", "result_bound", "result_signed", "take"]
 
@@ -128,6 +128,8 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
         result = low.static_dim(a["boundaries"] if name == "bucketize" else a["sorted_sequence"], -1, name)
     elif name == "one_hot":
         result = 1
+    elif name in FILLED:  # of the batch: a Broadcast (composites.b_filled)
+        result = abs(a.get("fill_value", 1 if "ones" in name else 0))
     elif name == "count_nonzero":
         x, dims = a["self"], a.get("dim")
         result = math.prod(low.static_dim(x, d, name) for d in low.axes(x, [dims] if isinstance(dims, int) else dims))

@@ -10,6 +10,7 @@ batch become reshape entries "dim i of the input".
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import operator
@@ -25,8 +26,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from pyprune.capture import composites, indices, recurrent, spectral
 from pyprune.capture.export import quiet
-from pyprune.capture.values import (INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction, PoolArgmax, Ref,
-                                    Unsupported, conv_padding, int_pair, norm_axis, without_axes)
+from pyprune.capture.values import (FILLED, INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction,
+                                    PoolArgmax, Ref, Unsupported, conv_padding, int_pair, norm_axis, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -111,6 +112,9 @@ _XORS = {"logical_xor", "bitwise_xor", "__xor__"}
 _MASK_ARITHMETIC = {"mul": "and", "add": "or"}
 # Tests of a number's class, as comparisons (NaN is unequal to itself and to every bound).
 _CLASSES = {"isnan", "isinf", "isposinf", "isneginf", "isfinite"}
+# Ops that move or copy a tensor's entries: of a condition, its mask moved is a condition.
+_CONDITION_MOVES = {"view", "reshape", "_unsafe_view", "flatten", "unflatten", "unsqueeze", "squeeze", "permute",
+                    "transpose", "t", "expand", "repeat", "slice", "select", "narrow", "clone", "contiguous", "alias"}
 
 
 def _functional(target: Any) -> Any:
@@ -400,6 +404,17 @@ class _Lowering:
             self.masks[id(condition)] = (condition, self.select(condition, 1.0, 0.0))
         return self.masks[id(condition)][1]
 
+    def moved_condition(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Condition:
+        """A condition reshaped, permuted, expanded or sliced (DETR's mask.flatten(1) for a key
+        padding mask): its mask moved, tested again."""
+        if not args[0].call:
+            raise Unsupported("a condition of no op moved")
+        source = self.mask(args[0])
+        self.values.setdefault(source.name, _as_float(self.example(args[0])))
+        moved = _BUILDERS[_op_name(target)](self, node, {**bind_schema(target, tuple(args), kwargs), "self": source})
+        self.values.setdefault(moved.name, _as_float(node.meta["val"]))
+        return Comparison(False, (node, target, args, kwargs), moved, 0.5, "gt")
+
     def computed_in_torch(self, condition: Condition) -> Ref:
         """The condition as the boolean tensor of a torch call, for a torch call reading it."""
         if id(condition) not in self.in_torch:
@@ -625,6 +640,12 @@ class _Lowering:
             except Unsupported as e:
                 self.env[node] = self.opaque(node, target, args, kwargs, str(e))
             return
+        if mask and name in _CONDITION_MOVES and args and isinstance(args[0], Condition):
+            try:
+                self.env[node] = self.moved_condition(node, target, args, kwargs)
+            except Unsupported as e:
+                self.env[node] = self.opaque(node, target, args, kwargs, str(e))
+            return
         try:
             if target is operator.getitem:
                 self.env[node] = self.getitem(args[0], args[1])
@@ -646,7 +667,8 @@ class _Lowering:
                 dtype = None if several else val.dtype
                 bound = indices.result_bound(self, name, bound_args, several, dtype)
                 signed = indices.result_signed(self, name, bound_args, dtype)
-            elif isinstance(val, torch.Tensor) and val.dtype != torch.float32 and not complex_values:
+            elif isinstance(val, torch.Tensor) and val.dtype != torch.float32 and not complex_values \
+                    and name not in FILLED:  # a mask or integers of the batch's items: a Broadcast
                 raise Unsupported(f"its result has dtype {val.dtype}, not float32")  # complex: its two parts
             count = len(self.nodes)
             try:
@@ -1500,6 +1522,12 @@ def _represented(v: Any) -> Any:
 
 def _is_integer(v: Any) -> bool:
     return isinstance(v, torch.Tensor) and v.dtype in indices.INTEGER_DTYPES
+
+
+def _as_float(example: Any) -> Any:
+    """A boolean tensor's value at capture as the float32 mask the engine holds of it."""
+    with example.fake_mode if hasattr(example, "fake_mode") else contextlib.nullcontext():
+        return example.to(torch.float32)
 
 
 def _static(size: Any) -> int | None:

@@ -12,6 +12,8 @@ from typing import Any
 # A slice's bounds past either end of any dim (Python's None).
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+# The ATen ops that make a tensor of one value.
+FILLED = ("zeros", "ones", "full", "new_zeros", "new_ones", "new_full", "empty", "new_empty")
 
 
 @dataclass(frozen=True)

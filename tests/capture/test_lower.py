@@ -534,6 +534,38 @@ def test_a_run_time_batch_splits_into_parts_of_one_size():
     assert_matches(low, model, torch.randn(3, 3, 6, 5), torch.randn(3, 3, 6, 5))
 
 
+def test_integer_and_boolean_tensors_of_one_value_and_the_run_time_batch_fold():
+    """DETR's padding mask (boolean zeros of the batch, negated and counted along rows by its
+    sine position encoding) and CondInst's level per instance (integer zeros of the batch,
+    indexing a constant): constants of one item, folded, at any batch."""
+    sizes = torch.tensor([64.0, 128.0, 256.0])
+
+    def fn(m, x):
+        n, _, h, w = x.shape
+        mask = torch.zeros((n, h, w), dtype=torch.bool)
+        y_embed = (~mask).cumsum(1, dtype=torch.float32)
+        levels = torch.zeros(n, dtype=torch.long) + 2
+        return x + y_embed[:, None], x * sizes[levels].view(-1, 1, 1, 1)
+
+    model, x = Fn(fn), torch.randn(2, 3, 5, 4)
+    low = lowered(model, x)
+    assert low.unsupported == [] and low.graph.dynamic_batch
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, 5, 4))
+
+
+@pytest.mark.parametrize("move", [lambda c: c.flatten(2), lambda c: c.permute(0, 2, 3, 1).reshape(c.shape[0], -1),
+                                  lambda c: c.transpose(1, 2)[:, 1:], lambda c: c.unsqueeze(1).expand(-1, 2, -1, -1, -1)])
+def test_a_condition_moved_is_a_condition(move):
+    """A comparison reshaped, permuted, sliced or expanded before it is read (DETR's
+    mask.flatten(1) as a key padding mask): its mask moved, tested again."""
+    model, x = Fn(lambda m, x: torch.where(move(x > 0), move(x), move(x * -2))), torch.randn(2, 3, 5, 4)
+    low = lowered(model, x)
+    assert low.unsupported == [] and "where" in ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, 5, 4))
+
+
 def test_a_constant_index_expanded_to_the_run_time_batch_scatters_on_the_engine():
     """A GNN's edge index (a buffer) expanded to the batch the input has: the engine holds its
     integers, so the scatter runs there too, at any batch."""
