@@ -514,14 +514,67 @@ def b_index_put(low: Any, node: fx.Node, a: dict) -> Ref:
     x, values = a["self"], a["values"]
     rank = low.rank(x)
     picked = [(d, i) for d, i in enumerate(a["indices"]) if i is not None]
-    if len(picked) != 1 or (isinstance(picked[0][1], torch.Tensor) and picked[0][1].dtype == torch.bool):
-        raise Unsupported("index_put by other than one integer index on one dim")
+    if len(picked) == 1 and picked[0][0] == 0 and _is_mask(low, picked[0][1]):
+        return _masked_put(low, node, x, low.as_condition(picked[0][1]), values, bool(a.get("accumulate")))
+    if len(picked) != 1 or _is_mask(low, picked[0][1]):
+        raise Unsupported("index_put by other than one integer index on one dim or one boolean mask")
     axis, index = picked[0]
     bound(low, index)
     spread = _spread(low, _line_index(low, index, low.shape(x)[axis]), axis, low.tensor(x), rank)
     src = low.emit_one("expand", [low.tensor(values, "the values"), spread],
                        {"shape": [-(2 + d) for d in range(rank)]}).name
     return _scatter(low, x, axis, spread, src, "add" if a.get("accumulate") else "none")
+
+
+def _is_mask(low: Any, index: Any) -> bool:
+    """Whether an index is boolean: a condition, or a boolean tensor or Broadcast."""
+    return isinstance(index, Condition) or getattr(low.example(index), "dtype", None) == torch.bool
+
+
+def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, accumulate: bool) -> Ref:
+    """x[mask] = values (or += with accumulate), the mask over x's leading dims: where it holds,
+    one value (`x[x < 0] = 0`), or the same mask's entries of a tensor (`x[m] = y[m]`, which the
+    graph then reads whole); x elsewhere."""
+    rank, shape = low.rank(x), low.shape(mask)
+    if list(shape) != list(low.shape(x)[:len(shape)]):
+        raise Unsupported(f"index_put by a boolean mask of shape {shape} over other than the leading dims")
+    source = node.args[2] if len(node.args) > 2 else node.kwargs.get("values")
+    if isinstance(source, fx.Node) and _op_name_of(source) == "index" and len(source.args[1]) == 1 \
+            and _same_test(low.value(source.args[1][0]), mask) \
+            and list(low.shape(low.value(source.args[0]))) == list(low.shape(x)):
+        chosen = low.value(source.args[0])  # y[mask]: y where the mask holds
+    elif isinstance(values, (int, float)) or all(type(d) is int for d in low.shape(values)) and \
+            math.prod(low.shape(values)) == 1:
+        chosen = values if isinstance(values, (int, float)) else low.emit_one("reshape", [low.tensor(values)],
+                                                                              {"shape": []})
+    else:
+        raise Unsupported("index_put by a boolean mask of values other than one or the same mask's entries")
+    if accumulate:
+        chosen = low.emit_one("add", [low.tensor(x), low.tensor(chosen)])
+    if len(shape) == rank:
+        return low.select(mask, chosen, x)
+    spread = low.emit_one("reshape", [low.mask(mask).name],
+                          {"shape": [-(2 + d) for d in range(len(shape))] + [1] * (rank - len(shape))})
+    return low.emit_one("where", [spread.name, low.tensor(0.5), low.tensor(chosen), low.tensor(x)], {"compare": "gt"})
+
+
+def _same_test(a: Any, b: Any) -> bool:
+    """Whether two conditions test the same (two comparisons of the same operands: `x[x > 1] =
+    y[x > 1]` writes the comparison twice)."""
+    if a is b:
+        return True
+    if not (isinstance(a, Comparison) and isinstance(b, Comparison)):
+        return False
+    if (a.negated, a.compare) != (b.negated, b.compare):
+        return False
+    same = lambda u, v: u is v or (isinstance(u, Ref) and isinstance(v, Ref) and u.name == v.name) or \
+        (isinstance(u, (int, float)) and isinstance(v, (int, float)) and u == v)  # noqa: E731
+    return same(a.a, b.a) and same(a.b, b.b)
+
+
+def _op_name_of(node: fx.Node) -> str:
+    target = node.target
+    return target._schema.name.split("::")[1] if isinstance(target, torch._ops.OpOverload) else ""
 
 
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {

@@ -566,6 +566,33 @@ def test_a_condition_moved_is_a_condition(move):
     assert_matches(low, model, torch.randn(3, 3, 5, 4))
 
 
+def _masked_writes(m, x):
+    y = x.clone().flatten()
+    y[y < 0] = 0.5  # one value where the mask holds, over all dims
+    z = x * 2
+    rows = x.sum(-1) > 0
+    z[rows] = 7.0  # over the leading dims
+    w = x * 3
+    big = x > 1
+    w[big] = x[big]  # the same mask's entries of another tensor
+    v = x - 1
+    v[x < 0] = x[x < 0]  # the comparison written twice
+    return y, z, w, v
+
+
+def test_a_write_by_a_boolean_mask_is_a_where():
+    """x[mask] = value and x[mask] = y[mask] (FPS's distance update, a clip of boxes), the
+    mask over all of x's dims or its leading ones: a where, at any batch; the entries y[mask]
+    alone, of a size known only at run time, are read no more. A boolean index used to be taken
+    for an integer one (entries 0 and 1 written)."""
+    model, x = Fn(_masked_writes), torch.randn(2, 3, 4)
+    low = lowered(model, x)
+    optimize.dead_nodes(low)
+    assert not low.calls and ops(low).count("where") >= 4, ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, 4))
+
+
 def test_a_constant_index_expanded_to_the_run_time_batch_scatters_on_the_engine():
     """A GNN's edge index (a buffer) expanded to the batch the input has: the engine holds its
     integers, so the scatter runs there too, at any batch."""
