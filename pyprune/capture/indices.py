@@ -37,7 +37,8 @@ _MOVES = {"alias", "clone", "contiguous", "detach", "lift_fresh_copy", "lift_fre
           "view", "reshape", "_unsafe_view", "flatten", "unflatten", "unsqueeze", "squeeze", "permute", "transpose",
           "t", "numpy_T", "expand", "expand_as", "repeat", "tile", "cat", "stack", "split",
           "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "unbind", "slice", "select",
-          "narrow", "gather", "index_select", "index", "maximum", "minimum", "where", "masked_fill", "neg", "abs"}
+          "narrow", "gather", "index_select", "index", "maximum", "minimum", "where", "masked_fill", "neg", "abs",
+          "copy", "select_scatter", "slice_scatter"}
 
 
 def _sum(b: Callable, a: dict) -> int:
@@ -55,7 +56,8 @@ _ARITHMETIC: dict[str, Callable[[Callable, dict], int]] = {
     "div": lambda b, a: b(a["self"]),  # rounding_mode "floor" on integers
 }
 # Ops whose builders below bound their integer results themselves (the indices they make).
-_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange", "cummax", "cummin"}
+_INDEXING = {"topk", "sort", "argsort", "argmax", "argmin", "max", "min", "arange", "cummax", "cummin", "index_put",
+             "_index_put_impl"}
 _CLAMPS = {"clamp", "clamp_min", "clamp_max"}
 # Ops without arithmetic: exact on float32 integers of any size.
 _EXACT_AT_ANY_SIZE = _MOVES | _CLAMPS
@@ -121,7 +123,8 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
     if name in _CLAMPS:
         result = _clamp_bound(b, a)
     elif name in _MOVES:
-        result = max((b(v) for v in _operands(a, ("self", "other", "value"))), default=0)  # masked_fill's value
+        # masked_fill's value, the writes' sources
+        result = max((b(v) for v in _operands(a, ("self", "other", "value", "src"))), default=0)
     elif name in _ARITHMETIC:
         result = _ARITHMETIC[name](b, a)
     elif name in ("bucketize", "searchsorted"):  # a place among the sorted values: 0 to their count
@@ -201,7 +204,13 @@ def b_sort(low: Any, node: fx.Node, a: dict) -> Any:
     x = a["self"]
     axis = norm_axis(a.get("dim", -1), low.rank(x))
     values, indices = _indices(low, x, axis, low.static_dim(x, axis, "sort"), a.get("descending", False), True)
-    return Ref(indices) if node.target.__name__.startswith("argsort") else [Ref(values), Ref(indices)]
+    if node.target.__name__.startswith("argsort"):
+        return Ref(indices)
+    if isinstance(x, Ref) and x.name in low.integers:  # integers sorted (PointNet++'s ball query)
+        _bounded(low, Ref(values), x.name)
+        if x.name in low.signed:
+            low.signed.add(values)
+    return [Ref(values), Ref(indices)]
 
 
 def b_argmax(low: Any, node: fx.Node, a: dict) -> Ref:
@@ -514,16 +523,23 @@ def b_index_put(low: Any, node: fx.Node, a: dict) -> Ref:
     x, values = a["self"], a["values"]
     rank = low.rank(x)
     picked = [(d, i) for d, i in enumerate(a["indices"]) if i is not None]
+    accumulate = bool(a.get("accumulate"))
     if len(picked) == 1 and picked[0][0] == 0 and _is_mask(low, picked[0][1]):
-        return _masked_put(low, node, x, low.as_condition(picked[0][1]), values, bool(a.get("accumulate")))
-    if len(picked) != 1 or _is_mask(low, picked[0][1]):
+        y, written = _masked_put(low, node, x, low.as_condition(picked[0][1]), values, accumulate)
+    elif len(picked) != 1 or _is_mask(low, picked[0][1]):
         raise Unsupported("index_put by other than one integer index on one dim or one boolean mask")
-    axis, index = picked[0]
-    bound(low, index)
-    spread = _spread(low, _line_index(low, index, low.shape(x)[axis]), axis, low.tensor(x), rank)
-    src = low.emit_one("expand", [low.tensor(values, "the values"), spread],
-                       {"shape": [-(2 + d) for d in range(rank)]}).name
-    return _scatter(low, x, axis, spread, src, "add" if a.get("accumulate") else "none")
+    else:
+        axis, index = picked[0]
+        bound(low, index)
+        spread = _spread(low, _line_index(low, index, low.shape(x)[axis]), axis, low.tensor(x), rank)
+        src = low.emit_one("expand", [low.tensor(values, "the values"), spread],
+                           {"shape": [-(2 + d) for d in range(rank)]}).name
+        y, written = _scatter(low, x, axis, spread, src, "add" if accumulate else "none"), values
+    if node.meta["val"].dtype in INTEGER_DTYPES:  # integers written into integers (PointNet++'s ball query)
+        if accumulate:
+            raise Unsupported("index_put with accumulate of integer tensors is not in the operator set")
+        low.integers[y.name] = max(bound(low, x), bound(low, written))
+    return y
 
 
 def _is_mask(low: Any, index: Any) -> bool:
@@ -531,10 +547,10 @@ def _is_mask(low: Any, index: Any) -> bool:
     return isinstance(index, Condition) or getattr(low.example(index), "dtype", None) == torch.bool
 
 
-def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, accumulate: bool) -> Ref:
+def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, accumulate: bool) -> tuple[Ref, Any]:
     """x[mask] = values (or += with accumulate), the mask over x's leading dims: where it holds,
     one value (`x[x < 0] = 0`), or the same mask's entries of a tensor (`x[m] = y[m]`, which the
-    graph then reads whole); x elsewhere."""
+    graph then reads whole); x elsewhere. With what it writes."""
     rank, shape = low.rank(x), low.shape(mask)
     if list(shape) != list(low.shape(x)[:len(shape)]):
         raise Unsupported(f"index_put by a boolean mask of shape {shape} over other than the leading dims")
@@ -542,20 +558,22 @@ def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, a
     if isinstance(source, fx.Node) and _op_name_of(source) == "index" and len(source.args[1]) == 1 \
             and _same_test(low.value(source.args[1][0]), mask) \
             and list(low.shape(low.value(source.args[0]))) == list(low.shape(x)):
-        chosen = low.value(source.args[0])  # y[mask]: y where the mask holds
+        chosen = written = low.value(source.args[0])  # y[mask]: y where the mask holds
     elif isinstance(values, (int, float)) or all(type(d) is int for d in low.shape(values)) and \
             math.prod(low.shape(values)) == 1:
         chosen = values if isinstance(values, (int, float)) else low.emit_one("reshape", [low.tensor(values)],
                                                                               {"shape": []})
+        written = values
     else:
         raise Unsupported("index_put by a boolean mask of values other than one or the same mask's entries")
     if accumulate:
         chosen = low.emit_one("add", [low.tensor(x), low.tensor(chosen)])
     if len(shape) == rank:
-        return low.select(mask, chosen, x)
+        return low.select(mask, chosen, x), written
     spread = low.emit_one("reshape", [low.mask(mask).name],
                           {"shape": [-(2 + d) for d in range(len(shape))] + [1] * (rank - len(shape))})
-    return low.emit_one("where", [spread.name, low.tensor(0.5), low.tensor(chosen), low.tensor(x)], {"compare": "gt"})
+    return low.emit_one("where", [spread.name, low.tensor(0.5), low.tensor(chosen), low.tensor(x)],
+                        {"compare": "gt"}), written
 
 
 def _same_test(a: Any, b: Any) -> bool:

@@ -593,6 +593,33 @@ def test_a_write_by_a_boolean_mask_is_a_where():
     assert_matches(low, model, torch.randn(3, 3, 4))
 
 
+def _ball_query(m, x):
+    """PointNet++'s grouping: each centre's neighbours within a radius, by index, the missing
+    ones repeating the first; and indices written into an integer tensor."""
+    xyz = x.permute(0, 2, 1)
+    b, n, _ = xyz.shape
+    d = torch.cdist(xyz[:, :4], xyz) ** 2
+    group = torch.arange(n).view(1, 1, n).repeat(b, 4, 1)
+    group[d > 1.0] = n
+    group = group.sort(dim=-1)[0][:, :, :5]
+    first = group[:, :, 0].view(b, 4, 1).repeat(1, 1, 5)
+    missing = group == n
+    group[missing] = first[missing]
+    picked = torch.zeros(b, 2, dtype=torch.long)
+    picked[:, 0] = d.sum(-1).argmax(-1)
+    picked[:, 1] = d.sum(-1).argmin(-1)
+    return group.float(), picked.float()
+
+
+def test_integer_tensors_written_and_sorted_stay_on_the_engine():
+    model, x = Fn(_ball_query), torch.randn(2, 3, 16)
+    low = lowered(model, x)
+    optimize.dead_nodes(low)
+    assert not low.calls, list(low.calls)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, 16))
+
+
 def test_a_constant_index_expanded_to_the_run_time_batch_scatters_on_the_engine():
     """A GNN's edge index (a buffer) expanded to the batch the input has: the engine holds its
     integers, so the scatter runs there too, at any batch."""
