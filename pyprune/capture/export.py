@@ -25,7 +25,7 @@ from pyprune.capture.aliases import use_canonical_ops
 from pyprune.capture.eager_types import EagerTypes
 from pyprune.capture.size_values import SizeValues
 
-__all__ = ["CaptureError", "Captured", "capture"]
+__all__ = ["CaptureError", "Captured", "capture", "python_state_kept"]
 
 # torch logs a traced program and its failing frame at ERROR level before raising; the
 # CaptureError says why in one line instead.
@@ -112,6 +112,17 @@ def _restore(state: list[tuple[nn.Module, dict[str, Any]]]) -> None:
         for k in [k for k in vars(m) if k not in _MODULE_INTERNALS and k not in attrs]:
             del m.__dict__[k]
         m.__dict__.update(attrs)
+
+
+@contextlib.contextmanager
+def python_state_kept(model: nn.Module) -> Iterator[None]:
+    """The model's own Python state (what _python_state copies) as it was before, after the
+    block: forwards run to probe the model leave no caches of their sizes in it."""
+    state = _python_state(model)
+    try:
+        yield
+    finally:
+        _restore(state)
 
 
 def _warm(model: nn.Module, args: tuple) -> None:

@@ -11,6 +11,7 @@ from pyprune._optional import require
 torch = require("torch", "torch", __name__)
 from torch import nn
 
+from pyprune.capture.export import python_state_kept
 from pyprune.capture.indices import INTEGER_DTYPES
 from pyprune.capture.pipeline import inference_graph
 from pyprune.graph.engine import Engine
@@ -51,7 +52,8 @@ def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple[torch.Tenso
     if all(p is x for p, x in zip(probe, inputs)):
         return True
     try:
-        want = model_outputs(model, probe)
+        with python_state_kept(model):  # a detector's grid cached at the probe's sizes is not the user's
+            want = model_outputs(model, probe)
         got = Engine(graph)(*[_engine_input(x) for x in probe])
         got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
         return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE

@@ -363,6 +363,35 @@ def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
     assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
 
 
+class CachedGrid(nn.Module):
+    """A detector's decode grid, cached at the size of the input it last saw (YOLO's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3, padding=1)
+        self.grid = torch.zeros(1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.grid.shape[-2:] != y.shape[-2:]:
+            rows, cols = torch.meshgrid(torch.arange(y.shape[2]), torch.arange(y.shape[3]), indexing="ij")
+            self.grid = torch.stack((cols, rows)).float()
+        return y + self.grid
+
+
+def test_saving_leaves_the_models_own_state_as_it_was(tmp_path):
+    """pack.save runs the model at other sizes to see whether its graph holds there: a cache of
+    the model's own is what the user's last forward left, not those sizes'."""
+    model, x = CachedGrid().eval(), torch.randn(1, 3, 8, 8)
+    model(x)
+    grid = model.grid
+    pack.save(model, tmp_path / "grid.pyprune", example_inputs=x, lossless=True, graph=True)
+    assert model.grid is grid
+    net = runtime.load(tmp_path / "grid.pyprune")
+    y = torch.randn(2, 3, 8, 8)
+    assert np.abs(net(y.numpy()) - outputs(model, y)[0]).max() <= 1e-5
+
+
 class TwoHeads(nn.Module):
     """A segmentation model's dict of outputs (torchvision's "out" and "aux")."""
 
