@@ -19,7 +19,8 @@ import torch.fx as fx
 
 from pyprune.capture.indices import _indices, take
 from pyprune.capture.values import (FILLED, INT64_MAX, INT64_MIN, MISSING, Broadcast, Comparison, PoolArgmax, Ref,
-                                    Unsupported, conv_padding, int_pair, norm_axis, string_padding, without_axes)
+                                    Unsupported, conv_padding, fill_value, int_pair, norm_axis, op_name, string_padding,
+                                    without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -1597,19 +1598,10 @@ def b_fill(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_broadcast_to(low, a["self"], a["value"]))
 
 
-def _fill_value(node: fx.Node, a: dict) -> float:
-    name = node.target._schema.name.split("::")[1]
-    if "full" not in name:
-        return 1.0 if "ones" in name else 0.0
-    if not isinstance(a["fill_value"], (int, float)):
-        raise Unsupported("a fill value computed at run time")
-    return float(a["fill_value"])
-
-
 def b_filled_like(low: Any, node: fx.Node, a: dict) -> Any:
     """zeros_like(x), ones_like(x), full_like(x, v) of a tensor computed at run time; empty_like
     as zeros_like (its values are any, and code writes them all: ultralytics' xywh2xyxy)."""
-    return Ref(_broadcast_to(low, a["self"], _fill_value(node, a)))
+    return Ref(_broadcast_to(low, a["self"], fill_value(op_name(node.target), a)))
 
 
 def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1618,7 +1610,8 @@ def b_filled(low: Any, node: fx.Node, a: dict) -> Any:
     Integers and booleans of the batch (DETR's padding mask, an index per item) are Broadcasts:
     constants of one item, which the ops on them fold or read as conditions and integers."""
     dtype = node.meta["val"].dtype
-    y = low.b_expand(node, {"self": torch.tensor(_fill_value(node, a), dtype=dtype), "size": list(a["size"])})
+    value = torch.tensor(fill_value(op_name(node.target), a), dtype=dtype)
+    y = low.b_expand(node, {"self": value, "size": list(a["size"])})
     if dtype != torch.float32 and not isinstance(y, Broadcast):
         raise Unsupported(f"a {dtype} tensor of one value and a size known at run time other than the batch")
     return y

@@ -19,7 +19,7 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.values import (FILLED, MISSING, Broadcast, Comparison, Condition, Junction, Ref, Unsupported,
-                                    norm_axis, without_axes)
+                                    fill_value, norm_axis, op_name, without_axes)
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "cast_from_float", "result_bound", "result_signed", "take"]
 
@@ -132,7 +132,7 @@ def result_bound(low: Any, name: str, a: dict, several: bool, dtype: torch.dtype
     elif name == "one_hot":
         result = 1
     elif name in FILLED:  # of the batch: a Broadcast (composites.b_filled)
-        result = abs(a.get("fill_value", 1 if "ones" in name else 0))
+        result = abs(fill_value(name, a))
     elif name == "count_nonzero":
         x, dims = a["self"], a.get("dim")
         result = math.prod(low.static_dim(x, d, name) for d in low.axes(x, [dims] if isinstance(dims, int) else dims))
@@ -484,7 +484,7 @@ def b_scatter(low: Any, node: fx.Node, a: dict) -> Ref:
     rank = low.rank(x)
     axis = norm_axis(a["dim"], rank)
     reduce = a.get("reduce")
-    op = node.target._schema.name.removesuffix("_")  # scatter_add_ adds like scatter_add
+    op = op_name(node.target).removesuffix("_")  # scatter_add_ adds like scatter_add
     if op.endswith("scatter_add"):
         reduce = "add"
     elif op.endswith("scatter_reduce"):
@@ -555,7 +555,7 @@ def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, a
     if list(shape) != list(low.shape(x)[:len(shape)]):
         raise Unsupported(f"index_put by a boolean mask of shape {shape} over other than the leading dims")
     source = node.args[2] if len(node.args) > 2 else node.kwargs.get("values")
-    if isinstance(source, fx.Node) and _op_name_of(source) == "index" and len(source.args[1]) == 1 \
+    if isinstance(source, fx.Node) and op_name(source.target) == "index" and len(source.args[1]) == 1 \
             and _same_test(low.value(source.args[1][0]), mask) \
             and list(low.shape(low.value(source.args[0]))) == list(low.shape(x)):
         chosen = written = low.value(source.args[0])  # y[mask]: y where the mask holds
@@ -588,11 +588,6 @@ def _same_test(a: Any, b: Any) -> bool:
     same = lambda u, v: u is v or (isinstance(u, Ref) and isinstance(v, Ref) and u.name == v.name) or \
         (isinstance(u, (int, float)) and isinstance(v, (int, float)) and u == v)  # noqa: E731
     return same(a.a, b.a) and same(a.b, b.b)
-
-
-def _op_name_of(node: fx.Node) -> str:
-    target = node.target
-    return target._schema.name.split("::")[1] if isinstance(target, torch._ops.OpOverload) else ""
 
 
 BUILDERS: dict[str, Callable[[Any, fx.Node, dict], Any]] = {

@@ -27,7 +27,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices, recurrent, spectral
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (FILLED, INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction,
-                                    PoolArgmax, Ref, Unsupported, conv_padding, int_pair, norm_axis, without_axes)
+                                    PoolArgmax, Ref, Unsupported, conv_padding, int_pair, norm_axis, op_name,
+                                    without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -133,12 +134,6 @@ def _negated(c: Condition) -> Condition:
     return dataclasses.replace(c, negated=not c.negated)
 
 
-def _op_name(target: Any) -> str:
-    if isinstance(target, torch._ops.OpOverload):
-        return target._schema.name.split("::")[1]
-    return getattr(target, "__name__", str(target))
-
-
 def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
     """(x, activation) where `node` multiplies x by a function of x whose product with it is an
     activation, spelled out as models written before torch had it do: x * sigmoid(x) (SiLU,
@@ -147,11 +142,11 @@ def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
     if len(node.args) != 2 or not all(isinstance(v, fx.Node) for v in node.args):
         return None
     for x, gate in (node.args, node.args[::-1]):
-        name = _op_name(_functional(gate.target))
+        name = op_name(_functional(gate.target))
         if name == "sigmoid" and gate.args[0] is x:
             return x, "silu"
         inner = gate.args[0] if name == "tanh" else None
-        if isinstance(inner, fx.Node) and _op_name(inner.target) == "softplus" and inner.args[0] is x \
+        if isinstance(inner, fx.Node) and op_name(inner.target) == "softplus" and inner.args[0] is x \
                 and _defaults(inner, (1, "beta", 1), (2, "threshold", 20)):
             return x, "mish"
     return None
@@ -350,7 +345,7 @@ class _Lowering:
         tensors or numbers, it is computed in torch."""
         a = bind_schema(target, tuple(args), kwargs)
         call = (node, target, args, kwargs)
-        name = _op_name(target)
+        name = op_name(target)
         if name in _NOTS:
             c = self.as_condition(a["self"])
             return dataclasses.replace(c, negated=not c.negated, call=call)
@@ -411,7 +406,7 @@ class _Lowering:
             raise Unsupported("a condition of no op moved")
         source = self.mask(args[0])
         self.values.setdefault(source.name, _as_float(self.example(args[0])))
-        moved = _BUILDERS[_op_name(target)](self, node, {**bind_schema(target, tuple(args), kwargs), "self": source})
+        moved = _BUILDERS[op_name(target)](self, node, {**bind_schema(target, tuple(args), kwargs), "self": source})
         self.values.setdefault(moved.name, _as_float(node.meta["val"]))
         return Comparison(False, (node, target, args, kwargs), moved, 0.5, "gt")
 
@@ -601,7 +596,7 @@ class _Lowering:
 
     def call(self, node: fx.Node) -> None:
         target = _functional(node.target)
-        name = _op_name(target)
+        name = op_name(target)
         if name in _CHECKS or not node.users:  # checks, and results nothing reads (export keeps them)
             self.env[node] = None
             return
@@ -726,7 +721,7 @@ class _Lowering:
         with torch.no_grad():
             out = target(*args, **kwargs)
         # torch.empty's values are any: zeros, not whatever the memory held, go in the file
-        return out.zero_() if _op_name(target).startswith(("empty", "new_empty")) else out
+        return out.zero_() if op_name(target).startswith(("empty", "new_empty")) else out
 
     def fold_broadcast(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Any:
         """The op folded on the constants that Broadcasts stand for, where it reads Broadcasts and
@@ -842,7 +837,7 @@ class _Lowering:
         if isinstance(x, Ref) and name in self.integers and self.values[name].dtype != node.meta["val"].dtype:
             # the same float32 values, named apart: a torch call reads them in the new dtype
             return self.emit_one("reshape", [name], {"shape": self.static(x, [-(2 + i) for i in range(self.rank(x))])})
-        if indices.cast_from_float(self, _op_name(node.target), a, node.meta["val"].dtype):
+        if indices.cast_from_float(self, op_name(node.target), a, node.meta["val"].dtype):
             return self.emit_one("unary", [name], {"kind": "trunc"})  # toward zero, as torch casts
         return x
 
@@ -853,7 +848,7 @@ class _Lowering:
         return self.select(a["mask"], a["value"], a["self"])
 
     def b_activation(self, node: fx.Node, a: dict) -> Ref:
-        kind = _ACTIVATIONS[_op_name(_functional(node.target))]
+        kind = _ACTIVATIONS[op_name(_functional(node.target))]
         return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
 
     def activation_attrs(self, low: float | None, high: float | None) -> dict[str, Any]:
@@ -895,7 +890,7 @@ class _Lowering:
         return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
 
     def b_binary(self, node: fx.Node, a: dict) -> Ref:
-        op = _op_name(_functional(node.target))
+        op = op_name(_functional(node.target))
         gated = _gated(node) if op == "mul" else None
         if gated is not None:  # the factor's own nodes are left to dead-node elimination
             return self.emit_one("activation", [self.tensor(self.env[gated[0]])], {"activation": gated[1]})
@@ -917,7 +912,7 @@ class _Lowering:
         return out
 
     def b_unary(self, node: fx.Node, a: dict) -> Ref:
-        kind, decimals = _UNARY[_op_name(_functional(node.target))], a.get("decimals")
+        kind, decimals = _UNARY[op_name(_functional(node.target))], a.get("decimals")
         if decimals:  # torch's: round(x * 10^d) / 10^d (for d < 0, round(x / 10^-d) * 10^-d)
             scale = float(10.0 ** abs(decimals))
             scaled = self.emit_one("mul" if decimals > 0 else "div", [self.tensor(a["self"]), self.tensor(scale)])
@@ -1014,10 +1009,10 @@ class _Lowering:
             return None
         norm = users[0]
         target = _functional(norm.target)
-        if _BUILDERS.get(_op_name(target)) is not _Lowering.b_batch_norm or not isinstance(target, torch._ops.OpOverload):
+        if _BUILDERS.get(op_name(target)) is not _Lowering.b_batch_norm or not isinstance(target, torch._ops.OpOverload):
             return None
         try:
-            if _op_name(target) != "batch_norm":
+            if op_name(target) != "batch_norm":
                 self.only_first_output_used(norm)
             args = [None if arg is node else self.value(arg) for arg in norm.args]  # node: not lowered yet
             affine = self.norm_affine(bind_schema(target, tuple(args), {k: self.value(v) for k, v in norm.kwargs.items()}))
@@ -1036,7 +1031,7 @@ class _Lowering:
             out = self.emit_one("batch_norm", [self.tensor(a["input"]),
                                                self.constant_name(scale.float(), f"{node.name}.scale"),
                                                self.constant_name(shift.float(), f"{node.name}.shift")])
-        if _op_name(node.target) == "batch_norm":
+        if op_name(node.target) == "batch_norm":
             return out
         self.only_first_output_used(node)
         return [out, MISSING, MISSING]
@@ -1070,7 +1065,7 @@ class _Lowering:
         if not isinstance(self.shape(x)[axis], int):
             return self.split_evenly(x, node, axis)
         size = self.static_dim(x, axis, "split")
-        name = _op_name(_functional(node.target))
+        name = op_name(_functional(node.target))
         if name == "chunk":
             chunks = self.integer(a["chunks"], "chunks")
             step = -(-size // chunks)
@@ -1109,7 +1104,7 @@ class _Lowering:
         where the indices go back)."""
         x = a["self"]
         rank = self.rank(x)
-        name = _op_name(_functional(node.target))
+        name = op_name(_functional(node.target))
         axis = {"hsplit": 1 if rank > 1 else 0, "vsplit": 0, "dsplit": 2}.get(name)
         axis = norm_axis(a.get("dim", 0), rank) if axis is None else axis
         size = self.static_dim(x, axis, name)
@@ -1256,7 +1251,7 @@ class _Lowering:
         x = a["self"]
         rank = self.rank(x)
         dims = list(range(rank))
-        if _op_name(_functional(node.target)) in ("t", "numpy_T"):
+        if op_name(_functional(node.target)) in ("t", "numpy_T"):
             dims.reverse()
         else:
             i, j = norm_axis(a["dim0"], rank), norm_axis(a["dim1"], rank)
@@ -1334,13 +1329,13 @@ class _Lowering:
     def b_max_pool2d(self, node: fx.Node, a: dict) -> Any:
         attrs = self.pool_attrs(a, True)
         out = self.emit_one("max_pool2d", [self.image(a["self"])], attrs)
-        if _op_name(node.target) == "max_pool2d":
+        if op_name(node.target) == "max_pool2d":
             return out
         k, (height, width) = attrs["kernel"][0], self.shape(a["self"])[2:]
         readers = [u for g in node.users if g.target is operator.getitem and g.args[1] == 1 for u in g.users]
         windows = attrs["kernel"] == [k, k] and attrs["stride"] == [k, k] and attrs["dilation"] == [1, 1] and \
             attrs["padding"] == [0] * 4 and not attrs["ceil_mode"]
-        if windows and readers and all(_op_name(u.target) == "max_unpool2d" and
+        if windows and readers and all(op_name(u.target) == "max_unpool2d" and
                                        not composites.unpool_rejects(height, width, k, u.args[2]) for u in readers):
             return [out, PoolArgmax(Ref(self.tensor(a["self"])), out, k)]
         self.only_first_output_used(node)
@@ -1369,7 +1364,7 @@ class _Lowering:
         return sorted({norm_axis(d, rank) for d in dims})
 
     def b_reduce(self, node: fx.Node, a: dict) -> Any:
-        name = _op_name(_functional(node.target))
+        name = op_name(_functional(node.target))
         if a.get("dtype") not in (None, torch.float32):
             raise Unsupported("reduction with a dtype")
         x = a["self"]
@@ -1389,7 +1384,7 @@ class _Lowering:
         return out
 
     def b_upsample(self, node: fx.Node, a: dict) -> Ref:
-        name = _op_name(node.target)
+        name = op_name(node.target)
         mode = next(m for m in ("nearest_exact", "nearest", "bilinear", "bicubic") if m in name)
         attrs: dict[str, Any] = {"mode": mode}
         if mode in ("bilinear", "bicubic"):
@@ -1452,14 +1447,14 @@ class _Lowering:
         if a.get("dtype") is not None or a.get("half_to_float"):
             raise Unsupported("softmax with a dtype")
         x = a["self"]
-        log = int("log" in _op_name(node.target))
+        log = int("log" in op_name(node.target))
         return self.emit_one("softmax", [self.tensor(x)], {"axis": norm_axis(a["dim"], self.rank(x)), "log": log})
 
     def b_scan(self, node: fx.Node, a: dict) -> Ref:
         x = a["self"]
         if self.rank(x) == 0:  # a scalar's running sum or product is itself
             return Ref(self.tensor(x))
-        return self.emit_one(_op_name(_functional(node.target)), [self.tensor(x)],
+        return self.emit_one(op_name(_functional(node.target)), [self.tensor(x)],
                              {"axis": norm_axis(a["dim"], self.rank(x))})
 
     def b_layer_norm(self, node: fx.Node, a: dict) -> Any:
@@ -1474,7 +1469,7 @@ class _Lowering:
         if bias is not None:
             inputs.append(self.tensor(bias, "the bias"))
         out = self.emit_one("layer_norm", inputs, {"axes": count, "eps": float(a["eps"])})
-        if _op_name(node.target) == "layer_norm":
+        if op_name(node.target) == "layer_norm":
             return out
         self.only_first_output_used(node)
         return [out, MISSING, MISSING]

@@ -1,12 +1,15 @@
 """What the lowering's builders return or raise: a Ref to a value computed at run time, a
 Condition (a comparison, or two joined by and / or) not computed yet, a PoolArgmax for the indices only
 max_unpool2d reads, MISSING for an output nothing uses, Unsupported for a node the
-operator set does not take; and the reading of a (height, width) pair of integers they share."""
+operator set does not take; and the readings of ATen calls they share: an op's name, the value
+a filled tensor holds, a (height, width) pair of integers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 
 # A slice's bounds past either end of any dim (Python's None).
@@ -101,6 +104,22 @@ def without_axes(rank: int, axes: list[int]) -> list[int]:
     """reshape entries (-(2 + i): dim i of the input) for every dim of a tensor of `rank` dims
     but `axes`: what drops size-1 dims left by a slice or a kept reduction."""
     return [-(2 + i) for i in range(rank) if i not in axes]
+
+
+def op_name(target: Any) -> str:
+    """An ATen op's name without its namespace (relu_, conv2d), or a callable's name."""
+    if isinstance(target, torch._ops.OpOverload):
+        return target._schema.name.split("::")[1]
+    return getattr(target, "__name__", str(target))
+
+
+def fill_value(name: str, a: dict) -> float:
+    """The value a FILLED op `name` (zeros, new_full, ...) with arguments `a` fills with."""
+    if "full" not in name:
+        return 1.0 if "ones" in name else 0.0
+    if not isinstance(a["fill_value"], (int, float)):
+        raise Unsupported("a fill value computed at run time")
+    return float(a["fill_value"])
 
 
 def int_pair(v: Any, name: str) -> list[int]:
