@@ -222,27 +222,22 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     # anchors) cannot be traced with it.
     with quiet(), torch.no_grad():
         _warm(model, args)
-        state = _python_state(model)
         if tensors and all(t.dim() > 0 for t in tensors):
             try:
                 shapes = _batch_dims(model, args)
-                with SizeValues(), EagerTypes(), _batch_len():
+                with python_state_kept(model), SizeValues(), EagerTypes(), _batch_len():
                     program = torch.export.export(model, _batched(args), dynamic_shapes=shapes, strict=False)
-                _restore(state)
-                failure = _batch_one_differs(model, program, args)
+                with python_state_kept(model):
+                    failure = _batch_one_differs(model, program, args)
                 if failure is None:
                     return Captured(use_canonical_ops(program), True, time.perf_counter() - start)
             except Exception as e:  # torch.export raises many kinds
                 failure = _why(e)
-            finally:
-                _restore(state)
         else:
             failure = "an input has no batch dimension"
         try:
-            with SizeValues(), EagerTypes():
+            with python_state_kept(model), SizeValues(), EagerTypes():
                 program = torch.export.export(model, args, strict=False)
         except Exception as e:
             raise CaptureError(f"torch.export could not capture {type(model).__name__}: {_why(e)}") from e
-        finally:
-            _restore(state)
     return Captured(use_canonical_ops(program), False, time.perf_counter() - start, failure)
