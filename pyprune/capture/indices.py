@@ -549,23 +549,21 @@ def _is_mask(low: Any, index: Any) -> bool:
 
 def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, accumulate: bool) -> tuple[Ref, Any]:
     """x[mask] = values (or += with accumulate), the mask over x's leading dims: where it holds,
-    one value (`x[x < 0] = 0`), or the same mask's entries of a tensor (`x[m] = y[m]`, which the
-    graph then reads whole); x elsewhere. With what it writes."""
+    one value (`x[x < 0] = 0`), the same mask's entries of a tensor (`x[m] = y[m]`, which the
+    graph then reads whole), or arithmetic of those (`x[m] += 1`, `x[m] *= y[m]`); x elsewhere.
+    With what it writes."""
     rank, shape = low.rank(x), low.shape(mask)
     if list(shape) != list(low.shape(x)[:len(shape)]):
         raise Unsupported(f"index_put by a boolean mask of shape {shape} over other than the leading dims")
     source = node.args[2] if len(node.args) > 2 else node.kwargs.get("values")
-    if isinstance(source, fx.Node) and op_name(source.target) == "index" and len(source.args[1]) == 1 \
-            and _same_test(low.value(source.args[1][0]), mask) \
-            and list(low.shape(low.value(source.args[0]))) == list(low.shape(x)):
-        chosen = written = low.value(source.args[0])  # y[mask]: y where the mask holds
-    elif isinstance(values, (int, float)) or all(type(d) is int for d in low.shape(values)) and \
-            math.prod(low.shape(values)) == 1:
-        chosen = values if isinstance(values, (int, float)) else low.emit_one("reshape", [low.tensor(values)],
-                                                                              {"shape": []})
-        written = values
-    else:
-        raise Unsupported("index_put by a boolean mask of values other than one or the same mask's entries")
+    chosen = _unmasked(low, source, mask, low.shape(x), len(shape))
+    if chosen is None:
+        raise Unsupported("index_put by a boolean mask of values other than one, the same mask's entries or "
+                          "arithmetic of those")
+    made = op_name(source.target).rstrip("_") if isinstance(source, fx.Node) else None  # `x[m] += 1`: add_
+    if made in _MASKED_ARITHMETIC and node.meta["val"].dtype in INTEGER_DTYPES:
+        raise Unsupported("index_put by a boolean mask of integer arithmetic")
+    written = chosen if made in (None, "index", *_MASKED_ARITHMETIC) else values
     if accumulate:
         chosen = low.emit_one("add", [low.tensor(x), low.tensor(chosen)])
     if len(shape) == rank:
@@ -574,6 +572,41 @@ def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, a
                           {"shape": [-(2 + d) for d in range(len(shape))] + [1] * (rank - len(shape))})
     return low.emit_one("where", [spread.name, low.tensor(0.5), low.tensor(chosen), low.tensor(x)],
                         {"compare": "gt"}), written
+
+
+# Elementwise arithmetic of a boolean mask's entries that _unmasked carries over to whole tensors.
+_MASKED_ARITHMETIC = {"add", "sub", "mul", "div"}
+
+
+def _unmasked(low: Any, source: Any, mask: Condition, shape: list, masked_dims: int) -> Any:
+    """The whole tensor (x's `shape`) or number whose entries where `mask` holds (over the
+    leading `masked_dims`) are `source`: y for y[mask], a number, one value as a scalar, a tensor
+    broadcast along the unmasked dims as it is, add/sub/mul/div of those; None for anything
+    else (an entry's value would depend on which entries the mask picks)."""
+    if isinstance(source, (int, float)) and not isinstance(source, bool):
+        return source
+    if not isinstance(source, fx.Node):
+        return None
+    name = op_name(source.target).rstrip("_")
+    if name == "index" and len(source.args[1]) == 1 and _same_test(low.value(source.args[1][0]), mask):
+        y = low.value(source.args[0])
+        return y if list(low.shape(y)) == list(shape) else None
+    if name in _MASKED_ARITHMETIC and len(source.args) == 2 and not source.kwargs:
+        a, b = (_unmasked(low, arg, mask, shape, masked_dims) for arg in source.args)
+        if a is None or b is None:
+            return None
+        return low.emit_one(name, [low.tensor(a), low.tensor(b)])
+    if name in ("index", *_MASKED_ARITHMETIC):
+        return None
+    value = low.value(source)
+    if isinstance(value, (int, float)):  # a size
+        return value
+    dims = low.shape(value)
+    if not all(type(d) is int for d in dims):
+        return None
+    if math.prod(dims) == 1:
+        return low.emit_one("reshape", [low.tensor(value)], {"shape": []})
+    return value if len(dims) <= len(shape) - masked_dims else None
 
 
 def _same_test(a: Any, b: Any) -> bool:

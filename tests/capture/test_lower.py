@@ -593,6 +593,33 @@ def test_a_write_by_a_boolean_mask_is_a_where():
     assert_matches(low, model, torch.randn(3, 3, 4))
 
 
+def _masked_arithmetic(m, x):
+    y = x * 1.5
+    y[y > 0.1] += 1.0  # add_ of one value, over all dims
+    z = x + 1
+    rows = x.sum(-1) > 0
+    z[rows] *= 0.5  # over the leading dims
+    w = x - 1
+    big = x > 0.5
+    w[big] = w[big] * x[big] - 2  # arithmetic of two tensors' entries and a number
+    v = x * 3
+    v[rows] += m.p0  # a tensor broadcast along the unmasked dim
+    u = x * 2
+    u[u < 0] /= m.p1  # a one-element tensor
+    return y, z, w, v, u
+
+
+def test_arithmetic_written_by_a_boolean_mask_is_a_where():
+    """x[m] += 1, x[m] *= y[m] and the like: the same arithmetic of the whole tensors, taken
+    where the mask holds; it was a torch call (its values were not one value or y[m])."""
+    model, x = Fn(_masked_arithmetic, torch.randn(4), torch.tensor([0.25])), torch.randn(2, 3, 4)
+    low = lowered(model, x)
+    optimize.dead_nodes(low)
+    assert not low.calls and ops(low).count("where") >= 5, ops(low)
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 3, 4))
+
+
 def _ball_query(m, x):
     """PointNet++'s grouping: each centre's neighbours within a radius, by index, the missing
     ones repeating the first; and indices written into an integer tensor."""
