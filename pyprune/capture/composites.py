@@ -1209,10 +1209,12 @@ def b_conv_transpose(low: Any, node: fx.Node, a: dict) -> Any:
 
 
 def b_conv_transpose3d(low: Any, node: fx.Node, a: dict) -> Any:
-    """A 3-d transposed convolution whose kernel is its stride, unpadded (a 3-d U-Net's
-    upsampling, ConvTranspose3d(c, c', 2, stride=2)): each input voxel's block of outputs is its
-    own, so one 1x1 conv2d over the volume as one plane gives every block position's channels,
-    which a rank-8 reshape, a permute and a reshape put in place. Others are Unsupported."""
+    """A 3-d transposed convolution. Of a kernel equal to its stride, unpadded, undilated and of
+    one group (a 3-d U-Net's upsampling, ConvTranspose3d(c, c', 2, stride=2)): each input voxel's
+    block of outputs is its own, so one 1x1 conv2d over the volume as one plane gives every block
+    position's channels, which a rank-8 reshape, a permute and a reshape put in place. Any other
+    one: per output depth phase, one 2-d transposed convolution of its taps' depth slices
+    stacked as channels (_depth_phase_transposed)."""
     x, weight = a["input"], low.constant(a["weight"], "the weight")
     _, d, h, w = _volume(low, x, "a 3-d transposed convolution")
     if weight.dim() != 5 or weight.dtype != torch.float32:
@@ -1220,8 +1222,7 @@ def b_conv_transpose3d(low: Any, node: fx.Node, a: dict) -> Any:
     stride, kernel = _triple(a["stride"], "stride"), list(weight.shape[2:])
     if kernel != stride or any(_triple(a["padding"], "padding")) or any(_triple(a["output_padding"], "output padding")) \
             or _triple(a["dilation"], "dilation") != [1, 1, 1] or int(a["groups"]) != 1:
-        raise Unsupported("a 3-d transposed convolution other than one of a kernel equal to its stride, unpadded, "
-                          "undilated and of one group")
+        return _depth_phase_transposed(low, x, [d, h, w], weight, a)
     cin, cout = weight.shape[:2]
     blocks = math.prod(stride)
     rows = weight.permute(1, 2, 3, 4, 0).reshape(cout * blocks, cin, 1, 1).contiguous()
@@ -1233,6 +1234,57 @@ def b_conv_transpose3d(low: Any, node: fx.Node, a: dict) -> Any:
     positions = _node(low, "reshape", [products], {"shape": [-2, cout, *stride, d, h, w]})
     placed = _node(low, "permute", [positions], {"dims": [0, 1, 5, 2, 6, 3, 7, 4]})
     return low.emit_one("reshape", [placed], {"shape": [-2, cout] + [n * s for n, s in zip((d, h, w), stride)]})
+
+
+def _depth_phase_transposed(low: Any, x: Any, volume: list[int], weight: torch.Tensor, a: dict) -> Ref:
+    """A 3-d transposed convolution by output depth phase: output depth q * s + r takes, from
+    each depth tap t with t * dl - p = o * s + r, input depth q - o. Per phase, its taps' input
+    volumes shifted by o along depth (a `pad` that crops where negative) are stacked as input
+    channels, as _stacked_taps stacks a 3-d convolution's, and one 2-d transposed convolution
+    (_transposed) over the phase's depths as batch gives it, bias included; the phases are
+    interleaved along depth. A phase no tap reaches (a kernel shorter than the stride) gets one
+    tap of zeros: its bias. The multiply-adds of the transposed convolution itself."""
+    d, h, w = volume
+    stride, padding = _triple(a["stride"], "stride"), _triple(a["padding"], "padding")
+    extra, dilation = _triple(a["output_padding"], "output padding"), _triple(a["dilation"], "dilation")
+    groups = int(a["groups"])
+    if min(stride) < 1 or min(dilation) < 1 or groups < 1 or weight.shape[0] % groups:
+        raise Unsupported(f"3-d transposed convolution of stride {stride}, dilation {dilation}, {groups} groups")
+    cin, per_group, taps, kh, kw = weight.shape
+    cout = per_group * groups
+    out = [(n - 1) * s - 2 * p + dl * (k - 1) + e + 1
+           for n, s, p, dl, k, e in zip(volume, stride, padding, dilation, weight.shape[2:], extra)]
+    if min(out) < 1:
+        raise Unsupported(f"a 3-d transposed convolution of a {d}x{h}x{w} input with an empty output")
+    s = stride[0]
+    grouped = low.reshape(x, [-2, groups, cin // groups, 1, d, h * w]).name  # (N, G, C/G, 1, D, H*W)
+    plane = {"stride": stride[1:], "padding": padding[1:], "output_padding": extra[1:], "dilation": dilation[1:],
+             "groups": groups, "bias": a.get("bias")}
+    length = -(-out[0] // s)  # depths of phase 0, the longest
+    phases = []
+    for r in range(s):
+        depths = -(-(out[0] - r) // s)
+        shifts = {t: (t * dilation[0] - padding[0] - r) // s for t in range(taps)
+                  if (t * dilation[0] - padding[0] - r) % s == 0}
+        kernels = weight[:, :, list(shifts)] if shifts else weight.new_zeros(cin, per_group, 1, kh, kw)
+        shifted = [_node(low, "pad", [grouped], {"pads": [0, 0] * 4 + [o, depths - o - d, 0, 0], "mode": "constant",
+                                                 "value": 0.0}) for o in (shifts.values() or [0])]
+        stacked = shifted[0] if len(shifted) == 1 else _node(low, "concat", shifted, {"axis": 3})
+        moved = _node(low, "permute", [stacked], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, depths, G, C/G, taps, H*W)
+        images = _node(low, "reshape", [moved], {"shape": [-1, cin * kernels.shape[2], h, w]})
+        rows = kernels.reshape(groups, cin // groups, per_group, -1, kh, kw).permute(0, 1, 3, 2, 4, 5)
+        y = _transposed(low, images, [h, w], rows.reshape(-1, per_group, kh, kw).contiguous(), plane)
+        y = _node(low, "reshape", [y], {"shape": [-1, depths, 1, cout * out[1] * out[2]]})
+        if depths < length:
+            y = _node(low, "pad", [y], {"pads": [0, 0, 0, length - depths, 0, 0, 0, 0], "mode": "constant",
+                                        "value": 0.0})
+        phases.append(y)
+    y = phases[0] if s == 1 else _node(low, "concat", phases, {"axis": 2})  # (N, length, s, Cout * H' * W')
+    y = _node(low, "reshape", [y], {"shape": [-1, length * s, cout, out[1], out[2]]})
+    if length * s > out[0]:
+        y = _node(low, "pad", [y], {"pads": [0, 0, 0, out[0] - length * s] + [0, 0] * 3, "mode": "constant",
+                                    "value": 0.0})
+    return low.emit_one("permute", [y], {"dims": [0, 2, 1, 3, 4]})
 
 
 def b_conv_transpose1d(low: Any, node: fx.Node, a: dict) -> Any:

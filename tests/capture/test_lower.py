@@ -800,7 +800,7 @@ def test_3d_convolutions_lower_to_a_2d_one_over_depth_slices(kernel, stride, pad
                                                 (3, True, (1, 2, 1)), (1, True, (2, 2, 3))])
 def test_a_3d_transposed_convolution_of_its_stride_is_one_1x1_convolution_then_a_rank_8_interleave(kernel, bias, size):
     """A 3-d U-Net's upsampling: every voxel's block of outputs from one 1x1 conv2d, put in place
-    through rank-8 tensors, on the engine too; other transposed 3-d convolutions are named."""
+    through rank-8 tensors, on the engine too."""
     torch.manual_seed(0)
     model = nn.ConvTranspose3d(4, 6, kernel, kernel, bias=bias)
     x = torch.randn(2, 4, *size)
@@ -810,10 +810,33 @@ def test_a_3d_transposed_convolution_of_its_stride_is_one_1x1_convolution_then_a
     assert_matches(low, model, torch.randn(3, 4, *size))
     with torch.no_grad():
         np.testing.assert_allclose(engine.Engine(low.graph)(x.numpy()), model(x).numpy(), rtol=1e-5, atol=1e-5)
-    padded = lowered(nn.ConvTranspose3d(4, 6, 3, 2, padding=1), x)
-    assert [why for _, why in padded.unsupported] == [
-        "a 3-d transposed convolution other than one of a kernel equal to its stride, unpadded, undilated and of one "
-        "group"]
+
+
+# (kernel, stride, padding, output padding, dilation, groups, bias)
+TRANSPOSED_3D = [
+    (3, 2, 1, 1, 1, 1, True),  # a 3-d decoder's upsampling
+    ((3, 4, 2), (2, 2, 1), (1, 1, 0), (1, 0, 0), 1, 1, True), (3, 2, 1, 0, 1, 2, False),
+    ((2, 3, 3), (3, 1, 2), 0, (2, 0, 1), (2, 1, 1), 1, True),
+    (1, 2, 0, 1, 1, 1, True),  # outputs no tap reaches: the bias alone
+    (3, 1, 1, 0, 1, 1, False), ((1, 3, 3), (1, 2, 2), (0, 1, 1), (0, 1, 1), 1, 1, True), (4, 2, 1, 0, 1, 1, True),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, extra, dilation, groups, bias", TRANSPOSED_3D)
+def test_any_3d_transposed_convolution_is_a_2d_one_per_output_depth_phase(kernel, stride, padding, extra, dilation,
+                                                                          groups, bias):
+    """Any other 3-d transposed convolution: per output depth phase, one 2-d transposed
+    convolution of its taps' shifted depth slices stacked as channels, the phases interleaved;
+    on the engine at any batch. They were torch calls."""
+    torch.manual_seed(0)
+    model = nn.ConvTranspose3d(4, 6, kernel, stride, padding, extra, groups, bias, dilation)
+    x = torch.randn(2, 4, 3, 5, 4)
+    low = lowered(model, x)
+    assert low.unsupported == [] and "conv2d" in ops(low), low.unsupported
+    assert_matches(low, model, x)
+    assert_matches(low, model, torch.randn(3, 4, 3, 5, 4))
+    with torch.no_grad():
+        np.testing.assert_allclose(engine.Engine(low.graph)(x.numpy()), model(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kernel, stride, padding, dilation, bias, size", [
