@@ -301,7 +301,8 @@ class Taylor(GroupImportance):
 # Activations whose zeros APoZ counts, and the per-channel operators it looks through to find them.
 _ACTIVATIONS = {"aten::relu", "aten::relu6", "aten::hardtanh", "aten::leaky_relu", "aten::elu"}
 _NORMALIZATIONS = {"aten::batch_norm", "aten::_native_batch_norm_legit_no_training", "aten::getitem"}
-_LAYERS = {"aten::conv2d", "aten::convolution", "aten::conv_transpose2d", "aten::linear"}
+_LAYERS = {"aten::conv1d", "aten::conv2d", "aten::conv3d", "aten::convolution", "aten::conv_transpose1d",
+           "aten::conv_transpose2d", "aten::conv_transpose3d", "aten::linear"}
 
 
 def _op_name(node: fx.Node) -> str:

@@ -11,6 +11,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pyprune.prune import (  # noqa: E402
+    APoZ,
     L1,
     PruningError,
     PruningWarning,
@@ -285,6 +286,43 @@ def test_1d_and_3d_convolutions_are_pruned():
     rebuilt.load_state_dict(pruned.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(X), pruned(X))
+
+
+def test_1d_and_3d_layers_are_found_by_apoz():
+    """APoZ finds the activation after each layer by the layer's op: those of 1-d and 3-d
+    convolutions were missing, and it refused every such layer ("saw no activation")."""
+    torch.manual_seed(0)
+    pruned = check_pruned(Sequence1d().eval(), criterion=APoZ([X]))
+    assert (pruned.a.out_channels, pruned.pw.out_channels, pruned.up.out_channels) == (4, 4, 3)
+
+
+class Decoder3d(nn.Module):
+    """A 3-d U-Net's decoder step: a strided Conv3d, its BatchNorm3d, a ConvTranspose3d (kernel 3,
+    stride 2, output padding 1) back up, the skip concatenated, a Conv3d."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv3d(3, 8, 3, 2, 1)
+        self.bn = nn.BatchNorm3d(8)
+        self.up = nn.ConvTranspose3d(8, 6, 3, 2, 1, 1)
+        self.out = nn.Conv3d(9, 4, 3, padding=1)
+
+    def forward(self, x):
+        v = x.unsqueeze(2).expand(-1, -1, 4, -1, -1)  # (N, 3, 4, H, W)
+        y = torch.relu(self.up(torch.relu(self.bn(self.down(v)))))
+        return self.out(torch.cat([y, v], 1))
+
+
+def test_3d_transposed_convolutions_are_pruned():
+    """nn.ConvTranspose3d had a pruner but no rule for its op: its input channels were blocked
+    ("pruning does not understand") and the layer before it was left whole."""
+    torch.manual_seed(0)
+    model = Decoder3d().eval()
+    with torch.no_grad():
+        model.bn.running_var.uniform_(0.5, 1.5)
+    pruned = check_pruned(model)
+    assert (pruned.down.out_channels, pruned.bn.num_features, pruned.up.in_channels) == (4, 4, 4)
+    assert (pruned.up.out_channels, pruned.out.in_channels) == (3, 6)
 
 
 class WeightNormed(nn.Module):
