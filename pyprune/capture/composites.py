@@ -1267,7 +1267,8 @@ def _depth_phase_transposed(low: Any, x: Any, volume: list[int], weight: torch.T
         shifts = {t: (t * dilation[0] - padding[0] - r) // s for t in range(taps)
                   if (t * dilation[0] - padding[0] - r) % s == 0}
         kernels = weight[:, :, list(shifts)] if shifts else weight.new_zeros(cin, per_group, 1, kh, kw)
-        shifted = [_node(low, "pad", [grouped], {"pads": [0, 0] * 4 + [o, depths - o - d, 0, 0], "mode": "constant",
+        shifted = [grouped if o == 0 and depths == d else
+                   _node(low, "pad", [grouped], {"pads": [0, 0] * 4 + [o, depths - o - d, 0, 0], "mode": "constant",
                                                  "value": 0.0}) for o in (shifts.values() or [0])]
         stacked = shifted[0] if len(shifted) == 1 else _node(low, "concat", shifted, {"axis": 3})
         moved = _node(low, "permute", [stacked], {"dims": [0, 4, 1, 2, 3, 5]})  # (N, depths, G, C/G, taps, H*W)
