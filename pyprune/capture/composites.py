@@ -425,14 +425,18 @@ def b_diag_embed(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_node(low, "mul", [column, low.tensor(torch.eye(n), "the identity")]))
 
 
-def b_trilinear(low: Any, node: fx.Node, a: dict) -> Any:
-    """F.interpolate(mode="trilinear") of (N, C, D, H, W), separable as torch's is: bilinear over
-    (H, W) with the depth planes as channels, then over (D, H'W') with the depth alone resized
-    (the other axis kept: its coordinates land on the inputs themselves, weights 1 and 0)."""
-    x, corners = a["input"] if "input" in a else a["self"], int(bool(a["align_corners"]))
+def b_volume_interpolation(low: Any, node: fx.Node, a: dict) -> Any:
+    """F.interpolate of (N, C, D, H, W), "trilinear", "nearest" or "nearest-exact", separable as
+    torch's is: the 2-d interpolation over (H, W) with the depth planes as channels, then over
+    (D, H'W') with the depth alone resized (the other axis kept: its coordinates land on the
+    inputs themselves)."""
+    name = op_name(node.target)
+    mode = "bilinear" if "trilinear" in name else "nearest_exact" if "exact" in name else "nearest"
+    what = f"{'trilinear' if mode == 'bilinear' else mode} interpolation"
+    x = a["input"] if "input" in a else a["self"]
     if low.rank(x) != 5:
-        raise Unsupported(f"trilinear interpolation of a rank-{low.rank(x)} tensor")
-    c, d, h, w = (low.static_dim(x, i, "trilinear interpolation") for i in range(1, 5))
+        raise Unsupported(f"{what} of a rank-{low.rank(x)} tensor")
+    c, d, h, w = (low.static_dim(x, i, what) for i in range(1, 5))
     scales = a.get("scale_factors")
     if scales is None and a.get("scales_d") is not None:
         scales = [a["scales_d"], a["scales_h"], a["scales_w"]]
@@ -442,10 +446,12 @@ def b_trilinear(low: Any, node: fx.Node, a: dict) -> Any:
     else:
         sizes = [low.integer(s, "output size") for s in a["output_size"]]
     if min(sizes) < 1:
-        raise Unsupported(f"trilinear interpolation to {sizes}")
+        raise Unsupported(f"{what} to {sizes}")
 
     def resize(y: str, size: list[int], scale: list[float] | None) -> str:
-        attrs = {"mode": "bilinear", "align_corners": corners}
+        attrs: dict[str, Any] = {"mode": mode}
+        if mode == "bilinear":
+            attrs["align_corners"] = int(bool(a["align_corners"]))
         attrs.update({"scale": scale} if scale is not None else {"size": size})
         return _node(low, "upsample", [y], attrs)
 
@@ -697,6 +703,60 @@ def b_affine_grid(low: Any, node: fx.Node, a: dict) -> Any:
     swapped = _node(low, "permute", [low.tensor(theta)], {"dims": [0, 2, 1]})
     grid = _node(low, "matmul", [low.tensor(base.reshape(1, h * w, 3).contiguous(), "the base grid"), swapped])
     return low.emit_one("reshape", [grid], {"shape": [-2, h, w, 2]})
+
+
+def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, align: bool) -> Ref:
+    """F.grid_sample of a volume (N, C, D, H, W) at a grid (N, D', H', W', 3) of (x, y, z) points,
+    zeros padding, `bilinear` (trilinear) or `nearest`: the 2-d grid_sample of the volume's depth
+    slices stacked along the height, a row of zeros after each, (N, C, D * (H + 1), W). A point is
+    read there once per depth it weighs (the two around it, or its nearest), its height moved
+    down by that depth's place, and weighted by the depth's linear weight. A depth outside the
+    volume lands where only zeros are read (past the stack, or on its rows of zeros), and a
+    height outside (-1, H) pixels, which reads nothing, is moved far off first so that it reads
+    no other depth's rows."""
+    c, d, h, w = _volume(low, x, "grid sampling")
+    if low.rank(grid) != 5 or low.static_dim(grid, 4, "grid sampling") != 3:
+        raise Unsupported(f"3-d grid sampling with a grid of shape {low.shape(grid)}")
+    out = [low.static_dim(grid, axis, "grid sampling") for axis in (1, 2, 3)]
+    rows = d * (h + 1)
+    gap = _node(low, "pad", [low.tensor(x)], {"pads": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0], "mode": "constant", "value": 0.0})
+    stacked = _node(low, "reshape", [gap], {"shape": [-2, c, rows, w]})
+    gx, gy, gz = (low.slice_node(grid, 4, i, i + 1, 1).name for i in range(3))
+
+    def pixels(g: str, size: int) -> str:  # torch's unnormalisation of a coordinate
+        if align:
+            return _node(low, "mul", [_node(low, "add", [g, 1.0]), (size - 1) / 2])
+        scaled = _node(low, "mul", [_node(low, "add", [g, 1.0]), float(size)])
+        return _node(low, "div", [_node(low, "sub", [scaled, 1.0]), 2.0])
+
+    def normalised(p: str, size: int) -> str:  # and back, for the stacked image's height
+        if align:
+            return _node(low, "sub", [_node(low, "mul", [p, 2 / (size - 1)]), 1.0])
+        doubled = _node(low, "add", [_node(low, "mul", [p, 2.0]), 1.0])
+        return _node(low, "sub", [_node(low, "div", [doubled, float(size)]), 1.0])
+
+    y, z = pixels(gy, h), pixels(gz, d)
+    # Inside (-1, h): closer than (h + 1) / 2 to its middle (h - 1) / 2.
+    inside = _node(low, "sub", [(h + 1) / 2, _unary(low, "abs", _node(low, "sub", [y, (h - 1) / 2]))])
+    y = _node(low, "where", [inside, 0.0, y, -4.0 * (rows + 2)], {"compare": "gt"})
+    if mode == "nearest":
+        depths = [(_unary(low, "round", z), None)]
+    else:
+        below = _unary(low, "floor", z)
+        above_weight = _node(low, "sub", [z, below])
+        depths = [(below, _node(low, "sub", [1.0, above_weight])), (_node(low, "add", [below, 1.0]), above_weight)]
+    total = None
+    for depth, weight in depths:
+        height = normalised(_node(low, "add", [y, _node(low, "mul", [depth, float(h + 1)])]), rows)
+        points = _node(low, "reshape", [_node(low, "concat", [gx, height], {"axis": 4})],
+                       {"shape": [-2, out[0] * out[1], out[2], 2]})
+        read = _node(low, "grid_sample", [stacked, points],
+                     {"mode": mode, "padding": "zeros", "align_corners": int(align)})
+        read = _node(low, "reshape", [read], {"shape": [-2, c] + out})
+        if weight is not None:
+            read = _node(low, "mul", [read, _node(low, "permute", [weight], {"dims": [0, 4, 1, 2, 3]})])
+        total = read if total is None else _node(low, "add", [total, read])
+    return Ref(total)
 
 
 def _im2col_taps(low: Any, x: Any, kernel: list[int], dilation: list[int], padding: list[int],
@@ -1876,6 +1936,7 @@ BUILDERS = {
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
     "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
-    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed, "upsample_trilinear3d": b_trilinear,
+    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed, "upsample_trilinear3d": b_volume_interpolation,
+    "upsample_nearest3d": b_volume_interpolation, "_upsample_nearest_exact3d": b_volume_interpolation,
     "_upsample_bilinear2d_aa": b_antialiased, "_upsample_bicubic2d_aa": b_antialiased,
 }

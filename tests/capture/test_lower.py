@@ -322,6 +322,12 @@ CASES = {
                                 F.interpolate(x.unflatten(1, (2, 3)), scale_factor=(1.5, 1, 0.5), mode="trilinear",
                                               align_corners=True),
                                 F.interpolate(x.unflatten(1, (2, 3)), size=(5, 11, 4), mode="trilinear")), None),
+    # likewise nearest and nearest-exact (a 3-d U-Net's nn.Upsample): up by 2, by 1.5, mixed, to sizes
+    "nearest_3d": (lambda m, x: (F.interpolate(x.unflatten(1, (2, 3)), scale_factor=2),
+                                 F.interpolate(x.unflatten(1, (2, 3)), scale_factor=1.5),
+                                 F.interpolate(x.unflatten(1, (2, 3)), scale_factor=(2, 1.5, 3), mode="nearest-exact"),
+                                 F.interpolate(x.unflatten(1, (2, 3)), size=(5, 7, 3)),
+                                 F.interpolate(x.unflatten(1, (2, 3)), size=(7, 4, 9), mode="nearest-exact")), None),
     # over the batch too: the count of values n in n / (n - correction) taken as it runs
     "variance_over_the_batch": (lambda m, x: (x.std(), x.var(dim=(0, 2), keepdim=True), torch.var(x, 0, correction=0.5),
                                               torch.std(x, (0, 1), correction=0)), None),
@@ -1157,11 +1163,30 @@ def test_unsupported_ops_stay_torch_calls_with_a_reason():
     assert_matches(low, model, x)
 
 
-def test_volumetric_grid_sampling_stays_a_torch_call():
-    model = Fn(lambda m, x: F.grid_sample(x[:, None], x[:, :3, :, :, None].permute(0, 2, 3, 4, 1), align_corners=True))
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("size", [(3, 5, 4), (1, 2, 6), (4, 1, 1)])
+def test_volumetric_grid_sampling_is_the_2d_one_of_the_stacked_depth_slices(mode, align, size):
+    """F.grid_sample of a 5-D volume (VoxelMorph's spatial transformer), zeros padding,
+    trilinear or nearest: the 2-d grid_sample of the depth slices stacked along the height with a
+    row of zeros after each, once per depth a point weighs; points past every edge included (the
+    grid spans [-1.3, 1.3]). It was a torch call."""
+    model = Fn(lambda m, x, g: F.grid_sample(x, g, mode=mode, padding_mode="zeros", align_corners=align))
+    x, grid = torch.randn(2, 3, *size), torch.rand(2, 4, 3, 5, 3) * 2.6 - 1.3
+    low = lowered(model, x, grid)
+    assert low.unsupported == [] and "grid_sample" in ops(low), low.unsupported
+    assert_matches(low, model, x, grid)
+    with torch.no_grad():
+        np.testing.assert_allclose(engine.Engine(low.graph)(x.numpy(), grid.numpy()), model(x, grid).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_volumetric_grid_sampling_of_other_paddings_stays_a_torch_call():
+    model = Fn(lambda m, x: F.grid_sample(x[:, None], x[:, :3, :, :, None].permute(0, 2, 3, 4, 1),
+                                          padding_mode="border", align_corners=True))
     x = torch.randn(*IMAGE)
     low = lowered(model, x)
-    assert [why for _, why in low.unsupported] == ["grid sampling of a rank-5 tensor"]
+    assert [why for _, why in low.unsupported] == ["3-d grid sampling of mode bilinear, padding border"]
     assert_matches(low, model, x)
 
 
