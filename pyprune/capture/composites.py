@@ -705,15 +705,16 @@ def b_affine_grid(low: Any, node: fx.Node, a: dict) -> Any:
     return low.emit_one("reshape", [grid], {"shape": [-2, h, w, 2]})
 
 
-def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, align: bool) -> Ref:
+def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, padding: str, align: bool) -> Ref:
     """F.grid_sample of a volume (N, C, D, H, W) at a grid (N, D', H', W', 3) of (x, y, z) points,
-    zeros padding, `bilinear` (trilinear) or `nearest`: the 2-d grid_sample of the volume's depth
-    slices stacked along the height, a row of zeros after each, (N, C, D * (H + 1), W). A point is
-    read there once per depth it weighs (the two around it, or its nearest), its height moved
-    down by that depth's place, and weighted by the depth's linear weight. A depth outside the
-    volume lands where only zeros are read (past the stack, or on its rows of zeros), and a
-    height outside (-1, H) pixels, which reads nothing, is moved far off first so that it reads
-    no other depth's rows."""
+    `bilinear` (trilinear) or `nearest`, `zeros` or `border` padding: the 2-d grid_sample of the
+    volume's depth slices stacked along the height, a row of zeros after each, (N, C, D * (H + 1),
+    W). A point is read there once per depth it weighs (the two around it, or its nearest), its
+    height moved down by that depth's place, and weighted by the depth's linear weight. With
+    zeros, a depth outside the volume lands where only zeros are read (past the stack, or on its
+    rows of zeros), and a height outside (-1, H) pixels, which reads nothing, is moved far off
+    first so that it reads no other depth's rows; with border, the height and depth are clamped
+    into the volume first, as torch clamps them (the width by the 2-d op)."""
     c, d, h, w = _volume(low, x, "grid sampling")
     if low.rank(grid) != 5 or low.static_dim(grid, 4, "grid sampling") != 3:
         raise Unsupported(f"3-d grid sampling with a grid of shape {low.shape(grid)}")
@@ -736,9 +737,12 @@ def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, align: bool) -> Ref:
         return _node(low, "sub", [_node(low, "div", [doubled, float(size)]), 1.0])
 
     y, z = pixels(gy, h), pixels(gz, d)
-    # Inside (-1, h): closer than (h + 1) / 2 to its middle (h - 1) / 2.
-    inside = _node(low, "sub", [(h + 1) / 2, _unary(low, "abs", _node(low, "sub", [y, (h - 1) / 2]))])
-    y = _node(low, "where", [inside, 0.0, y, -4.0 * (rows + 2)], {"compare": "gt"})
+    if padding == "border":
+        y, z = (_node(low, "minimum", [_node(low, "maximum", [p, 0.0]), float(n - 1)]) for p, n in ((y, h), (z, d)))
+    else:
+        # Inside (-1, h): closer than (h + 1) / 2 to its middle (h - 1) / 2.
+        inside = _node(low, "sub", [(h + 1) / 2, _unary(low, "abs", _node(low, "sub", [y, (h - 1) / 2]))])
+        y = _node(low, "where", [inside, 0.0, y, -4.0 * (rows + 2)], {"compare": "gt"})
     if mode == "nearest":
         depths = [(_unary(low, "round", z), None)]
     else:
@@ -751,7 +755,7 @@ def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, align: bool) -> Ref:
         points = _node(low, "reshape", [_node(low, "concat", [gx, height], {"axis": 4})],
                        {"shape": [-2, out[0] * out[1], out[2], 2]})
         read = _node(low, "grid_sample", [stacked, points],
-                     {"mode": mode, "padding": "zeros", "align_corners": int(align)})
+                     {"mode": mode, "padding": padding, "align_corners": int(align)})
         read = _node(low, "reshape", [read], {"shape": [-2, c] + out})
         if weight is not None:
             read = _node(low, "mul", [read, _node(low, "permute", [weight], {"dims": [0, 4, 1, 2, 3]})])

@@ -1405,9 +1405,10 @@ class _Lowering:
         if mode not in range(len(modes)) or padding not in range(len(paddings)):
             raise Unsupported(f"grid_sampler mode {mode}, padding {padding}")
         if self.rank(a["input"]) == 5:
-            if paddings[padding] != "zeros" or modes[mode] == "bicubic":
+            if paddings[padding] == "reflection" or modes[mode] == "bicubic":
                 raise Unsupported(f"3-d grid sampling of mode {modes[mode]}, padding {paddings[padding]}")
-            return composites.grid_sample_3d(self, a["input"], a["grid"], modes[mode], bool(a["align_corners"]))
+            return composites.grid_sample_3d(self, a["input"], a["grid"], modes[mode], paddings[padding],
+                                             bool(a["align_corners"]))
         x, grid = self.image(a["input"], "grid sampling"), a["grid"]
         if self.rank(grid) != 4:
             raise Unsupported(f"grid sampling with a rank-{self.rank(grid)} grid")
