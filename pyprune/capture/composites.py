@@ -707,14 +707,15 @@ def b_affine_grid(low: Any, node: fx.Node, a: dict) -> Any:
 
 def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, padding: str, align: bool) -> Ref:
     """F.grid_sample of a volume (N, C, D, H, W) at a grid (N, D', H', W', 3) of (x, y, z) points,
-    `bilinear` (trilinear) or `nearest`, `zeros` or `border` padding: the 2-d grid_sample of the
-    volume's depth slices stacked along the height, a row of zeros after each, (N, C, D * (H + 1),
-    W). A point is read there once per depth it weighs (the two around it, or its nearest), its
-    height moved down by that depth's place, and weighted by the depth's linear weight. With
-    zeros, a depth outside the volume lands where only zeros are read (past the stack, or on its
-    rows of zeros), and a height outside (-1, H) pixels, which reads nothing, is moved far off
-    first so that it reads no other depth's rows; with border, the height and depth are clamped
-    into the volume first, as torch clamps them (the width by the 2-d op)."""
+    `bilinear` (trilinear) or `nearest`, any padding: the 2-d grid_sample of the volume's depth
+    slices stacked along the height, a row of zeros after each, (N, C, D * (H + 1), W). A point
+    is read there once per depth it weighs (the two around it, or its nearest), its height moved
+    down by that depth's place, and weighted by the depth's linear weight. With zeros, a depth
+    outside the volume lands where only zeros are read (past the stack, or on its rows of
+    zeros), and a height outside (-1, H) pixels, which reads nothing, is moved far off first so
+    that it reads no other depth's rows; with border (and reflection, after reflecting them as
+    torch does) the height and depth are clamped into the volume first (the width by the 2-d
+    op)."""
     c, d, h, w = _volume(low, x, "grid sampling")
     if low.rank(grid) != 5 or low.static_dim(grid, 4, "grid sampling") != 3:
         raise Unsupported(f"3-d grid sampling with a grid of shape {low.shape(grid)}")
@@ -736,8 +737,17 @@ def grid_sample_3d(low: Any, x: Any, grid: Any, mode: str, padding: str, align: 
         doubled = _node(low, "add", [_node(low, "mul", [p, 2.0]), 1.0])
         return _node(low, "sub", [_node(low, "div", [doubled, float(size)]), 1.0])
 
+    def reflected(p: str, size: int) -> str:  # about the first and last pixels' centres or outer edges
+        first, twice = (0.0, 2 * (size - 1)) if align else (-0.5, 2 * size)
+        if twice == 0:
+            return p  # one pixel: the clamp below makes it 0
+        extra = _node(low, "fmod", [_unary(low, "abs", _node(low, "sub", [p, first])), float(twice)])
+        return _node(low, "add", [_node(low, "minimum", [extra, _node(low, "sub", [float(twice), extra])]), first])
+
     y, z = pixels(gy, h), pixels(gz, d)
-    if padding == "border":
+    if padding != "zeros":
+        if padding == "reflection":
+            y, z = reflected(y, h), reflected(z, d)
         y, z = (_node(low, "minimum", [_node(low, "maximum", [p, 0.0]), float(n - 1)]) for p, n in ((y, h), (z, d)))
     else:
         # Inside (-1, h): closer than (h + 1) / 2 to its middle (h - 1) / 2.

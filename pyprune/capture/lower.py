@@ -1404,9 +1404,7 @@ class _Lowering:
         mode, padding = a["interpolation_mode"], a["padding_mode"]
         if mode not in range(len(modes)) or padding not in range(len(paddings)):
             raise Unsupported(f"grid_sampler mode {mode}, padding {padding}")
-        if self.rank(a["input"]) == 5:
-            if paddings[padding] == "reflection" or modes[mode] == "bicubic":
-                raise Unsupported(f"3-d grid sampling of mode {modes[mode]}, padding {paddings[padding]}")
+        if self.rank(a["input"]) == 5:  # torch samples volumes bilinearly (trilinear) or nearest only
             return composites.grid_sample_3d(self, a["input"], a["grid"], modes[mode], paddings[padding],
                                              bool(a["align_corners"]))
         x, grid = self.image(a["input"], "grid sampling"), a["grid"]
