@@ -19,7 +19,7 @@ import torch
 import torch.fx as fx
 
 from pyprune.capture.values import (FILLED, MISSING, Broadcast, Comparison, Condition, Junction, Ref, Unsupported,
-                                    fill_value, norm_axis, op_name, without_axes)
+                                    fill_value, functional, norm_axis, op_name, without_axes)
 
 __all__ = ["BUILDERS", "INTEGER_DTYPES", "MAX_EXACT", "cast_from_float", "result_bound", "result_signed", "take"]
 
@@ -484,7 +484,7 @@ def b_scatter(low: Any, node: fx.Node, a: dict) -> Ref:
     rank = low.rank(x)
     axis = norm_axis(a["dim"], rank)
     reduce = a.get("reduce")
-    op = op_name(node.target).removesuffix("_")  # scatter_add_ adds like scatter_add
+    op = op_name(functional(node.target))  # scatter_add_ adds like scatter_add
     if op.endswith("scatter_add"):
         reduce = "add"
     elif op.endswith("scatter_reduce"):
@@ -560,7 +560,7 @@ def _masked_put(low: Any, node: fx.Node, x: Any, mask: Condition, values: Any, a
     if chosen is None:
         raise Unsupported("index_put by a boolean mask of values other than one, the same mask's entries or "
                           "arithmetic of those")
-    made = op_name(source.target).rstrip("_") if isinstance(source, fx.Node) else None  # `x[m] += 1`: add_
+    made = op_name(functional(source.target)) if isinstance(source, fx.Node) else None  # `x[m] += 1`: add_
     if made in _MASKED_ARITHMETIC and node.meta["val"].dtype in INTEGER_DTYPES:
         raise Unsupported("index_put by a boolean mask of integer arithmetic")
     written = chosen if made in (None, "index", *_MASKED_ARITHMETIC) else values
@@ -587,7 +587,7 @@ def _unmasked(low: Any, source: Any, mask: Condition, shape: list, masked_dims: 
         return source
     if not isinstance(source, fx.Node):
         return None
-    name = op_name(source.target).rstrip("_")
+    name = op_name(functional(source.target))
     if name == "index" and len(source.args[1]) == 1 and _same_test(low.value(source.args[1][0]), mask):
         y = low.value(source.args[0])
         return y if list(low.shape(y)) == list(shape) else None

@@ -27,8 +27,8 @@ from torch.export.graph_signature import InputKind, OutputKind
 from pyprune.capture import composites, indices, recurrent, spectral
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (FILLED, INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction,
-                                    PoolArgmax, Ref, Unsupported, conv_padding, int_pair, norm_axis, op_name,
-                                    without_axes)
+                                    PoolArgmax, Ref, Unsupported, conv_padding, functional, int_pair, norm_axis,
+                                    op_name, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -118,18 +118,6 @@ _CONDITION_MOVES = {"view", "reshape", "_unsafe_view", "flatten", "unflatten", "
                     "transpose", "t", "expand", "repeat", "slice", "select", "narrow", "clone", "contiguous", "alias"}
 
 
-def _functional(target: Any) -> Any:
-    """The out-of-place op of an in-place ATen op (relu_ -> relu), else the op itself."""
-    if isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable:
-        name = target._schema.name.split("::")[1]
-        if name.endswith("_") and not name.endswith("__"):
-            packet = getattr(aten, name[:-1], None)
-            overload = getattr(packet, target._overloadname, None) if packet is not None else None
-            if overload is not None:
-                return overload
-    return target
-
-
 def _negated(c: Condition) -> Condition:
     return dataclasses.replace(c, negated=not c.negated)
 
@@ -142,7 +130,7 @@ def _gated(node: fx.Node) -> tuple[fx.Node, str] | None:
     if len(node.args) != 2 or not all(isinstance(v, fx.Node) for v in node.args):
         return None
     for x, gate in (node.args, node.args[::-1]):
-        name = op_name(_functional(gate.target))
+        name = op_name(functional(gate.target))
         if name == "sigmoid" and gate.args[0] is x:
             return x, "silu"
         inner = gate.args[0] if name == "tanh" else None
@@ -595,7 +583,7 @@ class _Lowering:
         return name
 
     def call(self, node: fx.Node) -> None:
-        target = _functional(node.target)
+        target = functional(node.target)
         name = op_name(target)
         if name in _CHECKS or not node.users:  # checks, and results nothing reads (export keeps them)
             self.env[node] = None
@@ -848,7 +836,7 @@ class _Lowering:
         return self.select(a["mask"], a["value"], a["self"])
 
     def b_activation(self, node: fx.Node, a: dict) -> Ref:
-        kind = _ACTIVATIONS[op_name(_functional(node.target))]
+        kind = _ACTIVATIONS[op_name(functional(node.target))]
         return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
 
     def activation_attrs(self, low: float | None, high: float | None) -> dict[str, Any]:
@@ -890,7 +878,7 @@ class _Lowering:
         return self.emit_one("activation", [self.tensor(a["self"])], {"activation": kind})
 
     def b_binary(self, node: fx.Node, a: dict) -> Ref:
-        op = op_name(_functional(node.target))
+        op = op_name(functional(node.target))
         gated = _gated(node) if op == "mul" else None
         if gated is not None:  # the factor's own nodes are left to dead-node elimination
             return self.emit_one("activation", [self.tensor(self.env[gated[0]])], {"activation": gated[1]})
@@ -912,7 +900,7 @@ class _Lowering:
         return out
 
     def b_unary(self, node: fx.Node, a: dict) -> Ref:
-        kind, decimals = _UNARY[op_name(_functional(node.target))], a.get("decimals")
+        kind, decimals = _UNARY[op_name(functional(node.target))], a.get("decimals")
         if decimals:  # torch's: round(x * 10^d) / 10^d (for d < 0, round(x / 10^-d) * 10^-d)
             scale = float(10.0 ** abs(decimals))
             scaled = self.emit_one("mul" if decimals > 0 else "div", [self.tensor(a["self"]), self.tensor(scale)])
@@ -1008,7 +996,7 @@ class _Lowering:
         if len(users) != 1 or users[0].op != "call_function":
             return None
         norm = users[0]
-        target = _functional(norm.target)
+        target = functional(norm.target)
         if _BUILDERS.get(op_name(target)) is not _Lowering.b_batch_norm or not isinstance(target, torch._ops.OpOverload):
             return None
         try:
@@ -1065,7 +1053,7 @@ class _Lowering:
         if not isinstance(self.shape(x)[axis], int):
             return self.split_evenly(x, node, axis)
         size = self.static_dim(x, axis, "split")
-        name = op_name(_functional(node.target))
+        name = op_name(functional(node.target))
         if name == "chunk":
             chunks = self.integer(a["chunks"], "chunks")
             step = -(-size // chunks)
@@ -1104,7 +1092,7 @@ class _Lowering:
         where the indices go back)."""
         x = a["self"]
         rank = self.rank(x)
-        name = op_name(_functional(node.target))
+        name = op_name(functional(node.target))
         axis = {"hsplit": 1 if rank > 1 else 0, "vsplit": 0, "dsplit": 2}.get(name)
         axis = norm_axis(a.get("dim", 0), rank) if axis is None else axis
         size = self.static_dim(x, axis, name)
@@ -1251,7 +1239,7 @@ class _Lowering:
         x = a["self"]
         rank = self.rank(x)
         dims = list(range(rank))
-        if op_name(_functional(node.target)) in ("t", "numpy_T"):
+        if op_name(functional(node.target)) in ("t", "numpy_T"):
             dims.reverse()
         else:
             i, j = norm_axis(a["dim0"], rank), norm_axis(a["dim1"], rank)
@@ -1364,7 +1352,7 @@ class _Lowering:
         return sorted({norm_axis(d, rank) for d in dims})
 
     def b_reduce(self, node: fx.Node, a: dict) -> Any:
-        name = op_name(_functional(node.target))
+        name = op_name(functional(node.target))
         if a.get("dtype") not in (None, torch.float32):
             raise Unsupported("reduction with a dtype")
         x = a["self"]
@@ -1457,7 +1445,7 @@ class _Lowering:
         x = a["self"]
         if self.rank(x) == 0:  # a scalar's running sum or product is itself
             return Ref(self.tensor(x))
-        return self.emit_one(op_name(_functional(node.target)), [self.tensor(x)],
+        return self.emit_one(op_name(functional(node.target)), [self.tensor(x)],
                              {"axis": norm_axis(a["dim"], self.rank(x))})
 
     def b_layer_norm(self, node: fx.Node, a: dict) -> Any:

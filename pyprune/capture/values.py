@@ -113,6 +113,18 @@ def op_name(target: Any) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def functional(target: Any) -> Any:
+    """The out-of-place op of an in-place ATen op (relu_ -> relu), else the op itself."""
+    if isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable:
+        name = target._schema.name.split("::")[1]
+        if name.endswith("_") and not name.endswith("__"):
+            packet = getattr(torch.ops.aten, name[:-1], None)
+            overload = getattr(packet, target._overloadname, None) if packet is not None else None
+            if overload is not None:
+                return overload
+    return target
+
+
 def fill_value(name: str, a: dict) -> float:
     """The value a FILLED op `name` (zeros, new_full, ...) with arguments `a` fills with."""
     if "full" not in name:

@@ -586,19 +586,6 @@ def _masked_writes(m, x):
     return y, z, w, v
 
 
-def test_a_write_by_a_boolean_mask_is_a_where():
-    """x[mask] = value and x[mask] = y[mask] (FPS's distance update, a clip of boxes), the
-    mask over all of x's dims or its leading ones: a where, at any batch; the entries y[mask]
-    alone, of a size known only at run time, are read no more. A boolean index used to be taken
-    for an integer one (entries 0 and 1 written)."""
-    model, x = Fn(_masked_writes), torch.randn(2, 3, 4)
-    low = lowered(model, x)
-    optimize.dead_nodes(low)
-    assert not low.calls and ops(low).count("where") >= 4, ops(low)
-    assert_matches(low, model, x)
-    assert_matches(low, model, torch.randn(3, 3, 4))
-
-
 def _masked_arithmetic(m, x):
     y = x * 1.5
     y[y > 0.1] += 1.0  # add_ of one value, over all dims
@@ -615,13 +602,20 @@ def _masked_arithmetic(m, x):
     return y, z, w, v, u
 
 
-def test_arithmetic_written_by_a_boolean_mask_is_a_where():
-    """x[m] += 1, x[m] *= y[m] and the like: the same arithmetic of the whole tensors, taken
-    where the mask holds; it was a torch call (its values were not one value or y[m])."""
-    model, x = Fn(_masked_arithmetic, torch.randn(4), torch.tensor([0.25])), torch.randn(2, 3, 4)
+@pytest.mark.parametrize("writes, params, wheres", [(_masked_writes, (), 4),
+                                                    (_masked_arithmetic, (torch.randn(4), torch.tensor([0.25])), 5)],
+                         ids=["values", "arithmetic"])
+def test_a_write_by_a_boolean_mask_is_a_where(writes, params, wheres):
+    """x[mask] = value and x[mask] = y[mask] (FPS's distance update, a clip of boxes), the
+    mask over all of x's dims or its leading ones: a where, at any batch; the entries y[mask]
+    alone, of a size known only at run time, are read no more. A boolean index used to be taken
+    for an integer one (entries 0 and 1 written). x[m] += 1, x[m] *= y[m] and the like: the same
+    arithmetic of the whole tensors, taken where the mask holds; it was a torch call (its values
+    were not one value or y[m])."""
+    model, x = Fn(writes, *params), torch.randn(2, 3, 4)
     low = lowered(model, x)
     optimize.dead_nodes(low)
-    assert not low.calls and ops(low).count("where") >= 5, ops(low)
+    assert not low.calls and ops(low).count("where") >= wheres, ops(low)
     assert_matches(low, model, x)
     assert_matches(low, model, torch.randn(3, 3, 4))
 
