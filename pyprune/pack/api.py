@@ -88,27 +88,29 @@ def _module_versions(state: Mapping[str, Any]) -> dict[str, dict[str, int]]:
             for prefix, m in metadata.items()}
 
 
-def _packed_outputs(model: nn.Module, packed: PackFile, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    """The outputs of a copy of `model` holding the weights decoded from what was written."""
+def _packed_model(model: nn.Module, packed: PackFile) -> nn.Module:
+    """A copy of `model` holding the weights decoded from what was written."""
     copied = copy_model(model)
     _load_state(copied, packed, keep_compressed=False)
-    return model_outputs(copied, inputs)
+    return copied
 
 
-def _graph(model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
-           arrays: dict[str, np.ndarray], packed: list[torch.Tensor], *, lossless: bool,
-           **encoding: Any) -> tuple[dict, Streams, list]:
-    """(the graph section, its own streams, its outputs on `inputs`) of the model captured whole
-    and written into the file of `metadata` and `streams`, its outputs checked against those of
-    the packed model (`packed`). The graph's own constants (what it derives from the weights: a
-    transposed convolution's sub-pixel kernels) are encoded as the weights are, or bit for bit
-    where that takes the graph further from the packed model (their source was stored exactly).
+def _graph(packed_model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
+           packed: list[torch.Tensor], *, lossless: bool, **encoding: Any) -> tuple[dict, Streams, list]:
+    """(the graph section, its own streams, its outputs on `inputs`) of the packed model (the
+    weights as written, decoded) captured whole and written into the file of `metadata` and
+    `streams`, its outputs checked against the packed model's (`packed`). Captured on the
+    weights as written, what the graph derives from them (a transposed convolution's sub-pixel
+    kernels, branches merged into one kernel, a normalised or standardised weight) is what the
+    packed model computes. These constants of the graph's own are encoded as the weights are, or
+    bit for bit where sharing them again takes the graph too far from the packed model.
     ValueError saying why the graph cannot be stored."""
     from pyprune.pack.captured import GRAPH_TOLERANCE, captured_graph, file_graph_outputs
     from pyprune.pack.graph_section import graph_section
 
-    with evaluating(model):
-        graph = captured_graph(model, inputs)
+    arrays = {name: t.numpy() for name, t in packed_model.state_dict().items() if t.dtype == torch.float32}
+    with evaluating(packed_model):
+        graph = captured_graph(packed_model, inputs)
     for exact in dict.fromkeys((lossless, True)):
         section, own = graph_section(graph, arrays, metadata["tensors"], streams, lossless=exact, **encoding)
         got = file_graph_outputs(parse_pack(serialize({**metadata, "graph": section}, {**streams, **own})), inputs)
@@ -179,13 +181,10 @@ def save(
     inputs = _as_inputs(example_inputs)
     no_graph = _no_graph_reason(graph, inputs)
     state = model.state_dict()
-    records, streams, arrays = {}, {}, {}
+    records, streams = {}, {}
     for name, t in state.items():
-        t = t.detach().cpu()
-        records[name], s = _encode(name, t, bits, index_bits, lossless)
+        records[name], s = _encode(name, t.detach().cpu(), bits, index_bits, lossless)
         streams.update(s)
-        if t.dtype == torch.float32:
-            arrays[name] = t.numpy()
     metadata = {
         "tensors": records,
         "example_inputs": None if inputs is None else [list(x.shape) for x in inputs],
@@ -200,12 +199,13 @@ def save(
     error = graph_error = None
     if inputs is not None:
         want = model_outputs(model, inputs)
-        packed = _packed_outputs(model, written, inputs)
+        packed_model = _packed_model(model, written)
+        packed = model_outputs(packed_model, inputs)
         error = difference(want, packed)
         metadata["output_error"] = error.to_metadata()
         if no_graph is None:
             try:
-                section, own, got = _graph(model, inputs, metadata, streams, arrays, packed, bits=bits,
+                section, own, got = _graph(packed_model, inputs, metadata, streams, packed, bits=bits,
                                            index_bits=index_bits, lossless=lossless)
             except (ValueError, TypeError, NotImplementedError, RuntimeError) as e:  # capture's or kernels' refusal
                 why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
