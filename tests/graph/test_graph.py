@@ -2,6 +2,7 @@
 plan, outputs, profiling and concurrent runs."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,6 +287,34 @@ def test_the_limit_counts_the_arena_and_the_outputs():
 
 
 # ---- the memory plan ---------------------------------------------------------------------------
+
+
+THP_MODE = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+@needs_add
+@pytest.mark.skipif(not THP_MODE.exists() or "[never]" in THP_MODE.read_text(),
+                    reason="no transparent huge pages on this machine")
+def test_an_arena_of_megabytes_is_on_huge_pages():
+    # In a process of its own: the growth of its huge pages is the arena's.
+    result = run_python("""
+        import numpy as np
+        from pyprune.graph import compile, ir
+
+        def huge_kb():
+            with open("/proc/self/smaps_rollup") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("AnonHugePages:"))
+
+        n = 4 << 20  # 16 MiB per tensor
+        nodes = [ir.Node("add", ["x", "x"], ["t0"], {}, "a"), ir.Node("add", ["t0", "t0"], ["t1"], {}, "b")]
+        g = compile(ir.Graph([ir.TensorSpec("x", (1, n))], ["t1"], nodes))
+        x = np.ones((1, n), np.float32)
+        before = huge_kb()
+        g.run([x])
+        print(huge_kb() - before)
+    """)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert int(result.stdout) >= 8 << 10, f"{result.stdout.strip()} KiB more on huge pages"
 
 
 @needs_add
