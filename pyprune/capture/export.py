@@ -19,7 +19,7 @@ import torch.fx as fx
 from torch import nn
 from torch.export import Dim, ExportedProgram
 from torch.export.graph_signature import OutputKind
-from torch.utils._pytree import tree_flatten
+from torch.utils._pytree import tree_flatten, tree_map
 
 from pyprune.capture.aliases import use_canonical_ops
 from pyprune.capture.eager_types import EagerTypes
@@ -91,7 +91,7 @@ def _why(e: BaseException) -> str:
 
 
 def _first_items(args: tuple) -> tuple:
-    return tuple(a[:1] if isinstance(a, torch.Tensor) and a.dim() else a for a in args)
+    return tree_map(lambda a: a[:1] if isinstance(a, torch.Tensor) and a.dim() else a, args)
 
 
 # What nn.Module keeps in a module's __dict__ itself; the rest is the model's own Python state.
@@ -138,8 +138,8 @@ def _warm(model: nn.Module, args: tuple) -> None:
 
 def _batched(args: tuple) -> tuple:
     """The example with a batch of 2 where it has 1: torch.export specialises dims of size 1."""
-    return tuple(a.expand(2, *a.shape[1:]).clone() if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == 1
-                 else a for a in args)
+    return tree_map(lambda a: a.expand(2, *a.shape[1:]).clone()
+                    if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == 1 else a, args)
 
 
 def _batch_one_differs(model: nn.Module, program: ExportedProgram, args: tuple) -> str | None:
@@ -190,17 +190,13 @@ def _close(got: Any, want: Any) -> bool:
 
 
 def _batch_dims(model: nn.Module, args: tuple) -> dict[str, Any]:
-    """torch.export's dynamic_shapes: dim 0 of every tensor argument is the one batch symbol,
-    by forward's parameter names (a *args parameter takes a tuple)."""
+    """torch.export's dynamic_shapes: dim 0 of every tensor argument, or tensor in a list, tuple
+    or dict argument, is the one batch symbol, by forward's parameter names (a *args parameter
+    takes a tuple)."""
     batch = Dim("batch", min=1)
     bound = inspect.signature(model.forward).bind(*args)
-
-    def spec(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return tuple(spec(x) for x in v)
-        return {0: batch} if isinstance(v, torch.Tensor) else None
-
-    return {name: spec(v) for name, v in bound.arguments.items()}
+    return {name: tree_map(lambda a: {0: batch} if isinstance(a, torch.Tensor) else None, v)
+            for name, v in bound.arguments.items()}
 
 
 def capture(model: nn.Module, example_inputs: tuple) -> Captured:
@@ -215,7 +211,7 @@ def capture(model: nn.Module, example_inputs: tuple) -> Captured:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     args = tuple(example_inputs)
-    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    tensors = [a for a in tree_flatten(args)[0] if isinstance(a, torch.Tensor)]
     start = time.perf_counter()
     failure = None
     # Without autograd: a model whose caches were filled under torch.inference_mode (detection

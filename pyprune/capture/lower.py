@@ -481,8 +481,11 @@ class _Lowering:
                     continue
                 if spec is not None and spec.kind != InputKind.USER_INPUT:
                     raise Unsupported(f"input {node.name} of kind {spec.kind.name}")
-                name = self.fresh(node.name)
                 val = node.meta.get("val")
+                if not isinstance(val, torch.Tensor):  # a number or flag among the arguments: the capture's
+                    self.env[node] = val
+                    continue
+                name = self.fresh(node.name)
                 self.values[name] = val
                 if getattr(val, "ndim", 0) and isinstance(val.shape[0], torch.SymInt):
                     self.batch_symbols.add(val.shape[0].node.expr)

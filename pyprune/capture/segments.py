@@ -1,6 +1,6 @@
 """A lowered graph as a torch.fx module: maximal runs of nodes placed on pyprune become one
 EngineSegment each (a compiled graph), the other nodes torch calls, the outputs the model's
-structure."""
+structure; a model taking lists or dicts of tensors keeps its signature (StructuredInputs)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 import torch.fx as fx
 from torch import nn
-from torch.utils._pytree import tree_unflatten
+from torch.utils._pytree import TreeSpec, tree_flatten, tree_unflatten
 
 from pyprune.capture import reference
 from pyprune.capture.lower import Input, Lowered
 from pyprune.graph import engine, ir
 
-__all__ = ["EngineSegment", "InputCheck", "TorchOp", "build", "schedule"]
+__all__ = ["EngineSegment", "InputCheck", "StructuredInputs", "TorchOp", "build", "flat_inputs", "schedule"]
 
 
 class EngineSegment(nn.Module):
@@ -82,6 +82,48 @@ class InputCheck(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shapes={self.shapes}, dynamic_batch={self.dynamic_batch}"
+
+
+def flat_inputs(inputs: tuple) -> tuple[list[torch.Tensor], TreeSpec, list[Any]]:
+    """The tensors of a model's arguments in the order the graph takes them (lists, tuples and
+    dicts flattened, as torch.export flattens them), the arguments' structure, and its leaves
+    (the other leaves are constants of the capture)."""
+    leaves, spec = tree_flatten(inputs)
+    return [x for x in leaves if isinstance(x, torch.Tensor)], spec, leaves
+
+
+def _structure(tree: Any) -> str:
+    """A short text of the arguments' structure: (tensor, {rgb: tensor, aux: [tensor, tensor]}, 2)."""
+    if isinstance(tree, torch.Tensor):
+        return "tensor"
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k}: {_structure(v)}" for k, v in tree.items()) + "}"
+    if isinstance(tree, (list, tuple)):
+        inside = ", ".join(_structure(v) for v in tree)
+        return f"[{inside}]" if isinstance(tree, list) else f"({inside})"
+    return repr(tree)
+
+
+class StructuredInputs(nn.Module):
+    """The converted graph, which takes the tensors of the arguments flattened, behind the
+    model's own arguments (a list of frames, a dict of images, a number). Arguments of another
+    structure, or other numbers than the capture's (which it fixed), are refused."""
+
+    def __init__(self, converted: nn.Module, example: tuple) -> None:
+        super().__init__()
+        self.converted = converted
+        _, self.spec, _ = flat_inputs(example)
+        self.structure = _structure(example)
+
+    def forward(self, *inputs: Any) -> Any:
+        tensors, spec, _ = flat_inputs(inputs)
+        if spec != self.spec or _structure(inputs) != self.structure:
+            raise ValueError(f"the arguments are {_structure(inputs)}, but the model was converted for "
+                             f"{self.structure}")
+        return self.converted(*tensors)
+
+    def extra_repr(self) -> str:
+        return f"arguments={self.structure}"
 
 
 def schedule(nodes: Sequence[ir.Node], on_engine: Mapping[str, bool]) -> list[ir.Node]:

@@ -44,15 +44,18 @@ def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: s
     """The model captured whole (CaptureError if torch.export cannot), lowered, optimised, its
     nodes placed by measurement, as an fx module of engine segments and torch calls."""
     captured = capture(model, inputs)
-    low = lower(captured.program, inputs)
+    tensors, spec, _ = segments.flat_inputs(inputs)
+    low = lower(captured.program, tensors)
     optimize(low, separable=options.fuse_separable and separable_supported())
-    env = reference.evaluate(low.graph, inputs, low.calls)
+    env = reference.evaluate(low.graph, tensors, low.calls)
     choices = choose(low, env, sparse=options.sparse, repeats=options.repeats)
     shapes = {name: tuple(v.shape) for name, v in env.items() if isinstance(v, torch.Tensor)}
     module = segments.build(low, {k: c.runs == PYPRUNE for k, c in choices.items()}, shapes)
     batch = "a dynamic batch" if captured.dynamic_batch else f"a static batch ({captured.dynamic_failure})"
     report = ConversionReport(node_reports(low, choices, module, env, repeats=options.repeats, prefix=prefix),
                               capture=f"{type(model).__name__} whole, {batch}, in {captured.seconds:.2f} s")
+    if spec != segments.flat_inputs(tuple(tensors))[1]:  # lists, dicts or constants among the arguments
+        module = segments.StructuredInputs(module, inputs)
     return module, report
 
 
@@ -152,7 +155,8 @@ def convert(
 
     The result's output is checked against the original's on `example_inputs`: ConversionError
     if they differ beyond rtol/atol. Inputs must keep the example's shapes (the batch may vary
-    when the capture allowed it). The report is the result's `conversion_report` (printed with
+    when the capture allowed it); arguments may be lists, tuples and dicts of tensors, and
+    numbers or flags, which keep the example's values. The report is the result's `conversion_report` (printed with
     verbose=True). CaptureError (a ValueError) when nothing of the model can be captured.
     """
     if not isinstance(model, nn.Module):

@@ -144,6 +144,42 @@ def test_shape_branches_are_specialised_to_the_example():
     assert "max_pool2d" not in [n.became for n in fast_small.conversion_report.nodes]
 
 
+class Frames(nn.Module):
+    """Arguments as real models take them besides tensors: a dict holding a list of frames, and
+    a number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rgb, self.aux = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 1)
+
+    def forward(self, batch, gain):
+        return {"y": self.rgb(batch["rgb"]) * gain + self.aux(batch["frames"][0]), "z": self.aux(batch["frames"][1])}
+
+
+def test_lists_dicts_and_numbers_among_the_arguments_are_kept():
+    def arguments(n, gain=2.0):
+        g = torch.Generator().manual_seed(n)
+        return ({"rgb": torch.randn(n, 3, 8, 8, generator=g),
+                 "frames": [torch.randn(n, 3, 8, 8, generator=g), torch.randn(n, 3, 4, 4, generator=g)]}, gain)
+
+    model = Frames().eval()
+    fast = convert(model, arguments(2))
+    assert all(n.runs == "pyprune" for n in fast.conversion_report.nodes)
+    with torch.inference_mode():
+        for n in (1, 3):  # any batch
+            got, want = fast(*arguments(n)), model(*arguments(n))
+            assert sorted(got) == ["y", "z"]
+            for key in want:
+                torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-5)
+        with pytest.raises(ValueError, match=r"the arguments are \(\{rgb: tensor, frames: \[tensor, tensor\]\}, 3.0\), "
+                                             r"but the model was converted for .*, 2.0\)"):
+            fast(*arguments(2, gain=3.0))
+        batch, gain = arguments(2)
+        del batch["frames"]
+        with pytest.raises(ValueError, match=r"the arguments are \(\{rgb: tensor\}, 2.0\)"):
+            fast(batch, gain)
+
+
 def test_detector_is_converted_in_parts():
     model, shape = build("detector")
     x = torch.randn(2, *shape)
