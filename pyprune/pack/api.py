@@ -255,7 +255,8 @@ def _file_inputs(pack: PackFile, model: nn.Module) -> tuple[torch.Tensor, ...]:
               or ["float32"] * len(shapes)]
     meta = {k: torch.empty_like(v, device="meta") for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
     try:
-        with torch.no_grad():
+        # Tensors the model makes itself (a detection head's grid of torch.arange) are shape-only too.
+        with torch.no_grad(), torch.device("meta"):
             torch.func.functional_call(model, meta, tuple(torch.empty(s, dtype=d, device="meta")
                                                           for s, d in zip(shapes, dtypes)))
     except NotImplementedError:

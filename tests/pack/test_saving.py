@@ -241,6 +241,31 @@ def test_example_inputs_that_fit_load(tmp_path, real_files, seeds):
         assert pack.load(path, seeds.small_model)(seeds.X).shape == (1, 10)
 
 
+class GridHead(torch.nn.Module):
+    """A detection head decoding onto a grid it makes itself (torch.arange, no device given), as
+    YOLOv5's and YOLOX's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, 2, 1)
+
+    def forward(self, x):
+        p = self.conv(x)
+        ys, xs = torch.meshgrid(torch.arange(p.shape[2]), torch.arange(p.shape[3]), indexing="ij")
+        return (p[:, :2].sigmoid() + torch.stack((xs, ys)).to(p.dtype)) * 2, p[:, 2:].exp()
+
+
+def test_a_model_making_its_own_tensors_loads_converted(tmp_path):
+    torch.manual_seed(0)
+    pack.save(GridHead().eval(), tmp_path / "head.pyprune", example_inputs=torch.randn(2, 3, 16, 16))
+    fast = pack.load(tmp_path / "head.pyprune", GridHead)  # its input shapes checked on shape-only tensors
+    slow = pack.load(tmp_path / "head.pyprune", GridHead, fast=False)
+    x = torch.randn(3, 3, 16, 16)
+    with torch.inference_mode():
+        for got, want in zip(fast(x), slow(x)):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 # ---- K: loading again and again ---------------------------------------------------------------
 
 
