@@ -224,8 +224,11 @@ class WeightCriterion(Importance):
 Batch = Any  # an input tensor, a tuple of inputs, or (inputs, targets) for Taylor
 
 
-def _channel_means(t: torch.Tensor) -> torch.Tensor:
-    """Mean over the positions of each (example, channel): N x C."""
+def _channel_means(t: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """Mean over the positions of each (example, channel): N x C. Channels are dim 1, or the
+    last dim (a linear layer's output, of tokens too)."""
+    if channels_last and t.dim() > 2:
+        t = t.movedim(-1, 1)
     return t.flatten(2).mean(dim=2) if t.dim() > 2 else t
 
 
@@ -279,7 +282,8 @@ class Taylor(GroupImportance):
                 for name, out in outputs.items():
                     if out.grad is None:
                         continue
-                    contribution = _channel_means(out.detach() * out.grad).abs().sum(dim=0)
+                    contribution = _channel_means(out.detach() * out.grad, isinstance(layers[name], nn.Linear))
+                    contribution = contribution.abs().sum(dim=0)
                     sums[name] = sums.get(name, 0) + contribution
                 examples += int(outputs[next(iter(outputs))].shape[0]) if outputs else 0
         finally:
@@ -346,7 +350,7 @@ class APoZ(Importance):
             weight = n.args[1] if n.op == "call_function" and _op_name(n) in _LAYERS and len(n.args) > 1 else None
             owner = names.get(weight, "").rpartition(".")[0] if isinstance(weight, fx.Node) else None
             if owner in layers:
-                watched[_activation_after(n)] = owner
+                watched[_activation_after(n)] = owner, _op_name(n) == "aten::linear"
         zeros: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
 
@@ -354,8 +358,8 @@ class APoZ(Importance):
             def run_node(self, n: fx.Node) -> Any:
                 value = super().run_node(n)
                 if n in watched:
-                    name = watched[n]
-                    zeros[name] = zeros.get(name, 0) + _channel_means((value == 0).float()).sum(dim=0)
+                    name, linear = watched[n]
+                    zeros[name] = zeros.get(name, 0) + _channel_means((value == 0).float(), linear).sum(dim=0)
                     counts[name] = counts.get(name, 0) + value.shape[0]
                 return value
 

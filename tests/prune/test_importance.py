@@ -72,6 +72,36 @@ def test_apoz_counts_zeros_after_the_following_relu():
     torch.testing.assert_close(apoz(conv, "0"), torch.tensor([0.75, 0.25, 0.0]))
 
 
+def token_linear():
+    """A linear layer of 3 outputs over tokens (batch, tokens, features), as a transformer's
+    MLP applies it: output channel c is the last dim."""
+    linear = nn.Linear(1, 3, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[1.0], [-1.0], [0.0]]))
+    return linear
+
+
+# One example of 4 tokens (more tokens than channels: a per-token score would have 4 entries).
+TOKENS = torch.tensor([[[1.0], [-1.0], [2.0], [3.0]]])
+
+
+def test_apoz_of_a_linear_layer_over_tokens_scores_its_output_features():
+    linear = token_linear()
+    apoz = APoZ([TOKENS])  # after ReLU: feature 0 1 zero of 4 tokens, feature 1 3 of 4, feature 2 4 of 4
+    apoz.prepare(nn.Sequential(linear, nn.ReLU()).eval(), {"0": linear})
+    torch.testing.assert_close(apoz(linear, "0"), torch.tensor([0.75, 0.25, 0.0]))
+
+
+def test_taylor_of_a_linear_layer_over_tokens_scores_its_output_features():
+    linear = token_linear()
+    w = torch.tensor([1.0, 0.5, 2.0])
+    taylor = Taylor([(TOKENS, 1.0)], lambda out, target: (out * w).sum() * target, group=False)
+    taylor.prepare(nn.Sequential(linear).eval(), {"0": linear})
+    # activation a[t, c] = weight[c] * x[t], dL/da = w[c]: |mean over tokens of a * g| per feature
+    want = (TOKENS[0] * torch.tensor([1.0, -1.0, 0.0]) * w).mean(dim=0).abs()
+    torch.testing.assert_close(taylor(linear, "0"), want)
+
+
 def test_plain_functions_become_criteria_and_scores_normalise_to_mean_one():
     criterion = as_importance(lambda w: w.flatten(1).amax(dim=1))
     assert isinstance(criterion, WeightCriterion)
