@@ -77,7 +77,8 @@ def _group_amounts(graph: ChannelGraph, groups: list[PruningGroup], amount: floa
         found = {group_of_root[graph.find(e)] for e in use.out_ids.tolist() if graph.find(e) in group_of_root}
         prunable = [i for i in found if len(groups[i].blocked) < len(groups[i].units)]
         if not prunable:
-            reasons = "; ".join(graph.layer_reasons(name)) or "no output channel can go"
+            blocked = {why for i in found for why in groups[i].blocked.values()}  # its own channels' reasons first
+            reasons = "; ".join(sorted(blocked) or graph.layer_reasons(name)) or "no output channel can go"
             raise PruningError(f"layer {name!r} cannot be pruned: {reasons}")
         for i in prunable:
             # Coupled layers named with different amounts: the smallest wins, never over-pruning one.

@@ -35,11 +35,14 @@ class Granularity(enum.Enum):
 @dataclass
 class Sensitivity:
     """metrics[layer][ratio]: the metric with only that layer pruned to that ratio;
-    metric_name says what the metric is (plots label their axis with it)."""
+    metric_name says what the metric is (plots label their axis with it). skipped: the layers
+    found prunable whose cut then broke the forward (a channel count written in the code), and
+    why."""
 
     baseline: float
     ratios: list[float]
     metrics: dict[str, dict[float, float]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     higher_is_better: bool = True
     metric_name: str | None = None
 
@@ -59,11 +62,12 @@ class Sensitivity:
         return result
 
     def __str__(self) -> str:
-        width = max([len(layer) for layer in self.metrics] + [5])
+        width = max([len(layer) for layer in [*self.metrics, *self.skipped]] + [5])
         lines = [f"baseline metric {self.baseline:.4f}",
                  f"{'layer':<{width}}  " + " ".join(f"{r:>7.0%}" for r in self.ratios)]
         lines += [f"{layer:<{width}}  " + " ".join(f"{by_ratio[r]:>7.4f}" for r in self.ratios)
                   for layer, by_ratio in self.metrics.items()]
+        lines += [f"{layer:<{width}}  left out: {why}" for layer, why in self.skipped.items()]
         return "\n".join(lines)
 
     def plot(self, path: str | Path, chosen: Mapping[str, float] | None = None) -> Path:
@@ -133,7 +137,8 @@ def sensitivity(
     inputs = as_inputs(example_inputs)
     # Filters: the model is captured once, and pruned from that capture at every layer and ratio.
     prunable = PrunableModel(model, inputs, criterion=criterion) if granularity is Granularity.FILTERS else None
-    if layers is None:  # every member of a prunable group is listed, as users think in layers
+    chosen = layers is None
+    if chosen:  # every member of a prunable group is listed, as users think in layers
         layers = [name for group in prunable.prunable_groups() for name in group.layers] if prunable is not None \
             else list(maskable_layers(model))
     layers = list(layers)
@@ -148,7 +153,15 @@ def sensitivity(
             result.metrics[layer] = {}
             for ratio in ratios:
                 if prunable is not None:
-                    pruned = prunable.prune({layer: ratio})
+                    try:
+                        pruned = prunable.prune({layer: ratio})
+                    except PruningError as e:
+                        if not chosen:
+                            raise
+                        # Its cut broke the forward: the layer is blocked now, at any ratio.
+                        bar.update(len(ratios) - len(result.metrics.pop(layer)))
+                        result.skipped[layer] = str(e)
+                        break
                 else:
                     pruned = copy_model(model)
                     everything_else = [n for n in maskable_layers(pruned) if n != layer]

@@ -27,6 +27,28 @@ def test_each_layer_is_pruned_alone_and_the_model_is_untouched():
     assert "features.1.0" in str(result) and "50%" in str(result)
 
 
+class CountWritten(nn.Module):
+    """b's channel count is written out in a reshape: pruning sees b prunable, its cut breaks
+    the forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        h = self.b(torch.relu(self.a(x)))
+        return self.c(torch.relu(h.reshape(x.shape[0], 8, h.shape[2], h.shape[3])))
+
+
+def test_a_layer_whose_cut_breaks_the_forward_is_left_out_saying_why():
+    model, x = CountWritten().eval(), torch.randn(1, 3, 8, 8)
+    result = sensitivity(model, x, lambda m: 0.0, ratios=(0.25, 0.5), progress=False)
+    assert list(result.metrics) == ["a"] and list(result.skipped) == ["b"]
+    assert "removing them breaks the forward" in result.skipped["b"] and "left out: layer 'b'" in str(result)
+    with pytest.raises(PruningError, match="layer 'b' cannot be pruned: removing them breaks the forward"):
+        sensitivity(model, x, lambda m: 0.0, ratios=(0.5,), layers=["b"], progress=False)
+
+
 def test_ratios_within_a_budget_feed_prune_filters():
     result = Sensitivity(0.9, [0.25, 0.5, 0.75], {"a": {0.25: 0.9, 0.5: 0.89, 0.75: 0.5},
                                                   "b": {0.25: 0.7, 0.5: 0.6, 0.75: 0.5},
