@@ -50,8 +50,11 @@ A packed file is a safetensors container:
   entries), "symbols": count} with count <= 8 * bytes of data; the block format and the code
   lengths are pyprune.compress.huffman's.
   PLAN: {"format": "pyprune.channel_plan", "version": 1, "layers": {LAYER: {"type": string,
-  "out"?: SIDE, "in"?: SIDE}}}, SIDE {"size": 1..MAX_CHANNELS, "kept": strictly increasing
-  channel indices below size, at least one}.
+  "out"?: SIDE, "in"?: SIDE, "params"?: {ATTRIBUTE: {DIM: SIDE}}, "attributes"?: {ATTRIBUTE:
+  SIZE | [SIZE, ...]}}}}, SIDE {"size": 1..MAX_CHANNELS, "kept": strictly increasing channel
+  indices below size, at least one}; "params" cuts tensors of a layer without a pruner of its
+  own (a GroupNorm's, a LayerNorm's weight) along dims "0".."7", "attributes" are the sizes that
+  follow them (a normalized_shape, a slice bound: SIZE in +-MAX_CHANNELS, at most MAX_DIMS).
   GRAPH: {"ir": IR, "tensors": {TENSOR: RECORD | SCALED}, "output_error": null | {...}}
   with IR the JSON form of pyprune.graph.ir.Graph (docs/graph.md), read by its strict
   Graph.from_json; each constant it lists is a float32 tensor of the same shape, of "tensors"
@@ -294,10 +297,23 @@ def _kept(side: dict[str, Any], ctx: Context) -> str | None:
 
 
 _SIDE = Check(Record({"size": Int(1, MAX_CHANNELS), "kept": List(Int(0, MAX_CHANNELS), 1, MAX_CHANNELS)}), _kept)
+_SIZE = Int(-MAX_CHANNELS, MAX_CHANNELS)
+
+
+def _sizes(value: Any, path: str, ctx: Context) -> int | list[int]:
+    """A size attribute a cut changed: one size (a slice bound, negative from the end) or a shape."""
+    return List(_SIZE, 0, MAX_DIMS)(value, path, ctx) if type(value) is list else _SIZE(value, path, ctx)
+
+
+_LAYER_CUT = Record({"type": Str(256)}, {
+    "out": _SIDE, "in": _SIDE,
+    "params": Map(NAME, Map(Enum(*map(str, range(MAX_DIMS))), _SIDE, MAX_DIMS), MAX_DIMS),
+    "attributes": Map(NAME, _sizes, MAX_DIMS),
+})
 CHANNEL_PLAN = Nullable(Section("channel plan", Record({
     "format": Const("pyprune.channel_plan"),  # pyprune.prune.plan.PLAN_FORMAT (which needs torch)
     "version": Const(1),
-    "layers": Map(NAME, Record({"type": Str(256)}, {"out": _SIDE, "in": _SIDE}), MAX_TENSORS, label="layer"),
+    "layers": Map(NAME, _LAYER_CUT, MAX_TENSORS, label="layer"),
 })))
 
 OUTPUT_ERROR = Nullable(Record({"max_abs": Float(0), "output_range": Float(0)}))

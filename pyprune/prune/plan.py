@@ -132,4 +132,9 @@ def _apply_parameter_cuts(module: nn.Module, name: str, entry: dict[str, Any]) -
                                    f"model's has shape {tuple(tensor.shape)}: is it the same architecture?")
             slice_parameter(module, attribute, int(dim), cut["kept"])
     for attribute, value in entry.get("attributes", {}).items():
-        setattr(module, attribute, tuple(value) if isinstance(value, list) else value)
+        held = getattr(module, attribute, None)
+        sizes = held if isinstance(held, (tuple, list)) else [held]
+        if not sizes or not all(type(v) is int for v in sizes) or isinstance(held, (tuple, list)) != isinstance(value, list):
+            raise PruningError(f"channel plan sets {name}.{attribute}, which is not a size attribute of the model "
+                               f"of the plan's kind (it holds {held!r})")
+        setattr(module, attribute, type(held)(value) if isinstance(value, list) else value)

@@ -173,6 +173,65 @@ def test_hostile_channel_plans_are_pack_errors(planned, mutate, tmp_path):
         pack.load(tmp_path / "m.pyprune", FACTORIES["mobilenet_v1"], fast=False)
 
 
+class Normed(torch.nn.Module):
+    """Norms without a pruner of their own: the plan cuts their tensors ("params") and the sizes
+    that follow them ("attributes": GroupNorm's num_channels, LayerNorm's normalized_shape)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 16, 3, 2, 1)
+        self.group = torch.nn.GroupNorm(4, 16)
+        self.squeeze = torch.nn.Conv2d(16, 8, 1)
+        self.layer = torch.nn.LayerNorm([8, 1, 1])
+        self.excite = torch.nn.Conv2d(8, 16, 1)
+        self.head = torch.nn.Conv2d(16, 4, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.group(self.stem(x)))
+        gate = self.excite(torch.relu(self.layer(self.squeeze(y.mean((2, 3), keepdim=True)))))
+        return self.head(y * gate.sigmoid())
+
+
+@pytest.fixture(scope="module")
+def normed_plan():
+    from pyprune import prune
+
+    torch.manual_seed(0)
+    pruned = prune.prune_filters(Normed().eval(), X, 0.5)
+    plan = prune.channel_plan(pruned)
+    assert {"params", "attributes"} <= {key for layer in plan["layers"].values() for key in layer}
+    return pruned, plan
+
+
+def test_a_plan_cutting_norms_without_a_pruner_is_saved_and_applied(tmp_path, normed_plan):
+    pruned, plan = normed_plan
+    pack.save(pruned, tmp_path / "m.pyprune", example_inputs=X, channel_plan=plan, lossless=True)
+    loaded = pack.load(tmp_path / "m.pyprune", Normed, fast=False)
+    assert loaded.group.num_channels == pruned.group.num_channels < 16
+    assert loaded.layer.normalized_shape == pruned.layer.normalized_shape != (8, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X), pruned(X))
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda layer: layer["attributes"].update(forward=3),
+    lambda layer: layer["attributes"].update(training=1),
+    lambda layer: layer["attributes"].update({next(iter(layer["attributes"])): 10**9}),
+    lambda layer: layer["attributes"].update({next(iter(layer["attributes"])): [1] * 9}),
+    lambda layer: layer["params"].update(weight={"9": {"size": 16, "kept": [0]}}),
+    lambda layer: layer["params"].update(eps={"0": {"size": 16, "kept": [0]}}),
+], ids=["method", "flag", "huge-size", "long-shape", "dim-out-of-range", "not-a-tensor"])
+def test_hostile_cuts_of_norms_are_pack_errors(tmp_path, normed_plan, mutate):
+    pruned, plan = normed_plan
+    pack.save(pruned, tmp_path / "m.pyprune", channel_plan=plan)
+    plan = copy.deepcopy(plan)
+    mutate(next(layer for layer in plan["layers"].values() if "attributes" in layer))
+    path = tmp_path / "hostile.pyprune"
+    path.write_bytes(_with_metadata((tmp_path / "m.pyprune").read_bytes(), lambda m: m.update(channel_plan=plan)))
+    with pytest.raises(pack.PackError, match="channel plan"):
+        pack.load(path, Normed, fast=False)
+
+
 def test_fast_load_needs_example_inputs(tmp_path):
     model = trained_looking(FACTORIES["mobilenet_v1"])
     pack.save(model, tmp_path / "m.pyprune")
