@@ -295,8 +295,10 @@ def _load_state(model: nn.Module, pack: PackFile, keep_compressed: bool) -> dict
         want = state[name]
         if tuple(record["shape"]) != tuple(want.shape):
             raise PackError(f"tensor {name!r}: file shape {record['shape']} differs from the model's {list(want.shape)}")
-        # Raw tensors load as stored; coded ones are float32, converted to a floating model's type.
-        converts = record["encoding"] != RAW and want.is_floating_point()
+        # Raw tensors load as stored, but a bfloat16 model's, stored as their float32 values (numpy has
+        # no bfloat16, _encode); coded ones are float32, converted to a floating model's type.
+        bfloat16 = want.dtype == torch.bfloat16 and record["dtype"] == "float32"
+        converts = (record["encoding"] != RAW or bfloat16) and want.is_floating_point()
         if record["dtype"] != str(want.dtype).removeprefix("torch.") and not converts:
             raise PackError(f"tensor {name!r}: file dtype {record['dtype']} differs from the model's {want.dtype}")
         module_name, _, attr = name.rpartition(".")

@@ -266,6 +266,21 @@ def test_a_model_making_its_own_tensors_loads_converted(tmp_path):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_a_bfloat16_model_is_saved_and_loaded_bit_for_bit(tmp_path):
+    def bfloat16_model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(32, 4, 1)).eval().to(torch.bfloat16)
+
+    model = bfloat16_model()
+    x = torch.randn(2, 3, 8, 8).to(torch.bfloat16)
+    saved = pack.save(model, tmp_path / "m.pyprune", example_inputs=x, lossless=True)
+    assert saved.output_error.max_abs == 0.0
+    loaded = pack.load(tmp_path / "m.pyprune", bfloat16_model, fast=False)  # biases and norms stored raw too
+    for name, want in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], want), name
+
+
 # ---- K: loading again and again ---------------------------------------------------------------
 
 
