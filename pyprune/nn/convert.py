@@ -161,8 +161,18 @@ def convert(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    _check_float32(model, _as_tuple(example_inputs))
     return released_with_result(lambda: _convert(model, _as_tuple(example_inputs), _Options(fuse_separable, sparse),
                                                  rtol, atol, verbose))
+
+
+def _check_float32(model: nn.Module, inputs: tuple) -> None:
+    """pyprune's kernels compute in float32: a model or input of other floats is refused, naming it."""
+    tensors = [(f"example input {k}", x) for k, x in enumerate(segments.flat_inputs(inputs)[0])]
+    for what, t in [*tensors, *model.named_parameters()]:
+        if t.is_floating_point() and t.dtype != torch.float32:
+            raise TypeError(f"convert runs float32 models and inputs on pyprune's kernels: {what} is {t.dtype} "
+                            "(convert model.float() on float32 inputs)")
 
 
 def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, atol: float, verbose: bool) -> nn.Module:

@@ -255,6 +255,15 @@ def test_top_level_alias_and_bad_input():
     assert issubclass(CaptureError, ValueError)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_models_and_inputs_of_other_floats_are_refused_naming_them(dtype):
+    model, x = nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8)
+    with pytest.raises(TypeError, match=f"example input 0 is {dtype}"):
+        convert(model.to(dtype), x.to(dtype))
+    with pytest.raises(TypeError, match=f"0.weight is {dtype}"):
+        convert(model.to(dtype), x)
+
+
 def test_mismatch_raises(monkeypatch):
     model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, groups=2)).eval()
     module = importlib.import_module("pyprune.nn.convert")  # pyprune.nn.convert is the function
