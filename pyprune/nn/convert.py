@@ -156,8 +156,9 @@ def convert(
     The result's output is checked against the original's on `example_inputs`: ConversionError
     if they differ beyond rtol/atol. Inputs must keep the example's shapes (the batch may vary
     when the capture allowed it); arguments may be lists, tuples and dicts of tensors, and
-    numbers or flags, which keep the example's values. The report is the result's `conversion_report` (printed with
-    verbose=True). CaptureError (a ValueError) when nothing of the model can be captured.
+    numbers or flags, which keep the example's values. The report is the result's
+    `conversion_report` (printed with verbose=True). CaptureError (a ValueError) when nothing
+    of the model can be captured; TypeError for a model or input of floats other than float32.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")

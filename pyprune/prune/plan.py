@@ -133,8 +133,9 @@ def _apply_parameter_cuts(module: nn.Module, name: str, entry: dict[str, Any]) -
             slice_parameter(module, attribute, int(dim), cut["kept"])
     for attribute, value in entry.get("attributes", {}).items():
         held = getattr(module, attribute, None)
-        sizes = held if isinstance(held, (tuple, list)) else [held]
-        if not sizes or not all(type(v) is int for v in sizes) or isinstance(held, (tuple, list)) != isinstance(value, list):
+        shape = isinstance(held, (tuple, list))
+        sizes = held if shape else [held]
+        if not sizes or not all(type(v) is int for v in sizes) or shape != isinstance(value, list):
             raise PruningError(f"channel plan sets {name}.{attribute}, which is not a size attribute of the model "
                                f"of the plan's kind (it holds {held!r})")
         setattr(module, attribute, type(held)(value) if isinstance(value, list) else value)
