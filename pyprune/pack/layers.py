@@ -185,6 +185,9 @@ def encode_weight(name: str, tensor: np.ndarray, bits: Any, index_bits: Any, los
     if lossless:
         return encode_exact(name, tensor.astype(np.float32, copy=False), ib)
     b = choose(bits, name, kind, DEFAULT_BITS, "bits")
+    if b is not None and not np.isfinite(tensor).all():
+        raise ValueError(f"tensor {name!r} holds values that are not finite (NaN or inf): weight sharing needs "
+                         "finite weights (lossless=True stores them as they are)")
     return encode_tensor(name, tensor.astype(np.float32, copy=False) if b is not None else tensor, b, ib)
 
 

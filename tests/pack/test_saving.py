@@ -281,6 +281,23 @@ def test_a_bfloat16_model_is_saved_and_loaded_bit_for_bit(tmp_path):
         assert torch.equal(loaded.state_dict()[name], want), name
 
 
+def test_weights_that_are_not_finite_are_named_and_kept_by_a_lossless_save(tmp_path):
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 8, 3)).eval()
+
+    broken = model()
+    with torch.no_grad():
+        broken[2].weight[1, 2, 0, 0] = float("nan")
+        broken[2].weight[3, 0, 1, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"tensor '2.weight' holds values that are not finite .*lossless=True"):
+        pack.save(broken, tmp_path / "m.pyprune")
+    pack.save(broken, tmp_path / "m.pyprune", lossless=True)
+    loaded = pack.load(tmp_path / "m.pyprune", model, fast=False)
+    assert torch.equal(loaded[2].weight.isnan(), broken[2].weight.isnan())
+    assert torch.equal(loaded[2].weight.nan_to_num(), broken[2].weight.nan_to_num())
+
+
 # ---- K: loading again and again ---------------------------------------------------------------
 
 
