@@ -9,7 +9,7 @@ from torch import nn
 
 from pyprune import kernels
 from pyprune.activation import Activation
-from pyprune.nn.convmodule import ConvModule
+from pyprune.nn.convmodule import ConvModule, check_weight
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 from pyprune.nn.packed import PackedModule
@@ -31,6 +31,7 @@ class Conv2d(PackedModule, ConvModule):
         groups: int = 1,
         activation: Activation | str | None = None,
     ) -> None:
+        check_weight(weight, "(Cout, Cin / groups, k, k)", type(self).__name__)
         super().__init__(weight, bias, stride, padding, groups, activation)
         self._keep_packed()
 
@@ -60,7 +61,8 @@ class PointwiseConv2d(Conv2d):
     """1x1 convolution (stride 1, no padding, groups 1): a GEMM straight on the input."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, activation: Any = None) -> None:
-        if weight.dim() != 4 or tuple(weight.shape[2:]) != (1, 1):
+        check_weight(weight, "(Cout, Cin, 1, 1)", "PointwiseConv2d")
+        if tuple(weight.shape[2:]) != (1, 1):
             raise ValueError(f"weight must have shape (Cout, Cin, 1, 1), got {tuple(weight.shape)}")
         super().__init__(weight, bias, activation=activation)
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from pyprune.activation import Activation, as_activation
 
-__all__ = ["ConvModule", "torch_activation"]
+__all__ = ["ConvModule", "check_weight", "torch_activation"]
 
 
 def torch_activation(activation: Activation, y: torch.Tensor) -> torch.Tensor:
@@ -26,6 +26,17 @@ def torch_activation(activation: Activation, y: torch.Tensor) -> torch.Tensor:
             "tanh": torch.tanh, "mish": F.mish}[kind](y)
 
 
+def check_weight(weight: object, shape: str, module: str) -> None:
+    """A module is built from a trained layer's 4-d weight (`shape` names its dims): TypeError
+    for anything else than a tensor (as for nn.Conv2d's channel counts), ValueError for another
+    rank."""
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor of shape {shape}, got {type(weight).__name__}: pyprune.nn "
+                        f"modules are built from trained weights (pyprune.nn.{module}.from_torch(conv) takes a layer)")
+    if weight.dim() != 4:
+        raise ValueError(f"weight must have shape {shape}, got {tuple(weight.shape)}")
+
+
 class ConvModule(nn.Module):
     """Weight and bias as float32 buffers (the modules are for inference), stride, padding,
     groups and a fused activation; `torch_forward` computes the same result with torch, for
@@ -41,6 +52,8 @@ class ConvModule(nn.Module):
         activation: Activation | str | None,
     ) -> None:
         super().__init__()
+        if bias is not None and not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
         self.register_buffer("weight", weight.detach().float().contiguous().clone())
         self.register_buffer("bias", None if bias is None else bias.detach().float().contiguous().clone())
         self.stride, self.padding, self.groups = stride, padding, groups

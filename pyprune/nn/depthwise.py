@@ -9,7 +9,7 @@ from torch import nn
 
 from pyprune import kernels
 from pyprune.activation import Activation
-from pyprune.nn.convmodule import ConvModule
+from pyprune.nn.convmodule import ConvModule, check_weight
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 from pyprune.nn.packed import PackedModule
@@ -34,8 +34,7 @@ class DepthwiseConv2d(PackedModule, ConvModule):
         padding: int = 0,
         activation: Activation | str | None = None,
     ) -> None:
-        if weight.dim() != 4:
-            raise ValueError(f"weight must have shape (C, 1, k, k), got {tuple(weight.shape)}")
+        check_weight(weight, "(C, 1, k, k)", "DepthwiseConv2d")
         super().__init__(weight, bias, stride, padding, weight.shape[0], activation)
         self._keep_packed()  # the kernels check what they take
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from pyprune import kernels
 from pyprune.activation import Activation
-from pyprune.nn.convmodule import ConvModule
+from pyprune.nn.convmodule import ConvModule, check_weight
 from pyprune.nn.convspec import ConvSpec
 from pyprune.nn.inputs import kernels_take
 from pyprune.nn.packed import PackedModule
@@ -44,8 +44,7 @@ class SparseConv2d(PackedModule, ConvModule):
         blocks = kernels.capabilities().sparse_blocks
         if block not in blocks:
             raise ValueError(f"block must be one of {blocks}, got {block!r}")
-        if weight.dim() != 4:
-            raise ValueError(f"weight must have shape (Cout, Cin, k, k), got {tuple(weight.shape)}")
+        check_weight(weight, "(Cout, Cin, k, k)", "SparseConv2d")
         # The dense weight stays a buffer (state_dict, torch path); the kernels use its sparse
         # form, built by _pack.
         super().__init__(weight, bias, stride, padding, 1, activation)

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from batchnorm import randomized_bn  # noqa: E402
 from torch import nn  # noqa: E402
 
-from pyprune.nn import Conv2d, DepthwiseConv2d, PointwiseConv2d, SeparableConv2d  # noqa: E402
+from pyprune.nn import Conv2d, DepthwiseConv2d, PointwiseConv2d, SeparableConv2d, SparseConv2d  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,14 @@ def test_bad_modules_are_refused():
         Conv2d(torch.zeros(5, 1, 3, 3), groups=2)
     with pytest.raises(ValueError, match="pointwise takes 8 channels but depthwise gives 4"):
         SeparableConv2d(DepthwiseConv2d(torch.zeros(4, 1, 3, 3)), PointwiseConv2d(torch.zeros(6, 8, 1, 1)))
+
+
+@pytest.mark.parametrize("module", [Conv2d, DepthwiseConv2d, PointwiseConv2d, SparseConv2d])
+def test_channel_counts_in_place_of_weights_are_refused_naming_from_torch(module):
+    # nn.Conv2d's arguments by habit: the modules take a trained layer's weights.
+    with pytest.raises(TypeError, match=rf"weight must be a torch.Tensor .* got int: .*{module.__name__}.from_torch"):
+        module(8, 16)
+    with pytest.raises(ValueError, match=r"weight must have shape .*, got \(8, 3, 3\)"):
+        module(torch.zeros(8, 3, 3))
+    with pytest.raises(TypeError, match="bias must be a torch.Tensor or None, got float"):
+        module(torch.zeros(8, 1, 1, 1), bias=0.5)
