@@ -25,7 +25,8 @@ from pyprune.modes import copy_model, evaluating
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
 from pyprune.pack.format import PackError, PackFile, parse_pack, read_pack, serialize, write_atomic
 from pyprune.pack.layers import (DEFAULT_BITS, DEFAULT_INDEX_BITS, RAW, SHARED_DENSE, SHARED_SPARSE, Streams,
-                                 decode_tensor, encode_weight, shared_weights, tensor_errors, weight_kind)
+                                 check_option_keys, decode_tensor, encode_weight, shared_weights, tensor_errors,
+                                 weight_kind)
 from pyprune.pack.outputs import difference, model_outputs
 from pyprune.pack.reading import nonzeros, read
 from pyprune.pack.report import OutputError
@@ -155,8 +156,9 @@ def save(
     Huffman-coded, stored sparse (relative gaps) when that is smaller; everything else is
     stored raw. bits: index width of the shared weights, an int for all, or a mapping from
     parameter name ('features.0.weight'), module name ('features.0') or kind ('conv',
-    'linear') to bits (None keeps that tensor raw); default 8 for convolutions, 5 for linear
-    layers. Weight sharing changes the weights: the outputs change with them.
+    'linear') to bits (None keeps that tensor raw; a key naming none of them is a ValueError);
+    default 8 for convolutions, 5 for linear layers. Weight sharing changes the weights: the
+    outputs change with them.
     lossless=True shares no weight: every weight is stored bit for bit (sparse ones as
     non-zeros and gaps, their bytes Huffman-coded; already-shared ones as their codebook).
     index_bits: width of the relative positions of sparse weights, likewise (default 8 and 5).
@@ -181,6 +183,8 @@ def save(
     inputs = _as_inputs(example_inputs)
     no_graph = _no_graph_reason(graph, inputs)
     state = model.state_dict()
+    check_option_keys(bits, state, "bits")
+    check_option_keys(index_bits, state, "index_bits")
     records, streams = {}, {}
     for name, t in state.items():
         records[name], s = _encode(name, t.detach().cpu(), bits, index_bits, lossless)

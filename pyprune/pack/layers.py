@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from pyprune.pack.schema import PackError
 
 __all__ = [
     "DEFAULT_BITS", "DEFAULT_INDEX_BITS", "FLOAT_DENSE", "FLOAT_SPARSE", "RAW", "SCALED", "SHARED_DENSE",
-    "SHARED_SPARSE", "TensorSizes", "check_tensor", "choose", "decode_nonzeros", "decode_tensor", "encode_exact",
+    "SHARED_SPARSE", "TensorSizes", "check_option_keys", "check_tensor", "choose", "decode_nonzeros", "decode_tensor", "encode_exact",
     "encode_tensor", "encode_weight", "scale_rows", "shared_weights", "tensor_errors", "tensor_sizes",
     "validate_streams", "weight_kind",
 ]
@@ -172,6 +172,20 @@ def choose(option: Any, name: str, kind: str, defaults: dict[str, int], what: st
     if isinstance(option, bool) or not isinstance(option, int):
         raise TypeError(f"{what} must be an int, a mapping or None, got {type(option).__name__}")
     return option
+
+
+def check_option_keys(option: Any, names: Iterable[str], what: str) -> None:
+    """ValueError if a mapping `option` (as choose reads it) has a key that is no tensor name,
+    module name or kind of `names`: a misspelt layer would be left at its default silently."""
+    if not isinstance(option, Mapping):
+        return
+    known = set(DEFAULT_BITS)
+    for name in names:
+        known.update((name, name.rsplit(".", 1)[0]))
+    unknown = sorted(str(k) for k in option if k not in known)
+    if unknown:
+        raise ValueError(f"{what} names {unknown[:5]}, which are no tensor, module or kind ({', '.join(DEFAULT_BITS)}) "
+                         "of the model")
 
 
 def encode_weight(name: str, tensor: np.ndarray, bits: Any, index_bits: Any, lossless: bool) -> tuple[dict[str, Any], Streams]:

@@ -112,6 +112,14 @@ def test_bits_per_layer_and_raw(tmp_path):
     assert len(torch.unique(loaded.classifier.weight)) <= 8
 
 
+@pytest.mark.parametrize("option", ["bits", "index_bits"])
+def test_a_per_layer_option_naming_nothing_of_the_model_is_refused(tmp_path, option):
+    model = trained_looking(FACTORIES["mobilenet_v1"])
+    with pytest.raises(ValueError, match=rf"{option} names \['classifer', 'features.99'\], which are no tensor"):
+        pack.save(model, tmp_path / "m.pyprune", **{option: {"conv": 4, "classifer": 3, "features.99": 2}})
+    assert not (tmp_path / "m.pyprune").exists()
+
+
 @pytest.mark.parametrize("name", FACTORIES)
 def test_structured_pruned_models_round_trip_through_their_channel_plan(name, tmp_path):
     from pyprune import prune
