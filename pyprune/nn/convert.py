@@ -158,11 +158,15 @@ def convert(
     when the capture allowed it); arguments may be lists, tuples and dicts of tensors, and
     numbers or flags, which keep the example's values. The report is the result's
     `conversion_report` (printed with verbose=True). CaptureError (a ValueError) when nothing
-    of the model can be captured; TypeError for a model or input of floats other than float32.
+    of the model can be captured; TypeError for a model or input of floats other than float32;
+    ValueError for a `sparse` policy whose layers name a module the model does not have.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     _check_float32(model, _as_tuple(example_inputs))
+    unknown = sorted(set(sparse.layers if sparse is not None else ()) - dict(model.named_modules()).keys())
+    if unknown:  # a misspelt layer would keep the measured choice silently
+        raise ValueError(f"the sparse policy's layers name {unknown[:5]}, which the model does not have")
     return released_with_result(lambda: _convert(model, _as_tuple(example_inputs), _Options(fuse_separable, sparse),
                                                  rtol, atol, verbose))
 

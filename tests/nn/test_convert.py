@@ -15,7 +15,7 @@ import pyprune  # noqa: E402
 from pyprune.capture.choose import torch_takes  # noqa: E402
 from pyprune.capture.segments import EngineSegment  # noqa: E402
 from pyprune.models import MobileNetV1, MobileNetV2, ShuffleNetV1  # noqa: E402
-from pyprune.nn import ConversionError, convert  # noqa: E402
+from pyprune.nn import ConversionError, SparsePolicy, convert  # noqa: E402
 from pyprune.nn.convert import CaptureError  # noqa: E402
 
 
@@ -262,6 +262,12 @@ def test_models_and_inputs_of_other_floats_are_refused_naming_them(dtype):
         convert(model.to(dtype), x.to(dtype))
     with pytest.raises(TypeError, match=f"0.weight is {dtype}"):
         convert(model.to(dtype), x)
+
+
+def test_a_sparse_policy_naming_a_layer_the_model_does_not_have_is_refused():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    with pytest.raises(ValueError, match=r"the sparse policy's layers name \['1', 'conv'\], which the model does not"):
+        convert(model, torch.randn(1, 3, 8, 8), sparse=SparsePolicy(layers={"0": True, "1": False, "conv": True}))
 
 
 def test_mismatch_raises(monkeypatch):
