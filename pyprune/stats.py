@@ -159,6 +159,9 @@ def count(model: nn.Module, example_inputs: Any) -> ModelCount:
     """Parameters (all, and non-zero) and MACs (all, and of the non-zero weights) per example
     of every layer of `model` (see the module's docstring), run once on `example_inputs` (a tensor or a tuple) in eval
     mode, without gradients. Layers the inputs do not reach are listed with 0 MACs."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(f"count needs the model's Python module (it hooks its layers), not a TorchScript "
+                        f"{type(model).__name__}: count the module it was scripted or traced from")
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     layers = {name: m for name, m in model.named_modules()
               if _is_layer(m) and "parametrizations" not in name.split(".")}  # masks: their layer's

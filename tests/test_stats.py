@@ -109,3 +109,12 @@ def test_packed_sequences_count_steps_per_example():
     packed = nn.utils.rnn.pack_padded_sequence(torch.randn(6, 2, 3), [6, 6])
     weights = sum(w.numel() for name, w in gru.named_parameters() if name.startswith("weight_"))
     assert count(gru, (packed,))[""].macs == weights * 6
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # TorchScript is deprecated, not gone
+@pytest.mark.parametrize("make", [torch.jit.script, lambda m: torch.jit.trace(m, torch.randn(1, 3, 8, 8))],
+                         ids=["scripted", "traced"])
+def test_a_torchscript_module_is_refused_naming_what_to_count(make):
+    scripted = make(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval())
+    with pytest.raises(TypeError, match="count needs the model's Python module .* not a TorchScript"):
+        count(scripted, torch.randn(1, 3, 8, 8))

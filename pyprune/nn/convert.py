@@ -181,6 +181,9 @@ def _check_float32(model: nn.Module, inputs: tuple) -> None:
 
 
 def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, atol: float, verbose: bool) -> nn.Module:
+    if isinstance(model, torch.jit.ScriptModule):  # neither torch.export nor the parts' hooks take one
+        raise CaptureError(f"torch.export cannot capture a TorchScript {type(model).__name__}: convert the module it "
+                           "was scripted or traced from")
     original = copy_model(model).eval()
     work = copy_model(model).eval()
     with torch.no_grad():

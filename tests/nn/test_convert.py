@@ -241,6 +241,7 @@ def test_separable_pairs_are_considered_only_when_asked():
                for n in fused.nodes if n.runs == "pyprune")
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # TorchScript is deprecated, not gone
 def test_top_level_alias_and_bad_input():
     assert pyprune.convert is convert
     with pytest.raises(TypeError, match="model must be an nn.Module"):
@@ -253,6 +254,9 @@ def test_top_level_alias_and_bad_input():
     with pytest.raises(CaptureError, match="could not capture Untraceable"):
         convert(Untraceable(), torch.ones(1, 1, 4, 4))
     assert issubclass(CaptureError, ValueError)
+    scripted = torch.jit.script(nn.Sequential(nn.Conv2d(1, 2, 3)).eval())
+    with pytest.raises(CaptureError, match="cannot capture a TorchScript RecursiveScriptModule: convert the module"):
+        convert(scripted, torch.ones(1, 1, 4, 4))
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
