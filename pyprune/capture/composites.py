@@ -19,8 +19,8 @@ import torch.fx as fx
 
 from pyprune.capture.indices import _indices, take
 from pyprune.capture.values import (FILLED, INT64_MAX, INT64_MIN, MISSING, Broadcast, Comparison, PoolArgmax, Ref,
-                                    Unsupported, conv_padding, fill_value, int_pair, norm_axis, op_name, string_padding,
-                                    without_axes)
+                                    Unsupported, conv_padding, fill_value, int_pair, norm_axis, op_name, resize_attrs,
+                                    string_padding, without_axes)
 from pyprune.graph import ir
 
 # SELU's constants (torch.nn.SELU).
@@ -430,9 +430,8 @@ def b_volume_interpolation(low: Any, node: fx.Node, a: dict) -> Any:
     torch's is: the 2-d interpolation over (H, W) with the depth planes as channels, then over
     (D, H'W') with the depth alone resized (the other axis kept: its coordinates land on the
     inputs themselves)."""
-    name = op_name(node.target)
-    mode = "bilinear" if "trilinear" in name else "nearest_exact" if "exact" in name else "nearest"
-    what = f"{'trilinear' if mode == 'bilinear' else mode} interpolation"
+    base = resize_attrs(node.target, a)
+    what = f"{'trilinear' if base['mode'] == 'bilinear' else base['mode']} interpolation"
     x = a["input"] if "input" in a else a["self"]
     if low.rank(x) != 5:
         raise Unsupported(f"{what} of a rank-{low.rank(x)} tensor")
@@ -449,11 +448,7 @@ def b_volume_interpolation(low: Any, node: fx.Node, a: dict) -> Any:
         raise Unsupported(f"{what} to {sizes}")
 
     def resize(y: str, size: list[int], scale: list[float] | None) -> str:
-        attrs: dict[str, Any] = {"mode": mode}
-        if mode == "bilinear":
-            attrs["align_corners"] = int(bool(a["align_corners"]))
-        attrs.update({"scale": scale} if scale is not None else {"size": size})
-        return _node(low, "upsample", [y], attrs)
+        return _node(low, "upsample", [y], {**base, **({"scale": scale} if scale is not None else {"size": size})})
 
     planes = _node(low, "reshape", [low.tensor(x)], {"shape": [-2, c * d, -5, -6]})
     planes = resize(planes, sizes[1:], None if scales is None else scales[1:])
@@ -1950,7 +1945,8 @@ BUILDERS = {
     "cosine_similarity": b_cosine_similarity, "pairwise_distance": b_pairwise_distance,
     "cdist": b_cdist, "_cdist_forward": b_cdist, "bucketize": b_bucketize, "searchsorted": b_searchsorted,
     "count_nonzero": b_count_nonzero, "outer": b_outer, "ger": b_outer, "aminmax": b_aminmax,
-    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed, "upsample_trilinear3d": b_volume_interpolation,
-    "upsample_nearest3d": b_volume_interpolation, "_upsample_nearest_exact3d": b_volume_interpolation,
+    "one_hot": b_one_hot, "diagonal": b_diagonal, "diag_embed": b_diag_embed,
+    "upsample_trilinear3d": b_volume_interpolation, "upsample_nearest3d": b_volume_interpolation,
+    "_upsample_nearest_exact3d": b_volume_interpolation,
     "_upsample_bilinear2d_aa": b_antialiased, "_upsample_bicubic2d_aa": b_antialiased,
 }

@@ -28,7 +28,7 @@ from pyprune.capture import composites, indices, recurrent, spectral
 from pyprune.capture.export import quiet
 from pyprune.capture.values import (FILLED, INT64_MAX, MISSING, Broadcast, Comparison, Condition, Junction,
                                     PoolArgmax, Ref, Unsupported, conv_padding, functional, int_pair, norm_axis,
-                                    op_name, without_axes)
+                                    op_name, resize_attrs, without_axes)
 from pyprune.graph import ir
 
 __all__ = ["Lowered", "Origin", "Ref", "TorchCall", "bind_schema", "lower"]
@@ -1375,11 +1375,7 @@ class _Lowering:
         return out
 
     def b_upsample(self, node: fx.Node, a: dict) -> Ref:
-        name = op_name(node.target)
-        mode = next(m for m in ("nearest_exact", "nearest", "bilinear", "bicubic") if m in name)
-        attrs: dict[str, Any] = {"mode": mode}
-        if mode in ("bilinear", "bicubic"):
-            attrs["align_corners"] = int(bool(a["align_corners"]))
+        attrs = resize_attrs(node.target, a)
         scales = a.get("scale_factors")
         if scales is None and a.get("scales_h") is not None:
             scales = [a["scales_h"], a["scales_w"]]

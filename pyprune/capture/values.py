@@ -125,6 +125,17 @@ def functional(target: Any) -> Any:
     return target
 
 
+def resize_attrs(target: Any, a: dict) -> dict[str, Any]:
+    """The upsample node's mode for an ATen upsample op (trilinear resizes as bilinear, one axis
+    pair at a time) and, for the interpolating modes, its align_corners."""
+    name = op_name(target)
+    mode = next(m for m in ("nearest_exact", "nearest", "bilinear", "trilinear", "bicubic") if m in name)
+    attrs: dict[str, Any] = {"mode": "bilinear" if mode == "trilinear" else mode}
+    if attrs["mode"] in ("bilinear", "bicubic"):
+        attrs["align_corners"] = int(bool(a["align_corners"]))
+    return attrs
+
+
 def fill_value(name: str, a: dict) -> float:
     """The value a FILLED op `name` (zeros, new_full, ...) with arguments `a` fills with."""
     if "full" not in name:

@@ -43,8 +43,8 @@ from pyprune.pack.schema import PackError
 
 __all__ = [
     "DEFAULT_BITS", "DEFAULT_INDEX_BITS", "FLOAT_DENSE", "FLOAT_SPARSE", "RAW", "SCALED", "SHARED_DENSE",
-    "SHARED_SPARSE", "TensorSizes", "check_option_keys", "check_tensor", "choose", "decode_nonzeros", "decode_tensor", "encode_exact",
-    "encode_tensor", "encode_weight", "scale_rows", "shared_weights", "tensor_errors", "tensor_sizes",
+    "SHARED_SPARSE", "TensorSizes", "check_option_keys", "check_tensor", "choose", "decode_nonzeros", "decode_tensor",
+    "encode_exact", "encode_tensor", "encode_weight", "scale_rows", "shared_weights", "tensor_errors", "tensor_sizes",
     "validate_streams", "weight_kind",
 ]
 
