@@ -84,12 +84,12 @@ class InputCheck(nn.Module):
         return f"shapes={self.shapes}, dynamic_batch={self.dynamic_batch}"
 
 
-def flat_inputs(inputs: tuple) -> tuple[list[torch.Tensor], TreeSpec, list[Any]]:
+def flat_inputs(inputs: tuple) -> tuple[list[torch.Tensor], TreeSpec]:
     """The tensors of a model's arguments in the order the graph takes them (lists, tuples and
-    dicts flattened, as torch.export flattens them), the arguments' structure, and its leaves
-    (the other leaves are constants of the capture)."""
+    dicts flattened, as torch.export flattens them; the other leaves are constants of the
+    capture), and the arguments' structure."""
     leaves, spec = tree_flatten(inputs)
-    return [x for x in leaves if isinstance(x, torch.Tensor)], spec, leaves
+    return [x for x in leaves if isinstance(x, torch.Tensor)], spec
 
 
 def _structure(tree: Any) -> str:
@@ -112,11 +112,11 @@ class StructuredInputs(nn.Module):
     def __init__(self, converted: nn.Module, example: tuple) -> None:
         super().__init__()
         self.converted = converted
-        _, self.spec, _ = flat_inputs(example)
+        self.spec = flat_inputs(example)[1]
         self.structure = _structure(example)
 
     def forward(self, *inputs: Any) -> Any:
-        tensors, spec, _ = flat_inputs(inputs)
+        tensors, spec = flat_inputs(inputs)
         if spec != self.spec or _structure(inputs) != self.structure:
             raise ValueError(f"the arguments are {_structure(inputs)}, but the model was converted for "
                              f"{self.structure}")

@@ -44,7 +44,7 @@ def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: s
     """The model captured whole (CaptureError if torch.export cannot), lowered, optimised, its
     nodes placed by measurement, as an fx module of engine segments and torch calls."""
     captured = capture(model, inputs)
-    tensors, spec, _ = segments.flat_inputs(inputs)
+    tensors = segments.flat_inputs(inputs)[0]
     low = lower(captured.program, tensors)
     optimize(low, separable=options.fuse_separable and separable_supported())
     env = reference.evaluate(low.graph, tensors, low.calls)
@@ -54,7 +54,7 @@ def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: s
     batch = "a dynamic batch" if captured.dynamic_batch else f"a static batch ({captured.dynamic_failure})"
     report = ConversionReport(node_reports(low, choices, module, env, repeats=options.repeats, prefix=prefix),
                               capture=f"{type(model).__name__} whole, {batch}, in {captured.seconds:.2f} s")
-    if spec != segments.flat_inputs(tuple(tensors))[1]:  # lists, dicts or constants among the arguments
+    if not all(isinstance(x, torch.Tensor) for x in inputs):  # lists, dicts or numbers among the arguments
         module = segments.StructuredInputs(module, inputs)
     return module, report
 
@@ -163,6 +163,9 @@ def convert(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):  # neither torch.export nor the parts' hooks take one
+        raise CaptureError(f"torch.export cannot capture a TorchScript {type(model).__name__}: convert the module it "
+                           "was scripted or traced from")
     _check_float32(model, _as_tuple(example_inputs))
     unknown = sorted(set(sparse.layers if sparse is not None else ()) - dict(model.named_modules()).keys())
     if unknown:  # a misspelt layer would keep the measured choice silently
@@ -181,9 +184,6 @@ def _check_float32(model: nn.Module, inputs: tuple) -> None:
 
 
 def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, atol: float, verbose: bool) -> nn.Module:
-    if isinstance(model, torch.jit.ScriptModule):  # neither torch.export nor the parts' hooks take one
-        raise CaptureError(f"torch.export cannot capture a TorchScript {type(model).__name__}: convert the module it "
-                           "was scripted or traced from")
     original = copy_model(model).eval()
     work = copy_model(model).eval()
     with torch.no_grad():

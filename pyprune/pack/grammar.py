@@ -298,11 +298,12 @@ def _kept(side: dict[str, Any], ctx: Context) -> str | None:
 
 _SIDE = Check(Record({"size": Int(1, MAX_CHANNELS), "kept": List(Int(0, MAX_CHANNELS), 1, MAX_CHANNELS)}), _kept)
 _SIZE = Int(-MAX_CHANNELS, MAX_CHANNELS)
+_SHAPE = List(_SIZE, 0, MAX_DIMS)
 
 
 def _sizes(value: Any, path: str, ctx: Context) -> int | list[int]:
     """A size attribute a cut changed: one size (a slice bound, negative from the end) or a shape."""
-    return List(_SIZE, 0, MAX_DIMS)(value, path, ctx) if type(value) is list else _SIZE(value, path, ctx)
+    return _SHAPE(value, path, ctx) if type(value) is list else _SIZE(value, path, ctx)
 
 
 _LAYER_CUT = Record({"type": Str(256)}, {
