@@ -11,7 +11,10 @@ from pyprune.capture.export import capture
 from pyprune.capture.indices import INTEGER_DTYPES
 from pyprune.capture.lower import Lowered, lower
 from pyprune.capture.optimize import optimize
+from pyprune.capture.segments import flat_inputs
+from pyprune.capture.structures import arguments_structure, outputs_structure, value_leaf
 from pyprune.graph import ir
+from pyprune.graph.structure import TENSOR
 
 __all__ = ["inference_graph"]
 
@@ -20,11 +23,12 @@ def inference_graph(model: nn.Module, example_inputs: tuple[Any, ...], *, separa
     """The optimised graph of `model` (captured with torch.export, lowered, optimised; the
     depthwise -> pointwise fusion only with `separable`). Every node must be in the operator set:
     ValueError naming the first op and node that is not (CaptureError, a ValueError, when the
-    model cannot be captured at all). A model returning a dict of tensors gives the graph its
-    keys (output_keys), one returning integer tensors their dtypes (output_dtypes). Convolutions
+    model cannot be captured at all). Arguments and outputs nested in lists, tuples and dicts
+    give the graph their structures, outputs of integer tensors their dtypes (output_dtypes). Convolutions
     keep algorithm "auto": the engine that runs the graph picks its kernels."""
-    low = optimize(lower(capture(model.eval(), tuple(example_inputs)).program, tuple(example_inputs)),
+    low = optimize(lower(capture(model.eval(), tuple(example_inputs)).program, flat_inputs(tuple(example_inputs))),
                    separable=separable)
+    output_leaves = _fixed_outputs(low)
     low.graph.output_dtypes = _integer_outputs(low)
     reasons = {node.name: why for node, why in low.unsupported}
     for node in low.graph.nodes:
@@ -32,8 +36,20 @@ def inference_graph(model: nn.Module, example_inputs: tuple[Any, ...], *, separa
         if key in low.calls:
             why = reasons.get(key) or low.calls[key].why or f"{node.op} computes sizes at run time"
             raise ValueError(f"the graph needs torch to run node {key!r} (module {node.name!r}): {why}")
-    low.graph.output_keys = _dict_keys(low.out_spec)
+    low.graph.input_structure = arguments_structure(tuple(example_inputs))
+    low.graph.output_structure = outputs_structure(low.out_spec, output_leaves)
     return low.graph
+
+
+def _fixed_outputs(low: Lowered) -> list[Any]:
+    """Per output of the model, "tensor", or the value it always is (None for a head switched
+    off, a number), which leaves the graph's outputs for its output structure."""
+    literals = {n.outputs[0] for n in low.graph.nodes if n.op == "literal"}
+    leaves = [value_leaf(low.values[name]) if name in literals else TENSOR for name in low.graph.outputs]
+    low.graph.outputs = [name for name in low.graph.outputs if name not in literals]
+    read = {t for n in low.graph.nodes for t in n.inputs}
+    low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in literals or n.outputs[0] in read]
+    return leaves
 
 
 def _integer_outputs(low: Lowered) -> list[str] | None:
@@ -55,14 +71,3 @@ def _integer_outputs(low: Lowered) -> list[str] | None:
     read = {t for n in low.graph.nodes for t in n.inputs}
     low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in casts or n.outputs[0] in read]
     return None if not casts else dtypes
-
-
-def _dict_keys(spec: Any) -> list[str] | None:
-    """The keys of the dict of tensors a model returns (a segmentation model's "out" and "aux",
-    an FPN's levels), from the captured output structure; None for any other output."""
-    if spec is None or not (isinstance(spec.type, type) and issubclass(spec.type, dict)):
-        return None
-    keys = list(spec.context)
-    if all(isinstance(k, str) for k in keys) and all(child.is_leaf() for child in spec.children()):
-        return keys
-    return None

@@ -11,11 +11,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 import torch.fx as fx
 from torch import nn
-from torch.utils._pytree import TreeSpec, tree_flatten, tree_unflatten
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from pyprune.capture import reference
 from pyprune.capture.lower import Input, Lowered
 from pyprune.graph import engine, ir
+from pyprune.graph.structure import describe, flatten
 
 __all__ = ["EngineSegment", "InputCheck", "StructuredInputs", "TorchOp", "build", "flat_inputs", "schedule"]
 
@@ -84,46 +85,29 @@ class InputCheck(nn.Module):
         return f"shapes={self.shapes}, dynamic_batch={self.dynamic_batch}"
 
 
-def flat_inputs(inputs: tuple) -> tuple[list[torch.Tensor], TreeSpec]:
+def flat_inputs(inputs: tuple) -> list[torch.Tensor]:
     """The tensors of a model's arguments in the order the graph takes them (lists, tuples and
     dicts flattened, as torch.export flattens them; the other leaves are constants of the
-    capture), and the arguments' structure."""
-    leaves, spec = tree_flatten(inputs)
-    return [x for x in leaves if isinstance(x, torch.Tensor)], spec
-
-
-def _structure(tree: Any) -> str:
-    """A short text of the arguments' structure: (tensor, {rgb: tensor, aux: [tensor, tensor]}, 2)."""
-    if isinstance(tree, torch.Tensor):
-        return "tensor"
-    if isinstance(tree, dict):
-        return "{" + ", ".join(f"{k}: {_structure(v)}" for k, v in tree.items()) + "}"
-    if isinstance(tree, (list, tuple)):
-        inside = ", ".join(_structure(v) for v in tree)
-        return f"[{inside}]" if isinstance(tree, list) else f"({inside})"
-    return repr(tree)
+    capture)."""
+    return [x for x in tree_flatten(inputs)[0] if isinstance(x, torch.Tensor)]
 
 
 class StructuredInputs(nn.Module):
     """The converted graph, which takes the tensors of the arguments flattened, behind the
-    model's own arguments (a list of frames, a dict of images, a number). Arguments of another
-    structure, or other numbers than the capture's (which it fixed), are refused."""
+    model's own arguments (a list of frames, a dict of images, a number), as `structure`
+    (capture/structures.py) says. Arguments of another structure, or other numbers than the
+    capture's (which it fixed), are refused."""
 
-    def __init__(self, converted: nn.Module, example: tuple) -> None:
+    def __init__(self, converted: nn.Module, structure: Any) -> None:
         super().__init__()
         self.converted = converted
-        self.spec = flat_inputs(example)[1]
-        self.structure = _structure(example)
+        self.structure = structure
 
     def forward(self, *inputs: Any) -> Any:
-        tensors, spec = flat_inputs(inputs)
-        if spec != self.spec or _structure(inputs) != self.structure:
-            raise ValueError(f"the arguments are {_structure(inputs)}, but the model was converted for "
-                             f"{self.structure}")
-        return self.converted(*tensors)
+        return self.converted(*flatten(self.structure, inputs))
 
     def extra_repr(self) -> str:
-        return f"arguments={self.structure}"
+        return f"arguments={describe(self.structure)}"
 
 
 def schedule(nodes: Sequence[ir.Node], on_engine: Mapping[str, bool]) -> list[ir.Node]:

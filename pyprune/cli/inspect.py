@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pyprune.cli.argtypes import input_file
 from pyprune.cli.errors import UserError
+from pyprune.graph import structure
 
 if TYPE_CHECKING:
     from pyprune.runtime import Net
@@ -34,8 +35,9 @@ def graph_table(net: Net) -> str:
                  f"bytes in memory, activations {net.arena_bytes():,} bytes (inputs {_shapes(tuple(net.input_shapes))})")
     batch = "any batch" if net.dynamic_batch else "the example's batch"
     sizes = "the example's other sizes" if net.fixed_sizes else "other sizes where the operators allow them"
-    keys = f"; outputs under the keys {', '.join(net.output_keys)}" if net.output_keys else ""
-    lines.append(f"runs {batch}, {sizes}{keys}")
+    nested = "".join(f"; {what} {structure.describe(tree)}" for what, tree in (
+        ("takes its arguments as", net.input_structure), ("gives its outputs as", net.output_structure)) if tree is not None)
+    lines.append(f"runs {batch}, {sizes}{nested}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ call, made when the graph is compiled.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,14 +26,16 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = 4
+VERSION = 5
 # Version 1 graphs (no fixed_sizes, no output_keys) are read as graphs whose sizes follow their
 # inputs and whose outputs have no keys; versions 1 and 2 (no output_dtypes) as float32 outputs;
-# versions 1 to 3 (no input_dtypes) as float32 inputs.
-READABLE_VERSIONS = (1, 2, 3, 4)
+# versions 1 to 3 (no input_dtypes) as float32 inputs; versions 1 to 4 (no structures) as flat
+# inputs, and outputs flat or, with output_keys (versions 2 to 4), a dict of them.
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 # The keys each version adds to version 1's.
 _ADDED_KEYS = {1: (), 2: ("fixed_sizes", "output_keys"), 3: ("fixed_sizes", "output_keys", "output_dtypes"),
-               4: ("fixed_sizes", "output_keys", "output_dtypes", "input_dtypes")}
+               4: ("fixed_sizes", "output_keys", "output_dtypes", "input_dtypes"),
+               5: ("fixed_sizes", "output_dtypes", "input_dtypes", "input_structure", "output_structure")}
 # What an output may be given as: the engine's float32, or an integer type its values (exact
 # integers held as float32, argmax's indices) are cast to. An input may be given in the same
 # types: integers the engine then holds as float32 (an image of uint8 pixels, token ids).
@@ -45,6 +48,7 @@ MAX_ATTRS = 64  # attributes of a node
 MAX_LIST = 4096  # entries of a list attribute
 MAX_RANK = 8
 MAX_DIM = 2**62 - 1  # a shape's entries fit the engine's 64-bit sizes
+MAX_DEPTH = 32  # nesting of a structure
 
 AttrValue = Union[int, float, str, "list[int]", "list[float]"]
 
@@ -97,12 +101,14 @@ class Graph:
     # The inputs' dims past the batch are the captured ones: sizes the model read from its input
     # (F.interpolate to x.shape[-2:]) are constants of the graph, right at that size only.
     fixed_sizes: bool = False
-    # The model returned a dict: its keys, one per output in order (pyprune.runtime gives them).
-    output_keys: list[str] | None = None
     # Per output, the dtype the runtime gives it (OUTPUT_DTYPES); None: float32 all.
     output_dtypes: list[str] | None = None
     # Per input, the dtype it takes (OUTPUT_DTYPES); None: float32 all.
     input_dtypes: list[str] | None = None
+    # How the model's arguments and outputs nest the graph's inputs and outputs (structure.py's
+    # JSON: a dict of images, a detector's (predictions, [feature maps])); None: flat.
+    input_structure: Any = None
+    output_structure: Any = None
     version: int = VERSION
 
     def validate(self) -> None:
@@ -117,9 +123,10 @@ class Graph:
             "version": self.version,
             "dynamic_batch": self.dynamic_batch,
             "fixed_sizes": self.fixed_sizes,
-            "output_keys": None if self.output_keys is None else list(self.output_keys),
             "output_dtypes": None if self.output_dtypes is None else list(self.output_dtypes),
             "input_dtypes": None if self.input_dtypes is None else list(self.input_dtypes),
+            "input_structure": copy.deepcopy(self.input_structure),
+            "output_structure": copy.deepcopy(self.output_structure),
             "inputs": [{"name": s.name, "shape": list(s.shape)} for s in self.inputs],
             "outputs": list(self.outputs),
             "nodes": [{"op": n.op, "name": n.name, "inputs": list(n.inputs), "outputs": list(n.outputs),
@@ -192,16 +199,56 @@ def _check(g: Graph) -> None:
         raise GraphError("outputs", "a graph has at least one output")
     for k, t in enumerate(g.outputs):
         _reference(t, f"outputs[{k}]", defined, every)
-    if g.output_keys is not None:
-        _list(g.output_keys, "output_keys", MAX_TENSORS)
-        if len(g.output_keys) != len(g.outputs):
-            raise GraphError("output_keys", f"must have one key per output ({len(g.outputs)}), got {len(g.output_keys)}")
-        for k, key in enumerate(g.output_keys):
-            _name(key, f"output_keys[{k}]", empty=True)
-        if len(set(g.output_keys)) != len(g.output_keys):
-            raise GraphError("output_keys", "must not repeat a key")
+    for key, tensors in (("input_structure", len(g.inputs)), ("output_structure", len(g.outputs))):
+        if getattr(g, key) is not None:
+            _structure(getattr(g, key), key, tensors)
     _dtypes(g.output_dtypes, "output", len(g.outputs))
     _dtypes(g.input_dtypes, "input", len(g.inputs))
+
+
+def _structure(tree: Any, where: str, tensors: int) -> None:
+    """GraphError unless `tree` is a structure (structure.py) of exactly `tensors` tensors."""
+    seen = [0]  # nodes, against MAX_TENSORS
+
+    def count(node: Any, at: str, depth: int) -> int:
+        seen[0] += 1
+        if seen[0] > MAX_TENSORS or depth > MAX_DEPTH:
+            raise GraphError(at, f"a structure has at most {MAX_TENSORS} entries, nested at most {MAX_DEPTH} deep")
+        if node is None or (isinstance(node, str) and node == "tensor"):
+            return int(node is not None)
+        if not (isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("list", "tuple", "dict", "value")):
+            raise GraphError(at, f"must be \"tensor\", null or one of {{list, tuple, dict, value: ...}}, got {node!r:.80}")
+        [(kind, contents)] = node.items()
+        if kind == "value":
+            if not isinstance(contents, (bool, int, float, str)) or (isinstance(contents, float)
+                                                                     and not math.isfinite(contents)):
+                raise GraphError(f"{at}.value", f"must be a finite number, flag or string, got {contents!r:.80}")
+            if isinstance(contents, str):
+                _name(contents, f"{at}.value", empty=True)
+            return 0
+        _list(contents, f"{at}.{kind}", MAX_TENSORS)
+        if kind != "dict":
+            return sum(count(child, f"{at}.{kind}[{k}]", depth + 1) for k, child in enumerate(contents))
+        keys: set[Any] = set()
+        total = 0
+        for k, pair in enumerate(contents):
+            here = f"{at}.dict[{k}]"
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise GraphError(here, "must be a [key, entry] pair")
+            key = pair[0]
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise GraphError(f"{here}[0]", f"a key must be a string or an int, got {type(key).__name__}")
+            if isinstance(key, str):
+                _name(key, f"{here}[0]", empty=True)
+            if key in keys:
+                raise GraphError(f"{here}[0]", f"repeats the key {key!r}")
+            keys.add(key)
+            total += count(pair[1], f"{here}[1]", depth + 1)
+        return total
+
+    found = count(tree, where, 0)
+    if found != tensors:
+        raise GraphError(where, f"holds {found} tensors, but the graph has {tensors}")
 
 
 def _dtypes(dtypes: Any, what: str, count: int) -> None:
@@ -325,9 +372,15 @@ def _parse(data: Any, constants: Mapping[str, Constant]) -> Graph:
     for i, node in enumerate(d["nodes"]):
         n = _object(node, f"nodes[{i}]", ("op", "name", "inputs", "outputs", "attrs"))
         nodes.append(Node(n["op"], n["inputs"], n["outputs"], n["attrs"], n["name"]))
+    output_structure, keys = d.get("output_structure"), d.get("output_keys")
+    if keys is not None:  # versions 2 to 4: a dict of the outputs
+        _list(keys, "output_keys", MAX_TENSORS)
+        for k, key in enumerate(keys):
+            _name(key, f"output_keys[{k}]", empty=True)
+        output_structure = {"dict": [[key, "tensor"] for key in keys]}
     graph = Graph(inputs, d["outputs"], nodes, _parse_constants(d["constants"], constants), d["dynamic_batch"],
-                  d.get("fixed_sizes", False), d.get("output_keys"), d.get("output_dtypes"), d.get("input_dtypes"),
-                  VERSION)
+                  d.get("fixed_sizes", False), output_dtypes=d.get("output_dtypes"), input_dtypes=d.get("input_dtypes"),
+                  input_structure=d.get("input_structure"), output_structure=output_structure)
     graph.validate()
     return graph
 

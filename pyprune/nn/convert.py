@@ -14,6 +14,7 @@ from pyprune.capture.export import CaptureError, capture
 from pyprune.capture.lower import lower
 from pyprune.capture.optimize import optimize
 from pyprune.capture.report import ConversionReport, node_reports
+from pyprune.capture.structures import arguments_structure
 from pyprune.modes import copy_model
 from pyprune.nn.generated_source import released_with_result
 from pyprune.nn.sparse_policy import SparsePolicy
@@ -44,7 +45,7 @@ def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: s
     """The model captured whole (CaptureError if torch.export cannot), lowered, optimised, its
     nodes placed by measurement, as an fx module of engine segments and torch calls."""
     captured = capture(model, inputs)
-    tensors = segments.flat_inputs(inputs)[0]
+    tensors = segments.flat_inputs(inputs)
     low = lower(captured.program, tensors)
     optimize(low, separable=options.fuse_separable and separable_supported())
     env = reference.evaluate(low.graph, tensors, low.calls)
@@ -54,8 +55,9 @@ def _convert_whole(model: nn.Module, inputs: tuple, options: _Options, prefix: s
     batch = "a dynamic batch" if captured.dynamic_batch else f"a static batch ({captured.dynamic_failure})"
     report = ConversionReport(node_reports(low, choices, module, env, repeats=options.repeats, prefix=prefix),
                               capture=f"{type(model).__name__} whole, {batch}, in {captured.seconds:.2f} s")
-    if not all(isinstance(x, torch.Tensor) for x in inputs):  # lists, dicts or numbers among the arguments
-        module = segments.StructuredInputs(module, inputs)
+    nested = arguments_structure(inputs)  # lists, dicts or numbers among the arguments
+    if nested is not None:
+        module = segments.StructuredInputs(module, nested)
     return module, report
 
 
@@ -176,7 +178,7 @@ def convert(
 
 def _check_float32(model: nn.Module, inputs: tuple) -> None:
     """pyprune's kernels compute in float32: a model or input of other floats is refused, naming it."""
-    tensors = [(f"example input {k}", x) for k, x in enumerate(segments.flat_inputs(inputs)[0])]
+    tensors = [(f"example input {k}", x) for k, x in enumerate(segments.flat_inputs(inputs))]
     for what, t in [*tensors, *model.named_parameters()]:
         if t.is_floating_point() and t.dtype != torch.float32:
             raise TypeError(f"convert runs float32 models and inputs on pyprune's kernels: {what} is {t.dtype} "

@@ -18,8 +18,11 @@ from pyprune._optional import require
 
 torch = require("torch", "torch", __name__)
 from torch import nn
+from torch.utils._pytree import tree_flatten
 
 from pyprune import __version__
+from pyprune.capture.segments import flat_inputs
+from pyprune.graph.structure import unflatten
 from pyprune.kernels import SharedWeights
 from pyprune.modes import copy_model, evaluating
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
@@ -67,12 +70,17 @@ def _kind(t: torch.Tensor) -> str | None:
     return weight_kind(tuple(t.shape), t.is_floating_point())
 
 
-def _as_inputs(example_inputs: Any) -> tuple[torch.Tensor, ...] | None:
+def _as_inputs(example_inputs: Any) -> tuple | None:
+    """The model's arguments: a tensor, or a tuple of them or of lists, tuples and dicts of
+    tensors, numbers, flags and None (None: no example)."""
     if example_inputs is None:
         return None
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    if not all(isinstance(x, torch.Tensor) for x in inputs):
-        raise TypeError("example_inputs must be a tensor or a tuple of tensors")
+    leaves = tree_flatten(inputs)[0]
+    if not any(isinstance(x, torch.Tensor) for x in leaves) \
+            or not all(x is None or isinstance(x, (torch.Tensor, bool, int, float, str)) for x in leaves):
+        raise TypeError("example_inputs must be a tensor, or a tuple of the model's arguments: tensors, or lists, "
+                        "tuples and dicts of tensors, numbers and flags")
     return inputs
 
 
@@ -96,7 +104,7 @@ def _packed_model(model: nn.Module, packed: PackFile) -> nn.Module:
     return copied
 
 
-def _graph(packed_model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: dict[str, Any], streams: Streams,
+def _graph(packed_model: nn.Module, inputs: tuple, metadata: dict[str, Any], streams: Streams,
            packed: list[torch.Tensor], *, lossless: bool, **encoding: Any) -> tuple[dict, Streams, list]:
     """(the graph section, its own streams, its outputs on `inputs`) of the packed model (the
     weights as written, decoded) captured whole and written into the file of `metadata` and
@@ -125,7 +133,7 @@ def _graph(packed_model: nn.Module, inputs: tuple[torch.Tensor, ...], metadata: 
                      f"({disagreement.relative:.2%} of their range)")
 
 
-def _no_graph_reason(graph: Any, inputs: tuple[torch.Tensor, ...] | None) -> str | None:
+def _no_graph_reason(graph: Any, inputs: tuple | None) -> str | None:
     """Why the file gets no graph before anything is tried (None: try)."""
     if not (graph is True or graph is False or (isinstance(graph, str) and graph == "auto")):
         raise ValueError(f"graph must be True, False or 'auto', got {graph!r}")
@@ -162,8 +170,9 @@ def save(
     lossless=True shares no weight: every weight is stored bit for bit (sparse ones as
     non-zeros and gaps, their bytes Huffman-coded; already-shared ones as their codebook).
     index_bits: width of the relative positions of sparse weights, likewise (default 8 and 5).
-    example_inputs: tensors on which the packed model's outputs are compared with the
-    original's (the figure is returned and stored in the file), and whose shapes
+    example_inputs: the model's arguments (a tensor, or a tuple of tensors or of lists, tuples
+    and dicts of them, numbers and flags) on which the packed model's outputs are compared with
+    the original's (the figure is returned and stored in the file), and whose shapes
     load(fast=True) converts with.
     channel_plan: pyprune.prune.channel_plan(model) of a structurally pruned model, applied
     to the fresh model at load.
@@ -191,7 +200,7 @@ def save(
         streams.update(s)
     metadata = {
         "tensors": records,
-        "example_inputs": None if inputs is None else [list(x.shape) for x in inputs],
+        "example_inputs": None if inputs is None else [list(x.shape) for x in flat_inputs(inputs)],
         "channel_plan": channel_plan,
         "model": type(model).__name__,
         "pyprune_version": __version__,
@@ -246,31 +255,35 @@ def _fresh_model(model: Any, pack: PackFile) -> nn.Module:
     return model
 
 
-def _file_inputs(pack: PackFile, model: nn.Module) -> tuple[torch.Tensor, ...]:
+def _file_inputs(pack: PackFile, model: nn.Module) -> tuple:
     """Random inputs of the shapes the file names (capped by the grammar), once they are
     known to fit the model: it runs first on shape-only (meta) tensors, allocating nothing.
     An input its graph says the model takes as integers (input_dtypes) is zeros of that dtype,
-    an index any table has."""
+    an index any table has; arguments its graph says are nested (input_structure) are given so."""
     shapes = pack.metadata["example_inputs"]
     if shapes is None:
         raise ValueError("load(fast=True) needs example inputs: save(..., example_inputs=...) or load(..., example_inputs=...)")
-    graph = pack.metadata.get("graph")
-    dtypes = [getattr(torch, d) for d in (graph["ir"].get("input_dtypes") if graph is not None else None)
-              or ["float32"] * len(shapes)]
+    graph = (pack.metadata.get("graph") or {}).get("ir", {})
+    dtypes = [getattr(torch, d) for d in graph.get("input_dtypes") or ["float32"] * len(shapes)]
+    nested = graph.get("input_structure")
+
+    def arguments(tensors: list[torch.Tensor]) -> tuple:
+        return tuple(tensors) if nested is None else unflatten(nested, tensors)
+
     meta = {k: torch.empty_like(v, device="meta") for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
     try:
         # Tensors the model makes itself (a detection head's grid of torch.arange) are shape-only too.
         with torch.no_grad(), torch.device("meta"):
-            torch.func.functional_call(model, meta, tuple(torch.empty(s, dtype=d, device="meta")
-                                                          for s, d in zip(shapes, dtypes)))
+            torch.func.functional_call(model, meta, arguments([torch.empty(s, dtype=d, device="meta")
+                                                               for s, d in zip(shapes, dtypes)]))
     except NotImplementedError:
         pass  # an operation without a shape-only kernel: convert checks the shapes when it runs
     except Exception as e:  # the model's own code decides what fits: any refusal counts
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise PackError(f"the file's example input shapes {shapes} do not fit the model: {type(e).__name__}: {first}") from None
     generator = torch.Generator().manual_seed(0)
-    return tuple(torch.randn(s, generator=generator) if d == torch.float32 else torch.zeros(s, dtype=d)
-                 for s, d in zip(shapes, dtypes))
+    return arguments([torch.randn(s, generator=generator) if d == torch.float32 else torch.zeros(s, dtype=d)
+                      for s, d in zip(shapes, dtypes)])
 
 
 def _compress_layers(model: nn.Module, coded: dict[str, SharedWeights], fast: bool) -> None:

@@ -19,9 +19,12 @@ __all__ = ["difference", "leaves", "model_outputs"]
 
 
 def leaves(output: Any) -> list[torch.Tensor]:
-    """The tensors of a model's output (a tensor, or lists, tuples and dicts of them), in order."""
+    """The tensors of a model's output (a tensor, or lists, tuples and dicts of them and of
+    None), in order."""
     if isinstance(output, torch.Tensor):
         return [output]
+    if output is None:  # a head switched off
+        return []
     if isinstance(output, Mapping):
         output = list(output.values())
     if isinstance(output, (list, tuple)):
@@ -29,7 +32,7 @@ def leaves(output: Any) -> list[torch.Tensor]:
     raise TypeError(f"cannot measure the output error of a model returning {type(output).__name__}")
 
 
-def model_outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+def model_outputs(model: nn.Module, inputs: tuple) -> list[torch.Tensor]:
     """The model's output tensors on `inputs`, in eval mode (its modes restored after)."""
     # not inference_mode: what the model caches on the call (detection anchors) would be inference
     # tensors, which neither its capture nor its training can use afterwards

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pyprune import kernels
-from pyprune.graph import engine, ir
+from pyprune.graph import engine, ir, structure
 from pyprune.pack.reading import graph as file_graph
 from pyprune.pack.reading import read
 from pyprune.pack.schema import PackError
@@ -57,11 +57,15 @@ def _resident_bytes(constant: ir.Constant) -> int:
 
 class Net:
     """A graph compiled for pyprune's kernels. ``net(x)`` (or ``net(x, y)`` for several inputs)
-    takes float32 arrays and gives the output, or a tuple of them when the graph has several;
-    ``run`` always gives the tuple; a model that returned a dict of tensors gets a dict of arrays
-    under its keys from ``net(x)``. An input the model took as integers (an image of uint8
-    pixels, token ids) is given in that dtype (``input_dtypes``). Outputs are float32 but those the model gave as integer
-    tensors (argmax's indices), which come in its dtype. A graph with a dynamic batch runs any batch size; other sizes
+    takes the model's arguments with arrays for its tensors and gives its output with arrays:
+    one, a tuple of several, or nested as the model returned them (a dict of arrays under its
+    keys, a detector's (predictions, [feature maps])). A model that took lists or dicts of
+    tensors takes them here too (a list and a tuple stand for each other); numbers and flags it
+    took are fixed by the capture and must be the same. ``run`` takes the arrays alone, in the
+    order of ``input_names``, and gives every output in a flat tuple. An input the model took
+    as integers (an image of uint8 pixels, token ids) is given in that dtype (``input_dtypes``).
+    Outputs are float32 but those the model gave as integer tensors (argmax's indices), which
+    come in its dtype. A graph with a dynamic batch runs any batch size; other sizes
     run where every operator's shape rule allows them. Results do not depend on the thread count.
 
     num_threads: the kernels' threads while this net runs (None: the process's setting,
@@ -77,7 +81,8 @@ class Net:
         self._constant_shapes = {name: tuple(c.shape) for name, c in graph.constants.items()}
         self.dynamic_batch, self.fixed_sizes = graph.dynamic_batch, graph.fixed_sizes
         self.output_names = list(graph.outputs)
-        self.output_keys = None if graph.output_keys is None else list(graph.output_keys)
+        # How the model's arguments and outputs nest the graph's (graph/structure.py); None: flat.
+        self.input_structure, self.output_structure = graph.input_structure, graph.output_structure
         # The outputs the engine holds as float32 integers and the model gave as integers: cast back.
         self._casts = [(k, np.dtype(t)) for k, t in enumerate(graph.output_dtypes or []) if t != "float32"]
         # Held by the compiled graph: dense floats, or the coded streams kept compressed.
@@ -98,10 +103,11 @@ class Net:
         """The shapes of the example inputs the graph was captured with."""
         return [spec.shape for spec in self._inputs]
 
-    def __call__(self, *inputs: Any) -> Any:
+    def __call__(self, *arguments: Any) -> Any:
+        inputs = arguments if self.input_structure is None else structure.flatten(self.input_structure, arguments)
         outputs = self.run(*inputs)
-        if self.output_keys is not None:
-            return dict(zip(self.output_keys, outputs))
+        if self.output_structure is not None:
+            return structure.unflatten(self.output_structure, outputs)
         return outputs[0] if len(outputs) == 1 else outputs
 
     def run(self, *inputs: Any) -> tuple[np.ndarray, ...]:

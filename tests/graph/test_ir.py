@@ -1,6 +1,7 @@
 """The graph IR: JSON round trips, and strict parsing that names the JSON path of every fault."""
 
 import copy
+import functools
 import json
 
 import numpy as np
@@ -38,12 +39,13 @@ def test_json_round_trips(graph):
 
 def test_the_json_form():
     assert small_graph().to_json() == {
-        "version": 4,
+        "version": 5,
         "dynamic_batch": False,
         "fixed_sizes": False,
-        "output_keys": None,
         "output_dtypes": None,
         "input_dtypes": None,
+        "input_structure": None,
+        "output_structure": None,
         "inputs": [{"name": "x", "shape": [4, 3, 1]}],
         "outputs": ["y", "z"],
         "nodes": [
@@ -59,10 +61,11 @@ def test_the_json_form():
 
 def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
     data = small_graph().to_json()
-    del data["fixed_sizes"], data["output_keys"], data["output_dtypes"], data["input_dtypes"]
+    del data["fixed_sizes"], data["output_dtypes"], data["input_dtypes"], data["input_structure"], \
+        data["output_structure"]
     data["version"] = 1
     graph = Graph.from_json(data, small_graph().constants)
-    assert graph.fixed_sizes is False and graph.output_keys is None and graph.version == 4
+    assert graph.fixed_sizes is False and graph.output_structure is None and graph.version == 5
     fixed = small_graph()
     fixed.fixed_sizes = True
     assert round_trip(fixed).fixed_sizes is True
@@ -74,26 +77,41 @@ def test_a_version_1_graph_is_read_with_sizes_that_follow_its_inputs():
         Graph.from_json({**small_graph().to_json(), "fixed_sizes": 1}, small_graph().constants)
 
 
+def _version_4_json():
+    data = {**small_graph().to_json(), "version": 4, "output_keys": None}
+    del data["input_structure"], data["output_structure"]
+    return data
+
+
 def test_a_version_2_graph_is_read_with_float32_outputs():
-    data = small_graph().to_json()
+    data = _version_4_json()
     del data["output_dtypes"], data["input_dtypes"]
     graph = Graph.from_json({**data, "version": 2}, small_graph().constants)
-    assert graph.output_dtypes is None and graph.version == 4
+    assert graph.output_dtypes is None and graph.version == 5
     with pytest.raises(GraphError, match="missing key 'output_dtypes'"):
         Graph.from_json({**data, "version": 3}, small_graph().constants)
     with pytest.raises(GraphError, match="unknown key 'output_dtypes'"):
-        Graph.from_json({**small_graph().to_json(), "version": 2}, small_graph().constants)
+        Graph.from_json({**_version_4_json(), "version": 2}, small_graph().constants)
 
 
 def test_a_version_3_graph_is_read_with_float32_inputs():
-    data = small_graph().to_json()
+    data = _version_4_json()
     del data["input_dtypes"]
     graph = Graph.from_json({**data, "version": 3}, small_graph().constants)
-    assert graph.input_dtypes is None and graph.version == 4
+    assert graph.input_dtypes is None and graph.version == 5
     with pytest.raises(GraphError, match="missing key 'input_dtypes'"):
         Graph.from_json(data, small_graph().constants)
     with pytest.raises(GraphError, match="unknown key 'input_dtypes'"):
-        Graph.from_json({**small_graph().to_json(), "version": 3}, small_graph().constants)
+        Graph.from_json({**_version_4_json(), "version": 3}, small_graph().constants)
+
+
+def test_a_version_4_graph_is_read_with_flat_inputs():
+    graph = Graph.from_json(_version_4_json(), small_graph().constants)
+    assert graph.input_structure is None and graph.output_structure is None and graph.version == 5
+    with pytest.raises(GraphError, match="unknown key 'input_structure'"):
+        Graph.from_json({**_version_4_json(), "input_structure": None}, small_graph().constants)
+    with pytest.raises(GraphError, match="unknown key 'output_keys'"):
+        Graph.from_json({**small_graph().to_json(), "output_keys": None}, small_graph().constants)
 
 
 @pytest.mark.parametrize("key,dtypes,says", [
@@ -115,15 +133,55 @@ def test_dtypes_give_each_output_or_input_its_dtype(key, dtypes, says):
         Graph.from_json(data, small_graph().constants)
 
 
-@pytest.mark.parametrize("keys,says", [(["out", "aux"], None), (["out"], "one key per output"),
-                                       (["out", "out"], "must not repeat"), (["out", 3], r"output_keys\[1\]: must be a str"),
-                                       ("out", "must be a list")])
-def test_output_keys_name_each_output_once(keys, says):
-    data = {**small_graph().to_json(), "output_keys": keys}
+@pytest.mark.parametrize("keys,says", [(["out", "aux"], None), (["out"], "holds 1 tensors, but the graph has 2"),
+                                       (["out", "out"], "repeats the key 'out'"),
+                                       (["out", 3], r"output_keys\[1\]: must be a str"), ("out", "must be a list")])
+def test_a_version_4_graph_with_output_keys_gives_a_dict_of_its_outputs(keys, says):
+    data = {**_version_4_json(), "output_keys": keys}
     if says is None:
-        assert Graph.from_json(data, small_graph().constants).output_keys == keys
+        graph = Graph.from_json(data, small_graph().constants)
+        assert graph.output_structure == {"dict": [["out", "tensor"], ["aux", "tensor"]]}
+        assert round_trip(graph).output_structure == graph.output_structure
         return
     with pytest.raises(GraphError, match=says):
+        Graph.from_json(data, small_graph().constants)
+
+
+NESTED = {"tuple": ["tensor", None, {"list": [{"dict": [["boxes", "tensor"], [3, {"value": 0.5}]]}]}]}
+
+
+@pytest.mark.parametrize("tree,says", [
+    (NESTED, None),
+    ({"list": ["tensor", "tensor"]}, None),
+    ({"tuple": ["tensor"]}, "output_structure: holds 1 tensors, but the graph has 2"),
+    ({"tuple": ["tensor", "tensor", "tensor"]}, "holds 3 tensors"),
+    ({"set": ["tensor", "tensor"]}, r"output_structure: must be \"tensor\", null or one of"),
+    ({"list": ["tensor", "tensor"], "tuple": []}, "must be"),
+    ("tensors", "must be"),
+    ({"list": "tensor"}, r"output_structure.list: must be a list"),
+    ({"dict": [["a", "tensor"], ["a", "tensor"]]}, r"dict\[1\]\[0\]: repeats the key 'a'"),
+    ({"dict": [[True, "tensor"], ["a", "tensor"]]}, r"dict\[0\]\[0\]: a key must be a string or an int"),
+    ({"dict": [["a", "tensor", 1], ["b", "tensor"]]}, r"dict\[0\]: must be a \[key, entry\] pair"),
+    ({"tuple": ["tensor", "tensor", {"value": [1]}]}, r"tuple\[2\].value: must be a finite number, flag or string"),
+    ({"tuple": ["tensor", "tensor", {"value": float("nan")}]}, r"tuple\[2\].value: must be a finite number"),
+    ({"tuple": ["tensor", "tensor", {"value": "x" * 5000}]}, r"tuple\[2\].value: must have at most"),
+    ({"tuple": ["tensor", "tensor"] + [None] * 200_000}, "must have at most"),
+    (functools.reduce(lambda tree, _: {"list": [tree]}, range(40), {"tuple": ["tensor", "tensor"]}), "nested at most"),
+])
+def test_structures_hold_one_tensor_per_output_and_nothing_unbounded(tree, says):
+    data = {**small_graph().to_json(), "output_structure": tree}
+    if says is None:
+        assert round_trip(Graph.from_json(data, small_graph().constants)).output_structure == tree
+        return
+    with pytest.raises(GraphError, match=says):
+        Graph.from_json(data, small_graph().constants)
+
+
+def test_an_input_structure_holds_one_tensor_per_input():
+    data = {**small_graph().to_json(), "input_structure": {"tuple": [{"list": ["tensor"]}, {"value": True}]}}
+    assert Graph.from_json(data, small_graph().constants).input_structure == data["input_structure"]
+    data["input_structure"] = {"tuple": ["tensor", "tensor"]}
+    with pytest.raises(GraphError, match="input_structure: holds 2 tensors, but the graph has 1"):
         Graph.from_json(data, small_graph().constants)
 
 
@@ -158,7 +216,7 @@ def test_every_field_of_the_wrong_type_is_refused_naming_its_path():
     for path, _, _ in paths:
         for wrong in (None, {"a": 1}, True):
             if (path in ("dynamic_batch", "fixed_sizes") and wrong is True) \
-                    or (path in ("output_keys", "output_dtypes", "input_dtypes") and wrong is None) \
+                    or (path in ("output_dtypes", "input_dtypes", "input_structure", "output_structure") and wrong is None) \
                     or (path.endswith(".attrs") and wrong == {"a": 1}):
                 continue  # valid there
             bad = copy.deepcopy(data)
@@ -206,7 +264,7 @@ def _with(data, change):
 
 
 BAD_GRAPHS = {
-    "version 5": (lambda d: d.update(version=5), "version", "unsupported graph version 5"),
+    "version 6": (lambda d: d.update(version=6), "version", "unsupported graph version 6"),
     "version as text": (lambda d: d.update(version="1"), "version", "unsupported graph version '1'"),
     "not an object": (lambda d: d.clear(), "", "missing key"),
     "input twice": (lambda d: d["inputs"].append({"name": "x", "shape": [1]}), "inputs[1].name",
@@ -309,8 +367,8 @@ def test_validate_checks_graphs_built_in_python():
     with pytest.raises(GraphError, match="must be a number, got float32"):
         g.validate()
     g = small_graph()
-    g.version = 5
-    with pytest.raises(GraphError, match="unsupported graph version 5"):
+    g.version = 6
+    with pytest.raises(GraphError, match="unsupported graph version 6"):
         g.to_json()
 
 

@@ -172,7 +172,7 @@ def test_lists_dicts_and_numbers_among_the_arguments_are_kept():
             for key in want:
                 torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-5)
         with pytest.raises(ValueError, match=r"the arguments are \(\{rgb: tensor, frames: \[tensor, tensor\]\}, 3.0\), "
-                                             r"but the model was converted for .*, 2.0\)"):
+                                             r"but the model was captured for .*, 2.0\)"):
             fast(*arguments(2, gain=3.0))
         batch, gain = arguments(2)
         del batch["frames"]

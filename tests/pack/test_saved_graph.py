@@ -409,10 +409,72 @@ def test_a_dict_of_outputs_comes_back_under_its_keys(tmp_path):
     pack.save(model, tmp_path / "heads.pyprune", example_inputs=x, lossless=True)
     net = runtime.load(tmp_path / "heads.pyprune")
     got = net(x.numpy())
-    assert list(got) == ["out", "aux"] and net.output_keys == ["out", "aux"]
+    assert list(got) == ["out", "aux"] and net.output_structure == {"dict": [["out", "tensor"], ["aux", "tensor"]]}
     for key, want in zip(got, outputs(model, x)):
         assert np.abs(got[key] - want).max() <= 1e-5
     assert [y.shape for y in net.run(x.numpy())] == [(2, 2, 8, 8), (2, 3, 8, 8)]  # run gives the tuple
+
+
+class Tracker(nn.Module):
+    """Two frames in a list and a dict of options (a tensor and a flag) in; a detector's
+    (scores, [feature maps], {named heads}) out, with a None where a head is switched off."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.cls, self.box = nn.Conv2d(6, 8, 3, padding=1), nn.Conv2d(8, 3, 1), nn.Conv2d(8, 4, 1)
+
+    def forward(self, frames, options):
+        f = torch.relu(self.stem(torch.cat(frames, 1)) + options["bias"])
+        if options["flip"]:
+            f = f.flip(-1)
+        return self.cls(f).sigmoid(), [f, f.mean((2, 3))], {"boxes": self.box(f), 7: None}
+
+
+def _tracker_arguments(seed, n=2, flip=True):
+    g = torch.Generator().manual_seed(seed)
+    frames = [torch.randn(n, 3, 8, 8, generator=g), torch.randn(n, 3, 8, 8, generator=g)]
+    return frames, {"bias": torch.randn(1, 8, 1, 1, generator=g), "flip": flip}
+
+
+def _arrays(tree):
+    if isinstance(tree, torch.Tensor):
+        return tree.numpy()
+    if isinstance(tree, dict):
+        return {k: _arrays(v) for k, v in tree.items()}
+    return type(tree)(_arrays(v) for v in tree) if isinstance(tree, (list, tuple)) else tree
+
+
+def tensors(tree):
+    return [x for x in tree_flatten(tree)[0] if x is not None]
+
+
+def test_nested_arguments_and_outputs_keep_their_structure(tmp_path):
+    model = Tracker().eval()
+    result = pack.save(model, tmp_path / "tracker.pyprune", example_inputs=_tracker_arguments(0), lossless=True)
+    assert result.graph_error is not None, result.no_graph
+    net = runtime.load(tmp_path / "tracker.pyprune")
+    assert net.input_names == ["frames_0", "frames_1", "options_bias"]
+    frames, options = _tracker_arguments(1, n=3)  # any batch
+    with torch.inference_mode():
+        want = model(frames, options)
+    # the dict's keys in another order, the list given as a tuple: the same arguments
+    got = net(tuple(_arrays(frames)), {"flip": True, "bias": options["bias"].numpy()})
+    assert isinstance(got, tuple) and isinstance(got[1], list) and list(got[2]) == ["boxes", 7] and got[2][7] is None
+    assert len(tensors(got)) == len(tensors(want)) == 4
+    for g, w in zip(tensors(got), tensors(want)):
+        assert np.abs(g - w.numpy()).max() <= 1e-5
+    assert len(net.run(*_arrays(frames), options["bias"].numpy())) == 4  # run: the arrays alone, flat
+    with pytest.raises(ValueError, match=r"the arguments are \(\[tensor, tensor\], \{bias: tensor, flip: False\}\), "
+                                         r"but the model was captured for .*flip: True"):
+        net(*_arrays(_tracker_arguments(1, flip=False)))
+    with pytest.raises(ValueError, match=r"the arguments are \(\[tensor\], "):
+        net(_arrays(frames[:1]), _arrays(options))
+    # loaded with torch: the random inputs of its fast conversion are nested as the file says
+    fast = pack.load(tmp_path / "tracker.pyprune", Tracker)
+    with torch.inference_mode():
+        again = fast(frames, options)
+    for g, w in zip(tensors(again), tensors(want)):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
 
 
 class Vocoder(nn.Module):

@@ -45,6 +45,14 @@ def _huge_constant(meta):
     constant(meta, "pruned.weight")["shape"] = [MAX_ELEMENTS]
 
 
+def _nested(depth):
+    """A structure `depth` lists deep around the one input (built without recursion)."""
+    tree = "tensor"
+    for _ in range(depth):
+        tree = {"list": [tree]}
+    return tree
+
+
 # name -> (change of the metadata, fragment of the message). The grammar refuses these.
 STRUCTURE = {
     "unknown tensor": (lambda m: ir_of(m)["nodes"][0].update(inputs=["nope"]), "unknown tensor 'nope'"),
@@ -75,7 +83,7 @@ STRUCTURE = {
                                 r"inputs\[0\]\.shape\[0\]: must be in \[0, 4611686018427387903\]"),
     "input dim beyond 64 bits": (lambda m: ir_of(m)["inputs"][0].update(shape=[2**64, 1]), r"must be in \[0,"),
     "input of rank 9": (lambda m: ir_of(m)["inputs"][0].update(shape=[1] * 9), "at most 8"),
-    "other graph version": (lambda m: ir_of(m).update(version=5), "unsupported graph version 5"),
+    "other graph version": (lambda m: ir_of(m).update(version=6), "unsupported graph version 6"),
     "unknown key": (lambda m: ir_of(m).update(colour="red"), "unknown key 'colour'"),
     "missing key": (lambda m: ir_of(m).pop("dynamic_batch"), "missing key 'dynamic_batch'"),
     "bool as a number": (lambda m: ir_of(m).update(dynamic_batch=1), "dynamic_batch: must be a bool"),
@@ -86,6 +94,11 @@ STRUCTURE = {
     "graph tensor named as a state_dict's": (lambda m: m["tensors"].update({"conv.bias": m["graph"]["tensors"][
         "conv.bias"]}), "stream 'conv.bias' is already used"),
     "constants beyond the memory bound": (_huge_constant, "exceed the 1073741824 allowed"),
+    "structure of too many tensors": (lambda m: ir_of(m).update(output_structure={"list": ["tensor", "tensor"]}),
+                                      "output_structure: holds 2 tensors, but the graph has 6"),
+    "structure nested without end": (lambda m: ir_of(m).update(input_structure=_nested(40)), "deep"),
+    "structure of unknown kind": (lambda m: ir_of(m).update(input_structure={"set": ["tensor"]}),
+                                  "input_structure: must be"),
     "graph not an object": (lambda m: m["graph"].update(ir=[1, 2]), "must be an object"),
     "section without ir": (lambda m: m["graph"].pop("ir"), "missing field 'ir'"),
 }
