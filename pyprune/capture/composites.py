@@ -1683,6 +1683,25 @@ def b_flip(low: Any, node: fx.Node, a: dict) -> Any:
     return x
 
 
+def b_rot90(low: Any, node: fx.Node, a: dict) -> Any:
+    """A quarter turn k times in the plane of two dims, as torch computes it: a flip of one of
+    them and the two swapped (a half turn flips both); test-time augmentation's rotations."""
+    rank = low.rank(a["self"])
+    dims = [norm_axis(d, rank) for d in a.get("dims", [0, 1])]
+    if len(dims) != 2 or dims[0] == dims[1]:
+        raise Unsupported(f"rot90 in the dims {dims}")
+    turns = a.get("k", 1) % 4
+    x = Ref(low.tensor(a["self"]))
+    flipped = {0: [], 1: [dims[1]], 2: sorted(dims), 3: [dims[0]]}[turns]
+    for axis in flipped:
+        x = low.slice_node(x, axis, -1, INT64_MIN, -1)
+    if turns % 2 == 0:
+        return x
+    order = list(range(rank))
+    order[dims[0]], order[dims[1]] = dims[1], dims[0]
+    return low.emit_one("permute", [low.tensor(x)], {"dims": order})
+
+
 def b_roll(low: Any, node: fx.Node, a: dict) -> Any:
     """Each rolled dim's last `shift` entries moved to its front: two slices, concatenated (the
     shifted windows of Swin)."""
@@ -1925,7 +1944,7 @@ BUILDERS = {
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
-    "roll": b_roll,
+    "roll": b_roll, "rot90": b_rot90,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in FILLED},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},
