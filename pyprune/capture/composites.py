@@ -11,6 +11,7 @@ arguments, as the lowering's own builders do, and returns the output's Ref."""
 from __future__ import annotations
 
 import math
+import string
 from typing import Any
 
 import numpy as np
@@ -1033,8 +1034,13 @@ def _group_norm(low: Any, x: Any, groups: int, weight: Any, bias: Any, eps: floa
     grouped = low.reshape(x, [-2, groups, channels // groups] + spatial)
     normed = _node(low, "layer_norm", [grouped.name], {"axes": rank - 1, "eps": float(eps)})
     y = _node(low, "reshape", [normed], {"shape": [-2, channels] + [e - 1 for e in spatial]})
-    # weight[c] and bias[c] as the (C,) parameters themselves, reshaped in the graph: a packed
-    # file then stores them once, as the state_dict's tensors.
+    return _channel_affine(low, y, rank, weight, bias)
+
+
+def _channel_affine(low: Any, y: str, rank: int, weight: Any, bias: Any) -> Ref:
+    """y (N, C, ...) times weight[c], plus bias[c] (either may be None): the (C,) parameters
+    themselves, reshaped in the graph, so that a packed file stores them once, as the
+    state_dict's tensors."""
     per_channel = {"shape": [-1] + [1] * (rank - 2)}
     if weight is not None:
         scale = _node(low, "reshape", [low.tensor(low.constant(weight, "the weight"), "the weight")], per_channel)
@@ -1043,6 +1049,19 @@ def _group_norm(low: Any, x: Any, groups: int, weight: Any, bias: Any, eps: floa
         shift = _node(low, "reshape", [low.tensor(low.constant(bias, "the bias"), "the bias")], per_channel)
         y = _node(low, "add", [y, shift])
     return Ref(y)
+
+
+def batch_statistics_norm(low: Any, x: Any, weight: Any, bias: Any, eps: float) -> Ref:
+    """A batch norm over the batch's own statistics (a BatchNorm without running statistics,
+    which uses them in eval mode too): each channel normalised over the batch and the other
+    dims, as a layer norm of x with dims 0 and 1 swapped, swapped back."""
+    rank = low.rank(x)
+    if rank < 2 or rank > 5:
+        raise Unsupported(f"batch norm of a rank-{rank} input")
+    swap = {"dims": [1, 0] + list(range(2, rank))}
+    moved = _node(low, "permute", [low.tensor(x)], swap)
+    normed = _node(low, "layer_norm", [moved], {"axes": rank - 1, "eps": float(eps)})
+    return _channel_affine(low, _node(low, "permute", [normed], swap), rank, weight, bias)
 
 
 def b_group_norm(low: Any, node: fx.Node, a: dict) -> Any:
@@ -1584,23 +1603,45 @@ def _einsum_pair(low: Any, equation: str, sizes: dict[str, Any], a: tuple[str, s
     return _permuted(low, y, batch + rows + cols, out)
 
 
+def _explicit_einsum(equation: str, ranks: list[int]) -> str:
+    """`equation` with its ellipses and an implicit output written in letters, as torch reads
+    them: an ellipsis stands for an operand's dims its letters leave, aligned from the last (the
+    output's holds the most of them, first); an implicit output is those dims, then the letters
+    of one appearance in alphabetical order."""
+    inputs, arrow, out = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(ranks) or any(t.replace("...", "").count(".") for t in [*terms, out]):
+        raise Unsupported(f"einsum {equation!r} of {len(ranks)} operands")
+    widths = [rank - len(t.replace("...", "")) if "..." in t else 0 for t, rank in zip(terms, ranks)]
+    spare = [c for c in string.ascii_letters if c not in equation]
+    if min(widths, default=0) < 0 or max(widths, default=0) > len(spare):
+        raise Unsupported(f"einsum {equation!r} for operands of ranks {ranks}")
+    fill = "".join(spare[: max(widths, default=0)])
+    terms = [t.replace("...", fill[len(fill) - w:]) for t, w in zip(terms, widths)]
+    if not arrow:
+        letters = "".join(terms)
+        out = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in fill))
+    return ",".join(terms) + "->" + out.replace("...", fill)
+
+
 def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
     """Letters of one operand alone are summed out; the operands are then contracted left to
     right, each pair into the letters the output or a later operand still needs (_einsum_pair),
     as torch.einsum does without a path optimiser."""
-    equation, operands = a["equation"].replace(" ", ""), list(a["tensors"])
-    if "->" not in equation or "." in equation:
-        raise Unsupported(f"einsum {equation!r} (implicit output or ellipsis)")
+    operands = list(a["tensors"])
+    equation = _explicit_einsum(a["equation"].replace(" ", ""), [low.rank(x) for x in operands])
     inputs, out = equation.split("->")
     terms = inputs.split(",")
-    if len(terms) != len(operands) or len(set(out)) != len(out):
-        raise Unsupported(f"einsum {equation!r} of {len(operands)} operands")
+    if len(set(out)) != len(out):
+        raise Unsupported(f"einsum {equation!r} repeating an output letter")
     sizes = {}
     for term, x in zip(terms, operands):
         if len(term) != low.rank(x):
             raise Unsupported(f"einsum term {term!r} for a rank-{low.rank(x)} operand")
-        for i, c in enumerate(term):
-            sizes.setdefault(c, low.shape(x)[i])
+        for c, dim in zip(term, low.shape(x)):
+            known = sizes.setdefault(c, dim)
+            if isinstance(known, int) and isinstance(dim, int) and known != dim:  # run-time sizes agree at capture
+                raise Unsupported(f"einsum {equation!r} broadcasting its dim {c!r}")
     named = [_einsum_operand(low, x, t, set(out).union(*(u for j, u in enumerate(terms) if j != i)))
              for i, (x, t) in enumerate(zip(operands, terms))]
     if len(named) == 1:

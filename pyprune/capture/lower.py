@@ -116,6 +116,8 @@ _CLASSES = {"isnan", "isinf", "isposinf", "isneginf", "isfinite"}
 # Ops that move or copy a tensor's entries: of a condition, its mask moved is a condition.
 _CONDITION_MOVES = {"view", "reshape", "_unsafe_view", "flatten", "unflatten", "unsqueeze", "squeeze", "permute",
                     "transpose", "t", "expand", "repeat", "slice", "select", "narrow", "clone", "contiguous", "alias"}
+# Reductions of a condition, as its mask's: any holds where the largest entry is 1.0, all the smallest.
+_CONDITION_REDUCTIONS = {"any": "max", "all": "min"}
 
 
 def _negated(c: Condition) -> Condition:
@@ -389,12 +391,19 @@ class _Lowering:
 
     def moved_condition(self, node: fx.Node, target: Any, args: Any, kwargs: dict) -> Condition:
         """A condition reshaped, permuted, expanded or sliced (DETR's mask.flatten(1) for a key
-        padding mask): its mask moved, tested again."""
+        padding mask), or reduced by any or all: its mask moved or reduced, tested again."""
         if not args[0].call:
             raise Unsupported("a condition of no op moved")
         source = self.mask(args[0])
         self.values.setdefault(source.name, _as_float(self.example(args[0])))
-        moved = _BUILDERS[op_name(target)](self, node, {**bind_schema(target, tuple(args), kwargs), "self": source})
+        a = bind_schema(target, tuple(args), kwargs)
+        name = op_name(target)
+        if name in _CONDITION_REDUCTIONS:
+            moved = self.emit_one("reduce", [source.name], {"kind": _CONDITION_REDUCTIONS[name],
+                                                            "axes": self.axes(source, a.get("dim")),
+                                                            "keepdim": int(bool(a.get("keepdim", False)))})
+        else:
+            moved = _BUILDERS[name](self, node, {**a, "self": source})
         self.values.setdefault(moved.name, _as_float(node.meta["val"]))
         return Comparison(False, (node, target, args, kwargs), moved, 0.5, "gt")
 
@@ -626,7 +635,8 @@ class _Lowering:
             except Unsupported as e:
                 self.env[node] = self.opaque(node, target, args, kwargs, str(e))
             return
-        if mask and name in _CONDITION_MOVES and args and isinstance(args[0], Condition):
+        if mask and (name in _CONDITION_MOVES or name in _CONDITION_REDUCTIONS) and args \
+                and isinstance(args[0], Condition):
             try:
                 self.env[node] = self.moved_condition(node, target, args, kwargs)
             except Unsupported as e:
@@ -981,7 +991,7 @@ class _Lowering:
     def norm_affine(self, a: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Inference batch norm's (scale, shift) per channel, in double."""
         if a.get("training"):
-            raise Unsupported("batch norm with batch statistics (training mode or no running statistics)")
+            raise Unsupported("batch norm with batch statistics (no running statistics)")
         mean = self.constant(a["running_mean"], "the running mean")
         var = self.constant(a["running_var"], "the running variance")
         scale = torch.rsqrt(var.double() + a["eps"])
@@ -1015,6 +1025,8 @@ class _Lowering:
     def b_batch_norm(self, node: fx.Node, a: dict) -> Any:
         if node in self.folded_norms:
             out = a["input"]
+        elif a.get("training"):  # no running statistics
+            out = composites.batch_statistics_norm(self, a["input"], a.get("weight"), a.get("bias"), a["eps"])
         else:
             if self.rank(a["input"]) < 2:
                 raise Unsupported("batch norm of a vector")

@@ -244,6 +244,10 @@ CASES = {
                                 + F.softplus(x * 3, threshold=1) + F.softplus(x * 3, 0.5, 2), None),
     "group_norm": (lambda m, x: F.group_norm(x, 3, m.p0.reshape(-1), -m.p0.reshape(-1), 1e-3)
                    + F.instance_norm(x, weight=m.p0.reshape(-1)), None),
+    # a BatchNorm without running statistics normalises over the batch in eval mode too
+    "batch_statistics": (lambda m, x: (F.batch_norm(x, None, None, m.p0.reshape(-1), -m.p0.reshape(-1), True, eps=1e-3),
+                                       F.batch_norm(x.flatten(2), None, None, weight=m.p0.reshape(-1), training=True)),
+                         None),
     "pixel_shuffle": (lambda m, x: (F.pixel_shuffle(x[:, :4], 2), F.pixel_unshuffle(x[:, :, :8, :6], 2)), None),
     "norms": (lambda m, x: F.normalize(x, dim=1) + F.normalize(x, p=1, dim=-1) + x.norm(float("inf"), 2, True), None),
     "var_std_mean": (lambda m, x: (*torch.var_mean(x, (2, 3), keepdim=True), *torch.std_mean(x, 1, correction=0)),
@@ -373,7 +377,11 @@ CASES = {
                              # letter shared by all three, a chain summed to one value a row
                              torch.einsum("bcde,bcdn,bcn->bcen", x[:, :, :, :5], x, x[:, :, 0]),
                              torch.einsum("bchw,bdhw,bh->bcd", x, x.flip(1), x[:, 0, :, 0]),
-                             torch.einsum("bi,ij,jk,bk->b", x[:, :, 0, 0], m.p2[:6], m.p3[:7, :5], x[:, 0, 0, :5])),
+                             torch.einsum("bi,ij,jk,bk->b", x[:, :, 0, 0], m.p2[:6], m.p3[:7, :5], x[:, 0, 0, :5]),
+                             # ellipses (the output's holds the most dims) and implicit outputs
+                             torch.einsum("...hw,wk->...hk", x, m.p2[:7]), torch.einsum("bc...,bc...->b...", x, x),
+                             torch.einsum("...ij,jk", x, m.p2[:7]), torch.einsum("bchw,bdhw", x, x),
+                             torch.einsum("...j,j->...", x, m.p0.reshape(-1)[:1].expand(7))),
                None),
     # torch.fft on the engine: a global filter (GFNet), transforms over channels, trimmed, padded,
     # normalised each way, complex products, quotients, conjugates, magnitudes and phases
@@ -403,6 +411,11 @@ CASES = {
                              F.conv1d(x.flatten(2)[:, :, :6], m.p0.reshape(6, 1, 1), m.p0.reshape(-1), groups=6,
                                       padding="same")), None),
     "flip": (lambda m, x: torch.flip(x, [1, -1]) + x.flip(2) * 2, ["slice", "slice", "slice", "mul", "add"]),
+    # any and all of a condition are conditions: their masks' largest and smallest entries
+    "condition_reductions": (lambda m, x: ((x > 0).any(1, keepdim=True).float() + (x > -1).all(-1).unsqueeze(-1).float(),
+                                           torch.where((x > 0.5).any((2, 3), keepdim=True), x, -x),
+                                           x.masked_fill(~(x < 2).all(1, keepdim=True), 7.0), (x > 0).all().float() + x),
+                             None),
     "rot90": (lambda m, x: (torch.rot90(x, 1, (2, 3)), torch.rot90(x, 2, (2, 3)) + 1, torch.rot90(x, -1, (3, 2)),
                             torch.rot90(x, 7, (1, -1)), torch.rot90(x, 4, (2, 3)) + 0),
               ["slice", "permute", "slice", "slice", "add", "slice", "permute", "slice", "permute", "add"]),
