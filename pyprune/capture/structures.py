@@ -30,13 +30,14 @@ def _tree(spec: TreeSpec, leaves: Iterator[Any]) -> Any:
     if spec.is_leaf():
         return next(leaves)
     children = [_tree(child, leaves) for child in spec.children()]
-    if issubclass(spec.type, dict):
+    kind = spec.type if isinstance(spec.type, type) else None  # a named tuple's is collections.namedtuple
+    if kind is not None and issubclass(kind, dict):
         keys = list(spec.context)
         if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys):
             raise ValueError(f"a dict with keys {keys[:5]} cannot be stored in a graph (only strings and ints)")
         return {"dict": [[k, child] for k, child in zip(keys, children)]}
     # a named tuple, or another type torch flattens (a dataclass of outputs), by its entries
-    return {"list" if issubclass(spec.type, list) else "tuple": children}
+    return {"list" if kind is not None and issubclass(kind, list) else "tuple": children}
 
 
 def arguments_structure(arguments: tuple) -> Any:

@@ -2,6 +2,7 @@
 where torch cannot be imported, their constants shared with the state_dict's tensors; models
 that cannot be captured whole get a file without a graph and the reason."""
 
+import collections
 import json
 
 import numpy as np
@@ -442,6 +443,26 @@ def _arrays(tree):
     if isinstance(tree, dict):
         return {k: _arrays(v) for k, v in tree.items()}
     return type(tree)(_arrays(v) for v in tree) if isinstance(tree, (list, tuple)) else tree
+
+
+Heads = collections.namedtuple("Heads", "out aux")
+
+
+class NamedHeads(TwoHeads):
+    """torchvision's way of naming several outputs: a named tuple."""
+
+    def forward(self, x):
+        return Heads(**super().forward(x))
+
+
+def test_a_named_tuple_of_outputs_comes_back_as_a_tuple(tmp_path):
+    model, x = NamedHeads().eval(), torch.randn(2, 3, 8, 8)
+    result = pack.save(model, tmp_path / "heads.pyprune", example_inputs=x, lossless=True)
+    assert result.graph_error is not None, result.no_graph
+    got = runtime.load(tmp_path / "heads.pyprune")(x.numpy())
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, want in zip(got, outputs(model, x)):
+        assert np.abs(g - want).max() <= 1e-5
 
 
 def tensors(tree):
