@@ -270,6 +270,8 @@ def _file_inputs(pack: PackFile, model: nn.Module) -> tuple:
     def arguments(tensors: list[torch.Tensor]) -> tuple:
         return tuple(tensors) if nested is None else unflatten(nested, tensors)
 
+    # torch.func refuses a DataParallel wrapper: its module computes the same
+    model = model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
     meta = {k: torch.empty_like(v, device="meta") for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
     try:
         # Tensors the model makes itself (a detection head's grid of torch.arange) are shape-only too.

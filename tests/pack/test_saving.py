@@ -266,6 +266,22 @@ def test_a_model_making_its_own_tensors_loads_converted(tmp_path):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_a_model_wrapped_in_data_parallel_loads_converted(tmp_path):
+    """A checkpoint's DataParallel wrapper (its keys under module.): torch.func cannot run it,
+    the shape check runs the module it wraps."""
+    def wrapped():
+        torch.manual_seed(0)
+        return torch.nn.DataParallel(GridHead())
+
+    pack.save(wrapped().eval(), tmp_path / "head.pyprune", example_inputs=torch.randn(2, 3, 16, 16))
+    fast = pack.load(tmp_path / "head.pyprune", wrapped)
+    slow = pack.load(tmp_path / "head.pyprune", wrapped, fast=False)
+    x = torch.randn(3, 3, 16, 16)
+    with torch.inference_mode():
+        for got, want in zip(fast(x), slow(x)):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
 def test_a_bfloat16_model_is_saved_and_loaded_bit_for_bit(tmp_path):
     def bfloat16_model():
         torch.manual_seed(0)
