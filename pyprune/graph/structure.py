@@ -62,7 +62,8 @@ def flatten(tree: Any, value: Any) -> list[Any]:
             and all(walk(child, g) for child, g in zip(contents, given))
 
     if not walk(tree, value):
-        raise ValueError(f"the arguments are {_describe_value(value)}, but the model was captured for {describe(tree)}")
+        raise ValueError(f"the arguments are {describe(_structure_of(value))}, but the model was captured for "
+                         f"{describe(tree)}")
     return leaves
 
 
@@ -81,12 +82,14 @@ def describe(tree: Any) -> str:
     return f"[{inside}]" if kind == "list" else f"({inside}{',' if len(contents) == 1 else ''})"
 
 
-def _describe_value(value: Any) -> str:
+def _structure_of(value: Any) -> Any:
+    """The structure a given value has (arrays as tensors), to describe it."""
     if hasattr(value, "shape"):
         return TENSOR
+    if value is None:
+        return None
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_describe_value(v)}" for k, v in value.items()) + "}"
+        return {"dict": [[k, _structure_of(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
-        inside = ", ".join(_describe_value(v) for v in value)
-        return f"[{inside}]" if isinstance(value, list) else f"({inside}{',' if len(value) == 1 else ''})"
-    return repr(value)
+        return {"list" if isinstance(value, list) else "tuple": [_structure_of(v) for v in value]}
+    return {"value": value}
