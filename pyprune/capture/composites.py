@@ -1016,6 +1016,13 @@ def b_reshape_as(low: Any, node: fx.Node, a: dict) -> Any:
     return low.reshape(a["self"], [d if isinstance(d, int) else Ref("", d) for d in low.shape(a["other"])])
 
 
+def b_broadcast_tensors(low: Any, node: fx.Node, a: dict) -> list[Any]:
+    """Each tensor expanded to the shape they broadcast to (an anchor grid's
+    broadcast_tensors(xs[:, None], ys[None]), a loss's operands): its run-time sizes as entries."""
+    shape = [d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in node.meta["val"][0].shape]
+    return [low.expand_to(t, [d if isinstance(d, int) else Ref("", d) for d in shape]) for t in a["tensors"]]
+
+
 def b_square(low: Any, node: fx.Node, a: dict) -> Any:
     x = low.tensor(a["self"])
     return low.emit_one("mul", [x, x])
@@ -1985,7 +1992,7 @@ BUILDERS = {
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
-    "roll": b_roll, "rot90": b_rot90,
+    "roll": b_roll, "rot90": b_rot90, "broadcast_tensors": b_broadcast_tensors,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in FILLED},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},

@@ -416,6 +416,10 @@ CASES = {
                                            torch.where((x > 0.5).any((2, 3), keepdim=True), x, -x),
                                            x.masked_fill(~(x < 2).all(1, keepdim=True), 7.0), (x > 0).all().float() + x),
                              None),
+    # each tensor expanded to the shape they broadcast to, batch included (an anchor grid's)
+    "broadcast_tensors": (lambda m, x: (torch.stack(torch.broadcast_tensors(x, x.mean((2, 3), keepdim=True))).sum(0),
+                                        sum(torch.broadcast_tensors(torch.arange(7.0)[None, None], x[:, 0, :, :1]))),
+                          None),
     "rot90": (lambda m, x: (torch.rot90(x, 1, (2, 3)), torch.rot90(x, 2, (2, 3)) + 1, torch.rot90(x, -1, (3, 2)),
                             torch.rot90(x, 7, (1, -1)), torch.rot90(x, 4, (2, 3)) + 0),
               ["slice", "permute", "slice", "slice", "add", "slice", "permute", "slice", "permute", "add"]),
