@@ -545,7 +545,8 @@ def _graph_constant(c: Any, name: str) -> Any:
 class Graph:
     """A graph of operators of the operator set, run whole in C++: ``nodes`` are (op, name,
     input ids, output ids, attrs) in topological order over tensors numbered 0 .. tensors - 1;
-    ``constants`` maps tensor ids to float32 arrays (copied) or (SharedWeights, shape) pairs.
+    ``constants`` maps tensor ids to float32 arrays (copied, but read where they are when they
+    are read-only: kept alive, never copied) or (SharedWeights, shape) pairs.
     Everything is checked when it is built (ValueError naming the node at fault). Each input-shape
     signature is planned once (shapes, memory); several threads may run one graph at once."""
 

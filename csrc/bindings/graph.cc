@@ -129,8 +129,18 @@ graph::ConstantData constant_arg(const py::handle& obj, const std::string& name)
   if (a.ndim() > static_cast<py::ssize_t>(graph::kMaxRank))
     value_error(name + " has rank " + std::to_string(a.ndim()) + ", more than " + std::to_string(graph::kMaxRank));
   c.shape = dims_of(a);
-  const float* p = static_cast<const float*>(a.data());
-  c.dense.assign(p, p + a.size());
+  c.dense = static_cast<const float*>(a.data());
+  c.dense_size = static_cast<size_t>(a.size());
+  if (a.writeable()) {  // its owner may still change it: the graph reads a copy
+    auto copy = std::make_shared<const std::vector<float>>(c.dense, c.dense + c.dense_size);
+    c.dense = copy->data();
+    c.owner = std::move(copy);
+  } else {  // read-only (a packed file's weights): read where it is, the array kept until the graph goes
+    c.owner = std::shared_ptr<const void>(new py::object(a), [](const void* array) {
+      py::gil_scoped_acquire gil;
+      delete static_cast<const py::object*>(array);
+    });
+  }
   return c;
 }
 

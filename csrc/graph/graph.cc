@@ -88,14 +88,14 @@ Graph::Graph(std::vector<Node> nodes, size_t tensors, std::vector<size_t> inputs
       throw std::invalid_argument(what + " has rank " + std::to_string(data.shape.size()) + ", more than " +
                                   std::to_string(kMaxRank));
     const size_t n = elements(data.shape);
-    const size_t given = data.coded ? data.coded->size() : data.dense.size();
-    if ((data.coded && !data.dense.empty()) || given != n)
+    const size_t given = data.coded ? data.coded->size() : data.dense_size;
+    if ((data.coded && data.dense != nullptr) || (data.dense == nullptr && data.dense_size != 0) || given != n)
       throw std::invalid_argument(what + " of shape " + to_string(data.shape) + " holds " + std::to_string(given) +
                                   " values, not " + std::to_string(n));
     defined[t] = "a constant";
     Stored& stored = constants_[t];
     stored.data = std::move(data);
-    stored.view = {stored.data.shape, stored.data.coded ? nullptr : stored.data.dense.data(), stored.data.coded.get()};
+    stored.view = {stored.data.shape, stored.data.coded ? nullptr : stored.data.dense, stored.data.coded.get()};
   }
   for (size_t i = 0; i < nodes_.size(); i++) {
     const Node& node = nodes_[i];

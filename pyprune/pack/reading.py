@@ -53,4 +53,7 @@ def graph(pack: PackFile, *, keep_compressed: bool = False) -> ir.Graph | None:
             constants[name] = scale_rows(base, pack.tensors[record["scale"]]).reshape(record["shape"])
         else:
             constants[name] = decode_tensor(record, pack.tensors, name)
+    for array in constants.values():
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False  # the engine then reads them where they are, not a copy
     return ir.Graph.from_json(section["ir"], constants)

@@ -1,6 +1,8 @@
 """The C++ executor (kernels.Graph): validation of hostile graphs, shape inference, the memory
 plan, outputs, profiling and concurrent runs."""
 
+import gc
+import sys
 import threading
 from pathlib import Path
 
@@ -468,6 +470,24 @@ def test_the_graph_keeps_its_constants():
     outs = g.run([np.zeros(1, np.float32)])
     np.testing.assert_array_equal(outs[0], np.arange(6, dtype=np.float32))
     np.testing.assert_array_equal(outs[1], np.arange(6, dtype=np.float32))
+
+
+def test_a_read_only_constant_is_read_where_it_is_and_kept_alive():
+    """A writeable array is copied (its owner may change it); a read-only one, as a packed
+    file's weights are, is held by the graph instead of copied."""
+    writeable, read_only = np.arange(6, dtype=np.float32), np.arange(6, dtype=np.float32) * 2
+    read_only.flags.writeable = False
+    counts = sys.getrefcount(writeable), sys.getrefcount(read_only)
+    g = kernels.Graph([], 3, [0], [1, 2], {1: writeable, 2: read_only})
+    assert (sys.getrefcount(writeable), sys.getrefcount(read_only)) == (counts[0], counts[1] + 1)
+    del read_only
+    gc.collect()
+    outs = g.run([np.zeros(1, np.float32)])
+    np.testing.assert_array_equal(outs[1], np.arange(6, dtype=np.float32) * 2)
+    held = outs[1]  # a copy in the output, and the graph's reference goes with the graph
+    del g, outs
+    gc.collect()
+    np.testing.assert_array_equal(held, np.arange(6, dtype=np.float32) * 2)
 
 
 # ---- reports -----------------------------------------------------------------------------------

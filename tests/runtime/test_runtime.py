@@ -153,6 +153,31 @@ def test_keep_compressed_keeps_less_resident_memory(tmp_path, rng):
     assert grown[False] - grown[True] > 12 << 20, grown
 
 
+def test_a_files_weights_are_in_memory_once(tmp_path, rng):
+    """The decoded weights are read-only arrays the engine reads where they are: compiling a
+    file's graph of 16 MiB of weights adds no second copy of them."""
+    weight = rng.standard_normal((2048, 2048), dtype=np.float32)
+    graph = ir.Graph([ir.TensorSpec("x", (1, 4))], ["y", "w"], [ir.Node("reshape", ["x"], ["y"], {"shape": [-1]})],
+                     {"w": weight}, dynamic_batch=True)
+    path = write(tmp_path / "big.pyprune", graph)
+    result = run_python(f"""
+        import gc
+        from pyprune.pack.reading import graph, read
+        from pyprune.runtime import Net
+        def resident():
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * 4096
+        decoded = graph(read({str(path)!r}))
+        gc.collect()
+        before = resident()
+        net = Net(decoded)
+        gc.collect()
+        print(resident() - before)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 4 << 20, int(result.stdout) >> 20
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_results_do_not_depend_on_the_thread_count(tmp_path, rng, threads):
     graph = cnn_graph(rng) if HAS_CNN_OPS else constants_graph(rng)

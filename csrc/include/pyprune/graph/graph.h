@@ -34,10 +34,14 @@ struct Node {
 };
 
 // A constant tensor given to the graph: dense floats, or Huffman-coded weights that stay coded
-// in memory (kept alive by the graph) and are decoded when a node needs them.
+// in memory (kept alive by the graph) and are decoded when a node needs them. Dense values are
+// read where their owner keeps them (a NumPy array, held until the graph goes), not copied: a
+// network's weights are in memory once beside the kernels' packed copies.
 struct ConstantData {
   Dims shape;
-  std::vector<float> dense;
+  const float* dense = nullptr;  // `dense_size` floats, alive as long as `owner`
+  size_t dense_size = 0;
+  std::shared_ptr<const void> owner;
   std::shared_ptr<const SharedWeights> coded;
 };
 
