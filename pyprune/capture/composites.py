@@ -1631,6 +1631,20 @@ def _explicit_einsum(equation: str, ranks: list[int]) -> str:
     return ",".join(terms) + "->" + out.replace("...", fill)
 
 
+def b_tensordot(low: Any, node: fx.Node, a: dict) -> Any:
+    """The einsum that contracts the paired dims: the first operand's other dims, then the
+    second's."""
+    x, y = a["self"], a["other"]
+    pairs = list(zip((norm_axis(d, low.rank(x)) for d in a["dims_self"]),
+                     (norm_axis(d, low.rank(y)) for d in a["dims_other"])))
+    left = string.ascii_letters[: low.rank(x)]
+    fresh = iter(string.ascii_letters[low.rank(x):])
+    right = "".join(next((left[i] for i, j in pairs if j == k), None) or next(fresh) for k in range(low.rank(y)))
+    paired = {left[i] for i, _ in pairs}
+    out = "".join(c for c in left if c not in paired) + "".join(c for c in right if c not in paired)
+    return b_einsum(low, node, {"equation": f"{left},{right}->{out}", "tensors": [x, y]})
+
+
 def b_einsum(low: Any, node: fx.Node, a: dict) -> Any:
     """Letters of one operand alone are summed out; the operands are then contracted left to
     right, each pair into the letters the output or a later operand still needs (_einsum_pair),
@@ -1992,7 +2006,7 @@ BUILDERS = {
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
-    "roll": b_roll, "rot90": b_rot90, "broadcast_tensors": b_broadcast_tensors,
+    "roll": b_roll, "rot90": b_rot90, "broadcast_tensors": b_broadcast_tensors, "tensordot": b_tensordot,
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in FILLED},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},

@@ -416,6 +416,10 @@ CASES = {
                                            torch.where((x > 0.5).any((2, 3), keepdim=True), x, -x),
                                            x.masked_fill(~(x < 2).all(1, keepdim=True), 7.0), (x > 0).all().float() + x),
                              None),
+    # tensordot as the einsum of its pairs: the first operand's free dims, then the second's
+    "tensordot": (lambda m, x: (torch.tensordot(x, m.p2[:7], dims=([3], [0])),
+                                torch.tensordot(m.p3, x, dims=([0, 1], [2, 3])),
+                                torch.tensordot(x, x[:1], dims=([1, 2, 3], [1, 2, 3]))), None),
     # each tensor expanded to the shape they broadcast to, batch included (an anchor grid's)
     "broadcast_tensors": (lambda m, x: (torch.stack(torch.broadcast_tensors(x, x.mean((2, 3), keepdim=True))).sum(0),
                                         sum(torch.broadcast_tensors(torch.arange(7.0)[None, None], x[:, 0, :, :1]))),
