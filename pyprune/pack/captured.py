@@ -14,8 +14,8 @@ from torch.utils._pytree import tree_map
 
 from pyprune.capture.export import python_state_kept
 from pyprune.capture.indices import INTEGER_DTYPES
-from pyprune.capture.segments import flat_inputs
 from pyprune.capture.pipeline import inference_graph
+from pyprune.capture.segments import flat_inputs
 from pyprune.graph.engine import Engine
 from pyprune.pack.format import PackFile
 from pyprune.pack.outputs import difference, model_outputs
