@@ -105,6 +105,33 @@ def b_softshrink(low: Any, node: fx.Node, a: dict) -> Any:
     return Ref(_node(low, "sub", [x, inside]))
 
 
+def b_pointwise_loss(low: Any, node: fx.Node, a: dict) -> Any:
+    """mse_loss, l1_loss, smooth_l1_loss and huber_loss of two tensors (an autoencoder's
+    reconstruction error as its anomaly score), elementwise, then reduced as asked (ATen's
+    reduction: 0 none, 1 mean, 2 sum)."""
+    name = op_name(node.target)
+    d = _node(low, "sub", [low.tensor(a["self"]), low.tensor(a["target"])])
+    size = float(a.get("beta", a.get("delta", 1.0)))  # where the quadratic part ends
+    if name == "mse_loss":
+        loss = _node(low, "mul", [d, d])
+    elif name == "l1_loss" or size == 0.0:
+        loss = _unary(low, "abs", d)
+    else:  # quadratic inside |d| < size, linear outside, meeting there
+        magnitude = _unary(low, "abs", d)
+        half_square = _node(low, "mul", [_node(low, "mul", [d, d]), 0.5])
+        linear = _node(low, "sub", [magnitude, 0.5 * size])
+        if name == "smooth_l1_loss":
+            half_square = _node(low, "mul", [half_square, 1.0 / size])
+        else:
+            linear = _node(low, "mul", [linear, size])
+        loss = _node(low, "where", [magnitude, size, half_square, linear], {"compare": "lt"})
+    reduction = a.get("reduction", 1)
+    if reduction == 0:
+        return Ref(loss)
+    rank = max(low.rank(a["self"]), low.rank(a["target"]))
+    return Ref(_reduce(low, loss, "mean" if reduction == 1 else "sum", list(range(rank)), False))
+
+
 def b_threshold(low: Any, node: fx.Node, a: dict) -> Any:
     """value where x <= threshold, else x (NaN stays)."""
     x = low.tensor(a["self"])
@@ -2006,7 +2033,9 @@ BUILDERS = {
     "addcmul": b_addcmul, "addcdiv": b_addcmul, "reshape_as": b_reshape_as,
     "scaled_dot_product_attention": b_attention, "einsum": b_einsum, "index": b_index,
     "index_select": b_index_select, "embedding": b_embedding, "flip": b_flip,
-    "roll": b_roll, "rot90": b_rot90, "broadcast_tensors": b_broadcast_tensors, "tensordot": b_tensordot,
+    "roll": b_roll, "rot90": b_rot90,
+    "broadcast_tensors": b_broadcast_tensors, "tensordot": b_tensordot,
+    **{name: b_pointwise_loss for name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")},
     "copy": b_copy, "fill": b_fill, "slice_scatter": b_slice_scatter, "select_scatter": b_select_scatter,
     **{name: b_filled for name in FILLED},
     **{name: b_filled_like for name in ("zeros_like", "ones_like", "full_like", "empty_like")},

@@ -420,6 +420,12 @@ CASES = {
     "tensordot": (lambda m, x: (torch.tensordot(x, m.p2[:7], dims=([3], [0])),
                                 torch.tensordot(m.p3, x, dims=([0, 1], [2, 3])),
                                 torch.tensordot(x, x[:1], dims=([1, 2, 3], [1, 2, 3]))), None),
+    # losses in a forward (an autoencoder's reconstruction error as its anomaly score)
+    "losses": (lambda m, x: (F.mse_loss(x, x.flip(1), reduction="none").mean(1), F.l1_loss(x, x.flip(2)),
+                             F.smooth_l1_loss(x, x * 0.5, reduction="sum"), F.smooth_l1_loss(x, -x, beta=0.3),
+                             F.huber_loss(x, x.flip(3), reduction="none", delta=0.7),
+                             F.mse_loss(x, x * m.p1, reduction="sum"),
+                             F.smooth_l1_loss(x, x.flip(1), reduction="none", beta=0.0)), None),
     # each tensor expanded to the shape they broadcast to, batch included (an anchor grid's)
     "broadcast_tensors": (lambda m, x: (torch.stack(torch.broadcast_tensors(x, x.mean((2, 3), keepdim=True))).sum(0),
                                         sum(torch.broadcast_tensors(torch.arange(7.0)[None, None], x[:, 0, :, :1]))),
