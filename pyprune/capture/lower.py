@@ -503,6 +503,12 @@ class _Lowering:
                     self.integers[name] = indices.input_bound(val.dtype)
                     if val.dtype != torch.uint8:
                         self.signed.add(name)
+                elif getattr(val, "dtype", None) == torch.bool:
+                    # a mask (a key padding mask): held as 1.0 and 0.0, the condition that it holds
+                    # 1.0 (torch computes it from the mask cast back to bool)
+                    self.integers[name] = 2
+                    self.env[node] = Comparison(False, (node, torch.ops.aten.gt.Scalar, (Ref(name), 0.5), {}),
+                                                Ref(name), 0.5, "gt")
                 example = next(user_inputs, None) if user_inputs is not None else None
                 shape = tuple(example.shape) if isinstance(example, torch.Tensor) else tuple(
                     int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in getattr(val, "shape", ()))

@@ -38,8 +38,9 @@ _ADDED_KEYS = {1: (), 2: ("fixed_sizes", "output_keys"), 3: ("fixed_sizes", "out
                5: ("fixed_sizes", "output_dtypes", "input_dtypes", "input_structure", "output_structure")}
 # What an output may be given as: the engine's float32, or an integer type its values (exact
 # integers held as float32, argmax's indices) are cast to. An input may be given in the same
-# types: integers the engine then holds as float32 (an image of uint8 pixels, token ids).
-OUTPUT_DTYPES = ("float32", "int64", "int32", "int16", "int8", "uint8")
+# types: integers the engine then holds as float32 (an image of uint8 pixels, token ids), a
+# boolean mask as 1.0 and 0.0.
+OUTPUT_DTYPES = ("float32", "int64", "int32", "int16", "int8", "uint8", "bool")
 # Bounds: far above real networks, low enough that a hostile file cannot exhaust memory or time.
 MAX_NODES = 100_000
 MAX_TENSORS = 100_000

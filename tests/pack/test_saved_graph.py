@@ -17,6 +17,7 @@ from small_nets import Labels, Pixels, Squeezed, Tokens, hook_weight_norm  # noq
 from torch import nn  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
+import pyprune  # noqa: E402
 from pyprune import pack, runtime  # noqa: E402
 from pyprune.models import MobileNetV2  # noqa: E402
 from pyprune.pack import PackError  # noqa: E402
@@ -262,6 +263,47 @@ def test_a_model_returning_one_value_keeps_its_graph(tmp_path):
     saved = pack.save(Energy().eval(), tmp_path / "e.pyprune", example_inputs=torch.randn(2, 3, 8, 8), graph=True)
     assert saved.runs_without_torch and saved.graph_error.output_range > 0
     assert saved.graph_error.relative <= 1e-3
+
+
+class PaddedTokens(nn.Module):
+    """Attention over the pixels of a feature map with a key padding mask given as an input (a
+    boolean tensor, as DETR and transformers take theirs), the mask also inverted and used as
+    numbers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.attention = nn.Conv2d(3, 8, 3, padding=1), nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x, padding):
+        tokens = self.conv(x).flatten(2).transpose(1, 2)
+        y, _ = self.attention(tokens, tokens, tokens, key_padding_mask=padding)
+        kept = (~padding).unsqueeze(-1)
+        return (y * kept).sum(1) / kept.sum(1), y.masked_fill(padding.unsqueeze(-1), 0.0).amax(1)
+
+
+def _padding(n, kept):
+    mask = torch.zeros(n, 16, dtype=torch.bool)
+    mask[:, kept:] = True
+    return mask
+
+
+def test_a_boolean_mask_input_is_a_condition_on_the_engine(tmp_path):
+    model, x = PaddedTokens().eval(), torch.randn(2, 3, 4, 4)
+    fast = pyprune.convert(model, (x, _padding(2, 12)))
+    assert {node.runs for node in fast.conversion_report.nodes} == {"pyprune"}
+    saved = pack.save(model, tmp_path / "masked.pyprune", example_inputs=(x, _padding(2, 12)), lossless=True)
+    assert saved.runs_without_torch, saved.no_graph
+    net = runtime.load(tmp_path / "masked.pyprune")
+    assert net.input_dtypes == ["float32", "bool"]
+    other, mask = torch.randn(3, 3, 4, 4), _padding(3, 5)  # another batch, another mask
+    with torch.no_grad():
+        want = model(other, mask)
+        for got, expected in zip(fast(other, mask), want):
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for got, expected in zip(net(other.numpy(), mask.numpy()), want):
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="input '.*' must have dtype bool, got int64"):
+        net(other.numpy(), mask.numpy().astype(np.int64))
 
 
 def test_a_file_of_uint8_pixels_runs_without_torch(tmp_path):
