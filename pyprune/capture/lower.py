@@ -60,7 +60,7 @@ class TorchCall:
     target: Callable
     args: tuple
     kwargs: dict
-    why: str = ""  # why it is torch's, where no ATen node of its name says so
+    why: str = ""  # why it is torch's (empty for a size computation)
 
     def __call__(self, inputs: Sequence[Any]) -> Any:
         def fill(a: Any) -> Any:
@@ -799,7 +799,8 @@ class _Lowering:
             return v
 
         name = self.fresh(node.name)
-        self.calls[name] = TorchCall(target, tuple(template(a) for a in args), {k: template(v) for k, v in kwargs.items()})
+        self.calls[name] = TorchCall(target, tuple(template(a) for a in args), {k: template(v) for k, v in kwargs.items()},
+                                     reason or "")
         self.values[name] = node.meta.get("val")
         self.origins[name] = [Origin(_module_path(node), _label(target))]
         graph_node = ir.Node(_label(target), inputs, [name], {}, _module_path(node))

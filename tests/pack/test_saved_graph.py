@@ -306,6 +306,20 @@ def test_a_boolean_mask_input_is_a_condition_on_the_engine(tmp_path):
         net(other.numpy(), mask.numpy().astype(np.int64))
 
 
+def test_a_boolean_input_a_torch_call_reads_is_cast_back_and_said_so():
+    class HalfMask(nn.Module):
+        def forward(self, x, mask):
+            return x + mask.half().float()  # float16 is torch's: the mask goes to torch as a bool tensor
+
+    model, mask = HalfMask(), _padding(2, 12)
+    fast = pyprune.convert(model, (torch.randn(2, 16), mask))
+    reasons = {node.was: node.why for node in fast.conversion_report.nodes if node.runs == "torch"}
+    assert reasons["gt"] == "a condition read by a torch call", reasons
+    x, other = torch.randn(3, 16), _padding(3, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x, other), model(x, other))
+
+
 def test_a_file_of_uint8_pixels_runs_without_torch(tmp_path):
     model, image = Pixels().eval(), torch.randint(0, 256, (3, 12, 10, 3), dtype=torch.uint8)
     pack.save(model, tmp_path / "p.pyprune", example_inputs=image, graph=True, lossless=True)
