@@ -22,7 +22,8 @@ from torch.utils._pytree import tree_flatten
 
 from pyprune import __version__
 from pyprune.capture.segments import flat_inputs
-from pyprune.graph.structure import unflatten
+from pyprune.capture.structures import value_leaf
+from pyprune.graph.structure import TENSOR, unflatten
 from pyprune.kernels import SharedWeights
 from pyprune.modes import copy_model, evaluating
 from pyprune.nn.compressed import CompressedConv2d, CompressedLinear, Scratch
@@ -76,9 +77,11 @@ def _as_inputs(example_inputs: Any) -> tuple | None:
     if example_inputs is None:
         return None
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    leaves = tree_flatten(inputs)[0]
-    if not any(isinstance(x, torch.Tensor) for x in leaves) \
-            or not all(x is None or isinstance(x, (torch.Tensor, bool, int, float, str)) for x in leaves):
+    try:  # the leaves a graph's input structure can hold
+        leaves = [value_leaf(x) for x in tree_flatten(inputs)[0]]
+    except ValueError:
+        leaves = []
+    if TENSOR not in leaves:
         raise TypeError("example_inputs must be a tensor, or a tuple of the model's arguments: tensors, or lists, "
                         "tuples and dicts of tensors, numbers and flags")
     return inputs
