@@ -47,8 +47,7 @@ def _fixed_outputs(low: Lowered) -> list[Any]:
     literals = {n.outputs[0] for n in low.graph.nodes if n.op == "literal"}
     leaves = [value_leaf(low.values[name]) if name in literals else TENSOR for name in low.graph.outputs]
     low.graph.outputs = [name for name in low.graph.outputs if name not in literals]
-    read = {t for n in low.graph.nodes for t in n.inputs}
-    low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in literals or n.outputs[0] in read]
+    _drop_unread(low, literals)
     return leaves
 
 
@@ -68,6 +67,11 @@ def _integer_outputs(low: Lowered) -> list[str] | None:
             casts.add(name)
         else:
             dtypes.append("float32")
-    read = {t for n in low.graph.nodes for t in n.inputs}
-    low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in casts or n.outputs[0] in read]
+    _drop_unread(low, casts)
     return None if not casts else dtypes
+
+
+def _drop_unread(low: Lowered, names: set[str]) -> None:
+    """The nodes giving `names` dropped where no node reads them (they left the outputs)."""
+    read = {t for n in low.graph.nodes for t in n.inputs}
+    low.graph.nodes = [n for n in low.graph.nodes if n.outputs[0] not in names or n.outputs[0] in read]
