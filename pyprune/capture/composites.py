@@ -1046,8 +1046,8 @@ def b_reshape_as(low: Any, node: fx.Node, a: dict) -> Any:
 def b_broadcast_tensors(low: Any, node: fx.Node, a: dict) -> list[Any]:
     """Each tensor expanded to the shape they broadcast to (an anchor grid's
     broadcast_tensors(xs[:, None], ys[None]), a loss's operands): its run-time sizes as entries."""
-    shape = [d.node.expr if isinstance(d, torch.SymInt) else int(d) for d in node.meta["val"][0].shape]
-    return [low.expand_to(t, [d if isinstance(d, int) else Ref("", d) for d in shape]) for t in a["tensors"]]
+    shape = [d if isinstance(d, int) else Ref("", d) for d in low.shape(node.meta["val"][0])]
+    return [low.expand_to(t, shape) for t in a["tensors"]]
 
 
 def b_square(low: Any, node: fx.Node, a: dict) -> Any:
