@@ -49,6 +49,7 @@ class ConversionReport:
     capture: str = ""  # how the model was captured
     not_captured: list[tuple[str, str]] = field(default_factory=list)  # (module path, why) left whole in torch
     max_abs_error: float = 0.0
+    rounding: str = ""  # why a difference beyond convert's tolerances was accepted
     original_seconds: float | None = None  # the original model in torch, median
     converted_seconds: float | None = None
 
@@ -84,7 +85,8 @@ class ConversionReport:
             lines.append(f"whole model: torch {self.original_seconds * 1e3:.3f} ms, converted "
                          f"{self.converted_seconds * 1e3:.3f} ms ({self.original_seconds / self.converted_seconds:.2f}x)")
         lines += [f"left in torch: {path or '(forward)'}: {why}" for path, why in self.not_captured]
-        lines.append(f"max |converted - original| on the example inputs: {self.max_abs_error:.3g}")
+        lines.append(f"max |converted - original| on the example inputs: {self.max_abs_error:.3g}"
+                     + (f" ({self.rounding})" if self.rounding else ""))
         return "\n".join(lines)
 
 
