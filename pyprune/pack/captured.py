@@ -38,29 +38,47 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
 
 
 def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple) -> bool:
-    """Whether the graph computes what the model does on inputs of twice the example's sizes
-    past dims 0 and 1 (an image's height and width, a signal's length), or past dim 0 for
-    inputs of rank 2 (a sequence of token ids, or features: doubling keeps them multiples of
-    the model's strides). A size the model read from its input at capture (F.interpolate to
-    x.shape[-2:]) is a constant of the graph, which then answers other sizes with the example's;
-    a model that takes no other size (a position table of its own, a linear layer's features)
-    fixes them too. Inputs of rank 1 have no such sizes."""
-    def doubled(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor) or x.dim() < 2:
-            return x
-        return x.repeat(1, 2) if x.dim() == 2 else x.repeat(1, 1, *[2] * (x.dim() - 2))
-
+    """Whether the graph computes what the model does on inputs of other sizes past dims 0 and 1
+    (an image's height and width, a signal's length), or past dim 0 for inputs of rank 2 (a
+    sequence of token ids, or features). A size the model read from its input at capture
+    (F.interpolate to x.shape[-2:], TensorFlow's "SAME" padding, padding to a multiple of the
+    stride) is a constant of the graph, which then answers other sizes with the example's; a
+    model that takes no other size (a position table of its own, a linear layer's features)
+    fixes them too. Probed at twice the example's sizes (multiples of the model's strides still,
+    which the model must take) and at odd sizes one past those (which it may refuse: a detector
+    whose upsampled maps must meet its strided ones). Inputs of rank 1 have no such sizes."""
     tensors = flat_inputs(inputs)
-    if all(doubled(x) is x for x in tensors):
+    if all(x.dim() < 2 for x in tensors if isinstance(x, torch.Tensor)):
         return True
-    probe = tree_map(doubled, inputs)
+    return (_agrees_at(model, graph, tree_map(lambda x: _resized(x, odd=False), inputs), refusable=False)
+            and _agrees_at(model, graph, tree_map(lambda x: _resized(x, odd=True), inputs), refusable=True))
+
+
+def _resized(x: Any, odd: bool) -> Any:
+    """`x` of twice its sizes past dim 0 (past dim 1 from rank 3), plus 1, 3, 5, ... when
+    `odd`: its own entries repeated, so token ids stay ids."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        return x
+    first = 1 if x.dim() == 2 else 2
+    sizes = [2 * n + (2 * k + 1 if odd else 0) for k, n in enumerate(x.shape[first:])]
+    repeated = x.repeat(*[1] * first, *[3] * len(sizes))
+    return repeated[(slice(None),) * first + tuple(slice(0, n) for n in sizes)]
+
+
+def _agrees_at(model: nn.Module, graph: Any, probe: tuple, refusable: bool) -> bool:
+    """Whether the graph gives the model's outputs on `probe`: a graph that refuses sizes the
+    model takes, or answers otherwise (or not finitely), does not; when the model refuses the
+    probe, `refusable` says whether that is no disagreement."""
     try:
         with python_state_kept(model):  # a detector's grid cached at the probe's sizes is not the user's
             want = model_outputs(model, probe)
+    except Exception:  # whatever the model refuses the sizes with
+        return refusable
+    try:
         got = Engine(graph)(*[_engine_input(x) for x in flat_inputs(probe)])
         got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
         return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE
-    except Exception:  # the model or the graph refuses the size (or answers inf): it is not one of theirs
+    except Exception:  # the graph refuses sizes the model takes: not one of its sizes
         return False
 
 

@@ -4,6 +4,7 @@ that cannot be captured whole get a file without a graph and the reason."""
 
 import collections
 import json
+import math
 
 import numpy as np
 import pytest
@@ -417,6 +418,55 @@ def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
     net = runtime.load(tmp_path / "free.pyprune")
     assert not net.fixed_sizes
     x = torch.randn(1, 3, 48, 40)
+    assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+
+
+class PaddedByItsSize(nn.Module):
+    """Padding computed from the input's size: TensorFlow's "SAME" (timm's tf_ models; even and
+    odd sizes pad differently) or up to a multiple of the stride (a detector's letterbox)."""
+
+    def __init__(self, same):
+        super().__init__()
+        self.same = same
+        self.c = nn.Conv2d(3, 4, 3, stride=2)
+
+    def forward(self, x):
+        pads = []
+        for size in reversed(x.shape[-2:]):
+            extra = max((math.ceil(size / 2) - 1) * 2 + 3 - size, 0) if self.same else (-size) % 8
+            pads += [extra // 2, extra - extra // 2]
+        return self.c(F.pad(x, pads))
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_padding_read_from_the_inputs_size_fixes_the_graphs_sizes(tmp_path, same):
+    """Twice the example's size pads alike, an odd one does not: the graph would answer it with
+    the example's padding."""
+    model, x = PaddedByItsSize(same).eval(), torch.randn(1, 3, 16, 16)
+    pack.save(model, tmp_path / "padded.pyprune", example_inputs=x, lossless=True)
+    net = runtime.load(tmp_path / "padded.pyprune")
+    assert net.fixed_sizes
+    with pytest.raises(ValueError, match=r"must have the sizes \(3, 16, 16\) past the batch.*got shape \(1, 3, 17, 19\)"):
+        net(np.zeros((1, 3, 17, 19), np.float32))
+
+
+def test_a_model_refusing_odd_sizes_keeps_the_graphs_sizes_free(tmp_path):
+    """A detector whose upsampled map must meet its strided one takes multiples of its stride only."""
+
+    class Neck(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down, self.up = nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.Upsample(scale_factor=2)
+            self.side = nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            return self.up(self.down(x)) + self.side(x)
+
+    model = Neck().eval()
+    pack.save(model, tmp_path / "neck.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
+    net = runtime.load(tmp_path / "neck.pyprune")
+    assert not net.fixed_sizes
+    x = torch.randn(1, 3, 24, 40)
     assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
 
 
