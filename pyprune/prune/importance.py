@@ -269,6 +269,11 @@ class Taylor(GroupImportance):
 
             return hook
 
+        # A frozen weight (an anchor decoder's fixed projection) is removed with its unit all the
+        # same: the loss's gradient is taken with respect to it too.
+        frozen = [p for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
+        for p in frozen:
+            p.requires_grad_(True)
         handles = [m.register_forward_hook(keep_output(n)) for n, m in layers.items()]
         gradients: dict[str, torch.Tensor] = {}
         try:
@@ -290,6 +295,8 @@ class Taylor(GroupImportance):
             for handle in handles:
                 handle.remove()
             model.zero_grad(set_to_none=True)
+            for p in frozen:
+                p.requires_grad_(False)
         if examples == 0:
             raise PruningError("Taylor needs at least one (inputs, targets) batch in data")
         self.scores = {name: total / examples for name, total in sums.items()}

@@ -63,6 +63,20 @@ def test_taylor_is_mean_activation_times_gradient():
     assert conv.weight.grad is None  # gradients cleared
 
 
+def test_taylor_scores_frozen_weights_and_leaves_them_frozen():
+    """YOLO's distribution decoder holds a fixed projection (requires_grad=False): its filters
+    are scored by weight x gradient as any other's."""
+    conv = conv_with(torch.tensor([[1.0], [-2.0]]).reshape(2, 1, 1, 1))
+    conv.weight.requires_grad_(False)
+    x = torch.tensor([[[[1.0, 3.0]]]])
+    w = torch.tensor([1.0, 0.5])
+    taylor = Taylor([(x, 1.0)], lambda out, target: (out.sum(dim=(2, 3)) * w).sum() * target)
+    taylor.prepare(nn.Sequential(conv), {"0": conv})
+    # dL/dweight[c] = w[c] * sum of x = 4 w[c]: |weight x gradient| per filter
+    torch.testing.assert_close(taylor.slices(conv.weight, 0, "0.weight"), torch.tensor([4.0, 4.0]))
+    assert not conv.weight.requires_grad and conv.weight.grad is None
+
+
 def test_apoz_counts_zeros_after_the_following_relu():
     conv = conv_with(torch.tensor([[1.0], [-1.0], [0.0]]).reshape(3, 1, 1, 1))
     model = nn.Sequential(conv, nn.BatchNorm2d(3).eval(), nn.ReLU())
