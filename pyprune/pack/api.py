@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten
 
 from pyprune import __version__
+from pyprune.capture.export import python_state_kept
 from pyprune.capture.segments import flat_inputs
 from pyprune.capture.structures import value_leaf
 from pyprune.graph.structure import TENSOR, unflatten
@@ -260,7 +261,8 @@ def _fresh_model(model: Any, pack: PackFile) -> nn.Module:
 
 def _file_inputs(pack: PackFile, model: nn.Module) -> tuple:
     """Random inputs of the shapes the file names (capped by the grammar), once they are
-    known to fit the model: it runs first on shape-only (meta) tensors, allocating nothing.
+    known to fit the model: it runs first on shape-only (meta) tensors, allocating nothing (on
+    the inputs themselves where shape-only tensors, not the shapes, fail it).
     An input its graph says the model takes as integers (input_dtypes) is zeros of that dtype,
     an index any table has; arguments its graph says are nested (input_structure) are given so."""
     shapes = pack.metadata["example_inputs"]
@@ -276,19 +278,34 @@ def _file_inputs(pack: PackFile, model: nn.Module) -> tuple:
     # torch.func refuses a DataParallel wrapper: its module computes the same
     model = model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
     meta = {k: torch.empty_like(v, device="meta") for k, v in itertools.chain(model.named_parameters(), model.named_buffers())}
+    generator = torch.Generator().manual_seed(0)
+
+    def real_inputs() -> tuple:
+        return arguments([torch.randn(s, generator=generator) if d == torch.float32 else torch.zeros(s, dtype=d)
+                          for s, d in zip(shapes, dtypes)])
+
     try:
-        # Tensors the model makes itself (a detection head's grid of torch.arange) are shape-only too.
-        with torch.no_grad(), torch.device("meta"):
+        # Tensors the model makes itself (a detection head's grid of torch.arange) are shape-only too,
+        # and what it caches of them (YOLO's anchors) is dropped after.
+        with torch.no_grad(), torch.device("meta"), python_state_kept(model):
             torch.func.functional_call(model, meta, arguments([torch.empty(s, dtype=d, device="meta")
                                                                for s, d in zip(shapes, dtypes)]))
     except NotImplementedError:
         pass  # an operation without a shape-only kernel: convert checks the shapes when it runs
     except Exception as e:  # the model's own code decides what fits: any refusal counts
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise PackError(f"the file's example input shapes {shapes} do not fit the model: {type(e).__name__}: {first}") from None
-    generator = torch.Generator().manual_seed(0)
-    return arguments([torch.randn(s, generator=generator) if d == torch.float32 else torch.zeros(s, dtype=d)
-                      for s, d in zip(shapes, dtypes)])
+        refusal = e
+        if "meta" in str(e):  # no refusal of the shapes: a plain tensor attribute (YOLO's strides) met
+            inputs = real_inputs()  # shape-only ones, or .item() of one: the inputs themselves decide
+            try:
+                with python_state_kept(model):
+                    model_outputs(model, inputs)
+                return inputs
+            except Exception as real:
+                refusal = real
+        first = (str(refusal).strip().splitlines() or [""])[0][:200]
+        raise PackError(f"the file's example input shapes {shapes} do not fit the model: {type(refusal).__name__}: "
+                        f"{first}") from None
+    return real_inputs()
 
 
 def _compress_layers(model: nn.Module, coded: dict[str, SharedWeights], fast: bool) -> None:

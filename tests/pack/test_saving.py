@@ -241,6 +241,37 @@ def test_example_inputs_that_fit_load(tmp_path, real_files, seeds):
         assert pack.load(path, seeds.small_model)(seeds.X).shape == (1, 10)
 
 
+class StridedHead(torch.nn.Module):
+    """YOLO's Detect head: its strides a plain tensor attribute (not a buffer, so a shape-only
+    run meets them on the CPU), a grid cached for the size it last saw, and a count read with
+    .item()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, 2, 1)
+        self.stride = torch.tensor([2.0])
+        self.shape, self.grid = None, None
+
+    def forward(self, x):
+        p = self.conv(x)
+        if self.shape != p.shape:
+            self.shape, self.grid = p.shape, torch.arange(p.shape[-1], dtype=p.dtype)
+        return (p + self.grid) * self.stride + (p > 0).sum().item()
+
+
+def test_a_model_holding_plain_tensors_loads_converted_and_wrong_shapes_are_still_refused(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 16, 16)
+    pack.save(StridedHead().eval(), tmp_path / "head.pyprune", example_inputs=x)
+    fast = pack.load(tmp_path / "head.pyprune", StridedHead)
+    plain = pack.load(tmp_path / "head.pyprune", StridedHead, fast=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), plain(x))
+    data = (tmp_path / "head.pyprune").read_bytes()
+    with pytest.raises(PackError, match=r"do not fit the model: RuntimeError: Invalid channel dimensions"):
+        pack.load(_with_inputs(tmp_path, data, [[2, 4, 16, 16]]), StridedHead)
+
+
 class GridHead(torch.nn.Module):
     """A detection head decoding onto a grid it makes itself (torch.arange, no device given), as
     YOLOv5's and YOLOX's do."""
