@@ -113,6 +113,7 @@ def remove_identities(low: Lowered) -> int:
     producers = _producers(graph)
     users = _users(graph)
     for node in list(graph.nodes):
+        before = changed
         source = producers.get(node.inputs[0]) if node.inputs else None
         if node.op == "reshape" and source is not None and source.op == "reshape" \
                 and _only_user(low, users, source.outputs[0]) is node:
@@ -135,8 +136,9 @@ def remove_identities(low: Lowered) -> int:
             graph.nodes.remove(node)
             low.origins.pop(node.outputs[0], None)
             changed += 1
-        producers = _producers(graph)
-        users = _users(graph)
+        if changed != before:  # rebuilt after a change only: a recurrent net unrolls to 10,000s of nodes
+            producers = _producers(graph)
+            users = _users(graph)
     return changed
 
 

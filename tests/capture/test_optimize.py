@@ -319,6 +319,19 @@ def test_identities_and_view_chains_go():
     assert ops(low) == ["reshape"] and low.graph.outputs == [low.graph.nodes[0].outputs[0]]
 
 
+def test_removing_identities_rebuilds_the_graphs_maps_after_a_change_only(monkeypatch):
+    """A recurrent net unrolls to 10,000s of nodes (timm's sequencer2d_s: 15,254): maps rebuilt
+    after every node made the pass quadratic (minutes)."""
+    nodes = [ir.Node("activation", ["x" if k == 0 else f"a{k - 1}"], [f"a{k}"], {"activation": "relu"}) for k in range(200)]
+    nodes += [ir.Node("reshape", ["a199"], ["r"], {"shape": [2, 4, 36]}), ir.Node("reshape", ["r"], ["s"], {"shape": [2, 144]})]
+    low, xs = make(nodes, {})
+    built = []
+    users = O._users
+    monkeypatch.setattr(O, "_users", lambda graph: built.append(1) or users(graph))
+    assert outputs_kept(low, xs, O.remove_identities) == 1
+    assert len(built) == 2  # at the start, and after the one change
+
+
 def test_elementwise_ops_broadcast_what_was_expanded():
     """ECA's and SSD's x * s.expand_as(x): the mul broadcasts s; an expand the op needs stays."""
     nodes = [ir.Node("activation", ["s"], ["g"], {"activation": "sigmoid"}),
