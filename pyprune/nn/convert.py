@@ -165,9 +165,9 @@ def convert(
     The result's output is checked against the original's on `example_inputs`: ConversionError
     if they differ beyond rtol/atol, unless the difference is within 10x the original's own
     float32 rounding, measured against the model run in float64 (where outputs cancel, as in
-    deep random-init nets; the report's `rounding` says so). Inputs must keep the example's shapes (the batch may vary
-    when the capture allowed it); arguments may be lists, tuples and dicts of tensors, and
-    numbers or flags, which keep the example's values. The report is the result's
+    deep random-init nets; the report's `rounding` says so). Inputs must keep the example's
+    shapes (the batch may vary when the capture allowed it); arguments may be lists, tuples and
+    dicts of tensors, and numbers or flags, which keep the example's values. The report is the result's
     `conversion_report` (printed with verbose=True). CaptureError (a ValueError) when nothing
     of the model can be captured; TypeError for a model or input of floats other than float32;
     ValueError for a `sparse` policy whose layers name a module the model does not have.

@@ -60,9 +60,10 @@ def _resized(x: Any, odd: bool) -> Any:
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         return x
     first = 1 if x.dim() == 2 else 2
-    sizes = [2 * n + (2 * k + 1 if odd else 0) for k, n in enumerate(x.shape[first:])]
-    repeated = x.repeat(*[1] * first, *[3] * len(sizes))
-    return repeated[(slice(None),) * first + tuple(slice(0, n) for n in sizes)]
+    for k, n in enumerate(x.shape[first:]):
+        size = 2 * n + (2 * k + 1 if odd else 0)
+        x = x.index_select(first + k, torch.arange(size) % n)
+    return x
 
 
 def _agrees_at(model: nn.Module, graph: Any, probe: tuple, refusable: bool) -> bool:
