@@ -477,7 +477,6 @@ def fuse_residuals(low: Lowered) -> int:
         if add.op != "add" or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
             continue
         shape = _shape(low, add.outputs[0])
-        order = {id(n): i for i, n in enumerate(graph.nodes)}
         candidates = []
         for k in (0, 1):
             conv = producers.get(add.inputs[k])
@@ -486,10 +485,11 @@ def fuse_residuals(low: Lowered) -> int:
                     or _only_user(low, users, conv.outputs[0]) is not add or shape is None \
                     or _shape(low, conv.outputs[0]) != shape or _shape(low, other) != shape:
                 continue
-            candidates.append((order[id(conv)], conv, other))
+            candidates.append((conv, other))
         if not candidates:
             continue
-        _, conv, other = max(candidates, key=lambda c: c[0])  # the later one: closer to the add
+        # the later one, closer to the add (positions looked up only then: 10,000s of nodes)
+        conv, other = max(candidates, key=lambda c: graph.nodes.index(c[0])) if len(candidates) > 1 else candidates[0]
         if len(conv.inputs) == 2:
             channels = graph.constants[conv.inputs[1]].shape[0]
             conv.inputs.append(_new_constant(graph, f"{conv.outputs[0]}.bias", np.zeros(channels)))
