@@ -521,8 +521,12 @@ def fuse_activations(low: Lowered) -> int:
                 or _only_user(low, users, producer.outputs[0]) is not last:
             continue
         producer.attrs.update(_activation(act.attrs))
-        _absorb(low, producers[act.inputs[0]], act)
-        producers, users = _producers(graph), _users(graph)
+        keep = producers.pop(act.inputs[0])
+        _absorb(low, keep, act)
+        # the maps follow (rebuilding them is quadratic in 10,000s of nodes): the activation's only
+        # reader of its input is gone, and its output is the node before's now
+        users.pop(act.inputs[0])
+        producers[act.outputs[0]] = keep
         changed += 1
     return changed
 

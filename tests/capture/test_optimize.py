@@ -319,17 +319,25 @@ def test_identities_and_view_chains_go():
     assert ops(low) == ["reshape"] and low.graph.outputs == [low.graph.nodes[0].outputs[0]]
 
 
-def test_removing_identities_rebuilds_the_graphs_maps_after_a_change_only(monkeypatch):
-    """A recurrent net unrolls to 10,000s of nodes (timm's sequencer2d_s: 15,254): maps rebuilt
-    after every node made the pass quadratic (minutes)."""
-    nodes = [ir.Node("activation", ["x" if k == 0 else f"a{k - 1}"], [f"a{k}"], {"activation": "relu"}) for k in range(200)]
-    nodes += [ir.Node("reshape", ["a199"], ["r"], {"shape": [2, 4, 36]}), ir.Node("reshape", ["r"], ["s"], {"shape": [2, 144]})]
-    low, xs = make(nodes, {})
+def test_passes_over_long_graphs_do_not_rebuild_the_graphs_maps_per_node(monkeypatch):
+    """A recurrent net unrolls to 10,000s of nodes (timm's sequencer2d_s: 21,854 at 224x224):
+    maps rebuilt after every node, or every fusion, made passes quadratic (minutes)."""
     built = []
     users = O._users
     monkeypatch.setattr(O, "_users", lambda graph: built.append(1) or users(graph))
+    nodes = [ir.Node("activation", ["x" if k == 0 else f"a{k - 1}"], [f"a{k}"], {"activation": "relu"}) for k in range(200)]
+    nodes += [ir.Node("reshape", ["a199"], ["r"], {"shape": [2, 4, 36]}), ir.Node("reshape", ["r"], ["s"], {"shape": [2, 144]})]
+    low, xs = make(nodes, {})
     assert outputs_kept(low, xs, O.remove_identities) == 1
     assert len(built) == 2  # at the start, and after the one change
+    nodes = []
+    for k in range(50):  # 50 convolutions, each followed by its activation
+        nodes += [conv("x" if k == 0 else f"a{k - 1}", f"c{k}", "w"), ir.Node("activation", [f"c{k}"], [f"a{k}"],
+                                                                              {"activation": "relu"})]
+    low, xs = make(nodes, {"w": weights(4, 4) / 6})
+    built.clear()
+    assert outputs_kept(low, xs, O.fuse_activations) == 50
+    assert len(built) == 1 and ops(low) == ["conv2d"] * 50
 
 
 def test_elementwise_ops_broadcast_what_was_expanded():
