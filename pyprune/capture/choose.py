@@ -236,12 +236,11 @@ def choose(low: Lowered, env: dict[str, Any], *, sparse: Any = None, repeats: in
     takes them. `sparse` is the SparsePolicy deciding when sparse candidates are tried (None:
     never); a layer it forces sparse runs sparse."""
     graph = low.graph
-    reasons = {n.name: why for n, why in low.unsupported}
     choices: dict[str, Choice] = {}
     for node in list(graph.nodes):
         key = node.outputs[0]
         if key in low.calls:
-            why = reasons.get(key) or low.calls[key].why or "size arithmetic on run-time sizes"
+            why = low.calls[key].why or "size arithmetic on run-time sizes"
             choices[key] = Choice(TORCH, why)
             continue
         if any(not isinstance(env.get(t), torch.Tensor) or env[t].dtype != torch.float32 for t in node.inputs):

@@ -30,11 +30,10 @@ def inference_graph(model: nn.Module, example_inputs: tuple[Any, ...], *, separa
                    separable=separable)
     output_leaves = _fixed_outputs(low)
     low.graph.output_dtypes = _integer_outputs(low)
-    reasons = {node.name: why for node, why in low.unsupported}
     for node in low.graph.nodes:
         key = node.outputs[0]
         if key in low.calls:
-            why = reasons.get(key) or low.calls[key].why or f"{node.op} computes sizes at run time"
+            why = low.calls[key].why or f"{node.op} computes sizes at run time"
             raise ValueError(f"the graph needs torch to run node {key!r} (module {node.name!r}): {why}")
     low.graph.input_structure = arguments_structure(tuple(example_inputs))
     low.graph.output_structure = outputs_structure(low.out_spec, output_leaves)
