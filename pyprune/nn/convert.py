@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_leaves, tree_map
 
 from pyprune.capture import reference, segments
 from pyprune.capture.choose import PYPRUNE, choose, separable_supported, settle, time_call
@@ -15,6 +14,7 @@ from pyprune.capture.export import CaptureError, capture
 from pyprune.capture.lower import lower
 from pyprune.capture.optimize import optimize
 from pyprune.capture.report import ConversionReport, node_reports
+from pyprune.capture.rounding import ROUNDING_FACTOR, float64_outputs, times_float32_rounding
 from pyprune.capture.structures import arguments_structure
 from pyprune.modes import copy_model
 from pyprune.nn.generated_source import released_with_result
@@ -25,13 +25,6 @@ __all__ = ["CaptureError", "ConversionError", "ConversionReport", "convert"]
 
 # Ops whose result depends on which entries are the largest (beside those that lower to topk).
 _SELECTING = {"max_unpool2d", "max_unpool3d", "argmax", "argmin", "sort", "argsort"}
-
-# Where the outputs cancel (sums of large terms of both signs, as in deep random-init nets), no
-# per-entry tolerance tells rounding from a fault: there the converted model may be this many
-# times further from a float64 run than the original's float32 is (Winograd's F(6x6, 3x3)
-# rounds about 10x more than a direct convolution, docs/winograd.md).
-_ROUNDING_FACTOR = 10.0
-
 
 class ConversionError(RuntimeError):
     """The converted model's output differs from the original's."""
@@ -207,8 +200,9 @@ def _convert(model: nn.Module, inputs: tuple, options: _Options, rtol: float, at
         try:
             report.max_abs_error = _max_difference(got, want, rtol, atol)
         except ConversionError as e:
-            times = _times_float32_rounding(original, inputs, got, want, atol)
-            if times is not None and times <= _ROUNDING_FACTOR:
+            exact = float64_outputs(original, inputs)
+            times = None if exact is None else times_float32_rounding(got, want, exact, atol)
+            if times is not None and times <= ROUNDING_FACTOR:
                 report.max_abs_error = _max_difference(got, want, rtol, atol, check=False)
                 report.rounding = (f"beyond rtol/atol where the output cancels, within {times:.2g}x the original's "
                                    "own float32 rounding (against the model run in float64)")
@@ -233,30 +227,6 @@ def _mismatch(error: ConversionError, times: float | None, report: ConversionRep
         text += ("; it selects entries (topk, sort, argmax, max_unpool2d's positions), and values that differ by "
                  "rounding alone can be chosen differently where they (nearly) tie")
     return ConversionError(text)
-
-
-def _times_float32_rounding(model: nn.Module, inputs: tuple, got: Any, want: Any, atol: float) -> float | None:
-    """How many times further the converted outputs are from the model's float64 outputs than
-    the original's float32 ones (atol forgiven); None when the model cannot run in float64."""
-    as_float64 = tree_map(lambda a: a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a, inputs)
-    try:
-        exact = copy_model(model).double()(*as_float64)
-    except Exception:  # whatever a model that computes in float32 itself raises
-        return None
-    leaves = [tree_leaves(out) for out in (got, want, exact)]
-    if len({len(x) for x in leaves}) != 1:
-        return None
-    times = 0.0
-    for g, w, e in zip(*leaves):
-        if not isinstance(e, torch.Tensor) or not e.is_floating_point() or e.numel() == 0:
-            continue
-        if e.dtype != torch.float64 or g.shape != e.shape:
-            return None
-        ours = float((g.double() - e).abs().max()) - atol
-        original = float((w.double() - e).abs().max())
-        if ours > 0:
-            times = max(times, ours / original if original else float("inf"))
-    return times
 
 
 def _max_difference(got: Any, want: Any, rtol: float, atol: float, check: bool = True) -> float:

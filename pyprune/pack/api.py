@@ -3,6 +3,7 @@ format.py and grammar.py, tensor encodings: layers.py)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -53,6 +54,11 @@ class SaveResult:
     # the file holds one (pyprune.runtime runs it without torch); otherwise why it holds none.
     graph_error: OutputError | None = None
     no_graph: str | None = None
+    # Set where the graph's outputs are further from the packed model's than pack.captured's
+    # GRAPH_TOLERANCE but no further from the model run in float64 than ROUNDING_FACTOR times
+    # its own float32 outputs are: how many times (outputs that cancel or select among
+    # near-ties, capture.rounding).
+    graph_rounding: float | None = None
 
     @property
     def runs_without_torch(self) -> bool:
@@ -63,6 +69,9 @@ class SaveResult:
         kind = "lossless" if self.lossless else "lossy"
         if self.no_graph is None:
             runs = f"runs without torch (pyprune.runtime), its graph's {self.graph_error}"
+            if self.graph_rounding is not None:
+                runs += (f" (where they cancel or select among near-ties: {self.graph_rounding:.2g}x the model's "
+                         "own float32 rounding, against it run in float64)")
         else:
             runs = f"needs torch and the model's code to run (pack.load): no graph, {self.no_graph}"
         return f"wrote {self.path} ({self.file_bytes:,} bytes, {kind}): {error}\n{runs}"
@@ -109,21 +118,26 @@ def _packed_model(model: nn.Module, packed: PackFile) -> nn.Module:
 
 
 def _graph(packed_model: nn.Module, inputs: tuple, metadata: dict[str, Any], streams: Streams,
-           packed: list[torch.Tensor], *, lossless: bool, **encoding: Any) -> tuple[dict, Streams, list]:
-    """(the graph section, its own streams, its outputs on `inputs`) of the packed model (the
-    weights as written, decoded) captured whole and written into the file of `metadata` and
-    `streams`, its outputs checked against the packed model's (`packed`). Captured on the
-    weights as written, what the graph derives from them (a transposed convolution's sub-pixel
-    kernels, branches merged into one kernel, a normalised or standardised weight) is what the
-    packed model computes. These constants of the graph's own are encoded as the weights are, or
-    bit for bit where sharing them again takes the graph too far from the packed model.
+           packed: list[torch.Tensor], *, lossless: bool,
+           **encoding: Any) -> tuple[dict, Streams, list, float | None]:
+    """(the graph section, its own streams, its outputs on `inputs`, and None or how many times
+    the packed model's own float32 rounding they are from it run in float64 where they are
+    beyond GRAPH_TOLERANCE) of the packed model (the weights as written, decoded) captured whole
+    and written into the file of `metadata` and `streams`, its outputs checked against the
+    packed model's (`packed`). Captured on the weights as written, what the graph derives from
+    them (a transposed convolution's sub-pixel kernels, branches merged into one kernel, a
+    normalised or standardised weight) is what the packed model computes. These constants of the
+    graph's own are encoded as the weights are, or bit for bit where sharing them again takes the
+    graph too far from the packed model.
     ValueError saying why the graph cannot be stored."""
+    from pyprune.capture.rounding import ROUNDING_FACTOR, float64_outputs, times_float32_rounding
     from pyprune.pack.captured import GRAPH_TOLERANCE, captured_graph, file_graph_outputs
     from pyprune.pack.graph_section import graph_section
 
     arrays = {name: t.numpy() for name, t in packed_model.state_dict().items() if t.dtype == torch.float32}
     with evaluating(packed_model):
         graph = captured_graph(packed_model, inputs)
+    in_float64 = functools.cache(lambda: float64_outputs(packed_model, inputs))  # run where needed, once
     for exact in dict.fromkeys((lossless, True)):
         section, own = graph_section(graph, arrays, metadata["tensors"], streams, lossless=exact, **encoding)
         got = file_graph_outputs(parse_pack(serialize({**metadata, "graph": section}, {**streams, **own})), inputs)
@@ -132,9 +146,15 @@ def _graph(packed_model: nn.Module, inputs: tuple, metadata: dict[str, Any], str
                              f"{[tuple(p.shape) for p in packed]}")
         disagreement = difference(packed, got)
         if disagreement.relative <= GRAPH_TOLERANCE:
-            return section, own, got
+            return section, own, got, None
+        # Outputs that cancel, or select among values that nearly tie (a detector's top queries in
+        # a random-init model), differ by more where the model's own float32 result does too.
+        times = None if in_float64() is None else times_float32_rounding(got, packed, in_float64())
+        if times is not None and times <= ROUNDING_FACTOR:
+            return section, own, got, times
+    against = "" if times is None else f", {times:.3g}x the model's own float32 rounding (against it run in float64)"
     raise ValueError(f"the graph's outputs differ from the packed model's by {disagreement.max_abs:.3g} "
-                     f"({disagreement.relative:.2%} of their range)")
+                     f"({disagreement.relative:.2%} of their range){against}")
 
 
 def _no_graph_reason(graph: Any, inputs: tuple | None) -> str | None:
@@ -186,7 +206,8 @@ def save(
     when the model can be captured whole (else the result's no_graph says why); True: a
     ValueError saying why if it cannot; False: no graph. The graph's outputs on pyprune's
     kernels are checked against the packed model's and measured against the original's
-    (the result's graph_error, stored in the file).
+    (the result's graph_error, stored in the file); where they cancel or select among values
+    that nearly tie, against it run in float64 too (the result's graph_rounding).
     OSError naming the folder if it cannot be written (a missing folder, no permission).
     """
     if not isinstance(model, nn.Module):
@@ -213,7 +234,7 @@ def save(
         "graph": None,
     }
     written = parse_pack(serialize(metadata, streams))  # what is written must pass the reader's grammar
-    error = graph_error = None
+    error = graph_error = graph_rounding = None
     if inputs is not None:
         want = model_outputs(model, inputs)
         packed_model = _packed_model(model, written)
@@ -222,8 +243,8 @@ def save(
         metadata["output_error"] = error.to_metadata()
         if no_graph is None:
             try:
-                section, own, got = _graph(packed_model, inputs, metadata, streams, packed, bits=bits,
-                                           index_bits=index_bits, lossless=lossless)
+                section, own, got, graph_rounding = _graph(packed_model, inputs, metadata, streams, packed,
+                                                           bits=bits, index_bits=index_bits, lossless=lossless)
             except (ValueError, TypeError, NotImplementedError, RuntimeError) as e:  # capture's or kernels' refusal
                 why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
                 if graph is True:
@@ -236,7 +257,7 @@ def save(
     data = serialize(metadata, streams)
     parse_pack(data)
     write_atomic(path, data)
-    result = SaveResult(Path(path), len(data), error, lossless, graph_error, no_graph)
+    result = SaveResult(Path(path), len(data), error, lossless, graph_error, no_graph, graph_rounding)
     log.info("%s", result)
     return result
 

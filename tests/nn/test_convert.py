@@ -377,7 +377,7 @@ def test_a_mismatch_after_a_selection_says_rounding_can_change_the_choice(monkey
 
     convert_module = importlib.import_module("pyprune.nn.convert")
     monkeypatch.setattr(convert_module, "_max_difference", differs)
-    monkeypatch.setattr(convert_module, "_times_float32_rounding", in_float32_only)
+    monkeypatch.setattr(convert_module, "times_float32_rounding", in_float32_only)
     for model in (TopScores(), Unpooled()):
         with pytest.raises(ConversionError, match="up to 1; it selects entries .* rounding alone can be chosen"):
             convert(model.eval(), torch.randn(1, 3, 8, 8))

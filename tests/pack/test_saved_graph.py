@@ -5,6 +5,7 @@ that cannot be captured whole get a file without a graph and the reason."""
 import collections
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -184,6 +185,41 @@ def test_a_model_not_captured_whole_gets_a_file_without_a_graph_and_the_reason(t
         pack.save(model, tmp_path / "demanded.pyprune", example_inputs=x, graph=True)
     assert saved.no_graph in str(demanded.value)
     assert not (tmp_path / "demanded.pyprune").exists()
+
+
+class NearTies(nn.Module):
+    """Rows of a table picked by the top scores, where the scores are two equal sums added in
+    other orders: rounding alone ranks them, as a random-init detector's nearly tied query
+    scores (RT-DETR's top 300 of 2,100)."""
+
+    def __init__(self, width=2048, candidates=64):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(candidates, width) * 100)
+        self.table = nn.Parameter(torch.randn(candidates, 8))
+
+    def forward(self, x):
+        scores = x @ self.weight.T - x.flip(-1) @ self.weight.flip(-1).T
+        return self.table[scores[0].topk(8).indices]
+
+
+def test_a_graph_choosing_among_near_ties_is_kept_where_the_model_rounds_as_far(tmp_path, monkeypatch):
+    from pyprune.pack import captured
+
+    torch.manual_seed(0)
+    model, x = NearTies().eval(), torch.randn(1, 2048) * 100
+    saved = pack.save(model, tmp_path / "t.pyprune", example_inputs=x, lossless=True)
+    assert saved.runs_without_torch, saved.no_graph
+    # the rows it picks are others than torch's, as the float32 model's are others than float64's
+    assert saved.graph_error.relative > captured.GRAPH_TOLERANCE
+    assert 0 < saved.graph_rounding <= 10 and "near-ties" in str(saved)
+    (rows,) = runtime.load(tmp_path / "t.pyprune").run(x.numpy())
+    assert rows.shape == (8, 8) and all(any(np.array_equal(r, t) for t in model.table.detach().numpy()) for r in rows)
+    # the same outputs a hundred times over are not rounding
+    exact = captured.file_graph_outputs
+    monkeypatch.setattr(captured, "file_graph_outputs", lambda *a: [y * 100 for y in exact(*a)])
+    far = pack.save(model, tmp_path / "f.pyprune", example_inputs=x, lossless=True)
+    assert not far.runs_without_torch and far.graph_rounding is None
+    assert re.search(r"differ from the packed model's .+, \S+x the model's own float32 rounding", far.no_graph)
 
 
 def test_without_example_inputs_there_is_no_graph_saying_why(tmp_path):
