@@ -558,14 +558,16 @@ class Graph:
         self._graph = _core.Graph(nodes, tensors, inputs, outputs,
                                   {k: _graph_constant(c, f"constants[{k}]") for k, c in constants.items()})
 
-    def run(self, inputs: Sequence[Any], outputs: Sequence[Any] | None = None) -> list[Any]:
+    def run(self, inputs: Sequence[Any], outputs: Sequence[Any] | None = None,
+            node_seconds: np.ndarray | None = None) -> list[Any]:
         """The graph's outputs for these inputs (float32 arrays or CPU tensors), as new arrays
-        (tensors when inputs[0] is one), or written into ``outputs``."""
+        (tensors when inputs[0] is one), or written into ``outputs``. ``node_seconds``: a float64
+        array of one entry per node, given each node's seconds in this run."""
         arrays = [_as_array(x, f"inputs[{k}]") for k, x in enumerate(inputs)]
         if outputs is not None:
-            self._graph.run(arrays, [_as_out(o, f"outputs[{k}]") for k, o in enumerate(outputs)])
+            self._graph.run(arrays, [_as_out(o, f"outputs[{k}]") for k, o in enumerate(outputs)], node_seconds)
             return list(outputs)
-        results = self._graph.run(arrays)
+        results = self._graph.run(arrays, None, node_seconds)
         return [_like(r, inputs[0] if inputs else None, None) for r in results]
 
     def output_shapes(self, input_shapes: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:

@@ -46,6 +46,7 @@ template py::array typed_array<std::uint32_t>(const py::handle&, const char*, py
 template py::array typed_array<std::uint8_t>(const py::handle&, const char*, py::ssize_t, bool);
 template py::array typed_array<std::uint16_t>(const py::handle&, const char*, py::ssize_t, bool);
 template py::array typed_array<std::int64_t>(const py::handle&, const char*, py::ssize_t, bool);
+template py::array typed_array<double>(const py::handle&, const char*, py::ssize_t, bool);
 
 py::array optional_vector(const py::object& obj, const char* name, py::ssize_t size) {
   if (obj.is_none()) return py::array_t<float>(0);

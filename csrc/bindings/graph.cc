@@ -41,6 +41,9 @@ struct ArraysType {
 struct OptionalArraysType {
   static constexpr auto name = py::detail::const_name("list[numpy.typing.NDArray[numpy.float32]] | None");
 };
+struct OptionalSecondsType {
+  static constexpr auto name = py::detail::const_name("numpy.typing.NDArray[numpy.float64] | None");
+};
 struct SecondsType {
   static constexpr auto name = py::detail::const_name("list[float]");
 };
@@ -53,6 +56,7 @@ using ConstantsArg = Typed<ConstantsType>;
 using ShapesArg = Typed<ShapesType>;
 using Arrays = Typed<ArraysType>;
 using OptionalArrays = Typed<OptionalArraysType>;
+using OptionalSeconds = Typed<OptionalSecondsType>;
 using Seconds = Typed<SecondsType>;
 using Descriptions = Typed<DescriptionsType>;
 
@@ -220,9 +224,22 @@ std::vector<py::array> output_arrays(const graph::Plan& plan, const py::object& 
   return arrays;
 }
 
-Arrays run(const graph::Graph& g, const Arrays& inputs_arg, const OptionalArrays& outputs_arg) {
+// `obj` checked as a writeable float64 vector of one entry per node, or nullptr when it is None.
+double* node_seconds(const graph::Graph& g, const py::object& obj) {
+  if (obj.is_none()) return nullptr;
+  py::array a = typed_array<double>(obj, "node_seconds", 1, /*allow_empty=*/true);
+  if (static_cast<size_t>(a.size()) != g.nodes().size())
+    value_error("node_seconds must hold " + std::to_string(g.nodes().size()) + " floats, one per node, got " +
+                std::to_string(a.size()));
+  if (!a.writeable()) value_error("node_seconds must be writeable");
+  return static_cast<double*>(a.mutable_data());
+}
+
+Arrays run(const graph::Graph& g, const Arrays& inputs_arg, const OptionalArrays& outputs_arg,
+           const OptionalSeconds& seconds_arg) {
   std::vector<graph::Dims> shapes;
   const std::vector<py::array> inputs = input_arrays(g, inputs_arg.obj, shapes);
+  double* seconds = node_seconds(g, seconds_arg.obj);
   const auto plan = plan_for(g, shapes);
   std::vector<py::array> outputs = output_arrays(*plan, outputs_arg.obj, inputs);
   std::vector<float*> out;
@@ -230,7 +247,7 @@ Arrays run(const graph::Graph& g, const Arrays& inputs_arg, const OptionalArrays
   const std::vector<const float*> in = data_of(inputs);
   {
     py::gil_scoped_release release;
-    g.run(*plan, in, out);
+    g.run(*plan, in, out, seconds);
   }
   py::list result;
   for (const py::array& a : outputs) result.append(a);
@@ -283,8 +300,9 @@ void register_graph(py::module_& m) {
       .def("arena_bytes", [](const graph::Graph& g, const ShapesArg& shapes) {
         return plan_for(g, shapes_arg(shapes, "input_shapes"))->arena_bytes;
       }, py::arg("input_shapes"), "Bytes of intermediate tensors one run with these input shapes needs (the arena).")
-      .def("run", &run, py::arg("inputs"), py::arg("outputs") = py::none(),
-           "Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`).")
+      .def("run", &run, py::arg("inputs"), py::arg("outputs") = py::none(), py::arg("node_seconds") = py::none(),
+           "Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`). "
+           "node_seconds: a float64 array of one entry per node, given each node's seconds in this run.")
       .def("profile", &profile, py::arg("inputs"), py::arg("repeats") = 10,
            "Median seconds of each node over `repeats` runs (after one untimed run).")
       .def("describe", &describe, py::arg("input_shapes"),

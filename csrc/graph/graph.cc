@@ -213,8 +213,10 @@ void Graph::execute(const Plan& plan, const std::vector<const float*>& inputs, c
   }
 }
 
-void Graph::run(const Plan& plan, const std::vector<const float*>& inputs, const std::vector<float*>& outputs) const {
-  execute(plan, inputs, outputs, nullptr);
+void Graph::run(const Plan& plan, const std::vector<const float*>& inputs, const std::vector<float*>& outputs,
+                double* seconds) const {
+  if (seconds != nullptr) std::fill_n(seconds, plan.steps.size(), 0.0);
+  execute(plan, inputs, outputs, seconds);
 }
 
 std::vector<double> Graph::profile(const Plan& plan, const std::vector<const float*>& inputs, size_t repeats) const {

@@ -167,9 +167,9 @@ class Graph:
         """
         Median seconds of each node over `repeats` runs (after one untimed run).
         """
-    def run(self, inputs: list[numpy.typing.NDArray[numpy.float32]], outputs: list[numpy.typing.NDArray[numpy.float32]] | None = None) -> list[numpy.typing.NDArray[numpy.float32]]:
+    def run(self, inputs: list[numpy.typing.NDArray[numpy.float32]], outputs: list[numpy.typing.NDArray[numpy.float32]] | None = None, node_seconds: numpy.typing.NDArray[numpy.float64] | None = None) -> list[numpy.typing.NDArray[numpy.float32]]:
         """
-        Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`).
+        Runs the graph: float32 arrays in, its outputs as new arrays (or written into `outputs`). node_seconds: a float64 array of one entry per node, given each node's seconds in this run.
         """
 def activation(x: numpy.typing.NDArray[numpy.float32], kind: str, min: typing.SupportsFloat | typing.SupportsIndex = ..., max: typing.SupportsFloat | typing.SupportsIndex = ..., alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0, out: numpy.typing.NDArray[numpy.float32] | None = None, ukernel: str | None = None) -> numpy.ndarray:
     """

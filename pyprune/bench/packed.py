@@ -14,7 +14,6 @@ import numpy as np
 
 from pyprune import kernels
 from pyprune.runtime import Net
-from pyprune.timing import medians_taking_turns
 
 __all__ = ["FileTiming", "LayerTiming", "Overhead", "format_overhead", "format_timing", "runtime_overhead", "time_net",
            "to_json"]
@@ -40,16 +39,13 @@ class FileTiming:
     max_ms: float
     runs: int
     layers: list[LayerTiming] | None  # per node, when asked for
+    # With the layers: the median of each forward less its nodes' times (Python, binding, planning
+    # lookup, dispatch, copies).
+    outside_ms: float | None = None
 
     @property
     def macs(self) -> int | None:
         return None if self.layers is None else sum(layer.macs for layer in self.layers)
-
-    @property
-    def outside_ms(self) -> float | None:
-        """The median forward's time outside the nodes' kernels (binding, planning lookup,
-        output allocation), as the per-node medians leave it."""
-        return None if self.layers is None else self.median_ms - sum(layer.ms for layer in self.layers)
 
 
 def random_inputs(net: Net, seed: int) -> list[np.ndarray]:
@@ -62,21 +58,64 @@ def random_inputs(net: Net, seed: int) -> list[np.ndarray]:
 
 def time_net(net: Net, threads: int, runs: int, layers: bool, seed: int = 0) -> FileTiming:
     """Times `runs` forwards of `net` (after one untimed run) on random inputs of its example
-    shapes with `threads` threads; with `layers`, also each node's median over `runs` runs."""
+    shapes with `threads` threads; with `layers`, each of those forwards times its nodes too
+    (a clock read per node, some nanoseconds): each node's median, and the median of each
+    forward's time outside them."""
     kernels.set_num_threads(threads)
     inputs = random_inputs(net, seed)
     net.run(*inputs)  # plans the shapes, sizes the arena, warms the caches
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        net.run(*inputs)
-        seconds.append(time.perf_counter() - start)
-    per_node = None
+    forwards = _forwards(net, inputs, runs, layers)
+    seconds = [f.seconds for f in forwards]
+    per_node = outside = None
     if layers:
-        per_node = [LayerTiming(t.node.name, t.node.op, t.node.kernel, t.node.output_shapes[0], t.node.macs,
-                                t.seconds * 1e3) for t in net.profile(*inputs, repeats=runs)]
+        nodes = np.median([f.node_seconds for f in forwards], axis=0)
+        per_node = [LayerTiming(n.name, n.op, n.kernel, n.output_shapes[0], n.macs, t * 1e3)
+                    for n, t in zip(net.describe(), nodes)]
+        outside = statistics.median(f.seconds - f.node_seconds.sum() for f in forwards) * 1e3
     return FileTiming(threads, kernels.isa(), net.input_shapes, min(seconds) * 1e3, statistics.median(seconds) * 1e3,
-                      max(seconds) * 1e3, runs, per_node)
+                      max(seconds) * 1e3, runs, per_node, outside)
+
+
+@dataclass(frozen=True)
+class _Forward:
+    seconds: float  # net.run
+    node_seconds: np.ndarray | None  # each node's, in this forward
+    run_seconds: float | None  # the graph's C++ run within it
+
+
+class _TimedGraph:
+    """A compiled graph whose runs time themselves and each of their nodes."""
+
+    def __init__(self, graph: Any, nodes: int) -> None:
+        self._graph = graph
+        self.node_seconds = np.zeros(nodes)
+        self.run_seconds = 0.0
+
+    def run(self, inputs: Any) -> list[Any]:
+        start = time.perf_counter()
+        outputs = self._graph.run(inputs, node_seconds=self.node_seconds)
+        self.run_seconds = time.perf_counter() - start
+        return outputs
+
+
+def _forwards(net: Net, inputs: list[np.ndarray], runs: int, nodes_timed: bool) -> list[_Forward]:
+    """`runs` forwards of `net` on `inputs`, each timed (wall time), and where `nodes_timed` its
+    nodes and its graph's C++ run too."""
+    compiled = net._compiled
+    timed = _TimedGraph(compiled, len(net.describe())) if nodes_timed else None
+    forwards = []
+    try:
+        if timed is not None:
+            net._compiled = timed
+        for _ in range(runs):
+            start = time.perf_counter()
+            net.run(*inputs)
+            seconds = time.perf_counter() - start
+            forwards.append(_Forward(seconds, None, None) if timed is None else
+                            _Forward(seconds, timed.node_seconds.copy(), timed.run_seconds))
+    finally:
+        net._compiled = compiled
+    return forwards
 
 
 def format_timing(title: str, timing: FileTiming) -> str:
@@ -103,49 +142,45 @@ def format_timing(title: str, timing: FileTiming) -> str:
 
 def to_json(results: dict[str, Any]) -> str:
     """{key: FileTiming} as JSON (MACs and the time outside the kernels included)."""
-    return json.dumps({key: {**asdict(t), "macs": t.macs, "outside_ms": t.outside_ms} for key, t in results.items()},
-                      indent=1)
+    return json.dumps({key: {**asdict(t), "macs": t.macs} for key, t in results.items()}, indent=1)
 
 
 @dataclass(frozen=True)
 class Overhead:
-    """Where one forward of a net goes, 1 thread, in the CPU time of the calling thread (which
-    runs the kernels itself at 1 thread; other processes' work does not count)."""
+    """Where one forward of a net goes, 1 thread, wall time (the kernels run on the calling
+    thread): medians over forwards, each forward's time outside its kernels taken from that
+    forward itself (no difference of medians of other runs, which the machine's noise swamps)."""
 
     input_shapes: list[tuple[int, ...]]
     rounds: int
-    forward_ms: float  # net.run, median
-    kernels_ms: float  # the sum of the per-node medians of net.profile: inside the nodes' kernels
-    call_ms: float  # net.run less one run of the graph in C++: Python, binding, planning lookup, outputs
-
-    @property
-    def outside_ms(self) -> float:
-        return self.forward_ms - self.kernels_ms
+    forward_ms: float  # net.run
+    kernels_ms: float  # the sum of the nodes' times in the forward: inside the nodes' kernels
+    outside_ms: float  # the forward less its nodes' times: Python, binding, planning lookup, dispatch, copies
+    call_ms: float  # of which around the graph's C++ run: net.run's own Python (checks, inputs, casts)
 
 
 def runtime_overhead(net: Net, rounds: int = 30, seed: int = 0) -> Overhead:
-    """The share of a forward of `net` (1 thread, random inputs of its example shapes) spent
-    outside its kernels: the forward's median CPU time less the sum of the per-node medians,
-    and of that the time around the single C++ call (the forward less a run of the graph
-    alone, the increment of net.profile's CPU time per repeat). Rounds take turns."""
+    """Where `rounds` forwards of `net` (1 thread, random inputs of its example shapes) go: each
+    timed whole, its graph's C++ run and that run's nodes timed within it (a clock read per node,
+    some nanoseconds, counted outside the kernels)."""
     kernels.set_num_threads(1)
     inputs = random_inputs(net, seed)
-    calls = {"forward": lambda: net.run(*inputs), "profile 1": lambda: net.profile(*inputs, repeats=1),
-             "profile 3": lambda: net.profile(*inputs, repeats=3)}
-    median = medians_taking_turns(calls, rounds, clock=time.thread_time)
-    graph_run = (median["profile 3"] - median["profile 1"]) / 2
-    in_kernels = sum(t.seconds for t in net.profile(*inputs, repeats=rounds))
-    return Overhead(net.input_shapes, rounds, median["forward"] * 1e3, in_kernels * 1e3,
-                    (median["forward"] - graph_run) * 1e3)
+    net.run(*inputs)
+    forwards = _forwards(net, inputs, rounds, nodes_timed=True)
+    median = statistics.median
+    return Overhead(net.input_shapes, rounds, median(f.seconds for f in forwards) * 1e3,
+                    median(f.node_seconds.sum() for f in forwards) * 1e3,
+                    median(f.seconds - f.node_seconds.sum() for f in forwards) * 1e3,
+                    median(f.seconds - f.run_seconds for f in forwards) * 1e3)
 
 
 def format_overhead(title: str, o: Overhead) -> str:
     shapes = ", ".join("x".join(map(str, s)) for s in o.input_shapes)
     rows = [("forward (net.run)", o.forward_ms),
-            ("inside the kernels (sum of the per-node medians)", o.kernels_ms),
-            ("outside the kernels (the difference)", o.outside_ms),
-            ("  of which around the C++ call (Python, binding, planning lookup, outputs)", o.call_ms)]
+            ("inside the kernels (the sum of its nodes' times)", o.kernels_ms),
+            ("outside the kernels (the forward less its nodes' times)", o.outside_ms),
+            ("  of which around the graph's C++ run (net.run's Python)", o.call_ms)]
     width = max(len(name) for name, _ in rows) + 2
-    return "\n".join([f"{title}: where a forward goes, input {shapes}, isa {kernels.isa()}, 1 thread, CPU time of the "
-                      f"calling thread, medians of {o.rounds} rounds"]
+    return "\n".join([f"{title}: where a forward goes, input {shapes}, isa {kernels.isa()}, 1 thread, medians over "
+                      f"{o.rounds} forwards, each split by its own times"]
                      + [f"{name:<{width}}{ms:9.3f} ms {100 * ms / o.forward_ms:6.2f} %" for name, ms in rows])

@@ -508,6 +508,21 @@ def test_describe_and_profile_every_node(rng):
         g.profile([np.ones((2, 6), np.float32)], repeats=0)
     with pytest.raises(ValueError, match=r"repeats must be in \[1, 10000\]"):
         g.profile([np.ones((2, 6), np.float32)], repeats=10**6)
+    # a run times each of its nodes where asked (a view takes no time), and writes nothing else
+    x = rng.standard_normal((2, 6), dtype=np.float32)
+    seconds = np.full(2, -1.0)
+    (z,) = g.run([x], node_seconds=seconds)
+    np.testing.assert_array_equal(z, (x + x).reshape(2, 3, 2))
+    assert seconds[0] > 0 and seconds[1] == 0
+    for wrong, error, message in ((np.zeros(3), ValueError, "node_seconds must hold 2 floats, one per node, got 3"),
+                                  (np.zeros(2, np.float32), TypeError, "node_seconds must have dtype float64"),
+                                  (np.zeros(2)[::-1], ValueError, "node_seconds must be C-contiguous")):
+        with pytest.raises(error, match=message):
+            g.run([x], node_seconds=wrong)
+    frozen = np.zeros(2)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="node_seconds must be writeable"):
+        g.run([x], node_seconds=frozen)
 
 
 # ---- threads -----------------------------------------------------------------------------------

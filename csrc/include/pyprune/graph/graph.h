@@ -72,8 +72,10 @@ class Graph {
 
   // Runs every node in order on `inputs` (the plan's input shapes), writing the graph outputs
   // into `outputs` (the plan's output shapes; they must not overlap the inputs or each other).
-  // Runs from several threads at once each get their own arena.
-  void run(const Plan& plan, const std::vector<const float*>& inputs, const std::vector<float*>& outputs) const;
+  // Runs from several threads at once each get their own arena. With `seconds` (one per node),
+  // each node's time in this run is written there (0 for a node that is a view).
+  void run(const Plan& plan, const std::vector<const float*>& inputs, const std::vector<float*>& outputs,
+           double* seconds = nullptr) const;
 
   // Runs the graph `repeats` times (after one untimed run) on outputs of its own: the median
   // seconds of each node.
