@@ -5,6 +5,8 @@ by more than leaving the engine costs (torch_takes)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -229,14 +231,25 @@ def _choose_separable(low: Lowered, node: ir.Node, env: dict[str, Any], sparse: 
     return apart
 
 
+def _identity(graph: ir.Graph, node: ir.Node, env: Mapping[str, Any], forced: bool) -> tuple:
+    """What a node's timing depends on: its op and attributes, its inputs' shapes and its
+    constants' contents (their sparsity picks the sparse kernels' work), and the policy's
+    forcing. An unrolled recurrent net repeats one such node at every step."""
+    inputs = tuple(hashlib.blake2b(graph.constants[t].tobytes(), digest_size=16).digest()
+                   if t in graph.constants else tuple(env[t].shape) for t in node.inputs)
+    return node.op, json.dumps(node.attrs, sort_keys=True), inputs, forced
+
+
 def choose(low: Lowered, env: dict[str, Any], *, sparse: Any = None, repeats: int = 5) -> dict[str, Choice]:
     """Every node's Choice, by its first output. `env` holds every tensor of the graph on the
     example inputs (reference.evaluate). Convolutions and linear layers are timed (their winning
-    algorithm written into the node's attributes); other nodes run on the engine whenever it
-    takes them. `sparse` is the SparsePolicy deciding when sparse candidates are tried (None:
-    never); a layer it forces sparse runs sparse."""
+    algorithm written into the node's attributes), once for nodes that are the same but for their
+    input's values (_identity); other nodes run on the engine whenever it takes them. `sparse` is
+    the SparsePolicy deciding when sparse candidates are tried (None: never); a layer it forces
+    sparse runs sparse."""
     graph = low.graph
     choices: dict[str, Choice] = {}
+    measured: dict[tuple, tuple[str, Choice, dict[str, Any]]] = {}  # identity -> (node, its choice, its attributes)
     for node in list(graph.nodes):
         key = node.outputs[0]
         if key in low.calls:
@@ -251,7 +264,15 @@ def choose(low: Lowered, env: dict[str, Any], *, sparse: Any = None, repeats: in
             continue
         if node.op in ("conv2d", "linear"):
             forced = sparse is not None and sparse.layers.get(node.name) is True and node.op == "conv2d"
+            identity = _identity(graph, node, env, forced)
+            if identity in measured:
+                name, first, attrs = measured[identity]
+                node.attrs.update(attrs)
+                choices[key] = Choice(first.runs, f"{first.why}; measured as the same node {name!r}",
+                                      dict(first.candidates))
+                continue
             choices[key] = _measure(graph, node, env, sparse, repeats, forced)
+            measured[identity] = (node.name or key, choices[key], dict(node.attrs))
             continue
         try:
             _engine_for(graph, node, env)

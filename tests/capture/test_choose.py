@@ -101,6 +101,24 @@ def test_dense_convolutions_try_their_algorithms_and_torch():
             assert "algorithm" not in node.attrs
 
 
+def test_nodes_the_same_but_for_their_inputs_values_are_measured_once(monkeypatch):
+    """An unrolled recurrent net repeats its step's layer, with a copy of its weights each."""
+    w, other = pruned((8, 8, 1, 1), 1.0), pruned((8, 8, 1, 1), 1.0, seed=1)
+    nodes = [conv("x", "a", "w0", "step0"), conv("a", "b", "w1", "step1"), conv("b", "c", "w2", "step2"),
+             conv("c", "d", "w3", "other"), conv("d", "e", "w0", "strided", stride=[2, 2])]
+    low, env = lowered(nodes, {"w0": w, "w1": w.copy(), "w2": w.copy(), "w3": other})
+    timed = []
+    monkeypatch.setattr(C, "time_calls", lambda fns, repeats: timed.append(set(fns)) or {k: 1e-3 for k in fns})
+    monkeypatch.setattr(C, "settle", lambda: None)
+    choices = C.choose(low, env, sparse=None, repeats=1)
+    assert sum("gemm" in turn for turn in timed) == 3  # step0 (for step1 and step2 too), other, strided
+    for key in ("b", "c"):
+        assert choices[key].candidates == choices["a"].candidates and choices[key].runs == choices["a"].runs
+        assert choices[key].why == choices["a"].why + "; measured as the same node 'step0'"
+    assert [n.attrs.get("algorithm") for n in low.graph.nodes[:3]] == [low.graph.nodes[0].attrs.get("algorithm")] * 3
+    assert "measured as" not in choices["d"].why + choices["e"].why
+
+
 def test_the_sparse_policy_decides_which_layers_try_sparse_kernels():
     low, env = lowered([conv("x", "y", "w", "sparse_layer")], {"w": pruned((64, 8, 1, 1), 0.1)})
     tried = C.choose(low, env, sparse=SparsePolicy(), repeats=2)["y"]
