@@ -10,6 +10,8 @@
 // the cheapest block when sparse_rule() (pyprune/capabilities.h) says so; for a convolution
 // Winograd takes, Winograd when a call has enough output tiles to pay for its transformed
 // weights and a grouped one enough channels per group, else gemm; gemm otherwise).
+// With auto_pad "same_upper" (TensorFlow's "SAME", timm's tf_ models), the padding is the
+// input size's: each spatial dim padded to ceil(size / stride) outputs, the odd one after.
 // Inputs: x, weight (constant), then an optional bias (constant) and an optional residual
 // (computed: a tensor of the output's shape): a third input is the bias when it is a constant
 // and the residual otherwise. A separable node's inputs are x, depthwise weight, depthwise bias,
@@ -382,6 +384,69 @@ Algorithm choose(const Attributes& a, Spec& s, const Constant& weight) {
 }
 
 
+// `w` padded TensorFlow's "SAME" way for an input of h x width: each dim to ceil(size / stride)
+// outputs, the padding's odd one after (ONNX's auto_pad "SAME_UPPER").
+Window2d same_upper(Window2d w, size_t h, size_t width) {
+  const auto total = [](size_t size, size_t stride, size_t extent) -> size_t {
+    if (size == 0) return size_t{0};  // no output to pad for: the window does not fit (as torch refuses it)
+    const size_t reach = (pp_divide_round_up(size, stride) - 1) * stride + extent;
+    return reach > size ? reach - size : 0;
+  };
+  const size_t th = total(h, w.stride_h, w.extent_h()), tw = total(width, w.stride_w, w.extent_w());
+  w.pad_top = th / 2;
+  w.pad_bottom = th - th / 2;
+  w.pad_left = tw / 2;
+  w.pad_right = tw - tw / 2;
+  return w;
+}
+
+// A conv2d node of auto_pad "same_upper": the Conv2dOperator of the padding an input's size
+// calls for, each made the first time a size needs it. The padding depends on the size modulo
+// the stride: at most stride_h x stride_w of them.
+class SamePaddedConv2dOperator : public Operator {
+ public:
+  SamePaddedConv2dOperator(const Spec& spec, const float* weight, const float* pointwise, std::vector<float> bias,
+                           std::vector<float> pointwise_bias)
+      : spec_(spec), weight_(weight), pointwise_(pointwise), bias_(std::move(bias)),
+        pointwise_bias_(std::move(pointwise_bias)) {}
+
+  std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
+    return padded_for(inputs[0]).output_shapes(inputs);
+  }
+  void run(const std::vector<const float*>& in, const std::vector<Dims>& in_shapes, const std::vector<float*>& out,
+           const std::vector<Dims>& out_shapes) const override {
+    padded_for(in_shapes[0]).run(in, in_shapes, out, out_shapes);
+  }
+  std::string describe() const override { return "conv2d " + spec_.window.describe() + kSuffix; }
+  std::string describe_for(const std::vector<Dims>& inputs) const override {
+    return padded_for(inputs[0]).describe_for(inputs) + kSuffix;
+  }
+  size_t macs(const std::vector<Dims>& inputs) const override { return padded_for(inputs[0]).macs(inputs); }
+
+ private:
+  static constexpr const char* kSuffix = " (padded \"same_upper\")";
+
+  const Conv2dOperator& padded_for(const Dims& x) const {
+    if (x.size() != 4) throw std::invalid_argument("x must be NCHW (4 dims), got shape " + to_string(x));
+    const Window2d window = same_upper(spec_.window, x[2], x[3]);
+    const std::array<size_t, 4> padding = {window.pad_top, window.pad_left, window.pad_bottom, window.pad_right};
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_ptr<Conv2dOperator>& op = by_padding_[padding];
+    if (op == nullptr) {
+      Spec padded = spec_;
+      padded.window = window;
+      op = std::make_unique<Conv2dOperator>(padded, weight_, pointwise_, bias_, pointwise_bias_);
+    }
+    return *op;
+  }
+
+  Spec spec_;  // its window unpadded
+  const float *weight_, *pointwise_;
+  std::vector<float> bias_, pointwise_bias_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::array<size_t, 4>, std::unique_ptr<Conv2dOperator>> by_padding_;
+};
+
 // The largest stride, padding, dilation, group count or sparse block a node may ask for.
 constexpr int64_t kMaxSize = int64_t{1} << 30;
 
@@ -477,7 +542,7 @@ std::vector<float> bias_values(const Attributes& a, const Constant& b, size_t ch
 }  // namespace
 
 std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<const Constant*>& constants) {
-  std::vector<std::string> known = {"stride", "padding", "dilation", "groups", "algorithm", "block"};
+  std::vector<std::string> known = {"stride", "padding", "dilation", "groups", "algorithm", "block", "auto_pad"};
   for (const std::string& name : activation_attribute_names()) known.push_back(name);
   const std::vector<std::string> depthwise_names = activation_attribute_names(kDepthwise);
   known.insert(known.end(), depthwise_names.begin(), depthwise_names.end());
@@ -499,6 +564,9 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
   if (!separable && constants.size() == 4 && !bias_given)
     a.fail("input 2 (bias) must be a constant when a residual follows it");
 
+  const bool same_upper = a.text("auto_pad", {"none", "same_upper"}, "none") == "same_upper";
+  if (same_upper && a.has("padding"))
+    a.fail("attribute 'padding' cannot go with auto_pad 'same_upper', whose padding is the input size's");
   Spec s{};
   s.window = window_attributes(a, weight.shape[2], weight.shape[3]);
   s.groups = static_cast<size_t>(a.integer("groups", 1, kMaxSize, 1));
@@ -540,6 +608,9 @@ std::unique_ptr<Operator> make_conv2d(const Attributes& a, const std::vector<con
     s.residual_input = constants.size() == 4 ? 3 : constants.size() == 3 && !bias_given ? 2 : 0;
   }
   try {
+    if (same_upper)
+      return std::make_unique<SamePaddedConv2dOperator>(s, weight.dense, pointwise, std::move(bias),
+                                                        std::move(pointwise_bias));
     return std::make_unique<Conv2dOperator>(s, weight.dense, pointwise, std::move(bias), std::move(pointwise_bias));
   } catch (const std::invalid_argument& e) {
     a.fail(e.what());

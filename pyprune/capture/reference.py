@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from pyprune.graph import ir
 
-__all__ = ["OPS", "activation", "evaluate", "run", "run_node"]
+__all__ = ["OPS", "activation", "evaluate", "run", "run_node", "same_upper_padding"]
 
 
 def activation(x: torch.Tensor, attrs: Mapping[str, Any]) -> torch.Tensor:
@@ -48,17 +48,30 @@ def _pads_to_torch(pads: Sequence[int]) -> list[int]:
     return [p for pair in reversed(pairs) for p in pair]
 
 
+def same_upper_padding(size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                       dilation: Sequence[int]) -> list[int]:
+    """conv2d's padding (top, left, bottom, right) under auto_pad "same_upper" (TensorFlow's
+    "SAME") for an input of `size` (height, width): each dim padded to ceil(size / stride)
+    outputs, the odd one after."""
+    totals = [max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0) if n else 0
+              for n, k, s, d in zip(size, kernel, stride, dilation)]
+    return [totals[0] // 2, totals[1] // 2, totals[0] - totals[0] // 2, totals[1] - totals[1] // 2]
+
+
 def _conv2d(attrs: Mapping[str, Any], x: torch.Tensor, weight: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
     """act(conv2d(x) + bias + residual); algorithm "separable" is a depthwise convolution (with
     depthwise_activation) then a pointwise one: x, dw weight, dw bias, pw weight, pw bias [, residual]."""
     if attrs.get("algorithm") == "separable":
         dw_bias, pw_weight, pw_bias, *residual = rest
         depthwise = {k[len("depthwise_"):]: v for k, v in attrs.items() if k.startswith("depthwise_")}
-        dw_attrs = {k: v for k, v in attrs.items() if k in ("stride", "padding", "dilation", "groups")}
+        dw_attrs = {k: v for k, v in attrs.items() if k in ("stride", "padding", "dilation", "groups", "auto_pad")}
         y = _conv2d({**dw_attrs, **depthwise}, x, weight, dw_bias)
         return _conv2d({k: v for k, v in attrs.items() if k.startswith("activation")}, y, pw_weight, pw_bias, *residual)
     bias, residual = (list(rest) + [None, None])[:2]
     top, left, bottom, right = attrs.get("padding", [0, 0, 0, 0])
+    if attrs.get("auto_pad") == "same_upper":
+        top, left, bottom, right = same_upper_padding(x.shape[2:], weight.shape[2:], attrs.get("stride", [1, 1]),
+                                                      attrs.get("dilation", [1, 1]))
     if (top, left) != (bottom, right):
         x, padding = F.pad(x, [left, right, top, bottom]), 0
     else:

@@ -4,6 +4,9 @@ Needs torch."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from pyprune._optional import require
@@ -15,8 +18,10 @@ from torch.utils._pytree import tree_map
 from pyprune.capture.export import python_state_kept
 from pyprune.capture.indices import INTEGER_DTYPES
 from pyprune.capture.pipeline import inference_graph
+from pyprune.capture.reference import same_upper_padding
 from pyprune.capture.segments import flat_inputs
 from pyprune.graph.engine import Engine
+from pyprune.graph.ir import Node
 from pyprune.pack.format import PackFile
 from pyprune.pack.outputs import difference, model_outputs
 from pyprune.pack.reading import graph as file_graph
@@ -31,27 +36,45 @@ GRAPH_TOLERANCE = 1e-3
 
 def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     """`model` (in eval mode) captured on `inputs` on the operator set, marked fixed_sizes if it
-    does not hold at other sizes. ValueError saying why when it cannot be captured whole."""
+    does not hold at other sizes. Where it does not, but does with its strided convolutions
+    padded TensorFlow's "SAME" way (conv2d's auto_pad "same_upper") wherever they are so
+    padded at the example's sizes, that graph (timm's tf_ models). ValueError saying why when
+    it cannot be captured whole."""
     graph = inference_graph(model, inputs)
-    graph.fixed_sizes = not _follows_other_sizes(model, graph, inputs)
+    probes = _probes(model, inputs)
+    for candidate in itertools.chain([graph], _padded_the_same_way(graph)):
+        if all(_agrees_at(candidate, *probe) for probe in probes):
+            candidate.fixed_sizes = False
+            return candidate
+    graph.fixed_sizes = True
     return graph
 
 
-def _follows_other_sizes(model: nn.Module, graph: Any, inputs: tuple) -> bool:
-    """Whether the graph computes what the model does on inputs of other sizes past dims 0 and 1
-    (an image's height and width, a signal's length), or past dim 0 for inputs of rank 2 (a
-    sequence of token ids, or features). A size the model read from its input at capture
-    (F.interpolate to x.shape[-2:], TensorFlow's "SAME" padding, padding to a multiple of the
-    stride) is a constant of the graph, which then answers other sizes with the example's; a
-    model that takes no other size (a position table of its own, a linear layer's features)
-    fixes them too. Probed at twice the example's sizes (multiples of the model's strides still,
-    which the model must take) and at odd sizes one past those (which it may refuse: a detector
-    whose upsampled maps must meet its strided ones). Inputs of rank 1 have no such sizes."""
+def _probes(model: nn.Module, inputs: tuple) -> list[tuple[tuple, list | None, bool]]:
+    """(inputs, the model's outputs on them or None where it refuses them, whether a refusal is
+    no disagreement) at which a graph holds where it computes what the model does at sizes
+    other than the example's, past dims 0 and 1 (an image's height and width, a signal's
+    length), or past dim 0 for inputs of rank 2 (a sequence of token ids, or features). A size
+    the model read from its input at capture (F.interpolate to x.shape[-2:], padding to a
+    multiple of the stride) is a constant of the graph, which then answers other sizes with the
+    example's; a model that takes no other size (a position table of its own, a linear layer's
+    features) fixes them too. Probed at twice the example's sizes (multiples of the model's
+    strides still, which the model must take) and at odd sizes one past those (which it may
+    refuse: a detector whose upsampled maps must meet its strided ones). Inputs of rank 1 have
+    no such sizes: no probe."""
     tensors = flat_inputs(inputs)
     if all(x.dim() < 2 for x in tensors if isinstance(x, torch.Tensor)):
-        return True
-    return (_agrees_at(model, graph, tree_map(lambda x: _resized(x, odd=False), inputs), refusable=False)
-            and _agrees_at(model, graph, tree_map(lambda x: _resized(x, odd=True), inputs), refusable=True))
+        return []
+    probes = []
+    for odd in (False, True):
+        probe = tree_map(lambda x: _resized(x, odd), inputs)
+        try:
+            with python_state_kept(model):  # a detector's grid cached at the probe's sizes is not the user's
+                want = model_outputs(model, probe)
+        except Exception:  # whatever the model refuses the sizes with
+            want = None
+        probes.append((probe, want, odd))
+    return probes
 
 
 def _resized(x: Any, odd: bool) -> Any:
@@ -66,14 +89,11 @@ def _resized(x: Any, odd: bool) -> Any:
     return x
 
 
-def _agrees_at(model: nn.Module, graph: Any, probe: tuple, refusable: bool) -> bool:
-    """Whether the graph gives the model's outputs on `probe`: a graph that refuses sizes the
-    model takes, or answers otherwise (or not finitely), does not; when the model refuses the
-    probe, `refusable` says whether that is no disagreement."""
-    try:
-        with python_state_kept(model):  # a detector's grid cached at the probe's sizes is not the user's
-            want = model_outputs(model, probe)
-    except Exception:  # whatever the model refuses the sizes with
+def _agrees_at(graph: Any, probe: tuple, want: list | None, refusable: bool) -> bool:
+    """Whether the graph gives the model's outputs `want` on `probe`: a graph that refuses sizes
+    the model takes, or answers otherwise (or not finitely), does not; where the model refused
+    the probe (want None), `refusable` says whether that is no disagreement."""
+    if want is None:
         return refusable
     try:
         got = Engine(graph)(*[_engine_input(x) for x in flat_inputs(probe)])
@@ -81,6 +101,36 @@ def _agrees_at(model: nn.Module, graph: Any, probe: tuple, refusable: bool) -> b
         return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE
     except Exception:  # the graph refuses sizes the model takes: not one of its sizes
         return False
+
+
+def _padded_the_same_way(graph: Any) -> Iterator[Any]:
+    """Copies of the graph whose strided convolutions padded TensorFlow's "SAME" way at the
+    example's sizes pad so at every size (auto_pad "same_upper"): all of them, then only the
+    asymmetric ones (an odd size pads the "SAME" way symmetrically, as a padding of PyTorch's
+    does: which of those reads its input's size, only the probes can tell). Made as they are
+    asked for."""
+    same, asymmetric = [], []
+    for k, (node, info) in enumerate(zip(graph.nodes, Net(graph).describe())):
+        stride, dilation = node.attrs.get("stride", [1, 1]), node.attrs.get("dilation", [1, 1])
+        if node.op != "conv2d" or stride == [1, 1] or "padding" not in node.attrs:
+            continue  # at stride 1 "SAME" pads by the kernel's reach alone, whatever the size
+        kernel = info.input_shapes[1][2:]
+        padding = list(node.attrs["padding"])
+        if padding == same_upper_padding(info.input_shapes[0][2:], kernel, stride, dilation):
+            same.append(k)
+            if padding[:2] != padding[2:]:
+                asymmetric.append(k)
+    for marked in dict.fromkeys(map(tuple, (same, asymmetric))):
+        if marked:
+            yield _auto_padded(graph, marked)
+
+
+def _auto_padded(graph: Any, marked: tuple[int, ...]) -> Any:
+    """The graph with nodes `marked` padded by auto_pad "same_upper" (its constants shared)."""
+    nodes = [Node(n.op, n.inputs, n.outputs, {**{a: v for a, v in n.attrs.items() if a != "padding"},
+                                             "auto_pad": "same_upper"}, n.name) if k in marked else n
+             for k, n in enumerate(graph.nodes)]
+    return dataclasses.replace(graph, nodes=nodes)
 
 
 def file_graph_outputs(written: PackFile, inputs: tuple) -> list[torch.Tensor]:

@@ -256,6 +256,56 @@ def depthwise_cases():
             yield pytest.param(k, s, padding, id=f"{k}x{k}s{s}-{'-'.join(map(str, padding))}")
 
 
+@settings(max_examples=25 if SMALL_SWEEP else 100, deadline=None)
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2, "depthwise"]), kernel=st.integers(1, 7),
+       stride=st.tuples(st.integers(1, 4), st.integers(1, 4)), dilation=st.integers(1, 2),
+       sizes=st.lists(st.tuples(st.integers(1, 23), st.integers(1, 23)), min_size=1, max_size=3),
+       algorithm=st.sampled_from(["auto", "gemm"]), seed=st.integers(0, 2**16))
+def test_same_upper_padding_follows_each_inputs_size(n, groups, kernel, stride, dilation, sizes, algorithm, seed):
+    """auto_pad "same_upper" pads every input size as TensorFlow's "SAME" (timm's pad_same) does,
+    one node taking sizes of every remainder modulo the stride in turn."""
+    from pyprune.capture.reference import same_upper_padding
+
+    rng = np.random.default_rng(seed)
+    cin = 6
+    groups = cin if groups == "depthwise" else groups
+    cout = cin if groups == cin else 4
+    w = rng.standard_normal((cout, cin // groups, kernel, kernel), dtype=np.float32)
+    b = rng.standard_normal(cout, dtype=np.float32)
+    attrs = {"stride": list(stride), "dilation": [dilation] * 2, "groups": groups, "auto_pad": "same_upper",
+             "algorithm": algorithm, "activation": "relu"}
+    graph = Graph([TensorSpec("x", (n, cin, *sizes[0]))], ["y"], [Node("conv2d", ["x", "w", "b"], ["y"], attrs, "c")],
+                  {"w": w, "b": b})
+    engine = Engine(graph)
+    for hw in sizes:
+        x = rng.standard_normal((n, cin, *hw), dtype=np.float32)
+        top, left, bottom, right = same_upper_padding(hw, (kernel, kernel), stride, (dilation, dilation))
+        assert engine.output_shapes(x.shape) == [(n, cout, -(-hw[0] // stride[0]), -(-hw[1] // stride[1]))]
+        want = reference(x, w, b, None, stride, (top, left, bottom, right), (dilation, dilation), groups,
+                         {"activation": "relu"})
+        assert_close(engine(x), want, cin // groups * kernel * kernel)
+    assert engine.describe(x.shape)[0].kernel.endswith('+ relu (padded "same_upper")')
+
+
+def test_same_upper_padding_on_a_separable_node(rng):
+    """A fused depthwise -> pointwise node of TensorFlow's "SAME" padding (an EfficientNet's
+    stride-2 depthwise convolution and its projection) against its reference."""
+    from pyprune.capture.reference import OPS
+
+    c, cout = 8, 5
+    dw, db = rng.standard_normal((c, 1, 3, 3), dtype=np.float32), rng.standard_normal(c, dtype=np.float32)
+    pw, pb = rng.standard_normal((cout, c, 1, 1), dtype=np.float32), rng.standard_normal(cout, dtype=np.float32)
+    attrs = {"stride": [2, 2], "groups": c, "auto_pad": "same_upper", "depthwise_activation": "relu6"}
+    for hw in [(16, 16), (17, 15), (9, 20)]:
+        x = rng.standard_normal((1, c, *hw), dtype=np.float32)
+        got = separable(x, dw, db, pw, pb, **attrs)
+        with torch.no_grad():
+            want = OPS["conv2d"]({**attrs, "algorithm": "separable"},
+                                 *[torch.from_numpy(a).double() for a in (x, dw, db, pw, pb)]).numpy()
+        assert got.shape == want.shape == (1, cout, -(-hw[0] // 2), -(-hw[1] // 2))
+        assert_close(got, want, 9 + c)
+
+
 @pytest.mark.parametrize("k,s,padding", list(depthwise_cases()))
 def test_depthwise_asymmetric_padding_matches_torch(k, s, padding, rng):
     for n, c, hw in [(1, 5, (14, 9)), (3, 3, (max(7, k), 16))]:  # unpadded, at least the kernel's height
@@ -673,6 +723,8 @@ def test_auto_takes_each_input_size_as_it_comes(cout, rng):
     (dict(stride=[0, 1], cin_g=4), "attribute 'stride' entries must be in"),
     (dict(padding=[1, 1, 1], cin_g=4), "attribute 'padding' must have 4 entries"),
     (dict(padding=[3, 0, 0, 0], cin_g=4), "padding must be in \\[0, 2\\] for a 3x3 kernel, got 3"),
+    (dict(auto_pad="same", cin_g=4), "attribute 'auto_pad' must be one of"),
+    (dict(auto_pad="same_upper", padding=[1, 1, 1, 1], cin_g=4), "'padding' cannot go with auto_pad 'same_upper'"),
     (dict(groups=3, cin_g=4), "must divide the 4 output channels"),
     (dict(activation="relu", activation_min=0.0, cin_g=4), "apply only to activation 'clamp'"),
     (dict(activation="tanh", activation_alpha=0.1, cin_g=4), "applies only to activation 'leaky_relu'"),

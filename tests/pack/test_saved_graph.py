@@ -459,31 +459,47 @@ def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
 
 class PaddedByItsSize(nn.Module):
     """Padding computed from the input's size: TensorFlow's "SAME" (timm's tf_ models; even and
-    odd sizes pad differently) or up to a multiple of the stride (a detector's letterbox)."""
+    odd sizes pad differently) or up to a multiple of the stride (a detector's letterbox); then,
+    with `then`, a convolution of PyTorch's padding, which on an odd size pads as "SAME" does."""
 
-    def __init__(self, same):
+    def __init__(self, same, then=False):
         super().__init__()
         self.same = same
         self.c = nn.Conv2d(3, 4, 3, stride=2)
+        self.then = nn.Conv2d(4, 4, 3, stride=2, padding=1) if then else nn.Identity()
 
     def forward(self, x):
         pads = []
         for size in reversed(x.shape[-2:]):
             extra = max((math.ceil(size / 2) - 1) * 2 + 3 - size, 0) if self.same else (-size) % 8
             pads += [extra // 2, extra - extra // 2]
-        return self.c(F.pad(x, pads))
+        return self.then(self.c(F.pad(x, pads)))
 
 
-@pytest.mark.parametrize("same", [True, False])
-def test_padding_read_from_the_inputs_size_fixes_the_graphs_sizes(tmp_path, same):
+def test_padding_to_a_multiple_of_the_stride_fixes_the_graphs_sizes(tmp_path):
     """Twice the example's size pads alike, an odd one does not: the graph would answer it with
     the example's padding."""
-    model, x = PaddedByItsSize(same).eval(), torch.randn(1, 3, 16, 16)
+    model, x = PaddedByItsSize(same=False).eval(), torch.randn(1, 3, 16, 16)
     pack.save(model, tmp_path / "padded.pyprune", example_inputs=x, lossless=True)
     net = runtime.load(tmp_path / "padded.pyprune")
     assert net.fixed_sizes
     with pytest.raises(ValueError, match=r"must have the sizes \(3, 16, 16\) past the batch.*got shape \(1, 3, 17, 19\)"):
         net(np.zeros((1, 3, 17, 19), np.float32))
+
+
+@pytest.mark.parametrize("then,example", [(False, 16), (True, 14)])
+def test_tensorflows_same_padding_is_padded_so_at_every_size(tmp_path, then, example):
+    """The "SAME" convolution pads every size as the model does; beside it one of PyTorch's
+    padding, whose padding at the example's 7x7 is the "SAME" one too, keeps its own."""
+    model, x = PaddedByItsSize(same=True, then=then).eval(), torch.randn(1, 3, example, example)
+    pack.save(model, tmp_path / "same.pyprune", example_inputs=x, lossless=True)
+    net = runtime.load(tmp_path / "same.pyprune")
+    assert not net.fixed_sizes
+    for hw in [(17, 19), (16, 16), (5, 8), (33, 30)]:
+        y = torch.randn(2, 3, *hw)
+        assert np.abs(net(y.numpy()) - outputs(model, y)[0]).max() <= 1e-5
+    kernels = [n.kernel for n in net.describe((1, 3, 17, 19)) if n.op == "conv2d"]
+    assert [k.endswith('(padded "same_upper")') for k in kernels] == [True] + [False] * then
 
 
 def test_a_model_refusing_odd_sizes_keeps_the_graphs_sizes_free(tmp_path):
