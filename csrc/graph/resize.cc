@@ -1,5 +1,7 @@
 // upsample: F.interpolate of (N, C, H, W) in mode nearest, nearest-exact, bilinear or bicubic
-// (align_corners or not for the last two), to a `size` or by a `scale`, with torch's arithmetic:
+// (align_corners or not for the last two), to a `size`, to the size of a second input's last two
+// dims (`size_like`: F.interpolate(x, size=y.shape[-2:]) at any size), or by a `scale`, with
+// torch's arithmetic:
 // a scale gives the output size floor(in * scale) and, unless align_corners, the source
 // coordinate dst / scale (float); a size gives the source coordinate dst * in / out. Source
 // indices and weights are computed once per run and per dim; rows repeating the previous one
@@ -37,15 +39,17 @@ struct Tap {
 class Upsample final : public NodeOperator {
  public:
   explicit Upsample(const Attributes& attrs) : NodeOperator(attrs) {
-    attrs.only({"mode", "size", "scale", "align_corners"});
+    attrs.only({"mode", "size", "scale", "size_like", "align_corners"});
     const std::string mode = attrs.text("mode", mode_names());
     for (size_t i = 0; i < mode_names().size(); i++)
       if (mode_names()[i] == mode) mode_ = static_cast<Interpolation>(i);
-    if (attrs.has("size") == attrs.has("scale")) attrs.fail("takes exactly one of the attributes 'size' and 'scale'");
+    size_like_ = attrs.integer("size_like", 0, 1, 0) != 0;
+    if (attrs.has("size") + attrs.has("scale") + size_like_ != 1)
+      attrs.fail("takes exactly one of the attributes 'size', 'scale' and 'size_like'");
     if (attrs.has("size")) {
       for (int64_t s : attrs.integers("size", 2, 1, std::numeric_limits<int32_t>::max()))
         size_.push_back(static_cast<size_t>(s));
-    } else {
+    } else if (!size_like_) {
       scale_ = attrs.real_list("scale", 2, std::numeric_limits<double>::min(), 1 << 20);
     }
     if (support() == 1 && attrs.has("align_corners"))
@@ -54,12 +58,14 @@ class Upsample final : public NodeOperator {
   }
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    expect_inputs(inputs, 1, 1);
+    expect_inputs(inputs, size_like_ ? 2 : 1, size_like_ ? 2 : 1);
     const Dims& x = inputs[0];
     if (x.size() != 4) fail("input must be (N, C, H, W), got " + to_string(x));
+    if (size_like_ && inputs[1].size() < 2) fail("input 1 (whose last two dims are the size) has rank " +
+                                                 std::to_string(inputs[1].size()) + ", less than 2");
     Dims y = x;
     for (size_t i = 0; i < 2; i++) {
-      y[2 + i] = out_size(x[2 + i], i);
+      y[2 + i] = size_like_ ? inputs[1][inputs[1].size() - 2 + i] : out_size(x[2 + i], i);
       if (y[2 + i] == 0 || x[2 + i] == 0)
         fail("input " + to_string(x) + " gives an empty output (" + std::to_string(y[2 + i]) + " along dim " +
              std::to_string(2 + i) + ")");
@@ -111,6 +117,7 @@ class Upsample final : public NodeOperator {
     std::string s = "upsample " + mode_names()[static_cast<size_t>(mode_)];
     if (align_corners_) s += " align_corners";
     if (!scale_.empty()) return s + " x" + std::to_string(scale_[0]) + ", x" + std::to_string(scale_[1]);
+    if (size_like_) return s + " to input 1's size";
     return s + " to " + std::to_string(size_[0]) + "x" + std::to_string(size_[1]);
   }
 
@@ -250,6 +257,7 @@ class Upsample final : public NodeOperator {
   bool align_corners_ = false;
   std::vector<size_t> size_;
   std::vector<double> scale_;
+  bool size_like_ = false;
 };
 
 }  // namespace

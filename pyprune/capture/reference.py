@@ -141,12 +141,13 @@ def _avg_pool2d(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
                         attrs.get("divisor", 0) or None)
 
 
-def _upsample(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
+def _upsample(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     mode = attrs["mode"].replace("_", "-")  # nearest_exact is torch's nearest-exact
     align = bool(attrs.get("align_corners", 0)) if mode in ("bilinear", "bicubic") else None
     if "scale" in attrs:
         return F.interpolate(x, scale_factor=list(attrs["scale"]), mode=mode, align_corners=align)
-    return F.interpolate(x, size=list(attrs["size"]), mode=mode, align_corners=align)
+    size = list(like.shape[-2:]) if attrs.get("size_like") else list(attrs["size"])
+    return F.interpolate(x, size=size, mode=mode, align_corners=align)
 
 
 def _pad(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:

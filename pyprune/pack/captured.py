@@ -32,6 +32,10 @@ __all__ = ["GRAPH_TOLERANCE", "captured_graph", "file_graph_outputs"]
 # The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
 # summation): beyond this fraction of the output range it would be computing something else.
 GRAPH_TOLERANCE = 1e-3
+# A graph made to follow the input's size (_padded_the_same_way, _resized_like) computes what the
+# model does at other sizes, to rounding, or something else there that averaging may hide (a
+# padding off by a row, a map resized twice, under a global pool): it holds only this close.
+DERIVED_TOLERANCE = 1e-5
 
 
 def captured_graph(model: nn.Module, inputs: tuple) -> Any:
@@ -42,9 +46,10 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     it cannot be captured whole."""
     graph = inference_graph(model, inputs)
     probes = _probes(model, inputs)
-    for candidate in itertools.chain([graph], _padded_the_same_way(graph)):
-        if all(_agrees_at(candidate, *probe) for probe in probes):
-            candidate.fixed_sizes = False
+    if all(_agrees_at(graph, *probe, GRAPH_TOLERANCE) for probe in probes):
+        return graph
+    for candidate in itertools.chain(_padded_the_same_way(graph), _resized_like(graph)):
+        if all(_agrees_at(candidate, *probe, DERIVED_TOLERANCE) for probe in probes):
             return candidate
     graph.fixed_sizes = True
     return graph
@@ -89,16 +94,17 @@ def _resized(x: Any, odd: bool) -> Any:
     return x
 
 
-def _agrees_at(graph: Any, probe: tuple, want: list | None, refusable: bool) -> bool:
-    """Whether the graph gives the model's outputs `want` on `probe`: a graph that refuses sizes
-    the model takes, or answers otherwise (or not finitely), does not; where the model refused
-    the probe (want None), `refusable` says whether that is no disagreement."""
+def _agrees_at(graph: Any, probe: tuple, want: list | None, refusable: bool, tolerance: float) -> bool:
+    """Whether the graph gives the model's outputs `want` on `probe` within `tolerance` of their
+    range: a graph that refuses sizes the model takes, or answers otherwise (or not finitely),
+    does not; where the model refused the probe (want None), `refusable` says whether that is no
+    disagreement."""
     if want is None:
         return refusable
     try:
         got = Engine(graph)(*[_engine_input(x) for x in flat_inputs(probe)])
         got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
-        return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= GRAPH_TOLERANCE
+        return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= tolerance
     except Exception:  # the graph refuses sizes the model takes: not one of its sizes
         return False
 
@@ -123,6 +129,31 @@ def _padded_the_same_way(graph: Any) -> Iterator[Any]:
     for marked in dict.fromkeys(map(tuple, (same, asymmetric))):
         if marked:
             yield _auto_padded(graph, marked)
+
+
+def _resized_like(graph: Any) -> Iterator[Any]:
+    """The graph with its resizes to a fixed size resized to the size of a tensor of that size
+    before them (upsample's size_like: F.interpolate(x, size=y.shape[-2:]), a segmentation
+    model's logits to its input's size, an FPN's coarse map to the lateral one's): a graph input
+    where one has it, else the latest tensor. Made when asked for; nothing where there is no
+    such resize, or where one has no such tensor."""
+    infos = Net(graph).describe()
+    shapes = {spec.name: spec.shape for spec in graph.inputs}
+    nodes, changed = [], False
+    for node, info in zip(graph.nodes, infos):
+        if node.op == "upsample" and "size" in node.attrs:
+            size = tuple(node.attrs["size"])
+            like = [t for t, shape in shapes.items() if len(shape) >= 3 and tuple(shape[-2:]) == size]
+            if not like:
+                return  # a resize to a size no tensor has (a map padded to whole patches): it stays fixed
+            inputs = [t.name for t in graph.inputs if t.name in like] or like[-1:]
+            attrs = {a: v for a, v in node.attrs.items() if a != "size"}
+            node = Node(node.op, [node.inputs[0], inputs[0]], node.outputs, {**attrs, "size_like": 1}, node.name)
+            changed = True
+        nodes.append(node)
+        shapes.update(zip(node.outputs, info.output_shapes))
+    if changed:
+        yield dataclasses.replace(graph, nodes=nodes)
 
 
 def _auto_padded(graph: Any, marked: tuple[int, ...]) -> Any:

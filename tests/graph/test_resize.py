@@ -50,6 +50,19 @@ def test_to_a_size(h, w, oh, ow, mode, n, seed):
     check(x, *mode, got, interpolate(x, *mode, size=(oh, ow)))
 
 
+@settings(max_examples=100, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), like=st.sampled_from([(13, 25), (1, 1), (7, 3), (3, 8, 5)]),
+       mode=st.sampled_from(MODES), seed=st.integers(0, 2**16))
+def test_to_the_size_of_another_input(h, w, like, mode, seed):
+    """size_like: the size is input 1's last two dims (F.interpolate(x, size=y.shape[-2:])),
+    whatever its rank and values; as `size` would give."""
+    rng = np.random.default_rng(seed)
+    x, y = random(rng, (2, 3, h, w)), random(rng, like)
+    got = run1("upsample", attrs_of(*mode, size_like=1), x, y)
+    assert got.shape == (2, 3, *like[-2:])
+    check(x, *mode, got, interpolate(x, *mode, size=like[-2:]))
+
+
 @settings(max_examples=150, deadline=None)
 @given(h=st.integers(1, 12), w=st.integers(1, 12), sh=st.sampled_from(SCALES), sw=st.sampled_from(SCALES),
        mode=st.sampled_from(MODES), seed=st.integers(0, 2**16))
@@ -86,6 +99,11 @@ def test_refusals():
     x = np.ones((1, 2, 4, 4), np.float32)
     refused("upsample", {"mode": "nearest"}, x, says="exactly one of")
     refused("upsample", {"mode": "nearest", "size": [8, 8], "scale": [2, 2]}, x, says="exactly one of")
+    refused("upsample", {"mode": "nearest", "size": [8, 8], "size_like": 1}, x, x, says="exactly one of")
+    refused("upsample", {"mode": "nearest", "size_like": 2}, x, x, says="size_like")
+    refused("upsample", {"mode": "nearest", "size_like": 1}, x, says="input")
+    refused("upsample", {"mode": "nearest", "size": [8, 8]}, x, x, says="input")
+    refused("upsample", {"mode": "nearest", "size_like": 1}, x, np.ones(5, np.float32), says="rank 1, less than 2")
     refused("upsample", {"mode": "area", "size": [8, 8]}, x, says=["mode", "area"])
     refused("upsample", {"mode": "bicubic", "size": [8, 8], "antialias": 1}, x, says="unknown attribute 'antialias'")
     refused("upsample", {"mode": "nearest", "size": [8, 8], "align_corners": 1}, x, says="align_corners")

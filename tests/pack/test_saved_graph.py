@@ -421,8 +421,8 @@ def test_a_segmentation_file_runs_images_of_other_sizes(tmp_path):
 
 
 class SizedFromInput(nn.Module):
-    """An FCN's head: logits upsampled to the input's size, read from it (a constant of the
-    graph); and a model with a position table of its own size, which takes no other."""
+    """An FCN's head: logits upsampled to the input's size, read from it; or a model with a
+    position table of its own size, which takes no other."""
 
     def __init__(self, table=False):
         super().__init__()
@@ -436,9 +436,8 @@ class SizedFromInput(nn.Module):
         return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-@pytest.mark.parametrize("table", [False, True])
-def test_a_graph_that_holds_at_its_example_size_only_refuses_other_sizes(tmp_path, table):
-    model, x = SizedFromInput(table).eval(), torch.randn(1, 3, 32, 32)
+def test_a_graph_that_holds_at_its_example_size_only_refuses_other_sizes(tmp_path):
+    model, x = SizedFromInput(table=True).eval(), torch.randn(1, 3, 32, 32)
     pack.save(model, tmp_path / "fixed.pyprune", example_inputs=x, lossless=True)
     net = runtime.load(tmp_path / "fixed.pyprune")
     assert net.fixed_sizes
@@ -446,6 +445,39 @@ def test_a_graph_that_holds_at_its_example_size_only_refuses_other_sizes(tmp_pat
     assert np.abs(net(y.numpy()) - outputs(model, y)[0]).max() <= 1e-5
     with pytest.raises(ValueError, match=r"must have the sizes \(3, 32, 32\) past the batch.*got shape \(1, 3, 48, 48\)"):
         net(np.zeros((1, 3, 48, 48), np.float32))
+
+
+class ResizedToFeatures(nn.Module):
+    """An FPN's top-down step: the coarse map upsampled to the lateral map's size, read from it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lateral, self.down = nn.Conv2d(3, 4, 1), nn.Conv2d(4, 4, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        lateral = self.lateral(x)
+        return lateral + F.interpolate(self.down(lateral), size=lateral.shape[-2:], mode="nearest")
+
+
+@pytest.mark.parametrize("model", [SizedFromInput(), ResizedToFeatures()], ids=["to the input", "to a feature map"])
+def test_a_resize_to_a_size_read_from_a_tensor_follows_that_tensor(tmp_path, model):
+    pack.save(model.eval(), tmp_path / "resized.pyprune", example_inputs=torch.randn(1, 3, 32, 32), lossless=True)
+    net = runtime.load(tmp_path / "resized.pyprune")
+    assert not net.fixed_sizes
+    for hw in [(48, 40), (17, 19), (5, 8)]:
+        x = torch.randn(2, 3, *hw)
+        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    assert any(n.kernel.endswith("to input 1's size") for n in net.describe((1, 3, 17, 19)))
+
+
+def test_a_resize_to_a_size_no_tensor_has_keeps_the_sizes_fixed(tmp_path):
+    """MobileViT's block resizes its 15x15 map up to whole patches (16x16) and back: the first
+    size is no tensor's, so the graph holds at the example's size only. Following the second
+    alone, it would resize other sizes to the example's patches and back, within 2.4e-4 of the
+    model's output range under the global pool."""
+    model, shape = zoo.build("mobilevit")
+    pack.save(model, tmp_path / "patches.pyprune", example_inputs=torch.randn(1, *shape), lossless=True)
+    assert runtime.load(tmp_path / "patches.pyprune").fixed_sizes
 
 
 def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
