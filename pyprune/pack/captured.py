@@ -40,10 +40,11 @@ DERIVED_TOLERANCE = 1e-5
 
 def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     """`model` (in eval mode) captured on `inputs` on the operator set, marked fixed_sizes if it
-    does not hold at other sizes. Where it does not, but does with its strided convolutions
-    padded TensorFlow's "SAME" way (conv2d's auto_pad "same_upper") wherever they are so
-    padded at the example's sizes, that graph (timm's tf_ models). ValueError saying why when
-    it cannot be captured whole."""
+    does not hold at other sizes. Where it does not, but does derived so as to follow the input's
+    size (its strided convolutions padded TensorFlow's "SAME" way wherever they are so padded at
+    the example's sizes, timm's tf_ models; or its resizes to a fixed size resized to a tensor's
+    size, a segmentation head's), that graph. ValueError saying why when it cannot be captured
+    whole."""
     graph = inference_graph(model, inputs)
     probes = _probes(model, inputs)
     if all(_agrees_at(graph, *probe, GRAPH_TOLERANCE) for probe in probes):
