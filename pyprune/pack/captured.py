@@ -47,10 +47,11 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     whole."""
     graph = inference_graph(model, inputs)
     probes = _probes(model, inputs)
-    if all(_agrees_at(graph, *probe, GRAPH_TOLERANCE) for probe in probes):
+    if _holds(graph, probes, GRAPH_TOLERANCE):
         return graph
-    for candidate in itertools.chain(_padded_the_same_way(graph), _resized_like(graph)):
-        if all(_agrees_at(candidate, *probe, DERIVED_TOLERANCE) for probe in probes):
+    nodes = Net(graph).describe()  # the nodes' shapes at the example, which the derived graphs read
+    for candidate in itertools.chain(_padded_the_same_way(graph, nodes), _resized_like(graph, nodes)):
+        if _holds(candidate, probes, DERIVED_TOLERANCE):
             return candidate
     graph.fixed_sizes = True
     return graph
@@ -95,29 +96,40 @@ def _resized(x: Any, odd: bool) -> Any:
     return x
 
 
-def _agrees_at(graph: Any, probe: tuple, want: list | None, refusable: bool, tolerance: float) -> bool:
-    """Whether the graph gives the model's outputs `want` on `probe` within `tolerance` of their
-    range: a graph that refuses sizes the model takes, or answers otherwise (or not finitely),
-    does not; where the model refused the probe (want None), `refusable` says whether that is no
-    disagreement."""
+def _holds(graph: Any, probes: list, tolerance: float) -> bool:
+    """Whether the graph, compiled once, agrees with the model at every probe (_agrees_at)."""
+    if not probes:
+        return True
+    try:
+        engine = Engine(graph)
+    except Exception:  # the operators refuse a derived graph: it holds nowhere
+        return False
+    return all(_agrees_at(engine, *probe, tolerance) for probe in probes)
+
+
+def _agrees_at(engine: Engine, probe: tuple, want: list | None, refusable: bool, tolerance: float) -> bool:
+    """Whether the compiled graph gives the model's outputs `want` on `probe` within `tolerance`
+    of their range: a graph that refuses sizes the model takes, or answers otherwise (or not
+    finitely), does not; where the model refused the probe (want None), `refusable` says whether
+    that is no disagreement."""
     if want is None:
         return refusable
     try:
-        got = Engine(graph)(*[_engine_input(x) for x in flat_inputs(probe)])
+        got = engine(*[_engine_input(x) for x in flat_inputs(probe)])
         got = [torch.from_numpy(g) for g in (got if isinstance(got, tuple) else (got,))]
         return [g.shape for g in got] == [w.shape for w in want] and difference(want, got).relative <= tolerance
     except Exception:  # the graph refuses sizes the model takes: not one of its sizes
         return False
 
 
-def _padded_the_same_way(graph: Any) -> Iterator[Any]:
+def _padded_the_same_way(graph: Any, nodes: list) -> Iterator[Any]:
     """Copies of the graph whose strided convolutions padded TensorFlow's "SAME" way at the
     example's sizes pad so at every size (auto_pad "same_upper"): all of them, then only the
     asymmetric ones (an odd size pads the "SAME" way symmetrically, as a padding of PyTorch's
-    does: which of those reads its input's size, only the probes can tell). Made as they are
-    asked for."""
+    does: which of those reads its input's size, only the probes can tell). `nodes`: the graph's
+    (Net.describe) at the example. Made as they are asked for."""
     same, asymmetric = [], []
-    for k, (node, info) in enumerate(zip(graph.nodes, Net(graph).describe())):
+    for k, (node, info) in enumerate(zip(graph.nodes, nodes)):
         stride, dilation = node.attrs.get("stride", [1, 1]), node.attrs.get("dilation", [1, 1])
         if node.op != "conv2d" or stride == [1, 1] or "padding" not in node.attrs:
             continue  # at stride 1 "SAME" pads by the kernel's reach alone, whatever the size
@@ -132,13 +144,13 @@ def _padded_the_same_way(graph: Any) -> Iterator[Any]:
             yield _auto_padded(graph, marked)
 
 
-def _resized_like(graph: Any) -> Iterator[Any]:
+def _resized_like(graph: Any, infos: list) -> Iterator[Any]:
     """The graph with its resizes to a fixed size resized to the size of a tensor of that size
     before them (upsample's size_like: F.interpolate(x, size=y.shape[-2:]), a segmentation
     model's logits to its input's size, an FPN's coarse map to the lateral one's): a graph input
-    where one has it, else the latest tensor. Made when asked for; nothing where there is no
-    such resize, or where one has no such tensor."""
-    infos = Net(graph).describe()
+    where one has it, else the latest tensor. `infos`: the graph's nodes (Net.describe) at the
+    example. Made when asked for; nothing where there is no such resize, or where one has no
+    such tensor."""
     shapes = {spec.name: spec.shape for spec in graph.inputs}
     nodes, changed = [], False
     for node, info in zip(graph.nodes, infos):
