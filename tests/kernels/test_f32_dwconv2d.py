@@ -175,6 +175,26 @@ def test_same_padding_kernels_on_every_small_plane(ukernel, rng):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"shape {(h, w)} {act}")
 
 
+@pytest.mark.parametrize("ukernel", SAME_UKERNELS, ids=[u["name"] for u in SAME_UKERNELS])
+def test_same_padding_kernels_on_narrow_planes_of_every_height(ukernel, rng):
+    """Planes 1..8 columns wide and 1..40 rows high: kernels may stack several rows of such a
+    plane in one vector up to some height and run a row per vector beyond it; both, and the
+    switch between them, against the reference, with values next to the planes reaching no
+    output."""
+    if ukernel["isa"] not in AVAILABLE:
+        pytest.skip(f"{ukernel['isa']} not available on this CPU")
+    k, stride = ukernel["kernel_size"], ukernel["stride"]
+    tol = reference.tolerance(k * k)
+    for i, (h, w) in enumerate(itertools.product(range(1, 41), range(1, 9))):
+        act = ACTIVATIONS[i % 4]
+        x, weight, bias = random_case(rng, 1 + i % 2, 1 + i % 3, h, w, k, i % 2 == 0)
+        room = np.full(x.size + 32, np.nan, np.float32)
+        room[16:16 + x.size] = x.ravel()
+        got = run(room[16:16 + x.size].reshape(x.shape), weight, bias, stride, k // 2, act, ukernel["name"])
+        want = run(x, weight, bias, stride, k // 2, act, ref_name(k, stride))
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"shape {(h, w)} {act}")
+
+
 @pytest.mark.parametrize("ukernel", UKERNELS + SAME_UKERNELS, ids=[u["name"] for u in UKERNELS + SAME_UKERNELS])
 def test_nan_and_inf_propagate(ukernel):
     if ukernel["isa"] not in AVAILABLE:
