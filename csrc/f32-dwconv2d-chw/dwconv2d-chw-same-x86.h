@@ -23,8 +23,8 @@
 //  - Tails: AVX-512's last tile runs in a ymm when 8 or fewer columns remain (half the work:
 //    the 7- and 56-wide planes of 224x224 networks end in 7 and 8 columns).
 //  - Rows: ROWS-row tiles, then one tile of the rows that remain.
-//  - Narrow planes, AVX-512, 5x5 stride 1 (at most 8 columns: the 7x7 maps of 224x224
-//    networks): rows stacked in the lanes instead (Stacked below), where a plane fits 8 vectors.
+//  - Small planes, AVX-512, 5x5 (the 7x7 and 14x14 maps of 224x224 networks): 16 channels at
+//    a time, a channel per lane, instead (Blocked below).
 //  - All channels of the call in one loop: the per-channel cost is its 1 + K * K broadcasts and
 //    the row pointers.
 #pragma once
@@ -120,104 +120,8 @@ struct Avx512 : pp_x86::Avx512 {
 template <class Vec>
 constexpr bool kHasHalf = !std::is_void_v<typename Vec::Half>;
 
-#if defined(__AVX512F__)
-// Stride-1 planes at most 8 columns wide on AVX-512, rows stacked in the lanes: a row per
-// vector leaves half of it or more empty (7 of 16 lanes on a 7x7 map). Each plane is copied into
-// a buffer whose rows are W + P floats apart, the P zeros between two rows being the right
-// padding of one and the left of the next, under and over P zero rows. Output (r, c) is then
-// computed at r (W + P) + c, and its tap (i, j) reads the buffer at (r + i) (W + P) + c + j for
-// every output alike: one unmasked load per tap and vector of 16 / (W + P) rows, no edges. The
-// lanes at the gaps are dropped before the store by compressing the vector. Run for 5x5 (1
-// thread, Intel Xeon, against a row per vector: MobileNetV4's and EfficientNet-B0's 7x7 layers
-// 1.35-1.5x); 3x3 and 7x7 measured slower (0.85x, 0.96x): most of these loads straddle two
-// cache lines, which 9 taps do not repay with the copy, nor 49 over 5 vectors.
-template <int K>
-struct Stacked {
-  static constexpr int P = K / 2;
-  static constexpr size_t kMaxWidth = 8;
-  static constexpr size_t kMaxVectors = 8;
-  // The buffer: the vectors' lanes, plus the farthest tap's offset past them.
-  static constexpr size_t kFloats = 16 * kMaxVectors + (K - 1) * (kMaxWidth + P + 1);
-
-  // The plane's vectors (0: too many to keep in registers) at `width` columns and `height` rows.
-  static size_t vectors(size_t height, size_t width) {
-    if (width > kMaxWidth) return 0;
-    const size_t n = ((height - 1) * (width + P) + width + 15) / 16;  // to the last output
-    return n <= kMaxVectors ? n : 0;
-  }
-
-  size_t height, width, stride, n;
-  const pp_f32_minmax_params* params;
-  __mmask16 row_mask;
-  __mmask16 keep[kMaxVectors];   // vector v's lanes at output columns
-  __mmask16 kept[kMaxVectors];   // as many lanes from the first: where they go once compressed
-  size_t first[kMaxVectors];     // the output index of its first kept lane
-  // Two buffers: the next plane is copied into one while the other is read, as loads of data
-  // still in the store buffer (the copy's narrower stores) cannot be forwarded and wait for it.
-  alignas(64) float buffers[2][kFloats];
-
-  Stacked(size_t height, size_t width, size_t n, const pp_f32_minmax_params* params)
-      : height(height), width(width), stride(width + P), n(n), params(params),
-        row_mask(static_cast<__mmask16>((1u << width) - 1)) {
-    std::fill(&buffers[0][0], &buffers[0][0] + 2 * kFloats, 0.0f);
-    const size_t end = (height - 1) * stride + width;
-    for (size_t v = 0; v < n; v++) {
-      uint32_t bits = 0;
-      for (size_t l = 0; l < 16; l++) {
-        const size_t f = 16 * v + l;
-        if (f < end && f % stride < width) bits |= 1u << l;
-      }
-      keep[v] = static_cast<__mmask16>(bits);
-      kept[v] = static_cast<__mmask16>((1u << __builtin_popcount(bits)) - 1);
-      first[v] = 16 * v / stride * width + std::min(16 * v % stride, width);
-    }
-  }
-
-  PP_INLINE void copy(const float* input, float* buffer) const {
-    for (size_t r = 0; r < height; r++)
-      _mm512_mask_storeu_ps(buffer + (r + P) * stride + P, row_mask, _mm512_maskz_loadu_ps(row_mask, input + r * width));
-  }
-
-  template <int N>
-  PP_INLINE void plane(const float* buffer, const float* weights, float* output) const {
-    __m512 acc[N];
-    const __m512 bias = _mm512_set1_ps(weights[0]);
-    unroll<N>([&](auto v) PP_INLINE_LAMBDA { acc[PP_CONST(v)] = bias; });
-    for (int i = 0; i < K; i++) {
-      const float* row = buffer + i * stride;
-      unroll<K>([&](auto j) PP_INLINE_LAMBDA {
-        const __m512 w = _mm512_set1_ps(weights[1 + i * K + PP_CONST(j)]);
-        unroll<N>([&](auto v) PP_INLINE_LAMBDA {
-          constexpr int V = PP_CONST(v);
-          acc[V] = _mm512_fmadd_ps(_mm512_loadu_ps(row + PP_CONST(j) + 16 * V), w, acc[V]);
-        });
-      });
-    }
-    const __m512 vmin = _mm512_set1_ps(params->min), vmax = _mm512_set1_ps(params->max);
-    unroll<N>([&](auto v) PP_INLINE_LAMBDA {
-      constexpr int V = PP_CONST(v);
-      const __m512 out = _mm512_maskz_compress_ps(keep[V], _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[V])));
-      _mm512_mask_storeu_ps(output + first[V], kept[V], out);
-    });
-  }
-
-  template <int N>
-  void planes(size_t channels, const float* input, const float* weights, float* output) {
-    const size_t size = height * width;
-    copy(input, buffers[0]);
-    for (size_t c = 0; c < channels; c++, weights += 1 + K * K, output += size) {
-      if (c + 1 < channels) copy(input + (c + 1) * size, buffers[(c + 1) % 2]);
-      plane<N>(buffers[c % 2], weights, output);
-    }
-  }
-
-  void run(size_t channels, const float* input, const float* weights, float* output) {
-    unroll<kMaxVectors>([&](auto v) PP_INLINE_LAMBDA {
-      if (n == PP_CONST(v) + 1) planes<PP_CONST(v) + 1>(channels, input, weights, output);
-    });
-  }
-};
-#endif
+// Fewer channels than this in a call run a plane at a time, not in blocks of 16 (Blocked).
+constexpr size_t kBlockedChannels = 8;
 
 template <class Vec, int K, int S, int ROWS>
 struct Kernel {
@@ -405,15 +309,133 @@ struct Kernel {
   }
 };
 
-// Runs the call on Stacked where Vec, the stride and the plane's size call for it.
+#if defined(__AVX512F__)
+// Small planes on AVX-512, 16 channels at a time, a channel per lane: a 7-column row fills 7 of
+// a vector's 16 lanes, every tile of a 7x7 or 14x14 plane is an edge tile, and the masks and
+// tails cost per tile. Each block of 16 channels is transposed into a zero-padded buffer of
+// pixels of 16 channels (16x16 transposes of 16 pixels of the flattened planes, each pixel then
+// stored at its padded place), every output pixel is its taps' FMAs on aligned whole vectors of
+// that buffer, and the output pixels are transposed back into the planes. The layout costs two
+// transposes per 16 pixels, about what 9 taps cost: run for 5x5 only (1 thread, Intel Xeon,
+// the layers in their models, against a plane at a time: MobileNetV4's and EfficientNet-B0's
+// 7x7 layers 1.75x faster, 5x5 stride 2 to 7x7 1.2-1.4x, 14x14 1.09x). 3x3 ran slower (14x14
+// 0.4x, 7x7 0.84-1.19x) and 7x7 at 7x7 gained what it cost the layer after it (ConvNeXt).
+template <int K, int S>
+struct Blocked {
+  static constexpr int P = K / 2;
+  static constexpr int kTaps = K * K;
+  static constexpr size_t kMaxInput = 256;   // input pixels
+  static constexpr size_t kMaxPadded = 400;  // padded pixels the outputs read
+  static constexpr size_t kMaxOutput = 196;
+  static constexpr int kTile = 6;  // output pixels per tile: 6 accumulators beside the 25 taps' vectors
+
+  static bool takes(size_t height, size_t width) {
+    const size_t oh = (height - 1) / S + 1, ow = (width - 1) / S + 1;
+    return height * width <= kMaxInput && ((oh - 1) * S + K) * ((ow - 1) * S + K) <= kMaxPadded &&
+           oh * ow <= kMaxOutput;
+  }
+
+  size_t height, width, oh, ow, wp;
+  const pp_f32_minmax_params* params;
+  uint16_t place[kMaxInput];  // each input pixel's padded pixel (the spare one past them if no output reads it)
+  alignas(64) float padded[(kMaxPadded + 1) * 16];
+  alignas(64) float out[kMaxOutput * 16];
+
+  Blocked(size_t height, size_t width, const pp_f32_minmax_params* params)
+      : height(height), width(width), oh((height - 1) / S + 1), ow((width - 1) / S + 1), wp((ow - 1) * S + K),
+        params(params) {
+    const size_t hp = (oh - 1) * S + K;
+    std::fill(padded, padded + hp * wp * 16, 0.0f);
+    for (size_t y = 0; y < height; y++)
+      for (size_t x = 0; x < width; x++)
+        place[y * width + x] = static_cast<uint16_t>(y + P < hp && x + P < wp ? (y + P) * wp + x + P : hp * wp);
+  }
+
+  static PP_INLINE __mmask16 lanes(size_t n) { return pp_x86::Avx512::first_lanes(n); }
+
+  // Output pixels [x, x + N) of output row y.
+  template <int N>
+  PP_INLINE void tile(size_t y, size_t x, const __m512 (&w)[kTaps], __m512 bias, __m512 vmin, __m512 vmax) {
+    __m512 acc[N];
+    pyprune::unroll<N>([&](auto t) PP_INLINE_LAMBDA { acc[PP_CONST(t)] = bias; });
+    pyprune::unroll<K>([&](auto i) PP_INLINE_LAMBDA {
+      const float* row = padded + ((y * S + PP_CONST(i)) * wp + x * S) * 16;
+      pyprune::unroll<K>([&](auto j) PP_INLINE_LAMBDA {
+        pyprune::unroll<N>([&](auto t) PP_INLINE_LAMBDA {
+          constexpr int T = PP_CONST(t);
+          acc[T] = _mm512_fmadd_ps(_mm512_load_ps(row + (T * S + PP_CONST(j)) * 16), w[PP_CONST(i) * K + PP_CONST(j)],
+                                   acc[T]);
+        });
+      });
+    });
+    float* o = out + (y * ow + x) * 16;
+    pyprune::unroll<N>([&](auto t) PP_INLINE_LAMBDA {
+      _mm512_store_ps(o + 16 * PP_CONST(t), _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[PP_CONST(t)])));
+    });
+  }
+
+  // Channels [0, n) (n <= 16) of the call from `input` (planes height * width apart).
+  PP_INLINE void block(size_t n, const float* input, const float* weights, float* output) {
+    __m512 r[16];
+    // The weights, a vector per tap (lane c: channel c's), through transposes of 16 of them.
+    alignas(64) float taps[((1 + kTaps + 15) / 16) * 256];
+    for (size_t q = 0; q < 1 + kTaps; q += 16) {
+      const __mmask16 m = lanes(std::min<size_t>(16, 1 + kTaps - q));
+      pyprune::unroll<16>([&](auto c) PP_INLINE_LAMBDA {
+        r[c] = c < n ? _mm512_maskz_loadu_ps(m, weights + c * (1 + kTaps) + q) : _mm512_setzero_ps();
+      });
+      pp_x86::Avx512::transpose(r);
+      pyprune::unroll<16>([&](auto j) PP_INLINE_LAMBDA { _mm512_store_ps(taps + (q + j) * 16, r[j]); });
+    }
+    const size_t plane = height * width, out_plane = oh * ow;
+    for (size_t p = 0; p < plane; p += 16) {
+      const size_t m = std::min<size_t>(16, plane - p);
+      pyprune::unroll<16>([&](auto c) PP_INLINE_LAMBDA {
+        r[c] = c < n ? _mm512_maskz_loadu_ps(lanes(m), input + c * plane + p) : _mm512_setzero_ps();
+      });
+      pp_x86::Avx512::transpose(r);
+      pyprune::unroll<16>([&](auto j) PP_INLINE_LAMBDA {
+        if (j < m) _mm512_store_ps(padded + place[p + j] * 16, r[j]);
+      });
+    }
+    __m512 w[kTaps];
+    pyprune::unroll<kTaps>([&](auto t) PP_INLINE_LAMBDA { w[PP_CONST(t)] = _mm512_load_ps(taps + (1 + PP_CONST(t)) * 16); });
+    const __m512 bias = _mm512_load_ps(taps), vmin = _mm512_set1_ps(params->min), vmax = _mm512_set1_ps(params->max);
+    for (size_t y = 0; y < oh; y++) {
+      size_t x = 0;
+      for (; x + kTile <= ow; x += kTile) tile<kTile>(y, x, w, bias, vmin, vmax);
+      pyprune::unroll<kTile - 1>([&](auto t) PP_INLINE_LAMBDA {
+        if (ow - x == PP_CONST(t) + 1) tile<PP_CONST(t) + 1>(y, x, w, bias, vmin, vmax);
+      });
+    }
+    for (size_t p = 0; p < out_plane; p += 16) {
+      const size_t m = std::min<size_t>(16, out_plane - p);
+      pyprune::unroll<16>([&](auto j) PP_INLINE_LAMBDA {
+        r[j] = j < m ? _mm512_load_ps(out + (p + j) * 16) : _mm512_setzero_ps();
+      });
+      pp_x86::Avx512::transpose(r);
+      pyprune::unroll<16>([&](auto c) PP_INLINE_LAMBDA {
+        if (c < n) _mm512_mask_storeu_ps(output + c * out_plane + p, lanes(m), r[c]);
+      });
+    }
+  }
+
+  void run(size_t channels, const float* input, const float* weights, float* output) {
+    const size_t plane = height * width, out_plane = oh * ow;
+    for (size_t c = 0; c < channels; c += 16)
+      block(std::min<size_t>(16, channels - c), input + c * plane, weights + c * (1 + kTaps), output + c * out_plane);
+  }
+};
+#endif
+
+// Runs the call on Blocked where Vec, the kernel, the planes and their count call for it.
 template <class Vec, int K, int S>
-PP_INLINE bool run_stacked(size_t channels, size_t height, size_t width, const float* input, const float* weights,
+PP_INLINE bool run_blocked(size_t channels, size_t height, size_t width, const float* input, const float* weights,
                            float* output, const pp_f32_minmax_params* params) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<Vec, Avx512> && S == 1 && K == 5) {
-    const size_t n = Stacked<K>::vectors(height, width);
-    if (n == 0) return false;
-    Stacked<K>(height, width, n, params).run(channels, input, weights, output);
+  if constexpr (std::is_same_v<Vec, Avx512> && K == 5) {
+    if (channels < kBlockedChannels || !Blocked<K, S>::takes(height, width)) return false;
+    Blocked<K, S>(height, width, params).run(channels, input, weights, output);
     return true;
   }
 #endif
@@ -429,7 +451,7 @@ PP_INLINE bool run_stacked(size_t channels, size_t height, size_t width, const f
                                                 const float* input, const float* weights, float* output,       \
                                                 const float* zero, const pp_f32_minmax_params* params) {       \
     PP_ASSERT(input_height != 0 && input_width != 0);                                                          \
-    if (pp_dwconv2d_chw_same_x86::run_stacked<pp_dwconv2d_chw_same_x86::vec, k, s>(                            \
+    if (pp_dwconv2d_chw_same_x86::run_blocked<pp_dwconv2d_chw_same_x86::vec, k, s>(                            \
             channels, input_height, input_width, input, weights, output, params))                             \
       return;                                                                                                  \
     pp_dwconv2d_chw_same_x86::Kernel<pp_dwconv2d_chw_same_x86::vec, k, s, tile_rows>(input_height, input_width, \

@@ -176,23 +176,31 @@ def test_same_padding_kernels_on_every_small_plane(ukernel, rng):
 
 
 @pytest.mark.parametrize("ukernel", SAME_UKERNELS, ids=[u["name"] for u in SAME_UKERNELS])
-def test_same_padding_kernels_on_narrow_planes_of_every_height(ukernel, rng):
-    """Planes 1..8 columns wide and 1..40 rows high: kernels may stack several rows of such a
-    plane in one vector up to some height and run a row per vector beyond it; both, and the
-    switch between them, against the reference, with values next to the planes reaching no
-    output."""
+def test_same_padding_kernels_on_small_planes_of_many_channels(ukernel, rng):
+    """Small planes (to 16x16, the 7x7 and 14x14 maps among them) of 8 to 40 channels per call:
+    kernels may take such calls 16 channels at a time, a channel per lane, with a ragged last
+    block. Against the reference; values next to the planes reach no output and nothing past the
+    output is written."""
     if ukernel["isa"] not in AVAILABLE:
         pytest.skip(f"{ukernel['isa']} not available on this CPU")
     k, stride = ukernel["kernel_size"], ukernel["stride"]
     tol = reference.tolerance(k * k)
-    for i, (h, w) in enumerate(itertools.product(range(1, 41), range(1, 9))):
-        act = ACTIVATIONS[i % 4]
-        x, weight, bias = random_case(rng, 1 + i % 2, 1 + i % 3, h, w, k, i % 2 == 0)
-        room = np.full(x.size + 32, np.nan, np.float32)
-        room[16:16 + x.size] = x.ravel()
-        got = run(room[16:16 + x.size].reshape(x.shape), weight, bias, stride, k // 2, act, ukernel["name"])
-        want = run(x, weight, bias, stride, k // 2, act, ref_name(k, stride))
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"shape {(h, w)} {act}")
+    shapes = [(7, 7), (14, 14), (16, 16), (1, 1), (2, 9), (9, 2), (15, 15), (13, 8), (5, 16), (16, 3), (3, 3), (11, 6)]
+    for i, (h, w) in enumerate(shapes):
+        for c in (8, 15, 16, 17, 40):
+            act = ACTIVATIONS[(i + c) % 4]
+            x, weight, bias = random_case(rng, 1 + (i + c) % 2, c, h, w, k, (i + c) % 3 != 0)
+            room = np.full(x.size + 32, np.nan, np.float32)
+            room[16:16 + x.size] = x.ravel()
+            oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+            size = x.shape[0] * c * oh * ow
+            out_room = np.full(size + 16, 1234.5, np.float32)
+            out = out_room[:size].reshape(x.shape[0], c, oh, ow)
+            _core.depthwise_conv2d(room[16:16 + x.size].reshape(x.shape), weight, bias, stride=stride,
+                                   padding=k // 2, min=act.min, max=act.max, out=out, ukernel=ukernel["name"])
+            want = run(x, weight, bias, stride, k // 2, act, ref_name(k, stride))
+            np.testing.assert_allclose(out, want, rtol=tol, atol=tol, err_msg=f"shape {(c, h, w)} {act}")
+            assert (out_room[size:] == 1234.5).all()
 
 
 @pytest.mark.parametrize("ukernel", UKERNELS + SAME_UKERNELS, ids=[u["name"] for u in UKERNELS + SAME_UKERNELS])

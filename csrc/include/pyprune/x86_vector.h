@@ -4,7 +4,8 @@
 // where the compiler targets AVX-512.
 //   T, kLanes, Mask (a lane mask), first_lanes(n) (the mask of lanes [0, n), 0 <= n <= kLanes),
 //   zero(), splat(const float*), load / store (unaligned; under a Mask: masked-off lanes read as zero
-//   and are left alone in memory), fma(a, b, c) = a * b + c, add, clamp(v, lo, hi) keeping NaN.
+//   and are left alone in memory), fma(a, b, c) = a * b + c, add, clamp(v, lo, hi) keeping NaN;
+//   AVX-512 also transpose(r), of 16 rows.
 #pragma once
 
 #include <immintrin.h>
@@ -79,6 +80,37 @@ struct Avx512 {
   static PP_INLINE T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static PP_INLINE T add(T a, T b) { return _mm512_add_ps(a, b); }
   static PP_INLINE T clamp(T v, T lo, T hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+
+  // Rows r[0..15] to columns: r[c] becomes lane c of every row (a 16x16 transpose).
+  static PP_INLINE void transpose(__m512 (&r)[16]) {
+    __m512 t[16], u[16];
+    // t[2i], t[2i+1]: rows 2i and 2i+1 interleaved, low and high pairs of each 128-bit lane.
+    pyprune::unroll<8>([&](auto i) PP_INLINE_LAMBDA {
+      constexpr int I = PP_CONST(i);
+      t[2 * I] = _mm512_unpacklo_ps(r[2 * I], r[2 * I + 1]);
+      t[2 * I + 1] = _mm512_unpackhi_ps(r[2 * I], r[2 * I + 1]);
+    });
+    // u[4g + j], lane L: column 4L + j of rows 4g .. 4g + 3.
+    pyprune::unroll<4>([&](auto g) PP_INLINE_LAMBDA {
+      constexpr int G = 4 * PP_CONST(g);
+      u[G] = _mm512_shuffle_ps(t[G], t[G + 2], 0x44);
+      u[G + 1] = _mm512_shuffle_ps(t[G], t[G + 2], 0xEE);
+      u[G + 2] = _mm512_shuffle_ps(t[G + 1], t[G + 3], 0x44);
+      u[G + 3] = _mm512_shuffle_ps(t[G + 1], t[G + 3], 0xEE);
+    });
+    // Column 4L + j gathers lane L of u[j], u[4 + j], u[8 + j], u[12 + j].
+    pyprune::unroll<4>([&](auto j) PP_INLINE_LAMBDA {
+      constexpr int J = PP_CONST(j);
+      const __m512 even_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0x88);
+      const __m512 odd_lo = _mm512_shuffle_f32x4(u[J], u[4 + J], 0xDD);
+      const __m512 even_hi = _mm512_shuffle_f32x4(u[8 + J], u[12 + J], 0x88);
+      const __m512 odd_hi = _mm512_shuffle_f32x4(u[8 + J], u[12 + J], 0xDD);
+      r[J] = _mm512_shuffle_f32x4(even_lo, even_hi, 0x88);
+      r[4 + J] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88);
+      r[8 + J] = _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD);
+      r[12 + J] = _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD);
+    });
+  }
 };
 #endif
 
