@@ -181,8 +181,11 @@ constexpr size_t kTaskMacs = 32 * 1024;
 
 size_t plane_macs(const Shape4& y, const Window2d& w) { return y.plane() * w.kernel_h * w.kernel_w; }
 
+// Runs of planes past 16 are whole multiples of 16: AVX-512's 5x5 kernels take 16 channels at a
+// time (dwconv2d-chw-same-x86.h), and a ragged block computes all 16.
 size_t planes_per_task(size_t planes, size_t macs) {
-  return std::min(planes, pp_divide_round_up(kTaskMacs, macs));
+  const size_t per_task = pp_divide_round_up(kTaskMacs, macs);
+  return std::min(planes, per_task > 16 ? pp_round_up(per_task, 16) : per_task);
 }
 
 PlaneShape plane_shape(const Shape4& x, const Shape4& y, const Window2d& w) {
