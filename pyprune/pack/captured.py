@@ -32,7 +32,8 @@ __all__ = ["GRAPH_TOLERANCE", "captured_graph", "file_graph_outputs"]
 # The graph runs the packed model's weights on other kernels (batch norms folded, other orders of
 # summation): beyond this fraction of the output range it would be computing something else.
 GRAPH_TOLERANCE = 1e-3
-# A graph made to follow the input's size (_padded_the_same_way, _resized_like) computes what the
+# A graph made to follow the input's size (_padded_the_same_way, _resized_like,
+# _reshaped_like_inputs) computes what the
 # model does at other sizes, to rounding, or something else there that averaging may hide (a
 # padding off by a row, a map resized twice, under a global pool): it holds only this close.
 DERIVED_TOLERANCE = 1e-5
@@ -42,15 +43,17 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     """`model` (in eval mode) captured on `inputs` on the operator set, marked fixed_sizes if it
     does not hold at other sizes. Where it does not, but does derived so as to follow the input's
     size (its strided convolutions padded TensorFlow's "SAME" way wherever they are so padded at
-    the example's sizes, timm's tf_ models; or its resizes to a fixed size resized to a tensor's
-    size, a segmentation head's), that graph. ValueError saying why when it cannot be captured
+    the example's sizes, timm's tf_ models; its resizes to a fixed size resized to a tensor's
+    size, a segmentation head's; or its reshapes to sizes read from their input following its
+    dims, a channel shuffle's or an attention's), that graph. ValueError saying why when it cannot be captured
     whole."""
     graph = inference_graph(model, inputs)
     probes = _probes(model, inputs)
     if _holds(graph, probes, GRAPH_TOLERANCE):
         return graph
     nodes = Net(graph).describe()  # the nodes' shapes at the example, which the derived graphs read
-    for candidate in itertools.chain(_padded_the_same_way(graph, nodes), _resized_like(graph, nodes)):
+    derived = (_padded_the_same_way(graph, nodes), _resized_like(graph, nodes), _reshaped_like_inputs(graph, nodes))
+    for candidate in itertools.chain(*derived):
         if _holds(candidate, probes, DERIVED_TOLERANCE):
             return candidate
     graph.fixed_sizes = True
@@ -167,6 +170,71 @@ def _resized_like(graph: Any, infos: list) -> Iterator[Any]:
         shapes.update(zip(node.outputs, info.output_shapes))
     if changed:
         yield dataclasses.replace(graph, nodes=nodes)
+
+
+def _reshaped_like_inputs(graph: Any, infos: list) -> Iterator[Any]:
+    """The graph with its reshapes' sizes following their input's dims, where a reshape keeps a
+    dim (its size becomes that dim: a channel shuffle's (n, g, c / g, h, w)) or merges several
+    into one, the only such entry (inferred, -1: an attention's (n, c, h * w)); a dim split in
+    several keeps the example's sizes (space to depth: the probes then find the graph fixed).
+    `infos`: the graph's nodes (Net.describe) at the example. Made when asked for; nothing
+    where no reshape changes."""
+    nodes, changed = [], False
+    for node, info in zip(graph.nodes, infos):
+        if node.op == "reshape":
+            shape = _following(info.input_shapes[0], info.output_shapes[0], node.attrs["shape"])
+            if shape != node.attrs["shape"]:
+                node = Node(node.op, node.inputs, node.outputs, {**node.attrs, "shape": shape}, node.name)
+                changed = True
+        nodes.append(node)
+    if changed:
+        yield dataclasses.replace(graph, nodes=nodes)
+
+
+def _following(dims: list, sizes: list, shape: list) -> list:
+    """The reshape's `shape` entries (a size, -1, or -(2 + i) for the input's dim i) made to
+    follow the input's `dims` where the reshape of `dims` to `sizes` keeps a dim or merges dims
+    into one entry (the only one: inferred), the example's sizes elsewhere; `shape` itself where
+    the dims do not group into the sizes."""
+    groups = _groups(list(dims), list(sizes))
+    if groups is None:
+        return shape
+    following, merged = list(sizes), []
+    for kept, made in groups:
+        if len(kept) == 1 and len(made) == 1:
+            following[made[0]] = -2 - kept[0]
+        elif len(kept) > 1 and len(made) == 1:
+            merged.append(made[0])
+    if len(merged) == 1:
+        following[merged[0]] = -1
+    return following
+
+
+def _groups(dims: list, sizes: list) -> list[tuple[list, list]] | None:
+    """The reshape of `dims` to `sizes` as (input dims, output dims) groups of equal products,
+    in order (a view's: each output dim made of whole consecutive input dims or part of one);
+    None where there are none (a dim of 0)."""
+    if 0 in dims or 0 in sizes:
+        return None
+    groups, i, j = [], 0, 0
+    while i < len(dims) or j < len(sizes):
+        kept, made = [i] if i < len(dims) else [], [j] if j < len(sizes) else []
+        have = dims[i] if i < len(dims) else 1
+        want = sizes[j] if j < len(sizes) else 1
+        i, j = i + len(kept), j + len(made)
+        while have != want:
+            if have < want:
+                if i == len(dims):
+                    return None
+                have, i = have * dims[i], i + 1
+                kept.append(i - 1)
+            else:
+                if j == len(sizes):
+                    return None
+                want, j = want * sizes[j], j + 1
+                made.append(j - 1)
+        groups.append((kept, made))
+    return groups
 
 
 def _auto_padded(graph: Any, marked: tuple[int, ...]) -> Any:

@@ -480,6 +480,48 @@ def test_a_resize_to_a_size_no_tensor_has_keeps_the_sizes_fixed(tmp_path):
     assert runtime.load(tmp_path / "patches.pyprune").fixed_sizes
 
 
+class ReshapedBySize(nn.Module):
+    """Reshapes to sizes read from the input: ShuffleNet's channel shuffle (n, g, c / g, h, w)
+    and back, a global-context attention's (n, c, h * w); with `split`, space to depth's
+    (n, c, h / 2, 2, w / 2, 2) instead, whose halved dims no single size can follow."""
+
+    def __init__(self, split=False):
+        super().__init__()
+        self.split = split
+        self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(12 if split else 8, 4, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        n, c, h, w = y.shape
+        if self.split:
+            x = x.view(n, 3, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(n, 12, h // 2, w // 2)
+            return self.b(x)
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        z = self.b(y).view(n, 4, h * w)
+        return (z * torch.softmax(z.mean(1, keepdim=True), -1)).sum(-1)
+
+
+def test_reshapes_to_sizes_read_from_the_input_follow_its_dims(tmp_path):
+    model = ReshapedBySize().eval()
+    pack.save(model, tmp_path / "shuffle.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
+    net = runtime.load(tmp_path / "shuffle.pyprune")
+    assert not net.fixed_sizes
+    for hw in [(24, 20), (17, 19), (5, 8)]:
+        x = torch.randn(2, 3, *hw)
+        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    assert [n.kernel for n in net.describe((1, 3, 17, 19)) if n.op == "reshape"] == [
+        "reshape to (d0, 2, 4, d2, d3)", "reshape to (d0, -1, d3, d4)", "reshape to (d0, d1, -1)"]
+
+
+def test_a_dim_split_by_a_size_read_from_the_input_keeps_the_sizes_fixed(tmp_path):
+    model = ReshapedBySize(split=True).eval()
+    pack.save(model, tmp_path / "s2d.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
+    net = runtime.load(tmp_path / "s2d.pyprune")
+    assert net.fixed_sizes
+    x = torch.randn(3, 3, 16, 16)
+    assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+
+
 def test_a_fully_convolutional_graph_keeps_its_sizes_free(tmp_path):
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2)).eval()
     pack.save(model, tmp_path / "free.pyprune", example_inputs=torch.randn(1, 3, 32, 32), lossless=True)
