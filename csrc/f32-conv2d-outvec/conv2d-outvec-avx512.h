@@ -7,12 +7,9 @@
 #include <immintrin.h>
 
 #include "outvec-x86.h"
-#include "pyprune/unroll.h"
 #include "pyprune/x86_vector.h"
 
 namespace pp_f32_conv2d_outvec_avx512 {
-
-using pyprune::unroll;
 
 struct Traits : pp_x86::Avx512 {
   static constexpr int kRegisters = 32;
