@@ -52,12 +52,25 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     if _holds(graph, probes, GRAPH_TOLERANCE):
         return graph
     nodes = Net(graph).describe()  # the nodes' shapes at the example, which the derived graphs read
-    derived = (_padded_the_same_way(graph, nodes), _resized_like(graph, nodes), _reshaped_like_inputs(graph, nodes))
-    for candidate in itertools.chain(*derived):
+    for candidate in _derived(graph, nodes):
         if _holds(candidate, probes, DERIVED_TOLERANCE):
             return candidate
     graph.fixed_sizes = True
     return graph
+
+
+def _derived(graph: Any, nodes: list) -> Iterator[Any]:
+    """The graphs derived from `graph` to follow the input's size, made as they are asked for:
+    its "SAME" paddings, its resizes, then its reshapes following their inputs on the graph and
+    on each of the others (a segmentation model's attention views and its logits resized to
+    the input's size). `nodes`: the graph's (Net.describe) at the example, where every derived
+    graph has the same shapes."""
+    others = []
+    for other in itertools.chain(_padded_the_same_way(graph, nodes), _resized_like(graph, nodes)):
+        others.append(other)
+        yield other
+    for base in (graph, *others):
+        yield from _reshaped_like_inputs(base, nodes)
 
 
 def _probes(model: nn.Module, inputs: tuple) -> list[tuple[tuple, list | None, bool]]:

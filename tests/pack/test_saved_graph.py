@@ -513,6 +513,32 @@ def test_reshapes_to_sizes_read_from_the_input_follow_its_dims(tmp_path):
         "reshape to (d0, 2, 4, d2, d3)", "reshape to (d0, -1, d3, d4)", "reshape to (d0, d1, -1)"]
 
 
+class AttentionThenResized(nn.Module):
+    """A segmentation head: a global-context attention on (n, c, h * w) and (n, 1, h * w) views
+    (GCNet's), its logits resized to the input's size."""
+
+    def __init__(self):
+        super().__init__()
+        self.down, self.key, self.head = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.Conv2d(8, 1, 1), nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        y = self.down(x)
+        n, c, h, w = y.shape
+        weights = torch.softmax(self.key(y).view(n, 1, h * w), -1)
+        context = (y.view(n, c, h * w) @ weights.transpose(1, 2)).view(n, c, 1, 1)
+        return F.interpolate(self.head(y + context), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def test_views_and_a_resize_read_from_the_input_follow_it_together(tmp_path):
+    model = AttentionThenResized().eval()
+    pack.save(model, tmp_path / "danet.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
+    net = runtime.load(tmp_path / "danet.pyprune")
+    assert not net.fixed_sizes
+    for hw in [(24, 20), (17, 19)]:
+        x = torch.randn(2, 3, *hw)
+        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+
+
 def test_a_dim_split_by_a_size_read_from_the_input_keeps_the_sizes_fixed(tmp_path):
     model = ReshapedBySize(split=True).eval()
     pack.save(model, tmp_path / "s2d.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
