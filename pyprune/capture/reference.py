@@ -115,8 +115,10 @@ def _slice(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
     return x.index_select(axis, torch.tensor(picked, dtype=torch.long))
 
 
-def _reshape(attrs: Mapping[str, Any], x: torch.Tensor) -> torch.Tensor:
-    return x.reshape([x.shape[-e - 2] if e <= -2 else e for e in attrs["shape"]])
+def _reshape(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+    like_dims = attrs.get("like_dims", [-1] * len(attrs["shape"]))
+    return x.reshape([like.shape[j] if j >= 0 else x.shape[-e - 2] if e <= -2 else e
+                      for e, j in zip(attrs["shape"], like_dims)])
 
 
 def _expand(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:

@@ -188,39 +188,69 @@ def _resized_like(graph: Any, infos: list) -> Iterator[Any]:
 def _reshaped_like_inputs(graph: Any, infos: list) -> Iterator[Any]:
     """The graph with its reshapes' sizes following their input's dims, where a reshape keeps a
     dim (its size becomes that dim: a channel shuffle's (n, g, c / g, h, w)) or merges several
-    into one, the only such entry (inferred, -1: an attention's (n, c, h * w)); a dim split in
-    several keeps the example's sizes (space to depth: the probes then find the graph fixed).
-    `infos`: the graph's nodes (Net.describe) at the example. Made when asked for; nothing
-    where no reshape changes."""
+    into one, the only such entry (inferred, -1: an attention's (n, c, h * w)); where it splits
+    one dim into two sizes that are the last two dims of a tensor before it (an attention's
+    (n, c, h * w) back to (n, c, h, w)), following that tensor's (like_dims: a graph input where
+    one has them, else the latest); other splits keep the example's sizes (space to depth: the
+    probes then find the graph fixed). `infos`: the graph's nodes (Net.describe) at the example.
+    Made when asked for; nothing where no reshape changes."""
+    shapes = {spec.name: tuple(spec.shape) for spec in graph.inputs}
     nodes, changed = [], False
     for node, info in zip(graph.nodes, infos):
-        if node.op == "reshape":
-            shape = _following(info.input_shapes[0], info.output_shapes[0], node.attrs["shape"])
-            if shape != node.attrs["shape"]:
-                node = Node(node.op, node.inputs, node.outputs, {**node.attrs, "shape": shape}, node.name)
+        if node.op == "reshape" and "like_dims" not in node.attrs:
+            shape, splits = _following(info.input_shapes[0], info.output_shapes[0], node.attrs["shape"])
+            attrs, inputs = {**node.attrs, "shape": shape}, node.inputs
+            like = _tensor_of_size(graph, shapes, [tuple(info.output_shapes[0][j] for j in split) for split in splits])
+            if like is not None:
+                attrs["like_dims"] = [-1] * len(shape)
+                for split in splits:
+                    attrs["like_dims"][split[0]], attrs["like_dims"][split[1]] = len(shapes[like]) - 2, len(shapes[like]) - 1
+                inputs = [node.inputs[0], like]
+            if attrs != node.attrs:
+                node = Node(node.op, inputs, node.outputs, attrs, node.name)
                 changed = True
         nodes.append(node)
+        shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
     if changed:
         yield dataclasses.replace(graph, nodes=nodes)
 
 
-def _following(dims: list, sizes: list, shape: list) -> list:
+def _tensor_of_size(graph: Any, shapes: dict, sizes: list[tuple]) -> str | None:
+    """A tensor of `shapes` (name: shape, in order) whose last two dims are each of `sizes`
+    (pairs): a graph input where one is, else the latest; None where there are no sizes or no
+    such tensor."""
+    if not sizes or len(set(sizes)) != 1:
+        return None
+    like = [t for t, shape in shapes.items() if len(shape) >= 3 and shape[-2:] == sizes[0]]
+    return ([t.name for t in graph.inputs if t.name in like] or like[-1:] or [None])[0]
+
+
+def _following(dims: list, sizes: list, shape: list) -> tuple[list, list]:
     """The reshape's `shape` entries (a size, -1, or -(2 + i) for the input's dim i) made to
-    follow the input's `dims` where the reshape of `dims` to `sizes` keeps a dim or merges dims
-    into one entry (the only one: inferred), the example's sizes elsewhere; `shape` itself where
+    follow the input's `dims` where the reshape of `dims` to `sizes` keeps a dim (a size, or the
+    inferred entry, becomes that dim) or merges dims into one size (inferred, the only one that
+    does), and the pairs of sizes that split one dim in two. Dims of 1 carry no size to
+    follow and are left out: at the example they are also the batch's, which the entries that
+    are dims already follow (the lowering's); those stay. `shape` itself (and no pairs) where
     the dims do not group into the sizes."""
-    groups = _groups(list(dims), list(sizes))
+    real_dims = [i for i, d in enumerate(dims) if d != 1]
+    real_sizes = [j for j, n in enumerate(sizes) if n != 1]
+    groups = _groups([dims[i] for i in real_dims], [sizes[j] for j in real_sizes])
     if groups is None:
-        return shape
-    following, merged = list(sizes), []
+        return shape, []
+    following, merged, splits = list(shape), [], []
     for kept, made in groups:
-        if len(kept) == 1 and len(made) == 1:
+        kept, made = [real_dims[k] for k in kept], [real_sizes[m] for m in made]
+        if len(kept) == 1 and len(made) == 1 and shape[made[0]] >= -1:
             following[made[0]] = -2 - kept[0]
-        elif len(kept) > 1 and len(made) == 1:
+        elif len(kept) > 1 and len(made) == 1 and shape[made[0]] >= 1:
             merged.append(made[0])
-    if len(merged) == 1:
+        elif len(kept) == 1 and len(made) == 2 and min(shape[m] for m in made) >= 1:
+            splits.append(made)
+    if len(merged) == 1:  # inferred, the example's size where another entry was (a split's part)
+        following = [sizes[j] if e == -1 else e for j, e in enumerate(following)]
         following[merged[0]] = -1
-    return following
+    return following, splits
 
 
 def _groups(dims: list, sizes: list) -> list[tuple[list, list]] | None:

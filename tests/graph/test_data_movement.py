@@ -127,6 +127,29 @@ def test_expand_takes_sizes_from_a_second_input():
     refused("expand", {"shape": [-2, 2, -4]}, token, np.ones((3, 7, 2), np.float32), says="cannot expand")
 
 
+def test_reshape_takes_sizes_from_a_second_input():
+    """like_dims: an attention's (n, c, h * w) back to (n, c, h, w), h and w a feature map's."""
+    tokens = random(np.random.default_rng(0), (2, 3, 20))
+    feature = random(np.random.default_rng(1), (2, 8, 4, 5))
+    attrs = {"shape": [-2, -3, 5, 5], "like_dims": [-1, -1, 2, 3]}
+    assert_equal(run1("reshape", attrs, tokens, feature), tokens.reshape(2, 3, 4, 5))
+    assert_equal(run1("reshape", {"shape": [-2, -3, 1, 4], "like_dims": [-1, -1, 3, -1]}, tokens, feature),
+                 tokens.reshape(2, 3, 5, 4))
+    for attrs_, inputs, message in [
+        (attrs, (tokens,), "takes 2 inputs, got 1"),
+        ({"shape": [-2, -3, 20]}, (tokens, feature), "takes 1 input, got 2"),
+        ({"shape": [-2, -3, 5, 5], "like_dims": [-1, -1, 2, 4]}, (tokens, feature),
+         r"shape entry 3 is dim 4 of input 1, which has shape \(2, 8, 4, 5\)"),
+        (attrs, (tokens, random(np.random.default_rng(2), (2, 8, 4, 4))), r"cannot reshape to \(d0, d1, like.d2, like.d3\)"),
+        ({"shape": [-2, -3, 5, 5], "like_dims": [-1, -1, 2]}, (tokens, feature), "like_dims"),
+        ({"shape": [-2, -3, 20], "like_dims": [-1, -1, -1]}, (tokens, feature), "names no dim of input 1"),
+        ({"shape": [-2, -3, -1, 5], "like_dims": [-1, -1, 2, 3]}, (tokens, feature), "is -1 and a dim of input 1"),
+        ({"shape": [-2, -3, 5, 5], "like_dims": [-1, -1, 2, 8]}, (tokens, feature), "like_dims"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            run("reshape", attrs_, *inputs)
+
+
 @pytest.mark.parametrize("case", ["concat", "split", "slice", "permute", "expand"])
 def test_large_tensors_run_in_tasks(case, rng):
     x = random(rng, (2, 64, 60, 70))

@@ -539,6 +539,37 @@ def test_views_and_a_resize_read_from_the_input_follow_it_together(tmp_path):
         assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
 
 
+class SpatialReductionAttention(nn.Module):
+    """PVT-v2's attention: tokens of a patch embedding back to their map ((n, c, h * w) to
+    (n, c, h, w)) for a strided convolution, keys and values split by heads with the batch moved
+    to dim 1 (a reshape the lowering writes with the batch as dim 1 of its input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed, self.sr = nn.Conv2d(3, 8, 4, stride=4), nn.Conv2d(8, 8, 2, stride=2)
+        self.q, self.kv = nn.Linear(8, 8), nn.Linear(8, 16)
+
+    def forward(self, x):
+        x = self.embed(x)
+        n, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        q = self.q(tokens).reshape(n, h * w, 2, c // 2).permute(0, 2, 1, 3)
+        reduced = self.sr(tokens.transpose(1, 2).reshape(n, c, h, w)).reshape(n, c, -1).transpose(1, 2)
+        k, v = self.kv(reduced).reshape(n, -1, 2, 2, c // 2).permute(2, 0, 3, 1, 4).unbind(0)
+        return (torch.softmax(q @ k.transpose(-2, -1), -1) @ v).transpose(1, 2).reshape(n, h * w, c)
+
+
+def test_tokens_back_to_their_map_follow_a_feature_maps_size(tmp_path):
+    model = SpatialReductionAttention().eval()
+    pack.save(model, tmp_path / "pvt.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
+    net = runtime.load(tmp_path / "pvt.pyprune")
+    assert not net.fixed_sizes
+    for hw in [(24, 32), (40, 16)]:
+        x = torch.randn(2, 3, *hw)
+        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    assert any("like.d2, like.d3" in n.kernel for n in net.describe((1, 3, 24, 32)) if n.op == "reshape")
+
+
 def test_a_dim_split_by_a_size_read_from_the_input_keeps_the_sizes_fixed(tmp_path):
     model = ReshapedBySize(split=True).eval()
     pack.save(model, tmp_path / "s2d.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
