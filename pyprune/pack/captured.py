@@ -48,10 +48,14 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     dims, a channel shuffle's or an attention's), that graph. ValueError saying why when it cannot be captured
     whole."""
     graph = inference_graph(model, inputs)
-    probes = _probes(model, inputs)
+    probes = _probes(model, inputs, ("twice", "odd"))
     if _holds(graph, probes, GRAPH_TOLERANCE):
         return graph
     nodes = Net(graph).describe()  # the nodes' shapes at the example, which the derived graphs read
+    # A derived graph follows tensors picked by their sizes at the example: where the example is
+    # square, so are both probes deep in a network, and only another aspect ratio tells a map's
+    # height from its width.
+    probes += _probes(model, inputs, ("wide",))
     for candidate in _derived(graph, nodes):
         if _holds(candidate, probes, DERIVED_TOLERANCE):
             return candidate
@@ -73,7 +77,7 @@ def _derived(graph: Any, nodes: list) -> Iterator[Any]:
         yield from _reshaped_like_inputs(base, nodes)
 
 
-def _probes(model: nn.Module, inputs: tuple) -> list[tuple[tuple, list | None, bool]]:
+def _probes(model: nn.Module, inputs: tuple, kinds: tuple[str, ...]) -> list[tuple[tuple, list | None, bool]]:
     """(inputs, the model's outputs on them or None where it refuses them, whether a refusal is
     no disagreement) at which a graph holds where it computes what the model does at sizes
     other than the example's, past dims 0 and 1 (an image's height and width, a signal's
@@ -81,33 +85,43 @@ def _probes(model: nn.Module, inputs: tuple) -> list[tuple[tuple, list | None, b
     the model read from its input at capture (F.interpolate to x.shape[-2:], padding to a
     multiple of the stride) is a constant of the graph, which then answers other sizes with the
     example's; a model that takes no other size (a position table of its own, a linear layer's
-    features) fixes them too. Probed at twice the example's sizes (multiples of the model's
-    strides still, which the model must take) and at odd sizes one past those (which it may
-    refuse: a detector whose upsampled maps must meet its strided ones). Inputs of rank 1 have
-    no such sizes: no probe."""
+    features) fixes them too. Probed (`kinds`, _resized) at twice the example's sizes
+    (multiples of the model's strides still, which the model must take), at odd sizes one past
+    those and at twice the last size alone (which it may refuse: a detector whose upsampled maps
+    must meet its strided ones, a model of square inputs). Inputs of rank 1 have no such sizes:
+    no probe, nor a wide one where no input has two such dims."""
     tensors = flat_inputs(inputs)
     if all(x.dim() < 2 for x in tensors if isinstance(x, torch.Tensor)):
         return []
     probes = []
-    for odd in (False, True):
-        probe = tree_map(lambda x: _resized(x, odd), inputs)
+    for kind in kinds:
+        probe = tree_map(lambda x: _resized(x, kind), inputs)
+        if kind == "wide" and all(a is b for a, b in zip(flat_inputs(probe), tensors)):
+            continue
         try:
             with python_state_kept(model):  # a detector's grid cached at the probe's sizes is not the user's
                 want = model_outputs(model, probe)
         except Exception:  # whatever the model refuses the sizes with
             want = None
-        probes.append((probe, want, odd))
+        probes.append((probe, want, kind != "twice"))
     return probes
 
 
-def _resized(x: Any, odd: bool) -> Any:
-    """`x` of twice its sizes past dim 0 (past dim 1 from rank 3), plus 1, 3, 5, ... when
-    `odd`: its own entries repeated, so token ids stay ids."""
+def _resized(x: Any, kind: str) -> Any:
+    """`x` of other sizes past dim 0 (past dim 1 from rank 3): twice its sizes ("twice"), plus
+    1, 3, 5, ... ("odd"), or its last size twice from two such dims on ("wide"); its own entries
+    repeated, so token ids stay ids."""
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         return x
     first = 1 if x.dim() == 2 else 2
-    for k, n in enumerate(x.shape[first:]):
-        size = 2 * n + (2 * k + 1 if odd else 0)
+    sizes = x.shape[first:]
+    if kind == "wide" and len(sizes) < 2:
+        return x
+    for k, n in enumerate(sizes):
+        if kind == "wide":
+            size = 2 * n if k == len(sizes) - 1 else n
+        else:
+            size = 2 * n + (2 * k + 1 if kind == "odd" else 0)
         x = x.index_select(first + k, torch.arange(size) % n)
     return x
 

@@ -570,6 +570,34 @@ def test_tokens_back_to_their_map_follow_a_feature_maps_size(tmp_path):
     assert any("like.d2, like.d3" in n.kernel for n in net.describe((1, 3, 24, 32)) if n.op == "reshape")
 
 
+class TransposedMapBesideTokens(nn.Module):
+    """Tokens of a 32x32 patch embedding back on their map, beside the map transposed: at a
+    square example (and both probes of its size, square again 32x down) the transposed map has
+    the map's size too, and it is the latest before the view."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch, self.mix = nn.Conv2d(3, 4, 32, stride=32), nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.patch(x)
+        n, c, h, w = y.shape
+        side = y.transpose(2, 3) * 2.0
+        tokens = self.mix(y.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(n, c, h, w)
+        return tokens + side.transpose(2, 3)
+
+
+def test_a_view_does_not_follow_a_map_of_the_other_orientation(tmp_path):
+    """Only a probe of another aspect ratio tells the transposed map from the map: the graph
+    following it is refused, and the file holds at its example's size."""
+    model = TransposedMapBesideTokens().eval()
+    pack.save(model, tmp_path / "swapped.pyprune", example_inputs=torch.randn(1, 3, 64, 64), lossless=True)
+    net = runtime.load(tmp_path / "swapped.pyprune")
+    assert net.fixed_sizes
+    x = torch.randn(2, 3, 64, 64)
+    assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+
+
 def test_a_dim_split_by_a_size_read_from_the_input_keeps_the_sizes_fixed(tmp_path):
     model = ReshapedBySize(split=True).eval()
     pack.save(model, tmp_path / "s2d.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
