@@ -480,6 +480,18 @@ def test_a_resize_to_a_size_no_tensor_has_keeps_the_sizes_fixed(tmp_path):
     assert runtime.load(tmp_path / "patches.pyprune").fixed_sizes
 
 
+def free_of_sizes(tmp_path, model, example, sizes):
+    """The runtime of `model` saved at `example` (h, w), checked free of the example's sizes and
+    right at each of `sizes`, batch 2."""
+    pack.save(model, tmp_path / "sized.pyprune", example_inputs=torch.randn(1, 3, *example), lossless=True)
+    net = runtime.load(tmp_path / "sized.pyprune")
+    assert not net.fixed_sizes
+    for hw in sizes:
+        x = torch.randn(2, 3, *hw)
+        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    return net
+
+
 class ReshapedBySize(nn.Module):
     """Reshapes to sizes read from the input: ShuffleNet's channel shuffle (n, g, c / g, h, w)
     and back, a global-context attention's (n, c, h * w); with `split`, space to depth's
@@ -502,13 +514,7 @@ class ReshapedBySize(nn.Module):
 
 
 def test_reshapes_to_sizes_read_from_the_input_follow_its_dims(tmp_path):
-    model = ReshapedBySize().eval()
-    pack.save(model, tmp_path / "shuffle.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
-    net = runtime.load(tmp_path / "shuffle.pyprune")
-    assert not net.fixed_sizes
-    for hw in [(24, 20), (17, 19), (5, 8)]:
-        x = torch.randn(2, 3, *hw)
-        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    net = free_of_sizes(tmp_path, ReshapedBySize().eval(), (16, 16), [(24, 20), (17, 19), (5, 8)])
     assert [n.kernel for n in net.describe((1, 3, 17, 19)) if n.op == "reshape"] == [
         "reshape to (d0, 2, 4, d2, d3)", "reshape to (d0, -1, d3, d4)", "reshape to (d0, d1, -1)"]
 
@@ -530,13 +536,7 @@ class AttentionThenResized(nn.Module):
 
 
 def test_views_and_a_resize_read_from_the_input_follow_it_together(tmp_path):
-    model = AttentionThenResized().eval()
-    pack.save(model, tmp_path / "danet.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
-    net = runtime.load(tmp_path / "danet.pyprune")
-    assert not net.fixed_sizes
-    for hw in [(24, 20), (17, 19)]:
-        x = torch.randn(2, 3, *hw)
-        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    free_of_sizes(tmp_path, AttentionThenResized().eval(), (16, 16), [(24, 20), (17, 19)])
 
 
 class SpatialReductionAttention(nn.Module):
@@ -560,13 +560,7 @@ class SpatialReductionAttention(nn.Module):
 
 
 def test_tokens_back_to_their_map_follow_a_feature_maps_size(tmp_path):
-    model = SpatialReductionAttention().eval()
-    pack.save(model, tmp_path / "pvt.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
-    net = runtime.load(tmp_path / "pvt.pyprune")
-    assert not net.fixed_sizes
-    for hw in [(24, 32), (40, 16)]:
-        x = torch.randn(2, 3, *hw)
-        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+    net = free_of_sizes(tmp_path, SpatialReductionAttention().eval(), (16, 16), [(24, 32), (40, 16)])
     assert any("like.d2, like.d3" in n.kernel for n in net.describe((1, 3, 24, 32)) if n.op == "reshape")
 
 
@@ -587,23 +581,16 @@ class TransposedMapBesideTokens(nn.Module):
         return tokens + side.transpose(2, 3)
 
 
-def test_a_view_does_not_follow_a_map_of_the_other_orientation(tmp_path):
-    """Only a probe of another aspect ratio tells the transposed map from the map: the graph
-    following it is refused, and the file holds at its example's size."""
-    model = TransposedMapBesideTokens().eval()
-    pack.save(model, tmp_path / "swapped.pyprune", example_inputs=torch.randn(1, 3, 64, 64), lossless=True)
-    net = runtime.load(tmp_path / "swapped.pyprune")
+@pytest.mark.parametrize("model,side", [(ReshapedBySize(split=True), 16), (TransposedMapBesideTokens(), 64)],
+                         ids=["space to depth", "a map transposed beside the map"])
+def test_views_that_follow_no_size_keep_the_sizes_fixed(tmp_path, model, side):
+    """A dim split by a size read from the input (space to depth) follows no tensor; a map
+    transposed beside the map passes for it at square sizes, and only a probe of another aspect
+    ratio tells them apart: the file holds at its example's size."""
+    pack.save(model.eval(), tmp_path / "fixed.pyprune", example_inputs=torch.randn(1, 3, side, side), lossless=True)
+    net = runtime.load(tmp_path / "fixed.pyprune")
     assert net.fixed_sizes
-    x = torch.randn(2, 3, 64, 64)
-    assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
-
-
-def test_a_dim_split_by_a_size_read_from_the_input_keeps_the_sizes_fixed(tmp_path):
-    model = ReshapedBySize(split=True).eval()
-    pack.save(model, tmp_path / "s2d.pyprune", example_inputs=torch.randn(1, 3, 16, 16), lossless=True)
-    net = runtime.load(tmp_path / "s2d.pyprune")
-    assert net.fixed_sizes
-    x = torch.randn(3, 3, 16, 16)
+    x = torch.randn(3, 3, side, side)
     assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
 
 
