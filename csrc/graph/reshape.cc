@@ -18,6 +18,11 @@ namespace {
 
 constexpr int64_t kInferred = -1;
 
+// The refusal of a reshape given `got` inputs where it takes `wanted`.
+std::string inputs_taken(size_t wanted, size_t got) {
+  return "reshape takes " + std::to_string(wanted) + " input" + (wanted > 1 ? "s" : "") + ", got " + std::to_string(got);
+}
+
 // Entry -(2 + i) is dim i of the input.
 constexpr int64_t input_dim(size_t i) { return -2 - static_cast<int64_t>(i); }
 constexpr size_t dim_of(int64_t entry) { return static_cast<size_t>(-2 - entry); }
@@ -29,9 +34,7 @@ class Reshape final : public Operator {
         inputs_(std::count(like_dims_.begin(), like_dims_.end(), kInferred) == ptrdiff_t(like_dims_.size()) ? 1 : 2) {}
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
-    if (inputs.size() != inputs_)
-      throw std::invalid_argument("reshape takes " + std::to_string(inputs_) + " input" + (inputs_ > 1 ? "s" : "") +
-                                  ", got " + std::to_string(inputs.size()));
+    if (inputs.size() != inputs_) throw std::invalid_argument(inputs_taken(inputs_, inputs.size()));
     const Dims& x = inputs[0];
     Dims out;
     size_t known = 1;
@@ -116,9 +119,7 @@ std::unique_ptr<Operator> make_reshape(const Attributes& attrs, const std::vecto
         attrs.fail("shape entry " + std::to_string(i) + " is -1 and a dim of input 1 (attribute 'like_dims')");
   }
   const size_t inputs = attrs.has("like_dims") ? 2 : 1;
-  if (constants.size() != inputs)
-    attrs.fail("reshape takes " + std::to_string(inputs) + " input" + (inputs > 1 ? "s" : "") + ", got " +
-               std::to_string(constants.size()));
+  if (constants.size() != inputs) attrs.fail(inputs_taken(inputs, constants.size()));
   return std::make_unique<Reshape>(std::move(shape), std::move(like_dims));
 }
 

@@ -185,13 +185,11 @@ def _resized_like(graph: Any, infos: list) -> Iterator[Any]:
     nodes, changed = [], False
     for node, info in zip(graph.nodes, infos):
         if node.op == "upsample" and "size" in node.attrs:
-            size = tuple(node.attrs["size"])
-            like = [t for t, shape in shapes.items() if len(shape) >= 3 and tuple(shape[-2:]) == size]
-            if not like:
+            like = _tensor_of_size(graph, shapes, [tuple(node.attrs["size"])])
+            if like is None:
                 return  # a resize to a size no tensor has (a map padded to whole patches): it stays fixed
-            inputs = [t.name for t in graph.inputs if t.name in like] or like[-1:]
             attrs = {a: v for a, v in node.attrs.items() if a != "size"}
-            node = Node(node.op, [node.inputs[0], inputs[0]], node.outputs, {**attrs, "size_like": 1}, node.name)
+            node = Node(node.op, [node.inputs[0], like], node.outputs, {**attrs, "size_like": 1}, node.name)
             changed = True
         nodes.append(node)
         shapes.update(zip(node.outputs, info.output_shapes))
@@ -235,7 +233,7 @@ def _tensor_of_size(graph: Any, shapes: dict, sizes: list[tuple]) -> str | None:
     such tensor."""
     if not sizes or len(set(sizes)) != 1:
         return None
-    like = [t for t, shape in shapes.items() if len(shape) >= 3 and shape[-2:] == sizes[0]]
+    like = [t for t, shape in shapes.items() if len(shape) >= 3 and tuple(shape[-2:]) == sizes[0]]
     return ([t.name for t in graph.inputs if t.name in like] or like[-1:] or [None])[0]
 
 
