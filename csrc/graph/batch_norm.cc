@@ -1,22 +1,28 @@
-// batch_norm: y = x * scale[c] + shift[c], c the index along dim 1 (BatchNorm in inference
-// form, for the BatchNorms the optimiser could not fold into a convolution). x has rank 2 or
-// more (N, C, ...); scale and shift are constants of shape (C,).
+// batch_norm: y = act(x * scale[c] + shift[c]), c the index along dim 1 (BatchNorm in inference
+// form, for the BatchNorms the optimiser could not fold into a convolution: a pre-activation
+// network's BatchNorm + ReLU before each convolution). x has rank 2 or more (N, C, ...); scale
+// and shift are constants of shape (C,).
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
 
+#include "parallel_rows.h"
 #include "pyprune/common.h"
+#include "pyprune/dispatch.h"
 #include "pyprune/graph/factories.h"
 #include "pyprune/graph/fused.h"
-#include "pyprune/threadpool.h"
 
 namespace pyprune::graph {
 namespace {
 
 class BatchNormOperator : public Operator {
  public:
-  BatchNormOperator(std::vector<float> scale, std::vector<float> shift)
-      : scale_(std::move(scale)), shift_(std::move(shift)) {}
+  BatchNormOperator(std::vector<float> scale, std::vector<float> shift, const Activation& activation)
+      : scale_(std::move(scale)),
+        shift_(std::move(shift)),
+        activation_(activation),
+        mul_(pp_f32_vbinary_config(pp_vbinary_mul, true)),
+        add_(pp_f32_vbinary_config(pp_vbinary_add, true)) {}
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
     const Dims& x = inputs[0];
@@ -30,24 +36,35 @@ class BatchNormOperator : public Operator {
            const std::vector<Dims>&) const override {
     const Dims& x = in_shapes[0];
     const size_t channels = x[1], planes = x[0] * channels, plane = elements(x) / std::max<size_t>(planes, 1);
-    // Planes in chunks of about 16K floats: tasks worth their dispatch on small planes too.
-    const size_t per_task = std::max<size_t>(1, 16384 / std::max<size_t>(plane, 1));
-    parallel_for(pp_divide_round_up(planes, per_task), [&](size_t t) {
-      size_t c = t * per_task % channels;  // counted along, not divided for: planes of one value ((N, C) inputs)
-      for (size_t p = t * per_task; p < std::min(planes, (t + 1) * per_task); p++) {
-        const float s = scale_[c], b = shift_[c];
-        const float* src = in[0] + p * plane;
-        float* dst = out[0] + p * plane;
-        for (size_t i = 0; i < plane; i++) dst[i] = src[i] * s + b;
-        if (++c == channels) c = 0;
+    const pp_f32_minmax_params none = Activation{}.minmax(), clamp = activation_.minmax();
+    // Each plane in pieces small enough to stay in L1 between the multiplication, the addition
+    // (with a clamp activation) and any other activation: one pass over memory.
+    constexpr size_t kPiece = 2048;
+    parallel_rows(planes, plane, [&](size_t first, size_t rows, size_t begin, size_t end) {
+      for (size_t p = first; p < first + rows; p++) {
+        const float* scale = &scale_[p % channels];
+        const float* shift = &shift_[p % channels];
+        for (size_t i = begin; i < end; i += kPiece) {
+          const size_t n = std::min(kPiece, end - i);
+          const float* src = in[0] + p * plane + i;
+          float* dst = out[0] + p * plane + i;
+          mul_.fn(n, src, scale, dst, &none);
+          add_.fn(n, dst, shift, dst, &clamp);
+          if (!activation_.is_minmax()) apply_activation(activation_, dst, n);
+        }
       }
     });
   }
 
-  std::string describe() const override { return "batch_norm " + std::to_string(scale_.size()) + " channels"; }
+  std::string describe() const override {
+    return "batch_norm " + std::to_string(scale_.size()) + " channels" + activation_suffix(activation_);
+  }
 
  private:
   std::vector<float> scale_, shift_;
+  Activation activation_;
+  const pp_f32_vbinary_ukernel& mul_;
+  const pp_f32_vbinary_ukernel& add_;
 };
 
 std::vector<float> channel_vector(const Attributes& a, const std::vector<const Constant*>& constants, size_t index,
@@ -63,13 +80,13 @@ std::vector<float> channel_vector(const Attributes& a, const std::vector<const C
 }  // namespace
 
 std::unique_ptr<Operator> make_batch_norm(const Attributes& a, const std::vector<const Constant*>& constants) {
-  a.only({});
+  a.only(activation_attribute_names());
   if (constants.size() != 3) a.fail("batch_norm takes 3 inputs (x, scale, shift), got " + std::to_string(constants.size()));
   std::vector<float> scale = channel_vector(a, constants, 1, "scale"), shift = channel_vector(a, constants, 2, "shift");
   if (scale.size() != shift.size())
     a.fail("scale and shift must have the same shape, got (" + std::to_string(scale.size()) + ",) and (" +
            std::to_string(shift.size()) + ",)");
-  return std::make_unique<BatchNormOperator>(std::move(scale), std::move(shift));
+  return std::make_unique<BatchNormOperator>(std::move(scale), std::move(shift), activation_attributes(a));
 }
 
 }  // namespace pyprune::graph

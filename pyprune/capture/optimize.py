@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 ACTIVATION_ATTRS = ("activation", "activation_min", "activation_max", "activation_alpha")
-_FUSES_ACTIVATION = {"conv2d", "linear", "add", "sub", "mul", "div", "maximum", "minimum"}
+_FUSES_ACTIVATION = {"conv2d", "linear", "batch_norm", "add", "sub", "mul", "div", "maximum", "minimum"}
 _BROADCASTING = {"add", "sub", "mul", "div", "maximum", "minimum", "floor_divide", "remainder", "atan2", "pow", "fmod",
                  "hypot"}
 
@@ -247,6 +247,8 @@ def _affine(low: Lowered, producer: ir.Node, node: ir.Node, out: str) -> tuple[n
     view of it) times scale plus shift, else None."""
     channels = low.graph.constants[producer.inputs[1]].shape[0]
     ones, zeros = np.ones(channels), np.zeros(channels)
+    if _has_activation(node):
+        return None
     if node.op == "batch_norm" and node.inputs[0] == out:
         if producer.op == "linear" and len(_shape(low, out) or ()) != 2:
             return None  # batch norm reads dim 1, a linear writes the last one
@@ -254,7 +256,7 @@ def _affine(low: Lowered, producer: ir.Node, node: ir.Node, out: str) -> tuple[n
         if scale is None or shift is None:
             return None
         return scale.astype(np.float64), shift.astype(np.float64)
-    if node.op not in ("mul", "div", "add", "sub") or _has_activation(node):
+    if node.op not in ("mul", "div", "add", "sub"):
         return None
     other = node.inputs[1] if node.inputs[0] == out else node.inputs[0]
     if node.op in ("div", "sub") and node.inputs[0] != out:
@@ -375,7 +377,8 @@ def _term(low: Lowered, producers: dict[str, ir.Node], users: dict[str, list[ir.
     if owned and node.op == "conv2d" and len(node.inputs) <= 3 and all(t in graph.constants for t in node.inputs[1:]) \
             and set(node.attrs) <= _PLAIN_CONV_ATTRS:
         return _Term(node.inputs[0], node)
-    if owned and node.op == "batch_norm" and all(t in graph.constants for t in node.inputs[1:]) and len(node.inputs) == 3:
+    if owned and node.op == "batch_norm" and all(t in graph.constants for t in node.inputs[1:]) and len(node.inputs) == 3 \
+            and not _has_activation(node):
         scale, shift = (graph.constants[t].astype(np.float64).reshape(-1) for t in node.inputs[1:])
         return _Term(node.inputs[0], node, scale, shift)
     return _Term(name, None)
@@ -504,7 +507,7 @@ def fuse_residuals(low: Lowered) -> int:
 
 
 def fuse_activations(low: Lowered) -> int:
-    """An activation becomes part of the convolution, linear layer or elementwise op before it,
+    """An activation becomes part of the convolution, linear layer, batch norm or elementwise op before it,
     also across reshapes, permutes and slices between them (elementwise, it commutes with them:
     a depthwise convolution of SegFormer's Mix-FFN, flattened and transposed, then GELU; a TCN's
     convolution, its padding's outputs sliced off, then ReLU)."""

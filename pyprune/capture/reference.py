@@ -94,7 +94,7 @@ def _channel_view(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _batch_norm(attrs: Mapping[str, Any], x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    return x * _channel_view(scale, x) + _channel_view(shift, x)
+    return activation(x * _channel_view(scale, x) + _channel_view(shift, x), attrs)
 
 
 def _binary(fn: Callable) -> Callable:

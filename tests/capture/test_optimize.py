@@ -256,6 +256,26 @@ def test_activations_fuse_into_their_producer():
     assert low.graph.nodes[1].attrs == {"activation": "clamp", "activation_min": -1.0, "activation_max": 2.0}
 
 
+def test_a_pre_activation_batch_norm_takes_its_activation_and_folds_no_more():
+    # DenseNet's and pre-activation ResNets' BatchNorm + ReLU before a convolution: the norm
+    # cannot fold into the convolution after the ReLU, so the ReLU fuses into the norm
+    c = {"w": weights(4, 4), "s": np.linspace(-1, 2, 4), "t": np.linspace(0.5, -0.5, 4)}
+    nodes = [ir.Node("batch_norm", ["x", "s", "t"], ["n"]), ir.Node("activation", ["n"], ["r"], {"activation": "relu"}),
+             conv("r", "y", "w")]
+    low, xs = make(nodes, c)
+    assert outputs_kept(low, xs, O.fuse_activations) == 1
+    assert ops(low) == ["batch_norm", "conv2d"] and low.graph.nodes[0].attrs == {"activation": "relu"}
+    # a norm with its activation is no longer an affine map of its input: nothing folds it
+    fused = [conv("x", "y", "w"), ir.Node("batch_norm", ["y", "s", "t"], ["z"], {"activation": "silu"})]
+    low, xs = make(fused, c)
+    assert outputs_kept(low, xs, O.fold_affine) == 0
+    low, xs = make(fused + [ir.Node("add", ["z", "x"], ["u"])], c)
+    assert outputs_kept(low, xs, O.merge_branches) == 0
+    # the norm's output is read elsewhere too: the activation stays
+    low, xs = make(nodes[:2] + [ir.Node("add", ["n", "r"], ["u"])], c)
+    assert outputs_kept(low, xs, O.fuse_activations) == 0
+
+
 def test_activations_fuse_across_reshapes_and_permutes():
     c = {"w": weights(4, 4), "b": np.ones(4)}
     tokens = [conv("x", "y", "w", "b"), ir.Node("reshape", ["y"], ["f"], {"shape": [2, 4, 36]}),
