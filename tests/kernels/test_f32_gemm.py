@@ -290,6 +290,8 @@ def test_pointwise_on_planes_whose_rows_alias(n, cin, cout, h, w, rng):
 # output. Pointwise: weights larger than the input (shares of channels: many blocks, or three,
 # too few for an even split: pixels), smaller (shares of pixels), one block, a plane under one
 # vector, several panels and a batch.
+# Deep ones on inputs larger than L2 and few blocks, whose tasks ask for the next panel's rows
+# (x86): a batch, a depth that is no multiple of the blocks.
 # im2col: a large plane and small weights (pixels), a small plane and large weights (channels),
 # 1x1 stride 2, grouped. Depth 1024 cuts the plane into panels whose rest, narrower than the
 # register tile, goes with the last panel: 196 pixels (x86-64) and 185 (NEON).
@@ -303,6 +305,8 @@ SPLITS = [
     (1, 64, 256, 8, 9, 1, 1, 0, 1),
     (1, 64, 24, 3, 5, 1, 1, 0, 1),
     (2, 64, 48, 40, 41, 1, 1, 0, 1),
+    (2, 256, 40, 33, 35, 1, 1, 0, 1),
+    (1, 301, 20, 30, 41, 1, 1, 0, 1),
     (1, 6, 16, 45, 47, 3, 1, 1, 1),
     (1, 96, 64, 3, 3, 3, 1, 1, 1),
     (2, 32, 48, 13, 11, 1, 2, 0, 1),
