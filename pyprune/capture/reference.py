@@ -121,6 +121,21 @@ def _reshape(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | Non
                       for e, j in zip(attrs["shape"], like_dims)])
 
 
+def _pixel_grid(attrs: Mapping[str, Any], *maps: torch.Tensor) -> torch.Tensor:
+    """a x + b y + c of each map's pixels, concatenated along the shape's -1 entry (the op's
+    docs); row r of the other dims, map i take coefficients (r, i)."""
+    shape = list(attrs["shape"])
+    axis = shape.index(-1)
+    abc = torch.tensor(attrs["coefficients"], dtype=torch.float64).reshape(-1, len(maps), 3)
+    segments = []
+    for i, m in enumerate(maps):
+        h, w = m.shape[-2:]
+        p = torch.arange(h * w, dtype=torch.float64)
+        segments.append(abc[:, i, :1] * (p % w) + abc[:, i, 1:2] * torch.div(p, w, rounding_mode="floor") + abc[:, i, 2:])
+    rows = torch.cat(segments, 1).float()  # (rows, pixels): the other dims row-major
+    return rows.reshape(*shape[:axis], *shape[axis + 1:], -1).movedim(-1, axis).contiguous()
+
+
 def _expand(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     return x.expand([like.shape[-e - 2] if e <= -2 else e for e in attrs["shape"]]).contiguous()
 
@@ -238,6 +253,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "reshape": _reshape,
     "permute": lambda attrs, x: x.permute(list(attrs["dims"])).contiguous(),
     "expand": _expand,
+    "pixel_grid": _pixel_grid,
     "gather": lambda attrs, x, index: torch.gather(x, attrs["axis"], index.long()),
     "take": lambda attrs, x, index: x.index_select(attrs["axis"], index.long().flatten()).reshape(
         (*x.shape[:attrs["axis"]], *index.shape, *x.shape[attrs["axis"] + 1:])),

@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from pyprune._optional import require
 
 torch = require("torch", "torch", __name__)
@@ -33,7 +35,7 @@ __all__ = ["GRAPH_TOLERANCE", "captured_graph", "file_graph_outputs"]
 # summation): beyond this fraction of the output range it would be computing something else.
 GRAPH_TOLERANCE = 1e-3
 # A graph made to follow the input's size (_padded_the_same_way, _resized_like,
-# _reshaped_like_inputs) computes what the
+# _reshaped_like_inputs, _pixel_grids) computes what the
 # model does at other sizes, to rounding, or something else there that averaging may hide (a
 # padding off by a row, a map resized twice, under a global pool): it holds only this close.
 DERIVED_TOLERANCE = 1e-5
@@ -44,8 +46,9 @@ def captured_graph(model: nn.Module, inputs: tuple) -> Any:
     does not hold at other sizes. Where it does not, but does derived so as to follow the input's
     size (its strided convolutions padded TensorFlow's "SAME" way wherever they are so padded at
     the example's sizes, timm's tf_ models; its resizes to a fixed size resized to a tensor's
-    size, a segmentation head's; or its reshapes to sizes read from their input following its
-    dims, a channel shuffle's or an attention's), that graph. ValueError saying why when it cannot be captured
+    size, a segmentation head's; its reshapes to sizes read from their input following its
+    dims, a channel shuffle's or an attention's; or its pixel grids computed from maps of their
+    sizes, a detector's anchors), that graph. ValueError saying why when it cannot be captured
     whole."""
     graph = inference_graph(model, inputs)
     probes = _probes(model, inputs, ("twice", "odd"))
@@ -67,14 +70,19 @@ def _derived(graph: Any, nodes: list) -> Iterator[Any]:
     """The graphs derived from `graph` to follow the input's size, made as they are asked for:
     its "SAME" paddings, its resizes, then its reshapes following their inputs on the graph and
     on each of the others (a segmentation model's attention views and its logits resized to
-    the input's size). `nodes`: the graph's (Net.describe) at the example, where every derived
-    graph has the same shapes."""
-    others = []
+    the input's size), then each of those with its pixel grids computed (a detector's anchors,
+    whose head also views its maps' pixels). `nodes`: the graph's (Net.describe) at the
+    example, where every derived graph has the same shapes (its nodes too, but for the grids'
+    own)."""
+    bases = [graph]
     for other in itertools.chain(_padded_the_same_way(graph, nodes), _resized_like(graph, nodes)):
-        others.append(other)
+        bases.append(other)
         yield other
-    for base in (graph, *others):
+    for base in bases:
         yield from _reshaped_like_inputs(base, nodes)
+    for base in bases:
+        for candidate in (base, *_reshaped_like_inputs(base, nodes)):
+            yield from _pixel_grids(candidate, nodes)
 
 
 def _probes(model: nn.Module, inputs: tuple, kinds: tuple[str, ...]) -> list[tuple[tuple, list | None, bool]]:
@@ -225,6 +233,95 @@ def _reshaped_like_inputs(graph: Any, infos: list) -> Iterator[Any]:
         shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
     if changed:
         yield dataclasses.replace(graph, nodes=nodes)
+
+
+# The ops whose constant operands _pixel_grids reads as grids (arithmetic on coordinates), the
+# most maps a grid concatenates, the most map sizes it tries (the first of the graph's) and the
+# largest grid it reads.
+_GRID_USERS = {"add", "sub", "mul", "div", "maximum", "minimum"}
+_GRID_MAPS = 5
+_GRID_SIZES = 16
+_GRID_ELEMENTS = 1 << 20
+
+
+def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
+    """The graph with its constants that are pixel grids (_grid_of) computed from maps of their
+    sizes (pixel_grid: a graph input where one has the size, else the latest tensor of it before
+    the constant's first use): a detector's anchor points, (x + 0.5, y + 0.5) of each map's
+    pixels concatenated, and its strides, one per map, which it computes from its maps' sizes
+    at every call. `infos`: the graph's nodes (Net.describe) at the example. Made when asked
+    for; nothing where no constant is such a grid of maps before its first use."""
+    shapes = {spec.name: tuple(spec.shape) for spec in graph.inputs}
+    for node, info in zip(graph.nodes, infos):
+        shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
+    maps = list(dict.fromkeys(shape[-2:] for shape in shapes.values() if len(shape) == 4 and shape[-2] * shape[-1] > 1))
+    by_area = sorted(maps[:_GRID_SIZES], key=lambda m: -m[0] * m[1])
+    choices: dict[int, list[tuple]] = {}  # pixels: the sets of map sizes of that many, largest first
+    for count in range(1, _GRID_MAPS + 1):
+        for chosen in itertools.combinations(by_area, count):
+            choices.setdefault(sum(h * w for h, w in chosen), []).append(chosen)
+    grids, before = {}, {spec.name: tuple(spec.shape) for spec in graph.inputs}
+    nodes = []
+    for node, info in zip(graph.nodes, infos):
+        for name in node.inputs:
+            value = graph.constants.get(name)
+            if node.op not in _GRID_USERS or name in grids or not isinstance(value, np.ndarray):
+                continue
+            grid = _grid_of(value, choices)
+            if grid is None:
+                continue
+            shape, sizes, coefficients = grid
+            like = [_tensor_of_size(graph, before, [tuple(size)]) for size in sizes]
+            if None not in like:
+                grids[name] = f"{name}.grid"
+                nodes.append(Node("pixel_grid", like, [grids[name]], {"shape": shape, "coefficients": coefficients},
+                                  node.name))
+        nodes.append(Node(node.op, [grids.get(t, t) for t in node.inputs], node.outputs, node.attrs, node.name)
+                     if any(t in grids for t in node.inputs) else node)
+        before.update(zip(node.outputs, map(tuple, info.output_shapes)))
+    if grids:
+        constants = {k: v for k, v in graph.constants.items() if k not in grids}
+        yield dataclasses.replace(graph, nodes=nodes, constants=constants)
+
+
+def _grid_of(value: np.ndarray, choices: dict[int, list[tuple]]) -> tuple[list, list, list] | None:
+    """(shape with -1 for the pixels, the maps' sizes, coefficients: pixel_grid's attributes)
+    where `value` is along one dim the pixels of maps of one of the `choices` of sizes for its
+    length (largest or smallest first), concatenated, and along it, for each entry of the other
+    dims and each map, a x + b y + c of the pixel (x, y): exactly, to float32's rounding.
+    Constant values are no grid (they tell no map from another)."""
+    if not 1 < value.size <= _GRID_ELEMENTS or value.dtype != np.float32 or not np.all(np.isfinite(value)) \
+            or value.min() == value.max():
+        return None
+    for axis, pixels in enumerate(value.shape):
+        rows = np.moveaxis(value, axis, -1).reshape(-1, pixels).astype(np.float64)
+        for chosen in choices.get(pixels, []):
+            for sizes in dict.fromkeys((chosen, chosen[::-1])):
+                coefficients = _affine_in_pixels(rows, sizes)
+                if coefficients is not None:
+                    shape = [-1 if d == axis else n for d, n in enumerate(value.shape)]
+                    return shape, [list(size) for size in sizes], coefficients
+    return None
+
+
+def _affine_in_pixels(rows: np.ndarray, sizes: tuple) -> list[float] | None:
+    """Per row and map, (a, b, c) with the row's values over the map's pixels a x + b y + c,
+    flat in row then map order; None where a row is not so on some map."""
+    coefficients = np.zeros((rows.shape[0], len(sizes), 3))
+    start = 0
+    for i, (h, w) in enumerate(sizes):
+        segment = rows[:, start:start + h * w]
+        p = np.arange(h * w)
+        x, y = p % w, p // w
+        c = segment[:, 0]
+        a = segment[:, 1] - c if w > 1 else np.zeros_like(c)
+        b = segment[:, w] - c if h > 1 else np.zeros_like(c)
+        fit = a[:, None] * x + b[:, None] * y + c[:, None]
+        if np.any(np.abs(fit - segment) > 1e-6 * np.maximum(1.0, np.abs(segment))):
+            return None
+        coefficients[:, i] = np.stack([a, b, c], 1)
+        start += h * w
+    return [float(v) for v in coefficients.reshape(-1)]
 
 
 def _tensor_of_size(graph: Any, shapes: dict, sizes: list[tuple]) -> str | None:

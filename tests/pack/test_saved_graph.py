@@ -482,13 +482,14 @@ def test_a_resize_to_a_size_no_tensor_has_keeps_the_sizes_fixed(tmp_path):
 
 def free_of_sizes(tmp_path, model, example, sizes):
     """The runtime of `model` saved at `example` (h, w), checked free of the example's sizes and
-    right at each of `sizes`, batch 2."""
+    right at each of `sizes`, batch 2 (to 1e-5 of the outputs' magnitude, from 1 on)."""
     pack.save(model, tmp_path / "sized.pyprune", example_inputs=torch.randn(1, 3, *example), lossless=True)
     net = runtime.load(tmp_path / "sized.pyprune")
     assert not net.fixed_sizes
     for hw in sizes:
         x = torch.randn(2, 3, *hw)
-        assert np.abs(net(x.numpy()) - outputs(model, x)[0]).max() <= 1e-5
+        want = outputs(model, x)[0]
+        assert np.abs(net(x.numpy()) - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
     return net
 
 
@@ -562,6 +563,39 @@ class SpatialReductionAttention(nn.Module):
 def test_tokens_back_to_their_map_follow_a_feature_maps_size(tmp_path):
     net = free_of_sizes(tmp_path, SpatialReductionAttention().eval(), (16, 16), [(24, 32), (40, 16)])
     assert any("like.d2, like.d3" in n.kernel for n in net.describe((1, 3, 24, 32)) if n.op == "reshape")
+
+
+class AnchoredHead(nn.Module):
+    """A YOLOv8-style detection head: boxes as distances from each pixel's centre of three
+    maps (strides 8, 16, 32), decoded with anchor points and strides the head computes from its
+    maps' sizes at every call (Ultralytics' make_anchors), the anchors read twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 8, stride=8)
+        self.down = nn.ModuleList([nn.Conv2d(8, 8, 3, stride=2, padding=1) for _ in range(2)])
+        self.head = nn.ModuleList([nn.Conv2d(8, 6, 1) for _ in range(3)])
+
+    def forward(self, x):
+        maps = [self.stem(x)]
+        for down in self.down:
+            maps.append(down(maps[-1]))
+        points, strides = [], []
+        for y, stride in zip(maps, (8, 16, 32)):
+            h, w = y.shape[-2:]
+            sy, sx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+            points.append(torch.stack((sx, sy), -1).view(-1, 2))
+            strides.append(torch.full((h * w, 1), float(stride)))
+        anchors, stride = torch.cat(points).transpose(0, 1), torch.cat(strides).transpose(0, 1)
+        out = torch.cat([head(y).flatten(2) for head, y in zip(self.head, maps)], 2)
+        lt, rb = out[:, :2], out[:, 2:4]
+        boxes = torch.cat((anchors - lt, anchors + rb), 1) * stride
+        return torch.cat((boxes, out[:, 4:].sigmoid()), 1)
+
+
+def test_a_detector_s_anchors_follow_its_maps_sizes(tmp_path):
+    net = free_of_sizes(tmp_path, AnchoredHead().eval(), (64, 64), [(96, 64), (64, 160), (40, 56)])
+    assert [n.op for n in net.describe((1, 3, 96, 64))].count("pixel_grid") == 2
 
 
 class TransposedMapBesideTokens(nn.Module):
