@@ -22,7 +22,9 @@ class BatchNormOperator : public Operator {
         shift_(std::move(shift)),
         activation_(activation),
         mul_(pp_f32_vbinary_config(pp_vbinary_mul, true)),
-        add_(pp_f32_vbinary_config(pp_vbinary_add, true)) {}
+        add_(pp_f32_vbinary_config(pp_vbinary_add, true)),
+        mul_rows_(pp_f32_vbinary_config(pp_vbinary_mul, false)),
+        add_rows_(pp_f32_vbinary_config(pp_vbinary_add, false)) {}
 
   std::vector<Dims> output_shapes(const std::vector<Dims>& inputs) const override {
     const Dims& x = inputs[0];
@@ -40,6 +42,18 @@ class BatchNormOperator : public Operator {
     // Each plane in pieces small enough to stay in L1 between the multiplication, the addition
     // (with a clamp activation) and any other activation: one pass over memory.
     constexpr size_t kPiece = 2048;
+    if (plane == 1) {  // (N, C) features: rows of channels times the vectors
+      parallel_rows(x[0], channels, [&](size_t first, size_t rows, size_t begin, size_t end) {
+        for (size_t n = first; n < first + rows; n++) {
+          const float* src = in[0] + n * channels + begin;
+          float* dst = out[0] + n * channels + begin;
+          mul_rows_.fn(end - begin, src, &scale_[begin], dst, &none);
+          add_rows_.fn(end - begin, dst, &shift_[begin], dst, &clamp);
+          if (!activation_.is_minmax()) apply_activation(activation_, dst, end - begin);
+        }
+      });
+      return;
+    }
     parallel_rows(planes, plane, [&](size_t first, size_t rows, size_t begin, size_t end) {
       for (size_t p = first; p < first + rows; p++) {
         const float* scale = &scale_[p % channels];
@@ -63,8 +77,10 @@ class BatchNormOperator : public Operator {
  private:
   std::vector<float> scale_, shift_;
   Activation activation_;
-  const pp_f32_vbinary_ukernel& mul_;
+  const pp_f32_vbinary_ukernel& mul_;  // by the plane's scale and shift
   const pp_f32_vbinary_ukernel& add_;
+  const pp_f32_vbinary_ukernel& mul_rows_;  // by the vectors of them
+  const pp_f32_vbinary_ukernel& add_rows_;
 };
 
 std::vector<float> channel_vector(const Attributes& a, const std::vector<const Constant*>& constants, size_t index,

@@ -78,11 +78,13 @@ def _derived(graph: Any, nodes: list) -> Iterator[Any]:
     for other in itertools.chain(_padded_the_same_way(graph, nodes), _resized_like(graph, nodes)):
         bases.append(other)
         yield other
+    reshaped = []
     for base in bases:
-        yield from _reshaped_like_inputs(base, nodes)
-    for base in bases:
-        for candidate in (base, *_reshaped_like_inputs(base, nodes)):
-            yield from _pixel_grids(candidate, nodes)
+        for candidate in _reshaped_like_inputs(base, nodes):
+            reshaped.append(candidate)
+            yield candidate
+    for candidate in (*bases, *reshaped):
+        yield from _pixel_grids(candidate, nodes)
 
 
 def _probes(model: nn.Module, inputs: tuple, kinds: tuple[str, ...]) -> list[tuple[tuple, list | None, bool]]:
@@ -271,7 +273,7 @@ def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
             if grid is None:
                 continue
             shape, sizes, coefficients = grid
-            like = [_tensor_of_size(graph, before, [tuple(size)]) for size in sizes]
+            like = [_tensor_of_size(graph, before, [size]) for size in sizes]
             if None not in like:
                 grids[name] = f"{name}.grid"
                 nodes.append(Node("pixel_grid", like, [grids[name]], {"shape": shape, "coefficients": coefficients},
@@ -300,7 +302,7 @@ def _grid_of(value: np.ndarray, choices: dict[int, list[tuple]]) -> tuple[list, 
                 coefficients = _affine_in_pixels(rows, sizes)
                 if coefficients is not None:
                     shape = [-1 if d == axis else n for d, n in enumerate(value.shape)]
-                    return shape, [list(size) for size in sizes], coefficients
+                    return shape, list(sizes), coefficients
     return None
 
 

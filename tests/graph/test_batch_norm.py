@@ -48,9 +48,11 @@ ACTIVATIONS = {"relu": torch.relu, "relu6": torch.nn.functional.relu6, "silu": t
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-@pytest.mark.parametrize("shape", [(2, 5), (1, 3, 7, 9), (2, 4, 61, 70), (1, 2, 3, 2100)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 5), (3, 2500), (2, 37, 1, 1), (1, 3, 7, 9), (2, 4, 61, 70), (1, 2, 3, 2100)],
+                         ids=str)
 def test_the_fused_activation_follows_the_affine_map(name, shape, rng):
-    # planes shorter and longer than a task's piece, ragged against every vector width
+    # (N, C) features and planes of one value (rows of channels), planes shorter and longer than a
+    # task's piece, ragged against every vector width
     c = shape[1]
     x = rng.standard_normal(shape, dtype=np.float32) * 3
     x.flat[::97] = np.nan
