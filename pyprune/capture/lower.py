@@ -1158,10 +1158,13 @@ class _Lowering:
             raise Unsupported(f"slice step {step}")
         size = self.shape(x)[axis]
         if isinstance(size, int):
+            to_the_end = end == INT64_MAX  # x[..., 1::2]: at any size, as written
             start, end, step = slice(start, end, step).indices(size)
             end = max(end, start)
             if (start, end, step) == (0, size, 1):
                 return x
+            if to_the_end and end == size:
+                end = INT64_MAX
         else:
             if start < 0 or end < 0:
                 raise Unsupported("slice from the end of a dim known only at run time")

@@ -122,9 +122,14 @@ def _reshape(attrs: Mapping[str, Any], x: torch.Tensor, like: torch.Tensor | Non
 
 
 def _pixel_grid(attrs: Mapping[str, Any], *maps: torch.Tensor) -> torch.Tensor:
-    """a x + b y + c of each map's pixels, concatenated along the shape's -1 entry (the op's
-    docs); row r of the other dims, map i take coefficients (r, i)."""
+    """a x + b y + c of each map's pixels, concatenated along the shape's -1 entry, or of one
+    map along its -2 and -3 entries (the op's docs); row r of the other dims, map i take
+    coefficients (r, i)."""
     shape = list(attrs["shape"])
+    if -2 in shape:  # one map's pixels as its height and width
+        axis = shape.index(-2)
+        flat = _pixel_grid({**attrs, "shape": shape[:axis] + [-1] + shape[axis + 2:]}, *maps)
+        return flat.reshape(*shape[:axis], *maps[0].shape[-2:], *shape[axis + 2:])
     axis = shape.index(-1)
     abc = torch.tensor(attrs["coefficients"], dtype=torch.float64).reshape(-1, len(maps), 3)
     segments = []

@@ -287,11 +287,12 @@ def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
 
 
 def _grid_of(value: np.ndarray, choices: dict[int, list[tuple]]) -> tuple[list, list, list] | None:
-    """(shape with -1 for the pixels, the maps' sizes, coefficients: pixel_grid's attributes)
-    where `value` is along one dim the pixels of maps of one of the `choices` of sizes for its
-    length (largest or smallest first), concatenated, and along it, for each entry of the other
-    dims and each map, a x + b y + c of the pixel (x, y): exactly, to float32's rounding.
-    Constant values are no grid (they tell no map from another)."""
+    """(shape with -1 for the pixels, or -2 and -3 for one map's height and width, the maps'
+    sizes, coefficients: pixel_grid's attributes) where `value` is along one dim the pixels of
+    maps of one of the `choices` of sizes for its length (largest or smallest first),
+    concatenated, or along two a map of one of them, and along those, for each entry of the
+    other dims and each map, a x + b y + c of the pixel (x, y): exactly, to float32's
+    rounding. Constant values are no grid (they tell no map from another)."""
     if not 1 < value.size <= _GRID_ELEMENTS or value.dtype != np.float32 or not np.all(np.isfinite(value)) \
             or value.min() == value.max():
         return None
@@ -303,6 +304,15 @@ def _grid_of(value: np.ndarray, choices: dict[int, list[tuple]]) -> tuple[list, 
                 if coefficients is not None:
                     shape = [-1 if d == axis else n for d, n in enumerate(value.shape)]
                     return shape, list(sizes), coefficients
+    maps = {chosen[0] for options in choices.values() for chosen in options if len(chosen) == 1}
+    for axis, size in enumerate(zip(value.shape, value.shape[1:])):
+        if size not in maps:
+            continue
+        rows = np.moveaxis(value, (axis, axis + 1), (-2, -1)).reshape(-1, size[0] * size[1]).astype(np.float64)
+        coefficients = _affine_in_pixels(rows, (size,))
+        if coefficients is not None:
+            shape = [{axis: -2, axis + 1: -3}.get(d, n) for d, n in enumerate(value.shape)]
+            return shape, [size], coefficients
     return None
 
 

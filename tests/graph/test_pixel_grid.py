@@ -1,5 +1,6 @@
 """pixel_grid (a detector's anchor points and strides: affine functions of its maps' pixel
-coordinates, concatenated) against numpy over random maps, dims and coefficients; refusals."""
+coordinates, concatenated, or of one map's as two dims) against numpy over random maps, dims and
+coefficients; refusals."""
 
 import numpy as np
 import pytest
@@ -36,6 +37,18 @@ def test_matches_its_definition(sizes, others, data):
     np.testing.assert_array_equal(got, expected(shape, coefficients, sizes))
 
 
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), others=st.lists(st.integers(1, 3), max_size=3), data=st.data())
+def test_one_map_s_height_and_width_as_two_dims(h, w, others, data):
+    axis = data.draw(st.integers(0, len(others)))
+    shape = others[:axis] + [-2, -3] + others[axis:]
+    rows = int(np.prod(others))
+    coefficients = data.draw(st.lists(st.floats(-40, 40, width=32), min_size=3 * rows, max_size=3 * rows))
+    got = run1("pixel_grid", {"shape": shape, "coefficients": coefficients}, np.zeros((1, 3, h, w), np.float32))
+    flat = expected(others[:axis] + [-1] + others[axis:], coefficients, [(h, w)])
+    np.testing.assert_array_equal(got, flat.reshape(*others[:axis], h, w, *others[axis:]))
+
+
 def test_anchor_points_and_strides_of_three_maps():
     maps = [np.zeros((1, 4, h, w), np.float32) for h, w in ((4, 6), (2, 3), (1, 2))]
     points = run1("pixel_grid", {"shape": [1, 2, -1], "coefficients": [1, 0, 0.5] * 3 + [0, 1, 0.5] * 3}, *maps)
@@ -52,6 +65,9 @@ def test_bad_nodes_are_refused_naming_the_problem():
     refused("pixel_grid", {**ok, "shape": [2, 3]}, m, says="one -1")
     refused("pixel_grid", {**ok, "shape": [-1, -1]}, m, says="one -1")
     refused("pixel_grid", {**ok, "shape": [0, -1]}, m, says="one -1")
+    refused("pixel_grid", {**ok, "shape": [2, -3, -2]}, m, says="-2 then -3")
+    refused("pixel_grid", {**ok, "shape": [2, -2, -1]}, m, says="-2 then -3")
+    refused("pixel_grid", {**ok, "shape": [2, -2, -3]}, m, m, says="-2 then -3")  # two maps
     refused("pixel_grid", {**ok, "coefficients": [0.0] * 5}, m, says="must have 6 entries")
     refused("pixel_grid", {**ok, "coefficients": [0.0] * 5 + [float("nan")]}, m, says="coefficients")
     refused("pixel_grid", {**ok, "coefficients": [0.0] * 5 + [1e31]}, m, says="coefficients")

@@ -598,6 +598,33 @@ def test_a_detector_s_anchors_follow_its_maps_sizes(tmp_path):
     assert [n.op for n in net.describe((1, 3, 96, 64))].count("pixel_grid") == 2
 
 
+class GridHead(nn.Module):
+    """YOLOv5's: the input's pixels rearranged by strided slices to the end of each dim (Focus),
+    a head's (n, anchors, h, w, outputs) view decoded with a grid of its map's pixels
+    (1, 1, h, w, 2) made at every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.det = nn.Conv2d(12, 8, 3, padding=1), nn.Conv2d(8, 3 * 6, 1)
+        self.register_buffer("anchors", torch.tensor([[10.0, 13], [16, 30], [33, 23]]).view(1, 3, 1, 1, 2))
+
+    def forward(self, x):
+        x = self.conv(torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1))
+        p = self.det(x)
+        n, _, h, w = p.shape
+        y = p.view(n, 3, 6, h, w).permute(0, 1, 3, 4, 2).sigmoid()
+        yv, xv = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        grid = torch.stack((xv, yv), 2).view(1, 1, h, w, 2).float()
+        xy = (y[..., :2] * 2 - 0.5 + grid) * 2
+        wh = (y[..., 2:4] * 2) ** 2 * self.anchors
+        return torch.cat((xy, wh, y[..., 4:]), -1).view(n, -1, 6)
+
+
+def test_a_grid_of_one_map_and_slices_to_the_end_follow_the_input(tmp_path):
+    net = free_of_sizes(tmp_path, GridHead().eval(), (32, 32), [(48, 64), (64, 40)])
+    assert "pixel_grid" in [n.op for n in net.describe((1, 3, 48, 64))]
+
+
 class TransposedMapBesideTokens(nn.Module):
     """Tokens of a 32x32 patch embedding back on their map, beside the map transposed: at a
     square example (and both probes of its size, square again 32x down) the transposed map has
