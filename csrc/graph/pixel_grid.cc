@@ -8,6 +8,7 @@
 // (a, b, c) entries 3 (r k + i) .. 3 (r k + i) + 2 of `coefficients`, k maps.
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "pyprune/graph/factories.h"
@@ -35,9 +36,9 @@ class PixelGrid final : public Operator {
         throw std::invalid_argument("map " + std::to_string(i) + " must have rank >= 2, got shape " + to_string(m));
       pixels = checked_add(pixels, checked_mul(m[m.size() - 2], m[m.size() - 1], "the grid"), "the grid");
     }
+    const Dims& map = inputs[0];  // the one map of a grid of two dims
     Dims out;
     for (int64_t e : shape_) {
-      const Dims& map = inputs[0];
       out.push_back(e == kPixels ? pixels
                     : e == kHeight ? map[map.size() - 2]
                     : e == kWidth  ? map[map.size() - 1]
