@@ -237,10 +237,10 @@ def _reshaped_like_inputs(graph: Any, infos: list) -> Iterator[Any]:
         yield dataclasses.replace(graph, nodes=nodes)
 
 
-# The ops whose constant operands _pixel_grids reads as grids (arithmetic on coordinates), the
-# most maps a grid concatenates, the most map sizes it tries (the first of the graph's) and the
-# largest grid it reads.
-_GRID_USERS = {"add", "sub", "mul", "div", "maximum", "minimum"}
+# The ops whose constant operands _pixel_grids reads as grids (arithmetic on coordinates, their
+# copies), the most maps a grid concatenates, the most map sizes it tries (the first of the
+# graph's) and the largest grid it reads.
+_GRID_USERS = {"add", "sub", "mul", "div", "maximum", "minimum", "expand", "concat"}
 _GRID_MAPS = 5
 _GRID_SIZES = 16
 _GRID_ELEMENTS = 1 << 20
@@ -248,11 +248,12 @@ _GRID_ELEMENTS = 1 << 20
 
 def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
     """The graph with its constants that are pixel grids (_grid_of) computed from maps of their
-    sizes (pixel_grid: a graph input where one has the size, else the latest tensor of it before
-    the constant's first use): a detector's anchor points, (x + 0.5, y + 0.5) of each map's
-    pixels concatenated, and its strides, one per map, which it computes from its maps' sizes
-    at every call. `infos`: the graph's nodes (Net.describe) at the example. Made when asked
-    for; nothing where no constant is such a grid of maps before its first use."""
+    sizes (pixel_grid, made before the constant's first reader: a graph input where one has the
+    size, else the latest tensor of it before that): a detector's anchor points, (x + 0.5,
+    y + 0.5) of each map's pixels concatenated, and its strides, one per map, which it computes
+    from its maps' sizes at every call. A constant is read as a grid where an arithmetic op
+    reads it, or copies it (expand, concat). `infos`: the graph's nodes (Net.describe) at the example. Made when asked for;
+    nothing where no constant is such a grid of maps before its first reader."""
     shapes = {spec.name: tuple(spec.shape) for spec in graph.inputs}
     for node, info in zip(graph.nodes, infos):
         shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
@@ -262,27 +263,30 @@ def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
     for count in range(1, _GRID_MAPS + 1):
         for chosen in itertools.combinations(by_area, count):
             choices.setdefault(sum(h * w for h, w in chosen), []).append(chosen)
-    grids, before = {}, {spec.name: tuple(spec.shape) for spec in graph.inputs}
-    nodes = []
+    grids, read = {}, set()
+    for node in graph.nodes:
+        for name in node.inputs if node.op in _GRID_USERS else ():
+            value = graph.constants.get(name)
+            if name not in read and isinstance(value, np.ndarray) and name not in graph.outputs:
+                read.add(name)
+                grid = _grid_of(value, choices)
+                if grid is not None:
+                    grids[name] = grid
+    made, before, nodes = {}, {spec.name: tuple(spec.shape) for spec in graph.inputs}, []
     for node, info in zip(graph.nodes, infos):
         for name in node.inputs:
-            value = graph.constants.get(name)
-            if node.op not in _GRID_USERS or name in grids or not isinstance(value, np.ndarray):
-                continue
-            grid = _grid_of(value, choices)
-            if grid is None:
-                continue
-            shape, sizes, coefficients = grid
-            like = [_tensor_of_size(graph, before, [size]) for size in sizes]
-            if None not in like:
-                grids[name] = f"{name}.grid"
-                nodes.append(Node("pixel_grid", like, [grids[name]], {"shape": shape, "coefficients": coefficients},
-                                  node.name))
-        nodes.append(Node(node.op, [grids.get(t, t) for t in node.inputs], node.outputs, node.attrs, node.name)
-                     if any(t in grids for t in node.inputs) else node)
+            if name in grids and name not in made:
+                shape, sizes, coefficients = grids.pop(name)
+                like = [_tensor_of_size(graph, before, [size]) for size in sizes]
+                if None not in like:
+                    made[name] = f"{name}.grid"
+                    nodes.append(Node("pixel_grid", like, [made[name]], {"shape": shape, "coefficients": coefficients},
+                                      node.name))
+        nodes.append(Node(node.op, [made.get(t, t) for t in node.inputs], node.outputs, node.attrs, node.name)
+                     if any(t in made for t in node.inputs) else node)
         before.update(zip(node.outputs, map(tuple, info.output_shapes)))
-    if grids:
-        constants = {k: v for k, v in graph.constants.items() if k not in grids}
+    if made:  # every reader of a made grid's constant reads the grid
+        constants = {k: v for k, v in graph.constants.items() if k not in made}
         yield dataclasses.replace(graph, nodes=nodes, constants=constants)
 
 

@@ -598,6 +598,27 @@ def test_a_detector_s_anchors_follow_its_maps_sizes(tmp_path):
     assert [n.op for n in net.describe((1, 3, 96, 64))].count("pixel_grid") == 2
 
 
+class PointsCopiedThenDecoded(nn.Module):
+    """A head that returns its anchor points beside its raw outputs as well as decoding them:
+    the capture writes the grid twice, one of them read by an expand alone (a copy)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 4, stride=4)
+
+    def forward(self, x):
+        out = self.conv(x).flatten(2)
+        h, w = x.shape[-2] // 4, x.shape[-1] // 4
+        sy, sx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+        points = torch.stack((sx, sy)).view(1, 2, -1)
+        return torch.cat([points.expand(out.shape[0], -1, -1), out], 1) * 2.0 + (out + points).sum(1, keepdim=True)
+
+
+def test_a_grid_that_is_only_copied_is_computed_too(tmp_path):
+    net = free_of_sizes(tmp_path, PointsCopiedThenDecoded().eval(), (32, 32), [(48, 64), (64, 40)])
+    assert [n.op for n in net.describe((1, 3, 48, 64))].count("pixel_grid") == 2
+
+
 class GridHead(nn.Module):
     """YOLOv5's: the input's pixels rearranged by strided slices to the end of each dim (Focus),
     a head's (n, anchors, h, w, outputs) view decoded with a grid of its map's pixels
