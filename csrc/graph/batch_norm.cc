@@ -39,34 +39,33 @@ class BatchNormOperator : public Operator {
     const Dims& x = in_shapes[0];
     const size_t channels = x[1], planes = x[0] * channels, plane = elements(x) / std::max<size_t>(planes, 1);
     const pp_f32_minmax_params none = Activation{}.minmax(), clamp = activation_.minmax();
-    // Each plane in pieces small enough to stay in L1 between the multiplication, the addition
-    // (with a clamp activation) and any other activation: one pass over memory.
+    // y = act(x * scale + shift) over n values, `step` 0 for a plane's one scale and shift (the
+    // scalar kernels), 1 for a vector of them; in pieces small enough to stay in L1 between the
+    // multiplication, the addition (with a clamp activation) and any other activation: one pass
+    // over memory.
     constexpr size_t kPiece = 2048;
-    if (plane == 1) {  // (N, C) features: rows of channels times the vectors
+    auto affine = [&](size_t n, const float* src, const float* scale, const float* shift, size_t step, float* dst) {
+      const pp_f32_vbinary_ukernel& mul = step == 0 ? mul_ : mul_rows_;
+      const pp_f32_vbinary_ukernel& add = step == 0 ? add_ : add_rows_;
+      for (size_t i = 0; i < n; i += kPiece) {
+        const size_t m = std::min(kPiece, n - i);
+        mul.fn(m, src + i, scale + i * step, dst + i, &none);
+        add.fn(m, dst + i, shift + i * step, dst + i, &clamp);
+        if (!activation_.is_minmax()) apply_activation(activation_, dst + i, m);
+      }
+    };
+    if (plane == 1) {  // (N, C) features: rows of channels against the vectors
       parallel_rows(x[0], channels, [&](size_t first, size_t rows, size_t begin, size_t end) {
-        for (size_t n = first; n < first + rows; n++) {
-          const float* src = in[0] + n * channels + begin;
-          float* dst = out[0] + n * channels + begin;
-          mul_rows_.fn(end - begin, src, &scale_[begin], dst, &none);
-          add_rows_.fn(end - begin, dst, &shift_[begin], dst, &clamp);
-          if (!activation_.is_minmax()) apply_activation(activation_, dst, end - begin);
-        }
+        for (size_t n = first; n < first + rows; n++)
+          affine(end - begin, in[0] + n * channels + begin, &scale_[begin], &shift_[begin], 1,
+                 out[0] + n * channels + begin);
       });
       return;
     }
     parallel_rows(planes, plane, [&](size_t first, size_t rows, size_t begin, size_t end) {
-      for (size_t p = first; p < first + rows; p++) {
-        const float* scale = &scale_[p % channels];
-        const float* shift = &shift_[p % channels];
-        for (size_t i = begin; i < end; i += kPiece) {
-          const size_t n = std::min(kPiece, end - i);
-          const float* src = in[0] + p * plane + i;
-          float* dst = out[0] + p * plane + i;
-          mul_.fn(n, src, scale, dst, &none);
-          add_.fn(n, dst, shift, dst, &clamp);
-          if (!activation_.is_minmax()) apply_activation(activation_, dst, n);
-        }
-      }
+      for (size_t p = first; p < first + rows; p++)
+        affine(end - begin, in[0] + p * plane + begin, &scale_[p % channels], &shift_[p % channels], 0,
+               out[0] + p * plane + begin);
     });
   }
 

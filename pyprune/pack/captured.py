@@ -35,7 +35,7 @@ __all__ = ["GRAPH_TOLERANCE", "captured_graph", "file_graph_outputs"]
 # summation): beyond this fraction of the output range it would be computing something else.
 GRAPH_TOLERANCE = 1e-3
 # A graph made to follow the input's size (_padded_the_same_way, _resized_like,
-# _reshaped_like_inputs, _pixel_grids) computes what the
+# _reshaped_like_inputs, _with_grids) computes what the
 # model does at other sizes, to rounding, or something else there that averaging may hide (a
 # padding off by a row, a map resized twice, under a global pool): it holds only this close.
 DERIVED_TOLERANCE = 1e-5
@@ -83,8 +83,9 @@ def _derived(graph: Any, nodes: list) -> Iterator[Any]:
         for candidate in _reshaped_like_inputs(base, nodes):
             reshaped.append(candidate)
             yield candidate
-    for candidate in (*bases, *reshaped):
-        yield from _pixel_grids(candidate, nodes)
+    grids = _grids_of(graph, nodes)  # the derived graphs share the graph's constants and shapes
+    for candidate in (*bases, *reshaped) if grids else ():
+        yield from _with_grids(candidate, nodes, grids)
 
 
 def _probes(model: nn.Module, inputs: tuple, kinds: tuple[str, ...]) -> list[tuple[tuple, list | None, bool]]:
@@ -237,7 +238,7 @@ def _reshaped_like_inputs(graph: Any, infos: list) -> Iterator[Any]:
         yield dataclasses.replace(graph, nodes=nodes)
 
 
-# The ops whose constant operands _pixel_grids reads as grids (arithmetic on coordinates, their
+# The ops whose constant operands _grids_of reads as grids (arithmetic on coordinates, their
 # copies), the most maps a grid concatenates, the most map sizes it tries (the first of the
 # graph's) and the largest grid it reads.
 _GRID_USERS = {"add", "sub", "mul", "div", "maximum", "minimum", "expand", "concat"}
@@ -246,14 +247,12 @@ _GRID_SIZES = 16
 _GRID_ELEMENTS = 1 << 20
 
 
-def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
-    """The graph with its constants that are pixel grids (_grid_of) computed from maps of their
-    sizes (pixel_grid, made before the constant's first reader: a graph input where one has the
-    size, else the latest tensor of it before that): a detector's anchor points, (x + 0.5,
-    y + 0.5) of each map's pixels concatenated, and its strides, one per map, which it computes
-    from its maps' sizes at every call. A constant is read as a grid where an arithmetic op
-    reads it, or copies it (expand, concat). `infos`: the graph's nodes (Net.describe) at the example. Made when asked for;
-    nothing where no constant is such a grid of maps before its first reader."""
+def _grids_of(graph: Any, infos: list) -> dict[str, tuple]:
+    """The graph's constants that are pixel grids (_grid_of: their pixel_grid attributes and
+    maps' sizes by name): a detector's anchor points, (x + 0.5, y + 0.5) of each map's pixels
+    concatenated, and its strides, one per map, which it computes from its maps' sizes at every
+    call. A constant is read as a grid where an arithmetic op reads it, or copies it (expand,
+    concat). `infos`: the graph's nodes (Net.describe) at the example."""
     shapes = {spec.name: tuple(spec.shape) for spec in graph.inputs}
     for node, info in zip(graph.nodes, infos):
         shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
@@ -272,11 +271,21 @@ def _pixel_grids(graph: Any, infos: list) -> Iterator[Any]:
                 grid = _grid_of(value, choices)
                 if grid is not None:
                     grids[name] = grid
-    made, before, nodes = {}, {spec.name: tuple(spec.shape) for spec in graph.inputs}, []
+    return grids
+
+
+def _with_grids(graph: Any, infos: list, grids: dict[str, tuple]) -> Iterator[Any]:
+    """The graph with its constants `grids` (_grids_of) computed from maps of their sizes
+    (pixel_grid, made before the constant's first reader: a graph input where one has the size,
+    else the latest tensor of it before that), every reader reading the grid. `infos`: the
+    graph's nodes (Net.describe) at the example. Made when asked for; nothing where no such
+    constant has maps of its sizes before its first reader."""
+    made, tried, before, nodes = {}, set(), {spec.name: tuple(spec.shape) for spec in graph.inputs}, []
     for node, info in zip(graph.nodes, infos):
         for name in node.inputs:
-            if name in grids and name not in made:
-                shape, sizes, coefficients = grids.pop(name)
+            if name in grids and name not in tried:  # at its first reader only: the others read the same
+                tried.add(name)
+                shape, sizes, coefficients = grids[name]
                 like = [_tensor_of_size(graph, before, [size]) for size in sizes]
                 if None not in like:
                     made[name] = f"{name}.grid"
