@@ -88,7 +88,9 @@ std::unique_ptr<Operator> make_pixel_grid(const Attributes& attrs, const std::ve
   if (maps == 0) attrs.fail("pixel_grid takes at least one map");
   const std::vector<int64_t> shape =
       attrs.integer_list("shape", 1, kMaxRank, kWidth, std::numeric_limits<int32_t>::max());
-  const auto at = [&](int64_t e) { return static_cast<size_t>(std::find(shape.begin(), shape.end(), e) - shape.begin()); };
+  const auto at = [&](int64_t e) {
+    return static_cast<size_t>(std::find(shape.begin(), shape.end(), e) - shape.begin());
+  };
   const bool flat = std::count(shape.begin(), shape.end(), kPixels) == 1 && at(kHeight) == shape.size() &&
                     at(kWidth) == shape.size();
   const bool plane = std::count(shape.begin(), shape.end(), kHeight) == 1 &&

@@ -256,7 +256,7 @@ def _grids_of(graph: Any, infos: list) -> dict[str, tuple]:
     shapes = {spec.name: tuple(spec.shape) for spec in graph.inputs}
     for node, info in zip(graph.nodes, infos):
         shapes.update(zip(node.outputs, map(tuple, info.output_shapes)))
-    maps = list(dict.fromkeys(shape[-2:] for shape in shapes.values() if len(shape) == 4 and shape[-2] * shape[-1] > 1))
+    maps = list(dict.fromkeys(s[-2:] for s in shapes.values() if len(s) == 4 and s[-2] * s[-1] > 1))
     by_area = sorted(maps[:_GRID_SIZES], key=lambda m: -m[0] * m[1])
     choices: dict[int, list[tuple]] = {}  # pixels: the sets of map sizes of that many, largest first
     for count in range(1, _GRID_MAPS + 1):
